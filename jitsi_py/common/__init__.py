@@ -1,0 +1,1 @@
+"""Helpers and wire vocabulary shared by the services: no service behaviour lives here."""

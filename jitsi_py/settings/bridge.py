@@ -1,0 +1,29 @@
+"""The bridge (Jitsi Videobridge's role): its XMPP login, the media port, candidates, REST."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from .common import XmppClient, secret
+from .fields import boolean, csv, env, nested, port_number
+
+
+@dataclass(frozen=True)
+class Bridge:
+    xmpp: XmppClient = nested(XmppClient)
+    user: str = env("JVB_AUTH_USER", "jvb")
+    password: str | None = env("JVB_AUTH_PASSWORD", None, secret)
+    nickname: str = env("JVB_MUC_NICKNAME", lambda v: v.get("HOSTNAME") or socket.gethostname())
+    disable_xmpp: bool = env("JVB_DISABLE_XMPP", "0", boolean)
+    port: int = env("JVB_PORT", "10000", port_number)
+    advertise_ips: tuple[str, ...] = env("JVB_ADVERTISE_IPS", "", csv, aliases=("DOCKER_HOST_ADDRESS",))
+    advertise_private_candidates: bool = env("JVB_ADVERTISE_PRIVATE_CANDIDATES", "1", boolean)
+    stun_servers: tuple[str, ...] = env("JVB_STUN_SERVERS", "meet-jit-si-turnrelay.jitsi.net:443", csv)
+    disable_stun: bool = env("JVB_DISABLE_STUN", "0", boolean)
+    colibri_port: int = env("JVB_COLIBRI_PORT", "8080", port_number)
+    colibri_rest: bool = env("COLIBRI_REST_ENABLED", "0", boolean)
+    shutdown_rest: bool = env("SHUTDOWN_REST_ENABLED", "0", boolean)
+    region: str | None = env("JVB_OCTO_REGION", None)
+    relay_id: str | None = env("JVB_OCTO_RELAY_ID", None)
+    instance_id: str | None = env("JVB_INSTANCE_ID", None)

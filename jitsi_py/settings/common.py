@@ -1,0 +1,74 @@
+"""Settings every service shares: the CONFIG directory, logging, XMPP naming, auth mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .fields import boolean, choice, env, nested, path, port_number, text
+
+AUTH_TYPES = ("internal", "jwt", "ldap", "matrix", "hybrid_matrix_token")
+LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "critical")
+SERVICE_PASSWORDS = (
+    "JICOFO_AUTH_PASSWORD",
+    "JVB_AUTH_PASSWORD",
+    "JIGASI_XMPP_PASSWORD",
+    "JIBRI_RECORDER_PASSWORD",
+    "JIBRI_XMPP_PASSWORD",
+    "JIGASI_TRANSCRIBER_PASSWORD",
+)
+
+
+def secret(raw: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True)
+class Domains:
+    """The XMPP naming of docker-jitsi-meet (protocol/README.md §1.1)."""
+
+    domain: str = env("XMPP_DOMAIN", "meet.jitsi")
+    auth: str = env("XMPP_AUTH_DOMAIN", "auth.meet.jitsi")
+    muc: str = env("XMPP_MUC_DOMAIN", "muc.meet.jitsi")
+    internal_muc: str = env("XMPP_INTERNAL_MUC_DOMAIN", "internal-muc.meet.jitsi")
+    guest: str = env("XMPP_GUEST_DOMAIN", "guest.meet.jitsi")
+    hidden: str = env("XMPP_HIDDEN_DOMAIN", "hidden.meet.jitsi", aliases=("XMPP_RECORDER_DOMAIN",))
+    lobby: str = env("XMPP_LOBBY_MUC_DOMAIN", lambda v: "lobby." + (v.get("XMPP_DOMAIN") or "meet.jitsi"))
+    breakout: str = env("XMPP_BREAKOUT_MUC_DOMAIN", lambda v: "breakout." + (v.get("XMPP_DOMAIN") or "meet.jitsi"))
+    jvb_brewery: str = env("JVB_BREWERY_MUC", "jvbbrewery")
+    jibri_brewery: str = env("JIBRI_BREWERY_MUC", "jibribrewery")
+    jigasi_brewery: str = env("JIGASI_BREWERY_MUC", "jigasibrewery")
+
+    @property
+    def focus_component(self) -> str:
+        return "focus." + self.domain
+
+    @property
+    def jvb_brewery_jid(self) -> str:
+        return f"{self.jvb_brewery}@{self.internal_muc}"
+
+
+@dataclass(frozen=True)
+class XmppClient:
+    """Where a service account (focus, bridge) logs in: c2s on the XMPP server."""
+
+    server: str = env("XMPP_SERVER", "xmpp.meet.jitsi")
+    port: int = env("XMPP_PORT", "5222", port_number)
+
+
+@dataclass(frozen=True)
+class Auth:
+    enabled: bool = env("ENABLE_AUTH", "0", boolean)
+    guests: bool = env("ENABLE_GUESTS", "0", boolean)
+    type: str = env("AUTH_TYPE", "internal", choice(*AUTH_TYPES))
+
+
+@dataclass(frozen=True)
+class Common:
+    config_dir: Path = env("CONFIG", "~/.jitsi-meet-cfg", path)
+    log_level: str = env("LOG_LEVEL", "info", choice(*LOG_LEVELS))
+    log_format: str = env("LOG_FORMAT", "text", choice("text", "json"))
+    tz: str = env("TZ", "UTC", text)
+    public_url: str = env("PUBLIC_URL", lambda v: f"https://localhost:{v.get('HTTPS_PORT') or 8443}", text)
+    domains: Domains = nested(Domains)
+    auth: Auth = nested(Auth)

@@ -1,0 +1,33 @@
+"""The focus (Jicofo's role): its XMPP login, bridge selection, conference rules, REST."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common import XmppClient, secret
+from .fields import boolean, duration, env, integer, nested, number, port_number
+
+
+@dataclass(frozen=True)
+class Focus:
+    xmpp: XmppClient = nested(XmppClient)
+    password: str | None = env("JICOFO_AUTH_PASSWORD", None, secret)
+    rest_port: int = env("JICOFO_REST_PORT", "8888", port_number)
+    health_checks: bool = env("JICOFO_ENABLE_HEALTH_CHECKS", "0", boolean)
+    bridge_health_checks: bool = env("JICOFO_ENABLE_BRIDGE_HEALTH_CHECKS", "1", boolean)
+    auto_login: bool = env("ENABLE_AUTO_LOGIN", "1", boolean)
+    auth_lifetime: float = env("JICOFO_AUTH_LIFETIME", "24 hours", duration)
+    max_bridge_participants: int = env("MAX_BRIDGE_PARTICIPANTS", "80", integer)
+    participant_stress: float = env("BRIDGE_AVG_PARTICIPANT_STRESS", "0.01", number)
+    stress_threshold: float = env("BRIDGE_STRESS_THRESHOLD", "0.8", number)
+    region: str | None = env("JICOFO_OCTO_REGION", None)
+    initial_timeout: float = env("JICOFO_CONF_INITIAL_PARTICIPANT_WAIT_TIMEOUT", "15", duration)
+    single_participant_timeout: float = env("JICOFO_CONF_SINGLE_PARTICIPANT_TIMEOUT", "20", duration)
+    max_ssrcs_per_user: int = env("MAX_SSRCS_PER_USER", "20", integer)
+    max_ssrc_groups_per_user: int = env("MAX_SSRC_GROUPS_PER_USER", "20", integer)
+    auto_owner: bool = env("ENABLE_AUTO_OWNER", "1", boolean)
+    codec_vp8: bool = env("ENABLE_CODEC_VP8", "1", boolean)
+    codec_vp9: bool = env("ENABLE_CODEC_VP9", "1", boolean)
+    codec_av1: bool = env("ENABLE_CODEC_AV1", "1", boolean)
+    codec_h264: bool = env("ENABLE_CODEC_H264", "1", boolean)
+    codec_opus_red: bool = env("ENABLE_CODEC_OPUS_RED", "0", boolean)

@@ -1,0 +1,89 @@
+"""The XMPP server (Prosody's role): listeners, limits, room modules, service accounts, TURN."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common import secret
+from .fields import boolean, csv, duration, env, integer, nested, port_number, rate, size, text
+
+
+@dataclass(frozen=True)
+class ServiceAccounts:
+    """Accounts created at start on the auth and hidden domains; unset passwords create none."""
+
+    focus_password: str | None = env("JICOFO_AUTH_PASSWORD", None, secret)
+    jvb_user: str = env("JVB_AUTH_USER", "jvb")
+    jvb_password: str | None = env("JVB_AUTH_PASSWORD", None, secret)
+    jibri_user: str = env("JIBRI_XMPP_USER", "jibri")
+    jibri_password: str | None = env("JIBRI_XMPP_PASSWORD", None, secret)
+    recorder_user: str = env("JIBRI_RECORDER_USER", "recorder")
+    recorder_password: str | None = env("JIBRI_RECORDER_PASSWORD", None, secret)
+    jigasi_user: str = env("JIGASI_XMPP_USER", "jigasi")
+    jigasi_password: str | None = env("JIGASI_XMPP_PASSWORD", None, secret)
+    transcriber_user: str = env("JIGASI_TRANSCRIBER_USER", "transcriber")
+    transcriber_password: str | None = env("JIGASI_TRANSCRIBER_PASSWORD", None, secret)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """XEP-0215 external services, as docker's prosody template renders them."""
+
+    stun_host: str | None = env("STUN_HOST", None)
+    stun_port: int = env("STUN_PORT", "443", port_number)
+    turn_host: str | None = env("TURN_HOST", None)
+    turns_host: str | None = env("TURNS_HOST", None)
+    turn_port: int = env("TURN_PORT", "443", port_number)
+    turns_port: int = env("TURNS_PORT", "443", port_number)
+    turn_transport: str = env("TURN_TRANSPORT", "tcp")
+    credentials: str | None = env("TURN_CREDENTIALS", None, secret)
+    username: str | None = env("TURN_USERNAME", None)
+    password: str | None = env("TURN_PASSWORD", None, secret)
+    ttl: int = env("TURN_TTL", "86400", integer)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Prosody's defaults; a violation closes that one stream."""
+
+    stanza_size: int = env("PROSODY_C2S_STANZA_SIZE_LIMIT", "256kb", size)
+    c2s_rate: int = env("PROSODY_C2S_LIMIT", "10kb/s", rate)
+    c2s_rate_disabled: bool = env("PROSODY_DISABLE_C2S_LIMIT", "0", boolean)
+    unauthenticated_timeout: float = env("PROSODY_C2S_TIMEOUT", "60", duration)
+    max_connections: int = env("PROSODY_MAX_CONNECTIONS", "20000", integer)
+    smacks_hibernation: float = env("PROSODY_SMACKS_HIBERNATION_TIME", "60", duration)
+
+
+@dataclass(frozen=True)
+class Rooms:
+    """Which Jitsi room modules are on, as docker's prosody template switches them."""
+
+    lobby: bool = env("ENABLE_LOBBY", "1", boolean)
+    breakout_rooms: bool = env("ENABLE_BREAKOUT_ROOMS", "1", boolean)
+    av_moderation: bool = env("ENABLE_AV_MODERATION", "1", boolean)
+    end_conference: bool = env("ENABLE_END_CONFERENCE", "1", boolean)
+    polls_disabled: bool = env("DISABLE_POLLS", "0", boolean)
+    max_participants: int | None = env("MAX_PARTICIPANTS", None, integer)
+    reservation_enabled: bool = env("PROSODY_RESERVATION_ENABLED", "0", boolean)
+    reservation_url: str | None = env("PROSODY_RESERVATION_REST_BASE_URL", None)
+    subdomains: bool = env("ENABLE_SUBDOMAINS", "1", boolean)
+    # A plain MUC (no Jitsi wait-for-the-focus rule) lets bench/ compare us with a stock Prosody.
+    wait_for_focus: bool = env("JITSI_PY_MUC_WAIT_FOR_FOCUS", "1", boolean)
+
+
+@dataclass(frozen=True)
+class XmppServer:
+    c2s_port: int = env("XMPP_PORT", "5222", port_number)
+    http_port: int = env("PROSODY_HTTP_PORT", "5280", port_number)
+    component_port: int = env("PROSODY_COMPONENT_PORT", "5347", port_number)
+    component_secret: str | None = env("JICOFO_COMPONENT_SECRET", None, secret)
+    interfaces: tuple[str, ...] = env("PROSODY_INTERFACES", "*", csv)
+    require_encryption: bool = env("PROSODY_C2S_REQUIRE_ENCRYPTION", "1", boolean)
+    websocket: bool = env("ENABLE_XMPP_WEBSOCKET", "1", boolean)
+    trusted_proxies: tuple[str, ...] = env("PROSODY_TRUSTED_PROXIES", "127.0.0.1,::1", csv)
+    admins: tuple[str, ...] = env("PROSODY_ADMINS", "", csv)
+    guest_auth_type: str = env("PROSODY_GUEST_AUTH_TYPE", "jitsi-anonymous", text)
+    accounts: ServiceAccounts = nested(ServiceAccounts)
+    turn: Turn = nested(Turn)
+    limits: Limits = nested(Limits)
+    rooms: Rooms = nested(Rooms)

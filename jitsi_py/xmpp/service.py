@@ -1,0 +1,10 @@
+"""Wiring of the xmpp service: start its listeners and clients from settings, stop on cancel."""
+
+from __future__ import annotations
+
+from ..common.runner import ServiceNotBuilt
+from ..settings import Settings
+
+
+async def run(settings: Settings) -> None:
+    raise ServiceNotBuilt("the xmpp service is not built yet")
