@@ -1,0 +1,1 @@
+"""Codecs of the XML namespaces two services speak (Jingle, Colibri2): elements in and out, no behaviour."""
