@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .auth import AuthBackends
 from .common import secret
 from .fields import boolean, csv, duration, env, integer, nested, port_number, rate, size, text
 
@@ -87,3 +88,4 @@ class XmppServer:
     turn: Turn = nested(Turn)
     limits: Limits = nested(Limits)
     rooms: Rooms = nested(Rooms)
+    auth_backends: AuthBackends = nested(AuthBackends)
