@@ -1,0 +1,17 @@
+"""XMPP servers the bench starts as subprocesses on ephemeral loopback ports: ours and the anchors.
+
+Every server gets the same shape: anonymous login on the vhost `DOMAIN`, a MUC component `MUC`
+with public real JIDs and unlocked new rooms, WebSocket on /xmpp-websocket and BOSH on /http-bind,
+loopback only, no TLS, no rate limits. Only the configuration language differs.
+"""
+
+from __future__ import annotations
+
+from .base import DOMAIN, FOCUS, MUC, Server, ServerFailed
+from .ejabberd import Ejabberd
+from .ours import Ours
+from .prosody import Prosody
+
+ANCHORS = {"prosody": Prosody, "ejabberd": Ejabberd}
+
+__all__ = ["ANCHORS", "DOMAIN", "FOCUS", "MUC", "Ejabberd", "Ours", "Prosody", "Server", "ServerFailed"]
