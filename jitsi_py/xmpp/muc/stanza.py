@@ -1,0 +1,140 @@
+"""Namespaces and element builders the MUC and the room modules share.
+
+Everything here builds fresh ``Element`` trees in the server's convention: Clark-notation tags,
+top-level stanzas in ``jabber:client``. Errors follow RFC 6120 §8.3 plus the legacy ``code``
+attribute lib-jitsi-meet still reads for a few MUC join errors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+from xml.etree.ElementTree import Element, SubElement
+
+CLIENT = "jabber:client"
+STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+MUC = "http://jabber.org/protocol/muc"
+MUC_USER = MUC + "#user"
+MUC_ADMIN = MUC + "#admin"
+MUC_OWNER = MUC + "#owner"
+DISCO_INFO = "http://jabber.org/protocol/disco#info"
+DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+DATA = "jabber:x:data"
+NICK = "http://jabber.org/protocol/nick"
+JITMEET = "http://jitsi.org/jitmeet"
+FOCUS = "http://jitsi.org/protocol/focus"
+PING = "urn:xmpp:ping"
+
+PRESENCE = f"{{{CLIENT}}}presence"
+MESSAGE = f"{{{CLIENT}}}message"
+IQ = f"{{{CLIENT}}}iq"
+
+# Legacy numeric codes (XEP-0086) lib-jitsi-meet and old clients still look at.
+_LEGACY_CODES = {
+    "not-authorized": "401", "forbidden": "403", "item-not-found": "404", "not-allowed": "405",
+    "not-acceptable": "406", "registration-required": "407", "conflict": "409",
+    "service-unavailable": "503", "bad-request": "400", "jid-malformed": "400",
+    "feature-not-implemented": "501", "internal-server-error": "500",
+    "remote-server-not-found": "404", "policy-violation": "403", "resource-constraint": "500",
+}
+
+
+class StanzaError(Exception):
+    """A request refused with an XMPP stanza error (RFC 6120 §8.3)."""
+
+    def __init__(self, type_: str, condition: str, text: str = "", extra: Iterable[Element] = ()) -> None:
+        super().__init__(f"{type_}/{condition}" + (f": {text}" if text else ""))
+        self.type = type_
+        self.condition = condition
+        self.text = text
+        self.extra = list(extra)
+
+
+def stanza(kind: str, from_: str | None = None, to: str | None = None, type_: str | None = None,
+           id_: str | None = None) -> Element:
+    """A top-level ``jabber:client`` stanza; ``kind`` is "presence", "message" or "iq"."""
+    el = Element(f"{{{CLIENT}}}{kind}")
+    if from_ is not None:
+        el.set("from", from_)
+    if to is not None:
+        el.set("to", to)
+    if type_ is not None:
+        el.set("type", type_)
+    if id_ is not None:
+        el.set("id", id_)
+    return el
+
+
+def error_reply(original: Element, error: StanzaError, include_payload: bool = False) -> Element:
+    """The error answer to ``original``: addresses swapped, same id, ``<error>`` appended."""
+    reply = Element(original.tag)
+    for key in ("id",):
+        if key in original.attrib:
+            reply.set(key, original.get(key))
+    if original.get("to"):
+        reply.set("from", original.get("to"))
+    if original.get("from"):
+        reply.set("to", original.get("from"))
+    reply.set("type", "error")
+    if include_payload:
+        reply.extend(list(original))
+    reply.append(error_element(error))
+    return reply
+
+
+def error_element(error: StanzaError) -> Element:
+    el = Element(f"{{{CLIENT}}}error", type=error.type)
+    code = _LEGACY_CODES.get(error.condition)
+    if code:
+        el.set("code", code)
+    SubElement(el, f"{{{STANZAS}}}{error.condition}")
+    if error.text:
+        SubElement(el, f"{{{STANZAS}}}text").text = error.text
+    el.extend(error.extra)
+    return el
+
+
+def result(iq: Element, payload: Element | None = None) -> Element:
+    reply = stanza("iq", iq.get("to"), iq.get("from"), "result", iq.get("id"))
+    if payload is not None:
+        reply.append(payload)
+    return reply
+
+
+def json_message(from_: str, to: str, payload: dict[str, Any], type_: str | None = None,
+                 **attrs: str) -> Element:
+    """A private message carrying ``<json-message xmlns="http://jitsi.org/jitmeet">``."""
+    msg = stanza("message", from_, to, type_)
+    body = SubElement(msg, f"{{{JITMEET}}}json-message", attrs)
+    body.text = json.dumps(payload, separators=(",", ":"))
+    return msg
+
+
+def form(type_: str, form_type: str, fields: Iterable[tuple[str, str | None, Any]]) -> Element:
+    """A ``jabber:x:data`` form of (var, field type or None, value); booleans become "1"/"0"."""
+    x = Element(f"{{{DATA}}}x", type=type_)
+    hidden = SubElement(x, f"{{{DATA}}}field", var="FORM_TYPE", type="hidden")
+    SubElement(hidden, f"{{{DATA}}}value").text = form_type
+    for var, field_type, value in fields:
+        attrs = {"var": var}
+        if field_type:
+            attrs["type"] = field_type
+        el = SubElement(x, f"{{{DATA}}}field", attrs)
+        if isinstance(value, bool):
+            value = "1" if value else "0"
+        SubElement(el, f"{{{DATA}}}value").text = "" if value is None else str(value)
+    return x
+
+
+def form_values(x: Element) -> dict[str, list[str]]:
+    """A submitted ``jabber:x:data`` form as var -> values (FORM_TYPE included)."""
+    values: dict[str, list[str]] = {}
+    for field in x.findall(f"{{{DATA}}}field"):
+        var = field.get("var")
+        if var:
+            values[var] = [v.text or "" for v in field.findall(f"{{{DATA}}}value")]
+    return values
+
+
+def truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true")
