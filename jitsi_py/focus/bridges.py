@@ -1,0 +1,151 @@
+"""The bridge table: brewery presence in, bridge choice out (focus.md §5.1-5.3). Sans-I/O.
+
+A bridge is known from its first brewery presence carrying ``<stats>``; it is forgotten when it
+leaves the brewery. A failed health check or Colibri2 timeout makes it non-operational for
+``failure_reset`` seconds. Selection follows jicofo's single-bridge strategy: keep a conference on
+the bridge it already uses while that bridge is fit, else prefer (in this order) operational, not
+shutting down, not draining, not in graceful shutdown, the participant's region, the least
+corrected stress; a bridge that reached the per-conference participant cap is passed over while
+another fits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+
+def _flag(stats: Mapping[str, str], name: str) -> bool | None:
+    value = stats.get(name)
+    return None if value is None else value.strip().lower() == "true"
+
+
+def _number(stats: Mapping[str, str], name: str) -> float | None:
+    try:
+        return float(stats[name])
+    except (KeyError, ValueError):
+        return None
+
+
+@dataclass
+class Bridge:
+    jid: str  # the brewery occupant JID: the address of every Colibri2 and health IQ
+    stress: float = 0.0
+    participant_stress: float | None = None
+    drain: bool = True  # jicofo assumes draining until the bridge says otherwise
+    graceful_shutdown: bool = False
+    shutting_down: bool = False
+    region: str | None = None
+    relay_id: str | None = None
+    version: str | None = None
+    healthy_stat: bool = True
+    failed_at: float | None = None
+    # When endpoints were placed recently: they raise the corrected stress until the bridge's own
+    # stats catch up with them.
+    recent: list[float] = field(default_factory=list)
+
+    def update(self, stats: Mapping[str, str]) -> None:
+        self.stress = _number(stats, "stress_level") or 0.0
+        self.participant_stress = _number(stats, "average_participant_stress")
+        drain = _flag(stats, "drain")
+        if drain is not None:
+            self.drain = drain
+        # Once announced, a shutdown stays announced for this bridge instance.
+        self.graceful_shutdown = self.graceful_shutdown or bool(_flag(stats, "graceful_shutdown"))
+        self.shutting_down = self.shutting_down or bool(_flag(stats, "shutting_down"))
+        self.region = stats.get("region") or None
+        self.relay_id = stats.get("relay_id") or None
+        self.version = stats.get("version") or None
+        healthy = _flag(stats, "healthy")
+        self.healthy_stat = True if healthy is None else healthy
+
+
+class BridgeTable:
+    def __init__(self, *, participant_stress: float = 0.01, stress_threshold: float = 0.8,
+                 max_participants: int = 80, failure_reset: float = 60.0, rampup: float = 20.0,
+                 region: str | None = None) -> None:
+        self.default_participant_stress = participant_stress
+        self.stress_threshold = stress_threshold
+        self.max_participants = max_participants
+        self.failure_reset = failure_reset
+        self.rampup = rampup
+        self.region = region
+        self.bridges: dict[str, Bridge] = {}
+
+    # --- inputs -----------------------------------------------------------------------------------
+
+    def presence(self, jid: str, stats: Mapping[str, str] | None) -> Bridge | None:
+        """A brewery presence; ``stats`` None (no ``<stats>``) is not a bridge and is ignored."""
+        if stats is None:
+            return self.bridges.get(jid)
+        bridge = self.bridges.get(jid)
+        if bridge is None:
+            bridge = self.bridges[jid] = Bridge(jid)
+        bridge.update(stats)
+        return bridge
+
+    def left(self, jid: str) -> Bridge | None:
+        return self.bridges.pop(jid, None)
+
+    def failed(self, jid: str, now: float) -> None:
+        bridge = self.bridges.get(jid)
+        if bridge is not None:
+            bridge.failed_at = now
+
+    def healthy(self, jid: str) -> None:
+        bridge = self.bridges.get(jid)
+        if bridge is not None:
+            bridge.failed_at = None
+
+    def endpoint_added(self, jid: str, now: float) -> None:
+        bridge = self.bridges.get(jid)
+        if bridge is not None:
+            bridge.recent.append(now)
+
+    # --- queries ----------------------------------------------------------------------------------
+
+    def operational(self, bridge: Bridge, now: float) -> bool:
+        if not bridge.healthy_stat:
+            return False
+        return bridge.failed_at is None or now - bridge.failed_at >= self.failure_reset
+
+    def corrected_stress(self, bridge: Bridge, now: float) -> float:
+        bridge.recent = [t for t in bridge.recent if now - t < self.rampup]
+        per = bridge.participant_stress if bridge.participant_stress is not None else self.default_participant_stress
+        return bridge.stress + len(bridge.recent) * per
+
+    def available(self, now: float) -> list[Bridge]:
+        return [b for b in self.bridges.values() if self.operational(b, now) and not b.shutting_down]
+
+    def select(self, now: float, *, current: Iterable[str] = (), counts: Mapping[str, int] | None = None,
+               region: str | None = None) -> Bridge | None:
+        """The bridge for one more participant of a conference.
+
+        ``current``: bridges the conference already uses; ``counts``: its participants per bridge.
+        """
+        counts = counts or {}
+        candidates = self.available(now)
+        if not candidates:
+            return None
+        current = [self.bridges[j] for j in current if j in self.bridges]
+        for bridge in current:
+            if (bridge in candidates and not bridge.graceful_shutdown
+                    and counts.get(bridge.jid, 0) < self.max_participants):
+                return bridge
+        versions = {b.version for b in current if b.version}
+        region = region or self.region
+
+        def rank(bridge: Bridge) -> tuple:
+            stress = self.corrected_stress(bridge, now)
+            return (
+                counts.get(bridge.jid, 0) >= self.max_participants,
+                bool(versions) and bridge.version not in versions,
+                bridge.drain,
+                bridge.graceful_shutdown,
+                stress >= self.stress_threshold,
+                bool(region) and bridge.region != region,
+                stress,
+                bridge.jid,
+            )
+
+        return min(candidates, key=rank)

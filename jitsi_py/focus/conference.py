@@ -1,0 +1,596 @@
+"""One conference as the focus sees it: participants, their sources, bridge sessions. Sans-I/O.
+
+Inputs are method calls (MUC joins and leaves, Jingle from participants, Colibri2 answers, bridge
+changes, ``handle_timer(now)``); outputs are commands drained from :meth:`Conference.commands`
+that the glue executes: :class:`ColibriRequest` (answer fed back with :meth:`colibri_result`),
+:class:`SendJingle`, :class:`SendMute`, :class:`GrantOwner`, :class:`SetBridgeAvailable`,
+:class:`End`. The participant session lifecycle is the table :data:`TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from xml.etree.ElementTree import Element
+
+from ..common.stanzas.jingle import Jingle
+from ..common.stanzas.jitsi import FEATURE_SSRC_REWRITING, MuteIq
+from . import colibri2
+from .bridges import BridgeTable
+from .colibri2 import BridgeError, EndpointAllocation
+from .jingle import (
+    Offer, SourceError, Sources, initial_last_n, read_sources, read_transport, remove_sources,
+    session_initiate, session_terminate, source_update, strip_simulcast, validate_sources,
+)
+
+# (state, event) -> next state of one participant's media session.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("waiting", "invite"): "allocating",
+    ("allocating", "allocated"): "offered",
+    ("allocating", "failed"): "waiting",
+    ("offered", "accept"): "active",
+    ("offered", "move"): "allocating",
+    ("active", "move"): "allocating",
+    ("allocating", "move"): "allocating",
+    ("offered", "alone"): "waiting",
+    ("active", "alone"): "waiting",
+    ("offered", "terminate"): "waiting",
+    ("active", "terminate"): "waiting",
+}
+# Jingle actions a participant may send in each state (focus.md §3); others: out-of-order.
+JINGLE_ALLOWED: dict[str, frozenset[str]] = {
+    "offered": frozenset({"session-accept", "session-info", "session-terminate", "transport-info",
+                          "transport-accept", "transport-reject"}),
+    "active": frozenset({"session-info", "session-terminate", "transport-info", "transport-accept",
+                         "transport-reject", "source-add", "source-remove"}),
+}
+
+
+class JingleReject(Exception):
+    """A Jingle IQ the focus refuses: the glue answers with this XMPP error condition."""
+
+    def __init__(self, condition: str, text: str, *, unknown_session: bool = False) -> None:
+        super().__init__(text)
+        self.condition = condition
+        self.text = text
+        self.unknown_session = unknown_session
+
+
+class MuteReject(Exception):
+    def __init__(self, condition: str, text: str) -> None:
+        super().__init__(text)
+        self.condition = condition
+
+
+@dataclass
+class ColibriRequest:
+    bridge: str
+    request: Element
+    key: tuple  # handed back to Conference.colibri_result
+
+
+@dataclass
+class SendJingle:
+    nick: str
+    jingle: Jingle
+
+
+@dataclass
+class SendMute:
+    nick: str
+    mute: MuteIq
+
+
+@dataclass
+class GrantOwner:
+    jid: str
+
+
+@dataclass
+class SetBridgeAvailable:
+    available: bool
+
+
+@dataclass
+class End:
+    reason: str
+
+
+Command = ColibriRequest | SendJingle | SendMute | GrantOwner | SetBridgeAvailable | End
+
+
+@dataclass
+class Participant:
+    nick: str
+    occupant_jid: str
+    real_jid: str | None = None
+    role: str = "participant"
+    affiliation: str = "none"
+    features: frozenset[str] = frozenset()
+    region: str | None = None
+    stats_id: str | None = None
+    authenticated: bool = False
+    state: str = "waiting"
+    bridge: str | None = None
+    session_id: str | None = None  # the bridge session (bridge-session id)
+    sid: str | None = None  # the Jingle session
+    old_sids: set[str] = field(default_factory=set)
+    sources: Sources = field(default_factory=lambda: ([], []))
+    queued: list[tuple[str, str, Sources]] = field(default_factory=list)  # (action, owner, sources)
+    muted: dict[str, bool] = field(default_factory=lambda: {"audio": False, "video": False})
+
+    def advance(self, event: str) -> None:
+        nxt = TRANSITIONS.get((self.state, event))
+        if nxt is None:
+            raise ValueError(f"participant {self.nick}: no transition from {self.state!r} on {event!r}")
+        self.state = nxt
+
+    @property
+    def moderator(self) -> bool:
+        return self.role == "moderator" or self.affiliation in ("owner", "admin")
+
+    @property
+    def invited(self) -> bool:
+        return self.state in ("allocating", "offered", "active")
+
+
+@dataclass
+class BridgeSession:
+    """The conference on one bridge (a Colibri2 conference); ``id`` is the bridge-session id."""
+
+    id: str
+    bridge: str
+    created: bool = False
+    creating: str | None = None  # nick whose allocation carries create="true"
+    waiting: deque[str] = field(default_factory=deque)  # nicks to allocate once created
+    endpoints: set[str] = field(default_factory=set)
+    feedback: list[Source] = field(default_factory=list)
+
+
+class Conference:
+    def __init__(self, room: str, meeting_id: str, *, focus_jid: str, bridges: BridgeTable, offer: Offer,
+                 now: float, min_participants: int = 2, initial_timeout: float = 15.0,
+                 single_participant_timeout: float = 20.0, max_ssrcs: int = 20, max_groups: int = 20,
+                 strip_simulcast: bool = True, ssrc_rewriting: bool = False, auto_owner: bool = True) -> None:
+        self.room = room
+        self.meeting_id = meeting_id
+        self.focus_jid = focus_jid
+        self.bridges = bridges
+        self.offer = offer
+        self.min_participants = min_participants
+        self.single_participant_timeout = single_participant_timeout
+        self.max_ssrcs = max_ssrcs
+        self.max_groups = max_groups
+        self.strip_simulcast = strip_simulcast
+        self.ssrc_rewriting = ssrc_rewriting
+        self.auto_owner = auto_owner
+        self.participants: dict[str, Participant] = {}
+        self.sessions: dict[str, BridgeSession] = {}  # by bridge JID
+        self.allocations: dict[str, EndpointAllocation] = {}  # by nick
+        self.ended = False
+        self.bridge_available = True
+        self._commands: deque[Command] = deque()
+        self._initial_deadline: float | None = now + initial_timeout
+        self._alone_deadline: float | None = None
+
+    # --- outputs ----------------------------------------------------------------------------------
+
+    def commands(self) -> list[Command]:
+        out = list(self._commands)
+        self._commands.clear()
+        return out
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for d in (self._initial_deadline, self._alone_deadline) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    # --- MUC --------------------------------------------------------------------------------------
+
+    def joined(self, participant: Participant, now: float) -> None:
+        if self.ended:
+            return
+        self._initial_deadline = None
+        self.participants[participant.nick] = participant
+        self._elect_owner(participant)
+        self._maybe_invite(now)
+        self._check_alone(now)
+
+    def presence_changed(self, nick: str, *, role: str | None = None, affiliation: str | None = None,
+                         region: str | None = None, stats_id: str | None = None) -> None:
+        participant = self.participants.get(nick)
+        if participant is None:
+            return
+        participant.role = role or participant.role
+        participant.affiliation = affiliation or participant.affiliation
+        participant.region = region or participant.region
+        participant.stats_id = stats_id or participant.stats_id
+
+    def left(self, nick: str, now: float) -> None:
+        participant = self.participants.pop(nick, None)
+        if participant is None:
+            return
+        self._release(participant)
+        if participant.sources[0]:
+            self._broadcast("source-remove", participant.nick, participant.sources)
+        if participant.affiliation == "owner" or participant.role == "moderator":
+            for other in self.participants.values():
+                if self._elect_owner(other):
+                    break
+        if not self.participants:
+            self._end("the room is empty")
+            return
+        self._check_alone(now)
+
+    # --- bridges ----------------------------------------------------------------------------------
+
+    def bridges_changed(self, now: float) -> None:
+        """A bridge appeared (or changed): invite whoever is waiting for one."""
+        self._maybe_invite(now)
+
+    def bridge_down(self, jid: str, now: float) -> None:
+        """The bridge left or failed: every participant on it is moved (focus.md §5.5)."""
+        session = self.sessions.pop(jid, None)
+        if session is None:
+            return
+        for nick in sorted(session.endpoints | set(session.waiting) | ({session.creating} - {None})):
+            participant = self.participants.get(nick)
+            if participant is not None and participant.bridge == jid:
+                self._move(participant, now)
+
+    def colibri_result(self, key: tuple, answer: Element | None, error: BridgeError | None, now: float) -> None:
+        kind, nick, session_id = key
+        session = next((s for s in self.sessions.values() if s.id == session_id), None)
+        if kind == "create":
+            self._allocated(nick, session, answer, error, now)
+        elif error is not None and session is not None:
+            if error.conference_lost or error.condition == "remote-server-timeout":
+                if error.condition == "remote-server-timeout":
+                    self.bridges.failed(session.bridge, now)
+                self.bridge_down(session.bridge, now)
+            elif error.reason == "unknown_endpoint":
+                participant = self.participants.get(nick)
+                if participant is not None and participant.session_id == session_id:
+                    self._move(participant, now)
+
+    # --- Jingle from participants -------------------------------------------------------------------
+
+    def jingle(self, nick: str, jingle: Jingle, now: float) -> None:
+        """Raises :class:`JingleReject` for the error answer; nothing else is affected then."""
+        participant = self.participants.get(nick)
+        if participant is None:
+            raise JingleReject("item-not-found", "not a participant of this conference", unknown_session=True)
+        if jingle.sid != participant.sid:
+            if jingle.sid in participant.old_sids:
+                if jingle.action == "session-terminate":
+                    return
+                raise JingleReject("gone", "session ended")
+            raise JingleReject("item-not-found", "unknown session", unknown_session=True)
+        if jingle.action not in JINGLE_ALLOWED.get(participant.state, frozenset()):
+            if jingle.action in ("session-initiate", "content-modify", "transport-replace", "content-add",
+                                 "content-remove"):
+                raise JingleReject("feature-not-implemented", f"{jingle.action} is not supported")
+            raise JingleReject("unexpected-request", f"{jingle.action} in state {participant.state}")
+        handler = getattr(self, "_on_" + jingle.action.replace("-", "_"))
+        handler(participant, jingle, now)
+
+    def _on_session_accept(self, participant: Participant, jingle: Jingle, now: float) -> None:
+        added = self._validated(participant, read_sources(jingle, participant.nick))
+        participant.sources = added
+        participant.advance("accept")
+        self._colibri(participant, "update", colibri2.update_endpoint(
+            self.meeting_id, participant.nick, transport=read_transport(jingle), sources=added,
+            initial_last_n=initial_last_n(jingle), stats_id=participant.stats_id))
+        if added[0]:
+            self._broadcast("source-add", participant.nick, added)
+        queued, participant.queued = participant.queued, []
+        for action, owner, sources in queued:
+            self._send_sources(participant, action, owner, sources)
+
+    def _on_transport_info(self, participant: Participant, jingle: Jingle, now: float) -> None:
+        transport = read_transport(jingle)
+        if transport is None:
+            raise JingleReject("bad-request", "transport-info without a transport")
+        self._colibri(participant, "update", colibri2.update_endpoint(
+            self.meeting_id, participant.nick, transport=transport))
+
+    def _on_transport_accept(self, participant: Participant, jingle: Jingle, now: float) -> None:
+        self._on_transport_info(participant, jingle, now)
+
+    def _on_transport_reject(self, participant: Participant, jingle: Jingle, now: float) -> None:
+        return None
+
+    def _on_source_add(self, participant: Participant, jingle: Jingle, now: float) -> None:
+        added = read_sources(jingle, participant.nick)
+        participant.sources = self._validated(participant, added)
+        self._push_sources(participant)
+        self._broadcast("source-add", participant.nick, added)
+
+    def _on_source_remove(self, participant: Participant, jingle: Jingle, now: float) -> None:
+        removed = read_sources(jingle, participant.nick)
+        known = {s.ssrc for s in participant.sources[0]}
+        removed = ([s for s in removed[0] if s.ssrc in known], removed[1])
+        participant.sources = remove_sources(participant.sources, removed)
+        self._push_sources(participant)
+        if removed[0]:
+            self._broadcast("source-remove", participant.nick, removed)
+
+    def _on_session_info(self, participant: Participant, jingle: Jingle, now: float) -> None:
+        if jingle.bridge_session is not None and jingle.bridge_session.ice_restart:
+            raise JingleReject("feature-not-implemented", "in-place ICE restart is not supported; "
+                                                          "terminate with restart=true instead")
+
+    def _on_session_terminate(self, participant: Participant, jingle: Jingle, now: float) -> None:
+        restart = jingle.bridge_session is not None and jingle.bridge_session.restart
+        self._release(participant)
+        participant.advance("terminate")
+        if participant.sources[0]:
+            self._broadcast("source-remove", participant.nick, participant.sources)
+            participant.sources = ([], [])
+        if restart:
+            self._invite(participant, now)
+
+    # --- mute (focus.md §6) -------------------------------------------------------------------------
+
+    def mute(self, actor_nick: str, request: MuteIq) -> None:
+        actor = self.participants.get(actor_nick)
+        target_nick = request.jid.rsplit("/", 1)[-1]
+        target = self.participants.get(target_nick)
+        if actor is None or target is None:
+            raise MuteReject("item-not-found", "unknown participant")
+        if actor is not target and (not request.mute or not actor.moderator):
+            raise MuteReject("not-allowed", "only a moderator may mute others, and nobody may unmute others")
+        media = "video" if request.media == "desktop" else request.media
+        target.muted[media] = request.mute
+        if target.invited and target.bridge in self.sessions:
+            self._colibri(target, "update", colibri2.force_mute(
+                self.meeting_id, target.nick, target.muted["audio"], target.muted["video"]))
+        if actor is not target:
+            self._commands.append(SendMute(target.nick, MuteIq(request.media, request.jid, request.mute,
+                                                               actor.occupant_jid)))
+
+    # --- timers -----------------------------------------------------------------------------------
+
+    def handle_timer(self, now: float) -> None:
+        if self._initial_deadline is not None and now >= self._initial_deadline:
+            self._initial_deadline = None
+            if not self.participants:
+                self._end("nobody joined")
+        if self._alone_deadline is not None and now >= self._alone_deadline:
+            self._alone_deadline = None
+            for participant in self.participants.values():
+                if participant.invited:
+                    if participant.sid:
+                        self._commands.append(SendJingle(participant.nick, session_terminate(
+                            participant.sid, "success", "single participant")))
+                    self._release(participant)
+                    participant.state = "waiting"
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _elect_owner(self, participant: Participant) -> bool:
+        if participant.real_jid is None:
+            return False
+        if participant.authenticated and participant.affiliation != "owner":
+            self._commands.append(GrantOwner(participant.real_jid))
+            participant.affiliation = "owner"
+            return True
+        if not self.auto_owner or any(p.affiliation == "owner" for p in self.participants.values()):
+            return False
+        self._commands.append(GrantOwner(participant.real_jid))
+        participant.affiliation = "owner"
+        return True
+
+    def _maybe_invite(self, now: float) -> None:
+        if len(self.participants) < self.min_participants:
+            return
+        for participant in list(self.participants.values()):
+            if participant.state == "waiting":
+                self._invite(participant, now)
+
+    def _check_alone(self, now: float) -> None:
+        alone = len(self.participants) == 1 and any(p.invited for p in self.participants.values())
+        self._alone_deadline = now + self.single_participant_timeout if alone else None
+
+    def _invite(self, participant: Participant, now: float) -> None:
+        counts: dict[str, int] = {}
+        for other in self.participants.values():
+            if other.bridge:
+                counts[other.bridge] = counts.get(other.bridge, 0) + 1
+        bridge = self.bridges.select(now, current=list(self.sessions), counts=counts, region=participant.region)
+        if bridge is None:
+            participant.state = "waiting"
+            self._set_bridge_available(False)
+            return
+        self._set_bridge_available(True)
+        if participant.state == "waiting":
+            participant.advance("invite")
+        self.bridges.endpoint_added(bridge.jid, now)
+        session = self.sessions.get(bridge.jid)
+        if session is None:
+            session = self.sessions[bridge.jid] = BridgeSession(str(uuid.uuid4()), bridge.jid)
+        participant.bridge = bridge.jid
+        participant.session_id = session.id
+        if not session.created and session.creating is not None:
+            session.waiting.append(participant.nick)
+            return
+        self._create_endpoint(session, participant)
+
+    def _create_endpoint(self, session: BridgeSession, participant: Participant) -> None:
+        create_conference = not session.created
+        if create_conference:
+            session.creating = participant.nick
+        request = colibri2.create_endpoint(
+            self.meeting_id, participant.nick, media=self.offer.media(participant.features),
+            sctp=True, create_conference=create_conference, room=self.room, stats_id=participant.stats_id,
+            ssrc_rewriting=self._rewrites(participant),
+            force_mute=(participant.muted["audio"], participant.muted["video"]))
+        self._commands.append(ColibriRequest(session.bridge, request, ("create", participant.nick, session.id)))
+
+    def _allocated(self, nick: str, session: BridgeSession | None, answer: Element | None,
+                   error: BridgeError | None, now: float) -> None:
+        participant = self.participants.get(nick)
+        if session is None:
+            return  # the bridge went away meanwhile; its participants were moved already
+        allocation = None
+        if error is None:
+            try:
+                allocation = colibri2.read_allocation(answer, nick)
+            except BridgeError as exc:
+                error = exc
+        if error is not None and (error.bridge_unusable or error.conference_lost):
+            self.bridges.failed(session.bridge, now)
+            self.bridge_down(session.bridge, now)
+            return
+        waiting: list[str] = []
+        if session.creating == nick:
+            session.creating = None
+            session.created = error is None
+            waiting, session.waiting = list(session.waiting), deque()
+        if error is not None:
+            if participant is not None and participant.session_id == session.id:
+                participant.state = "waiting"
+                participant.bridge = participant.session_id = None
+            if not session.created and waiting:
+                # The next in line creates the conference instead; the rest wait for it again.
+                session.waiting.extend(waiting[1:])
+                waiting = waiting[:1]
+            for other in waiting:
+                if other in self.participants:
+                    self._create_endpoint(session, self.participants[other])
+            return
+        if allocation.feedback_sources:
+            session.feedback = allocation.feedback_sources
+        for other in waiting:
+            if other in self.participants and self.participants[other].session_id == session.id:
+                self._create_endpoint(session, self.participants[other])
+        if participant is None or participant.session_id != session.id:
+            self._commands.append(ColibriRequest(session.bridge, colibri2.expire_endpoints(self.meeting_id, [nick]),
+                                                 ("expire", nick, session.id)))
+            return
+        session.endpoints.add(nick)
+        self.allocations[nick] = allocation
+        participant.advance("allocated")
+        participant.sid = secrets.token_hex(8)
+        participant.queued = []
+        bridge = self.bridges.bridges.get(session.bridge)
+        self._commands.append(SendJingle(nick, session_initiate(
+            self.offer, sid=participant.sid, initiator=self.focus_jid, transport=allocation.transport,
+            features=participant.features, sctp_port=allocation.sctp_port,
+            remote=self._remote_sources(participant), bridge_session=session.id,
+            region=bridge.region if bridge else None)))
+
+    def _move(self, participant: Participant, now: float) -> None:
+        if participant.sid:
+            self._commands.append(SendJingle(participant.nick, session_terminate(
+                participant.sid, "success", "moving to another bridge", participant.session_id)))
+            participant.old_sids.add(participant.sid)
+            participant.sid = None
+        if participant.sources[0]:
+            self._broadcast("source-remove", participant.nick, participant.sources)
+            participant.sources = ([], [])
+        self.allocations.pop(participant.nick, None)
+        participant.bridge = participant.session_id = None
+        participant.state = "waiting"
+        if len(self.participants) >= self.min_participants:
+            self._invite(participant, now)
+
+    def _release(self, participant: Participant) -> None:
+        """Expire the participant's endpoint; the bridge conference too when it was the last."""
+        session = self.sessions.get(participant.bridge or "")
+        self.allocations.pop(participant.nick, None)
+        if participant.sid:
+            participant.old_sids.add(participant.sid)
+            participant.sid = None
+        if session is not None and session.id == participant.session_id:
+            session.endpoints.discard(participant.nick)
+            if participant.nick in session.waiting:
+                session.waiting.remove(participant.nick)
+            elif session.creating == participant.nick:
+                pass  # its answer, when it comes, finds nobody and expires the endpoint
+            elif not session.endpoints and not session.waiting and session.creating is None:
+                self._commands.append(ColibriRequest(session.bridge, colibri2.expire_conference(self.meeting_id),
+                                                     ("expire", participant.nick, session.id)))
+                del self.sessions[session.bridge]
+            else:
+                self._commands.append(ColibriRequest(
+                    session.bridge, colibri2.expire_endpoints(self.meeting_id, [participant.nick]),
+                    ("expire", participant.nick, session.id)))
+        participant.bridge = participant.session_id = None
+
+    def _validated(self, participant: Participant, added: Sources) -> Sources:
+        others = [s.ssrc for p in self.participants.values() if p is not participant for s in p.sources[0]]
+        try:
+            return validate_sources(participant.nick, participant.sources, added, others,
+                                    max_ssrcs=self.max_ssrcs, max_groups=self.max_groups)
+        except SourceError as exc:
+            raise JingleReject("bad-request", str(exc)) from None
+
+    def _push_sources(self, participant: Participant) -> None:
+        self._colibri(participant, "update", colibri2.update_endpoint(
+            self.meeting_id, participant.nick, sources=participant.sources))
+
+    def _colibri(self, participant: Participant, kind: str, request: Element) -> None:
+        if participant.bridge is not None and participant.bridge in self.sessions:
+            self._commands.append(ColibriRequest(participant.bridge, request,
+                                                 (kind, participant.nick, participant.session_id)))
+
+    def _rewrites(self, participant: Participant) -> bool:
+        return self.ssrc_rewriting and FEATURE_SSRC_REWRITING in participant.features
+
+    def _visible(self, sources: Sources) -> Sources:
+        return strip_simulcast(sources) if self.strip_simulcast else sources
+
+    def _remote_sources(self, participant: Participant) -> dict[str, Sources]:
+        session = self.sessions.get(participant.bridge or "")
+        remote: dict[str, Sources] = {}
+        if session is not None and session.feedback:
+            remote["jvb"] = (list(session.feedback), [])
+        if self._rewrites(participant):
+            return remote
+        for other in self.participants.values():
+            if other is not participant and other.state == "active" and other.sources[0]:
+                remote[other.nick] = self._visible(other.sources)
+        return remote
+
+    def _broadcast(self, action: str, owner: str, sources: Sources) -> None:
+        visible = self._visible(sources) if action == "source-add" else sources
+        for other in self.participants.values():
+            if other.nick == owner or self._rewrites(other):
+                continue
+            if other.state == "active":
+                self._send_sources(other, action, owner, visible)
+            elif other.state == "offered":
+                other.queued.append((action, owner, visible))
+
+    def _send_sources(self, participant: Participant, action: str, owner: str, sources: Sources) -> None:
+        if participant.sid is None:
+            return
+        self._commands.append(SendJingle(participant.nick, source_update(
+            action, sid=participant.sid, features=participant.features, remote={owner: sources})))
+
+    def _set_bridge_available(self, available: bool) -> None:
+        if available != self.bridge_available:
+            self.bridge_available = available
+            self._commands.append(SetBridgeAvailable(available))
+
+    def _end(self, reason: str) -> None:
+        for session in self.sessions.values():
+            self._commands.append(ColibriRequest(session.bridge, colibri2.expire_conference(self.meeting_id),
+                                                 ("expire", "", session.id)))
+        self.sessions.clear()
+        self.ended = True
+        self._commands.append(End(reason))
+
+    # --- statistics ---------------------------------------------------------------------------------
+
+    def stats(self) -> dict:
+        return {
+            "room": self.room,
+            "meeting_id": self.meeting_id,
+            "participants": len(self.participants),
+            "bridges": sorted(self.sessions),
+            "sessions": {p.nick: p.state for p in self.participants.values()},
+        }
+

@@ -1,0 +1,224 @@
+"""The conference core driven in memory: MUC events and Jingle in, Colibri2 and Jingle out."""
+
+from pathlib import Path
+from xml.etree.ElementTree import fromstring, tostring
+
+import pytest
+
+from jitsi_py.common.stanzas.colibri2 import parse_conference_modify
+from jitsi_py.common.stanzas.jingle import Jingle, parse_jingle
+from jitsi_py.common.stanzas.jitsi import (
+    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_SCTP, FEATURE_VIDEO, MuteIq, decode_sources,
+)
+from jitsi_py.focus.bridges import BridgeTable
+from jitsi_py.focus.colibri2 import BridgeError
+from jitsi_py.focus.conference import (
+    ColibriRequest, Conference, End, GrantOwner, JingleReject, MuteReject, Participant, SendJingle, SendMute,
+    SetBridgeAvailable,
+)
+from jitsi_py.focus.jingle import Offer
+
+DATA = Path(__file__).parent / "data"
+ROOM = "standup@muc.meet.jitsi"
+B1 = "jvbbrewery@internal-muc.meet.jitsi/jvb1"
+B2 = "jvbbrewery@internal-muc.meet.jitsi/jvb2"
+FEATURES = frozenset({FEATURE_AUDIO, FEATURE_VIDEO, FEATURE_SCTP, FEATURE_JSON_SOURCES})
+STATS = {"stress_level": "0.1", "drain": "false"}
+
+
+def conference(bridges=(B1,), **kwargs):
+    table = BridgeTable()
+    for jid in bridges:
+        table.presence(jid, STATS)
+    return Conference(ROOM, "meeting-1", focus_jid="focus@auth.meet.jitsi/focus", bridges=table, offer=Offer(),
+                      now=0.0, **kwargs)
+
+
+def participant(nick, features=FEATURES):
+    return Participant(nick, f"{ROOM}/{nick}", real_jid=f"{nick}@meet.jitsi/res", features=features)
+
+
+def modified_for(nick):
+    return fromstring((DATA / "conference-modified.xml").read_text().replace('id="3f2a9c1e"', f'id="{nick}"'))
+
+
+def answer_creates(conf, commands, now=1.0):
+    """Play the bridge: answer every endpoint creation as the real one does; return the rest."""
+    rest = []
+    pending = list(commands)
+    while pending:
+        command = pending.pop(0)
+        if isinstance(command, ColibriRequest) and command.key[0] == "create":
+            conf.colibri_result(command.key, modified_for(command.key[1]), None, now)
+            pending.extend(conf.commands())
+        else:
+            rest.append(command)
+    return rest
+
+
+def accept_for(initiate: Jingle, nick, ssrc_base):
+    xml = (DATA / "session-accept.xml").read_text().replace("3f2a9c1e", nick)
+    for old in ("2001", "1001", "1002", "1003", "1011", "1012", "1013"):
+        xml = xml.replace(f'"{old}"', f'"{int(old) + ssrc_base}"')
+    jingle = parse_jingle(fromstring(xml))
+    jingle.sid = initiate.sid
+    return jingle
+
+
+def two_in_a_call():
+    conf = conference()
+    conf.joined(participant("alice"), 1.0)
+    first = conf.commands()
+    assert first == [GrantOwner("alice@meet.jitsi/res")], "nobody is invited before two are present"
+    conf.joined(participant("bob"), 1.0)
+    commands = conf.commands()
+    creates = [c for c in commands if isinstance(c, ColibriRequest)]
+    assert [c.key[1] for c in creates] == ["alice"], "the second waits for the conference to exist"
+    request = parse_conference_modify(creates[0].request)
+    assert request.create and request.name == ROOM and request.endpoints[0].create
+    assert "source-names" in request.endpoints[0].capabilities
+    assert request.endpoints[0].transport.ice_controlling and request.endpoints[0].transport.sctp is not None
+    offers = {c.nick: c.jingle for c in answer_creates(conf, commands) if isinstance(c, SendJingle)}
+    assert set(offers) == {"alice", "bob"}
+    return conf, offers
+
+
+def test_offer_carries_the_bridge_transport_codecs_and_feedback_sources():
+    conf, offers = two_in_a_call()
+    offer = parse_jingle(fromstring(tostring(offers["alice"].to_element())))
+    assert offer.action == "session-initiate" and offer.initiator == "focus@auth.meet.jitsi/focus"
+    assert [c.name for c in offer.contents] == ["audio", "video", "data"] and offer.bundle == ["audio", "video", "data"]
+    for content in offer.contents:
+        assert content.transport.ufrag == "8c1ab" and content.transport.fingerprints[0].setup == "actpass"
+        assert content.transport.candidates[0].port == 10000
+    assert offer.content("data").transport.sctp_port == 5000
+    assert offer.content("audio").transport.sctp_port is None
+    assert [p.name for p in offer.content("audio").payload_types] == ["opus", "telephone-event"]
+    assert {p.name for p in offer.content("video").payload_types} == {"AV1", "VP8", "VP9", "H264", "rtx"}
+    assert offer.bridge_session.id
+    sources = decode_sources(offer.json_sources)
+    assert {s.name for s in sources["jvb"][0]} == {"jvb-a0", "jvb-v0"}
+
+
+def test_accept_updates_the_bridge_and_tells_the_others():
+    conf, offers = two_in_a_call()
+    conf.jingle("alice", accept_for(offers["alice"], "alice", 0), 2.0)
+    commands = conf.commands()
+    update = parse_conference_modify(next(c for c in commands if isinstance(c, ColibriRequest)).request)
+    endpoint = update.endpoint("alice")
+    assert endpoint.transport.ice.ufrag == "Zq7k" and endpoint.initial_last_n == 25
+    assert {m.id for m in endpoint.sources} == {"alice-a0", "alice-v0"}
+    assert not [c for c in commands if isinstance(c, SendJingle)], "bob has not accepted yet: queued"
+    conf.jingle("bob", accept_for(offers["bob"], "bob", 10000), 2.0)
+    to_bob = [c.jingle for c in conf.commands() if isinstance(c, SendJingle) and c.nick == "bob"]
+    assert [j.action for j in to_bob] == ["source-add"]
+    alice_seen = decode_sources(to_bob[0].json_sources)["alice"]
+    assert sorted(s.ssrc for s in alice_seen[0]) == [1001, 1011, 2001], "simulcast stripped"
+
+
+def test_leave_expires_the_endpoint_and_removes_sources():
+    conf, offers = two_in_a_call()
+    conf.jingle("alice", accept_for(offers["alice"], "alice", 0), 2.0)
+    conf.jingle("bob", accept_for(offers["bob"], "bob", 10000), 2.0)
+    conf.commands()
+    conf.left("bob", 3.0)
+    commands = conf.commands()
+    expire = parse_conference_modify(next(c for c in commands if isinstance(c, ColibriRequest)).request)
+    assert expire.endpoints[0].id == "bob" and expire.endpoints[0].expire
+    removal = next(c.jingle for c in commands if isinstance(c, SendJingle))
+    assert removal.action == "source-remove" and "bob" in decode_sources(removal.json_sources)
+    conf.handle_timer(3.0 + 20.0)
+    commands = conf.commands()
+    assert any(isinstance(c, SendJingle) and c.jingle.action == "session-terminate" for c in commands)
+    assert parse_conference_modify(next(c for c in commands if isinstance(c, ColibriRequest)).request).expire
+    conf.left("alice", 30.0)
+    assert [type(c) for c in conf.commands()] == [End]
+
+
+def test_a_dead_bridge_moves_everyone_to_another():
+    conf, offers = two_in_a_call()
+    conf.bridges.presence(B2, {"stress_level": "0.5", "drain": "false"})
+    conf.jingle("alice", accept_for(offers["alice"], "alice", 0), 2.0)
+    conf.commands()
+    conf.bridges.left(B1)
+    conf.bridge_down(B1, 3.0)
+    commands = conf.commands()
+    terminates = [c for c in commands if isinstance(c, SendJingle) and c.jingle.action == "session-terminate"]
+    assert {c.nick for c in terminates} == {"alice", "bob"}
+    creates = [c for c in commands if isinstance(c, ColibriRequest)]
+    assert {c.bridge for c in creates} == {B2}
+    reoffers = {c.nick: c.jingle for c in answer_creates(conf, commands, 3.5)
+                if isinstance(c, SendJingle) and c.jingle.action == "session-initiate"}
+    assert set(reoffers) == {"alice", "bob"}
+    assert reoffers["alice"].sid != offers["alice"].sid
+    assert reoffers["alice"].bridge_session.id != offers["alice"].bridge_session.id
+    with pytest.raises(JingleReject) as rejected:
+        conf.jingle("alice", accept_for(offers["alice"], "alice", 0), 4.0)
+    assert rejected.value.condition == "gone"
+
+
+def test_no_bridge_means_bridge_not_available_until_one_appears():
+    conf = conference(bridges=())
+    conf.joined(participant("alice"), 1.0)
+    conf.joined(participant("bob"), 1.0)
+    assert SetBridgeAvailable(False) in conf.commands()
+    conf.bridges.presence(B1, STATS)
+    conf.bridges_changed(2.0)
+    commands = conf.commands()
+    assert SetBridgeAvailable(True) in commands
+    assert any(isinstance(c, ColibriRequest) for c in commands)
+
+
+def test_malformed_or_unexpected_jingle_is_rejected_alone():
+    conf, offers = two_in_a_call()
+    with pytest.raises(JingleReject) as unknown:
+        conf.jingle("alice", Jingle("session-accept", "not-the-sid"), 2.0)
+    assert unknown.value.unknown_session
+    with pytest.raises(JingleReject) as early:
+        conf.jingle("alice", Jingle("source-add", offers["alice"].sid), 2.0)
+    assert early.value.condition == "unexpected-request"
+    conf.jingle("alice", accept_for(offers["alice"], "alice", 0), 2.0)
+    conf.commands()
+    clash = accept_for(offers["bob"], "bob", 0)  # bob reuses alice's SSRCs
+    with pytest.raises(JingleReject) as duplicate:
+        conf.jingle("bob", clash, 2.0)
+    assert duplicate.value.condition == "bad-request" and "already used" in duplicate.value.text
+    assert conf.commands() == [] and conf.participants["bob"].state == "offered"
+
+
+def test_failed_allocation_on_a_bridge_in_graceful_shutdown_moves_on():
+    conf = conference(bridges=(B1, B2))
+    conf.joined(participant("alice"), 1.0)
+    conf.joined(participant("bob"), 1.0)
+    create = next(c for c in conf.commands() if isinstance(c, ColibriRequest))
+    conf.colibri_result(create.key, None, BridgeError("service-unavailable", "graceful_shutdown"), 1.5)
+    retries = [c for c in conf.commands() if isinstance(c, ColibriRequest)]
+    assert retries and {c.bridge for c in retries} == {B1, B2} - {create.bridge}
+
+
+def test_mute_rules():
+    conf, offers = two_in_a_call()
+    conf.participants["alice"].role = "moderator"
+    conf.mute("alice", MuteIq("audio", f"{ROOM}/bob", True))
+    commands = conf.commands()
+    assert any(isinstance(c, SendMute) and c.nick == "bob" and c.mute.actor == f"{ROOM}/alice" for c in commands)
+    force = parse_conference_modify(next(c for c in commands if isinstance(c, ColibriRequest)).request)
+    assert force.endpoint("bob").force_mute.audio is True
+    with pytest.raises(MuteReject):
+        conf.mute("bob", MuteIq("audio", f"{ROOM}/alice", True))
+    with pytest.raises(MuteReject):
+        conf.mute("alice", MuteIq("audio", f"{ROOM}/bob", False))
+
+
+def test_nobody_joining_ends_the_conference():
+    conf = conference()
+    assert conf.next_deadline() == 15.0
+    conf.handle_timer(15.0)
+    assert [type(c) for c in conf.commands()] == [End]
+
+
+def test_owner_is_reelected_when_the_owner_leaves():
+    conf, _ = two_in_a_call()
+    conf.participants["alice"].affiliation = "owner"
+    conf.left("alice", 2.0)
+    assert GrantOwner("bob@meet.jitsi/res") in conf.commands()
