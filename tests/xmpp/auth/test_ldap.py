@@ -1,0 +1,270 @@
+"""LDAP logins against a real slapd (Debian's), started here on ephemeral loopback ports."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from jitsi_py.common.tls import ensure_self_signed
+from jitsi_py.settings import Settings, SettingsError
+from jitsi_py.xmpp.auth.base import Attempt, AuthFailure, Identity
+from jitsi_py.xmpp.auth.ldap import LdapBackend, LoginName
+
+pytestmark = pytest.mark.system
+
+SUFFIX = "dc=example,dc=org"
+ADMIN = f"cn=admin,{SUFFIX}"
+ADMIN_PW = "admin-secret"
+READER = f"cn=reader,{SUFFIX}"
+READER_PW = "reader-secret"
+SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
+
+USERS_LDIF = f"""dn: {SUFFIX}
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: ou=people,{SUFFIX}
+objectClass: organizationalUnit
+ou: people
+
+dn: {READER}
+objectClass: simpleSecurityObject
+objectClass: organizationalRole
+cn: reader
+userPassword: {READER_PW}
+
+dn: uid=mireille,ou=people,{SUFFIX}
+objectClass: inetOrgPerson
+uid: mireille
+cn: Mireille
+sn: Mathieu
+mail: m@example.com
+userPassword: correct horse
+
+dn: uid=bob,ou=people,{SUFFIX}
+objectClass: inetOrgPerson
+uid: bob
+cn: Bob
+sn: B
+userPassword: bob-pass
+
+dn: uid=twin,ou=people,{SUFFIX}
+objectClass: inetOrgPerson
+uid: twin
+cn: Twin One
+sn: T
+userPassword: twin-pass
+
+dn: cn=twin-copy,ou=people,{SUFFIX}
+objectClass: inetOrgPerson
+uid: twin
+cn: twin-copy
+sn: T
+userPassword: twin-pass
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"slapd exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"slapd did not listen on {port}")
+
+
+@pytest.fixture(scope="module")
+def slapd(tmp_path_factory):
+    """A throw-away directory: ldap:// (with STARTTLS) and ldaps:// on loopback, users from ldapadd."""
+    assert shutil.which("slapd") or Path("/usr/sbin/slapd").exists(), "slapd is not installed"
+    root = tmp_path_factory.mktemp("slapd")
+    (root / "db").mkdir()
+    cert, key = root / "cert.pem", root / "key.pem"
+    ensure_self_signed(cert, key, ["127.0.0.1", "localhost"])
+    conf = root / "slapd.conf"
+    conf.write_text("\n".join([
+        *(f"include /etc/ldap/schema/{name}.schema" for name in SCHEMAS),
+        f"pidfile {root}/slapd.pid",
+        "modulepath /usr/lib/ldap",
+        "moduleload back_mdb",
+        f"TLSCertificateFile {cert}",
+        f"TLSCertificateKeyFile {key}",
+        "database mdb",
+        f'suffix "{SUFFIX}"',
+        f'rootdn "{ADMIN}"',
+        f"rootpw {ADMIN_PW}",
+        f"directory {root}/db",
+        "maxsize 10485760",
+        "access to attrs=userPassword by self read by anonymous auth by * none",
+        "access to * by * read",
+        "",
+    ]))
+    plain_port, tls_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        ["/usr/sbin/slapd", "-d", "0", "-f", str(conf),
+         "-h", f"ldap://127.0.0.1:{plain_port}/ ldaps://127.0.0.1:{tls_port}/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(plain_port, proc)
+        wait_for_port(tls_port, proc)
+        subprocess.run(
+            ["ldapadd", "-x", "-H", f"ldap://127.0.0.1:{plain_port}", "-D", ADMIN, "-w", ADMIN_PW],
+            input=USERS_LDIF.encode(), check=True, capture_output=True, timeout=30,
+        )
+        yield {"plain": f"ldap://127.0.0.1:{plain_port}", "tls": f"ldaps://127.0.0.1:{tls_port}", "cert": cert}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def backend(url: str, **values: str) -> LdapBackend:
+    base = {"LDAP_URL": url, "LDAP_BASE": f"ou=people,{SUFFIX}", "JITSI_PY_LDAP_TIMEOUT": "3"}
+    return LdapBackend(Settings.from_values({**base, **values}), "meet.jitsi")
+
+
+ATTEMPT = Attempt(domain="meet.jitsi", transport="tcp")
+
+
+async def refused(back: LdapBackend, user: str, password: str, condition: str = "not-authorized") -> AuthFailure:
+    with pytest.raises(AuthFailure) as info:
+        await back.plain(ATTEMPT, user, password)
+    assert info.value.condition == condition
+    return info.value
+
+
+async def test_anonymous_search_then_user_bind(slapd):
+    back = backend(slapd["plain"])
+    assert await back.plain(ATTEMPT, "mireille", "correct horse") == Identity("mireille")
+    assert await back.plain(ATTEMPT, "Bob", "bob-pass") == Identity("bob")
+
+
+async def test_wrong_password_and_unknown_user(slapd):
+    back = backend(slapd["plain"])
+    await refused(back, "mireille", "wrong")
+    await refused(back, "nobody", "correct horse")
+
+
+async def test_empty_password_is_never_an_unauthenticated_bind(slapd):
+    await refused(backend(slapd["plain"]), "mireille", "")
+    await refused(backend(slapd["plain"], LDAP_AUTH_METHOD="fastbind",
+                          LDAP_FILTER=f"uid=%u,ou=people,{SUFFIX}"), "mireille", "")
+
+
+async def test_filter_injection_cannot_widen_the_search(slapd):
+    back = backend(slapd["plain"])
+    for name in ("*", "mire*", "mireille)(uid=*", "*)(|(uid=*"):
+        await refused(back, name, "correct horse")
+
+
+async def test_ambiguous_match_is_refused(slapd):
+    await refused(backend(slapd["plain"]), "twin", "twin-pass")
+
+
+async def test_service_bind_and_custom_filter(slapd):
+    back = backend(slapd["plain"], LDAP_BINDDN=READER, LDAP_BINDPW=READER_PW,
+                   LDAP_FILTER="(&(objectClass=inetOrgPerson)(mail=%U@example.com))")
+    assert await back.plain(ATTEMPT, "m", "correct horse") == Identity("m")
+    await refused(back, "m", "nope")
+
+
+async def test_wrong_service_password_is_a_directory_problem(slapd):
+    back = backend(slapd["plain"], LDAP_BINDDN=READER, LDAP_BINDPW="not-it")
+    await refused(back, "mireille", "correct horse", "temporary-auth-failure")
+
+
+async def test_fastbind_binds_the_templated_dn(slapd):
+    back = backend(slapd["plain"], LDAP_AUTH_METHOD="fastbind", LDAP_FILTER=f"uid=%u,ou=people,{SUFFIX}")
+    assert await back.plain(ATTEMPT, "mireille", "correct horse") == Identity("mireille")
+    await refused(back, "mireille", "wrong")
+    await refused(back, "mireille,ou=people", "correct horse")
+
+
+async def test_ldaps_with_peer_check_against_our_ca(slapd):
+    back = backend(slapd["tls"], LDAP_USE_TLS="1", LDAP_TLS_CHECK_PEER="1",
+                   LDAP_TLS_CACERT_FILE=str(slapd["cert"]), LDAP_TLS_CACERT_DIR="/nonexistent")
+    assert await back.plain(ATTEMPT, "mireille", "correct horse") == Identity("mireille")
+
+
+async def test_ldaps_peer_check_refuses_an_unknown_certificate(slapd, tmp_path):
+    other, other_key = tmp_path / "other.pem", tmp_path / "other.key"
+    ensure_self_signed(other, other_key, ["127.0.0.1"])
+    back = backend(slapd["tls"], LDAP_USE_TLS="1", LDAP_TLS_CHECK_PEER="1",
+                   LDAP_TLS_CACERT_FILE=str(other), LDAP_TLS_CACERT_DIR="/nonexistent")
+    await refused(back, "mireille", "correct horse", "temporary-auth-failure")
+
+
+async def test_ldaps_without_peer_check_accepts_self_signed(slapd):
+    assert await backend(slapd["tls"]).plain(ATTEMPT, "mireille", "correct horse") == Identity("mireille")
+
+
+async def test_start_tls(slapd):
+    back = backend(slapd["plain"], LDAP_START_TLS="1", LDAP_USE_TLS="1", LDAP_TLS_CHECK_PEER="1",
+                   LDAP_TLS_CACERT_FILE=str(slapd["cert"]), LDAP_TLS_CACERT_DIR="/nonexistent")
+    assert await back.plain(ATTEMPT, "mireille", "correct horse") == Identity("mireille")
+
+
+async def test_second_url_used_when_the_first_is_down(slapd):
+    back = backend(f"ldap://127.0.0.1:{free_port()} {slapd['plain']}")
+    assert await back.plain(ATTEMPT, "bob", "bob-pass") == Identity("bob")
+
+
+async def test_server_down_is_a_clear_temporary_failure():
+    back = backend(f"ldap://127.0.0.1:{free_port()}")
+    started = time.monotonic()
+    failure = await refused(back, "mireille", "correct horse", "temporary-auth-failure")
+    assert failure.text == "the LDAP directory is unavailable"
+    assert time.monotonic() - started < 30  # bounded, not a hang
+
+
+async def test_server_that_accepts_but_never_answers_is_bounded():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        back = backend(f"ldap://127.0.0.1:{silent.getsockname()[1]}", JITSI_PY_LDAP_TIMEOUT="1")
+        await refused(back, "mireille", "correct horse", "temporary-auth-failure")
+
+
+async def test_only_plain_is_offered():
+    back = backend("ldap://127.0.0.1:1")
+    assert back.mechanisms == ("PLAIN",)
+    with pytest.raises(AuthFailure) as info:
+        await back.anonymous(ATTEMPT)
+    assert info.value.condition == "invalid-mechanism"
+    assert await back.scram_credentials(ATTEMPT, "mireille", "sha256") is None
+
+
+def test_configuration_errors_are_clear():
+    with pytest.raises(SettingsError, match="LDAP_URL"):
+        LdapBackend(Settings.from_values({}), "meet.jitsi")
+    with pytest.raises(SettingsError, match="LDAP_BASE"):
+        LdapBackend(Settings.from_values({"LDAP_URL": "ldap://x"}), "meet.jitsi")
+    with pytest.raises(SettingsError, match="LDAP_AUTH_METHOD"):
+        backend("ldap://x", LDAP_AUTH_METHOD="custom")
+
+
+def test_login_name_expansions():
+    name = LoginName("ann@corp.example", "meet.jitsi")
+    assert name.expand("(|(uid=%u)(uid=%U)(dc=%d)(o=%r)(x=%%u)(y=%z))", str) == \
+        "(|(uid=ann@corp.example)(uid=ann)(dc=corp.example)(o=meet.jitsi)(x=%u)(y=%z))"
+    assert LoginName("ann", "meet.jitsi").expand("%d", str) == "meet.jitsi"
