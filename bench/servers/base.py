@@ -111,8 +111,11 @@ class Server:
         raise NotImplementedError
 
     async def start(self, probe: Callable[[str, str], Awaitable[None]]) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.processes = self.plan()
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self.processes = self.plan()
+        except OSError as exc:
+            raise ServerFailed(f"{self.name}: cannot write its configuration: {exc}") from exc
         for process in self.processes:
             await process.spawn()
         deadline = time.monotonic() + READY_TIMEOUT

@@ -15,11 +15,13 @@ listen:
   - port: {c2s}
     ip: "127.0.0.1"
     module: ejabberd_c2s
+    backlog: 1024
     max_stanza_size: 262144
     starttls_required: false
   - port: {http}
     ip: "127.0.0.1"
     module: ejabberd_http
+    backlog: 1024
     request_handlers:
       /xmpp-websocket: ejabberd_http_ws
       /http-bind: mod_bosh

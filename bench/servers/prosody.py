@@ -11,6 +11,7 @@ CONFIG = """\
 pidfile = "{dir}/prosody.pid"
 data_path = "{dir}/data"
 network_backend = "epoll"
+tcp_backlog = 1024
 log = {{ warn = "{dir}/prosody-warn.log" }}
 storage = "memory"
 modules_enabled = {{ "disco", "ping", "saslauth", "bosh", "websocket", "posix" }}

@@ -1,0 +1,51 @@
+import io
+
+from bench import harness, plots, results
+from bench.progress import Progress
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_redraws_in_place_on_a_terminal():
+    out = Tty()
+    bar = Progress("ours: login", 4, out=out, min_interval=0)
+    for _ in range(4):
+        bar.advance(note="x")
+    bar.close()
+    text = out.getvalue()
+    assert text.count("\r") == 4 and text.endswith("\n")
+    assert "[" + "#" * 30 + "] 4/4" in text
+
+
+def test_progress_prints_lines_when_not_a_terminal():
+    out = io.StringIO()
+    bar = Progress("join", 2, out=out)
+    bar.advance()
+    bar.advance()
+    lines = out.getvalue().split("\n")
+    assert "\r" not in out.getvalue()
+    assert "1/2" in lines[0] and "2/2" in lines[1] and lines[2] == ""
+
+
+def test_digest_puts_servers_and_ratios_side_by_side():
+    result = results.new("xmpp", {})
+    result["servers"] = {"ours": {"login_ms": {"count": 2, "p50": 2.0, "p99": 3.0}, "lost": 0, "version": "x"},
+                         "prosody": {"login_ms": {"count": 2, "p50": 1.0, "p99": 1.5}, "lost": 1}}
+    result["ratios"] = {"prosody": {"login_ms.p50": 2.0}}
+    table = harness.digest(result).splitlines()
+    assert table[0].split() == ["ours", "prosody", "ours/prosody"]
+    assert table[1].split() == ["login_ms.p50", "2", "1", "2"]
+    assert ["lost", "0", "1", "-"] in [line.split() for line in table]
+
+
+def test_plots_are_png_files(tmp_path):
+    pngs = plots.xmpp(tmp_path, "chat", "websocket", {
+        "ours": {"login": [0.001, 0.002], "join": [0.01], "e2e": [0.003] * 50},
+        "prosody": {"login": [0.002], "join": [0.02, 0.03], "e2e": []},
+    })
+    pngs.append(plots.throughput(tmp_path, "media", "t", {"ours": [(1, 10.0), (2, 19.0)]}, "load", "pps", ceiling=30))
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
