@@ -53,6 +53,19 @@ class Limits:
     unauthenticated_timeout: float = env("PROSODY_C2S_TIMEOUT", "60", duration)
     max_connections: int = env("PROSODY_MAX_CONNECTIONS", "20000", integer)
     smacks_hibernation: float = env("PROSODY_SMACKS_HIBERNATION_TIME", "60", duration)
+    # Prosody's values of the same limits, under our own names (docker has no variable for them).
+    smacks_max_queue: int = env("JITSI_PY_XMPP_SMACKS_MAX_QUEUE", "500", integer)
+    ping_interval: float = env("JITSI_PY_XMPP_PING_INTERVAL", "60", duration)
+    ping_timeout: float = env("JITSI_PY_XMPP_PING_TIMEOUT", "30", duration)
+    max_depth: int = env("JITSI_PY_XMPP_MAX_DEPTH", "48", integer)
+    max_attributes: int = env("JITSI_PY_XMPP_MAX_ATTRIBUTES", "64", integer)
+    websocket_frame_size: int = env("JITSI_PY_XMPP_WEBSOCKET_FRAME_LIMIT", "512kb", size)
+    websocket_fragments: int = env("JITSI_PY_XMPP_WEBSOCKET_FRAGMENT_LIMIT", "8", integer)
+    bosh_body_size: int = env("JITSI_PY_XMPP_BOSH_BODY_LIMIT", "512kb", size)
+    bosh_max_requests: int = env("JITSI_PY_XMPP_BOSH_MAX_REQUESTS", "2", integer)
+    bosh_max_wait: float = env("JITSI_PY_XMPP_BOSH_MAX_WAIT", "120", duration)
+    bosh_max_inactivity: float = env("JITSI_PY_XMPP_BOSH_MAX_INACTIVITY", "60", duration)
+    bosh_polling: float = env("JITSI_PY_XMPP_BOSH_POLLING", "5", duration)
 
 
 @dataclass(frozen=True)

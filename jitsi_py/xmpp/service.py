@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from ..common.runner import ServiceNotBuilt
+import asyncio
+
 from ..settings import Settings
+from .server import XmppServer
 
 
 async def run(settings: Settings) -> None:
-    raise ServiceNotBuilt("the xmpp service is not built yet")
+    server = XmppServer(settings)
+    server.create_service_accounts()
+    await server.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()

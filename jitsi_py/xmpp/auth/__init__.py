@@ -1,0 +1,48 @@
+"""Authentication backends, one per file, chosen by name (``AUTH_TYPE`` and the domain's role).
+
+A new backend joins with one line in :data:`BACKENDS`: ``"name": "module:Class"``, where the class
+(in ``jitsi_py/xmpp/auth/module.py``) is built as ``Class(settings, domain)`` and follows
+:class:`~.base.AuthBackend`. Modules are imported only when a domain uses them, so an LDAP or
+Matrix library is needed only where that backend is configured.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ...settings import Settings
+from .base import AuthBackend
+
+BACKENDS: dict[str, str] = {
+    "anonymous": "anonymous:AnonymousBackend",
+    "jitsi-anonymous": "anonymous:AnonymousBackend",  # docker's name for the guest/anonymous vhost
+    "internal": "internal:InternalBackend",
+    "internal_hashed": "internal:InternalBackend",  # Prosody's name for the same storage
+}
+
+
+def build_backend(name: str, settings: Settings, domain: str) -> AuthBackend:
+    try:
+        target = BACKENDS[name]
+    except KeyError:
+        raise LookupError(f"no auth backend named {name!r} (known: {', '.join(sorted(BACKENDS))})") from None
+    module_name, _, class_name = target.partition(":")
+    module = import_module(f"{__name__}.{module_name}")
+    return getattr(module, class_name)(settings, domain)
+
+
+def backend_names(settings: Settings) -> dict[str, str]:
+    """Which backend serves each virtual host, as docker's Prosody config assigns them."""
+    domains, auth = settings.common.domains, settings.common.auth
+    names = {
+        domains.domain: auth.type if auth.enabled else "anonymous",
+        domains.auth: "internal",
+        domains.hidden: "internal",
+    }
+    if auth.enabled and auth.guests:
+        names[domains.guest] = settings.xmpp.guest_auth_type
+    return names
+
+
+def build_backends(settings: Settings) -> dict[str, AuthBackend]:
+    return {domain: build_backend(name, settings, domain) for domain, name in backend_names(settings).items()}

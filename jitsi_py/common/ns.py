@@ -1,0 +1,44 @@
+"""Every XMPP namespace string the services speak, named as Jitsi and the RFCs/XEPs name them."""
+
+STREAMS = "http://etherx.jabber.org/streams"
+CLIENT = "jabber:client"
+COMPONENT = "jabber:component:accept"
+SERVER = "jabber:server"
+FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"  # RFC 7395 <open/>/<close/>
+HTTPBIND = "http://jabber.org/protocol/httpbind"  # XEP-0124 <body/>
+XBOSH = "urn:xmpp:xbosh"  # XEP-0206 attributes on <body/>
+XML = "http://www.w3.org/XML/1998/namespace"
+
+STREAM_ERRORS = "urn:ietf:params:xml:ns:xmpp-streams"
+STANZA_ERRORS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+SESSION = "urn:ietf:params:xml:ns:xmpp-session"
+SM = "urn:xmpp:sm:3"  # XEP-0198
+
+PING = "urn:xmpp:ping"  # XEP-0199
+DISCO_INFO = "http://jabber.org/protocol/disco#info"  # XEP-0030
+DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+EXTDISCO = "urn:xmpp:extdisco:2"  # XEP-0215
+EXTDISCO_1 = "urn:xmpp:extdisco:1"
+ROSTER = "jabber:iq:roster"
+VERSION = "jabber:iq:version"
+TIME = "urn:xmpp:time"
+LAST = "jabber:iq:last"
+VCARD = "vcard-temp"
+DATA_FORMS = "jabber:x:data"
+CAPS = "http://jabber.org/protocol/caps"
+COMPONENT_HANDSHAKE = "jabber:component:accept"
+
+MUC = "http://jabber.org/protocol/muc"
+MUC_USER = "http://jabber.org/protocol/muc#user"
+MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
+MUC_OWNER = "http://jabber.org/protocol/muc#owner"
+JITSI_MEET = "http://jitsi.org/jitmeet"
+JITSI_FOCUS = "http://jitsi.org/protocol/focus"
+
+
+def tag(namespace: str, local: str) -> str:
+    """Clark notation, as ElementTree spells qualified names."""
+    return "{" + namespace + "}" + local

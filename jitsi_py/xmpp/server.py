@@ -1,0 +1,121 @@
+"""The XMPP server put together: router, auth backends, hosted components, listeners."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass, field
+
+from ..common import tls
+from ..settings import Settings, require_secret
+from . import disco, extdisco, ping
+from .auth import build_backends
+from .auth.internal import shared_store
+from .c2s import SessionLimits
+from .metrics import XmppMetrics
+from .muc import build_components
+from .router import Router
+from .tcp import c2s_factory
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Listening:
+    """Where the server ended up listening (ports may be 0 in settings: tests pick free ones)."""
+
+    c2s_port: int = 0
+    http_port: int = 0
+    component_port: int = 0
+    servers: list[asyncio.AbstractServer] = field(default_factory=list)
+
+
+def session_limits(settings: Settings) -> SessionLimits:
+    limits = settings.xmpp.limits
+    return SessionLimits(
+        unauthenticated_timeout=limits.unauthenticated_timeout,
+        ping_interval=limits.ping_interval,
+        ping_timeout=limits.ping_timeout,
+        hibernation=limits.smacks_hibernation,
+        max_unacked=limits.smacks_max_queue,
+    )
+
+
+def parser_limits(settings: Settings) -> dict[str, int]:
+    limits = settings.xmpp.limits
+    return {"max_stanza_size": limits.stanza_size, "max_depth": limits.max_depth,
+            "max_attributes": limits.max_attributes}
+
+
+def service_accounts(settings: Settings) -> list[tuple[str, str, str]]:
+    """(user, domain, password) of every service account; the focus and the bridge are required."""
+    a, d = settings.xmpp.accounts, settings.common.domains
+    focus = require_secret("JICOFO_AUTH_PASSWORD", a.focus_password)
+    jvb = require_secret("JVB_AUTH_PASSWORD", a.jvb_password)
+    wanted = [
+        ("focus", d.auth, focus), (a.jvb_user, d.auth, jvb),
+        (a.jibri_user, d.auth, a.jibri_password), (a.jigasi_user, d.auth, a.jigasi_password),
+        (a.recorder_user, d.hidden, a.recorder_password), (a.transcriber_user, d.hidden, a.transcriber_password),
+    ]
+    return [(user, domain, password) for user, domain, password in wanted if password]
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    d = settings.common.domains
+    certs = settings.common.config_dir / "xmpp" / "certs"
+    cert, key = certs / "xmpp.crt", certs / "xmpp.key"
+    if tls.ensure_self_signed(cert, key, [d.domain, d.auth, d.guest, d.hidden, "localhost", "127.0.0.1"]):
+        logger.info("generated a self-signed certificate in %s", certs)
+    return tls.server_context(cert, key)
+
+
+class XmppServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = XmppMetrics()
+        self.router = Router(settings, build_backends(settings), self.metrics)
+        disco.install(self.router)
+        ping.install(self.router)
+        extdisco.install(self.router, settings.xmpp.turn)
+        for component in build_components(settings, self.router):
+            self.router.add_component(component)
+        self.listening = Listening()
+
+    def create_service_accounts(self) -> None:
+        store = shared_store(self.settings)
+        for user, domain, password in service_accounts(self.settings):
+            store.set_password(user, domain, password)
+
+    async def start(self, host: str | None = None, ports: dict[str, int] | None = None) -> Listening:
+        """Listen; ``host`` and ``ports`` (c2s, http, component; 0 = any free one) override settings."""
+        loop = asyncio.get_running_loop()
+        xs = self.settings.xmpp
+        hosts = host if host is not None else _hosts(xs.interfaces)
+        ports = {"c2s": xs.c2s_port, "http": xs.http_port, "component": xs.component_port, **(ports or {})}
+        rate = None if xs.limits.c2s_rate_disabled else float(xs.limits.c2s_rate)
+        factory = c2s_factory(self.router, session_limits(self.settings), parser_limits(self.settings), rate,
+                              tls_context(self.settings))
+        server = await loop.create_server(factory, hosts, ports["c2s"], reuse_address=True)
+        self.listening.servers.append(server)
+        self.listening.c2s_port = server.sockets[0].getsockname()[1]
+        logger.info("c2s listening on port %d", self.listening.c2s_port)
+        return self.listening
+
+    async def stop(self) -> None:
+        for server in self.listening.servers:
+            server.close()
+        for session in list(self.router.sessions.values()):
+            session.close(None)
+        for server in self.listening.servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 0.5)
+            except asyncio.TimeoutError:
+                pass
+
+
+def _hosts(interfaces: tuple[str, ...]) -> list[str] | None:
+    """``*`` (docker's default) means every interface."""
+    if not interfaces or "*" in interfaces:
+        return None
+    return list(interfaces)
