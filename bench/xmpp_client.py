@@ -8,6 +8,7 @@ without building an element tree, and nothing is logged per stanza.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import random
 import re
@@ -275,15 +276,19 @@ class Client:
                 self._waiters.remove((match, future))
 
     # -- session -----------------------------------------------------------------------------
-    async def login(self) -> dict[str, float]:
-        """Connect, SASL ANONYMOUS, bind; returns seconds spent in connect, auth and bind."""
+    async def login(self, username: str | None = None, password: str | None = None) -> dict[str, float]:
+        """Connect, SASL (ANONYMOUS, or PLAIN with a username), bind; seconds spent in connect, auth and bind."""
         start = time.perf_counter()
         features = lambda e: _local(e.tag) == "features"  # noqa: E731
         await self.transport.connect()
         self._reader = asyncio.ensure_future(self._read())
         await self._wait_for(features)
         connected = time.perf_counter()
-        self.transport.send(f"<auth xmlns='{NS_SASL}' mechanism='ANONYMOUS'/>")
+        if username is None:
+            self.transport.send(f"<auth xmlns='{NS_SASL}' mechanism='ANONYMOUS'/>")
+        else:
+            token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
+            self.transport.send(f"<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{token}</auth>")
         result = await self._wait_for(lambda e: e.tag in (f"{{{NS_SASL}}}success", f"{{{NS_SASL}}}failure"))
         if _local(result.tag) == "failure":
             raise XmppError("SASL failure: " + ",".join(_local(c.tag) for c in result))
@@ -345,6 +350,9 @@ class Client:
 
     def groupchat(self, room: str, body: str) -> None:
         self.transport.send(f"<message xmlns='{NS_CLIENT}' to='{room}' type='groupchat'><body>{body}</body></message>")
+
+    def presence(self, to: str, payload: str = "") -> None:
+        self.transport.send(f"<presence xmlns='{NS_CLIENT}' to={quoteattr(to)}>{payload}</presence>")
 
     def leave(self, room: str, nick: str) -> None:
         self.transport.send(f"<presence xmlns='{NS_CLIENT}' to={quoteattr(room + '/' + nick)} type='unavailable'/>")

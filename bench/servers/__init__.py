@@ -7,11 +7,11 @@ loopback only, no TLS, no rate limits. Only the configuration language differs.
 
 from __future__ import annotations
 
-from .base import DOMAIN, FOCUS, MUC, Server, ServerFailed
+from .base import AUTH, BREWERY, DOMAIN, FOCUS, INTERNAL_MUC, MUC, Server, ServerFailed
 from .ejabberd import Ejabberd
 from .ours import Ours
 from .prosody import Prosody
 
 ANCHORS = {"prosody": Prosody, "ejabberd": Ejabberd}
 
-__all__ = ["ANCHORS", "DOMAIN", "FOCUS", "MUC", "Ejabberd", "Ours", "Prosody", "Server", "ServerFailed"]
+__all__ = ["ANCHORS", "AUTH", "BREWERY", "DOMAIN", "INTERNAL_MUC", "FOCUS", "MUC", "Ejabberd", "Ours", "Prosody", "Server", "ServerFailed"]

@@ -15,6 +15,9 @@ from ..procstat import Sampler
 DOMAIN = "meet.jitsi"
 MUC = "muc.meet.jitsi"
 FOCUS = "focus.meet.jitsi"
+AUTH = "auth.meet.jitsi"
+INTERNAL_MUC = "internal-muc.meet.jitsi"
+BREWERY = f"jvbbrewery@{INTERNAL_MUC}"
 READY_TIMEOUT = 40.0
 STOP_TIMEOUT = 5.0
 

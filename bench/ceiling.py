@@ -1,0 +1,100 @@
+"""The Python ceiling for media on this machine: how fast one Python thread can SRTP-protect and send.
+
+A bridge in Python cannot forward faster than this loop, so its forwarding rate is reported as a
+fraction of it. `forward` adds what a forwarder does per packet on top (unprotect the inbound
+packet once, rewrite the header, protect again), for one receiver per inbound packet.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+
+from pylibsrtp import Policy, Session
+
+HEADER = struct.Struct("!BBHII")
+CHECK_EVERY = 512
+
+
+def _session(key: bytes, outbound: bool) -> Session:
+    return Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND if outbound else Policy.SSRC_ANY_INBOUND,
+                          srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80))
+
+
+def _sockets() -> tuple[socket.socket, socket.socket, tuple[str, int]]:
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))  # never read: the kernel drops what overflows, sendto never blocks
+    source = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    return sink, source, sink.getsockname()
+
+
+def protect_and_send(seconds: float = 1.0, payload: int = 1000) -> dict:
+    """Packets per second of: write an RTP header, protect, sendto. One thread, loopback."""
+    tx = _session(os.urandom(30), outbound=True)
+    sink, source, address = _sockets()
+    packet = bytearray(HEADER.size + payload)
+    sent = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    try:
+        while True:
+            for _ in range(CHECK_EVERY):
+                HEADER.pack_into(packet, 0, 0x80, 100, sent & 0xFFFF, sent * 3000 & 0xFFFFFFFF, 0x1234)
+                source.sendto(tx.protect(bytes(packet)), address)
+                sent += 1
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+    finally:
+        sink.close()
+        source.close()
+    return {"pps": round(sent / (now - started)), "payload_bytes": payload, "seconds": round(now - started, 2)}
+
+
+def forward(seconds: float = 1.0, payload: int = 1000, batch: int = 1024) -> dict:
+    """Packets per second of: unprotect an inbound packet, rewrite its header, protect, sendto."""
+    key_in, key_out = os.urandom(30), os.urandom(30)
+    sender, rx, tx = _session(key_in, True), _session(key_in, False), _session(key_out, True)
+    inbound = []
+    packet = bytearray(HEADER.size + payload)
+    for seq in range(batch):  # SRTP refuses replays: protect a fresh batch outside the timed loop
+        HEADER.pack_into(packet, 0, 0x80, 100, seq, seq * 3000, 0xABCD)
+        inbound.append(sender.protect(bytes(packet)))
+    sink, source, address = _sockets()
+    forwarded = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    try:
+        while True:
+            if forwarded and forwarded % batch == 0:
+                # a new inbound session per batch keeps the replay window happy; its cost is amortised
+                rx = _session(key_in, False)
+            plain = bytearray(rx.unprotect(inbound[forwarded % batch]))
+            HEADER.pack_into(plain, 0, 0x80, 100, forwarded & 0xFFFF, forwarded * 3000 & 0xFFFFFFFF, 0x5678)
+            source.sendto(tx.protect(bytes(plain)), address)
+            forwarded += 1
+            if forwarded % CHECK_EVERY == 0 and time.perf_counter() >= deadline:
+                break
+    finally:
+        sink.close()
+        source.close()
+    elapsed = time.perf_counter() - started
+    return {"pps": round(forwarded / elapsed), "payload_bytes": payload, "seconds": round(elapsed, 2)}
+
+
+def measure(seconds: float = 1.0) -> dict:
+    """Audio-sized and video-sized packets, both loops."""
+    return {
+        "protect_sendto_audio": protect_and_send(seconds, 100),
+        "protect_sendto_video": protect_and_send(seconds, 1100),
+        "forward_audio": forward(seconds, 100),
+        "forward_video": forward(seconds, 1100),
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(measure(), indent=1))

@@ -1,0 +1,206 @@
+"""Lightweight media endpoints: real ICE (aioice), DTLS and SRTP (aiortc, pylibsrtp), RTP at set rates.
+
+An endpoint is what a browser is to the bridge, minus codecs: it publishes one audio source (opus
+sized, 50 packets/s, an audio-level header extension) and one simulcast video source of three
+layers, and counts what it receives. Every payload ends with the sender's perf_counter_ns, so the
+receiver (the same process) reads the end-to-end latency without parsing anything else.
+Loss is read from sequence gaps per received SSRC, which holds whichever layer the bridge forwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+import time
+from dataclasses import dataclass, field
+
+import aioice.ice
+from aiortc import RTCCertificate, RTCDtlsParameters, RTCIceGatherer, RTCIceTransport
+from aiortc.rtcdtlstransport import RTCDtlsFingerprint, RTCDtlsTransport
+from aiortc.rtcicetransport import RTCIceCandidate, RTCIceParameters
+
+from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, IceTransport
+
+# The bench sends to loopback only: aioice would gather every non-loopback host address instead.
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+AUDIO_PT = 111
+VIDEO_PT = 100
+AUDIO_LEVEL_EXT = 1
+STAMP = struct.Struct("!Q")
+HEADER = struct.Struct("!BBHII")
+AUDIO_PAYLOAD = 100
+VIDEO_PAYLOAD = 1100
+AUDIO_PPS = 50
+VIDEO_FPS = 30
+# packets per second of the three simulcast layers (180p, 360p, 720p), as a browser sends them
+SIMULCAST_PPS = (15, 45, 150)
+KEYFRAME_EVERY = 2.0  # seconds
+LATENCY_KEEP = 20000
+# RFC 8285 one-byte header extension holding the audio level, voice activity bit set
+AUDIO_LEVEL = bytes((0xBE, 0xDE, 0, 1, AUDIO_LEVEL_EXT << 4, 0x80 | 30, 0, 0))  # latency samples kept per endpoint; beyond, a reservoir
+
+
+@dataclass
+class Publication:
+    """The SSRCs an endpoint sends, as its Colibri2 <sources> will list them."""
+
+    endpoint_id: str
+    audio_ssrc: int
+    video_ssrcs: tuple[int, int, int]
+
+    @classmethod
+    def random(cls, endpoint_id: str) -> "Publication":
+        ssrcs = random.sample(range(1 << 20, 1 << 31), 4)
+        return cls(endpoint_id, ssrcs[0], tuple(ssrcs[1:]))
+
+
+@dataclass
+class Reception:
+    """What one endpoint received: per SSRC the first and highest sequence number and a count."""
+
+    streams: dict[int, list[int]] = field(default_factory=dict)  # ssrc -> [first, highest, count, unwrapped]
+    packets: int = 0
+    audio_packets: int = 0
+    latencies: list[float] = field(default_factory=list)
+    seen: int = 0
+
+    def add(self, ssrc: int, seq: int, audio: bool, latency: float) -> None:
+        self.packets += 1
+        if audio:
+            self.audio_packets += 1
+        stream = self.streams.get(ssrc)
+        if stream is None:
+            self.streams[ssrc] = [seq, seq, 1]
+        else:
+            # unwrap 16-bit sequence numbers relative to the highest seen
+            delta = (seq - (stream[1] & 0xFFFF) + 0x8000) % 0x10000 - 0x8000
+            if delta > 0:
+                stream[1] += delta
+            stream[2] += 1
+        self.seen += 1
+        if len(self.latencies) < LATENCY_KEEP:
+            self.latencies.append(latency)
+        else:
+            slot = random.randrange(self.seen)
+            if slot < LATENCY_KEEP:
+                self.latencies[slot] = latency
+
+    def expected(self) -> int:
+        return sum(s[1] - s[0] + 1 for s in self.streams.values())
+
+    def reset(self) -> None:
+        self.streams.clear()
+        self.packets = self.audio_packets = self.seen = 0
+        self.latencies.clear()
+
+
+class _Dtls(RTCDtlsTransport):
+    """aiortc's DTLS transport with its RTP path cut short: count, stamp, drop."""
+
+    reception: Reception
+
+    async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
+        now = time.perf_counter_ns()
+        if len(data) < HEADER.size + STAMP.size:
+            return
+        _, pt, seq, _, ssrc = HEADER.unpack_from(data)
+        sent = STAMP.unpack_from(data, len(data) - STAMP.size)[0]
+        self.reception.add(ssrc, seq, (pt & 0x7F) == AUDIO_PT, (now - sent) / 1e9)
+
+    async def _handle_rtcp_data(self, data: bytes) -> None:
+        return
+
+
+class MediaEndpoint:
+    """One participant's media: gather, then `connect` with the bridge's transport, then send."""
+
+    def __init__(self, publication: Publication, ice_controlling: bool = False):
+        """`ice_controlling` only to pair two endpoints without a bridge (the engine's own test)."""
+        self.publication = publication
+        self.gatherer = RTCIceGatherer()
+        self.gatherer._connection.ice_controlling = ice_controlling
+        self.ice = RTCIceTransport(self.gatherer)
+        self.certificate = RTCCertificate.generateCertificate()
+        self.dtls = _Dtls(self.ice, [self.certificate])
+        self.dtls.reception = self.reception = Reception()
+        self.sent = 0
+        self.sent_audio = 0
+        self._seq = {ssrc: random.randrange(1 << 16) for ssrc in (publication.audio_ssrc, *publication.video_ssrcs)}
+        self._ts = {ssrc: random.randrange(1 << 32) for ssrc in self._seq}
+        self._video_credit = [0.0, 0.0, 0.0]
+        self._next_keyframe = 0.0
+        self.talking = True
+
+    async def gather(self) -> None:
+        await self.gatherer.gather()
+
+    def local_transport(self) -> IceTransport:
+        params = self.gatherer.getLocalParameters()
+        candidates = [
+            Candidate(component=1, foundation=c.foundation, generation=0, id=f"c{n}", ip=c.ip, port=c.port,
+                      priority=c.priority, protocol=c.protocol, type=c.type)
+            for n, c in enumerate(self.gatherer.getLocalCandidates())
+        ]
+        fingerprints = [Fingerprint(f.algorithm, f.value, setup="active") for f in self.certificate.getFingerprints()]
+        return IceTransport(ufrag=params.usernameFragment, pwd=params.password, candidates=candidates,
+                            fingerprints=fingerprints, rtcp_mux=True)
+
+    async def connect(self, remote: IceTransport, timeout: float = 20.0) -> None:
+        """ICE as the controlled agent (the bridge controls), then DTLS as client, as browsers do;
+        the DTLS role follows the ICE role."""
+        if not remote.ufrag or not remote.pwd or not remote.fingerprints:
+            raise ValueError("the bridge's transport lacks ufrag, pwd or fingerprint")
+        for c in remote.candidates:
+            if c.protocol == "udp":
+                await self.ice.addRemoteCandidate(RTCIceCandidate(
+                    component=c.component, foundation=c.foundation, ip=c.ip, port=c.port, priority=c.priority,
+                    protocol=c.protocol, type=c.type))
+        await self.ice.addRemoteCandidate(None)
+        await asyncio.wait_for(self.ice.start(RTCIceParameters(usernameFragment=remote.ufrag, password=remote.pwd)),
+                               timeout)
+        fingerprints = [RTCDtlsFingerprint(algorithm=f.hash, value=f.value) for f in remote.fingerprints]
+        await asyncio.wait_for(self.dtls.start(RTCDtlsParameters(fingerprints=fingerprints, role="client")), timeout)
+
+    def _packet(self, ssrc: int, pt: int, size: int, marker: bool, ts_step: int, extension: bytes = b"",
+                descriptor: bytes = b"") -> bytes:
+        seq = self._seq[ssrc] = (self._seq[ssrc] + 1) & 0xFFFF
+        ts = self._ts[ssrc]
+        if marker:
+            self._ts[ssrc] = (ts + ts_step) & 0xFFFFFFFF
+        header = HEADER.pack(0x90 if extension else 0x80, (0x80 if marker else 0) | pt, seq, ts, ssrc)
+        body = descriptor + bytes(size - len(descriptor) - STAMP.size)
+        return header + extension + body + STAMP.pack(time.perf_counter_ns())
+
+    async def tick(self, dt: float, now: float) -> None:
+        """Send what `dt` seconds of audio and video amount to."""
+        send = self.dtls._send_rtp
+        pub = self.publication
+        if self.talking:
+            for _ in range(max(1, round(dt * AUDIO_PPS))):
+                # RFC 8285 one-byte header extension: the audio level (voice activity bit set)
+                await send(self._packet(pub.audio_ssrc, AUDIO_PT, AUDIO_PAYLOAD, True, 960, AUDIO_LEVEL))
+                self.sent += 1
+                self.sent_audio += 1
+        keyframe = now >= self._next_keyframe
+        if keyframe:
+            self._next_keyframe = now + KEYFRAME_EVERY
+        for layer, pps in enumerate(SIMULCAST_PPS):
+            self._video_credit[layer] += pps * dt
+            packets = int(self._video_credit[layer])
+            self._video_credit[layer] -= packets
+            for n in range(packets):
+                # VP8 payload descriptor (S bit on the first packet) and a key/delta frame tag
+                first = n == 0
+                descriptor = bytes((0x10 if first else 0x00, 0x00 if keyframe and first else 0x01, 0, 0))
+                await send(self._packet(pub.video_ssrcs[layer], VIDEO_PT, VIDEO_PAYLOAD, n == packets - 1,
+                                        90000 // VIDEO_FPS, descriptor=descriptor))
+                self.sent += 1
+
+    async def close(self) -> None:
+        for closing in (self.dtls.stop(), self.ice.stop()):
+            try:
+                await asyncio.wait_for(closing, 3)
+            except Exception:  # noqa: BLE001 - closing a half-open transport may fail in many ways
+                pass
