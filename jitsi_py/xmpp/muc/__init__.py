@@ -1,15 +1,43 @@
-"""Multi-user chat (XEP-0045) and the Jitsi room hosts; see ``build_components``."""
+"""Multi-user chat (XEP-0045) and the Jitsi room hosts; see ``build_components``.
+
+The server core calls :func:`build_components` once at start and routes every stanza addressed
+to one of the returned components' ``domain`` (or a JID on it) to its ``receive``; it calls
+``session_closed`` on each of them when a local session ends without leaving its rooms. Each
+component also has ``identities``: (category, type, name) triples the server adds to the main
+domain's disco#info (``speakerstats``, ``lobbyrooms``, ``breakout_rooms``...).
+"""
 
 from __future__ import annotations
 
+import time
+
 from ...settings import Settings
 from ..component import Component, Host
+from .service import MucOptions, MucService
 
 
 def build_components(settings: Settings, host: Host) -> list[Component]:
-    """Every hosted service the XMPP server runs beside its sessions (MUC hosts, Jitsi components).
+    """Every hosted service the XMPP server runs beside its sessions (MUC hosts, Jitsi components)."""
+    from ..rooms import RoomContext, module_list  # the room modules import the MUC service
 
-    The MUC of issue 4 has not landed: no room host is served yet, so joins get
-    remote-server-not-found from the router.
-    """
-    return []
+    d = settings.common.domains
+    rooms = settings.xmpp.rooms
+    focus = f"focus@{d.auth}"
+    admins = frozenset({focus, f"{settings.xmpp.accounts.jvb_user}@{d.auth}",
+                        *(a.lower() for a in settings.xmpp.admins)})
+
+    def muc(domain: str, **options) -> MucService:
+        return MucService(MucOptions(domain=domain.lower(), focus_jid=focus, admins=admins,
+                                     clock=time.monotonic, **options), host)
+
+    conference = muc(d.muc, wait_for_focus=rooms.wait_for_focus, validate_nick=True)
+    internal = muc(d.internal_muc, allowed_domains=frozenset({d.auth.lower()}), hide_all=False)
+    lobby = muc(d.lobby, create_on_join=False) if rooms.lobby else None
+    breakout = muc(d.breakout, wait_for_focus=rooms.wait_for_focus) if rooms.breakout_rooms else None
+    ctx = RoomContext(settings=settings, host=host, conference=conference, internal=internal,
+                      lobby=lobby, breakout=breakout)
+    for module in module_list():
+        if module.enabled(settings):
+            module.attach(ctx)
+    conference.identities = list(ctx.identities)
+    return [conference, internal, *(s for s in (lobby, breakout) if s is not None), *ctx.components]

@@ -50,11 +50,16 @@ class MucOptions:
     validate_nick: bool = False  # muc_resource_validate
     allowed_domains: frozenset[str] | None = None  # only sessions of these domains may join
     hide_all: bool = True  # muc_hide_all: rooms unlisted, disco#info only for occupants
+    create_on_join: bool = True  # False: only admins and room modules create rooms (lobby)
     max_held_joins: int = 500  # per room, while waiting for the focus
     max_held_per_session: int = 8  # rooms one session may wait for at once
     presence_rate: float = 10.0  # presence updates per second an occupant may send...
     presence_burst: int = 30  # ...after this burst; excess gets policy-violation
     clock: Callable[[], float] | None = None  # monotonic seconds; None disables rate limits
+
+
+class HoldJoin(Exception):
+    """Raised by a ``pre-join`` handler: keep the join waiting until :meth:`MucService.release_held`."""
 
 
 @dataclass
@@ -95,6 +100,9 @@ class MucService:
         self.domain = options.domain
         self.host = host
         self.hooks = Hooks()
+        # (category, type, name) for the main domain's disco#info (the conference host carries
+        # the Jitsi modules' identities that have no component of their own).
+        self.identities: list[tuple[str, str, str]] = []
         self.rooms: dict[str, Room] = {}
         # Presence visibility between occupants; None = everyone sees everyone (the fast path).
         self.visibility: Callable[[Room, Occupant, Occupant], bool] | None = None
@@ -139,6 +147,10 @@ class MucService:
 
     def get_room(self, room_jid: str) -> Room | None:
         return self.rooms.get(room_jid.lower())
+
+    def rooms_of(self, full_jid: str) -> list[str]:
+        """JIDs of the rooms a session occupies here."""
+        return list(self._sessions.get(full_jid, ()))
 
     def create_room(self, node: str) -> Room:
         node = node.lower()
@@ -320,6 +332,8 @@ class MucService:
                 self._hold(room_jid, real, pres, origin)
                 return
         created = room is None
+        if room is None and not self.options.create_on_join and not admin:
+            raise StanzaError("cancel", "item-not-found", "No such room")
         if room is None:
             room = self.create_room(room_jid.split("@", 1)[0])
         join = Join(room=room, nick=nick, jid=real, bare=bare, origin=origin, stanza=pres,
@@ -327,13 +341,16 @@ class MucService:
                     affiliation="owner" if created else room.affiliation(bare))
         try:
             self._check_join(join)
-        except StanzaError:
+        except (StanzaError, HoldJoin) as refused:
             if created and not room.occupants:
                 self.destroy(room)
+            if isinstance(refused, HoldJoin):
+                self._hold(room_jid, real, pres, origin)
+                return
             raise
         self._enter(room, join, created)
         if is_focus and nick == "focus":
-            self._release_held(room_jid)
+            self.release_held(room_jid)
 
     def _check_join(self, join: Join) -> None:
         room = join.room
@@ -425,7 +442,8 @@ class MucService:
             if not held:
                 del self._held[room_jid]
 
-    def _release_held(self, room_jid: str) -> None:
+    def release_held(self, room_jid: str) -> None:
+        """Retry the joins held for a room (the focus arrived, a host arrived...)."""
         for real, held in self._held.pop(room_jid, {}).items():
             self._held_by_session.get(real, set()).discard(room_jid)
             self.receive(held.stanza, held.origin)
@@ -480,7 +498,8 @@ class MucService:
         target = room.occupants.get(nick)
         if target is None:
             raise StanzaError("cancel", "item-not-found", "No such occupant")
-        if self.visibility is not None and not self.visibility(room, sender, target):
+        visible = self.visibility
+        if visible is not None and not (visible(room, sender, target) or visible(room, target, sender)):
             raise StanzaError("cancel", "not-allowed", "You may not write to this occupant")
         out = _forwarded(msg, sender.occupant_jid, target.jid)
         if out.find(f"{{{MUC_USER}}}x") is None:

@@ -101,9 +101,10 @@ def result(iq: Element, payload: Element | None = None) -> Element:
     return reply
 
 
-def json_message(from_: str, to: str, payload: dict[str, Any], type_: str | None = None,
+def json_message(from_: str, to: str | None, payload: dict[str, Any], type_: str | None = None,
                  **attrs: str) -> Element:
-    """A private message carrying ``<json-message xmlns="http://jitsi.org/jitmeet">``."""
+    """A message carrying ``<json-message xmlns="http://jitsi.org/jitmeet">``; ``to`` None for
+    ``Host.send_many``."""
     msg = stanza("message", from_, to, type_)
     body = SubElement(msg, f"{{{JITMEET}}}json-message", attrs)
     body.text = json.dumps(payload, separators=(",", ":"))

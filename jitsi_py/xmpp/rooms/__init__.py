@@ -1,0 +1,137 @@
+"""Jitsi's room modules, one per file, each switched on by its setting as docker's Prosody does.
+
+A module is a Python module with ``enabled(settings) -> bool`` and ``attach(ctx)``: it listens to
+the MUC hosts' hooks (``muc/hooks.py``) and may add its own hosted component to
+``ctx.components`` (speakerstats, polls, the focus proxy...). :data:`MODULES` is the load order,
+which is also the order of their ``pre-join`` checks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+from xml.etree.ElementTree import Element, SubElement
+
+from ...settings import Settings
+from ..component import Component, Host, Origin
+from ..muc.room import Occupant, Room
+from ..muc.service import MucService
+from ..muc.stanza import DISCO_INFO, IQ, MESSAGE, StanzaError, error_reply, json_message, result
+
+
+@dataclass
+class RoomContext:
+    settings: Settings
+    host: Host
+    conference: MucService  # XMPP_MUC_DOMAIN
+    internal: MucService  # XMPP_INTERNAL_MUC_DOMAIN (breweries)
+    lobby: MucService | None
+    breakout: MucService | None
+    components: list[Component] = field(default_factory=list)
+    # (category, type, name) for the main domain's disco#info besides the components' own.
+    identities: list[tuple[str, str, str]] = field(default_factory=list)
+    # Modules other modules use (the metadata component), by name.
+    extensions: dict[str, object] = field(default_factory=dict)
+    wallclock: Callable[[], float] = time.time  # epoch seconds, for timestamps clients see
+
+    @property
+    def domain(self) -> str:
+        return self.settings.common.domains.domain
+
+    def rooms_services(self) -> list[MucService]:
+        return [s for s in (self.conference, self.breakout) if s is not None]
+
+    def find_occupant(self, origin: Origin | None, full_jid: str, room_jid: str | None = None
+                      ) -> tuple[Room, Occupant] | tuple[None, None]:
+        """The conference room (main or breakout) the sender is in: the ``room`` named in the
+        message, else the one of its connection URL (``?room=``, ``?prefix=``), else any room the
+        session occupies. The sender must be an occupant; a body's claims never count."""
+        candidates: list[str] = []
+        if room_jid:
+            candidates.append(room_jid.lower())
+        if origin is not None and origin.query.get("room"):
+            prefix = origin.query.get("prefix")
+            node = origin.query["room"].lower()
+            candidates.append(self.conference.room_jid(f"[{prefix}]{node}" if prefix else node))
+        for service in self.rooms_services():
+            candidates.extend(service.rooms_of(full_jid))
+        for candidate in candidates:
+            for service in self.rooms_services():
+                room = service.get_room(candidate)
+                if room is not None and full_jid in room.by_jid:
+                    return room, room.by_jid[full_jid]
+        return None, None
+
+    def send_json(self, from_: str, payload: dict, occupants, **attrs: str) -> None:
+        """One JSON message from a component to several occupants, serialized once."""
+        recipients = [o.jid for o in occupants]
+        if recipients:
+            self.host.send_many(json_message(from_, None, payload, **attrs), recipients)
+
+    def service_of(self, room: Room) -> MucService:
+        for service in self.rooms_services():
+            if service.get_room(room.jid) is room:
+                return service
+        return self.conference
+
+
+class JitsiComponent:
+    """A Jitsi component on its own domain (``speakerstats.meet.jitsi``...): JSON messages in,
+    disco#info with its identity; any other request gets ``service-unavailable`` from here."""
+
+    identity_type = ""
+
+    def __init__(self, domain: str, host: Host) -> None:
+        self.domain = domain
+        self.host = host
+
+    @property
+    def identities(self) -> list[tuple[str, str, str]]:
+        """(category, type, name) the server adds to the main domain's disco#info."""
+        return [("component", self.identity_type, self.domain)]
+
+    def receive(self, stanza: Element, origin: Origin | None) -> None:
+        try:
+            if stanza.tag == MESSAGE:
+                if stanza.get("type") != "error":
+                    self.on_message(stanza, origin)
+            elif stanza.tag == IQ and stanza.get("type") in ("get", "set"):
+                payload = stanza[0] if len(stanza) else None
+                if payload is not None and payload.tag == f"{{{DISCO_INFO}}}query" and stanza.get("type") == "get":
+                    self.host.send(result(stanza, self.disco_info(payload.get("node"))))
+                else:
+                    self.on_iq(stanza, origin)
+        except StanzaError as error:
+            if stanza.get("type") != "error":
+                self.host.send(error_reply(stanza, error))
+
+    def disco_info(self, node: str | None) -> Element:
+        query = Element(f"{{{DISCO_INFO}}}query")
+        if node:
+            query.set("node", node)
+        SubElement(query, f"{{{DISCO_INFO}}}identity", category="component", type=self.identity_type,
+                   name=self.domain)
+        SubElement(query, f"{{{DISCO_INFO}}}feature", var=DISCO_INFO)
+        return query
+
+    def on_message(self, message: Element, origin: Origin | None) -> None:
+        """A message to the component; the sender's identity is ``message.get('from')``."""
+
+    def on_iq(self, iq: Element, origin: Origin | None) -> None:
+        raise StanzaError("cancel", "service-unavailable")
+
+    def session_closed(self, full_jid: str) -> None:
+        """Nothing per session: the MUC's own leave hooks clean up."""
+
+
+def module_list():
+    """The room modules in load order (imported lazily: they import the MUC service)."""
+    from . import (
+        av_moderation, breakout_rooms, client_proxy, end_conference, guests, lobby, max_occupants,
+        meeting_id, metadata, password_whitelist, polls, reservations, speakerstats, token_verification,
+    )
+    return (
+        meeting_id, token_verification, password_whitelist, guests, lobby, max_occupants, metadata,
+        breakout_rooms, av_moderation, end_conference, speakerstats, polls, client_proxy, reservations,
+    )

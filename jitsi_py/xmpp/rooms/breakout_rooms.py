@@ -1,0 +1,197 @@
+"""Breakout rooms (ENABLE_BREAKOUT_ROOMS): muc_breakout_rooms plus the breakout MUC host.
+
+Moderators of a main room send commands to the breakout host's domain; rooms are
+``<uuid>@breakout.<domain>``, inherit the main room's affiliations, and everyone in the main
+room and its breakout rooms gets the new layout after each change. A removed breakout room sends
+its occupants back (destroy with the main room as alternate); the main room stays while its
+breakout rooms are in use, and takes them along when it goes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from xml.etree.ElementTree import Element
+
+from ...settings import Settings
+from ..component import Origin
+from ..muc.room import AFFILIATION_RANK, Occupant, Room
+from ..muc.service import Join, MucService
+from ..muc.stanza import CLIENT, StanzaError, json_message
+from . import RoomContext
+
+NS = "http://jitsi.org/protocol/breakout_rooms"
+ADD = "features/breakout-rooms/add"
+REMOVE = "features/breakout-rooms/remove"
+RENAME = "features/breakout-rooms/rename"
+MOVE = "features/breakout-rooms/move-to-room"
+UPDATE = "features/breakout-rooms/update"
+MAX_BREAKOUT_ROOMS = 100
+
+
+def enabled(settings: Settings) -> bool:
+    return settings.xmpp.rooms.breakout_rooms
+
+
+class BreakoutRooms:
+    def __init__(self, ctx: RoomContext) -> None:
+        assert ctx.breakout is not None, "the breakout module needs the breakout MUC host"
+        self.ctx = ctx
+        self.main: MucService = ctx.conference
+        self.muc: MucService = ctx.breakout
+        self.domain = self.muc.domain
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def breakouts(self, main: Room) -> dict[str, str]:
+        """Breakout room JID -> name, in creation order."""
+        return main.data.setdefault("breakout_rooms", {})
+
+    def main_of(self, room: Room) -> Room | None:
+        if room.domain == self.main.domain:
+            return room
+        return self.main.get_room(room.data.get("breakout_main", ""))
+
+    def layout(self, main: Room) -> dict:
+        def participants(room: Room | None, service: MucService) -> dict:
+            if room is None:
+                return {}
+            return {o.occupant_jid: {"jid": o.jid, "role": o.role, "displayName": _display_name(o)}
+                    for o in room.occupants.values() if not service.is_focus(o)}
+
+        rooms = {main.jid: {"isMainRoom": True, "id": main.data.get("meeting_id", main.node), "jid": main.jid,
+                            "name": main.node, "participants": participants(main, self.main)}}
+        for jid, name in self.breakouts(main).items():
+            rooms[jid] = {"id": jid.split("@", 1)[0], "jid": jid, "name": name,
+                          "participants": participants(self.muc.get_room(jid), self.muc)}
+        return {"type": "breakout_rooms", "event": UPDATE, "roomCounter": main.data.get("breakout_counter", 0),
+                "rooms": rooms}
+
+    def update(self, main: Room) -> None:
+        if not self.breakouts(main) and not main.data.get("breakout_counter"):
+            return
+        everyone = [o for o in main.occupants.values() if not self.main.is_focus(o)]
+        for jid in self.breakouts(main):
+            room = self.muc.get_room(jid)
+            if room is not None:
+                everyone.extend(o for o in room.occupants.values() if not self.muc.is_focus(o))
+        self.ctx.send_json(self.domain, self.layout(main), everyone)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def command(self, message: Element, origin: Origin | None) -> bool:
+        el = message.find(f"{{{CLIENT}}}breakout_rooms")
+        if el is None:
+            return False
+        sender_jid = message.get("from", "")
+        room, actor = self.ctx.find_occupant(origin, sender_jid)
+        main = self.main_of(room) if room is not None else None
+        if main is None:
+            raise StanzaError("cancel", "not-allowed", "Not in a conference")
+        main_actor = main.by_jid.get(sender_jid, actor)
+        if not main_actor.is_moderator and main.affiliation(actor.bare) not in ("owner", "admin"):
+            raise StanzaError("auth", "forbidden", "Only moderators manage breakout rooms")
+        kind = el.get("type")
+        if kind == ADD:
+            if len(self.breakouts(main)) >= MAX_BREAKOUT_ROOMS:
+                raise StanzaError("cancel", "not-allowed", "Too many breakout rooms")
+            room = self.muc.create_room(str(uuid.uuid4()))
+            room.data["breakout_main"] = main.jid
+            main.data["breakout_counter"] = main.data.get("breakout_counter", 0) + 1
+            self.breakouts(main)[room.jid] = room.subject = \
+                el.get("subject") or f"Breakout room {main.data['breakout_counter']}"
+        elif kind == REMOVE:
+            jid = (el.get("breakoutRoomJid") or "").lower()
+            if jid not in self.breakouts(main):
+                raise StanzaError("cancel", "item-not-found", "No such breakout room")
+            del self.breakouts(main)[jid]
+            room = self.muc.get_room(jid)
+            if room is not None:
+                self.muc.destroy(room, "Breakout room removed", main.jid)
+        elif kind == RENAME:
+            jid = (el.get("breakoutRoomJid") or "").lower()
+            if jid not in self.breakouts(main) or not el.get("subject"):
+                raise StanzaError("modify", "bad-request", "Rename needs a breakout room and a subject")
+            self.breakouts(main)[jid] = el.get("subject")
+            room = self.muc.get_room(jid)
+            if room is not None:
+                room.subject = el.get("subject")
+        elif kind == MOVE:
+            self.move(main, el.get("participantJid") or "", (el.get("roomJid") or "").lower())
+            return True
+        else:
+            raise StanzaError("modify", "bad-request", f"Unknown breakout command {kind!r}")
+        self.update(main)
+        return True
+
+    def move(self, main: Room, participant: str, target: str) -> None:
+        if target != main.jid and target not in self.breakouts(main):
+            raise StanzaError("cancel", "item-not-found", "No such room")
+        room_jid, _, nick = participant.partition("/")
+        candidates = [main] + [r for r in (self.muc.get_room(j) for j in self.breakouts(main)) if r is not None]
+        for room in candidates:
+            if room.jid == room_jid.lower() and nick in room.occupants:
+                self.ctx.host.send(json_message(self.domain, room.occupants[nick].jid, {
+                    "type": "breakout_rooms", "event": MOVE, "roomJid": target}))
+                return
+        raise StanzaError("cancel", "item-not-found", "No such participant")
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def breakout_pre_join(self, join: Join) -> None:
+        main = self.main_of(join.room)
+        if main is None:
+            raise StanzaError("cancel", "item-not-found", "This breakout room is closed")
+        inherited = main.affiliation(join.bare)
+        if AFFILIATION_RANK[inherited] > AFFILIATION_RANK[join.affiliation]:
+            join.affiliation = inherited
+
+    def changed(self, room: Room, occupant: Occupant) -> None:
+        main = self.main_of(room)
+        if main is not None:
+            self.update(main)
+
+    def breakout_left(self, room: Room, occupant: Occupant) -> None:
+        main = self.main_of(room)
+        if main is None:
+            return
+        self.update(main)
+        if not main.occupants and not self.in_use(main):
+            self.main.destroy(main)
+
+    def in_use(self, main: Room) -> bool:
+        return any((r := self.muc.get_room(j)) is not None and r.occupants for j in self.breakouts(main))
+
+    def main_destroyed(self, main: Room) -> None:
+        for jid in list(self.breakouts(main)):
+            room = self.muc.get_room(jid)
+            if room is not None:
+                self.muc.destroy(room, "The conference ended")
+
+    def roominfo(self, room: Room):
+        main = self.main_of(room)
+        if main is None:
+            return None
+        fields = [("muc#roominfo_isbreakout", "true"), ("muc#roominfo_breakout_main_room", main.jid)]
+        if "lobby" in main.data:
+            fields.append(("muc#roominfo_lobbyroom", main.data["lobby"]))
+        return fields
+
+
+def _display_name(occupant: Occupant) -> str:
+    return occupant.presence.findtext("{http://jabber.org/protocol/nick}nick") or ""
+
+
+def attach(ctx: RoomContext) -> None:
+    b = BreakoutRooms(ctx)
+    b.muc.hooks.on("domain-message", b.command)
+    b.muc.hooks.on("domain-disco", lambda node, origin: [NS, NS + "#rename"] if node == "breakout_rooms" else None)
+    b.muc.hooks.on("pre-join", b.breakout_pre_join)
+    b.muc.hooks.on("occupant-joined", b.changed)
+    b.muc.hooks.on("occupant-left", b.breakout_left)
+    b.muc.hooks.on("keep-empty", lambda room: b.main_of(room) is not None and room.jid in b.breakouts(b.main_of(room)))
+    b.muc.hooks.on("roominfo", b.roominfo)
+    b.main.hooks.on("occupant-joined", b.changed)
+    b.main.hooks.on("occupant-left", b.changed)
+    b.main.hooks.on("keep-empty", b.in_use)
+    b.main.hooks.on("room-destroyed", b.main_destroyed)
+    ctx.identities.append(("component", "breakout_rooms", b.domain))

@@ -1,0 +1,120 @@
+"""client_proxy on ``focus.<XMPP_DOMAIN>``: the conference request's way to the focus's real JID.
+
+Requests (IQ get/set) from anyone are forwarded to an available resource of the focus account
+with ``from = focus.<domain>/<requester's full JID>``; the focus's result or error to that
+address goes back to the requester from ``focus.<domain>``. The proxy learns the focus's
+resources from the presence the server delivers to it (the account and the proxy are mutually
+subscribed, as docker provisions them); while none is known it probes and answers
+``service-unavailable``, which clients retry.
+
+Gates (the reservations module) may check a conference request before it is forwarded; they are
+coroutines, so a gated request is forwarded from a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+from xml.etree.ElementTree import Element
+
+from ...settings import Settings
+from ..component import Host, Origin
+from ..muc import jid as jids
+from ..muc.stanza import FOCUS, IQ, MESSAGE, PRESENCE, StanzaError, error_reply, stanza
+from . import RoomContext
+
+Gate = Callable[[Element, Element, "Origin | None"], Awaitable[None]]  # (iq, conference, origin)
+
+
+def enabled(settings: Settings) -> bool:
+    return True
+
+
+class ClientProxy:
+    identities: list[tuple[str, str, str]] = []
+
+    def __init__(self, domain: str, target: str, host: Host) -> None:
+        self.domain = domain
+        self.target = target  # bare JID of the focus account
+        self.host = host
+        self.resources: list[str] = []  # full JIDs, most recently available last
+        self.gates: list[Gate] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    def receive(self, element: Element, origin: Origin | None) -> None:
+        try:
+            if element.tag == PRESENCE:
+                self._presence(element)
+            elif element.tag == IQ:
+                self._iq(element, origin)
+            elif element.tag == MESSAGE and element.get("type") != "error":
+                raise StanzaError("cancel", "feature-not-implemented")
+        except StanzaError as error:
+            if element.get("type") != "error":
+                self.host.send(error_reply(element, error))
+
+    def session_closed(self, full_jid: str) -> None:
+        if full_jid in self.resources:
+            self.resources.remove(full_jid)
+
+    def _presence(self, pres: Element) -> None:
+        sender = pres.get("from", "")
+        type_ = pres.get("type")
+        if jids.bare(sender) != self.target:
+            if type_ is None:
+                raise StanzaError("modify", "bad-request", "Presence to the focus proxy means nothing")
+            return
+        if sender in self.resources:
+            self.resources.remove(sender)
+        if type_ is None:
+            self.resources.append(sender)
+
+    def _iq(self, iq: Element, origin: Origin | None) -> None:
+        sender = iq.get("from", "")
+        type_ = iq.get("type")
+        if jids.bare(sender) == self.target:
+            requester = jids.split(iq.get("to", ""))[2]
+            if type_ in ("result", "error") and requester:
+                out = Element(iq.tag, iq.attrib)
+                out.set("from", self.domain)
+                out.set("to", requester)
+                out.extend(iq)
+                self.host.send(out)
+            elif type_ in ("get", "set"):
+                raise StanzaError("cancel", "service-unavailable", "The focus may only answer through the proxy")
+            return
+        if type_ not in ("get", "set"):
+            return
+        conference = iq.find(f"{{{FOCUS}}}conference")
+        if conference is not None and self.gates:
+            task = asyncio.get_running_loop().create_task(self._gated(iq, conference, origin))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        self._forward(iq)
+
+    async def _gated(self, iq: Element, conference: Element, origin: Origin | None) -> None:
+        try:
+            for gate in self.gates:
+                await gate(iq, conference, origin)
+            self._forward(iq)
+        except StanzaError as error:
+            self.host.send(error_reply(iq, error, include_payload=False))
+
+    def _forward(self, iq: Element) -> None:
+        if not self.resources:
+            self.host.send(stanza("presence", self.domain, self.target, "probe"))
+            raise StanzaError("cancel", "service-unavailable", "The focus is not connected")
+        out = Element(iq.tag, iq.attrib)
+        out.set("from", f"{self.domain}/{iq.get('from', '')}")
+        out.set("to", self.resources[-1])
+        out.extend(iq)
+        self.host.send(out)
+
+
+def attach(ctx: RoomContext) -> ClientProxy:
+    d = ctx.settings.common.domains
+    proxy = ClientProxy(d.focus_component, f"focus@{d.auth}", ctx.host)
+    ctx.components.append(proxy)
+    ctx.extensions["client_proxy"] = proxy
+    return proxy

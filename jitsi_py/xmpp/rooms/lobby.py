@@ -1,0 +1,140 @@
+"""Lobby (ENABLE_LOBBY): muc_lobby_rooms on the conference MUC plus the lobby MUC host.
+
+A moderator turns members-only on; the room gets a lobby room of the same name on the lobby host.
+Non-members then get ``registration-required`` with the lobby's address, knock there, and are
+admitted by a moderator's invite (which makes them members) or refused by a kick from the lobby.
+Admission never hands out the room password: a member's join skips the password check instead.
+"""
+
+from __future__ import annotations
+
+import json
+from xml.etree.ElementTree import Element, SubElement
+
+from ...settings import Settings
+from ..muc import jid as jids
+from ..muc.room import AFFILIATION_RANK, Occupant, Room
+from ..muc.service import Join
+from ..muc.stanza import CLIENT, JITMEET, NICK, StanzaError, stanza
+from . import RoomContext
+
+DISPLAYNAME_REQUIRED = "http://jitsi.org/protocol/lobbyrooms#displayname_required"
+LOBBY_ROOM = "muc#roominfo_lobbyroom"
+
+
+def enabled(settings: Settings) -> bool:
+    return settings.xmpp.rooms.lobby
+
+
+def attach(ctx: RoomContext) -> None:
+    lobby_muc = ctx.lobby
+    assert lobby_muc is not None, "the lobby module needs the lobby MUC host"
+    d = ctx.settings.common.domains
+    whitelist_domains = {d.hidden}
+    mains = [s for s in ctx.rooms_services()]
+
+    def main_of(lobby_room: Room) -> tuple[object, Room] | tuple[None, None]:
+        for service in mains:
+            room = service.get_room(lobby_room.data.get("lobby_main", ""))
+            if room is not None:
+                return service, room
+        return None, None
+
+    def notify(service, room: Room, actor: Occupant | None, payload: dict) -> None:
+        msg = stanza("message", actor.occupant_jid if actor is not None else room.jid, type_="groupchat")
+        SubElement(msg, f"{{{JITMEET}}}json-message").text = json.dumps(payload, separators=(",", ":"))
+        service.broadcast(room, msg)
+
+    def attach_main(service) -> None:
+        def config_changed(room: Room, actor: Occupant | None, changed: set[str]) -> None:
+            if "members_only" not in changed or (actor is not None and service.is_focus(actor)):
+                return
+            if room.config.members_only:
+                lobby_room = lobby_muc.get_room(lobby_muc.room_jid(room.node)) or lobby_muc.create_room(room.node)
+                lobby_room.data["lobby_main"] = room.jid
+                room.data["lobby"] = lobby_room.jid
+            else:
+                close(room)
+            notify(service, room, actor, {"type": "lobby-notify", "event": "LOBBY-ENABLED",
+                                          "value": room.config.members_only})
+
+        def close(room: Room) -> None:
+            lobby_jid = room.data.pop("lobby", None)
+            lobby_room = lobby_muc.get_room(lobby_jid) if lobby_jid else None
+            if lobby_room is not None:
+                lobby_muc.destroy(lobby_room, "Lobby closed", room.jid)
+
+        def pre_join(join: Join) -> None:
+            room = join.room
+            if join.admin or not room.config.members_only or "lobby" not in room.data:
+                return
+            domain = jids.split(join.jid)[1]
+            if domain in whitelist_domains:
+                join.affiliation = "member"
+                join.skip_members_only = True
+                return
+            if AFFILIATION_RANK[join.affiliation] >= AFFILIATION_RANK["member"]:
+                join.skip_password = True
+                return
+            if room.config.password and join.password == room.config.password:
+                join.affiliation = "member"
+                join.skip_members_only = True
+                return
+            if not (join.stanza.findtext(f"{{{NICK}}}nick") or "").strip():
+                raise StanzaError("modify", "not-acceptable", "Display name required",
+                                  [Element(f"{{{JITMEET}}}displayname-required", lobby="true")])
+            lobby_el = Element(f"{{{JITMEET}}}lobbyroom")
+            lobby_el.text = room.data["lobby"]
+            legacy = Element(f"{{{CLIENT}}}lobbyroom")
+            legacy.text = room.data["lobby"]
+            raise StanzaError("auth", "registration-required", "Members only room", [lobby_el, legacy])
+
+        def roominfo(room: Room):
+            return [(LOBBY_ROOM, room.data["lobby"])] if "lobby" in room.data else None
+
+        def invite(room: Room, actor: Occupant, invitee: str) -> None:
+            lobby_room = lobby_muc.get_room(room.data.get("lobby", ""))
+            knocker = lobby_room.by_jid.get(invitee) if lobby_room is not None else None
+            if knocker is not None:
+                notify(service, room, actor, {
+                    "type": "lobby-notify", "event": "LOBBY-ACCESS-GRANTED", "value": knocker.occupant_jid,
+                    "name": knocker.presence.findtext(f"{{{NICK}}}nick") or ""})
+
+        service.hooks.on("config-changed", config_changed)
+        service.hooks.on("pre-join", pre_join)
+        service.hooks.on("roominfo", roominfo)
+        service.hooks.on("invite", invite)
+        service.hooks.on("room-destroyed", close)
+
+    for service in mains:
+        attach_main(service)
+
+    def lobby_pre_join(join: Join) -> None:
+        _, main = main_of(join.room)
+        if main is None:
+            raise StanzaError("cancel", "item-not-found", "This room has no lobby")
+        join.affiliation = main.affiliation(join.bare)
+        if not join.admin and AFFILIATION_RANK[join.affiliation] < AFFILIATION_RANK["admin"] \
+                and not (join.stanza.findtext(f"{{{NICK}}}nick") or "").strip():
+            raise StanzaError("modify", "not-acceptable", "Display name required",
+                              [Element(f"{{{JITMEET}}}displayname-required", lobby="true")])
+
+    def denied(lobby_room: Room, knocker: Occupant, actor: Occupant | None) -> None:
+        service, main = main_of(lobby_room)
+        if main is None or knocker.is_moderator:
+            return
+        main_actor = main.by_jid.get(actor.jid) if actor is not None else None
+        notify(service, main, main_actor, {
+            "type": "lobby-notify", "event": "LOBBY-ACCESS-DENIED", "value": knocker.occupant_jid,
+            "name": knocker.presence.findtext(f"{{{NICK}}}nick") or ""})
+
+    def keep_lobby(lobby_room: Room) -> bool:
+        return main_of(lobby_room)[1] is not None
+
+    lobby_muc.hooks.on("pre-join", lobby_pre_join)
+    lobby_muc.hooks.on("occupant-kicked", denied)
+    lobby_muc.hooks.on("keep-empty", keep_lobby)
+    lobby_muc.hooks.on("domain-disco", lambda node, origin: [DISPLAYNAME_REQUIRED] if node == "lobbyrooms" else None)
+    # Knockers see only moderators' traffic and only moderators see knockers.
+    lobby_muc.visibility = lambda room, subject, viewer: viewer.is_moderator
+    ctx.identities.append(("component", "lobbyrooms", lobby_muc.domain))

@@ -1,0 +1,81 @@
+"""muc_meeting_id, jitsi_permissions and conference_duration on the conference and breakout MUCs.
+
+- every room gets a meeting id (``muc#roominfo_meetingId``) the focus may overwrite;
+- the time the conference really started (the first participant after the focus) is
+  ``muc#roominfo_created_timestamp``, in milliseconds;
+- a moderator's status-110 presence carries ``<permissions>`` (token features override);
+- a kicked occupant loses its affiliation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from xml.etree.ElementTree import Element, SubElement
+
+from ...settings import Settings
+from ..muc.room import Occupant, Room
+from ..muc.stanza import JITMEET
+from . import RoomContext
+
+MEETING_ID = "muc#roominfo_meetingId"
+CREATED = "muc#roominfo_created_timestamp"
+DEFAULT_PERMISSIONS = ("livestreaming", "recording", "transcription", "outbound-call", "create-polls",
+                       "send-groupchat", "flip")
+
+
+def enabled(settings: Settings) -> bool:
+    return True
+
+
+def attach(ctx: RoomContext) -> None:
+    for service in ctx.rooms_services():
+        _attach(ctx, service)
+    ctx.identities.append(("component", "conference_duration", f"conferenceduration.{ctx.domain}"))
+
+
+def _attach(ctx: RoomContext, service) -> None:
+    def created(room: Room) -> None:
+        room.data["meeting_id"] = str(uuid.uuid4())
+        room.data["created_ms"] = ""
+
+    def joined(room: Room, occupant: Occupant) -> None:
+        if not room.data.get("created_ms") and len(room.occupants) > 1:
+            room.data["created_ms"] = str(int(ctx.wallclock() * 1000))
+
+    def roominfo(room: Room):
+        return [(MEETING_ID, room.data.get("meeting_id", "")), (CREATED, room.data.get("created_ms", ""))]
+
+    def config_form(room: Room):
+        return [(MEETING_ID, "text-single", room.data.get("meeting_id", ""))]
+
+    def config_submitted(room: Room, actor: Occupant | None, values, changed) -> None:
+        new = values.get(MEETING_ID)
+        if new and new[0] and (actor is None or service.is_focus(actor)):
+            room.data["meeting_id"] = new[0]
+
+    def permissions(room: Room, occupant: Occupant) -> Element | None:
+        if occupant.role != "moderator" or service.is_focus(occupant):
+            return None
+        granted = {name: True for name in DEFAULT_PERMISSIONS}
+        claims = occupant.origin.claims if occupant.origin is not None else None
+        features = ((claims or {}).get("context") or {}).get("features")
+        if isinstance(features, dict):
+            for name, value in features.items():
+                granted[str(name)] = value is True or str(value).lower() == "true"
+        el = Element(f"{{{JITMEET}}}permissions")
+        for name, value in granted.items():
+            SubElement(el, f"{{{JITMEET}}}p", name=name, val="true" if value else "false")
+        return el
+
+    def kicked(room: Room, occupant: Occupant, actor) -> None:
+        room.set_affiliation(occupant.bare, "none")
+
+    hooks = service.hooks
+    hooks.on("room-created", created)
+    hooks.on("occupant-joined", joined)
+    hooks.on("roominfo", roominfo)
+    hooks.on("config-form", config_form)
+    hooks.on("config-fields", lambda: {MEETING_ID})
+    hooks.on("config-submitted", config_submitted)
+    hooks.on("self-presence", permissions)
+    hooks.on("occupant-kicked", kicked)

@@ -1,0 +1,94 @@
+"""room_metadata_component: per-room JSON metadata set by moderators, pushed to every occupant.
+
+Occupants get ``{"type":"room_metadata","metadata":{...}}`` on every change and, on joining,
+before their own presence. The focus gets the same JSON with the room's address (``room=``).
+"""
+
+from __future__ import annotations
+
+import json
+from xml.etree.ElementTree import Element
+
+from ...settings import Settings
+from ..component import Host, Origin
+from ..muc.room import Occupant, Room
+from ..muc.stanza import JITMEET, StanzaError, json_message
+from . import JitsiComponent, RoomContext
+
+# Keys only the server or the focus may set.
+RESERVED = frozenset({
+    "allownersEnabled", "asyncTranscription", "conferencePresetsServiceEnabled", "dialinEnabled",
+    "moderators", "participants", "participantsSoftLimit", "services", "transcriberType",
+    "transcription", "visitorsEnabled",
+})
+MAX_PAYLOAD = 64 * 1024
+
+
+def enabled(settings: Settings) -> bool:
+    return True
+
+
+class Metadata(JitsiComponent):
+    identity_type = "room_metadata"
+
+    def __init__(self, ctx: RoomContext) -> None:
+        super().__init__(f"metadata.{ctx.domain}", ctx.host)
+        self.ctx = ctx
+
+    def metadata(self, room: Room) -> dict:
+        return room.data.setdefault("metadata", {})
+
+    def set(self, room: Room, key: str, value) -> None:
+        self.metadata(room)[key] = value
+        self.push(room)
+
+    def push(self, room: Room, occupants: list[Occupant] | None = None) -> None:
+        service = self.ctx.service_of(room)
+        targets = list(room.occupants.values()) if occupants is None else occupants
+        payload = {"type": "room_metadata", "metadata": self.metadata(room)}
+        focus = [o for o in targets if service.is_focus(o)]
+        self.ctx.send_json(self.domain, payload, [o for o in targets if not service.is_focus(o)])
+        for occupant in focus:
+            self.host.send(json_message(self.domain, occupant.jid, payload, room=room.jid))
+
+    def on_message(self, message: Element, origin: Origin | None) -> None:
+        el = message.find(f"{{{JITMEET}}}room_metadata")
+        if el is None:
+            return
+        room, sender = self.ctx.find_occupant(origin, message.get("from", ""), el.get("room"))
+        if room is None:
+            raise StanzaError("cancel", "not-allowed", "Not in the room")
+        if not sender.is_moderator:
+            raise StanzaError("auth", "forbidden", "Only moderators may set room metadata")
+        text = el.text or ""
+        if len(text) > MAX_PAYLOAD:
+            raise StanzaError("modify", "not-acceptable", "Metadata too large")
+        try:
+            body = json.loads(text)
+        except ValueError:
+            raise StanzaError("modify", "bad-request", "Metadata is not JSON") from None
+        key = body.get("key") if isinstance(body, dict) else None
+        if not isinstance(key, str) or not key:
+            raise StanzaError("modify", "bad-request", "Metadata needs a key")
+        if key in RESERVED:
+            raise StanzaError("auth", "forbidden", f"Metadata key {key!r} is reserved")
+        self.set(room, key, body.get("data"))
+
+
+def attach(ctx: RoomContext) -> Metadata:
+    component = Metadata(ctx)
+    ctx.components.append(component)
+    ctx.extensions["metadata"] = component
+
+    for service in ctx.rooms_services():
+        def joining(room: Room, occupant: Occupant, service=service) -> None:
+            if not service.is_focus(occupant):
+                component.push(room, [occupant])
+
+        def config_changed(room: Room, actor, changed: set[str]) -> None:
+            if "members_only" in changed:
+                component.set(room, "lobbyEnabled", room.config.members_only)
+
+        service.hooks.on("occupant-joining", joining)
+        service.hooks.on("config-changed", config_changed)
+    return component

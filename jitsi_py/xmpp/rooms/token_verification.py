@@ -1,0 +1,28 @@
+"""token_verification: a session's JWT must name the room it creates or joins (AUTH_TYPE=jwt).
+
+The rule itself is the JWT backend's :class:`~..auth.jwt.RoomCheck`; admins (the focus) skip it.
+"""
+
+from __future__ import annotations
+
+from ...settings import Settings
+from ..auth.jwt import ROOM_MISMATCH, RoomCheck
+from ..muc.service import Join
+from ..muc.stanza import StanzaError
+from . import RoomContext
+
+
+def enabled(settings: Settings) -> bool:
+    return settings.common.auth.enabled and settings.common.auth.type == "jwt"
+
+
+def attach(ctx: RoomContext) -> None:
+    check = RoomCheck.from_settings(ctx.settings)
+
+    def pre_join(join: Join) -> None:
+        if join.admin or join.origin is None:
+            return
+        if not check.allows(join.origin.claims, join.room.jid):
+            raise StanzaError("cancel", "not-allowed", ROOM_MISMATCH)
+
+    ctx.conference.hooks.on("pre-join", pre_join)
