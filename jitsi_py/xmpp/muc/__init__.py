@@ -2,9 +2,9 @@
 
 The server core calls :func:`build_components` once at start and routes every stanza addressed
 to one of the returned components' ``domain`` (or a JID on it) to its ``receive``; it calls
-``session_closed`` on each of them when a local session ends without leaving its rooms. Each
-component also has ``identities``: (category, type, name) triples the server adds to the main
-domain's disco#info (``speakerstats``, ``lobbyrooms``, ``breakout_rooms``...).
+``session_closed`` on each of them when a local session ends without leaving its rooms. A
+component's ``disco_type`` (``speakerstats``, ``lobbyrooms``...; None for plain MUC hosts and the
+focus proxy) is the identity type the server advertises for its domain on the main domain.
 """
 
 from __future__ import annotations
@@ -39,5 +39,4 @@ def build_components(settings: Settings, host: Host) -> list[Component]:
     for module in module_list():
         if module.enabled(settings):
             module.attach(ctx)
-    conference.identities = list(ctx.identities)
     return [conference, internal, *(s for s in (lobby, breakout) if s is not None), *ctx.components]

@@ -100,9 +100,8 @@ class MucService:
         self.domain = options.domain
         self.host = host
         self.hooks = Hooks()
-        # (category, type, name) for the main domain's disco#info (the conference host carries
-        # the Jitsi modules' identities that have no component of their own).
-        self.identities: list[tuple[str, str, str]] = []
+        # Identity type advertised for this domain on the main domain (lobbyrooms, breakout_rooms).
+        self.disco_type: str | None = None
         self.rooms: dict[str, Room] = {}
         # Presence visibility between occupants; None = everyone sees everyone (the fast path).
         self.visibility: Callable[[Room, Occupant, Occupant], bool] | None = None

@@ -29,8 +29,6 @@ class RoomContext:
     lobby: MucService | None
     breakout: MucService | None
     components: list[Component] = field(default_factory=list)
-    # (category, type, name) for the main domain's disco#info besides the components' own.
-    identities: list[tuple[str, str, str]] = field(default_factory=list)
     # Modules other modules use (the metadata component), by name.
     extensions: dict[str, object] = field(default_factory=dict)
     wallclock: Callable[[], float] = time.time  # epoch seconds, for timestamps clients see
@@ -80,16 +78,11 @@ class JitsiComponent:
     """A Jitsi component on its own domain (``speakerstats.meet.jitsi``...): JSON messages in,
     disco#info with its identity; any other request gets ``service-unavailable`` from here."""
 
-    identity_type = ""
+    disco_type = ""  # the identity type on the main domain and on our own disco#info
 
     def __init__(self, domain: str, host: Host) -> None:
         self.domain = domain
         self.host = host
-
-    @property
-    def identities(self) -> list[tuple[str, str, str]]:
-        """(category, type, name) the server adds to the main domain's disco#info."""
-        return [("component", self.identity_type, self.domain)]
 
     def receive(self, stanza: Element, origin: Origin | None) -> None:
         try:
@@ -110,7 +103,7 @@ class JitsiComponent:
         query = Element(f"{{{DISCO_INFO}}}query")
         if node:
             query.set("node", node)
-        SubElement(query, f"{{{DISCO_INFO}}}identity", category="component", type=self.identity_type,
+        SubElement(query, f"{{{DISCO_INFO}}}identity", category="component", type=self.disco_type,
                    name=self.domain)
         SubElement(query, f"{{{DISCO_INFO}}}feature", var=DISCO_INFO)
         return query

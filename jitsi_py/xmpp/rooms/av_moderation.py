@@ -30,7 +30,7 @@ def enabled(settings: Settings) -> bool:
 
 
 class AvModeration(JitsiComponent):
-    identity_type = "av_moderation"
+    disco_type = "av_moderation"
 
     def __init__(self, ctx: RoomContext) -> None:
         super().__init__(f"avmoderation.{ctx.domain}", ctx.host)

@@ -194,4 +194,4 @@ def attach(ctx: RoomContext) -> None:
     b.main.hooks.on("occupant-left", b.changed)
     b.main.hooks.on("keep-empty", b.in_use)
     b.main.hooks.on("room-destroyed", b.main_destroyed)
-    ctx.identities.append(("component", "breakout_rooms", b.domain))
+    b.muc.disco_type = "breakout_rooms"

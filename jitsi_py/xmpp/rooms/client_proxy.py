@@ -3,9 +3,9 @@
 Requests (IQ get/set) from anyone are forwarded to an available resource of the focus account
 with ``from = focus.<domain>/<requester's full JID>``; the focus's result or error to that
 address goes back to the requester from ``focus.<domain>``. The proxy learns the focus's
-resources from the presence the server delivers to it (the account and the proxy are mutually
-subscribed, as docker provisions them); while none is known it probes and answers
-``service-unavailable``, which clients retry.
+resources from the presence the server delivers to it: it subscribes to the account when it
+knows no resource (the server then sends the current presence and every change); while none is
+known it answers ``service-unavailable``, which clients retry.
 
 Gates (the reservations module) may check a conference request before it is forwarded; they are
 coroutines, so a gated request is forwarded from a task.
@@ -31,7 +31,7 @@ def enabled(settings: Settings) -> bool:
 
 
 class ClientProxy:
-    identities: list[tuple[str, str, str]] = []
+    disco_type = None
 
     def __init__(self, domain: str, target: str, host: Host) -> None:
         self.domain = domain
@@ -103,7 +103,8 @@ class ClientProxy:
 
     def _forward(self, iq: Element) -> None:
         if not self.resources:
-            self.host.send(stanza("presence", self.domain, self.target, "probe"))
+            self.host.send(stanza("presence", self.domain, self.target, "subscribe"))
+        if not self.resources:
             raise StanzaError("cancel", "service-unavailable", "The focus is not connected")
         out = Element(iq.tag, iq.attrib)
         out.set("from", f"{self.domain}/{iq.get('from', '')}")

@@ -17,7 +17,7 @@ def enabled(settings: Settings) -> bool:
 
 
 class EndConference(JitsiComponent):
-    identity_type = "end_conference"
+    disco_type = "end_conference"
 
     def __init__(self, ctx: RoomContext) -> None:
         super().__init__(f"endconference.{ctx.domain}", ctx.host)

@@ -137,4 +137,4 @@ def attach(ctx: RoomContext) -> None:
     lobby_muc.hooks.on("domain-disco", lambda node, origin: [DISPLAYNAME_REQUIRED] if node == "lobbyrooms" else None)
     # Knockers see only moderators' traffic and only moderators see knockers.
     lobby_muc.visibility = lambda room, subject, viewer: viewer.is_moderator
-    ctx.identities.append(("component", "lobbyrooms", lobby_muc.domain))
+    lobby_muc.disco_type = "lobbyrooms"

@@ -30,7 +30,6 @@ def enabled(settings: Settings) -> bool:
 def attach(ctx: RoomContext) -> None:
     for service in ctx.rooms_services():
         _attach(ctx, service)
-    ctx.identities.append(("component", "conference_duration", f"conferenceduration.{ctx.domain}"))
 
 
 def _attach(ctx: RoomContext, service) -> None:

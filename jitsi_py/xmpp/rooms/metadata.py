@@ -10,7 +10,7 @@ import json
 from xml.etree.ElementTree import Element
 
 from ...settings import Settings
-from ..component import Host, Origin
+from ..component import Origin
 from ..muc.room import Occupant, Room
 from ..muc.stanza import JITMEET, StanzaError, json_message
 from . import JitsiComponent, RoomContext
@@ -29,7 +29,7 @@ def enabled(settings: Settings) -> bool:
 
 
 class Metadata(JitsiComponent):
-    identity_type = "room_metadata"
+    disco_type = "room_metadata"
 
     def __init__(self, ctx: RoomContext) -> None:
         super().__init__(f"metadata.{ctx.domain}", ctx.host)

@@ -42,7 +42,7 @@ def enabled(settings: Settings) -> bool:
 
 
 class Polls(JitsiComponent):
-    identity_type = "polls"
+    disco_type = "polls"
 
     def __init__(self, ctx: RoomContext) -> None:
         super().__init__(f"polls.{ctx.domain}", ctx.host)

@@ -41,7 +41,7 @@ def enabled(settings: Settings) -> bool:
 
 
 class SpeakerStats(JitsiComponent):
-    identity_type = "speakerstats"
+    disco_type = "speakerstats"
 
     def __init__(self, ctx: RoomContext) -> None:
         super().__init__(f"speakerstats.{ctx.domain}", ctx.host)

@@ -190,7 +190,7 @@ def test_focus_proxy_forwards_conference_request_and_reply():
     s.send(ALICE, req)
     got = s.take()
     assert error_of([el for el in got if el.get("to") == ALICE][0]) == ("cancel", "service-unavailable")
-    assert [el.get("type") for el in got if el.get("to") == "focus@auth.meet.jitsi"] == ["probe"]
+    assert [el.get("type") for el in got if el.get("to") == "focus@auth.meet.jitsi"] == ["subscribe"]
     s.send(FOCUS, '<presence to="focus.meet.jitsi"/>')
     s.send(ALICE, req)
     [fwd] = s.take(FOCUS)
@@ -238,6 +238,6 @@ def test_token_room_mismatch():
 
 def test_main_domain_disco_identities():
     s = Stack({"DISABLE_POLLS": "1", "ENABLE_AV_MODERATION": "0"})
-    types = {t for c in s.components.values() for (_, t, _) in getattr(c, "identities", [])}
+    types = {c.disco_type for c in s.components.values() if c.disco_type}
     assert {"speakerstats", "lobbyrooms", "breakout_rooms", "end_conference", "room_metadata"} <= types
     assert "polls" not in types and "av_moderation" not in types
