@@ -147,3 +147,13 @@ test('candidate lines', () => {
     assert.equal(c.port, '54400');
     assert.equal(c.protocol, 'udp');
 });
+
+test('receiver constraints: on-stage full, others thumbnails', async () => {
+    const { receiverConstraints, parseMessage } = await import('../../../web_static/libs/bridge-channel.js');
+    const m = receiverConstraints({ sources: ['a-v0', 'b-v0'], onStage: 'b-v0' });
+    assert.equal(m.colibriClass, 'ReceiverVideoConstraints');
+    assert.deepEqual(m.onStageSources, ['b-v0']);
+    assert.deepEqual(m.constraints, { 'a-v0': { maxHeight: 180 }, 'b-v0': { maxHeight: 720 } });
+    assert.equal(parseMessage('{"colibriClass":"ServerHello"}').colibriClass, 'ServerHello');
+    assert.throws(() => parseMessage('{"x":1}'));
+});

@@ -1,0 +1,771 @@
+// One meeting: the conference request to the focus, the MUC room, the Jingle session with the
+// bridge (through the focus) and the bridge channel. Emits plain events for the UI; holds no DOM.
+
+import { el } from './xml.js';
+import { NS_DISCO_INFO, XmppError, iqError } from './xmpp.js';
+import { sourcesOf } from './sources.js';
+import {
+    Layout, answerContents, buildRemoteSdp, candidateToSdp, localSources, mungeSimulcast, parseOffer, parseTransport,
+    sessionAccept, sourceAction, transportInfo,
+} from './jingle-sdp.js';
+import { BridgeChannel } from './bridge-channel.js';
+
+export const NS_FOCUS = 'http://jitsi.org/protocol/focus';
+export const NS_MUC = 'http://jabber.org/protocol/muc';
+export const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
+export const NS_MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
+export const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
+export const NS_NICK = 'http://jabber.org/protocol/nick';
+export const NS_CAPS = 'http://jabber.org/protocol/caps';
+export const NS_JITMEET = 'http://jitsi.org/jitmeet';
+export const NS_DATA = 'jabber:x:data';
+
+export const FEATURES = [
+    'http://jabber.org/protocol/caps', 'urn:xmpp:jingle:1', 'urn:xmpp:jingle:apps:rtp:1',
+    'urn:xmpp:jingle:transports:ice-udp:1', 'urn:xmpp:jingle:apps:dtls:0',
+    'urn:xmpp:jingle:transports:dtls-sctp:1', 'urn:xmpp:jingle:apps:rtp:audio', 'urn:xmpp:jingle:apps:rtp:video',
+    'http://jitsi.org/json-encoded-sources', 'urn:ietf:rfc:4588', 'http://jitsi.org/tcc',
+    'http://jitsi.org/source-name', 'http://jitsi.org/receive-multiple-video-streams',
+];
+const CAPS_NODE = 'https://jitsi.org/jitsi-meet';
+
+export class ConferenceError extends Error {
+    constructor(kind, message, detail) {
+        super(message);
+        this.kind = kind;
+        this.detail = detail;
+    }
+}
+
+// The room name as the app makes it: NFKC, lower case, URI-encoded (client-xmpp.md §1.1, §7.1).
+export function roomNode(name) {
+    let decoded = name;
+    try {
+        decoded = decodeURIComponent(name);
+    } catch (e) { /* keep as typed */ }
+    return encodeURIComponent(decoded.normalize('NFKC').toLowerCase()).toLowerCase();
+}
+
+export function randomHex(bytes) {
+    const a = new Uint8Array(bytes);
+    crypto.getRandomValues(a);
+    return [...a].map(b => b.toString(16).padStart(2, '0')).join('');
+}
+
+function machineUid() {
+    let uid = globalThis.localStorage?.getItem('jitsi-py-machine-uid');
+    if (!uid) {
+        uid = randomHex(16);
+        globalThis.localStorage?.setItem('jitsi-py-machine-uid', uid);
+    }
+    return uid;
+}
+
+async function capsVer() {
+    const text = `client/web//jitsi-py<${[...FEATURES].sort().join('<')}<`;
+    const digest = await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text));
+    return btoa(String.fromCharCode(...new Uint8Array(digest)));
+}
+
+export class Conference {
+    constructor({ connection, config, room, tenant = '', displayName, localStream, onEvent }) {
+        this.xmpp = connection;
+        this.config = config;
+        this.domain = config.hosts.domain;
+        this.mucDomain = (config.hosts.muc || `muc.${this.domain}`).toLowerCase();
+        this.focusJid = config.hosts.focus || `focus.${this.domain}`;
+        this.roomJid = `${roomNode(room)}@${this.mucDomain}`;
+        this.tenant = tenant;
+        this.displayName = displayName || '';
+        this.localStream = localStream;
+        this.emit = onEvent;
+        const node = (connection.core.jid || '').split('@')[0];
+        this.nick = /^[0-9a-f]{8}/.test(node) ? node.slice(0, 8) : randomHex(4);
+        this.participants = new Map();
+        this.role = 'none';
+        this.affiliation = 'none';
+        this.muted = { audio: false, video: false };
+        this.raisedHand = 0;
+        this.components = {};
+        this.simulcastMemory = new Map();
+        this.remoteSources = new Map();
+        this.session = null;
+        this.screenStream = null;
+        this.left = false;
+        connection.addHandler(stanza => this.onStanza(stanza));
+    }
+
+    // ---- joining ----
+
+    async join(password) {
+        await this.discoverComponents();
+        const focusBare = await this.requestConference();
+        this.focusBare = focusBare;
+        this.password = password;
+        await this.enterRoom(this.roomJid, password);
+    }
+
+    async discoverComponents() {
+        try {
+            const info = await this.xmpp.iq(el('iq', { type: 'get', to: this.domain }, el('query', { xmlns: NS_DISCO_INFO })));
+            for (const identity of info.find('query')?.elements('identity') || []) {
+                this.components[identity.attrs.type] = identity.attrs.name;
+            }
+        } catch (error) {
+            this.components = {};
+        }
+    }
+
+    async requestConference() {
+        let delay = 1000;
+        for (let attempt = 0; attempt < 8; attempt++) {
+            const request = el('iq', { type: 'set', to: this.focusJid },
+                el('conference', { xmlns: NS_FOCUS, room: this.roomJid, 'machine-uid': machineUid() },
+                    el('property', { name: 'rtcstatsEnabled', value: 'false' }),
+                    el('property', { name: 'visitors-version', value: '1' })));
+            let result;
+            try {
+                result = await this.xmpp.iq(request, 15000);
+            } catch (error) {
+                if (error.condition === 'not-authorized') {
+                    throw new ConferenceError('auth-required', 'This meeting has not started yet: the host must log in to start it.');
+                }
+                if (error.condition === 'service-unavailable' || error.condition === 'timeout') {
+                    if (attempt >= 2) {
+                        throw new ConferenceError('focus-unavailable', 'The meeting service (focus) is not answering. Try again in a moment.');
+                    }
+                } else {
+                    throw new ConferenceError('focus-error', `The meeting could not be started (${error.message}).`);
+                }
+            }
+            const conference = result?.first('conference', NS_FOCUS);
+            if (conference?.attrs.ready === 'true') {
+                return conference.attrs.focusjid || '';
+            }
+            await new Promise(resolve => setTimeout(resolve, delay));
+            delay = Math.min(delay * 2, 8000);
+        }
+        throw new ConferenceError('focus-unavailable', 'The meeting service (focus) is not ready. Try again in a moment.');
+    }
+
+    async presence(to, { join = false, password, extra = [] } = {}) {
+        const p = el('presence', { to });
+        if (join) {
+            const x = p.c('x', { xmlns: NS_MUC });
+            if (password) x.c('password').t(password);
+        }
+        p.append(el('stats-id', {}, this.nick));
+        p.append(el('c', { xmlns: NS_CAPS, hash: 'sha-1', node: CAPS_NODE, ver: this.capsVer || (this.capsVer = await capsVer()) }));
+        if (this.displayName) p.append(el('nick', { xmlns: NS_NICK }, this.displayName));
+        p.append(el('SourceInfo', {}, JSON.stringify(this.sourceInfo())));
+        p.append(el('audiomuted', {}, String(this.muted.audio)));
+        p.append(el('videomuted', {}, String(this.muted.video)));
+        p.append(el('jitsi_participant_codecList', {}, 'vp8,vp9,h264,av1'));
+        if (this.raisedHand) p.append(el('jitsi_participant_raisedHand', {}, String(this.raisedHand)));
+        for (const e of extra) p.append(e);
+        this.xmpp.send(p);
+    }
+
+    sourceInfo() {
+        const info = {
+            [`${this.nick}-a0`]: { muted: this.muted.audio },
+            [`${this.nick}-v0`]: { muted: this.muted.video, videoType: 'camera' },
+        };
+        if (this.screenStream) info[`${this.nick}-v1`] = { muted: false, videoType: 'desktop' };
+        return info;
+    }
+
+    enterRoom(roomJid, password) {
+        this.currentRoom = roomJid;
+        return new Promise((resolve, reject) => {
+            this.joinWaiter = { resolve, reject, tries: 0, password };
+            this.presence(`${roomJid}/${this.nick}`, { join: true, password });
+        });
+    }
+
+    // ---- incoming stanzas ----
+
+    onStanza(stanza) {
+        const from = stanza.attrs.from || '';
+        const bare = from.split('/')[0];
+        if (stanza.name === 'presence' && (bare === this.currentRoom || bare === this.lobbyJid)) {
+            this.onPresence(stanza, bare);
+            return true;
+        }
+        if (stanza.name === 'iq' && stanza.first('jingle', 'urn:xmpp:jingle:1')) {
+            this.onJingle(stanza);
+            return true;
+        }
+        if (stanza.name === 'iq' && stanza.attrs.type === 'get' && stanza.first('query', NS_DISCO_INFO)) {
+            const query = el('query', { xmlns: NS_DISCO_INFO, node: stanza.first('query').attrs.node },
+                el('identity', { category: 'client', type: 'web', name: 'jitsi-py' }),
+                FEATURES.map(f => el('feature', { var: f })));
+            this.xmpp.send(el('iq', { type: 'result', to: from, id: stanza.attrs.id }, query));
+            return true;
+        }
+        if (stanza.name === 'iq' && stanza.attrs.type === 'set') {
+            const mute = stanza.children.find(c => typeof c !== 'string' && c.name === 'mute');
+            if (mute && from === `${this.currentRoom}/focus`) {
+                this.xmpp.send(el('iq', { type: 'result', to: from, id: stanza.attrs.id }));
+                const media = mute.ns.endsWith('video') ? 'video' : mute.ns.endsWith('desktop') ? 'desktop' : 'audio';
+                if (mute.text === 'true') {
+                    if (media === 'desktop') this.stopScreenShare();
+                    else this.setMuted(media, true);
+                    this.emit({ type: 'muted-by-moderator', media });
+                }
+                return true;
+            }
+        }
+        if (stanza.name === 'message') {
+            return this.onMessage(stanza, from, bare);
+        }
+        return false;
+    }
+
+    onPresence(p, bare) {
+        const from = p.attrs.from;
+        const nick = from.split('/')[1];
+        const x = p.first('x', NS_MUC_USER);
+        const statuses = x ? x.elements('status').map(s => s.attrs.code) : [];
+        if (p.attrs.type === 'error') {
+            this.onJoinError(p, bare);
+            return;
+        }
+        if (bare === this.lobbyJid) {
+            if (nick === this.nick && p.attrs.type === 'unavailable') {
+                this.emit({ type: 'lobby-denied' });
+            }
+            if (this.role === 'moderator' && nick !== this.nick) {
+                this.emit({ type: p.attrs.type === 'unavailable' ? 'knock-left' : 'knock', id: nick,
+                    jid: x?.first('item')?.attrs.jid, name: p.first('nick', NS_NICK)?.text || nick });
+            }
+            if (nick === this.nick && p.attrs.type !== 'unavailable' && this.joinWaiter?.lobby) {
+                this.emit({ type: 'lobby-waiting' });
+            }
+            return;
+        }
+        const item = x?.first('item');
+        if (statuses.includes('110')) {
+            if (p.attrs.type === 'unavailable') {
+                const destroy = x?.first('destroy');
+                if (statuses.includes('307')) this.end('kicked', 'You were removed from the meeting by a moderator.');
+                else if (destroy) this.end('ended', destroy.first('reason')?.text || 'The meeting has ended.');
+                return;
+            }
+            const wasModerator = this.role === 'moderator';
+            this.role = item?.attrs.role || 'participant';
+            this.affiliation = item?.attrs.affiliation || 'none';
+            if (this.joinWaiter) {
+                const waiter = this.joinWaiter;
+                this.joinWaiter = null;
+                this.refreshRoomInfo();
+                waiter.resolve();
+                this.emit({ type: 'joined', nick: this.nick, role: this.role });
+            } else if (wasModerator !== (this.role === 'moderator')) {
+                this.emit({ type: 'role', role: this.role });
+            }
+            if (this.role === 'moderator' && this.roomInfo?.lobby && !this.inLobbyAsModerator) this.watchLobby();
+            return;
+        }
+        if (item?.attrs.jid && this.focusBare && item.attrs.jid.startsWith(`${this.focusBare}/`)) {
+            if (p.attrs.type === 'unavailable') this.emit({ type: 'focus-left' });
+            return;
+        }
+        if (!item?.attrs.jid && nick === 'focus') return;
+        if (p.attrs.type === 'unavailable') {
+            if (this.participants.delete(nick)) {
+                this.emit({ type: 'participant-left', id: nick, kicked: statuses.includes('307') });
+            }
+            return;
+        }
+        let sourceInfo = {};
+        try {
+            sourceInfo = JSON.parse(p.first('SourceInfo')?.text || '{}');
+        } catch (e) { /* a malformed SourceInfo only loses mute state */ }
+        const participant = {
+            id: nick,
+            jid: item?.attrs.jid,
+            role: item?.attrs.role || 'participant',
+            name: p.first('nick', NS_NICK)?.text || '',
+            audioMuted: sourceInfo[`${nick}-a0`]?.muted ?? p.first('audiomuted')?.text === 'true',
+            videoMuted: sourceInfo[`${nick}-v0`]?.muted ?? p.first('videomuted')?.text === 'true',
+            raisedHand: Number(p.first('jitsi_participant_raisedHand')?.text || 0),
+            sourceInfo,
+        };
+        const known = this.participants.has(nick);
+        this.participants.set(nick, participant);
+        this.emit({ type: known ? 'participant-updated' : 'participant-joined', participant });
+    }
+
+    onJoinError(p, bare) {
+        const error = p.first('error');
+        const condition = error?.children.find(c => typeof c !== 'string' && c.name !== 'text')?.name;
+        const waiter = this.joinWaiter;
+        if (!waiter) return;
+        if (bare === this.lobbyJid) {
+            waiter.reject(new ConferenceError('lobby', 'Could not join the lobby.'));
+            return;
+        }
+        if (condition === 'not-authorized') {
+            this.joinWaiter = null;
+            waiter.reject(new ConferenceError('password', waiter.password ? 'The password is not correct.' : 'This meeting is locked with a password.'));
+        } else if (condition === 'registration-required') {
+            const lobby = error.parent.first('lobbyroom', NS_JITMEET)?.text || p.first('lobbyroom')?.text;
+            if (!lobby) {
+                this.joinWaiter = null;
+                waiter.reject(new ConferenceError('members-only', 'Only members can join this meeting.'));
+                return;
+            }
+            this.joinLobby(lobby);
+        } else if (condition === 'not-allowed' && waiter.tries < 3
+            && (error.first('room-does-not-exist', NS_JITMEET) || /creation is restricted/i.test(error.first('text')?.text || ''))) {
+            waiter.tries++;
+            setTimeout(() => this.presence(`${this.currentRoom}/${this.nick}`, { join: true, password: waiter.password }), 1000 * waiter.tries);
+        } else if (condition === 'service-unavailable') {
+            this.joinWaiter = null;
+            waiter.reject(new ConferenceError('full', 'This meeting is full.'));
+        } else if (condition === 'not-acceptable' && error.first('displayname-required', NS_JITMEET)) {
+            this.joinWaiter = null;
+            waiter.reject(new ConferenceError('name-required', 'This meeting asks for your name before you join.'));
+        } else {
+            this.joinWaiter = null;
+            waiter.reject(new ConferenceError('not-allowed', `You cannot join this meeting (${condition || 'refused'}${error?.first('text') ? `: ${error.first('text').text}` : ''}).`));
+        }
+    }
+
+    joinLobby(lobbyJid) {
+        this.lobbyJid = lobbyJid;
+        this.joinWaiter.lobby = true;
+        this.emit({ type: 'lobby-waiting' });
+        this.presence(`${lobbyJid}/${this.nick}`, { join: true });
+    }
+
+    onMessage(m, from, bare) {
+        const x = m.first('x', NS_MUC_USER);
+        if (bare === this.roomJid && x?.first('invite') && this.joinWaiter?.lobby) {
+            // approved from the lobby: leave it and join the main room
+            this.xmpp.send(el('presence', { to: `${this.lobbyJid}/${this.nick}`, type: 'unavailable' }));
+            this.lobbyJid = null;
+            this.joinWaiter.lobby = false;
+            this.presence(`${this.roomJid}/${this.nick}`, { join: true, password: x.first('password')?.text || this.password });
+            return true;
+        }
+        if (bare === this.currentRoom && x?.elements('status').some(s => s.attrs.code === '104')) {
+            this.refreshRoomInfo();
+            return true;
+        }
+        const json = m.first('json-message', NS_JITMEET);
+        if (json) {
+            let payload;
+            try {
+                payload = JSON.parse(json.text);
+            } catch (e) {
+                return true;
+            }
+            this.emit({ type: 'json', from, payload });
+            if (payload.type === 'av_moderation' && payload.enabled !== undefined) {
+                this.emit({ type: 'av-moderation', enabled: payload.enabled, mediaType: payload.mediaType });
+            }
+            if (payload.type === 'breakout_rooms' && payload.event === 'features/breakout-rooms/update') {
+                this.emit({ type: 'breakout-rooms', rooms: payload.rooms });
+            }
+            if (payload.type === 'lobby-notify') this.emit({ type: 'lobby-notify', payload });
+            return true;
+        }
+        const body = m.first('body');
+        if (body && (m.attrs.type === 'groupchat' || m.attrs.type === 'chat')) {
+            const nick = from.split('/')[1];
+            if (!nick) return true;
+            this.emit({ type: 'chat', from: nick, self: nick === this.nick, text: body.text,
+                private: m.attrs.type === 'chat', name: this.participants.get(nick)?.name || (nick === this.nick ? this.displayName : nick) });
+            return true;
+        }
+        return false;
+    }
+
+    async refreshRoomInfo() {
+        try {
+            const info = await this.xmpp.iq(el('iq', { type: 'get', to: this.currentRoom }, el('query', { xmlns: NS_DISCO_INFO })));
+            const features = info.find('query').elements('feature').map(f => f.attrs.var);
+            const fields = {};
+            for (const field of info.find('query').first('x', NS_DATA)?.elements('field') || []) {
+                fields[field.attrs.var] = field.first('value')?.text;
+            }
+            this.roomInfo = {
+                locked: features.includes('muc_passwordprotected'),
+                lobby: features.includes('muc_membersonly'),
+                lobbyRoom: fields['muc#roominfo_lobbyroom'],
+            };
+            this.emit({ type: 'room-info', info: this.roomInfo });
+            if (this.role === 'moderator' && this.roomInfo.lobby && !this.inLobbyAsModerator) this.watchLobby();
+        } catch (e) { /* room info is advisory */ }
+    }
+
+    watchLobby() {
+        if (!this.roomInfo?.lobbyRoom) return;
+        this.inLobbyAsModerator = true;
+        this.lobbyJid = this.roomInfo.lobbyRoom;
+        this.presence(`${this.lobbyJid}/${this.nick}`, { join: true });
+    }
+
+    // ---- Jingle with the focus ----
+
+    onJingle(iq) {
+        const jingle = iq.first('jingle', 'urn:xmpp:jingle:1');
+        const action = jingle.attrs.action;
+        const from = iq.attrs.from;
+        if (iq.attrs.type !== 'set') return;
+        if (action === 'session-initiate') {
+            if (from !== `${this.currentRoom}/focus`) {
+                // P2P offers are declined: media always goes through the bridge.
+                this.xmpp.send(el('iq', { type: 'result', to: from, id: iq.attrs.id }));
+                this.xmpp.send(el('iq', { type: 'set', to: from },
+                    el('jingle', { xmlns: 'urn:xmpp:jingle:1', action: 'session-terminate', sid: jingle.attrs.sid },
+                        el('reason', {}, el('decline')))));
+                return;
+            }
+            this.xmpp.send(el('iq', { type: 'result', to: from, id: iq.attrs.id }));
+            this.startSession(jingle, from).catch(error => this.emit({ type: 'media-error', error }));
+            return;
+        }
+        if (!this.session || jingle.attrs.sid !== this.session.sid) {
+            const error = iqError(iq, 'cancel', 'item-not-found');
+            error.first('error').append(el('unknown-session', { xmlns: 'urn:xmpp:jingle:errors:1' }));
+            this.xmpp.send(error);
+            return;
+        }
+        this.xmpp.send(el('iq', { type: 'result', to: from, id: iq.attrs.id }));
+        if (action === 'source-add' || action === 'source-remove') {
+            const changes = sourcesOf(jingle);
+            for (const [name, source] of changes) {
+                if (action === 'source-add') this.remoteSources.set(name, source);
+                else this.remoteSources.delete(name);
+            }
+            this.renegotiate();
+        } else if (action === 'session-terminate') {
+            this.closeSession();
+        } else if (action === 'transport-info') {
+            const transport = parseTransport(jingle.find('content', 'transport'));
+            for (const c of transport?.candidates || []) {
+                this.session.pc.addIceCandidate({ candidate: candidateToSdp(c), sdpMid: '0' }).catch(() => {});
+            }
+        }
+    }
+
+    async startSession(jingle, from) {
+        this.closeSession();
+        const offer = parseOffer(jingle);
+        const layout = new Layout(offer);
+        this.remoteSources = sourcesOf(jingle);
+        layout.setRemoteSources(this.remoteSources);
+        const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: this.iceServers || [] });
+        const session = { sid: offer.sid, initiator: offer.initiator, peer: from, pc, layout, offer, queue: Promise.resolve() };
+        this.session = session;
+        pc.onicecandidate = event => {
+            if (!event.candidate || !event.candidate.candidate || this.session !== session) return;
+            const local = pc.localDescription?.sdp || '';
+            const ufrag = /a=ice-ufrag:(\S+)/.exec(local)?.[1];
+            const pwd = /a=ice-pwd:(\S+)/.exec(local)?.[1];
+            this.xmpp.send(el('iq', { type: 'set', to: session.peer },
+                transportInfo({ sid: session.sid, initiator: session.initiator, contentName: offer.contents[0].name, ufrag, pwd, candidate: event.candidate.candidate })));
+        };
+        pc.oniceconnectionstatechange = () => {
+            this.emit({ type: 'ice', state: pc.iceConnectionState });
+        };
+        pc.ontrack = () => this.emitTracks();
+        await pc.setRemoteDescription({ type: 'offer', sdp: buildRemoteSdp(layout, this.remoteSources) });
+        const transceivers = pc.getTransceivers();
+        const byMid = mid => transceivers.find(t => t.mid === mid);
+        const audioTrack = this.localStream?.getAudioTracks()[0];
+        const videoTrack = this.localStream?.getVideoTracks()[0];
+        const audioSlot = layout.slots.find(s => s.kind === 'main' && s.media === 'audio');
+        const videoSlot = layout.slots.find(s => s.kind === 'main' && s.media === 'video');
+        if (audioSlot && audioTrack) {
+            const t = byMid(audioSlot.mid);
+            t.direction = 'sendrecv';
+            await t.sender.replaceTrack(audioTrack);
+            t.sender.setStreams?.(this.localStream);
+        }
+        if (videoSlot && videoTrack) {
+            const t = byMid(videoSlot.mid);
+            t.direction = 'sendrecv';
+            await t.sender.replaceTrack(videoTrack);
+            t.sender.setStreams?.(this.localStream);
+        }
+        const answer = await pc.createAnswer();
+        const sdp = this.mungeLocal(answer.sdp, layout);
+        await this.setLocal(pc, sdp, answer.sdp);
+        const ours = this.ourSources(pc.localDescription.sdp, layout);
+        session.announced = ours;
+        const accept = sessionAccept({
+            sid: offer.sid, initiator: offer.initiator, responder: this.xmpp.core.jid,
+            contents: answerContents(pc.localDescription.sdp, layout, ours), lastN: this.config.channelLastN ?? -1,
+        });
+        this.xmpp.iq(el('iq', { type: 'set', to: from }, accept)).catch(error => this.emit({ type: 'media-error', error }));
+        this.openBridgeChannel(offer);
+        this.emitTracks();
+    }
+
+    mungeLocal(sdp, layout) {
+        if (this.config.disableSimulcast) return sdp;
+        const videoSlot = layout.slots.find(s => s.kind === 'main' && s.media === 'video');
+        return videoSlot ? mungeSimulcast(sdp, videoSlot.mid, this.simulcastMemory) : sdp;
+    }
+
+    async setLocal(pc, sdp, plain) {
+        try {
+            await pc.setLocalDescription({ type: 'answer', sdp });
+        } catch (error) {
+            // A browser that refuses SSRC simulcast still joins, with one layer.
+            await pc.setLocalDescription({ type: 'answer', sdp: plain });
+        }
+    }
+
+    ourSources(sdp, layout) {
+        const names = {};
+        for (const slot of layout.slots) {
+            if (slot.kind === 'main' && slot.media === 'audio') names[slot.mid] = { name: `${this.nick}-a0` };
+            if (slot.kind === 'main' && slot.media === 'video') names[slot.mid] = { name: `${this.nick}-v0`, videoType: 'camera' };
+            if (slot.kind === 'local') names[slot.mid] = { name: `${this.nick}-v1`, videoType: 'desktop' };
+        }
+        return localSources(sdp, names);
+    }
+
+    renegotiate(localChange) {
+        const session = this.session;
+        if (!session) return Promise.resolve();
+        session.queue = session.queue.then(async () => {
+            if (this.session !== session) return;
+            const changed = session.layout.setRemoteSources(this.remoteSources);
+            if (!changed && !localChange) return;
+            session.layout.version++;
+            const { pc, layout } = session;
+            await pc.setRemoteDescription({ type: 'offer', sdp: buildRemoteSdp(layout, this.remoteSources) });
+            if (localChange) await localChange(pc, layout);
+            const answer = await pc.createAnswer();
+            await this.setLocal(pc, this.mungeLocal(answer.sdp, layout), answer.sdp);
+            const ours = this.ourSources(pc.localDescription.sdp, layout);
+            const before = new Map((session.announced || []).map(s => [s.name, s]));
+            const added = ours.filter(s => !before.has(s.name));
+            const removed = [...before.values()].filter(s => !ours.some(o => o.name === s.name));
+            session.announced = ours;
+            if (added.length) this.xmpp.send(el('iq', { type: 'set', to: session.peer }, sourceAction('source-add', session, added)));
+            if (removed.length) this.xmpp.send(el('iq', { type: 'set', to: session.peer }, sourceAction('source-remove', session, removed)));
+            this.emitTracks();
+        }).catch(error => this.emit({ type: 'media-error', error }));
+        return session.queue;
+    }
+
+    // Remote tracks by owner: [{ owner, sourceName, kind, track, videoType }]
+    emitTracks() {
+        const session = this.session;
+        if (!session) return;
+        const tracks = [];
+        for (const t of session.pc.getTransceivers()) {
+            const source = session.layout.sourceOfMid(t.mid);
+            if (!source || !t.receiver.track) continue;
+            tracks.push({ owner: source.owner, sourceName: source.name, kind: source.media, track: t.receiver.track, videoType: source.videoType });
+        }
+        this.emit({ type: 'tracks', tracks });
+        this.bridge?.setSources(tracks.filter(t => t.kind === 'video').map(t => t.sourceName));
+    }
+
+    openBridgeChannel(offer) {
+        this.bridge?.close();
+        const preferSctp = this.config.bridgeChannel?.preferSctp !== false;
+        const hasData = offer.contents.some(c => c.media === 'application');
+        this.bridge = new BridgeChannel({
+            onMessage: message => this.onBridgeMessage(message),
+            onOpen: () => this.emit({ type: 'bridge-channel', open: true }),
+            onClose: () => this.emit({ type: 'bridge-channel', open: false }),
+        });
+        if (hasData && (preferSctp || !offer.websocket)) {
+            this.bridge.useDataChannel(this.session.pc.createDataChannel('JVB data channel', { protocol: 'http://jitsi.org/protocols/colibri' }));
+        } else if (offer.websocket) {
+            this.bridge.useWebSocket(offer.websocket);
+        }
+    }
+
+    onBridgeMessage(message) {
+        switch (message.colibriClass) {
+        case 'DominantSpeakerEndpointChangeEvent':
+            this.emit({ type: 'dominant-speaker', id: message.dominantSpeakerEndpoint, silence: !!message.silence });
+            this.bridge.setOnStage(message.dominantSpeakerEndpoint === this.nick ? null : `${message.dominantSpeakerEndpoint}-v0`);
+            break;
+        case 'EndpointMessage':
+            this.emit({ type: 'endpoint-message', from: message.from, payload: message.msgPayload });
+            break;
+        case 'EndpointConnectivityStatusChangeEvent':
+            this.emit({ type: 'connectivity', id: message.endpoint, active: String(message.active) === 'true' });
+            break;
+        case 'ForwardedSources':
+            this.emit({ type: 'forwarded-sources', sources: message.forwardedSources || [] });
+            break;
+        default:
+            break;
+        }
+    }
+
+    closeSession() {
+        if (!this.session) return;
+        this.bridge?.close();
+        this.bridge = null;
+        try {
+            this.session.pc.close();
+        } catch (e) { /* already closed */ }
+        this.session = null;
+        this.emit({ type: 'tracks', tracks: [] });
+    }
+
+    // ---- local actions ----
+
+    setMuted(media, muted) {
+        this.muted[media] = muted;
+        for (const track of media === 'audio' ? this.localStream?.getAudioTracks() || [] : this.localStream?.getVideoTracks() || []) {
+            track.enabled = !muted;
+        }
+        this.presence(`${this.currentRoom}/${this.nick}`);
+        this.emit({ type: 'local-muted', media, muted });
+    }
+
+    setRaisedHand(raised) {
+        this.raisedHand = raised ? Date.now() : 0;
+        this.presence(`${this.currentRoom}/${this.nick}`);
+    }
+
+    sendChat(text, to) {
+        if (to) {
+            this.xmpp.send(el('message', { to: `${this.currentRoom}/${to}`, type: 'chat' }, el('body', {}, text), el('x', { xmlns: NS_MUC_USER })));
+            this.emit({ type: 'chat', from: this.nick, self: true, text, private: true, name: this.displayName });
+        } else {
+            this.xmpp.send(el('message', { to: this.currentRoom, type: 'groupchat' }, el('body', {}, text)));
+        }
+    }
+
+    async startScreenShare() {
+        if (this.screenStream || !this.session) return;
+        this.screenStream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+        const track = this.screenStream.getVideoTracks()[0];
+        track.onended = () => this.stopScreenShare();
+        const name = `${this.nick}-v1`;
+        await this.renegotiate(async (pc, layout) => {
+            const slot = layout.localSlot(name);
+            await pc.setRemoteDescription({ type: 'offer', sdp: buildRemoteSdp(layout, this.remoteSources) });
+            const t = pc.getTransceivers().find(x => x.mid === slot.mid);
+            t.direction = 'sendonly';
+            await t.sender.replaceTrack(track);
+            t.sender.setStreams?.(this.screenStream);
+        });
+        this.presence(`${this.currentRoom}/${this.nick}`);
+        this.bridge?.send({ colibriClass: 'SourceVideoTypeMessage', sourceName: name, videoType: 'desktop' });
+        this.emit({ type: 'screen-share', active: true, stream: this.screenStream });
+    }
+
+    async stopScreenShare() {
+        if (!this.screenStream) return;
+        this.screenStream.getTracks().forEach(t => t.stop());
+        this.screenStream = null;
+        await this.renegotiate(async (pc, layout) => {
+            const slot = layout.slots.find(s => s.kind === 'local');
+            const t = slot && pc.getTransceivers().find(x => x.mid === slot.mid);
+            if (t) {
+                await t.sender.replaceTrack(null);
+                t.direction = 'inactive';
+            }
+        });
+        this.presence(`${this.currentRoom}/${this.nick}`);
+        this.emit({ type: 'screen-share', active: false });
+    }
+
+    // moderator actions
+    muteParticipant(id, media = 'audio') {
+        return this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` },
+            el('mute', { xmlns: `http://jitsi.org/jitmeet/${media}`, jid: `${this.currentRoom}/${id}` }, 'true')));
+    }
+
+    kick(id) {
+        return this.xmpp.iq(el('iq', { type: 'set', to: this.currentRoom },
+            el('query', { xmlns: NS_MUC_ADMIN }, el('item', { nick: id, role: 'none' }, el('reason', {}, 'You were removed by a moderator')))));
+    }
+
+    grantModerator(id) {
+        const jid = this.participants.get(id)?.jid;
+        if (!jid) return Promise.reject(new Error('unknown participant'));
+        return this.xmpp.iq(el('iq', { type: 'set', to: this.currentRoom },
+            el('query', { xmlns: NS_MUC_ADMIN }, el('item', { affiliation: 'owner', jid: jid.split('/')[0] }))));
+    }
+
+    async configureRoom(values) {
+        const form = await this.xmpp.iq(el('iq', { type: 'get', to: this.currentRoom }, el('query', { xmlns: NS_MUC_OWNER })));
+        const fields = form.find('query', 'x')?.elements('field').map(f => f.attrs.var) || [];
+        const x = el('x', { xmlns: NS_DATA, type: 'submit' },
+            el('field', { var: 'FORM_TYPE' }, el('value', {}, 'http://jabber.org/protocol/muc#roomconfig')));
+        for (const [name, value] of Object.entries(values)) {
+            if (fields.length && !fields.includes(name)) {
+                throw new ConferenceError('unsupported', `This server does not support ${name}.`);
+            }
+            x.append(el('field', { var: name }, el('value', {}, value)));
+        }
+        await this.xmpp.iq(el('iq', { type: 'set', to: this.currentRoom }, el('query', { xmlns: NS_MUC_OWNER }, x)));
+        await this.refreshRoomInfo();
+    }
+
+    setPassword(password) {
+        return this.configureRoom({
+            'muc#roomconfig_roomsecret': password || '',
+            'muc#roomconfig_passwordprotectedroom': password ? '1' : '0',
+            'muc#roomconfig_whois': 'anyone',
+        });
+    }
+
+    async setLobby(enabled) {
+        if (enabled) {
+            const items = [...this.participants.values()].filter(p => p.jid).map(p => el('item', { affiliation: 'member', jid: p.jid.split('/')[0] }));
+            if (items.length) await this.xmpp.iq(el('iq', { type: 'set', to: this.currentRoom }, el('query', { xmlns: NS_MUC_ADMIN }, items)));
+        }
+        await this.configureRoom({ 'muc#roomconfig_membersonly': enabled ? 'true' : 'false' });
+    }
+
+    admit(jid) {
+        this.xmpp.send(el('message', { to: this.currentRoom }, el('x', { xmlns: NS_MUC_USER }, el('invite', { to: jid }))));
+    }
+
+    deny(id) {
+        return this.xmpp.iq(el('iq', { type: 'set', to: this.lobbyJid },
+            el('query', { xmlns: NS_MUC_ADMIN }, el('item', { nick: id, role: 'none' }))));
+    }
+
+    setAvModeration(enabled, mediaType = 'audio') {
+        const component = this.components.av_moderation;
+        if (!component) throw new ConferenceError('unsupported', 'A/V moderation is not available on this server.');
+        this.xmpp.send(el('message', { to: component }, el('av_moderation', { enable: String(enabled), mediaType })));
+    }
+
+    addBreakoutRoom(subject) {
+        const component = this.components.breakout_rooms;
+        if (!component) throw new ConferenceError('unsupported', 'Breakout rooms are not available on this server.');
+        this.xmpp.send(el('message', { to: component }, el('breakout_rooms', { type: 'features/breakout-rooms/add', subject })));
+    }
+
+    setReceiverConstraints(constraints) {
+        this.bridge?.setConstraints(constraints);
+    }
+
+    end(kind, message) {
+        if (this.left) return;
+        this.left = true;
+        this.closeSession();
+        this.emit({ type: 'ended', kind, message });
+    }
+
+    leave() {
+        if (this.left) return;
+        this.left = true;
+        this.closeSession();
+        this.screenStream?.getTracks().forEach(t => t.stop());
+        if (this.lobbyJid) this.xmpp.send(el('presence', { to: `${this.lobbyJid}/${this.nick}`, type: 'unavailable' }));
+        if (this.currentRoom) this.xmpp.send(el('presence', { to: `${this.currentRoom}/${this.nick}`, type: 'unavailable' }));
+    }
+}
+
+export { XmppError };
