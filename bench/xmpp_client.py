@@ -205,7 +205,68 @@ class BoshTransport:
             task.cancel()
 
 
-TRANSPORTS = {"websocket": WebSocketTransport, "bosh": BoshTransport}
+class TcpTransport:
+    """RFC 6120 over TCP without TLS (every server under test is configured alike); `url` is tcp://host:port."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, domain: str):
+        host, port = url.removeprefix("tcp://").rsplit(":", 1)
+        self.address = (host, int(port))
+        self.domain = domain
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader: asyncio.StreamReader | None = None
+        self.parser: ET.XMLPullParser | None = None
+
+    async def connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(*self.address)
+        self.open_stream()
+
+    def open_stream(self) -> None:
+        # the server answers a restart with a new stream header: a new document, so a new parser
+        self.parser = ET.XMLPullParser(events=("start", "end"))
+        self.depth = 0
+        self.send(f"<?xml version='1.0'?><stream:stream xmlns='{NS_CLIENT}' xmlns:stream='{NS_STREAM}'"
+                  f" to='{self.domain}' version='1.0'>")
+
+    restart = open_stream
+
+    def send(self, data: str) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data.encode())
+
+    async def frames(self):
+        while True:
+            data = await self.reader.read(65536)
+            if not data:
+                return
+            parser = self.parser
+            try:
+                parser.feed(data)
+                for event, element in parser.read_events():
+                    if event == "start":
+                        self.depth += 1
+                        if self.depth == 1:
+                            root = element
+                    else:
+                        self.depth -= 1
+                        if self.depth == 1:
+                            yield element
+                            root.remove(element)
+                        elif self.depth == 0:
+                            return
+            except ET.ParseError:
+                return
+
+    async def close(self) -> None:
+        if self.writer is not None and not self.writer.is_closing():
+            self.send("</stream:stream>")
+            self.writer.close()
+            try:
+                await asyncio.wait_for(self.writer.wait_closed(), 2)
+            except (asyncio.TimeoutError, ConnectionError):
+                pass
+
+
+TRANSPORTS = {"websocket": WebSocketTransport, "bosh": BoshTransport, "tcp": TcpTransport}
 
 
 class Client:

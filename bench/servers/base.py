@@ -90,8 +90,8 @@ class Process:
 class Server:
     """Subclasses say how to configure and run; this class runs, checks and measures.
 
-    `probe` is an async callable (ws_url, bosh_url) -> None that logs in once and raises on
-    failure; the workload passes its own client so that "ready" means "serves a login".
+    `probe` is an async callable (server) -> None that logs in once and raises on failure; the
+    workload passes its own client so that "ready" means "serves a login".
     """
 
     name = "server"
@@ -110,10 +110,13 @@ class Server:
     def bosh_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/http-bind"
 
+    def url(self, transport: str) -> str:
+        return {"websocket": self.ws_url, "bosh": self.bosh_url, "tcp": f"tcp://127.0.0.1:{self.c2s_port}"}[transport]
+
     def plan(self) -> list[Process]:
         raise NotImplementedError
 
-    async def start(self, probe: Callable[[str, str], Awaitable[None]]) -> None:
+    async def start(self, probe: Callable[["Server"], Awaitable[None]]) -> None:
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             self.processes = self.plan()
@@ -128,7 +131,7 @@ class Server:
                 if process.exited() is not None:
                     raise process.failure("exited while starting")
             try:
-                await asyncio.wait_for(probe(self.ws_url, self.bosh_url), 5)
+                await asyncio.wait_for(probe(self), 5)
                 return
             except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - retried until the deadline
                 last_error = exc

@@ -58,6 +58,7 @@ modules:
       persistent: false
       logging: false
       mam: false
+      max_users: 5000
 """
 
 

@@ -28,7 +28,8 @@ DRAIN_SECONDS = 5.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=int, default=200, help="clients (default %(default)s)")
     parser.add_argument("--rooms", type=int, default=10, help="rooms the clients spread over (default %(default)s)")
-    parser.add_argument("--transport", choices=("websocket", "bosh"), default="websocket")
+    parser.add_argument("--transport", choices=("websocket", "bosh", "tcp"), default="websocket",
+                        help="WebSocket (RFC 7395), BOSH (XEP-0206) or plain c2s TCP (default %(default)s)")
     parser.add_argument("--messages", type=int, default=5, help="groupchat messages per client (default %(default)s)")
     parser.add_argument("--rate", type=float, default=1.0, help="messages per second per client (default %(default)s)")
     parser.add_argument("--concurrency", type=int, default=50,
@@ -124,8 +125,8 @@ async def run(args: argparse.Namespace) -> int:
 
 async def run_on(args: argparse.Namespace, http: aiohttp.ClientSession, server: Server, tally: Tally,
                  figures: dict) -> None:
-    async def probe(ws_url: str, bosh_url: str) -> None:
-        client = Client(http, "websocket", ws_url, DOMAIN)
+    async def probe(server: Server) -> None:
+        client = Client(http, args.transport, server.url(args.transport), DOMAIN)
         try:
             await client.login()
         finally:
@@ -134,7 +135,7 @@ async def run_on(args: argparse.Namespace, http: aiohttp.ClientSession, server: 
     try:
         await server.start(probe)
         server.start_sampling()
-        url = server.ws_url if args.transport == "websocket" else server.bosh_url
+        url = server.url(args.transport)
         if args.big_room:
             await big_room(args, http, url, server, tally)
         else:

@@ -64,10 +64,24 @@ class Crashing(Server):
 
 
 async def test_a_server_that_exits_while_starting_reports_its_log(tmp_path):
-    async def never(ws_url, bosh_url):
+    async def never(server):
         raise OSError("not yet")
 
     server = Crashing(tmp_path)
     with pytest.raises(ServerFailed, match=r"(?s)crashing exited while starting \(exit 3\).*no such service"):
         await server.start(never)
     await server.stop()
+
+
+def test_chat_and_big_room_over_tcp_on_ours_beside_prosody(tmp_path):
+    done, result = bench(tmp_path, "--transport", "tcp", "--against", "prosody",
+                         "--clients", "6", "--rooms", "2", "--messages", "2", "--rate", "5")
+    assert done.returncode == 0, done.stderr
+    ours = result["servers"]["ours"]
+    assert ours["deliveries"] == ours["deliveries_expected"] == 36
+    assert ours["server"]["xmpp"]["peak_rss_mb"] > 0
+    assert "login_ms.p50" in result["ratios"]["prosody"]
+    (tmp_path / "results.jsonl").unlink()
+    done, result = bench(tmp_path, "--transport", "tcp", "--big-room", "--occupants", "6", "--newcomers", "1")
+    assert done.returncode == 0, done.stderr
+    assert result["servers"]["ours"]["newcomer_all_presences_ms"]["count"] == 1
