@@ -182,6 +182,7 @@ JVB_PORT=$JVB_PORT
 JICOFO_REST_PORT=$JICOFO_REST_PORT
 JVB_COLIBRI_PORT=$JVB_COLIBRI_PORT
 JVB_ADVERTISE_IPS=127.0.0.1
+JVB_ADVERTISE_PRIVATE_CANDIDATES=0
 JVB_DISABLE_STUN=1
 JITSI_IMAGE_REPO=$IMAGE_REPO
 JITSI_IMAGE_VERSION=test
@@ -234,8 +235,8 @@ check_published() {
 join() {
   check_published
   log "client joins through the published ports"
-  "$PY" "$ROOT/tests/docker/join_client.py" \
-    --websocket "wss://localhost:$HTTPS_PORT/xmpp-websocket" --media-host 127.0.0.1 --media-port "$JVB_PORT" \
+  (cd "$ROOT" && "$PY" -m tests.docker.join_client \
+    --websocket "wss://localhost:$HTTPS_PORT/xmpp-websocket" --media-host 127.0.0.1 --media-port "$JVB_PORT") \
     || die "client join failed"
 }
 

@@ -1,0 +1,277 @@
+"""A participant joining a meeting on a docker-compose stack from the host, through its published ports.
+
+Run by `docker/test-compose.sh`: `python -m tests.docker.join_client --websocket wss://localhost:PORT/xmpp-websocket`.
+It does what lib-jitsi-meet does on the wire, and no more than the check needs:
+1. XMPP over WebSocket (RFC 7395) through the web container's /xmpp-websocket proxy: anonymous login
+   and bind;
+2. the conference request to the focus (`focus.<domain>`), which must answer `ready="true"`;
+3. the MUC join, after which the focus offers a Jingle session with the bridge's transport;
+4. session-accept with our transport, then ICE and DTLS with the bridge through the published UDP
+   port (the bridge's advertised candidate), and SRTP packets sent on the established path.
+Each step prints one line; the first failing step raises with what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import struct
+import sys
+import uuid
+import xml.etree.ElementTree as ET
+
+import aiohttp
+import aioice.ice
+from aiortc import RTCCertificate, RTCDtlsParameters, RTCIceGatherer, RTCIceTransport
+from aiortc.rtcdtlstransport import RTCDtlsFingerprint, RTCDtlsTransport
+from aiortc.rtcicetransport import RTCIceCandidate, RTCIceParameters
+
+from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, IceTransport, Jingle, Source, parse_jingle
+
+NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
+NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+NS_CLIENT = "jabber:client"
+NS_FOCUS = "http://jitsi.org/protocol/focus"
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_USER = "http://jabber.org/protocol/muc#user"
+NS_JINGLE = "urn:xmpp:jingle:1"
+STEP_TIMEOUT = 20.0
+OPUS_PT = 111
+
+
+class JoinFailed(Exception):
+    pass
+
+
+def step(message: str) -> None:
+    print(f"join_client: {message}", flush=True)
+
+
+class WebSocketStream:
+    """One XMPP stream over RFC 7395 framing: every frame is one complete element."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, domain: str):
+        self.ws = ws
+        self.domain = domain
+        self.pending: list[ET.Element] = []
+
+    async def send(self, xml: str) -> None:
+        await self.ws.send_str(xml)
+
+    async def recv(self, timeout: float = STEP_TIMEOUT) -> ET.Element:
+        msg = await asyncio.wait_for(self.ws.receive(), timeout)
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise JoinFailed(f"the WebSocket closed or sent a non-text frame: {msg.type.name} {msg.data!r}")
+        return ET.fromstring(msg.data)
+
+    async def wait_for(self, what: str, match, timeout: float = STEP_TIMEOUT) -> ET.Element:
+        """The first element `match` accepts; others are kept for later waits."""
+        for element in self.pending:
+            if match(element):
+                self.pending.remove(element)
+                return element
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise JoinFailed(f"no {what} within {timeout:.0f} s")
+            try:
+                element = await self.recv(remaining)
+            except asyncio.TimeoutError:
+                raise JoinFailed(f"no {what} within {timeout:.0f} s") from None
+            if element.tag == f"{{{NS_FRAMING}}}close" or element.tag.endswith("}error") and "stream" in element.tag:
+                raise JoinFailed(f"the server closed the stream while waiting for {what}: {ET.tostring(element)!r}")
+            if match(element):
+                return element
+            self.pending.append(element)
+
+    async def open(self) -> ET.Element:
+        await self.send(f"<open xmlns='{NS_FRAMING}' to='{self.domain}' version='1.0'/>")
+        await self.wait_for("<open/>", lambda e: e.tag == f"{{{NS_FRAMING}}}open")
+        return await self.wait_for("<stream:features/>", lambda e: e.tag.endswith("}features"))
+
+
+def is_iq_result(iq_id: str):
+    def match(e: ET.Element) -> bool:
+        return e.tag == f"{{{NS_CLIENT}}}iq" and e.get("id") == iq_id and e.get("type") in ("result", "error")
+    return match
+
+
+async def iq(stream: WebSocketStream, kind: str, to: str | None, payload: str, what: str) -> ET.Element:
+    iq_id = uuid.uuid4().hex[:12]
+    to_attr = f" to='{to}'" if to else ""
+    await stream.send(f"<iq xmlns='{NS_CLIENT}' type='{kind}' id='{iq_id}'{to_attr}>{payload}</iq>")
+    reply = await stream.wait_for(f"the reply to {what}", is_iq_result(iq_id))
+    if reply.get("type") == "error":
+        raise JoinFailed(f"{what} failed: {ET.tostring(reply).decode()}")
+    return reply
+
+
+async def login(stream: WebSocketStream) -> str:
+    features = await stream.open()
+    mechanisms = [m.text for m in features.iter(f"{{{NS_SASL}}}mechanism")]
+    if "ANONYMOUS" not in mechanisms:
+        raise JoinFailed(f"the server offers no SASL ANONYMOUS (offered: {mechanisms})")
+    await stream.send(f"<auth xmlns='{NS_SASL}' mechanism='ANONYMOUS'/>")
+    outcome = await stream.wait_for("the SASL outcome", lambda e: e.tag in (f"{{{NS_SASL}}}success", f"{{{NS_SASL}}}failure"))
+    if outcome.tag != f"{{{NS_SASL}}}success":
+        raise JoinFailed(f"anonymous login refused: {ET.tostring(outcome).decode()}")
+    await stream.open()
+    reply = await iq(stream, "set", None, f"<bind xmlns='{NS_BIND}'/>", "resource binding")
+    jid = reply.find(f"{{{NS_BIND}}}bind/{{{NS_BIND}}}jid")
+    if jid is None or not jid.text:
+        raise JoinFailed("the bind reply has no JID")
+    return jid.text
+
+
+class Media:
+    """The participant's media transport: ICE (controlled, as a browser is towards the bridge) and DTLS."""
+
+    def __init__(self) -> None:
+        self.gatherer = RTCIceGatherer(iceServers=[])
+        self.ice = RTCIceTransport(self.gatherer)
+        self.certificate = RTCCertificate.generateCertificate()
+        self.dtls = RTCDtlsTransport(self.ice, [self.certificate])
+        self.audio_ssrc = random.randrange(1 << 20, 1 << 31)
+
+    async def gather(self) -> None:
+        await self.gatherer.gather()
+
+    def transport(self) -> IceTransport:
+        params = self.gatherer.getLocalParameters()
+        candidates = [
+            Candidate(component=1, foundation=c.foundation, generation=0, id=f"c{n}", ip=c.ip, port=c.port,
+                      priority=c.priority, protocol=c.protocol, type=c.type)
+            for n, c in enumerate(self.gatherer.getLocalCandidates())
+        ]
+        fingerprints = [Fingerprint(f.algorithm, f.value, setup="active") for f in self.certificate.getFingerprints()]
+        return IceTransport(ufrag=params.usernameFragment, pwd=params.password, candidates=candidates,
+                            fingerprints=fingerprints, rtcp_mux=True)
+
+    async def connect(self, bridge: IceTransport) -> None:
+        for c in bridge.candidates:
+            if c.protocol == "udp":
+                await self.ice.addRemoteCandidate(RTCIceCandidate(
+                    component=c.component, foundation=c.foundation, ip=c.ip, port=c.port, priority=c.priority,
+                    protocol=c.protocol, type=c.type))
+        await self.ice.addRemoteCandidate(None)
+        await asyncio.wait_for(self.ice.start(RTCIceParameters(usernameFragment=bridge.ufrag, password=bridge.pwd)),
+                               STEP_TIMEOUT)
+        fingerprints = [RTCDtlsFingerprint(algorithm=f.hash, value=f.value) for f in bridge.fingerprints]
+        await asyncio.wait_for(self.dtls.start(RTCDtlsParameters(fingerprints=fingerprints, role="client")),
+                               STEP_TIMEOUT)
+
+    def selected_remote(self) -> tuple[str, int] | None:
+        pair = self.ice._connection._nominated.get(1)
+        return (pair.remote_candidate.host, pair.remote_candidate.port) if pair else None
+
+    async def send_audio(self, count: int) -> None:
+        seq = random.randrange(1 << 16)
+        ts = random.randrange(1 << 32)
+        for _ in range(count):
+            header = struct.pack("!BBHII", 0x80, OPUS_PT, seq, ts, self.audio_ssrc)
+            await self.dtls._send_rtp(header + bytes(80))
+            seq = (seq + 1) & 0xFFFF
+            ts = (ts + 960) & 0xFFFFFFFF
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        await self.dtls.stop()
+        await self.ice.stop()
+
+
+def session_accept(offer: Jingle, ours: IceTransport, audio_ssrc: int, me: str, nick: str) -> Jingle:
+    """Accept every offered content on one bundled transport, publishing one audio source."""
+    accept = Jingle(action="session-accept", sid=offer.sid, initiator=offer.initiator, responder=me,
+                    bundle=offer.bundle, contents=[])
+    for content in offer.contents:
+        content.transport = ours if content.transport is not None else None
+        content.sources = [Source(ssrc=audio_ssrc, media="audio", name=f"{nick}-a0")] \
+            if content.media == "audio" else []
+        content.ssrc_groups = []
+        accept.contents.append(content)
+    return accept
+
+
+async def join(args: argparse.Namespace) -> None:
+    # Only the loopback address: the path under test is the published port, not the bridge network.
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [args.media_host]
+    room = f"{args.room}@{args.muc_domain}"
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(args.websocket, protocols=("xmpp",), ssl=False, timeout=STEP_TIMEOUT)
+        stream = WebSocketStream(ws, args.domain)
+        jid = await login(stream)
+        step(f"logged in over {args.websocket} as {jid}")
+
+        reply = await iq(stream, "set", f"focus.{args.domain}",
+                         f"<conference xmlns='{NS_FOCUS}' room='{room}' machine-uid='{uuid.uuid4().hex}'/>",
+                         "the conference request")
+        conference = reply.find(f"{{{NS_FOCUS}}}conference")
+        if conference is None or conference.get("ready") != "true":
+            raise JoinFailed(f"the focus did not answer ready='true': {ET.tostring(reply).decode()}")
+        step(f"the focus answered the conference request for {room}: ready=true")
+
+        nick = uuid.uuid4().hex[:8]
+        await stream.send(f"<presence xmlns='{NS_CLIENT}' to='{room}/{nick}'><x xmlns='{NS_MUC}'/></presence>")
+        await stream.wait_for("our own MUC presence", lambda e: e.tag == f"{{{NS_CLIENT}}}presence"
+                              and e.get("from") == f"{room}/{nick}" and e.get("type") != "error")
+        step(f"joined {room} as {nick}")
+
+        offer_iq = await stream.wait_for("the focus's Jingle session-initiate", lambda e: (
+            e.tag == f"{{{NS_CLIENT}}}iq" and e.get("type") == "set"
+            and e.find(f"{{{NS_JINGLE}}}jingle[@action='session-initiate']") is not None))
+        await stream.send(f"<iq xmlns='{NS_CLIENT}' type='result' id='{offer_iq.get('id')}' to='{offer_iq.get('from')}'/>")
+        offer = parse_jingle(offer_iq.find(f"{{{NS_JINGLE}}}jingle"))
+        bridge = next((c.transport for c in offer.contents if c.transport is not None and c.transport.ufrag), None)
+        if bridge is None:
+            raise JoinFailed("the session-initiate carries no ICE transport")
+        endpoints = ", ".join(f"{c.ip}:{c.port}" for c in bridge.candidates if c.protocol == "udp")
+        step(f"session-initiate from {offer_iq.get('from')}: bridge candidates {endpoints or 'none'}")
+        if not any(c.ip == args.media_host and c.port == args.media_port for c in bridge.candidates):
+            raise JoinFailed(f"the bridge does not advertise {args.media_host}:{args.media_port} (JVB_ADVERTISE_IPS)")
+
+        media = Media()
+        await media.gather()
+        accept = session_accept(offer, media.transport(), media.audio_ssrc, jid, nick)
+        accept_xml = ET.tostring(accept.to_element()).decode()
+        await iq(stream, "set", offer_iq.get("from"), accept_xml, "session-accept")
+        step("session-accept acknowledged")
+
+        try:
+            await media.connect(bridge)
+            remote = media.selected_remote()
+            if remote != (args.media_host, args.media_port):
+                raise JoinFailed(f"ICE selected {remote}, not the published port {args.media_host}:{args.media_port}")
+            step(f"ICE and DTLS established with the bridge through {remote[0]}:{remote[1]}/udp")
+            await media.send_audio(25)
+            step("sent 25 SRTP audio packets to the bridge")
+        finally:
+            await media.close()
+        await stream.send(f"<presence xmlns='{NS_CLIENT}' to='{room}/{nick}' type='unavailable'/>")
+        await stream.send(f"<close xmlns='{NS_FRAMING}'/>")
+        await ws.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--websocket", required=True, help="wss://host:port/xmpp-websocket")
+    parser.add_argument("--media-host", default="127.0.0.1")
+    parser.add_argument("--media-port", type=int, required=True, help="the published JVB_PORT")
+    parser.add_argument("--domain", default="meet.jitsi")
+    parser.add_argument("--muc-domain", default="muc.meet.jitsi")
+    parser.add_argument("--room", default="dockertest")
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(asyncio.wait_for(join(args), 90))
+    except (JoinFailed, asyncio.TimeoutError, aiohttp.ClientError, ET.ParseError, ValueError, OSError) as exc:
+        print(f"join_client: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    step("OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The compose-side files a docker-jitsi-meet user types against, checked without an engine."""
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+
+# Every variable of docker-jitsi-meet's env.example, with its value there (commented or not).
+UPSTREAM_ENV_EXAMPLE = {
+    "CONFIG": "~/.jitsi-meet-cfg", "HTTP_PORT": "8000", "HTTPS_PORT": "8443", "TZ": "UTC",
+    "PUBLIC_URL": "https://meet.example.com:${HTTPS_PORT}",
+    "JVB_ADVERTISE_IPS": "192.168.1.1,1.2.3.4,192.168.178.1#12000,fe80::1#12000",
+    "JICOFO_MAX_MEMORY": "3072m", "VIDEOBRIDGE_MAX_MEMORY": "3072m", "ENABLE_JAAS_COMPONENTS": "0",
+    "ENABLE_LETSENCRYPT": "1", "LETSENCRYPT_DOMAIN": "meet.example.com", "LETSENCRYPT_EMAIL": "alice@atlanta.net",
+    "LETSENCRYPT_USE_STAGING": "1", "LETSENCRYPT_ACME_SERVER": '"letsencrypt"',
+    "ETHERPAD_URL_BASE": "http://etherpad.meet.jitsi:9001", "ETHERPAD_PUBLIC_URL": "https://etherpad.my.domain/p/",
+    "RTCSTATS_ENABLED": "true", "RTCSTATS_STORE_LOGS": "true", "RTCSTATS_POLL_INTERVAL": "10000",
+    "RTCSTATS_SEND_SDP": "true", "WHITEBOARD_COLLAB_SERVER_URL_BASE": "http://whiteboard.meet.jitsi",
+    "WHITEBOARD_COLLAB_SERVER_PUBLIC_URL": "https://whiteboard.meet.my.domain",
+    "JIGASI_SIP_URI": "test@sip2sip.info", "JIGASI_SIP_PASSWORD": "", "JIGASI_SIP_SERVER": "sip2sip.info",
+    "JIGASI_SIP_PORT": "5060", "JIGASI_SIP_TRANSPORT": "UDP", "ENABLE_AUTH": "1", "ENABLE_GUESTS": "1",
+    "AUTH_TYPE": "internal", "JWT_APP_ID": "my_jitsi_app_id", "JWT_APP_SECRET": "my_jitsi_app_secret",
+    "JWT_ACCEPTED_ISSUERS": "my_web_client,my_app_client", "JWT_ACCEPTED_AUDIENCES": "my_server1,my_server2",
+    "LDAP_URL": "ldaps://ldap.domain.com/", "LDAP_BASE": "DC=example,DC=domain,DC=com",
+    "LDAP_BINDDN": "CN=binduser,OU=users,DC=example,DC=domain,DC=com", "LDAP_BINDPW": "LdapUserPassw0rd",
+    "LDAP_FILTER": "(sAMAccountName=%u)", "LDAP_AUTH_METHOD": "bind", "LDAP_VERSION": "3", "LDAP_USE_TLS": "1",
+    "LDAP_TLS_CIPHERS": "SECURE256:SECURE128:!AES-128-CBC:!ARCFOUR-128:!CAMELLIA-128-CBC:!3DES-CBC:!CAMELLIA-128-CBC",
+    "LDAP_TLS_CHECK_PEER": "1", "LDAP_TLS_CACERT_FILE": "/etc/ssl/certs/ca-certificates.crt",
+    "LDAP_TLS_CACERT_DIR": "/etc/ssl/certs", "LDAP_START_TLS": "1",
+    "JICOFO_AUTH_PASSWORD": "", "JVB_AUTH_PASSWORD": "", "JIGASI_XMPP_PASSWORD": "",
+    "JIGASI_TRANSCRIBER_PASSWORD": "", "JIBRI_RECORDER_PASSWORD": "", "JIBRI_XMPP_PASSWORD": "",
+    "RESTART_POLICY": "unless-stopped", "JITSI_IMAGE_VERSION": "latest",
+}
+SET_IN_ENV_EXAMPLE = {"CONFIG", "HTTP_PORT", "HTTPS_PORT", "TZ", "JICOFO_AUTH_PASSWORD", "JVB_AUTH_PASSWORD",
+                      "JIGASI_XMPP_PASSWORD", "JIGASI_TRANSCRIBER_PASSWORD", "JIBRI_RECORDER_PASSWORD",
+                      "JIBRI_XMPP_PASSWORD"}
+SECRETS = ("JICOFO_AUTH_PASSWORD", "JVB_AUTH_PASSWORD", "JIGASI_XMPP_PASSWORD", "JIBRI_RECORDER_PASSWORD",
+           "JIBRI_XMPP_PASSWORD", "JIGASI_TRANSCRIBER_PASSWORD")
+
+
+def env_lines(text: str) -> dict[str, tuple[bool, str]]:
+    """NAME -> (set, value) for `NAME=value` and `#NAME=value` lines."""
+    found = {}
+    for match in re.finditer(r"^(#\s?)?([A-Z][A-Z0-9_]+)=(.*)$", text, re.M):
+        found.setdefault(match.group(2), (match.group(1) is None, match.group(3)))
+    return found
+
+
+def test_env_example_has_every_upstream_variable_with_its_value():
+    ours = env_lines((DOCKER / "env.example").read_text())
+    for name, value in UPSTREAM_ENV_EXAMPLE.items():
+        assert name in ours, name
+        assert ours[name] == (name in SET_IN_ENV_EXAMPLE, value), name
+
+
+def test_gen_passwords_fills_the_six_secrets_and_keeps_a_backup(tmp_path):
+    shutil.copy(DOCKER / "gen-passwords.sh", tmp_path)
+    shutil.copy(DOCKER / "env.example", tmp_path / ".env")
+    subprocess.run([str(tmp_path / "gen-passwords.sh")], check=True, cwd="/")
+    assert (tmp_path / ".env.bak").read_text() == (DOCKER / "env.example").read_text()
+    filled = env_lines((tmp_path / ".env").read_text())
+    values = [filled[name][1] for name in SECRETS]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", v) for v in values), values
+    assert len(set(values)) == len(SECRETS)
+    before, after = (DOCKER / "env.example").read_text().splitlines(), (tmp_path / ".env").read_text().splitlines()
+    assert [a for a, b in zip(before, after) if a != b] == [f"{name}=" for name in
+                                                           sorted(SECRETS, key=lambda n: before.index(f"{n}="))]
+
+
+def test_gen_passwords_without_env_says_what_to_do(tmp_path):
+    shutil.copy(DOCKER / "gen-passwords.sh", tmp_path)
+    proc = subprocess.run([str(tmp_path / "gen-passwords.sh")], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "cp env.example .env" in proc.stderr
+
+
+def run_prosodyctl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The image's prosodyctl with a `python` on PATH that prints what it was asked to run."""
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    shim = DOCKER / "prosody" / "rootfs" / "usr" / "local" / "bin" / "prosodyctl"
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    return subprocess.run(["sh", str(shim), *args], capture_output=True, text=True, env=env)
+
+
+def test_prosodyctl_register_and_unregister_map_onto_the_xmpp_cli(tmp_path):
+    proc = run_prosodyctl(tmp_path, "--config", "/config/prosody.cfg.lua", "register", "alice", "meet.jitsi", "s3cret")
+    assert (proc.returncode, proc.stdout) == (0, "-m jitsi_py.xmpp register alice meet.jitsi s3cret\n")
+    proc = run_prosodyctl(tmp_path, "--config", "/config/prosody.cfg.lua", "unregister", "alice", "meet.jitsi")
+    assert (proc.returncode, proc.stdout) == (0, "-m jitsi_py.xmpp unregister alice meet.jitsi\n")
+    proc = run_prosodyctl(tmp_path, "deluser", "bob@meet.jitsi")
+    assert (proc.returncode, proc.stdout) == (0, "-m jitsi_py.xmpp unregister bob meet.jitsi\n")
+
+
+def test_prosodyctl_refuses_what_it_does_not_provide(tmp_path):
+    proc = run_prosodyctl(tmp_path, "--config", "/config/prosody.cfg.lua", "mod_roster_command", "x")
+    assert proc.returncode == 1 and "not provided by jitsi-py" in proc.stderr and proc.stdout == ""
+    proc = run_prosodyctl(tmp_path, "register", "alice", "meet.jitsi")
+    assert proc.returncode == 1 and "usage:" in proc.stderr and proc.stdout == ""
+
+
+def test_compose_keeps_upstream_names_ports_and_aliases():
+    text = (DOCKER / "docker-compose.yml").read_text()
+    services = re.findall(r"^    ([a-z]+):\n", text, re.M)
+    assert services == ["web", "prosody", "jicofo", "jvb"]
+    for port in ("'${HTTP_PORT}:8000'", "'${HTTPS_PORT}:8443'", "'${JVB_PORT:-10000}:${JVB_PORT:-10000}/udp'",
+                 "'127.0.0.1:${JICOFO_REST_PORT:-8888}:8888'", "'127.0.0.1:${JVB_COLIBRI_PORT:-8080}:8080'"):
+        assert f"- {port}\n" in text, port
+    assert "- ${XMPP_SERVER:-xmpp.meet.jitsi}\n" in text
+    assert text.rstrip().endswith("networks:\n    meet.jitsi:")
+    for volume in ("${CONFIG}/web:", "${CONFIG}/prosody/config:", "${CONFIG}/storage/prosody:",
+                   "${CONFIG}/jicofo:", "${CONFIG}/jvb:"):
+        assert volume in text, volume
+
+
+def test_unprovided_overlays_fail_loudly():
+    for name, words in (("jigasi", "SIP gateway"), ("jibri", "recorder")):
+        text = (DOCKER / f"{name}.yml").read_text()
+        assert f"\n    {name}:\n" in text
+        assert words in text and "exit 1" in text and 'restart: "no"' in text
+    assert "image: etherpad/etherpad:2.0.3" in (DOCKER / "etherpad.yml").read_text()
