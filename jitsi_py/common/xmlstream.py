@@ -149,8 +149,10 @@ class XmlStreamParser:
                 attrs = {_attr_name(k): v for k, v in attrs.items()}
                 break
         if not stack:
-            self._stack.append(Element(_clark(name)))
-            self._events.append(StreamOpen(_clark(name), attrs))
+            uri, sep, local = name.rpartition("}")
+            root = "{" + uri + "}" + local if sep else local  # the root keeps its own namespace
+            self._stack.append(Element(root))
+            self._events.append(StreamOpen(root, attrs))
             self._boundary = self._parser.CurrentByteIndex
             return
         self._check_size()

@@ -60,7 +60,6 @@ class Limits:
     max_depth: int = env("JITSI_PY_XMPP_MAX_DEPTH", "48", integer)
     max_attributes: int = env("JITSI_PY_XMPP_MAX_ATTRIBUTES", "64", integer)
     websocket_frame_size: int = env("JITSI_PY_XMPP_WEBSOCKET_FRAME_LIMIT", "512kb", size)
-    websocket_fragments: int = env("JITSI_PY_XMPP_WEBSOCKET_FRAGMENT_LIMIT", "8", integer)
     bosh_body_size: int = env("JITSI_PY_XMPP_BOSH_BODY_LIMIT", "512kb", size)
     bosh_max_requests: int = env("JITSI_PY_XMPP_BOSH_MAX_REQUESTS", "2", integer)
     bosh_max_wait: float = env("JITSI_PY_XMPP_BOSH_MAX_WAIT", "120", duration)

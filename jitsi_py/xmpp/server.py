@@ -17,6 +17,10 @@ from .metrics import XmppMetrics
 from .muc import build_components
 from .router import Router
 from .tcp import c2s_factory
+from .websocket import WebSocketEndpoint
+from .bosh import BoshEndpoint
+from .http import build_app
+from aiohttp import web
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +85,7 @@ class XmppServer:
         for component in build_components(settings, self.router):
             self.router.add_component(component)
         self.listening = Listening()
+        self._http: web.AppRunner | None = None
 
     def create_service_accounts(self) -> None:
         store = shared_store(self.settings)
@@ -100,13 +105,36 @@ class XmppServer:
         self.listening.servers.append(server)
         self.listening.c2s_port = server.sockets[0].getsockname()[1]
         logger.info("c2s listening on port %d", self.listening.c2s_port)
+        await self._start_http(hosts, ports["http"], rate)
         return self.listening
+
+    async def _start_http(self, hosts: str | list[str] | None, port: int, rate: float | None) -> None:
+        xs, limits = self.settings.xmpp, self.settings.xmpp.limits
+        sessions, parsing = session_limits(self.settings), parser_limits(self.settings)
+        websocket = None
+        if xs.websocket:
+            websocket = WebSocketEndpoint(self.router, sessions, parsing, rate, limits.websocket_frame_size,
+                                          xs.trusted_proxies)
+        self.bosh = BoshEndpoint(self.router, sessions, parsing, limits.bosh_body_size, limits.bosh_max_wait,
+                                 limits.bosh_max_inactivity, limits.bosh_polling, limits.bosh_max_requests,
+                                 xs.trusted_proxies)
+        self.websocket = websocket
+        self._http = web.AppRunner(build_app(websocket, self.bosh, self.metrics), access_log=None,
+                                   handle_signals=False, shutdown_timeout=0.2)
+        await self._http.setup()
+        site = web.TCPSite(self._http, hosts, port, reuse_address=True)
+        await site.start()
+        self.listening.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        logger.info("http (websocket, bosh) listening on port %d", self.listening.http_port)
 
     async def stop(self) -> None:
         for server in self.listening.servers:
             server.close()
         for session in list(self.router.sessions.values()):
             session.close(None)
+        if self._http is not None:
+            self.bosh.close_all()
+            await self._http.cleanup()
         for server in self.listening.servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 0.5)

@@ -1,0 +1,209 @@
+"""XMPP over WebSocket (RFC 7395): one element per text frame, ``<open/>``/``<close/>`` framing.
+
+The frames of one connection are read by one continuous parser under a synthetic root, so the
+stanza-size, depth and attribute bounds of ``common/xmlstream.py`` apply as on TCP; a frame that
+leaves an element open is ``not-well-formed``. ``?room=``, ``?token=``, ``?prefix=`` and
+``?previd=`` of the URL are kept on the session. Frames out are written by one flush task per
+connection, so a fan-out to a thousand sockets costs no task per stanza.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from xml.etree.ElementTree import Element
+
+from aiohttp import WSMsgType, web
+
+from ..common import ns
+from ..common.aio import Rearm
+from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, XmlStreamParser
+from .c2s import C2SSession, SessionLimits
+from .router import Router
+from .tcp import MAX_WRITE_BUFFER, RateLimit, hibernate
+
+logger = logging.getLogger(__name__)
+
+OPEN = ns.tag(ns.FRAMING, "open")
+CLOSE = ns.tag(ns.FRAMING, "close")
+CLOSE_FRAME = b'<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>'
+SYNTHETIC_ROOT = b"<stream xmlns='jabber:client'>"
+
+
+class FrameParser:
+    """Frames in, c2s events out: ``<open/>`` is a StreamOpen, ``<close/>`` the stream's end."""
+
+    def __init__(self, **limits: int) -> None:
+        self._parser = XmlStreamParser(**limits)
+        self._parser.feed(SYNTHETIC_ROOT)
+
+    def feed(self, frame: bytes) -> list[object]:
+        events = self._parser.feed(frame)
+        if self._parser.depth != 1:
+            raise StreamError("not-well-formed", "a frame must hold complete elements")
+        out: list[object] = []
+        for event in events:
+            if isinstance(event, Element):
+                if event.tag == OPEN:
+                    out.append(StreamOpen(OPEN, dict(event.attrib)))
+                    continue
+                if event.tag == CLOSE:
+                    out.append(STREAM_CLOSE)
+                    continue
+            out.append(event)
+        return out
+
+
+def client_address(request: web.Request, trusted_proxies: tuple[str, ...]) -> str | None:
+    """The client's IP: ``X-Forwarded-For`` only when the peer is a trusted proxy (nginx)."""
+    remote = request.remote
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and remote in trusted_proxies:
+        return forwarded.split(",")[0].strip()
+    return remote
+
+
+class WebSocketLink:
+    transport_name = "websocket"
+    secure = True  # TLS ends at the proxy in front (Prosody's consider_websocket_secure)
+    can_starttls = False
+
+    def __init__(self, ws: web.WebSocketResponse, query: dict[str, str], remote_ip: str | None) -> None:
+        self.ws = ws
+        self.query = query
+        self.remote_ip = remote_ip
+        self.session: C2SSession | None = None
+        self.closing = False
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._flushing = False
+
+    def send(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size > MAX_WRITE_BUFFER:
+            logger.info("websocket peer %s stopped reading; closing", self.remote_ip)
+            self.closing = True
+            asyncio.get_running_loop().create_task(self.ws.close(code=1008, message=b"too slow"))
+            return
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self._out:
+                frames, self._out, self._out_size = self._out, [], 0
+                for frame in frames:
+                    await self.ws.send_frame(frame, WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError):
+            self.closing = True
+        finally:
+            self._flushing = False
+
+    def send_open(self, stream_id: str, domain: str) -> None:
+        self.send(
+            f'<open xmlns="{ns.FRAMING}" from="{domain}" id="{stream_id}" version="1.0" xml:lang="en"/>'.encode()
+        )
+
+    def start_tls(self) -> None:
+        raise AssertionError("no STARTTLS over WebSocket")
+
+    def restart(self) -> None:
+        """The client's next ``<open/>`` frame restarts the stream; the frame parser needs nothing."""
+
+    def close(self, error: bytes | None) -> None:
+        if self.closing:
+            return
+        if error is not None:
+            self.send(error)
+        self.send(CLOSE_FRAME)
+        self.closing = True
+        asyncio.get_running_loop().create_task(self._close_after_flush())
+
+    async def _close_after_flush(self) -> None:
+        while self._flushing:
+            await asyncio.sleep(0)
+        if self._out:
+            self._flushing = True
+            await self._flush()
+        await self.ws.close()
+
+    def attach(self, session: C2SSession) -> None:
+        self.session = session
+
+
+class WebSocketEndpoint:
+    def __init__(self, router: Router, limits: SessionLimits, parser_limits: dict[str, int],
+                 rate: float | None, frame_limit: int, trusted_proxies: tuple[str, ...]) -> None:
+        self.router = router
+        self.limits = limits
+        self.parser_limits = parser_limits
+        self.rate = rate
+        self.frame_limit = frame_limit
+        self.trusted_proxies = trusted_proxies
+        self.connections: set[WebSocketLink] = set()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(protocols=("xmpp",), max_msg_size=self.frame_limit, heartbeat=None,
+                                   autoping=True)
+        if not ws.can_prepare(request).ok:
+            # The client's keep-alive is a plain GET on this URL; any answer will do.
+            return web.Response(text="XMPP over WebSocket lives here (RFC 7395, subprotocol xmpp).\n")
+        await ws.prepare(request)
+        loop = asyncio.get_running_loop()
+        link = WebSocketLink(ws, dict(request.query), client_address(request, self.trusted_proxies))
+        self.connections.add(link)
+        self.router.metrics.connections.labels("websocket").inc()
+        session = C2SSession(self.router, link, loop.time(), self.limits)  # type: ignore[arg-type]
+        link.session = session
+        def on_timer(now: float) -> None:
+            link.session.handle_timer(now)  # type: ignore[union-attr]
+            timer.at(link.session.deadline())  # type: ignore[union-attr]
+
+        timer = Rearm(loop, on_timer)
+        timer.at(session.deadline())
+        parser = FrameParser(**self.parser_limits)
+        limit = RateLimit(self.rate, max(self.rate * 2, 65536), loop.time()) if self.rate else None
+        try:
+            async for msg in ws:
+                if link.closing:
+                    break
+                if msg.type == WSMsgType.TEXT:
+                    data = msg.data.encode()
+                elif msg.type == WSMsgType.BINARY:
+                    link.session.stream_error("policy-violation", "binary frames are not allowed")
+                    break
+                else:
+                    break
+                try:
+                    events = parser.feed(data)
+                except StreamError as exc:
+                    link.session.stream_error(exc.condition, exc.text)
+                    break
+                for event in events:
+                    work = link.session.receive(event, loop.time())
+                    if work is not None:
+                        await work
+                    if link.closing:
+                        break
+                timer.at(link.session.deadline())
+                if limit is not None and not link.session.service_account:
+                    pause = limit.delay(len(data), loop.time())
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+            if ws.exception() is not None:
+                # aiohttp closes oversized messages with 1009 itself; count it as ours.
+                self.router.metrics.stream_errors.labels("policy-violation").inc()
+        finally:
+            timer.cancel()
+            self.connections.discard(link)
+            final = link.session
+            if final is not None and final.link is link:
+                link.closing = True
+                hibernate(final, loop)
+            if not ws.closed:
+                await ws.close()
+        return ws
