@@ -1,15 +1,237 @@
-"""media: (being written)"""
+"""media: publishers and receivers with real ICE, DTLS and SRTP on our bridge, swept until loss passes a limit.
+
+Endpoints are allocated through Colibri2 over XMPP (the bench plays the focus on a hub: Debian's
+Prosody by default, or our xmpp service) and send opus-sized audio at 50 packets/s and three
+simulcast VP8 layers. Each step runs `--conferences` conferences of N participants, everyone
+publishing and receiving, for `--step-seconds`; N follows `--steps`. Reported per step: forwarded
+packets/s, loss (sequence gaps), end-to-end latency, bridge CPU per forwarded packet. In the same
+run, the Python ceiling (a tight pylibsrtp protect + sendto loop) is the anchor: the bridge's
+packet rate is printed as a fraction of it, and so is its rate per CPU-second.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import secrets
+import time
+from pathlib import Path
 
-from .. import harness
+import aiohttp
+
+from .. import ceiling, harness, plots
+from ..allocator import Allocator, new_meeting
+from ..media_client import MediaEndpoint, Publication
+from ..procstat import Sampler
+from ..progress import Progress
+from ..servers import DOMAIN, Ours, Prosody, Server, ServerFailed
+from ..stats import knee, ratio, summary
+from ..xmpp_client import Client
+
+BRIDGE_NICK = "bench-jvb"
+TICK = 0.02
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    harness.add_common(parser, timeout=600)
+    parser.add_argument("--steps", default="2,4,6,8,10,12,14,16",
+                        help="participants per conference at each step, comma separated (default %(default)s)")
+    parser.add_argument("--conferences", type=int, default=1, help="conferences at each step (default %(default)s)")
+    parser.add_argument("--step-seconds", type=float, default=5.0, help="measured seconds per step (default %(default)s)")
+    parser.add_argument("--loss-limit", type=float, default=0.005,
+                        help="stop the sweep after the first step whose loss passes this fraction (default %(default)s)")
+    parser.add_argument("--hub", choices=("prosody", "ours"), default="prosody",
+                        help="the XMPP server the bridge and the bench's focus stand-in meet on (default %(default)s)")
+    parser.add_argument("--ceiling-seconds", type=float, default=1.0, help="seconds per ceiling loop (default %(default)s)")
+    harness.add_common(parser, timeout=900)
+
+
+def parse_steps(text: str) -> list[int]:
+    try:
+        steps = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SystemExit(f"--steps: not a list of integers: {text!r}") from None
+    if not steps or any(n < 2 for n in steps):
+        raise SystemExit("--steps: each step needs at least 2 participants")
+    return steps
 
 
 async def run(args: argparse.Namespace) -> int:
-    raise SystemExit("the media workload is not written yet")
+    steps = parse_steps(args.steps)
+    if args.conferences < 1 or args.step_seconds <= 0:
+        raise SystemExit("--conferences and --step-seconds must be positive")
+    params = {"steps": steps, "conferences": args.conferences, "step_seconds": args.step_seconds,
+              "loss_limit": args.loss_limit, "hub": args.hub}
+    root = harness.workdir(args)
+    done_steps: list[dict] = []
+    latencies: dict[str, list[float]] = {}
+
+    async def body(result: dict) -> None:
+        print("measuring the Python ceiling ...", flush=True)
+        anchor = await asyncio.to_thread(ceiling.measure, args.ceiling_seconds)
+        result["servers"]["ceiling"] = anchor
+        figures = result["servers"]["bridge"] = {"hub": args.hub, "steps": done_steps}
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            try:
+                await sweep(args, http, root, steps, figures, latencies)
+            except ServerFailed as exc:
+                figures["failed"] = str(exc).splitlines()[0]
+                raise
+        best = knee(done_steps, "loss", args.loss_limit)
+        figures["knee"] = best
+        if best is not None:
+            figures["forwarded_pps"] = best["forwarded_pps"]
+            figures["pps_per_cpu_s"] = best["pps_per_cpu_s"]
+            ceiling_pps = anchor["protect_sendto_video"]["pps"]
+            anchor["forwarded_pps"] = ceiling_pps
+            anchor["pps_per_cpu_s"] = ceiling_pps  # the loop keeps one CPU busy
+            result["ratios"]["ceiling"] = {
+                "forwarded_pps": round(ratio(best["forwarded_pps"], ceiling_pps), 4),
+                "pps_per_cpu_s": round(ratio(best["pps_per_cpu_s"], ceiling_pps) or 0.0, 4),
+            }
+        else:
+            result["errors"].append("no step kept loss under the limit")
+
+    result = await harness.bounded(args, body, params)
+
+    def draw(out: Path) -> list[Path]:
+        pngs = []
+        if done_steps:
+            ceiling_pps = result["servers"]["ceiling"]["protect_sendto_video"]["pps"]
+            pngs.append(plots.throughput(
+                out, "media-sweep", "bridge: forwarded packets/s against participants",
+                {"ours": [(s["participants_total"], s["forwarded_pps"]) for s in done_steps]},
+                "participants (all publishing and receiving)", "packets/s", ceiling=ceiling_pps))
+        if latencies:
+            pngs.append(plots.latency_cdfs(out, "media-latency", "media: end-to-end latency by step",
+                                           {"RTP through the bridge": latencies}))
+        return pngs
+
+    return harness.finish(args, result, draw)
+
+
+def hub_for(args: argparse.Namespace, root: Path, accounts: dict[str, str]) -> Server:
+    if args.hub == "prosody":
+        return Prosody(root / "hub", accounts=accounts)
+    return Ours(root / "hub", services=("xmpp",), extra_env={
+        "JICOFO_AUTH_PASSWORD": accounts["focus"], "JVB_AUTH_PASSWORD": accounts["jvb"]})
+
+
+async def sweep(args, http: aiohttp.ClientSession, root: Path, steps: list[int], figures: dict,
+                latencies: dict[str, list[float]]) -> None:
+    accounts = {"focus": secrets.token_hex(8), "jvb": secrets.token_hex(8)}
+    hub = hub_for(args, root, accounts)
+
+    async def login(server: Server) -> None:
+        client = Client(http, "tcp", server.url("tcp"), DOMAIN)
+        try:
+            await client.login()
+        finally:
+            await client.close()
+
+    await hub.start(login)
+    figures["hub_version"] = hub.version()
+    bridge = Ours(root / "bridge", services=("bridge",), extra_env={
+        "XMPP_PORT": str(hub.c2s_port), "JVB_AUTH_PASSWORD": accounts["jvb"], "JVB_MUC_NICKNAME": BRIDGE_NICK,
+        "JVB_ADVERTISE_IPS": "127.0.0.1"})
+    allocator = Allocator(http, hub.url("tcp"), "tcp", "focus", accounts["focus"], BRIDGE_NICK)
+    try:
+        await allocator.start()
+
+        async def bridge_in_brewery(_: Server) -> None:
+            await asyncio.wait_for(allocator.bridge_seen.wait(), 4)
+
+        await bridge.start(bridge_in_brewery)
+        figures["version"] = bridge.version()
+        progress = Progress("media sweep", len(steps))
+        for participants in steps:
+            step = await run_step(args, allocator, bridge, participants, latencies)
+            figures["steps"].append(step)
+            progress.advance(note=f"{participants}/conf: {step['forwarded_pps']:.0f} pps, loss {step['loss']:.4f}")
+            if step["loss"] > args.loss_limit:
+                break
+        progress.close()
+    finally:
+        await allocator.close()
+        await bridge.stop()
+        await hub.stop()
+
+
+async def run_step(args, allocator: Allocator, bridge: Server, participants: int,
+                   latencies: dict[str, list[float]]) -> dict:
+    conferences = []
+    endpoints: list[MediaEndpoint] = []
+    try:
+        for c in range(args.conferences):
+            meeting_id, room = new_meeting()
+            members = [MediaEndpoint(Publication.random(f"e{c}x{n}{secrets.token_hex(2)}")) for n in range(participants)]
+            endpoints.extend(members)
+            conferences.append((meeting_id, members))
+            await asyncio.gather(*(m.gather() for m in members))
+            connecting = []
+            for n, member in enumerate(members):
+                remote = await allocator.create_endpoint(meeting_id, room, n == 0, member.publication)
+                await allocator.set_transport(meeting_id, member.publication.endpoint_id, member.local_transport())
+                connecting.append(member.connect(remote))
+            await asyncio.gather(*connecting)
+        bridge.check_alive()
+        await send_for(endpoints, 1.0)  # warm-up: keyframes, layer selection
+        for member in endpoints:
+            member.reception.reset()
+            member.sent = member.sent_audio = 0
+        sampler = Sampler(bridge.processes[0].proc.pid)
+        sampler.start()
+        started = time.perf_counter()
+        await send_for(endpoints, args.step_seconds)
+        await asyncio.sleep(0.3)  # what is in flight lands
+        elapsed = time.perf_counter() - started
+        usage = sampler.stop()
+        bridge.check_alive()
+    finally:
+        for meeting_id, members in conferences:
+            await allocator.expire(meeting_id, [m.publication.endpoint_id for m in members])
+        await asyncio.gather(*(m.close() for m in endpoints))
+    return step_figures(args, participants, endpoints, elapsed, usage, latencies)
+
+
+async def send_for(endpoints: list[MediaEndpoint], seconds: float) -> None:
+    """One ticker for every endpoint; late ticks send what they owe."""
+    loop = asyncio.get_running_loop()
+    start = last = loop.time()
+    while True:
+        now = loop.time()
+        if now - start >= seconds:
+            return
+        dt = now - last
+        last = now
+        if dt > 0:
+            for member in endpoints:
+                await member.tick(dt, now - start)
+        await asyncio.sleep(max(0.0, TICK - (loop.time() - now)))
+
+
+def step_figures(args, participants: int, endpoints: list[MediaEndpoint], elapsed: float, usage: dict,
+                 latencies: dict[str, list[float]]) -> dict:
+    received = sum(m.reception.packets for m in endpoints)
+    expected = sum(m.reception.expected() for m in endpoints)
+    sent = sum(m.sent for m in endpoints)
+    audio_sent = sum(m.sent_audio for m in endpoints)
+    audio_received = sum(m.reception.audio_packets for m in endpoints)
+    samples = [s for m in endpoints for s in m.reception.latencies]
+    latencies[f"{participants} x {args.conferences}"] = samples
+    cpu = usage["cpu_s"]
+    return {
+        "participants": participants,
+        "participants_total": participants * args.conferences,
+        "seconds": round(elapsed, 2),
+        "sent_pps": round(sent / elapsed, 1),
+        "forwarded_pps": round(received / elapsed, 1),
+        # every receiver should get every other participant's audio
+        "audio_delivery": round(audio_received / max(1, audio_sent * (participants - 1)), 4),
+        "loss": round(1 - received / expected, 5) if expected else 1.0,
+        "latency_ms": summary(harness.ms(samples)),
+        "bridge_cpu_s": cpu,
+        "bridge_cpu_share": round(cpu / elapsed, 3),
+        "cpu_us_per_packet": round(cpu / received * 1e6, 2) if received else None,
+        "pps_per_cpu_s": round(received / cpu, 1) if cpu else None,
+        "bridge_peak_rss_mb": usage["peak_rss_mb"],
+    }
