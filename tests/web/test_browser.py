@@ -20,6 +20,7 @@ from jitsi_py.settings import Settings
 from jitsi_py.web.service import run
 
 from .conftest import free_port
+from .fake_focus import FakeFocus
 
 pytestmark = pytest.mark.system
 
@@ -84,6 +85,8 @@ async def test_welcome_prejoin_meeting_flow_and_errors_in_words(tmp_path):
         await error.wait_for(timeout=20000)
         assert "Could not connect to the meeting server" in await error.inner_text()
         assert await page.get_by_test_id("tile-name").first.inner_text() == "Mireille"
+        await page.wait_for_function(
+            "document.querySelector('[data-testid=local-tile] video').videoWidth > 0", timeout=10000)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "meeting-no-server.png"))
         await page.get_by_test_id("toolbar-hangup").click()
@@ -148,5 +151,69 @@ async def test_xmpp_login_to_real_prosody_through_our_proxy(tmp_path, transport)
             assert "could not be started" in text or "focus" in text, text
             used = await page.evaluate("window.jitsiPy.view.connection.transportName")
             assert used == transport
+    finally:
+        await prosody.stop()
+
+
+async def _join(context, base: str, name: str):
+    page = await context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
+    await page.goto(base + "/standup")
+    await page.get_by_test_id("prejoin-name").fill(name)
+    await page.get_by_test_id("prejoin-join").click()
+    await page.get_by_test_id("meeting-page").wait_for()
+    await page.wait_for_function("window.jitsiPy && window.jitsiPy.view && window.jitsiPy.view.conference"
+                                 " && window.jitsiPy.view.conference.role !== 'none'", timeout=20000)
+    return page
+
+
+async def test_two_participants_in_a_prosody_room_see_each_other_chat_mute_hand_kick(tmp_path):
+    """The MUC half of a meeting (presence, chat, mute state, raise hand, kick) between two browsers.
+
+    The focus is a stand-in that only says ready, so there is no media yet: the media half needs
+    our focus and bridge (or jicofo and JVB), which are not in this test.
+    """
+    prosody = Prosody(tmp_path / "prosody")
+    await prosody.start(_prosody_ready)
+    try:
+        async with FakeFocus(prosody.ws_url) as focus:
+            (tmp_path / "config" / "web").mkdir(parents=True)
+            (tmp_path / "config" / "web" / "custom-config.js").write_text(f"config.hosts.focus = '{focus.jid}';\n")
+            env = {"XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{prosody.http_port}"}
+            async with web_service(tmp_path, **env) as base, async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                try:
+                    ctx_a = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
+                    ctx_b = await browser.new_context(ignore_https_errors=True)
+                    alice = await _join(ctx_a, base, "Alice")
+                    bob = await _join(ctx_b, base, "Bob")
+                    assert focus.requests == ["standup@muc.meet.jitsi"] * 2
+                    remote_on_a = alice.locator("[data-testid=remote-tile] [data-testid=tile-name]")
+                    await remote_on_a.filter(has_text="Bob").wait_for()
+                    await bob.locator("[data-testid=remote-tile] [data-testid=tile-name]").filter(has_text="Alice").wait_for()
+                    # chat
+                    await alice.get_by_test_id("toolbar-chat").click()
+                    await alice.get_by_test_id("chat-input").fill("hello Bob")
+                    await alice.get_by_test_id("chat-send").click()
+                    await bob.get_by_test_id("chat-message").filter(has_text="hello Bob").wait_for(state="attached")
+                    # mute and raise hand reach the other side through presence
+                    await alice.get_by_test_id("toolbar-microphone").click()
+                    await alice.get_by_test_id("toolbar-raisehand").click()
+                    tile_a_on_b = bob.locator("[data-testid=remote-tile]").filter(has_text="Alice")
+                    await tile_a_on_b.get_by_test_id("badge-audio-muted").wait_for()
+                    await tile_a_on_b.get_by_test_id("badge-raised-hand").wait_for()
+                    # Alice created the room, so she is the moderator: she removes Bob
+                    assert await alice.evaluate("window.jitsiPy.view.conference.role") == "moderator"
+                    await alice.get_by_test_id("toolbar-participants-pane").click()
+                    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                    await alice.screenshot(path=str(ARTIFACTS / "two-participants-muc.png"))
+                    await alice.get_by_test_id("kick-participant").click()
+                    await bob.get_by_test_id("leave-reason").wait_for()
+                    assert "removed" in await bob.get_by_test_id("leave-reason").inner_text()
+                    await remote_on_a.filter(has_text="Bob").wait_for(state="detached")
+                    assert alice.problems == [] and bob.problems == []
+                finally:
+                    await browser.close()
     finally:
         await prosody.stop()

@@ -173,8 +173,10 @@ class MeetingView {
             desktop: ['Share screen', () => this.run(() => (this.conference.screenStream ? this.conference.stopScreenShare() : this.conference.startScreenShare()))],
             chat: ['Chat', () => { this.chat.hidden = !this.chat.hidden; }],
             raisehand: ['Raise hand', () => {
-                this.conference?.setRaisedHand(!this.conference.raisedHand);
-                this.buttons.raisehand.setAttribute('aria-pressed', String(!!this.conference?.raisedHand));
+                if (!this.conference) return;
+                this.conference.setRaisedHand(!this.conference.raisedHand);
+                this.buttons.raisehand.setAttribute('aria-pressed', String(!!this.conference.raisedHand));
+                this.setLocalBadges();
             }],
             'participants-pane': ['Participants', () => { this.participantsPanel.hidden = !this.participantsPanel.hidden; }],
             tileview: ['Tile view', () => this.stage.classList.toggle('tiles')],
@@ -243,6 +245,11 @@ class MeetingView {
         if (p.role === 'moderator') badges.append(h('span', { class: 'badge', 'data-testid': 'badge-moderator' }, 'host'));
     }
 
+    setLocalBadges() {
+        const c = this.conference;
+        if (c) this.setBadges(this.localTile, { role: c.role, audioMuted: c.muted.audio, videoMuted: c.muted.video, raisedHand: c.raisedHand });
+    }
+
     renderPeople() {
         clear(this.people);
         const conference = this.conference;
@@ -283,7 +290,7 @@ class MeetingView {
         case 'role':
             delete this.root.dataset.lobby;
             this.renderPeople();
-            this.setBadges(this.localTile, { role: conference.role, audioMuted: conference.muted.audio, videoMuted: conference.muted.video });
+            this.setLocalBadges();
             break;
         case 'participant-joined':
         case 'participant-updated': {
@@ -333,7 +340,7 @@ class MeetingView {
                 this.buttons.camera.textContent = event.muted ? 'Start camera' : 'Stop camera';
                 this.buttons.camera.setAttribute('aria-pressed', String(event.muted));
             }
-            this.setBadges(this.localTile, { role: conference.role, audioMuted: conference.muted.audio, videoMuted: conference.muted.video });
+            this.setLocalBadges();
             break;
         case 'muted-by-moderator':
             this.flash(`A moderator muted your ${event.media === 'audio' ? 'microphone' : event.media}.`);
