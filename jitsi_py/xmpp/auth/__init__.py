@@ -18,6 +18,10 @@ BACKENDS: dict[str, str] = {
     "jitsi-anonymous": "anonymous:AnonymousBackend",  # docker's name for the guest/anonymous vhost
     "internal": "internal:InternalBackend",
     "internal_hashed": "internal:InternalBackend",  # Prosody's name for the same storage
+    "jwt": "jwt:JwtBackend",
+    "ldap": "ldap:LdapBackend",
+    "matrix": "matrix:MatrixBackend",
+    "hybrid_matrix_token": "matrix:HybridMatrixTokenBackend",
 }
 
 
