@@ -217,3 +217,40 @@ async def test_two_participants_in_a_prosody_room_see_each_other_chat_mute_hand_
                     await browser.close()
     finally:
         await prosody.stop()
+
+
+async def test_room_password_set_by_moderator_then_asked_of_the_next_participant(tmp_path):
+    prosody = Prosody(tmp_path / "prosody")
+    await prosody.start(_prosody_ready)
+    try:
+        async with FakeFocus(prosody.ws_url) as focus:
+            (tmp_path / "config" / "web").mkdir(parents=True)
+            (tmp_path / "config" / "web" / "custom-config.js").write_text(f"config.hosts.focus = '{focus.jid}';\n")
+            env = {"XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{prosody.http_port}"}
+            async with web_service(tmp_path, **env) as base, async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                try:
+                    alice = await _join(await browser.new_context(ignore_https_errors=True), base, "Alice")
+                    await alice.get_by_test_id("toolbar-security").click()
+                    await alice.get_by_test_id("password-input").fill("s3cret")
+                    await alice.get_by_test_id("password-save").click()
+                    await alice.wait_for_function("window.jitsiPy.view.conference.roomInfo?.locked === true")
+                    bob = await (await browser.new_context(ignore_https_errors=True)).new_page()
+                    await bob.goto(base + "/standup")
+                    await bob.get_by_test_id("prejoin-name").fill("Bob")
+                    await bob.get_by_test_id("prejoin-join").click()
+                    dialog = bob.get_by_test_id("room-password-dialog")
+                    await dialog.wait_for()
+                    assert "locked with a password" in await dialog.inner_text()
+                    await bob.get_by_test_id("room-password-input").fill("wrong")
+                    await bob.get_by_test_id("room-password-join").click()
+                    await bob.get_by_test_id("room-password-dialog").filter(has_text="not correct").wait_for()
+                    await bob.get_by_test_id("room-password-dialog").filter(has_text="not correct").get_by_test_id(
+                        "room-password-input").fill("s3cret")
+                    await bob.get_by_test_id("room-password-dialog").filter(has_text="not correct").get_by_test_id(
+                        "room-password-join").click()
+                    await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for()
+                finally:
+                    await browser.close()
+    finally:
+        await prosody.stop()

@@ -695,15 +695,17 @@ export class Conference {
             el('query', { xmlns: NS_MUC_ADMIN }, el('item', { affiliation: 'owner', jid: jid.split('/')[0] }))));
     }
 
-    async configureRoom(values) {
+    // Submits the owner form; `required` names the field whose absence means "not supported".
+    // Other unknown fields are sent anyway: servers ignore fields they do not have.
+    async configureRoom(values, required) {
         const form = await this.xmpp.iq(el('iq', { type: 'get', to: this.currentRoom }, el('query', { xmlns: NS_MUC_OWNER })));
         const fields = form.find('query', 'x')?.elements('field').map(f => f.attrs.var) || [];
+        if (required && !fields.includes(required)) {
+            throw new ConferenceError('unsupported', `This server does not support ${required}.`);
+        }
         const x = el('x', { xmlns: NS_DATA, type: 'submit' },
             el('field', { var: 'FORM_TYPE' }, el('value', {}, 'http://jabber.org/protocol/muc#roomconfig')));
         for (const [name, value] of Object.entries(values)) {
-            if (fields.length && !fields.includes(name)) {
-                throw new ConferenceError('unsupported', `This server does not support ${name}.`);
-            }
             x.append(el('field', { var: name }, el('value', {}, value)));
         }
         await this.xmpp.iq(el('iq', { type: 'set', to: this.currentRoom }, el('query', { xmlns: NS_MUC_OWNER }, x)));
@@ -715,7 +717,7 @@ export class Conference {
             'muc#roomconfig_roomsecret': password || '',
             'muc#roomconfig_passwordprotectedroom': password ? '1' : '0',
             'muc#roomconfig_whois': 'anyone',
-        });
+        }, 'muc#roomconfig_roomsecret');
     }
 
     async setLobby(enabled) {
@@ -723,7 +725,7 @@ export class Conference {
             const items = [...this.participants.values()].filter(p => p.jid).map(p => el('item', { affiliation: 'member', jid: p.jid.split('/')[0] }));
             if (items.length) await this.xmpp.iq(el('iq', { type: 'set', to: this.currentRoom }, el('query', { xmlns: NS_MUC_ADMIN }, items)));
         }
-        await this.configureRoom({ 'muc#roomconfig_membersonly': enabled ? 'true' : 'false' });
+        await this.configureRoom({ 'muc#roomconfig_membersonly': enabled ? 'true' : 'false' }, 'muc#roomconfig_membersonly');
     }
 
     admit(jid) {
