@@ -278,6 +278,7 @@ class Client:
         self.jid: str | None = None
         self.on_groupchat: Callable[[str, str], None] | None = None
         self.on_presence: Callable[[ET.Element], None] | None = None
+        self.on_iq: Callable[[ET.Element], None] | None = None
         self._waiters: list[tuple[Callable[[ET.Element], bool], asyncio.Future]] = []
         self._reader: asyncio.Task | None = None
         self.closed = asyncio.Event()
@@ -324,6 +325,11 @@ class Client:
                 return
         if kind == "presence" and self.on_presence is not None:
             self.on_presence(element)
+        elif kind == "iq" and element.get("type") in ("get", "set"):
+            if self.on_iq is not None:
+                self.on_iq(element)
+            else:
+                self.reply_error(element, "service-unavailable")
 
     async def _wait_for(self, match: Callable[[ET.Element], bool], timeout: float = STEP_TIMEOUT) -> ET.Element:
         future = asyncio.get_running_loop().create_future()
@@ -378,6 +384,18 @@ class Client:
         if answer.get("type") == "error":
             raise XmppError(f"iq error: {_error_condition(answer)}")
         return answer
+
+    def reply(self, request: ET.Element, payload: str = "") -> None:
+        to = request.get("from")
+        target = f" to={quoteattr(to)}" if to else ""
+        self.transport.send(f"<iq xmlns='{NS_CLIENT}' type='result' id={quoteattr(request.get('id', ''))}{target}>"
+                            f"{payload}</iq>")
+
+    def reply_error(self, request: ET.Element, condition: str) -> None:
+        to = request.get("from")
+        target = f" to={quoteattr(to)}" if to else ""
+        self.transport.send(f"<iq xmlns='{NS_CLIENT}' type='error' id={quoteattr(request.get('id', ''))}{target}>"
+                            f"<error type='cancel'><{condition} xmlns='{NS_STANZAS}'/></error></iq>")
 
     async def conference_request(self, focus: str, room: str) -> ET.Element:
         """The request a Jitsi client sends the focus before joining; waits for ready='true'."""

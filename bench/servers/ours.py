@@ -31,6 +31,8 @@ class Ours(Server):
         self.jvb_port = free_port()
         self.colibri_port = free_port()
         self.extra_env = extra_env or {}
+        self.focus_password = secrets.token_hex(12)
+        self.jvb_password = secrets.token_hex(12)
 
     def environment(self) -> dict[str, str]:
         keep = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "PYTHONPATH") if name in os.environ}
@@ -51,8 +53,8 @@ class Ours(Server):
             "ENABLE_XMPP_WEBSOCKET": "1",
             "ENABLE_AUTH": "0",
             "JITSI_PY_MUC_WAIT_FOR_FOCUS": "1" if self.wait_for_focus else "0",
-            "JICOFO_AUTH_PASSWORD": secrets.token_hex(12),
-            "JVB_AUTH_PASSWORD": secrets.token_hex(12),
+            "JICOFO_AUTH_PASSWORD": self.focus_password,
+            "JVB_AUTH_PASSWORD": self.jvb_password,
             "JICOFO_COMPONENT_SECRET": secrets.token_hex(12),
             "JVB_PORT": str(self.jvb_port),
             "JVB_COLIBRI_PORT": str(self.colibri_port),
