@@ -254,3 +254,26 @@ async def test_room_password_set_by_moderator_then_asked_of_the_next_participant
                     await browser.close()
     finally:
         await prosody.stop()
+
+
+JS_DIR = Path(__file__).parent / "js"
+
+
+async def test_jingle_answer_in_chromium_media_flows_and_simulcast_is_sent(tmp_path):
+    """A peer connection in the page plays the bridge; our Conference answers its Jingle offer."""
+    async with web_service(tmp_path) as base, browser_page() as page:
+        async def serve_test_files(route):
+            name = route.request.url.rsplit("/", 1)[1]
+            body = (JS_DIR / name).read_text() if name == "loopback.mjs" else "<!doctype html><title>loopback</title>"
+            await route.fulfill(body=body, content_type="application/javascript" if name.endswith(".mjs") else "text/html")
+
+        await page.route("**/__test__/*", serve_test_files)
+        await page.goto(base + "/__test__/loopback.html")
+        result = await page.evaluate("import('/__test__/loopback.mjs').then(m => m.run())")
+        assert result["remoteSource"] == "bbbbbbbb-v0"
+        assert result["frames"] > 5 and result["width"] > 0
+        assert result["acceptedVideoSsrcs"] == 6  # three simulcast layers, each with its RTX
+        assert result["simulcastLayers"] == 3 and result["layersSending"] == 3, result
+        assert result["constraints"]["constraints"] == {"bbbbbbbb-v0": {"maxHeight": 720}}
+        assert "datachannel JVB data channel http://jitsi.org/protocols/colibri" in result["log"]
+        assert page.problems == []

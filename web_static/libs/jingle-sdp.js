@@ -275,7 +275,7 @@ export function transportFromSection(section, session = [], { withCandidates = t
     return transport;
 }
 
-function payloadsFromSection(section) {
+export function payloadsFromSection(section) {
     const ids = section[0].split(' ').slice(3);
     return ids.map(id => {
         const rtpmap = attrs(section, 'rtpmap').find(r => r.startsWith(`${id} `));
