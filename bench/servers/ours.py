@@ -30,6 +30,8 @@ class Ours(Server):
         self.component_port = free_port()
         self.jvb_port = free_port()
         self.colibri_port = free_port()
+        self.web_http_port = free_port()
+        self.web_https_port = free_port()
         self.extra_env = extra_env or {}
         self.focus_password = secrets.token_hex(12)
         self.jvb_password = secrets.token_hex(12)
@@ -62,6 +64,9 @@ class Ours(Server):
             "JVB_ADVERTISE_IPS": "127.0.0.1",
             "JVB_MUC_NICKNAME": "bench-jvb",
             "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{self.http_port}",
+            "HTTP_PORT": str(self.web_http_port),
+            "HTTPS_PORT": str(self.web_https_port),
+            "PUBLIC_URL": f"https://127.0.0.1:{self.web_https_port}",
             **self.extra_env,
         }
 
@@ -70,6 +75,10 @@ class Ours(Server):
         (self.workdir / "config").mkdir(parents=True, exist_ok=True)
         return [Process(service, [sys.executable, "-m", f"jitsi_py.{service}"], env, self.workdir)
                 for service in self.services]
+
+    @property
+    def public_url(self) -> str:
+        return f"https://127.0.0.1:{self.web_https_port}"
 
     def process(self, service: str) -> Process:
         for process in self.processes:

@@ -1,15 +1,151 @@
-"""browser: (being written)"""
+"""browser: headless Debian Chromium with fake devices on our whole stack: room URL to first remote video frame.
+
+Two pages join the same room; the second one's time from navigation to the first decoded frame of
+a remote video track is one sample; the median of `--runs` is reported. Frames are observed with
+an init script that watches RTCPeerConnection tracks, so it depends on no page markup; the only
+markup used is the prejoin page's join button, clicked when it shows.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import ssl
+from pathlib import Path
 
-from .. import harness
+import aiohttp
+
+from .. import harness, plots
+from ..progress import Progress
+from ..servers import DOMAIN, FOCUS, MUC, Ours, Server, ServerFailed
+from ..stats import summary
+from ..xmpp_client import Client
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--no-sandbox",
+                 "--autoplay-policy=no-user-gesture-required"]
+# Records, in ms since navigation start, the first frame of any remote video track the page receives.
+FIRST_FRAME_HOOK = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  if (!Native) return;
+  window.__benchPeerConnections = 0;
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Native(...args);
+    window.__benchPeerConnections += 1;
+    pc.addEventListener('track', (event) => {
+      if (event.track.kind !== 'video' || window.__benchFirstRemoteFrame !== undefined) return;
+      const video = document.createElement('video');
+      video.muted = true;
+      video.playsInline = true;
+      video.srcObject = new MediaStream([event.track]);
+      const seen = () => {
+        if (window.__benchFirstRemoteFrame === undefined) window.__benchFirstRemoteFrame = performance.now();
+      };
+      if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(seen);
+      else video.addEventListener('loadeddata', seen);
+      video.play().catch(() => {});
+      window.__benchVideos = (window.__benchVideos || []).concat([video]);
+    });
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+})();
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", type=int, default=3, help="samples; the median is reported (default %(default)s)")
+    parser.add_argument("--frame-timeout", type=float, default=60.0,
+                        help="seconds to wait for the first remote frame (default %(default)s)")
     harness.add_common(parser, timeout=600)
 
 
 async def run(args: argparse.Namespace) -> int:
-    raise SystemExit("the browser workload is not written yet")
+    if args.runs < 1:
+        raise SystemExit("--runs must be positive")
+    if not os.access(CHROMIUM, os.X_OK):
+        raise SystemExit(f"{CHROMIUM} is missing: install Debian's chromium (never a downloaded browser)")
+    root = harness.workdir(args)
+    samples: list[float] = []
+
+    async def body(result: dict) -> None:
+        figures = result["servers"]["ours"] = {}
+        stack = Ours(root / "stack", services=("xmpp", "focus", "bridge", "web"), wait_for_focus=True)
+        try:
+            await stack.start(stack_ready)
+            figures["version"] = stack.version()
+            await measure(args, stack, samples, figures)
+        except ServerFailed as exc:
+            figures["failed"] = str(exc).splitlines()[0]
+            raise
+        finally:
+            await stack.stop()
+            figures["first_remote_frame_ms"] = summary(samples)
+            if samples:
+                figures["median_ms"] = figures["first_remote_frame_ms"]["p50"]
+
+    result = await harness.bounded(args, body, {"runs": args.runs, "frame_timeout": args.frame_timeout})
+    return harness.finish(args, result, lambda out: [plots.latency_cdfs(
+        out, "browser", "browser: room URL to first remote video frame",
+        {"first remote frame": {"ours": [s / 1000 for s in samples]}})])
+
+
+async def stack_ready(server: Server) -> None:
+    """The web page answers, and the focus answers a conference request."""
+    assert isinstance(server, Ours)
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE  # the stack's own self-signed certificate, on loopback
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.public_url + "/", ssl=insecure) as page:
+            if page.status != 200:
+                raise OSError(f"web answered {page.status}")
+        client = Client(http, "tcp", server.url("tcp"), DOMAIN)
+        try:
+            await client.login()
+            await client.conference_request(FOCUS, f"bench-probe@{MUC}")
+        finally:
+            await client.close()
+
+
+async def open_room(browser, url: str):
+    context = await browser.new_context(ignore_https_errors=True, permissions=["camera", "microphone"])
+    page = await context.new_page()
+    await page.add_init_script(FIRST_FRAME_HOOK)
+    await page.goto(url)
+    join = page.get_by_test_id("prejoin-join")
+    try:
+        await join.click(timeout=10_000)
+    except Exception:  # noqa: BLE001 - a page without prejoin joins straight away
+        pass
+    return context, page
+
+
+async def measure(args, stack: Ours, samples: list[float], figures: dict) -> None:
+    from playwright.async_api import async_playwright  # noqa: PLC0415 - only this workload needs it
+
+    progress = Progress("browser: first frame", args.runs)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for run_index in range(args.runs):
+                url = f"{stack.public_url}/benchroom{run_index}{os.urandom(3).hex()}"
+                host, host_page = await open_room(browser, url)
+                try:
+                    await host_page.wait_for_function("window.__benchPeerConnections > 0",
+                                                      timeout=args.frame_timeout * 1000)
+                    guest, guest_page = await open_room(browser, url)
+                    try:
+                        await guest_page.wait_for_function("window.__benchFirstRemoteFrame !== undefined",
+                                                           timeout=args.frame_timeout * 1000)
+                        samples.append(await guest_page.evaluate("window.__benchFirstRemoteFrame"))
+                    finally:
+                        await guest.close()
+                finally:
+                    await host.close()
+                progress.advance(note=f"{samples[-1]:.0f} ms")
+        finally:
+            await browser.close()
+    progress.close()
