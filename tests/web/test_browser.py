@@ -26,7 +26,8 @@ pytestmark = pytest.mark.system
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"
-CHROMIUM_ARGS = ["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+CHROMIUM_ARGS = ["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                "--auto-select-desktop-capture-source=Entire screen"]
 
 
 @contextlib.asynccontextmanager
@@ -276,4 +277,16 @@ async def test_jingle_answer_in_chromium_media_flows_and_simulcast_is_sent(tmp_p
         assert result["simulcastLayers"] == 3 and result["layersSending"] == 3, result
         assert result["constraints"]["constraints"] == {"bbbbbbbb-v0": {"maxHeight": 720}}
         assert "datachannel JVB data channel http://jitsi.org/protocols/colibri" in result["log"]
+        await page.evaluate("""() => {
+            const b = document.createElement('button');
+            b.id = 'share';
+            b.onclick = () => import('/__test__/loopback.mjs').then(m => m.shareScreen()).then(r => { window.shared = r; },
+                e => { window.shared = { error: String(e) }; });
+            document.body.append(b);
+        }""")
+        await page.click("#share")
+        await page.wait_for_function("window.shared", timeout=20000)
+        shared = await page.evaluate("window.shared")
+        assert shared.get("added") and set(shared["added"]) == {"aaaaaaaa-v1/desktop"}, shared
+        assert shared["sending"] >= 4, shared  # three camera layers and the screen
         assert page.problems == []

@@ -158,6 +158,7 @@ export async function run() {
         if (layers.length >= 3 && layers.every(l => l.packetsSent > 0)) break;
         await new Promise(r => setTimeout(r, 200));
     }
+    globalThis.loopback = { conference, sent, outbound };
     const acceptSources = accept.elements('content').find(c => c.attrs.name === 'video').first('description').elements('source');
     return {
         remoteSource: remote.sourceName,
@@ -168,5 +169,23 @@ export async function run() {
         acceptedVideoSsrcs: acceptSources.length,
         constraints: fromClient.find(m => m.colibriClass === 'ReceiverVideoConstraints'),
         log,
+    };
+}
+
+// Screen share needs a user gesture: the test clicks a button that calls this.
+export async function shareScreen() {
+    const { conference, sent, outbound } = globalThis.loopback;
+    await conference.startScreenShare();
+    const add = sent.map(s => s.first('jingle')).find(j => j?.attrs.action === 'source-add');
+    const sources = add ? add.find('content', 'description').elements('source') : [];
+    let streams = [];
+    for (let i = 0; i < 50; i++) {
+        streams = (await outbound()).filter(r => r.packetsSent > 0);
+        if (streams.length >= 4) break;
+        await new Promise(r => setTimeout(r, 200));
+    }
+    return {
+        added: sources.map(s => `${s.attrs.name}/${s.attrs.videoType}`),
+        sending: streams.length,
     };
 }
