@@ -1,0 +1,50 @@
+"""LDAP logins through the whole server: slixmpp over c2s (STARTTLS, SASL PLAIN), real slapd behind."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from jitsi_py.xmpp.server import XmppServer
+
+from ..conftest import connect, disconnect, make_settings
+from .test_ldap import SUFFIX, slapd  # noqa: F401  (the slapd fixture)
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture
+def settings_values(slapd):  # noqa: F811
+    return {"ENABLE_AUTH": "1", "AUTH_TYPE": "ldap", "LDAP_URL": slapd["plain"], "LDAP_BASE": f"ou=people,{SUFFIX}"}
+
+
+async def login(server: XmppServer, jid: str, password: str) -> str:
+    try:
+        client = await connect(server, jid, password)
+    except AssertionError as outcome:
+        return str(outcome)
+    await disconnect(client)
+    return "ok"
+
+
+async def test_ldap_user_logs_in_and_a_wrong_password_does_not(server):
+    assert await login(server, "mireille@meet.jitsi", "correct horse") == "ok"
+    assert await login(server, "mireille@meet.jitsi", "wrong") == "auth failed"
+    assert await login(server, "nobody@meet.jitsi", "correct horse") == "auth failed"
+    # The service accounts stay on the auth domain's own store, whatever AUTH_TYPE says.
+    assert await login(server, "focus@auth.meet.jitsi", "focus-secret") == "ok"
+
+
+async def test_ldap_directory_down_refuses_the_login_without_hanging(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    server = XmppServer(make_settings(tmp_path, ENABLE_AUTH="1", AUTH_TYPE="ldap", LDAP_URL=f"ldap://127.0.0.1:{closed}",
+                                      LDAP_BASE=f"ou=people,{SUFFIX}"))
+    server.create_service_accounts()
+    await server.start("127.0.0.1", {"c2s": 0, "http": 0, "component": 0})
+    try:
+        assert await login(server, "mireille@meet.jitsi", "correct horse") == "auth failed"
+    finally:
+        await server.stop()
