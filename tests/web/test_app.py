@@ -215,3 +215,24 @@ def test_certificate_renewal_window(tmp_path):
     assert not needs_certificate(p)
     later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=70)
     assert needs_certificate(p, now=later)
+
+
+async def test_letsencrypt_failure_is_logged_and_the_service_keeps_its_certificate(tmp_path, caplog):
+    """No ACME server is reachable here: the attempt fails with a clear log line and is retried."""
+    from jitsi_py.web.letsencrypt import Http01Responder, keep_certificate
+
+    closed = free_port()
+    tls = Settings.from_values({"ENABLE_LETSENCRYPT": "1", "LETSENCRYPT_DOMAIN": "meet.example.com",
+                                "LETSENCRYPT_ACME_SERVER": f"https://127.0.0.1:{closed}/directory"}).web.tls
+    acme_plan = plan(tls, tmp_path)
+    reloaded: list[bool] = []
+    task = asyncio.ensure_future(keep_certificate(acme_plan, Http01Responder(), lambda: reloaded.append(True)))
+    for _ in range(200):
+        if any("Let's Encrypt for meet.example.com failed" in r.getMessage() for r in caplog.records):
+            break
+        await asyncio.sleep(0.05)
+    task.cancel()
+    assert any("retrying in 3600 s" in r.getMessage() for r in caplog.records)
+    assert not reloaded
+    assert acme_plan.account_key.is_file()  # the account key is made once and kept
+    assert acme_plan.account_key.stat().st_mode & 0o077 == 0

@@ -290,3 +290,43 @@ async def test_jingle_answer_in_chromium_media_flows_and_simulcast_is_sent(tmp_p
         assert shared.get("added") and set(shared["added"]) == {"aaaaaaaa-v1/desktop"}, shared
         assert shared["sending"] >= 4, shared  # three camera layers and the screen
         assert page.problems == []
+
+
+async def test_reconnects_after_the_connection_drops(tmp_path):
+    """The web service (the path between browser and server) goes away and comes back."""
+    prosody = Prosody(tmp_path / "prosody")
+    await prosody.start(_prosody_ready)
+    try:
+        async with FakeFocus(prosody.ws_url) as focus:
+            (tmp_path / "config" / "web").mkdir(parents=True)
+            (tmp_path / "config" / "web" / "custom-config.js").write_text(f"config.hosts.focus = '{focus.jid}';\n")
+            http, https = free_port(), free_port()
+            settings = Settings.from_values({
+                "CONFIG": str(tmp_path / "config"), "HTTP_PORT": str(http), "HTTPS_PORT": str(https),
+                "JITSI_PY_WEB_INTERFACES": "127.0.0.1", "PUBLIC_URL": f"https://127.0.0.1:{https}",
+                "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{prosody.http_port}"})
+            service = asyncio.ensure_future(run(settings))
+            async with browser_page() as page:
+                base = f"https://127.0.0.1:{https}"
+                for _ in range(200):
+                    with contextlib.suppress(Exception):
+                        await page.goto(base + "/standup")
+                        break
+                    await asyncio.sleep(0.05)
+                await page.get_by_test_id("prejoin-join").click()
+                await page.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'", timeout=20000)
+                first = await page.evaluate("window.jitsiPy.view.conference.nick")
+                service.cancel()
+                await asyncio.wait({service}, timeout=2)
+                status = page.get_by_test_id("connection-status")
+                await status.filter(has_text="Reconnecting").wait_for(timeout=10000)
+                service = asyncio.ensure_future(run(settings))
+                await page.wait_for_function(
+                    f"window.jitsiPy.view.conference?.role === 'moderator' && window.jitsiPy.view.conference.nick !== '{first}'",
+                    timeout=30000)
+                await status.wait_for(state="hidden", timeout=10000)
+                assert len(focus.requests) == 2
+            service.cancel()
+            await asyncio.wait({service}, timeout=2)
+    finally:
+        await prosody.stop()
