@@ -16,6 +16,7 @@ from .c2s import SessionLimits
 from .metrics import XmppMetrics
 from .muc import build_components
 from .router import Router
+from .component_port import component_factory
 from .tcp import c2s_factory
 from .websocket import WebSocketEndpoint
 from .bosh import BoshEndpoint
@@ -105,6 +106,12 @@ class XmppServer:
         self.listening.servers.append(server)
         self.listening.c2s_port = server.sockets[0].getsockname()[1]
         logger.info("c2s listening on port %d", self.listening.c2s_port)
+        component = await loop.create_server(
+            component_factory(self.router, session_limits(self.settings), parser_limits(self.settings),
+                              xs.component_secret),
+            hosts, ports["component"], reuse_address=True)
+        self.listening.servers.append(component)
+        self.listening.component_port = component.sockets[0].getsockname()[1]
         await self._start_http(hosts, ports["http"], rate)
         return self.listening
 
