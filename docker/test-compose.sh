@@ -11,12 +11,14 @@
 #                          (images are then reused); default: a temporary directory, removed
 #   HOST_CA                CA bundle to trust inside the base image (default: the host's bundle)
 #   DEBIAN_MIRROR          mirror for debootstrap (default: the first one in the host's apt sources)
-#   STAGES                 which stages run (default "engine base build up join")
+#   STAGES                 which stages run, of "base build up join hold" (default: all but hold);
+#                          with "hold" the engine and stack stay up (also after a failure) until
+#                          Ctrl-C, for a look with the DOCKER_HOST and compose command it prints
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
-STAGES=" ${STAGES:-engine base build up join} "
+STAGES=" ${STAGES:-base build up join} "
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PY" ] || PY=python3
 BASE_IMAGE=jitsi-py/debian:bookworm
@@ -24,8 +26,14 @@ PROJECT=jitsipytest$$
 IMAGE_REPO=jitsi-py-test
 
 log() { printf '%s test-compose: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
-die() { log "FAILED: $*"; exit 1; }
 has() { case "$STAGES" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+hold() {
+  log "holding; in another shell: export DOCKER_HOST=$DOCKER_HOST; ${COMPOSE[*]} ps"
+  log "Ctrl-C (or kill $$) ends the hold, brings the stack down and stops the engine"
+  trap 'exit 130' INT TERM
+  while :; do sleep 3600 & wait $! || true; done
+}
+die() { log "FAILED: $*"; if has hold; then hold; fi; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root: it installs packages, starts dockerd and changes iptables"
 
@@ -184,6 +192,8 @@ JVB_COLIBRI_PORT=$JVB_COLIBRI_PORT
 JVB_ADVERTISE_IPS=127.0.0.1
 JVB_ADVERTISE_PRIVATE_CANDIDATES=0
 JVB_DISABLE_STUN=1
+JICOFO_ENABLE_REST=1
+JICOFO_ENABLE_HEALTH_CHECKS=1
 JITSI_IMAGE_REPO=$IMAGE_REPO
 JITSI_IMAGE_VERSION=test
 RESTART_POLICY=no
@@ -268,5 +278,6 @@ has base && make_base
 has build && build_images
 has up && bring_up
 has join && join
+has hold && hold
 bring_down
 log "OK"
