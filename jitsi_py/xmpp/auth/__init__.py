@@ -39,7 +39,8 @@ def backend_names(settings: Settings) -> dict[str, str]:
     """Which backend serves each virtual host, as docker's Prosody config assigns them."""
     domains, auth = settings.common.domains, settings.common.auth
     names = {
-        domains.domain: auth.type if auth.enabled else "anonymous",
+        # PROSODY_AUTH_TYPE (default AUTH_TYPE) lets the XMPP server differ from the focus's type.
+        domains.domain: settings.xmpp.auth_backends.type if auth.enabled else "anonymous",
         domains.auth: "internal",
         domains.hidden: "internal",
     }

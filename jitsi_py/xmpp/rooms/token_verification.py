@@ -13,7 +13,8 @@ from . import RoomContext
 
 
 def enabled(settings: Settings) -> bool:
-    return settings.common.auth.enabled and settings.common.auth.type == "jwt"
+    # docker loads it for both token types (JWT_TOKEN_AUTH_MODULE).
+    return settings.common.auth.enabled and settings.xmpp.auth_backends.type in ("jwt", "hybrid_matrix_token")
 
 
 def attach(ctx: RoomContext) -> None:
