@@ -23,6 +23,7 @@ FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
 SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 MUC = "http://jabber.org/protocol/muc"
+HTTPBIND = "http://jabber.org/protocol/httpbind"
 STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
@@ -165,3 +166,29 @@ async def test_token_room_is_enforced_when_joining(server):
         assert joined.get("type") is None, ET.tostring(joined)
     finally:
         await http.close()
+
+
+async def bosh_login(server, **query: str) -> ET.Element:
+    """Create a BOSH session with the token in its URL, then SASL ANONYMOUS; the SASL answer."""
+    url = f"http://127.0.0.1:{server.listening.http_port}/http-bind?{urlencode(query)}"
+    async with aiohttp.ClientSession() as http:
+        async def post(body: str) -> ET.Element:
+            async with http.post(url, data=body, headers={"Content-Type": "text/xml"}) as response:
+                assert response.status == 200
+                return ET.fromstring(await response.text())
+
+        created = await post(f"<body xmlns='{HTTPBIND}' xmlns:xmpp='urn:xmpp:xbosh' rid='1' to='meet.jitsi' "
+                             "wait='5' hold='1' ver='1.6' xmpp:version='1.0'/>")
+        sid, rid = created.get("sid"), 2
+        while created.find(".//{http://etherx.jabber.org/streams}features") is None:
+            created = await post(f"<body xmlns='{HTTPBIND}' rid='{rid}' sid='{sid}'/>")
+            rid += 1
+        answer = await post(f"<body xmlns='{HTTPBIND}' rid='{rid}' sid='{sid}'>"
+                            f"<auth xmlns='{SASL}' mechanism='ANONYMOUS'/></body>")
+        return answer[0]
+
+
+async def test_token_in_the_bosh_url(server):
+    assert (await bosh_login(server, room="standup", token=token())).tag == f"{{{SASL}}}success"
+    failure = await bosh_login(server, room="other", token=token())
+    assert failure.tag == f"{{{SASL}}}failure" and failure.find(f"{{{SASL}}}not-authorized") is not None
