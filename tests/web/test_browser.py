@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from pathlib import Path
 
@@ -272,6 +273,7 @@ async def test_jingle_answer_in_chromium_media_flows_and_simulcast_is_sent(tmp_p
         await page.goto(base + "/__test__/loopback.html")
         result = await page.evaluate("import('/__test__/loopback.mjs').then(m => m.run())")
         assert result["remoteSource"] == "bbbbbbbb-v0"
+        (ARTIFACTS.mkdir(parents=True, exist_ok=True), (ARTIFACTS / "loopback.json").write_text(json.dumps(result)))
         assert result["frames"] > 5 and result["width"] > 0
         assert result["acceptedVideoSsrcs"] == 6  # three simulcast layers, each with its RTX
         assert result["simulcastLayers"] == 3 and result["layersSending"] == 3, result

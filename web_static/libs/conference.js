@@ -98,7 +98,7 @@ export class Conference {
     // ---- joining ----
 
     async join(password) {
-        await this.discoverComponents();
+        await Promise.all([this.discoverComponents(), this.discoverIceServers()]);
         const focusBare = await this.requestConference();
         this.focusBare = focusBare;
         this.password = password;
@@ -114,6 +114,20 @@ export class Conference {
         } catch (error) {
             this.components = {};
         }
+    }
+
+    // XEP-0215 (client-xmpp.md §6.2): for the bridge only TURN over TCP is worth keeping.
+    async discoverIceServers() {
+        this.iceServers = [];
+        try {
+            const result = await this.xmpp.iq(el('iq', { type: 'get', to: this.domain }, el('services', { xmlns: 'urn:xmpp:extdisco:2' })), 5000);
+            for (const service of result.first('services')?.elements('service') || []) {
+                const { type, host, port, transport, username, password } = service.attrs;
+                if (!host || !(type === 'turns' || (type === 'turn' && transport === 'tcp'))) continue;
+                const url = `${type}:${host.includes(':') ? `[${host}]` : host}${port ? `:${port}` : ''}${type === 'turn' ? '?transport=tcp' : ''}`;
+                this.iceServers.push({ urls: url, username, credential: password });
+            }
+        } catch (error) { /* no TURN on this deployment */ }
     }
 
     async requestConference() {
@@ -499,7 +513,7 @@ export class Conference {
         session.announced = ours;
         const accept = sessionAccept({
             sid: offer.sid, initiator: offer.initiator, responder: this.xmpp.core.jid,
-            contents: answerContents(pc.localDescription.sdp, layout, ours), lastN: this.config.channelLastN ?? -1,
+            contents: answerContents(pc.localDescription.sdp, layout, ours), lastN: this.config.channelLastN,
         });
         this.xmpp.iq(el('iq', { type: 'set', to: from }, accept)).catch(error => this.emit({ type: 'media-error', error }));
         this.openBridgeChannel(offer);

@@ -14,6 +14,8 @@ export const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 export const NS_BOSH = 'http://jabber.org/protocol/httpbind';
 export const NS_PING = 'urn:xmpp:ping';
 export const NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const PING_INTERVAL_MS = 10000;
+const PING_TIMEOUT_MS = 5000;
 
 export class XmppError extends Error {
     constructor(condition, text, stanza) {
@@ -335,8 +337,15 @@ export class XmppConnection {
             this.transport.openStream();
             return;
         }
-        if (event.type === 'online') this.resolveOnline?.(event.jid);
-        if (event.type === 'failed') this.rejectOnline?.(event.error);
+        if (event.type === 'online') {
+            this.resolveOnline?.(event.jid);
+            this.startPings();
+        }
+        if (event.type === 'failed') {
+            this.rejectOnline?.(event.error);
+            clearInterval(this.pingTimer);
+            this.transport?.close();
+        }
         this.onEvent(event);
     }
 
@@ -361,6 +370,21 @@ export class XmppConnection {
         throw lastError || new Error('no XMPP transport configured');
     }
 
+    // client-xmpp.md §5: a ping every 10 s; two unanswered in a row mean the link is dead even if
+    // the socket has not noticed yet.
+    startPings() {
+        let missed = 0;
+        clearInterval(this.pingTimer);
+        this.pingTimer = setInterval(() => {
+            this.core.iq(el('iq', { type: 'get', to: this.domain }, el('ping', { xmlns: NS_PING })), PING_TIMEOUT_MS).then(
+                () => { missed = 0; },
+                error => {
+                    if (error.condition !== 'timeout') return;
+                    if (++missed >= 2) this.core.fail(new XmppError('connection-lost', 'the server stopped answering'));
+                });
+        }, PING_INTERVAL_MS);
+    }
+
     send(stanza) {
         this.core.send(stanza);
     }
@@ -374,6 +398,7 @@ export class XmppConnection {
     }
 
     disconnect() {
+        clearInterval(this.pingTimer);
         this.core.close();
         this.transport?.close();
     }

@@ -114,6 +114,7 @@ export async function run() {
         displayName: 'A', localStream: local, onEvent: e => events.push(e) });
     conference.currentRoom = conference.roomJid;
     const initiate = el('iq', { type: 'set', from: `${conference.roomJid}/focus`, to: connection.core.jid, id: 'si1' }, offerToJingle(bridge.localDescription.sdp));
+    const started = performance.now();
     handler(parse(initiate.toString()));
 
     const deadline = Date.now() + 20000;
@@ -147,6 +148,8 @@ export async function run() {
     video.autoplay = true;
     video.srcObject = new MediaStream([remote.track]);
     document.body.append(video);
+    await until('first remote frame', () => video.getVideoPlaybackQuality().totalVideoFrames > 0);
+    const firstFrameMs = Math.round(performance.now() - started);
     await until('decoded remote frames', () => video.getVideoPlaybackQuality().totalVideoFrames > 5);
     await until('bridge channel open + constraints', () => events.some(e => e.type === 'bridge-channel' && e.open)
         && fromClient.some(m => m.colibriClass === 'ReceiverVideoConstraints'));
@@ -162,6 +165,7 @@ export async function run() {
     const acceptSources = accept.elements('content').find(c => c.attrs.name === 'video').first('description').elements('source');
     return {
         remoteSource: remote.sourceName,
+        firstFrameMs,
         frames: video.getVideoPlaybackQuality().totalVideoFrames,
         width: video.videoWidth,
         simulcastLayers: layers.length,
