@@ -107,13 +107,23 @@ class KeyServer:
                     if response.status != 200:
                         log.warning("key server answered %s for %s", response.status, url)
                         raise AuthFailure("not-authorized", "could not obtain public key")
-                    body = await response.content.read(MAX_KEY_BYTES + 1)
+                    body = await read_body(response, MAX_KEY_BYTES)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             log.warning("key server unreachable at %s: %s", url, exc or type(exc).__name__)
             raise AuthFailure("temporary-auth-failure", "could not obtain public key") from None
-        if len(body) > MAX_KEY_BYTES:
+        if body is None:
             raise AuthFailure("not-authorized", "could not obtain public key")
         return parse_public_key(body)
+
+
+async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The whole body, or None past ``limit`` bytes (read no further: the peer may be hostile)."""
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(16384):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def parse_public_key(pem: bytes) -> Any:
@@ -312,4 +322,4 @@ class JwtBackend:
         return None
 
 
-__all__ = ["JwtBackend", "TokenVerifier", "KeyServer", "RoomCheck", "ROOM_MISMATCH", "parse_public_key"]
+__all__ = ["JwtBackend", "TokenVerifier", "KeyServer", "RoomCheck", "ROOM_MISMATCH", "parse_public_key", "read_body"]

@@ -41,7 +41,7 @@ import jwt
 from ...settings import Settings, SettingsError
 from ...settings.auth import Matrix
 from .base import Attempt, AuthFailure, Identity, ScramCredentials
-from .jwt import ROOM_MISMATCH, JwtBackend, RoomCheck
+from .jwt import ROOM_MISMATCH, JwtBackend, RoomCheck, read_body
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +114,14 @@ class UserVerification:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
                 async with http.post(self.url, json=body, headers=headers, allow_redirects=False) as response:
                     status = response.status
-                    raw = await response.content.read(MAX_RESPONSE_BYTES + 1)
+                    raw = await read_body(response, MAX_RESPONSE_BYTES)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             log.warning("Matrix UVS unreachable at %s: %s", self.url, exc or type(exc).__name__)
             raise AuthFailure("temporary-auth-failure", "Matrix user verification is unavailable") from None
         if status >= 500:
             log.warning("Matrix UVS answered %s", status)
             raise AuthFailure("temporary-auth-failure", "Matrix user verification is unavailable")
-        if status != 200 or len(raw) > MAX_RESPONSE_BYTES:
+        if status != 200 or raw is None:
             log.warning("Matrix UVS refused the request with %s", status)
             raise AuthFailure("not-authorized", "Matrix token invalid or not in room")
         try:
