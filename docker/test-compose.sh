@@ -46,7 +46,9 @@ mkdir -p "$STATE"
 RUN=$(mktemp -d /tmp/jitsi-py-compose.XXXXXX)   # this run's .env, CONFIG and logs
 export DOCKER_HOST=unix://$STATE/docker.sock
 export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0   # bookworm has no buildx; the classic builder works
-COMPOSE=(docker-compose --project-name "$PROJECT" --env-file "$RUN/.env" -f "$HERE/docker-compose.yml")
+# The stack under test: the four services plus a second bridge (jvb2.yml), to see conferences spread.
+COMPOSE_FILES=(-f "$HERE/docker-compose.yml" -f "$HERE/jvb2.yml")
+SERVICES=(prosody jicofo jvb jvb2 web)
 
 install_packages() {
   local need=()
@@ -83,6 +85,14 @@ restore_network() {
   iptables-restore <"$RUN/iptables.filter"
   iptables-restore <"$RUN/iptables.nat"
   sysctl -qw net.ipv4.ip_forward="$(cat "$RUN/ip_forward")"
+}
+
+COMPOSE=()
+pick_compose() {  # compose v2 when the docker CLI has it, else Debian's docker-compose v1
+  local cmd=(docker-compose)
+  if docker compose version >/dev/null 2>&1; then cmd=(docker compose); fi
+  log "compose: ${cmd[*]} $("${cmd[@]}" version --short 2>/dev/null)"
+  COMPOSE=("${cmd[@]}" --project-name "$PROJECT" --env-file "$RUN/.env" "${COMPOSE_FILES[@]}")
 }
 
 ENGINE_PID=
@@ -179,7 +189,7 @@ prepare_env() {
   "$RUN/gen-passwords.sh"
   [ -f "$RUN/.env.bak" ] || die "gen-passwords.sh kept no .env.bak"
   grep -qE '^JICOFO_AUTH_PASSWORD=[0-9a-f]{32}$' "$RUN/.env" || die "gen-passwords.sh wrote no JICOFO_AUTH_PASSWORD"
-  HTTP_PORT=$(free_port); HTTPS_PORT=$(free_port); JVB_PORT=$(free_port)
+  HTTP_PORT=$(free_port); HTTPS_PORT=$(free_port); JVB_PORT=$(free_port); JVB2_PORT=$(free_port)
   JICOFO_REST_PORT=$(free_port); JVB_COLIBRI_PORT=$(free_port)
   CONFIG=$RUN/cfg
   sed -i -e "s#^CONFIG=.*#CONFIG=$CONFIG#" -e "s#^HTTP_PORT=.*#HTTP_PORT=$HTTP_PORT#" \
@@ -189,6 +199,8 @@ PUBLIC_URL=https://localhost:$HTTPS_PORT
 JVB_PORT=$JVB_PORT
 JICOFO_REST_PORT=$JICOFO_REST_PORT
 JVB_COLIBRI_PORT=$JVB_COLIBRI_PORT
+JVB2_PORT=$JVB2_PORT
+JVB2_COLIBRI_PORT=$(free_port)
 JVB_ADVERTISE_IPS=127.0.0.1
 JVB_ADVERTISE_PRIVATE_CANDIDATES=0
 JVB_DISABLE_STUN=1
@@ -202,10 +214,9 @@ ENV
   mkdir -p "$CONFIG"/{web,transcripts,prosody/config,prosody/prosody-plugins-custom,jicofo,jvb,jigasi,jibri}
   mkdir -p "$CONFIG"/storage/{web,prosody,transcripts} "$CONFIG"/tmp/web-load-test
   chown -R 1000:1000 "$CONFIG"
-  log "ports: http $HTTP_PORT, https $HTTPS_PORT, jvb $JVB_PORT/udp, jicofo rest $JICOFO_REST_PORT, jvb rest $JVB_COLIBRI_PORT"
+  log "ports: http $HTTP_PORT, https $HTTPS_PORT, jvb $JVB_PORT/udp, jvb2 $JVB2_PORT/udp, jicofo rest $JICOFO_REST_PORT, jvb rest $JVB_COLIBRI_PORT"
 }
 
-SERVICES=(prosody jicofo jvb web)
 STACK_UP=0
 bring_up() {
   prepare_env
@@ -242,11 +253,27 @@ check_published() {
   log "published ports answer"
 }
 
+# What users type against the prosody container: accounts land in (and leave) the server's store.
+check_prosodyctl() {
+  local user=dockertest$$ listed
+  "${COMPOSE[@]}" exec -T prosody prosodyctl --config /config/prosody.cfg.lua register "$user" meet.jitsi "pw$$" \
+    || die "prosodyctl register failed"
+  listed=$("${COMPOSE[@]}" exec -T prosody python -m jitsi_py.xmpp list-users meet.jitsi)
+  grep -qx "$user" <<<"$listed" || die "prosodyctl register: $user not in the store (list-users: $listed)"
+  "${COMPOSE[@]}" exec -T prosody prosodyctl --config /config/prosody.cfg.lua unregister "$user" meet.jitsi \
+    || die "prosodyctl unregister failed"
+  listed=$("${COMPOSE[@]}" exec -T prosody python -m jitsi_py.xmpp list-users meet.jitsi)
+  ! grep -qx "$user" <<<"$listed" || die "prosodyctl unregister: $user still in the store"
+  "${COMPOSE[@]}" logs -t --no-color prosody | grep -q 'listening' || die "compose logs -t shows no prosody log"
+  log "prosodyctl register/unregister change the XMPP server's account store; compose logs show each service"
+}
+
 join() {
   check_published
+  check_prosodyctl
   log "client joins through the published ports"
   (cd "$ROOT" && "$PY" -m tests.docker.join_client \
-    --websocket "wss://localhost:$HTTPS_PORT/xmpp-websocket" --media-host 127.0.0.1 --media-port "$JVB_PORT") \
+    --websocket "wss://localhost:$HTTPS_PORT/xmpp-websocket" --media-host 127.0.0.1 --media-ports "$JVB_PORT,$JVB2_PORT" --rooms 2 --every-port) \
     || die "client join failed"
 }
 
@@ -274,6 +301,7 @@ trap 'exit 130' INT TERM
 
 install_packages
 start_engine
+pick_compose
 has base && make_base
 has build && build_images
 has up && bring_up

@@ -77,11 +77,11 @@ class WebSocketStream:
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise JoinFailed(f"no {what} within {timeout:.0f} s")
+                raise JoinFailed(f"waited {timeout:.0f} s in vain for {what}")
             try:
                 element = await self.recv(remaining)
             except asyncio.TimeoutError:
-                raise JoinFailed(f"no {what} within {timeout:.0f} s") from None
+                raise JoinFailed(f"waited {timeout:.0f} s in vain for {what}") from None
             if element.tag == f"{{{NS_FRAMING}}}close" or element.tag.endswith("}error") and "stream" in element.tag:
                 raise JoinFailed(f"the server closed the stream while waiting for {what}: {ET.tostring(element)!r}")
             if match(element):
@@ -196,29 +196,38 @@ def session_accept(offer: Jingle, ours: IceTransport, audio_ssrc: int, me: str, 
     return accept
 
 
-async def join(args: argparse.Namespace) -> None:
-    # Only the loopback address: the path under test is the published port, not the bridge network.
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [args.media_host]
-    room = f"{args.room}@{args.muc_domain}"
-    async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(args.websocket, protocols=("xmpp",), ssl=False, timeout=STEP_TIMEOUT)
-        stream = WebSocketStream(ws, args.domain)
+class Participant:
+    """One participant in its own room, from login to media; it stays until `leave`."""
+
+    def __init__(self, http: aiohttp.ClientSession, args: argparse.Namespace, room: str):
+        self.http = http
+        self.args = args
+        self.room = f"{room}@{args.muc_domain}"
+        self.nick = uuid.uuid4().hex[:8]
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.media: Media | None = None
+        self.port: int | None = None
+
+    async def enter(self) -> None:
+        args = self.args
+        self.ws = await asyncio.wait_for(self.http.ws_connect(args.websocket, protocols=("xmpp",), ssl=False),
+                                         STEP_TIMEOUT)
+        stream = self.stream = WebSocketStream(self.ws, args.domain)
         jid = await login(stream)
         step(f"logged in over {args.websocket} as {jid}")
 
         reply = await iq(stream, "set", f"focus.{args.domain}",
-                         f"<conference xmlns='{NS_FOCUS}' room='{room}' machine-uid='{uuid.uuid4().hex}'/>",
+                         f"<conference xmlns='{NS_FOCUS}' room='{self.room}' machine-uid='{uuid.uuid4().hex}'/>",
                          "the conference request")
         conference = reply.find(f"{{{NS_FOCUS}}}conference")
         if conference is None or conference.get("ready") != "true":
             raise JoinFailed(f"the focus did not answer ready='true': {ET.tostring(reply).decode()}")
-        step(f"the focus answered the conference request for {room}: ready=true")
+        step(f"the focus answered the conference request for {self.room}: ready=true")
 
-        nick = uuid.uuid4().hex[:8]
-        await stream.send(f"<presence xmlns='{NS_CLIENT}' to='{room}/{nick}'><x xmlns='{NS_MUC}'/></presence>")
+        await stream.send(f"<presence xmlns='{NS_CLIENT}' to='{self.room}/{self.nick}'><x xmlns='{NS_MUC}'/></presence>")
         await stream.wait_for("our own MUC presence", lambda e: e.tag == f"{{{NS_CLIENT}}}presence"
-                              and e.get("from") == f"{room}/{nick}" and e.get("type") != "error")
-        step(f"joined {room} as {nick}")
+                              and e.get("from") == f"{self.room}/{self.nick}" and e.get("type") != "error")
+        step(f"joined {self.room} as {self.nick}")
 
         offer_iq = await stream.wait_for("the focus's Jingle session-initiate", lambda e: (
             e.tag == f"{{{NS_CLIENT}}}iq" and e.get("type") == "set"
@@ -230,36 +239,64 @@ async def join(args: argparse.Namespace) -> None:
             raise JoinFailed("the session-initiate carries no ICE transport")
         endpoints = ", ".join(f"{c.ip}:{c.port}" for c in bridge.candidates if c.protocol == "udp")
         step(f"session-initiate from {offer_iq.get('from')}: bridge candidates {endpoints or 'none'}")
-        if not any(c.ip == args.media_host and c.port == args.media_port for c in bridge.candidates):
-            raise JoinFailed(f"the bridge does not advertise {args.media_host}:{args.media_port} (JVB_ADVERTISE_IPS)")
+        published = [c.port for c in bridge.candidates if c.ip == args.media_host and c.port in args.media_ports]
+        if not published:
+            raise JoinFailed(f"the bridge advertises none of {args.media_host}:{args.media_ports} (JVB_ADVERTISE_IPS)")
 
-        media = Media()
+        self.media = media = Media()
         await media.gather()
-        accept = session_accept(offer, media.transport(), media.audio_ssrc, jid, nick)
-        accept_xml = ET.tostring(accept.to_element()).decode()
-        await iq(stream, "set", offer_iq.get("from"), accept_xml, "session-accept")
+        accept = session_accept(offer, media.transport(), media.audio_ssrc, jid, self.nick)
+        await iq(stream, "set", offer_iq.get("from"), ET.tostring(accept.to_element()).decode(), "session-accept")
         step("session-accept acknowledged")
 
+        await media.connect(bridge)
+        remote = media.selected_remote()
+        if remote is None or remote[0] != args.media_host or remote[1] not in published:
+            raise JoinFailed(f"ICE selected {remote}, not a published port {args.media_host}:{published}")
+        self.port = remote[1]
+        step(f"ICE and DTLS established with the bridge through {remote[0]}:{remote[1]}/udp")
+        await media.send_audio(25)
+        step("sent 25 SRTP audio packets to the bridge")
+
+    async def leave(self) -> None:
+        if self.media is not None:
+            await self.media.close()
+        if self.ws is not None and not self.ws.closed:
+            await self.stream.send(f"<presence xmlns='{NS_CLIENT}' to='{self.room}/{self.nick}' type='unavailable'/>")
+            await self.stream.send(f"<close xmlns='{NS_FRAMING}'/>")
+            await self.ws.close()
+
+
+async def join(args: argparse.Namespace) -> None:
+    """One participant per room, one room after the other, all staying until the last is in: the
+    focus then places each new conference while the earlier ones still load their bridges."""
+    # Only the loopback address: the path under test is the published port, not the bridge network.
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [args.media_host]
+    async with aiohttp.ClientSession() as http:
+        participants: list[Participant] = []
         try:
-            await media.connect(bridge)
-            remote = media.selected_remote()
-            if remote != (args.media_host, args.media_port):
-                raise JoinFailed(f"ICE selected {remote}, not the published port {args.media_host}:{args.media_port}")
-            step(f"ICE and DTLS established with the bridge through {remote[0]}:{remote[1]}/udp")
-            await media.send_audio(25)
-            step("sent 25 SRTP audio packets to the bridge")
+            for n in range(args.rooms):
+                participant = Participant(http, args, f"{args.room}{n}")
+                participants.append(participant)
+                await participant.enter()
+            used = sorted({p.port for p in participants})
+            if args.every_port and used != sorted(args.media_ports):
+                raise JoinFailed(f"conferences went to bridge ports {used}, not to every bridge {args.media_ports}")
+            if len(args.media_ports) > 1:
+                step(f"{args.rooms} conferences spread over the bridges at ports {used}")
         finally:
-            await media.close()
-        await stream.send(f"<presence xmlns='{NS_CLIENT}' to='{room}/{nick}' type='unavailable'/>")
-        await stream.send(f"<close xmlns='{NS_FRAMING}'/>")
-        await ws.close()
+            for participant in participants:
+                await participant.leave()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--websocket", required=True, help="wss://host:port/xmpp-websocket")
     parser.add_argument("--media-host", default="127.0.0.1")
-    parser.add_argument("--media-port", type=int, required=True, help="the published JVB_PORT")
+    parser.add_argument("--media-ports", type=lambda v: [int(p) for p in v.split(",")], required=True,
+                        help="the bridges' published UDP ports (JVB_PORT[,JVB2_PORT])")
+    parser.add_argument("--rooms", type=int, default=1, help="conferences to open, one participant each")
+    parser.add_argument("--every-port", action="store_true", help="require conferences on every bridge")
     parser.add_argument("--domain", default="meet.jitsi")
     parser.add_argument("--muc-domain", default="muc.meet.jitsi")
     parser.add_argument("--room", default="dockertest")
