@@ -1,0 +1,293 @@
+"""A conference and its endpoints: ICE, DTLS and SRTP glued to the forwarder.
+
+An :class:`Endpoint` is fed demultiplexed datagrams by ``udp.py`` and writes through the shared
+media port. The per-packet path (``receive_media``, ``deliver``) does one unprotect, one header
+read, and per receiver one header rewrite, one protect and one ``sendto``; failures are counted,
+never logged per packet.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from pylibsrtp import Error as SrtpError
+
+from . import rtcp
+from .dtls import Certificate, DtlsSession
+from .forwarder import Forwarder, Receiver, Source
+from .ice import IceAgent, random_credentials
+from .rtp import audio_level, read_header
+from .speaker import DominantSpeaker
+from .srtp import SrtpContext
+
+log = logging.getLogger(__name__)
+
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+
+@dataclass
+class Counters:
+    """Bridge-wide counters for stats, REST and /metrics."""
+
+    packets_received: int = 0
+    packets_sent: int = 0
+    bytes_received: int = 0
+    bytes_sent: int = 0
+    srtp_rejected: int = 0
+    srtcp_rejected: int = 0
+    rtcp_malformed: int = 0
+    rtp_malformed: int = 0
+    rtp_unknown_ssrc: int = 0
+    not_connected: int = 0
+    unknown_address: int = 0
+    stun_rejected: int = 0
+    dtls_failed: int = 0
+    ice_failed: int = 0
+    ice_succeeded: int = 0
+    keyframe_requests: int = 0
+    data_channel_messages_received: int = 0
+    data_channel_messages_sent: int = 0
+    web_socket_messages_received: int = 0
+    web_socket_messages_sent: int = 0
+    conferences_created: int = 0
+    conferences_completed: int = 0
+    participants: int = 0
+    channel_messages_rejected: int = 0
+    dominant_speaker_changes: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class Endpoint:
+    def __init__(self, conference: "Conference", endpoint_id: str, *, stats_id: str | None = None,
+                 visitor: bool = False, rewrite_ssrcs: bool = False, last_n: int = -1, now: float = 0.0) -> None:
+        self.conference = conference
+        self.id = endpoint_id
+        self.stats_id = stats_id
+        self.visitor = visitor
+        bridge = conference.bridge
+        ufrag, pwd = random_credentials()
+        self.ice = IceAgent(ufrag, pwd, controlling=True)
+        self.dtls = DtlsSession(bridge.certificate)
+        self.srtp: SrtpContext | None = None
+        self.ws_password = secrets.token_hex(12)
+        self.sctp_requested = False
+        self.channel = None  # the bridge channel sink: callable(dict) -> None, set when one connects
+        self.audio_level_id = 0
+        self.audio_pts: set[int] = set()
+        self.created = now
+        self.last_activity = now
+        self.expired = False
+        self._port = bridge.port
+        self._counters = bridge.counters
+        self._forwarder = conference.forwarder
+        self._speaker = conference.speaker
+        self._addresses: set[tuple[str, int]] = set()
+        self.receiver = Receiver(endpoint_id, self.deliver, self.send_rtcp, rewrite_ssrcs=rewrite_ssrcs,
+                                 last_n=last_n, visitor=visitor)
+        self.sctp = None  # bridge channel over SCTP, made when the DTLS handshake completes
+
+    # --- datagrams from udp.py -------------------------------------------------------------------
+
+    def receive_stun(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+        before = self.ice.stun_rejected
+        self.ice.handle_stun(data, addr, now)
+        self._counters.stun_rejected += self.ice.stun_rejected - before
+        for validated in self.ice.validated - self._addresses:
+            self._addresses.add(validated)
+            self._port.bind_address(validated, self)
+        self._ice_events()
+        self.flush()
+
+    def receive_dtls(self, data: bytes, now: float) -> None:
+        was_connected = self.dtls.connected
+        try:
+            app_data = self.dtls.receive(data, now)
+        except Exception as exc:  # OpenSSL may raise anything on garbage; one endpoint's DTLS fails
+            self.dtls.failed = f"DTLS error: {exc}"
+            app_data = []
+        self.flush()
+        if self.dtls.failed:
+            self._dtls_failed()
+            return
+        if self.dtls.connected and not was_connected:
+            profile, local, remote = self.dtls.srtp_keys()
+            self.srtp = SrtpContext(profile, local, remote)
+            log.info("endpoint %s of %s: DTLS-SRTP up (%s)", self.id, self.conference.id,
+                     profile.openssl_name.decode())
+            if self.sctp_requested:
+                self.conference.bridge.start_sctp(self)
+        if app_data and self.sctp is not None:
+            for packet in app_data:
+                self.sctp.receive(packet, now)
+            self.flush()
+
+    def receive_media(self, data: bytes) -> None:
+        """The hot path: one SRTP or SRTCP datagram from a validated address."""
+        srtp = self.srtp
+        counters = self._counters
+        if srtp is None:
+            counters.not_connected += 1
+            return
+        counters.packets_received += 1
+        counters.bytes_received += len(data)
+        if 192 <= data[1] <= 223:
+            try:
+                plain = srtp.unprotect_rtcp(data)
+            except SrtpError:
+                counters.srtcp_rejected += 1
+                return
+            try:
+                self._forwarder.feedback(self.id, plain)
+            except rtcp.RtcpError:
+                counters.rtcp_malformed += 1
+            return
+        try:
+            plain = srtp.unprotect(data)
+        except SrtpError:
+            counters.srtp_rejected += 1
+            return
+        if len(plain) < 12:
+            counters.rtp_malformed += 1
+            return
+        pt, seq, ts, ssrc = read_header(plain)
+        if self.visitor:
+            return
+        if pt in self.audio_pts and self.audio_level_id:
+            self._speaker.level(self.id, audio_level(plain, self.audio_level_id))
+        if self._forwarder.rtp(self.id, plain, pt, seq, ts, ssrc) < 0:
+            counters.rtp_unknown_ssrc += 1
+
+    def deliver(self, packet: bytes) -> None:
+        """Send one plain RTP packet to this endpoint (called by the forwarder per receiver)."""
+        addr = self.ice.selected
+        if addr is None or self.srtp is None:
+            return
+        try:
+            out = self.srtp.protect(packet)
+        except SrtpError:
+            return
+        self._port.sendto(out, addr)
+        counters = self._counters
+        counters.packets_sent += 1
+        counters.bytes_sent += len(out)
+
+    def send_rtcp(self, packet: bytes) -> None:
+        addr = self.ice.selected
+        if addr is None or self.srtp is None:
+            return
+        try:
+            self._port.sendto(self.srtp.protect_rtcp(packet), addr)
+        except SrtpError:
+            return
+        self._counters.keyframe_requests += 1
+
+    # --- timers and control output ---------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        deadlines = [t for t in (self.ice.get_timer(), self.dtls.get_timer(),
+                                 self.sctp.get_timer() if self.sctp is not None else None) if t is not None]
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        self.ice.handle_timer(now)
+        self.dtls.handle_timer(now)
+        if self.sctp is not None:
+            self.sctp.handle_timer(now)
+        self._ice_events()
+        self.flush()
+
+    def flush(self) -> None:
+        for data, addr in self.ice.datagrams_to_send():
+            self._port.sendto_stun(data, addr, self)
+        target = self.ice.selected or (next(iter(self.ice.validated)) if self.ice.validated else None)
+        for data in self.dtls.datagrams_to_send():
+            if target is not None:
+                self._port.sendto(data, target)
+
+    def _ice_events(self) -> None:
+        for event in self.ice.events:
+            if event == "selected":
+                self._counters.ice_succeeded += 1
+                log.info("endpoint %s of %s: ICE selected %s:%d", self.id, self.conference.id, *self.ice.selected)
+            elif event == "failed":
+                self._counters.ice_failed += 1
+                log.info("endpoint %s of %s: ICE consent expired", self.id, self.conference.id)
+        self.ice.events.clear()
+
+    def _dtls_failed(self) -> None:
+        if self.srtp is None and not getattr(self, "_dtls_counted", False):
+            self._dtls_counted = True
+            self._counters.dtls_failed += 1
+            log.warning("endpoint %s of %s: %s", self.id, self.conference.id, self.dtls.failed)
+
+    # --- bridge channel --------------------------------------------------------------------------
+
+    def send_message(self, message: dict) -> None:
+        if self.channel is not None:
+            self.channel(message)
+
+    def close(self) -> None:
+        self.expired = True
+        for addr in self._addresses:
+            self._port.unbind_address(addr, self)
+        self._port.unbind_ufrag(self.ice.local_ufrag, self)
+        if self.sctp is not None:
+            self.sctp.close()
+
+
+class Conference:
+    def __init__(self, bridge, meeting_id: str, name: str | None, now: float) -> None:
+        self.bridge = bridge
+        self.meeting_id = meeting_id
+        self.name = name
+        self.id = secrets.token_hex(8)
+        self.created = now
+        self.endpoints: dict[str, Endpoint] = {}
+        self.feedback_sources = (secrets.randbits(32) or 1, secrets.randbits(32) or 1)  # jvb-a0, jvb-v0
+        self.forwarder = Forwarder(self.feedback_sources[1])
+        self.speaker = DominantSpeaker()
+
+    def add_endpoint(self, endpoint: Endpoint) -> None:
+        self.endpoints[endpoint.id] = endpoint
+        self.bridge.port.bind_ufrag(endpoint.ice.local_ufrag, endpoint)
+        self.forwarder.add_receiver(endpoint.receiver, endpoint.send_rtcp)
+        self.flush_messages()
+
+    def remove_endpoint(self, endpoint_id: str) -> None:
+        endpoint = self.endpoints.pop(endpoint_id, None)
+        if endpoint is None:
+            return
+        endpoint.close()
+        self.forwarder.remove_endpoint(endpoint_id)
+        self.speaker.remove(endpoint_id)
+        self.flush_messages()
+
+    def set_sources(self, endpoint: Endpoint, sources: list[Source]) -> None:
+        self.forwarder.set_sources(endpoint.id, sources)
+        self.flush_messages()
+
+    def tick(self, now: float) -> None:
+        self.forwarder.now = now
+        if self.speaker.tick(now) is not None:
+            self.bridge.counters.dominant_speaker_changes += 1
+            self.forwarder.set_speakers([self.speaker.dominant] + self.speaker.recent)
+            self.broadcast(self.speaker.message())
+        self.flush_messages()
+
+    def flush_messages(self) -> None:
+        messages, self.forwarder.messages = self.forwarder.messages, []
+        for endpoint_id, message in messages:
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is not None:
+                endpoint.send_message(message)
+
+    def broadcast(self, message: dict, exclude: str | None = None) -> None:
+        for endpoint in self.endpoints.values():
+            if endpoint.id != exclude:
+                endpoint.send_message(message)
+
+    def close(self) -> None:
+        for endpoint_id in list(self.endpoints):
+            self.remove_endpoint(endpoint_id)

@@ -1,0 +1,381 @@
+"""Selective forwarding for one conference: which receiver gets which source, at which layer.
+
+Sans-I/O. Plain RTP (already unprotected) goes in with :meth:`Forwarder.rtp`; each receiver gets
+its rewritten copy through its ``deliver(bytes)`` callable. RTCP feedback from receivers goes in
+with :meth:`Forwarder.feedback`; key-frame requests towards senders come out through the sender's
+``send_rtcp(bytes)``. Bridge-channel messages the allocation produces are queued in
+``messages`` as ``(endpoint id, dict)``.
+
+Per (receiver, source) a :class:`Projection` keeps the outgoing SSRC (the source's first SSRC, or
+a bridge-chosen one announced in ``VideoSourcesMap``/``AudioSourcesMap`` when the receiver
+rewrites SSRCs) and the sequence-number/timestamp offsets that make one continuous stream across
+simulcast layer switches. A switch happens only on a key frame of the target layer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import struct
+from dataclasses import dataclass, field
+
+from . import rtcp
+from .rtp import KEYFRAME_DETECTORS, header_length
+
+HEADER = struct.Struct("!HII")
+NO_LAYER = -1
+KEYFRAME_REQUEST_INTERVAL = 0.2  # bridge-media.md §4.4: one PLI per source per 200 ms at most
+VIDEO_TS_STEP = 3000  # 90 kHz at 30 fps: the gap placed between two layers' timestamps
+DEFAULT_MAX_HEIGHT = 180
+ONSTAGE_PREFERRED_HEIGHT = 360
+HISTORY = 512  # power of two: packets kept per receiver for NACK retransmission
+
+
+@dataclass
+class Source:
+    """One named source of a sender: audio has one SSRC, video its simulcast layers' SSRCs."""
+
+    name: str
+    owner: str
+    media: str  # "audio" | "video"
+    layers: list[int]  # SSRCs, lowest resolution first
+    rtx: dict[int, int] = field(default_factory=dict)  # media SSRC -> RTX SSRC
+    video_type: str = "camera"
+
+    @property
+    def primary(self) -> int:
+        return self.layers[0]
+
+    def layer_heights(self) -> list[int]:
+        n = len(self.layers)
+        return [720 >> (n - 1 - i) for i in range(n)]
+
+
+class Projection:
+    """A source as one receiver sees it; ``target``/``current`` are layer indexes or NO_LAYER."""
+
+    __slots__ = ("receiver", "source", "out_ssrc", "out_rtx", "target", "current", "seq_off", "ts_off",
+                 "last_seq", "last_ts", "started")
+
+    def __init__(self, receiver: "Receiver", source: Source, out_ssrc: int, out_rtx: int | None) -> None:
+        self.receiver = receiver
+        self.source = source
+        self.out_ssrc = out_ssrc
+        self.out_rtx = out_rtx
+        self.target = NO_LAYER if source.media == "video" else 0
+        self.current = NO_LAYER if source.media == "video" else 0
+        self.seq_off = 0
+        self.ts_off = 0
+        self.last_seq = 0
+        self.last_ts = 0
+        self.started = source.media == "audio"
+
+
+@dataclass
+class VideoConstraints:
+    max_height: int = -1
+    max_frame_rate: float = -1.0
+
+
+class Receiver:
+    """An endpoint as a receiver: what it asked for and how to reach it."""
+
+    def __init__(self, endpoint_id: str, deliver, send_rtcp, *, rewrite_ssrcs: bool = False,
+                 last_n: int = -1, visitor: bool = False) -> None:
+        self.id = endpoint_id
+        self.deliver = deliver
+        self.send_rtcp = send_rtcp
+        self.rewrite_ssrcs = rewrite_ssrcs
+        self.visitor = visitor
+        self.last_n = last_n
+        self.on_stage: list[str] = []
+        self.selected: list[str] = []
+        self.default_constraints = VideoConstraints(DEFAULT_MAX_HEIGHT)
+        self.constraints: dict[str, VideoConstraints] = {}
+        self.audio_excluded: set[str] = set()
+        self.projections: dict[str, Projection] = {}  # source name -> projection
+        self.by_out_ssrc: dict[int, Projection] = {}
+        self.forwarded: list[str] = []
+        self.history = [None] * HISTORY  # (ssrc, seq, packet) of what we sent
+        self.estimated_bandwidth = -1
+
+    def max_height(self, name: str) -> int:
+        constraint = self.constraints.get(name)
+        if constraint is not None:
+            return constraint.max_height
+        if name in self.on_stage:
+            return max(self.default_constraints.max_height, ONSTAGE_PREFERRED_HEIGHT)
+        return self.default_constraints.max_height
+
+
+class Forwarder:
+    def __init__(self, feedback_ssrc: int) -> None:
+        self.feedback_ssrc = feedback_ssrc
+        self.receivers: dict[str, Receiver] = {}
+        self.sources: dict[str, Source] = {}
+        self.muted: dict[str, tuple[bool, bool]] = {}  # endpoint -> (audio, video) force-muted
+        self.speakers: list[str] = []  # endpoint ids, most recent speaker first
+        self.messages: list[tuple[str, dict]] = []
+        # SSRC -> (source, layer index, projections of that source): the per-packet lookup.
+        self._by_ssrc: dict[int, tuple[Source, int, list[Projection]]] = {}
+        self._rtx_ssrcs: set[int] = set()
+        self._last_keyframe_request: dict[int, float] = {}
+        self._keyframe = KEYFRAME_DETECTORS["VP8"]
+        self._video_pts: dict[int, str] = {}
+        self._sender_constraints: dict[str, int] = {}
+        self.dropped_rtx = 0
+        self.packets_forwarded = 0
+        self.senders_rtcp: dict[str, object] = {}  # endpoint id -> send_rtcp of the sender
+        self.now = 0.0
+
+    # --- signalling inputs -----------------------------------------------------------------------
+
+    def set_video_payload_types(self, pts: dict[int, str]) -> None:
+        """Payload type -> codec name (VP8, VP9, H264, ...), for key frame detection."""
+        self._video_pts.update({pt: name.upper() for pt, name in pts.items()})
+
+    def add_receiver(self, receiver: Receiver, send_rtcp) -> None:
+        self.receivers[receiver.id] = receiver
+        self.senders_rtcp[receiver.id] = send_rtcp
+        if receiver.id not in self.speakers:
+            self.speakers.append(receiver.id)
+        self.allocate()
+
+    def remove_endpoint(self, endpoint_id: str) -> None:
+        receiver = self.receivers.pop(endpoint_id, None)
+        self.senders_rtcp.pop(endpoint_id, None)
+        if endpoint_id in self.speakers:
+            self.speakers.remove(endpoint_id)
+        self.set_sources(endpoint_id, [])
+        if receiver is not None:
+            for projection in receiver.projections.values():
+                self._unlink(projection)
+        self.allocate()
+
+    def set_sources(self, owner: str, sources: list[Source]) -> None:
+        """Replace ``owner``'s sources (a Colibri2 ``<sources>`` is the whole set)."""
+        for name in [n for n, s in self.sources.items() if s.owner == owner]:
+            source = self.sources.pop(name)
+            for ssrc in source.layers:
+                self._by_ssrc.pop(ssrc, None)
+            self._rtx_ssrcs.difference_update(source.rtx.values())
+            for receiver in self.receivers.values():
+                projection = receiver.projections.pop(name, None)
+                if projection is not None:
+                    receiver.by_out_ssrc.pop(projection.out_ssrc, None)
+        for source in sources:
+            self.sources[source.name] = source
+            projections: list[Projection] = []
+            for index, ssrc in enumerate(source.layers):
+                self._by_ssrc[ssrc] = (source, index, projections)
+            self._rtx_ssrcs.update(source.rtx.values())
+        self.allocate()
+
+    def set_muted(self, endpoint_id: str, audio: bool | None, video: bool | None) -> None:
+        old_audio, old_video = self.muted.get(endpoint_id, (False, False))
+        self.muted[endpoint_id] = (old_audio if audio is None else audio, old_video if video is None else video)
+        self.allocate()
+
+    def set_speakers(self, ranking: list[str]) -> None:
+        self.speakers = [e for e in ranking if e in self.receivers] + [
+            e for e in self.speakers if e not in ranking]
+        self.allocate()
+
+    # --- allocation ------------------------------------------------------------------------------
+
+    def allocate(self) -> None:
+        """Recompute every receiver's projections and layers; queue the messages that changed."""
+        wanted_by_source: dict[str, int] = {}
+        for receiver in self.receivers.values():
+            order = self._ranking(receiver)
+            forwarded = []
+            for name in order:
+                source = self.sources[name]
+                height = receiver.max_height(name)
+                layer = NO_LAYER
+                if height != 0 and (receiver.last_n < 0 or len(forwarded) < receiver.last_n):
+                    heights = source.layer_heights()
+                    layer = 0
+                    for index, layer_height in enumerate(heights):
+                        if height < 0 or layer_height <= height:
+                            layer = index
+                    forwarded.append(name)
+                    wanted = heights[layer] if height < 0 else min(height, heights[-1])
+                    wanted_by_source[name] = max(wanted_by_source.get(name, 0), max(wanted, heights[layer]))
+                self._project(receiver, source).target = layer
+            for source in self.sources.values():
+                if source.media == "audio" and source.owner != receiver.id:
+                    audio_on = source.name not in receiver.audio_excluded
+                    self._project(receiver, source).target = 0 if audio_on else NO_LAYER
+            if forwarded != receiver.forwarded:
+                receiver.forwarded = forwarded
+                self.messages.append((receiver.id, {"colibriClass": "ForwardedSources",
+                                                    "forwardedSources": list(forwarded)}))
+        for source in self.sources.values():
+            if source.media != "video":
+                continue
+            height = wanted_by_source.get(source.name, 0)
+            if self._sender_constraints.get(source.name) != height:
+                self._sender_constraints[source.name] = height
+                self.messages.append((source.owner, {"colibriClass": "SenderSourceConstraints",
+                                                     "sourceName": source.name, "maxHeight": height}))
+        for receiver in self.receivers.values():
+            for projection in receiver.projections.values():
+                if projection.target != NO_LAYER and projection.target != projection.current:
+                    self.request_keyframe(projection.source.layers[projection.target])
+
+    def initial_messages(self, endpoint_id: str) -> list[dict]:
+        """What a freshly connected bridge channel gets (bridge-media.md §6.3)."""
+        out = [{"colibriClass": "SenderSourceConstraints", "sourceName": name, "maxHeight": height}
+               for name, height in self._sender_constraints.items()
+               if name in self.sources and self.sources[name].owner == endpoint_id]
+        receiver = self.receivers.get(endpoint_id)
+        if receiver is not None:
+            out.append({"colibriClass": "ForwardedSources", "forwardedSources": list(receiver.forwarded)})
+            if receiver.rewrite_ssrcs:
+                out.extend(self._source_maps(receiver, list(receiver.projections.values())))
+        return out
+
+    def _ranking(self, receiver: Receiver) -> list[str]:
+        video = [s for s in self.sources.values() if s.media == "video" and s.owner != receiver.id
+                 and not self.muted.get(s.owner, (False, False))[1] and not receiver.visitor]
+        speaker_rank = {e: i for i, e in enumerate(self.speakers)}
+
+        def key(source: Source):
+            return (source.name not in receiver.on_stage, source.name not in receiver.selected,
+                    speaker_rank.get(source.owner, len(speaker_rank)))
+        return [s.name for s in sorted(video, key=key)]
+
+    def _project(self, receiver: Receiver, source: Source) -> Projection:
+        projection = receiver.projections.get(source.name)
+        if projection is None:
+            if receiver.rewrite_ssrcs:
+                out_ssrc = secrets.randbits(32) or 1
+                out_rtx = (secrets.randbits(32) or 1) if source.media == "video" else None
+            else:
+                out_ssrc, out_rtx = source.primary, source.rtx.get(source.primary)
+            projection = Projection(receiver, source, out_ssrc, out_rtx)
+            projection.target = NO_LAYER
+            receiver.projections[source.name] = projection
+            receiver.by_out_ssrc[out_ssrc] = projection
+            self._by_ssrc[source.primary][2].append(projection)
+            if receiver.rewrite_ssrcs:
+                self.messages.extend((receiver.id, m) for m in self._source_maps(receiver, [projection]))
+        return projection
+
+    def _unlink(self, projection: Projection) -> None:
+        entry = self._by_ssrc.get(projection.source.primary)
+        if entry is not None and projection in entry[2]:
+            entry[2].remove(projection)
+
+    @staticmethod
+    def _source_maps(receiver: Receiver, projections: list[Projection]) -> list[dict]:
+        video = [{"source": p.source.name, "owner": p.source.owner, "ssrc": p.out_ssrc, "rtx": p.out_rtx,
+                  "videoType": p.source.video_type.upper()} for p in projections if p.source.media == "video"]
+        audio = [{"source": p.source.name, "owner": p.source.owner, "ssrc": p.out_ssrc}
+                 for p in projections if p.source.media == "audio"]
+        out = []
+        if video:
+            out.append({"colibriClass": "VideoSourcesMap", "mappedSources": video})
+        if audio:
+            out.append({"colibriClass": "AudioSourcesMap", "mappedSources": audio})
+        return out
+
+    # --- the per-packet path ---------------------------------------------------------------------
+
+    def rtp(self, sender: str, packet: bytes, pt: int, seq: int, ts: int, ssrc: int) -> int:
+        """Forward one plain RTP packet; returns how many receivers got it (-1: unknown SSRC)."""
+        entry = self._by_ssrc.get(ssrc)
+        if entry is None:
+            if ssrc in self._rtx_ssrcs:
+                self.dropped_rtx += 1
+                return 0
+            return -1
+        source, layer, projections = entry
+        if source.owner != sender:
+            return -1
+        muted = self.muted.get(sender)
+        if muted is not None and muted[source.media == "video"]:
+            return 0
+        keyframe = None
+        count = 0
+        body = None
+        for projection in projections:
+            target = projection.target
+            if target == NO_LAYER:
+                continue
+            if layer != projection.current:
+                if layer != target:
+                    continue
+                if keyframe is None:
+                    keyframe = self._is_keyframe(packet, pt)
+                if not keyframe:
+                    continue
+                self._switch(projection, layer, seq, ts)
+            out_seq = (seq + projection.seq_off) & 0xFFFF
+            out_ts = (ts + projection.ts_off) & 0xFFFFFFFF
+            if body is None:
+                body = packet[12:]
+            out = packet[:2] + HEADER.pack(out_seq, out_ts, projection.out_ssrc) + body
+            if ((out_seq - projection.last_seq) & 0xFFFF) < 0x8000:
+                projection.last_seq = out_seq
+                projection.last_ts = out_ts
+            receiver = projection.receiver
+            receiver.history[out_seq & (HISTORY - 1)] = (projection.out_ssrc, out_seq, out)
+            receiver.deliver(out)
+            count += 1
+        self.packets_forwarded += count
+        return count
+
+    def _is_keyframe(self, packet: bytes, pt: int) -> bool:
+        detector = KEYFRAME_DETECTORS.get(self._video_pts.get(pt, "VP8"))
+        offset = header_length(packet)
+        return detector is not None and offset > 0 and detector(packet, offset)
+
+    def _switch(self, projection: Projection, layer: int, seq: int, ts: int) -> None:
+        if projection.started:
+            projection.seq_off = (projection.last_seq + 1 - seq) & 0xFFFF
+            projection.ts_off = (projection.last_ts + VIDEO_TS_STEP - ts) & 0xFFFFFFFF
+        else:
+            projection.started = True
+            projection.seq_off = projection.ts_off = 0
+            projection.last_seq = (seq - 1) & 0xFFFF
+        projection.current = layer
+
+    # --- feedback from receivers -----------------------------------------------------------------
+
+    def feedback(self, receiver_id: str, packet: bytes) -> None:
+        """RTCP from a receiver: PLI/FIR become our key-frame requests, NACKs are answered from
+        history, REMB updates the estimate; reports are terminated here (dropped)."""
+        receiver = self.receivers.get(receiver_id)
+        if receiver is None:
+            return
+        for pt, fmt, offset, length in rtcp.packets(packet):
+            if pt == rtcp.PSFB and fmt in (rtcp.FMT_PLI, rtcp.FMT_FIR) and length >= 12:
+                ssrcs = [rtcp.media_ssrc(packet, offset)] if fmt == rtcp.FMT_PLI else list(
+                    rtcp.fir_ssrcs(packet, offset, length))
+                for ssrc in ssrcs:
+                    projection = receiver.by_out_ssrc.get(ssrc)
+                    if projection is not None and projection.current != NO_LAYER:
+                        self.request_keyframe(projection.source.layers[projection.current])
+            elif pt == rtcp.PSFB and fmt == rtcp.FMT_REMB:
+                bitrate = rtcp.remb_bitrate(packet, offset, length)
+                if bitrate >= 0:
+                    receiver.estimated_bandwidth = bitrate
+            elif pt == rtcp.RTPFB and fmt == rtcp.FMT_NACK and length >= 16:
+                ssrc = rtcp.media_ssrc(packet, offset)
+                for lost in rtcp.nack_sequence_numbers(packet, offset, length):
+                    kept = receiver.history[lost & (HISTORY - 1)]
+                    if kept is not None and kept[0] == ssrc and kept[1] == lost:
+                        receiver.deliver(kept[2])
+
+    def request_keyframe(self, ssrc: int) -> None:
+        last = self._last_keyframe_request.get(ssrc)
+        if last is not None and self.now - last < KEYFRAME_REQUEST_INTERVAL:
+            return
+        entry = self._by_ssrc.get(ssrc)
+        if entry is None:
+            return
+        send = self.senders_rtcp.get(entry[0].owner)
+        if send is not None:
+            self._last_keyframe_request[ssrc] = self.now
+            send(rtcp.build_rr(self.feedback_ssrc) + rtcp.build_pli(self.feedback_ssrc, ssrc))

@@ -1,0 +1,80 @@
+"""The one UDP media port every endpoint shares (bridge-media.md §1).
+
+Demultiplexing, in this order: a datagram from an address some endpoint validated goes to that
+endpoint (RTP/RTCP straight to its hot path, DTLS to its DTLS session, STUN to its ICE agent);
+a STUN request names its endpoint by the local ufrag in USERNAME; a STUN response comes back from
+an address we sent a check to. Everything else is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from .ice import stun_local_ufrag
+
+
+class MediaPort(asyncio.DatagramProtocol):
+    def __init__(self, counters, clock=None) -> None:
+        self._counters = counters
+        self._by_ufrag: dict[str, object] = {}
+        self._by_addr: dict[tuple[str, int], object] = {}
+        self._checks_to: dict[tuple[str, int], object] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+        self._clock = clock
+        self.sendto = self._not_bound
+
+    @staticmethod
+    def _not_bound(data, addr) -> None:
+        raise RuntimeError("the media port is not bound yet")
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.sendto = transport.sendto
+        if self._clock is None:
+            self._clock = asyncio.get_running_loop().time
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        addr = addr[:2]
+        endpoint = self._by_addr.get(addr)
+        first = data[0] if data else 255
+        if endpoint is not None and 128 <= first <= 191:
+            endpoint.receive_media(data)
+            return
+        if first < 4:
+            if endpoint is None:
+                ufrag = stun_local_ufrag(data)
+                endpoint = self._by_ufrag.get(ufrag) if ufrag else self._checks_to.get(addr)
+            if endpoint is None:
+                self._counters.unknown_address += 1
+                return
+            endpoint.receive_stun(data, addr, self._clock())
+            return
+        if endpoint is not None and 20 <= first <= 63:
+            endpoint.receive_dtls(data, self._clock())
+            return
+        self._counters.unknown_address += 1
+
+    def error_received(self, exc) -> None:
+        # ICMP errors (a peer went away) are expected; consent freshness handles them.
+        pass
+
+    def sendto_stun(self, data: bytes, addr, endpoint) -> None:
+        self._checks_to[addr] = endpoint
+        self.sendto(data, addr)
+
+    def bind_ufrag(self, ufrag: str, endpoint) -> None:
+        self._by_ufrag[ufrag] = endpoint
+
+    def unbind_ufrag(self, ufrag: str, endpoint) -> None:
+        if self._by_ufrag.get(ufrag) is endpoint:
+            del self._by_ufrag[ufrag]
+        for addr in [a for a, e in self._checks_to.items() if e is endpoint]:
+            del self._checks_to[addr]
+
+    def bind_address(self, addr, endpoint) -> None:
+        """A validated address (a request with valid integrity came from it) now routes here."""
+        self._by_addr[addr] = endpoint
+
+    def unbind_address(self, addr, endpoint) -> None:
+        if self._by_addr.get(addr) is endpoint:
+            del self._by_addr[addr]

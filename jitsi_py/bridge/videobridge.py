@@ -1,0 +1,188 @@
+"""The bridge's state: conferences by meeting id, the media port, certificate, candidates, stats."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+
+from ..common.stanzas.jingle import Candidate
+from .conference import Conference, Counters, Endpoint
+from .dtls import Certificate
+from .ice import candidate_foundation, candidate_priority
+from .udp import MediaPort
+
+log = logging.getLogger(__name__)
+
+VERSION = "2.3.0-jitsi-py"
+# stress_level = packet rate / this (bridge-media.md: JVB's packet-rate load threshold).
+PACKET_RATE_CAPACITY = 50_000
+
+
+def local_addresses() -> list[str]:
+    """IPv4 addresses of this host: the default route's, the hostname's, and loopback last."""
+    found: list[str] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent; only the route is looked up
+            found.append(probe.getsockname()[0])
+        except OSError:
+            pass
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET, socket.SOCK_DGRAM):
+            found.append(info[4][0])
+    except OSError:
+        pass
+    found.append("127.0.0.1")
+    return [a for a in dict.fromkeys(found) if not (a.startswith("127.") and a != "127.0.0.1")]
+
+
+def build_candidates(port: int, local: list[str], advertise: tuple[str, ...], private: bool) -> list[Candidate]:
+    """Host candidates for local addresses, srflx for JVB_ADVERTISE_IPS mappings (``ip`` or ``ip#port``)."""
+    import ipaddress
+
+    candidates: list[Candidate] = []
+    base = local[0] if local else "0.0.0.0"
+    for index, address in enumerate(local):
+        ip = ipaddress.ip_address(address)
+        if (ip.is_private or ip.is_loopback) and not private and advertise:
+            continue
+        candidates.append(Candidate(1, candidate_foundation("host", address), 0, os.urandom(8).hex(), address,
+                                    port, candidate_priority("host", 65535 - index), "udp", "host"))
+    for index, mapping in enumerate(advertise):
+        address, _, public_port = mapping.partition("#")
+        candidates.append(Candidate(1, candidate_foundation("srflx", address), 0, os.urandom(8).hex(), address,
+                                    int(public_port or port), candidate_priority("srflx", 65535 - index), "udp",
+                                    "srflx", rel_addr=base, rel_port=port))
+    return candidates
+
+
+class Videobridge:
+    def __init__(self, *, candidates: list[Candidate], websocket_base: str | None = None, sctp_enabled: bool = False,
+                 default_last_n: int = -1, max_endpoints_per_conference: int = 500, region: str | None = None,
+                 relay_id: str | None = None) -> None:
+        self.counters = Counters()
+        self.port = MediaPort(self.counters)
+        self.certificate = Certificate()
+        self.candidates = candidates
+        self.websocket_base = websocket_base
+        self.sctp_enabled = sctp_enabled
+        self.default_last_n = default_last_n
+        self.max_endpoints_per_conference = max_endpoints_per_conference
+        self.region = region
+        self.relay_id = relay_id
+        self.conferences: dict[str, Conference] = {}
+        self.drain = False
+        self.graceful_shutdown = False
+        self.shutting_down = False
+        self.healthy = True
+        self._rate_mark = (0.0, 0, 0, 0, 0)
+        self.rates = (0.0, 0.0, 0.0, 0.0)  # packets/s down, up; kbit/s down, up
+
+    def create_conference(self, meeting_id: str, name: str | None, now: float) -> Conference:
+        conference = Conference(self, meeting_id, name, now)
+        self.conferences[meeting_id] = conference
+        self.counters.conferences_created += 1
+        log.info("conference %s created (meeting %s, %s)", conference.id, meeting_id, name)
+        return conference
+
+    def expire_conference(self, conference: Conference) -> None:
+        if self.conferences.get(conference.meeting_id) is conference:
+            del self.conferences[conference.meeting_id]
+            conference.close()
+            self.counters.conferences_completed += 1
+            log.info("conference %s expired", conference.id)
+
+    def find_endpoint(self, conference_id: str, endpoint_id: str) -> Endpoint | None:
+        for conference in self.conferences.values():
+            if conference.id == conference_id:
+                return conference.endpoints.get(endpoint_id)
+        return None
+
+    def websocket_url(self, conference: Conference, endpoint: Endpoint) -> str | None:
+        if not self.websocket_base:
+            return None
+        return f"{self.websocket_base}/{conference.id}/{endpoint.id}?pwd={endpoint.ws_password}"
+
+    def start_sctp(self, endpoint: Endpoint) -> None:
+        from .channel import SctpChannel
+
+        endpoint.sctp = SctpChannel(endpoint)
+
+    def tick(self, now: float) -> None:
+        """Timers of every endpoint and conference; called a few dozen times a second."""
+        for conference in list(self.conferences.values()):
+            for endpoint in list(conference.endpoints.values()):
+                deadline = endpoint.get_timer()
+                if deadline is not None and deadline <= now:
+                    endpoint.handle_timer(now)
+            conference.tick(now)
+        mark_time, rx, tx, brx, btx = self._rate_mark
+        elapsed = now - mark_time
+        if elapsed >= 1.0:
+            c = self.counters
+            self.rates = ((c.packets_received - rx) / elapsed, (c.packets_sent - tx) / elapsed,
+                          (c.bytes_received - brx) * 8 / 1000 / elapsed, (c.bytes_sent - btx) * 8 / 1000 / elapsed)
+            self._rate_mark = (now, c.packets_received, c.packets_sent, c.bytes_received, c.bytes_sent)
+
+    def stats(self) -> dict[str, object]:
+        """JVB's stats names and meanings (colibri2.md §2)."""
+        c = self.counters
+        endpoints = [e for conf in self.conferences.values() for e in conf.endpoints.values()]
+        packet_rate = self.rates[0] + self.rates[1]
+        stress = packet_rate / PACKET_RATE_CAPACITY
+        largest = max((len(conf.endpoints) for conf in self.conferences.values()), default=0)
+        return {
+            "stress_level": round(stress, 4),
+            "average_participant_stress": 0.01,
+            "drain": self.drain,
+            "graceful_shutdown": self.graceful_shutdown,
+            "shutting_down": self.shutting_down,
+            "healthy": self.healthy,
+            "version": VERSION,
+            "release": VERSION,
+            **({"region": self.region} if self.region else {}),
+            **({"relay_id": self.relay_id} if self.relay_id else {}),
+            "current_timestamp": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            "conferences": len(self.conferences),
+            "participants": len(endpoints),
+            "endpoints": len(endpoints),
+            "local_endpoints": len(endpoints),
+            "visitors": sum(1 for e in endpoints if e.visitor),
+            "largest_conference": largest,
+            "inactive_conferences": 0,
+            "p2p_conferences": 0,
+            "octo_conferences": 0,
+            "endpoints_sending_audio": 0,
+            "endpoints_sending_video": 0,
+            "bit_rate_download": round(self.rates[2]),
+            "bit_rate_upload": round(self.rates[3]),
+            "packet_rate_download": round(self.rates[0]),
+            "packet_rate_upload": round(self.rates[1]),
+            "incoming_loss": 0.0,
+            "outgoing_loss": 0.0,
+            "overall_loss": 0.0,
+            "rtt_aggregate": 0.0,
+            "total_conferences_created": c.conferences_created,
+            "total_conferences_completed": c.conferences_completed,
+            "total_participants": c.participants,
+            "total_packets_received": c.packets_received,
+            "total_packets_sent": c.packets_sent,
+            "total_bytes_received": c.bytes_received,
+            "total_bytes_sent": c.bytes_sent,
+            "total_ice_succeeded": c.ice_succeeded,
+            "total_ice_failed": c.ice_failed,
+            "dtls_failed_endpoints": c.dtls_failed,
+            "total_keyframes_received": 0,
+            "total_dominant_speaker_changes": c.dominant_speaker_changes,
+            "total_data_channel_messages_received": c.data_channel_messages_received,
+            "total_data_channel_messages_sent": c.data_channel_messages_sent,
+            "total_colibri_web_socket_messages_received": c.web_socket_messages_received,
+            "total_colibri_web_socket_messages_sent": c.web_socket_messages_sent,
+            "total_srtp_rejected": c.srtp_rejected,
+            "total_srtcp_rejected": c.srtcp_rejected,
+            "total_stun_rejected": c.stun_rejected,
+            "total_unknown_address_dropped": c.unknown_address,
+            "threads": 1,
+        }
