@@ -17,8 +17,8 @@ Login names go into the filter escaped (RFC 4515) and into a DN escaped (RFC 451
 ``)`` or ``,`` in a name cannot widen the search. An empty password is refused before any bind:
 LDAP treats it as an unauthenticated bind, which many servers accept.
 
-ldap3 is blocking: each login runs in a worker thread, at most ``JITSI_PY_LDAP_MAX_CONCURRENT``
-at once, every socket operation bounded by ``JITSI_PY_LDAP_TIMEOUT``. A directory that is down
+ldap3 is blocking: each login runs in one of the backend's ``JITSI_PY_LDAP_MAX_CONCURRENT``
+threads, every socket operation bounded by ``JITSI_PY_LDAP_TIMEOUT``. A directory that is down
 or unreachable refuses the login with ``temporary-auth-failure`` within that time.
 """
 
@@ -28,6 +28,7 @@ import asyncio
 import logging
 import math
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import ldap3
@@ -180,7 +181,9 @@ class LdapBackend:
         self.domain = domain
         self.directory = Directory(config)
         self.timeout = config.timeout
-        self.slots = asyncio.Semaphore(config.max_concurrent)
+        # Its own threads: a directory that hangs must not take the loop's default executor
+        # (name resolution and others' blocking calls) with it.
+        self.threads = ThreadPoolExecutor(config.max_concurrent, thread_name_prefix="ldap")
 
     async def anonymous(self, attempt: Attempt) -> Identity:
         raise AuthFailure("invalid-mechanism", f"{self.domain} needs a username and password")
@@ -190,17 +193,17 @@ class LdapBackend:
             raise AuthFailure("not-authorized", "unknown user or wrong password")
         login = LoginName(username, attempt.domain)
         # Each step is bounded by the socket timeouts; this outer bound covers the whole login
-        # (service bind, search, user bind) in case a server trickles its answers.
+        # (waiting for a thread, service bind, search, user bind) in case a server trickles.
         deadline = 4 * self.timeout + 1
-        async with self.slots:
-            try:
-                dn = await asyncio.wait_for(asyncio.to_thread(self.directory.verify, login, password), deadline)
-            except DirectoryDown as exc:
-                log.warning("LDAP login of %r failed: %s", username, exc)
-                raise AuthFailure("temporary-auth-failure", "the LDAP directory is unavailable") from None
-            except TimeoutError:
-                log.warning("LDAP login of %r took longer than %.0f s", username, deadline)
-                raise AuthFailure("temporary-auth-failure", "the LDAP directory is unavailable") from None
+        work = asyncio.get_running_loop().run_in_executor(self.threads, self.directory.verify, login, password)
+        try:
+            dn = await asyncio.wait_for(work, deadline)
+        except DirectoryDown as exc:
+            log.warning("LDAP login of %r failed: %s", username, exc)
+            raise AuthFailure("temporary-auth-failure", "the LDAP directory is unavailable") from None
+        except TimeoutError:
+            log.warning("LDAP login of %r took longer than %.0f s", username, deadline)
+            raise AuthFailure("temporary-auth-failure", "the LDAP directory is unavailable") from None
         if dn is None:
             raise AuthFailure("not-authorized", "unknown user or wrong password")
         return Identity(username.lower())

@@ -268,3 +268,13 @@ def test_login_name_expansions():
     assert name.expand("(|(uid=%u)(uid=%U)(dc=%d)(o=%r)(x=%%u)(y=%z))", str) == \
         "(|(uid=ann@corp.example)(uid=ann)(dc=corp.example)(o=meet.jitsi)(x=%u)(y=%z))"
     assert LoginName("ann", "meet.jitsi").expand("%d", str) == "meet.jitsi"
+
+
+async def test_many_concurrent_logins_share_the_bounded_threads(slapd):
+    import asyncio
+
+    back = backend(slapd["plain"], JITSI_PY_LDAP_MAX_CONCURRENT="2")
+    results = await asyncio.gather(*(back.plain(ATTEMPT, "bob", "bob-pass") for _ in range(20)),
+                                   back.plain(ATTEMPT, "bob", "wrong"), return_exceptions=True)
+    assert results[:20] == [Identity("bob")] * 20
+    assert isinstance(results[20], AuthFailure) and results[20].condition == "not-authorized"
