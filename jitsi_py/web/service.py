@@ -52,10 +52,22 @@ def tls_files(settings: Settings) -> tuple[Path, Path]:
     return cert, key
 
 
-def _hosts(settings: Settings) -> list[str] | None:
+def _hosts(settings: Settings) -> list[str]:
     if settings.web.interfaces:
         return list(settings.web.interfaces)
     return ["0.0.0.0", "::"] if settings.web.ipv6 else ["0.0.0.0"]
+
+
+async def _listen(runner: web.AppRunner, port: int, settings: Settings,
+                  ssl_context: ssl.SSLContext | None = None) -> None:
+    """ENABLE_IPV6 on a host without IPv6 serves IPv4 with a warning instead of not starting."""
+    try:
+        await web.TCPSite(runner, _hosts(settings), port, ssl_context=ssl_context).start()
+    except OSError as exc:
+        if settings.web.interfaces or not settings.web.ipv6:
+            raise
+        logger.warning("web: cannot listen on IPv6 (%s); serving IPv4 only", exc)
+        await web.TCPSite(runner, "0.0.0.0", port, ssl_context=ssl_context).start()
 
 
 async def run(settings: Settings) -> None:
@@ -68,7 +80,6 @@ async def run(settings: Settings) -> None:
             raise SettingsError("ENABLE_LETSENCRYPT", "1", str(exc)) from None
     state = make_state(settings)
     await state.proxy.start()
-    hosts = _hosts(settings)
     runners: list[web.AppRunner] = []
     background: list[asyncio.Task] = []
     try:
@@ -80,13 +91,13 @@ async def run(settings: Settings) -> None:
             context = server_context(cert, key)
             https_runner = web.AppRunner(build_app(state, https=True), access_log=None, shutdown_timeout=0.5)
             await https_runner.setup()
-            await web.TCPSite(https_runner, hosts, web_settings.https_port, ssl_context=context).start()
+            await _listen(https_runner, web_settings.https_port, settings, context)
             runners.append(https_runner)
         redirect = web_settings.tls.http_redirect and context is not None
         http_app = build_redirect_app(state) if redirect else build_app(state, https=False)
         http_runner = web.AppRunner(http_app, access_log=None, shutdown_timeout=0.5)
         await http_runner.setup()
-        await web.TCPSite(http_runner, hosts, web_settings.http_port).start()
+        await _listen(http_runner, web_settings.http_port, settings)
         runners.append(http_runner)
         logger.info("web: http on %d%s, serving %s", web_settings.http_port,
                     "" if context is None else f", https on {web_settings.https_port}", settings.common.public_url)
