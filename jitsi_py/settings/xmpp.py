@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .auth import AuthBackends
 from .common import secret
-from .fields import boolean, csv, duration, env, integer, nested, port_number, rate, size, text
+from .fields import boolean, csv, duration, env, integer, nested, number, port_number, rate, size, text
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,11 @@ class Rooms:
     subdomains: bool = env("ENABLE_SUBDOMAINS", "1", boolean)
     # A plain MUC (no Jitsi wait-for-the-focus rule) lets bench/ compare us with a stock Prosody.
     wait_for_focus: bool = env("JITSI_PY_MUC_WAIT_FOR_FOCUS", "1", boolean)
+    # Presence updates an occupant may send per second after a burst; the excess is refused.
+    presence_rate: float = env("JITSI_PY_MUC_PRESENCE_RATE", "10", number)
+    presence_burst: int = env("JITSI_PY_MUC_PRESENCE_BURST", "30", integer)
+    # Joins one room may hold while it waits for the focus (or a guest for its host).
+    max_held_joins: int = env("JITSI_PY_MUC_MAX_HELD_JOINS", "500", integer)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ def build_components(settings: Settings, host: Host) -> list[Component]:
 
     def muc(domain: str, **options) -> MucService:
         return MucService(MucOptions(domain=domain.lower(), focus_jid=focus, admins=admins,
-                                     clock=time.monotonic, **options), host)
+                                     presence_rate=rooms.presence_rate, presence_burst=rooms.presence_burst,
+                                     max_held_joins=rooms.max_held_joins, clock=time.monotonic, **options), host)
 
     conference = muc(d.muc, wait_for_focus=rooms.wait_for_focus, validate_nick=True)
     internal = muc(d.internal_muc, allowed_domains=frozenset({d.auth.lower()}), hide_all=False)
