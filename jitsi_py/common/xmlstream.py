@@ -97,7 +97,7 @@ class XmlStreamParser:
         """A fresh stream on the same connection (after STARTTLS and SASL success)."""
         p = expat.ParserCreate("UTF-8", "}")
         p.buffer_text = True
-        p.buffer_size = 16384
+        p.buffer_size = 2048  # per connection: small keeps idle sessions cheap
         p.ordered_attributes = False
         p.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
         p.StartElementHandler = self._start
