@@ -1,0 +1,83 @@
+"""Our browser client on our own XMPP server and focus (the bridge is not in this test yet).
+
+Two people open the same room: the conference request goes to our focus through ``focus.<domain>``,
+both join the MUC over our WebSocket (through our web proxy), see each other and chat; the first
+is the moderator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+from playwright.async_api import async_playwright
+
+from jitsi_py.focus.service import run as run_focus
+from jitsi_py.settings import Settings
+from jitsi_py.web.service import run as run_web
+from jitsi_py.xmpp.service import run as run_xmpp
+
+from .conftest import free_port
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.system
+
+
+async def _port_open(port: int) -> None:
+    for _ in range(300):
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path):
+    https, c2s, http = free_port(), free_port(), free_port()
+    settings = Settings.from_values({
+        "CONFIG": str(tmp_path / "cfg"), "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(c2s),
+        "PROSODY_HTTP_PORT": str(http), "PROSODY_COMPONENT_PORT": str(free_port()),
+        "PROSODY_INTERFACES": "127.0.0.1", "JICOFO_AUTH_PASSWORD": "focus-secret",
+        "JVB_AUTH_PASSWORD": "jvb-secret", "JICOFO_REST_PORT": str(free_port()),
+        "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{http}", "HTTP_PORT": str(free_port()),
+        "HTTPS_PORT": str(https), "JITSI_PY_WEB_INTERFACES": "127.0.0.1",
+        "PUBLIC_URL": f"https://127.0.0.1:{https}",
+    })
+    services = [asyncio.ensure_future(run_xmpp(settings))]
+    try:
+        await _port_open(c2s)
+        services += [asyncio.ensure_future(run_focus(settings)), asyncio.ensure_future(run_web(settings))]
+        await _port_open(https)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                pages = []
+                for name in ("Alice", "Bob"):
+                    context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
+                    page = await context.new_page()
+                    await page.goto(f"https://127.0.0.1:{https}/standup")
+                    await page.get_by_test_id("prejoin-name").fill(name)
+                    await page.get_by_test_id("prejoin-join").click()
+                    await page.wait_for_function("window.jitsiPy?.view?.conference?.role", timeout=30000)
+                    pages.append(page)
+                alice, bob = pages
+                await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for(timeout=15000)
+                await bob.locator("[data-testid=remote-tile]").filter(has_text="Alice").wait_for(timeout=15000)
+                assert await alice.evaluate("window.jitsiPy.view.conference.role") == "moderator"
+                assert await alice.evaluate("window.jitsiPy.view.connection.transportName") == "websocket"
+                # the focus is in the room but is no one's tile
+                assert await alice.locator("[data-testid=remote-tile]").count() == 1
+                await bob.get_by_test_id("toolbar-chat").click()
+                await bob.get_by_test_id("chat-input").fill("hi from Bob")
+                await bob.get_by_test_id("chat-send").click()
+                await alice.get_by_test_id("chat-message").filter(has_text="hi from Bob").wait_for(state="attached")
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                await alice.screenshot(path=str(ARTIFACTS / "our-stack-no-bridge.png"))
+            finally:
+                await browser.close()
+    finally:
+        for task in services:
+            task.cancel()
+        await asyncio.gather(*services, return_exceptions=True)
