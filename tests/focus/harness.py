@@ -1,0 +1,286 @@
+"""Integration parts for the focus: Debian's Prosody shaped like docker-jitsi-meet's (its stock
+modules only), a scripted bridge that answers Colibri2 with recorded-shape responses (a test
+double, never shipped), and signalling-only participants built on slixmpp.
+
+Stock Prosody lacks Jitsi's ``client_proxy`` component (``focus.<domain>``), so participants here
+send the conference request straight to the focus's full JID, which the focus accepts too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from xml.etree.ElementTree import Element, SubElement
+
+import slixmpp
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+from jitsi_py.common.stanzas import colibri2 as c2
+from jitsi_py.common.stanzas.jingle import (
+    NS_FOCUS, NS_JINGLE, Candidate, Fingerprint, IceTransport, Jingle, Source, parse_jingle, q,
+)
+from jitsi_py.common.stanzas.jitsi import (
+    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_SCTP, FEATURE_VIDEO, NS_HEALTHCHECK, ConferenceIq,
+    build_bridge_stats,
+)
+
+DOMAIN = "meet.jitsi"
+AUTH = "auth.meet.jitsi"
+MUC = "muc.meet.jitsi"
+INTERNAL_MUC = "internal-muc.meet.jitsi"
+BREWERY = f"jvbbrewery@{INTERNAL_MUC}"
+FOCUS_PASSWORD = "focus-secret"
+JVB_PASSWORD = "jvb-secret"
+
+PROSODY_CONFIG = """\
+-- docker-jitsi-meet's shape with stock modules only (no client_proxy, no Jitsi plugins)
+pidfile = "{dir}/prosody.pid"
+data_path = "{dir}/data"
+log = {{ info = "{dir}/prosody.log" }}
+admins = {{ "focus@{auth}", "jvb@{auth}" }}
+modules_enabled = {{ "roster", "saslauth", "disco", "ping", "version" }}
+run_as_root = true  -- CI containers run tests as root
+modules_disabled = {{ "s2s", "tls", "offline" }}
+c2s_ports = {{ {c2s} }}
+c2s_interfaces = {{ "127.0.0.1" }}
+http_ports = {{ }}
+https_ports = {{ }}
+s2s_ports = {{ }}
+component_ports = {{ }}
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+storage = "internal"
+VirtualHost "{domain}"
+    authentication = "anonymous"
+VirtualHost "{auth}"
+    authentication = "internal_hashed"
+Component "{muc}" "muc"
+    restrict_room_creation = true
+    muc_room_default_public_jids = true
+    muc_room_default_persistent = false
+    muc_tombstones = false
+Component "{internal_muc}" "muc"
+    restrict_room_creation = true
+    muc_room_locking = false
+    muc_room_default_public_jids = true
+    muc_tombstones = false
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Prosody:
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="focus-prosody-"))
+        self.c2s_port = free_port()
+        self.config = self.dir / "prosody.cfg.lua"
+        self.proc: subprocess.Popen | None = None
+
+    async def start(self) -> None:
+        (self.dir / "data").mkdir()
+        self.config.write_text(PROSODY_CONFIG.format(dir=self.dir, c2s=self.c2s_port, domain=DOMAIN, auth=AUTH,
+                                                     muc=MUC, internal_muc=INTERNAL_MUC))
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.dir)}
+        if os.geteuid() == 0:  # prosody drops root for its own user, which must own its files
+            for path in (self.dir, self.dir / "data", self.config):
+                shutil.chown(path, "prosody", "prosody")
+        for user, password in (("focus", FOCUS_PASSWORD), ("jvb", JVB_PASSWORD)):
+            subprocess.run(["prosodyctl", "--config", str(self.config), "register", user, AUTH, password],
+                           check=True, env=env, capture_output=True, timeout=30)
+        self.proc = subprocess.Popen(["prosody", "--config", str(self.config), "-F"], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        for _ in range(200):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.c2s_port)
+                writer.close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"prosody exited: {(self.dir / 'prosody.log').read_text()[-2000:]}")
+                await asyncio.sleep(0.05)
+        raise RuntimeError("prosody did not listen")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _client(jid: str, password: str) -> slixmpp.ClientXMPP:
+    client = slixmpp.ClientXMPP(jid, password)
+    client.enable_direct_tls = False
+    client.enable_starttls = False
+    client.enable_plaintext = True
+    client.plugin["feature_mechanisms"].unencrypted_plain = True
+    client.register_plugin("xep_0030")
+    return client
+
+
+async def connect(client: slixmpp.ClientXMPP, port: int) -> None:
+    started = asyncio.get_running_loop().create_future()
+    client.add_event_handler("session_start", lambda _e: started.done() or started.set_result(None))
+    client.add_event_handler("failed_auth", lambda _e: started.done() or started.set_exception(
+        RuntimeError("auth failed")))
+    client.connect(host="127.0.0.1", port=port)
+    await asyncio.wait_for(started, 15)
+    client.send_presence()
+
+
+class ScriptedBridge:
+    """Answers Colibri2 as the real bridge's answers are shaped (colibri2.md §4); records requests."""
+
+    def __init__(self, nick: str, port: int, *, stress: float = 0.1, ufrag: str | None = None) -> None:
+        self.nick = nick
+        self.port = port
+        self.stress = stress
+        self.ufrag = ufrag or f"uf{nick}"
+        self.requests: list[c2.ConferenceModify] = []
+        self.conferences: dict[str, set[str]] = {}
+        self.changed = asyncio.Event()
+        self.client = _client(f"jvb@{AUTH}/{nick}", JVB_PASSWORD)
+        ns = self.client.default_ns
+        self.client.register_handler(Callback("colibri2", MatchXPath(f"{{{ns}}}iq/{c2.CONFERENCE_MODIFY}"),
+                                              self._on_modify))
+        self.client.register_handler(Callback("health", MatchXPath(f"{{{ns}}}iq/{{{NS_HEALTHCHECK}}}healthcheck"),
+                                              lambda iq: iq.reply(clear=True).send()))
+
+    @property
+    def occupant(self) -> str:
+        return f"{BREWERY}/{self.nick}"
+
+    async def start(self) -> None:
+        await connect(self.client, self.port)
+        presence = self.client.make_presence(pto=self.occupant)
+        SubElement(presence.xml, "{http://jabber.org/protocol/muc}x")
+        presence.xml.append(build_bridge_stats({"stress_level": self.stress, "drain": False, "region": "test",
+                                                "version": "1.0"}))
+        presence.send()
+
+    def kill(self) -> None:
+        """Vanish without a goodbye, as a crashed bridge does."""
+        self.client.abort()
+
+    def _on_modify(self, iq: slixmpp.Iq) -> None:
+        request = c2.parse_conference_modify(iq.xml.find(c2.CONFERENCE_MODIFY))
+        self.requests.append(request)
+        self.changed.set()
+        endpoints = self.conferences.get(request.meeting_id)
+        if endpoints is None and not request.create:
+            return self._error(iq, "item-not-found", c2.REASON_CONFERENCE_NOT_FOUND)
+        if request.create:
+            if endpoints is not None:
+                return self._error(iq, "conflict", c2.REASON_CONFERENCE_ALREADY_EXISTS)
+            endpoints = self.conferences[request.meeting_id] = set()
+        answer = c2.ConferenceModified()
+        created = False
+        for endpoint in request.endpoints:
+            if endpoint.expire:
+                endpoints.discard(endpoint.id)
+                answer.endpoints.append(c2.Endpoint(endpoint.id, expire=True))
+            elif endpoint.create:
+                created = True
+                endpoints.add(endpoint.id)
+                sctp = c2.Sctp(5000, "server") if endpoint.transport and endpoint.transport.sctp else None
+                answer.endpoints.append(c2.Endpoint(endpoint.id, transport=c2.Transport(ice=self.transport(), sctp=sctp)))
+            else:
+                answer.endpoints.append(c2.Endpoint(endpoint.id))
+        if created:
+            answer.sources = [c2.MediaSource("audio", "jvb-a0", [Source(411230776, "audio", "jvb-a0")]),
+                              c2.MediaSource("video", "jvb-v0", [Source(3196720987, "video", "jvb-v0")])]
+        if request.expire or (not endpoints and not request.create):
+            self.conferences.pop(request.meeting_id, None)
+        reply = iq.reply(clear=True)
+        reply.xml.append(answer.to_element())
+        reply.send()
+
+    def transport(self) -> IceTransport:
+        return IceTransport(self.ufrag, "pwd0123456789abcdefghij",
+                            [Candidate(1, "1", 0, "c1", "127.0.0.1", 10000, 2130706431, "udp", "host")],
+                            [Fingerprint("sha-256", ":".join(["AB"] * 32), "actpass")], rtcp_mux=True)
+
+    def _error(self, iq: slixmpp.Iq, condition: str, reason: str) -> None:
+        reply = iq.reply(clear=True)
+        reply["type"] = "error"
+        reply["error"]["type"] = "cancel"
+        reply["error"]["condition"] = condition
+        reply["error"].xml.append(c2.reason_element(reason))
+        reply.send()
+
+
+class Participant:
+    """Signalling side of a participant: conference request, MUC join, Jingle answers."""
+
+    FEATURES = (FEATURE_AUDIO, FEATURE_VIDEO, FEATURE_SCTP, FEATURE_JSON_SOURCES)
+
+    def __init__(self, port: int, focus_jid: str, room: str) -> None:
+        self.port = port
+        self.focus_jid = focus_jid
+        self.room = room
+        self.nick: str | None = None
+        self.jingles: asyncio.Queue[Jingle] = asyncio.Queue()
+        self.client = _client(DOMAIN, "")
+        ns = self.client.default_ns
+        self.client.register_handler(Callback("jingle", MatchXPath(f"{{{ns}}}iq/{{{NS_JINGLE}}}jingle"), self._on_jingle))
+        self.joined = asyncio.Event()
+        self.client.register_handler(Callback("muc-presence", MatchXPath(f"{{{ns}}}presence"), self._on_presence))
+
+    async def start(self) -> None:
+        await connect(self.client, self.port)
+        for feature in self.FEATURES:  # after binding: slixmpp files features under the bound JID
+            self.client.plugin["xep_0030"].add_feature(feature)
+        self.nick = self.client.boundjid.resource[:8].lower()
+
+    async def request_conference(self) -> ConferenceIq:
+        iq = self.client.make_iq_set(ito=self.focus_jid)
+        iq.xml.append(ConferenceIq(self.room, machine_uid="m-" + (self.nick or "")).to_element())
+        result = await iq.send(timeout=15)
+        return ConferenceIq.from_element(result.xml.find(q(NS_FOCUS, "conference")))
+
+    async def join(self) -> None:
+        presence = self.client.make_presence(pto=f"{self.room}/{self.nick}")
+        SubElement(presence.xml, "{http://jabber.org/protocol/muc}x")
+        SubElement(presence.xml, "stats-id").text = f"stats-{self.nick}"
+        presence.send()
+        await asyncio.wait_for(self.joined.wait(), 10)
+
+    def _on_presence(self, presence: slixmpp.Presence) -> None:
+        if presence["from"].resource == self.nick:
+            self.joined.set()
+
+    def _on_jingle(self, iq: slixmpp.Iq) -> None:
+        iq.reply(clear=True).send()
+        self.jingles.put_nowait(parse_jingle(iq.xml.find(q(NS_JINGLE, "jingle"))))
+
+    async def next_jingle(self, action: str, timeout: float = 10) -> Jingle:
+        while True:
+            jingle = await asyncio.wait_for(self.jingles.get(), timeout)
+            if jingle.action == action:
+                return jingle
+
+    async def send_jingle(self, payload: Element) -> slixmpp.Iq:
+        iq = self.client.make_iq_set(ito=f"{self.room}/focus")
+        iq.xml.append(payload)
+        return await iq.send(timeout=10)
+
+    async def leave(self) -> None:
+        self.client.make_presence(pto=f"{self.room}/{self.nick}", ptype="unavailable").send()
+        await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        self.client.abort()

@@ -1,0 +1,205 @@
+"""The focus against Debian's Prosody: real XMPP, MUC IQ forwarding, brewery presence.
+
+The bridge side is a scripted peer answering Colibri2 in the real bridge's shape; participants
+are slixmpp clients (signalling only).
+"""
+
+import asyncio
+from pathlib import Path
+from xml.etree.ElementTree import fromstring
+
+import aiohttp
+import pytest
+from slixmpp.exceptions import IqError
+
+from jitsi_py.common.stanzas.jitsi import decode_sources
+from jitsi_py.focus.client import Focus
+from jitsi_py.focus.rest import make_app
+from jitsi_py.settings import Settings
+
+from .harness import FOCUS_PASSWORD, MUC, Participant, Prosody, ScriptedBridge, free_port
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
+DATA = Path(__file__).parent / "data"
+
+
+def focus_settings(port: int, rest_port: int) -> Settings:
+    return Settings.from_values({
+        "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(port), "JICOFO_AUTH_PASSWORD": FOCUS_PASSWORD,
+        "JICOFO_REST_PORT": str(rest_port), "JICOFO_ENABLE_HEALTH_CHECKS": "1",
+        "JICOFO_BRIDGE_HEALTH_CHECKS_INTERVAL": "1", "JICOFO_COLIBRI_REQUEST_TIMEOUT": "2",
+    })
+
+
+@pytest.fixture
+async def prosody():
+    server = Prosody()
+    await server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def focus(prosody):
+    focus = Focus(focus_settings(prosody.c2s_port, free_port()))
+    await focus.start()
+    await asyncio.wait_for(focus.connected.wait(), 15)
+    yield focus
+    await focus.stop()
+
+
+async def until(predicate, timeout=10.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def accept_xml(offer, nick: str, ssrc_base: int) -> str:
+    xml = (DATA / "session-accept.xml").read_text().replace("3f2a9c1e", nick).replace("4kq0v9oq1h5s0", offer.sid)
+    for old in ("2001", "1001", "1002", "1003", "1011", "1012", "1013"):
+        xml = xml.replace(f'"{old}"', f'"{int(old) + ssrc_base}"')
+    return xml
+
+
+async def participants(prosody, focus, room, count=2):
+    people = []
+    for _ in range(count):
+        person = Participant(prosody.c2s_port, focus.xmpp.boundjid.full, room)
+        await person.start()
+        answer = await person.request_conference()
+        assert answer.ready and answer.focus_jid == focus.bare_jid
+        await person.join()
+        people.append(person)
+    return people
+
+
+async def test_two_participants_are_offered_the_bridge_and_see_each_other(prosody, focus):
+    bridge = ScriptedBridge("jvb1", prosody.c2s_port)
+    await bridge.start()
+    await until(lambda: bridge.occupant in focus.bridges.bridges)
+    alice, bob = await participants(prosody, focus, f"standup@{MUC}")
+    offers = {p.nick: await p.next_jingle("session-initiate") for p in (alice, bob)}
+    for offer in offers.values():
+        assert offer.content("audio").transport.ufrag == "ufjvb1"
+        assert offer.content("data").transport.sctp_port == 5000
+        assert "jvb" in decode_sources(offer.json_sources)
+    create = bridge.requests[0]
+    assert create.create and create.name == f"standup@{MUC}"
+    assert create.endpoints[0].stats_id == f"stats-{create.endpoints[0].id}"
+
+    await bob.send_jingle(fromstring(accept_xml(offers[bob.nick], bob.nick, 10000)))
+    await alice.send_jingle(fromstring(accept_xml(offers[alice.nick], alice.nick, 0)))
+    added = await bob.next_jingle("source-add")
+    queued = await alice.next_jingle("source-add")
+    assert bob.nick in decode_sources(queued.json_sources), "bob's sources were held until alice accepted"
+    assert {s.ssrc for s in decode_sources(added.json_sources)[alice.nick][0]} == {1001, 1011, 2001}
+    await until(lambda: any(e.id == alice.nick and e.transport is not None and e.transport.ice is not None
+                            for r in bridge.requests for e in r.endpoints if not e.create))
+
+    await alice.leave()
+    removed = await bob.next_jingle("source-remove")
+    assert alice.nick in decode_sources(removed.json_sources)
+    await until(lambda: any(e.id == alice.nick and e.expire for r in bridge.requests for e in r.endpoints))
+    for person in (alice, bob):
+        await person.stop()
+    await bridge.client.disconnect(wait=0.1)
+
+
+async def test_a_killed_bridge_moves_everyone_within_five_seconds(prosody, focus):
+    first = ScriptedBridge("jvb1", prosody.c2s_port, stress=0.1)
+    second = ScriptedBridge("jvb2", prosody.c2s_port, stress=0.5)
+    for bridge in (first, second):
+        await bridge.start()
+    await until(lambda: len(focus.bridges.bridges) == 2)
+    alice, bob = await participants(prosody, focus, f"moving@{MUC}")
+    for person in (alice, bob):
+        assert (await person.next_jingle("session-initiate")).content("audio").transport.ufrag == "ufjvb1"
+    loop = asyncio.get_running_loop()
+    killed_at = loop.time()
+    first.kill()
+    for person in (alice, bob):
+        await person.next_jingle("session-terminate", timeout=5)
+        again = await person.next_jingle("session-initiate", timeout=5)
+        assert again.content("audio").transport.ufrag == "ufjvb2"
+    assert loop.time() - killed_at < 5.0
+    assert focus.counters["participants_moved"] == 2
+    for person in (alice, bob):
+        await person.stop()
+    await second.client.disconnect(wait=0.1)
+
+
+async def test_malformed_requests_get_errors_and_affect_nobody(prosody, focus):
+    bridge = ScriptedBridge("jvb1", prosody.c2s_port)
+    await bridge.start()
+    await until(lambda: bridge.occupant in focus.bridges.bridges)
+    alice, bob = await participants(prosody, focus, f"strict@{MUC}")
+    offer = await alice.next_jingle("session-initiate")
+    bob_offer = await bob.next_jingle("session-initiate")
+    with pytest.raises(IqError) as bad:
+        await alice.send_jingle(fromstring(f'<jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="{offer.sid}">'
+                                           '<content name="audio"><description xmlns="urn:xmpp:jingle:apps:rtp:1" '
+                                           'media="audio"><source xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" ssrc="x"/>'
+                                           '</description></content></jingle>'))
+    assert bad.value.iq["error"]["condition"] == "bad-request"
+    with pytest.raises(IqError) as unknown:
+        await alice.send_jingle(fromstring('<jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="nope"/>'))
+    assert unknown.value.iq["error"]["condition"] == "item-not-found"
+    iq = alice.client.make_iq_set(ito=focus.xmpp.boundjid.full)
+    iq.xml.append(fromstring('<conference xmlns="http://jitsi.org/protocol/focus"/>'))
+    with pytest.raises(IqError) as no_room:
+        await iq.send(timeout=10)
+    assert no_room.value.iq["error"]["condition"] == "bad-request"
+    # The session is still usable after the errors.
+    await bob.send_jingle(fromstring(accept_xml(bob_offer, bob.nick, 10000)))
+    await alice.send_jingle(fromstring(accept_xml(offer, alice.nick, 0)))
+    await bob.next_jingle("source-add")
+    for person in (alice, bob):
+        await person.stop()
+    await bridge.client.disconnect(wait=0.1)
+
+
+async def test_rest_health_and_metrics(prosody, focus):
+    app_runner = aiohttp.web.AppRunner(make_app(focus))
+    await app_runner.setup()
+    port = free_port()
+    await aiohttp.web.TCPSite(app_runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/about/health") as response:
+                assert response.status == 500 and "No operational bridges" in await response.text()
+            bridge = ScriptedBridge("jvb1", prosody.c2s_port)
+            await bridge.start()
+            await until(lambda: bridge.occupant in focus.bridges.bridges)
+            async with http.get(f"http://127.0.0.1:{port}/about/health") as response:
+                assert response.status == 200 and await response.text() == "OK"
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert "jicofo_bridges 1.0" in await response.text()
+            async with http.get(f"http://127.0.0.1:{port}/stats") as response:
+                assert (await response.json())["bridges"] == 1
+            await bridge.client.disconnect(wait=0.1)
+    finally:
+        await app_runner.cleanup()
+
+
+async def test_focus_reconnects_and_restores_its_rooms(prosody, focus):
+    bridge = ScriptedBridge("jvb1", prosody.c2s_port)
+    await bridge.start()
+    await until(lambda: bridge.occupant in focus.bridges.bridges)
+    room = f"durable@{MUC}"
+    (alice,) = await participants(prosody, focus, room, count=1)
+    await until(lambda: alice.nick in focus.rooms[room].core.participants)
+    focus.xmpp.abort()  # the connection drops under the focus
+    await until(lambda: not focus.connected.is_set())
+    await asyncio.wait_for(focus.connected.wait(), 15)
+    await until(lambda: focus.rooms[room].joined is not None and focus.rooms[room].joined.done())
+    await asyncio.sleep(0.7)
+    assert alice.nick in focus.rooms[room].core.participants, "alice is still known after the rejoin"
+    (bob,) = await participants(prosody, focus, room, count=1)
+    for person in (alice, bob):
+        await person.next_jingle("session-initiate")
+    for person in (alice, bob):
+        await person.stop()
+    await bridge.client.disconnect(wait=0.1)
