@@ -168,6 +168,7 @@ class XmlStreamParser:
             self._closed = True
             self._events.append(STREAM_CLOSE)
         elif len(stack) == 1:
+            self._check_size()  # a stanza that arrived whole in one read is measured here
             self._events.append(element)
             self._boundary = self._parser.CurrentByteIndex
 
