@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from OpenSSL import SSL
 
+MTU = 1200
 HASHES = {"sha-1": hashes.SHA1, "sha-224": hashes.SHA224, "sha-256": hashes.SHA256,
           "sha-384": hashes.SHA384, "sha-512": hashes.SHA512}
 CIPHERS = (b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:"
@@ -76,6 +77,8 @@ class DtlsSession:
 
     def __init__(self, certificate: Certificate, *, client: bool = False) -> None:
         self._ssl = SSL.Connection(certificate.context, None)
+        # A memory BIO has no path MTU to query: records must fit one datagram on any path.
+        self._ssl.set_ciphertext_mtu(MTU)
         if client:
             self._ssl.set_connect_state()
         else:
