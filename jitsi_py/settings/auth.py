@@ -28,8 +28,6 @@ class Jwt:
         "JWT_ACCEPTED_ISSUERS", lambda v: v.get("JWT_APP_ID") or None, csv
     )
     accepted_audiences: tuple[str, ...] = env("JWT_ACCEPTED_AUDIENCES", "*", csv)
-    # Issuers whose token holders all become owners (a room-side rule, read by the MUC).
-    allowner_issuers: tuple[str, ...] = env("JWT_ACCEPTED_ALLOWNER_ISSUERS", "", csv)
     allow_empty: bool = env("JWT_ALLOW_EMPTY", "0", boolean)
     # Prosody's auth module name; only upstream's own "token" exists here.
     auth_type: str = env("JWT_AUTH_TYPE", "token", text)

@@ -298,6 +298,9 @@ class JwtBackend:
         config = settings.xmpp.auth_backends.jwt
         if config.auth_type != "token":
             raise SettingsError("JWT_AUTH_TYPE", config.auth_type, "only upstream's 'token' module exists here")
+        if config.token_auth_module != "token_verification":
+            raise SettingsError("JWT_TOKEN_AUTH_MODULE", config.token_auth_module,
+                                "only upstream's 'token_verification' room module exists here")
         self.domain = domain
         self.verifier = TokenVerifier(config)
         self.allow_empty = config.allow_empty

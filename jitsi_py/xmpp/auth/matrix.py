@@ -17,9 +17,9 @@ any other token, or none, is an ordinary ``AUTH_TYPE=jwt`` login.
 
 With ``MATRIX_UVS_SYNC_POWER_LEVELS``, ``claims["matrix_affiliation"]`` is ``"owner"`` when the
 user's power level in the Matrix room is at least the room's ``state_default``, else
-``"member"``: the MUC grants that affiliation on join (upstream's ``matrix_power_sync`` /
-``matrix_affiliation``). With ``MATRIX_LOBBY_BYPASS``, a token holder joining a room for which
-:func:`is_matrix_room` is true skips the lobby and the room password (``matrix_lobby_bypass``).
+``"member"``; ``rooms/matrix_affiliation.py`` makes it the room affiliation. With
+``MATRIX_LOBBY_BYPASS`` (hybrid), ``rooms/matrix_lobby_bypass.py`` lets token holders into a room
+for which :func:`is_matrix_room` is true past its lobby and password.
 
 Refusals are ``not-authorized`` with upstream's reason; a UVS that cannot be reached or answers
 with a server error is ``temporary-auth-failure``.

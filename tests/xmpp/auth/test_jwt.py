@@ -208,6 +208,8 @@ def test_configuration_errors_are_clear():
         backend(JWT_SIGN_TYPE="RS256")
     with pytest.raises(SettingsError, match="JWT_AUTH_TYPE"):
         backend(JWT_AUTH_TYPE="token_custom")
+    with pytest.raises(SettingsError, match="JWT_TOKEN_AUTH_MODULE"):
+        backend(JWT_TOKEN_AUTH_MODULE="token_verification_custom")
 
 
 # ---- RS256 with a key server (ASAP) ----
