@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 from pathlib import Path
@@ -23,6 +24,8 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from jitsi_py.common.stanzas import colibri2 as c2
+from jitsi_py.settings import Settings
+from jitsi_py.xmpp.service import run as run_xmpp
 from jitsi_py.common.stanzas.jingle import (
     NS_FOCUS, NS_JINGLE, Candidate, Fingerprint, IceTransport, Jingle, Source, parse_jingle, q,
 )
@@ -81,6 +84,8 @@ def free_port() -> int:
 
 
 class Prosody:
+    focus_address = None  # stock Prosody has no client_proxy: address the focus's own JID
+
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="focus-prosody-"))
         self.c2s_port = free_port()
@@ -111,7 +116,7 @@ class Prosody:
                 await asyncio.sleep(0.05)
         raise RuntimeError("prosody did not listen")
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -122,11 +127,48 @@ class Prosody:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class OurXmppServer:
+    """Our own XMPP server (``jitsi_py.xmpp``) with the same accounts; it hosts ``focus.<domain>``."""
+
+    focus_address = f"focus.{DOMAIN}"
+
+    def __init__(self, config_dir: Path) -> None:
+        self.c2s_port = free_port()
+        self.settings = Settings.from_values({
+            "CONFIG": str(config_dir), "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(self.c2s_port),
+            "PROSODY_HTTP_PORT": str(free_port()), "PROSODY_COMPONENT_PORT": str(free_port()),
+            "PROSODY_INTERFACES": "127.0.0.1", "JICOFO_AUTH_PASSWORD": FOCUS_PASSWORD,
+            "JVB_AUTH_PASSWORD": JVB_PASSWORD,
+        })
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.ensure_future(run_xmpp(self.settings))
+        for _ in range(300):
+            if self.task.done():
+                self.task.result()
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.c2s_port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError("our XMPP server did not listen")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+
 def _client(jid: str, password: str) -> slixmpp.ClientXMPP:
     client = slixmpp.ClientXMPP(jid, password)
     client.enable_direct_tls = False
-    client.enable_starttls = False
     client.enable_plaintext = True
+    context = ssl.create_default_context()  # both servers run with self-signed certificates
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    client.ssl_context = context
     client.plugin["feature_mechanisms"].unencrypted_plain = True
     client.register_plugin("xep_0030")
     return client

@@ -1,4 +1,5 @@
-"""The focus against Debian's Prosody: real XMPP, MUC IQ forwarding, brewery presence.
+"""The focus against Debian's Prosody and against our own XMPP server: real XMPP, MUC IQ
+forwarding, brewery presence.
 
 The bridge side is a scripted peer answering Colibri2 in the real bridge's shape; participants
 are slixmpp clients (signalling only).
@@ -17,7 +18,7 @@ from jitsi_py.focus.client import Focus
 from jitsi_py.focus.rest import make_app
 from jitsi_py.settings import Settings
 
-from .harness import FOCUS_PASSWORD, MUC, Participant, Prosody, ScriptedBridge, free_port
+from .harness import FOCUS_PASSWORD, MUC, OurXmppServer, Participant, Prosody, ScriptedBridge, free_port
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
 DATA = Path(__file__).parent / "data"
@@ -31,12 +32,13 @@ def focus_settings(port: int, rest_port: int) -> Settings:
     })
 
 
-@pytest.fixture
-async def prosody():
-    server = Prosody()
+@pytest.fixture(params=["prosody", "ours"])
+async def prosody(request, tmp_path):
+    """The XMPP server under the focus: Debian's Prosody, or ours."""
+    server = Prosody() if request.param == "prosody" else OurXmppServer(tmp_path / "cfg")
     await server.start()
     yield server
-    server.stop()
+    await server.stop()
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def accept_xml(offer, nick: str, ssrc_base: int) -> str:
 async def participants(prosody, focus, room, count=2):
     people = []
     for _ in range(count):
-        person = Participant(prosody.c2s_port, focus.xmpp.boundjid.full, room)
+        person = Participant(prosody.c2s_port, prosody.focus_address or focus.xmpp.boundjid.full, room)
         await person.start()
         answer = await person.request_conference()
         assert answer.ready and answer.focus_jid == focus.bare_jid
