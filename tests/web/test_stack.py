@@ -34,7 +34,8 @@ async def _port_open(port: int) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
-async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path):
+@contextlib.asynccontextmanager
+async def our_stack(tmp_path):
     https, c2s, http = free_port(), free_port(), free_port()
     settings = Settings.from_values({
         "CONFIG": str(tmp_path / "cfg"), "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(c2s),
@@ -50,34 +51,69 @@ async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path):
         await _port_open(c2s)
         services += [asyncio.ensure_future(run_focus(settings)), asyncio.ensure_future(run_web(settings))]
         await _port_open(https)
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                pages = []
-                for name in ("Alice", "Bob"):
-                    context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
-                    page = await context.new_page()
-                    await page.goto(f"https://127.0.0.1:{https}/standup")
-                    await page.get_by_test_id("prejoin-name").fill(name)
-                    await page.get_by_test_id("prejoin-join").click()
-                    await page.wait_for_function("window.jitsiPy?.view?.conference?.role", timeout=30000)
-                    pages.append(page)
-                alice, bob = pages
-                await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for(timeout=15000)
-                await bob.locator("[data-testid=remote-tile]").filter(has_text="Alice").wait_for(timeout=15000)
-                assert await alice.evaluate("window.jitsiPy.view.conference.role") == "moderator"
-                assert await alice.evaluate("window.jitsiPy.view.connection.transportName") == "websocket"
-                # the focus is in the room but is no one's tile
-                assert await alice.locator("[data-testid=remote-tile]").count() == 1
-                await bob.get_by_test_id("toolbar-chat").click()
-                await bob.get_by_test_id("chat-input").fill("hi from Bob")
-                await bob.get_by_test_id("chat-send").click()
-                await alice.get_by_test_id("chat-message").filter(has_text="hi from Bob").wait_for(state="attached")
-                ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                await alice.screenshot(path=str(ARTIFACTS / "our-stack-no-bridge.png"))
-            finally:
-                await browser.close()
+        yield f"https://127.0.0.1:{https}"
     finally:
         for task in services:
             task.cancel()
         await asyncio.gather(*services, return_exceptions=True)
+
+
+async def _join(browser, base: str, name: str):
+    context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
+    page = await context.new_page()
+    await page.goto(f"{base}/standup")
+    await page.get_by_test_id("prejoin-name").fill(name)
+    await page.get_by_test_id("prejoin-join").click()
+    return page
+
+
+async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path):
+    async with our_stack(tmp_path) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            pages = []
+            for name in ("Alice", "Bob"):
+                page = await _join(browser, base, name)
+                await page.wait_for_function("window.jitsiPy?.view?.conference?.role", timeout=30000)
+                pages.append(page)
+            alice, bob = pages
+            await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for(timeout=15000)
+            await bob.locator("[data-testid=remote-tile]").filter(has_text="Alice").wait_for(timeout=15000)
+            assert await alice.evaluate("window.jitsiPy.view.conference.role") == "moderator"
+            assert await alice.evaluate("window.jitsiPy.view.connection.transportName") == "websocket"
+            # the focus is in the room but is no one's tile
+            assert await alice.locator("[data-testid=remote-tile]").count() == 1
+            await bob.get_by_test_id("toolbar-chat").click()
+            await bob.get_by_test_id("chat-input").fill("hi from Bob")
+            await bob.get_by_test_id("chat-send").click()
+            await alice.get_by_test_id("chat-message").filter(has_text="hi from Bob").wait_for(state="attached")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            await alice.screenshot(path=str(ARTIFACTS / "our-stack-no-bridge.png"))
+        finally:
+            await browser.close()
+
+
+async def test_lobby_knock_admit_and_deny_on_our_xmpp_server(tmp_path):
+    async with our_stack(tmp_path) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            alice = await _join(browser, base, "Alice")
+            await alice.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'", timeout=30000)
+            await alice.get_by_test_id("toolbar-participants-pane").click()
+            await alice.get_by_test_id("toggle-lobby").click()
+            await alice.wait_for_function("window.jitsiPy.view.conference.roomInfo?.lobby === true", timeout=15000)
+            bob = await _join(browser, base, "Bob")
+            await bob.wait_for_selector("[data-testid=meeting-page][data-lobby=waiting]", timeout=15000)
+            assert "wait until a moderator" in await bob.get_by_test_id("connection-status").inner_text()
+            knock = alice.get_by_test_id("lobby-knock").filter(has_text="Bob")
+            await knock.wait_for(timeout=15000)
+            await knock.get_by_test_id("lobby-admit").click()
+            await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for(timeout=15000)
+            await bob.wait_for_function("window.jitsiPy?.view?.conference?.role === 'participant'", timeout=15000)
+            carol = await _join(browser, base, "Carol")
+            knock = alice.get_by_test_id("lobby-knock").filter(has_text="Carol")
+            await knock.wait_for(timeout=15000)
+            await knock.get_by_test_id("lobby-deny").click()
+            await carol.get_by_test_id("leave-reason").filter(has_text="did not let you in").wait_for(timeout=15000)
+        finally:
+            await browser.close()

@@ -324,7 +324,8 @@ export class Conference {
             this.joinWaiter = null;
             waiter.reject(new ConferenceError('password', waiter.password ? 'The password is not correct.' : 'This meeting is locked with a password.'));
         } else if (condition === 'registration-required') {
-            const lobby = error.parent.first('lobbyroom', NS_JITMEET)?.text || p.first('lobbyroom')?.text;
+            // inside <error> today, a child of the presence in older servers
+            const lobby = (error.first('lobbyroom') || p.first('lobbyroom'))?.text;
             if (!lobby) {
                 this.joinWaiter = null;
                 waiter.reject(new ConferenceError('members-only', 'Only members can join this meeting.'));
@@ -736,8 +737,10 @@ export class Conference {
 
     async setLobby(enabled) {
         if (enabled) {
-            const items = [...this.participants.values()].filter(p => p.jid).map(p => el('item', { affiliation: 'member', jid: p.jid.split('/')[0] }));
-            if (items.length) await this.xmpp.iq(el('iq', { type: 'set', to: this.currentRoom }, el('query', { xmlns: NS_MUC_ADMIN }, items)));
+            // one IQ per occupant: Prosody's muc#admin handler reads only the first <item>
+            await Promise.all([...this.participants.values()].filter(p => p.jid).map(p => this.xmpp.iq(
+                el('iq', { type: 'set', to: this.currentRoom },
+                    el('query', { xmlns: NS_MUC_ADMIN }, el('item', { affiliation: 'member', jid: p.jid.split('/')[0] }))))));
         }
         await this.configureRoom({ 'muc#roomconfig_membersonly': enabled ? 'true' : 'false' }, 'muc#roomconfig_membersonly');
     }
