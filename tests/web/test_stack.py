@@ -87,6 +87,17 @@ async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path):
             await bob.get_by_test_id("chat-input").fill("hi from Bob")
             await bob.get_by_test_id("chat-send").click()
             await alice.get_by_test_id("chat-message").filter(has_text="hi from Bob").wait_for(state="attached")
+            # moderator actions: mute Bob through the focus, A/V moderation, a breakout room
+            await alice.get_by_test_id("toolbar-participants-pane").click()
+            await alice.get_by_test_id("mute-participant").click()
+            await bob.get_by_test_id("error-message").filter(has_text="muted your microphone").wait_for()
+            assert await bob.evaluate("window.jitsiPy.view.conference.muted.audio") is True
+            tile_b = alice.locator("[data-testid=remote-tile]").filter(has_text="Bob")
+            await tile_b.get_by_test_id("badge-audio-muted").wait_for()
+            await alice.get_by_test_id("toggle-av-moderation").click()
+            await bob.get_by_test_id("error-message").filter(has_text="must now allow you to unmute").wait_for()
+            await alice.get_by_test_id("add-breakout-room").click()
+            await alice.get_by_test_id("breakout-room").filter(has_text="Room 1").wait_for()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             await alice.screenshot(path=str(ARTIFACTS / "our-stack-no-bridge.png"))
         finally:

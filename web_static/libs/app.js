@@ -162,8 +162,10 @@ class MeetingView {
             h('button', { 'data-testid': 'toggle-av-moderation', onclick: () => this.run(() => this.conference.setAvModeration(!this.avModeration)) }, 'A/V moderation'),
             h('button', { 'data-testid': 'add-breakout-room', onclick: () => this.run(() => this.conference.addBreakoutRoom(`Room ${++this.breakouts}`)) }, 'Add breakout room'));
         this.breakouts = 0;
+        this.breakoutList = h('ul', { class: 'people', 'data-testid': 'breakout-rooms' });
         this.participantsPanel = h('aside', { class: 'side', hidden: true, 'data-testid': 'participants-panel' },
-            h('h2', {}, 'Participants'), this.moderatorTools, this.people, h('h3', {}, 'Waiting in the lobby'), this.knocks);
+            h('h2', {}, 'Participants'), this.moderatorTools, this.people, h('h3', {}, 'Waiting in the lobby'), this.knocks,
+            h('h3', {}, 'Breakout rooms'), this.breakoutList);
         this.banner = h('div', { class: 'banner', 'data-testid': 'connection-status', hidden: true });
         this.toolbar = h('nav', { class: 'toolbar', 'data-testid': 'toolbar' });
         this.buttons = {};
@@ -369,6 +371,14 @@ class MeetingView {
         case 'av-moderation':
             this.avModeration = event.enabled;
             this.flash(event.enabled ? 'A moderator must now allow you to unmute.' : 'Everyone may unmute again.');
+            break;
+        case 'breakout-rooms':
+            clear(this.breakoutList);
+            for (const room of Object.values(event.rooms || {})) {
+                if (room.isMainRoom) continue;
+                const count = Object.keys(room.participants || {}).length;
+                this.breakoutList.append(h('li', { 'data-testid': 'breakout-room', 'data-jid': room.jid }, `${room.name} (${count})`));
+            }
             break;
         case 'media-error':
             this.flash(`Media problem: ${event.error?.message || event.error}`);
