@@ -9,6 +9,7 @@ import pytest
 from jitsi_py.xmpp.server import XmppServer
 
 from ..conftest import connect, disconnect, make_settings
+from ..strophe import run_in_node
 from .test_ldap import SUFFIX, slapd  # noqa: F401  (the slapd fixture)
 
 pytestmark = pytest.mark.system
@@ -48,3 +49,14 @@ async def test_ldap_directory_down_refuses_the_login_without_hanging(tmp_path):
         assert await login(server, "mireille@meet.jitsi", "correct horse") == "auth failed"
     finally:
         await server.stop()
+
+
+async def test_ldap_login_over_websocket_as_the_browser_login_dialog_does(server):
+    url = f"ws://127.0.0.1:{server.listening.http_port}/xmpp-websocket?room=standup"
+    ok = await run_in_node({"url": url, "jid": "mireille@meet.jitsi", "password": "correct horse",
+                            "domain": "meet.jitsi", "marker": "ldap"})
+    assert ok.get("connected"), ok
+    assert ok["jid"].startswith("mireille@meet.jitsi/")
+    wrong = await run_in_node({"url": url, "jid": "mireille@meet.jitsi", "password": "nope",
+                               "domain": "meet.jitsi", "marker": "ldap"})
+    assert not wrong.get("connected") and [4, None] in wrong["statuses"], wrong  # Strophe.Status.AUTHFAIL
