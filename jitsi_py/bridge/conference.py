@@ -74,6 +74,7 @@ class Endpoint:
         self.ws_password = secrets.token_hex(12)
         self.sctp_requested = False
         self.channel = None  # the bridge channel sink: callable(dict) -> None, set when one connects
+        self.websocket = None  # the colibri-ws connection carrying the channel, if any
         self.audio_level_id = 0
         self.audio_pts: set[int] = set()
         self.created = now

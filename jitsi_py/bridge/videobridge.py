@@ -8,6 +8,7 @@ import os
 import socket
 
 from ..common.stanzas.jingle import Candidate
+from .channel import SctpChannel
 from .conference import Conference, Counters, Endpoint
 from .dtls import Certificate
 from .ice import candidate_foundation, candidate_priority
@@ -106,8 +107,6 @@ class Videobridge:
         return f"{self.websocket_base}/{conference.id}/{endpoint.id}?pwd={endpoint.ws_password}"
 
     def start_sctp(self, endpoint: Endpoint) -> None:
-        from .channel import SctpChannel
-
         endpoint.sctp = SctpChannel(endpoint)
 
     def tick(self, now: float) -> None:

@@ -1,0 +1,251 @@
+"""The bridge channel (bridge-media.md §5-6): JSON messages between an endpoint and the bridge.
+
+:class:`MessageHandler` is the transport-independent part: text in (duplicate keys rejected, the
+sender's identity always taken from the channel, never from the message), replies and relayed
+messages out through each endpoint's ``send_message``. Two carriers feed it: colibri-ws (the
+aiohttp handler in ``rest.py``) and :class:`SctpChannel`, the WebRTC data channel over the
+endpoint's DTLS (RFC 8261/8831/8832), which drives aiortc's SCTP association through a small
+stand-in for its DTLS transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from .forwarder import VideoConstraints
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_SIZE = 64 * 1024
+SCTP_PORT = 5000
+
+
+class ChannelError(ValueError):
+    """A message the bridge refuses: the text says why."""
+
+
+def _no_duplicates(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ChannelError(f"duplicate JSON key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def parse_message(text: str | bytes) -> dict:
+    if len(text) > MAX_MESSAGE_SIZE:
+        raise ChannelError("message too large")
+    try:
+        message = json.loads(text, object_pairs_hook=_no_duplicates)
+    except ChannelError:
+        raise
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ChannelError(f"invalid JSON: {exc}") from None
+    if not isinstance(message, dict) or not isinstance(message.get("colibriClass"), str):
+        raise ChannelError("not a JSON object with a string colibriClass")
+    return message
+
+
+def _strings(value) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ChannelError("expected an array of strings")
+    return value
+
+
+def _constraints(value) -> VideoConstraints:
+    if not isinstance(value, dict):
+        raise ChannelError("constraints must be an object")
+    height = value.get("maxHeight", -1)
+    rate = value.get("maxFrameRate", -1)
+    if not isinstance(height, int) or not isinstance(rate, (int, float)):
+        raise ChannelError("maxHeight must be an integer and maxFrameRate a number")
+    return VideoConstraints(height, float(rate))
+
+
+class MessageHandler:
+    """Handles one endpoint's incoming messages; ``endpoint`` is a ``conference.Endpoint``."""
+
+    def __init__(self, endpoint, *, announce_version: str | None = None) -> None:
+        self.endpoint = endpoint
+        self.announce_version = announce_version
+
+    def connected(self, *, hello: bool) -> None:
+        """A carrier opened: ServerHello on colibri-ws only, then the initial state (§6.3)."""
+        endpoint = self.endpoint
+        if hello:
+            endpoint.send_message(self._server_hello())
+        conference = endpoint.conference
+        for message in conference.forwarder.initial_messages(endpoint.id):
+            endpoint.send_message(message)
+        if conference.speaker.dominant is not None:
+            endpoint.send_message(conference.speaker.message())
+
+    def _server_hello(self) -> dict:
+        hello = {"colibriClass": "ServerHello"}
+        if self.announce_version:
+            hello["version"] = self.announce_version
+        return hello
+
+    def receive(self, text: str | bytes) -> None:
+        """One message from the endpoint; raises :class:`ChannelError` for one it refuses."""
+        message = parse_message(text)
+        kind = message["colibriClass"]
+        endpoint = self.endpoint
+        conference = endpoint.conference
+        forwarder = conference.forwarder
+        receiver = endpoint.receiver
+        if kind == "ClientHello":
+            endpoint.send_message(self._server_hello())
+        elif kind == "EndpointMessage":
+            if endpoint.visitor:
+                raise ChannelError("visitors may not send endpoint messages")
+            to = message.get("to", "")
+            if not isinstance(to, str):
+                raise ChannelError("'to' must be a string")
+            message["from"] = endpoint.id
+            if to:
+                target = conference.endpoints.get(to)
+                if target is not None and target is not endpoint:
+                    target.send_message(message)
+            else:
+                conference.broadcast(message, exclude=endpoint.id)
+        elif kind == "EndpointStats":
+            if endpoint.visitor:
+                return
+            message["from"] = endpoint.id
+            conference.broadcast(message, exclude=endpoint.id)
+        elif kind == "LastNChangedEvent":
+            last_n = message.get("lastN")
+            if not isinstance(last_n, int):
+                raise ChannelError("lastN must be an integer")
+            receiver.last_n = last_n
+            forwarder.allocate()
+        elif kind == "ReceiverVideoConstraints":
+            if "lastN" in message:
+                if not isinstance(message["lastN"], int):
+                    raise ChannelError("lastN must be an integer")
+                receiver.last_n = message["lastN"]
+            if "onStageSources" in message:
+                receiver.on_stage = list(_strings(message["onStageSources"]))
+            if "selectedSources" in message:
+                receiver.selected = list(_strings(message["selectedSources"]))
+            if "defaultConstraints" in message:
+                receiver.default_constraints = _constraints(message["defaultConstraints"])
+            if "constraints" in message:
+                constraints = message["constraints"]
+                if not isinstance(constraints, dict):
+                    raise ChannelError("constraints must be an object")
+                receiver.constraints = {name: _constraints(c) for name, c in constraints.items()}
+            forwarder.allocate()
+        elif kind == "ReceiverAudioSubscription":
+            self._audio_subscription(message)
+            forwarder.allocate()
+        elif kind in ("SourceVideoTypeMessage", "VideoTypeMessage"):
+            owner = message.get("endpointId", endpoint.id)
+            if owner != endpoint.id:
+                raise ChannelError("an endpoint may only set the video type of its own sources")
+            video_type = message.get("videoType")
+            if not isinstance(video_type, str):
+                raise ChannelError("videoType must be a string")
+            name = message.get("sourceName") if kind == "SourceVideoTypeMessage" else f"{endpoint.id}-v0"
+            source = forwarder.sources.get(name)
+            if source is None or source.owner != endpoint.id:
+                raise ChannelError(f"{name!r} is not a source of this endpoint")
+            source.video_type = video_type.lower()
+            forwarder.allocate()
+        else:
+            return
+        conference.flush_messages()
+
+    def _audio_subscription(self, message: dict) -> None:
+        receiver = self.endpoint.receiver
+        audio = [name for name, s in self.endpoint.conference.forwarder.sources.items() if s.media == "audio"]
+        mode = message.get("mode")
+        if mode is not None:  # legacy form
+            names = _strings(message.get("list", []))
+            mode = str(mode).lower()
+            include = {"all": audio, "none": [], "include": names}.get(mode)
+            if include is None:
+                include = [n for n in audio if n not in names] if mode == "exclude" else audio
+        elif message.get("all", True) is True:
+            excluded = set(_strings(message.get("exclude", [])))
+            include = [n for n in audio if n not in excluded]
+        else:
+            include = list(_strings(message.get("include", [])))
+        receiver.audio_excluded = set(audio) - set(include)
+
+
+class _DtlsShim:
+    """What aiortc's SCTP association needs from a DTLS transport, backed by our DtlsSession."""
+
+    _role = "server"
+    state = "connected"
+
+    def __init__(self, endpoint) -> None:
+        self._endpoint = endpoint
+        self._receiver = None
+
+    def _register_data_receiver(self, receiver) -> None:
+        self._receiver = receiver
+
+    def _unregister_data_receiver(self, receiver) -> None:
+        self._receiver = None
+
+    async def _send_data(self, data: bytes) -> None:
+        self._endpoint.dtls.send(data)
+        self._endpoint.flush()
+
+
+class SctpChannel:
+    """The SCTP data channel carrier: the bridge is the SCTP server on port 5000 (§3.2)."""
+
+    def __init__(self, endpoint, handler: MessageHandler | None = None) -> None:
+        from aiortc.rtcsctptransport import RTCSctpTransport
+
+        self.endpoint = endpoint
+        self.handler = handler or MessageHandler(endpoint)
+        self._shim = _DtlsShim(endpoint)
+        self._sctp = RTCSctpTransport(self._shim, port=SCTP_PORT)
+        self._sctp.on("datachannel", self._on_datachannel)
+        self._channel = None
+        self._counters = endpoint.conference.bridge.counters
+        self._pending: list[bytes] = []
+        self._task = asyncio.ensure_future(self._sctp.start(self._sctp.getCapabilities(), SCTP_PORT))
+
+    def receive(self, packet: bytes, now: float) -> None:
+        asyncio.ensure_future(self._sctp._handle_data(packet))
+
+    def get_timer(self) -> float | None:
+        return None  # the association keeps its own timers on the event loop
+
+    def handle_timer(self, now: float) -> None:
+        pass
+
+    def _on_datachannel(self, channel) -> None:
+        if self._channel is not None:
+            return  # max-channels = 1, as JVB
+        self._channel = channel
+        channel.on("message", self._on_message)
+        self.endpoint.channel = self._send
+        self.handler.connected(hello=False)
+
+    def _on_message(self, data) -> None:
+        self._counters.data_channel_messages_received += 1
+        try:
+            self.handler.receive(data)
+        except ChannelError as exc:
+            self._counters.channel_messages_rejected += 1
+            log.debug("endpoint %s: data channel message refused: %s", self.endpoint.id, exc)
+
+    def _send(self, message: dict) -> None:
+        if self._channel is not None and self._channel.readyState == "open":
+            self._channel.send(json.dumps(message, separators=(",", ":")))
+            self._counters.data_channel_messages_sent += 1
+
+    def close(self) -> None:
+        if self.endpoint.channel == self._send:
+            self.endpoint.channel = None
+        asyncio.ensure_future(self._sctp.stop())
