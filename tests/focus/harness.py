@@ -1,5 +1,5 @@
-"""Integration parts for the focus: Debian's Prosody shaped like docker-jitsi-meet's (its stock
-modules only), a scripted bridge that answers Colibri2 with recorded-shape responses (a test
+"""Integration parts for the focus: the XMPP servers (Debian's Prosody shaped like docker-jitsi-meet's,
+stock modules only; our own), a scripted bridge that answers Colibri2 with recorded-shape responses (a test
 double, never shipped), and signalling-only participants built on slixmpp.
 
 Stock Prosody lacks Jitsi's ``client_proxy`` component (``focus.<domain>``), so participants here
@@ -9,13 +9,8 @@ send the conference request straight to the focus's full JID, which the focus ac
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
 import socket
 import ssl
-import subprocess
-import tempfile
 from pathlib import Path
 from xml.etree.ElementTree import Element, SubElement
 
@@ -24,8 +19,6 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from jitsi_py.common.stanzas import colibri2 as c2
-from jitsi_py.settings import Settings
-from jitsi_py.xmpp.service import run as run_xmpp
 from jitsi_py.common.stanzas.jingle import (
     NS_FOCUS, NS_JINGLE, Candidate, Fingerprint, IceTransport, Jingle, Source, parse_jingle, q,
 )
@@ -33,6 +26,9 @@ from jitsi_py.common.stanzas.jitsi import (
     FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_SCTP, FEATURE_VIDEO, NS_HEALTHCHECK, ConferenceIq,
     build_bridge_stats,
 )
+from jitsi_py.settings import Settings
+from jitsi_py.xmpp.service import run as run_xmpp
+from tests.support.prosody import Prosody
 
 DOMAIN = "meet.jitsi"
 AUTH = "auth.meet.jitsi"
@@ -42,89 +38,26 @@ BREWERY = f"jvbbrewery@{INTERNAL_MUC}"
 FOCUS_PASSWORD = "focus-secret"
 JVB_PASSWORD = "jvb-secret"
 
-PROSODY_CONFIG = """\
--- docker-jitsi-meet's shape with stock modules only (no client_proxy, no Jitsi plugins)
-pidfile = "{dir}/prosody.pid"
-data_path = "{dir}/data"
-log = {{ info = "{dir}/prosody.log" }}
-admins = {{ "focus@{auth}", "jvb@{auth}" }}
-modules_enabled = {{ "roster", "saslauth", "disco", "ping", "version" }}
-run_as_root = true  -- CI containers run tests as root
-modules_disabled = {{ "s2s", "tls", "offline" }}
-c2s_ports = {{ {c2s} }}
-c2s_interfaces = {{ "127.0.0.1" }}
-http_ports = {{ }}
-https_ports = {{ }}
-s2s_ports = {{ }}
-component_ports = {{ }}
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-storage = "internal"
-VirtualHost "{domain}"
-    authentication = "anonymous"
-VirtualHost "{auth}"
-    authentication = "internal_hashed"
-Component "{muc}" "muc"
-    restrict_room_creation = true
-    muc_room_default_public_jids = true
-    muc_room_default_persistent = false
-    muc_tombstones = false
-Component "{internal_muc}" "muc"
-    restrict_room_creation = true
-    muc_room_locking = false
-    muc_room_default_public_jids = true
-    muc_tombstones = false
-"""
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-class Prosody:
+class ProsodyServer:
+    """Debian's Prosody from ``tests/support/prosody.py`` with the focus and jvb accounts."""
+
     focus_address = None  # stock Prosody has no client_proxy: address the focus's own JID
 
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="focus-prosody-"))
-        self.c2s_port = free_port()
-        self.config = self.dir / "prosody.cfg.lua"
-        self.proc: subprocess.Popen | None = None
+    def __init__(self, directory: Path) -> None:
+        self.prosody = Prosody(directory, users={"focus": FOCUS_PASSWORD, "jvb": JVB_PASSWORD})
+        self.c2s_port = self.prosody.c2s_port
 
     async def start(self) -> None:
-        (self.dir / "data").mkdir()
-        self.config.write_text(PROSODY_CONFIG.format(dir=self.dir, c2s=self.c2s_port, domain=DOMAIN, auth=AUTH,
-                                                     muc=MUC, internal_muc=INTERNAL_MUC))
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.dir)}
-        if os.geteuid() == 0:  # prosody drops root for its own user, which must own its files
-            for path in (self.dir, self.dir / "data", self.config):
-                shutil.chown(path, "prosody", "prosody")
-        for user, password in (("focus", FOCUS_PASSWORD), ("jvb", JVB_PASSWORD)):
-            subprocess.run(["prosodyctl", "--config", str(self.config), "register", user, AUTH, password],
-                           check=True, env=env, capture_output=True, timeout=30)
-        self.proc = subprocess.Popen(["prosody", "--config", str(self.config), "-F"], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-        for _ in range(200):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.c2s_port)
-                writer.close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"prosody exited: {(self.dir / 'prosody.log').read_text()[-2000:]}")
-                await asyncio.sleep(0.05)
-        raise RuntimeError("prosody did not listen")
+        await asyncio.to_thread(self.prosody.start)
 
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        await asyncio.to_thread(self.prosody.stop)
 
 
 class OurXmppServer:

@@ -18,7 +18,7 @@ from jitsi_py.focus.client import Focus
 from jitsi_py.focus.rest import make_app
 from jitsi_py.settings import Settings
 
-from .harness import FOCUS_PASSWORD, MUC, OurXmppServer, Participant, Prosody, ScriptedBridge, free_port
+from .harness import FOCUS_PASSWORD, MUC, OurXmppServer, Participant, ProsodyServer, ScriptedBridge, free_port
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
 DATA = Path(__file__).parent / "data"
@@ -35,7 +35,7 @@ def focus_settings(port: int, rest_port: int) -> Settings:
 @pytest.fixture(params=["prosody", "ours"])
 async def prosody(request, tmp_path):
     """The XMPP server under the focus: Debian's Prosody, or ours."""
-    server = Prosody() if request.param == "prosody" else OurXmppServer(tmp_path / "cfg")
+    server = ProsodyServer(tmp_path) if request.param == "prosody" else OurXmppServer(tmp_path / "cfg")
     await server.start()
     yield server
     await server.stop()
