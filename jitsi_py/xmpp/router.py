@@ -177,7 +177,7 @@ class Router:
         except jids.JidError as exc:
             self._bounce(stanza, "modify", "jid-malformed", str(exc))
             return
-        component = self.components.get(target.domain)
+        component = self.components.get(target.domain) or self._component_accepting(target.domain)
         if component is not None:
             try:
                 component.receive(stanza, sender.origin if sender is not None else None)
@@ -194,6 +194,14 @@ class Router:
             self._to_full(stanza, to, target)
         else:
             self._to_bare(stanza, target.bare, sender)
+
+    def _component_accepting(self, domain: str) -> Component | None:
+        """A component serving more domains than its own (the MUC's tenant domains)."""
+        for component in self.components.values():
+            accepts = getattr(component, "accepts", None)
+            if accepts is not None and accepts(domain):
+                return component
+        return None
 
     def deliver_to(self, session: C2SSession, stanza: Element) -> None:
         session.deliver(serialize(stanza))

@@ -4,7 +4,9 @@ The server core calls :func:`build_components` once at start and routes every st
 to one of the returned components' ``domain`` (or a JID on it) to its ``receive``; it calls
 ``session_closed`` on each of them when a local session ends without leaving its rooms. A
 component's ``disco_type`` (``speakerstats``, ``lobbyrooms``...; None for plain MUC hosts and the
-focus proxy) is the identity type the server advertises for its domain on the main domain.
+focus proxy) is the identity type the server advertises for its domain on the main domain. A
+component with ``accepts(domain)`` also serves the domains it accepts (the conference MUC serves
+the tenant domains ``muc.<tenant>.<domain>``): the router asks it for a domain it does not know.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def build_components(settings: Settings, host: Host) -> list[Component]:
                                      presence_rate=rooms.presence_rate, presence_burst=rooms.presence_burst,
                                      max_held_joins=rooms.max_held_joins, clock=time.monotonic, **options), host)
 
-    conference = muc(d.muc, wait_for_focus=rooms.wait_for_focus, validate_nick=True)
+    conference = muc(d.muc, wait_for_focus=rooms.wait_for_focus, validate_nick=True, tenants=rooms.subdomains)
     internal = muc(d.internal_muc, allowed_domains=frozenset({d.auth.lower()}), hide_all=False)
     lobby = muc(d.lobby, create_on_join=False) if rooms.lobby else None
     breakout = muc(d.breakout, wait_for_focus=rooms.wait_for_focus) if rooms.breakout_rooms else None

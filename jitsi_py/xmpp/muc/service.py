@@ -21,6 +21,7 @@ from ..component import Host, Origin
 from . import jid as jids
 from .hooks import Hooks
 from .room import AFFILIATION_RANK, AFFILIATIONS, ROLES, Occupant, Room
+from .tenants import TenantHost, TenantMap
 from .stanza import (
     CLIENT, DATA, DISCO_INFO, DISCO_ITEMS, IQ, MESSAGE, MUC, MUC_ADMIN, MUC_OWNER, MUC_USER,
     NICK, PING, PRESENCE, StanzaError, error_reply, form, form_values, result, stanza, truthy,
@@ -56,6 +57,7 @@ class MucOptions:
     presence_rate: float = 10.0  # presence updates per second an occupant may send...
     presence_burst: int = 30  # ...after this burst; excess gets policy-violation
     clock: Callable[[], float] | None = None  # monotonic seconds; None disables rate limits
+    tenants: bool = False  # muc_domain_mapper: also serve room@muc.<tenant>.<base> (tenants.py)
 
 
 class HoldJoin(Exception):
@@ -98,7 +100,8 @@ class MucService:
     def __init__(self, options: MucOptions, host: Host) -> None:
         self.options = options
         self.domain = options.domain
-        self.host = host
+        self.tenants = TenantMap(options.domain) if options.tenants else None
+        self.host: Host = TenantHost(host, self.tenants) if self.tenants is not None else host
         self.hooks = Hooks()
         # Identity type advertised for this domain on the main domain (lobbyrooms, breakout_rooms).
         self.disco_type: str | None = None
@@ -113,7 +116,16 @@ class MucService:
 
     # ---- the Component contract -------------------------------------------------------------
 
+    def accepts(self, domain: str) -> bool:
+        """Other domains this host serves (tenant MUC domains); the router asks for unknown ones."""
+        return self.tenants is not None and self.tenants.tenant_of(domain) is not None
+
     def receive(self, element: Element, origin: Origin | None) -> None:
+        if self.tenants is not None:
+            to = element.get("to", "")
+            internal = self.tenants.to_internal(to)
+            if internal != to:
+                element.set("to", internal)
         try:
             if element.tag == PRESENCE:
                 self._presence(element, origin)

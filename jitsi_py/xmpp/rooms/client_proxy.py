@@ -20,6 +20,7 @@ from xml.etree.ElementTree import Element
 from ...settings import Settings
 from ..component import Host, Origin
 from ..muc import jid as jids
+from ..muc.tenants import TenantMap
 from ..muc.stanza import FOCUS, IQ, MESSAGE, PRESENCE, StanzaError, error_reply, stanza
 from . import RoomContext
 
@@ -33,10 +34,11 @@ def enabled(settings: Settings) -> bool:
 class ClientProxy:
     disco_type = None
 
-    def __init__(self, domain: str, target: str, host: Host) -> None:
+    def __init__(self, domain: str, target: str, host: Host, tenants: TenantMap | None = None) -> None:
         self.domain = domain
         self.target = target  # bare JID of the focus account
         self.host = host
+        self.tenants = tenants  # the focus sees tenant rooms in their internal form
         self.resources: list[str] = []  # full JIDs, most recently available last
         self.gates: list[Gate] = []
         self._tasks: set[asyncio.Task] = set()
@@ -78,7 +80,7 @@ class ClientProxy:
                 out = Element(iq.tag, iq.attrib)
                 out.set("from", self.domain)
                 out.set("to", requester)
-                out.extend(iq)
+                out.extend(self._rooms_mapped(iq, internal=False))
                 self.host.send(out)
             elif type_ in ("get", "set"):
                 raise StanzaError("cancel", "service-unavailable", "The focus may only answer through the proxy")
@@ -109,13 +111,29 @@ class ClientProxy:
         out = Element(iq.tag, iq.attrib)
         out.set("from", f"{self.domain}/{iq.get('from', '')}")
         out.set("to", self.resources[-1])
-        out.extend(iq)
+        out.extend(self._rooms_mapped(iq, internal=True))
         self.host.send(out)
+
+    def _rooms_mapped(self, iq: Element, internal: bool) -> list[Element]:
+        """The IQ's children, a ``<conference room=...>`` with its room in the other form."""
+        children = list(iq)
+        if self.tenants is None:
+            return children
+        for index, child in enumerate(children):
+            room = child.get("room") if child.tag == f"{{{FOCUS}}}conference" else None
+            if room:
+                mapped = self.tenants.to_internal(room) if internal else self.tenants.to_external(room)
+                if mapped != room:
+                    copy = Element(child.tag, child.attrib)
+                    copy.set("room", mapped)
+                    copy.extend(child)
+                    children[index] = copy
+        return children
 
 
 def attach(ctx: RoomContext) -> ClientProxy:
     d = ctx.settings.common.domains
-    proxy = ClientProxy(d.focus_component, f"focus@{d.auth}", ctx.host)
+    proxy = ClientProxy(d.focus_component, f"focus@{d.auth}", ctx.host, ctx.conference.tenants)
     ctx.components.append(proxy)
     ctx.extensions["client_proxy"] = proxy
     return proxy

@@ -191,3 +191,19 @@ async def test_conference_request_through_the_focus_proxy(server):
         assert reply.xml.find("{http://jitsi.org/protocol/focus}conference").get("ready") == "true"
     finally:
         close(focus, alice)
+
+
+async def test_tenant_room_through_the_router(server):
+    focus = await connect(server, "focus@auth.meet.jitsi", "focus-secret")
+    alice = await connect(server, "meet.jitsi", mechanism="ANONYMOUS")
+    inbox = {c: Inbox(c) for c in (focus, alice)}
+    internal, external = f"[acme]standup@{MUC}", "standup@muc.acme.meet.jitsi"
+    try:
+        join(focus, "focus", internal)
+        await inbox[focus].presence_from(f"{internal}/focus")
+        join(alice, "aa11", external)
+        assert "110" in codes(await inbox[alice].presence_from(f"{external}/aa11"))
+        await inbox[alice].presence_from(f"{external}/focus")
+        await inbox[focus].presence_from(f"{internal}/aa11")
+    finally:
+        close(focus, alice)

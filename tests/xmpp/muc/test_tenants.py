@@ -1,0 +1,36 @@
+"""Tenants: clients address room@muc.<tenant>.<domain>, the focus [tenant]room@muc.<domain>."""
+
+from jitsi_py.xmpp.muc.service import MucOptions, MucService
+from jitsi_py.xmpp.muc.tenants import TenantMap
+
+from .harness import RecordingHost, origin, q, xml
+
+FOCUS = "focus@auth.meet.jitsi/f"
+ALICE = "alice@meet.jitsi/a"
+
+
+def test_tenant_map_round_trip():
+    m = TenantMap("muc.meet.jitsi")
+    assert m.to_internal("standup@muc.acme.meet.jitsi/aa11") == "[acme]standup@muc.meet.jitsi/aa11"
+    assert m.to_internal("standup@muc.acme.meet.jitsi") == "[acme]standup@muc.meet.jitsi"
+    assert m.to_external("[acme]standup@muc.meet.jitsi/aa11") == "standup@muc.acme.meet.jitsi/aa11"
+    for untouched in ("standup@muc.meet.jitsi/x", "standup@muc.a.b.meet.jitsi", "x@other.org",
+                      "[acme]standup@lobby.meet.jitsi"):
+        assert m.to_internal(untouched) == untouched and m.to_external(untouched) == untouched
+    assert m.tenant_of("muc.acme.meet.jitsi") == "acme" and m.tenant_of("muc.meet.jitsi") is None
+
+
+def test_tenant_room_seen_in_each_side_form():
+    host = RecordingHost()
+    muc = MucService(MucOptions(domain="muc.meet.jitsi", focus_jid="focus@auth.meet.jitsi", wait_for_focus=True,
+                                tenants=True), host)
+    assert muc.accepts("muc.acme.meet.jitsi") and not muc.accepts("muc.meet.jitsi.evil")
+    host.origins = {FOCUS: origin(FOCUS, service=True), ALICE: origin(ALICE)}
+    muc.receive(xml(f'<presence from="{ALICE}" to="standup@muc.acme.meet.jitsi/aa11"/>'), host.origins[ALICE])
+    muc.receive(xml(f'<presence from="{FOCUS}" to="[acme]standup@muc.meet.jitsi/focus"/>'), host.origins[FOCUS])
+    assert "[acme]standup@muc.meet.jitsi" in muc.rooms
+    to_alice = [el.get("from") for el in host.take(ALICE) if el.tag == q("presence")]
+    assert to_alice == ["standup@muc.acme.meet.jitsi/focus", "standup@muc.acme.meet.jitsi/aa11"]
+    to_focus = {el.get("from") for el in host.take(FOCUS)}
+    assert to_focus == {"[acme]standup@muc.meet.jitsi/focus", "[acme]standup@muc.meet.jitsi/aa11",
+                        "[acme]standup@muc.meet.jitsi"}
