@@ -125,7 +125,8 @@ class Directory:
             conn = ldap3.Connection(
                 server, user=user, password=password, version=self.config.version,
                 authentication=ldap3.SIMPLE if user else ldap3.ANONYMOUS,
-                receive_timeout=math.ceil(self.config.timeout),  # ldap3 packs it as an integer raise_exceptions=False, read_only=True,
+                # ldap3 packs the receive timeout into a socket option as a whole number.
+                receive_timeout=math.ceil(self.config.timeout), raise_exceptions=False, read_only=True,
             )
             try:
                 conn.open()
