@@ -79,7 +79,7 @@ class Routes:
     etherpad_url_base: str | None = env("ETHERPAD_URL_BASE", None)
     cors_allow_origin: str = env("CORS_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN", "*", text)
     csp_header: str | None = env("CSP_HEADER", None, text)
-    colibri_websocket: bool = env("ENABLE_COLIBRI_WEBSOCKET", "1", boolean)
+    colibri_websocket: bool = env("ENABLE_COLIBRI_WEBSOCKET", "0", boolean)
     colibri_websocket_regex: str = env("COLIBRI_WEBSOCKET_REGEX", "jvb", regex)
     colibri_websocket_port: int = env("COLIBRI_WEBSOCKET_PORT", "9090", port_number)
     # The id -> address table stands in for nginx resolving the captured id as a host name: the

@@ -56,7 +56,7 @@ class WebState:
 STATE = web.AppKey("state", WebState)
 
 
-def security_headers(state: WebState, https: bool) -> web.middleware:
+def security_headers(state: WebState, https: bool):
     routes = state.settings.web.routes
     shard = state.settings.web.features.deployment_shard
     hsts = https and state.settings.web.tls.hsts

@@ -128,7 +128,10 @@ async def test_upstream_down_is_a_502(client_factory):
 
 async def test_colibri_ws_only_reaches_known_bridges(client_factory, upstream):
     server, seen = upstream
+    off = await client_factory()  # upstream's default: the route is off
+    assert (await off.get("/colibri-ws/jvb/conf/ep")).status == 404
     client = await client_factory(
+        ENABLE_COLIBRI_WEBSOCKET="1",
         JITSI_PY_COLIBRI_WEBSOCKET_BRIDGES=f"jvb=127.0.0.1:{server.port},jvb2=127.0.0.1:{server.port}",
         COLIBRI_WEBSOCKET_REGEX="jvb[0-9]*")
     for path in ("/colibri-ws/evil.example.com/conf/ep", f"/colibri-ws/127.0.0.1:{server.port}/c/e",
