@@ -594,6 +594,9 @@ class MucService:
             if request:
                 raise StanzaError("cancel", "item-not-found", "No such occupant")
             return
+        if target is sender and request and len(iq) and iq[0].tag == f"{{{PING}}}ping":
+            self.host.send(result(iq))  # XEP-0410: the room answers an occupant's self-ping
+            return
         self.host.send(_forwarded(iq, sender.occupant_jid, target.jid))
 
     def _domain_iq(self, iq: Element, origin: Origin | None) -> None:

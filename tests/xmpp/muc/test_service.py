@@ -363,3 +363,13 @@ def test_brewery_only_for_auth_domain(host):
     assert error_condition(host.take("eve@meet.jitsi/e")[0]) == ("cancel", "not-allowed")
     join(muc, "jvb@auth.meet.jitsi/j", "jvb-1", room="jvbbrewery@internal-muc.meet.jitsi", service=True)
     assert "jvb-1" in muc.rooms["jvbbrewery@internal-muc.meet.jitsi"].occupants
+
+
+def test_self_ping_answered_by_the_room(muc, host):
+    focus_joins(muc)
+    join(muc, "alice@meet.jitsi/a", "aa11")
+    host.clear()
+    muc.receive(xml(f'<iq type="get" id="sp" from="alice@meet.jitsi/a" to="{ROOM}/aa11"><ping xmlns="urn:xmpp:ping"/></iq>'),
+                origin("alice@meet.jitsi/a"))
+    [reply] = host.take("alice@meet.jitsi/a")
+    assert reply.get("type") == "result" and reply.get("from") == f"{ROOM}/aa11" and reply.get("id") == "sp"
