@@ -58,10 +58,10 @@ async def our_stack(tmp_path):
         await asyncio.gather(*services, return_exceptions=True)
 
 
-async def _join(browser, base: str, name: str):
+async def _join(browser, base: str, name: str, path: str = "/standup"):
     context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
     page = await context.new_page()
-    await page.goto(f"{base}/standup")
+    await page.goto(base + path)
     await page.get_by_test_id("prejoin-name").fill(name)
     await page.get_by_test_id("prejoin-join").click()
     return page
@@ -126,5 +126,23 @@ async def test_lobby_knock_admit_and_deny_on_our_xmpp_server(tmp_path):
             await knock.wait_for(timeout=15000)
             await knock.get_by_test_id("lobby-deny").click()
             await carol.get_by_test_id("leave-reason").filter(has_text="did not let you in").wait_for(timeout=15000)
+        finally:
+            await browser.close()
+
+
+async def test_tenants_keep_rooms_apart(tmp_path):
+    """/<tenant>/<room>: config.js, the MUC domain and ?prefix= keep same-named rooms apart."""
+    async with our_stack(tmp_path) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            people = {}
+            for name, path in (("Ann", "/acme/standup"), ("Ben", "/acme/standup"), ("Cat", "/other/standup")):
+                people[name] = page = await _join(browser, base, name, path)
+                await page.wait_for_function("window.jitsiPy?.view?.conference?.role", timeout=30000)
+            assert await people["Ann"].evaluate("window.jitsiPy.view.conference.roomJid") == "standup@muc.acme.meet.jitsi"
+            await people["Ann"].locator("[data-testid=remote-tile]").filter(has_text="Ben").wait_for(timeout=15000)
+            await people["Ben"].locator("[data-testid=remote-tile]").filter(has_text="Ann").wait_for(timeout=15000)
+            assert await people["Cat"].locator("[data-testid=remote-tile]").count() == 0
+            assert await people["Cat"].evaluate("window.jitsiPy.view.conference.role") == "moderator"
         finally:
             await browser.close()
