@@ -18,7 +18,9 @@ from jitsi_py.focus.client import Focus
 from jitsi_py.focus.rest import make_app
 from jitsi_py.settings import Settings
 
-from .harness import FOCUS_PASSWORD, MUC, OurXmppServer, Participant, ProsodyServer, ScriptedBridge, free_port
+from .harness import (
+    FOCUS_PASSWORD, MUC, MediaParticipant, OurXmppServer, Participant, ProsodyServer, ScriptedBridge, free_port,
+)
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
 DATA = Path(__file__).parent / "data"
@@ -203,5 +205,36 @@ async def test_focus_reconnects_and_restores_its_rooms(prosody, focus):
     for person in (alice, bob):
         await person.next_jingle("session-initiate")
     for person in (alice, bob):
+        await person.stop()
+    await bridge.client.disconnect(wait=0.1)
+
+
+async def test_aiortc_participants_answer_through_sdp(prosody, focus):
+    bridge = ScriptedBridge("jvb1", prosody.c2s_port)
+    await bridge.start()
+    await until(lambda: bridge.occupant in focus.bridges.bridges)
+    room = f"sdp@{MUC}"
+    people = []
+    for _ in range(2):
+        person = MediaParticipant(prosody.c2s_port, prosody.focus_address or focus.xmpp.boundjid.full, room)
+        await person.start()
+        assert (await person.request_conference()).ready
+        await person.join()
+        people.append(person)
+    for person in people:
+        await person.answer()
+    for person in people:
+        video = person.accept.content("video")
+        assert video.sources and video.sources[0].name == f"{person.nick}-v0"
+        await until(lambda: any(
+            e.id == person.nick and e.transport is not None and e.transport.ice is not None
+            and e.transport.ice.ufrag == person.accept.content("audio").transport.ufrag
+            and e.sources and any(m.id == f"{person.nick}-v0" for m in e.sources)
+            for r in bridge.requests for e in r.endpoints))
+    alice, bob = people
+    added = await bob.next_jingle("source-add")
+    assert {s.ssrc for s in decode_sources(added.json_sources)[alice.nick][0]} == {
+        s.ssrc for s in alice.accept.content("video").sources + alice.accept.content("audio").sources}
+    for person in people:
         await person.stop()
     await bridge.client.disconnect(wait=0.1)
