@@ -10,14 +10,14 @@ import time
 
 import jwt as pyjwt
 import pytest
-from aiohttp import web
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from jitsi_py.settings import Settings, SettingsError
 from jitsi_py.xmpp.auth.base import Attempt, AuthFailure, Identity
 from jitsi_py.xmpp.auth.jwt import ROOM_MISMATCH, JwtBackend, RoomCheck
+
+from .conftest import public_pem, rsa_key, sha
 
 SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
 USER = {"id": "u-17", "name": "Mireille", "email": "m@example.com", "avatar": "https://example.com/a.png"}
@@ -213,47 +213,6 @@ def test_configuration_errors_are_clear():
 
 
 # ---- RS256 with a key server (ASAP) ----
-
-def rsa_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def public_pem(key) -> bytes:
-    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def sha(kid: str) -> str:
-    return hashlib.sha256(kid.encode()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def signing_key():
-    return rsa_key()
-
-
-@pytest.fixture
-async def key_server(signing_key):
-    """Serves <sha256(kid)>.pem for the keys it holds; records every path asked for."""
-    keys = {sha("key-1"): public_pem(signing_key)}
-    requests: list[str] = []
-
-    async def serve(request: web.Request) -> web.Response:
-        requests.append(request.path)
-        name = request.match_info["name"]
-        if name.endswith(".pem") and name[:-4] in keys:
-            return web.Response(body=keys[name[:-4]])
-        return web.Response(status=404)
-
-    app = web.Application()
-    app.router.add_get("/keys/{name:.*}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}/keys/", requests, keys
-    await runner.cleanup()
-
 
 def asap_backend(url: str, **values: str) -> JwtBackend:
     return JwtBackend(Settings.from_values({"JWT_APP_ID": "my_app", "JWT_ASAP_KEYSERVER": url, **values}), "meet.jitsi")

@@ -16,7 +16,7 @@ import jwt as pyjwt
 import pytest
 
 from ..strophe import run_in_node
-from .test_jwt import claims, key_server, rs256, signing_key  # noqa: F401  (fixtures)
+from .test_jwt import claims, rs256
 
 SECRET = "an-e2e-secret-that-is-at-least-32-bytes"
 FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
@@ -28,7 +28,7 @@ STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
 @pytest.fixture
-def settings_values(key_server):  # noqa: F811
+def settings_values():
     return {"ENABLE_AUTH": "1", "AUTH_TYPE": "jwt", "JWT_APP_ID": "my_app", "JWT_APP_SECRET": SECRET,
             "JITSI_PY_MUC_WAIT_FOR_FOCUS": "0"}
 
@@ -132,7 +132,7 @@ async def test_failure_on_the_wire_is_not_authorized_with_the_reason(server):
         await http.close()
 
 
-async def test_rs256_token_from_the_key_server(tmp_path, key_server, signing_key):  # noqa: F811
+async def test_rs256_token_from_the_key_server(tmp_path, key_server, signing_key):
     from jitsi_py.xmpp.server import XmppServer
 
     from ..conftest import make_settings

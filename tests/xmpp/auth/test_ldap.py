@@ -1,12 +1,9 @@
-"""LDAP logins against a real slapd (Debian's), started here on ephemeral loopback ports."""
+"""LDAP logins against a real slapd (Debian's; conftest.py starts it on ephemeral loopback ports)."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -15,127 +12,9 @@ from jitsi_py.settings import Settings, SettingsError
 from jitsi_py.xmpp.auth.base import Attempt, AuthFailure, Identity
 from jitsi_py.xmpp.auth.ldap import LdapBackend, LoginName
 
+from .conftest import READER, READER_PW, SUFFIX, free_port
+
 pytestmark = pytest.mark.system
-
-SUFFIX = "dc=example,dc=org"
-ADMIN = f"cn=admin,{SUFFIX}"
-ADMIN_PW = "admin-secret"
-READER = f"cn=reader,{SUFFIX}"
-READER_PW = "reader-secret"
-SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
-
-USERS_LDIF = f"""dn: {SUFFIX}
-objectClass: dcObject
-objectClass: organization
-dc: example
-o: Example
-
-dn: ou=people,{SUFFIX}
-objectClass: organizationalUnit
-ou: people
-
-dn: {READER}
-objectClass: simpleSecurityObject
-objectClass: organizationalRole
-cn: reader
-userPassword: {READER_PW}
-
-dn: uid=mireille,ou=people,{SUFFIX}
-objectClass: inetOrgPerson
-uid: mireille
-cn: Mireille
-sn: Mathieu
-mail: m@example.com
-userPassword: correct horse
-
-dn: uid=bob,ou=people,{SUFFIX}
-objectClass: inetOrgPerson
-uid: bob
-cn: Bob
-sn: B
-userPassword: bob-pass
-
-dn: uid=twin,ou=people,{SUFFIX}
-objectClass: inetOrgPerson
-uid: twin
-cn: Twin One
-sn: T
-userPassword: twin-pass
-
-dn: cn=twin-copy,ou=people,{SUFFIX}
-objectClass: inetOrgPerson
-uid: twin
-cn: twin-copy
-sn: T
-userPassword: twin-pass
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"slapd exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"slapd did not listen on {port}")
-
-
-@pytest.fixture(scope="module")
-def slapd(tmp_path_factory):
-    """A throw-away directory: ldap:// (with STARTTLS) and ldaps:// on loopback, users from ldapadd."""
-    assert shutil.which("slapd") or Path("/usr/sbin/slapd").exists(), "slapd is not installed"
-    root = tmp_path_factory.mktemp("slapd")
-    (root / "db").mkdir()
-    cert, key = root / "cert.pem", root / "key.pem"
-    ensure_self_signed(cert, key, ["127.0.0.1", "localhost"])
-    conf = root / "slapd.conf"
-    conf.write_text("\n".join([
-        *(f"include /etc/ldap/schema/{name}.schema" for name in SCHEMAS),
-        f"pidfile {root}/slapd.pid",
-        "modulepath /usr/lib/ldap",
-        "moduleload back_mdb",
-        f"TLSCertificateFile {cert}",
-        f"TLSCertificateKeyFile {key}",
-        "database mdb",
-        f'suffix "{SUFFIX}"',
-        f'rootdn "{ADMIN}"',
-        f"rootpw {ADMIN_PW}",
-        f"directory {root}/db",
-        "maxsize 10485760",
-        "access to attrs=userPassword by self read by anonymous auth by * none",
-        "access to * by * read",
-        "",
-    ]))
-    plain_port, tls_port = free_port(), free_port()
-    proc = subprocess.Popen(
-        ["/usr/sbin/slapd", "-d", "0", "-f", str(conf),
-         "-h", f"ldap://127.0.0.1:{plain_port}/ ldaps://127.0.0.1:{tls_port}/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for_port(plain_port, proc)
-        wait_for_port(tls_port, proc)
-        subprocess.run(
-            ["ldapadd", "-x", "-H", f"ldap://127.0.0.1:{plain_port}", "-D", ADMIN, "-w", ADMIN_PW],
-            input=USERS_LDIF.encode(), check=True, capture_output=True, timeout=30,
-        )
-        yield {"plain": f"ldap://127.0.0.1:{plain_port}", "tls": f"ldaps://127.0.0.1:{tls_port}", "cert": cert}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def backend(url: str, **values: str) -> LdapBackend:

@@ -10,13 +10,13 @@ from jitsi_py.xmpp.server import XmppServer
 
 from ..conftest import connect, disconnect, make_settings
 from ..strophe import run_in_node
-from .test_ldap import SUFFIX, slapd  # noqa: F401  (the slapd fixture)
+from .conftest import SUFFIX
 
 pytestmark = pytest.mark.system
 
 
 @pytest.fixture
-def settings_values(slapd):  # noqa: F811
+def settings_values(slapd):
     return {"ENABLE_AUTH": "1", "AUTH_TYPE": "ldap", "LDAP_URL": slapd["plain"], "LDAP_BASE": f"ou=people,{SUFFIX}"}
 
 

@@ -7,7 +7,6 @@ import time
 
 import jwt as pyjwt
 import pytest
-from aiohttp import web
 
 from jitsi_py.settings import Settings, SettingsError
 from jitsi_py.xmpp.auth.base import Attempt, AuthFailure
@@ -16,50 +15,12 @@ from jitsi_py.xmpp.auth.matrix import (
     HybridMatrixTokenBackend, MatrixBackend, is_matrix_room, jitsi_room_of, room_id_of,
 )
 
+from .conftest import ROOM, ROOM_ID, UVS_SECRET
+
 # Element signs with a short placeholder secret; pyjwt warns about it when the tests make one.
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
-ROOM_ID = "!qwertyasdfgh:matrix.example.org"
-ROOM = jitsi_room_of(ROOM_ID)
-UVS_SECRET = "uvs-shared-token"
 APP_SECRET = "hybrid-app-secret-of-at-least-32-bytes!"
-# OpenID token -> (Matrix user, power level); membership and levels of the one room.
-OPENID = {"oid-alice": ("@alice:matrix.example.org", 100), "oid-bob": ("@bob:matrix.example.org", 0),
-          "oid-eve": ("@eve:matrix.example.org", 0)}
-MEMBERS = {"@alice:matrix.example.org", "@bob:matrix.example.org"}
-
-
-@pytest.fixture
-async def uvs():
-    """The UVS API: POST /verify/user_in_room, bearer-protected, records each request body."""
-    seen: list[dict] = []
-
-    async def user_in_room(request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != f"Bearer {UVS_SECRET}":
-            return web.json_response({"error": "unauthorized"}, status=403)
-        body = await request.json()
-        seen.append(body)
-        if not body.get("token") or not body.get("room_id"):
-            return web.Response(status=400, text="Invalid request")
-        user = OPENID.get(body["token"])
-        if user is None:
-            return web.json_response({"results": {"user": False, "room_membership": None},
-                                      "user_id": None, "power_levels": None})
-        if body["room_id"] != ROOM_ID or user[0] not in MEMBERS:
-            return web.json_response({"results": {"user": True, "room_membership": False},
-                                      "user_id": user[0], "power_levels": None})
-        return web.json_response({"results": {"user": True, "room_membership": True}, "user_id": user[0],
-                                  "power_levels": {"user": user[1], "room": {"state_default": 50}}})
-
-    app = web.Application()
-    app.router.add_post("/uvs/verify/user_in_room", user_in_room)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}/uvs/", seen
-    await runner.cleanup()
 
 
 def values(url: str, **extra: str) -> dict[str, str]:

@@ -7,13 +7,14 @@ from urllib.parse import urlencode
 import pytest
 
 from ..strophe import run_in_node
-from .test_matrix import ROOM, UVS_SECRET, element_token, uvs  # noqa: F401  (the uvs fixture)
+from .conftest import ROOM, UVS_SECRET
+from .test_matrix import element_token
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 
 @pytest.fixture
-def settings_values(uvs):  # noqa: F811
+def settings_values(uvs):
     url, _ = uvs
     return {"ENABLE_AUTH": "1", "AUTH_TYPE": "matrix", "MATRIX_UVS_URL": url, "MATRIX_UVS_AUTH_TOKEN": UVS_SECRET}
 
@@ -23,7 +24,7 @@ async def strophe_login(server, **query: str) -> dict:
     return await run_in_node({"url": url, "jid": "meet.jitsi", "domain": "meet.jitsi", "marker": "matrix"})
 
 
-async def test_room_member_logs_in_and_others_do_not(server, uvs):  # noqa: F811
+async def test_room_member_logs_in_and_others_do_not(server, uvs):
     _, seen = uvs
     assert (await strophe_login(server, room=ROOM, token=element_token("oid-alice"))).get("connected")
     assert not (await strophe_login(server, room=ROOM, token=element_token("oid-eve"))).get("connected")

@@ -1,0 +1,232 @@
+"""Services the auth tests log in against, started on loopback ephemeral ports: a real slapd
+(Debian's) filled with ``ldapadd``, an ASAP key server, and a Matrix UVS."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from jitsi_py.common.tls import ensure_self_signed
+from jitsi_py.xmpp.auth.matrix import jitsi_room_of
+
+
+async def serve(app: web.Application):
+    """Run ``app`` on 127.0.0.1; yields its base URL until the caller is done."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+# ---- LDAP ----
+
+SUFFIX = "dc=example,dc=org"
+ADMIN = f"cn=admin,{SUFFIX}"
+ADMIN_PW = "admin-secret"
+READER = f"cn=reader,{SUFFIX}"
+READER_PW = "reader-secret"
+SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
+
+USERS_LDIF = f"""dn: {SUFFIX}
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: ou=people,{SUFFIX}
+objectClass: organizationalUnit
+ou: people
+
+dn: {READER}
+objectClass: simpleSecurityObject
+objectClass: organizationalRole
+cn: reader
+userPassword: {READER_PW}
+
+dn: uid=mireille,ou=people,{SUFFIX}
+objectClass: inetOrgPerson
+uid: mireille
+cn: Mireille
+sn: Mathieu
+mail: m@example.com
+userPassword: correct horse
+
+dn: uid=bob,ou=people,{SUFFIX}
+objectClass: inetOrgPerson
+uid: bob
+cn: Bob
+sn: B
+userPassword: bob-pass
+
+dn: uid=twin,ou=people,{SUFFIX}
+objectClass: inetOrgPerson
+uid: twin
+cn: Twin One
+sn: T
+userPassword: twin-pass
+
+dn: cn=twin-copy,ou=people,{SUFFIX}
+objectClass: inetOrgPerson
+uid: twin
+cn: twin-copy
+sn: T
+userPassword: twin-pass
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"slapd exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"slapd did not listen on {port}")
+
+
+@pytest.fixture(scope="module")
+def slapd(tmp_path_factory):
+    """A throw-away directory: ldap:// (with STARTTLS) and ldaps:// on loopback, users from ldapadd."""
+    assert shutil.which("slapd") or Path("/usr/sbin/slapd").exists(), "slapd is not installed"
+    root = tmp_path_factory.mktemp("slapd")
+    (root / "db").mkdir()
+    cert, key = root / "cert.pem", root / "key.pem"
+    ensure_self_signed(cert, key, ["127.0.0.1", "localhost"])
+    conf = root / "slapd.conf"
+    conf.write_text("\n".join([
+        *(f"include /etc/ldap/schema/{name}.schema" for name in SCHEMAS),
+        f"pidfile {root}/slapd.pid",
+        "modulepath /usr/lib/ldap",
+        "moduleload back_mdb",
+        f"TLSCertificateFile {cert}",
+        f"TLSCertificateKeyFile {key}",
+        "database mdb",
+        f'suffix "{SUFFIX}"',
+        f'rootdn "{ADMIN}"',
+        f"rootpw {ADMIN_PW}",
+        f"directory {root}/db",
+        "maxsize 10485760",
+        "access to attrs=userPassword by self read by anonymous auth by * none",
+        "access to * by * read",
+        "",
+    ]))
+    plain_port, tls_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        ["/usr/sbin/slapd", "-d", "0", "-f", str(conf),
+         "-h", f"ldap://127.0.0.1:{plain_port}/ ldaps://127.0.0.1:{tls_port}/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(plain_port, proc)
+        wait_for_port(tls_port, proc)
+        subprocess.run(
+            ["ldapadd", "-x", "-H", f"ldap://127.0.0.1:{plain_port}", "-D", ADMIN, "-w", ADMIN_PW],
+            input=USERS_LDIF.encode(), check=True, capture_output=True, timeout=30,
+        )
+        yield {"plain": f"ldap://127.0.0.1:{plain_port}", "tls": f"ldaps://127.0.0.1:{tls_port}", "cert": cert}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---- ASAP key server (RS256) ----
+
+def rsa_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def public_pem(key) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def sha(kid: str) -> str:
+    return hashlib.sha256(kid.encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def signing_key():
+    return rsa_key()
+
+
+@pytest.fixture
+async def key_server(signing_key):
+    """Serves <sha256(kid)>.pem for the keys it holds; records every path asked for."""
+    keys = {sha("key-1"): public_pem(signing_key)}
+    requests: list[str] = []
+
+    async def key(request: web.Request) -> web.Response:
+        requests.append(request.path)
+        name = request.match_info["name"]
+        if name.endswith(".pem") and name[:-4] in keys:
+            return web.Response(body=keys[name[:-4]])
+        return web.Response(status=404)
+
+    app = web.Application()
+    app.router.add_get("/keys/{name:.*}", key)
+    async for base in serve(app):
+        yield f"{base}/keys/", requests, keys
+
+
+# ---- Matrix User Verification Service ----
+
+ROOM_ID = "!qwertyasdfgh:matrix.example.org"
+ROOM = jitsi_room_of(ROOM_ID)
+UVS_SECRET = "uvs-shared-token"
+# OpenID token -> (Matrix user, power level); membership and levels of the one room.
+OPENID = {"oid-alice": ("@alice:matrix.example.org", 100), "oid-bob": ("@bob:matrix.example.org", 0),
+          "oid-eve": ("@eve:matrix.example.org", 0)}
+MEMBERS = {"@alice:matrix.example.org", "@bob:matrix.example.org"}
+
+
+@pytest.fixture
+async def uvs():
+    """The UVS API: POST /verify/user_in_room, bearer-protected, records each request body."""
+    seen: list[dict] = []
+
+    async def user_in_room(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {UVS_SECRET}":
+            return web.json_response({"error": "unauthorized"}, status=403)
+        body = await request.json()
+        seen.append(body)
+        if not body.get("token") or not body.get("room_id"):
+            return web.Response(status=400, text="Invalid request")
+        user = OPENID.get(body["token"])
+        if user is None:
+            return web.json_response({"results": {"user": False, "room_membership": None},
+                                      "user_id": None, "power_levels": None})
+        if body["room_id"] != ROOM_ID or user[0] not in MEMBERS:
+            return web.json_response({"results": {"user": True, "room_membership": False},
+                                      "user_id": user[0], "power_levels": None})
+        return web.json_response({"results": {"user": True, "room_membership": True}, "user_id": user[0],
+                                  "power_levels": {"user": user[1], "room": {"state_default": 50}}})
+
+    app = web.Application()
+    app.router.add_post("/uvs/verify/user_in_room", user_in_room)
+    async for base in serve(app):
+        yield f"{base}/uvs/", seen
