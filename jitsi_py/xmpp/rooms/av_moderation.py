@@ -110,6 +110,18 @@ class AvModeration(JitsiComponent):
                 self.host.send(json_message(self.domain, occupant.jid, {
                     "type": "av_moderation", "room": room.jid, "whitelists": state.whitelists, "mediaType": media}))
 
+    def promoted(self, room: Room, bare: str, affiliation: str, actor) -> None:
+        """A new moderator learns the whitelists it now manages."""
+        state = room.data.get("av_moderation")
+        if state is None:
+            return
+        for occupant in room.occupants_of(bare):
+            if occupant.is_moderator:
+                for media in state.enabled:
+                    self.host.send(json_message(self.domain, occupant.jid, {
+                        "type": "av_moderation", "room": room.jid, "whitelists": state.whitelists,
+                        "mediaType": media}))
+
     def left(self, room: Room, occupant: Occupant) -> None:
         state = room.data.get("av_moderation")
         if state is None:
@@ -126,3 +138,4 @@ def attach(ctx: RoomContext) -> None:
     for service in ctx.rooms_services():
         service.hooks.on("occupant-joined", component.joined)
         service.hooks.on("occupant-left", component.left)
+        service.hooks.on("affiliation-changed", component.promoted)

@@ -83,6 +83,9 @@ def test_av_moderation():
     # a newcomer learns that audio is moderated
     s.join(CAROL, "cc33")
     assert s.json_from(CAROL, "avmoderation.meet.jitsi")[0]["enabled"] is True
+    s.grant_owner("carol@meet.jitsi")
+    assert s.json_from(CAROL, "avmoderation.meet.jitsi") == [
+        {"type": "av_moderation", "room": ROOM, "whitelists": {"audio": [f"{ROOM}/bb22"]}, "mediaType": "audio"}]
     s.send(ALICE, f'<message to="avmoderation.meet.jitsi"><av_moderation jidToWhitelist="{ROOM}/nobody" '
                   'mediaType="audio"/></message>')
     assert error_of(s.take(ALICE)[-1]) == ("cancel", "item-not-found")
