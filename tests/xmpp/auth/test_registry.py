@@ -42,3 +42,17 @@ def test_room_token_rule_is_on_for_both_token_types():
         settings = Settings.from_values({"ENABLE_AUTH": "1", "AUTH_TYPE": auth_type})
         assert token_verification.enabled(settings) is on
     assert not token_verification.enabled(Settings.from_values({"AUTH_TYPE": "jwt"}))
+
+
+def test_a_misconfigured_backend_stops_the_service_with_one_clear_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "LDAP_", "MATRIX_", "AUTH_", "ENABLE_"))}
+    env.update({"CONFIG": str(tmp_path), "ENABLE_AUTH": "1", "AUTH_TYPE": "jwt", "JWT_APP_SECRET": "s" * 32,
+                "JICOFO_AUTH_PASSWORD": "f", "JVB_AUTH_PASSWORD": "j"})
+    done = subprocess.run([sys.executable, "-m", "jitsi_py.xmpp"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith("JWT_APP_ID=unset: is required with AUTH_TYPE=jwt")
