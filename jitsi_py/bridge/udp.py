@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+from aioice import stun
+
 from .ice import stun_local_ufrag
 
 
@@ -19,6 +21,7 @@ class MediaPort(asyncio.DatagramProtocol):
         self._by_ufrag: dict[str, object] = {}
         self._by_addr: dict[tuple[str, int], object] = {}
         self._checks_to: dict[tuple[str, int], object] = {}
+        self._discovery: dict[bytes, asyncio.Future] = {}  # STUN transaction id -> waiter (stun.py)
         self.transport: asyncio.DatagramTransport | None = None
         self._clock = clock
         self.sendto = self._not_bound
@@ -45,6 +48,8 @@ class MediaPort(asyncio.DatagramProtocol):
                 ufrag = stun_local_ufrag(data)
                 endpoint = self._by_ufrag.get(ufrag) if ufrag else self._checks_to.get(addr)
             if endpoint is None:
+                if self._discovery and self._discovery_response(data):
+                    return
                 self._counters.unknown_address += 1
                 return
             endpoint.receive_stun(data, addr, self._clock())
@@ -53,6 +58,22 @@ class MediaPort(asyncio.DatagramProtocol):
             endpoint.receive_dtls(data, self._clock())
             return
         self._counters.unknown_address += 1
+
+    def _discovery_response(self, data: bytes) -> bool:
+        waiter = self._discovery.get(data[8:20])
+        if waiter is None or waiter.done():
+            return False
+        try:
+            waiter.set_result(stun.parse_message(data))
+        except ValueError:
+            return False
+        return True
+
+    def expect_stun_response(self, transaction_id: bytes, waiter: asyncio.Future) -> None:
+        self._discovery[transaction_id] = waiter
+
+    def forget_stun_response(self, transaction_id: bytes) -> None:
+        self._discovery.pop(transaction_id, None)
 
     def error_received(self, exc) -> None:
         # ICMP errors (a peer went away) are expected; consent freshness handles them.

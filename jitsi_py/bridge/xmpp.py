@@ -1,0 +1,172 @@
+"""The bridge's XMPP side (colibri2.md §1-2, §6): a slixmpp client in the brewery MUC.
+
+Logs in as ``jvb@XMPP_AUTH_DOMAIN``, joins ``JVB_BREWERY_MUC`` with its nickname and re-sends its
+presence with ``<stats xmlns=colibri>`` every 5 s; answers ``conference-modify`` (Colibri2, in
+arrival order), ``healthcheck`` and XEP-0092 version IQs. Reconnects with back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import ssl
+from typing import Any
+from xml.etree.ElementTree import Element, SubElement
+
+import slixmpp
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+from ..common.stanzas.colibri2 import CONFERENCE_MODIFY, Colibri2Error, parse_conference_modify
+from ..common.stanzas.jingle import NS_COLIBRI
+from .colibri2 import Colibri2Failure, handle
+from .videobridge import VERSION, Videobridge
+
+log = logging.getLogger(__name__)
+
+NS_HEALTH = "http://jitsi.org/protocol/healthcheck"
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_VERSION = "jabber:iq:version"
+STATS_INTERVAL = 5.0
+RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def stats_element(stats: dict[str, object]) -> Element:
+    elem = Element(f"{{{NS_COLIBRI}}}stats")
+    for name, value in stats.items():
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        SubElement(elem, f"{{{NS_COLIBRI}}}stat", name=name, value=text)
+    return elem
+
+
+class BridgeXmpp:
+    def __init__(self, bridge: Videobridge, *, jid: str, password: str, brewery: str, nickname: str,
+                 server: str, port: int, stats_interval: float = STATS_INTERVAL) -> None:
+        self.bridge = bridge
+        self.brewery = brewery
+        self.nickname = nickname
+        self.server, self.port = server, port
+        self.stats_interval = stats_interval
+        self.stopping = False
+        self.joined = asyncio.Event()
+        self._reconnects = 0
+        self._stats_task: asyncio.Task | None = None
+        xmpp = slixmpp.ClientXMPP(jid, password)
+        # As JVB in docker: the XMPP server is internal, its certificate is not checked.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        xmpp.ssl_context = context
+        xmpp.enable_direct_tls = False
+        xmpp.enable_plaintext = True
+        xmpp.plugin["feature_mechanisms"].unencrypted_scram = True
+        xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
+        xmpp.register_plugin("xep_0030")
+        xmpp.register_plugin("xep_0199")
+        for feature in (NS_HEALTH, "urn:xmpp:jingle:apps:dtls:0", "urn:xmpp:jingle:transports:ice-udp:1",
+                        NS_VERSION):
+            xmpp.plugin["xep_0030"].add_feature(feature)
+        ns = xmpp.default_ns
+        for name, xpath, handler in (
+            ("colibri2", f"{{{ns}}}iq/{CONFERENCE_MODIFY}", self._on_colibri2),
+            ("health", f"{{{ns}}}iq/{{{NS_HEALTH}}}healthcheck", self._on_health),
+            ("version", f"{{{ns}}}iq/{{{NS_VERSION}}}query", self._on_version),
+        ):
+            xmpp.register_handler(Callback(f"jvb-{name}", MatchXPath(xpath), handler))
+        xmpp.add_event_handler("session_start", self._on_session_start)
+        xmpp.add_event_handler("disconnected", self._on_disconnected)
+        xmpp.add_event_handler("failed_auth", lambda _e: log.error("bridge: XMPP authentication failed as %s", jid))
+        self.xmpp = xmpp
+
+    def start(self) -> None:
+        self.xmpp.connect(self.server, self.port)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self._stats_task is not None:
+            self._stats_task.cancel()
+        if self.xmpp.transport is not None:
+            try:
+                await asyncio.wait_for(self.xmpp.disconnect(wait=0.2), 0.5)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - best effort on shutdown
+                self.xmpp.abort()
+
+    # --- brewery presence ------------------------------------------------------------------------
+
+    def _presence(self, join: bool) -> None:
+        presence = self.xmpp.make_presence(pto=f"{self.brewery}/{self.nickname}")
+        if join:
+            presence.xml.append(Element(f"{{{NS_MUC}}}x"))
+        presence.xml.append(stats_element(self.bridge.stats()))
+        presence.send()
+
+    async def _stats_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.stats_interval)
+            self._presence(join=False)
+
+    async def _on_session_start(self, _event: Any) -> None:
+        self._reconnects = 0
+        self.xmpp.send_presence()
+        self._presence(join=True)
+        self.joined.set()
+        log.info("bridge: logged in as %s, joined %s as %s", self.xmpp.boundjid.full, self.brewery, self.nickname)
+        if self._stats_task is not None:
+            self._stats_task.cancel()
+        self._stats_task = asyncio.create_task(self._stats_loop())
+
+    def _on_disconnected(self, _event: Any) -> None:
+        self.joined.clear()
+        if self._stats_task is not None:
+            self._stats_task.cancel()
+            self._stats_task = None
+        if self.stopping:
+            return
+        delay = RECONNECT_DELAYS[min(self._reconnects, len(RECONNECT_DELAYS) - 1)]
+        self._reconnects += 1
+        log.warning("bridge: XMPP connection lost; reconnecting in %.0f s", delay)
+        asyncio.get_running_loop().call_later(delay, lambda: None if self.stopping else self.start())
+
+    # --- IQs -------------------------------------------------------------------------------------
+
+    def _on_colibri2(self, iq: slixmpp.Iq) -> None:
+        if iq["type"] != "set":
+            return self._error(iq, "bad-request", "conference-modify must be an IQ set", "modify")
+        try:
+            request = parse_conference_modify(iq.xml.find(CONFERENCE_MODIFY))
+            answer = handle(self.bridge, request, asyncio.get_running_loop().time())
+        except Colibri2Error as exc:
+            return self._error(iq, "bad-request", str(exc), "modify")
+        except Colibri2Failure as failure:
+            return self._error(iq, failure.condition, failure.text, failure.error_type, failure.reason_element())
+        reply = iq.reply(clear=True)
+        reply.xml.append(answer.to_element())
+        reply.send()
+
+    def _on_health(self, iq: slixmpp.Iq) -> None:
+        if self.bridge.healthy:
+            iq.reply(clear=True).send()
+        else:
+            self._error(iq, "internal-server-error", "the bridge's self-check failed", "cancel")
+
+    def _on_version(self, iq: slixmpp.Iq) -> None:
+        if iq["type"] != "get":
+            return
+        reply = iq.reply(clear=True)
+        query = SubElement(reply.xml, f"{{{NS_VERSION}}}query")
+        SubElement(query, f"{{{NS_VERSION}}}name").text = "JVB"
+        SubElement(query, f"{{{NS_VERSION}}}version").text = VERSION
+        SubElement(query, f"{{{NS_VERSION}}}os").text = platform.system()
+        reply.send()
+
+    @staticmethod
+    def _error(iq: slixmpp.Iq, condition: str, text: str, error_type: str, extra: Element | None = None) -> None:
+        reply = iq.reply(clear=True)
+        reply["type"] = "error"
+        reply["error"]["type"] = error_type
+        reply["error"]["condition"] = condition
+        reply["error"]["text"] = text
+        if extra is not None:
+            reply["error"].xml.append(extra)
+        reply.send()
