@@ -81,6 +81,8 @@ async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path):
             await bob.locator("[data-testid=remote-tile]").filter(has_text="Alice").wait_for(timeout=15000)
             assert await alice.evaluate("window.jitsiPy.view.conference.role") == "moderator"
             assert await alice.evaluate("window.jitsiPy.view.connection.transportName") == "websocket"
+            # no bridge runs in this test: the focus says so, and the page says it in words
+            await alice.get_by_test_id("connection-status").filter(has_text="No media server").wait_for(timeout=15000)
             # the focus is in the room but is no one's tile
             assert await alice.locator("[data-testid=remote-tile]").count() == 1
             await bob.get_by_test_id("toolbar-chat").click()

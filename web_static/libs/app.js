@@ -380,6 +380,10 @@ class MeetingView {
                 this.breakoutList.append(h('li', { 'data-testid': 'breakout-room', 'data-jid': room.jid }, `${room.name} (${count})`));
             }
             break;
+        case 'bridge-unavailable':
+            this.bridgeDown = event.unavailable;
+            this.status(null);
+            break;
         case 'media-error':
             this.flash(`Media problem: ${event.error?.message || event.error}`);
             break;
@@ -411,7 +415,12 @@ class MeetingView {
         this.audio.set(t.sourceName, audio);
     }
 
+    // With nothing more urgent to say, the banner keeps saying that media is unavailable.
     status(text, warn = false) {
+        if (!text && this.bridgeDown) {
+            text = 'No media server is available for this meeting right now: you can chat, but not see or hear each other.';
+            warn = true;
+        }
         this.banner.hidden = !text;
         this.banner.textContent = text || '';
         this.banner.classList.toggle('warn', warn);

@@ -282,7 +282,13 @@ export class Conference {
             return;
         }
         if (item?.attrs.jid && this.focusBare && item.attrs.jid.startsWith(`${this.focusBare}/`)) {
-            if (p.attrs.type === 'unavailable') this.emit({ type: 'focus-left' });
+            if (p.attrs.type === 'unavailable') {
+                this.emit({ type: 'focus-left' });
+            } else {
+                const down = !!p.first('bridgeNotAvailable');
+                if (down !== !!this.bridgeDown) this.emit({ type: 'bridge-unavailable', unavailable: down });
+                this.bridgeDown = down;
+            }
             return;
         }
         if (!item?.attrs.jid && nick === 'focus') return;
