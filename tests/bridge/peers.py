@@ -75,7 +75,7 @@ class Peer:
     """One participant: its RTCPeerConnection and the Colibri2 endpoint it has on the bridge."""
 
     def __init__(self, bridge, meeting_id: str, endpoint_id: str, *, publish: bool, sctp: bool = False,
-                 rewrite: bool = False):
+                 rewrite: bool = False, fingerprint: str | None = None):
         self.bridge = bridge
         self.meeting_id = meeting_id
         self.id = endpoint_id
@@ -87,6 +87,7 @@ class Peer:
         self.pc.on("track", lambda track: self.track_future.done() or self.track_future.set_result(track))
         self.video_ssrc: int | None = None
         self.transport: IceTransport | None = None
+        self.fingerprint = fingerprint  # signal this instead of the real one (hostile tests)
 
     def allocate(self, create_conference: bool) -> None:
         answer = roundtrip(self.bridge, c2.ConferenceModify(
@@ -123,7 +124,7 @@ class Peer:
                                       [SsrcGroup("FID", (int(a), int(b))) for a, b in groups])]
         roundtrip(self.bridge, c2.ConferenceModify(self.meeting_id, endpoints=[c2.Endpoint(
             self.id, transport=c2.Transport(ice=IceTransport(
-                ufrag, pwd, candidates, [Fingerprint(hash_name, value.upper(), setup)])),
+                ufrag, pwd, candidates, [Fingerprint(hash_name, self.fingerprint or value.upper(), setup)])),
             sources=sources)]))
 
     async def close(self):

@@ -1,0 +1,132 @@
+"""The forwarder core in memory: simulcast layer switching, last-N, SSRC rewriting, PLI, NACK."""
+
+import struct
+
+from jitsi_py.bridge import rtcp
+from jitsi_py.bridge.forwarder import Forwarder, Receiver, Source, VideoConstraints
+from jitsi_py.bridge.rtp import read_header
+
+SIM = [1001, 1002, 1003]
+
+
+def vp8(ssrc, seq, ts, key):
+    # RTP header, VP8 descriptor (S=1, PartID 0), VP8 payload header (P bit clear on key frames).
+    return struct.pack("!BBHII", 0x80, 100, seq, ts, ssrc) + bytes([0x10, 0x00 if key else 0x01]) + b"x" * 20
+
+
+class Sink:
+    def __init__(self):
+        self.packets = []
+        self.rtcp = []
+
+    def deliver(self, packet):
+        self.packets.append(read_header(packet) + (packet,))
+
+    def send_rtcp(self, packet):
+        self.rtcp.append(packet)
+
+
+def setup(rewrite=False):
+    forwarder = Forwarder(feedback_ssrc=42)
+    forwarder.set_video_payload_types({100: "VP8"})
+    sender, viewer = Sink(), Sink()
+    forwarder.add_receiver(Receiver("alice", sender.deliver, sender.send_rtcp), sender.send_rtcp)
+    receiver = Receiver("bob", viewer.deliver, viewer.send_rtcp, rewrite_ssrcs=rewrite)
+    forwarder.add_receiver(receiver, viewer.send_rtcp)
+    forwarder.set_sources("alice", [Source("alice-v0", "alice", "video", SIM, {1001: 2001})])
+    return forwarder, receiver, sender, viewer
+
+
+def plis(sink):
+    out = []
+    for packet in sink.rtcp:
+        for pt, fmt, offset, length in rtcp.packets(packet):
+            if pt == rtcp.PSFB and fmt == rtcp.FMT_PLI:
+                out.append(rtcp.media_ssrc(packet, offset))
+    return out
+
+
+def send(forwarder, ssrc, seq, ts, key=False):
+    packet = vp8(ssrc, seq, ts, key)
+    return forwarder.rtp("alice", packet, *read_header(packet))
+
+
+def test_layer_switch_waits_for_a_key_frame_and_keeps_the_stream_continuous():
+    forwarder, receiver, sender, viewer = setup()
+    assert receiver.forwarded == ["alice-v0"]  # 180p by default: the lowest layer
+    assert plis(sender) == [1001]  # a new receiver needs a key frame
+    assert send(forwarder, 1001, 10, 1000) == 0  # no key frame yet
+    assert send(forwarder, 1003, 500, 90000, key=True) == 0  # not the target layer
+    assert send(forwarder, 1001, 11, 4000, key=True) == 1
+    assert send(forwarder, 1001, 12, 7000) == 1
+    assert [(p[1], p[2], p[3]) for p in viewer.packets] == [(11, 4000, 1001), (12, 7000, 1001)]
+
+    forwarder.now = 1.0
+    receiver.constraints = {"alice-v0": VideoConstraints(720)}
+    forwarder.allocate()
+    assert plis(sender)[-1] == 1003
+    assert send(forwarder, 1001, 13, 10000) == 1  # the old layer flows until the switch
+    assert send(forwarder, 1003, 501, 93000) == 0  # delta frame of the target: not yet
+    assert send(forwarder, 1003, 502, 96000, key=True) == 1
+    assert send(forwarder, 1001, 14, 13000) == 0  # the old layer is dropped after the switch
+    assert send(forwarder, 1003, 503, 99000) == 1
+    seqs = [p[1] for p in viewer.packets]
+    assert seqs == [11, 12, 13, 14, 15]
+    assert {p[3] for p in viewer.packets} == {1001}
+    ts = [p[2] for p in viewer.packets]
+    assert ts[3] == ts[2] + 3000 and ts[4] == ts[3] + 3000
+
+    messages = [m for endpoint, m in forwarder.messages if endpoint == "alice"]
+    assert messages[-1] == {"colibriClass": "SenderSourceConstraints", "sourceName": "alice-v0", "maxHeight": 720}
+
+
+def test_last_n_and_zero_height_stop_forwarding():
+    forwarder, receiver, sender, viewer = setup()
+    send(forwarder, 1001, 1, 0, key=True)
+    receiver.last_n = 0
+    forwarder.allocate()
+    assert receiver.forwarded == []
+    assert ("bob", {"colibriClass": "ForwardedSources", "forwardedSources": []}) in forwarder.messages
+    assert send(forwarder, 1001, 2, 3000) == 0
+    receiver.last_n = -1
+    receiver.default_constraints = VideoConstraints(0)
+    forwarder.allocate()
+    assert receiver.forwarded == [] and send(forwarder, 1001, 3, 6000, key=True) == 0
+    assert forwarder.messages[-1] == ("alice", {"colibriClass": "SenderSourceConstraints",
+                                                "sourceName": "alice-v0", "maxHeight": 0})
+
+
+def test_ssrc_rewriting_announces_the_map_first():
+    forwarder, receiver, sender, viewer = setup(rewrite=True)
+    maps = [m for endpoint, m in forwarder.messages if endpoint == "bob" and m["colibriClass"] == "VideoSourcesMap"]
+    (mapped,) = maps[0]["mappedSources"]
+    assert mapped["source"] == "alice-v0" and mapped["owner"] == "alice" and mapped["videoType"] == "CAMERA"
+    send(forwarder, 1001, 1, 0, key=True)
+    assert viewer.packets[0][3] == mapped["ssrc"] != 1001
+
+
+def test_receiver_feedback_pli_and_nack():
+    forwarder, receiver, sender, viewer = setup()
+    for seq in range(100, 110):
+        send(forwarder, 1001, seq, seq * 3000, key=seq == 100)
+    forwarder.now = 5.0
+    forwarder.feedback("bob", rtcp.build_rr(7) + rtcp.build_pli(7, 1001))
+    assert plis(sender)[-1] == 1001
+    before = len(viewer.packets)
+    forwarder.feedback("bob", rtcp.build_nack(7, 1001, [103, 105, 400]))
+    assert [p[1] for p in viewer.packets[before:]] == [103, 105]
+    # A PLI for an SSRC bob does not receive changes nothing.
+    count = len(sender.rtcp)
+    forwarder.now = 10.0
+    forwarder.feedback("bob", rtcp.build_pli(7, 999))
+    assert len(sender.rtcp) == count
+
+
+def test_force_mute_and_foreign_ssrcs_are_dropped():
+    forwarder, receiver, sender, viewer = setup()
+    packet = vp8(1001, 1, 0, True)
+    assert forwarder.rtp("bob", packet, *read_header(packet)) == -1  # bob cannot send alice's SSRC
+    forwarder.set_muted("alice", None, True)
+    assert send(forwarder, 1001, 2, 0, key=True) == 0
+    packet = vp8(2001, 1, 0, False)
+    assert forwarder.rtp("alice", packet, *read_header(packet)) == 0 and forwarder.dropped_rtx == 1
