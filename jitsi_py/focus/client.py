@@ -11,6 +11,7 @@ touches nothing else.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
 import time
@@ -25,7 +26,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..common.aio import Rearm
-from ..common.stanzas.jingle import NS_FOCUS, NS_JINGLE, NS_JINGLE_ERRORS, JingleError, parse_jingle, q
+from ..common.stanzas.jingle import NS_FOCUS, NS_JINGLE, NS_JINGLE_ERRORS, NS_JITMEET, JingleError, parse_jingle, q
 from ..common.stanzas.jitsi import (
     DEFAULT_FEATURES, MUTE_NAMESPACES, ConferenceIq, JitsiStanzaError, MuteIq, ParticipantPresence,
     bridge_not_available, bridge_stats, conference_properties, focus_versions, healthcheck, session_invalid,
@@ -127,6 +128,7 @@ class Focus:
             ("conference", f"{{{ns}}}iq/{{{NS_FOCUS}}}conference", self._on_conference_iq),
             ("jingle", f"{{{ns}}}iq/{{{NS_JINGLE}}}jingle", self._on_jingle_iq),
             ("presence", f"{{{ns}}}presence", self._on_presence),
+            ("json-message", f"{{{ns}}}message/{{{NS_JITMEET}}}json-message", self._on_json_message),
             *((f"mute-{media}", f"{{{ns}}}iq/{{{mns}}}mute", self._on_mute_iq)
               for mns, media in MUTE_NAMESPACES.items()),
         ):
@@ -166,6 +168,8 @@ class Focus:
         self.connected.clear()
         if self.stopping:
             return
+        # The brewery is re-read on rejoin; until then no bridge is known to be fit.
+        self.bridges.bridges.clear()
         for room in self.rooms.values():
             if room.joined is not None and not room.joined.done():
                 room.joined.cancel()
@@ -230,7 +234,6 @@ class Focus:
         answer.properties = {
             "authentication": str(auth.enabled).lower(),
             "visitors-supported": "false",
-            "live": "false",
         }
         if auth.enabled and auth.type == "jwt":
             answer.properties["externalAuth"] = "true"
@@ -476,6 +479,9 @@ class Focus:
     # --- brewery and bridge health ----------------------------------------------------------------
 
     def _brewery_presence(self, presence: slixmpp.Presence, nick: str) -> None:
+        if nick == NICK and presence["type"] != "unavailable":
+            self._reconcile_bridges()
+            return
         if not nick or nick == NICK:
             return
         jid = f"{self.brewery}/{nick}"
@@ -493,6 +499,15 @@ class Focus:
             if room.core is not None:
                 room.core.bridges_changed(now)
                 self.flush(room)
+
+    def _reconcile_bridges(self) -> None:
+        """Our brewery (re)join is complete: the occupants listed before it are all the bridges
+        there are, so a conference's bridge missing from them died while we were away."""
+        now = self.now()
+        for room in list(self.rooms.values()):
+            if room.core is not None:
+                for jid in [j for j in room.core.sessions if j not in self.bridges.bridges]:
+                    self._bridge_down(jid, now)
 
     def _bridge_down(self, jid: str, now: float) -> None:
         self.counters["bridge_failures"] += 1
@@ -526,7 +541,7 @@ class Focus:
                 break
             self.bridges.healthy(jid)
             return
-        if jid in self.bridges.bridges:
+        if jid in self.bridges.bridges and self.connected.is_set():
             self.bridges.failed(jid, self.now())
             self._bridge_down(jid, self.now())
 
@@ -571,6 +586,27 @@ class Focus:
         except MuteReject as exc:
             return self._error(iq, exc.condition, "cancel", str(exc))
         iq.reply(clear=True).send()
+        self.flush(room)
+
+    def _on_json_message(self, message: slixmpp.Message) -> None:
+        """State pushed by Jitsi components; the focus acts on av_moderation's."""
+        try:
+            data = json.loads(message.xml.find(q(NS_JITMEET, "json-message")).text or "")
+        except ValueError:
+            return
+        if not isinstance(data, dict) or data.get("type") != "av_moderation":
+            return
+        room = self.rooms.get(str(data.get("room", "")).lower())
+        if room is None or room.core is None:
+            return
+        media = data.get("mediaType")
+        if isinstance(data.get("enabled"), bool) and isinstance(media, str):
+            room.core.av_moderation(media, enabled=data["enabled"])
+        whitelists = data.get("whitelists")
+        if isinstance(whitelists, dict):
+            for kind, jids in whitelists.items():
+                if isinstance(jids, list):
+                    room.core.av_moderation(kind, whitelist=[j for j in jids if isinstance(j, str)])
         self.flush(room)
 
     def _error(self, iq: slixmpp.Iq, condition: str, kind: str, text: str, extra: list[Element] | None = None) -> None:
@@ -639,6 +675,8 @@ class Focus:
         except IqError as exc:
             error = read_error(exc.iq.xml.find(f"{{{self.xmpp.default_ns}}}error"))
         except IqTimeout:
+            if not self.connected.is_set():
+                return  # our own connection dropped; the brewery rejoin decides about the bridge
             error = BridgeError("remote-server-timeout", text="no answer from the bridge")
         if error is not None:
             log.warning("focus: Colibri2 %s to %s failed: %s", command.key[0], command.bridge, error)

@@ -120,6 +120,7 @@ class Participant:
     sources: Sources = field(default_factory=lambda: ([], []))
     queued: list[tuple[str, str, Sources]] = field(default_factory=list)  # (action, owner, sources)
     muted: dict[str, bool] = field(default_factory=lambda: {"audio": False, "video": False})
+    forced: tuple[bool, bool] = (False, False)  # (audio, video) force-mute the bridge applies
 
     def advance(self, event: str) -> None:
         nxt = TRANSITIONS.get((self.state, event))
@@ -172,6 +173,7 @@ class Conference:
         self.ended = False
         self.bridge_available = True
         self._commands: deque[Command] = deque()
+        self.moderation: dict[str, set[str] | None] = {"audio": None, "video": None}  # media -> whitelist
         self._initial_deadline: float | None = now + initial_timeout
         self._alone_deadline: float | None = None
 
@@ -194,6 +196,7 @@ class Conference:
         self._initial_deadline = None
         self.participants[participant.nick] = participant
         self._elect_owner(participant)
+        participant.forced = self._force_mute(participant)
         self._maybe_invite(now)
         self._check_alone(now)
 
@@ -206,6 +209,7 @@ class Conference:
         participant.affiliation = affiliation or participant.affiliation
         participant.region = region or participant.region
         participant.stats_id = stats_id or participant.stats_id
+        self._push_force_mute(participant)
 
     def left(self, nick: str, now: float) -> None:
         participant = self.participants.pop(nick, None)
@@ -342,13 +346,42 @@ class Conference:
         if actor is not target and (not request.mute or not actor.moderator):
             raise MuteReject("not-allowed", "only a moderator may mute others, and nobody may unmute others")
         media = "video" if request.media == "desktop" else request.media
+        if not request.mute and self._moderated(target, media):
+            raise MuteReject("not-allowed", f"{media} moderation is on and {target.nick} may not unmute")
         target.muted[media] = request.mute
-        if target.invited and target.bridge in self.sessions:
-            self._colibri(target, "update", colibri2.force_mute(
-                self.meeting_id, target.nick, target.muted["audio"], target.muted["video"]))
+        self._push_force_mute(target)
         if actor is not target:
             self._commands.append(SendMute(target.nick, MuteIq(request.media, request.jid, request.mute,
                                                                actor.occupant_jid)))
+
+    def av_moderation(self, media: str, *, enabled: bool | None = None,
+                      whitelist: list[str] | None = None) -> None:
+        """State from the av_moderation component (prosody-modules.md §8): the bridge drops the
+        media of non-moderators who are not on the whitelist while moderation is on."""
+        if media not in ("audio", "video"):
+            return
+        if enabled is not None:
+            self.moderation[media] = set() if enabled else None
+        if whitelist is not None and self.moderation.get(media) is not None:
+            self.moderation[media] = {jid.rsplit("/", 1)[-1] for jid in whitelist}
+        for participant in self.participants.values():
+            self._push_force_mute(participant)
+
+    def _moderated(self, participant: Participant, media: str) -> bool:
+        allowed = self.moderation.get(media)
+        return allowed is not None and not participant.moderator and participant.nick not in allowed
+
+    def _force_mute(self, participant: Participant) -> tuple[bool, bool]:
+        return tuple(participant.muted[m] or self._moderated(participant, m)  # type: ignore[return-value]
+                     for m in ("audio", "video"))
+
+    def _push_force_mute(self, participant: Participant) -> None:
+        wanted = self._force_mute(participant)
+        if wanted == participant.forced:
+            return
+        participant.forced = wanted
+        if participant.invited and participant.bridge in self.sessions:
+            self._colibri(participant, "update", colibri2.force_mute(self.meeting_id, participant.nick, *wanted))
 
     # --- timers -----------------------------------------------------------------------------------
 
@@ -425,7 +458,7 @@ class Conference:
             self.meeting_id, participant.nick, media=self.offer.media(participant.features),
             sctp=True, create_conference=create_conference, room=self.room, stats_id=participant.stats_id,
             ssrc_rewriting=self._rewrites(participant),
-            force_mute=(participant.muted["audio"], participant.muted["video"]))
+            force_mute=participant.forced)
         self._commands.append(ColibriRequest(session.bridge, request, ("create", participant.nick, session.id)))
 
     def _allocated(self, nick: str, session: BridgeSession | None, answer: Element | None,

@@ -222,3 +222,21 @@ def test_owner_is_reelected_when_the_owner_leaves():
     conf.participants["alice"].affiliation = "owner"
     conf.left("alice", 2.0)
     assert GrantOwner("bob@meet.jitsi/res") in conf.commands()
+
+
+def test_av_moderation_force_mutes_all_but_moderators_and_the_whitelisted():
+    conf, offers = two_in_a_call()
+    conf.participants["alice"].role = "moderator"
+    conf.av_moderation("audio", enabled=True)
+    commands = conf.commands()
+    muted = {parse_conference_modify(c.request).endpoints[0].id: parse_conference_modify(c.request).endpoints[0]
+             for c in commands if isinstance(c, ColibriRequest)}
+    assert set(muted) == {"bob"} and muted["bob"].force_mute.audio is True
+    with pytest.raises(MuteReject):
+        conf.mute("bob", MuteIq("audio", f"{ROOM}/bob", False))
+    conf.av_moderation("audio", whitelist=[f"{ROOM}/bob"])
+    request = parse_conference_modify(next(c for c in conf.commands() if isinstance(c, ColibriRequest)).request)
+    assert request.endpoint("bob").force_mute.audio is False
+    conf.mute("bob", MuteIq("audio", f"{ROOM}/bob", False))
+    conf.av_moderation("audio", enabled=False)
+    assert not [c for c in conf.commands() if isinstance(c, ColibriRequest)], "nothing changes for bob"
