@@ -275,6 +275,7 @@ async def test_jingle_answer_in_chromium_media_flows_and_simulcast_is_sent(tmp_p
         assert result["remoteSource"] == "bbbbbbbb-v0"
         (ARTIFACTS.mkdir(parents=True, exist_ok=True), (ARTIFACTS / "loopback.json").write_text(json.dumps(result)))
         assert result["frames"] > 5 and result["width"] > 0
+        assert result["audioPackets"] >= 10
         assert result["acceptedVideoSsrcs"] == 6  # three simulcast layers, each with its RTX
         assert result["simulcastLayers"] == 3 and result["layersSending"] == 3, result
         assert result["constraints"]["constraints"] == {"bbbbbbbb-v0": {"maxHeight": 720}}

@@ -161,11 +161,17 @@ export async function run() {
         if (layers.length >= 3 && layers.every(l => l.packetsSent > 0)) break;
         await new Promise(r => setTimeout(r, 200));
     }
+    const inboundAudio = async () => [...(await conference.session.pc.getStats()).values()]
+        .filter(r => r.type === 'inbound-rtp' && r.kind === 'audio').reduce((n, r) => n + (r.packetsReceived || 0), 0);
+    await until('remote audio packets', () => tracks().some(t => t.kind === 'audio' && t.owner === OWNER));
+    let audioPackets = 0;
+    while (Date.now() < deadline && (audioPackets = await inboundAudio()) < 10) await new Promise(r => setTimeout(r, 100));
     globalThis.loopback = { conference, sent, outbound };
     const acceptSources = accept.elements('content').find(c => c.attrs.name === 'video').first('description').elements('source');
     return {
         remoteSource: remote.sourceName,
         firstFrameMs,
+        audioPackets,
         frames: video.getVideoPlaybackQuality().totalVideoFrames,
         width: video.videoWidth,
         simulcastLayers: layers.length,
