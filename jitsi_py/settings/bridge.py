@@ -29,7 +29,7 @@ class Bridge:
     instance_id: str | None = env("JVB_INSTANCE_ID", None)
     # colibri-ws: served on the bridge's public HTTP port, proxied by the web service at
     # /colibri-ws/<server id>/ (the web side reads ENABLE_COLIBRI_WEBSOCKET and the same port).
-    websocket: bool = env("ENABLE_COLIBRI_WEBSOCKET", "1", boolean)
+    websocket: bool = env("ENABLE_COLIBRI_WEBSOCKET", "0", boolean)
     websocket_domain: str | None = env("JVB_WS_DOMAIN", None)
     websocket_server_id: str = env("JVB_WS_SERVER_ID", "jvb")
     websocket_port: int = env("COLIBRI_WEBSOCKET_PORT", "9090", port_number)
