@@ -262,43 +262,46 @@ class Participant:
 
 
 class MediaParticipant(Participant):
-    """A participant with aiortc for media: the Jingle offer becomes SDP as in a browser."""
+    """A participant with aiortc for media: the Jingle offer becomes SDP as in a browser. Each
+    ``answer()`` takes the next session-initiate on a fresh peer connection, as lib-jitsi-meet
+    does after the focus moved it to another bridge."""
 
     def __init__(self, port: int, focus_jid: str, room: str) -> None:
         super().__init__(port, focus_jid, room)
-        from aiortc import RTCPeerConnection
-
-        self.pc = RTCPeerConnection()
-        self.remote_track: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.pc.on("track", lambda track: track.kind == "video" and not self.remote_track.done()
-                   and self.remote_track.set_result(track))
+        self.pc = None
+        self.remote_track: asyncio.Future | None = None
         self.accept: Jingle | None = None
 
     async def answer(self, timeout: float = 10) -> Jingle:
         """Take the next session-initiate, answer it with aiortc, send session-accept."""
-        from aiortc import RTCSessionDescription, VideoStreamTrack
+        from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 
         from jitsi_py.common.stanzas.jitsi import decode_sources
 
         from .sdp import offer_sdp, session_accept
 
         offer = await self.next_jingle("session-initiate", timeout)
+        if self.pc is not None:
+            await self.pc.close()
+        self.pc = pc = RTCPeerConnection()
+        self.remote_track = track = asyncio.get_running_loop().create_future()
+        pc.on("track", lambda t: t.kind == "video" and not track.done() and track.set_result(t))
         remote = decode_sources(offer.json_sources) if offer.json_sources else {}
-        await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp(offer, remote), "offer"))
-        self.pc.addTrack(VideoStreamTrack())
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        self.accept = session_accept(offer, self.pc.localDescription.sdp, self.nick or "",
-                                     self.client.boundjid.full)
+        await pc.setRemoteDescription(RTCSessionDescription(offer_sdp(offer, remote), "offer"))
+        pc.addTrack(VideoStreamTrack())
+        await pc.setLocalDescription(await pc.createAnswer())
+        self.accept = session_accept(offer, pc.localDescription.sdp, self.nick or "", self.client.boundjid.full)
         await self.send_jingle(self.accept.to_element())
         return offer
 
     async def frames(self, count: int, timeout: float = 20) -> int:
-        """Decode ``count`` frames of the first remote video; returns how many arrived."""
+        """Decode ``count`` frames of the remote video; returns how many arrived."""
         track = await asyncio.wait_for(self.remote_track, timeout)
         for _ in range(count):
             await asyncio.wait_for(track.recv(), timeout)
         return count
 
     async def stop(self) -> None:
-        await self.pc.close()
+        if self.pc is not None:
+            await self.pc.close()
         await super().stop()

@@ -14,51 +14,13 @@ import pytest
 from slixmpp.exceptions import IqError
 
 from jitsi_py.common.stanzas.jitsi import decode_sources
-from jitsi_py.focus.client import Focus
 from jitsi_py.focus.rest import make_app
-from jitsi_py.settings import Settings
 
-from .harness import (
-    FOCUS_PASSWORD, MUC, MediaParticipant, OurXmppServer, Participant, ProsodyServer, ScriptedBridge, free_port,
-)
+from .conftest import until
+from .harness import MUC, MediaParticipant, Participant, ScriptedBridge, free_port
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
 DATA = Path(__file__).parent / "data"
-
-
-def focus_settings(port: int, rest_port: int) -> Settings:
-    return Settings.from_values({
-        "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(port), "JICOFO_AUTH_PASSWORD": FOCUS_PASSWORD,
-        "JICOFO_REST_PORT": str(rest_port), "JICOFO_ENABLE_HEALTH_CHECKS": "1",
-        "JICOFO_BRIDGE_HEALTH_CHECKS_INTERVAL": "1", "JICOFO_COLIBRI_REQUEST_TIMEOUT": "2",
-    })
-
-
-@pytest.fixture(params=["prosody", "ours"])
-async def prosody(request, tmp_path):
-    """The XMPP server under the focus: Debian's Prosody, or ours."""
-    server = ProsodyServer(tmp_path) if request.param == "prosody" else OurXmppServer(tmp_path / "cfg")
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def focus(prosody):
-    focus = Focus(focus_settings(prosody.c2s_port, free_port()))
-    await focus.start()
-    await asyncio.wait_for(focus.connected.wait(), 15)
-    yield focus
-    await focus.stop()
-
-
-async def until(predicate, timeout=10.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 def accept_xml(offer, nick: str, ssrc_base: int) -> str:
@@ -68,10 +30,10 @@ def accept_xml(offer, nick: str, ssrc_base: int) -> str:
     return xml
 
 
-async def participants(prosody, focus, room, count=2):
+async def participants(xmpp_server, focus, room, count=2):
     people = []
     for _ in range(count):
-        person = Participant(prosody.c2s_port, prosody.focus_address or focus.xmpp.boundjid.full, room)
+        person = Participant(xmpp_server.c2s_port, xmpp_server.focus_address or focus.xmpp.boundjid.full, room)
         await person.start()
         answer = await person.request_conference()
         assert answer.ready and answer.focus_jid == focus.bare_jid
@@ -80,11 +42,11 @@ async def participants(prosody, focus, room, count=2):
     return people
 
 
-async def test_two_participants_are_offered_the_bridge_and_see_each_other(prosody, focus):
-    bridge = ScriptedBridge("jvb1", prosody.c2s_port)
+async def test_two_participants_are_offered_the_bridge_and_see_each_other(xmpp_server, focus):
+    bridge = ScriptedBridge("jvb1", xmpp_server.c2s_port)
     await bridge.start()
     await until(lambda: bridge.occupant in focus.bridges.bridges)
-    alice, bob = await participants(prosody, focus, f"standup@{MUC}")
+    alice, bob = await participants(xmpp_server, focus, f"standup@{MUC}")
     offers = {p.nick: await p.next_jingle("session-initiate") for p in (alice, bob)}
     for offer in offers.values():
         assert offer.content("audio").transport.ufrag == "ufjvb1"
@@ -112,13 +74,13 @@ async def test_two_participants_are_offered_the_bridge_and_see_each_other(prosod
     await bridge.client.disconnect(wait=0.1)
 
 
-async def test_a_killed_bridge_moves_everyone_within_five_seconds(prosody, focus):
-    first = ScriptedBridge("jvb1", prosody.c2s_port, stress=0.1)
-    second = ScriptedBridge("jvb2", prosody.c2s_port, stress=0.5)
+async def test_a_killed_bridge_moves_everyone_within_five_seconds(xmpp_server, focus):
+    first = ScriptedBridge("jvb1", xmpp_server.c2s_port, stress=0.1)
+    second = ScriptedBridge("jvb2", xmpp_server.c2s_port, stress=0.5)
     for bridge in (first, second):
         await bridge.start()
     await until(lambda: len(focus.bridges.bridges) == 2)
-    alice, bob = await participants(prosody, focus, f"moving@{MUC}")
+    alice, bob = await participants(xmpp_server, focus, f"moving@{MUC}")
     for person in (alice, bob):
         assert (await person.next_jingle("session-initiate")).content("audio").transport.ufrag == "ufjvb1"
     loop = asyncio.get_running_loop()
@@ -135,11 +97,11 @@ async def test_a_killed_bridge_moves_everyone_within_five_seconds(prosody, focus
     await second.client.disconnect(wait=0.1)
 
 
-async def test_malformed_requests_get_errors_and_affect_nobody(prosody, focus):
-    bridge = ScriptedBridge("jvb1", prosody.c2s_port)
+async def test_malformed_requests_get_errors_and_affect_nobody(xmpp_server, focus):
+    bridge = ScriptedBridge("jvb1", xmpp_server.c2s_port)
     await bridge.start()
     await until(lambda: bridge.occupant in focus.bridges.bridges)
-    alice, bob = await participants(prosody, focus, f"strict@{MUC}")
+    alice, bob = await participants(xmpp_server, focus, f"strict@{MUC}")
     offer = await alice.next_jingle("session-initiate")
     bob_offer = await bob.next_jingle("session-initiate")
     with pytest.raises(IqError) as bad:
@@ -165,7 +127,7 @@ async def test_malformed_requests_get_errors_and_affect_nobody(prosody, focus):
     await bridge.client.disconnect(wait=0.1)
 
 
-async def test_rest_health_and_metrics(prosody, focus):
+async def test_rest_health_and_metrics(xmpp_server, focus):
     app_runner = aiohttp.web.AppRunner(make_app(focus))
     await app_runner.setup()
     port = free_port()
@@ -174,7 +136,7 @@ async def test_rest_health_and_metrics(prosody, focus):
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{port}/about/health") as response:
                 assert response.status == 500 and "No operational bridges" in await response.text()
-            bridge = ScriptedBridge("jvb1", prosody.c2s_port)
+            bridge = ScriptedBridge("jvb1", xmpp_server.c2s_port)
             await bridge.start()
             await until(lambda: bridge.occupant in focus.bridges.bridges)
             async with http.get(f"http://127.0.0.1:{port}/about/health") as response:
@@ -188,12 +150,12 @@ async def test_rest_health_and_metrics(prosody, focus):
         await app_runner.cleanup()
 
 
-async def test_focus_reconnects_and_restores_its_rooms(prosody, focus):
-    bridge = ScriptedBridge("jvb1", prosody.c2s_port)
+async def test_focus_reconnects_and_restores_its_rooms(xmpp_server, focus):
+    bridge = ScriptedBridge("jvb1", xmpp_server.c2s_port)
     await bridge.start()
     await until(lambda: bridge.occupant in focus.bridges.bridges)
     room = f"durable@{MUC}"
-    alice, bob = await participants(prosody, focus, room)
+    alice, bob = await participants(xmpp_server, focus, room)
     for person in (alice, bob):
         await person.next_jingle("session-initiate")
     focus.xmpp.abort()  # the connection drops under the focus
@@ -203,7 +165,7 @@ async def test_focus_reconnects_and_restores_its_rooms(prosody, focus):
     await until(lambda: bridge.occupant in focus.bridges.bridges)
     await asyncio.sleep(0.7)
     assert {alice.nick, bob.nick} <= set(focus.rooms[room].core.participants), "still known after the rejoin"
-    (carol,) = await participants(prosody, focus, room, count=1)
+    (carol,) = await participants(xmpp_server, focus, room, count=1)
     offer = await carol.next_jingle("session-initiate")
     assert offer.content("audio").transport.ufrag == "ufjvb1", "the conference stays on its bridge"
     assert alice.jingles.empty() and bob.jingles.empty(), "nobody was re-invited"
@@ -212,14 +174,14 @@ async def test_focus_reconnects_and_restores_its_rooms(prosody, focus):
     await bridge.client.disconnect(wait=0.1)
 
 
-async def test_aiortc_participants_answer_through_sdp(prosody, focus):
-    bridge = ScriptedBridge("jvb1", prosody.c2s_port)
+async def test_aiortc_participants_answer_through_sdp(xmpp_server, focus):
+    bridge = ScriptedBridge("jvb1", xmpp_server.c2s_port)
     await bridge.start()
     await until(lambda: bridge.occupant in focus.bridges.bridges)
     room = f"sdp@{MUC}"
     people = []
     for _ in range(2):
-        person = MediaParticipant(prosody.c2s_port, prosody.focus_address or focus.xmpp.boundjid.full, room)
+        person = MediaParticipant(xmpp_server.c2s_port, xmpp_server.focus_address or focus.xmpp.boundjid.full, room)
         await person.start()
         assert (await person.request_conference()).ready
         await person.join()
