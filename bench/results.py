@@ -50,7 +50,12 @@ def machine() -> dict:
                 break
     except OSError:
         pass
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
     return {
+        "loadavg": load,  # other work on a shared machine makes absolute figures noisy
         "hostname": socket.gethostname(),
         "cpu": cpu,
         "cores": os.cpu_count(),

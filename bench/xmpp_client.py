@@ -109,7 +109,8 @@ class BoshTransport:
     WAIT = 30
 
     def __init__(self, http: aiohttp.ClientSession, url: str, domain: str):
-        self.http = http
+        # two kept-alive connections of its own, as a browser holds: requests leave in rid order
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2, force_close=False))
         self.url = url
         self.domain = domain
         self.rid = random.randint(1 << 20, 1 << 40)

@@ -156,8 +156,8 @@ async def login_all(args, http, url: str, count: int, tally: Tally, label: str) 
             client = Client(http, args.transport, url, DOMAIN)
             try:
                 timings = await client.login()
-            except (XmppError, aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                tally.error("login")
+            except (XmppError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                tally.error(f"login ({str(exc) or type(exc).__name__})"[:80])
                 await client.close()
             else:
                 for step in ("connect", "auth", "bind", "login"):
