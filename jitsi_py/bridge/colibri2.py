@@ -12,7 +12,7 @@ from xml.etree.ElementTree import Element
 
 from ..common.stanzas import colibri2 as c2
 from ..common.stanzas.jingle import Fingerprint, IceTransport, Source as WireSource
-from .conference import AUDIO_LEVEL_URI, Conference, Endpoint
+from .conference import AUDIO_LEVEL_URI, TRANSPORT_CC_URI, Conference, Endpoint
 from .forwarder import Source
 
 SCTP_PORT = 5000
@@ -134,6 +134,8 @@ def _update_endpoint(bridge, conference: Conference, endpoint: Endpoint, wire: c
         for ext in media.header_extensions:
             if media.type == "audio" and ext.uri == AUDIO_LEVEL_URI:
                 endpoint.audio_level_id = ext.id
+            elif ext.uri == TRANSPORT_CC_URI:
+                endpoint.transport_cc_id = ext.id
         pts = {pt.id: pt.name for pt in media.payload_types}
         if media.type == "audio":
             endpoint.audio_pts.update(pts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from time import monotonic
 from dataclasses import dataclass, field
 
 from pylibsrtp import Error as SrtpError
@@ -18,13 +19,14 @@ from . import rtcp
 from .dtls import Certificate, DtlsSession
 from .forwarder import Forwarder, Receiver, Source
 from .ice import IceAgent, random_credentials
-from .rtp import audio_level, read_header
+from .rtp import audio_level, find_extension, read_header
 from .speaker import DominantSpeaker
 from .srtp import SrtpContext
 
 log = logging.getLogger(__name__)
 
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 
 @dataclass
@@ -46,7 +48,6 @@ class Counters:
     dtls_failed: int = 0
     ice_failed: int = 0
     ice_succeeded: int = 0
-    keyframe_requests: int = 0
     data_channel_messages_received: int = 0
     data_channel_messages_sent: int = 0
     web_socket_messages_received: int = 0
@@ -77,6 +78,8 @@ class Endpoint:
         self.websocket = None  # the colibri-ws connection carrying the channel, if any
         self.audio_level_id = 0
         self.audio_pts: set[int] = set()
+        self.transport_cc_id = 0
+        self.transport_cc = rtcp.TransportCcFeedback()
         self.created = now
         self.last_activity = now
         self.expired = False
@@ -153,6 +156,10 @@ class Endpoint:
             counters.rtp_malformed += 1
             return
         pt, seq, ts, ssrc = read_header(plain)
+        if self.transport_cc_id:
+            offset = find_extension(plain, self.transport_cc_id)
+            if 0 < offset < len(plain) - 1:
+                self.transport_cc.received((plain[offset] << 8) | plain[offset + 1], monotonic())
         if self.visitor:
             return
         if pt in self.audio_pts and self.audio_level_id:
@@ -182,7 +189,12 @@ class Endpoint:
             self._port.sendto(self.srtp.protect_rtcp(packet), addr)
         except SrtpError:
             return
-        self._counters.keyframe_requests += 1
+
+    def send_transport_cc(self) -> None:
+        if self.transport_cc_id:
+            packet = self.transport_cc.feedback(self.conference.feedback_sources[1], 0)
+            if packet is not None:
+                self.send_rtcp(packet)
 
     # --- timers and control output ---------------------------------------------------------------
 
@@ -271,6 +283,8 @@ class Conference:
 
     def tick(self, now: float) -> None:
         self.forwarder.now = now
+        for endpoint in self.endpoints.values():
+            endpoint.send_transport_cc()
         if self.speaker.tick(now) is not None:
             self.bridge.counters.dominant_speaker_changes += 1
             self.forwarder.set_speakers([self.speaker.dominant] + self.speaker.recent)

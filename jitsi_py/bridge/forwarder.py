@@ -123,6 +123,7 @@ class Forwarder:
         self._video_pts: dict[int, str] = {}
         self._sender_constraints: dict[str, int] = {}
         self.dropped_rtx = 0
+        self.keyframe_requests = 0
         self.packets_forwarded = 0
         self.senders_rtcp: dict[str, object] = {}  # endpoint id -> send_rtcp of the sender
         self.now = 0.0
@@ -378,4 +379,5 @@ class Forwarder:
         send = self.senders_rtcp.get(entry[0].owner)
         if send is not None:
             self._last_keyframe_request[ssrc] = self.now
+            self.keyframe_requests += 1
             send(rtcp.build_rr(self.feedback_ssrc) + rtcp.build_pli(self.feedback_ssrc, ssrc))

@@ -105,3 +105,78 @@ def remb_bitrate(data, offset: int, length: int) -> int:
     exp = data[offset + 17] >> 2
     mantissa = ((data[offset + 17] & 0x03) << 16) | (data[offset + 18] << 8) | data[offset + 19]
     return mantissa << exp
+
+
+TCC_DELTA_UNIT = 0.00025  # 250 microseconds
+TCC_REFERENCE_UNIT = 0.064
+
+
+def build_transport_cc(sender_ssrc: int, media: int, feedback_count: int,
+                       arrivals: list[tuple[int, float]]) -> bytes:
+    """Transport-wide congestion control feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01).
+
+    ``arrivals`` are (unwrapped transport sequence number, arrival time in seconds), sorted, no
+    duplicates, spanning at most 0xFFFF numbers. Statuses go in two-bit status vector chunks.
+    """
+    base = arrivals[0][0]
+    count = arrivals[-1][0] - base + 1
+    reference = int(arrivals[0][1] / TCC_REFERENCE_UNIT)
+    previous = reference * TCC_REFERENCE_UNIT
+    statuses = [0] * count
+    deltas = []
+    for seq, when in arrivals:
+        delta = round((when - previous) / TCC_DELTA_UNIT)
+        previous += delta * TCC_DELTA_UNIT
+        if 0 <= delta <= 255:
+            statuses[seq - base] = 1
+            deltas.append(struct.pack("!B", delta))
+        else:
+            statuses[seq - base] = 2
+            deltas.append(struct.pack("!h", max(-32768, min(32767, delta))))
+    chunks = []
+    for i in range(0, count, 7):
+        chunk = 0xC000
+        for j, status in enumerate(statuses[i:i + 7]):
+            chunk |= status << (12 - 2 * j)
+        chunks.append(struct.pack("!H", chunk))
+    body = (struct.pack("!HH", base & 0xFFFF, count) + struct.pack("!I", ((reference & 0xFFFFFF) << 8)
+            | (feedback_count & 0xFF)) + b"".join(chunks) + b"".join(deltas))
+    body += bytes(-len(body) % 4)
+    return FEEDBACK.pack(0x80 | FMT_TCC, RTPFB, 2 + len(body) // 4, sender_ssrc, media) + body
+
+
+class TransportCcFeedback:
+    """Arrival times of one sender's transport-wide sequence numbers, turned into feedback
+    packets a few times a second so the sender's bandwidth estimation works through the bridge."""
+
+    MAX_PENDING = 4096
+
+    def __init__(self) -> None:
+        self._seqs: list[int] = []
+        self._times: list[float] = []
+        self._last = -1  # last unwrapped sequence number
+        self._count = 0
+
+    def received(self, seq: int, now: float) -> None:
+        last = self._last
+        if last < 0:
+            unwrapped = seq
+        else:
+            unwrapped = last + ((seq - last + 0x8000) & 0xFFFF) - 0x8000
+        if unwrapped > last:
+            self._last = unwrapped
+        if len(self._seqs) < self.MAX_PENDING:
+            self._seqs.append(unwrapped)
+            self._times.append(now)
+
+    def feedback(self, sender_ssrc: int, media: int) -> bytes | None:
+        if not self._seqs:
+            return None
+        arrivals = sorted(dict(zip(reversed(self._seqs), reversed(self._times))).items())
+        self._seqs.clear()
+        self._times.clear()
+        newest = arrivals[-1][0]
+        arrivals = [a for a in arrivals if newest - a[0] < 0x8000 and a[0] >= 0]
+        packet = build_transport_cc(sender_ssrc, media, self._count, arrivals)
+        self._count += 1
+        return packet

@@ -145,3 +145,18 @@ def test_dominant_speaker_needs_to_lead_for_a_while():
             break
     assert changed == "b" and speaker.recent == ["a"]
     assert speaker.message()["previousSpeakers"] == ["a"]
+
+
+def test_transport_cc_feedback_layout():
+    recorder = rtcp.TransportCcFeedback()
+    for seq, when in ((65534, 10.0), (65535, 10.001), (1, 10.5), (0, 10.002)):  # wraps, reordered, one lost
+        recorder.received(seq, when)
+    packet = recorder.feedback(7, 9)
+    ((pt, fmt, offset, length),) = list(rtcp.packets(packet))
+    assert (pt, fmt, length) == (rtcp.RTPFB, rtcp.FMT_TCC, len(packet))
+    base, count, ref_and_count, chunk = struct.unpack_from("!HHIH", packet, 12)
+    assert (base, count, ref_and_count & 0xFF) == (65534, 4, 0)
+    assert chunk >> 14 == 3  # a two-bit status vector chunk
+    statuses = [(chunk >> (12 - 2 * i)) & 3 for i in range(4)]
+    assert statuses == [1, 1, 1, 2]  # three small deltas, then 498 ms: a large one
+    assert recorder.feedback(7, 9) is None
