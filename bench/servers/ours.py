@@ -32,6 +32,7 @@ class Ours(Server):
         self.colibri_port = free_port()
         self.web_http_port = free_port()
         self.web_https_port = free_port()
+        self.focus_rest_port = free_port()
         self.extra_env = extra_env or {}
         self.focus_password = secrets.token_hex(12)
         self.jvb_password = secrets.token_hex(12)
@@ -60,6 +61,7 @@ class Ours(Server):
             "JICOFO_COMPONENT_SECRET": secrets.token_hex(12),
             "JVB_PORT": str(self.jvb_port),
             "JVB_COLIBRI_PORT": str(self.colibri_port),
+            "JICOFO_REST_PORT": str(self.focus_rest_port),
             "JVB_DISABLE_STUN": "1",
             "JVB_ADVERTISE_IPS": "127.0.0.1",
             "JVB_MUC_NICKNAME": "bench-jvb",

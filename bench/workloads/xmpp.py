@@ -129,6 +129,8 @@ async def run_on(args: argparse.Namespace, http: aiohttp.ClientSession, server: 
         client = Client(http, args.transport, server.url(args.transport), DOMAIN)
         try:
             await client.login()
+            if args.focus:  # ready means the focus answers too
+                await client.conference_request(FOCUS, f"bench-probe@{MUC}")
         finally:
             await client.close()
 
@@ -179,8 +181,8 @@ async def join_one(args, client: Client, room: str, nick: str, tally: Tally) -> 
         await client.join(room, nick)
         tally.join.append(time.perf_counter() - started)
         return True
-    except (XmppError, aiohttp.ClientError, OSError):
-        tally.error("join")
+    except (XmppError, aiohttp.ClientError, OSError) as exc:
+        tally.error(f"join ({str(exc) or type(exc).__name__})"[:80])
         return False
 
 

@@ -85,3 +85,18 @@ def test_chat_and_big_room_over_tcp_on_ours_beside_prosody(tmp_path):
     done, result = bench(tmp_path, "--transport", "tcp", "--big-room", "--occupants", "6", "--newcomers", "1")
     assert done.returncode == 0, done.stderr
     assert result["servers"]["ours"]["newcomer_all_presences_ms"]["count"] == 1
+
+
+def test_focus_mode_sends_the_conference_request_before_each_join(tmp_path):
+    done, result = bench(tmp_path, "--transport", "tcp", "--focus", "--clients", "4", "--rooms", "2",
+                         "--messages", "1", "--rate", "5")
+    assert done.returncode == 0, done.stderr
+    ours = result["servers"]["ours"]
+    assert ours["conference_request_ms"]["count"] == ours["join_ms"]["count"] == 4
+    assert set(ours["server"]) == {"xmpp", "focus", "total"}
+
+
+def test_focus_mode_refuses_an_anchor():
+    done = subprocess.run([sys.executable, "-m", "bench", "xmpp", "--focus", "--against", "prosody"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "no anchor has a focus" in done.stderr
