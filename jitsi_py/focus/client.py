@@ -16,7 +16,6 @@ import logging
 import ssl
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
@@ -32,6 +31,7 @@ from ..common.stanzas.jitsi import (
     bridge_not_available, bridge_stats, conference_properties, focus_versions, healthcheck, session_invalid,
 )
 from ..settings import Settings
+from .auth import Authority, Refused
 from .bridges import BridgeTable
 from .colibri2 import BridgeError, read_error
 from .conference import (
@@ -53,13 +53,6 @@ VERSION = "1.0-jitsi-py"
 JOIN_TIMEOUT = 10.0
 DISCO_TIMEOUT = 5.0
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 5.0)
-
-
-@dataclass
-class AuthSession:
-    machine_uid: str
-    identity: str
-    expires: float
 
 
 class Room:
@@ -95,7 +88,7 @@ class Focus:
                                    max_participants=fs.max_bridge_participants, region=fs.region)
         self.offer = Offer.from_settings(fs)
         self.rooms: dict[str, Room] = {}
-        self.auth_sessions: dict[str, AuthSession] = {}
+        self.authority = Authority(self.domains.domain, fs.auth_lifetime)
         self.authenticated: set[str] = set()  # full JIDs of requesters who authenticated
         self.connected = asyncio.Event()
         self.stopping = False
@@ -221,9 +214,14 @@ class Focus:
         answer = ConferenceIq(request.room, focus_jid=self.bare_jid)
         auth = self.settings.common.auth
         if auth.enabled and room_domain != self.domains.breakout:
-            verdict = self._authenticate(request, requester, answer, exists=room_jid in self.rooms)
-            if verdict is not None:
-                return self._error(iq, *verdict)
+            try:
+                session = self.authority.check(request, requester, room_exists=room_jid in self.rooms,
+                                               now=time.time())
+            except Refused as exc:
+                return self._error(iq, exc.condition, exc.kind, exc.text)
+            if session is not None:
+                answer.session_id, answer.identity = session.id, session.identity
+                self.authenticated.add(requester)
         try:
             room = await self._ensure_room(room_jid)
         except (asyncio.TimeoutError, RoomJoinError) as exc:
@@ -247,35 +245,6 @@ class Focus:
         if sender.bare == self.domains.focus_component and sender.resource:
             return sender.resource
         return sender.full
-
-    def _authenticate(self, request: ConferenceIq, requester: str, answer: ConferenceIq,
-                      exists: bool) -> tuple[str, str, str] | None:
-        now = time.time()
-        for key in [k for k, s in self.auth_sessions.items() if s.expires < now]:
-            del self.auth_sessions[key]
-        domain = requester.partition("@")[2].partition("/")[0]
-        if request.session_id:
-            session = self.auth_sessions.get(request.session_id)
-            if session is None:
-                return ("not-acceptable", "cancel", "session-invalid")
-            if session.machine_uid != request.machine_uid:
-                return ("not-acceptable", "cancel", "machine UID mismatch or empty")
-            answer.session_id, answer.identity = request.session_id, session.identity
-            self.authenticated.add(requester)
-            return None
-        if domain == self.domains.domain:
-            if not request.machine_uid:
-                return ("not-acceptable", "cancel", "Missing mandatory attribute 'machine-uid'")
-            session_id = str(uuid.uuid4())
-            identity = requester.partition("/")[0]
-            self.auth_sessions[session_id] = AuthSession(request.machine_uid, identity,
-                                                         now + self.settings.focus.auth_lifetime)
-            answer.session_id, answer.identity = session_id, identity
-            self.authenticated.add(requester)
-            return None
-        if not exists:
-            return ("not-authorized", "auth", "not authorized user domain")
-        return None
 
     # --- rooms ------------------------------------------------------------------------------------
 
