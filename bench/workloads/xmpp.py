@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="logins and joins in flight at once (default %(default)s)")
     parser.add_argument("--against", action="append", choices=sorted(ANCHORS), default=[],
                         help="also run the identical workload on this anchor (repeatable)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds, each running every server in turn; samples are pooled (default %(default)s)")
     parser.add_argument("--no-ours", action="store_true", help="run only the anchors (to check the harness)")
     parser.add_argument("--big-room", action="store_true", help="big-room mode: time for a newcomer to get every presence")
     parser.add_argument("--occupants", type=int, default=400, help="big-room occupants (default %(default)s)")
@@ -52,7 +54,7 @@ def check(args: argparse.Namespace) -> None:
         raise SystemExit("--focus needs our stack")
     if args.no_ours and not args.against:
         raise SystemExit("--no-ours needs at least one --against")
-    for name in ("clients", "rooms", "messages", "concurrency", "occupants", "newcomers"):
+    for name in ("clients", "rooms", "messages", "concurrency", "occupants", "newcomers", "repeat"):
         if getattr(args, name) < 1 and not (name == "messages" and getattr(args, name) == 0):
             raise SystemExit(f"--{name} must be positive")
     if args.rate <= 0:
@@ -94,21 +96,29 @@ def servers_for(args: argparse.Namespace, root: Path) -> list[Server]:
 async def run(args: argparse.Namespace) -> int:
     check(args)
     params = {k: getattr(args, k) for k in ("clients", "rooms", "transport", "messages", "rate", "concurrency",
-                                            "against", "big_room", "occupants", "newcomers", "focus")}
+                                            "against", "big_room", "occupants", "newcomers", "focus", "repeat")}
     root = harness.workdir(args)
     tallies: dict[str, Tally] = {}
 
     async def body(result: dict) -> None:
         connector = aiohttp.TCPConnector(limit=0, force_close=False)
         async with aiohttp.ClientSession(connector=connector) as http:
-            for server in servers_for(args, root):
-                tally = tallies[server.name] = Tally()
-                result["servers"][server.name] = figures = {"version": server.version()}
-                try:
-                    await run_on(args, http, server, tally, figures)
-                except ServerFailed as exc:
-                    figures["failed"] = str(exc).splitlines()[0]
-                    result["errors"].append(f"{server.name}: {exc}")
+            # rounds interleave the servers, so a change in the shared machine's load hits them alike
+            for round_ in range(args.repeat):
+                for server in servers_for(args, root / f"round{round_}"):
+                    tally = tallies.setdefault(server.name, Tally())
+                    figures = result["servers"].setdefault(server.name, {"version": server.version()})
+                    if "failed" in figures:
+                        continue
+                    try:
+                        usage = await run_on(args, http, server, tally)
+                    except ServerFailed as exc:
+                        figures["failed"] = str(exc).splitlines()[0]
+                        result["errors"].append(f"{server.name}: {exc}")
+                        continue
+                    figures["server"] = merge_usage(figures.get("server"), usage)
+        for name, tally in tallies.items():
+            result["servers"][name].update(digest(tally, args))
         ours = result["servers"].get("ours")
         for anchor in args.against:
             if ours and "failed" not in ours and "failed" not in result["servers"].get(anchor, {"failed": 1}):
@@ -123,8 +133,17 @@ async def run(args: argparse.Namespace) -> int:
         name: {"login": t.login, "join": t.join, "e2e": t.e2e, "newcomer": t.newcomer} for name, t in tallies.items()}))
 
 
-async def run_on(args: argparse.Namespace, http: aiohttp.ClientSession, server: Server, tally: Tally,
-                 figures: dict) -> None:
+def merge_usage(before: dict | None, usage: dict) -> dict:
+    """CPU seconds add up over rounds; peak RSS is the highest seen."""
+    if before is None:
+        return usage
+    return {name: {"cpu_s": round(before[name]["cpu_s"] + value["cpu_s"], 2),
+                   "peak_rss_mb": max(before[name]["peak_rss_mb"], value["peak_rss_mb"])}
+            for name, value in usage.items()}
+
+
+async def run_on(args: argparse.Namespace, http: aiohttp.ClientSession, server: Server, tally: Tally) -> dict:
+    """One round on one server; its CPU and memory use."""
     async def probe(server: Server) -> None:
         client = Client(http, args.transport, server.url(args.transport), DOMAIN)
         try:
@@ -142,10 +161,9 @@ async def run_on(args: argparse.Namespace, http: aiohttp.ClientSession, server: 
             await big_room(args, http, url, server, tally)
         else:
             await chat(args, http, url, server, tally)
-        figures["server"] = server.stop_sampling()
+        return server.stop_sampling()
     finally:
         await server.stop()
-    figures.update(digest(tally, args))
 
 
 async def login_all(args, http, url: str, count: int, tally: Tally, label: str) -> list[Client]:
@@ -322,15 +340,15 @@ def ratios(ours: dict, theirs: dict) -> dict:
         if key in ours and key in theirs:
             value = ratio(ours[key].get(stat), theirs[key].get(stat))
             if value is not None:
-                out[f"{key}.{stat}"] = round(value, 3)
+                out[f"{key}.{stat}"] = float(f"{value:.3g}")
     for key in ("fanout_per_s",):
         if key in ours and key in theirs:
             value = ratio(ours[key], theirs[key])
             if value is not None:
-                out[key] = round(value, 3)
+                out[key] = float(f"{value:.3g}")
     if "server" in ours and "server" in theirs:
         for key in ("cpu_s", "peak_rss_mb"):
             value = ratio(ours["server"]["total"][key], theirs["server"]["total"][key])
             if value is not None:
-                out[f"server.{key}"] = round(value, 3)
+                out[f"server.{key}"] = float(f"{value:.3g}")
     return out

@@ -49,3 +49,27 @@ def test_plots_are_png_files(tmp_path):
     pngs.append(plots.throughput(tmp_path, "media", "t", {"ours": [(1, 10.0), (2, 19.0)]}, "load", "pps", ceiling=30))
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_tables_show_the_latest_run_of_each_kind(tmp_path):
+    from bench import report
+
+    older = results.new("xmpp", {"clients": 2, "rooms": 1, "transport": "tcp", "big_room": False, "focus": False})
+    older["servers"] = {"ours": {"login_ms": {"count": 2, "p50": 9.0, "p99": 9.5}}}
+    newer = results.new("xmpp", dict(older["params"]))
+    newer["servers"] = {"ours": {"version": "abc", "login_ms": {"count": 2, "p50": 1.0, "p99": 1.5}, "lost": 0},
+                        "prosody": {"login_ms": {"count": 2, "p50": 2.0, "p99": 3.0}, "lost": 0}}
+    newer["ratios"] = {"prosody": {"login_ms.p50": 0.5}}
+    text = report.tables([older, newer])
+    assert text.count("**xmpp chat, tcp, 2 clients/1 rooms**") == 1
+    assert "| ours abc | 1 / 1.5 | 0 |" in text
+    assert "ours / prosody: login_ms.p50 0.5" in text
+
+
+def test_xmpp_merges_usage_over_rounds():
+    from bench.workloads.xmpp import merge_usage
+
+    first = {"xmpp": {"cpu_s": 1.0, "peak_rss_mb": 50.0}, "total": {"cpu_s": 1.0, "peak_rss_mb": 50.0}}
+    second = {"xmpp": {"cpu_s": 0.5, "peak_rss_mb": 60.0}, "total": {"cpu_s": 0.5, "peak_rss_mb": 60.0}}
+    assert merge_usage(None, first) is first
+    assert merge_usage(first, second)["xmpp"] == {"cpu_s": 1.5, "peak_rss_mb": 60.0}

@@ -1,0 +1,83 @@
+"""python -m bench.report [results.jsonl]: the latest run of each kind as Markdown tables, for README.md."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from . import results
+from .results import DEFAULT_DIR
+
+COLUMNS = {
+    "xmpp": (("login p50/p99 ms", "login_ms"), ("join p50/p99 ms", "join_ms"), ("e2e p50/p99 ms", "e2e_ms"),
+             ("newcomer p50/p99 ms", "newcomer_all_presences_ms"), ("conf. request p50 ms", "conference_request_ms"),
+             ("fan-out /s", "fanout_per_s"), ("lost", "lost"), ("CPU s", "server.total.cpu_s"),
+             ("peak RSS MB", "server.total.peak_rss_mb")),
+    "media": (("forwarded pps (knee)", "forwarded_pps"), ("pps per CPU-s", "pps_per_cpu_s"),
+              ("ceiling pps", "protect_sendto_video.pps")),
+    "conference": (("MUC join p50 ms", "muc_join_ms"), ("offer p50 ms", "offer_ms"),
+                   ("first media p50/p99 ms", "first_media_ms"), ("checks all flowing", "checks_all_flowing"),
+                   ("recovery s", "recovery_s")),
+    "browser": (("first remote frame median ms", "median_ms"),),
+}
+
+
+def kind(result: dict) -> str:
+    p = result["params"]
+    if result["workload"] != "xmpp":
+        return result["workload"]
+    mode = "big room" if p.get("big_room") else ("focus" if p.get("focus") else "chat")
+    size = f"{p['occupants']} occupants" if p.get("big_room") else f"{p['clients']} clients/{p['rooms']} rooms"
+    return f"xmpp {mode}, {p['transport']}, {size}"
+
+
+def _get(figures: dict, dotted: str):
+    value = figures
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, dict):
+        if not value.get("count"):
+            return "–"
+        return f"{value['p50']:.3g} / {value['p99']:.3g}"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def tables(all_results: list[dict]) -> str:
+    latest: dict[str, dict] = {}
+    for result in all_results:
+        latest[kind(result)] = result
+    out = []
+    for name, result in latest.items():
+        columns = COLUMNS[result["workload"]]
+        shown = [(title, key) for title, key in columns
+                 if any(_get(f, key) is not None for f in result["servers"].values())]
+        m = result["machine"]
+        out.append(f"**{name}** — {result['started']}, {m['cores']} × {m['cpu']}, load {m.get('loadavg')}"
+                   + ("" if result["ok"] else f"; errors: {'; '.join(e.splitlines()[0] for e in result['errors'])}"))
+        out.append("")
+        out.append("| server | " + " | ".join(t for t, _ in shown) + " |")
+        out.append("|---" * (len(shown) + 1) + "|")
+        for server, figures in result["servers"].items():
+            version = f" {figures['version']}" if figures.get("version") else ""
+            out.append(f"| {server}{version} | " + " | ".join(_fmt(_get(figures, k)) for _, k in shown) + " |")
+        for anchor, ratios in result["ratios"].items():
+            if ratios:
+                pairs = ", ".join(f"{k} {v:.3g}" for k, v in ratios.items())
+                out.append(f"\nours / {anchor}: {pairs}")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR / "results.jsonl"
+    print(tables(results.load(path)))
