@@ -101,7 +101,7 @@ class BoshSession:
         self._held: list[asyncio.Future[None]] = []
         self._inflight = 0
         self._order = asyncio.Condition()
-        self._responses: OrderedDict[int, web.Response] = OrderedDict()
+        self._responses: OrderedDict[int, bytes] = OrderedDict()  # rid -> body, for retransmissions
         self._end_error: bytes | None = None
         self.ended = False
         self._last_request = loop.time()
@@ -136,7 +136,7 @@ class BoshSession:
         except ValueError:
             return terminate("bad-request")
         if rid in self._responses:
-            return self._responses[rid]  # a retransmission (XEP-0124 §14.3)
+            return web.Response(body=self._responses[rid], headers=HEADERS)  # a retransmission (XEP-0124 §14.3)
         if rid <= self.last_rid or rid > self.last_rid + self.requests:
             self._fail("item-not-found")
             return terminate("item-not-found")
@@ -153,7 +153,7 @@ class BoshSession:
                 self._order.notify_all()
             self._last_request = loop.time()
             response = await self._process(attrs, children, loop)
-            self._responses[rid] = response
+            self._responses[rid] = response.body  # type: ignore[assignment]
             while len(self._responses) > self.requests:
                 self._responses.popitem(last=False)
             return response

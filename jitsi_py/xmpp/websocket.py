@@ -77,6 +77,7 @@ class WebSocketLink:
         self._out: list[bytes] = []
         self._out_size = 0
         self._flushing = False
+        self.closer: asyncio.Task[None] | None = None
 
     def send(self, data: bytes) -> None:
         if self.closing:
@@ -121,7 +122,7 @@ class WebSocketLink:
             self.send(error)
         self.send(CLOSE_FRAME)
         self.closing = True
-        asyncio.get_running_loop().create_task(self._close_after_flush())
+        self.closer = asyncio.get_running_loop().create_task(self._close_after_flush())
 
     async def _close_after_flush(self) -> None:
         while self._flushing:
@@ -205,6 +206,8 @@ class WebSocketEndpoint:
             if final is not None and final.link is link:
                 link.closing = True
                 hibernate(final, loop)
-            if not ws.closed:
+            if link.closer is not None:
+                await link.closer  # our last frames (a stream error, <close/>) go out first
+            elif not ws.closed:
                 await ws.close()
         return ws
