@@ -39,6 +39,10 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("offered", "terminate"): "waiting",
     ("active", "terminate"): "waiting",
 }
+# jicofo's restart-request-rate-limits: at least 5 s apart, at most 5 a minute.
+RESTART_MIN_INTERVAL = 5.0
+RESTART_MAX_PER_WINDOW = 5
+RESTART_WINDOW = 60.0
 # Jingle actions a participant may send in each state (focus.md §3); others: out-of-order.
 JINGLE_ALLOWED: dict[str, frozenset[str]] = {
     "offered": frozenset({"session-accept", "session-info", "session-terminate", "transport-info",
@@ -121,6 +125,7 @@ class Participant:
     queued: list[tuple[str, str, Sources]] = field(default_factory=list)  # (action, owner, sources)
     muted: dict[str, bool] = field(default_factory=lambda: {"audio": False, "video": False})
     forced: tuple[bool, bool] = (False, False)  # (audio, video) force-mute the bridge applies
+    restarts: list[float] = field(default_factory=list)  # when the participant asked for a restart
 
     def advance(self, event: str) -> None:
         nxt = TRANSITIONS.get((self.state, event))
@@ -327,6 +332,11 @@ class Conference:
 
     def _on_session_terminate(self, participant: Participant, jingle: Jingle, now: float) -> None:
         restart = jingle.bridge_session is not None and jingle.bridge_session.restart
+        if restart:
+            recent = [t for t in participant.restarts if now - t < RESTART_WINDOW]
+            if (recent and now - recent[-1] < RESTART_MIN_INTERVAL) or len(recent) >= RESTART_MAX_PER_WINDOW:
+                raise JingleReject("resource-constraint", "session restarts are rate limited")
+            participant.restarts = recent + [now]
         self._release(participant)
         participant.advance("terminate")
         if participant.sources[0]:

@@ -240,3 +240,21 @@ def test_av_moderation_force_mutes_all_but_moderators_and_the_whitelisted():
     conf.mute("bob", MuteIq("audio", f"{ROOM}/bob", False))
     conf.av_moderation("audio", enabled=False)
     assert not [c for c in conf.commands() if isinstance(c, ColibriRequest)], "nothing changes for bob"
+
+
+def test_terminate_with_restart_reinvites_within_the_rate_limit():
+    from jitsi_py.common.stanzas.jingle import BridgeSession
+
+    conf, offers = two_in_a_call()
+    restart = Jingle("session-terminate", offers["alice"].sid, reason="connectivity-error",
+                     bridge_session=BridgeSession(offers["alice"].bridge_session.id, restart=True))
+    conf.jingle("alice", restart, 10.0)
+    commands = conf.commands()
+    reoffer = next(c.jingle for c in answer_creates(conf, commands, 10.5) if isinstance(c, SendJingle)
+                   and c.nick == "alice" and c.jingle.action == "session-initiate")
+    assert reoffer.sid != offers["alice"].sid
+    again = Jingle("session-terminate", reoffer.sid, bridge_session=BridgeSession(reoffer.bridge_session.id,
+                                                                                  restart=True))
+    with pytest.raises(JingleReject) as limited:
+        conf.jingle("alice", again, 12.0)
+    assert limited.value.condition == "resource-constraint"
