@@ -46,8 +46,8 @@ def test_big_room_over_bosh_on_prosody(tmp_path):
 
 
 def test_a_server_that_will_not_start_fails_the_run_visibly(tmp_path):
-    (tmp_path / "work" / "prosody").mkdir(parents=True)
-    (tmp_path / "work" / "prosody" / "data").write_text("a file where prosody wants a directory")
+    (tmp_path / "work" / "round0" / "prosody").mkdir(parents=True)
+    (tmp_path / "work" / "round0" / "prosody" / "data").write_text("a file where prosody wants a directory")
     done, result = bench(tmp_path, "--no-ours", "--against", "prosody", "--clients", "2", "--rooms", "1",
                          "--messages", "1")
     assert done.returncode == 1
