@@ -62,7 +62,8 @@ class Room:
         self.focus = focus
         self.jid = jid
         self.core: Conference | None = None
-        self.joined: asyncio.Future[None] | None = None
+        self.joined: asyncio.Future[bool] | None = None  # our join: True when it created the room
+        self.setup: asyncio.Future[None] | None = None
         self.timer = Rearm(asyncio.get_running_loop(), self._on_timer)
         self.pending: set[str] = set()  # nicks whose features are being discovered
         self.early: dict[str, slixmpp.Presence] = {}  # occupants seen before the core exists
@@ -140,6 +141,8 @@ class Focus:
         self.stopping = True
         for room in self.rooms.values():
             room.timer.cancel()
+            if room.setup is not None:
+                room.setup.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self.xmpp.transport is not None:
@@ -249,26 +252,24 @@ class Focus:
     # --- rooms ------------------------------------------------------------------------------------
 
     async def _ensure_room(self, room_jid: str) -> Room:
+        """The room, joined and with its conference; concurrent requests share one set-up."""
         room = self.rooms.get(room_jid)
         if room is None:
             room = self.rooms[room_jid] = Room(self, room_jid)
-        if room.core is not None and room.joined is not None and room.joined.done():
-            return room
-        try:
-            await self._join(room)
-        except BaseException:
-            if room.core is None:
-                self.rooms.pop(room_jid, None)
-            raise
+            room.setup = asyncio.ensure_future(self._set_up(room))
+        if room.core is None and room.setup is not None:
+            try:
+                await asyncio.shield(room.setup)
+            except BaseException:
+                if self.rooms.get(room_jid) is room and room.core is None:
+                    del self.rooms[room_jid]
+                raise
         return room
 
-    async def _join(self, room: Room) -> None:
-        if room.joined is None or (room.joined.done() and room.core is None):
-            room.joined = asyncio.get_running_loop().create_future()
-            self._send_join(room.jid, self._room_extensions(room))
+    async def _set_up(self, room: Room) -> None:
+        room.joined = asyncio.get_running_loop().create_future()
+        self._send_join(room.jid, self._room_extensions(room))
         created = await asyncio.wait_for(asyncio.shield(room.joined), JOIN_TIMEOUT)
-        if room.core is not None:
-            return
         await self._configure(room.jid, created)
         meeting_id = await self._meeting_id(room.jid)
         fs = self.settings.focus

@@ -203,3 +203,15 @@ async def test_aiortc_participants_answer_through_sdp(xmpp_server, focus):
     for person in people:
         await person.stop()
     await bridge.client.disconnect(wait=0.1)
+
+
+async def test_concurrent_requests_for_one_room_make_one_conference(xmpp_server, focus):
+    people = [Participant(xmpp_server.c2s_port, xmpp_server.focus_address or focus.xmpp.boundjid.full,
+                          f"rush@{MUC}") for _ in range(3)]
+    for person in people:
+        await person.start()
+    answers = await asyncio.gather(*(person.request_conference() for person in people))
+    assert all(answer.ready for answer in answers)
+    assert focus.counters["conferences_created"] == 1
+    for person in people:
+        await person.stop()
