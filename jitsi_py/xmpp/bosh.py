@@ -122,7 +122,8 @@ class BoshSession:
             return
         self.ended = True
         self._end_error = error
-        self.endpoint.sessions.pop(self.sid, None)
+        if self.endpoint.sessions.pop(self.sid, None) is not None:
+            self.endpoint.router.connections -= 1
         self._timer.cancel()
         for waiter in self._held:
             if not waiter.done():
@@ -291,7 +292,10 @@ class BoshEndpoint:
             return terminate("bad-request")
         if not to or wait < 0 or hold < 0:
             return terminate("improper-addressing" if not to else "bad-request")
+        if self.router.connections >= self.router.max_connections:
+            return terminate("system-shutdown")
         sid = uuid.uuid4().hex
+        self.router.connections += 1
         self.router.metrics.connections.labels("bosh").inc()
         bosh = BoshSession(self, sid, rid + 1, wait, hold, dict(request.query),
                            client_address(request, self.trusted_proxies))

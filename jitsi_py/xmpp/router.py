@@ -71,6 +71,8 @@ class Router:
         self.server_iq: dict[tuple[str, str], ServerIqHandler] = {}
         self.stanzas_in = 0
         self.stanzas_out = 0
+        self.connections = 0  # open client connections and BOSH sessions, against max_connections
+        self.max_connections = settings.xmpp.limits.max_connections
         metrics.watch(self)
 
     # --- registration ------------------------------------------------------------------------

@@ -67,6 +67,7 @@ class StreamConnection(asyncio.Protocol):
         self._read_paused = False
         self._timer: Rearm | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._router: Router | None = None
 
     # --- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -81,6 +82,13 @@ class StreamConnection(asyncio.Protocol):
         self.session = self._make_session(self, now)
         self._timer = Rearm(self._loop, self._on_timer)
         self._rearm()
+        router = getattr(self.session, "router", None)
+        if router is not None:
+            self._router = router
+            router.connections += 1
+            if router.connections > router.max_connections:
+                self.send_open("refused", "localhost")
+                self.session.stream_error("resource-constraint", "too many connections")  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
@@ -92,6 +100,9 @@ class StreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
+        if self._router is not None:
+            self._router.connections -= 1
+            self._router = None
         if self._timer is not None:
             self._timer.cancel()
         session = self.session

@@ -154,7 +154,16 @@ class WebSocketEndpoint:
         if not ws.can_prepare(request).ok:
             # The client's keep-alive is a plain GET on this URL; any answer will do.
             return web.Response(text="XMPP over WebSocket lives here (RFC 7395, subprotocol xmpp).\n")
+        if self.router.connections >= self.router.max_connections:
+            return web.Response(status=503, text="too many connections\n")
         await ws.prepare(request)
+        self.router.connections += 1
+        try:
+            return await self._serve(request, ws)
+        finally:
+            self.router.connections -= 1
+
+    async def _serve(self, request: web.Request, ws: web.WebSocketResponse) -> web.WebSocketResponse:
         loop = asyncio.get_running_loop()
         link = WebSocketLink(ws, dict(request.query), client_address(request, self.trusted_proxies))
         self.connections.add(link)

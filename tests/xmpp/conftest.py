@@ -58,10 +58,6 @@ async def connect(server: XmppServer, jid: str, password: str = "", mechanism: s
 
 
 async def disconnect(*clients: slixmpp.ClientXMPP) -> None:
-    for client in clients:
-        client.disconnect()
-    for client in clients:
-        try:
-            await asyncio.wait_for(client.disconnected, 5)
-        except (asyncio.TimeoutError, AttributeError):
-            pass
+    """Close each stream and wait for the server's own </stream:stream>."""
+    done = [client.disconnect() for client in clients]
+    await asyncio.wait_for(asyncio.gather(*done, return_exceptions=True), 10)
