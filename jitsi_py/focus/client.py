@@ -442,13 +442,19 @@ class Focus:
         return features or DEFAULT_FEATURES
 
     def _room_lost(self, room: Room) -> None:
-        if room.core is not None and room.core.ended:
+        """We are out of the room (destroyed, kicked): the conference ends with it."""
+        if room.core is None or room.core.ended or self.rooms.get(room.jid) is not room:
             return
         log.warning("focus: removed from %s", room.jid)
+        room.core.end("the focus is no longer in the room")
+        self.flush(room)
 
     # --- brewery and bridge health ----------------------------------------------------------------
 
     def _brewery_presence(self, presence: slixmpp.Presence, nick: str) -> None:
+        if nick == NICK and presence["type"] == "error":
+            log.error("focus: cannot join the bridge brewery %s: %s", self.brewery, self._error_text(presence.xml))
+            return
         if nick == NICK and presence["type"] != "unavailable":
             self._reconcile_bridges()
             return

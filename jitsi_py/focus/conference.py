@@ -618,6 +618,11 @@ class Conference:
             self.bridge_available = available
             self._commands.append(SetBridgeAvailable(available))
 
+    def end(self, reason: str) -> None:
+        """Stop from outside (the room is gone): expire everything on the bridges."""
+        if not self.ended:
+            self._end(reason)
+
     def _end(self, reason: str) -> None:
         for session in self.sessions.values():
             self._commands.append(ColibriRequest(session.bridge, colibri2.expire_conference(self.meeting_id),

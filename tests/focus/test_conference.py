@@ -258,3 +258,11 @@ def test_terminate_with_restart_reinvites_within_the_rate_limit():
     with pytest.raises(JingleReject) as limited:
         conf.jingle("alice", again, 12.0)
     assert limited.value.condition == "resource-constraint"
+
+
+def test_ending_from_outside_expires_the_bridge_conference():
+    conf, _ = two_in_a_call()
+    conf.end("room destroyed")
+    commands = conf.commands()
+    assert parse_conference_modify(next(c for c in commands if isinstance(c, ColibriRequest)).request).expire
+    assert isinstance(commands[-1], End) and conf.ended
