@@ -29,15 +29,12 @@ from .jingle import (
 TRANSITIONS: dict[tuple[str, str], str] = {
     ("waiting", "invite"): "allocating",
     ("allocating", "allocated"): "offered",
-    ("allocating", "failed"): "waiting",
     ("offered", "accept"): "active",
-    ("offered", "move"): "allocating",
-    ("active", "move"): "allocating",
-    ("allocating", "move"): "allocating",
-    ("offered", "alone"): "waiting",
-    ("active", "alone"): "waiting",
-    ("offered", "terminate"): "waiting",
-    ("active", "terminate"): "waiting",
+    # The allocation failed, the participant is moved to another bridge, was left alone, or ended
+    # its session: back to waiting for an invitation.
+    ("allocating", "reset"): "waiting",
+    ("offered", "reset"): "waiting",
+    ("active", "reset"): "waiting",
 }
 # jicofo's restart-request-rate-limits: at least 5 s apart, at most 5 a minute.
 RESTART_MIN_INTERVAL = 5.0
@@ -338,7 +335,7 @@ class Conference:
                 raise JingleReject("resource-constraint", "session restarts are rate limited")
             participant.restarts = recent + [now]
         self._release(participant)
-        participant.advance("terminate")
+        participant.advance("reset")
         if participant.sources[0]:
             self._broadcast("source-remove", participant.nick, participant.sources)
             participant.sources = ([], [])
@@ -408,7 +405,7 @@ class Conference:
                         self._commands.append(SendJingle(participant.nick, session_terminate(
                             participant.sid, "success", "single participant")))
                     self._release(participant)
-                    participant.state = "waiting"
+                    participant.advance("reset")
 
     # --- internals --------------------------------------------------------------------------------
 
@@ -443,12 +440,10 @@ class Conference:
                 counts[other.bridge] = counts.get(other.bridge, 0) + 1
         bridge = self.bridges.select(now, current=list(self.sessions), counts=counts, region=participant.region)
         if bridge is None:
-            participant.state = "waiting"
             self._set_bridge_available(False)
             return
         self._set_bridge_available(True)
-        if participant.state == "waiting":
-            participant.advance("invite")
+        participant.advance("invite")
         self.bridges.endpoint_added(bridge.jid, now)
         session = self.sessions.get(bridge.jid)
         if session is None:
@@ -493,7 +488,7 @@ class Conference:
             waiting, session.waiting = list(session.waiting), deque()
         if error is not None:
             if participant is not None and participant.session_id == session.id:
-                participant.state = "waiting"
+                participant.advance("reset")
                 participant.bridge = participant.session_id = None
             if not session.created and waiting:
                 # The next in line creates the conference instead; the rest wait for it again.
@@ -535,7 +530,7 @@ class Conference:
             participant.sources = ([], [])
         self.allocations.pop(participant.nick, None)
         participant.bridge = participant.session_id = None
-        participant.state = "waiting"
+        participant.advance("reset")
         if len(self.participants) >= self.min_participants:
             self._invite(participant, now)
 

@@ -266,3 +266,13 @@ def test_ending_from_outside_expires_the_bridge_conference():
     commands = conf.commands()
     assert parse_conference_modify(next(c for c in commands if isinstance(c, ColibriRequest)).request).expire
     assert isinstance(commands[-1], End) and conf.ended
+
+
+def test_session_states_move_only_along_the_table():
+    person = participant("carol")
+    for event, state in (("invite", "allocating"), ("allocated", "offered"), ("accept", "active"),
+                         ("reset", "waiting")):
+        person.advance(event)
+        assert person.state == state
+    with pytest.raises(ValueError, match="no transition from 'waiting' on 'accept'"):
+        person.advance("accept")
