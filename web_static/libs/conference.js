@@ -29,6 +29,10 @@ export const FEATURES = [
 ];
 const CAPS_NODE = 'https://jitsi.org/jitsi-meet';
 
+// SSRC simulcast (what the bridge's layer selection reads) works with VP8; Chrome sends AV1 and
+// VP9 as one SVC stream instead, so VP8 goes first in the offer we answer.
+const PREFERRED_VIDEO_CODEC = 'VP8';
+
 export class ConferenceError extends Error {
     constructor(kind, message, detail) {
         super(message);
@@ -174,7 +178,7 @@ export class Conference {
         p.append(el('SourceInfo', {}, JSON.stringify(this.sourceInfo())));
         p.append(el('audiomuted', {}, String(this.muted.audio)));
         p.append(el('videomuted', {}, String(this.muted.video)));
-        p.append(el('jitsi_participant_codecList', {}, 'vp8,vp9,h264,av1'));
+        p.append(el('jitsi_participant_codecList', {}, 'vp8,vp9,h264,av1'));  // VP8 first, see PREFERRED_VIDEO_CODEC
         if (this.raisedHand) p.append(el('jitsi_participant_raisedHand', {}, String(this.raisedHand)));
         for (const e of extra) p.append(e);
         this.xmpp.send(p);
@@ -476,7 +480,7 @@ export class Conference {
     async startSession(jingle, from) {
         this.closeSession();
         const offer = parseOffer(jingle);
-        const layout = new Layout(offer);
+        const layout = new Layout(offer, { preferVideoCodec: PREFERRED_VIDEO_CODEC });
         this.remoteSources = sourcesOf(jingle);
         layout.setRemoteSources(this.remoteSources);
         const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: this.iceServers || [] });
@@ -538,6 +542,7 @@ export class Conference {
             await pc.setLocalDescription({ type: 'answer', sdp });
         } catch (error) {
             // A browser that refuses SSRC simulcast still joins, with one layer.
+            console.warn(`simulcast refused, sending one layer: ${error.message}`);
             await pc.setLocalDescription({ type: 'answer', sdp: plain });
         }
     }

@@ -81,8 +81,9 @@ export function parseOffer(jingle) {
 // ---- layout of m-lines across renegotiations ----
 
 export class Layout {
-    constructor(offer) {
+    constructor(offer, { preferVideoCodec } = {}) {
         this.offer = offer;
+        this.preferVideoCodec = preferVideoCodec;
         // content m-lines first, in the offer's order (its BUNDLE group lists the same)
         this.slots = offer.contents.map((c, i) => ({ mid: String(i), media: c.media, content: c, kind: 'main' }));
         this.version = 1;
@@ -155,10 +156,11 @@ function mediaSection(slot, layout, sources, bundleTransport, first) {
     const base = slot.kind === 'main' ? slot.content : layout.content(slot.media);
     const lines = [];
     const transport = bundleTransport;
+    const payloads = slot.media === 'video' ? preferred(base.payloads, layout.preferVideoCodec) : base.payloads;
     if (slot.media === 'application') {
         lines.push(`m=application 9 UDP/DTLS/SCTP webrtc-datachannel`);
     } else {
-        lines.push(`m=${slot.media} 9 UDP/TLS/RTP/SAVPF ${base.payloads.map(p => p.id).join(' ')}`);
+        lines.push(`m=${slot.media} 9 UDP/TLS/RTP/SAVPF ${payloads.map(p => p.id).join(' ')}`);
     }
     lines.push('c=IN IP4 0.0.0.0');
     lines.push(`a=ice-ufrag:${transport.ufrag}`, `a=ice-pwd:${transport.pwd}`);
@@ -192,7 +194,7 @@ function mediaSection(slot, layout, sources, bundleTransport, first) {
     if (base.extmapAllowMixed) lines.push('a=extmap-allow-mixed');
     lines.push('a=rtcp-mux');
     if (slot.media === 'audio' || slot.media === 'video') lines.push('a=rtcp-rsize');
-    for (const p of base.payloads) {
+    for (const p of payloads) {
         lines.push(`a=rtpmap:${p.id} ${p.name}/${p.clockrate}${p.channels && p.channels !== '1' ? `/${p.channels}` : ''}`);
         if (p.params.length) {
             lines.push(`a=fmtp:${p.id} ${p.params.map(x => (x.name ? `${x.name}=${x.value}` : x.value)).join(';')}`);
@@ -210,6 +212,18 @@ function mediaSection(slot, layout, sources, bundleTransport, first) {
         if (slot.kind === 'remote') lines.push(`a=msid:${msid}`);
     }
     return lines;
+}
+
+// The payload types of codec `name` and their RTX first: the browser sends the first codec of
+// the offer, whatever order its answer lists.
+export function preferred(payloads, name) {
+    if (!name) return payloads;
+    const wanted = new Set(payloads.filter(p => p.name.toLowerCase() === name.toLowerCase()).map(p => p.id));
+    for (const p of payloads) {
+        const apt = p.params.find(x => x.name === 'apt');
+        if (p.name.toLowerCase() === 'rtx' && apt && wanted.has(Number(apt.value))) wanted.add(p.id);
+    }
+    return [...payloads.filter(p => wanted.has(p.id)), ...payloads.filter(p => !wanted.has(p.id))];
 }
 
 export function buildRemoteSdp(layout, sources) {

@@ -157,3 +157,12 @@ test('receiver constraints: on-stage full, others thumbnails', async () => {
     assert.equal(parseMessage('{"colibriClass":"ServerHello"}').colibriClass, 'ServerHello');
     assert.throws(() => parseMessage('{"x":1}'));
 });
+
+test('the preferred video codec and its RTX go first in the offer we answer', async () => {
+    const { preferred } = await import('../../../web_static/libs/jingle-sdp.js');
+    const offer = parseOffer(parse(`<jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="s"><content name="video"><description xmlns="urn:xmpp:jingle:apps:rtp:1" media="video"><payload-type id="41" name="AV1" clockrate="90000"/><payload-type id="42" name="rtx" clockrate="90000"><parameter name="apt" value="41"/></payload-type><payload-type id="100" name="VP8" clockrate="90000"/><payload-type id="96" name="rtx" clockrate="90000"><parameter name="apt" value="100"/></payload-type></description><transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="u" pwd="p"/></content></jingle>`));
+    assert.deepEqual(preferred(offer.contents[0].payloads, 'VP8').map(p => p.id), [100, 96, 41, 42]);
+    assert.deepEqual(preferred(offer.contents[0].payloads, undefined).map(p => p.id), [41, 42, 100, 96]);
+    const layout = new Layout(offer, { preferVideoCodec: 'VP8' });
+    assert.match(buildRemoteSdp(layout, new Map()), /m=video 9 UDP\/TLS\/RTP\/SAVPF 100 96 41 42/);
+});
