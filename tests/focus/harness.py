@@ -23,7 +23,7 @@ from jitsi_py.common.stanzas.jingle import (
     NS_FOCUS, NS_JINGLE, Candidate, Fingerprint, IceTransport, Jingle, Source, parse_jingle, q,
 )
 from jitsi_py.common.stanzas.jitsi import (
-    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_SCTP, FEATURE_VIDEO, NS_HEALTHCHECK, ConferenceIq,
+    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_SCTP, FEATURE_VIDEO, NS_HEALTHCHECK, NS_MUTE_AUDIO, ConferenceIq,
     build_bridge_stats,
 )
 from jitsi_py.settings import Settings
@@ -208,10 +208,13 @@ class Participant:
         self.focus_jid = focus_jid
         self.room = room
         self.nick: str | None = None
+        self.role: str | None = None
         self.jingles: asyncio.Queue[Jingle] = asyncio.Queue()
         self.client = _client(DOMAIN, "")
         ns = self.client.default_ns
         self.client.register_handler(Callback("jingle", MatchXPath(f"{{{ns}}}iq/{{{NS_JINGLE}}}jingle"), self._on_jingle))
+        self.mutes: asyncio.Queue[Element] = asyncio.Queue()
+        self.client.register_handler(Callback("mute", MatchXPath(f"{{{ns}}}iq/{{{NS_MUTE_AUDIO}}}mute"), self._on_mute))
         self.joined = asyncio.Event()
         self.client.register_handler(Callback("muc-presence", MatchXPath(f"{{{ns}}}presence"), self._on_presence))
 
@@ -235,8 +238,15 @@ class Participant:
         await asyncio.wait_for(self.joined.wait(), 10)
 
     def _on_presence(self, presence: slixmpp.Presence) -> None:
-        if presence["from"].resource == self.nick:
+        if presence["from"].bare == self.room and presence["from"].resource == self.nick:
+            item = presence.xml.find("{http://jabber.org/protocol/muc#user}x/{http://jabber.org/protocol/muc#user}item")
+            if item is not None:
+                self.role = item.get("role")
             self.joined.set()
+
+    def _on_mute(self, iq: slixmpp.Iq) -> None:
+        iq.reply(clear=True).send()
+        self.mutes.put_nowait(iq.xml.find(f"{{{NS_MUTE_AUDIO}}}mute"))
 
     def _on_jingle(self, iq: slixmpp.Iq) -> None:
         iq.reply(clear=True).send()

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from slixmpp.exceptions import IqError
 
-from jitsi_py.common.stanzas.jitsi import decode_sources
+from jitsi_py.common.stanzas.jitsi import MuteIq, decode_sources
 from jitsi_py.focus.rest import make_app
 
 from .conftest import until
@@ -47,6 +47,8 @@ async def test_two_participants_are_offered_the_bridge_and_see_each_other(xmpp_s
     await bridge.start()
     await until(lambda: bridge.occupant in focus.bridges.bridges)
     alice, bob = await participants(xmpp_server, focus, f"standup@{MUC}")
+    await until(lambda: alice.role == "moderator")  # the focus made the first one owner
+    assert bob.role == "participant"
     offers = {p.nick: await p.next_jingle("session-initiate") for p in (alice, bob)}
     for offer in offers.values():
         assert offer.content("audio").transport.ufrag == "ufjvb1"
@@ -215,3 +217,30 @@ async def test_concurrent_requests_for_one_room_make_one_conference(xmpp_server,
     assert focus.counters["conferences_created"] == 1
     for person in people:
         await person.stop()
+
+
+async def test_a_moderator_mutes_through_the_focus(xmpp_server, focus):
+    bridge = ScriptedBridge("jvb1", xmpp_server.c2s_port)
+    await bridge.start()
+    await until(lambda: bridge.occupant in focus.bridges.bridges)
+    room = f"hush@{MUC}"
+    alice, bob = await participants(xmpp_server, focus, room)
+    for person in (alice, bob):
+        await person.next_jingle("session-initiate")
+    await until(lambda: alice.role == "moderator")
+    await until(lambda: focus.rooms[room].core.participants[alice.nick].moderator)
+    request = alice.client.make_iq_set(ito=f"{room}/focus")
+    request.xml.append(MuteIq("audio", f"{room}/{bob.nick}", True).to_element())
+    await request.send(timeout=10)
+    told = await asyncio.wait_for(bob.mutes.get(), 10)
+    assert told.text == "true" and told.get("actor") == f"{room}/{alice.nick}"
+    await until(lambda: any(e.force_mute is not None and e.force_mute.audio and e.id == bob.nick
+                            for r in bridge.requests for e in r.endpoints))
+    refused = bob.client.make_iq_set(ito=f"{room}/focus")
+    refused.xml.append(MuteIq("audio", f"{room}/{alice.nick}", True).to_element())
+    with pytest.raises(IqError) as not_allowed:
+        await refused.send(timeout=10)
+    assert not_allowed.value.iq["error"]["condition"] == "not-allowed"
+    for person in (alice, bob):
+        await person.stop()
+    await bridge.client.disconnect(wait=0.1)
