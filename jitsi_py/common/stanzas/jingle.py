@@ -7,6 +7,23 @@ precise message on bad input; the caller turns it into an XMPP ``bad-request``.
 
 The same transport, payload-type, header-extension and source elements appear inside Colibri2
 (``colibri2.md`` §3.2), which is why they are separate classes with their own codec.
+
+Reading and answering an offer (a participant's side)::
+
+    offer = parse_jingle(iq.xml.find(q(NS_JINGLE, "jingle")))   # JingleError if malformed
+    offer.action, offer.sid, offer.bridge_session.id
+    audio = offer.content("audio")       # Content: payload_types, header_extensions, sources,
+    audio.transport.ufrag                # transport (IceTransport: candidates, fingerprints)
+    offer.json_sources                   # text for jitsi.decode_sources(), when sent as JSON
+    accept = Jingle("session-accept", offer.sid, initiator=offer.initiator, responder=my_jid,
+                    contents=[Content("audio", media="audio", payload_types=[...], sources=[
+                        Source(1234, "audio", "abcd1234-a0", msid="stream track")],
+                        transport=IceTransport(ufrag, pwd, [...], [Fingerprint("sha-256", fp, "active")]))])
+    iq.xml.append(accept.to_element())
+
+A ``data`` content (``media="application"``) carries the SCTP port as ``transport.sctp_port``
+(``<sctpmap>``); the ``<rtcp-mux/>`` of a description is ``Content.rtcp_mux``, that of a transport
+``IceTransport.rtcp_mux``.
 """
 
 from __future__ import annotations

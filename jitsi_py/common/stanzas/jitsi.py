@@ -6,7 +6,13 @@
 * the mute IQ (``focus.md`` §6) and the bridge health check.
 
 Plain dataclasses over ``xml.etree.ElementTree`` elements, like ``jingle.py``; bad input raises
-:class:`JitsiStanzaError` with a precise message.
+:class:`JitsiStanzaError` with a precise message. For example::
+
+    iq.xml.append(ConferenceIq("room@muc.meet.jitsi", machine_uid=uid).to_element())   # request
+    answer = ConferenceIq.from_element(result.xml.find(q(NS_FOCUS, "conference")))
+    answer.ready, answer.focus_jid, answer.properties["authentication"]
+    by_owner = decode_sources(jingle.json_sources)   # {"jvb" | endpoint id: ([Source], [SsrcGroup])}
+    stats = bridge_stats(presence.xml)                # {"stress_level": "0.07", ...} or None
 """
 
 from __future__ import annotations
