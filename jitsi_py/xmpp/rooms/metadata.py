@@ -22,6 +22,7 @@ RESERVED = frozenset({
     "transcription", "visitorsEnabled",
 })
 MAX_PAYLOAD = 64 * 1024
+MAX_KEYS = 100  # per room
 
 
 def enabled(settings: Settings) -> bool:
@@ -72,6 +73,8 @@ class Metadata(JitsiComponent):
             raise StanzaError("modify", "bad-request", "Metadata needs a key")
         if key in RESERVED:
             raise StanzaError("auth", "forbidden", f"Metadata key {key!r} is reserved")
+        if key not in self.metadata(room) and len(self.metadata(room)) >= MAX_KEYS:
+            raise StanzaError("cancel", "resource-constraint", "Too many metadata keys")
         self.set(room, key, body.get("data"))
 
 

@@ -16,6 +16,7 @@ from ..muc.stanza import JITMEET
 from . import JitsiComponent, RoomContext
 
 MAX_FACE_LANDMARKS = 100
+MAX_TRACKED = 1000  # participants per room, those who left included
 
 
 @dataclass
@@ -65,7 +66,11 @@ class SpeakerStats(JitsiComponent):
             return
         stats = self.stats(room)
         now = self.now_ms()
-        mine = stats.setdefault(sender.nick, Stats(_display_name(sender)))
+        mine = stats.get(sender.nick)
+        if mine is None:
+            if len(stats) >= MAX_TRACKED:
+                return
+            mine = stats[sender.nick] = Stats(_display_name(sender))
         if report is not None:
             if report.get("silence") == "true":
                 mine.stop(now)
@@ -84,7 +89,8 @@ class SpeakerStats(JitsiComponent):
         if service.is_focus(occupant):
             return
         stats = self.stats(room)
-        stats.setdefault(occupant.nick, Stats(_display_name(occupant)))
+        if occupant.nick not in stats and len(stats) < MAX_TRACKED:
+            stats[occupant.nick] = Stats(_display_name(occupant))
         now = self.now_ms()
         users = {nick: s.as_json(now) for nick, s in stats.items() if nick != occupant.nick}
         if users:
