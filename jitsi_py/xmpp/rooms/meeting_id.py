@@ -4,7 +4,8 @@
 - the time the conference really started (the first participant after the focus) is
   ``muc#roominfo_created_timestamp``, in milliseconds;
 - a moderator's status-110 presence carries ``<permissions>`` (token features override);
-- a kicked occupant loses its affiliation.
+- a kicked occupant loses its affiliation;
+- ``muc#roomconfig_moderatedroom`` is ignored.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def _attach(ctx: RoomContext, service) -> None:
         new = values.get(MEETING_ID)
         if new and new[0] and (actor is None or service.is_focus(actor)):
             room.data["meeting_id"] = new[0]
+        if "moderated" in changed:  # a Jitsi room is never moderated: everyone may speak
+            room.config.moderated = False
+            changed.discard("moderated")
 
     def permissions(room: Room, occupant: Occupant) -> Element | None:
         if occupant.role != "moderator" or service.is_focus(occupant):

@@ -373,3 +373,22 @@ def test_self_ping_answered_by_the_room(muc, host):
                 origin("alice@meet.jitsi/a"))
     [reply] = host.take("alice@meet.jitsi/a")
     assert reply.get("type") == "result" and reply.get("from") == f"{ROOM}/aa11" and reply.get("id") == "sp"
+
+
+def test_jitsi_rooms_ignore_moderated_and_keep_meeting_id():
+    from jitsi_py.settings import Settings
+    from jitsi_py.xmpp.muc import build_components
+
+    host = RecordingHost()
+    muc = {c.domain: c for c in build_components(Settings.from_values({}), host)}[MUC]
+    focus_joins(muc)
+    meeting_id = muc.rooms[ROOM].data["meeting_id"]
+    host.clear()
+    owner_submit(muc, FOCUS, {"muc#roomconfig_moderatedroom": "1"}, service=True)
+    assert not muc.rooms[ROOM].config.moderated
+    muc.receive(xml(f'<iq type="get" id="d" from="{FOCUS}" to="{ROOM}"><query xmlns="{DISCO_INFO}"/></iq>'),
+                origin(FOCUS, service=True))
+    info = [el for el in host.take(FOCUS) if el.tag == q("iq")][-1]
+    fields = {f.get("var"): f.findtext("{jabber:x:data}value") for f in info.iter("{jabber:x:data}field")}
+    assert fields["muc#roominfo_meetingId"] == meeting_id
+    assert fields["muc#roominfo_created_timestamp"] == ""
