@@ -156,6 +156,8 @@ def _update_endpoint(bridge, conference: Conference, endpoint: Endpoint, wire: c
             if any(f.setup == "passive" for f in ice.fingerprints):
                 raise Colibri2Failure("feature-not-implemented", "The bridge is DTLS server only (setup=active)",
                                       c2.REASON_FEATURE_NOT_IMPLEMENTED)
+            if endpoint.dtls.awaiting_fingerprint:
+                endpoint.receive_dtls(b"", now)  # verify the finished handshake, then bring SRTP up
         endpoint.flush()
     if wire.sources is not None:
         if endpoint.visitor:

@@ -87,6 +87,7 @@ class DtlsSession:
         self.remote_fingerprints: list[tuple[str, str]] = []  # (hash, value) from Colibri2
         self.connected = False
         self.failed: str | None = None
+        self._handshake_done = False
         self._started = client
         self._timer: float | None = None
 
@@ -99,9 +100,13 @@ class DtlsSession:
         """Feed one datagram of DTLS records; returns application data (SCTP packets)."""
         if self.failed:
             return []
-        self._ssl.bio_write(data)
+        if data:
+            self._ssl.bio_write(data)
         if not self.connected:
-            self._handshake(now)
+            if not self._handshake_done:
+                self._handshake(now)
+            if self._handshake_done and not self.failed:
+                self._check_fingerprint()
             if not self.connected:
                 return []
         received = []
@@ -159,11 +164,19 @@ class DtlsSession:
         except SSL.Error as exc:
             self.failed = f"DTLS handshake failed: {exc}"
             return
-        self._check_fingerprint()
-        if not self.failed:
-            self.connected = True
+        self._handshake_done = True
+
+    @property
+    def awaiting_fingerprint(self) -> bool:
+        """Handshake done before the focus relayed the peer's fingerprint: browsers start DTLS
+        as soon as they answer, so their ClientHello often beats the Colibri2 update."""
+        return self._handshake_done and not self.connected and not self.failed
 
     def _check_fingerprint(self) -> None:
+        """Connect once the certificate matches a signalled fingerprint; until one is signalled,
+        nothing passes (application records stay buffered in OpenSSL, no SRTP keys are used)."""
+        if not self.remote_fingerprints:
+            return
         cert = self._ssl.get_peer_certificate(as_cryptography=True)
         if cert is None:
             self.failed = "the peer sent no certificate"
@@ -173,6 +186,8 @@ class DtlsSession:
             self.failed = "no usable fingerprint was signalled for the peer"
         elif not any(fingerprint(cert, h) == v for h, v in known):
             self.failed = "the peer's certificate does not match the signalled fingerprint"
+        else:
+            self.connected = True
 
     def _arm(self, now: float) -> None:
         timeout = self._ssl.DTLSv1_get_timeout()

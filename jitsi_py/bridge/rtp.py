@@ -152,4 +152,12 @@ def vp9_is_keyframe(data, offset: int) -> bool:
     return bool(first & 0x08) and not first & 0x40
 
 
-KEYFRAME_DETECTORS = {"VP8": vp8_is_keyframe, "H264": h264_is_keyframe, "VP9": vp9_is_keyframe}
+def av1_is_keyframe(data, offset: int) -> bool:
+    """AV1 RTP aggregation header |Z|Y|W W|N|-|-|-|: N starts a new coded video sequence, which
+    senders (libwebrtc among them) set on the first packet of every key frame."""
+    return offset < len(data) and bool(data[offset] & 0x08)
+
+
+KEYFRAME_DETECTORS = {
+    "VP8": vp8_is_keyframe, "H264": h264_is_keyframe, "VP9": vp9_is_keyframe, "AV1": av1_is_keyframe,
+}
