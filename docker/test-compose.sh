@@ -228,8 +228,9 @@ bring_up() {
   while :; do
     pending=()
     for svc in "${SERVICES[@]}"; do
-      cid=$("${COMPOSE[@]}" ps -q "$svc")
-      status=$(docker inspect -f '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$cid")
+      cid=$("${COMPOSE[@]}" ps -q "$svc" 2>/dev/null || true)
+      status=$(docker inspect -f '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$cid" 2>/dev/null \
+               || echo "not created")
       case "$status" in
         running/healthy) ;;
         running/*) pending+=("$svc:$status") ;;

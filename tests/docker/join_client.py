@@ -1,13 +1,17 @@
-"""A participant joining a meeting on a docker-compose stack from the host, through its published ports.
+"""Participants meeting on a docker-compose stack from the host, through its published ports only.
 
-Run by `docker/test-compose.sh`: `python -m tests.docker.join_client --websocket wss://localhost:PORT/xmpp-websocket`.
-It does what lib-jitsi-meet does on the wire, and no more than the check needs:
+Run by `docker/test-compose.sh`:
+`python -m tests.docker.join_client --websocket wss://localhost:PORT/xmpp-websocket --media-ports PORT[,PORT]`.
+Each participant does what lib-jitsi-meet does on the wire, and no more than the check needs:
 1. XMPP over WebSocket (RFC 7395) through the web container's /xmpp-websocket proxy: anonymous login
    and bind;
 2. the conference request to the focus (`focus.<domain>`), which must answer `ready="true"`;
-3. the MUC join, after which the focus offers a Jingle session with the bridge's transport;
-4. session-accept with our transport, then ICE and DTLS with the bridge through the published UDP
-   port (the bridge's advertised candidate), and SRTP packets sent on the established path.
+3. the MUC join; once two participants are in, the focus offers each a Jingle session with the
+   bridge's transport;
+4. session-accept with our transport, then ICE and DTLS with the bridge through a published UDP
+   port (the bridge's advertised candidate);
+5. one participant sends SRTP audio, which the other must receive through the bridge.
+With several rooms and bridges, the conferences must land on every bridge.
 Each step prints one line; the first failing step raises with what was expected and what came.
 """
 
@@ -127,6 +131,20 @@ async def login(stream: WebSocketStream) -> str:
     return jid.text
 
 
+class CountingDtls(RTCDtlsTransport):
+    """aiortc's DTLS-SRTP transport, counting the RTP packets it decrypts by SSRC."""
+
+    received: dict[int, int]
+
+    async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
+        if len(data) >= 12:
+            ssrc = struct.unpack_from("!I", data, 8)[0]
+            self.received[ssrc] = self.received.get(ssrc, 0) + 1
+
+    async def _handle_rtcp_data(self, data: bytes) -> None:
+        pass
+
+
 class Media:
     """The participant's media transport: ICE (controlled, as a browser is towards the bridge) and DTLS."""
 
@@ -134,7 +152,8 @@ class Media:
         self.gatherer = RTCIceGatherer(iceServers=[])
         self.ice = RTCIceTransport(self.gatherer)
         self.certificate = RTCCertificate.generateCertificate()
-        self.dtls = RTCDtlsTransport(self.ice, [self.certificate])
+        self.dtls = CountingDtls(self.ice, [self.certificate])
+        self.dtls.received = self.received = {}
         self.audio_ssrc = random.randrange(1 << 20, 1 << 31)
 
     async def gather(self) -> None:
@@ -197,7 +216,7 @@ def session_accept(offer: Jingle, ours: IceTransport, audio_ssrc: int, me: str, 
 
 
 class Participant:
-    """One participant in its own room, from login to media; it stays until `leave`."""
+    """One participant, from login to media; it stays until `leave`."""
 
     def __init__(self, http: aiohttp.ClientSession, args: argparse.Namespace, room: str):
         self.http = http
@@ -208,13 +227,13 @@ class Participant:
         self.media: Media | None = None
         self.port: int | None = None
 
-    async def enter(self) -> None:
+    async def join_room(self) -> None:
         args = self.args
         self.ws = await asyncio.wait_for(self.http.ws_connect(args.websocket, protocols=("xmpp",), ssl=False),
                                          STEP_TIMEOUT)
         stream = self.stream = WebSocketStream(self.ws, args.domain)
-        jid = await login(stream)
-        step(f"logged in over {args.websocket} as {jid}")
+        self.jid = await login(stream)
+        step(f"{self.nick}: logged in over {args.websocket} as {self.jid}")
 
         reply = await iq(stream, "set", f"focus.{args.domain}",
                          f"<conference xmlns='{NS_FOCUS}' room='{self.room}' machine-uid='{uuid.uuid4().hex}'/>",
@@ -222,13 +241,16 @@ class Participant:
         conference = reply.find(f"{{{NS_FOCUS}}}conference")
         if conference is None or conference.get("ready") != "true":
             raise JoinFailed(f"the focus did not answer ready='true': {ET.tostring(reply).decode()}")
-        step(f"the focus answered the conference request for {self.room}: ready=true")
+        step(f"{self.nick}: the focus answered the conference request for {self.room}: ready=true")
 
         await stream.send(f"<presence xmlns='{NS_CLIENT}' to='{self.room}/{self.nick}'><x xmlns='{NS_MUC}'/></presence>")
         await stream.wait_for("our own MUC presence", lambda e: e.tag == f"{{{NS_CLIENT}}}presence"
                               and e.get("from") == f"{self.room}/{self.nick}" and e.get("type") != "error")
-        step(f"joined {self.room} as {self.nick}")
+        step(f"{self.nick}: joined {self.room}")
 
+    async def start_media(self) -> None:
+        """The focus's offer (sent once the room has two participants), our answer, ICE and DTLS."""
+        args, stream = self.args, self.stream
         offer_iq = await stream.wait_for("the focus's Jingle session-initiate", lambda e: (
             e.tag == f"{{{NS_CLIENT}}}iq" and e.get("type") == "set"
             and e.find(f"{{{NS_JINGLE}}}jingle[@action='session-initiate']") is not None))
@@ -238,25 +260,22 @@ class Participant:
         if bridge is None:
             raise JoinFailed("the session-initiate carries no ICE transport")
         endpoints = ", ".join(f"{c.ip}:{c.port}" for c in bridge.candidates if c.protocol == "udp")
-        step(f"session-initiate from {offer_iq.get('from')}: bridge candidates {endpoints or 'none'}")
+        step(f"{self.nick}: session-initiate from {offer_iq.get('from')}: bridge candidates {endpoints or 'none'}")
         published = [c.port for c in bridge.candidates if c.ip == args.media_host and c.port in args.media_ports]
         if not published:
             raise JoinFailed(f"the bridge advertises none of {args.media_host}:{args.media_ports} (JVB_ADVERTISE_IPS)")
 
         self.media = media = Media()
         await media.gather()
-        accept = session_accept(offer, media.transport(), media.audio_ssrc, jid, self.nick)
+        accept = session_accept(offer, media.transport(), media.audio_ssrc, self.jid, self.nick)
         await iq(stream, "set", offer_iq.get("from"), ET.tostring(accept.to_element()).decode(), "session-accept")
-        step("session-accept acknowledged")
 
         await media.connect(bridge)
         remote = media.selected_remote()
         if remote is None or remote[0] != args.media_host or remote[1] not in published:
             raise JoinFailed(f"ICE selected {remote}, not a published port {args.media_host}:{published}")
         self.port = remote[1]
-        step(f"ICE and DTLS established with the bridge through {remote[0]}:{remote[1]}/udp")
-        await media.send_audio(25)
-        step("sent 25 SRTP audio packets to the bridge")
+        step(f"{self.nick}: ICE and DTLS established with the bridge through {remote[0]}:{remote[1]}/udp")
 
     async def leave(self) -> None:
         if self.media is not None:
@@ -267,23 +286,46 @@ class Participant:
             await self.ws.close()
 
 
+async def meeting(http: aiohttp.ClientSession, args: argparse.Namespace, room: str,
+                  participants: list[Participant]) -> int:
+    """Two participants meet in `room`; the audio one sends must reach the other through the bridge.
+    Returns the bridge port their media went through."""
+    alice, bob = Participant(http, args, room), Participant(http, args, room)
+    participants += [alice, bob]
+    await alice.join_room()
+    await bob.join_room()
+    await asyncio.gather(alice.start_media(), bob.start_media())
+    if alice.port != bob.port:
+        raise JoinFailed(f"one conference on two bridges: ports {alice.port} and {bob.port}")
+    sent = 50
+    await alice.media.send_audio(sent)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while bob.media.received.get(alice.media.audio_ssrc, 0) < sent * 0.8 and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+    got = bob.media.received.get(alice.media.audio_ssrc, 0)
+    if got < sent * 0.8:
+        raise JoinFailed(f"{bob.nick} received {got} of the {sent} audio packets {alice.nick} sent "
+                         f"(SSRCs seen: {bob.media.received})")
+    step(f"{room}: {bob.nick} received {got} of {sent} SRTP audio packets {alice.nick} sent through the bridge")
+    return alice.port
+
+
 async def join(args: argparse.Namespace) -> None:
-    """One participant per room, one room after the other, all staying until the last is in: the
+    """One meeting per room, one room after the other, everyone staying until the last is in: the
     focus then places each new conference while the earlier ones still load their bridges."""
     # Only the loopback address: the path under test is the published port, not the bridge network.
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [args.media_host]
     async with aiohttp.ClientSession() as http:
         participants: list[Participant] = []
         try:
+            used = set()
             for n in range(args.rooms):
-                participant = Participant(http, args, f"{args.room}{n}")
-                participants.append(participant)
-                await participant.enter()
-            used = sorted({p.port for p in participants})
-            if args.every_port and used != sorted(args.media_ports):
-                raise JoinFailed(f"conferences went to bridge ports {used}, not to every bridge {args.media_ports}")
+                used.add(await meeting(http, args, f"{args.room}{n}", participants))
+            if args.every_port and sorted(used) != sorted(args.media_ports):
+                raise JoinFailed(f"conferences went to bridge ports {sorted(used)}, not to every bridge {args.media_ports}")
             if len(args.media_ports) > 1:
-                step(f"{args.rooms} conferences spread over the bridges at ports {used}")
+                step(f"{args.rooms} conferences spread over the bridges at ports {sorted(used)}")
         finally:
             for participant in participants:
                 await participant.leave()
@@ -295,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--media-host", default="127.0.0.1")
     parser.add_argument("--media-ports", type=lambda v: [int(p) for p in v.split(",")], required=True,
                         help="the bridges' published UDP ports (JVB_PORT[,JVB2_PORT])")
-    parser.add_argument("--rooms", type=int, default=1, help="conferences to open, one participant each")
+    parser.add_argument("--rooms", type=int, default=1, help="conferences to open, two participants each")
     parser.add_argument("--every-port", action="store_true", help="require conferences on every bridge")
     parser.add_argument("--domain", default="meet.jitsi")
     parser.add_argument("--muc-domain", default="muc.meet.jitsi")
