@@ -23,7 +23,7 @@ NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 __all__ = ["Media", "EndpointAllocation", "BridgeError", "create_endpoint", "update_endpoint",
            "expire_endpoints", "expire_conference", "force_mute", "media_sources", "read_allocation",
-           "read_error"]
+           "read_restarted_transport", "read_error"]
 
 
 @dataclass
@@ -137,6 +137,18 @@ def read_allocation(modified: Element | None, endpoint_id: str) -> EndpointAlloc
             feedback.append(Source(source.ssrc, media_source.type, source.name or media_source.id, msid,
                                    owner="jvb"))
     return EndpointAllocation(endpoint_id, transport, (sctp.port or 5000) if sctp is not None else None, feedback)
+
+
+def read_restarted_transport(modified: Element | None, endpoint_id: str) -> IceTransport | None:
+    """The bridge's transport after an ICE restart request; None when it could not restart."""
+    try:
+        endpoint = parse_conference_modified(modified).endpoint(endpoint_id)
+    except Colibri2Error as exc:
+        raise BridgeError("bad-request", text=str(exc)) from None
+    if endpoint is None or endpoint.transport is None or endpoint.transport.ice is None:
+        return None
+    endpoint.transport.ice.rtcp_mux = True
+    return endpoint.transport.ice
 
 
 def read_error(error: Element | None) -> BridgeError:

@@ -22,7 +22,7 @@ from .bridges import BridgeTable
 from .colibri2 import BridgeError, EndpointAllocation
 from .jingle import (
     Offer, SourceError, Sources, initial_last_n, read_sources, read_transport, remove_sources,
-    session_initiate, session_terminate, source_update, strip_simulcast, validate_sources,
+    session_initiate, session_terminate, source_update, strip_simulcast, transport_info, validate_sources,
 )
 
 # (state, event) -> next state of one participant's media session.
@@ -250,12 +250,14 @@ class Conference:
         session = next((s for s in self.sessions.values() if s.id == session_id), None)
         if kind == "create":
             self._allocated(nick, session, answer, error, now)
+        elif kind == "ice-restart" and error is None:
+            self._ice_restarted(nick, session_id, answer, now)
         elif error is not None and session is not None:
             if error.conference_lost or error.condition == "remote-server-timeout":
                 if error.condition == "remote-server-timeout":
                     self.bridges.failed(session.bridge, now)
                 self.bridge_down(session.bridge, now)
-            elif error.reason == "unknown_endpoint":
+            elif error.reason == "unknown_endpoint" or kind == "ice-restart":
                 participant = self.participants.get(nick)
                 if participant is not None and participant.session_id == session_id:
                     self._move(participant, now)
@@ -323,17 +325,25 @@ class Conference:
             self._broadcast("source-remove", participant.nick, removed)
 
     def _on_session_info(self, participant: Participant, jingle: Jingle, now: float) -> None:
-        if jingle.bridge_session is not None and jingle.bridge_session.ice_restart:
-            raise JingleReject("feature-not-implemented", "in-place ICE restart is not supported; "
-                                                          "terminate with restart=true instead")
+        """An in-place ICE restart request (focus.md §3.5); other session-info is informational."""
+        if jingle.bridge_session is None or not jingle.bridge_session.ice_restart:
+            return
+        if jingle.bridge_session.id != participant.session_id:
+            raise JingleReject("item-not-found", "not the current bridge session")
+        self._count_restart(participant, now)
+        self._colibri(participant, "ice-restart", colibri2.update_endpoint(
+            self.meeting_id, participant.nick, ice_restart=True, stats_id=participant.stats_id))
+
+    def _count_restart(self, participant: Participant, now: float) -> None:
+        recent = [t for t in participant.restarts if now - t < RESTART_WINDOW]
+        if (recent and now - recent[-1] < RESTART_MIN_INTERVAL) or len(recent) >= RESTART_MAX_PER_WINDOW:
+            raise JingleReject("resource-constraint", "session restarts are rate limited")
+        participant.restarts = recent + [now]
 
     def _on_session_terminate(self, participant: Participant, jingle: Jingle, now: float) -> None:
         restart = jingle.bridge_session is not None and jingle.bridge_session.restart
         if restart:
-            recent = [t for t in participant.restarts if now - t < RESTART_WINDOW]
-            if (recent and now - recent[-1] < RESTART_MIN_INTERVAL) or len(recent) >= RESTART_MAX_PER_WINDOW:
-                raise JingleReject("resource-constraint", "session restarts are rate limited")
-            participant.restarts = recent + [now]
+            self._count_restart(participant, now)
         self._release(participant)
         participant.advance("reset")
         if participant.sources[0]:
@@ -518,6 +528,19 @@ class Conference:
             features=participant.features, sctp_port=allocation.sctp_port,
             remote=self._remote_sources(participant), bridge_session=session.id,
             region=bridge.region if bridge else None)))
+
+    def _ice_restarted(self, nick: str, session_id: str, answer: Element | None, now: float) -> None:
+        participant = self.participants.get(nick)
+        if participant is None or participant.session_id != session_id or participant.sid is None:
+            return
+        try:
+            transport = colibri2.read_restarted_transport(answer, nick)
+        except BridgeError:
+            transport = None
+        if transport is None:
+            self._move(participant, now)  # the bridge could not restart ICE in place: re-invite
+            return
+        self._commands.append(SendJingle(nick, transport_info(participant.sid, transport)))
 
     def _move(self, participant: Participant, now: float) -> None:
         if participant.sid:

@@ -279,6 +279,7 @@ class MediaParticipant(Participant):
     def __init__(self, port: int, focus_jid: str, room: str) -> None:
         super().__init__(port, focus_jid, room)
         self.pc = None
+        self.offer: Jingle | None = None
         self.remote_track: asyncio.Future | None = None
         self.accept: Jingle | None = None
 
@@ -290,7 +291,7 @@ class MediaParticipant(Participant):
 
         from .sdp import offer_sdp, session_accept
 
-        offer = await self.next_jingle("session-initiate", timeout)
+        self.offer = offer = await self.next_jingle("session-initiate", timeout)
         if self.pc is not None:
             await self.pc.close()
         self.pc = pc = RTCPeerConnection()

@@ -276,3 +276,30 @@ def test_session_states_move_only_along_the_table():
         assert person.state == state
     with pytest.raises(ValueError, match="no transition from 'waiting' on 'accept'"):
         person.advance("accept")
+
+
+def test_in_place_ice_restart_relays_the_bridges_new_transport():
+    from jitsi_py.common.stanzas import colibri2 as c2
+    from jitsi_py.common.stanzas.jingle import BridgeSession, IceTransport
+
+    conf, offers = two_in_a_call()
+    conf.jingle("alice", accept_for(offers["alice"], "alice", 0), 2.0)
+    conf.commands()
+    request = Jingle("session-info", offers["alice"].sid,
+                     bridge_session=BridgeSession(offers["alice"].bridge_session.id, ice_restart=True))
+    conf.jingle("alice", request, 10.0)
+    (ask,) = conf.commands()
+    assert parse_conference_modify(ask.request).endpoint("alice").transport.ice_restart
+    fresh = IceTransport("newufrag", "newpwd", ice_generation=1)
+    answer = c2.ConferenceModified([c2.Endpoint("alice", transport=c2.Transport(ice=fresh))]).to_element()
+    conf.colibri_result(ask.key, answer, None, 10.2)
+    (info,) = conf.commands()
+    transport = info.jingle.content("audio").transport
+    assert info.jingle.action == "transport-info" and (transport.ufrag, transport.ice_generation) == ("newufrag", 1)
+    with pytest.raises(JingleReject):
+        conf.jingle("alice", request, 11.0)  # rate limited
+    conf.jingle("alice", request, 20.0)
+    (ask,) = conf.commands()
+    conf.colibri_result(ask.key, c2.ConferenceModified([c2.Endpoint("alice")]).to_element(), None, 20.1)
+    assert [c.jingle.action for c in conf.commands() if isinstance(c, SendJingle)][0] == "session-terminate", \
+        "a bridge that cannot restart in place makes the focus re-invite"

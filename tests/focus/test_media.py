@@ -5,6 +5,8 @@ import asyncio
 
 import pytest
 
+from jitsi_py.common.stanzas.jingle import BridgeSession, Jingle
+
 from .conftest import until
 from .harness import MUC, BridgeProcess, MediaParticipant
 
@@ -33,6 +35,12 @@ async def test_two_participants_decode_each_others_video(xmpp_server, focus, tmp
             await person.answer()
         for person in people:
             assert await person.frames(5) == 5
+        alice = people[0]
+        offer = alice.offer
+        await alice.send_jingle(Jingle("session-info", offer.sid, bridge_session=BridgeSession(
+            offer.bridge_session.id, ice_restart=True)).to_element())
+        info = await alice.next_jingle("transport-info")
+        assert info.content("audio").transport.ufrag == offer.content("audio").transport.ufrag
     finally:
         for person in people:
             await person.stop()
