@@ -15,11 +15,12 @@ from ...settings import Settings
 from ..muc import jid as jids
 from ..muc.room import AFFILIATION_RANK, Occupant, Room
 from ..muc.service import Join
-from ..muc.stanza import CLIENT, JITMEET, NICK, StanzaError, stanza
+from ..muc.stanza import CLIENT, JITMEET, MUC, NICK, StanzaError, stanza
 from . import RoomContext
 
 DISPLAYNAME_REQUIRED = "http://jitsi.org/protocol/lobbyrooms#displayname_required"
 LOBBY_ROOM = "muc#roominfo_lobbyroom"
+LOBBY_PASSWORD = "muc#roomconfig_lobbypassword"  # a shared password that skips the lobby
 
 
 def enabled(settings: Settings) -> bool:
@@ -55,6 +56,7 @@ def attach(ctx: RoomContext) -> None:
                 room.data["lobby"] = lobby_room.jid
             else:
                 close(room)
+                room.data.pop("lobby_password", None)
             notify(service, room, actor, {"type": "lobby-notify", "event": "LOBBY-ENABLED",
                                           "value": room.config.members_only})
 
@@ -80,6 +82,11 @@ def attach(ctx: RoomContext) -> None:
                 join.affiliation = "member"
                 join.skip_members_only = True
                 return
+            shared = join.stanza.findtext(f"{{{MUC}}}x/{{{MUC}}}lobbySharedPassword")
+            if shared and shared == room.data.get("lobby_password"):
+                join.affiliation = "member"
+                join.skip_members_only = True
+                return
             if not (join.stanza.findtext(f"{{{NICK}}}nick") or "").strip():
                 raise StanzaError("modify", "not-acceptable", "Display name required",
                                   [Element(f"{{{JITMEET}}}displayname-required", lobby="true")])
@@ -88,6 +95,14 @@ def attach(ctx: RoomContext) -> None:
             legacy = Element(f"{{{CLIENT}}}lobbyroom")
             legacy.text = room.data["lobby"]
             raise StanzaError("auth", "registration-required", "Members only room", [lobby_el, legacy])
+
+        def config_submitted(room: Room, actor: Occupant | None, values, changed: set[str]) -> None:
+            shared = values.get(LOBBY_PASSWORD)
+            if shared is not None:
+                if shared and shared[0]:
+                    room.data["lobby_password"] = shared[0]
+                else:
+                    room.data.pop("lobby_password", None)
 
         def roominfo(room: Room):
             return [(LOBBY_ROOM, room.data["lobby"])] if "lobby" in room.data else None
@@ -103,6 +118,9 @@ def attach(ctx: RoomContext) -> None:
         service.hooks.on("config-changed", config_changed)
         service.hooks.on("pre-join", pre_join)
         service.hooks.on("roominfo", roominfo)
+        service.hooks.on("config-form", lambda room: [(LOBBY_PASSWORD, "text-private", "")])
+        service.hooks.on("config-fields", lambda: {LOBBY_PASSWORD})
+        service.hooks.on("config-submitted", config_submitted)
         service.hooks.on("invite", invite)
         service.hooks.on("room-destroyed", close)
 

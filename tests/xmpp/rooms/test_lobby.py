@@ -103,3 +103,20 @@ def test_lobby_join_without_main_room_refused():
     s = Stack()
     s.join(BOB, "bb22", room=LOBBY, children=NICK.format("Bob"))
     assert error_of(s.take(BOB)[0]) == ("cancel", "item-not-found")
+
+
+def test_lobby_shared_password_skips_the_lobby():
+    s = Stack()
+    s.focus_joins()
+    s.join(ALICE, "aa11", children=NICK.format("Alice"))
+    s.grant_owner("alice@meet.jitsi")
+    s.take()
+    configure(s, ALICE, {"muc#roomconfig_membersonly": "true", "muc#roomconfig_lobbypassword": "shared"})
+    assert s.take(ALICE)[0].get("type") == "result"
+    s.send(BOB, f'<presence to="{ROOM}/bb22"><x xmlns="http://jabber.org/protocol/muc"><lobbySharedPassword>'
+                f'wrong</lobbySharedPassword></x>{NICK.format("Bob")}</presence>')
+    assert error_of(s.take(BOB)[0]) == ("auth", "registration-required")
+    s.send(BOB, f'<presence to="{ROOM}/bb22"><x xmlns="http://jabber.org/protocol/muc"><lobbySharedPassword>'
+                f'shared</lobbySharedPassword></x>{NICK.format("Bob")}</presence>')
+    room = s.components["muc.meet.jitsi"].get_room(ROOM)
+    assert "bb22" in room.occupants and room.affiliation("bob@meet.jitsi") == "member"
