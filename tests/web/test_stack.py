@@ -206,3 +206,47 @@ async def test_two_browsers_see_each_other_through_our_focus_and_bridge(tmp_path
             await alice.screenshot(path=str(ARTIFACTS / "meeting-our-stack.png"))
         finally:
             await browser.close()
+
+
+INBOUND_AUDIO = """async () => {
+    const pc = window.jitsiPy.view.conference.session.pc;
+    return [...(await pc.getStats()).values()].filter(r => r.type === 'inbound-rtp' && r.kind === 'audio')
+        .reduce((n, r) => n + (r.packetsReceived || 0), 0);
+}"""
+
+
+async def test_three_people_mute_screen_share_and_leave_on_our_stack(tmp_path):
+    async with our_stack(tmp_path, bridge=True) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            alice = await _join(browser, base, "Alice")
+            bob = await _join(browser, base, "Bob")
+            started = asyncio.get_running_loop().time()
+            carol = await _join(browser, base, "Carol")
+            await carol.wait_for_function(f"({REMOTE_FRAMES})() > 0", timeout=30000)
+            first_frame = asyncio.get_running_loop().time() - started
+            for page in (alice, bob, carol):
+                await page.wait_for_function(
+                    "[...document.querySelectorAll('[data-testid=remote-tile] video')].filter("
+                    "v => v.getVideoPlaybackQuality().totalVideoFrames > 0).length === 2", timeout=30000)
+                await page.wait_for_function(f"({INBOUND_AUDIO})().then(n => n > 20)", timeout=15000)
+            # mute shows on the other side
+            await bob.get_by_test_id("toolbar-microphone").click()
+            bob_on_alice = alice.locator("[data-testid=remote-tile]").filter(has_text="Bob")
+            await bob_on_alice.get_by_test_id("badge-audio-muted").wait_for()
+            # screen share appears as its own tile, with frames
+            await carol.get_by_test_id("toolbar-desktop").click()
+            screen = alice.locator("[data-testid=remote-tile]").filter(has_text="Carol (screen)")
+            await screen.wait_for(timeout=20000)
+            await alice.wait_for_function(
+                "[...document.querySelectorAll('[data-testid=remote-tile]')].some(t => t.textContent.includes('(screen)')"
+                " && t.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames > 0)", timeout=20000)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            await alice.screenshot(path=str(ARTIFACTS / "meeting-three-people.png"))
+            (ARTIFACTS / "first-remote-frame.txt").write_text(f"{first_frame:.2f} s from opening the room URL\n")
+            # a participant leaving disappears for the others
+            await bob.get_by_test_id("toolbar-hangup").click()
+            await bob_on_alice.wait_for(state="detached", timeout=15000)
+            await carol.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for(state="detached")
+        finally:
+            await browser.close()
