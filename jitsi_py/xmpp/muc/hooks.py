@@ -24,7 +24,7 @@ Events (arguments):
 - ``groupchat`` (room, occupant, message) -> True when a module consumed the message
 - ``invite`` (room, actor, invitee_jid)
 - ``domain-message`` (message, origin) -> True when handled (e.g. breakout commands)
-- ``domain-disco`` (node, origin) -> features for disco#info of the service domain and node
+- ``domain-disco`` (node, origin) -> features of that node of the service domain (None: not ours)
 """
 
 from __future__ import annotations

@@ -607,9 +607,10 @@ class MucService:
             query = Element(f"{{{DISCO_INFO}}}query")
             if node:
                 query.set("node", node)
-                features = [f for group in self.hooks.collect("domain-disco", node, origin) for f in group]
-                if not features:
+                groups = self.hooks.collect("domain-disco", node, origin)
+                if not groups:
                     raise StanzaError("cancel", "item-not-found", "Unknown node")
+                features = [DISCO_INFO, *(f for group in groups for f in group)]
             else:
                 SubElement(query, f"{{{DISCO_INFO}}}identity", category="conference", type="text",
                            name="Conference rooms")

@@ -152,7 +152,18 @@ def attach(ctx: RoomContext) -> None:
     lobby_muc.hooks.on("pre-join", lobby_pre_join)
     lobby_muc.hooks.on("occupant-kicked", denied)
     lobby_muc.hooks.on("keep-empty", keep_lobby)
-    lobby_muc.hooks.on("domain-disco", lambda node, origin: [DISPLAYNAME_REQUIRED] if node == "lobbyrooms" else None)
+    def lobby_features(node: str, origin) -> list[str] | None:
+        """The client asks before joining: a display name is needed when its room has a lobby."""
+        if node != "lobbyrooms":
+            return None
+        room = None
+        if origin is not None and origin.query.get("room"):
+            prefix = origin.query.get("prefix")
+            node_name = origin.query["room"].lower()
+            room = ctx.conference.get_room(ctx.conference.room_jid(f"[{prefix}]{node_name}" if prefix else node_name))
+        return [DISPLAYNAME_REQUIRED] if room is not None and "lobby" in room.data else []
+
+    lobby_muc.hooks.on("domain-disco", lobby_features)
     # Knockers see only moderators' traffic and only moderators see knockers.
     lobby_muc.visibility = lambda room, subject, viewer: viewer.is_moderator
     lobby_muc.disco_type = "lobbyrooms"

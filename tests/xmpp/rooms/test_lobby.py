@@ -90,13 +90,26 @@ def test_lobby_knock_approve_deny_and_password():
     assert lobby_groupchat(s, ALICE)[0][1]["value"] is False
 
 
-def test_lobby_disco_feature_and_roominfo():
+def lobby_features(s, jid):
+    s.send(jid, '<iq type="get" id="d" to="lobby.meet.jitsi"><query xmlns="http://jabber.org/protocol/disco#info" '
+                'node="lobbyrooms"/></iq>')
+    [res] = s.take(jid)
+    assert res.get("type") == "result"
+    return [f.get("var") for f in res.iter("{http://jabber.org/protocol/disco#info}feature")]
+
+
+def test_display_name_required_only_where_the_lobby_is_on():
     s = Stack()
-    s.send(ALICE, '<iq type="get" id="d" to="lobby.meet.jitsi"><query xmlns="http://jabber.org/protocol/disco#info" '
-                  'node="lobbyrooms"/></iq>')
-    [res] = s.take(ALICE)
-    feats = [f.get("var") for f in res.iter("{http://jabber.org/protocol/disco#info}feature")]
-    assert "http://jitsi.org/protocol/lobbyrooms#displayname_required" in feats
+    s.origin(CAROL, query={"room": "standup"})
+    assert "http://jitsi.org/protocol/lobbyrooms#displayname_required" not in lobby_features(s, CAROL)
+    s.focus_joins()
+    s.join(ALICE, "aa11", children=NICK.format("Alice"))
+    s.grant_owner("alice@meet.jitsi")
+    configure(s, ALICE, {"muc#roomconfig_membersonly": "true"})
+    s.take()
+    assert "http://jitsi.org/protocol/lobbyrooms#displayname_required" in lobby_features(s, CAROL)
+    s.origin(DAVE, query={"room": "other"})
+    assert "http://jitsi.org/protocol/lobbyrooms#displayname_required" not in lobby_features(s, DAVE)
 
 
 def test_lobby_join_without_main_room_refused():
