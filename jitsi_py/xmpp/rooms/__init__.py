@@ -29,7 +29,7 @@ class RoomContext:
     lobby: MucService | None
     breakout: MucService | None
     components: list[Component] = field(default_factory=list)
-    # Modules other modules use (the metadata component), by name.
+    # Parts of a module another module builds on (the focus proxy, gated by reservations).
     extensions: dict[str, object] = field(default_factory=dict)
     wallclock: Callable[[], float] = time.time  # epoch seconds, for timestamps clients see
 

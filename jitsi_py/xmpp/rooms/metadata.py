@@ -81,7 +81,6 @@ class Metadata(JitsiComponent):
 def attach(ctx: RoomContext) -> Metadata:
     component = Metadata(ctx)
     ctx.components.append(component)
-    ctx.extensions["metadata"] = component
 
     for service in ctx.rooms_services():
         def joining(room: Room, occupant: Occupant, service=service) -> None:

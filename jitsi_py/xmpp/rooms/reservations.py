@@ -119,4 +119,3 @@ def attach(ctx: RoomContext) -> None:
     assert proxy is not None, "reservations need the focus proxy (load client_proxy first)"
     proxy.gates.append(reservations.gate)
     ctx.conference.hooks.on("room-destroyed", reservations.room_destroyed)
-    ctx.extensions["reservations"] = reservations
