@@ -235,6 +235,11 @@ class MeetingView {
             tile.prepend(video);
         }
         video.className = videoType === 'desktop' ? 'desktop' : 'camera';
+        if (!tile.classList.contains('local')) {
+            video.requestVideoFrameCallback?.(() => {
+                if (!performance.getEntriesByName('jitsi:first-remote-frame').length) performance.mark('jitsi:first-remote-frame');
+            });
+        }
         if (video.srcObject?.getVideoTracks()[0] !== track) video.srcObject = new MediaStream([track]);
     }
 
@@ -449,7 +454,9 @@ async function connectAndJoin(view, password) {
         },
     });
     view.connection = connection;
+    performance.mark('jitsi:xmpp-connecting');
     await connection.connect();
+    performance.mark('jitsi:xmpp-online');
     const conference = new Conference({
         connection, config, room: where.room, tenant: where.tenant, displayName: view.media.displayName,
         localStream: view.media.stream, onEvent: event => view.onEvent(event),
@@ -459,6 +466,7 @@ async function connectAndJoin(view, password) {
     view.media.stream.getVideoTracks().forEach(t => { t.enabled = view.media.video; });
     view.conference = conference;
     await conference.join(password);
+    performance.mark('jitsi:joined');
     view.onEvent({ type: 'local-muted', media: 'audio', muted: conference.muted.audio });
     view.onEvent({ type: 'local-muted', media: 'video', muted: conference.muted.video });
 }

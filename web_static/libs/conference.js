@@ -158,6 +158,7 @@ export class Conference {
             }
             const conference = result?.first('conference', NS_FOCUS);
             if (conference?.attrs.ready === 'true') {
+                performance.mark('jitsi:conference-ready');
                 return conference.attrs.focusjid || '';
             }
             await new Promise(resolve => setTimeout(resolve, delay));
@@ -477,7 +478,10 @@ export class Conference {
         }
     }
 
+    // Milestones of joining go to the Performance API (performance.getEntriesByType('mark')), so a
+    // test or bench can see where the time to first frame goes.
     async startSession(jingle, from) {
+        performance.mark('jitsi:session-initiate');
         this.closeSession();
         const offer = parseOffer(jingle);
         const layout = new Layout(offer, { preferVideoCodec: PREFERRED_VIDEO_CODEC });
@@ -495,6 +499,7 @@ export class Conference {
                 transportInfo({ sid: session.sid, initiator: session.initiator, contentName: offer.contents[0].name, ufrag, pwd, candidate: event.candidate.candidate })));
         };
         pc.oniceconnectionstatechange = () => {
+            if (pc.iceConnectionState === 'connected') performance.mark('jitsi:ice-connected');
             this.emit({ type: 'ice', state: pc.iceConnectionState });
         };
         pc.ontrack = () => this.emitTracks();
@@ -526,6 +531,7 @@ export class Conference {
             sid: offer.sid, initiator: offer.initiator, responder: this.xmpp.core.jid,
             contents: answerContents(pc.localDescription.sdp, layout, ours), lastN: this.config.channelLastN,
         });
+        performance.mark('jitsi:session-accept');
         this.xmpp.iq(el('iq', { type: 'set', to: from }, accept)).catch(error => this.emit({ type: 'media-error', error }));
         this.openBridgeChannel(offer);
         this.emitTracks();
