@@ -12,6 +12,8 @@ Events (arguments):
 - ``occupant-joining`` (room, occupant) - before any presence goes out (room metadata)
 - ``self-presence`` (room, occupant) -> elements added to the status-110 presence (permissions)
 - ``occupant-joined`` (room, occupant) · ``occupant-left`` (room, occupant)
+- ``presence-in`` (room, origin, presence) - an admitted join or update, before it is relayed;
+  modules may rewrite its children (the token identity)
 - ``presence-updated`` (room, occupant)
 - ``occupant-kicked`` (room, occupant, actor)
 - ``affiliation-changed`` (room, bare_jid, affiliation, actor)

@@ -306,6 +306,7 @@ class MucService:
         if not self._allow_presence(occupant):
             self.counters["presence_dropped"] += 1
             raise StanzaError("wait", "policy-violation", "Too many presence updates")
+        self.hooks.fire("presence-in", room, occupant.origin, pres)
         occupant.update(pres)
         self.hooks.fire("presence-updated", room, occupant)
         self._fan_out(room, occupant)
@@ -386,6 +387,7 @@ class MucService:
             raise StanzaError("cancel", "service-unavailable", "The room has reached its maximum number of occupants")
 
     def _enter(self, room: Room, join: Join, created: bool) -> None:
+        self.hooks.fire("presence-in", room, join.origin, join.stanza)
         occupant = Occupant(
             nick=join.nick, occupant_jid=f"{room.jid}/{join.nick}", jid=join.jid, bare=join.bare,
             role=room.default_role(join.affiliation), affiliation=join.affiliation, origin=join.origin,

@@ -122,11 +122,11 @@ def module_list():
     """The room modules in load order (imported lazily: they import the MUC service)."""
     from . import (
         av_moderation, breakout_rooms, client_proxy, end_conference, guests, lobby, matrix_affiliation,
-        matrix_lobby_bypass, max_occupants, meeting_id, metadata, password_whitelist, polls, reservations,
-        speakerstats, token_verification,
+        matrix_lobby_bypass, max_occupants, meeting_id, metadata, password_whitelist, polls, presence_identity,
+        reservations, speakerstats, token_verification,
     )
     return (
-        meeting_id, token_verification, password_whitelist, guests, matrix_lobby_bypass, lobby, matrix_affiliation,
+        meeting_id, token_verification, presence_identity, password_whitelist, guests, matrix_lobby_bypass, lobby, matrix_affiliation,
         max_occupants, metadata, breakout_rooms, av_moderation, end_conference, speakerstats, polls, client_proxy,
         reservations,
     )

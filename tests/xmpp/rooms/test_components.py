@@ -244,3 +244,21 @@ def test_main_domain_disco_identities():
     types = {c.disco_type for c in s.components.values() if c.disco_type}
     assert {"speakerstats", "lobbyrooms", "breakout_rooms", "end_conference", "room_metadata"} <= types
     assert "polls" not in types and "av_moderation" not in types
+
+
+def test_token_identity_replaces_what_the_client_claims():
+    s = Stack({"ENABLE_AUTH": "1", "AUTH_TYPE": "jwt", "JWT_APP_ID": "app", "JWT_APP_SECRET": "secret"})
+    s.focus_joins()
+    s.origin(ALICE, claims={"room": "*", "context": {"user": {"id": "u-17", "name": "Mireille", "moderator": True},
+                                                      "group": "team-a"}})
+    s.join(ALICE, "aa11", children="<identity><user><id>admin</id><name>Boss</name></user></identity>")
+    [seen] = [p for p in presences(s.take(FOCUS)) if p.get("from") == f"{ROOM}/aa11"]
+    [identity] = seen.findall(q("identity"))
+    assert identity.findtext(f"{q('user')}/{q('id')}") == "u-17"
+    assert identity.findtext(f"{q('user')}/{q('name')}") == "Mireille"
+    assert identity.findtext(f"{q('user')}/{q('moderator')}") == "true"
+    assert identity.findtext(q("group")) == "team-a"
+    # a tokenless session cannot claim one either
+    s.join(BOB, "bb22", children="<identity><user><id>u-17</id></user></identity>")
+    [seen] = [p for p in presences(s.take(FOCUS)) if p.get("from") == f"{ROOM}/bb22"]
+    assert seen.find(q("identity")) is None
