@@ -206,6 +206,7 @@ JVB_ADVERTISE_PRIVATE_CANDIDATES=0
 JVB_DISABLE_STUN=1
 JICOFO_ENABLE_REST=1
 JICOFO_ENABLE_HEALTH_CHECKS=1
+ENABLE_COLIBRI_WEBSOCKET=1
 JITSI_IMAGE_REPO=$IMAGE_REPO
 JITSI_IMAGE_VERSION=test
 RESTART_POLICY=no
@@ -265,7 +266,8 @@ check_prosodyctl() {
     || die "prosodyctl unregister failed"
   listed=$("${COMPOSE[@]}" exec -T prosody python -m jitsi_py.xmpp list-users meet.jitsi)
   ! grep -qx "$user" <<<"$listed" || die "prosodyctl unregister: $user still in the store"
-  "${COMPOSE[@]}" logs -t --no-color prosody | grep -q 'listening' || die "compose logs -t shows no prosody log"
+  listed=$("${COMPOSE[@]}" logs -t --no-color prosody)
+  grep -q 'listening' <<<"$listed" || die "compose logs -t shows no prosody log"
   log "prosodyctl register/unregister change the XMPP server's account store; compose logs show each service"
 }
 
@@ -274,7 +276,7 @@ join() {
   check_prosodyctl
   log "client joins through the published ports"
   (cd "$ROOT" && "$PY" -m tests.docker.join_client \
-    --websocket "wss://localhost:$HTTPS_PORT/xmpp-websocket" --media-host 127.0.0.1 --media-ports "$JVB_PORT,$JVB2_PORT" --rooms 2 --every-port) \
+    --websocket "wss://localhost:$HTTPS_PORT/xmpp-websocket" --media-host 127.0.0.1 --media-ports "$JVB_PORT,$JVB2_PORT" --rooms 2 --every-port --colibri-ws) \
     || die "client join failed"
 }
 

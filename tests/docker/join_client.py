@@ -10,7 +10,8 @@ Each participant does what lib-jitsi-meet does on the wire, and no more than the
    bridge's transport;
 4. session-accept with our transport, then ICE and DTLS with the bridge through a published UDP
    port (the bridge's advertised candidate);
-5. one participant sends SRTP audio, which the other must receive through the bridge.
+5. with --colibri-ws, the bridge channel over the URL the bridge offers, through the web service;
+6. one participant sends SRTP audio, which the other must receive through the bridge.
 With several rooms and bridges, the conferences must land on every bridge.
 Each step prints one line; the first failing step raises with what was expected and what came.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import struct
 import sys
@@ -275,7 +277,19 @@ class Participant:
         if remote is None or remote[0] != args.media_host or remote[1] not in published:
             raise JoinFailed(f"ICE selected {remote}, not a published port {args.media_host}:{published}")
         self.port = remote[1]
+        self.web_sockets = bridge.web_sockets
         step(f"{self.nick}: ICE and DTLS established with the bridge through {remote[0]}:{remote[1]}/udp")
+
+    async def open_bridge_channel(self) -> None:
+        """The bridge channel over colibri-ws, through the web service's /colibri-ws/ proxy."""
+        if not self.web_sockets:
+            raise JoinFailed("the bridge offers no colibri-ws URL (ENABLE_COLIBRI_WEBSOCKET)")
+        url = self.web_sockets[0]
+        async with self.http.ws_connect(url, ssl=False) as ws:
+            msg = await asyncio.wait_for(ws.receive(), STEP_TIMEOUT)
+            if msg.type != aiohttp.WSMsgType.TEXT or json.loads(msg.data).get("colibriClass") != "ServerHello":
+                raise JoinFailed(f"colibri-ws at {url.split('?')[0]} sent {msg.type.name} {msg.data!r}, not ServerHello")
+        step(f"{self.nick}: bridge channel over {url.split('?')[0]}: ServerHello")
 
     async def leave(self) -> None:
         if self.media is not None:
@@ -297,6 +311,8 @@ async def meeting(http: aiohttp.ClientSession, args: argparse.Namespace, room: s
     await asyncio.gather(alice.start_media(), bob.start_media())
     if alice.port != bob.port:
         raise JoinFailed(f"one conference on two bridges: ports {alice.port} and {bob.port}")
+    if args.colibri_ws:
+        await alice.open_bridge_channel()
     sent = 50
     await alice.media.send_audio(sent)
     loop = asyncio.get_running_loop()
@@ -339,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the bridges' published UDP ports (JVB_PORT[,JVB2_PORT])")
     parser.add_argument("--rooms", type=int, default=1, help="conferences to open, two participants each")
     parser.add_argument("--every-port", action="store_true", help="require conferences on every bridge")
+    parser.add_argument("--colibri-ws", action="store_true", help="also open the bridge channel over colibri-ws")
     parser.add_argument("--domain", default="meet.jitsi")
     parser.add_argument("--muc-domain", default="muc.meet.jitsi")
     parser.add_argument("--room", default="dockertest")

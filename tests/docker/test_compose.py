@@ -30,6 +30,7 @@ def test_stack_builds_starts_and_hosts_meetings():
         "prosodyctl register/unregister change the XMPP server's account store",
         "the focus answered the conference request",
         "ICE and DTLS established with the bridge through 127.0.0.1:",
+        "ServerHello",
         "SRTP audio packets",
         "2 conferences spread over the bridges",
         "test-compose: OK",
