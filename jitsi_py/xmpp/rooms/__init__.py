@@ -2,8 +2,8 @@
 
 A module is a Python module with ``enabled(settings) -> bool`` and ``attach(ctx)``: it listens to
 the MUC hosts' hooks (``muc/hooks.py``) and may add its own hosted component to
-``ctx.components`` (speakerstats, polls, the focus proxy...). :data:`MODULES` is the load order,
-which is also the order of their ``pre-join`` checks.
+``ctx.components`` (speakerstats, polls, the focus proxy...). :func:`module_list` is the load
+order, which is also the order of their ``pre-join`` checks.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ class RoomContext:
         session occupies. The sender must be an occupant; a body's claims never count."""
         candidates: list[str] = []
         if room_jid:
-            candidates.append(room_jid.lower())
+            tenants = self.conference.tenants  # clients name tenant rooms in their own form
+            candidates.append((tenants.to_internal(room_jid) if tenants is not None else room_jid).lower())
         if origin is not None and origin.query.get("room"):
             prefix = origin.query.get("prefix")
             node = origin.query["room"].lower()
