@@ -458,7 +458,7 @@ async function connectAndJoin(view, password) {
     await connection.connect();
     performance.mark('jitsi:xmpp-online');
     const conference = new Conference({
-        connection, config, room: where.room, tenant: where.tenant, displayName: view.media.displayName,
+        connection, config, room: where.room, displayName: view.media.displayName,
         localStream: view.media.stream, onEvent: event => view.onEvent(event),
     });
     conference.muted = { audio: !view.media.audio, video: !view.media.video };

@@ -2,22 +2,20 @@
 // bridge (through the focus) and the bridge channel. Emits plain events for the UI; holds no DOM.
 
 import { el } from './xml.js';
-import { NS_DISCO_INFO, XmppError, iqError } from './xmpp.js';
-import { sourcesOf } from './sources.js';
+import { NS_DISCO_INFO, iqError } from './xmpp.js';
+import { NS_JITMEET, sourcesOf } from './sources.js';
 import {
-    Layout, answerContents, buildRemoteSdp, candidateToSdp, localSources, mungeSimulcast, parseOffer, parseTransport,
+    Layout, NS_FOCUS, answerContents, buildRemoteSdp, candidateToSdp, localSources, mungeSimulcast, parseOffer, parseTransport,
     sessionAccept, sourceAction, transportInfo,
 } from './jingle-sdp.js';
 import { BridgeChannel } from './bridge-channel.js';
 
-export const NS_FOCUS = 'http://jitsi.org/protocol/focus';
 export const NS_MUC = 'http://jabber.org/protocol/muc';
 export const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 export const NS_MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
 export const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
 export const NS_NICK = 'http://jabber.org/protocol/nick';
 export const NS_CAPS = 'http://jabber.org/protocol/caps';
-export const NS_JITMEET = 'http://jitsi.org/jitmeet';
 export const NS_DATA = 'jabber:x:data';
 
 export const FEATURES = [
@@ -34,10 +32,9 @@ const CAPS_NODE = 'https://jitsi.org/jitsi-meet';
 const PREFERRED_VIDEO_CODEC = 'VP8';
 
 export class ConferenceError extends Error {
-    constructor(kind, message, detail) {
+    constructor(kind, message) {
         super(message);
         this.kind = kind;
-        this.detail = detail;
     }
 }
 
@@ -72,14 +69,13 @@ async function capsVer() {
 }
 
 export class Conference {
-    constructor({ connection, config, room, tenant = '', displayName, localStream, onEvent }) {
+    constructor({ connection, config, room, displayName, localStream, onEvent }) {
         this.xmpp = connection;
         this.config = config;
         this.domain = config.hosts.domain;
         this.mucDomain = (config.hosts.muc || `muc.${this.domain}`).toLowerCase();
         this.focusJid = config.hosts.focus || `focus.${this.domain}`;
         this.roomJid = `${roomNode(room)}@${this.mucDomain}`;
-        this.tenant = tenant;
         this.displayName = displayName || '';
         this.localStream = localStream;
         this.emit = onEvent;
@@ -804,4 +800,3 @@ export class Conference {
     }
 }
 
-export { XmppError };

@@ -8,7 +8,7 @@
 // inactive and the next source of that kind reuses it, since m-lines can never be deleted.
 
 import { el } from './xml.js';
-import { NS_JITMEET, NS_RTP, receivedSsrcs, sourcesToDescriptions } from './sources.js';
+import { NS_RTP, receivedSsrcs, sourcesToDescriptions } from './sources.js';
 
 export const NS_ICE = 'urn:xmpp:jingle:transports:ice-udp:1';
 export const NS_DTLS = 'urn:xmpp:jingle:apps:dtls:0';
@@ -277,15 +277,13 @@ export function sdpCandidateToJingle(line, id) {
 }
 
 // Chrome writes ICE and DTLS attributes per m-line; other writers may put them at session level.
-export function transportFromSection(section, session = [], { withCandidates = true } = {}) {
+export function transportFromSection(section, session = []) {
     const pick = name => attr(section, name) ?? attr(session, name);
     const [hash, value] = (pick('fingerprint') || ' ').split(' ');
     const transport = el('transport', { xmlns: NS_ICE, ufrag: pick('ice-ufrag'), pwd: pick('ice-pwd') });
     transport.append(el('rtcp-mux'));
     transport.append(el('fingerprint', { xmlns: NS_DTLS, hash, setup: pick('setup') || 'active', required: 'true' }, value));
-    if (withCandidates) {
-        attrs(section, 'candidate').forEach((c, i) => transport.append(el('candidate', sdpCandidateToJingle(c, `c${i}`))));
-    }
+    attrs(section, 'candidate').forEach((c, i) => transport.append(el('candidate', sdpCandidateToJingle(c, `c${i}`))));
     return transport;
 }
 
@@ -443,4 +441,3 @@ export function sourceAction(action, { sid, initiator }, sources) {
     return el('jingle', { xmlns: 'urn:xmpp:jingle:1', action, sid, initiator }, sourceContents(sources));
 }
 
-export { NS_JITMEET };
