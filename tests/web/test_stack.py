@@ -43,7 +43,7 @@ def free_udp_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def our_stack(tmp_path, bridge: bool = False):
+async def our_stack(tmp_path, bridge: bool = False, **env: str):
     https, c2s, http = free_port(), free_port(), free_port()
     settings = Settings.from_values({
         "CONFIG": str(tmp_path / "cfg"), "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(c2s),
@@ -53,7 +53,7 @@ async def our_stack(tmp_path, bridge: bool = False):
         "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{http}", "HTTP_PORT": str(free_port()),
         "HTTPS_PORT": str(https), "JITSI_PY_WEB_INTERFACES": "127.0.0.1",
         "PUBLIC_URL": f"https://127.0.0.1:{https}", "JVB_PORT": str(free_udp_port()),
-        "JVB_COLIBRI_PORT": str(free_port()), "JVB_DISABLE_STUN": "1", "JVB_ADVERTISE_IPS": "127.0.0.1",
+        "JVB_COLIBRI_PORT": str(free_port()), "JVB_DISABLE_STUN": "1", "JVB_ADVERTISE_IPS": "127.0.0.1", **env,
     })
     services = [asyncio.ensure_future(run_xmpp(settings))]
     try:
@@ -78,8 +78,10 @@ async def _join(browser, base: str, name: str, path: str = "/standup"):
     return page
 
 
-async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path):
-    async with our_stack(tmp_path) as base, async_playwright() as pw:
+@pytest.mark.parametrize("transport", ["websocket", "bosh"])
+async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path, transport):
+    env = {"ENABLE_XMPP_WEBSOCKET": "0"} if transport == "bosh" else {}
+    async with our_stack(tmp_path, **env) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             pages = []
@@ -91,7 +93,7 @@ async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path):
             await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for(timeout=15000)
             await bob.locator("[data-testid=remote-tile]").filter(has_text="Alice").wait_for(timeout=15000)
             assert await alice.evaluate("window.jitsiPy.view.conference.role") == "moderator"
-            assert await alice.evaluate("window.jitsiPy.view.connection.transportName") == "websocket"
+            assert await alice.evaluate("window.jitsiPy.view.connection.transportName") == transport
             # no bridge runs in this test: the focus says so, and the page says it in words
             await alice.get_by_test_id("connection-status").filter(has_text="No media server").wait_for(timeout=15000)
             # the focus is in the room but is no one's tile
