@@ -26,6 +26,8 @@ from .srtp import SrtpContext
 log = logging.getLogger(__name__)
 
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+KEYFRAME_RETRY_INTERVAL = 0.5
+RECEIVER_REPORT_INTERVAL = 1.0
 TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 
@@ -80,6 +82,9 @@ class Endpoint:
         self.audio_pts: set[int] = set()
         self.transport_cc_id = 0
         self.transport_cc = rtcp.TransportCcFeedback()
+        self._transport_cc_media = 0
+        self.received_seqs: dict[int, int] = {}  # SSRC -> last sequence number, for our receiver reports
+        self._extended: dict[int, int] = {}  # SSRC -> extended highest sequence number last reported
         self.created = now
         self.last_activity = now
         self.expired = False
@@ -156,10 +161,12 @@ class Endpoint:
             counters.rtp_malformed += 1
             return
         pt, seq, ts, ssrc = read_header(plain)
+        self.received_seqs[ssrc] = seq
         if self.transport_cc_id:
             offset = find_extension(plain, self.transport_cc_id)
             if 0 < offset < len(plain) - 1:
                 self.transport_cc.received((plain[offset] << 8) | plain[offset + 1], monotonic())
+                self._transport_cc_media = ssrc
         if self.visitor:
             return
         if pt in self.audio_pts and self.audio_level_id:
@@ -190,9 +197,25 @@ class Endpoint:
         except SrtpError:
             return
 
+    def send_receiver_report(self, now: float) -> None:
+        """Every second: one RR for what this endpoint sent us (senders' estimators expect them)."""
+        if not self.received_seqs:
+            return
+        blocks = []
+        reports = self._forwarder.sender_reports
+        for ssrc, seq in self.received_seqs.items():
+            previous = self._extended.get(ssrc, seq)
+            extended = previous + ((seq - previous + 0x8000) & 0xFFFF) - 0x8000
+            self._extended[ssrc] = max(extended, previous)
+            lsr, when = reports.get(ssrc, (0, now))
+            blocks.append((ssrc, self._extended[ssrc] & 0xFFFFFFFF, lsr, int((now - when) * 65536) if lsr else 0))
+        self.received_seqs.clear()
+        self.send_rtcp(rtcp.build_receiver_report(self.conference.feedback_sources[1], blocks))
+
     def send_transport_cc(self) -> None:
         if self.transport_cc_id:
-            packet = self.transport_cc.feedback(self.conference.feedback_sources[1], 0)
+            # Chromium drops feedback whose media SSRC is not one of its own.
+            packet = self.transport_cc.feedback(self.conference.feedback_sources[1], self._transport_cc_media)
             if packet is not None:
                 self.send_rtcp(packet)
 
@@ -261,6 +284,8 @@ class Conference:
         self.feedback_sources = (secrets.randbits(32) or 1, secrets.randbits(32) or 1)  # jvb-a0, jvb-v0
         self.forwarder = Forwarder(self.feedback_sources[1])
         self.speaker = DominantSpeaker()
+        self._next_keyframe_retry = 0.0
+        self._next_report = 0.0
 
     def add_endpoint(self, endpoint: Endpoint) -> None:
         self.endpoints[endpoint.id] = endpoint
@@ -285,6 +310,14 @@ class Conference:
         self.forwarder.now = now
         for endpoint in self.endpoints.values():
             endpoint.send_transport_cc()
+        if now >= self._next_report:
+            self._next_report = now + RECEIVER_REPORT_INTERVAL
+            for endpoint in self.endpoints.values():
+                endpoint.send_receiver_report(now)
+        if now >= self._next_keyframe_retry:
+            self._next_keyframe_retry = now + KEYFRAME_RETRY_INTERVAL
+            self.forwarder.check_layers()
+            self.forwarder.request_pending_keyframes()
         if self.speaker.tick(now) is not None:
             self.bridge.counters.dominant_speaker_changes += 1
             self.forwarder.set_speakers([self.speaker.dominant] + self.speaker.recent)

@@ -40,6 +40,32 @@ class Source:
     layers: list[int]  # SSRCs, lowest resolution first
     rtx: dict[int, int] = field(default_factory=dict)  # media SSRC -> RTX SSRC
     video_type: str = "camera"
+    # Packets seen per layer (the per-packet path only increments), and which layers were
+    # active at the last check: a sender encodes only the layers its bandwidth and input allow.
+    packets: list[int] = field(default_factory=list)
+    active: list[bool] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.packets = [0] * len(self.layers)
+        self.active = [False] * len(self.layers)
+        self._seen = [0] * len(self.layers)
+
+    def update_active(self) -> bool:
+        """Refresh ``active`` from the packets seen since the last call; True when it changed."""
+        active = [count != seen for count, seen in zip(self.packets, self._seen)]
+        self._seen = list(self.packets)
+        changed = active != self.active
+        self.active = active
+        return changed
+
+    def choose_layer(self, wanted: int) -> int:
+        """The active layer closest to ``wanted`` from below, else the lowest active above it."""
+        if not any(self.active):
+            return wanted
+        for index in range(wanted, -1, -1):
+            if self.active[index]:
+                return index
+        return next(i for i, on in enumerate(self.active) if on)
 
     @property
     def primary(self) -> int:
@@ -123,6 +149,7 @@ class Forwarder:
         self._video_pts: dict[int, str] = {}
         self._sender_constraints: dict[str, int] = {}
         self.dropped_rtx = 0
+        self.sender_reports: dict[int, tuple[int, float]] = {}  # SSRC -> (NTP middle bits, when)
         self.keyframe_requests = 0
         self.packets_forwarded = 0
         self.senders_rtcp: dict[str, object] = {}  # endpoint id -> send_rtcp of the sender
@@ -199,6 +226,7 @@ class Forwarder:
                     for index, layer_height in enumerate(heights):
                         if height < 0 or layer_height <= height:
                             layer = index
+                    layer = source.choose_layer(layer)
                     forwarded.append(name)
                     wanted = heights[layer] if height < 0 else min(height, heights[-1])
                     wanted_by_source[name] = max(wanted_by_source.get(name, 0), max(wanted, heights[layer]))
@@ -219,6 +247,20 @@ class Forwarder:
                 self._sender_constraints[source.name] = height
                 self.messages.append((source.owner, {"colibriClass": "SenderSourceConstraints",
                                                      "sourceName": source.name, "maxHeight": height}))
+        self.request_pending_keyframes()
+
+    def check_layers(self) -> None:
+        """Periodic: reallocate when a sender starts or stops sending a simulcast layer."""
+        changed = False
+        for source in self.sources.values():
+            if source.media == "video" and source.update_active():
+                changed = True
+        if changed:
+            self.allocate()
+
+    def request_pending_keyframes(self) -> None:
+        """Ask again for every key frame a receiver still waits for: the first request may have
+        gone out before the sender's transport was up, or been lost."""
         for receiver in self.receivers.values():
             for projection in receiver.projections.values():
                 if projection.target != NO_LAYER and projection.target != projection.current:
@@ -294,6 +336,7 @@ class Forwarder:
         source, layer, projections = entry
         if source.owner != sender:
             return -1
+        source.packets[layer] += 1
         muted = self.muted.get(sender)
         if muted is not None and muted[source.media == "video"]:
             return 0
@@ -351,7 +394,9 @@ class Forwarder:
         if receiver is None:
             return
         for pt, fmt, offset, length in rtcp.packets(packet):
-            if pt == rtcp.PSFB and fmt in (rtcp.FMT_PLI, rtcp.FMT_FIR) and length >= 12:
+            if pt == rtcp.SR and length >= 28:
+                self.sender_reports[rtcp.packet_ssrc(packet, offset)] = (rtcp.sender_report_ntp_middle(packet, offset), self.now)
+            elif pt == rtcp.PSFB and fmt in (rtcp.FMT_PLI, rtcp.FMT_FIR) and length >= 12:
                 ssrcs = [rtcp.media_ssrc(packet, offset)] if fmt == rtcp.FMT_PLI else list(
                     rtcp.fir_ssrcs(packet, offset, length))
                 for ssrc in ssrcs:

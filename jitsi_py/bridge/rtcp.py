@@ -42,6 +42,11 @@ def packets(data):
         raise RtcpError("trailing bytes after the RTCP compound")
 
 
+def packet_ssrc(data, offset: int) -> int:
+    """The SSRC right after the common header: an SR's or RR's reporter, a feedback's sender."""
+    return struct.unpack_from("!I", data, offset + 4)[0]
+
+
 def media_ssrc(data, offset: int) -> int:
     return FEEDBACK.unpack_from(data, offset)[4]
 
@@ -180,3 +185,19 @@ class TransportCcFeedback:
         packet = build_transport_cc(sender_ssrc, media, self._count, arrivals)
         self._count += 1
         return packet
+
+
+REPORT_BLOCK = struct.Struct("!IIIIII")
+
+
+def build_receiver_report(sender_ssrc: int, blocks: list[tuple[int, int, int, int]]) -> bytes:
+    """RR with one block per (media SSRC, extended highest sequence number, LSR, DLSR); we report
+    no loss and no jitter: the bridge terminates RTCP per hop and the sender's loss view is TCC's."""
+    blocks = blocks[:31]
+    body = b"".join(REPORT_BLOCK.pack(ssrc, 0, highest, 0, lsr, dlsr) for ssrc, highest, lsr, dlsr in blocks)
+    return struct.pack("!BBHI", 0x80 | len(blocks), RR, 1 + len(body) // 4, sender_ssrc) + body
+
+
+def sender_report_ntp_middle(data, offset: int) -> int:
+    """The middle 32 bits of an SR's NTP timestamp: what a later RR echoes as LSR."""
+    return struct.unpack_from("!I", data, offset + 10)[0]
