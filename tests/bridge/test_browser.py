@@ -1,5 +1,6 @@
 """Three Chromium participants through the bridge: each decodes the other two's video; simulcast
-layers switch when a receiver asks for another size over the SCTP data channel.
+layers switch when a receiver asks for another size over the bridge channel (SCTP data channel,
+then colibri-ws).
 
 The test plays the focus: it allocates endpoints over Colibri2 and writes the SDP a lib-jitsi-meet
 client would derive from jicofo's Jingle (BUNDLE, rtcp-mux, VP8 + RTX, transport-cc, a data
@@ -39,10 +40,17 @@ window.room = {
   async start() {
     this.stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}, audio: false});
     this.pc = new RTCPeerConnection({bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require'});
-    this.dc = this.pc.createDataChannel('JVB data channel', {protocol: 'http://jitsi.org/protocols/colibri'});
-    this.dc.onmessage = e => this.messages.push(JSON.parse(e.data));
   },
-  send(message) { this.dc.send(JSON.stringify(message)); },
+  openSctp() {
+    this.channel = this.pc.createDataChannel('JVB data channel', {protocol: 'http://jitsi.org/protocols/colibri'});
+    this.channel.onmessage = e => this.messages.push(JSON.parse(e.data));
+  },
+  openWebSocket(url) {
+    this.channel = new WebSocket(url);
+    this.channel.onmessage = e => this.messages.push(JSON.parse(e.data));
+  },
+  ready() { return !!this.channel && (this.channel.readyState === 'open' || this.channel.readyState === 1); },
+  send(message) { this.channel.send(JSON.stringify(message)); },
   async inbound() {
     const out = {};
     for (const t of this.pc.getTransceivers()) {
@@ -65,10 +73,10 @@ window.room = {
 """
 
 
-def offer(transport: IceTransport, remotes: list[tuple[str, int]], version: int) -> str:
+def offer(transport: IceTransport, remotes: list[tuple[str, int]], version: int, sctp: bool = True) -> str:
     """The bridge's offer as lib-jitsi-meet writes it from jicofo's Jingle."""
     fp = transport.fingerprints[0]
-    mids = ["0", "1"] + [str(2 + i) for i in range(len(remotes))]
+    mids = ["0"] + (["1"] if sctp else []) + [str(2 + i) for i in range(len(remotes))]
     ice = [f"a=ice-ufrag:{transport.ufrag}", f"a=ice-pwd:{transport.pwd}", f"a=fingerprint:{fp.hash} {fp.value}",
            "a=setup:actpass"] + [f"a=candidate:{c.foundation} 1 udp {c.priority} {c.ip} {c.port} typ {c.type}"
                                  for c in transport.candidates]
@@ -82,8 +90,9 @@ def offer(transport: IceTransport, remotes: list[tuple[str, int]], version: int)
     lines = ["v=0", f"o=- 4611731400430051336 {version} IN IP4 0.0.0.0", "s=-", "t=0 0",
              "a=group:BUNDLE " + " ".join(mids), "a=msid-semantic: WMS *"]
     lines += video("0", "sendrecv", [])
-    lines += ["m=application 9 UDP/DTLS/SCTP webrtc-datachannel", "c=IN IP4 0.0.0.0", *ice, "a=mid:1",
-              "a=sctp-port:5000"]
+    if sctp:
+        lines += ["m=application 9 UDP/DTLS/SCTP webrtc-datachannel", "c=IN IP4 0.0.0.0", *ice, "a=mid:1",
+                  "a=sctp-port:5000"]
     for i, (name, ssrc) in enumerate(remotes):
         lines += video(str(2 + i), "sendonly", [f"a=msid:{name} {name}-track", f"a=ssrc:{ssrc} cname:{name}",
                                                  f"a=ssrc:{ssrc} msid:{name} {name}-track"])
@@ -91,8 +100,9 @@ def offer(transport: IceTransport, remotes: list[tuple[str, int]], version: int)
 
 
 class Participant:
-    def __init__(self, bridge, page, endpoint_id: str):
+    def __init__(self, bridge, page, endpoint_id: str, channel: str):
         self.bridge, self.page, self.id = bridge, page, endpoint_id
+        self.sctp = channel == "sctp"
         self.transport: IceTransport | None = None
         self.ssrcs: list[int] | None = None  # primary, two more simulcast layers, then their RTX
         self.version = 1
@@ -101,7 +111,8 @@ class Participant:
         answer = roundtrip(self.bridge, c2.ConferenceModify("meeting-browsers", name="room@muc.meet.jitsi" if create
                                                             else None, create=create, endpoints=[c2.Endpoint(
             self.id, create=True, media=[c2.Media("video", VIDEO, [HeaderExtension(5, TCC)])],
-            transport=c2.Transport(ice_controlling=True, sctp=c2.Sctp()), capabilities=["source-names"])]))
+            transport=c2.Transport(ice_controlling=True, sctp=c2.Sctp() if self.sctp else None),
+            capabilities=["source-names"])]))
         self.transport = answer.endpoint(self.id).transport.ice
 
     def _munge(self, sdp: str) -> str:
@@ -120,7 +131,8 @@ class Participant:
         s = self.ssrcs
         extra += [f"a=ssrc-group:SIM {s[0]} {s[1]} {s[2]}", f"a=ssrc-group:FID {s[1]} {s[4]}",
                   f"a=ssrc-group:FID {s[2]} {s[5]}"]
-        end = next(i for i, line in enumerate(lines) if line.startswith("m=application"))
+        end = next((i for i, line in enumerate(lines) if line.startswith("m=") and i > lines.index("a=mid:0")),
+                   len(lines) - 1)
         return "\r\n".join(lines[:end] + extra + lines[end:])
 
     async def negotiate(self, remotes: list[tuple[str, int]]) -> str:
@@ -134,7 +146,7 @@ class Participant:
               await video.sender.replaceTrack(room.stream.getVideoTracks()[0]);
               video.sender.setStreams(room.stream);
             }
-            return (await room.pc.createAnswer()).sdp; }""", [offer(self.transport, remotes, self.version)])
+            return (await room.pc.createAnswer()).sdp; }""", [offer(self.transport, remotes, self.version, self.sctp)])
         sdp = self._munge(raw)
         await self.page.evaluate("async ([s]) => room.pc.setLocalDescription({type: 'answer', sdp: s})", [sdp])
         return sdp
@@ -200,7 +212,8 @@ async def page_server():
     await runner.cleanup()
 
 
-async def test_three_browsers_decode_each_other_and_switch_layers(bridge, page_server):
+@pytest.mark.parametrize("channel", ["sctp", "colibri-ws"])
+async def test_three_browsers_decode_each_other_and_switch_layers(bridge, page_server, channel):
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
@@ -210,8 +223,12 @@ async def test_three_browsers_decode_each_other_and_switch_layers(bridge, page_s
                 await page.goto(page_server)
                 await page.evaluate(PAGE_JS)
                 await page.evaluate("room.start()")
-                person = Participant(bridge, page, name)
+                person = Participant(bridge, page, name, channel)
                 person.allocate(create=i == 0)
+                if channel == "sctp":
+                    await page.evaluate("room.openSctp()")
+                else:
+                    await page.evaluate("url => room.openWebSocket(url)", person.transport.web_sockets[0])
                 person.signal(await person.negotiate([]), first=True)
                 people.append(person)
             # source-add: everyone learns the others' primary SSRCs and renegotiates
@@ -219,7 +236,7 @@ async def test_three_browsers_decode_each_other_and_switch_layers(bridge, page_s
                 remotes = [(f"{p.id}-v0", p.ssrcs[0]) for p in people if p is not person]
                 person.signal(await person.negotiate(remotes), first=False)
             for person in people:
-                await wait_for(lambda p=person: p.page.evaluate("room.dc.readyState === 'open'"), 20, "data channel")
+                await wait_for(lambda p=person: p.page.evaluate("room.ready()"), 20, "the bridge channel")
                 await person.page.evaluate("room.send({colibriClass: 'ReceiverVideoConstraints', lastN: -1, "
                                            "defaultConstraints: {maxHeight: 180}})")
 
