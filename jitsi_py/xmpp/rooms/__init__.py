@@ -47,8 +47,7 @@ class RoomContext:
         session occupies. The sender must be an occupant; a body's claims never count."""
         candidates: list[str] = []
         if room_jid:
-            tenants = self.conference.tenants  # clients name tenant rooms in their own form
-            candidates.append((tenants.to_internal(room_jid) if tenants is not None else room_jid).lower())
+            candidates.append(self.internal_jid(room_jid).lower())
         if origin is not None and origin.query.get("room"):
             prefix = origin.query.get("prefix")
             node = origin.query["room"].lower()
@@ -61,6 +60,11 @@ class RoomContext:
                 if room is not None and full_jid in room.by_jid:
                     return room, room.by_jid[full_jid]
         return None, None
+
+    def internal_jid(self, jid: str) -> str:
+        """A room or occupant JID as the MUC knows it: clients name tenant rooms in their form."""
+        tenants = self.conference.tenants
+        return tenants.to_internal(jid) if tenants is not None else jid
 
     def send_json(self, from_: str, payload: dict, occupants, **attrs: str) -> None:
         """One JSON message from a component to several occupants, serialized once."""

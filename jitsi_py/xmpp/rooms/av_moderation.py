@@ -73,6 +73,7 @@ class AvModeration(JitsiComponent):
             raise StanzaError("modify", "bad-request", "Nothing to do")
 
     def _whitelist(self, room: Room, state: AvState, actor: Occupant, media: str, target_jid: str, add: bool) -> None:
+        target_jid = self.ctx.internal_jid(target_jid)
         nick = target_jid.split("/", 1)[1] if "/" in target_jid else ""
         target = room.occupants.get(nick)
         if target is None or target_jid.split("/", 1)[0].lower() != room.jid:

@@ -116,7 +116,8 @@ class BreakoutRooms:
             if room is not None:
                 room.subject = el.get("subject")
         elif kind == MOVE:
-            self.move(main, el.get("participantJid") or "", (el.get("roomJid") or "").lower())
+            self.move(main, self.ctx.internal_jid(el.get("participantJid") or ""),
+                      self.ctx.internal_jid(el.get("roomJid") or "").lower())
             return True
         else:
             raise StanzaError("modify", "bad-request", f"Unknown breakout command {kind!r}")

@@ -32,7 +32,9 @@ class Stack:
         el = xml(text)
         el.set("from", jid)
         domain = el.get("to").split("/", 1)[0].split("@")[-1]
-        self.components[domain].receive(el, self.origins.get(jid) or self.origin(jid))
+        component = self.components.get(domain) or next(
+            c for c in self.components.values() if getattr(c, "accepts", None) and c.accepts(domain))
+        component.receive(el, self.origins.get(jid) or self.origin(jid))
 
     def join(self, jid: str, nick: str, room: str = ROOM, children: str = "", password: str | None = None) -> None:
         pw = f"<password>{password}</password>" if password is not None else ""

@@ -262,3 +262,25 @@ def test_token_identity_replaces_what_the_client_claims():
     s.join(BOB, "bb22", children="<identity><user><id>u-17</id></user></identity>")
     [seen] = [p for p in presences(s.take(FOCUS)) if p.get("from") == f"{ROOM}/bb22"]
     assert seen.find(q("identity")) is None
+
+
+def test_tenant_clients_moderate_with_their_own_room_addresses():
+    s = Stack()
+    internal, external = "[acme]standup@muc.meet.jitsi", "standup@muc.acme.meet.jitsi"
+    s.focus_joins(internal)
+    s.host.origins = {FOCUS: s.origin(FOCUS, service=True), ALICE: s.origin(ALICE), BOB: s.origin(BOB)}
+    s.join(ALICE, "aa11", room=external)
+    s.join(BOB, "bb22", room=external)
+    s.grant_owner("alice@meet.jitsi", room=internal)
+    s.take()
+    s.send(ALICE, '<message to="avmoderation.meet.jitsi"><av_moderation enable="true" mediaType="audio"/></message>')
+    s.send(ALICE, f'<message to="avmoderation.meet.jitsi"><av_moderation jidToWhitelist="{external}/bb22" '
+                  'mediaType="audio"/></message>')
+    assert {"type": "av_moderation", "room": internal, "mediaType": "audio", "approved": True} in \
+        s.json_from(BOB, "avmoderation.meet.jitsi")
+    s.send(ALICE, '<message to="breakout.meet.jitsi"><breakout_rooms type="features/breakout-rooms/add"/></message>')
+    [update] = s.json_from(ALICE, "breakout.meet.jitsi")
+    [breakout] = [jid for jid, r in update["rooms"].items() if not r.get("isMainRoom")]
+    s.send(ALICE, f'<message to="breakout.meet.jitsi"><breakout_rooms type="features/breakout-rooms/move-to-room" '
+                  f'participantJid="{external}/bb22" roomJid="{breakout}"/></message>')
+    assert s.json_from(BOB, "breakout.meet.jitsi")[-1]["roomJid"] == breakout
