@@ -37,6 +37,16 @@ die() { log "FAILED: $*"; if has hold; then hold; fi; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root: it installs packages, starts dockerd and changes iptables"
 
+# One run at a time on a machine: every dockerd uses the same docker0 bridge and iptables chains,
+# and each run restores the network it found, which must not be another run's live state.
+LOCK=/run/lock/jitsi-py-test-compose.lock
+[ -d /run/lock ] || LOCK=/tmp/jitsi-py-test-compose.lock
+exec 9>"$LOCK"
+if ! flock -n 9; then
+  log "waiting for another test-compose.sh run to finish ($LOCK)"
+  flock -w 600 9 || die "another test-compose.sh run held $LOCK for 10 minutes"
+fi
+
 if [ -n "${JITSI_PY_DOCKER_STATE:-}" ]; then
   STATE=$JITSI_PY_DOCKER_STATE; KEEP_STATE=1
 else
@@ -108,7 +118,7 @@ start_engine() {
   "storage-driver": "overlay2"
 }
 JSON
-  dockerd --config-file "$STATE/daemon.json" >>"$STATE/dockerd.log" 2>&1 &
+  dockerd --config-file "$STATE/daemon.json" >>"$STATE/dockerd.log" 2>&1 9>&- &
   ENGINE_PID=$!
   local i
   for i in $(seq 1 120); do
