@@ -72,6 +72,9 @@ async def our_stack(tmp_path, bridge: bool = False, **env: str):
 async def _join(browser, base: str, name: str, path: str = "/standup"):
     context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
     page = await context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
+    page.on("console", lambda msg: msg.type in ("error", "warning") and page.problems.append(f"{msg.type}: {msg.text}"))
     await page.goto(base + path)
     await page.get_by_test_id("prejoin-name").fill(name)
     await page.get_by_test_id("prejoin-join").click()
@@ -254,5 +257,6 @@ async def test_three_people_mute_screen_share_and_leave_on_our_stack(tmp_path):
             await bob.get_by_test_id("toolbar-hangup").click()
             await bob_on_alice.wait_for(state="detached", timeout=15000)
             await carol.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for(state="detached")
+            assert alice.problems == [] and carol.problems == [], (alice.problems, carol.problems)
         finally:
             await browser.close()
