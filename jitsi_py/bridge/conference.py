@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 KEYFRAME_RETRY_INTERVAL = 0.5
+INACTIVITY_LIMIT = 8.0  # no media for this long: other endpoints are told it is inactive
+FIRST_MEDIA_LIMIT = 15.0  # the same before its first packet
+EXPIRE_AFTER = 60.0  # no STUN, DTLS or media for this long: the endpoint is expired
+CONNECTION_STATS_INTERVAL = 10.0
 RECEIVER_REPORT_INTERVAL = 1.0
 TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
@@ -87,6 +91,8 @@ class Endpoint:
         self._extended: dict[int, int] = {}  # SSRC -> extended highest sequence number last reported
         self.created = now
         self.last_activity = now
+        self.last_media: float | None = None
+        self.active = True  # as announced with EndpointConnectivityStatusChangeEvent
         self.expired = False
         self._port = bridge.port
         self._counters = bridge.counters
@@ -100,6 +106,7 @@ class Endpoint:
     # --- datagrams from udp.py -------------------------------------------------------------------
 
     def receive_stun(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+        self.last_activity = now
         before = self.ice.stun_rejected
         self.ice.handle_stun(data, addr, now)
         self._counters.stun_rejected += self.ice.stun_rejected - before
@@ -110,6 +117,7 @@ class Endpoint:
         self.flush()
 
     def receive_dtls(self, data: bytes, now: float) -> None:
+        self.last_activity = now
         was_connected = self.dtls.connected
         try:
             app_data = self.dtls.receive(data, now)
@@ -201,6 +209,7 @@ class Endpoint:
         """Every second: one RR for what this endpoint sent us (senders' estimators expect them)."""
         if not self.received_seqs:
             return
+        self.last_media = self.last_activity = now
         blocks = []
         reports = self._forwarder.sender_reports
         for ssrc, seq in self.received_seqs.items():
@@ -286,6 +295,7 @@ class Conference:
         self.speaker = DominantSpeaker()
         self._next_keyframe_retry = 0.0
         self._next_report = 0.0
+        self._next_connection_stats = now + CONNECTION_STATS_INTERVAL
 
     def add_endpoint(self, endpoint: Endpoint) -> None:
         self.endpoints[endpoint.id] = endpoint
@@ -312,8 +322,15 @@ class Conference:
             endpoint.send_transport_cc()
         if now >= self._next_report:
             self._next_report = now + RECEIVER_REPORT_INTERVAL
-            for endpoint in self.endpoints.values():
+            for endpoint in list(self.endpoints.values()):
                 endpoint.send_receiver_report(now)
+                self._check_activity(endpoint, now)
+        if now >= self._next_connection_stats:
+            self._next_connection_stats = now + CONNECTION_STATS_INTERVAL
+            for endpoint in self.endpoints.values():
+                if endpoint.receiver.estimated_bandwidth >= 0:
+                    endpoint.send_message({"colibriClass": "ConnectionStats",
+                                           "estimatedDownlinkBandwidth": endpoint.receiver.estimated_bandwidth})
         if now >= self._next_keyframe_retry:
             self._next_keyframe_retry = now + KEYFRAME_RETRY_INTERVAL
             self.forwarder.check_layers()
@@ -323,6 +340,22 @@ class Conference:
             self.forwarder.set_speakers([self.speaker.dominant] + self.speaker.recent)
             self.broadcast(self.speaker.message())
         self.flush_messages()
+
+    def _check_activity(self, endpoint: Endpoint, now: float) -> None:
+        if now - endpoint.last_activity > EXPIRE_AFTER:
+            log.info("endpoint %s of %s expired after %.0f s without activity", endpoint.id, self.id, EXPIRE_AFTER)
+            self.remove_endpoint(endpoint.id)
+            if not self.endpoints:
+                self.bridge.expire_conference(self)
+            return
+        if endpoint.last_media is None:
+            active = now - endpoint.created <= FIRST_MEDIA_LIMIT
+        else:
+            active = now - endpoint.last_media <= INACTIVITY_LIMIT
+        if active != endpoint.active:
+            endpoint.active = active
+            self.broadcast({"colibriClass": "EndpointConnectivityStatusChangeEvent", "endpoint": endpoint.id,
+                            "active": "true" if active else "false"}, exclude=endpoint.id)
 
     def flush_messages(self) -> None:
         messages, self.forwarder.messages = self.forwarder.messages, []

@@ -253,7 +253,8 @@ class Forwarder:
         """Periodic: reallocate when a sender starts or stops sending a simulcast layer."""
         changed = False
         for source in self.sources.values():
-            if source.media == "video" and source.update_active():
+            # Audio activity only feeds the stats; video layers drive the allocation.
+            if source.update_active() and source.media == "video":
                 changed = True
         if changed:
             self.allocate()

@@ -150,19 +150,21 @@ class Videobridge:
             "local_endpoints": len(endpoints),
             "visitors": sum(1 for e in endpoints if e.visitor),
             "largest_conference": largest,
-            "inactive_conferences": 0,
+            "inactive_conferences": sum(1 for conf in self.conferences.values()
+                                        if not any(e.last_media for e in conf.endpoints.values())),
             "p2p_conferences": 0,
             "octo_conferences": 0,
-            "endpoints_sending_audio": 0,
-            "endpoints_sending_video": 0,
+            "inactive_endpoints": sum(1 for e in endpoints if not e.active),
+            "endpoints_sending_audio": len({s.owner for conf in self.conferences.values()
+                                            for s in conf.forwarder.sources.values()
+                                            if s.media == "audio" and any(s.active)}),
+            "endpoints_sending_video": len({s.owner for conf in self.conferences.values()
+                                            for s in conf.forwarder.sources.values()
+                                            if s.media == "video" and any(s.active)}),
             "bit_rate_download": round(self.rates[2]),
             "bit_rate_upload": round(self.rates[3]),
             "packet_rate_download": round(self.rates[0]),
             "packet_rate_upload": round(self.rates[1]),
-            "incoming_loss": 0.0,
-            "outgoing_loss": 0.0,
-            "overall_loss": 0.0,
-            "rtt_aggregate": 0.0,
             "total_conferences_created": c.conferences_created,
             "total_conferences_completed": c.conferences_completed,
             "total_participants": c.participants,
@@ -173,7 +175,7 @@ class Videobridge:
             "total_ice_succeeded": c.ice_succeeded,
             "total_ice_failed": c.ice_failed,
             "dtls_failed_endpoints": c.dtls_failed,
-            "total_keyframes_received": 0,
+            "total_keyframes_requested": sum(conf.forwarder.keyframe_requests for conf in self.conferences.values()),
             "total_dominant_speaker_changes": c.dominant_speaker_changes,
             "total_data_channel_messages_received": c.data_channel_messages_received,
             "total_data_channel_messages_sent": c.data_channel_messages_sent,

@@ -87,3 +87,23 @@ async def test_dtls_fingerprint_mismatch_fails_the_endpoint(bridge):
         assert bridge.conferences["meeting-fp"].endpoints["alice"].srtp is None
     finally:
         await alice.close()
+
+
+async def test_silent_endpoints_are_reported_inactive_then_expired(bridge):
+    conference = bridge.create_conference("meeting-idle", None, 0.0)
+    quiet, watcher = Endpoint(conference, "quiet", now=0.0), Endpoint(conference, "watcher", now=0.0)
+    conference.add_endpoint(quiet)
+    conference.add_endpoint(watcher)
+    seen = []
+    watcher.channel = seen.append
+    watcher.last_activity = 1000.0
+    conference.tick(10.0)
+    assert seen == []  # within the first-media grace period
+    conference.tick(16.0)
+    assert seen[-1] == {"colibriClass": "EndpointConnectivityStatusChangeEvent", "endpoint": "quiet",
+                        "active": "false"}
+    conference.tick(61.0)
+    assert "quiet" not in conference.endpoints and "watcher" in conference.endpoints
+    assert "meeting-idle" in bridge.conferences
+    conference.tick(1061.0)
+    assert "meeting-idle" not in bridge.conferences
