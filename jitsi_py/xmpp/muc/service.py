@@ -101,7 +101,7 @@ class MucService:
         self.options = options
         self.domain = options.domain
         self.tenants = TenantMap(options.domain) if options.tenants else None
-        self.host: Host = TenantHost(host, self.tenants) if self.tenants is not None else host
+        self.host = TenantHost(host, self.tenants) if self.tenants is not None else host
         self.hooks = Hooks()
         # Identity type advertised for this domain on the main domain (lobbyrooms, breakout_rooms).
         self.disco_type: str | None = None
@@ -125,7 +125,9 @@ class MucService:
             to = element.get("to", "")
             internal = self.tenants.to_internal(to)
             if internal != to:
-                element.set("to", internal)
+                element = _forwarded(element, element.get("from", ""), internal)
+            if internal.startswith("["):
+                self.host.note(element.get("from", ""), internal.split("/", 1)[0].lower(), internal != to)
         try:
             if element.tag == PRESENCE:
                 self._presence(element, origin)
@@ -138,6 +140,8 @@ class MucService:
                 self.host.send(error_reply(element, error))
 
     def session_closed(self, full_jid: str) -> None:
+        if self.tenants is not None:
+            self.host.forget(full_jid)
         for room_jid in list(self._sessions.get(full_jid, ())):
             room = self.rooms.get(room_jid)
             occupant = room.by_jid.get(full_jid) if room else None
@@ -459,7 +463,10 @@ class MucService:
         """Retry the joins held for a room (the focus arrived, a host arrived...)."""
         for real, held in self._held.pop(room_jid, {}).items():
             self._held_by_session.get(real, set()).discard(room_jid)
-            self.receive(held.stanza, held.origin)
+            try:  # already addressed to the internal room (tenants) when it was held
+                self._presence(held.stanza, held.origin)
+            except StanzaError as error:
+                self.host.send(error_reply(held.stanza, error))
 
     # ---- messages -----------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Clients of ``https://host/<tenant>/<room>`` address the tenant form; the focus, the bridge and the
 room modules only ever see the internal form. Stanzas coming in are mapped by
 :meth:`TenantMap.to_internal`; what the MUC sends out goes through :class:`TenantHost`, which gives
-every recipient that is not a service account the tenant form of the room addresses in ``from``.
+every client that uses the tenant form the room addresses in ``from`` in that form.
 """
 
 from __future__ import annotations
@@ -55,13 +55,38 @@ class TenantMap:
 
 
 class TenantHost:
-    """The MUC's host, giving tenant rooms' addresses to clients in their tenant form."""
+    """The MUC's host, giving tenant rooms' addresses to each client in the form it uses.
+
+    A client that addressed a tenant room in its tenant form gets that room's ``from`` addresses
+    in that form; the focus (and a client that came back through the internal address a breakout
+    update gave it) keeps the internal form.
+    """
 
     def __init__(self, host: Host, tenants: TenantMap) -> None:
         self.host = host
         self.tenants = tenants
+        self._external: dict[str, set[str]] = {}  # client full JID -> internal room JIDs
 
-    def _external(self, stanza: Element) -> Element | None:
+    def note(self, sender: str, room_jid: str, external: bool) -> None:
+        """``sender`` addressed the tenant room ``room_jid`` (internal form) in tenant form or not."""
+        rooms = self._external.get(sender)
+        if external:
+            if rooms is None:
+                rooms = self._external[sender] = set()
+            rooms.add(room_jid)
+        elif rooms is not None:
+            rooms.discard(room_jid)
+            if not rooms:
+                del self._external[sender]
+
+    def forget(self, sender: str) -> None:
+        self._external.pop(sender, None)
+
+    def _wants_external(self, recipient: str, room_jid: str) -> bool:
+        rooms = self._external.get(recipient)
+        return rooms is not None and room_jid in rooms
+
+    def _external_copy(self, stanza: Element) -> tuple[str, Element] | None:
         sender = stanza.get("from", "")
         if not sender.startswith("["):
             return None
@@ -71,28 +96,25 @@ class TenantHost:
         out = Element(stanza.tag, stanza.attrib)
         out.set("from", mapped)
         out.extend(stanza)
-        return out
-
-    def _is_client(self, jid: str) -> bool:
-        origin = self.host.origin_of(jid)
-        return origin is not None and not origin.service_account
+        return sender.split("/", 1)[0], out
 
     def send(self, stanza: Element) -> None:
-        external = self._external(stanza)
-        if external is not None and self._is_client(stanza.get("to", "")):
-            stanza = external
+        external = self._external_copy(stanza)
+        if external is not None and self._wants_external(stanza.get("to", ""), external[0]):
+            stanza = external[1]
         self.host.send(stanza)
 
     def send_many(self, stanza: Element, recipients: list[str]) -> None:
-        external = self._external(stanza)
-        if external is None:
+        external = self._external_copy(stanza)
+        if external is None or not self._external:
             self.host.send_many(stanza, recipients)
             return
-        clients = [r for r in recipients if self._is_client(r)]
-        if clients:
-            self.host.send_many(external, clients)
-        if len(clients) < len(recipients):
-            chosen = set(clients)
+        room_jid, copy = external
+        tenant_form = [r for r in recipients if self._wants_external(r, room_jid)]
+        if tenant_form:
+            self.host.send_many(copy, tenant_form)
+        if len(tenant_form) < len(recipients):
+            chosen = set(tenant_form)
             self.host.send_many(stanza, [r for r in recipients if r not in chosen])
 
     def origin_of(self, full_jid: str) -> Origin | None:

@@ -34,3 +34,19 @@ def test_tenant_room_seen_in_each_side_form():
     to_focus = {el.get("from") for el in host.take(FOCUS)}
     assert to_focus == {"[acme]standup@muc.meet.jitsi/focus", "[acme]standup@muc.meet.jitsi/aa11",
                         "[acme]standup@muc.meet.jitsi"}
+
+
+def test_a_client_back_through_the_internal_address_gets_that_form():
+    host = RecordingHost()
+    muc = MucService(MucOptions(domain="muc.meet.jitsi", focus_jid="focus@auth.meet.jitsi", tenants=True), host)
+    muc.receive(xml(f'<presence from="{FOCUS}" to="[acme]standup@muc.meet.jitsi/focus"/>'), origin(FOCUS, service=True))
+    muc.receive(xml(f'<presence from="{ALICE}" to="standup@muc.acme.meet.jitsi/aa11"/>'), origin(ALICE))
+    muc.receive(xml(f'<presence type="unavailable" from="{ALICE}" to="standup@muc.acme.meet.jitsi/aa11"/>'),
+                origin(ALICE))
+    host.clear()
+    # e.g. back from a breakout room, whose update named the main room by its internal JID
+    muc.receive(xml(f'<presence from="{ALICE}" to="[acme]standup@muc.meet.jitsi/aa11"/>'), origin(ALICE))
+    froms = {el.get("from") for el in host.take(ALICE) if el.tag == q("presence")}
+    assert froms == {"[acme]standup@muc.meet.jitsi/focus", "[acme]standup@muc.meet.jitsi/aa11"}
+    muc.session_closed(ALICE)
+    assert not muc.host._external
