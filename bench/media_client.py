@@ -10,7 +10,9 @@ Loss is read from sequence gaps per received SSRC, which holds whichever layer t
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import socket
 import struct
 import time
 from dataclasses import dataclass, field
@@ -37,6 +39,9 @@ VIDEO_FPS = 30
 # packets per second of the three simulcast layers (180p, 360p, 720p), as a browser sends them
 SIMULCAST_PPS = (15, 45, 150)
 KEYFRAME_EVERY = 2.0  # seconds
+RTCP_PSFB, PLI, FIR = 206, 1, 4
+RECEIVE_BUFFER = 4 << 20
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 LATENCY_KEEP = 20000
 # RFC 8285 one-byte header extension holding the audio level, voice activity bit set
 AUDIO_LEVEL = bytes((0xBE, 0xDE, 0, 1, AUDIO_LEVEL_EXT << 4, 0x80 | 30, 0, 0))  # latency samples kept per endpoint; beyond, a reservoir
@@ -100,6 +105,7 @@ class _Dtls(RTCDtlsTransport):
     """aiortc's DTLS transport with its RTP path cut short: count, stamp, drop."""
 
     reception: Reception
+    keyframe_wanted = False
 
     async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
         now = time.perf_counter_ns()
@@ -110,7 +116,13 @@ class _Dtls(RTCDtlsTransport):
         self.reception.add(ssrc, seq, (pt & 0x7F) == AUDIO_PT, (now - sent) / 1e9)
 
     async def _handle_rtcp_data(self, data: bytes) -> None:
-        return
+        """A PLI or FIR asks for a key frame now, as a browser's encoder would give one."""
+        offset = 0
+        while offset + 4 <= len(data):
+            first, pt, words = data[offset], data[offset + 1], int.from_bytes(data[offset + 2:offset + 4], "big")
+            if pt == RTCP_PSFB and (first & 0x1F) in (PLI, FIR):
+                self.keyframe_wanted = True
+            offset += (words + 1) * 4
 
 
 class MediaEndpoint:
@@ -132,6 +144,8 @@ class MediaEndpoint:
         self._video_credit = [0.0, 0.0, 0.0]
         self._next_keyframe = 0.0
         self.talking = True
+        self.channel = None
+        self._channel_reader: asyncio.Task | None = None
 
     async def gather(self) -> None:
         await self.gatherer.gather()
@@ -152,16 +166,45 @@ class MediaEndpoint:
         the DTLS role follows the ICE role."""
         if not remote.ufrag or not remote.pwd or not remote.fingerprints:
             raise ValueError("the bridge's transport lacks ufrag, pwd or fingerprint")
-        for c in remote.candidates:
-            if c.protocol == "udp":
-                await self.ice.addRemoteCandidate(RTCIceCandidate(
-                    component=c.component, foundation=c.foundation, ip=c.ip, port=c.port, priority=c.priority,
-                    protocol=c.protocol, type=c.type))
+        loopback = [c for c in remote.candidates if c.protocol == "udp" and c.ip in ("127.0.0.1", "::1")]
+        if not loopback:
+            raise ValueError("the bridge offers no loopback UDP candidate (the bench sends to loopback only)")
+        for c in loopback:
+            await self.ice.addRemoteCandidate(RTCIceCandidate(
+                component=c.component, foundation=c.foundation, ip=c.ip, port=c.port, priority=c.priority,
+                protocol=c.protocol, type=c.type))
         await self.ice.addRemoteCandidate(None)
+        self._grow_receive_buffers()
         await asyncio.wait_for(self.ice.start(RTCIceParameters(usernameFragment=remote.ufrag, password=remote.pwd)),
                                timeout)
         fingerprints = [RTCDtlsFingerprint(algorithm=f.hash, value=f.value) for f in remote.fingerprints]
         await asyncio.wait_for(self.dtls.start(RTCDtlsParameters(fingerprints=fingerprints, role="client")), timeout)
+
+    def _grow_receive_buffers(self) -> None:
+        """A browser's socket buffers ride out a scheduling hiccup; the kernel's default 208 KB holds
+        under 200 video packets, so on a busy machine the bench would measure its own drops."""
+        for protocol in self.gatherer._connection._protocols:
+            sock = protocol.transport.get_extra_info("socket")
+            if sock is None:
+                continue
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+            except OSError:  # not root: as far as net.core.rmem_max allows
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+
+    async def open_channel(self, http, url: str, max_height: int) -> None:
+        """The bridge channel over colibri-ws, to ask for video up to `max_height` from everyone.
+
+        The bridge serves colibri-ws without TLS (the web service terminates it), hence ws://.
+        """
+        self.channel = await http.ws_connect(url.replace("wss://", "ws://", 1))
+        await self.channel.send_str(json.dumps({"colibriClass": "ReceiverVideoConstraints", "lastN": -1,
+                                                "defaultConstraints": {"maxHeight": max_height}}))
+        self._channel_reader = asyncio.ensure_future(self._drain_channel())
+
+    async def _drain_channel(self) -> None:
+        async for _ in self.channel:
+            pass
 
     def _packet(self, ssrc: int, pt: int, size: int, marker: bool, ts_step: int, extension: bytes = b"",
                 descriptor: bytes = b"") -> bytes:
@@ -183,8 +226,9 @@ class MediaEndpoint:
                 await send(self._packet(pub.audio_ssrc, AUDIO_PT, AUDIO_PAYLOAD, True, 960, AUDIO_LEVEL))
                 self.sent += 1
                 self.sent_audio += 1
-        keyframe = now >= self._next_keyframe
+        keyframe = now >= self._next_keyframe or self.dtls.keyframe_wanted
         if keyframe:
+            self.dtls.keyframe_wanted = False
             self._next_keyframe = now + KEYFRAME_EVERY
         for layer, pps in enumerate(SIMULCAST_PPS):
             self._video_credit[layer] += pps * dt
@@ -199,6 +243,9 @@ class MediaEndpoint:
                 self.sent += 1
 
     async def close(self) -> None:
+        if self.channel is not None:
+            await self.channel.close()
+            self._channel_reader.cancel()
         for closing in (self.dtls.stop(), self.ice.stop()):
             try:
                 await asyncio.wait_for(closing, 3)

@@ -33,6 +33,7 @@ class Ours(Server):
         self.web_http_port = free_port()
         self.web_https_port = free_port()
         self.focus_rest_port = free_port()
+        self.colibri_ws_port = free_port()
         self.extra_env = extra_env or {}
         self.focus_password = secrets.token_hex(12)
         self.jvb_password = secrets.token_hex(12)
@@ -64,6 +65,8 @@ class Ours(Server):
             "JICOFO_REST_PORT": str(self.focus_rest_port),
             "JVB_DISABLE_STUN": "1",
             "JVB_ADVERTISE_IPS": "127.0.0.1",
+            "JVB_ADVERTISE_PRIVATE_CANDIDATES": "0",
+            "COLIBRI_WEBSOCKET_PORT": str(self.colibri_ws_port),
             "JVB_MUC_NICKNAME": "bench-jvb",
             "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{self.http_port}",
             "HTTP_PORT": str(self.web_http_port),

@@ -30,6 +30,7 @@ from ..xmpp_client import Client
 
 BRIDGE_NICK = "bench-jvb"
 TICK = 0.02
+PACING = 4  # slots per tick
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop the sweep after the first step whose loss passes this fraction (default %(default)s)")
     parser.add_argument("--hub", choices=("prosody", "ours"), default="prosody",
                         help="the XMPP server the bridge and the bench's focus stand-in meet on (default %(default)s)")
+    parser.add_argument("--max-height", type=int, default=None,
+                        help="every receiver asks (ReceiverVideoConstraints over colibri-ws) for video up to this "
+                             "height; default: no request, the bridge's default (180p, the lowest layer)")
     parser.add_argument("--ceiling-seconds", type=float, default=1.0, help="seconds per ceiling loop (default %(default)s)")
     harness.add_common(parser, timeout=900)
 
@@ -60,7 +64,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.conferences < 1 or args.step_seconds <= 0:
         raise SystemExit("--conferences and --step-seconds must be positive")
     params = {"steps": steps, "conferences": args.conferences, "step_seconds": args.step_seconds,
-              "loss_limit": args.loss_limit, "hub": args.hub}
+              "loss_limit": args.loss_limit, "hub": args.hub, "max_height": args.max_height}
     root = harness.workdir(args)
     done_steps: list[dict] = []
     latencies: dict[str, list[float]] = {}
@@ -132,7 +136,8 @@ async def sweep(args, http: aiohttp.ClientSession, root: Path, steps: list[int],
     figures["hub_version"] = hub.version()
     bridge = Ours(root / "bridge", services=("bridge",), extra_env={
         "XMPP_PORT": str(hub.c2s_port), "JVB_AUTH_PASSWORD": accounts["jvb"], "JVB_MUC_NICKNAME": BRIDGE_NICK,
-        "JVB_ADVERTISE_IPS": "127.0.0.1"})
+        "ENABLE_COLIBRI_WEBSOCKET": "1"})
+    bridge.extra_env["JVB_WS_DOMAIN"] = f"127.0.0.1:{bridge.colibri_ws_port}"
     allocator = Allocator(http, hub.url("tcp"), "tcp", "focus", accounts["focus"], BRIDGE_NICK)
     try:
         await allocator.start()
@@ -144,7 +149,7 @@ async def sweep(args, http: aiohttp.ClientSession, root: Path, steps: list[int],
         figures["version"] = bridge.version()
         progress = Progress("media sweep", len(steps))
         for participants in steps:
-            step = await run_step(args, allocator, bridge, participants, latencies)
+            step = await run_step(args, http, allocator, bridge, participants, latencies)
             figures["steps"].append(step)
             progress.advance(note=f"{participants}/conf: {step['forwarded_pps']:.0f} pps, loss {step['loss']:.4f}")
             if step["loss"] > args.loss_limit:
@@ -156,7 +161,7 @@ async def sweep(args, http: aiohttp.ClientSession, root: Path, steps: list[int],
         await hub.stop()
 
 
-async def run_step(args, allocator: Allocator, bridge: Server, participants: int,
+async def run_step(args, http: aiohttp.ClientSession, allocator: Allocator, bridge: Ours, participants: int,
                    latencies: dict[str, list[float]]) -> dict:
     conferences = []
     endpoints: list[MediaEndpoint] = []
@@ -168,11 +173,18 @@ async def run_step(args, allocator: Allocator, bridge: Server, participants: int
             conferences.append((meeting_id, members))
             await asyncio.gather(*(m.gather() for m in members))
             connecting = []
+            channels = []
             for n, member in enumerate(members):
                 remote = await allocator.create_endpoint(meeting_id, room, n == 0, member.publication)
                 await allocator.set_transport(meeting_id, member.publication.endpoint_id, member.local_transport())
                 connecting.append(member.connect(remote))
+                if args.max_height is not None:
+                    if not remote.web_sockets:
+                        raise ValueError("--max-height needs colibri-ws, and the bridge offered none")
+                    channels.append((member, remote.web_sockets[0]))
             await asyncio.gather(*connecting)
+            for member, url in channels:
+                await member.open_channel(http, url, args.max_height)
         bridge.check_alive()
         await send_for(endpoints, 1.0)  # warm-up: keyframes, layer selection
         for member in endpoints:
@@ -180,11 +192,17 @@ async def run_step(args, allocator: Allocator, bridge: Server, participants: int
             member.sent = member.sent_audio = 0
         sampler = Sampler(bridge.processes[0].proc.pid)
         sampler.start()
+        bench_cpu = time.process_time()
+        drops = udp_receive_drops()
+        bridge_drops = socket_drops(bridge.jvb_port)
         started = time.perf_counter()
         await send_for(endpoints, args.step_seconds)
         await asyncio.sleep(0.3)  # what is in flight lands
         elapsed = time.perf_counter() - started
         usage = sampler.stop()
+        usage["bench_cpu_s"] = time.process_time() - bench_cpu
+        usage["udp_drops"] = udp_receive_drops() - drops
+        usage["bridge_socket_drops"] = socket_drops(bridge.jvb_port) - bridge_drops
         bridge.check_alive()
     finally:
         for meeting_id, members in conferences:
@@ -194,19 +212,39 @@ async def run_step(args, allocator: Allocator, bridge: Server, participants: int
 
 
 async def send_for(endpoints: list[MediaEndpoint], seconds: float) -> None:
-    """One ticker for every endpoint; late ticks send what they owe."""
+    """One ticker for every endpoint, spread over PACING slots per TICK as browsers' pacers spread
+    their packets; a late tick sends what it owes."""
     loop = asyncio.get_running_loop()
-    start = last = loop.time()
+    start = loop.time()
+    last = [start] * len(endpoints)
+    slot = 0
     while True:
         now = loop.time()
         if now - start >= seconds:
             return
-        dt = now - last
-        last = now
-        if dt > 0:
-            for member in endpoints:
-                await member.tick(dt, now - start)
-        await asyncio.sleep(max(0.0, TICK - (loop.time() - now)))
+        for index in range(slot, len(endpoints), PACING):
+            dt = now - last[index]
+            last[index] = now
+            if dt > 0:
+                await endpoints[index].tick(dt, now - start)
+        slot = (slot + 1) % PACING
+        await asyncio.sleep(max(0.0, TICK / PACING - (loop.time() - now)))
+
+
+def udp_receive_drops() -> int:
+    """The kernel's count of datagrams dropped for a full socket buffer, machine-wide."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")]
+    return int(lines[1][lines[0].index("RcvbufErrors")])
+
+
+def socket_drops(port: int) -> int:
+    """Datagrams the kernel dropped at the UDP socket(s) bound to `port` (its `drops` column)."""
+    total = 0
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            total += int(fields[-1])
+    return total
 
 
 def step_figures(args, participants: int, endpoints: list[MediaEndpoint], elapsed: float, usage: dict,
@@ -231,6 +269,12 @@ def step_figures(args, participants: int, endpoints: list[MediaEndpoint], elapse
         "latency_ms": summary(harness.ms(samples)),
         "bridge_cpu_s": cpu,
         "bridge_cpu_share": round(cpu / elapsed, 3),
+        # the endpoints live in the bench's one process: near 1.0, the figures are the bench's limit
+        "bench_cpu_share": round(usage["bench_cpu_s"] / elapsed, 3),
+        # machine-wide socket-buffer drops during the step (other work on the machine counts too)
+        "kernel_udp_drops": usage["udp_drops"],
+        # of which at the bridge's media port: its receive buffer overflowed
+        "bridge_socket_drops": usage["bridge_socket_drops"],
         "cpu_us_per_packet": round(cpu / received * 1e6, 2) if received else None,
         "pps_per_cpu_s": round(received / cpu, 1) if cpu else None,
         "bridge_peak_rss_mb": usage["peak_rss_mb"],

@@ -1,0 +1,25 @@
+"""A tiny `python -m bench media` run on our bridge (Prosody as the hub): media must flow; no rates are judged."""
+
+import subprocess
+import sys
+
+import pytest
+
+from bench import results
+
+pytestmark = pytest.mark.system
+
+
+def test_one_small_step_of_media_through_our_bridge(tmp_path):
+    out = tmp_path / "results.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "media", "--steps", "2", "--step-seconds", "1", "--ceiling-seconds", "0.1",
+         "--results", str(out), "--plots", str(tmp_path), "--workdir", str(tmp_path / "work"), "--timeout", "120"],
+        capture_output=True, text=True, timeout=180)
+    (result,) = results.load(out)
+    assert all("loss under the limit" in e for e in result["errors"]), done.stderr
+    (step,) = result["servers"]["bridge"]["steps"]
+    assert step["participants"] == 2 and step["forwarded_pps"] > 0 and step["audio_delivery"] > 0
+    assert step["latency_ms"]["count"] > 0
+    assert result["servers"]["ceiling"]["protect_sendto_video"]["pps"] > 0
+    assert list(tmp_path.glob("media-sweep-*.png"))
