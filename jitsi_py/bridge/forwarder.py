@@ -121,7 +121,7 @@ class Receiver:
         self.projections: dict[str, Projection] = {}  # source name -> projection
         self.by_out_ssrc: dict[int, Projection] = {}
         self.forwarded: list[str] = []
-        self.history = [None] * HISTORY  # (ssrc, seq, packet) of what we sent
+        self.history: list[bytes | None] = [None] * HISTORY  # what we sent, by sequence number
         self.estimated_bandwidth = -1
 
     def max_height(self, name: str) -> int:
@@ -343,7 +343,7 @@ class Forwarder:
             return 0
         keyframe = None
         count = 0
-        body = None
+        buf = None
         for projection in projections:
             target = projection.target
             if target == NO_LAYER:
@@ -358,14 +358,15 @@ class Forwarder:
                 self._switch(projection, layer, seq, ts)
             out_seq = (seq + projection.seq_off) & 0xFFFF
             out_ts = (ts + projection.ts_off) & 0xFFFFFFFF
-            if body is None:
-                body = packet[12:]
-            out = packet[:2] + HEADER.pack(out_seq, out_ts, projection.out_ssrc) + body
+            if buf is None:
+                buf = bytearray(packet)
+            HEADER.pack_into(buf, 2, out_seq, out_ts, projection.out_ssrc)
+            out = bytes(buf)
             if ((out_seq - projection.last_seq) & 0xFFFF) < 0x8000:
                 projection.last_seq = out_seq
                 projection.last_ts = out_ts
             receiver = projection.receiver
-            receiver.history[out_seq & (HISTORY - 1)] = (projection.out_ssrc, out_seq, out)
+            receiver.history[out_seq & (HISTORY - 1)] = out
             receiver.deliver(out)
             count += 1
         self.packets_forwarded += count
@@ -412,8 +413,8 @@ class Forwarder:
                 ssrc = rtcp.media_ssrc(packet, offset)
                 for lost in rtcp.nack_sequence_numbers(packet, offset, length):
                     kept = receiver.history[lost & (HISTORY - 1)]
-                    if kept is not None and kept[0] == ssrc and kept[1] == lost:
-                        receiver.deliver(kept[2])
+                    if kept is not None and HEADER.unpack_from(kept, 2)[::2] == (lost, ssrc):
+                        receiver.deliver(kept)
 
     def request_keyframe(self, ssrc: int) -> None:
         last = self._last_keyframe_request.get(ssrc)
