@@ -8,6 +8,7 @@ and the REST side both call it.
 
 from __future__ import annotations
 
+import ipaddress
 from xml.etree.ElementTree import Element
 
 from ..common.stanzas import colibri2 as c2
@@ -30,6 +31,13 @@ class Colibri2Failure(Exception):
 
     def reason_element(self) -> Element | None:
         return c2.reason_element(self.reason, self.endpoint_id) if self.reason else None
+
+
+def _is_ipv4(address: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(address), ipaddress.IPv4Address)
+    except ValueError:
+        return False
 
 
 def _is_bare_jid(name: str) -> bool:
@@ -149,7 +157,9 @@ def _update_endpoint(bridge, conference: Conference, endpoint: Endpoint, wire: c
         if ice.ufrag and ice.pwd:
             endpoint.ice.set_remote_credentials(ice.ufrag, ice.pwd, now)
         for candidate in ice.candidates:
-            if candidate.protocol == "udp" and candidate.component == 1:
+            # The media port is IPv4 and remote candidates are not resolved (mDNS names are
+            # skipped): browsers reach us by peer-reflexive addresses anyway.
+            if candidate.protocol == "udp" and candidate.component == 1 and _is_ipv4(candidate.ip):
                 endpoint.ice.add_remote_candidate(candidate.ip, candidate.port, now)
         if ice.fingerprints:
             endpoint.dtls.remote_fingerprints = [(f.hash, f.value) for f in ice.fingerprints]

@@ -107,3 +107,19 @@ async def test_silent_endpoints_are_reported_inactive_then_expired(bridge):
     assert "meeting-idle" in bridge.conferences
     conference.tick(1061.0)
     assert "meeting-idle" not in bridge.conferences
+
+
+async def test_ipv6_and_mdns_candidates_are_skipped(bridge):
+    from jitsi_py.common.stanzas import colibri2 as c2
+    from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, IceTransport
+
+    from .peers import roundtrip
+
+    alice = Peer(bridge, "meeting-v6", "alice", publish=False)
+    alice.allocate(create_conference=True)
+    candidates = [Candidate(1, "1", 0, "a", "::1", 5000, 1, "udp", "host"),
+                  Candidate(1, "2", 0, "b", "0d1f.local", 5001, 1, "udp", "host"),
+                  Candidate(1, "3", 0, "c", "127.0.0.1", 5002, 1, "udp", "host")]
+    roundtrip(bridge, c2.ConferenceModify("meeting-v6", endpoints=[c2.Endpoint("alice", transport=c2.Transport(
+        ice=IceTransport("ufrag", "password-password-pass", candidates, [Fingerprint("sha-256", "AB:CD", "active")])))]))
+    assert bridge.conferences["meeting-v6"].endpoints["alice"].ice.remote_candidates == [("127.0.0.1", 5002)]
