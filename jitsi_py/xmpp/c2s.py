@@ -97,6 +97,7 @@ class SessionLimits:
     hibernation: float = 60.0  # XEP-0198 resumption window
     max_unacked: int = 500  # stanzas queued for an unacknowledged client; past this, give up
     ack_every: int = 5  # ask <r/> after this many unacked stanzas, as docker's Prosody
+    max_auth_failures: int = 5  # then the stream closes: password guessing costs a reconnect
 
 
 def stream_error_bytes(condition: str, text: str = "") -> bytes:
@@ -134,6 +135,7 @@ class C2SSession:
         self.presence: Element | None = None
         self.service_account = False
         self._sasl: SaslExchange | None = None
+        self._auth_failures = 0
         self._auth_deadline: float | None = now + limits.unauthenticated_timeout
         self._last_rx = now
         self._ping_sent: float | None = None
@@ -419,6 +421,9 @@ class C2SSession:
         if failure.text:
             SubElement(el, ns.tag(ns.SASL, "text")).text = failure.text
         self._send(el)
+        self._auth_failures += 1
+        if self._auth_failures >= self.limits.max_auth_failures:
+            self.stream_error("policy-violation", "too many failed logins")
 
     # --- resource binding --------------------------------------------------------------------------
 

@@ -137,7 +137,7 @@ class StreamConnection(asyncio.Protocol):
         loop = self._loop
         assert loop is not None
         events = self._events
-        while events and not self._closing:
+        while events and not self._closing and not self._busy:
             work = self.session.receive(events.popleft(), loop.time())  # type: ignore[attr-defined]
             if work is not None:
                 self._busy = True
@@ -193,6 +193,9 @@ class StreamConnection(asyncio.Protocol):
         assert self._tls_context is not None and self._loop is not None
         self._busy = True
         self._parser.reset()
+        # Anything that came in the clear after <starttls/> is an injection attempt (CVE-2011-0411).
+        self._events.clear()
+        self._raw.clear()
         self._loop.create_task(self._upgrade())
 
     async def _upgrade(self) -> None:

@@ -145,3 +145,13 @@ async def test_clean_close_ends_the_session(router):
     alice, link = await logged_in(router)
     alice.receive(STREAM_CLOSE, 1.0)
     assert link.closed is True and alice.full_jid not in router.sessions
+
+
+async def test_repeated_login_failures_close_the_stream(router):
+    link = MemoryLink()
+    session = C2SSession(router, link, 0.0, SessionLimits(max_auth_failures=2))
+    session.receive(StreamOpen("open", {"to": "auth.meet.jitsi"}), 0.0)
+    for _ in range(2):
+        await feed(session, b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGZvY3VzAHg=</auth>")
+    assert b"<not-authorized/>" in link.take()
+    assert b"policy-violation" in link.closed

@@ -99,3 +99,28 @@ async def test_plain_is_not_offered_before_tls(server):
     writer.close()
     assert b"<starttls" in data and b"<required/>" in data
     assert b"PLAIN" not in data and b"mechanisms" not in data
+
+
+async def test_plaintext_injected_after_starttls_is_dropped(server):
+    """Bytes pipelined after <starttls/> in the clear must not reach the session (CVE-2011-0411)."""
+    import ssl
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.listening.c2s_port)
+    writer.write(HEADER.replace(b"meet.jitsi", b"auth.meet.jitsi")
+                 + b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+                 + b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGZvY3VzAGZvY3VzLXNlY3JldA==</auth>")
+    data = b""
+    async with asyncio.timeout(5):
+        while b"<proceed" not in data:
+            data += await reader.read(4096)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    await writer.start_tls(context)
+    writer.write(HEADER.replace(b"meet.jitsi", b"auth.meet.jitsi"))
+    data = b""
+    async with asyncio.timeout(5):
+        while b"</stream:features>" not in data:
+            data += await reader.read(4096)
+    assert b"<mechanisms" in data and b"<success" not in data  # a fresh stream, not logged in
+    writer.close()
