@@ -125,3 +125,17 @@ def test_unprovided_overlays_fail_loudly():
         assert f"\n    {name}:\n" in text
         assert words in text and "exit 1" in text and 'restart: "no"' in text
     assert "image: etherpad/etherpad:2.0.3" in (DOCKER / "etherpad.yml").read_text()
+
+
+def environment(text: str, service: str) -> list[str]:
+    """The `environment:` entries of one service in a compose file written as ours are."""
+    block = re.split(r"\n    [a-z0-9]+:\n", text.split(f"\n    {service}:\n", 1)[1], maxsplit=1)[0]
+    env = block.split("        environment:\n", 1)[1]
+    return re.findall(r"^            - (\S+)$", env.split("\n        depends_on:", 1)[0], re.M)
+
+
+def test_second_bridge_gets_what_the_first_gets():
+    jvb = environment((DOCKER / "docker-compose.yml").read_text(), "jvb")
+    jvb2 = environment((DOCKER / "jvb2.yml").read_text(), "jvb2")
+    assert "JVB_PORT=${JVB2_PORT:-10001}" in jvb2 and "JVB_WS_SERVER_ID=jvb2" in jvb2
+    assert set(jvb) - {"JVB_PORT", "JVB_WS_SERVER_ID"} <= set(jvb2)
