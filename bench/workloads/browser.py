@@ -2,8 +2,8 @@
 
 Two pages join the same room; the second one's time from navigation to the first decoded frame of
 a remote video track is one sample; the median of `--runs` is reported. Frames are observed with
-an init script that watches RTCPeerConnection tracks, so it depends on no page markup; the only
-markup used is the prejoin page's join button, clicked when it shows.
+an init script that watches RTCPeerConnection tracks; the only markup used is the prejoin page's
+join button, clicked when it shows, and the meeting page, which tells that the host is in.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..stats import summary
 from ..xmpp_client import Client
 
 CHROMIUM = "/usr/bin/chromium"
+MEETING_READY = "[data-testid='meeting-page']"  # our client's meeting page
 CHROMIUM_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--no-sandbox",
                  "--autoplay-policy=no-user-gesture-required"]
 # Records, in ms since navigation start, the first frame of any remote video track the page receives.
@@ -134,8 +135,9 @@ async def measure(args, stack: Ours, samples: list[float], figures: dict) -> Non
                 url = f"{stack.public_url}/benchroom{run_index}{os.urandom(3).hex()}"
                 host, host_page = await open_room(browser, url)
                 try:
-                    await host_page.wait_for_function("window.__benchPeerConnections > 0",
-                                                      timeout=args.frame_timeout * 1000)
+                    # the focus offers media only once a second participant is in, so the host is
+                    # ready when its meeting page shows
+                    await host_page.locator(MEETING_READY).first.wait_for(timeout=args.frame_timeout * 1000)
                     guest, guest_page = await open_room(browser, url)
                     try:
                         await guest_page.wait_for_function("window.__benchFirstRemoteFrame !== undefined",
