@@ -71,11 +71,18 @@ class IceAgent:
         self._checked: set[tuple[str, int]] = set()
         self._out: list[tuple[bytes, tuple[str, int]]] = []
         self._next_keepalive: float | None = None
+        self._restarting = False
         self.events: list[str] = []  # "selected", "failed"
 
     # --- inputs ----------------------------------------------------------------------------------
 
     def set_remote_credentials(self, ufrag: str, pwd: str, now: float) -> None:
+        if self.remote_ufrag is not None and ufrag != self.remote_ufrag:
+            # The browser restarted ICE: check and nominate again; media keeps flowing to the
+            # current address until a new one is selected ("make before break").
+            self._checked.clear()
+            self._checks.clear()
+            self._restarting = True
         self.remote_ufrag, self.remote_pwd = ufrag, pwd
         for addr in list(self.validated) + self.remote_candidates:
             self._start_check(addr, now)
@@ -189,7 +196,7 @@ class IceAgent:
             return
         self.last_valid = now
         self.validated.add(addr)
-        if self.selected is None and self.controlling:
+        if (self.selected is None or self._restarting) and self.controlling:
             if check[1]:
                 self._select(addr, now)
             else:
@@ -197,11 +204,12 @@ class IceAgent:
 
     def _select(self, addr, now: float) -> None:
         self.selected = addr
+        self._restarting = False
         self._next_keepalive = now + KEEPALIVE_INTERVAL
         self.events.append("selected")
 
     def _start_check(self, addr, now: float) -> None:
-        if self.remote_pwd is None or addr in self._checked or self.selected is not None:
+        if self.remote_pwd is None or addr in self._checked or (self.selected is not None and not self._restarting):
             return
         self._checked.add(addr)
         self._send_check(addr, now, nominate=False)

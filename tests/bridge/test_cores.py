@@ -160,3 +160,20 @@ def test_transport_cc_feedback_layout():
     statuses = [(chunk >> (12 - 2 * i)) & 3 for i in range(4)]
     assert statuses == [1, 1, 1, 2]  # three small deltas, then 498 ms: a large one
     assert recorder.feedback(7, 9) is None
+
+
+def test_ice_restart_by_the_browser_nominates_again():
+    bridge = IceAgent("brdg", "bridge-password-0123456789", controlling=True)
+    browser = IceAgent("brws", "browser-password-0123456789", controlling=False)
+    for agent, (ufrag, pwd) in ((browser, ("brdg", "bridge-password-0123456789")),
+                                (bridge, ("brws", "browser-password-0123456789"))):
+        agent.set_remote_credentials(ufrag, pwd, 0.0)
+    browser.add_remote_candidate(*BRIDGE, 0.0)
+    exchange(bridge, browser, 0.0)
+    assert bridge.selected == BROWSER
+    restarted = IceAgent("brw2", "browser-password-second-one", controlling=False)
+    restarted.set_remote_credentials("brdg", "bridge-password-0123456789", 1.0)
+    bridge.set_remote_credentials("brw2", "browser-password-second-one", 1.0)
+    restarted.add_remote_candidate(*BRIDGE, 1.0)
+    exchange(bridge, restarted, 1.0)
+    assert restarted.selected == BRIDGE and bridge.events == ["selected", "selected"]
