@@ -136,3 +136,27 @@ async def test_brewery_colibri2_health_and_rest(prosody):
         service.cancel()
         with pytest.raises(asyncio.CancelledError):
             await service
+
+
+async def test_graceful_shutdown_over_rest_without_xmpp():
+    colibri_port = free_tcp_port()
+    service = asyncio.create_task(run(Settings.from_values({
+        "JVB_DISABLE_XMPP": "1", "JVB_PORT": str(free_udp_port()), "JVB_COLIBRI_PORT": str(colibri_port),
+        "JVB_DISABLE_STUN": "1", "COLIBRI_REST_ENABLED": "1", "SHUTDOWN_REST_ENABLED": "1"})))
+    base = f"http://127.0.0.1:{colibri_port}"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            try:
+                async with http.get(f"{base}/about/health") as response:
+                    if response.status == 200:
+                        break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+        async with http.get(f"{base}/about/version") as response:
+            assert (await response.json())["name"] == "JVB"
+        async with http.post(f"{base}/colibri/shutdown", data="not json") as response:
+            assert response.status == 400
+        async with http.post(f"{base}/colibri/shutdown", json={"graceful-shutdown": True}) as response:
+            assert response.status == 200
+    # No conference is running, so the graceful shutdown completes and run() returns.
+    await asyncio.wait_for(service, 5)
