@@ -226,7 +226,9 @@ class Router:
         if tag == IQ:
             self._account_iq(stanza, bare, sender)
             return
-        if tag == PRESENCE and self._subscription(stanza, bare):
+        # Only components (the focus proxy) subscribe through the server; a client cannot make the
+        # server keep state for it this way.
+        if tag == PRESENCE and sender is None and self._subscription(stanza, bare):
             return
         resources = self.by_bare.get(bare)
         if resources:
