@@ -78,3 +78,49 @@ async def test_http_transports_answer_plain_gets(server, transport):
             assert response.status == 200
         async with http.get(f"http://127.0.0.1:{server.listening.http_port}/health") as response:
             assert response.status == 200
+
+
+async def test_websocket_resumption_with_strophe_stream_management(server):
+    """Strophe's XEP-0198 engine drops its socket and resumes; what it missed is replayed."""
+    import json
+    from xml.etree.ElementTree import Element, SubElement
+
+    from .strophe import NODE_DIR, ensure_node_modules
+
+    ensure_node_modules()
+    options = {"url": ws_url(server), "jid": "jvb@auth.meet.jitsi", "password": "jvb-secret", "expect": 2}
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(NODE_DIR / "strophe_sm.mjs"), json.dumps(options),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+    async def line() -> dict:
+        while True:
+            raw = await asyncio.wait_for(proc.stdout.readline(), 20)
+            assert raw, (await proc.stderr.read()).decode()[-2000:]
+            if raw.startswith(b"{"):
+                event = json.loads(raw)
+                assert event["phase"] != "error", event
+                return event
+
+    try:
+        enabled = await line()
+        session = server.router.sessions[enabled["jid"]]
+        assert (await line())["phase"] == "dropped"
+        async with asyncio.timeout(5):
+            while session.link is not None:
+                await asyncio.sleep(0.02)
+        for body in ("first while away", "second while away"):
+            message = Element("{jabber:client}message", {"to": enabled["jid"], "from": "focus@auth.meet.jitsi/x"})
+            SubElement(message, "{jabber:client}body").text = body
+            server.router.route(message, None)
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
+        resumed = await line()
+        assert resumed["resumed"] is True and resumed["jid"] == enabled["jid"]
+        assert resumed["bodies"] == ["first while away", "second while away"]
+        assert server.router.sessions[enabled["jid"]] is session
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
