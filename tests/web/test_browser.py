@@ -27,6 +27,8 @@ pytestmark = pytest.mark.system
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"
+# Waits are bounds for a loaded CI machine (other suites run beside these), not performance targets.
+LOADED_MACHINE_TIMEOUT_MS = 60000
 CHROMIUM_ARGS = ["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                 "--auto-select-desktop-capture-source=Entire screen"]
 
@@ -56,6 +58,7 @@ async def browser_page():
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
+        context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
         page = await context.new_page()
         problems: list[str] = []
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
@@ -79,16 +82,16 @@ async def test_welcome_prejoin_meeting_flow_and_errors_in_words(tmp_path):
         await page.get_by_test_id("prejoin-name").fill("Mireille")
         # the fake camera plays in the preview
         await page.wait_for_function(
-            "document.querySelector('[data-testid=prejoin-preview]').videoWidth > 0", timeout=10000)
+            "document.querySelector('[data-testid=prejoin-preview]').videoWidth > 0")
         assert page.problems == []  # welcome and prejoin load without a single console error
         await page.get_by_test_id("prejoin-join").click()
         await page.get_by_test_id("meeting-page").wait_for()
         error = page.get_by_test_id("error-message")
-        await error.wait_for(timeout=20000)
+        await error.wait_for()
         assert "Could not connect to the meeting server" in await error.inner_text()
         assert await page.get_by_test_id("tile-name").first.inner_text() == "Mireille"
         await page.wait_for_function(
-            "document.querySelector('[data-testid=local-tile] video').videoWidth > 0", timeout=10000)
+            "document.querySelector('[data-testid=local-tile] video').videoWidth > 0")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "meeting-no-server.png"))
         await page.get_by_test_id("toolbar-hangup").click()
@@ -120,10 +123,11 @@ async def test_camera_denied_is_explained(tmp_path):
                                                  "--deny-permission-prompts"])
         try:
             context = await browser.new_context(ignore_https_errors=True)
+            context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
             page = await context.new_page()
             await page.goto(base + "/room")
             error = page.get_by_test_id("error-message")
-            await error.wait_for(timeout=15000)
+            await error.wait_for()
             assert "denied" in await error.inner_text()
             await page.get_by_test_id("prejoin-join").wait_for()
         finally:
@@ -146,7 +150,7 @@ async def test_xmpp_login_to_real_prosody_through_our_proxy(tmp_path, transport)
         async with web_service(tmp_path, **env) as base, browser_page() as page:
             await page.goto(base + "/standup")
             error = page.get_by_test_id("error-message")
-            await error.wait_for(timeout=30000)
+            await error.wait_for()
             text = await error.inner_text()
             # Login, bind and disco worked: the failure is the missing focus, told in words.
             print(transport, text)
@@ -158,6 +162,7 @@ async def test_xmpp_login_to_real_prosody_through_our_proxy(tmp_path, transport)
 
 
 async def _join(context, base: str, name: str):
+    context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
     page = await context.new_page()
     page.problems = []
     page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
@@ -166,7 +171,7 @@ async def _join(context, base: str, name: str):
     await page.get_by_test_id("prejoin-join").click()
     await page.get_by_test_id("meeting-page").wait_for()
     await page.wait_for_function("window.jitsiPy && window.jitsiPy.view && window.jitsiPy.view.conference"
-                                 " && window.jitsiPy.view.conference.role !== 'none'", timeout=20000)
+                                 " && window.jitsiPy.view.conference.role !== 'none'")
     return page
 
 
@@ -238,6 +243,7 @@ async def test_room_password_set_by_moderator_then_asked_of_the_next_participant
                     await alice.get_by_test_id("password-save").click()
                     await alice.wait_for_function("window.jitsiPy.view.conference.roomInfo?.locked === true")
                     bob = await (await browser.new_context(ignore_https_errors=True)).new_page()
+                    bob.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
                     await bob.goto(base + "/standup")
                     await bob.get_by_test_id("prejoin-name").fill("Bob")
                     await bob.get_by_test_id("prejoin-join").click()
@@ -288,7 +294,7 @@ async def test_jingle_answer_in_chromium_media_flows_and_simulcast_is_sent(tmp_p
             document.body.append(b);
         }""")
         await page.click("#share")
-        await page.wait_for_function("window.shared", timeout=20000)
+        await page.wait_for_function("window.shared")
         shared = await page.evaluate("window.shared")
         assert shared.get("added") and set(shared["added"]) == {"aaaaaaaa-v1/desktop"}, shared
         assert shared["sending"] >= 4, shared  # three camera layers and the screen
@@ -317,17 +323,17 @@ async def test_reconnects_after_the_connection_drops(tmp_path):
                         break
                     await asyncio.sleep(0.05)
                 await page.get_by_test_id("prejoin-join").click()
-                await page.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'", timeout=20000)
+                await page.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
                 first = await page.evaluate("window.jitsiPy.view.conference.nick")
                 service.cancel()
                 await asyncio.wait({service}, timeout=2)
                 status = page.get_by_test_id("connection-status")
-                await status.filter(has_text="Reconnecting").wait_for(timeout=10000)
+                await status.filter(has_text="Reconnecting").wait_for()
                 service = asyncio.ensure_future(run(settings))
                 await page.wait_for_function(
                     f"window.jitsiPy.view.conference?.role === 'moderator' && window.jitsiPy.view.conference.nick !== '{first}'",
                     timeout=30000)
-                await status.wait_for(state="hidden", timeout=10000)
+                await status.wait_for(state="hidden")
                 assert len(focus.requests) == 2
             service.cancel()
             await asyncio.wait({service}, timeout=2)

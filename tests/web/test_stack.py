@@ -21,7 +21,7 @@ from jitsi_py.web.service import run as run_web
 from jitsi_py.xmpp.service import run as run_xmpp
 
 from .conftest import free_port
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
 
 pytestmark = pytest.mark.system
 
@@ -71,6 +71,7 @@ async def our_stack(tmp_path, bridge: bool = False, **env: str):
 
 async def _join(browser, base: str, name: str, path: str = "/standup"):
     context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
+    context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
     page = await context.new_page()
     page.problems = []
     page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
@@ -90,15 +91,15 @@ async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path, transpor
             pages = []
             for name in ("Alice", "Bob"):
                 page = await _join(browser, base, name)
-                await page.wait_for_function("window.jitsiPy?.view?.conference?.role", timeout=30000)
+                await page.wait_for_function("window.jitsiPy?.view?.conference?.role")
                 pages.append(page)
             alice, bob = pages
-            await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for(timeout=15000)
-            await bob.locator("[data-testid=remote-tile]").filter(has_text="Alice").wait_for(timeout=15000)
+            await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for()
+            await bob.locator("[data-testid=remote-tile]").filter(has_text="Alice").wait_for()
             assert await alice.evaluate("window.jitsiPy.view.conference.role") == "moderator"
             assert await alice.evaluate("window.jitsiPy.view.connection.transportName") == transport
             # no bridge runs in this test: the focus says so, and the page says it in words
-            await alice.get_by_test_id("connection-status").filter(has_text="No media server").wait_for(timeout=15000)
+            await alice.get_by_test_id("connection-status").filter(has_text="No media server").wait_for()
             # the focus is in the room but is no one's tile
             assert await alice.locator("[data-testid=remote-tile]").count() == 1
             await bob.get_by_test_id("toolbar-chat").click()
@@ -127,23 +128,23 @@ async def test_lobby_knock_admit_and_deny_on_our_xmpp_server(tmp_path):
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             alice = await _join(browser, base, "Alice")
-            await alice.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'", timeout=30000)
+            await alice.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
             await alice.get_by_test_id("toolbar-participants-pane").click()
             await alice.get_by_test_id("toggle-lobby").click()
-            await alice.wait_for_function("window.jitsiPy.view.conference.roomInfo?.lobby === true", timeout=15000)
+            await alice.wait_for_function("window.jitsiPy.view.conference.roomInfo?.lobby === true")
             bob = await _join(browser, base, "Bob")
-            await bob.wait_for_selector("[data-testid=meeting-page][data-lobby=waiting]", timeout=15000)
+            await bob.wait_for_selector("[data-testid=meeting-page][data-lobby=waiting]")
             assert "wait until a moderator" in await bob.get_by_test_id("connection-status").inner_text()
             knock = alice.get_by_test_id("lobby-knock").filter(has_text="Bob")
-            await knock.wait_for(timeout=15000)
+            await knock.wait_for()
             await knock.get_by_test_id("lobby-admit").click()
-            await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for(timeout=15000)
-            await bob.wait_for_function("window.jitsiPy?.view?.conference?.role === 'participant'", timeout=15000)
+            await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for()
+            await bob.wait_for_function("window.jitsiPy?.view?.conference?.role === 'participant'")
             carol = await _join(browser, base, "Carol")
             knock = alice.get_by_test_id("lobby-knock").filter(has_text="Carol")
-            await knock.wait_for(timeout=15000)
+            await knock.wait_for()
             await knock.get_by_test_id("lobby-deny").click()
-            await carol.get_by_test_id("leave-reason").filter(has_text="did not let you in").wait_for(timeout=15000)
+            await carol.get_by_test_id("leave-reason").filter(has_text="did not let you in").wait_for()
         finally:
             await browser.close()
 
@@ -156,10 +157,10 @@ async def test_tenants_keep_rooms_apart(tmp_path):
             people = {}
             for name, path in (("Ann", "/acme/standup"), ("Ben", "/acme/standup"), ("Cat", "/other/standup")):
                 people[name] = page = await _join(browser, base, name, path)
-                await page.wait_for_function("window.jitsiPy?.view?.conference?.role", timeout=30000)
+                await page.wait_for_function("window.jitsiPy?.view?.conference?.role")
             assert await people["Ann"].evaluate("window.jitsiPy.view.conference.roomJid") == "standup@muc.acme.meet.jitsi"
-            await people["Ann"].locator("[data-testid=remote-tile]").filter(has_text="Ben").wait_for(timeout=15000)
-            await people["Ben"].locator("[data-testid=remote-tile]").filter(has_text="Ann").wait_for(timeout=15000)
+            await people["Ann"].locator("[data-testid=remote-tile]").filter(has_text="Ben").wait_for()
+            await people["Ben"].locator("[data-testid=remote-tile]").filter(has_text="Ann").wait_for()
             assert await people["Cat"].locator("[data-testid=remote-tile]").count() == 0
             assert await people["Cat"].evaluate("window.jitsiPy.view.conference.role") == "moderator"
         finally:
@@ -206,7 +207,7 @@ async def test_two_browsers_see_each_other_through_our_focus_and_bridge(tmp_path
             assert states["Bob"]["remote"] == [f"{states['Alice']['nick']}-a0", f"{states['Alice']['nick']}-v0"]
             assert states["Alice"]["simulcast"] == 3 and states["Bob"]["simulcast"] == 3
             for page in (alice, bob):
-                await page.wait_for_function(f"({REMOTE_FRAMES})() > 5", timeout=30000)
+                await page.wait_for_function(f"({REMOTE_FRAMES})() > 5")
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             await alice.screenshot(path=str(ARTIFACTS / "meeting-our-stack.png"))
         finally:
@@ -228,13 +229,13 @@ async def test_three_people_mute_screen_share_and_leave_on_our_stack(tmp_path):
             bob = await _join(browser, base, "Bob")
             started = asyncio.get_running_loop().time()
             carol = await _join(browser, base, "Carol")
-            await carol.wait_for_function(f"({REMOTE_FRAMES})() > 0", timeout=30000)
+            await carol.wait_for_function(f"({REMOTE_FRAMES})() > 0")
             first_frame = asyncio.get_running_loop().time() - started
             for page in (alice, bob, carol):
                 await page.wait_for_function(
                     "[...document.querySelectorAll('[data-testid=remote-tile] video')].filter("
-                    "v => v.getVideoPlaybackQuality().totalVideoFrames > 0).length === 2", timeout=30000)
-                await page.wait_for_function(f"({INBOUND_AUDIO})().then(n => n > 20)", timeout=15000)
+                    "v => v.getVideoPlaybackQuality().totalVideoFrames > 0).length === 2")
+                await page.wait_for_function(f"({INBOUND_AUDIO})().then(n => n > 20)")
             # mute shows on the other side
             await bob.get_by_test_id("toolbar-microphone").click()
             bob_on_alice = alice.locator("[data-testid=remote-tile]").filter(has_text="Bob")
@@ -242,10 +243,10 @@ async def test_three_people_mute_screen_share_and_leave_on_our_stack(tmp_path):
             # screen share appears as its own tile, with frames
             await carol.get_by_test_id("toolbar-desktop").click()
             screen = alice.locator("[data-testid=remote-tile]").filter(has_text="Carol (screen)")
-            await screen.wait_for(timeout=20000)
+            await screen.wait_for()
             await alice.wait_for_function(
                 "[...document.querySelectorAll('[data-testid=remote-tile]')].some(t => t.textContent.includes('(screen)')"
-                " && t.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames > 0)", timeout=20000)
+                " && t.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames > 0)")
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             await alice.screenshot(path=str(ARTIFACTS / "meeting-three-people.png"))
             marks = await carol.evaluate(
@@ -255,7 +256,7 @@ async def test_three_people_mute_screen_share_and_leave_on_our_stack(tmp_path):
                 f"{first_frame:.2f} s from opening the room URL (prejoin clicked at once)\n{marks}\n")
             # a participant leaving disappears for the others
             await bob.get_by_test_id("toolbar-hangup").click()
-            await bob_on_alice.wait_for(state="detached", timeout=15000)
+            await bob_on_alice.wait_for(state="detached")
             await carol.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for(state="detached")
             assert alice.problems == [] and carol.problems == [], (alice.problems, carol.problems)
         finally:
