@@ -104,8 +104,14 @@ class Router:
 
     def bind(self, session: C2SSession, username: str, wanted: str) -> jids.Jid:
         bare = f"{username}@{session.domain}"
+        resources = self.by_bare.get(bare, {})
+        resource = wanted if wanted and len(wanted) < 256 else uuid.uuid4().hex[:12]
+        previous = resources.get(resource)
+        if previous is not None:
+            # Prosody's default conflict rule, kick_old: a restarted service gets its JID back.
+            previous.sm_resumable = False
+            previous.stream_error("conflict", "replaced by a new connection")
         resources = self.by_bare.setdefault(bare, {})
-        resource = wanted if wanted and wanted not in resources and len(wanted) < 256 else uuid.uuid4().hex[:12]
         full = jids.Jid(username, session.domain, resource)
         resources[resource] = session
         self.sessions[full.full] = session

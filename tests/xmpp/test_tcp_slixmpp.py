@@ -77,3 +77,17 @@ async def test_server_answers_ping_disco_and_errors(server):
         assert err.value.iq["error"]["condition"] == "remote-server-not-found"
     finally:
         await disconnect(client)
+
+
+async def test_binding_a_taken_resource_replaces_the_old_session(server):
+    first = await connect(server, "focus@auth.meet.jitsi/focus", "focus-secret")
+    ended = asyncio.Event()
+    first.add_event_handler("disconnected", lambda _e: ended.set())
+    second = await connect(server, "focus@auth.meet.jitsi/focus", "focus-secret")
+    try:
+        assert second.boundjid.full == "focus@auth.meet.jitsi/focus"
+        await asyncio.wait_for(ended.wait(), 5)
+        assert server.router.sessions["focus@auth.meet.jitsi/focus"].link is not None
+        assert len(server.router.by_bare["focus@auth.meet.jitsi"]) == 1
+    finally:
+        await disconnect(first, second)
