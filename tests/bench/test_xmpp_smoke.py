@@ -22,11 +22,12 @@ def bench(tmp_path, *argv: str) -> tuple[subprocess.CompletedProcess, dict]:
     return done, result
 
 
-def test_chat_over_websocket_on_both_anchors(tmp_path):
-    done, result = bench(tmp_path, "--no-ours", "--against", "prosody", "--against", "ejabberd",
+def test_chat_over_websocket_on_ours_and_both_anchors(tmp_path):
+    done, result = bench(tmp_path, "--against", "prosody", "--against", "ejabberd",
                          "--clients", "6", "--rooms", "2", "--messages", "2", "--rate", "5")
     assert done.returncode == 0, done.stderr
-    assert result["ok"] and set(result["servers"]) == {"prosody", "ejabberd"}
+    assert result["ok"] and set(result["servers"]) == {"ours", "prosody", "ejabberd"}
+    assert set(result["ratios"]) == {"prosody", "ejabberd"}
     for figures in result["servers"].values():
         assert figures["login_ms"]["count"] == 6 and figures["join_ms"]["count"] == 6
         assert figures["messages_sent"] == 12
@@ -36,13 +37,13 @@ def test_chat_over_websocket_on_both_anchors(tmp_path):
     assert "ejabberd" in done.stdout and "fanout_per_s" in done.stdout
 
 
-def test_big_room_over_bosh_on_prosody(tmp_path):
-    done, result = bench(tmp_path, "--no-ours", "--against", "prosody", "--transport", "bosh", "--big-room",
+def test_big_room_over_bosh_on_ours_and_prosody(tmp_path):
+    done, result = bench(tmp_path, "--against", "prosody", "--transport", "bosh", "--big-room",
                          "--occupants", "8", "--newcomers", "2")
     assert done.returncode == 0, done.stderr
-    figures = result["servers"]["prosody"]
-    assert figures["newcomer_all_presences_ms"]["count"] == 2
-    assert figures["join_ms"]["count"] == 8
+    for figures in result["servers"].values():
+        assert figures["newcomer_all_presences_ms"]["count"] == 2
+        assert figures["join_ms"]["count"] == 8
 
 
 def test_a_server_that_will_not_start_fails_the_run_visibly(tmp_path):
