@@ -157,7 +157,8 @@ class StreamConnection(asyncio.Protocol):
 
     def _stream_error(self, exc: StreamError) -> None:
         session = self.session
-        if getattr(session, "state", None) == "opening" and hasattr(session, "stream_id"):
+        if getattr(session, "state", None) == "opening":
+            # RFC 6120 §4.9.1.1: an error before our stream header still goes inside one.
             self.send_open("error", getattr(session, "domain", "") or "localhost")
         session.stream_error(exc.condition, exc.text)  # type: ignore[attr-defined]
 
