@@ -1,7 +1,8 @@
 """The Python ceiling for media on this machine: how fast one Python thread can SRTP-protect and send.
 
 A bridge in Python cannot forward faster than this loop, so its forwarding rate is reported as a
-fraction of it. `forward` adds what a forwarder does per packet on top (unprotect the inbound
+fraction of it. Rates are per CPU-second of the loop's thread (`pps`; on a shared machine the
+wall-clock rate, `wall_pps`, also counts the time the thread waited for a core). `forward` adds what a forwarder does per packet on top (unprotect the inbound
 packet once, rewrite the header, protect again), for one receiver per inbound packet.
 """
 
@@ -36,6 +37,7 @@ def protect_and_send(seconds: float = 1.0, payload: int = 1000) -> dict:
     sink, source, address = _sockets()
     packet = bytearray(HEADER.size + payload)
     sent = 0
+    cpu = time.thread_time()
     started = time.perf_counter()
     deadline = started + seconds
     try:
@@ -50,7 +52,7 @@ def protect_and_send(seconds: float = 1.0, payload: int = 1000) -> dict:
     finally:
         sink.close()
         source.close()
-    return {"pps": round(sent / (now - started)), "payload_bytes": payload, "seconds": round(now - started, 2)}
+    return _rates(sent, now - started, time.thread_time() - cpu, payload)
 
 
 def forward(seconds: float = 1.0, payload: int = 1000, batch: int = 1024) -> dict:
@@ -64,6 +66,7 @@ def forward(seconds: float = 1.0, payload: int = 1000, batch: int = 1024) -> dic
         inbound.append(sender.protect(bytes(packet)))
     sink, source, address = _sockets()
     forwarded = 0
+    cpu = time.thread_time()
     started = time.perf_counter()
     deadline = started + seconds
     try:
@@ -80,8 +83,12 @@ def forward(seconds: float = 1.0, payload: int = 1000, batch: int = 1024) -> dic
     finally:
         sink.close()
         source.close()
-    elapsed = time.perf_counter() - started
-    return {"pps": round(forwarded / elapsed), "payload_bytes": payload, "seconds": round(elapsed, 2)}
+    return _rates(forwarded, time.perf_counter() - started, time.thread_time() - cpu, payload)
+
+
+def _rates(packets: int, wall: float, cpu: float, payload: int) -> dict:
+    return {"pps": round(packets / max(cpu, 1e-9)), "wall_pps": round(packets / wall), "payload_bytes": payload,
+            "seconds": round(wall, 2), "cpu_s": round(cpu, 2)}
 
 
 def measure(seconds: float = 1.0) -> dict:

@@ -13,8 +13,10 @@ COLUMNS = {
              ("newcomer p50/p99 ms", "newcomer_all_presences_ms"), ("conf. request p50 ms", "conference_request_ms"),
              ("fan-out /s", "fanout_per_s"), ("lost", "lost"), ("CPU s", "server.total.cpu_s"),
              ("peak RSS MB", "server.total.peak_rss_mb")),
-    "media": (("forwarded pps (knee)", "forwarded_pps"), ("pps per CPU-s", "pps_per_cpu_s"),
-              ("ceiling pps", "protect_sendto_video.pps")),
+    "media": (("knee: participants", "knee.participants_total"), ("forwarded pps", "forwarded_pps"),
+              ("latency p50/p99 ms", "knee.latency_ms"), ("µs CPU per packet", "knee.cpu_us_per_packet"),
+              ("pps per CPU-s", "pps_per_cpu_s"), ("ceiling: protect+sendto pps", "protect_sendto_video.pps"),
+              ("ceiling: forward loop pps", "forward_video.pps")),
     "conference": (("MUC join p50 ms", "muc_join_ms"), ("offer p50 ms", "offer_ms"),
                    ("first media p50/p99 ms", "first_media_ms"), ("checks all flowing", "checks_all_flowing"),
                    ("recovery s", "recovery_s")),
@@ -24,6 +26,11 @@ COLUMNS = {
 
 def kind(result: dict) -> str:
     p = result["params"]
+    if result["workload"] == "media":
+        return f"media, {p['conferences']} conference(s), max height {p.get('max_height') or 'bridge default'}"
+    if result["workload"] == "conference":
+        kill = ", bridge killed" if p.get("kill_bridge_at") is not None else ""
+        return f"conference, {p['conferences']} x {p['participants']}{kill}"
     if result["workload"] != "xmpp":
         return result["workload"]
     mode = "big room" if p.get("big_room") else ("focus" if p.get("focus") else "chat")
@@ -70,6 +77,17 @@ def tables(all_results: list[dict]) -> str:
         for server, figures in result["servers"].items():
             version = f" {figures['version']}" if figures.get("version") else ""
             out.append(f"| {server}{version} | " + " | ".join(_fmt(_get(figures, k)) for _, k in shown) + " |")
+        steps = result["servers"].get("bridge", {}).get("steps") if result["workload"] == "media" else None
+        if steps:
+            out.append("")
+            out.append("| participants | sent pps | forwarded pps | loss | audio delivery | latency p50/p99 ms "
+                       "| bridge CPU share | bench CPU share | drops at bridge socket |")
+            out.append("|---" * 9 + "|")
+            for step in steps:
+                out.append(f"| {step['participants_total']} | {_fmt(step['sent_pps'])} | {_fmt(step['forwarded_pps'])} "
+                           f"| {step['loss']:.2%} | {step['audio_delivery']:.3f} | {_fmt(step['latency_ms'])} "
+                           f"| {step['bridge_cpu_share']:.3f} | {_fmt(step.get('bench_cpu_share'))} "
+                           f"| {_fmt(step.get('bridge_socket_drops'))} |")
         for anchor, ratios in result["ratios"].items():
             if ratios:
                 pairs = ", ".join(f"{k} {v:.3g}" for k, v in ratios.items())

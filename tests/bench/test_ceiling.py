@@ -7,3 +7,9 @@ def test_every_ceiling_loop_reports_a_rate():
     for loop in figures.values():
         assert loop["pps"] > 0 and loop["seconds"] >= 0.05
     assert figures["forward_video"]["payload_bytes"] == 1100
+
+
+def test_rates_count_cpu_seconds_not_waiting():
+    figures = ceiling.protect_and_send(seconds=0.05, payload=100)
+    assert figures["pps"] >= figures["wall_pps"] > 0
+    assert 0 < figures["cpu_s"] <= figures["seconds"] + 0.01
