@@ -148,7 +148,9 @@ def _update_endpoint(bridge, conference: Conference, endpoint: Endpoint, wire: c
         if media.type == "audio":
             endpoint.audio_pts.update(pts)
         else:
-            conference.forwarder.set_video_payload_types({k: v for k, v in pts.items() if v.lower() != "rtx"})
+            rtx = {pt.id: int(pt.parameters["apt"]) for pt in media.payload_types
+                   if pt.name.lower() == "rtx" and pt.parameters.get("apt", "").isdigit()}
+            conference.forwarder.set_video_payload_types({k: v for k, v in pts.items() if v.lower() != "rtx"}, rtx)
     if wire.initial_last_n is not None and not created:
         endpoint.receiver.last_n = wire.initial_last_n
     transport = wire.transport

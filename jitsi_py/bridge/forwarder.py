@@ -27,6 +27,7 @@ KEYFRAME_REQUEST_INTERVAL = 0.2  # bridge-media.md §4.4: one PLI per source per
 VIDEO_TS_STEP = 3000  # 90 kHz at 30 fps: the gap placed between two layers' timestamps
 DEFAULT_MAX_HEIGHT = 180
 ONSTAGE_PREFERRED_HEIGHT = 360
+MAX_NACK_GAP = 64  # a larger jump is a restart or a burst a key frame repairs better
 HISTORY = 512  # power of two: packets kept per receiver for NACK retransmission
 
 
@@ -47,6 +48,7 @@ class Source:
 
     def __post_init__(self) -> None:
         self.packets = [0] * len(self.layers)
+        self.last_seq = [-1] * len(self.layers)  # highest sequence number per layer, for NACKs
         self.active = [False] * len(self.layers)
         self._seen = [0] * len(self.layers)
 
@@ -143,12 +145,13 @@ class Forwarder:
         self.messages: list[tuple[str, dict]] = []
         # SSRC -> (source, layer index, projections of that source): the per-packet lookup.
         self._by_ssrc: dict[int, tuple[Source, int, list[Projection]]] = {}
-        self._rtx_ssrcs: set[int] = set()
+        self._rtx_ssrcs: dict[int, int] = {}  # RTX SSRC -> its media SSRC
+        self._rtx_pts: dict[int, int] = {}  # RTX payload type -> the media payload type (apt)
         self._last_keyframe_request: dict[int, float] = {}
-        self._keyframe = KEYFRAME_DETECTORS["VP8"]
         self._video_pts: dict[int, str] = {}
         self._sender_constraints: dict[str, int] = {}
         self.dropped_rtx = 0
+        self.nacks_sent = 0
         self.sender_reports: dict[int, tuple[int, float]] = {}  # SSRC -> (NTP middle bits, when)
         self.keyframe_requests = 0
         self.packets_forwarded = 0
@@ -157,9 +160,11 @@ class Forwarder:
 
     # --- signalling inputs -----------------------------------------------------------------------
 
-    def set_video_payload_types(self, pts: dict[int, str]) -> None:
-        """Payload type -> codec name (VP8, VP9, H264, ...), for key frame detection."""
+    def set_video_payload_types(self, pts: dict[int, str], rtx: dict[int, int] | None = None) -> None:
+        """Payload type -> codec name (VP8, VP9, H264, ...), for key frame detection; ``rtx``
+        maps RTX payload types to the payload type they retransmit."""
         self._video_pts.update({pt: name.upper() for pt, name in pts.items()})
+        self._rtx_pts.update(rtx or {})
 
     def add_receiver(self, receiver: Receiver, send_rtcp) -> None:
         self.receivers[receiver.id] = receiver
@@ -185,7 +190,8 @@ class Forwarder:
             source = self.sources.pop(name)
             for ssrc in source.layers:
                 self._by_ssrc.pop(ssrc, None)
-            self._rtx_ssrcs.difference_update(source.rtx.values())
+            for rtx_ssrc in source.rtx.values():
+                self._rtx_ssrcs.pop(rtx_ssrc, None)
             for receiver in self.receivers.values():
                 projection = receiver.projections.pop(name, None)
                 if projection is not None:
@@ -195,7 +201,7 @@ class Forwarder:
             projections: list[Projection] = []
             for index, ssrc in enumerate(source.layers):
                 self._by_ssrc[ssrc] = (source, index, projections)
-            self._rtx_ssrcs.update(source.rtx.values())
+            self._rtx_ssrcs.update({rtx_ssrc: media for media, rtx_ssrc in source.rtx.items()})
         self.allocate()
 
     def set_muted(self, endpoint_id: str, audio: bool | None, video: bool | None) -> None:
@@ -330,14 +336,23 @@ class Forwarder:
         """Forward one plain RTP packet; returns how many receivers got it (-1: unknown SSRC)."""
         entry = self._by_ssrc.get(ssrc)
         if entry is None:
-            if ssrc in self._rtx_ssrcs:
-                self.dropped_rtx += 1
-                return 0
-            return -1
+            media = self._rtx_ssrcs.get(ssrc)
+            if media is None:
+                return -1
+            return self._rtx(sender, packet, pt, ts, media)
         source, layer, projections = entry
         if source.owner != sender:
             return -1
         source.packets[layer] += 1
+        if source.media == "video":
+            last = source.last_seq[layer]
+            gap = (seq - last) & 0xFFFF
+            if last < 0:
+                source.last_seq[layer] = seq
+            elif gap < 0x8000:
+                source.last_seq[layer] = seq
+                if 1 < gap <= MAX_NACK_GAP:
+                    self._nack(source.owner, ssrc, [(last + i) & 0xFFFF for i in range(1, gap)])
         muted = self.muted.get(sender)
         if muted is not None and muted[source.media == "video"]:
             return 0
@@ -371,6 +386,26 @@ class Forwarder:
             count += 1
         self.packets_forwarded += count
         return count
+
+    def _rtx(self, sender: str, packet: bytes, pt: int, ts: int, media: int) -> int:
+        """RFC 4588: forward the packet an RTX one carries (sent for our NACK), as the original."""
+        offset = header_length(packet)
+        apt = self._rtx_pts.get(pt)
+        if offset < 0 or apt is None or len(packet) - offset <= 2 or packet[0] & 0x20:
+            self.dropped_rtx += 1  # padding probes: bandwidth estimation only
+            return 0
+        osn = (packet[offset] << 8) | packet[offset + 1]
+        buf = bytearray(packet[:offset])
+        buf += packet[offset + 2:]
+        buf[1] = (buf[1] & 0x80) | apt
+        HEADER.pack_into(buf, 2, osn, ts, media)
+        return self.rtp(sender, bytes(buf), apt, osn, ts, media)
+
+    def _nack(self, owner: str, ssrc: int, lost: list[int]) -> None:
+        send = self.senders_rtcp.get(owner)
+        if send is not None:
+            self.nacks_sent += 1
+            send(rtcp.build_rr(self.feedback_ssrc) + rtcp.build_nack(self.feedback_ssrc, ssrc, lost))
 
     def _is_keyframe(self, packet: bytes, pt: int) -> bool:
         detector = KEYFRAME_DETECTORS.get(self._video_pts.get(pt, "VP8"))

@@ -7,7 +7,6 @@ here directly in SDP, the way lib-jitsi-meet turns Jingle into SDP for the brows
 from __future__ import annotations
 
 import asyncio
-import fractions
 import math
 import re
 import time

@@ -130,3 +130,29 @@ def test_force_mute_and_foreign_ssrcs_are_dropped():
     assert send(forwarder, 1001, 2, 0, key=True) == 0
     packet = vp8(2001, 1, 0, False)
     assert forwarder.rtp("alice", packet, *read_header(packet)) == 0 and forwarder.dropped_rtx == 1
+
+
+def nacks(sink):
+    out = []
+    for packet in sink.rtcp:
+        for pt, fmt, offset, length in rtcp.packets(packet):
+            if pt == rtcp.RTPFB and fmt == rtcp.FMT_NACK:
+                out.append((rtcp.media_ssrc(packet, offset), sorted(rtcp.nack_sequence_numbers(packet, offset, length))))
+    return out
+
+
+def test_upstream_loss_is_nacked_and_the_rtx_answer_forwarded_as_the_original():
+    forwarder, receiver, sender, viewer = setup()
+    forwarder.set_video_payload_types({100: "VP8"}, {96: 100})
+    send(forwarder, 1001, 10, 0, key=True)
+    send(forwarder, 1001, 13, 9000)
+    assert nacks(sender) == [(1001, [11, 12])]
+    original = vp8(1001, 11, 3000, False)
+    rtx = struct.pack("!BBHII", 0x80, 96, 500, 3000, 2001) + struct.pack("!H", 11) + original[12:]
+    assert forwarder.rtp("alice", rtx, *read_header(rtx)) == 1
+    (pt, seq, ts, ssrc, packet) = viewer.packets[-1]
+    assert (pt, seq, ts, ssrc) == (100, 11, 3000, 1001) and packet == original
+    padding = struct.pack("!BBHII", 0xA0, 96, 501, 3000, 2001) + bytes(255) + b"\xff"
+    assert forwarder.rtp("alice", padding, *read_header(padding)) == 0
+    send(forwarder, 1001, 14, 12000)
+    assert len(nacks(sender)) == 1  # the late retransmission opened no new gap
