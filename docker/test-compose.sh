@@ -281,9 +281,22 @@ check_prosodyctl() {
   log "prosodyctl register/unregister change the XMPP server's account store; compose logs show each service"
 }
 
+# jigasi.yml and jibri.yml name services jitsi-py does not provide: each must say so and fail.
+check_overlays() {
+  local svc out rc
+  for svc in jigasi jibri; do
+    rc=0
+    out=$("${COMPOSE[@]}" -f "$HERE/$svc.yml" run --rm --no-deps "$svc" 2>&1) || rc=$?
+    [ "$rc" -ne 0 ] || die "$svc.yml: the $svc service exited 0"
+    grep -q "jitsi-py does not provide" <<<"$out" || die "$svc.yml: no explanation in its output: $out"
+  done
+  log "jigasi.yml and jibri.yml say jitsi-py does not provide them, and exit non-zero"
+}
+
 join() {
   check_published
   check_prosodyctl
+  check_overlays
   log "client joins through the published ports"
   (cd "$ROOT" && "$PY" -m tests.docker.join_client \
     --websocket "wss://localhost:$HTTPS_PORT/xmpp-websocket" --media-host 127.0.0.1 --media-ports "$JVB_PORT,$JVB2_PORT" --rooms 2 --every-port --colibri-ws) \
