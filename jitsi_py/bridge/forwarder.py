@@ -9,7 +9,10 @@ with :meth:`Forwarder.feedback`; key-frame requests towards senders come out thr
 Per (receiver, source) a :class:`Projection` keeps the outgoing SSRC (the source's first SSRC, or
 a bridge-chosen one announced in ``VideoSourcesMap``/``AudioSourcesMap`` when the receiver
 rewrites SSRCs) and the sequence-number/timestamp offsets that make one continuous stream across
-simulcast layer switches. A switch happens only on a key frame of the target layer.
+simulcast layer switches. A switch happens only on a key frame of the target layer, and only to a
+layer the sender currently sends (``Source.active``, refreshed by :meth:`Forwarder.check_layers`).
+Upstream loss is NACKed per layer and the senders' RTX answers are forwarded as the originals;
+receivers' NACKs are answered from a per-receiver history ring.
 """
 
 from __future__ import annotations
