@@ -83,7 +83,7 @@ def load(
 def require_secret(name: str, value: str | None) -> str:
     """A service started on its own refuses to run without its password, as upstream's do."""
     if not value:
-        raise SettingsError(name, None, "is required; " + GEN_PASSWORDS_HINT)
+        raise SettingsError(name, None, GEN_PASSWORDS_HINT)
     return value
 
 

@@ -24,8 +24,10 @@ class SettingsError(ValueError):
         self.name = name
         self.value = value
         self.reason = reason
-        shown = "unset" if value is None else repr(value)
-        super().__init__(f"{name}={shown}: {reason}")
+        if value is None:
+            super().__init__(f"{name} is not set: {reason}")
+        else:
+            super().__init__(f"{name}={value!r}: {reason}")
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ class TokenVerifier:
 
     def __init__(self, config: Jwt) -> None:
         if not config.app_id:
-            raise SettingsError("JWT_APP_ID", None, "is required with AUTH_TYPE=jwt")
+            raise SettingsError("JWT_APP_ID", None, "required with AUTH_TYPE=jwt")
         if not config.app_secret and not config.asap_key_server:
             raise SettingsError("JWT_APP_SECRET", None, "JWT_APP_SECRET or JWT_ASAP_KEYSERVER is required")
         self.config = config

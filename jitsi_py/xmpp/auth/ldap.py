@@ -83,7 +83,7 @@ class Directory:
 
     def __init__(self, config: Ldap) -> None:
         if not config.url:
-            raise SettingsError("LDAP_URL", None, "is required with AUTH_TYPE=ldap")
+            raise SettingsError("LDAP_URL", None, "required with AUTH_TYPE=ldap")
         if config.auth_method not in AUTH_METHODS:
             raise SettingsError("LDAP_AUTH_METHOD", config.auth_method, "expected bind or fastbind")
         if config.auth_method == "bind" and not config.base:

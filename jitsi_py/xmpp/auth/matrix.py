@@ -82,7 +82,7 @@ class UserVerification:
 
     def __init__(self, config: Matrix) -> None:
         if not config.uvs_url:
-            raise SettingsError("MATRIX_UVS_URL", None, "is required with AUTH_TYPE=matrix or hybrid_matrix_token")
+            raise SettingsError("MATRIX_UVS_URL", None, "required with AUTH_TYPE=matrix or hybrid_matrix_token")
         self.url = config.uvs_url.rstrip("/") + "/verify/user_in_room"
         self.auth_token = config.uvs_auth_token
         self.timeout = config.timeout

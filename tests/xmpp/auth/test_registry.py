@@ -55,4 +55,4 @@ def test_a_misconfigured_backend_stops_the_service_with_one_clear_line(tmp_path)
     done = subprocess.run([sys.executable, "-m", "jitsi_py.xmpp"], env=env, cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines()[-1].endswith("JWT_APP_ID=unset: is required with AUTH_TYPE=jwt")
+    assert done.stderr.strip().splitlines()[-1].endswith("JWT_APP_ID is not set: required with AUTH_TYPE=jwt")
