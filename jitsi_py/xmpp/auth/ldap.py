@@ -87,7 +87,7 @@ class Directory:
         if config.auth_method not in AUTH_METHODS:
             raise SettingsError("LDAP_AUTH_METHOD", config.auth_method, "expected bind or fastbind")
         if config.auth_method == "bind" and not config.base:
-            raise SettingsError("LDAP_BASE", None, "is required with LDAP_AUTH_METHOD=bind")
+            raise SettingsError("LDAP_BASE", None, "required with LDAP_AUTH_METHOD=bind")
         self.config = config
         self.servers = [self._server(url) for url in config.url.split()]
 
