@@ -14,15 +14,15 @@ from collections import deque
 from typing import Awaitable, Callable
 
 from ..common.aio import Rearm
-from ..common.xmlstream import StreamError, XmlStreamParser
+from ..common.xmlstream import StreamError, XmlStreamParser, escape_attr
 from .c2s import C2SSession, SessionLimits
 from .router import Router
 
 logger = logging.getLogger(__name__)
 
 STREAM_HEADER = (
-    "<?xml version='1.0'?><stream:stream xmlns='{ns}' xmlns:stream='http://etherx.jabber.org/streams'"
-    " id='{id}' from='{domain}' version='1.0' xml:lang='en'>"
+    '<?xml version="1.0"?><stream:stream xmlns="{ns}" xmlns:stream="http://etherx.jabber.org/streams"'
+    ' id="{id}" from="{domain}" version="1.0" xml:lang="en">'
 )
 MAX_WRITE_BUFFER = 4 * 1024 * 1024  # a peer that stops reading is cut off past this
 
@@ -188,7 +188,7 @@ class StreamConnection(asyncio.Protocol):
             transport.abort()
 
     def send_open(self, stream_id: str, domain: str) -> None:
-        self.send(STREAM_HEADER.format(ns=self.stream_ns, id=stream_id, domain=domain).encode())
+        self.send(STREAM_HEADER.format(ns=self.stream_ns, id=stream_id, domain=escape_attr(domain)).encode())
 
     def start_tls(self) -> None:
         assert self._tls_context is not None and self._loop is not None
