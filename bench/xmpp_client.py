@@ -195,15 +195,17 @@ class BoshTransport:
             yield item
 
     async def close(self) -> None:
-        if not self.closed and self.sid:
-            self.closed = True
-            try:
+        try:
+            if not self.closed and self.sid:
+                self.closed = True
                 await asyncio.wait_for(self._post(self._body(
                     "<presence type='unavailable' xmlns='jabber:client'/>", " type='terminate'")), 3)
-            except (XmppError, aiohttp.ClientError, asyncio.TimeoutError, ET.ParseError, ConnectionError):
-                pass
-        for task in list(self.tasks):
-            task.cancel()
+        except (XmppError, aiohttp.ClientError, asyncio.TimeoutError, ET.ParseError, ConnectionError):
+            pass
+        finally:
+            for task in list(self.tasks):
+                task.cancel()
+            await self.http.close()
 
 
 class TcpTransport:
