@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The images and compose files, built and run for real: a private Docker engine, a local Debian base
-# image (no registry is needed), every image built with `make`, the stack brought up with a `.env`
-# made as the README says (env.example + gen-passwords.sh), every healthcheck awaited, then a client
-# on this host joins through the published ports: XMPP over wss://localhost:$HTTPS_PORT/xmpp-websocket
-# (the focus must answer its conference request) and ICE to the bridge through $JVB_PORT/udp.
-# Finally `down`, the engine stopped, and the host's network state restored as it was found.
+# image (no registry is needed), every image built with `make`, the stack (plus jvb2.yml's second
+# bridge) brought up with a `.env` made as the README says (env.example + gen-passwords.sh) on free
+# ports, and every healthcheck awaited. Then, from this host through the published ports only: the
+# REST ports answer, `prosodyctl register|unregister` change the account store, jigasi.yml and
+# jibri.yml refuse plainly, and two meetings of two participants each join over
+# wss://localhost:$HTTPS_PORT/xmpp-websocket: the focus answers, offers Jingle, ICE and DTLS succeed
+# through the bridges' UDP ports, colibri-ws opens through the web service, audio one participant
+# sends reaches the other, and the two meetings land on different bridges. Finally `down`, the
+# engine stopped, and the host's bridges, iptables rules and ip_forward restored as they were found.
 #
 # Run as root (apt, dockerd, iptables). Environment knobs:
 #   JITSI_PY_DOCKER_STATE  directory for the engine's data, kept between runs when given
