@@ -80,3 +80,40 @@ def throughput(out_dir: Path, name: str, title: str, series: dict[str, list[tupl
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def media_sweep(out_dir: Path, steps: list[dict], ceiling: dict) -> Path:
+    """Left: forwarded packets/s and loss against load. Right: the bridge's CPU per forwarded
+    packet beside the Python ceiling's, the comparison that holds whether or not the bridge is busy."""
+    plt = _pyplot()
+    fig, (rate, cost) = plt.subplots(1, 2, figsize=(12, 4.5))
+    xs = [s["participants_total"] for s in steps]
+    rate.plot(xs, [s["forwarded_pps"] for s in steps], marker="o", color=COLOURS["ours"], label="forwarded pps")
+    rate.set_xlabel("participants (all publishing and receiving)")
+    rate.set_ylabel("packets/s")
+    rate.grid(True, alpha=0.3)
+    loss = rate.twinx()
+    loss.plot(xs, [100 * s["loss"] for s in steps], marker="x", linestyle="--", color="tab:red", label="loss %")
+    loss.set_ylabel("loss %")
+    rate.legend(loc="upper left", fontsize="small")
+    loss.legend(loc="upper right", fontsize="small")
+    rate.set_title("bridge: throughput and loss against load")
+    points = [(x, s["cpu_us_per_packet"]) for x, s in zip(xs, steps) if s.get("cpu_us_per_packet")]
+    if points:
+        cost.plot(*zip(*points), marker="o", color=COLOURS["ours"], label="bridge: µs CPU per forwarded packet")
+    for key, label, style in (("protect_sendto_video", "ceiling: protect + sendto", "--"),
+                              ("forward_video", "ceiling: unprotect + rewrite + protect + sendto", ":")):
+        if ceiling.get(key, {}).get("pps"):
+            cost.axhline(1e6 / ceiling[key]["pps"], linestyle=style, color=COLOURS["ceiling"], label=label)
+    cost.set_xlabel("participants")
+    cost.set_ylabel("µs of CPU per packet")
+    cost.set_yscale("log")
+    cost.grid(True, which="both", alpha=0.3)
+    cost.legend(fontsize="small")
+    cost.set_title("CPU per packet: bridge beside the Python ceiling")
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"media-sweep-{_stamp()}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

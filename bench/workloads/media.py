@@ -100,11 +100,7 @@ async def run(args: argparse.Namespace) -> int:
     def draw(out: Path) -> list[Path]:
         pngs = []
         if done_steps:
-            ceiling_pps = result["servers"]["ceiling"]["protect_sendto_video"]["pps"]
-            pngs.append(plots.throughput(
-                out, "media-sweep", "bridge: forwarded packets/s against participants",
-                {"ours": [(s["participants_total"], s["forwarded_pps"]) for s in done_steps]},
-                "participants (all publishing and receiving)", "packets/s", ceiling=ceiling_pps))
+            pngs.append(plots.media_sweep(out, done_steps, result["servers"].get("ceiling", {})))
         if latencies:
             pngs.append(plots.latency_cdfs(out, "media-latency", "media: end-to-end latency by step",
                                            {"RTP through the bridge": latencies}))
