@@ -139,6 +139,7 @@ class Videobridge:
             "graceful_shutdown": self.graceful_shutdown,
             "shutting_down": self.shutting_down,
             "healthy": self.healthy,
+            "colibri2": True,  # in the stats filter's short list: this bridge speaks Colibri2
             "version": VERSION,
             "release": VERSION,
             **({"region": self.region} if self.region else {}),
