@@ -92,7 +92,7 @@ class Link(Protocol):
 @dataclass(frozen=True)
 class SessionLimits:
     unauthenticated_timeout: float = 60.0
-    ping_interval: float = 60.0  # idle this long: the server pings (XEP-0199)
+    ping_interval: float = 60.0  # a stream-managed session idle this long gets a ping (XEP-0199)
     ping_timeout: float = 30.0  # then nothing for this long: the connection is dead
     hibernation: float = 60.0  # XEP-0198 resumption window
     max_unacked: int = 500  # stanzas queued for an unacknowledged client; past this, give up
@@ -186,7 +186,14 @@ class C2SSession:
             return self._auth_deadline
         if self._ping_sent is not None:
             return self._ping_sent + self.limits.ping_timeout
+        if self.sm_id is None:
+            return None  # no server pings without XEP-0198 (Prosody sends none either)
         return self._last_rx + self.limits.ping_interval
+
+    def heard(self, now: float) -> None:
+        """Bytes arrived (whitespace keepalives included): the peer is alive."""
+        self._last_rx = now
+        self._ping_sent = None
 
     def handle_timer(self, now: float) -> None:
         if self.state == CLOSED:
@@ -202,15 +209,19 @@ class C2SSession:
             if now >= self._ping_sent + self.limits.ping_timeout:
                 self.connection_lost(now)
             return
-        if now >= self._last_rx + self.limits.ping_interval and self.state == BOUND:
+        if now >= self._last_rx + self.limits.ping_interval and self.state == BOUND and self.sm_id is not None:
+            # An idle stream-managed session: ping it (XEP-0199) and ask for an ack, so a client
+            # that ignores the IQ still answers; silence means the connection is dead, and the
+            # session hibernates for resumption instead of waiting for TCP to notice.
             self._ping_seq += 1
             iq = _el(IQ, {"type": "get", "id": f"s2c-ping-{self._ping_seq}", "to": self.full_jid,
                           "from": self.domain})
             SubElement(iq, PING)
             self._send_stanza_element(iq)
+            if self.link is not None and not self._sm_r_pending:
+                self._sm_r_pending = True
+                self.link.send(b'<r xmlns="urn:xmpp:sm:3"/>')
             self._ping_sent = now
-        elif self.state != BOUND:
-            self._last_rx = now
 
     def hibernation_check(self, now: float) -> None:
         """Called by the glue when the resumption window of a cut session should be over."""

@@ -95,6 +95,9 @@ class ComponentSession:
     def deadline(self) -> float | None:
         return self._deadline
 
+    def heard(self, now: float) -> None:
+        """Liveness is the connection's business for components."""
+
     def handle_timer(self, now: float) -> None:
         if self._deadline is not None and now >= self._deadline:
             self.stream_error("connection-timeout", "no handshake in time")

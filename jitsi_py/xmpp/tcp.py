@@ -118,6 +118,7 @@ class StreamConnection(asyncio.Protocol):
         loop = self._loop
         assert loop is not None
         now = loop.time()
+        self.session.heard(now)  # type: ignore[attr-defined]
         limit = self._limit
         if limit is not None and not getattr(self.session, "service_account", False):
             pause = limit.delay(len(data), now)

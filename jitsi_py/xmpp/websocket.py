@@ -189,6 +189,7 @@ class WebSocketEndpoint:
                     break
                 else:
                     break
+                link.session.heard(loop.time())
                 try:
                     events = parser.feed(data)
                 except StreamError as exc:

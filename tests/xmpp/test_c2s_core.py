@@ -134,9 +134,13 @@ async def test_unauthenticated_timeout_and_server_ping(router):
     session.handle_timer(5)
     assert b"connection-timeout" in link.closed
     alice, alink = await logged_in(router)
+    assert alice.deadline() is None  # without XEP-0198 the server does not ping
+    await feed(alice, b"<enable xmlns='urn:xmpp:sm:3'/>")
+    alink.take()
     assert alice.deadline() == SessionLimits().ping_interval
     alice.handle_timer(60.0)
-    assert b"<ping xmlns=\"urn:xmpp:ping\"/>" in alink.take()
+    sent = alink.take()
+    assert b"<ping xmlns=\"urn:xmpp:ping\"/>" in sent and sent.endswith(b'<r xmlns="urn:xmpp:sm:3"/>')
     alice.handle_timer(60.0 + SessionLimits().ping_timeout)
     assert alice.state == "closed"  # no answer, not resumable: gone
 
