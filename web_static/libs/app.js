@@ -34,21 +34,38 @@ function mediaErrorText(error) {
     if (error?.name === 'NotFoundError' || error?.name === 'OverconstrainedError') {
         return 'No camera or microphone was found. You can still join to watch and listen.';
     }
+    if (error?.name === 'TimeoutError') {
+        return 'Your camera and microphone did not respond. You can still join to watch and listen, or reload to try again.';
+    }
     if (error?.name === 'NotReadableError') {
         return 'Your camera or microphone is in use by another application.';
     }
     return `Your camera and microphone could not be started (${error?.message || error}).`;
 }
 
+const MEDIA_TIMEOUT_MS = 15000;
+
+// getUserMedia that gives up after MEDIA_TIMEOUT_MS (a device or permission prompt that never
+// answers must not keep a person out of the meeting); a late stream is stopped, not leaked.
+function askDevices(constraints) {
+    let timedOut = false;
+    const request = navigator.mediaDevices.getUserMedia(constraints);
+    request.then(stream => timedOut && stream.getTracks().forEach(t => t.stop()), () => {});
+    return Promise.race([request, new Promise((_, reject) => setTimeout(() => {
+        timedOut = true;
+        reject(Object.assign(new Error('the camera and microphone did not answer'), { name: 'TimeoutError' }));
+    }, MEDIA_TIMEOUT_MS))]);
+}
+
 async function getMedia(wantAudio, wantVideo) {
     if (!wantAudio && !wantVideo) return { stream: new MediaStream() };
     const video = wantVideo ? (config.constraints?.video || true) : false;
     try {
-        return { stream: await navigator.mediaDevices.getUserMedia({ audio: wantAudio, video }) };
+        return { stream: await askDevices({ audio: wantAudio, video }) };
     } catch (error) {
-        if (wantVideo && wantAudio) {
+        if (wantVideo && wantAudio && error.name !== 'TimeoutError') {
             try {
-                return { stream: await navigator.mediaDevices.getUserMedia({ audio: true, video: false }), error };
+                return { stream: await askDevices({ audio: true, video: false }), error };
             } catch (ignored) { /* fall through to no media */ }
         }
         return { stream: new MediaStream(), error };
@@ -87,10 +104,11 @@ function welcomePage() {
 async function prejoinPage(where) {
     const wantAudio = !config.startWithAudioMuted && !config.startSilent;
     const wantVideo = !config.startWithVideoMuted && !config.startAudioOnly;
-    const { stream, error } = await getMedia(true, true);
+    // The page shows at once; the devices' answer (or refusal) arrives into it.
+    const stream = new MediaStream();
+    const media = getMedia(true, true);
     const state = { audio: wantAudio, video: wantVideo };
     const preview = h('video', { class: 'preview', 'data-testid': 'prejoin-preview', autoplay: true, muted: true, playsinline: true });
-    preview.srcObject = stream;
     const name = h('input', { 'data-testid': 'prejoin-name', placeholder: 'Your name', 'aria-label': 'Your name',
         value: localStorage.getItem('jitsi-py-display-name') || '' });
     const mic = h('button', { 'data-testid': 'prejoin-microphone', 'aria-pressed': String(!state.audio) }, state.audio ? 'Mute microphone' : 'Unmute microphone');
@@ -106,7 +124,6 @@ async function prejoinPage(where) {
         cam.textContent = state.video ? 'Stop camera' : 'Start camera';
         cam.setAttribute('aria-pressed', String(!state.video));
     };
-    stream.getVideoTracks().forEach(t => { t.enabled = state.video; });
     const hidden = new Set(config.hiddenPremeetingButtons || []);
     const join = h('button', { class: 'primary', 'data-testid': 'prejoin-join' }, 'Join meeting');
     const section = h('section', { class: 'centered', 'data-testid': 'prejoin-page' },
@@ -116,9 +133,15 @@ async function prejoinPage(where) {
         h('div', { class: 'row' }, hidden.has('microphone') ? null : mic, hidden.has('camera') ? null : cam),
         join);
     clear(app).append(section);
-    if (error) showError(section, mediaErrorText(error));
+    const ready = media.then(({ stream: got, error }) => {
+        got.getTracks().forEach(t => stream.addTrack(t));
+        stream.getVideoTracks().forEach(t => { t.enabled = state.video; });
+        preview.srcObject = stream;
+        if (error) showError(section, mediaErrorText(error));
+    });
     return new Promise(resolve => {
-        const submit = () => {
+        const submit = async () => {
+            await ready;
             if (config.requireDisplayName && !name.value.trim()) {
                 showError(section, 'Please type your name to join.');
                 return;
