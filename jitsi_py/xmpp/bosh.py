@@ -92,7 +92,7 @@ class BoshSession:
         self.last_rid = rid - 1
         self.wait = wait
         self.hold = hold
-        self.requests = hold + 1
+        self.requests = max(2, hold + 1)  # XEP-0124 §7.1: at least two, so sending never waits on a poll
         self.stream_id = ""
         self.domain = ""
         self.link = BoshLink(self, query, remote_ip)
