@@ -67,7 +67,6 @@ class Room:
         self.timer = Rearm(asyncio.get_running_loop(), self._on_timer)
         self.pending: set[str] = set()  # nicks whose features are being discovered
         self.early: dict[str, slixmpp.Presence] = {}  # occupants seen before the core exists
-        self.present: set[str] | None = None  # occupants seen while rejoining after a reconnect
         self.bridge_available = True
 
     def _on_timer(self, now: float) -> None:
@@ -92,6 +91,7 @@ class Focus:
         self.authority = Authority(self.domains.domain, fs.auth_lifetime)
         self.authenticated: set[str] = set()  # full JIDs of requesters who authenticated
         self.connected = asyncio.Event()
+        self.in_brewery = False  # bridges are only judged while we see the brewery
         self.stopping = False
         self.counters = {"conference_requests": 0, "conferences_created": 0, "participants_invited": 0,
                          "bridge_failures": 0, "participants_moved": 0, "jingle_errors": 0}
@@ -162,10 +162,9 @@ class Focus:
 
     def _on_disconnected(self, _event: Any) -> None:
         self.connected.clear()
+        self.in_brewery = False
         if self.stopping:
             return
-        # The brewery is re-read on rejoin; until then no bridge is known to be fit.
-        self.bridges.bridges.clear()
         for room in self.rooms.values():
             if room.joined is not None and not room.joined.done():
                 room.joined.cancel()
@@ -286,22 +285,35 @@ class Focus:
         self.flush(room)
 
     async def _rejoin(self, room: Room) -> None:
-        """After a reconnect: join again and reconcile with who is still there."""
-        room.joined = asyncio.get_running_loop().create_future()
-        room.present = set()
+        """After a reconnect: join again, then ask each known participant whether it is still
+        there (the MUC answers ``item-not-found`` for one who left while we were away)."""
+        room.joined = joined = asyncio.get_running_loop().create_future()
         self._send_join(room.jid, self._room_extensions(room))
         try:
-            await asyncio.wait_for(asyncio.shield(room.joined), JOIN_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(joined), JOIN_TIMEOUT)
         except (asyncio.TimeoutError, RoomJoinError, asyncio.CancelledError):
-            log.warning("focus: could not rejoin %s", room.jid)
+            if room.joined is joined:
+                log.warning("focus: could not rejoin %s", room.jid)
             return
-        await asyncio.sleep(0.5)  # occupants' presences precede our own self-presence; late ones follow
-        present, room.present = room.present or set(), None
-        if room.core is not None:
-            for nick in list(room.core.participants):
-                if nick not in present:
+        if room.core is None:
+            return
+        nicks = list(room.core.participants)
+        gone = await asyncio.gather(*(self._occupant_gone(f"{room.jid}/{nick}") for nick in nicks))
+        if room.core is not None and room.joined is joined:
+            for nick, absent in zip(nicks, gone):
+                if absent:
                     room.core.left(nick, self.now())
             self.flush(room)
+
+    async def _occupant_gone(self, occupant: str) -> bool:
+        iq = self.xmpp.make_iq_get(queryxmlns=NS_DISCO_INFO, ito=occupant)
+        try:
+            await iq.send(timeout=DISCO_TIMEOUT)
+        except IqError as exc:
+            return exc.iq["error"]["condition"] == "item-not-found"
+        except IqTimeout:
+            return False
+        return False
 
     def _room_extensions(self, room: Room) -> list[Element]:
         extensions = [focus_versions(VERSION), conference_properties({"support-terminate-restart": "true"})]
@@ -378,12 +390,10 @@ class Focus:
             return
         if nick == NICK or "110" in codes:
             if presence["type"] == "unavailable":
-                self._room_lost(room)
+                self._room_lost(room, codes, x is not None and x.find(q(NS_MUC_USER, "destroy")) is not None)
             elif room.joined is not None and not room.joined.done():
                 room.joined.set_result("201" in codes)
             return
-        if room.present is not None and presence["type"] != "unavailable":
-            room.present.add(nick)
         if room.core is None:
             if presence["type"] == "unavailable":
                 room.early.pop(nick, None)
@@ -441,13 +451,17 @@ class Focus:
             self._features_cache[key] = features
         return features or DEFAULT_FEATURES
 
-    def _room_lost(self, room: Room) -> None:
-        """We are out of the room (destroyed, kicked): the conference ends with it."""
+    def _room_lost(self, room: Room, codes: set[str | None], destroyed: bool) -> None:
+        """We are out of the room. Destroyed, kicked or banned: the conference ends with it.
+        Otherwise (our previous session was replaced after a reconnect): join again."""
         if room.core is None or room.core.ended or self.rooms.get(room.jid) is not room:
             return
-        log.warning("focus: removed from %s", room.jid)
-        room.core.end("the focus is no longer in the room")
-        self.flush(room)
+        if destroyed or codes & {"301", "307", "321", "322", "332"}:
+            log.warning("focus: removed from %s", room.jid)
+            room.core.end("the focus is no longer in the room")
+            self.flush(room)
+        elif self.connected.is_set():
+            self._spawn(self._rejoin(room))
 
     # --- brewery and bridge health ----------------------------------------------------------------
 
@@ -456,9 +470,17 @@ class Focus:
             log.error("focus: cannot join the bridge brewery %s: %s", self.brewery, self._error_text(presence.xml))
             return
         if nick == NICK and presence["type"] != "unavailable":
-            self._reconcile_bridges()
+            if not self.in_brewery:
+                self.in_brewery = True
+                # Bridges that vanished while we were away sent us no goodbye: ask each one.
+                self._spawn(self._probe_bridges())
             return
-        if not nick or nick == NICK:
+        if nick == NICK:
+            if self.connected.is_set():  # our previous session left after we came back: join again
+                self.in_brewery = False
+                self._send_join(self.brewery, [])
+            return
+        if not nick:
             return
         jid = f"{self.brewery}/{nick}"
         now = self.now()
@@ -476,14 +498,8 @@ class Focus:
                 room.core.bridges_changed(now)
                 self.flush(room)
 
-    def _reconcile_bridges(self) -> None:
-        """Our brewery (re)join is complete: the occupants listed before it are all the bridges
-        there are, so a conference's bridge missing from them died while we were away."""
-        now = self.now()
-        for room in list(self.rooms.values()):
-            if room.core is not None:
-                for jid in [j for j in room.core.sessions if j not in self.bridges.bridges]:
-                    self._bridge_down(jid, now)
+    async def _probe_bridges(self) -> None:
+        await asyncio.gather(*(self._check_bridge(jid) for jid in list(self.bridges.bridges)))
 
     def _bridge_down(self, jid: str, now: float) -> None:
         self.counters["bridge_failures"] += 1
@@ -500,11 +516,13 @@ class Focus:
             return
         while True:
             await asyncio.sleep(fs.bridge_health_interval)
-            if self.connected.is_set():
+            if self.in_brewery:
                 await asyncio.gather(*(self._check_bridge(jid) for jid in list(self.bridges.bridges)))
 
     async def _check_bridge(self, jid: str) -> None:
-        for attempt in range(2):
+        """``result`` is healthy; ``internal-server-error``/``service-unavailable`` or two timeouts
+        are not. Other errors come from the MUC, not the bridge: ``item-not-found`` says it left."""
+        for _attempt in range(2):
             iq = self.xmpp.make_iq_get(ito=jid)
             iq.xml.append(healthcheck())
             try:
@@ -513,11 +531,16 @@ class Focus:
                 continue
             except IqError as exc:
                 condition = exc.iq["error"]["condition"]
+                if condition == "item-not-found" and self.bridges.left(jid) is not None:
+                    log.info("focus: bridge %s is no longer in the brewery", jid)  # the MUC answered
+                    self._bridge_down(jid, self.now())
+                if condition not in ("internal-server-error", "service-unavailable"):
+                    return
                 log.warning("focus: bridge %s failed its health check: %s", jid, condition)
                 break
             self.bridges.healthy(jid)
             return
-        if jid in self.bridges.bridges and self.connected.is_set():
+        if jid in self.bridges.bridges and self.in_brewery:
             self.bridges.failed(jid, self.now())
             self._bridge_down(jid, self.now())
 

@@ -240,6 +240,10 @@ class Conference:
         session = self.sessions.pop(jid, None)
         if session is None:
             return
+        # Best effort: a bridge wrongly taken for dead must not keep the conference, or a later
+        # create there would clash with it; a dead one just leaves this unanswered.
+        self._commands.append(ColibriRequest(jid, colibri2.expire_conference(self.meeting_id),
+                                             ("expire", "", session.id)))
         for nick in sorted(session.endpoints | set(session.waiting) | ({session.creating} - {None})):
             participant = self.participants.get(nick)
             if participant is not None and participant.bridge == jid:

@@ -160,17 +160,21 @@ async def test_focus_reconnects_and_restores_its_rooms(xmpp_server, focus):
     alice, bob = await participants(xmpp_server, focus, room)
     for person in (alice, bob):
         await person.next_jingle("session-initiate")
+    dave = (await participants(xmpp_server, focus, room, count=1))[0]
+    await dave.next_jingle("session-initiate")
     focus.xmpp.abort()  # the connection drops under the focus
+    await dave.stop()  # and dave leaves while the focus is away
     await until(lambda: not focus.connected.is_set())
     await asyncio.wait_for(focus.connected.wait(), 15)
     await until(lambda: focus.rooms[room].joined is not None and focus.rooms[room].joined.done())
-    await until(lambda: bridge.occupant in focus.bridges.bridges)
-    await asyncio.sleep(0.7)
+    await until(lambda: dave.nick not in focus.rooms[room].core.participants)
     assert {alice.nick, bob.nick} <= set(focus.rooms[room].core.participants), "still known after the rejoin"
+    assert bridge.occupant in focus.bridges.bridges
     (carol,) = await participants(xmpp_server, focus, room, count=1)
     offer = await carol.next_jingle("session-initiate")
     assert offer.content("audio").transport.ufrag == "ufjvb1", "the conference stays on its bridge"
     assert alice.jingles.empty() and bob.jingles.empty(), "nobody was re-invited"
+    assert any(e.id == dave.nick and e.expire for r in bridge.requests for e in r.endpoints)
     for person in (alice, bob, carol):
         await person.stop()
     await bridge.client.disconnect(wait=0.1)
