@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from xml.etree.ElementTree import Element
 
 from aiohttp import WSMsgType, web
@@ -63,46 +64,66 @@ def client_address(request: web.Request, trusted_proxies: tuple[str, ...]) -> st
     return remote
 
 
+_HEADER_16 = struct.Struct("!BBH")
+_HEADER_64 = struct.Struct("!BBQ")
+
+
+def text_frame_header(size: int) -> bytes:
+    """RFC 6455 §5.2 header of one unmasked, unfragmented text frame (server to client)."""
+    if size < 126:
+        return bytes((0x81, size))
+    if size < 65536:
+        return _HEADER_16.pack(0x81, 126, size)
+    return _HEADER_64.pack(0x81, 127, size)
+
+
 class WebSocketLink:
+    """Frames out are framed here and written in one ``transport.write`` per loop turn.
+
+    aiohttp does the handshake, reading and closing; writing every text frame through it costs a
+    coroutine and a socket write per frame, and a busy room queues many frames per connection in
+    one turn of the loop.
+    """
+
     transport_name = "websocket"
     secure = True  # TLS ends at the proxy in front (Prosody's consider_websocket_secure)
     can_starttls = False
 
-    def __init__(self, ws: web.WebSocketResponse, query: dict[str, str], remote_ip: str | None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, query: dict[str, str],
+                 remote_ip: str | None) -> None:
         self.ws = ws
+        self.transport = transport
         self.query = query
         self.remote_ip = remote_ip
         self.session: C2SSession | None = None
         self.closing = False
         self._out: list[bytes] = []
-        self._out_size = 0
-        self._flushing = False
+        self._flush_scheduled = False
         self.closer: asyncio.Task[None] | None = None
 
     def send(self, data: bytes) -> None:
         if self.closing:
             return
         self._out.append(data)
-        self._out_size += len(data)
-        if self._out_size > MAX_WRITE_BUFFER:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        frames, self._out = self._out, []
+        transport = self.transport
+        if not frames or transport is None or transport.is_closing():
+            return
+        parts: list[bytes] = []
+        for frame in frames:
+            parts.append(text_frame_header(len(frame)))
+            parts.append(frame)
+        transport.write(b"".join(parts))
+        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER and not self.closing:
             logger.info("websocket peer %s stopped reading; closing", self.remote_ip)
             self.closing = True
-            asyncio.get_running_loop().create_task(self.ws.close(code=1008, message=b"too slow"))
-            return
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().create_task(self._flush())
-
-    async def _flush(self) -> None:
-        try:
-            while self._out:
-                frames, self._out, self._out_size = self._out, [], 0
-                for frame in frames:
-                    await self.ws.send_frame(frame, WSMsgType.TEXT)
-        except (ConnectionError, RuntimeError):
-            self.closing = True
-        finally:
-            self._flushing = False
+            transport.abort()
 
     def send_open(self, stream_id: str, domain: str) -> None:
         self.send(
@@ -125,11 +146,7 @@ class WebSocketLink:
         self.closer = asyncio.get_running_loop().create_task(self._close_after_flush())
 
     async def _close_after_flush(self) -> None:
-        while self._flushing:
-            await asyncio.sleep(0)
-        if self._out:
-            self._flushing = True
-            await self._flush()
+        self._flush()
         await self.ws.close()
 
     def attach(self, session: C2SSession) -> None:
@@ -165,7 +182,8 @@ class WebSocketEndpoint:
 
     async def _serve(self, request: web.Request, ws: web.WebSocketResponse) -> web.WebSocketResponse:
         loop = asyncio.get_running_loop()
-        link = WebSocketLink(ws, dict(request.query), client_address(request, self.trusted_proxies))
+        link = WebSocketLink(ws, request.transport, dict(request.query),  # type: ignore[arg-type]
+                             client_address(request, self.trusted_proxies))
         self.connections.add(link)
         self.router.metrics.connections.labels("websocket").inc()
         session = C2SSession(self.router, link, loop.time(), self.limits)  # type: ignore[arg-type]

@@ -233,3 +233,13 @@ async def test_extdisco_gives_time_limited_turn_credentials(server):
         assert turn.get("password") == expected.decode() and turn.get("expires")
     finally:
         await disconnect(client)
+
+
+async def test_frames_of_every_length_class_reach_a_websocket_client(server):
+    """Our own frame headers (7-bit, 16-bit and 64-bit lengths) as a standard client reads them."""
+    ws, jid = await ws_login(server)
+    for size in (10, 300, 70_000):
+        server.router.route(_message(jid, "x" * size), None)
+        frame = await asyncio.wait_for(ws.recv(), 5)
+        assert frame.count("x") >= size
+    await ws.close()
