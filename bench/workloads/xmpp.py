@@ -79,6 +79,7 @@ class Tally:
     delivered: int = 0
     first_send: float = 0.0
     last_delivery: float = 0.0
+    chat_seconds: float = 0.0  # summed over rounds: first send to last delivery
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -254,6 +255,7 @@ async def chat(args, http, url: str, server: Server, tally: Tally) -> None:
     deadline = time.monotonic() + DRAIN_SECONDS
     while tally.delivered < tally.expected and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+    tally.chat_seconds += max(0.0, tally.last_delivery - tally.first_send)
     server.check_alive()
     await close_all(clients)
 
@@ -313,7 +315,7 @@ def digest(tally: Tally, args: argparse.Namespace) -> dict:
     if args.big_room:
         out["newcomer_all_presences_ms"] = summary(harness.ms(tally.newcomer))
     else:
-        span = max(1e-9, tally.last_delivery - tally.first_send)
+        span = max(1e-9, tally.chat_seconds)
         lost = max(0, tally.expected - tally.delivered)
         out.update({
             "e2e_ms": summary(harness.ms(tally.e2e)),

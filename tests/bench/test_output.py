@@ -73,3 +73,13 @@ def test_xmpp_merges_usage_over_rounds():
     second = {"xmpp": {"cpu_s": 0.5, "peak_rss_mb": 60.0}, "total": {"cpu_s": 0.5, "peak_rss_mb": 60.0}}
     assert merge_usage(None, first) is first
     assert merge_usage(first, second)["xmpp"] == {"cpu_s": 1.5, "peak_rss_mb": 60.0}
+
+
+def test_xmpp_fanout_rate_spans_every_round():
+    import argparse
+
+    from bench.workloads.xmpp import Tally, digest
+
+    tally = Tally(delivered=2000, expected=2000, sent=100, chat_seconds=2.0)  # two rounds of 1 s
+    figures = digest(tally, argparse.Namespace(focus=False, big_room=False))
+    assert figures["fanout_per_s"] == 1000.0 and figures["lost"] == 0
