@@ -16,8 +16,8 @@ from ..common.stanzas.jingle import (
     BridgeSession, Content, HeaderExtension, IceTransport, Jingle, PayloadType, RtcpFb, Source, SsrcGroup,
 )
 from ..common.stanzas.jitsi import (
-    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_SCTP, FEATURE_VIDEO, JitsiStanzaError, decode_sources,
-    encode_sources,
+    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_OPUS_RED, FEATURE_REMB, FEATURE_RTX, FEATURE_SCTP, FEATURE_TCC,
+    FEATURE_VIDEO, JitsiStanzaError, decode_sources, encode_sources,
 )
 from ..common.stanzas.colibri2 import Media
 
@@ -55,38 +55,40 @@ class Offer:
                    opus_red=focus.codec_opus_red, tcc=focus.enable_tcc, remb=focus.enable_remb,
                    mid=focus.enable_mid, vla=focus.enable_vla)
 
-    def audio(self) -> Media:
-        fb = [RtcpFb("transport-cc")] if self.tcc else []
+    def audio(self, *, tcc: bool = True, red: bool = True) -> Media:
+        fb = [RtcpFb("transport-cc")] if tcc else []
         pts = [PayloadType(111, "opus", 48000, 2, {"minptime": "10", "useinbandfec": "1"}, fb)]
-        if self.opus_red:
+        if red:
             pts.insert(0, PayloadType(112, "red", 48000, 2))
         pts.append(PayloadType(126, "telephone-event", 8000))
         exts = [HeaderExtension(1, AUDIO_LEVEL), HeaderExtension(3, ABS_SEND_TIME)]
-        if self.tcc:
+        if tcc:
             exts.append(HeaderExtension(5, TRANSPORT_CC))
         if self.mid:
             exts.append(HeaderExtension(10, SDES_MID))
         return Media("audio", pts, exts, extmap_allow_mixed=True)
 
-    def video(self) -> Media:
+    def video(self, *, tcc: bool = True, remb: bool = False, rtx: bool = True) -> Media:
+        """Primary payload types in jicofo's order, then their RTX in the same order."""
         fb = [RtcpFb("ccm", "fir"), RtcpFb("nack"), RtcpFb("nack", "pli")]
-        if self.tcc:
-            fb.append(RtcpFb("transport-cc"))
-        elif self.remb:
+        rtx_fb = list(fb)
+        if remb:
             fb.append(RtcpFb("goog-remb"))
-        pts: list[PayloadType] = []
-        for enabled, pt, rtx, name, params in (
+        if tcc:
+            fb.append(RtcpFb("transport-cc"))
+        codecs = [(pt, rtx_pt, name, params) for enabled, pt, rtx_pt, name, params in (
             (self.av1, 41, 42, "AV1", {}),
             (self.vp8, 100, 96, "VP8", {}),
-            (self.vp9, 101, 97, "VP9", {}),
             (self.h264, 107, 99, "H264", {"profile-level-id": "42e01f", "level-asymmetry-allowed": "1",
                                           "packetization-mode": "1"}),
-        ):
-            if enabled:
-                pts.append(PayloadType(pt, name, 90000, None, dict(params), list(fb)))
-                pts.append(PayloadType(rtx, "rtx", 90000, None, {"apt": str(pt)}, list(fb)))
+            (self.vp9, 101, 97, "VP9", {}),
+        ) if enabled]
+        pts = [PayloadType(pt, name, 90000, None, dict(params), list(fb)) for pt, _, name, params in codecs]
+        if rtx:
+            pts += [PayloadType(rtx_pt, "rtx", 90000, None, {"apt": str(pt)}, list(rtx_fb))
+                    for pt, rtx_pt, _, _ in codecs]
         exts = [HeaderExtension(3, ABS_SEND_TIME)]
-        if self.tcc:
+        if tcc:
             exts.append(HeaderExtension(5, TRANSPORT_CC))
         if self.mid:
             exts.append(HeaderExtension(10, SDES_MID))
@@ -97,12 +99,16 @@ class Offer:
         return Media("video", pts, exts, extmap_allow_mixed=True)
 
     def media(self, features: Iterable[str]) -> list[Media]:
+        """What one participant is offered: RTX, transport-cc, REMB and RED only when its disco
+        features say it supports them (REMB only without transport-cc), as jicofo does."""
         features = set(features)
+        tcc = self.tcc and FEATURE_TCC in features
         found = []
         if FEATURE_AUDIO in features:
-            found.append(self.audio())
+            found.append(self.audio(tcc=tcc, red=self.opus_red and FEATURE_OPUS_RED in features))
         if FEATURE_VIDEO in features:
-            found.append(self.video())
+            found.append(self.video(tcc=tcc, remb=not tcc and self.remb and FEATURE_REMB in features,
+                                    rtx=FEATURE_RTX in features))
         return found
 
 

@@ -8,7 +8,7 @@ import pytest
 from jitsi_py.common.stanzas.colibri2 import parse_conference_modify
 from jitsi_py.common.stanzas.jingle import Jingle, parse_jingle
 from jitsi_py.common.stanzas.jitsi import (
-    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_SCTP, FEATURE_VIDEO, MuteIq, decode_sources,
+    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_RTX, FEATURE_SCTP, FEATURE_TCC, FEATURE_VIDEO, MuteIq, decode_sources,
 )
 from jitsi_py.focus.bridges import BridgeTable
 from jitsi_py.focus.colibri2 import BridgeError
@@ -22,7 +22,7 @@ DATA = Path(__file__).parent / "data"
 ROOM = "standup@muc.meet.jitsi"
 B1 = "jvbbrewery@internal-muc.meet.jitsi/jvb1"
 B2 = "jvbbrewery@internal-muc.meet.jitsi/jvb2"
-FEATURES = frozenset({FEATURE_AUDIO, FEATURE_VIDEO, FEATURE_SCTP, FEATURE_JSON_SOURCES})
+FEATURES = frozenset({FEATURE_AUDIO, FEATURE_VIDEO, FEATURE_SCTP, FEATURE_JSON_SOURCES, FEATURE_RTX, FEATURE_TCC})
 STATS = {"stress_level": "0.1", "drain": "false"}
 
 
