@@ -58,30 +58,6 @@ def xmpp(out_dir: Path, mode: str, transport: str, samples: dict[str, dict[str, 
     return [latency_cdfs(out_dir, f"xmpp-{mode}-{transport}", f"xmpp {mode} over {transport}", panels)]
 
 
-def throughput(out_dir: Path, name: str, title: str, series: dict[str, list[tuple[float, float]]],
-               xlabel: str, ylabel: str, ceiling: float | None = None) -> Path:
-    """Lines of (load, rate) per series; an optional horizontal ceiling."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, points in series.items():
-        if points:
-            xs, ys = zip(*points)
-            ax.plot(xs, ys, marker="o", label=label, color=COLOURS.get(label))
-    if ceiling:
-        ax.axhline(ceiling, linestyle="--", color=COLOURS["ceiling"], label="Python ceiling (protect + sendto)")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}-{_stamp()}.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
 def media_sweep(out_dir: Path, steps: list[dict], ceiling: dict) -> Path:
     """Left: forwarded packets/s and loss against load. Right: the bridge's CPU per forwarded
     packet beside the Python ceiling's, the comparison that holds whether or not the bridge is busy."""

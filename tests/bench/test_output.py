@@ -46,7 +46,10 @@ def test_plots_are_png_files(tmp_path):
         "ours": {"login": [0.001, 0.002], "join": [0.01], "e2e": [0.003] * 50},
         "prosody": {"login": [0.002], "join": [0.02, 0.03], "e2e": []},
     })
-    pngs.append(plots.throughput(tmp_path, "media", "t", {"ours": [(1, 10.0), (2, 19.0)]}, "load", "pps", ceiling=30))
+    steps = [{"participants_total": n, "forwarded_pps": 10.0 * n, "loss": 0.0, "cpu_us_per_packet": 9.0}
+             for n in (2, 4)]
+    pngs.append(plots.media_sweep(tmp_path, steps, {"protect_sendto_video": {"pps": 250000},
+                                                    "forward_video": {"pps": 150000}}))
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
