@@ -18,7 +18,7 @@ def test_one_small_step_of_media_through_our_bridge(tmp_path):
         capture_output=True, text=True, timeout=180)
     (result,) = results.load(out)
     assert all("loss under the limit" in e for e in result["errors"]), done.stderr
-    (step,) = result["servers"]["bridge"]["steps"]
+    step = result["servers"]["bridge"]["steps"][-1]  # a step over the loss limit runs twice
     assert step["participants"] == 2 and step["forwarded_pps"] > 0 and step["audio_delivery"] > 0
     assert step["latency_ms"]["count"] > 0
     assert result["servers"]["ceiling"]["protect_sendto_video"]["pps"] > 0

@@ -22,7 +22,7 @@ def bench(tmp_path, workload: str, *argv: str) -> tuple[subprocess.CompletedProc
 
 
 def test_conference_with_a_bridge_killed_midway(tmp_path):
-    done, result = bench(tmp_path, "conference", "--conferences", "1", "--participants", "2", "--duration", "8",
+    done, result = bench(tmp_path, "conference", "--conferences", "1", "--participants", "2", "--duration", "10",
                          "--check-every", "1", "--kill-bridge-at", "3")
     assert done.returncode == 0, done.stderr + done.stdout
     ours = result["servers"]["ours"]
