@@ -71,7 +71,7 @@ async def run(args: argparse.Namespace) -> int:
     result = await harness.bounded(args, body, params)
     return harness.finish(args, result, lambda out: [plots.latency_cdfs(
         out, "conference-join", f"conference: {args.conferences} x {args.participants} participants, join times",
-        {step: {"ours": values} for step, values in samples.items()})])
+        {"time from the start of the join (ours)": dict(samples)})])
 
 
 async def whole_stack(args, http: aiohttp.ClientSession, root: Path, figures: dict,
