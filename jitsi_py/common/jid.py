@@ -64,3 +64,14 @@ def bare(text: str) -> str:
 
 def domain_of(text: str) -> str:
     return parse(text).domain
+
+
+def split(text: str) -> tuple[str, str, str]:
+    """(node, domain, resource) with "" for an absent part: the form room code compares on."""
+    jid = parse(text)
+    return jid.node or "", jid.domain, jid.resource or ""
+
+
+def join(node: str, domain: str, resource: str = "") -> str:
+    jid = f"{node}@{domain}" if node else domain
+    return f"{jid}/{resource}" if resource else jid

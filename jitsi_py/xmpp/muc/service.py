@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 from xml.etree.ElementTree import Element, SubElement
 
 from ..component import Host, Origin
-from . import jid as jids
+from ...common import jid as jids
 from .hooks import Hooks
 from .room import AFFILIATION_RANK, AFFILIATIONS, ROLES, Occupant, Room
 from .tenants import TenantHost, TenantMap
@@ -135,6 +135,9 @@ class MucService:
                 self._message(element, origin)
             elif element.tag == IQ:
                 self._iq(element, origin)
+        except jids.JidError as bad:
+            if element.get("type") != "error":
+                self.host.send(error_reply(element, StanzaError("modify", "jid-malformed", str(bad))))
         except StanzaError as error:
             if element.get("type") != "error":
                 self.host.send(error_reply(element, error))

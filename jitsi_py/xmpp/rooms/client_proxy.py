@@ -19,7 +19,7 @@ from xml.etree.ElementTree import Element
 
 from ...settings import Settings
 from ..component import Host, Origin
-from ..muc import jid as jids
+from ...common import jid as jids
 from ..muc.tenants import TenantMap
 from ..muc.stanza import FOCUS, IQ, MESSAGE, PRESENCE, StanzaError, error_reply, stanza
 from . import RoomContext

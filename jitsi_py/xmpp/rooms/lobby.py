@@ -12,7 +12,7 @@ import json
 from xml.etree.ElementTree import Element, SubElement
 
 from ...settings import Settings
-from ..muc import jid as jids
+from ...common import jid as jids
 from ..muc.room import AFFILIATION_RANK, Occupant, Room
 from ..muc.service import Join
 from ..muc.stanza import CLIENT, JITMEET, MUC, NICK, StanzaError, stanza

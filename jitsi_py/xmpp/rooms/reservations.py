@@ -21,7 +21,7 @@ import aiohttp
 from ...settings import Settings
 from ...settings.fields import SettingsError
 from ..component import Origin
-from ..muc import jid as jids
+from ...common import jid as jids
 from ..muc.room import Room
 from ..muc.stanza import FOCUS, StanzaError
 from . import RoomContext
