@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
-import ssl
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
@@ -19,6 +18,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..common.stanzas.colibri2 import CONFERENCE_MODIFY, Colibri2Error, parse_conference_modify
+from ..common.xmpp_client import service_client
 from ..common.stanzas.jingle import NS_COLIBRI
 from .colibri2 import Colibri2Failure, handle
 from .videobridge import VERSION, Videobridge
@@ -52,18 +52,7 @@ class BridgeXmpp:
         self.joined = asyncio.Event()
         self._reconnects = 0
         self._stats_task: asyncio.Task | None = None
-        xmpp = slixmpp.ClientXMPP(jid, password)
-        # As JVB in docker: the XMPP server is internal, its certificate is not checked.
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        xmpp.ssl_context = context
-        xmpp.enable_direct_tls = False
-        xmpp.enable_plaintext = True
-        xmpp.plugin["feature_mechanisms"].unencrypted_scram = True
-        xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
-        xmpp.register_plugin("xep_0030")
-        xmpp.register_plugin("xep_0199")
+        xmpp = service_client(jid, password)
         for feature in (NS_HEALTH, "urn:xmpp:jingle:apps:dtls:0", "urn:xmpp:jingle:transports:ice-udp:1",
                         NS_VERSION):
             xmpp.plugin["xep_0030"].add_feature(feature)

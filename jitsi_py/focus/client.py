@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import ssl
 import time
 import uuid
 from typing import Any
@@ -25,6 +24,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..common.aio import Rearm
+from ..common.xmpp_client import service_client
 from ..common.stanzas.jingle import NS_FOCUS, NS_JINGLE, NS_JINGLE_ERRORS, NS_JITMEET, JingleError, parse_jingle, q
 from ..common.stanzas.jitsi import (
     DEFAULT_FEATURES, MUTE_NAMESPACES, ConferenceIq, JitsiStanzaError, MuteIq, ParticipantPresence,
@@ -103,19 +103,7 @@ class Focus:
     # --- connection -------------------------------------------------------------------------------
 
     def _make_client(self, password: str) -> slixmpp.ClientXMPP:
-        xmpp = slixmpp.ClientXMPP(self.jid, password)
-        # Jicofo's docker config disables certificate checks: the server is internal.
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        xmpp.ssl_context = context
-        xmpp.enable_direct_tls = False
-        xmpp.enable_plaintext = True
-        # STARTTLS is used whenever offered; an internal server without TLS still gets our password.
-        xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
-        xmpp.whitespace_keepalive_interval = 30
-        for plugin in ("xep_0030", "xep_0199"):
-            xmpp.register_plugin(plugin)
+        xmpp = service_client(self.jid, password)
         xmpp.plugin["xep_0030"].add_feature(NS_FOCUS)
         ns = xmpp.default_ns
         for name, xpath, handler in (
