@@ -31,6 +31,7 @@ async def run(settings: Settings) -> None:
     bridge = Videobridge(candidates=[], websocket_base=websocket_base, sctp_enabled=True,
                          region=b.region, relay_id=b.relay_id)
     transport, _ = await loop.create_datagram_endpoint(lambda: bridge.port, local_addr=("0.0.0.0", b.port))
+    bridge.port.set_buffer_sizes(b.socket_buffer)
     advertise = b.advertise_ips
     local = local_addresses()
     if not advertise and not b.disable_stun and b.stun_servers:

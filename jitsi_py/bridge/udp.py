@@ -9,10 +9,53 @@ an address we sent a check to. Everything else is dropped and counted.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import socket
 
 from aioice import stun
 
 from .ice import stun_local_ufrag
+
+log = logging.getLogger(__name__)
+
+# Linux's privileged variants that ignore net.core.rmem_max/wmem_max; Python does not name them.
+SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+
+
+def set_buffer_sizes(sock: socket.socket, size: int) -> tuple[int, int]:
+    """Ask for ``size``-byte receive and send buffers: forced past the sysctl cap when we may
+    (root or CAP_NET_ADMIN), else the capped request. Returns the effective (receive, send) sizes
+    as the kernel reports them (Linux doubles the request for its bookkeeping)."""
+    for forced, plain in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, forced, size)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, plain, size)
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF), sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+
+
+def kernel_drops(sock: socket.socket) -> int | None:
+    """Datagrams the kernel dropped on this socket (full receive buffer), from the ``drops``
+    column of /proc/net/udp{,6} for the socket's inode: read on demand, never on the packet path
+    (SO_RXQ_OVFL would need recvmsg per datagram, which asyncio's transport does not use).
+    None where /proc does not tell."""
+    try:
+        inode = str(os.fstat(sock.fileno()).st_ino)
+    except OSError:
+        return None
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as lines:
+                next(lines, None)
+                for line in lines:
+                    fields = line.split()
+                    if len(fields) >= 13 and fields[9] == inode:
+                        return int(fields[12])
+        except OSError:
+            continue
+    return None
 
 
 class MediaPort(asyncio.DatagramProtocol):
@@ -23,6 +66,7 @@ class MediaPort(asyncio.DatagramProtocol):
         self._checks_to: dict[tuple[str, int], object] = {}
         self._discovery: dict[bytes, asyncio.Future] = {}  # STUN transaction id -> waiter (stun.py)
         self.transport: asyncio.DatagramTransport | None = None
+        self.socket = None
         self._clock = clock
         self.sendto = self._not_bound
 
@@ -32,6 +76,7 @@ class MediaPort(asyncio.DatagramProtocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.socket = transport.get_extra_info("socket")
         self.sendto = transport.sendto
         if self._clock is None:
             self._clock = asyncio.get_running_loop().time
@@ -58,6 +103,14 @@ class MediaPort(asyncio.DatagramProtocol):
             endpoint.receive_dtls(data, self._clock())
             return
         self._counters.unknown_address += 1
+
+    def set_buffer_sizes(self, size: int) -> None:
+        receive, send = set_buffer_sizes(self.socket, size)
+        log.info("bridge: media socket buffers %d KiB receive, %d KiB send (asked %d KiB)",
+                 receive // 1024, send // 1024, size // 1024)
+
+    def kernel_drops(self) -> int | None:
+        return None if self.socket is None else kernel_drops(self.socket)
 
     def _discovery_response(self, data: bytes) -> bool:
         waiter = self._discovery.get(data[8:20])

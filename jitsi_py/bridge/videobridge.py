@@ -186,5 +186,7 @@ class Videobridge:
             "total_srtcp_rejected": c.srtcp_rejected,
             "total_stun_rejected": c.stun_rejected,
             "total_unknown_address_dropped": c.unknown_address,
+            # Ours, not JVB's: datagrams the kernel dropped because the socket buffer was full.
+            **({"total_udp_kernel_drops": drops} if (drops := self.port.kernel_drops()) is not None else {}),
             "threads": 1,
         }

@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass
 
 from .common import XmppClient, secret
-from .fields import boolean, csv, env, nested, port_number
+from .fields import boolean, csv, env, nested, port_number, size
 
 
 @dataclass(frozen=True)
@@ -34,3 +34,7 @@ class Bridge:
     websocket_server_id: str = env("JVB_WS_SERVER_ID", "jvb")
     websocket_port: int = env("COLIBRI_WEBSOCKET_PORT", "9090", port_number)
     require_valid_address: bool = env("JVB_REQUIRE_VALID_ADDRESS", "0", boolean)
+    # Our own: the media socket's SO_RCVBUF/SO_SNDBUF (forced past net.core.rmem_max when root).
+    socket_buffer: int = env("JITSI_PY_JVB_SOCKET_BUFFER", "4mb", size)
+    # Let the send-side bandwidth estimate (transport-cc, else REMB) cap each receiver's layers.
+    trust_bwe: bool = env("JVB_CC_TRUST_BWE", "true", boolean)

@@ -1,0 +1,35 @@
+"""The media socket's buffer sizes and the kernel's drop counter."""
+
+import os
+import socket
+
+from jitsi_py.bridge.udp import kernel_drops, set_buffer_sizes
+from jitsi_py.settings import Settings
+
+
+def test_buffer_setting_defaults_and_parses():
+    assert Settings.from_values({}).bridge.socket_buffer == 4 * 1024 * 1024
+    assert Settings.from_values({"JITSI_PY_JVB_SOCKET_BUFFER": "8mb"}).bridge.socket_buffer == 8 * 1024 * 1024
+    assert Settings.from_values({}).bridge.trust_bwe is True
+    assert Settings.from_values({"JVB_CC_TRUST_BWE": "false"}).bridge.trust_bwe is False
+
+
+def test_buffers_grow_beyond_default_and_drops_are_readable():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        default = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        receive, send = set_buffer_sizes(sock, 4 * 1024 * 1024)
+        assert receive > default
+        if os.geteuid() == 0:  # forced past net.core.rmem_max; Linux reports twice the request
+            assert receive >= 4 * 1024 * 1024 and send >= 4 * 1024 * 1024
+        assert kernel_drops(sock) == 0
+
+
+def test_a_full_buffer_shows_as_kernel_drops():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source:
+        sink.bind(("127.0.0.1", 0))
+        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        for _ in range(200):
+            source.sendto(bytes(1000), sink.getsockname())
+        assert kernel_drops(sink) > 0
