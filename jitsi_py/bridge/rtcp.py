@@ -201,3 +201,49 @@ def build_receiver_report(sender_ssrc: int, blocks: list[tuple[int, int, int, in
 def sender_report_ntp_middle(data, offset: int) -> int:
     """The middle 32 bits of an SR's NTP timestamp: what a later RR echoes as LSR."""
     return struct.unpack_from("!I", data, offset + 10)[0]
+
+
+def parse_transport_cc(data, offset: int, length: int) -> tuple[int, list[float | None]]:
+    """A transport-cc feedback packet as (base sequence number, arrival time in seconds or None
+    for each sequence number from the base on). Times share the receiver's clock: only their
+    differences mean anything."""
+    end = offset + length
+    if length < 20:
+        raise RtcpError("transport-cc feedback shorter than its fixed part")
+    base, count, word = struct.unpack_from("!HHI", data, offset + 12)
+    reference = word >> 8
+    if reference & 0x800000:
+        reference -= 0x1000000
+    statuses: list[int] = []
+    pos = offset + 20
+    while len(statuses) < count:
+        if pos + 2 > end:
+            raise RtcpError("transport-cc status chunks run past the packet")
+        chunk = (data[pos] << 8) | data[pos + 1]
+        pos += 2
+        if not chunk & 0x8000:  # run length: one status repeated
+            statuses.extend([(chunk >> 13) & 0x03] * (chunk & 0x1FFF))
+        elif chunk & 0x4000:  # seven two-bit symbols
+            statuses.extend((chunk >> (12 - 2 * i)) & 0x03 for i in range(7))
+        else:  # fourteen one-bit symbols
+            statuses.extend((chunk >> (13 - i)) & 0x01 for i in range(14))
+    del statuses[count:]
+    when = reference * TCC_REFERENCE_UNIT
+    arrivals: list[float | None] = []
+    for status in statuses:
+        if status == 0:
+            arrivals.append(None)
+            continue
+        if status == 1:
+            if pos + 1 > end:
+                raise RtcpError("transport-cc deltas run past the packet")
+            delta = data[pos]
+            pos += 1
+        else:
+            if pos + 2 > end:
+                raise RtcpError("transport-cc deltas run past the packet")
+            delta = struct.unpack_from("!h", data, pos)[0]
+            pos += 2
+        when += delta * TCC_DELTA_UNIT
+        arrivals.append(when)
+    return base, arrivals

@@ -1,0 +1,208 @@
+"""Send-side bandwidth estimation towards one receiver, from its transport-cc feedback.
+
+Sans-I/O. The forwarder stamps its own transport-wide sequence number on every packet it sends
+this receiver and records when and how big it was in :class:`BandwidthEstimator`'s rings (plain
+list stores: the per-packet path calls no method here). Each feedback packet then goes in with
+:meth:`BandwidthEstimator.transport_feedback`; REMB, when the receiver negotiated no
+transport-cc, with :meth:`BandwidthEstimator.remb`. ``estimate`` is bits per second.
+
+In the spirit of Google Congestion Control (draft-ietf-rmcat-gcc): packets are grouped into
+bursts by send time; the growth of one-way delay between bursts is smoothed and its trend
+(a least-squares slope over recent bursts) compared with an adaptive threshold. A rising trend
+(queues filling) cuts the estimate to a fraction of what actually got through; a flat one lets it
+grow multiplicatively; a falling one (queues draining) holds it. Loss above 10 % cuts it in
+proportion, loss under 2 % allows growth. There is no probing with padding: the estimate grows
+by sending real media, within ``MAX_BITRATE``.
+"""
+
+from __future__ import annotations
+
+INITIAL_BITRATE = 2_500_000  # bridge-media.md §4.4: JVB's initial, minimum and maximum
+MIN_BITRATE = 30_000
+MAX_BITRATE = 20_000_000
+HISTORY = 8192  # power of two: sent packets remembered until their feedback comes
+
+BURST = 0.005  # packets sent within 5 ms of a burst's first packet belong to it
+SMOOTHING = 0.9
+WINDOW = 20  # bursts in the trend's regression
+TREND_GAIN = 4.0
+THRESHOLD_INITIAL = 12.5  # ms, as the trend is scaled
+THRESHOLD_MIN, THRESHOLD_MAX = 6.0, 600.0
+THRESHOLD_UP, THRESHOLD_DOWN = 0.0087, 0.039  # per ms: slow to rise, quick to fall back
+OVERUSE_BURSTS = 2  # consecutive bursts over the threshold before it counts as overuse
+BETA = 0.85  # on overuse: this share of the rate that got through
+GROWTH_PER_SECOND = 0.08
+DECREASE_INTERVAL = 0.2  # at most one cut per this long (about a round trip) for one congestion
+ACKED_WINDOW = 0.5  # seconds of received bytes behind the acknowledged rate
+LOSS_HIGH, LOSS_LOW = 0.10, 0.02
+LOSS_PERIOD = 0.2  # loss is judged over at least this much feedback
+
+NORMAL, OVERUSE, UNDERUSE = 0, 1, -1
+
+
+class BandwidthEstimator:
+    def __init__(self) -> None:
+        # Written by the forwarder per packet, indexed by sequence number & (HISTORY - 1).
+        self.next_seq = 0
+        self.sent_seq = [-1] * HISTORY
+        self.sent_time = [0.0] * HISTORY
+        self.sent_size = [0] * HISTORY
+        self.estimate = INITIAL_BITRATE
+        self.known = False  # True once feedback (or REMB) arrived: only then does it bind
+        self.transport_cc = False
+        self.state = NORMAL
+        self.threshold = THRESHOLD_INITIAL
+        self.feedback_packets = 0
+        self._burst: tuple[float, float, float] | None = None  # (first send, last send, last arrival)
+        self._previous: tuple[float, float] | None = None  # the last complete burst (send, arrival)
+        self._accumulated = 0.0
+        self._smoothed = 0.0
+        self._points: list[tuple[float, float]] = []  # (arrival ms, smoothed delay ms)
+        self._first_arrival: float | None = None
+        self._overuse_count = 0
+        self._last_trend_time: float | None = None
+        self._acked: list[tuple[float, int]] = []  # (arrival, bytes) of recently received packets
+        self._last_update: float | None = None
+        self._last_decrease = -1e9
+        self._loss_sent = 0
+        self._loss_lost = 0
+        self._loss_since: float | None = None
+        self._loss_high = False
+
+    # --- inputs ----------------------------------------------------------------------------------
+
+    def transport_feedback(self, base: int, arrivals: list[float | None], now: float) -> None:
+        """One transport-cc feedback (as ``rtcp.parse_transport_cc`` gives it)."""
+        self.transport_cc = True
+        self.feedback_packets += 1
+        sent_seq, sent_time, sent_size = self.sent_seq, self.sent_time, self.sent_size
+        received = lost = 0
+        for i, arrival in enumerate(arrivals):
+            seq = (base + i) & 0xFFFF
+            index = seq & (HISTORY - 1)
+            if sent_seq[index] != seq:
+                continue  # not ours, or too old to remember
+            if arrival is None:
+                lost += 1
+                continue
+            received += 1
+            sent_seq[index] = -1  # a later feedback repeating it must not count it twice
+            self._packet(sent_time[index], arrival, sent_size[index])
+        if received + lost:
+            self._loss_sent += received + lost
+            self._loss_lost += lost
+            self._update(now)
+
+    def remb(self, bitrate: int, now: float) -> None:
+        """The receiver's own estimate: used only while no transport-cc feedback came."""
+        if not self.transport_cc:
+            self.estimate = max(MIN_BITRATE, min(MAX_BITRATE, bitrate))
+            self.known = True
+
+    @property
+    def acked_bitrate(self) -> float | None:
+        """Bits per second that reached the receiver over the last ``ACKED_WINDOW``."""
+        acked = self._acked
+        if len(acked) < 2:
+            return None
+        span = acked[-1][0] - acked[0][0]
+        if span < 0.05:
+            return None
+        return sum(size for _, size in acked[1:]) * 8 / span
+
+    # --- delay-based detection -------------------------------------------------------------------
+
+    def _packet(self, sent: float, arrival: float, size: int) -> None:
+        acked = self._acked
+        acked.append((arrival, size))
+        if arrival - acked[0][0] > ACKED_WINDOW:
+            cut = 0
+            while cut < len(acked) and arrival - acked[cut][0] > ACKED_WINDOW:
+                cut += 1
+            del acked[:cut]
+        burst = self._burst
+        if burst is None:
+            self._burst = (sent, sent, arrival)
+            return
+        if sent < burst[0]:
+            return  # reordered behind its burst: the burst's timing stands
+        if sent - burst[0] <= BURST:
+            self._burst = (burst[0], max(burst[1], sent), max(burst[2], arrival))
+            return
+        self._burst = (sent, sent, arrival)
+        self._burst_done(burst[1], burst[2])
+
+    def _burst_done(self, sent: float, arrival: float) -> None:
+        previous = self._previous
+        self._previous = (sent, arrival)
+        if previous is None:
+            return
+        gradient = ((arrival - previous[1]) - (sent - previous[0])) * 1000.0  # ms
+        self._accumulated += gradient
+        self._smoothed = SMOOTHING * self._smoothed + (1 - SMOOTHING) * self._accumulated
+        if self._first_arrival is None:
+            self._first_arrival = arrival
+        points = self._points
+        points.append(((arrival - self._first_arrival) * 1000.0, self._smoothed))
+        if len(points) > WINDOW:
+            del points[0]
+        if len(points) < WINDOW:
+            return
+        trend = self._slope(points) * min(len(points), 60) * TREND_GAIN
+        self._detect(trend, arrival)
+
+    @staticmethod
+    def _slope(points: list[tuple[float, float]]) -> float:
+        n = len(points)
+        mean_x = sum(x for x, _ in points) / n
+        mean_y = sum(y for _, y in points) / n
+        den = sum((x - mean_x) ** 2 for x, _ in points)
+        if den == 0:
+            return 0.0
+        return sum((x - mean_x) * (y - mean_y) for x, y in points) / den
+
+    def _detect(self, trend: float, when: float) -> None:
+        if trend > self.threshold:
+            self._overuse_count += 1
+            if self._overuse_count >= OVERUSE_BURSTS:
+                self.state = OVERUSE
+        else:
+            self._overuse_count = 0
+            self.state = UNDERUSE if trend < -self.threshold else NORMAL
+        # The threshold follows the trend, so a steady self-inflicted wobble (or competing
+        # loss-based flows) does not read as overuse forever; outliers do not move it.
+        last = self._last_trend_time
+        self._last_trend_time = when
+        distance = abs(trend) - self.threshold
+        if last is not None and distance <= 15.0:
+            gain = THRESHOLD_UP if distance > 0 else THRESHOLD_DOWN
+            dt = min((when - last) * 1000.0, 100.0)
+            self.threshold = max(THRESHOLD_MIN, min(THRESHOLD_MAX, self.threshold + gain * distance * dt))
+
+    # --- rate control ----------------------------------------------------------------------------
+
+    def _update(self, now: float) -> None:
+        self.known = True
+        last = self._last_update
+        self._last_update = now
+        elapsed = 0.0 if last is None else max(0.0, min(now - last, 1.0))
+        if self._loss_since is None:
+            self._loss_since = now
+        elif now - self._loss_since >= LOSS_PERIOD:
+            loss = self._loss_lost / self._loss_sent if self._loss_sent else 0.0
+            self._loss_sent = self._loss_lost = 0
+            self._loss_since = now
+            if loss > LOSS_HIGH:
+                self._loss_high = True
+                self.estimate *= 1 - 0.5 * loss
+            else:
+                self._loss_high = loss >= LOSS_LOW
+        estimate = self.estimate
+        if self.state == OVERUSE:
+            acked = self.acked_bitrate
+            if now - self._last_decrease >= DECREASE_INTERVAL:
+                self._last_decrease = now
+                estimate = min(estimate, BETA * (acked if acked is not None else estimate))
+        elif self.state == NORMAL and not self._loss_high:
+            estimate *= (1 + GROWTH_PER_SECOND) ** elapsed
+        self.estimate = max(MIN_BITRATE, min(MAX_BITRATE, estimate))
