@@ -3,10 +3,15 @@
 The router is the :class:`~.component.Host` the components are given. Its hot path is
 :meth:`Router.send_many`: a stanza fanned out to a room is serialized once and each recipient
 gets ``head + to="..." + tail`` bytes, with the ``to`` attribute precomputed per session.
+
+Components with timers (``deadline()`` / ``handle_timer(now)``, the MUC hosts) get one event-loop
+timer each, re-armed after every stanza or session end the router hands to any component (a room
+module may schedule on another host than the one that received the stanza).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from copy import copy
@@ -14,6 +19,7 @@ from typing import Callable
 from xml.etree.ElementTree import Element, SubElement
 
 from ..common import jid as jids
+from ..common.aio import Rearm
 from ..common import ns
 from ..common.xmlstream import serialize, split_for_fanout, to_attribute
 from ..settings import Settings
@@ -65,6 +71,8 @@ class Router:
         self.sm_sessions: dict[str, C2SSession] = {}  # XEP-0198 id -> resumable session
         self.components: dict[str, Component] = {}
         self.external_components: set[str] = set()
+        self.timed: dict[str, Component] = {}  # components with deadline() / handle_timer()
+        self._timers: dict[str, Rearm] = {}
         # RFC 6121 subscriptions kept by the server: bare JID -> who sees its presence. docker
         # subscribes the focus client proxy to focus@auth so it knows where the focus is.
         self.subscribers: dict[str, set[str]] = {f"focus@{domains.auth}": {domains.focus_component}}
@@ -81,11 +89,17 @@ class Router:
         if component.domain in self.components or component.domain in self.backends:
             raise ValueError(f"{component.domain} is already served")
         self.components[component.domain] = component
+        if callable(getattr(component, "deadline", None)) and callable(getattr(component, "handle_timer", None)):
+            self.timed[component.domain] = component
         if external:
             self.external_components.add(component.domain)
 
     def remove_component(self, domain: str) -> None:
         self.components.pop(domain, None)
+        self.timed.pop(domain, None)
+        timer = self._timers.pop(domain, None)
+        if timer is not None:
+            timer.cancel()
         self.external_components.discard(domain)
 
     def handle_server_iq(self, kind: str, payload_tag: str, handler: ServerIqHandler) -> None:
@@ -150,6 +164,32 @@ class Router:
                 component.session_closed(full)
             except Exception:
                 logger.exception("%s failed on session_closed", component.domain)
+        self.rearm_timers()
+
+    # --- component timers ----------------------------------------------------------------------
+
+    def rearm_timers(self) -> None:
+        """Keep each timed component's event-loop timer at its current deadline."""
+        if not self.timed:
+            return
+        for domain, component in self.timed.items():
+            timer = self._timers.get(domain)
+            if timer is None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    return  # driven without an event loop (unit tests): nobody fires timers
+                timer = self._timers[domain] = Rearm(loop, self._timer_fired(component))
+            timer.at(component.deadline())  # type: ignore[attr-defined]
+
+    def _timer_fired(self, component: Component) -> Callable[[float], None]:
+        def fire(now: float) -> None:
+            try:
+                component.handle_timer(now)  # type: ignore[attr-defined]
+            except Exception:
+                logger.exception("component %s failed on its timer", component.domain)
+            self.rearm_timers()
+        return fire
 
     # --- Host API ------------------------------------------------------------------------------
 
@@ -192,6 +232,7 @@ class Router:
             except Exception:
                 logger.exception("component %s failed on a stanza", target.domain)
                 self._bounce(stanza, "wait", "internal-server-error")
+            self.rearm_timers()
             return
         if target.domain not in self.backends:
             self._bounce(stanza, "cancel", "remote-server-not-found", f"{target.domain} is not served here")

@@ -7,18 +7,23 @@ component's ``disco_type`` (``speakerstats``, ``lobbyrooms``...; None for plain 
 focus proxy) is the identity type the server advertises for its domain on the main domain. A
 component with ``accepts(domain)`` also serves the domains it accepts (the conference MUC serves
 the tenant domains ``muc.<tenant>.<domain>``): the router asks it for a domain it does not know.
+A component with ``deadline()`` and ``handle_timer(now)`` (every MUC host) has timers: the router
+keeps one event-loop timer per such component at its deadline, re-armed after each input.
+Deadlines are on ``clock``, which must be the event loop's clock (both are the monotonic clock).
 """
 
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from ...settings import Settings
 from ..component import Component, Host
 from .service import MucOptions, MucService
 
 
-def build_components(settings: Settings, host: Host) -> list[Component]:
+def build_components(settings: Settings, host: Host,
+                     clock: Callable[[], float] = time.monotonic) -> list[Component]:
     """Every hosted service the XMPP server runs beside its sessions (MUC hosts, Jitsi components)."""
     from ..rooms import RoomContext, module_list  # the room modules import the MUC service
 
@@ -31,12 +36,14 @@ def build_components(settings: Settings, host: Host) -> list[Component]:
     def muc(domain: str, **options) -> MucService:
         return MucService(MucOptions(domain=domain.lower(), focus_jid=focus, admins=admins,
                                      presence_rate=rooms.presence_rate, presence_burst=rooms.presence_burst,
-                                     max_held_joins=rooms.max_held_joins, clock=time.monotonic, **options), host)
+                                     max_held_joins=rooms.max_held_joins, clock=clock, **options), host)
 
-    conference = muc(d.muc, wait_for_focus=rooms.wait_for_focus, validate_nick=True, tenants=rooms.subdomains)
+    conference = muc(d.muc, wait_for_focus=rooms.wait_for_focus, validate_nick=True, tenants=rooms.subdomains,
+                     restrict_room_creation=rooms.wait_for_focus)
     internal = muc(d.internal_muc, allowed_domains=frozenset({d.auth.lower()}), hide_all=False)
     lobby = muc(d.lobby, create_on_join=False) if rooms.lobby else None
-    breakout = muc(d.breakout, wait_for_focus=rooms.wait_for_focus) if rooms.breakout_rooms else None
+    breakout = muc(d.breakout, wait_for_focus=rooms.wait_for_focus,
+                   restrict_room_creation=rooms.wait_for_focus) if rooms.breakout_rooms else None
     ctx = RoomContext(settings=settings, host=host, conference=conference, internal=internal,
                       lobby=lobby, breakout=breakout)
     for module in module_list():

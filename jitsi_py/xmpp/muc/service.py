@@ -2,11 +2,17 @@
 
 Sans-I/O: stanzas and their :class:`~..component.Origin` come in through :meth:`receive`, stanzas
 go out through the :class:`~..component.Host`; the only clock is the ``clock`` callable given in
-:class:`MucOptions` (rate limits). Room modules (``xmpp/rooms/``) attach to :attr:`hooks`.
+:class:`MucOptions` (rate limits, and the deadlines in :attr:`MucService.timers`, which the
+driver reads with :meth:`MucService.deadline` and fires with :meth:`MucService.handle_timer`).
+Room modules (``xmpp/rooms/``) attach to :attr:`hooks`.
 
 Jitsi rules kept here because every Jitsi MUC host has them: rooms are non-anonymous and never
 locked; with ``wait_for_focus`` a join is held until the focus (its account, nick ``focus``) is in
-the room; IQs between occupants are forwarded with their ids untouched and replies routed back by
+the room; with ``restrict_room_creation`` (Prosody's option, set on Jitsi's conference hosts) a
+join to a room that does not exist is refused as the client expects ("Room creation is
+restricted": it asks the focus again and retries), unless the focus has just been asked for that
+room (:meth:`MucService.focus_requested`), in which case the join waits for the focus like any
+other; IQs between occupants are forwarded with their ids untouched and replies routed back by
 their ``to``; presence fan-out serializes each broadcast once (``Host.send_many``).
 """
 
@@ -21,6 +27,7 @@ from ..component import Host, Origin
 from ...common import jid as jids
 from .hooks import Hooks
 from .room import AFFILIATION_RANK, AFFILIATIONS, ROLES, Occupant, Room
+from .timers import Timer, Timers
 from .tenants import TenantHost, TenantMap
 from .stanza import (
     CLIENT, DATA, DISCO_INFO, DISCO_ITEMS, IQ, MESSAGE, MUC, MUC_ADMIN, MUC_OWNER, MUC_USER,
@@ -58,6 +65,10 @@ class MucOptions:
     presence_burst: int = 30  # ...after this burst; excess gets policy-violation
     clock: Callable[[], float] | None = None  # monotonic seconds; None disables rate limits
     tenants: bool = False  # muc_domain_mapper: also serve room@muc.<tenant>.<base> (tenants.py)
+    restrict_room_creation: bool = False  # only admins create rooms; others need the focus asked
+    # How long a conference request to the focus lets joins wait for a room the focus has not
+    # created yet; past it the held joins get "Room creation is restricted" and the client retries.
+    focus_request_ttl: float = 15.0
 
 
 class HoldJoin(Exception):
@@ -97,8 +108,9 @@ class _Held:
 class MucService:
     """A MUC host: routes stanzas to rooms, applies XEP-0045, fires hooks for the room modules."""
 
-    def __init__(self, options: MucOptions, host: Host) -> None:
+    def __init__(self, options: MucOptions, host: Host, timers: Timers | None = None) -> None:
         self.options = options
+        self.timers = timers if timers is not None else Timers()
         self.domain = options.domain
         self.tenants = TenantMap(options.domain) if options.tenants else None
         self.host = TenantHost(host, self.tenants) if self.tenants is not None else host
@@ -112,6 +124,7 @@ class MucService:
         self._held: dict[str, dict[str, _Held]] = {}  # room JID -> real JID -> held join
         self._held_by_session: dict[str, set[str]] = {}
         self._buckets: dict[int, _Bucket] = {}
+        self._focus_asked: dict[str, Timer] = {}  # room JID -> end of the wait for the focus
         self.counters = {"presence_dropped": 0, "held_joins": 0}
 
     # ---- the Component contract -------------------------------------------------------------
@@ -158,7 +171,41 @@ class MucService:
                 if not held:
                     del self._held[room_jid]
 
+    def deadline(self) -> float | None:
+        """When :meth:`handle_timer` is next due, on the ``clock`` of the options."""
+        return self.timers.deadline()
+
+    def handle_timer(self, now: float) -> None:
+        self.timers.run(now)
+
     # ---- API for the room modules -------------------------------------------------------------
+
+    def now(self) -> float:
+        clock = self.options.clock
+        if clock is None:
+            raise RuntimeError(f"{self.domain} has no clock (MucOptions.clock): it cannot schedule")
+        return clock()
+
+    def later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` ``delay`` seconds from now (when the driver calls handle_timer)."""
+        return self.timers.call_at(self.now() + delay, callback)
+
+    def focus_requested(self, room_jid: str) -> None:
+        """The focus was asked to start a conference in ``room_jid``: joins may wait for it."""
+        room_jid = room_jid.lower()
+        previous = self._focus_asked.pop(room_jid, None)
+        if previous is not None:
+            previous.cancel()
+        self._focus_asked[room_jid] = self.later(self.options.focus_request_ttl,
+                                                 lambda: self._focus_wait_over(room_jid))
+
+    def _focus_wait_over(self, room_jid: str) -> None:
+        self._focus_asked.pop(room_jid, None)
+        if room_jid in self.rooms or not self.options.restrict_room_creation:
+            return  # the focus came (or a join will create the room): nothing waits on the request
+        for real, held in self._held.pop(room_jid, {}).items():
+            self._held_by_session.get(real, set()).discard(room_jid)
+            self.host.send(error_reply(held.stanza, _creation_restricted()))
 
     def room_jid(self, node: str) -> str:
         return f"{node.lower()}@{self.domain}"
@@ -304,8 +351,9 @@ class MucService:
             return  # subscriptions, probes and bounced errors mean nothing to a room
         if occupant is not None:
             if nick != occupant.nick:
-                raise StanzaError("cancel", "not-acceptable", "Nickname changes are not supported")
-            self._update(room, occupant, pres)
+                self._change_nick(room, occupant, nick, pres)
+            else:
+                self._update(room, occupant, pres)
             return
         self._join(room_jid, room, nick, pres, origin)
 
@@ -315,6 +363,37 @@ class MucService:
             raise StanzaError("wait", "policy-violation", "Too many presence updates")
         self.hooks.fire("presence-in", room, occupant.origin, pres)
         occupant.update(pres)
+        self.hooks.fire("presence-updated", room, occupant)
+        self._fan_out(room, occupant)
+        self.host.send(self._self_presence(room, occupant, ()))
+
+    def _change_nick(self, room: Room, occupant: Occupant, nick: str, pres: Element) -> None:
+        """XEP-0045 §7.6: unavailable from the old nick with 303 and the new one, then available."""
+        if self.options.validate_nick and not room.node.startswith(HEALTH_CHECK_PREFIX):
+            # muc_resource_validate: the nick is the endpoint id the focus and the bridge know.
+            raise StanzaError("cancel", "not-allowed", "Nick changes are not allowed")
+        taken = room.occupants.get(nick)
+        if taken is not None:
+            raise StanzaError("cancel", "conflict", "Nickname already in use")
+        if not self._allow_presence(occupant):
+            self.counters["presence_dropped"] += 1
+            raise StanzaError("wait", "policy-violation", "Too many presence updates")
+        self.hooks.fire("presence-in", room, occupant.origin, pres)
+
+        def gone(with_jid: bool, codes: tuple[str, ...]) -> Element:
+            out = occupant.build_presence(with_jid, codes, unavailable=True, role=occupant.role)
+            out.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}item").set("nick", nick)
+            return out
+
+        self._fan_out(room, occupant, gone(True, ("303",)), lambda: gone(False, ("303",)))
+        own = gone(True, ("303", "110"))
+        own.set("to", occupant.jid)
+        self.host.send(own)
+        room.remove(occupant)
+        occupant.nick = nick
+        occupant.occupant_jid = f"{room.jid}/{nick}"
+        occupant.update(pres)
+        room.add(occupant)
         self.hooks.fire("presence-updated", room, occupant)
         self._fan_out(room, occupant)
         self.host.send(self._self_presence(room, occupant, ()))
@@ -346,6 +425,9 @@ class MucService:
                 and origin.domain not in allowed:
             raise StanzaError("cancel", "not-allowed", "Only service accounts may join rooms here")
         is_focus = bare == self.options.focus_jid
+        if room is None and self.options.restrict_room_creation and not admin \
+                and room_jid not in self._focus_asked:
+            raise _creation_restricted()
         if self.options.wait_for_focus and not admin and not room_jid.startswith(HEALTH_CHECK_PREFIX):
             if room is None or not self.focus_in(room):
                 self._hold(room_jid, real, pres, origin)
@@ -369,6 +451,9 @@ class MucService:
             raise
         self._enter(room, join, created)
         if is_focus and nick == "focus":
+            asked = self._focus_asked.pop(room_jid, None)
+            if asked is not None:
+                asked.cancel()
             self.release_held(room_jid)
 
     def _check_join(self, join: Join) -> None:
@@ -837,6 +922,11 @@ class MucService:
                     self.announce(room, target)
             return change_role
         raise StanzaError("modify", "bad-request", "An item needs an affiliation or a role")
+
+
+def _creation_restricted() -> StanzaError:
+    # Prosody's words for restrict_room_creation; the client matches this exact text.
+    return StanzaError("cancel", "not-allowed", "Room creation is restricted")
 
 
 def counted_occupants(room: Room) -> int:

@@ -2,9 +2,15 @@
 
 Moderators of a main room send commands to the breakout host's domain; rooms are
 ``<uuid>@breakout.<domain>``, inherit the main room's affiliations, and everyone in the main
-room and its breakout rooms gets the new layout after each change. A removed breakout room sends
-its occupants back (destroy with the main room as alternate); the main room stays while its
-breakout rooms are in use, and takes them along when it goes.
+room and its breakout rooms gets the new layout after a change, at most every
+``BROADCAST_INTERVAL`` (the first change at once, later ones gathered into one update). A removed
+breakout room sends its occupants back (destroy with the main room as alternate).
+
+Once a conference has breakout rooms, its rooms outlive their occupants for a while, as upstream:
+a breakout room without participants goes ``EMPTY_ROOM_TTL`` seconds later (it stays listed, and
+the focus re-creates it when someone is sent there again), and the main room with all its
+breakout rooms goes ``ROOMS_TTL_IF_ALL_LEFT`` seconds after the last participant left them all,
+so that participants moving between rooms never find the conference gone.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ RENAME = "features/breakout-rooms/rename"
 MOVE = "features/breakout-rooms/move-to-room"
 UPDATE = "features/breakout-rooms/update"
 MAX_BREAKOUT_ROOMS = 100
+BROADCAST_INTERVAL = 0.3  # seconds between two layout updates of one conference
+ROOMS_TTL_IF_ALL_LEFT = 5.0  # seconds an abandoned conference with breakout rooms lives on
+EMPTY_ROOM_TTL = 5.0  # seconds an empty breakout room lives on
 
 
 def enabled(settings: Settings) -> bool:
@@ -39,6 +48,7 @@ class BreakoutRooms:
         self.main: MucService = ctx.conference
         self.muc: MucService = ctx.breakout
         self.domain = self.muc.domain
+        self.listed: dict[str, str] = {}  # breakout room JID -> main room JID, while listed
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -66,9 +76,28 @@ class BreakoutRooms:
         return {"type": "breakout_rooms", "event": UPDATE, "roomCounter": main.data.get("breakout_counter", 0),
                 "rooms": rooms}
 
+    def active(self, main: Room) -> bool:
+        return bool(self.breakouts(main)) or bool(main.data.get("breakout_counter"))
+
     def update(self, main: Room) -> None:
-        if not self.breakouts(main) and not main.data.get("breakout_counter"):
+        """Send the layout now, or once the interval since the last one has passed."""
+        if not self.active(main) or main.data.get("breakout_pending") is not None:
             return
+        last = main.data.get("breakout_sent")
+        now = self.main.now()
+        if last is None or now - last >= BROADCAST_INTERVAL:
+            self.broadcast(main, now)
+        else:
+            main.data["breakout_pending"] = self.main.timers.call_at(
+                last + BROADCAST_INTERVAL, lambda: self._pending_update(main))
+
+    def _pending_update(self, main: Room) -> None:
+        main.data.pop("breakout_pending", None)
+        if self.main.get_room(main.jid) is main:
+            self.broadcast(main, self.main.now())
+
+    def broadcast(self, main: Room, now: float) -> None:
+        main.data["breakout_sent"] = now
         everyone = [o for o in main.occupants.values() if not self.main.is_focus(o)]
         for jid in self.breakouts(main):
             room = self.muc.get_room(jid)
@@ -96,6 +125,7 @@ class BreakoutRooms:
                 raise StanzaError("cancel", "not-allowed", "Too many breakout rooms")
             room = self.muc.create_room(str(uuid.uuid4()))
             room.data["breakout_main"] = main.jid
+            self.listed[room.jid] = main.jid
             main.data["breakout_counter"] = main.data.get("breakout_counter", 0) + 1
             self.breakouts(main)[room.jid] = room.subject = \
                 el.get("subject") or f"Breakout room {main.data['breakout_counter']}"
@@ -104,6 +134,7 @@ class BreakoutRooms:
             if jid not in self.breakouts(main):
                 raise StanzaError("cancel", "item-not-found", "No such breakout room")
             del self.breakouts(main)[jid]
+            self.listed.pop(jid, None)
             room = self.muc.get_room(jid)
             if room is not None:
                 self.muc.destroy(room, "Breakout room removed", main.jid)
@@ -122,6 +153,7 @@ class BreakoutRooms:
         else:
             raise StanzaError("modify", "bad-request", f"Unknown breakout command {kind!r}")
         self.update(main)
+        self.watch_all_left(main)
         return True
 
     def move(self, main: Room, participant: str, target: str) -> None:
@@ -146,27 +178,78 @@ class BreakoutRooms:
         if AFFILIATION_RANK[inherited] > AFFILIATION_RANK[join.affiliation]:
             join.affiliation = inherited
 
+    def breakout_created(self, room: Room) -> None:
+        """A listed breakout room the focus creates again after it went empty."""
+        main_jid = self.listed.get(room.jid)
+        main = self.main.get_room(main_jid) if main_jid else None
+        if main is not None and room.jid in self.breakouts(main):
+            room.data["breakout_main"] = main.jid
+            room.subject = self.breakouts(main)[room.jid]
+
     def changed(self, room: Room, occupant: Occupant) -> None:
         main = self.main_of(room)
         if main is not None:
             self.update(main)
+            self.watch_all_left(main)
+
+    def breakout_joined(self, room: Room, occupant: Occupant) -> None:
+        empty = room.data.pop("breakout_empty", None)
+        if empty is not None and self.has_participants(room, self.muc):
+            empty.cancel()
+        elif empty is not None:
+            room.data["breakout_empty"] = empty  # the focus alone does not keep the room
+        self.changed(room, occupant)
 
     def breakout_left(self, room: Room, occupant: Occupant) -> None:
-        main = self.main_of(room)
-        if main is None:
-            return
-        self.update(main)
-        if not main.occupants and not self.in_use(main):
-            self.main.destroy(main)
+        self.changed(room, occupant)
+        if not self.has_participants(room, self.muc) and "breakout_empty" not in room.data and not room.destroyed:
+            room.data["breakout_empty"] = self.muc.later(EMPTY_ROOM_TTL, lambda: self._empty_expired(room))
+
+    def _empty_expired(self, room: Room) -> None:
+        room.data.pop("breakout_empty", None)
+        if self.muc.get_room(room.jid) is room and not self.has_participants(room, self.muc):
+            main = self.main_of(room)
+            self.muc.destroy(room, "Breakout room is empty", main.jid if main is not None else None)
+
+    def has_participants(self, room: Room | None, service: MucService) -> bool:
+        return room is not None and any(not service.is_focus(o) for o in room.occupants.values())
 
     def in_use(self, main: Room) -> bool:
-        return any((r := self.muc.get_room(j)) is not None and r.occupants for j in self.breakouts(main))
+        return self.has_participants(main, self.main) or any(
+            self.has_participants(self.muc.get_room(j), self.muc) for j in self.breakouts(main))
+
+    def watch_all_left(self, main: Room) -> None:
+        """Close the conference a while after the last participant left all its rooms."""
+        closing = main.data.get("breakout_close")
+        if not self.active(main) or main.destroyed:
+            return
+        if self.in_use(main):
+            if closing is not None:
+                closing.cancel()
+                del main.data["breakout_close"]
+        elif closing is None:
+            main.data["breakout_close"] = self.main.later(ROOMS_TTL_IF_ALL_LEFT, lambda: self._all_left(main))
+
+    def _all_left(self, main: Room) -> None:
+        main.data.pop("breakout_close", None)
+        if self.main.get_room(main.jid) is main and not self.in_use(main):
+            self.main.destroy(main, "All occupants left.")
 
     def main_destroyed(self, main: Room) -> None:
+        for key in ("breakout_pending", "breakout_close"):
+            timer = main.data.pop(key, None)
+            if timer is not None:
+                timer.cancel()
         for jid in list(self.breakouts(main)):
+            self.listed.pop(jid, None)
             room = self.muc.get_room(jid)
             if room is not None:
                 self.muc.destroy(room, "The conference ended")
+
+    def breakout_destroyed(self, room: Room) -> None:
+        empty = room.data.pop("breakout_empty", None)
+        if empty is not None:
+            empty.cancel()
 
     def roominfo(self, room: Room):
         main = self.main_of(room)
@@ -187,12 +270,14 @@ def attach(ctx: RoomContext) -> None:
     b.muc.hooks.on("domain-message", b.command)
     b.muc.hooks.on("domain-disco", lambda node, origin: [NS, NS + "#rename"] if node == "breakout_rooms" else None)
     b.muc.hooks.on("pre-join", b.breakout_pre_join)
-    b.muc.hooks.on("occupant-joined", b.changed)
+    b.muc.hooks.on("room-created", b.breakout_created)
+    b.muc.hooks.on("occupant-joined", b.breakout_joined)
     b.muc.hooks.on("occupant-left", b.breakout_left)
+    b.muc.hooks.on("room-destroyed", b.breakout_destroyed)
     b.muc.hooks.on("keep-empty", lambda room: b.main_of(room) is not None and room.jid in b.breakouts(b.main_of(room)))
     b.muc.hooks.on("roominfo", b.roominfo)
     b.main.hooks.on("occupant-joined", b.changed)
     b.main.hooks.on("occupant-left", b.changed)
-    b.main.hooks.on("keep-empty", b.in_use)
+    b.main.hooks.on("keep-empty", b.active)
     b.main.hooks.on("room-destroyed", b.main_destroyed)
     b.muc.disco_type = "breakout_rooms"

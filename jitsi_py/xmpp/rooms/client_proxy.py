@@ -7,6 +7,10 @@ resources from the presence the server delivers to it: it subscribes to the acco
 knows no resource (the server then sends the current presence and every change); while none is
 known it answers ``service-unavailable``, which clients retry.
 
+Each conference request is announced to the MUC host of its room (``on_request``) before it goes
+on: the host lets joins to that room wait for the focus instead of refusing them while the focus
+has not created it yet (``restrict_room_creation``).
+
 Gates (the reservations module) may check a conference request before it is forwarded; they are
 coroutines, so a gated request is forwarded from a task.
 """
@@ -41,6 +45,7 @@ class ClientProxy:
         self.tenants = tenants  # the focus sees tenant rooms in their internal form
         self.resources: list[str] = []  # full JIDs, most recently available last
         self.gates: list[Gate] = []
+        self.on_request: Callable[[str], None] | None = None  # a conference was asked for this room
         self._tasks: set[asyncio.Task] = set()
 
     def receive(self, element: Element, origin: Origin | None) -> None:
@@ -88,6 +93,8 @@ class ClientProxy:
         if type_ not in ("get", "set"):
             return
         conference = iq.find(f"{{{FOCUS}}}conference")
+        if conference is not None and conference.get("room") and self.on_request is not None and self.resources:
+            self.on_request(conference.get("room", ""))
         if conference is not None and self.gates:
             task = asyncio.get_running_loop().create_task(self._gated(iq, conference, origin))
             self._tasks.add(task)
@@ -134,6 +141,17 @@ class ClientProxy:
 def attach(ctx: RoomContext) -> ClientProxy:
     d = ctx.settings.common.domains
     proxy = ClientProxy(d.focus_component, f"focus@{d.auth}", ctx.host, ctx.conference.tenants)
+
+    def requested(room: str) -> None:
+        try:
+            node, domain, _ = jids.split(ctx.internal_jid(room).lower())
+        except jids.JidError:
+            return  # the focus answers a malformed room itself
+        for service in ctx.rooms_services():
+            if node and service.domain == domain:
+                service.focus_requested(f"{node}@{domain}")
+
+    proxy.on_request = requested
     ctx.components.append(proxy)
     ctx.extensions["client_proxy"] = proxy
     return proxy

@@ -4,14 +4,15 @@ Before the focus proxy forwards a conference request for a room that does not ex
 reservation API (``PROSODY_RESERVATION_REST_BASE_URL``) is asked: ``POST /conference`` with the
 room name, the start time and the requester; ``409`` points to an existing reservation. A refusal
 reaches the client as ``service-unavailable`` with ``<reservation-error error-code=...>``. An
-expired reservation refuses new requests (419); when the room goes, ``DELETE /conference/<id>``.
+expired reservation refuses new requests (419), and its room is destroyed when the reservation's
+``duration`` is over ("Scheduled conference duration exceeded."); when the room goes,
+``DELETE /conference/<id>``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from xml.etree.ElementTree import Element
@@ -35,7 +36,7 @@ TIMEOUT = 20.0
 @dataclass
 class Reservation:
     id: str
-    expires: float | None  # monotonic deadline; None: no duration given
+    expires: float | None  # deadline on the conference MUC's clock; None: no duration given
 
 
 def enabled(settings: Settings) -> bool:
@@ -62,7 +63,7 @@ class Reservations:
             return  # breakout rooms and foreign addresses are not reserved
         known = self.by_room.get(room_jid)
         if known is not None:
-            if known.expires is not None and time.monotonic() > known.expires:
+            if known.expires is not None and self.ctx.conference.now() > known.expires:
                 raise _refused(419, "Reservation expired")
             return
         if self.ctx.conference.get_room(room_jid) is not None:
@@ -76,7 +77,7 @@ class Reservations:
             text = body.get("message") if isinstance(body, dict) else None
             raise _refused(status, str(text or f"Reservation refused ({status})"))
         duration = body.get("duration")
-        expires = time.monotonic() + float(duration) if isinstance(duration, (int, float)) and duration > 0 else None
+        expires = self.ctx.conference.now() + float(duration) if isinstance(duration, (int, float)) and duration > 0 else None
         self.by_room[room_jid] = Reservation(str(body["id"]), expires)
 
     async def _call(self, method: str, path: str, form: dict | None = None) -> tuple[int, object]:
@@ -97,7 +98,22 @@ class Reservations:
             await asyncio.sleep(self.retry_delay)
         return 503, None
 
+    def room_created(self, room: Room) -> None:
+        reservation = self.by_room.get(room.jid)
+        if reservation is not None and reservation.expires is not None:
+            room.data["reservation_expiry"] = self.ctx.conference.timers.call_at(
+                reservation.expires, lambda: self._expired(room))
+
+    def _expired(self, room: Room) -> None:
+        room.data.pop("reservation_expiry", None)
+        if self.ctx.conference.get_room(room.jid) is room:
+            log.info("room %s exceeded its reservation", room.jid)
+            self.ctx.conference.destroy(room, "Scheduled conference duration exceeded.")
+
     def room_destroyed(self, room: Room) -> None:
+        expiry = room.data.pop("reservation_expiry", None)
+        if expiry is not None:
+            expiry.cancel()
         reservation = self.by_room.pop(room.jid, None)
         if reservation is None:
             return
@@ -118,4 +134,5 @@ def attach(ctx: RoomContext) -> None:
     proxy = ctx.extensions.get("client_proxy")
     assert proxy is not None, "reservations need the focus proxy (load client_proxy first)"
     proxy.gates.append(reservations.gate)
+    ctx.conference.hooks.on("room-created", reservations.room_created)
     ctx.conference.hooks.on("room-destroyed", reservations.room_destroyed)

@@ -89,7 +89,17 @@ async def test_conference_with_focus_participants_iq_forwarding_and_kick(server)
     bob = await connect(server, "meet.jitsi", mechanism="ANONYMOUS")
     inbox = {c: Inbox(c) for c in (focus, alice, bob)}
     try:
-        # alice comes first: her join waits for the focus
+        # a join to a room nobody asked the focus for is refused as Prosody does (the client retries)
+        join(bob, "bb22", room=f"elsewhere@{MUC}")
+        refused = await inbox[bob].presence_from(f"elsewhere@{MUC}/bb22", "error")
+        assert refused.findtext("{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}text") \
+            == "Room creation is restricted"
+        # alice asks the focus for the conference, then comes first: her join waits for the focus
+        focus.send_presence()  # available: the proxy learns the focus's resource
+        focus.register_handler(Callback("conference", MatchXPath(
+            "{jabber:client}iq/{http://jitsi.org/protocol/focus}conference"), lambda stanza: stanza.reply().send()))
+        await iq(alice, f'<iq type="set" to="focus.meet.jitsi"><conference '
+                        f'xmlns="http://jitsi.org/protocol/focus" room="{ROOM}"/></iq>')
         join(alice, "aa11")
         await asyncio.sleep(0.2)
         assert not [el for el in inbox[alice].seen if el.tag.endswith("presence")]

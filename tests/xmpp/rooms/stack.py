@@ -19,9 +19,17 @@ class Stack:
     def __init__(self, env: dict | None = None) -> None:
         self.host = RecordingHost()
         self.settings = Settings.from_values(env or {})
-        self.components = {c.domain: c for c in build_components(self.settings, self.host)}
+        self.now = 1_000_000.0  # the MUC hosts' clock: time moves only by advance()
+        self.components = {c.domain: c for c in build_components(self.settings, self.host, lambda: self.now)}
         self.origins = {}
-        self.now = 1_000_000.0
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass and fire every timer due, as the router's event-loop timers would."""
+        self.now += seconds
+        timed = [c for c in self.components.values() if hasattr(c, "handle_timer")]
+        while due := [c for c in timed if (d := c.deadline()) is not None and d <= self.now]:
+            for component in due:
+                component.handle_timer(self.now)
 
     def origin(self, jid: str, **kwargs):
         if jid not in self.origins or kwargs:
