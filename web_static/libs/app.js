@@ -2,6 +2,7 @@
 
 import { XmppConnection } from './xmpp.js';
 import { Conference, ConferenceError, roomNode } from './conference.js';
+import * as auth from './auth.js';
 import { h, clear } from './dom.js';
 
 const config = globalThis.config || {};
@@ -109,8 +110,9 @@ async function prejoinPage(where) {
     const media = getMedia(true, true);
     const state = { audio: wantAudio, video: wantVideo };
     const preview = h('video', { class: 'preview', 'data-testid': 'prejoin-preview', autoplay: true, muted: true, playsinline: true });
+    const tokenName = auth.tokenUser(auth.pageToken(location.search) || '')?.name;
     const name = h('input', { 'data-testid': 'prejoin-name', placeholder: 'Your name', 'aria-label': 'Your name',
-        value: localStorage.getItem('jitsi-py-display-name') || '' });
+        value: tokenName || localStorage.getItem('jitsi-py-display-name') || '' });
     const mic = h('button', { 'data-testid': 'prejoin-microphone', 'aria-pressed': String(!state.audio) }, state.audio ? 'Mute microphone' : 'Unmute microphone');
     const cam = h('button', { 'data-testid': 'prejoin-camera', 'aria-pressed': String(!state.video) }, state.video ? 'Stop camera' : 'Start camera');
     mic.onclick = () => {
@@ -426,6 +428,12 @@ class MeetingView {
             this.status('You asked to join. Please wait until a moderator lets you in\u2026');
             this.root.dataset.lobby = 'waiting';
             break;
+        case 'session':
+            auth.storeSession(event.sessionId);
+            break;
+        case 'session-invalid':
+            auth.storeSession(null);
+            break;
         case 'lobby-denied':
             this.leave('A moderator did not let you in.');
             break;
@@ -466,10 +474,13 @@ class MeetingView {
 async function connectAndJoin(view, password) {
     const where = view.where;
     const node = roomNode(where.room);
-    const params = new URLSearchParams(location.search);
+    const token = auth.pageToken(location.search);
+    const credentials = view.credentials;
+    view.conference = null;  // one from a failed attempt must not make a failed login look like a lost link
     const connection = new XmppConnection({
-        websocket: config.websocket, bosh: config.bosh || '/http-bind', domain: config.hosts?.domain,
-        query: { room: node, token: params.get('jwt') || undefined },
+        websocket: config.websocket, bosh: config.bosh || '/http-bind', domain: auth.connectionDomain(config.hosts, credentials),
+        username: credentials && auth.loginParts(credentials.username, config.hosts).node, password: credentials?.password,
+        query: { room: node, token },
         onEvent: event => {
             if (event.type === 'failed' && !view.leaving && view.conference && connection === view.connection) {
                 reconnect(view);
@@ -478,11 +489,16 @@ async function connectAndJoin(view, password) {
     });
     view.connection = connection;
     performance.mark('jitsi:xmpp-connecting');
-    await connection.connect();
+    try {
+        await connection.connect();
+    } catch (error) {
+        throw auth.loginErrorOf(error, !!credentials);
+    }
     performance.mark('jitsi:xmpp-online');
     const conference = new Conference({
         connection, config, room: where.room, displayName: view.media.displayName,
         localStream: view.media.stream, onEvent: event => view.onEvent(event),
+        sessionId: auth.storedSession(), token,
     });
     conference.muted = { audio: !view.media.audio, video: !view.media.video };
     view.media.stream.getAudioTracks().forEach(t => { t.enabled = view.media.audio; });
@@ -527,7 +543,20 @@ async function meeting(where, media) {
             await connectAndJoin(view, password);
             view.status(null);
             return view;
-        } catch (error) {
+        } catch (caught) {
+            let error = caught;
+            let signIn = null;
+            try {
+                signIn = await authenticate(view, error, password);
+            } catch (later) {
+                error = later;
+            }
+            if (signIn === 'joined' || signIn === 'redirected') return view;
+            if (signIn === 'retry') continue;
+            if (signIn === 'cancelled') {
+                leavePage(where);
+                return null;
+            }
             view.connection?.disconnect();
             if (error instanceof ConferenceError && error.kind === 'password') {
                 password = await askPassword(error.message);
@@ -546,9 +575,50 @@ async function meeting(where, media) {
     }
 }
 
+async function promptLogin(view, message) {
+    view.connection?.disconnect();
+    view.status(null);
+    const credentials = await auth.askCredentials(view.root, message);
+    // where guests are allowed, not logging in means waiting for the host as a guest
+    if (!credentials && !config.hosts.anonymousdomain) return 'cancelled';
+    view.credentials = credentials || undefined;
+    return 'retry';
+}
+
+// What ENABLE_AUTH asks of this person: 'joined' (after waiting for the host), 'retry' (with
+// credentials now), 'cancelled', 'redirected' (to config.tokenAuthUrl), or null (not an auth matter).
+async function authenticate(view, error, password) {
+    const authRequired = e => e instanceof ConferenceError && e.kind === 'auth-required';
+    const loginWanted = error instanceof auth.LoginError || authRequired(error);
+    const tokenUrl = auth.tokenAuthUrl(config, view.where.room);
+    if (tokenUrl && !auth.pageToken(location.search) && (loginWanted || error?.condition === 'not-authorized')) {
+        view.connection?.disconnect();
+        view.status('Redirecting to the login page\u2026');
+        location.assign(tokenUrl);
+        return 'redirected';
+    }
+    if (!loginWanted) return null;
+    if (error instanceof auth.LoginError) return promptLogin(view, error.kind === 'credentials' ? error.message : undefined);
+    // a guest arrived before the host; the anonymous connection stays and asks again
+    const conference = view.conference;
+    const outcome = await auth.waitForHost({
+        view,
+        join: async () => {
+            await conference.join(password);
+            view.status(null);
+        },
+        isAuthRequired: authRequired,
+    });
+    if (outcome === 'login') return promptLogin(view);
+    if (view.leaving) return 'cancelled';
+    performance.mark('jitsi:joined');
+    view.onEvent({ type: 'local-muted', media: 'audio', muted: conference.muted.audio });
+    view.onEvent({ type: 'local-muted', media: 'video', muted: conference.muted.video });
+    return 'joined';
+}
+
 function joinErrorText(error) {
     if (error instanceof ConferenceError) return error.message;
-    if (error?.condition === 'password-required') return 'This server requires you to log in before joining.';
     if (error?.condition === 'not-allowed' || error?.condition === 'not-authorized') {
         return `The server refused the login${error.text ? `: ${error.text}` : ''}.`;
     }
