@@ -2,7 +2,8 @@
 
 Sans-I/O. The forwarder stamps its own transport-wide sequence number on every packet it sends
 this receiver and records when and how big it was in :class:`BandwidthEstimator`'s rings (plain
-list stores: the per-packet path calls no method here). Each feedback packet then goes in with
+list stores: the per-packet path calls no method here; a negative size marks a packet whose loss
+must not count, see ``transport_feedback``). Each feedback packet then goes in with
 :meth:`BandwidthEstimator.transport_feedback`; REMB, when the receiver negotiated no
 transport-cc, with :meth:`BandwidthEstimator.remb`. ``estimate`` is bits per second.
 
@@ -35,7 +36,8 @@ GROWTH_PER_SECOND = 0.08
 DECREASE_INTERVAL = 0.2  # at most one cut per this long (about a round trip) for one congestion
 ACKED_WINDOW = 0.5  # seconds of received bytes behind the acknowledged rate
 LOSS_HIGH, LOSS_LOW = 0.10, 0.02
-LOSS_PERIOD = 0.2  # loss is judged over at least this much feedback
+LOSS_PERIOD = 0.5  # loss is judged over at least this much feedback
+LOSS_MIN_PACKETS = 20  # ... and at least this many packets
 
 NORMAL, OVERUSE, UNDERUSE = 0, 1, -1
 
@@ -72,7 +74,11 @@ class BandwidthEstimator:
     # --- inputs ----------------------------------------------------------------------------------
 
     def transport_feedback(self, base: int, arrivals: list[float | None], now: float) -> None:
-        """One transport-cc feedback (as ``rtcp.parse_transport_cc`` gives it)."""
+        """One transport-cc feedback (as ``rtcp.parse_transport_cc`` gives it).
+
+        A packet sent with a negative size belongs to a stream the receiver may not have been
+        told about yet: a browser drops those before its transport-cc accounting (the RTP
+        demultiplexer knows no sink for them), so their absence says nothing about the path."""
         self.transport_cc = True
         self.feedback_packets += 1
         sent_seq, sent_time, sent_size = self.sent_seq, self.sent_time, self.sent_size
@@ -82,12 +88,14 @@ class BandwidthEstimator:
             index = seq & (HISTORY - 1)
             if sent_seq[index] != seq:
                 continue  # not ours, or too old to remember
+            size = sent_size[index]
             if arrival is None:
-                lost += 1
+                if size > 0:
+                    lost += 1
                 continue
             received += 1
             sent_seq[index] = -1  # a later feedback repeating it must not count it twice
-            self._packet(sent_time[index], arrival, sent_size[index])
+            self._packet(sent_time[index], arrival, size if size > 0 else -size)
         if received + lost:
             self._loss_sent += received + lost
             self._loss_lost += lost
@@ -188,7 +196,7 @@ class BandwidthEstimator:
         elapsed = 0.0 if last is None else max(0.0, min(now - last, 1.0))
         if self._loss_since is None:
             self._loss_since = now
-        elif now - self._loss_since >= LOSS_PERIOD:
+        elif now - self._loss_since >= LOSS_PERIOD and self._loss_sent >= LOSS_MIN_PACKETS:
             loss = self._loss_lost / self._loss_sent if self._loss_sent else 0.0
             self._loss_sent = self._loss_lost = 0
             self._loss_since = now

@@ -143,7 +143,7 @@ def _update_endpoint(bridge, conference: Conference, endpoint: Endpoint, wire: c
             if media.type == "audio" and ext.uri == AUDIO_LEVEL_URI:
                 endpoint.audio_level_id = ext.id
             elif ext.uri == TRANSPORT_CC_URI:
-                endpoint.transport_cc_id = ext.id
+                endpoint.transport_cc_id = endpoint.receiver.transport_cc_id = ext.id
         pts = {pt.id: pt.name for pt in media.payload_types}
         if media.type == "audio":
             endpoint.audio_pts.update(pts)

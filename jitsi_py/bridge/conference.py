@@ -170,16 +170,20 @@ class Endpoint:
             return
         pt, seq, ts, ssrc = read_header(plain)
         self.received_seqs[ssrc] = seq
+        tcc = -1
+        now = 0.0
         if self.transport_cc_id:
             offset = find_extension(plain, self.transport_cc_id)
             if 0 < offset < len(plain) - 1:
-                self.transport_cc.received((plain[offset] << 8) | plain[offset + 1], monotonic())
+                now = monotonic()
+                self.transport_cc.received((plain[offset] << 8) | plain[offset + 1], now)
                 self._transport_cc_media = ssrc
+                tcc = offset
         if self.visitor:
             return
         if pt in self.audio_pts and self.audio_level_id:
             self._speaker.level(self.id, audio_level(plain, self.audio_level_id))
-        if self._forwarder.rtp(self.id, plain, pt, seq, ts, ssrc) < 0:
+        if self._forwarder.rtp(self.id, plain, pt, seq, ts, ssrc, tcc, now) < 0:
             counters.rtp_unknown_ssrc += 1
 
     def deliver(self, packet: bytes) -> None:
@@ -291,7 +295,7 @@ class Conference:
         self.created = now
         self.endpoints: dict[str, Endpoint] = {}
         self.feedback_sources = (secrets.randbits(32) or 1, secrets.randbits(32) or 1)  # jvb-a0, jvb-v0
-        self.forwarder = Forwarder(self.feedback_sources[1])
+        self.forwarder = Forwarder(self.feedback_sources[1], trust_bwe=bridge.trust_bwe)
         self.speaker = DominantSpeaker()
         self._next_keyframe_retry = 0.0
         self._next_report = 0.0

@@ -13,6 +13,14 @@ simulcast layer switches. A switch happens only on a key frame of the target lay
 layer the sender currently sends (``Source.active``, refreshed by :meth:`Forwarder.check_layers`).
 Upstream loss is NACKed per layer and the senders' RTX answers are forwarded as the originals;
 receivers' NACKs are answered from a per-receiver history ring.
+
+Every packet sent to a receiver that negotiated transport-cc carries the bridge's own
+transport-wide sequence number for that receiver (the sender's is overwritten in place: the
+header extension ids are the conference's, one offer for all), so the receiver's feedback drives
+its :class:`~.bwe.BandwidthEstimator`. With ``trust_bwe`` the allocation then fits each receiver's
+layers into its estimate, in ranking order: every forwarded source first gets its lowest layer
+(those that do not fit are not forwarded, except the first), then each in turn climbs towards
+what its constraints allow while the estimate has room.
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ import struct
 from dataclasses import dataclass, field
 
 from . import rtcp
-from .rtp import KEYFRAME_DETECTORS, header_length
+from .bwe import HISTORY as BWE_HISTORY, BandwidthEstimator
+from .rtp import KEYFRAME_DETECTORS, find_extension, header_length
 
 HEADER = struct.Struct("!HII")
 NO_LAYER = -1
@@ -30,8 +39,14 @@ KEYFRAME_REQUEST_INTERVAL = 0.2  # bridge-media.md §4.4: one PLI per source per
 VIDEO_TS_STEP = 3000  # 90 kHz at 30 fps: the gap placed between two layers' timestamps
 DEFAULT_MAX_HEIGHT = 180
 ONSTAGE_PREFERRED_HEIGHT = 360
+UNSIGNALLED_GRACE = 3.0  # seconds after a stream starts towards a receiver: its loss is not congestion
 MAX_NACK_GAP = 64  # a larger jump is a restart or a burst a key frame repairs better
 HISTORY = 512  # power of two: packets kept per receiver for NACK retransmission
+BWE_MASK = BWE_HISTORY - 1
+REALLOCATE_CHANGE = 0.1  # an estimate this much (relative) away from the last allocation's
+RATE_SMOOTHING = 0.5  # weight of the newest interval in a layer's measured bitrate
+# A layer's bitrate before it was measured: libwebrtc's simulcast maxima, by height.
+NOMINAL_BITRATES = ((180, 200_000), (360, 700_000), (720, 2_500_000))
 
 
 @dataclass
@@ -51,6 +66,9 @@ class Source:
 
     def __post_init__(self) -> None:
         self.packets = [0] * len(self.layers)
+        self.octets = [0] * len(self.layers)  # bytes seen per layer (the per-packet path adds)
+        self.rates = [0.0] * len(self.layers)  # bits per second per layer, smoothed
+        self._octets_seen = [0] * len(self.layers)
         self.last_seq = [-1] * len(self.layers)  # highest sequence number per layer, for NACKs
         self.active = [False] * len(self.layers)
         self._seen = [0] * len(self.layers)
@@ -72,6 +90,20 @@ class Source:
                 return index
         return next(i for i, on in enumerate(self.active) if on)
 
+    def update_rates(self, elapsed: float) -> None:
+        for index, total in enumerate(self.octets):
+            rate = (total - self._octets_seen[index]) * 8 / elapsed
+            previous = self.rates[index]
+            self.rates[index] = rate if not previous else RATE_SMOOTHING * rate + (1 - RATE_SMOOTHING) * previous
+        self._octets_seen = list(self.octets)
+
+    def bitrate(self, layer: int) -> float:
+        """What forwarding ``layer`` costs: measured while the sender sends it, else nominal."""
+        if self.active[layer] and self.rates[layer] > 0:
+            return self.rates[layer]
+        height = self.layer_heights()[layer]
+        return next((rate for top, rate in NOMINAL_BITRATES if height <= top), NOMINAL_BITRATES[-1][1])
+
     @property
     def primary(self) -> int:
         return self.layers[0]
@@ -85,7 +117,7 @@ class Projection:
     """A source as one receiver sees it; ``target``/``current`` are layer indexes or NO_LAYER."""
 
     __slots__ = ("receiver", "source", "out_ssrc", "out_rtx", "target", "current", "seq_off", "ts_off",
-                 "last_seq", "last_ts", "started")
+                 "last_seq", "last_ts", "started", "since")
 
     def __init__(self, receiver: "Receiver", source: Source, out_ssrc: int, out_rtx: int | None) -> None:
         self.receiver = receiver
@@ -99,6 +131,7 @@ class Projection:
         self.last_seq = 0
         self.last_ts = 0
         self.started = source.media == "audio"
+        self.since = 0.0  # when the receiver started getting it (set by the forwarder)
 
 
 @dataclass
@@ -127,7 +160,14 @@ class Receiver:
         self.by_out_ssrc: dict[int, Projection] = {}
         self.forwarded: list[str] = []
         self.history: list[bytes | None] = [None] * HISTORY  # what we sent, by sequence number
-        self.estimated_bandwidth = -1
+        self.transport_cc_id = 0  # the transport-cc header extension id, when negotiated
+        self.bwe = BandwidthEstimator()
+        self.allocated_for: float | None = None  # the estimate the last allocation fitted into
+
+    @property
+    def estimated_bandwidth(self) -> int:
+        """Bits per second, -1 before any feedback."""
+        return round(self.bwe.estimate) if self.bwe.known else -1
 
     def max_height(self, name: str) -> int:
         constraint = self.constraints.get(name)
@@ -139,8 +179,9 @@ class Receiver:
 
 
 class Forwarder:
-    def __init__(self, feedback_ssrc: int) -> None:
+    def __init__(self, feedback_ssrc: int, *, trust_bwe: bool = True) -> None:
         self.feedback_ssrc = feedback_ssrc
+        self.trust_bwe = trust_bwe
         self.receivers: dict[str, Receiver] = {}
         self.sources: dict[str, Source] = {}
         self.muted: dict[str, tuple[bool, bool]] = {}  # endpoint -> (audio, video) force-muted
@@ -160,6 +201,7 @@ class Forwarder:
         self.packets_forwarded = 0
         self.senders_rtcp: dict[str, object] = {}  # endpoint id -> send_rtcp of the sender
         self.now = 0.0
+        self._rates_at: float | None = None
 
     # --- signalling inputs -----------------------------------------------------------------------
 
@@ -224,22 +266,27 @@ class Forwarder:
         wanted_by_source: dict[str, int] = {}
         for receiver in self.receivers.values():
             order = self._ranking(receiver)
-            forwarded = []
+            chosen: list[tuple[Source, int]] = []  # (source, the layer its constraints allow)
             for name in order:
                 source = self.sources[name]
                 height = receiver.max_height(name)
-                layer = NO_LAYER
-                if height != 0 and (receiver.last_n < 0 or len(forwarded) < receiver.last_n):
+                if height != 0 and (receiver.last_n < 0 or len(chosen) < receiver.last_n):
                     heights = source.layer_heights()
                     layer = 0
                     for index, layer_height in enumerate(heights):
                         if height < 0 or layer_height <= height:
                             layer = index
                     layer = source.choose_layer(layer)
-                    forwarded.append(name)
+                    chosen.append((source, layer))
                     wanted = heights[layer] if height < 0 else min(height, heights[-1])
                     wanted_by_source[name] = max(wanted_by_source.get(name, 0), max(wanted, heights[layer]))
-                self._project(receiver, source).target = layer
+            targets = {source.name: layer for source, layer in chosen}
+            if self.trust_bwe and receiver.bwe.known:
+                receiver.allocated_for = receiver.bwe.estimate
+                targets = self._fit(chosen, receiver.bwe.estimate)
+            forwarded = [name for name in order if targets.get(name, NO_LAYER) != NO_LAYER]
+            for name in order:
+                self._project(receiver, self.sources[name]).target = targets.get(name, NO_LAYER)
             for source in self.sources.values():
                 if source.media == "audio" and source.owner != receiver.id:
                     audio_on = source.name not in receiver.audio_excluded
@@ -258,13 +305,54 @@ class Forwarder:
                                                      "sourceName": source.name, "maxHeight": height}))
         self.request_pending_keyframes()
 
+    @staticmethod
+    def _fit(chosen: list[tuple[Source, int]], budget: float) -> dict[str, int]:
+        """Layers for ``chosen`` (ranked, each with its allowed layer) within ``budget`` bps."""
+        remaining = budget
+        layers: list[int] = []
+        for rank, (source, _) in enumerate(chosen):
+            lowest = source.choose_layer(0)
+            cost = source.bitrate(lowest)
+            if cost <= remaining or rank == 0:
+                layers.append(lowest)
+                remaining -= cost
+            else:
+                layers.append(NO_LAYER)
+        for rank, (source, allowed) in enumerate(chosen):
+            layer = layers[rank]
+            if layer == NO_LAYER:
+                continue
+            any_active = any(source.active)
+            for up in range(layer + 1, allowed + 1):
+                if any_active and not source.active[up]:
+                    continue
+                extra = source.bitrate(up) - source.bitrate(layer)
+                if extra > remaining:
+                    break
+                remaining -= extra
+                layer = up
+            layers[rank] = layer
+        return {source.name: layer for (source, _), layer in zip(chosen, layers)}
+
     def check_layers(self) -> None:
-        """Periodic: reallocate when a sender starts or stops sending a simulcast layer."""
+        """Periodic: measure layer bitrates; reallocate when a sender starts or stops sending a
+        simulcast layer, or a receiver's estimate moved away from what its allocation fitted."""
         changed = False
+        elapsed = None if self._rates_at is None else self.now - self._rates_at
+        if elapsed is None or elapsed > 0:
+            self._rates_at = self.now
         for source in self.sources.values():
+            if elapsed:
+                source.update_rates(elapsed)
             # Audio activity only feeds the stats; video layers drive the allocation.
             if source.update_active() and source.media == "video":
                 changed = True
+        if self.trust_bwe:
+            for receiver in self.receivers.values():
+                bwe = receiver.bwe
+                if bwe.known and (receiver.allocated_for is None or abs(bwe.estimate - receiver.allocated_for)
+                                  > REALLOCATE_CHANGE * receiver.allocated_for):
+                    changed = True
         if changed:
             self.allocate()
 
@@ -307,6 +395,7 @@ class Forwarder:
             else:
                 out_ssrc, out_rtx = source.primary, source.rtx.get(source.primary)
             projection = Projection(receiver, source, out_ssrc, out_rtx)
+            projection.since = self.now
             projection.target = NO_LAYER
             receiver.projections[source.name] = projection
             receiver.by_out_ssrc[out_ssrc] = projection
@@ -335,18 +424,23 @@ class Forwarder:
 
     # --- the per-packet path ---------------------------------------------------------------------
 
-    def rtp(self, sender: str, packet: bytes, pt: int, seq: int, ts: int, ssrc: int) -> int:
-        """Forward one plain RTP packet; returns how many receivers got it (-1: unknown SSRC)."""
+    def rtp(self, sender: str, packet: bytes, pt: int, seq: int, ts: int, ssrc: int,
+            tcc: int = -1, now: float = 0.0) -> int:
+        """Forward one plain RTP packet; returns how many receivers got it (-1: unknown SSRC).
+        ``tcc`` is the offset of the packet's transport-wide sequence number (-1: none), ``now``
+        its arrival time, which is also when the copies leave."""
         entry = self._by_ssrc.get(ssrc)
         if entry is None:
             media = self._rtx_ssrcs.get(ssrc)
             if media is None:
                 return -1
-            return self._rtx(sender, packet, pt, ts, media)
+            return self._rtx(sender, packet, pt, ts, media, tcc, now)
         source, layer, projections = entry
         if source.owner != sender:
             return -1
+        size = len(packet)
         source.packets[layer] += 1
+        source.octets[layer] += size
         if source.media == "video":
             last = source.last_seq[layer]
             gap = (seq - last) & 0xFFFF
@@ -373,24 +467,34 @@ class Forwarder:
                     keyframe = self._is_keyframe(packet, pt)
                 if not keyframe:
                     continue
-                self._switch(projection, layer, seq, ts)
+                self._switch(projection, layer, seq, ts, now)
             out_seq = (seq + projection.seq_off) & 0xFFFF
             out_ts = (ts + projection.ts_off) & 0xFFFFFFFF
             if buf is None:
                 buf = bytearray(packet)
             HEADER.pack_into(buf, 2, out_seq, out_ts, projection.out_ssrc)
+            receiver = projection.receiver
+            if tcc > 0 and receiver.transport_cc_id:
+                bwe = receiver.bwe
+                sent = bwe.next_seq
+                bwe.next_seq = (sent + 1) & 0xFFFF
+                buf[tcc] = sent >> 8
+                buf[tcc + 1] = sent & 0xFF
+                index = sent & BWE_MASK
+                bwe.sent_seq[index] = sent
+                bwe.sent_time[index] = now
+                bwe.sent_size[index] = size if now - projection.since > UNSIGNALLED_GRACE else -size
             out = bytes(buf)
             if ((out_seq - projection.last_seq) & 0xFFFF) < 0x8000:
                 projection.last_seq = out_seq
                 projection.last_ts = out_ts
-            receiver = projection.receiver
             receiver.history[out_seq & (HISTORY - 1)] = out
             receiver.deliver(out)
             count += 1
         self.packets_forwarded += count
         return count
 
-    def _rtx(self, sender: str, packet: bytes, pt: int, ts: int, media: int) -> int:
+    def _rtx(self, sender: str, packet: bytes, pt: int, ts: int, media: int, tcc: int, now: float) -> int:
         """RFC 4588: forward the packet an RTX one carries (sent for our NACK), as the original."""
         offset = header_length(packet)
         apt = self._rtx_pts.get(pt)
@@ -402,7 +506,7 @@ class Forwarder:
         buf += packet[offset + 2:]
         buf[1] = (buf[1] & 0x80) | apt
         HEADER.pack_into(buf, 2, osn, ts, media)
-        return self.rtp(sender, bytes(buf), apt, osn, ts, media)
+        return self.rtp(sender, bytes(buf), apt, osn, ts, media, tcc if tcc < offset else -1, now)
 
     def _nack(self, owner: str, ssrc: int, lost: list[int]) -> None:
         send = self.senders_rtcp.get(owner)
@@ -415,12 +519,13 @@ class Forwarder:
         offset = header_length(packet)
         return detector is not None and offset > 0 and detector(packet, offset)
 
-    def _switch(self, projection: Projection, layer: int, seq: int, ts: int) -> None:
+    def _switch(self, projection: Projection, layer: int, seq: int, ts: int, now: float) -> None:
         if projection.started:
             projection.seq_off = (projection.last_seq + 1 - seq) & 0xFFFF
             projection.ts_off = (projection.last_ts + VIDEO_TS_STEP - ts) & 0xFFFFFFFF
         else:
             projection.started = True
+            projection.since = now
             projection.seq_off = projection.ts_off = 0
             projection.last_seq = (seq - 1) & 0xFFFF
         projection.current = layer
@@ -446,13 +551,31 @@ class Forwarder:
             elif pt == rtcp.PSFB and fmt == rtcp.FMT_REMB:
                 bitrate = rtcp.remb_bitrate(packet, offset, length)
                 if bitrate >= 0:
-                    receiver.estimated_bandwidth = bitrate
+                    receiver.bwe.remb(bitrate, self.now)
+            elif pt == rtcp.RTPFB and fmt == rtcp.FMT_TCC:
+                base, arrivals = rtcp.parse_transport_cc(packet, offset, length)
+                receiver.bwe.transport_feedback(base, arrivals, self.now)
             elif pt == rtcp.RTPFB and fmt == rtcp.FMT_NACK and length >= 16:
                 ssrc = rtcp.media_ssrc(packet, offset)
                 for lost in rtcp.nack_sequence_numbers(packet, offset, length):
                     kept = receiver.history[lost & (HISTORY - 1)]
                     if kept is not None and HEADER.unpack_from(kept, 2)[::2] == (lost, ssrc):
-                        receiver.deliver(kept)
+                        receiver.deliver(self._restamp(receiver, kept))
+
+    def _restamp(self, receiver: Receiver, packet: bytes) -> bytes:
+        """A retransmission is a new packet on the wire: it gets a new transport-wide number."""
+        tcc = find_extension(packet, receiver.transport_cc_id) if receiver.transport_cc_id else -1
+        if not 0 < tcc < len(packet) - 1:
+            return packet
+        bwe = receiver.bwe
+        sent = bwe.next_seq
+        bwe.next_seq = (sent + 1) & 0xFFFF
+        buf = bytearray(packet)
+        buf[tcc] = sent >> 8
+        buf[tcc + 1] = sent & 0xFF
+        index = sent & BWE_MASK
+        bwe.sent_seq[index], bwe.sent_time[index], bwe.sent_size[index] = sent, self.now, len(packet)
+        return bytes(buf)
 
     def request_keyframe(self, ssrc: int) -> None:
         last = self._last_keyframe_request.get(ssrc)

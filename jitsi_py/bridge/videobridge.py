@@ -62,7 +62,7 @@ def build_candidates(port: int, local: list[str], advertise: tuple[str, ...], pr
 class Videobridge:
     def __init__(self, *, candidates: list[Candidate], websocket_base: str | None = None, sctp_enabled: bool = False,
                  default_last_n: int = -1, max_endpoints_per_conference: int = 500, region: str | None = None,
-                 relay_id: str | None = None) -> None:
+                 relay_id: str | None = None, trust_bwe: bool = True) -> None:
         self.counters = Counters()
         self.port = MediaPort(self.counters)
         self.certificate = Certificate()
@@ -73,6 +73,7 @@ class Videobridge:
         self.max_endpoints_per_conference = max_endpoints_per_conference
         self.region = region
         self.relay_id = relay_id
+        self.trust_bwe = trust_bwe
         self.conferences: dict[str, Conference] = {}
         self.drain = False
         self.graceful_shutdown = False

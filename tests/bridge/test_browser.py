@@ -193,6 +193,7 @@ async def wait_for(predicate, timeout: float, what: str, people=(), bridge=None)
             for receiver in conference.forwarder.receivers.values():
                 endpoint = conference.endpoints[receiver.id]
                 state += f" tcc={endpoint.transport_cc_id}/{endpoint.transport_cc._count}/{endpoint.transport_cc._last}"
+                state += f" bwe={receiver.bwe.feedback_packets}/{receiver.bwe.estimate:.0f}"
                 state += f" {receiver.id}: " + ", ".join(
                     f"{n} t{p.target} c{p.current} ssrc{p.out_ssrc}" for n, p in receiver.projections.items())
     raise AssertionError(f"timed out waiting for {what}; inbound {seen}; "
@@ -247,6 +248,13 @@ async def test_three_browsers_decode_each_other_and_switch_layers(bridge, page_s
                         return False
                 return True
             await wait_for(all_decoding, 40, "every participant to decode the other two", people, bridge)
+            # Chromium's transport-cc feedback is about the bridge's own sequence numbers: each
+            # receiver's send-side estimate is running on it.
+            receivers = [e.receiver for c in bridge.conferences.values() for e in c.endpoints.values()]
+
+            async def estimates_running():
+                return all(r.bwe.known for r in receivers)
+            await wait_for(estimates_running, 10, "send-side estimates", people, bridge)
 
             ann = people[0]
             low = max(s["height"] for s in (await ann.inbound()).values())

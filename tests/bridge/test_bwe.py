@@ -63,7 +63,7 @@ def test_estimate_recovers_once_the_queue_is_gone():
 
 def test_loss_makes_the_estimate_fall_even_without_queueing():
     bwe = BandwidthEstimator()
-    run(bwe, seconds=3, send_bps=1_000_000, link_bps=50_000_000, lost=lambda seq: seq % 4 == 0)
+    run(bwe, seconds=5, send_bps=1_000_000, link_bps=50_000_000, lost=lambda seq: seq % 4 == 0)
     assert bwe.estimate < INITIAL_BITRATE * 0.6
 
 
