@@ -1,8 +1,6 @@
-"""muc_meeting_id, jitsi_permissions and conference_duration on the conference and breakout MUCs.
+"""muc_meeting_id and jitsi_permissions on the conference and breakout MUCs.
 
 - every room gets a meeting id (``muc#roominfo_meetingId``) the focus may overwrite;
-- the time the conference really started (the first participant after the focus) is
-  ``muc#roominfo_created_timestamp``, in milliseconds;
 - a moderator's status-110 presence carries ``<permissions>`` (token features override);
 - a kicked occupant loses its affiliation;
 - ``muc#roomconfig_moderatedroom`` is ignored.
@@ -19,7 +17,6 @@ from ..muc.stanza import JITMEET
 from . import RoomContext
 
 MEETING_ID = "muc#roominfo_meetingId"
-CREATED = "muc#roominfo_created_timestamp"
 DEFAULT_PERMISSIONS = ("livestreaming", "recording", "transcription", "outbound-call", "create-polls",
                        "send-groupchat", "flip")
 
@@ -36,14 +33,9 @@ def attach(ctx: RoomContext) -> None:
 def _attach(ctx: RoomContext, service) -> None:
     def created(room: Room) -> None:
         room.data["meeting_id"] = str(uuid.uuid4())
-        room.data["created_ms"] = ""
-
-    def joined(room: Room, occupant: Occupant) -> None:
-        if not room.data.get("created_ms") and len(room.occupants) > 1:
-            room.data["created_ms"] = str(int(ctx.wallclock() * 1000))
 
     def roominfo(room: Room):
-        return [(MEETING_ID, room.data.get("meeting_id", "")), (CREATED, room.data.get("created_ms", ""))]
+        return [(MEETING_ID, room.data.get("meeting_id", ""))]
 
     def config_form(room: Room):
         return [(MEETING_ID, "text-single", room.data.get("meeting_id", ""))]
@@ -75,7 +67,6 @@ def _attach(ctx: RoomContext, service) -> None:
 
     hooks = service.hooks
     hooks.on("room-created", created)
-    hooks.on("occupant-joined", joined)
     hooks.on("roominfo", roominfo)
     hooks.on("config-form", config_form)
     hooks.on("config-fields", lambda: {MEETING_ID})
