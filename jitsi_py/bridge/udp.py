@@ -106,8 +106,12 @@ class MediaPort(asyncio.DatagramProtocol):
 
     def set_buffer_sizes(self, size: int) -> None:
         receive, send = set_buffer_sizes(self.socket, size)
-        log.info("bridge: media socket buffers %d KiB receive, %d KiB send (asked %d KiB)",
-                 receive // 1024, send // 1024, size // 1024)
+        # Linux reports twice what it grants for payload; below the request means the sysctl cap won.
+        capped = receive < size or send < size
+        log.log(logging.WARNING if capped else logging.INFO,
+                "bridge: media socket buffers asked %d KiB; the kernel reports %d KiB receive, %d KiB send%s",
+                size // 1024, receive // 1024, send // 1024,
+                " (capped by net.core.rmem_max/wmem_max: raise them or run with CAP_NET_ADMIN)" if capped else "")
 
     def kernel_drops(self) -> int | None:
         return None if self.socket is None else kernel_drops(self.socket)

@@ -33,3 +33,23 @@ def test_a_full_buffer_shows_as_kernel_drops():
         for _ in range(200):
             source.sendto(bytes(1000), sink.getsockname())
         assert kernel_drops(sink) > 0
+
+
+def test_without_privilege_the_capped_request_is_made():
+    from jitsi_py.bridge.udp import SO_RCVBUFFORCE, SO_SNDBUFFORCE
+
+    class Unprivileged:
+        def __init__(self):
+            self.set = {}
+
+        def setsockopt(self, level, option, value):
+            if option in (SO_RCVBUFFORCE, SO_SNDBUFFORCE):
+                raise PermissionError("operation not permitted")
+            self.set[option] = value
+
+        def getsockopt(self, level, option):
+            return 2 * min(self.set[option], 212992)
+
+    sock = Unprivileged()
+    assert set_buffer_sizes(sock, 1 << 20) == (425984, 425984)
+    assert sock.set == {socket.SO_RCVBUF: 1 << 20, socket.SO_SNDBUF: 1 << 20}
