@@ -104,3 +104,36 @@ async def test_conflict_uses_the_existing_reservation():
         assert [c[:2] for c in calls] == [("POST", "/api/conference"), ("GET", "/api/conference/7")]
     finally:
         await runner.cleanup()
+
+
+async def test_room_destroyed_when_its_reservation_runs_out():
+    async def short(request):
+        if request.method == "POST":
+            return web.json_response({"id": 7, "name": "standup", "duration": 60}, status=201)
+        return web.json_response({}, status=200)
+
+    runner, url, calls = await reservation_api(short)
+    try:
+        s = Stack({"PROSODY_RESERVATION_ENABLED": "1", "PROSODY_RESERVATION_REST_BASE_URL": url})
+        s.send(FOCUS_JID, '<presence to="focus.meet.jitsi"/>')
+        conference_request(s)
+        await settle(s, FOCUS_JID)
+        s.focus_joins()
+        s.join(ALICE, "aa11")
+        s.take()
+        s.advance(59)
+        assert s.components["muc.meet.jitsi"].get_room(ROOM) is not None
+        s.advance(2)
+        assert s.components["muc.meet.jitsi"].get_room(ROOM) is None
+        [gone] = [el for el in s.take(ALICE) if el.get("type") == "unavailable"]
+        destroy = gone.find(f"{q('x', 'http://jabber.org/protocol/muc#user')}/"
+                            f"{q('destroy', 'http://jabber.org/protocol/muc#user')}")
+        assert destroy.findtext(q("reason", "http://jabber.org/protocol/muc#user")) \
+            == "Scheduled conference duration exceeded."
+        for _ in range(200):
+            if any(c[0] == "DELETE" for c in calls):
+                break
+            await asyncio.sleep(0.01)
+        assert ("DELETE", "/api/conference/7", {}) in calls
+    finally:
+        await runner.cleanup()
