@@ -90,8 +90,10 @@ class Source:
                 return index
         return next(i for i, on in enumerate(self.active) if on)
 
-    def update_rates(self, elapsed: float) -> None:
-        for index, total in enumerate(self.octets):
+    def update_rates(self, elapsed: float | None) -> None:
+        """Fold the bytes seen over the last ``elapsed`` seconds into ``rates`` (None: the first
+        call, which only marks where the first interval starts)."""
+        for index, total in enumerate(self.octets if elapsed else ()):
             rate = (total - self._octets_seen[index]) * 8 / elapsed
             previous = self.rates[index]
             self.rates[index] = rate if not previous else RATE_SMOOTHING * rate + (1 - RATE_SMOOTHING) * previous
@@ -342,7 +344,7 @@ class Forwarder:
         if elapsed is None or elapsed > 0:
             self._rates_at = self.now
         for source in self.sources.values():
-            if elapsed:
+            if elapsed is None or elapsed > 0:
                 source.update_rates(elapsed)
             # Audio activity only feeds the stats; video layers drive the allocation.
             if source.update_active() and source.media == "video":
