@@ -53,3 +53,19 @@ def test_without_privilege_the_capped_request_is_made():
     sock = Unprivileged()
     assert set_buffer_sizes(sock, 1 << 20) == (425984, 425984)
     assert sock.set == {socket.SO_RCVBUF: 1 << 20, socket.SO_SNDBUF: 1 << 20}
+
+
+async def test_bridge_stats_report_kernel_drops_of_the_media_socket():
+    import asyncio
+
+    from jitsi_py.bridge.videobridge import Videobridge
+
+    bridge = Videobridge(candidates=[])
+    assert "total_udp_kernel_drops" not in bridge.stats()  # no socket yet: nothing to say
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: bridge.port, local_addr=("127.0.0.1", 0))
+    try:
+        bridge.port.set_buffer_sizes(1 << 20)
+        assert bridge.stats()["total_udp_kernel_drops"] == 0
+    finally:
+        transport.close()
