@@ -44,6 +44,7 @@ MAX_NACK_GAP = 64  # a larger jump is a restart or a burst a key frame repairs b
 HISTORY = 512  # power of two: packets kept per receiver for NACK retransmission
 BWE_MASK = BWE_HISTORY - 1
 REALLOCATE_CHANGE = 0.1  # an estimate this much (relative) away from the last allocation's
+UPGRADE_HEADROOM = 1.15  # climbing above the previous allocation needs this much room: no flapping
 RATE_SMOOTHING = 0.5  # weight of the newest interval in a layer's measured bitrate
 # A layer's bitrate before it was measured: libwebrtc's simulcast maxima, by height.
 NOMINAL_BITRATES = ((180, 200_000), (360, 700_000), (720, 2_500_000))
@@ -285,7 +286,8 @@ class Forwarder:
             targets = {source.name: layer for source, layer in chosen}
             if self.trust_bwe and receiver.bwe.known:
                 receiver.allocated_for = receiver.bwe.estimate
-                targets = self._fit(chosen, receiver.bwe.estimate)
+                previous = {name: p.target for name, p in receiver.projections.items()}
+                targets = self._fit(chosen, receiver.bwe.estimate, previous)
             forwarded = [name for name in order if targets.get(name, NO_LAYER) != NO_LAYER]
             for name in order:
                 self._project(receiver, self.sources[name]).target = targets.get(name, NO_LAYER)
@@ -308,8 +310,10 @@ class Forwarder:
         self.request_pending_keyframes()
 
     @staticmethod
-    def _fit(chosen: list[tuple[Source, int]], budget: float) -> dict[str, int]:
-        """Layers for ``chosen`` (ranked, each with its allowed layer) within ``budget`` bps."""
+    def _fit(chosen: list[tuple[Source, int]], budget: float, previous: dict[str, int]) -> dict[str, int]:
+        """Layers for ``chosen`` (ranked, each with its allowed layer) within ``budget`` bps;
+        a layer above the ``previous`` allocation's must fit with ``UPGRADE_HEADROOM``, so a
+        layer whose bitrate wobbles around the estimate is not switched to and fro."""
         remaining = budget
         layers: list[int] = []
         for rank, (source, _) in enumerate(chosen):
@@ -329,7 +333,7 @@ class Forwarder:
                 if any_active and not source.active[up]:
                     continue
                 extra = source.bitrate(up) - source.bitrate(layer)
-                if extra > remaining:
+                if extra * (1 if up <= previous.get(source.name, NO_LAYER) else UPGRADE_HEADROOM) > remaining:
                     break
                 remaining -= extra
                 layer = up

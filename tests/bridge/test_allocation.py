@@ -88,7 +88,7 @@ def test_on_stage_source_is_served_first_and_what_does_not_fit_is_not_forwarded(
     forwarder, bob, _ = conference(senders=("alice", "carl", "dave"))
     allow_720(bob, "alice-v0", "carl-v0", "dave-v0")
     bob.on_stage = ["carl-v0"]
-    bob.bwe.remb(3_000_000, 0.0)  # everyone's 180p first (600k), then carl climbs to 720p (+2.3M)
+    bob.bwe.remb(3_300_000, 0.0)  # everyone's 180p first (600k), then carl climbs to 720p (+2.3M)
     forwarder.allocate()
     assert targets(bob) == {"carl-v0": 2, "alice-v0": 0, "dave-v0": 0}
     assert bob.forwarded[0] == "carl-v0"
@@ -207,3 +207,20 @@ def test_congestion_on_a_receivers_downlink_moves_it_down_a_layer_and_a_clear_pa
     run(20, 10_000_000, now)  # no probing: the estimate climbs 8 %/s on real media
     assert bob.projections["alice-v0"].current == 2
     assert bob.bwe.estimate > 2_400_000
+
+
+def test_climbing_needs_headroom_but_staying_does_not():
+    forwarder, bob, _ = conference()
+    allow_720(bob, "alice-v0")
+    bob.bwe.remb(2_750_000, 0.0)  # 720p nominally costs 2.5M: 10 % room is not enough to climb
+    forwarder.allocate()
+    assert targets(bob) == {"alice-v0": 1}
+    bob.bwe.remb(3_000_000, 1.0)
+    forwarder.allocate()
+    assert targets(bob) == {"alice-v0": 2}
+    bob.bwe.remb(2_600_000, 2.0)  # but once there, it stays while the layer fits
+    forwarder.allocate()
+    assert targets(bob) == {"alice-v0": 2}
+    bob.bwe.remb(2_400_000, 3.0)
+    forwarder.allocate()
+    assert targets(bob) == {"alice-v0": 1}
