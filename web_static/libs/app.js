@@ -428,12 +428,6 @@ class MeetingView {
             this.status('You asked to join. Please wait until a moderator lets you in\u2026');
             this.root.dataset.lobby = 'waiting';
             break;
-        case 'session':
-            auth.storeSession(event.sessionId);
-            break;
-        case 'session-invalid':
-            auth.storeSession(null);
-            break;
         case 'lobby-denied':
             this.leave('A moderator did not let you in.');
             break;
@@ -498,7 +492,7 @@ async function connectAndJoin(view, password) {
     const conference = new Conference({
         connection, config, room: where.room, displayName: view.media.displayName,
         localStream: view.media.stream, onEvent: event => view.onEvent(event),
-        sessionId: auth.storedSession(), token,
+        token,
     });
     conference.muted = { audio: !view.media.audio, video: !view.media.video };
     view.media.stream.getAudioTracks().forEach(t => { t.enabled = view.media.audio; });

@@ -5,15 +5,14 @@
 // there; a guest who comes first waits for the host, retrying the conference request, until an
 // authenticated user's request has started the meeting. The host says so, logs in, and carries on
 // on the authenticated connection (as upstream's login does when it has no conference yet).
-// The session id the focus returns is kept in local storage and presented on later requests: while
-// the focus honours it (ENABLE_AUTO_LOGIN, JICOFO_AUTH_LIFETIME) this browser is recognised
-// without logging in again.
+// Each visit logs in again: upstream's remembered login (the focus's session id presented from the
+// guest connection, ENABLE_AUTO_LOGIN) would make our XMPP server hold that guest-domain join until
+// a main-domain user is in the room (xmpp/rooms/guests.py), so it is not used.
 // jwt: the page's ?jwt= goes to the XMPP server as ?token=; without one, config.tokenAuthUrl is
 // where a token is obtained.
 
 import { h } from './dom.js';
 
-const SESSION_KEY = 'jitsi-py-auth-session';
 export const WAIT_FOR_HOST_RETRY_MS = 5000;
 
 export class LoginError extends Error {
@@ -22,15 +21,6 @@ export class LoginError extends Error {
         super(message);
         this.kind = kind;
     }
-}
-
-export function storedSession() {
-    return globalThis.localStorage?.getItem(SESSION_KEY) || undefined;
-}
-
-export function storeSession(sessionId) {
-    if (sessionId) globalThis.localStorage?.setItem(SESSION_KEY, sessionId);
-    else globalThis.localStorage?.removeItem(SESSION_KEY);
 }
 
 // The login's bare JID parts: a bare user name belongs to the auth-capable domain.

@@ -53,7 +53,7 @@ export function randomHex(bytes) {
     return [...a].map(b => b.toString(16).padStart(2, '0')).join('');
 }
 
-export function machineUid() {
+function machineUid() {
     let uid = globalThis.localStorage?.getItem('jitsi-py-machine-uid');
     if (!uid) {
         uid = randomHex(16);
@@ -68,17 +68,8 @@ async function capsVer() {
     return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }
 
-// The conference request (focus.md §1.2); `sessionId` is what an earlier login got from the focus.
-export function conferenceRequest({ focusJid, roomJid, sessionId, token }) {
-    return el('iq', { type: 'set', to: focusJid },
-        el('conference', { xmlns: NS_FOCUS, room: roomJid, 'machine-uid': machineUid(), 'session-id': sessionId, token },
-            el('property', { name: 'rtcstatsEnabled', value: 'false' }),
-            el('property', { name: 'visitors-version', value: '1' })));
-}
-
 export class Conference {
-    constructor({ connection, config, room, displayName, localStream, onEvent, sessionId, token }) {
-        this.sessionId = sessionId;
+    constructor({ connection, config, room, displayName, localStream, onEvent, token }) {
         this.token = token;
         this.xmpp = connection;
         this.config = config;
@@ -143,18 +134,14 @@ export class Conference {
     async requestConference() {
         let delay = 1000;
         for (let attempt = 0; attempt < 8; attempt++) {
-            const request = conferenceRequest({ focusJid: this.focusJid, roomJid: this.roomJid, sessionId: this.sessionId, token: this.token });
+            const request = el('iq', { type: 'set', to: this.focusJid },
+                el('conference', { xmlns: NS_FOCUS, room: this.roomJid, 'machine-uid': machineUid(), token: this.token },
+                    el('property', { name: 'rtcstatsEnabled', value: 'false' }),
+                    el('property', { name: 'visitors-version', value: '1' })));
             let result;
             try {
                 result = await this.xmpp.iq(request, 15000);
             } catch (error) {
-                if (error.condition === 'not-acceptable' && error.stanza?.find('error', 'session-invalid') && this.sessionId) {
-                    // an expired or forgotten login: drop it and ask again as who we are
-                    this.sessionId = undefined;
-                    this.emit({ type: 'session-invalid' });
-                    attempt--;
-                    continue;
-                }
                 if (error.condition === 'not-authorized') {
                     throw new ConferenceError('auth-required', 'This meeting has not started yet: the host must log in to start it.');
                 }
@@ -167,10 +154,6 @@ export class Conference {
                 }
             }
             const conference = result?.first('conference', NS_FOCUS);
-            if (conference?.attrs['session-id']) {
-                this.sessionId = conference.attrs['session-id'];
-                this.emit({ type: 'session', sessionId: this.sessionId, identity: conference.attrs.identity });
-            }
             if (conference?.attrs.ready === 'true') {
                 performance.mark('jitsi:conference-ready');
                 return conference.attrs.focusjid || '';
