@@ -15,6 +15,8 @@ Events (arguments):
 - ``presence-in`` (room, origin, presence) - an admitted join or update, before it is relayed;
   modules may rewrite its children (the token identity)
 - ``presence-updated`` (room, occupant)
+- ``nick-changed`` (room, occupant, old_occupant_jid) - XEP-0045 §7.6, before the new presence
+  goes out; state keyed by the old nick or occupant JID moves to the new one
 - ``occupant-kicked`` (room, occupant, actor)
 - ``affiliation-changed`` (room, bare_jid, affiliation, actor)
 - ``keep-empty`` (room) -> True keeps an empty room alive (breakout rooms still in use)

@@ -390,10 +390,12 @@ class MucService:
         own.set("to", occupant.jid)
         self.host.send(own)
         room.remove(occupant)
+        old_jid = occupant.occupant_jid
         occupant.nick = nick
         occupant.occupant_jid = f"{room.jid}/{nick}"
         occupant.update(pres)
         room.add(occupant)
+        self.hooks.fire("nick-changed", room, occupant, old_jid)
         self.hooks.fire("presence-updated", room, occupant)
         self._fan_out(room, occupant)
         self.host.send(self._self_presence(room, occupant, ()))

@@ -132,6 +132,14 @@ class AvModeration(JitsiComponent):
                 listed.remove(occupant.occupant_jid)
                 self._tell_moderators(room, state, media, removed=True)
 
+    def renamed(self, room: Room, occupant: Occupant, old_jid: str) -> None:
+        state = room.data.get("av_moderation")
+        if state is None:
+            return
+        for listed in state.whitelists.values():
+            if old_jid in listed:
+                listed[listed.index(old_jid)] = occupant.occupant_jid
+
 
 def attach(ctx: RoomContext) -> None:
     component = AvModeration(ctx)
@@ -139,4 +147,5 @@ def attach(ctx: RoomContext) -> None:
     for service in ctx.rooms_services():
         service.hooks.on("occupant-joined", component.joined)
         service.hooks.on("occupant-left", component.left)
+        service.hooks.on("nick-changed", component.renamed)
         service.hooks.on("affiliation-changed", component.promoted)

@@ -101,6 +101,12 @@ class SpeakerStats(JitsiComponent):
         if mine is not None:
             mine.stop(self.now_ms())
 
+    def renamed(self, room: Room, occupant: Occupant, old_jid: str) -> None:
+        stats = self.stats(room)
+        mine = stats.pop(old_jid.rsplit("/", 1)[-1], None)
+        if mine is not None:
+            stats.setdefault(occupant.nick, mine)
+
     def presence_updated(self, room: Room, occupant: Occupant) -> None:
         mine = self.stats(room).get(occupant.nick)
         if mine is not None:
@@ -118,3 +124,4 @@ def attach(ctx: RoomContext) -> None:
         service.hooks.on("occupant-joined", component.joined)
         service.hooks.on("occupant-left", component.left)
         service.hooks.on("presence-updated", component.presence_updated)
+        service.hooks.on("nick-changed", component.renamed)

@@ -234,3 +234,22 @@ def test_nick_change_in_a_breakout_room_follows_xep_0045():
     # the new nick is the one that works from now on
     s.send(ALICE, f'<message type="chat" to="{breakout}/bobby"><body>hi</body></message>')
     assert [m.get("from") for m in s.take(BOB) if m.tag == q("message")] == [f"{breakout}/aa11"]
+
+
+def test_nick_change_carries_speaker_stats_and_av_moderation_approval_along():
+    s = conference()
+    breakout = add_breakout(s)
+    s.focus_joins(breakout)
+    move(s, ALICE, "aa11", breakout)
+    move(s, BOB, "bb22", breakout)
+    s.send(BOB, f'<message to="speakerstats.meet.jitsi"><speakerstats xmlns="{JITMEET}" room="{breakout}" '
+                'silence="false"/></message>')
+    s.send(ALICE, f'<message to="avmoderation.meet.jitsi"><av_moderation enable="true" '
+                  'mediaType="audio"/></message>')
+    s.send(ALICE, f'<message to="avmoderation.meet.jitsi"><av_moderation '
+                  f'jidToWhitelist="{breakout}/bb22" mediaType="audio"/></message>')
+    room = s.components[BREAKOUT].get_room(breakout)
+    assert room.data["av_moderation"].whitelists["audio"] == [f"{breakout}/bb22"]
+    s.send(BOB, f'<presence to="{breakout}/bobby"/>')
+    assert room.data["av_moderation"].whitelists["audio"] == [f"{breakout}/bobby"]
+    assert "bobby" in room.data["speakerstats"] and "bb22" not in room.data["speakerstats"]
