@@ -2,7 +2,7 @@
 
 internal + guests: a guest who comes first waits for the host; the host logs in through the
 prompt (a wrong password first is refused in words), the meeting starts and the waiting guest
-joins by itself. internal without guests: the login prompt comes before anything else. jwt: the
+joins by itself; ?login=true logs in without passing through the guest domain. internal without guests: the login prompt comes before anything else. jwt: the
 page's ?jwt= reaches the XMPP server as ?token= and the token's user name is what others see;
 without a token the page goes to TOKEN_AUTH_URL.
 """
@@ -59,7 +59,9 @@ async def test_guest_waits_until_the_host_logs_in(tmp_path):
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             guest = await open_room(browser, base + "/standup", "Guest")
-            await guest.get_by_test_id("wait-for-host").wait_for()
+            waiting = guest.get_by_test_id("wait-for-host")
+            await waiting.wait_for()
+            assert "waiting for the host" in (await waiting.inner_text()).lower()
             assert await guest.evaluate("window.jitsiPy") is None  # not in the meeting yet
             host = await open_room(browser, base + "/standup", "Host")
             await host.get_by_test_id("wait-for-host-login").click()
@@ -74,6 +76,10 @@ async def test_guest_waits_until_the_host_logs_in(tmp_path):
             await host.get_by_test_id("participant-item").filter(has_text="Guest").wait_for(state="attached")
             await guest.get_by_test_id("participant-item").filter(has_text="Host").wait_for(state="attached")
             assert (await host.evaluate("window.jitsiPy.view.connection.core.jid")).startswith("host@meet.jitsi/")
+            # ?login=true skips the guest domain: the login prompt comes at once
+            again = await open_room(browser, base + "/standup?login=true", "Host again")
+            await log_in(again, "host", "right-password")
+            await again.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
         finally:
             await browser.close()
 

@@ -472,7 +472,7 @@ async function connectAndJoin(view, password) {
     const credentials = view.credentials;
     view.conference = null;  // one from a failed attempt must not make a failed login look like a lost link
     const connection = new XmppConnection({
-        websocket: config.websocket, bosh: config.bosh || '/http-bind', domain: auth.connectionDomain(config.hosts, credentials),
+        websocket: config.websocket, bosh: config.bosh || '/http-bind', domain: auth.connectionDomain(config.hosts, credentials, location.search),
         username: credentials && auth.loginParts(credentials.username, config.hosts).node, password: credentials?.password,
         query: { room: node, token },
         onEvent: event => {

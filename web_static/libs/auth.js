@@ -30,9 +30,12 @@ export function loginParts(username, hosts) {
     return { node: username, domain: hosts.authdomain || hosts.domain };
 }
 
-// The domain a meeting connection opens its stream to.
-export function connectionDomain(hosts, credentials) {
+// The domain a meeting connection opens its stream to. As lib-jitsi-meet does, a token or
+// ?login=true in the page URL skips the guest domain.
+export function connectionDomain(hosts, credentials, search = '') {
     if (credentials) return loginParts(credentials.username, hosts).domain;
+    const params = new URLSearchParams(search);
+    if (params.get('jwt') || params.get('login') === 'true') return hosts.domain;
     return hosts.anonymousdomain || hosts.domain;
 }
 

@@ -15,6 +15,8 @@ test('logins go to the auth domain, guests to the anonymous one', () => {
     assert.equal(connectionDomain(HOSTS, null), 'guest.meet.jitsi');
     assert.equal(connectionDomain({ domain: 'meet.jitsi' }, null), 'meet.jitsi');
     assert.equal(connectionDomain(HOSTS, { username: 'alice', password: 'x' }), 'meet.jitsi');
+    assert.equal(connectionDomain(HOSTS, null, '?jwt=a.b.c'), 'meet.jitsi');
+    assert.equal(connectionDomain(HOSTS, null, '?login=true'), 'meet.jitsi');
 });
 
 test('which connection failures ask for a login', () => {
