@@ -67,10 +67,10 @@ class MucOptions:
     tenants: bool = False  # muc_domain_mapper: also serve room@muc.<tenant>.<base> (tenants.py)
     restrict_room_creation: bool = False  # only admins create rooms; others need the focus asked
     # How long a conference request to the focus lets joins wait for a room the focus has not
-    # created yet. The focus answers ready="true" before its own join reaches the room, so a
-    # client joining at once would otherwise be refused in a race Prosody's clients lose too
-    # (lib-jitsi-meet retries up to 3 times); past the wait, the held joins get "Room creation is
-    # restricted" and the client asks the focus again.
+    # created yet. A client joins once the focus answered ready="true", which the focus means to
+    # send after its own join; a join that still overtakes the focus's (another connection, a
+    # slow focus) waits instead of taking the refusal-and-retry path lib-jitsi-meet has for it.
+    # Past the wait, the held joins get "Room creation is restricted" and the client asks again.
     focus_request_ttl: float = 15.0
 
 
