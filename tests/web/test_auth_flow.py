@@ -84,9 +84,11 @@ async def test_guest_waits_until_the_host_logs_in(tmp_path):
             await browser.close()
 
 
-async def test_without_guests_the_login_prompt_comes_first(tmp_path):
+@pytest.mark.parametrize("transport", ["websocket", "bosh"])
+async def test_without_guests_the_login_prompt_comes_first(tmp_path, transport):
     register(tmp_path, "alice", "secret-1")
-    async with our_stack(tmp_path, **AUTH) as base, async_playwright() as pw:
+    env = {"ENABLE_XMPP_WEBSOCKET": "0"} if transport == "bosh" else {}
+    async with our_stack(tmp_path, **AUTH, **env) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = await open_room(browser, base + "/planning", "Alice")
@@ -95,6 +97,7 @@ async def test_without_guests_the_login_prompt_comes_first(tmp_path):
             await log_in(page, "alice", "secret-1")
             await page.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
             assert (await page.evaluate("window.jitsiPy.view.connection.core.jid")).startswith("alice@meet.jitsi/")
+            assert await page.evaluate("window.jitsiPy.view.connection.transportName") == transport
         finally:
             await browser.close()
 

@@ -499,9 +499,13 @@ async function connectAndJoin(view, password) {
     view.media.stream.getVideoTracks().forEach(t => { t.enabled = view.media.video; });
     view.conference = conference;
     await conference.join(password);
+    showJoined(view);
+}
+
+function showJoined(view) {
     performance.mark('jitsi:joined');
-    view.onEvent({ type: 'local-muted', media: 'audio', muted: conference.muted.audio });
-    view.onEvent({ type: 'local-muted', media: 'video', muted: conference.muted.video });
+    view.onEvent({ type: 'local-muted', media: 'audio', muted: view.conference.muted.audio });
+    view.onEvent({ type: 'local-muted', media: 'video', muted: view.conference.muted.video });
 }
 
 async function reconnect(view) {
@@ -545,7 +549,7 @@ async function meeting(where, media) {
             } catch (later) {
                 error = later;
             }
-            if (signIn === 'joined' || signIn === 'redirected') return view;
+            if (['joined', 'redirected', 'left'].includes(signIn)) return view;
             if (signIn === 'retry') continue;
             if (signIn === 'cancelled') {
                 leavePage(where);
@@ -579,8 +583,9 @@ async function promptLogin(view, message) {
     return 'retry';
 }
 
-// What ENABLE_AUTH asks of this person: 'joined' (after waiting for the host), 'retry' (with
-// credentials now), 'cancelled', 'redirected' (to config.tokenAuthUrl), or null (not an auth matter).
+// What ENABLE_AUTH asks of this person: 'joined' (after waiting for the host), 'left' (while
+// waiting), 'retry' (with credentials now), 'cancelled', 'redirected' (to config.tokenAuthUrl), or
+// null (not an auth matter).
 async function authenticate(view, error, password) {
     const authRequired = e => e instanceof ConferenceError && e.kind === 'auth-required';
     const loginWanted = error instanceof auth.LoginError || authRequired(error);
@@ -604,10 +609,8 @@ async function authenticate(view, error, password) {
         isAuthRequired: authRequired,
     });
     if (outcome === 'login') return promptLogin(view);
-    if (view.leaving) return 'cancelled';
-    performance.mark('jitsi:joined');
-    view.onEvent({ type: 'local-muted', media: 'audio', muted: conference.muted.audio });
-    view.onEvent({ type: 'local-muted', media: 'video', muted: conference.muted.video });
+    if (view.leaving) return 'left';
+    showJoined(view);
     return 'joined';
 }
 
