@@ -55,7 +55,10 @@ class BandwidthEstimator:
         self.state = NORMAL
         self.threshold = THRESHOLD_INITIAL
         self.feedback_packets = 0
-        self._burst: tuple[float, float, float] | None = None  # (first send, last send, last arrival)
+        # The burst being collected: its first and last send time, its last arrival.
+        self._burst_first: float | None = None
+        self._burst_sent = 0.0
+        self._burst_arrival = 0.0
         self._previous: tuple[float, float] | None = None  # the last complete burst (send, arrival)
         self._accumulated = 0.0
         self._smoothed = 0.0
@@ -63,7 +66,7 @@ class BandwidthEstimator:
         self._first_arrival: float | None = None
         self._overuse_count = 0
         self._last_trend_time: float | None = None
-        self._acked: list[tuple[float, int]] = []  # (arrival, bytes) of recently received packets
+        self._acked: list[tuple[float, int]] = []  # (latest arrival, bytes) per recent feedback
         self._last_update: float | None = None
         self._last_decrease = -1e9
         self._loss_sent = 0
@@ -82,7 +85,9 @@ class BandwidthEstimator:
         self.transport_cc = True
         self.feedback_packets += 1
         sent_seq, sent_time, sent_size = self.sent_seq, self.sent_time, self.sent_size
-        received = lost = 0
+        received = lost = octets = 0
+        latest = None
+        first, last_sent, last_arrival = self._burst_first, self._burst_sent, self._burst_arrival
         for i, arrival in enumerate(arrivals):
             seq = (base + i) & 0xFFFF
             index = seq & (HISTORY - 1)
@@ -95,7 +100,30 @@ class BandwidthEstimator:
                 continue
             received += 1
             sent_seq[index] = -1  # a later feedback repeating it must not count it twice
-            self._packet(sent_time[index], arrival, size if size > 0 else -size)
+            octets += size if size > 0 else -size
+            if latest is None or arrival > latest:
+                latest = arrival
+            sent = sent_time[index]
+            if first is None:
+                first, last_sent, last_arrival = sent, sent, arrival
+            elif sent < first:
+                continue  # reordered behind its burst: the burst's timing stands
+            elif sent - first <= BURST:
+                if sent > last_sent:
+                    last_sent = sent
+                if arrival > last_arrival:
+                    last_arrival = arrival
+            else:
+                self._burst_done(last_sent, last_arrival)
+                first, last_sent, last_arrival = sent, sent, arrival
+        self._burst_first, self._burst_sent, self._burst_arrival = first, last_sent, last_arrival
+        if latest is not None:
+            acked = self._acked
+            acked.append((latest, octets))
+            cut = 0
+            while cut < len(acked) - 1 and latest - acked[cut][0] > ACKED_WINDOW:
+                cut += 1
+            del acked[:cut]
         if received + lost:
             self._loss_sent += received + lost
             self._loss_lost += lost
@@ -109,36 +137,17 @@ class BandwidthEstimator:
 
     @property
     def acked_bitrate(self) -> float | None:
-        """Bits per second that reached the receiver over the last ``ACKED_WINDOW``."""
+        """Bits per second that reached the receiver over about the last ``ACKED_WINDOW``
+        (one entry per feedback packet: the bytes it acknowledged, by its latest arrival)."""
         acked = self._acked
         if len(acked) < 2:
             return None
         span = acked[-1][0] - acked[0][0]
         if span < 0.05:
             return None
-        return sum(size for _, size in acked[1:]) * 8 / span
+        return sum(octets for _, octets in acked[1:]) * 8 / span
 
     # --- delay-based detection -------------------------------------------------------------------
-
-    def _packet(self, sent: float, arrival: float, size: int) -> None:
-        acked = self._acked
-        acked.append((arrival, size))
-        if arrival - acked[0][0] > ACKED_WINDOW:
-            cut = 0
-            while cut < len(acked) and arrival - acked[cut][0] > ACKED_WINDOW:
-                cut += 1
-            del acked[:cut]
-        burst = self._burst
-        if burst is None:
-            self._burst = (sent, sent, arrival)
-            return
-        if sent < burst[0]:
-            return  # reordered behind its burst: the burst's timing stands
-        if sent - burst[0] <= BURST:
-            self._burst = (burst[0], max(burst[1], sent), max(burst[2], arrival))
-            return
-        self._burst = (sent, sent, arrival)
-        self._burst_done(burst[1], burst[2])
 
     def _burst_done(self, sent: float, arrival: float) -> None:
         previous = self._previous
@@ -161,13 +170,18 @@ class BandwidthEstimator:
 
     @staticmethod
     def _slope(points: list[tuple[float, float]]) -> float:
+        """Least-squares slope of y over x (x taken from the first point: no cancellation)."""
         n = len(points)
-        mean_x = sum(x for x, _ in points) / n
-        mean_y = sum(y for _, y in points) / n
-        den = sum((x - mean_x) ** 2 for x, _ in points)
-        if den == 0:
-            return 0.0
-        return sum((x - mean_x) * (y - mean_y) for x, y in points) / den
+        x0 = points[0][0]
+        sx = sy = sxx = sxy = 0.0
+        for x, y in points:
+            x -= x0
+            sx += x
+            sy += y
+            sxx += x * x
+            sxy += x * y
+        den = n * sxx - sx * sx
+        return 0.0 if den == 0 else (n * sxy - sx * sy) / den
 
     def _detect(self, trend: float, when: float) -> None:
         if trend > self.threshold:
