@@ -18,6 +18,8 @@ from playwright.async_api import async_playwright
 from jitsi_py.settings import Settings
 from jitsi_py.xmpp.accounts import AccountStore, store_path
 
+from ..xmpp.auth.conftest import SUFFIX, slapd  # noqa: F401 (slapd is a fixture)
+from .conftest import free_port
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
 from .test_stack import our_stack
 
@@ -98,6 +100,31 @@ async def test_without_guests_the_login_prompt_comes_first(tmp_path, transport):
             await page.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
             assert (await page.evaluate("window.jitsiPy.view.connection.core.jid")).startswith("alice@meet.jitsi/")
             assert await page.evaluate("window.jitsiPy.view.connection.transportName") == transport
+        finally:
+            await browser.close()
+
+
+async def test_ldap_login_through_the_prompt(tmp_path, slapd):  # noqa: F811
+    env = {"ENABLE_AUTH": "1", "AUTH_TYPE": "ldap", "LDAP_URL": slapd["plain"], "LDAP_BASE": f"ou=people,{SUFFIX}"}
+    async with our_stack(tmp_path, **env) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await open_room(browser, base + "/directory", "Mireille")
+            await log_in(page, "mireille", "wrong")
+            await page.get_by_test_id("login-error").filter(has_text="wrong").wait_for()
+            await log_in(page, "mireille", "correct horse")
+            await page.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
+            assert (await page.evaluate("window.jitsiPy.view.connection.core.jid")).startswith("mireille@meet.jitsi/")
+        finally:
+            await browser.close()
+    # the directory is down: the prompt says so in words, nothing hangs
+    env["LDAP_URL"] = f"ldap://127.0.0.1:{free_port()}"
+    async with our_stack(tmp_path, **env) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await open_room(browser, base + "/directory", "Mireille")
+            await log_in(page, "mireille", "correct horse")
+            await page.get_by_test_id("login-error").filter(has_text="not available").wait_for()
         finally:
             await browser.close()
 

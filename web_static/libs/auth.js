@@ -49,6 +49,9 @@ export function loginErrorOf(error, withCredentials) {
         return new LoginError('credentials', condition === 'not-authorized'
             ? 'The user name or password is wrong.' : `The server refused the login (${error.text || condition}).`);
     }
+    if (withCredentials && condition === 'temporary-auth-failure') {
+        return new LoginError('credentials', 'The login service is not available right now. Try again in a moment.');
+    }
     if (withCredentials && condition === 'no-plain') {
         return new LoginError('credentials', 'The server does not accept passwords over this connection.');
     }
