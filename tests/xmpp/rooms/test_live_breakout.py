@@ -28,6 +28,12 @@ async def test_breakout_room_and_then_the_conference_go_once_empty(server, monke
     alice = await connect(server, "meet.jitsi", mechanism="ANONYMOUS")
     inbox = {c: Inbox(c) for c in (focus, alice)}
     try:
+        # the main domain names the conference duration component, as clients before 2024 need
+        info = await iq(alice, '<iq type="get" to="meet.jitsi"><query xmlns="http://jabber.org/protocol/disco#info"/>'
+                               '</iq>')
+        identities = {(i.get("type"), i.get("name")) for i in info.xml.iter(
+            "{http://jabber.org/protocol/disco#info}identity")}
+        assert ("conference_duration", "conferenceduration.meet.jitsi") in identities
         focus.send_presence()
         focus.register_handler(Callback("conference", MatchXPath(
             "{jabber:client}iq/{http://jitsi.org/protocol/focus}conference"), lambda stanza: stanza.reply().send()))
