@@ -111,9 +111,9 @@ class _Held:
 class MucService:
     """A MUC host: routes stanzas to rooms, applies XEP-0045, fires hooks for the room modules."""
 
-    def __init__(self, options: MucOptions, host: Host, timers: Timers | None = None) -> None:
+    def __init__(self, options: MucOptions, host: Host) -> None:
         self.options = options
-        self.timers = timers if timers is not None else Timers()
+        self.timers = Timers()
         self.domain = options.domain
         self.tenants = TenantMap(options.domain) if options.tenants else None
         self.host = TenantHost(host, self.tenants) if self.tenants is not None else host
