@@ -193,11 +193,10 @@ class BreakoutRooms:
             self.watch_all_left(main)
 
     def breakout_joined(self, room: Room, occupant: Occupant) -> None:
-        empty = room.data.pop("breakout_empty", None)
-        if empty is not None and self.has_participants(room, self.muc):
+        empty = room.data.get("breakout_empty")
+        if empty is not None and self.has_participants(room, self.muc):  # the focus alone keeps nothing
             empty.cancel()
-        elif empty is not None:
-            room.data["breakout_empty"] = empty  # the focus alone does not keep the room
+            del room.data["breakout_empty"]
         self.changed(room, occupant)
 
     def breakout_left(self, room: Room, occupant: Occupant) -> None:
