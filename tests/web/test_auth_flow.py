@@ -2,9 +2,10 @@
 
 internal + guests: a guest who comes first waits for the host; the host logs in through the
 prompt (a wrong password first is refused in words), the meeting starts and the waiting guest
-joins by itself; ?login=true logs in without passing through the guest domain. internal without guests: the login prompt comes before anything else. jwt: the
-page's ?jwt= reaches the XMPP server as ?token= and the token's user name is what others see;
-without a token the page goes to TOKEN_AUTH_URL.
+joins by itself; ?login=true logs in without passing through the guest domain. internal and
+ldap without guests: the login prompt comes before anything else. jwt: the page's ?jwt= reaches
+the XMPP server as ?token= and the token's user name is what others see; without a token the page
+goes to TOKEN_AUTH_URL, or, with guests, waits for a token holder to start the meeting.
 """
 
 from __future__ import annotations
@@ -155,5 +156,26 @@ async def test_jwt_from_the_page_url_names_the_user(tmp_path):
             await page.goto(base + "/review")
             await page.get_by_test_id("prejoin-join").click()
             await page.wait_for_url("https://login.example/auth?room=review", timeout=LOADED_MACHINE_TIMEOUT_MS)
+        finally:
+            await browser.close()
+
+
+async def test_jwt_with_guests_the_guest_waits_for_a_token_holder(tmp_path):
+    env = {"ENABLE_AUTH": "1", "AUTH_TYPE": "jwt", "ENABLE_GUESTS": "1", "JWT_APP_ID": "jitsi-py-test",
+           "JWT_APP_SECRET": SECRET, "TOKEN_AUTH_URL": "https://login.example/auth?room={room}"}
+    async with our_stack(tmp_path, **env) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            guest = await open_room(browser, base + "/review", "Guest")
+            await guest.get_by_test_id("wait-for-host").wait_for()
+            # "I am the host" without a token leads to the token login page
+            other = await open_room(browser, base + "/review", "Would-be host")
+            await other.route("https://login.example/**", lambda route: route.fulfill(body="login page"))
+            await other.get_by_test_id("wait-for-host-login").click()
+            await other.wait_for_url("https://login.example/auth?room=review")
+            host = await open_room(browser, f"{base}/review?jwt={token('Erin')}", None)
+            await host.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
+            await guest.wait_for_function("window.jitsiPy?.view?.conference?.role === 'participant'")
+            await guest.get_by_test_id("participant-item").filter(has_text="Erin").wait_for(state="attached")
         finally:
             await browser.close()

@@ -588,16 +588,18 @@ async function promptLogin(view, message) {
 // null (not an auth matter).
 async function authenticate(view, error, password) {
     const authRequired = e => e instanceof ConferenceError && e.kind === 'auth-required';
-    const loginWanted = error instanceof auth.LoginError || authRequired(error);
-    const tokenUrl = auth.tokenAuthUrl(config, view.where.room);
-    if (tokenUrl && !auth.pageToken(location.search) && (loginWanted || error?.condition === 'not-authorized')) {
+    const tokenUrl = !auth.pageToken(location.search) && auth.tokenAuthUrl(config, view.where.room);
+    const toTokenLogin = () => {
         view.connection?.disconnect();
         view.status('Redirecting to the login page\u2026');
         location.assign(tokenUrl);
         return 'redirected';
-    }
-    if (!loginWanted) return null;
+    };
+    // the server lets nobody in without a login (a password or, with tokenAuthUrl, a token)
+    const refused = error?.kind === 'password-required' || (error?.condition === 'not-authorized' && !authRequired(error));
+    if (refused && tokenUrl) return toTokenLogin();
     if (error instanceof auth.LoginError) return promptLogin(view, error.kind === 'credentials' ? error.message : undefined);
+    if (!authRequired(error)) return null;
     // a guest arrived before the host; the anonymous connection stays and asks again
     const conference = view.conference;
     const outcome = await auth.waitForHost({
@@ -608,7 +610,7 @@ async function authenticate(view, error, password) {
         },
         isAuthRequired: authRequired,
     });
-    if (outcome === 'login') return promptLogin(view);
+    if (outcome === 'login') return tokenUrl ? toTokenLogin() : promptLogin(view);
     if (view.leaving) return 'left';
     showJoined(view);
     return 'joined';
