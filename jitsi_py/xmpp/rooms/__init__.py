@@ -126,12 +126,12 @@ class JitsiComponent:
 def module_list():
     """The room modules in load order (imported lazily: they import the MUC service)."""
     from . import (
-        av_moderation, breakout_rooms, client_proxy, conference_duration, end_conference, guests, lobby, matrix_affiliation,
+        av_moderation, breakout_rooms, client_proxy, conference_duration, end_conference, lobby, matrix_affiliation,
         matrix_lobby_bypass, max_occupants, meeting_id, metadata, password_whitelist, polls, presence_identity,
         reservations, speakerstats, token_verification,
     )
     return (
-        meeting_id, conference_duration, token_verification, presence_identity, password_whitelist, guests, matrix_lobby_bypass, lobby, matrix_affiliation,
+        meeting_id, conference_duration, token_verification, presence_identity, password_whitelist, matrix_lobby_bypass, lobby, matrix_affiliation,
         max_occupants, metadata, breakout_rooms, av_moderation, end_conference, speakerstats, polls, client_proxy,
         reservations,
     )

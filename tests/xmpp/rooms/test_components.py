@@ -215,15 +215,16 @@ def test_max_participants_does_not_count_the_focus():
     assert error_of(s.take(CAROL)[0]) == ("cancel", "service-unavailable")
 
 
-def test_guest_waits_for_an_authenticated_host():
+def test_a_guest_joins_a_started_meeting_like_anyone():
+    # As upstream: only the focus gates guests, by refusing to create a room for them. Holding a
+    # guest's join in the MUC as well would hang upstream's login-and-upgrade flow, where a host
+    # returns on the guest connection with a focus session id.
     s = Stack({"ENABLE_AUTH": "1", "ENABLE_GUESTS": "1"})
     s.focus_joins()
     guest = "g1@guest.meet.jitsi/g"
     s.join(guest, "ee55")
-    assert s.take(guest) == []
-    s.join(ALICE, "aa11")
     own = [p for p in presences(s.take(guest)) if p.get("from") == f"{ROOM}/ee55"]
-    assert own
+    assert own and own[0].get("type") is None
 
 
 def test_token_room_mismatch():
