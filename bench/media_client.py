@@ -125,6 +125,20 @@ class _Dtls(RTCDtlsTransport):
             offset += (words + 1) * 4
 
 
+def local_ice_transport(gatherer, certificate) -> IceTransport:
+    """Our gathered ICE candidates and DTLS fingerprint as a Jingle/Colibri2 transport; setup=active
+    because, as a browser towards the bridge, we are the DTLS client."""
+    params = gatherer.getLocalParameters()
+    candidates = [
+        Candidate(component=1, foundation=c.foundation, generation=0, id=f"c{n}", ip=c.ip, port=c.port,
+                  priority=c.priority, protocol=c.protocol, type=c.type)
+        for n, c in enumerate(gatherer.getLocalCandidates())
+    ]
+    fingerprints = [Fingerprint(f.algorithm, f.value, setup="active") for f in certificate.getFingerprints()]
+    return IceTransport(ufrag=params.usernameFragment, pwd=params.password, candidates=candidates,
+                        fingerprints=fingerprints, rtcp_mux=True)
+
+
 class MediaEndpoint:
     """One participant's media: gather, then `connect` with the bridge's transport, then send."""
 
@@ -151,15 +165,7 @@ class MediaEndpoint:
         await self.gatherer.gather()
 
     def local_transport(self) -> IceTransport:
-        params = self.gatherer.getLocalParameters()
-        candidates = [
-            Candidate(component=1, foundation=c.foundation, generation=0, id=f"c{n}", ip=c.ip, port=c.port,
-                      priority=c.priority, protocol=c.protocol, type=c.type)
-            for n, c in enumerate(self.gatherer.getLocalCandidates())
-        ]
-        fingerprints = [Fingerprint(f.algorithm, f.value, setup="active") for f in self.certificate.getFingerprints()]
-        return IceTransport(ufrag=params.usernameFragment, pwd=params.password, candidates=candidates,
-                            fingerprints=fingerprints, rtcp_mux=True)
+        return local_ice_transport(self.gatherer, self.certificate)
 
     async def connect(self, remote: IceTransport, timeout: float = 20.0) -> None:
         """ICE as the controlled agent (the bridge controls), then DTLS as client, as browsers do;

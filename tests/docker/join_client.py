@@ -33,7 +33,8 @@ from aiortc import RTCCertificate, RTCDtlsParameters, RTCIceGatherer, RTCIceTran
 from aiortc.rtcdtlstransport import RTCDtlsFingerprint, RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceCandidate, RTCIceParameters
 
-from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, IceTransport, Jingle, Source, parse_jingle
+from bench.media_client import local_ice_transport
+from jitsi_py.common.stanzas.jingle import IceTransport, Jingle, Source, parse_jingle
 
 NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
@@ -162,15 +163,7 @@ class Media:
         await self.gatherer.gather()
 
     def transport(self) -> IceTransport:
-        params = self.gatherer.getLocalParameters()
-        candidates = [
-            Candidate(component=1, foundation=c.foundation, generation=0, id=f"c{n}", ip=c.ip, port=c.port,
-                      priority=c.priority, protocol=c.protocol, type=c.type)
-            for n, c in enumerate(self.gatherer.getLocalCandidates())
-        ]
-        fingerprints = [Fingerprint(f.algorithm, f.value, setup="active") for f in self.certificate.getFingerprints()]
-        return IceTransport(ufrag=params.usernameFragment, pwd=params.password, candidates=candidates,
-                            fingerprints=fingerprints, rtcp_mux=True)
+        return local_ice_transport(self.gatherer, self.certificate)
 
     async def connect(self, bridge: IceTransport) -> None:
         for c in bridge.candidates:
