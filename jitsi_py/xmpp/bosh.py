@@ -6,6 +6,15 @@ for stanzas (up to ``wait`` seconds), and a session with no request for ``inacti
 ends. The session-creation response carries the stream features, so a client logs in with as
 few round trips as Strophe expects. A bad body is answered by a ``terminate`` body with the
 XEP-0124 condition; it costs that session only.
+
+Overactivity (XEP-0124 §11, §12) ends a session with ``policy-violation``: a new empty request
+that brings the unanswered ones up to ``requests`` within ``polling`` seconds of the previous
+request, or an empty request within ``polling`` seconds of an empty one that got an empty answer
+(in a session with ``hold`` > 0 within ``wait`` at most, as such an answer comes when ``wait`` ran out).
+A long-polling client (Strophe: one empty request held, another sent only when none is out) does
+neither. The c2s read rate limit (``PROSODY_C2S_LIMIT``) counts request bodies; HTTP cannot pause
+a reader as TCP does, so a client past the limit and its burst ends the same way. Service
+accounts are exempt, as on TCP and WebSocket.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from ..common.aio import Rearm
 from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, escape_attr, parse_document
 from .c2s import C2SSession, SessionLimits
 from .router import Router
+from .tcp import RateLimit
 from .websocket import client_address
 
 logger = logging.getLogger(__name__)
@@ -93,6 +103,9 @@ class BoshSession:
         self.wait = wait
         self.hold = hold
         self.requests = max(2, hold + 1)  # XEP-0124 §7.1: at least two, so sending never waits on a poll
+        # A held request answered empty after the full ``wait`` is the long poll working as meant:
+        # the client may ask again at once, even when it asked for a wait shorter than ``polling``.
+        self.min_poll_interval = endpoint.polling if hold == 0 else min(endpoint.polling, wait)
         self.stream_id = ""
         self.domain = ""
         self.link = BoshLink(self, query, remote_ip)
@@ -100,11 +113,18 @@ class BoshSession:
         self._out: list[bytes] = []
         self._held: list[asyncio.Future[None]] = []
         self._inflight = 0
+        self._unanswered = 0  # requests past the rid-order gate, not yet answered
         self._order = asyncio.Condition()
         self._responses: OrderedDict[int, bytes] = OrderedDict()  # rid -> body, for retransmissions
         self._end_error: bytes | None = None
+        self._end_condition: str | None = None
         self.ended = False
         self._last_request = loop.time()
+        self._last_arrival = loop.time()
+        self._empty_answered_rid = -1  # the last empty request that got an empty answer
+        self._empty_answered_at = 0.0  # and when it arrived
+        rate = endpoint.rate
+        self._limit = RateLimit(rate, max(rate * 2, 65536), loop.time()) if rate else None
         self._timer = Rearm(loop, self._on_timer)
         self._rearm()
 
@@ -131,7 +151,19 @@ class BoshSession:
 
     # --- requests ------------------------------------------------------------------------------
 
-    async def request(self, attrs: dict[str, str], children: list, loop: asyncio.AbstractEventLoop) -> web.Response:
+    def over_rate(self, size: int, now: float) -> bool:
+        """Count ``size`` bytes read for this session; True (and the session ended) past the limit."""
+        limit = self._limit
+        if limit is None or self.session.service_account or limit.delay(size, now) <= 0:
+            return False
+        self._fail("policy-violation", "BOSH requests faster than the c2s read rate limit")
+        return True
+
+    async def request(self, attrs: dict[str, str], children: list, size: int,
+                      loop: asyncio.AbstractEventLoop) -> web.Response:
+        now = loop.time()
+        if self.over_rate(size, now):
+            return self._final_response()
         try:
             rid = int(attrs.get("rid", ""))
         except ValueError:
@@ -142,8 +174,9 @@ class BoshSession:
             self._fail("item-not-found")
             return terminate("item-not-found")
         if self._inflight >= self.requests + 1:
-            self._fail("policy-violation")
-            return terminate("policy-violation")
+            self._fail("policy-violation", "BOSH requests over the window")
+            return self._final_response()
+        empty = not children and not any(attrs.get(a) for a in ("pause", "type", RESTART))
         self._inflight += 1
         try:
             async with self._order:
@@ -152,8 +185,19 @@ class BoshSession:
                     return self._final_response()
                 self.last_rid = rid
                 self._order.notify_all()
+            # judged in rid order: two connections may deliver a client's requests the other way round
+            if empty and self._overactive(rid, now):
+                self._fail("policy-violation", "BOSH polling too often")
+                return self._final_response()
+            self._last_arrival = now
             self._last_request = loop.time()
-            response = await self._process(attrs, children, loop)
+            self._unanswered += 1
+            try:
+                response = await self._process(attrs, children, loop)
+            finally:
+                self._unanswered -= 1
+            if empty and response.body.endswith(b"/>"):  # type: ignore[union-attr]
+                self._empty_answered_rid, self._empty_answered_at = rid, now
             self._responses[rid] = response.body  # type: ignore[assignment]
             while len(self._responses) > self.requests:
                 self._responses.popitem(last=False)
@@ -192,6 +236,12 @@ class BoshSession:
             return self._final_response()
         return self._take()
 
+    def _overactive(self, rid: int, now: float) -> bool:
+        """XEP-0124 §11 and §12 for a new empty request arriving at ``now``."""
+        if self._unanswered + 1 >= self.requests and now - self._last_arrival < self.endpoint.polling:
+            return True  # all the requests allowed are out unanswered, the newest empty and hard on the one before
+        return rid == self._empty_answered_rid + 1 and now - self._empty_answered_at < self.min_poll_interval
+
     def _release_one(self) -> None:
         while self._held:
             waiter = self._held.pop(0)
@@ -206,12 +256,15 @@ class BoshSession:
     def _final_response(self) -> web.Response:
         payload, self._out = self._out, []
         if self._end_error is not None:
-            return terminate("remote-stream-error", payload + [self._end_error])
-        return terminate(None, payload)
+            return terminate(self._end_condition or "remote-stream-error", payload + [self._end_error])
+        return terminate(self._end_condition, payload)
 
-    def _fail(self, condition: str) -> None:
+    def _fail(self, condition: str, text: str = "") -> None:
+        if self.ended:
+            return
+        self._end_condition = condition
         self.session.stream_error("policy-violation" if condition == "policy-violation" else "undefined-condition",
-                                  f"BOSH {condition}")
+                                  text or f"BOSH {condition}")
 
     # --- timers -------------------------------------------------------------------------------
 
@@ -244,7 +297,7 @@ async def _wait_for(awaitable, timeout: float) -> bool:
 class BoshEndpoint:
     def __init__(self, router: Router, limits: SessionLimits, parser_limits: dict[str, int], body_limit: int,
                  max_wait: float, max_inactivity: float, polling: float, max_requests: int,
-                 trusted_proxies: tuple[str, ...]) -> None:
+                 trusted_proxies: tuple[str, ...], rate: float | None = None) -> None:
         self.router = router
         self.limits = limits
         self.parser_limits = {**parser_limits, "max_stanza_size": body_limit}
@@ -252,6 +305,7 @@ class BoshEndpoint:
         self.max_wait = max_wait
         self.max_inactivity = max_inactivity
         self.polling = polling
+        self.rate = rate  # bytes/s read per session, as on c2s TCP; None: no limit
         self.max_hold = max(1, max_requests - 1)
         self.trusted_proxies = trusted_proxies
         self.sessions: dict[str, BoshSession] = {}
@@ -275,13 +329,13 @@ class BoshEndpoint:
         loop = asyncio.get_running_loop()
         sid = root.attrs.get("sid")
         if sid is None:
-            return await self._create(request, root.attrs, children, loop)
+            return await self._create(request, root.attrs, children, len(data), loop)
         session = self.sessions.get(sid)
         if session is None:
             return terminate("item-not-found")
-        return await session.request(root.attrs, children, loop)
+        return await session.request(root.attrs, children, len(data), loop)
 
-    async def _create(self, request: web.Request, attrs: dict[str, str], children: list,
+    async def _create(self, request: web.Request, attrs: dict[str, str], children: list, size: int,
                       loop: asyncio.AbstractEventLoop) -> web.Response:
         to = attrs.get("to")
         try:
@@ -300,6 +354,8 @@ class BoshEndpoint:
         bosh = BoshSession(self, sid, rid + 1, wait, hold, dict(request.query),
                            client_address(request, self.trusted_proxies))
         self.sessions[sid] = bosh
+        if bosh.over_rate(size, loop.time()):
+            return bosh._final_response()
         bosh.session.receive(StreamOpen(BODY, {"to": to, "version": attrs.get(XMPP_VERSION, "1.0")}), loop.time())
         if bosh.ended:
             return bosh._final_response()

@@ -124,7 +124,7 @@ class XmppServer:
                                           xs.trusted_proxies)
         self.bosh = BoshEndpoint(self.router, sessions, parsing, limits.bosh_body_size, limits.bosh_max_wait,
                                  limits.bosh_max_inactivity, limits.bosh_polling, limits.bosh_max_requests,
-                                 xs.trusted_proxies)
+                                 xs.trusted_proxies, rate)
         self.websocket = websocket
         self._http = web.AppRunner(build_app(websocket, self.bosh, self.metrics), access_log=None,
                                    handle_signals=False, shutdown_timeout=0.2)
