@@ -2,7 +2,7 @@
 # System packages the tests and the bench need: real peers (Prosody, ejabberd, slapd, coturn) and a
 # real browser (Chromium). Runs apt as root; otherwise names what to install and fails.
 set -euo pipefail
-PACKAGES=(chromium chromium-driver prosody ejabberd slapd ldap-utils coturn openssl curl iproute2)
+PACKAGES=(chromium chromium-driver prosody ejabberd slapd ldap-utils coturn pebble openssl curl iproute2)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from .fields import boolean, csv, env, integer, json_list, nested, port_number, text
+from .fields import boolean, csv, env, integer, json_list, nested, path, port_number, text
 
 
 def js_object(raw: str) -> str:
@@ -67,6 +68,8 @@ class Tls:
     # Upstream's acme.sh defaults to ZeroSSL, which needs external account binding credentials;
     # without them only Let's Encrypt (or an explicit directory URL) can work, so that is ours.
     acme_server: str = env("LETSENCRYPT_ACME_SERVER", "letsencrypt", text)
+    # Extra trust for a private ACME directory (e.g. a test CA); unset verifies against the system CAs.
+    acme_ca_bundle: Path | None = env("JITSI_PY_LETSENCRYPT_CA_BUNDLE", None, path)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ class AcmePlan:
     directory: str
     cert_dir: Path
     account_key: Path
+    ca_bundle: Path | None = None  # trust for the directory's HTTPS; None: the system CAs
 
     @property
     def fullchain(self) -> Path:
@@ -74,6 +75,7 @@ def plan(tls: Tls, web_config_dir: Path) -> AcmePlan:
         directory=directory,
         cert_dir=web_config_dir / "acme-certs" / tls.letsencrypt_domain,
         account_key=web_config_dir / "acme-account" / "account.key",
+        ca_bundle=tls.acme_ca_bundle,
     )
 
 
@@ -124,7 +126,8 @@ def obtain(acme: AcmePlan, responder: Http01Responder, timeout: float = 90.0) ->
         account_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         _write_private(acme.account_key, _pem(account_key))
     jwk = josepy.JWKRSA(key=account_key)
-    net = client.ClientNetwork(jwk, user_agent="jitsi-py-web")
+    verify: bool | str = str(acme.ca_bundle) if acme.ca_bundle else True
+    net = client.ClientNetwork(jwk, user_agent="jitsi-py-web", verify_ssl=verify)
     directory = client.ClientV2.get_directory(acme.directory, net)
     acme_client = client.ClientV2(directory, net=net)
     registration = messages.NewRegistration.from_data(email=acme.email, terms_of_service_agreed=True)
@@ -140,6 +143,8 @@ def obtain(acme: AcmePlan, responder: Http01Responder, timeout: float = 90.0) ->
     tokens: list[str] = []
     try:
         for authz in order.authorizations:
+            if authz.body.status == messages.STATUS_VALID:  # reused from an earlier order: nothing to answer
+                continue
             http01 = next((c for c in authz.body.challenges if isinstance(c.chall, challenges.HTTP01)), None)
             if http01 is None:
                 raise RuntimeError(f"the ACME server offered no http-01 challenge for {acme.domain}")
