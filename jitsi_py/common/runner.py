@@ -19,10 +19,6 @@ STOP_GRACE = 1.5  # seconds; Ctrl-C or SIGTERM must end everything within 2 s
 logger = logging.getLogger("jitsi_py")
 
 
-class ServiceNotBuilt(RuntimeError):
-    """Raised by a service whose implementation has not landed: it must never pretend to work."""
-
-
 def argument_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
@@ -73,18 +69,18 @@ def serve(prog: str, main_coro: Awaitable[None]) -> int:
     with runner:
         try:
             return runner.run(_until_signal(prog, main_coro))
-        except (SettingsError, ServiceNotBuilt, BaseExceptionGroup) as exc:
+        except (SettingsError, BaseExceptionGroup) as exc:
             return _explain(prog, exc)
 
 
 def _explain(prog: str, exc: BaseException) -> int:
-    """One line per known failure (the all-in-one's task group may carry several); else re-raise."""
+    """One line per bad setting (the all-in-one's task group may carry several); else re-raise."""
     leaves = _leaves(exc)
-    if not all(isinstance(e, (SettingsError, ServiceNotBuilt)) for e in leaves):
+    if not all(isinstance(e, SettingsError) for e in leaves):
         raise exc
     for leaf in leaves:
         print(f"{prog}: {leaf}", file=sys.stderr)
-    return 2 if any(isinstance(e, SettingsError) for e in leaves) else 3
+    return 2
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
