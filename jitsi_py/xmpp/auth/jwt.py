@@ -312,7 +312,10 @@ class JwtBackend:
             if self.allow_empty:
                 return Identity(None, None, anonymous=True)
             raise AuthFailure("not-authorized", "token required")
-        claims = await self.verifier.verify(token)
+        return self.admit(await self.verifier.verify(token), attempt)
+
+    def admit(self, claims: dict, attempt: Attempt) -> Identity:
+        """Verified claims let in only for the room of the connection URL, when it names one."""
         room = self.rooms.room_of(attempt.query)
         if room is not None and not self.rooms.allows(claims, room):
             raise AuthFailure("not-authorized", ROOM_MISMATCH)

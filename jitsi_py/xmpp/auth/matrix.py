@@ -41,7 +41,7 @@ import jwt
 from ...settings import Settings, SettingsError
 from ...settings.auth import Matrix
 from .base import Attempt, AuthFailure, Identity, ScramCredentials
-from .jwt import ROOM_MISMATCH, JwtBackend, RoomCheck, read_body
+from .jwt import JwtBackend, read_body
 
 log = logging.getLogger(__name__)
 
@@ -177,19 +177,16 @@ class MatrixBackend:
         return None
 
 
-class HybridMatrixTokenBackend:
+class HybridMatrixTokenBackend(JwtBackend):
     """``AUTH_TYPE=hybrid_matrix_token``: Matrix tokens via the UVS, other tokens as ``jwt``."""
 
     name = "hybrid_matrix_token"
-    mechanisms = ("ANONYMOUS",)
 
     def __init__(self, settings: Settings, domain: str) -> None:
-        self.domain = domain
-        self.tokens = JwtBackend(settings, domain)
+        super().__init__(settings, domain)
         self.uvs = UserVerification(settings.xmpp.auth_backends.matrix)
         issuer = settings.xmpp.auth_backends.matrix.uvs_issuer
         self.matrix_issuers = (issuer,) if issuer else ("*",)
-        self.rooms: RoomCheck = self.tokens.rooms
 
     async def anonymous(self, attempt: Attempt) -> Identity:
         token = attempt.query.get("token")
@@ -198,19 +195,9 @@ class HybridMatrixTokenBackend:
         except AuthFailure:
             payload = None  # the verifying path below gives the precise reason
         if payload is None or matrix_context(payload) is None:
-            return await self.tokens.anonymous(attempt)
-        verified = await self.tokens.verifier.verify(token, self.matrix_issuers)
-        claims = await self.uvs.check(verified, attempt.query.get("room"))
-        room = self.rooms.room_of(attempt.query)
-        if room is not None and not self.rooms.allows(claims, room):
-            raise AuthFailure("not-authorized", ROOM_MISMATCH)
-        return Identity(None, claims)
-
-    async def plain(self, attempt: Attempt, username: str, password: str) -> Identity:
-        raise AuthFailure("invalid-mechanism", f"{self.domain} logs in with a token (SASL ANONYMOUS)")
-
-    async def scram_credentials(self, attempt: Attempt, username: str, hash_name: str) -> ScramCredentials | None:
-        return None
+            return await super().anonymous(attempt)
+        verified = await self.verifier.verify(token, self.matrix_issuers)
+        return self.admit(await self.uvs.check(verified, attempt.query.get("room")), attempt)
 
 
 __all__ = [
