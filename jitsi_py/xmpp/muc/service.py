@@ -277,11 +277,7 @@ class MucService:
         if room.occupants.get(occupant.nick) is not occupant:
             return
         room.remove(occupant)
-        sessions = self._sessions.get(occupant.jid)
-        if sessions is not None:
-            sessions.discard(room.jid)
-            if not sessions:
-                del self._sessions[occupant.jid]
+        self._forget(occupant, room)
         self._buckets.pop(id(occupant), None)
         if unavailable is not None:
             occupant.presence = unavailable
@@ -317,12 +313,16 @@ class MucService:
             own.set("to", occupant.jid)
             self.host.send(own)
             room.remove(occupant)
-            sessions = self._sessions.get(occupant.jid)
-            if sessions is not None:
-                sessions.discard(room.jid)
-                if not sessions:
-                    del self._sessions[occupant.jid]
+            self._forget(occupant, room)
         self.hooks.fire("room-destroyed", room)
+
+    def _forget(self, occupant: Occupant, room: Room) -> None:
+        """The occupant's session is no longer in ``room``."""
+        sessions = self._sessions.get(occupant.jid)
+        if sessions is not None:
+            sessions.discard(room.jid)
+            if not sessions:
+                del self._sessions[occupant.jid]
 
     def config_changed(self, room: Room, codes: Iterable[str] = ("104",)) -> None:
         msg = stanza("message", room.jid, type_="groupchat")
