@@ -19,16 +19,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 import aiohttp
 
-NS_CLIENT = "jabber:client"
-NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
-NS_STREAM = "http://etherx.jabber.org/streams"
-NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
-NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
-NS_BOSH = "http://jabber.org/protocol/httpbind"
-NS_MUC = "http://jabber.org/protocol/muc"
-NS_MUC_USER = "http://jabber.org/protocol/muc#user"
-NS_FOCUS = "http://jitsi.org/protocol/focus"
-NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+from jitsi_py.common import ns
+
+NS_CLIENT, NS_FRAMING, NS_STREAM, NS_SASL, NS_BIND = ns.CLIENT, ns.FRAMING, ns.STREAMS, ns.SASL, ns.BIND
+NS_BOSH, NS_MUC, NS_MUC_USER, NS_FOCUS, NS_STANZAS = ns.HTTPBIND, ns.MUC, ns.MUC_USER, ns.JITSI_FOCUS, ns.STANZA_ERRORS
 
 BODY = re.compile(r"<body[^>]*>([^<]*)</body>")
 STEP_TIMEOUT = 20.0

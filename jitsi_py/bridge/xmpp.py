@@ -17,6 +17,7 @@ import slixmpp
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from ..common import ns
 from ..common.stanzas.colibri2 import CONFERENCE_MODIFY, Colibri2Error, parse_conference_modify
 from ..common.xmpp_client import service_client
 from ..common.stanzas.jingle import NS_COLIBRI
@@ -25,9 +26,7 @@ from .videobridge import VERSION, Videobridge
 
 log = logging.getLogger(__name__)
 
-NS_HEALTH = "http://jitsi.org/protocol/healthcheck"
-NS_MUC = "http://jabber.org/protocol/muc"
-NS_VERSION = "jabber:iq:version"
+NS_HEALTH, NS_MUC, NS_VERSION = ns.JITSI_HEALTH, ns.MUC, ns.VERSION
 STATS_INTERVAL = 5.0
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 

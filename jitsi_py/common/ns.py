@@ -35,8 +35,10 @@ MUC = "http://jabber.org/protocol/muc"
 MUC_USER = "http://jabber.org/protocol/muc#user"
 MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
 MUC_OWNER = "http://jabber.org/protocol/muc#owner"
+NICK = "http://jabber.org/protocol/nick"  # XEP-0172
 JITSI_MEET = "http://jitsi.org/jitmeet"
 JITSI_FOCUS = "http://jitsi.org/protocol/focus"
+JITSI_HEALTH = "http://jitsi.org/protocol/healthcheck"
 
 
 def tag(namespace: str, local: str) -> str:

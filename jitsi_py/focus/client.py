@@ -23,6 +23,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from ..common import ns
 from ..common.aio import Rearm
 from ..common.xmpp_client import service_client
 from ..common.stanzas.jingle import NS_FOCUS, NS_JINGLE, NS_JINGLE_ERRORS, NS_JITMEET, JingleError, parse_jingle, q
@@ -42,12 +43,8 @@ from .jingle import Offer
 
 log = logging.getLogger("jitsi_py.focus")
 
-NS_MUC = "http://jabber.org/protocol/muc"
-NS_MUC_USER = NS_MUC + "#user"
-NS_MUC_OWNER = NS_MUC + "#owner"
-NS_MUC_ADMIN = NS_MUC + "#admin"
-NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
-NS_DATA = "jabber:x:data"
+NS_MUC, NS_MUC_USER, NS_MUC_OWNER, NS_MUC_ADMIN = ns.MUC, ns.MUC_USER, ns.MUC_OWNER, ns.MUC_ADMIN
+NS_DISCO_INFO, NS_DATA = ns.DISCO_INFO, ns.DATA_FORMS
 NICK = "focus"
 VERSION = "1.0-jitsi-py"
 JOIN_TIMEOUT = 10.0

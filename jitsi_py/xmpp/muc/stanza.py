@@ -11,19 +11,13 @@ import json
 from typing import Any, Iterable
 from xml.etree.ElementTree import Element, SubElement
 
-CLIENT = "jabber:client"
-STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
-MUC = "http://jabber.org/protocol/muc"
-MUC_USER = MUC + "#user"
-MUC_ADMIN = MUC + "#admin"
-MUC_OWNER = MUC + "#owner"
-DISCO_INFO = "http://jabber.org/protocol/disco#info"
-DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
-DATA = "jabber:x:data"
-NICK = "http://jabber.org/protocol/nick"
-JITMEET = "http://jitsi.org/jitmeet"
-FOCUS = "http://jitsi.org/protocol/focus"
-PING = "urn:xmpp:ping"
+from ...common.ns import (  # noqa: F401 - the MUC and room modules take their namespaces from here
+    CLIENT, DISCO_INFO, DISCO_ITEMS, MUC, MUC_ADMIN, MUC_OWNER, MUC_USER, NICK, PING,
+)
+from ...common.ns import DATA_FORMS as DATA  # noqa: F401
+from ...common.ns import JITSI_FOCUS as FOCUS  # noqa: F401
+from ...common.ns import JITSI_MEET as JITMEET  # noqa: F401
+from ...common.ns import STANZA_ERRORS as STANZAS  # noqa: F401
 
 PRESENCE = f"{{{CLIENT}}}presence"
 MESSAGE = f"{{{CLIENT}}}message"
