@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 
-from .forwarder import VideoConstraints
+from .allocation import VideoConstraints
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,9 @@ with :meth:`Forwarder.feedback`; key-frame requests towards senders come out thr
 ``send_rtcp(bytes)``. Bridge-channel messages the allocation produces are queued in
 ``messages`` as ``(endpoint id, dict)``.
 
+Which layer each receiver gets is decided by the :class:`~.allocation.Allocator` this class
+extends; here live the projections its targets are applied to.
+
 Per (receiver, source) a :class:`Projection` keeps the outgoing SSRC (the source's first SSRC, or
 a bridge-chosen one announced in ``VideoSourcesMap``/``AudioSourcesMap`` when the receiver
 rewrites SSRCs) and the sequence-number/timestamp offsets that make one continuous stream across
@@ -17,10 +20,7 @@ receivers' NACKs are answered from a per-receiver history ring.
 Every packet sent to a receiver that negotiated transport-cc carries the bridge's own
 transport-wide sequence number for that receiver (the sender's is overwritten in place: the
 header extension ids are the conference's, one offer for all), so the receiver's feedback drives
-its :class:`~.bwe.BandwidthEstimator`. With ``trust_bwe`` the allocation then fits each receiver's
-layers into its estimate, in ranking order: every forwarded source first gets its lowest layer
-(those that do not fit are not forwarded, except the first), then each in turn climbs towards
-what its constraints allow while the estimate has room.
+its :class:`~.bwe.BandwidthEstimator`, which the allocation fits the receiver's layers into.
 """
 
 from __future__ import annotations
@@ -30,24 +30,19 @@ import struct
 from dataclasses import dataclass, field
 
 from . import rtcp
+from .allocation import (DEFAULT_MAX_HEIGHT, NO_LAYER, NOMINAL_BITRATES, ONSTAGE_PREFERRED_HEIGHT, Allocator,
+                         VideoConstraints)
 from .bwe import HISTORY as BWE_HISTORY, BandwidthEstimator
 from .rtp import KEYFRAME_DETECTORS, find_extension, header_length
 
 HEADER = struct.Struct("!HII")
-NO_LAYER = -1
 KEYFRAME_REQUEST_INTERVAL = 0.2  # bridge-media.md §4.4: one PLI per source per 200 ms at most
 VIDEO_TS_STEP = 3000  # 90 kHz at 30 fps: the gap placed between two layers' timestamps
-DEFAULT_MAX_HEIGHT = 180
-ONSTAGE_PREFERRED_HEIGHT = 360
 UNSIGNALLED_GRACE = 3.0  # seconds after a stream starts towards a receiver: its loss is not congestion
 MAX_NACK_GAP = 64  # a larger jump is a restart or a burst a key frame repairs better
 HISTORY = 512  # power of two: packets kept per receiver for NACK retransmission
 BWE_MASK = BWE_HISTORY - 1
-REALLOCATE_CHANGE = 0.1  # an estimate this much (relative) away from the last allocation's
-UPGRADE_HEADROOM = 1.15  # climbing above the previous allocation needs this much room: no flapping
 RATE_SMOOTHING = 0.5  # weight of the newest interval in a layer's measured bitrate
-# A layer's bitrate before it was measured: libwebrtc's simulcast maxima, by height.
-NOMINAL_BITRATES = ((180, 200_000), (360, 700_000), (720, 2_500_000))
 
 
 @dataclass
@@ -137,12 +132,6 @@ class Projection:
         self.since = 0.0  # when the receiver started getting it (set by the forwarder)
 
 
-@dataclass
-class VideoConstraints:
-    max_height: int = -1
-    max_frame_rate: float = -1.0
-
-
 class Receiver:
     """An endpoint as a receiver: what it asked for and how to reach it."""
 
@@ -181,30 +170,22 @@ class Receiver:
         return self.default_constraints.max_height
 
 
-class Forwarder:
+class Forwarder(Allocator):
     def __init__(self, feedback_ssrc: int, *, trust_bwe: bool = True) -> None:
+        super().__init__(trust_bwe=trust_bwe)
         self.feedback_ssrc = feedback_ssrc
-        self.trust_bwe = trust_bwe
-        self.receivers: dict[str, Receiver] = {}
-        self.sources: dict[str, Source] = {}
-        self.muted: dict[str, tuple[bool, bool]] = {}  # endpoint -> (audio, video) force-muted
-        self.speakers: list[str] = []  # endpoint ids, most recent speaker first
-        self.messages: list[tuple[str, dict]] = []
         # SSRC -> (source, layer index, projections of that source): the per-packet lookup.
         self._by_ssrc: dict[int, tuple[Source, int, list[Projection]]] = {}
         self._rtx_ssrcs: dict[int, int] = {}  # RTX SSRC -> its media SSRC
         self._rtx_pts: dict[int, int] = {}  # RTX payload type -> the media payload type (apt)
         self._last_keyframe_request: dict[int, float] = {}
         self._video_pts: dict[int, str] = {}
-        self._sender_constraints: dict[str, int] = {}
         self.dropped_rtx = 0
         self.nacks_sent = 0
         self.sender_reports: dict[int, tuple[int, float]] = {}  # SSRC -> (NTP middle bits, when)
         self.keyframe_requests = 0
         self.packets_forwarded = 0
         self.senders_rtcp: dict[str, object] = {}  # endpoint id -> send_rtcp of the sender
-        self.now = 0.0
-        self._rates_at: float | None = None
 
     # --- signalling inputs -----------------------------------------------------------------------
 
@@ -262,136 +243,6 @@ class Forwarder:
             e for e in self.speakers if e not in ranking]
         self.allocate()
 
-    # --- allocation ------------------------------------------------------------------------------
-
-    def allocate(self) -> None:
-        """Recompute every receiver's projections and layers; queue the messages that changed."""
-        wanted_by_source: dict[str, int] = {}
-        for receiver in self.receivers.values():
-            order = self._ranking(receiver)
-            chosen: list[tuple[Source, int]] = []  # (source, the layer its constraints allow)
-            for name in order:
-                source = self.sources[name]
-                height = receiver.max_height(name)
-                if height != 0 and (receiver.last_n < 0 or len(chosen) < receiver.last_n):
-                    heights = source.layer_heights()
-                    layer = 0
-                    for index, layer_height in enumerate(heights):
-                        if height < 0 or layer_height <= height:
-                            layer = index
-                    layer = source.choose_layer(layer)
-                    chosen.append((source, layer))
-                    wanted = heights[layer] if height < 0 else min(height, heights[-1])
-                    wanted_by_source[name] = max(wanted_by_source.get(name, 0), max(wanted, heights[layer]))
-            targets = {source.name: layer for source, layer in chosen}
-            if self.trust_bwe and receiver.bwe.known:
-                receiver.allocated_for = receiver.bwe.estimate
-                previous = {name: p.target for name, p in receiver.projections.items()}
-                targets = self._fit(chosen, receiver.bwe.estimate, previous)
-            forwarded = [name for name in order if targets.get(name, NO_LAYER) != NO_LAYER]
-            for name in order:
-                self._project(receiver, self.sources[name]).target = targets.get(name, NO_LAYER)
-            for source in self.sources.values():
-                if source.media == "audio" and source.owner != receiver.id:
-                    audio_on = source.name not in receiver.audio_excluded
-                    self._project(receiver, source).target = 0 if audio_on else NO_LAYER
-            if forwarded != receiver.forwarded:
-                receiver.forwarded = forwarded
-                self.messages.append((receiver.id, {"colibriClass": "ForwardedSources",
-                                                    "forwardedSources": list(forwarded)}))
-        for source in self.sources.values():
-            if source.media != "video":
-                continue
-            height = wanted_by_source.get(source.name, 0)
-            if self._sender_constraints.get(source.name) != height:
-                self._sender_constraints[source.name] = height
-                self.messages.append((source.owner, {"colibriClass": "SenderSourceConstraints",
-                                                     "sourceName": source.name, "maxHeight": height}))
-        self.request_pending_keyframes()
-
-    @staticmethod
-    def _fit(chosen: list[tuple[Source, int]], budget: float, previous: dict[str, int]) -> dict[str, int]:
-        """Layers for ``chosen`` (ranked, each with its allowed layer) within ``budget`` bps;
-        a layer above the ``previous`` allocation's must fit with ``UPGRADE_HEADROOM``, so a
-        layer whose bitrate wobbles around the estimate is not switched to and fro."""
-        remaining = budget
-        layers: list[int] = []
-        for rank, (source, _) in enumerate(chosen):
-            lowest = source.choose_layer(0)
-            cost = source.bitrate(lowest)
-            if cost <= remaining or rank == 0:
-                layers.append(lowest)
-                remaining -= cost
-            else:
-                layers.append(NO_LAYER)
-        for rank, (source, allowed) in enumerate(chosen):
-            layer = layers[rank]
-            if layer == NO_LAYER:
-                continue
-            any_active = any(source.active)
-            for up in range(layer + 1, allowed + 1):
-                if any_active and not source.active[up]:
-                    continue
-                extra = source.bitrate(up) - source.bitrate(layer)
-                if extra * (1 if up <= previous.get(source.name, NO_LAYER) else UPGRADE_HEADROOM) > remaining:
-                    break
-                remaining -= extra
-                layer = up
-            layers[rank] = layer
-        return {source.name: layer for (source, _), layer in zip(chosen, layers)}
-
-    def check_layers(self) -> None:
-        """Periodic: measure layer bitrates; reallocate when a sender starts or stops sending a
-        simulcast layer, or a receiver's estimate moved away from what its allocation fitted."""
-        changed = False
-        elapsed = None if self._rates_at is None else self.now - self._rates_at
-        if elapsed is None or elapsed > 0:
-            self._rates_at = self.now
-        for source in self.sources.values():
-            if elapsed is None or elapsed > 0:
-                source.update_rates(elapsed)
-            # Audio activity only feeds the stats; video layers drive the allocation.
-            if source.update_active() and source.media == "video":
-                changed = True
-        if self.trust_bwe:
-            for receiver in self.receivers.values():
-                bwe = receiver.bwe
-                if bwe.known and (receiver.allocated_for is None or abs(bwe.estimate - receiver.allocated_for)
-                                  > REALLOCATE_CHANGE * receiver.allocated_for):
-                    changed = True
-        if changed:
-            self.allocate()
-
-    def request_pending_keyframes(self) -> None:
-        """Ask again for every key frame a receiver still waits for: the first request may have
-        gone out before the sender's transport was up, or been lost."""
-        for receiver in self.receivers.values():
-            for projection in receiver.projections.values():
-                if projection.target != NO_LAYER and projection.target != projection.current:
-                    self.request_keyframe(projection.source.layers[projection.target])
-
-    def initial_messages(self, endpoint_id: str) -> list[dict]:
-        """What a freshly connected bridge channel gets (bridge-media.md §6.3)."""
-        out = [{"colibriClass": "SenderSourceConstraints", "sourceName": name, "maxHeight": height}
-               for name, height in self._sender_constraints.items()
-               if name in self.sources and self.sources[name].owner == endpoint_id]
-        receiver = self.receivers.get(endpoint_id)
-        if receiver is not None:
-            out.append({"colibriClass": "ForwardedSources", "forwardedSources": list(receiver.forwarded)})
-            if receiver.rewrite_ssrcs:
-                out.extend(self._source_maps(receiver, list(receiver.projections.values())))
-        return out
-
-    def _ranking(self, receiver: Receiver) -> list[str]:
-        video = [s for s in self.sources.values() if s.media == "video" and s.owner != receiver.id
-                 and not self.muted.get(s.owner, (False, False))[1] and not receiver.visitor]
-        speaker_rank = {e: i for i, e in enumerate(self.speakers)}
-
-        def key(source: Source):
-            return (source.name not in receiver.on_stage, source.name not in receiver.selected,
-                    speaker_rank.get(source.owner, len(speaker_rank)))
-        return [s.name for s in sorted(video, key=key)]
-
     def _project(self, receiver: Receiver, source: Source) -> Projection:
         projection = receiver.projections.get(source.name)
         if projection is None:
@@ -414,19 +265,6 @@ class Forwarder:
         entry = self._by_ssrc.get(projection.source.primary)
         if entry is not None and projection in entry[2]:
             entry[2].remove(projection)
-
-    @staticmethod
-    def _source_maps(receiver: Receiver, projections: list[Projection]) -> list[dict]:
-        video = [{"source": p.source.name, "owner": p.source.owner, "ssrc": p.out_ssrc, "rtx": p.out_rtx,
-                  "videoType": p.source.video_type.upper()} for p in projections if p.source.media == "video"]
-        audio = [{"source": p.source.name, "owner": p.source.owner, "ssrc": p.out_ssrc}
-                 for p in projections if p.source.media == "audio"]
-        out = []
-        if video:
-            out.append({"colibriClass": "VideoSourcesMap", "mappedSources": video})
-        if audio:
-            out.append({"colibriClass": "AudioSourcesMap", "mappedSources": audio})
-        return out
 
     # --- the per-packet path ---------------------------------------------------------------------
 
