@@ -2,9 +2,14 @@
 authority, sans-I/O.
 
 A request from a JID of the login domain (``XMPP_DOMAIN``; users who logged in with a password
-or a token) authenticates its user: it needs a ``machine-uid`` and gets a session id that later
-requests (e.g. from the guest connection, same machine) present instead. Anyone else may join a
-room that exists, but not create one.
+or a token) authenticates its user: it needs a ``machine-uid`` and gets a session id. A later
+request presenting that id with the same ``machine-uid`` (from the guest connection of the same
+browser: a guest logging in during a meeting, or a returning user) authenticates its sender too.
+Anyone else may join a room that exists, but not create one. The JID a session last
+authenticated is the one the conference makes an owner.
+
+A session lives ``JICOFO_AUTH_LIFETIME`` after its last use; with ``ENABLE_AUTO_LOGIN=0`` it also
+ends with the conference it was created for, so a returning user logs in again. A logout ends it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ class AuthSession:
     id: str
     machine_uid: str
     identity: str  # the authenticated bare JID
-    expires: float
+    room: str  # the conference it was created for
+    jid: str  # the full JID it authenticated last
+    used: float  # when it last authenticated someone
 
 
 class Refused(Exception):
@@ -32,32 +39,56 @@ class Refused(Exception):
         self.condition, self.kind, self.text = condition, kind, text
 
 
+def invalid_session() -> Refused:
+    return Refused("session-invalid", "cancel", "invalid session")
+
+
 class Authority:
-    def __init__(self, login_domain: str, lifetime: float) -> None:
+    def __init__(self, login_domain: str, lifetime: float, *, auto_login: bool = True) -> None:
         self.login_domain = login_domain
         self.lifetime = lifetime
+        self.auto_login = auto_login
         self.sessions: dict[str, AuthSession] = {}
 
     def check(self, request: ConferenceIq, requester: str, *, room_exists: bool, now: float) -> AuthSession | None:
-        """The requester's session, whose id and identity go into the answer (None: a guest
-        joining an existing room); or :class:`Refused`."""
-        for key in [k for k, s in self.sessions.items() if s.expires < now]:
-            del self.sessions[key]
+        """The session that authenticated the requester, whose id and identity go into the
+        answer (None: a guest joining an existing room); or :class:`Refused`."""
+        self._expire(now)
         if request.session_id:
             session = self.sessions.get(request.session_id)
             if session is None:
-                raise Refused("not-acceptable", "cancel", "session-invalid")
+                raise invalid_session()
             if session.machine_uid != request.machine_uid:
                 raise Refused("not-acceptable", "cancel", "machine UID mismatch or empty")
-            return session
-        domain = requester.partition("@")[2].partition("/")[0]
-        if domain == self.login_domain:
+        elif requester.partition("@")[2].partition("/")[0] == self.login_domain:
             if not request.machine_uid:
                 raise Refused("not-acceptable", "cancel", "Missing mandatory attribute 'machine-uid'")
             session_id = str(uuid.uuid4())
-            session = self.sessions[session_id] = AuthSession(session_id, request.machine_uid,
-                                                              requester.partition("/")[0], now + self.lifetime)
-            return session
-        if not room_exists:
+            session = self.sessions[session_id] = AuthSession(
+                session_id, request.machine_uid, requester.partition("/")[0], request.room.lower(), requester, now)
+        elif not room_exists:
             raise Refused("not-authorized", "auth", "not authorized user domain")
-        return None
+        else:
+            return None
+        session.jid, session.used = requester, now
+        return session
+
+    def session_for(self, jid: str | None, now: float) -> AuthSession | None:
+        """The session that last authenticated this full JID."""
+        self._expire(now)
+        return next((s for s in self.sessions.values() if s.jid == jid), None) if jid else None
+
+    def logout(self, session_id: str | None, now: float) -> None:
+        """Ends the session; an unknown one is refused as ``session-invalid``."""
+        self._expire(now)
+        if self.sessions.pop(session_id or "", None) is None:
+            raise invalid_session()
+
+    def conference_ended(self, room: str) -> None:
+        if not self.auto_login:
+            for key in [k for k, s in self.sessions.items() if s.room == room]:
+                del self.sessions[key]
+
+    def _expire(self, now: float) -> None:
+        for key in [k for k, s in self.sessions.items() if now - s.used > self.lifetime]:
+            del self.sessions[key]

@@ -28,7 +28,7 @@ from ..common.aio import Rearm
 from ..common.xmpp_client import service_client
 from ..common.stanzas.jingle import NS_FOCUS, NS_JINGLE, NS_JINGLE_ERRORS, NS_JITMEET, JingleError, parse_jingle, q
 from ..common.stanzas.jitsi import (
-    DEFAULT_FEATURES, MUTE_NAMESPACES, ConferenceIq, JitsiStanzaError, MuteIq, ParticipantPresence,
+    DEFAULT_FEATURES, MUTE_NAMESPACES, ConferenceIq, JitsiStanzaError, LogoutIq, MuteIq, ParticipantPresence,
     bridge_not_available, bridge_stats, conference_properties, focus_versions, healthcheck, session_invalid,
 )
 from ..settings import Settings
@@ -85,8 +85,12 @@ class Focus:
                                    max_participants=fs.max_bridge_participants, region=fs.region)
         self.offer = Offer.from_settings(fs)
         self.rooms: dict[str, Room] = {}
-        self.authority = Authority(self.domains.domain, fs.auth_lifetime)
-        self.authenticated: set[str] = set()  # full JIDs of requesters who authenticated
+        if common.auth.type == "jwt":
+            # jicofo's JWT authority: a session only carries a login over to the guest
+            # connection for a minute, and never outlives its conference
+            self.authority = Authority(self.domains.domain, 60.0, auto_login=False)
+        else:
+            self.authority = Authority(self.domains.domain, fs.auth_lifetime, auto_login=fs.auto_login)
         self.connected = asyncio.Event()
         self.in_brewery = False  # bridges are only judged while we see the brewery
         self.stopping = False
@@ -105,6 +109,7 @@ class Focus:
         ns = xmpp.default_ns
         for name, xpath, handler in (
             ("conference", f"{{{ns}}}iq/{{{NS_FOCUS}}}conference", self._on_conference_iq),
+            ("logout", f"{{{ns}}}iq/{{{NS_FOCUS}}}logout", self._on_logout_iq),
             ("jingle", f"{{{ns}}}iq/{{{NS_JINGLE}}}jingle", self._on_jingle_iq),
             ("presence", f"{{{ns}}}presence", self._on_presence),
             ("json-message", f"{{{ns}}}message/{{{NS_JITMEET}}}json-message", self._on_json_message),
@@ -208,7 +213,7 @@ class Focus:
                 return self._error(iq, exc.condition, exc.kind, exc.text)
             if session is not None:
                 answer.session_id, answer.identity = session.id, session.identity
-                self.authenticated.add(requester)
+                self._authenticated(room_jid, requester)
         try:
             room = await self._ensure_room(room_jid)
         except (asyncio.TimeoutError, RoomJoinError) as exc:
@@ -224,6 +229,30 @@ class Focus:
             answer.properties["externalAuth"] = "true"
         reply = iq.reply(clear=True)
         reply.xml.append(answer.to_element())
+        reply.send()
+
+    def _authenticated(self, room_jid: str, requester: str) -> None:
+        """A member already in the room who authenticates (a guest logging in) becomes an owner."""
+        room = self.rooms.get(room_jid)
+        if room is not None and room.core is not None:
+            room.core.authenticated(requester)
+            self.flush(room)
+
+    def _on_logout_iq(self, iq: slixmpp.Iq) -> None:
+        if iq["type"] != "set":
+            return self._error(iq, "bad-request", "modify", "logout requests are IQ set")
+        if not self.settings.common.auth.enabled:
+            return self._error(iq, "service-unavailable", "cancel", "authentication is not enabled")
+        try:
+            request = LogoutIq.from_element(iq.xml.find(q(NS_FOCUS, "logout")))
+            self.authority.logout(request.session_id, time.time())
+        except JitsiStanzaError as exc:
+            return self._error(iq, "bad-request", "modify", str(exc))
+        except Refused as exc:
+            return self._error(iq, exc.condition, exc.kind, exc.text)
+        log.info("focus: %s logged out", self._requester(iq))
+        reply = iq.reply(clear=True)
+        reply.xml.append(LogoutIq().to_element())  # no logout-url: nothing outside us to log out of
         reply.send()
 
     def _requester(self, iq: slixmpp.Iq) -> str:
@@ -418,7 +447,7 @@ class Focus:
         room.pending.discard(nick)
         participant = Participant(nick, f"{room.jid}/{nick}", real_jid=real_jid, role=role, affiliation=affiliation,
                                   features=features, region=info.region, stats_id=info.stats_id,
-                                  authenticated=real_jid in self.authenticated)
+                                  authenticated=self.authority.session_for(real_jid, time.time()) is not None)
         room.core.joined(participant, self.now())
         self.flush(room)
 
@@ -599,6 +628,7 @@ class Focus:
         reply["error"]["type"] = kind
         if condition == "session-invalid":
             reply["error"]["condition"] = "not-acceptable"
+            reply["error"]["text"] = text
             reply["error"].xml.append(session_invalid())
         else:
             reply["error"]["condition"] = condition
@@ -646,6 +676,7 @@ class Focus:
     def _leave(self, room: Room) -> None:
         room.timer.cancel()
         self.rooms.pop(room.jid, None)
+        self.authority.conference_ended(room.jid)
         if self.connected.is_set():
             self.xmpp.make_presence(pto=f"{room.jid}/{NICK}", ptype="unavailable").send()
 

@@ -213,6 +213,14 @@ class Conference:
         participant.stats_id = stats_id or participant.stats_id
         self._push_force_mute(participant)
 
+    def authenticated(self, real_jid: str) -> None:
+        """This member's JID authenticated while in the room (jicofo's AuthenticationRoleManager):
+        it becomes an owner."""
+        for participant in self.participants.values():
+            if participant.real_jid == real_jid:
+                participant.authenticated = True
+                self._elect_owner(participant)
+
     def left(self, nick: str, now: float) -> None:
         participant = self.participants.pop(nick, None)
         if participant is None:

@@ -1,28 +1,80 @@
-"""ENABLE_AUTH: jicofo's XMPP-domain authority."""
+"""ENABLE_AUTH: jicofo's XMPP-domain authority, ENABLE_AUTO_LOGIN, JICOFO_AUTH_LIFETIME and logout."""
+
+from xml.etree.ElementTree import fromstring, tostring
 
 import pytest
 
-from jitsi_py.common.stanzas.jitsi import ConferenceIq
+from jitsi_py.common.stanzas.jingle import NS_FOCUS
+from jitsi_py.common.stanzas.jitsi import ConferenceIq, JitsiStanzaError, LogoutIq
 from jitsi_py.focus.auth import Authority, Refused
+from jitsi_py.focus.bridges import BridgeTable
+from jitsi_py.focus.conference import Conference, GrantOwner, Participant
+from jitsi_py.focus.jingle import Offer
 
 ROOM = "standup@muc.meet.jitsi"
+ALICE = "alice@meet.jitsi/web"
+GUEST = "x1@guest.meet.jitsi/web"
+
+
+def login(authority: Authority, now: float = 0, room: str = ROOM):
+    return authority.check(ConferenceIq(room, machine_uid="m1"), ALICE, room_exists=False, now=now)
 
 
 def test_a_login_domain_user_gets_a_session_a_guest_then_reuses_it():
     authority = Authority("meet.jitsi", lifetime=60.0)
-    session = authority.check(ConferenceIq(ROOM, machine_uid="m1"), "alice@meet.jitsi/web", room_exists=False, now=0)
-    assert session.identity == "alice@meet.jitsi"
-    reused = authority.check(ConferenceIq(ROOM, machine_uid="m1", session_id=session.id),
-                             "x1@guest.meet.jitsi/web", room_exists=False, now=10)
+    session = login(authority)
+    assert (session.identity, session.jid) == ("alice@meet.jitsi", ALICE)
+    assert authority.session_for(ALICE, 1) is session
+    reused = authority.check(ConferenceIq(ROOM, machine_uid="m1", session_id=session.id), GUEST,
+                             room_exists=False, now=10)
     assert reused is session
+    # the JID it authenticated last is the one the conference makes an owner
+    assert authority.session_for(GUEST, 11) is session and authority.session_for(ALICE, 11) is None
     with pytest.raises(Refused) as mismatch:
         authority.check(ConferenceIq(ROOM, machine_uid="m2", session_id=session.id), "x@guest.meet.jitsi/w",
                         room_exists=True, now=10)
-    assert mismatch.value.text == "machine UID mismatch or empty"
+    assert (mismatch.value.condition, mismatch.value.text) == ("not-acceptable", "machine UID mismatch or empty")
+
+
+def test_the_lifetime_counts_from_the_last_use():
+    authority = Authority("meet.jitsi", lifetime=60.0)
+    session = login(authority)
+    request = ConferenceIq(ROOM, machine_uid="m1", session_id=session.id)
+    assert authority.check(request, GUEST, room_exists=True, now=50) is session
+    assert authority.check(request, GUEST, room_exists=True, now=110) is session  # 60 s after its last use
+    assert authority.session_for(GUEST, 170) is session
     with pytest.raises(Refused) as expired:
-        authority.check(ConferenceIq(ROOM, machine_uid="m1", session_id=session.id), "x@guest.meet.jitsi/w",
-                        room_exists=True, now=61)
-    assert expired.value.text == "session-invalid"
+        authority.check(request, GUEST, room_exists=True, now=171)
+    assert (expired.value.condition, expired.value.text) == ("session-invalid", "invalid session")
+
+
+@pytest.mark.parametrize("auto_login", [True, False])
+def test_auto_login_keeps_sessions_past_the_end_of_their_conference(auto_login):
+    authority = Authority("meet.jitsi", lifetime=3600.0, auto_login=auto_login)
+    session = login(authority)
+    other = login(authority, room="other@muc.meet.jitsi")
+    authority.conference_ended(ROOM)
+    returning = ConferenceIq(ROOM, machine_uid="m1", session_id=session.id)
+    if auto_login:
+        # a returning user, from the guest domain, starts the meeting without a password
+        assert authority.check(returning, GUEST, room_exists=False, now=100) is session
+    else:
+        with pytest.raises(Refused, match="invalid session"):
+            authority.check(returning, GUEST, room_exists=False, now=100)
+    assert authority.sessions[other.id] is other  # another conference's session is untouched
+
+
+def test_logout_ends_the_session():
+    authority = Authority("meet.jitsi", lifetime=60.0)
+    session = login(authority)
+    authority.logout(session.id, now=5)
+    assert authority.session_for(ALICE, 5) is None
+    with pytest.raises(Refused, match="invalid session"):
+        authority.check(ConferenceIq(ROOM, machine_uid="m1", session_id=session.id), GUEST, room_exists=True, now=6)
+    for unknown in (session.id, None):
+        with pytest.raises(Refused) as refused:
+            authority.logout(unknown, now=6)
+        assert refused.value.condition == "session-invalid"
 
 
 def test_guests_join_existing_rooms_but_create_none():
@@ -36,3 +88,28 @@ def test_guests_join_existing_rooms_but_create_none():
 def test_machine_uid_is_mandatory_for_login():
     with pytest.raises(Refused, match="machine-uid"):
         Authority("meet.jitsi", 60.0).check(ConferenceIq(ROOM), "a@meet.jitsi/w", room_exists=False, now=0)
+
+
+def test_logout_iq_codec():
+    request = LogoutIq.from_element(fromstring(f"<logout xmlns='{NS_FOCUS}' session-id='s-1'/>"))
+    assert request == LogoutIq(session_id="s-1")
+    # jicofo form-encodes the URL
+    answer = LogoutIq(logout_url="https://sso.example/out?next=a b").to_element()
+    assert answer.get("logout-url") == "https%3A%2F%2Fsso.example%2Fout%3Fnext%3Da+b"
+    assert LogoutIq.from_element(fromstring(tostring(answer))).logout_url == "https://sso.example/out?next=a b"
+    assert LogoutIq().to_element().attrib == {}
+    with pytest.raises(JitsiStanzaError, match="logout"):
+        LogoutIq.from_element(fromstring(f"<conference xmlns='{NS_FOCUS}' room='r@m'/>"))
+
+
+def test_a_member_who_authenticates_in_the_room_becomes_an_owner():
+    conference = Conference(ROOM, "meeting-1", focus_jid="focus@auth.meet.jitsi/focus", bridges=BridgeTable(),
+                            offer=Offer(), now=0.0)
+    conference.joined(Participant("host", f"{ROOM}/host", real_jid=ALICE, authenticated=True), now=0)
+    conference.joined(Participant("guest", f"{ROOM}/guest", real_jid=GUEST), now=0)
+    conference.commands()
+    conference.authenticated(GUEST)
+    assert [c for c in conference.commands() if isinstance(c, GrantOwner)] == [GrantOwner(GUEST)]
+    assert conference.participants["guest"].affiliation == "owner"
+    conference.authenticated(GUEST)  # already an owner: nothing more
+    assert not [c for c in conference.commands() if isinstance(c, GrantOwner)]

@@ -1,6 +1,6 @@
 """Jitsi's own XMPP extensions: a wire codec, no behaviour.
 
-* the conference request IQ of ``http://jitsi.org/protocol/focus`` (``focus.md`` §1);
+* the conference request and logout IQs of ``http://jitsi.org/protocol/focus`` (``focus.md`` §1);
 * presence extensions the focus reads or writes (``focus.md`` §2, ``colibri2.md`` §2);
 * the compact JSON source format (``focus.md`` §4.1);
 * the mute IQ (``focus.md`` §6) and the bridge health check.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
+from urllib.parse import quote_plus, unquote_plus
 from xml.etree.ElementTree import Element, SubElement
 
 from .jingle import NS_COLIBRI, NS_FOCUS, NS_JITMEET, Source, SsrcGroup, q
@@ -100,6 +101,30 @@ class ConferenceIq:
                 elem.set(name, value)
         for name, value in self.properties.items():
             SubElement(elem, q(NS_FOCUS, "property"), name=name, value=value)
+        return elem
+
+
+@dataclass
+class LogoutIq:
+    """``<logout xmlns=focus>``: the request names the authentication session to end; the answer
+    may carry a URL the user should visit to finish logging out (focus.md §1.3), form-encoded on
+    the wire as jicofo writes it."""
+
+    session_id: str | None = None
+    logout_url: str | None = None
+
+    @classmethod
+    def from_element(cls, elem: Element | None) -> "LogoutIq":
+        if elem is None or elem.tag != q(NS_FOCUS, "logout"):
+            raise JitsiStanzaError("no <logout xmlns='http://jitsi.org/protocol/focus'> element")
+        return cls(session_id=elem.get("session-id") or None, logout_url=unquote_plus(elem.get("logout-url") or "") or None)
+
+    def to_element(self) -> Element:
+        elem = Element(q(NS_FOCUS, "logout"))
+        if self.session_id:
+            elem.set("session-id", self.session_id)
+        if self.logout_url:
+            elem.set("logout-url", quote_plus(self.logout_url))
         return elem
 
 
