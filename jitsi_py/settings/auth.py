@@ -56,14 +56,20 @@ class Ldap:
     # %u is the login name; also %U (before "@"), %d (after "@", else the XMPP domain), %r, %%.
     filter: str = env("LDAP_FILTER", "uid=%u", text)
     version: int = env("LDAP_VERSION", "3", bounded(2, 3))
-    # bind: search the user's DN, then bind as it; fastbind: the filter is the DN template.
-    auth_method: str = env("LDAP_AUTH_METHOD", "bind", text)
+    # saslauthd's three: bind (search the user's DN, then bind as it), fastbind (the filter is
+    # the DN template, bound to directly), custom (search, then compare userPassword here).
+    auth_method: str = env("LDAP_AUTH_METHOD", "bind", choice("bind", "fastbind", "custom"))
     use_tls: bool = env("LDAP_USE_TLS", "0", boolean)
     tls_ciphers: str | None = env("LDAP_TLS_CIPHERS", None, text)
     tls_check_peer: bool = env("LDAP_TLS_CHECK_PEER", "0", boolean)
     tls_cacert_file: Path = env("LDAP_TLS_CACERT_FILE", "/etc/ssl/certs/ca-certificates.crt", path)
     tls_cacert_dir: Path = env("LDAP_TLS_CACERT_DIR", "/etc/ssl/certs", path)
     start_tls: bool = env("LDAP_START_TLS", "0", boolean)
+    # saslauthd's ldap_tls_cert / ldap_tls_key: the client certificate offered to a directory that
+    # asks for one. docker has no variable (its template names the XMPP domain's own certificate),
+    # hence our prefix; set both or neither.
+    tls_cert: Path | None = env("JITSI_PY_LDAP_TLS_CERT", None, path)
+    tls_key: Path | None = env("JITSI_PY_LDAP_TLS_KEY", None, path)
     timeout: float = env("JITSI_PY_LDAP_TIMEOUT", "5", duration)
     max_concurrent: int = env("JITSI_PY_LDAP_MAX_CONCURRENT", "8", bounded(1, 256))
 

@@ -1,17 +1,31 @@
 """LDAP (``AUTH_TYPE=ldap``): SASL PLAIN checked against a directory, as docker's saslauthd does.
 
 docker-jitsi-meet hands the ``LDAP_*`` variables to saslauthd (``saslauthd.conf``); this backend
-reads the same variables with the same meaning:
+reads the same variables with the same meaning. ``LDAP_AUTH_METHOD`` picks one of saslauthd's
+three methods (``lak.c``):
 
-- ``LDAP_AUTH_METHOD=bind`` (default): bind as ``LDAP_BINDDN``/``LDAP_BINDPW`` (anonymously when
-  no DN is set), search ``LDAP_BASE`` for ``LDAP_FILTER`` (``%u`` the login name), then bind as
-  the one entry found with the user's password. ``fastbind``: ``LDAP_FILTER`` is the user's DN
-  template (``uid=%u,ou=people,dc=example,dc=org``), bound to directly. saslauthd's ``custom``
-  (reading ``userPassword``) is not offered: it needs the hashes readable by the service.
+- ``bind`` (default): bind as ``LDAP_BINDDN``/``LDAP_BINDPW`` (anonymously when no DN is set),
+  search ``LDAP_BASE`` for ``LDAP_FILTER`` (``%u`` the login name), then bind as the one entry
+  found with the user's password.
+- ``fastbind``: no search; ``LDAP_FILTER`` is the user's DN template
+  (``uid=%u,ou=people,dc=example,dc=org``), bound to directly.
+- ``custom``: the same search as ``bind``, asking for ``userPassword``, which this side compares
+  with the given password (:func:`check_user_password`): ``{SSHA}``, ``{SHA}``, ``{SMD5}``,
+  ``{MD5}``, ``{CRYPT}``/``{UNIX}`` (the system's crypt(3)), anything else as cleartext. The
+  search bind needs read access to ``userPassword``; an entry without one readable is refused.
+  As saslauthd, only the last value the directory returns is compared.
+
+``LDAP_BASE`` takes the same ``%`` expansions as the filter. Exactly one entry must match the
+search; none or several refuse the login.
+
 - ``LDAP_URL``: ``ldap://`` or ``ldaps://``, several separated by spaces, tried in order.
   ``LDAP_START_TLS`` upgrades ``ldap://``. As in docker's template, the certificate is checked
   only when ``LDAP_USE_TLS`` and ``LDAP_TLS_CHECK_PEER`` are both on, against
   ``LDAP_TLS_CACERT_FILE`` / ``LDAP_TLS_CACERT_DIR``; ``LDAP_TLS_CIPHERS`` is an OpenSSL list.
+- ``JITSI_PY_LDAP_TLS_CERT`` / ``JITSI_PY_LDAP_TLS_KEY`` (saslauthd's ``ldap_tls_cert`` /
+  ``ldap_tls_key``): a client certificate, offered on every TLS connection to the directory, for
+  servers that demand one. docker has no variable for it (its template always names the XMPP
+  domain's own, usually self-signed, certificate); unset, none is offered.
 
 Login names go into the filter escaped (RFC 4515) and into a DN escaped (RFC 4514), so ``*``,
 ``)`` or ``,`` in a name cannot widen the search. An empty password is refused before any bind:
@@ -25,9 +39,16 @@ or unreachable refuses the login with ``temporary-auth-failure`` within that tim
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import ctypes
+import ctypes.util
+import hashlib
+import hmac
 import logging
 import math
 import ssl
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -42,11 +63,85 @@ from .base import Attempt, AuthFailure, Identity, ScramCredentials
 
 log = logging.getLogger(__name__)
 
-AUTH_METHODS = ("bind", "fastbind")
+PASSWORD_ATTRIBUTE = "userPassword"
 
 
 class DirectoryDown(Exception):
     """No configured server could be reached, or the service's own bind was refused."""
+
+
+# ---- userPassword schemes: what saslauthd's custom method accepts (RFC 2307 style) ----
+
+# Scheme -> (digest, salted). The stored value is base64 of the digest of password + salt,
+# followed by the salt itself.
+_DIGESTS = {b"{MD5}": ("md5", False), b"{SMD5}": ("md5", True), b"{SHA}": ("sha1", False), b"{SSHA}": ("sha1", True)}
+_CRYPT_SCHEMES = (b"{CRYPT}", b"{UNIX}")
+
+
+def check_user_password(stored: bytes, password: bytes) -> bool:
+    """Does ``password`` match one ``userPassword`` value? saslauthd's rules, scheme by scheme.
+
+    The scheme tag is matched without regard to case. A value whose tag is none of the known
+    ones is compared as cleartext, tag included, as saslauthd does: ``{SSHA512}...`` matches only
+    itself, never a password that hashes to it. Empty values and passwords never match.
+    """
+    if not stored or not password:
+        return False
+    head = stored[:8].upper()
+    for scheme in _CRYPT_SCHEMES:
+        if head.startswith(scheme):
+            return _check_crypt(stored[len(scheme):], password)
+    for scheme, (digest, salted) in _DIGESTS.items():
+        if head.startswith(scheme):
+            return _check_digest(stored[len(scheme):], password, digest, salted)
+    return hmac.compare_digest(stored, password)
+
+
+def _check_digest(encoded: bytes, password: bytes, digest: str, salted: bool) -> bool:
+    try:
+        raw = base64.b64decode(encoded)
+    except (binascii.Error, ValueError):
+        return False
+    size = hashlib.new(digest).digest_size
+    if len(raw) < size:
+        return False
+    salt = raw[size:] if salted else b""
+    return hmac.compare_digest(raw[:size], hashlib.new(digest, password + salt).digest())
+
+
+class _LibCrypt:
+    """crypt(3) from the system's libcrypt, as saslauthd calls it for ``{CRYPT}`` values.
+
+    Python's own ``crypt`` module is gone from 3.13. crypt() answers in static storage, so one
+    call at a time; logins are rare enough that the lock costs nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._crypt = None
+
+    def __call__(self, password: bytes, setting: bytes) -> bytes | None:
+        with self._lock:
+            if self._crypt is None:
+                name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
+                try:
+                    function = ctypes.CDLL(name).crypt
+                except (OSError, AttributeError) as exc:
+                    raise DirectoryDown(f"{{CRYPT}} passwords need the system's libcrypt: {exc}") from None
+                function.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+                function.restype = ctypes.c_char_p
+                self._crypt = function
+            return self._crypt(password, setting)
+
+
+_crypt = _LibCrypt()
+
+
+def _check_crypt(hashed: bytes, password: bytes) -> bool:
+    if len(hashed) < 2:
+        return False
+    result = _crypt(password, hashed)
+    return bool(result) and hmac.compare_digest(result, hashed)
 
 
 @dataclass(frozen=True)
@@ -84,10 +179,14 @@ class Directory:
     def __init__(self, config: Ldap) -> None:
         if not config.url:
             raise SettingsError("LDAP_URL", None, "required with AUTH_TYPE=ldap")
-        if config.auth_method not in AUTH_METHODS:
-            raise SettingsError("LDAP_AUTH_METHOD", config.auth_method, "expected bind or fastbind")
-        if config.auth_method == "bind" and not config.base:
-            raise SettingsError("LDAP_BASE", None, "required with LDAP_AUTH_METHOD=bind")
+        if config.auth_method != "fastbind" and not config.base:
+            raise SettingsError("LDAP_BASE", None, f"required with LDAP_AUTH_METHOD={config.auth_method}")
+        if (config.tls_cert is None) != (config.tls_key is None):
+            raise SettingsError("JITSI_PY_LDAP_TLS_KEY" if config.tls_key is None else "JITSI_PY_LDAP_TLS_CERT",
+                                None, "the LDAP client certificate needs both its certificate and its key")
+        for name, file in (("JITSI_PY_LDAP_TLS_CERT", config.tls_cert), ("JITSI_PY_LDAP_TLS_KEY", config.tls_key)):
+            if file is not None and not file.is_file():
+                raise SettingsError(name, str(file), "no such file")
         self.config = config
         self.servers = [self._server(url) for url in config.url.split()]
 
@@ -99,6 +198,8 @@ class Directory:
             ca_certs_file=str(config.tls_cacert_file) if check and config.tls_cacert_file.is_file() else None,
             ca_certs_path=str(config.tls_cacert_dir) if check and config.tls_cacert_dir.is_dir() else None,
             ciphers=config.tls_ciphers if config.use_tls else None,
+            local_certificate_file=str(config.tls_cert) if config.tls_cert else None,
+            local_private_key_file=str(config.tls_key) if config.tls_key else None,
         )
         return ldap3.Server(url, get_info=ldap3.NONE, tls=tls, connect_timeout=config.timeout)
 
@@ -110,13 +211,24 @@ class Directory:
             raise DirectoryDown(f"{type(exc).__name__}: {exc}") from None
 
     def _verify(self, login: LoginName, password: str) -> str | None:
-        if self.config.auth_method == "fastbind":
+        method = self.config.auth_method
+        if method == "fastbind":
             dn = login.expand(self.config.filter, escape_rdn)
             return dn if self._bind_as(dn, password) else None
-        dn = self._find(login)
-        if dn is None:
+        if method == "custom":
+            found = self._find(login, PASSWORD_ATTRIBUTE)
+            if found is None:
+                return None
+            dn, values = found
+            if not values:
+                log.info("LDAP entry %s has no %s the search bind may read", dn, PASSWORD_ATTRIBUTE)
+                return None
+            # saslauthd keeps the values in a list it prepends to, then checks the head: the last.
+            return dn if check_user_password(values[-1], password.encode()) else None
+        found = self._find(login)
+        if found is None:
             return None
-        return dn if self._bind_as(dn, password) else None
+        return found[0] if self._bind_as(found[0], password) else None
 
     def _open(self, user: str | None, password: str | None) -> ldap3.Connection:
         """A connection to the first server that answers, upgraded with STARTTLS if asked."""
@@ -139,7 +251,8 @@ class Directory:
                 conn.unbind()
         raise DirectoryDown(f"no LDAP server reachable ({last})")
 
-    def _find(self, login: LoginName) -> str | None:
+    def _find(self, login: LoginName, attribute: str | None = None) -> tuple[str, list[bytes]] | None:
+        """The DN of the one entry the filter matches, with the raw values of ``attribute``."""
         config = self.config
         conn = self._open(config.bind_dn, config.bind_password)
         try:
@@ -149,14 +262,18 @@ class Directory:
             query = login.expand(config.filter, escape_filter_chars)
             if not query.startswith("("):
                 query = f"({query})"
-            if not conn.search(config.base, query, ldap3.SUBTREE, attributes=[], size_limit=2):
+            base = login.expand(config.base, escape_rdn)
+            wanted = [attribute] if attribute else []
+            if not conn.search(base, query, ldap3.SUBTREE, attributes=wanted, size_limit=2):
                 result = conn.result.get("description")
                 if result not in ("success", "noSuchObject", "sizeLimitExceeded"):
                     raise DirectoryDown(f"search failed: {result}")
             entries = [e for e in conn.response or () if e.get("type") == "searchResEntry"]
             if len(entries) != 1:
                 return None  # unknown, or ambiguous: never guess which entry is meant
-            return entries[0]["dn"]
+            raw = entries[0].get("raw_attributes") or {}
+            values = next((list(v) for k, v in raw.items() if attribute and k.lower() == attribute.lower()), [])
+            return entries[0]["dn"], values
         finally:
             conn.unbind()
 
@@ -175,7 +292,7 @@ class Directory:
 
 class LdapBackend:
     name = "ldap"
-    mechanisms = ("PLAIN",)  # the directory checks the password itself; no SCRAM material here
+    mechanisms = ("PLAIN",)  # the password is checked in clear (a bind, or userPassword); no SCRAM material
 
     def __init__(self, settings: Settings, domain: str) -> None:
         config = settings.xmpp.auth_backends.ldap
@@ -213,4 +330,4 @@ class LdapBackend:
         return None
 
 
-__all__ = ["LdapBackend", "Directory", "LoginName", "DirectoryDown"]
+__all__ = ["LdapBackend", "Directory", "LoginName", "DirectoryDown", "check_user_password"]

@@ -139,7 +139,9 @@ def test_configuration_errors_are_clear():
     with pytest.raises(SettingsError, match="LDAP_BASE"):
         LdapBackend(Settings.from_values({"LDAP_URL": "ldap://x"}), "meet.jitsi")
     with pytest.raises(SettingsError, match="LDAP_AUTH_METHOD"):
-        backend("ldap://x", LDAP_AUTH_METHOD="custom")
+        backend("ldap://x", LDAP_AUTH_METHOD="sasl")
+    with pytest.raises(SettingsError, match="LDAP_BASE"):
+        LdapBackend(Settings.from_values({"LDAP_URL": "ldap://x", "LDAP_AUTH_METHOD": "custom"}), "meet.jitsi")
 
 
 def test_login_name_expansions():
