@@ -216,6 +216,10 @@ class MeetingView {
             this.buttons[name] = button;
             this.toolbar.append(button);
         }
+        // shown when the focus says authentication is on (showAccount)
+        this.loginButton = h('button', { 'data-testid': 'toolbar-login', hidden: true, onclick: () => this.login() }, 'Log in');
+        this.logoutButton = h('button', { 'data-testid': 'toolbar-logout', hidden: true, onclick: () => this.logout() }, 'Log out');
+        this.toolbar.insertBefore(h('span', { class: 'account' }, this.loginButton, this.logoutButton), this.buttons.hangup || null);
         this.root = h('section', { class: 'meeting-page', 'data-testid': 'meeting-page', style: 'display:flex;flex-direction:column;height:100%' },
             this.banner, h('div', { class: 'meeting' }, this.stage, this.chat, this.participantsPanel), this.toolbar);
         clear(app).append(this.root);
@@ -315,6 +319,61 @@ class MeetingView {
         dialog.showModal();
     }
 
+    // With authentication on: a guest may log in (and become a moderator), whoever is logged
+    // in may log out.
+    showAccount() {
+        const auth = this.conference?.auth;
+        this.loginButton.hidden = !auth?.enabled || !!auth.identity;
+        this.logoutButton.hidden = !auth?.enabled || !auth.identity;
+        this.logoutButton.title = auth?.identity ? `Logged in as ${auth.identity}` : '';
+    }
+
+    // A guest in the meeting logs in on a second connection; the focus then makes them a moderator.
+    async login() {
+        const tokenUrl = auth.tokenAuthUrl(config, this.where.room);
+        if (tokenUrl) {
+            location.assign(tokenUrl);
+            return;
+        }
+        let message;
+        for (;;) {
+            const credentials = await auth.askCredentials(this.root, message, 'Log in to become a moderator of this meeting.');
+            if (!credentials || !this.conference) return;
+            this.root.dataset.auth = 'logging-in';
+            try {
+                const login = openConnection(credentials, this.where.room);
+                try {
+                    await login.connect();
+                } catch (error) {
+                    login.disconnect();
+                    throw auth.loginErrorOf(error, true);
+                }
+                await this.conference.upgradeRole(login);
+                return;
+            } catch (error) {
+                if (error instanceof auth.LoginError && error.kind === 'credentials') {
+                    message = error.message;
+                    continue;
+                }
+                this.flash(error instanceof ConferenceError ? error.message : `Logging in did not work: ${error?.message || error}`);
+                return;
+            } finally {
+                delete this.root.dataset.auth;
+            }
+        }
+    }
+
+    async logout() {
+        if (!this.conference || !await auth.confirmLogout(this.root)) return;
+        try {
+            const url = await this.conference.logout();
+            this.leave('You logged out.');
+            if (url) location.assign(url);
+        } catch (error) {
+            this.flash(error.message);
+        }
+    }
+
     onEvent(event) {
         const conference = this.conference;
         switch (event.type) {
@@ -323,6 +382,10 @@ class MeetingView {
             delete this.root.dataset.lobby;
             this.renderPeople();
             this.setLocalBadges();
+            this.showAccount();
+            break;
+        case 'auth':
+            this.showAccount();
             break;
         case 'participant-joined':
         case 'participant-updated': {
@@ -465,21 +528,25 @@ class MeetingView {
     }
 }
 
+// A connection to the XMPP server for this room: with credentials, logged in on their domain.
+function openConnection(credentials, room, onEvent) {
+    return new XmppConnection({
+        websocket: config.websocket, bosh: config.bosh || '/http-bind', domain: auth.connectionDomain(config.hosts, credentials, location.search),
+        username: credentials && auth.loginParts(credentials.username, config.hosts).node, password: credentials?.password,
+        query: { room: roomNode(room), token: auth.pageToken(location.search) },
+        onEvent,
+    });
+}
+
 async function connectAndJoin(view, password) {
     const where = view.where;
-    const node = roomNode(where.room);
     const token = auth.pageToken(location.search);
     const credentials = view.credentials;
     view.conference = null;  // one from a failed attempt must not make a failed login look like a lost link
-    const connection = new XmppConnection({
-        websocket: config.websocket, bosh: config.bosh || '/http-bind', domain: auth.connectionDomain(config.hosts, credentials, location.search),
-        username: credentials && auth.loginParts(credentials.username, config.hosts).node, password: credentials?.password,
-        query: { room: node, token },
-        onEvent: event => {
-            if (event.type === 'failed' && !view.leaving && view.conference && connection === view.connection) {
-                reconnect(view);
-            }
-        },
+    const connection = openConnection(credentials, where.room, event => {
+        if (event.type === 'failed' && !view.leaving && view.conference && connection === view.connection) {
+            reconnect(view);
+        }
     });
     view.connection = connection;
     performance.mark('jitsi:xmpp-connecting');

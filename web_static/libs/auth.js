@@ -5,9 +5,11 @@
 // there; a guest who comes first waits for the host, retrying the conference request, until an
 // authenticated user's request has started the meeting. The host says so, logs in, and carries on
 // on the authenticated connection (as upstream's login does when it has no conference yet).
-// Each visit logs in again: upstream's remembered login (the focus's session id presented from the
-// guest connection, ENABLE_AUTO_LOGIN) would make our XMPP server hold that guest-domain join until
-// a main-domain user is in the room (xmpp/rooms/guests.py), so it is not used.
+// Logging in leaves this browser a focus session (conference.js focusSession): back later, still
+// as a guest, it presents that session and is recognised as the host without a password, for as
+// long as the focus keeps it (ENABLE_AUTO_LOGIN). A guest already in the meeting logs in on a
+// second connection and becomes a moderator (Conference.upgradeRole); logging out ends the focus
+// session and leaves the meeting, as jitsi-meet does.
 // jwt: the page's ?jwt= goes to the XMPP server as ?token=; without one, config.tokenAuthUrl is
 // where a token is obtained.
 
@@ -81,8 +83,8 @@ export function tokenAuthUrl(config, room) {
 }
 
 // The login prompt; resolves { username, password } or null when cancelled. `message` says why
-// it is shown again (a refused password).
-export function askCredentials(parent, message) {
+// it is shown again (a refused password), `intro` what logging in does.
+export function askCredentials(parent, message, intro = 'Log in to start the meeting as its host.') {
     return new Promise(resolve => {
         const username = h('input', { 'data-testid': 'login-username', placeholder: 'User name', 'aria-label': 'User name', autocomplete: 'username' });
         const password = h('input', { 'data-testid': 'login-password', type: 'password', placeholder: 'Password', 'aria-label': 'Password', autocomplete: 'current-password' });
@@ -95,12 +97,32 @@ export function askCredentials(parent, message) {
         password.addEventListener('keydown', e => e.key === 'Enter' && submit());
         const dialog = h('dialog', { 'data-testid': 'login-dialog' },
             h('h2', {}, 'Log in'),
-            message ? h('p', { class: 'error', role: 'alert', 'data-testid': 'login-error' }, message) : h('p', {}, 'Log in to start the meeting as its host.'),
+            message ? h('p', { class: 'error', role: 'alert', 'data-testid': 'login-error' }, message) : h('p', {}, intro),
             username, password,
             h('div', { class: 'row' },
                 h('button', { class: 'primary', 'data-testid': 'login-submit', onclick: submit }, 'Log in'),
                 h('button', { 'data-testid': 'login-cancel', onclick: () => done(null) }, 'Cancel')));
         dialog.addEventListener('cancel', () => resolve(null));
+        parent.append(dialog);
+        dialog.showModal();
+    });
+}
+
+// Logging out ends the meeting for this person: ask first. Resolves true to go ahead.
+export function confirmLogout(parent) {
+    return new Promise(resolve => {
+        const done = value => {
+            dialog.close();
+            dialog.remove();
+            resolve(value);
+        };
+        const dialog = h('dialog', { 'data-testid': 'logout-dialog' },
+            h('h2', {}, 'Log out'),
+            h('p', {}, 'Log out and leave the meeting? Next time you will be asked to log in again.'),
+            h('div', { class: 'row' },
+                h('button', { class: 'primary', 'data-testid': 'logout-confirm', onclick: () => done(true) }, 'Log out'),
+                h('button', { 'data-testid': 'logout-cancel', onclick: () => done(false) }, 'Cancel')));
+        dialog.addEventListener('cancel', () => resolve(false));
         parent.append(dialog);
         dialog.showModal();
     });

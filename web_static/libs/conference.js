@@ -62,6 +62,36 @@ function machineUid() {
     return uid;
 }
 
+// The focus's authentication session (focus.md §1.4): kept after an authenticated conference
+// request and presented on later ones, so a returning user of this browser is recognised without
+// a password for as long as the focus keeps it (ENABLE_AUTO_LOGIN, JICOFO_AUTH_LIFETIME); dropped
+// when the focus no longer knows it, and on logout.
+const SESSION_KEY = 'jitsi-py-session-id';
+export const focusSession = {
+    get: () => globalThis.localStorage?.getItem(SESSION_KEY) || undefined,
+    set: id => (id ? globalThis.localStorage?.setItem(SESSION_KEY, id) : globalThis.localStorage?.removeItem(SESSION_KEY)),
+};
+
+// One conference request on `xmpp`; the answer's <conference/>. A session the focus no longer
+// knows (not-acceptable, session-invalid) is dropped and the request made again without it.
+export async function askFocus(xmpp, { focusJid, roomJid, token }) {
+    for (;;) {
+        const session = focusSession.get();
+        const request = el('iq', { type: 'set', to: focusJid },
+            el('conference', { xmlns: NS_FOCUS, room: roomJid, 'machine-uid': machineUid(), 'session-id': session, token },
+                el('property', { name: 'rtcstatsEnabled', value: 'false' }),
+                el('property', { name: 'visitors-version', value: '1' })));
+        try {
+            const conference = (await xmpp.iq(request, 15000)).first('conference', NS_FOCUS);
+            if (conference?.attrs['session-id']) focusSession.set(conference.attrs['session-id']);
+            return conference;
+        } catch (error) {
+            if (!session || error.condition !== 'not-acceptable') throw error;
+            focusSession.set(undefined);
+        }
+    }
+}
+
 async function capsVer() {
     const text = `client/web//jitsi-py<${[...FEATURES].sort().join('<')}<`;
     const digest = await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text));
@@ -88,6 +118,7 @@ export class Conference {
         this.muted = { audio: false, video: false };
         this.raisedHand = 0;
         this.components = {};
+        this.auth = { enabled: false, identity: null };
         this.simulcastMemory = new Map();
         this.remoteSources = new Map();
         this.session = null;
@@ -134,13 +165,9 @@ export class Conference {
     async requestConference() {
         let delay = 1000;
         for (let attempt = 0; attempt < 8; attempt++) {
-            const request = el('iq', { type: 'set', to: this.focusJid },
-                el('conference', { xmlns: NS_FOCUS, room: this.roomJid, 'machine-uid': machineUid(), token: this.token },
-                    el('property', { name: 'rtcstatsEnabled', value: 'false' }),
-                    el('property', { name: 'visitors-version', value: '1' })));
-            let result;
+            let conference;
             try {
-                result = await this.xmpp.iq(request, 15000);
+                conference = await askFocus(this.xmpp, this);
             } catch (error) {
                 if (error.condition === 'not-authorized') {
                     throw new ConferenceError('auth-required', 'This meeting has not started yet: the host must log in to start it.');
@@ -153,7 +180,7 @@ export class Conference {
                     throw new ConferenceError('focus-error', `The meeting could not be started (${error.message}).`);
                 }
             }
-            const conference = result?.first('conference', NS_FOCUS);
+            if (conference) this.noteAuth(conference);
             if (conference?.attrs.ready === 'true') {
                 performance.mark('jitsi:conference-ready');
                 return conference.attrs.focusjid || '';
@@ -162,6 +189,54 @@ export class Conference {
             delay = Math.min(delay * 2, 8000);
         }
         throw new ConferenceError('focus-unavailable', 'The meeting service (focus) is not ready. Try again in a moment.');
+    }
+
+    // What the focus said of authentication: whether it is on, and whom this connection is
+    // authenticated as (its identity; none for a guest).
+    noteAuth(conference) {
+        const enabled = conference.elements('property').some(p => p.attrs.name === 'authentication' && p.attrs.value === 'true');
+        this.auth = { enabled, identity: conference.attrs.identity || null };
+        this.emit({ type: 'auth', ...this.auth });
+    }
+
+    // A guest in the meeting logs in (lib-jitsi-meet's authenticateAndUpgradeRole): `login` is a
+    // second connection, logged in with a password; its conference request gets this browser a
+    // focus session, then it is closed, and this connection's request presenting that session
+    // makes the focus grant us owner.
+    async upgradeRole(login) {
+        let answer;
+        try {
+            answer = await askFocus(login, this);
+        } finally {
+            login.disconnect();
+        }
+        if (!answer?.attrs['session-id']) {
+            throw new ConferenceError('focus-error', 'The meeting service did not accept this login as a host.');
+        }
+        await this.requestConference();
+    }
+
+    // Ends this browser's focus session; resolves the URL the focus asks the user to visit to
+    // finish logging out, if any. A session the focus no longer knows has ended already.
+    async logout() {
+        const session = focusSession.get();
+        let url = null;
+        if (session) {
+            try {
+                const result = await this.xmpp.iq(el('iq', { type: 'set', to: this.focusJid },
+                    el('logout', { xmlns: NS_FOCUS, 'session-id': session })));
+                const encoded = result.first('logout', NS_FOCUS)?.attrs['logout-url'];
+                url = encoded ? decodeURIComponent(encoded.replace(/\+/g, ' ')) : null;
+            } catch (error) {
+                if (error.condition !== 'not-acceptable') {
+                    throw new ConferenceError('focus-error', `Logging out did not work (${error.message}).`);
+                }
+            }
+        }
+        focusSession.set(undefined);
+        this.auth = { ...this.auth, identity: null };
+        this.emit({ type: 'auth', ...this.auth });
+        return url;
     }
 
     async presence(to, { join = false, password, extra = [] } = {}) {

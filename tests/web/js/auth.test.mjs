@@ -1,5 +1,5 @@
 // The login helpers of auth.js: which domain a login goes to, which failures mean "log in",
-// the JWT's user, the token login URL.
+// the JWT's user, the token login URL; the focus session conference.js keeps.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
@@ -49,4 +49,39 @@ test('tokenAuthUrl gets the room', () => {
     assert.equal(tokenAuthUrl({ tokenAuthUrl: 'https://login.example/?room={room}' }, 'Daily Standup'),
         'https://login.example/?room=Daily%20Standup');
     assert.equal(tokenAuthUrl({}, 'x'), null);
+});
+
+// The focus session of conference.js: kept from an answer, presented on the next request,
+// dropped when the focus no longer knows it.
+test('the focus session is kept, presented, and dropped when invalid', async () => {
+    const { askFocus, focusSession } = await import('../../../web_static/libs/conference.js');
+    const { parse } = await import('../../../web_static/libs/xml.js');
+    const store = new Map();
+    globalThis.localStorage = { getItem: k => store.get(k) ?? null, setItem: (k, v) => store.set(k, String(v)), removeItem: k => store.delete(k) };
+    try {
+        const sent = [];
+        let answer;
+        const xmpp = { iq: async iq => { sent.push(iq.first('conference').attrs); return answer(iq); } };
+        const where = { focusJid: 'focus.meet.jitsi', roomJid: 'standup@muc.meet.jitsi' };
+        answer = () => parse("<iq type='result'><conference xmlns='http://jitsi.org/protocol/focus' room='standup@muc.meet.jitsi' ready='true' session-id='s-1' identity='alice@meet.jitsi'/></iq>");
+        await askFocus(xmpp, where);
+        assert.equal(sent[0]['session-id'], undefined);
+        assert.ok(sent[0]['machine-uid']);
+        assert.equal(focusSession.get(), 's-1');
+        // the next request presents it; the focus forgot it: dropped, asked again without it
+        answer = iq => {
+            if (iq.first('conference').attrs['session-id']) throw new XmppError('not-acceptable', 'invalid session');
+            return parse("<iq type='result'><conference xmlns='http://jitsi.org/protocol/focus' room='standup@muc.meet.jitsi' ready='true'/></iq>");
+        };
+        const conference = await askFocus(xmpp, where);
+        assert.equal(conference.attrs.ready, 'true');
+        assert.deepEqual(sent.slice(1).map(a => a['session-id']), ['s-1', undefined]);
+        assert.equal(sent[1]['machine-uid'], sent[0]['machine-uid']);
+        assert.equal(focusSession.get(), undefined);
+        // other refusals are the caller's
+        answer = () => { throw new XmppError('not-authorized', 'not authorized user domain'); };
+        await assert.rejects(askFocus(xmpp, where), e => e.condition === 'not-authorized');
+    } finally {
+        delete globalThis.localStorage;
+    }
 });
