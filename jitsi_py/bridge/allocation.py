@@ -1,14 +1,24 @@
 """Bandwidth allocation: which layer of which source each receiver gets (bridge-media.md §4.3-4.6).
 
 Sans-I/O. :class:`Allocator` holds the conference's signalling state (receivers, sources, the
-speaker ranking, force-mute) and turns it into per-(receiver, source) targets; the forwarder
-subclass supplies the projections those targets live in (``_project``) and the key-frame requests
-a new target needs (``request_keyframe``). Bridge-channel messages the allocation produces are
-queued in ``messages`` as ``(endpoint id, dict)``.
+speaker ranking, force-mute) and turns it into per-(receiver, source) targets: a simulcast layer
+(``Projection.target``) and the highest temporal layer forwarded of it (``Projection.wanted_tid``,
+applied by the forwarder at the next base-layer frame). The forwarder subclass supplies the
+projections those targets live in (``_project``) and the key-frame requests a new target needs
+(``request_keyframe``). Bridge-channel messages the allocation produces are queued in
+``messages`` as ``(endpoint id, dict)``.
 
-With ``trust_bwe`` each receiver's layers are fitted into its estimate, in ranking order: every
-forwarded source first gets its lowest layer (those that do not fit are not forwarded, except the
-first), then each in turn climbs towards what its constraints allow while the estimate has room.
+Per receiver, as JVB's BandwidthAllocator does: each ranked source within last-N gets a list of
+candidate layers (spatial x temporal, lowest first) its constraints allow; with ``trust_bwe`` the
+estimate minus the receiver's audio is then handed out in rounds, each source climbing one
+candidate per round, except that an on-stage source jumps straight to the highest candidate up to
+360p/30 fps that fits and, until it gets there, sources ranked below it get nothing; the first
+ranked source, on stage, may exceed the estimate by up to 500 kbps rather than be suspended.
+A layer above the previous allocation's must fit with ``UPGRADE_HEADROOM`` (no flapping).
+
+Each sender is told per video source the largest height any receiver's constraints ask of it
+(``SenderSourceConstraints``: -1 when one asks for no limit, 0 when no receiver takes it, as after
+last-N), on change and when its bridge channel connects.
 """
 
 from __future__ import annotations
@@ -20,18 +30,138 @@ if TYPE_CHECKING:
     from .forwarder import Projection, Receiver, Source
 
 NO_LAYER = -1
+ALL_TEMPORAL = 0xFF  # a projection's temporal cap when the frame rate is not limited
 DEFAULT_MAX_HEIGHT = 180
-ONSTAGE_PREFERRED_HEIGHT = 360
+ONSTAGE_PREFERRED_HEIGHT = 360  # JVB's onstage-preferred-height-px / -framerate
+ONSTAGE_PREFERRED_FRAME_RATE = 30.0
+MAX_OVERSEND_BITRATE = 500_000  # JVB's max-oversend-bitrate
+FULL_FRAME_RATE = 30.0  # a camera's frame rate: its temporal layers run at 1/2, 1/4 of it
+DISABLED_VIDEO_TYPES = ("none", "disabled")
 REALLOCATE_CHANGE = 0.1  # an estimate this much (relative) away from the last allocation's
 UPGRADE_HEADROOM = 1.15  # climbing above the previous allocation needs this much room: no flapping
 # A layer's bitrate before it was measured: libwebrtc's simulcast maxima, by height.
 NOMINAL_BITRATES = ((180, 200_000), (360, 700_000), (720, 2_500_000))
+# libwebrtc's split of a stream's bitrate between its temporal layers (cumulative, lowest first).
+TEMPORAL_SHARES = {1: (1.0,), 2: (0.6, 1.0), 3: (0.4, 0.6, 1.0), 4: (0.25, 0.4, 0.6, 1.0)}
 
 
 @dataclass
 class VideoConstraints:
     max_height: int = -1
     max_frame_rate: float = -1.0
+
+    @property
+    def disabled(self) -> bool:
+        return self.max_height == 0 or self.max_frame_rate == 0
+
+
+@dataclass
+class Candidate:
+    """One layer a receiver may get of a source: simulcast layer ``spatial`` up to temporal
+    layer ``temporal``."""
+
+    spatial: int
+    temporal: int
+    height: int
+    frame_rate: float
+    bitrate: float
+
+
+def candidates(source: Source, constraints: VideoConstraints, on_stage: bool) -> tuple[list[Candidate], int, int]:
+    """The layers worth considering for ``source`` under ``constraints``, cheapest first, with
+    the index of the preferred one (reached greedily on stage) and the one an on-stage source
+    may oversend to (-1: none).
+
+    As JVB for cameras: below the preferred 360p every frame rate counts, above it only full
+    frame rate layers, and the lowest resolution always; beyond JVB, layers faster than
+    ``max_frame_rate`` are left out (their slowest temporal layer stays)."""
+    heights = source.layer_heights()
+    active = [i for i, on in enumerate(source.active) if on]
+    spatial = active or list(range(len(heights)))
+    if constraints.max_height > 0 and active and all(heights[i] > constraints.max_height for i in active):
+        spatial = active[:1]  # the sender stopped the small layers: its smallest still beats nothing
+    tls = source.temporal_layers
+    shares = TEMPORAL_SHARES.get(tls, TEMPORAL_SHARES[1])
+    if constraints.max_height > DEFAULT_MAX_HEIGHT or constraints.max_height < 0:
+        preferred_height, preferred_rate = ONSTAGE_PREFERRED_HEIGHT, ONSTAGE_PREFERRED_FRAME_RATE
+    else:
+        preferred_height, preferred_rate = -1, -1.0
+    lowest = heights[spatial[0]]
+    out: list[Candidate] = []
+    for s in spatial:
+        height = heights[s]
+        bitrate = source.bitrate(s)
+        for t in range(tls):
+            rate = FULL_FRAME_RATE / (1 << (tls - 1 - t))
+            if constraints.max_frame_rate > 0 and rate > constraints.max_frame_rate and t > 0:
+                continue
+            fits = constraints.max_height < 0 or height <= constraints.max_height
+            if height < preferred_height or (fits and rate >= preferred_rate) or height == lowest:
+                out.append(Candidate(s, t, height, rate, bitrate * shares[t]))
+    top = max(preferred_height, lowest)
+    preferred = max((i for i, c in enumerate(out) if c.height <= top), default=-1) if preferred_height > 0 \
+        else len(out) - 1
+    oversend = -1
+    if on_stage and out:
+        if source.video_type.startswith("desktop"):  # JVB: resolution first, at any frame rate
+            best = max(c.height for c in out)
+            oversend = min((i for i, c in enumerate(out) if c.height == best), key=lambda i: out[i].bitrate)
+        else:
+            oversend = 0
+    return out, preferred, oversend
+
+
+class SourceAllocation:
+    """One source's climb through its candidates while a receiver's budget is handed out."""
+
+    def __init__(self, source: Source, constraints: VideoConstraints, on_stage: bool, previous: tuple[int, int]):
+        self.source = source
+        self.on_stage = on_stage
+        self.layers, self.preferred, self.oversend = candidates(source, constraints, on_stage)
+        self.previous = previous  # (spatial, temporal) of the last allocation, for the headroom rule
+        self.index = -1
+
+    @property
+    def target_bitrate(self) -> float:
+        return self.layers[self.index].bitrate if self.index >= 0 else 0.0
+
+    @property
+    def ideal_bitrate(self) -> float:
+        return self.layers[-1].bitrate if self.layers else 0.0
+
+    @property
+    def reached_preferred(self) -> bool:
+        return self.index >= self.preferred
+
+    def _cost(self, i: int) -> float:
+        layer = self.layers[i]
+        climbing = (layer.spatial, layer.temporal) > self.previous
+        return layer.bitrate * (UPGRADE_HEADROOM if climbing else 1.0)
+
+    def improve(self, remaining: float, may_oversend: bool) -> float:
+        """One step up within ``remaining`` bps (on stage: greedily up to the preferred layer);
+        returns the bitrate it took."""
+        before = self.target_bitrate
+        room = remaining + before
+        layers = self.layers
+        if not layers:
+            return 0.0
+        if self.index < 0 and self.on_stage and self.preferred >= 0:
+            for i in range(self.preferred + 1):
+                if self._cost(i) > room:
+                    break
+                self.index = i
+        elif self.index + 1 < len(layers) and self._cost(self.index + 1) < room:
+            self.index += 1
+        if may_oversend and self.index < self.oversend:
+            for i in range(self.index + 1, self.oversend + 1):
+                if layers[i].bitrate <= room + MAX_OVERSEND_BITRATE:
+                    self.index = i
+                    break
+        return self.target_bitrate - before
+
+    def allocate_ideal(self) -> None:
+        self.index = len(self.layers) - 1
 
 
 class Allocator:
@@ -43,6 +173,7 @@ class Allocator:
         self.speakers: list[str] = []  # endpoint ids, most recent speaker first
         self.messages: list[tuple[str, dict]] = []
         self.now = 0.0
+        self.rtx_payload_types: dict[int, int] = {}  # media payload type -> its RTX payload type
         self._sender_constraints: dict[str, int] = {}
         self._rates_at: float | None = None
 
@@ -59,28 +190,35 @@ class Allocator:
         wanted_by_source: dict[str, int] = {}
         for receiver in self.receivers.values():
             order = self._ranking(receiver)
-            chosen: list[tuple[Source, int]] = []  # (source, the layer its constraints allow)
+            chosen: list[SourceAllocation] = []
             for name in order:
-                source = self.sources[name]
-                height = receiver.max_height(name)
-                if height != 0 and (receiver.last_n < 0 or len(chosen) < receiver.last_n):
-                    heights = source.layer_heights()
-                    layer = 0
-                    for index, layer_height in enumerate(heights):
-                        if height < 0 or layer_height <= height:
-                            layer = index
-                    layer = source.choose_layer(layer)
-                    chosen.append((source, layer))
-                    wanted = heights[layer] if height < 0 else min(height, heights[-1])
-                    wanted_by_source[name] = max(wanted_by_source.get(name, 0), max(wanted, heights[layer]))
-            targets = {source.name: layer for source, layer in chosen}
+                constraints = receiver.video_constraints(name)
+                if constraints.disabled or 0 <= receiver.last_n <= len(chosen):
+                    continue
+                previous = receiver.projections.get(name)
+                chosen.append(SourceAllocation(self.sources[name], constraints, name in receiver.on_stage,
+                                               (previous.target, previous.wanted_tid) if previous else (NO_LAYER, 0)))
+                height = constraints.max_height
+                known = wanted_by_source.get(name, 0)
+                wanted_by_source[name] = -1 if height < 0 or known < 0 else max(known, height)
+            audio = self._audio_bitrate(receiver)
             if self.trust_bwe and receiver.bwe.known:
                 receiver.allocated_for = receiver.bwe.estimate
-                previous = {name: p.target for name, p in receiver.projections.items()}
-                targets = self._fit(chosen, receiver.bwe.estimate, previous)
-            forwarded = [name for name in order if targets.get(name, NO_LAYER) != NO_LAYER]
+                self._fit(chosen, receiver.bwe.estimate - audio)
+            else:
+                for allocation in chosen:
+                    allocation.allocate_ideal()
+            receiver.target_bitrate = audio + sum(a.target_bitrate for a in chosen)
+            receiver.ideal_bitrate = audio + sum(a.ideal_bitrate for a in chosen)
+            targets = {a.source.name: a.layers[a.index] for a in chosen if a.index >= 0}
+            forwarded = [name for name in order if name in targets]
             for name in order:
-                self._project(receiver, self.sources[name]).target = targets.get(name, NO_LAYER)
+                source = self.sources[name]
+                projection = self._project(receiver, source)
+                layer = targets.get(name)
+                projection.target = NO_LAYER if layer is None else layer.spatial
+                projection.wanted_tid = ALL_TEMPORAL if layer is None or layer.temporal == source.temporal_layers - 1 \
+                    else layer.temporal
             for source in self.sources.values():
                 if source.media == "audio" and source.owner != receiver.id:
                     audio_on = source.name not in receiver.audio_excluded
@@ -97,38 +235,40 @@ class Allocator:
                 self._sender_constraints[source.name] = height
                 self.messages.append((source.owner, {"colibriClass": "SenderSourceConstraints",
                                                      "sourceName": source.name, "maxHeight": height}))
+        self._update_filters()
         self.request_pending_keyframes()
 
+    def _audio_bitrate(self, receiver: Receiver) -> float:
+        """What the audio the receiver subscribed to costs (bps, as measured): it comes off the
+        estimate before any video."""
+        return sum(source.rates[0] for source in self.sources.values()
+                   if source.media == "audio" and source.owner != receiver.id and source.active[0]
+                   and source.name not in receiver.audio_excluded
+                   and not self.muted.get(source.owner, (False, False))[0])
+
     @staticmethod
-    def _fit(chosen: list[tuple[Source, int]], budget: float, previous: dict[str, int]) -> dict[str, int]:
-        """Layers for ``chosen`` (ranked, each with its allowed layer) within ``budget`` bps;
-        a layer above the ``previous`` allocation's must fit with ``UPGRADE_HEADROOM``, so a
-        layer whose bitrate wobbles around the estimate is not switched to and fro."""
+    def _fit(chosen: list[SourceAllocation], budget: float) -> None:
+        """Hand ``budget`` bps out to ``chosen`` (ranked) in rounds until nothing moves: each
+        round every source climbs one step; an on-stage source short of its preferred layer
+        stops the round, so no source below it is served first (JVB)."""
         remaining = budget
-        layers: list[int] = []
-        for rank, (source, _) in enumerate(chosen):
-            lowest = source.choose_layer(0)
-            cost = source.bitrate(lowest)
-            if cost <= remaining or rank == 0:
-                layers.append(lowest)
-                remaining -= cost
-            else:
-                layers.append(NO_LAYER)
-        for rank, (source, allowed) in enumerate(chosen):
-            layer = layers[rank]
-            if layer == NO_LAYER:
-                continue
-            any_active = any(source.active)
-            for up in range(layer + 1, allowed + 1):
-                if any_active and not source.active[up]:
-                    continue
-                extra = source.bitrate(up) - source.bitrate(layer)
-                if extra * (1 if up <= previous.get(source.name, NO_LAYER) else UPGRADE_HEADROOM) > remaining:
+        before = None
+        while before != remaining:
+            before = remaining
+            for rank, allocation in enumerate(chosen):
+                remaining -= allocation.improve(remaining, rank == 0)
+                if allocation.on_stage and not allocation.reached_preferred:
                     break
-                remaining -= extra
-                layer = up
-            layers[rank] = layer
-        return {source.name: layer for (source, _), layer in zip(chosen, layers)}
+
+    def _update_filters(self) -> None:
+        """Which sources the per-packet path must read temporal layers of: those some receiver
+        gets at a reduced frame rate, or got so earlier (its picture ids stay rewritten)."""
+        for source in self.sources.values():
+            source.frame_rate_filter = False
+        for receiver in self.receivers.values():
+            for projection in receiver.projections.values():
+                if projection.wanted_tid != ALL_TEMPORAL or projection.max_tid != ALL_TEMPORAL or projection.pid_off:
+                    projection.source.frame_rate_filter = True
 
     def check_layers(self) -> None:
         """Periodic: measure layer bitrates; reallocate when a sender starts or stops sending a
@@ -174,7 +314,8 @@ class Allocator:
 
     def _ranking(self, receiver: Receiver) -> list[str]:
         video = [s for s in self.sources.values() if s.media == "video" and s.owner != receiver.id
-                 and not self.muted.get(s.owner, (False, False))[1] and not receiver.visitor]
+                 and not self.muted.get(s.owner, (False, False))[1] and not receiver.visitor
+                 and s.video_type not in DISABLED_VIDEO_TYPES]
         speaker_rank = {e: i for i, e in enumerate(self.speakers)}
 
         def key(source: Source):

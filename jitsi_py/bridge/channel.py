@@ -60,8 +60,10 @@ def _constraints(value) -> VideoConstraints:
         raise ChannelError("constraints must be an object")
     height = value.get("maxHeight", -1)
     rate = value.get("maxFrameRate", -1)
-    if not isinstance(height, int) or not isinstance(rate, (int, float)):
-        raise ChannelError("maxHeight must be an integer and maxFrameRate a number")
+    if not isinstance(height, int) or isinstance(height, bool) or height < -1:
+        raise ChannelError("maxHeight must be -1, 0 or a positive integer")
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or (rate < 0 and rate != -1):
+        raise ChannelError("maxFrameRate must be -1 or a number >= 0")
     return VideoConstraints(height, float(rate))
 
 

@@ -30,8 +30,7 @@ import struct
 from dataclasses import dataclass, field
 
 from . import rtcp
-from .allocation import (DEFAULT_MAX_HEIGHT, NO_LAYER, NOMINAL_BITRATES, ONSTAGE_PREFERRED_HEIGHT, Allocator,
-                         VideoConstraints)
+from .allocation import ALL_TEMPORAL, DEFAULT_MAX_HEIGHT, NO_LAYER, NOMINAL_BITRATES, Allocator, VideoConstraints
 from .bwe import HISTORY as BWE_HISTORY, BandwidthEstimator
 from .rtp import KEYFRAME_DETECTORS, find_extension, header_length
 
@@ -68,6 +67,8 @@ class Source:
         self.last_seq = [-1] * len(self.layers)  # highest sequence number per layer, for NACKs
         self.active = [False] * len(self.layers)
         self._seen = [0] * len(self.layers)
+        self.temporal_layers = 1  # as seen in the packets' temporal layer ids
+        self.frame_rate_filter = False  # set by the allocation: the per-packet path reads temporal ids
 
     def update_active(self) -> bool:
         """Refresh ``active`` from the packets seen since the last call; True when it changed."""
@@ -76,15 +77,6 @@ class Source:
         changed = active != self.active
         self.active = active
         return changed
-
-    def choose_layer(self, wanted: int) -> int:
-        """The active layer closest to ``wanted`` from below, else the lowest active above it."""
-        if not any(self.active):
-            return wanted
-        for index in range(wanted, -1, -1):
-            if self.active[index]:
-                return index
-        return next(i for i, on in enumerate(self.active) if on)
 
     def update_rates(self, elapsed: float | None) -> None:
         """Fold the bytes seen over the last ``elapsed`` seconds into ``rates`` (None: the first
@@ -115,7 +107,7 @@ class Projection:
     """A source as one receiver sees it; ``target``/``current`` are layer indexes or NO_LAYER."""
 
     __slots__ = ("receiver", "source", "out_ssrc", "out_rtx", "target", "current", "seq_off", "ts_off",
-                 "last_seq", "last_ts", "started", "since")
+                 "last_seq", "last_ts", "started", "since", "wanted_tid", "max_tid", "pid_off")
 
     def __init__(self, receiver: "Receiver", source: Source, out_ssrc: int, out_rtx: int | None) -> None:
         self.receiver = receiver
@@ -130,6 +122,11 @@ class Projection:
         self.last_ts = 0
         self.started = source.media == "audio"
         self.since = 0.0  # when the receiver started getting it (set by the forwarder)
+        # The highest temporal layer the allocation wants forwarded, the one in force (changed at
+        # a base-layer frame), and how many frames were dropped (picture ids close the gap).
+        self.wanted_tid = ALL_TEMPORAL
+        self.max_tid = ALL_TEMPORAL
+        self.pid_off = 0
 
 
 class Receiver:
@@ -155,19 +152,16 @@ class Receiver:
         self.transport_cc_id = 0  # the transport-cc header extension id, when negotiated
         self.bwe = BandwidthEstimator()
         self.allocated_for: float | None = None  # the estimate the last allocation fitted into
+        self.target_bitrate = 0.0  # what the last allocation sends it (bps, audio included)
+        self.ideal_bitrate = 0.0  # ... and what it would send with no bandwidth limit
 
     @property
     def estimated_bandwidth(self) -> int:
         """Bits per second, -1 before any feedback."""
         return round(self.bwe.estimate) if self.bwe.known else -1
 
-    def max_height(self, name: str) -> int:
-        constraint = self.constraints.get(name)
-        if constraint is not None:
-            return constraint.max_height
-        if name in self.on_stage:
-            return max(self.default_constraints.max_height, ONSTAGE_PREFERRED_HEIGHT)
-        return self.default_constraints.max_height
+    def video_constraints(self, name: str) -> VideoConstraints:
+        return self.constraints.get(name, self.default_constraints)
 
 
 class Forwarder(Allocator):

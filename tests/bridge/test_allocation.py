@@ -88,18 +88,53 @@ def test_on_stage_source_is_served_first_and_what_does_not_fit_is_not_forwarded(
     forwarder, bob, _ = conference(senders=("alice", "carl", "dave"))
     allow_720(bob, "alice-v0", "carl-v0", "dave-v0")
     bob.on_stage = ["carl-v0"]
-    bob.bwe.remb(3_300_000, 0.0)  # everyone's 180p first (600k), then carl climbs to 720p (+2.3M)
+    bob.bwe.remb(3_300_000, 0.0)  # carl to 360p at once, everyone's 180p, then carl climbs to 720p
     forwarder.allocate()
     assert targets(bob) == {"carl-v0": 2, "alice-v0": 0, "dave-v0": 0}
     assert bob.forwarded[0] == "carl-v0"
-    bob.bwe.remb(450_000, 1.0)  # two 180p layers fit, the third source is not forwarded
+    bob.bwe.remb(1_200_000, 1.0)  # carl's 360p (700k) first, then two 180p thumbnails fit
     forwarder.allocate()
-    assert targets(bob) == {"carl-v0": 0, "alice-v0": 0, "dave-v0": NO_LAYER}
-    assert bob.forwarded == ["carl-v0", "alice-v0"]
-    assert forwarder.messages[-1][1]["forwardedSources"] == ["carl-v0", "alice-v0"]
-    bob.bwe.remb(100_000, 1.0)  # less than one lowest layer: the first in rank still gets it
+    assert targets(bob) == {"carl-v0": 1, "alice-v0": 0, "dave-v0": 0}
+    bob.bwe.remb(450_000, 2.0)  # short of carl's 360p: as JVB, no thumbnail before it gets there
+    forwarder.allocate()
+    assert targets(bob) == {"carl-v0": 0, "alice-v0": NO_LAYER, "dave-v0": NO_LAYER}
+    assert bob.forwarded == ["carl-v0"]
+    assert forwarder.messages[-1][1]["forwardedSources"] == ["carl-v0"]
+    bob.bwe.remb(100_000, 3.0)  # less than its lowest layer: on stage, it oversends rather than stop
     forwarder.allocate()
     assert targets(bob)["carl-v0"] == 0 and bob.forwarded == ["carl-v0"]
+    bob.on_stage = []  # in tile view nobody oversends
+    forwarder.allocate()
+    assert bob.forwarded == []
+
+
+def test_tile_view_climbs_one_step_per_source_per_round():
+    forwarder, bob, _ = conference(senders=("alice", "carl"))
+    allow_720(bob, "alice-v0", "carl-v0")
+    bob.bwe.remb(1_400_000, 0.0)  # 180p + 180p, then alice's 360p (+500k); carl's does not fit too
+    forwarder.allocate()
+    assert targets(bob) == {"alice-v0": 1, "carl-v0": 0}
+    assert bob.target_bitrate == 900_000 and bob.ideal_bitrate == 5_000_000
+
+
+def test_audio_comes_off_the_estimate_before_video():
+    forwarder, bob, _ = conference()
+    forwarder.set_sources("carl", [Source("carl-a0", "carl", "audio", [77])])
+    allow_720(bob, "alice-v0")
+    audio = forwarder.sources["carl-a0"]
+    forwarder.now = 1.0
+    forwarder.check_layers()
+    audio.packets[0] += 50
+    audio.octets[0] += 50_000  # 400 kbps of audio over one second
+    forwarder.now = 2.0
+    forwarder.check_layers()
+    bob.bwe.remb(1_200_000, 2.0)  # 360p alone would fit (805k with headroom), not beside the audio
+    forwarder.allocate()
+    assert targets(bob)["alice-v0"] == 0 and targets(bob)["carl-a0"] == 0
+    assert bob.target_bitrate == 600_000
+    bob.audio_excluded = {"carl-a0"}
+    forwarder.allocate()
+    assert targets(bob) == {"alice-v0": 1, "carl-a0": NO_LAYER}
 
 
 def test_measured_layer_rates_replace_the_nominal_ones():
@@ -224,3 +259,37 @@ def test_climbing_needs_headroom_but_staying_does_not():
     bob.bwe.remb(2_400_000, 3.0)
     forwarder.allocate()
     assert targets(bob) == {"alice-v0": 1}
+
+
+def sender_constraints(forwarder, name):
+    sent = [m for owner, m in forwarder.messages if m["colibriClass"] == "SenderSourceConstraints"
+            and m["sourceName"] == name]
+    forwarder.messages.clear()
+    return [m["maxHeight"] for m in sent]
+
+
+def test_senders_learn_the_largest_height_any_receiver_wants_on_change_only():
+    forwarder, bob, _ = conference(senders=("alice", "carl"))
+    carl = forwarder.receivers["carl"]
+    assert forwarder.initial_messages("alice")[0] == {"colibriClass": "SenderSourceConstraints",
+                                                      "sourceName": "alice-v0", "maxHeight": 180}
+    forwarder.messages.clear()
+    bob.constraints["alice-v0"] = VideoConstraints(720)
+    forwarder.allocate()
+    assert sender_constraints(forwarder, "alice-v0") == [720]
+    forwarder.allocate()
+    assert sender_constraints(forwarder, "alice-v0") == []  # unchanged: not sent again
+    bob.last_n = 0  # beyond bob's last-N: only carl's default 180 is left
+    forwarder.allocate()
+    assert sender_constraints(forwarder, "alice-v0") == [180]
+    carl.default_constraints = VideoConstraints(0)
+    forwarder.allocate()
+    assert sender_constraints(forwarder, "alice-v0") == [0]  # nobody receives it
+    bob.last_n = -1
+    bob.constraints["alice-v0"] = VideoConstraints(-1)  # no limit: -1, as JVB says it
+    forwarder.allocate()
+    assert sender_constraints(forwarder, "alice-v0") == [-1]
+    assert {"colibriClass": "SenderSourceConstraints", "sourceName": "alice-v0", "maxHeight": -1} \
+        in forwarder.initial_messages("alice")
+    forwarder.set_muted("alice", None, True)  # force-muted video is nobody's
+    assert sender_constraints(forwarder, "alice-v0") == [0]
