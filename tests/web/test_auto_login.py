@@ -10,6 +10,8 @@ the session and leaves the meeting.
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import pytest
 from playwright.async_api import async_playwright
 
@@ -42,10 +44,13 @@ async def leave(page) -> None:
     await page.get_by_test_id("leave-page").wait_for()
 
 
-async def test_a_returning_user_is_recognised_a_guest_logs_in_and_logging_out_ends_it(tmp_path):
+@asynccontextmanager
+async def host_came_and_left(tmp_path, auto_login: str):
+    """Our stack and Chromium; the host logged in (?login=true skips the guest domain), started the
+    meeting, and left it, which ended the conference. Yields the base URL, the browser and the
+    host's page."""
     register(tmp_path, "host", "host-password")
-    register(tmp_path, "carol", "carol-password")
-    async with our_stack(tmp_path, **GUESTS, ENABLE_AUTO_LOGIN="1") as base, async_playwright() as pw:
+    async with our_stack(tmp_path, **GUESTS, ENABLE_AUTO_LOGIN=auto_login) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             host = await (await browser_context(browser)).new_page()
@@ -55,66 +60,60 @@ async def test_a_returning_user_is_recognised_a_guest_logs_in_and_logging_out_en
             await host.get_by_test_id("toolbar-logout").wait_for()
             assert await host.get_by_test_id("toolbar-login").is_hidden()
             assert await host.evaluate(SESSION)
-            # the host leaves (the conference ends with them) and comes back: a guest connection,
-            # no prompt, and the host again
             await leave(host)
-            await join(host, base + "/standup", "Host")
-            await host.wait_for_function(MODERATOR)
-            assert "@guest.meet.jitsi/" in await host.evaluate("window.jitsiPy.view.connection.core.jid")
-            assert await host.get_by_test_id("login-dialog").count() == 0
-            assert await host.get_by_test_id("wait-for-host").count() == 0
-            await host.get_by_test_id("toolbar-logout").wait_for()
-
-            # a guest in the meeting logs in and becomes a moderator
-            guest = await (await browser_context(browser)).new_page()
-            await join(guest, base + "/standup", "Carol")
-            await guest.wait_for_function("window.jitsiPy?.view?.conference?.role === 'participant'")
-            await guest.get_by_test_id("toolbar-login").click()
-            await log_in(guest, "carol", "wrong")
-            await guest.get_by_test_id("login-error").filter(has_text="wrong").wait_for()
-            await log_in(guest, "carol", "carol-password")
-            await guest.wait_for_function(MODERATOR)
-            await guest.get_by_test_id("toolbar-logout").wait_for()
-            await host.get_by_test_id("participant-item").filter(has_text="Carol (host)").wait_for(state="attached")
-            assert await guest.evaluate("window.jitsiPy.view.conference.auth.identity") == "carol@meet.jitsi"
-
-            # logging out ends the session and leaves; back, Carol is a guest again
-            await guest.get_by_test_id("toolbar-logout").click()
-            await guest.get_by_test_id("logout-confirm").click()
-            await guest.get_by_test_id("leave-reason").filter(has_text="logged out").wait_for()
-            assert await guest.evaluate(SESSION) is None
-            await join(guest, base + "/standup", "Carol")
-            await guest.wait_for_function("window.jitsiPy?.view?.conference?.role === 'participant'")
-            await guest.get_by_test_id("toolbar-login").wait_for()
-            await leave(guest)
-
-            # the host logs out too; with the meeting over, back they wait for a host
-            await host.get_by_test_id("toolbar-logout").click()
-            await host.get_by_test_id("logout-confirm").click()
-            await host.get_by_test_id("leave-page").wait_for()
-            await join(host, base + "/standup", "Host")
-            await host.get_by_test_id("wait-for-host").wait_for()
+            yield base, browser, host
         finally:
             await browser.close()
+
+
+async def test_a_returning_user_is_recognised_a_guest_logs_in_and_logging_out_ends_it(tmp_path):
+    register(tmp_path, "carol", "carol-password")
+    async with host_came_and_left(tmp_path, auto_login="1") as (base, browser, host):
+        # back: a guest connection, no prompt, and the host again
+        await join(host, base + "/standup", "Host")
+        await host.wait_for_function(MODERATOR)
+        assert "@guest.meet.jitsi/" in await host.evaluate("window.jitsiPy.view.connection.core.jid")
+        assert await host.get_by_test_id("login-dialog").count() == 0
+        assert await host.get_by_test_id("wait-for-host").count() == 0
+        await host.get_by_test_id("toolbar-logout").wait_for()
+
+        # a guest in the meeting logs in and becomes a moderator
+        guest = await (await browser_context(browser)).new_page()
+        await join(guest, base + "/standup", "Carol")
+        await guest.wait_for_function("window.jitsiPy?.view?.conference?.role === 'participant'")
+        await guest.get_by_test_id("toolbar-login").click()
+        await log_in(guest, "carol", "wrong")
+        await guest.get_by_test_id("login-error").filter(has_text="wrong").wait_for()
+        await log_in(guest, "carol", "carol-password")
+        await guest.wait_for_function(MODERATOR)
+        await guest.get_by_test_id("toolbar-logout").wait_for()
+        await host.get_by_test_id("participant-item").filter(has_text="Carol (host)").wait_for(state="attached")
+        assert await guest.evaluate("window.jitsiPy.view.conference.auth.identity") == "carol@meet.jitsi"
+
+        # logging out ends the session and leaves; back, Carol is a guest again
+        await guest.get_by_test_id("toolbar-logout").click()
+        await guest.get_by_test_id("logout-confirm").click()
+        await guest.get_by_test_id("leave-reason").filter(has_text="logged out").wait_for()
+        assert await guest.evaluate(SESSION) is None
+        await join(guest, base + "/standup", "Carol")
+        await guest.wait_for_function("window.jitsiPy?.view?.conference?.role === 'participant'")
+        await guest.get_by_test_id("toolbar-login").wait_for()
+        await leave(guest)
+
+        # the host logs out too; with the meeting over, back they wait for a host
+        await host.get_by_test_id("toolbar-logout").click()
+        await host.get_by_test_id("logout-confirm").click()
+        await host.get_by_test_id("leave-page").wait_for()
+        await join(host, base + "/standup", "Host")
+        await host.get_by_test_id("wait-for-host").wait_for()
 
 
 async def test_without_auto_login_the_session_ends_with_the_conference(tmp_path):
-    register(tmp_path, "host", "host-password")
-    async with our_stack(tmp_path, **GUESTS, ENABLE_AUTO_LOGIN="0") as base, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            host = await (await browser_context(browser)).new_page()
-            await join(host, base + "/standup?login=true", "Host")
-            await log_in(host, "host", "host-password")
-            await host.wait_for_function(MODERATOR)
-            assert await host.evaluate(SESSION)
-            await leave(host)
-            # the focus forgot the session with the conference: dropped, and the host is asked
-            await join(host, base + "/standup", "Host")
-            await host.get_by_test_id("wait-for-host").wait_for()
-            assert await host.evaluate(SESSION) is None
-            await host.get_by_test_id("wait-for-host-login").click()
-            await log_in(host, "host", "host-password")
-            await host.wait_for_function(MODERATOR)
-        finally:
-            await browser.close()
+    async with host_came_and_left(tmp_path, auto_login="0") as (base, _browser, host):
+        # the focus forgot the session with the conference: dropped, and the host is asked
+        await join(host, base + "/standup", "Host")
+        await host.get_by_test_id("wait-for-host").wait_for()
+        assert await host.evaluate(SESSION) is None
+        await host.get_by_test_id("wait-for-host-login").click()
+        await log_in(host, "host", "host-password")
+        await host.wait_for_function(MODERATOR)
