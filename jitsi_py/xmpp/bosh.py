@@ -32,7 +32,7 @@ from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, escape_att
 from .c2s import C2SSession, SessionLimits
 from .router import Router
 from .tcp import RateLimit
-from .websocket import client_address
+from .websocket import bearer_token, client_address
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +69,12 @@ class BoshLink:
     secure = True  # TLS ends at the proxy in front (Prosody's consider_bosh_secure)
     can_starttls = False
 
-    def __init__(self, bosh: "BoshSession", query: dict[str, str], remote_ip: str | None) -> None:
+    def __init__(self, bosh: "BoshSession", query: dict[str, str], remote_ip: str | None,
+                 bearer: str | None = None) -> None:
         self.bosh = bosh
         self.query = query
         self.remote_ip = remote_ip
+        self.bearer = bearer  # from the request that created the session, as upstream's bosh-session hook
 
     def send(self, data: bytes) -> None:
         self.bosh.queue(data)
@@ -95,7 +97,7 @@ class BoshLink:
 
 class BoshSession:
     def __init__(self, endpoint: "BoshEndpoint", sid: str, rid: int, wait: float, hold: int,
-                 query: dict[str, str], remote_ip: str | None) -> None:
+                 query: dict[str, str], remote_ip: str | None, bearer: str | None = None) -> None:
         loop = asyncio.get_running_loop()
         self.endpoint = endpoint
         self.sid = sid
@@ -108,7 +110,7 @@ class BoshSession:
         self.min_poll_interval = endpoint.polling if hold == 0 else min(endpoint.polling, wait)
         self.stream_id = ""
         self.domain = ""
-        self.link = BoshLink(self, query, remote_ip)
+        self.link = BoshLink(self, query, remote_ip, bearer)
         self.session = C2SSession(endpoint.router, self.link, loop.time(), endpoint.limits)  # type: ignore[arg-type]
         self._out: list[bytes] = []
         self._held: list[asyncio.Future[None]] = []
@@ -352,7 +354,7 @@ class BoshEndpoint:
         self.router.connections += 1
         self.router.metrics.connections.labels("bosh").inc()
         bosh = BoshSession(self, sid, rid + 1, wait, hold, dict(request.query),
-                           client_address(request, self.trusted_proxies))
+                           client_address(request, self.trusted_proxies), bearer_token(request))
         self.sessions[sid] = bosh
         if bosh.over_rate(size, loop.time()):
             return bosh._final_response()

@@ -369,7 +369,9 @@ class C2SSession:
             self._sasl_failure(AuthFailure("invalid-mechanism", f"{mechanism or '(none)'} is not offered"))
             return None
         link = self.link
-        attempt = Attempt(self.domain, self.transport, self.query, link.remote_ip if link else None)
+        # Only the HTTP transports (WebSocket, BOSH) had a request whose header could carry a token.
+        attempt = Attempt(self.domain, self.transport, self.query, link.remote_ip if link else None,
+                          getattr(link, "bearer", None))
         try:
             self._sasl = SaslExchange(self.router.backends[self.domain], attempt, mechanism)
             payload = decode_payload(element.text if element.text is not None else None)

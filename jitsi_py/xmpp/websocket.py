@@ -3,8 +3,9 @@
 The frames of one connection are read by one continuous parser under a synthetic root, so the
 stanza-size, depth and attribute bounds of ``common/xmlstream.py`` apply as on TCP; a frame that
 leaves an element open is ``not-well-formed``. ``?room=``, ``?token=``, ``?prefix=`` and
-``?previd=`` of the URL are kept on the session. Frames out are written by one flush task per
-connection, so a fan-out to a thousand sockets costs no task per stanza.
+``?previd=`` of the URL, and the upgrade request's ``Authorization`` token, are kept on the
+session. Frames out are written by one flush task per connection, so a fan-out to a thousand
+sockets costs no task per stanza.
 """
 
 from __future__ import annotations
@@ -64,6 +65,13 @@ def client_address(request: web.Request, trusted_proxies: tuple[str, ...]) -> st
     return remote
 
 
+def bearer_token(request: web.Request) -> str | None:
+    """The token of the ``Authorization`` header, cut as upstream's token modules cut it: what
+    follows the first seven characters (``Bearer ``), which are not looked at."""
+    value = request.headers.get("Authorization")
+    return None if value is None else value[7:]
+
+
 _HEADER_16 = struct.Struct("!BBH")
 _HEADER_64 = struct.Struct("!BBQ")
 
@@ -90,11 +98,12 @@ class WebSocketLink:
     can_starttls = False
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, query: dict[str, str],
-                 remote_ip: str | None) -> None:
+                 remote_ip: str | None, bearer: str | None = None) -> None:
         self.ws = ws
         self.transport = transport
         self.query = query
         self.remote_ip = remote_ip
+        self.bearer = bearer
         self.session: C2SSession | None = None
         self.closing = False
         self._out: list[bytes] = []
@@ -183,7 +192,7 @@ class WebSocketEndpoint:
     async def _serve(self, request: web.Request, ws: web.WebSocketResponse) -> web.WebSocketResponse:
         loop = asyncio.get_running_loop()
         link = WebSocketLink(ws, request.transport, dict(request.query),  # type: ignore[arg-type]
-                             client_address(request, self.trusted_proxies))
+                             client_address(request, self.trusted_proxies), bearer_token(request))
         self.connections.add(link)
         self.router.metrics.connections.labels("websocket").inc()
         session = C2SSession(self.router, link, loop.time(), self.limits)  # type: ignore[arg-type]

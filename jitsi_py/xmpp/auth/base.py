@@ -23,6 +23,9 @@ class Attempt:
     transport: str  # "tcp", "websocket", "bosh"
     query: Mapping[str, str] = field(default_factory=dict)  # ?room=, ?token=, prefix
     remote_ip: str | None = None
+    # The token of the WebSocket/BOSH request's Authorization header (websocket.bearer_token);
+    # only the backends whose upstream module reads that header look at it.
+    bearer: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Token authentication (``AUTH_TYPE=jwt``), checked as upstream's token module checks it.
 
 Login is SASL ANONYMOUS; the JWT comes from the ``?token=`` query of the WebSocket/BOSH URL
-(``Attempt.query``). Checks, in upstream's order (prosody-modules.md §1.2):
+(``Attempt.query``) or, when the URL has none, from the request's ``Authorization: Bearer``
+header (``Attempt.bearer``), as upstream's current token module reads it. Checks, in upstream's order (prosody-modules.md §1.2):
 
 1. no token: refused ("token required") unless ``JWT_ALLOW_EMPTY``, which lets the session in as
    an anonymous one;
@@ -288,6 +289,13 @@ class RoomCheck:
         return f"{node}@{self.muc_domain}"
 
 
+def session_token(attempt: Attempt) -> str | None:
+    """The token as upstream's token modules take it: ``?token=`` of the URL, else the
+    ``Authorization: Bearer`` header of the WebSocket/BOSH request. An empty one counts as none."""
+    token = attempt.query.get("token")
+    return token if token is not None else attempt.bearer
+
+
 class JwtBackend:
     """``AUTH_TYPE=jwt``: SASL ANONYMOUS with the URL's token."""
 
@@ -307,7 +315,7 @@ class JwtBackend:
         self.rooms = RoomCheck.from_settings(settings)
 
     async def anonymous(self, attempt: Attempt) -> Identity:
-        token = attempt.query.get("token")
+        token = session_token(attempt)
         if not token:
             if self.allow_empty:
                 return Identity(None, None, anonymous=True)
@@ -328,4 +336,4 @@ class JwtBackend:
         return None
 
 
-__all__ = ["JwtBackend", "TokenVerifier", "KeyServer", "RoomCheck", "ROOM_MISMATCH", "parse_public_key", "read_body"]
+__all__ = ["JwtBackend", "session_token", "TokenVerifier", "KeyServer", "RoomCheck", "ROOM_MISMATCH", "parse_public_key", "read_body"]

@@ -11,9 +11,12 @@ What proves the user is the UVS: ``POST <MATRIX_UVS_URL>/verify/user_in_room`` w
 true. The Jitsi room must be the base32 form of the token's ``room_id``.
 
 ``AUTH_TYPE=hybrid_matrix_token`` (upstream: jitsi-contrib's ``mod_auth_hybrid_matrix_token``):
-a token with ``context.matrix`` takes the Matrix path above, but its signature and claims are
-verified like any Jitsi token (:mod:`.jwt`), with issuer ``MATRIX_UVS_ISSUER`` (unset: any);
-any other token, or none, is an ordinary ``AUTH_TYPE=jwt`` login.
+the token is the URL's ``?token=``, else the ``Authorization: Bearer`` header of the WebSocket
+upgrade or of the request creating the BOSH session (:func:`.jwt.session_token`; ``matrix`` reads
+the URL only, as its upstream module does). A token with ``context.matrix`` takes the Matrix path
+above, but its signature and claims are verified like any Jitsi token (:mod:`.jwt`), with issuer
+``MATRIX_UVS_ISSUER`` (unset: any); any other token, or none, is an ordinary ``AUTH_TYPE=jwt``
+login.
 
 With ``MATRIX_UVS_SYNC_POWER_LEVELS``, ``claims["matrix_affiliation"]`` is ``"owner"`` when the
 user's power level in the Matrix room is at least the room's ``state_default``, else
@@ -41,7 +44,7 @@ import jwt
 from ...settings import Settings, SettingsError
 from ...settings.auth import Matrix
 from .base import Attempt, AuthFailure, Identity, ScramCredentials
-from .jwt import JwtBackend, read_body
+from .jwt import JwtBackend, read_body, session_token
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +192,7 @@ class HybridMatrixTokenBackend(JwtBackend):
         self.matrix_issuers = (issuer,) if issuer else ("*",)
 
     async def anonymous(self, attempt: Attempt) -> Identity:
-        token = attempt.query.get("token")
+        token = session_token(attempt)
         try:
             payload = _unverified_payload(token) if token else None
         except AuthFailure:

@@ -85,9 +85,9 @@ class RawClient:
                 return stanza
 
 
-async def raw_session(server, **query: str):
+async def raw_session(server, headers: dict[str, str] | None = None, **query: str):
     http = aiohttp.ClientSession()
-    ws = await http.ws_connect(ws_url(server, **query), protocols=("xmpp",))
+    ws = await http.ws_connect(ws_url(server, **query), protocols=("xmpp",), headers=headers)
     return http, RawClient(ws)
 
 
@@ -168,12 +168,15 @@ async def test_token_room_is_enforced_when_joining(server):
         await http.close()
 
 
-async def bosh_login(server, **query: str) -> ET.Element:
-    """Create a BOSH session with the token in its URL, then SASL ANONYMOUS; the SASL answer."""
+async def bosh_login(server, headers: dict[str, str] | None = None, **query: str) -> ET.Element:
+    """Create a BOSH session with ``query`` in its URL and ``headers`` on its first request, then
+    SASL ANONYMOUS; the SASL answer."""
     url = f"http://127.0.0.1:{server.listening.http_port}/http-bind?{urlencode(query)}"
+    first = {"Content-Type": "text/xml", **(headers or {})}
     async with aiohttp.ClientSession() as http:
         async def post(body: str) -> ET.Element:
-            async with http.post(url, data=body, headers={"Content-Type": "text/xml"}) as response:
+            sent = first if "sid=" not in body else {"Content-Type": "text/xml"}
+            async with http.post(url, data=body, headers=sent) as response:
                 assert response.status == 200
                 return ET.fromstring(await response.text())
 
