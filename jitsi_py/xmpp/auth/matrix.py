@@ -14,9 +14,9 @@ true. The Jitsi room must be the base32 form of the token's ``room_id``.
 the token is the URL's ``?token=``, else the ``Authorization: Bearer`` header of the WebSocket
 upgrade or of the request creating the BOSH session (:func:`.jwt.session_token`; ``matrix`` reads
 the URL only, as its upstream module does). A token with ``context.matrix`` takes the Matrix path
-above, but its signature and claims are verified like any Jitsi token (:mod:`.jwt`), with issuer
-``MATRIX_UVS_ISSUER`` (unset: any); any other token, or none, is an ordinary ``AUTH_TYPE=jwt``
-login.
+above, but its signature and claims are verified like any Jitsi token (:mod:`.jwt`); any other
+token, or none, is an ordinary ``AUTH_TYPE=jwt`` login. Both kinds accept the issuers
+``JWT_APP_ID`` and ``MATRIX_UVS_ISSUER`` (unset: any issuer), as upstream's module sets them.
 
 With ``MATRIX_UVS_SYNC_POWER_LEVELS``, ``claims["matrix_affiliation"]`` is ``"owner"`` when the
 user's power level in the Matrix room is at least the room's ``state_default``, else
@@ -188,8 +188,11 @@ class HybridMatrixTokenBackend(JwtBackend):
     def __init__(self, settings: Settings, domain: str) -> None:
         super().__init__(settings, domain)
         self.uvs = UserVerification(settings.xmpp.auth_backends.matrix)
+        # Upstream's module replaces the accepted issuers of its token checks, for both kinds of
+        # token, with the app id and the UVS issuer ("*", any, when unset): JWT_ACCEPTED_ISSUERS
+        # has no say here.
         issuer = settings.xmpp.auth_backends.matrix.uvs_issuer
-        self.matrix_issuers = (issuer,) if issuer else ("*",)
+        self.verifier.issuers = (settings.xmpp.auth_backends.jwt.app_id, issuer or "*")
 
     async def anonymous(self, attempt: Attempt) -> Identity:
         token = session_token(attempt)
@@ -199,7 +202,7 @@ class HybridMatrixTokenBackend(JwtBackend):
             payload = None  # the verifying path below gives the precise reason
         if payload is None or matrix_context(payload) is None:
             return await super().anonymous(attempt)
-        verified = await self.verifier.verify(token, self.matrix_issuers)
+        verified = await self.verifier.verify(token)
         return self.admit(await self.uvs.check(verified, attempt.query.get("room")), attempt)
 
 

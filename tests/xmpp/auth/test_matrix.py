@@ -130,10 +130,24 @@ async def test_hybrid_matrix_token_is_verified_then_checked_with_the_uvs(uvs):
 
 async def test_hybrid_matrix_issuer(uvs):
     url, _ = uvs
-    back = hybrid(url, MATRIX_UVS_ISSUER="element-web")
+    back = hybrid(url, MATRIX_UVS_ISSUER="element-web", JWT_ACCEPTED_ISSUERS="ignored-here")
     await back.anonymous(attempt(element_token(secret=APP_SECRET)))
+    await back.anonymous(attempt(element_token(secret=APP_SECRET, iss="my_app")))
     failure = await refused(back, attempt(element_token(secret=APP_SECRET, iss="someone")))
     assert failure.text == "Invalid issuer ('iss' claim)"
+    # The same two issuers, and only them, for ordinary Jitsi tokens.
+    body = {"aud": "jitsi", "room": "*"}
+    await back.anonymous(attempt(pyjwt.encode({**body, "iss": "element-web"}, APP_SECRET, algorithm="HS256")))
+    await refused(back, attempt(pyjwt.encode({**body, "iss": "someone"}, APP_SECRET, algorithm="HS256")))
+
+
+async def test_hybrid_without_uvs_issuer_accepts_any_issuer(uvs):
+    url, _ = uvs
+    back = hybrid(url, JWT_ACCEPTED_ISSUERS="only-this-one")
+    token = pyjwt.encode({"iss": "anyone", "aud": "jitsi", "room": "*"}, APP_SECRET, algorithm="HS256")
+    assert (await back.anonymous(attempt(token))).claims["iss"] == "anyone"
+    await refused(back, attempt(pyjwt.encode({"iss": "anyone", "aud": "jitsi", "room": "*"}, "y" * 40,
+                                             algorithm="HS256")))
 
 
 async def test_hybrid_plain_jitsi_token(uvs):
