@@ -15,6 +15,7 @@ from ..common.stanzas import colibri2 as c2
 from ..common.stanzas.jingle import Fingerprint, IceTransport, Source as WireSource
 from .conference import AUDIO_LEVEL_URI, TRANSPORT_CC_URI, Conference, Endpoint
 from .forwarder import Source
+from .relay import Relay
 
 SCTP_PORT = 5000
 
@@ -49,7 +50,7 @@ def handle(bridge, request: c2.ConferenceModify, now: float) -> c2.ConferenceMod
     if request.endpoints and request.relays:
         raise Colibri2Failure("feature-not-implemented", "Using both endpoints and relays is not supported",
                               c2.REASON_FEATURE_NOT_IMPLEMENTED)
-    if request.relays:
+    if request.relays and not bridge.relays_enabled:
         raise Colibri2Failure("feature-not-implemented", "Relays are not enabled on this bridge",
                               c2.REASON_FEATURE_NOT_IMPLEMENTED)
     if len(request.endpoints) > 1 and any(
@@ -93,8 +94,9 @@ def handle(bridge, request: c2.ConferenceModify, now: float) -> c2.ConferenceMod
                     continue
                 raise Colibri2Failure("item-not-found", "Unknown endpoint", c2.REASON_UNKNOWN_ENDPOINT, wire.id)
             answer.endpoints.append(_update_endpoint(bridge, conference, endpoint, wire, now, wire.create))
+        answer.relays = [_relay(bridge, conference, wire, now) for wire in request.relays]
     finally:
-        if not created and not conference.endpoints:
+        if not created and not conference.endpoints and not conference.relays:
             bridge.expire_conference(conference)
     if any_created:
         answer.sources = [
@@ -138,31 +140,13 @@ def _create_endpoint(bridge, conference: Conference, wire: c2.Endpoint, now: flo
 
 def _update_endpoint(bridge, conference: Conference, endpoint: Endpoint, wire: c2.Endpoint, now: float,
                      created: bool) -> c2.Endpoint:
-    for media in wire.media:
-        for ext in media.header_extensions:
-            if media.type == "audio" and ext.uri == AUDIO_LEVEL_URI:
-                endpoint.audio_level_id = ext.id
-            elif ext.uri == TRANSPORT_CC_URI:
-                endpoint.transport_cc_id = endpoint.receiver.transport_cc_id = ext.id
-        pts = {pt.id: pt.name for pt in media.payload_types}
-        if media.type == "audio":
-            endpoint.audio_pts.update(pts)
-        else:
-            rtx = {pt.id: int(pt.parameters["apt"]) for pt in media.payload_types
-                   if pt.name.lower() == "rtx" and pt.parameters.get("apt", "").isdigit()}
-            conference.forwarder.set_video_payload_types({k: v for k, v in pts.items() if v.lower() != "rtx"}, rtx)
+    _set_media(conference, endpoint, wire.media)
     if wire.initial_last_n is not None and not created:
         endpoint.receiver.last_n = wire.initial_last_n
     transport = wire.transport
     if transport is not None and transport.ice is not None:
         ice = transport.ice
-        if ice.ufrag and ice.pwd:
-            endpoint.ice.set_remote_credentials(ice.ufrag, ice.pwd, now)
-        for candidate in ice.candidates:
-            # The media port is IPv4 and remote candidates are not resolved (mDNS names are
-            # skipped): browsers reach us by peer-reflexive addresses anyway.
-            if candidate.protocol == "udp" and candidate.component == 1 and _is_ipv4(candidate.ip):
-                endpoint.ice.add_remote_candidate(candidate.ip, candidate.port, now)
+        _set_remote_ice(bridge, endpoint, ice, now)
         if ice.fingerprints:
             endpoint.dtls.remote_fingerprints = [(f.hash, f.value) for f in ice.fingerprints]
             if any(f.setup == "passive" for f in ice.fingerprints):
@@ -184,6 +168,79 @@ def _update_endpoint(bridge, conference: Conference, endpoint: Endpoint, wire: c
         answer.transport = c2.Transport(ice=_local_transport(bridge, conference, endpoint))
         if created and endpoint.sctp_requested:
             answer.transport.sctp = c2.Sctp(SCTP_PORT, "server")
+    return answer
+
+
+def _set_remote_ice(bridge, endpoint: Endpoint, ice: IceTransport, now: float) -> None:
+    """The remote side's ICE credentials and candidates (an endpoint's, or a relay's)."""
+    if ice.ufrag and ice.pwd:
+        endpoint.ice.set_remote_credentials(ice.ufrag, ice.pwd, now)
+    for candidate in ice.candidates:
+        # The media port is IPv4 and remote candidates are not resolved (mDNS names are
+        # skipped): browsers reach us by peer-reflexive addresses anyway.
+        if candidate.protocol == "udp" and candidate.component == 1 and _is_ipv4(candidate.ip):
+            endpoint.ice.add_remote_candidate(candidate.ip, candidate.port, now)
+
+
+def _set_media(conference: Conference, endpoint: Endpoint, media_list: list[c2.Media]) -> None:
+    """Payload types and header extension ids an endpoint (or a relay) uses; only ever added."""
+    for media in media_list:
+        for ext in media.header_extensions:
+            if media.type == "audio" and ext.uri == AUDIO_LEVEL_URI:
+                endpoint.audio_level_id = ext.id
+            elif ext.uri == TRANSPORT_CC_URI:
+                endpoint.transport_cc_id = endpoint.receiver.transport_cc_id = ext.id
+        pts = {pt.id: pt.name for pt in media.payload_types}
+        if media.type == "audio":
+            endpoint.audio_pts.update(pts)
+        else:
+            rtx = {pt.id: int(pt.parameters["apt"]) for pt in media.payload_types
+                   if pt.name.lower() == "rtx" and pt.parameters.get("apt", "").isdigit()}
+            conference.forwarder.set_video_payload_types({k: v for k, v in pts.items() if v.lower() != "rtx"}, rtx)
+
+
+def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Relay:
+    """One ``<relay>`` (colibri2.md §3.3): the link to another bridge and the endpoints behind it."""
+    if wire.expire:
+        conference.remove_relay(wire.id)
+        return c2.Relay(wire.id, expire=True)
+    transport = wire.transport
+    if transport is not None and transport.sctp is not None:
+        raise Colibri2Failure("feature-not-implemented", "This bridge has no SCTP bridge channel for relays",
+                              c2.REASON_FEATURE_NOT_IMPLEMENTED)
+    relay = conference.relays.get(wire.id)
+    if wire.create:
+        if relay is not None:
+            raise Colibri2Failure("conflict", f"Relay with ID {wire.id} already exists")
+        if transport is None:
+            raise Colibri2Failure("bad-request", f"Attempt to create relay {wire.id} with no <transport>",
+                                  error_type="modify")
+        relay = Relay(conference, wire.id, mesh_id=wire.mesh_id, ice_controlling=bool(transport.ice_controlling),
+                      now=now)
+        conference.add_relay(relay)
+    elif relay is None:
+        raise Colibri2Failure("bad-request", f"Unknown relay {wire.id}", error_type="modify")
+    if transport is not None and transport.ice is not None:
+        _set_remote_ice(bridge, relay, transport.ice, now)
+        if transport.ice.fingerprints:
+            relay.set_fingerprints(transport.ice.fingerprints, now)
+        relay.flush()
+    _set_media(conference, relay, wire.media)
+    for remote in wire.endpoints:
+        if remote.expire:
+            relay.remove_endpoint(remote.id)
+            continue
+        sources = None if remote.sources is None else [_source(remote.id, s) for s in remote.sources]
+        try:
+            relay.set_endpoint(remote.id, remote.stats_id, sources)
+        except ValueError as exc:
+            raise Colibri2Failure("bad-request", str(exc), error_type="modify") from None
+    answer = c2.Relay(wire.id)
+    if wire.create:
+        # The focus turns our actpass into active or passive for the other side (jicofo's Relay).
+        answer.transport = c2.Transport(ice=IceTransport(
+            relay.ice.local_ufrag, relay.ice.local_pwd, list(bridge.candidates),
+            [Fingerprint("sha-256", bridge.certificate.fingerprint, "actpass")], rtcp_mux=True))
     return answer
 
 

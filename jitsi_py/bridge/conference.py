@@ -98,6 +98,7 @@ class Endpoint:
         self._counters = bridge.counters
         self._forwarder = conference.forwarder
         self._speaker = conference.speaker
+        self._relays = conference.relays
         self._addresses: set[tuple[str, int]] = set()
         self.receiver = Receiver(endpoint_id, self.deliver, self.send_rtcp, rewrite_ssrcs=rewrite_ssrcs,
                                  last_n=last_n, visitor=visitor)
@@ -181,6 +182,8 @@ class Endpoint:
                 tcc = offset
         if self.visitor:
             return
+        if self._relays:
+            self.conference.relay_media(self.id, plain, pt in self.audio_pts)
         if pt in self.audio_pts and self.audio_level_id:
             self._speaker.level(self.id, audio_level(plain, self.audio_level_id))
         if self._forwarder.rtp(self.id, plain, pt, seq, ts, ssrc, tcc, now) < 0:
@@ -294,6 +297,7 @@ class Conference:
         self.id = secrets.token_hex(8)
         self.created = now
         self.endpoints: dict[str, Endpoint] = {}
+        self.relays: dict[str, Endpoint] = {}  # Octo relays (relay.py) by the remote bridge's relay id
         self.feedback_sources = (secrets.randbits(32) or 1, secrets.randbits(32) or 1)  # jvb-a0, jvb-v0
         self.forwarder = Forwarder(self.feedback_sources[1], trust_bwe=bridge.trust_bwe)
         self.speaker = DominantSpeaker()
@@ -373,6 +377,25 @@ class Conference:
             if endpoint.id != exclude:
                 endpoint.send_message(message)
 
+    def add_relay(self, relay: Endpoint) -> None:
+        self.relays[relay.id] = relay
+        self.bridge.port.bind_ufrag(relay.ice.local_ufrag, relay)
+
+    def remove_relay(self, relay_id: str) -> None:
+        relay = self.relays.pop(relay_id, None)
+        if relay is not None:
+            relay.close()
+
+    def relay_media(self, sender: str, packet: bytes, audio: bool) -> None:
+        """A local sender's RTP to every relay, unless the focus force-muted that media."""
+        muted = self.forwarder.muted.get(sender)
+        if muted is not None and muted[not audio]:
+            return
+        for relay in self.relays.values():
+            relay.deliver(packet)
+
     def close(self) -> None:
+        for relay_id in list(self.relays):
+            self.remove_relay(relay_id)
         for endpoint_id in list(self.endpoints):
             self.remove_endpoint(endpoint_id)

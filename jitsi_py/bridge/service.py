@@ -29,7 +29,8 @@ async def run(settings: Settings) -> None:
         domain = b.websocket_domain or urlsplit(settings.common.public_url).netloc
         websocket_base = f"wss://{domain}/colibri-ws/{b.websocket_server_id}"
     bridge = Videobridge(candidates=[], websocket_base=websocket_base, sctp_enabled=True,
-                         region=b.region, relay_id=b.relay_id, trust_bwe=b.trust_bwe)
+                         region=b.region, relay_id=b.relay_id, trust_bwe=b.trust_bwe,
+                         relays_enabled=b.octo)
     transport, _ = await loop.create_datagram_endpoint(lambda: bridge.port, local_addr=("0.0.0.0", b.port))
     bridge.port.set_buffer_sizes(b.socket_buffer)
     advertise = b.advertise_ips

@@ -62,7 +62,7 @@ def build_candidates(port: int, local: list[str], advertise: tuple[str, ...], pr
 class Videobridge:
     def __init__(self, *, candidates: list[Candidate], websocket_base: str | None = None, sctp_enabled: bool = False,
                  default_last_n: int = -1, max_endpoints_per_conference: int = 500, region: str | None = None,
-                 relay_id: str | None = None, trust_bwe: bool = True) -> None:
+                 relay_id: str | None = None, trust_bwe: bool = True, relays_enabled: bool = False) -> None:
         self.counters = Counters()
         self.port = MediaPort(self.counters)
         self.certificate = Certificate()
@@ -74,6 +74,7 @@ class Videobridge:
         self.region = region
         self.relay_id = relay_id
         self.trust_bwe = trust_bwe
+        self.relays_enabled = relays_enabled  # ENABLE_OCTO: Colibri2 <relay> is served (relay.py)
         self.conferences: dict[str, Conference] = {}
         self.drain = False
         self.graceful_shutdown = False
@@ -113,7 +114,7 @@ class Videobridge:
     def tick(self, now: float) -> None:
         """Timers of every endpoint and conference; called a few dozen times a second."""
         for conference in list(self.conferences.values()):
-            for endpoint in list(conference.endpoints.values()):
+            for endpoint in [*conference.endpoints.values(), *conference.relays.values()]:
                 deadline = endpoint.get_timer()
                 if deadline is not None and deadline <= now:
                     endpoint.handle_timer(now)
@@ -155,7 +156,9 @@ class Videobridge:
             "inactive_conferences": sum(1 for conf in self.conferences.values()
                                         if not any(e.last_media for e in conf.endpoints.values())),
             "p2p_conferences": 0,
-            "octo_conferences": 0,
+            "octo_conferences": sum(1 for conf in self.conferences.values() if conf.relays),
+            "octo_endpoints": sum(len(r.relayed) for conf in self.conferences.values() for r in conf.relays.values()),
+            "relays": sum(len(conf.relays) for conf in self.conferences.values()),
             "inactive_endpoints": sum(1 for e in endpoints if not e.active),
             "endpoints_sending_audio": len({s.owner for conf in self.conferences.values()
                                             for s in conf.forwarder.sources.values()

@@ -24,8 +24,10 @@ class Bridge:
     colibri_port: int = env("JVB_COLIBRI_PORT", "8080", port_number)
     colibri_rest: bool = env("COLIBRI_REST_ENABLED", "0", boolean)
     shutdown_rest: bool = env("SHUTDOWN_REST_ENABLED", "0", boolean)
+    # Octo relays (videobridge.relay.enabled): Colibri2 <relay> between this and other bridges.
+    octo: bool = env("ENABLE_OCTO", "0", boolean)
     region: str | None = env("JVB_OCTO_REGION", None)
-    relay_id: str | None = env("JVB_OCTO_RELAY_ID", None)
+    relay_id: str | None = env("JVB_OCTO_RELAY_ID", None, aliases=("JVB_OCTO_BIND_ADDRESS",))
     instance_id: str | None = env("JVB_INSTANCE_ID", None)
     # colibri-ws: served on the bridge's public HTTP port, proxied by the web service at
     # /colibri-ws/<server id>/ (the web side reads ENABLE_COLIBRI_WEBSOCKET and the same port).

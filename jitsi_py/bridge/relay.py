@@ -1,0 +1,157 @@
+"""Octo relays (bridge-media.md §7, colibri2.md §3.3): one conference spread over several bridges.
+
+A :class:`Relay` is this bridge's link to one other bridge of the conference. Its transport is an
+endpoint's (ICE, DTLS, SRTP on the media port: :class:`~.conference.Endpoint` does it), with the
+roles the focus hands out: the initiator side is ICE-controlling and DTLS server, the other side
+ICE-controlled and DTLS client (the remote fingerprint's ``setup`` says which).
+
+Through a relay come the media of the remote bridge's endpoints ("relayed endpoints"): each is a
+sender in the local forwarder, known by the SSRCs of its signalled sources, so local receivers get
+its media as a local sender's; its key-frame requests and NACKs go back through the relay.
+
+What goes the other way: every RTP packet a local endpoint sends crosses every relay unchanged
+(``Conference.relay_media``), and the remote bridge's forwarder picks layers for its receivers as it
+does for its own senders. JVB instead sends only what the remote side subscribed to with
+AddReceiver; forwarding everything costs bridge-to-bridge bandwidth (all simulcast layers) but no
+subscription state. Relayed media is never relayed again: the focus builds a full mesh. Key-frame
+requests and NACKs from the remote bridge reach the local sender they name.
+
+Not carried (yet): bridge-channel messages between bridges (EndpointMessage, EndpointStats) over the
+relay's SCTP; a ``<sctp>`` in a relay request is refused with feature-not-implemented.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import monotonic
+
+from pylibsrtp import Error as SrtpError
+
+from ..common.stanzas.jingle import Fingerprint
+from . import rtcp
+from .conference import Endpoint
+from .dtls import DtlsSession
+from .forwarder import Source
+from .rtp import audio_level, find_extension, read_header
+
+log = logging.getLogger(__name__)
+
+
+class Relay(Endpoint):
+    def __init__(self, conference, relay_id: str, *, mesh_id: str | None, ice_controlling: bool,
+                 now: float) -> None:
+        super().__init__(conference, relay_id, now=now)
+        self.mesh_id = mesh_id
+        self.ice.controlling = ice_controlling
+        self.owners: dict[int, str] = {}  # SSRC (media and RTX) -> relayed endpoint id
+        self.relayed: dict[str, str | None] = {}  # relayed endpoint id -> stats id
+        self._dtls_started = False
+
+    # --- signalling (colibri2.py) -----------------------------------------------------------------
+
+    def set_fingerprints(self, fingerprints: list[Fingerprint], now: float) -> None:
+        """The remote bridge's certificate fingerprints, with its DTLS role as the focus rewrote
+        it: ``passive`` makes us the client."""
+        if fingerprints[0].setup == "passive" and not self.dtls.client:
+            self.dtls = DtlsSession(self.conference.bridge.certificate, client=True)
+        self.dtls.remote_fingerprints = [(f.hash, f.value) for f in fingerprints]
+        if self.dtls.awaiting_fingerprint:
+            self.receive_dtls(b"", now)
+
+    def set_endpoint(self, endpoint_id: str, stats_id: str | None, sources: list[Source] | None) -> None:
+        """Create or update a relayed endpoint; ``sources`` None keeps the ones it has."""
+        if endpoint_id in self.conference.endpoints:
+            raise ValueError(f"{endpoint_id} is a local endpoint of this conference")
+        if endpoint_id not in self.relayed:
+            self.relayed[endpoint_id] = stats_id
+            self._forwarder.senders_rtcp[endpoint_id] = self.send_rtcp
+        if sources is None:
+            return
+        self.owners = {ssrc: owner for ssrc, owner in self.owners.items() if owner != endpoint_id}
+        for source in sources:
+            for ssrc in (*source.layers, *source.rtx.values()):
+                self.owners[ssrc] = endpoint_id
+        self._forwarder.set_sources(endpoint_id, sources)
+        self.conference.flush_messages()
+
+    def remove_endpoint(self, endpoint_id: str) -> None:
+        if endpoint_id not in self.relayed:
+            return
+        del self.relayed[endpoint_id]
+        self.owners = {ssrc: owner for ssrc, owner in self.owners.items() if owner != endpoint_id}
+        self._forwarder.remove_endpoint(endpoint_id)
+        self._speaker.remove(endpoint_id)
+        self.conference.flush_messages()
+
+    # --- datagrams from udp.py --------------------------------------------------------------------
+
+    def receive_stun(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+        super().receive_stun(data, addr, now)
+        if self.dtls.client and not self._dtls_started and self.ice.selected is not None:
+            # The client speaks first, once ICE has a pair to speak on.
+            self._dtls_started = True
+            self.dtls.start(now)
+            self.flush()
+
+    def receive_media(self, data: bytes) -> None:
+        """The relay's hot path: media of relayed endpoints in, feedback for local senders."""
+        srtp = self.srtp
+        counters = self._counters
+        if srtp is None:
+            counters.not_connected += 1
+            return
+        counters.packets_received += 1
+        counters.bytes_received += len(data)
+        if 192 <= data[1] <= 223:
+            try:
+                self._feedback(srtp.unprotect_rtcp(data))
+            except SrtpError:
+                counters.srtcp_rejected += 1
+            except rtcp.RtcpError:
+                counters.rtcp_malformed += 1
+            return
+        try:
+            plain = srtp.unprotect(data)
+        except SrtpError:
+            counters.srtp_rejected += 1
+            return
+        if len(plain) < 12:
+            counters.rtp_malformed += 1
+            return
+        pt, seq, ts, ssrc = read_header(plain)
+        owner = self.owners.get(ssrc)
+        if owner is None:
+            counters.rtp_unknown_ssrc += 1
+            return
+        tcc = -1
+        now = 0.0
+        if self.transport_cc_id:
+            offset = find_extension(plain, self.transport_cc_id)
+            if 0 < offset < len(plain) - 1:
+                tcc = offset
+                now = monotonic()
+        if pt in self.audio_pts and self.audio_level_id:
+            self._speaker.level(owner, audio_level(plain, self.audio_level_id))
+        self._forwarder.rtp(owner, plain, pt, seq, ts, ssrc, tcc, now)
+
+    def _feedback(self, packet: bytes) -> None:
+        """RTCP from the remote bridge about our senders: key-frame requests and NACKs."""
+        forwarder = self._forwarder
+        for pt, fmt, offset, length in rtcp.packets(packet):
+            if pt == rtcp.PSFB and fmt == rtcp.FMT_PLI and length >= 12:
+                forwarder.request_keyframe(rtcp.media_ssrc(packet, offset))
+            elif pt == rtcp.PSFB and fmt == rtcp.FMT_FIR and length >= 12:
+                for ssrc in rtcp.fir_ssrcs(packet, offset, length):
+                    forwarder.request_keyframe(ssrc)
+            elif pt == rtcp.RTPFB and fmt == rtcp.FMT_NACK and length >= 16:
+                ssrc = rtcp.media_ssrc(packet, offset)
+                owner = next((s.owner for s in forwarder.sources.values() if ssrc in s.layers), None)
+                send = forwarder.senders_rtcp.get(owner) if owner in self.conference.endpoints else None
+                if send is not None:
+                    lost = list(rtcp.nack_sequence_numbers(packet, offset, length))
+                    send(rtcp.build_rr(forwarder.feedback_ssrc) + rtcp.build_nack(forwarder.feedback_ssrc, ssrc, lost))
+
+    def close(self) -> None:
+        for endpoint_id in list(self.relayed):
+            self.remove_endpoint(endpoint_id)
+        super().close()

@@ -1,0 +1,146 @@
+"""Octo relays between two of our bridges in one process: Colibri2 <relay> as jicofo sends it, then
+aiortc peers on different bridges decode each other's video across the relay."""
+
+import asyncio
+import dataclasses
+import time
+
+import pytest
+
+from jitsi_py.bridge.colibri2 import Colibri2Failure, handle
+from jitsi_py.bridge.videobridge import Videobridge
+from jitsi_py.common.stanzas import colibri2 as c2
+from jitsi_py.common.stanzas.jingle import Candidate, Source
+
+from .peers import AUDIO_LEVEL, OPUS, VP8, Peer, roundtrip
+
+MEDIA = [c2.Media("audio", [OPUS], [AUDIO_LEVEL]), c2.Media("video", [VP8])]
+
+
+@pytest.fixture
+async def bridges():
+    loop = asyncio.get_running_loop()
+    made, transports = [], []
+    for _ in range(2):
+        bridge = Videobridge(candidates=[], relays_enabled=True)
+        transport, _ = await loop.create_datagram_endpoint(lambda b=bridge: b.port, local_addr=("127.0.0.1", 0))
+        port = transport.get_extra_info("sockname")[1]
+        bridge.candidates = [Candidate(1, "1", 0, "c1", "127.0.0.1", port, 2130706431, "udp", "host")]
+        made.append(bridge)
+        transports.append(transport)
+
+    async def tick():
+        while True:
+            await asyncio.sleep(0.02)
+            for bridge in made:
+                bridge.tick(loop.time())
+    ticker = asyncio.create_task(tick())
+    yield made
+    ticker.cancel()
+    for bridge in made:
+        for conference in list(bridge.conferences.values()):
+            bridge.expire_conference(conference)
+    for transport in transports:
+        transport.close()
+
+
+def relay_endpoint(peer: Peer, create: bool) -> c2.RelayEndpoint:
+    sources = None
+    if peer.video_ssrc is not None:
+        sources = [c2.MediaSource("video", f"{peer.id}-v0", [Source(peer.video_ssrc, "video", f"{peer.id}-v0")])]
+    return c2.RelayEndpoint(peer.id, create=create, stats_id=peer.id, sources=sources)
+
+
+def link(a, b, meeting_id: str, behind_a: list[Peer], behind_b: list[Peer]) -> None:
+    """What the focus does for a pair of bridges: create both sides, then hand each the other's
+    transport with the DTLS roles set (``a`` initiates: ICE-controlling, DTLS server)."""
+    answers = {}
+    for bridge, other, initiator, behind in ((a, "jvb-b", True, behind_b), (b, "jvb-a", False, behind_a)):
+        answer = roundtrip(bridge, c2.ConferenceModify(meeting_id, relays=[c2.Relay(
+            other, create=True, mesh_id="0", media=MEDIA, transport=c2.Transport(ice_controlling=initiator),
+            endpoints=[relay_endpoint(p, True) for p in behind])]))
+        answers[bridge] = answer.relays[0].transport.ice
+        assert answers[bridge].fingerprints[0].setup == "actpass"
+    for bridge, other, transport, setup in ((a, "jvb-b", answers[b], "active"), (b, "jvb-a", answers[a], "passive")):
+        transport.fingerprints = [dataclasses.replace(f, setup=setup) for f in transport.fingerprints]
+        roundtrip(bridge, c2.ConferenceModify(meeting_id, relays=[c2.Relay(other, transport=c2.Transport(ice=transport))]))
+
+
+def update(bridge, relay_id: str, meeting_id: str, peer: Peer) -> None:
+    roundtrip(bridge, c2.ConferenceModify(meeting_id, relays=[c2.Relay(relay_id, endpoints=[relay_endpoint(peer, False)])]))
+
+
+async def test_video_crosses_the_relay_both_ways(bridges):
+    a, b = bridges
+    alice = Peer(a, "m-octo", "alice", publish=True)
+    carol = Peer(a, "m-octo", "carol", publish=False)
+    bob = Peer(b, "m-octo", "bob", publish=True)
+    alice.allocate(create_conference=True)
+    carol.allocate(create_conference=False)
+    bob.allocate(create_conference=True)
+    link(a, b, "m-octo", [alice, carol], [bob])
+    try:
+        await alice.connect([])
+        update(b, "jvb-a", "m-octo", alice)
+        await bob.connect([(alice.video_ssrc, "alice-v0")])
+        update(a, "jvb-b", "m-octo", bob)
+        await carol.connect([(bob.video_ssrc, "bob-v0")])
+        for receiver in (bob, carol):
+            track = await asyncio.wait_for(receiver.track_future, 20)
+            frame = await asyncio.wait_for(track.recv(), 20)
+            assert frame.width == 320 and frame.height == 240
+        for bridge in bridges:
+            assert bridge.counters.srtp_rejected == 0
+            stats = bridge.stats()
+            assert stats["octo_conferences"] == 1 and stats["relays"] == 1
+        assert a.stats()["octo_endpoints"] == 1 and b.stats()["octo_endpoints"] == 2
+        relay = a.conferences["m-octo"].relays["jvb-b"]
+        assert relay.ice.controlling and not relay.dtls.client
+        assert b.conferences["m-octo"].relays["jvb-a"].dtls.client
+
+        # The focus expires bob's side: bridge A forgets bob's sources and the relay.
+        roundtrip(a, c2.ConferenceModify("m-octo", relays=[c2.Relay("jvb-b", endpoints=[
+            c2.RelayEndpoint("bob", expire=True)])]))
+        assert not any(s.owner == "bob" for s in a.conferences["m-octo"].forwarder.sources.values())
+        roundtrip(a, c2.ConferenceModify("m-octo", relays=[c2.Relay("jvb-b", expire=True)]))
+        assert not a.conferences["m-octo"].relays and a.stats()["octo_conferences"] == 0
+    finally:
+        for peer in (alice, bob, carol):
+            await peer.close()
+
+
+def fail(bridge, request: c2.ConferenceModify) -> Colibri2Failure:
+    with pytest.raises(Colibri2Failure) as caught:
+        handle(bridge, request, time.monotonic())
+    return caught.value
+
+
+async def test_relay_requests_the_bridge_refuses(bridges):
+    a, _ = bridges
+    peer = Peer(a, "m-bad", "solo", publish=False)
+    peer.allocate(create_conference=True)
+    try:
+        create = c2.Relay("jvb-b", create=True, transport=c2.Transport(ice_controlling=True))
+        assert fail(a, c2.ConferenceModify("m-bad", relays=[dataclasses.replace(create, transport=None)])).condition \
+            == "bad-request"
+        sctp = fail(a, c2.ConferenceModify("m-bad", relays=[dataclasses.replace(
+            create, transport=c2.Transport(ice_controlling=True, sctp=c2.Sctp(role="client")))]))
+        assert sctp.reason == c2.REASON_FEATURE_NOT_IMPLEMENTED
+        assert fail(a, c2.ConferenceModify("m-bad", relays=[c2.Relay("nowhere")])).text == "Unknown relay nowhere"
+        roundtrip(a, c2.ConferenceModify("m-bad", relays=[create]))
+        assert fail(a, c2.ConferenceModify("m-bad", relays=[create])).condition == "conflict"
+        clash = c2.Relay("jvb-b", endpoints=[c2.RelayEndpoint("solo", create=True)])
+        assert fail(a, c2.ConferenceModify("m-bad", relays=[clash])).condition == "bad-request"
+        both = c2.ConferenceModify("m-bad", endpoints=[c2.Endpoint("solo")], relays=[c2.Relay("jvb-b")])
+        assert fail(a, both).condition == "feature-not-implemented"
+        a.relays_enabled = False
+        assert fail(a, c2.ConferenceModify("m-bad", relays=[c2.Relay("jvb-b")])).text == \
+            "Relays are not enabled on this bridge"
+        a.relays_enabled = True
+        # The last endpoint leaves: the conference lives on while a relay does, and goes with it.
+        roundtrip(a, c2.ConferenceModify("m-bad", endpoints=[c2.Endpoint("solo", expire=True)]))
+        assert "m-bad" in a.conferences
+        roundtrip(a, c2.ConferenceModify("m-bad", relays=[c2.Relay("jvb-b", expire=True)]))
+        assert "m-bad" not in a.conferences
+    finally:
+        await peer.close()
