@@ -146,14 +146,24 @@ def _check_crypt(hashed: bytes, password: bytes) -> bool:
 
 @dataclass(frozen=True)
 class LoginName:
-    """saslauthd's expansions of one login name."""
+    """saslauthd's expansions of one login name (``ldap_filter`` in its LDAP_SASLAUTHD notes).
+
+    ``%u`` the name, ``%U`` its part before ``@``, ``%d`` the part after (else the realm), ``%1``
+    to ``%9`` that domain's labels counted from the right (``%1`` the top level), ``%r`` the
+    realm, ``%R`` the realm after an ``@``, ``%s`` the service (Prosody asks saslauthd for
+    ``xmpp``), ``%%`` a percent sign. As in saslauthd, an unknown token expands to nothing.
+    """
 
     user: str  # %u
     realm: str  # %r: the XMPP domain
 
+    SERVICE = "xmpp"
+
     def expand(self, template: str, escape) -> str:
         local, _, domain = self.user.partition("@")
-        values = {"u": self.user, "U": local, "d": domain or self.realm, "r": self.realm}
+        domain = domain or self.realm
+        values = {"u": self.user, "U": local, "d": domain, "r": self.realm, "s": self.SERVICE}
+        labels = domain.split(".")[::-1]
         out: list[str] = []
         i = 0
         while i < len(template):
@@ -164,8 +174,10 @@ class LoginName:
                     out.append("%")
                 elif key in values:
                     out.append(escape(values[key]))
-                else:
-                    out.append(template[i:i + 2])
+                elif key == "R":
+                    out.append("@" + escape(self.realm))
+                elif key in "123456789" and int(key) <= len(labels):
+                    out.append(escape(labels[int(key) - 1]))
                 i += 2
                 continue
             out.append(char)

@@ -147,8 +147,11 @@ def test_configuration_errors_are_clear():
 def test_login_name_expansions():
     name = LoginName("ann@corp.example", "meet.jitsi")
     assert name.expand("(|(uid=%u)(uid=%U)(dc=%d)(o=%r)(x=%%u)(y=%z))", str) == \
-        "(|(uid=ann@corp.example)(uid=ann)(dc=corp.example)(o=meet.jitsi)(x=%u)(y=%z))"
+        "(|(uid=ann@corp.example)(uid=ann)(dc=corp.example)(o=meet.jitsi)(x=%u)(y=))"
     assert LoginName("ann", "meet.jitsi").expand("%d", str) == "meet.jitsi"
+    assert name.expand("uid=%U,dc=%2,dc=%1,o=%3,service=%s,x=%u%R,end%", str) == \
+        "uid=ann,dc=corp,dc=example,o=,service=xmpp,x=ann@corp.example@meet.jitsi,end%"
+    assert LoginName("bob", "meet.jitsi").expand("dc=%2,dc=%1", str) == "dc=meet,dc=jitsi"
 
 
 async def test_many_concurrent_logins_share_the_bounded_threads(slapd):
@@ -159,3 +162,9 @@ async def test_many_concurrent_logins_share_the_bounded_threads(slapd):
                                    back.plain(ATTEMPT, "bob", "wrong"), return_exceptions=True)
     assert results[:20] == [Identity("bob")] * 20
     assert isinstance(results[20], AuthFailure) and results[20].condition == "not-authorized"
+
+
+async def test_search_base_takes_the_expansions_too(slapd):
+    back = backend(slapd["plain"], LDAP_BASE="ou=people,dc=%2,dc=%1", LDAP_FILTER="uid=%U")
+    assert await back.plain(ATTEMPT, "mireille@example.org", "correct horse") == Identity("mireille@example.org")
+    await refused(back, "mireille@elsewhere.org", "correct horse")  # no such base: unknown user

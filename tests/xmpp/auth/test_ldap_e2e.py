@@ -10,7 +10,7 @@ from jitsi_py.xmpp.server import XmppServer
 
 from ..conftest import connect, disconnect, make_settings
 from ..strophe import run_in_node
-from .conftest import SUFFIX
+from .conftest import READER, READER_PW, SCHEMED_PASSWORD, SUFFIX
 
 pytestmark = pytest.mark.system
 
@@ -60,3 +60,18 @@ async def test_ldap_login_over_websocket_as_the_browser_login_dialog_does(server
     wrong = await run_in_node({"url": url, "jid": "mireille@meet.jitsi", "password": "nope",
                                "domain": "meet.jitsi", "marker": "ldap"})
     assert not wrong.get("connected") and [4, None] in wrong["statuses"], wrong  # Strophe.Status.AUTHFAIL
+
+
+async def test_custom_method_logs_in_through_the_server(tmp_path, slapd):
+    server = XmppServer(make_settings(tmp_path, ENABLE_AUTH="1", AUTH_TYPE="ldap", LDAP_URL=slapd["plain"],
+                                      LDAP_BASE=f"ou=people,{SUFFIX}", LDAP_AUTH_METHOD="custom",
+                                      LDAP_BINDDN=READER, LDAP_BINDPW=READER_PW))
+    server.create_service_accounts()
+    await server.start("127.0.0.1", {"c2s": 0, "http": 0, "component": 0})
+    try:
+        assert await login(server, "ssha@meet.jitsi", SCHEMED_PASSWORD) == "ok"
+        assert await login(server, "crypt@meet.jitsi", SCHEMED_PASSWORD) == "ok"
+        assert await login(server, "ssha@meet.jitsi", "wrong") == "auth failed"
+        assert await login(server, "nopass@meet.jitsi", "anything") == "auth failed"
+    finally:
+        await server.stop()
