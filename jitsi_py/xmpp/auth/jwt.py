@@ -2,7 +2,8 @@
 
 Login is SASL ANONYMOUS; the JWT comes from the ``?token=`` query of the WebSocket/BOSH URL
 (``Attempt.query``) or, when the URL has none, from the request's ``Authorization: Bearer``
-header (``Attempt.bearer``), as upstream's current token module reads it. Checks, in upstream's order (prosody-modules.md §1.2):
+header (``Attempt.bearer``), as upstream's current token module reads it. Checks, in upstream's
+order (prosody-modules.md §1.2):
 
 1. no token: refused ("token required") unless ``JWT_ALLOW_EMPTY``, which lets the session in as
    an anonymous one;
@@ -336,4 +337,5 @@ class JwtBackend:
         return None
 
 
-__all__ = ["JwtBackend", "session_token", "TokenVerifier", "KeyServer", "RoomCheck", "ROOM_MISMATCH", "parse_public_key", "read_body"]
+__all__ = ["JwtBackend", "session_token", "TokenVerifier", "KeyServer", "RoomCheck", "ROOM_MISMATCH",
+           "parse_public_key", "read_body"]

@@ -9,7 +9,7 @@ from jitsi_py.settings import Settings, SettingsError
 from jitsi_py.xmpp.auth.base import Attempt, AuthFailure, Identity
 from jitsi_py.xmpp.auth.ldap import LdapBackend
 
-from .conftest import SUFFIX
+from .conftest import SUFFIX, issue, write_pair
 
 ATTEMPT = Attempt(domain="meet.jitsi", transport="tcp")
 
@@ -53,11 +53,12 @@ async def test_the_certificate_is_offered_without_a_peer_check_too(slapd_mtls):
     assert await outcome(back) == "ok"
 
 
-def test_certificate_settings_fail_clearly(tmp_path, slapd_mtls):
-    cert, key = slapd_mtls["client"]
+def test_certificate_settings_fail_clearly(tmp_path):
+    cert, key = write_pair(tmp_path, "client", issue("meet.jitsi", None))
     with pytest.raises(SettingsError, match="JITSI_PY_LDAP_TLS_KEY"):
         LdapBackend(Settings.from_values({"LDAP_URL": "ldaps://x", "LDAP_BASE": SUFFIX,
                                           "JITSI_PY_LDAP_TLS_CERT": str(cert)}), "meet.jitsi")
     with pytest.raises(SettingsError, match="JITSI_PY_LDAP_TLS_CERT.*no such file"):
-        LdapBackend(Settings.from_values({"LDAP_URL": "ldaps://x", "LDAP_BASE": SUFFIX, "JITSI_PY_LDAP_TLS_KEY": str(key),
+        LdapBackend(Settings.from_values({"LDAP_URL": "ldaps://x", "LDAP_BASE": SUFFIX,
+                                          "JITSI_PY_LDAP_TLS_KEY": str(key),
                                           "JITSI_PY_LDAP_TLS_CERT": str(tmp_path / "missing.crt")}), "meet.jitsi")
