@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .probing import Prober, eligible
+
 if TYPE_CHECKING:
     from .forwarder import Projection, Receiver, Source
 
@@ -176,6 +178,7 @@ class Allocator:
         self.rtx_payload_types: dict[int, int] = {}  # media payload type -> its RTX payload type
         self._sender_constraints: dict[str, int] = {}
         self._rates_at: float | None = None
+        self._probers: dict[str, Prober] = {}  # receiver id -> its probing state
 
     def _project(self, receiver: Receiver, source: Source) -> Projection:
         raise NotImplementedError("the forwarder creates projections")
@@ -235,6 +238,8 @@ class Allocator:
                 self._sender_constraints[source.name] = height
                 self.messages.append((source.owner, {"colibriClass": "SenderSourceConstraints",
                                                      "sourceName": source.name, "maxHeight": height}))
+        for gone in self._probers.keys() - self.receivers.keys():
+            del self._probers[gone]
         self._update_filters()
         self.request_pending_keyframes()
 
@@ -272,7 +277,8 @@ class Allocator:
 
     def check_layers(self) -> None:
         """Periodic: measure layer bitrates; reallocate when a sender starts or stops sending a
-        simulcast layer, or a receiver's estimate moved away from what its allocation fitted."""
+        simulcast layer, or a receiver's estimate moved away from what its allocation fitted or
+        grew enough for its ideal allocation."""
         changed = False
         elapsed = None if self._rates_at is None else self.now - self._rates_at
         if elapsed is None or elapsed > 0:
@@ -286,11 +292,37 @@ class Allocator:
         if self.trust_bwe:
             for receiver in self.receivers.values():
                 bwe = receiver.bwe
-                if bwe.known and (receiver.allocated_for is None or abs(bwe.estimate - receiver.allocated_for)
-                                  > REALLOCATE_CHANGE * receiver.allocated_for):
+                if not bwe.known:
+                    continue
+                if receiver.allocated_for is None or abs(bwe.estimate - receiver.allocated_for) \
+                        > REALLOCATE_CHANGE * receiver.allocated_for:
                     changed = True
+                elif receiver.target_bitrate < receiver.ideal_bitrate <= bwe.estimate / UPGRADE_HEADROOM:
+                    changed = True  # probing brought the estimate to where the ideal fits
         if changed:
             self.allocate()
+
+    def probe(self, now: float) -> None:
+        """Periodic (every tick): probe each receiver whose allocation wants more than its
+        estimate, on the RTX SSRC of the first forwarded stream it knows (``probing.py``)."""
+        rtx_pt = next(iter(self.rtx_payload_types.values()), None)
+        for receiver in self.receivers.values():
+            bwe = receiver.bwe
+            if rtx_pt is None or not (self.trust_bwe and bwe.transport_cc and receiver.transport_cc_id):
+                continue
+            prober = self._probers.get(receiver.id)
+            if prober is None:
+                prober = self._probers[receiver.id] = Prober()
+            # Climbing needs headroom (see _fit): probe until the ideal allocation fits with it.
+            budget = prober.due(now, receiver.ideal_bitrate * UPGRADE_HEADROOM, receiver.target_bitrate, bwe.estimate)
+            if not budget:
+                continue
+            stream = next((p for p in map(receiver.projections.get, receiver.forwarded) if eligible(p, now)), None)
+            if stream is None:
+                continue
+            for packet in prober.probes(budget, stream.out_rtx, rtx_pt, stream.last_ts, receiver.transport_cc_id,
+                                        bwe, now):
+                receiver.deliver(packet)
 
     def request_pending_keyframes(self) -> None:
         """Ask again for every key frame a receiver still waits for: the first request may have

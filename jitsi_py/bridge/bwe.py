@@ -12,8 +12,9 @@ bursts by send time; the growth of one-way delay between bursts is smoothed and 
 (a least-squares slope over recent bursts) compared with an adaptive threshold. A rising trend
 (queues filling) cuts the estimate to a fraction of what actually got through; a flat one lets it
 grow multiplicatively; a falling one (queues draining) holds it. Loss above 10 % cuts it in
-proportion, loss under 2 % allows growth. There is no probing with padding: the estimate grows
-by sending real media, within ``MAX_BITRATE``.
+proportion, loss under 2 % allows growth. As in GCC, growth stops at 1.5 times what actually got
+through (plus 10 kbps): an estimate nothing tested cannot climb, so after a drop it comes back
+only as fast as traffic proves the path, which is what probing (``probing.py``) supplies.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ ACKED_WINDOW = 0.5  # seconds of received bytes behind the acknowledged rate
 LOSS_HIGH, LOSS_LOW = 0.10, 0.02
 LOSS_PERIOD = 0.5  # loss is judged over at least this much feedback
 LOSS_MIN_PACKETS = 20  # ... and at least this many packets
+ACKED_HEADROOM, ACKED_SLACK = 1.5, 10_000  # growth stops at this multiple of the acknowledged rate
+# Seconds after a stream starts towards a receiver during which its packets' loss is not
+# congestion: the receiver may not know the stream yet (the forwarder marks them, see above).
+UNSIGNALLED_GRACE = 3.0
 
 NORMAL, OVERUSE, UNDERUSE = 0, 1, -1
 
@@ -75,6 +80,16 @@ class BandwidthEstimator:
         self._loss_high = False
 
     # --- inputs ----------------------------------------------------------------------------------
+
+    def sent(self, size: int, now: float) -> int:
+        """Record one packet about to leave (``size`` bytes, negative: its loss does not count);
+        returns the transport-wide sequence number to stamp on it. The per-packet path inlines
+        this; probes and other occasional packets call it."""
+        seq = self.next_seq
+        self.next_seq = (seq + 1) & 0xFFFF
+        index = seq & (HISTORY - 1)
+        self.sent_seq[index], self.sent_time[index], self.sent_size[index] = seq, now, size
+        return seq
 
     def transport_feedback(self, base: int, arrivals: list[float | None], now: float) -> None:
         """One transport-cc feedback (as ``rtcp.parse_transport_cc`` gives it).
@@ -226,5 +241,9 @@ class BandwidthEstimator:
                 self._last_decrease = now
                 estimate = min(estimate, BETA * (acked if acked is not None else estimate))
         elif self.state == NORMAL and not self._loss_high:
-            estimate *= (1 + GROWTH_PER_SECOND) ** elapsed
+            grown = estimate * (1 + GROWTH_PER_SECOND) ** elapsed
+            acked = self.acked_bitrate
+            if acked is not None:
+                grown = min(grown, max(estimate, ACKED_HEADROOM * acked + ACKED_SLACK))
+            estimate = grown
         self.estimate = max(MIN_BITRATE, min(MAX_BITRATE, estimate))

@@ -326,6 +326,7 @@ class Conference:
 
     def tick(self, now: float) -> None:
         self.forwarder.now = now
+        self.forwarder.probe(now)
         for endpoint in self.endpoints.values():
             endpoint.send_transport_cc()
         if now >= self._next_report:

@@ -31,13 +31,12 @@ from dataclasses import dataclass, field
 
 from . import rtcp
 from .allocation import ALL_TEMPORAL, DEFAULT_MAX_HEIGHT, NO_LAYER, NOMINAL_BITRATES, Allocator, VideoConstraints
-from .bwe import HISTORY as BWE_HISTORY, BandwidthEstimator
+from .bwe import HISTORY as BWE_HISTORY, UNSIGNALLED_GRACE, BandwidthEstimator
 from .rtp import KEYFRAME_DETECTORS, find_extension, header_length
 
 HEADER = struct.Struct("!HII")
 KEYFRAME_REQUEST_INTERVAL = 0.2  # bridge-media.md §4.4: one PLI per source per 200 ms at most
 VIDEO_TS_STEP = 3000  # 90 kHz at 30 fps: the gap placed between two layers' timestamps
-UNSIGNALLED_GRACE = 3.0  # seconds after a stream starts towards a receiver: its loss is not congestion
 MAX_NACK_GAP = 64  # a larger jump is a restart or a burst a key frame repairs better
 HISTORY = 512  # power of two: packets kept per receiver for NACK retransmission
 BWE_MASK = BWE_HISTORY - 1
@@ -188,6 +187,7 @@ class Forwarder(Allocator):
         maps RTX payload types to the payload type they retransmit."""
         self._video_pts.update({pt: name.upper() for pt, name in pts.items()})
         self._rtx_pts.update(rtx or {})
+        self.rtx_payload_types.update({apt: pt for pt, apt in (rtx or {}).items()})
 
     def add_receiver(self, receiver: Receiver, send_rtcp) -> None:
         self.receivers[receiver.id] = receiver

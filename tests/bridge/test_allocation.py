@@ -15,7 +15,7 @@ class Sink:
         self.rtcp = []
 
     def deliver(self, packet):
-        self.packets.append(packet)
+        self.packets.append(bytes(packet))  # the forwarder reuses its buffer
 
     def send_rtcp(self, packet):
         self.rtcp.append(packet)
@@ -194,54 +194,6 @@ def test_malformed_transport_cc_feedback_is_an_rtcp_error():
         pass
     else:
         raise AssertionError("a truncated transport-cc feedback must raise RtcpError")
-
-
-def test_congestion_on_a_receivers_downlink_moves_it_down_a_layer_and_a_clear_path_back_up():
-    """alice sends three layers (about 0.25, 0.65 and 2.4 Mbps); bob's downlink is a FIFO queue
-    whose capacity drops from 10 to 1 Mbps and comes back; bob's transport-cc feedback is built
-    from what the bridge actually stamped on its packets."""
-    forwarder, bob, sinks = conference()
-    allow_720(bob, "alice-v0")
-    sizes = {1001: (1, 300), 1002: (1, 800), 1003: (3, 1000)}  # per 10 ms: packets, bytes each
-    seqs = {ssrc: 0 for ssrc in sizes}
-    state = {"link_free": 0.0, "pending": []}
-
-    def run(seconds, capacity, start):
-        now = start
-        while now < start + seconds:
-            forwarder.now = now
-            for ssrc, (count, size) in sizes.items():
-                for _ in range(count):
-                    seqs[ssrc] += 1
-                    key = seqs[ssrc] % 150 == 1  # a key frame every half second on every layer
-                    packet = with_tcc(ssrc, seqs[ssrc], 0, key)[:-100] + b"x" * (size - 20)
-                    sinks["bob"].packets.clear()
-                    forwarder.rtp("alice", packet, *read_header(packet), find_extension(packet, TCC_ID), now)
-                    for out in sinks["bob"].packets:
-                        sent = struct.unpack_from("!H", out, find_extension(out, TCC_ID))[0]
-                        arrival = max(now + 0.02, state["link_free"] + len(out) * 8 / capacity)
-                        state["link_free"] = arrival
-                        state["pending"].append((sent, arrival))
-            now = round(now + 0.01, 6)
-            if round(now * 100) % 5 == 0:  # feedback every 50 ms about what has arrived
-                arrived = [(s, a) for s, a in state["pending"] if a <= now]
-                state["pending"] = [(s, a) for s, a in state["pending"] if a > now]
-                if arrived:
-                    first = arrived[0][0]
-                    unwrapped = [(first + ((s - first) & 0xFFFF), a) for s, a in arrived]
-                    forwarder.feedback("bob", rtcp.build_rr(1) + rtcp.build_transport_cc(1, 2, 0, unwrapped))
-            if round(now * 100) % 50 == 0:
-                forwarder.check_layers()
-        return now
-
-    now = run(3, 10_000_000, 1.0)
-    assert bob.projections["alice-v0"].current == 2
-    now = run(4, 1_000_000, now)
-    assert bob.bwe.estimate < 1_000_000
-    assert bob.projections["alice-v0"].target <= 1 and bob.projections["alice-v0"].current <= 1
-    run(20, 10_000_000, now)  # no probing: the estimate climbs 8 %/s on real media
-    assert bob.projections["alice-v0"].current == 2
-    assert bob.bwe.estimate > 2_400_000
 
 
 def test_climbing_needs_headroom_but_staying_does_not():

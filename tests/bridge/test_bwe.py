@@ -41,7 +41,7 @@ def run(bwe: BandwidthEstimator, *, seconds: float, send_bps: float, link_bps: f
 
 def test_clean_feedback_lets_the_estimate_rise():
     bwe = BandwidthEstimator()
-    run(bwe, seconds=6, send_bps=1_500_000, link_bps=20_000_000)
+    run(bwe, seconds=6, send_bps=3_000_000, link_bps=20_000_000)
     assert bwe.known
     assert bwe.estimate > INITIAL_BITRATE * 1.3
 
@@ -57,8 +57,24 @@ def test_estimate_recovers_once_the_queue_is_gone():
     bwe = BandwidthEstimator()
     now = run(bwe, seconds=3, send_bps=2_000_000, link_bps=800_000)
     low = bwe.estimate
-    run(bwe, seconds=6, send_bps=500_000, link_bps=20_000_000, start=now + 5)
+    run(bwe, seconds=6, send_bps=2_000_000, link_bps=20_000_000, start=now + 5)
     assert bwe.estimate > low * 1.2
+
+
+def test_growth_stops_at_what_the_traffic_proves():
+    bwe = BandwidthEstimator()
+    now = run(bwe, seconds=10, send_bps=500_000, link_bps=20_000_000)
+    assert bwe.estimate == INITIAL_BITRATE  # far above what is sent: neither tested nor cut
+    bwe.estimate = 300_000
+    run(bwe, seconds=10, send_bps=500_000, link_bps=20_000_000, start=now)
+    assert 500_000 < bwe.estimate <= 1.5 * 500_000 + 10_000 + 1
+
+
+def test_sent_stamps_the_next_transport_wide_number():
+    bwe = BandwidthEstimator()
+    bwe.next_seq = 0xFFFF
+    assert bwe.sent(100, 1.0) == 0xFFFF and bwe.sent(-50, 1.1) == 0 and bwe.next_seq == 1
+    assert bwe.sent_size[0] == -50 and bwe.sent_time[HISTORY - 1] == 1.0
 
 
 def test_loss_makes_the_estimate_fall_even_without_queueing():
@@ -76,7 +92,7 @@ def test_light_loss_does_not_cut():
 def test_sequence_numbers_wrap():
     bwe = BandwidthEstimator()
     bwe.next_seq = 0xFFFF - 300
-    run(bwe, seconds=3, send_bps=1_500_000, link_bps=20_000_000)
+    run(bwe, seconds=3, send_bps=3_000_000, link_bps=20_000_000)
     assert bwe.next_seq < 0xFFFF - 300 and bwe.estimate > INITIAL_BITRATE
 
 

@@ -1,0 +1,89 @@
+"""Bandwidth probing towards one receiver (bridge-media.md §4.4; JVB's BandwidthProbing).
+
+Sans-I/O. The estimator only grows while traffic proves the path (``bwe.py``), so a receiver whose
+allocation sends less than it would like, after a drop for instance, would stay there. While the
+allocation wants more than the estimate (``ideal > estimate``) and sends less than the estimate
+(``target``), the gap ``min(ideal, estimate) - target`` is filled with probe packets, paced per
+call (the conference ticks every 20 ms), so the transport-cc feedback shows what the path carries
+and the estimate can climb; probing stops once the ideal allocation fits.
+
+Probes are padding-only RTX packets (RFC 4588 stream, RFC 3550 padding: P bit set, the last byte
+is the padding length) on the RTX SSRC and payload type of a video stream the receiver already
+gets, each with the receiver's next transport-wide sequence number so its feedback covers them.
+The SRTP protection is the receiver's ``deliver``'s, as for every packet it gets.
+"""
+
+from __future__ import annotations
+
+import secrets
+import struct
+
+from .bwe import UNSIGNALLED_GRACE, BandwidthEstimator
+
+PROBE_HEADER = struct.Struct("!BBHII")
+MAX_PADDING = 255  # RFC 3550: the padding length is one byte
+TCC_EXTENSION = struct.Struct("!HHBHx")  # 0xBEDE, one word, id/length byte, transport-wide seq
+HEADER_SIZE = PROBE_HEADER.size + TCC_EXTENSION.size
+MAX_CALL_INTERVAL = 0.05  # a late call does not make up for more than this much time
+MAX_PROBE_BITRATE = 5_000_000  # bound on what one receiver is probed with, whatever the gap
+
+
+def padding_packet(pt: int, seq: int, ts: int, ssrc: int, tcc_id: int, tcc_seq: int, padding: int) -> bytes:
+    """A padding-only RTP packet carrying a transport-wide sequence number (one-byte header
+    extension ``tcc_id``) and ``padding`` (1..255) bytes of padding."""
+    if not 0 < padding <= MAX_PADDING or not 0 < tcc_id < 15:
+        raise ValueError(f"padding {padding} or transport-cc id {tcc_id} out of range")
+    header = PROBE_HEADER.pack(0xB0, pt & 0x7F, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
+    extension = TCC_EXTENSION.pack(0xBEDE, 1, (tcc_id << 4) | 1, tcc_seq & 0xFFFF)
+    return header + extension + bytes(padding - 1) + bytes((padding,))
+
+
+class Prober:
+    """Probing state for one receiver: pacing, and the RTX sequence numbers it uses."""
+
+    def __init__(self) -> None:
+        self._last: float | None = None
+        self._left_over = 0.0  # bytes owed from earlier calls (a padding packet has a minimum size)
+        self._rtx_seq: dict[int, int] = {}  # RTX SSRC -> next sequence number
+        self.bytes_sent = 0
+        self.packets_sent = 0
+
+    def due(self, now: float, ideal: float, target: float, estimate: float) -> int:
+        """Bytes to probe with now: JVB's ``min(ideal - target, estimate - target)`` over the time
+        since the last call, bounded."""
+        last, self._last = self._last, now
+        gap = min(ideal, estimate) - target
+        if ideal <= estimate or gap <= 0 or last is None:
+            self._left_over = 0.0
+            return 0
+        elapsed = min(max(now - last, 0.0), MAX_CALL_INTERVAL)
+        wanted = self._left_over + min(gap, MAX_PROBE_BITRATE) * elapsed / 8
+        due = int(wanted)
+        self._left_over = min(wanted - due, HEADER_SIZE + MAX_PADDING)
+        return due
+
+    def probes(self, budget: int, rtx_ssrc: int, rtx_pt: int, ts: int, tcc_id: int,
+               bwe: BandwidthEstimator, now: float) -> list[bytes]:
+        """Padding packets worth about ``budget`` bytes on ``rtx_ssrc``; what is too small for a
+        packet is owed to the next call."""
+        out: list[bytes] = []
+        seq = self._rtx_seq.get(rtx_ssrc)
+        if seq is None:
+            seq = secrets.randbits(15)
+        while budget > HEADER_SIZE:
+            padding = min(budget - HEADER_SIZE, MAX_PADDING)
+            size = HEADER_SIZE + padding
+            out.append(padding_packet(rtx_pt, seq, ts, rtx_ssrc, tcc_id, bwe.sent(size, now), padding))
+            seq = (seq + 1) & 0xFFFF
+            budget -= size
+        self._rtx_seq[rtx_ssrc] = seq
+        self._left_over += budget
+        self.packets_sent += len(out)
+        self.bytes_sent += sum(len(p) for p in out)
+        return out
+
+
+def eligible(projection, now: float) -> bool:
+    """A stream the receiver knows well enough that probes on its RTX SSRC count."""
+    return (projection.source.media == "video" and projection.out_rtx is not None and projection.started
+            and projection.current >= 0 and now - projection.since > UNSIGNALLED_GRACE)
