@@ -53,7 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import ldap3
-from ldap3.core.exceptions import LDAPException
+from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
@@ -201,6 +201,7 @@ class Directory:
                 raise SettingsError(name, str(file), "no such file")
         self.config = config
         self.servers = [self._server(url) for url in config.url.split()]
+        self.uses_tls = config.start_tls or any(server.ssl for server in self.servers)
 
     def _server(self, url: str) -> ldap3.Server:
         config = self.config
@@ -220,7 +221,11 @@ class Directory:
         try:
             return self._verify(login, password)
         except (LDAPException, OSError) as exc:  # OSError covers socket timeouts
-            raise DirectoryDown(f"{type(exc).__name__}: {exc}") from None
+            hint = ""
+            if isinstance(exc, LDAPCommunicationError) and self.config.tls_cert is None and self.uses_tls:
+                # With TLS 1.3 a refused client certificate shows only as a dropped session.
+                hint = " (does the directory demand a client certificate? see JITSI_PY_LDAP_TLS_CERT)"
+            raise DirectoryDown(f"{type(exc).__name__}: {exc}{hint}") from None
 
     def _verify(self, login: LoginName, password: str) -> str | None:
         method = self.config.auth_method

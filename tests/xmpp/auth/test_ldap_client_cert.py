@@ -33,7 +33,7 @@ async def outcome(back: LdapBackend, user: str = "mireille", password: str = "co
 
 @pytest.mark.system
 @pytest.mark.parametrize("transport", ["ldaps", "starttls"])
-async def test_only_a_certificate_from_the_directory_ca_gets_in(slapd_mtls, transport):
+async def test_only_a_certificate_from_the_directory_ca_gets_in(slapd_mtls, transport, caplog):
     url, extra = (slapd_mtls["tls"], {}) if transport == "ldaps" else (slapd_mtls["plain"], {"LDAP_START_TLS": "1"})
     ca = slapd_mtls["ca"]
     good = backend(url, ca, slapd_mtls["client"], **extra)
@@ -44,6 +44,7 @@ async def test_only_a_certificate_from_the_directory_ca_gets_in(slapd_mtls, tran
     # Without a certificate, or with one the directory's CA did not sign, the handshake fails:
     # the directory is unusable, which is not the user's fault.
     assert await outcome(backend(url, ca, **extra)) == "temporary-auth-failure"
+    assert "does the directory demand a client certificate?" in caplog.text  # the operator's hint
     assert await outcome(backend(url, ca, slapd_mtls["stranger"], **extra)) == "temporary-auth-failure"
 
 
