@@ -202,6 +202,8 @@ class Directory:
         self.config = config
         self.servers = [self._server(url) for url in config.url.split()]
         self.uses_tls = config.start_tls or any(server.ssl for server in self.servers)
+        # STARTTLS is an LDAPv3 extended operation; saslauthd raises the version for it likewise.
+        self.version = 3 if config.start_tls else config.version
 
     def _server(self, url: str) -> ldap3.Server:
         config = self.config
@@ -252,7 +254,7 @@ class Directory:
         last: Exception | None = None
         for server in self.servers:
             conn = ldap3.Connection(
-                server, user=user, password=password, version=self.config.version,
+                server, user=user, password=password, version=self.version,
                 authentication=ldap3.SIMPLE if user else ldap3.ANONYMOUS,
                 # ldap3 packs the receive timeout into a socket option as a whole number.
                 receive_timeout=math.ceil(self.config.timeout), raise_exceptions=False, read_only=True,

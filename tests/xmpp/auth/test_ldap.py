@@ -101,6 +101,9 @@ async def test_start_tls(slapd):
     back = backend(slapd["plain"], LDAP_START_TLS="1", LDAP_USE_TLS="1", LDAP_TLS_CHECK_PEER="1",
                    LDAP_TLS_CACERT_FILE=str(slapd["cert"]), LDAP_TLS_CACERT_DIR="/nonexistent")
     assert await back.plain(ATTEMPT, "mireille", "correct horse") == Identity("mireille")
+    # LDAP_VERSION=2 with STARTTLS speaks version 3, as saslauthd does.
+    assert await backend(slapd["plain"], LDAP_START_TLS="1", LDAP_VERSION="2").plain(
+        ATTEMPT, "mireille", "correct horse") == Identity("mireille")
 
 
 async def test_second_url_used_when_the_first_is_down(slapd):
