@@ -163,31 +163,42 @@ class TokenVerifier:
         if self.keys is None and len(config.app_secret.encode()) < 32:
             log.warning("JWT_APP_SECRET is shorter than 32 bytes; RFC 7518 §3.2 asks for at least 32")
 
-    async def verify(self, token: str, issuers: Iterable[str] | None = None) -> dict[str, Any]:
-        """The verified payload, or AuthFailure with upstream's reason."""
-        key: Any = self.config.app_secret
-        if self.keys is not None:
-            try:
-                header = jwt.get_unverified_header(token)
-            except jwt.InvalidTokenError:
-                raise AuthFailure("not-authorized", "bad token format") from None
-            kid = header.get("kid")
-            if kid is None:
-                raise AuthFailure("not-authorized", "'kid' claim is missing")
-            if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_CHARS:
-                raise AuthFailure("not-authorized", "bad token format")
-            key = await self.keys.key(kid)
-        claims = self._decode(token, key)
+    async def verify(self, token: str, issuers: Iterable[str] | None = None,
+                     session_key: str | None = None) -> dict[str, Any]:
+        """The verified payload, or AuthFailure with upstream's reason.
+
+        ``session_key`` is upstream's ``session.public_key``: with a key server, it is the HS256
+        secret used instead of fetching a key; with an app secret, it is ignored, as upstream does.
+        """
+        if self.keys is None:
+            claims = self._decode(token, self.config.app_secret)
+        elif session_key is not None:
+            claims = self._decode(token, session_key, "HS256")
+        else:
+            claims = self._decode(token, await self._fetch_key(token, self.keys))
         _check_claims(claims, tuple(issuers or self.issuers), self.config.accepted_audiences)
         return claims
 
-    def _decode(self, token: str, key: Any) -> dict[str, Any]:
+    @staticmethod
+    async def _fetch_key(token: str, keys: KeyServer) -> Any:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise AuthFailure("not-authorized", "bad token format") from None
+        kid = header.get("kid")
+        if kid is None:
+            raise AuthFailure("not-authorized", "'kid' claim is missing")
+        if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_CHARS:
+            raise AuthFailure("not-authorized", "bad token format")
+        return await keys.key(kid)
+
+    def _decode(self, token: str, key: Any, algorithm: str | None = None) -> dict[str, Any]:
         try:
             with warnings.catch_warnings():
                 # Upstream's examples use short secrets; the constructor warned once already.
                 warnings.simplefilter("ignore", InsecureKeyLengthWarning)
                 return jwt.decode(
-                    token, key, algorithms=[self.algorithm], leeway=self.config.leeway,
+                    token, key, algorithms=[algorithm or self.algorithm], leeway=self.config.leeway,
                     # iss and aud are checked below, with upstream's "*" wildcard.
                     options={"verify_aud": False, "verify_iss": False, "require": []},
                 )

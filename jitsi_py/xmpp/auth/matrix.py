@@ -14,8 +14,9 @@ true. The Jitsi room must be the base32 form of the token's ``room_id``.
 the token is the URL's ``?token=``, else the ``Authorization: Bearer`` header of the WebSocket
 upgrade or of the request creating the BOSH session (:func:`.jwt.session_token`; ``matrix`` reads
 the URL only, as its upstream module does). A token with ``context.matrix`` takes the Matrix path
-above, but its signature and claims are verified like any Jitsi token (:mod:`.jwt`); any other
-token, or none, is an ordinary ``AUTH_TYPE=jwt`` login. Both kinds accept the issuers
+above, but its signature and claims are verified like any Jitsi token (:mod:`.jwt`): with the
+app secret, or, when ``JWT_ASAP_KEYSERVER`` is set, with Element's placeholder secret, as
+upstream does. Any other token, or none, is an ordinary ``AUTH_TYPE=jwt`` login. Both kinds accept the issuers
 ``JWT_APP_ID`` and ``MATRIX_UVS_ISSUER`` (unset: any issuer), as upstream's module sets them.
 
 With ``MATRIX_UVS_SYNC_POWER_LEVELS``, ``claims["matrix_affiliation"]`` is ``"owner"`` when the
@@ -49,6 +50,7 @@ from .jwt import JwtBackend, read_body, session_token
 log = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 64 * 1024
+ELEMENT_PLACEHOLDER_KEY = "notused"  # what Element's widget signs its token with
 _MATRIX_ROOM_ID = re.compile(r"^!.*:.*[.].*$", re.DOTALL)
 
 
@@ -202,7 +204,10 @@ class HybridMatrixTokenBackend(JwtBackend):
             payload = None  # the verifying path below gives the precise reason
         if payload is None or matrix_context(payload) is None:
             return await super().anonymous(attempt)
-        verified = await self.verifier.verify(token)
+        # Upstream hands its token check Element's placeholder secret as the session's key: with a
+        # key server, the Matrix token is checked against that (so its signature proves nothing
+        # and the UVS alone vouches for the user); with an app secret, against the app secret.
+        verified = await self.verifier.verify(token, session_key=ELEMENT_PLACEHOLDER_KEY)
         return self.admit(await self.uvs.check(verified, attempt.query.get("room")), attempt)
 
 

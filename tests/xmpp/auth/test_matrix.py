@@ -160,3 +160,20 @@ async def test_hybrid_plain_jitsi_token(uvs):
     await refused(back, attempt(pyjwt.encode(body, "x" * 40, algorithm="HS256"), room="standup"))
     assert (await refused(back, attempt(None))).text == "token required"
     assert seen == []
+
+
+async def test_hybrid_with_a_key_server(uvs, key_server, signing_key):
+    """As upstream: Matrix tokens are checked against Element's placeholder secret, Jitsi tokens
+    against the key server's keys."""
+    from .test_jwt import rs256
+
+    url, seen = uvs
+    keys, _, _ = key_server
+    back = HybridMatrixTokenBackend(Settings.from_values({"JWT_APP_ID": "my_app", "JWT_ASAP_KEYSERVER": keys,
+                                                          **values(url)}), "meet.jitsi")
+    assert (await back.anonymous(attempt(element_token()))).claims["context"]["matrix"]["token"] == "oid-alice"
+    await refused(back, attempt(element_token(secret="something-else")))
+    assert len(seen) == 1
+    body = {"iss": "my_app", "aud": "jitsi", "room": "*"}
+    assert (await back.anonymous(attempt(rs256(body, signing_key)))).claims == body
+    await refused(back, attempt(pyjwt.encode(body, "notused", algorithm="HS256")))  # only Matrix tokens
