@@ -286,11 +286,14 @@ class Focus:
         await self._configure(room.jid, created)
         meeting_id = await self._meeting_id(room.jid)
         fs = self.settings.focus
+        # with authentication, as jicofo's AuthenticationRoleManager: authenticated users are the
+        # owners, no one else is elected
+        auto_owner = fs.auto_owner and not self.settings.common.auth.enabled
         room.core = Conference(
             room.jid, meeting_id, focus_jid=self.xmpp.boundjid.full, bridges=self.bridges, offer=self.offer,
             now=self.now(), initial_timeout=fs.initial_timeout, single_participant_timeout=fs.single_participant_timeout,
             max_ssrcs=fs.max_ssrcs_per_user, max_groups=fs.max_ssrc_groups_per_user,
-            strip_simulcast=fs.strip_simulcast, ssrc_rewriting=fs.ssrc_rewriting, auto_owner=fs.auto_owner)
+            strip_simulcast=fs.strip_simulcast, ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner)
         self.counters["conferences_created"] += 1
         log.info("focus: conference %s (meeting %s)", room.jid, meeting_id)
         early, room.early = room.early, {}

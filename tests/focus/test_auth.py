@@ -2,14 +2,23 @@
 
 from xml.etree.ElementTree import fromstring, tostring
 
-import pytest
+import asyncio
 
-from jitsi_py.common.stanzas.jingle import NS_FOCUS
+import pytest
+from slixmpp.exceptions import IqError
+
+from jitsi_py.common.stanzas.jingle import NS_FOCUS, q
 from jitsi_py.common.stanzas.jitsi import ConferenceIq, JitsiStanzaError, LogoutIq
 from jitsi_py.focus.auth import Authority, Refused
 from jitsi_py.focus.bridges import BridgeTable
 from jitsi_py.focus.conference import Conference, GrantOwner, Participant
+from jitsi_py.focus.client import Focus
 from jitsi_py.focus.jingle import Offer
+from jitsi_py.settings import Settings
+
+from .conftest import until
+from .harness import AUTH, FOCUS_PASSWORD, MUC, ProsodyServer, _client, connect, free_port
+from .harness import Participant as Client
 
 ROOM = "standup@muc.meet.jitsi"
 ALICE = "alice@meet.jitsi/web"
@@ -113,3 +122,64 @@ def test_a_member_who_authenticates_in_the_room_becomes_an_owner():
     assert conference.participants["guest"].affiliation == "owner"
     conference.authenticated(GUEST)  # already an owner: nothing more
     assert not [c for c in conference.commands() if isinstance(c, GrantOwner)]
+
+
+@pytest.mark.system
+async def test_on_prosody_a_guest_logs_in_becomes_an_owner_and_logs_out(tmp_path):
+    """Our focus on Debian's Prosody, over the wire: the login-and-upgrade flow and the logout IQ.
+    Prosody's test host for passwords is ``auth.meet.jitsi`` and ``meet.jitsi`` is anonymous, so
+    here the former is the login domain (in docker-jitsi-meet: ``meet.jitsi`` and
+    ``guest.meet.jitsi``)."""
+    server = ProsodyServer(tmp_path)
+    await server.start()
+    server.prosody.register("alice", "alice-password")
+    settings = Settings.from_values({"XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(server.c2s_port),
+                                     "JICOFO_AUTH_PASSWORD": FOCUS_PASSWORD, "JICOFO_REST_PORT": str(free_port()),
+                                     "ENABLE_AUTH": "1", "AUTH_TYPE": "internal"})
+    focus = Focus(settings)
+    focus.authority = Authority(AUTH, lifetime=3600.0)
+    login = _client(f"alice@{AUTH}", "alice-password")
+    guest = Client(server.c2s_port, "", f"upgrade@{MUC}")
+    try:
+        await focus.start()
+        await asyncio.wait_for(focus.connected.wait(), 15)
+        guest.focus_jid = focus.xmpp.boundjid.full
+        await connect(login, server.c2s_port)
+        await guest.start()
+
+        async def ask(client, machine_uid, session_id=None) -> ConferenceIq:
+            iq = client.make_iq_set(ito=focus.xmpp.boundjid.full)
+            iq.xml.append(ConferenceIq(f"upgrade@{MUC}", machine_uid=machine_uid, session_id=session_id).to_element())
+            return ConferenceIq.from_element((await iq.send(timeout=15)).xml.find(q(NS_FOCUS, "conference")))
+
+        with pytest.raises(IqError) as refused:  # a guest may not start the meeting
+            await ask(guest.client, "m-guest")
+        assert refused.value.condition == "not-authorized"
+        started = await ask(login, "m-alice")
+        assert started.ready and started.identity == f"alice@{AUTH}" and started.session_id
+        assert (await ask(guest.client, "m-guest")).session_id is None
+        await guest.join()
+        room = focus.rooms[f"upgrade@{MUC}"]
+        await until(lambda: any(p.real_jid == guest.client.boundjid.full for p in room.core.participants.values()))
+        assert guest.role == "participant"  # admitted, and no one is elected owner with authentication
+        # the guest logs in on a second connection (same machine), then asks again with the session
+        session = (await ask(login, "m-guest")).session_id
+        answer = await ask(guest.client, "m-guest", session)
+        assert (answer.session_id, answer.identity) == (session, f"alice@{AUTH}")
+        await until(lambda: guest.role == "moderator")
+
+        async def logout():
+            iq = guest.client.make_iq_set(ito=focus.xmpp.boundjid.full)
+            iq.xml.append(LogoutIq(session_id=session).to_element())
+            return LogoutIq.from_element((await iq.send(timeout=10)).xml.find(q(NS_FOCUS, "logout")))
+
+        assert await logout() == LogoutIq()  # no logout-url: nothing outside the focus to log out of
+        with pytest.raises(IqError) as again:
+            await logout()
+        assert again.value.condition == "not-acceptable"
+        assert again.value.iq["error"].xml.find(q(NS_FOCUS, "session-invalid")) is not None
+    finally:
+        await guest.stop()
+        login.abort()
+        await focus.stop()
+        await server.stop()
