@@ -8,7 +8,6 @@ and the REST side both call it.
 
 from __future__ import annotations
 
-import ipaddress
 from xml.etree.ElementTree import Element
 
 from ..common.stanzas import colibri2 as c2
@@ -32,13 +31,6 @@ class Colibri2Failure(Exception):
 
     def reason_element(self) -> Element | None:
         return c2.reason_element(self.reason, self.endpoint_id) if self.reason else None
-
-
-def _is_ipv4(address: str) -> bool:
-    try:
-        return isinstance(ipaddress.ip_address(address), ipaddress.IPv4Address)
-    except ValueError:
-        return False
 
 
 def _is_bare_jid(name: str) -> bool:
@@ -176,10 +168,11 @@ def _set_remote_ice(bridge, endpoint: Endpoint, ice: IceTransport, now: float) -
     if ice.ufrag and ice.pwd:
         endpoint.ice.set_remote_credentials(ice.ufrag, ice.pwd, now)
     for candidate in ice.candidates:
-        # The media port is IPv4 and remote candidates are not resolved (mDNS names are
-        # skipped): browsers reach us by peer-reflexive addresses anyway.
-        if candidate.protocol == "udp" and candidate.component == 1 and _is_ipv4(candidate.ip):
-            endpoint.ice.add_remote_candidate(candidate.ip, candidate.port, now)
+        # Named as the media socket names its peers; families it cannot reach and names (mDNS)
+        # are skipped: browsers reach us by peer-reflexive addresses anyway.
+        address = bridge.port.peer_address(candidate.ip)
+        if candidate.protocol == "udp" and candidate.component == 1 and address is not None:
+            endpoint.ice.add_remote_candidate(address, candidate.port, now)
 
 
 def _set_media(conference: Conference, endpoint: Endpoint, media_list: list[c2.Media]) -> None:

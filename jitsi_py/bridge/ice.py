@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import secrets
 import string
-from hashlib import sha256
 
 from aioice import stun
 
@@ -39,10 +38,6 @@ def candidate_priority(candidate_type: str, local_pref: int = 65535, component: 
     """RFC 8445 §5.1.2.1 recommended formula (same type preferences as aioice)."""
     type_pref = {"host": 126, "prflx": 110, "srflx": 100}.get(candidate_type, 0)
     return (1 << 24) * type_pref + (1 << 8) * local_pref + 256 - component
-
-
-def candidate_foundation(candidate_type: str, base_address: str) -> str:
-    return str(int.from_bytes(sha256(f"{candidate_type}|udp|{base_address}".encode()).digest()[:4], "big"))
 
 
 class IceAgent:
@@ -164,7 +159,7 @@ class IceAgent:
                 return
             self.controlling = True
         response = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, message.transaction_id,
-                                {"XOR-MAPPED-ADDRESS": addr})
+                                {"XOR-MAPPED-ADDRESS": reflexive_address(addr)})
         response.add_message_integrity(self._local_key)
         self._out.append((bytes(response), addr))
         self.last_valid = now
@@ -247,3 +242,12 @@ def stun_local_ufrag(data: bytes) -> str | None:
             return local.decode("utf-8", "replace") if sep else None
         pos += 4 + length + (-length % 4)
     return None
+
+
+def reflexive_address(addr: tuple[str, int]) -> tuple[str, int]:
+    """The address a peer is told it has: an IPv4 peer reaching a dual-stack socket is named
+    ``::ffff:a.b.c.d`` there, but it knows itself (and pairs candidates) by ``a.b.c.d``."""
+    host = addr[0]
+    if host.startswith("::ffff:") and "." in host:
+        return host[7:], addr[1]
+    return addr

@@ -8,10 +8,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ..settings import Settings, require_secret
+from ..settings import Settings, SettingsError, require_secret
+from .candidates import build_candidates, gather_host_addresses, parse_mapping
 from .rest import private_app, public_app
 from .stun import discover_mapped_address
-from .videobridge import Videobridge, build_candidates, local_addresses
+from .udp import open_media_socket
+from .videobridge import Videobridge
 from .xmpp import BridgeXmpp
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,10 @@ STUN_DISCOVERY_TIMEOUT = 3.0
 async def run(settings: Settings) -> None:
     b = settings.bridge
     password = None if b.disable_xmpp else require_secret("JVB_AUTH_PASSWORD", b.password)
+    try:
+        mappings = [parse_mapping(entry) for entry in b.advertise_ips]
+    except ValueError as exc:
+        raise SettingsError("JVB_ADVERTISE_IPS", ",".join(b.advertise_ips), str(exc)) from None
     loop = asyncio.get_running_loop()
     websocket_base = None
     if b.websocket:
@@ -31,19 +37,19 @@ async def run(settings: Settings) -> None:
     bridge = Videobridge(candidates=[], websocket_base=websocket_base, sctp_enabled=True,
                          region=b.region, relay_id=b.relay_id, trust_bwe=b.trust_bwe,
                          relays_enabled=b.octo)
-    transport, _ = await loop.create_datagram_endpoint(lambda: bridge.port, local_addr=("0.0.0.0", b.port))
+    sock = open_media_socket(b.port, None if b.use_ipv6 else "0.0.0.0")
+    transport, _ = await loop.create_datagram_endpoint(lambda: bridge.port, sock=sock)
     bridge.port.set_buffer_sizes(b.socket_buffer)
-    advertise = b.advertise_ips
-    local = local_addresses()
-    if not advertise and not b.disable_stun and b.stun_servers:
-        mapped = await discover_mapped_address(bridge.port, b.stun_servers, STUN_DISCOVERY_TIMEOUT)
-        if mapped is not None and mapped[0] not in local:
-            advertise = (f"{mapped[0]}#{mapped[1]}",)
-    bridge.candidates = build_candidates(b.port, local, advertise, b.advertise_private_candidates)
+    stun_mapped = None
+    if not b.disable_stun and b.stun_servers:
+        stun_mapped = await discover_mapped_address(bridge.port, b.stun_servers, STUN_DISCOVERY_TIMEOUT)
+    bridge.candidates = build_candidates(b.port, gather_host_addresses(ipv6=bridge.port.ipv6), mappings,
+                                         b.advertise_private_candidates, stun_mapped=stun_mapped)
     if b.require_valid_address and not bridge.candidates:
         bridge.healthy = False
-    log.info("bridge: media on udp/%d, candidates %s", b.port,
-             ", ".join(f"{c.type} {c.ip}:{c.port}" for c in bridge.candidates))
+    log.log(logging.INFO if bridge.candidates else logging.WARNING, "bridge: media on udp/%d (%s), candidates %s",
+            b.port, "IPv4 and IPv6" if bridge.port.ipv6 else "IPv4", ", ".join(
+                f"{c.type} {c.ip}:{c.port}" for c in bridge.candidates) or "none: no client can reach this bridge")
 
     stop = asyncio.Event()
 

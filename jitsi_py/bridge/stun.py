@@ -26,7 +26,7 @@ async def discover_mapped_address(port, servers: tuple[str, ...], timeout: float
         port.expect_stun_response(request.transaction_id, waiter)
         try:
             for attempt in range(3):
-                port.sendto(bytes(request), infos[0][4][:2])
+                port.sendto(bytes(request), (port.peer_address(infos[0][4][0]), infos[0][4][1]))
                 try:
                     response = await asyncio.wait_for(asyncio.shield(waiter), timeout / 3)
                 except asyncio.TimeoutError:

@@ -9,6 +9,7 @@ an address we sent a check to. Everything else is dropped and counted.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import socket
@@ -34,6 +35,32 @@ def set_buffer_sizes(sock: socket.socket, size: int) -> tuple[int, int]:
         except OSError:
             sock.setsockopt(socket.SOL_SOCKET, plain, size)
     return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF), sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+
+
+def open_media_socket(port: int, host: str | None = None) -> socket.socket:
+    """The media socket: one dual-stack socket on ``[::]:port`` so IPv4 and IPv6 share one demux
+    and one ``sendto`` (IPv4 peers appear as ``::ffff:a.b.c.d``); IPv4 only on ``0.0.0.0`` where
+    the kernel has no IPv6. ``host`` binds one address instead (tests: ``::1``, ``127.0.0.1``)."""
+    if host is None:
+        try:
+            return _bound(socket.AF_INET6, ("::", port), dual_stack=True)
+        except OSError as exc:
+            log.info("bridge: no IPv6 media socket (%s); IPv4 only", exc)
+            host = "0.0.0.0"
+    return _bound(socket.AF_INET6 if ":" in host else socket.AF_INET, (host, port))
+
+
+def _bound(family: int, address: tuple[str, int], dual_stack: bool = False) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if dual_stack:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
 
 def kernel_drops(sock: socket.socket) -> int | None:
@@ -69,6 +96,10 @@ class MediaPort(asyncio.DatagramProtocol):
         self.socket = None
         self._clock = clock
         self.sendto = self._not_bound
+        self._send_now = self._not_bound
+        self._sender: socket.socket | None = None
+        self.ipv6 = False  # IPv6 peers reachable
+        self.dual_stack = False  # IPv4 peers are named ::ffff:a.b.c.d
 
     @staticmethod
     def _not_bound(data, addr) -> None:
@@ -78,8 +109,33 @@ class MediaPort(asyncio.DatagramProtocol):
         self.transport = transport
         self.socket = transport.get_extra_info("socket")
         self.sendto = transport.sendto
+        sock = self.socket
+        if sock is not None:  # the forwarding path sends on its own handle to it (see send_media)
+            self._sender = socket.socket(fileno=os.dup(sock.fileno()))
+            self._sender.setblocking(False)
+            self._send_now = self._sender.sendto
+        self.ipv6 = sock is not None and sock.family == socket.AF_INET6
+        self.dual_stack = self.ipv6 and sock.getsockname()[0] == "::" and not sock.getsockopt(
+            socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
         if self._clock is None:
             self._clock = asyncio.get_running_loop().time
+
+    def connection_lost(self, exc) -> None:
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
+            self._send_now = self._not_bound
+
+    def send_media(self, data, addr) -> None:
+        """Send one datagram of the forwarding path. ``data`` may be a view into a buffer the caller
+        reuses, so it goes to the socket now and is copied only when the kernel's send buffer is
+        full and the transport has to queue it (the transport would keep a reference instead)."""
+        try:
+            self._send_now(data, addr)
+        except BlockingIOError:
+            self.transport.sendto(bytes(data), addr)
+        except OSError:
+            pass  # as with the transport's sendto (error_received): a gone peer is ICE consent's business
 
     def datagram_received(self, data: bytes, addr) -> None:
         addr = addr[:2]
@@ -103,6 +159,19 @@ class MediaPort(asyncio.DatagramProtocol):
             endpoint.receive_dtls(data, self._clock())
             return
         self._counters.unknown_address += 1
+
+    def peer_address(self, host: str) -> str | None:
+        """``host`` (an IP literal, e.g. a remote ICE candidate) as this socket names its peers,
+        so it matches the addresses datagrams come from; None when this socket cannot reach it."""
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return None  # a name (mDNS .local): JVB does not resolve remote candidates either
+        if ip.version == 6:
+            return ip.compressed if self.ipv6 else None
+        if self.dual_stack:
+            return f"::ffff:{ip}"
+        return None if self.ipv6 else str(ip)
 
     def set_buffer_sizes(self, size: int) -> None:
         receive, send = set_buffer_sizes(self.socket, size)

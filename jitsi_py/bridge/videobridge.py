@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
-import socket
 
 from ..common.stanzas.jingle import Candidate
 from .channel import SctpChannel
 from .conference import Conference, Counters, Endpoint
 from .dtls import Certificate
-from .ice import candidate_foundation, candidate_priority
 from .udp import MediaPort
 
 log = logging.getLogger(__name__)
@@ -19,44 +16,6 @@ log = logging.getLogger(__name__)
 VERSION = "2.3.0-jitsi-py"
 # stress_level = packet rate / this (bridge-media.md: JVB's packet-rate load threshold).
 PACKET_RATE_CAPACITY = 50_000
-
-
-def local_addresses() -> list[str]:
-    """IPv4 addresses of this host: the default route's, the hostname's, and loopback last."""
-    found: list[str] = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # no packet is sent; only the route is looked up
-            found.append(probe.getsockname()[0])
-        except OSError:
-            pass
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET, socket.SOCK_DGRAM):
-            found.append(info[4][0])
-    except OSError:
-        pass
-    found.append("127.0.0.1")
-    return [a for a in dict.fromkeys(found) if not (a.startswith("127.") and a != "127.0.0.1")]
-
-
-def build_candidates(port: int, local: list[str], advertise: tuple[str, ...], private: bool) -> list[Candidate]:
-    """Host candidates for local addresses, srflx for JVB_ADVERTISE_IPS mappings (``ip`` or ``ip#port``)."""
-    import ipaddress
-
-    candidates: list[Candidate] = []
-    base = local[0] if local else "0.0.0.0"
-    for index, address in enumerate(local):
-        ip = ipaddress.ip_address(address)
-        if (ip.is_private or ip.is_loopback) and not private and advertise:
-            continue
-        candidates.append(Candidate(1, candidate_foundation("host", address), 0, os.urandom(8).hex(), address,
-                                    port, candidate_priority("host", 65535 - index), "udp", "host"))
-    for index, mapping in enumerate(advertise):
-        address, _, public_port = mapping.partition("#")
-        candidates.append(Candidate(1, candidate_foundation("srflx", address), 0, os.urandom(8).hex(), address,
-                                    int(public_port or port), candidate_priority("srflx", 65535 - index), "udp",
-                                    "srflx", rel_addr=base, rel_port=port))
-    return candidates
 
 
 class Videobridge:

@@ -36,6 +36,9 @@ class Bridge:
     websocket_server_id: str = env("JVB_WS_SERVER_ID", "jvb")
     websocket_port: int = env("COLIBRI_WEBSOCKET_PORT", "9090", port_number)
     require_valid_address: bool = env("JVB_REQUIRE_VALID_ADDRESS", "0", boolean)
+    # Our own, as ice4j's harvest.use-ipv6: the media port also on IPv6 (one dual-stack socket)
+    # with IPv6 host candidates.
+    use_ipv6: bool = env("JITSI_PY_JVB_USE_IPV6", "1", boolean)
     # Our own: the media socket's SO_RCVBUF/SO_SNDBUF (forced past net.core.rmem_max when root).
     socket_buffer: int = env("JITSI_PY_JVB_SOCKET_BUFFER", "4mb", size)
     # Let the send-side bandwidth estimate (transport-cc, else REMB) cap each receiver's layers.

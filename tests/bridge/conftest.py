@@ -3,8 +3,9 @@ import asyncio
 import pytest
 from aiohttp import web
 
+from jitsi_py.bridge.candidates import build_candidates
 from jitsi_py.bridge.rest import public_app
-from jitsi_py.bridge.videobridge import Videobridge, build_candidates
+from jitsi_py.bridge.videobridge import Videobridge
 
 
 @pytest.fixture
