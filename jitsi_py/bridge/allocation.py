@@ -179,6 +179,7 @@ class Allocator:
         self._sender_constraints: dict[str, int] = {}
         self._rates_at: float | None = None
         self._probers: dict[str, Prober] = {}  # receiver id -> its probing state
+        self._temporal_layers: dict[str, int] = {}  # source name -> temporal layers allocated for
 
     def _project(self, receiver: Receiver, source: Source) -> Projection:
         raise NotImplementedError("the forwarder creates projections")
@@ -277,8 +278,8 @@ class Allocator:
 
     def check_layers(self) -> None:
         """Periodic: measure layer bitrates; reallocate when a sender starts or stops sending a
-        simulcast layer, or a receiver's estimate moved away from what its allocation fitted or
-        grew enough for its ideal allocation."""
+        simulcast layer or shows temporal layers, or a receiver's estimate moved away from what
+        its allocation fitted or grew enough for its ideal allocation."""
         changed = False
         elapsed = None if self._rates_at is None else self.now - self._rates_at
         if elapsed is None or elapsed > 0:
@@ -288,6 +289,9 @@ class Allocator:
                 source.update_rates(elapsed)
             # Audio activity only feeds the stats; video layers drive the allocation.
             if source.update_active() and source.media == "video":
+                changed = True
+            if source.temporal_layers != self._temporal_layers.get(source.name, 1):
+                self._temporal_layers[source.name] = source.temporal_layers
                 changed = True
         if self.trust_bwe:
             for receiver in self.receivers.values():

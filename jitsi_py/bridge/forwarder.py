@@ -33,6 +33,7 @@ from . import rtcp
 from .allocation import ALL_TEMPORAL, DEFAULT_MAX_HEIGHT, NO_LAYER, NOMINAL_BITRATES, Allocator, VideoConstraints
 from .bwe import HISTORY as BWE_HISTORY, UNSIGNALLED_GRACE, BandwidthEstimator
 from .rtp import KEYFRAME_DETECTORS, find_extension, header_length
+from .temporal import READERS as TEMPORAL_READERS, SAMPLE_INTERVAL, admit, note_layers, rewrite_picture_id
 
 HEADER = struct.Struct("!HII")
 KEYFRAME_REQUEST_INTERVAL = 0.2  # bridge-media.md §4.4: one PLI per source per 200 ms at most
@@ -291,6 +292,11 @@ class Forwarder(Allocator):
         muted = self.muted.get(sender)
         if muted is not None and muted[source.media == "video"]:
             return 0
+        temporal = None
+        if source.frame_rate_filter:
+            temporal = self._temporal(packet, pt)
+        elif source.media == "video" and not source.packets[layer] % SAMPLE_INTERVAL:
+            note_layers(source, self._temporal(packet, pt))
         keyframe = None
         count = 0
         buf = None
@@ -306,11 +312,15 @@ class Forwarder(Allocator):
                 if not keyframe:
                     continue
                 self._switch(projection, layer, seq, ts, now)
+            if temporal is not None and not admit(projection, temporal, seq):
+                continue
             out_seq = (seq + projection.seq_off) & 0xFFFF
             out_ts = (ts + projection.ts_off) & 0xFFFFFFFF
             if buf is None:
                 buf = bytearray(packet)
             HEADER.pack_into(buf, 2, out_seq, out_ts, projection.out_ssrc)
+            if temporal is not None:
+                rewrite_picture_id(buf, temporal, projection.pid_off)
             receiver = projection.receiver
             if tcc > 0 and receiver.transport_cc_id:
                 bwe = receiver.bwe
@@ -356,6 +366,12 @@ class Forwarder(Allocator):
         detector = KEYFRAME_DETECTORS.get(self._video_pts.get(pt, "VP8"))
         offset = header_length(packet)
         return detector is not None and offset > 0 and detector(packet, offset)
+
+    def _temporal(self, packet: bytes, pt: int):
+        """The packet's temporal layer descriptor (``temporal.py``), None when its codec has none."""
+        reader = TEMPORAL_READERS.get(self._video_pts.get(pt, "VP8"))
+        offset = header_length(packet)
+        return reader(packet, offset) if reader is not None and offset > 0 else None
 
     def _switch(self, projection: Projection, layer: int, seq: int, ts: int, now: float) -> None:
         if projection.started:

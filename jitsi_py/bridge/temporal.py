@@ -1,0 +1,127 @@
+"""Temporal layers: frame-rate limits by dropping a stream's upper temporal layers.
+
+A sender with temporal scalability (libwebrtc VP8 and VP9: typically three layers, at 7.5, 15 and
+30 fps) marks each frame with a temporal layer id (TID) in its payload descriptor (RFC 7741 §4.2
+for VP8, the VP9 payload descriptor's layer indices). A receiver's ``maxFrameRate``, or the
+allocation short of bandwidth, caps a projection at a TID (``Projection.max_tid``); the forwarder
+reads the descriptor once per packet of a source some receiver caps (``Source.frame_rate_filter``)
+and asks :func:`admit` per projection.
+
+A dropped packet must not look lost: when it is the next one in sequence the projection's
+sequence offset moves back by one, so what the receiver gets stays continuous; each dropped frame
+moves the picture id offset too, and :func:`rewrite_picture_id` keeps picture ids consecutive
+(TL0PICIDX needs nothing: base-layer frames are never dropped). A new cap takes effect at the
+next base-layer frame, which references nothing a cap removed. AV1 (dependency descriptor) and
+H.264 carry no TID these readers know: their frame rate is not limited.
+"""
+
+from __future__ import annotations
+
+MAX_TEMPORAL_LAYERS = 4
+# Of a source nobody caps, every 61st packet per layer is read to learn its temporal layers (a
+# prime: no lock-step with a frame pattern).
+SAMPLE_INTERVAL = 61
+NOT_LAYERED = -1  # the TID of a packet that carries none
+
+
+def read_vp8(data, offset: int) -> tuple[int, bool, int, int, int] | None:
+    """(TID or -1, starts a frame, picture id offset or -1, its width in bits, picture id), or
+    None for a descriptor cut short."""
+    n = len(data)
+    if offset >= n:
+        return None
+    first = data[offset]
+    start = bool(first & 0x10) and not first & 0x07  # S bit, partition 0
+    pos = offset + 1
+    tid = NOT_LAYERED
+    pid_at, bits, pid = -1, 0, 0
+    if first & 0x80:
+        if pos >= n:
+            return None
+        ext = data[pos]
+        pos += 1
+        if ext & 0x80:  # I: picture id, 7 or 15 bits
+            if pos >= n or (data[pos] & 0x80 and pos + 1 >= n):
+                return None
+            pid_at = pos
+            if data[pos] & 0x80:
+                bits, pid = 15, ((data[pos] & 0x7F) << 8) | data[pos + 1]
+                pos += 2
+            else:
+                bits, pid = 7, data[pos]
+                pos += 1
+        if ext & 0x40:  # L: TL0PICIDX
+            pos += 1
+        if ext & 0x20:  # T: TID in the next byte
+            if pos >= n:
+                return None
+            tid = data[pos] >> 6
+    return tid, start, pid_at, bits, pid
+
+
+def read_vp9(data, offset: int) -> tuple[int, bool, int, int, int] | None:
+    """As :func:`read_vp8`, from the VP9 payload descriptor (I P L F B E V Z, picture id, layer
+    indices); a frame starts at B of its lowest spatial layer."""
+    n = len(data)
+    if offset >= n:
+        return None
+    first = data[offset]
+    pos = offset + 1
+    pid_at, bits, pid = -1, 0, 0
+    if first & 0x80:
+        if pos >= n or (data[pos] & 0x80 and pos + 1 >= n):
+            return None
+        pid_at = pos
+        if data[pos] & 0x80:
+            bits, pid = 15, ((data[pos] & 0x7F) << 8) | data[pos + 1]
+            pos += 2
+        else:
+            bits, pid = 7, data[pos]
+            pos += 1
+    tid = NOT_LAYERED
+    start = bool(first & 0x08)
+    if first & 0x20:  # L: layer indices
+        if pos >= n:
+            return None
+        tid = data[pos] >> 5
+        start = start and not (data[pos] >> 1) & 0x07
+    return tid, start, pid_at, bits, pid
+
+
+READERS = {"VP8": read_vp8, "VP9": read_vp9}
+
+
+def admit(projection, descriptor: tuple[int, bool, int, int, int], seq: int) -> bool:
+    """Whether ``projection`` forwards this packet (inbound ``seq``) under its temporal cap;
+    a dropped one is taken out of the sequence numbers and picture ids the receiver sees."""
+    tid, start = descriptor[0], descriptor[1]
+    if start and tid <= 0:
+        projection.max_tid = projection.wanted_tid
+    if tid <= projection.max_tid:
+        return True
+    seq_off = projection.seq_off
+    if (seq + seq_off - projection.last_seq) & 0xFFFF == 1:
+        projection.seq_off = (seq_off - 1) & 0xFFFF
+    if start:
+        projection.pid_off += 1
+    return False
+
+
+def rewrite_picture_id(buf, descriptor: tuple[int, bool, int, int, int], pid_off: int) -> None:
+    """Write the picture id this projection's receiver sees (the buffer is shared by all of a
+    packet's projections: written every time)."""
+    at = descriptor[2]
+    if at < 0:
+        return
+    if descriptor[3] == 15:
+        pid = (descriptor[4] - pid_off) & 0x7FFF
+        buf[at] = 0x80 | (pid >> 8)
+        buf[at + 1] = pid & 0xFF
+    else:
+        buf[at] = (descriptor[4] - pid_off) & 0x7F
+
+
+def note_layers(source, descriptor: tuple[int, bool, int, int, int] | None) -> None:
+    """Learn how many temporal layers ``source`` has from a sampled packet's descriptor."""
+    if descriptor is not None and descriptor[0] >= source.temporal_layers:
+        source.temporal_layers = min(descriptor[0] + 1, MAX_TEMPORAL_LAYERS)
