@@ -86,6 +86,8 @@ async def test_sctp_data_channel(bridge):
                 await asyncio.sleep(0.05)
         # Initial state on open: alice learns what bob wants of her source, bob what he gets.
         assert (await receive("bob", "ForwardedSources"))["forwardedSources"] == ["alice-v0"]
+        assert (await receive("alice", "SenderSourceConstraints")) == {
+            "colibriClass": "SenderSourceConstraints", "sourceName": "alice-v0", "maxHeight": 180}
         channels["alice"].send(json.dumps({"colibriClass": "ClientHello"}))
         await receive("alice", "ServerHello")
         channels["bob"].send(json.dumps({"colibriClass": "EndpointMessage", "to": "", "from": "alice",
