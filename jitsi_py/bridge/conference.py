@@ -13,15 +13,13 @@ import secrets
 from time import monotonic
 from dataclasses import dataclass, field
 
-from pylibsrtp import Error as SrtpError
-
 from . import rtcp
 from .dtls import Certificate, DtlsSession
 from .forwarder import Forwarder, Receiver, Source
 from .ice import IceAgent, random_credentials
 from .rtp import audio_level, find_extension, read_header
 from .speaker import DominantSpeaker
-from .srtp import SrtpContext
+from .srtp import SrtpContext, SrtpError
 
 log = logging.getLogger(__name__)
 
@@ -189,16 +187,18 @@ class Endpoint:
         if self._forwarder.rtp(self.id, plain, pt, seq, ts, ssrc, tcc, now) < 0:
             counters.rtp_unknown_ssrc += 1
 
-    def deliver(self, packet: bytes) -> None:
-        """Send one plain RTP packet to this endpoint (called by the forwarder per receiver)."""
+    def deliver(self, packet) -> None:
+        """Send one plain RTP packet (bytes-like, not kept: the forwarder reuses its buffer) to this
+        endpoint; called by the forwarder per receiver."""
         addr = self.ice.selected
-        if addr is None or self.srtp is None:
+        srtp = self.srtp
+        if addr is None or srtp is None:
             return
         try:
-            out = self.srtp.protect(packet)
+            out = srtp.protect(packet)
         except SrtpError:
             return
-        self._port.sendto(out, addr)
+        self._port.send_media(out, addr)
         counters = self._counters
         counters.packets_sent += 1
         counters.bytes_sent += len(out)

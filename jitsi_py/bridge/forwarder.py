@@ -1,9 +1,10 @@
 """Selective forwarding for one conference: which receiver gets which source, at which layer.
 
 Sans-I/O. Plain RTP (already unprotected) goes in with :meth:`Forwarder.rtp`; each receiver gets
-its rewritten copy through its ``deliver(bytes)`` callable. RTCP feedback from receivers goes in
-with :meth:`Forwarder.feedback`; key-frame requests towards senders come out through the sender's
-``send_rtcp(bytes)``. Bridge-channel messages the allocation produces are queued in
+its rewritten copy through its ``deliver(buffer)`` callable (a bytearray the forwarder rewrites for
+the next receiver: the callee sends it at once and keeps nothing). RTCP feedback from receivers
+goes in with :meth:`Forwarder.feedback`; key-frame requests towards senders come out through the
+sender's ``send_rtcp(bytes)``. Bridge-channel messages the allocation produces are queued in
 ``messages`` as ``(endpoint id, dict)``.
 
 Which layer each receiver gets is decided by the :class:`~.allocation.Allocator` this class
@@ -15,7 +16,7 @@ rewrites SSRCs) and the sequence-number/timestamp offsets that make one continuo
 simulcast layer switches. A switch happens only on a key frame of the target layer, and only to a
 layer the sender currently sends (``Source.active``, refreshed by :meth:`Forwarder.check_layers`).
 Upstream loss is NACKed per layer and the senders' RTX answers are forwarded as the originals;
-receivers' NACKs are answered from a per-receiver history ring.
+receivers' NACKs are answered from each video projection's own history ring (per outgoing SSRC).
 
 Every packet sent to a receiver that negotiated transport-cc carries the bridge's own
 transport-wide sequence number for that receiver (the sender's is overwritten in place: the
@@ -35,11 +36,13 @@ from .bwe import HISTORY as BWE_HISTORY, UNSIGNALLED_GRACE, BandwidthEstimator
 from .rtp import KEYFRAME_DETECTORS, find_extension, header_length
 from .temporal import READERS as TEMPORAL_READERS, SAMPLE_INTERVAL, admit, note_layers, rewrite_picture_id
 
-HEADER = struct.Struct("!HII")
+HEADER = struct.Struct("!HII")  # sequence number, timestamp, SSRC: at offset 2
+SEQ_TS = struct.Struct("!HI")
 KEYFRAME_REQUEST_INTERVAL = 0.2  # bridge-media.md §4.4: one PLI per source per 200 ms at most
 VIDEO_TS_STEP = 3000  # 90 kHz at 30 fps: the gap placed between two layers' timestamps
 MAX_NACK_GAP = 64  # a larger jump is a restart or a burst a key frame repairs better
-HISTORY = 512  # power of two: packets kept per receiver for NACK retransmission
+HISTORY = 256  # power of two: packets kept per outgoing video stream for NACK retransmission
+HISTORY_MASK = HISTORY - 1
 BWE_MASK = BWE_HISTORY - 1
 RATE_SMOOTHING = 0.5  # weight of the newest interval in a layer's measured bitrate
 
@@ -107,7 +110,8 @@ class Projection:
     """A source as one receiver sees it; ``target``/``current`` are layer indexes or NO_LAYER."""
 
     __slots__ = ("receiver", "source", "out_ssrc", "out_rtx", "target", "current", "seq_off", "ts_off",
-                 "last_seq", "last_ts", "started", "since", "wanted_tid", "max_tid", "pid_off")
+                 "last_seq", "last_ts", "started", "since", "sent", "sent_seq_off", "sent_ts_off", "sent_pid_off",
+                 "wanted_tid", "max_tid", "pid_off")
 
     def __init__(self, receiver: "Receiver", source: Source, out_ssrc: int, out_rtx: int | None) -> None:
         self.receiver = receiver
@@ -122,6 +126,14 @@ class Projection:
         self.last_ts = 0
         self.started = source.media == "audio"
         self.since = 0.0  # when the receiver started getting it (set by the forwarder)
+        # What was sent, for NACKs (video only: Jitsi negotiates no NACK for audio), by outgoing
+        # sequence number: the inbound packet (shared by every receiver, not copied) and the
+        # offsets (sequence number, timestamp, picture id) in force when it left; allocated when
+        # the stream starts.
+        self.sent: list[bytes | None] | None = None
+        self.sent_seq_off: list[int] = []
+        self.sent_ts_off: list[int] = []
+        self.sent_pid_off: list[int] = []
         # The highest temporal layer the allocation wants forwarded, the one in force (changed at
         # a base-layer frame), and how many frames were dropped (picture ids close the gap).
         self.wanted_tid = ALL_TEMPORAL
@@ -148,7 +160,6 @@ class Receiver:
         self.projections: dict[str, Projection] = {}  # source name -> projection
         self.by_out_ssrc: dict[int, Projection] = {}
         self.forwarded: list[str] = []
-        self.history: list[bytes | None] = [None] * HISTORY  # what we sent, by sequence number
         self.transport_cc_id = 0  # the transport-cc header extension id, when negotiated
         self.bwe = BandwidthEstimator()
         self.allocated_for: float | None = None  # the estimate the last allocation fitted into
@@ -179,6 +190,7 @@ class Forwarder(Allocator):
         self.sender_reports: dict[int, tuple[int, float]] = {}  # SSRC -> (NTP middle bits, when)
         self.keyframe_requests = 0
         self.packets_forwarded = 0
+        self.retransmissions = 0  # packets sent again for receivers' NACKs
         self.senders_rtcp: dict[str, object] = {}  # endpoint id -> send_rtcp of the sender
 
     # --- signalling inputs -----------------------------------------------------------------------
@@ -300,6 +312,7 @@ class Forwarder(Allocator):
         keyframe = None
         count = 0
         buf = None
+        pack_header = HEADER.pack_into
         for projection in projections:
             target = projection.target
             if target == NO_LAYER:
@@ -314,11 +327,13 @@ class Forwarder(Allocator):
                 self._switch(projection, layer, seq, ts, now)
             if temporal is not None and not admit(projection, temporal, seq):
                 continue
-            out_seq = (seq + projection.seq_off) & 0xFFFF
-            out_ts = (ts + projection.ts_off) & 0xFFFFFFFF
+            seq_off = projection.seq_off
+            ts_off = projection.ts_off
+            out_seq = (seq + seq_off) & 0xFFFF
+            out_ts = (ts + ts_off) & 0xFFFFFFFF
             if buf is None:
-                buf = bytearray(packet)
-            HEADER.pack_into(buf, 2, out_seq, out_ts, projection.out_ssrc)
+                buf = bytearray(packet)  # one copy per inbound packet, rewritten per receiver
+            pack_header(buf, 2, out_seq, out_ts, projection.out_ssrc)
             if temporal is not None:
                 rewrite_picture_id(buf, temporal, projection.pid_off)
             receiver = projection.receiver
@@ -332,12 +347,17 @@ class Forwarder(Allocator):
                 bwe.sent_seq[index] = sent
                 bwe.sent_time[index] = now
                 bwe.sent_size[index] = size if now - projection.since > UNSIGNALLED_GRACE else -size
-            out = bytes(buf)
             if ((out_seq - projection.last_seq) & 0xFFFF) < 0x8000:
                 projection.last_seq = out_seq
                 projection.last_ts = out_ts
-            receiver.history[out_seq & (HISTORY - 1)] = out
-            receiver.deliver(out)
+            sent = projection.sent
+            if sent is not None:
+                index = out_seq & HISTORY_MASK
+                sent[index] = packet
+                projection.sent_seq_off[index] = seq_off
+                projection.sent_ts_off[index] = ts_off
+                projection.sent_pid_off[index] = projection.pid_off
+            receiver.deliver(buf)  # the receiver sends it at once and keeps nothing
             count += 1
         self.packets_forwarded += count
         return count
@@ -382,6 +402,10 @@ class Forwarder(Allocator):
             projection.since = now
             projection.seq_off = projection.ts_off = 0
             projection.last_seq = (seq - 1) & 0xFFFF
+            projection.sent = [None] * HISTORY
+            projection.sent_seq_off = [0] * HISTORY
+            projection.sent_ts_off = [0] * HISTORY
+            projection.sent_pid_off = [0] * HISTORY
         projection.current = layer
 
     # --- feedback from receivers -----------------------------------------------------------------
@@ -410,26 +434,45 @@ class Forwarder(Allocator):
                 base, arrivals = rtcp.parse_transport_cc(packet, offset, length)
                 receiver.bwe.transport_feedback(base, arrivals, self.now)
             elif pt == rtcp.RTPFB and fmt == rtcp.FMT_NACK and length >= 16:
-                ssrc = rtcp.media_ssrc(packet, offset)
-                for lost in rtcp.nack_sequence_numbers(packet, offset, length):
-                    kept = receiver.history[lost & (HISTORY - 1)]
-                    if kept is not None and HEADER.unpack_from(kept, 2)[::2] == (lost, ssrc):
-                        receiver.deliver(self._restamp(receiver, kept))
+                projection = receiver.by_out_ssrc.get(rtcp.media_ssrc(packet, offset))
+                if projection is not None and projection.sent is not None:
+                    for lost in rtcp.nack_sequence_numbers(packet, offset, length):
+                        self._retransmit(projection, lost)
 
-    def _restamp(self, receiver: Receiver, packet: bytes) -> bytes:
+    def _retransmit(self, projection: Projection, seq: int) -> None:
+        """Send again what went out on ``projection`` as ``seq``, if the ring still holds it."""
+        index = seq & HISTORY_MASK
+        packet = projection.sent[index]
+        if packet is None:
+            return
+        seq_off = projection.sent_seq_off[index]
+        original_seq, original_ts = SEQ_TS.unpack_from(packet, 2)
+        if (original_seq + seq_off) & 0xFFFF != seq:
+            return  # overwritten by a later packet
+        buf = bytearray(packet)
+        HEADER.pack_into(buf, 2, seq, (original_ts + projection.sent_ts_off[index]) & 0xFFFFFFFF, projection.out_ssrc)
+        pid_off = projection.sent_pid_off[index]
+        if pid_off:
+            descriptor = self._temporal(packet, packet[1] & 0x7F)
+            if descriptor is not None:
+                rewrite_picture_id(buf, descriptor, pid_off)
+        receiver = projection.receiver
+        self._restamp(receiver, buf)
+        self.retransmissions += 1
+        receiver.deliver(buf)
+
+    def _restamp(self, receiver: Receiver, buf: bytearray) -> None:
         """A retransmission is a new packet on the wire: it gets a new transport-wide number."""
-        tcc = find_extension(packet, receiver.transport_cc_id) if receiver.transport_cc_id else -1
-        if not 0 < tcc < len(packet) - 1:
-            return packet
+        tcc = find_extension(buf, receiver.transport_cc_id) if receiver.transport_cc_id else -1
+        if not 0 < tcc < len(buf) - 1:
+            return
         bwe = receiver.bwe
         sent = bwe.next_seq
         bwe.next_seq = (sent + 1) & 0xFFFF
-        buf = bytearray(packet)
         buf[tcc] = sent >> 8
         buf[tcc + 1] = sent & 0xFF
         index = sent & BWE_MASK
-        bwe.sent_seq[index], bwe.sent_time[index], bwe.sent_size[index] = sent, self.now, len(packet)
-        return bytes(buf)
+        bwe.sent_seq[index], bwe.sent_time[index], bwe.sent_size[index] = sent, self.now, len(buf)
 
     def request_keyframe(self, ssrc: int) -> None:
         last = self._last_keyframe_request.get(ssrc)

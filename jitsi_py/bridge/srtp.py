@@ -1,30 +1,113 @@
-"""SRTP/SRTCP contexts (RFC 3711, RFC 7714) for one endpoint, on pylibsrtp.
+"""SRTP/SRTCP contexts (RFC 3711, RFC 7714) for one endpoint, on libsrtp through pylibsrtp's binding.
 
 One inbound session (the endpoint's keys: unprotect, replay and auth checks) and one outbound
-session (ours: protect what we forward to it). pylibsrtp raises ``pylibsrtp.Error`` on a replay or
-a bad tag; the caller drops the packet and counts it.
+session (ours: protect what we forward to it). pylibsrtp's ``Session`` takes and returns ``bytes``
+and allocates per call; the forwarding path instead calls libsrtp through the same cffi binding
+on one preallocated buffer per context: a forwarded packet is copied in once, protected in place
+and sent from a view of that buffer. A failure (a replay, a bad tag, a packet too long for the
+buffer) raises ``SrtpError``; the caller drops the packet and counts it.
 """
 
 from __future__ import annotations
 
-from pylibsrtp import Policy, Session
+from pylibsrtp import Error as SrtpError
+from pylibsrtp._binding import ffi, lib
 
 from .dtls import SrtpProfile
 
+__all__ = ["SrtpContext", "SrtpError"]
+
 REPLAY_WINDOW = 1024
+BUFFER_SIZE = 2048  # past any datagram a browser sends over a 1500-byte MTU
+# What libsrtp may append: the auth tag and MKI (RTP), plus the SRTCP index (RTCP).
+RTP_TRAILER = 16 + 128
+RTCP_TRAILER = 4 + 16 + 128
+MAX_RTP = BUFFER_SIZE - RTP_TRAILER
+STATUS = {7: "authentication failure", 9: "replay check failed (bad index)",
+          10: "replay check failed (index too old)", 2: "unsupported parameter"}
+
+
+def _fail(status: int) -> SrtpError:
+    return SrtpError(STATUS.get(status, f"libsrtp status {status}"))
+
+
+def _session(profile: SrtpProfile, key: bytes, ssrc_type: int, repeat_tx: bool):
+    """A libsrtp session (``srtp_t *``, freed with the returned object) for one direction."""
+    if len(key) != profile.key_length + profile.salt_length:
+        raise ValueError(f"{profile.openssl_name.decode()} needs {profile.key_length + profile.salt_length} "
+                         f"bytes of key and salt, got {len(key)}")
+    policy = ffi.new("srtp_policy_t *")
+    for crypto, setter in ((policy.rtp, lib.srtp_crypto_policy_set_from_profile_for_rtp),
+                           (policy.rtcp, lib.srtp_crypto_policy_set_from_profile_for_rtcp)):
+        status = setter(ffi.addressof(crypto), profile.libsrtp)
+        if status:
+            raise _fail(status)
+    key_buffer = ffi.new("unsigned char[]", key)
+    policy.key = key_buffer
+    policy.ssrc.type = ssrc_type
+    policy.window_size = REPLAY_WINDOW
+    # Retransmissions for NACKs re-protect a packet with an index already used.
+    policy.allow_repeat_tx = 1 if repeat_tx else 0
+    session = ffi.new("srtp_t *")
+    status = lib.srtp_create(session, policy)  # copies what it needs from the policy and key
+    if status:
+        raise _fail(status)
+    return ffi.gc(session, lambda s: lib.srtp_dealloc(s[0]))
 
 
 class SrtpContext:
     def __init__(self, profile: SrtpProfile, local_key: bytes, remote_key: bytes) -> None:
-        rx = Policy(key=remote_key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=profile.libsrtp)
-        rx.window_size = REPLAY_WINDOW
-        tx = Policy(key=local_key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile.libsrtp)
-        # Retransmissions for NACKs re-protect a packet with an index already used.
-        tx.allow_repeat_tx = True
-        tx.window_size = REPLAY_WINDOW
-        self.rx = Session(policy=rx)
-        self.tx = Session(policy=tx)
-        self.unprotect = self.rx.unprotect
-        self.unprotect_rtcp = self.rx.unprotect_rtcp
-        self.protect = self.tx.protect
-        self.protect_rtcp = self.tx.protect_rtcp
+        self._rx_session = _session(profile, remote_key, lib.ssrc_any_inbound, repeat_tx=False)
+        self._tx_session = _session(profile, local_key, lib.ssrc_any_outbound, repeat_tx=True)
+        self._rx = self._rx_session[0]
+        self._tx = self._tx_session[0]
+        self._buffer = ffi.new("unsigned char[]", BUFFER_SIZE)
+        self._bytes = ffi.buffer(self._buffer)  # slicing copies out as bytes
+        self._view = memoryview(self._bytes)  # slicing is a view
+        self._length = ffi.new("int *")
+
+    def protect(self, packet) -> memoryview:
+        """SRTP for one plain RTP packet (any bytes-like object): a view of the result in this
+        context's buffer, valid until the next call on this context, so the caller sends it at once."""
+        size = len(packet)
+        if size > MAX_RTP:
+            raise SrtpError(f"packet too long ({size} bytes)")
+        buffer = self._buffer
+        ffi.memmove(buffer, packet, size)
+        length = self._length
+        length[0] = size
+        status = lib.srtp_protect(self._tx, buffer, length)
+        if status:
+            raise _fail(status)
+        return self._view[:length[0]]
+
+    def unprotect(self, data: bytes) -> bytes:
+        """The plain RTP packet inside one SRTP datagram, as a new ``bytes``."""
+        size = len(data)
+        if size > BUFFER_SIZE:
+            raise SrtpError(f"packet too long ({size} bytes)")
+        buffer = self._buffer
+        ffi.memmove(buffer, data, size)
+        length = self._length
+        length[0] = size
+        status = lib.srtp_unprotect(self._rx, buffer, length)
+        if status:
+            raise _fail(status)
+        return self._bytes[0:length[0]]
+
+    def protect_rtcp(self, packet: bytes) -> bytes:
+        return self._rtcp(lib.srtp_protect_rtcp, self._tx, packet, RTCP_TRAILER)
+
+    def unprotect_rtcp(self, data: bytes) -> bytes:
+        return self._rtcp(lib.srtp_unprotect_rtcp, self._rx, data, 0)
+
+    def _rtcp(self, function, session, data: bytes, trailer: int) -> bytes:
+        size = len(data)
+        if size > BUFFER_SIZE - trailer:
+            raise SrtpError(f"packet too long ({size} bytes)")
+        ffi.memmove(self._buffer, data, size)
+        self._length[0] = size
+        status = function(session, self._buffer, self._length)
+        if status:
+            raise _fail(status)
+        return self._bytes[0:self._length[0]]

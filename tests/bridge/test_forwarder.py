@@ -20,7 +20,7 @@ class Sink:
         self.rtcp = []
 
     def deliver(self, packet):
-        self.packets.append(read_header(packet) + (packet,))
+        self.packets.append(read_header(packet) + (bytes(packet),))
 
     def send_rtcp(self, packet):
         self.rtcp.append(packet)
@@ -120,6 +120,38 @@ def test_receiver_feedback_pli_and_nack():
     forwarder.now = 10.0
     forwarder.feedback("bob", rtcp.build_pli(7, 999))
     assert len(sender.rtcp) == count
+
+
+def test_nack_history_is_per_outgoing_stream_so_two_sources_with_the_same_numbers_do_not_collide():
+    forwarder, receiver, sender, viewer = setup()
+    carol = Sink()
+    forwarder.add_receiver(Receiver("carol", carol.deliver, carol.send_rtcp), carol.send_rtcp)
+    forwarder.set_sources("carol", [Source("carol-v0", "carol", "video", [3001, 3002, 3003])])
+    for seq in range(100, 110):  # both senders' streams carry the same sequence numbers to bob
+        send(forwarder, 1001, seq, seq * 3000, key=seq == 100)
+        packet = vp8(3001, seq, seq * 3000, seq == 100)
+        assert forwarder.rtp("carol", packet, *read_header(packet)) == 2  # bob and alice
+    before = len(viewer.packets)
+    forwarder.feedback("bob", rtcp.build_nack(7, 1001, [104]) + rtcp.build_nack(7, 3001, [104, 107]))
+    resent = viewer.packets[before:]
+    assert [(p[1], p[3]) for p in resent] == [(104, 1001), (104, 3001), (107, 3001)]
+    originals = {(p[1], p[3]): p[4] for p in viewer.packets[:before]}
+    assert all(p[4] == originals[(p[1], p[3])] for p in resent)
+    assert forwarder.retransmissions == 3
+
+
+def test_a_retransmission_after_a_layer_switch_keeps_the_numbers_it_was_sent_with():
+    forwarder, receiver, sender, viewer = setup()
+    send(forwarder, 1001, 10, 1000, key=True)
+    send(forwarder, 1001, 11, 4000)
+    receiver.constraints = {"alice-v0": VideoConstraints(720)}
+    forwarder.allocate()
+    send(forwarder, 1003, 900, 50000, key=True)  # the switch: new offsets from here on
+    sent = {p[1]: p for p in viewer.packets}
+    assert sorted(sent) == [10, 11, 12]
+    before = len(viewer.packets)
+    forwarder.feedback("bob", rtcp.build_nack(7, 1001, [11, 12, 13]))  # 13 was never sent
+    assert [p[:4] for p in viewer.packets[before:]] == [sent[11][:4], sent[12][:4]]
 
 
 def test_force_mute_and_foreign_ssrcs_are_dropped():

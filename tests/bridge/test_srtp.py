@@ -1,0 +1,62 @@
+"""The SRTP context on libsrtp's binding, against pylibsrtp's own Session as the peer."""
+
+import os
+import struct
+
+import pytest
+from pylibsrtp import Policy, Session
+
+from jitsi_py.bridge.dtls import SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_SHA1_80
+from jitsi_py.bridge.srtp import MAX_RTP, SrtpContext, SrtpError
+
+
+def rtp(seq, payload=b"payload"):
+    return struct.pack("!BBHII", 0x80, 100, seq, seq * 3000, 1234) + payload
+
+
+def pair(profile):
+    ours, theirs = os.urandom(profile.key_length + profile.salt_length), os.urandom(
+        profile.key_length + profile.salt_length)
+    context = SrtpContext(profile, ours, theirs)
+    peer_tx = Session(Policy(key=theirs, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile.libsrtp))
+    peer_rx = Session(Policy(key=ours, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=profile.libsrtp))
+    return context, peer_tx, peer_rx
+
+
+@pytest.mark.parametrize("profile", [SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_SHA1_80])
+def test_both_directions_interoperate_with_pylibsrtp(profile):
+    context, peer_tx, peer_rx = pair(profile)
+    assert context.unprotect(peer_tx.protect(rtp(1))) == rtp(1)
+    out = context.protect(bytearray(rtp(2)))  # any bytes-like input; a view of the result
+    assert isinstance(out, memoryview)
+    assert peer_rx.unprotect(bytes(out)) == rtp(2)
+    report = b"\x80\xc9\x00\x01" + struct.pack("!I", 99)
+    assert context.unprotect_rtcp(peer_tx.protect_rtcp(report)) == report
+    assert peer_rx.unprotect_rtcp(context.protect_rtcp(report)) == report
+
+
+def test_replays_bad_tags_and_oversized_packets_raise_srtp_error():
+    context, peer_tx, _ = pair(SRTP_AEAD_AES_128_GCM)
+    packet = peer_tx.protect(rtp(1))
+    context.unprotect(packet)
+    with pytest.raises(SrtpError, match="replay"):
+        context.unprotect(packet)
+    tampered = bytearray(peer_tx.protect(rtp(2)))
+    tampered[-1] ^= 1
+    with pytest.raises(SrtpError, match="authentication"):
+        context.unprotect(bytes(tampered))
+    assert context.unprotect(peer_tx.protect(rtp(3))) == rtp(3)  # a failure costs nothing else
+    with pytest.raises(SrtpError, match="too long"):
+        context.protect(rtp(4, bytes(MAX_RTP)))
+    with pytest.raises(SrtpError, match="too long"):
+        context.unprotect(bytes(4096))
+    assert len(context.protect(rtp(5, bytes(MAX_RTP - 12)))) == MAX_RTP + 16  # the largest fits
+
+
+def test_retransmissions_may_repeat_an_index_and_keys_must_fit_the_profile():
+    context, _, peer_rx = pair(SRTP_AES128_CM_SHA1_80)
+    first = bytes(context.protect(rtp(7)))
+    assert bytes(context.protect(rtp(7))) == first  # a NACK answer re-protects the same packet
+    assert peer_rx.unprotect(first) == rtp(7)
+    with pytest.raises(ValueError, match="30 bytes"):
+        SrtpContext(SRTP_AES128_CM_SHA1_80, bytes(16), bytes(30))
