@@ -24,39 +24,37 @@ SAMPLE_INTERVAL = 61
 NOT_LAYERED = -1  # the TID of a packet that carries none
 
 
+def _picture_id(data, pos: int, present: int) -> tuple[int, int, int, int] | None:
+    """(offset or -1, width in bits, value, offset after it) of a VP8/VP9 picture id that is
+    ``present``: M bit set, 15 bits, else 7; None when cut short."""
+    if not present:
+        return -1, 0, 0, pos
+    n = len(data)
+    if pos >= n or (data[pos] & 0x80 and pos + 1 >= n):
+        return None
+    if data[pos] & 0x80:
+        return pos, 15, ((data[pos] & 0x7F) << 8) | data[pos + 1], pos + 2
+    return pos, 7, data[pos], pos + 1
+
+
 def read_vp8(data, offset: int) -> tuple[int, bool, int, int, int] | None:
     """(TID or -1, starts a frame, picture id offset or -1, its width in bits, picture id), or
     None for a descriptor cut short."""
     n = len(data)
-    if offset >= n:
+    if offset + 1 >= n:
         return None
     first = data[offset]
     start = bool(first & 0x10) and not first & 0x07  # S bit, partition 0
-    pos = offset + 1
-    tid = NOT_LAYERED
-    pid_at, bits, pid = -1, 0, 0
-    if first & 0x80:
-        if pos >= n:
-            return None
-        ext = data[pos]
-        pos += 1
-        if ext & 0x80:  # I: picture id, 7 or 15 bits
-            if pos >= n or (data[pos] & 0x80 and pos + 1 >= n):
-                return None
-            pid_at = pos
-            if data[pos] & 0x80:
-                bits, pid = 15, ((data[pos] & 0x7F) << 8) | data[pos + 1]
-                pos += 2
-            else:
-                bits, pid = 7, data[pos]
-                pos += 1
-        if ext & 0x40:  # L: TL0PICIDX
-            pos += 1
-        if ext & 0x20:  # T: TID in the next byte
-            if pos >= n:
-                return None
-            tid = data[pos] >> 6
-    return tid, start, pid_at, bits, pid
+    extended = first & 0x80  # X: the byte I L T K follows
+    ext = data[offset + 1] if extended else 0
+    picture = _picture_id(data, offset + (2 if extended else 1), ext & 0x80)
+    if picture is None:
+        return None
+    pid_at, bits, pid, pos = picture
+    pos += (ext >> 6) & 1  # L: TL0PICIDX, left as it is
+    if not ext & 0x20:  # T: the byte with the TID follows
+        return NOT_LAYERED, start, pid_at, bits, pid
+    return (data[pos] >> 6, start, pid_at, bits, pid) if pos < n else None
 
 
 def read_vp9(data, offset: int) -> tuple[int, bool, int, int, int] | None:
@@ -66,18 +64,10 @@ def read_vp9(data, offset: int) -> tuple[int, bool, int, int, int] | None:
     if offset >= n:
         return None
     first = data[offset]
-    pos = offset + 1
-    pid_at, bits, pid = -1, 0, 0
-    if first & 0x80:
-        if pos >= n or (data[pos] & 0x80 and pos + 1 >= n):
-            return None
-        pid_at = pos
-        if data[pos] & 0x80:
-            bits, pid = 15, ((data[pos] & 0x7F) << 8) | data[pos + 1]
-            pos += 2
-        else:
-            bits, pid = 7, data[pos]
-            pos += 1
+    picture = _picture_id(data, offset + 1, first & 0x80)  # I
+    if picture is None:
+        return None
+    pid_at, bits, pid, pos = picture
     tid = NOT_LAYERED
     start = bool(first & 0x08)
     if first & 0x20:  # L: layer indices

@@ -41,18 +41,6 @@ class Bob:
         pass
 
 
-def setup():
-    forwarder = Forwarder(feedback_ssrc=42)
-    forwarder.set_video_payload_types({100: "VP8"})
-    forwarder.add_receiver(Receiver("alice", lambda p: None, lambda p: None), lambda p: None)
-    sink = Bob()
-    bob = Receiver("bob", sink.deliver, sink.send_rtcp)
-    bob.default_constraints = VideoConstraints(-1)
-    forwarder.add_receiver(bob, sink.send_rtcp)
-    forwarder.set_sources("alice", [Source("alice-v0", "alice", "video", [SSRC])])
-    return forwarder, bob, sink
-
-
 class Stream:
     """Two packets per frame, 30 fps, sequence numbers wrapping."""
 
@@ -68,6 +56,22 @@ class Stream:
                 self.forwarder.rtp("alice", packet, *read_header(packet))
                 self.seq += 1
             self.frame += 1
+
+
+def setup():
+    """alice sends bob three temporal layers, long enough for the forwarder to learn them."""
+    forwarder = Forwarder(feedback_ssrc=42)
+    forwarder.set_video_payload_types({100: "VP8"})
+    forwarder.add_receiver(Receiver("alice", lambda p: None, lambda p: None), lambda p: None)
+    sink = Bob()
+    bob = Receiver("bob", sink.deliver, sink.send_rtcp)
+    bob.default_constraints = VideoConstraints(-1)
+    forwarder.add_receiver(bob, sink.send_rtcp)
+    forwarder.set_sources("alice", [Source("alice-v0", "alice", "video", [SSRC])])
+    stream = Stream(forwarder)
+    stream.frames(LEARN)
+    forwarder.check_layers()
+    return forwarder, bob, sink, stream
 
 
 def check_continuous(packets):
@@ -92,7 +96,7 @@ def test_descriptors_are_read_or_refused_when_cut_short():
     assert read_vp8(vp8(7, 4, False, True, pid_bits=7), offset)[:4] == (0, False, offset + 2, 7)
     for cut in range(offset, offset + 5):
         assert read_vp8(packet[:cut], offset) is None
-    assert read_vp8(packet[:offset] + b"\x10", offset) == (-1, True, -1, 0, 0)  # no extension: no TID
+    assert read_vp8(packet[:offset] + b"\x10\x00", offset) == (-1, True, -1, 0, 0)  # no extension: no TID
     # VP9: I and L set, 15-bit picture id 300, TID 1, SID 0, B (starts the frame)
     vp9 = bytes([0xA8, 0x81, 0x2C, 0x20 | 0x10, 0x00])
     assert read_vp9(vp9, 0) == (1, True, 1, 15, 300)
@@ -101,10 +105,7 @@ def test_descriptors_are_read_or_refused_when_cut_short():
 
 
 def test_the_temporal_layers_are_learnt_and_a_frame_rate_cap_keeps_the_stream_continuous():
-    forwarder, bob, sink = setup()
-    stream = Stream(forwarder)
-    stream.frames(LEARN)
-    forwarder.check_layers()
+    forwarder, bob, sink, stream = setup()
     source = forwarder.sources["alice-v0"]
     assert source.temporal_layers == 3 and not source.frame_rate_filter
     assert tids(sink.packets) == [PATTERN[i % 4] for i in range(LEARN)]  # everything, untouched
@@ -131,10 +132,7 @@ def test_the_temporal_layers_are_learnt_and_a_frame_rate_cap_keeps_the_stream_co
 
 
 def test_a_late_packet_of_a_dropped_frame_is_dropped_without_moving_the_sequence():
-    forwarder, bob, sink = setup()
-    stream = Stream(forwarder)
-    stream.frames(LEARN)
-    forwarder.check_layers()
+    forwarder, bob, sink, stream = setup()
     bob.default_constraints = VideoConstraints(-1, 7.5)
     forwarder.allocate()
     stream.frames(8)
@@ -146,10 +144,7 @@ def test_a_late_packet_of_a_dropped_frame_is_dropped_without_moving_the_sequence
 
 
 def test_short_of_bandwidth_a_receiver_gets_a_lower_frame_rate_before_nothing():
-    forwarder, bob, sink = setup()
-    stream = Stream(forwarder)
-    stream.frames(LEARN)
-    forwarder.check_layers()
+    forwarder, bob, sink, stream = setup()
     source = forwarder.sources["alice-v0"]
     # one 720p layer, nominally 2.5 Mbps: 1.0, 1.5 and 2.5 Mbps at 7.5, 15 and 30 fps
     layers, preferred, oversend = candidates(source, VideoConstraints(-1), on_stage=False)
