@@ -216,10 +216,6 @@ class MeetingView {
             this.buttons[name] = button;
             this.toolbar.append(button);
         }
-        // shown when the focus says authentication is on (showAccount)
-        this.loginButton = h('button', { 'data-testid': 'toolbar-login', hidden: true, onclick: () => this.login() }, 'Log in');
-        this.logoutButton = h('button', { 'data-testid': 'toolbar-logout', hidden: true, onclick: () => this.logout() }, 'Log out');
-        this.toolbar.insertBefore(h('span', { class: 'account' }, this.loginButton, this.logoutButton), this.buttons.hangup || null);
         this.root = h('section', { class: 'meeting-page', 'data-testid': 'meeting-page', style: 'display:flex;flex-direction:column;height:100%' },
             this.banner, h('div', { class: 'meeting' }, this.stage, this.chat, this.participantsPanel), this.toolbar);
         clear(app).append(this.root);
@@ -322,10 +318,12 @@ class MeetingView {
     // With authentication on: a guest may log in (and become a moderator), whoever is logged
     // in may log out.
     showAccount() {
-        const auth = this.conference?.auth;
-        this.loginButton.hidden = !auth?.enabled || !!auth.identity;
-        this.logoutButton.hidden = !auth?.enabled || !auth.identity;
-        this.logoutButton.title = auth?.identity ? `Logged in as ${auth.identity}` : '';
+        const { enabled, identity } = this.conference?.auth || {};
+        this.account?.remove();
+        this.account = !enabled ? null : identity
+            ? h('button', { 'data-testid': 'toolbar-logout', title: `Logged in as ${identity}`, onclick: () => this.logout() }, 'Log out')
+            : h('button', { 'data-testid': 'toolbar-login', onclick: () => this.login() }, 'Log in');
+        if (this.account) this.toolbar.insertBefore(this.account, this.buttons.hangup || null);
     }
 
     // A guest in the meeting logs in on a second connection; the focus then makes them a moderator.
