@@ -338,6 +338,7 @@ class MeetingView {
             const credentials = await auth.askCredentials(this.root, message, 'Log in to become a moderator of this meeting.');
             if (!credentials || !this.conference) return;
             this.root.dataset.auth = 'logging-in';
+            this.status('Logging in\u2026');
             try {
                 const login = openConnection(credentials, this.where.room);
                 try {
@@ -357,6 +358,7 @@ class MeetingView {
                 return;
             } finally {
                 delete this.root.dataset.auth;
+                this.status(null);
             }
         }
     }
