@@ -7,12 +7,22 @@ the bridge it already uses while that bridge is fit, else prefer (in this order)
 shutting down, not draining, not in graceful shutdown, the participant's region, the least
 corrected stress; a bridge that reached the per-conference participant cap is passed over while
 another fits.
+
+With Octo (``multi_bridge``) a conference spans bridges only through relays, so a bridge new to it
+needs a relay id, as the bridges it already uses do; ``OCTO_BRIDGE_SELECTION_STRATEGY`` then picks:
+split (a bridge the conference does not use yet, else its least used one) or region-based (a
+bridge of the participant's region, in the conference first), else the single-bridge rule above.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
+
+# OCTO_BRIDGE_SELECTION_STRATEGY values (jicofo's class names, as settings lower-case them).
+SINGLE = "singlebridgeselectionstrategy"
+SPLIT = "splitbridgeselectionstrategy"
+REGION_BASED = "regionbasedbridgeselectionstrategy"
 
 
 def _flag(stats: Mapping[str, str], name: str) -> bool | None:
@@ -63,13 +73,14 @@ class Bridge:
 class BridgeTable:
     def __init__(self, *, participant_stress: float = 0.01, stress_threshold: float = 0.8,
                  max_participants: int = 80, failure_reset: float = 60.0, rampup: float = 20.0,
-                 region: str | None = None) -> None:
+                 region: str | None = None, strategy: str | None = None) -> None:
         self.default_participant_stress = participant_stress
         self.stress_threshold = stress_threshold
         self.max_participants = max_participants
         self.failure_reset = failure_reset
         self.rampup = rampup
         self.region = region
+        self.strategy = (strategy or SINGLE).lower()
         self.bridges: dict[str, Bridge] = {}
 
     # --- inputs -----------------------------------------------------------------------------------
@@ -118,16 +129,24 @@ class BridgeTable:
         return [b for b in self.bridges.values() if self.operational(b, now) and not b.shutting_down]
 
     def select(self, now: float, *, current: Iterable[str] = (), counts: Mapping[str, int] | None = None,
-               region: str | None = None) -> Bridge | None:
+               region: str | None = None, multi_bridge: bool = False) -> Bridge | None:
         """The bridge for one more participant of a conference.
 
-        ``current``: bridges the conference already uses; ``counts``: its participants per bridge.
+        ``current``: bridges the conference already uses; ``counts``: its participants per bridge;
+        ``multi_bridge``: Octo relays may join bridges (else the choice is as if unlinked).
         """
         counts = counts or {}
         candidates = self.available(now)
+        current = [self.bridges[j] for j in current if j in self.bridges]
+        if multi_bridge and current:
+            relayable = all(b.relay_id for b in current)
+            candidates = [b for b in candidates if b in current or (relayable and b.relay_id)]
         if not candidates:
             return None
-        current = [self.bridges[j] for j in current if j in self.bridges]
+        if multi_bridge and self.strategy != SINGLE:
+            chosen = self._by_strategy(now, candidates, current, counts, region or self.region)
+            if chosen is not None:
+                return chosen
         for bridge in current:
             if (bridge in candidates and not bridge.graceful_shutdown
                     and counts.get(bridge.jid, 0) < self.max_participants):
@@ -149,3 +168,26 @@ class BridgeTable:
             )
 
         return min(candidates, key=rank)
+
+    def _overloaded(self, bridge: Bridge, now: float, counts: Mapping[str, int]) -> bool:
+        return (self.corrected_stress(bridge, now) >= self.stress_threshold
+                or counts.get(bridge.jid, 0) >= self.max_participants)
+
+    def _by_strategy(self, now: float, candidates: list[Bridge], current: list[Bridge], counts: Mapping[str, int],
+                     region: str | None) -> Bridge | None:
+        def load(bridge: Bridge) -> tuple:
+            return (bridge.drain, bridge.graceful_shutdown, self.corrected_stress(bridge, now), bridge.jid)
+
+        if self.strategy == SPLIT:
+            fresh = [b for b in candidates if b not in current and not b.graceful_shutdown]
+            if fresh:
+                return min(fresh, key=load)
+            used = [b for b in candidates if b in current]
+            return min(used, key=lambda b: (counts.get(b.jid, 0), *load(b))) if used else None
+        if self.strategy == REGION_BASED and region:
+            fit = [b for b in candidates if b.region == region and not b.graceful_shutdown
+                   and not self._overloaded(b, now, counts)]
+            in_conference = [b for b in fit if b in current]
+            if in_conference or fit:
+                return min(in_conference or fit, key=load)
+        return None

@@ -82,7 +82,8 @@ class Focus:
         self.bare_jid = f"focus@{self.domains.auth}"
         self.brewery = self.domains.jvb_brewery_jid
         self.bridges = BridgeTable(participant_stress=fs.participant_stress, stress_threshold=fs.stress_threshold,
-                                   max_participants=fs.max_bridge_participants, region=fs.region)
+                                   max_participants=fs.max_bridge_participants, region=fs.region,
+                                   strategy=fs.selection_strategy)
         self.offer = Offer.from_settings(fs)
         self.rooms: dict[str, Room] = {}
         if common.auth.type == "jwt":
@@ -292,7 +293,7 @@ class Focus:
         room.core = Conference(
             room.jid, meeting_id, focus_jid=self.xmpp.boundjid.full, bridges=self.bridges, offer=self.offer,
             now=self.now(), initial_timeout=fs.initial_timeout, single_participant_timeout=fs.single_participant_timeout,
-            max_ssrcs=fs.max_ssrcs_per_user, max_groups=fs.max_ssrc_groups_per_user,
+            max_ssrcs=fs.max_ssrcs_per_user, max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo,
             strip_simulcast=fs.strip_simulcast, ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner)
         self.counters["conferences_created"] += 1
         log.info("focus: conference %s (meeting %s)", room.jid, meeting_id)

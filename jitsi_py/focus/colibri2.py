@@ -8,14 +8,14 @@ an :class:`EndpointAllocation` or a :class:`BridgeError`. The client glue sends 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 from xml.etree.ElementTree import Element
 
 from ..common.stanzas.colibri2 import (
     CAPABILITY_SOURCE_NAMES, CAPABILITY_SSRC_REWRITING, REASON_CONFERENCE_ALREADY_EXISTS,
     REASON_CONFERENCE_NOT_FOUND, REASON_GRACEFUL_SHUTDOWN, Colibri2Error, ConferenceModify, Endpoint, ForceMute,
-    Media, MediaSource, Sctp, Transport, error_reason, parse_conference_modified,
+    Media, MediaSource, Relay, RelayEndpoint, Sctp, Transport, error_reason, parse_conference_modified,
 )
 from ..common.stanzas.jingle import IceTransport, Source, SsrcGroup
 
@@ -23,7 +23,8 @@ NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 __all__ = ["Media", "EndpointAllocation", "BridgeError", "create_endpoint", "update_endpoint",
            "expire_endpoints", "expire_conference", "force_mute", "media_sources", "read_allocation",
-           "read_restarted_transport", "read_error"]
+           "read_restarted_transport", "read_error", "create_relay", "set_relay_transport", "relay_endpoints",
+           "expire_relay", "read_relay_transport"]
 
 
 @dataclass
@@ -116,6 +117,44 @@ def force_mute(meeting_id: str, endpoint_id: str, audio: bool, video: bool) -> E
         Endpoint(endpoint_id, force_mute=ForceMute(audio, video))]).to_element()
 
 
+# --- relays (Octo): jicofo's Colibri2Session.Relay -------------------------------------------------
+
+def create_relay(meeting_id: str, relay_id: str, *, initiator: bool, media: Sequence[Media],
+                 endpoints: Sequence[RelayEndpoint], mesh_id: str = "0") -> Element:
+    """A bridge's side of a relay to the bridge ``relay_id``, with the endpoints behind that one.
+    The initiator side is ICE-controlling and asks for its own port."""
+    return ConferenceModify(meeting_id, relays=[Relay(
+        relay_id, create=True, mesh_id=mesh_id, media=list(media), endpoints=list(endpoints),
+        transport=Transport(ice_controlling=initiator, use_unique_port=initiator))]).to_element()
+
+
+def set_relay_transport(meeting_id: str, relay_id: str, transport: IceTransport, *, initiator: bool) -> Element:
+    """The other bridge's transport for this side of a relay. Bridges answer ``actpass``; the
+    initiator side is told the other is ``active`` (so it is the DTLS server), the other side
+    that the initiator is ``passive``. Only the initiator side connects a colibri-ws bridge
+    channel, so only it keeps the other's web-socket URL."""
+    setup = "active" if initiator else "passive"
+    ice = replace(transport, fingerprints=[replace(f, setup=setup) for f in transport.fingerprints],
+                  web_sockets=list(transport.web_sockets) if initiator else [])
+    return ConferenceModify(meeting_id, relays=[Relay(relay_id, transport=Transport(ice=ice))]).to_element()
+
+
+def relay_endpoints(meeting_id: str, relay_id: str, endpoints: Sequence[RelayEndpoint]) -> Element:
+    """Create, update or expire endpoints behind the bridge ``relay_id``."""
+    return ConferenceModify(meeting_id, relays=[Relay(relay_id, endpoints=list(endpoints))]).to_element()
+
+
+def expire_relay(meeting_id: str, relay_id: str) -> Element:
+    return ConferenceModify(meeting_id, relays=[Relay(relay_id, expire=True)]).to_element()
+
+
+def relay_endpoint(endpoint_id: str, *, stats_id: str | None = None,
+                   sources: tuple[Iterable[Source], Iterable[SsrcGroup]] | None = None, create: bool = False,
+                   expire: bool = False) -> RelayEndpoint:
+    return RelayEndpoint(endpoint_id, create=create, expire=expire, stats_id=stats_id,
+                         sources=media_sources(endpoint_id, *sources) if sources is not None else None)
+
+
 # --- answers --------------------------------------------------------------------------------------
 
 def read_allocation(modified: Element | None, endpoint_id: str) -> EndpointAllocation:
@@ -149,6 +188,18 @@ def read_restarted_transport(modified: Element | None, endpoint_id: str) -> IceT
         return None
     endpoint.transport.ice.rtcp_mux = True
     return endpoint.transport.ice
+
+
+def read_relay_transport(modified: Element | None, relay_id: str) -> IceTransport:
+    """The bridge's transport for a created relay."""
+    try:
+        answer = parse_conference_modified(modified)
+    except Colibri2Error as exc:
+        raise BridgeError("bad-request", text=str(exc)) from None
+    relay = next((r for r in answer.relays if r.id == relay_id), None)
+    if relay is None or relay.transport is None or relay.transport.ice is None:
+        raise BridgeError("bad-request", text=f"answer lacks the ICE transport of relay {relay_id}")
+    return relay.transport.ice
 
 
 def read_error(error: Element | None) -> BridgeError:

@@ -19,11 +19,12 @@ from ..common.stanzas.jingle import Jingle
 from ..common.stanzas.jitsi import FEATURE_SSRC_REWRITING, MuteIq
 from . import colibri2
 from .bridges import BridgeTable
-from .colibri2 import BridgeError, EndpointAllocation
+from .colibri2 import BridgeError, EndpointAllocation, relay_endpoint
 from .jingle import (
     Offer, SourceError, Sources, initial_last_n, read_sources, read_transport, remove_sources,
     session_initiate, session_terminate, source_update, strip_simulcast, transport_info, validate_sources,
 )
+from .relays import RelayMesh
 
 # (state, event) -> next state of one participant's media session.
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -150,13 +151,15 @@ class BridgeSession:
     waiting: deque[str] = field(default_factory=deque)  # nicks to allocate once created
     endpoints: set[str] = field(default_factory=set)
     feedback: list[Source] = field(default_factory=list)
+    relay_id: str | None = None  # the bridge's, as it was when the session began (jicofo keeps it too)
 
 
 class Conference:
     def __init__(self, room: str, meeting_id: str, *, focus_jid: str, bridges: BridgeTable, offer: Offer,
                  now: float, min_participants: int = 2, initial_timeout: float = 15.0,
                  single_participant_timeout: float = 20.0, max_ssrcs: int = 20, max_groups: int = 20,
-                 strip_simulcast: bool = True, ssrc_rewriting: bool = False, auto_owner: bool = True) -> None:
+                 strip_simulcast: bool = True, ssrc_rewriting: bool = False, auto_owner: bool = True,
+                 octo: bool = False) -> None:
         self.room = room
         self.meeting_id = meeting_id
         self.focus_jid = focus_jid
@@ -171,6 +174,9 @@ class Conference:
         self.auto_owner = auto_owner
         self.participants: dict[str, Participant] = {}
         self.sessions: dict[str, BridgeSession] = {}  # by bridge JID
+        # With Octo the conference may span bridges, joined by relays; without, it still may, unlinked.
+        self.mesh = RelayMesh(meeting_id, [offer.audio(tcc=offer.tcc, red=offer.opus_red),
+                                           offer.video(tcc=offer.tcc, remb=not offer.tcc and offer.remb)]) if octo else None
         self.allocations: dict[str, EndpointAllocation] = {}  # by nick
         self.ended = False
         self.bridge_available = True
@@ -248,6 +254,7 @@ class Conference:
         session = self.sessions.pop(jid, None)
         if session is None:
             return
+        self._relay_requests(self.mesh.leave(session, self.sessions) if self.mesh else [])
         # Best effort: a bridge wrongly taken for dead must not keep the conference, or a later
         # create there would clash with it; a dead one just leaves this unanswered.
         self._commands.append(ColibriRequest(jid, colibri2.expire_conference(self.meeting_id),
@@ -262,6 +269,8 @@ class Conference:
         session = next((s for s in self.sessions.values() if s.id == session_id), None)
         if kind == "create":
             self._allocated(nick, session, answer, error, now)
+        elif kind == "relay" and error is None and session is not None and self.mesh is not None:
+            self._relay_requests(self.mesh.allocated(session, self.sessions.get(nick), answer))
         elif kind == "ice-restart" and error is None:
             self._ice_restarted(nick, session_id, answer, now)
         elif error is not None and session is not None:
@@ -303,6 +312,7 @@ class Conference:
             self.meeting_id, participant.nick, transport=read_transport(jingle), sources=added,
             initial_last_n=initial_last_n(jingle), stats_id=participant.stats_id))
         if added[0]:
+            self._relay_sources(participant)
             self._broadcast("source-add", participant.nick, added)
         queued, participant.queued = participant.queued, []
         for action, owner, sources in queued:
@@ -460,7 +470,8 @@ class Conference:
         for other in self.participants.values():
             if other.bridge:
                 counts[other.bridge] = counts.get(other.bridge, 0) + 1
-        bridge = self.bridges.select(now, current=list(self.sessions), counts=counts, region=participant.region)
+        bridge = self.bridges.select(now, current=list(self.sessions), counts=counts, region=participant.region,
+                                     multi_bridge=self.mesh is not None)
         if bridge is None:
             self._set_bridge_available(False)
             return
@@ -469,7 +480,8 @@ class Conference:
         self.bridges.endpoint_added(bridge.jid, now)
         session = self.sessions.get(bridge.jid)
         if session is None:
-            session = self.sessions[bridge.jid] = BridgeSession(str(uuid.uuid4()), bridge.jid)
+            session = self.sessions[bridge.jid] = BridgeSession(str(uuid.uuid4()), bridge.jid,
+                                                                relay_id=bridge.relay_id)
         participant.bridge = bridge.jid
         participant.session_id = session.id
         if not session.created and session.creating is not None:
@@ -530,6 +542,9 @@ class Conference:
                                                  ("expire", nick, session.id)))
             return
         session.endpoints.add(nick)
+        if self.mesh is not None:
+            self._relay_requests(self.mesh.endpoints(session, [self._relayed(participant, create=True)], self.sessions))
+            self._relay_requests(self.mesh.join(session, self.sessions.values(), self._behind))
         self.allocations[nick] = allocation
         participant.advance("allocated")
         participant.sid = secrets.token_hex(8)
@@ -586,10 +601,13 @@ class Conference:
                 self._commands.append(ColibriRequest(session.bridge, colibri2.expire_conference(self.meeting_id),
                                                      ("expire", participant.nick, session.id)))
                 del self.sessions[session.bridge]
+                self._relay_requests(self.mesh.leave(session, self.sessions) if self.mesh else [])
             else:
                 self._commands.append(ColibriRequest(
                     session.bridge, colibri2.expire_endpoints(self.meeting_id, [participant.nick]),
                     ("expire", participant.nick, session.id)))
+                self._relay_requests(self.mesh.endpoints(session, [relay_endpoint(participant.nick, expire=True)],
+                                                         self.sessions) if self.mesh else [])
         participant.bridge = participant.session_id = None
 
     def _validated(self, participant: Participant, added: Sources) -> Sources:
@@ -603,6 +621,25 @@ class Conference:
     def _push_sources(self, participant: Participant) -> None:
         self._colibri(participant, "update", colibri2.update_endpoint(
             self.meeting_id, participant.nick, sources=participant.sources))
+        self._relay_sources(participant)
+
+    # --- relays (Octo, relays.py) ----------------------------------------------------------------------
+
+    def _relayed(self, participant: Participant, *, create: bool = False):
+        return relay_endpoint(participant.nick, stats_id=participant.stats_id, create=create,
+                              sources=participant.sources if participant.sources[0] or not create else None)
+
+    def _behind(self, session: BridgeSession) -> list:
+        return [self._relayed(self.participants[nick], create=True) for nick in sorted(session.endpoints)
+                if nick in self.participants]
+
+    def _relay_sources(self, participant: Participant) -> None:
+        session = self.sessions.get(participant.bridge or "")
+        if self.mesh is not None and session is not None and participant.nick in session.endpoints:
+            self._relay_requests(self.mesh.endpoints(session, [self._relayed(participant)], self.sessions))
+
+    def _relay_requests(self, requests: list) -> None:
+        self._commands.extend(ColibriRequest(bridge, request, key) for bridge, request, key in requests)
 
     def _colibri(self, participant: Participant, kind: str, request: Element) -> None:
         if participant.bridge is not None and participant.bridge in self.sessions:

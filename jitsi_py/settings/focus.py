@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .common import XmppClient, secret
-from .fields import boolean, duration, env, integer, nested, number, port_number
+from .fields import boolean, choice, duration, env, integer, nested, number, port_number
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,10 @@ class Focus:
     participant_stress: float = env("BRIDGE_AVG_PARTICIPANT_STRESS", "0.01", number)
     stress_threshold: float = env("BRIDGE_STRESS_THRESHOLD", "0.8", number)
     region: str | None = env("JICOFO_OCTO_REGION", None)
+    # octo.enabled: a conference may span bridges linked by Colibri2 relays.
+    octo: bool = env("ENABLE_OCTO", "0", boolean)
+    selection_strategy: str | None = env("OCTO_BRIDGE_SELECTION_STRATEGY", None, choice(
+        "singlebridgeselectionstrategy", "splitbridgeselectionstrategy", "regionbasedbridgeselectionstrategy"))
     initial_timeout: float = env("JICOFO_CONF_INITIAL_PARTICIPANT_WAIT_TIMEOUT", "15", duration)
     single_participant_timeout: float = env("JICOFO_CONF_SINGLE_PARTICIPANT_TIMEOUT", "20", duration)
     max_ssrcs_per_user: int = env("MAX_SSRCS_PER_USER", "20", integer)

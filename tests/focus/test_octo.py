@@ -1,0 +1,220 @@
+"""Octo end to end: our focus with ENABLE_OCTO and the split strategy puts two aiortc participants on
+two of our bridges (separate processes) on our XMPP server; each decodes the other's video across
+the relay the focus set up; when one leaves, its bridge leaves the conference and the relay goes."""
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from jitsi_py.common.stanzas.colibri2 import ConferenceModified, Relay, Transport, parse_conference_modify
+from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, IceTransport
+from jitsi_py.focus.bridges import REGION_BASED, SPLIT, BridgeTable
+from jitsi_py.focus.client import Focus
+from jitsi_py.focus.conference import ColibriRequest, Conference, SendJingle
+from jitsi_py.focus.jingle import Offer
+from jitsi_py.settings import Settings
+
+from .conftest import until
+from .harness import FOCUS_PASSWORD, MUC, BridgeProcess, MediaParticipant, OurXmppServer, free_port
+from .test_media import media_participants
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
+
+
+@pytest.fixture
+async def xmpp_server(tmp_path):
+    server = OurXmppServer(tmp_path / "cfg")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def octo_focus(xmpp_server):
+    focus = Focus(Settings.from_values({
+        "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(xmpp_server.c2s_port), "JICOFO_AUTH_PASSWORD": FOCUS_PASSWORD,
+        "JICOFO_REST_PORT": str(free_port()), "JICOFO_COLIBRI_REQUEST_TIMEOUT": "3",
+        "ENABLE_OCTO": "1", "OCTO_BRIDGE_SELECTION_STRATEGY": "SplitBridgeSelectionStrategy",
+    }))
+    await focus.start()
+    await asyncio.wait_for(focus.connected.wait(), 15)
+    yield focus
+    await focus.stop()
+
+
+def octo_bridge(xmpp_server, nick: str, directory) -> BridgeProcess:
+    bridge = BridgeProcess(xmpp_server.c2s_port, nick, directory)
+    bridge.env.update({"ENABLE_OCTO": "1", "JVB_OCTO_RELAY_ID": f"relay-{nick}", "COLIBRI_REST_ENABLED": "1"})
+    return bridge
+
+
+async def bridge_stats(bridge: BridgeProcess) -> dict:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{bridge.env['JVB_COLIBRI_PORT']}/colibri/stats") as response:
+            return await response.json()
+
+
+async def test_participants_on_two_bridges_see_each_other_through_the_relay(xmpp_server, octo_focus, tmp_path):
+    bridges = [octo_bridge(xmpp_server, nick, tmp_path / nick) for nick in ("jvb-a", "jvb-b")]
+    people: list[MediaParticipant] = []
+    try:
+        for bridge in bridges:
+            await bridge.start()
+        await until(lambda: all(b.occupant in octo_focus.bridges.bridges for b in bridges), 20)
+        assert octo_focus.bridges.bridges[bridges[0].occupant].relay_id == "relay-jvb-a"
+        room = f"octo@{MUC}"
+        people = await media_participants(xmpp_server, octo_focus, room)
+        for person in people:
+            await person.answer()
+        core = octo_focus.rooms[room].core
+        assert set(core.sessions) == {b.occupant for b in bridges}
+        assert {p.bridge for p in core.participants.values()} == {b.occupant for b in bridges}
+        for person in people:
+            assert await person.frames(3) == 3
+        for bridge in bridges:
+            stats = await bridge_stats(bridge)
+            assert stats["relays"] == 1 and stats["octo_endpoints"] == 1 and stats["total_srtp_rejected"] == 0
+
+        leaving = people.pop()
+        gone = core.participants[leaving.nick].bridge
+        stays = next(b for b in bridges if b.occupant != gone)
+        await leaving.leave()
+        await leaving.stop()
+        await until(lambda: set(core.sessions) == {stays.occupant}, 10)
+
+        async def relay_count() -> int:
+            return (await bridge_stats(stays))["relays"]
+        for _ in range(100):
+            if await relay_count() == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await relay_count() == 0
+    finally:
+        for person in people:
+            await person.stop()
+        for bridge in bridges:
+            await bridge.stop()
+
+
+# --- the focus's side in memory: selection and the relay mesh ----------------------------------------
+
+B1 = "jvbbrewery@internal-muc.meet.jitsi/jvb1"
+B2 = "jvbbrewery@internal-muc.meet.jitsi/jvb2"
+B3 = "jvbbrewery@internal-muc.meet.jitsi/jvb3"
+
+
+def table(strategy=None, relay_ids=True, **regions):
+    bridges = BridgeTable(strategy=strategy)
+    for index, jid in enumerate((B1, B2, B3)):
+        stats = {"stress_level": str(0.1 + index / 100), "drain": "false", "region": regions.get(jid[-4:], "")}
+        if relay_ids:
+            stats["relay_id"] = f"relay-{jid[-4:]}"
+        bridges.presence(jid, stats)
+    return bridges
+
+
+def test_selection_with_octo():
+    split = table(SPLIT)
+    assert split.select(0, current=[B1], counts={B1: 1}, multi_bridge=True).jid == B2
+    assert split.select(0, current=[B1], counts={B1: 1}).jid == B1, "without Octo a conference stays put"
+    assert split.select(0, current=[B1, B2, B3], counts={B1: 2, B2: 1, B3: 2}, multi_bridge=True).jid == B2
+    regional = table(REGION_BASED, jvb2="eu", jvb3="eu")
+    assert regional.select(0, current=[B1], counts={B1: 1}, region="eu", multi_bridge=True).jid == B2
+    assert regional.select(0, current=[B1, B3], counts={B1: 1, B3: 1}, region="eu", multi_bridge=True).jid == B3
+    assert regional.select(0, current=[B1], counts={B1: 1}, region="us", multi_bridge=True).jid == B1
+    no_ids = table(SPLIT, relay_ids=False)
+    assert no_ids.select(0, current=[B1], counts={B1: 1}, multi_bridge=True).jid == B1, "no relay id: no relay"
+
+
+def relays_of(commands):
+    out = []
+    for command in commands:
+        if isinstance(command, ColibriRequest):
+            request = parse_conference_modify(command.request)
+            out.extend((command.bridge, relay, command.key) for relay in request.relays)
+    return out
+
+
+def bridge_answers_relay(relay_id: str, ufrag: str):
+    answer = ConferenceModified(relays=[Relay(relay_id, transport=Transport(ice=IceTransport(
+        ufrag, "p" * 24, [Candidate(1, "1", 0, "c1", "127.0.0.1", 10000, 2130706431, "udp", "host")],
+        [Fingerprint("sha-256", ":".join(["AB"] * 32), "actpass")], web_sockets=["wss://b/colibri-relay-ws"])))])
+    return answer.to_element()
+
+
+def test_the_mesh_links_bridges_mirrors_endpoints_and_unlinks():
+    from .test_conference import accept_for, answer_creates, participant
+
+    conf = Conference("octo@muc.meet.jitsi", "meeting-1", focus_jid="focus@auth.meet.jitsi/focus",
+                      bridges=table(SPLIT), offer=Offer(), now=0.0, octo=True)
+    conf.joined(participant("alice"), 1.0)
+    conf.joined(participant("bob"), 1.0)
+    rest = answer_creates(conf, conf.commands())
+    assert {p.bridge for p in conf.participants.values()} == {B1, B2}
+    relays = relays_of(rest)
+    assert [(bridge, relay.id, relay.create) for bridge, relay, _ in relays] == [
+        (conf.participants["bob"].bridge, "relay-" + conf.participants["alice"].bridge[-4:], True),
+        (conf.participants["alice"].bridge, "relay-" + conf.participants["bob"].bridge[-4:], True)]
+    (first, initiator, key), (second, other, other_key) = relays
+    assert initiator.transport.ice_controlling and initiator.transport.use_unique_port
+    assert other.transport.ice_controlling is False and not other.transport.use_unique_port
+    assert initiator.mesh_id == other.mesh_id == "0" and {m.type for m in initiator.media} == {"audio", "video"}
+    assert [e.id for e in initiator.endpoints] == [next(n for n, p in conf.participants.items() if p.bridge == second)]
+    assert all(e.create and e.sources is None for e in initiator.endpoints + other.endpoints)
+
+    # Each answer goes to the other side, setup rewritten: the initiator is the DTLS server.
+    conf.colibri_result(key, bridge_answers_relay(initiator.id, "uf-initiator"), None, 1.0)
+    conf.colibri_result(other_key, bridge_answers_relay(other.id, "uf-other"), None, 1.0)
+    handed = relays_of(conf.commands())
+    assert [(bridge, relay.transport.ice.ufrag, relay.transport.ice.fingerprints[0].setup,
+             relay.transport.ice.web_sockets) for bridge, relay, _ in handed] == [
+        (second, "uf-initiator", "passive", []), (first, "uf-other", "active", ["wss://b/colibri-relay-ws"])]
+
+    # Sources of an accepted session are mirrored on the other bridge.
+    alice = conf.participants["alice"]
+    initiate = next(c.jingle for c in rest if isinstance(c, SendJingle) and c.nick == "alice")
+    conf.jingle("alice", accept_for(initiate, "alice", 0), 2.0)
+    mirrored = [(b, r) for b, r, _ in relays_of(conf.commands()) if r.endpoints]
+    assert len(mirrored) == 1 and mirrored[0][0] != alice.bridge
+    endpoint = mirrored[0][1].endpoints[0]
+    assert endpoint.id == "alice" and not endpoint.create and endpoint.sources
+
+    # A third participant lands on a third bridge: it links to both, as the initiator.
+    conf.joined(participant("carol"), 3.0)
+    rest = answer_creates(conf, conf.commands(), 3.0)
+    assert conf.participants["carol"].bridge == B3
+    created = sorted((b[-4:], r.id, r.transport.ice_controlling, [e.id for e in r.endpoints])
+                     for b, r, _ in relays_of(rest))
+    bob = conf.participants["bob"]
+    assert created == sorted([
+        ("jvb3", "relay-" + alice.bridge[-4:], True, ["alice"]), ("jvb3", "relay-" + bob.bridge[-4:], True, ["bob"]),
+        (alice.bridge[-4:], "relay-jvb3", False, ["carol"]), (bob.bridge[-4:], "relay-jvb3", False, ["carol"])])
+    assert sorted(conf.mesh.linked(B3)) == sorted([alice.bridge, bob.bridge])
+
+    # Every bridge is in the conference: the least used one gets the next; announced, then expired.
+    conf.joined(participant("dave"), 3.5)
+    rest = answer_creates(conf, conf.commands(), 3.5)
+    dave = conf.participants["dave"].bridge
+    announced = sorted((b, e.id, e.create) for b, r, _ in relays_of(rest) for e in r.endpoints)
+    assert announced == sorted((b, "dave", True) for b in {B1, B2, B3} - {dave})
+    conf.left("dave", 3.8)
+    expired = sorted((b, e.id, e.expire) for b, r, _ in relays_of(conf.commands()) for e in r.endpoints)
+    assert expired == sorted((b, "dave", True) for b in {B1, B2, B3} - {dave})
+
+    # A bridge left empty takes its relays along.
+    conf.left("carol", 4.0)
+    gone = sorted((b, r.id, r.expire) for b, r, _ in relays_of(conf.commands()))
+    assert gone == sorted([(alice.bridge, "relay-jvb3", True), (bob.bridge, "relay-jvb3", True)])
+    assert B3 not in conf.mesh.peers and conf.mesh.linked(alice.bridge) == [bob.bridge]
+
+
+def test_without_octo_no_relay_is_made():
+    from .test_conference import answer_creates, participant
+
+    conf = Conference("plain@muc.meet.jitsi", "meeting-2", focus_jid="focus@auth.meet.jitsi/focus",
+                      bridges=table(SPLIT), offer=Offer(), now=0.0)
+    conf.joined(participant("alice"), 1.0)
+    conf.joined(participant("bob"), 1.0)
+    assert relays_of(answer_creates(conf, conf.commands())) == []
+    assert {p.bridge for p in conf.participants.values()} == {B1} and conf.mesh is None
