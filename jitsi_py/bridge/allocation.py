@@ -187,6 +187,9 @@ class Allocator:
     def request_keyframe(self, ssrc: int) -> None:
         raise NotImplementedError("the forwarder sends key-frame requests")
 
+    def recent_packets(self, projection: Projection, budget: int) -> list:
+        raise NotImplementedError("the forwarder keeps what it sent")
+
     # --- allocation ------------------------------------------------------------------------------
 
     def allocate(self) -> None:
@@ -308,11 +311,11 @@ class Allocator:
 
     def probe(self, now: float) -> None:
         """Periodic (every tick): probe each receiver whose allocation wants more than its
-        estimate, on the RTX SSRC of the first forwarded stream it knows (``probing.py``)."""
-        rtx_pt = next(iter(self.rtx_payload_types.values()), None)
+        estimate, on the RTX SSRC of the first forwarded stream it knows (``probing.py``): that
+        stream's newest packets again, then padding."""
         for receiver in self.receivers.values():
             bwe = receiver.bwe
-            if rtx_pt is None or not (self.trust_bwe and bwe.transport_cc and receiver.transport_cc_id):
+            if not (self.rtx_payload_types and self.trust_bwe and bwe.transport_cc and receiver.transport_cc_id):
                 continue
             prober = self._probers.get(receiver.id)
             if prober is None:
@@ -324,8 +327,8 @@ class Allocator:
             stream = next((p for p in map(receiver.projections.get, receiver.forwarded) if eligible(p, now)), None)
             if stream is None:
                 continue
-            for packet in prober.probes(budget, stream.out_rtx, rtx_pt, stream.last_ts, receiver.transport_cc_id,
-                                        bwe, now):
+            for packet in prober.probes(budget, self.recent_packets(stream, budget), stream.out_rtx,
+                                        self.rtx_payload_types, stream.last_ts, receiver.transport_cc_id, bwe, now):
                 receiver.deliver(packet)
 
     def request_pending_keyframes(self) -> None:
@@ -361,10 +364,12 @@ class Allocator:
 
     @staticmethod
     def _source_maps(receiver: Receiver, projections: list[Projection]) -> list[dict]:
+        """The maps announcing ``projections``' SSRCs; one without a slot yet has nothing to say."""
+        mapped = [p for p in projections if p.out_ssrc is not None]
         video = [{"source": p.source.name, "owner": p.source.owner, "ssrc": p.out_ssrc, "rtx": p.out_rtx,
-                  "videoType": p.source.video_type.upper()} for p in projections if p.source.media == "video"]
+                  "videoType": p.source.video_type.upper()} for p in mapped if p.source.media == "video"]
         audio = [{"source": p.source.name, "owner": p.source.owner, "ssrc": p.out_ssrc}
-                 for p in projections if p.source.media == "audio"]
+                 for p in mapped if p.source.media == "audio"]
         out = []
         if video:
             out.append({"colibriClass": "VideoSourcesMap", "mappedSources": video})

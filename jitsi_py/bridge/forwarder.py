@@ -441,14 +441,24 @@ class Forwarder(Allocator):
 
     def _retransmit(self, projection: Projection, seq: int) -> None:
         """Send again what went out on ``projection`` as ``seq``, if the ring still holds it."""
+        buf = self._sent_copy(projection, seq)
+        if buf is None:
+            return
+        receiver = projection.receiver
+        self._restamp(receiver, buf)
+        self.retransmissions += 1
+        receiver.deliver(buf)
+
+    def _sent_copy(self, projection: Projection, seq: int) -> bytearray | None:
+        """What went out on ``projection`` as ``seq``, rebuilt from the ring (None: not held)."""
         index = seq & HISTORY_MASK
         packet = projection.sent[index]
         if packet is None:
-            return
+            return None
         seq_off = projection.sent_seq_off[index]
         original_seq, original_ts = SEQ_TS.unpack_from(packet, 2)
         if (original_seq + seq_off) & 0xFFFF != seq:
-            return  # overwritten by a later packet
+            return None  # overwritten by a later packet
         buf = bytearray(packet)
         HEADER.pack_into(buf, 2, seq, (original_ts + projection.sent_ts_off[index]) & 0xFFFFFFFF, projection.out_ssrc)
         pid_off = projection.sent_pid_off[index]
@@ -456,10 +466,21 @@ class Forwarder(Allocator):
             descriptor = self._temporal(packet, packet[1] & 0x7F)
             if descriptor is not None:
                 rewrite_picture_id(buf, descriptor, pid_off)
-        receiver = projection.receiver
-        self._restamp(receiver, buf)
-        self.retransmissions += 1
-        receiver.deliver(buf)
+        return buf
+
+    def recent_packets(self, projection: Projection, budget: int) -> list[bytearray]:
+        """The newest packets sent on ``projection`` (newest first), together at most ``budget``
+        bytes: what probing retransmits."""
+        out: list[bytearray] = []
+        seq = projection.last_seq
+        while projection.sent is not None and len(out) < HISTORY:
+            buf = self._sent_copy(projection, seq)
+            if buf is None or len(buf) > budget:
+                break
+            out.append(buf)
+            budget -= len(buf)
+            seq = (seq - 1) & 0xFFFF
+        return out
 
     def _restamp(self, receiver: Receiver, buf: bytearray) -> None:
         """A retransmission is a new packet on the wire: it gets a new transport-wide number."""

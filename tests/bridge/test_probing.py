@@ -8,7 +8,7 @@ import pytest
 
 from jitsi_py.bridge import rtcp
 from jitsi_py.bridge.forwarder import Forwarder, Receiver, Source, VideoConstraints
-from jitsi_py.bridge.probing import Prober, padding_packet
+from jitsi_py.bridge.probing import Prober, padding_packet, rtx_packet
 from jitsi_py.bridge.rtp import find_extension, header_length, read_header
 
 TCC_ID = 5
@@ -26,6 +26,7 @@ class Downlink:
         self.in_flight: list[tuple[int, float]] = []
         self.now = 0.0
         self.probes: list[tuple[float, bytes]] = []
+        self.media: list[bytes] = []
         self.sent = 0
 
     def deliver(self, packet):
@@ -33,6 +34,8 @@ class Downlink:
         ssrc = read_header(packet)[3]
         if ssrc in RTX.values():
             self.probes.append((self.now, packet))
+        else:
+            self.media.append(packet)
         self.sent += len(packet)
         transport_seq = struct.unpack_from("!H", packet, find_extension(packet, TCC_ID))[0]
         arrival = max(self.now + 0.02, self.free_at + len(packet) * 8 / self.capacity)
@@ -134,15 +137,22 @@ def test_without_probing_the_estimate_stays_where_the_traffic_leaves_it():
     assert sim.bob.bwe.estimate < 1.5 * 640_000 + 10_000 + 1  # GCC: no growth past 1.5 x what got through
 
 
-def test_probes_are_valid_padding_on_the_receivers_rtx_stream_and_count_in_feedback():
+def test_probes_are_recent_packets_again_then_padding_on_the_receivers_rtx_stream():
     sim = drop_and_restore(probing=True)
-    packet = sim.link.probes[0][1]
-    pt, _, _, ssrc = read_header(packet)
-    assert packet[0] & 0x20 and pt == RTX_PT and ssrc == RTX[1001]
-    assert header_length(packet) + packet[-1] == len(packet) and 0 < packet[-1] <= 255
-    assert find_extension(packet, TCC_ID) > 0
-    seqs = [read_header(p)[1] for _, p in sim.link.probes[:20]]
+    probes = [p for _, p in sim.link.probes]
+    assert all(read_header(p)[0] == RTX_PT and read_header(p)[3] == RTX[1001] for p in probes)
+    assert all(find_extension(p, TCC_ID) > 0 for p in probes)  # the feedback covers every probe
+    seqs = [read_header(p)[1] for p in probes[:50]]
     assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:]))  # one RTX sequence
+    padding = [p for p in probes if p[0] & 0x20]
+    assert padding and all(header_length(p) + p[-1] == len(p) and 0 < p[-1] <= 255 for p in padding)
+    resent = [p for p in probes if not p[0] & 0x20]
+    assert resent and len(resent) * 800 > len(padding) * 275  # mostly real packets, as JVB
+    sent = {read_header(p)[1]: p for p in sim.link.media}
+    for probe in resent[:20]:
+        offset = header_length(probe)
+        original = sent[struct.unpack_from("!H", probe, offset)[0]]  # RFC 4588: OSN, then the payload
+        assert probe[offset + 2:] == original[header_length(original):]
 
 
 def test_prober_pacing():
@@ -154,7 +164,8 @@ def test_prober_pacing():
     assert prober.due(10.04, 2_000_000, 1_000_000, 1_000_000) == 0  # the target fills the estimate
 
 
-def test_padding_packet_limits():
+def test_padding_packet_limits_and_padded_packets_are_not_resent():
+    assert rtx_packet(padding_packet(RTX_PT, 1, 2, 3, TCC_ID, 4, 10), RTX_PT, 5, 6) is None
     with pytest.raises(ValueError):
         padding_packet(RTX_PT, 1, 2, 3, TCC_ID, 4, 256)
     with pytest.raises(ValueError):
