@@ -184,6 +184,9 @@ class Allocator:
     def _project(self, receiver: Receiver, source: Source) -> Projection:
         raise NotImplementedError("the forwarder creates projections")
 
+    def _activate(self, receiver: Receiver, forwarded: list[str]) -> None:
+        raise NotImplementedError("the forwarder maps forwarded sources onto a receiver's SSRCs")
+
     def request_keyframe(self, ssrc: int) -> None:
         raise NotImplementedError("the forwarder sends key-frame requests")
 
@@ -226,6 +229,7 @@ class Allocator:
                 projection.target = NO_LAYER if layer is None else layer.spatial
                 projection.wanted_tid = ALL_TEMPORAL if layer is None or layer.temporal == source.temporal_layers - 1 \
                     else layer.temporal
+            self._activate(receiver, forwarded)
             for source in self.sources.values():
                 if source.media == "audio" and source.owner != receiver.id:
                     audio_on = source.name not in receiver.audio_excluded

@@ -26,7 +26,6 @@ its :class:`~.bwe.BandwidthEstimator`, which the allocation fits the receiver's 
 
 from __future__ import annotations
 
-import secrets
 import struct
 from dataclasses import dataclass, field
 
@@ -34,6 +33,7 @@ from . import rtcp
 from .allocation import ALL_TEMPORAL, DEFAULT_MAX_HEIGHT, NO_LAYER, NOMINAL_BITRATES, Allocator, VideoConstraints
 from .bwe import HISTORY as BWE_HISTORY, UNSIGNALLED_GRACE, BandwidthEstimator
 from .rtp import KEYFRAME_DETECTORS, find_extension, header_length
+from .ssrc_pool import SsrcPool, receiver_pools
 from .temporal import READERS as TEMPORAL_READERS, SAMPLE_INTERVAL, admit, note_layers, rewrite_picture_id
 
 HEADER = struct.Struct("!HII")  # sequence number, timestamp, SSRC: at offset 2
@@ -159,6 +159,8 @@ class Receiver:
         self.audio_excluded: set[str] = set()
         self.projections: dict[str, Projection] = {}  # source name -> projection
         self.by_out_ssrc: dict[int, Projection] = {}
+        # With SSRC rewriting, the bounded outgoing SSRCs by media (ssrc_pool.py).
+        self.ssrc_pools: dict[str, SsrcPool] | None = receiver_pools() if rewrite_ssrcs else None
         self.forwarded: list[str] = []
         self.transport_cc_id = 0  # the transport-cc header extension id, when negotiated
         self.bwe = BandwidthEstimator()
@@ -231,7 +233,7 @@ class Forwarder(Allocator):
             for receiver in self.receivers.values():
                 projection = receiver.projections.pop(name, None)
                 if projection is not None:
-                    receiver.by_out_ssrc.pop(projection.out_ssrc, None)
+                    self._unlink(projection)
         for source in sources:
             self.sources[source.name] = source
             projections: list[Projection] = []
@@ -251,27 +253,82 @@ class Forwarder(Allocator):
         self.allocate()
 
     def _project(self, receiver: Receiver, source: Source) -> Projection:
+        """The receiver's projection of ``source``. A receiver that rewrites SSRCs sees it on a slot
+        of its pool (ssrc_pool.py): a new projection takes a free one if there is one (JVB fills
+        spare slots ahead of need), audio takes the least recently used idle one once its sender
+        sends, video gets one when the allocation forwards it (:meth:`_activate`). Without a slot
+        a projection is not forwarded."""
         projection = receiver.projections.get(source.name)
         if projection is None:
-            if receiver.rewrite_ssrcs:
-                out_ssrc = secrets.randbits(32) or 1
-                out_rtx = (secrets.randbits(32) or 1) if source.media == "video" else None
-            else:
-                out_ssrc, out_rtx = source.primary, source.rtx.get(source.primary)
+            out_ssrc, out_rtx = (None, None) if receiver.ssrc_pools else (source.primary, source.rtx.get(source.primary))
             projection = Projection(receiver, source, out_ssrc, out_rtx)
             projection.since = self.now
             projection.target = NO_LAYER
             receiver.projections[source.name] = projection
-            receiver.by_out_ssrc[out_ssrc] = projection
-            self._by_ssrc[source.primary][2].append(projection)
-            if receiver.rewrite_ssrcs:
-                self.messages.extend((receiver.id, m) for m in self._source_maps(receiver, [projection]))
+            if out_ssrc is not None:
+                self._link(projection)
+        pools = receiver.ssrc_pools
+        if pools and pools[source.media].slot(projection) is None:
+            self._take_slot(projection, evict=source.media == "audio" and any(source.active))
         return projection
+
+    def _activate(self, receiver: Receiver, forwarded: list[str]) -> None:
+        """JVB's activation of the forwarded video sources: first mark those holding a slot as
+        used, so that the others, in ranking order, take the least recently used idle slots."""
+        if not receiver.ssrc_pools:
+            return
+        pool = receiver.ssrc_pools["video"]
+        waiting = []
+        for name in forwarded:
+            projection = receiver.projections[name]
+            if pool.slot(projection) is None:
+                waiting.append(projection)
+            else:
+                pool.use(projection, self.now)
+        for projection in waiting:
+            self._take_slot(projection, evict=True)
+
+    @staticmethod
+    def _idle(projection: Projection) -> bool:
+        """May lose its slot: video the allocation does not forward, audio its sender is not sending."""
+        if projection.source.media == "video":
+            return projection.target == NO_LAYER
+        return not any(projection.source.active)
+
+    def _take_slot(self, projection: Projection, evict: bool) -> None:
+        receiver = projection.receiver
+        taken = receiver.ssrc_pools[projection.source.media].take(projection, self.now, self._idle if evict else None)
+        if taken is None:
+            return
+        slot, previous = taken
+        if previous is not None:
+            # The receiver sees one stream on this SSRC: the new source continues its numbering
+            # (from its first key frame, as a layer switch does) and its NACK history.
+            self._unlink(previous)
+            if previous.started:
+                projection.started = True
+                projection.last_seq, projection.last_ts = previous.last_seq, previous.last_ts
+                projection.sent, projection.sent_seq_off = previous.sent, previous.sent_seq_off
+                projection.sent_ts_off, projection.sent_pid_off = previous.sent_ts_off, previous.sent_pid_off
+            previous.out_ssrc = previous.out_rtx = None
+        projection.out_ssrc, projection.out_rtx = slot.ssrc, slot.rtx
+        self._link(projection)
+        # Announced before any packet goes out on it (the client adds a source for a new SSRC).
+        self.messages.extend((receiver.id, m) for m in self._source_maps(receiver, [projection]))
+
+    def _link(self, projection: Projection) -> None:
+        projection.receiver.by_out_ssrc[projection.out_ssrc] = projection
+        self._by_ssrc[projection.source.primary][2].append(projection)
 
     def _unlink(self, projection: Projection) -> None:
         entry = self._by_ssrc.get(projection.source.primary)
         if entry is not None and projection in entry[2]:
             entry[2].remove(projection)
+        receiver = projection.receiver
+        if receiver.by_out_ssrc.get(projection.out_ssrc) is projection:
+            del receiver.by_out_ssrc[projection.out_ssrc]
+        if receiver.ssrc_pools:
+            receiver.ssrc_pools[projection.source.media].release(projection)
 
     # --- the per-packet path ---------------------------------------------------------------------
 

@@ -1,0 +1,102 @@
+"""A receiver's bounded set of outgoing SSRCs when it rewrites SSRCs (bridge-media.md §4.3, §6.2).
+
+An endpoint that signalled the ``ssrc-rewriting`` capability gets no remote sources in Jingle: it
+learns from ``VideoSourcesMap``/``AudioSourcesMap`` which source and owner each SSRC carries, and
+adds a synthetic remote source for every SSRC it has not seen yet. JVB bounds those per receiver
+(``videobridge.ssrc-limit``: 50 video, 50 audio): a source the receiver is sent gets a *slot* (an
+SSRC, and an RTX SSRC for video); when all slots are taken, the least recently used one that may
+go is handed to the new source and announced again with its new owner. JVB does not announce a
+release (only additions matter to the client), so a released slot's SSRCs simply wait here for
+the next source, which spares the client one more synthetic source.
+
+Sans-I/O and media-agnostic: a *holder* is whatever object the caller maps onto a slot (the
+forwarder's projections); ``now`` is the caller's clock; which holders may lose their slot is the
+caller's ``idle`` predicate.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Callable
+
+VIDEO_SLOTS = 50  # JVB's videobridge.ssrc-limit.video
+AUDIO_SLOTS = 50  # JVB's videobridge.ssrc-limit.audio
+
+
+class Slot:
+    __slots__ = ("ssrc", "rtx", "holder", "used")
+
+    def __init__(self, ssrc: int, rtx: int | None) -> None:
+        self.ssrc = ssrc
+        self.rtx = rtx
+        self.holder: object | None = None
+        self.used = 0.0  # when its holder was last used (forwarded)
+
+
+class SsrcPool:
+    """One media's slots for one receiver. ``issued`` is shared by a receiver's pools, so no
+    SSRC is handed out twice."""
+
+    def __init__(self, size: int, *, with_rtx: bool, issued: set[int]) -> None:
+        if size < 1:
+            raise ValueError(f"an SSRC pool needs at least one slot, not {size}")
+        self.size = size
+        self.with_rtx = with_rtx
+        self.slots: list[Slot] = []
+        self.remaps = 0  # slots handed from one holder to another (JVB's "remappings")
+        self._issued = issued
+        self._by_holder: dict[object, Slot] = {}
+
+    def slot(self, holder: object) -> Slot | None:
+        return self._by_holder.get(holder)
+
+    def use(self, holder: object, now: float) -> None:
+        slot = self._by_holder.get(holder)
+        if slot is not None:
+            slot.used = now
+
+    def take(self, holder: object, now: float, idle: Callable[[object], bool] | None = None
+             ) -> tuple[Slot, object | None] | None:
+        """A slot for ``holder``, which has none: a free one (fresh SSRCs while the pool is below
+        its size, then a released one's), else, given ``idle``, the least recently used slot whose
+        holder ``idle`` lets go. Returns the slot and the holder it was taken from (None when it
+        was free), or None when no slot can be had."""
+        if holder in self._by_holder:
+            raise ValueError("this holder already has a slot")
+        slot = next((s for s in self.slots if s.holder is None), None)
+        if slot is None and len(self.slots) < self.size:
+            slot = Slot(self._new_ssrc(), self._new_ssrc() if self.with_rtx else None)
+            self.slots.append(slot)
+        previous = None
+        if slot is None:
+            if idle is None:
+                return None
+            slot = min((s for s in self.slots if idle(s.holder)), key=lambda s: s.used, default=None)
+            if slot is None:
+                return None
+            previous = slot.holder
+            del self._by_holder[previous]
+            self.remaps += 1
+        slot.holder = holder
+        slot.used = now
+        self._by_holder[holder] = slot
+        return slot, previous
+
+    def release(self, holder: object) -> None:
+        slot = self._by_holder.pop(holder, None)
+        if slot is not None:
+            slot.holder = None
+
+    def _new_ssrc(self) -> int:
+        while True:
+            ssrc = secrets.randbits(32)
+            if ssrc and ssrc not in self._issued:
+                self._issued.add(ssrc)
+                return ssrc
+
+
+def receiver_pools(video: int = VIDEO_SLOTS, audio: int = AUDIO_SLOTS) -> dict[str, SsrcPool]:
+    """A receiver's pools by media, drawing their SSRCs from one set."""
+    issued: set[int] = set()
+    return {"video": SsrcPool(video, with_rtx=True, issued=issued),
+            "audio": SsrcPool(audio, with_rtx=False, issued=issued)}
