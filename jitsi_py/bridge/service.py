@@ -43,13 +43,17 @@ async def run(settings: Settings) -> None:
     stun_mapped = None
     if not b.disable_stun and b.stun_servers:
         stun_mapped = await discover_mapped_address(bridge.port, b.stun_servers, STUN_DISCOVERY_TIMEOUT)
+    if not bridge.port.ipv6 and any(":" in address for address, _ in mappings):
+        log.warning("bridge: the media port has no IPv6; the IPv6 addresses in JVB_ADVERTISE_IPS are not advertised")
+        mappings = [(address, port) for address, port in mappings if ":" not in address]
     bridge.candidates = build_candidates(b.port, gather_host_addresses(ipv6=bridge.port.ipv6), mappings,
                                          b.advertise_private_candidates, stun_mapped=stun_mapped)
     if b.require_valid_address and not bridge.candidates:
         bridge.healthy = False
     log.log(logging.INFO if bridge.candidates else logging.WARNING, "bridge: media on udp/%d (%s), candidates %s",
             b.port, "IPv4 and IPv6" if bridge.port.ipv6 else "IPv4", ", ".join(
-                f"{c.type} {c.ip}:{c.port}" for c in bridge.candidates) or "none: no client can reach this bridge")
+                f"{c.type} {f'[{c.ip}]' if ':' in c.ip else c.ip}:{c.port}" for c in bridge.candidates)
+            or "none: no client can reach this bridge")
 
     stop = asyncio.Event()
 

@@ -1,4 +1,5 @@
-"""IPv6 media: one dual-stack socket serves an IPv6 peer and an IPv4 peer on the same port."""
+"""IPv6 media: one dual-stack socket serves an IPv6 peer and an IPv4 peer on the same port, and
+names IPv4 addresses its own way only inside the bridge."""
 
 import asyncio
 import socket
@@ -8,7 +9,9 @@ import pytest
 from aioice import stun
 
 from jitsi_py.bridge.candidates import build_candidates
+from jitsi_py.bridge.conference import Counters
 from jitsi_py.bridge.ice import IceAgent, reflexive_address
+from jitsi_py.bridge.stun import discover_mapped_address
 from jitsi_py.bridge.udp import MediaPort, open_media_socket
 from jitsi_py.bridge.videobridge import Videobridge
 
@@ -110,3 +113,28 @@ def test_without_ipv6_the_media_socket_is_ipv4(monkeypatch):
     monkeypatch.setattr(socket, "socket", no_ipv6)
     with open_media_socket(0) as sock:
         assert sock.family == socket.AF_INET and sock.getsockname()[0] == "0.0.0.0"
+
+
+class _StunServer(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        request = stun.parse_message(data)
+        response = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, request.transaction_id,
+                                {"XOR-MAPPED-ADDRESS": addr[:2]})
+        self.transport.sendto(bytes(response), addr)
+
+
+async def test_stun_discovery_from_the_dual_stack_socket_reaches_an_ipv4_server():
+    loop = asyncio.get_running_loop()
+    server, _ = await loop.create_datagram_endpoint(_StunServer, local_addr=("127.0.0.1", 0))
+    port = MediaPort(Counters())
+    media, _ = await loop.create_datagram_endpoint(lambda: port, sock=open_media_socket(0))
+    try:
+        assert port.dual_stack
+        mapped = await discover_mapped_address(port, (f"127.0.0.1:{server.get_extra_info('sockname')[1]}",), 3.0)
+        assert mapped == ("127.0.0.1", media.get_extra_info("sockname")[1])
+    finally:
+        media.close()
+        server.close()
