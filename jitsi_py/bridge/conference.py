@@ -155,7 +155,7 @@ class Endpoint:
                 counters.srtcp_rejected += 1
                 return
             try:
-                self._forwarder.feedback(self.id, plain)
+                self.receive_rtcp(plain)
             except rtcp.RtcpError:
                 counters.rtcp_malformed += 1
             return
@@ -167,6 +167,14 @@ class Endpoint:
         if len(plain) < 12:
             counters.rtp_malformed += 1
             return
+        self.receive_rtp(plain)
+
+    def receive_rtcp(self, plain: bytes) -> None:
+        self._forwarder.feedback(self.id, plain)
+
+    def receive_rtp(self, plain: bytes) -> None:
+        """One plain RTP packet this endpoint sent."""
+        counters = self._counters
         pt, seq, ts, ssrc = read_header(plain)
         self.received_seqs[ssrc] = seq
         tcc = -1

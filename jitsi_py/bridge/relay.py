@@ -25,8 +25,6 @@ from __future__ import annotations
 import logging
 from time import monotonic
 
-from pylibsrtp import Error as SrtpError
-
 from ..common.stanzas.jingle import Fingerprint
 from . import rtcp
 from .conference import Endpoint
@@ -93,35 +91,12 @@ class Relay(Endpoint):
             self.dtls.start(now)
             self.flush()
 
-    def receive_media(self, data: bytes) -> None:
-        """The relay's hot path: media of relayed endpoints in, feedback for local senders."""
-        srtp = self.srtp
-        counters = self._counters
-        if srtp is None:
-            counters.not_connected += 1
-            return
-        counters.packets_received += 1
-        counters.bytes_received += len(data)
-        if 192 <= data[1] <= 223:
-            try:
-                self._feedback(srtp.unprotect_rtcp(data))
-            except SrtpError:
-                counters.srtcp_rejected += 1
-            except rtcp.RtcpError:
-                counters.rtcp_malformed += 1
-            return
-        try:
-            plain = srtp.unprotect(data)
-        except SrtpError:
-            counters.srtp_rejected += 1
-            return
-        if len(plain) < 12:
-            counters.rtp_malformed += 1
-            return
+    def receive_rtp(self, plain: bytes) -> None:
+        """The relay's hot path: a relayed endpoint's packet goes to the forwarder as its sender's."""
         pt, seq, ts, ssrc = read_header(plain)
         owner = self.owners.get(ssrc)
         if owner is None:
-            counters.rtp_unknown_ssrc += 1
+            self._counters.rtp_unknown_ssrc += 1
             return
         tcc = -1
         now = 0.0
@@ -134,7 +109,7 @@ class Relay(Endpoint):
             self._speaker.level(owner, audio_level(plain, self.audio_level_id))
         self._forwarder.rtp(owner, plain, pt, seq, ts, ssrc, tcc, now)
 
-    def _feedback(self, packet: bytes) -> None:
+    def receive_rtcp(self, packet: bytes) -> None:
         """RTCP from the remote bridge about our senders: key-frame requests and NACKs."""
         forwarder = self._forwarder
         for pt, fmt, offset, length in rtcp.packets(packet):

@@ -73,27 +73,24 @@ def update(bridge, relay_id: str, meeting_id: str, peer: Peer) -> None:
 async def test_video_crosses_the_relay_both_ways(bridges):
     a, b = bridges
     alice = Peer(a, "m-octo", "alice", publish=True)
-    carol = Peer(a, "m-octo", "carol", publish=False)
     bob = Peer(b, "m-octo", "bob", publish=True)
     alice.allocate(create_conference=True)
-    carol.allocate(create_conference=False)
     bob.allocate(create_conference=True)
-    link(a, b, "m-octo", [alice, carol], [bob])
+    link(a, b, "m-octo", [alice], [bob])
     try:
+        # Alice answers before bob's SSRC is known: her only video stream is routed by payload type.
         await alice.connect([])
         update(b, "jvb-a", "m-octo", alice)
         await bob.connect([(alice.video_ssrc, "alice-v0")])
         update(a, "jvb-b", "m-octo", bob)
-        await carol.connect([(bob.video_ssrc, "bob-v0")])
-        for receiver in (bob, carol):
+        for receiver in (bob, alice):
             track = await asyncio.wait_for(receiver.track_future, 20)
             frame = await asyncio.wait_for(track.recv(), 20)
             assert frame.width == 320 and frame.height == 240
         for bridge in bridges:
             assert bridge.counters.srtp_rejected == 0
             stats = bridge.stats()
-            assert stats["octo_conferences"] == 1 and stats["relays"] == 1
-        assert a.stats()["octo_endpoints"] == 1 and b.stats()["octo_endpoints"] == 2
+            assert stats["octo_conferences"] == 1 and stats["relays"] == 1 and stats["octo_endpoints"] == 1
         relay = a.conferences["m-octo"].relays["jvb-b"]
         assert relay.ice.controlling and not relay.dtls.client
         assert b.conferences["m-octo"].relays["jvb-a"].dtls.client
@@ -105,7 +102,7 @@ async def test_video_crosses_the_relay_both_ways(bridges):
         roundtrip(a, c2.ConferenceModify("m-octo", relays=[c2.Relay("jvb-b", expire=True)]))
         assert not a.conferences["m-octo"].relays and a.stats()["octo_conferences"] == 0
     finally:
-        for peer in (alice, bob, carol):
+        for peer in (alice, bob):
             await peer.close()
 
 
