@@ -13,7 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aioice.ice
 import pytest
+
+from jitsi_py.bridge.candidates import build_candidates, gather_host_addresses
+
+from .conftest import running
+from .peers import Peer
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDRESSES = ("10.77.0.2/24", "203.0.113.77/24", "fd77::2/64")
@@ -63,50 +69,31 @@ def test_the_bridge_gathers_the_interfaces_and_peers_reach_it_on_them(netns):
 
 
 async def _join() -> dict:
-    import aioice.ice
-
-    from jitsi_py.bridge.candidates import build_candidates, gather_host_addresses
-    from jitsi_py.bridge.udp import open_media_socket
-    from jitsi_py.bridge.videobridge import Videobridge
-
-    from .peers import Peer
-
-    loop = asyncio.get_running_loop()
-    bridge = Videobridge(candidates=[])
-    transport, _ = await loop.create_datagram_endpoint(lambda: bridge.port, sock=open_media_socket(0))
-    port = transport.get_extra_info("sockname")[1]
-    hosts = gather_host_addresses(ipv6=bridge.port.ipv6)
-    bridge.candidates = build_candidates(port, hosts, [], True)
-
-    async def tick():
-        while True:
-            await asyncio.sleep(0.02)
-            bridge.tick(loop.time())
-    ticker = asyncio.create_task(tick())
-    alice = Peer(bridge, "netns", "alice", publish=True)
-    bob = Peer(bridge, "netns", "bob", publish=False)
-    alice.allocate(create_conference=True)
-    bob.allocate(create_conference=False)
-    try:
-        aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["fd77::2"]
-        await alice.connect([])
-        aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["203.0.113.77"]
-        await bob.connect([(alice.video_ssrc, "alice-v0")])
-        track = await asyncio.wait_for(bob.track_future, 30)
-        frames = 0
-        for _ in range(2):
-            await asyncio.wait_for(track.recv(), 30)
-            frames += 1
-        endpoints = bridge.conferences["netns"].endpoints
-        return {"candidates": [[c.type, c.ip] for c in bridge.candidates],
-                "public_only": [[c.type, c.ip] for c in build_candidates(port, hosts, [], False)],
-                "selected": {name: endpoints[name].ice.selected[0] for name in ("alice", "bob")},
-                "frames": frames}
-    finally:
-        ticker.cancel()
-        await alice.close()
-        await bob.close()
-        transport.close()
+    hosts = gather_host_addresses(ipv6=True)
+    async with running(host=None, hosts=hosts) as bridge:
+        port = bridge.candidates[0].port
+        alice = Peer(bridge, "netns", "alice", publish=True)
+        bob = Peer(bridge, "netns", "bob", publish=False)
+        alice.allocate(create_conference=True)
+        bob.allocate(create_conference=False)
+        try:
+            aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["fd77::2"]
+            await alice.connect([])
+            aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["203.0.113.77"]
+            await bob.connect([(alice.video_ssrc, "alice-v0")])
+            track = await asyncio.wait_for(bob.track_future, 30)
+            frames = 0
+            for _ in range(2):
+                await asyncio.wait_for(track.recv(), 30)
+                frames += 1
+            endpoints = bridge.conferences["netns"].endpoints
+            return {"candidates": [[c.type, c.ip] for c in bridge.candidates],
+                    "public_only": [[c.type, c.ip] for c in build_candidates(port, hosts, [], False)],
+                    "selected": {name: endpoints[name].ice.selected[0] for name in ("alice", "bob")},
+                    "frames": frames}
+        finally:
+            await alice.close()
+            await bob.close()
 
 
 if __name__ == "__main__":

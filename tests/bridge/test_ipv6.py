@@ -8,34 +8,19 @@ import aioice.ice
 import pytest
 from aioice import stun
 
-from jitsi_py.bridge.candidates import build_candidates
 from jitsi_py.bridge.conference import Counters
 from jitsi_py.bridge.ice import IceAgent, reflexive_address
 from jitsi_py.bridge.stun import discover_mapped_address
 from jitsi_py.bridge.udp import MediaPort, open_media_socket
-from jitsi_py.bridge.videobridge import Videobridge
 
+from .conftest import running
 from .peers import Peer
 
 
 @pytest.fixture
 async def dual_stack_bridge():
-    loop = asyncio.get_running_loop()
-    bridge = Videobridge(candidates=[])
-    transport, _ = await loop.create_datagram_endpoint(lambda: bridge.port, sock=open_media_socket(0))
-    port = transport.get_extra_info("sockname")[1]
-    bridge.candidates = build_candidates(port, ["127.0.0.1", "::1"], [], True)
-
-    async def tick():
-        while True:
-            await asyncio.sleep(0.02)
-            bridge.tick(loop.time())
-    ticker = asyncio.create_task(tick())
-    yield bridge
-    ticker.cancel()
-    for conference in list(bridge.conferences.values()):
-        bridge.expire_conference(conference)
-    transport.close()
+    async with running(host=None, hosts=["127.0.0.1", "::1"]) as bridge:
+        yield bridge
 
 
 async def test_an_ipv6_peer_and_an_ipv4_peer_exchange_video_on_one_port(dual_stack_bridge, monkeypatch):
