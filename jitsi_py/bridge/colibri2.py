@@ -209,7 +209,7 @@ def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Rel
             raise Colibri2Failure("bad-request", f"Attempt to create relay {wire.id} with no <transport>",
                                   error_type="modify")
         relay = Relay(conference, wire.id, mesh_id=wire.mesh_id, ice_controlling=bool(transport.ice_controlling),
-                      now=now)
+                      unique_port=bridge.open_port() if transport.use_unique_port else None, now=now)
         conference.add_relay(relay)
     elif relay is None:
         raise Colibri2Failure("bad-request", f"Unknown relay {wire.id}", error_type="modify")
@@ -232,7 +232,7 @@ def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Rel
     if wire.create:
         # The focus turns our actpass into active or passive for the other side (jicofo's Relay).
         answer.transport = c2.Transport(ice=IceTransport(
-            relay.ice.local_ufrag, relay.ice.local_pwd, list(bridge.candidates),
+            relay.ice.local_ufrag, relay.ice.local_pwd, relay.candidates(bridge.candidates),
             [Fingerprint("sha-256", bridge.certificate.fingerprint, "actpass")], rtcp_mux=True))
     return answer
 

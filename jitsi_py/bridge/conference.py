@@ -388,7 +388,7 @@ class Conference:
 
     def add_relay(self, relay: Endpoint) -> None:
         self.relays[relay.id] = relay
-        self.bridge.port.bind_ufrag(relay.ice.local_ufrag, relay)
+        relay.port.bind_ufrag(relay.ice.local_ufrag, relay)
 
     def remove_relay(self, relay_id: str) -> None:
         relay = self.relays.pop(relay_id, None)

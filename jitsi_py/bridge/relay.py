@@ -1,9 +1,10 @@
 """Octo relays (bridge-media.md §7, colibri2.md §3.3): one conference spread over several bridges.
 
 A :class:`Relay` is this bridge's link to one other bridge of the conference. Its transport is an
-endpoint's (ICE, DTLS, SRTP on the media port: :class:`~.conference.Endpoint` does it), with the
-roles the focus hands out: the initiator side is ICE-controlling and DTLS server, the other side
-ICE-controlled and DTLS client (the remote fingerprint's ``setup`` says which).
+endpoint's (ICE, DTLS, SRTP: :class:`~.conference.Endpoint` does it), with the roles the focus
+hands out: the initiator side is ICE-controlling, DTLS server and (``use-unique-port``) on a UDP
+port of its own; the other side ICE-controlled, DTLS client (the remote fingerprint's ``setup``
+says which) and on the shared media port.
 
 Through a relay come the media of the remote bridge's endpoints ("relayed endpoints"): each is a
 sender in the local forwarder, known by the SSRCs of its signalled sources, so local receivers get
@@ -25,25 +26,45 @@ from __future__ import annotations
 import logging
 from time import monotonic
 
-from ..common.stanzas.jingle import Fingerprint
+from dataclasses import replace
+
+from ..common.stanzas.jingle import Candidate, Fingerprint
 from . import rtcp
 from .conference import Endpoint
 from .dtls import DtlsSession
 from .forwarder import Source
 from .rtp import audio_level, find_extension, read_header
+from .udp import MediaPort
+from .videobridge import OwnPort
 
 log = logging.getLogger(__name__)
 
 
 class Relay(Endpoint):
     def __init__(self, conference, relay_id: str, *, mesh_id: str | None, ice_controlling: bool,
-                 now: float) -> None:
+                 unique_port: OwnPort | None = None, now: float) -> None:
         super().__init__(conference, relay_id, now=now)
+        # With use-unique-port (the initiator side) the relay has a UDP port of its own: two
+        # conferences linking the same two bridges then differ by address, which the media
+        # port demultiplexes by.
+        self.unique_port = unique_port
+        if unique_port is not None:
+            self._port = unique_port.port
         self.mesh_id = mesh_id
         self.ice.controlling = ice_controlling
         self.owners: dict[int, str] = {}  # SSRC (media and RTX) -> relayed endpoint id
         self.relayed: dict[str, str | None] = {}  # relayed endpoint id -> stats id
         self._dtls_started = False
+
+    @property
+    def port(self) -> MediaPort:
+        return self._port
+
+    def candidates(self, shared: list[Candidate]) -> list[Candidate]:
+        """Our candidates for the other bridge: the shared port's, or on our own port."""
+        if self.unique_port is None:
+            return list(shared)
+        return [replace(c, port=self.unique_port.number) for c in shared]
 
     # --- signalling (colibri2.py) -----------------------------------------------------------------
 
@@ -126,7 +147,13 @@ class Relay(Endpoint):
                     lost = list(rtcp.nack_sequence_numbers(packet, offset, length))
                     send(rtcp.build_rr(forwarder.feedback_ssrc) + rtcp.build_nack(forwarder.feedback_ssrc, ssrc, lost))
 
+    def flush(self) -> None:
+        if self._port.transport is not None:  # else queued until our own port is bound
+            super().flush()
+
     def close(self) -> None:
         for endpoint_id in list(self.relayed):
             self.remove_endpoint(endpoint_id)
         super().close()
+        if self.unique_port is not None:
+            self.unique_port.close()

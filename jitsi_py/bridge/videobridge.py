@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
+from dataclasses import dataclass
 
 from ..common.stanzas.jingle import Candidate
 from .channel import SctpChannel
 from .conference import Conference, Counters, Endpoint
 from .dtls import Certificate
-from .udp import MediaPort
+from .udp import MediaPort, open_media_socket
 
 log = logging.getLogger(__name__)
 
 VERSION = "2.3.0-jitsi-py"
 # stress_level = packet rate / this (bridge-media.md: JVB's packet-rate load threshold).
 PACKET_RATE_CAPACITY = 50_000
+
+
+@dataclass
+class OwnPort:
+    """A media port with a socket of its own, and its port number."""
+
+    port: MediaPort
+    number: int
+    opening: asyncio.Future
+
+    def close(self) -> None:
+        if self.port.transport is not None:
+            self.port.transport.close()
+        else:
+            self.opening.cancel()
 
 
 class Videobridge:
@@ -55,6 +72,16 @@ class Videobridge:
             conference.close()
             self.counters.conferences_completed += 1
             log.info("conference %s expired", conference.id)
+
+    def open_port(self) -> OwnPort:
+        """A media port of its own beside the shared one (a relay's use-unique-port), on the same
+        address; the event loop binds it on its next turn (its ``transport`` is None until then)."""
+        host = self.port.socket.getsockname()[0]
+        sock = open_media_socket(0, None if host == "::" else host)
+        port = MediaPort(self.counters)
+        opening = asyncio.ensure_future(asyncio.get_running_loop().create_datagram_endpoint(lambda: port, sock=sock))
+        opening.add_done_callback(lambda done: sock.close() if done.cancelled() else None)
+        return OwnPort(port, sock.getsockname()[1], opening)
 
     def find_endpoint(self, conference_id: str, endpoint_id: str) -> Endpoint | None:
         for conference in self.conferences.values():

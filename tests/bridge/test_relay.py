@@ -57,7 +57,8 @@ def link(a, b, meeting_id: str, behind_a: list[Peer], behind_b: list[Peer]) -> N
     answers = {}
     for bridge, other, initiator, behind in ((a, "jvb-b", True, behind_b), (b, "jvb-a", False, behind_a)):
         answer = roundtrip(bridge, c2.ConferenceModify(meeting_id, relays=[c2.Relay(
-            other, create=True, mesh_id="0", media=MEDIA, transport=c2.Transport(ice_controlling=initiator),
+            other, create=True, mesh_id="0", media=MEDIA,
+            transport=c2.Transport(ice_controlling=initiator, use_unique_port=initiator),
             endpoints=[relay_endpoint(p, True) for p in behind])]))
         answers[bridge] = answer.relays[0].transport.ice
         assert answers[bridge].fingerprints[0].setup == "actpass"
@@ -92,15 +93,31 @@ async def test_video_crosses_the_relay_both_ways(bridges):
             stats = bridge.stats()
             assert stats["octo_conferences"] == 1 and stats["relays"] == 1 and stats["octo_endpoints"] == 1
         relay = a.conferences["m-octo"].relays["jvb-b"]
-        assert relay.ice.controlling and not relay.dtls.client
+        assert relay.ice.controlling and not relay.dtls.client and relay.port is not a.port
         assert b.conferences["m-octo"].relays["jvb-a"].dtls.client
+
+        # A second conference linking the same two bridges: its relay has a port of its own on
+        # the initiator side, so bridge B tells the two relays apart by address.
+        solo = Peer(a, "m-second", "solo", publish=False)
+        solo.allocate(create_conference=True)
+        Peer(b, "m-second", "other", publish=False).allocate(create_conference=True)
+        link(a, b, "m-second", [solo], [])
+        second = b.conferences["m-second"].relays["jvb-a"]
+        for _ in range(200):
+            if second.srtp is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert second.srtp is not None
+        assert second.ice.selected != b.conferences["m-octo"].relays["jvb-a"].ice.selected
+        assert bob.pc.connectionState == "connected" and b.counters.srtp_rejected == 0
+        await solo.close()
 
         # The focus expires bob's side: bridge A forgets bob's sources and the relay.
         roundtrip(a, c2.ConferenceModify("m-octo", relays=[c2.Relay("jvb-b", endpoints=[
             c2.RelayEndpoint("bob", expire=True)])]))
         assert not any(s.owner == "bob" for s in a.conferences["m-octo"].forwarder.sources.values())
         roundtrip(a, c2.ConferenceModify("m-octo", relays=[c2.Relay("jvb-b", expire=True)]))
-        assert not a.conferences["m-octo"].relays and a.stats()["octo_conferences"] == 0
+        assert not a.conferences["m-octo"].relays and a.stats()["octo_conferences"] == 1  # m-second
     finally:
         for peer in (alice, bob):
             await peer.close()
