@@ -60,6 +60,7 @@ class BandwidthEstimator:
         self.state = NORMAL
         self.threshold = THRESHOLD_INITIAL
         self.feedback_packets = 0
+        self.packets_lost = 0  # reported lost by feedback, since the start (counted ones only)
         # The burst being collected: its first and last send time, its last arrival.
         self._burst_first: float | None = None
         self._burst_sent = 0.0
@@ -139,6 +140,7 @@ class BandwidthEstimator:
             while cut < len(acked) - 1 and latest - acked[cut][0] > ACKED_WINDOW:
                 cut += 1
             del acked[:cut]
+        self.packets_lost += lost
         if received + lost:
             self._loss_sent += received + lost
             self._loss_lost += lost
