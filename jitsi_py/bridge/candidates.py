@@ -31,8 +31,10 @@ import ifaddr
 from ..common.stanzas.jingle import Candidate
 from .ice import candidate_priority
 
-PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fec0::/10", "fc00::/7"))
+# Java's "site-local" addresses; JVB's private ones add the IPv6 unique-local block.
+SITE_LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                              "fec0::/10"))
+PRIVATE_NETWORKS = SITE_LOCAL_NETWORKS + (ipaddress.ip_network("fc00::/7"),)
 HIDDEN_RELATED = ("0.0.0.0", 9)
 # ice4j's local preferences by family (Candidate.getLocalPreference); the index within a family
 # takes the low byte so that two addresses of one family never tie.
@@ -62,8 +64,18 @@ def parse_mapping(text: str) -> tuple[str, int | None]:
 
 
 def is_private(address: str) -> bool:
+    return _within(ipaddress.ip_address(address), PRIVATE_NETWORKS)
+
+
+def _within(ip, networks) -> bool:
+    return any(ip in network for network in networks if network.version == ip.version)
+
+
+def valid_address(address: str) -> bool:
+    """What ``JVB_REQUIRE_VALID_ADDRESS`` asks for (JVB's health check): not site-local (RFC 1918,
+    fec0::/10), not link-local, not loopback. Unlike :func:`is_private`, fc00::/7 passes, as in JVB."""
     ip = ipaddress.ip_address(address)
-    return any(ip in network for network in PRIVATE_NETWORKS if network.version == ip.version)
+    return not (_within(ip, SITE_LOCAL_NETWORKS) or ip.is_link_local or ip.is_loopback)
 
 
 def host_addresses(found: list[str], *, ipv6: bool, preferred: tuple[str, ...] = ()) -> list[str]:

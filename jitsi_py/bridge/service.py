@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ..settings import Settings, SettingsError, require_secret
-from .candidates import build_candidates, gather_host_addresses, parse_mapping
+from .candidates import build_candidates, gather_host_addresses, parse_mapping, valid_address
 from .rest import private_app, public_app
 from .stun import discover_mapped_address
 from .udp import open_media_socket
@@ -46,9 +46,11 @@ async def run(settings: Settings) -> None:
     if not bridge.port.ipv6 and any(":" in address for address, _ in mappings):
         log.warning("bridge: the media port has no IPv6; the IPv6 addresses in JVB_ADVERTISE_IPS are not advertised")
         mappings = [(address, port) for address, port in mappings if ":" not in address]
-    bridge.candidates = build_candidates(b.port, gather_host_addresses(ipv6=bridge.port.ipv6), mappings,
-                                         b.advertise_private_candidates, stun_mapped=stun_mapped)
-    if b.require_valid_address and not bridge.candidates:
+    hosts = gather_host_addresses(ipv6=bridge.port.ipv6)
+    bridge.candidates = build_candidates(b.port, hosts, mappings, b.advertise_private_candidates,
+                                         stun_mapped=stun_mapped)
+    if b.require_valid_address and not any(map(valid_address, hosts + [a for a, _ in mappings])):
+        log.warning("bridge: unhealthy: no valid IP addresses available for harvesting (JVB_REQUIRE_VALID_ADDRESS)")
         bridge.healthy = False
     log.log(logging.INFO if bridge.candidates else logging.WARNING, "bridge: media on udp/%d (%s), candidates %s",
             b.port, "IPv4 and IPv6" if bridge.port.ipv6 else "IPv4", ", ".join(

@@ -4,7 +4,7 @@ mappings (``ip`` / ``ip#port``, IPv6 literals) as server-reflexive candidates.""
 import pytest
 
 from jitsi_py.bridge.candidates import (
-    HIDDEN_RELATED, build_candidates, candidate_foundation, host_addresses, is_private, parse_mapping,
+    HIDDEN_RELATED, build_candidates, candidate_foundation, host_addresses, is_private, parse_mapping, valid_address,
 )
 from jitsi_py.bridge.ice import candidate_priority
 
@@ -114,3 +114,9 @@ def test_mappings_onto_advertised_addresses_add_nothing():
                                                            parse_mapping("203.0.113.7")], True,
                                   stun_mapped=("203.0.113.20", 10000))
     assert [(c.type, c.ip) for c in candidates] == [("host", "203.0.113.20"), ("srflx", "203.0.113.7")]
+
+
+def test_a_valid_address_as_jvbs_health_check_wants_one():
+    assert valid_address("203.0.113.7") and valid_address("2001:db8::1") and valid_address("fd00::2")
+    assert not any(map(valid_address, ["10.0.0.5", "172.17.0.1", "192.168.1.1", "127.0.0.1", "::1", "fe80::1",
+                                       "169.254.1.1", "fec0::1"]))
