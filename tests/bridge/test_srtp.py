@@ -46,8 +46,9 @@ def test_replays_bad_tags_and_oversized_packets_raise_srtp_error():
     with pytest.raises(SrtpError, match="authentication"):
         context.unprotect(bytes(tampered))
     assert context.unprotect(peer_tx.protect(rtp(3))) == rtp(3)  # a failure costs nothing else
-    with pytest.raises(SrtpError, match="too long"):
-        context.protect(rtp(4, bytes(MAX_RTP)))
+    for size in (MAX_RTP + 1, 11):
+        with pytest.raises(SrtpError, match=f"no RTP packet fits {size} bytes"):
+            context.protect(rtp(4, bytes(MAX_RTP))[:size])
     with pytest.raises(SrtpError, match="too long"):
         context.unprotect(bytes(4096))
     assert len(context.protect(rtp(5, bytes(MAX_RTP - 12)))) == MAX_RTP + 16  # the largest fits
@@ -60,3 +61,12 @@ def test_retransmissions_may_repeat_an_index_and_keys_must_fit_the_profile():
     assert peer_rx.unprotect(first) == rtp(7)
     with pytest.raises(ValueError, match="30 bytes"):
         SrtpContext(SRTP_AES128_CM_SHA1_80, bytes(16), bytes(30))
+
+
+def test_each_outgoing_ssrc_has_a_session_of_its_own_and_the_peer_sees_one_context():
+    context, _, peer_rx = pair(SRTP_AEAD_AES_128_GCM)
+    for seq in range(3):
+        for ssrc in (1, 2, 3):
+            packet = struct.pack("!BBHII", 0x80, 100, seq, 0, ssrc) + b"x"
+            assert peer_rx.unprotect(bytes(context.protect(packet))) == packet
+    assert len(context._tx_by_ssrc) == 3
