@@ -30,9 +30,9 @@ BUFFER_SIZE = 2048  # past any datagram a browser sends over a 1500-byte MTU
 RTP_TRAILER = 16 + 128
 RTCP_TRAILER = 4 + 16 + 128
 MAX_RTP = BUFFER_SIZE - RTP_TRAILER
-# Outgoing SSRCs with a session of their own; any further ones share the RTCP session (still
-# correct, only slower): the forwarder's SSRCs come from signalled sources, which are bounded.
-MAX_OWN_SESSIONS = 1024
+# Outgoing SSRCs with a session of their own (about 4 KB each); any further ones share the RTCP
+# session: still correct (an SSRC keeps the session it started with), only slower.
+MAX_OWN_SESSIONS = 256
 SSRC = struct.Struct("!I")
 STATUS = {7: "authentication failure", 9: "replay check failed (bad index)",
           10: "replay check failed (index too old)", 2: "unsupported parameter"}

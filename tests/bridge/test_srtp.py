@@ -7,6 +7,7 @@ import pytest
 from pylibsrtp import Policy, Session
 
 from jitsi_py.bridge.dtls import SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_SHA1_80
+from jitsi_py.bridge import srtp
 from jitsi_py.bridge.srtp import MAX_RTP, SrtpContext, SrtpError
 
 
@@ -63,10 +64,11 @@ def test_retransmissions_may_repeat_an_index_and_keys_must_fit_the_profile():
         SrtpContext(SRTP_AES128_CM_SHA1_80, bytes(16), bytes(30))
 
 
-def test_each_outgoing_ssrc_has_a_session_of_its_own_and_the_peer_sees_one_context():
+def test_each_outgoing_ssrc_has_a_session_of_its_own_up_to_a_cap_and_the_peer_sees_one_context(monkeypatch):
+    monkeypatch.setattr(srtp, "MAX_OWN_SESSIONS", 2)
     context, _, peer_rx = pair(SRTP_AEAD_AES_128_GCM)
     for seq in range(3):
-        for ssrc in (1, 2, 3):
+        for ssrc in (1, 2, 3, 4):  # 3 and 4 share the RTCP session
             packet = struct.pack("!BBHII", 0x80, 100, seq, 0, ssrc) + b"x"
             assert peer_rx.unprotect(bytes(context.protect(packet))) == packet
-    assert len(context._tx_by_ssrc) == 3
+    assert sorted(context._tx_by_ssrc) == [1, 2]
