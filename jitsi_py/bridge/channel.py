@@ -112,13 +112,17 @@ class MessageHandler:
                 target = conference.endpoints.get(to)
                 if target is not None and target is not endpoint:
                     target.send_message(message)
+                elif target is None:
+                    conference.relay_message(message, to)
             else:
                 conference.broadcast(message, exclude=endpoint.id)
+                conference.relay_message(message)
         elif kind == "EndpointStats":
             if endpoint.visitor:
                 return
             message["from"] = endpoint.id
             conference.broadcast(message, exclude=endpoint.id)
+            conference.relay_message(message)
         elif kind == "LastNChangedEvent":
             last_n = message.get("lastN")
             if not isinstance(last_n, int):
@@ -158,6 +162,8 @@ class MessageHandler:
                 raise ChannelError(f"{name!r} is not a source of this endpoint")
             source.video_type = video_type.lower()
             forwarder.allocate()
+            conference.relay_message({"colibriClass": "SourceVideoTypeMessage", "endpointId": endpoint.id,
+                                      "sourceName": name, "videoType": video_type})
         else:
             return
         conference.flush_messages()
@@ -202,17 +208,23 @@ class _DtlsShim:
 
 
 class SctpChannel:
-    """The SCTP data channel carrier: the bridge is the SCTP server on port 5000 (§3.2)."""
+    """The SCTP data channel carrier: the bridge is the SCTP server on port 5000 (§3.2); on a
+    relay (relay.py) the side the focus makes the client opens the one channel."""
 
-    def __init__(self, endpoint, handler: MessageHandler | None = None) -> None:
+    def __init__(self, endpoint, handler: MessageHandler | None = None, *, client: bool = False) -> None:
+        from aiortc import RTCDataChannel, RTCDataChannelParameters
         from aiortc.rtcsctptransport import RTCSctpTransport
 
         self.endpoint = endpoint
         self.handler = handler or MessageHandler(endpoint)
         self._shim = _DtlsShim(endpoint)
+        self._shim._role = "client" if client else "server"
         self._sctp = RTCSctpTransport(self._shim, port=SCTP_PORT)
         self._sctp.on("datachannel", self._on_datachannel)
         self._channel = None
+        if client:
+            opened = RTCDataChannel(self._sctp, RTCDataChannelParameters(label="default"))
+            opened.on("open", lambda: self._on_datachannel(opened))
         self._counters = endpoint.conference.bridge.counters
         self._pending: list[bytes] = []
         self._task = asyncio.ensure_future(self._sctp.start(self._sctp.getCapabilities(), SCTP_PORT))

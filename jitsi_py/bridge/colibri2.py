@@ -198,9 +198,13 @@ def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Rel
         conference.remove_relay(wire.id)
         return c2.Relay(wire.id, expire=True)
     transport = wire.transport
-    if transport is not None and transport.sctp is not None:
-        raise Colibri2Failure("feature-not-implemented", "This bridge has no SCTP bridge channel for relays",
-                              c2.REASON_FEATURE_NOT_IMPLEMENTED)
+    sctp = transport.sctp if transport is not None else None
+    if sctp is not None:
+        if not bridge.sctp_enabled:
+            raise Colibri2Failure("feature-not-implemented", "SCTP support is not configured",
+                                  c2.REASON_FEATURE_NOT_IMPLEMENTED)
+        if sctp.port not in (None, SCTP_PORT):
+            raise Colibri2Failure("bad-request", "Specific SCTP port requested, not supported.", error_type="modify")
     relay = conference.relays.get(wire.id)
     if wire.create:
         if relay is not None:
@@ -213,6 +217,8 @@ def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Rel
         conference.add_relay(relay)
     elif relay is None:
         raise Colibri2Failure("bad-request", f"Unknown relay {wire.id}", error_type="modify")
+    if sctp is not None:
+        relay.sctp_role = "client" if sctp.role == "client" else "server"
     if transport is not None and transport.ice is not None:
         _set_remote_ice(bridge, relay, transport.ice, now)
         if transport.ice.fingerprints:
@@ -234,6 +240,8 @@ def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Rel
         answer.transport = c2.Transport(ice=IceTransport(
             relay.ice.local_ufrag, relay.ice.local_pwd, relay.candidates(bridge.candidates),
             [Fingerprint("sha-256", bridge.certificate.fingerprint, "actpass")], rtcp_mux=True))
+        if sctp is not None:  # the role the other side takes
+            answer.transport.sctp = c2.Sctp(SCTP_PORT, "server" if relay.sctp_role == "client" else "client")
     return answer
 
 

@@ -395,6 +395,12 @@ class Conference:
         if relay is not None:
             relay.close()
 
+    def relay_message(self, message: dict, to: str | None = None) -> None:
+        """A bridge-channel message for every relay, or for the one ``to`` is behind."""
+        for relay in self.relays.values():
+            if to is None or to in relay.relayed:
+                relay.send_message(message)
+
     def relay_media(self, sender: str, packet: bytes, audio: bool) -> None:
         """A local sender's RTP to every relay, unless the focus force-muted that media."""
         muted = self.forwarder.muted.get(sender)

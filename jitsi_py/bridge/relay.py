@@ -17,8 +17,11 @@ AddReceiver; forwarding everything costs bridge-to-bridge bandwidth (all simulca
 subscription state. Relayed media is never relayed again: the focus builds a full mesh. Key-frame
 requests and NACKs from the remote bridge reach the local sender they name.
 
-Not carried (yet): bridge-channel messages between bridges (EndpointMessage, EndpointStats) over the
-relay's SCTP; a ``<sctp>`` in a relay request is refused with feature-not-implemented.
+Bridge-channel messages cross on the relay's own SCTP data channel (jicofo's
+``octo.sctp-datachannels``, which docker-jitsi-meet turns on; the ``<sctp role>`` of the request
+says which side opens it): EndpointMessage (broadcast or to one endpoint), EndpointStats and
+SourceVideoTypeMessage, as JVB's RelayMessageTransport. AddReceiver/RemoveReceiver are not needed
+(everything is forwarded) and not sent; a colibri-ws relay channel is not offered.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import replace
 
 from ..common.stanzas.jingle import Candidate, Fingerprint
 from . import rtcp
+from .channel import ChannelError, SctpChannel, parse_message
 from .conference import Endpoint
 from .dtls import DtlsSession
 from .forwarder import Source
@@ -54,6 +58,7 @@ class Relay(Endpoint):
         self.ice.controlling = ice_controlling
         self.owners: dict[int, str] = {}  # SSRC (media and RTX) -> relayed endpoint id
         self.relayed: dict[str, str | None] = {}  # relayed endpoint id -> stats id
+        self.sctp_role: str | None = None  # "client" opens the bridge channel, "server" accepts it
         self._dtls_started = False
 
     @property
@@ -103,6 +108,11 @@ class Relay(Endpoint):
         self.conference.flush_messages()
 
     # --- datagrams from udp.py --------------------------------------------------------------------
+
+    def receive_dtls(self, data: bytes, now: float) -> None:
+        super().receive_dtls(data, now)
+        if self.sctp_role is not None and self.sctp is None and self.srtp is not None:
+            self.sctp = SctpChannel(self, RelayChannel(self), client=self.sctp_role == "client")
 
     def receive_stun(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         super().receive_stun(data, addr, now)
@@ -157,3 +167,45 @@ class Relay(Endpoint):
         super().close()
         if self.unique_port is not None:
             self.unique_port.close()
+
+
+class RelayChannel:
+    """Bridge-channel messages from the other bridge. It speaks for its own endpoints, so the
+    ``from`` it gives is trusted (as JVB does); what it sends is for local endpoints only."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+
+    def connected(self, *, hello: bool) -> None:
+        """As JVB: the video types of our senders' sources that are not cameras (camera is assumed)."""
+        conference = self.relay.conference
+        for source in conference.forwarder.sources.values():
+            if source.owner in conference.endpoints and source.media == "video" and source.video_type != "camera":
+                self.relay.send_message({"colibriClass": "SourceVideoTypeMessage", "endpointId": source.owner,
+                                         "sourceName": source.name, "videoType": source.video_type.upper()})
+
+    def receive(self, text: str | bytes) -> None:
+        message = parse_message(text)
+        kind = message["colibriClass"]
+        conference = self.relay.conference
+        sender = message.get("from")
+        if kind in ("EndpointMessage", "EndpointStats"):
+            if sender not in self.relay.relayed:
+                raise ChannelError(f"{kind} from {sender!r}, not an endpoint behind this relay")
+            to = message.get("to") if kind == "EndpointMessage" else None
+            if to:
+                target = conference.endpoints.get(to)
+                if target is not None:
+                    target.send_message(message)
+            else:
+                conference.broadcast(message)
+        elif kind == "SourceVideoTypeMessage":
+            owner, video_type = message.get("endpointId"), message.get("videoType")
+            source = conference.forwarder.sources.get(message.get("sourceName"))
+            if owner not in self.relay.relayed or source is None or source.owner != owner:
+                raise ChannelError(f"{message.get('sourceName')!r} is not a source behind this relay")
+            if not isinstance(video_type, str):
+                raise ChannelError("videoType must be a string")
+            source.video_type = video_type.lower()
+            conference.forwarder.allocate()
+            conference.flush_messages()

@@ -122,10 +122,12 @@ def force_mute(meeting_id: str, endpoint_id: str, audio: bool, video: bool) -> E
 def create_relay(meeting_id: str, relay_id: str, *, initiator: bool, media: Sequence[Media],
                  endpoints: Sequence[RelayEndpoint], mesh_id: str = "0") -> Element:
     """A bridge's side of a relay to the bridge ``relay_id``, with the endpoints behind that one.
-    The initiator side is ICE-controlling and asks for its own port."""
+    The initiator side is ICE-controlling, asks for its own port and opens the SCTP bridge channel
+    (as jicofo with ``octo.sctp-datachannels``, which docker-jitsi-meet sets)."""
     return ConferenceModify(meeting_id, relays=[Relay(
         relay_id, create=True, mesh_id=mesh_id, media=list(media), endpoints=list(endpoints),
-        transport=Transport(ice_controlling=initiator, use_unique_port=initiator))]).to_element()
+        transport=Transport(ice_controlling=initiator, use_unique_port=initiator,
+                            sctp=Sctp(role="client" if initiator else "server")))]).to_element()
 
 
 def set_relay_transport(meeting_id: str, relay_id: str, transport: IceTransport, *, initiator: bool) -> Element:

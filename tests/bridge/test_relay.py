@@ -3,6 +3,7 @@ aiortc peers on different bridges decode each other's video across the relay."""
 
 import asyncio
 import dataclasses
+import json
 import time
 
 import pytest
@@ -22,7 +23,7 @@ async def bridges():
     loop = asyncio.get_running_loop()
     made, transports = [], []
     for _ in range(2):
-        bridge = Videobridge(candidates=[], relays_enabled=True)
+        bridge = Videobridge(candidates=[], relays_enabled=True, sctp_enabled=True)
         transport, _ = await loop.create_datagram_endpoint(lambda b=bridge: b.port, local_addr=("127.0.0.1", 0))
         port = transport.get_extra_info("sockname")[1]
         bridge.candidates = [Candidate(1, "1", 0, "c1", "127.0.0.1", port, 2130706431, "udp", "host")]
@@ -58,10 +59,12 @@ def link(a, b, meeting_id: str, behind_a: list[Peer], behind_b: list[Peer]) -> N
     for bridge, other, initiator, behind in ((a, "jvb-b", True, behind_b), (b, "jvb-a", False, behind_a)):
         answer = roundtrip(bridge, c2.ConferenceModify(meeting_id, relays=[c2.Relay(
             other, create=True, mesh_id="0", media=MEDIA,
-            transport=c2.Transport(ice_controlling=initiator, use_unique_port=initiator),
+            transport=c2.Transport(ice_controlling=initiator, use_unique_port=initiator,
+                                   sctp=c2.Sctp(role="client" if initiator else "server")),
             endpoints=[relay_endpoint(p, True) for p in behind])]))
         answers[bridge] = answer.relays[0].transport.ice
         assert answers[bridge].fingerprints[0].setup == "actpass"
+        assert answer.relays[0].transport.sctp == c2.Sctp(5000, "server" if initiator else "client")
     for bridge, other, transport, setup in ((a, "jvb-b", answers[b], "active"), (b, "jvb-a", answers[a], "passive")):
         transport.fingerprints = [dataclasses.replace(f, setup=setup) for f in transport.fingerprints]
         roundtrip(bridge, c2.ConferenceModify(meeting_id, relays=[c2.Relay(other, transport=c2.Transport(ice=transport))]))
@@ -73,11 +76,17 @@ def update(bridge, relay_id: str, meeting_id: str, peer: Peer) -> None:
 
 async def test_video_crosses_the_relay_both_ways(bridges):
     a, b = bridges
-    alice = Peer(a, "m-octo", "alice", publish=True)
-    bob = Peer(b, "m-octo", "bob", publish=True)
+    alice = Peer(a, "m-octo", "alice", publish=True, sctp=True)
+    bob = Peer(b, "m-octo", "bob", publish=True, sctp=True)
     alice.allocate(create_conference=True)
     bob.allocate(create_conference=True)
     link(a, b, "m-octo", [alice], [bob])
+    inboxes = {}
+    for peer in (alice, bob):
+        inbox = inboxes[peer.id] = asyncio.Queue()
+        channel = peer.pc.createDataChannel("JVB data channel", protocol="http://jitsi.org/protocols/colibri")
+        channel.on("message", lambda m, inbox=inbox: inbox.put_nowait(json.loads(m)))
+        peer.channel = channel
     try:
         # Alice answers before bob's SSRC is known: her only video stream is routed by payload type.
         await alice.connect([])
@@ -92,6 +101,29 @@ async def test_video_crosses_the_relay_both_ways(bridges):
             assert bridge.counters.srtp_rejected == 0
             stats = bridge.stats()
             assert stats["octo_conferences"] == 1 and stats["relays"] == 1 and stats["octo_endpoints"] == 1
+        # Bridge-channel messages cross on the relays' own data channel.
+        async def next_of(inbox, kind):
+            while True:
+                message = await asyncio.wait_for(inbox.get(), 10)
+                if message["colibriClass"] == kind:
+                    return message
+        for peer in (alice, bob):
+            for _ in range(250):
+                if peer.channel.readyState == "open":
+                    break
+                await asyncio.sleep(0.02)
+        for _ in range(250):
+            if all(r.channel is not None for br in bridges for r in br.conferences["m-octo"].relays.values()):
+                break
+            await asyncio.sleep(0.02)
+        alice.channel.send(json.dumps({"colibriClass": "EndpointMessage", "to": "", "msgPayload": {"hi": 1}}))
+        got = await next_of(inboxes["bob"], "EndpointMessage")
+        assert got["from"] == "alice" and got["msgPayload"] == {"hi": 1}
+        bob.channel.send(json.dumps({"colibriClass": "EndpointMessage", "to": "alice", "msgPayload": {"yo": 2}}))
+        assert (await next_of(inboxes["alice"], "EndpointMessage"))["from"] == "bob"
+        bob.channel.send(json.dumps({"colibriClass": "EndpointStats", "bitrate": 5}))
+        assert (await next_of(inboxes["alice"], "EndpointStats"))["from"] == "bob"
+
         relay = a.conferences["m-octo"].relays["jvb-b"]
         assert relay.ice.controlling and not relay.dtls.client and relay.port is not a.port
         assert b.conferences["m-octo"].relays["jvb-a"].dtls.client
@@ -137,9 +169,14 @@ async def test_relay_requests_the_bridge_refuses(bridges):
         create = c2.Relay("jvb-b", create=True, transport=c2.Transport(ice_controlling=True))
         assert fail(a, c2.ConferenceModify("m-bad", relays=[dataclasses.replace(create, transport=None)])).condition \
             == "bad-request"
+        port = fail(a, c2.ConferenceModify("m-bad", relays=[dataclasses.replace(
+            create, transport=c2.Transport(ice_controlling=True, sctp=c2.Sctp(5001, "client")))]))
+        assert port.condition == "bad-request" and not a.conferences["m-bad"].relays
+        a.sctp_enabled = False
         sctp = fail(a, c2.ConferenceModify("m-bad", relays=[dataclasses.replace(
             create, transport=c2.Transport(ice_controlling=True, sctp=c2.Sctp(role="client")))]))
         assert sctp.reason == c2.REASON_FEATURE_NOT_IMPLEMENTED
+        a.sctp_enabled = True
         assert fail(a, c2.ConferenceModify("m-bad", relays=[c2.Relay("nowhere")])).text == "Unknown relay nowhere"
         roundtrip(a, c2.ConferenceModify("m-bad", relays=[create]))
         assert fail(a, c2.ConferenceModify("m-bad", relays=[create])).condition == "conflict"

@@ -159,6 +159,7 @@ def test_the_mesh_links_bridges_mirrors_endpoints_and_unlinks():
     (first, initiator, key), (second, other, other_key) = relays
     assert initiator.transport.ice_controlling and initiator.transport.use_unique_port
     assert other.transport.ice_controlling is False and not other.transport.use_unique_port
+    assert (initiator.transport.sctp.role, other.transport.sctp.role) == ("client", "server")
     assert initiator.mesh_id == other.mesh_id == "0" and {m.type for m in initiator.media} == {"audio", "video"}
     assert [e.id for e in initiator.endpoints] == [next(n for n, p in conf.participants.items() if p.bridge == second)]
     assert all(e.create and e.sources is None for e in initiator.endpoints + other.endpoints)
