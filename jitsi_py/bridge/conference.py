@@ -59,6 +59,7 @@ class Counters:
     conferences_created: int = 0
     conferences_completed: int = 0
     participants: int = 0
+    relays: int = 0  # created (relay.py)
     channel_messages_rejected: int = 0
     dominant_speaker_changes: int = 0
     extra: dict = field(default_factory=dict)
@@ -388,6 +389,7 @@ class Conference:
 
     def add_relay(self, relay: Endpoint) -> None:
         self.relays[relay.id] = relay
+        self.bridge.counters.relays += 1
         relay.port.bind_ufrag(relay.ice.local_ufrag, relay)
 
     def remove_relay(self, relay_id: str) -> None:

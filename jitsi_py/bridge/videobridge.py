@@ -131,7 +131,8 @@ class Videobridge:
             "version": VERSION,
             "release": VERSION,
             **({"region": self.region} if self.region else {}),
-            **({"relay_id": self.relay_id} if self.relay_id else {}),
+            # As JVB: the relay id only with relays enabled (the focus mixes bridges by it).
+            **({"relay_id": self.relay_id} if self.relay_id and self.relays_enabled else {}),
             "current_timestamp": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
             "conferences": len(self.conferences),
             "participants": len(endpoints),
@@ -144,7 +145,7 @@ class Videobridge:
             "p2p_conferences": 0,
             "octo_conferences": sum(1 for conf in self.conferences.values() if conf.relays),
             "octo_endpoints": sum(len(r.relayed) for conf in self.conferences.values() for r in conf.relays.values()),
-            "relays": sum(len(conf.relays) for conf in self.conferences.values()),
+            "total_relays": c.relays,
             "inactive_endpoints": sum(1 for e in endpoints if not e.active),
             "endpoints_sending_audio": len({s.owner for conf in self.conferences.values()
                                             for s in conf.forwarder.sources.values()

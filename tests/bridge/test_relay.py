@@ -100,7 +100,7 @@ async def test_video_crosses_the_relay_both_ways(bridges):
         for bridge in bridges:
             assert bridge.counters.srtp_rejected == 0
             stats = bridge.stats()
-            assert stats["octo_conferences"] == 1 and stats["relays"] == 1 and stats["octo_endpoints"] == 1
+            assert stats["octo_conferences"] == 1 and stats["total_relays"] == 1 and stats["octo_endpoints"] == 1
         # Bridge-channel messages cross on the relays' own data channel.
         async def next_of(inbox, kind):
             while True:

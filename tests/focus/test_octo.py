@@ -74,7 +74,8 @@ async def test_participants_on_two_bridges_see_each_other_through_the_relay(xmpp
             assert await person.frames(3) == 3
         for bridge in bridges:
             stats = await bridge_stats(bridge)
-            assert stats["relays"] == 1 and stats["octo_endpoints"] == 1 and stats["total_srtp_rejected"] == 0
+            assert stats["octo_conferences"] == 1 and stats["octo_endpoints"] == 1 and stats["total_relays"] == 1
+            assert stats["relay_id"] == f"relay-{bridge.nick}" and stats["total_srtp_rejected"] == 0
 
         leaving = people.pop()
         gone = core.participants[leaving.nick].bridge
@@ -83,13 +84,13 @@ async def test_participants_on_two_bridges_see_each_other_through_the_relay(xmpp
         await leaving.stop()
         await until(lambda: set(core.sessions) == {stays.occupant}, 10)
 
-        async def relay_count() -> int:
-            return (await bridge_stats(stays))["relays"]
+        async def relayed() -> int:
+            return (await bridge_stats(stays))["octo_conferences"]
         for _ in range(100):
-            if await relay_count() == 0:
+            if await relayed() == 0:
                 break
             await asyncio.sleep(0.05)
-        assert await relay_count() == 0
+        assert await relayed() == 0
     finally:
         for person in people:
             await person.stop()
