@@ -579,6 +579,12 @@ class Conference:
             self._broadcast("source-remove", participant.nick, participant.sources)
             participant.sources = ([], [])
         self.allocations.pop(participant.nick, None)
+        old = self.sessions.get(participant.bridge or "")
+        if self.mesh is not None and old is not None and participant.nick in old.endpoints:
+            # Its copies on the other bridges go now: it may come back on one of them.
+            old.endpoints.discard(participant.nick)
+            self._relay_requests(self.mesh.endpoints(old, [relay_endpoint(participant.nick, expire=True)],
+                                                     self.sessions))
         participant.bridge = participant.session_id = None
         participant.advance("reset")
         if len(self.participants) >= self.min_participants:

@@ -11,6 +11,7 @@ from jitsi_py.common.stanzas.colibri2 import ConferenceModified, Relay, Transpor
 from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, IceTransport
 from jitsi_py.focus.bridges import REGION_BASED, SPLIT, BridgeTable
 from jitsi_py.focus.client import Focus
+from jitsi_py.focus.colibri2 import BridgeError
 from jitsi_py.focus.conference import ColibriRequest, Conference, SendJingle
 from jitsi_py.focus.jingle import Offer
 from jitsi_py.settings import Settings
@@ -220,3 +221,23 @@ def test_without_octo_no_relay_is_made():
     conf.joined(participant("bob"), 1.0)
     assert relays_of(answer_creates(conf, conf.commands())) == []
     assert {p.bridge for p in conf.participants.values()} == {B1} and conf.mesh is None
+
+
+def test_a_participant_moved_off_a_live_bridge_leaves_the_others_first():
+    from .test_conference import answer_creates, participant
+
+    conf = Conference("move@muc.meet.jitsi", "meeting-3", focus_jid="focus@auth.meet.jitsi/focus",
+                      bridges=table(SPLIT), offer=Offer(), now=0.0, octo=True)
+    for nick in ("alice", "bob", "carol"):
+        conf.joined(participant(nick), 1.0)
+    answer_creates(conf, conf.commands())
+    carol = conf.participants["carol"]
+    old = carol.bridge
+    # The bridge forgot carol's endpoint: she is moved, and her relayed copies are expired first.
+    conf.colibri_result(("update", "carol", carol.session_id), None,
+                        BridgeError("item-not-found", "unknown_endpoint"), 2.0)
+    commands = conf.commands()
+    expired = sorted(b for b, r, _ in relays_of(commands) for e in r.endpoints if e.id == "carol" and e.expire)
+    assert expired == sorted({B1, B2, B3} - {old})
+    assert "carol" not in conf.sessions[old].endpoints
+    assert any(isinstance(c, ColibriRequest) and c.key[:2] == ("create", "carol") for c in commands)
