@@ -9,40 +9,23 @@ import time
 import pytest
 
 from jitsi_py.bridge.colibri2 import Colibri2Failure, handle
-from jitsi_py.bridge.videobridge import Videobridge
 from jitsi_py.common.stanzas import colibri2 as c2
-from jitsi_py.common.stanzas.jingle import Candidate, Source
+from jitsi_py.common.stanzas.jingle import Source
 
+from .conftest import running
 from .peers import AUDIO_LEVEL, OPUS, VP8, Peer, roundtrip
 
 MEDIA = [c2.Media("audio", [OPUS], [AUDIO_LEVEL]), c2.Media("video", [VP8])]
 
 
-@pytest.fixture
-async def bridges():
-    loop = asyncio.get_running_loop()
-    made, transports = [], []
-    for _ in range(2):
-        bridge = Videobridge(candidates=[], relays_enabled=True, sctp_enabled=True)
-        transport, _ = await loop.create_datagram_endpoint(lambda b=bridge: b.port, local_addr=("127.0.0.1", 0))
-        port = transport.get_extra_info("sockname")[1]
-        bridge.candidates = [Candidate(1, "1", 0, "c1", "127.0.0.1", port, 2130706431, "udp", "host")]
-        made.append(bridge)
-        transports.append(transport)
-
-    async def tick():
-        while True:
-            await asyncio.sleep(0.02)
-            for bridge in made:
-                bridge.tick(loop.time())
-    ticker = asyncio.create_task(tick())
-    yield made
-    ticker.cancel()
-    for bridge in made:
-        for conference in list(bridge.conferences.values()):
-            bridge.expire_conference(conference)
-    for transport in transports:
-        transport.close()
+@pytest.fixture(params=["127.0.0.1", None], ids=["ipv4", "dual-stack"])
+async def bridges(request):
+    """Two bridges with relays enabled: on loopback, or on the dual-stack socket the service opens
+    by default (IPv4 peers named ::ffff:127.0.0.1)."""
+    async with running(sctp_enabled=True, host=request.param, hosts=["127.0.0.1"]) as a, \
+            running(sctp_enabled=True, host=request.param, hosts=["127.0.0.1"]) as b:
+        a.relays_enabled = b.relays_enabled = True
+        yield [a, b]
 
 
 def relay_endpoint(peer: Peer, create: bool) -> c2.RelayEndpoint:
