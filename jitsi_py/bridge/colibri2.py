@@ -212,7 +212,8 @@ def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Rel
         if transport is None:
             raise Colibri2Failure("bad-request", f"Attempt to create relay {wire.id} with no <transport>",
                                   error_type="modify")
-        relay = Relay(conference, wire.id, mesh_id=wire.mesh_id, ice_controlling=bool(transport.ice_controlling),
+        # mesh-id is not needed: the focus builds one full mesh and relayed media is never relayed on.
+        relay = Relay(conference, wire.id, ice_controlling=bool(transport.ice_controlling),
                       unique_port=bridge.open_port() if transport.use_unique_port else None, now=now)
         conference.add_relay(relay)
     elif relay is None:
@@ -231,7 +232,7 @@ def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Rel
             continue
         sources = None if remote.sources is None else [_source(remote.id, s) for s in remote.sources]
         try:
-            relay.set_endpoint(remote.id, remote.stats_id, sources)
+            relay.set_endpoint(remote.id, sources)
         except ValueError as exc:
             raise Colibri2Failure("bad-request", str(exc), error_type="modify") from None
     answer = c2.Relay(wire.id)

@@ -26,10 +26,8 @@ SourceVideoTypeMessage, as JVB's RelayMessageTransport. AddReceiver/RemoveReceiv
 
 from __future__ import annotations
 
-import logging
-from time import monotonic
-
 from dataclasses import replace
+from time import monotonic
 
 from ..common.stanzas.jingle import Candidate, Fingerprint
 from . import rtcp
@@ -41,12 +39,10 @@ from .rtp import audio_level, find_extension, read_header
 from .udp import MediaPort
 from .videobridge import OwnPort
 
-log = logging.getLogger(__name__)
-
 
 class Relay(Endpoint):
-    def __init__(self, conference, relay_id: str, *, mesh_id: str | None, ice_controlling: bool,
-                 unique_port: OwnPort | None = None, now: float) -> None:
+    def __init__(self, conference, relay_id: str, *, ice_controlling: bool, unique_port: OwnPort | None = None,
+                 now: float) -> None:
         super().__init__(conference, relay_id, now=now)
         # With use-unique-port (the initiator side) the relay has a UDP port of its own: two
         # conferences linking the same two bridges then differ by address, which the media
@@ -54,10 +50,9 @@ class Relay(Endpoint):
         self.unique_port = unique_port
         if unique_port is not None:
             self._port = unique_port.port
-        self.mesh_id = mesh_id
         self.ice.controlling = ice_controlling
         self.owners: dict[int, str] = {}  # SSRC (media and RTX) -> relayed endpoint id
-        self.relayed: dict[str, str | None] = {}  # relayed endpoint id -> stats id
+        self.relayed: set[str] = set()  # ids of the endpoints behind this relay
         self.sctp_role: str | None = None  # "client" opens the bridge channel, "server" accepts it
         self._dtls_started = False
 
@@ -82,12 +77,12 @@ class Relay(Endpoint):
         if self.dtls.awaiting_fingerprint:
             self.receive_dtls(b"", now)
 
-    def set_endpoint(self, endpoint_id: str, stats_id: str | None, sources: list[Source] | None) -> None:
+    def set_endpoint(self, endpoint_id: str, sources: list[Source] | None) -> None:
         """Create or update a relayed endpoint; ``sources`` None keeps the ones it has."""
         if endpoint_id in self.conference.endpoints:
             raise ValueError(f"{endpoint_id} is a local endpoint of this conference")
         if endpoint_id not in self.relayed:
-            self.relayed[endpoint_id] = stats_id
+            self.relayed.add(endpoint_id)
             self._forwarder.senders_rtcp[endpoint_id] = self.send_rtcp
         if sources is None:
             return
@@ -101,7 +96,7 @@ class Relay(Endpoint):
     def remove_endpoint(self, endpoint_id: str) -> None:
         if endpoint_id not in self.relayed:
             return
-        del self.relayed[endpoint_id]
+        self.relayed.discard(endpoint_id)
         self.owners = {ssrc: owner for ssrc, owner in self.owners.items() if owner != endpoint_id}
         self._forwarder.remove_endpoint(endpoint_id)
         self._speaker.remove(endpoint_id)
