@@ -248,7 +248,8 @@ class Forwarder(Allocator):
         self.allocate()
 
     def set_speakers(self, ranking: list[str]) -> None:
-        self.speakers = [e for e in ranking if e in self.receivers] + [
+        # Local endpoints and the ones behind relays (relay.py) alike.
+        self.speakers = [e for e in ranking if e in self.senders_rtcp] + [
             e for e in self.speakers if e not in ranking]
         self.allocate()
 

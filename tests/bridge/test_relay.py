@@ -107,6 +107,11 @@ async def test_video_crosses_the_relay_both_ways(bridges):
         bob.channel.send(json.dumps({"colibriClass": "EndpointStats", "bitrate": 5}))
         assert (await next_of(inboxes["alice"], "EndpointStats"))["from"] == "bob"
 
+        # A relayed endpoint ranks among the speakers as a local one (last-N, allocation order).
+        forwarder = a.conferences["m-octo"].forwarder
+        forwarder.set_speakers(["bob", "alice"])
+        assert forwarder.speakers[:2] == ["bob", "alice"]
+
         relay = a.conferences["m-octo"].relays["jvb-b"]
         assert relay.ice.controlling and not relay.dtls.client and relay.port is not a.port
         assert b.conferences["m-octo"].relays["jvb-a"].dtls.client
