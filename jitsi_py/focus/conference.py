@@ -713,5 +713,6 @@ class Conference:
             "participants": len(self.participants),
             "bridges": sorted(self.sessions),
             "sessions": {p.nick: p.state for p in self.participants.values()},
+            **({"relays": {jid: sorted(peers) for jid, peers in self.mesh.peers.items()}} if self.mesh else {}),
         }
 

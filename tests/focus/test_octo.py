@@ -70,6 +70,8 @@ async def test_participants_on_two_bridges_see_each_other_through_the_relay(xmpp
             await person.answer()
         core = octo_focus.rooms[room].core
         assert set(core.sessions) == {b.occupant for b in bridges}
+        first, second = (b.occupant for b in bridges)
+        assert octo_focus.debug()[room]["relays"] == {first: [second], second: [first]}
         assert {p.bridge for p in core.participants.values()} == {b.occupant for b in bridges}
         for person in people:
             assert await person.frames(3) == 3
