@@ -175,8 +175,9 @@ class Conference:
         self.participants: dict[str, Participant] = {}
         self.sessions: dict[str, BridgeSession] = {}  # by bridge JID
         # With Octo the conference may span bridges, joined by relays; without, it still may, unlinked.
-        self.mesh = RelayMesh(meeting_id, [offer.audio(tcc=offer.tcc, red=offer.opus_red),
-                                           offer.video(tcc=offer.tcc, remb=not offer.tcc and offer.remb)]) if octo else None
+        self.mesh = RelayMesh(meeting_id, [
+            offer.audio(tcc=offer.tcc, red=offer.opus_red),
+            offer.video(tcc=offer.tcc, remb=not offer.tcc and offer.remb)]) if octo else None
         self.allocations: dict[str, EndpointAllocation] = {}  # by nick
         self.ended = False
         self.bridge_available = True

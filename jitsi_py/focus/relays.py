@@ -17,7 +17,9 @@ from typing import Callable, Iterable, Sequence
 from xml.etree.ElementTree import Element
 
 from ..common.stanzas.colibri2 import Media, RelayEndpoint
-from .colibri2 import BridgeError, create_relay, expire_relay, read_relay_transport, relay_endpoints, set_relay_transport
+from .colibri2 import (
+    BridgeError, create_relay, expire_relay, read_relay_transport, relay_endpoints, set_relay_transport,
+)
 
 log = logging.getLogger(__name__)
 

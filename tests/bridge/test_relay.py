@@ -50,11 +50,13 @@ def link(a, b, meeting_id: str, behind_a: list[Peer], behind_b: list[Peer]) -> N
         assert answer.relays[0].transport.sctp == c2.Sctp(5000, "server" if initiator else "client")
     for bridge, other, transport, setup in ((a, "jvb-b", answers[b], "active"), (b, "jvb-a", answers[a], "passive")):
         transport.fingerprints = [dataclasses.replace(f, setup=setup) for f in transport.fingerprints]
-        roundtrip(bridge, c2.ConferenceModify(meeting_id, relays=[c2.Relay(other, transport=c2.Transport(ice=transport))]))
+        roundtrip(bridge, c2.ConferenceModify(meeting_id, relays=[
+            c2.Relay(other, transport=c2.Transport(ice=transport))]))
 
 
 def update(bridge, relay_id: str, meeting_id: str, peer: Peer) -> None:
-    roundtrip(bridge, c2.ConferenceModify(meeting_id, relays=[c2.Relay(relay_id, endpoints=[relay_endpoint(peer, False)])]))
+    roundtrip(bridge, c2.ConferenceModify(meeting_id, relays=[
+        c2.Relay(relay_id, endpoints=[relay_endpoint(peer, False)])]))
 
 
 async def test_video_crosses_the_relay_both_ways(bridges):
