@@ -205,9 +205,12 @@ class Endpoint:
             return
         try:
             out = srtp.protect(packet)
+            self._port.send_now(out, addr)
         except SrtpError:
             return
-        self._port.send_media(out, addr)
+        except OSError as error:
+            self._port.send_failed(out, addr, error)
+            return
         counters = self._counters
         counters.packets_sent += 1
         counters.bytes_sent += len(out)

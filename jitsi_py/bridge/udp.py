@@ -99,7 +99,9 @@ class MediaPort(asyncio.DatagramProtocol):
         self.socket = None
         self._clock = clock
         self.sendto = self._not_bound
-        self._send_now = self._not_bound
+        # The forwarding path's send: the socket's own sendto on a handle of ours, so what it sends
+        # may be a view into a buffer the caller reuses; it raises OSError, see send_failed.
+        self.send_now = self._not_bound
         self._sender: socket.socket | None = None
         self.ipv6 = False  # IPv6 peers reachable
         self.dual_stack = False  # IPv4 peers are named ::ffff:a.b.c.d
@@ -113,11 +115,11 @@ class MediaPort(asyncio.DatagramProtocol):
         self.socket = transport.get_extra_info("socket")
         self.sendto = transport.sendto
         sock = self.socket
-        if sock is not None:  # the forwarding path sends on its own handle to it (see send_media)
+        if sock is not None:  # the forwarding path sends on its own handle to it (see send_now)
             self._sender = socket.socket(fileno=os.dup(sock.fileno()))
             self._sender.setblocking(False)
             self._dont_fragment()
-            self._send_now = self._sender.sendto
+            self.send_now = self._sender.sendto
         self.ipv6 = sock is not None and sock.family == socket.AF_INET6
         self.dual_stack = self.ipv6 and sock.getsockname()[0] == "::" and not sock.getsockopt(
             socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
@@ -137,18 +139,14 @@ class MediaPort(asyncio.DatagramProtocol):
         if self._sender is not None:
             self._sender.close()
             self._sender = None
-            self._send_now = self._not_bound
+            self.send_now = self._not_bound
 
-    def send_media(self, data, addr) -> None:
-        """Send one datagram of the forwarding path. ``data`` may be a view into a buffer the caller
-        reuses, so it goes to the socket now and is copied only when the kernel's send buffer is
-        full and the transport has to queue it (the transport would keep a reference instead)."""
-        try:
-            self._send_now(data, addr)
-        except BlockingIOError:
+    def send_failed(self, data, addr, error: OSError) -> None:
+        """``send_now`` raised ``error``: a full send buffer queues a copy on the transport (which
+        would keep a reference to the caller's buffer instead); anything else drops the packet,
+        as the transport's sendto does (error_received): a gone peer is ICE consent's business."""
+        if isinstance(error, BlockingIOError):
             self.transport.sendto(bytes(data), addr)
-        except OSError:
-            pass  # as with the transport's sendto (error_received): a gone peer is ICE consent's business
 
     def datagram_received(self, data: bytes, addr) -> None:
         addr = addr[:2]

@@ -164,6 +164,41 @@ async def test_every_receiver_gets_the_others_audio_and_lowest_layer_encrypted_w
         transport.close()
 
 
+async def test_a_full_send_buffer_queues_a_copy_and_other_send_errors_drop_the_packet():
+    bridge, transport = await bound_bridge()
+    load = Load(bridge, participants=2, seconds=0.1, max_height=None)
+    queued = []
+
+    class Transport:
+        def sendto(self, data, addr):
+            queued.append((type(data), bytes(data), addr))
+
+    def full(data, addr):
+        raise BlockingIOError
+
+    def unreachable(data, addr):
+        raise OSError(101, "Network is unreachable")
+
+    port = bridge.port
+    real_transport = port.transport
+    try:
+        load.fresh_sessions()
+        endpoint = load.endpoints[0]
+        packet = bytearray(_packet(AUDIO_PT, 1, 0, 99, 10, False))
+        port.transport, port.send_now = Transport(), full
+        endpoint.deliver(packet)
+        port.send_now = unreachable
+        endpoint.deliver(packet)
+        assert [(kind, addr) for kind, _, addr in queued] == [(bytes, endpoint.ice.selected)]
+        rx = Session(Policy(key=load.keys[0][0], ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=PROFILE.libsrtp))
+        assert rx.unprotect(queued[0][1]) == packet
+        assert bridge.counters.packets_sent == 0
+    finally:
+        port.transport = real_transport
+        load.close()
+        transport.close()
+
+
 async def measure(args: argparse.Namespace) -> dict:
     bridge, transport = await bound_bridge()
     load = Load(bridge, args.participants, args.seconds, args.max_height)
