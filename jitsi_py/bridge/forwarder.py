@@ -303,15 +303,18 @@ class Forwarder(Allocator):
             return
         slot, previous = taken
         if previous is not None:
-            # The receiver sees one stream on this SSRC: the new source continues its numbering
-            # (from its first key frame, as a layer switch does) and its NACK history.
             self._unlink(previous)
-            if previous.started:
-                projection.started = True
-                projection.last_seq, projection.last_ts = previous.last_seq, previous.last_ts
-                projection.sent, projection.sent_seq_off = previous.sent, previous.sent_seq_off
-                projection.sent_ts_off, projection.sent_pid_off = previous.sent_ts_off, previous.sent_pid_off
             previous.out_ssrc = previous.out_rtx = None
+        before = slot.before
+        if before is not None and before.started and projection.source.media == "video":
+            # The receiver sees one stream on this SSRC: the new source continues its numbering
+            # from its first key frame (as a layer switch does), with the stream's NACK history.
+            projection.started, projection.current = True, NO_LAYER
+            projection.last_seq, projection.last_ts = before.last_seq, before.last_ts
+            projection.sent, projection.sent_seq_off = before.sent, before.sent_seq_off
+            projection.sent_ts_off, projection.sent_pid_off = before.sent_ts_off, before.sent_pid_off
+            if before is previous:  # should it get a slot again, it starts a stream of its own
+                previous.started, previous.current, previous.sent = False, NO_LAYER, None
         projection.out_ssrc, projection.out_rtx = slot.ssrc, slot.rtx
         self._link(projection)
         # Announced before any packet goes out on it (the client adds a source for a new SSRC).

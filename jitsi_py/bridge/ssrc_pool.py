@@ -24,12 +24,13 @@ AUDIO_SLOTS = 50  # JVB's videobridge.ssrc-limit.audio
 
 
 class Slot:
-    __slots__ = ("ssrc", "rtx", "holder", "used")
+    __slots__ = ("ssrc", "rtx", "holder", "before", "used")
 
     def __init__(self, ssrc: int, rtx: int | None) -> None:
         self.ssrc = ssrc
         self.rtx = rtx
         self.holder: object | None = None
+        self.before: object | None = None  # the holder before this one: the stream goes on from it
         self.used = 0.0  # when its holder was last used (forwarded)
 
 
@@ -74,7 +75,7 @@ class SsrcPool:
             slot = min((s for s in self.slots if idle(s.holder)), key=lambda s: s.used, default=None)
             if slot is None:
                 return None
-            previous = slot.holder
+            previous = slot.before = slot.holder
             del self._by_holder[previous]
             self.remaps += 1
         slot.holder = holder
@@ -85,6 +86,7 @@ class SsrcPool:
     def release(self, holder: object) -> None:
         slot = self._by_holder.pop(holder, None)
         if slot is not None:
+            slot.before = holder
             slot.holder = None
 
     def _new_ssrc(self) -> int:

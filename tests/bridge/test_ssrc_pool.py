@@ -139,12 +139,30 @@ def test_audio_slots_go_to_who_is_sending():
 def test_a_departed_senders_slot_serves_the_next_source_without_a_new_ssrc():
     forwarder, receiver, bob = conference(video_slots=2, last_n=-1)
     issued = {s.ssrc for s in receiver.ssrc_pools["video"].slots}
+    forwarder.rtp("alice", rtp(1000, 9000, 77, key=True), 100, 9000, 77, 1000)
+    alice_ssrc = bob.packets[-1][2]
     forwarder.remove_endpoint("alice")
     forwarder.allocate()  # dave's video, forwarded with no last-N, takes alice's released slot
     assert {s.ssrc for s in receiver.ssrc_pools["video"].slots} == issued
-    assert maps(forwarder, "VideoSourcesMap")[-1]["source"] == "dave-v0"
+    assert maps(forwarder, "VideoSourcesMap")[-1] == {"source": "dave-v0", "owner": "dave", "ssrc": alice_ssrc,
+                                                      "rtx": maps(forwarder, "VideoSourcesMap")[0]["rtx"],
+                                                      "videoType": "CAMERA"}
     assert receiver.ssrc_pools["video"].remaps == 0
-    assert all(p.out_ssrc in issued for p in receiver.by_out_ssrc.values() if p.source.media == "video")
+    forwarder.rtp("dave", rtp(1002, 5, 1000, key=True), 100, 5, 1000, 1002)
+    assert bob.packets[-1][0] == 9001 and bob.packets[-1][2] == alice_ssrc
+
+
+def test_a_source_that_lost_its_slot_starts_a_stream_of_its_own_when_it_gets_one_again():
+    forwarder, receiver, bob = conference(video_slots=2)
+    forwarder.rtp("carol", rtp(1001, 100, 5000, key=True), 100, 100, 5000, 1001)
+    forwarder.set_speakers(["dave"])  # dave takes carol's slot
+    forwarder.rtp("dave", rtp(1002, 7, 700, key=True), 100, 7, 700, 1002)
+    carol = receiver.projections["carol-v0"]
+    assert carol.out_ssrc is None and not carol.started
+    forwarder.remove_endpoint("alice")  # alice's slot is released: carol, forwarded again, takes it
+    assert carol.out_ssrc is not None and carol.out_ssrc != bob.packets[-1][2]
+    forwarder.rtp("carol", rtp(1001, 300, 9000, key=True), 100, 300, 9000, 1001)
+    assert bob.packets[-1][2] == carol.out_ssrc
 
 
 def test_the_initial_maps_name_only_sources_on_a_slot():
