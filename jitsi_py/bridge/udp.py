@@ -178,8 +178,11 @@ class MediaPort(asyncio.DatagramProtocol):
             ip = ipaddress.ip_address(host)
         except ValueError:
             return None  # a name (mDNS .local): JVB does not resolve remote candidates either
+        if ip.version == 6 and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
         if ip.version == 6:
-            return ip.compressed if self.ipv6 else None
+            # A link-local address is unreachable without the scope id a candidate does not carry.
+            return ip.compressed if self.ipv6 and not ip.is_link_local else None
         if self.dual_stack:
             return f"::ffff:{ip}"
         return None if self.ipv6 else str(ip)
