@@ -306,15 +306,17 @@ class Forwarder(Allocator):
             self._unlink(previous)
             previous.out_ssrc = previous.out_rtx = None
         before = slot.before
-        if before is not None and before.started and projection.source.media == "video":
+        if before is not None and before.started:
             # The receiver sees one stream on this SSRC: the new source continues its numbering
-            # from its first key frame (as a layer switch does), with the stream's NACK history.
+            # from its first packet (a key frame for video) as a layer switch does, with the
+            # stream's NACK history.
             projection.started, projection.current = True, NO_LAYER
             projection.last_seq, projection.last_ts = before.last_seq, before.last_ts
             projection.sent, projection.sent_seq_off = before.sent, before.sent_seq_off
             projection.sent_ts_off, projection.sent_pid_off = before.sent_ts_off, before.sent_pid_off
             if before is previous:  # should it get a slot again, it starts a stream of its own
-                previous.started, previous.current, previous.sent = False, NO_LAYER, None
+                previous.current, previous.sent = NO_LAYER, None
+                previous.started = previous.source.media == "audio"
         projection.out_ssrc, projection.out_rtx = slot.ssrc, slot.rtx
         self._link(projection)
         # Announced before any packet goes out on it (the client adds a source for a new SSRC).
@@ -381,8 +383,8 @@ class Forwarder(Allocator):
             if layer != projection.current:
                 if layer != target:
                     continue
-                if keyframe is None:
-                    keyframe = self._is_keyframe(packet, pt)
+                if keyframe is None:  # audio switches (onto a reused SSRC) at any packet
+                    keyframe = source.media == "audio" or self._is_keyframe(packet, pt)
                 if not keyframe:
                     continue
                 self._switch(projection, layer, seq, ts, now)
@@ -561,7 +563,7 @@ class Forwarder(Allocator):
         if last is not None and self.now - last < KEYFRAME_REQUEST_INTERVAL:
             return
         entry = self._by_ssrc.get(ssrc)
-        if entry is None:
+        if entry is None or entry[0].media != "video":
             return
         send = self.senders_rtcp.get(entry[0].owner)
         if send is not None:

@@ -136,6 +136,23 @@ def test_audio_slots_go_to_who_is_sending():
     assert bob.packets[-1][2] == first["ssrc"]
 
 
+def test_an_audio_source_on_a_reused_slot_continues_the_stream_from_its_first_packet():
+    forwarder, receiver, bob = conference(audio_slots=1)
+    forwarder.rtp("alice", rtp(3000, 500, 48000, pt=111), 111, 500, 48000, 3000)
+    [slot] = receiver.ssrc_pools["audio"].slots
+    assert bob.packets[-1] == (500, 48000, slot.ssrc)
+    forwarder.check_layers()
+    forwarder.rtp("carol", rtp(3001, 60000, 7, pt=111), 111, 60000, 7, 3001)
+    forwarder.check_layers()  # now carol sends and alice does not
+    forwarder.allocate()
+    forwarder.rtp("carol", rtp(3001, 60001, 967, pt=111), 111, 60001, 967, 3001)
+    forwarder.rtp("carol", rtp(3001, 60002, 1927, pt=111), 111, 60002, 1927, 3001)
+    assert bob.packets[-2:] == [(501, 48000 + 3000, slot.ssrc), (502, 48000 + 3960, slot.ssrc)]
+    requests = forwarder.keyframe_requests
+    forwarder.request_keyframe(3001)  # what a pending switch of carol's audio would ask: nothing
+    assert forwarder.keyframe_requests == requests
+
+
 def test_a_departed_senders_slot_serves_the_next_source_without_a_new_ssrc():
     forwarder, receiver, bob = conference(video_slots=2, last_n=-1)
     issued = {s.ssrc for s in receiver.ssrc_pools["video"].slots}
