@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 from hashlib import sha256
 
@@ -36,6 +37,7 @@ SITE_LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172
                                                               "fec0::/10"))
 PRIVATE_NETWORKS = SITE_LOCAL_NETWORKS + (ipaddress.ip_network("fc00::/7"),)
 HIDDEN_RELATED = ("0.0.0.0", 9)
+HOST_NAME = re.compile(r"(?=.{1,253}\.?$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 # ice4j's local preferences by family (Candidate.getLocalPreference); the index within a family
 # takes the low byte so that two addresses of one family never tie.
 FAMILY_PREFERENCE = {4: 10, 6: 40}
@@ -47,7 +49,8 @@ ROUTE_PROBES = {socket.AF_INET: "192.0.2.1", socket.AF_INET6: "2001:db8::1"}
 
 def parse_mapping(text: str) -> tuple[str, int | None]:
     """One ``JVB_ADVERTISE_IPS`` entry: ``ip`` or ``ip#port`` (IPv6 literals with or without
-    brackets) -> (address, public port or None). Raises ValueError naming the entry."""
+    brackets; a host name too, which ice4j resolves once at start) -> (address or name, public
+    port or None). Raises ValueError naming the entry."""
     address, sep, port_text = text.strip().partition("#")
     address = address.strip()
     if address.startswith("[") and address.endswith("]"):
@@ -55,7 +58,8 @@ def parse_mapping(text: str) -> tuple[str, int | None]:
     try:
         address = str(ipaddress.ip_address(address))
     except ValueError:
-        raise ValueError(f"{text!r} is not an IP address (write ip or ip#port)") from None
+        if not HOST_NAME.fullmatch(address):
+            raise ValueError(f"{text!r} is neither an IP address nor a host name (write ip or ip#port)") from None
     if not sep:
         return address, None
     if not port_text.strip().isdigit() or not 0 < int(port_text) < 65536:
@@ -111,8 +115,8 @@ def candidate_foundation(candidate_type: str, base_address: str, server: str = "
 def build_candidates(port: int, hosts: list[str], advertise: list[tuple[str, int | None]], private: bool, *,
                      stun_mapped: tuple[str, int] | None = None) -> list[Candidate]:
     """Host candidates for ``hosts`` (see :func:`host_addresses`), server-reflexive ones for each
-    ``advertise`` mapping (see :func:`parse_mapping`) and for the ``stun_mapped`` address a STUN
-    server reported."""
+    ``advertise`` mapping (see :func:`parse_mapping`, names resolved) and for the ``stun_mapped``
+    address a STUN server reported."""
     mappings = [(address, public_port, "") for address, public_port in advertise]
     if stun_mapped is not None:
         mappings.append((stun_mapped[0], stun_mapped[1], "stun"))

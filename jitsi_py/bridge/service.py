@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -43,9 +45,7 @@ async def run(settings: Settings) -> None:
     stun_mapped = None
     if not b.disable_stun and b.stun_servers:
         stun_mapped = await discover_mapped_address(bridge.port, b.stun_servers, STUN_DISCOVERY_TIMEOUT)
-    if not bridge.port.ipv6 and any(":" in address for address, _ in mappings):
-        log.warning("bridge: the media port has no IPv6; the IPv6 addresses in JVB_ADVERTISE_IPS are not advertised")
-        mappings = [(address, port) for address, port in mappings if ":" not in address]
+    mappings = await _reachable(mappings, bridge.port.ipv6)
     hosts = gather_host_addresses(ipv6=bridge.port.ipv6)
     bridge.candidates = build_candidates(b.port, hosts, mappings, b.advertise_private_candidates,
                                          stun_mapped=stun_mapped)
@@ -101,3 +101,26 @@ async def run(settings: Settings) -> None:
         for runner in runners:
             await runner.cleanup()
         transport.close()
+
+
+async def _reachable(mappings: list[tuple[str, int | None]], ipv6: bool) -> list[tuple[str, int | None]]:
+    """The static mappings with names resolved (the first address, as ice4j takes it), less those
+    of a family the media port does not serve; what is left out is said in the log."""
+    loop = asyncio.get_running_loop()
+    out = []
+    for address, port in mappings:
+        try:
+            addresses = [str(ipaddress.ip_address(address))]
+        except ValueError:  # a host name
+            try:
+                infos = await loop.getaddrinfo(address, None, type=socket.SOCK_DGRAM)
+            except OSError as exc:
+                log.warning("bridge: JVB_ADVERTISE_IPS: %s does not resolve (%s); not advertised", address, exc)
+                continue
+            addresses = [info[4][0] for info in infos]
+        usable = [a for a in addresses if ipv6 or ":" not in a]
+        if usable:
+            out.append((usable[0], port))
+        else:
+            log.warning("bridge: JVB_ADVERTISE_IPS: %s is IPv6 and the media port has no IPv6; not advertised", address)
+    return out

@@ -45,8 +45,17 @@ def test_parse_mapping(text, expected):
     assert parse_mapping(text) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("meet.example.com", ("meet.example.com", None)),
+    ("localhost#443", ("localhost", 443)),
+])
+def test_parse_mapping_takes_host_names_as_ice4j_does(text, expected):
+    assert parse_mapping(text) == expected
+
+
 @pytest.mark.parametrize("text, message", [
-    ("meet.example.com", "is not an IP address"),
+    ("meet example.com", "neither an IP address nor a host name"),
+    ("-bad-.example", "neither an IP address nor a host name"),
     ("203.0.113.7#", "no valid port"),
     ("203.0.113.7#70000", "no valid port"),
     ("203.0.113.7#x", "no valid port"),
