@@ -1,6 +1,7 @@
 """Octo end to end: our focus with ENABLE_OCTO and the split strategy puts two aiortc participants on
-two of our bridges (separate processes) on our XMPP server; each decodes the other's video across
-the relay the focus set up; when one leaves, its bridge leaves the conference and the relay goes."""
+two of our bridges (separate processes), on our XMPP server and on Debian's Prosody; each decodes the
+other's video across the relay the focus set up; when one leaves, its bridge leaves the conference
+and the relay goes. Then the focus's side in memory: selection and the relay mesh."""
 
 import asyncio
 
@@ -17,18 +18,10 @@ from jitsi_py.focus.jingle import Offer
 from jitsi_py.settings import Settings
 
 from .conftest import until
-from .harness import FOCUS_PASSWORD, MUC, BridgeProcess, MediaParticipant, OurXmppServer, free_port
+from .harness import FOCUS_PASSWORD, MUC, BridgeProcess, MediaParticipant, free_port
 from .test_media import media_participants
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
-
-
-@pytest.fixture
-async def xmpp_server(tmp_path):
-    server = OurXmppServer(tmp_path / "cfg")
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
