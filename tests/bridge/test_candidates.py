@@ -7,6 +7,7 @@ from jitsi_py.bridge.candidates import (
     HIDDEN_RELATED, build_candidates, candidate_foundation, host_addresses, is_private, parse_mapping, valid_address,
 )
 from jitsi_py.bridge.ice import candidate_priority
+from jitsi_py.bridge.service import _reachable
 
 # What a cloud VM with a docker bridge and IPv6 reports (ifaddr order).
 INTERFACES = ["127.0.0.1", "::1", "10.0.0.5", "2001:db8:1::5", "fe80::1", "172.17.0.1", "169.254.3.3"]
@@ -129,3 +130,10 @@ def test_a_valid_address_as_jvbs_health_check_wants_one():
     assert valid_address("203.0.113.7") and valid_address("2001:db8::1") and valid_address("fd00::2")
     assert not any(map(valid_address, ["10.0.0.5", "172.17.0.1", "192.168.1.1", "127.0.0.1", "::1", "fe80::1",
                                        "169.254.1.1", "fec0::1"]))
+
+
+async def test_the_service_resolves_names_and_leaves_out_what_the_media_port_cannot_serve(caplog):
+    mappings = [("localhost", 443), ("2001:db8::1", None), ("no-such-host.invalid", None), ("203.0.113.7", None)]
+    assert await _reachable(mappings, ipv6=False) == [("127.0.0.1", 443), ("203.0.113.7", None)]
+    assert "2001:db8::1 is IPv6" in caplog.text and "no-such-host.invalid does not resolve" in caplog.text
+    assert ("2001:db8::1", None) in await _reachable(mappings, ipv6=True)
