@@ -24,7 +24,10 @@ from .dtls import SrtpProfile
 
 __all__ = ["SrtpContext", "SrtpError"]
 
-REPLAY_WINDOW = 1024
+REPLAY_WINDOW = 1024  # inbound: how far back a late packet is still accepted
+# Outbound, libsrtp keeps the same window over what it protected (shifted per packet): it only has
+# to reach as far back as a retransmission may, the forwarder's NACK history (256 per stream).
+RETRANSMIT_WINDOW = 256
 BUFFER_SIZE = 2048  # past any datagram a browser sends over a 1500-byte MTU
 # What libsrtp may append: the auth tag and MKI (RTP), plus the SRTCP index (RTCP).
 RTP_TRAILER = 16 + 128
@@ -42,7 +45,7 @@ def _fail(status: int) -> SrtpError:
     return SrtpError(STATUS.get(status, f"libsrtp status {status}"))
 
 
-def _session(profile: SrtpProfile, key: bytes, ssrc_type: int, repeat_tx: bool):
+def _session(profile: SrtpProfile, key: bytes, ssrc_type: int, window: int, repeat_tx: bool):
     """A libsrtp session (``srtp_t *``, freed with the returned object) for one direction."""
     if len(key) != profile.key_length + profile.salt_length:
         raise ValueError(f"{profile.openssl_name.decode()} needs {profile.key_length + profile.salt_length} "
@@ -56,7 +59,7 @@ def _session(profile: SrtpProfile, key: bytes, ssrc_type: int, repeat_tx: bool):
     key_buffer = ffi.new("unsigned char[]", key)
     policy.key = key_buffer
     policy.ssrc.type = ssrc_type
-    policy.window_size = REPLAY_WINDOW
+    policy.window_size = window
     # Retransmissions for NACKs re-protect a packet with an index already used.
     policy.allow_repeat_tx = 1 if repeat_tx else 0
     session = ffi.new("srtp_t *")
@@ -68,8 +71,8 @@ def _session(profile: SrtpProfile, key: bytes, ssrc_type: int, repeat_tx: bool):
 
 class SrtpContext:
     def __init__(self, profile: SrtpProfile, local_key: bytes, remote_key: bytes) -> None:
-        self._rx_session = _session(profile, remote_key, lib.ssrc_any_inbound, repeat_tx=False)
-        self._tx_session = _session(profile, local_key, lib.ssrc_any_outbound, repeat_tx=True)
+        self._rx_session = _session(profile, remote_key, lib.ssrc_any_inbound, REPLAY_WINDOW, repeat_tx=False)
+        self._tx_session = _session(profile, local_key, lib.ssrc_any_outbound, RETRANSMIT_WINDOW, repeat_tx=True)
         self._rx = self._rx_session[0]
         self._tx = self._tx_session[0]
         self._profile = profile
@@ -103,7 +106,8 @@ class SrtpContext:
     def _own_session(self, ssrc: int):
         if len(self._tx_by_ssrc) >= MAX_OWN_SESSIONS:
             return self._tx
-        owner = _session(self._profile, self._local_key, lib.ssrc_any_outbound, repeat_tx=True)
+        owner = _session(self._profile, self._local_key, lib.ssrc_any_outbound, RETRANSMIT_WINDOW,
+                         repeat_tx=True)
         self._owners.append(owner)
         session = self._tx_by_ssrc[ssrc] = owner[0]
         return session

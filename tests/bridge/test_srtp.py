@@ -7,6 +7,7 @@ import pytest
 from pylibsrtp import Policy, Session
 
 from jitsi_py.bridge.dtls import SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_SHA1_80
+from jitsi_py.bridge.forwarder import HISTORY
 from jitsi_py.bridge import srtp
 from jitsi_py.bridge.srtp import MAX_RTP, SrtpContext, SrtpError
 
@@ -72,3 +73,14 @@ def test_each_outgoing_ssrc_has_a_session_of_its_own_up_to_a_cap_and_the_peer_se
             packet = struct.pack("!BBHII", 0x80, 100, seq, 0, ssrc) + b"x"
             assert peer_rx.unprotect(bytes(context.protect(packet))) == packet
     assert sorted(context._tx_by_ssrc) == [1, 2]
+
+
+def test_a_retransmission_reaches_as_far_back_as_the_forwarders_nack_history():
+    assert srtp.RETRANSMIT_WINDOW >= HISTORY
+    context, _, _ = pair(SRTP_AEAD_AES_128_GCM)
+    latest = 2 * HISTORY
+    for seq in range(latest + 1):
+        context.protect(rtp(seq))
+    context.protect(rtp(latest - HISTORY + 1))  # the oldest a NACK can still find in the ring
+    with pytest.raises(SrtpError, match="too old"):
+        context.protect(rtp(latest - srtp.RETRANSMIT_WINDOW))
