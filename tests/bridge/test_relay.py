@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from jitsi_py.bridge import rtcp
 from jitsi_py.bridge.colibri2 import Colibri2Failure, handle
 from jitsi_py.common.stanzas import colibri2 as c2
 from jitsi_py.common.stanzas.jingle import Source
@@ -108,6 +109,23 @@ async def test_video_crosses_the_relay_both_ways(bridges):
         assert (await next_of(inboxes["alice"], "EndpointMessage"))["from"] == "bob"
         bob.channel.send(json.dumps({"colibriClass": "EndpointStats", "bitrate": 5}))
         assert (await next_of(inboxes["alice"], "EndpointStats"))["from"] == "bob"
+
+        # A key-frame request for a relayed sender crosses back to its bridge, which asks the sender.
+        senders = a.conferences["m-octo"].forwarder.senders_rtcp
+        to_alice, plis = senders["alice"], []
+
+        def record(packet):
+            plis.extend(rtcp.media_ssrc(packet, offset) for pt, fmt, offset, _ in rtcp.packets(packet)
+                        if pt == rtcp.PSFB and fmt == rtcp.FMT_PLI)
+            to_alice(packet)
+        senders["alice"] = record
+        await asyncio.sleep(0.25)  # past the per-SSRC request interval
+        b.conferences["m-octo"].forwarder.request_keyframe(alice.video_ssrc)
+        for _ in range(100):
+            if alice.video_ssrc in plis:
+                break
+            await asyncio.sleep(0.01)
+        assert alice.video_ssrc in plis
 
         # A relayed endpoint ranks among the speakers as a local one (last-N, allocation order).
         forwarder = a.conferences["m-octo"].forwarder
