@@ -116,10 +116,11 @@ def candidates(source: Source, constraints: VideoConstraints, on_stage: bool) ->
 class SourceAllocation:
     """One source's climb through its candidates while a receiver's budget is handed out."""
 
-    def __init__(self, source: Source, constraints: VideoConstraints, on_stage: bool, previous: tuple[int, int]):
+    def __init__(self, source: Source, menu: tuple[list[Candidate], int, int], on_stage: bool,
+                 previous: tuple[int, int]):
         self.source = source
         self.on_stage = on_stage
-        self.layers, self.preferred, self.oversend = candidates(source, constraints, on_stage)
+        self.layers, self.preferred, self.oversend = menu  # as candidates() gives them
         self.previous = previous  # (spatial, temporal) of the last allocation, for the headroom rule
         self.index = -1
 
@@ -198,6 +199,7 @@ class Allocator:
     def allocate(self) -> None:
         """Recompute every receiver's projections and layers; queue the messages that changed."""
         wanted_by_source: dict[str, int] = {}
+        menus: dict[tuple, tuple[list[Candidate], int, int]] = {}  # most receivers ask alike
         for receiver in self.receivers.values():
             order = self._ranking(receiver)
             chosen: list[SourceAllocation] = []
@@ -206,7 +208,12 @@ class Allocator:
                 if constraints.disabled or 0 <= receiver.last_n <= len(chosen):
                     continue
                 previous = receiver.projections.get(name)
-                chosen.append(SourceAllocation(self.sources[name], constraints, name in receiver.on_stage,
+                on_stage = name in receiver.on_stage
+                key = (name, constraints.max_height, constraints.max_frame_rate, on_stage)
+                menu = menus.get(key)
+                if menu is None:
+                    menu = menus[key] = candidates(self.sources[name], constraints, on_stage)
+                chosen.append(SourceAllocation(self.sources[name], menu, on_stage,
                                                (previous.target, previous.wanted_tid) if previous else (NO_LAYER, 0)))
                 height = constraints.max_height
                 known = wanted_by_source.get(name, 0)

@@ -81,9 +81,18 @@ async def frames(person) -> int:
 async def test_chromium_counts_the_probes_and_the_estimate_climbs_back(bridge, page_server, monkeypatch):
     async with ann_receives_ben(bridge, page_server, monkeypatch) as (ann, people, conference):
         receiver = conference.endpoints["ann"].receiver
-        await wait_for(lambda: _true(receiver.bwe.known and receiver.ideal_bitrate > 0), 10,
-                       "ann's estimate", people, bridge)
-        forced = receiver.ideal_bitrate / 4  # as after a sharp drop: far below what ann wants
+        projection = receiver.projections["ben-v0"]
+
+        source = conference.forwarder.sources["ben-v0"]
+
+        async def top_layer_flowing():
+            # ... at a bitrate well above the lower layers' (a starved encoder may not be yet)
+            return receiver.bwe.known and projection.current == projection.target > 0 \
+                and receiver.target_bitrate >= receiver.ideal_bitrate \
+                and source.bitrate(projection.current) > 1.5 * max(source.bitrate(i) for i in range(projection.current))
+        await wait_for(top_layer_flowing, 40, "ben's top layer at ann", people, bridge)
+        # As after a drop: the top layer no longer fits (it needs 15 % headroom), a lower one does.
+        forced = receiver.ideal_bitrate * 0.8
         lost = receiver.bwe.packets_lost
         receiver.bwe.estimate = forced
         conference.forwarder.check_layers()
@@ -91,7 +100,7 @@ async def test_chromium_counts_the_probes_and_the_estimate_climbs_back(bridge, p
         decoded = await frames(ann)
 
         async def back_to_ideal():
-            return receiver.bwe.estimate > 2 * forced and receiver.target_bitrate >= receiver.ideal_bitrate
+            return receiver.bwe.estimate > forced and receiver.target_bitrate >= receiver.ideal_bitrate
         await wait_for(back_to_ideal, 45, "ann's allocation back to its ideal with probing", people, bridge)
         prober = conference.forwarder._probers["ann"]
         assert prober.packets_sent > 50
@@ -107,29 +116,35 @@ async def test_a_frame_rate_cap_drops_chromiums_upper_temporal_layers(bridge, pa
         projection = conference.endpoints["ann"].receiver.projections["ben-v0"]
         await wait_for(lambda: _true(source.temporal_layers == 3), 10, "ben's temporal layers", people, bridge)
 
-        async def share_decoded() -> float:
-            """ann's decoded frames per frame ben sent on the layer ann gets, over a few seconds
-            (counts, not time: measured again if the layer changed meanwhile)."""
-            for _ in range(5):
+        async def shares_decoded(enough) -> list[float]:
+            """ann's decoded frames per frame ben sent on the layer ann gets, per 3 s window
+            (counts, not time), until one is ``enough``: a freeze under load (a lost packet, a
+            key frame awaited) only lowers a window's share; a window the layer changed in is
+            measured again."""
+            shares: list[float] = []
+            for _ in range(6):
                 layer = projection.current
                 ssrc = source.layers[layer]
                 decoded, sent = await frames(ann), await frames_sent(ben, ssrc)
                 await asyncio.sleep(3)
                 if projection.current == layer:
-                    return (await frames(ann) - decoded) / max(1, await frames_sent(ben, ssrc) - sent)
-            raise AssertionError("ben's layer at ann never held still")
+                    shares.append((await frames(ann) - decoded) / max(1, await frames_sent(ben, ssrc) - sent))
+                    if enough(shares[-1]):
+                        break
+            return shares
 
         await ann.page.evaluate("room.send({colibriClass: 'ReceiverVideoConstraints', "
                                 "constraints: {'ben-v0': {maxHeight: 720, maxFrameRate: 7.5}}})")
         await wait_for(lambda: _true(projection.max_tid == 0), 5, "the cap at a base-layer frame", people, bridge)
-        capped = await share_decoded()
-        assert 0.1 < capped < 0.4, f"ann decodes {capped:.2f} of ben's frames at a 7.5 fps cap (of 30)"
+        capped = await shares_decoded(lambda share: share > 0.1)
+        assert capped and capped[-1] > 0.1 and max(capped) < 0.4, \
+            f"ann decodes {capped} of ben's frames at a 7.5 fps cap (of 30)"
         assert projection.pid_off > 0
         await ann.page.evaluate("room.send({colibriClass: 'ReceiverVideoConstraints', "
                                 "constraints: {'ben-v0': {maxHeight: 720}}})")
         await wait_for(lambda: _true(projection.max_tid > 2), 5, "the cap lifted", people, bridge)
-        full = await share_decoded()
-        assert full > 0.8, f"ann decodes {full:.2f} of ben's frames without a cap"
+        full = await shares_decoded(lambda share: share > 0.8)
+        assert full and full[-1] > 0.8, f"ann decodes {full} of ben's frames without a cap"
         assert bridge.counters.srtp_rejected == 0
 
 
