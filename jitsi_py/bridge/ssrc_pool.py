@@ -44,6 +44,7 @@ class SsrcPool:
         self.size = size
         self.with_rtx = with_rtx
         self.slots: list[Slot] = []
+        self._free: list[Slot] = []  # released slots, reused before any eviction
         self.remaps = 0  # slots handed from one holder to another (JVB's "remappings")
         self._issued = issued
         self._by_holder: dict[object, Slot] = {}
@@ -58,18 +59,19 @@ class SsrcPool:
 
     def take(self, holder: object, now: float, idle: Callable[[object], bool] | None = None
              ) -> tuple[Slot, object | None] | None:
-        """A slot for ``holder``, which has none: a free one (fresh SSRCs while the pool is below
-        its size, then a released one's), else, given ``idle``, the least recently used slot whose
-        holder ``idle`` lets go. Returns the slot and the holder it was taken from (None when it
-        was free), or None when no slot can be had."""
+        """A slot for ``holder``, which has none: a released one (the client knows its SSRCs), else
+        a new one while the pool is below its size, else, given ``idle``, the least recently used
+        slot whose holder ``idle`` lets go. Returns the slot and the holder it was taken from (None
+        when it was free), or None when no slot can be had. O(1) unless it evicts."""
         if holder in self._by_holder:
             raise ValueError("this holder already has a slot")
-        slot = next((s for s in self.slots if s.holder is None), None)
-        if slot is None and len(self.slots) < self.size:
+        previous = None
+        if self._free:
+            slot = self._free.pop()
+        elif len(self.slots) < self.size:
             slot = Slot(self._new_ssrc(), self._new_ssrc() if self.with_rtx else None)
             self.slots.append(slot)
-        previous = None
-        if slot is None:
+        else:
             if idle is None:
                 return None
             slot = min((s for s in self.slots if idle(s.holder)), key=lambda s: s.used, default=None)
@@ -88,6 +90,7 @@ class SsrcPool:
         if slot is not None:
             slot.before = holder
             slot.holder = None
+            self._free.append(slot)
 
     def _new_ssrc(self) -> int:
         while True:
