@@ -111,7 +111,7 @@ class Projection:
 
     __slots__ = ("receiver", "source", "out_ssrc", "out_rtx", "target", "current", "seq_off", "ts_off",
                  "last_seq", "last_ts", "started", "since", "sent", "sent_seq_off", "sent_ts_off", "sent_pid_off",
-                 "wanted_tid", "max_tid", "pid_off")
+                 "wanted_tid", "max_tid", "pid_off", "packet_pid_off", "drops")
 
     def __init__(self, receiver: "Receiver", source: Source, out_ssrc: int, out_rtx: int | None) -> None:
         self.receiver = receiver
@@ -139,6 +139,8 @@ class Projection:
         self.wanted_tid = ALL_TEMPORAL
         self.max_tid = ALL_TEMPORAL
         self.pid_off = 0
+        self.packet_pid_off = 0  # the picture id offset for the packet at hand (temporal.admit)
+        self.drops = None  # recent drops, for packets that come late (temporal.py)
 
 
 class Receiver:
@@ -388,9 +390,9 @@ class Forwarder(Allocator):
                 if not keyframe:
                     continue
                 self._switch(projection, layer, seq, ts, now)
-            if temporal is not None and not admit(projection, temporal, seq):
-                continue
-            seq_off = projection.seq_off
+            seq_off = projection.seq_off if temporal is None else admit(projection, temporal, seq)
+            if seq_off < 0:
+                continue  # a temporal layer above the projection's frame-rate cap
             ts_off = projection.ts_off
             out_seq = (seq + seq_off) & 0xFFFF
             out_ts = (ts + ts_off) & 0xFFFFFFFF
@@ -398,7 +400,7 @@ class Forwarder(Allocator):
                 buf = bytearray(packet)  # one copy per inbound packet, rewritten per receiver
             pack_header(buf, 2, out_seq, out_ts, projection.out_ssrc)
             if temporal is not None:
-                rewrite_picture_id(buf, temporal, projection.pid_off)
+                rewrite_picture_id(buf, temporal, projection.packet_pid_off)
             receiver = projection.receiver
             if tcc > 0 and receiver.transport_cc_id:
                 bwe = receiver.bwe

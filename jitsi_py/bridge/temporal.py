@@ -7,20 +7,25 @@ allocation short of bandwidth, caps a projection at a TID (``Projection.max_tid`
 reads the descriptor once per packet of a source some receiver caps (``Source.frame_rate_filter``)
 and asks :func:`admit` per projection.
 
-A dropped packet must not look lost: when it is the next one in sequence the projection's
-sequence offset moves back by one, so what the receiver gets stays continuous; each dropped frame
-moves the picture id offset too, and :func:`rewrite_picture_id` keeps picture ids consecutive
-(TL0PICIDX needs nothing: base-layer frames are never dropped). A new cap takes effect at the
+A dropped packet must not look lost: the projection's sequence offset moves back by one, so what
+the receiver gets stays continuous; each dropped frame moves the picture id offset too, and
+:func:`rewrite_picture_id` keeps picture ids consecutive (TL0PICIDX needs nothing: base-layer
+frames are never dropped). A packet that comes late (reordered, or recovered upstream by RTX)
+takes the offsets that were in force where it belongs, from a short log of the drops; a late
+packet of a dropped layer is dropped and leaves a gap nothing fills. A new cap takes effect at the
 next base-layer frame, which references nothing a cap removed. AV1 (dependency descriptor) and
 H.264 carry no TID these readers know: their frame rate is not limited.
 """
 
 from __future__ import annotations
 
+from collections import deque
+
 MAX_TEMPORAL_LAYERS = 4
 # Of a source nobody caps, every 61st packet per layer is read to learn its temporal layers (a
 # prime: no lock-step with a frame pattern).
 SAMPLE_INTERVAL = 61
+DROP_LOG = 128  # drops remembered per projection, for packets that come late
 NOT_LAYERED = -1  # the TID of a packet that carries none
 
 
@@ -81,20 +86,42 @@ def read_vp9(data, offset: int) -> tuple[int, bool, int, int, int] | None:
 READERS = {"VP8": read_vp8, "VP9": read_vp9}
 
 
-def admit(projection, descriptor: tuple[int, bool, int, int, int], seq: int) -> bool:
-    """Whether ``projection`` forwards this packet (inbound ``seq``) under its temporal cap;
-    a dropped one is taken out of the sequence numbers and picture ids the receiver sees."""
+def admit(projection, descriptor: tuple[int, bool, int, int, int], seq: int) -> int:
+    """The sequence number offset ``projection`` forwards this packet (inbound ``seq``) with, or
+    -1 when its temporal layer is above the cap; sets ``projection.packet_pid_off``, the picture
+    id offset to write. A dropped packet is taken out of what the receiver sees."""
     tid, start = descriptor[0], descriptor[1]
+    seq_off = projection.seq_off
+    if (seq + seq_off - projection.last_seq - 1) & 0xFFFF >= 0x8000:
+        return -1 if tid > projection.max_tid else _late(projection, seq)
     if start and tid <= 0:
         projection.max_tid = projection.wanted_tid
+    pid_off = projection.packet_pid_off = projection.pid_off
     if tid <= projection.max_tid:
-        return True
-    seq_off = projection.seq_off
-    if (seq + seq_off - projection.last_seq) & 0xFFFF == 1:
-        projection.seq_off = (seq_off - 1) & 0xFFFF
+        return seq_off
+    projection.seq_off = (seq_off - 1) & 0xFFFF
     if start:
-        projection.pid_off += 1
-    return False
+        projection.pid_off = pid_off + 1
+    drops = projection.drops
+    if drops is None:
+        drops = projection.drops = deque(maxlen=DROP_LOG)
+    drops.append((seq, seq_off, projection.seq_off, pid_off, projection.pid_off))
+    return -1
+
+
+def _late(projection, seq: int) -> int:
+    """Offsets for a packet behind the last one sent: those after the last drop before it, or
+    from before the oldest drop remembered."""
+    drops = projection.drops
+    if not drops:
+        projection.packet_pid_off = projection.pid_off
+        return projection.seq_off
+    for dropped, _, seq_off, _, pid_off in reversed(drops):
+        if (seq - dropped) & 0xFFFF < 0x8000:
+            projection.packet_pid_off = pid_off
+            return seq_off
+    projection.packet_pid_off = drops[0][3]
+    return drops[0][1]
 
 
 def rewrite_picture_id(buf, descriptor: tuple[int, bool, int, int, int], pid_off: int) -> None:

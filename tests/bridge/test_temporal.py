@@ -42,20 +42,28 @@ class Bob:
 
 
 class Stream:
-    """Two packets per frame, 30 fps, sequence numbers wrapping."""
+    """Two packets per frame, 30 fps, sequence numbers wrapping; ``held`` packets are lost
+    upstream, to come late."""
 
     def __init__(self, forwarder):
         self.forwarder = forwarder
         self.frame = 0
         self.seq = 0xFFF0
+        self.held: list[bytes] = []
 
-    def frames(self, count):
+    def frames(self, count, hold=lambda frame, part: False):
         for _ in range(count):
             for part in range(2):
                 packet = vp8(self.seq, self.frame, part == 0, part == 1)
-                self.forwarder.rtp("alice", packet, *read_header(packet))
+                if hold(self.frame, part):
+                    self.held.append(packet)
+                else:
+                    self.send(packet)
                 self.seq += 1
             self.frame += 1
+
+    def send(self, packet):
+        self.forwarder.rtp("alice", packet, *read_header(packet))
 
 
 def setup():
@@ -141,6 +149,25 @@ def test_a_late_packet_of_a_dropped_frame_is_dropped_without_moving_the_sequence
     forwarder.rtp("alice", late, *read_header(late))
     stream.frames(8)
     check_continuous(sink.packets)
+
+
+def test_packets_lost_upstream_and_recovered_late_take_the_place_they_had():
+    forwarder, bob, sink, stream = setup()
+    bob.default_constraints = VideoConstraints(-1, 15)
+    forwarder.allocate()
+    stream.frames(4)  # the cap applies from here on: base and middle layers pass
+    capped = len(sink.packets)
+    first = stream.frame
+    # lost upstream: the tail of a base frame, a middle frame's head (top-layer frames between)
+    stream.frames(12, hold=lambda frame, part: (frame, part) in {(first + 4, 1), (first + 6, 0)})
+    for packet in reversed(stream.held):  # recovered by RTX, out of order, after later drops
+        stream.send(packet)
+    stream.frames(4)
+    got = sorted(sink.packets[capped:], key=lambda p: (read_header(p)[1] - read_header(sink.packets[capped])[1]) & 0xFFFF)
+    assert len(got) == len(sink.packets) - capped == 2 * 8  # 8 frames of 16 pass, twice 2 packets
+    check_continuous(got)
+    for head, tail in zip(got[::2], got[1::2]):  # both packets of a frame: one picture id
+        assert descriptor(head)[1] and descriptor(head)[4] == descriptor(tail)[4]
 
 
 def test_short_of_bandwidth_a_receiver_gets_a_lower_frame_rate_before_nothing():
