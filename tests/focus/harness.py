@@ -302,10 +302,6 @@ class MediaParticipant(Participant):
         pc.addTrack(VideoStreamTrack())
         await pc.setLocalDescription(await pc.createAnswer())
         self.accept = session_accept(offer, pc.localDescription.sdp, self.nick or "", self.client.boundjid.full)
-        for content in self.accept.contents:
-            # Our bridge listens on IPv4 only; it should skip IPv6 candidates itself, but crashes
-            # on them today (reported), so this participant offers only IPv4 ones.
-            content.transport.candidates = [c for c in content.transport.candidates if ":" not in c.ip]
         await self.send_jingle(self.accept.to_element())
         return offer
 
