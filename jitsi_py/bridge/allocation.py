@@ -101,8 +101,7 @@ def candidates(source: Source, constraints: VideoConstraints, on_stage: bool) ->
             if height < preferred_height or (fits and rate >= preferred_rate) or height == lowest:
                 out.append(Candidate(s, t, height, rate, bitrate * shares[t]))
     top = max(preferred_height, lowest)
-    preferred = max((i for i, c in enumerate(out) if c.height <= top), default=-1) if preferred_height > 0 \
-        else len(out) - 1
+    preferred = max((i for i, c in enumerate(out) if c.height <= top), default=-1)
     oversend = -1
     if on_stage and out:
         if source.video_type.startswith("desktop"):  # JVB: resolution first, at any frame rate
