@@ -24,7 +24,7 @@ NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 __all__ = ["Media", "EndpointAllocation", "BridgeError", "create_endpoint", "update_endpoint",
            "expire_endpoints", "expire_conference", "force_mute", "media_sources", "read_allocation",
            "read_restarted_transport", "read_error", "create_relay", "set_relay_transport", "relay_endpoints",
-           "expire_relay", "read_relay_transport"]
+           "relay_endpoint", "expire_relay", "read_relay_transport"]
 
 
 @dataclass
