@@ -70,6 +70,8 @@ class Source:
         self.last_seq = [-1] * len(self.layers)  # highest sequence number per layer, for NACKs
         self.active = [False] * len(self.layers)
         self._seen = [0] * len(self.layers)
+        # Layers some projection forwards or waits to switch to (Forwarder._mark_wanted_layers).
+        self.wanted = [True] * len(self.layers)
         self.temporal_layers = 1  # as seen in the packets' temporal layer ids
         self.frame_rate_filter = False  # set by the allocation: the per-packet path reads temporal ids
 
@@ -324,6 +326,26 @@ class Forwarder(Allocator):
         # Announced before any packet goes out on it (the client adds a source for a new SSRC).
         self.messages.extend((receiver.id, m) for m in self._source_maps(receiver, [projection]))
 
+    def allocate(self) -> None:
+        super().allocate()
+        self._mark_wanted_layers()
+
+    def _mark_wanted_layers(self) -> None:
+        """Mark the layers of each source that some projection forwards or waits to switch to, so
+        the per-packet path drops the others (the simulcast layers nobody gets: most of what a
+        sender sends) without a look at every projection. Targets change only in allocate(), a
+        projection's current layer only in _switch (which marks it); anything else only takes
+        layers away, so a stale mark costs a look, never a packet."""
+        for source in self.sources.values():
+            wanted = [False] * len(source.layers)
+            entry = self._by_ssrc.get(source.primary)
+            for projection in entry[2] if entry is not None else ():
+                if projection.target != NO_LAYER:
+                    wanted[projection.target] = True
+                if projection.current != NO_LAYER:
+                    wanted[projection.current] = True
+            source.wanted = wanted
+
     def _link(self, projection: Projection) -> None:
         projection.receiver.by_out_ssrc[projection.out_ssrc] = projection
         self._by_ssrc[projection.source.primary][2].append(projection)
@@ -374,6 +396,8 @@ class Forwarder(Allocator):
             temporal = self._temporal(packet, pt)
         elif source.media == "video" and not source.packets[layer] % SAMPLE_INTERVAL:
             note_layers(source, self._temporal(packet, pt))
+        if not source.wanted[layer]:
+            return 0
         keyframe = None
         count = 0
         buf = None
@@ -472,6 +496,7 @@ class Forwarder(Allocator):
             projection.sent_ts_off = [0] * HISTORY
             projection.sent_pid_off = [0] * HISTORY
         projection.current = layer
+        projection.source.wanted[layer] = True
 
     # --- feedback from receivers -----------------------------------------------------------------
 

@@ -122,6 +122,21 @@ def test_receiver_feedback_pli_and_nack():
     assert len(sender.rtcp) == count
 
 
+def test_layers_nobody_gets_or_waits_for_are_dropped_before_the_projections_are_looked_at():
+    forwarder, receiver, sender, viewer = setup()
+    source = forwarder.sources["alice-v0"]
+    assert source.wanted == [True, False, False]  # bob's target is the 180p layer
+    assert send(forwarder, 1003, 500, 90000, key=True) == 0
+    send(forwarder, 1001, 10, 1000, key=True)
+    receiver.constraints = {"alice-v0": VideoConstraints(720)}
+    forwarder.allocate()
+    assert source.wanted == [True, False, True]  # forwarding 180p, waiting for 720p
+    assert send(forwarder, 1003, 501, 93000, key=True) == 1
+    assert send(forwarder, 1001, 11, 4000) == 0
+    forwarder.allocate()
+    assert source.wanted == [False, False, True]
+
+
 def test_nack_history_is_per_outgoing_stream_so_two_sources_with_the_same_numbers_do_not_collide():
     forwarder, receiver, sender, viewer = setup()
     carol = Sink()
