@@ -177,6 +177,9 @@ class Allocator:
         self.now = 0.0
         self.rtx_payload_types: dict[int, int] = {}  # media payload type -> its RTX payload type
         self._sender_constraints: dict[str, int] = {}
+        # Relay id -> source name -> the largest height the other bridge's receivers ask of that
+        # local source (its AddReceiver, relay.py): they count as receivers of the sender here.
+        self.remote_receivers: dict[str, dict[str, int]] = {}
         self._rates_at: float | None = None
         self._probers: dict[str, Prober] = {}  # receiver id -> its probing state
         self._temporal_layers: dict[str, int] = {}  # source name -> temporal layers allocated for
@@ -244,6 +247,10 @@ class Allocator:
                 receiver.forwarded = forwarded
                 self.messages.append((receiver.id, {"colibriClass": "ForwardedSources",
                                                     "forwardedSources": list(forwarded)}))
+        for wanted in self.remote_receivers.values():
+            for name, height in wanted.items():
+                known = wanted_by_source.get(name, 0)
+                wanted_by_source[name] = -1 if height < 0 or known < 0 else max(known, height)
         for source in self.sources.values():
             if source.media != "video":
                 continue

@@ -384,6 +384,8 @@ class Conference:
             endpoint = self.endpoints.get(endpoint_id)
             if endpoint is not None:
                 endpoint.send_message(message)
+            elif self.relays:  # a sender behind a relay: its bridge is told (relay.py)
+                self.relay_message(message, endpoint_id)
 
     def broadcast(self, message: dict, exclude: str | None = None) -> None:
         for endpoint in self.endpoints.values():

@@ -20,8 +20,10 @@ requests and NACKs from the remote bridge reach the local sender they name.
 Bridge-channel messages cross on the relay's own SCTP data channel (jicofo's
 ``octo.sctp-datachannels``, which docker-jitsi-meet turns on; the ``<sctp role>`` of the request
 says which side opens it): EndpointMessage (broadcast or to one endpoint), EndpointStats and
-SourceVideoTypeMessage, as JVB's RelayMessageTransport. AddReceiver/RemoveReceiver are not needed
-(everything is forwarded) and not sent; a colibri-ws relay channel is not offered.
+SourceVideoTypeMessage, as JVB's RelayMessageTransport; and AddReceiver, what the receivers of one
+bridge ask of a sender behind the other, which that bridge folds into the sender's
+SenderSourceConstraints (without it a sender whose only receivers are remote would be told to send
+nothing). A colibri-ws relay channel is not offered.
 """
 
 from __future__ import annotations
@@ -152,6 +154,13 @@ class Relay(Endpoint):
                     lost = list(rtcp.nack_sequence_numbers(packet, offset, length))
                     send(rtcp.build_rr(forwarder.feedback_ssrc) + rtcp.build_nack(forwarder.feedback_ssrc, ssrc, lost))
 
+    def send_message(self, message: dict) -> None:
+        if message["colibriClass"] == "SenderSourceConstraints":
+            # What our receivers ask of a sender behind this relay: for its bridge, as JVB says it.
+            message = {"colibriClass": "AddReceiver", "bridgeId": self.conference.bridge.relay_id,
+                       "sourceName": message["sourceName"], "videoConstraints": {"maxHeight": message["maxHeight"]}}
+        super().send_message(message)
+
     def flush(self) -> None:
         if self._port.transport is not None:  # else queued until our own port is bound
             super().flush()
@@ -159,6 +168,9 @@ class Relay(Endpoint):
     def close(self) -> None:
         for endpoint_id in list(self.relayed):
             self.remove_endpoint(endpoint_id)
+        if self._forwarder.remote_receivers.pop(self.id, None):
+            self._forwarder.allocate()
+            self.conference.flush_messages()
         super().close()
         if self.unique_port is not None:
             self.unique_port.close()
@@ -172,8 +184,12 @@ class RelayChannel:
         self.relay = relay
 
     def connected(self, *, hello: bool) -> None:
-        """As JVB: the video types of our senders' sources that are not cameras (camera is assumed)."""
+        """As JVB: what our receivers ask of the senders behind the relay, and the video types of
+        our senders' sources that are not cameras (camera is assumed)."""
         conference = self.relay.conference
+        for endpoint_id in self.relay.relayed:
+            for message in conference.forwarder.initial_messages(endpoint_id):
+                self.relay.send_message(message)
         for source in conference.forwarder.sources.values():
             if source.owner in conference.endpoints and source.media == "video" and source.video_type != "camera":
                 self.relay.send_message({"colibriClass": "SourceVideoTypeMessage", "endpointId": source.owner,
@@ -202,5 +218,23 @@ class RelayChannel:
             if not isinstance(video_type, str):
                 raise ChannelError("videoType must be a string")
             source.video_type = video_type.lower()
+            conference.forwarder.allocate()
+            conference.flush_messages()
+        elif kind == "AddReceiver":
+            name, constraints = message.get("sourceName"), message.get("videoConstraints")
+            source = conference.forwarder.sources.get(name)
+            if source is None or source.owner not in conference.endpoints:
+                raise ChannelError(f"{name!r} is not a source of a local endpoint")
+            height = constraints.get("maxHeight", -1) if isinstance(constraints, dict) else None
+            if not isinstance(height, int):
+                raise ChannelError("videoConstraints.maxHeight must be an integer")
+            conference.forwarder.remote_receivers.setdefault(self.relay.id, {})[name] = height
+            conference.forwarder.allocate()
+            conference.flush_messages()
+        elif kind == "RemoveReceiver":
+            sources = conference.forwarder.sources
+            wanted = conference.forwarder.remote_receivers.get(self.relay.id, {})
+            for name in [n for n in wanted if n in sources and sources[n].owner == message.get("endpointId")]:
+                del wanted[name]
             conference.forwarder.allocate()
             conference.flush_messages()

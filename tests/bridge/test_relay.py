@@ -102,6 +102,11 @@ async def test_video_crosses_the_relay_both_ways(bridges):
             if all(r.channel is not None for br in bridges for r in br.conferences["m-octo"].relays.values()):
                 break
             await asyncio.sleep(0.02)
+        # Alice's only receiver is behind the relay: bob's bridge says what he asks (AddReceiver),
+        # so alice is told to send it, not to stop.
+        while (await next_of(inboxes["alice"], "SenderSourceConstraints"))["maxHeight"] != 180:
+            pass
+        assert a.conferences["m-octo"].forwarder.remote_receivers == {"jvb-b": {"alice-v0": 180}}
         alice.channel.send(json.dumps({"colibriClass": "EndpointMessage", "to": "", "msgPayload": {"hi": 1}}))
         got = await next_of(inboxes["bob"], "EndpointMessage")
         assert got["from"] == "alice" and got["msgPayload"] == {"hi": 1}
