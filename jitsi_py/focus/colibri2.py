@@ -120,7 +120,7 @@ def force_mute(meeting_id: str, endpoint_id: str, audio: bool, video: bool) -> E
 # --- relays (Octo): jicofo's Colibri2Session.Relay -------------------------------------------------
 
 def create_relay(meeting_id: str, relay_id: str, *, initiator: bool, media: Sequence[Media],
-                 endpoints: Sequence[RelayEndpoint], mesh_id: str = "0") -> Element:
+                 endpoints: Sequence[RelayEndpoint], mesh_id: str) -> Element:
     """A bridge's side of a relay to the bridge ``relay_id``, with the endpoints behind that one.
     The initiator side is ICE-controlling, asks for its own port and opens the SCTP bridge channel
     (as jicofo with ``octo.sctp-datachannels``, which docker-jitsi-meet sets)."""
