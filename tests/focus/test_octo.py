@@ -120,6 +120,9 @@ def test_selection_with_octo():
     assert regional.select(0, current=[B1], counts={B1: 1}, region="eu", multi_bridge=True).jid == B2
     assert regional.select(0, current=[B1, B3], counts={B1: 1, B3: 1}, region="eu", multi_bridge=True).jid == B3
     assert regional.select(0, current=[B1], counts={B1: 1}, region="us", multi_bridge=True).jid == B1
+    capped = table()
+    capped.max_participants = 1
+    assert capped.select(0, current=[B1], counts={B1: 1}, multi_bridge=True).jid == B2, "single: split at the cap"
     no_ids = table(SPLIT, relay_ids=False)
     assert no_ids.select(0, current=[B1], counts={B1: 1}, multi_bridge=True).jid == B1, "no relay id: no relay"
 
