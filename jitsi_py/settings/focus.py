@@ -40,9 +40,7 @@ class Focus:
     enable_mid: bool = env("JICOFO_ENABLE_MID", "0", boolean)
     enable_vla: bool = env("ENABLE_VLA", "0", boolean)
     strip_simulcast: bool = env("JICOFO_CONF_STRIP_SIMULCAST", "1", boolean)
-    # Upstream defaults to true; ours stays off until our bridge announces sources itself
-    # (VideoSourcesMap/AudioSourcesMap), since a rewriting client gets no sources in Jingle.
-    ssrc_rewriting: bool = env("JICOFO_CONF_SSRC_REWRITING", "0", boolean)
+    ssrc_rewriting: bool = env("JICOFO_CONF_SSRC_REWRITING", "1", boolean)
     rest_public: bool = env("JICOFO_ENABLE_REST", "0", boolean)
     bridge_health_interval: float = env("JICOFO_BRIDGE_HEALTH_CHECKS_INTERVAL", "10", duration)
     colibri_timeout: float = env("JICOFO_COLIBRI_REQUEST_TIMEOUT", "3", duration)

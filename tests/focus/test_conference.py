@@ -5,10 +5,11 @@ from xml.etree.ElementTree import fromstring, tostring
 
 import pytest
 
-from jitsi_py.common.stanzas.colibri2 import parse_conference_modify
+from jitsi_py.common.stanzas.colibri2 import CAPABILITY_SSRC_REWRITING, parse_conference_modify
 from jitsi_py.common.stanzas.jingle import Jingle, parse_jingle
 from jitsi_py.common.stanzas.jitsi import (
-    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_RTX, FEATURE_SCTP, FEATURE_TCC, FEATURE_VIDEO, MuteIq, decode_sources,
+    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_RTX, FEATURE_SCTP, FEATURE_SSRC_REWRITING, FEATURE_TCC, FEATURE_VIDEO,
+    MuteIq, decode_sources,
 )
 from jitsi_py.focus.bridges import BridgeTable
 from jitsi_py.focus.colibri2 import BridgeError
@@ -305,3 +306,25 @@ def test_in_place_ice_restart_relays_the_bridges_new_transport():
     conf.colibri_result(ask.key, c2.ConferenceModified([c2.Endpoint("alice")]).to_element(), None, 20.1)
     assert [c.jingle.action for c in conf.commands() if isinstance(c, SendJingle)][0] == "session-terminate", \
         "a bridge that cannot restart in place makes the focus re-invite"
+
+
+def test_a_rewriting_participant_gets_sources_from_the_bridge_not_from_jingle():
+    conf = conference(ssrc_rewriting=True)
+    conf.joined(participant("alice"), 1.0)
+    conf.joined(participant("bob", FEATURES | {FEATURE_SSRC_REWRITING}), 1.0)
+    capabilities, offers, pending = {}, {}, conf.commands()
+    while pending:  # play the bridge, noting what each endpoint is created with
+        command = pending.pop(0)
+        if isinstance(command, ColibriRequest) and command.key[0] == "create":
+            capabilities.update((e.id, e.capabilities) for e in parse_conference_modify(command.request).endpoints)
+            conf.colibri_result(command.key, modified_for(command.key[1]), None, 1.0)
+            pending.extend(conf.commands())
+        elif isinstance(command, SendJingle):
+            offers[command.nick] = command.jingle
+    assert CAPABILITY_SSRC_REWRITING in capabilities["bob"]
+    assert CAPABILITY_SSRC_REWRITING not in capabilities.get("alice", [CAPABILITY_SSRC_REWRITING])
+    conf.jingle("bob", accept_for(offers["bob"], "bob", 10000), 2.0)
+    conf.jingle("alice", accept_for(offers["alice"], "alice", 0), 2.0)
+    sent = [c for c in conf.commands() if isinstance(c, SendJingle)]
+    assert [c.jingle.action for c in sent if c.nick == "alice"] == ["source-add"], "alice still gets bob's sources"
+    assert not [c for c in sent if c.nick == "bob"], "bob learns alice's sources from the bridge's maps"
