@@ -138,4 +138,5 @@ def test_second_bridge_gets_what_the_first_gets():
     jvb = environment((DOCKER / "docker-compose.yml").read_text(), "jvb")
     jvb2 = environment((DOCKER / "jvb2.yml").read_text(), "jvb2")
     assert "JVB_PORT=${JVB2_PORT:-10001}" in jvb2 and "JVB_WS_SERVER_ID=jvb2" in jvb2
-    assert set(jvb) - {"JVB_PORT", "JVB_WS_SERVER_ID"} <= set(jvb2)
+    assert "JVB_OCTO_RELAY_ID=${JVB2_OCTO_RELAY_ID:-jvb2}" in jvb2, "two bridges of one .env need two relay ids"
+    assert set(jvb) - {"JVB_PORT", "JVB_WS_SERVER_ID", "JVB_OCTO_RELAY_ID"} <= set(jvb2)
