@@ -140,3 +140,16 @@ def test_second_bridge_gets_what_the_first_gets():
     assert "JVB_PORT=${JVB2_PORT:-10001}" in jvb2 and "JVB_WS_SERVER_ID=jvb2" in jvb2
     assert "JVB_OCTO_RELAY_ID=${JVB2_OCTO_RELAY_ID:-jvb2}" in jvb2, "two bridges of one .env need two relay ids"
     assert set(jvb) - {"JVB_PORT", "JVB_WS_SERVER_ID", "JVB_OCTO_RELAY_ID"} <= set(jvb2)
+
+
+def test_our_own_variables_reach_the_container_that_reads_them():
+    from jitsi_py.settings import Bridge, Focus, Web, XmppServer
+    from jitsi_py.settings.fields import env_names
+
+    compose = (DOCKER / "docker-compose.yml").read_text()
+    # Where a service listens is the container's business (every address), not the operator's.
+    container_decides = {"JITSI_PY_WEB_INTERFACES"}
+    for cls, service in ((XmppServer, "prosody"), (Focus, "jicofo"), (Bridge, "jvb"), (Web, "web")):
+        passed = {entry.split("=", 1)[0] for entry in environment(compose, service)}
+        ours = {name for name in env_names(cls) if name.startswith("JITSI_PY_")} - container_decides
+        assert ours <= passed, f"{service} never gets {sorted(ours - passed)}"
