@@ -21,7 +21,8 @@ search; none or several refuse the login.
 - ``LDAP_URL``: ``ldap://`` or ``ldaps://``, several separated by spaces, tried in order.
   ``LDAP_START_TLS`` upgrades ``ldap://``. As in docker's template, the certificate is checked
   only when ``LDAP_USE_TLS`` and ``LDAP_TLS_CHECK_PEER`` are both on, against
-  ``LDAP_TLS_CACERT_FILE`` / ``LDAP_TLS_CACERT_DIR``; ``LDAP_TLS_CIPHERS`` is an OpenSSL list.
+  ``LDAP_TLS_CACERT_FILE`` / ``LDAP_TLS_CACERT_DIR``; ``LDAP_TLS_CIPHERS`` is an OpenSSL list or,
+  as upstream's example, a GnuTLS priority string (see ``tls_cipher_list``).
 - ``JITSI_PY_LDAP_TLS_CERT`` / ``JITSI_PY_LDAP_TLS_KEY`` (saslauthd's ``ldap_tls_cert`` /
   ``ldap_tls_key``): a client certificate, offered on every TLS connection to the directory, for
   servers that demand one. docker has no variable for it (its template always names the XMPP
@@ -144,6 +145,59 @@ def _check_crypt(hashed: bytes, password: bytes) -> bool:
     return bool(result) and hmac.compare_digest(result, hashed)
 
 
+# ---- LDAP_TLS_CIPHERS: docker's saslauthd reaches the directory through a libldap linked with
+# GnuTLS, so upstream's example value is a GnuTLS priority string. OpenSSL selects no cipher from
+# it, and ldap3 then silently keeps its defaults: the operator's restriction would be lost. Its
+# security levels and cipher names are put in OpenSSL's cipher-list terms; a value that is not one
+# is taken as an OpenSSL list, and one that selects nothing stops the start with a clear error. ----
+
+# Broadest first: several levels in one string mean their union, which here is the broadest of
+# them (OpenSSL's "!" removes for good, so two levels cannot simply be listed one after another).
+_GNUTLS_LEVELS = {
+    "NORMAL": "DEFAULT", "PERFORMANCE": "DEFAULT", "LEGACY": "DEFAULT", "PFS": "DEFAULT:!kRSA",
+    "SECURE128": "HIGH", "SECURE192": "HIGH:!AES128:!CAMELLIA128:!ARIA128",
+    "SECURE256": "HIGH:!AES128:!CAMELLIA128:!ARIA128",  # an alias of SECURE192 in GnuTLS
+    "SUITEB128": "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384",
+    "SUITEB192": "ECDHE-ECDSA-AES256-GCM-SHA384",
+}
+_BREADTH = list(_GNUTLS_LEVELS)
+_GNUTLS_CIPHERS = {
+    "AES-128-CBC": ("AES128+SHA1", "AES128+SHA256"), "AES-256-CBC": ("AES256+SHA1", "AES256+SHA256", "AES256+SHA384"),
+    "AES-128-GCM": ("AES128+AESGCM",), "AES-256-GCM": ("AES256+AESGCM",), "AES-128-CCM": ("AES128+AESCCM",),
+    "AES-256-CCM": ("AES256+AESCCM",), "CAMELLIA-128-CBC": ("CAMELLIA128",), "CAMELLIA-256-CBC": ("CAMELLIA256",),
+    "3DES-CBC": ("3DES",), "ARCFOUR-128": ("RC4",), "CHACHA20-POLY1305": ("CHACHA20",),
+}
+
+
+def tls_cipher_list(value: str) -> str:
+    """``LDAP_TLS_CIPHERS`` as an OpenSSL cipher list; SettingsError when nothing can be made of it.
+    GnuTLS parts with no cipher-list counterpart (protocol versions, curves, signatures...) are
+    logged as ignored: OpenSSL's defaults apply to those."""
+    parts = [p for p in value.strip().split(":") if p]
+    if parts and parts[0].upper() in _GNUTLS_LEVELS:
+        levels, include, exclude, ignored = [], [], [], []
+        for part in parts:
+            name = part.lstrip("+-!").upper()
+            if name in _GNUTLS_LEVELS:
+                levels.append(name)
+            elif name in _GNUTLS_CIPHERS:
+                (exclude if part[0] in "-!" else include).extend(_GNUTLS_CIPHERS[name])
+            else:
+                ignored.append(part)
+        if ignored:
+            log.warning("LDAP_TLS_CIPHERS: GnuTLS priority parts without an OpenSSL cipher-list "
+                        "counterpart, ignored: %s", ":".join(ignored))
+        # GnuTLS levels never offer anonymous, PSK or SRP suites; OpenSSL's HIGH includes them.
+        broadest = _GNUTLS_LEVELS[min(levels, key=_BREADTH.index)]
+        value = ":".join([broadest] + include + [f"!{c}" for c in exclude] + ["!aNULL", "!eNULL", "!PSK", "!SRP"])
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).set_ciphers(value)
+    except ssl.SSLError:
+        raise SettingsError("LDAP_TLS_CIPHERS", value, "selects no cipher (an OpenSSL cipher list, "
+                            "or a GnuTLS priority string such as SECURE256:SECURE128:!AES-128-CBC)") from None
+    return value
+
+
 @dataclass(frozen=True)
 class LoginName:
     """saslauthd's expansions of one login name (``ldap_filter`` in its LDAP_SASLAUTHD notes).
@@ -200,6 +254,7 @@ class Directory:
             if file is not None and not file.is_file():
                 raise SettingsError(name, str(file), "no such file")
         self.config = config
+        self.ciphers = tls_cipher_list(config.tls_ciphers) if config.tls_ciphers else None
         self.servers = [self._server(url) for url in config.url.split()]
         self.uses_tls = config.start_tls or any(server.ssl for server in self.servers)
         # STARTTLS is an LDAPv3 extended operation; saslauthd raises the version for it likewise.
@@ -212,7 +267,7 @@ class Directory:
             validate=ssl.CERT_REQUIRED if check else ssl.CERT_NONE,
             ca_certs_file=str(config.tls_cacert_file) if check and config.tls_cacert_file.is_file() else None,
             ca_certs_path=str(config.tls_cacert_dir) if check and config.tls_cacert_dir.is_dir() else None,
-            ciphers=config.tls_ciphers if config.use_tls else None,
+            ciphers=self.ciphers if config.use_tls else None,
             local_certificate_file=str(config.tls_cert) if config.tls_cert else None,
             local_private_key_file=str(config.tls_key) if config.tls_key else None,
         )

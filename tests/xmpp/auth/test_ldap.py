@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from jitsi_py.common.tls import ensure_self_signed
 from jitsi_py.settings import Settings, SettingsError
 from jitsi_py.xmpp.auth.base import Attempt, AuthFailure, Identity
-from jitsi_py.xmpp.auth.ldap import LdapBackend, LoginName
+from jitsi_py.xmpp.auth.ldap import LdapBackend, LoginName, tls_cipher_list
 
 from .conftest import READER, READER_PW, SUFFIX, free_port
 
@@ -136,6 +137,33 @@ async def test_only_plain_is_offered():
     assert await back.scram_credentials(ATTEMPT, "mireille", "sha256") is None
 
 
+# docker-jitsi-meet's env.example value: a GnuTLS priority string (saslauthd's libldap uses GnuTLS)
+UPSTREAM_CIPHERS = "SECURE256:SECURE128:!AES-128-CBC:!ARCFOUR-128:!CAMELLIA-128-CBC:!3DES-CBC:!CAMELLIA-128-CBC"
+
+
+def openssl_names(cipher_list: str) -> set[str]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.set_ciphers(cipher_list)
+    return {c["name"] for c in context.get_ciphers()}
+
+
+def test_gnutls_priority_strings_become_openssl_cipher_lists():
+    names = openssl_names(tls_cipher_list(UPSTREAM_CIPHERS))
+    assert "ECDHE-RSA-AES128-GCM-SHA256" in names and "ECDHE-RSA-AES256-GCM-SHA384" in names
+    assert not {"AES128-SHA", "ECDHE-RSA-AES128-SHA", "DES-CBC3-SHA"} & names, "the example's removals"
+    assert not [n for n in names if "PSK" in n or "SRP" in n], "no suite a GnuTLS level lacks"
+    only_256 = openssl_names(tls_cipher_list("SECURE256"))
+    assert "ECDHE-RSA-AES256-GCM-SHA384" in only_256 and "ECDHE-RSA-AES128-GCM-SHA256" not in only_256
+    assert tls_cipher_list("ECDHE+AESGCM") == "ECDHE+AESGCM", "an OpenSSL list is used as it is"
+    with pytest.raises(SettingsError, match="LDAP_TLS_CIPHERS"):
+        tls_cipher_list("NOTHING-AT-ALL")
+
+
+async def test_upstreams_example_cipher_string_still_reaches_the_directory(slapd):
+    back = backend(slapd["tls"], LDAP_USE_TLS="1", LDAP_TLS_CIPHERS=UPSTREAM_CIPHERS)
+    assert await back.plain(ATTEMPT, "mireille", "correct horse") == Identity("mireille")
+
+
 def test_configuration_errors_are_clear():
     with pytest.raises(SettingsError, match="LDAP_URL"):
         LdapBackend(Settings.from_values({}), "meet.jitsi")
@@ -143,6 +171,8 @@ def test_configuration_errors_are_clear():
         LdapBackend(Settings.from_values({"LDAP_URL": "ldap://x"}), "meet.jitsi")
     with pytest.raises(SettingsError, match="LDAP_AUTH_METHOD"):
         backend("ldap://x", LDAP_AUTH_METHOD="sasl")
+    with pytest.raises(SettingsError, match="LDAP_TLS_CIPHERS"):  # ldap3 alone would ignore it silently
+        backend("ldaps://x", LDAP_USE_TLS="1", LDAP_TLS_CIPHERS="NOTHING-AT-ALL")
     with pytest.raises(SettingsError, match="LDAP_BASE"):
         LdapBackend(Settings.from_values({"LDAP_URL": "ldap://x", "LDAP_AUTH_METHOD": "custom"}), "meet.jitsi")
 
