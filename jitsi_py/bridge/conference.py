@@ -2,8 +2,8 @@
 
 An :class:`Endpoint` is fed demultiplexed datagrams by ``udp.py`` and writes through the shared
 media port. The per-packet path (``receive_media``, ``deliver``) does one unprotect, one header
-read, and per receiver one header rewrite, one protect and one ``sendto``; failures are counted,
-never logged per packet.
+read, and per receiver one header rewrite and one protect; the copies of one inbound packet leave
+in one ``sendmmsg`` (``sendmmsg.py``). Failures are counted, never logged per packet.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class Counters:
     packets_sent: int = 0
     bytes_received: int = 0
     bytes_sent: int = 0
+    send_errors: int = 0  # media datagrams the kernel refused (not for a full buffer): dropped
     srtp_rejected: int = 0
     srtcp_rejected: int = 0
     rtcp_malformed: int = 0
@@ -102,6 +103,7 @@ class Endpoint:
         self.receiver = Receiver(endpoint_id, self.deliver, self.send_rtcp, rewrite_ssrcs=rewrite_ssrcs,
                                  last_n=last_n, visitor=visitor)
         self.sctp = None  # bridge channel over SCTP, made when the DTLS handshake completes
+        self._route = None  # the selected address and SRTP buffer as a batched send names them
 
     # --- datagrams from udp.py -------------------------------------------------------------------
 
@@ -198,10 +200,22 @@ class Endpoint:
 
     def deliver(self, packet) -> None:
         """Send one plain RTP packet (bytes-like, not kept: the forwarder reuses its buffer) to this
-        endpoint; called by the forwarder per receiver."""
+        endpoint; called by the forwarder per receiver. While the media port handles an inbound
+        packet, the protected copy waits in the SRTP buffer for the port's batch; else it leaves now."""
         addr = self.ice.selected
         srtp = self.srtp
         if addr is None or srtp is None:
+            return
+        batch = self._port.batch
+        if batch is not None:  # sent with the other copies of this inbound packet (sendmmsg.py)
+            route = self._route
+            if route is None or route.addr is not addr or route.owner is not srtp:
+                route = self._route = batch.route(addr, srtp)
+            try:
+                length = srtp.protect_in_place(packet)
+            except SrtpError:
+                return
+            batch.add(route, length)
             return
         try:
             out = srtp.protect(packet)

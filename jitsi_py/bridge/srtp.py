@@ -8,9 +8,9 @@ CPU at 40 participants. With a session per outgoing SSRC the walk ends at its fi
 
 pylibsrtp's ``Session`` takes and returns ``bytes`` and allocates per call; the forwarding path
 instead calls libsrtp through the same cffi binding on one preallocated buffer per context: a
-forwarded packet is copied in once, protected in place and sent from a view of that buffer. A
-failure (a replay, a bad tag, a packet too long for the buffer) raises ``SrtpError``; the caller
-drops the packet and counts it.
+forwarded packet is copied in once, protected in place and sent from that buffer (a view of it,
+or its ``iov`` in a batched send, sendmmsg.py). A failure (a replay, a bad tag, a packet too long
+for the buffer) raises ``SrtpError``; the caller drops the packet and counts it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pylibsrtp import Error as SrtpError
 from pylibsrtp._binding import ffi, lib
 
 from .dtls import SrtpProfile
+from .sendmmsg import iovec
 
 __all__ = ["SrtpContext", "SrtpError"]
 
@@ -83,10 +84,20 @@ class SrtpContext:
         self._bytes = ffi.buffer(self._buffer)  # slicing copies out as bytes
         self._view = memoryview(self._bytes)  # slicing is a view
         self._length = ffi.new("int *")
+        # The buffer as a ``struct iovec *`` for a batched send (sendmmsg.py), and what must run
+        # before the buffer is written again while a batch still holds it (its flush), else None.
+        self.iov = iovec(self._buffer)
+        self.pending = None
 
     def protect(self, packet) -> memoryview:
         """SRTP for one plain RTP packet (any bytes-like object): a view of the result in this
         context's buffer, valid until the next call on this context, so the caller sends it at once."""
+        return self._view[:self.protect_in_place(packet)]
+
+    def protect_in_place(self, packet) -> int:
+        """SRTP for one plain RTP packet into this context's buffer (``iov``); returns its length."""
+        if self.pending is not None:
+            self.pending()
         size = len(packet)
         if not 12 <= size <= MAX_RTP:
             raise SrtpError(f"no RTP packet fits {size} bytes")
@@ -101,7 +112,7 @@ class SrtpContext:
         status = lib.srtp_protect(session, buffer, length)
         if status:
             raise _fail(status)
-        return self._view[:length[0]]
+        return length[0]
 
     def _own_session(self, ssrc: int):
         if len(self._tx_by_ssrc) >= MAX_OWN_SESSIONS:
@@ -114,6 +125,8 @@ class SrtpContext:
 
     def unprotect(self, data: bytes) -> bytes:
         """The plain RTP packet inside one SRTP datagram, as a new ``bytes``."""
+        if self.pending is not None:
+            self.pending()
         size = len(data)
         if size > BUFFER_SIZE:
             raise SrtpError(f"packet too long ({size} bytes)")
@@ -133,6 +146,8 @@ class SrtpContext:
         return self._rtcp(lib.srtp_unprotect_rtcp, self._rx, data, 0)
 
     def _rtcp(self, function, session, data: bytes, trailer: int) -> bytes:
+        if self.pending is not None:
+            self.pending()
         size = len(data)
         if size > BUFFER_SIZE - trailer:
             raise SrtpError(f"packet too long ({size} bytes)")

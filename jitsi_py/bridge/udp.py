@@ -17,6 +17,7 @@ import socket
 from aioice import stun
 
 from .ice import stun_local_ufrag
+from .sendmmsg import AVAILABLE as SENDMMSG, BatchSender
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,10 @@ class MediaPort(asyncio.DatagramProtocol):
         # may be a view into a buffer the caller reuses; it raises OSError, see send_failed.
         self.send_now = self._not_bound
         self._sender: socket.socket | None = None
+        # While one inbound media datagram is handled, the batch its copies go out in (sendmmsg.py),
+        # sent when the handling ends; None otherwise (timers, other sockets): sent at once.
+        self.batch: BatchSender | None = None
+        self._batch: BatchSender | None = None
         self.ipv6 = False  # IPv6 peers reachable
         self.dual_stack = False  # IPv4 peers are named ::ffff:a.b.c.d
 
@@ -120,6 +125,8 @@ class MediaPort(asyncio.DatagramProtocol):
             self._sender.setblocking(False)
             self._dont_fragment()
             self.send_now = self._sender.sendto
+            if SENDMMSG:
+                self._batch = BatchSender(self._sender.fileno(), sock.family, self._counters, self._queue_copy)
         self.ipv6 = sock is not None and sock.family == socket.AF_INET6
         self.dual_stack = self.ipv6 and sock.getsockname()[0] == "::" and not sock.getsockopt(
             socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
@@ -139,21 +146,37 @@ class MediaPort(asyncio.DatagramProtocol):
         if self._sender is not None:
             self._sender.close()
             self._sender = None
+            self._batch = None
             self.send_now = self._not_bound
 
     def send_failed(self, data, addr, error: OSError) -> None:
         """``send_now`` raised ``error``: a full send buffer queues a copy on the transport (which
-        would keep a reference to the caller's buffer instead); anything else drops the packet,
-        as the transport's sendto does (error_received): a gone peer is ICE consent's business."""
+        would keep a reference to the caller's buffer instead); anything else drops the packet and
+        counts it (``send_errors``), as sendmmsg.py does: a gone peer is ICE consent's business."""
         if isinstance(error, BlockingIOError):
-            self.transport.sendto(bytes(data), addr)
+            self._queue_copy(bytes(data), addr)
+        else:
+            self._counters.send_errors += 1
+
+    def _queue_copy(self, data: bytes, addr) -> None:
+        self.transport.sendto(data, addr)
 
     def datagram_received(self, data: bytes, addr) -> None:
         addr = addr[:2]
         endpoint = self._by_addr.get(addr)
         first = data[0] if data else 255
         if endpoint is not None and 128 <= first <= 191:
-            endpoint.receive_media(data)
+            batch = self._batch
+            if batch is None:
+                endpoint.receive_media(data)
+                return
+            self.batch = batch
+            try:
+                endpoint.receive_media(data)
+            finally:
+                self.batch = None
+                if batch.count:
+                    batch.flush()
             return
         if first < 4:
             if endpoint is None:
