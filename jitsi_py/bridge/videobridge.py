@@ -177,7 +177,9 @@ class Videobridge:
             "total_srtcp_rejected": c.srtcp_rejected,
             "total_stun_rejected": c.stun_rejected,
             "total_unknown_address_dropped": c.unknown_address,
-            # Ours, not JVB's: datagrams the kernel dropped because the socket buffer was full.
+            # Ours, not JVB's: media datagrams the kernel refused to send (not for a full buffer),
+            # and datagrams it dropped on arrival because the socket buffer was full.
+            "total_send_errors": c.send_errors,
             **({"total_udp_kernel_drops": drops} if (drops := self.port.kernel_drops()) is not None else {}),
             "threads": 1,
         }

@@ -193,6 +193,7 @@ async def test_a_full_send_buffer_queues_a_copy_and_other_send_errors_drop_the_p
         rx = Session(Policy(key=load.keys[0][0], ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=PROFILE.libsrtp))
         assert rx.unprotect(queued[0][1]) == packet
         assert (bridge.counters.packets_sent, bridge.counters.send_errors) == (0, 1)
+        assert bridge.stats()["total_send_errors"] == 1, "an operator sees it in /colibri/stats and /metrics"
     finally:
         port.transport = real_transport
         load.close()
