@@ -577,13 +577,7 @@ class Forwarder(Allocator):
         tcc = find_extension(buf, receiver.transport_cc_id) if receiver.transport_cc_id else -1
         if not 0 < tcc < len(buf) - 1:
             return
-        bwe = receiver.bwe
-        sent = bwe.next_seq
-        bwe.next_seq = (sent + 1) & 0xFFFF
-        buf[tcc] = sent >> 8
-        buf[tcc + 1] = sent & 0xFF
-        index = sent & BWE_MASK
-        bwe.sent_seq[index], bwe.sent_time[index], bwe.sent_size[index] = sent, self.now, len(buf)
+        buf[tcc:tcc + 2] = receiver.bwe.sent(len(buf), self.now).to_bytes(2, "big")
 
     def request_keyframe(self, ssrc: int) -> None:
         last = self._last_keyframe_request.get(ssrc)
