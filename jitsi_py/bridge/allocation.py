@@ -23,6 +23,7 @@ last-N), on change and when its bridge channel connects.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -166,7 +167,10 @@ class SourceAllocation:
         self.index = len(self.layers) - 1
 
 
-class Allocator:
+class Allocator(ABC):
+    """The decisions; what acts on them (projections, SSRC slots, key-frame requests, the packets
+    sent) is the forwarder's, which subclasses this and implements the abstract methods."""
+
     def __init__(self, *, trust_bwe: bool = True) -> None:
         self.trust_bwe = trust_bwe
         self.receivers: dict[str, Receiver] = {}
@@ -184,17 +188,21 @@ class Allocator:
         self._probers: dict[str, Prober] = {}  # receiver id -> its probing state
         self._temporal_layers: dict[str, int] = {}  # source name -> temporal layers allocated for
 
+    @abstractmethod
     def _project(self, receiver: Receiver, source: Source) -> Projection:
-        raise NotImplementedError("the forwarder creates projections")
+        """The receiver's projection of the source, created when it has none."""
 
+    @abstractmethod
     def _activate(self, receiver: Receiver, forwarded: list[str]) -> None:
-        raise NotImplementedError("the forwarder maps forwarded sources onto a receiver's SSRCs")
+        """Map the sources now forwarded to the receiver onto its SSRCs (SSRC rewriting)."""
 
+    @abstractmethod
     def request_keyframe(self, ssrc: int) -> None:
-        raise NotImplementedError("the forwarder sends key-frame requests")
+        """Ask the sender of this SSRC for a key frame."""
 
+    @abstractmethod
     def recent_packets(self, projection: Projection, budget: int) -> list:
-        raise NotImplementedError("the forwarder keeps what it sent")
+        """The newest packets sent on the projection, up to ``budget`` bytes (probing resends them)."""
 
     # --- allocation ------------------------------------------------------------------------------
 
