@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -161,6 +160,27 @@ async def test_xmpp_login_to_real_prosody_through_our_proxy(tmp_path, transport)
         await prosody.stop()
 
 
+@contextlib.asynccontextmanager
+async def prosody_meeting(tmp_path):
+    """Debian's Prosody, a stand-in focus named in custom-config.js, our web service and Chromium:
+    yields the service's base URL, the browser and the focus."""
+    prosody = Prosody(tmp_path / "prosody")
+    await prosody.start(_prosody_ready)
+    try:
+        async with FakeFocus(prosody.ws_url) as focus:
+            (tmp_path / "config" / "web").mkdir(parents=True)
+            (tmp_path / "config" / "web" / "custom-config.js").write_text(f"config.hosts.focus = '{focus.jid}';\n")
+            env = {"XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{prosody.http_port}"}
+            async with web_service(tmp_path, **env) as base, async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                try:
+                    yield base, browser, focus
+                finally:
+                    await browser.close()
+    finally:
+        await prosody.stop()
+
+
 async def _join(context, base: str, name: str):
     context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
     page = await context.new_page()
@@ -181,87 +201,61 @@ async def test_two_participants_in_a_prosody_room_see_each_other_chat_mute_hand_
     The focus is a stand-in that only says ready, so there is no media yet: the media half needs
     our focus and bridge (or jicofo and JVB), which are not in this test.
     """
-    prosody = Prosody(tmp_path / "prosody")
-    await prosody.start(_prosody_ready)
-    try:
-        async with FakeFocus(prosody.ws_url) as focus:
-            (tmp_path / "config" / "web").mkdir(parents=True)
-            (tmp_path / "config" / "web" / "custom-config.js").write_text(f"config.hosts.focus = '{focus.jid}';\n")
-            env = {"XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{prosody.http_port}"}
-            async with web_service(tmp_path, **env) as base, async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                try:
-                    ctx_a = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
-                    ctx_b = await browser.new_context(ignore_https_errors=True)
-                    alice = await _join(ctx_a, base, "Alice")
-                    bob = await _join(ctx_b, base, "Bob")
-                    assert focus.requests == ["standup@muc.meet.jitsi"] * 2
-                    remote_on_a = alice.locator("[data-testid=remote-tile] [data-testid=tile-name]")
-                    await remote_on_a.filter(has_text="Bob").wait_for()
-                    await bob.locator("[data-testid=remote-tile] [data-testid=tile-name]").filter(has_text="Alice").wait_for()
-                    # chat
-                    await alice.get_by_test_id("toolbar-chat").click()
-                    await alice.get_by_test_id("chat-input").fill("hello Bob")
-                    await alice.get_by_test_id("chat-send").click()
-                    await bob.get_by_test_id("chat-message").filter(has_text="hello Bob").wait_for(state="attached")
-                    # mute and raise hand reach the other side through presence
-                    await alice.get_by_test_id("toolbar-microphone").click()
-                    await alice.get_by_test_id("toolbar-raisehand").click()
-                    tile_a_on_b = bob.locator("[data-testid=remote-tile]").filter(has_text="Alice")
-                    await tile_a_on_b.get_by_test_id("badge-audio-muted").wait_for()
-                    await tile_a_on_b.get_by_test_id("badge-raised-hand").wait_for()
-                    # Alice created the room, so she is the moderator: she removes Bob
-                    assert await alice.evaluate("window.jitsiPy.view.conference.role") == "moderator"
-                    await alice.get_by_test_id("toolbar-participants-pane").click()
-                    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                    await alice.screenshot(path=str(ARTIFACTS / "two-participants-muc.png"))
-                    await alice.get_by_test_id("kick-participant").click()
-                    await bob.get_by_test_id("leave-reason").wait_for()
-                    assert "removed" in await bob.get_by_test_id("leave-reason").inner_text()
-                    await remote_on_a.filter(has_text="Bob").wait_for(state="detached")
-                    assert alice.problems == [] and bob.problems == []
-                finally:
-                    await browser.close()
-    finally:
-        await prosody.stop()
+    async with prosody_meeting(tmp_path) as (base, browser, focus):
+        ctx_a = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
+        ctx_b = await browser.new_context(ignore_https_errors=True)
+        alice = await _join(ctx_a, base, "Alice")
+        bob = await _join(ctx_b, base, "Bob")
+        assert focus.requests == ["standup@muc.meet.jitsi"] * 2
+        remote_on_a = alice.locator("[data-testid=remote-tile] [data-testid=tile-name]")
+        await remote_on_a.filter(has_text="Bob").wait_for()
+        await bob.locator("[data-testid=remote-tile] [data-testid=tile-name]").filter(has_text="Alice").wait_for()
+        # chat
+        await alice.get_by_test_id("toolbar-chat").click()
+        await alice.get_by_test_id("chat-input").fill("hello Bob")
+        await alice.get_by_test_id("chat-send").click()
+        await bob.get_by_test_id("chat-message").filter(has_text="hello Bob").wait_for(state="attached")
+        # mute and raise hand reach the other side through presence
+        await alice.get_by_test_id("toolbar-microphone").click()
+        await alice.get_by_test_id("toolbar-raisehand").click()
+        tile_a_on_b = bob.locator("[data-testid=remote-tile]").filter(has_text="Alice")
+        await tile_a_on_b.get_by_test_id("badge-audio-muted").wait_for()
+        await tile_a_on_b.get_by_test_id("badge-raised-hand").wait_for()
+        # Alice created the room, so she is the moderator: she removes Bob
+        assert await alice.evaluate("window.jitsiPy.view.conference.role") == "moderator"
+        await alice.get_by_test_id("toolbar-participants-pane").click()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await alice.screenshot(path=str(ARTIFACTS / "two-participants-muc.png"))
+        await alice.get_by_test_id("kick-participant").click()
+        await bob.get_by_test_id("leave-reason").wait_for()
+        assert "removed" in await bob.get_by_test_id("leave-reason").inner_text()
+        await remote_on_a.filter(has_text="Bob").wait_for(state="detached")
+        assert alice.problems == [] and bob.problems == []
 
 
 async def test_room_password_set_by_moderator_then_asked_of_the_next_participant(tmp_path):
-    prosody = Prosody(tmp_path / "prosody")
-    await prosody.start(_prosody_ready)
-    try:
-        async with FakeFocus(prosody.ws_url) as focus:
-            (tmp_path / "config" / "web").mkdir(parents=True)
-            (tmp_path / "config" / "web" / "custom-config.js").write_text(f"config.hosts.focus = '{focus.jid}';\n")
-            env = {"XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{prosody.http_port}"}
-            async with web_service(tmp_path, **env) as base, async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                try:
-                    alice = await _join(await browser.new_context(ignore_https_errors=True), base, "Alice")
-                    await alice.get_by_test_id("toolbar-security").click()
-                    await alice.get_by_test_id("password-input").fill("s3cret")
-                    await alice.get_by_test_id("password-save").click()
-                    await alice.wait_for_function("window.jitsiPy.view.conference.roomInfo?.locked === true")
-                    bob = await (await browser.new_context(ignore_https_errors=True)).new_page()
-                    bob.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
-                    await bob.goto(base + "/standup")
-                    await bob.get_by_test_id("prejoin-name").fill("Bob")
-                    await bob.get_by_test_id("prejoin-join").click()
-                    dialog = bob.get_by_test_id("room-password-dialog")
-                    await dialog.wait_for()
-                    assert "locked with a password" in await dialog.inner_text()
-                    await bob.get_by_test_id("room-password-input").fill("wrong")
-                    await bob.get_by_test_id("room-password-join").click()
-                    await bob.get_by_test_id("room-password-dialog").filter(has_text="not correct").wait_for()
-                    await bob.get_by_test_id("room-password-dialog").filter(has_text="not correct").get_by_test_id(
-                        "room-password-input").fill("s3cret")
-                    await bob.get_by_test_id("room-password-dialog").filter(has_text="not correct").get_by_test_id(
-                        "room-password-join").click()
-                    await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for()
-                finally:
-                    await browser.close()
-    finally:
-        await prosody.stop()
+    async with prosody_meeting(tmp_path) as (base, browser, _focus):
+        alice = await _join(await browser.new_context(ignore_https_errors=True), base, "Alice")
+        await alice.get_by_test_id("toolbar-security").click()
+        await alice.get_by_test_id("password-input").fill("s3cret")
+        await alice.get_by_test_id("password-save").click()
+        await alice.wait_for_function("window.jitsiPy.view.conference.roomInfo?.locked === true")
+        bob = await (await browser.new_context(ignore_https_errors=True)).new_page()
+        bob.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
+        await bob.goto(base + "/standup")
+        await bob.get_by_test_id("prejoin-name").fill("Bob")
+        await bob.get_by_test_id("prejoin-join").click()
+        dialog = bob.get_by_test_id("room-password-dialog")
+        await dialog.wait_for()
+        assert "locked with a password" in await dialog.inner_text()
+        await bob.get_by_test_id("room-password-input").fill("wrong")
+        await bob.get_by_test_id("room-password-join").click()
+        await bob.get_by_test_id("room-password-dialog").filter(has_text="not correct").wait_for()
+        await bob.get_by_test_id("room-password-dialog").filter(has_text="not correct").get_by_test_id(
+            "room-password-input").fill("s3cret")
+        await bob.get_by_test_id("room-password-dialog").filter(has_text="not correct").get_by_test_id(
+            "room-password-join").click()
+        await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for()
 
 
 JS_DIR = Path(__file__).parent / "js"
