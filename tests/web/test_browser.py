@@ -161,24 +161,31 @@ async def test_xmpp_login_to_real_prosody_through_our_proxy(tmp_path, transport)
 
 
 @contextlib.asynccontextmanager
-async def prosody_meeting(tmp_path):
-    """Debian's Prosody, a stand-in focus named in custom-config.js, our web service and Chromium:
-    yields the service's base URL, the browser and the focus."""
+async def prosody_and_focus(tmp_path):
+    """Debian's Prosody and a stand-in focus, named in the web service's custom-config.js."""
     prosody = Prosody(tmp_path / "prosody")
     await prosody.start(_prosody_ready)
     try:
         async with FakeFocus(prosody.ws_url) as focus:
             (tmp_path / "config" / "web").mkdir(parents=True)
             (tmp_path / "config" / "web" / "custom-config.js").write_text(f"config.hosts.focus = '{focus.jid}';\n")
-            env = {"XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{prosody.http_port}"}
-            async with web_service(tmp_path, **env) as base, async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                try:
-                    yield base, browser, focus
-                finally:
-                    await browser.close()
+            yield prosody, focus
     finally:
         await prosody.stop()
+
+
+@contextlib.asynccontextmanager
+async def prosody_meeting(tmp_path):
+    """:func:`prosody_and_focus`, our web service and Chromium: yields the service's base URL,
+    the browser and the focus."""
+    async with prosody_and_focus(tmp_path) as (prosody, focus):
+        env = {"XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{prosody.http_port}"}
+        async with web_service(tmp_path, **env) as base, async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                yield base, browser, focus
+            finally:
+                await browser.close()
 
 
 async def _join(context, base: str, name: str):
@@ -297,39 +304,32 @@ async def test_jingle_answer_in_chromium_media_flows_and_simulcast_is_sent(tmp_p
 
 async def test_reconnects_after_the_connection_drops(tmp_path):
     """The web service (the path between browser and server) goes away and comes back."""
-    prosody = Prosody(tmp_path / "prosody")
-    await prosody.start(_prosody_ready)
-    try:
-        async with FakeFocus(prosody.ws_url) as focus:
-            (tmp_path / "config" / "web").mkdir(parents=True)
-            (tmp_path / "config" / "web" / "custom-config.js").write_text(f"config.hosts.focus = '{focus.jid}';\n")
-            http, https = free_port(), free_port()
-            settings = Settings.from_values({
-                "CONFIG": str(tmp_path / "config"), "HTTP_PORT": str(http), "HTTPS_PORT": str(https),
-                "JITSI_PY_WEB_INTERFACES": "127.0.0.1", "PUBLIC_URL": f"https://127.0.0.1:{https}",
-                "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{prosody.http_port}"})
-            service = asyncio.ensure_future(run(settings))
-            async with browser_page() as page:
-                base = f"https://127.0.0.1:{https}"
-                for _ in range(200):
-                    with contextlib.suppress(Exception):
-                        await page.goto(base + "/standup")
-                        break
-                    await asyncio.sleep(0.05)
-                await page.get_by_test_id("prejoin-join").click()
-                await page.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
-                first = await page.evaluate("window.jitsiPy.view.conference.nick")
-                service.cancel()
-                await asyncio.wait({service}, timeout=2)
-                status = page.get_by_test_id("connection-status")
-                await status.filter(has_text="Reconnecting").wait_for()
-                service = asyncio.ensure_future(run(settings))
-                await page.wait_for_function(
-                    f"window.jitsiPy.view.conference?.role === 'moderator' && window.jitsiPy.view.conference.nick !== '{first}'",
-                    timeout=30000)
-                await status.wait_for(state="hidden")
-                assert len(focus.requests) == 2
+    async with prosody_and_focus(tmp_path) as (prosody, focus):
+        http, https = free_port(), free_port()
+        settings = Settings.from_values({
+            "CONFIG": str(tmp_path / "config"), "HTTP_PORT": str(http), "HTTPS_PORT": str(https),
+            "JITSI_PY_WEB_INTERFACES": "127.0.0.1", "PUBLIC_URL": f"https://127.0.0.1:{https}",
+            "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{prosody.http_port}"})
+        service = asyncio.ensure_future(run(settings))
+        async with browser_page() as page:
+            base = f"https://127.0.0.1:{https}"
+            for _ in range(200):
+                with contextlib.suppress(Exception):
+                    await page.goto(base + "/standup")
+                    break
+                await asyncio.sleep(0.05)
+            await page.get_by_test_id("prejoin-join").click()
+            await page.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
+            first = await page.evaluate("window.jitsiPy.view.conference.nick")
             service.cancel()
             await asyncio.wait({service}, timeout=2)
-    finally:
-        await prosody.stop()
+            status = page.get_by_test_id("connection-status")
+            await status.filter(has_text="Reconnecting").wait_for()
+            service = asyncio.ensure_future(run(settings))
+            await page.wait_for_function(
+                f"window.jitsiPy.view.conference?.role === 'moderator' && window.jitsiPy.view.conference.nick !== '{first}'",
+                timeout=30000)
+            await status.wait_for(state="hidden")
+            assert len(focus.requests) == 2
+        service.cancel()
+        await asyncio.wait({service}, timeout=2)
