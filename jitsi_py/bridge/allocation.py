@@ -354,7 +354,7 @@ class Allocator(ABC):
                 continue
             for packet in prober.probes(budget, self.recent_packets(stream, budget), stream.out_rtx,
                                         self.rtx_payload_types, stream.last_ts, receiver.transport_cc_id, bwe, now):
-                receiver.deliver(packet)
+                receiver.deliver(packet, stream.out_rtx)
 
     def request_pending_keyframes(self) -> None:
         """Ask again for every key frame a receiver still waits for: the first request may have

@@ -2,8 +2,8 @@
 
 An :class:`Endpoint` is fed demultiplexed datagrams by ``udp.py`` and writes through the shared
 media port. The per-packet path (``receive_media``, ``deliver``) does one unprotect, one header
-read, and per receiver one header rewrite and one protect; the copies of one inbound packet leave
-in one ``sendmmsg`` (``sendmmsg.py``). Failures are counted, never logged per packet.
+read, and per receiver one header rewrite and one protect, into the media port's batch: the copies
+of one inbound packet leave in one ``sendmmsg`` (``sendmmsg.py``). Failures are counted, never logged per packet.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .forwarder import Forwarder, Receiver, Source
 from .ice import IceAgent, random_credentials
 from .rtp import audio_level, find_extension, read_header
 from .speaker import DominantSpeaker
-from .srtp import SrtpContext, SrtpError
+from .srtp import MAX_RTP, SrtpContext, SrtpError, srtp_protect
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ EXPIRE_AFTER = 60.0  # no STUN, DTLS or media for this long: the endpoint is exp
 CONNECTION_STATS_INTERVAL = 10.0
 RECEIVER_REPORT_INTERVAL = 1.0
 TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+_UNROUTED = object()  # Endpoint._addr before the way out is set up: differs from any address
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Endpoint:
         ufrag, pwd = random_credentials()
         self.ice = IceAgent(ufrag, pwd, controlling=True)
         self.dtls = DtlsSession(bridge.certificate)
-        self.srtp: SrtpContext | None = None
+        self._srtp: SrtpContext | None = None
         self.ws_password = secrets.token_hex(12)
         self.sctp_requested = False
         self.channel = None  # the bridge channel sink: callable(dict) -> None, set when one connects
@@ -103,7 +104,30 @@ class Endpoint:
         self.receiver = Receiver(endpoint_id, self.deliver, self.send_rtcp, rewrite_ssrcs=rewrite_ssrcs,
                                  last_n=last_n, visitor=visitor)
         self.sctp = None  # bridge channel over SCTP, made when the DTLS handshake completes
-        self._route = None  # the selected address and SRTP buffer as a batched send names them
+        # The way out deliver() uses, set up again whenever ICE selects or SRTP starts (_route):
+        # the selected address, as the media port's batch names it (None: not both ready yet),
+        # the batch, and the outbound SRTP sessions by SSRC.
+        self._addr = _UNROUTED
+        self._name = None
+        self._batch = None
+        self._sessions: dict = {}
+
+    @property
+    def srtp(self) -> SrtpContext | None:
+        return self._srtp
+
+    @srtp.setter
+    def srtp(self, context: SrtpContext | None) -> None:
+        self._srtp = context
+        self._addr = _UNROUTED
+
+    def _route(self) -> None:
+        self._addr = addr = self.ice.selected
+        srtp = self._srtp
+        self._batch = batch = self._port.batch
+        ready = addr is not None and srtp is not None and batch is not None
+        self._name = batch.sockaddr(addr) if ready else None
+        self._sessions = srtp.tx_sessions if ready else {}
 
     # --- datagrams from udp.py -------------------------------------------------------------------
 
@@ -144,7 +168,7 @@ class Endpoint:
 
     def receive_media(self, data: bytes) -> None:
         """The hot path: one SRTP or SRTCP datagram from a validated address."""
-        srtp = self.srtp
+        srtp = self._srtp
         counters = self._counters
         if srtp is None:
             counters.not_connected += 1
@@ -192,42 +216,38 @@ class Endpoint:
         if self.visitor:
             return
         if self._relays:
-            self.conference.relay_media(self.id, plain, pt in self.audio_pts)
+            self.conference.relay_media(self.id, plain, ssrc, pt in self.audio_pts)
         if pt in self.audio_pts and self.audio_level_id:
             self._speaker.level(self.id, audio_level(plain, self.audio_level_id))
         if self._forwarder.rtp(self.id, plain, pt, seq, ts, ssrc, tcc, now) < 0:
             counters.rtp_unknown_ssrc += 1
 
-    def deliver(self, packet) -> None:
-        """Send one plain RTP packet (bytes-like, not kept: the forwarder reuses its buffer) to this
-        endpoint; called by the forwarder per receiver. While the media port handles an inbound
-        packet, the protected copy waits in the SRTP buffer for the port's batch; else it leaves now."""
-        addr = self.ice.selected
-        srtp = self.srtp
-        if addr is None or srtp is None:
+    def deliver(self, packet, ssrc: int) -> None:
+        """Send one plain RTP packet (bytes-like, not kept: the forwarder reuses its buffer) whose
+        SSRC is ``ssrc`` to this endpoint. The forwarder calls it per receiver, so it is written
+        flat: the packet is copied into the next slot of the media port's batch, SRTP-protected
+        there in place with the session of its SSRC, and queued to the selected address
+        (sendmmsg.py: it leaves with the other copies of the inbound packet being handled)."""
+        if self.ice.selected is not self._addr:
+            self._route()
+        name = self._name
+        size = len(packet)
+        if name is None or size > MAX_RTP:  # the forwarder's packets have an RTP header
             return
-        batch = self._port.batch
-        if batch is not None:  # sent with the other copies of this inbound packet (sendmmsg.py)
-            route = self._route
-            if route is None or route.addr is not addr or route.owner is not srtp:
-                route = self._route = batch.route(addr, srtp)
-            try:
-                length = srtp.protect_in_place(packet)
-            except SrtpError:
-                return
-            batch.add(route, length)
-            return
-        try:
-            out = srtp.protect(packet)
-            self._port.send_now(out, addr)
-        except SrtpError:
-            return
-        except OSError as error:
-            self._port.send_failed(out, addr, error)
-            return
-        counters = self._counters
-        counters.packets_sent += 1
-        counters.bytes_sent += len(out)
+        session = self._sessions.get(ssrc)
+        if session is None:
+            session = self._srtp.tx_session(ssrc)
+        batch = self._batch
+        slot = batch.count
+        view, length, buffer, header = batch.slots[slot]
+        view[:size] = packet
+        length[0] = size
+        if srtp_protect(session, buffer, length):
+            return  # libsrtp refuses only what a bug would make (a repeated index too old, no key)
+        header.msg_name = name
+        batch.count = slot = slot + 1
+        if slot == batch.limit:
+            batch.flush()
 
     def send_rtcp(self, packet: bytes) -> None:
         addr = self.ice.selected
@@ -422,13 +442,13 @@ class Conference:
             if to is None or to in relay.relayed:
                 relay.send_message(message)
 
-    def relay_media(self, sender: str, packet: bytes, audio: bool) -> None:
+    def relay_media(self, sender: str, packet: bytes, ssrc: int, audio: bool) -> None:
         """A local sender's RTP to every relay, unless the focus force-muted that media."""
         muted = self.forwarder.muted.get(sender)
         if muted is not None and muted[not audio]:
             return
         for relay in self.relays.values():
-            relay.deliver(packet)
+            relay.deliver(packet, ssrc)
 
     def close(self) -> None:
         for relay_id in list(self.relays):

@@ -1,8 +1,9 @@
 """Selective forwarding for one conference: which receiver gets which source, at which layer.
 
 Sans-I/O. Plain RTP (already unprotected) goes in with :meth:`Forwarder.rtp`; each receiver gets
-its rewritten copy through its ``deliver(buffer)`` callable (a bytearray the forwarder rewrites for
-the next receiver: the callee sends it at once and keeps nothing). RTCP feedback from receivers
+its rewritten copy through its ``deliver(buffer, ssrc)`` callable (a bytearray the forwarder
+rewrites for the next receiver, and the SSRC it now carries: the callee sends it at once and keeps
+nothing). RTCP feedback from receivers
 goes in with :meth:`Forwarder.feedback`; key-frame requests towards senders come out through the
 sender's ``send_rtcp(bytes)``. Bridge-channel messages the allocation produces are queued in
 ``messages`` as ``(endpoint id, dict)``.
@@ -422,7 +423,8 @@ class Forwarder(Allocator):
             out_ts = (ts + ts_off) & 0xFFFFFFFF
             if buf is None:
                 buf = bytearray(packet)  # one copy per inbound packet, rewritten per receiver
-            pack_header(buf, 2, out_seq, out_ts, projection.out_ssrc)
+            out_ssrc = projection.out_ssrc
+            pack_header(buf, 2, out_seq, out_ts, out_ssrc)
             if temporal is not None:
                 rewrite_picture_id(buf, temporal, projection.packet_pid_off)
             receiver = projection.receiver
@@ -446,7 +448,7 @@ class Forwarder(Allocator):
                 projection.sent_seq_off[index] = seq_off
                 projection.sent_ts_off[index] = ts_off
                 projection.sent_pid_off[index] = projection.pid_off
-            receiver.deliver(buf)  # the receiver sends it at once and keeps nothing
+            receiver.deliver(buf, out_ssrc)  # the receiver sends it at once and keeps nothing
             count += 1
         self.packets_forwarded += count
         return count
@@ -537,7 +539,7 @@ class Forwarder(Allocator):
         receiver = projection.receiver
         self._restamp(receiver, buf)
         self.retransmissions += 1
-        receiver.deliver(buf)
+        receiver.deliver(buf, projection.out_ssrc)
 
     def _sent_copy(self, projection: Projection, seq: int) -> bytearray | None:
         """What went out on ``projection`` as ``seq``, rebuilt from the ring (None: not held)."""

@@ -1,21 +1,33 @@
-"""One ``sendmmsg(2)`` for the copies of one inbound packet (Linux), through cffi's ABI mode.
+"""The media port's outgoing RTP: datagrams written into the slots of a :class:`Batch` and sent
+with one ``sendmmsg(2)`` per batch (Linux), through cffi's ABI mode.
 
-Python's ``sendto`` parses the address tuple and enters the kernel once per datagram; the fan-out
-of one packet to N receivers goes out here in one call instead. Each receiver's datagram stays in
-its SRTP context's buffer until the batch is sent: the context holds a ``struct iovec`` over that
-buffer, and the receiver a :class:`Route` (its ``sockaddr`` and a ``struct mmsghdr`` naming that
-iovec), so queueing one datagram is a length write and a 64-byte copy. A context lent to the
-batch calls its ``pending`` (the batch's flush) before it writes its buffer again.
+Python's ``sendto`` parses the address tuple and enters the kernel once per datagram; the copies of
+one inbound packet (one per receiver) instead go out in one call once the inbound packet has been
+handled. Each slot is a buffer with its ``struct iovec`` and ``struct mmsghdr``, laid out once. A
+forwarded copy is written into the next free slot, SRTP-protected there in place, and queued with
+the receiver's ``sockaddr`` (``Endpoint.deliver``, which does it inline: it runs once per forwarded
+packet), so it is copied once, from the forwarder's buffer into the slot, and the kernel reads it
+there. ``slots[count]`` is what filling one takes: ``(view, length, buffer, header)``, where
 
-Where libc has no ``sendmmsg`` (not Linux), :data:`AVAILABLE` is False and the media port keeps
-sending each datagram with ``sendto``.
+- ``view[:size] = packet`` copies the datagram into ``buffer``;
+- ``length`` is an ``int *`` over the slot's ``iov_len`` (its low half: x86-64 and arm64 are
+  little-endian), handed to libsrtp as the in/out length, so the protected length lands in the
+  ``iovec`` with no copy;
+- ``header.msg_name = name`` (a :func:`sockaddr`) addresses it; ``count += 1`` queues it, and the
+  filler calls :meth:`Batch.flush` when ``count`` reaches ``limit``.
+
+While the media port handles an inbound datagram ``limit`` is :data:`CAPACITY`; otherwise (timers:
+probes, retransmissions) it is 1, and each datagram leaves as it is queued. Where libc has no ``sendmmsg`` (not Linux), :data:`AVAILABLE`
+is False and a batch sends its slots one ``sendto`` each.
 """
 
 from __future__ import annotations
 
 import errno
+import operator
 import socket
 import struct
+import sys
 
 from cffi import FFI
 
@@ -32,116 +44,131 @@ try:
 except (AttributeError, OSError):
     _sendmmsg = None
 AVAILABLE = _sendmmsg is not None
-_memmove = ffi._backend.memmove  # ffi.memmove is a Python-level wrapper around it: once per datagram
+if sys.byteorder != "little":  # see ``lengths`` above
+    raise ImportError("the media port's batch assumes a little-endian machine")
 
 CAPACITY = 64  # datagrams per call; a fan-out to more receivers takes several
-MMSGHDR = ffi.sizeof("struct mmsghdr")
-SOCKADDR_IN = struct.Struct("=H")  # sa_family in host order; the rest is network order
+SOCKADDR_FAMILY = struct.Struct("=H")  # sa_family in host order; the rest is network order
+SOCKADDR_IN6 = struct.Struct("!HI16sI")  # port, flow info, address, scope id
+SOCKADDR_IN = struct.Struct("!H4s8x")  # port, address, padding
 RETRY = (errno.EINTR,)
 BLOCKED = (errno.EAGAIN, errno.EWOULDBLOCK)  # what sendto raises as BlockingIOError
 
 
-def sockaddr(family: int, addr: tuple) -> bytes:
-    """``addr`` (host, port) as the kernel's ``sockaddr_in6``/``sockaddr_in`` for a socket of ``family``."""
+_first = operator.itemgetter(0)  # of an ``int *``: the int
+
+
+def sockaddr(family: int, addr: tuple) -> object:
+    """``addr`` (host, port) as the kernel's ``sockaddr_in6``/``sockaddr_in`` for a socket of
+    ``family``, in memory cffi keeps alive with the returned object (a ``msg_name``)."""
     host, port = addr[0], addr[1]
     if family == socket.AF_INET6:
-        return SOCKADDR_IN.pack(socket.AF_INET6) + struct.pack("!HI16sI", port, 0, socket.inet_pton(socket.AF_INET6, host), 0)
-    return SOCKADDR_IN.pack(socket.AF_INET) + struct.pack("!H4s8x", port, socket.inet_pton(socket.AF_INET, host))
+        name = SOCKADDR_FAMILY.pack(family) + SOCKADDR_IN6.pack(port, 0, socket.inet_pton(family, host), 0)
+    else:
+        name = SOCKADDR_FAMILY.pack(family) + SOCKADDR_IN.pack(port, socket.inet_pton(family, host))
+    return ffi.new("char[]", name)
 
 
-def iovec(buffer) -> object:
-    """A ``struct iovec *`` over ``buffer`` (a cffi array that must outlive it); length set per datagram."""
-    iov = ffi.new("struct iovec *")
-    iov.iov_base = buffer
-    return iov
+def _address(family: int, name) -> tuple[str, int]:
+    """What :func:`sockaddr` made, back as (host, port): for the rare datagram that is not sent."""
+    if family == socket.AF_INET6:
+        port, _, packed, _ = SOCKADDR_IN6.unpack(ffi.buffer(name, 2 + SOCKADDR_IN6.size)[2:])
+    else:
+        port, packed = SOCKADDR_IN.unpack(ffi.buffer(name, 2 + SOCKADDR_IN.size)[2:])
+    return socket.inet_ntop(family, packed), port
 
 
-class Route:
-    """One receiver's address and SRTP context (``owner``: its ``iov`` is the datagram buffer) as a
-    prebuilt ``struct mmsghdr``."""
+class Batch:
+    """The slots of one socket's outgoing datagrams; :meth:`flush` sends them with as few
+    ``sendmmsg`` as fit.
 
-    __slots__ = ("addr", "owner", "iov", "header", "_name")
-
-    def __init__(self, family: int, addr: tuple, owner) -> None:
-        self.addr = addr
-        self.owner = owner
-        self.iov = iov = owner.iov
-        name = sockaddr(family, addr)
-        self._name = ffi.new("char[]", name)
-        self.header = ffi.new("struct mmsghdr *")
-        hdr = self.header.msg_hdr
-        hdr.msg_name = self._name
-        hdr.msg_namelen = len(name)
-        hdr.msg_iov = iov
-        hdr.msg_iovlen = 1
-
-
-class BatchSender:
-    """Datagrams queued by :meth:`add`, sent by :meth:`flush` with as few ``sendmmsg`` as fit.
-
-    ``blocked(data, addr)`` takes a copy of a datagram the full send buffer refused (the media
-    port queues it on its transport); any other error drops that one datagram. ``counters`` gets
+    ``blocked(data, addr)`` takes a copy of a datagram the full send buffer refused (the media port
+    queues it on its transport); any other error drops that one datagram. ``counters`` gets
     ``packets_sent``/``bytes_sent`` for what the kernel took and ``send_errors`` for those drops."""
 
-    def __init__(self, fd: int, family: int, counters, blocked) -> None:
-        self.fd = fd
-        self.family = family
+    def __init__(self, sock: socket.socket, slot_size: int, counters, blocked, *,
+                 use_sendmmsg: bool = AVAILABLE) -> None:
+        self._sock = sock
+        self._fd = sock.fileno()
+        self.family = sock.family
         self._counters = counters
         self._blocked = blocked
+        self._memory = ffi.new("unsigned char[]", CAPACITY * slot_size)
+        self.buffers = [self._memory + k * slot_size for k in range(CAPACITY)]  # each ``slot_size`` bytes
+        self._iovs = ffi.new("struct iovec[]", CAPACITY)
         self._msgs = ffi.new("struct mmsghdr[]", CAPACITY)
         self._slots = [self._msgs + k for k in range(CAPACITY)]
-        self._routes: list[Route] = []  # of each queued datagram
-        self._flush = self.flush  # what a lent context calls (one bound method, not one per datagram)
-        self._octets = 0
+        namelen = 2 + (SOCKADDR_IN6.size if self.family == socket.AF_INET6 else SOCKADDR_IN.size)
+        for k in range(CAPACITY):
+            self._iovs[k].iov_base = self.buffers[k]
+            header = self._msgs[k].msg_hdr
+            header.msg_iov = self._iovs + k
+            header.msg_iovlen = 1
+            header.msg_namelen = namelen
+        views = [memoryview(ffi.buffer(buffer, slot_size)) for buffer in self.buffers]
+        self._lengths = lengths = [ffi.cast("int *", ffi.addressof(self._iovs[k], "iov_len")) for k in range(CAPACITY)]
+        self._headers = [ffi.addressof(self._msgs[k], "msg_hdr") for k in range(CAPACITY)]
+        self.slots = list(zip(views, lengths, self.buffers, self._headers))  # see the module's docstring
+        self._send = self._sendmmsg if use_sendmmsg else self._sendto
         self.count = 0
+        self.limit = 1
 
-    def route(self, addr: tuple, owner) -> Route:
-        return Route(self.family, addr, owner)
+    def hold(self) -> None:
+        """Queue what is filled until :meth:`release` (or a full batch)."""
+        self.limit = CAPACITY
 
-    def add(self, route: Route, length: int) -> None:
-        """Queue the first ``length`` bytes of ``route``'s context's buffer to its address."""
-        count = self.count
-        route.iov.iov_len = length
-        _memmove(self._slots[count], route.header, MMSGHDR)
-        route.owner.pending = self._flush
-        self._routes.append(route)
-        self._octets += length
-        self.count = count + 1
-        if count + 1 == CAPACITY:
+    def release(self) -> None:
+        self.limit = 1
+        if self.count:
             self.flush()
+
+    def sockaddr(self, addr: tuple) -> object:
+        return sockaddr(self.family, addr)
 
     def flush(self) -> None:
         count = self.count
         if not count:
             return
         self.count = 0
-        msgs = self._msgs
-        octets = self._octets
+        iovs = self._iovs
+        octets = sum(map(_first, self._lengths[:count]))
         failed = 0
         start = 0
         while start < count:
-            sent = _sendmmsg(self.fd, self._slots[start], count - start, 0)
+            sent = self._send(start, count)
             if sent > 0:
                 start += sent
                 continue
-            error = ffi.errno
+            error = -sent
             if error in RETRY:
                 continue
             if error in BLOCKED:
                 for k in range(start, count):  # the kernel takes none now; the transport queues them
-                    iov = msgs[k].msg_hdr.msg_iov
-                    self._blocked(ffi.buffer(iov.iov_base, iov.iov_len)[:], self._routes[k].addr)
-                    octets -= iov.iov_len
+                    length = iovs[k].iov_len
+                    self._blocked(ffi.buffer(self.buffers[k], length)[:],
+                                  _address(self.family, self._headers[k].msg_name))
+                    octets -= length
                 failed += count - start
                 break
-            octets -= msgs[start].msg_hdr.msg_iov.iov_len
+            octets -= iovs[start].iov_len
             self._counters.send_errors += 1  # a gone peer is ICE consent's business
             failed += 1
             start += 1
-        for route in self._routes:
-            route.owner.pending = None
-        self._routes.clear()
-        self._octets = 0
         counters = self._counters
         counters.packets_sent += count - failed
         counters.bytes_sent += octets
+
+    def _sendmmsg(self, start: int, count: int) -> int:
+        """How many of the slots from ``start`` the kernel took, or -errno."""
+        sent = _sendmmsg(self._fd, self._slots[start], count - start, 0)
+        return sent if sent > 0 else -ffi.errno
+
+    def _sendto(self, start: int, count: int) -> int:
+        """The same contract, one ``sendto`` per slot, where libc has no ``sendmmsg``."""
+        for k in range(start, count):
+            try:
+                self._sock.sendto(ffi.buffer(self.buffers[k], self._iovs[k].iov_len),
+                                  _address(self.family, self._headers[k].msg_name))
+            except OSError as exc:
+                return k - start if k > start else -(exc.errno or errno.EIO)
+        return count - start

@@ -7,10 +7,11 @@ stream per forwarded source, and that walk, a cache miss per node, was a quarter
 CPU at 40 participants. With a session per outgoing SSRC the walk ends at its first node.
 
 pylibsrtp's ``Session`` takes and returns ``bytes`` and allocates per call; the forwarding path
-instead calls libsrtp through the same cffi binding on one preallocated buffer per context: a
-forwarded packet is copied in once, protected in place and sent from that buffer (a view of it,
-or its ``iov`` in a batched send, sendmmsg.py). A failure (a replay, a bad tag, a packet too long
-for the buffer) raises ``SrtpError``; the caller drops the packet and counts it.
+instead calls libsrtp through the same cffi binding: a forwarded packet is copied once into the
+buffer it leaves from (a slot of the media port's batch, sendmmsg.py) and protected there in place
+with :data:`srtp_protect` and the session :meth:`SrtpContext.tx_session` gives for its SSRC
+(``Endpoint.deliver``). Inbound, a failure (a replay, a bad tag, a packet too long for the buffer)
+raises ``SrtpError``; the caller drops the packet and counts it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from pylibsrtp import Error as SrtpError
 from pylibsrtp._binding import ffi, lib
 
 from .dtls import SrtpProfile
-from .sendmmsg import iovec
 
-__all__ = ["SrtpContext", "SrtpError"]
+__all__ = ["SrtpContext", "SrtpError", "srtp_protect"]
 
 REPLAY_WINDOW = 1024  # inbound: how far back a late packet is still accepted
 # Outbound, libsrtp keeps the same window over what it protected (shifted per packet): it only has
@@ -38,6 +38,7 @@ MAX_RTP = BUFFER_SIZE - RTP_TRAILER
 # session: still correct (an SSRC keeps the session it started with), only slower.
 MAX_OWN_SESSIONS = 256
 SSRC = struct.Struct("!I")
+srtp_protect = lib.srtp_protect  # (srtp_t, buffer, int *length in/out) -> status: 0 is success
 STATUS = {7: "authentication failure", 9: "replay check failed (bad index)",
           10: "replay check failed (index too old)", 2: "unsupported parameter"}
 
@@ -78,55 +79,28 @@ class SrtpContext:
         self._tx = self._tx_session[0]
         self._profile = profile
         self._local_key = local_key
-        self._tx_by_ssrc: dict[int, object] = {}  # SSRC -> its own srtp_t
+        self.tx_sessions: dict[int, object] = {}  # SSRC -> its own srtp_t
         self._owners: list[object] = []  # what frees those sessions
         self._buffer = ffi.new("unsigned char[]", BUFFER_SIZE)
         self._bytes = ffi.buffer(self._buffer)  # slicing copies out as bytes
-        self._view = memoryview(self._bytes)  # slicing is a view
         self._length = ffi.new("int *")
-        # The buffer as a ``struct iovec *`` for a batched send (sendmmsg.py), and what must run
-        # before the buffer is written again while a batch still holds it (its flush), else None.
-        self.iov = iovec(self._buffer)
-        self.pending = None
 
-    def protect(self, packet) -> memoryview:
-        """SRTP for one plain RTP packet (any bytes-like object): a view of the result in this
-        context's buffer, valid until the next call on this context, so the caller sends it at once."""
-        return self._view[:self.protect_in_place(packet)]
-
-    def protect_in_place(self, packet) -> int:
-        """SRTP for one plain RTP packet into this context's buffer (``iov``); returns its length."""
-        if self.pending is not None:
-            self.pending()
-        size = len(packet)
-        if not 12 <= size <= MAX_RTP:
-            raise SrtpError(f"no RTP packet fits {size} bytes")
-        ssrc = SSRC.unpack_from(packet, 8)[0]
-        session = self._tx_by_ssrc.get(ssrc)
-        if session is None:
-            session = self._own_session(ssrc)
-        buffer = self._buffer
-        ffi.memmove(buffer, packet, size)
-        length = self._length
-        length[0] = size
-        status = lib.srtp_protect(session, buffer, length)
-        if status:
-            raise _fail(status)
-        return length[0]
-
-    def _own_session(self, ssrc: int):
-        if len(self._tx_by_ssrc) >= MAX_OWN_SESSIONS:
+    def tx_session(self, ssrc: int):
+        """The outbound libsrtp session for ``ssrc`` (``srtp_t``), made on first use; the forwarding
+        path reads ``tx_sessions`` first and calls this only for an SSRC it has not sent yet."""
+        session = self.tx_sessions.get(ssrc)
+        if session is not None:
+            return session
+        if len(self.tx_sessions) >= MAX_OWN_SESSIONS:
             return self._tx
         owner = _session(self._profile, self._local_key, lib.ssrc_any_outbound, RETRANSMIT_WINDOW,
                          repeat_tx=True)
         self._owners.append(owner)
-        session = self._tx_by_ssrc[ssrc] = owner[0]
+        session = self.tx_sessions[ssrc] = owner[0]
         return session
 
     def unprotect(self, data: bytes) -> bytes:
         """The plain RTP packet inside one SRTP datagram, as a new ``bytes``."""
-        if self.pending is not None:
-            self.pending()
         size = len(data)
         if size > BUFFER_SIZE:
             raise SrtpError(f"packet too long ({size} bytes)")
@@ -146,8 +120,6 @@ class SrtpContext:
         return self._rtcp(lib.srtp_unprotect_rtcp, self._rx, data, 0)
 
     def _rtcp(self, function, session, data: bytes, trailer: int) -> bytes:
-        if self.pending is not None:
-            self.pending()
         size = len(data)
         if size > BUFFER_SIZE - trailer:
             raise SrtpError(f"packet too long ({size} bytes)")

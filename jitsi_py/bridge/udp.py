@@ -17,7 +17,8 @@ import socket
 from aioice import stun
 
 from .ice import stun_local_ufrag
-from .sendmmsg import AVAILABLE as SENDMMSG, BatchSender
+from .sendmmsg import Batch
+from .srtp import BUFFER_SIZE as SRTP_BUFFER_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +101,10 @@ class MediaPort(asyncio.DatagramProtocol):
         self.socket = None
         self._clock = clock
         self.sendto = self._not_bound
-        # The forwarding path's send: the socket's own sendto on a handle of ours, so what it sends
-        # may be a view into a buffer the caller reuses; it raises OSError, see send_failed.
-        self.send_now = self._not_bound
+        # Where forwarded RTP is protected and sent from (sendmmsg.py), on a handle of ours to the
+        # socket; while one inbound media datagram is handled, its copies wait there to leave together.
+        self.batch: Batch | None = None
         self._sender: socket.socket | None = None
-        # While one inbound media datagram is handled, the batch its copies go out in (sendmmsg.py),
-        # sent when the handling ends; None otherwise (timers, other sockets): sent at once.
-        self.batch: BatchSender | None = None
-        self._batch: BatchSender | None = None
         self.ipv6 = False  # IPv6 peers reachable
         self.dual_stack = False  # IPv4 peers are named ::ffff:a.b.c.d
 
@@ -120,13 +117,11 @@ class MediaPort(asyncio.DatagramProtocol):
         self.socket = transport.get_extra_info("socket")
         self.sendto = transport.sendto
         sock = self.socket
-        if sock is not None:  # the forwarding path sends on its own handle to it (see send_now)
+        if sock is not None:
             self._sender = socket.socket(fileno=os.dup(sock.fileno()))
             self._sender.setblocking(False)
             self._dont_fragment()
-            self.send_now = self._sender.sendto
-            if SENDMMSG:
-                self._batch = BatchSender(self._sender.fileno(), sock.family, self._counters, self._queue_copy)
+            self.batch = Batch(self._sender, SRTP_BUFFER_SIZE, self._counters, self._queue_copy)
         self.ipv6 = sock is not None and sock.family == socket.AF_INET6
         self.dual_stack = self.ipv6 and sock.getsockname()[0] == "::" and not sock.getsockopt(
             socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
@@ -146,17 +141,7 @@ class MediaPort(asyncio.DatagramProtocol):
         if self._sender is not None:
             self._sender.close()
             self._sender = None
-            self._batch = None
-            self.send_now = self._not_bound
-
-    def send_failed(self, data, addr, error: OSError) -> None:
-        """``send_now`` raised ``error``: a full send buffer queues a copy on the transport (which
-        would keep a reference to the caller's buffer instead); anything else drops the packet and
-        counts it (``send_errors``), as sendmmsg.py does: a gone peer is ICE consent's business."""
-        if isinstance(error, BlockingIOError):
-            self._queue_copy(bytes(data), addr)
-        else:
-            self._counters.send_errors += 1
+            self.batch = None
 
     def _queue_copy(self, data: bytes, addr) -> None:
         self.transport.sendto(data, addr)
@@ -166,17 +151,12 @@ class MediaPort(asyncio.DatagramProtocol):
         endpoint = self._by_addr.get(addr)
         first = data[0] if data else 255
         if endpoint is not None and 128 <= first <= 191:
-            batch = self._batch
-            if batch is None:
-                endpoint.receive_media(data)
-                return
-            self.batch = batch
+            batch = self.batch
+            batch.hold()
             try:
                 endpoint.receive_media(data)
             finally:
-                self.batch = None
-                if batch.count:
-                    batch.flush()
+                batch.release()
             return
         if first < 4:
             if endpoint is None:

@@ -19,7 +19,8 @@ class Sink:
         self.packets = []
         self.rtcp = []
 
-    def deliver(self, packet):
+    def deliver(self, packet, ssrc):
+        assert ssrc == int.from_bytes(packet[8:12], "big"), "the SSRC the forwarder wrote"
         self.packets.append(read_header(packet) + (bytes(packet),))
 
     def send_rtcp(self, packet):

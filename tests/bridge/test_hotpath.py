@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import errno
 import os
 import pstats
 import socket
@@ -33,7 +34,7 @@ from pylibsrtp import Policy, Session
 from jitsi_py.bridge.conference import Endpoint
 from jitsi_py.bridge.dtls import SRTP_AEAD_AES_128_GCM
 from jitsi_py.bridge.forwarder import Source, VideoConstraints
-from jitsi_py.bridge.srtp import SrtpContext
+from jitsi_py.bridge.srtp import MAX_RTP, SrtpContext
 from jitsi_py.bridge.videobridge import Videobridge
 
 HEADER = struct.Struct("!BBHII")
@@ -164,7 +165,8 @@ async def test_every_receiver_gets_the_others_audio_and_lowest_layer_encrypted_w
         transport.close()
 
 
-async def test_a_full_send_buffer_queues_a_copy_and_other_send_errors_drop_the_packet():
+async def test_a_full_send_buffer_queues_a_copy_other_send_errors_drop_the_packet_and_so_does_an_oversized_one(
+        monkeypatch):
     bridge, transport = await bound_bridge()
     load = Load(bridge, participants=2, seconds=0.1, max_height=None)
     queued = []
@@ -173,11 +175,10 @@ async def test_a_full_send_buffer_queues_a_copy_and_other_send_errors_drop_the_p
         def sendto(self, data, addr):
             queued.append((type(data), bytes(data), addr))
 
-    def full(data, addr):
-        raise BlockingIOError
+    answers = [errno.EAGAIN, errno.ENETUNREACH]
 
-    def unreachable(data, addr):
-        raise OSError(101, "Network is unreachable")
+    def refuse(start, count):  # the batch's send, as the kernel answers a full buffer, then a gone route
+        return -answers.pop(0)
 
     port = bridge.port
     real_transport = port.transport
@@ -185,14 +186,15 @@ async def test_a_full_send_buffer_queues_a_copy_and_other_send_errors_drop_the_p
         load.fresh_sessions()
         endpoint = load.endpoints[0]
         packet = bytearray(_packet(AUDIO_PT, 1, 0, 99, 10, False))
-        port.transport, port.send_now = Transport(), full
-        endpoint.deliver(packet)
-        port.send_now = unreachable
-        endpoint.deliver(packet)
+        port.transport = Transport()
+        monkeypatch.setattr(port.batch, "_send", refuse)
+        endpoint.deliver(packet, 99)
+        endpoint.deliver(packet, 99)
+        endpoint.deliver(bytearray(_packet(AUDIO_PT, 2, 0, 99, MAX_RTP, False)), 99)  # not sent, not counted
         assert [(kind, addr) for kind, _, addr in queued] == [(bytes, endpoint.ice.selected)]
         rx = Session(Policy(key=load.keys[0][0], ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=PROFILE.libsrtp))
         assert rx.unprotect(queued[0][1]) == packet
-        assert (bridge.counters.packets_sent, bridge.counters.send_errors) == (0, 1)
+        assert (answers, bridge.counters.packets_sent, bridge.counters.send_errors) == ([], 0, 1)
         assert bridge.stats()["total_send_errors"] == 1, "an operator sees it in /colibri/stats and /metrics"
     finally:
         port.transport = real_transport

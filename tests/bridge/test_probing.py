@@ -29,9 +29,9 @@ class Downlink:
         self.media: list[bytes] = []
         self.sent = 0
 
-    def deliver(self, packet):
+    def deliver(self, packet, ssrc):
+        assert ssrc == int.from_bytes(packet[8:12], "big"), "the SSRC the forwarder wrote"
         packet = bytes(packet)
-        ssrc = read_header(packet)[3]
         if ssrc in RTX.values():
             self.probes.append((self.now, packet))
         else:

@@ -65,7 +65,8 @@ class Sink:
     def __init__(self):
         self.packets = []
 
-    def deliver(self, packet):
+    def deliver(self, packet, ssrc):
+        assert ssrc == int.from_bytes(packet[8:12], "big"), "the SSRC the forwarder wrote"
         self.packets.append(read_header(packet)[1:4])  # seq, ts, ssrc
 
     def send_rtcp(self, packet):

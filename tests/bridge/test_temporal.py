@@ -34,7 +34,8 @@ class Bob:
     def __init__(self):
         self.packets = []
 
-    def deliver(self, packet):
+    def deliver(self, packet, ssrc):
+        assert ssrc == int.from_bytes(packet[8:12], "big"), "the SSRC the forwarder wrote"
         self.packets.append(bytes(packet))
 
     def send_rtcp(self, packet):
