@@ -5,6 +5,12 @@ sized, 50 packets/s, an audio-level header extension) and one simulcast video so
 layers, and counts what it receives. Every payload ends with the sender's perf_counter_ns, so the
 receiver (the same process) reads the end-to-end latency without parsing anything else.
 Loss is read from sequence gaps per received SSRC, which holds whichever layer the bridge forwards.
+
+Received RTP is counted from its header, which SRTP leaves in the clear, straight off the socket
+(:meth:`MediaEndpoint.connect`); one packet in :data:`DECRYPT_EVERY` is decrypted, which checks the
+bridge's SRTP towards this endpoint and gives a latency sample. aiortc's own receive path (a STUN
+parse attempt, a queue and a coroutine per datagram) costs more per packet than the bridge spends
+forwarding it: with it the bench's one process, not the bridge, would set the knee of a sweep.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 import aioice.ice
+import pylibsrtp
 from aiortc import RTCCertificate, RTCDtlsParameters, RTCIceGatherer, RTCIceTransport
 from aiortc.rtcdtlstransport import RTCDtlsFingerprint, RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceCandidate, RTCIceParameters
@@ -39,6 +46,7 @@ VIDEO_FPS = 30
 # packets per second of the three simulcast layers (180p, 360p, 720p), as a browser sends them
 SIMULCAST_PPS = (15, 45, 150)
 KEYFRAME_EVERY = 2.0  # seconds
+DECRYPT_EVERY = 8  # received RTP packets per one decrypted (the rest are counted from the header)
 RTCP_PSFB, PLI, FIR = 206, 1, 4
 RECEIVE_BUFFER = 4 << 20
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
@@ -70,8 +78,9 @@ class Reception:
     audio_packets: int = 0
     latencies: list[float] = field(default_factory=list)
     seen: int = 0
+    undecryptable: int = 0  # sampled packets SRTP refused: the bridge protected them wrongly
 
-    def add(self, ssrc: int, seq: int, audio: bool, latency: float) -> None:
+    def add(self, ssrc: int, seq: int, audio: bool) -> None:
         self.packets += 1
         if audio:
             self.audio_packets += 1
@@ -84,6 +93,8 @@ class Reception:
             if delta > 0:
                 stream[1] += delta
             stream[2] += 1
+
+    def latency(self, latency: float) -> None:
         self.seen += 1
         if len(self.latencies) < LATENCY_KEEP:
             self.latencies.append(latency)
@@ -97,23 +108,15 @@ class Reception:
 
     def reset(self) -> None:
         self.streams.clear()
-        self.packets = self.audio_packets = self.seen = 0
+        self.packets = self.audio_packets = self.seen = self.undecryptable = 0
         self.latencies.clear()
 
 
 class _Dtls(RTCDtlsTransport):
-    """aiortc's DTLS transport with its RTP path cut short: count, stamp, drop."""
+    """aiortc's DTLS transport, for the handshake, its keys and RTCP; RTP is taken off the socket
+    before it (:meth:`MediaEndpoint.connect`)."""
 
-    reception: Reception
     keyframe_wanted = False
-
-    async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
-        now = time.perf_counter_ns()
-        if len(data) < HEADER.size + STAMP.size:
-            return
-        _, pt, seq, _, ssrc = HEADER.unpack_from(data)
-        sent = STAMP.unpack_from(data, len(data) - STAMP.size)[0]
-        self.reception.add(ssrc, seq, (pt & 0x7F) == AUDIO_PT, (now - sent) / 1e9)
 
     async def _handle_rtcp_data(self, data: bytes) -> None:
         """A PLI or FIR asks for a key frame now, as a browser's encoder would give one."""
@@ -184,7 +187,40 @@ class MediaEndpoint:
         await asyncio.wait_for(self.ice.start(RTCIceParameters(usernameFragment=remote.ufrag, password=remote.pwd)),
                                timeout)
         fingerprints = [RTCDtlsFingerprint(algorithm=f.hash, value=f.value) for f in remote.fingerprints]
+        self._receive_rtp_directly()
         await asyncio.wait_for(self.dtls.start(RTCDtlsParameters(fingerprints=fingerprints, role="client")), timeout)
+
+    def _receive_rtp_directly(self) -> None:
+        """Count RTP as it comes off the socket (see the module's docstring); STUN, DTLS and RTCP
+        go on to aioice and aiortc. Before DTLS has given keys, RTP is dropped, as aiortc does."""
+        reception = self.reception
+        dtls = self.dtls
+        decrypt_in = [DECRYPT_EVERY]
+        unpack, shortest = HEADER.unpack_from, HEADER.size + STAMP.size
+
+        for protocol in self.gatherer._connection._protocols:
+            aioice_path = protocol.datagram_received
+
+            def received(data: bytes, addr, aioice_path=aioice_path) -> None:
+                if not (127 < data[0] < 192 and len(data) >= shortest) or 191 < data[1] < 224:
+                    aioice_path(data, addr)  # STUN, DTLS, RTCP (RFC 5761's payload types)
+                    return
+                if dtls._rx_srtp is None:
+                    return
+                _, pt, seq, _, ssrc = unpack(data)
+                reception.add(ssrc, seq, (pt & 0x7F) == AUDIO_PT)
+                decrypt_in[0] -= 1
+                if decrypt_in[0]:
+                    return
+                decrypt_in[0] = DECRYPT_EVERY
+                try:
+                    plain = dtls._rx_srtp.unprotect(data)
+                except pylibsrtp.Error:
+                    reception.undecryptable += 1
+                    return
+                reception.latency((time.perf_counter_ns() - STAMP.unpack_from(plain, len(plain) - STAMP.size)[0]) / 1e9)
+
+            protocol.datagram_received = received
 
     def _grow_receive_buffers(self) -> None:
         """A browser's socket buffers ride out a scheduling hiccup; the kernel's default 208 KB holds

@@ -279,6 +279,8 @@ def step_figures(args, participants: int, endpoints: list[MediaEndpoint], elapse
         "audio_delivery": round(audio_received / max(1, audio_sent * (participants - 1)), 4),
         "audio_share": round(audio_received / received, 4) if received else 0.0,
         "loss": round(1 - received / expected, 5) if expected else 1.0,
+        # of the packets decrypted as samples, those whose SRTP did not check out (should be 0)
+        "undecryptable": sum(m.reception.undecryptable for m in endpoints),
         "latency_ms": summary(harness.ms(samples)),
         "bridge_cpu_s": cpu,
         "bridge_cpu_share": round(cpu / elapsed, 3),

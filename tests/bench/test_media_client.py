@@ -2,15 +2,16 @@
 
 import asyncio
 
-from bench.media_client import SIMULCAST_PPS, MediaEndpoint, Publication, Reception
+from bench.media_client import DECRYPT_EVERY, SIMULCAST_PPS, MediaEndpoint, Publication, Reception
 
 
 def test_reception_unwraps_sequence_numbers_and_counts_gaps():
     r = Reception()
     for seq in (65534, 65535, 1, 2):  # 0 lost across the wrap
-        r.add(7, seq, False, 0.001)
-    r.add(9, 10, True, 0.002)
-    assert r.packets == 5 and r.audio_packets == 1
+        r.add(7, seq, False)
+    r.add(9, 10, True)
+    r.latency(0.002)
+    assert r.packets == 5 and r.audio_packets == 1 and r.latencies == [0.002]
     assert r.expected() == 5 + 1
     r.reset()
     assert r.packets == 0 and r.expected() == 0
@@ -31,6 +32,7 @@ async def test_two_endpoints_exchange_srtp_and_measure_it():
         assert got.packets == a.sent
         assert got.expected() == got.packets  # no gaps on loopback at this rate
         assert set(got.streams) == {a.publication.audio_ssrc, *a.publication.video_ssrcs[:len(SIMULCAST_PPS)]}
+        assert len(got.latencies) == got.packets // DECRYPT_EVERY and got.undecryptable == 0
         assert all(0 < latency < 5 for latency in got.latencies)
     finally:
         await asyncio.gather(a.close(), b.close())
