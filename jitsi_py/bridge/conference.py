@@ -2,8 +2,9 @@
 
 An :class:`Endpoint` is fed demultiplexed datagrams by ``udp.py`` and writes through the shared
 media port. The per-packet path (``receive_media``, ``deliver``) does one unprotect, one header
-read, and per receiver one header rewrite and one protect, into the media port's batch: the copies
-of one inbound packet leave in one ``sendmmsg`` (``sendmmsg.py``). Failures are counted, never logged per packet.
+read, and per receiver one header rewrite and one protect, into the media port's batch: the
+copies of one inbound packet leave in one ``sendmmsg`` (``sendmmsg.py``). Failures are counted,
+never logged per packet.
 """
 
 from __future__ import annotations

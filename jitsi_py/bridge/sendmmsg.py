@@ -17,8 +17,8 @@ there. ``slots[count]`` is what filling one takes: ``(view, length, buffer, head
   filler calls :meth:`Batch.flush` when ``count`` reaches ``limit``.
 
 While the media port handles an inbound datagram ``limit`` is :data:`CAPACITY`; otherwise (timers:
-probes, retransmissions) it is 1, and each datagram leaves as it is queued. Where libc has no ``sendmmsg`` (not Linux), :data:`AVAILABLE`
-is False and a batch sends its slots one ``sendto`` each.
+probes, retransmissions) it is 1, and each datagram leaves as it is queued. Where libc has no
+``sendmmsg`` (not Linux), :data:`AVAILABLE` is False and a batch sends its slots one ``sendto`` each.
 """
 
 from __future__ import annotations

@@ -100,7 +100,8 @@ def test_a_partial_send_goes_on_from_the_first_datagram_the_kernel_did_not_take(
     five.batch.release()
     assert calls == [5, 3, 1]
     assert [_drain(sink) for sink in five.sinks] == [[bytes([k]) * (100 + k)] for k in range(5)]
-    assert (five.counters.packets_sent, five.counters.bytes_sent, five.blocked) == (5, sum(100 + k for k in range(5)), [])
+    assert (five.counters.packets_sent, five.counters.bytes_sent) == (5, sum(100 + k for k in range(5)))
+    assert five.blocked == []
     assert five.batch.count == 0
 
 
