@@ -3,9 +3,8 @@
 Sans-I/O. Plain RTP (already unprotected) goes in with :meth:`Forwarder.rtp`; each receiver gets
 its rewritten copy through its ``deliver(buffer, ssrc)`` callable (a bytearray the forwarder
 rewrites for the next receiver, and the SSRC it now carries: the callee sends it at once and keeps
-nothing). RTCP feedback from receivers
-goes in with :meth:`Forwarder.feedback`; key-frame requests towards senders come out through the
-sender's ``send_rtcp(bytes)``. Bridge-channel messages the allocation produces are queued in
+nothing). RTCP feedback from receivers goes in with :meth:`Forwarder.feedback`; key-frame requests
+towards senders come out through the sender's ``send_rtcp(bytes)``. Bridge-channel messages the allocation produces are queued in
 ``messages`` as ``(endpoint id, dict)``.
 
 Which layer each receiver gets is decided by the :class:`~.allocation.Allocator` this class

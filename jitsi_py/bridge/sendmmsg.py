@@ -94,21 +94,21 @@ class Batch:
         self._counters = counters
         self._blocked = blocked
         self._memory = ffi.new("unsigned char[]", CAPACITY * slot_size)
-        self.buffers = [self._memory + k * slot_size for k in range(CAPACITY)]  # each ``slot_size`` bytes
+        self._buffers = [self._memory + k * slot_size for k in range(CAPACITY)]  # each ``slot_size`` bytes
         self._iovs = ffi.new("struct iovec[]", CAPACITY)
         self._msgs = ffi.new("struct mmsghdr[]", CAPACITY)
         self._slots = [self._msgs + k for k in range(CAPACITY)]
         namelen = 2 + (SOCKADDR_IN6.size if self.family == socket.AF_INET6 else SOCKADDR_IN.size)
         for k in range(CAPACITY):
-            self._iovs[k].iov_base = self.buffers[k]
+            self._iovs[k].iov_base = self._buffers[k]
             header = self._msgs[k].msg_hdr
             header.msg_iov = self._iovs + k
             header.msg_iovlen = 1
             header.msg_namelen = namelen
-        views = [memoryview(ffi.buffer(buffer, slot_size)) for buffer in self.buffers]
+        views = [memoryview(ffi.buffer(buffer, slot_size)) for buffer in self._buffers]
         self._lengths = lengths = [ffi.cast("int *", ffi.addressof(self._iovs[k], "iov_len")) for k in range(CAPACITY)]
         self._headers = [ffi.addressof(self._msgs[k], "msg_hdr") for k in range(CAPACITY)]
-        self.slots = list(zip(views, lengths, self.buffers, self._headers))  # see the module's docstring
+        self.slots = list(zip(views, lengths, self._buffers, self._headers))  # see the module's docstring
         self._send = self._sendmmsg if use_sendmmsg else self._sendto
         self.count = 0
         self.limit = 1
@@ -130,7 +130,6 @@ class Batch:
         if not count:
             return
         self.count = 0
-        iovs = self._iovs
         octets = sum(map(_first, self._lengths[:count]))
         failed = 0
         start = 0
@@ -144,19 +143,23 @@ class Batch:
                 continue
             if error in BLOCKED:
                 for k in range(start, count):  # the kernel takes none now; the transport queues them
-                    length = iovs[k].iov_len
-                    self._blocked(ffi.buffer(self.buffers[k], length)[:],
-                                  _address(self.family, self._headers[k].msg_name))
-                    octets -= length
+                    data, addr = self._datagram(k)
+                    self._blocked(data[:], addr)
+                    octets -= len(data)
                 failed += count - start
                 break
-            octets -= iovs[start].iov_len
+            octets -= self._lengths[start][0]
             self._counters.send_errors += 1  # a gone peer is ICE consent's business
             failed += 1
             start += 1
         counters = self._counters
         counters.packets_sent += count - failed
         counters.bytes_sent += octets
+
+    def _datagram(self, k: int) -> tuple[object, tuple[str, int]]:
+        """Slot ``k``'s datagram (a cffi buffer over it) and address, for the paths that do not
+        hand the slots to ``sendmmsg``."""
+        return ffi.buffer(self._buffers[k], self._lengths[k][0]), _address(self.family, self._headers[k].msg_name)
 
     def _sendmmsg(self, start: int, count: int) -> int:
         """How many of the slots from ``start`` the kernel took, or -errno."""
@@ -167,8 +170,7 @@ class Batch:
         """The same contract, one ``sendto`` per slot, where libc has no ``sendmmsg``."""
         for k in range(start, count):
             try:
-                self._sock.sendto(ffi.buffer(self.buffers[k], self._iovs[k].iov_len),
-                                  _address(self.family, self._headers[k].msg_name))
+                self._sock.sendto(*self._datagram(k))
             except OSError as exc:
                 return k - start if k > start else -(exc.errno or errno.EIO)
         return count - start

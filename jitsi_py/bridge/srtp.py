@@ -16,8 +16,6 @@ raises ``SrtpError``; the caller drops the packet and counts it.
 
 from __future__ import annotations
 
-import struct
-
 from pylibsrtp import Error as SrtpError
 from pylibsrtp._binding import ffi, lib
 
@@ -37,7 +35,6 @@ MAX_RTP = BUFFER_SIZE - RTP_TRAILER
 # Outgoing SSRCs with a session of their own (about 4 KB each); any further ones share the RTCP
 # session: still correct (an SSRC keeps the session it started with), only slower.
 MAX_OWN_SESSIONS = 256
-SSRC = struct.Struct("!I")
 srtp_protect = lib.srtp_protect  # (srtp_t, buffer, int *length in/out) -> status: 0 is success
 STATUS = {7: "authentication failure", 9: "replay check failed (bad index)",
           10: "replay check failed (index too old)", 2: "unsupported parameter"}
