@@ -34,6 +34,7 @@ from ..common.stanzas.jitsi import (
 from ..settings import Settings
 from .auth import Authority, Refused
 from .bridges import BridgeTable
+from .caps import CapsCache
 from .colibri2 import BridgeError, read_error
 from .conference import (
     ColibriRequest, Conference, End, GrantOwner, JingleReject, MuteReject, Participant, SendJingle, SendMute,
@@ -98,7 +99,7 @@ class Focus:
         self.counters = {"conference_requests": 0, "conferences_created": 0, "participants_invited": 0,
                          "bridge_failures": 0, "participants_moved": 0, "jingle_errors": 0}
         self._tasks: set[asyncio.Task] = set()
-        self._features_cache: dict[str, frozenset[str]] = {}
+        self._caps = CapsCache(fs.caps_cache_size)
         self._reconnects = 0
         self.xmpp = self._make_client(fs.password or "")
 
@@ -456,18 +457,18 @@ class Focus:
         self.flush(room)
 
     async def _features(self, occupant: str, info: ParticipantPresence) -> frozenset[str]:
-        key = f"{info.caps_node}#{info.caps_ver}" if info.caps_ver else None
-        if key and key in self._features_cache:
-            return self._features_cache[key]
+        features = self._caps.get(info.caps_node, info.caps_ver)
+        if features is not None:
+            return features
         iq = self.xmpp.make_iq_get(queryxmlns=NS_DISCO_INFO, ito=occupant)
         try:
             result = await iq.send(timeout=DISCO_TIMEOUT)
         except (IqError, IqTimeout):
             return DEFAULT_FEATURES
-        features = frozenset(f.get("var") for f in result.xml.iter(q(NS_DISCO_INFO, "feature")) if f.get("var"))
-        if key:
-            self._features_cache[key] = features
-        return features or DEFAULT_FEATURES
+        query = result.xml.find(q(NS_DISCO_INFO, "query"))
+        if query is None:
+            return DEFAULT_FEATURES
+        return self._caps.learn(info.caps_node, info.caps_ver, info.caps_hash, query) or DEFAULT_FEATURES
 
     def _room_lost(self, room: Room, codes: set[str | None], destroyed: bool) -> None:
         """We are out of the room. Destroyed, kicked or banned: the conference ends with it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .common import XmppClient, secret
-from .fields import boolean, choice, duration, env, integer, nested, number, port_number
+from .fields import boolean, bounded, choice, duration, env, integer, nested, number, port_number
 
 
 @dataclass(frozen=True)
@@ -44,3 +44,5 @@ class Focus:
     rest_public: bool = env("JICOFO_ENABLE_REST", "0", boolean)
     bridge_health_interval: float = env("JICOFO_BRIDGE_HEALTH_CHECKS_INTERVAL", "10", duration)
     colibri_timeout: float = env("JICOFO_COLIBRI_REQUEST_TIMEOUT", "3", duration)
+    # Verified XEP-0115 answers kept for reuse; one entry per client release seen.
+    caps_cache_size: int = env("JITSI_PY_FOCUS_CAPS_CACHE_SIZE", "1000", bounded(1, 1000000))

@@ -230,10 +230,14 @@ class Participant:
         result = await iq.send(timeout=15)
         return ConferenceIq.from_element(result.xml.find(q(NS_FOCUS, "conference")))
 
-    async def join(self) -> None:
+    async def join(self, caps: tuple[str, str, str] | None = None) -> None:
+        """Join the room; ``caps`` is the (node, ver, hash) announced as XEP-0115 capabilities."""
         presence = self.client.make_presence(pto=f"{self.room}/{self.nick}")
         SubElement(presence.xml, "{http://jabber.org/protocol/muc}x")
         SubElement(presence.xml, "stats-id").text = f"stats-{self.nick}"
+        if caps is not None:
+            node, ver, hash_name = caps
+            SubElement(presence.xml, "{http://jabber.org/protocol/caps}c", node=node, ver=ver, hash=hash_name)
         presence.send()
         await asyncio.wait_for(self.joined.wait(), 10)
 

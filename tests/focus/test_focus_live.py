@@ -6,6 +6,8 @@ are slixmpp clients (signalling only).
 """
 
 import asyncio
+import base64
+import hashlib
 from pathlib import Path
 from xml.etree.ElementTree import fromstring
 
@@ -14,6 +16,7 @@ import pytest
 from slixmpp.exceptions import IqError
 
 from jitsi_py.common.stanzas.jitsi import MuteIq, decode_sources
+from jitsi_py.focus.caps import verification_string
 from jitsi_py.focus.rest import make_app
 
 from .conftest import until
@@ -248,3 +251,42 @@ async def test_a_moderator_mutes_through_the_focus(xmpp_server, focus):
     for person in (alice, bob):
         await person.stop()
     await bridge.client.disconnect(wait=0.1)
+
+
+class Impostor(Participant):
+    """Announces a real client's caps ver but answers disco#info with no media features."""
+
+    FEATURES = ()
+
+
+async def test_a_forged_caps_ver_does_not_take_media_from_later_participants(xmpp_server, focus):
+    bridge = ScriptedBridge("jvb1", xmpp_server.c2s_port)
+    await bridge.start()
+    await until(lambda: bridge.occupant in focus.bridges.bridges)
+    focus_address = xmpp_server.focus_address or focus.xmpp.boundjid.full
+    honest = Participant(xmpp_server.c2s_port, focus_address, f"second@{MUC}")
+    impostor = Impostor(xmpp_server.c2s_port, focus_address, f"first@{MUC}")
+    people = [honest, impostor]
+    try:
+        for person in people:
+            await person.start()
+        info = await impostor.client.plugin["xep_0030"].get_info(jid=honest.client.boundjid.full, local=False)
+        query = info.xml.find("{http://jabber.org/protocol/disco#info}query")
+        ver = base64.b64encode(hashlib.sha1(verification_string(query).encode()).digest()).decode()
+        caps = ("https://jitsi.org/jitsi-meet", ver, "sha-1")
+
+        assert (await impostor.request_conference()).ready
+        await impostor.join(caps)
+        forged = await impostor.next_jingle("session-initiate")
+        assert forged.content("audio") is None and forged.content("video") is None
+        assert focus._caps.get(caps[0], ver) is None, "an answer that does not hash to its ver is not cached"
+
+        assert (await honest.request_conference()).ready
+        await honest.join(caps)
+        offer = await honest.next_jingle("session-initiate")
+        assert offer.content("audio") is not None and offer.content("video") is not None
+        assert "urn:xmpp:jingle:apps:rtp:audio" in focus._caps.get(caps[0], ver)
+    finally:
+        for person in people:
+            await person.stop()
+        await bridge.client.disconnect(wait=0.1)

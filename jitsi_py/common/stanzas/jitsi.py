@@ -160,6 +160,7 @@ class ParticipantPresence:
     stats_id: str | None = None
     caps_node: str | None = None
     caps_ver: str | None = None
+    caps_hash: str | None = None
     audio_muted: bool | None = None
     video_muted: bool | None = None
     source_info: dict[str, dict] = field(default_factory=dict)
@@ -176,7 +177,7 @@ class ParticipantPresence:
             elif tag == "stats-id":
                 info.stats_id = text or None
             elif child.tag == q(NS_CAPS, "c"):
-                info.caps_node, info.caps_ver = child.get("node"), child.get("ver")
+                info.caps_node, info.caps_ver, info.caps_hash = child.get("node"), child.get("ver"), child.get("hash")
             elif tag == "audiomuted":
                 info.audio_muted = text == "true"
             elif tag == "videomuted":
