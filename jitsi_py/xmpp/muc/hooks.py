@@ -2,7 +2,7 @@
 
 Handlers run in registration order. ``fire`` ignores results; ``collect`` gathers every non-None
 result; ``any`` stops at the first truthy one. A handler refuses a request by raising
-:class:`~.stanza.StanzaError`; the service turns that into the stanza error.
+:class:`~jitsi_py.common.errors.StanzaError`; the service turns that into the stanza error.
 
 Events (arguments):
 

@@ -29,9 +29,10 @@ from .hooks import Hooks
 from .room import AFFILIATION_RANK, AFFILIATIONS, ROLES, Occupant, Room
 from .timers import Timer, Timers
 from .tenants import TenantHost, TenantMap
+from ...common.errors import StanzaError, error_reply
 from .stanza import (
-    CLIENT, DATA, DISCO_INFO, DISCO_ITEMS, IQ, MESSAGE, MUC, MUC_ADMIN, MUC_OWNER, MUC_USER,
-    NICK, PING, PRESENCE, StanzaError, error_reply, form, form_values, result, stanza, truthy,
+    CLIENT, DATA, DISCO_INFO, DISCO_ITEMS, IQ, MESSAGE, MUC, MUC_ADMIN, MUC_OWNER, MUC_USER, NICK, PING,
+    PRESENCE, form, form_values, result, stanza, truthy,
 )
 
 HEALTH_CHECK_PREFIX = "__jicofo-health-check"

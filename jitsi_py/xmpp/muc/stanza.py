@@ -1,8 +1,7 @@
 """Namespaces and element builders the MUC and the room modules share.
 
 Everything here builds fresh ``Element`` trees in the server's convention: Clark-notation tags,
-top-level stanzas in ``jabber:client``. Errors follow RFC 6120 §8.3 plus the legacy ``code``
-attribute lib-jitsi-meet still reads for a few MUC join errors.
+top-level stanzas in ``jabber:client``. Stanza errors are ``common.errors``' one type.
 """
 
 from __future__ import annotations
@@ -23,26 +22,6 @@ PRESENCE = f"{{{CLIENT}}}presence"
 MESSAGE = f"{{{CLIENT}}}message"
 IQ = f"{{{CLIENT}}}iq"
 
-# Legacy numeric codes (XEP-0086) lib-jitsi-meet and old clients still look at.
-_LEGACY_CODES = {
-    "not-authorized": "401", "forbidden": "403", "item-not-found": "404", "not-allowed": "405",
-    "not-acceptable": "406", "registration-required": "407", "conflict": "409",
-    "service-unavailable": "503", "bad-request": "400", "jid-malformed": "400",
-    "feature-not-implemented": "501", "internal-server-error": "500",
-    "remote-server-not-found": "404", "policy-violation": "403", "resource-constraint": "500",
-}
-
-
-class StanzaError(Exception):
-    """A request refused with an XMPP stanza error (RFC 6120 §8.3)."""
-
-    def __init__(self, type_: str, condition: str, text: str = "", extra: Iterable[Element] = ()) -> None:
-        super().__init__(f"{type_}/{condition}" + (f": {text}" if text else ""))
-        self.type = type_
-        self.condition = condition
-        self.text = text
-        self.extra = list(extra)
-
 
 def stanza(kind: str, from_: str | None = None, to: str | None = None, type_: str | None = None,
            id_: str | None = None) -> Element:
@@ -56,35 +35,6 @@ def stanza(kind: str, from_: str | None = None, to: str | None = None, type_: st
         el.set("type", type_)
     if id_ is not None:
         el.set("id", id_)
-    return el
-
-
-def error_reply(original: Element, error: StanzaError, include_payload: bool = False) -> Element:
-    """The error answer to ``original``: addresses swapped, same id, ``<error>`` appended."""
-    reply = Element(original.tag)
-    for key in ("id",):
-        if key in original.attrib:
-            reply.set(key, original.get(key))
-    if original.get("to"):
-        reply.set("from", original.get("to"))
-    if original.get("from"):
-        reply.set("to", original.get("from"))
-    reply.set("type", "error")
-    if include_payload:
-        reply.extend(list(original))
-    reply.append(error_element(error))
-    return reply
-
-
-def error_element(error: StanzaError) -> Element:
-    el = Element(f"{{{CLIENT}}}error", type=error.type)
-    code = _LEGACY_CODES.get(error.condition)
-    if code:
-        el.set("code", code)
-    SubElement(el, f"{{{STANZAS}}}{error.condition}")
-    if error.text:
-        SubElement(el, f"{{{STANZAS}}}text").text = error.text
-    el.extend(error.extra)
     return el
 
 

@@ -17,7 +17,8 @@ from ...settings import Settings
 from ..component import Component, Host, Origin
 from ..muc.room import Occupant, Room
 from ..muc.service import MucService
-from ..muc.stanza import DISCO_INFO, IQ, MESSAGE, StanzaError, error_reply, json_message, result
+from ...common.errors import StanzaError, error_reply
+from ..muc.stanza import DISCO_INFO, IQ, MESSAGE, json_message, result
 
 
 @dataclass

@@ -13,7 +13,8 @@ from xml.etree.ElementTree import Element
 from ...settings import Settings
 from ..component import Origin
 from ..muc.room import Occupant, Room
-from ..muc.stanza import CLIENT, StanzaError, json_message
+from ...common.errors import StanzaError
+from ..muc.stanza import CLIENT, json_message
 from . import JitsiComponent, RoomContext
 
 MEDIA_TYPES = ("audio", "video", "desktop")

@@ -22,7 +22,8 @@ from ...settings import Settings
 from ..component import Origin
 from ..muc.room import AFFILIATION_RANK, Occupant, Room
 from ..muc.service import Join, MucService
-from ..muc.stanza import CLIENT, StanzaError, json_message
+from ...common.errors import StanzaError
+from ..muc.stanza import CLIENT, json_message
 from . import RoomContext
 
 NS = "http://jitsi.org/protocol/breakout_rooms"

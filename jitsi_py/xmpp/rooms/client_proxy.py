@@ -25,7 +25,8 @@ from ...settings import Settings
 from ..component import Host, Origin
 from ...common import jid as jids
 from ..muc.tenants import TenantMap
-from ..muc.stanza import FOCUS, IQ, MESSAGE, PRESENCE, StanzaError, error_reply, stanza
+from ...common.errors import StanzaError, error_reply
+from ..muc.stanza import FOCUS, IQ, MESSAGE, PRESENCE, stanza
 from . import RoomContext
 
 Gate = Callable[[Element, Element, "Origin | None"], Awaitable[None]]  # (iq, conference, origin)

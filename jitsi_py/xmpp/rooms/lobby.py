@@ -15,7 +15,8 @@ from ...settings import Settings
 from ...common import jid as jids
 from ..muc.room import AFFILIATION_RANK, Occupant, Room
 from ..muc.service import Join
-from ..muc.stanza import CLIENT, JITMEET, MUC, NICK, StanzaError, stanza
+from ...common.errors import StanzaError
+from ..muc.stanza import CLIENT, JITMEET, MUC, NICK, stanza
 from . import RoomContext
 
 DISPLAYNAME_REQUIRED = "http://jitsi.org/protocol/lobbyrooms#displayname_required"

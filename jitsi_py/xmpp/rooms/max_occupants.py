@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ...settings import Settings
 from ..muc.service import Join, counted_occupants
-from ..muc.stanza import StanzaError
+from ...common.errors import StanzaError
 from . import RoomContext
 
 

@@ -12,7 +12,8 @@ from xml.etree.ElementTree import Element
 from ...settings import Settings
 from ..component import Origin
 from ..muc.room import Occupant, Room
-from ..muc.stanza import JITMEET, StanzaError, json_message
+from ...common.errors import StanzaError
+from ..muc.stanza import JITMEET, json_message
 from . import JitsiComponent, RoomContext
 
 # Keys only the server or the focus may set.

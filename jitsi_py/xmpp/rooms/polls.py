@@ -13,7 +13,8 @@ from xml.etree.ElementTree import Element
 from ...settings import Settings
 from ..component import Origin
 from ..muc.room import Occupant, Room
-from ..muc.stanza import CLIENT, JITMEET, StanzaError
+from ...common.errors import StanzaError
+from ..muc.stanza import CLIENT, JITMEET
 from . import JitsiComponent, RoomContext
 
 MAX_PAYLOAD = 1024  # characters; longer commands are refused

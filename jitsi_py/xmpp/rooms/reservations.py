@@ -24,7 +24,8 @@ from ...settings.fields import SettingsError
 from ..component import Origin
 from ...common import jid as jids
 from ..muc.room import Room
-from ..muc.stanza import FOCUS, StanzaError
+from ...common.errors import StanzaError
+from ..muc.stanza import FOCUS
 from . import RoomContext
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ...settings import Settings
 from ..auth.jwt import ROOM_MISMATCH, RoomCheck
 from ..muc.service import Join
-from ..muc.stanza import StanzaError
+from ...common.errors import StanzaError
 from . import RoomContext
 
 
