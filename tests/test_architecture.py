@@ -10,13 +10,34 @@ PACKAGE = ROOT / "jitsi_py"
 SERVICES = ("xmpp", "focus", "bridge", "web")
 SHARED = ("common", "settings")
 
-# Protocol cores that must stay sans-I/O: bytes/elements and time in, events and bytes out.
+# Protocol cores that must stay sans-I/O: bytes/elements and ``now`` in, events, bytes and the next
+# deadline out. A core neither does I/O, nor reads the clock, nor awaits: its glue does. A path
+# ending in "/" is every module of that package. Every entry must exist: a core that is renamed or
+# split must be listed again under its new name, or it would silently lose the check.
 SANS_IO_CORES = (
-    "common/xmlstream.py", "common/jid.py", "xmpp/c2s.py", "xmpp/sasl.py", "xmpp/muc/room.py",
-    "bridge/ice.py", "bridge/dtls.py", "bridge/rtp.py", "bridge/rtcp.py", "bridge/forwarder.py",
-    "bridge/speaker.py", "focus/conference.py", "focus/bridges.py", "focus/jingle.py", "focus/colibri2.py",
+    "common/xmlstream.py", "common/jid.py", "common/stanzas/",
+    "xmpp/c2s.py", "xmpp/sasl.py", "xmpp/muc/",
+    "bridge/ice.py", "bridge/dtls.py", "bridge/srtp.py", "bridge/rtp.py", "bridge/rtcp.py",
+    "bridge/forwarder.py", "bridge/speaker.py", "bridge/allocation.py", "bridge/bwe.py", "bridge/temporal.py",
+    "bridge/probing.py", "bridge/ssrc_pool.py", "bridge/colibri2.py",
+    "focus/conference.py", "focus/bridges.py", "focus/caps.py", "focus/jingle.py", "focus/colibri2.py",
     "focus/auth.py", "focus/relays.py",
 )
+
+# Modules inside a core package that are its glue: they hand the core the real clock and sockets.
+CORE_GLUE = ("xmpp/muc/__init__.py",)
+
+IO_MODULES = ("asyncio", "socket", "selectors", "aiohttp", "slixmpp", "time")
+CLOCK_CALLS = ("now", "utcnow", "today", "time", "monotonic", "perf_counter", "monotonic_ns", "time_ns")
+
+# Breaches found when these rules were written, left for the owners of those packages to mend
+# (SASL backends are awaited from the stream core; the DTLS certificate's validity window is dated
+# from the wall clock). The test also fails once one is mended, so the list can only shrink.
+KNOWN_BREACHES = {
+    "xmpp/c2s.py defines async def _sasl_step",
+    "xmpp/sasl.py defines async def step",
+    "bridge/dtls.py reads the clock: datetime.now",
+}
 
 
 def _imports(path: Path) -> list[str]:
@@ -73,16 +94,37 @@ def test_bench_is_a_client_only():
     assert offenders == []
 
 
-def test_sans_io_cores_do_no_io():
-    offenders = []
-    for relative in SANS_IO_CORES:
-        path = PACKAGE / relative
-        if not path.exists():
-            continue
-        for name in _imports(path):
-            if name.split(".")[0] in ("asyncio", "socket", "aiohttp", "slixmpp", "selectors"):
-                offenders.append(f"{relative} imports {name}")
-    assert offenders == []
+def _core_files(entry: str) -> list[Path]:
+    path = PACKAGE / entry
+    if entry.endswith("/"):
+        glue = {PACKAGE / g for g in CORE_GLUE}
+        return [f for f in sorted(path.glob("*.py")) if f not in glue]
+    return [path]
+
+
+def _breaches(path: Path) -> list[str]:
+    """I/O imports, clock reads (``time.monotonic()``, ``datetime.now()``...) and ``async def``."""
+    relative = path.relative_to(PACKAGE).as_posix()
+    found = [f"{relative} imports {name}" for name in _imports(path) if name.split(".")[0] in IO_MODULES]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.AsyncFunctionDef):
+            found.append(f"{relative} defines async def {node.name}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CLOCK_CALLS:
+            owner = ast.unparse(node.func.value)
+            if owner.split(".")[-1] in ("time", "datetime", "date", "loop") or owner.endswith("get_running_loop()"):
+                found.append(f"{relative} reads the clock: {owner.split('.')[-1]}.{node.func.attr}")
+    return found
+
+
+def test_sans_io_cores_exist():
+    missing = [entry for entry in SANS_IO_CORES if not any(f.exists() for f in _core_files(entry))]
+    assert missing == [], "a listed core is gone: list it again under its new name"
+
+
+def test_sans_io_cores_do_no_io_read_no_clock_and_never_await():
+    found = {b for entry in SANS_IO_CORES for path in _core_files(entry) if path.exists() for b in _breaches(path)}
+    assert sorted(found - KNOWN_BREACHES) == []
+    assert sorted(KNOWN_BREACHES - found) == [], "fixed: drop these from KNOWN_BREACHES"
 
 
 def test_the_all_in_one_imports_only_each_services_run():

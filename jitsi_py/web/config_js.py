@@ -8,11 +8,14 @@ SSI (``subdir``, ``subdomain``) is rendered per request by :meth:`ConfigJs.rende
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from ..settings import Settings
-from ..settings.web import BITRATE_LEVELS, VIDEO_CODECS
+from ..settings.common import Domains
+from ..settings.web import BITRATE_LEVELS, VIDEO_CODECS, Features, Web
 
 
 def js(value: object) -> str:
@@ -23,20 +26,6 @@ def public_host(public_url: str) -> str:
     """PUBLIC_URL without scheme and trailing slash, as the templates' ``trimPrefix`` does."""
     parts = urlsplit(public_url if "//" in public_url else "https://" + public_url)
     return (parts.netloc + parts.path).rstrip("/")
-
-
-class Lines:
-    def __init__(self) -> None:
-        self.out: list[str] = []
-
-    def set(self, key: str, value: object) -> None:
-        self.out.append(f"config.{key} = {js(value)};")
-
-    def raw(self, line: str) -> None:
-        self.out.append(line)
-
-    def text(self) -> str:
-        return "\n".join(self.out) + "\n"
 
 
 @dataclass(frozen=True)
@@ -56,235 +45,281 @@ class ConfigJs:
         return self.head + middle + self.tail
 
 
-def build_config_js(settings: Settings, custom: str | None = None) -> ConfigJs:
-    web, common = settings.web, settings.common
-    f, domains = web.features, common.domains
-    host = public_host(common.public_url)
-    public_url = common.public_url.rstrip("/")
+class Js(str):
+    """A JavaScript expression emitted as it is: it reads the per-request ``subdir``/``subdomain``."""
 
-    head = Lines()
-    for line in f.config_prefix.split("\\n"):
-        head.raw(line)
-    head.raw("var config = {};")
-    head.raw("config.hosts = {};")
-    head.set("hosts.domain", domains.domain)
 
-    c = Lines()
-    if web.routes.subdomains:
-        muc_prefix = domains.muc.split(".")[0]
-        c.raw(f"config.hosts.muc = {js(muc_prefix + '.')} + subdomain + {js(domains.domain)};")
-    else:
-        c.set("hosts.muc", domains.muc)
-    if common.auth.enabled:
-        if common.auth.guests:
-            c.set("hosts.anonymousdomain", domains.guest)
-        if f.auth_domain:
-            c.set("hosts.authdomain", domains.domain)
-    sub = " + subdir + " if web.routes.subdomains else " + "
-    bosh_base = "/" if f.bosh_relative else f"https://{host}/"
-    c.raw(f"config.bosh = {js(bosh_base)}{sub}'http-bind';")
-    if web.routes.xmpp_websocket:
-        c.raw(f"config.websocket = {js(f'wss://{host}/')}{sub}'xmpp-websocket';")
-    c.set("bridgeChannel", {"preferSctp": f.prefer_sctp})
+@dataclass(frozen=True)
+class Source:
+    """What the rows read: the settings, and the host and URL the templates derive from PUBLIC_URL."""
 
-    c.set("resolution", f.resolution)
-    c.set("constraints", {"video": {
-        "height": {"ideal": f.resolution, "max": f.resolution, "min": f.resolution_min},
-        "width": {"ideal": f.resolution_width, "max": f.resolution_width, "min": f.resolution_width_min},
-    }})
-    if not f.simulcast:
-        c.set("disableSimulcast", True)
-    c.set("startVideoMuted", f.start_video_muted)
-    c.set("startWithVideoMuted", f.start_with_video_muted)
-    c.set("flags", {"sourceNameSignaling": True, "sendMultipleVideoStreams": True,
-                    "receiveMultipleVideoStreams": True})
-    if not f.desktop_framerate_auto:
-        c.set("desktopSharingFrameRate", {"min": f.desktop_framerate_min, "max": f.desktop_framerate_max})
-    c.set("enableNoAudioDetection", f.no_audio_detection)
-    c.set("enableTalkWhileMuted", f.talk_while_muted)
-    c.set("disableAP", not f.audio_processing)
-    c.set("disableAGC", not f.automatic_gain_control)
-    c.set("audioQuality", {"stereo": f.stereo})
-    if f.opus_bitrate:
-        c.set("audioQuality.opusMaxAverageBitrate", f.opus_bitrate)
-    c.set("startAudioOnly", f.start_audio_only)
-    c.set("startAudioMuted", f.start_audio_muted)
-    c.set("startWithAudioMuted", f.start_with_audio_muted)
-    c.set("startSilent", f.start_silent)
-    c.set("enableOpusRed", f.opus_red)
-    c.set("disableAudioLevels", f.disable_audio_levels)
-    c.set("enableNoisyMicDetection", f.noisy_mic_detection)
-    c.set("enableIceRestart", f.ice_restart)
-    c.set("enableIceRestartOnNetworkChange", f.ice_restart_on_network_change)
-    c.set("p2p", {"enabled": f.p2p, "codecPreferenceOrder": list(f.codec_order_jvb),
-                  "mobileCodecPreferenceOrder": list(f.codec_order_jvb_mobile)})
-    if f.p2p_stun_servers:
-        c.set("p2p.stunServers", [{"urls": "stun:" + url} for url in f.p2p_stun_servers])
-    c.set("hideAddRoomButton", not f.breakout_rooms)
-    if f.etherpad_public_url:
-        c.set("etherpad_base", f.etherpad_public_url)
-    elif web.routes.etherpad_url_base:
-        c.set("etherpad_base", f"{public_url}/etherpad/p/")
-    if f.recording or f.transcriptions:
-        c.set("hiddenDomain", domains.hidden)
-    if f.recording:
-        c.set("recordingService", {"enabled": f.service_recording, "sharingEnabled": f.file_recording_sharing})
-        c.set("liveStreaming", {
-            "enabled": f.livestreaming, "dataPrivacyLink": f.livestreaming_privacy_link,
-            "helpLink": f.livestreaming_help_link, "termsLink": f.livestreaming_terms_link,
-            "validatorRegExpString": f.livestreaming_validator})
-        if f.dropbox_appkey:
-            c.set("dropbox", {"appKey": f.dropbox_appkey})
-            if f.dropbox_redirect_uri:
-                c.set("dropbox.redirectURI", f.dropbox_redirect_uri)
-    c.set("localRecording", {"disable": f.disable_local_recording,
-                             "notifyAllParticipants": f.local_recording_notify_all,
-                             "disableSelfRecording": f.local_recording_self_start})
-    c.set("analytics", {})
-    if f.rtcstats:
-        c.set("analytics.rtcstatsEnabled", True)
-        c.set("analytics.rtcstatsStoreLogs", f.rtcstats_store_logs)
-        c.set("analytics.rtcstatsEndpoint", f"wss://{host}/rtcstats-ws")
-        c.set("analytics.rtcstatsPollInterval", f.rtcstats_poll_interval)
-        c.set("analytics.rtcstatsSendSdp", f.rtcstats_send_sdp)
-    for key, value in (("amplitudeAPPKey", f.amplitude_id), ("googleAnalyticsTrackingId", f.google_analytics_id),
-                       ("matomoEndpoint", f.matomo_endpoint), ("matomoSiteID", f.matomo_site_id)):
-        if value:
-            c.set(f"analytics.{key}", value)
-    if f.analytics_script_urls:
-        c.set("analytics.scriptURLs", list(f.analytics_script_urls))
-    if f.analytics_whitelisted_events:
-        c.set("analytics.whiteListedEvents", list(f.analytics_whitelisted_events))
-    if f.jaas_components:
-        c.set("dialInConfCodeUrl", "https://conference-mapper.jitsi.net/v1/access")
-        c.set("dialInNumbersUrl", "https://conference-mapper.jitsi.net/v1/access/dids")
-    else:
-        _optional(c, "dialInConfCodeUrl", f.confcode_url)
-        _optional(c, "dialInNumbersUrl", f.dialin_numbers_url)
-    _optional(c, "dialOutAuthUrl", f.dialout_auth_url)
-    _optional(c, "dialOutCodesUrl", f.dialout_codes_url)
-    c.set("enableCalendarIntegration", f.calendar)
-    _optional(c, "googleApiApplicationClientID", f.google_api_app_client_id)
-    _optional(c, "microsoftApiApplicationClientID", f.microsoft_api_app_client_id)
-    _optional(c, "inviteServiceUrl", f.invite_service_url)
-    if f.people_search_url:
-        c.set("peopleSearchUrl", f.people_search_url)
-        c.set("peopleSearchQueryTypes", ["user", "conferenceRooms"])
-    c.set("prejoinConfig", {"enabled": f.prejoin_page, "hideDisplayName": f.hide_prejoin_display_name})
-    if f.hide_prejoin_extra_buttons:
-        c.set("prejoinConfig.hideExtraJoinButtons", list(f.hide_prejoin_extra_buttons))
-    c.set("welcomePage", {"disabled": not f.welcome_page})
-    c.set("enableClosePage", f.close_page)
-    _optional(c, "defaultLanguage", f.default_language)
-    c.set("requireDisplayName", f.require_display_name)
-    if f.chrome_extension_banner:
-        c.set("chromeExtensionBanner", json.loads(f.chrome_extension_banner))
-    c.set("disableProfile", f.disable_profile)
-    c.set("roomPasswordNumberOfDigits", 10 if f.jaas_components else f.room_password_digits)
-    if not f.remb:
-        c.set("enableRemb", False)
-    if not f.tcc:
-        c.set("enableTcc", False)
-    c.set("transcription", {
-        "enabled": f.transcriptions, "disableClosedCaptions": not f.transcriptions,
-        "translationLanguages": list(f.translation_languages),
-        "translationLanguagesHead": list(f.translation_languages_head),
-        "useAppLanguage": f.use_app_language, "preferredLanguage": f.preferred_language,
-        "disableStartForAll": f.disable_start_for_all, "autoCaptionOnRecord": f.auto_caption_on_record})
-    c.set("audioTranslation", {"enabled": f.audio_translation})
-    if f.dynamic_branding_url:
-        c.set("dynamicBrandingUrl", f.dynamic_branding_url)
-    elif f.branding_data_url:
-        c.set("brandingDataUrl", f.branding_data_url)
-    _optional(c, "tokenAuthUrl", f.token_auth_url)
-    deployment = {key: value for key, value in (
+    f: Features
+    web: Web
+    domains: Domains
+    auth_enabled: bool
+    guests: bool
+    host: str
+    public_url: str
+
+    @property
+    def tenant_join(self) -> str:
+        """How a route is glued to the host: through the tenant's ``subdir`` when nginx fills one in."""
+        return " + subdir + " if self.web.routes.subdomains else " + "
+
+    @property
+    def jaas_domain(self) -> str:
+        return "stage.8x8.vc" if self.f.jaas_use_staging else "8x8.vc"
+
+    @property
+    def jaas(self) -> str:
+        return f"https://{self.jaas_domain}/v1/_jaas"
+
+
+Value = Callable[[Source], object]
+
+
+def always(_: Source) -> bool:
+    return True
+
+
+class Row(NamedTuple):
+    """``config.<key> = <value>;`` when ``when`` holds, in table order (later rows win in the browser)."""
+
+    key: str
+    value: Value
+    when: Callable[[Source], bool] = always
+
+
+def optional(key: str, value: Value) -> Row:
+    """A row emitted only when its setting has a (truthy) value, as the templates' ``{{ if .Env.X }}``."""
+    return Row(key, value, lambda s: bool(value(s)))
+
+
+def _bitrates(s: Source, codec: str) -> dict[str, int]:
+    levels = {key: getattr(s.web.bitrates, f"{codec.lower()}_{level.lower()}") for level, key in BITRATE_LEVELS}
+    return {key: value for key, value in levels.items() if value is not None}
+
+
+def _deployment(f: Features) -> dict[str, str]:
+    return {key: value for key, value in (
         ("environment", f.deployment_environment), ("shard", f.deployment_shard),
         ("envType", f.deployment_environment_type), ("region", f.deployment_region)) if value}
-    c.set("deploymentInfo", deployment)
-    c.set("disableDeepLinking", f.disable_deep_linking)
-    _optional(c, "p2p.preferredCodec", f.p2p_preferred_codec)
-    c.set("videoQuality", {"codecPreferenceOrder": list(f.codec_order_jvb),
-                           "mobileCodecPreferenceOrder": list(f.codec_order_jvb_mobile),
-                           "enableAdaptiveMode": f.adaptive_mode})
-    _optional(c, "videoQuality.preferredCodec", f.videoquality_preferred_codec)
-    for codec in VIDEO_CODECS:
-        levels = {key: getattr(web.bitrates, f"{codec.lower()}_{level.lower()}")
-                  for level, key in BITRATE_LEVELS}
-        c.set(f"videoQuality.{codec.lower()}", {k: v for k, v in levels.items() if v is not None})
-    c.set("disableReactions", f.disable_reactions)
-    c.set("disablePolls", f.disable_polls)
-    if f.toolbar_buttons:
-        c.set("toolbarButtons", list(f.toolbar_buttons))
-    if f.hide_premeeting_buttons:
-        c.set("hiddenPremeetingButtons", list(f.hide_premeeting_buttons))
-    c.set("remoteVideoMenu", {"disabled": f.disable_remote_video_menu, "disableKick": f.disable_kickout,
-                              "disableGrantModerator": f.disable_grant_moderator,
-                              "disablePrivateChat": f.disable_private_chat})
-    e2eping: dict[str, object] = {"enabled": f.e2eping}
-    for key, value in (("numRequests", f.e2eping_num_requests),
-                       ("maxConferenceSize", f.e2eping_max_conference_size),
-                       ("maxMessagePerSecond", f.e2eping_max_message_per_second)):
-        if value is not None:
-            e2eping[key] = value
-    c.set("e2eping", e2eping)
-    c.set("virtualBackground", {"enableV2": f.virtual_background_v2})
-    whiteboard: dict[str, object] = {"enabled": bool(f.whiteboard_public_url or f.whiteboard_url_base)}
-    if f.whiteboard_public_url:
-        whiteboard["collabServerBaseUrl"] = f.whiteboard_public_url
-    elif f.whiteboard_url_base:
-        whiteboard["collabServerBaseUrl"] = public_url
-    c.set("whiteboard", whiteboard)
-    if f.jaas_app_id:
-        _jaas(c, f.jaas_app_id, f.jaas_use_staging)
-    c.set("testing", {"enableCodecSelectionAPI": True})
-    if custom:
-        c.raw("// custom-config.js")
-        c.raw(custom)
-    return ConfigJs(head.text(), c.text(), web.routes.subdomains)
 
 
-def _optional(lines: Lines, key: str, value: object) -> None:
-    if value:
-        lines.set(key, value)
+def _e2eping(f: Features) -> dict[str, object]:
+    limits = (("numRequests", f.e2eping_num_requests), ("maxConferenceSize", f.e2eping_max_conference_size),
+              ("maxMessagePerSecond", f.e2eping_max_message_per_second))
+    return {"enabled": f.e2eping, **{key: value for key, value in limits if value is not None}}
 
 
-def _jaas(c: Lines, app_id: str, staging: bool) -> None:
-    """JaaS-hosted components: the connection and service URLs point at 8x8's deployment."""
-    domain = "stage.8x8.vc" if staging else "8x8.vc"
-    jaas = f"https://{domain}/v1/_jaas"
-    c.set("hosts.domain", domain)
-    c.set("hosts.muc", f"conference.{app_id}.{domain}")
-    c.set("hosts.focus", f"focus.{domain}")
-    c.set("analytics.rtcstatsEnabled", True)
-    c.set("analytics.rtcstatsStoreLogs", True)
-    c.set("analytics.rtcstatsUseLegacy", False)
-    c.set("analytics.rtcstatsEndpoint", "wss://rtcstats-server-8x8.jitsi.net/")
-    c.set("analytics.rtcstatsPollInterval", 10000)
-    c.set("analytics.rtcstatsSendSdp", True)
-    c.set("bosh", f"https://{domain}/{app_id}/http-bind")
-    c.set("websocket", f"wss://{domain}/{app_id}/xmpp-websocket")
-    c.set("websocketKeepAliveUrl", f"https://{domain}/{app_id}/_unlock")
-    c.set("conferenceRequestUrl", f"https://{domain}/{app_id}/conference-request/v1")
-    c.set("hiddenDomain", f"recorder.{domain}")
-    c.set("hiddenFromRecorderFeatureEnabled", True)
-    c.set("enableEmailInStats", True)
-    for key, path in (
-        ("jaasActuatorUrl", "jaas-actuator"), ("jaasTokenUrl", "token-mapping"),
-        ("jaasConferenceCreatorUrl", "vmms-conference-mapper/v1/access/conference-creator"),
-        ("webhookProxyUrl", "webhook-proxy"), ("billingCounterUrl", "billing-counter/v1/connection"),
-        ("brandingDataUrl", "branding/public/v1/conferences"),
-        ("dialInNumbersUrl", "vmms-conference-mapper/access/v1/dids"),
-        ("dialInConfCodeUrl", "vmms-conference-mapper/v1/access"), ("dialOutAuthUrl", "phone-authorize"),
-        ("dialOutRegionUrl", "customer-configs/v1/outbound-destination"),
-        ("peopleSearchUrl", "v1/directory/search"), ("inviteServiceUrl", "v1/meeting/invite"),
-        ("recordingSharingUrl", "jaas-recordings/link"), ("sipInviteUrl", "sip-jibri-gateway/jibris/invite"),
-        ("jaasFeedbackMetadataURL", "webhook-proxy/feedback"),
-    ):
-        c.set(key, f"{jaas}/{path}")
-    c.set("peopleSearchQueryTypes", ["user", "conferenceRooms"])
-    pilot = "-pilot" if staging else ""
-    c.set("whiteboard.collabServerBaseUrl", f"https://eght-excalidraw-backend{pilot}.cloudflare.jitsi.net")
-    c.set("whiteboard.userLimit", 25)
+def _whiteboard(s: Source) -> dict[str, object]:
+    base = s.f.whiteboard_public_url or (s.public_url if s.f.whiteboard_url_base else None)
+    return {"enabled": bool(base), **({"collabServerBaseUrl": base} if base else {})}
+
+
+CONFIG_ROWS: tuple[Row, ...] = (
+    # --- connection (system-config.js) ---
+    Row("hosts.muc", lambda s: Js(f"{js(s.domains.muc.split('.')[0] + '.')} + subdomain + {js(s.domains.domain)}"),
+        lambda s: s.web.routes.subdomains),
+    Row("hosts.muc", lambda s: s.domains.muc, lambda s: not s.web.routes.subdomains),
+    Row("hosts.anonymousdomain", lambda s: s.domains.guest, lambda s: s.auth_enabled and s.guests),
+    Row("hosts.authdomain", lambda s: s.domains.domain, lambda s: s.auth_enabled and s.f.auth_domain),
+    Row("bosh", lambda s: Js(f"{js('/' if s.f.bosh_relative else f'https://{s.host}/')}{s.tenant_join}'http-bind'")),
+    Row("websocket", lambda s: Js(f"{js(f'wss://{s.host}/')}{s.tenant_join}'xmpp-websocket'"),
+        lambda s: s.web.routes.xmpp_websocket),
+    Row("bridgeChannel", lambda s: {"preferSctp": s.f.prefer_sctp}),
+    # --- video ---
+    Row("resolution", lambda s: s.f.resolution),
+    Row("constraints", lambda s: {"video": {
+        "height": {"ideal": s.f.resolution, "max": s.f.resolution, "min": s.f.resolution_min},
+        "width": {"ideal": s.f.resolution_width, "max": s.f.resolution_width, "min": s.f.resolution_width_min}}}),
+    Row("disableSimulcast", lambda s: True, lambda s: not s.f.simulcast),
+    Row("startVideoMuted", lambda s: s.f.start_video_muted),
+    Row("startWithVideoMuted", lambda s: s.f.start_with_video_muted),
+    Row("flags", lambda s: {"sourceNameSignaling": True, "sendMultipleVideoStreams": True,
+                            "receiveMultipleVideoStreams": True}),
+    Row("desktopSharingFrameRate", lambda s: {"min": s.f.desktop_framerate_min, "max": s.f.desktop_framerate_max},
+        lambda s: not s.f.desktop_framerate_auto),
+    # --- audio ---
+    Row("enableNoAudioDetection", lambda s: s.f.no_audio_detection),
+    Row("enableTalkWhileMuted", lambda s: s.f.talk_while_muted),
+    Row("disableAP", lambda s: not s.f.audio_processing),
+    Row("disableAGC", lambda s: not s.f.automatic_gain_control),
+    Row("audioQuality", lambda s: {"stereo": s.f.stereo}),
+    optional("audioQuality.opusMaxAverageBitrate", lambda s: s.f.opus_bitrate),
+    Row("startAudioOnly", lambda s: s.f.start_audio_only),
+    Row("startAudioMuted", lambda s: s.f.start_audio_muted),
+    Row("startWithAudioMuted", lambda s: s.f.start_with_audio_muted),
+    Row("startSilent", lambda s: s.f.start_silent),
+    Row("enableOpusRed", lambda s: s.f.opus_red),
+    Row("disableAudioLevels", lambda s: s.f.disable_audio_levels),
+    Row("enableNoisyMicDetection", lambda s: s.f.noisy_mic_detection),
+    # --- connectivity and p2p ---
+    Row("enableIceRestart", lambda s: s.f.ice_restart),
+    Row("enableIceRestartOnNetworkChange", lambda s: s.f.ice_restart_on_network_change),
+    Row("p2p", lambda s: {"enabled": s.f.p2p, "codecPreferenceOrder": list(s.f.codec_order_jvb),
+                          "mobileCodecPreferenceOrder": list(s.f.codec_order_jvb_mobile)}),
+    optional("p2p.stunServers", lambda s: [{"urls": "stun:" + url} for url in s.f.p2p_stun_servers]),
+    # --- etherpad, recording, live streaming ---
+    Row("hideAddRoomButton", lambda s: not s.f.breakout_rooms),
+    optional("etherpad_base", lambda s: s.f.etherpad_public_url),
+    Row("etherpad_base", lambda s: f"{s.public_url}/etherpad/p/",
+        lambda s: not s.f.etherpad_public_url and bool(s.web.routes.etherpad_url_base)),
+    Row("hiddenDomain", lambda s: s.domains.hidden, lambda s: s.f.recording or s.f.transcriptions),
+    Row("recordingService", lambda s: {"enabled": s.f.service_recording,
+                                       "sharingEnabled": s.f.file_recording_sharing}, lambda s: s.f.recording),
+    Row("liveStreaming", lambda s: {
+        "enabled": s.f.livestreaming, "dataPrivacyLink": s.f.livestreaming_privacy_link,
+        "helpLink": s.f.livestreaming_help_link, "termsLink": s.f.livestreaming_terms_link,
+        "validatorRegExpString": s.f.livestreaming_validator}, lambda s: s.f.recording),
+    Row("dropbox", lambda s: {"appKey": s.f.dropbox_appkey}, lambda s: s.f.recording and bool(s.f.dropbox_appkey)),
+    Row("dropbox.redirectURI", lambda s: s.f.dropbox_redirect_uri,
+        lambda s: s.f.recording and bool(s.f.dropbox_appkey and s.f.dropbox_redirect_uri)),
+    Row("localRecording", lambda s: {"disable": s.f.disable_local_recording,
+                                     "notifyAllParticipants": s.f.local_recording_notify_all,
+                                     "disableSelfRecording": s.f.local_recording_self_start}),
+    # --- analytics ---
+    Row("analytics", lambda s: {}),
+    Row("analytics.rtcstatsEnabled", lambda s: True, lambda s: s.f.rtcstats),
+    Row("analytics.rtcstatsStoreLogs", lambda s: s.f.rtcstats_store_logs, lambda s: s.f.rtcstats),
+    Row("analytics.rtcstatsEndpoint", lambda s: f"wss://{s.host}/rtcstats-ws", lambda s: s.f.rtcstats),
+    Row("analytics.rtcstatsPollInterval", lambda s: s.f.rtcstats_poll_interval, lambda s: s.f.rtcstats),
+    Row("analytics.rtcstatsSendSdp", lambda s: s.f.rtcstats_send_sdp, lambda s: s.f.rtcstats),
+    optional("analytics.amplitudeAPPKey", lambda s: s.f.amplitude_id),
+    optional("analytics.googleAnalyticsTrackingId", lambda s: s.f.google_analytics_id),
+    optional("analytics.matomoEndpoint", lambda s: s.f.matomo_endpoint),
+    optional("analytics.matomoSiteID", lambda s: s.f.matomo_site_id),
+    optional("analytics.scriptURLs", lambda s: list(s.f.analytics_script_urls)),
+    optional("analytics.whiteListedEvents", lambda s: list(s.f.analytics_whitelisted_events)),
+    # --- dial-in/out, calendar, invites (JaaS components bring their own dial-in) ---
+    Row("dialInConfCodeUrl", lambda s: "https://conference-mapper.jitsi.net/v1/access",
+        lambda s: s.f.jaas_components),
+    Row("dialInNumbersUrl", lambda s: "https://conference-mapper.jitsi.net/v1/access/dids",
+        lambda s: s.f.jaas_components),
+    Row("dialInConfCodeUrl", lambda s: s.f.confcode_url,
+        lambda s: not s.f.jaas_components and bool(s.f.confcode_url)),
+    Row("dialInNumbersUrl", lambda s: s.f.dialin_numbers_url,
+        lambda s: not s.f.jaas_components and bool(s.f.dialin_numbers_url)),
+    optional("dialOutAuthUrl", lambda s: s.f.dialout_auth_url),
+    optional("dialOutCodesUrl", lambda s: s.f.dialout_codes_url),
+    Row("enableCalendarIntegration", lambda s: s.f.calendar),
+    optional("googleApiApplicationClientID", lambda s: s.f.google_api_app_client_id),
+    optional("microsoftApiApplicationClientID", lambda s: s.f.microsoft_api_app_client_id),
+    optional("inviteServiceUrl", lambda s: s.f.invite_service_url),
+    optional("peopleSearchUrl", lambda s: s.f.people_search_url),
+    Row("peopleSearchQueryTypes", lambda s: ["user", "conferenceRooms"], lambda s: bool(s.f.people_search_url)),
+    # --- pages and the user interface ---
+    Row("prejoinConfig", lambda s: {"enabled": s.f.prejoin_page, "hideDisplayName": s.f.hide_prejoin_display_name}),
+    optional("prejoinConfig.hideExtraJoinButtons", lambda s: list(s.f.hide_prejoin_extra_buttons)),
+    Row("welcomePage", lambda s: {"disabled": not s.f.welcome_page}),
+    Row("enableClosePage", lambda s: s.f.close_page),
+    optional("defaultLanguage", lambda s: s.f.default_language),
+    Row("requireDisplayName", lambda s: s.f.require_display_name),
+    Row("chromeExtensionBanner", lambda s: json.loads(str(s.f.chrome_extension_banner)),
+        lambda s: bool(s.f.chrome_extension_banner)),
+    Row("disableProfile", lambda s: s.f.disable_profile),
+    Row("roomPasswordNumberOfDigits", lambda s: 10 if s.f.jaas_components else s.f.room_password_digits),
+    Row("enableRemb", lambda s: False, lambda s: not s.f.remb),
+    Row("enableTcc", lambda s: False, lambda s: not s.f.tcc),
+    Row("transcription", lambda s: {
+        "enabled": s.f.transcriptions, "disableClosedCaptions": not s.f.transcriptions,
+        "translationLanguages": list(s.f.translation_languages),
+        "translationLanguagesHead": list(s.f.translation_languages_head),
+        "useAppLanguage": s.f.use_app_language, "preferredLanguage": s.f.preferred_language,
+        "disableStartForAll": s.f.disable_start_for_all, "autoCaptionOnRecord": s.f.auto_caption_on_record}),
+    Row("audioTranslation", lambda s: {"enabled": s.f.audio_translation}),
+    optional("dynamicBrandingUrl", lambda s: s.f.dynamic_branding_url),
+    Row("brandingDataUrl", lambda s: s.f.branding_data_url,
+        lambda s: not s.f.dynamic_branding_url and bool(s.f.branding_data_url)),
+    optional("tokenAuthUrl", lambda s: s.f.token_auth_url),
+    Row("deploymentInfo", lambda s: _deployment(s.f)),
+    Row("disableDeepLinking", lambda s: s.f.disable_deep_linking),
+    # --- codecs and bitrates ---
+    optional("p2p.preferredCodec", lambda s: s.f.p2p_preferred_codec),
+    Row("videoQuality", lambda s: {"codecPreferenceOrder": list(s.f.codec_order_jvb),
+                                   "mobileCodecPreferenceOrder": list(s.f.codec_order_jvb_mobile),
+                                   "enableAdaptiveMode": s.f.adaptive_mode}),
+    optional("videoQuality.preferredCodec", lambda s: s.f.videoquality_preferred_codec),
+    *(Row(f"videoQuality.{codec.lower()}", lambda s, codec=codec: _bitrates(s, codec)) for codec in VIDEO_CODECS),
+    # --- toolbar, menus and in-meeting features ---
+    Row("disableReactions", lambda s: s.f.disable_reactions),
+    Row("disablePolls", lambda s: s.f.disable_polls),
+    optional("toolbarButtons", lambda s: list(s.f.toolbar_buttons)),
+    optional("hiddenPremeetingButtons", lambda s: list(s.f.hide_premeeting_buttons)),
+    Row("remoteVideoMenu", lambda s: {"disabled": s.f.disable_remote_video_menu, "disableKick": s.f.disable_kickout,
+                                      "disableGrantModerator": s.f.disable_grant_moderator,
+                                      "disablePrivateChat": s.f.disable_private_chat}),
+    Row("e2eping", lambda s: _e2eping(s.f)),
+    Row("virtualBackground", lambda s: {"enableV2": s.f.virtual_background_v2}),
+    Row("whiteboard", _whiteboard),
+)
+
+
+def _jaas_url(key: str, path: str) -> Row:
+    return Row(key, lambda s: f"{s.jaas}/{path}")
+
+
+# JAAS_APP_ID: the connection and service URLs point at 8x8's hosted deployment instead.
+JAAS_ROWS: tuple[Row, ...] = (
+    Row("hosts.domain", lambda s: s.jaas_domain),
+    Row("hosts.muc", lambda s: f"conference.{s.f.jaas_app_id}.{s.jaas_domain}"),
+    Row("hosts.focus", lambda s: f"focus.{s.jaas_domain}"),
+    Row("analytics.rtcstatsEnabled", lambda s: True),
+    Row("analytics.rtcstatsStoreLogs", lambda s: True),
+    Row("analytics.rtcstatsUseLegacy", lambda s: False),
+    Row("analytics.rtcstatsEndpoint", lambda s: "wss://rtcstats-server-8x8.jitsi.net/"),
+    Row("analytics.rtcstatsPollInterval", lambda s: 10000),
+    Row("analytics.rtcstatsSendSdp", lambda s: True),
+    Row("bosh", lambda s: f"https://{s.jaas_domain}/{s.f.jaas_app_id}/http-bind"),
+    Row("websocket", lambda s: f"wss://{s.jaas_domain}/{s.f.jaas_app_id}/xmpp-websocket"),
+    Row("websocketKeepAliveUrl", lambda s: f"https://{s.jaas_domain}/{s.f.jaas_app_id}/_unlock"),
+    Row("conferenceRequestUrl", lambda s: f"https://{s.jaas_domain}/{s.f.jaas_app_id}/conference-request/v1"),
+    Row("hiddenDomain", lambda s: f"recorder.{s.jaas_domain}"),
+    Row("hiddenFromRecorderFeatureEnabled", lambda s: True),
+    Row("enableEmailInStats", lambda s: True),
+    _jaas_url("jaasActuatorUrl", "jaas-actuator"),
+    _jaas_url("jaasTokenUrl", "token-mapping"),
+    _jaas_url("jaasConferenceCreatorUrl", "vmms-conference-mapper/v1/access/conference-creator"),
+    _jaas_url("webhookProxyUrl", "webhook-proxy"),
+    _jaas_url("billingCounterUrl", "billing-counter/v1/connection"),
+    _jaas_url("brandingDataUrl", "branding/public/v1/conferences"),
+    _jaas_url("dialInNumbersUrl", "vmms-conference-mapper/access/v1/dids"),
+    _jaas_url("dialInConfCodeUrl", "vmms-conference-mapper/v1/access"),
+    _jaas_url("dialOutAuthUrl", "phone-authorize"),
+    _jaas_url("dialOutRegionUrl", "customer-configs/v1/outbound-destination"),
+    _jaas_url("peopleSearchUrl", "v1/directory/search"),
+    _jaas_url("inviteServiceUrl", "v1/meeting/invite"),
+    _jaas_url("recordingSharingUrl", "jaas-recordings/link"),
+    _jaas_url("sipInviteUrl", "sip-jibri-gateway/jibris/invite"),
+    _jaas_url("jaasFeedbackMetadataURL", "webhook-proxy/feedback"),
+    Row("peopleSearchQueryTypes", lambda s: ["user", "conferenceRooms"]),
+    Row("whiteboard.collabServerBaseUrl", lambda s: "https://eght-excalidraw-backend"
+        f"{'-pilot' if s.f.jaas_use_staging else ''}.cloudflare.jitsi.net"),
+    Row("whiteboard.userLimit", lambda s: 25),
+)
+
+# After the JaaS rows, where the templates put it.
+LAST_ROWS: tuple[Row, ...] = (Row("testing", lambda s: {"enableCodecSelectionAPI": True}),)
+
+
+def _lines(rows: tuple[Row, ...], source: Source) -> list[str]:
+    out = []
+    for key, value, when in rows:
+        if when(source):
+            v = value(source)
+            out.append(f"config.{key} = {v if isinstance(v, Js) else js(v)};")
+    return out
+
+
+def build_config_js(settings: Settings, custom: str | None = None) -> ConfigJs:
+    web, common = settings.web, settings.common
+    source = Source(web.features, web, common.domains, common.auth.enabled, common.auth.guests,
+                    public_host(common.public_url), common.public_url.rstrip("/"))
+    head = [*web.features.config_prefix.split("\\n"), "var config = {};", "config.hosts = {};",
+            f"config.hosts.domain = {js(common.domains.domain)};"]
+    rows = CONFIG_ROWS + (JAAS_ROWS if web.features.jaas_app_id else ()) + LAST_ROWS
+    tail = _lines(rows, source) + (["// custom-config.js", custom] if custom else [])
+    return ConfigJs("\n".join(head) + "\n", "\n".join(tail) + "\n", web.routes.subdomains)
 
 
 # The subset of jitsi-meet's interface_config.js defaults that our client reads; an operator's
