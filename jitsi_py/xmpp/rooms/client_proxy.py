@@ -22,10 +22,10 @@ from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element
 
 from ...settings import Settings
-from ..component import Host, Origin
+from ..component import Host, Origin, refuse
 from ...common import jid as jids
 from ..muc.tenants import TenantMap
-from ...common.errors import StanzaError, error_reply
+from ...common.errors import StanzaError
 from ..muc.stanza import FOCUS, IQ, MESSAGE, PRESENCE, stanza
 from . import RoomContext
 
@@ -58,8 +58,7 @@ class ClientProxy:
             elif element.tag == MESSAGE and element.get("type") != "error":
                 raise StanzaError("cancel", "feature-not-implemented")
         except StanzaError as error:
-            if element.get("type") != "error":
-                self.host.send(error_reply(element, error))
+            refuse(self.host, element, error)
 
     def session_closed(self, full_jid: str) -> None:
         if full_jid in self.resources:
@@ -109,7 +108,7 @@ class ClientProxy:
                 await gate(iq, conference, origin)
             self._forward(iq)
         except StanzaError as error:
-            self.host.send(error_reply(iq, error, include_payload=False))
+            refuse(self.host, iq, error)
 
     def _forward(self, iq: Element) -> None:
         if not self.resources:

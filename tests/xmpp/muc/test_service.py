@@ -378,11 +378,12 @@ def test_self_ping_answered_by_the_room(muc, host):
 def test_jitsi_rooms_ignore_moderated_and_keep_meeting_id():
     from jitsi_py.settings import Settings
     from jitsi_py.xmpp.muc import build_components
+    from jitsi_py.xmpp.rooms.meeting_id import MeetingId
 
     host = RecordingHost()
     muc = {c.domain: c for c in build_components(Settings.from_values({}), host)}[MUC]
     focus_joins(muc)
-    meeting_id = muc.rooms[ROOM].data["meeting_id"]
+    meeting_id = muc.rooms[ROOM].state(MeetingId).value
     host.clear()
     owner_submit(muc, FOCUS, {"muc#roomconfig_moderatedroom": "1"}, service=True)
     assert not muc.rooms[ROOM].config.moderated
