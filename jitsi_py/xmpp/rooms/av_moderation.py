@@ -14,7 +14,8 @@ from ...settings import Settings
 from ..component import Origin
 from ..muc.room import Occupant, Room
 from ...common.errors import StanzaError
-from ..muc.stanza import CLIENT, json_message
+from ...common.ns import CLIENT
+from ..muc.stanza import json_message
 from ..muc.hooks import Hook
 from . import JitsiComponent, RoomContext
 

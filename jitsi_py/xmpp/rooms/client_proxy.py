@@ -26,7 +26,8 @@ from ..component import Host, Origin, refuse
 from ...common import jid as jids
 from ..muc.tenants import TenantMap
 from ...common.errors import StanzaError
-from ..muc.stanza import FOCUS, IQ, MESSAGE, PRESENCE, stanza
+from ...common.ns import JITSI_FOCUS as FOCUS
+from ..muc.stanza import IQ, MESSAGE, PRESENCE, stanza
 from . import RoomContext
 
 Gate = Callable[[Element, Element, "Origin | None"], Awaitable[None]]  # (iq, conference, origin)

@@ -12,7 +12,7 @@ from xml.etree.ElementTree import Element, SubElement
 from ...settings import Settings
 from ..component import Origin
 from ..muc.room import Room
-from ..muc.stanza import CLIENT
+from ...common.ns import CLIENT
 from ..muc.hooks import Hook
 from . import RoomContext
 

@@ -4,7 +4,7 @@ import pytest
 
 from jitsi_py.common.errors import StanzaError
 from jitsi_py.xmpp.muc.dispatch import ANY, Address, HandlerTable, Request
-from jitsi_py.xmpp.muc.stanza import DISCO_INFO, PING
+from jitsi_py.common.ns import DISCO_INFO, PING
 from jitsi_py.xmpp.muc.service import MucOptions, MucService
 
 from .harness import RecordingHost, origin, q, xml

@@ -3,7 +3,7 @@
 import pytest
 
 from jitsi_py.xmpp.muc.service import MucOptions, MucService
-from jitsi_py.xmpp.muc.stanza import DISCO_INFO, MUC_ADMIN, MUC_OWNER, MUC_USER, STANZAS
+from jitsi_py.common.ns import DISCO_INFO, MUC_ADMIN, MUC_OWNER, MUC_USER, STANZA_ERRORS as STANZAS
 
 from .harness import RecordingHost, origin, q, xml
 

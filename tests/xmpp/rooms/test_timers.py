@@ -1,7 +1,7 @@
 """What the room modules do when time passes: breakout rooms, focus requests, reservations; and
 conference duration and nick changes (XML in, XML out, the Stack's clock moved by hand)."""
 
-from jitsi_py.xmpp.muc.stanza import DISCO_INFO, JITMEET, MUC_USER
+from jitsi_py.common.ns import DISCO_INFO, JITSI_MEET as JITMEET, MUC_USER
 from jitsi_py.xmpp.rooms.av_moderation import AvState
 from jitsi_py.xmpp.rooms.breakout_rooms import BreakoutOf, Layout
 from jitsi_py.xmpp.rooms.speakerstats import RoomStats
