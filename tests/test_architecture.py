@@ -13,6 +13,9 @@ SHARED = ("common", "settings")
 # Protocol cores that must stay sans-I/O: bytes/elements and time in, events and bytes out.
 SANS_IO_CORES = (
     "common/xmlstream.py", "common/jid.py", "xmpp/c2s.py", "xmpp/sasl.py", "xmpp/muc/room.py",
+    "xmpp/muc/service.py", "xmpp/muc/dispatch.py", "xmpp/muc/hooks.py", "xmpp/muc/presence.py",
+    "xmpp/muc/held.py", "xmpp/muc/owner.py", "xmpp/muc/admin.py", "xmpp/muc/relay.py", "xmpp/muc/disco.py",
+    "xmpp/muc/timers.py", "xmpp/muc/tenants.py", "xmpp/muc/stanza.py",
     "bridge/ice.py", "bridge/dtls.py", "bridge/rtp.py", "bridge/rtcp.py", "bridge/forwarder.py",
     "bridge/speaker.py", "focus/conference.py", "focus/bridges.py", "focus/jingle.py", "focus/colibri2.py",
     "focus/auth.py", "focus/relays.py",
