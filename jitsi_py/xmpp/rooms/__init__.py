@@ -2,9 +2,9 @@
 
 A module is a Python module with ``enabled(settings) -> bool`` and ``attach(ctx)``: it listens to
 the MUC hosts' hooks (``muc/hooks.py``), may add rows to their handler tables
-(``muc/dispatch.py``), keeps its per-room state in a record of its own (``Room.state``) and may add its own hosted component to
-``ctx.components`` (speakerstats, polls, the focus proxy...). :func:`module_list` is the load
-order, which is also the order of their ``pre-join`` checks.
+(``muc/dispatch.py``), keeps its per-room state in a dataclass of its own (``Room.state``), and
+may add its own hosted component to ``ctx.components`` (speakerstats, polls, the focus proxy...).
+:func:`module_list` is the load order, which is also the order of their ``pre-join`` checks.
 """
 
 from __future__ import annotations
@@ -113,7 +113,8 @@ class JitsiComponent:
 
     def _disco_info(self, request: Request) -> None:
         node = request.stanza[0].get("node")
-        self.host.send(result(request.stanza, info_query(node, "component", self.disco_type, self.domain, (DISCO_INFO,))))
+        query = info_query(node, "component", self.disco_type, self.domain, (DISCO_INFO,))
+        self.host.send(result(request.stanza, query))
 
     def on_message(self, message: Element, origin: Origin | None) -> None:
         """A message to the component; the sender's identity is ``message.get('from')``."""

@@ -94,8 +94,8 @@ class BreakoutRooms:
                     for o in room.occupants.values() if not service.is_focus(o)}
 
         meeting = main.peek(MeetingId)
-        rooms = {main.jid: {"isMainRoom": True, "id": meeting.value if meeting is not None else main.node, "jid": main.jid,
-                            "name": main.node, "participants": participants(main, self.main)}}
+        rooms = {main.jid: {"isMainRoom": True, "id": meeting.value if meeting is not None else main.node,
+                            "jid": main.jid, "name": main.node, "participants": participants(main, self.main)}}
         for jid, name in self.breakouts(main).items():
             rooms[jid] = {"id": jid.split("@", 1)[0], "jid": jid, "name": name,
                           "participants": participants(self.muc.get_room(jid), self.muc)}
