@@ -17,7 +17,7 @@ place; any other stanza nothing handles is dropped. The service declares its own
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Callable
 from xml.etree.ElementTree import Element
 
@@ -30,13 +30,13 @@ ANY = "*"
 KINDS = {PRESENCE: "presence", MESSAGE: "message", IQ: "iq"}
 
 
-class Address(Enum):
+class Address(StrEnum):
     DOMAIN = "domain"  # muc.meet.jitsi
     ROOM = "room"  # room@muc.meet.jitsi
     OCCUPANT = "occupant"  # room@muc.meet.jitsi/nick
 
 
-@dataclass
+@dataclass(slots=True)
 class Request:
     """A stanza with what its address resolved to."""
 

@@ -12,12 +12,12 @@ they register into the service's handler table (``dispatch.py``).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Callable
 
 
-class Hook(Enum):
-    """Each event, with its arguments."""
+class Hook(StrEnum):
+    """Each event, with its arguments. (A StrEnum hashes as its value, in C: fired per presence.)"""
 
     ROOM_CREATED = "room-created"  # (room)
     ROOM_DESTROYED = "room-destroyed"  # (room)
