@@ -279,6 +279,11 @@ class BreakoutRooms:
             of.empty.cancel()
             of.empty = None
 
+    def listed_breakout(self, room: Room) -> bool:
+        """An empty breakout room its conference still lists stays (until EMPTY_ROOM_TTL)."""
+        main = self.main_of(room)
+        return main is not None and room.jid in self.breakouts(main)
+
     def roominfo(self, room: Room):
         main = self.main_of(room)
         if main is None:
@@ -304,7 +309,7 @@ def attach(ctx: RoomContext) -> None:
     b.muc.hooks.on(Hook.OCCUPANT_JOINED, b.breakout_joined)
     b.muc.hooks.on(Hook.OCCUPANT_LEFT, b.breakout_left)
     b.muc.hooks.on(Hook.ROOM_DESTROYED, b.breakout_destroyed)
-    b.muc.hooks.on(Hook.KEEP_EMPTY, lambda room: b.main_of(room) is not None and room.jid in b.breakouts(b.main_of(room)))
+    b.muc.hooks.on(Hook.KEEP_EMPTY, b.listed_breakout)
     b.muc.hooks.on(Hook.ROOMINFO, b.roominfo)
     b.main.hooks.on(Hook.OCCUPANT_JOINED, b.changed)
     b.main.hooks.on(Hook.OCCUPANT_LEFT, b.changed)
