@@ -3,12 +3,11 @@
 import pytest
 
 from jitsi_py.common.errors import StanzaError
-from jitsi_py.xmpp.muc.dispatch import ANY, Address, HandlerTable, Request
 from jitsi_py.common.ns import DISCO_INFO, PING
+from jitsi_py.xmpp.muc.dispatch import ANY, Address, HandlerTable, Request
 from jitsi_py.xmpp.muc.service import MucOptions, MucService
 
-from .harness import RecordingHost, origin, q, xml
-from .test_service import MUC, error_condition
+from .harness import MUC, RecordingHost, error_condition, origin, q, xml
 
 
 def table_with(*rows):
