@@ -16,6 +16,8 @@ so that participants moving between rooms never find the conference gone.
 from __future__ import annotations
 
 import uuid
+from typing import Callable
+from xml.etree.ElementTree import Element
 from dataclasses import dataclass, field
 
 from ...settings import Settings
@@ -74,6 +76,10 @@ class BreakoutRooms:
         self.muc: MucService = ctx.breakout
         self.domain = self.muc.domain
         self.listed: dict[str, str] = {}  # breakout room JID -> main room JID, while listed
+        # The commands by their ``type`` on the wire.
+        self.commands: dict[str, Callable[[Room, Element], bool]] = {
+            ADD: self.add, REMOVE: self.remove, RENAME: self.rename, MOVE: self.move_command,
+        }
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -147,40 +153,51 @@ class BreakoutRooms:
         if not main_actor.is_moderator and main.affiliation(actor.bare) not in ("owner", "admin"):
             raise StanzaError("auth", "forbidden", "Only moderators manage breakout rooms")
         kind = el.get("type")
-        if kind == ADD:
-            if len(self.breakouts(main)) >= MAX_BREAKOUT_ROOMS:
-                raise StanzaError("cancel", "not-allowed", "Too many breakout rooms")
-            room = self.muc.create_room(str(uuid.uuid4()))
-            room.state(BreakoutOf).main = main.jid
-            self.listed[room.jid] = main.jid
-            layout = main.state(Layout)
-            layout.counter += 1
-            layout.rooms[room.jid] = room.subject = el.get("subject") or f"Breakout room {layout.counter}"
-        elif kind == REMOVE:
-            jid = (el.get("breakoutRoomJid") or "").lower()
-            if jid not in self.breakouts(main):
-                raise StanzaError("cancel", "item-not-found", "No such breakout room")
-            del self.breakouts(main)[jid]
-            self.listed.pop(jid, None)
-            room = self.muc.get_room(jid)
-            if room is not None:
-                self.muc.destroy(room, "Breakout room removed", main.jid)
-        elif kind == RENAME:
-            jid = (el.get("breakoutRoomJid") or "").lower()
-            if jid not in self.breakouts(main) or not el.get("subject"):
-                raise StanzaError("modify", "bad-request", "Rename needs a breakout room and a subject")
-            self.breakouts(main)[jid] = el.get("subject")
-            room = self.muc.get_room(jid)
-            if room is not None:
-                room.subject = el.get("subject")
-        elif kind == MOVE:
-            self.move(main, self.ctx.internal_jid(el.get("participantJid") or ""),
-                      self.ctx.internal_jid(el.get("roomJid") or "").lower())
-            return
-        else:
+        command = self.commands.get(kind or "")
+        if command is None:
             raise StanzaError("modify", "bad-request", f"Unknown breakout command {kind!r}")
-        self.update(main)
-        self.watch_all_left(main)
+        if command(main, el):
+            self.update(main)
+            self.watch_all_left(main)
+
+    # Each command returns whether the layout changed (a move changes it only once the client moves).
+
+    def add(self, main: Room, el: Element) -> bool:
+        if len(self.breakouts(main)) >= MAX_BREAKOUT_ROOMS:
+            raise StanzaError("cancel", "not-allowed", "Too many breakout rooms")
+        room = self.muc.create_room(str(uuid.uuid4()))
+        room.state(BreakoutOf).main = main.jid
+        self.listed[room.jid] = main.jid
+        layout = main.state(Layout)
+        layout.counter += 1
+        layout.rooms[room.jid] = room.subject = el.get("subject") or f"Breakout room {layout.counter}"
+        return True
+
+    def remove(self, main: Room, el: Element) -> bool:
+        jid = (el.get("breakoutRoomJid") or "").lower()
+        if jid not in self.breakouts(main):
+            raise StanzaError("cancel", "item-not-found", "No such breakout room")
+        del self.breakouts(main)[jid]
+        self.listed.pop(jid, None)
+        room = self.muc.get_room(jid)
+        if room is not None:
+            self.muc.destroy(room, "Breakout room removed", main.jid)
+        return True
+
+    def rename(self, main: Room, el: Element) -> bool:
+        jid = (el.get("breakoutRoomJid") or "").lower()
+        if jid not in self.breakouts(main) or not el.get("subject"):
+            raise StanzaError("modify", "bad-request", "Rename needs a breakout room and a subject")
+        self.breakouts(main)[jid] = el.get("subject")
+        room = self.muc.get_room(jid)
+        if room is not None:
+            room.subject = el.get("subject")
+        return True
+
+    def move_command(self, main: Room, el: Element) -> bool:
+        self.move(main, self.ctx.internal_jid(el.get("participantJid") or ""),
+                  self.ctx.internal_jid(el.get("roomJid") or "").lower())
+        return False
 
     def move(self, main: Room, participant: str, target: str) -> None:
         if target != main.jid and target not in self.breakouts(main):
