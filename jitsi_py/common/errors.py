@@ -32,26 +32,34 @@ class StanzaError(Exception):
         self.extra = list(extra)
 
 
-def error_reply(original: Element, error: StanzaError, include_payload: bool = False) -> Element:
-    """The error answer to ``original``: addresses swapped, same id, ``<error>`` appended."""
+def error_reply(original: Element, error: StanzaError, include_payload: bool = False,
+                legacy_code: bool = True) -> Element | None:
+    """The error answer to ``original``: addresses swapped, same id, ``<error>`` appended.
+
+    None when ``original`` is itself an error, which is never answered (RFC 6120 §8.3.1).
+    ``legacy_code=False`` leaves out the XEP-0086 ``code``, as the server's own bounces do
+    (Prosody's do not carry it either).
+    """
+    if original.get("type") == "error":
+        return None
     reply = Element(original.tag)
     for key in ("id",):
         if key in original.attrib:
             reply.set(key, original.get(key))
-    if original.get("to"):
+    if original.get("to") is not None:
         reply.set("from", original.get("to"))
-    if original.get("from"):
+    if original.get("from") is not None:
         reply.set("to", original.get("from"))
     reply.set("type", "error")
     if include_payload:
         reply.extend(list(original))
-    reply.append(error_element(error))
+    reply.append(error_element(error, legacy_code))
     return reply
 
 
-def error_element(error: StanzaError) -> Element:
+def error_element(error: StanzaError, legacy_code: bool = True) -> Element:
     el = Element(f"{{{CLIENT}}}error", type=error.type)
-    code = _LEGACY_CODES.get(error.condition)
+    code = _LEGACY_CODES.get(error.condition) if legacy_code else None
     if code:
         el.set("code", code)
     SubElement(el, f"{{{STANZA_ERRORS}}}{error.condition}")

@@ -35,10 +35,14 @@ MUC = "http://jabber.org/protocol/muc"
 MUC_USER = "http://jabber.org/protocol/muc#user"
 MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
 MUC_OWNER = "http://jabber.org/protocol/muc#owner"
+MUC_ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig"  # FORM_TYPE of the owner form
+MUC_ROOMINFO = "http://jabber.org/protocol/muc#roominfo"  # FORM_TYPE of a room's disco#info form
 NICK = "http://jabber.org/protocol/nick"  # XEP-0172
 JITSI_MEET = "http://jitsi.org/jitmeet"
 JITSI_FOCUS = "http://jitsi.org/protocol/focus"
 JITSI_HEALTH = "http://jitsi.org/protocol/healthcheck"
+JITSI_BREAKOUT_ROOMS = "http://jitsi.org/protocol/breakout_rooms"
+JITSI_LOBBY_ROOMS = "http://jitsi.org/protocol/lobbyrooms"
 
 
 def tag(namespace: str, local: str) -> str:

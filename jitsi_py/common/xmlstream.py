@@ -309,8 +309,3 @@ def split_for_fanout(element: Element) -> tuple[bytes, bytes]:
 
 def to_attribute(jid: str) -> bytes:
     return (' to="' + escape_attr(jid) + '"').encode()
-
-
-def tostring(element: Element) -> str:
-    """For logs and tests: the serializer's text."""
-    return serialize(element).decode()

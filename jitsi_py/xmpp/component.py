@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol
 from xml.etree.ElementTree import Element
 
+from ..common.errors import StanzaError, error_reply
+
 
 @dataclass(frozen=True)
 class Origin:
@@ -56,3 +58,10 @@ class Component(Protocol):
 
     def session_closed(self, full_jid: str) -> None:
         """A local session ended without saying goodbye: drop it as if it sent unavailable."""
+
+
+def refuse(host: Host, stanza: Element, error: StanzaError) -> None:
+    """Answer ``stanza`` with ``error`` through ``host``; an error itself is never answered."""
+    reply = error_reply(stanza, error)
+    if reply is not None:
+        host.send(reply)

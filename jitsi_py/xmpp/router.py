@@ -20,6 +20,7 @@ from xml.etree.ElementTree import Element, SubElement
 
 from ..common import jid as jids
 from ..common.aio import Rearm
+from ..common.errors import StanzaError, error_reply
 from ..common import ns
 from ..common.xmlstream import serialize, split_for_fanout, to_attribute
 from ..settings import Settings
@@ -31,21 +32,6 @@ from .metrics import XmppMetrics
 logger = logging.getLogger(__name__)
 
 ServerIqHandler = Callable[["Router", Element, str], Element | None]
-
-
-def error_reply(stanza: Element, error_type: str, condition: str, text: str = "") -> Element | None:
-    """The RFC 6120 §8.3 error for ``stanza`` (None for an error, which is never answered)."""
-    if stanza.get("type") == "error":
-        return None
-    reply = Element(stanza.tag, {"type": "error"})
-    for key, value in (("id", stanza.get("id")), ("to", stanza.get("from")), ("from", stanza.get("to"))):
-        if value is not None:
-            reply.set(key, value)
-    error = SubElement(reply, "{jabber:client}error", {"type": error_type})
-    SubElement(error, ns.tag(ns.STANZA_ERRORS, condition))
-    if text:
-        SubElement(error, ns.tag(ns.STANZA_ERRORS, "text")).text = text
-    return reply
 
 
 def result_for(iq: Element) -> Element:
@@ -371,7 +357,8 @@ class Router:
         self._bounce(iq, "cancel", "service-unavailable")
 
     def _bounce(self, stanza: Element, error_type: str, condition: str, text: str = "") -> None:
-        reply = error_reply(stanza, error_type, condition, text)
+        # The server's own bounces carry no legacy code, as Prosody's do not.
+        reply = error_reply(stanza, StanzaError(error_type, condition, text), legacy_code=False)
         if reply is None or not reply.get("to"):
             return
         if reply.get("from") is None:

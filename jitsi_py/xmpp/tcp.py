@@ -13,6 +13,7 @@ import ssl
 from collections import deque
 from typing import Awaitable, Callable
 
+from ..common import ns
 from ..common.aio import Rearm
 from ..common.xmlstream import StreamError, XmlStreamParser, escape_attr
 from .c2s import C2SSession, SessionLimits
@@ -21,7 +22,7 @@ from .router import Router
 logger = logging.getLogger(__name__)
 
 STREAM_HEADER = (
-    '<?xml version="1.0"?><stream:stream xmlns="{ns}" xmlns:stream="http://etherx.jabber.org/streams"'
+    '<?xml version="1.0"?><stream:stream xmlns="{ns}" xmlns:stream="' + ns.STREAMS + '"'
     ' id="{id}" from="{domain}" version="1.0" xml:lang="en">'
 )
 MAX_WRITE_BUFFER = 4 * 1024 * 1024  # a peer that stops reading is cut off past this
@@ -45,7 +46,7 @@ class StreamConnection(asyncio.Protocol):
     """One TCP connection carrying an XML stream; the session object decides everything."""
 
     transport_name = "tcp"
-    stream_ns = "jabber:client"
+    stream_ns = ns.CLIENT
 
     def __init__(self, make_session: Callable[["StreamConnection", float], object], parser_limits: dict[str, int],
                  rate: float | None, tls_context: ssl.SSLContext | None) -> None:

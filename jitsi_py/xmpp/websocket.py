@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 OPEN = ns.tag(ns.FRAMING, "open")
 CLOSE = ns.tag(ns.FRAMING, "close")
-CLOSE_FRAME = b'<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>'
-SYNTHETIC_ROOT = b"<stream xmlns='jabber:client'>"
+CLOSE_FRAME = f'<close xmlns="{ns.FRAMING}"/>'.encode()
+SYNTHETIC_ROOT = f"<stream xmlns='{ns.CLIENT}'>".encode()
 
 
 class FrameParser:

@@ -8,11 +8,14 @@ a newcomer in a 400-occupant room costs no re-building of the 400 presences it r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 from xml.etree.ElementTree import Element, SubElement
 
+from ...common.ns import CLIENT, MUC, MUC_USER
 from ..component import Origin
-from .stanza import CLIENT, MUC, MUC_USER, PRESENCE
+from .stanza import PRESENCE
+
+State = TypeVar("State")
 
 AFFILIATIONS = ("outcast", "none", "member", "admin", "owner")
 ROLES = ("none", "visitor", "participant", "moderator")
@@ -113,8 +116,19 @@ class Room:
     subject: str = ""
     subject_from: str = ""
     destroyed: bool = False
-    # Per-room state of the room modules (meeting id, lobby, polls...), keyed by module name.
-    data: dict[str, Any] = field(default_factory=dict)
+    # Per-room records of the room modules (meeting id, lobby, polls...), keyed by record class.
+    _states: dict[type, object] = field(default_factory=dict, repr=False)
+
+    def state(self, kind: type[State]) -> State:
+        """The room's ``kind`` record, created empty on first use (``kind()``)."""
+        record = self._states.get(kind)
+        if record is None:
+            record = self._states[kind] = kind()
+        return record  # type: ignore[return-value]
+
+    def peek(self, kind: type[State]) -> State | None:
+        """The room's ``kind`` record if a module made one, without making it."""
+        return self._states.get(kind)  # type: ignore[return-value]
 
     def affiliation(self, bare: str) -> str:
         return self.affiliations.get(bare, "none")

@@ -1,9 +1,10 @@
 """Jitsi's room modules, one per file, each switched on by its setting as docker's Prosody does.
 
 A module is a Python module with ``enabled(settings) -> bool`` and ``attach(ctx)``: it listens to
-the MUC hosts' hooks (``muc/hooks.py``) and may add its own hosted component to
-``ctx.components`` (speakerstats, polls, the focus proxy...). :func:`module_list` is the load
-order, which is also the order of their ``pre-join`` checks.
+the MUC hosts' hooks (``muc/hooks.py``), may add rows to their handler tables
+(``muc/dispatch.py``), keeps its per-room state in a dataclass of its own (``Room.state``), and
+may add its own hosted component to ``ctx.components`` (speakerstats, polls, the focus proxy...).
+:func:`module_list` is the load order, which is also the order of their ``pre-join`` checks.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Callable
-from xml.etree.ElementTree import Element, SubElement
+from xml.etree.ElementTree import Element
 
 from ...settings import Settings
-from ..component import Component, Host, Origin
+from ...common.errors import StanzaError
+from ...common.ns import DISCO_INFO
+from ..component import Component, Host, Origin, refuse
+from ..muc.disco import info_query
+from ..muc.dispatch import ANY, KINDS, Address, HandlerTable, Request, ignore
 from ..muc.room import Occupant, Room
 from ..muc.service import MucService
-from ...common.errors import StanzaError, error_reply
-from ..muc.stanza import DISCO_INFO, IQ, MESSAGE, json_message, result
+from ..muc.stanza import json_message, result
 
 
 @dataclass
@@ -82,43 +86,38 @@ class RoomContext:
 
 class JitsiComponent:
     """A Jitsi component on its own domain (``speakerstats.meet.jitsi``...): JSON messages in,
-    disco#info with its identity; any other request gets ``service-unavailable`` from here."""
+    disco#info with its identity; any other request gets ``service-unavailable`` from its
+    handler table."""
 
     disco_type = ""  # the identity type on the main domain and on our own disco#info
 
     def __init__(self, domain: str, host: Host) -> None:
         self.domain = domain
         self.host = host
+        self.handlers = HandlerTable()
+        for kind, type_, tag, handler in (
+            ("message", ANY, ANY, lambda request: self.on_message(request.stanza, request.origin)),
+            ("message", "error", ANY, ignore),
+            ("iq", "get", f"{{{DISCO_INFO}}}query", self._disco_info),
+        ):
+            self.handlers.register(Address.DOMAIN, kind, type_, tag, handler)
 
     def receive(self, stanza: Element, origin: Origin | None) -> None:
+        kind = KINDS.get(stanza.tag)
+        if kind is None:
+            return
         try:
-            if stanza.tag == MESSAGE:
-                if stanza.get("type") != "error":
-                    self.on_message(stanza, origin)
-            elif stanza.tag == IQ and stanza.get("type") in ("get", "set"):
-                payload = stanza[0] if len(stanza) else None
-                if payload is not None and payload.tag == f"{{{DISCO_INFO}}}query" and stanza.get("type") == "get":
-                    self.host.send(result(stanza, self.disco_info(payload.get("node"))))
-                else:
-                    self.on_iq(stanza, origin)
+            self.handlers.dispatch(Address.DOMAIN, kind, Request(stanza, origin))
         except StanzaError as error:
-            if stanza.get("type") != "error":
-                self.host.send(error_reply(stanza, error))
+            refuse(self.host, stanza, error)
 
-    def disco_info(self, node: str | None) -> Element:
-        query = Element(f"{{{DISCO_INFO}}}query")
-        if node:
-            query.set("node", node)
-        SubElement(query, f"{{{DISCO_INFO}}}identity", category="component", type=self.disco_type,
-                   name=self.domain)
-        SubElement(query, f"{{{DISCO_INFO}}}feature", var=DISCO_INFO)
-        return query
+    def _disco_info(self, request: Request) -> None:
+        node = request.stanza[0].get("node")
+        query = info_query(node, "component", self.disco_type, self.domain, (DISCO_INFO,))
+        self.host.send(result(request.stanza, query))
 
     def on_message(self, message: Element, origin: Origin | None) -> None:
         """A message to the component; the sender's identity is ``message.get('from')``."""
-
-    def on_iq(self, iq: Element, origin: Origin | None) -> None:
-        raise StanzaError("cancel", "service-unavailable")
 
     def session_closed(self, full_jid: str) -> None:
         """Nothing per session: the MUC's own leave hooks clean up."""

@@ -14,7 +14,9 @@ from ...settings import Settings
 from ..component import Origin
 from ..muc.room import Occupant, Room
 from ...common.errors import StanzaError
-from ..muc.stanza import CLIENT, json_message
+from ...common.ns import CLIENT
+from ..muc.stanza import json_message
+from ..muc.hooks import Hook
 from . import JitsiComponent, RoomContext
 
 MEDIA_TYPES = ("audio", "video", "desktop")
@@ -39,7 +41,7 @@ class AvModeration(JitsiComponent):
 
     @staticmethod
     def state(room: Room) -> AvState:
-        return room.data.setdefault("av_moderation", AvState())
+        return room.state(AvState)
 
     def on_message(self, message: Element, origin: Origin | None) -> None:
         el = message.find(f"{{{CLIENT}}}av_moderation")
@@ -102,7 +104,7 @@ class AvModeration(JitsiComponent):
         self.ctx.send_json(self.domain, payload, room.moderators())
 
     def joined(self, room: Room, occupant: Occupant) -> None:
-        state = room.data.get("av_moderation")
+        state = room.peek(AvState)
         if state is None:
             return
         for media, actor in state.enabled.items():
@@ -114,7 +116,7 @@ class AvModeration(JitsiComponent):
 
     def promoted(self, room: Room, bare: str, affiliation: str, actor) -> None:
         """A new moderator learns the whitelists it now manages."""
-        state = room.data.get("av_moderation")
+        state = room.peek(AvState)
         if state is None:
             return
         for occupant in room.occupants_of(bare):
@@ -125,7 +127,7 @@ class AvModeration(JitsiComponent):
                         "mediaType": media}))
 
     def left(self, room: Room, occupant: Occupant) -> None:
-        state = room.data.get("av_moderation")
+        state = room.peek(AvState)
         if state is None:
             return
         for media, listed in state.whitelists.items():
@@ -134,7 +136,7 @@ class AvModeration(JitsiComponent):
                 self._tell_moderators(room, state, media, removed=True)
 
     def renamed(self, room: Room, occupant: Occupant, old_jid: str) -> None:
-        state = room.data.get("av_moderation")
+        state = room.peek(AvState)
         if state is None:
             return
         for listed in state.whitelists.values():
@@ -146,7 +148,7 @@ def attach(ctx: RoomContext) -> None:
     component = AvModeration(ctx)
     ctx.components.append(component)
     for service in ctx.rooms_services():
-        service.hooks.on("occupant-joined", component.joined)
-        service.hooks.on("occupant-left", component.left)
-        service.hooks.on("nick-changed", component.renamed)
-        service.hooks.on("affiliation-changed", component.promoted)
+        service.hooks.on(Hook.OCCUPANT_JOINED, component.joined)
+        service.hooks.on(Hook.OCCUPANT_LEFT, component.left)
+        service.hooks.on(Hook.NICK_CHANGED, component.renamed)
+        service.hooks.on(Hook.AFFILIATION_CHANGED, component.promoted)

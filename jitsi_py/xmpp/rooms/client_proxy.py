@@ -22,11 +22,13 @@ from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element
 
 from ...settings import Settings
-from ..component import Host, Origin
+from ..component import Host, Origin, refuse
 from ...common import jid as jids
 from ..muc.tenants import TenantMap
-from ...common.errors import StanzaError, error_reply
-from ..muc.stanza import FOCUS, IQ, MESSAGE, PRESENCE, stanza
+from ...common.errors import StanzaError
+from ...common.ns import JITSI_FOCUS as FOCUS
+from ..muc.dispatch import ANY, KINDS, Address, HandlerTable, Request, ignore
+from ..muc.stanza import stanza
 from . import RoomContext
 
 Gate = Callable[[Element, Element, "Origin | None"], Awaitable[None]]  # (iq, conference, origin)
@@ -48,18 +50,27 @@ class ClientProxy:
         self.gates: list[Gate] = []
         self.on_request: Callable[[str], None] | None = None  # a conference was asked for this room
         self._tasks: set[asyncio.Task] = set()
+        self.handlers = HandlerTable()
+        for kind, type_, handler in (
+            ("presence", ANY, lambda request: self._presence(request.stanza)),
+            ("iq", ANY, lambda request: self._iq(request.stanza, request.origin)),
+            ("message", ANY, self._message),
+            ("message", "error", ignore),
+        ):
+            self.handlers.register(Address.DOMAIN, kind, type_, ANY, handler)
 
     def receive(self, element: Element, origin: Origin | None) -> None:
+        kind = KINDS.get(element.tag)
+        if kind is None:
+            return
         try:
-            if element.tag == PRESENCE:
-                self._presence(element)
-            elif element.tag == IQ:
-                self._iq(element, origin)
-            elif element.tag == MESSAGE and element.get("type") != "error":
-                raise StanzaError("cancel", "feature-not-implemented")
+            self.handlers.dispatch(Address.DOMAIN, kind, Request(element, origin))
         except StanzaError as error:
-            if element.get("type") != "error":
-                self.host.send(error_reply(element, error))
+            refuse(self.host, element, error)
+
+    @staticmethod
+    def _message(request: Request) -> None:
+        raise StanzaError("cancel", "feature-not-implemented")
 
     def session_closed(self, full_jid: str) -> None:
         if full_jid in self.resources:
@@ -109,7 +120,7 @@ class ClientProxy:
                 await gate(iq, conference, origin)
             self._forward(iq)
         except StanzaError as error:
-            self.host.send(error_reply(iq, error, include_payload=False))
+            refuse(self.host, iq, error)
 
     def _forward(self, iq: Element) -> None:
         if not self.resources:

@@ -11,12 +11,22 @@ the component sends to each occupant joining a started conference.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ...settings import Settings
 from ..muc.room import Occupant, Room
 from ..muc.stanza import json_message
+from ..muc.hooks import Hook
 from . import JitsiComponent, RoomContext
 
 CREATED = "muc#roominfo_created_timestamp"
+
+
+@dataclass
+class Started:
+    """When the conference started: epoch milliseconds as a decimal string, empty before."""
+
+    ms: str = ""
 
 
 def enabled(settings: Settings) -> bool:
@@ -33,15 +43,16 @@ class ConferenceDuration(JitsiComponent):
     def joined(self, room: Room, occupant: Occupant) -> None:
         if len(room.occupants) < 2:
             return
-        if not room.data.get("created_ms"):
-            room.data["created_ms"] = str(int(self.ctx.wallclock() * 1000))
+        started = room.state(Started)
+        if not started.ms:
+            started.ms = str(int(self.ctx.wallclock() * 1000))
         self.host.send(json_message(self.domain, occupant.jid, {
-            "type": "conference_duration", "created_timestamp": int(room.data["created_ms"])}))
+            "type": "conference_duration", "created_timestamp": int(started.ms)}))
 
 
 def attach(ctx: RoomContext) -> None:
     component = ConferenceDuration(ctx)
     for service in ctx.rooms_services():
-        service.hooks.on("occupant-joined", component.joined)
-        service.hooks.on("roominfo", lambda room: [(CREATED, room.data.get("created_ms", ""))])
+        service.hooks.on(Hook.OCCUPANT_JOINED, component.joined)
+        service.hooks.on(Hook.ROOMINFO, lambda room: [(CREATED, room.state(Started).ms)])
     ctx.components.append(component)

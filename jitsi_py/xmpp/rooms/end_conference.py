@@ -6,8 +6,9 @@ from xml.etree.ElementTree import Element
 
 from ...settings import Settings
 from ..component import Origin
-from ..muc.stanza import CLIENT
+from ...common.ns import CLIENT
 from . import JitsiComponent, RoomContext
+from .breakout_rooms import BreakoutOf
 
 REASON = "The meeting has been terminated"
 
@@ -30,7 +31,8 @@ class EndConference(JitsiComponent):
         if room is None or not sender.is_moderator:
             return  # as upstream: ignored, not answered
         service = self.ctx.service_of(room)
-        main_jid = room.data.get("breakout_main")
+        breakout = room.peek(BreakoutOf)
+        main_jid = breakout.main if breakout is not None else ""
         if main_jid:
             main = self.ctx.conference.get_room(main_jid)
             if main is not None:

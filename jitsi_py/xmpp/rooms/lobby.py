@@ -9,19 +9,37 @@ Admission never hands out the room password: a member's join skips the password 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from xml.etree.ElementTree import Element, SubElement
 
 from ...settings import Settings
 from ...common import jid as jids
 from ..muc.room import AFFILIATION_RANK, Occupant, Room
-from ..muc.service import Join
+from ..muc.presence import Join
 from ...common.errors import StanzaError
-from ..muc.stanza import CLIENT, JITMEET, MUC, NICK, stanza
+from ...common.ns import CLIENT, JITSI_LOBBY_ROOMS, JITSI_MEET as JITMEET, MUC, NICK
+from ..muc.stanza import stanza
+from ..muc.hooks import Hook
 from . import RoomContext
 
-DISPLAYNAME_REQUIRED = "http://jitsi.org/protocol/lobbyrooms#displayname_required"
+DISPLAYNAME_REQUIRED = JITSI_LOBBY_ROOMS + "#displayname_required"
 LOBBY_ROOM = "muc#roominfo_lobbyroom"
 LOBBY_PASSWORD = "muc#roomconfig_lobbypassword"  # a shared password that skips the lobby
+
+
+@dataclass
+class Lobby:
+    """A main room's lobby."""
+
+    room: str = ""  # the lobby room's JID, while the room is members-only
+    password: str = ""  # the shared password that skips the lobby; empty: none
+
+
+@dataclass
+class LobbyOf:
+    """A lobby room's main room."""
+
+    main: str = ""
 
 
 def enabled(settings: Settings) -> bool:
@@ -37,7 +55,7 @@ def attach(ctx: RoomContext) -> None:
 
     def main_of(lobby_room: Room) -> tuple[object, Room] | tuple[None, None]:
         for service in mains:
-            room = service.get_room(lobby_room.data.get("lobby_main", ""))
+            room = service.get_room(lobby_room.state(LobbyOf).main)
             if room is not None:
                 return service, room
         return None, None
@@ -53,23 +71,27 @@ def attach(ctx: RoomContext) -> None:
                 return
             if room.config.members_only:
                 lobby_room = lobby_muc.get_room(lobby_muc.room_jid(room.node)) or lobby_muc.create_room(room.node)
-                lobby_room.data["lobby_main"] = room.jid
-                room.data["lobby"] = lobby_room.jid
+                lobby_room.state(LobbyOf).main = room.jid
+                room.state(Lobby).room = lobby_room.jid
             else:
                 close(room)
-                room.data.pop("lobby_password", None)
+                room.state(Lobby).password = ""
             notify(service, room, actor, {"type": "lobby-notify", "event": "LOBBY-ENABLED",
                                           "value": room.config.members_only})
 
         def close(room: Room) -> None:
-            lobby_jid = room.data.pop("lobby", None)
-            lobby_room = lobby_muc.get_room(lobby_jid) if lobby_jid else None
+            lobby = room.peek(Lobby)
+            if lobby is None or not lobby.room:
+                return
+            lobby_room = lobby_muc.get_room(lobby.room)
+            lobby.room = ""
             if lobby_room is not None:
                 lobby_muc.destroy(lobby_room, "Lobby closed", room.jid)
 
         def pre_join(join: Join) -> None:
             room = join.room
-            if join.admin or not room.config.members_only or "lobby" not in room.data:
+            lobby = room.peek(Lobby)
+            if join.admin or not room.config.members_only or lobby is None or not lobby.room:
                 return
             domain = jids.split(join.jid)[1]
             if domain in whitelist_domains:
@@ -84,7 +106,7 @@ def attach(ctx: RoomContext) -> None:
                 join.skip_members_only = True
                 return
             shared = join.stanza.findtext(f"{{{MUC}}}x/{{{MUC}}}lobbySharedPassword")
-            if shared and shared == room.data.get("lobby_password"):
+            if shared and shared == lobby.password:
                 join.affiliation = "member"
                 join.skip_members_only = True
                 return
@@ -92,38 +114,36 @@ def attach(ctx: RoomContext) -> None:
                 raise StanzaError("modify", "not-acceptable", "Display name required",
                                   [Element(f"{{{JITMEET}}}displayname-required", lobby="true")])
             lobby_el = Element(f"{{{JITMEET}}}lobbyroom")
-            lobby_el.text = room.data["lobby"]
+            lobby_el.text = lobby.room
             legacy = Element(f"{{{CLIENT}}}lobbyroom")
-            legacy.text = room.data["lobby"]
+            legacy.text = lobby.room
             raise StanzaError("auth", "registration-required", "Members only room", [lobby_el, legacy])
 
         def config_submitted(room: Room, actor: Occupant | None, values, changed: set[str]) -> None:
             shared = values.get(LOBBY_PASSWORD)
             if shared is not None:
-                if shared and shared[0]:
-                    room.data["lobby_password"] = shared[0]
-                else:
-                    room.data.pop("lobby_password", None)
+                room.state(Lobby).password = shared[0] if shared else ""
 
         def roominfo(room: Room):
-            return [(LOBBY_ROOM, room.data["lobby"])] if "lobby" in room.data else None
+            lobby = room.peek(Lobby)
+            return [(LOBBY_ROOM, lobby.room)] if lobby is not None and lobby.room else None
 
         def invite(room: Room, actor: Occupant, invitee: str) -> None:
-            lobby_room = lobby_muc.get_room(room.data.get("lobby", ""))
+            lobby_room = lobby_muc.get_room(room.state(Lobby).room)
             knocker = lobby_room.by_jid.get(invitee) if lobby_room is not None else None
             if knocker is not None:
                 notify(service, room, actor, {
                     "type": "lobby-notify", "event": "LOBBY-ACCESS-GRANTED", "value": knocker.occupant_jid,
                     "name": knocker.presence.findtext(f"{{{NICK}}}nick") or ""})
 
-        service.hooks.on("config-changed", config_changed)
-        service.hooks.on("pre-join", pre_join)
-        service.hooks.on("roominfo", roominfo)
-        service.hooks.on("config-form", lambda room: [(LOBBY_PASSWORD, "text-private", "")])
-        service.hooks.on("config-fields", lambda: {LOBBY_PASSWORD})
-        service.hooks.on("config-submitted", config_submitted)
-        service.hooks.on("invite", invite)
-        service.hooks.on("room-destroyed", close)
+        service.hooks.on(Hook.CONFIG_CHANGED, config_changed)
+        service.hooks.on(Hook.PRE_JOIN, pre_join)
+        service.hooks.on(Hook.ROOMINFO, roominfo)
+        service.hooks.on(Hook.CONFIG_FORM, lambda room: [(LOBBY_PASSWORD, "text-private", "")])
+        service.hooks.on(Hook.CONFIG_FIELDS, lambda: {LOBBY_PASSWORD})
+        service.hooks.on(Hook.CONFIG_SUBMITTED, config_submitted)
+        service.hooks.on(Hook.INVITE, invite)
+        service.hooks.on(Hook.ROOM_DESTROYED, close)
 
     for service in mains:
         attach_main(service)
@@ -150,9 +170,9 @@ def attach(ctx: RoomContext) -> None:
     def keep_lobby(lobby_room: Room) -> bool:
         return main_of(lobby_room)[1] is not None
 
-    lobby_muc.hooks.on("pre-join", lobby_pre_join)
-    lobby_muc.hooks.on("occupant-kicked", denied)
-    lobby_muc.hooks.on("keep-empty", keep_lobby)
+    lobby_muc.hooks.on(Hook.PRE_JOIN, lobby_pre_join)
+    lobby_muc.hooks.on(Hook.OCCUPANT_KICKED, denied)
+    lobby_muc.hooks.on(Hook.KEEP_EMPTY, keep_lobby)
     def lobby_features(node: str, origin) -> list[str] | None:
         """The client asks before joining: a display name is needed when its room has a lobby."""
         if node != "lobbyrooms":
@@ -162,9 +182,10 @@ def attach(ctx: RoomContext) -> None:
             prefix = origin.query.get("prefix")
             node_name = origin.query["room"].lower()
             room = ctx.conference.get_room(ctx.conference.room_jid(f"[{prefix}]{node_name}" if prefix else node_name))
-        return [DISPLAYNAME_REQUIRED] if room is not None and "lobby" in room.data else []
+        lobby = room.peek(Lobby) if room is not None else None
+        return [DISPLAYNAME_REQUIRED] if lobby is not None and lobby.room else []
 
-    lobby_muc.hooks.on("domain-disco", lobby_features)
+    lobby_muc.hooks.on(Hook.DOMAIN_DISCO, lobby_features)
     # Knockers see only moderators' traffic and only moderators see knockers.
     lobby_muc.visibility = lambda room, subject, viewer: viewer.is_moderator
     lobby_muc.disco_type = "lobbyrooms"

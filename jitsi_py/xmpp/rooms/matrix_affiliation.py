@@ -20,7 +20,8 @@ from ...settings import Settings
 from ..auth.matrix import is_matrix_room
 from ..component import Origin
 from ..muc.room import AFFILIATION_RANK, Occupant, Room
-from ..muc.service import Join
+from ..muc.presence import Join
+from ..muc.hooks import Hook
 from . import RoomContext
 
 
@@ -55,5 +56,5 @@ def attach(ctx: RoomContext) -> None:
         if any(wanted(room, occupant.origin) == "member" for occupant in room.occupants_of(bare)):
             service.set_affiliation(room, bare, "member")
 
-    service.hooks.on("pre-join", pre_join)
-    service.hooks.on("affiliation-changed", changed)
+    service.hooks.on(Hook.PRE_JOIN, pre_join)
+    service.hooks.on(Hook.AFFILIATION_CHANGED, changed)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from ...settings import Settings
 from ..auth.matrix import is_matrix_room
 from ..muc.room import AFFILIATION_RANK
-from ..muc.service import Join
+from ..muc.presence import Join
+from ..muc.hooks import Hook
 from . import RoomContext
 
 
@@ -30,4 +31,4 @@ def attach(ctx: RoomContext) -> None:
         if AFFILIATION_RANK[join.affiliation] < AFFILIATION_RANK["member"]:
             join.affiliation = "member"
 
-    ctx.conference.hooks.on("pre-join", pre_join)
+    ctx.conference.hooks.on(Hook.PRE_JOIN, pre_join)

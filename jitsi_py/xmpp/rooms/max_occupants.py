@@ -6,8 +6,9 @@ Service accounts (focus, recorder, transcriber) neither count nor are refused.
 from __future__ import annotations
 
 from ...settings import Settings
-from ..muc.service import Join, counted_occupants
+from ..muc.presence import Join, counted_occupants
 from ...common.errors import StanzaError
+from ..muc.hooks import Hook
 from . import RoomContext
 
 
@@ -24,6 +25,6 @@ def attach(ctx: RoomContext) -> None:
         if counted_occupants(join.room) >= limit:
             raise StanzaError("cancel", "service-unavailable", "The conference is full")
 
-    ctx.conference.hooks.on("pre-join", pre_join)
+    ctx.conference.hooks.on(Hook.PRE_JOIN, pre_join)
     if ctx.lobby is not None:
-        ctx.lobby.hooks.on("pre-join", pre_join)
+        ctx.lobby.hooks.on(Hook.PRE_JOIN, pre_join)

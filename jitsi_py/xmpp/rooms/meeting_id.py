@@ -9,14 +9,23 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from xml.etree.ElementTree import Element, SubElement
 
 from ...settings import Settings
 from ..muc.room import Occupant, Room
-from ..muc.stanza import JITMEET
+from ...common.ns import JITSI_MEET as JITMEET
+from ..muc.hooks import Hook
 from . import RoomContext
 
 MEETING_ID = "muc#roominfo_meetingId"
+@dataclass
+class MeetingId:
+    """The room's meeting id (empty until the room is created here)."""
+
+    value: str = ""
+
+
 DEFAULT_PERMISSIONS = ("livestreaming", "recording", "transcription", "outbound-call", "create-polls",
                        "send-groupchat", "flip")
 
@@ -32,18 +41,18 @@ def attach(ctx: RoomContext) -> None:
 
 def _attach(ctx: RoomContext, service) -> None:
     def created(room: Room) -> None:
-        room.data["meeting_id"] = str(uuid.uuid4())
+        room.state(MeetingId).value = str(uuid.uuid4())
 
     def roominfo(room: Room):
-        return [(MEETING_ID, room.data.get("meeting_id", ""))]
+        return [(MEETING_ID, room.state(MeetingId).value)]
 
     def config_form(room: Room):
-        return [(MEETING_ID, "text-single", room.data.get("meeting_id", ""))]
+        return [(MEETING_ID, "text-single", room.state(MeetingId).value)]
 
     def config_submitted(room: Room, actor: Occupant | None, values, changed) -> None:
         new = values.get(MEETING_ID)
         if new and new[0] and (actor is None or service.is_focus(actor)):
-            room.data["meeting_id"] = new[0]
+            room.state(MeetingId).value = new[0]
         if "moderated" in changed:  # a Jitsi room is never moderated: everyone may speak
             room.config.moderated = False
             changed.discard("moderated")
@@ -66,10 +75,10 @@ def _attach(ctx: RoomContext, service) -> None:
         room.set_affiliation(occupant.bare, "none")
 
     hooks = service.hooks
-    hooks.on("room-created", created)
-    hooks.on("roominfo", roominfo)
-    hooks.on("config-form", config_form)
-    hooks.on("config-fields", lambda: {MEETING_ID})
-    hooks.on("config-submitted", config_submitted)
-    hooks.on("self-presence", permissions)
-    hooks.on("occupant-kicked", kicked)
+    hooks.on(Hook.ROOM_CREATED, created)
+    hooks.on(Hook.ROOMINFO, roominfo)
+    hooks.on(Hook.CONFIG_FORM, config_form)
+    hooks.on(Hook.CONFIG_FIELDS, lambda: {MEETING_ID})
+    hooks.on(Hook.CONFIG_SUBMITTED, config_submitted)
+    hooks.on(Hook.SELF_PRESENCE, permissions)
+    hooks.on(Hook.OCCUPANT_KICKED, kicked)

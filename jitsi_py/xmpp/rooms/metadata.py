@@ -7,13 +7,16 @@ before their own presence. The focus gets the same JSON with the room's address 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
 from ...settings import Settings
 from ..component import Origin
 from ..muc.room import Occupant, Room
 from ...common.errors import StanzaError
-from ..muc.stanza import JITMEET, json_message
+from ...common.ns import JITSI_MEET as JITMEET
+from ..muc.stanza import json_message
+from ..muc.hooks import Hook
 from . import JitsiComponent, RoomContext
 
 # Keys only the server or the focus may set.
@@ -24,6 +27,11 @@ RESERVED = frozenset({
 })
 MAX_PAYLOAD = 64 * 1024
 MAX_KEYS = 100  # per room
+
+
+@dataclass
+class RoomMetadata:
+    values: dict = field(default_factory=dict)  # key -> JSON value, as the clients set them
 
 
 def enabled(settings: Settings) -> bool:
@@ -38,7 +46,7 @@ class Metadata(JitsiComponent):
         self.ctx = ctx
 
     def metadata(self, room: Room) -> dict:
-        return room.data.setdefault("metadata", {})
+        return room.state(RoomMetadata).values
 
     def set(self, room: Room, key: str, value) -> None:
         self.metadata(room)[key] = value
@@ -92,6 +100,6 @@ def attach(ctx: RoomContext) -> Metadata:
             if "members_only" in changed:
                 component.set(room, "lobbyEnabled", room.config.members_only)
 
-        service.hooks.on("occupant-joining", joining)
-        service.hooks.on("config-changed", config_changed)
+        service.hooks.on(Hook.OCCUPANT_JOINING, joining)
+        service.hooks.on(Hook.CONFIG_CHANGED, config_changed)
     return component

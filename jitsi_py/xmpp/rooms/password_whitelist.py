@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ...settings import Settings
-from ..muc.service import Join
+from ..muc.presence import Join
+from ..muc.hooks import Hook
 from . import RoomContext
 
 
@@ -21,4 +22,4 @@ def attach(ctx: RoomContext) -> None:
             join.skip_password = True
 
     for service in ctx.rooms_services():
-        service.hooks.on("pre-join", pre_join)
+        service.hooks.on(Hook.PRE_JOIN, pre_join)

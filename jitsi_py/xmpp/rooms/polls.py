@@ -14,8 +14,10 @@ from ...settings import Settings
 from ..component import Origin
 from ..muc.room import Occupant, Room
 from ...common.errors import StanzaError
-from ..muc.stanza import CLIENT, JITMEET
+from ...common.ns import CLIENT, JITSI_MEET as JITMEET, NICK
+from ..muc.hooks import Hook
 from . import JitsiComponent, RoomContext
+from .metadata import RoomMetadata
 
 MAX_PAYLOAD = 1024  # characters; longer commands are refused
 MAX_POLLS = 128  # per room
@@ -38,6 +40,11 @@ class Poll:
                             for name, voters in zip(self.answers, self.voters)]}
 
 
+@dataclass
+class RoomPolls:
+    by_id: dict[str, Poll] = field(default_factory=dict)
+
+
 def enabled(settings: Settings) -> bool:
     return not settings.xmpp.rooms.polls_disabled
 
@@ -51,7 +58,7 @@ class Polls(JitsiComponent):
 
     @staticmethod
     def polls(room: Room) -> dict[str, Poll]:
-        return room.data.setdefault("polls", {})
+        return room.state(RoomPolls).by_id
 
     def on_message(self, message: Element, origin: Origin | None) -> None:
         if message.get("type") == "groupchat" or message.find(f"{{{CLIENT}}}body") is not None:
@@ -90,7 +97,9 @@ class Polls(JitsiComponent):
             raise StanzaError("cancel", "not-allowed", "Poll already exists")
         if len(polls) >= MAX_POLLS:
             raise StanzaError("cancel", "not-allowed", "Too many polls")
-        restricted = ((room.data.get("metadata") or {}).get("permissions") or {}).get("pollCreationRestricted")
+        metadata = room.peek(RoomMetadata)
+        restricted = ((metadata.values if metadata is not None else {}).get("permissions") or {}) \
+            .get("pollCreationRestricted")
         if restricted and not _may_create_polls(sender):
             raise StanzaError("auth", "forbidden", "Poll creation is restricted")
         name = _display_name(sender)
@@ -122,14 +131,14 @@ class Polls(JitsiComponent):
         }, room.occupants.values())
 
     def joined(self, room: Room, occupant: Occupant) -> None:
-        polls = room.data.get("polls")
-        if polls and not self.ctx.service_of(room).is_focus(occupant):
+        polls = room.peek(RoomPolls)
+        if polls is not None and polls.by_id and not self.ctx.service_of(room).is_focus(occupant):
             self.ctx.send_json(self.domain, {"type": "polls", "command": "old-polls",
-                                             "polls": [p.as_json() for p in polls.values()]}, [occupant])
+                                             "polls": [p.as_json() for p in polls.by_id.values()]}, [occupant])
 
 
 def _display_name(occupant: Occupant) -> str:
-    return occupant.presence.findtext("{http://jabber.org/protocol/nick}nick") or ""
+    return occupant.presence.findtext(f"{{{NICK}}}nick") or ""
 
 
 def _may_create_polls(occupant: Occupant) -> bool:
@@ -143,4 +152,4 @@ def attach(ctx: RoomContext) -> None:
     component = Polls(ctx)
     ctx.components.append(component)
     for service in ctx.rooms_services():
-        service.hooks.on("occupant-joined", component.joined)
+        service.hooks.on(Hook.OCCUPANT_JOINED, component.joined)

@@ -12,7 +12,8 @@ from xml.etree.ElementTree import Element, SubElement
 from ...settings import Settings
 from ..component import Origin
 from ..muc.room import Room
-from ..muc.stanza import CLIENT
+from ...common.ns import CLIENT
+from ..muc.hooks import Hook
 from . import RoomContext
 
 IDENTITY = f"{{{CLIENT}}}identity"
@@ -49,4 +50,4 @@ def attach(ctx: RoomContext) -> None:
             presence.append(identity)
 
     for service in ctx.rooms_services():
-        service.hooks.on("presence-in", presence_in)
+        service.hooks.on(Hook.PRESENCE_IN, presence_in)

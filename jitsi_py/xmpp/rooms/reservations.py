@@ -24,8 +24,10 @@ from ...settings.fields import SettingsError
 from ..component import Origin
 from ...common import jid as jids
 from ..muc.room import Room
+from ..muc.timers import Timer
 from ...common.errors import StanzaError
-from ..muc.stanza import FOCUS
+from ...common.ns import JITSI_FOCUS as FOCUS
+from ..muc.hooks import Hook
 from . import RoomContext
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,13 @@ TIMEOUT = 20.0
 class Reservation:
     id: str
     expires: float | None  # deadline on the conference MUC's clock; None: no duration given
+
+
+@dataclass
+class Expiry:
+    """A reserved room's end, when the reservation has one."""
+
+    timer: Timer | None = None
 
 
 def enabled(settings: Settings) -> bool:
@@ -102,19 +111,20 @@ class Reservations:
     def room_created(self, room: Room) -> None:
         reservation = self.by_room.get(room.jid)
         if reservation is not None and reservation.expires is not None:
-            room.data["reservation_expiry"] = self.ctx.conference.timers.call_at(
+            room.state(Expiry).timer = self.ctx.conference.timers.call_at(
                 reservation.expires, lambda: self._expired(room))
 
     def _expired(self, room: Room) -> None:
-        room.data.pop("reservation_expiry", None)
+        room.state(Expiry).timer = None
         if self.ctx.conference.get_room(room.jid) is room:
             log.info("room %s exceeded its reservation", room.jid)
             self.ctx.conference.destroy(room, "Scheduled conference duration exceeded.")
 
     def room_destroyed(self, room: Room) -> None:
-        expiry = room.data.pop("reservation_expiry", None)
-        if expiry is not None:
-            expiry.cancel()
+        expiry = room.peek(Expiry)
+        if expiry is not None and expiry.timer is not None:
+            expiry.timer.cancel()
+            expiry.timer = None
         reservation = self.by_room.pop(room.jid, None)
         if reservation is None:
             return
@@ -135,5 +145,5 @@ def attach(ctx: RoomContext) -> None:
     proxy = ctx.extensions.get("client_proxy")
     assert proxy is not None, "reservations need the focus proxy (load client_proxy first)"
     proxy.gates.append(reservations.gate)
-    ctx.conference.hooks.on("room-created", reservations.room_created)
-    ctx.conference.hooks.on("room-destroyed", reservations.room_destroyed)
+    ctx.conference.hooks.on(Hook.ROOM_CREATED, reservations.room_created)
+    ctx.conference.hooks.on(Hook.ROOM_DESTROYED, reservations.room_destroyed)

@@ -12,7 +12,8 @@ from xml.etree.ElementTree import Element
 from ...settings import Settings
 from ..component import Origin
 from ..muc.room import Occupant, Room
-from ..muc.stanza import JITMEET
+from ...common.ns import JITSI_MEET as JITMEET, NICK
+from ..muc.hooks import Hook
 from . import JitsiComponent, RoomContext
 
 MAX_FACE_LANDMARKS = 100
@@ -37,6 +38,11 @@ class Stats:
                 "faceLandmarks": self.face_landmarks}
 
 
+@dataclass
+class RoomStats:
+    by_nick: dict[str, Stats] = field(default_factory=dict)
+
+
 def enabled(settings: Settings) -> bool:
     return True
 
@@ -53,7 +59,7 @@ class SpeakerStats(JitsiComponent):
 
     @staticmethod
     def stats(room: Room) -> dict[str, Stats]:
-        return room.data.setdefault("speakerstats", {})
+        return room.state(RoomStats).by_nick
 
     def on_message(self, message: Element, origin: Origin | None) -> None:
         report = message.find(f"{{{JITMEET}}}speakerstats")
@@ -114,14 +120,14 @@ class SpeakerStats(JitsiComponent):
 
 
 def _display_name(occupant: Occupant) -> str:
-    return occupant.presence.findtext("{http://jabber.org/protocol/nick}nick") or ""
+    return occupant.presence.findtext(f"{{{NICK}}}nick") or ""
 
 
 def attach(ctx: RoomContext) -> None:
     component = SpeakerStats(ctx)
     ctx.components.append(component)
     for service in ctx.rooms_services():
-        service.hooks.on("occupant-joined", component.joined)
-        service.hooks.on("occupant-left", component.left)
-        service.hooks.on("presence-updated", component.presence_updated)
-        service.hooks.on("nick-changed", component.renamed)
+        service.hooks.on(Hook.OCCUPANT_JOINED, component.joined)
+        service.hooks.on(Hook.OCCUPANT_LEFT, component.left)
+        service.hooks.on(Hook.PRESENCE_UPDATED, component.presence_updated)
+        service.hooks.on(Hook.NICK_CHANGED, component.renamed)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from ...settings import Settings
 from ..auth.jwt import ROOM_MISMATCH, RoomCheck
-from ..muc.service import Join
+from ..muc.presence import Join
 from ...common.errors import StanzaError
+from ..muc.hooks import Hook
 from . import RoomContext
 
 
@@ -26,4 +27,4 @@ def attach(ctx: RoomContext) -> None:
         if not check.allows(join.origin.claims, join.room.jid):
             raise StanzaError("cancel", "not-allowed", ROOM_MISMATCH)
 
-    ctx.conference.hooks.on("pre-join", pre_join)
+    ctx.conference.hooks.on(Hook.PRE_JOIN, pre_join)

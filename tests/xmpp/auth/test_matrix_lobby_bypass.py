@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jitsi_py.xmpp.auth.matrix import jitsi_room_of
 
-from jitsi_py.xmpp.muc.stanza import MUC_OWNER
+from jitsi_py.common.ns import MUC_OWNER
 
 from ..rooms.stack import FOCUS, MUC, Stack, error_of, presences
 from ..rooms.test_lobby import NICK

@@ -3,7 +3,7 @@ metadata, the focus proxy."""
 
 import json
 
-from jitsi_py.xmpp.muc.stanza import JITMEET, MUC_USER
+from jitsi_py.common.ns import JITSI_MEET as JITMEET, MUC_USER
 
 from ..muc.harness import q
 from .stack import FOCUS, ROOM, Stack, error_of, item, presences

@@ -1,6 +1,6 @@
 """Lobby: enable by a moderator, knock, approve by invite, deny by kick, password bypass."""
 
-from jitsi_py.xmpp.muc.stanza import JITMEET, MUC_OWNER, MUC_USER
+from jitsi_py.common.ns import JITSI_MEET as JITMEET, MUC_OWNER, MUC_USER
 
 from ..muc.harness import q
 from .stack import FOCUS, ROOM, Stack, error_of, presences

@@ -4,7 +4,7 @@ import asyncio
 
 from aiohttp import web
 
-from jitsi_py.xmpp.muc.stanza import FOCUS
+from jitsi_py.common.ns import JITSI_FOCUS as FOCUS
 
 from ..muc.harness import q
 from .stack import FOCUS as FOCUS_JID, ROOM, Stack, error_of

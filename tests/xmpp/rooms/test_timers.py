@@ -1,7 +1,10 @@
 """What the room modules do when time passes: breakout rooms, focus requests, reservations; and
 conference duration and nick changes (XML in, XML out, the Stack's clock moved by hand)."""
 
-from jitsi_py.xmpp.muc.stanza import DISCO_INFO, JITMEET, MUC_USER
+from jitsi_py.common.ns import DISCO_INFO, JITSI_MEET as JITMEET, MUC_USER
+from jitsi_py.xmpp.rooms.av_moderation import AvState
+from jitsi_py.xmpp.rooms.breakout_rooms import BreakoutOf, Layout
+from jitsi_py.xmpp.rooms.speakerstats import RoomStats
 
 from ..muc.harness import q
 from .stack import FOCUS, ROOM, Stack, error_of, item, presences
@@ -72,7 +75,7 @@ def test_empty_breakout_room_goes_after_a_while_and_comes_back_when_the_focus_re
     [gone] = presences(s.take(FOCUS), "unavailable")  # the focus alone does not keep it
     assert gone.find(f"{q('x', MUC_USER)}/{q('destroy', MUC_USER)}").get("jid") == ROOM
     # still listed: bob is sent there again, asks the focus, which re-creates it
-    assert breakout in s.components["muc.meet.jitsi"].get_room(ROOM).data["breakout_rooms"]
+    assert breakout in s.components["muc.meet.jitsi"].get_room(ROOM).state(Layout).rooms
     s.send(FOCUS, '<presence to="focus.meet.jitsi"/>')
     s.send(BOB, f'<iq type="set" id="c" to="focus.meet.jitsi"><conference xmlns="http://jitsi.org/protocol/focus" '
                 f'room="{breakout}"/></iq>')
@@ -81,7 +84,7 @@ def test_empty_breakout_room_goes_after_a_while_and_comes_back_when_the_focus_re
     s.focus_joins(breakout)
     own = [p for p in presences(s.take(BOB)) if p.get("from") == f"{breakout}/bb22"]
     assert own and "110" in {c.get("code") for c in own[-1].iter(q("status", MUC_USER))}
-    assert muc.get_room(breakout).data["breakout_main"] == ROOM
+    assert muc.get_room(breakout).state(BreakoutOf).main == ROOM
     assert muc.get_room(breakout).subject == "Side"
 
 
@@ -249,7 +252,7 @@ def test_nick_change_carries_speaker_stats_and_av_moderation_approval_along():
     s.send(ALICE, f'<message to="avmoderation.meet.jitsi"><av_moderation '
                   f'jidToWhitelist="{breakout}/bb22" mediaType="audio"/></message>')
     room = s.components[BREAKOUT].get_room(breakout)
-    assert room.data["av_moderation"].whitelists["audio"] == [f"{breakout}/bb22"]
+    assert room.state(AvState).whitelists["audio"] == [f"{breakout}/bb22"]
     s.send(BOB, f'<presence to="{breakout}/bobby"/>')
-    assert room.data["av_moderation"].whitelists["audio"] == [f"{breakout}/bobby"]
-    assert "bobby" in room.data["speakerstats"] and "bb22" not in room.data["speakerstats"]
+    assert room.state(AvState).whitelists["audio"] == [f"{breakout}/bobby"]
+    assert "bobby" in room.state(RoomStats).by_nick and "bb22" not in room.state(RoomStats).by_nick
