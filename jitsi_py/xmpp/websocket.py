@@ -57,11 +57,16 @@ class FrameParser:
 
 
 def client_address(request: web.Request, trusted_proxies: tuple[str, ...]) -> str | None:
-    """The client's IP: ``X-Forwarded-For`` only when the peer is a trusted proxy (nginx)."""
+    """The client's IP: the peer's, or behind trusted proxies (nginx) the last ``X-Forwarded-For`` hop
+    that is not one of them. Hops further left were written by the client (nginx appends to what it
+    got): taking the first would let anyone pick the address logins are throttled by."""
     remote = request.remote
-    forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded and remote in trusted_proxies:
-        return forwarded.split(",")[0].strip()
+    if remote not in trusted_proxies:
+        return remote
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        hop = hop.strip()
+        if hop and hop not in trusted_proxies:
+            return hop
     return remote
 
 
