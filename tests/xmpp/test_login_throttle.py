@@ -13,9 +13,16 @@ import pytest
 import websockets
 from aiohttp.test_utils import make_mocked_request
 
+from jitsi_py.common.xmlstream import StreamOpen
 from jitsi_py.xmpp.auth.base import AuthFailure
+from jitsi_py.xmpp.auth.internal import InternalBackend
+from jitsi_py.xmpp.c2s import C2SSession, SessionLimits
 from jitsi_py.xmpp.login_throttle import LoginThrottle, ThrottleLimits, address_key
+from jitsi_py.xmpp.server import XmppServer
 from jitsi_py.xmpp.websocket import client_address
+
+from .conftest import make_settings
+from .test_c2s_core import MemoryLink, feed
 
 ACCOUNT = "focus@auth.meet.jitsi"
 
@@ -142,6 +149,31 @@ def test_the_client_address_is_the_last_hop_no_trusted_proxy_wrote(peer, forward
     assert client_address(request, ("127.0.0.1", "::1")) == expected
 
 
+# --- in the session -------------------------------------------------------------------------------
+
+async def test_a_refused_login_never_reaches_the_auth_backend(tmp_path):
+    router = XmppServer(make_settings(tmp_path, JITSI_PY_XMPP_LOGIN_FAILURES_PER_ADDRESS="2")).router
+    backend = router.backends["auth.meet.jitsi"]
+    checked = []
+
+    async def plain(attempt, username, password):
+        checked.append(password)
+        return await InternalBackend.plain(backend, attempt, username, password)
+
+    backend.plain = plain
+    answers = []
+    for guess in ("a", "b", "c", "d"):
+        link = MemoryLink()
+        session = C2SSession(router, link, 0.0, SessionLimits())
+        session.receive(StreamOpen("open", {"to": "auth.meet.jitsi"}), 0.0)
+        link.take()
+        await feed(session, plain_auth(guess).encode())
+        answers.append(link.take())
+    assert checked == ["a", "b"]
+    assert [b"<not-authorized/>" in a for a in answers] == [True, True, False, False]
+    assert all(b"<temporary-auth-failure/>" in a and b"try again in 60 s" in a for a in answers[2:])
+
+
 # --- hammered over the wire ----------------------------------------------------------------------
 
 WINDOW, PER_ADDRESS = 1.0, 5
@@ -155,7 +187,7 @@ def settings_values() -> dict[str, str]:
             "PROSODY_DISABLE_C2S_LIMIT": "1"}
 
 
-def plain(password: str) -> str:
+def plain_auth(password: str) -> str:
     payload = base64.b64encode(f"\0focus\0{password}".encode()).decode()
     return f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{payload}</auth>"
 
@@ -191,7 +223,7 @@ async def login_tcp(server, source: str, password: str) -> str:
         await writer.start_tls(CLIENT_TLS)
         writer.write(header)
         await until(b"</stream:features>")
-        writer.write(plain(password).encode())
+        writer.write(plain_auth(password).encode())
         return verdict((await until(b"</failure>")).decode())
     finally:
         writer.close()
@@ -203,7 +235,7 @@ async def login_websocket(server, source: str, password: str) -> str:
         await ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='auth.meet.jitsi' version='1.0'/>")
         await ws.recv()
         await ws.recv()
-        await ws.send(plain(password))
+        await ws.send(plain_auth(password))
         return verdict(await ws.recv())
 
 
@@ -224,7 +256,7 @@ async def login_bosh(server, source: str, password: str) -> str:
         async with http.post(url, data=body.format("rid='1' to='auth.meet.jitsi' wait='5' hold='1' "
                                                    "xmpp:version='1.0'", "")) as response:
             sid = re.search(r'sid="([^"]+)"', await response.text()).group(1)
-        async with http.post(url, data=body.format(f"rid='2' sid='{sid}'", plain(password))) as response:
+        async with http.post(url, data=body.format(f"rid='2' sid='{sid}'", plain_auth(password))) as response:
             return verdict(await response.text())
 
 
