@@ -15,6 +15,10 @@ long to hold the verdict once the account is known, and reports how the login en
   spread over many addresses but never locks the account: the right password still logs in, later.
   Anonymous logins are not counted at all (there is nothing to guess), nor are logins the auth
   backend could not judge (an LDAP outage must not lock anyone out once it is over).
+- The trusted proxies' own addresses (``PROSODY_TRUSTED_PROXIES``, loopback by default) are never
+  refused: what comes through a proxy is counted under the client's address, so what is left on
+  them is the local services (the focus, the bridge), which one of them with a wrong password must
+  not lock out of the server. The per-account delay still applies to them.
 
 Both tables hold at most ``table_size`` keys; the key whose last failure is oldest goes first, and a
 key whose failures all left the window is dropped as soon as the table is next written.
@@ -41,6 +45,7 @@ class ThrottleLimits:
     window: float = 60.0
     max_delay: float = 5.0
     table_size: int = 10_000
+    exempt: frozenset[str] = frozenset()  # addresses never refused (the trusted proxies)
 
 
 class Guess:
@@ -73,6 +78,7 @@ class LoginThrottle:
     def __init__(self, limits: ThrottleLimits) -> None:
         self.limits = limits
         self._addresses: _Table[Guess] = _Table(limits, lambda guess: guess.at)
+        self._exempt = frozenset(address_key(ip) for ip in limits.exempt)
         self._accounts: _Table[float] = _Table(limits, float)
         # Failures past the point where the delay stops growing change nothing: not kept.
         self._account_keep = limits.per_account + max(0, math.ceil(math.log2(max(limits.max_delay, 1.0)))) + 1
@@ -82,7 +88,7 @@ class LoginThrottle:
         key = address_key(ip)
         guess = Guess(key, now)
         limit = self.limits.per_address
-        if key is None or not limit:
+        if key is None or not limit or key in self._exempt:
             return guess
         guesses = self._addresses.get(key, now)
         if guesses is None:

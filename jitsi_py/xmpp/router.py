@@ -86,7 +86,7 @@ class Router:
         self.logins = LoginThrottle(ThrottleLimits(
             per_address=limits.login_failures_per_address, per_account=limits.login_failures_per_account,
             window=limits.login_failure_window, max_delay=limits.login_max_delay,
-            table_size=limits.login_throttle_table_size))
+            table_size=limits.login_throttle_table_size, exempt=frozenset(settings.xmpp.trusted_proxies)))
         metrics.watch(self)
 
     # --- registration ------------------------------------------------------------------------
