@@ -30,7 +30,7 @@ import ipaddress
 import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Container, Generic, TypeVar
 
 from ..common.jid import MAX_PART
 from .auth.base import AuthFailure
@@ -45,7 +45,7 @@ class ThrottleLimits:
     window: float = 60.0
     max_delay: float = 5.0
     table_size: int = 10_000
-    exempt: frozenset[str] = frozenset()  # addresses never refused (the trusted proxies)
+    exempt: Container[str] = frozenset()  # addresses never refused (the trusted proxies)
 
 
 class Guess:
@@ -78,7 +78,6 @@ class LoginThrottle:
     def __init__(self, limits: ThrottleLimits) -> None:
         self.limits = limits
         self._addresses: _Table[Guess] = _Table(limits, lambda guess: guess.at)
-        self._exempt = frozenset(address_key(ip) for ip in limits.exempt)
         self._accounts: _Table[float] = _Table(limits, float)
         # Failures past the point where the delay stops growing change nothing: not kept.
         self._account_keep = limits.per_account + max(0, math.ceil(math.log2(max(limits.max_delay, 1.0)))) + 1
@@ -88,7 +87,7 @@ class LoginThrottle:
         key = address_key(ip)
         guess = Guess(key, now)
         limit = self.limits.per_address
-        if key is None or not limit or key in self._exempt:
+        if key is None or not limit or ip in self.limits.exempt:
             return guess
         guesses = self._addresses.get(key, now)
         if guesses is None:

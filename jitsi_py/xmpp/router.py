@@ -28,6 +28,7 @@ from .c2s import IQ, MESSAGE, PRESENCE, C2SSession
 from .component import Component, Origin
 from .login_throttle import LoginThrottle, ThrottleLimits
 from .metrics import XmppMetrics
+from .proxies import TrustedProxies
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class Router:
         self.logins = LoginThrottle(ThrottleLimits(
             per_address=limits.login_failures_per_address, per_account=limits.login_failures_per_account,
             window=limits.login_failure_window, max_delay=limits.login_max_delay,
-            table_size=limits.login_throttle_table_size, exempt=frozenset(settings.xmpp.trusted_proxies)))
+            table_size=limits.login_throttle_table_size, exempt=TrustedProxies(settings.xmpp.trusted_proxies)))
         metrics.watch(self)
 
     # --- registration ------------------------------------------------------------------------

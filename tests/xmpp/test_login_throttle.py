@@ -18,6 +18,7 @@ from jitsi_py.xmpp.auth.base import AuthFailure
 from jitsi_py.xmpp.auth.internal import InternalBackend
 from jitsi_py.xmpp.c2s import C2SSession, SessionLimits
 from jitsi_py.xmpp.login_throttle import LoginThrottle, ThrottleLimits, address_key
+from jitsi_py.xmpp.proxies import TrustedProxies
 from jitsi_py.xmpp.server import XmppServer
 from jitsi_py.xmpp.websocket import client_address
 
@@ -107,7 +108,7 @@ def test_an_account_under_attack_slows_down_but_never_refuses():
 
 
 def test_the_trusted_proxies_own_addresses_are_never_refused_but_still_slowed():
-    throttle = LoginThrottle(ThrottleLimits(per_address=1, per_account=2, exempt=frozenset({"127.0.0.1", "::1"})))
+    throttle = LoginThrottle(ThrottleLimits(per_address=1, per_account=2, exempt=TrustedProxies(["127.0.0.1", "::1"])))
     assert [fail(throttle, "127.0.0.1", 0.0) for _ in range(4)] == [0, 0, 1, 2]
     assert not refused(throttle, "::1", 0.0) and not refused(throttle, "::ffff:127.0.0.1", 0.0)
     assert refused(throttle, "127.0.0.2", 0.0) is False and refused(throttle, "127.0.0.2", 0.0)
@@ -148,12 +149,22 @@ def test_addresses_are_counted_per_ipv6_subscriber():
     ("127.0.0.1", "192.0.2.1", "192.0.2.1"),
     ("127.0.0.1", "6.6.6.6, 192.0.2.1", "192.0.2.1"),  # the client wrote 6.6.6.6; nginx appended
     ("127.0.0.1", "192.0.2.1, ::1", "192.0.2.1"),  # two proxies
+    ("172.18.0.5", "192.0.2.1", "192.0.2.1"),  # a proxy inside a trusted network (a container)
+    ("::ffff:172.18.0.5", "2001:db8::7", "2001:db8::7"),
+    ("127.0.0.1", "172.18.0.1", "127.0.0.1"),  # only proxies: the nearest one
     ("127.0.0.1", None, "127.0.0.1"),
 ])
 def test_the_client_address_is_the_last_hop_no_trusted_proxy_wrote(peer, forwarded, expected):
     headers = {"X-Forwarded-For": forwarded} if forwarded else {}
     request = make_mocked_request("GET", "/xmpp-websocket", headers=headers).clone(remote=peer)
-    assert client_address(request, ("127.0.0.1", "::1")) == expected
+    assert client_address(request, TrustedProxies(("127.0.0.1", "::1", "172.16.0.0/12"))) == expected
+
+
+def test_trusted_proxies_are_addresses_or_networks():
+    with pytest.raises(ValueError, match="PROSODY_TRUSTED_PROXIES"):
+        TrustedProxies(["web.meet.jitsi"])
+    proxies = TrustedProxies(["10.0.0.0/8", " ::1 ", ""])
+    assert "10.1.2.3" in proxies and "::1" in proxies and "11.0.0.1" not in proxies and None not in proxies
 
 
 # --- in the session -------------------------------------------------------------------------------
