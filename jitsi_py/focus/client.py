@@ -23,6 +23,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from ..common import jid as jids
 from ..common import ns
 from ..common.aio import Rearm
 from ..common.xmpp_client import service_client
@@ -192,6 +193,10 @@ class Focus:
     def _on_conference_iq(self, iq: slixmpp.Iq) -> None:
         if iq["type"] != "set":
             return self._error(iq, "bad-request", "modify", "conference requests are IQ set")
+        try:  # RFC 7622 at the edge: slixmpp would choke on it only when joining, after a timeout
+            jids.entity_bare(iq.xml.find(q(NS_FOCUS, "conference")).get("room", ""))
+        except jids.JidError as exc:
+            return self._error(iq, "bad-request", "modify", f"invalid room: {exc}")
         self._spawn(self._answer_conference(iq))
 
     async def _answer_conference(self, iq: slixmpp.Iq) -> None:

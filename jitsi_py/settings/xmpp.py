@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .auth import AuthBackends
 from .common import secret
-from .fields import boolean, csv, duration, env, integer, nested, number, port_number, rate, size, text
+from .fields import boolean, bounded, csv, duration, env, integer, nested, number, port_number, rate, size, text
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,13 @@ class Limits:
     bosh_max_wait: float = env("JITSI_PY_XMPP_BOSH_MAX_WAIT", "120", duration)
     bosh_max_inactivity: float = env("JITSI_PY_XMPP_BOSH_MAX_INACTIVITY", "60", duration)
     bosh_polling: float = env("JITSI_PY_XMPP_BOSH_POLLING", "5", duration)
+    # Password guessing (xmpp/login_throttle.py): failed logins within the window, per client
+    # address (then refused for a while; 0: no limit) and per account (then slowed, never refused).
+    login_failures_per_address: int = env("JITSI_PY_XMPP_LOGIN_FAILURES_PER_ADDRESS", "10", bounded(0, 1_000_000))
+    login_failures_per_account: int = env("JITSI_PY_XMPP_LOGIN_FAILURES_PER_ACCOUNT", "30", bounded(0, 1_000_000))
+    login_failure_window: float = env("JITSI_PY_XMPP_LOGIN_FAILURE_WINDOW", "60", duration)
+    login_max_delay: float = env("JITSI_PY_XMPP_LOGIN_MAX_DELAY", "5", duration)
+    login_throttle_table_size: int = env("JITSI_PY_XMPP_LOGIN_THROTTLE_TABLE_SIZE", "10000", bounded(1, 10_000_000))
 
 
 @dataclass(frozen=True)

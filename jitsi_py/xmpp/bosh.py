@@ -32,6 +32,7 @@ from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, escape_att
 from .c2s import C2SSession, SessionLimits
 from .router import Router
 from .tcp import RateLimit
+from .proxies import TrustedProxies
 from .websocket import bearer_token, client_address
 
 logger = logging.getLogger(__name__)
@@ -309,7 +310,7 @@ class BoshEndpoint:
         self.polling = polling
         self.rate = rate  # bytes/s read per session, as on c2s TCP; None: no limit
         self.max_hold = max(1, max_requests - 1)
-        self.trusted_proxies = trusted_proxies
+        self.trusted_proxies = TrustedProxies(trusted_proxies)
         self.sessions: dict[str, BoshSession] = {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

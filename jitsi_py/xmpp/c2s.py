@@ -9,7 +9,9 @@ for its next timer with :meth:`C2SSession.deadline`. Authentication runs an asyn
 What may arrive in each state is the table :data:`TRANSITIONS`; anything else closes the stream
 (``not-authorized`` before login, ``unsupported-stanza-type`` after). Every ``StreamError``,
 wherever it comes from, ends in :meth:`C2SSession.stream_error`: one ``<stream:error/>``, this
-stream closed, nothing else touched.
+stream closed, nothing else touched. Password logins go through the router's login throttle
+(``login_throttle.py``): refused at once from an address that guessed too much, held back on an
+account under attack.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from ..common.jid import Jid
 from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, serialize
 from .auth.base import Attempt, AuthFailure, Identity
 from .component import Origin
-from .sasl import Challenge, SaslExchange, decode_payload, encode_payload
+from .login_throttle import Guess
+from .sasl import Challenge, SaslExchange, Success, decode_payload, encode_payload
 
 if TYPE_CHECKING:
     from .router import Router
@@ -135,6 +138,7 @@ class C2SSession:
         self.presence: Element | None = None
         self.service_account = False
         self._sasl: SaslExchange | None = None
+        self._guess: Guess | None = None  # this stream's password login in progress
         self._auth_failures = 0
         self._auth_deadline: float | None = now + limits.unauthenticated_timeout
         self._last_rx = now
@@ -374,6 +378,8 @@ class C2SSession:
                           getattr(link, "bearer", None))
         try:
             self._sasl = SaslExchange(self.router.backends[self.domain], attempt, mechanism)
+            if self._sasl.checks_password:
+                self._guess = self.router.logins.start(attempt.remote_ip, self._last_rx)
             payload = decode_payload(element.text if element.text is not None else None)
         except AuthFailure as failure:
             self._sasl_failure(failure)
@@ -395,14 +401,18 @@ class C2SSession:
     async def _sasl_step(self, payload: bytes | None) -> None:
         exchange = self._sasl
         assert exchange is not None
+        result: Challenge | Success | AuthFailure
         try:
             result = await exchange.step(payload)
         except AuthFailure as failure:
-            self._sasl_failure(failure)
-            return
+            result = failure
         except Exception:  # a backend bug must not take the server down; the login just fails
             logger.exception("auth backend %s failed", exchange.backend.name)
-            self._sasl_failure(AuthFailure("temporary-auth-failure", "authentication backend error"))
+            result = AuthFailure("temporary-auth-failure", "authentication backend error")
+        if not isinstance(result, Challenge):
+            await self._throttled_verdict(exchange, result)
+        if isinstance(result, AuthFailure):
+            self._sasl_failure(result)
             return
         if self.state != SASL:
             return  # closed meanwhile
@@ -423,8 +433,26 @@ class C2SSession:
         if self.link is not None:
             self.link.restart()
 
+    async def _throttled_verdict(self, exchange: SaslExchange, verdict: Success | AuthFailure) -> None:
+        """Hold the verdict while the account is under attack; then count it (login_throttle.py)."""
+        guess, self._guess = self._guess, None
+        if guess is None:
+            return  # anonymous: nothing to guess
+        logins = self.router.logins
+        account = f"{exchange.username}@{self.domain}" if exchange.username else None
+        delay = logins.delay(guess, account, self._last_rx)
+        if delay:
+            await self.router.pause(delay)
+        if isinstance(verdict, Success):
+            logins.succeeded(guess)
+        elif verdict.condition == "temporary-auth-failure":
+            logins.withdraw(guess)  # the backend could not judge: an outage must not lock users out
+        else:
+            logins.failed(guess, self._last_rx + delay)
+
     def _sasl_failure(self, failure: AuthFailure) -> None:
         self._sasl = None
+        self._guess = None  # one that never reached a verdict keeps counting against its address
         if self.state == CLOSED:
             return
         self.state = CONNECTED

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import uuid
 from copy import copy
-from typing import Callable
+from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element, SubElement
 
 from ..common import jid as jids
@@ -27,7 +27,9 @@ from ..settings import Settings
 from .auth.base import AuthBackend
 from .c2s import IQ, MESSAGE, PRESENCE, C2SSession
 from .component import Component, Origin
+from .login_throttle import LoginThrottle, ThrottleLimits
 from .metrics import XmppMetrics
+from .proxies import TrustedProxies
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +68,12 @@ class Router:
         self.stanzas_in = 0
         self.stanzas_out = 0
         self.connections = 0  # open client connections and BOSH sessions, against max_connections
-        self.max_connections = settings.xmpp.limits.max_connections
+        limits = settings.xmpp.limits
+        self.max_connections = limits.max_connections
+        self.logins = LoginThrottle(ThrottleLimits(
+            per_address=limits.login_failures_per_address, per_account=limits.login_failures_per_account,
+            window=limits.login_failure_window, max_delay=limits.login_max_delay,
+            table_size=limits.login_throttle_table_size, exempt=TrustedProxies(settings.xmpp.trusted_proxies)))
         metrics.watch(self)
 
     # --- registration ------------------------------------------------------------------------
@@ -101,6 +108,10 @@ class Router:
             if old is not None and old.jid is not None and old.domain == domain:
                 return old.jid.node or str(uuid.uuid4())
         return str(uuid.uuid4())
+
+    def pause(self, seconds: float) -> Awaitable[None]:
+        """The event loop's clock for the sessions, which have none: a login verdict held back."""
+        return asyncio.sleep(seconds)
 
     def bind(self, session: C2SSession, username: str, wanted: str) -> jids.Jid:
         bare = f"{username}@{session.domain}"

@@ -184,8 +184,13 @@ class SaslExchange:
         self.backend = backend
         self.attempt = attempt
         self.mechanism = mechanism
+        self.username: str | None = None  # whose password is checked, once the client said it
         self._scram: ScramServer | None = None
         self._done = False
+
+    @property
+    def checks_password(self) -> bool:
+        return self.mechanism != "ANONYMOUS"
 
     async def step(self, message: bytes | None) -> Challenge | Success:
         if self._done:
@@ -199,12 +204,13 @@ class SaslExchange:
         if mech == "PLAIN":
             self._done = True
             authzid, username, password = parse_plain(message)
+            self.username = username
             if authzid and authzid.split("@", 1)[0].lower() != username.lower():
                 raise AuthFailure("invalid-authzid", "authorization identity differs from username")
             return Success(await self.backend.plain(self.attempt, username, password))
         if self._scram is None:
             self._scram = ScramServer(SCRAM_HASHES[mech])
-            username = self._scram.client_first(message)
+            username = self.username = self._scram.client_first(message)
             creds = await self.backend.scram_credentials(self.attempt, username, self._scram.hash_name)
             if creds is None:
                 raise AuthFailure("not-authorized", "unknown user or wrong password")

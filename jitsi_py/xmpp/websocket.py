@@ -21,6 +21,7 @@ from ..common import ns
 from ..common.aio import Rearm
 from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, XmlStreamParser
 from .c2s import C2SSession, SessionLimits
+from .proxies import TrustedProxies
 from .router import Router
 from .tcp import MAX_WRITE_BUFFER, RateLimit, hibernate
 
@@ -56,13 +57,9 @@ class FrameParser:
         return out
 
 
-def client_address(request: web.Request, trusted_proxies: tuple[str, ...]) -> str | None:
-    """The client's IP: ``X-Forwarded-For`` only when the peer is a trusted proxy (nginx)."""
-    remote = request.remote
-    forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded and remote in trusted_proxies:
-        return forwarded.split(",")[0].strip()
-    return remote
+def client_address(request: web.Request, trusted_proxies: TrustedProxies) -> str | None:
+    """The client's IP (``proxies.py``): the peer's, or the last ``X-Forwarded-For`` hop no trusted proxy wrote."""
+    return trusted_proxies.client(request.remote, request.headers.get("X-Forwarded-For"))
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -170,7 +167,7 @@ class WebSocketEndpoint:
         self.parser_limits = parser_limits
         self.rate = rate
         self.frame_limit = frame_limit
-        self.trusted_proxies = trusted_proxies
+        self.trusted_proxies = TrustedProxies(trusted_proxies)
         self.connections: set[WebSocketLink] = set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

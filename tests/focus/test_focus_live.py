@@ -291,3 +291,20 @@ async def test_a_forged_caps_ver_does_not_take_media_from_later_participants(xmp
         for person in people:
             await person.stop()
         await bridge.client.disconnect(wait=0.1)
+
+
+@pytest.mark.parametrize("room", ["x" * 3000 + f"@{MUC}", "é" * 600 + f"@{MUC}", f"room@{MUC}/nick", f"@{MUC}"],
+                         ids=["3000-octet room", "1200-octet room", "with a resource", "empty localpart"])
+async def test_a_malformed_room_is_refused_at_once_without_muc_traffic(xmpp_server, focus, room):
+    person = Participant(xmpp_server.c2s_port, xmpp_server.focus_address or focus.xmpp.boundjid.full, room)
+    await person.start()
+    try:
+        began = asyncio.get_running_loop().time()
+        with pytest.raises(IqError) as refused:
+            await person.request_conference()
+        assert asyncio.get_running_loop().time() - began < 1.0
+        assert refused.value.iq["error"]["condition"] == "bad-request"
+        assert len(refused.value.iq["error"]["text"]) < 200, "the error does not echo the room back"
+        assert focus.rooms == {}, "the focus joined no room"
+    finally:
+        await person.stop()
