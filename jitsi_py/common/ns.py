@@ -29,16 +29,22 @@ LAST = "jabber:iq:last"
 VCARD = "vcard-temp"
 DATA_FORMS = "jabber:x:data"
 CAPS = "http://jabber.org/protocol/caps"
+JINGLE = "urn:xmpp:jingle:1"  # XEP-0166
+JINGLE_ERRORS = "urn:xmpp:jingle:errors:1"
 COMPONENT_HANDSHAKE = "jabber:component:accept"
 
 MUC = "http://jabber.org/protocol/muc"
 MUC_USER = "http://jabber.org/protocol/muc#user"
 MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
 MUC_OWNER = "http://jabber.org/protocol/muc#owner"
+MUC_ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig"  # the FORM_TYPE of a room configuration
 NICK = "http://jabber.org/protocol/nick"  # XEP-0172
 JITSI_MEET = "http://jitsi.org/jitmeet"
 JITSI_FOCUS = "http://jitsi.org/protocol/focus"
 JITSI_HEALTH = "http://jitsi.org/protocol/healthcheck"
+JITSI_MUTE_AUDIO = "http://jitsi.org/jitmeet/audio"
+JITSI_MUTE_VIDEO = "http://jitsi.org/jitmeet/video"
+JITSI_MUTE_DESKTOP = "http://jitsi.org/jitmeet/desktop"
 
 
 def tag(namespace: str, local: str) -> str:
