@@ -15,7 +15,7 @@ SANS_IO_CORES = (
     "common/xmlstream.py", "common/jid.py", "xmpp/c2s.py", "xmpp/sasl.py", "xmpp/muc/room.py",
     "bridge/ice.py", "bridge/dtls.py", "bridge/rtp.py", "bridge/rtcp.py", "bridge/forwarder.py",
     "bridge/speaker.py", "focus/conference.py", "focus/bridges.py", "focus/jingle.py", "focus/colibri2.py",
-    "focus/auth.py", "focus/relays.py",
+    "focus/auth.py", "focus/relays.py", "focus/rooms.py", "focus/caps.py",
 )
 
 
