@@ -279,13 +279,13 @@ async def test_a_forged_caps_ver_does_not_take_media_from_later_participants(xmp
         await impostor.join(caps)
         forged = await impostor.next_jingle("session-initiate")
         assert forged.content("audio") is None and forged.content("video") is None
-        assert focus._caps.get(caps[0], ver) is None, "an answer that does not hash to its ver is not cached"
+        assert focus.caps.get(caps[0], ver) is None, "an answer that does not hash to its ver is not cached"
 
         assert (await honest.request_conference()).ready
         await honest.join(caps)
         offer = await honest.next_jingle("session-initiate")
         assert offer.content("audio") is not None and offer.content("video") is not None
-        assert "urn:xmpp:jingle:apps:rtp:audio" in focus._caps.get(caps[0], ver)
+        assert "urn:xmpp:jingle:apps:rtp:audio" in focus.caps.get(caps[0], ver)
     finally:
         for person in people:
             await person.stop()
