@@ -21,7 +21,7 @@ SANS_IO_CORES = (
     "bridge/forwarder.py", "bridge/speaker.py", "bridge/allocation.py", "bridge/bwe.py", "bridge/temporal.py",
     "bridge/probing.py", "bridge/ssrc_pool.py", "bridge/colibri2.py",
     "focus/conference.py", "focus/bridges.py", "focus/caps.py", "focus/jingle.py", "focus/colibri2.py",
-    "focus/auth.py", "focus/relays.py",
+    "focus/auth.py", "focus/relays.py", "focus/rooms.py",
 )
 
 # Modules inside a core package that are its glue: they hand the core the real clock and sockets.

@@ -53,11 +53,13 @@ def error_reply(original: Element, error: StanzaError, include_payload: bool = F
     reply.set("type", "error")
     if include_payload:
         reply.extend(list(original))
-    reply.append(error_element(error, legacy_code))
+    reply.append(error_element(error, legacy_code=legacy_code))
     return reply
 
 
-def error_element(error: StanzaError, legacy_code: bool = True) -> Element:
+def error_element(error: StanzaError, *, legacy_code: bool = True) -> Element:
+    """The ``<error>`` child; ``legacy_code=False`` leaves out XEP-0086's ``code``, which the focus's
+    answers never carried (as jicofo's)."""
     el = Element(f"{{{CLIENT}}}error", type=error.type)
     code = _LEGACY_CODES.get(error.condition) if legacy_code else None
     if code:

@@ -29,6 +29,8 @@ LAST = "jabber:iq:last"
 VCARD = "vcard-temp"
 DATA_FORMS = "jabber:x:data"
 CAPS = "http://jabber.org/protocol/caps"
+JINGLE = "urn:xmpp:jingle:1"  # XEP-0166
+JINGLE_ERRORS = "urn:xmpp:jingle:errors:1"
 COMPONENT_HANDSHAKE = "jabber:component:accept"
 
 MUC = "http://jabber.org/protocol/muc"
@@ -43,6 +45,9 @@ JITSI_FOCUS = "http://jitsi.org/protocol/focus"
 JITSI_HEALTH = "http://jitsi.org/protocol/healthcheck"
 JITSI_BREAKOUT_ROOMS = "http://jitsi.org/protocol/breakout_rooms"
 JITSI_LOBBY_ROOMS = "http://jitsi.org/protocol/lobbyrooms"
+JITSI_MUTE_AUDIO = "http://jitsi.org/jitmeet/audio"
+JITSI_MUTE_VIDEO = "http://jitsi.org/jitmeet/video"
+JITSI_MUTE_DESKTOP = "http://jitsi.org/jitmeet/desktop"
 
 
 def tag(namespace: str, local: str) -> str:

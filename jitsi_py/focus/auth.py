@@ -17,7 +17,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from ..common.stanzas.jitsi import ConferenceIq
+from ..common.errors import StanzaError
+from ..common.stanzas.jitsi import ConferenceIq, session_invalid
 
 
 @dataclass
@@ -30,17 +31,9 @@ class AuthSession:
     used: float  # when it last authenticated someone
 
 
-class Refused(Exception):
-    """The request is refused; ``condition``/``kind`` make the XMPP error, ``text`` its text
-    (``session-invalid`` stands for the focus namespace's application condition)."""
-
-    def __init__(self, condition: str, kind: str, text: str) -> None:
-        super().__init__(text)
-        self.condition, self.kind, self.text = condition, kind, text
-
-
-def invalid_session() -> Refused:
-    return Refused("session-invalid", "cancel", "invalid session")
+def invalid_session() -> StanzaError:
+    """An unknown or expired ``session-id``: ``not-acceptable`` with the focus's application condition."""
+    return StanzaError("cancel", "not-acceptable", "invalid session", [session_invalid()])
 
 
 class Authority:
@@ -52,22 +45,22 @@ class Authority:
 
     def check(self, request: ConferenceIq, requester: str, *, room_exists: bool, now: float) -> AuthSession | None:
         """The session that authenticated the requester, whose id and identity go into the
-        answer (None: a guest joining an existing room); or :class:`Refused`."""
+        answer (None: a guest joining an existing room); or raises the refusal's :class:`StanzaError`."""
         self._expire(now)
         if request.session_id:
             session = self.sessions.get(request.session_id)
             if session is None:
                 raise invalid_session()
             if session.machine_uid != request.machine_uid:
-                raise Refused("not-acceptable", "cancel", "machine UID mismatch or empty")
+                raise StanzaError("cancel", "not-acceptable", "machine UID mismatch or empty")
         elif requester.partition("@")[2].partition("/")[0] == self.login_domain:
             if not request.machine_uid:
-                raise Refused("not-acceptable", "cancel", "Missing mandatory attribute 'machine-uid'")
+                raise StanzaError("cancel", "not-acceptable", "Missing mandatory attribute 'machine-uid'")
             session_id = str(uuid.uuid4())
             session = self.sessions[session_id] = AuthSession(
                 session_id, request.machine_uid, requester.partition("/")[0], request.room.lower(), requester, now)
         elif not room_exists:
-            raise Refused("not-authorized", "auth", "not authorized user domain")
+            raise StanzaError("auth", "not-authorized", "not authorized user domain")
         else:
             return None
         session.jid, session.used = requester, now
@@ -79,7 +72,7 @@ class Authority:
         return next((s for s in self.sessions.values() if s.jid == jid), None) if jid else None
 
     def logout(self, session_id: str | None, now: float) -> None:
-        """Ends the session; an unknown one is refused as ``session-invalid``."""
+        """Ends the session; an unknown one is refused with :func:`invalid_session`."""
         self._expire(now)
         if self.sessions.pop(session_id or "", None) is None:
             raise invalid_session()

@@ -1,12 +1,12 @@
 """The bridge table: brewery presence in, bridge choice out (focus.md §5.1-5.3). Sans-I/O.
 
 A bridge is known from its first brewery presence carrying ``<stats>``; it is forgotten when it
-leaves the brewery. A failed health check or Colibri2 timeout makes it non-operational for
-``failure_reset`` seconds. Selection follows jicofo's single-bridge strategy: keep a conference on
-the bridge it already uses while that bridge is fit, else prefer (in this order) operational, not
-shutting down, not draining, not in graceful shutdown, the participant's region, the least
-corrected stress; a bridge that reached the per-conference participant cap is passed over while
-another fits.
+leaves the brewery. A failed health check (:meth:`BridgeTable.health_checked` holds the rules) or
+Colibri2 timeout makes it non-operational for ``failure_reset`` seconds. Selection follows
+jicofo's single-bridge strategy: keep a conference on the bridge it already uses while that
+bridge is fit, else prefer (in this order) operational, not shutting down, not draining, not in
+graceful shutdown, the participant's region, the least corrected stress; a bridge that reached
+the per-conference participant cap is passed over while another fits.
 
 With Octo (``multi_bridge``) a conference spans bridges only through relays, so a bridge new to it
 needs a relay id, as the bridges it already uses do; ``OCTO_BRIDGE_SELECTION_STRATEGY`` then picks:
@@ -18,6 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
+
+# Health checks, as jicofo's JvbDoctor judges them: a ``result`` is healthy; these conditions come
+# from the bridge itself and mean it is not, as does no answer to HEALTH_ATTEMPTS checks in a row
+# (reported as UNANSWERED). ``item-not-found`` comes from the brewery MUC: the bridge left it. Any
+# other error is the MUC's too and says nothing about the bridge.
+HEALTH_ATTEMPTS = 2
+UNANSWERED = "remote-server-timeout"
+UNHEALTHY = frozenset({"internal-server-error", "service-unavailable", UNANSWERED})
+# Why a bridge is down after a health check.
+LEFT = "left"
+FAILED = "failed"
 
 # OCTO_BRIDGE_SELECTION_STRATEGY values (jicofo's class names, as settings lower-case them).
 SINGLE = "singlebridgeselectionstrategy"
@@ -107,6 +118,21 @@ class BridgeTable:
         bridge = self.bridges.get(jid)
         if bridge is not None:
             bridge.failed_at = None
+
+    def health_checked(self, jid: str, condition: str | None, now: float, *, in_brewery: bool) -> str | None:
+        """One health check's outcome (``condition`` None for a ``result``): :data:`LEFT` or
+        :data:`FAILED` when the bridge is down and its participants must move, else None. Only
+        while the focus is in the brewery does a failure count: out of it, our own connection
+        may be what went unanswered."""
+        if condition is None:
+            self.healthy(jid)
+            return None
+        if condition == "item-not-found":
+            return LEFT if self.left(jid) is not None else None
+        if condition in UNHEALTHY and in_brewery and jid in self.bridges:
+            self.failed(jid, now)
+            return FAILED
+        return None
 
     def endpoint_added(self, jid: str, now: float) -> None:
         bridge = self.bridges.get(jid)

@@ -15,10 +15,11 @@ from collections import OrderedDict
 from xml.etree.ElementTree import Element
 
 from ..common import ns
+from ..common.stanzas.jingle import q
 
 # IANA hash names (XEP-0115 §5.1) that hashlib knows; MD5 is refused as too weak to verify anything.
 HASHES = {"sha-1": "sha1", "sha-224": "sha224", "sha-256": "sha256", "sha-384": "sha384", "sha-512": "sha512"}
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+XML_LANG = q(ns.XML, "lang")
 
 
 class Malformed(ValueError):
@@ -29,20 +30,20 @@ def verification_string(query: Element) -> str:
     """The string of XEP-0115 §5.1 for a disco#info ``<query/>``, before hashing."""
     identities = sorted(
         (i.get("category", ""), i.get("type", ""), i.get(XML_LANG, ""), i.get("name", ""))
-        for i in query.findall(f"{{{ns.DISCO_INFO}}}identity"))
-    features = sorted(f.get("var", "") for f in query.findall(f"{{{ns.DISCO_INFO}}}feature"))
+        for i in query.findall(q(ns.DISCO_INFO, "identity")))
+    features = sorted(f.get("var", "") for f in query.findall(q(ns.DISCO_INFO, "feature")))
     if len(set(identities)) != len(identities) or len(set(features)) != len(features):
         raise Malformed("duplicate identity or feature")
     parts = ["/".join(identity) + "<" for identity in identities]
     parts += [feature + "<" for feature in features]
     forms = []
-    for form in query.findall(f"{{{ns.DATA_FORMS}}}x"):
+    for form in query.findall(q(ns.DATA_FORMS, "x")):
         if form.get("type") != "result":
             continue
         fields: dict[str, list[str]] = {}
         form_type = None
-        for field in form.findall(f"{{{ns.DATA_FORMS}}}field"):
-            values = [v.text or "" for v in field.findall(f"{{{ns.DATA_FORMS}}}value")]
+        for field in form.findall(q(ns.DATA_FORMS, "field")):
+            values = [v.text or "" for v in field.findall(q(ns.DATA_FORMS, "value"))]
             var = field.get("var", "")
             if var == "FORM_TYPE":
                 if field.get("type") != "hidden" or len(values) != 1 or form_type is not None:
@@ -99,7 +100,7 @@ class CapsCache:
 
     def learn(self, node: str | None, ver: str | None, hash_name: str | None, query: Element) -> frozenset[str]:
         """The features of ``query``; cached under ``node#ver`` only when ``query`` verifies."""
-        features = frozenset(f.get("var") or "" for f in query.findall(f"{{{ns.DISCO_INFO}}}feature")) - {""}
+        features = frozenset(f.get("var") or "" for f in query.findall(q(ns.DISCO_INFO, "feature"))) - {""}
         if ver and verify(query, hash_name, ver):
             key = f"{node}#{ver}"
             self._entries[key] = features

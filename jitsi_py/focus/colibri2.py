@@ -12,14 +12,13 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 from xml.etree.ElementTree import Element
 
+from ..common import ns
 from ..common.stanzas.colibri2 import (
     CAPABILITY_SOURCE_NAMES, CAPABILITY_SSRC_REWRITING, REASON_CONFERENCE_ALREADY_EXISTS,
     REASON_CONFERENCE_NOT_FOUND, REASON_GRACEFUL_SHUTDOWN, Colibri2Error, ConferenceModify, Endpoint, ForceMute,
     Media, MediaSource, Relay, RelayEndpoint, Sctp, Transport, error_reason, parse_conference_modified,
 )
-from ..common.stanzas.jingle import IceTransport, Source, SsrcGroup
-
-NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+from ..common.stanzas.jingle import IceTransport, Source, SsrcGroup, q
 
 __all__ = ["Media", "EndpointAllocation", "BridgeError", "create_endpoint", "update_endpoint",
            "expire_endpoints", "expire_conference", "force_mute", "media_sources", "read_allocation",
@@ -38,7 +37,9 @@ class EndpointAllocation:
 
 
 class BridgeError(Exception):
-    """The bridge refused or did not answer; ``reason`` is the jitsi:colibri2 reason when given."""
+    """The bridge refused or did not answer: an error the focus receives, read by :func:`read_error`
+    (``condition`` and ``text`` as in :class:`StanzaError`, the error the focus sends), with the
+    jitsi:colibri2 ``reason`` when given."""
 
     def __init__(self, condition: str, reason: str | None = None, text: str | None = None) -> None:
         self.condition = condition
@@ -210,8 +211,8 @@ def read_error(error: Element | None) -> BridgeError:
         return BridgeError("undefined-condition")
     condition, text = "undefined-condition", None
     for child in error:
-        if child.tag == f"{{{NS_STANZAS}}}text":
+        if child.tag == q(ns.STANZA_ERRORS, "text"):
             text = child.text
-        elif child.tag.startswith("{" + NS_STANZAS + "}"):
+        elif child.tag.startswith(q(ns.STANZA_ERRORS, "")):
             condition = child.tag.split("}", 1)[1]
     return BridgeError(condition, error_reason(error), text)

@@ -4,7 +4,9 @@ Inputs are method calls (MUC joins and leaves, Jingle from participants, Colibri
 changes, ``handle_timer(now)``); outputs are commands drained from :meth:`Conference.commands`
 that the glue executes: :class:`ColibriRequest` (answer fed back with :meth:`colibri_result`),
 :class:`SendJingle`, :class:`SendMute`, :class:`GrantOwner`, :class:`SetBridgeAvailable`,
-:class:`End`. The participant session lifecycle is the table :data:`TRANSITIONS`.
+:class:`End`. Refusals raise the :class:`StanzaError` the glue answers with. The participant
+session lifecycle is the table :data:`TRANSITIONS`; Jingle from a participant is handled by
+action through the table :data:`JINGLE_ACTIONS`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import secrets
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
 from xml.etree.ElementTree import Element
 
-from ..common.stanzas.jingle import Jingle
+from ..common import ns
+from ..common.errors import StanzaError
+from ..common.stanzas.jingle import Jingle, Source, q
 from ..common.stanzas.jitsi import FEATURE_SSRC_REWRITING, MuteIq
 from . import colibri2
 from .bridges import BridgeTable
@@ -41,29 +46,11 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 RESTART_MIN_INTERVAL = 5.0
 RESTART_MAX_PER_WINDOW = 5
 RESTART_WINDOW = 60.0
-# Jingle actions a participant may send in each state (focus.md §3); others: out-of-order.
-JINGLE_ALLOWED: dict[str, frozenset[str]] = {
-    "offered": frozenset({"session-accept", "session-info", "session-terminate", "transport-info",
-                          "transport-accept", "transport-reject"}),
-    "active": frozenset({"session-info", "session-terminate", "transport-info", "transport-accept",
-                         "transport-reject", "source-add", "source-remove"}),
-}
 
 
-class JingleReject(Exception):
-    """A Jingle IQ the focus refuses: the glue answers with this XMPP error condition."""
-
-    def __init__(self, condition: str, text: str, *, unknown_session: bool = False) -> None:
-        super().__init__(text)
-        self.condition = condition
-        self.text = text
-        self.unknown_session = unknown_session
-
-
-class MuteReject(Exception):
-    def __init__(self, condition: str, text: str) -> None:
-        super().__init__(text)
-        self.condition = condition
+def unknown_session(text: str) -> StanzaError:
+    """The refusal of Jingle for a session the focus does not know (XEP-0166's ``unknown-session``)."""
+    return StanzaError("cancel", "item-not-found", text, [Element(q(ns.JINGLE_ERRORS, "unknown-session"))])
 
 
 @dataclass
@@ -287,23 +274,23 @@ class Conference:
     # --- Jingle from participants -------------------------------------------------------------------
 
     def jingle(self, nick: str, jingle: Jingle, now: float) -> None:
-        """Raises :class:`JingleReject` for the error answer; nothing else is affected then."""
+        """Handles the action by :data:`JINGLE_ACTIONS`; raises :class:`StanzaError` for the error
+        answer, and nothing else is affected then."""
         participant = self.participants.get(nick)
         if participant is None:
-            raise JingleReject("item-not-found", "not a participant of this conference", unknown_session=True)
+            raise unknown_session("not a participant of this conference")
         if jingle.sid != participant.sid:
             if jingle.sid in participant.old_sids:
                 if jingle.action == "session-terminate":
                     return
-                raise JingleReject("gone", "session ended")
-            raise JingleReject("item-not-found", "unknown session", unknown_session=True)
-        if jingle.action not in JINGLE_ALLOWED.get(participant.state, frozenset()):
-            if jingle.action in ("session-initiate", "content-modify", "transport-replace", "content-add",
-                                 "content-remove"):
-                raise JingleReject("feature-not-implemented", f"{jingle.action} is not supported")
-            raise JingleReject("unexpected-request", f"{jingle.action} in state {participant.state}")
-        handler = getattr(self, "_on_" + jingle.action.replace("-", "_"))
-        handler(participant, jingle, now)
+                raise StanzaError("cancel", "gone", "session ended")
+            raise unknown_session("unknown session")
+        rule = JINGLE_ACTIONS.get(jingle.action)
+        if rule is None:
+            raise StanzaError("cancel", "feature-not-implemented", f"{jingle.action} is not supported")
+        if participant.state not in rule.states:
+            raise StanzaError("cancel", "unexpected-request", f"{jingle.action} in state {participant.state}")
+        rule.handler(self, participant, jingle, now)
 
     def _on_session_accept(self, participant: Participant, jingle: Jingle, now: float) -> None:
         added = self._validated(participant, read_sources(jingle, participant.nick))
@@ -322,12 +309,9 @@ class Conference:
     def _on_transport_info(self, participant: Participant, jingle: Jingle, now: float) -> None:
         transport = read_transport(jingle)
         if transport is None:
-            raise JingleReject("bad-request", "transport-info without a transport")
+            raise StanzaError("cancel", "bad-request", "transport-info without a transport")
         self._colibri(participant, "update", colibri2.update_endpoint(
             self.meeting_id, participant.nick, transport=transport))
-
-    def _on_transport_accept(self, participant: Participant, jingle: Jingle, now: float) -> None:
-        self._on_transport_info(participant, jingle, now)
 
     def _on_transport_reject(self, participant: Participant, jingle: Jingle, now: float) -> None:
         return None
@@ -352,7 +336,7 @@ class Conference:
         if jingle.bridge_session is None or not jingle.bridge_session.ice_restart:
             return
         if jingle.bridge_session.id != participant.session_id:
-            raise JingleReject("item-not-found", "not the current bridge session")
+            raise StanzaError("cancel", "item-not-found", "not the current bridge session")
         self._count_restart(participant, now)
         self._colibri(participant, "ice-restart", colibri2.update_endpoint(
             self.meeting_id, participant.nick, ice_restart=True, stats_id=participant.stats_id))
@@ -360,7 +344,7 @@ class Conference:
     def _count_restart(self, participant: Participant, now: float) -> None:
         recent = [t for t in participant.restarts if now - t < RESTART_WINDOW]
         if (recent and now - recent[-1] < RESTART_MIN_INTERVAL) or len(recent) >= RESTART_MAX_PER_WINDOW:
-            raise JingleReject("resource-constraint", "session restarts are rate limited")
+            raise StanzaError("cancel", "resource-constraint", "session restarts are rate limited")
         participant.restarts = recent + [now]
 
     def _on_session_terminate(self, participant: Participant, jingle: Jingle, now: float) -> None:
@@ -382,12 +366,12 @@ class Conference:
         target_nick = request.jid.rsplit("/", 1)[-1]
         target = self.participants.get(target_nick)
         if actor is None or target is None:
-            raise MuteReject("item-not-found", "unknown participant")
+            raise StanzaError("cancel", "item-not-found", "unknown participant")
         if actor is not target and (not request.mute or not actor.moderator):
-            raise MuteReject("not-allowed", "only a moderator may mute others, and nobody may unmute others")
+            raise StanzaError("cancel", "not-allowed", "only a moderator may mute others, and nobody may unmute others")
         media = "video" if request.media == "desktop" else request.media
         if not request.mute and self._moderated(target, media):
-            raise MuteReject("not-allowed", f"{media} moderation is on and {target.nick} may not unmute")
+            raise StanzaError("cancel", "not-allowed", f"{media} moderation is on and {target.nick} may not unmute")
         target.muted[media] = request.mute
         self._push_force_mute(target)
         if actor is not target:
@@ -623,7 +607,7 @@ class Conference:
             return validate_sources(participant.nick, participant.sources, added, others,
                                     max_ssrcs=self.max_ssrcs, max_groups=self.max_groups)
         except SourceError as exc:
-            raise JingleReject("bad-request", str(exc)) from None
+            raise StanzaError("cancel", "bad-request", str(exc)) from None
 
     def _push_sources(self, participant: Participant) -> None:
         self._colibri(participant, "update", colibri2.update_endpoint(
@@ -717,3 +701,30 @@ class Conference:
             **({"relays": {jid: sorted(peers) for jid, peers in self.mesh.peers.items()}} if self.mesh else {}),
         }
 
+
+
+class JingleRule(NamedTuple):
+    states: frozenset[str]  # the participant's session states the action is allowed in
+    handler: Callable[[Conference, Participant, Jingle, float], None]
+
+
+OFFERED_OR_ACTIVE = frozenset({"offered", "active"})
+ACTIVE = frozenset({"active"})
+# Jingle from a participant, by action (focus.md §3). Out of its states an action is
+# ``unexpected-request``; actions jicofo takes but never implements are ``None``, answered
+# ``feature-not-implemented``. The codec refuses any other action as ``bad-request``.
+JINGLE_ACTIONS: dict[str, JingleRule | None] = {
+    "session-accept": JingleRule(frozenset({"offered"}), Conference._on_session_accept),
+    "session-info": JingleRule(OFFERED_OR_ACTIVE, Conference._on_session_info),
+    "session-terminate": JingleRule(OFFERED_OR_ACTIVE, Conference._on_session_terminate),
+    "transport-info": JingleRule(OFFERED_OR_ACTIVE, Conference._on_transport_info),
+    "transport-accept": JingleRule(OFFERED_OR_ACTIVE, Conference._on_transport_info),
+    "transport-reject": JingleRule(OFFERED_OR_ACTIVE, Conference._on_transport_reject),
+    "source-add": JingleRule(ACTIVE, Conference._on_source_add),
+    "source-remove": JingleRule(ACTIVE, Conference._on_source_remove),
+    "session-initiate": None,
+    "transport-replace": None,
+    "content-add": None,
+    "content-modify": None,
+    "content-remove": None,
+}

@@ -7,7 +7,8 @@ import platform
 from aiohttp import web
 
 from ..common.metrics import CONTENT_TYPE, CollectorRegistry, Sampled, render
-from .client import VERSION, Focus
+from .client import Focus
+from .room_tracker import VERSION
 
 
 def make_app(focus: Focus) -> web.Application:

@@ -7,9 +7,10 @@ import asyncio
 import pytest
 from slixmpp.exceptions import IqError
 
+from jitsi_py.common.errors import StanzaError
 from jitsi_py.common.stanzas.jingle import NS_FOCUS, q
 from jitsi_py.common.stanzas.jitsi import ConferenceIq, JitsiStanzaError, LogoutIq
-from jitsi_py.focus.auth import Authority, Refused
+from jitsi_py.focus.auth import Authority
 from jitsi_py.focus.bridges import BridgeTable
 from jitsi_py.focus.conference import Conference, GrantOwner, Participant
 from jitsi_py.focus.client import Focus
@@ -39,7 +40,7 @@ def test_a_login_domain_user_gets_a_session_a_guest_then_reuses_it():
     assert reused is session
     # the JID it authenticated last is the one the conference makes an owner
     assert authority.session_for(GUEST, 11) is session and authority.session_for(ALICE, 11) is None
-    with pytest.raises(Refused) as mismatch:
+    with pytest.raises(StanzaError) as mismatch:
         authority.check(ConferenceIq(ROOM, machine_uid="m2", session_id=session.id), "x@guest.meet.jitsi/w",
                         room_exists=True, now=10)
     assert (mismatch.value.condition, mismatch.value.text) == ("not-acceptable", "machine UID mismatch or empty")
@@ -52,9 +53,10 @@ def test_the_lifetime_counts_from_the_last_use():
     assert authority.check(request, GUEST, room_exists=True, now=50) is session
     assert authority.check(request, GUEST, room_exists=True, now=110) is session  # 60 s after its last use
     assert authority.session_for(GUEST, 170) is session
-    with pytest.raises(Refused) as expired:
+    with pytest.raises(StanzaError) as expired:
         authority.check(request, GUEST, room_exists=True, now=171)
-    assert (expired.value.condition, expired.value.text) == ("session-invalid", "invalid session")
+    assert (expired.value.condition, expired.value.text) == ("not-acceptable", "invalid session")
+    assert [e.tag for e in expired.value.extra] == [q(NS_FOCUS, "session-invalid")]
 
 
 @pytest.mark.parametrize("auto_login", [True, False])
@@ -68,7 +70,7 @@ def test_auto_login_keeps_sessions_past_the_end_of_their_conference(auto_login):
         # a returning user, from the guest domain, starts the meeting without a password
         assert authority.check(returning, GUEST, room_exists=False, now=100) is session
     else:
-        with pytest.raises(Refused, match="invalid session"):
+        with pytest.raises(StanzaError, match="invalid session"):
             authority.check(returning, GUEST, room_exists=False, now=100)
     assert authority.sessions[other.id] is other  # another conference's session is untouched
 
@@ -78,24 +80,25 @@ def test_logout_ends_the_session():
     session = login(authority)
     authority.logout(session.id, now=5)
     assert authority.session_for(ALICE, 5) is None
-    with pytest.raises(Refused, match="invalid session"):
+    with pytest.raises(StanzaError, match="invalid session"):
         authority.check(ConferenceIq(ROOM, machine_uid="m1", session_id=session.id), GUEST, room_exists=True, now=6)
     for unknown in (session.id, None):
-        with pytest.raises(Refused) as refused:
+        with pytest.raises(StanzaError) as refused:
             authority.logout(unknown, now=6)
-        assert refused.value.condition == "session-invalid"
+        assert refused.value.condition == "not-acceptable"
+        assert [e.tag for e in refused.value.extra] == [q(NS_FOCUS, "session-invalid")]
 
 
 def test_guests_join_existing_rooms_but_create_none():
     authority = Authority("meet.jitsi", lifetime=60.0)
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(StanzaError) as refused:
         authority.check(ConferenceIq(ROOM, machine_uid="m"), "g@guest.meet.jitsi/w", room_exists=False, now=0)
-    assert (refused.value.condition, refused.value.kind) == ("not-authorized", "auth")
+    assert (refused.value.condition, refused.value.type) == ("not-authorized", "auth")
     assert authority.check(ConferenceIq(ROOM, machine_uid="m"), "g@guest.meet.jitsi/w", room_exists=True, now=0) is None
 
 
 def test_machine_uid_is_mandatory_for_login():
-    with pytest.raises(Refused, match="machine-uid"):
+    with pytest.raises(StanzaError, match="machine-uid"):
         Authority("meet.jitsi", 60.0).check(ConferenceIq(ROOM), "a@meet.jitsi/w", room_exists=False, now=0)
 
 

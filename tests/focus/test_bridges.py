@@ -1,6 +1,6 @@
 """Bridge selection as jicofo's single-bridge strategy does it."""
 
-from jitsi_py.focus.bridges import BridgeTable
+from jitsi_py.focus.bridges import FAILED, LEFT, UNANSWERED, BridgeTable
 
 BREWERY = "jvbbrewery@internal-muc.meet.jitsi/"
 
@@ -87,3 +87,32 @@ def test_graceful_shutdown_is_passed_over_for_new_conferences():
     bridges.presence(BREWERY + "b", stats(0.6))
     assert bridges.select(0.0).jid == BREWERY + "b"
     assert bridges.select(0.0, current=[BREWERY + "a"]).jid == BREWERY + "b"
+
+
+def test_health_checks_judge_by_who_answered():
+    bridges = table()
+    for name in "abcd":
+        bridges.presence(BREWERY + name, stats())
+    # the bridge's own errors, or no answer at all, fail it for failure_reset seconds
+    for name, condition in (("a", "internal-server-error"), ("b", "service-unavailable"), ("c", UNANSWERED)):
+        assert bridges.health_checked(BREWERY + name, condition, 10.0, in_brewery=True) == FAILED
+        assert not bridges.operational(bridges.bridges[BREWERY + name], 10.0)
+    assert bridges.operational(bridges.bridges[BREWERY + "a"], 10.0 + bridges.failure_reset)
+    # a result restores it at once
+    assert bridges.health_checked(BREWERY + "a", None, 11.0, in_brewery=True) is None
+    assert bridges.operational(bridges.bridges[BREWERY + "a"], 11.0)
+    # item-not-found is the brewery MUC's: the bridge left it, once
+    assert bridges.health_checked(BREWERY + "d", "item-not-found", 12.0, in_brewery=True) == LEFT
+    assert BREWERY + "d" not in bridges.bridges
+    assert bridges.health_checked(BREWERY + "d", "item-not-found", 13.0, in_brewery=True) is None
+    # other errors come from the MUC too and say nothing about the bridge
+    assert bridges.health_checked(BREWERY + "a", "forbidden", 14.0, in_brewery=True) is None
+    assert bridges.operational(bridges.bridges[BREWERY + "a"], 14.0)
+
+
+def test_failed_health_checks_count_only_in_the_brewery():
+    bridges = table()
+    bridges.presence(BREWERY + "a", stats())
+    assert bridges.health_checked(BREWERY + "a", UNANSWERED, 1.0, in_brewery=False) is None
+    assert bridges.operational(bridges.bridges[BREWERY + "a"], 1.0)
+    assert bridges.health_checked(BREWERY + "gone", UNANSWERED, 1.0, in_brewery=True) is None

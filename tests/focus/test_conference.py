@@ -5,8 +5,10 @@ from xml.etree.ElementTree import fromstring, tostring
 
 import pytest
 
+from jitsi_py.common import ns
+from jitsi_py.common.errors import StanzaError
 from jitsi_py.common.stanzas.colibri2 import CAPABILITY_SSRC_REWRITING, parse_conference_modify
-from jitsi_py.common.stanzas.jingle import Jingle, parse_jingle
+from jitsi_py.common.stanzas.jingle import ACTIONS, Jingle, JingleError, parse_jingle, q
 from jitsi_py.common.stanzas.jitsi import (
     FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_RTX, FEATURE_SCTP, FEATURE_SSRC_REWRITING, FEATURE_TCC, FEATURE_VIDEO,
     MuteIq, decode_sources,
@@ -14,7 +16,7 @@ from jitsi_py.common.stanzas.jitsi import (
 from jitsi_py.focus.bridges import BridgeTable
 from jitsi_py.focus.colibri2 import BridgeError
 from jitsi_py.focus.conference import (
-    ColibriRequest, Conference, End, GrantOwner, JingleReject, MuteReject, Participant, SendJingle, SendMute,
+    JINGLE_ACTIONS, ColibriRequest, Conference, End, GrantOwner, Participant, SendJingle, SendMute,
     SetBridgeAvailable,
 )
 from jitsi_py.focus.jingle import Offer
@@ -155,7 +157,7 @@ def test_a_dead_bridge_moves_everyone_to_another():
     assert set(reoffers) == {"alice", "bob"}
     assert reoffers["alice"].sid != offers["alice"].sid
     assert reoffers["alice"].bridge_session.id != offers["alice"].bridge_session.id
-    with pytest.raises(JingleReject) as rejected:
+    with pytest.raises(StanzaError) as rejected:
         conf.jingle("alice", accept_for(offers["alice"], "alice", 0), 4.0)
     assert rejected.value.condition == "gone"
 
@@ -174,16 +176,16 @@ def test_no_bridge_means_bridge_not_available_until_one_appears():
 
 def test_malformed_or_unexpected_jingle_is_rejected_alone():
     conf, offers = two_in_a_call()
-    with pytest.raises(JingleReject) as unknown:
+    with pytest.raises(StanzaError) as unknown:
         conf.jingle("alice", Jingle("session-accept", "not-the-sid"), 2.0)
-    assert unknown.value.unknown_session
-    with pytest.raises(JingleReject) as early:
+    assert [e.tag for e in unknown.value.extra] == [q(ns.JINGLE_ERRORS, "unknown-session")]
+    with pytest.raises(StanzaError) as early:
         conf.jingle("alice", Jingle("source-add", offers["alice"].sid), 2.0)
     assert early.value.condition == "unexpected-request"
     conf.jingle("alice", accept_for(offers["alice"], "alice", 0), 2.0)
     conf.commands()
     clash = accept_for(offers["bob"], "bob", 0)  # bob reuses alice's SSRCs
-    with pytest.raises(JingleReject) as duplicate:
+    with pytest.raises(StanzaError) as duplicate:
         conf.jingle("bob", clash, 2.0)
     assert duplicate.value.condition == "bad-request" and "already used" in duplicate.value.text
     assert conf.commands() == [] and conf.participants["bob"].state == "offered"
@@ -207,10 +209,12 @@ def test_mute_rules():
     assert any(isinstance(c, SendMute) and c.nick == "bob" and c.mute.actor == f"{ROOM}/alice" for c in commands)
     force = parse_conference_modify(next(c for c in commands if isinstance(c, ColibriRequest)).request)
     assert force.endpoint("bob").force_mute.audio is True
-    with pytest.raises(MuteReject):
+    with pytest.raises(StanzaError) as refused:
         conf.mute("bob", MuteIq("audio", f"{ROOM}/alice", True))
-    with pytest.raises(MuteReject):
+    assert refused.value.condition == "not-allowed"
+    with pytest.raises(StanzaError) as refused:
         conf.mute("alice", MuteIq("audio", f"{ROOM}/bob", False))
+    assert refused.value.condition == "not-allowed"
 
 
 def test_nobody_joining_ends_the_conference():
@@ -235,8 +239,9 @@ def test_av_moderation_force_mutes_all_but_moderators_and_the_whitelisted():
     muted = {parse_conference_modify(c.request).endpoints[0].id: parse_conference_modify(c.request).endpoints[0]
              for c in commands if isinstance(c, ColibriRequest)}
     assert set(muted) == {"bob"} and muted["bob"].force_mute.audio is True
-    with pytest.raises(MuteReject):
+    with pytest.raises(StanzaError) as refused:
         conf.mute("bob", MuteIq("audio", f"{ROOM}/bob", False))
+    assert refused.value.condition == "not-allowed"
     conf.av_moderation("audio", whitelist=[f"{ROOM}/bob"])
     request = parse_conference_modify(next(c for c in conf.commands() if isinstance(c, ColibriRequest)).request)
     assert request.endpoint("bob").force_mute.audio is False
@@ -258,7 +263,7 @@ def test_terminate_with_restart_reinvites_within_the_rate_limit():
     assert reoffer.sid != offers["alice"].sid
     again = Jingle("session-terminate", reoffer.sid, bridge_session=BridgeSession(reoffer.bridge_session.id,
                                                                                   restart=True))
-    with pytest.raises(JingleReject) as limited:
+    with pytest.raises(StanzaError) as limited:
         conf.jingle("alice", again, 12.0)
     assert limited.value.condition == "resource-constraint"
 
@@ -299,8 +304,9 @@ def test_in_place_ice_restart_relays_the_bridges_new_transport():
     (info,) = conf.commands()
     transport = info.jingle.content("audio").transport
     assert info.jingle.action == "transport-info" and (transport.ufrag, transport.ice_generation) == ("newufrag", 1)
-    with pytest.raises(JingleReject):
+    with pytest.raises(StanzaError) as refused:
         conf.jingle("alice", request, 11.0)  # rate limited
+    assert refused.value.condition == "resource-constraint"
     conf.jingle("alice", request, 20.0)
     (ask,) = conf.commands()
     conf.colibri_result(ask.key, c2.ConferenceModified([c2.Endpoint("alice")]).to_element(), None, 20.1)
@@ -328,3 +334,34 @@ def test_a_rewriting_participant_gets_sources_from_the_bridge_not_from_jingle():
     sent = [c for c in conf.commands() if isinstance(c, SendJingle)]
     assert [c.jingle.action for c in sent if c.nick == "alice"] == ["source-add"], "alice still gets bob's sources"
     assert not [c for c in sent if c.nick == "bob"], "bob learns alice's sources from the bridge's maps"
+
+
+def test_every_jingle_action_the_codec_reads_has_one_row():
+    assert set(JINGLE_ACTIONS) == ACTIONS
+    assert {a for a, rule in JINGLE_ACTIONS.items() if rule is None} == {
+        "session-initiate", "transport-replace", "content-add", "content-modify", "content-remove"}
+    assert JINGLE_ACTIONS["source-add"].handler is Conference._on_source_add
+
+
+@pytest.mark.parametrize("action", sorted(a for a, rule in JINGLE_ACTIONS.items() if rule is None))
+def test_jingle_actions_the_focus_never_takes_are_not_implemented(action):
+    conf, offers = two_in_a_call()
+    with pytest.raises(StanzaError) as refused:
+        conf.jingle("alice", Jingle(action, offers["alice"].sid), 2.0)
+    assert (refused.value.type, refused.value.condition) == ("cancel", "feature-not-implemented")
+    assert conf.commands() == []
+
+
+@pytest.mark.parametrize("action", sorted(a for a, rule in JINGLE_ACTIONS.items()
+                                          if rule is not None and "offered" not in rule.states))
+def test_jingle_actions_out_of_their_states_are_unexpected(action):
+    conf, offers = two_in_a_call()  # both are offered, neither accepted yet
+    with pytest.raises(StanzaError) as refused:
+        conf.jingle("alice", Jingle(action, offers["alice"].sid), 2.0)
+    assert (refused.value.condition, refused.value.text) == ("unexpected-request", f"{action} in state offered")
+    assert conf.participants["alice"].state == "offered"
+
+
+def test_an_unknown_jingle_action_is_malformed_at_the_codec():
+    with pytest.raises(JingleError, match="unknown Jingle action 'source-shuffle'"):
+        parse_jingle(fromstring(f"<jingle xmlns='{ns.JINGLE}' action='source-shuffle' sid='s1'/>"))

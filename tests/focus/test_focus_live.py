@@ -278,7 +278,7 @@ async def test_a_forged_caps_ver_does_not_take_media_from_later_participants(xmp
         assert (await impostor.request_conference()).ready
         await impostor.join(caps)
         await until(lambda: impostor.nick in focus.rooms[f"first@{MUC}"].core.participants)
-        assert focus._caps.get(caps[0], ver) is None, "an answer that does not hash to its ver is not cached"
+        assert focus.caps.get(caps[0], ver) is None, "an answer that does not hash to its ver is not cached"
 
         for person in honest:
             assert (await person.request_conference()).ready
@@ -286,7 +286,7 @@ async def test_a_forged_caps_ver_does_not_take_media_from_later_participants(xmp
         for person in honest:
             offer = await person.next_jingle("session-initiate")
             assert offer.content("audio") is not None and offer.content("video") is not None
-        assert "urn:xmpp:jingle:apps:rtp:audio" in focus._caps.get(caps[0], ver)
+        assert "urn:xmpp:jingle:apps:rtp:audio" in focus.caps.get(caps[0], ver)
     finally:
         for person in people:
             await person.stop()

@@ -31,8 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element, SubElement
 
-NS_JINGLE = "urn:xmpp:jingle:1"
-NS_JINGLE_ERRORS = "urn:xmpp:jingle:errors:1"
+from .. import ns
+
+NS_JINGLE = ns.JINGLE
+NS_JINGLE_ERRORS = ns.JINGLE_ERRORS
 NS_RTP = "urn:xmpp:jingle:apps:rtp:1"
 NS_ICE_UDP = "urn:xmpp:jingle:transports:ice-udp:1"
 NS_DTLS = "urn:xmpp:jingle:apps:dtls:0"
@@ -43,8 +45,8 @@ NS_GROUPING = "urn:xmpp:jingle:apps:grouping:0"
 NS_DTLS_SCTP = "urn:xmpp:jingle:transports:dtls-sctp:1"
 NS_COLIBRI = "http://jitsi.org/protocol/colibri"
 NS_COLIBRI2 = "jitsi:colibri2"
-NS_JITMEET = "http://jitsi.org/jitmeet"
-NS_FOCUS = "http://jitsi.org/protocol/focus"
+NS_JITMEET = ns.JITSI_MEET
+NS_FOCUS = ns.JITSI_FOCUS
 
 # Actions jicofo accepts from a participant (focus.md §3); the legacy names map onto the new ones.
 ACTIONS = frozenset({

@@ -23,14 +23,15 @@ from typing import Iterable, Mapping
 from urllib.parse import quote_plus, unquote_plus
 from xml.etree.ElementTree import Element, SubElement
 
+from .. import ns
 from .jingle import NS_COLIBRI, NS_FOCUS, NS_JITMEET, Source, SsrcGroup, q
 
-NS_HEALTHCHECK = "http://jitsi.org/protocol/healthcheck"
-NS_MUTE_AUDIO = "http://jitsi.org/jitmeet/audio"
-NS_MUTE_VIDEO = "http://jitsi.org/jitmeet/video"
-NS_MUTE_DESKTOP = "http://jitsi.org/jitmeet/desktop"
+NS_HEALTHCHECK = ns.JITSI_HEALTH
+NS_MUTE_AUDIO = ns.JITSI_MUTE_AUDIO
+NS_MUTE_VIDEO = ns.JITSI_MUTE_VIDEO
+NS_MUTE_DESKTOP = ns.JITSI_MUTE_DESKTOP
 MUTE_NAMESPACES = {NS_MUTE_AUDIO: "audio", NS_MUTE_VIDEO: "video", NS_MUTE_DESKTOP: "desktop"}
-NS_CAPS = "http://jabber.org/protocol/caps"
+NS_CAPS = ns.CAPS
 NS_ETHERPAD = "http://jitsi.org/jitmeet/etherpad"
 
 # Disco features of a participant the focus acts on (focus.md §2.2).
