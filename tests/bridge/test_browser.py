@@ -24,7 +24,7 @@ from jitsi_py.common.stanzas.jingle import RtcpFb, Source as WireSource, SsrcGro
 
 from .peers import roundtrip
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
