@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .auth import AuthBackends
 from .common import secret
-from .fields import boolean, csv, duration, env, integer, nested, number, port_number, rate, size, text
+from .fields import boolean, csv, duration, env, integer, nested, number, port_number, rate, size, text, url
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Rooms:
     polls_disabled: bool = env("DISABLE_POLLS", "0", boolean)
     max_participants: int | None = env("MAX_PARTICIPANTS", None, integer)
     reservation_enabled: bool = env("PROSODY_RESERVATION_ENABLED", "0", boolean)
-    reservation_url: str | None = env("PROSODY_RESERVATION_REST_BASE_URL", None)
+    reservation_url: str | None = env("PROSODY_RESERVATION_REST_BASE_URL", None, url())
     subdomains: bool = env("ENABLE_SUBDOMAINS", "1", boolean)
     # A plain MUC (no Jitsi wait-for-the-focus rule) lets bench/ compare us with a stock Prosody.
     wait_for_focus: bool = env("JITSI_PY_MUC_WAIT_FOR_FOCUS", "1", boolean)
