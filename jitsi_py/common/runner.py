@@ -10,21 +10,31 @@ import sys
 from pathlib import Path
 from typing import Awaitable, Callable, Mapping, Sequence
 
-from ..settings import Settings, SettingsError, load
+from ..settings import Settings, SettingsError, load, load_values
+from ..settings.listing import settings_table
 from . import log
+from .startup import Ready, StartupError
 
-Run = Callable[[Settings], Awaitable[None]]
+Run = Callable[[Settings, Ready], Awaitable[None]]
 STOP_GRACE = 1.5  # seconds; Ctrl-C or SIGTERM must end everything within 2 s
 
 logger = logging.getLogger("jitsi_py")
 
 
 def argument_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description,
+        epilog="Settings are docker-jitsi-meet's environment variables (and a .env file); "
+               "--list-settings shows each one this command reads, with its default and current value.")
     parser.add_argument(
         "--env-file", type=Path, default=None,
         help="a docker-jitsi-meet style .env file (default: ./.env when present); "
              "the process environment overrides it",
+    )
+    parser.add_argument(
+        "--list-settings", action="store_true",
+        help="list the variables this command reads, by service, with defaults and current values "
+             "(secrets masked), and exit",
     )
     return parser
 
@@ -39,7 +49,23 @@ def main(
     generate_secrets: bool = False,
 ) -> int:
     args = argument_parser(prog, description).parse_args(argv)
+    if args.list_settings:
+        return list_settings(prog, args.env_file, base=base, generated_secrets=generate_secrets)
     return start(prog, run, args.env_file, base=base, generate_secrets=generate_secrets)
+
+
+def list_settings(prog: str, env_file: Path | None, *, base: Mapping[str, str] | None,
+                  generated_secrets: bool) -> int:
+    """A service lists the shared settings and its own; the all-in-one lists every service's."""
+    try:
+        values = load_values(env_file, base=base)
+    except SettingsError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    service = prog.rpartition(".")[2]
+    groups = ("common", service) if service in Settings.__dataclass_fields__ else None
+    print("\n".join(settings_table(values, groups, generated_secrets=generated_secrets)))
+    return 0
 
 
 def start(
@@ -56,7 +82,12 @@ def start(
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     log.setup(settings.common.log_level, settings.common.log_format)
-    return serve(prog, run(settings))
+    return serve(prog, run(settings, announce(prog)))
+
+
+def announce(prog: str) -> Ready:
+    """The one line saying the command serves, for the operator (and scripts) to wait for."""
+    return lambda summary: logging.getLogger(prog).info("ready: %s", summary)
 
 
 def serve(prog: str, main_coro: Awaitable[None]) -> int:
@@ -69,14 +100,14 @@ def serve(prog: str, main_coro: Awaitable[None]) -> int:
     with runner:
         try:
             return runner.run(_until_signal(prog, main_coro))
-        except (SettingsError, BaseExceptionGroup) as exc:
+        except (SettingsError, StartupError, BaseExceptionGroup) as exc:
             return _explain(prog, exc)
 
 
 def _explain(prog: str, exc: BaseException) -> int:
-    """One line per bad setting (the all-in-one's task group may carry several); else re-raise."""
+    """One line per operator's mistake (the all-in-one's task group may carry several); else re-raise."""
     leaves = _leaves(exc)
-    if not all(isinstance(e, SettingsError) for e in leaves):
+    if not all(isinstance(e, (SettingsError, StartupError)) for e in leaves):
         raise exc
     for leaf in leaves:
         print(f"{prog}: {leaf}", file=sys.stderr)
@@ -90,6 +121,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 
 async def _until_signal(prog: str, main_coro: Awaitable[None]) -> int:
+    own_log = logging.getLogger(prog)  # its name is the line's prefix: the message does not repeat it
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(main_coro)
     stopping = asyncio.Event()
@@ -101,11 +133,11 @@ async def _until_signal(prog: str, main_coro: Awaitable[None]) -> int:
         if task.done():
             task.result()  # a service that ended on its own: surface its error
             return 0
-        logger.info("%s: stopping", prog)
+        own_log.info("stopping")
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
         if not done:
-            logger.warning("%s: services did not stop within %.1f s", prog, STOP_GRACE)
+            own_log.warning("services did not stop within %.1f s", STOP_GRACE)
         elif not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
         return 0

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
+from ..common.startup import Ready, unobserved
 from ..settings import Settings
 from .server import XmppServer
 
 
-async def run(settings: Settings) -> None:
+async def run(settings: Settings, ready: Ready = unobserved) -> None:
     server = XmppServer(settings)
     server.create_service_accounts()
-    await server.start()
     try:
+        await server.start()
+        listening = server.listening
+        ready(f"c2s on {listening.c2s_port}, components on {listening.component_port}, "
+              f"websocket and bosh on {listening.http_port}")
         await asyncio.Event().wait()
     finally:
         await server.stop()

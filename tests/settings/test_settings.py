@@ -340,3 +340,48 @@ def test_config_must_be_a_directory_when_it_exists(tmp_path):
     assert str(caught.value) == f"CONFIG={str(tmp_path / 'file')!r}: not a directory"
     assert Settings.from_values({"CONFIG": str(tmp_path / "made-on-first-start")}).common.config_dir.name
 
+
+# ---- --list-settings and --help ----
+
+def _every_spec_by_service() -> dict[str, list[str]]:
+    return {section.name: [spec.name for spec in specs(_section_class(section.name))] for section in fields(Settings)}
+
+
+def test_list_settings_shows_every_variable_by_service_with_secrets_masked(tmp_path):
+    env = {**_clean_env(tmp_path), "JVB_AUTH_PASSWORD": "hunter2-secret", "XMPP_DOMAIN": "meet.example.com"}
+    proc = subprocess.run([sys.executable, "-m", "jitsi_py", "--list-settings"], capture_output=True,
+                          text=True, timeout=60, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "hunter2-secret" not in out
+    assert not (tmp_path / "cfg").exists()  # a listing generates no secrets
+    sections = dict(part.split("]\n", 1) for part in out.split("\n[")[1:])
+    assert list(sections) == [section.name for section in fields(Settings)]
+    for service, names in _every_spec_by_service().items():
+        rows = {line.split()[0]: line.split()[1:] for line in sections[service].splitlines() if line.strip()}
+        assert set(rows) == set(names), service
+    xmpp = {line.split()[0]: line.split()[1:] for line in sections["xmpp"].splitlines() if line.strip()}
+    assert xmpp["JVB_AUTH_PASSWORD"] == ["********", "-"]
+    assert xmpp["JICOFO_AUTH_PASSWORD"] == ["(generated)", "-"]  # the all-in-one makes it on first start
+    assert xmpp["PROSODY_INTERFACES"] == ["127.0.0.1", "*"]  # the all-in-one's own default, then upstream's
+    common = {line.split()[0]: line.split()[1:] for line in sections["common"].splitlines() if line.strip()}
+    assert common["XMPP_DOMAIN"] == ["meet.example.com", "meet.jitsi"]
+    assert common["PUBLIC_URL"] == ["-", "https://localhost:8443"]
+
+
+def test_a_service_lists_the_common_settings_and_its_own(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "jitsi_py.focus", "--list-settings"], capture_output=True,
+                          text=True, timeout=60, env=_clean_env(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [line for line in proc.stdout.splitlines() if line.startswith("[")] == ["[common]", "[focus]"]
+    focus_rows = proc.stdout.split("[focus]\n", 1)[1].splitlines()
+    assert [row.split()[:2] for row in focus_rows if row.split()[0] == "JICOFO_AUTH_PASSWORD"] == [
+        ["JICOFO_AUTH_PASSWORD", "-"]]  # a service alone generates nothing
+
+
+@pytest.mark.parametrize("module", ["jitsi_py", "jitsi_py.web"])
+def test_help_points_at_the_settings_list(module, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60,
+                          env=_clean_env(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "--list-settings" in proc.stdout and "environment variables" in proc.stdout
