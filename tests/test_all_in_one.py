@@ -192,7 +192,7 @@ def test_a_stop_while_logging_in_logs_nothing_after_stopping(stack_env):
     proc = _start(env, tmp_path)
     output = Output(proc)
     try:
-        output.wait_for(proc, "c2s listening")
+        output.wait_for(proc, "listening: c2s on")
     finally:
         lines = _stop(proc, output)
     assert [line for line in _after(lines, "jitsi_py: stopping") if "logged in" in line or "ready" in line] == []

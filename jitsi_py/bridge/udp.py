@@ -194,7 +194,7 @@ class MediaPort(asyncio.DatagramProtocol):
         receive, send = set_buffer_sizes(self.socket, size)
         # Linux reports twice what it grants for payload; below the request means the sysctl cap won.
         capped = receive < size or send < size
-        log.log(logging.WARNING if capped else logging.INFO,
+        log.log(logging.WARNING if capped else logging.DEBUG,  # only a cap is worth an operator's look
                 "bridge: media socket buffers asked %d KiB; the kernel reports %d KiB receive, %d KiB send%s",
                 size // 1024, receive // 1024, send // 1024,
                 " (capped by net.core.rmem_max/wmem_max: raise them or run with CAP_NET_ADMIN)" if capped else "")

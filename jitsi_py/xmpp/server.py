@@ -107,7 +107,6 @@ class XmppServer:
             server = await loop.create_server(factory, hosts, ports["c2s"], reuse_address=True)
         self.listening.servers.append(server)
         self.listening.c2s_port = server.sockets[0].getsockname()[1]
-        logger.info("c2s listening on port %d", self.listening.c2s_port)
         with binding("PROSODY_COMPONENT_PORT", ports["component"]):
             component = await loop.create_server(
                 component_factory(self.router, session_limits(self.settings), parser_limits(self.settings),
@@ -116,6 +115,8 @@ class XmppServer:
         self.listening.servers.append(component)
         self.listening.component_port = component.sockets[0].getsockname()[1]
         await self._start_http(hosts, ports["http"], rate)
+        logger.info("listening: c2s on %d, components on %d, websocket and bosh on %d",
+                    self.listening.c2s_port, self.listening.component_port, self.listening.http_port)
         return self.listening
 
     async def _start_http(self, hosts: str | list[str] | None, port: int, rate: float | None) -> None:
@@ -136,7 +137,6 @@ class XmppServer:
         with binding("PROSODY_HTTP_PORT", port):
             await site.start()
         self.listening.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        logger.info("http (websocket, bosh) listening on port %d", self.listening.http_port)
 
     async def stop(self) -> None:
         for server in self.listening.servers:

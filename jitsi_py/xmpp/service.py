@@ -14,9 +14,7 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
     server.create_service_accounts()
     try:
         await server.start()
-        listening = server.listening
-        ready(f"c2s on {listening.c2s_port}, components on {listening.component_port}, "
-              f"websocket and bosh on {listening.http_port}")
+        ready(f"serving {settings.common.domains.domain}")
         await asyncio.Event().wait()
     finally:
         await server.stop()
