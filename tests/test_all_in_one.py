@@ -2,6 +2,7 @@
 with a clean log, keeps its secrets, and refuses a taken port or a bad certificate in one line."""
 
 import os
+import random
 import signal
 import socket
 import ssl
@@ -23,9 +24,17 @@ STOP_BOUND = 10.0
 
 
 def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free port below Linux's ephemeral range (32768-60999): the stack's own outgoing connections
+    (and every other process's) take ports from that range, and one could take ours before we bind."""
+    for _ in range(100):
+        port = random.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
 def _tcp_open(port: int) -> bool:

@@ -17,6 +17,7 @@ from .startup import Ready, StartupError
 
 Run = Callable[[Settings, Ready], Awaitable[None]]
 STOP_GRACE = 1.5  # seconds; Ctrl-C or SIGTERM must end everything within 2 s
+CANCEL_TURNS = 4
 
 logger = logging.getLogger("jitsi_py")
 
@@ -82,15 +83,29 @@ def start(
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     log.setup(settings.common.log_level, settings.common.log_format)
-    return serve(prog, run(settings, announce(prog)))
+    said = Said(prog)
+    return serve(prog, run(settings, said.ready), said)
 
 
-def announce(prog: str) -> Ready:
-    """The one line saying the command serves, for the operator (and scripts) to wait for."""
-    return lambda summary: logging.getLogger(prog).info("ready: %s", summary)
+class Said:
+    """What the command says of itself, under its own name (the line's prefix: the message does not
+    repeat it): ready once it serves, for the operator and scripts to wait for; stopping on a signal.
+    A service that finishes starting while the others stop is not announced."""
+
+    def __init__(self, prog: str) -> None:
+        self.log = logging.getLogger(prog)
+        self.stopped = False
+
+    def ready(self, summary: str) -> None:
+        if not self.stopped:
+            self.log.info("ready: %s", summary)
+
+    def stopping(self) -> None:
+        self.stopped = True
+        self.log.info("stopping")
 
 
-def serve(prog: str, main_coro: Awaitable[None]) -> int:
+def serve(prog: str, main_coro: Awaitable[None], said: Said) -> int:
     try:
         import uvloop  # noqa: PLC0415 - optional speed-up
     except ImportError:  # pragma: no cover - uvloop is a dependency but may be absent on odd platforms
@@ -99,7 +114,7 @@ def serve(prog: str, main_coro: Awaitable[None]) -> int:
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     with runner:
         try:
-            return runner.run(_until_signal(prog, main_coro))
+            return runner.run(_until_signal(main_coro, said))
         except (SettingsError, StartupError, BaseExceptionGroup) as exc:
             return _explain(prog, exc)
 
@@ -120,8 +135,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-async def _until_signal(prog: str, main_coro: Awaitable[None]) -> int:
-    own_log = logging.getLogger(prog)  # its name is the line's prefix: the message does not repeat it
+async def _until_signal(main_coro: Awaitable[None], said: Said) -> int:
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(main_coro)
     stopping = asyncio.Event()
@@ -133,11 +147,16 @@ async def _until_signal(prog: str, main_coro: Awaitable[None]) -> int:
         if task.done():
             task.result()  # a service that ended on its own: surface its error
             return 0
-        own_log.info("stopping")
         task.cancel()
+        # A cancellation reaches each service a loop turn per task group it passes (the all-in-one
+        # nests two); what a service does before then (a login completing) is said before
+        # "stopping", and after it a stopping service says nothing of starting.
+        for _ in range(CANCEL_TURNS):
+            await asyncio.sleep(0)
+        said.stopping()
         done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
         if not done:
-            own_log.warning("services did not stop within %.1f s", STOP_GRACE)
+            said.log.warning("services did not stop within %.1f s", STOP_GRACE)
         elif not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
         return 0
