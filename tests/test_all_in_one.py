@@ -211,7 +211,7 @@ def _refused(env, cwd, module: str = "jitsi_py") -> list[str]:
     proc = subprocess.run([sys.executable, "-m", module], env=env, cwd=cwd, capture_output=True, text=True,
                           timeout=START_BOUND)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "ready" not in proc.stdout
+    assert "ready:" not in proc.stdout
     return proc.stderr.strip().splitlines()
 
 
@@ -261,3 +261,22 @@ def test_a_service_alone_says_it_is_ready(stack_env):
     assert lines[ready].endswith(f"INFO    jitsi_py.web: ready: open https://localhost:{ports['HTTPS_PORT']} "
                                  f"(http on {ports['HTTP_PORT']}, https on {ports['HTTPS_PORT']})")
     assert lines[-1].endswith("INFO    jitsi_py.web: stopping")
+
+
+@pytest.mark.parametrize("module,variable,kind", [
+    ("jitsi_py.xmpp", "XMPP_PORT", socket.SOCK_STREAM),
+    ("jitsi_py.xmpp", "PROSODY_HTTP_PORT", socket.SOCK_STREAM),
+    ("jitsi_py.focus", "JICOFO_REST_PORT", socket.SOCK_STREAM),
+    ("jitsi_py.bridge", "JVB_PORT", socket.SOCK_DGRAM),
+    ("jitsi_py.bridge", "JVB_COLIBRI_PORT", socket.SOCK_STREAM),
+    ("jitsi_py.web", "HTTP_PORT", socket.SOCK_STREAM),
+])
+def test_a_service_alone_names_its_taken_port(stack_env, module, variable, kind):
+    env, ports, tmp_path = stack_env
+    env = {**env, "JICOFO_AUTH_PASSWORD": "focus-secret", "JVB_AUTH_PASSWORD": "jvb-secret",
+           "XMPP_SERVER": "127.0.0.1", "JVB_DISABLE_STUN": "1"}
+    with socket.socket(socket.AF_INET6, kind) as taken:  # both families, as the services listen
+        taken.bind(("::", ports[variable]))
+        if kind == socket.SOCK_STREAM:
+            taken.listen()
+        assert _refused(env, tmp_path, module) == [f"{module}: {variable}='{ports[variable]}': address already in use"]

@@ -9,6 +9,7 @@ an address we sent a check to. Everything else is dropped and counted.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import os
@@ -50,6 +51,8 @@ def open_media_socket(port: int, host: str | None = None) -> socket.socket:
         try:
             return _bound(socket.AF_INET6, ("::", port), dual_stack=True)
         except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise  # the port, not the family: IPv4 would be refused the same
             log.info("bridge: no IPv6 media socket (%s); IPv4 only", exc)
             host = "0.0.0.0"
     return _bound(socket.AF_INET6 if ":" in host else socket.AF_INET, (host, port))
