@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import AUTH_TYPES, secret
-from .fields import bounded, boolean, choice, csv, duration, env, nested, path, text, url
+from .common import AUTH_TYPES
+from .fields import bounded, boolean, choice, csv, duration, env, nested, path, secret, text, url
 
 _ldap_url = url("ldap", "ldaps")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .fields import EnvSpec, boolean, choice, directory, env, nested, port_number, read, secret, text, url
+from .fields import EnvSpec, boolean, choice, directory, env, nested, port_number, read, text, url
 
 AUTH_TYPES = ("internal", "jwt", "ldap", "matrix", "hybrid_matrix_token")
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "critical")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .auth import AuthBackends
-from .common import secret
-from .fields import boolean, csv, duration, env, integer, nested, number, port_number, rate, size, text, url
+from .fields import (boolean, csv, duration, env, integer, nested, number, port_number, rate, secret, size,
+                     text, url)
 
 
 @dataclass(frozen=True)
