@@ -1,27 +1,48 @@
 # The two commands of the README: `make run` starts the whole stack, `make test` runs every test.
 # Both set everything up on a fresh Debian machine: virtual environment, Python packages and,
 # for the tests, the system packages (apt as root; otherwise a message naming them).
+# `make test-quick` is for iterating: no Docker, no browser, no system packages installed.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Errors only: the build backend's notices (setuptools' editable-install banner) are for whoever edits
+# pyproject.toml, who sees them with a plain `pip install -e .`.
+PIP := $(PY) -m pip -qq --disable-pip-version-check
+# The packages are installed again only when pyproject.toml is newer than the stamp of the last install.
+INSTALLED := $(VENV)/.installed
+INSTALLED_TEST := $(VENV)/.installed-test
+QUICK := not docker and not browser
 
-.PHONY: run test install install-test system-deps node-deps
+.PHONY: run test test-quick install install-test system-deps node-deps
 
 run: install
-	$(PY) -m jitsi_py
+	@$(PY) -m jitsi_py
 
 test: install-test system-deps node-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+test-quick: install-test node-deps
+	$(PY) -m pytest -m "$(QUICK)" $(PYTEST_ARGS)
+
 $(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	@echo "Creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
 
-install: $(PY)
-	$(PY) -m pip install -q -e .
+install: $(INSTALLED)
 
-install-test: $(PY)
-	$(PY) -m pip install -q -e '.[test]'
+install-test: $(INSTALLED_TEST)
+
+$(INSTALLED): pyproject.toml | $(PY)
+	@echo "Installing jitsi-py and its dependencies into $(VENV)"
+	@$(PIP) install -e .
+	@touch $@
+
+# The test extras include the package itself, so this install stands for both.
+$(INSTALLED_TEST): pyproject.toml | $(PY)
+	@echo "Installing jitsi-py with its test dependencies into $(VENV)"
+	@$(PIP) install -e '.[test]'
+	@touch $@ $(INSTALLED)
 
 system-deps:
 	bash scripts/install-system-deps.sh

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from typing import Sequence
 
 from .bridge import run as run_bridge
 from .common.runner import main
+from .common.startup import Ready
 from .focus import run as run_focus
 from .settings import Settings
 from .web import run as run_web
@@ -23,14 +23,26 @@ SINGLE_MACHINE = {
     "JVB_DISABLE_STUN": "1",
 }
 
-logger = logging.getLogger("jitsi_py")
+CLIENTS = {"focus": run_focus, "bridge": run_bridge, "web": run_web}  # of the XMPP server, or behind it
 
 
-async def run_all(settings: Settings) -> None:
-    async with asyncio.TaskGroup() as services:
-        for run in (run_xmpp, run_focus, run_bridge, run_web):
-            services.create_task(run(settings))
-        logger.info("jitsi-py is starting: open %s", settings.common.public_url)
+async def run_all(settings: Settings, ready: Ready) -> None:
+    """Ready when every service is: the URL is worth opening only then. On stop the clients go first,
+    each saying goodbye to a server still there, then the XMPP server."""
+    waiting = {"xmpp", *CLIENTS}
+
+    def service_ready(name: str) -> Ready:
+        def one_ready(_summary: str) -> None:
+            waiting.discard(name)
+            if not waiting:
+                ready(f"open {settings.common.public_url}")
+        return one_ready
+
+    async with asyncio.TaskGroup() as server:
+        server.create_task(run_xmpp(settings, service_ready("xmpp")))
+        async with asyncio.TaskGroup() as clients:
+            for name, run in CLIENTS.items():
+                clients.create_task(run(settings, service_ready(name)))
 
 
 def cli(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ Public: ``/colibri-ws/<server id>/<conference id>/<endpoint id>?pwd=`` carrying 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import platform
@@ -96,7 +97,7 @@ def public_app(bridge: Videobridge, server_id: str) -> web.Application:
 
         def send(message: dict) -> None:
             if not ws.closed:
-                request.loop.create_task(ws.send_str(json.dumps(message, separators=(",", ":"))))
+                asyncio.get_running_loop().create_task(ws.send_str(json.dumps(message, separators=(",", ":"))))
                 counters.web_socket_messages_sent += 1
 
         handler = MessageHandler(endpoint)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ..common.startup import Ready, binding, unobserved
 from ..settings import Settings, SettingsError, require_secret
 from .candidates import build_candidates, gather_host_addresses, parse_mapping, valid_address
 from .rest import private_app, public_app
@@ -24,7 +25,9 @@ TICK = 0.02  # endpoint timers (ICE retransmissions, DTLS, consent) and dominant
 STUN_DISCOVERY_TIMEOUT = 3.0
 
 
-async def run(settings: Settings) -> None:
+async def run(settings: Settings, ready: Ready = unobserved) -> None:
+    """Ready once it serves media and HTTP and, unless JVB_DISABLE_XMPP, sits in the brewery where
+    the focus finds it."""
     b = settings.bridge
     password = None if b.disable_xmpp else require_secret("JVB_AUTH_PASSWORD", b.password)
     try:
@@ -39,7 +42,8 @@ async def run(settings: Settings) -> None:
     bridge = Videobridge(candidates=[], websocket_base=websocket_base, sctp_enabled=True,
                          region=b.region, relay_id=b.relay_id, trust_bwe=b.trust_bwe,
                          relays_enabled=b.octo)
-    sock = open_media_socket(b.port, None if b.use_ipv6 else "0.0.0.0")
+    with binding("JVB_PORT", b.port):
+        sock = open_media_socket(b.port, None if b.use_ipv6 else "0.0.0.0")
     transport, _ = await loop.create_datagram_endpoint(lambda: bridge.port, sock=sock)
     bridge.port.set_buffer_sizes(b.socket_buffer)
     stun_mapped = None
@@ -65,13 +69,16 @@ async def run(settings: Settings) -> None:
             stop.set()
 
     runners = []
-    for app, port in ((private_app(bridge, colibri_rest=b.colibri_rest, shutdown_rest=b.shutdown_rest,
-                                   on_shutdown=on_shutdown), b.colibri_port),
-                      *(((public_app(bridge, b.websocket_server_id), b.websocket_port),) if b.websocket else ())):
+    for app, setting, port in (
+            (private_app(bridge, colibri_rest=b.colibri_rest, shutdown_rest=b.shutdown_rest,
+                         on_shutdown=on_shutdown), "JVB_COLIBRI_PORT", b.colibri_port),
+            *(((public_app(bridge, b.websocket_server_id), "COLIBRI_WEBSOCKET_PORT", b.websocket_port),)
+              if b.websocket else ())):
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "0.0.0.0", port).start()
         runners.append(runner)
+        with binding(setting, port):
+            await web.TCPSite(runner, "0.0.0.0", port).start()
 
     client = None
     if not b.disable_xmpp:
@@ -91,6 +98,10 @@ async def run(settings: Settings) -> None:
 
     tick_task = asyncio.create_task(ticker())
     try:
+        if client is not None:
+            await client.joined.wait()
+        ready(f"media on udp/{b.port}, HTTP on {b.colibri_port}"
+              + ("" if client is None else f", in {client.brewery} as {client.nickname}"))
         await stop.wait()
     finally:
         tick_task.cancel()

@@ -9,6 +9,7 @@ an address we sent a check to. Everything else is dropped and counted.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import os
@@ -50,6 +51,8 @@ def open_media_socket(port: int, host: str | None = None) -> socket.socket:
         try:
             return _bound(socket.AF_INET6, ("::", port), dual_stack=True)
         except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise  # the port, not the family: IPv4 would be refused the same
             log.info("bridge: no IPv6 media socket (%s); IPv4 only", exc)
             host = "0.0.0.0"
     return _bound(socket.AF_INET6 if ":" in host else socket.AF_INET, (host, port))
@@ -194,7 +197,7 @@ class MediaPort(asyncio.DatagramProtocol):
         receive, send = set_buffer_sizes(self.socket, size)
         # Linux reports twice what it grants for payload; below the request means the sysctl cap won.
         capped = receive < size or send < size
-        log.log(logging.WARNING if capped else logging.INFO,
+        log.log(logging.WARNING if capped else logging.DEBUG,  # only a cap is worth an operator's look
                 "bridge: media socket buffers asked %d KiB; the kernel reports %d KiB receive, %d KiB send%s",
                 size // 1024, receive // 1024, send // 1024,
                 " (capped by net.core.rmem_max/wmem_max: raise them or run with CAP_NET_ADMIN)" if capped else "")

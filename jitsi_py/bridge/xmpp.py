@@ -95,6 +95,8 @@ class BridgeXmpp:
             self._presence(join=False)
 
     async def _on_session_start(self, _event: Any) -> None:
+        if self.stopping:  # a login that completes while we leave: leave, do not join
+            return
         self._reconnects = 0
         self.xmpp.send_presence()
         self._presence(join=True)

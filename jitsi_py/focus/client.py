@@ -125,6 +125,8 @@ class Focus:
                 self.xmpp.abort()
 
     async def _on_session_start(self, _event: Any) -> None:
+        if self.stopping:  # a login that completes while we leave: leave, do not join
+            return
         self._reconnects = 0
         self.xmpp.send_presence()
         self.connected.set()

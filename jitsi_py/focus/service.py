@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from aiohttp import web
 
+from ..common.startup import Ready, binding, unobserved
 from ..settings import Settings, require_secret
 from .client import Focus
 from .rest import make_app
 
-log = logging.getLogger("jitsi_py.focus")
 
-
-async def run(settings: Settings) -> None:
+async def run(settings: Settings, ready: Ready = unobserved) -> None:
+    """Ready once logged in: before that no conference can be asked of it."""
     require_secret("JICOFO_AUTH_PASSWORD", settings.focus.password)
     focus = Focus(settings)
     runner = web.AppRunner(make_app(focus), access_log=None)
     await runner.setup()
     host = "0.0.0.0" if settings.focus.rest_public else "127.0.0.1"
-    site = web.TCPSite(runner, host, settings.focus.rest_port)
-    await site.start()
-    log.info("focus: REST on %s:%d", host, settings.focus.rest_port)
-    await focus.start()
     try:
+        with binding("JICOFO_REST_PORT", settings.focus.rest_port):
+            await web.TCPSite(runner, host, settings.focus.rest_port).start()
+        await focus.start()
+        await focus.connected.wait()
+        ready(f"logged in as {focus.xmpp.boundjid.full}, REST on {host}:{settings.focus.rest_port}")
         await asyncio.Event().wait()
     finally:
         await focus.stop()

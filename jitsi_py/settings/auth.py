@@ -12,8 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import AUTH_TYPES, secret
-from .fields import bounded, boolean, choice, csv, duration, env, nested, path, text
+from .common import AUTH_TYPES
+from .fields import bounded, boolean, choice, csv, duration, env, nested, path, secret, text, url
+
+_ldap_url = url("ldap", "ldaps")
+
+
+def ldap_urls(raw: str) -> str:
+    """saslauthd's ldap_servers: one LDAP URL or several separated by spaces."""
+    for item in raw.split():
+        _ldap_url(item)
+    return raw
 
 
 @dataclass(frozen=True)
@@ -22,7 +31,7 @@ class Jwt:
 
     app_id: str | None = env("JWT_APP_ID", None, text)
     app_secret: str | None = env("JWT_APP_SECRET", None, secret)
-    asap_key_server: str | None = env("JWT_ASAP_KEYSERVER", None, text)
+    asap_key_server: str | None = env("JWT_ASAP_KEYSERVER", None, url())
     # Upstream's default is the app id alone; "*" accepts any issuer.
     accepted_issuers: tuple[str, ...] | None = env(
         "JWT_ACCEPTED_ISSUERS", lambda v: v.get("JWT_APP_ID") or None, csv
@@ -49,7 +58,7 @@ class Ldap:
     """LDAP (``AUTH_TYPE=ldap``), the settings docker hands to saslauthd."""
 
     # One URL or several separated by spaces, tried in order (saslauthd's ldap_servers).
-    url: str | None = env("LDAP_URL", None, text)
+    url: str | None = env("LDAP_URL", None, ldap_urls)
     base: str | None = env("LDAP_BASE", None, text)
     bind_dn: str | None = env("LDAP_BINDDN", None, text)
     bind_password: str | None = env("LDAP_BINDPW", None, secret)
@@ -78,7 +87,7 @@ class Ldap:
 class Matrix:
     """Matrix User Verification Service (``AUTH_TYPE=matrix`` and ``hybrid_matrix_token``)."""
 
-    uvs_url: str | None = env("MATRIX_UVS_URL", None, text)
+    uvs_url: str | None = env("MATRIX_UVS_URL", None, url())
     # matrix: unused, as upstream; hybrid_matrix_token: the accepted issuer of Matrix tokens
     # (unset: any).
     uvs_issuer: str | None = env("MATRIX_UVS_ISSUER", None, text)

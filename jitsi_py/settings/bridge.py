@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from .common import XmppClient, secret
-from .fields import boolean, csv, env, nested, port_number, size
+from .common import XmppClient
+from .fields import boolean, csv, env, nested, port_number, secret, size
 
 
 @dataclass(frozen=True)

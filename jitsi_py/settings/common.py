@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
-from .fields import boolean, choice, env, nested, path, port_number, text
+from .fields import EnvSpec, boolean, choice, directory, env, nested, port_number, read, text, url
 
 AUTH_TYPES = ("internal", "jwt", "ldap", "matrix", "hybrid_matrix_token")
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "critical")
@@ -17,10 +18,6 @@ SERVICE_PASSWORDS = (
     "JIBRI_XMPP_PASSWORD",
     "JIGASI_TRANSCRIBER_PASSWORD",
 )
-
-
-def secret(raw: str) -> str:
-    return raw
 
 
 @dataclass(frozen=True)
@@ -63,12 +60,17 @@ class Auth:
     type: str = env("AUTH_TYPE", "internal", choice(*AUTH_TYPES))
 
 
+def _local_url(values: Mapping[str, str]) -> str:
+    """PUBLIC_URL's default, on the web service's HTTPS_PORT (a bad port is that variable's error)."""
+    return f"https://localhost:{read(EnvSpec('HTTPS_PORT', '8443', port_number), values)}"
+
+
 @dataclass(frozen=True)
 class Common:
-    config_dir: Path = env("CONFIG", "~/.jitsi-meet-cfg", path)
+    config_dir: Path = env("CONFIG", "~/.jitsi-meet-cfg", directory)
     log_level: str = env("LOG_LEVEL", "info", choice(*LOG_LEVELS))
     log_format: str = env("LOG_FORMAT", "text", choice("text", "json"))
     tz: str = env("TZ", "UTC", text)
-    public_url: str = env("PUBLIC_URL", lambda v: f"https://localhost:{v.get('HTTPS_PORT') or 8443}", text)
+    public_url: str = env("PUBLIC_URL", _local_url, url())
     domains: Domains = nested(Domains)
     auth: Auth = nested(Auth)

@@ -9,6 +9,7 @@ operator left blank, and upstream's templates then fall back to their default.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
@@ -165,7 +166,37 @@ def path(raw: str) -> Path:
     return Path(raw).expanduser()
 
 
+def directory(raw: str) -> Path:
+    """A directory made on first start when missing; something else in its place is refused."""
+    value = path(raw)
+    if value.exists() and not value.is_dir():
+        raise ValueError("not a directory")
+    return value
+
+
+def url(*schemes: str) -> Callable[[str], str]:
+    """An absolute URL with one of ``schemes`` (http and https unless said) and a host."""
+    allowed = schemes or ("http", "https")
+
+    def parse(raw: str) -> str:
+        try:
+            parts = urlsplit(raw)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme.lower() not in allowed or not parts.hostname:
+            raise ValueError(f"expected a URL ({' or '.join(allowed)}) with a host, e.g. {allowed[-1]}://example.com")
+        return raw
+
+    return parse
+
+
 def text(raw: str) -> str:
+    return raw
+
+
+def secret(raw: str) -> str:
+    """Text never shown back: a password, a token, a key (``--list-settings`` masks it)."""
     return raw
 
 
@@ -208,6 +239,7 @@ def rate(raw: str) -> int:
 
 __all__ = [
     "SettingsError", "env", "nested", "build", "read", "env_names",
-    "boolean", "integer", "bounded", "port_number", "number", "choice", "csv", "json_list", "path", "text",
+    "boolean", "integer", "bounded", "port_number", "number", "choice", "csv", "json_list", "path", "directory",
+    "url", "text", "secret",
     "duration", "size", "rate",
 ]

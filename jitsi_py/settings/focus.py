@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import XmppClient, secret
-from .fields import boolean, bounded, choice, duration, env, integer, nested, number, port_number
+from .common import XmppClient
+from .fields import (boolean, bounded, choice, duration, env, integer, nested, number, port_number,
+                     secret)
 
 
 @dataclass(frozen=True)

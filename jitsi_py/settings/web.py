@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fields import boolean, csv, env, integer, json_list, nested, path, port_number, text
+from .fields import boolean, csv, env, integer, json_list, nested, path, port_number, text, url
 
 
 def js_object(raw: str) -> str:
@@ -76,10 +76,10 @@ class Tls:
 class Routes:
     """What nginx's meet.conf proxies, and the headers it adds."""
 
-    bosh_url_base: str = env("XMPP_BOSH_URL_BASE", "http://xmpp.meet.jitsi:5280")
+    bosh_url_base: str = env("XMPP_BOSH_URL_BASE", "http://xmpp.meet.jitsi:5280", url())
     xmpp_websocket: bool = env("ENABLE_XMPP_WEBSOCKET", "1", boolean)
     subdomains: bool = env("ENABLE_SUBDOMAINS", "true", boolean)
-    etherpad_url_base: str | None = env("ETHERPAD_URL_BASE", None)
+    etherpad_url_base: str | None = env("ETHERPAD_URL_BASE", None, url())
     cors_allow_origin: str = env("CORS_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN", "*", text)
     csp_header: str | None = env("CSP_HEADER", None, text)
     colibri_websocket: bool = env("ENABLE_COLIBRI_WEBSOCKET", "0", boolean)
@@ -133,21 +133,21 @@ class Features:
     p2p_stun_servers: tuple[str, ...] = env("P2P_STUN_SERVERS", "", csv)
     p2p_preferred_codec: str | None = env("P2P_PREFERRED_CODEC", None, text)
     breakout_rooms: bool = env("ENABLE_BREAKOUT_ROOMS", "true", boolean)
-    etherpad_public_url: str | None = env("ETHERPAD_PUBLIC_URL", None, text)
+    etherpad_public_url: str | None = env("ETHERPAD_PUBLIC_URL", None, url())
     recording: bool = env("ENABLE_RECORDING", "false", boolean)
     service_recording: bool = env("ENABLE_SERVICE_RECORDING",
                                   lambda v: v.get("ENABLE_RECORDING") or "false", boolean)
     file_recording_sharing: bool = env("ENABLE_FILE_RECORDING_SHARING", "false", boolean)
     livestreaming: bool = env("ENABLE_LIVESTREAMING", "false", boolean)
     livestreaming_privacy_link: str = env("ENABLE_LIVESTREAMING_DATA_PRIVACY_LINK",
-                                          "https://policies.google.com/privacy", text)
-    livestreaming_help_link: str = env("ENABLE_LIVESTREAMING_HELP_LINK", "https://jitsi.org/live", text)
+                                          "https://policies.google.com/privacy", url())
+    livestreaming_help_link: str = env("ENABLE_LIVESTREAMING_HELP_LINK", "https://jitsi.org/live", url())
     livestreaming_terms_link: str = env("ENABLE_LIVESTREAMING_TERMS_LINK",
-                                        "https://www.youtube.com/t/terms", text)
+                                        "https://www.youtube.com/t/terms", url())
     livestreaming_validator: str = env("ENABLE_LIVESTREAMING_VALIDATOR_REGEXP_STRING",
                                        "^(?:[a-zA-Z0-9]{4}(?:-(?!$)|$)){4}", text)
     dropbox_appkey: str | None = env("DROPBOX_APPKEY", None, text)
-    dropbox_redirect_uri: str | None = env("DROPBOX_REDIRECT_URI", None, text)
+    dropbox_redirect_uri: str | None = env("DROPBOX_REDIRECT_URI", None, url())
     disable_local_recording: bool = env("DISABLE_LOCAL_RECORDING", "false", boolean)
     local_recording_notify_all: bool = env("ENABLE_LOCAL_RECORDING_NOTIFY_ALL_PARTICIPANT", "false", boolean)
     local_recording_self_start: bool = env("ENABLE_LOCAL_RECORDING_SELF_START", "false", boolean)
@@ -157,22 +157,22 @@ class Features:
     rtcstats_send_sdp: bool = env("RTCSTATS_SEND_SDP", "false", boolean)
     amplitude_id: str | None = env("AMPLITUDE_ID", None, text)
     google_analytics_id: str | None = env("GOOGLE_ANALYTICS_ID", None, text)
-    matomo_endpoint: str | None = env("MATOMO_ENDPOINT", None, text)
+    matomo_endpoint: str | None = env("MATOMO_ENDPOINT", None, url())
     matomo_site_id: str | None = env("MATOMO_SITE_ID", None, text)
     analytics_script_urls: tuple[str, ...] = env("ANALYTICS_SCRIPT_URLS", "", csv)
     analytics_whitelisted_events: tuple[str, ...] = env("ANALYTICS_WHITELISTED_EVENTS", "", csv)
     jaas_components: bool = env("ENABLE_JAAS_COMPONENTS", "0", boolean)
     jaas_app_id: str | None = env("JAAS_APP_ID", None, text)
     jaas_use_staging: bool = env("JAAS_USE_STAGING", "false", boolean)
-    confcode_url: str | None = env("CONFCODE_URL", None, text)
-    dialin_numbers_url: str | None = env("DIALIN_NUMBERS_URL", None, text)
-    dialout_auth_url: str | None = env("DIALOUT_AUTH_URL", None, text)
-    dialout_codes_url: str | None = env("DIALOUT_CODES_URL", None, text)
+    confcode_url: str | None = env("CONFCODE_URL", None, url())
+    dialin_numbers_url: str | None = env("DIALIN_NUMBERS_URL", None, url())
+    dialout_auth_url: str | None = env("DIALOUT_AUTH_URL", None, url())
+    dialout_codes_url: str | None = env("DIALOUT_CODES_URL", None, url())
     calendar: bool = env("ENABLE_CALENDAR", "false", boolean)
     google_api_app_client_id: str | None = env("GOOGLE_API_APP_CLIENT_ID", None, text)
     microsoft_api_app_client_id: str | None = env("MICROSOFT_API_APP_CLIENT_ID", None, text)
-    invite_service_url: str | None = env("INVITE_SERVICE_URL", None, text)
-    people_search_url: str | None = env("PEOPLE_SEARCH_URL", None, text)
+    invite_service_url: str | None = env("INVITE_SERVICE_URL", None, url())
+    people_search_url: str | None = env("PEOPLE_SEARCH_URL", None, url())
     prejoin_page: bool = env("ENABLE_PREJOIN_PAGE", "true", boolean)
     hide_prejoin_display_name: bool = env("HIDE_PREJOIN_DISPLAY_NAME", "false", boolean)
     hide_prejoin_extra_buttons: tuple[str, ...] = env("HIDE_PREJOIN_EXTRA_BUTTONS", "", csv)
@@ -193,9 +193,9 @@ class Features:
     disable_start_for_all: bool = env("DISABLE_START_FOR_ALL", "false", boolean)
     auto_caption_on_record: bool = env("AUTO_CAPTION_ON_RECORD", "false", boolean)
     audio_translation: bool = env("ENABLE_AUDIO_TRANSLATION", "false", boolean)
-    dynamic_branding_url: str | None = env("DYNAMIC_BRANDING_URL", None, text)
-    branding_data_url: str | None = env("BRANDING_DATA_URL", None, text)
-    token_auth_url: str | None = env("TOKEN_AUTH_URL", None, text)
+    dynamic_branding_url: str | None = env("DYNAMIC_BRANDING_URL", None, url())
+    branding_data_url: str | None = env("BRANDING_DATA_URL", None, url())
+    token_auth_url: str | None = env("TOKEN_AUTH_URL", None, url())
     deployment_environment: str | None = env("DEPLOYMENTINFO_ENVIRONMENT", None, text)
     deployment_shard: str | None = env("DEPLOYMENTINFO_SHARD", None, text)
     deployment_environment_type: str | None = env("DEPLOYMENTINFO_ENVIRONMENT_TYPE", None, text)
@@ -216,8 +216,8 @@ class Features:
     e2eping_max_conference_size: int | None = env("E2EPING_MAX_CONFERENCE_SIZE", None, integer)
     e2eping_max_message_per_second: int | None = env("E2EPING_MAX_MESSAGE_PER_SECOND", None, integer)
     virtual_background_v2: bool = env("ENABLE_VIRTUAL_BACKGROUND_V2", "true", boolean)
-    whiteboard_public_url: str | None = env("WHITEBOARD_COLLAB_SERVER_PUBLIC_URL", None, text)
-    whiteboard_url_base: str | None = env("WHITEBOARD_COLLAB_SERVER_URL_BASE", None, text)
+    whiteboard_public_url: str | None = env("WHITEBOARD_COLLAB_SERVER_PUBLIC_URL", None, url())
+    whiteboard_url_base: str | None = env("WHITEBOARD_COLLAB_SERVER_URL_BASE", None, url())
 
 
 VIDEO_CODECS = ("AV1", "H264", "VP8", "VP9")

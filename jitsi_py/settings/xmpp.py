@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .auth import AuthBackends
-from .common import secret
-from .fields import boolean, bounded, csv, duration, env, integer, nested, number, port_number, rate, size, text
+from .fields import (boolean, bounded, csv, duration, env, integer, nested, number, port_number, rate, secret,
+                     size, text, url)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Rooms:
     polls_disabled: bool = env("DISABLE_POLLS", "0", boolean)
     max_participants: int | None = env("MAX_PARTICIPANTS", None, integer)
     reservation_enabled: bool = env("PROSODY_RESERVATION_ENABLED", "0", boolean)
-    reservation_url: str | None = env("PROSODY_RESERVATION_REST_BASE_URL", None)
+    reservation_url: str | None = env("PROSODY_RESERVATION_REST_BASE_URL", None, url())
     subdomains: bool = env("ENABLE_SUBDOMAINS", "1", boolean)
     # A plain MUC (no Jitsi wait-for-the-focus rule) lets bench/ compare us with a stock Prosody.
     wait_for_focus: bool = env("JITSI_PY_MUC_WAIT_FOR_FOCUS", "1", boolean)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..common.startup import Ready, binding, unobserved
 from ..common.tls import ensure_self_signed, server_context
 from ..settings import Settings, SettingsError
 from .app import Metrics, WebState, build_app, build_redirect_app
@@ -58,19 +59,22 @@ def _hosts(settings: Settings) -> list[str]:
     return ["0.0.0.0", "::"] if settings.web.ipv6 else ["0.0.0.0"]
 
 
-async def _listen(runner: web.AppRunner, port: int, settings: Settings,
+async def _listen(runner: web.AppRunner, setting: str, port: int, settings: Settings,
                   ssl_context: ssl.SSLContext | None = None) -> None:
-    """ENABLE_IPV6 on a host without IPv6 serves IPv4 with a warning instead of not starting."""
+    """ENABLE_IPV6 on a host without IPv6 serves IPv4 with a warning instead of not starting; a port
+    taken is the error of ``setting``, on either family."""
     try:
-        await web.TCPSite(runner, _hosts(settings), port, ssl_context=ssl_context).start()
+        with binding(setting, port):
+            await web.TCPSite(runner, _hosts(settings), port, ssl_context=ssl_context).start()
     except OSError as exc:
         if settings.web.interfaces or not settings.web.ipv6:
             raise
         logger.warning("web: cannot listen on IPv6 (%s); serving IPv4 only", exc)
-        await web.TCPSite(runner, "0.0.0.0", port, ssl_context=ssl_context).start()
+        with binding(setting, port):
+            await web.TCPSite(runner, "0.0.0.0", port, ssl_context=ssl_context).start()
 
 
-async def run(settings: Settings) -> None:
+async def run(settings: Settings, ready: Ready = unobserved) -> None:
     web_settings = settings.web
     acme_plan = None
     if web_settings.tls.letsencrypt:
@@ -91,16 +95,16 @@ async def run(settings: Settings) -> None:
             context = server_context(cert, key)
             https_runner = web.AppRunner(build_app(state, https=True), access_log=None, shutdown_timeout=0.5)
             await https_runner.setup()
-            await _listen(https_runner, web_settings.https_port, settings, context)
+            await _listen(https_runner, "HTTPS_PORT", web_settings.https_port, settings, context)
             runners.append(https_runner)
         redirect = web_settings.tls.http_redirect and context is not None
         http_app = build_redirect_app(state) if redirect else build_app(state, https=False)
         http_runner = web.AppRunner(http_app, access_log=None, shutdown_timeout=0.5)
         await http_runner.setup()
-        await _listen(http_runner, web_settings.http_port, settings)
+        await _listen(http_runner, "HTTP_PORT", web_settings.http_port, settings)
         runners.append(http_runner)
-        logger.info("web: http on %d%s, serving %s", web_settings.http_port,
-                    "" if context is None else f", https on {web_settings.https_port}", settings.common.public_url)
+        ready(f"open {settings.common.public_url} (http on {web_settings.http_port}"
+              + ("" if context is None else f", https on {web_settings.https_port}") + ")")
 
         if acme_plan is not None:
             def reload_certificate() -> None:

@@ -8,6 +8,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from ..common import tls
+from ..common.startup import binding
 from ..settings import Settings, require_secret
 from . import disco, extdisco, ping
 from .auth import build_backends
@@ -102,17 +103,20 @@ class XmppServer:
         rate = None if xs.limits.c2s_rate_disabled else float(xs.limits.c2s_rate)
         factory = c2s_factory(self.router, session_limits(self.settings), parser_limits(self.settings), rate,
                               tls_context(self.settings))
-        server = await loop.create_server(factory, hosts, ports["c2s"], reuse_address=True)
+        with binding("XMPP_PORT", ports["c2s"]):
+            server = await loop.create_server(factory, hosts, ports["c2s"], reuse_address=True)
         self.listening.servers.append(server)
         self.listening.c2s_port = server.sockets[0].getsockname()[1]
-        logger.info("c2s listening on port %d", self.listening.c2s_port)
-        component = await loop.create_server(
-            component_factory(self.router, session_limits(self.settings), parser_limits(self.settings),
-                              xs.component_secret),
-            hosts, ports["component"], reuse_address=True)
+        with binding("PROSODY_COMPONENT_PORT", ports["component"]):
+            component = await loop.create_server(
+                component_factory(self.router, session_limits(self.settings), parser_limits(self.settings),
+                                  xs.component_secret),
+                hosts, ports["component"], reuse_address=True)
         self.listening.servers.append(component)
         self.listening.component_port = component.sockets[0].getsockname()[1]
         await self._start_http(hosts, ports["http"], rate)
+        logger.info("listening: c2s on %d, components on %d, websocket and bosh on %d",
+                    self.listening.c2s_port, self.listening.component_port, self.listening.http_port)
         return self.listening
 
     async def _start_http(self, hosts: str | list[str] | None, port: int, rate: float | None) -> None:
@@ -130,9 +134,9 @@ class XmppServer:
                                    handle_signals=False, shutdown_timeout=0.2)
         await self._http.setup()
         site = web.TCPSite(self._http, hosts, port, reuse_address=True)
-        await site.start()
+        with binding("PROSODY_HTTP_PORT", port):
+            await site.start()
         self.listening.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        logger.info("http (websocket, bosh) listening on port %d", self.listening.http_port)
 
     async def stop(self) -> None:
         for server in self.listening.servers:

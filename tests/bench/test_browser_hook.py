@@ -7,7 +7,7 @@ from playwright.async_api import async_playwright
 
 from bench.workloads.browser import CHROMIUM, CHROMIUM_ARGS, FIRST_FRAME_HOOK
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 PAGE = """<!doctype html><script>
 async function loop() {

@@ -24,7 +24,7 @@ from jitsi_py.common.stanzas.jingle import RtcpFb, Source as WireSource, SsrcGro
 
 from .peers import roundtrip
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
@@ -202,9 +202,11 @@ async def wait_for(predicate, timeout: float, what: str, people=(), bridge=None)
 
 @pytest.fixture
 async def page_server():
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>bridge test</title>", content_type="text/html")
+
     app = web.Application()
-    app.router.add_get("/", lambda r: web.Response(text="<!doctype html><title>bridge test</title>",
-                                                   content_type="text/html"))
+    app.router.add_get("/", page)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

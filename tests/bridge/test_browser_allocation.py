@@ -21,7 +21,7 @@ from playwright.async_api import async_playwright
 from . import test_browser
 from .test_browser import ARGS, CHROMIUM, PAGE_JS, Participant, page_server, wait_for  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 
 def offer_with_rtx(rtx_of: dict[int, int]):

@@ -47,7 +47,7 @@ async def _focus(prosody) -> slixmpp.ClientXMPP:
     focus.enable_starttls = False
     focus.enable_direct_tls = False
     focus.enable_plaintext = True
-    focus["feature_mechanisms"].unencrypted_scram = True
+    focus.plugin["feature_mechanisms"].unencrypted_scram = True
     started = asyncio.get_running_loop().create_future()
     focus.add_event_handler("session_start", lambda _e: started.done() or started.set_result(True))
     focus.connect("127.0.0.1", prosody.c2s_port)

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "docker" / "test-compose.sh"
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.docker]
 
 
 @pytest.mark.timeout(1080)

@@ -10,6 +10,7 @@ import pytest
 from jitsi_py.settings import SECRETS_FILE, Settings, SettingsError, load, load_values, require_secret
 from jitsi_py.settings.common import SERVICE_PASSWORDS
 from jitsi_py.settings.fields import EnvSpec, env_names
+from jitsi_py.settings.listing import specs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -283,3 +284,104 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
     """A child environment with none of this machine's settings, CONFIG in a temp dir."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH", "SYSTEMROOT")}
     return {**keep, "CONFIG": str(tmp_path / "cfg"), "PYTHONPATH": str(ROOT)}
+
+
+# ---- URLs: one validator for every URL-typed setting ----
+
+URL_SUFFIXES = ("_URL", "_URI", "_URL_BASE", "_LINK", "_ENDPOINT", "_KEYSERVER")
+
+
+def _url_settings() -> list[str]:
+    names = {spec.name for section in fields(Settings) for spec in specs(_section_class(section.name))}
+    return sorted(n for n in names if n.endswith(URL_SUFFIXES))
+
+
+def _section_class(name: str) -> type:
+    return type(getattr(Settings.from_values({}), name))
+
+
+def test_the_url_settings_are_found():
+    # A guard on the discovery below: it must see the ones named in the issue and the auth ones.
+    assert {"PUBLIC_URL", "XMPP_BOSH_URL_BASE", "TOKEN_AUTH_URL", "LDAP_URL", "MATRIX_UVS_URL",
+            "JWT_ASAP_KEYSERVER", "MATOMO_ENDPOINT", "DROPBOX_REDIRECT_URI"} <= set(_url_settings())
+
+
+@pytest.mark.parametrize("variable", _url_settings())
+@pytest.mark.parametrize("value", ["notaurl", "ftp://files.example.com/", "https://", "https://host:port/"])
+def test_every_url_setting_refuses_what_is_not_a_url(variable, value):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_values({variable: value})
+    assert str(caught.value).startswith(f"{variable}={value!r}: expected a URL (")
+
+
+@pytest.mark.parametrize("variable", _url_settings())
+def test_every_url_setting_takes_a_url(variable):
+    value = "ldaps://ldap.example.com:636" if variable == "LDAP_URL" else "https://meet.example.com:8443/sub/"
+    Settings.from_values({variable: value})
+
+
+def test_ldap_url_takes_several_servers():
+    settings = Settings.from_values({"LDAP_URL": "ldap://one.example.com ldaps://two.example.com"})
+    assert settings.xmpp.auth_backends.ldap.url == "ldap://one.example.com ldaps://two.example.com"
+    with pytest.raises(SettingsError, match="LDAP_URL"):
+        Settings.from_values({"LDAP_URL": "ldap://one.example.com https://two.example.com"})
+
+
+def test_a_bad_https_port_is_blamed_on_it_not_on_the_public_url_it_makes():
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_values({"HTTPS_PORT": "https"})
+    assert str(caught.value).startswith("HTTPS_PORT='https': ")
+
+
+def test_config_must_be_a_directory_when_it_exists(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_values({"CONFIG": str(tmp_path / "file")})
+    assert str(caught.value) == f"CONFIG={str(tmp_path / 'file')!r}: not a directory"
+    assert Settings.from_values({"CONFIG": str(tmp_path / "made-on-first-start")}).common.config_dir.name
+
+
+# ---- --list-settings and --help ----
+
+def _every_spec_by_service() -> dict[str, list[str]]:
+    return {section.name: [spec.name for spec in specs(_section_class(section.name))] for section in fields(Settings)}
+
+
+def test_list_settings_shows_every_variable_by_service_with_secrets_masked(tmp_path):
+    env = {**_clean_env(tmp_path), "JVB_AUTH_PASSWORD": "hunter2-secret", "XMPP_DOMAIN": "meet.example.com"}
+    proc = subprocess.run([sys.executable, "-m", "jitsi_py", "--list-settings"], capture_output=True,
+                          text=True, timeout=60, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "hunter2-secret" not in out
+    assert not (tmp_path / "cfg").exists()  # a listing generates no secrets
+    sections = dict(part.split("]\n", 1) for part in out.split("\n[")[1:])
+    assert list(sections) == [section.name for section in fields(Settings)]
+    for service, names in _every_spec_by_service().items():
+        rows = {line.split()[0]: line.split()[1:] for line in sections[service].splitlines() if line.strip()}
+        assert set(rows) == set(names), service
+    xmpp = {line.split()[0]: line.split()[1:] for line in sections["xmpp"].splitlines() if line.strip()}
+    assert xmpp["JVB_AUTH_PASSWORD"] == ["********", "-"]
+    assert xmpp["JICOFO_AUTH_PASSWORD"] == ["(generated)", "-"]  # the all-in-one makes it on first start
+    assert xmpp["PROSODY_INTERFACES"] == ["127.0.0.1", "*"]  # the all-in-one's own default, then upstream's
+    common = {line.split()[0]: line.split()[1:] for line in sections["common"].splitlines() if line.strip()}
+    assert common["XMPP_DOMAIN"] == ["meet.example.com", "meet.jitsi"]
+    assert common["PUBLIC_URL"] == ["-", "https://localhost:8443"]
+
+
+def test_a_service_lists_the_common_settings_and_its_own(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "jitsi_py.focus", "--list-settings"], capture_output=True,
+                          text=True, timeout=60, env=_clean_env(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [line for line in proc.stdout.splitlines() if line.startswith("[")] == ["[common]", "[focus]"]
+    focus_rows = proc.stdout.split("[focus]\n", 1)[1].splitlines()
+    assert [row.split()[:2] for row in focus_rows if row.split()[0] == "JICOFO_AUTH_PASSWORD"] == [
+        ["JICOFO_AUTH_PASSWORD", "-"]]  # a service alone generates nothing
+
+
+@pytest.mark.parametrize("module", ["jitsi_py", "jitsi_py.web"])
+def test_help_points_at_the_settings_list(module, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60,
+                          env=_clean_env(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "--list-settings" in proc.stdout and "environment variables" in proc.stdout

@@ -19,7 +19,7 @@ loopback ports; data, log and config in a temporary directory; no TLS (plain c2s
         prosody.settings_environ()        # {"XMPP_SERVER": "127.0.0.1", "XMPP_PORT": ..., ...}
 
 A slixmpp client logs in without TLS with ``client.enable_starttls = False``,
-``client.enable_direct_tls = False`` and ``client["feature_mechanisms"].unencrypted_scram = True``,
+``client.enable_direct_tls = False`` and ``client.plugin["feature_mechanisms"].unencrypted_scram = True``,
 then ``client.connect("127.0.0.1", prosody.c2s_port)``.
 
 ``Prosody.log()`` returns the server's log text, handy in an assertion message. The process runs

@@ -24,7 +24,7 @@ from .conftest import free_port
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
 from .test_stack import our_stack
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 AUTH = {"ENABLE_AUTH": "1", "AUTH_TYPE": "internal"}
 SECRET = "a-long-enough-shared-secret-for-hs256"

@@ -19,7 +19,7 @@ from .test_auth_flow import log_in, register
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
 from .test_stack import our_stack
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 GUESTS = {"ENABLE_AUTH": "1", "AUTH_TYPE": "internal", "ENABLE_GUESTS": "1"}
 SESSION = "localStorage.getItem('jitsi-py-session-id')"

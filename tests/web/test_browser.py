@@ -22,7 +22,7 @@ from jitsi_py.web.service import run
 from .conftest import free_port
 from .fake_focus import FakeFocus
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"

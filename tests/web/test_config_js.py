@@ -89,8 +89,8 @@ def test_tenant_and_subdomains(tmp_path):
 
 
 def test_values_cannot_inject_script(tmp_path):
-    c = config(tmp_path, TOKEN_AUTH_URL="x';alert(1);'</script>")
-    assert c["tokenAuthUrl"] == "x';alert(1);'</script>"
+    c = config(tmp_path, TOKEN_AUTH_URL="https://x/';alert(1);'</script>")
+    assert c["tokenAuthUrl"] == "https://x/';alert(1);'</script>"
 
 
 def test_custom_config_is_appended_and_wins(tmp_path):

@@ -23,7 +23,7 @@ from .conftest import free_port
 from .test_browser import CHROMIUM, CHROMIUM_ARGS
 from .test_stack import _join, _port_open, free_udp_port
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 DECODING_REMOTE_TILES = (
     "[...document.querySelectorAll('[data-testid=remote-tile] video')]"

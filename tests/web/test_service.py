@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 
 import aiohttp
 import pytest
 
+from jitsi_py.common.startup import StartupError
 from jitsi_py.settings import Settings, SettingsError
 from jitsi_py.web.service import run
 
@@ -32,12 +34,14 @@ async def test_https_with_self_signed_certificate_then_clean_stop(tmp_path):
     (tmp_path / "web" / "custom-config.js").write_text("config.fromCustom = true;\n")
     settings = Settings.from_values({"CONFIG": str(tmp_path), "HTTP_PORT": str(http), "HTTPS_PORT": str(https),
                                      "JITSI_PY_WEB_INTERFACES": "127.0.0.1"})
-    task = asyncio.ensure_future(run(settings))
+    said: list[str] = []
+    task = asyncio.ensure_future(run(settings, said.append))
     insecure = ssl.create_default_context()
     insecure.check_hostname = False
     insecure.verify_mode = ssl.CERT_NONE
     response = await _wait_for(f"https://127.0.0.1:{https}/config.js", insecure)
     assert response.status == 200
+    assert said == [f"open https://localhost:{https} (http on {http}, https on {https})"]
     assert (tmp_path / "web" / "keys" / "cert.crt").is_file()
     assert (tmp_path / "web" / "keys" / "cert.key").stat().st_mode & 0o077 == 0
     async with aiohttp.ClientSession() as session:
@@ -72,3 +76,27 @@ async def test_letsencrypt_without_domain_is_a_settings_error(tmp_path):
     settings = Settings.from_values({"CONFIG": str(tmp_path), "ENABLE_LETSENCRYPT": "1"})
     with pytest.raises(SettingsError, match="LETSENCRYPT_DOMAIN"):
         await run(settings)
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PORT", "HTTPS_PORT"])
+async def test_a_port_in_use_is_its_variables_error(tmp_path, variable):
+    ports = {"HTTP_PORT": free_port(), "HTTPS_PORT": free_port()}
+    settings = Settings.from_values({"CONFIG": str(tmp_path), **{k: str(v) for k, v in ports.items()}})
+    with socket.socket(socket.AF_INET6) as taken:  # on every address, as the service asks for
+        taken.bind(("::", ports[variable]))
+        taken.listen()
+        with pytest.raises(SettingsError) as caught:
+            await asyncio.wait_for(run(settings), 10)
+    assert str(caught.value) == f"{variable}='{ports[variable]}': address already in use"
+
+
+async def test_an_operators_certificate_without_its_key_is_refused_not_replaced(tmp_path):
+    keys = tmp_path / "web" / "keys"
+    keys.mkdir(parents=True)
+    (keys / "cert.crt").write_text("the operator's certificate\n")
+    settings = Settings.from_values({"CONFIG": str(tmp_path), "HTTP_PORT": str(free_port()),
+                                     "HTTPS_PORT": str(free_port()), "JITSI_PY_WEB_INTERFACES": "127.0.0.1"})
+    with pytest.raises(StartupError, match="cert.key: no such file, but .*cert.crt is there"):
+        await asyncio.wait_for(run(settings), 10)
+    assert (keys / "cert.crt").read_text() == "the operator's certificate\n"
+    assert not (keys / "cert.key").exists()

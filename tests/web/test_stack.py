@@ -23,7 +23,7 @@ from jitsi_py.xmpp.service import run as run_xmpp
 from .conftest import free_port
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 
 async def _port_open(port: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -54,6 +55,15 @@ async def test_component_with_a_wrong_secret_is_refused(server):
     component.disconnect()
     assert outcome == "disconnected"
     assert "custom.meet.jitsi" not in server.router.components
+
+
+async def test_a_probe_that_connects_and_closes_costs_nothing(server, caplog):
+    """A health check's bare TCP connect: the component session ends without error."""
+    _reader, writer = await asyncio.open_connection("127.0.0.1", server.listening.component_port)
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.2)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def run_cli(tmp_path, *args: str) -> subprocess.CompletedProcess:

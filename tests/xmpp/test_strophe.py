@@ -51,6 +51,7 @@ async def test_websocket_wrong_password_fails_auth(server):
     assert not result.get("connected"), result
 
 
+@pytest.mark.browser
 async def test_bosh_login_in_chromium_reaches_a_tcp_client(server):
     peer = await connect(server, "jvb@auth.meet.jitsi", "jvb-secret")
     try:
