@@ -8,8 +8,7 @@ import logging
 import socket
 from urllib.parse import urlsplit
 
-from aiohttp import web
-
+from ..common.httpserver import HttpListener
 from ..settings import Settings, SettingsError, require_secret
 from .candidates import build_candidates, gather_host_addresses, parse_mapping, valid_address
 from .rest import private_app, public_app
@@ -65,13 +64,16 @@ async def run(settings: Settings) -> None:
             stop.set()
 
     runners = []
-    for app, port in ((private_app(bridge, colibri_rest=b.colibri_rest, shutdown_rest=b.shutdown_rest,
-                                   on_shutdown=on_shutdown), b.colibri_port),
-                      *(((public_app(bridge, b.websocket_server_id), b.websocket_port),) if b.websocket else ())):
-        runner = web.AppRunner(app, access_log=None)
+    private = private_app(bridge, colibri_rest=b.colibri_rest, shutdown_rest=b.shutdown_rest,
+                          on_shutdown=on_shutdown)
+    for name, app, port in (("bridge rest", private, b.colibri_port),
+                            *((("colibri-ws", public_app(bridge, b.websocket_server_id), b.websocket_port),)
+                              if b.websocket else ())):
+        listener = HttpListener(name, settings.common.http)
+        runner = listener.runner(app)
         await runner.setup()
-        await web.TCPSite(runner, "0.0.0.0", port).start()
         runners.append(runner)
+        await listener.listen(runner, "0.0.0.0", port)
 
     client = None
     if not b.disable_xmpp:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..common.httpserver import HttpListener
 from ..common.tls import ensure_self_signed, server_context
 from ..settings import Settings, SettingsError
 from .app import Metrics, WebState, build_app, build_redirect_app
@@ -58,16 +59,22 @@ def _hosts(settings: Settings) -> list[str]:
     return ["0.0.0.0", "::"] if settings.web.ipv6 else ["0.0.0.0"]
 
 
-async def _listen(runner: web.AppRunner, port: int, settings: Settings,
-                  ssl_context: ssl.SSLContext | None = None) -> None:
-    """ENABLE_IPV6 on a host without IPv6 serves IPv4 with a warning instead of not starting."""
+async def _serve(name: str, app: web.Application, port: int, settings: Settings,
+                 ssl_context: ssl.SSLContext | None = None) -> web.AppRunner:
+    """``app`` on ``port`` behind its own guard; ENABLE_IPV6 on a host without IPv6 serves IPv4 with
+    a warning instead of not starting."""
+    listener = HttpListener(name, settings.common.http)
+    runner = listener.runner(app, shutdown_timeout=0.5)
+    await runner.setup()
     try:
-        await web.TCPSite(runner, _hosts(settings), port, ssl_context=ssl_context).start()
+        await listener.listen(runner, _hosts(settings), port, ssl_context=ssl_context)
     except OSError as exc:
         if settings.web.interfaces or not settings.web.ipv6:
+            await runner.cleanup()
             raise
         logger.warning("web: cannot listen on IPv6 (%s); serving IPv4 only", exc)
-        await web.TCPSite(runner, "0.0.0.0", port, ssl_context=ssl_context).start()
+        await listener.listen(runner, "0.0.0.0", port, ssl_context=ssl_context)
+    return runner
 
 
 async def run(settings: Settings) -> None:
@@ -89,16 +96,11 @@ async def run(settings: Settings) -> None:
             if acme_plan is not None and not needs_certificate(acme_plan):
                 cert, key = acme_plan.fullchain, acme_plan.key
             context = server_context(cert, key)
-            https_runner = web.AppRunner(build_app(state, https=True), access_log=None, shutdown_timeout=0.5)
-            await https_runner.setup()
-            await _listen(https_runner, web_settings.https_port, settings, context)
-            runners.append(https_runner)
+            runners.append(await _serve("web https", build_app(state, https=True), web_settings.https_port,
+                                        settings, context))
         redirect = web_settings.tls.http_redirect and context is not None
         http_app = build_redirect_app(state) if redirect else build_app(state, https=False)
-        http_runner = web.AppRunner(http_app, access_log=None, shutdown_timeout=0.5)
-        await http_runner.setup()
-        await _listen(http_runner, web_settings.http_port, settings)
-        runners.append(http_runner)
+        runners.append(await _serve("web http", http_app, web_settings.http_port, settings))
         logger.info("web: http on %d%s, serving %s", web_settings.http_port,
                     "" if context is None else f", https on {web_settings.https_port}", settings.common.public_url)
 
