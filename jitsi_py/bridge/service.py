@@ -64,8 +64,9 @@ async def run(settings: Settings) -> None:
             stop.set()
 
     runners = []
+    http_hosts = None if "*" in b.http_interfaces else list(b.http_interfaces)
     private = private_app(bridge, colibri_rest=b.colibri_rest, shutdown_rest=b.shutdown_rest,
-                          on_shutdown=on_shutdown)
+                          control_from=b.rest_control_from, on_shutdown=on_shutdown)
     for name, app, port in (("bridge rest", private, b.colibri_port),
                             *((("colibri-ws", public_app(bridge, b.websocket_server_id), b.websocket_port),)
                               if b.websocket else ())):
@@ -73,7 +74,7 @@ async def run(settings: Settings) -> None:
         runner = listener.runner(app)
         await runner.setup()
         runners.append(runner)
-        await listener.listen(runner, "0.0.0.0", port)
+        await listener.listen(runner, http_hosts, port)
 
     client = None
     if not b.disable_xmpp:

@@ -149,7 +149,7 @@ def test_our_own_variables_reach_the_container_that_reads_them():
 
     compose = (DOCKER / "docker-compose.yml").read_text()
     # Where a service listens is the container's business (every address), not the operator's.
-    container_decides = {"JITSI_PY_WEB_INTERFACES"}
+    container_decides = {"JITSI_PY_WEB_INTERFACES", "JITSI_PY_JVB_HTTP_INTERFACES"}
     http = set(env_names(HttpLimits))  # every container with an HTTP listener
     for cls, service, shared in ((XmppServer, "prosody", http), (Focus, "jicofo", set()), (Bridge, "jvb", http),
                                  (Web, "web", http)):
