@@ -4,10 +4,10 @@ REST and colibri-ws ports.
 aiohttp serves the requests, but it waits as long as a client likes for a request's head, however
 slowly it trickles in, and it counts no connections. Here each accepted connection gets a thin
 protocol in front of aiohttp's that refuses it at once beyond the listener's caps, and closes it when
-a request's head is not complete ``header_timeout`` after its first byte (the first request's clock
-starts at the accept, as nginx's client_header_timeout). Between requests aiohttp's own
-``keepalive_timeout`` applies; while a request is being handled (a BOSH long poll, a WebSocket) no
-clock runs here.
+a request's head, and its body when it has one, is not in ``header_timeout`` after its first byte
+(the first request's clock starts at the accept, as nginx's client_header_timeout). Between requests
+aiohttp's own ``keepalive_timeout`` applies; while a request is being answered (a BOSH long poll, a
+WebSocket) no clock runs here.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from aiohttp import web, web_response
 from aiohttp.http import HttpProcessingError
+from aiohttp.streams import StreamReader
 
 from ..settings.common import HttpLimits
 from ..settings.fields import Network
@@ -155,7 +156,7 @@ class GuardedSite(web.BaseSite):
 class _Connection(asyncio.Protocol):
     """Forwards one connection to aiohttp's protocol; owns its cap slot and its header clock."""
 
-    __slots__ = ("_listener", "_factory", "_inner", "_transport", "_key", "_deadline", "_busy")
+    __slots__ = ("_listener", "_factory", "_inner", "_transport", "_key", "_deadline", "_busy", "_body")
 
     def __init__(self, listener: HttpListener, factory: Callable[[], asyncio.Protocol]) -> None:
         self._listener = listener
@@ -165,6 +166,7 @@ class _Connection(asyncio.Protocol):
         self._key = ""
         self._deadline: asyncio.TimerHandle | None = None
         self._busy = False
+        self._body: StreamReader | None = None  # a request body still arriving, on the header clock
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         key = self._listener.admit(transport.get_extra_info("peername"))
@@ -183,6 +185,9 @@ class _Connection(asyncio.Protocol):
         if self._deadline is None and not self._busy:
             self._arm()
         self._inner.data_received(data)
+        if self._body is not None and self._body.is_eof():
+            self._body = None
+            self._disarm()
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received() if self._inner is not None else None
@@ -203,12 +208,16 @@ class _Connection(asyncio.Protocol):
         self._listener.release(self._key)
         inner.connection_lost(exc)
 
-    def request_started(self) -> None:
+    def request_started(self, body: StreamReader | None) -> None:
         self._busy = True
-        self._disarm()
+        if body is None or body.is_eof():
+            self._disarm()
+        else:
+            self._body = body
 
     def request_done(self) -> None:
         self._busy = False
+        self._body = None
 
     def _arm(self) -> None:
         loop = asyncio.get_running_loop()
@@ -223,19 +232,19 @@ class _Connection(asyncio.Protocol):
         self._deadline = None
         if self._transport is not None and self._inner is not None:
             self._listener.timed_out += 1
-            logger.debug("http %s: %s sent no complete request head in %.0f s; closed", self._listener.name,
+            logger.debug("http %s: %s sent no complete request in %.0f s; closed", self._listener.name,
                          self._transport.get_extra_info("peername"), self._listener.limits.header_timeout)
             self._transport.abort()
 
 
 @web.middleware
 async def _track_requests(request: web.Request, handler: Callable) -> web.StreamResponse:
-    """Stops the header clock while a request is handled: its head is complete."""
+    """Stops the header clock while a request is answered: its head is in, and its body once that is."""
     transport = request.transport
     connection = transport.get_protocol() if transport is not None else None
     if not isinstance(connection, _Connection):
         return await handler(request)
-    connection.request_started()
+    connection.request_started(request.content if request.can_read_body else None)
     try:
         return await handler(request)
     finally:

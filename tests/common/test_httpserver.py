@@ -46,7 +46,11 @@ async def serve():
                 await ws.send_str(msg.data)
             return ws
 
+        async def echo(request):
+            return web.Response(body=await request.read())
+
         app.router.add_get("/health", health)
+        app.router.add_post("/echo", echo)
         app.router.add_get("/slow", slow)
         app.router.add_get("/ws", websocket)
         listener = HttpListener("test", limits(**env))
@@ -83,6 +87,25 @@ async def test_keepalive_timeout_between_requests_and_header_clock_per_request(s
     answered = time.monotonic()
     assert await reader.read() == b""  # idle after a response: closed at the keep-alive timeout
     assert KEEPALIVE_TIMEOUT - 0.1 < time.monotonic() - answered < KEEPALIVE_TIMEOUT + 1
+    writer.close()
+
+
+async def test_a_request_body_is_on_the_header_clock_too(serve):
+    _, port = await serve()
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head + b"0123456789")  # half the body, then nothing
+    start = time.monotonic()
+    assert await reader.read() == b""
+    assert HEADER_TIMEOUT - 0.1 < time.monotonic() - start < HEADER_TIMEOUT + 0.5
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head + b"0123456789")
+    await asyncio.sleep(HEADER_TIMEOUT / 2)
+    writer.write(b"abcdefghij")  # the rest in time: answered, and the answer is not cut
+    assert (await reader.readuntil(b"0123456789abcdefghij")).startswith(b"HTTP/1.1 200")
+    await asyncio.sleep(HEADER_TIMEOUT)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")  # the connection lives on to keep-alive
+    assert (await reader.readuntil(b"OK\n")).startswith(b"HTTP/1.1 200")
     writer.close()
 
 
