@@ -170,6 +170,10 @@ def test_starts_serves_stops_and_reuses_its_secrets(stack_env):
         assert _get(f"http://127.0.0.1:{ports['PROSODY_HTTP_PORT']}/health")[0] == 200
         _wait_healthy(f"http://127.0.0.1:{ports['JVB_COLIBRI_PORT']}/about/health")
         _wait_healthy(f"http://127.0.0.1:{ports['JICOFO_REST_PORT']}/about/health")
+        # Loopback services stay on 127.0.0.1, the bridge's REST as the XMPP server's 5280.
+        for port in (ports["JVB_COLIBRI_PORT"], ports["PROSODY_HTTP_PORT"]):
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.2", int(port)), timeout=2).close()
     finally:
         if proc.poll() is None:
             lines = _stop(proc, output)

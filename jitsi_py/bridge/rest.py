@@ -1,7 +1,8 @@
 """HTTP sides of the bridge: the private REST API (JVB_COLIBRI_PORT) and colibri-ws (public).
 
 Private (bridge-media.md §9): ``/about/health``, ``/about/version``, ``/metrics``, and with
-COLIBRI_REST_ENABLED ``/colibri/stats``, drain, and (with SHUTDOWN_REST_ENABLED too) shutdown.
+COLIBRI_REST_ENABLED ``/colibri/stats``, drain, and (with SHUTDOWN_REST_ENABLED too) shutdown. Drain
+and shutdown change the bridge: only peers in ``control_from`` may POST them (403 for the rest).
 Public: ``/colibri-ws/<server id>/<conference id>/<endpoint id>?pwd=`` carrying the bridge channel.
 """
 
@@ -15,6 +16,9 @@ import secrets
 
 from aiohttp import WSMsgType, web
 
+from ..common.httpserver import address_in
+from ..common.log import Throttled
+from ..settings.fields import Network
 from .channel import ChannelError, MessageHandler
 from .videobridge import VERSION, Videobridge
 
@@ -23,8 +27,20 @@ log = logging.getLogger(__name__)
 WS_HEARTBEAT = 15.0  # keep-alive pings, as JVB
 
 
-def private_app(bridge: Videobridge, *, colibri_rest: bool, shutdown_rest: bool, on_shutdown=None) -> web.Application:
+def private_app(bridge: Videobridge, *, colibri_rest: bool, shutdown_rest: bool, control_from: tuple[Network, ...],
+                on_shutdown=None) -> web.Application:
     app = web.Application()
+
+    refusals = Throttled(log)
+
+    def control(handler):
+        async def checked(request):
+            if not address_in(request.remote or "", control_from):
+                refusals.log(logging.WARNING, "bridge: %s %s refused to %s (JITSI_PY_JVB_REST_CONTROL_FROM)",
+                             request.method, request.path, request.remote)
+                raise web.HTTPForbidden(text="not from here\n")
+            return await handler(request)
+        return checked
 
     async def health(request):
         if bridge.healthy:
@@ -59,7 +75,7 @@ def private_app(bridge: Videobridge, *, colibri_rest: bool, shutdown_rest: bool,
 
         app.router.add_get("/colibri/stats", stats)
         app.router.add_get("/colibri/drain", drain)
-        app.router.add_post("/colibri/drain/{action:enable|disable}", drain_set)
+        app.router.add_post("/colibri/drain/{action:enable|disable}", control(drain_set))
         if shutdown_rest:
             async def shutdown(request):
                 try:
@@ -72,7 +88,7 @@ def private_app(bridge: Videobridge, *, colibri_rest: bool, shutdown_rest: bool,
                     on_shutdown(bool(graceful))
                 return web.Response(status=200)
 
-            app.router.add_post("/colibri/shutdown", shutdown)
+            app.router.add_post("/colibri/shutdown", control(shutdown))
     return app
 
 

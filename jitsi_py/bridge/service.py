@@ -8,8 +8,8 @@ import logging
 import socket
 from urllib.parse import urlsplit
 
-from aiohttp import web
 
+from ..common.httpserver import HttpListener
 from ..common.startup import Ready, binding, unobserved
 from ..settings import Settings, SettingsError, require_secret
 from .candidates import build_candidates, gather_host_addresses, parse_mapping, valid_address
@@ -69,16 +69,19 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
             stop.set()
 
     runners = []
-    for app, setting, port in (
-            (private_app(bridge, colibri_rest=b.colibri_rest, shutdown_rest=b.shutdown_rest,
-                         on_shutdown=on_shutdown), "JVB_COLIBRI_PORT", b.colibri_port),
-            *(((public_app(bridge, b.websocket_server_id), "COLIBRI_WEBSOCKET_PORT", b.websocket_port),)
+    http_hosts = None if "*" in b.http_interfaces else list(b.http_interfaces)
+    private = private_app(bridge, colibri_rest=b.colibri_rest, shutdown_rest=b.shutdown_rest,
+                          control_from=b.rest_control_from, on_shutdown=on_shutdown)
+    for name, setting, app, port in (
+            ("bridge rest", "JVB_COLIBRI_PORT", private, b.colibri_port),
+            *((("colibri-ws", "COLIBRI_WEBSOCKET_PORT", public_app(bridge, b.websocket_server_id), b.websocket_port),)
               if b.websocket else ())):
-        runner = web.AppRunner(app, access_log=None)
+        listener = HttpListener(name, settings.common.http)
+        runner = listener.runner(app)
         await runner.setup()
         runners.append(runner)
         with binding(setting, port):
-            await web.TCPSite(runner, "0.0.0.0", port).start()
+            await listener.listen(runner, http_hosts, port)
 
     client = None
     if not b.disable_xmpp:

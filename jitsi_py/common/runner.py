@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from .startup import Ready, StartupError
 Run = Callable[[Settings, Ready], Awaitable[None]]
 STOP_GRACE = 1.5  # seconds; Ctrl-C or SIGTERM must end everything within 2 s
 CANCEL_TURNS = 4
+NOFILE_CEILING = 1 << 20
 
 logger = logging.getLogger("jitsi_py")
 
@@ -83,8 +85,26 @@ def start(
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     log.setup(settings.common.log_level, settings.common.log_format)
+    raise_fd_limit()
     said = Said(prog)
     return serve(prog, run(settings, said.ready), said)
+
+
+def raise_fd_limit() -> int:
+    """Every connection of every service in the process draws on one open-files limit, whose soft
+    value is often 1024 while the hard one is far higher: take all of it. Returns the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # An unlimited hard value cannot be the soft one on Linux (fs.nr_open caps it): a million is ample.
+    wanted = NOFILE_CEILING if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            logger.warning("open files: cannot raise the limit from %d to %d: %s", soft, wanted, exc)
+            return soft
+        logger.debug("open files: limit raised from %d to %d", soft, wanted)
+        return wanted
+    return soft
 
 
 class Said:

@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass
 
 from .common import XmppClient
-from .fields import boolean, csv, env, nested, port_number, secret, size
+from .fields import Network, boolean, csv, env, nested, networks, port_number, secret, size
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,12 @@ class Bridge:
     colibri_port: int = env("JVB_COLIBRI_PORT", "8080", port_number)
     colibri_rest: bool = env("COLIBRI_REST_ENABLED", "0", boolean)
     shutdown_rest: bool = env("SHUTDOWN_REST_ENABLED", "0", boolean)
+    # Our own, as videobridge.http-servers.*.host: where the REST port and the colibri-ws port listen
+    # ("*": every interface; the all-in-one says loopback, as for the XMPP server).
+    http_interfaces: tuple[str, ...] = env("JITSI_PY_JVB_HTTP_INTERFACES", "*", csv)
+    # Our own: who may drain the bridge or shut it down over REST. Upstream serves those on its private
+    # interface only; here the REST port may face a network, so they answer loopback unless told more.
+    rest_control_from: tuple[Network, ...] = env("JITSI_PY_JVB_REST_CONTROL_FROM", "127.0.0.1,::1", networks)
     # Octo relays (videobridge.relay.enabled): Colibri2 <relay> between this and other bridges.
     octo: bool = env("ENABLE_OCTO", "0", boolean)
     region: str | None = env("JVB_OCTO_REGION", None)

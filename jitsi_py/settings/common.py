@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .fields import EnvSpec, boolean, choice, directory, env, nested, port_number, read, text, url
+from .fields import (
+    EnvSpec, Network, boolean, choice, directory, duration, env, integer, nested, networks, port_number, read, text,
+    url,
+)
 
 AUTH_TYPES = ("internal", "jwt", "ldap", "matrix", "hybrid_matrix_token")
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "critical")
@@ -66,6 +69,22 @@ def _local_url(values: Mapping[str, str]) -> str:
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """What every HTTP listener (web 8000/8443, XMPP 5280, the bridge's REST and colibri-ws) allows
+    a client: nginx's client_header_timeout and keepalive_timeout, and connection caps so that idle
+    or slow clients cannot take the file descriptors every service of the process shares."""
+
+    header_timeout: float = env("JITSI_PY_HTTP_HEADER_TIMEOUT", "60", duration)
+    keepalive_timeout: float = env("JITSI_PY_HTTP_KEEPALIVE_TIMEOUT", "75", duration)
+    max_connections: int = env("JITSI_PY_HTTP_MAX_CONNECTIONS", "10000", integer)
+    # A company behind one NAT address joins too: generous, but below the listener's cap.
+    max_connections_per_ip: int = env("JITSI_PY_HTTP_MAX_CONNECTIONS_PER_IP", "1000", integer)
+    # Our own proxies (the web service in front of 5280 and colibri-ws, a load balancer) carry many
+    # clients on one address: only the listener's cap applies to them.
+    trusted_proxies: tuple[Network, ...] = env("JITSI_PY_HTTP_TRUSTED_PROXIES", "127.0.0.1,::1", networks)
+
+
+@dataclass(frozen=True)
 class Common:
     config_dir: Path = env("CONFIG", "~/.jitsi-meet-cfg", directory)
     log_level: str = env("LOG_LEVEL", "info", choice(*LOG_LEVELS))
@@ -74,3 +93,4 @@ class Common:
     public_url: str = env("PUBLIC_URL", _local_url, url())
     domains: Domains = nested(Domains)
     auth: Auth = nested(Auth)
+    http: HttpLimits = nested(HttpLimits)

@@ -8,6 +8,7 @@ operator left blank, and upstream's templates then fall back to their default.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import urlsplit
 from dataclasses import dataclass, field, fields
@@ -16,6 +17,7 @@ from typing import Any, Callable, Mapping, TypeVar
 
 T = TypeVar("T")
 Default = str | Callable[[Mapping[str, str]], str] | None
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -152,6 +154,14 @@ def csv(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def networks(raw: str) -> tuple[Network, ...]:
+    """A comma list of addresses or networks (``127.0.0.1,::1,172.16.0.0/12``)."""
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in csv(raw))
+    except ValueError:
+        raise ValueError("expected addresses or networks such as 127.0.0.1,10.0.0.0/8") from None
+
+
 def json_list(raw: str) -> tuple[str, ...]:
     """A list written either as JSON/JS (``["VP8","VP9"]``) or as a comma list (``VP8,VP9``)."""
     body = raw.strip()
@@ -239,7 +249,7 @@ def rate(raw: str) -> int:
 
 __all__ = [
     "SettingsError", "env", "nested", "build", "read", "env_names",
-    "boolean", "integer", "bounded", "port_number", "number", "choice", "csv", "json_list", "path", "directory",
-    "url", "text", "secret",
+    "boolean", "integer", "bounded", "port_number", "number", "choice", "csv", "networks", "json_list", "path",
+    "directory", "url", "text", "secret",
     "duration", "size", "rate",
 ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..common.httpserver import HttpListener
 from ..common.startup import Ready, binding, unobserved
 from ..common.tls import ensure_self_signed, server_context
 from ..settings import Settings, SettingsError
@@ -59,19 +60,24 @@ def _hosts(settings: Settings) -> list[str]:
     return ["0.0.0.0", "::"] if settings.web.ipv6 else ["0.0.0.0"]
 
 
-async def _listen(runner: web.AppRunner, setting: str, port: int, settings: Settings,
-                  ssl_context: ssl.SSLContext | None = None) -> None:
-    """ENABLE_IPV6 on a host without IPv6 serves IPv4 with a warning instead of not starting; a port
-    taken is the error of ``setting``, on either family."""
+async def _serve(name: str, app: web.Application, setting: str, port: int, settings: Settings,
+                 ssl_context: ssl.SSLContext | None = None) -> web.AppRunner:
+    """``app`` on ``port`` behind its own guard; ENABLE_IPV6 on a host without IPv6 serves IPv4 with
+    a warning instead of not starting; a port taken is the error of ``setting``, on either family."""
+    listener = HttpListener(name, settings.common.http)
+    runner = listener.runner(app, shutdown_timeout=0.5)
+    await runner.setup()
     try:
         with binding(setting, port):
-            await web.TCPSite(runner, _hosts(settings), port, ssl_context=ssl_context).start()
+            await listener.listen(runner, _hosts(settings), port, ssl_context=ssl_context)
     except OSError as exc:
         if settings.web.interfaces or not settings.web.ipv6:
+            await runner.cleanup()
             raise
         logger.warning("web: cannot listen on IPv6 (%s); serving IPv4 only", exc)
         with binding(setting, port):
-            await web.TCPSite(runner, "0.0.0.0", port, ssl_context=ssl_context).start()
+            await listener.listen(runner, "0.0.0.0", port, ssl_context=ssl_context)
+    return runner
 
 
 async def run(settings: Settings, ready: Ready = unobserved) -> None:
@@ -93,16 +99,11 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
             if acme_plan is not None and not needs_certificate(acme_plan):
                 cert, key = acme_plan.fullchain, acme_plan.key
             context = server_context(cert, key)
-            https_runner = web.AppRunner(build_app(state, https=True), access_log=None, shutdown_timeout=0.5)
-            await https_runner.setup()
-            await _listen(https_runner, "HTTPS_PORT", web_settings.https_port, settings, context)
-            runners.append(https_runner)
+            runners.append(await _serve("web https", build_app(state, https=True), "HTTPS_PORT",
+                                        web_settings.https_port, settings, context))
         redirect = web_settings.tls.http_redirect and context is not None
         http_app = build_redirect_app(state) if redirect else build_app(state, https=False)
-        http_runner = web.AppRunner(http_app, access_log=None, shutdown_timeout=0.5)
-        await http_runner.setup()
-        await _listen(http_runner, "HTTP_PORT", web_settings.http_port, settings)
-        runners.append(http_runner)
+        runners.append(await _serve("web http", http_app, "HTTP_PORT", web_settings.http_port, settings))
         ready(f"open {settings.common.public_url} (http on {web_settings.http_port}"
               + ("" if context is None else f", https on {web_settings.https_port}") + ")")
 

@@ -8,6 +8,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from ..common import tls
+from ..common.httpserver import HttpListener
 from ..common.startup import binding
 from ..settings import Settings, require_secret
 from . import disco, extdisco, ping
@@ -130,13 +131,13 @@ class XmppServer:
                                  limits.bosh_max_inactivity, limits.bosh_polling, limits.bosh_max_requests,
                                  xs.trusted_proxies, rate)
         self.websocket = websocket
-        self._http = web.AppRunner(build_app(websocket, self.bosh, self.metrics), access_log=None,
-                                   handle_signals=False, shutdown_timeout=0.2)
+        self.http_listener = HttpListener("xmpp", self.settings.common.http)
+        self._http = self.http_listener.runner(build_app(websocket, self.bosh, self.metrics),
+                                               handle_signals=False, shutdown_timeout=0.2)
         await self._http.setup()
-        site = web.TCPSite(self._http, hosts, port, reuse_address=True)
         with binding("PROSODY_HTTP_PORT", port):
-            await site.start()
-        self.listening.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            site = await self.http_listener.listen(self._http, hosts, port, reuse_address=True)
+        self.listening.http_port = site.port
 
     async def stop(self) -> None:
         for server in self.listening.servers:

@@ -144,12 +144,15 @@ def test_second_bridge_gets_what_the_first_gets():
 
 def test_our_own_variables_reach_the_container_that_reads_them():
     from jitsi_py.settings import Bridge, Focus, Web, XmppServer
+    from jitsi_py.settings.common import HttpLimits
     from jitsi_py.settings.fields import env_names
 
     compose = (DOCKER / "docker-compose.yml").read_text()
     # Where a service listens is the container's business (every address), not the operator's.
-    container_decides = {"JITSI_PY_WEB_INTERFACES"}
-    for cls, service in ((XmppServer, "prosody"), (Focus, "jicofo"), (Bridge, "jvb"), (Web, "web")):
+    container_decides = {"JITSI_PY_WEB_INTERFACES", "JITSI_PY_JVB_HTTP_INTERFACES"}
+    http = set(env_names(HttpLimits))  # every container with an HTTP listener
+    for cls, service, shared in ((XmppServer, "prosody", http), (Focus, "jicofo", set()), (Bridge, "jvb", http),
+                                 (Web, "web", http)):
         passed = {entry.split("=", 1)[0] for entry in environment(compose, service)}
-        ours = {name for name in env_names(cls) if name.startswith("JITSI_PY_")} - container_decides
+        ours = {name for name in env_names(cls) if name.startswith("JITSI_PY_")} - container_decides | shared
         assert ours <= passed, f"{service} never gets {sorted(ours - passed)}"
