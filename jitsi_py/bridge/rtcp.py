@@ -78,10 +78,6 @@ def build_pli(sender_ssrc: int, media: int) -> bytes:
     return FEEDBACK.pack(0x80 | FMT_PLI, PSFB, 2, sender_ssrc, media)
 
 
-def build_fir(sender_ssrc: int, media: int, seq: int) -> bytes:
-    return FEEDBACK.pack(0x80 | FMT_FIR, PSFB, 4, sender_ssrc, 0) + FIR_ITEM.pack(media, seq & 0xFF)
-
-
 def build_nack(sender_ssrc: int, media: int, lost: list[int]) -> bytes:
     """Generic NACK for the given sequence numbers, packed as PID + BLP items."""
     items = []
