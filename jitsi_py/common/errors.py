@@ -49,9 +49,11 @@ def error_reply(original: Element, error: StanzaError, include_payload: bool = F
     return reply
 
 
-def error_element(error: StanzaError) -> Element:
+def error_element(error: StanzaError, *, legacy_code: bool = True) -> Element:
+    """``<error>`` with the XEP-0086 ``code`` unless ``legacy_code`` is off (the bridge: JVB,
+    whose errors the focus reads, sends none)."""
     el = Element(f"{{{CLIENT}}}error", type=error.type)
-    code = _LEGACY_CODES.get(error.condition)
+    code = _LEGACY_CODES.get(error.condition) if legacy_code else None
     if code:
         el.set("code", code)
     SubElement(el, f"{{{STANZA_ERRORS}}}{error.condition}")

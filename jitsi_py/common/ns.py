@@ -39,6 +39,9 @@ NICK = "http://jabber.org/protocol/nick"  # XEP-0172
 JITSI_MEET = "http://jitsi.org/jitmeet"
 JITSI_FOCUS = "http://jitsi.org/protocol/focus"
 JITSI_HEALTH = "http://jitsi.org/protocol/healthcheck"
+COLIBRI = "http://jitsi.org/protocol/colibri"  # the bridge's <stats> in brewery presence
+JINGLE_DTLS = "urn:xmpp:jingle:apps:dtls:0"  # XEP-0320
+JINGLE_ICE_UDP = "urn:xmpp:jingle:transports:ice-udp:1"  # XEP-0176
 
 
 def tag(namespace: str, local: str) -> str:
