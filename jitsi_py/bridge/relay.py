@@ -196,45 +196,65 @@ class RelayChannel:
                                          "sourceName": source.name, "videoType": source.video_type.upper()})
 
     def receive(self, text: str | bytes) -> None:
+        """One message from the other bridge; other classes are ignored, as JVB ignores them."""
         message = parse_message(text)
+        handler = self.HANDLERS.get(message["colibriClass"])
+        if handler is not None:
+            handler(self, message)
+
+    def _endpoint_message(self, message: dict) -> None:
+        """EndpointMessage and EndpointStats from an endpoint behind the relay."""
         kind = message["colibriClass"]
-        conference = self.relay.conference
         sender = message.get("from")
-        if kind in ("EndpointMessage", "EndpointStats"):
-            if sender not in self.relay.relayed:
-                raise ChannelError(f"{kind} from {sender!r}, not an endpoint behind this relay")
-            to = message.get("to") if kind == "EndpointMessage" else None
-            if to:
-                target = conference.endpoints.get(to)
-                if target is not None:
-                    target.send_message(message)
-            else:
-                conference.broadcast(message)
-        elif kind == "SourceVideoTypeMessage":
-            owner, video_type = message.get("endpointId"), message.get("videoType")
-            source = conference.forwarder.sources.get(message.get("sourceName"))
-            if owner not in self.relay.relayed or source is None or source.owner != owner:
-                raise ChannelError(f"{message.get('sourceName')!r} is not a source behind this relay")
-            if not isinstance(video_type, str):
-                raise ChannelError("videoType must be a string")
-            source.video_type = video_type.lower()
-            conference.forwarder.allocate()
-            conference.flush_messages()
-        elif kind == "AddReceiver":
-            name, constraints = message.get("sourceName"), message.get("videoConstraints")
-            source = conference.forwarder.sources.get(name)
-            if source is None or source.owner not in conference.endpoints:
-                raise ChannelError(f"{name!r} is not a source of a local endpoint")
-            height = constraints.get("maxHeight", -1) if isinstance(constraints, dict) else None
-            if not isinstance(height, int):
-                raise ChannelError("videoConstraints.maxHeight must be an integer")
-            conference.forwarder.remote_receivers.setdefault(self.relay.id, {})[name] = height
-            conference.forwarder.allocate()
-            conference.flush_messages()
-        elif kind == "RemoveReceiver":
-            sources = conference.forwarder.sources
-            wanted = conference.forwarder.remote_receivers.get(self.relay.id, {})
-            for name in [n for n in wanted if n in sources and sources[n].owner == message.get("endpointId")]:
-                del wanted[name]
-            conference.forwarder.allocate()
-            conference.flush_messages()
+        if sender not in self.relay.relayed:
+            raise ChannelError(f"{kind} from {sender!r}, not an endpoint behind this relay")
+        to = message.get("to") if kind == "EndpointMessage" else None
+        conference = self.relay.conference
+        if to:
+            target = conference.endpoints.get(to)
+            if target is not None:
+                target.send_message(message)
+        else:
+            conference.broadcast(message)
+
+    def _source_video_type(self, message: dict) -> None:
+        conference = self.relay.conference
+        owner, video_type = message.get("endpointId"), message.get("videoType")
+        source = conference.forwarder.sources.get(message.get("sourceName"))
+        if owner not in self.relay.relayed or source is None or source.owner != owner:
+            raise ChannelError(f"{message.get('sourceName')!r} is not a source behind this relay")
+        if not isinstance(video_type, str):
+            raise ChannelError("videoType must be a string")
+        source.video_type = video_type.lower()
+        conference.forwarder.allocate()
+        conference.flush_messages()
+
+    def _add_receiver(self, message: dict) -> None:
+        conference = self.relay.conference
+        name, constraints = message.get("sourceName"), message.get("videoConstraints")
+        source = conference.forwarder.sources.get(name)
+        if source is None or source.owner not in conference.endpoints:
+            raise ChannelError(f"{name!r} is not a source of a local endpoint")
+        height = constraints.get("maxHeight", -1) if isinstance(constraints, dict) else None
+        if not isinstance(height, int):
+            raise ChannelError("videoConstraints.maxHeight must be an integer")
+        conference.forwarder.remote_receivers.setdefault(self.relay.id, {})[name] = height
+        conference.forwarder.allocate()
+        conference.flush_messages()
+
+    def _remove_receiver(self, message: dict) -> None:
+        conference = self.relay.conference
+        sources = conference.forwarder.sources
+        wanted = conference.forwarder.remote_receivers.get(self.relay.id, {})
+        for name in [n for n in wanted if n in sources and sources[n].owner == message.get("endpointId")]:
+            del wanted[name]
+        conference.forwarder.allocate()
+        conference.flush_messages()
+
+    HANDLERS = {
+        "EndpointMessage": _endpoint_message,
+        "EndpointStats": _endpoint_message,
+        "SourceVideoTypeMessage": _source_video_type,
+        "AddReceiver": _add_receiver,
+        "RemoveReceiver": _remove_receiver,
+    }

@@ -14,7 +14,7 @@ import secrets
 
 from aiohttp import WSMsgType, web
 
-from .channel import ChannelError, MessageHandler
+from .channel import ChannelError, MessageHandler, Tasks
 from .videobridge import VERSION, Videobridge
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,11 @@ def public_app(bridge: Videobridge, server_id: str) -> web.Application:
             await previous.close(message=b"replaced")
         endpoint.websocket = ws
 
+        sends = Tasks()
+
         def send(message: dict) -> None:
             if not ws.closed:
-                request.loop.create_task(ws.send_str(json.dumps(message, separators=(",", ":"))))
+                sends.start(ws.send_str(json.dumps(message, separators=(",", ":"))))
                 counters.web_socket_messages_sent += 1
 
         handler = MessageHandler(endpoint)
