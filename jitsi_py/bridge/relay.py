@@ -138,21 +138,23 @@ class Relay(Endpoint):
         self._forwarder.rtp(owner, plain, pt, seq, ts, ssrc, tcc, now)
 
     def receive_rtcp(self, packet: bytes) -> None:
-        """RTCP from the remote bridge about our senders: key-frame requests and NACKs."""
-        forwarder = self._forwarder
-        for pt, fmt, offset, length in rtcp.packets(packet):
-            if pt == rtcp.PSFB and fmt == rtcp.FMT_PLI and length >= 12:
-                forwarder.request_keyframe(rtcp.media_ssrc(packet, offset))
-            elif pt == rtcp.PSFB and fmt == rtcp.FMT_FIR and length >= 12:
-                for ssrc in rtcp.fir_ssrcs(packet, offset, length):
-                    forwarder.request_keyframe(ssrc)
-            elif pt == rtcp.RTPFB and fmt == rtcp.FMT_NACK and length >= 16:
-                ssrc = rtcp.media_ssrc(packet, offset)
-                owner = next((s.owner for s in forwarder.sources.values() if ssrc in s.layers), None)
-                send = forwarder.senders_rtcp.get(owner) if owner in self.conference.endpoints else None
-                if send is not None:
-                    lost = list(rtcp.nack_sequence_numbers(packet, offset, length))
-                    send(rtcp.build_rr(forwarder.feedback_ssrc) + rtcp.build_nack(forwarder.feedback_ssrc, ssrc, lost))
+        """RTCP from the remote bridge about our senders: key-frame requests and NACKs, for the
+        local sender that owns the SSRC they name."""
+        rtcp.dispatch(packet, self.FEEDBACK_HANDLERS, self)
+
+    def _on_pli(self, pli: rtcp.Pli) -> None:
+        self._forwarder.request_keyframe(pli.ssrc)
+
+    def _on_fir(self, fir: rtcp.Fir) -> None:
+        for ssrc in fir.ssrcs:
+            self._forwarder.request_keyframe(ssrc)
+
+    def _on_nack(self, nack: rtcp.Nack) -> None:
+        source = self._forwarder.source_of(nack.ssrc)
+        if source is not None and source.owner in self.conference.endpoints:
+            self._forwarder.send_nack(source.owner, nack.ssrc, nack.lost)
+
+    FEEDBACK_HANDLERS = {rtcp.Pli: _on_pli, rtcp.Fir: _on_fir, rtcp.Nack: _on_nack}
 
     def send_message(self, message: dict) -> None:
         if message["colibriClass"] == "SenderSourceConstraints":
