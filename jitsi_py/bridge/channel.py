@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
+from typing import ClassVar
 
 from .allocation import VideoConstraints
 
@@ -185,7 +187,7 @@ class MessageHandler:
         endpoint.conference.relay_message({"colibriClass": "SourceVideoTypeMessage", "endpointId": endpoint.id,
                                            "sourceName": name, "videoType": video_type})
 
-    HANDLERS = {
+    HANDLERS: ClassVar[dict[str, Callable[[MessageHandler, dict], None]]] = {
         "ClientHello": _client_hello,
         "EndpointMessage": _endpoint_message,
         "EndpointStats": _endpoint_stats,

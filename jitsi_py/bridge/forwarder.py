@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from . import rtcp
 from .allocation import ALL_TEMPORAL, DEFAULT_MAX_HEIGHT, NO_LAYER, NOMINAL_BITRATES, Allocator, VideoConstraints
@@ -466,7 +468,7 @@ class Forwarder(Allocator):
         HEADER.pack_into(buf, 2, osn, ts, media)
         return self.rtp(sender, bytes(buf), apt, osn, ts, media, tcc if tcc < offset else -1, now)
 
-    def send_nack(self, owner: str, ssrc: int, lost) -> None:
+    def send_nack(self, owner: str, ssrc: int, lost: Sequence[int]) -> None:
         """Ask sender ``owner`` to retransmit ``lost`` (sequence numbers) of ``ssrc``."""
         send = self.senders_rtcp.get(owner)
         if send is not None:
@@ -537,7 +539,7 @@ class Forwarder(Allocator):
             for lost in nack.lost:
                 self._retransmit(projection, lost)
 
-    FEEDBACK_HANDLERS = {
+    FEEDBACK_HANDLERS: ClassVar[dict[type, Callable]] = {
         rtcp.SenderReport: _on_sender_report,
         rtcp.Pli: _on_pli,
         rtcp.Fir: _on_fir,

@@ -28,8 +28,10 @@ nothing). A colibri-ws relay channel is not offered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from time import monotonic
+from typing import ClassVar
 
 from ..common.stanzas.jingle import Candidate, Fingerprint
 from . import rtcp
@@ -138,8 +140,8 @@ class Relay(Endpoint):
         self._forwarder.rtp(owner, plain, pt, seq, ts, ssrc, tcc, now)
 
     def receive_rtcp(self, packet: bytes) -> None:
-        """RTCP from the remote bridge about our senders: key-frame requests and NACKs, for the
-        local sender that owns the SSRC they name."""
+        """RTCP from the remote bridge about our senders: key-frame requests for the sender of the
+        SSRC they name, NACKs for it when it is a local endpoint."""
         rtcp.dispatch(packet, self.FEEDBACK_HANDLERS, self)
 
     def _on_pli(self, pli: rtcp.Pli) -> None:
@@ -154,7 +156,7 @@ class Relay(Endpoint):
         if source is not None and source.owner in self.conference.endpoints:
             self._forwarder.send_nack(source.owner, nack.ssrc, nack.lost)
 
-    FEEDBACK_HANDLERS = {rtcp.Pli: _on_pli, rtcp.Fir: _on_fir, rtcp.Nack: _on_nack}
+    FEEDBACK_HANDLERS: ClassVar[dict[type, Callable]] = {rtcp.Pli: _on_pli, rtcp.Fir: _on_fir, rtcp.Nack: _on_nack}
 
     def send_message(self, message: dict) -> None:
         if message["colibriClass"] == "SenderSourceConstraints":
@@ -253,7 +255,7 @@ class RelayChannel:
         conference.forwarder.allocate()
         conference.flush_messages()
 
-    HANDLERS = {
+    HANDLERS: ClassVar[dict[str, Callable[[RelayChannel, dict], None]]] = {
         "EndpointMessage": _endpoint_message,
         "EndpointStats": _endpoint_message,
         "SourceVideoTypeMessage": _source_video_type,

@@ -9,7 +9,8 @@ caller has a handler for. Builders return bytes ready for SRTCP protection.
 from __future__ import annotations
 
 import struct
-from typing import Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 SR, RR, SDES, BYE, APP, RTPFB, PSFB = 200, 201, 202, 203, 204, 205, 206
 FMT_NACK = 1

@@ -19,7 +19,11 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..common import ns
 from ..common.errors import StanzaError, error_element
-from ..common.stanzas.colibri2 import CONFERENCE_MODIFY, Colibri2Error, parse_conference_modify
+from ..common.stanzas.colibri2 import (
+    CONFERENCE_MODIFY,
+    Colibri2Error,
+    parse_conference_modify,
+)
 from ..common.stanzas.jitsi import build_bridge_stats
 from ..common.xmpp_client import service_client
 from .colibri2 import handle

@@ -59,17 +59,17 @@ def test_the_focus_reads_every_stat_the_bridge_sends(sent):
 
 @pytest.mark.parametrize("payload, type_, error", [
     ('<conference-modify xmlns="jitsi:colibri2" meeting-id="m1"/>', "set",
-     f'<error type="cancel"><item-not-found {ERRORS} /><text {ERRORS}>Conference not found</text>'
-     '<error xmlns="jitsi:colibri2" reason="conference_not_found" /></error>'),
+     (f'<error type="cancel"><item-not-found {ERRORS} /><text {ERRORS}>Conference not found</text>'
+      '<error xmlns="jitsi:colibri2" reason="conference_not_found" /></error>')),
     ('<conference-modify xmlns="jitsi:colibri2" meeting-id="m3" create="true" name="not a jid"/>', "set",
-     f'<error type="modify"><bad-request {ERRORS} /><text {ERRORS}>Invalid conference name (not a JID)</text>'
-     '</error>'),
+     (f'<error type="modify"><bad-request {ERRORS} /><text {ERRORS}>Invalid conference name (not a JID)</text>'
+      '</error>')),
     ('<conference-modify xmlns="jitsi:colibri2" meeting-id="m1"/>', "get",
-     f'<error type="modify"><bad-request {ERRORS} /><text {ERRORS}>conference-modify must be an IQ set</text>'
-     '</error>'),
+     (f'<error type="modify"><bad-request {ERRORS} /><text {ERRORS}>conference-modify must be an IQ set</text>'
+      '</error>')),
     ('<conference-modify xmlns="jitsi:colibri2"/>', "set",
-     f'<error type="modify"><bad-request {ERRORS} /><text {ERRORS}>&lt;conference-modify&gt; lacks the '
-     '&apos;meeting-id&apos; attribute</text></error>'),
+     (f'<error type="modify"><bad-request {ERRORS} /><text {ERRORS}>&lt;conference-modify&gt; lacks the '
+      '&apos;meeting-id&apos; attribute</text></error>')),
 ])
 async def test_colibri2_errors_on_the_wire(sent, payload, type_, error):
     client, out = sent
@@ -97,5 +97,5 @@ def test_health_check_answers(sent):
     client.bridge.healthy = False
     client._on_health(iq(client, check, "get"))
     assert out == [f'<iq type="result" id="i1" to="{FOCUS}" />',
-                   f'<iq type="error" id="i1" to="{FOCUS}"><error type="cancel"><internal-server-error {ERRORS} />'
-                   f'<text {ERRORS}>the bridge&apos;s self-check failed</text></error></iq>']
+                   (f'<iq type="error" id="i1" to="{FOCUS}"><error type="cancel"><internal-server-error {ERRORS} />'
+                    f'<text {ERRORS}>the bridge&apos;s self-check failed</text></error></iq>')]
