@@ -1,8 +1,9 @@
 """The bridge channel (bridge-media.md §5-6): JSON messages between an endpoint and the bridge.
 
 :class:`MessageHandler` is the transport-independent part: text in (duplicate keys rejected, the
-sender's identity always taken from the channel, never from the message), replies and relayed
-messages out through each endpoint's ``send_message``. Two carriers feed it: colibri-ws (the
+sender's identity always taken from the channel, never from the message), dispatched by
+``colibriClass`` through its ``HANDLERS`` table, replies and relayed messages out through each
+endpoint's ``send_message``. Two carriers feed it: colibri-ws (the
 aiohttp handler in ``rest.py``) and :class:`SctpChannel`, the WebRTC data channel over the
 endpoint's DTLS (RFC 8261/8831/8832), which drives aiortc's SCTP association through a small
 stand-in for its DTLS transport.
@@ -13,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
+from typing import ClassVar
 
 from .allocation import VideoConstraints
 
@@ -92,81 +95,108 @@ class MessageHandler:
         return hello
 
     def receive(self, text: str | bytes) -> None:
-        """One message from the endpoint; raises :class:`ChannelError` for one it refuses."""
+        """One message from the endpoint; raises :class:`ChannelError` for one it refuses. A class
+        without a handler is ignored, as JVB ignores it."""
         message = parse_message(text)
-        kind = message["colibriClass"]
+        handler = self.HANDLERS.get(message["colibriClass"])
+        if handler is not None:
+            handler(self, message)
+            self.endpoint.conference.flush_messages()
+
+    def _client_hello(self, message: dict) -> None:
+        self.endpoint.send_message(self._server_hello())
+
+    def _endpoint_message(self, message: dict) -> None:
         endpoint = self.endpoint
         conference = endpoint.conference
-        forwarder = conference.forwarder
-        receiver = endpoint.receiver
-        if kind == "ClientHello":
-            endpoint.send_message(self._server_hello())
-        elif kind == "EndpointMessage":
-            if endpoint.visitor:
-                raise ChannelError("visitors may not send endpoint messages")
-            to = message.get("to", "")
-            if not isinstance(to, str):
-                raise ChannelError("'to' must be a string")
-            message["from"] = endpoint.id
-            if to:
-                target = conference.endpoints.get(to)
-                if target is not None and target is not endpoint:
-                    target.send_message(message)
-                elif target is None:
-                    conference.relay_message(message, to)
-            else:
-                conference.broadcast(message, exclude=endpoint.id)
-                conference.relay_message(message)
-        elif kind == "EndpointStats":
-            if endpoint.visitor:
-                return
-            message["from"] = endpoint.id
+        if endpoint.visitor:
+            raise ChannelError("visitors may not send endpoint messages")
+        to = message.get("to", "")
+        if not isinstance(to, str):
+            raise ChannelError("'to' must be a string")
+        message["from"] = endpoint.id
+        if to:
+            target = conference.endpoints.get(to)
+            if target is not None and target is not endpoint:
+                target.send_message(message)
+            elif target is None:
+                conference.relay_message(message, to)
+        else:
             conference.broadcast(message, exclude=endpoint.id)
             conference.relay_message(message)
-        elif kind == "LastNChangedEvent":
-            last_n = message.get("lastN")
-            if not isinstance(last_n, int):
-                raise ChannelError("lastN must be an integer")
-            receiver.last_n = last_n
-            forwarder.allocate()
-        elif kind == "ReceiverVideoConstraints":
-            if "lastN" in message:
-                if not isinstance(message["lastN"], int):
-                    raise ChannelError("lastN must be an integer")
-                receiver.last_n = message["lastN"]
-            if "onStageSources" in message:
-                receiver.on_stage = list(_strings(message["onStageSources"]))
-            if "selectedSources" in message:
-                receiver.selected = list(_strings(message["selectedSources"]))
-            if "defaultConstraints" in message:
-                receiver.default_constraints = _constraints(message["defaultConstraints"])
-            if "constraints" in message:
-                constraints = message["constraints"]
-                if not isinstance(constraints, dict):
-                    raise ChannelError("constraints must be an object")
-                receiver.constraints = {name: _constraints(c) for name, c in constraints.items()}
-            forwarder.allocate()
-        elif kind == "ReceiverAudioSubscription":
-            self._audio_subscription(message)
-            forwarder.allocate()
-        elif kind in ("SourceVideoTypeMessage", "VideoTypeMessage"):
-            owner = message.get("endpointId", endpoint.id)
-            if owner != endpoint.id:
-                raise ChannelError("an endpoint may only set the video type of its own sources")
-            video_type = message.get("videoType")
-            if not isinstance(video_type, str):
-                raise ChannelError("videoType must be a string")
-            name = message.get("sourceName") if kind == "SourceVideoTypeMessage" else f"{endpoint.id}-v0"
-            source = forwarder.sources.get(name)
-            if source is None or source.owner != endpoint.id:
-                raise ChannelError(f"{name!r} is not a source of this endpoint")
-            source.video_type = video_type.lower()
-            forwarder.allocate()
-            conference.relay_message({"colibriClass": "SourceVideoTypeMessage", "endpointId": endpoint.id,
-                                      "sourceName": name, "videoType": video_type})
-        else:
+
+    def _endpoint_stats(self, message: dict) -> None:
+        endpoint = self.endpoint
+        if endpoint.visitor:
             return
-        conference.flush_messages()
+        message["from"] = endpoint.id
+        endpoint.conference.broadcast(message, exclude=endpoint.id)
+        endpoint.conference.relay_message(message)
+
+    def _last_n_changed(self, message: dict) -> None:
+        last_n = message.get("lastN")
+        if not isinstance(last_n, int):
+            raise ChannelError("lastN must be an integer")
+        self.endpoint.receiver.last_n = last_n
+        self.endpoint.conference.forwarder.allocate()
+
+    def _receiver_video_constraints(self, message: dict) -> None:
+        receiver = self.endpoint.receiver
+        if "lastN" in message:
+            if not isinstance(message["lastN"], int):
+                raise ChannelError("lastN must be an integer")
+            receiver.last_n = message["lastN"]
+        if "onStageSources" in message:
+            receiver.on_stage = list(_strings(message["onStageSources"]))
+        if "selectedSources" in message:
+            receiver.selected = list(_strings(message["selectedSources"]))
+        if "defaultConstraints" in message:
+            receiver.default_constraints = _constraints(message["defaultConstraints"])
+        if "constraints" in message:
+            constraints = message["constraints"]
+            if not isinstance(constraints, dict):
+                raise ChannelError("constraints must be an object")
+            receiver.constraints = {name: _constraints(c) for name, c in constraints.items()}
+        self.endpoint.conference.forwarder.allocate()
+
+    def _receiver_audio_subscription(self, message: dict) -> None:
+        self._audio_subscription(message)
+        self.endpoint.conference.forwarder.allocate()
+
+    def _source_video_type(self, message: dict) -> None:
+        self._set_video_type(message, message.get("sourceName"))
+
+    def _video_type(self, message: dict) -> None:
+        """The pre-source-names form: the endpoint's one camera source."""
+        self._set_video_type(message, f"{self.endpoint.id}-v0")
+
+    def _set_video_type(self, message: dict, name) -> None:
+        endpoint = self.endpoint
+        forwarder = endpoint.conference.forwarder
+        owner = message.get("endpointId", endpoint.id)
+        if owner != endpoint.id:
+            raise ChannelError("an endpoint may only set the video type of its own sources")
+        video_type = message.get("videoType")
+        if not isinstance(video_type, str):
+            raise ChannelError("videoType must be a string")
+        source = forwarder.sources.get(name)
+        if source is None or source.owner != endpoint.id:
+            raise ChannelError(f"{name!r} is not a source of this endpoint")
+        source.video_type = video_type.lower()
+        forwarder.allocate()
+        endpoint.conference.relay_message({"colibriClass": "SourceVideoTypeMessage", "endpointId": endpoint.id,
+                                           "sourceName": name, "videoType": video_type})
+
+    HANDLERS: ClassVar[dict[str, Callable[[MessageHandler, dict], None]]] = {
+        "ClientHello": _client_hello,
+        "EndpointMessage": _endpoint_message,
+        "EndpointStats": _endpoint_stats,
+        "LastNChangedEvent": _last_n_changed,
+        "ReceiverVideoConstraints": _receiver_video_constraints,
+        "ReceiverAudioSubscription": _receiver_audio_subscription,
+        "SourceVideoTypeMessage": _source_video_type,
+        "VideoTypeMessage": _video_type,
+    }
 
     def _audio_subscription(self, message: dict) -> None:
         receiver = self.endpoint.receiver
@@ -186,15 +216,39 @@ class MessageHandler:
         receiver.audio_excluded = set(audio) - set(include)
 
 
-class _DtlsShim:
-    """What aiortc's SCTP association needs from a DTLS transport, backed by our DtlsSession."""
+class Tasks:
+    """Coroutines a carrier starts per message (aiohttp's sends, aiortc's SCTP handling), held
+    until done: the event loop keeps only weak references to running tasks."""
 
-    _role = "server"
+    def __init__(self) -> None:
+        self._running: set[asyncio.Future] = set()
+
+    def start(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+
+class _DtlsShim:
+    """Our DtlsSession as aiortc's SCTP association sees a DTLS transport.
+
+    aiortc has no public API for SCTP over someone else's DTLS, so this class is the one place that
+    speaks the private interface between its ``RTCSctpTransport`` and ``RTCDtlsTransport`` (as of
+    aiortc 1.9-1.16): the association reads ``_role`` and ``state``, calls
+    ``_register_data_receiver``/``_unregister_data_receiver`` on start and stop and ``await
+    _send_data(packet)`` to send; the DTLS transport hands it each received packet with ``await
+    association._handle_data(packet)`` (:meth:`deliver`). tests/bridge/test_channel.py pins this
+    against the installed aiortc.
+    """
+
     state = "connected"
 
-    def __init__(self, endpoint) -> None:
+    def __init__(self, endpoint, tasks: Tasks, *, client: bool) -> None:
         self._endpoint = endpoint
+        self._tasks = tasks
+        self._role = "client" if client else "server"
         self._receiver = None
+        self.association = None  # the RTCSctpTransport over this shim, set once made
 
     def _register_data_receiver(self, receiver) -> None:
         self._receiver = receiver
@@ -205,6 +259,10 @@ class _DtlsShim:
     async def _send_data(self, data: bytes) -> None:
         self._endpoint.dtls.send(data)
         self._endpoint.flush()
+
+    def deliver(self, packet: bytes) -> None:
+        """An SCTP packet our DTLS session decrypted, for the association."""
+        self._tasks.start(self.association._handle_data(packet))
 
 
 class SctpChannel:
@@ -217,20 +275,19 @@ class SctpChannel:
 
         self.endpoint = endpoint
         self.handler = handler or MessageHandler(endpoint)
-        self._shim = _DtlsShim(endpoint)
-        self._shim._role = "client" if client else "server"
-        self._sctp = RTCSctpTransport(self._shim, port=SCTP_PORT)
+        self._tasks = Tasks()
+        self._shim = _DtlsShim(endpoint, self._tasks, client=client)
+        self._sctp = self._shim.association = RTCSctpTransport(self._shim, port=SCTP_PORT)
         self._sctp.on("datachannel", self._on_datachannel)
         self._channel = None
         if client:
             opened = RTCDataChannel(self._sctp, RTCDataChannelParameters(label="default"))
             opened.on("open", lambda: self._on_datachannel(opened))
         self._counters = endpoint.conference.bridge.counters
-        self._pending: list[bytes] = []
-        self._task = asyncio.ensure_future(self._sctp.start(self._sctp.getCapabilities(), SCTP_PORT))
+        self._tasks.start(self._sctp.start(self._sctp.getCapabilities(), SCTP_PORT))
 
     def receive(self, packet: bytes, now: float) -> None:
-        asyncio.ensure_future(self._sctp._handle_data(packet))
+        self._shim.deliver(packet)
 
     def get_timer(self) -> float | None:
         return None  # the association keeps its own timers on the event loop
@@ -262,4 +319,4 @@ class SctpChannel:
     def close(self) -> None:
         if self.endpoint.channel == self._send:
             self.endpoint.channel = None
-        asyncio.ensure_future(self._sctp.stop())
+        self._tasks.start(self._sctp.stop())

@@ -1,17 +1,17 @@
 """Colibri2 server side: a ``conference-modify`` becomes conferences, endpoints and an answer.
 
 :func:`handle` takes the parsed request (``common/stanzas/colibri2.py``) and the bridge, changes
-state and returns the ``conference-modified`` answer, or raises :class:`Colibri2Failure` carrying
-the XMPP condition and Colibri2 reason JVB gives (colibri2.md §3, §5). No XMPP here: ``xmpp.py``
-and the REST side both call it.
+state and returns the ``conference-modified`` answer, or raises :class:`Colibri2Failure` (a
+``common.errors.StanzaError``) carrying the XMPP condition and Colibri2 reason JVB gives
+(colibri2.md §3, §5). No XMPP here: ``xmpp.py`` carries requests and answers.
 """
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import Element
-
+from ..common.errors import StanzaError
 from ..common.stanzas import colibri2 as c2
-from ..common.stanzas.jingle import Fingerprint, IceTransport, Source as WireSource
+from ..common.stanzas.jingle import Fingerprint, IceTransport
+from ..common.stanzas.jingle import Source as WireSource
 from .conference import AUDIO_LEVEL_URI, TRANSPORT_CC_URI, Conference, Endpoint
 from .forwarder import Source
 from .relay import Relay
@@ -19,18 +19,16 @@ from .relay import Relay
 SCTP_PORT = 5000
 
 
-class Colibri2Failure(Exception):
+class Colibri2Failure(StanzaError):
+    """A refused ``conference-modify``: the stanza error JVB answers with, its Colibri2 reason (and
+    the endpoint it concerns) as the error's application element when JVB gives one."""
+
     def __init__(self, condition: str, text: str, reason: str | None = None, endpoint_id: str | None = None,
                  error_type: str = "cancel") -> None:
-        super().__init__(text)
-        self.condition = condition
-        self.text = text
+        super().__init__(error_type, condition, text,
+                         () if reason is None else (c2.reason_element(reason, endpoint_id),))
         self.reason = reason
         self.endpoint_id = endpoint_id
-        self.error_type = error_type
-
-    def reason_element(self) -> Element | None:
-        return c2.reason_element(self.reason, self.endpoint_id) if self.reason else None
 
 
 def _is_bare_jid(name: str) -> bool:

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from . import rtcp
 from .allocation import ALL_TEMPORAL, DEFAULT_MAX_HEIGHT, NO_LAYER, NOMINAL_BITRATES, Allocator, VideoConstraints
@@ -387,7 +389,7 @@ class Forwarder(Allocator):
             elif gap < 0x8000:
                 source.last_seq[layer] = seq
                 if 1 < gap <= MAX_NACK_GAP:
-                    self._nack(source.owner, ssrc, [(last + i) & 0xFFFF for i in range(1, gap)])
+                    self.send_nack(source.owner, ssrc, [(last + i) & 0xFFFF for i in range(1, gap)])
         muted = self.muted.get(sender)
         if muted is not None and muted[source.media == "video"]:
             return 0
@@ -466,7 +468,8 @@ class Forwarder(Allocator):
         HEADER.pack_into(buf, 2, osn, ts, media)
         return self.rtp(sender, bytes(buf), apt, osn, ts, media, tcc if tcc < offset else -1, now)
 
-    def _nack(self, owner: str, ssrc: int, lost: list[int]) -> None:
+    def send_nack(self, owner: str, ssrc: int, lost: Sequence[int]) -> None:
+        """Ask sender ``owner`` to retransmit ``lost`` (sequence numbers) of ``ssrc``."""
         send = self.senders_rtcp.get(owner)
         if send is not None:
             self.nacks_sent += 1
@@ -503,32 +506,47 @@ class Forwarder(Allocator):
 
     def feedback(self, receiver_id: str, packet: bytes) -> None:
         """RTCP from a receiver: PLI/FIR become our key-frame requests, NACKs are answered from
-        history, REMB updates the estimate; reports are terminated here (dropped)."""
+        history, REMB and transport-cc update the estimate; reports are terminated here (an SR's
+        time is kept for our receiver reports)."""
         receiver = self.receivers.get(receiver_id)
-        if receiver is None:
-            return
-        for pt, fmt, offset, length in rtcp.packets(packet):
-            if pt == rtcp.SR and length >= 28:
-                self.sender_reports[rtcp.packet_ssrc(packet, offset)] = (rtcp.sender_report_ntp_middle(packet, offset), self.now)
-            elif pt == rtcp.PSFB and fmt in (rtcp.FMT_PLI, rtcp.FMT_FIR) and length >= 12:
-                ssrcs = [rtcp.media_ssrc(packet, offset)] if fmt == rtcp.FMT_PLI else list(
-                    rtcp.fir_ssrcs(packet, offset, length))
-                for ssrc in ssrcs:
-                    projection = receiver.by_out_ssrc.get(ssrc)
-                    if projection is not None and projection.current != NO_LAYER:
-                        self.request_keyframe(projection.source.layers[projection.current])
-            elif pt == rtcp.PSFB and fmt == rtcp.FMT_REMB:
-                bitrate = rtcp.remb_bitrate(packet, offset, length)
-                if bitrate >= 0:
-                    receiver.bwe.remb(bitrate, self.now)
-            elif pt == rtcp.RTPFB and fmt == rtcp.FMT_TCC:
-                base, arrivals = rtcp.parse_transport_cc(packet, offset, length)
-                receiver.bwe.transport_feedback(base, arrivals, self.now)
-            elif pt == rtcp.RTPFB and fmt == rtcp.FMT_NACK and length >= 16:
-                projection = receiver.by_out_ssrc.get(rtcp.media_ssrc(packet, offset))
-                if projection is not None and projection.sent is not None:
-                    for lost in rtcp.nack_sequence_numbers(packet, offset, length):
-                        self._retransmit(projection, lost)
+        if receiver is not None:
+            rtcp.dispatch(packet, self.FEEDBACK_HANDLERS, self, receiver)
+
+    def _on_sender_report(self, receiver: Receiver, report: rtcp.SenderReport) -> None:
+        self.sender_reports[report.ssrc] = (report.ntp_middle, self.now)
+
+    def _on_pli(self, receiver: Receiver, pli: rtcp.Pli) -> None:
+        self._keyframe_for(receiver, pli.ssrc)
+
+    def _on_fir(self, receiver: Receiver, fir: rtcp.Fir) -> None:
+        for ssrc in fir.ssrcs:
+            self._keyframe_for(receiver, ssrc)
+
+    def _keyframe_for(self, receiver: Receiver, out_ssrc: int) -> None:
+        projection = receiver.by_out_ssrc.get(out_ssrc)
+        if projection is not None and projection.current != NO_LAYER:
+            self.request_keyframe(projection.source.layers[projection.current])
+
+    def _on_remb(self, receiver: Receiver, remb: rtcp.Remb) -> None:
+        receiver.bwe.remb(remb.bitrate, self.now)
+
+    def _on_transport_cc(self, receiver: Receiver, feedback: rtcp.TransportCc) -> None:
+        receiver.bwe.transport_feedback(feedback.base, feedback.arrivals, self.now)
+
+    def _on_nack(self, receiver: Receiver, nack: rtcp.Nack) -> None:
+        projection = receiver.by_out_ssrc.get(nack.ssrc)
+        if projection is not None and projection.sent is not None:
+            for lost in nack.lost:
+                self._retransmit(projection, lost)
+
+    FEEDBACK_HANDLERS: ClassVar[dict[type, Callable]] = {
+        rtcp.SenderReport: _on_sender_report,
+        rtcp.Pli: _on_pli,
+        rtcp.Fir: _on_fir,
+        rtcp.Remb: _on_remb,
+        rtcp.TransportCc: _on_transport_cc,
+        rtcp.Nack: _on_nack,
+    }
 
     def _retransmit(self, projection: Projection, seq: int) -> None:
         """Send again what went out on ``projection`` as ``seq``, if the ring still holds it."""
@@ -579,6 +597,11 @@ class Forwarder(Allocator):
         if not 0 < tcc < len(buf) - 1:
             return
         buf[tcc:tcc + 2] = receiver.bwe.sent(len(buf), self.now).to_bytes(2, "big")
+
+    def source_of(self, ssrc: int) -> Source | None:
+        """The source sending ``ssrc`` as one of its layers."""
+        entry = self._by_ssrc.get(ssrc)
+        return entry[0] if entry is not None else None
 
     def request_keyframe(self, ssrc: int) -> None:
         last = self._last_keyframe_request.get(ssrc)

@@ -28,8 +28,10 @@ nothing). A colibri-ws relay channel is not offered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from time import monotonic
+from typing import ClassVar
 
 from ..common.stanzas.jingle import Candidate, Fingerprint
 from . import rtcp
@@ -138,21 +140,23 @@ class Relay(Endpoint):
         self._forwarder.rtp(owner, plain, pt, seq, ts, ssrc, tcc, now)
 
     def receive_rtcp(self, packet: bytes) -> None:
-        """RTCP from the remote bridge about our senders: key-frame requests and NACKs."""
-        forwarder = self._forwarder
-        for pt, fmt, offset, length in rtcp.packets(packet):
-            if pt == rtcp.PSFB and fmt == rtcp.FMT_PLI and length >= 12:
-                forwarder.request_keyframe(rtcp.media_ssrc(packet, offset))
-            elif pt == rtcp.PSFB and fmt == rtcp.FMT_FIR and length >= 12:
-                for ssrc in rtcp.fir_ssrcs(packet, offset, length):
-                    forwarder.request_keyframe(ssrc)
-            elif pt == rtcp.RTPFB and fmt == rtcp.FMT_NACK and length >= 16:
-                ssrc = rtcp.media_ssrc(packet, offset)
-                owner = next((s.owner for s in forwarder.sources.values() if ssrc in s.layers), None)
-                send = forwarder.senders_rtcp.get(owner) if owner in self.conference.endpoints else None
-                if send is not None:
-                    lost = list(rtcp.nack_sequence_numbers(packet, offset, length))
-                    send(rtcp.build_rr(forwarder.feedback_ssrc) + rtcp.build_nack(forwarder.feedback_ssrc, ssrc, lost))
+        """RTCP from the remote bridge about our senders: key-frame requests for the sender of the
+        SSRC they name, NACKs for it when it is a local endpoint."""
+        rtcp.dispatch(packet, self.FEEDBACK_HANDLERS, self)
+
+    def _on_pli(self, pli: rtcp.Pli) -> None:
+        self._forwarder.request_keyframe(pli.ssrc)
+
+    def _on_fir(self, fir: rtcp.Fir) -> None:
+        for ssrc in fir.ssrcs:
+            self._forwarder.request_keyframe(ssrc)
+
+    def _on_nack(self, nack: rtcp.Nack) -> None:
+        source = self._forwarder.source_of(nack.ssrc)
+        if source is not None and source.owner in self.conference.endpoints:
+            self._forwarder.send_nack(source.owner, nack.ssrc, nack.lost)
+
+    FEEDBACK_HANDLERS: ClassVar[dict[type, Callable]] = {rtcp.Pli: _on_pli, rtcp.Fir: _on_fir, rtcp.Nack: _on_nack}
 
     def send_message(self, message: dict) -> None:
         if message["colibriClass"] == "SenderSourceConstraints":
@@ -196,45 +200,65 @@ class RelayChannel:
                                          "sourceName": source.name, "videoType": source.video_type.upper()})
 
     def receive(self, text: str | bytes) -> None:
+        """One message from the other bridge; other classes are ignored, as JVB ignores them."""
         message = parse_message(text)
+        handler = self.HANDLERS.get(message["colibriClass"])
+        if handler is not None:
+            handler(self, message)
+
+    def _endpoint_message(self, message: dict) -> None:
+        """EndpointMessage and EndpointStats from an endpoint behind the relay."""
         kind = message["colibriClass"]
-        conference = self.relay.conference
         sender = message.get("from")
-        if kind in ("EndpointMessage", "EndpointStats"):
-            if sender not in self.relay.relayed:
-                raise ChannelError(f"{kind} from {sender!r}, not an endpoint behind this relay")
-            to = message.get("to") if kind == "EndpointMessage" else None
-            if to:
-                target = conference.endpoints.get(to)
-                if target is not None:
-                    target.send_message(message)
-            else:
-                conference.broadcast(message)
-        elif kind == "SourceVideoTypeMessage":
-            owner, video_type = message.get("endpointId"), message.get("videoType")
-            source = conference.forwarder.sources.get(message.get("sourceName"))
-            if owner not in self.relay.relayed or source is None or source.owner != owner:
-                raise ChannelError(f"{message.get('sourceName')!r} is not a source behind this relay")
-            if not isinstance(video_type, str):
-                raise ChannelError("videoType must be a string")
-            source.video_type = video_type.lower()
-            conference.forwarder.allocate()
-            conference.flush_messages()
-        elif kind == "AddReceiver":
-            name, constraints = message.get("sourceName"), message.get("videoConstraints")
-            source = conference.forwarder.sources.get(name)
-            if source is None or source.owner not in conference.endpoints:
-                raise ChannelError(f"{name!r} is not a source of a local endpoint")
-            height = constraints.get("maxHeight", -1) if isinstance(constraints, dict) else None
-            if not isinstance(height, int):
-                raise ChannelError("videoConstraints.maxHeight must be an integer")
-            conference.forwarder.remote_receivers.setdefault(self.relay.id, {})[name] = height
-            conference.forwarder.allocate()
-            conference.flush_messages()
-        elif kind == "RemoveReceiver":
-            sources = conference.forwarder.sources
-            wanted = conference.forwarder.remote_receivers.get(self.relay.id, {})
-            for name in [n for n in wanted if n in sources and sources[n].owner == message.get("endpointId")]:
-                del wanted[name]
-            conference.forwarder.allocate()
-            conference.flush_messages()
+        if sender not in self.relay.relayed:
+            raise ChannelError(f"{kind} from {sender!r}, not an endpoint behind this relay")
+        to = message.get("to") if kind == "EndpointMessage" else None
+        conference = self.relay.conference
+        if to:
+            target = conference.endpoints.get(to)
+            if target is not None:
+                target.send_message(message)
+        else:
+            conference.broadcast(message)
+
+    def _source_video_type(self, message: dict) -> None:
+        conference = self.relay.conference
+        owner, video_type = message.get("endpointId"), message.get("videoType")
+        source = conference.forwarder.sources.get(message.get("sourceName"))
+        if owner not in self.relay.relayed or source is None or source.owner != owner:
+            raise ChannelError(f"{message.get('sourceName')!r} is not a source behind this relay")
+        if not isinstance(video_type, str):
+            raise ChannelError("videoType must be a string")
+        source.video_type = video_type.lower()
+        conference.forwarder.allocate()
+        conference.flush_messages()
+
+    def _add_receiver(self, message: dict) -> None:
+        conference = self.relay.conference
+        name, constraints = message.get("sourceName"), message.get("videoConstraints")
+        source = conference.forwarder.sources.get(name)
+        if source is None or source.owner not in conference.endpoints:
+            raise ChannelError(f"{name!r} is not a source of a local endpoint")
+        height = constraints.get("maxHeight", -1) if isinstance(constraints, dict) else None
+        if not isinstance(height, int):
+            raise ChannelError("videoConstraints.maxHeight must be an integer")
+        conference.forwarder.remote_receivers.setdefault(self.relay.id, {})[name] = height
+        conference.forwarder.allocate()
+        conference.flush_messages()
+
+    def _remove_receiver(self, message: dict) -> None:
+        conference = self.relay.conference
+        sources = conference.forwarder.sources
+        wanted = conference.forwarder.remote_receivers.get(self.relay.id, {})
+        for name in [n for n in wanted if n in sources and sources[n].owner == message.get("endpointId")]:
+            del wanted[name]
+        conference.forwarder.allocate()
+        conference.flush_messages()
+
+    HANDLERS: ClassVar[dict[str, Callable[[RelayChannel, dict], None]]] = {
+        "EndpointMessage": _endpoint_message,
+        "EndpointStats": _endpoint_message,
+        "SourceVideoTypeMessage": _source_video_type,
+        "AddReceiver": _add_receiver,
+        "RemoveReceiver": _remove_receiver,
+    }

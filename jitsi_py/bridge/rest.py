@@ -8,7 +8,6 @@ Public: ``/colibri-ws/<server id>/<conference id>/<endpoint id>?pwd=`` carrying 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import platform
@@ -19,7 +18,7 @@ from aiohttp import WSMsgType, web
 from ..common.httpserver import address_in
 from ..common.log import Throttled
 from ..settings.fields import Network
-from .channel import ChannelError, MessageHandler
+from .channel import ChannelError, MessageHandler, Tasks
 from .videobridge import VERSION, Videobridge
 
 log = logging.getLogger(__name__)
@@ -111,9 +110,11 @@ def public_app(bridge: Videobridge, server_id: str) -> web.Application:
             await previous.close(message=b"replaced")
         endpoint.websocket = ws
 
+        sends = Tasks()
+
         def send(message: dict) -> None:
             if not ws.closed:
-                asyncio.get_running_loop().create_task(ws.send_str(json.dumps(message, separators=(",", ":"))))
+                sends.start(ws.send_str(json.dumps(message, separators=(",", ":"))))
                 counters.web_socket_messages_sent += 1
 
         handler = MessageHandler(endpoint)

@@ -1,12 +1,16 @@
 """RTCP (RFC 3550, 4585, 5104) parsing and building for what the bridge terminates or translates.
 
-Compound packets are walked with :func:`packets` (offsets, no objects per packet). Builders return
-bytes ready for SRTCP protection.
+Compound packets are walked with :func:`packets` (offsets, no objects per packet). What the bridge
+acts on is dispatched by :func:`dispatch` through one table, :data:`ITEMS`, keyed by (packet type,
+FMT) on the wire: each entry a small typed item that parses itself, built only for packets the
+caller has a handler for. Builders return bytes ready for SRTCP protection.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 SR, RR, SDES, BYE, APP, RTPFB, PSFB = 200, 201, 202, 203, 204, 205, 206
 FMT_NACK = 1
@@ -42,11 +46,6 @@ def packets(data):
         raise RtcpError("trailing bytes after the RTCP compound")
 
 
-def packet_ssrc(data, offset: int) -> int:
-    """The SSRC right after the common header: an SR's or RR's reporter, a feedback's sender."""
-    return struct.unpack_from("!I", data, offset + 4)[0]
-
-
 def media_ssrc(data, offset: int) -> int:
     return FEEDBACK.unpack_from(data, offset)[4]
 
@@ -74,12 +73,107 @@ def fir_ssrcs(data, offset: int, length: int):
         pos += 8
 
 
+# The items are built with tuple.__new__: a NamedTuple's own constructor is a Python call more.
+_new = tuple.__new__
+SR_HEAD = struct.Struct("!I2xI")  # reporter SSRC, then the middle 32 bits of the NTP timestamp
+
+
+class SenderReport(NamedTuple):
+    """SR (RFC 3550 §6.4.1): its reporter and the NTP middle bits a later RR echoes as LSR."""
+
+    ssrc: int
+    ntp_middle: int
+
+    @staticmethod
+    def parse(data, offset: int, length: int) -> SenderReport | None:
+        return _new(SenderReport, SR_HEAD.unpack_from(data, offset + 4)) if length >= 28 else None
+
+
+class Pli(NamedTuple):
+    """Picture loss indication (RFC 4585 §6.3.1): a key frame of ``ssrc``."""
+
+    ssrc: int
+
+    @staticmethod
+    def parse(data, offset: int, length: int) -> Pli | None:
+        return _new(Pli, (media_ssrc(data, offset),)) if length >= 12 else None
+
+
+class Fir(NamedTuple):
+    """Full intra request (RFC 5104 §4.3.1): key frames of each SSRC named."""
+
+    ssrcs: tuple[int, ...]
+
+    @staticmethod
+    def parse(data, offset: int, length: int) -> Fir | None:
+        return _new(Fir, (tuple(fir_ssrcs(data, offset, length)),)) if length >= 12 else None
+
+
+class Remb(NamedTuple):
+    """Receiver estimated maximum bitrate (draft-alvestrand-rmcat-remb), bits per second."""
+
+    bitrate: int
+
+    @staticmethod
+    def parse(data, offset: int, length: int) -> Remb | None:
+        bitrate = remb_bitrate(data, offset, length)
+        return _new(Remb, (bitrate,)) if bitrate >= 0 else None  # else another application feedback
+
+
+class Nack(NamedTuple):
+    """Generic NACK (RFC 4585 §6.2.1): the sequence numbers of ``ssrc`` the receiver lost."""
+
+    ssrc: int
+    lost: tuple[int, ...]
+
+    @staticmethod
+    def parse(data, offset: int, length: int) -> Nack | None:
+        if length < 16:
+            return None
+        return _new(Nack, (media_ssrc(data, offset), tuple(nack_sequence_numbers(data, offset, length))))
+
+
+class TransportCc(NamedTuple):
+    """Transport-wide congestion control feedback, as :func:`parse_transport_cc` reads it."""
+
+    base: int
+    arrivals: list[float | None]
+
+    @staticmethod
+    def parse(data, offset: int, length: int) -> TransportCc:
+        return _new(TransportCc, parse_transport_cc(data, offset, length))
+
+
+Feedback = SenderReport | Pli | Fir | Remb | Nack | TransportCc
+
+# (packet type, FMT) -> the item type of the packets the bridge acts on. An SR's five bits count
+# its report blocks, so every count maps. Receiver reports, SDES, BYE and APP are terminated here.
+ITEMS: dict[tuple[int, int], type[Feedback]] = {
+    **{(SR, count): SenderReport for count in range(32)},
+    (PSFB, FMT_PLI): Pli,
+    (PSFB, FMT_FIR): Fir,
+    (PSFB, FMT_REMB): Remb,
+    (RTPFB, FMT_NACK): Nack,
+    (RTPFB, FMT_TCC): TransportCc,
+}
+
+
+def dispatch(data, handlers: Mapping[type, Callable], *context) -> None:
+    """Call ``handlers[type(item)](*context, item)`` for each packet of the compound ``data`` whose
+    item type has a handler, in order; other packets are not parsed. Raises :class:`RtcpError` at
+    the first malformed packet (the ones before it are handled)."""
+    for pt, fmt, offset, length in packets(data):
+        kind = ITEMS.get((pt, fmt))
+        if kind is not None:
+            handler = handlers.get(kind)
+            if handler is not None:
+                item = kind.parse(data, offset, length)
+                if item is not None:
+                    handler(*context, item)
+
+
 def build_pli(sender_ssrc: int, media: int) -> bytes:
     return FEEDBACK.pack(0x80 | FMT_PLI, PSFB, 2, sender_ssrc, media)
-
-
-def build_fir(sender_ssrc: int, media: int, seq: int) -> bytes:
-    return FEEDBACK.pack(0x80 | FMT_FIR, PSFB, 4, sender_ssrc, 0) + FIR_ITEM.pack(media, seq & 0xFF)
 
 
 def build_nack(sender_ssrc: int, media: int, lost: list[int]) -> bytes:
@@ -196,11 +290,6 @@ def build_receiver_report(sender_ssrc: int, blocks: list[tuple[int, int, int, in
     blocks = blocks[:31]
     body = b"".join(REPORT_BLOCK.pack(ssrc, 0, highest, 0, lsr, dlsr) for ssrc, highest, lsr, dlsr in blocks)
     return struct.pack("!BBHI", 0x80 | len(blocks), RR, 1 + len(body) // 4, sender_ssrc) + body
-
-
-def sender_report_ntp_middle(data, offset: int) -> int:
-    """The middle 32 bits of an SR's NTP timestamp: what a later RR echoes as LSR."""
-    return struct.unpack_from("!I", data, offset + 10)[0]
 
 
 def parse_transport_cc(data, offset: int, length: int) -> tuple[int, list[float | None]]:

@@ -1,7 +1,6 @@
 """RTP (RFC 3550) header access over bytes/bytearray without building packet objects.
 
-The forwarder reads a header with :func:`read_header` and writes the rewritten sequence number,
-timestamp and SSRC in place with :func:`rewrite_header`; header extensions (RFC 8285, one- and
+The forwarder reads a header with :func:`read_header`; header extensions (RFC 8285, one- and
 two-byte forms) are found with :func:`find_extension`. Codec helpers answer the one question layer
 switching needs: does this packet start a key frame?
 """
@@ -11,18 +10,7 @@ from __future__ import annotations
 import struct
 
 HEADER = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, seq, timestamp, SSRC
-SEQ_TS_SSRC = struct.Struct("!HII")
 MIN_HEADER = 12
-
-
-def is_rtcp(data) -> bool:
-    """RFC 5761: RTCP packet types 192-223 sit where RTP's marker+payload type is."""
-    return 192 <= data[1] <= 223
-
-
-def is_rtp_or_rtcp(data) -> bool:
-    """RFC 7983: first byte 128-191 is RTP or RTCP (version 2)."""
-    return 128 <= data[0] <= 191
 
 
 def header_length(data) -> int:
@@ -42,13 +30,9 @@ def read_header(data) -> tuple[int, int, int, int]:
     return m_pt & 0x7F, seq, ts, ssrc
 
 
-def rewrite_header(buf: bytearray, seq: int, ts: int, ssrc: int) -> None:
-    SEQ_TS_SSRC.pack_into(buf, 2, seq, ts, ssrc)
-
-
 def find_extension(data, ext_id: int) -> int:
-    """Offset of extension ``ext_id``'s value (its length is at ``offset - 1`` in the form
-    returned by :func:`extension_length`), or -1 when absent."""
+    """Offset of extension ``ext_id``'s value, or -1 when absent; the byte before the value
+    holds its length in the encoding of the header's form (one- or two-byte)."""
     if not data[0] & 0x10 or ext_id <= 0:
         return -1
     start = MIN_HEADER + 4 * (data[0] & 0x0F)
@@ -90,11 +74,6 @@ def audio_level(data, ext_id: int) -> int:
     if offset < 0 or offset >= len(data):
         return 127
     return data[offset] & 0x7F
-
-
-def seq_newer(a: int, b: int) -> bool:
-    """True when 16-bit sequence number ``a`` comes after ``b``."""
-    return a != b and ((a - b) & 0xFFFF) < 0x8000
 
 
 def vp8_is_keyframe(data, offset: int) -> bool:

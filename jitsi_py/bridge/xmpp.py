@@ -18,25 +18,21 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..common import ns
-from ..common.stanzas.colibri2 import CONFERENCE_MODIFY, Colibri2Error, parse_conference_modify
+from ..common.errors import StanzaError, error_element
+from ..common.stanzas.colibri2 import (
+    CONFERENCE_MODIFY,
+    Colibri2Error,
+    parse_conference_modify,
+)
+from ..common.stanzas.jitsi import build_bridge_stats
 from ..common.xmpp_client import service_client
-from ..common.stanzas.jingle import NS_COLIBRI
-from .colibri2 import Colibri2Failure, handle
+from .colibri2 import handle
 from .videobridge import VERSION, Videobridge
 
 log = logging.getLogger(__name__)
 
-NS_HEALTH, NS_MUC, NS_VERSION = ns.JITSI_HEALTH, ns.MUC, ns.VERSION
 STATS_INTERVAL = 5.0
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
-
-
-def stats_element(stats: dict[str, object]) -> Element:
-    elem = Element(f"{{{NS_COLIBRI}}}stats")
-    for name, value in stats.items():
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        SubElement(elem, f"{{{NS_COLIBRI}}}stat", name=name, value=text)
-    return elem
 
 
 class BridgeXmpp:
@@ -52,14 +48,13 @@ class BridgeXmpp:
         self._reconnects = 0
         self._stats_task: asyncio.Task | None = None
         xmpp = service_client(jid, password)
-        for feature in (NS_HEALTH, "urn:xmpp:jingle:apps:dtls:0", "urn:xmpp:jingle:transports:ice-udp:1",
-                        NS_VERSION):
+        for feature in (ns.JITSI_HEALTH, ns.JINGLE_DTLS, ns.JINGLE_ICE_UDP, ns.VERSION):
             xmpp.plugin["xep_0030"].add_feature(feature)
-        ns = xmpp.default_ns
+        iq = ns.tag(xmpp.default_ns, "iq")
         for name, xpath, handler in (
-            ("colibri2", f"{{{ns}}}iq/{CONFERENCE_MODIFY}", self._on_colibri2),
-            ("health", f"{{{ns}}}iq/{{{NS_HEALTH}}}healthcheck", self._on_health),
-            ("version", f"{{{ns}}}iq/{{{NS_VERSION}}}query", self._on_version),
+            ("colibri2", f"{iq}/{CONFERENCE_MODIFY}", self._on_colibri2),
+            ("health", f"{iq}/{ns.tag(ns.JITSI_HEALTH, 'healthcheck')}", self._on_health),
+            ("version", f"{iq}/{ns.tag(ns.VERSION, 'query')}", self._on_version),
         ):
             xmpp.register_handler(Callback(f"jvb-{name}", MatchXPath(xpath), handler))
         xmpp.add_event_handler("session_start", self._on_session_start)
@@ -85,8 +80,8 @@ class BridgeXmpp:
     def _presence(self, join: bool) -> None:
         presence = self.xmpp.make_presence(pto=f"{self.brewery}/{self.nickname}")
         if join:
-            presence.xml.append(Element(f"{{{NS_MUC}}}x"))
-        presence.xml.append(stats_element(self.bridge.stats()))
+            presence.xml.append(Element(ns.tag(ns.MUC, "x")))
+        presence.xml.append(build_bridge_stats(self.bridge.stats()))
         presence.send()
 
     async def _stats_loop(self) -> None:
@@ -122,14 +117,14 @@ class BridgeXmpp:
 
     def _on_colibri2(self, iq: slixmpp.Iq) -> None:
         if iq["type"] != "set":
-            return self._error(iq, "bad-request", "conference-modify must be an IQ set", "modify")
+            return self._error(iq, StanzaError("modify", "bad-request", "conference-modify must be an IQ set"))
         try:
             request = parse_conference_modify(iq.xml.find(CONFERENCE_MODIFY))
             answer = handle(self.bridge, request, asyncio.get_running_loop().time())
         except Colibri2Error as exc:
-            return self._error(iq, "bad-request", str(exc), "modify")
-        except Colibri2Failure as failure:
-            return self._error(iq, failure.condition, failure.text, failure.error_type, failure.reason_element())
+            return self._error(iq, StanzaError("modify", "bad-request", str(exc)))
+        except StanzaError as failure:  # colibri2.Colibri2Failure
+            return self._error(iq, failure)
         reply = iq.reply(clear=True)
         reply.xml.append(answer.to_element())
         reply.send()
@@ -138,25 +133,21 @@ class BridgeXmpp:
         if self.bridge.healthy:
             iq.reply(clear=True).send()
         else:
-            self._error(iq, "internal-server-error", "the bridge's self-check failed", "cancel")
+            self._error(iq, StanzaError("cancel", "internal-server-error", "the bridge's self-check failed"))
 
     def _on_version(self, iq: slixmpp.Iq) -> None:
         if iq["type"] != "get":
             return
         reply = iq.reply(clear=True)
-        query = SubElement(reply.xml, f"{{{NS_VERSION}}}query")
-        SubElement(query, f"{{{NS_VERSION}}}name").text = "JVB"
-        SubElement(query, f"{{{NS_VERSION}}}version").text = VERSION
-        SubElement(query, f"{{{NS_VERSION}}}os").text = platform.system()
+        query = SubElement(reply.xml, ns.tag(ns.VERSION, "query"))
+        SubElement(query, ns.tag(ns.VERSION, "name")).text = "JVB"
+        SubElement(query, ns.tag(ns.VERSION, "version")).text = VERSION
+        SubElement(query, ns.tag(ns.VERSION, "os")).text = platform.system()
         reply.send()
 
     @staticmethod
-    def _error(iq: slixmpp.Iq, condition: str, text: str, error_type: str, extra: Element | None = None) -> None:
+    def _error(iq: slixmpp.Iq, error: StanzaError) -> None:
         reply = iq.reply(clear=True)
         reply["type"] = "error"
-        reply["error"]["type"] = error_type
-        reply["error"]["condition"] = condition
-        reply["error"]["text"] = text
-        if extra is not None:
-            reply["error"].xml.append(extra)
+        reply.xml.append(error_element(error, legacy_code=False))
         reply.send()

@@ -58,8 +58,8 @@ def error_reply(original: Element, error: StanzaError, include_payload: bool = F
 
 
 def error_element(error: StanzaError, *, legacy_code: bool = True) -> Element:
-    """The ``<error>`` child; ``legacy_code=False`` leaves out XEP-0086's ``code``, which the focus's
-    answers never carried (as jicofo's)."""
+    """The ``<error>`` child; ``legacy_code=False`` leaves out XEP-0086's ``code``, which neither the
+    focus's answers (as jicofo's) nor the bridge's (as JVB's, read by the focus) carry."""
     el = Element(f"{{{CLIENT}}}error", type=error.type)
     code = _LEGACY_CODES.get(error.condition) if legacy_code else None
     if code:

@@ -48,6 +48,9 @@ JITSI_LOBBY_ROOMS = "http://jitsi.org/protocol/lobbyrooms"
 JITSI_MUTE_AUDIO = "http://jitsi.org/jitmeet/audio"
 JITSI_MUTE_VIDEO = "http://jitsi.org/jitmeet/video"
 JITSI_MUTE_DESKTOP = "http://jitsi.org/jitmeet/desktop"
+COLIBRI = "http://jitsi.org/protocol/colibri"  # the bridge's <stats> in brewery presence
+JINGLE_DTLS = "urn:xmpp:jingle:apps:dtls:0"  # XEP-0320
+JINGLE_ICE_UDP = "urn:xmpp:jingle:transports:ice-udp:1"  # XEP-0176
 
 
 def tag(namespace: str, local: str) -> str:

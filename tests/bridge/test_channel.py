@@ -2,11 +2,13 @@
 
 import asyncio
 import json
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
 
-from jitsi_py.bridge.channel import ChannelError, parse_message
+from jitsi_py.bridge.channel import ChannelError, SctpChannel, parse_message
+from jitsi_py.bridge.conference import Counters
 
 from .peers import Peer
 
@@ -102,3 +104,59 @@ async def test_sctp_data_channel(bridge):
     finally:
         await alice.close()
         await bob.close()
+
+
+class _Wire:
+    """Half of two SctpChannels joined back to back: what one's association sends is the
+    other's received packet, as if our DTLS had carried it."""
+
+    def __init__(self, name: str) -> None:
+        self.id = name
+        self.conference = SimpleNamespace(bridge=SimpleNamespace(counters=Counters()))
+        self.channel = None
+        self.dtls = self
+        self.peer: SctpChannel | None = None
+        self.connected = asyncio.Event()
+        self.received: asyncio.Queue = asyncio.Queue()
+
+    def send(self, packet: bytes) -> None:  # DtlsSession.send
+        self.peer.receive(packet, 0.0)
+
+    def flush(self) -> None:
+        pass
+
+
+class _Inbox:
+    def __init__(self, wire: _Wire) -> None:
+        self.wire = wire
+
+    def connected(self, *, hello: bool) -> None:
+        self.wire.connected.set()
+
+    def receive(self, text) -> None:
+        self.wire.received.put_nowait(text)
+
+
+async def test_the_aiortc_sctp_association_runs_over_our_dtls_stand_in():
+    """Pins the private interface channel._DtlsShim speaks with the installed aiortc (no public API
+    runs its SCTP over another DTLS): an association opens, the client's channel carries a message
+    each way, and the per-packet tasks are all done and released."""
+    server, client = _Wire("server"), _Wire("client")
+    server_channel = SctpChannel(server, _Inbox(server))
+    client_channel = SctpChannel(client, _Inbox(client), client=True)
+    server.peer, client.peer = client_channel, server_channel
+    await asyncio.wait_for(asyncio.gather(server.connected.wait(), client.connected.wait()), 10)
+    client.channel({"colibriClass": "ClientHello"})
+    server.channel({"colibriClass": "ServerHello"})
+    assert await asyncio.wait_for(server.received.get(), 10) == '{"colibriClass":"ClientHello"}'
+    assert await asyncio.wait_for(client.received.get(), 10) == '{"colibriClass":"ServerHello"}'
+    assert (server.conference.bridge.counters.data_channel_messages_received,
+            client.conference.bridge.counters.data_channel_messages_sent) == (1, 1)
+    for channel in (server_channel, client_channel):
+        channel.close()
+    for _ in range(100):
+        if not server_channel._tasks._running and not client_channel._tasks._running:
+            break
+        await asyncio.sleep(0.02)
+    assert not server_channel._tasks._running and not client_channel._tasks._running
+    assert server.channel is None and client.channel is None

@@ -177,3 +177,34 @@ def test_ice_restart_by_the_browser_nominates_again():
     restarted.add_remote_candidate(*BRIDGE, 1.0)
     exchange(bridge, restarted, 1.0)
     assert restarted.selected == BRIDGE and bridge.events == ["selected", "selected"]
+
+
+def test_rtcp_dispatch_hands_each_handled_packet_its_typed_item_in_order():
+    sr = struct.pack("!BBHIIIIII", 0x80, rtcp.SR, 6, 99, 0x11112222, 0x33334444, 0, 0, 0)
+    remb = (rtcp.FEEDBACK.pack(0x80 | rtcp.FMT_REMB, rtcp.PSFB, 5, 1, 0) + b"REMB"
+            + bytes((1, (3 << 2) | 0x01, 0x00, 0x02)) + struct.pack("!I", 5))
+    other_afb = rtcp.FEEDBACK.pack(0x80 | rtcp.FMT_REMB, rtcp.PSFB, 4, 1, 0) + b"XXXX" + bytes(4)
+    fir = (rtcp.FEEDBACK.pack(0x80 | rtcp.FMT_FIR, rtcp.PSFB, 6, 1, 0) + rtcp.FIR_ITEM.pack(7, 1)
+           + rtcp.FIR_ITEM.pack(8, 1))
+    recorder = rtcp.TransportCcFeedback()
+    recorder.received(3, 1.0)
+    compound = (rtcp.build_rr(1) + sr + rtcp.build_pli(1, 6) + fir + remb + other_afb
+                + rtcp.build_nack(1, 9, [4, 6]) + recorder.feedback(1, 2))
+    seen = []
+    handlers = {kind: (lambda context, item: seen.append((context, item))) for kind in
+                (rtcp.SenderReport, rtcp.Pli, rtcp.Fir, rtcp.Remb, rtcp.Nack, rtcp.TransportCc)}
+    rtcp.dispatch(compound, handlers, "ctx")
+    assert [item for context, item in seen if context == "ctx"] == [
+        rtcp.SenderReport(99, 0x22223333), rtcp.Pli(6), rtcp.Fir((7, 8)), rtcp.Remb(0x10002 << 3),
+        rtcp.Nack(9, (4, 6)), rtcp.TransportCc(3, [pytest.approx(1.0, abs=0.064)])]
+
+
+def test_rtcp_dispatch_parses_only_what_a_handler_wants():
+    bad_tcc = rtcp.FEEDBACK.pack(0x80 | rtcp.FMT_TCC, rtcp.RTPFB, 4, 1, 2) + struct.pack("!HHI", 0, 500, 0)
+    plis = []
+    rtcp.dispatch(rtcp.build_pli(1, 6) + bad_tcc + rtcp.build_pli(1, 7), {rtcp.Pli: lambda item: plis.append(item)})
+    assert plis == [rtcp.Pli(6), rtcp.Pli(7)]  # the malformed transport-cc was never read
+    with pytest.raises(rtcp.RtcpError):
+        rtcp.dispatch(rtcp.build_pli(1, 6) + bad_tcc + rtcp.build_pli(1, 7),
+                      {rtcp.Pli: plis.append, rtcp.TransportCc: plis.append})
+    assert plis[2:] == [rtcp.Pli(6)]  # handled up to the malformed packet

@@ -208,3 +208,40 @@ async def test_relay_requests_the_bridge_refuses(bridges):
         assert "m-bad" not in a.conferences
     finally:
         await peer.close()
+
+
+async def test_feedback_from_the_remote_bridge_reaches_the_local_sender_the_ssrc_names():
+    """Key-frame requests and NACKs through a relay go to the sender owning the SSRC (found by
+    lookup); a NACK naming a sender behind a relay, or no sender, goes nowhere."""
+    from jitsi_py.bridge.conference import Endpoint
+    from jitsi_py.bridge.forwarder import Source as ForwardedSource
+    from jitsi_py.bridge.relay import Relay
+    from jitsi_py.bridge.videobridge import Videobridge
+
+    bridge = Videobridge(candidates=[])
+    conference = bridge.create_conference("m-feedback", None, 0.0)
+    sent: dict[str, list[bytes]] = {"alice": [], "bob": [], "carol": []}
+    for name, base in (("alice", 100), ("bob", 200)):
+        endpoint = Endpoint(conference, name)
+        conference.add_endpoint(endpoint)
+        conference.set_sources(endpoint, [ForwardedSource(f"{name}-v0", name, "video", [base, base + 1, base + 2])])
+        conference.forwarder.senders_rtcp[name] = sent[name].append
+    relay = Relay(conference, "r1", ice_controlling=False, now=0.0)
+    relay.set_endpoint("carol", [ForwardedSource("carol-v0", "carol", "video", [300])])
+    conference.forwarder.senders_rtcp["carol"] = sent["carol"].append
+    feedback = conference.forwarder.feedback_ssrc
+    conference.forwarder.now = 10.0  # past the key-frame requests the allocation itself made
+    for packets in sent.values():
+        packets.clear()
+
+    relay.receive_rtcp(rtcp.build_rr(9) + rtcp.build_nack(9, 201, [7, 9]) + rtcp.build_nack(9, 300, [1])
+                       + rtcp.build_nack(9, 999, [1]))
+    assert sent == {"alice": [], "bob": [rtcp.build_rr(feedback) + rtcp.build_nack(feedback, 201, [7, 9])],
+                    "carol": []}
+    fir = rtcp.FEEDBACK.pack(0x80 | rtcp.FMT_FIR, rtcp.PSFB, 4, 9, 0) + rtcp.FIR_ITEM.pack(200, 1)
+    relay.receive_rtcp(rtcp.build_pli(9, 102) + rtcp.build_pli(9, 999) + fir)
+    assert sent["alice"] == [rtcp.build_rr(feedback) + rtcp.build_pli(feedback, 102)]
+    assert sent["bob"][1:] == [rtcp.build_rr(feedback) + rtcp.build_pli(feedback, 200)] and sent["carol"] == []
+    relay.close()
+    for endpoint_id in ("alice", "bob"):
+        conference.remove_endpoint(endpoint_id)
