@@ -215,9 +215,9 @@ class BoshSession:
         if attrs.get(RESTART) == "true":
             session.receive(StreamOpen(BODY, {"to": attrs.get("to", self.domain), "version": "1.0"}), loop.time())
         for child in children:
-            work = session.receive(child, loop.time())
-            if work is not None:
-                await work
+            session.receive(child, loop.time())
+            if session.waiting:
+                await self.endpoint.router.authenticate(session)
             if self.ended:
                 break
         if attrs.get("type") == "terminate" and not self.ended:

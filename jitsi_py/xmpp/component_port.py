@@ -30,6 +30,7 @@ class ComponentSession:
     """One external component: implements the router's Component and the c2s-like glue interface."""
 
     service_account = True  # not rate limited: components carry whole conferences
+    waiting = False  # the handshake is checked here, never by an auth backend the glue must await
 
     def __init__(self, router: Router, link, now: float, secret: str | None, limits: SessionLimits) -> None:
         self.router = router
