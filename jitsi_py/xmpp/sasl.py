@@ -12,12 +12,19 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Union
+from typing import Any
 
 from .auth.base import (
-    Anonymous, AuthFailure, BackendAnswer, BackendRequest, CheckPassword, GetScramCredentials, Identity,
+    Anonymous,
+    AuthFailure,
+    BackendAnswer,
+    BackendRequest,
+    CheckPassword,
+    GetScramCredentials,
+    Identity,
     ScramCredentials,
 )
 
@@ -181,7 +188,7 @@ class Success:
 
 
 # One step's outcome: send a challenge, log in, refuse, or ask the backend and feed its answer back.
-Step = Union[Challenge, Success, AuthFailure, BackendRequest]
+Step = Challenge | Success | AuthFailure | BackendRequest
 
 
 class AnonymousSteps:

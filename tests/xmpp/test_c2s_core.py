@@ -264,7 +264,7 @@ def test_a_held_success_logs_in_at_its_deadline(tmp_path):
 def test_hanging_up_during_the_hold_still_counts_the_guess(tmp_path):
     router = throttled_router(tmp_path)
     for hang_up in (False, True):
-        session, link = opened(router)
+        session, _ = opened(router)
         session.receive(element(PLAIN_FOCUS), 1.0)
         session.auth_result(AuthFailure("not-authorized"), 1.0)
         if hang_up:

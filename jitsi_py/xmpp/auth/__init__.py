@@ -11,12 +11,20 @@ The SASL core asks its questions as data (``base.BackendRequest``); :func:`ask` 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from importlib import import_module
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from ...settings import Settings
 from .base import (
-    Anonymous, Attempt, AuthBackend, AuthFailure, BackendAnswer, BackendRequest, CheckPassword, GetScramCredentials,
+    Anonymous,
+    Attempt,
+    AuthBackend,
+    AuthFailure,
+    BackendAnswer,
+    BackendRequest,
+    CheckPassword,
+    GetScramCredentials,
 )
 
 logger = logging.getLogger(__name__)

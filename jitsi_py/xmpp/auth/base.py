@@ -14,8 +14,9 @@ and the glue (``auth/__init__.py`` :func:`~jitsi_py.xmpp.auth.ask`) calls the ma
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Union
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,9 @@ class GetScramCredentials:
     hash_name: str
 
 
-BackendRequest = Union[Anonymous, CheckPassword, GetScramCredentials]
+BackendRequest = Anonymous | CheckPassword | GetScramCredentials
 # What comes back: the backend's return value, or the AuthFailure it raised (or the glue made of its crash).
-BackendAnswer = Union[Identity, ScramCredentials, None, AuthFailure]
+BackendAnswer = Identity | ScramCredentials | None | AuthFailure
 
 
 class AuthBackend(Protocol):
