@@ -139,10 +139,9 @@ class StreamConnection(asyncio.Protocol):
         loop = self._loop
         assert loop is not None
         events = self._events
-        session = self.session
         while events and not self._closing and not self._busy:
-            session.receive(events.popleft(), loop.time())  # type: ignore[attr-defined]
-            if session.waiting:  # type: ignore[attr-defined]
+            self.session.receive(events.popleft(), loop.time())  # type: ignore[attr-defined]
+            if self.session.waiting:  # type: ignore[attr-defined]
                 self._busy = True
                 loop.create_task(self._authenticate())
                 return
