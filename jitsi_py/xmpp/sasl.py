@@ -265,7 +265,7 @@ MECHANISM_STEPS: dict[str, Callable[[], AnonymousSteps | PlainSteps | ScramSteps
 
 class SaslExchange:
     """One mechanism's run: each client message in with :meth:`respond`, each backend answer in with
-    :meth:`answer`; every call returns the next :data:`Step`, refusals included (never raises).
+    :meth:`answer`; each returns the next :data:`Step`, a refusal too (returned, never raised).
 
     A mechanism that asked the backend takes no client message until the answer is in, and once it
     returned a Success or an AuthFailure the exchange is over.
