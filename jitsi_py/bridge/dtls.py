@@ -46,12 +46,14 @@ class DtlsError(Exception):
 
 
 class Certificate:
-    """The bridge's self-signed ECDSA certificate, shared by all endpoints, and its fingerprint."""
+    """The bridge's self-signed ECDSA certificate, shared by all endpoints, and its fingerprint.
 
-    def __init__(self) -> None:
+    ``now`` is the wall-clock time (UTC) it is issued at; it is valid from a day before, for a year.
+    """
+
+    def __init__(self, now: datetime.datetime) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, os.urandom(8).hex())])
-        now = datetime.datetime.now(datetime.timezone.utc)
         cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(now - datetime.timedelta(days=1))

@@ -41,7 +41,7 @@ class Videobridge:
                  relay_id: str | None = None, trust_bwe: bool = True, relays_enabled: bool = False) -> None:
         self.counters = Counters()
         self.port = MediaPort(self.counters)
-        self.certificate = Certificate()
+        self.certificate = Certificate(datetime.datetime.now(datetime.timezone.utc))
         self.candidates = candidates
         self.websocket_base = websocket_base
         self.sctp_enabled = sctp_enabled

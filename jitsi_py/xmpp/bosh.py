@@ -118,6 +118,9 @@ class BoshSession:
         self._inflight = 0
         self._unanswered = 0  # requests past the rid-order gate, not yet answered
         self._order = asyncio.Condition()
+        # Requests pass the rid gate in order but are processed side by side: this keeps the next
+        # one's elements out of the session while a login waits for its backend (c2s ``waiting``).
+        self._feeding = asyncio.Lock()
         self._responses: OrderedDict[int, bytes] = OrderedDict()  # rid -> body, for retransmissions
         self._end_error: bytes | None = None
         self._end_condition: str | None = None
@@ -212,16 +215,17 @@ class BoshSession:
 
     async def _process(self, attrs: dict[str, str], children: list, loop: asyncio.AbstractEventLoop) -> web.Response:
         session = self.session
-        if attrs.get(RESTART) == "true":
-            session.receive(StreamOpen(BODY, {"to": attrs.get("to", self.domain), "version": "1.0"}), loop.time())
-        for child in children:
-            work = session.receive(child, loop.time())
-            if work is not None:
-                await work
-            if self.ended:
-                break
-        if attrs.get("type") == "terminate" and not self.ended:
-            session.receive(STREAM_CLOSE, loop.time())
+        async with self._feeding:
+            if attrs.get(RESTART) == "true":
+                session.receive(StreamOpen(BODY, {"to": attrs.get("to", self.domain), "version": "1.0"}), loop.time())
+            for child in children:
+                session.receive(child, loop.time())
+                if session.waiting:
+                    await self.endpoint.router.authenticate(session)
+                if self.ended:
+                    break
+            if attrs.get("type") == "terminate" and not self.ended:
+                session.receive(STREAM_CLOSE, loop.time())
         if self.ended:
             return self._final_response()
         if self._out or self.hold == 0:

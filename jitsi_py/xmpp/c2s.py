@@ -3,15 +3,18 @@
 The transport glue (``tcp.py``, ``websocket.py``, ``bosh.py``) parses bytes into stream events and
 hands them to :meth:`C2SSession.receive` with the current time; the session answers through its
 :class:`Link` (serialized elements out, stream open/close, TLS upgrade, parser restart) and asks
-for its next timer with :meth:`C2SSession.deadline`. Authentication runs an async backend, so
-``receive`` may return an awaitable the glue awaits before feeding the next event.
+for its next timer with :meth:`C2SSession.deadline`. The auth backends are the glue's to call: when
+SASL needs one, the session puts an :class:`AuthCall` in :attr:`C2SSession.auth_call` and is
+:attr:`~C2SSession.waiting`; the glue feeds it nothing more until the backend's answer is in
+(:meth:`C2SSession.auth_result`) and the verdict is out, which the login throttle may hold back
+until a deadline (:meth:`C2SSession.handle_timer`). ``router.authenticate`` does that for every transport.
 
 What may arrive in each state is the table :data:`TRANSITIONS`; anything else closes the stream
 (``not-authorized`` before login, ``unsupported-stanza-type`` after). Every ``StreamError``,
 wherever it comes from, ends in :meth:`C2SSession.stream_error`: one ``<stream:error/>``, this
 stream closed, nothing else touched. Password logins go through the router's login throttle
 (``login_throttle.py``): refused at once from an address that guessed too much, held back on an
-account under attack.
+account under attack: the verdict waits for a deadline, and so does everything after it.
 """
 
 from __future__ import annotations
@@ -20,16 +23,16 @@ import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Mapping, Protocol
+from typing import TYPE_CHECKING, Mapping, Protocol, get_args
 from xml.etree.ElementTree import Element, SubElement
 
 from ..common import ns
 from ..common.jid import Jid
 from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, serialize
-from .auth.base import Attempt, AuthFailure, Identity
+from .auth.base import Attempt, AuthFailure, BackendAnswer, BackendRequest, Identity
 from .component import Origin
 from .login_throttle import Guess
-from .sasl import Challenge, SaslExchange, Success, decode_payload, encode_payload
+from .sasl import Challenge, SaslExchange, Step, Success, decode_payload, encode_payload
 
 if TYPE_CHECKING:
     from .router import Router
@@ -62,6 +65,14 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     },
 }
 STANZAS = frozenset((IQ, MESSAGE, PRESENCE))
+
+# What a SASL step asks of the session, by the step's type (sasl.Step).
+SASL_STEPS: dict[type, str] = {
+    Challenge: "_sasl_challenge",
+    Success: "_sasl_verdict",
+    AuthFailure: "_sasl_verdict",
+    **dict.fromkeys(get_args(BackendRequest), "_ask_backend"),
+}
 
 
 class Link(Protocol):
@@ -103,6 +114,25 @@ class SessionLimits:
     max_auth_failures: int = 5  # then the stream closes: password guessing costs a reconnect
 
 
+@dataclass(frozen=True)
+class AuthCall:
+    """Output: ``request`` for the auth backend of ``attempt.domain``; the answer goes to ``auth_result``."""
+
+    attempt: Attempt
+    request: BackendRequest
+
+
+@dataclass(frozen=True)
+class HeldVerdict:
+    """A login's verdict that the login throttle holds back until ``until``."""
+
+    verdict: Success | AuthFailure
+    exchange: SaslExchange
+    guess: Guess | None
+    counted_at: float  # when the throttle counts it: as if it had been given at the end of the hold
+    until: float
+
+
 def stream_error_bytes(condition: str, text: str = "") -> bytes:
     error = Element(ns.tag(ns.STREAMS, "error"))
     SubElement(error, ns.tag(ns.STREAM_ERRORS, condition))
@@ -138,6 +168,9 @@ class C2SSession:
         self.presence: Element | None = None
         self.service_account = False
         self._sasl: SaslExchange | None = None
+        self._attempt: Attempt | None = None  # the login of the running SASL exchange
+        self.auth_call: AuthCall | None = None  # output: the glue asks the backend, then calls auth_result
+        self._held: HeldVerdict | None = None
         self._guess: Guess | None = None  # this stream's password login in progress
         self._auth_failures = 0
         self._auth_deadline: float | None = now + limits.unauthenticated_timeout
@@ -155,17 +188,17 @@ class C2SSession:
 
     # --- inputs ---------------------------------------------------------------------------------
 
-    def receive(self, event: object, now: float) -> Awaitable[None] | None:
-        """One event from the stream parser. May return work (authentication) to await in order."""
+    def receive(self, event: object, now: float) -> None:
+        """One event from the stream parser; none may come while the session is :attr:`waiting`."""
         self._last_rx = now
         self._ping_sent = None
         try:
             if isinstance(event, StreamOpen):
                 self._stream_open(event)
-                return None
+                return
             if event is STREAM_CLOSE:
                 self.close(None)
-                return None
+                return
             assert isinstance(event, Element)
             if self.state == OPENING:
                 raise StreamError("not-well-formed", "stream header expected")
@@ -176,10 +209,22 @@ class C2SSession:
                 if event.tag in STANZAS and self.state == AUTHORIZED:
                     raise StreamError("not-authorized", "bind a resource first")
                 raise StreamError("unsupported-stanza-type", _local(event.tag))
-            return getattr(self, handler)(event)
+            getattr(self, handler)(event)
         except StreamError as exc:
             self.stream_error(exc.condition, exc.text)
-            return None
+
+    @property
+    def waiting(self) -> bool:
+        """An auth call is out or a verdict held back: the next event must wait until this is False."""
+        return self.state != CLOSED and (self.auth_call is not None or self._held is not None)
+
+    def auth_result(self, answer: BackendAnswer, now: float) -> None:
+        """The backend's answer to :attr:`auth_call`: what it returned, or the AuthFailure it raised."""
+        call, self.auth_call = self.auth_call, None
+        if call is None:
+            raise RuntimeError("no auth call is out")
+        if self._sasl is not None:  # None: the exchange ended meanwhile (a glue that fed us while waiting)
+            self._sasl_step(self._sasl.answer(answer), now)
 
     def deadline(self) -> float | None:
         if self.state == CLOSED:
@@ -187,7 +232,8 @@ class C2SSession:
         if self.link is None:
             return self.hibernating_until
         if self._auth_deadline is not None:
-            return self._auth_deadline
+            held = self._held
+            return self._auth_deadline if held is None else min(held.until, self._auth_deadline)
         if self._ping_sent is not None:
             return self._ping_sent + self.limits.ping_timeout
         if self.sm_id is None:
@@ -206,7 +252,10 @@ class C2SSession:
             self.hibernation_check(now)
             return
         if self._auth_deadline is not None:
-            if now >= self._auth_deadline:
+            held = self._held
+            if held is not None and now >= held.until:
+                self._release(held)
+            if self._auth_deadline is not None and now >= self._auth_deadline:
                 self.stream_error("connection-timeout", "not authenticated in time")
             return
         if self._ping_sent is not None:
@@ -300,6 +349,8 @@ class C2SSession:
     def _end(self) -> None:
         self.state = CLOSED
         self.hibernating_until = None
+        if self._held is not None:
+            self._release(self._held)  # hanging up during the hold does not keep a guess from counting
         self.router.session_ended(self)
 
     # --- stream header and features ----------------------------------------------------------------
@@ -367,91 +418,97 @@ class C2SSession:
 
     # --- SASL --------------------------------------------------------------------------------------
 
-    def _auth(self, element: Element) -> Awaitable[None] | None:
+    def _auth(self, element: Element) -> None:
         mechanism = element.get("mechanism", "")
         if mechanism not in self._mechanisms():
             self._sasl_failure(AuthFailure("invalid-mechanism", f"{mechanism or '(none)'} is not offered"))
-            return None
+            return
         link = self.link
         # Only the HTTP transports (WebSocket, BOSH) had a request whose header could carry a token.
         attempt = Attempt(self.domain, self.transport, self.query, link.remote_ip if link else None,
                           getattr(link, "bearer", None))
         try:
-            self._sasl = SaslExchange(self.router.backends[self.domain], attempt, mechanism)
-            if self._sasl.checks_password:
+            exchange = SaslExchange(mechanism)
+            if exchange.checks_password:
                 self._guess = self.router.logins.start(attempt.remote_ip, self._last_rx)
             payload = decode_payload(element.text if element.text is not None else None)
         except AuthFailure as failure:
             self._sasl_failure(failure)
-            return None
+            return
+        self._sasl, self._attempt = exchange, attempt
         self.state = SASL
-        return self._sasl_step(payload)
+        self._sasl_step(exchange.respond(payload), self._last_rx)
 
-    def _sasl_response(self, element: Element) -> Awaitable[None] | None:
+    def _sasl_response(self, element: Element) -> None:
         try:
             payload = decode_payload(element.text or "")
         except AuthFailure as failure:
             self._sasl_failure(failure)
-            return None
-        return self._sasl_step(payload)
+            return
+        assert self._sasl is not None
+        self._sasl_step(self._sasl.respond(payload), self._last_rx)
 
     def _sasl_abort(self, element: Element) -> None:
         self._sasl_failure(AuthFailure("aborted"))
 
-    async def _sasl_step(self, payload: bytes | None) -> None:
+    def _sasl_step(self, step: Step, now: float) -> None:
+        getattr(self, SASL_STEPS[type(step)])(step, now)
+
+    def _ask_backend(self, request: BackendRequest, now: float) -> None:
+        assert self._attempt is not None
+        self.auth_call = AuthCall(self._attempt, request)
+
+    def _sasl_challenge(self, challenge: Challenge, now: float) -> None:
+        if self.state == SASL:  # not closed meanwhile
+            self._send(_el(ns.tag(ns.SASL, "challenge"), text=encode_payload(challenge.data)))
+
+    def _sasl_verdict(self, verdict: Success | AuthFailure, now: float) -> None:
+        """Held back while the account is under attack, then counted by the throttle (login_throttle.py)."""
         exchange = self._sasl
         assert exchange is not None
-        result: Challenge | Success | AuthFailure
-        try:
-            result = await exchange.step(payload)
-        except AuthFailure as failure:
-            result = failure
-        except Exception:  # a backend bug must not take the server down; the login just fails
-            logger.exception("auth backend %s failed", exchange.backend.name)
-            result = AuthFailure("temporary-auth-failure", "authentication backend error")
-        if not isinstance(result, Challenge):
-            await self._throttled_verdict(exchange, result)
-        if isinstance(result, AuthFailure):
-            self._sasl_failure(result)
+        guess, self._guess = self._guess, None
+        delay = 0.0
+        if guess is not None:  # None: anonymous, nothing to guess
+            account = f"{exchange.username}@{self.domain}" if exchange.username else None
+            delay = self.router.logins.delay(guess, account, self._last_rx)
+        held = HeldVerdict(verdict, exchange, guess, self._last_rx + delay, now + delay)
+        if delay and self.state != CLOSED:
+            self._held = held  # handle_timer gives it at its deadline
+            return
+        self._release(held)
+
+    def _release(self, held: HeldVerdict) -> None:
+        self._held = None
+        verdict, guess = held.verdict, held.guess
+        if guess is not None:
+            logins = self.router.logins
+            if isinstance(verdict, Success):
+                logins.succeeded(guess)
+            elif verdict.condition == "temporary-auth-failure":
+                logins.withdraw(guess)  # the backend could not judge: an outage must not lock users out
+            else:
+                logins.failed(guess, held.counted_at)
+        if isinstance(verdict, AuthFailure):
+            self._sasl_failure(verdict)
             return
         if self.state != SASL:
             return  # closed meanwhile
-        if isinstance(result, Challenge):
-            self._send(_el(ns.tag(ns.SASL, "challenge"), text=encode_payload(result.data)))
-            return
-        identity = result.identity
+        identity = verdict.identity
         if identity.username is None:
             identity = Identity(self.router.anonymous_username(self.domain, self.query.get("previd")),
                                 identity.claims, True)
         self.identity = identity
-        self._sasl = None
+        self._sasl = self._attempt = None
         self._auth_deadline = None
         self.service_account = self.domain in self.router.service_domains
-        self.router.metrics.auth_success.labels(exchange.mechanism).inc()
-        self._send(_el(ns.tag(ns.SASL, "success"), text=encode_payload(result.data) if result.data else None))
+        self.router.metrics.auth_success.labels(held.exchange.mechanism).inc()
+        self._send(_el(ns.tag(ns.SASL, "success"), text=encode_payload(verdict.data) if verdict.data else None))
         self.state = OPENING
         if self.link is not None:
             self.link.restart()
 
-    async def _throttled_verdict(self, exchange: SaslExchange, verdict: Success | AuthFailure) -> None:
-        """Hold the verdict while the account is under attack; then count it (login_throttle.py)."""
-        guess, self._guess = self._guess, None
-        if guess is None:
-            return  # anonymous: nothing to guess
-        logins = self.router.logins
-        account = f"{exchange.username}@{self.domain}" if exchange.username else None
-        delay = logins.delay(guess, account, self._last_rx)
-        if delay:
-            await self.router.pause(delay)
-        if isinstance(verdict, Success):
-            logins.succeeded(guess)
-        elif verdict.condition == "temporary-auth-failure":
-            logins.withdraw(guess)  # the backend could not judge: an outage must not lock users out
-        else:
-            logins.failed(guess, self._last_rx + delay)
-
     def _sasl_failure(self, failure: AuthFailure) -> None:
-        self._sasl = None
+        self._sasl = self._attempt = None
         self._guess = None  # one that never reached a verdict keeps counting against its address
         if self.state == CLOSED:
             return

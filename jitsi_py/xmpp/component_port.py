@@ -31,6 +31,7 @@ class ComponentSession:
 
     service_account = True  # not rate limited: components carry whole conferences
     hibernating_until = None  # a component's stream is never kept for resumption (XEP-0198 is c2s only)
+    waiting = False  # the handshake is checked here, never by an auth backend the glue must await
 
     def __init__(self, router: Router, link, now: float, secret: str | None, limits: SessionLimits) -> None:
         self.router = router

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import uuid
 from copy import copy
-from typing import Awaitable, Callable
+from typing import Callable
 from xml.etree.ElementTree import Element, SubElement
 
 from ..common import jid as jids
@@ -24,6 +24,7 @@ from ..common.errors import StanzaError, error_reply
 from ..common import ns
 from ..common.xmlstream import serialize, split_for_fanout, to_attribute
 from ..settings import Settings
+from .auth import ask
 from .auth.base import AuthBackend
 from .c2s import IQ, MESSAGE, PRESENCE, C2SSession
 from .component import Component, Origin
@@ -109,9 +110,22 @@ class Router:
                 return old.jid.node or str(uuid.uuid4())
         return str(uuid.uuid4())
 
-    def pause(self, seconds: float) -> Awaitable[None]:
-        """The event loop's clock for the sessions, which have none: a login verdict held back."""
-        return asyncio.sleep(seconds)
+    async def authenticate(self, session: C2SSession) -> None:
+        """Until ``session`` stops :attr:`~.c2s.C2SSession.waiting`: ask the backend its auth calls and
+        feed the answers back, and wake it at its deadline for a verdict the login throttle holds back.
+        The transports await this before they feed the session its next event."""
+        loop = asyncio.get_running_loop()
+        while session.waiting:
+            call = session.auth_call
+            if call is not None:
+                backend = self.backends[call.attempt.domain]
+                session.auth_result(await ask(backend, call.attempt, call.request), loop.time())
+                continue
+            deadline = session.deadline()
+            if deadline is None:
+                return
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+            session.handle_timer(loop.time())
 
     def bind(self, session: C2SSession, username: str, wanted: str) -> jids.Jid:
         bare = f"{username}@{session.domain}"

@@ -1,8 +1,9 @@
 """SASL (RFC 4422) as the server runs it: ANONYMOUS, PLAIN (RFC 4616), SCRAM-SHA-1/256 (RFC 5802/7677).
 
-First the pure pieces (PLAIN parsing, SCRAM arithmetic and messages), then :class:`SaslExchange`,
-which runs one mechanism against an auth backend: each client message in, a challenge or a
-success out, an :class:`AuthFailure` on refusal.
+First the pure pieces (PLAIN parsing, SCRAM arithmetic and messages), then each mechanism as pure
+steps, and :class:`SaslExchange`, which runs one of them: each client message in, a challenge, a
+success, an :class:`AuthFailure`, or a request for the auth backend (``auth/base.py``) out. The
+backend is never called here: whoever runs the exchange asks it and feeds its answer back in.
 """
 
 from __future__ import annotations
@@ -11,12 +12,23 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from .auth.base import Attempt, AuthBackend, AuthFailure, Identity, ScramCredentials
+from .auth.base import (
+    Anonymous,
+    AuthFailure,
+    BackendAnswer,
+    BackendRequest,
+    CheckPassword,
+    GetScramCredentials,
+    Identity,
+    ScramCredentials,
+)
 
 SCRAM_HASHES = {"SCRAM-SHA-1": "sha1", "SCRAM-SHA-256": "sha256"}
-MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "ANONYMOUS")
 SCRAM_ITERATIONS = 4096  # RFC 7677's minimum; what Prosody stores too
 MAX_MESSAGE = 4096  # bytes of one decoded SASL message; anything longer is hostile
 
@@ -175,46 +187,129 @@ class Success:
     data: bytes = b""
 
 
-class SaslExchange:
-    """One mechanism run against one backend; ``step`` takes each client message in turn."""
+# One step's outcome: send a challenge, log in, refuse, or ask the backend and feed its answer back.
+Step = Challenge | Success | AuthFailure | BackendRequest
 
-    def __init__(self, backend: AuthBackend, attempt: Attempt, mechanism: str) -> None:
-        if mechanism not in backend.mechanisms:
+
+class AnonymousSteps:
+    """ANONYMOUS (RFC 4505): any trace the client sends is ignored; the backend names the user."""
+
+    checks_password = False
+    username: str | None = None
+
+    def respond(self, message: bytes | None) -> Step:
+        return Anonymous()
+
+    def answer(self, answer: BackendAnswer) -> Step:
+        assert isinstance(answer, Identity)
+        return Success(answer)
+
+
+class PlainSteps:
+    """PLAIN (RFC 4616): one message with the password, checked by the backend."""
+
+    checks_password = True
+
+    def __init__(self) -> None:
+        self.username: str | None = None
+
+    def respond(self, message: bytes | None) -> Step:
+        if message is None:
+            return Challenge(b"")  # RFC 6120 §6.4.2: no initial response, ask for it
+        authzid, username, password = parse_plain(message)
+        self.username = username
+        if authzid and authzid.split("@", 1)[0].lower() != username.lower():
+            raise AuthFailure("invalid-authzid", "authorization identity differs from username")
+        return CheckPassword(username, password)
+
+    def answer(self, answer: BackendAnswer) -> Step:
+        assert isinstance(answer, Identity)
+        return Success(answer)
+
+
+class ScramSteps:
+    """SCRAM (RFC 5802): client-first, the backend's stored credentials, then the proof, checked here."""
+
+    checks_password = True
+
+    def __init__(self, hash_name: str) -> None:
+        self._server = ScramServer(hash_name)
+        self._started = False
+
+    @property
+    def username(self) -> str | None:
+        return self._server.username or None
+
+    def respond(self, message: bytes | None) -> Step:
+        if message is None:
+            return Challenge(b"")  # RFC 6120 §6.4.2: no initial response, ask for it
+        server = self._server
+        if not self._started:
+            self._started = True
+            return GetScramCredentials(server.client_first(message), server.hash_name)
+        return Success(Identity(server.username), server.client_final(message))
+
+    def answer(self, answer: BackendAnswer) -> Step:
+        if answer is None:
+            raise AuthFailure("not-authorized", "unknown user or wrong password")
+        assert isinstance(answer, ScramCredentials)
+        return Challenge(self._server.server_first(answer))
+
+
+MECHANISM_STEPS: dict[str, Callable[[], AnonymousSteps | PlainSteps | ScramSteps]] = {
+    "ANONYMOUS": AnonymousSteps,
+    "PLAIN": PlainSteps,
+    **{name: partial(ScramSteps, hash_name) for name, hash_name in SCRAM_HASHES.items()},
+}
+
+
+class SaslExchange:
+    """One mechanism's run: each client message in with :meth:`respond`, each backend answer in with
+    :meth:`answer`; each returns the next :data:`Step`, a refusal too (returned, never raised).
+
+    A mechanism that asked the backend takes no client message until the answer is in, and once it
+    returned a Success or an AuthFailure the exchange is over.
+    """
+
+    def __init__(self, mechanism: str) -> None:
+        steps = MECHANISM_STEPS.get(mechanism)
+        if steps is None:
             raise AuthFailure("invalid-mechanism", f"{mechanism} is not offered here")
-        self.backend = backend
-        self.attempt = attempt
         self.mechanism = mechanism
-        self.username: str | None = None  # whose password is checked, once the client said it
-        self._scram: ScramServer | None = None
+        self._steps = steps()
+        self._asking = False  # a BackendRequest is out, unanswered
         self._done = False
 
     @property
     def checks_password(self) -> bool:
-        return self.mechanism != "ANONYMOUS"
+        return self._steps.checks_password
 
-    async def step(self, message: bytes | None) -> Challenge | Success:
-        if self._done:
-            raise malformed("the exchange is over")
-        mech = self.mechanism
-        if mech == "ANONYMOUS":
+    @property
+    def username(self) -> str | None:
+        """Whose password is checked, once the client said it."""
+        return self._steps.username
+
+    def respond(self, message: bytes | None) -> Step:
+        if self._done or self._asking:
+            return malformed("the exchange is over" if self._done else "the server is still checking")
+        return self._next(self._steps.respond, message)
+
+    def answer(self, answer: BackendAnswer) -> Step:
+        if not self._asking:
+            raise RuntimeError("no backend request is out")  # the glue's bug, not the client's
+        self._asking = False
+        if isinstance(answer, AuthFailure):
             self._done = True
-            return Success(await self.backend.anonymous(self.attempt))
-        if message is None:
-            return Challenge(b"")  # RFC 6120 §6.4.2: no initial response, ask for it
-        if mech == "PLAIN":
+            return answer
+        return self._next(self._steps.answer, answer)
+
+    def _next(self, step: Callable[[Any], Step], value: Any) -> Step:
+        try:
+            result = step(value)
+        except AuthFailure as failure:
+            result = failure
+        if isinstance(result, (Success, AuthFailure)):
             self._done = True
-            authzid, username, password = parse_plain(message)
-            self.username = username
-            if authzid and authzid.split("@", 1)[0].lower() != username.lower():
-                raise AuthFailure("invalid-authzid", "authorization identity differs from username")
-            return Success(await self.backend.plain(self.attempt, username, password))
-        if self._scram is None:
-            self._scram = ScramServer(SCRAM_HASHES[mech])
-            username = self.username = self._scram.client_first(message)
-            creds = await self.backend.scram_credentials(self.attempt, username, self._scram.hash_name)
-            if creds is None:
-                raise AuthFailure("not-authorized", "unknown user or wrong password")
-            return Challenge(self._scram.server_first(creds))
-        self._done = True
-        final = self._scram.client_final(message)
-        return Success(Identity(self._scram.username), final)
+        elif not isinstance(result, Challenge):
+            self._asking = True
+        return result

@@ -1,7 +1,7 @@
 """XML streams over TCP (RFC 6120): client-to-server with STARTTLS, the glue around ``c2s.py``.
 
-The glue only moves bytes: parse, hand each event to the session (awaiting authentication in
-order), write what the session sends, keep one timer at the session's deadline, throttle reading
+The glue only moves bytes: parse, hand each event to the session (none while it is waiting for
+authentication: ``router.authenticate`` runs it, and the next event follows), write what the session sends, keep one timer at the session's deadline, throttle reading
 to the per-connection rate (Prosody's ``mod_limits``: reading pauses, nothing is dropped).
 """
 
@@ -11,7 +11,7 @@ import asyncio
 import logging
 import ssl
 from collections import deque
-from typing import Awaitable, Callable
+from typing import Callable
 
 from ..common import ns
 from ..common.aio import Rearm
@@ -140,18 +140,18 @@ class StreamConnection(asyncio.Protocol):
         assert loop is not None
         events = self._events
         while events and not self._closing and not self._busy:
-            work = self.session.receive(events.popleft(), loop.time())  # type: ignore[attr-defined]
-            if work is not None:
+            self.session.receive(events.popleft(), loop.time())  # type: ignore[attr-defined]
+            if self.session.waiting:  # type: ignore[attr-defined]
                 self._busy = True
-                loop.create_task(self._await(work))
+                loop.create_task(self._authenticate())
                 return
         self._rearm()
         while self._raw and not self._busy and not self._closing:
             self._consume(self._raw.popleft())
 
-    async def _await(self, work: Awaitable[None]) -> None:
+    async def _authenticate(self) -> None:
         try:
-            await work
+            await self.session.router.authenticate(self.session)  # type: ignore[attr-defined]
         finally:
             self._busy = False
         if not self._closing:

@@ -220,9 +220,9 @@ class WebSocketEndpoint:
                     link.session.stream_error(exc.condition, exc.text)
                     break
                 for event in events:
-                    work = link.session.receive(event, loop.time())
-                    if work is not None:
-                        await work
+                    link.session.receive(event, loop.time())
+                    if link.session.waiting:
+                        await self.router.authenticate(link.session)
                     if link.closing:
                         break
                 timer.at(link.session.deadline())

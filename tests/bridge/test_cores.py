@@ -1,5 +1,6 @@
 """The sans-I/O cores paired in memory: ICE agents, DTLS sessions, RTP/RTCP codecs, speaker."""
 
+import datetime
 import struct
 
 import pytest
@@ -11,6 +12,7 @@ from jitsi_py.bridge.ice import IceAgent, stun_local_ufrag
 from jitsi_py.bridge.rtp import audio_level, find_extension, h264_is_keyframe, header_length, vp8_is_keyframe
 from jitsi_py.bridge.speaker import DominantSpeaker
 
+ISSUED = datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)  # certificates are dated by their caller
 BRIDGE, BROWSER = ("10.0.0.1", 10000), ("192.0.2.7", 50000)
 
 
@@ -74,7 +76,7 @@ def handshake(server, client, now=0.0):
 
 
 def test_dtls_srtp_keys_match():
-    server_cert, client_cert = Certificate(), Certificate()
+    server_cert, client_cert = Certificate(ISSUED), Certificate(ISSUED)
     server, client = DtlsSession(server_cert), DtlsSession(client_cert, client=True)
     server.remote_fingerprints = [("sha-256", client_cert.fingerprint)]
     client.remote_fingerprints = [("sha-256", server_cert.fingerprint)]
@@ -87,16 +89,16 @@ def test_dtls_srtp_keys_match():
 
 
 def test_dtls_fingerprint_mismatch_fails():
-    server_cert, client_cert = Certificate(), Certificate()
+    server_cert, client_cert = Certificate(ISSUED), Certificate(ISSUED)
     server, client = DtlsSession(server_cert), DtlsSession(client_cert, client=True)
-    server.remote_fingerprints = [("sha-256", Certificate().fingerprint)]
+    server.remote_fingerprints = [("sha-256", Certificate(ISSUED).fingerprint)]
     client.remote_fingerprints = [("sha-256", server_cert.fingerprint)]
     handshake(server, client)
     assert not server.connected and "does not match" in server.failed
 
 
 def test_dtls_garbage_fails_one_session_only():
-    server = DtlsSession(Certificate())
+    server = DtlsSession(Certificate(ISSUED))
     server.receive(b"\x16\xfe\xfd" + b"\x00" * 40, 0.0)
     assert not server.connected
 

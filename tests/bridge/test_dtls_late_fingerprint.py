@@ -3,11 +3,11 @@ the focus relays its fingerprint to the bridge over Colibri2: nothing may pass u
 
 from jitsi_py.bridge.dtls import Certificate, DtlsSession
 
-from .test_cores import handshake
+from .test_cores import ISSUED, handshake
 
 
 def _early_handshake():
-    server_cert, client_cert = Certificate(), Certificate()
+    server_cert, client_cert = Certificate(ISSUED), Certificate(ISSUED)
     server, client = DtlsSession(server_cert), DtlsSession(client_cert, client=True)
     client.remote_fingerprints = [("sha-256", server_cert.fingerprint)]
     handshake(server, client)
@@ -30,7 +30,7 @@ def test_handshake_waits_for_the_signalled_fingerprint():
 
 def test_a_late_wrong_fingerprint_fails_the_session():
     server, _, _ = _early_handshake()
-    server.remote_fingerprints = [("sha-256", Certificate().fingerprint)]
+    server.remote_fingerprints = [("sha-256", Certificate(ISSUED).fingerprint)]
     assert server.receive(b"", 2.0) == []
     assert not server.connected and "does not match" in server.failed
 

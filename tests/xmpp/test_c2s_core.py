@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from xml.etree.ElementTree import Element
 
 import pytest
 
 from jitsi_py.common.xmlstream import STREAM_CLOSE, StreamOpen, XmlStreamParser
-from jitsi_py.xmpp.c2s import C2SSession, SessionLimits
+from jitsi_py.xmpp.auth.base import AuthFailure, CheckPassword, GetScramCredentials, Identity
+from jitsi_py.xmpp.c2s import AuthCall, C2SSession, SessionLimits
+from jitsi_py.xmpp.sasl import scram_credentials
 from jitsi_py.xmpp.server import XmppServer
+from jitsi_py.xmpp.tcp import c2s_factory
 
 from .conftest import make_settings
 
@@ -53,9 +58,9 @@ def element(xml: bytes) -> Element:
 
 
 async def feed(session: C2SSession, xml: bytes, now: float = 0.0) -> None:
-    work = session.receive(element(xml), now)
-    if work is not None:
-        await work
+    session.receive(element(xml), now)
+    if session.waiting:
+        await session.router.authenticate(session)
 
 
 @pytest.fixture
@@ -159,3 +164,174 @@ async def test_repeated_login_failures_close_the_stream(router):
         await feed(session, b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGZvY3VzAHg=</auth>")
     assert b"<not-authorized/>" in link.take()
     assert b"policy-violation" in link.closed
+
+
+# --- authentication: the session asks for the backend with an AuthCall, the answer comes back in -----
+
+PLAIN_FOCUS = b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGZvY3VzAHNlY3JldA==</auth>"
+
+
+def opened(router, domain: str = "auth.meet.jitsi", remote_ip: str = "127.0.0.1"):
+    link = MemoryLink()
+    link.remote_ip = remote_ip
+    session = C2SSession(router, link, 0.0, SessionLimits())
+    session.receive(StreamOpen("open", {"to": domain}), 0.0)
+    link.take()
+    return session, link
+
+
+def test_a_login_asks_the_backend_and_takes_its_answer_as_input(router):
+    session, link = opened(router)
+    assert session.receive(element(PLAIN_FOCUS), 1.0) is None
+    assert session.waiting and link.take() == b""
+    call = session.auth_call
+    assert call == AuthCall(call.attempt, CheckPassword("focus", "secret"))
+    assert call.attempt.domain == "auth.meet.jitsi" and call.attempt.remote_ip == "127.0.0.1"
+    session.auth_result(Identity("focus"), 1.5)
+    assert not session.waiting and session.auth_call is None
+    assert link.take() == b'<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>' and link.restarts == 1
+    with pytest.raises(RuntimeError):
+        session.auth_result(Identity("focus"), 2.0)
+
+
+def test_a_refusal_from_the_backend_is_a_sasl_failure(router):
+    session, link = opened(router)
+    session.receive(element(PLAIN_FOCUS), 1.0)
+    session.auth_result(AuthFailure("not-authorized", "wrong password"), 1.5)
+    assert not session.waiting and b"<not-authorized/>" in link.take() and session.state == "connected"
+
+
+def test_scram_takes_two_client_messages_around_one_backend_answer(router):
+    session, link = opened(router)
+    first = base64.b64encode(b"n,,n=focus,r=abc").decode()
+    session.receive(element(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{first}"
+                            f"</auth>".encode()), 1.0)
+    assert session.auth_call.request == GetScramCredentials("focus", "sha1")
+    session.auth_result(None, 1.5)  # no such user
+    assert b"<not-authorized/>" in link.take() and not session.waiting
+
+
+async def test_a_backend_crash_is_a_temporary_failure_that_does_not_count(router):
+    async def broken(attempt, username, password):
+        raise ConnectionResetError("the directory hung up")
+
+    router.backends["auth.meet.jitsi"].plain = broken
+    session, link = opened(router, remote_ip="192.0.2.1")
+    session.receive(element(PLAIN_FOCUS), 1.0)
+    assert len(router.logins) == 1  # the guess counts against its address from the start
+    await router.authenticate(session)
+    out = link.take()
+    assert b"<temporary-auth-failure/>" in out and b"authentication backend error" in out
+    assert len(router.logins) == 0 and session.state == "connected"
+
+
+def throttled_router(tmp_path):
+    # One failure per account in the window, then each verdict on it is held 1 s, 2 s...
+    return XmppServer(make_settings(tmp_path, JITSI_PY_XMPP_LOGIN_FAILURES_PER_ACCOUNT="1")).router
+
+
+def test_a_held_verdict_is_given_at_its_deadline_and_nothing_is_read_before(tmp_path):
+    router = throttled_router(tmp_path)
+    first, _ = opened(router)
+    first.receive(element(PLAIN_FOCUS), 1.0)
+    first.auth_result(AuthFailure("not-authorized"), 1.0)
+    assert not first.waiting
+    session, link = opened(router)
+    session.receive(element(PLAIN_FOCUS), 10.0)
+    session.auth_result(AuthFailure("not-authorized"), 10.2)
+    assert session.waiting and session.auth_call is None and link.take() == b""
+    assert session.deadline() == pytest.approx(11.2)
+    session.handle_timer(11.1)
+    assert session.waiting and link.take() == b""
+    session.handle_timer(11.2)
+    assert not session.waiting and b"<not-authorized/>" in link.take()
+    assert session.deadline() == SessionLimits().unauthenticated_timeout  # back to the login timeout
+
+
+def test_a_held_success_logs_in_at_its_deadline(tmp_path):
+    router = throttled_router(tmp_path)
+    first, _ = opened(router)
+    first.receive(element(PLAIN_FOCUS), 1.0)
+    first.auth_result(AuthFailure("not-authorized"), 1.0)
+    session, link = opened(router)
+    session.receive(element(PLAIN_FOCUS), 2.0)
+    session.auth_result(Identity("focus"), 2.0)
+    assert session.waiting and session.deadline() == pytest.approx(3.0)
+    session.handle_timer(3.0)
+    assert link.take() == b'<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>' and session.identity.username == "focus"
+
+
+def test_hanging_up_during_the_hold_still_counts_the_guess(tmp_path):
+    router = throttled_router(tmp_path)
+    for hang_up in (False, True):
+        session, _ = opened(router)
+        session.receive(element(PLAIN_FOCUS), 1.0)
+        session.auth_result(AuthFailure("not-authorized"), 1.0)
+        if hang_up:
+            assert session.waiting
+            session.connection_lost(1.5)
+            assert not session.waiting and session.deadline() is None
+    # Two failures counted on the account: the next verdict is held 2 s, not 1 s.
+    session, link = opened(router)
+    session.receive(element(PLAIN_FOCUS), 5.0)
+    session.auth_result(AuthFailure("not-authorized"), 5.0)
+    assert session.deadline() == pytest.approx(7.0)
+
+
+async def test_the_tcp_glue_feeds_nothing_while_the_backend_is_asked(router):
+    """An <abort/> pipelined behind <auth/> is handled after the backend's answer, as Prosody would."""
+    release = asyncio.Event()
+
+    async def slow(attempt, username, hash_name):
+        await release.wait()
+        return scram_credentials("secret", hash_name)
+
+    router.backends["auth.meet.jitsi"].scram_credentials = slow
+    connection = c2s_factory(router, SessionLimits(), {}, None, None)()
+    transport = MemoryTransport()
+    connection.connection_made(transport)
+    first = base64.b64encode(b"n,,n=focus,r=abc").decode()
+    connection.data_received(
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+        b"to='auth.meet.jitsi' version='1.0'>"
+        + f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{first}</auth>".encode()
+        + b"<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert connection.session.waiting and b"<challenge" not in transport.out and b"<failure" not in transport.out
+    connection.data_received(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'/>")  # later still
+    release.set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    out = bytes(transport.out)
+    challenge, aborted, last = out.find(b"<challenge"), out.find(b"<aborted/>"), out.rfind(b"<failure")
+    assert 0 < challenge < aborted < last  # the later <auth/>: PLAIN is not offered in the clear
+    assert b"<invalid-mechanism/>" in out[last:] and not transport.closed
+
+
+class MemoryTransport:
+    """What StreamConnection needs of an asyncio transport, in memory."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.closed = False
+
+    def get_extra_info(self, name: str):
+        return ("192.0.2.7", 40000) if name == "peername" else None
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+    abort = close
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass

@@ -171,6 +171,32 @@ async def test_bosh_long_poll_is_answered_when_a_stanza_arrives(server):
         assert jid not in server.router.sessions
 
 
+async def test_bosh_request_waits_for_the_login_of_the_one_before(server):
+    """Requests pass the rid gate in order but run side by side: the restart that follows an <auth/>
+    still reaches the session after the auth backend's answer, never while it is asked."""
+    release = asyncio.Event()
+    backend = server.router.backends["meet.jitsi"]
+    original = backend.anonymous
+
+    async def slow(attempt):
+        await release.wait()
+        return await original(attempt)
+
+    backend.anonymous = slow
+    async with aiohttp.ClientSession() as http:
+        created = await post(http, server, "rid='100' to='meet.jitsi' wait='5' hold='1' xmpp:version='1.0'")
+        sid = re.search(r'sid="([^"]+)"', created).group(1)
+        auth = asyncio.ensure_future(post(http, server, f"rid='101' sid='{sid}'",
+                                          "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>"))
+        await asyncio.sleep(0.2)
+        restart = asyncio.ensure_future(post(http, server, f"rid='102' sid='{sid}' xmpp:restart='true' to='meet.jitsi'"))
+        await asyncio.sleep(0.2)
+        assert not auth.done() and not restart.done()
+        release.set()
+        assert "<success" in await asyncio.wait_for(auth, 5)
+        assert "xmpp-bind" in await asyncio.wait_for(restart, 5)
+
+
 async def test_bosh_terminate_delivers_its_presence_then_ends(server):
     async with aiohttp.ClientSession() as http:
         sid, rid, jid = await bosh_login(http, server)

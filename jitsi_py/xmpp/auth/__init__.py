@@ -4,14 +4,30 @@ A new backend joins with one line in :data:`BACKENDS`: ``"name": "module:Class"`
 (in ``jitsi_py/xmpp/auth/module.py``) is built as ``Class(settings, domain)`` and follows
 :class:`~.base.AuthBackend`. Modules are imported only when a domain uses them, so an LDAP or
 Matrix library is needed only where that backend is configured.
+
+The SASL core asks its questions as data (``base.BackendRequest``); :func:`ask` puts them to a backend.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from importlib import import_module
+from typing import Any
 
 from ...settings import Settings
-from .base import AuthBackend
+from .base import (
+    Anonymous,
+    Attempt,
+    AuthBackend,
+    AuthFailure,
+    BackendAnswer,
+    BackendRequest,
+    CheckPassword,
+    GetScramCredentials,
+)
+
+logger = logging.getLogger(__name__)
 
 BACKENDS: dict[str, str] = {
     "anonymous": "anonymous:AnonymousBackend",
@@ -51,3 +67,24 @@ def backend_names(settings: Settings) -> dict[str, str]:
 
 def build_backends(settings: Settings) -> dict[str, AuthBackend]:
     return {domain: build_backend(name, settings, domain) for domain, name in backend_names(settings).items()}
+
+
+# Each request of the SASL core, as a call of the backend's method that answers it.
+CALLS: dict[type, Callable[[AuthBackend, Attempt, Any], Awaitable[BackendAnswer]]] = {
+    Anonymous: lambda backend, attempt, request: backend.anonymous(attempt),
+    CheckPassword: lambda backend, attempt, request: backend.plain(attempt, request.username, request.password),
+    GetScramCredentials: lambda backend, attempt, request: backend.scram_credentials(
+        attempt, request.username, request.hash_name),
+}
+
+
+async def ask(backend: AuthBackend, attempt: Attempt, request: BackendRequest) -> BackendAnswer:
+    """The backend's answer to ``request``; a refusal is returned, and so is a crash, as a
+    ``temporary-auth-failure``: a backend bug must not take the server down, the login just fails."""
+    try:
+        return await CALLS[type(request)](backend, attempt, request)
+    except AuthFailure as failure:
+        return failure
+    except Exception:
+        logger.exception("auth backend %s failed", backend.name)
+        return AuthFailure("temporary-auth-failure", "authentication backend error")

@@ -7,12 +7,16 @@ answers "who is this?" for the mechanisms it offers:
   the ``?token=`` query value, as upstream's token module does.
 - PLAIN: ``plain(attempt, username, password)`` (internal, ldap, matrix...).
 - SCRAM-SHA-1/256: only a backend holding SCRAM credentials offers them (``scram_credentials``).
+
+The SASL core never calls a backend: it asks with one of the requests below (:data:`BackendRequest`),
+and the glue (``auth/__init__.py`` :func:`~jitsi_py.xmpp.auth.ask`) calls the matching method.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,32 @@ class ScramCredentials:
     iterations: int
     stored_key: bytes
     server_key: bytes
+
+
+@dataclass(frozen=True)
+class Anonymous:
+    """Who is this login without a password (ANONYMOUS, tokens)? Answered with an :class:`Identity`."""
+
+
+@dataclass(frozen=True)
+class CheckPassword:
+    """Is this the password of ``username`` (PLAIN)? Answered with an :class:`Identity`."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class GetScramCredentials:
+    """The stored SCRAM form of ``username``'s password for ``hash_name``; None if there is none."""
+
+    username: str
+    hash_name: str
+
+
+BackendRequest = Anonymous | CheckPassword | GetScramCredentials
+# What comes back: the backend's return value, or the AuthFailure it raised (or the glue made of its crash).
+BackendAnswer = Identity | ScramCredentials | None | AuthFailure
 
 
 class AuthBackend(Protocol):
