@@ -1,5 +1,5 @@
 """The bench's stand-in for the focus: logs in to the hub, sees the bridge in the brewery, and
-allocates endpoints on it with Colibri2 over XMPP, the way jicofo does (colibri2.md §3)."""
+allocates endpoints on it with Colibri2 over XMPP, the way jicofo does (docs/colibri2.md §3)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from .xmpp_client import Client, XmppError
 
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_PING = "urn:xmpp:ping"
-# What the Jitsi web client announces (focus.md): the focus reads these before inviting.
+# What the Jitsi web client announces (docs/focus.md §2.2): the focus reads these before inviting.
 FEATURES = (
     "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
     "urn:xmpp:jingle:apps:rtp:video", "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:jingle:apps:dtls:0",

@@ -47,7 +47,7 @@ Component "{muc}" "muc"
     max_history_messages = 0
 """
 
-# The accounts and the internal MUC a focus and a bridge need (colibri2.md §1), for the media workloads.
+# The accounts and the internal MUC a focus and a bridge need (docs/colibri2.md §1), for the media workloads.
 HUB = """\
 VirtualHost "{auth}"
     authentication = "internal_hashed"

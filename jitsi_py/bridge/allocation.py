@@ -1,4 +1,4 @@
-"""Bandwidth allocation: which layer of which source each receiver gets (bridge-media.md §4.3-4.6).
+"""Bandwidth allocation: which layer of which source each receiver gets (docs/bridge-media.md §4.3-4.6).
 
 Sans-I/O. :class:`Allocator` holds the conference's signalling state (receivers, sources, the
 speaker ranking, force-mute) and turns it into per-(receiver, source) targets: a simulcast layer
@@ -365,7 +365,7 @@ class Allocator(ABC):
                     self.request_keyframe(projection.source.layers[projection.target])
 
     def initial_messages(self, endpoint_id: str) -> list[dict]:
-        """What a freshly connected bridge channel gets (bridge-media.md §6.3)."""
+        """What a freshly connected bridge channel gets (docs/bridge-media.md §6.3)."""
         out = [{"colibriClass": "SenderSourceConstraints", "sourceName": name, "maxHeight": height}
                for name, height in self._sender_constraints.items()
                if name in self.sources and self.sources[name].owner == endpoint_id]

@@ -19,7 +19,7 @@ only as fast as traffic proves the path, which is what probing (``probing.py``) 
 
 from __future__ import annotations
 
-INITIAL_BITRATE = 2_500_000  # bridge-media.md §4.4: JVB's initial, minimum and maximum
+INITIAL_BITRATE = 2_500_000  # docs/bridge-media.md §4.4: JVB's initial, minimum and maximum
 MIN_BITRATE = 30_000
 MAX_BITRATE = 20_000_000
 HISTORY = 8192  # power of two: sent packets remembered until their feedback comes

@@ -1,4 +1,4 @@
-"""The bridge's local ICE candidates, gathered as JVB's harvesters gather them (bridge-media.md §1).
+"""The bridge's local ICE candidates, gathered as JVB's harvesters gather them (docs/bridge-media.md §1).
 
 Every candidate names the one media port (or a static mapping's public port), protocol udp,
 component 1.

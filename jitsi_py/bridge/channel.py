@@ -1,4 +1,4 @@
-"""The bridge channel (bridge-media.md §5-6): JSON messages between an endpoint and the bridge.
+"""The bridge channel (docs/bridge-media.md §5-6): JSON messages between an endpoint and the bridge.
 
 :class:`MessageHandler` is the transport-independent part: text in (duplicate keys rejected, the
 sender's identity always taken from the channel, never from the message), dispatched by

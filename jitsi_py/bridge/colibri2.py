@@ -3,7 +3,7 @@
 :func:`handle` takes the parsed request (``common/stanzas/colibri2.py``) and the bridge, changes
 state and returns the ``conference-modified`` answer, or raises :class:`Colibri2Failure` (a
 ``common.errors.StanzaError``) carrying the XMPP condition and Colibri2 reason JVB gives
-(colibri2.md §3, §5). No XMPP here: ``xmpp.py`` carries requests and answers.
+(docs/colibri2.md §3, §5). No XMPP here: ``xmpp.py`` carries requests and answers.
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def _set_media(conference: Conference, endpoint: Endpoint, media_list: list[c2.M
 
 
 def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Relay:
-    """One ``<relay>`` (colibri2.md §3.3): the link to another bridge and the endpoints behind it."""
+    """One ``<relay>`` (docs/colibri2.md §3.3): the link to another bridge and the endpoints behind it."""
     if wire.expire:
         conference.remove_relay(wire.id)
         return c2.Relay(wire.id, expire=True)

@@ -35,7 +35,7 @@ class SrtpProfile:
     salt_length: int
 
 
-# Preference order of the real bridge (bridge-media.md §3.1); numbers are libsrtp's.
+# Preference order of the real bridge (docs/bridge-media.md §3.1); numbers are libsrtp's.
 SRTP_AEAD_AES_128_GCM = SrtpProfile(b"SRTP_AEAD_AES_128_GCM", 7, 16, 12)
 SRTP_AES128_CM_SHA1_80 = SrtpProfile(b"SRTP_AES128_CM_SHA1_80", 1, 16, 14)
 SRTP_PROFILES = (SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_SHA1_80)

@@ -40,7 +40,7 @@ from .temporal import READERS as TEMPORAL_READERS, SAMPLE_INTERVAL, admit, note_
 
 HEADER = struct.Struct("!HII")  # sequence number, timestamp, SSRC: at offset 2
 SEQ_TS = struct.Struct("!HI")
-KEYFRAME_REQUEST_INTERVAL = 0.2  # bridge-media.md §4.4: one PLI per source per 200 ms at most
+KEYFRAME_REQUEST_INTERVAL = 0.2  # docs/bridge-media.md §4.4: one PLI per source per 200 ms at most
 VIDEO_TS_STEP = 3000  # 90 kHz at 30 fps: the gap placed between two layers' timestamps
 MAX_NACK_GAP = 64  # a larger jump is a restart or a burst a key frame repairs better
 HISTORY = 256  # power of two: packets kept per outgoing video stream for NACK retransmission

@@ -1,4 +1,4 @@
-"""Bandwidth probing towards one receiver (bridge-media.md §4.4; JVB's BandwidthProbing).
+"""Bandwidth probing towards one receiver (docs/bridge-media.md §4.4; JVB's BandwidthProbing).
 
 Sans-I/O. The estimator only grows while traffic proves the path (``bwe.py``), so a receiver whose
 allocation sends less than it would like, after a drop for instance, would stay there. While the

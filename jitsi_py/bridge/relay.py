@@ -1,4 +1,4 @@
-"""Octo relays (bridge-media.md §7, colibri2.md §3.3): one conference spread over several bridges.
+"""Octo relays (docs/bridge-media.md §7, docs/colibri2.md §3.3): one conference spread over several bridges.
 
 A :class:`Relay` is this bridge's link to one other bridge of the conference. Its transport is an
 endpoint's (ICE, DTLS, SRTP: :class:`~.conference.Endpoint` does it), with the roles the focus

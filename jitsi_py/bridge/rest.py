@@ -1,6 +1,6 @@
 """HTTP sides of the bridge: the private REST API (JVB_COLIBRI_PORT) and colibri-ws (public).
 
-Private (bridge-media.md §9): ``/about/health``, ``/about/version``, ``/metrics``, and with
+Private (docs/bridge-media.md §9): ``/about/health``, ``/about/version``, ``/metrics``, and with
 COLIBRI_REST_ENABLED ``/colibri/stats``, drain, and (with SHUTDOWN_REST_ENABLED too) shutdown. Drain
 and shutdown change the bridge: only peers in ``control_from`` may POST them (403 for the rest).
 Public: ``/colibri-ws/<server id>/<conference id>/<endpoint id>?pwd=`` carrying the bridge channel.

@@ -1,4 +1,4 @@
-"""A receiver's bounded set of outgoing SSRCs when it rewrites SSRCs (bridge-media.md §4.3, §6.2).
+"""A receiver's bounded set of outgoing SSRCs when it rewrites SSRCs (docs/bridge-media.md §4.3, §6.2).
 
 An endpoint that signalled the ``ssrc-rewriting`` capability gets no remote sources in Jingle: it
 learns from ``VideoSourcesMap``/``AudioSourcesMap`` which source and owner each SSRC carries, and

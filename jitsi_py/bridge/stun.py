@@ -1,5 +1,5 @@
 """Server-reflexive address discovery (RFC 8489 Binding) from the media port itself, so the
-mapping found is the one browsers will reach (JVB_STUN_SERVERS; bridge-media.md §1)."""
+mapping found is the one browsers will reach (JVB_STUN_SERVERS; docs/bridge-media.md §1)."""
 
 from __future__ import annotations
 

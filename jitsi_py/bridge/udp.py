@@ -1,4 +1,4 @@
-"""The one UDP media port every endpoint shares (bridge-media.md §1).
+"""The one UDP media port every endpoint shares (docs/bridge-media.md §1).
 
 Demultiplexing, in this order: a datagram from an address some endpoint validated goes to that
 endpoint (RTP/RTCP straight to its hot path, DTLS to its DTLS session, STUN to its ICE agent);

@@ -16,7 +16,7 @@ from .udp import MediaPort, open_media_socket
 log = logging.getLogger(__name__)
 
 VERSION = "2.3.0-jitsi-py"
-# stress_level = packet rate / this (bridge-media.md: JVB's packet-rate load threshold).
+# stress_level = packet rate / this (docs/colibri2.md §2: JVB's packet-rate load threshold).
 PACKET_RATE_CAPACITY = 50_000
 
 
@@ -114,7 +114,7 @@ class Videobridge:
             self._rate_mark = (now, c.packets_received, c.packets_sent, c.bytes_received, c.bytes_sent)
 
     def stats(self) -> dict[str, object]:
-        """JVB's stats names and meanings (colibri2.md §2)."""
+        """JVB's stats names and meanings (docs/colibri2.md §2)."""
         c = self.counters
         endpoints = [e for conf in self.conferences.values() for e in conf.endpoints.values()]
         packet_rate = self.rates[0] + self.rates[1]

@@ -1,4 +1,4 @@
-"""The bridge's XMPP side (colibri2.md §1-2, §6): a slixmpp client in the brewery MUC.
+"""The bridge's XMPP side (docs/colibri2.md §1-2, §6): a slixmpp client in the brewery MUC.
 
 Logs in as ``jvb@XMPP_AUTH_DOMAIN``, joins ``JVB_BREWERY_MUC`` with its nickname and re-sends its
 presence with ``<stats xmlns=colibri>`` every 5 s; answers ``conference-modify`` (Colibri2, in

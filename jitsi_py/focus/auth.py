@@ -1,4 +1,4 @@
-"""Who may start a conference when ENABLE_AUTH is on (focus.md §1.4): jicofo's XMPP-domain
+"""Who may start a conference when ENABLE_AUTH is on (docs/focus.md §1.4): jicofo's XMPP-domain
 authority, sans-I/O.
 
 A request from a JID of the login domain (``XMPP_DOMAIN``; users who logged in with a password

@@ -1,4 +1,4 @@
-"""The bridge brewery: asyncio glue that feeds :class:`BridgeTable` (focus.md §5).
+"""The bridge brewery: asyncio glue that feeds :class:`BridgeTable` (docs/focus.md §5).
 
 The focus sits in the brewery MUC, where every bridge's presence carries its ``<stats>``; a bridge
 that leaves, or fails a health check (the rules are :meth:`BridgeTable.health_checked`), is down,

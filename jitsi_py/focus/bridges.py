@@ -1,4 +1,4 @@
-"""The bridge table: brewery presence in, bridge choice out (focus.md §5.1-5.3). Sans-I/O.
+"""The bridge table: brewery presence in, bridge choice out (docs/focus.md §5.1-5.3). Sans-I/O.
 
 A bridge is known from its first brewery presence carrying ``<stats>``; it is forgotten when it
 leaves the brewery. A failed health check (:meth:`BridgeTable.health_checked` holds the rules) or

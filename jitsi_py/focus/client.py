@@ -205,7 +205,7 @@ class Focus:
         reply.xml.append(error_element(error, legacy_code=False))
         reply.send()
 
-    # --- conference request (focus.md §1) ---------------------------------------------------------
+    # --- conference request (docs/focus.md §1) ---------------------------------------------------------
 
     def _on_conference_iq(self, iq: slixmpp.Iq) -> None:
         if iq["type"] != "set":
@@ -255,7 +255,7 @@ class Focus:
         reply.send()
 
     def _requester(self, iq: slixmpp.Iq) -> str:
-        """The real requester: Prosody's client_proxy puts it in the resource (focus.md §1.1)."""
+        """The real requester: Prosody's client_proxy puts it in the resource (docs/focus.md §1.1)."""
         sender = iq["from"]
         if sender.bare == self.domains.focus_component and sender.resource:
             return sender.resource

@@ -1,4 +1,4 @@
-"""Colibri2, the focus's side (colibri2.md §3-5): which requests to make, what answers mean.
+"""Colibri2, the focus's side (docs/colibri2.md §3-5): which requests to make, what answers mean.
 
 The wire codec is ``common/stanzas/colibri2.py``; this module only decides the requests' content
 (one endpoint per create, ``source-names`` always, ``ice-controlling``, SCTP) and turns answers into

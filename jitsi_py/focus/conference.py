@@ -238,7 +238,7 @@ class Conference:
         self._maybe_invite(now)
 
     def bridge_down(self, jid: str, now: float) -> None:
-        """The bridge left or failed: every participant on it is moved (focus.md §5.5)."""
+        """The bridge left or failed: every participant on it is moved (docs/focus.md §5.5)."""
         session = self.sessions.pop(jid, None)
         if session is None:
             return
@@ -332,7 +332,7 @@ class Conference:
             self._broadcast("source-remove", participant.nick, removed)
 
     def _on_session_info(self, participant: Participant, jingle: Jingle, now: float) -> None:
-        """An in-place ICE restart request (focus.md §3.5); other session-info is informational."""
+        """An in-place ICE restart request (docs/focus.md §3.5); other session-info is informational."""
         if jingle.bridge_session is None or not jingle.bridge_session.ice_restart:
             return
         if jingle.bridge_session.id != participant.session_id:
@@ -359,7 +359,7 @@ class Conference:
         if restart:
             self._invite(participant, now)
 
-    # --- mute (focus.md §6) -------------------------------------------------------------------------
+    # --- mute (docs/focus.md §6) -------------------------------------------------------------------------
 
     def mute(self, actor_nick: str, request: MuteIq) -> None:
         actor = self.participants.get(actor_nick)
@@ -380,7 +380,7 @@ class Conference:
 
     def av_moderation(self, media: str, *, enabled: bool | None = None,
                       whitelist: list[str] | None = None) -> None:
-        """State from the av_moderation component (prosody-modules.md §8): the bridge drops the
+        """State from the av_moderation component (docs/client-xmpp.md §8.6): the bridge drops the
         media of non-moderators who are not on the whitelist while moderation is on."""
         if media not in ("audio", "video"):
             return
@@ -710,7 +710,7 @@ class JingleRule(NamedTuple):
 
 OFFERED_OR_ACTIVE = frozenset({"offered", "active"})
 ACTIVE = frozenset({"active"})
-# Jingle from a participant, by action (focus.md §3). Out of its states an action is
+# Jingle from a participant, by action (docs/focus.md §3). Out of its states an action is
 # ``unexpected-request``; actions jicofo takes but never implements are ``None``, answered
 # ``feature-not-implemented``. The codec refuses any other action as ``bad-request``.
 JINGLE_ACTIONS: dict[str, JingleRule | None] = {

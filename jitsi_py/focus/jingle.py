@@ -1,4 +1,4 @@
-"""The focus's Jingle: the offer it makes, what it reads from answers (focus.md §3-4). Pure.
+"""The focus's Jingle: the offer it makes, what it reads from answers (docs/focus.md §3-4). Pure.
 
 ``Offer`` holds the codecs and header extensions chosen from settings; ``session_initiate``
 copies the bridge's transport into every content, adds the sources of the others (JSON for

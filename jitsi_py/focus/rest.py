@@ -1,4 +1,4 @@
-"""Jicofo's REST surface on JICOFO_REST_PORT (focus.md §7): health, version, stats, metrics."""
+"""Jicofo's REST surface on JICOFO_REST_PORT (docs/focus.md §7): health, version, stats, metrics."""
 
 from __future__ import annotations
 

@@ -118,7 +118,7 @@ class RoomTracker(Mapping[str, Room]):
         focus.flush(room)
 
     async def _configure(self, room_jid: str, created: bool) -> None:
-        """Unlock a new room and make it non-anonymous (focus.md §2.1)."""
+        """Unlock a new room and make it non-anonymous (docs/focus.md §2.1)."""
         xmpp = self.focus.xmpp
         iq = xmpp.make_iq_get(queryxmlns=ns.MUC_OWNER, ito=room_jid)
         try:

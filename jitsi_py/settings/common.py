@@ -25,7 +25,7 @@ SERVICE_PASSWORDS = (
 
 @dataclass(frozen=True)
 class Domains:
-    """The XMPP naming of docker-jitsi-meet (protocol/README.md §1.1)."""
+    """The XMPP naming of docker-jitsi-meet (docs/deployment.md §4.1)."""
 
     domain: str = env("XMPP_DOMAIN", "meet.jitsi")
     auth: str = env("XMPP_AUTH_DOMAIN", "auth.meet.jitsi")

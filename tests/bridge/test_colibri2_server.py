@@ -1,4 +1,4 @@
-"""Colibri2 server rules of the real bridge (colibri2.md §3, §5), without XMPP."""
+"""Colibri2 server rules of the real bridge (docs/colibri2.md §3, §5), without XMPP."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The Colibri2 codec against the request and answer shapes jicofo and JVB exchange (colibri2.md §3-5)."""
+"""The Colibri2 codec against the request and answer shapes jicofo and JVB exchange (docs/colibri2.md §3-5)."""
 
 from xml.etree.ElementTree import fromstring, tostring
 

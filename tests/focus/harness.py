@@ -118,7 +118,7 @@ async def connect(client: slixmpp.ClientXMPP, port: int) -> None:
 
 
 class ScriptedBridge:
-    """Answers Colibri2 as the real bridge's answers are shaped (colibri2.md §4); records requests."""
+    """Answers Colibri2 as the real bridge's answers are shaped (docs/colibri2.md §4); records requests."""
 
     def __init__(self, nick: str, port: int, *, stress: float = 0.1, ufrag: str | None = None) -> None:
         self.nick = nick

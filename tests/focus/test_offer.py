@@ -1,5 +1,5 @@
 """Codecs and header extensions of the offer follow the settings and the participant's features
-(focus.md §3.1), in jicofo's order."""
+(docs/focus.md §3.1), in jicofo's order."""
 
 from jitsi_py.common.stanzas.jitsi import (
     DEFAULT_FEATURES, FEATURE_AUDIO, FEATURE_OPUS_RED, FEATURE_REMB, FEATURE_RTX, FEATURE_TCC, FEATURE_VIDEO,

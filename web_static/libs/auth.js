@@ -1,4 +1,4 @@
-// Logging in when the deployment has ENABLE_AUTH (client-xmpp.md §10, focus.md §1.4).
+// Logging in when the deployment has ENABLE_AUTH (docs/client-xmpp.md §10, docs/focus.md §1.4).
 //
 // internal/ldap: the main domain takes passwords only, and the meeting connection logs in there
 // with SASL PLAIN. With guests (config.hosts.anonymousdomain) everyone first connects anonymously

@@ -1,4 +1,4 @@
-// The bridge channel (bridge-media.md §5-6): JSON messages over the SCTP data channel or the
+// The bridge channel (docs/bridge-media.md §5-6): JSON messages over the SCTP data channel or the
 // colibri-ws WebSocket. Receiver constraints are computed by a pure function so they can be tested.
 
 // Which layer each tile needs: the on-stage source in full, the others as thumbnails.

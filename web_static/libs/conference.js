@@ -38,7 +38,7 @@ export class ConferenceError extends Error {
     }
 }
 
-// The room name as the app makes it: NFKC, lower case, URI-encoded (client-xmpp.md §1.1, §7.1).
+// The room name as the app makes it: NFKC, lower case, URI-encoded (docs/client-xmpp.md §1.1, §7.1).
 export function roomNode(name) {
     let decoded = name;
     try {
@@ -62,7 +62,7 @@ function machineUid() {
     return uid;
 }
 
-// The focus's authentication session (focus.md §1.4): kept after an authenticated conference
+// The focus's authentication session (docs/focus.md §1.4): kept after an authenticated conference
 // request and presented on later ones, so a returning user of this browser is recognised without
 // a password for as long as the focus keeps it (ENABLE_AUTO_LOGIN, JICOFO_AUTH_LIFETIME); dropped
 // when the focus no longer knows it, and on logout.
@@ -148,7 +148,7 @@ export class Conference {
         }
     }
 
-    // XEP-0215 (client-xmpp.md §6.2): for the bridge only TURN over TCP is worth keeping.
+    // XEP-0215 (docs/client-xmpp.md §6.2): for the bridge only TURN over TCP is worth keeping.
     async discoverIceServers() {
         this.iceServers = [];
         try {

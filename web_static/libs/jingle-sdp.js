@@ -1,4 +1,4 @@
-// Jingle (focus.md §3) <-> SDP for a browser answering the focus's offer, in Unified Plan.
+// Jingle (docs/focus.md §3) <-> SDP for a browser answering the focus's offer, in Unified Plan.
 //
 // The focus is the offerer. We keep a *layout*: the ordered list of m-lines of the offer we feed
 // to setRemoteDescription. mid 0/1/2 are the audio/video/data contents of the Jingle offer (our own

@@ -1,4 +1,4 @@
-// Remote media sources as the focus signals them (focus.md §4): the compact JSON form and the XML
+// Remote media sources as the focus signals them (docs/focus.md §4): the compact JSON form and the XML
 // <source>/<ssrc-group> form, both turned into one model keyed by source name.
 //
 // A source: { name, owner, media: 'audio'|'video', videoType: 'camera'|'desktop'|undefined,

@@ -1,5 +1,5 @@
 // An XMPP client for the browser: RFC 7395 WebSocket framing (BOSH, XEP-0124/0206, as fallback),
-// SASL ANONYMOUS/PLAIN, resource binding, IQ tracking, ping answering (client-xmpp.md §1-5).
+// SASL ANONYMOUS/PLAIN, resource binding, IQ tracking, ping answering (docs/client-xmpp.md §1-5).
 //
 // `XmppCore` is the protocol without I/O: elements in (`receive`), elements out (`onSend`),
 // events out (`onEvent`). `WebSocketTransport` and `BoshTransport` only move elements.
@@ -370,7 +370,7 @@ export class XmppConnection {
         throw lastError || new Error('no XMPP transport configured');
     }
 
-    // client-xmpp.md §5: a ping every 10 s; two unanswered in a row mean the link is dead even if
+    // docs/client-xmpp.md §5: a ping every 10 s; two unanswered in a row mean the link is dead even if
     // the socket has not noticed yet.
     startPings() {
         let missed = 0;
@@ -404,7 +404,7 @@ export class XmppConnection {
     }
 }
 
-// `room` is already URI-encoded by the app (client-xmpp.md §1.1) and is sent as it is.
+// `room` is already URI-encoded by the app (docs/client-xmpp.md §1.1) and is sent as it is.
 export function withQuery(url, query) {
     const entries = Object.entries(query).filter(([, v]) => v !== undefined && v !== null && v !== '');
     if (!entries.length) return url;

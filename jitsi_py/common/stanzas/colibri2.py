@@ -4,7 +4,7 @@ Both sides use it: the focus builds :class:`ConferenceModify` and reads :class:`
 the bridge does the reverse. Elements are ``xml.etree.ElementTree`` elements (slixmpp carries the
 same type: append ``to_element()`` to ``iq.xml``; hand ``iq.xml.find(CONFERENCE_MODIFY)`` to
 :func:`parse_conference_modify`). Bad input raises :class:`Colibri2Error` with a precise message;
-the caller turns it into ``bad-request``. ``colibri2.md`` §3-5 is the reference.
+the caller turns it into ``bad-request``. docs/colibri2.md §3-5 is the reference.
 
 Building a request (focus side)::
 
@@ -37,7 +37,7 @@ NS = NS_COLIBRI2
 CONFERENCE_MODIFY = q(NS, "conference-modify")
 CONFERENCE_MODIFIED = q(NS, "conference-modified")
 
-# Lower-cased enum names of the real bridge's Colibri2Error.Reason (colibri2.md §5).
+# Lower-cased enum names of the real bridge's Colibri2Error.Reason (docs/colibri2.md §5).
 REASON_CONFERENCE_NOT_FOUND = "conference_not_found"
 REASON_CONFERENCE_ALREADY_EXISTS = "conference_already_exists"
 REASON_GRACEFUL_SHUTDOWN = "graceful_shutdown"
@@ -48,7 +48,7 @@ CAPABILITY_SOURCE_NAMES = "source-names"
 CAPABILITY_SSRC_REWRITING = "ssrc-rewriting"
 CAPABILITY_PRIVATE_ADDRESS_CONNECTIVITY = "private-address-connectivity"
 
-# The bridge's own feedback sources in every answer that creates something (colibri2.md §4).
+# The bridge's own feedback sources in every answer that creates something (docs/colibri2.md §4).
 FEEDBACK_AUDIO = "jvb-a0"
 FEEDBACK_VIDEO = "jvb-v0"
 
@@ -209,7 +209,7 @@ class MediaSource:
         elem = SubElement(parent, q(NS, "media-source"), type=self.type, id=self.id)
         _flag(elem, "synthetic", self.synthetic)
         for source in self.sources:
-            # Sources sent over Colibri2 carry neither msid nor owner (colibri2.md §3.6).
+            # Sources sent over Colibri2 carry neither msid nor owner (docs/colibri2.md §3.4).
             source.to_element(elem, msid=False, owner=False)
         for group in self.ssrc_groups:
             group.to_element(elem)
@@ -311,7 +311,7 @@ class RelayEndpoint:
 
 @dataclass
 class Relay:
-    """``<relay>``: a bridge-to-bridge transport (colibri2.md §3.3)."""
+    """``<relay>``: a bridge-to-bridge transport (docs/colibri2.md §3.3)."""
 
     id: str
     create: bool = False
@@ -439,7 +439,7 @@ def parse_conference_modified(elem: Element | None) -> ConferenceModified:
 
 
 def reason_element(reason: str, endpoint_id: str | None = None) -> Element:
-    """The application-specific child of an IQ ``<error>`` (colibri2.md §5)."""
+    """The application-specific child of an IQ ``<error>`` (docs/colibri2.md §5)."""
     elem = Element(q(NS, "error"), reason=reason)
     if endpoint_id is not None:
         SubElement(elem, q(NS, "endpoint"), id=endpoint_id)

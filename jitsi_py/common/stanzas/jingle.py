@@ -6,7 +6,7 @@ Plain dataclasses and ``xml.etree.ElementTree`` elements, so any XMPP library ca
 precise message on bad input; the caller turns it into an XMPP ``bad-request``.
 
 The same transport, payload-type, header-extension and source elements appear inside Colibri2
-(``colibri2.md`` §3.2), which is why they are separate classes with their own codec.
+(docs/colibri2.md §3.2), which is why they are separate classes with their own codec.
 
 Reading and answering an offer (a participant's side)::
 
@@ -48,7 +48,7 @@ NS_COLIBRI2 = "jitsi:colibri2"
 NS_JITMEET = ns.JITSI_MEET
 NS_FOCUS = ns.JITSI_FOCUS
 
-# Actions jicofo accepts from a participant (focus.md §3); the legacy names map onto the new ones.
+# Actions jicofo accepts from a participant (docs/focus.md §3); the legacy names map onto the new ones.
 ACTIONS = frozenset({
     "session-initiate", "session-accept", "session-info", "session-terminate",
     "transport-info", "transport-accept", "transport-reject", "transport-replace",

@@ -1,9 +1,9 @@
 """Jitsi's own XMPP extensions: a wire codec, no behaviour.
 
-* the conference request and logout IQs of ``http://jitsi.org/protocol/focus`` (``focus.md`` §1);
-* presence extensions the focus reads or writes (``focus.md`` §2, ``colibri2.md`` §2);
-* the compact JSON source format (``focus.md`` §4.1);
-* the mute IQ (``focus.md`` §6) and the bridge health check.
+* the conference request and logout IQs of ``http://jitsi.org/protocol/focus`` (docs/focus.md §1);
+* presence extensions the focus reads or writes (docs/focus.md §2, docs/colibri2.md §2);
+* the compact JSON source format (docs/focus.md §4.1);
+* the mute IQ (docs/focus.md §6) and the bridge health check.
 
 Plain dataclasses over ``xml.etree.ElementTree`` elements, like ``jingle.py``; bad input raises
 :class:`JitsiStanzaError` with a precise message. For example::
@@ -34,7 +34,7 @@ MUTE_NAMESPACES = {NS_MUTE_AUDIO: "audio", NS_MUTE_VIDEO: "video", NS_MUTE_DESKT
 NS_CAPS = ns.CAPS
 NS_ETHERPAD = "http://jitsi.org/jitmeet/etherpad"
 
-# Disco features of a participant the focus acts on (focus.md §2.2).
+# Disco features of a participant the focus acts on (docs/focus.md §2.2).
 FEATURE_AUDIO = "urn:xmpp:jingle:apps:rtp:audio"
 FEATURE_VIDEO = "urn:xmpp:jingle:apps:rtp:video"
 FEATURE_SCTP = "urn:xmpp:jingle:transports:dtls-sctp:1"
@@ -54,7 +54,7 @@ class JitsiStanzaError(ValueError):
     """A malformed Jitsi extension; the message names the element and the fault."""
 
 
-# --- Conference request (focus.md §1) -------------------------------------------------------------
+# --- Conference request (docs/focus.md §1) -------------------------------------------------------------
 
 @dataclass
 class ConferenceIq:
@@ -108,7 +108,7 @@ class ConferenceIq:
 @dataclass
 class LogoutIq:
     """``<logout xmlns=focus>``: the request names the authentication session to end; the answer
-    may carry a URL the user should visit to finish logging out (focus.md §1.3), form-encoded on
+    may carry a URL the user should visit to finish logging out (docs/focus.md §1.3), form-encoded on
     the wire as jicofo writes it."""
 
     session_id: str | None = None
@@ -155,7 +155,7 @@ def build_bridge_stats(stats: Mapping[str, object]) -> Element:
 
 @dataclass
 class ParticipantPresence:
-    """What the focus reads from a participant's MUC presence (focus.md §2.2)."""
+    """What the focus reads from a participant's MUC presence (docs/focus.md §2.2)."""
 
     region: str | None = None
     stats_id: str | None = None
@@ -244,7 +244,7 @@ def healthcheck() -> Element:
     return Element(q(NS_HEALTHCHECK, "healthcheck"))
 
 
-# --- Compact JSON sources (focus.md §4.1) ---------------------------------------------------------
+# --- Compact JSON sources (docs/focus.md §4.1) ---------------------------------------------------------
 
 _GROUP_CODES = {"SIM": "s", "FID": "f"}
 _GROUP_SEMANTICS = {code: semantics for semantics, code in _GROUP_CODES.items()}

@@ -3,7 +3,7 @@
 Login is SASL ANONYMOUS; the JWT comes from the ``?token=`` query of the WebSocket/BOSH URL
 (``Attempt.query``) or, when the URL has none, from the request's ``Authorization: Bearer``
 header (``Attempt.bearer``), as upstream's current token module reads it. Checks, in upstream's
-order (prosody-modules.md §1.2):
+order (docs/client-xmpp.md §2.2):
 
 1. no token: refused ("token required") unless ``JWT_ALLOW_EMPTY``, which lets the session in as
    an anonymous one;
