@@ -15,7 +15,7 @@ import secrets
 
 from aiohttp import WSMsgType, web
 
-from ..common.httpserver import address_in
+from ..common.addresses import Networks
 from ..common.log import Throttled
 from ..settings.fields import Network
 from .channel import ChannelError, MessageHandler, Tasks
@@ -31,10 +31,11 @@ def private_app(bridge: Videobridge, *, colibri_rest: bool, shutdown_rest: bool,
     app = web.Application()
 
     refusals = Throttled(log)
+    controllers = Networks(control_from)
 
     def control(handler):
         async def checked(request):
-            if not address_in(request.remote or "", control_from):
+            if request.remote not in controllers:
                 refusals.log(logging.WARNING, "bridge: %s %s refused to %s (JITSI_PY_JVB_REST_CONTROL_FROM)",
                              request.method, request.path, request.remote)
                 raise web.HTTPForbidden(text="not from here\n")

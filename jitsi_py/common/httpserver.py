@@ -13,7 +13,6 @@ WebSocket) no clock runs here.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import ssl
 import sys
@@ -24,7 +23,7 @@ from aiohttp.http import HttpProcessingError
 from aiohttp.streams import StreamReader
 
 from ..settings.common import HttpLimits
-from ..settings.fields import Network
+from .addresses import Networks, ip_of, subscriber
 from .log import Throttled
 
 logger = logging.getLogger("jitsi_py.http")
@@ -33,23 +32,6 @@ logger = logging.getLogger("jitsi_py.http")
 # and answers unparsable requests where no application hook sees the response: its module default
 # is the one place that covers every response.
 SERVER = "jitsi-py"
-IPV6_PREFIX = 64  # one host's share of IPv6 space: per-address caps count a /64 as one address
-
-
-def address_in(address: str, networks: tuple[Network, ...]) -> bool:
-    """Whether a peer address (as the socket gives it, IPv4-mapped or scoped IPv6 too) is in ``networks``."""
-    ip = _ip(address)
-    return ip is not None and any(ip in network for network in networks)
-
-
-def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
 
 
 class HttpListener:
@@ -58,6 +40,7 @@ class HttpListener:
     def __init__(self, name: str, limits: HttpLimits) -> None:
         self.name = name
         self.limits = limits
+        self.trusted = Networks(limits.trusted_proxies)
         self.connections = 0
         self.per_address: dict[str, int] = {}
         self.refused = 0
@@ -108,12 +91,9 @@ class HttpListener:
         self._log.log(level, "http %s: " + msg, self.name, *args, exc_info=exc_info)
 
     def _key(self, address: str) -> str:
-        ip = _ip(address)
-        if ip is None or any(ip in network for network in self.limits.trusted_proxies):
+        if ip_of(address) is None or address in self.trusted:
             return ""
-        if isinstance(ip, ipaddress.IPv6Address):
-            return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
-        return str(ip)
+        return subscriber(address) or ""
 
     def _refuse(self, address: str, why: str, *args: object) -> None:
         self.refused += 1

@@ -5,8 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .auth import AuthBackends
-from .fields import (boolean, bounded, csv, duration, env, integer, nested, number, port_number, rate, secret,
-                     size, text, url)
+from .fields import (
+    Network,
+    boolean,
+    bounded,
+    csv,
+    duration,
+    env,
+    integer,
+    nested,
+    networks,
+    number,
+    port_number,
+    rate,
+    secret,
+    size,
+    text,
+    url,
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +121,7 @@ class XmppServer:
     interfaces: tuple[str, ...] = env("PROSODY_INTERFACES", "*", csv)
     require_encryption: bool = env("PROSODY_C2S_REQUIRE_ENCRYPTION", "1", boolean)
     websocket: bool = env("ENABLE_XMPP_WEBSOCKET", "1", boolean)
-    trusted_proxies: tuple[str, ...] = env("PROSODY_TRUSTED_PROXIES", "127.0.0.1,::1", csv)
+    trusted_proxies: tuple[Network, ...] = env("PROSODY_TRUSTED_PROXIES", "127.0.0.1,::1", networks)
     admins: tuple[str, ...] = env("PROSODY_ADMINS", "", csv)
     guest_auth_type: str = env("PROSODY_GUEST_AUTH_TYPE", "jitsi-anonymous", text)
     accounts: ServiceAccounts = nested(ServiceAccounts)

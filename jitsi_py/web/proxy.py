@@ -1,8 +1,10 @@
 """Reverse proxying as nginx's meet.conf does it: plain HTTP requests and WebSocket upgrades.
 
 The caller always supplies the target URL from configuration; nothing here reads a host from the
-request. Hop-by-hop headers are dropped both ways, ``X-Forwarded-For`` is set, and ``Host`` is
-replaced when the route asks (nginx sends ``Host: XMPP_DOMAIN`` to Prosody).
+request. Hop-by-hop headers are dropped both ways, the peer is appended to ``X-Forwarded-For`` as
+nginx's ``$proxy_add_x_forwarded_for`` does (a peer that is not a trusted proxy starts the list
+afresh: what it wrote there proves nothing), and ``Host`` is replaced when the route asks (nginx
+sends ``Host: XMPP_DOMAIN`` to Prosody).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Callable
 
 import aiohttp
 from aiohttp import WSMsgType, web
+
+from ..common.addresses import Networks
 
 logger = logging.getLogger("jitsi_py.web.proxy")
 
@@ -29,20 +33,22 @@ def is_websocket_upgrade(request: web.Request) -> bool:
             and "upgrade" in request.headers.get("Connection", "").lower())
 
 
-def forwarded_headers(request: web.Request, host: str | None) -> dict[str, str]:
+def forwarded_headers(request: web.Request, host: str | None, trusted: Networks) -> dict[str, str]:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     if host:
         headers["Host"] = host
     if request.remote:
-        headers["X-Forwarded-For"] = request.remote
+        earlier = request.headers.get("X-Forwarded-For") if request.remote in trusted else None
+        headers["X-Forwarded-For"] = f"{earlier}, {request.remote}" if earlier else request.remote
     return headers
 
 
 class Proxy:
     """One aiohttp client session for every proxied request of a web service."""
 
-    def __init__(self, timeout: float, on_websocket: Callable[[int], None] | None = None) -> None:
+    def __init__(self, timeout: float, trusted: Networks, on_websocket: Callable[[int], None] | None = None) -> None:
         self._timeout = timeout
+        self._trusted = trusted
         self._session: aiohttp.ClientSession | None = None
         self._on_websocket = on_websocket or (lambda delta: None)
         self._sockets: set[web.WebSocketResponse] = set()
@@ -66,7 +72,7 @@ class Proxy:
         body = await request.read()
         try:
             async with self._session.request(
-                request.method, target, headers=forwarded_headers(request, host), data=body or None,
+                request.method, target, headers=forwarded_headers(request, host, self._trusted), data=body or None,
                 allow_redirects=False,
             ) as upstream:
                 payload = await upstream.read()
@@ -84,7 +90,7 @@ class Proxy:
         ws_target = "ws" + target[4:] if target.startswith("http") else target
         try:
             upstream = await self._session.ws_connect(
-                ws_target, protocols=offered, headers=forwarded_headers(request, host),
+                ws_target, protocols=offered, headers=forwarded_headers(request, host, self._trusted),
                 autoping=False, max_msg_size=0,
             )
         except aiohttp.WSServerHandshakeError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..common.addresses import Networks
 from ..common.httpserver import HttpListener
 from ..common.startup import Ready, binding, unobserved
 from ..common.tls import ensure_self_signed, server_context
@@ -38,7 +39,8 @@ def make_state(settings: Settings) -> WebState:
         config_js=build_config_js(settings, _read_custom(config_dir / "custom-config.js")),
         interface_config_js=build_interface_config_js(_read_custom(config_dir / "custom-interface_config.js")),
         acme=Http01Responder(),
-        proxy=Proxy(settings.web.routes.proxy_timeout, on_websocket=metrics.websockets.inc),
+        proxy=Proxy(settings.web.routes.proxy_timeout, Networks(settings.common.http.trusted_proxies),
+                    on_websocket=metrics.websockets.inc),
         metrics=metrics,
     )
 

@@ -27,12 +27,13 @@ from collections import OrderedDict
 from aiohttp import web
 
 from ..common import ns
+from ..common.addresses import Networks
 from ..common.aio import Rearm
 from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, escape_attr, parse_document
+from ..settings.fields import Network
 from .c2s import C2SSession, SessionLimits
 from .router import Router
 from .tcp import RateLimit
-from .proxies import TrustedProxies
 from .websocket import bearer_token, client_address
 
 logger = logging.getLogger(__name__)
@@ -304,7 +305,7 @@ async def _wait_for(awaitable, timeout: float) -> bool:
 class BoshEndpoint:
     def __init__(self, router: Router, limits: SessionLimits, parser_limits: dict[str, int], body_limit: int,
                  max_wait: float, max_inactivity: float, polling: float, max_requests: int,
-                 trusted_proxies: tuple[str, ...], rate: float | None = None) -> None:
+                 trusted_proxies: tuple[Network, ...], rate: float | None = None) -> None:
         self.router = router
         self.limits = limits
         self.parser_limits = {**parser_limits, "max_stanza_size": body_limit}
@@ -314,7 +315,7 @@ class BoshEndpoint:
         self.polling = polling
         self.rate = rate  # bytes/s read per session, as on c2s TCP; None: no limit
         self.max_hold = max(1, max_requests - 1)
-        self.trusted_proxies = TrustedProxies(trusted_proxies)
+        self.trusted_proxies = Networks(trusted_proxies)
         self.sessions: dict[str, BoshSession] = {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

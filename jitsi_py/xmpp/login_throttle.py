@@ -26,12 +26,12 @@ key whose failures all left the window is dropped as soon as the table is next w
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Callable, Container, Generic, TypeVar
 
+from ..common.addresses import subscriber
 from ..common.jid import MAX_PART
 from .auth.base import AuthFailure
 
@@ -59,21 +59,6 @@ class Guess:
         self.account: str | None = None
 
 
-def address_key(ip: str | None) -> str | None:
-    """IPv6 clients are counted per /64, what one subscriber usually holds; IPv4 per address."""
-    if not ip:
-        return None
-    try:
-        parsed = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if parsed.version == 6:
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.IPv6Network((parsed, 64), strict=False).network_address) + "/64"
-    return str(parsed)
-
-
 class LoginThrottle:
     def __init__(self, limits: ThrottleLimits) -> None:
         self.limits = limits
@@ -84,7 +69,7 @@ class LoginThrottle:
 
     def start(self, ip: str | None, now: float) -> Guess:
         """A password login from ``ip`` begins; raises ``temporary-auth-failure`` past the limit."""
-        key = address_key(ip)
+        key = subscriber(ip)
         guess = Guess(key, now)
         limit = self.limits.per_address
         if key is None or not limit or ip in self.limits.exempt:

@@ -19,9 +19,10 @@ from typing import Callable
 from xml.etree.ElementTree import Element, SubElement
 
 from ..common import jid as jids
+from ..common import ns
+from ..common.addresses import Networks
 from ..common.aio import Rearm
 from ..common.errors import StanzaError, error_reply
-from ..common import ns
 from ..common.xmlstream import serialize, split_for_fanout, to_attribute
 from ..settings import Settings
 from .auth import ask
@@ -30,7 +31,6 @@ from .c2s import IQ, MESSAGE, PRESENCE, C2SSession
 from .component import Component, Origin
 from .login_throttle import LoginThrottle, ThrottleLimits
 from .metrics import XmppMetrics
-from .proxies import TrustedProxies
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class Router:
         self.logins = LoginThrottle(ThrottleLimits(
             per_address=limits.login_failures_per_address, per_account=limits.login_failures_per_account,
             window=limits.login_failure_window, max_delay=limits.login_max_delay,
-            table_size=limits.login_throttle_table_size, exempt=TrustedProxies(settings.xmpp.trusted_proxies)))
+            table_size=limits.login_throttle_table_size, exempt=Networks(settings.xmpp.trusted_proxies)))
         metrics.watch(self)
 
     # --- registration ------------------------------------------------------------------------

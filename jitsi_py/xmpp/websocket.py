@@ -18,10 +18,11 @@ from xml.etree.ElementTree import Element
 from aiohttp import WSMsgType, web
 
 from ..common import ns
+from ..common.addresses import Networks
 from ..common.aio import Rearm
 from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, XmlStreamParser
+from ..settings.fields import Network
 from .c2s import C2SSession, SessionLimits
-from .proxies import TrustedProxies
 from .router import Router
 from .tcp import MAX_WRITE_BUFFER, RateLimit, hibernate
 
@@ -57,8 +58,8 @@ class FrameParser:
         return out
 
 
-def client_address(request: web.Request, trusted_proxies: TrustedProxies) -> str | None:
-    """The client's IP (``proxies.py``): the peer's, or the last ``X-Forwarded-For`` hop no trusted proxy wrote."""
+def client_address(request: web.Request, trusted_proxies: Networks) -> str | None:
+    """The client's IP: the peer's, or the last ``X-Forwarded-For`` hop no trusted proxy wrote."""
     return trusted_proxies.client(request.remote, request.headers.get("X-Forwarded-For"))
 
 
@@ -161,13 +162,13 @@ class WebSocketLink:
 
 class WebSocketEndpoint:
     def __init__(self, router: Router, limits: SessionLimits, parser_limits: dict[str, int],
-                 rate: float | None, frame_limit: int, trusted_proxies: tuple[str, ...]) -> None:
+                 rate: float | None, frame_limit: int, trusted_proxies: tuple[Network, ...]) -> None:
         self.router = router
         self.limits = limits
         self.parser_limits = parser_limits
         self.rate = rate
         self.frame_limit = frame_limit
-        self.trusted_proxies = TrustedProxies(trusted_proxies)
+        self.trusted_proxies = Networks(trusted_proxies)
         self.connections: set[WebSocketLink] = set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

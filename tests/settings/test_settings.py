@@ -1,3 +1,4 @@
+import ipaddress
 import os
 import stat
 import subprocess
@@ -45,7 +46,7 @@ UPSTREAM_DEFAULTS = {
     "PROSODY_HTTP_PORT": 5280,
     "PROSODY_C2S_LIMIT": 10 * 1024,
     "PROSODY_C2S_REQUIRE_ENCRYPTION": True,
-    "PROSODY_TRUSTED_PROXIES": ("127.0.0.1", "::1"),
+    "PROSODY_TRUSTED_PROXIES": (ipaddress.ip_network("127.0.0.1"), ipaddress.ip_network("::1")),
     "PROSODY_GUEST_AUTH_TYPE": "jitsi-anonymous",
     "PROSODY_RESERVATION_ENABLED": False,
     "STUN_PORT": 443,

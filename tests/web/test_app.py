@@ -108,6 +108,18 @@ async def test_bosh_proxy_adds_prefix_and_host(client_factory, upstream):
     assert seen[-1]["query"] == {"prefix": ""}
 
 
+async def test_the_proxy_appends_to_a_trusted_proxys_forwarded_for_and_replaces_anyone_elses(client_factory,
+                                                                                              upstream):
+    server, seen = upstream
+    behind_ours = await client_factory(XMPP_BOSH_URL_BASE=f"http://127.0.0.1:{server.port}")
+    await behind_ours.post("/http-bind", data="<body/>", headers={"X-Forwarded-For": "192.0.2.7"})
+    assert seen[-1]["xff"] == "192.0.2.7, 127.0.0.1"
+    untrusted = await client_factory(XMPP_BOSH_URL_BASE=f"http://127.0.0.1:{server.port}",
+                                     JITSI_PY_HTTP_TRUSTED_PROXIES="192.0.2.1")
+    await untrusted.post("/http-bind", data="<body/>", headers={"X-Forwarded-For": "6.6.6.6"})
+    assert seen[-1]["xff"] == "127.0.0.1"
+
+
 async def test_xmpp_websocket_proxy(client_factory, upstream):
     server, seen = upstream
     client = await client_factory(XMPP_BOSH_URL_BASE=f"http://127.0.0.1:{server.port}")
