@@ -51,6 +51,14 @@ JITSI_MUTE_DESKTOP = "http://jitsi.org/jitmeet/desktop"
 COLIBRI = "http://jitsi.org/protocol/colibri"  # the bridge's <stats> in brewery presence
 JINGLE_DTLS = "urn:xmpp:jingle:apps:dtls:0"  # XEP-0320
 JINGLE_ICE_UDP = "urn:xmpp:jingle:transports:ice-udp:1"  # XEP-0176
+JINGLE_RTP = "urn:xmpp:jingle:apps:rtp:1"  # XEP-0167
+JINGLE_SSMA = "urn:xmpp:jingle:apps:rtp:ssma:0"  # XEP-0339
+JINGLE_RTCP_FB = "urn:xmpp:jingle:apps:rtp:rtcp-fb:0"  # XEP-0293
+JINGLE_HDREXT = "urn:xmpp:jingle:apps:rtp:rtp-hdrext:0"  # XEP-0294
+JINGLE_GROUPING = "urn:xmpp:jingle:apps:grouping:0"  # XEP-0338
+JINGLE_DTLS_SCTP = "urn:xmpp:jingle:transports:dtls-sctp:1"  # XEP-0343
+COLIBRI2 = "jitsi:colibri2"
+JITSI_ETHERPAD = "http://jitsi.org/jitmeet/etherpad"
 
 
 def tag(namespace: str, local: str) -> str:

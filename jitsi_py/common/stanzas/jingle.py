@@ -35,16 +35,16 @@ from .. import ns
 
 NS_JINGLE = ns.JINGLE
 NS_JINGLE_ERRORS = ns.JINGLE_ERRORS
-NS_RTP = "urn:xmpp:jingle:apps:rtp:1"
-NS_ICE_UDP = "urn:xmpp:jingle:transports:ice-udp:1"
-NS_DTLS = "urn:xmpp:jingle:apps:dtls:0"
-NS_SSMA = "urn:xmpp:jingle:apps:rtp:ssma:0"
-NS_RTCP_FB = "urn:xmpp:jingle:apps:rtp:rtcp-fb:0"
-NS_HDREXT = "urn:xmpp:jingle:apps:rtp:rtp-hdrext:0"
-NS_GROUPING = "urn:xmpp:jingle:apps:grouping:0"
-NS_DTLS_SCTP = "urn:xmpp:jingle:transports:dtls-sctp:1"
-NS_COLIBRI = "http://jitsi.org/protocol/colibri"
-NS_COLIBRI2 = "jitsi:colibri2"
+NS_RTP = ns.JINGLE_RTP
+NS_ICE_UDP = ns.JINGLE_ICE_UDP
+NS_DTLS = ns.JINGLE_DTLS
+NS_SSMA = ns.JINGLE_SSMA
+NS_RTCP_FB = ns.JINGLE_RTCP_FB
+NS_HDREXT = ns.JINGLE_HDREXT
+NS_GROUPING = ns.JINGLE_GROUPING
+NS_DTLS_SCTP = ns.JINGLE_DTLS_SCTP
+NS_COLIBRI = ns.COLIBRI
+NS_COLIBRI2 = ns.COLIBRI2
 NS_JITMEET = ns.JITSI_MEET
 NS_FOCUS = ns.JITSI_FOCUS
 
@@ -67,8 +67,7 @@ class JingleError(ValueError):
     """Malformed Jingle: the message says which element and attribute."""
 
 
-def q(ns: str, tag: str) -> str:
-    return f"{{{ns}}}{tag}"
+q = ns.tag  # the codecs' short name for the one Clark-notation helper
 
 
 def _req(elem: Element, name: str) -> str:

@@ -32,7 +32,7 @@ NS_MUTE_VIDEO = ns.JITSI_MUTE_VIDEO
 NS_MUTE_DESKTOP = ns.JITSI_MUTE_DESKTOP
 MUTE_NAMESPACES = {NS_MUTE_AUDIO: "audio", NS_MUTE_VIDEO: "video", NS_MUTE_DESKTOP: "desktop"}
 NS_CAPS = ns.CAPS
-NS_ETHERPAD = "http://jitsi.org/jitmeet/etherpad"
+NS_ETHERPAD = ns.JITSI_ETHERPAD
 
 # Disco features of a participant the focus acts on (docs/focus.md §2.2).
 FEATURE_AUDIO = "urn:xmpp:jingle:apps:rtp:audio"
