@@ -112,6 +112,21 @@ class Rooms:
     max_held_joins: int = env("JITSI_PY_MUC_MAX_HELD_JOINS", "500", integer)
 
 
+# --- custom plugins (docs/plugins.md) -----------------------------------------------------------
+@dataclass(frozen=True)
+class Plugins:
+    """Extra modules by name, as docker's Prosody loads them from CONFIG/prosody/prosody-plugins-custom:
+    ours are Python plugins there (``<name>.py``); each variable is the host the plugins attach to."""
+
+    host_modules: tuple[str, ...] = env("XMPP_MODULES", "", csv)  # the main virtual host
+    muc_modules: tuple[str, ...] = env("XMPP_MUC_MODULES", "", csv)  # the conference MUC
+    internal_muc_modules: tuple[str, ...] = env("XMPP_INTERNAL_MUC_MODULES", "", csv)  # the internal MUC
+    global_modules: tuple[str, ...] = env("GLOBAL_MODULES", "", csv)  # the whole server
+    # Lua text Prosody appends to its config: read only to say it is ignored.
+    global_config: str | None = env("GLOBAL_CONFIG", None, text)
+# --- end custom plugins ------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class XmppServer:
     c2s_port: int = env("XMPP_PORT", "5222", port_number)
@@ -129,3 +144,4 @@ class XmppServer:
     limits: Limits = nested(Limits)
     rooms: Rooms = nested(Rooms)
     auth_backends: AuthBackends = nested(AuthBackends)
+    plugins: Plugins = nested(Plugins)

@@ -85,7 +85,7 @@ class XmppServer:
         disco.install(self.router)
         ping.install(self.router)
         extdisco.install(self.router, settings.xmpp.turn)
-        for component in build_components(settings, self.router):
+        for component in build_components(settings, self.router, server_iq=self.router.handle_server_iq):
             self.router.add_component(component)
         self.listening = Listening()
         self._http: web.AppRunner | None = None

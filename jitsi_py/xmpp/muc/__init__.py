@@ -15,17 +15,23 @@ Deadlines are on ``clock``, which must be the event loop's clock (both are the m
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ...settings import Settings
 from ..component import Component, Host
 from .service import MucOptions, MucService
 
+if TYPE_CHECKING:
+    from ..plugins import ServerIqRegistry
 
-def build_components(settings: Settings, host: Host,
-                     clock: Callable[[], float] = time.monotonic) -> list[Component]:
-    """Every hosted service the XMPP server runs beside its sessions (MUC hosts, Jitsi components)."""
-    from ..rooms import RoomContext, module_list  # the room modules import the MUC service
+
+def build_components(settings: Settings, host: Host, clock: Callable[[], float] = time.monotonic,
+                     server_iq: ServerIqRegistry | None = None) -> list[Component]:
+    """Every hosted service the XMPP server runs beside its sessions (MUC hosts, Jitsi components),
+    with the room modules and the operator's plugins attached; ``server_iq`` registers the server's
+    own IQ handlers for the server-wide plugins (``Router.handle_server_iq``)."""
+    from ..plugins import load_plugins  # noqa: PLC0415 - the plugins and room modules import the MUC service
+    from ..rooms import RoomContext, module_list  # noqa: PLC0415
 
     d = settings.common.domains
     rooms = settings.xmpp.rooms
@@ -49,4 +55,5 @@ def build_components(settings: Settings, host: Host,
     for module in module_list():
         if module.enabled(settings):
             module.attach(ctx)
+    load_plugins(ctx, server_iq)
     return [conference, internal, *(s for s in (lobby, breakout) if s is not None), *ctx.components]
