@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -158,3 +159,10 @@ def test_a_plugin_named_twice_is_set_up_once_per_host(tmp_path):
     build(tmp_path, XMPP_MUC_MODULES="counting", XMPP_INTERNAL_MUC_MODULES="counting")
     assert sys.modules["jitsi_py_plugins.counting"].SEEN == [
         ("XMPP_MUC_MODULES", "muc.meet.jitsi"), ("XMPP_INTERNAL_MUC_MODULES", "internal-muc.meet.jitsi")]
+
+
+def test_the_plugin_docs_list_every_hook():
+    from jitsi_py.xmpp.muc.hooks import Hook
+
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", (ROOT / "docs" / "plugins.md").read_text(), re.M))
+    assert documented == {hook.name for hook in Hook}
