@@ -57,7 +57,10 @@ class Focus:
                                    max_participants=fs.max_bridge_participants, region=fs.region,
                                    strategy=fs.selection_strategy)
         self.offer = Offer.from_settings(fs)
-        if common.auth.type == "jwt":
+        if fs.auth.user and fs.auth.user != "focus":
+            log.warning("focus: JICOFO_AUTH_USER=%s is no longer read upstream: the focus logs in as focus",
+                        fs.auth.user)
+        if fs.auth.type == "jwt":
             # jicofo's JWT authority: a session only carries a login over to the guest
             # connection for a minute, and never outlives its conference
             self.authority = Authority(self.domains.domain, 60.0, auto_login=False)
@@ -219,7 +222,7 @@ class Focus:
         request = ConferenceIq.from_element(iq.xml.find(q(ns.JITSI_FOCUS, "conference")))
         room_jid = conference_room(request.room, self.domains)
         answer = ConferenceIq(request.room, focus_jid=self.bare_jid)
-        if self.settings.common.auth.enabled and needs_authentication(room_jid, self.domains):
+        if self.settings.focus.auth.enabled and needs_authentication(room_jid, self.domains):
             requester = self._requester(iq)
             session = self.authority.check(request, requester, room_exists=room_jid in self.rooms, now=time.time())
             if session is not None:
@@ -236,7 +239,7 @@ class Focus:
             answer.ready = False
         else:
             answer.ready = room.core is not None
-        auth = self.settings.common.auth
+        auth = self.settings.focus.auth
         answer.properties = dict(answer_properties(auth.enabled, auth.type))
         reply = iq.reply(clear=True)
         reply.xml.append(answer.to_element())
@@ -245,7 +248,7 @@ class Focus:
     def _on_logout_iq(self, iq: slixmpp.Iq) -> None:
         if iq["type"] != "set":
             raise StanzaError("modify", "bad-request", "logout requests are IQ set")
-        if not self.settings.common.auth.enabled:
+        if not self.settings.focus.auth.enabled:
             raise StanzaError("cancel", "service-unavailable", "authentication is not enabled")
         request = LogoutIq.from_element(iq.xml.find(q(ns.JITSI_FOCUS, "logout")))
         self.authority.logout(request.session_id, time.time())

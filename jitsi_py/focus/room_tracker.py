@@ -104,7 +104,7 @@ class RoomTracker(Mapping[str, Room]):
         fs = focus.settings.focus
         # with authentication, as jicofo's AuthenticationRoleManager: authenticated users are the
         # owners, no one else is elected
-        auto_owner = fs.auto_owner and not focus.settings.common.auth.enabled
+        auto_owner = fs.auto_owner and not fs.auth.enabled
         room.core = Conference(
             room.jid, meeting_id, focus_jid=focus.xmpp.boundjid.full, bridges=focus.bridges, offer=focus.offer,
             now=focus.now(), initial_timeout=fs.initial_timeout,

@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from .common import XmppClient
 from .fields import (boolean, bounded, choice, duration, env, integer, nested, number, port_number,
                      secret)
 
 
+# --- the focus's authentication (jicofo.conf's authentication block) ----------------------------
+def _or_shared(name: str, fallback: str):
+    """jicofo.conf's ``JICOFO_X | default X``: the focus's own variable, else the shared one."""
+    def default(values: Mapping[str, str]) -> str:
+        return (values.get(name) or "").strip() or fallback
+    return default
+
+
+@dataclass(frozen=True)
+class FocusAuth:
+    """Whether the focus asks for authentication, and how: ``JICOFO_AUTH_TYPE=jwt`` is jicofo's
+    JWT authority (the token was checked by the XMPP server), any other type its XMPP one."""
+
+    enabled: bool = env("JICOFO_ENABLE_AUTH", _or_shared("ENABLE_AUTH", "0"), boolean)
+    type: str = env("JICOFO_AUTH_TYPE", _or_shared("AUTH_TYPE", "internal"), str.lower)
+    # Dropped upstream (the focus is "focus" to lib-jitsi-meet): read only to say so.
+    user: str | None = env("JICOFO_AUTH_USER", None)
+# --- end the focus's authentication ------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Focus:
     xmpp: XmppClient = nested(XmppClient)
     password: str | None = env("JICOFO_AUTH_PASSWORD", None, secret)
+    auth: FocusAuth = nested(FocusAuth)
     rest_port: int = env("JICOFO_REST_PORT", "8888", port_number)
     health_checks: bool = env("JICOFO_ENABLE_HEALTH_CHECKS", "0", boolean)
     bridge_health_checks: bool = env("JICOFO_ENABLE_BRIDGE_HEALTH_CHECKS", "1", boolean)
