@@ -13,7 +13,7 @@ from typing import Awaitable, Callable, Mapping, Sequence
 
 from ..settings import Settings, SettingsError, load, load_values
 from ..settings.listing import settings_table
-from . import log
+from . import log, sentry
 from .startup import Ready, StartupError
 
 Run = Callable[[Settings, Ready], Awaitable[None]]
@@ -85,6 +85,7 @@ def start(
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     log.setup(settings.common.log_level, settings.common.log_format)
+    sentry.setup(settings.common.sentry, prog)
     raise_fd_limit()
     said = Said(prog)
     return serve(prog, run(settings, said.ready), said)

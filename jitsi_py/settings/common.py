@@ -84,6 +84,34 @@ class HttpLimits:
     trusted_proxies: tuple[Network, ...] = env("JITSI_PY_HTTP_TRUSTED_PROXIES", "127.0.0.1,::1", networks)
 
 
+# --- Sentry (common/sentry.py) ------------------------------------------------------------------
+def sentry_dsn(raw: str) -> str | None:
+    """A Sentry DSN, or None for upstream's "off" (compose writes ``SENTRY_DSN="${X:-0}"``, quotes
+    included, and the services test it with toBool)."""
+    value = raw.strip().strip("'\"").strip()
+    if value.lower() in ("", "0", "false"):
+        return None
+    checked = url()(value)
+    if "@" not in checked.partition("://")[2].partition("/")[0]:
+        raise ValueError("expected a Sentry DSN such as https://key@o1.ingest.sentry.io/1")
+    return checked
+
+
+@dataclass(frozen=True)
+class Sentry:
+    """Error reporting: each service's DSN as upstream's compose names it (its container gets it as
+    ``SENTRY_DSN``), the environment and release every event carries."""
+
+    dsn: str | None = env("SENTRY_DSN", None, sentry_dsn)
+    jicofo_dsn: str | None = env("JICOFO_SENTRY_DSN", None, sentry_dsn)
+    jvb_dsn: str | None = env("JVB_SENTRY_DSN", None, sentry_dsn)
+    # jigasi's: jitsi-py runs no jigasi (the SIP gateway is not ours), so no process reports with it.
+    jigasi_dsn: str | None = env("JIGASI_SENTRY_DSN", None, sentry_dsn)
+    environment: str | None = env("SENTRY_ENVIRONMENT", None, text)
+    release: str | None = env("SENTRY_RELEASE", None, text)
+# --- end Sentry ---------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Common:
     config_dir: Path = env("CONFIG", "~/.jitsi-meet-cfg", directory)
@@ -94,3 +122,4 @@ class Common:
     domains: Domains = nested(Domains)
     auth: Auth = nested(Auth)
     http: HttpLimits = nested(HttpLimits)
+    sentry: Sentry = nested(Sentry)
