@@ -156,3 +156,17 @@ def test_our_own_variables_reach_the_container_that_reads_them():
         passed = {entry.split("=", 1)[0] for entry in environment(compose, service)}
         ours = {name for name in env_names(cls) if name.startswith("JITSI_PY_")} - container_decides | shared
         assert ours <= passed, f"{service} never gets {sorted(ours - passed)}"
+
+
+def test_services_restart_per_restart_policy_and_report_to_their_sentry_dsn():
+    for name in ("docker-compose.yml", "jvb2.yml", "etherpad.yml"):
+        text = (DOCKER / name).read_text()
+        blocks = [b for b in re.split(r"\n    [a-z0-9]+:\n", text.split("\nservices:", 1)[1])[1:]
+                  if "\n        image:" in "\n" + b]  # a service of its own, not an override of one
+        assert blocks and all("\n        restart: ${RESTART_POLICY:-unless-stopped}\n" in "\n" + b for b in blocks), name
+    compose, jvb2 = (DOCKER / "docker-compose.yml").read_text(), (DOCKER / "jvb2.yml").read_text()
+    # upstream's mapping, quotes included (our settings strip them, as its services' toBool does)
+    assert 'SENTRY_DSN="${JICOFO_SENTRY_DSN:-0}"' in environment(compose, "jicofo")
+    assert 'SENTRY_DSN="${JVB_SENTRY_DSN:-0}"' in environment(compose, "jvb")
+    assert 'SENTRY_DSN="${JVB_SENTRY_DSN:-0}"' in environment(jvb2, "jvb2")
+    assert "${CONFIG}/prosody/prosody-plugins-custom:/config/prosody/prosody-plugins-custom:Z" in compose
