@@ -57,7 +57,7 @@ def setup(settings: Sentry, entry: str) -> bool:
 
     default_service = ENTRY_SERVICES.get(_short(entry))
 
-    def tag_service(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
+    def tag_service(event: Any, _hint: Any) -> Any:  # the SDK's Event, a TypedDict
         name = event.get("logger") or ""
         service = next((tag for prefix, tag in SERVICES if name == prefix or name.startswith(prefix + ".")),
                        default_service)

@@ -12,8 +12,7 @@ import pytest
 import sentry_sdk
 from aiohttp import web
 
-from jitsi_py.common import ns, runner
-from jitsi_py.common import sentry
+from jitsi_py.common import ns, runner, sentry
 from jitsi_py.settings import Settings, SettingsError
 from jitsi_py.xmpp.plugins import PLUGIN_DIR
 from jitsi_py.xmpp.server import XmppServer
