@@ -16,7 +16,7 @@ REFUSED = re.compile(r"^(admin|root|test)(-.*)?$")
 
 def setup(ctx: PluginContext) -> None:
     def pre_join(join) -> None:
-        name = join.room.jid.partition("@")[0]
+        name = join.room.node
         if REFUSED.match(name):
             ctx.log.info("%s may not join %s", join.jid, name)
             raise StanzaError("cancel", "not-allowed", f"rooms named {name!r} are not open on this server")
