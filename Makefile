@@ -5,13 +5,19 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install install-test system-deps node-deps
+.PHONY: run test fuzz install install-test system-deps node-deps
 
 run: install
 	$(PY) -m jitsi_py
 
 test: install-test system-deps node-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fuzz tests alone, long: HYPOTHESIS_PROFILE=fuzz (tests/conftest.py) runs many examples per
+# parser; failures are kept in .hypothesis/ and replayed first on the next run.
+FUZZ_PROFILE ?= fuzz
+fuzz: install-test
+	HYPOTHESIS_PROFILE=$(FUZZ_PROFILE) $(PY) -m pytest -m fuzz -o timeout=0 $(PYTEST_ARGS)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
