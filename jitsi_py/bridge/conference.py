@@ -176,6 +176,9 @@ class Endpoint:
             return
         counters.packets_received += 1
         counters.bytes_received += len(data)
+        if len(data) < 12:  # shorter than any RTP header: neither SRTP nor SRTCP
+            counters.rtp_malformed += 1
+            return
         if 192 <= data[1] <= 223:
             try:
                 plain = srtp.unprotect_rtcp(data)
