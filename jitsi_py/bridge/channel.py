@@ -49,6 +49,15 @@ def parse_message(text: str | bytes) -> dict:
     return message
 
 
+def string(message: dict, key: str, default: str | None = None) -> str | None:
+    """A field that names something (an endpoint, a source): a string or absent, never a list or
+    an object, which would be used as a dictionary key."""
+    value = message.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise ChannelError(f"{key!r} must be a string")
+    return value
+
+
 def _strings(value) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ChannelError("expected an array of strings")
@@ -150,13 +159,13 @@ class MessageHandler:
             self._audio_subscription(message)
             forwarder.allocate()
         elif kind in ("SourceVideoTypeMessage", "VideoTypeMessage"):
-            owner = message.get("endpointId", endpoint.id)
+            owner = string(message, "endpointId", endpoint.id)
             if owner != endpoint.id:
                 raise ChannelError("an endpoint may only set the video type of its own sources")
             video_type = message.get("videoType")
             if not isinstance(video_type, str):
                 raise ChannelError("videoType must be a string")
-            name = message.get("sourceName") if kind == "SourceVideoTypeMessage" else f"{endpoint.id}-v0"
+            name = string(message, "sourceName") if kind == "SourceVideoTypeMessage" else f"{endpoint.id}-v0"
             source = forwarder.sources.get(name)
             if source is None or source.owner != endpoint.id:
                 raise ChannelError(f"{name!r} is not a source of this endpoint")

@@ -33,7 +33,7 @@ from time import monotonic
 
 from ..common.stanzas.jingle import Candidate, Fingerprint
 from . import rtcp
-from .channel import ChannelError, SctpChannel, parse_message
+from .channel import ChannelError, SctpChannel, parse_message, string
 from .conference import Endpoint
 from .dtls import DtlsSession
 from .forwarder import Source
@@ -199,11 +199,11 @@ class RelayChannel:
         message = parse_message(text)
         kind = message["colibriClass"]
         conference = self.relay.conference
-        sender = message.get("from")
+        sender = string(message, "from")
         if kind in ("EndpointMessage", "EndpointStats"):
             if sender not in self.relay.relayed:
                 raise ChannelError(f"{kind} from {sender!r}, not an endpoint behind this relay")
-            to = message.get("to") if kind == "EndpointMessage" else None
+            to = string(message, "to") if kind == "EndpointMessage" else None
             if to:
                 target = conference.endpoints.get(to)
                 if target is not None:
@@ -211,8 +211,8 @@ class RelayChannel:
             else:
                 conference.broadcast(message)
         elif kind == "SourceVideoTypeMessage":
-            owner, video_type = message.get("endpointId"), message.get("videoType")
-            source = conference.forwarder.sources.get(message.get("sourceName"))
+            owner, video_type = string(message, "endpointId"), message.get("videoType")
+            source = conference.forwarder.sources.get(string(message, "sourceName"))
             if owner not in self.relay.relayed or source is None or source.owner != owner:
                 raise ChannelError(f"{message.get('sourceName')!r} is not a source behind this relay")
             if not isinstance(video_type, str):
@@ -221,7 +221,7 @@ class RelayChannel:
             conference.forwarder.allocate()
             conference.flush_messages()
         elif kind == "AddReceiver":
-            name, constraints = message.get("sourceName"), message.get("videoConstraints")
+            name, constraints = string(message, "sourceName"), message.get("videoConstraints")
             source = conference.forwarder.sources.get(name)
             if source is None or source.owner not in conference.endpoints:
                 raise ChannelError(f"{name!r} is not a source of a local endpoint")
