@@ -35,14 +35,19 @@ def _no_duplicates(pairs):
     return obj
 
 
+def _no_constant(name: str):
+    # Python's json reads NaN and Infinity; JSON and the browser's JSON.parse do not.
+    raise ChannelError(f"{name} is not JSON")
+
+
 def parse_message(text: str | bytes) -> dict:
     if len(text) > MAX_MESSAGE_SIZE:
         raise ChannelError("message too large")
     try:
-        message = json.loads(text, object_pairs_hook=_no_duplicates)
+        message = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except ChannelError:
         raise
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ChannelError(f"invalid JSON: {exc}") from None
     if not isinstance(message, dict) or not isinstance(message.get("colibriClass"), str):
         raise ChannelError("not a JSON object with a string colibriClass")

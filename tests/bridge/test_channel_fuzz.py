@@ -70,6 +70,11 @@ def receive(handler, text) -> None:
                '{"colibriClass":"EndpointMessage","to":[]}',
                '{"colibriClass":"AddReceiver","sourceName":[]}',
                '{"colibriClass":"RemoveReceiver","endpointId":[]}'])
+# Non-finite numbers (Python's json reads NaN and Infinity) and deep nesting.
+@example(sent=['{"colibriClass":"ReceiverVideoConstraints","defaultConstraints":{"maxFrameRate":NaN}}',
+               '{"colibriClass":"ReceiverVideoConstraints","constraints":{"alice-v0":{"maxFrameRate":Infinity}}}',
+               '{"colibriClass":"ReceiverVideoConstraints","lastN":1e999}',
+               '{"colibriClass":"EndpointMessage","to":"bob","x":' + "[" * 5000 + "]" * 5000 + "}"])
 def test_any_message_from_an_endpoint_or_a_relay_is_handled_or_refused_as_channel_error(sent):
     memory = bridge_in_memory()
     try:
@@ -101,6 +106,13 @@ def test_a_duplicate_key_anywhere_and_however_escaped_is_refused(key, first, sec
     text = ('{"colibriClass":"EndpointMessage","msgPayload":{' + pair + "}}" if nested
             else "{" + pair + ',"colibriClass":"EndpointMessage"}' if key != "colibriClass" else "{" + pair + "}")
     with pytest.raises(ChannelError, match="duplicate JSON key"):
+        parse_message(text)
+
+
+@pytest.mark.parametrize("text", ['{"colibriClass":"X","a":NaN}', '{"colibriClass":"X","a":[-Infinity]}',
+                                  '{"colibriClass":"X","a":' + "[" * 5000 + "]" * 5000 + "}"])
+def test_what_json_parse_in_a_browser_refuses_is_refused(text):
+    with pytest.raises(ChannelError):
         parse_message(text)
 
 
