@@ -9,6 +9,9 @@ part of another sample.
 
 from __future__ import annotations
 
+import copy
+from xml.etree.ElementTree import Element
+
 from hypothesis import strategies as st
 
 # Byte values that sit on boundaries parsers test for: zero, sign bits, all-ones, ASCII syntax.
@@ -65,3 +68,60 @@ def chunked(data: bytes) -> st.SearchStrategy[list[bytes]]:
     """``data`` cut at random points, as a stream reader would get it."""
     return st.lists(st.integers(0, len(data)), max_size=8).map(
         lambda cuts: [data[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(data)])])
+
+
+# --- stanzas ---------------------------------------------------------------------------------
+
+# Attribute and text values that sit on a codec's edges: empty, signs, bounds, what int() also
+# accepts (spaces, underscores, other scripts' digits), non-numbers, markup characters.
+EDGE_VALUES = ["", " ", "0", "-1", "1", "65535", "65536", "4294967295", "4294967296", "99999999999999999999",
+               " 7 ", "1_000", "\u0663", "\uff11", "0x10", "1e3", "nan", "true", "false", "TRUE", "<&>",
+               "audio", "video", "application", "desktop", "camera", "sha-256", "actpass", "\U0001f600", "a" * 300]
+
+
+def _elements(tree: Element) -> list[Element]:
+    return list(tree.iter())
+
+
+@st.composite
+def _tree_edit(draw, tree: Element, donors: list[Element]) -> None:
+    nodes = _elements(tree)
+    node = draw(st.sampled_from(nodes))
+    kind = draw(st.sampled_from(["attribute", "drop-attribute", "text", "drop-child", "duplicate-child",
+                                 "graft", "rename"]))
+    if kind == "attribute" and node.attrib:
+        key = draw(st.sampled_from(sorted(node.attrib)))
+        node.set(key, draw(st.sampled_from(EDGE_VALUES) | st.text(max_size=12)))
+    elif kind == "attribute":
+        node.set(draw(st.sampled_from(["id", "name", "type", "ssrc", "port", "media", "xmlns"])),
+                 draw(st.sampled_from(EDGE_VALUES)))
+    elif kind == "drop-attribute" and node.attrib:
+        del node.attrib[draw(st.sampled_from(sorted(node.attrib)))]
+    elif kind == "text":
+        node.text = draw(st.sampled_from(EDGE_VALUES) | st.text(max_size=40))
+    elif kind == "drop-child" and len(node):
+        node.remove(node[draw(st.integers(0, len(node) - 1))])
+    elif kind == "duplicate-child" and len(node):
+        node.append(copy.deepcopy(node[draw(st.integers(0, len(node) - 1))]))
+    elif kind == "graft":
+        donor = draw(st.sampled_from([e for d in donors for e in d.iter()]))
+        node.append(copy.deepcopy(donor))
+    elif kind == "rename":
+        other = draw(st.sampled_from([e.tag for d in donors for e in d.iter()]))
+        node.tag = other
+
+
+@st.composite
+def _mutate_tree(draw, samples: list[Element], max_edits: int) -> Element:
+    tree = copy.deepcopy(draw(st.sampled_from(samples)))
+    for _ in range(draw(st.integers(0, max_edits))):
+        draw(_tree_edit(tree, samples))
+    return tree
+
+
+def mutated_tree(samples: list[Element], max_edits: int = 4) -> st.SearchStrategy[Element]:
+    """An element tree from ``samples`` with up to ``max_edits`` structural edits: attribute values
+    set to edge values or dropped, text replaced, children dropped, duplicated or grafted from
+    another sample, tags renamed to another sample's. The XML stays well-formed, so what is
+    exercised is the codec behind the XML parser."""
+    return _mutate_tree(list(samples), max_edits)
