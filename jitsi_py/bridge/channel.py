@@ -244,7 +244,14 @@ class SctpChannel:
         self._task = asyncio.ensure_future(self._sctp.start(self._sctp.getCapabilities(), SCTP_PORT))
 
     def receive(self, packet: bytes, now: float) -> None:
-        asyncio.ensure_future(self._sctp._handle_data(packet))
+        asyncio.ensure_future(self._handle(packet))
+
+    async def _handle(self, packet: bytes) -> None:
+        try:
+            await self._sctp._handle_data(packet)
+        except Exception as exc:  # aiortc's chunk codecs raise struct.error, AssertionError, ... on garbage
+            self._counters.sctp_malformed += 1
+            log.debug("endpoint %s: SCTP packet dropped: %r", self.endpoint.id, exc)
 
     def get_timer(self) -> float | None:
         return None  # the association keeps its own timers on the event loop

@@ -57,6 +57,7 @@ class Counters:
     ice_succeeded: int = 0
     data_channel_messages_received: int = 0
     data_channel_messages_sent: int = 0
+    sctp_malformed: int = 0  # SCTP packets aiortc's parser or association raised on: dropped
     web_socket_messages_received: int = 0
     web_socket_messages_sent: int = 0
     conferences_created: int = 0
