@@ -56,7 +56,7 @@ def bridge_in_memory() -> Memory:
     """A fresh conference (about 2 ms) on a bridge made once (its certificate is the slow part)."""
     global _bridge
     if _bridge is None:
-        _bridge = Videobridge(candidates=[], relays_enabled=True)
+        _bridge = Videobridge(candidates=[], relays_enabled=True, sctp_enabled=True)
         _bridge.port._clock = lambda: 0.0  # no event loop to take the time from
         _bridge.port.connection_made(_Transport())
     bridge = _bridge

@@ -82,7 +82,6 @@ RELAY_MODIFY = """
    <endpoint id="dave" expire="true"/>
   </endpoints>
  </relay>
- <endpoint id="gone" expire="true"/>
 </conference-modify>"""
 
 CONFERENCE_IQ = """
