@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 
-
 from .ice import parse_stun, stun_local_ufrag
 from .sendmmsg import Batch
 from .srtp import BUFFER_SIZE as SRTP_BUFFER_SIZE
