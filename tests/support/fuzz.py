@@ -10,6 +10,7 @@ part of another sample.
 from __future__ import annotations
 
 import copy
+import random
 from xml.etree.ElementTree import Element
 
 from hypothesis import strategies as st
@@ -57,6 +58,28 @@ def _mutate(draw, samples: list[bytes], max_edits: int) -> bytes:
 def mutated(samples: list[bytes], max_edits: int = 4) -> st.SearchStrategy[bytes]:
     """A sample with up to ``max_edits`` random edits (zero edits: the sample itself)."""
     return _mutate(list(samples), max_edits)
+
+
+def mutate_seeded(data: bytes, seed: int, max_edits: int = 3) -> bytes:
+    """``data`` with up to ``max_edits`` edits chosen by ``seed``: for data only known while the test
+    runs and not the same on every run (a DTLS flight: its random and signature lengths vary),
+    where drawing the edits from Hypothesis would make the generation itself inconsistent."""
+    rng = random.Random(seed)
+    out = bytearray(data)
+    for _ in range(rng.randint(1, max_edits)):
+        at = rng.randint(0, len(out))
+        kind = rng.choice(["flip", "set", "insert", "delete", "truncate"])
+        if kind == "flip" and at < len(out):
+            out[at] ^= 1 << rng.randrange(8)
+        elif kind == "set" and at < len(out):
+            out[at] = rng.choice(INTERESTING)
+        elif kind == "insert":
+            out[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        elif kind == "delete":
+            del out[at:at + rng.randint(1, 16)]
+        elif kind == "truncate":
+            del out[at:]
+    return bytes(out)
 
 
 def inputs(samples: list[bytes], max_size: int = 2048) -> st.SearchStrategy[bytes]:
