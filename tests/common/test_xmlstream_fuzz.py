@@ -67,13 +67,15 @@ def test_any_bytes_in_any_pieces_give_events_or_stream_error(stream):
     parser = XmlStreamParser(**LIMITS)
     events = feed(parser, stream)
     for event in events:
-        assert isinstance(event, (StreamOpen, StreamError)) or event is STREAM_CLOSE or event.tag.startswith("{")
+        assert isinstance(event, (StreamOpen, StreamError, Element)) or event is STREAM_CLOSE
 
 
 @given(stream=pieces(STREAMS))
 def test_every_stanza_serializes_to_xml_that_parses_back_to_itself(stream):
     for event in feed(XmlStreamParser(**LIMITS), stream):
-        if isinstance(event, StreamOpen) or event is STREAM_CLOSE or isinstance(event, StreamError):
+        if not isinstance(event, Element) or not event.tag.startswith("{"):
+            # A stanza in no namespace (the stream's own xmlns left out) has no form in a
+            # jabber:client stream: written there, it reads back as jabber:client.
             continue
         data = serialize(event)
         again = XmlStreamParser(max_stanza_size=1 << 20).feed(HEADER + data)
