@@ -22,6 +22,34 @@ MAX_MESSAGE_SIZE = 64 * 1024
 SCTP_PORT = 5000
 
 
+# Where the TLV parameters of a chunk start in its body, for the chunk types aiortc decodes them of
+# (INIT, INIT ACK, HEARTBEAT, HEARTBEAT ACK, ABORT, ERROR, RE-CONFIG).
+_PARAMETERS_AT = {1: 16, 2: 16, 4: 0, 5: 0, 6: 0, 9: 0, 130: 0}
+
+
+def endless_parameters(packet: bytes) -> bool:
+    """True for an SCTP packet with a chunk parameter of length 0: aiortc's parameter decoder
+    (aiortc 1.16, ``decode_params``) never moves past one and appends to its list until memory
+    runs out, in the event loop. Walked as aiortc walks it, so what aiortc refuses anyway passes."""
+    n = len(packet)
+    pos = 12  # the common header
+    while pos + 4 <= n:
+        length = (packet[pos + 2] << 8) | packet[pos + 3]
+        if length < 4 or pos + length > n:
+            return False  # aiortc refuses the whole packet
+        start = _PARAMETERS_AT.get(packet[pos])
+        if start is not None:
+            end = pos + length
+            at = pos + 4 + start
+            while at <= end - 4:
+                size = (packet[at + 2] << 8) | packet[at + 3]
+                if size == 0:
+                    return True
+                at += size + (-size % 4)
+        pos += length + (-length % 4)
+    return False
+
+
 class ChannelError(ValueError):
     """A message the bridge refuses: the text says why."""
 
@@ -247,6 +275,9 @@ class SctpChannel:
         asyncio.ensure_future(self._handle(packet))
 
     async def _handle(self, packet: bytes) -> None:
+        if endless_parameters(packet):
+            self._counters.sctp_malformed += 1
+            return
         try:
             await self._sctp._handle_data(packet)
         except Exception as exc:  # aiortc's chunk codecs raise struct.error, AssertionError, ... on garbage
