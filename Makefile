@@ -13,7 +13,7 @@ INSTALLED := $(VENV)/.installed
 INSTALLED_TEST := $(VENV)/.installed-test
 QUICK := not docker and not browser
 
-.PHONY: run test test-quick install install-test system-deps node-deps
+.PHONY: run test test-quick fuzz install install-test system-deps node-deps
 
 run: install
 	@$(PY) -m jitsi_py
@@ -23,6 +23,12 @@ test: install-test system-deps node-deps
 
 test-quick: install-test node-deps
 	$(PY) -m pytest -m "$(QUICK)" $(PYTEST_ARGS)
+
+# The fuzz tests alone, long: HYPOTHESIS_PROFILE=fuzz (tests/conftest.py) runs many examples per
+# parser; failures are kept in .hypothesis/ and replayed first on the next run.
+FUZZ_PROFILE ?= fuzz
+fuzz: install-test
+	HYPOTHESIS_PROFILE=$(FUZZ_PROFILE) $(PY) -m pytest -m fuzz -o timeout=0 $(PYTEST_ARGS)
 
 $(PY):
 	@echo "Creating $(VENV) with $(PYTHON)"

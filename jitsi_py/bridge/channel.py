@@ -25,6 +25,34 @@ MAX_MESSAGE_SIZE = 64 * 1024
 SCTP_PORT = 5000
 
 
+# Where the TLV parameters of a chunk start in its body, for the chunk types aiortc decodes them of
+# (INIT, INIT ACK, HEARTBEAT, HEARTBEAT ACK, ABORT, ERROR, RE-CONFIG).
+_PARAMETERS_AT = {1: 16, 2: 16, 4: 0, 5: 0, 6: 0, 9: 0, 130: 0}
+
+
+def endless_parameters(packet: bytes) -> bool:
+    """True for an SCTP packet with a chunk parameter of length 0: aiortc's parameter decoder
+    (aiortc 1.16, ``decode_params``) never moves past one and appends to its list until memory
+    runs out, in the event loop. Walked as aiortc walks it, so what aiortc refuses anyway passes."""
+    n = len(packet)
+    pos = 12  # the common header
+    while pos + 4 <= n:
+        length = (packet[pos + 2] << 8) | packet[pos + 3]
+        if length < 4 or pos + length > n:
+            return False  # aiortc refuses the whole packet
+        start = _PARAMETERS_AT.get(packet[pos])
+        if start is not None:
+            end = pos + length
+            at = pos + 4 + start
+            while at <= end - 4:
+                size = (packet[at + 2] << 8) | packet[at + 3]
+                if size == 0:
+                    return True
+                at += size + (-size % 4)
+        pos += length + (-length % 4)
+    return False
+
+
 class ChannelError(ValueError):
     """A message the bridge refuses: the text says why."""
 
@@ -38,18 +66,32 @@ def _no_duplicates(pairs):
     return obj
 
 
+def _no_constant(name: str):
+    # Python's json reads NaN and Infinity; JSON and the browser's JSON.parse do not.
+    raise ChannelError(f"{name} is not JSON")
+
+
 def parse_message(text: str | bytes) -> dict:
     if len(text) > MAX_MESSAGE_SIZE:
         raise ChannelError("message too large")
     try:
-        message = json.loads(text, object_pairs_hook=_no_duplicates)
+        message = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except ChannelError:
         raise
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ChannelError(f"invalid JSON: {exc}") from None
     if not isinstance(message, dict) or not isinstance(message.get("colibriClass"), str):
         raise ChannelError("not a JSON object with a string colibriClass")
     return message
+
+
+def string(message: dict, key: str, default: str | None = None) -> str | None:
+    """A field that names something (an endpoint, a source): a string or absent, never a list or
+    an object, which would be used as a dictionary key."""
+    value = message.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise ChannelError(f"{key!r} must be a string")
+    return value
 
 
 def _strings(value) -> list[str]:
@@ -164,7 +206,7 @@ class MessageHandler:
         self.endpoint.conference.forwarder.allocate()
 
     def _source_video_type(self, message: dict) -> None:
-        self._set_video_type(message, message.get("sourceName"))
+        self._set_video_type(message, string(message, "sourceName"))
 
     def _video_type(self, message: dict) -> None:
         """The pre-source-names form: the endpoint's one camera source."""
@@ -173,7 +215,7 @@ class MessageHandler:
     def _set_video_type(self, message: dict, name) -> None:
         endpoint = self.endpoint
         forwarder = endpoint.conference.forwarder
-        owner = message.get("endpointId", endpoint.id)
+        owner = string(message, "endpointId", endpoint.id)
         if owner != endpoint.id:
             raise ChannelError("an endpoint may only set the video type of its own sources")
         video_type = message.get("videoType")
@@ -261,8 +303,19 @@ class _DtlsShim:
         self._endpoint.flush()
 
     def deliver(self, packet: bytes) -> None:
-        """An SCTP packet our DTLS session decrypted, for the association."""
-        self._tasks.start(self.association._handle_data(packet))
+        """An SCTP packet our DTLS session decrypted, for the association; garbage is counted and
+        dropped, never left to aiortc's parser to hang on or to raise into the event loop."""
+        if endless_parameters(packet):
+            self._endpoint.conference.bridge.counters.sctp_malformed += 1
+            return
+        self._tasks.start(self._handle(packet))
+
+    async def _handle(self, packet: bytes) -> None:
+        try:
+            await self.association._handle_data(packet)
+        except Exception as exc:  # aiortc's chunk codecs raise struct.error, AssertionError, ... on garbage
+            self._endpoint.conference.bridge.counters.sctp_malformed += 1
+            log.debug("endpoint %s: SCTP packet dropped: %r", self._endpoint.id, exc)
 
 
 class SctpChannel:

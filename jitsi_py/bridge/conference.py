@@ -57,6 +57,7 @@ class Counters:
     ice_succeeded: int = 0
     data_channel_messages_received: int = 0
     data_channel_messages_sent: int = 0
+    sctp_malformed: int = 0  # SCTP packets aiortc's parser or association raised on: dropped
     web_socket_messages_received: int = 0
     web_socket_messages_sent: int = 0
     conferences_created: int = 0
@@ -176,6 +177,9 @@ class Endpoint:
             return
         counters.packets_received += 1
         counters.bytes_received += len(data)
+        if len(data) < 12:  # shorter than any RTP header: neither SRTP nor SRTCP
+            counters.rtp_malformed += 1
+            return
         if 192 <= data[1] <= 223:
             try:
                 plain = srtp.unprotect_rtcp(data)

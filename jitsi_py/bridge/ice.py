@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import struct
 
 from aioice import stun
 
@@ -25,6 +26,15 @@ CONSENT_TIMEOUT = 30.0  # RFC 7675: no valid request or response for this long -
 DEFAULT_TIE_BREAKER_BITS = 64
 
 _UFRAG_CHARS = string.ascii_letters + string.digits
+
+
+def parse_stun(data: bytes) -> stun.Message | None:
+    """aioice's parse, None for a malformed message: it raises ValueError, or struct.error for an
+    attribute of the wrong length (PRIORITY in three bytes)."""
+    try:
+        return stun.parse_message(data)
+    except (ValueError, struct.error):
+        return None
 
 
 def random_credentials(prefix: str = "") -> tuple[str, str]:
@@ -90,9 +100,8 @@ class IceAgent:
 
     def handle_stun(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         """A STUN datagram from ``addr``; anything unauthenticated is dropped and counted."""
-        try:
-            message = stun.parse_message(data)
-        except ValueError:
+        message = parse_stun(data)
+        if message is None:
             self.stun_rejected += 1
             return
         if message.message_method != stun.Method.BINDING:

@@ -35,7 +35,7 @@ from typing import ClassVar
 
 from ..common.stanzas.jingle import Candidate, Fingerprint
 from . import rtcp
-from .channel import ChannelError, SctpChannel, parse_message
+from .channel import ChannelError, SctpChannel, parse_message, string
 from .conference import Endpoint
 from .dtls import DtlsSession
 from .forwarder import Source
@@ -209,10 +209,10 @@ class RelayChannel:
     def _endpoint_message(self, message: dict) -> None:
         """EndpointMessage and EndpointStats from an endpoint behind the relay."""
         kind = message["colibriClass"]
-        sender = message.get("from")
+        sender = string(message, "from")
         if sender not in self.relay.relayed:
             raise ChannelError(f"{kind} from {sender!r}, not an endpoint behind this relay")
-        to = message.get("to") if kind == "EndpointMessage" else None
+        to = string(message, "to") if kind == "EndpointMessage" else None
         conference = self.relay.conference
         if to:
             target = conference.endpoints.get(to)
@@ -223,8 +223,8 @@ class RelayChannel:
 
     def _source_video_type(self, message: dict) -> None:
         conference = self.relay.conference
-        owner, video_type = message.get("endpointId"), message.get("videoType")
-        source = conference.forwarder.sources.get(message.get("sourceName"))
+        owner, video_type = string(message, "endpointId"), message.get("videoType")
+        source = conference.forwarder.sources.get(string(message, "sourceName"))
         if owner not in self.relay.relayed or source is None or source.owner != owner:
             raise ChannelError(f"{message.get('sourceName')!r} is not a source behind this relay")
         if not isinstance(video_type, str):
@@ -235,7 +235,7 @@ class RelayChannel:
 
     def _add_receiver(self, message: dict) -> None:
         conference = self.relay.conference
-        name, constraints = message.get("sourceName"), message.get("videoConstraints")
+        name, constraints = string(message, "sourceName"), message.get("videoConstraints")
         source = conference.forwarder.sources.get(name)
         if source is None or source.owner not in conference.endpoints:
             raise ChannelError(f"{name!r} is not a source of a local endpoint")

@@ -208,6 +208,10 @@ def remb_bitrate(data, offset: int, length: int) -> int:
 
 TCC_DELTA_UNIT = 0.00025  # 250 microseconds
 TCC_REFERENCE_UNIT = 0.064
+# Packets one feedback may report on: as many as the sender remembers (bwe.HISTORY); anything older
+# could not be matched. Run-length chunks say "not received" 8191 times in two bytes, so without
+# this a 40-byte packet made the bridge expand and walk 65535 statuses.
+MAX_TCC_STATUSES = 8192
 
 
 def build_transport_cc(sender_ssrc: int, media: int, feedback_count: int,
@@ -300,6 +304,8 @@ def parse_transport_cc(data, offset: int, length: int) -> tuple[int, list[float 
     if length < 20:
         raise RtcpError("transport-cc feedback shorter than its fixed part")
     base, count, word = struct.unpack_from("!HHI", data, offset + 12)
+    if count > MAX_TCC_STATUSES:
+        raise RtcpError(f"transport-cc feedback on {count} packets")
     reference = word >> 8
     if reference & 0x800000:
         reference -= 0x1000000

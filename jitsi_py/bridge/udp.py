@@ -15,9 +15,7 @@ import logging
 import os
 import socket
 
-from aioice import stun
-
-from .ice import stun_local_ufrag
+from .ice import parse_stun, stun_local_ufrag
 from .sendmmsg import Batch
 from .srtp import BUFFER_SIZE as SRTP_BUFFER_SIZE
 
@@ -209,10 +207,10 @@ class MediaPort(asyncio.DatagramProtocol):
         waiter = self._discovery.get(data[8:20])
         if waiter is None or waiter.done():
             return False
-        try:
-            waiter.set_result(stun.parse_message(data))
-        except ValueError:
+        message = parse_stun(data)
+        if message is None:
             return False
+        waiter.set_result(message)
         return True
 
     def expect_stun_response(self, transaction_id: bytes, waiter: asyncio.Future) -> None:

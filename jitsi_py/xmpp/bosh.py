@@ -352,7 +352,7 @@ class BoshEndpoint:
             hold = min(int(attrs.get("hold", "1")), self.max_hold)
         except ValueError:
             return terminate("bad-request")
-        if not to or wait < 0 or hold < 0:
+        if not to or not 0 <= wait or hold < 0:  # "not 0 <=": wait='nan' is refused too
             return terminate("improper-addressing" if not to else "bad-request")
         if self.router.connections >= self.router.max_connections:
             return terminate("system-shutdown")

@@ -186,7 +186,7 @@ class ParticipantPresence:
             elif tag == "SourceInfo":
                 try:
                     parsed = json.loads(text or "{}")
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: nested too deep
                     parsed = {}
                 if isinstance(parsed, dict):
                     info.source_info = {k: v for k, v in parsed.items() if isinstance(v, dict)}
@@ -276,10 +276,20 @@ def encode_sources(by_owner: Mapping[str, tuple[Iterable[Source], Iterable[SsrcG
     return json.dumps({"sources": out}, separators=(",", ":"))
 
 
+def _ssrc(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF
+
+
+def _optional_text(item: dict, key: str) -> bool:
+    return isinstance(item.get(key), (str, type(None)))
+
+
 def decode_sources(text: str) -> dict[str, tuple[list[Source], list[SsrcGroup]]]:
+    """What ``<json-message>`` carries; :class:`JitsiStanzaError` for anything the XML form could
+    not say either (an SSRC outside 32 bits, a name that is not text)."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise JitsiStanzaError(f"json-message is not JSON: {exc}") from None
     sources = data.get("sources") if isinstance(data, dict) else None
     if not isinstance(sources, dict):
@@ -292,14 +302,17 @@ def decode_sources(text: str) -> dict[str, tuple[list[Source], list[SsrcGroup]]]
         groups: list[SsrcGroup] = []
         for media, items, group_items in (("video", entry[0], entry[1]),
                                           ("audio", entry[2], entry[3] if len(entry) > 3 else [])):
+            if not isinstance(items, list) or not isinstance(group_items, list):
+                raise JitsiStanzaError(f"sources of {owner!r} are not [video, videoGroups, audio, ...]")
             for item in items:
-                if not isinstance(item, dict) or not isinstance(item.get("s"), int):
+                if (not isinstance(item, dict) or not _ssrc(item.get("s")) or not _optional_text(item, "n")
+                        or not _optional_text(item, "m")):
                     raise JitsiStanzaError(f"bad source {item!r} of {owner!r}")
                 owned.append(Source(item["s"], media, item.get("n"), item.get("m"),
                                     "desktop" if item.get("v") == "d" else None, owner))
             for group in group_items:
-                if (not isinstance(group, list) or len(group) < 2 or group[0] not in _GROUP_SEMANTICS
-                        or not all(isinstance(s, int) for s in group[1:])):
+                if (not isinstance(group, list) or len(group) < 2 or not isinstance(group[0], str)
+                        or group[0] not in _GROUP_SEMANTICS or not all(_ssrc(s) for s in group[1:])):
                     raise JitsiStanzaError(f"bad source group {group!r} of {owner!r}")
                 groups.append(SsrcGroup(_GROUP_SEMANTICS[group[0]], tuple(group[1:]), media))
         result[owner] = (owned, groups)
