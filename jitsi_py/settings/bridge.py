@@ -37,6 +37,8 @@ class Bridge:
     instance_id: str | None = env("JVB_INSTANCE_ID", None)
     # colibri-ws: served on the bridge's public HTTP port, proxied by the web service at
     # /colibri-ws/<server id>/ (the web side reads ENABLE_COLIBRI_WEBSOCKET and the same port).
+    # docker-jitsi-meet removed it (the SCTP data channel is the only bridge channel there); off by
+    # default as there, kept on request for clients that cannot do SCTP, with a warning at start.
     websocket: bool = env("ENABLE_COLIBRI_WEBSOCKET", "0", boolean)
     websocket_domain: str | None = env("JVB_WS_DOMAIN", None)
     websocket_server_id: str = env("JVB_WS_SERVER_ID", "jvb")
@@ -49,3 +51,12 @@ class Bridge:
     socket_buffer: int = env("JITSI_PY_JVB_SOCKET_BUFFER", "4mb", size)
     # Let the send-side bandwidth estimate (transport-cc, else REMB) cap each receiver's layers.
     trust_bwe: bool = env("JVB_CC_TRUST_BWE", "true", boolean)
+
+    # --- upstream parity: variables docker-jitsi-meet removed -------------------------------------
+    def removed_upstream(self) -> list[str]:
+        """Warnings for the start log: what is set here that upstream no longer has."""
+        if not self.websocket:
+            return []
+        return ["ENABLE_COLIBRI_WEBSOCKET=1 (with JVB_WS_DOMAIN, JVB_WS_SERVER_ID, COLIBRI_WEBSOCKET_PORT): "
+                "docker-jitsi-meet removed colibri-ws, clients use the SCTP data channel; still served here "
+                "for clients that cannot"]

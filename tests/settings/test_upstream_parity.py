@@ -1,0 +1,17 @@
+"""docker-jitsi-meet 2026: the variables upstream added or removed, read and defaulted as upstream."""
+
+from jitsi_py.settings import Settings
+
+
+def test_bridge_channel_is_sctp_unless_colibri_ws_is_asked_for():
+    s = Settings.from_values({})
+    assert not s.bridge.websocket and not s.web.routes.colibri_websocket
+    assert s.web.features.prefer_sctp
+    assert s.bridge.removed_upstream() == []
+
+
+def test_colibri_ws_still_served_on_request_with_a_warning():
+    s = Settings.from_values({"ENABLE_COLIBRI_WEBSOCKET": "1", "JVB_WS_SERVER_ID": "jvb2"})
+    assert s.bridge.websocket and s.bridge.websocket_server_id == "jvb2" and s.web.routes.colibri_websocket
+    [warning] = s.bridge.removed_upstream()
+    assert warning.startswith("ENABLE_COLIBRI_WEBSOCKET=1") and "SCTP" in warning
