@@ -113,6 +113,19 @@ class Rooms:
 
 
 @dataclass(frozen=True)
+class MucResourceValidate:
+    """muc_resource_validate on the conference MUC, as docker's jitsi-meet.cfg.lua switches it: a
+    nick (MUC resource) is a letter or digit then letters, digits or ``_``, and never changes; strict,
+    users of an anonymous virtual host must take the first 8 characters of their JID's username."""
+
+    enabled: bool = env("PROSODY_ENABLE_MUC_RESOURCE_VALIDATE", "true", boolean)
+    anonymous_strict: bool = env("PROSODY_MUC_RESOURCE_VALIDATE_ANONYMOUS_STRICT", "false", boolean)
+    # Prosody authentication provider names counted as anonymous (the module's default list).
+    anonymous_methods: tuple[str, ...] = env("PROSODY_MUC_RESOURCE_VALIDATE_ANON_METHODS",
+                                             "anonymous,jitsi-anonymous,token", csv)
+
+
+@dataclass(frozen=True)
 class XmppServer:
     c2s_port: int = env("XMPP_PORT", "5222", port_number)
     http_port: int = env("PROSODY_HTTP_PORT", "5280", port_number)
@@ -129,3 +142,4 @@ class XmppServer:
     limits: Limits = nested(Limits)
     rooms: Rooms = nested(Rooms)
     auth_backends: AuthBackends = nested(AuthBackends)
+    resource_validate: MucResourceValidate = nested(MucResourceValidate)
