@@ -52,11 +52,17 @@ class Bridge:
     # Let the send-side bandwidth estimate (transport-cc, else REMB) cap each receiver's layers.
     trust_bwe: bool = env("JVB_CC_TRUST_BWE", "true", boolean)
 
-    # --- upstream parity: variables docker-jitsi-meet removed -------------------------------------
+    # --- upstream parity: variables docker-jitsi-meet removed or renamed ---------------------------
+    # Read only for the warning; JVB_ADVERTISE_IPS takes its value (an alias) when unset itself.
+    docker_host_address: tuple[str, ...] = env("DOCKER_HOST_ADDRESS", "", csv)
+
     def removed_upstream(self) -> list[str]:
         """Warnings for the start log: what is set here that upstream no longer has."""
-        if not self.websocket:
-            return []
-        return ["ENABLE_COLIBRI_WEBSOCKET=1 (with JVB_WS_DOMAIN, JVB_WS_SERVER_ID, COLIBRI_WEBSOCKET_PORT): "
-                "docker-jitsi-meet removed colibri-ws, clients use the SCTP data channel; still served here "
-                "for clients that cannot"]
+        warnings = []
+        if self.docker_host_address and self.advertise_ips == self.docker_host_address:
+            warnings.append("DOCKER_HOST_ADDRESS is deprecated, migrate to JVB_ADVERTISE_IPS")
+        if self.websocket:
+            warnings.append("ENABLE_COLIBRI_WEBSOCKET=1 (with JVB_WS_DOMAIN, JVB_WS_SERVER_ID, COLIBRI_WEBSOCKET_PORT): "
+                            "docker-jitsi-meet removed colibri-ws, clients use the SCTP data channel; still served "
+                            "here for clients that cannot")
+        return warnings

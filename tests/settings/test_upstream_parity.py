@@ -15,3 +15,11 @@ def test_colibri_ws_still_served_on_request_with_a_warning():
     assert s.bridge.websocket and s.bridge.websocket_server_id == "jvb2" and s.web.routes.colibri_websocket
     [warning] = s.bridge.removed_upstream()
     assert warning.startswith("ENABLE_COLIBRI_WEBSOCKET=1") and "SCTP" in warning
+
+
+def test_docker_host_address_still_read_with_upstreams_warning():
+    old = Settings.from_values({"DOCKER_HOST_ADDRESS": "203.0.113.7"}).bridge
+    assert old.advertise_ips == ("203.0.113.7",)
+    assert old.removed_upstream() == ["DOCKER_HOST_ADDRESS is deprecated, migrate to JVB_ADVERTISE_IPS"]
+    both = Settings.from_values({"DOCKER_HOST_ADDRESS": "203.0.113.7", "JVB_ADVERTISE_IPS": "198.51.100.1#12000"})
+    assert both.bridge.advertise_ips == ("198.51.100.1#12000",) and both.bridge.removed_upstream() == []
