@@ -143,3 +143,13 @@ class XmppServer:
     rooms: Rooms = nested(Rooms)
     auth_backends: AuthBackends = nested(AuthBackends)
     resource_validate: MucResourceValidate = nested(MucResourceValidate)
+
+    # --- upstream parity: what docker-jitsi-meet configures and this server does not do ------------
+    def not_served(self, auth_enabled: bool) -> list[str]:
+        """Warnings for the start log, so that no upstream setting is silently ignored."""
+        backends = self.auth_backends
+        if auth_enabled and backends.type in ("jwt", "hybrid_matrix_token") and backends.jwt.allowner_issuers:
+            return ["JWT_ACCEPTED_ALLOWNER_ISSUERS is set: upstream hands it to Prosody as allowner_issuers "
+                    "(muc_allowners), which jitsi-py does not have; it has no effect here, owners are as the "
+                    "focus elects them"]
+        return []

@@ -23,3 +23,16 @@ def test_docker_host_address_still_read_with_upstreams_warning():
     assert old.removed_upstream() == ["DOCKER_HOST_ADDRESS is deprecated, migrate to JVB_ADVERTISE_IPS"]
     both = Settings.from_values({"DOCKER_HOST_ADDRESS": "203.0.113.7", "JVB_ADVERTISE_IPS": "198.51.100.1#12000"})
     assert both.bridge.advertise_ips == ("198.51.100.1#12000",) and both.bridge.removed_upstream() == []
+
+
+def test_allowner_issuers_read_and_reported_as_not_served():
+    jwt = {"ENABLE_AUTH": "1", "AUTH_TYPE": "jwt", "JWT_APP_ID": "app", "JWT_APP_SECRET": "s",
+           "JWT_ACCEPTED_ALLOWNER_ISSUERS": "portal, ,admin-portal"}
+    s = Settings.from_values(jwt)
+    assert s.xmpp.auth_backends.jwt.allowner_issuers == ("portal", "admin-portal")
+    [warning] = s.xmpp.not_served(s.common.auth.enabled)
+    assert warning.startswith("JWT_ACCEPTED_ALLOWNER_ISSUERS is set") and "no effect" in warning
+    # as upstream's template: only with authentication by token
+    internal = Settings.from_values({**jwt, "AUTH_TYPE": "internal"})
+    assert internal.xmpp.not_served(internal.common.auth.enabled) == []
+    assert Settings.from_values({}).xmpp.not_served(False) == []
