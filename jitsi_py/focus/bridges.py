@@ -51,6 +51,31 @@ class IceFailureDetection:
     timeout: float = 600.0
 
 
+@dataclass(frozen=True)
+class LoadRedistribution:
+    """jicofo's bridge.load-redistribution: every ``interval``, while some bridge is not overloaded,
+    each bridge at or above ``stress_threshold`` corrected stress has up to ``endpoints`` endpoints
+    moved away, then is left alone for ``timeout``. Defaults: jicofo's reference.conf."""
+
+    enabled: bool = False
+    interval: float = 60.0
+    stress_threshold: float = 0.9
+    timeout: float = 180.0
+    endpoints: int = 10
+
+
+def redistribution_moves(on_bridge: Mapping[str, int], count: int) -> dict[str, int]:
+    """How many endpoints each conference gives up: the conferences with the most endpoints on the
+    bridge first, greedily, ``count`` in all (jicofo's selection)."""
+    moves: dict[str, int] = {}
+    for conference, endpoints in sorted(on_bridge.items(), key=lambda item: (-item[1], item[0])):
+        take = min(endpoints, count - sum(moves.values()))
+        if take <= 0:
+            break
+        moves[conference] = take
+    return moves
+
+
 def _flag(stats: Mapping[str, str], name: str) -> bool | None:
     value = stats.get(name)
     return None if value is None else value.strip().lower() == "true"
@@ -82,6 +107,7 @@ class Bridge:
     endpoints: int = 0  # as the bridge reports them
     restart_requests: deque[float] = field(default_factory=deque)  # when its endpoints asked for a restart
     failing_ice_since: float | None = None  # the last time ICE failure detection found it failing
+    redistributed_at: float | None = None  # when load redistribution last moved endpoints off it
 
     def update(self, stats: Mapping[str, str]) -> None:
         self.stress = _number(stats, "stress_level") or 0.0
@@ -104,7 +130,8 @@ class BridgeTable:
     def __init__(self, *, participant_stress: float = 0.01, stress_threshold: float = 0.8,
                  max_participants: int = 80, failure_reset: float = 60.0, rampup: float = 20.0,
                  region: str | None = None, strategy: str | None = None,
-                 ice_failure: IceFailureDetection = IceFailureDetection()) -> None:
+                 ice_failure: IceFailureDetection = IceFailureDetection(),
+                 redistribution: LoadRedistribution = LoadRedistribution()) -> None:
         self.default_participant_stress = participant_stress
         self.stress_threshold = stress_threshold
         self.max_participants = max_participants
@@ -113,6 +140,7 @@ class BridgeTable:
         self.region = region
         self.strategy = (strategy or SINGLE).lower()
         self.ice_failure = ice_failure
+        self.redistribution = redistribution
         self.bridges: dict[str, Bridge] = {}
 
     # --- inputs -----------------------------------------------------------------------------------
@@ -179,6 +207,21 @@ class BridgeTable:
         entered = not self.failing_ice(bridge, now)
         bridge.failing_ice_since = now
         return entered
+
+    def to_relieve(self, now: float) -> list[str]:
+        """The bridges load redistribution moves endpoints off now (each then rests for the
+        timeout); none while no bridge could take them."""
+        rule = self.redistribution
+        if not rule.enabled:
+            return []
+        available = self.available(now)
+        if not any(self.corrected_stress(b, now) < self.stress_threshold for b in available):
+            return []
+        due = [b for b in available if (b.redistributed_at is None or now - b.redistributed_at >= rule.timeout)
+               and self.corrected_stress(b, now) >= rule.stress_threshold]
+        for bridge in due:
+            bridge.redistributed_at = now
+        return [b.jid for b in due]
 
     # --- queries ----------------------------------------------------------------------------------
 

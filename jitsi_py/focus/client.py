@@ -30,7 +30,7 @@ from ..common.xmpp_client import service_client
 from ..settings import Settings
 from .auth import Authority
 from .brewery import Brewery
-from .bridges import UNANSWERED, BridgeTable, IceFailureDetection
+from .bridges import UNANSWERED, BridgeTable, IceFailureDetection, LoadRedistribution
 from .caps import CapsCache
 from .colibri2 import BridgeError, read_error
 from .conference import (
@@ -57,7 +57,8 @@ class Focus:
                                    max_participants=fs.max_bridge_participants, region=fs.region,
                                    strategy=fs.selection_strategy, ice_failure=IceFailureDetection(
                                        fs.ice_failure_detection, fs.ice_failure_interval,
-                                       fs.ice_failure_min_endpoints, fs.ice_failure_threshold))
+                                       fs.ice_failure_min_endpoints, fs.ice_failure_threshold),
+                                   redistribution=LoadRedistribution(fs.load_redistribution))
         self.restart_limits = RestartLimits(max_requests=fs.restart_request_max,
                                             interval=fs.restart_request_interval)
         self.offer = Offer.from_settings(fs)
@@ -116,6 +117,15 @@ class Focus:
         xmpp_settings = self.settings.focus.xmpp
         self.xmpp.connect(host=xmpp_settings.server, port=xmpp_settings.port)
         self.spawn(self.brewery.health_loop())
+        self.spawn(self._redistribution_loop())
+
+    async def _redistribution_loop(self) -> None:
+        rule = self.bridges.redistribution
+        if not rule.enabled:
+            return
+        while True:
+            await asyncio.sleep(rule.interval)
+            self.rooms.redistribute(self.now())
 
     async def stop(self) -> None:
         self.stopping = True

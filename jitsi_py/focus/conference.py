@@ -363,7 +363,8 @@ class Conference:
                 bridge_session is None or bridge_session.id == participant.session_id):
             if participant.bridge:
                 self.bridges.restart_requested(participant.bridge, now)
-            self._move(participant, now)
+            self._take_off_bridge(participant, "ICE failed")
+            self._invite_if_due(participant, now)
 
     def _on_session_terminate(self, participant: Participant, jingle: Jingle, now: float) -> None:
         """The session ends; with a restart request within the limits a new one is offered (the
@@ -596,6 +597,41 @@ class Conference:
         participant.bridge = participant.session_id = None
         participant.advance("reset")
         if len(self.participants) >= self.min_participants:
+            self._invite(participant, now)
+
+    # --- load redistribution (jicofo's LoadRedistributor moves endpoints off an overloaded bridge) ---
+
+    def move_endpoints(self, bridge: str, count: int, now: float) -> int:
+        """Moves up to ``count`` of this conference's participants off ``bridge``: all leave it
+        before any is invited again, so that a conference wholly moved is placed afresh."""
+        session = self.sessions.get(bridge)
+        if session is None or count <= 0:
+            return 0
+        moving = [self.participants[nick] for nick in sorted(session.endpoints) if nick in self.participants]
+        moving = moving[:count]
+        for participant in moving:
+            self._take_off_bridge(participant, "moving to another bridge")
+        for participant in moving:
+            self._invite_if_due(participant, now)
+        return len(moving)
+
+    def endpoints_on(self, bridge: str) -> int:
+        session = self.sessions.get(bridge)
+        return len(session.endpoints) if session is not None else 0
+
+    def _take_off_bridge(self, participant: Participant, why: str) -> None:
+        """Ends the participant's session (told with session-terminate) and frees its endpoint."""
+        if participant.sid:
+            self._commands.append(SendJingle(participant.nick, session_terminate(
+                participant.sid, "success", why, participant.session_id)))
+        self._release(participant)
+        participant.advance("reset")
+        if participant.sources[0]:
+            self._broadcast("source-remove", participant.nick, participant.sources)
+            participant.sources = ([], [])
+
+    def _invite_if_due(self, participant: Participant, now: float) -> None:
+        if participant.state == "waiting" and len(self.participants) >= self.min_participants:
             self._invite(participant, now)
 
     def _release(self, participant: Participant) -> None:

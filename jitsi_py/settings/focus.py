@@ -55,6 +55,8 @@ class Focus:
     ice_failure_interval: float = env("JICOFO_ICE_FAILURE_INTERVAL", "60", duration)
     ice_failure_min_endpoints: int = env("JICOFO_ICE_FAILURE_MIN_ENDPOINTS", "40", bounded(0, 1_000_000))
     ice_failure_threshold: float = env("JICOFO_ICE_FAILURE_THRESHOLD", "0.1", unit_interval)
+    # bridge.load-redistribution (docker sets only "enabled"; the rest are jicofo's defaults).
+    load_redistribution: bool = env("JICOFO_ENABLE_LOAD_REDISTRIBUTION", "0", boolean)
     # conference.restart-request-rate-limits: per participant, full restarts and ICE restarts each.
     restart_request_max: int = env("JICOFO_RESTART_REQUEST_MAX", "5", bounded(0, 1_000_000))
     restart_request_interval: float = env("JICOFO_RESTART_REQUEST_INTERVAL", "60", duration)

@@ -134,3 +134,76 @@ def test_settings_read_as_docker_jitsi_meets_jicofo_conf():
         True, 30.0, 10, 0.25, 3, 120.0)
     with pytest.raises(ValueError, match="JICOFO_ICE_FAILURE_THRESHOLD='2'"):
         Settings.from_values({"JICOFO_ICE_FAILURE_THRESHOLD": "2"})
+
+
+# --- load redistribution (JICOFO_ENABLE_LOAD_REDISTRIBUTION, jicofo's LoadRedistributor) -------------
+
+def test_redistribution_takes_from_the_conferences_with_most_endpoints_on_the_bridge():
+    from jitsi_py.focus.bridges import redistribution_moves
+
+    assert redistribution_moves({"a": 1, "b": 3, "c": 3}, 1) == {"b": 1}
+    assert redistribution_moves({"a": 1, "b": 3, "c": 3}, 4) == {"b": 3, "c": 1}
+    assert redistribution_moves({"a": 1, "b": 3, "c": 3}, 100) == {"b": 3, "c": 3, "a": 1}
+
+
+def test_an_overloaded_bridge_is_relieved_once_per_timeout_while_another_can_take_load():
+    from jitsi_py.focus.bridges import LoadRedistribution
+
+    table = BridgeTable(redistribution=LoadRedistribution(enabled=True))
+    table.presence(B1, {**STATS, "stress_level": "0.95"})
+    assert table.to_relieve(0.0) == [], "no bridge below the stress threshold to take the endpoints"
+    table.presence(B2, {**STATS, "stress_level": "0.2"})
+    assert table.to_relieve(1.0) == [B1]
+    assert table.to_relieve(61.0) == [], "rests for the timeout"
+    assert table.to_relieve(181.0) == [B1]
+    assert BridgeTable().to_relieve(500.0) == [], "off unless enabled"
+
+
+def test_moved_endpoints_leave_the_bridge_before_being_placed_again():
+    conf, offers = in_a_call(bridges=(B1, B2))
+    conf.bridges.presence(B1, {**STATS, "stress_level": "0.95"})
+    assert conf.endpoints_on(B1) == 2 and conf.endpoints_on(B2) == 0
+    assert conf.move_endpoints(B1, 10, 100.0) == 2
+    commands = conf.commands()
+    terminated = {c.nick for c in commands if isinstance(c, SendJingle) and c.jingle.action == "session-terminate"}
+    assert terminated == {"alice", "bob"}
+    expired = [c for c in commands if isinstance(c, ColibriRequest) and c.bridge == B1]
+    assert expired and parse_conference_modify(expired[-1].request).expire, "the conference left B1"
+    creates = [c for c in commands if isinstance(c, ColibriRequest) and c.key[0] == "create"]
+    assert {c.bridge for c in creates} == {B2}, "placed afresh on the bridge that is not overloaded"
+    again = {c.nick for c in answer_creates(conf, commands, 100.5)
+             if isinstance(c, SendJingle) and c.jingle.action == "session-initiate"}
+    assert again == {"alice", "bob"}
+
+
+def test_load_redistribution_setting():
+    assert not Settings.from_values({}).focus.load_redistribution
+    assert Settings.from_values({"JICOFO_ENABLE_LOAD_REDISTRIBUTION": "true"}).focus.load_redistribution
+
+
+async def test_the_tracker_moves_endpoints_from_the_conference_with_most_on_the_bridge():
+    from types import SimpleNamespace
+
+    from jitsi_py.focus.bridges import LoadRedistribution
+    from jitsi_py.focus.room_tracker import Room, RoomTracker
+
+    table = BridgeTable(redistribution=LoadRedistribution(enabled=True, endpoints=2))
+    table.presence(B1, STATS)
+    table.presence(B2, {**STATS, "stress_level": "0.5"})
+    flushed: list[str] = []
+    focus = SimpleNamespace(bridges=table, counters={"participants_moved": 0},
+                            flush=lambda room: flushed.append(room.jid))
+    tracker = RoomTracker(focus)
+    small, large = conference(), conference()
+    small.bridges = large.bridges = table
+    for core, nicks in ((small, ("alice", "bob")), (large, ("carol", "dave", "erin"))):
+        for nick in nicks:
+            core.joined(participant(nick), 1.0)
+        answer_creates(core, core.commands())
+    for jid, core in (("small@muc.meet.jitsi", small), ("large@muc.meet.jitsi", large)):
+        room = tracker._rooms[jid] = Room(focus, jid)
+        room.core = core
+    table.presence(B1, {**STATS, "stress_level": "0.95"})
+    tracker.redistribute(100.0)
+    assert flushed == ["large@muc.meet.jitsi"] and focus.counters["participants_moved"] == 2
+    assert large.endpoints_on(B1) == 1 and small.endpoints_on(B1) == 2
