@@ -35,7 +35,7 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
     except ValueError as exc:
         raise SettingsError("JVB_ADVERTISE_IPS", ",".join(b.advertise_ips), str(exc)) from None
     loop = asyncio.get_running_loop()
-    for warning in b.removed_upstream():
+    for warning in b.upstream_warnings():
         log.warning("bridge: %s", warning)
     websocket_base = None
     if b.websocket:

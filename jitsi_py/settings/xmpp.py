@@ -145,7 +145,7 @@ class XmppServer:
     resource_validate: MucResourceValidate = nested(MucResourceValidate)
 
     # --- upstream parity: what docker-jitsi-meet configures and this server does not do ------------
-    def not_served(self, auth_enabled: bool) -> list[str]:
+    def upstream_warnings(self, auth_enabled: bool) -> list[str]:
         """Warnings for the start log, so that no upstream setting is silently ignored."""
         backends = self.auth_backends
         if auth_enabled and backends.type in ("jwt", "hybrid_matrix_token") and backends.jwt.allowner_issuers:
