@@ -49,3 +49,11 @@ def test_bwe_engine_takes_upstreams_names_and_says_when_it_is_not_ours():
     assert warning.startswith("BWE_ESTIMATOR_ENGINE=GoogleCc:")
     with pytest.raises(ValueError, match="BWE_ESTIMATOR_ENGINE='Reno': expected one of GoogleCc, GoogleCc2"):
         Settings.from_values({"BWE_ESTIMATOR_ENGINE": "Reno"})
+
+
+def test_csp_header_is_one_header_line():
+    policy = "default-src 'self'; img-src * data:"
+    assert Settings.from_values({"CSP_HEADER": policy}).web.routes.csp_header == policy
+    assert Settings.from_values({}).web.routes.csp_header is None
+    with pytest.raises(ValueError, match="CSP_HEADER=.*without control characters"):
+        Settings.from_values({"CSP_HEADER": "default-src 'self'\r\nSet-Cookie: x=1"})
