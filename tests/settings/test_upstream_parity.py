@@ -57,3 +57,14 @@ def test_csp_header_is_one_header_line():
     assert Settings.from_values({}).web.routes.csp_header is None
     with pytest.raises(ValueError, match="CSP_HEADER=.*without control characters"):
         Settings.from_values({"CSP_HEADER": "default-src 'self'\r\nSet-Cookie: x=1"})
+
+
+def test_defaults_already_as_upstreams_templates():
+    s = Settings.from_values({})
+    assert s.focus.enable_mid is False  # jicofo.conf: JICOFO_ENABLE_MID | default "0"
+    assert (s.web.features.ice_restart, s.web.features.ice_restart_on_network_change) == (False, False)
+    assert s.web.tls.acme_server == "letsencrypt"  # env.example's value
+    turned = Settings.from_values({"JICOFO_ENABLE_MID": "1", "ENABLE_ICE_RESTART": "true",
+                                   "ENABLE_ICE_RESTART_ON_NETWORK_CHANGE": "1"})
+    assert turned.focus.enable_mid and turned.web.features.ice_restart
+    assert turned.web.features.ice_restart_on_network_change
