@@ -373,11 +373,7 @@ class Conference:
         reinvite = restart and self.restart_limits.accept(participant.restarts, now)
         if reinvite and participant.bridge:
             self.bridges.restart_requested(participant.bridge, now)
-        self._release(participant)
-        participant.advance("reset")
-        if participant.sources[0]:
-            self._broadcast("source-remove", participant.nick, participant.sources)
-            participant.sources = ([], [])
+        self._take_off_bridge(participant, None)
         if reinvite:
             self._invite(participant, now)
         elif restart:
@@ -619,9 +615,10 @@ class Conference:
         session = self.sessions.get(bridge)
         return len(session.endpoints) if session is not None else 0
 
-    def _take_off_bridge(self, participant: Participant, why: str) -> None:
-        """Ends the participant's session (told with session-terminate) and frees its endpoint."""
-        if participant.sid:
+    def _take_off_bridge(self, participant: Participant, why: str | None) -> None:
+        """Ends the participant's session and frees its endpoint; ``why`` is told to the participant
+        in a session-terminate (None: the participant ended the session itself)."""
+        if why is not None and participant.sid:
             self._commands.append(SendJingle(participant.nick, session_terminate(
                 participant.sid, "success", why, participant.session_id)))
         self._release(participant)
