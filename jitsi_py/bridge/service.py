@@ -35,6 +35,8 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
     except ValueError as exc:
         raise SettingsError("JVB_ADVERTISE_IPS", ",".join(b.advertise_ips), str(exc)) from None
     loop = asyncio.get_running_loop()
+    for warning in b.upstream_warnings():
+        log.warning("bridge: %s", warning)
     websocket_base = None
     if b.websocket:
         domain = b.websocket_domain or urlsplit(settings.common.public_url).netloc

@@ -16,6 +16,7 @@ bridge of the participant's region, in the conference first), else the single-br
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -34,6 +35,45 @@ FAILED = "failed"
 SINGLE = "singlebridgeselectionstrategy"
 SPLIT = "splitbridgeselectionstrategy"
 REGION_BASED = "regionbasedbridgeselectionstrategy"
+
+
+@dataclass(frozen=True)
+class IceFailureDetection:
+    """jicofo's bridge.ice-failure-detection: a bridge on which more than ``threshold`` of its
+    endpoints asked for a restart within ``interval`` (once it has ``min_endpoints``) counts as
+    failing ICE for ``timeout``, refreshed while that holds; it is then ranked as overloaded, so
+    new participants go elsewhere while another bridge fits. Defaults: jicofo's reference.conf."""
+
+    enabled: bool = False
+    interval: float = 120.0
+    min_endpoints: int = 30
+    threshold: float = 0.1
+    timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class LoadRedistribution:
+    """jicofo's bridge.load-redistribution: every ``interval``, while some bridge is not overloaded,
+    each bridge at or above ``stress_threshold`` corrected stress has up to ``endpoints`` endpoints
+    moved away, then is left alone for ``timeout``. Defaults: jicofo's reference.conf."""
+
+    enabled: bool = False
+    interval: float = 60.0
+    stress_threshold: float = 0.9
+    timeout: float = 180.0
+    endpoints: int = 10
+
+
+def redistribution_moves(on_bridge: Mapping[str, int], count: int) -> dict[str, int]:
+    """How many endpoints each conference gives up: the conferences with the most endpoints on the
+    bridge first, greedily, ``count`` in all (jicofo's selection)."""
+    moves: dict[str, int] = {}
+    for conference, endpoints in sorted(on_bridge.items(), key=lambda item: (-item[1], item[0])):
+        take = min(endpoints, count - sum(moves.values()))
+        if take <= 0:
+            break
+        moves[conference] = take
+    return moves
 
 
 def _flag(stats: Mapping[str, str], name: str) -> bool | None:
@@ -64,6 +104,10 @@ class Bridge:
     # When endpoints were placed recently: they raise the corrected stress until the bridge's own
     # stats catch up with them.
     recent: list[float] = field(default_factory=list)
+    endpoints: int = 0  # as the bridge reports them
+    restart_requests: deque[float] = field(default_factory=deque)  # when its endpoints asked for a restart
+    failing_ice_since: float | None = None  # the last time ICE failure detection found it failing
+    redistributed_at: float | None = None  # when load redistribution last moved endpoints off it
 
     def update(self, stats: Mapping[str, str]) -> None:
         self.stress = _number(stats, "stress_level") or 0.0
@@ -77,6 +121,7 @@ class Bridge:
         self.region = stats.get("region") or None
         self.relay_id = stats.get("relay_id") or None
         self.version = stats.get("version") or None
+        self.endpoints = int(_number(stats, "endpoints") or _number(stats, "participants") or 0)
         healthy = _flag(stats, "healthy")
         self.healthy_stat = True if healthy is None else healthy
 
@@ -84,7 +129,9 @@ class Bridge:
 class BridgeTable:
     def __init__(self, *, participant_stress: float = 0.01, stress_threshold: float = 0.8,
                  max_participants: int = 80, failure_reset: float = 60.0, rampup: float = 20.0,
-                 region: str | None = None, strategy: str | None = None) -> None:
+                 region: str | None = None, strategy: str | None = None,
+                 ice_failure: IceFailureDetection = IceFailureDetection(),
+                 redistribution: LoadRedistribution = LoadRedistribution()) -> None:
         self.default_participant_stress = participant_stress
         self.stress_threshold = stress_threshold
         self.max_participants = max_participants
@@ -92,6 +139,8 @@ class BridgeTable:
         self.rampup = rampup
         self.region = region
         self.strategy = (strategy or SINGLE).lower()
+        self.ice_failure = ice_failure
+        self.redistribution = redistribution
         self.bridges: dict[str, Bridge] = {}
 
     # --- inputs -----------------------------------------------------------------------------------
@@ -139,7 +188,45 @@ class BridgeTable:
         if bridge is not None:
             bridge.recent.append(now)
 
+    def restart_requested(self, jid: str, now: float) -> bool:
+        """An endpoint on the bridge asked for a full restart (a session-terminate with restart, or
+        ICE failed); an in-place ICE restart does not count, as in jicofo. True when this makes
+        the bridge failing ICE (:class:`IceFailureDetection`)."""
+        bridge = self.bridges.get(jid)
+        if bridge is None:
+            return False
+        rule = self.ice_failure
+        requests = bridge.restart_requests
+        requests.append(now)
+        while requests and now - requests[0] >= rule.interval:
+            requests.popleft()
+        if not rule.enabled or bridge.endpoints < rule.min_endpoints:
+            return False
+        if len(requests) <= bridge.endpoints * rule.threshold:
+            return False
+        entered = not self.failing_ice(bridge, now)
+        bridge.failing_ice_since = now
+        return entered
+
+    def to_relieve(self, now: float) -> list[str]:
+        """The bridges load redistribution moves endpoints off now (each then rests for the
+        timeout); none while no bridge could take them."""
+        rule = self.redistribution
+        if not rule.enabled:
+            return []
+        available = self.available(now)
+        if not any(self.corrected_stress(b, now) < self.stress_threshold for b in available):
+            return []
+        due = [b for b in available if (b.redistributed_at is None or now - b.redistributed_at >= rule.timeout)
+               and self.corrected_stress(b, now) >= rule.stress_threshold]
+        for bridge in due:
+            bridge.redistributed_at = now
+        return [b.jid for b in due]
+
     # --- queries ----------------------------------------------------------------------------------
+
+    def failing_ice(self, bridge: Bridge, now: float) -> bool:
+        return bridge.failing_ice_since is not None and now - bridge.failing_ice_since < self.ice_failure.timeout
 
     def operational(self, bridge: Bridge, now: float) -> bool:
         if not bridge.healthy_stat:
@@ -149,7 +236,10 @@ class BridgeTable:
     def corrected_stress(self, bridge: Bridge, now: float) -> float:
         bridge.recent = [t for t in bridge.recent if now - t < self.rampup]
         per = bridge.participant_stress if bridge.participant_stress is not None else self.default_participant_stress
-        return bridge.stress + len(bridge.recent) * per
+        stress = bridge.stress + len(bridge.recent) * per
+        if self.failing_ice(bridge, now):
+            return max(stress, self.stress_threshold + 0.01)
+        return stress
 
     def available(self, now: float) -> list[Bridge]:
         return [b for b in self.bridges.values() if self.operational(b, now) and not b.shutting_down]

@@ -30,11 +30,11 @@ from ..common.xmpp_client import service_client
 from ..settings import Settings
 from .auth import Authority
 from .brewery import Brewery
-from .bridges import UNANSWERED, BridgeTable
+from .bridges import UNANSWERED, BridgeTable, IceFailureDetection, LoadRedistribution
 from .caps import CapsCache
 from .colibri2 import BridgeError, read_error
 from .conference import (
-    ColibriRequest, End, GrantOwner, SendJingle, SendMute, SetBridgeAvailable, unknown_session,
+    ColibriRequest, End, GrantOwner, RestartLimits, SendJingle, SendMute, SetBridgeAvailable, unknown_session,
 )
 from .jingle import Offer
 from .room_tracker import Room, RoomJoinError, RoomTracker
@@ -55,7 +55,12 @@ class Focus:
         self.bare_jid = f"focus@{self.domains.auth}"
         self.bridges = BridgeTable(participant_stress=fs.participant_stress, stress_threshold=fs.stress_threshold,
                                    max_participants=fs.max_bridge_participants, region=fs.region,
-                                   strategy=fs.selection_strategy)
+                                   strategy=fs.selection_strategy, ice_failure=IceFailureDetection(
+                                       fs.ice_failure_detection, fs.ice_failure_interval,
+                                       fs.ice_failure_min_endpoints, fs.ice_failure_threshold),
+                                   redistribution=LoadRedistribution(fs.load_redistribution))
+        self.restart_limits = RestartLimits(max_requests=fs.restart_request_max,
+                                            interval=fs.restart_request_interval)
         self.offer = Offer.from_settings(fs)
         if fs.auth.user and fs.auth.user != "focus":
             log.warning("focus: JICOFO_AUTH_USER=%s is no longer read upstream: the focus logs in as focus",
@@ -115,6 +120,15 @@ class Focus:
         xmpp_settings = self.settings.focus.xmpp
         self.xmpp.connect(host=xmpp_settings.server, port=xmpp_settings.port)
         self.spawn(self.brewery.health_loop())
+        self.spawn(self._redistribution_loop())
+
+    async def _redistribution_loop(self) -> None:
+        rule = self.bridges.redistribution
+        if not rule.enabled:
+            return
+        while True:
+            await asyncio.sleep(rule.interval)
+            self.rooms.redistribute(self.now())
 
     async def stop(self) -> None:
         self.stopping = True
@@ -273,6 +287,10 @@ class Focus:
             room = self._jingle(iq)
         except (StanzaError, JingleError):
             self.counters["jingle_errors"] += 1
+            # A refused request may still have changed something (a rate-limited restart ends its session).
+            refused_in = self.rooms.get(iq["from"].bare)
+            if refused_in is not None and refused_in.core is not None:
+                self.flush(refused_in)
             raise
         iq.reply(clear=True).send()
         self.flush(room)

@@ -42,10 +42,24 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("offered", "reset"): "waiting",
     ("active", "reset"): "waiting",
 }
-# jicofo's restart-request-rate-limits: at least 5 s apart, at most 5 a minute.
-RESTART_MIN_INTERVAL = 5.0
-RESTART_MAX_PER_WINDOW = 5
-RESTART_WINDOW = 60.0
+
+
+@dataclass(frozen=True)
+class RestartLimits:
+    """jicofo's conference.restart-request-rate-limits (reference.conf's defaults), applied to each
+    participant's full session restarts and in-place ICE restarts as two separate budgets."""
+
+    min_interval: float = 5.0
+    max_requests: int = 5
+    interval: float = 60.0
+
+    def accept(self, times: list[float], now: float) -> bool:
+        """Records the request in ``times`` (pruned in place) when it is within the limits."""
+        times[:] = [t for t in times if now - t < self.interval]
+        if (times and now - times[-1] < self.min_interval) or len(times) >= self.max_requests:
+            return False
+        times.append(now)
+        return True
 
 
 def unknown_session(text: str) -> StanzaError:
@@ -110,7 +124,9 @@ class Participant:
     queued: list[tuple[str, str, Sources]] = field(default_factory=list)  # (action, owner, sources)
     muted: dict[str, bool] = field(default_factory=lambda: {"audio": False, "video": False})
     forced: tuple[bool, bool] = (False, False)  # (audio, video) force-mute the bridge applies
-    restarts: list[float] = field(default_factory=list)  # when the participant asked for a restart
+    # When the participant asked for a full restart and for an in-place ICE restart.
+    restarts: list[float] = field(default_factory=list)
+    ice_restarts: list[float] = field(default_factory=list)
 
     def advance(self, event: str) -> None:
         nxt = TRANSITIONS.get((self.state, event))
@@ -146,7 +162,7 @@ class Conference:
                  now: float, min_participants: int = 2, initial_timeout: float = 15.0,
                  single_participant_timeout: float = 20.0, max_ssrcs: int = 20, max_groups: int = 20,
                  strip_simulcast: bool = True, ssrc_rewriting: bool = False, auto_owner: bool = True,
-                 octo: bool = False) -> None:
+                 octo: bool = False, restart_limits: RestartLimits = RestartLimits()) -> None:
         self.room = room
         self.meeting_id = meeting_id
         self.focus_jid = focus_jid
@@ -159,6 +175,7 @@ class Conference:
         self.strip_simulcast = strip_simulcast
         self.ssrc_rewriting = ssrc_rewriting
         self.auto_owner = auto_owner
+        self.restart_limits = restart_limits
         self.participants: dict[str, Participant] = {}
         self.sessions: dict[str, BridgeSession] = {}  # by bridge JID
         # With Octo the conference may span bridges, joined by relays; without, it still may, unlinked.
@@ -332,32 +349,35 @@ class Conference:
             self._broadcast("source-remove", participant.nick, removed)
 
     def _on_session_info(self, participant: Participant, jingle: Jingle, now: float) -> None:
-        """An in-place ICE restart request (docs/focus.md §3.5); other session-info is informational."""
-        if jingle.bridge_session is None or not jingle.bridge_session.ice_restart:
-            return
-        if jingle.bridge_session.id != participant.session_id:
-            raise StanzaError("cancel", "item-not-found", "not the current bridge session")
-        self._count_restart(participant, now)
-        self._colibri(participant, "ice-restart", colibri2.update_endpoint(
-            self.meeting_id, participant.nick, ice_restart=True, stats_id=participant.stats_id))
-
-    def _count_restart(self, participant: Participant, now: float) -> None:
-        recent = [t for t in participant.restarts if now - t < RESTART_WINDOW]
-        if (recent and now - recent[-1] < RESTART_MIN_INTERVAL) or len(recent) >= RESTART_MAX_PER_WINDOW:
-            raise StanzaError("cancel", "resource-constraint", "session restarts are rate limited")
-        participant.restarts = recent + [now]
+        """An in-place ICE restart request (docs/focus.md §3.5) or, as jicofo still honours it, an
+        ``<ice-state>failed</ice-state>`` notice (re-invited at once); other session-info is informational."""
+        bridge_session = jingle.bridge_session
+        if bridge_session is not None and bridge_session.ice_restart:
+            if bridge_session.id != participant.session_id:
+                raise StanzaError("cancel", "item-not-found", "not the current bridge session")
+            if not self.restart_limits.accept(participant.ice_restarts, now):
+                raise StanzaError("cancel", "resource-constraint", "ICE restarts are rate limited")
+            self._colibri(participant, "ice-restart", colibri2.update_endpoint(
+                self.meeting_id, participant.nick, ice_restart=True, stats_id=participant.stats_id))
+        elif (jingle.ice_state or "").lower() == "failed" and (
+                bridge_session is None or bridge_session.id == participant.session_id):
+            if participant.bridge:
+                self.bridges.restart_requested(participant.bridge, now)
+            self._take_off_bridge(participant, "ICE failed")
+            self._invite_if_due(participant, now)
 
     def _on_session_terminate(self, participant: Participant, jingle: Jingle, now: float) -> None:
+        """The session ends; with a restart request within the limits a new one is offered (the
+        rate-limited one still ends, as in jicofo, and gets ``resource-constraint``)."""
         restart = jingle.bridge_session is not None and jingle.bridge_session.restart
-        if restart:
-            self._count_restart(participant, now)
-        self._release(participant)
-        participant.advance("reset")
-        if participant.sources[0]:
-            self._broadcast("source-remove", participant.nick, participant.sources)
-            participant.sources = ([], [])
-        if restart:
+        reinvite = restart and self.restart_limits.accept(participant.restarts, now)
+        if reinvite and participant.bridge:
+            self.bridges.restart_requested(participant.bridge, now)
+        self._take_off_bridge(participant, None)
+        if reinvite:
             self._invite(participant, now)
+        elif restart:
+            raise StanzaError("cancel", "resource-constraint", "session restarts are rate limited")
 
     # --- mute (docs/focus.md §6) -------------------------------------------------------------------------
 
@@ -573,6 +593,42 @@ class Conference:
         participant.bridge = participant.session_id = None
         participant.advance("reset")
         if len(self.participants) >= self.min_participants:
+            self._invite(participant, now)
+
+    # --- load redistribution (jicofo's LoadRedistributor moves endpoints off an overloaded bridge) ---
+
+    def move_endpoints(self, bridge: str, count: int, now: float) -> int:
+        """Moves up to ``count`` of this conference's participants off ``bridge``: all leave it
+        before any is invited again, so that a conference wholly moved is placed afresh."""
+        session = self.sessions.get(bridge)
+        if session is None or count <= 0:
+            return 0
+        moving = [self.participants[nick] for nick in sorted(session.endpoints) if nick in self.participants]
+        moving = moving[:count]
+        for participant in moving:
+            self._take_off_bridge(participant, "moving to another bridge")
+        for participant in moving:
+            self._invite_if_due(participant, now)
+        return len(moving)
+
+    def endpoints_on(self, bridge: str) -> int:
+        session = self.sessions.get(bridge)
+        return len(session.endpoints) if session is not None else 0
+
+    def _take_off_bridge(self, participant: Participant, why: str | None) -> None:
+        """Ends the participant's session and frees its endpoint; ``why`` is told to the participant
+        in a session-terminate (None: the participant ended the session itself)."""
+        if why is not None and participant.sid:
+            self._commands.append(SendJingle(participant.nick, session_terminate(
+                participant.sid, "success", why, participant.session_id)))
+        self._release(participant)
+        participant.advance("reset")
+        if participant.sources[0]:
+            self._broadcast("source-remove", participant.nick, participant.sources)
+            participant.sources = ([], [])
+
+    def _invite_if_due(self, participant: Participant, now: float) -> None:
+        if participant.state == "waiting" and len(self.participants) >= self.min_participants:
             self._invite(participant, now)
 
     def _release(self, participant: Participant) -> None:

@@ -24,6 +24,7 @@ from ..common.stanzas.jingle import q
 from ..common.stanzas.jitsi import (
     DEFAULT_FEATURES, ParticipantPresence, bridge_not_available, conference_properties, focus_versions,
 )
+from .bridges import redistribution_moves
 from .conference import Conference, Participant
 from .rooms import NICK, MucPresence, read_presence
 
@@ -109,7 +110,8 @@ class RoomTracker(Mapping[str, Room]):
             room.jid, meeting_id, focus_jid=focus.xmpp.boundjid.full, bridges=focus.bridges, offer=focus.offer,
             now=focus.now(), initial_timeout=fs.initial_timeout,
             single_participant_timeout=fs.single_participant_timeout, max_ssrcs=fs.max_ssrcs_per_user,
-            max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, strip_simulcast=fs.strip_simulcast, ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner)
+            max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, strip_simulcast=fs.strip_simulcast, ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner,
+            restart_limits=focus.restart_limits)
         focus.counters["conferences_created"] += 1
         log.info("focus: conference %s (meeting %s)", room.jid, meeting_id)
         early, room.early = room.early, {}
@@ -323,6 +325,22 @@ class RoomTracker(Mapping[str, Room]):
                 self.focus.counters["participants_moved"] += moved
                 room.core.bridge_down(jid, now)
                 self.focus.flush(room)
+
+    def redistribute(self, now: float) -> None:
+        """jicofo's LoadRedistributor: endpoints off each overloaded bridge, from the conferences
+        with the most on it (JICOFO_ENABLE_LOAD_REDISTRIBUTION)."""
+        table = self.focus.bridges
+        for jid in table.to_relieve(now):
+            rooms = {room.jid: room for room in self._rooms.values() if room.core is not None and not room.core.ended}
+            on_bridge = {room_jid: room.core.endpoints_on(jid) for room_jid, room in rooms.items()}
+            moves = redistribution_moves({k: v for k, v in on_bridge.items() if v}, table.redistribution.endpoints)
+            moved = 0
+            for room_jid, count in moves.items():
+                moved += rooms[room_jid].core.move_endpoints(jid, count, now)
+                self.focus.flush(rooms[room_jid])
+            self.focus.counters["participants_moved"] += moved
+            log.info("focus: load redistribution moved %d endpoints from %d conferences off %s",
+                     moved, len(moves), jid)
 
     def leave(self, room: Room) -> None:
         """The conference ended: out of the room, and forgotten."""

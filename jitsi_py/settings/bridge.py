@@ -9,6 +9,16 @@ from .common import XmppClient
 from .fields import Network, boolean, csv, env, nested, networks, port_number, secret, size
 
 
+BWE_ENGINES = ("GoogleCc", "GoogleCc2")  # jitsi-media-transform's BandwidthEstimatorEngine
+
+
+def bwe_engine_name(raw: str) -> str:
+    for name in BWE_ENGINES:
+        if raw.lower() == name.lower():
+            return name
+    raise ValueError("expected one of " + ", ".join(BWE_ENGINES))
+
+
 @dataclass(frozen=True)
 class Bridge:
     xmpp: XmppClient = nested(XmppClient)
@@ -37,6 +47,8 @@ class Bridge:
     instance_id: str | None = env("JVB_INSTANCE_ID", None)
     # colibri-ws: served on the bridge's public HTTP port, proxied by the web service at
     # /colibri-ws/<server id>/ (the web side reads ENABLE_COLIBRI_WEBSOCKET and the same port).
+    # docker-jitsi-meet removed it (the SCTP data channel is the only bridge channel there); off by
+    # default as there, kept on request for clients that cannot do SCTP, with a warning at start.
     websocket: bool = env("ENABLE_COLIBRI_WEBSOCKET", "0", boolean)
     websocket_domain: str | None = env("JVB_WS_DOMAIN", None)
     websocket_server_id: str = env("JVB_WS_SERVER_ID", "jvb")
@@ -49,3 +61,24 @@ class Bridge:
     socket_buffer: int = env("JITSI_PY_JVB_SOCKET_BUFFER", "4mb", size)
     # Let the send-side bandwidth estimate (transport-cc, else REMB) cap each receiver's layers.
     trust_bwe: bool = env("JVB_CC_TRUST_BWE", "true", boolean)
+
+    # --- upstream parity, 2026 ----------------------------------------------------------------------
+    # jmt.bwe.estimator.engine: jitsi-py has one send-side estimator (bridge/bwe.py, GCC-style delay
+    # and loss control), which serves either name; GoogleCc gets a warning that it is not that engine.
+    bwe_engine: str = env("BWE_ESTIMATOR_ENGINE", "GoogleCc2", bwe_engine_name)
+    # Read only for the warning; JVB_ADVERTISE_IPS takes its value (an alias) when unset itself.
+    docker_host_address: tuple[str, ...] = env("DOCKER_HOST_ADDRESS", "", csv)
+
+    def upstream_warnings(self) -> list[str]:
+        """Warnings for the start log: what is set here that upstream no longer has."""
+        warnings = []
+        if self.docker_host_address and self.advertise_ips == self.docker_host_address:
+            warnings.append("DOCKER_HOST_ADDRESS is deprecated, migrate to JVB_ADVERTISE_IPS")
+        if self.bwe_engine != "GoogleCc2":
+            warnings.append(f"BWE_ESTIMATOR_ENGINE={self.bwe_engine}: jitsi-py has one bandwidth estimator, "
+                            "delay- and loss-based as GoogleCc2; it is used instead")
+        if self.websocket:
+            warnings.append("ENABLE_COLIBRI_WEBSOCKET=1 (with JVB_WS_DOMAIN, JVB_WS_SERVER_ID, COLIBRI_WEBSOCKET_PORT): "
+                            "docker-jitsi-meet removed colibri-ws, clients use the SCTP data channel; still served "
+                            "here for clients that cannot")
+        return warnings

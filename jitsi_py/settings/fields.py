@@ -139,6 +139,14 @@ def number(raw: str) -> float:
         raise ValueError("expected a number") from None
 
 
+def unit_interval(raw: str) -> float:
+    """A fraction from 0 to 1 (jicofo's thresholds)."""
+    value = number(raw)
+    if not 0 <= value <= 1:
+        raise ValueError("expected a number from 0 to 1")
+    return value
+
+
 def choice(*allowed: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.lower()
@@ -249,7 +257,7 @@ def rate(raw: str) -> int:
 
 __all__ = [
     "SettingsError", "env", "nested", "build", "read", "env_names",
-    "boolean", "integer", "bounded", "port_number", "number", "choice", "csv", "networks", "json_list", "path",
+    "boolean", "integer", "bounded", "port_number", "number", "unit_interval", "choice", "csv", "networks", "json_list", "path",
     "directory", "url", "text", "secret",
     "duration", "size", "rate",
 ]

@@ -7,7 +7,7 @@ from typing import Mapping
 
 from .common import XmppClient
 from .fields import (boolean, bounded, choice, duration, env, integer, nested, number, port_number,
-                     secret)
+                     secret, unit_interval)
 
 
 # --- the focus's authentication (jicofo.conf's authentication block) ----------------------------
@@ -69,3 +69,16 @@ class Focus:
     colibri_timeout: float = env("JICOFO_COLIBRI_REQUEST_TIMEOUT", "3", duration)
     # Verified XEP-0115 answers kept for reuse; one entry per client release seen.
     caps_cache_size: int = env("JITSI_PY_FOCUS_CAPS_CACHE_SIZE", "1000", bounded(1, 1000000))
+
+    # --- upstream parity, 2026 (docker-jitsi-meet's jicofo.conf) -------------------------------------
+    # bridge.ice-failure-detection: the interval, floor and threshold are docker's values (they apply
+    # only once enabled); the 10-minute hold is jicofo's.
+    ice_failure_detection: bool = env("JICOFO_ENABLE_ICE_FAILURE_DETECTION", "0", boolean)
+    ice_failure_interval: float = env("JICOFO_ICE_FAILURE_INTERVAL", "60", duration)
+    ice_failure_min_endpoints: int = env("JICOFO_ICE_FAILURE_MIN_ENDPOINTS", "40", bounded(0, 1_000_000))
+    ice_failure_threshold: float = env("JICOFO_ICE_FAILURE_THRESHOLD", "0.1", unit_interval)
+    # bridge.load-redistribution (docker sets only "enabled"; the rest are jicofo's defaults).
+    load_redistribution: bool = env("JICOFO_ENABLE_LOAD_REDISTRIBUTION", "0", boolean)
+    # conference.restart-request-rate-limits: per participant, full restarts and ICE restarts each.
+    restart_request_max: int = env("JICOFO_RESTART_REQUEST_MAX", "5", bounded(0, 1_000_000))
+    restart_request_interval: float = env("JICOFO_RESTART_REQUEST_INTERVAL", "60", duration)

@@ -44,6 +44,13 @@ def regex(raw: str) -> str:
     return raw
 
 
+def header_value(raw: str) -> str:
+    """An HTTP header's value (CSP_HEADER), as nginx's add_header sends it on every response."""
+    if any(ord(c) < 0x20 and c != "\t" or ord(c) == 0x7F for c in raw):
+        raise ValueError("expected one line of header text, without control characters")
+    return raw
+
+
 def bridge_map(raw: str) -> tuple[tuple[str, str, int], ...]:
     """``id=host:port`` comma list: the bridges whose colibri-ws this web service may reach."""
     out: list[tuple[str, str, int]] = []
@@ -81,7 +88,7 @@ class Routes:
     subdomains: bool = env("ENABLE_SUBDOMAINS", "true", boolean)
     etherpad_url_base: str | None = env("ETHERPAD_URL_BASE", None, url())
     cors_allow_origin: str = env("CORS_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN", "*", text)
-    csp_header: str | None = env("CSP_HEADER", None, text)
+    csp_header: str | None = env("CSP_HEADER", None, header_value)
     colibri_websocket: bool = env("ENABLE_COLIBRI_WEBSOCKET", "0", boolean)
     colibri_websocket_regex: str = env("COLIBRI_WEBSOCKET_REGEX", "jvb", regex)
     colibri_websocket_port: int = env("COLIBRI_WEBSOCKET_PORT", "9090", port_number)

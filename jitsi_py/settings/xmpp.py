@@ -128,6 +128,19 @@ class Plugins:
 
 
 @dataclass(frozen=True)
+class MucResourceValidate:
+    """muc_resource_validate on the conference MUC, as docker's jitsi-meet.cfg.lua switches it: a
+    nick (MUC resource) is a letter or digit then letters, digits or ``_``, and never changes; strict,
+    users of an anonymous virtual host must take the first 8 characters of their JID's username."""
+
+    enabled: bool = env("PROSODY_ENABLE_MUC_RESOURCE_VALIDATE", "true", boolean)
+    anonymous_strict: bool = env("PROSODY_MUC_RESOURCE_VALIDATE_ANONYMOUS_STRICT", "false", boolean)
+    # Prosody authentication provider names counted as anonymous (the module's default list).
+    anonymous_methods: tuple[str, ...] = env("PROSODY_MUC_RESOURCE_VALIDATE_ANON_METHODS",
+                                             "anonymous,jitsi-anonymous,token", csv)
+
+
+@dataclass(frozen=True)
 class XmppServer:
     c2s_port: int = env("XMPP_PORT", "5222", port_number)
     http_port: int = env("PROSODY_HTTP_PORT", "5280", port_number)
@@ -145,3 +158,14 @@ class XmppServer:
     rooms: Rooms = nested(Rooms)
     auth_backends: AuthBackends = nested(AuthBackends)
     plugins: Plugins = nested(Plugins)
+    resource_validate: MucResourceValidate = nested(MucResourceValidate)
+
+    # --- upstream parity: what docker-jitsi-meet configures and this server does not do ------------
+    def upstream_warnings(self, auth_enabled: bool) -> list[str]:
+        """Warnings for the start log, so that no upstream setting is silently ignored."""
+        backends = self.auth_backends
+        if auth_enabled and backends.type in ("jwt", "hybrid_matrix_token") and backends.jwt.allowner_issuers:
+            return ["JWT_ACCEPTED_ALLOWNER_ISSUERS is set: upstream hands it to Prosody as allowner_issuers "
+                    "(muc_allowners), which jitsi-py does not have; it has no effect here, owners are as the "
+                    "focus elects them"]
+        return []

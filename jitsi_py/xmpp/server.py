@@ -99,6 +99,8 @@ class XmppServer:
         """Listen; ``host`` and ``ports`` (c2s, http, component; 0 = any free one) override settings."""
         loop = asyncio.get_running_loop()
         xs = self.settings.xmpp
+        for warning in xs.upstream_warnings(self.settings.common.auth.enabled):
+            logger.warning("%s", warning)
         hosts = host if host is not None else _hosts(xs.interfaces)
         ports = {"c2s": xs.c2s_port, "http": xs.http_port, "component": xs.component_port, **(ports or {})}
         rate = None if xs.limits.c2s_rate_disabled else float(xs.limits.c2s_rate)

@@ -160,3 +160,27 @@ async def test_graceful_shutdown_over_rest_without_xmpp():
             assert response.status == 200
     # No conference is running, so the graceful shutdown completes and run() returns.
     await asyncio.wait_for(service, 5)
+
+
+async def test_upstream_warnings_are_logged_at_start(caplog):
+    colibri_port = free_tcp_port()
+    caplog.set_level("WARNING", logger="jitsi_py")
+    service = asyncio.create_task(run(Settings.from_values({
+        "JVB_DISABLE_XMPP": "1", "JVB_PORT": str(free_udp_port()), "JVB_COLIBRI_PORT": str(colibri_port),
+        "JVB_DISABLE_STUN": "1", "COLIBRI_REST_ENABLED": "1", "BWE_ESTIMATOR_ENGINE": "GoogleCc",
+        "DOCKER_HOST_ADDRESS": "127.0.0.1"})))
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"http://127.0.0.1:{colibri_port}/about/health") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert any("BWE_ESTIMATOR_ENGINE=GoogleCc:" in w for w in warnings), warnings
+        assert any("DOCKER_HOST_ADDRESS is deprecated" in w for w in warnings), warnings
+    finally:
+        service.cancel()
+        await asyncio.gather(service, return_exceptions=True)

@@ -170,3 +170,29 @@ def test_services_restart_per_restart_policy_and_report_to_their_sentry_dsn():
     assert 'SENTRY_DSN="${JVB_SENTRY_DSN:-0}"' in environment(compose, "jvb")
     assert 'SENTRY_DSN="${JVB_SENTRY_DSN:-0}"' in environment(jvb2, "jvb2")
     assert "${CONFIG}/prosody/prosody-plugins-custom:/config/prosody/prosody-plugins-custom:Z" in compose
+
+
+# --- upstream parity, 2026: each variable reaches the container whose settings read it ---------------
+PARITY_VARIABLES = {
+    "jvb": ("BWE_ESTIMATOR_ENGINE", "JVB_ADVERTISE_IPS", "DOCKER_HOST_ADDRESS", "ENABLE_COLIBRI_WEBSOCKET"),
+    "jicofo": ("JICOFO_ENABLE_MID", "JICOFO_ENABLE_LOAD_REDISTRIBUTION", "JICOFO_ENABLE_ICE_FAILURE_DETECTION",
+               "JICOFO_ICE_FAILURE_INTERVAL", "JICOFO_ICE_FAILURE_MIN_ENDPOINTS", "JICOFO_ICE_FAILURE_THRESHOLD",
+               "JICOFO_RESTART_REQUEST_MAX", "JICOFO_RESTART_REQUEST_INTERVAL"),
+    "prosody": ("PROSODY_ENABLE_MUC_RESOURCE_VALIDATE", "PROSODY_MUC_RESOURCE_VALIDATE_ANONYMOUS_STRICT",
+                "PROSODY_MUC_RESOURCE_VALIDATE_ANON_METHODS", "JWT_ACCEPTED_ALLOWNER_ISSUERS"),
+    "web": ("CSP_HEADER", "ENABLE_ICE_RESTART", "ENABLE_ICE_RESTART_ON_NETWORK_CHANGE", "LETSENCRYPT_ACME_SERVER",
+            "JVB_PREFER_SCTP", "ENABLE_SUBDOMAINS"),
+}
+
+
+def test_upstream_parity_variables_reach_the_container_that_reads_them():
+    from jitsi_py.settings import Bridge, Focus, Web, XmppServer
+    from jitsi_py.settings.fields import env_names
+
+    compose = (DOCKER / "docker-compose.yml").read_text()
+    readers = {"jvb": Bridge, "jicofo": Focus, "prosody": XmppServer, "web": Web}
+    for service, names in PARITY_VARIABLES.items():
+        passed = {entry.split("=", 1)[0] for entry in environment(compose, service)}
+        assert set(names) <= passed, f"{service} never gets {sorted(set(names) - passed)}"
+        read = set(env_names(readers[service]))
+        assert set(names) <= read, f"{service}'s settings do not read {sorted(set(names) - read)}"

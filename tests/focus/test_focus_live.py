@@ -308,3 +308,30 @@ async def test_a_malformed_room_is_refused_at_once_without_muc_traffic(xmpp_serv
         assert focus.rooms == {}, "the focus joined no room"
     finally:
         await person.stop()
+
+
+async def test_a_rate_limited_restart_is_refused_and_still_ends_the_session(xmpp_server, focus):
+    from jitsi_py.common.stanzas.jingle import BridgeSession, Jingle
+
+    bridge = ScriptedBridge("jvb1", xmpp_server.c2s_port)
+    await bridge.start()
+    await until(lambda: bridge.occupant in focus.bridges.bridges)
+    alice, bob = await participants(xmpp_server, focus, f"restarts@{MUC}")
+    offer = await alice.next_jingle("session-initiate")
+
+    def restart(offer):
+        return Jingle("session-terminate", offer.sid,
+                      bridge_session=BridgeSession(offer.bridge_session.id, restart=True)).to_element()
+
+    await alice.send_jingle(restart(offer))
+    again = await alice.next_jingle("session-initiate")
+    assert again.sid != offer.sid
+    with pytest.raises(IqError) as refused:
+        await alice.send_jingle(restart(again))  # within 5 s of the first: over the limit
+    assert refused.value.iq["error"]["condition"] == "resource-constraint"
+    # the refused request's session ended all the same, its endpoint expired at once
+    await until(lambda: sum(1 for r in bridge.requests for e in r.endpoints if e.id == alice.nick and e.expire) == 2)
+    assert list(focus.bridges.bridges[bridge.occupant].restart_requests) != [], "counted against the bridge"
+    for person in (alice, bob):
+        await person.stop()
+    await bridge.client.disconnect(wait=0.1)

@@ -251,3 +251,11 @@ async def test_letsencrypt_failure_is_logged_and_the_service_keeps_its_certifica
     assert not reloaded
     assert acme_plan.account_key.is_file()  # the account key is made once and kept
     assert acme_plan.account_key.stat().st_mode & 0o077 == 0
+
+
+async def test_csp_header_on_every_response_as_nginx_always(client_factory):
+    # upstream: add_header Content-Security-Policy "..." always; (error pages included)
+    client = await client_factory(CSP_HEADER="default-src 'self'")
+    for path in ("/", "/config.js", "/css/missing.css"):
+        assert (await client.get(path)).headers["Content-Security-Policy"] == "default-src 'self'", path
+    assert "Content-Security-Policy" not in (await (await client_factory()).get("/")).headers

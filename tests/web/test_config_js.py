@@ -114,3 +114,11 @@ def test_web_variables_keep_upstream_names():
                  "XMPP_BOSH_URL_BASE", "ETHERPAD_URL_BASE", "TOOLBAR_BUTTONS", "COLIBRI_WEBSOCKET_REGEX",
                  "VIDEOQUALITY_BITRATE_AV1_SS_HIGH", "CORS_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN"):
         assert name in names
+
+
+# --- upstream parity: tenant names with "_" -----------------------------------------------------------
+
+def test_a_tenant_with_underscores_keeps_them(tmp_path):
+    c = config(tmp_path, tenant="team_one")
+    assert c["hosts"]["muc"] == "muc.team_one.meet.jitsi"
+    assert c["bosh"] == "https://localhost:8443/team_one/http-bind"

@@ -65,6 +65,14 @@ def backend_names(settings: Settings) -> dict[str, str]:
     return names
 
 
+def prosody_authentication(settings: Settings) -> dict[str, str]:
+    """Each virtual host's ``authentication`` as docker's Prosody config names it (what Prosody
+    modules such as muc_resource_validate compare against)."""
+    names = {"anonymous": "jitsi-anonymous", "internal": "internal_hashed", "ldap": "cyrus",
+             "matrix": "matrix_user_verification", "jwt": settings.xmpp.auth_backends.jwt.auth_type}
+    return {domain: names.get(name, name) for domain, name in backend_names(settings).items()}
+
+
 def build_backends(settings: Settings) -> dict[str, AuthBackend]:
     return {domain: build_backend(name, settings, domain) for domain, name in backend_names(settings).items()}
 

@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from ...settings import Settings
+from ..auth import prosody_authentication
 from ..component import Component, Host
 from .service import MucOptions, MucService
 
@@ -44,7 +45,9 @@ def build_components(settings: Settings, host: Host, clock: Callable[[], float] 
                                      presence_rate=rooms.presence_rate, presence_burst=rooms.presence_burst,
                                      max_held_joins=rooms.max_held_joins, clock=clock, **options), host)
 
-    conference = muc(d.muc, wait_for_focus=rooms.wait_for_focus, validate_nick=True, tenants=rooms.subdomains,
+    conference = muc(d.muc, wait_for_focus=rooms.wait_for_focus, tenants=rooms.subdomains,
+                     validate_nick=settings.xmpp.resource_validate.enabled,
+                     strict_nick_domains=strict_nick_domains(settings),
                      restrict_room_creation=rooms.wait_for_focus)
     internal = muc(d.internal_muc, allowed_domains=frozenset({d.auth.lower()}), hide_all=False)
     lobby = muc(d.lobby, create_on_join=False) if rooms.lobby else None
@@ -57,3 +60,13 @@ def build_components(settings: Settings, host: Host, clock: Callable[[], float] 
             module.attach(ctx)
     load_plugins(ctx, server_iq)
     return [conference, internal, *(s for s in (lobby, breakout) if s is not None), *ctx.components]
+
+
+def strict_nick_domains(settings: Settings) -> frozenset[str]:
+    """muc_resource_validate's anonymous_strict: the virtual hosts whose Prosody authentication
+    provider is one of PROSODY_MUC_RESOURCE_VALIDATE_ANON_METHODS."""
+    rules = settings.xmpp.resource_validate
+    if not rules.enabled or not rules.anonymous_strict:
+        return frozenset()
+    return frozenset(domain.lower() for domain, method in prosody_authentication(settings).items()
+                     if method in rules.anonymous_methods)

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 HEALTH_CHECK_PREFIX = "__jicofo-health-check"
 # muc_resource_validate: a simple token, so a nick is usable as an endpoint id everywhere.
-_VALID_NICK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
+_VALID_NICK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*\Z")
+STRICT_NICK_LENGTH = 8  # anonymous_strict: the nick is this much of the server-given username
 
 
 @dataclass
@@ -124,8 +125,8 @@ class Presence:
         taken = room.occupants.get(join.nick)
         if taken is not None and taken.jid != join.jid:
             raise StanzaError("cancel", "conflict", "Nickname already in use")
-        if self.muc.options.validate_nick and not join.admin and not _VALID_NICK.match(join.nick):
-            raise StanzaError("cancel", "not-allowed", "Invalid resource")
+        if self.muc.options.validate_nick and not join.admin and not room.node.startswith(HEALTH_CHECK_PREFIX):
+            self._validate_nick(join)
         self.muc.hooks.fire(Hook.PRE_JOIN, join)
         if join.admin:
             return
@@ -138,6 +139,13 @@ class Presence:
         limit = room.config.max_occupants
         if limit is not None and not join.skip_max_occupants and counted_occupants(room) >= limit:
             raise StanzaError("cancel", "service-unavailable", "The room has reached its maximum number of occupants")
+
+    def _validate_nick(self, join: Join) -> None:
+        if not _VALID_NICK.match(join.nick):
+            raise StanzaError("cancel", "not-allowed", "Invalid resource")
+        user, _, domain = join.bare.partition("@")
+        if domain in self.muc.options.strict_nick_domains and join.nick != user[:STRICT_NICK_LENGTH]:
+            raise StanzaError("cancel", "not-allowed", "Invalid anonymous user ID")
 
     def _enter(self, room: Room, join: Join, created: bool) -> None:
         hooks = self.muc.hooks

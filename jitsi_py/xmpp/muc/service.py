@@ -53,6 +53,9 @@ class MucOptions:
     admins: frozenset[str] = frozenset()  # bare JIDs with every right (besides service accounts)
     wait_for_focus: bool = False  # hold non-admin joins until the focus is in the room
     validate_nick: bool = False  # muc_resource_validate
+    # muc_resource_validate's anonymous_strict: the virtual hosts whose users' nick must be the
+    # first 8 characters of their JID's username.
+    strict_nick_domains: frozenset[str] = frozenset()
     allowed_domains: frozenset[str] | None = None  # only sessions of these domains may join
     hide_all: bool = True  # muc_hide_all: rooms unlisted, disco#info only for occupants
     create_on_join: bool = True  # False: only admins and room modules create rooms (lobby)

@@ -50,3 +50,22 @@ def test_a_client_back_through_the_internal_address_gets_that_form():
     assert froms == {"[acme]standup@muc.meet.jitsi/focus", "[acme]standup@muc.meet.jitsi/aa11"}
     muc.session_closed(ALICE)
     assert not muc.host._external
+
+
+# --- upstream parity: tenant names with "_" (config.js writes tenant "Team.One" as muc.team_one.<domain>)
+
+def test_a_tenant_with_underscores_is_served_like_any_other():
+    m = TenantMap("muc.meet.jitsi")
+    assert m.tenant_of("muc.team_one.meet.jitsi") == "team_one"
+    assert m.to_internal("standup@muc.team_one.meet.jitsi/aa11") == "[team_one]standup@muc.meet.jitsi/aa11"
+    assert m.to_external("[team_one]standup@muc.meet.jitsi/aa11") == "standup@muc.team_one.meet.jitsi/aa11"
+    host = RecordingHost()
+    muc = MucService(MucOptions(domain="muc.meet.jitsi", focus_jid="focus@auth.meet.jitsi", wait_for_focus=True,
+                                validate_nick=True, tenants=True), host)
+    assert muc.accepts("muc.team_one.meet.jitsi") and muc.accepts("muc._a.meet.jitsi")
+    host.origins = {FOCUS: origin(FOCUS, service=True), ALICE: origin(ALICE)}
+    muc.receive(xml(f'<presence from="{FOCUS}" to="[team_one]standup@muc.meet.jitsi/focus"/>'), host.origins[FOCUS])
+    muc.receive(xml(f'<presence from="{ALICE}" to="standup@muc.team_one.meet.jitsi/aa11"/>'), host.origins[ALICE])
+    assert set(muc.rooms["[team_one]standup@muc.meet.jitsi"].occupants) == {"focus", "aa11"}
+    assert {el.get("from") for el in host.take(ALICE) if el.tag == q("presence")} == {
+        "standup@muc.team_one.meet.jitsi/focus", "standup@muc.team_one.meet.jitsi/aa11"}
