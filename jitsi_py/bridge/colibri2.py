@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from ..common.errors import StanzaError
 from ..common.stanzas import colibri2 as c2
-from ..common.stanzas.jingle import Fingerprint, IceTransport
-from ..common.stanzas.jingle import Source as WireSource
+from ..common.stanzas.jingle import Fingerprint, IceTransport, Source as WireSource
 from .conference import AUDIO_LEVEL_URI, TRANSPORT_CC_URI, Conference, Endpoint
 from .forwarder import Source
 from .relay import Relay

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from time import monotonic
 from dataclasses import dataclass, field
+from time import monotonic
 
 from . import rtcp
-from .dtls import Certificate, DtlsSession
+from .dtls import DtlsSession
 from .forwarder import Forwarder, Receiver, Source
 from .ice import IceAgent, random_credentials
 from .rtp import audio_level, find_extension, read_header

@@ -27,8 +27,8 @@ its :class:`~.bwe.BandwidthEstimator`, which the allocation fits the receiver's 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from . import rtcp

@@ -34,7 +34,13 @@ from .bridges import UNANSWERED, BridgeTable
 from .caps import CapsCache
 from .colibri2 import BridgeError, read_error
 from .conference import (
-    ColibriRequest, End, GrantOwner, SendJingle, SendMute, SetBridgeAvailable, unknown_session,
+    ColibriRequest,
+    End,
+    GrantOwner,
+    SendJingle,
+    SendMute,
+    SetBridgeAvailable,
+    unknown_session,
 )
 from .jingle import Offer
 from .room_tracker import Room, RoomJoinError, RoomTracker

@@ -26,8 +26,19 @@ from . import colibri2
 from .bridges import BridgeTable
 from .colibri2 import BridgeError, EndpointAllocation, relay_endpoint
 from .jingle import (
-    Offer, SourceError, Sources, initial_last_n, read_sources, read_transport, remove_sources,
-    session_initiate, session_terminate, source_update, strip_simulcast, transport_info, validate_sources,
+    Offer,
+    SourceError,
+    Sources,
+    initial_last_n,
+    read_sources,
+    read_transport,
+    remove_sources,
+    session_initiate,
+    session_terminate,
+    source_update,
+    strip_simulcast,
+    transport_info,
+    validate_sources,
 )
 from .relays import RelayMesh
 

@@ -12,14 +12,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from ..common.stanzas.colibri2 import Media
 from ..common.stanzas.jingle import (
-    BridgeSession, Content, HeaderExtension, IceTransport, Jingle, PayloadType, RtcpFb, Source, SsrcGroup,
+    BridgeSession,
+    Content,
+    HeaderExtension,
+    IceTransport,
+    Jingle,
+    PayloadType,
+    RtcpFb,
+    Source,
+    SsrcGroup,
 )
 from ..common.stanzas.jitsi import (
-    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_OPUS_RED, FEATURE_REMB, FEATURE_RTX, FEATURE_SCTP, FEATURE_TCC,
-    FEATURE_VIDEO, JitsiStanzaError, decode_sources, encode_sources,
+    FEATURE_AUDIO,
+    FEATURE_JSON_SOURCES,
+    FEATURE_OPUS_RED,
+    FEATURE_REMB,
+    FEATURE_RTX,
+    FEATURE_SCTP,
+    FEATURE_TCC,
+    FEATURE_VIDEO,
+    JitsiStanzaError,
+    decode_sources,
+    encode_sources,
 )
-from ..common.stanzas.colibri2 import Media
 
 AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"

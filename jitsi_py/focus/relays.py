@@ -18,7 +18,12 @@ from xml.etree.ElementTree import Element
 
 from ..common.stanzas.colibri2 import Media, RelayEndpoint
 from .colibri2 import (
-    BridgeError, create_relay, expire_relay, read_relay_transport, relay_endpoints, set_relay_transport,
+    BridgeError,
+    create_relay,
+    expire_relay,
+    read_relay_transport,
+    relay_endpoints,
+    set_relay_transport,
 )
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,11 @@ from ..common import ns
 from ..common.aio import Rearm
 from ..common.stanzas.jingle import q
 from ..common.stanzas.jitsi import (
-    DEFAULT_FEATURES, ParticipantPresence, bridge_not_available, conference_properties, focus_versions,
+    DEFAULT_FEATURES,
+    ParticipantPresence,
+    bridge_not_available,
+    conference_properties,
+    focus_versions,
 )
 from .conference import Conference, Participant
 from .rooms import NICK, MucPresence, read_presence

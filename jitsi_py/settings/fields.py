@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
 Default = str | Callable[[Mapping[str, str]], str] | None

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .common import XmppClient
-from .fields import (boolean, bounded, choice, duration, env, integer, nested, number, port_number,
-                     secret)
+from .fields import boolean, bounded, choice, duration, env, integer, nested, number, port_number, secret
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .auth import AuthBackends
-from .fields import (boolean, bounded, csv, duration, env, integer, nested, number, port_number, rate, secret,
-                     size, text, url)
+from .fields import (
+    boolean,
+    bounded,
+    csv,
+    duration,
+    env,
+    integer,
+    nested,
+    number,
+    port_number,
+    rate,
+    secret,
+    size,
+    text,
+    url,
+)
 
 
 @dataclass(frozen=True)

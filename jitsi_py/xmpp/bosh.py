@@ -30,9 +30,9 @@ from ..common import ns
 from ..common.aio import Rearm
 from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, escape_attr, parse_document
 from .c2s import C2SSession, SessionLimits
+from .proxies import TrustedProxies
 from .router import Router
 from .tcp import RateLimit
-from .proxies import TrustedProxies
 from .websocket import bearer_token, client_address
 
 logger = logging.getLogger(__name__)

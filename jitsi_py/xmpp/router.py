@@ -18,10 +18,9 @@ from copy import copy
 from typing import Callable
 from xml.etree.ElementTree import Element, SubElement
 
-from ..common import jid as jids
+from ..common import jid as jids, ns
 from ..common.aio import Rearm
 from ..common.errors import StanzaError, error_reply
-from ..common import ns
 from ..common.xmlstream import serialize, split_for_fanout, to_attribute
 from ..settings import Settings
 from .auth import ask

@@ -17,8 +17,15 @@ from av import VideoFrame
 
 from jitsi_py.bridge.colibri2 import handle
 from jitsi_py.common.stanzas import colibri2 as c2
-from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, HeaderExtension, IceTransport, PayloadType
-from jitsi_py.common.stanzas.jingle import Source as WireSource, SsrcGroup
+from jitsi_py.common.stanzas.jingle import (
+    Candidate,
+    Fingerprint,
+    HeaderExtension,
+    IceTransport,
+    PayloadType,
+    Source as WireSource,
+    SsrcGroup,
+)
 
 VP8 = PayloadType(100, "VP8", 90000)
 OPUS = PayloadType(111, "opus", 48000, 2)

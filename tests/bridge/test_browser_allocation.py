@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from . import test_browser
-from .test_browser import ARGS, CHROMIUM, PAGE_JS, Participant, page_server, wait_for  # noqa: F401 (fixture)
+from .test_browser import ARGS, CHROMIUM, PAGE_JS, Participant, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 

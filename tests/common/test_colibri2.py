@@ -5,8 +5,19 @@ from xml.etree.ElementTree import fromstring, tostring
 import pytest
 
 from jitsi_py.common.stanzas.colibri2 import (
-    CONFERENCE_MODIFY, Colibri2Error, ConferenceModified, ConferenceModify, Endpoint, ForceMute, Media,
-    MediaSource, Sctp, Transport, error_reason, parse_conference_modified, parse_conference_modify,
+    CONFERENCE_MODIFY,
+    Colibri2Error,
+    ConferenceModified,
+    ConferenceModify,
+    Endpoint,
+    ForceMute,
+    Media,
+    MediaSource,
+    Sctp,
+    Transport,
+    error_reason,
+    parse_conference_modified,
+    parse_conference_modify,
     reason_element,
 )
 from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, IceTransport, PayloadType, Source, SsrcGroup

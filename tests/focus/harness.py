@@ -20,10 +20,24 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from jitsi_py.common.stanzas import colibri2 as c2
 from jitsi_py.common.stanzas.jingle import (
-    NS_FOCUS, NS_JINGLE, Candidate, Fingerprint, IceTransport, Jingle, Source, parse_jingle, q,
+    NS_FOCUS,
+    NS_JINGLE,
+    Candidate,
+    Fingerprint,
+    IceTransport,
+    Jingle,
+    Source,
+    parse_jingle,
+    q,
 )
 from jitsi_py.common.stanzas.jitsi import (
-    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_SCTP, FEATURE_VIDEO, NS_HEALTHCHECK, NS_MUTE_AUDIO, ConferenceIq,
+    FEATURE_AUDIO,
+    FEATURE_JSON_SOURCES,
+    FEATURE_SCTP,
+    FEATURE_VIDEO,
+    NS_HEALTHCHECK,
+    NS_MUTE_AUDIO,
+    ConferenceIq,
     build_bridge_stats,
 )
 from jitsi_py.settings import Settings

@@ -200,7 +200,7 @@ async def test_aiortc_participants_answer_through_sdp(xmpp_server, focus):
     for person in people:
         video = person.accept.content("video")
         assert video.sources and video.sources[0].name == f"{person.nick}-v0"
-        await until(lambda: any(
+        await until(lambda person=person: any(
             e.id == person.nick and e.transport is not None and e.transport.ice is not None
             and e.transport.ice.ufrag == person.accept.content("audio").transport.ufrag
             and e.sources and any(m.id == f"{person.nick}-v0" for m in e.sources)

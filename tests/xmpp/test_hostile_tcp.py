@@ -77,8 +77,9 @@ async def test_hostile_input_closes_only_that_stream(server, name, data, conditi
 
 
 async def test_unauthenticated_connection_times_out(tmp_path):
-    from .conftest import make_settings
     from jitsi_py.xmpp.server import XmppServer
+
+    from .conftest import make_settings
 
     srv = XmppServer(make_settings(tmp_path, PROSODY_C2S_TIMEOUT="0.5"))
     await srv.start("127.0.0.1", {"c2s": 0, "http": 0, "component": 0})

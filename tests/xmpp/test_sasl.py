@@ -9,10 +9,21 @@ import hmac
 import pytest
 
 from jitsi_py.xmpp.auth.base import (
-    Anonymous, AuthFailure, CheckPassword, GetScramCredentials, Identity, ScramCredentials,
+    Anonymous,
+    AuthFailure,
+    CheckPassword,
+    GetScramCredentials,
+    Identity,
+    ScramCredentials,
 )
 from jitsi_py.xmpp.sasl import (
-    Challenge, SaslExchange, ScramServer, Success, parse_plain, password_matches, scram_credentials,
+    Challenge,
+    SaslExchange,
+    ScramServer,
+    Success,
+    parse_plain,
+    password_matches,
+    scram_credentials,
 )
 
 VECTORS = {

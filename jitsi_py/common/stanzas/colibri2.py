@@ -29,8 +29,18 @@ from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element, SubElement
 
 from .jingle import (
-    NS_COLIBRI2, NS_HDREXT, NS_ICE_UDP, NS_RTP, NS_SSMA, HeaderExtension, IceTransport, JingleError,
-    PayloadType, Source, SsrcGroup, q,
+    NS_COLIBRI2,
+    NS_HDREXT,
+    NS_ICE_UDP,
+    NS_RTP,
+    NS_SSMA,
+    HeaderExtension,
+    IceTransport,
+    JingleError,
+    PayloadType,
+    Source,
+    SsrcGroup,
+    q,
 )
 
 NS = NS_COLIBRI2

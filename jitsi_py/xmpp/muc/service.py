@@ -98,7 +98,7 @@ class MucService:
 
     def _declare(self) -> None:
         presence, relay, disco, owner, admin = self.presence, self.relay, self.disco, self.owner, self.admin
-        D, R, O = Address.DOMAIN, Address.ROOM, Address.OCCUPANT
+        D, R, O = Address.DOMAIN, Address.ROOM, Address.OCCUPANT  # noqa: E741 (one letter keeps the rows aligned)
         rows = (
             (D, "presence", None, ANY, presence.to_domain),
             (D, "message", ANY, ANY, relay.domain_message),

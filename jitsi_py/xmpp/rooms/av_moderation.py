@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
-from ...settings import Settings
-from ..component import Origin
-from ..muc.room import Occupant, Room
 from ...common.errors import StanzaError
 from ...common.ns import CLIENT
-from ..muc.stanza import json_message
+from ...settings import Settings
+from ..component import Origin
 from ..muc.hooks import Hook
+from ..muc.room import Occupant, Room
+from ..muc.stanza import json_message
 from . import JitsiComponent, RoomContext
 
 MEDIA_TYPES = ("audio", "video", "desktop")

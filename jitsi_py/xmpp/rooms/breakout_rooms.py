@@ -16,20 +16,20 @@ so that participants moving between rooms never find the conference gone.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Callable
 from xml.etree.ElementTree import Element
-from dataclasses import dataclass, field
 
-from ...settings import Settings
-from ..muc.room import AFFILIATION_RANK, Occupant, Room
-from ..muc.presence import Join
-from ..muc.service import MucService
 from ...common.errors import StanzaError
 from ...common.ns import CLIENT, JITSI_BREAKOUT_ROOMS, NICK
+from ...settings import Settings
 from ..muc.dispatch import ANY, Address, Request
+from ..muc.hooks import Hook
+from ..muc.presence import Join
+from ..muc.room import AFFILIATION_RANK, Occupant, Room
+from ..muc.service import MucService
 from ..muc.stanza import json_message
 from ..muc.timers import Timer
-from ..muc.hooks import Hook
 from . import RoomContext
 from .lobby import Lobby
 from .meeting_id import MeetingId

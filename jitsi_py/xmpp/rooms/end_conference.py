@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element
 
+from ...common.ns import CLIENT
 from ...settings import Settings
 from ..component import Origin
-from ...common.ns import CLIENT
 from . import JitsiComponent, RoomContext
 from .breakout_rooms import BreakoutOf
 

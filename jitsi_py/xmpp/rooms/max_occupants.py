@@ -5,10 +5,10 @@ Service accounts (focus, recorder, transcriber) neither count nor are refused.
 
 from __future__ import annotations
 
-from ...settings import Settings
-from ..muc.presence import Join, counted_occupants
 from ...common.errors import StanzaError
+from ...settings import Settings
 from ..muc.hooks import Hook
+from ..muc.presence import Join, counted_occupants
 from . import RoomContext
 
 

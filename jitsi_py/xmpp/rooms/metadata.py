@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
-from ...settings import Settings
-from ..component import Origin
-from ..muc.room import Occupant, Room
 from ...common.errors import StanzaError
 from ...common.ns import JITSI_MEET as JITMEET
-from ..muc.stanza import json_message
+from ...settings import Settings
+from ..component import Origin
 from ..muc.hooks import Hook
+from ..muc.room import Occupant, Room
+from ..muc.stanza import json_message
 from . import JitsiComponent, RoomContext
 
 # Keys only the server or the focus may set.

@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
-from ...settings import Settings
-from ..component import Origin
-from ..muc.room import Occupant, Room
 from ...common.errors import StanzaError
 from ...common.ns import CLIENT, JITSI_MEET as JITMEET, NICK
+from ...settings import Settings
+from ..component import Origin
 from ..muc.hooks import Hook
+from ..muc.room import Occupant, Room
 from . import JitsiComponent, RoomContext
 from .metadata import RoomMetadata
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element, SubElement
 
+from ...common.ns import CLIENT
 from ...settings import Settings
 from ..component import Origin
-from ..muc.room import Room
-from ...common.ns import CLIENT
 from ..muc.hooks import Hook
+from ..muc.room import Room
 from . import RoomContext
 
 IDENTITY = f"{{{CLIENT}}}identity"

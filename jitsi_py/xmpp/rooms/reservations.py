@@ -19,15 +19,15 @@ from xml.etree.ElementTree import Element
 
 import aiohttp
 
+from ...common import jid as jids
+from ...common.errors import StanzaError
+from ...common.ns import JITSI_FOCUS as FOCUS
 from ...settings import Settings
 from ...settings.fields import SettingsError
 from ..component import Origin
-from ...common import jid as jids
+from ..muc.hooks import Hook
 from ..muc.room import Room
 from ..muc.timers import Timer
-from ...common.errors import StanzaError
-from ...common.ns import JITSI_FOCUS as FOCUS
-from ..muc.hooks import Hook
 from . import RoomContext
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
+from ...common.ns import JITSI_MEET as JITMEET, NICK
 from ...settings import Settings
 from ..component import Origin
-from ..muc.room import Occupant, Room
-from ...common.ns import JITSI_MEET as JITMEET, NICK
 from ..muc.hooks import Hook
+from ..muc.room import Occupant, Room
 from . import JitsiComponent, RoomContext
 
 MAX_FACE_LANDMARKS = 100

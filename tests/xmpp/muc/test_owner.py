@@ -3,8 +3,20 @@
 from jitsi_py.common.ns import DISCO_INFO, MUC_OWNER, MUC_USER
 
 from .harness import (
-    FOCUS, MUC, ROOM, RecordingHost, admin_iq, codes, error_condition, focus_joins, join, origin, owner_get,
-    owner_submit, q, xml,
+    FOCUS,
+    MUC,
+    ROOM,
+    RecordingHost,
+    admin_iq,
+    codes,
+    error_condition,
+    focus_joins,
+    join,
+    origin,
+    owner_get,
+    owner_submit,
+    q,
+    xml,
 )
 
 
