@@ -13,6 +13,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from time import monotonic
+from typing import TYPE_CHECKING
 
 from . import rtcp
 from .dtls import DtlsSession
@@ -21,6 +22,9 @@ from .ice import IceAgent, random_credentials
 from .rtp import audio_level, find_extension, read_header
 from .speaker import DominantSpeaker
 from .srtp import MAX_RTP, SrtpContext, SrtpError, srtp_protect
+
+if TYPE_CHECKING:
+    from .relay import Relay
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +348,7 @@ class Conference:
         self.id = secrets.token_hex(8)
         self.created = now
         self.endpoints: dict[str, Endpoint] = {}
-        self.relays: dict[str, Endpoint] = {}  # Octo relays (relay.py) by the remote bridge's relay id
+        self.relays: dict[str, Relay] = {}  # Octo relays (relay.py) by the remote bridge's relay id
         self.feedback_sources = (secrets.randbits(32) or 1, secrets.randbits(32) or 1)  # jvb-a0, jvb-v0
         self.forwarder = Forwarder(self.feedback_sources[1], trust_bwe=bridge.trust_bwe)
         self.speaker = DominantSpeaker()
@@ -427,7 +431,7 @@ class Conference:
             if endpoint.id != exclude:
                 endpoint.send_message(message)
 
-    def add_relay(self, relay: Endpoint) -> None:
+    def add_relay(self, relay: Relay) -> None:
         self.relays[relay.id] = relay
         self.bridge.counters.relays += 1
         relay.port.bind_ufrag(relay.ice.local_ufrag, relay)

@@ -25,7 +25,9 @@ element; :func:`reason_element` builds it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from xml.etree.ElementTree import Element, SubElement
 
 from .jingle import (
@@ -96,7 +98,10 @@ def _required(elem: Element, name: str) -> str:
     return value
 
 
-def _wrap(parse, elem: Element):
+T = TypeVar("T")
+
+
+def _wrap(parse: Callable[[Element], T], elem: Element) -> T:
     """Jingle's codec raises JingleError; inside Colibri2 it is a Colibri2Error."""
     try:
         return parse(elem)

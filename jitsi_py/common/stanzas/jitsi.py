@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 from urllib.parse import quote_plus, unquote_plus
 from xml.etree.ElementTree import Element, SubElement
 
@@ -164,7 +164,7 @@ class ParticipantPresence:
     caps_hash: str | None = None
     audio_muted: bool | None = None
     video_muted: bool | None = None
-    source_info: dict[str, dict] = field(default_factory=dict)
+    source_info: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_element(cls, presence: Element) -> "ParticipantPresence":
@@ -252,9 +252,12 @@ _GROUP_SEMANTICS = {code: semantics for semantics, code in _GROUP_CODES.items()}
 
 def encode_sources(by_owner: Mapping[str, tuple[Iterable[Source], Iterable[SsrcGroup]]]) -> str:
     """``{owner: (sources, groups)}`` -> the text of ``<json-message>``; compact, as clients send it."""
-    out: dict[str, list] = {}
+    out: dict[str, list[list[Any]]] = {}
     for owner, (sources, groups) in by_owner.items():
-        video, audio, video_groups, audio_groups = [], [], [], []
+        video: list[Any] = []
+        audio: list[Any] = []
+        video_groups: list[Any] = []
+        audio_groups: list[Any] = []
         for source in sources:
             item: dict[str, object] = {"s": source.ssrc}
             if source.name:

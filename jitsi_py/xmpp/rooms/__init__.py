@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Callable
 from xml.etree.ElementTree import Element
 
@@ -123,7 +124,7 @@ class JitsiComponent:
         """Nothing per session: the MUC's own leave hooks clean up."""
 
 
-def module_list():
+def module_list() -> tuple[ModuleType, ...]:
     """The room modules in load order (imported lazily: they import the MUC service)."""
     from . import (
         av_moderation,
@@ -145,7 +146,7 @@ def module_list():
         token_verification,
     )
     return (
-        meeting_id, conference_duration, token_verification, presence_identity, password_whitelist, matrix_lobby_bypass, lobby, matrix_affiliation,
-        max_occupants, metadata, breakout_rooms, av_moderation, end_conference, speakerstats, polls, client_proxy,
+        meeting_id, conference_duration, token_verification, presence_identity, password_whitelist,
+        matrix_lobby_bypass, lobby, matrix_affiliation, max_occupants, metadata, breakout_rooms, av_moderation, end_conference, speakerstats, polls, client_proxy,
         reservations,
     )
