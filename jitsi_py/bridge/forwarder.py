@@ -4,8 +4,8 @@ Sans-I/O. Plain RTP (already unprotected) goes in with :meth:`Forwarder.rtp`; ea
 its rewritten copy through its ``deliver(buffer, ssrc)`` callable (a bytearray the forwarder
 rewrites for the next receiver, and the SSRC it now carries: the callee sends it at once and keeps
 nothing). RTCP feedback from receivers goes in with :meth:`Forwarder.feedback`; key-frame requests
-towards senders come out through the sender's ``send_rtcp(bytes)``. Bridge-channel messages the allocation produces are queued in
-``messages`` as ``(endpoint id, dict)``.
+towards senders come out through the sender's ``send_rtcp(bytes)``. Bridge-channel messages the
+allocation produces are queued in ``messages`` as ``(endpoint id, dict)``.
 
 Which layer each receiver gets is decided by the :class:`~.allocation.Allocator` this class
 extends; here live the projections its targets are applied to.
@@ -153,7 +153,8 @@ class Projection:
         self.max_tid = ALL_TEMPORAL
         self.pid_off = 0
         self.packet_pid_off = 0  # the picture id offset for the packet at hand (temporal.admit)
-        self.drops: deque[tuple[int, int, int, int, int]] | None = None  # recent drops, for packets that come late (temporal.py)
+        # Recent drops, for packets that come late (temporal.py).
+        self.drops: deque[tuple[int, int, int, int, int]] | None = None
 
 
 class Receiver:
@@ -276,7 +277,8 @@ class Forwarder(Allocator):
         a projection is not forwarded."""
         projection = receiver.projections.get(source.name)
         if projection is None:
-            out_ssrc, out_rtx = (None, None) if receiver.ssrc_pools else (source.primary, source.rtx.get(source.primary))
+            out_ssrc, out_rtx = ((None, None) if receiver.ssrc_pools
+                                 else (source.primary, source.rtx.get(source.primary)))
             projection = Projection(receiver, source, out_ssrc, out_rtx)
             projection.since = self.now
             projection.target = NO_LAYER

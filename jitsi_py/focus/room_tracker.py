@@ -113,7 +113,8 @@ class RoomTracker(Mapping[str, Room]):
             room.jid, meeting_id, focus_jid=focus.xmpp.boundjid.full, bridges=focus.bridges, offer=focus.offer,
             now=focus.now(), initial_timeout=fs.initial_timeout,
             single_participant_timeout=fs.single_participant_timeout, max_ssrcs=fs.max_ssrcs_per_user,
-            max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, strip_simulcast=fs.strip_simulcast, ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner)
+            max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, strip_simulcast=fs.strip_simulcast,
+            ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner)
         focus.counters["conferences_created"] += 1
         log.info("focus: conference %s (meeting %s)", room.jid, meeting_id)
         early, room.early = room.early, {}

@@ -1,8 +1,9 @@
 """XML streams over TCP (RFC 6120): client-to-server with STARTTLS, the glue around ``c2s.py``.
 
 The glue only moves bytes: parse, hand each event to the session (none while it is waiting for
-authentication: ``router.authenticate`` runs it, and the next event follows), write what the session sends, keep one timer at the session's deadline, throttle reading
-to the per-connection rate (Prosody's ``mod_limits``: reading pauses, nothing is dropped).
+authentication: ``router.authenticate`` runs it, and the next event follows), write what the session
+sends, keep one timer at the session's deadline, throttle reading to the per-connection rate
+(Prosody's ``mod_limits``: reading pauses, nothing is dropped).
 """
 
 from __future__ import annotations

@@ -151,7 +151,8 @@ async def test_a_frame_rate_cap_drops_chromiums_upper_temporal_layers(bridge, pa
 async def frames_sent(person, ssrc: int) -> int:
     return await person.page.evaluate("""async ssrc => {
         let sent = 0;
-        (await room.pc.getStats()).forEach(s => { if (s.type === 'outbound-rtp' && s.ssrc === ssrc) sent = s.framesSent; });
+        (await room.pc.getStats()).forEach(s => {
+            if (s.type === 'outbound-rtp' && s.ssrc === ssrc) sent = s.framesSent; });
         return sent; }""", ssrc)
 
 

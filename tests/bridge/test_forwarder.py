@@ -185,7 +185,8 @@ def nacks(sink):
     for packet in sink.rtcp:
         for pt, fmt, offset, length in rtcp.packets(packet):
             if pt == rtcp.RTPFB and fmt == rtcp.FMT_NACK:
-                out.append((rtcp.media_ssrc(packet, offset), sorted(rtcp.nack_sequence_numbers(packet, offset, length))))
+                lost = sorted(rtcp.nack_sequence_numbers(packet, offset, length))
+                out.append((rtcp.media_ssrc(packet, offset), lost))
     return out
 
 

@@ -58,8 +58,10 @@ UPDATE = """
      <source xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" ssrc="1001" name="3f2a9c1e-v0" videoType="camera"/>
      <source xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" ssrc="1002" name="3f2a9c1e-v0"/>
      <source xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" ssrc="1011" name="3f2a9c1e-v0"/>
-     <ssrc-group xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" semantics="SIM"><source ssrc="1001"/><source ssrc="1002"/></ssrc-group>
-     <ssrc-group xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" semantics="FID"><source ssrc="1001"/><source ssrc="1011"/></ssrc-group>
+     <ssrc-group xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" semantics="SIM">
+       <source ssrc="1001"/><source ssrc="1002"/></ssrc-group>
+     <ssrc-group xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" semantics="FID">
+       <source ssrc="1001"/><source ssrc="1011"/></ssrc-group>
    </media-source>
   </sources>
   <force-mute audio="true"/>

@@ -186,7 +186,8 @@ class ScriptedBridge:
                 created = True
                 endpoints.add(endpoint.id)
                 sctp = c2.Sctp(5000, "server") if endpoint.transport and endpoint.transport.sctp else None
-                answer.endpoints.append(c2.Endpoint(endpoint.id, transport=c2.Transport(ice=self.transport(), sctp=sctp)))
+                transport = c2.Transport(ice=self.transport(), sctp=sctp)
+                answer.endpoints.append(c2.Endpoint(endpoint.id, transport=transport))
             else:
                 answer.endpoints.append(c2.Endpoint(endpoint.id))
         if created:
@@ -226,7 +227,8 @@ class Participant:
         self.jingles: asyncio.Queue[Jingle] = asyncio.Queue()
         self.client = _client(DOMAIN, "")
         ns = self.client.default_ns
-        self.client.register_handler(Callback("jingle", MatchXPath(f"{{{ns}}}iq/{{{NS_JINGLE}}}jingle"), self._on_jingle))
+        self.client.register_handler(
+            Callback("jingle", MatchXPath(f"{{{ns}}}iq/{{{NS_JINGLE}}}jingle"), self._on_jingle))
         self.mutes: asyncio.Queue[Element] = asyncio.Queue()
         self.client.register_handler(Callback("mute", MatchXPath(f"{{{ns}}}iq/{{{NS_MUTE_AUDIO}}}mute"), self._on_mute))
         self.joined = asyncio.Event()

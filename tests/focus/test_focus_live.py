@@ -110,7 +110,8 @@ async def test_malformed_requests_get_errors_and_affect_nobody(xmpp_server, focu
     offer = await alice.next_jingle("session-initiate")
     bob_offer = await bob.next_jingle("session-initiate")
     with pytest.raises(IqError) as bad:
-        await alice.send_jingle(fromstring(f'<jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="{offer.sid}">'
+        await alice.send_jingle(fromstring(f'<jingle xmlns="urn:xmpp:jingle:1" action="session-accept" '
+                                           f'sid="{offer.sid}">'
                                            '<content name="audio"><description xmlns="urn:xmpp:jingle:apps:rtp:1" '
                                            'media="audio"><source xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" ssrc="x"/>'
                                            '</description></content></jingle>'))

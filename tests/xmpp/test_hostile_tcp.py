@@ -109,7 +109,8 @@ async def test_plaintext_injected_after_starttls_is_dropped(server):
     reader, writer = await asyncio.open_connection("127.0.0.1", server.listening.c2s_port)
     writer.write(HEADER.replace(b"meet.jitsi", b"auth.meet.jitsi")
                  + b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
-                 + b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGZvY3VzAGZvY3VzLXNlY3JldA==</auth>")
+                 + b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+                 + b"AGZvY3VzAGZvY3VzLXNlY3JldA==</auth>")
     data = b""
     async with asyncio.timeout(5):
         while b"<proceed" not in data:

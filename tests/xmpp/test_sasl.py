@@ -29,7 +29,8 @@ from jitsi_py.xmpp.sasl import (
 VECTORS = {
     # RFC 5802 §5
     "sha1": dict(client_nonce="fyko+d2lbbFgONRv9qkxdawL", nonce="fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j",
-                 salt="QSXCR+Q6sek8bf92", proof="v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", verifier="rmF9pqV8S7suAoZWja4dJRkFsKQ="),
+                 salt="QSXCR+Q6sek8bf92", proof="v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+                 verifier="rmF9pqV8S7suAoZWja4dJRkFsKQ="),
     # RFC 7677 §3
     "sha256": dict(client_nonce="rOprNGfwEbeRWgbNEkqO", nonce="rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
                    salt="W22ZaJ0SNY7soEsUEjb6gQ==", proof="dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",

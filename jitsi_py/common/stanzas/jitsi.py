@@ -118,7 +118,8 @@ class LogoutIq:
     def from_element(cls, elem: Element | None) -> "LogoutIq":
         if elem is None or elem.tag != q(NS_FOCUS, "logout"):
             raise JitsiStanzaError("no <logout xmlns='http://jitsi.org/protocol/focus'> element")
-        return cls(session_id=elem.get("session-id") or None, logout_url=unquote_plus(elem.get("logout-url") or "") or None)
+        return cls(session_id=elem.get("session-id") or None,
+                   logout_url=unquote_plus(elem.get("logout-url") or "") or None)
 
     def to_element(self) -> Element:
         elem = Element(q(NS_FOCUS, "logout"))

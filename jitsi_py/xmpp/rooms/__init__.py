@@ -147,6 +147,6 @@ def module_list() -> tuple[ModuleType, ...]:
     )
     return (
         meeting_id, conference_duration, token_verification, presence_identity, password_whitelist,
-        matrix_lobby_bypass, lobby, matrix_affiliation, max_occupants, metadata, breakout_rooms, av_moderation, end_conference, speakerstats, polls, client_proxy,
-        reservations,
+        matrix_lobby_bypass, lobby, matrix_affiliation, max_occupants, metadata, breakout_rooms, av_moderation,
+        end_conference, speakerstats, polls, client_proxy, reservations,
     )

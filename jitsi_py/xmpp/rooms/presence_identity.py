@@ -35,7 +35,8 @@ def identity_of(claims) -> Element | None:
         user_el = SubElement(el, f"{{{CLIENT}}}user")
         for key, value in user.items():
             if isinstance(value, (str, int, float, bool)) and isinstance(key, str) and key.isidentifier():
-                SubElement(user_el, f"{{{CLIENT}}}{key}").text = str(value).lower() if isinstance(value, bool) else str(value)
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                SubElement(user_el, f"{{{CLIENT}}}{key}").text = text
     if isinstance(group, str):
         SubElement(el, f"{{{CLIENT}}}group").text = group
     return el

@@ -87,7 +87,8 @@ class Reservations:
             text = body.get("message") if isinstance(body, dict) else None
             raise _refused(status, str(text or f"Reservation refused ({status})"))
         duration = body.get("duration")
-        expires = self.ctx.conference.now() + float(duration) if isinstance(duration, (int, float)) and duration > 0 else None
+        expires = (self.ctx.conference.now() + float(duration) if isinstance(duration, (int, float)) and duration > 0
+                   else None)
         self.by_room[room_jid] = Reservation(str(body["id"]), expires)
 
     async def _call(self, method: str, path: str, form: dict | None = None) -> tuple[int, object]:

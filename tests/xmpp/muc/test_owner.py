@@ -63,7 +63,8 @@ def test_destroy_by_owner(muc, host):
     join(muc, "alice@meet.jitsi/a", "aa11")
     host.clear()
     muc.receive(xml(f'<iq type="set" id="x" from="{FOCUS}" to="{ROOM}"><query xmlns="{MUC_OWNER}">'
-                    f'<destroy jid="other@{MUC}"><reason>bye</reason></destroy></query></iq>'), origin(FOCUS, service=True))
+                    f'<destroy jid="other@{MUC}"><reason>bye</reason></destroy></query></iq>'),
+                origin(FOCUS, service=True))
     [pres] = host.take("alice@meet.jitsi/a")
     destroy = pres.find(f"{q('x', MUC_USER)}/{q('destroy', MUC_USER)}")
     assert destroy.get("jid") == f"other@{MUC}" and destroy.findtext(q("reason", MUC_USER)) == "bye"
