@@ -203,7 +203,7 @@ class StreamConnection(asyncio.Protocol):
         self._loop.create_task(self._upgrade())
 
     async def _upgrade(self) -> None:
-        assert self._loop is not None and self.transport is not None
+        assert self._loop is not None and self.transport is not None and self._tls_context is not None
         try:
             self.transport = await self._loop.start_tls(self.transport, self, self._tls_context, server_side=True)
         except (OSError, ssl.SSLError, ConnectionError) as exc:

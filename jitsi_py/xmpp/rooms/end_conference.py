@@ -28,7 +28,7 @@ class EndConference(JitsiComponent):
         if message.find(f"{{{CLIENT}}}end_conference") is None:
             return
         room, sender = self.ctx.find_occupant(origin, message.get("from", ""))
-        if room is None or not sender.is_moderator:
+        if room is None or sender is None or not sender.is_moderator:
             return  # as upstream: ignored, not answered
         service = self.ctx.service_of(room)
         breakout = room.peek(BreakoutOf)

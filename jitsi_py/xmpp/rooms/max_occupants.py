@@ -18,6 +18,7 @@ def enabled(settings: Settings) -> bool:
 
 def attach(ctx: RoomContext) -> None:
     limit = ctx.settings.xmpp.rooms.max_participants
+    assert limit is not None  # enabled
 
     def pre_join(join: Join) -> None:
         if join.admin or (join.origin is not None and join.origin.service_account):

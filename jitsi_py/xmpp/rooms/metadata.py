@@ -66,7 +66,7 @@ class Metadata(JitsiComponent):
         if el is None:
             return
         room, sender = self.ctx.find_occupant(origin, message.get("from", ""), el.get("room"))
-        if room is None:
+        if room is None or sender is None:
             raise StanzaError("cancel", "not-allowed", "Not in the room")
         if not sender.is_moderator:
             raise StanzaError("auth", "forbidden", "Only moderators may set room metadata")

@@ -29,6 +29,7 @@ from ..muc.hooks import Hook
 from ..muc.room import Room
 from ..muc.timers import Timer
 from . import RoomContext
+from .client_proxy import ClientProxy
 
 log = logging.getLogger(__name__)
 RETRIES = 3
@@ -144,7 +145,7 @@ def attach(ctx: RoomContext) -> None:
         raise SettingsError("PROSODY_RESERVATION_REST_BASE_URL", None, "required with PROSODY_RESERVATION_ENABLED=1")
     reservations = Reservations(ctx, url)
     proxy = ctx.extensions.get("client_proxy")
-    assert proxy is not None, "reservations need the focus proxy (load client_proxy first)"
+    assert isinstance(proxy, ClientProxy), "reservations need the focus proxy (load client_proxy first)"
     proxy.gates.append(reservations.gate)
     ctx.conference.hooks.on(Hook.ROOM_CREATED, reservations.room_created)
     ctx.conference.hooks.on(Hook.ROOM_DESTROYED, reservations.room_destroyed)

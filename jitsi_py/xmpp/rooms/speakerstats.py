@@ -68,7 +68,7 @@ class SpeakerStats(JitsiComponent):
         if el is None:
             return
         room, sender = self.ctx.find_occupant(origin, message.get("from", ""), el.get("room"))
-        if room is None:
+        if room is None or sender is None:
             return
         stats = self.stats(room)
         now = self.now_ms()
@@ -86,7 +86,7 @@ class SpeakerStats(JitsiComponent):
                         other.stop(now)
                 if mine.since_ms is None:
                     mine.since_ms = now
-        elif len(mine.face_landmarks) < MAX_FACE_LANDMARKS:
+        elif face is not None and len(mine.face_landmarks) < MAX_FACE_LANDMARKS:
             mine.face_landmarks.append({key: face.get(key) for key in ("faceExpression", "duration", "timestamp")
                                         if face.get(key) is not None})
 
