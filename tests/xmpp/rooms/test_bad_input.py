@@ -30,6 +30,8 @@ BAD = [
     '<message to="polls.meet.jitsi"><json-message xmlns="http://jitsi.org/jitmeet">[1,2]</json-message></message>',
     '<message to="polls.meet.jitsi"><json-message xmlns="http://jitsi.org/jitmeet">{{"type":"polls","command":"answer-poll","pollId":"zz","answers":[1]}}</json-message></message>',
     '<message to="polls.meet.jitsi"><json-message xmlns="http://jitsi.org/jitmeet">{{"type":"polls","command":"new-poll","pollId":5,"question":"?","answers":"no"}}</json-message></message>',
+    '<message to="polls.meet.jitsi"><json-message xmlns="http://jitsi.org/jitmeet">'
+    '{{"type":"polls","command":"answer-poll","pollId":["p"],"answers":[true]}}</json-message></message>',
     '<message to="avmoderation.meet.jitsi"><av_moderation enable="true" mediaType="smell"/></message>',
     '<message to="avmoderation.meet.jitsi"><av_moderation/></message>',
     '<message to="metadata.meet.jitsi"><room_metadata xmlns="http://jitsi.org/jitmeet" room="{room}">'
