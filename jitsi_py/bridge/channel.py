@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from .allocation import VideoConstraints
 
@@ -68,6 +68,14 @@ def _constraints(value) -> VideoConstraints:
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or (rate < 0 and rate != -1):
         raise ChannelError("maxFrameRate must be -1 or a number >= 0")
     return VideoConstraints(height, float(rate))
+
+
+class ChannelHandler(Protocol):
+    """What a channel hands its messages to: an endpoint's MessageHandler, or a relay's RelayChannel."""
+
+    def connected(self, *, hello: bool) -> None: ...
+
+    def receive(self, text: str | bytes) -> None: ...
 
 
 class MessageHandler:
@@ -269,7 +277,7 @@ class SctpChannel:
     """The SCTP data channel carrier: the bridge is the SCTP server on port 5000 (§3.2); on a
     relay (relay.py) the side the focus makes the client opens the one channel."""
 
-    def __init__(self, endpoint, handler: MessageHandler | None = None, *, client: bool = False) -> None:
+    def __init__(self, endpoint, handler: ChannelHandler | None = None, *, client: bool = False) -> None:
         from aiortc import RTCDataChannel, RTCDataChannelParameters
         from aiortc.rtcsctptransport import RTCSctpTransport
 

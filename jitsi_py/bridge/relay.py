@@ -223,10 +223,10 @@ class RelayChannel:
 
     def _source_video_type(self, message: dict) -> None:
         conference = self.relay.conference
-        owner, video_type = message.get("endpointId"), message.get("videoType")
-        source = conference.forwarder.sources.get(message.get("sourceName"))
+        owner, video_type, name = message.get("endpointId"), message.get("videoType"), message.get("sourceName")
+        source = conference.forwarder.sources.get(name) if isinstance(name, str) else None
         if owner not in self.relay.relayed or source is None or source.owner != owner:
-            raise ChannelError(f"{message.get('sourceName')!r} is not a source behind this relay")
+            raise ChannelError(f"{name!r} is not a source behind this relay")
         if not isinstance(video_type, str):
             raise ChannelError("videoType must be a string")
         source.video_type = video_type.lower()
@@ -236,8 +236,8 @@ class RelayChannel:
     def _add_receiver(self, message: dict) -> None:
         conference = self.relay.conference
         name, constraints = message.get("sourceName"), message.get("videoConstraints")
-        source = conference.forwarder.sources.get(name)
-        if source is None or source.owner not in conference.endpoints:
+        source = conference.forwarder.sources.get(name) if isinstance(name, str) else None
+        if not isinstance(name, str) or source is None or source.owner not in conference.endpoints:
             raise ChannelError(f"{name!r} is not a source of a local endpoint")
         height = constraints.get("maxHeight", -1) if isinstance(constraints, dict) else None
         if not isinstance(height, int):
