@@ -210,12 +210,12 @@ class RelayChannel:
         """EndpointMessage and EndpointStats from an endpoint behind the relay."""
         kind = message["colibriClass"]
         sender = message.get("from")
-        if sender not in self.relay.relayed:
+        if not isinstance(sender, str) or sender not in self.relay.relayed:
             raise ChannelError(f"{kind} from {sender!r}, not an endpoint behind this relay")
         to = message.get("to") if kind == "EndpointMessage" else None
         conference = self.relay.conference
         if to:
-            target = conference.endpoints.get(to)
+            target = conference.endpoints.get(to) if isinstance(to, str) else None
             if target is not None:
                 target.send_message(message)
         else:
@@ -225,7 +225,7 @@ class RelayChannel:
         conference = self.relay.conference
         owner, video_type, name = message.get("endpointId"), message.get("videoType"), message.get("sourceName")
         source = conference.forwarder.sources.get(name) if isinstance(name, str) else None
-        if owner not in self.relay.relayed or source is None or source.owner != owner:
+        if not isinstance(owner, str) or owner not in self.relay.relayed or source is None or source.owner != owner:
             raise ChannelError(f"{name!r} is not a source behind this relay")
         if not isinstance(video_type, str):
             raise ChannelError("videoType must be a string")

@@ -212,7 +212,7 @@ async def test_relay_requests_the_bridge_refuses(bridges):
         await peer.close()
 
 
-async def test_a_relay_message_naming_a_source_by_anything_but_a_string_is_refused(bridges):
+async def test_a_relay_message_naming_an_endpoint_or_source_by_anything_but_a_string_is_refused(bridges):
     a, _ = bridges
     peer = Peer(a, "m-names", "solo", publish=False)
     peer.allocate(create_conference=True)
@@ -222,7 +222,10 @@ async def test_a_relay_message_naming_a_source_by_anything_but_a_string_is_refus
         channel = RelayChannel(a.conferences["m-names"].relays["jvb-b"])
         for message in ({"colibriClass": "SourceVideoTypeMessage", "endpointId": "solo", "sourceName": ["x"],
                          "videoType": "desktop"},
-                        {"colibriClass": "AddReceiver", "sourceName": {"x": 1}, "videoConstraints": {"maxHeight": 1}}):
+                        {"colibriClass": "SourceVideoTypeMessage", "endpointId": ["solo"], "sourceName": "x",
+                         "videoType": "desktop"},
+                        {"colibriClass": "AddReceiver", "sourceName": {"x": 1}, "videoConstraints": {"maxHeight": 1}},
+                        {"colibriClass": "EndpointMessage", "from": ["solo"], "to": "", "msgPayload": {}}):
             with pytest.raises(ChannelError):
                 channel.receive(json.dumps(message))
     finally:
