@@ -2,6 +2,7 @@
 # Both set everything up on a fresh Debian machine: virtual environment, Python packages and,
 # for the tests, the system packages (apt as root; otherwise a message naming them).
 # `make test-quick` is for iterating: no Docker, no browser, no system packages installed.
+# `make lint` (ruff, mypy) runs first in `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -13,12 +14,12 @@ INSTALLED := $(VENV)/.installed
 INSTALLED_TEST := $(VENV)/.installed-test
 QUICK := not docker and not browser
 
-.PHONY: run test test-quick fuzz install install-test system-deps node-deps
+.PHONY: run test test-quick lint fuzz install install-test system-deps node-deps
 
 run: install
 	@$(PY) -m jitsi_py
 
-test: install-test system-deps node-deps
+test: lint system-deps node-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-quick: install-test node-deps
@@ -29,6 +30,11 @@ test-quick: install-test node-deps
 FUZZ_PROFILE ?= fuzz
 fuzz: install-test
 	HYPOTHESIS_PROFILE=$(FUZZ_PROFILE) $(PY) -m pytest -m fuzz -o timeout=0 $(PYTEST_ARGS)
+
+# Settings in pyproject.toml; mypy keeps its cache in .mypy_cache, so a second run checks only what changed.
+lint: install-test
+	$(PY) -m ruff check --quiet
+	$(PY) -m mypy
 
 $(PY):
 	@echo "Creating $(VENV) with $(PYTHON)"

@@ -10,7 +10,13 @@ import xml.etree.ElementTree as ET
 import aiohttp
 
 from jitsi_py.common.stanzas.colibri2 import (
-    CAPABILITY_SOURCE_NAMES, CONFERENCE_MODIFIED, ConferenceModify, Endpoint, Media, MediaSource, Transport,
+    CAPABILITY_SOURCE_NAMES,
+    CONFERENCE_MODIFIED,
+    ConferenceModify,
+    Endpoint,
+    Media,
+    MediaSource,
+    Transport,
     parse_conference_modified,
 )
 from jitsi_py.common.stanzas.jingle import HeaderExtension, IceTransport, PayloadType, Source, SsrcGroup

@@ -2,8 +2,9 @@
 
 A bridge in Python cannot forward faster than this loop, so its forwarding rate is reported as a
 fraction of it. Rates are per CPU-second of the loop's thread (`pps`; on a shared machine the
-wall-clock rate, `wall_pps`, also counts the time the thread waited for a core). `forward` adds what a forwarder does per packet on top (unprotect the inbound
-packet once, rewrite the header, protect again), for one receiver per inbound packet.
+wall-clock rate, `wall_pps`, also counts the time the thread waited for a core). `forward` adds what
+a forwarder does per packet on top (unprotect the inbound packet once, rewrite the header, protect
+again), for one receiver per inbound packet.
 
 The loops protect with the profile the bridge negotiates with the bench's endpoints (AES-GCM, its
 first preference as JVB's), and at both packet sizes the bench sends: a cheaper cipher or smaller

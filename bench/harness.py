@@ -25,7 +25,8 @@ def add_common(parser: argparse.ArgumentParser, timeout: float) -> None:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep server configurations and logs here (default: a temporary directory)")
     parser.add_argument("--timeout", type=float, default=timeout,
-                        help=f"stop the whole run after this many seconds (default: %(default)s, at most {MAX_RUN_SECONDS})")
+                        help="stop the whole run after this many seconds "
+                             f"(default: %(default)s, at most {MAX_RUN_SECONDS})")
 
 
 def workdir(args: argparse.Namespace) -> Path:

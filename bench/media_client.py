@@ -50,9 +50,9 @@ DECRYPT_EVERY = 8  # received RTP packets per one decrypted (the rest are counte
 RTCP_PSFB, PLI, FIR = 206, 1, 4
 RECEIVE_BUFFER = 4 << 20
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
-LATENCY_KEEP = 20000
+LATENCY_KEEP = 20000  # latency samples kept per endpoint; beyond, a reservoir
 # RFC 8285 one-byte header extension holding the audio level, voice activity bit set
-AUDIO_LEVEL = bytes((0xBE, 0xDE, 0, 1, AUDIO_LEVEL_EXT << 4, 0x80 | 30, 0, 0))  # latency samples kept per endpoint; beyond, a reservoir
+AUDIO_LEVEL = bytes((0xBE, 0xDE, 0, 1, AUDIO_LEVEL_EXT << 4, 0x80 | 30, 0, 0))
 
 
 @dataclass

@@ -14,7 +14,15 @@ import xml.etree.ElementTree as ET
 import aiohttp
 
 from jitsi_py.common.stanzas.jingle import (
-    NS_JINGLE, Content, HeaderExtension, Jingle, JingleError, PayloadType, Source, SsrcGroup, parse_jingle,
+    NS_JINGLE,
+    Content,
+    HeaderExtension,
+    Jingle,
+    JingleError,
+    PayloadType,
+    Source,
+    SsrcGroup,
+    parse_jingle,
 )
 
 from .allocator import AUDIO_LEVEL_URI

@@ -88,7 +88,8 @@ def tables(all_results: list[dict]) -> str:
             out.append("|---" * 9 + "|")
             for step in steps:
                 retried = " (retried)" if step.get("retried") else ""
-                out.append(f"| {step['participants_total']}{retried} | {_fmt(step['sent_pps'])} | {_fmt(step['forwarded_pps'])} "
+                out.append(f"| {step['participants_total']}{retried} | {_fmt(step['sent_pps'])} "
+                           f"| {_fmt(step['forwarded_pps'])} "
                            f"| {step['loss']:.2%} | {step['audio_delivery']:.3f} | {_fmt(step['latency_ms'])} "
                            f"| {step['bridge_cpu_share']:.3f} | {_fmt(step.get('bench_cpu_share'))} "
                            f"| {_fmt(step.get('bridge_socket_drops'))} |")

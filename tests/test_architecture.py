@@ -1,6 +1,7 @@
 """The house rules that keep the services honest: they meet only on the wire."""
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,16 @@ def _breaches(path: Path) -> list[str]:
 def test_sans_io_cores_exist():
     missing = [entry for entry in SANS_IO_CORES if not any(f.exists() for f in _core_files(entry))]
     assert missing == [], "a listed core is gone: list it again under its new name"
+
+
+def test_mypy_checks_exactly_the_sans_io_cores_strictly():
+    """pyproject.toml's strict mypy override names the same modules as SANS_IO_CORES, so a core added,
+    renamed or split here cannot slip out of the strict type check (or the reverse)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    strict = next(o for o in config["tool"]["mypy"]["overrides"] if o.get("disallow_untyped_defs"))
+    cores = {"jitsi_py." + core.rstrip("/").removesuffix(".py").replace("/", ".") + (".*" if core.endswith("/") else "")
+             for core in SANS_IO_CORES}
+    assert set(strict["module"]) == cores
 
 
 def test_sans_io_cores_do_no_io_read_no_clock_and_never_await():

@@ -14,4 +14,5 @@ from .prosody import Prosody
 
 ANCHORS = {"prosody": Prosody, "ejabberd": Ejabberd}
 
-__all__ = ["ANCHORS", "AUTH", "BREWERY", "DOMAIN", "INTERNAL_MUC", "FOCUS", "MUC", "Ejabberd", "Ours", "Prosody", "Server", "ServerFailed"]
+__all__ = ["ANCHORS", "AUTH", "BREWERY", "DOMAIN", "INTERNAL_MUC", "FOCUS", "MUC", "Ejabberd", "Ours", "Prosody",
+           "Server", "ServerFailed"]

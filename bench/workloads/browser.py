@@ -9,10 +9,8 @@ join button, clicked when it shows, and the meeting page, which tells that the h
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import ssl
-from pathlib import Path
 
 import aiohttp
 

@@ -35,8 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--participants", type=int, default=3, help="participants per conference (default %(default)s)")
     parser.add_argument("--transport", choices=("tcp", "websocket", "bosh"), default="tcp",
                         help="the participants' XMPP transport (default %(default)s)")
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of media once everyone joined (default %(default)s)")
-    parser.add_argument("--check-every", type=float, default=2.0, help="seconds between media checks (default %(default)s)")
+    parser.add_argument("--duration", type=float, default=20.0,
+                        help="seconds of media once everyone joined (default %(default)s)")
+    parser.add_argument("--check-every", type=float, default=2.0,
+                        help="seconds between media checks (default %(default)s)")
     parser.add_argument("--talk-seconds", type=float, default=3.0,
                         help="talk, then stay silent, for this long in turn (default %(default)s)")
     parser.add_argument("--kill-bridge-at", type=float, default=None,

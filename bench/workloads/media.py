@@ -37,9 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", default="2,4,6,8,10,12,14,16",
                         help="participants per conference at each step, comma separated (default %(default)s)")
     parser.add_argument("--conferences", type=int, default=1, help="conferences at each step (default %(default)s)")
-    parser.add_argument("--step-seconds", type=float, default=5.0, help="measured seconds per step (default %(default)s)")
+    parser.add_argument("--step-seconds", type=float, default=5.0,
+                        help="measured seconds per step (default %(default)s)")
     parser.add_argument("--loss-limit", type=float, default=0.005,
-                        help="stop the sweep after the first step whose loss passes this fraction (default %(default)s)")
+                        help="stop the sweep after the first step whose loss passes this fraction "
+                             "(default %(default)s)")
     parser.add_argument("--no-retry", dest="retries", action="store_false",
                         help="end the sweep at the first step over the loss limit (default: run that step once more, "
                              "and end only if it fails again)")
@@ -48,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-height", type=int, default=None,
                         help="every receiver asks (ReceiverVideoConstraints over colibri-ws) for video up to this "
                              "height; default: no request, the bridge's default (180p, the lowest layer)")
-    parser.add_argument("--ceiling-seconds", type=float, default=1.0, help="seconds per ceiling loop (default %(default)s)")
+    parser.add_argument("--ceiling-seconds", type=float, default=1.0,
+                        help="seconds per ceiling loop (default %(default)s)")
     harness.add_common(parser, timeout=900)
 
 
@@ -180,7 +183,8 @@ async def run_step(args, http: aiohttp.ClientSession, allocator: Allocator, brid
     try:
         for c in range(args.conferences):
             meeting_id, room = new_meeting()
-            members = [MediaEndpoint(Publication.random(f"e{c}x{n}{secrets.token_hex(2)}")) for n in range(participants)]
+            members = [MediaEndpoint(Publication.random(f"e{c}x{n}{secrets.token_hex(2)}"))
+                       for n in range(participants)]
             endpoints.extend(members)
             conferences.append((meeting_id, members))
             await asyncio.gather(*(m.gather() for m in members))

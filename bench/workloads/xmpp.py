@@ -39,9 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds, each running every server in turn; samples are pooled (default %(default)s)")
     parser.add_argument("--no-ours", action="store_true", help="run only the anchors (to check the harness)")
-    parser.add_argument("--big-room", action="store_true", help="big-room mode: time for a newcomer to get every presence")
+    parser.add_argument("--big-room", action="store_true",
+                        help="big-room mode: time for a newcomer to get every presence")
     parser.add_argument("--occupants", type=int, default=400, help="big-room occupants (default %(default)s)")
-    parser.add_argument("--newcomers", type=int, default=5, help="big-room newcomers, one after the other (default %(default)s)")
+    parser.add_argument("--newcomers", type=int, default=5,
+                        help="big-room newcomers, one after the other (default %(default)s)")
     parser.add_argument("--focus", action="store_true",
                         help="our full stack (xmpp + focus, wait-for-focus on): conference request before each join")
     harness.add_common(parser, timeout=600)
@@ -277,7 +279,8 @@ async def big_room(args, http, url: str, server: Server, tally: Tally) -> None:
     progress = Progress(f"{label}: newcomers", len(newcomers))
     for index, client in enumerate(newcomers):
         seen: set[str] = set()
-        client.on_presence = lambda p, seen=seen: seen.add(p.get("from", "")) if p.get("from", "").startswith(room) else None
+        client.on_presence = (lambda p, seen=seen:
+                              seen.add(p.get("from", "")) if p.get("from", "").startswith(room) else None)
         nick = f"newcomer{index}"
         started = time.perf_counter()
         try:

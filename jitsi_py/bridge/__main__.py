@@ -1,4 +1,5 @@
-"""python -m jitsi_py.bridge: Videobridge (Jitsi Videobridge's role): one UDP media port, selective forwarding, bridge channel, REST."""
+"""python -m jitsi_py.bridge: Videobridge (Jitsi Videobridge's role): one UDP media port, selective
+forwarding, bridge channel, REST."""
 
 import sys
 

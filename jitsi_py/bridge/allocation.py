@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .probing import Prober, eligible
 
@@ -177,7 +177,7 @@ class Allocator(ABC):
         self.sources: dict[str, Source] = {}
         self.muted: dict[str, tuple[bool, bool]] = {}  # endpoint -> (audio, video) force-muted
         self.speakers: list[str] = []  # endpoint ids, most recent speaker first
-        self.messages: list[tuple[str, dict]] = []
+        self.messages: list[tuple[str, dict[str, Any]]] = []
         self.now = 0.0
         self.rtx_payload_types: dict[int, int] = {}  # media payload type -> its RTX payload type
         self._sender_constraints: dict[str, int] = {}
@@ -201,7 +201,7 @@ class Allocator(ABC):
         """Ask the sender of this SSRC for a key frame."""
 
     @abstractmethod
-    def recent_packets(self, projection: Projection, budget: int) -> list:
+    def recent_packets(self, projection: Projection, budget: int) -> list[bytearray]:
         """The newest packets sent on the projection, up to ``budget`` bytes (probing resends them)."""
 
     # --- allocation ------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ class Allocator(ABC):
     def allocate(self) -> None:
         """Recompute every receiver's projections and layers; queue the messages that changed."""
         wanted_by_source: dict[str, int] = {}
-        menus: dict[tuple, tuple[list[Candidate], int, int]] = {}  # most receivers ask alike
+        menus: dict[tuple[Any, ...], tuple[list[Candidate], int, int]] = {}  # most receivers ask alike
         for receiver in self.receivers.values():
             order = self._ranking(receiver)
             chosen: list[SourceAllocation] = []
@@ -349,9 +349,11 @@ class Allocator(ABC):
             budget = prober.due(now, receiver.ideal_bitrate * UPGRADE_HEADROOM, receiver.target_bitrate, bwe.estimate)
             if not budget:
                 continue
-            stream = next((p for p in map(receiver.projections.get, receiver.forwarded) if eligible(p, now)), None)
+            stream = next((p for p in map(receiver.projections.__getitem__, receiver.forwarded) if eligible(p, now)),
+                          None)
             if stream is None:
                 continue
+            assert stream.out_rtx is not None  # eligible
             for packet in prober.probes(budget, self.recent_packets(stream, budget), stream.out_rtx,
                                         self.rtx_payload_types, stream.last_ts, receiver.transport_cc_id, bwe, now):
                 receiver.deliver(packet, stream.out_rtx)
@@ -364,7 +366,7 @@ class Allocator(ABC):
                 if projection.target != NO_LAYER and projection.target != projection.current:
                     self.request_keyframe(projection.source.layers[projection.target])
 
-    def initial_messages(self, endpoint_id: str) -> list[dict]:
+    def initial_messages(self, endpoint_id: str) -> list[dict[str, Any]]:
         """What a freshly connected bridge channel gets (docs/bridge-media.md §6.3)."""
         out = [{"colibriClass": "SenderSourceConstraints", "sourceName": name, "maxHeight": height}
                for name, height in self._sender_constraints.items()
@@ -382,13 +384,13 @@ class Allocator(ABC):
                  and s.video_type not in DISABLED_VIDEO_TYPES]
         speaker_rank = {e: i for i, e in enumerate(self.speakers)}
 
-        def key(source: Source):
+        def key(source: Source) -> tuple[bool, bool, int]:
             return (source.name not in receiver.on_stage, source.name not in receiver.selected,
                     speaker_rank.get(source.owner, len(speaker_rank)))
         return [s.name for s in sorted(video, key=key)]
 
     @staticmethod
-    def _source_maps(receiver: Receiver, projections: list[Projection]) -> list[dict]:
+    def _source_maps(receiver: Receiver, projections: list[Projection]) -> list[dict[str, Any]]:
         """The maps announcing ``projections``' SSRCs; one without a slot yet has nothing to say."""
         mapped = [p for p in projections if p.out_ssrc is not None]
         video = [{"source": p.source.name, "owner": p.source.owner, "ssrc": p.out_ssrc, "rtx": p.out_rtx,

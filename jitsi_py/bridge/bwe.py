@@ -54,7 +54,7 @@ class BandwidthEstimator:
         self.sent_seq = [-1] * HISTORY
         self.sent_time = [0.0] * HISTORY
         self.sent_size = [0] * HISTORY
-        self.estimate = INITIAL_BITRATE
+        self.estimate: float = INITIAL_BITRATE
         self.known = False  # True once feedback (or REMB) arrived: only then does it bind
         self.transport_cc = False
         self.state = NORMAL

@@ -152,7 +152,7 @@ def interface_addresses() -> list[str]:
     return found
 
 
-def route_address(family: int) -> str | None:
+def route_address(family: socket.AddressFamily) -> str | None:
     """The source address of this machine's default route for ``family``, None without one."""
     try:
         with socket.socket(family, socket.SOCK_DGRAM) as probe:

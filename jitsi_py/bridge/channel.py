@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from .allocation import VideoConstraints
 
@@ -85,6 +85,14 @@ def parse_message(text: str | bytes) -> dict:
     return message
 
 
+def required_string(message: dict, key: str) -> str:
+    """A field that names something and must be there."""
+    value = string(message, key)
+    if value is None:
+        raise ChannelError(f"{key!r} is missing")
+    return value
+
+
 def string(message: dict, key: str, default: str | None = None) -> str | None:
     """A field that names something (an endpoint, a source): a string or absent, never a list or
     an object, which would be used as a dictionary key."""
@@ -110,6 +118,14 @@ def _constraints(value) -> VideoConstraints:
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or (rate < 0 and rate != -1):
         raise ChannelError("maxFrameRate must be -1 or a number >= 0")
     return VideoConstraints(height, float(rate))
+
+
+class ChannelHandler(Protocol):
+    """What a channel hands its messages to: an endpoint's MessageHandler, or a relay's RelayChannel."""
+
+    def connected(self, *, hello: bool) -> None: ...
+
+    def receive(self, text: str | bytes) -> None: ...
 
 
 class MessageHandler:
@@ -322,7 +338,7 @@ class SctpChannel:
     """The SCTP data channel carrier: the bridge is the SCTP server on port 5000 (§3.2); on a
     relay (relay.py) the side the focus makes the client opens the one channel."""
 
-    def __init__(self, endpoint, handler: MessageHandler | None = None, *, client: bool = False) -> None:
+    def __init__(self, endpoint, handler: ChannelHandler | None = None, *, client: bool = False) -> None:
         from aiortc import RTCDataChannel, RTCDataChannelParameters
         from aiortc.rtcsctptransport import RTCSctpTransport
 

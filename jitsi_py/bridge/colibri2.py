@@ -8,13 +8,17 @@ state and returns the ``conference-modified`` answer, or raises :class:`Colibri2
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..common.errors import StanzaError
 from ..common.stanzas import colibri2 as c2
-from ..common.stanzas.jingle import Fingerprint, IceTransport
-from ..common.stanzas.jingle import Source as WireSource
+from ..common.stanzas.jingle import Fingerprint, IceTransport, Source as WireSource
 from .conference import AUDIO_LEVEL_URI, TRANSPORT_CC_URI, Conference, Endpoint
 from .forwarder import Source
 from .relay import Relay
+
+if TYPE_CHECKING:
+    from .videobridge import Videobridge
 
 SCTP_PORT = 5000
 
@@ -36,7 +40,7 @@ def _is_bare_jid(name: str) -> bool:
     return bool(at and local and domain and "/" not in name and "@" not in domain and " " not in name)
 
 
-def handle(bridge, request: c2.ConferenceModify, now: float) -> c2.ConferenceModified:
+def handle(bridge: Videobridge, request: c2.ConferenceModify, now: float) -> c2.ConferenceModified:
     if request.endpoints and request.relays:
         raise Colibri2Failure("feature-not-implemented", "Using both endpoints and relays is not supported",
                               c2.REASON_FEATURE_NOT_IMPLEMENTED)
@@ -98,7 +102,7 @@ def handle(bridge, request: c2.ConferenceModify, now: float) -> c2.ConferenceMod
     return answer
 
 
-def _create_endpoint(bridge, conference: Conference, wire: c2.Endpoint, now: float) -> Endpoint:
+def _create_endpoint(bridge: Videobridge, conference: Conference, wire: c2.Endpoint, now: float) -> Endpoint:
     if wire.id in conference.endpoints:
         raise Colibri2Failure("conflict", f"Endpoint with ID {wire.id} already exists", error_type="cancel")
     if wire.transport is None:
@@ -128,7 +132,7 @@ def _create_endpoint(bridge, conference: Conference, wire: c2.Endpoint, now: flo
     return endpoint
 
 
-def _update_endpoint(bridge, conference: Conference, endpoint: Endpoint, wire: c2.Endpoint, now: float,
+def _update_endpoint(bridge: Videobridge, conference: Conference, endpoint: Endpoint, wire: c2.Endpoint, now: float,
                      created: bool) -> c2.Endpoint:
     _set_media(conference, endpoint, wire.media)
     if wire.initial_last_n is not None and not created:
@@ -161,7 +165,7 @@ def _update_endpoint(bridge, conference: Conference, endpoint: Endpoint, wire: c
     return answer
 
 
-def _set_remote_ice(bridge, endpoint: Endpoint, ice: IceTransport, now: float) -> None:
+def _set_remote_ice(bridge: Videobridge, endpoint: Endpoint, ice: IceTransport, now: float) -> None:
     """The remote side's ICE credentials and candidates (an endpoint's, or a relay's)."""
     if ice.ufrag and ice.pwd:
         endpoint.ice.set_remote_credentials(ice.ufrag, ice.pwd, now)
@@ -190,7 +194,7 @@ def _set_media(conference: Conference, endpoint: Endpoint, media_list: list[c2.M
             conference.forwarder.set_video_payload_types({k: v for k, v in pts.items() if v.lower() != "rtx"}, rtx)
 
 
-def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Relay:
+def _relay(bridge: Videobridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Relay:
     """One ``<relay>`` (docs/colibri2.md §3.3): the link to another bridge and the endpoints behind it."""
     if wire.expire:
         conference.remove_relay(wire.id)
@@ -244,7 +248,7 @@ def _relay(bridge, conference: Conference, wire: c2.Relay, now: float) -> c2.Rel
     return answer
 
 
-def _local_transport(bridge, conference: Conference, endpoint: Endpoint) -> IceTransport:
+def _local_transport(bridge: Videobridge, conference: Conference, endpoint: Endpoint) -> IceTransport:
     setup = "passive" if endpoint.dtls.remote_fingerprints else "actpass"
     transport = IceTransport(endpoint.ice.local_ufrag, endpoint.ice.local_pwd, list(bridge.candidates),
                              [Fingerprint("sha-256", bridge.certificate.fingerprint, setup)], rtcp_mux=True)

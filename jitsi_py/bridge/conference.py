@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import logging
 import secrets
-from time import monotonic
 from dataclasses import dataclass, field
+from time import monotonic
+from typing import TYPE_CHECKING
 
 from . import rtcp
-from .dtls import Certificate, DtlsSession
+from .dtls import DtlsSession
 from .forwarder import Forwarder, Receiver, Source
 from .ice import IceAgent, random_credentials
 from .rtp import audio_level, find_extension, read_header
 from .speaker import DominantSpeaker
 from .srtp import MAX_RTP, SrtpContext, SrtpError, srtp_protect
+
+if TYPE_CHECKING:
+    from .channel import SctpChannel
+    from .relay import Relay
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +110,7 @@ class Endpoint:
         self._addresses: set[tuple[str, int]] = set()
         self.receiver = Receiver(endpoint_id, self.deliver, self.send_rtcp, rewrite_ssrcs=rewrite_ssrcs,
                                  last_n=last_n, visitor=visitor)
-        self.sctp = None  # bridge channel over SCTP, made when the DTLS handshake completes
+        self.sctp: SctpChannel | None = None  # bridge channel over SCTP, made when the DTLS handshake completes
         # The way out deliver() uses, set up again whenever ICE selects or SRTP starts (_route):
         # the selected address, as the media port's batch names it (None: not both ready yet),
         # the batch, and the outbound SRTP sessions by SSRC.
@@ -127,9 +132,10 @@ class Endpoint:
         self._addr = addr = self.ice.selected
         srtp = self._srtp
         self._batch = batch = self._port.batch
-        ready = addr is not None and srtp is not None and batch is not None
-        self._name = batch.sockaddr(addr) if ready else None
-        self._sessions = srtp.tx_sessions if ready else {}
+        if addr is not None and srtp is not None and batch is not None:
+            self._name, self._sessions = batch.sockaddr(addr), srtp.tx_sessions
+        else:
+            self._name, self._sessions = None, {}
 
     # --- datagrams from udp.py -------------------------------------------------------------------
 
@@ -313,7 +319,9 @@ class Endpoint:
         for event in self.ice.events:
             if event == "selected":
                 self._counters.ice_succeeded += 1
-                log.info("endpoint %s of %s: ICE selected %s:%d", self.id, self.conference.id, *self.ice.selected)
+                selected = self.ice.selected
+                assert selected is not None  # the agent says so once it selected a pair
+                log.info("endpoint %s of %s: ICE selected %s:%d", self.id, self.conference.id, *selected)
             elif event == "failed":
                 self._counters.ice_failed += 1
                 log.info("endpoint %s of %s: ICE consent expired", self.id, self.conference.id)
@@ -348,7 +356,7 @@ class Conference:
         self.id = secrets.token_hex(8)
         self.created = now
         self.endpoints: dict[str, Endpoint] = {}
-        self.relays: dict[str, Endpoint] = {}  # Octo relays (relay.py) by the remote bridge's relay id
+        self.relays: dict[str, Relay] = {}  # Octo relays (relay.py) by the remote bridge's relay id
         self.feedback_sources = (secrets.randbits(32) or 1, secrets.randbits(32) or 1)  # jvb-a0, jvb-v0
         self.forwarder = Forwarder(self.feedback_sources[1], trust_bwe=bridge.trust_bwe)
         self.speaker = DominantSpeaker()
@@ -395,9 +403,10 @@ class Conference:
             self._next_keyframe_retry = now + KEYFRAME_RETRY_INTERVAL
             self.forwarder.check_layers()
             self.forwarder.request_pending_keyframes()
-        if self.speaker.tick(now) is not None:
+        leader = self.speaker.tick(now)
+        if leader is not None:  # the new dominant speaker
             self.bridge.counters.dominant_speaker_changes += 1
-            self.forwarder.set_speakers([self.speaker.dominant] + self.speaker.recent)
+            self.forwarder.set_speakers([leader] + self.speaker.recent)
             self.broadcast(self.speaker.message())
         self.flush_messages()
 
@@ -431,7 +440,7 @@ class Conference:
             if endpoint.id != exclude:
                 endpoint.send_message(message)
 
-    def add_relay(self, relay: Endpoint) -> None:
+    def add_relay(self, relay: Relay) -> None:
         self.relays[relay.id] = relay
         self.bridge.counters.relays += 1
         relay.port.bind_ufrag(relay.ice.local_ufrag, relay)

@@ -4,8 +4,8 @@ Sans-I/O. Plain RTP (already unprotected) goes in with :meth:`Forwarder.rtp`; ea
 its rewritten copy through its ``deliver(buffer, ssrc)`` callable (a bytearray the forwarder
 rewrites for the next receiver, and the SSRC it now carries: the callee sends it at once and keeps
 nothing). RTCP feedback from receivers goes in with :meth:`Forwarder.feedback`; key-frame requests
-towards senders come out through the sender's ``send_rtcp(bytes)``. Bridge-channel messages the allocation produces are queued in
-``messages`` as ``(endpoint id, dict)``.
+towards senders come out through the sender's ``send_rtcp(bytes)``. Bridge-channel messages the
+allocation produces are queued in ``messages`` as ``(endpoint id, dict)``.
 
 Which layer each receiver gets is decided by the :class:`~.allocation.Allocator` this class
 extends; here live the projections its targets are applied to.
@@ -27,9 +27,9 @@ its :class:`~.bwe.BandwidthEstimator`, which the allocation fits the receiver's 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 from . import rtcp
 from .allocation import ALL_TEMPORAL, DEFAULT_MAX_HEIGHT, NO_LAYER, NOMINAL_BITRATES, Allocator, VideoConstraints
@@ -37,6 +37,14 @@ from .bwe import HISTORY as BWE_HISTORY, UNSIGNALLED_GRACE, BandwidthEstimator
 from .rtp import KEYFRAME_DETECTORS, find_extension, header_length
 from .ssrc_pool import SsrcPool, receiver_pools
 from .temporal import READERS as TEMPORAL_READERS, SAMPLE_INTERVAL, admit, note_layers, rewrite_picture_id
+
+if TYPE_CHECKING:
+    from collections import deque
+
+# How the forwarder reaches an endpoint: a packet (with the SSRC it goes out on) to a receiver,
+# an RTCP compound to a sender.
+Deliver = Callable[[bytes | bytearray, int], None]
+SendRtcp = Callable[[bytes], None]
 
 HEADER = struct.Struct("!HII")  # sequence number, timestamp, SSRC: at offset 2
 SEQ_TS = struct.Struct("!HI")
@@ -88,10 +96,11 @@ class Source:
     def update_rates(self, elapsed: float | None) -> None:
         """Fold the bytes seen over the last ``elapsed`` seconds into ``rates`` (None: the first
         call, which only marks where the first interval starts)."""
-        for index, total in enumerate(self.octets if elapsed else ()):
-            rate = (total - self._octets_seen[index]) * 8 / elapsed
-            previous = self.rates[index]
-            self.rates[index] = rate if not previous else RATE_SMOOTHING * rate + (1 - RATE_SMOOTHING) * previous
+        if elapsed:
+            for index, total in enumerate(self.octets):
+                rate = (total - self._octets_seen[index]) * 8 / elapsed
+                previous = self.rates[index]
+                self.rates[index] = rate if not previous else RATE_SMOOTHING * rate + (1 - RATE_SMOOTHING) * previous
         self._octets_seen = list(self.octets)
 
     def bitrate(self, layer: int) -> float:
@@ -117,7 +126,7 @@ class Projection:
                  "last_seq", "last_ts", "started", "since", "sent", "sent_seq_off", "sent_ts_off", "sent_pid_off",
                  "wanted_tid", "max_tid", "pid_off", "packet_pid_off", "drops")
 
-    def __init__(self, receiver: "Receiver", source: Source, out_ssrc: int, out_rtx: int | None) -> None:
+    def __init__(self, receiver: Receiver, source: Source, out_ssrc: int | None, out_rtx: int | None) -> None:
         self.receiver = receiver
         self.source = source
         self.out_ssrc = out_ssrc
@@ -144,13 +153,14 @@ class Projection:
         self.max_tid = ALL_TEMPORAL
         self.pid_off = 0
         self.packet_pid_off = 0  # the picture id offset for the packet at hand (temporal.admit)
-        self.drops = None  # recent drops, for packets that come late (temporal.py)
+        # Recent drops, for packets that come late (temporal.py).
+        self.drops: deque[tuple[int, int, int, int, int]] | None = None
 
 
 class Receiver:
     """An endpoint as a receiver: what it asked for and how to reach it."""
 
-    def __init__(self, endpoint_id: str, deliver, send_rtcp, *, rewrite_ssrcs: bool = False,
+    def __init__(self, endpoint_id: str, deliver: Deliver, send_rtcp: SendRtcp, *, rewrite_ssrcs: bool = False,
                  last_n: int = -1, visitor: bool = False) -> None:
         self.id = endpoint_id
         self.deliver = deliver
@@ -166,7 +176,7 @@ class Receiver:
         self.projections: dict[str, Projection] = {}  # source name -> projection
         self.by_out_ssrc: dict[int, Projection] = {}
         # With SSRC rewriting, the bounded outgoing SSRCs by media (ssrc_pool.py).
-        self.ssrc_pools: dict[str, SsrcPool] | None = receiver_pools() if rewrite_ssrcs else None
+        self.ssrc_pools: dict[str, SsrcPool[Projection]] | None = receiver_pools() if rewrite_ssrcs else None
         self.forwarded: list[str] = []
         self.transport_cc_id = 0  # the transport-cc header extension id, when negotiated
         self.bwe = BandwidthEstimator()
@@ -199,7 +209,7 @@ class Forwarder(Allocator):
         self.keyframe_requests = 0
         self.packets_forwarded = 0
         self.retransmissions = 0  # packets sent again for receivers' NACKs
-        self.senders_rtcp: dict[str, object] = {}  # endpoint id -> send_rtcp of the sender
+        self.senders_rtcp: dict[str, SendRtcp] = {}  # endpoint id -> send_rtcp of the sender
 
     # --- signalling inputs -----------------------------------------------------------------------
 
@@ -210,7 +220,7 @@ class Forwarder(Allocator):
         self._rtx_pts.update(rtx or {})
         self.rtx_payload_types.update({apt: pt for pt, apt in (rtx or {}).items()})
 
-    def add_receiver(self, receiver: Receiver, send_rtcp) -> None:
+    def add_receiver(self, receiver: Receiver, send_rtcp: SendRtcp) -> None:
         self.receivers[receiver.id] = receiver
         self.senders_rtcp[receiver.id] = send_rtcp
         if receiver.id not in self.speakers:
@@ -267,7 +277,8 @@ class Forwarder(Allocator):
         a projection is not forwarded."""
         projection = receiver.projections.get(source.name)
         if projection is None:
-            out_ssrc, out_rtx = (None, None) if receiver.ssrc_pools else (source.primary, source.rtx.get(source.primary))
+            out_ssrc, out_rtx = ((None, None) if receiver.ssrc_pools
+                                 else (source.primary, source.rtx.get(source.primary)))
             projection = Projection(receiver, source, out_ssrc, out_rtx)
             projection.since = self.now
             projection.target = NO_LAYER
@@ -304,6 +315,7 @@ class Forwarder(Allocator):
 
     def _take_slot(self, projection: Projection, evict: bool) -> None:
         receiver = projection.receiver
+        assert receiver.ssrc_pools is not None  # only a receiver that rewrites SSRCs takes slots
         taken = receiver.ssrc_pools[projection.source.media].take(projection, self.now, self._idle if evict else None)
         if taken is None:
             return
@@ -349,6 +361,7 @@ class Forwarder(Allocator):
             source.wanted = wanted
 
     def _link(self, projection: Projection) -> None:
+        assert projection.out_ssrc is not None  # linked: forwarded on that SSRC
         projection.receiver.by_out_ssrc[projection.out_ssrc] = projection
         self._by_ssrc[projection.source.primary][2].append(projection)
 
@@ -357,8 +370,9 @@ class Forwarder(Allocator):
         if entry is not None and projection in entry[2]:
             entry[2].remove(projection)
         receiver = projection.receiver
-        if receiver.by_out_ssrc.get(projection.out_ssrc) is projection:
-            del receiver.by_out_ssrc[projection.out_ssrc]
+        out_ssrc = projection.out_ssrc
+        if out_ssrc is not None and receiver.by_out_ssrc.get(out_ssrc) is projection:
+            del receiver.by_out_ssrc[out_ssrc]
         if receiver.ssrc_pools:
             receiver.ssrc_pools[projection.source.media].release(projection)
 
@@ -425,6 +439,7 @@ class Forwarder(Allocator):
             if buf is None:
                 buf = bytearray(packet)  # one copy per inbound packet, rewritten per receiver
             out_ssrc = projection.out_ssrc
+            assert out_ssrc is not None  # _link: every projection in an entry has its SSRC
             pack_header(buf, 2, out_seq, out_ts, out_ssrc)
             if temporal is not None:
                 rewrite_picture_id(buf, temporal, projection.packet_pid_off)
@@ -442,10 +457,10 @@ class Forwarder(Allocator):
             if ((out_seq - projection.last_seq) & 0xFFFF) < 0x8000:
                 projection.last_seq = out_seq
                 projection.last_ts = out_ts
-            sent = projection.sent
-            if sent is not None:
+            ring = projection.sent
+            if ring is not None:
                 index = out_seq & HISTORY_MASK
-                sent[index] = packet
+                ring[index] = packet
                 projection.sent_seq_off[index] = seq_off
                 projection.sent_ts_off[index] = ts_off
                 projection.sent_pid_off[index] = projection.pid_off
@@ -480,7 +495,7 @@ class Forwarder(Allocator):
         offset = header_length(packet)
         return detector is not None and offset > 0 and detector(packet, offset)
 
-    def _temporal(self, packet: bytes, pt: int):
+    def _temporal(self, packet: bytes, pt: int) -> tuple[int, bool, int, int, int] | None:
         """The packet's temporal layer descriptor (``temporal.py``), None when its codec has none."""
         reader = TEMPORAL_READERS.get(self._video_pts.get(pt, "VP8"))
         offset = header_length(packet)
@@ -539,7 +554,7 @@ class Forwarder(Allocator):
             for lost in nack.lost:
                 self._retransmit(projection, lost)
 
-    FEEDBACK_HANDLERS: ClassVar[dict[type, Callable]] = {
+    FEEDBACK_HANDLERS: ClassVar[dict[type, Callable[..., None]]] = {
         rtcp.SenderReport: _on_sender_report,
         rtcp.Pli: _on_pli,
         rtcp.Fir: _on_fir,
@@ -556,12 +571,16 @@ class Forwarder(Allocator):
         receiver = projection.receiver
         self._restamp(receiver, buf)
         self.retransmissions += 1
+        assert projection.out_ssrc is not None  # it went out on its SSRC
         receiver.deliver(buf, projection.out_ssrc)
 
     def _sent_copy(self, projection: Projection, seq: int) -> bytearray | None:
         """What went out on ``projection`` as ``seq``, rebuilt from the ring (None: not held)."""
+        ring = projection.sent
+        if ring is None:
+            return None
         index = seq & HISTORY_MASK
-        packet = projection.sent[index]
+        packet = ring[index]
         if packet is None:
             return None
         seq_off = projection.sent_seq_off[index]

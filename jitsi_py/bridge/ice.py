@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 import string
 import struct
+from typing import Any
 
 from aioice import stun
 
@@ -69,10 +70,10 @@ class IceAgent:
         self.validated: set[tuple[str, int]] = set()
         self.selected: tuple[str, int] | None = None
         self.failed = False
-        self.last_valid = None  # time of the last authenticated request or response
+        self.last_valid: float | None = None  # time of the last authenticated request or response
         self.stun_rejected = 0
         # transaction id -> [addr, nominate, tries, next deadline, bytes]
-        self._checks: dict[bytes, list] = {}
+        self._checks: dict[bytes, list[Any]] = {}
         self._checked: set[tuple[str, int]] = set()
         self._out: list[tuple[bytes, tuple[str, int]]] = []
         self._next_keepalive: float | None = None
@@ -147,7 +148,7 @@ class IceAgent:
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _request_received(self, message: stun.Message, addr, now: float) -> None:
+    def _request_received(self, message: stun.Message, addr: tuple[str, int], now: float) -> None:
         if not message.check_message_integrity(self._local_key):
             self.stun_rejected += 1
             return
@@ -178,13 +179,13 @@ class IceAgent:
         if not self.controlling and "USE-CANDIDATE" in message.attributes and self.selected is None:
             self._select(addr, now)
 
-    def _respond_error(self, message: stun.Message, addr, code: int, reason: str) -> None:
+    def _respond_error(self, message: stun.Message, addr: tuple[str, int], code: int, reason: str) -> None:
         response = stun.Message(stun.Method.BINDING, stun.Class.ERROR, message.transaction_id,
                                 {"ERROR-CODE": (code, reason)})
         response.add_message_integrity(self._local_key)
         self._out.append((bytes(response), addr))
 
-    def _response_received(self, message: stun.Message, addr, now: float) -> None:
+    def _response_received(self, message: stun.Message, addr: tuple[str, int], now: float) -> None:
         check = self._checks.get(message.transaction_id)
         if check is None or check[0] != addr or self.remote_pwd is None:
             self.stun_rejected += 1
@@ -206,19 +207,19 @@ class IceAgent:
             else:
                 self._send_check(addr, now, nominate=True)
 
-    def _select(self, addr, now: float) -> None:
+    def _select(self, addr: tuple[str, int], now: float) -> None:
         self.selected = addr
         self._restarting = False
         self._next_keepalive = now + KEEPALIVE_INTERVAL
         self.events.append("selected")
 
-    def _start_check(self, addr, now: float) -> None:
+    def _start_check(self, addr: tuple[str, int], now: float) -> None:
         if self.remote_pwd is None or addr in self._checked or (self.selected is not None and not self._restarting):
             return
         self._checked.add(addr)
         self._send_check(addr, now, nominate=False)
 
-    def _send_check(self, addr, now: float, *, nominate: bool) -> None:
+    def _send_check(self, addr: tuple[str, int], now: float, *, nominate: bool) -> None:
         if self.remote_pwd is None or self.remote_ufrag is None:
             return
         attributes = {

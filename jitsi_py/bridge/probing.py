@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import secrets
 import struct
+from typing import TYPE_CHECKING
 
 from .bwe import UNSIGNALLED_GRACE, BandwidthEstimator
 from .rtp import find_extension, header_length
+
+if TYPE_CHECKING:
+    from .forwarder import Projection
+    from .rtp import Packet
 
 PROBE_HEADER = struct.Struct("!BBHII")
 SEQ_TS_SSRC = struct.Struct("!HII")
@@ -41,7 +46,7 @@ def padding_packet(pt: int, seq: int, ts: int, ssrc: int, tcc_id: int, tcc_seq: 
     return header + extension + bytes(padding - 1) + bytes((padding,))
 
 
-def rtx_packet(packet, rtx_pt: int, seq: int, ssrc: int) -> bytearray | None:
+def rtx_packet(packet: Packet, rtx_pt: int, seq: int, ssrc: int) -> bytearray | None:
     """RFC 4588: ``packet`` (as sent) on the RTX stream: its header with ``rtx_pt``, ``seq`` and
     ``ssrc``, then the original sequence number, then its payload; None for a padded one."""
     offset = header_length(packet)
@@ -79,12 +84,12 @@ class Prober:
         self._left_over = min(wanted - due, HEADER_SIZE + MAX_PADDING)
         return due
 
-    def probes(self, budget: int, recent: list, rtx_ssrc: int, rtx_pts: dict[int, int], ts: int, tcc_id: int,
-               bwe: BandwidthEstimator, now: float) -> list:
+    def probes(self, budget: int, recent: list[bytearray], rtx_ssrc: int, rtx_pts: dict[int, int], ts: int, tcc_id: int,
+               bwe: BandwidthEstimator, now: float) -> list[bytes | bytearray]:
         """About ``budget`` bytes of probes on ``rtx_ssrc``: the ``recent`` packets of its stream
         (newest first, as sent) retransmitted, then padding; what is too small for a packet is
         owed to the next call. ``rtx_pts`` maps media payload types to their RTX ones."""
-        out: list = []
+        out: list[bytes | bytearray] = []
         seq = self._rtx_seq.get(rtx_ssrc)
         if seq is None:
             seq = secrets.randbits(15)
@@ -116,7 +121,7 @@ class Prober:
         return out
 
 
-def eligible(projection, now: float) -> bool:
+def eligible(projection: Projection, now: float) -> bool:
     """A stream the receiver knows well enough that probes on its RTX SSRC count."""
     return (projection.source.media == "video" and projection.out_rtx is not None and projection.started
             and projection.current >= 0 and now - projection.since > UNSIGNALLED_GRACE)

@@ -35,7 +35,7 @@ from typing import ClassVar
 
 from ..common.stanzas.jingle import Candidate, Fingerprint
 from . import rtcp
-from .channel import ChannelError, SctpChannel, parse_message, string
+from .channel import ChannelError, SctpChannel, parse_message, required_string, string
 from .conference import Endpoint
 from .dtls import DtlsSession
 from .forwarder import Source
@@ -224,7 +224,7 @@ class RelayChannel:
     def _source_video_type(self, message: dict) -> None:
         conference = self.relay.conference
         owner, video_type = string(message, "endpointId"), message.get("videoType")
-        source = conference.forwarder.sources.get(string(message, "sourceName"))
+        source = conference.forwarder.sources.get(required_string(message, "sourceName"))
         if owner not in self.relay.relayed or source is None or source.owner != owner:
             raise ChannelError(f"{message.get('sourceName')!r} is not a source behind this relay")
         if not isinstance(video_type, str):
@@ -235,7 +235,7 @@ class RelayChannel:
 
     def _add_receiver(self, message: dict) -> None:
         conference = self.relay.conference
-        name, constraints = string(message, "sourceName"), message.get("videoConstraints")
+        name, constraints = required_string(message, "sourceName"), message.get("videoConstraints")
         source = conference.forwarder.sources.get(name)
         if source is None or source.owner not in conference.endpoints:
             raise ChannelError(f"{name!r} is not a source of a local endpoint")

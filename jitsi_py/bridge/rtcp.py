@@ -9,8 +9,11 @@ caller has a handler for. Builders return bytes ready for SRTCP protection.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from .rtp import Packet
 
 SR, RR, SDES, BYE, APP, RTPFB, PSFB = 200, 201, 202, 203, 204, 205, 206
 FMT_NACK = 1
@@ -29,7 +32,7 @@ class RtcpError(ValueError):
     pass
 
 
-def packets(data):
+def packets(data: Packet) -> Iterator[tuple[int, int, int, int]]:
     """Yield (packet type, fmt/count, offset, length in bytes) of each packet in a compound."""
     n = len(data)
     pos = 0
@@ -46,11 +49,12 @@ def packets(data):
         raise RtcpError("trailing bytes after the RTCP compound")
 
 
-def media_ssrc(data, offset: int) -> int:
-    return FEEDBACK.unpack_from(data, offset)[4]
+def media_ssrc(data: Packet, offset: int) -> int:
+    ssrc: int = FEEDBACK.unpack_from(data, offset)[4]
+    return ssrc
 
 
-def nack_sequence_numbers(data, offset: int, length: int):
+def nack_sequence_numbers(data: Packet, offset: int, length: int) -> Iterator[int]:
     """RFC 4585 generic NACK: each PID and the 16 following ones flagged in the BLP bitmask."""
     pos = offset + 12
     end = offset + length
@@ -66,7 +70,7 @@ def nack_sequence_numbers(data, offset: int, length: int):
         pos += 4
 
 
-def fir_ssrcs(data, offset: int, length: int):
+def fir_ssrcs(data: Packet, offset: int, length: int) -> Iterator[int]:
     pos = offset + 12
     while pos + 8 <= offset + length:
         yield FIR_ITEM.unpack_from(data, pos)[0]
@@ -85,7 +89,7 @@ class SenderReport(NamedTuple):
     ntp_middle: int
 
     @staticmethod
-    def parse(data, offset: int, length: int) -> SenderReport | None:
+    def parse(data: Packet, offset: int, length: int) -> SenderReport | None:
         return _new(SenderReport, SR_HEAD.unpack_from(data, offset + 4)) if length >= 28 else None
 
 
@@ -95,7 +99,7 @@ class Pli(NamedTuple):
     ssrc: int
 
     @staticmethod
-    def parse(data, offset: int, length: int) -> Pli | None:
+    def parse(data: Packet, offset: int, length: int) -> Pli | None:
         return _new(Pli, (media_ssrc(data, offset),)) if length >= 12 else None
 
 
@@ -105,7 +109,7 @@ class Fir(NamedTuple):
     ssrcs: tuple[int, ...]
 
     @staticmethod
-    def parse(data, offset: int, length: int) -> Fir | None:
+    def parse(data: Packet, offset: int, length: int) -> Fir | None:
         return _new(Fir, (tuple(fir_ssrcs(data, offset, length)),)) if length >= 12 else None
 
 
@@ -115,7 +119,7 @@ class Remb(NamedTuple):
     bitrate: int
 
     @staticmethod
-    def parse(data, offset: int, length: int) -> Remb | None:
+    def parse(data: Packet, offset: int, length: int) -> Remb | None:
         bitrate = remb_bitrate(data, offset, length)
         return _new(Remb, (bitrate,)) if bitrate >= 0 else None  # else another application feedback
 
@@ -127,7 +131,7 @@ class Nack(NamedTuple):
     lost: tuple[int, ...]
 
     @staticmethod
-    def parse(data, offset: int, length: int) -> Nack | None:
+    def parse(data: Packet, offset: int, length: int) -> Nack | None:
         if length < 16:
             return None
         return _new(Nack, (media_ssrc(data, offset), tuple(nack_sequence_numbers(data, offset, length))))
@@ -140,7 +144,7 @@ class TransportCc(NamedTuple):
     arrivals: list[float | None]
 
     @staticmethod
-    def parse(data, offset: int, length: int) -> TransportCc:
+    def parse(data: Packet, offset: int, length: int) -> TransportCc:
         return _new(TransportCc, parse_transport_cc(data, offset, length))
 
 
@@ -158,7 +162,7 @@ ITEMS: dict[tuple[int, int], type[Feedback]] = {
 }
 
 
-def dispatch(data, handlers: Mapping[type, Callable], *context) -> None:
+def dispatch(data: Packet, handlers: Mapping[type, Callable[..., None]], *context: Any) -> None:
     """Call ``handlers[type(item)](*context, item)`` for each packet of the compound ``data`` whose
     item type has a handler, in order; other packets are not parsed. Raises :class:`RtcpError` at
     the first malformed packet (the ones before it are handled)."""
@@ -176,7 +180,7 @@ def build_pli(sender_ssrc: int, media: int) -> bytes:
     return FEEDBACK.pack(0x80 | FMT_PLI, PSFB, 2, sender_ssrc, media)
 
 
-def build_nack(sender_ssrc: int, media: int, lost: list[int]) -> bytes:
+def build_nack(sender_ssrc: int, media: int, lost: Sequence[int]) -> bytes:
     """Generic NACK for the given sequence numbers, packed as PID + BLP items."""
     items = []
     lost = sorted(set(lost), key=lambda s: (s - lost[0]) & 0xFFFF)
@@ -197,7 +201,7 @@ def build_rr(sender_ssrc: int) -> bytes:
     return struct.pack("!BBHI", 0x80, RR, 1, sender_ssrc)
 
 
-def remb_bitrate(data, offset: int, length: int) -> int:
+def remb_bitrate(data: Packet, offset: int, length: int) -> int:
     """Bitrate of a REMB (draft-alvestrand-rmcat-remb) packet; -1 when it is not one."""
     if length < 20 or bytes(data[offset + 12:offset + 16]) != b"REMB":
         return -1
@@ -296,7 +300,7 @@ def build_receiver_report(sender_ssrc: int, blocks: list[tuple[int, int, int, in
     return struct.pack("!BBHI", 0x80 | len(blocks), RR, 1 + len(body) // 4, sender_ssrc) + body
 
 
-def parse_transport_cc(data, offset: int, length: int) -> tuple[int, list[float | None]]:
+def parse_transport_cc(data: Packet, offset: int, length: int) -> tuple[int, list[float | None]]:
     """A transport-cc feedback packet as (base sequence number, arrival time in seconds or None
     for each sequence number from the base on). Times share the receiver's clock: only their
     differences mean anything."""

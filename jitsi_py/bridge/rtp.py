@@ -8,12 +8,17 @@ switching needs: does this packet start a key frame?
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # A datagram as the port hands it over, or a view into one.
+    Packet = bytes | bytearray | memoryview[int]
 
 HEADER = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, seq, timestamp, SSRC
 MIN_HEADER = 12
 
 
-def header_length(data) -> int:
+def header_length(data: Packet) -> int:
     """Length of the fixed header, CSRCs and extension; -1 when the packet is too short."""
     n = len(data)
     length = MIN_HEADER + 4 * (data[0] & 0x0F)
@@ -24,13 +29,17 @@ def header_length(data) -> int:
     return length if length <= n else -1
 
 
-def read_header(data) -> tuple[int, int, int, int]:
+def read_header(data: Packet) -> tuple[int, int, int, int]:
     """(payload type, sequence number, timestamp, SSRC); the caller checked the length."""
+    m_pt: int
+    seq: int
+    ts: int
+    ssrc: int
     _, m_pt, seq, ts, ssrc = HEADER.unpack_from(data)
     return m_pt & 0x7F, seq, ts, ssrc
 
 
-def find_extension(data, ext_id: int) -> int:
+def find_extension(data: Packet, ext_id: int) -> int:
     """Offset of extension ``ext_id``'s value, or -1 when absent; the byte before the value
     holds its length in the encoding of the header's form (one- or two-byte)."""
     if not data[0] & 0x10 or ext_id <= 0:
@@ -68,7 +77,7 @@ def find_extension(data, ext_id: int) -> int:
     return -1
 
 
-def audio_level(data, ext_id: int) -> int:
+def audio_level(data: Packet, ext_id: int) -> int:
     """RFC 6464 level in -dBov (0 loudest, 127 silence); 127 when the extension is absent."""
     offset = find_extension(data, ext_id)
     if offset < 0 or offset >= len(data):
@@ -76,7 +85,7 @@ def audio_level(data, ext_id: int) -> int:
     return data[offset] & 0x7F
 
 
-def vp8_is_keyframe(data, offset: int) -> bool:
+def vp8_is_keyframe(data: Packet, offset: int) -> bool:
     """RFC 7741: start of partition 0 with the P bit clear in the VP8 payload header."""
     n = len(data)
     if offset >= n:
@@ -101,7 +110,7 @@ def vp8_is_keyframe(data, offset: int) -> bool:
     return pos < n and not data[pos] & 0x01
 
 
-def h264_is_keyframe(data, offset: int) -> bool:
+def h264_is_keyframe(data: Packet, offset: int) -> bool:
     """RFC 6184: an IDR slice or SPS, alone, in a STAP-A, or at the start of an FU-A."""
     n = len(data)
     if offset >= n:
@@ -123,7 +132,7 @@ def h264_is_keyframe(data, offset: int) -> bool:
     return False
 
 
-def vp9_is_keyframe(data, offset: int) -> bool:
+def vp9_is_keyframe(data: Packet, offset: int) -> bool:
     """VP9 payload descriptor: start of a frame (B) that is not inter-predicted (P clear)."""
     if offset >= len(data):
         return False
@@ -131,7 +140,7 @@ def vp9_is_keyframe(data, offset: int) -> bool:
     return bool(first & 0x08) and not first & 0x40
 
 
-def av1_is_keyframe(data, offset: int) -> bool:
+def av1_is_keyframe(data: Packet, offset: int) -> bool:
     """AV1 RTP aggregation header |Z|Y|W W|N|-|-|-|: N starts a new coded video sequence, which
     senders (libwebrtc among them) set on the first packet of every key frame."""
     return offset < len(data) and bool(data[offset] & 0x08)

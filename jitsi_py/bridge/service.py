@@ -8,7 +8,6 @@ import logging
 import socket
 from urllib.parse import urlsplit
 
-
 from ..common.httpserver import HttpListener
 from ..common.startup import Ready, binding, unobserved
 from ..settings import Settings, SettingsError, require_secret

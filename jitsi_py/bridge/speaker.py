@@ -9,6 +9,8 @@ first, and no flapping (a challenger must lead for ``HOLD`` seconds).
 
 from __future__ import annotations
 
+from typing import Any
+
 SILENCE_LEVEL = 127
 SPEECH_THRESHOLD = 40.0  # energy units: about -60 dBov sustained
 DECAY = 0.6  # energy kept per tick
@@ -64,6 +66,6 @@ class DominantSpeaker:
         self.changes += 1
         return leader
 
-    def message(self) -> dict:
+    def message(self) -> dict[str, Any]:
         return {"colibriClass": "DominantSpeakerEndpointChangeEvent", "dominantSpeakerEndpoint": self.dominant,
                 "previousSpeakers": list(self.recent), "silence": False}

@@ -16,6 +16,9 @@ raises ``SrtpError``; the caller drops the packet and counts it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pylibsrtp import Error as SrtpError
 from pylibsrtp._binding import ffi, lib
 
@@ -44,7 +47,7 @@ def _fail(status: int) -> SrtpError:
     return SrtpError(STATUS.get(status, f"libsrtp status {status}"))
 
 
-def _session(profile: SrtpProfile, key: bytes, ssrc_type: int, window: int, repeat_tx: bool):
+def _session(profile: SrtpProfile, key: bytes, ssrc_type: int, window: int, repeat_tx: bool) -> Any:
     """A libsrtp session (``srtp_t *``, freed with the returned object) for one direction."""
     if len(key) != profile.key_length + profile.salt_length:
         raise ValueError(f"{profile.openssl_name.decode()} needs {profile.key_length + profile.salt_length} "
@@ -82,7 +85,7 @@ class SrtpContext:
         self._bytes = ffi.buffer(self._buffer)  # slicing copies out as bytes
         self._length = ffi.new("int *")
 
-    def tx_session(self, ssrc: int):
+    def tx_session(self, ssrc: int) -> Any:
         """The outbound libsrtp session for ``ssrc`` (``srtp_t``), made on first use; the forwarding
         path reads ``tx_sessions`` first and calls this only for an SSRC it has not sent yet."""
         session = self.tx_sessions.get(ssrc)
@@ -108,7 +111,8 @@ class SrtpContext:
         status = lib.srtp_unprotect(self._rx, buffer, length)
         if status:
             raise _fail(status)
-        return self._bytes[0:length[0]]
+        plain: bytes = self._bytes[0:length[0]]
+        return plain
 
     def protect_rtcp(self, packet: bytes) -> bytes:
         return self._rtcp(lib.srtp_protect_rtcp, self._tx, packet, RTCP_TRAILER)
@@ -116,7 +120,7 @@ class SrtpContext:
     def unprotect_rtcp(self, data: bytes) -> bytes:
         return self._rtcp(lib.srtp_unprotect_rtcp, self._rx, data, 0)
 
-    def _rtcp(self, function, session, data: bytes, trailer: int) -> bytes:
+    def _rtcp(self, function: Callable[[Any, Any, Any], int], session: Any, data: bytes, trailer: int) -> bytes:
         size = len(data)
         if size > BUFFER_SIZE - trailer:
             raise SrtpError(f"packet too long ({size} bytes)")
@@ -125,4 +129,5 @@ class SrtpContext:
         status = function(session, self._buffer, self._length)
         if status:
             raise _fail(status)
-        return self._bytes[0:self._length[0]]
+        packet: bytes = self._bytes[0:self._length[0]]
+        return packet

@@ -17,24 +17,27 @@ caller's ``idle`` predicate.
 from __future__ import annotations
 
 import secrets
-from typing import Callable
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+H = TypeVar("H")  # what a slot is held by: the forwarder's projection
 
 VIDEO_SLOTS = 50  # JVB's videobridge.ssrc-limit.video
 AUDIO_SLOTS = 50  # JVB's videobridge.ssrc-limit.audio
 
 
-class Slot:
+class Slot(Generic[H]):
     __slots__ = ("ssrc", "rtx", "holder", "before", "used")
 
     def __init__(self, ssrc: int, rtx: int | None) -> None:
         self.ssrc = ssrc
         self.rtx = rtx
-        self.holder: object | None = None
-        self.before: object | None = None  # the holder before this one: the stream goes on from it
+        self.holder: H | None = None
+        self.before: H | None = None  # the holder before this one: the stream goes on from it
         self.used = 0.0  # when its holder was last used (forwarded)
 
 
-class SsrcPool:
+class SsrcPool(Generic[H]):
     """One media's slots for one receiver. ``issued`` is shared by a receiver's pools, so no
     SSRC is handed out twice."""
 
@@ -43,29 +46,29 @@ class SsrcPool:
             raise ValueError(f"an SSRC pool needs at least one slot, not {size}")
         self.size = size
         self.with_rtx = with_rtx
-        self.slots: list[Slot] = []
-        self._free: list[Slot] = []  # released slots, reused before any eviction
+        self.slots: list[Slot[H]] = []
+        self._free: list[Slot[H]] = []  # released slots, reused before any eviction
         self.remaps = 0  # slots handed from one holder to another (JVB's "remappings")
         self._issued = issued
-        self._by_holder: dict[object, Slot] = {}
+        self._by_holder: dict[H, Slot[H]] = {}
 
-    def slot(self, holder: object) -> Slot | None:
+    def slot(self, holder: H) -> Slot[H] | None:
         return self._by_holder.get(holder)
 
-    def use(self, holder: object, now: float) -> None:
+    def use(self, holder: H, now: float) -> None:
         slot = self._by_holder.get(holder)
         if slot is not None:
             slot.used = now
 
-    def take(self, holder: object, now: float, idle: Callable[[object], bool] | None = None
-             ) -> tuple[Slot, object | None] | None:
+    def take(self, holder: H, now: float, idle: Callable[[H], bool] | None = None
+             ) -> tuple[Slot[H], H | None] | None:
         """A slot for ``holder``, which has none: a released one (the client knows its SSRCs), else
         a new one while the pool is below its size, else, given ``idle``, the least recently used
         slot whose holder ``idle`` lets go. Returns the slot and the holder it was taken from (None
         when it was free), or None when no slot can be had. O(1) unless it evicts."""
         if holder in self._by_holder:
             raise ValueError("this holder already has a slot")
-        previous = None
+        previous: H | None = None
         if self._free:
             slot = self._free.pop()
         elif len(self.slots) < self.size:
@@ -74,10 +77,14 @@ class SsrcPool:
         else:
             if idle is None:
                 return None
-            slot = min((s for s in self.slots if idle(s.holder)), key=lambda s: s.used, default=None)
-            if slot is None:
+            # No free slot and the pool full: every slot is held.
+            held = (s for s in self.slots if s.holder is not None and idle(s.holder))
+            evicted = min(held, key=lambda s: s.used, default=None)
+            if evicted is None:
                 return None
-            previous = slot.before = slot.holder
+            slot = evicted
+            previous = slot.before = evicted.holder
+            assert previous is not None
             del self._by_holder[previous]
             self.remaps += 1
         slot.holder = holder
@@ -85,7 +92,7 @@ class SsrcPool:
         self._by_holder[holder] = slot
         return slot, previous
 
-    def release(self, holder: object) -> None:
+    def release(self, holder: H) -> None:
         slot = self._by_holder.pop(holder, None)
         if slot is not None:
             slot.before = holder
@@ -100,7 +107,7 @@ class SsrcPool:
                 return ssrc
 
 
-def receiver_pools(video: int = VIDEO_SLOTS, audio: int = AUDIO_SLOTS) -> dict[str, SsrcPool]:
+def receiver_pools(video: int = VIDEO_SLOTS, audio: int = AUDIO_SLOTS) -> dict[str, SsrcPool[H]]:
     """A receiver's pools by media, drawing their SSRCs from one set."""
     issued: set[int] = set()
     return {"video": SsrcPool(video, with_rtx=True, issued=issued),

@@ -25,7 +25,7 @@ async def discover_mapped_address(port, servers: tuple[str, ...], timeout: float
         waiter = loop.create_future()
         port.expect_stun_response(request.transaction_id, waiter)
         try:
-            for attempt in range(3):
+            for _attempt in range(3):
                 port.sendto(bytes(request), (port.peer_address(infos[0][4][0]), infos[0][4][1]))
                 try:
                     response = await asyncio.wait_for(asyncio.shield(waiter), timeout / 3)

@@ -20,6 +20,11 @@ H.264 carry no TID these readers know: their frame rate is not limited.
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .forwarder import Projection, Source
+    from .rtp import Packet
 
 MAX_TEMPORAL_LAYERS = 4
 # Of a source nobody caps, every 61st packet per layer is read to learn its temporal layers (a
@@ -29,7 +34,7 @@ DROP_LOG = 128  # drops remembered per projection, for packets that come late
 NOT_LAYERED = -1  # the TID of a packet that carries none
 
 
-def _picture_id(data, pos: int, present: int) -> tuple[int, int, int, int] | None:
+def _picture_id(data: Packet, pos: int, present: int) -> tuple[int, int, int, int] | None:
     """(offset or -1, width in bits, value, offset after it) of a VP8/VP9 picture id that is
     ``present``: M bit set, 15 bits, else 7; None when cut short."""
     if not present:
@@ -42,7 +47,7 @@ def _picture_id(data, pos: int, present: int) -> tuple[int, int, int, int] | Non
     return pos, 7, data[pos], pos + 1
 
 
-def read_vp8(data, offset: int) -> tuple[int, bool, int, int, int] | None:
+def read_vp8(data: Packet, offset: int) -> tuple[int, bool, int, int, int] | None:
     """(TID or -1, starts a frame, picture id offset or -1, its width in bits, picture id), or
     None for a descriptor cut short."""
     n = len(data)
@@ -62,7 +67,7 @@ def read_vp8(data, offset: int) -> tuple[int, bool, int, int, int] | None:
     return (data[pos] >> 6, start, pid_at, bits, pid) if pos < n else None
 
 
-def read_vp9(data, offset: int) -> tuple[int, bool, int, int, int] | None:
+def read_vp9(data: Packet, offset: int) -> tuple[int, bool, int, int, int] | None:
     """As :func:`read_vp8`, from the VP9 payload descriptor (I P L F B E V Z, picture id, layer
     indices); a frame starts at B of its lowest spatial layer."""
     n = len(data)
@@ -86,7 +91,7 @@ def read_vp9(data, offset: int) -> tuple[int, bool, int, int, int] | None:
 READERS = {"VP8": read_vp8, "VP9": read_vp9}
 
 
-def admit(projection, descriptor: tuple[int, bool, int, int, int], seq: int) -> int:
+def admit(projection: Projection, descriptor: tuple[int, bool, int, int, int], seq: int) -> int:
     """The sequence number offset ``projection`` forwards this packet (inbound ``seq``) with, or
     -1 when its temporal layer is above the cap; sets ``projection.packet_pid_off``, the picture
     id offset to write. A dropped packet is taken out of what the receiver sees."""
@@ -109,7 +114,7 @@ def admit(projection, descriptor: tuple[int, bool, int, int, int], seq: int) -> 
     return -1
 
 
-def _late(projection, seq: int) -> int:
+def _late(projection: Projection, seq: int) -> int:
     """Offsets for a packet behind the last one sent: those after the last drop before it, or
     from before the oldest drop remembered."""
     drops = projection.drops
@@ -124,7 +129,7 @@ def _late(projection, seq: int) -> int:
     return drops[0][1]
 
 
-def rewrite_picture_id(buf, descriptor: tuple[int, bool, int, int, int], pid_off: int) -> None:
+def rewrite_picture_id(buf: bytearray, descriptor: tuple[int, bool, int, int, int], pid_off: int) -> None:
     """Write the picture id this projection's receiver sees (the buffer is shared by all of a
     packet's projections: written every time)."""
     at = descriptor[2]
@@ -138,7 +143,7 @@ def rewrite_picture_id(buf, descriptor: tuple[int, bool, int, int, int], pid_off
         buf[at] = (descriptor[4] - pid_off) & 0x7F
 
 
-def note_layers(source, descriptor: tuple[int, bool, int, int, int] | None) -> None:
+def note_layers(source: Source, descriptor: tuple[int, bool, int, int, int] | None) -> None:
     """Learn how many temporal layers ``source`` has from a sampled packet's descriptor."""
     if descriptor is not None and descriptor[0] >= source.temporal_layers:
         source.temporal_layers = min(descriptor[0] + 1, MAX_TEMPORAL_LAYERS)

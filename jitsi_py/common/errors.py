@@ -45,11 +45,12 @@ def error_reply(original: Element, error: StanzaError, include_payload: bool = F
     reply = Element(original.tag)
     for key in ("id",):
         if key in original.attrib:
-            reply.set(key, original.get(key))
-    if original.get("to") is not None:
-        reply.set("from", original.get("to"))
-    if original.get("from") is not None:
-        reply.set("to", original.get("from"))
+            reply.set(key, original.attrib[key])
+    to, from_ = original.get("to"), original.get("from")
+    if to is not None:
+        reply.set("from", to)
+    if from_ is not None:
+        reply.set("to", from_)
     reply.set("type", "error")
     if include_payload:
         reply.extend(list(original))

@@ -151,7 +151,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         key = self._listener.admit(transport.get_extra_info("peername"))
         if key is None:
-            transport.abort()  # type: ignore[attr-defined]
+            transport.abort()
             return
         self._key = key
         self._transport = transport  # type: ignore[assignment]

@@ -1,4 +1,5 @@
-"""python -m jitsi_py.focus: Conference focus (Jicofo's role): conference requests, bridge selection, Colibri2, Jingle."""
+"""python -m jitsi_py.focus: Conference focus (Jicofo's role): conference requests, bridge selection,
+Colibri2, Jingle."""
 
 import sys
 

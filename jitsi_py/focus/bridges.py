@@ -253,24 +253,24 @@ class BridgeTable:
         """
         counts = counts or {}
         candidates = self.available(now)
-        current = [self.bridges[j] for j in current if j in self.bridges]
-        if multi_bridge and current:
-            relayable = all(b.relay_id for b in current)
-            candidates = [b for b in candidates if b in current or (relayable and b.relay_id)]
+        in_use = [self.bridges[j] for j in current if j in self.bridges]
+        if multi_bridge and in_use:
+            relayable = all(b.relay_id for b in in_use)
+            candidates = [b for b in candidates if b in in_use or (relayable and b.relay_id)]
         if not candidates:
             return None
         if multi_bridge and self.strategy != SINGLE:
-            chosen = self._by_strategy(now, candidates, current, counts, region or self.region)
+            chosen = self._by_strategy(now, candidates, in_use, counts, region or self.region)
             if chosen is not None:
                 return chosen
-        for bridge in current:
+        for bridge in in_use:
             if (bridge in candidates and not bridge.graceful_shutdown
                     and counts.get(bridge.jid, 0) < self.max_participants):
                 return bridge
-        versions = {b.version for b in current if b.version}
+        versions = {b.version for b in in_use if b.version}
         region = region or self.region
 
-        def rank(bridge: Bridge) -> tuple:
+        def rank(bridge: Bridge) -> tuple[bool, bool, bool, bool, bool, bool, float, str]:
             stress = self.corrected_stress(bridge, now)
             return (
                 counts.get(bridge.jid, 0) >= self.max_participants,
@@ -291,7 +291,7 @@ class BridgeTable:
 
     def _by_strategy(self, now: float, candidates: list[Bridge], current: list[Bridge], counts: Mapping[str, int],
                      region: str | None) -> Bridge | None:
-        def load(bridge: Bridge) -> tuple:
+        def load(bridge: Bridge) -> tuple[bool, bool, float, str]:
             return (bridge.drain, bridge.graceful_shutdown, self.corrected_stress(bridge, now), bridge.jid)
 
         if self.strategy == SPLIT:

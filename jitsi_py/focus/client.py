@@ -34,7 +34,14 @@ from .bridges import UNANSWERED, BridgeTable, IceFailureDetection, LoadRedistrib
 from .caps import CapsCache
 from .colibri2 import BridgeError, read_error
 from .conference import (
-    ColibriRequest, End, GrantOwner, RestartLimits, SendJingle, SendMute, SetBridgeAvailable, unknown_session,
+    ColibriRequest,
+    End,
+    GrantOwner,
+    RestartLimits,
+    SendJingle,
+    SendMute,
+    SetBridgeAvailable,
+    unknown_session,
 )
 from .jingle import Offer
 from .room_tracker import Room, RoomJoinError, RoomTracker

@@ -14,9 +14,23 @@ from xml.etree.ElementTree import Element
 
 from ..common import ns
 from ..common.stanzas.colibri2 import (
-    CAPABILITY_SOURCE_NAMES, CAPABILITY_SSRC_REWRITING, REASON_CONFERENCE_ALREADY_EXISTS,
-    REASON_CONFERENCE_NOT_FOUND, REASON_GRACEFUL_SHUTDOWN, Colibri2Error, ConferenceModify, Endpoint, ForceMute,
-    Media, MediaSource, Relay, RelayEndpoint, Sctp, Transport, error_reason, parse_conference_modified,
+    CAPABILITY_SOURCE_NAMES,
+    CAPABILITY_SSRC_REWRITING,
+    REASON_CONFERENCE_ALREADY_EXISTS,
+    REASON_CONFERENCE_NOT_FOUND,
+    REASON_GRACEFUL_SHUTDOWN,
+    Colibri2Error,
+    ConferenceModify,
+    Endpoint,
+    ForceMute,
+    Media,
+    MediaSource,
+    Relay,
+    RelayEndpoint,
+    Sctp,
+    Transport,
+    error_reason,
+    parse_conference_modified,
 )
 from ..common.stanzas.jingle import IceTransport, Source, SsrcGroup, q
 

@@ -15,21 +15,33 @@ import secrets
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 from xml.etree.ElementTree import Element
 
 from ..common import ns
 from ..common.errors import StanzaError
+from ..common.stanzas.colibri2 import RelayEndpoint
 from ..common.stanzas.jingle import Jingle, Source, q
 from ..common.stanzas.jitsi import FEATURE_SSRC_REWRITING, MuteIq
 from . import colibri2
 from .bridges import BridgeTable
 from .colibri2 import BridgeError, EndpointAllocation, relay_endpoint
 from .jingle import (
-    Offer, SourceError, Sources, initial_last_n, read_sources, read_transport, remove_sources,
-    session_initiate, session_terminate, source_update, strip_simulcast, transport_info, validate_sources,
+    Offer,
+    SourceError,
+    Sources,
+    initial_last_n,
+    read_sources,
+    read_transport,
+    remove_sources,
+    session_initiate,
+    session_terminate,
+    source_update,
+    strip_simulcast,
+    transport_info,
+    validate_sources,
 )
-from .relays import RelayMesh
+from .relays import RelayMesh, Request
 
 # (state, event) -> next state of one participant's media session.
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -71,7 +83,7 @@ def unknown_session(text: str) -> StanzaError:
 class ColibriRequest:
     bridge: str
     request: Element
-    key: tuple  # handed back to Conference.colibri_result
+    key: tuple[str, str, str | None]  # handed back to Conference.colibri_result
 
 
 @dataclass
@@ -264,12 +276,14 @@ class Conference:
         # create there would clash with it; a dead one just leaves this unanswered.
         self._commands.append(ColibriRequest(jid, colibri2.expire_conference(self.meeting_id),
                                              ("expire", "", session.id)))
-        for nick in sorted(session.endpoints | set(session.waiting) | ({session.creating} - {None})):
+        creating = {session.creating} if session.creating is not None else set()
+        for nick in sorted(session.endpoints | set(session.waiting) | creating):
             participant = self.participants.get(nick)
             if participant is not None and participant.bridge == jid:
                 self._move(participant, now)
 
-    def colibri_result(self, key: tuple, answer: Element | None, error: BridgeError | None, now: float) -> None:
+    def colibri_result(self, key: tuple[str, str, str | None], answer: Element | None, error: BridgeError | None,
+                       now: float) -> None:
         kind, nick, session_id = key
         session = next((s for s in self.sessions.values() if s.id == session_id), None)
         if kind == "create":
@@ -537,6 +551,7 @@ class Conference:
                 if other in self.participants:
                     self._create_endpoint(session, self.participants[other])
             return
+        assert allocation is not None  # read without an error
         if allocation.feedback_sources:
             session.feedback = allocation.feedback_sources
         for other in waiting:
@@ -561,7 +576,7 @@ class Conference:
             remote=self._remote_sources(participant), bridge_session=session.id,
             region=bridge.region if bridge else None)))
 
-    def _ice_restarted(self, nick: str, session_id: str, answer: Element | None, now: float) -> None:
+    def _ice_restarted(self, nick: str, session_id: str | None, answer: Element | None, now: float) -> None:
         participant = self.participants.get(nick)
         if participant is None or participant.session_id != session_id or participant.sid is None:
             return
@@ -672,11 +687,11 @@ class Conference:
 
     # --- relays (Octo, relays.py) ----------------------------------------------------------------------
 
-    def _relayed(self, participant: Participant, *, create: bool = False):
+    def _relayed(self, participant: Participant, *, create: bool = False) -> RelayEndpoint:
         return relay_endpoint(participant.nick, stats_id=participant.stats_id, create=create,
                               sources=participant.sources if participant.sources[0] or not create else None)
 
-    def _behind(self, session: BridgeSession) -> list:
+    def _behind(self, session: BridgeSession) -> list[RelayEndpoint]:
         return [self._relayed(self.participants[nick], create=True) for nick in sorted(session.endpoints)
                 if nick in self.participants]
 
@@ -685,7 +700,7 @@ class Conference:
         if self.mesh is not None and session is not None and participant.nick in session.endpoints:
             self._relay_requests(self.mesh.endpoints(session, [self._relayed(participant)], self.sessions))
 
-    def _relay_requests(self, requests: list) -> None:
+    def _relay_requests(self, requests: list[Request]) -> None:
         self._commands.extend(ColibriRequest(bridge, request, key) for bridge, request, key in requests)
 
     def _colibri(self, participant: Participant, kind: str, request: Element) -> None:
@@ -747,7 +762,7 @@ class Conference:
 
     # --- statistics ---------------------------------------------------------------------------------
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return {
             "room": self.room,
             "meeting_id": self.meeting_id,

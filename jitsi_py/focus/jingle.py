@@ -10,16 +10,36 @@ limits and uniqueness rules and raises :class:`SourceError` (sent back as ``bad-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
+from ..common.stanzas.colibri2 import Media
 from ..common.stanzas.jingle import (
-    BridgeSession, Content, HeaderExtension, IceTransport, Jingle, PayloadType, RtcpFb, Source, SsrcGroup,
+    BridgeSession,
+    Content,
+    HeaderExtension,
+    IceTransport,
+    Jingle,
+    PayloadType,
+    RtcpFb,
+    Source,
+    SsrcGroup,
 )
 from ..common.stanzas.jitsi import (
-    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_OPUS_RED, FEATURE_REMB, FEATURE_RTX, FEATURE_SCTP, FEATURE_TCC,
-    FEATURE_VIDEO, JitsiStanzaError, decode_sources, encode_sources,
+    FEATURE_AUDIO,
+    FEATURE_JSON_SOURCES,
+    FEATURE_OPUS_RED,
+    FEATURE_REMB,
+    FEATURE_RTX,
+    FEATURE_SCTP,
+    FEATURE_TCC,
+    FEATURE_VIDEO,
+    JitsiStanzaError,
+    decode_sources,
+    encode_sources,
 )
-from ..common.stanzas.colibri2 import Media
+
+if TYPE_CHECKING:
+    from ..settings.focus import Focus as FocusSettings
 
 AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
@@ -50,7 +70,7 @@ class Offer:
     vla: bool = False
 
     @classmethod
-    def from_settings(cls, focus) -> "Offer":
+    def from_settings(cls, focus: FocusSettings) -> Offer:
         return cls(vp8=focus.codec_vp8, vp9=focus.codec_vp9, av1=focus.codec_av1, h264=focus.codec_h264,
                    opus_red=focus.codec_opus_red, tcc=focus.enable_tcc, remb=focus.enable_remb,
                    mid=focus.enable_mid, vla=focus.enable_vla)

@@ -13,19 +13,35 @@ its relays expired on the others.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
 from ..common.stanzas.colibri2 import Media, RelayEndpoint
 from .colibri2 import (
-    BridgeError, create_relay, expire_relay, read_relay_transport, relay_endpoints, set_relay_transport,
+    BridgeError,
+    create_relay,
+    expire_relay,
+    read_relay_transport,
+    relay_endpoints,
+    set_relay_transport,
 )
+
+if TYPE_CHECKING:
+    from .conference import BridgeSession
 
 log = logging.getLogger(__name__)
 
 MESH_ID = "0"  # the one mesh of jicofo's default topology
 
-Request = tuple[str, Element, tuple]
+# (bridge JID, Colibri2 request, (kind, bridge JID, bridge-session id): what the answer is for)
+Request = tuple[str, Element, tuple[str, str, str]]
+
+
+def _relay_id(session: BridgeSession) -> str:
+    """Only bridges with a relay id are linked (BridgeTable.select), so every session here has one."""
+    assert session.relay_id is not None
+    return session.relay_id
 
 
 class RelayMesh:
@@ -38,7 +54,8 @@ class RelayMesh:
     def linked(self, jid: str) -> list[str]:
         return list(self.peers.get(jid, ()))
 
-    def join(self, session, sessions: Iterable, behind: Callable[[object], list[RelayEndpoint]]) -> list[Request]:
+    def join(self, session: BridgeSession, sessions: Iterable[BridgeSession],
+             behind: Callable[[BridgeSession], list[RelayEndpoint]]) -> list[Request]:
         """Link ``session`` (a ``BridgeSession`` with its conference created) to every other created
         session it has no relay to yet; ``behind(session)`` are the relayed endpoints to announce."""
         out: list[Request] = []
@@ -48,38 +65,42 @@ class RelayMesh:
                 continue
             mine[other.bridge] = True
             self.peers.setdefault(other.bridge, {})[session.bridge] = False
-            out.append((session.bridge, create_relay(self.meeting_id, other.relay_id, initiator=True, media=self.media,
-                                                     endpoints=behind(other), mesh_id=MESH_ID),
+            out.append((session.bridge, create_relay(self.meeting_id, _relay_id(other), initiator=True,
+                                                     media=self.media, endpoints=behind(other), mesh_id=MESH_ID),
                         ("relay", other.bridge, session.id)))
-            out.append((other.bridge, create_relay(self.meeting_id, session.relay_id, initiator=False,
+            out.append((other.bridge, create_relay(self.meeting_id, _relay_id(session), initiator=False,
                                                    media=self.media, endpoints=behind(session), mesh_id=MESH_ID),
                         ("relay", session.bridge, other.id)))
         return out
 
-    def allocated(self, answered, other, answer: Element | None) -> list[Request]:
+    def allocated(self, answered: BridgeSession, other: BridgeSession | None, answer: Element | None
+                  ) -> list[Request]:
         """``answered``'s bridge created its side of the relay to ``other``'s: hand its transport
         to ``other`` (None: that bridge left meanwhile)."""
-        initiator = self.peers.get(answered.bridge, {}).get(other.bridge) if other is not None else None
+        if other is None:
+            return []
+        initiator = self.peers.get(answered.bridge, {}).get(other.bridge)
         if initiator is None:
             return []
         try:
-            transport = read_relay_transport(answer, other.relay_id)
+            transport = read_relay_transport(answer, _relay_id(other))
         except BridgeError as exc:
             log.warning("focus: relay %s -> %s of %s unusable: %s", answered.bridge, other.bridge, self.meeting_id, exc)
             return []
-        return [(other.bridge, set_relay_transport(self.meeting_id, answered.relay_id, transport,
+        return [(other.bridge, set_relay_transport(self.meeting_id, _relay_id(answered), transport,
                                                    initiator=not initiator), ("update", "", other.id))]
 
-    def endpoints(self, session, endpoints: list[RelayEndpoint], sessions: dict) -> list[Request]:
+    def endpoints(self, session: BridgeSession, endpoints: list[RelayEndpoint], sessions: dict[str, BridgeSession]
+                  ) -> list[Request]:
         """Endpoints behind ``session`` were created, changed or expired: tell every linked bridge."""
-        return [(jid, relay_endpoints(self.meeting_id, session.relay_id, endpoints), ("update", "", sessions[jid].id))
+        return [(jid, relay_endpoints(self.meeting_id, _relay_id(session), endpoints), ("update", "", sessions[jid].id))
                 for jid in self.peers.get(session.bridge, {}) if jid in sessions]
 
-    def leave(self, session, sessions: dict) -> list[Request]:
+    def leave(self, session: BridgeSession, sessions: dict[str, BridgeSession]) -> list[Request]:
         """``session``'s bridge left the conference: its relays are expired on the others."""
         out: list[Request] = []
         for jid in self.peers.pop(session.bridge, {}):
             self.peers.get(jid, {}).pop(session.bridge, None)
             if jid in sessions:
-                out.append((jid, expire_relay(self.meeting_id, session.relay_id), ("expire", "", sessions[jid].id)))
+                out.append((jid, expire_relay(self.meeting_id, _relay_id(session)), ("expire", "", sessions[jid].id)))
         return out

@@ -22,7 +22,11 @@ from ..common import ns
 from ..common.aio import Rearm
 from ..common.stanzas.jingle import q
 from ..common.stanzas.jitsi import (
-    DEFAULT_FEATURES, ParticipantPresence, bridge_not_available, conference_properties, focus_versions,
+    DEFAULT_FEATURES,
+    ParticipantPresence,
+    bridge_not_available,
+    conference_properties,
+    focus_versions,
 )
 from .bridges import redistribution_moves
 from .conference import Conference, Participant
@@ -110,8 +114,8 @@ class RoomTracker(Mapping[str, Room]):
             room.jid, meeting_id, focus_jid=focus.xmpp.boundjid.full, bridges=focus.bridges, offer=focus.offer,
             now=focus.now(), initial_timeout=fs.initial_timeout,
             single_participant_timeout=fs.single_participant_timeout, max_ssrcs=fs.max_ssrcs_per_user,
-            max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, strip_simulcast=fs.strip_simulcast, ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner,
-            restart_limits=focus.restart_limits)
+            max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, strip_simulcast=fs.strip_simulcast,
+            ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner, restart_limits=focus.restart_limits)
         focus.counters["conferences_created"] += 1
         log.info("focus: conference %s (meeting %s)", room.jid, meeting_id)
         early, room.early = room.early, {}
@@ -331,13 +335,15 @@ class RoomTracker(Mapping[str, Room]):
         with the most on it (JICOFO_ENABLE_LOAD_REDISTRIBUTION)."""
         table = self.focus.bridges
         for jid in table.to_relieve(now):
-            rooms = {room.jid: room for room in self._rooms.values() if room.core is not None and not room.core.ended}
-            on_bridge = {room_jid: room.core.endpoints_on(jid) for room_jid, room in rooms.items()}
+            live = {room.jid: (room, room.core) for room in self._rooms.values()
+                    if room.core is not None and not room.core.ended}
+            on_bridge = {room_jid: core.endpoints_on(jid) for room_jid, (_, core) in live.items()}
             moves = redistribution_moves({k: v for k, v in on_bridge.items() if v}, table.redistribution.endpoints)
             moved = 0
             for room_jid, count in moves.items():
-                moved += rooms[room_jid].core.move_endpoints(jid, count, now)
-                self.focus.flush(rooms[room_jid])
+                room, core = live[room_jid]
+                moved += core.move_endpoints(jid, count, now)
+                self.focus.flush(room)
             self.focus.counters["participants_moved"] += moved
             log.info("focus: load redistribution moved %d endpoints from %d conferences off %s",
                      moved, len(moves), jid)

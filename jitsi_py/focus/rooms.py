@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 from xml.etree.ElementTree import Element
 
-from ..common import jid as jids
-from ..common import ns
+from ..common import jid as jids, ns
 from ..common.errors import StanzaError
 from ..common.stanzas.jingle import q
 

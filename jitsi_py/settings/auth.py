@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .common import AUTH_TYPES
-from .fields import bounded, boolean, choice, csv, duration, env, nested, path, secret, text, url
+from .fields import boolean, bounded, choice, csv, duration, env, nested, path, secret, text, url
 
 _ldap_url = url("ldap", "ldaps")
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from .common import XmppClient
 from .fields import Network, boolean, csv, env, nested, networks, port_number, secret, size
 
-
 BWE_ENGINES = ("GoogleCc", "GoogleCc2")  # jitsi-media-transform's BandwidthEstimatorEngine
 
 
@@ -78,7 +77,7 @@ class Bridge:
             warnings.append(f"BWE_ESTIMATOR_ENGINE={self.bwe_engine}: jitsi-py has one bandwidth estimator, "
                             "delay- and loss-based as GoogleCc2; it is used instead")
         if self.websocket:
-            warnings.append("ENABLE_COLIBRI_WEBSOCKET=1 (with JVB_WS_DOMAIN, JVB_WS_SERVER_ID, COLIBRI_WEBSOCKET_PORT): "
-                            "docker-jitsi-meet removed colibri-ws, clients use the SCTP data channel; still served "
-                            "here for clients that cannot")
+            warnings.append("ENABLE_COLIBRI_WEBSOCKET=1 (with JVB_WS_DOMAIN, JVB_WS_SERVER_ID, "
+                            "COLIBRI_WEBSOCKET_PORT): docker-jitsi-meet removed colibri-ws, clients use the SCTP "
+                            "data channel; still served here for clients that cannot")
         return warnings

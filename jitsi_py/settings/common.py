@@ -7,7 +7,19 @@ from pathlib import Path
 from typing import Mapping
 
 from .fields import (
-    EnvSpec, Network, boolean, choice, directory, duration, env, integer, nested, networks, port_number, read, text,
+    EnvSpec,
+    Network,
+    boolean,
+    choice,
+    directory,
+    duration,
+    env,
+    integer,
+    nested,
+    networks,
+    port_number,
+    read,
+    text,
     url,
 )
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
-Default = str | Callable[[Mapping[str, str]], str] | None
+Default = str | Callable[[Mapping[str, str]], str | None] | None
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -41,7 +41,7 @@ class EnvSpec:
     aliases: tuple[str, ...] = ()
 
 
-def env(name: str, default: Default, parse: Callable[[str], T] = str, *, aliases: tuple[str, ...] = ()) -> Any:
+def env(name: str, default: Default, parse: Callable[[str], Any] = str, *, aliases: tuple[str, ...] = ()) -> Any:
     """A field read from ``name`` (or, when unset, from the first set alias; legacy names)."""
     return field(metadata={"env": EnvSpec(name, default, parse, aliases)})
 
@@ -82,7 +82,7 @@ def _parse(parse: Callable[[str], Any], name: str, raw: str) -> Any:
 def env_names(cls: type) -> list[str]:
     """Every variable a settings class reads, nested classes included (for docs and tests)."""
     names: list[str] = []
-    for f in fields(cls):  # type: ignore[arg-type]
+    for f in fields(cls):
         if "nested" in f.metadata:
             names.extend(env_names(f.metadata["nested"]))
         else:
@@ -257,7 +257,7 @@ def rate(raw: str) -> int:
 
 __all__ = [
     "SettingsError", "env", "nested", "build", "read", "env_names",
-    "boolean", "integer", "bounded", "port_number", "number", "unit_interval", "choice", "csv", "networks", "json_list", "path",
-    "directory", "url", "text", "secret",
+    "boolean", "integer", "bounded", "port_number", "number", "unit_interval", "choice", "csv", "networks",
+    "json_list", "path", "directory", "url", "text", "secret",
     "duration", "size", "rate",
 ]

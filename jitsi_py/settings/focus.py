@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .common import XmppClient
-from .fields import (boolean, bounded, choice, duration, env, integer, nested, number, port_number,
-                     secret, unit_interval)
+from .fields import boolean, bounded, choice, duration, env, integer, nested, number, port_number, secret, unit_interval
 
 
 # --- the focus's authentication (jicofo.conf's authentication block) ----------------------------

@@ -14,7 +14,7 @@ MASK = "********"
 
 def specs(cls: type) -> Iterator[EnvSpec]:
     """The env specs of a settings class, nested classes included, in declaration order."""
-    for f in fields(cls):  # type: ignore[arg-type]
+    for f in fields(cls):
         if "nested" in f.metadata:
             yield from specs(f.metadata["nested"])
         else:

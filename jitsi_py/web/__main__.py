@@ -1,4 +1,5 @@
-"""python -m jitsi_py.web: Web service (the web container's role): the browser client, config.js, HTTPS and the proxy routes."""
+"""python -m jitsi_py.web: Web service (the web container's role): the browser client, config.js, HTTPS
+and the proxy routes."""
 
 import sys
 

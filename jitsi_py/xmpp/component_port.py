@@ -13,8 +13,7 @@ import uuid
 from typing import Callable
 from xml.etree.ElementTree import Element
 
-from ..common import jid as jids
-from ..common import ns
+from ..common import jid as jids, ns
 from ..common.xmlstream import STREAM_CLOSE, StreamError, StreamOpen, serialize
 from .c2s import SessionLimits, stream_error_bytes
 from .component import Origin

@@ -54,7 +54,8 @@ def server_info(router: Router, iq: Element, address: str) -> Element:
     SubElement(query, ns.tag(ns.DISCO_INFO, "identity"), {"category": "server", "type": "im", "name": "jitsi-py"})
     if address == router.main_domain:
         for kind, domain in component_identities(router):
-            SubElement(query, ns.tag(ns.DISCO_INFO, "identity"), {"category": "component", "type": kind, "name": domain})
+            SubElement(query, ns.tag(ns.DISCO_INFO, "identity"),
+                       {"category": "component", "type": kind, "name": domain})
     features = list(SERVER_FEATURES)
     if router.server_iq.get(("get", ns.tag(ns.EXTDISCO, "services"))):
         features += [ns.EXTDISCO, ns.EXTDISCO_1]

@@ -114,12 +114,14 @@ class LoginThrottle:
         self._forget(guess, None)
 
     def _forget(self, guess: Guess, account: str | None) -> None:
-        guesses = self._addresses.entries.get(guess.address) if guess.address is not None else None
+        if guess.address is None:
+            return
+        guesses = self._addresses.entries.get(guess.address)
         if guesses is None:
             return
         kept = [g for g in guesses if g is not guess and (account is None or g.account != account)]
         if not kept:
-            del self._addresses.entries[guess.address]  # type: ignore[index]
+            del self._addresses.entries[guess.address]
         elif len(kept) != len(guesses):
             guesses.clear()
             guesses.extend(kept)

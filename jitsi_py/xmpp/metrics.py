@@ -16,10 +16,12 @@ class XmppMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.stream_errors = Counter("xmpp_stream_errors", "Streams closed with a stream error", ["condition"], registry=r)
+        self.stream_errors = Counter("xmpp_stream_errors", "Streams closed with a stream error", ["condition"],
+                                     registry=r)
         self.auth_success = Counter("xmpp_auth_success", "Successful SASL logins", ["mechanism"], registry=r)
         self.auth_failures = Counter("xmpp_auth_failures", "Failed SASL logins", ["condition"], registry=r)
-        self.sessions_hibernating = Gauge("xmpp_sessions_hibernating", "XEP-0198 sessions waiting for resumption", registry=r)
+        self.sessions_hibernating = Gauge("xmpp_sessions_hibernating", "XEP-0198 sessions waiting for resumption",
+                                          registry=r)
         self.connections = Counter("xmpp_connections", "Connections accepted", ["transport"], registry=r)
 
     def watch(self, router: "Router") -> None:

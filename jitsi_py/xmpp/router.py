@@ -18,8 +18,7 @@ from copy import copy
 from typing import Callable
 from xml.etree.ElementTree import Element, SubElement
 
-from ..common import jid as jids
-from ..common import ns
+from ..common import jid as jids, ns
 from ..common.addresses import Networks
 from ..common.aio import Rearm
 from ..common.errors import StanzaError, error_reply

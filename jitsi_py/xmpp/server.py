@@ -7,6 +7,8 @@ import logging
 import ssl
 from dataclasses import dataclass, field
 
+from aiohttp import web
+
 from ..common import tls
 from ..common.httpserver import HttpListener
 from ..common.startup import binding
@@ -14,16 +16,15 @@ from ..settings import Settings, require_secret
 from . import disco, extdisco, ping
 from .auth import build_backends
 from .auth.internal import shared_store
+from .bosh import BoshEndpoint
 from .c2s import SessionLimits
+from .component_port import component_factory
+from .http import build_app
 from .metrics import XmppMetrics
 from .muc import build_components
 from .router import Router
-from .component_port import component_factory
 from .tcp import c2s_factory
 from .websocket import WebSocketEndpoint
-from .bosh import BoshEndpoint
-from .http import build_app
-from aiohttp import web
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """XML streams over TCP (RFC 6120): client-to-server with STARTTLS, the glue around ``c2s.py``.
 
 The glue only moves bytes: parse, hand each event to the session (none while it is waiting for
-authentication: ``router.authenticate`` runs it, and the next event follows), write what the session sends, keep one timer at the session's deadline, throttle reading
-to the per-connection rate (Prosody's ``mod_limits``: reading pauses, nothing is dropped).
+authentication: ``router.authenticate`` runs it, and the next event follows), write what the session
+sends, keep one timer at the session's deadline, throttle reading to the per-connection rate
+(Prosody's ``mod_limits``: reading pauses, nothing is dropped).
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ class StreamConnection(asyncio.Protocol):
         self._loop.create_task(self._upgrade())
 
     async def _upgrade(self) -> None:
-        assert self._loop is not None and self.transport is not None
+        assert self._loop is not None and self.transport is not None and self._tls_context is not None
         try:
             self.transport = await self._loop.start_tls(self.transport, self, self._tls_context, server_side=True)
         except (OSError, ssl.SSLError, ConnectionError) as exc:

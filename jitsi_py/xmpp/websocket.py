@@ -189,7 +189,7 @@ class WebSocketEndpoint:
 
     async def _serve(self, request: web.Request, ws: web.WebSocketResponse) -> web.WebSocketResponse:
         loop = asyncio.get_running_loop()
-        link = WebSocketLink(ws, request.transport, dict(request.query),  # type: ignore[arg-type]
+        link = WebSocketLink(ws, request.transport, dict(request.query),
                              client_address(request, self.trusted_proxies), bearer_token(request))
         self.connections.add(link)
         self.router.metrics.connections.labels("websocket").inc()

@@ -48,3 +48,19 @@ async def bridge():
         bridge.websocket_base = f"ws://127.0.0.1:{http_port}/colibri-ws/jvb"
         yield bridge
         await runner.cleanup()
+
+
+@pytest.fixture
+async def page_server():
+    """An empty page on a loopback HTTP origin, for the browser tests to open."""
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>bridge test</title>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/"
+    await runner.cleanup()

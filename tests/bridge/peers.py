@@ -17,8 +17,15 @@ from av import VideoFrame
 
 from jitsi_py.bridge.colibri2 import handle
 from jitsi_py.common.stanzas import colibri2 as c2
-from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, HeaderExtension, IceTransport, PayloadType
-from jitsi_py.common.stanzas.jingle import Source as WireSource, SsrcGroup
+from jitsi_py.common.stanzas.jingle import (
+    Candidate,
+    Fingerprint,
+    HeaderExtension,
+    IceTransport,
+    PayloadType,
+    Source as WireSource,
+    SsrcGroup,
+)
 
 VP8 = PayloadType(100, "VP8", 90000)
 OPUS = PayloadType(111, "opus", 48000, 2)
@@ -86,7 +93,8 @@ def offer_sdp(transport: IceTransport, remote_video: list[tuple[int, str]], sctp
              "a=group:BUNDLE " + " ".join(mids), "a=msid-semantic: WMS *"]
     common = [f"a=ice-ufrag:{transport.ufrag}", f"a=ice-pwd:{transport.pwd}",
               f"a=fingerprint:{fp.hash} {fp.value}", "a=setup:actpass"]
-    cands = [f"a=candidate:{c.foundation} 1 udp {c.priority} {c.ip} {c.port} typ {c.type}" for c in transport.candidates]
+    cands = [f"a=candidate:{c.foundation} 1 udp {c.priority} {c.ip} {c.port} typ {c.type}"
+             for c in transport.candidates]
     lines += ["m=video 9 UDP/TLS/RTP/SAVPF 100", "c=IN IP4 0.0.0.0", *common, "a=mid:0", "a=sendrecv",
               "a=rtcp-mux", "a=rtpmap:100 VP8/90000", "a=rtcp-fb:100 nack", "a=rtcp-fb:100 nack pli",
               "a=rtcp-fb:100 ccm fir", *cands]

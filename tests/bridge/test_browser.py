@@ -11,16 +11,22 @@ Chromium; remote sources added by renegotiation, as on source-add).
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 
 import pytest
-from aiohttp import web
 from playwright.async_api import async_playwright
 
 from jitsi_py.common.stanzas import colibri2 as c2
-from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, HeaderExtension, IceTransport, PayloadType
-from jitsi_py.common.stanzas.jingle import RtcpFb, Source as WireSource, SsrcGroup
+from jitsi_py.common.stanzas.jingle import (
+    Candidate,
+    Fingerprint,
+    HeaderExtension,
+    IceTransport,
+    PayloadType,
+    RtcpFb,
+    Source as WireSource,
+    SsrcGroup,
+)
 
 from .peers import roundtrip
 
@@ -157,7 +163,7 @@ class Participant:
             return next(line.split(":", 1)[1] for line in sdp.split("\r\n") if line.startswith(f"a={name}:"))
         hash_name, value = attr("fingerprint").split()
         candidates = []
-        for i, line in enumerate(l for l in sdp.split("\r\n") if l.startswith("a=candidate:")):
+        for i, line in enumerate(c for c in sdp.split("\r\n") if c.startswith("a=candidate:")):
             parts = line.split()
             if parts[2].lower() == "udp" and parts[7] == "host" and parts[4].count(".") == 3:
                 candidates.append(Candidate(1, parts[0].split(":")[1], 0, str(i), parts[4], int(parts[5]),
@@ -198,21 +204,6 @@ async def wait_for(predicate, timeout: float, what: str, people=(), bridge=None)
                     f"{n} t{p.target} c{p.current} ssrc{p.out_ssrc}" for n, p in receiver.projections.items())
     raise AssertionError(f"timed out waiting for {what}; inbound {seen}; "
                          f"bridge {bridge.counters if bridge else ''}; forwarder{state}")
-
-
-@pytest.fixture
-async def page_server():
-    async def page(_request: web.Request) -> web.Response:
-        return web.Response(text="<!doctype html><title>bridge test</title>", content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/"
-    await runner.cleanup()
 
 
 @pytest.mark.parametrize("channel", ["sctp", "colibri-ws"])

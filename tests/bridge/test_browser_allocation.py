@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from . import test_browser
-from .test_browser import ARGS, CHROMIUM, PAGE_JS, Participant, page_server, wait_for  # noqa: F401 (fixture)
+from .test_browser import ARGS, CHROMIUM, PAGE_JS, Participant, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 
@@ -151,7 +151,8 @@ async def test_a_frame_rate_cap_drops_chromiums_upper_temporal_layers(bridge, pa
 async def frames_sent(person, ssrc: int) -> int:
     return await person.page.evaluate("""async ssrc => {
         let sent = 0;
-        (await room.pc.getStats()).forEach(s => { if (s.type === 'outbound-rtp' && s.ssrc === ssrc) sent = s.framesSent; });
+        (await room.pc.getStats()).forEach(s => {
+            if (s.type === 'outbound-rtp' && s.ssrc === ssrc) sent = s.framesSent; });
         return sent; }""", ssrc)
 
 

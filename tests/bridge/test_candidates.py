@@ -4,7 +4,13 @@ mappings (``ip`` / ``ip#port``, IPv6 literals) as server-reflexive candidates.""
 import pytest
 
 from jitsi_py.bridge.candidates import (
-    HIDDEN_RELATED, build_candidates, candidate_foundation, host_addresses, is_private, parse_mapping, valid_address,
+    HIDDEN_RELATED,
+    build_candidates,
+    candidate_foundation,
+    host_addresses,
+    is_private,
+    parse_mapping,
+    valid_address,
 )
 from jitsi_py.bridge.ice import candidate_priority
 from jitsi_py.bridge.service import _reachable

@@ -16,7 +16,6 @@ from hypothesis import example, given, strategies as st
 
 from jitsi_py.bridge.channel import ChannelError, MessageHandler, parse_message
 from jitsi_py.bridge.relay import RelayChannel
-
 from tests.support.fuzz import inputs
 
 from .memory import bridge_in_memory

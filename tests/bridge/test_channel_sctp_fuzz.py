@@ -15,7 +15,6 @@ from aiortc.rtcsctptransport import crc32c
 from hypothesis import example, given, strategies as st
 
 from jitsi_py.bridge.channel import SctpChannel
-
 from tests.support.fuzz import mutate_seeded
 
 from .memory import bridge_in_memory

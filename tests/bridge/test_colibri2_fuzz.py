@@ -15,7 +15,6 @@ from hypothesis import example, given, note, strategies as st
 
 from jitsi_py.bridge.colibri2 import Colibri2Failure, handle
 from jitsi_py.common.stanzas.colibri2 import Colibri2Error, parse_conference_modify
-
 from tests.common.samples import RELAY_MODIFY
 from tests.common.test_colibri2 import CREATE, UPDATE
 from tests.support.fuzz import mutated_tree

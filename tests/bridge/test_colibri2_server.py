@@ -48,7 +48,8 @@ async def test_visitors_force_mute_bulk_expire_and_auto_expire(bridge):
     assert failure(bridge, c2.ConferenceModify("m", endpoints=[c2.Endpoint("v", sources=[])]))[2] == \
         "Sources are not allowed for visitors"
     answer = handle(bridge, c2.ConferenceModify("m", endpoints=[
-        c2.Endpoint("a", force_mute=c2.ForceMute(audio=True)), c2.Endpoint("ghost", force_mute=c2.ForceMute(True))]), 0.0)
+        c2.Endpoint("a", force_mute=c2.ForceMute(audio=True)),
+        c2.Endpoint("ghost", force_mute=c2.ForceMute(True))]), 0.0)
     assert [e.id for e in answer.endpoints] == ["a"]  # unknown ids are ignored in bulk requests
     assert bridge.conferences["m"].forwarder.muted["a"] == (True, False)
     answer = handle(bridge, c2.ConferenceModify("m", endpoints=[c2.Endpoint("a", expire=True),

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import example, given, strategies as st
 
 from jitsi_py.bridge.dtls import Certificate, DtlsSession
-
 from tests.support.fuzz import mutate_seeded
 
 from .test_cores import ISSUED

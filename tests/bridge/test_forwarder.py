@@ -41,7 +41,7 @@ def setup(rewrite=False):
 def plis(sink):
     out = []
     for packet in sink.rtcp:
-        for pt, fmt, offset, length in rtcp.packets(packet):
+        for pt, fmt, offset, _length in rtcp.packets(packet):
             if pt == rtcp.PSFB and fmt == rtcp.FMT_PLI:
                 out.append(rtcp.media_ssrc(packet, offset))
     return out
@@ -185,7 +185,8 @@ def nacks(sink):
     for packet in sink.rtcp:
         for pt, fmt, offset, length in rtcp.packets(packet):
             if pt == rtcp.RTPFB and fmt == rtcp.FMT_NACK:
-                out.append((rtcp.media_ssrc(packet, offset), sorted(rtcp.nack_sequence_numbers(packet, offset, length))))
+                lost = sorted(rtcp.nack_sequence_numbers(packet, offset, length))
+                out.append((rtcp.media_ssrc(packet, offset), lost))
     return out
 
 

@@ -120,6 +120,7 @@ async def test_ipv6_and_mdns_candidates_are_skipped(bridge):
     candidates = [Candidate(1, "1", 0, "a", "::1", 5000, 1, "udp", "host"),
                   Candidate(1, "2", 0, "b", "0d1f.local", 5001, 1, "udp", "host"),
                   Candidate(1, "3", 0, "c", "127.0.0.1", 5002, 1, "udp", "host")]
+    fingerprints = [Fingerprint("sha-256", "AB:CD", "active")]
     roundtrip(bridge, c2.ConferenceModify("meeting-v6", endpoints=[c2.Endpoint("alice", transport=c2.Transport(
-        ice=IceTransport("ufrag", "password-password-pass", candidates, [Fingerprint("sha-256", "AB:CD", "active")])))]))
+        ice=IceTransport("ufrag", "password-password-pass", candidates, fingerprints)))]))
     assert bridge.conferences["meeting-v6"].endpoints["alice"].ice.remote_candidates == [("127.0.0.1", 5002)]

@@ -143,7 +143,7 @@ async def test_every_receiver_gets_the_others_audio_and_lowest_layer_encrypted_w
         load.fresh_sessions()
         load.feed(0, len(load.packets))
         expected = {p: [] for p in range(3)}  # (SSRC, seq) each receiver should get, in order
-        for (data, _), (p, stream) in zip(load.packets, load.streams):
+        for _, (p, stream) in zip(load.packets, load.streams):
             if stream <= 1:  # audio and the 180p layer (the default constraint)
                 for receiver in range(3):
                     if receiver != p:

@@ -11,7 +11,6 @@ from aioice import stun
 from hypothesis import example, given, strategies as st
 
 from jitsi_py.bridge.ice import IceAgent, stun_local_ufrag
-
 from tests.support.fuzz import inputs
 
 pytestmark = pytest.mark.fuzz

@@ -9,7 +9,9 @@ import time
 import pytest
 
 from jitsi_py.bridge import rtcp
+from jitsi_py.bridge.channel import ChannelError
 from jitsi_py.bridge.colibri2 import Colibri2Failure, handle
+from jitsi_py.bridge.relay import RelayChannel
 from jitsi_py.common.stanzas import colibri2 as c2
 from jitsi_py.common.stanzas.jingle import Source
 
@@ -206,6 +208,26 @@ async def test_relay_requests_the_bridge_refuses(bridges):
         assert "m-bad" in a.conferences
         roundtrip(a, c2.ConferenceModify("m-bad", relays=[c2.Relay("jvb-b", expire=True)]))
         assert "m-bad" not in a.conferences
+    finally:
+        await peer.close()
+
+
+async def test_a_relay_message_naming_an_endpoint_or_source_by_anything_but_a_string_is_refused(bridges):
+    a, _ = bridges
+    peer = Peer(a, "m-names", "solo", publish=False)
+    peer.allocate(create_conference=True)
+    try:
+        roundtrip(a, c2.ConferenceModify("m-names", relays=[
+            c2.Relay("jvb-b", create=True, transport=c2.Transport(ice_controlling=True))]))
+        channel = RelayChannel(a.conferences["m-names"].relays["jvb-b"])
+        for message in ({"colibriClass": "SourceVideoTypeMessage", "endpointId": "solo", "sourceName": ["x"],
+                         "videoType": "desktop"},
+                        {"colibriClass": "SourceVideoTypeMessage", "endpointId": ["solo"], "sourceName": "x",
+                         "videoType": "desktop"},
+                        {"colibriClass": "AddReceiver", "sourceName": {"x": 1}, "videoConstraints": {"maxHeight": 1}},
+                        {"colibriClass": "EndpointMessage", "from": ["solo"], "to": "", "msgPayload": {}}):
+            with pytest.raises(ChannelError):
+                channel.receive(json.dumps(message))
     finally:
         await peer.close()
 

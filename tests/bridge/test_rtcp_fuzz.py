@@ -11,7 +11,6 @@ import pytest
 from hypothesis import example, given, strategies as st
 
 from jitsi_py.bridge import rtcp
-
 from tests.support.fuzz import inputs
 
 from .memory import bridge_in_memory
@@ -95,7 +94,7 @@ def test_a_compound_walks_inside_the_datagram_and_the_item_readers_stay_in_their
     except rtcp.RtcpError:
         return
     assert sum(length for _, _, _, length in walked) == len(data)
-    for pt, fmt, offset, length in walked:
+    for _pt, _fmt, offset, length in walked:
         assert 4 <= length and offset + length <= len(data)
         if length >= 12:
             rtcp.media_ssrc(data, offset)

@@ -12,7 +12,6 @@ from hypothesis import example, given, strategies as st
 
 from jitsi_py.bridge import rtp, temporal
 from jitsi_py.bridge.allocation import VideoConstraints
-
 from tests.support.fuzz import inputs
 
 from .memory import AUDIO_LEVEL_ID, AUDIO_PT, TRANSPORT_CC_ID, bridge_in_memory

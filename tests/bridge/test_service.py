@@ -3,7 +3,6 @@ health IQs from a focus-like client, REST."""
 
 import asyncio
 import socket
-import ssl
 from xml.etree.ElementTree import fromstring
 
 import aiohttp

@@ -6,9 +6,9 @@ import struct
 import pytest
 from pylibsrtp import Policy, Session
 
+from jitsi_py.bridge import srtp
 from jitsi_py.bridge.dtls import SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_SHA1_80
 from jitsi_py.bridge.forwarder import HISTORY
-from jitsi_py.bridge import srtp
 from jitsi_py.bridge.srtp import BUFFER_SIZE, MAX_RTP, SrtpContext, SrtpError, ffi, srtp_protect
 
 

@@ -164,7 +164,8 @@ def test_packets_lost_upstream_and_recovered_late_take_the_place_they_had():
     for packet in reversed(stream.held):  # recovered by RTX, out of order, after later drops
         stream.send(packet)
     stream.frames(4)
-    got = sorted(sink.packets[capped:], key=lambda p: (read_header(p)[1] - read_header(sink.packets[capped])[1]) & 0xFFFF)
+    first_seq = read_header(sink.packets[capped])[1]
+    got = sorted(sink.packets[capped:], key=lambda p: (read_header(p)[1] - first_seq) & 0xFFFF)
     assert len(got) == len(sink.packets) - capped == 2 * 8  # 8 frames of 16 pass, twice 2 packets
     check_continuous(got)
     for head, tail in zip(got[::2], got[1::2]):  # both packets of a frame: one picture id

@@ -15,7 +15,6 @@ from pylibsrtp import Error as PeerSrtpError, Policy, Session
 
 from jitsi_py.bridge.dtls import SRTP_AES128_CM_SHA1_80, DtlsSession
 from jitsi_py.bridge.srtp import SrtpContext
-
 from tests.support.fuzz import inputs, mutated
 
 from .memory import bridge_in_memory

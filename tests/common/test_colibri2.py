@@ -5,8 +5,19 @@ from xml.etree.ElementTree import fromstring, tostring
 import pytest
 
 from jitsi_py.common.stanzas.colibri2 import (
-    CONFERENCE_MODIFY, Colibri2Error, ConferenceModified, ConferenceModify, Endpoint, ForceMute, Media,
-    MediaSource, Sctp, Transport, error_reason, parse_conference_modified, parse_conference_modify,
+    CONFERENCE_MODIFY,
+    Colibri2Error,
+    ConferenceModified,
+    ConferenceModify,
+    Endpoint,
+    ForceMute,
+    Media,
+    MediaSource,
+    Sctp,
+    Transport,
+    error_reason,
+    parse_conference_modified,
+    parse_conference_modify,
     reason_element,
 )
 from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, IceTransport, PayloadType, Source, SsrcGroup
@@ -47,8 +58,10 @@ UPDATE = """
      <source xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" ssrc="1001" name="3f2a9c1e-v0" videoType="camera"/>
      <source xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" ssrc="1002" name="3f2a9c1e-v0"/>
      <source xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" ssrc="1011" name="3f2a9c1e-v0"/>
-     <ssrc-group xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" semantics="SIM"><source ssrc="1001"/><source ssrc="1002"/></ssrc-group>
-     <ssrc-group xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" semantics="FID"><source ssrc="1001"/><source ssrc="1011"/></ssrc-group>
+     <ssrc-group xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" semantics="SIM">
+       <source ssrc="1001"/><source ssrc="1002"/></ssrc-group>
+     <ssrc-group xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" semantics="FID">
+       <source ssrc="1001"/><source ssrc="1011"/></ssrc-group>
    </media-source>
   </sources>
   <force-mute audio="true"/>

@@ -11,9 +11,12 @@ import pytest
 from hypothesis import given, note
 
 from jitsi_py.common.stanzas.colibri2 import (
-    CONFERENCE_MODIFIED, Colibri2Error, error_reason, parse_conference_modified, parse_conference_modify,
+    CONFERENCE_MODIFIED,
+    Colibri2Error,
+    error_reason,
+    parse_conference_modified,
+    parse_conference_modify,
 )
-
 from tests.support.fuzz import mutated_tree
 
 from .samples import COLIBRI2, elements

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from jitsi_py.common.httpserver import SERVER, HttpListener
 from jitsi_py.settings.common import HttpLimits
-from jitsi_py.settings.fields import build, networks
+from jitsi_py.settings.fields import build
 
 from ..support.slowhttp import idle_flood, lifetime_idle, lifetime_slowloris
 

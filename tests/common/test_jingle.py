@@ -6,10 +6,23 @@ from xml.etree.ElementTree import fromstring, tostring
 import pytest
 
 from jitsi_py.common.stanzas.jingle import (
-    NS_FOCUS, Candidate, IceTransport, JingleError, Source, SsrcGroup, parse_jingle, q,
+    NS_FOCUS,
+    Candidate,
+    IceTransport,
+    JingleError,
+    Source,
+    SsrcGroup,
+    parse_jingle,
+    q,
 )
 from jitsi_py.common.stanzas.jitsi import (
-    ConferenceIq, JitsiStanzaError, MuteIq, ParticipantPresence, bridge_stats, build_bridge_stats, decode_sources,
+    ConferenceIq,
+    JitsiStanzaError,
+    MuteIq,
+    ParticipantPresence,
+    bridge_stats,
+    build_bridge_stats,
+    decode_sources,
     encode_sources,
 )
 

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, note
 
 from jitsi_py.common.stanzas.jingle import JingleError, parse_jingle
-
 from tests.support.fuzz import mutated_tree
 
 from .samples import JINGLE, elements

@@ -12,10 +12,15 @@ import pytest
 from hypothesis import example, given, strategies as st
 
 from jitsi_py.common.stanzas.jitsi import (
-    ConferenceIq, JitsiStanzaError, LogoutIq, MuteIq, ParticipantPresence, bridge_stats, decode_sources,
+    ConferenceIq,
+    JitsiStanzaError,
+    LogoutIq,
+    MuteIq,
+    ParticipantPresence,
+    bridge_stats,
+    decode_sources,
     encode_sources,
 )
-
 from tests.support.fuzz import inputs, mutated_tree
 
 from .samples import JITSI, SOURCES_JSON, elements

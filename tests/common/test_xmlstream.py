@@ -9,7 +9,13 @@ import pytest
 
 from jitsi_py.common import ns
 from jitsi_py.common.xmlstream import (
-    STREAM_CLOSE, StreamError, StreamOpen, XmlStreamParser, parse_document, serialize, split_for_fanout,
+    STREAM_CLOSE,
+    StreamError,
+    StreamOpen,
+    XmlStreamParser,
+    parse_document,
+    serialize,
+    split_for_fanout,
     to_attribute,
 )
 

@@ -12,9 +12,13 @@ from hypothesis import example, given, strategies as st
 
 from jitsi_py.common import ns
 from jitsi_py.common.xmlstream import (
-    STREAM_CLOSE, StreamError, StreamOpen, XmlStreamParser, parse_document, serialize,
+    STREAM_CLOSE,
+    StreamError,
+    StreamOpen,
+    XmlStreamParser,
+    parse_document,
+    serialize,
 )
-
 from tests.support.fuzz import chunked, inputs
 
 from .samples import ALL

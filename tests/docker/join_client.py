@@ -123,7 +123,8 @@ async def login(stream: WebSocketStream) -> str:
     if "ANONYMOUS" not in mechanisms:
         raise JoinFailed(f"the server offers no SASL ANONYMOUS (offered: {mechanisms})")
     await stream.send(f"<auth xmlns='{NS_SASL}' mechanism='ANONYMOUS'/>")
-    outcome = await stream.wait_for("the SASL outcome", lambda e: e.tag in (f"{{{NS_SASL}}}success", f"{{{NS_SASL}}}failure"))
+    outcome = await stream.wait_for("the SASL outcome",
+                                    lambda e: e.tag in (f"{{{NS_SASL}}}success", f"{{{NS_SASL}}}failure"))
     if outcome.tag != f"{{{NS_SASL}}}success":
         raise JoinFailed(f"anonymous login refused: {ET.tostring(outcome).decode()}")
     await stream.open()
@@ -238,7 +239,8 @@ class Participant:
             raise JoinFailed(f"the focus did not answer ready='true': {ET.tostring(reply).decode()}")
         step(f"{self.nick}: the focus answered the conference request for {self.room}: ready=true")
 
-        await stream.send(f"<presence xmlns='{NS_CLIENT}' to='{self.room}/{self.nick}'><x xmlns='{NS_MUC}'/></presence>")
+        await stream.send(f"<presence xmlns='{NS_CLIENT}' to='{self.room}/{self.nick}'>"
+                          f"<x xmlns='{NS_MUC}'/></presence>")
         await stream.wait_for("our own MUC presence", lambda e: e.tag == f"{{{NS_CLIENT}}}presence"
                               and e.get("from") == f"{self.room}/{self.nick}" and e.get("type") != "error")
         step(f"{self.nick}: joined {self.room}")
@@ -249,7 +251,8 @@ class Participant:
         offer_iq = await stream.wait_for("the focus's Jingle session-initiate", lambda e: (
             e.tag == f"{{{NS_CLIENT}}}iq" and e.get("type") == "set"
             and e.find(f"{{{NS_JINGLE}}}jingle[@action='session-initiate']") is not None))
-        await stream.send(f"<iq xmlns='{NS_CLIENT}' type='result' id='{offer_iq.get('id')}' to='{offer_iq.get('from')}'/>")
+        await stream.send(f"<iq xmlns='{NS_CLIENT}' type='result' id='{offer_iq.get('id')}' "
+                          f"to='{offer_iq.get('from')}'/>")
         offer = parse_jingle(offer_iq.find(f"{{{NS_JINGLE}}}jingle"))
         bridge = next((c.transport for c in offer.contents if c.transport is not None and c.transport.ufrag), None)
         if bridge is None:
@@ -281,7 +284,8 @@ class Participant:
         async with self.http.ws_connect(url, ssl=False) as ws:
             msg = await asyncio.wait_for(ws.receive(), STEP_TIMEOUT)
             if msg.type != aiohttp.WSMsgType.TEXT or json.loads(msg.data).get("colibriClass") != "ServerHello":
-                raise JoinFailed(f"colibri-ws at {url.split('?')[0]} sent {msg.type.name} {msg.data!r}, not ServerHello")
+                raise JoinFailed(f"colibri-ws at {url.split('?')[0]} sent {msg.type.name} {msg.data!r}, "
+                                 "not ServerHello")
         step(f"{self.nick}: bridge channel over {url.split('?')[0]}: ServerHello")
 
     async def leave(self) -> None:
@@ -332,7 +336,8 @@ async def join(args: argparse.Namespace) -> None:
             for n in range(args.rooms):
                 used.add(await meeting(http, args, f"{args.room}{n}", participants))
             if args.every_port and sorted(used) != sorted(args.media_ports):
-                raise JoinFailed(f"conferences went to bridge ports {sorted(used)}, not to every bridge {args.media_ports}")
+                raise JoinFailed(f"conferences went to bridge ports {sorted(used)}, "
+                                 f"not to every bridge {args.media_ports}")
             if len(args.media_ports) > 1:
                 step(f"{args.rooms} conferences spread over the bridges at ports {sorted(used)}")
         finally:

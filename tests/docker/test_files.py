@@ -163,7 +163,8 @@ def test_services_restart_per_restart_policy_and_report_to_their_sentry_dsn():
         text = (DOCKER / name).read_text()
         blocks = [b for b in re.split(r"\n    [a-z0-9]+:\n", text.split("\nservices:", 1)[1])[1:]
                   if "\n        image:" in "\n" + b]  # a service of its own, not an override of one
-        assert blocks and all("\n        restart: ${RESTART_POLICY:-unless-stopped}\n" in "\n" + b for b in blocks), name
+        restart = "\n        restart: ${RESTART_POLICY:-unless-stopped}\n"
+        assert blocks and all(restart in "\n" + b for b in blocks), name
     compose, jvb2 = (DOCKER / "docker-compose.yml").read_text(), (DOCKER / "jvb2.yml").read_text()
     # upstream's mapping, quotes included (our settings strip them, as its services' toBool does)
     assert 'SENTRY_DSN="${JICOFO_SENTRY_DSN:-0}"' in environment(compose, "jicofo")

@@ -20,10 +20,24 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from jitsi_py.common.stanzas import colibri2 as c2
 from jitsi_py.common.stanzas.jingle import (
-    NS_FOCUS, NS_JINGLE, Candidate, Fingerprint, IceTransport, Jingle, Source, parse_jingle, q,
+    NS_FOCUS,
+    NS_JINGLE,
+    Candidate,
+    Fingerprint,
+    IceTransport,
+    Jingle,
+    Source,
+    parse_jingle,
+    q,
 )
 from jitsi_py.common.stanzas.jitsi import (
-    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_SCTP, FEATURE_VIDEO, NS_HEALTHCHECK, NS_MUTE_AUDIO, ConferenceIq,
+    FEATURE_AUDIO,
+    FEATURE_JSON_SOURCES,
+    FEATURE_SCTP,
+    FEATURE_VIDEO,
+    NS_HEALTHCHECK,
+    NS_MUTE_AUDIO,
+    ConferenceIq,
     build_bridge_stats,
 )
 from jitsi_py.settings import Settings
@@ -172,7 +186,8 @@ class ScriptedBridge:
                 created = True
                 endpoints.add(endpoint.id)
                 sctp = c2.Sctp(5000, "server") if endpoint.transport and endpoint.transport.sctp else None
-                answer.endpoints.append(c2.Endpoint(endpoint.id, transport=c2.Transport(ice=self.transport(), sctp=sctp)))
+                transport = c2.Transport(ice=self.transport(), sctp=sctp)
+                answer.endpoints.append(c2.Endpoint(endpoint.id, transport=transport))
             else:
                 answer.endpoints.append(c2.Endpoint(endpoint.id))
         if created:
@@ -212,7 +227,8 @@ class Participant:
         self.jingles: asyncio.Queue[Jingle] = asyncio.Queue()
         self.client = _client(DOMAIN, "")
         ns = self.client.default_ns
-        self.client.register_handler(Callback("jingle", MatchXPath(f"{{{ns}}}iq/{{{NS_JINGLE}}}jingle"), self._on_jingle))
+        self.client.register_handler(
+            Callback("jingle", MatchXPath(f"{{{ns}}}iq/{{{NS_JINGLE}}}jingle"), self._on_jingle))
         self.mutes: asyncio.Queue[Element] = asyncio.Queue()
         self.client.register_handler(Callback("mute", MatchXPath(f"{{{ns}}}iq/{{{NS_MUTE_AUDIO}}}mute"), self._on_mute))
         self.joined = asyncio.Event()

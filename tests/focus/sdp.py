@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 
 from jitsi_py.common.stanzas.jingle import (
-    Candidate, Content, Fingerprint, IceTransport, Jingle, PayloadType, Source, SsrcGroup,
+    Candidate,
+    Content,
+    Fingerprint,
+    IceTransport,
+    Jingle,
+    PayloadType,
+    Source,
+    SsrcGroup,
 )
 
 

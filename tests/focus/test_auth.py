@@ -1,8 +1,7 @@
 """ENABLE_AUTH: jicofo's XMPP-domain authority, ENABLE_AUTO_LOGIN, JICOFO_AUTH_LIFETIME and logout."""
 
-from xml.etree.ElementTree import fromstring, tostring
-
 import asyncio
+from xml.etree.ElementTree import fromstring, tostring
 
 import pytest
 from slixmpp.exceptions import IqError
@@ -12,14 +11,13 @@ from jitsi_py.common.stanzas.jingle import NS_FOCUS, q
 from jitsi_py.common.stanzas.jitsi import ConferenceIq, JitsiStanzaError, LogoutIq
 from jitsi_py.focus.auth import Authority
 from jitsi_py.focus.bridges import BridgeTable
-from jitsi_py.focus.conference import Conference, GrantOwner, Participant
 from jitsi_py.focus.client import Focus
+from jitsi_py.focus.conference import Conference, GrantOwner, Participant
 from jitsi_py.focus.jingle import Offer
 from jitsi_py.settings import Settings
 
 from .conftest import until
-from .harness import AUTH, FOCUS_PASSWORD, MUC, ProsodyServer, _client, connect, free_port
-from .harness import Participant as Client
+from .harness import AUTH, FOCUS_PASSWORD, MUC, Participant as Client, ProsodyServer, _client, connect, free_port
 
 ROOM = "standup@muc.meet.jitsi"
 ALICE = "alice@meet.jitsi/web"

@@ -52,7 +52,8 @@ def test_a_different_answer_or_hash_does_not_verify():
 @pytest.mark.parametrize("query", [
     SIMPLE.replace("</query>", "<feature var='http://jabber.org/protocol/muc'/></query>"),
     SIMPLE.replace("</query>", "<identity category='client' name='Exodus 0.9.1' type='pc'/></query>"),
-    COMPLEX.replace("<field var='os'>", "<field var='FORM_TYPE' type='hidden'><value>x</value></field><field var='os'>"),
+    COMPLEX.replace("<field var='os'>",
+                    "<field var='FORM_TYPE' type='hidden'><value>x</value></field><field var='os'>"),
 ])
 def test_malformed_answers_never_verify(query):
     with pytest.raises(Malformed):

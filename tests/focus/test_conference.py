@@ -10,13 +10,27 @@ from jitsi_py.common.errors import StanzaError
 from jitsi_py.common.stanzas.colibri2 import CAPABILITY_SSRC_REWRITING, parse_conference_modify
 from jitsi_py.common.stanzas.jingle import ACTIONS, Jingle, JingleError, parse_jingle, q
 from jitsi_py.common.stanzas.jitsi import (
-    FEATURE_AUDIO, FEATURE_JSON_SOURCES, FEATURE_RTX, FEATURE_SCTP, FEATURE_SSRC_REWRITING, FEATURE_TCC, FEATURE_VIDEO,
-    MuteIq, decode_sources,
+    FEATURE_AUDIO,
+    FEATURE_JSON_SOURCES,
+    FEATURE_RTX,
+    FEATURE_SCTP,
+    FEATURE_SSRC_REWRITING,
+    FEATURE_TCC,
+    FEATURE_VIDEO,
+    MuteIq,
+    decode_sources,
 )
 from jitsi_py.focus.bridges import BridgeTable
 from jitsi_py.focus.colibri2 import BridgeError
 from jitsi_py.focus.conference import (
-    JINGLE_ACTIONS, ColibriRequest, Conference, End, GrantOwner, Participant, SendJingle, SendMute,
+    JINGLE_ACTIONS,
+    ColibriRequest,
+    Conference,
+    End,
+    GrantOwner,
+    Participant,
+    SendJingle,
+    SendMute,
     SetBridgeAvailable,
 )
 from jitsi_py.focus.jingle import Offer

@@ -110,7 +110,8 @@ async def test_malformed_requests_get_errors_and_affect_nobody(xmpp_server, focu
     offer = await alice.next_jingle("session-initiate")
     bob_offer = await bob.next_jingle("session-initiate")
     with pytest.raises(IqError) as bad:
-        await alice.send_jingle(fromstring(f'<jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="{offer.sid}">'
+        await alice.send_jingle(fromstring(f'<jingle xmlns="urn:xmpp:jingle:1" action="session-accept" '
+                                           f'sid="{offer.sid}">'
                                            '<content name="audio"><description xmlns="urn:xmpp:jingle:apps:rtp:1" '
                                            'media="audio"><source xmlns="urn:xmpp:jingle:apps:rtp:ssma:0" ssrc="x"/>'
                                            '</description></content></jingle>'))
@@ -200,7 +201,7 @@ async def test_aiortc_participants_answer_through_sdp(xmpp_server, focus):
     for person in people:
         video = person.accept.content("video")
         assert video.sources and video.sources[0].name == f"{person.nick}-v0"
-        await until(lambda: any(
+        await until(lambda person=person: any(
             e.id == person.nick and e.transport is not None and e.transport.ice is not None
             and e.transport.ice.ufrag == person.accept.content("audio").transport.ufrag
             and e.sources and any(m.id == f"{person.nick}-v0" for m in e.sources)

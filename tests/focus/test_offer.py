@@ -2,7 +2,13 @@
 (docs/focus.md §3.1), in jicofo's order."""
 
 from jitsi_py.common.stanzas.jitsi import (
-    DEFAULT_FEATURES, FEATURE_AUDIO, FEATURE_OPUS_RED, FEATURE_REMB, FEATURE_RTX, FEATURE_TCC, FEATURE_VIDEO,
+    DEFAULT_FEATURES,
+    FEATURE_AUDIO,
+    FEATURE_OPUS_RED,
+    FEATURE_REMB,
+    FEATURE_RTX,
+    FEATURE_TCC,
+    FEATURE_VIDEO,
 )
 from jitsi_py.focus.jingle import AV1_DEPENDENCY_DESCRIPTOR, SDES_MID, TRANSPORT_CC, Offer
 from jitsi_py.settings import Settings

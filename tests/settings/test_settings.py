@@ -176,7 +176,8 @@ def test_legacy_alias_is_read_when_the_new_name_is_unset():
     assert Settings.from_values({"DOCKER_HOST_ADDRESS": "1.2.3.4"}).bridge.advertise_ips == ("1.2.3.4",)
 
 
-@pytest.mark.parametrize("value,expected", [("1", True), ("0", False), ("true", True), ("FALSE", False), ("True", True)])
+@pytest.mark.parametrize("value,expected",
+                         [("1", True), ("0", False), ("true", True), ("FALSE", False), ("True", True)])
 def test_booleans(value, expected):
     assert Settings.from_values({"ENABLE_AUTH": value}).common.auth.enabled is expected
 
@@ -222,7 +223,8 @@ def test_a_bad_value_stops_a_service_with_one_line(tmp_path):
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["jitsi_py.web: HTTPS_PORT='https': expected a port number from 1 to 65535"]
+    assert proc.stderr.strip().splitlines() == [
+        "jitsi_py.web: HTTPS_PORT='https': expected a port number from 1 to 65535"]
 
 
 @pytest.mark.parametrize("service,variable", [("xmpp", "JICOFO_AUTH_PASSWORD"), ("focus", "JICOFO_AUTH_PASSWORD"),

@@ -274,7 +274,8 @@ async def test_jingle_answer_in_chromium_media_flows_and_simulcast_is_sent(tmp_p
         async def serve_test_files(route):
             name = route.request.url.rsplit("/", 1)[1]
             body = (JS_DIR / name).read_text() if name == "loopback.mjs" else "<!doctype html><title>loopback</title>"
-            await route.fulfill(body=body, content_type="application/javascript" if name.endswith(".mjs") else "text/html")
+            content_type = "application/javascript" if name.endswith(".mjs") else "text/html"
+            await route.fulfill(body=body, content_type=content_type)
 
         await page.route("**/__test__/*", serve_test_files)
         await page.goto(base + "/__test__/loopback.html")
@@ -290,8 +291,8 @@ async def test_jingle_answer_in_chromium_media_flows_and_simulcast_is_sent(tmp_p
         await page.evaluate("""() => {
             const b = document.createElement('button');
             b.id = 'share';
-            b.onclick = () => import('/__test__/loopback.mjs').then(m => m.shareScreen()).then(r => { window.shared = r; },
-                e => { window.shared = { error: String(e) }; });
+            b.onclick = () => import('/__test__/loopback.mjs').then(m => m.shareScreen())
+                .then(r => { window.shared = r; }, e => { window.shared = { error: String(e) }; });
             document.body.append(b);
         }""")
         await page.click("#share")
@@ -327,7 +328,8 @@ async def test_reconnects_after_the_connection_drops(tmp_path):
             await status.filter(has_text="Reconnecting").wait_for()
             service = asyncio.ensure_future(run(settings))
             await page.wait_for_function(
-                f"window.jitsiPy.view.conference?.role === 'moderator' && window.jitsiPy.view.conference.nick !== '{first}'",
+                "window.jitsiPy.view.conference?.role === 'moderator'"
+                f" && window.jitsiPy.view.conference.nick !== '{first}'",
                 timeout=30000)
             await status.wait_for(state="hidden")
             assert len(focus.requests) == 2

@@ -158,7 +158,8 @@ async def test_tenants_keep_rooms_apart(tmp_path):
             for name, path in (("Ann", "/acme/standup"), ("Ben", "/acme/standup"), ("Cat", "/other/standup")):
                 people[name] = page = await _join(browser, base, name, path)
                 await page.wait_for_function("window.jitsiPy?.view?.conference?.role")
-            assert await people["Ann"].evaluate("window.jitsiPy.view.conference.roomJid") == "standup@muc.acme.meet.jitsi"
+            room_jid = await people["Ann"].evaluate("window.jitsiPy.view.conference.roomJid")
+            assert room_jid == "standup@muc.acme.meet.jitsi"
             await people["Ann"].locator("[data-testid=remote-tile]").filter(has_text="Ben").wait_for()
             await people["Ben"].locator("[data-testid=remote-tile]").filter(has_text="Ann").wait_for()
             assert await people["Cat"].locator("[data-testid=remote-tile]").count() == 0
@@ -197,10 +198,12 @@ async def test_two_browsers_see_each_other_through_our_focus_and_bridge(tmp_path
             states = {}
             for name, page in (("Alice", alice), ("Bob", bob)):
                 await page.wait_for_function(
-                    "['connected', 'completed'].includes(window.jitsiPy?.view?.conference?.session?.pc?.iceConnectionState)",
+                    "['connected', 'completed']"
+                    ".includes(window.jitsiPy?.view?.conference?.session?.pc?.iceConnectionState)",
                     timeout=30000)
                 await page.wait_for_function(
-                    "window.jitsiPy.view.conference.session.layout.slots.filter(x => x.kind === 'remote' && x.source).length === 2",
+                    "window.jitsiPy.view.conference.session.layout.slots"
+                    ".filter(x => x.kind === 'remote' && x.source).length === 2",
                     timeout=15000)
                 states[name] = await page.evaluate(SESSION_STATE)
             assert states["Alice"]["remote"] == [f"{states['Bob']['nick']}-a0", f"{states['Bob']['nick']}-v0"]
@@ -245,7 +248,8 @@ async def test_three_people_mute_screen_share_and_leave_on_our_stack(tmp_path):
             screen = alice.locator("[data-testid=remote-tile]").filter(has_text="Carol (screen)")
             await screen.wait_for()
             await alice.wait_for_function(
-                "[...document.querySelectorAll('[data-testid=remote-tile]')].some(t => t.textContent.includes('(screen)')"
+                "[...document.querySelectorAll('[data-testid=remote-tile]')]"
+                ".some(t => t.textContent.includes('(screen)')"
                 " && t.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames > 0)")
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             await alice.screenshot(path=str(ARTIFACTS / "meeting-three-people.png"))

@@ -17,7 +17,6 @@ from hypothesis import example, given, strategies as st
 from jitsi_py.common.xmlstream import parse_document
 from jitsi_py.xmpp.bosh import BoshEndpoint
 from jitsi_py.xmpp.server import XmppServer, parser_limits, session_limits
-
 from tests.support.fuzz import mutated
 
 from .conftest import make_settings

@@ -111,7 +111,7 @@ async def test_an_empty_request_overtaken_by_the_next_one_is_not_overactive(serv
 async def _flood(client: Bosh) -> str:
     chunk = "x" * 30_000
     answer = ""
-    for turn in range(4):  # 120 kB against a 64 kB burst at 1 kB/s
+    for _turn in range(4):  # 120 kB against a 64 kB burst at 1 kB/s
         answer = await client.post(f"<message xmlns='jabber:client' to='nobody@meet.jitsi'><body>{chunk}</body>"
                                    "</message>")
         if 'type="terminate"' in answer:

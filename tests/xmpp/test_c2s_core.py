@@ -258,7 +258,8 @@ def test_a_held_success_logs_in_at_its_deadline(tmp_path):
     session.auth_result(Identity("focus"), 2.0)
     assert session.waiting and session.deadline() == pytest.approx(3.0)
     session.handle_timer(3.0)
-    assert link.take() == b'<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>' and session.identity.username == "focus"
+    assert link.take() == b'<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>'
+    assert session.identity.username == "focus"
 
 
 def test_hanging_up_during_the_hold_still_counts_the_guess(tmp_path):

@@ -77,8 +77,9 @@ async def test_hostile_input_closes_only_that_stream(server, name, data, conditi
 
 
 async def test_unauthenticated_connection_times_out(tmp_path):
-    from .conftest import make_settings
     from jitsi_py.xmpp.server import XmppServer
+
+    from .conftest import make_settings
 
     srv = XmppServer(make_settings(tmp_path, PROSODY_C2S_TIMEOUT="0.5"))
     await srv.start("127.0.0.1", {"c2s": 0, "http": 0, "component": 0})
@@ -108,7 +109,8 @@ async def test_plaintext_injected_after_starttls_is_dropped(server):
     reader, writer = await asyncio.open_connection("127.0.0.1", server.listening.c2s_port)
     writer.write(HEADER.replace(b"meet.jitsi", b"auth.meet.jitsi")
                  + b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
-                 + b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGZvY3VzAGZvY3VzLXNlY3JldA==</auth>")
+                 + b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+                 + b"AGZvY3VzAGZvY3VzLXNlY3JldA==</auth>")
     data = b""
     async with asyncio.timeout(5):
         while b"<proceed" not in data:

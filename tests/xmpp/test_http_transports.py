@@ -189,7 +189,8 @@ async def test_bosh_request_waits_for_the_login_of_the_one_before(server):
         auth = asyncio.ensure_future(post(http, server, f"rid='101' sid='{sid}'",
                                           "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>"))
         await asyncio.sleep(0.2)
-        restart = asyncio.ensure_future(post(http, server, f"rid='102' sid='{sid}' xmpp:restart='true' to='meet.jitsi'"))
+        restart = asyncio.ensure_future(
+            post(http, server, f"rid='102' sid='{sid}' xmpp:restart='true' to='meet.jitsi'"))
         await asyncio.sleep(0.2)
         assert not auth.done() and not restart.done()
         release.set()

@@ -102,7 +102,8 @@ def build(tmp_path: Path, **values: str) -> XmppServer:
     ("import no_such_module_here\ndef setup(ctx): pass\n", "failed to load: ModuleNotFoundError"),
     ("VALUE = 1\n", "has no setup(ctx) function"),
     ("def setup(ctx):\n    raise RuntimeError('no licence key')\n", "failed to set up: RuntimeError: no licence key"),
-    ("def setup(ctx):\n    ctx.handle_server_iq('get', '{x}y', None)\n", "failed to set up: RuntimeError: XMPP_MUC_MODULES"),
+    ("def setup(ctx):\n    ctx.handle_server_iq('get', '{x}y', None)\n",
+     "failed to set up: RuntimeError: XMPP_MUC_MODULES"),
 ])
 def test_a_plugin_that_fails_stops_the_start_with_one_line_naming_its_file(tmp_path, source, reason):
     (plugin_dir(tmp_path) / "broken.py").write_text(source)
@@ -140,7 +141,8 @@ def test_unknown_names_warn_once_naming_the_variable_and_built_in_names_are_sile
               XMPP_INTERNAL_MUC_MODULES="muc_max_occupants,no_such_thing")
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 2, warnings
-    assert warnings[0].startswith("XMPP_MUC_MODULES: ") and "mod_muc_census.lua is a Prosody (Lua) module" in warnings[0]
+    assert warnings[0].startswith("XMPP_MUC_MODULES: ")
+    assert "mod_muc_census.lua is a Prosody (Lua) module" in warnings[0]
     assert warnings[1].startswith("XMPP_INTERNAL_MUC_MODULES: no module 'no_such_thing'")
 
 

@@ -9,16 +9,28 @@ import hmac
 import pytest
 
 from jitsi_py.xmpp.auth.base import (
-    Anonymous, AuthFailure, CheckPassword, GetScramCredentials, Identity, ScramCredentials,
+    Anonymous,
+    AuthFailure,
+    CheckPassword,
+    GetScramCredentials,
+    Identity,
+    ScramCredentials,
 )
 from jitsi_py.xmpp.sasl import (
-    Challenge, SaslExchange, ScramServer, Success, parse_plain, password_matches, scram_credentials,
+    Challenge,
+    SaslExchange,
+    ScramServer,
+    Success,
+    parse_plain,
+    password_matches,
+    scram_credentials,
 )
 
 VECTORS = {
     # RFC 5802 §5
     "sha1": dict(client_nonce="fyko+d2lbbFgONRv9qkxdawL", nonce="fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j",
-                 salt="QSXCR+Q6sek8bf92", proof="v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", verifier="rmF9pqV8S7suAoZWja4dJRkFsKQ="),
+                 salt="QSXCR+Q6sek8bf92", proof="v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+                 verifier="rmF9pqV8S7suAoZWja4dJRkFsKQ="),
     # RFC 7677 §3
     "sha256": dict(client_nonce="rOprNGfwEbeRWgbNEkqO", nonce="rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
                    salt="W22ZaJ0SNY7soEsUEjb6gQ==", proof="dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",

@@ -15,12 +15,22 @@ import pytest
 from hypothesis import example, given, strategies as st
 
 from jitsi_py.xmpp.auth.base import (
-    Anonymous, AuthFailure, BackendAnswer, BackendRequest, CheckPassword, Identity,
+    Anonymous,
+    AuthFailure,
+    BackendAnswer,
+    BackendRequest,
+    CheckPassword,
+    Identity,
 )
 from jitsi_py.xmpp.sasl import (
-    MECHANISM_STEPS, SCRAM_HASHES, Challenge, SaslExchange, Success, decode_payload, scram_credentials,
+    MECHANISM_STEPS,
+    SCRAM_HASHES,
+    Challenge,
+    SaslExchange,
+    Success,
+    decode_payload,
+    scram_credentials,
 )
-
 from tests.support.fuzz import mutated
 
 pytestmark = pytest.mark.fuzz

@@ -73,7 +73,8 @@ async def test_bosh_login_in_chromium_reaches_a_tcp_client(server):
 async def test_http_transports_answer_plain_gets(server, transport):
     import aiohttp
 
-    url = f"http://127.0.0.1:{server.listening.http_port}/" + ("xmpp-websocket" if transport == "websocket" else "http-bind")
+    path = "xmpp-websocket" if transport == "websocket" else "http-bind"
+    url = f"http://127.0.0.1:{server.listening.http_port}/{path}"
     async with aiohttp.ClientSession() as http:
         async with http.get(url + "?room=x") as response:
             assert response.status == 200

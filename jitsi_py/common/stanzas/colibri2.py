@@ -25,12 +25,24 @@ element; :func:`reason_element` builds it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from xml.etree.ElementTree import Element, SubElement
 
 from .jingle import (
-    NS_COLIBRI2, NS_HDREXT, NS_ICE_UDP, NS_RTP, NS_SSMA, HeaderExtension, IceTransport, JingleError,
-    PayloadType, Source, SsrcGroup, q,
+    NS_COLIBRI2,
+    NS_HDREXT,
+    NS_ICE_UDP,
+    NS_RTP,
+    NS_SSMA,
+    HeaderExtension,
+    IceTransport,
+    JingleError,
+    PayloadType,
+    Source,
+    SsrcGroup,
+    q,
 )
 
 NS = NS_COLIBRI2
@@ -86,7 +98,10 @@ def _required(elem: Element, name: str) -> str:
     return value
 
 
-def _wrap(parse, elem: Element):
+T = TypeVar("T")
+
+
+def _wrap(parse: Callable[[Element], T], elem: Element) -> T:
     """Jingle's codec raises JingleError; inside Colibri2 it is a Colibri2Error."""
     try:
         return parse(elem)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 from urllib.parse import quote_plus, unquote_plus
 from xml.etree.ElementTree import Element, SubElement
 
@@ -118,7 +118,8 @@ class LogoutIq:
     def from_element(cls, elem: Element | None) -> "LogoutIq":
         if elem is None or elem.tag != q(NS_FOCUS, "logout"):
             raise JitsiStanzaError("no <logout xmlns='http://jitsi.org/protocol/focus'> element")
-        return cls(session_id=elem.get("session-id") or None, logout_url=unquote_plus(elem.get("logout-url") or "") or None)
+        return cls(session_id=elem.get("session-id") or None,
+                   logout_url=unquote_plus(elem.get("logout-url") or "") or None)
 
     def to_element(self) -> Element:
         elem = Element(q(NS_FOCUS, "logout"))
@@ -164,7 +165,7 @@ class ParticipantPresence:
     caps_hash: str | None = None
     audio_muted: bool | None = None
     video_muted: bool | None = None
-    source_info: dict[str, dict] = field(default_factory=dict)
+    source_info: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_element(cls, presence: Element) -> "ParticipantPresence":
@@ -252,9 +253,12 @@ _GROUP_SEMANTICS = {code: semantics for semantics, code in _GROUP_CODES.items()}
 
 def encode_sources(by_owner: Mapping[str, tuple[Iterable[Source], Iterable[SsrcGroup]]]) -> str:
     """``{owner: (sources, groups)}`` -> the text of ``<json-message>``; compact, as clients send it."""
-    out: dict[str, list] = {}
+    out: dict[str, list[list[Any]]] = {}
     for owner, (sources, groups) in by_owner.items():
-        video, audio, video_groups, audio_groups = [], [], [], []
+        video: list[Any] = []
+        audio: list[Any] = []
+        video_groups: list[Any] = []
+        audio_groups: list[Any] = []
         for source in sources:
             item: dict[str, object] = {"s": source.ssrc}
             if source.name:
@@ -280,7 +284,7 @@ def _ssrc(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF
 
 
-def _optional_text(item: dict, key: str) -> bool:
+def _optional_text(item: dict[str, object], key: str) -> bool:
     return isinstance(item.get(key), (str, type(None)))
 
 

@@ -50,6 +50,7 @@ import logging
 import math
 import ssl
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -119,7 +120,7 @@ class _LibCrypt:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._crypt = None
+        self._crypt: Callable[[bytes, bytes], bytes | None] | None = None
 
     def __call__(self, password: bytes, setting: bytes) -> bytes | None:
         with self._lock:
@@ -142,7 +143,9 @@ def _check_crypt(hashed: bytes, password: bytes) -> bool:
     if len(hashed) < 2:
         return False
     result = _crypt(password, hashed)
-    return bool(result) and hmac.compare_digest(result, hashed)
+    if not result:
+        return False
+    return hmac.compare_digest(result, hashed)
 
 
 # ---- LDAP_TLS_CIPHERS: docker's saslauthd reaches the directory through a libldap linked with
@@ -175,7 +178,10 @@ def tls_cipher_list(value: str) -> str:
     logged as ignored: OpenSSL's defaults apply to those."""
     parts = [p for p in value.strip().split(":") if p]
     if parts and parts[0].upper() in _GNUTLS_LEVELS:
-        levels, include, exclude, ignored = [], [], [], []
+        levels: list[str] = []
+        include: list[str] = []
+        exclude: list[str] = []
+        ignored: list[str] = []
         for part in parts:
             name = part.lstrip("+-!").upper()
             if name in _GNUTLS_LEVELS:
@@ -336,6 +342,7 @@ class Directory:
             query = login.expand(config.filter, escape_filter_chars)
             if not query.startswith("("):
                 query = f"({query})"
+            assert config.base is not None  # required unless fastbind, which does not search (__init__)
             base = login.expand(config.base, escape_rdn)
             wanted = [attribute] if attribute else []
             if not conn.search(base, query, ldap3.SUBTREE, attributes=wanted, size_limit=2):

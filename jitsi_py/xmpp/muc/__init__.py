@@ -15,7 +15,7 @@ Deadlines are on ``clock``, which must be the event loop's clock (both are the m
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ...settings import Settings
 from ..auth import prosody_authentication
@@ -40,7 +40,7 @@ def build_components(settings: Settings, host: Host, clock: Callable[[], float] 
     admins = frozenset({focus, f"{settings.xmpp.accounts.jvb_user}@{d.auth}",
                         *(a.lower() for a in settings.xmpp.admins)})
 
-    def muc(domain: str, **options) -> MucService:
+    def muc(domain: str, **options: Any) -> MucService:
         return MucService(MucOptions(domain=domain.lower(), focus_jid=focus, admins=admins,
                                      presence_rate=rooms.presence_rate, presence_burst=rooms.presence_burst,
                                      max_held_joins=rooms.max_held_joins, clock=clock, **options), host)

@@ -63,14 +63,19 @@ class Admin:
     def _action(self, room: Room, actor: Occupant | None, admin: bool, item: Element) -> Callable[[], None]:
         """Validate one muc#admin item and return its effect; nothing changes until all are valid."""
         reason = item.findtext(f"{{{MUC_ADMIN}}}reason") or ""
-        actor_rank = AFFILIATION_RANK["owner"] + 1 if admin else AFFILIATION_RANK[actor.affiliation]
+        if admin:
+            actor_rank = AFFILIATION_RANK["owner"] + 1
+        else:
+            assert actor is not None  # _check: a moderator occupant
+            actor_rank = AFFILIATION_RANK[actor.affiliation]
         affiliation, role = item.get("affiliation"), item.get("role")
         if affiliation is not None:
             if affiliation not in AFFILIATIONS:
                 raise StanzaError("modify", "bad-request", f"Unknown affiliation {affiliation!r}")
             target_jid = item.get("jid")
-            if target_jid is None and item.get("nick") in room.occupants:
-                target_jid = room.occupants[item.get("nick")].bare
+            nick = item.get("nick")
+            if target_jid is None and nick is not None and nick in room.occupants:
+                target_jid = room.occupants[nick].bare
             if not target_jid:
                 raise StanzaError("modify", "bad-request", "An affiliation change needs a jid")
             bare = jids.bare(target_jid)

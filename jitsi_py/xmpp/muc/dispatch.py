@@ -47,6 +47,13 @@ class Request:
     sender: Occupant | None = None  # the sender's occupant in that room, if it is one
     nick: str = ""  # the occupant nick in ``to``
 
+    @property
+    def in_room(self) -> Room:
+        """The room, which exists when the stanza comes from an occupant or is not a presence
+        (MucService._dispatch)."""
+        assert self.room is not None
+        return self.room
+
 
 Handler = Callable[[Request], None]
 Key = tuple[Address, str, str | None, str]

@@ -4,6 +4,7 @@ the destroy request. Room modules add their own fields through the ``config-*`` 
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element, SubElement
 
@@ -102,7 +103,7 @@ class Owner:
                     SubElement(option, f"{{{DATA_FORMS}}}value").text = value
         return x
 
-    def _apply(self, room: Room, actor: Occupant | None, values: dict[str, list[str]]) -> set[str]:
+    def _apply(self, room: Room, actor: Occupant | None, values: dict[str, list[str]]) -> builtins.set[str]:
         known = {f"muc#roomconfig_{name}" for name in _FIELDS}
         for group in self.muc.hooks.collect(Hook.CONFIG_FIELDS):
             known.update(group)

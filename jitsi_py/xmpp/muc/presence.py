@@ -71,13 +71,13 @@ class Presence:
         if occupant is None:
             self._join(request.room_jid, room, request.nick, pres, request.origin)
         elif request.nick != occupant.nick:
-            self._change_nick(room, occupant, request.nick, pres)
+            self._change_nick(request.in_room, occupant, request.nick, pres)
         else:
-            self._update(room, occupant, pres)
+            self._update(request.in_room, occupant, pres)
 
     def unavailable(self, request: Request) -> None:
         if request.sender is not None:
-            self.leave(request.room, request.sender, request.stanza)
+            self.leave(request.in_room, request.sender, request.stanza)
         else:
             self.muc.held.unhold(request.room_jid, request.stanza.get("from", ""))
 
@@ -195,7 +195,9 @@ class Presence:
 
         def gone(with_jid: bool, codes: tuple[str, ...]) -> Element:
             out = occupant.build_presence(with_jid, codes, unavailable=True, role=occupant.role)
-            out.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}item").set("nick", nick)
+            item = out.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}item")
+            assert item is not None  # build_presence writes one
+            item.set("nick", nick)
             return out
 
         self._fan_out(room, occupant, gone(True, ("303",)), lambda: gone(False, ("303",)))
@@ -288,7 +290,7 @@ class Presence:
         for room_jid in list(self.sessions.get(full_jid, ())):
             room = self.muc.rooms.get(room_jid)
             occupant = room.by_jid.get(full_jid) if room else None
-            if occupant is not None:
+            if room is not None and occupant is not None:
                 self.leave(room, occupant)
         self.sessions.pop(full_jid, None)
 
@@ -318,7 +320,8 @@ class Presence:
             if recipients:
                 self.host.send_many(full if full is not None else occupant.broadcast(True), recipients)
             return
-        with_jid, without = [], []
+        with_jid: list[str] = []
+        without: list[str] = []
         for other in room.occupants.values():
             if other is occupant or (visible is not None and not visible(room, occupant, other)):
                 continue

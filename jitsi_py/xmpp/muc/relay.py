@@ -30,7 +30,7 @@ class Relay:
             raise StanzaError("cancel", "service-unavailable")
 
     def groupchat(self, request: Request) -> None:
-        room, sender, msg = request.room, request.sender, request.stanza
+        room, sender, msg = request.in_room, request.sender, request.stanza
         if sender is None:
             raise StanzaError("modify", "not-acceptable", "You are not in this room")
         if sender.role == "visitor":
@@ -42,8 +42,9 @@ class Relay:
             room.subject = subject.text or ""
             room.subject_from = sender.occupant_jid
         out = Element(MESSAGE, {"from": sender.occupant_jid, "type": "groupchat"})
-        if msg.get("id"):
-            out.set("id", msg.get("id"))
+        msg_id = msg.get("id")
+        if msg_id:
+            out.set("id", msg_id)
         # muc_meeting_id: a display name added to a groupchat is dropped, presence carries it.
         out.extend(child for child in msg if child.tag != f"{{{NICK}}}nick")
         visible = self.muc.visibility
@@ -51,7 +52,7 @@ class Relay:
                                if visible is None or visible(room, sender, o)))
 
     def private_message(self, request: Request) -> None:
-        room, sender, msg = request.room, request.sender, request.stanza
+        room, sender, msg = request.in_room, request.sender, request.stanza
         if msg.get("type") == "groupchat":
             raise StanzaError("modify", "bad-request", "Private messages may not be groupchat")
         if sender is None:
@@ -69,7 +70,7 @@ class Relay:
 
     def invite(self, request: Request) -> None:
         """Any other message to the room: an invitation (or a decline, which ends here)."""
-        room, sender, msg = request.room, request.sender, request.stanza
+        room, sender, msg = request.in_room, request.sender, request.stanza
         x = msg.find(f"{{{MUC_USER}}}x")
         invites = x.findall(f"{{{MUC_USER}}}invite") if x is not None else []
         if not invites:
@@ -96,29 +97,36 @@ class Relay:
             self.muc.hooks.fire(Hook.INVITE, room, sender, invitee)
 
     def iq_to_occupant(self, request: Request) -> None:
-        target = self._iq_target(request)
-        if target is not None:
-            self.muc.host.send(forwarded(request.stanza, request.sender.occupant_jid, target.jid))
+        ends = self._iq_ends(request)
+        if ends is not None:
+            sender, target = ends
+            self.muc.host.send(forwarded(request.stanza, sender.occupant_jid, target.jid))
 
     def ping_to_occupant(self, request: Request) -> None:
         """XEP-0410: the room answers an occupant's ping to itself; others are forwarded."""
-        target = self._iq_target(request)
-        if target is request.sender:
+        ends = self._iq_ends(request)
+        if ends is None:
+            return
+        sender, target = ends
+        if target is sender:
             self.muc.disco.pong(request)
-        elif target is not None:
-            self.muc.host.send(forwarded(request.stanza, request.sender.occupant_jid, target.jid))
+        else:
+            self.muc.host.send(forwarded(request.stanza, sender.occupant_jid, target.jid))
 
-    def _iq_target(self, request: Request) -> Occupant | None:
-        """The occupant an IQ goes to; a request that cannot go anywhere is refused."""
+    def _iq_ends(self, request: Request) -> tuple[Occupant, Occupant] | None:
+        """The occupants an IQ comes from and goes to; a request that cannot go anywhere is refused."""
         asks = request.stanza.get("type") in ("get", "set")
-        if request.sender is None:
+        sender = request.sender
+        if sender is None:
             if asks:
                 raise StanzaError("modify", "not-acceptable", "You are not in this room")
             return None
-        target = request.room.occupants.get(request.nick)
-        if target is None and asks:
-            raise StanzaError("cancel", "item-not-found", "No such occupant")
-        return target
+        target = request.in_room.occupants.get(request.nick)
+        if target is None:
+            if asks:
+                raise StanzaError("cancel", "item-not-found", "No such occupant")
+            return None
+        return sender, target
 
 
 def forwarded(original: Element, from_: str, to: str) -> Element:

@@ -82,7 +82,8 @@ class MucService:
         self.timers = Timers()
         self.domain = options.domain
         self.tenants = TenantMap(options.domain) if options.tenants else None
-        self.host = TenantHost(host, self.tenants) if self.tenants is not None else host
+        self.tenant_host = TenantHost(host, self.tenants) if self.tenants is not None else None
+        self.host: Host = self.tenant_host if self.tenant_host is not None else host
         self.hooks = Hooks()
         # Identity type advertised for this domain on the main domain (lobbyrooms, breakout_rooms).
         self.disco_type: str | None = None
@@ -101,7 +102,7 @@ class MucService:
 
     def _declare(self) -> None:
         presence, relay, disco, owner, admin = self.presence, self.relay, self.disco, self.owner, self.admin
-        D, R, O = Address.DOMAIN, Address.ROOM, Address.OCCUPANT
+        D, R, O = Address.DOMAIN, Address.ROOM, Address.OCCUPANT  # noqa: E741 (one letter keeps the rows aligned)
         rows = (
             (D, "presence", None, ANY, presence.to_domain),
             (D, "message", ANY, ANY, relay.domain_message),
@@ -138,13 +139,13 @@ class MucService:
         return self.tenants is not None and self.tenants.tenant_of(domain) is not None
 
     def receive(self, element: Element, origin: Origin | None) -> None:
-        if self.tenants is not None:
+        if self.tenant_host is not None:
             to = element.get("to", "")
-            internal = self.tenants.to_internal(to)
+            internal = self.tenant_host.tenants.to_internal(to)
             if internal != to:
                 element = forwarded(element, element.get("from", ""), internal)
             if internal.startswith("["):
-                self.host.note(element.get("from", ""), internal.split("/", 1)[0].lower(), internal != to)
+                self.tenant_host.note(element.get("from", ""), internal.split("/", 1)[0].lower(), internal != to)
         self.route(element, origin)
 
     def route(self, element: Element, origin: Origin | None) -> None:
@@ -179,8 +180,8 @@ class MucService:
         refuse(self.host, element, error)
 
     def session_closed(self, full_jid: str) -> None:
-        if self.tenants is not None:
-            self.host.forget(full_jid)
+        if self.tenant_host is not None:
+            self.tenant_host.forget(full_jid)
         self.presence.session_closed(full_jid)
         self.held.session_closed(full_jid)
 

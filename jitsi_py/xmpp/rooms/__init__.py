@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Callable
 from xml.etree.ElementTree import Element
 
-from ...settings import Settings
 from ...common.errors import StanzaError
 from ...common.ns import DISCO_INFO
+from ...settings import Settings
 from ..component import Component, Host, Origin, refuse
 from ..muc.disco import info_query
 from ..muc.dispatch import ANY, KINDS, Address, HandlerTable, Request, ignore
@@ -123,15 +124,29 @@ class JitsiComponent:
         """Nothing per session: the MUC's own leave hooks clean up."""
 
 
-def module_list():
+def module_list() -> tuple[ModuleType, ...]:
     """The room modules in load order (imported lazily: they import the MUC service)."""
     from . import (
-        av_moderation, breakout_rooms, client_proxy, conference_duration, end_conference, lobby, matrix_affiliation,
-        matrix_lobby_bypass, max_occupants, meeting_id, metadata, password_whitelist, polls, presence_identity,
-        reservations, speakerstats, token_verification,
+        av_moderation,
+        breakout_rooms,
+        client_proxy,
+        conference_duration,
+        end_conference,
+        lobby,
+        matrix_affiliation,
+        matrix_lobby_bypass,
+        max_occupants,
+        meeting_id,
+        metadata,
+        password_whitelist,
+        polls,
+        presence_identity,
+        reservations,
+        speakerstats,
+        token_verification,
     )
     return (
-        meeting_id, conference_duration, token_verification, presence_identity, password_whitelist, matrix_lobby_bypass, lobby, matrix_affiliation,
-        max_occupants, metadata, breakout_rooms, av_moderation, end_conference, speakerstats, polls, client_proxy,
-        reservations,
+        meeting_id, conference_duration, token_verification, presence_identity, password_whitelist,
+        matrix_lobby_bypass, lobby, matrix_affiliation, max_occupants, metadata, breakout_rooms, av_moderation,
+        end_conference, speakerstats, polls, client_proxy, reservations,
     )

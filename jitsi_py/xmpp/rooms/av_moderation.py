@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
-from ...settings import Settings
-from ..component import Origin
-from ..muc.room import Occupant, Room
 from ...common.errors import StanzaError
 from ...common.ns import CLIENT
-from ..muc.stanza import json_message
+from ...settings import Settings
+from ..component import Origin
 from ..muc.hooks import Hook
+from ..muc.room import Occupant, Room
+from ..muc.stanza import json_message
 from . import JitsiComponent, RoomContext
 
 MEDIA_TYPES = ("audio", "video", "desktop")
@@ -48,7 +48,7 @@ class AvModeration(JitsiComponent):
         if el is None:
             return
         room, actor = self.ctx.find_occupant(origin, message.get("from", ""))
-        if room is None:
+        if room is None or actor is None:
             raise StanzaError("cancel", "not-allowed", "Not in the room")
         if not actor.is_moderator:
             raise StanzaError("auth", "forbidden", "Only moderators may moderate")
@@ -68,10 +68,10 @@ class AvModeration(JitsiComponent):
             self.ctx.send_json(self.domain, {"type": "av_moderation", "enabled": on, "room": room.jid,
                                              "actor": actor.occupant_jid, "mediaType": media},
                                room.occupants.values())
-        elif el.get("jidToWhitelist"):
-            self._whitelist(room, state, actor, media, el.get("jidToWhitelist"), True)
-        elif el.get("jidToBlacklist"):
-            self._whitelist(room, state, actor, media, el.get("jidToBlacklist"), False)
+        elif whitelisted := el.get("jidToWhitelist"):
+            self._whitelist(room, state, actor, media, whitelisted, True)
+        elif blacklisted := el.get("jidToBlacklist"):
+            self._whitelist(room, state, actor, media, blacklisted, False)
         else:
             raise StanzaError("modify", "bad-request", "Nothing to do")
 
@@ -93,12 +93,13 @@ class AvModeration(JitsiComponent):
         elif not add and target.occupant_jid in listed:
             listed.remove(target.occupant_jid)
         self._tell_moderators(room, state, media, removed=not add)
-        change = {"type": "av_moderation", "room": room.jid, "mediaType": media}
+        change: dict[str, object] = {"type": "av_moderation", "room": room.jid, "mediaType": media}
         change["approved" if add else "removed"] = True
         self.host.send(json_message(self.domain, target.jid, change))
 
     def _tell_moderators(self, room: Room, state: AvState, media: str, removed: bool = False) -> None:
-        payload = {"type": "av_moderation", "room": room.jid, "whitelists": state.whitelists, "mediaType": media}
+        payload: dict[str, object] = {"type": "av_moderation", "room": room.jid, "whitelists": state.whitelists,
+                                      "mediaType": media}
         if removed:
             payload["removed"] = True
         self.ctx.send_json(self.domain, payload, room.moderators())

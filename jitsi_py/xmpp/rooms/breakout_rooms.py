@@ -16,20 +16,20 @@ so that participants moving between rooms never find the conference gone.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Callable
 from xml.etree.ElementTree import Element
-from dataclasses import dataclass, field
 
-from ...settings import Settings
-from ..muc.room import AFFILIATION_RANK, Occupant, Room
-from ..muc.presence import Join
-from ..muc.service import MucService
 from ...common.errors import StanzaError
 from ...common.ns import CLIENT, JITSI_BREAKOUT_ROOMS, NICK
+from ...settings import Settings
 from ..muc.dispatch import ANY, Address, Request
+from ..muc.hooks import Hook
+from ..muc.presence import Join
+from ..muc.room import AFFILIATION_RANK, Occupant, Room
+from ..muc.service import MucService
 from ..muc.stanza import json_message
 from ..muc.timers import Timer
-from ..muc.hooks import Hook
 from . import RoomContext
 from .lobby import Lobby
 from .meeting_id import MeetingId
@@ -144,10 +144,11 @@ class BreakoutRooms:
         """A moderator's command to the breakout host's domain (``<breakout_rooms type=...>``)."""
         message, origin = request.stanza, request.origin
         el = message.find(f"{{{CLIENT}}}breakout_rooms")
+        assert el is not None  # the handler table's row is keyed by this payload
         sender_jid = message.get("from", "")
         room, actor = self.ctx.find_occupant(origin, sender_jid)
         main = self.main_of(room) if room is not None else None
-        if main is None:
+        if main is None or actor is None:
             raise StanzaError("cancel", "not-allowed", "Not in a conference")
         main_actor = main.by_jid.get(sender_jid, actor)
         if not main_actor.is_moderator and main.affiliation(actor.bare) not in ("owner", "admin"):
@@ -186,12 +187,13 @@ class BreakoutRooms:
 
     def rename(self, main: Room, el: Element) -> bool:
         jid = (el.get("breakoutRoomJid") or "").lower()
-        if jid not in self.breakouts(main) or not el.get("subject"):
+        subject = el.get("subject")
+        if jid not in self.breakouts(main) or not subject:
             raise StanzaError("modify", "bad-request", "Rename needs a breakout room and a subject")
-        self.breakouts(main)[jid] = el.get("subject")
+        self.breakouts(main)[jid] = subject
         room = self.muc.get_room(jid)
         if room is not None:
-            room.subject = el.get("subject")
+            room.subject = subject
         return True
 
     def move_command(self, main: Room, el: Element) -> bool:

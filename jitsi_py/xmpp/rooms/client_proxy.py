@@ -21,14 +21,14 @@ import asyncio
 from typing import Awaitable, Callable
 from xml.etree.ElementTree import Element
 
-from ...settings import Settings
-from ..component import Host, Origin, refuse
 from ...common import jid as jids
-from ..muc.tenants import TenantMap
 from ...common.errors import StanzaError
 from ...common.ns import JITSI_FOCUS as FOCUS
+from ...settings import Settings
+from ..component import Host, Origin, refuse
 from ..muc.dispatch import ANY, KINDS, Address, HandlerTable, Request, ignore
 from ..muc.stanza import stanza
+from ..muc.tenants import TenantMap
 from . import RoomContext
 
 Gate = Callable[[Element, Element, "Origin | None"], Awaitable[None]]  # (iq, conference, origin)

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...settings import Settings
+from ..muc.hooks import Hook
 from ..muc.room import Occupant, Room
 from ..muc.stanza import json_message
-from ..muc.hooks import Hook
 from . import JitsiComponent, RoomContext
 
 CREATED = "muc#roominfo_created_timestamp"

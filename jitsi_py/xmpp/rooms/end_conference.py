@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element
 
+from ...common.ns import CLIENT
 from ...settings import Settings
 from ..component import Origin
-from ...common.ns import CLIENT
 from . import JitsiComponent, RoomContext
 from .breakout_rooms import BreakoutOf
 
@@ -28,7 +28,7 @@ class EndConference(JitsiComponent):
         if message.find(f"{{{CLIENT}}}end_conference") is None:
             return
         room, sender = self.ctx.find_occupant(origin, message.get("from", ""))
-        if room is None or not sender.is_moderator:
+        if room is None or sender is None or not sender.is_moderator:
             return  # as upstream: ignored, not answered
         service = self.ctx.service_of(room)
         breakout = room.peek(BreakoutOf)

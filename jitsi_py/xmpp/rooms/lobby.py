@@ -12,14 +12,14 @@ import json
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, SubElement
 
-from ...settings import Settings
 from ...common import jid as jids
-from ..muc.room import AFFILIATION_RANK, Occupant, Room
-from ..muc.presence import Join
 from ...common.errors import StanzaError
 from ...common.ns import CLIENT, JITSI_LOBBY_ROOMS, JITSI_MEET as JITMEET, MUC, NICK
-from ..muc.stanza import stanza
+from ...settings import Settings
 from ..muc.hooks import Hook
+from ..muc.presence import Join
+from ..muc.room import AFFILIATION_RANK, Occupant, Room
+from ..muc.stanza import stanza
 from . import RoomContext
 
 DISPLAYNAME_REQUIRED = JITSI_LOBBY_ROOMS + "#displayname_required"

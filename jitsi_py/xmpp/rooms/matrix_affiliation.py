@@ -19,9 +19,9 @@ from __future__ import annotations
 from ...settings import Settings
 from ..auth.matrix import is_matrix_room
 from ..component import Origin
-from ..muc.room import AFFILIATION_RANK, Occupant, Room
-from ..muc.presence import Join
 from ..muc.hooks import Hook
+from ..muc.presence import Join
+from ..muc.room import AFFILIATION_RANK, Occupant, Room
 from . import RoomContext
 
 

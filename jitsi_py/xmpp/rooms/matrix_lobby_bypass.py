@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from ...settings import Settings
 from ..auth.matrix import is_matrix_room
-from ..muc.room import AFFILIATION_RANK
-from ..muc.presence import Join
 from ..muc.hooks import Hook
+from ..muc.presence import Join
+from ..muc.room import AFFILIATION_RANK
 from . import RoomContext
 
 

@@ -5,10 +5,10 @@ Service accounts (focus, recorder, transcriber) neither count nor are refused.
 
 from __future__ import annotations
 
-from ...settings import Settings
-from ..muc.presence import Join, counted_occupants
 from ...common.errors import StanzaError
+from ...settings import Settings
 from ..muc.hooks import Hook
+from ..muc.presence import Join, counted_occupants
 from . import RoomContext
 
 
@@ -18,6 +18,7 @@ def enabled(settings: Settings) -> bool:
 
 def attach(ctx: RoomContext) -> None:
     limit = ctx.settings.xmpp.rooms.max_participants
+    assert limit is not None  # enabled
 
     def pre_join(join: Join) -> None:
         if join.admin or (join.origin is not None and join.origin.service_account):

@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, SubElement
 
-from ...settings import Settings
-from ..muc.room import Occupant, Room
 from ...common.ns import JITSI_MEET as JITMEET
+from ...settings import Settings
 from ..muc.hooks import Hook
+from ..muc.room import Occupant, Room
 from . import RoomContext
 
 MEETING_ID = "muc#roominfo_meetingId"

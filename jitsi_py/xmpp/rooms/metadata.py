@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
-from ...settings import Settings
-from ..component import Origin
-from ..muc.room import Occupant, Room
 from ...common.errors import StanzaError
 from ...common.ns import JITSI_MEET as JITMEET
-from ..muc.stanza import json_message
+from ...settings import Settings
+from ..component import Origin
 from ..muc.hooks import Hook
+from ..muc.room import Occupant, Room
+from ..muc.stanza import json_message
 from . import JitsiComponent, RoomContext
 
 # Keys only the server or the focus may set.
@@ -66,7 +66,7 @@ class Metadata(JitsiComponent):
         if el is None:
             return
         room, sender = self.ctx.find_occupant(origin, message.get("from", ""), el.get("room"))
-        if room is None:
+        if room is None or sender is None:
             raise StanzaError("cancel", "not-allowed", "Not in the room")
         if not sender.is_moderator:
             raise StanzaError("auth", "forbidden", "Only moderators may set room metadata")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ...settings import Settings
-from ..muc.presence import Join
 from ..muc.hooks import Hook
+from ..muc.presence import Join
 from . import RoomContext
 
 

@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
-from ...settings import Settings
-from ..component import Origin
-from ..muc.room import Occupant, Room
 from ...common.errors import StanzaError
 from ...common.ns import CLIENT, JITSI_MEET as JITMEET, NICK
+from ...settings import Settings
+from ..component import Origin
 from ..muc.hooks import Hook
+from ..muc.room import Occupant, Room
 from . import JitsiComponent, RoomContext
 from .metadata import RoomMetadata
 
@@ -76,7 +76,7 @@ class Polls(JitsiComponent):
         if not isinstance(body, dict) or body.get("type") != "polls":
             raise StanzaError("modify", "bad-request", "Not a polls message")
         room, sender = self.ctx.find_occupant(origin, message.get("from", ""))
-        if room is None:
+        if room is None or sender is None:
             raise StanzaError("cancel", "not-allowed", "Not in the room")
         command = body.get("command")
         if command == "new-poll":
@@ -112,7 +112,8 @@ class Polls(JitsiComponent):
         }, room.occupants.values())
 
     def _answer(self, room: Room, sender: Occupant, body: dict) -> None:
-        poll = self.polls(room).get(body.get("pollId"))
+        poll_id = body.get("pollId")
+        poll = self.polls(room).get(poll_id) if isinstance(poll_id, str) else None
         if poll is None:
             raise StanzaError("cancel", "item-not-found", "No such poll")
         answers = body.get("answers")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element, SubElement
 
+from ...common.ns import CLIENT
 from ...settings import Settings
 from ..component import Origin
-from ..muc.room import Room
-from ...common.ns import CLIENT
 from ..muc.hooks import Hook
+from ..muc.room import Room
 from . import RoomContext
 
 IDENTITY = f"{{{CLIENT}}}identity"
@@ -35,7 +35,8 @@ def identity_of(claims) -> Element | None:
         user_el = SubElement(el, f"{{{CLIENT}}}user")
         for key, value in user.items():
             if isinstance(value, (str, int, float, bool)) and isinstance(key, str) and key.isidentifier():
-                SubElement(user_el, f"{{{CLIENT}}}{key}").text = str(value).lower() if isinstance(value, bool) else str(value)
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                SubElement(user_el, f"{{{CLIENT}}}{key}").text = text
     if isinstance(group, str):
         SubElement(el, f"{{{CLIENT}}}group").text = group
     return el

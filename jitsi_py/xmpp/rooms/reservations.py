@@ -19,16 +19,17 @@ from xml.etree.ElementTree import Element
 
 import aiohttp
 
+from ...common import jid as jids
+from ...common.errors import StanzaError
+from ...common.ns import JITSI_FOCUS as FOCUS
 from ...settings import Settings
 from ...settings.fields import SettingsError
 from ..component import Origin
-from ...common import jid as jids
+from ..muc.hooks import Hook
 from ..muc.room import Room
 from ..muc.timers import Timer
-from ...common.errors import StanzaError
-from ...common.ns import JITSI_FOCUS as FOCUS
-from ..muc.hooks import Hook
 from . import RoomContext
+from .client_proxy import ClientProxy
 
 log = logging.getLogger(__name__)
 RETRIES = 3
@@ -87,7 +88,8 @@ class Reservations:
             text = body.get("message") if isinstance(body, dict) else None
             raise _refused(status, str(text or f"Reservation refused ({status})"))
         duration = body.get("duration")
-        expires = self.ctx.conference.now() + float(duration) if isinstance(duration, (int, float)) and duration > 0 else None
+        expires = (self.ctx.conference.now() + float(duration) if isinstance(duration, (int, float)) and duration > 0
+                   else None)
         self.by_room[room_jid] = Reservation(str(body["id"]), expires)
 
     async def _call(self, method: str, path: str, form: dict | None = None) -> tuple[int, object]:
@@ -143,7 +145,7 @@ def attach(ctx: RoomContext) -> None:
         raise SettingsError("PROSODY_RESERVATION_REST_BASE_URL", None, "required with PROSODY_RESERVATION_ENABLED=1")
     reservations = Reservations(ctx, url)
     proxy = ctx.extensions.get("client_proxy")
-    assert proxy is not None, "reservations need the focus proxy (load client_proxy first)"
+    assert isinstance(proxy, ClientProxy), "reservations need the focus proxy (load client_proxy first)"
     proxy.gates.append(reservations.gate)
     ctx.conference.hooks.on(Hook.ROOM_CREATED, reservations.room_created)
     ctx.conference.hooks.on(Hook.ROOM_DESTROYED, reservations.room_destroyed)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
+from ...common.ns import JITSI_MEET as JITMEET, NICK
 from ...settings import Settings
 from ..component import Origin
-from ..muc.room import Occupant, Room
-from ...common.ns import JITSI_MEET as JITMEET, NICK
 from ..muc.hooks import Hook
+from ..muc.room import Occupant, Room
 from . import JitsiComponent, RoomContext
 
 MAX_FACE_LANDMARKS = 100
@@ -68,7 +68,7 @@ class SpeakerStats(JitsiComponent):
         if el is None:
             return
         room, sender = self.ctx.find_occupant(origin, message.get("from", ""), el.get("room"))
-        if room is None:
+        if room is None or sender is None:
             return
         stats = self.stats(room)
         now = self.now_ms()
@@ -86,7 +86,7 @@ class SpeakerStats(JitsiComponent):
                         other.stop(now)
                 if mine.since_ms is None:
                     mine.since_ms = now
-        elif len(mine.face_landmarks) < MAX_FACE_LANDMARKS:
+        elif face is not None and len(mine.face_landmarks) < MAX_FACE_LANDMARKS:
             mine.face_landmarks.append({key: face.get(key) for key in ("faceExpression", "duration", "timestamp")
                                         if face.get(key) is not None})
 

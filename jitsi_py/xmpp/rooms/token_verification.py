@@ -5,11 +5,11 @@ The rule itself is the JWT backend's :class:`~..auth.jwt.RoomCheck`; admins (the
 
 from __future__ import annotations
 
+from ...common.errors import StanzaError
 from ...settings import Settings
 from ..auth.jwt import ROOM_MISMATCH, RoomCheck
-from ..muc.presence import Join
-from ...common.errors import StanzaError
 from ..muc.hooks import Hook
+from ..muc.presence import Join
 from . import RoomContext
 
 

@@ -17,7 +17,6 @@ import pytest
 from hypothesis import example, given, strategies as st
 
 from jitsi_py.xmpp.auth.base import AuthFailure
-
 from tests.support.fuzz import mutated
 
 from .test_jwt import SECRET, attempt, backend, claims, hs256
@@ -42,7 +41,8 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
     | st.sampled_from(["*", "standup", "my_app", "jitsi", "meet.jitsi", "HS256", "none", "RS256"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
-        ["iss", "aud", "sub", "room", "exp", "nbf", "iat", "context", "user", "alg", "typ", "kid", "crit", "moderator"]),
+        ["iss", "aud", "sub", "room", "exp", "nbf", "iat", "context", "user", "alg", "typ", "kid", "crit",
+         "moderator"]),
         inner, max_size=6), max_leaves=20)
 claim_sets = st.fixed_dictionaries({}, optional={
     "iss": json_values, "aud": json_values, "sub": json_values, "room": json_values, "exp": json_values,

@@ -12,7 +12,11 @@ from jitsi_py.settings import Settings, SettingsError
 from jitsi_py.xmpp.auth.base import Attempt, AuthFailure
 from jitsi_py.xmpp.auth.jwt import ROOM_MISMATCH
 from jitsi_py.xmpp.auth.matrix import (
-    HybridMatrixTokenBackend, MatrixBackend, is_matrix_room, jitsi_room_of, room_id_of,
+    HybridMatrixTokenBackend,
+    MatrixBackend,
+    is_matrix_room,
+    jitsi_room_of,
+    room_id_of,
 )
 
 from .conftest import ROOM, ROOM_ID, UVS_SECRET

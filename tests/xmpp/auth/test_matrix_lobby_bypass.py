@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from jitsi_py.xmpp.auth.matrix import jitsi_room_of
-
 from jitsi_py.common.ns import MUC_OWNER
+from jitsi_py.xmpp.auth.matrix import jitsi_room_of
 
 from ..rooms.stack import FOCUS, MUC, Stack, error_of, presences
 from ..rooms.test_lobby import NICK

@@ -91,11 +91,13 @@ def codes(pres):
 def error_condition(el):
     err = el.find(q("error"))
     assert err is not None, el
-    return err.get("type"), [c.tag.split("}")[1] for c in err if c.tag.startswith(f"{{{STANZAS}}}") and not c.tag.endswith("text")][0]
+    conditions = [c.tag.split("}")[1] for c in err if c.tag.startswith(f"{{{STANZAS}}}") and not c.tag.endswith("text")]
+    return err.get("type"), conditions[0]
 
 
 def admin_iq(muc, jid, items, type_="set", room=ROOM, service=False):
-    muc.receive(xml(f'<iq type="{type_}" id="ad" from="{jid}" to="{room}"><query xmlns="{MUC_ADMIN}">{items}</query></iq>'),
+    muc.receive(xml(f'<iq type="{type_}" id="ad" from="{jid}" to="{room}">'
+                    f'<query xmlns="{MUC_ADMIN}">{items}</query></iq>'),
                 origin(jid, service=service))
 
 

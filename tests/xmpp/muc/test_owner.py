@@ -3,8 +3,20 @@
 from jitsi_py.common.ns import DISCO_INFO, MUC_OWNER, MUC_USER
 
 from .harness import (
-    FOCUS, MUC, ROOM, RecordingHost, admin_iq, codes, error_condition, focus_joins, join, origin, owner_get,
-    owner_submit, q, xml,
+    FOCUS,
+    MUC,
+    ROOM,
+    RecordingHost,
+    admin_iq,
+    codes,
+    error_condition,
+    focus_joins,
+    join,
+    origin,
+    owner_get,
+    owner_submit,
+    q,
+    xml,
 )
 
 
@@ -51,7 +63,8 @@ def test_destroy_by_owner(muc, host):
     join(muc, "alice@meet.jitsi/a", "aa11")
     host.clear()
     muc.receive(xml(f'<iq type="set" id="x" from="{FOCUS}" to="{ROOM}"><query xmlns="{MUC_OWNER}">'
-                    f'<destroy jid="other@{MUC}"><reason>bye</reason></destroy></query></iq>'), origin(FOCUS, service=True))
+                    f'<destroy jid="other@{MUC}"><reason>bye</reason></destroy></query></iq>'),
+                origin(FOCUS, service=True))
     [pres] = host.take("alice@meet.jitsi/a")
     destroy = pres.find(f"{q('x', MUC_USER)}/{q('destroy', MUC_USER)}")
     assert destroy.get("jid") == f"other@{MUC}" and destroy.findtext(q("reason", MUC_USER)) == "bye"

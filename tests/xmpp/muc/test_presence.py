@@ -4,8 +4,20 @@ from jitsi_py.common.ns import STANZA_ERRORS as STANZAS
 from jitsi_py.xmpp.muc.service import MucOptions, MucService
 
 from .harness import (
-    FOCUS, MUC, ROOM, RecordingHost, admin_iq, codes, error_condition, focus_joins, item, join, origin,
-    owner_submit, q, xml,
+    FOCUS,
+    MUC,
+    ROOM,
+    RecordingHost,
+    admin_iq,
+    codes,
+    error_condition,
+    focus_joins,
+    item,
+    join,
+    origin,
+    owner_submit,
+    q,
+    xml,
 )
 
 

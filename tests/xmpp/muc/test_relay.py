@@ -28,7 +28,8 @@ def test_iq_to_missing_occupant_and_from_non_occupant(muc, host):
     [err] = host.take(FOCUS)
     assert error_condition(err) == ("cancel", "item-not-found")
     assert err.get("from") == f"{ROOM}/ghost" and err.get("id") == "q"
-    muc.receive(xml(f'<iq type="get" id="q2" from="eve@meet.jitsi/e" to="{ROOM}/focus"><ping xmlns="urn:xmpp:ping"/></iq>'),
+    muc.receive(xml(f'<iq type="get" id="q2" from="eve@meet.jitsi/e" to="{ROOM}/focus">'
+                    '<ping xmlns="urn:xmpp:ping"/></iq>'),
                 origin("eve@meet.jitsi/e"))
     [err] = host.take("eve@meet.jitsi/e")
     assert error_condition(err) == ("modify", "not-acceptable")
@@ -59,7 +60,8 @@ def test_self_ping_answered_by_the_room(muc, host):
     focus_joins(muc)
     join(muc, "alice@meet.jitsi/a", "aa11")
     host.clear()
-    muc.receive(xml(f'<iq type="get" id="sp" from="alice@meet.jitsi/a" to="{ROOM}/aa11"><ping xmlns="urn:xmpp:ping"/></iq>'),
+    muc.receive(xml(f'<iq type="get" id="sp" from="alice@meet.jitsi/a" to="{ROOM}/aa11">'
+                    '<ping xmlns="urn:xmpp:ping"/></iq>'),
                 origin("alice@meet.jitsi/a"))
     [reply] = host.take("alice@meet.jitsi/a")
     assert reply.get("type") == "result" and reply.get("from") == f"{ROOM}/aa11" and reply.get("id") == "sp"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from jitsi_py.common.ns import JITSI_MEET as JITMEET, MUC_USER
 from jitsi_py.settings import Settings
 from jitsi_py.xmpp.muc import build_components
-from jitsi_py.common.ns import JITSI_MEET as JITMEET, MUC_USER
 
 from ..muc.harness import RecordingHost, origin, q, xml
 

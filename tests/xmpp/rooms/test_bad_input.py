@@ -14,8 +14,10 @@ BAD = [
     '<presence to="{room}/aa11"/>',  # eve takes alice's nick
     '<iq type="set" id="1" to="{room}"/>',
     '<iq type="set" id="2" to="{room}"><query xmlns="http://jabber.org/protocol/muc#admin"/></iq>',
-    '<iq type="set" id="3" to="{room}"><query xmlns="http://jabber.org/protocol/muc#admin"><item role="god" nick="aa11"/></query></iq>',
-    '<iq type="set" id="4" to="{room}"><query xmlns="http://jabber.org/protocol/muc#owner"><x xmlns="jabber:x:data" type="submit"/></query></iq>',
+    '<iq type="set" id="3" to="{room}"><query xmlns="http://jabber.org/protocol/muc#admin">'
+    '<item role="god" nick="aa11"/></query></iq>',
+    '<iq type="set" id="4" to="{room}"><query xmlns="http://jabber.org/protocol/muc#owner">'
+    '<x xmlns="jabber:x:data" type="submit"/></query></iq>',
     '<iq type="get" id="5" to="{room}/nobody"><ping xmlns="urn:xmpp:ping"/></iq>',
     '<iq type="result" id="6" to="{room}/aa11"/>',
     '<iq type="get" id="7" to="nosuch@muc.meet.jitsi"><query xmlns="http://jabber.org/protocol/disco#info"/></iq>',
@@ -28,10 +30,14 @@ BAD = [
     '<message to="polls.meet.jitsi"><json-message xmlns="http://jitsi.org/jitmeet">[1,2]</json-message></message>',
     '<message to="polls.meet.jitsi"><json-message xmlns="http://jitsi.org/jitmeet">{{"type":"polls","command":"answer-poll","pollId":"zz","answers":[1]}}</json-message></message>',
     '<message to="polls.meet.jitsi"><json-message xmlns="http://jitsi.org/jitmeet">{{"type":"polls","command":"new-poll","pollId":5,"question":"?","answers":"no"}}</json-message></message>',
+    '<message to="polls.meet.jitsi"><json-message xmlns="http://jitsi.org/jitmeet">'
+    '{{"type":"polls","command":"answer-poll","pollId":["p"],"answers":[true]}}</json-message></message>',
     '<message to="avmoderation.meet.jitsi"><av_moderation enable="true" mediaType="smell"/></message>',
     '<message to="avmoderation.meet.jitsi"><av_moderation/></message>',
-    '<message to="metadata.meet.jitsi"><room_metadata xmlns="http://jitsi.org/jitmeet" room="{room}">{{"key":1}}</room_metadata></message>',
-    '<message to="breakout.meet.jitsi"><breakout_rooms type="features/breakout-rooms/remove" breakoutRoomJid="x"/></message>',
+    '<message to="metadata.meet.jitsi"><room_metadata xmlns="http://jitsi.org/jitmeet" room="{room}">'
+    '{{"key":1}}</room_metadata></message>',
+    '<message to="breakout.meet.jitsi">'
+    '<breakout_rooms type="features/breakout-rooms/remove" breakoutRoomJid="x"/></message>',
     '<message to="breakout.meet.jitsi"><breakout_rooms type="nonsense"/></message>',
     '<message to="speakerstats.meet.jitsi"><speakerstats xmlns="http://jitsi.org/jitmeet" room="nowhere"/></message>',
     '<iq type="set" id="9" to="speakerstats.meet.jitsi"><query xmlns="urn:x"/></iq>',

@@ -164,7 +164,8 @@ def test_metadata_moderators_set_everyone_gets_newcomers_first():
     assert error_of(s.take(ALICE)[0]) == ("auth", "forbidden")
     s.send(ALICE, f'<message to="metadata.meet.jitsi"><room_metadata xmlns="{JITMEET}" room="{ROOM}">{body}'
                   '</room_metadata></message>')
-    assert s.json_from(BOB, "metadata.meet.jitsi") == [{"type": "room_metadata", "metadata": {"whiteboard": {"url": "x"}}}]
+    assert s.json_from(BOB, "metadata.meet.jitsi") == [
+        {"type": "room_metadata", "metadata": {"whiteboard": {"url": "x"}}}]
     [to_focus] = [el for el in s.take(FOCUS) if el.get("from") == "metadata.meet.jitsi"]
     assert to_focus.find(q("json-message", JITMEET)).get("room") == ROOM
     s.join(CAROL, "cc33")

@@ -21,7 +21,8 @@ def settings_values():
 
 def error_condition(el) -> str:
     error = el.find("{jabber:client}error")
-    return next(c.tag.split("}")[1] for c in error if c.tag.startswith(f"{{{STANZAS}}}") and not c.tag.endswith("}text"))
+    return next(c.tag.split("}")[1] for c in error
+                if c.tag.startswith(f"{{{STANZAS}}}") and not c.tag.endswith("}text"))
 
 
 def configure(fields: dict) -> str:
@@ -65,7 +66,8 @@ async def test_lobby_knock_approve_deny_and_join_errors(server):
 
         # approve bob: he is invited, becomes a member and enters
         alice.send_raw(f'<message to="{ROOM}"><x xmlns="{MUC_USER}"><invite to="{bob.boundjid.full}"/></x></message>')
-        await inbox[bob].wait(lambda el: el.get("from") == ROOM and el.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}invite") is not None)
+        await inbox[bob].wait(lambda el: el.get("from") == ROOM
+                              and el.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}invite") is not None)
         granted = await inbox[alice].wait(lambda el: (lobby_event(el) or {}).get("event") == "LOBBY-ACCESS-GRANTED")
         assert lobby_event(granted)["value"] == f"{LOBBY}/bb22"
         bob.send_raw(f'<presence type="unavailable" to="{LOBBY}/bb22"/>')

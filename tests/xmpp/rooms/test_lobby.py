@@ -3,7 +3,7 @@
 from jitsi_py.common.ns import JITSI_MEET as JITMEET, MUC_OWNER, MUC_USER
 
 from ..muc.harness import q
-from .stack import FOCUS, ROOM, Stack, error_of, presences
+from .stack import ROOM, Stack, error_of, presences
 
 ALICE, BOB, CAROL, DAVE = "alice@meet.jitsi/a", "bob@meet.jitsi/b", "carol@meet.jitsi/c", "dave@meet.jitsi/d"
 LOBBY = "standup@lobby.meet.jitsi"

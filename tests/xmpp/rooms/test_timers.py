@@ -247,7 +247,7 @@ def test_nick_change_carries_speaker_stats_and_av_moderation_approval_along():
     move(s, BOB, "bb22", breakout)
     s.send(BOB, f'<message to="speakerstats.meet.jitsi"><speakerstats xmlns="{JITMEET}" room="{breakout}" '
                 'silence="false"/></message>')
-    s.send(ALICE, f'<message to="avmoderation.meet.jitsi"><av_moderation enable="true" '
+    s.send(ALICE, '<message to="avmoderation.meet.jitsi"><av_moderation enable="true" '
                   'mediaType="audio"/></message>')
     s.send(ALICE, f'<message to="avmoderation.meet.jitsi"><av_moderation '
                   f'jidToWhitelist="{breakout}/bb22" mediaType="audio"/></message>')
