@@ -18,14 +18,14 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..common import ns
-from ..common.errors import StanzaError, error_element
+from ..common.errors import StanzaError
 from ..common.stanzas.colibri2 import (
     CONFERENCE_MODIFY,
     Colibri2Error,
     parse_conference_modify,
 )
 from ..common.stanzas.jitsi import build_bridge_stats
-from ..common.xmpp_client import service_client
+from ..common.xmpp_client import send_error, service_client
 from .colibri2 import handle
 from .videobridge import VERSION, Videobridge
 
@@ -117,14 +117,14 @@ class BridgeXmpp:
 
     def _on_colibri2(self, iq: slixmpp.Iq) -> None:
         if iq["type"] != "set":
-            return self._error(iq, StanzaError("modify", "bad-request", "conference-modify must be an IQ set"))
+            return send_error(iq, StanzaError("modify", "bad-request", "conference-modify must be an IQ set"))
         try:
             request = parse_conference_modify(iq.xml.find(CONFERENCE_MODIFY))
             answer = handle(self.bridge, request, asyncio.get_running_loop().time())
         except Colibri2Error as exc:
-            return self._error(iq, StanzaError("modify", "bad-request", str(exc)))
+            return send_error(iq, StanzaError("modify", "bad-request", str(exc)))
         except StanzaError as failure:  # colibri2.Colibri2Failure
-            return self._error(iq, failure)
+            return send_error(iq, failure)
         reply = iq.reply(clear=True)
         reply.xml.append(answer.to_element())
         reply.send()
@@ -133,7 +133,7 @@ class BridgeXmpp:
         if self.bridge.healthy:
             iq.reply(clear=True).send()
         else:
-            self._error(iq, StanzaError("cancel", "internal-server-error", "the bridge's self-check failed"))
+            send_error(iq, StanzaError("cancel", "internal-server-error", "the bridge's self-check failed"))
 
     def _on_version(self, iq: slixmpp.Iq) -> None:
         if iq["type"] != "get":
@@ -145,9 +145,3 @@ class BridgeXmpp:
         SubElement(query, ns.tag(ns.VERSION, "os")).text = platform.system()
         reply.send()
 
-    @staticmethod
-    def _error(iq: slixmpp.Iq, error: StanzaError) -> None:
-        reply = iq.reply(clear=True)
-        reply["type"] = "error"
-        reply.xml.append(error_element(error, legacy_code=False))
-        reply.send()

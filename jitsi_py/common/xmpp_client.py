@@ -6,6 +6,8 @@ import ssl
 
 import slixmpp
 
+from .errors import StanzaError, error_element
+
 
 def service_client(jid: str, password: str) -> slixmpp.ClientXMPP:
     """A c2s client set up as docker's jicofo and jvb are: the XMPP server is internal, so its
@@ -24,3 +26,12 @@ def service_client(jid: str, password: str) -> slixmpp.ClientXMPP:
     for plugin in ("xep_0030", "xep_0199"):
         xmpp.register_plugin(plugin)
     return xmpp
+
+
+def send_error(iq: slixmpp.Iq, error: StanzaError) -> None:
+    """slixmpp's reply to ``iq`` (its addressing) carrying our ``<error>``, without XEP-0086's ``code``:
+    neither jicofo's answers nor JVB's carry one."""
+    reply = iq.reply(clear=True)
+    reply["type"] = "error"
+    reply.xml.append(error_element(error, legacy_code=False))
+    reply.send()

@@ -23,10 +23,10 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..common import ns
-from ..common.errors import StanzaError, error_element
+from ..common.errors import StanzaError
 from ..common.stanzas.jingle import JingleError, parse_jingle, q
 from ..common.stanzas.jitsi import MUTE_NAMESPACES, ConferenceIq, JitsiStanzaError, LogoutIq, MuteIq
-from ..common.xmpp_client import service_client
+from ..common.xmpp_client import send_error, service_client
 from ..settings import Settings
 from .auth import Authority
 from .brewery import Brewery
@@ -216,18 +216,10 @@ class Focus:
             try:
                 handler(iq)
             except StanzaError as exc:
-                self.refuse(iq, exc)
+                send_error(iq, exc)
             except (JingleError, JitsiStanzaError) as exc:
-                self.refuse(iq, StanzaError("modify", "bad-request", str(exc)))
+                send_error(iq, StanzaError("modify", "bad-request", str(exc)))
         return answer
-
-    @staticmethod
-    def refuse(iq: slixmpp.Iq, error: StanzaError) -> None:
-        """slixmpp's reply to ``iq`` (its addressing) carrying our ``<error>``."""
-        reply = iq.reply(clear=True)
-        reply["type"] = "error"
-        reply.xml.append(error_element(error, legacy_code=False))
-        reply.send()
 
     # --- conference request (docs/focus.md §1) ---------------------------------------------------------
 
