@@ -14,6 +14,7 @@ import secrets
 
 from aiohttp import WSMsgType, web
 
+from ..common.metrics import CollectorRegistry, LoopMonitor, render
 from .channel import ChannelError, MessageHandler
 from .videobridge import VERSION, Videobridge
 
@@ -24,6 +25,8 @@ WS_HEARTBEAT = 15.0  # keep-alive pings, as JVB
 
 def private_app(bridge: Videobridge, *, colibri_rest: bool, shutdown_rest: bool, on_shutdown=None) -> web.Application:
     app = web.Application()
+    registry = CollectorRegistry()
+    LoopMonitor(registry).attach(app)
 
     async def health(request):
         if bridge.healthy:
@@ -40,7 +43,7 @@ def private_app(bridge: Videobridge, *, colibri_rest: bool, shutdown_rest: bool,
                 value = int(value)
             if isinstance(value, (int, float)):
                 lines.append(f"# TYPE jitsi_{name} gauge\njitsi_{name} {value}")
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+        return web.Response(text="\n".join(lines) + "\n" + render(registry).decode(), content_type="text/plain")
 
     app.router.add_get("/about/health", health)
     app.router.add_get("/about/version", version)

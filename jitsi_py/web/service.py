@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..common.metrics import LoopMonitor
 from ..common.tls import ensure_self_signed, server_context
 from ..settings import Settings, SettingsError
 from .app import Metrics, WebState, build_app, build_redirect_app
@@ -95,6 +96,7 @@ async def run(settings: Settings) -> None:
             runners.append(https_runner)
         redirect = web_settings.tls.http_redirect and context is not None
         http_app = build_redirect_app(state) if redirect else build_app(state, https=False)
+        LoopMonitor(state.metrics.registry).attach(http_app)  # one probe for both listeners: one loop
         http_runner = web.AppRunner(http_app, access_log=None, shutdown_timeout=0.5)
         await http_runner.setup()
         await _listen(http_runner, web_settings.http_port, settings)
