@@ -42,6 +42,7 @@ SERVICES = ("xmpp", "focus", "bridge", "web")
 TICK = 0.02
 MEDIA_TIMEOUT = 30.0
 MAX_MINUTES = 240
+PROGRESS_EVERY = 60.0
 LAG = "jitsi_py_event_loop_lag_seconds"
 TASKS = "jitsi_py_asyncio_tasks"
 # (XMPP transport, which service the client talks to): the web service proxies both transports
@@ -85,7 +86,7 @@ class Bounds:
     loop_lag: float = 0.1
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "Bounds":
+    def from_args(cls, args: argparse.Namespace) -> Bounds:
         return cls(args.max_rss_growth, args.max_rss_growth_mb, args.max_fd_growth, args.max_task_growth,
                    args.max_loop_lag)
 
@@ -190,7 +191,7 @@ class Soak:
             try:
                 async with self.scraper.get(urls[name], timeout=aiohttp.ClientTimeout(total=5)) as response:
                     per_service[name].update(parse_metrics(await response.text()))
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (aiohttp.ClientError, TimeoutError):
                 self.error(f"{name} /metrics unanswered")
 
         await asyncio.gather(*(scrape(name) for name in SERVICES))
@@ -200,9 +201,16 @@ class Soak:
         return sample
 
     async def sampling(self) -> None:
+        """Samples until cancelled; a line on stderr every minute, for long runs."""
+        shown = -PROGRESS_EVERY
         while True:
-            await self.sample()
+            sample = await self.sample()
             self.stack.check_alive()
+            if sample["t"] - shown >= PROGRESS_EVERY:
+                shown = sample["t"]
+                print(f"soak: {sample['t'] / 60:5.1f} min {sample['phase']}, {sample['participants']} online: "
+                      + "; ".join(f"{name} {row}" for name, row in zip(SERVICES, cells(sample))),
+                      file=sys.stderr, flush=True)
             await asyncio.sleep(self.args.sample_every)
 
     # -- churn ---------------------------------------------------------------------------------------
@@ -225,15 +233,20 @@ class Soak:
     async def wave(self, name: str) -> None:
         args = self.args
         participants: list[Participant] = []
-        received: dict[int, int] = {}
+        received: dict[str, int] = {}
+
+        def counter(nick: str):
+            def on_groupchat(_sender: str, body: str) -> None:
+                received[nick] += body.startswith("soak ")
+            return on_groupchat
+
         for r in range(args.rooms):
             room = f"soak-{name}r{r}-{os.urandom(3).hex()}@{MUC}"
             for n in range(args.participants):
                 transport, via = ROUTES[(len(participants) + r) % len(ROUTES)]
                 p = Participant(self.http, transport, self.url(transport, via), room, f"{name}r{r}p{n}")
-                received[id(p)] = 0
-                p.client.on_groupchat = lambda _from, body, key=id(p): received.__setitem__(
-                    key, received[key] + body.startswith("soak "))
+                received[p.nick] = 0
+                p.client.on_groupchat = counter(p.nick)
                 participants.append(p)
         self.active += len(participants)
         self.churn["waves"] += 1
@@ -249,7 +262,7 @@ class Soak:
                 per_room[p.room] = per_room.get(p.room, 0) + 1
             # the room sends every message to every occupant, the sender included
             expected = sum(args.messages * k * k for k in per_room.values())
-            delivered = sum(received[id(p)] for p in joined)
+            delivered = sum(received[p.nick] for p in joined)
             self.churn["chat_expected"] += expected
             self.churn["chat_delivered"] += delivered
             if delivered < expected:
@@ -420,13 +433,18 @@ def table(samples: list[dict], rows: int = 12) -> str:
     shown = samples[::step]
     if shown[-1] is not samples[-1]:
         shown.append(samples[-1])
-    lines = [f"{'t s':>7} {'phase':<7} {'people':>6}  " + "  ".join(
-        f"{name + ' RSS MB/fds/tasks/lag ms':>34}" for name in SERVICES)]
+    lines = [" " * 23 + "".join(f"{name:^25}" for name in SERVICES),
+             f"{'t s':>7} {'phase':<7} {'people':>6} " + f"  {'RSS MB':>6} {'fds':>4} {'tasks':>5} {'lag ms':>6}" * len(SERVICES)]
     for s in shown:
-        cells = []
-        for name in SERVICES:
-            f = s["services"][name]
-            lag = f"{f['lag_s'] * 1000:.0f}" if f.get("lag_s") is not None else "-"
-            cells.append(f"{f.get('rss_mb', '-'):>10} {f.get('fds', '-'):>6} {f.get('tasks', '-'):>6} {lag:>8}")
-        lines.append(f"{s['t']:>7} {s['phase']:<7} {s['participants']:>6}  " + "  ".join(f"{c:>34}" for c in cells))
+        lines.append(f"{s['t']:>7} {s['phase']:<7} {s['participants']:>6} " + "".join(f"  {c}" for c in cells(s)))
     return "\n".join(lines)
+
+
+def cells(sample: dict) -> list[str]:
+    """Per service: RSS MB, fds, tasks, lag ms."""
+    out = []
+    for name in SERVICES:
+        f = sample["services"][name]
+        lag = f"{f['lag_s'] * 1000:.0f}" if f.get("lag_s") is not None else "-"
+        out.append(f"{f.get('rss_mb', '-'):>6} {f.get('fds', '-'):>4} {f.get('tasks', '-'):>5} {lag:>6}")
+    return out

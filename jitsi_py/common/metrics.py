@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -75,4 +75,4 @@ def render(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
-__all__ = ["CollectorRegistry", "LoopMonitor", "Sampled", "render", "CONTENT_TYPE"]
+__all__ = ["CONTENT_TYPE", "CollectorRegistry", "LoopMonitor", "Sampled", "render"]

@@ -24,7 +24,7 @@ async def test_lag_shows_a_blocking_call_until_it_leaves_the_window():
     try:
         await asyncio.sleep(0.1)
         assert gauge(registry, "jitsi_py_event_loop_lag_seconds") < 0.1
-        time.sleep(0.3)  # the loop is blocked: the probe wakes late
+        time.sleep(0.3)  # noqa: ASYNC251 - the stall under test: the loop is blocked, the probe wakes late
         await asyncio.sleep(0.03)
         assert gauge(registry, "jitsi_py_event_loop_lag_seconds") >= 0.25
         await asyncio.sleep(0.3)  # five more probes: the stall has left the window
