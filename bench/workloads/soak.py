@@ -177,7 +177,6 @@ class Soak:
     churn: dict = field(default_factory=lambda: {"waves": 0, "joins": 0, "chat_expected": 0, "chat_delivered": 0,
                                                  "media_packets": 0})
     errors: dict[str, int] = field(default_factory=dict)
-    waves_open: int = 0
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -377,17 +376,19 @@ async def run(args: argparse.Namespace) -> int:
 
 async def soak(args, bounds: Bounds, stack: Ours, http: aiohttp.ClientSession, scraper: aiohttp.ClientSession,
                result: dict, samples: list[dict]) -> None:
-    async def focus_answers(server: Server) -> None:
+    async def every_service_answers(server: Server) -> None:
+        """The focus answers a conference request, and each service its /metrics."""
         client = Client(http, "websocket", server.url("websocket"), DOMAIN)
         try:
             await client.login()
             await client.conference_request(FOCUS, f"soak-probe@{MUC}")
         finally:
             await client.close()
-        async with scraper.get(f"http://127.0.0.1:{stack.web_http_port}/health") as response:
-            response.raise_for_status()
+        for url in metrics_urls(stack).values():
+            async with scraper.get(url) as response:
+                response.raise_for_status()
 
-    await stack.start(focus_answers)
+    await stack.start(every_service_answers)
     state = Soak(args, stack, http, scraper, samples=samples)
     end = state.started + args.minutes * 60
     sampler = asyncio.ensure_future(state.sampling())

@@ -75,12 +75,13 @@ def test_parse_metrics_reads_the_two_gauges():
 
 
 @pytest.mark.system
+@pytest.mark.timeout(480)  # two minutes of soak, the start, the last wave and the settling
 def test_two_minute_soak_passes(tmp_path):
     out = tmp_path / "results.jsonl"
     done = subprocess.run(
         [sys.executable, "-m", "bench", "soak", "--minutes", "2", "--results", str(out), "--plots", str(tmp_path),
          "--workdir", str(tmp_path / "work")],
-        check=False, capture_output=True, text=True, timeout=420)
+        check=False, capture_output=True, text=True, timeout=450)
     assert out.exists(), done.stderr
     (result,) = results.load(out)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
