@@ -432,6 +432,7 @@ async def soak(args, bounds: Bounds, stack: Ours, http: aiohttp.ClientSession, s
                 response.raise_for_status()
 
     await stack.start(every_service_answers)
+    version = stack.version()  # the commit the services started from
     control = Control()
     await control.start()
     state = Soak(args, stack, http, scraper, control, samples=samples)
@@ -470,7 +471,7 @@ async def soak(args, bounds: Bounds, stack: Ours, http: aiohttp.ClientSession, s
         figures, failures = judge(name, series, baseline[name], final[name], bounds, control_p99)
         result["servers"][name] = figures
         result["errors"].extend(failures)
-    result["servers"]["churn"] = dict(state.churn, version=stack.version())
+    result["servers"]["churn"] = dict(state.churn, version=version)
     result["errors"].extend(f"{kind} x{count}" for kind, count in sorted(state.errors.items()))
     result["samples"] = samples
 
