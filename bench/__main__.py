@@ -7,9 +7,9 @@ import asyncio
 import sys
 from typing import Sequence
 
-from .workloads import browser, conference, media, xmpp
+from .workloads import browser, conference, media, soak, xmpp
 
-WORKLOADS = {"xmpp": xmpp, "media": media, "conference": conference, "browser": browser}
+WORKLOADS = {"xmpp": xmpp, "media": media, "conference": conference, "browser": browser, "soak": soak}
 
 
 def parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from .results import DEFAULT_DIR
 MAX_RUN_SECONDS = 1800  # no flag can make a run longer than this
 
 
-def add_common(parser: argparse.ArgumentParser, timeout: float) -> None:
+def add_common(parser: argparse.ArgumentParser, timeout: float, ceiling: str = f"at most {MAX_RUN_SECONDS}") -> None:
     parser.add_argument("--results", type=Path, default=DEFAULT_DIR / "results.jsonl",
                         help="append the run's JSON result to this file (default: %(default)s)")
     parser.add_argument("--plots", type=Path, default=DEFAULT_DIR,
@@ -26,7 +26,7 @@ def add_common(parser: argparse.ArgumentParser, timeout: float) -> None:
                         help="keep server configurations and logs here (default: a temporary directory)")
     parser.add_argument("--timeout", type=float, default=timeout,
                         help="stop the whole run after this many seconds "
-                             f"(default: %(default)s, at most {MAX_RUN_SECONDS})")
+                             f"(default: %(default)s, {ceiling})")
 
 
 def workdir(args: argparse.Namespace) -> Path:
@@ -36,12 +36,14 @@ def workdir(args: argparse.Namespace) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"bench-{args.workload}-"))
 
 
-async def bounded(args: argparse.Namespace, body: Callable[[dict], Awaitable[None]], params: dict) -> dict:
-    """Run `body(result)` under the run deadline; whatever it filled in is kept on failure."""
+async def bounded(args: argparse.Namespace, body: Callable[[dict], Awaitable[None]], params: dict,
+                  ceiling: float = MAX_RUN_SECONDS) -> dict:
+    """Run `body(result)` under the run deadline; whatever it filled in is kept on failure. Only a
+    workload bounded by its own length (the soak) passes another `ceiling`."""
     result = results.new(args.workload, params)
     started = time.monotonic()
     try:
-        await asyncio.wait_for(body(result), min(args.timeout, MAX_RUN_SECONDS))
+        await asyncio.wait_for(body(result), min(args.timeout, ceiling))
     except asyncio.TimeoutError:
         result["errors"].append(f"run stopped at its {args.timeout:.0f} s deadline")
     except Exception as exc:  # noqa: BLE001 - reported in the result and on stderr, exit code 1

@@ -93,3 +93,34 @@ def media_sweep(out_dir: Path, steps: list[dict], ceiling: dict) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def soak(out_dir: Path, samples: list[dict], services: tuple[str, ...]) -> Path:
+    """RSS, open fds, asyncio tasks and event-loop lag over time, one line per service; the
+    participants online shaded behind the RSS panel."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    ts = [s["t"] / 60 for s in samples]
+    panels = (("rss_mb", "RSS MB", 1), ("fds", "open fds", 1), ("tasks", "asyncio tasks", 1),
+              ("lag_s", "event-loop lag ms (worst of 5 s)", 1000))
+    for ax, (key, title, scale) in zip(axes.flat, panels):
+        for name in services:
+            points = [(t, s["services"][name][key] * scale) for t, s in zip(ts, samples)
+                      if s["services"][name].get(key) is not None]
+            if points:
+                ax.plot(*zip(*points), label=name)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    people = axes[0][0].twinx()
+    people.fill_between(ts, [s["participants"] for s in samples], step="post", alpha=0.12, color="tab:gray")
+    people.set_ylabel("participants online")
+    axes[0][0].legend(fontsize="small", loc="upper left")
+    for ax in axes[1]:
+        ax.set_xlabel("minutes")
+    fig.suptitle("soak: per-service resources over time")
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"soak-{_stamp()}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -24,6 +24,12 @@ COLUMNS = {
                    ("first media p50/p99 ms", "first_media_ms"), ("checks all flowing", "checks_all_flowing"),
                    ("recovery s", "recovery_s")),
     "browser": (("first remote frame median ms", "median_ms"),),
+    "soak": (("RSS MB first fifth", "rss_mb_first"), ("RSS MB last fifth", "rss_mb_last"),
+             ("RSS bound MB", "rss_mb_bound"), ("fds baseline", "fds_baseline"), ("fds at the end", "fds_final"),
+             ("tasks baseline", "tasks_baseline"), ("tasks at the end", "tasks_final"),
+             ("loop lag p50/p99 ms", "loop_lag_ms"), ("waves", "waves"), ("joins", "joins"),
+             ("chat delivered", "chat_delivered"), ("chat expected", "chat_expected"),
+             ("media packets", "media_packets")),
 }
 
 
@@ -34,6 +40,8 @@ def kind(result: dict) -> str:
     if result["workload"] == "conference":
         kill = ", bridge killed" if p.get("kill_bridge_at") is not None else ""
         return f"conference, {p['conferences']} x {p['participants']}{kill}"
+    if result["workload"] == "soak":
+        return f"soak, {p['minutes']:g} min, {p['lanes']} lanes x {p['rooms']} x {p['participants']}"
     if result["workload"] != "xmpp":
         return result["workload"]
     mode = "big room" if p.get("big_room") else ("focus" if p.get("focus") else "chat")

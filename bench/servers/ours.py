@@ -39,9 +39,13 @@ class Ours(Server):
         self.jvb_password = secrets.token_hex(12)
 
     def environment(self) -> dict[str, str]:
-        keep = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "PYTHONPATH") if name in os.environ}
+        keep = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL") if name in os.environ}
+        # the services of this checkout (the one version() names), not whichever jitsi_py the
+        # interpreter would find from the work directory
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
         return {
             **keep,
+            "PYTHONPATH": path,
             "HOME": str(self.workdir),
             "CONFIG": str(self.workdir / "config"),
             "LOG_LEVEL": "warn",

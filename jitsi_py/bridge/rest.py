@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 
 from ..common.addresses import Networks
 from ..common.log import Throttled
+from ..common.metrics import CollectorRegistry, LoopMonitor, render
 from ..settings.fields import Network
 from .channel import ChannelError, MessageHandler, Tasks
 from .videobridge import VERSION, Videobridge
@@ -29,6 +30,8 @@ WS_HEARTBEAT = 15.0  # keep-alive pings, as JVB
 def private_app(bridge: Videobridge, *, colibri_rest: bool, shutdown_rest: bool, control_from: tuple[Network, ...],
                 on_shutdown=None) -> web.Application:
     app = web.Application()
+    registry = CollectorRegistry()
+    LoopMonitor(registry).attach(app)
 
     refusals = Throttled(log)
     controllers = Networks(control_from)
@@ -57,7 +60,7 @@ def private_app(bridge: Videobridge, *, colibri_rest: bool, shutdown_rest: bool,
                 value = int(value)
             if isinstance(value, (int, float)):
                 lines.append(f"# TYPE jitsi_{name} gauge\njitsi_{name} {value}")
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+        return web.Response(text="\n".join(lines) + "\n" + render(registry).decode(), content_type="text/plain")
 
     app.router.add_get("/about/health", health)
     app.router.add_get("/about/version", version)

@@ -25,6 +25,9 @@ def service_client(jid: str, password: str) -> slixmpp.ClientXMPP:
     xmpp.whitespace_keepalive_interval = 30
     for plugin in ("xep_0030", "xep_0199"):
         xmpp.register_plugin(plugin)
+    # slixmpp keeps every disco#info result it receives, forever: the focus asks each participant and
+    # each room, so that grew ~13 KB per participant (bench soak). What is worth keeping, caps.py keeps.
+    xmpp.plugin["xep_0030"].use_cache = False
     return xmpp
 
 

@@ -6,7 +6,7 @@ import platform
 
 from aiohttp import web
 
-from ..common.metrics import CONTENT_TYPE, CollectorRegistry, Sampled, render
+from ..common.metrics import CONTENT_TYPE, CollectorRegistry, LoopMonitor, Sampled, render
 from .client import Focus
 from .room_tracker import VERSION
 
@@ -51,6 +51,7 @@ def make_app(focus: Focus) -> web.Application:
         return response
 
     app = web.Application()
+    LoopMonitor(registry).attach(app)
     if focus.settings.focus.health_checks:
         app.router.add_get("/about/health", health)
     app.router.add_get("/about/version", version)

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ..common.addresses import Networks
 from ..common.httpserver import HttpListener
+from ..common.metrics import LoopMonitor
 from ..common.startup import Ready, binding, unobserved
 from ..common.tls import ensure_self_signed, server_context
 from ..settings import Settings, SettingsError
@@ -105,6 +106,7 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
                                         web_settings.https_port, settings, context))
         redirect = web_settings.tls.http_redirect and context is not None
         http_app = build_redirect_app(state) if redirect else build_app(state, https=False)
+        LoopMonitor(state.metrics.registry).attach(http_app)  # one probe for both listeners: one loop
         runners.append(await _serve("web http", http_app, "HTTP_PORT", web_settings.http_port, settings))
         ready(f"open {settings.common.public_url} (http on {web_settings.http_port}"
               + ("" if context is None else f", https on {web_settings.https_port}") + ")")

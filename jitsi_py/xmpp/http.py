@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..common.metrics import CONTENT_TYPE, render
+from ..common.metrics import CONTENT_TYPE, LoopMonitor, render
 from .bosh import BoshEndpoint
 from .metrics import XmppMetrics
 from .websocket import WebSocketEndpoint
@@ -12,6 +12,7 @@ from .websocket import WebSocketEndpoint
 
 def build_app(websocket: WebSocketEndpoint | None, bosh: BoshEndpoint, metrics: XmppMetrics) -> web.Application:
     app = web.Application(client_max_size=bosh.body_limit + 1024)
+    LoopMonitor(metrics.registry).attach(app)
 
     async def health(request: web.Request) -> web.Response:
         return web.Response(text="OK\n")

@@ -123,7 +123,9 @@ async def test_brewery_colibri2_health_and_rest(prosody):
             async with http.get(f"{base}/colibri/drain") as response:
                 assert (await response.json()) == {"drain": True}
             async with http.get(f"{base}/metrics") as response:
-                assert "jitsi_conferences 1" in await response.text()
+                text = await response.text()
+                assert "jitsi_conferences 1" in text
+                assert "jitsi_py_event_loop_lag_seconds " in text and "jitsi_py_asyncio_tasks " in text
             async with http.post(f"{base}/colibri/shutdown", json={"graceful-shutdown": True}) as response:
                 assert response.status == 404  # SHUTDOWN_REST_ENABLED is off
 

@@ -148,7 +148,9 @@ async def test_rest_health_and_metrics(xmpp_server, focus):
             async with http.get(f"http://127.0.0.1:{port}/about/health") as response:
                 assert response.status == 200 and await response.text() == "OK"
             async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
-                assert "jicofo_bridges 1.0" in await response.text()
+                text = await response.text()
+                assert "jicofo_bridges 1.0" in text
+                assert "jitsi_py_event_loop_lag_seconds " in text and "jitsi_py_asyncio_tasks " in text
             async with http.get(f"http://127.0.0.1:{port}/stats") as response:
                 assert (await response.json())["bridges"] == 1
             await bridge.client.disconnect(wait=0.1)

@@ -50,6 +50,9 @@ async def test_https_with_self_signed_certificate_then_clean_stop(tmp_path):
             assert "config.fromCustom = true;" in await r.text()
         async with session.get(f"http://127.0.0.1:{http}/room") as r:
             assert r.status == 200
+        async with session.get(f"http://127.0.0.1:{http}/metrics") as r:
+            text = await r.text()
+            assert "jitsi_py_event_loop_lag_seconds " in text and "jitsi_py_asyncio_tasks " in text
     # Made once: a restart keeps the pair already in CONFIG (or the one an operator put there).
     cert = (tmp_path / "web" / "keys" / "cert.crt").read_bytes()
     task.cancel()

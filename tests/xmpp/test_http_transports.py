@@ -234,6 +234,7 @@ async def test_metrics_count_sessions_errors_and_auth_failures(server):
     assert 'xmpp_sessions{transport="websocket"} 1.0' in text
     assert 'xmpp_auth_failures_total{condition="not-authorized"}' in text
     assert "xmpp_stanzas_in_total" in text and "xmpp_stream_errors_total" in text
+    assert "jitsi_py_event_loop_lag_seconds " in text and "jitsi_py_asyncio_tasks " in text
     await ws.close()
 
 
