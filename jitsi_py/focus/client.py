@@ -199,6 +199,8 @@ class Focus:
         presence.send()
 
     def _on_presence(self, presence: slixmpp.Presence) -> None:
+        if self.stopping:
+            return  # bridges and occupants leaving as the deployment stops: nothing left to act on
         sender = presence["from"]
         if sender.bare == self.brewery.jid:
             self.brewery.presence(sender.resource, presence.xml)
