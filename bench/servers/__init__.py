@@ -7,7 +7,7 @@ loopback only, no TLS, no rate limits. Only the configuration language differs.
 
 from __future__ import annotations
 
-from .base import AUTH, BREWERY, DOMAIN, FOCUS, INTERNAL_MUC, MUC, Server, ServerFailed
+from .base import AUTH, BREWERY, DOMAIN, FOCUS, INTERNAL_MUC, MUC, Server, ServerFailed, logs_in
 from .ejabberd import Ejabberd
 from .ours import Ours
 from .prosody import Prosody
@@ -15,4 +15,4 @@ from .prosody import Prosody
 ANCHORS = {"prosody": Prosody, "ejabberd": Ejabberd}
 
 __all__ = ["ANCHORS", "AUTH", "BREWERY", "DOMAIN", "INTERNAL_MUC", "FOCUS", "MUC", "Ejabberd", "Ours", "Prosody",
-           "Server", "ServerFailed"]
+           "Server", "ServerFailed", "logs_in"]

@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
+import aiohttp
+
 from ..procstat import Sampler
+from ..xmpp_client import Client
 
 DOMAIN = "meet.jitsi"
 MUC = "muc.meet.jitsi"
@@ -20,6 +23,18 @@ INTERNAL_MUC = "internal-muc.meet.jitsi"
 BREWERY = f"jvbbrewery@{INTERNAL_MUC}"
 READY_TIMEOUT = 40.0
 STOP_TIMEOUT = 5.0
+
+
+async def logs_in(http: aiohttp.ClientSession, server: Server, transport: str, *, focus: bool) -> None:
+    """What "ready" means to a workload: a login over ``transport`` and, when ``focus``, a conference
+    request the focus answers."""
+    client = Client(http, transport, server.url(transport), DOMAIN)
+    try:
+        await client.login()
+        if focus:
+            await client.conference_request(FOCUS, f"bench-probe@{MUC}")
+    finally:
+        await client.close()
 
 
 class ServerFailed(RuntimeError):

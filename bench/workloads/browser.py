@@ -16,9 +16,8 @@ import aiohttp
 
 from .. import harness, plots
 from ..progress import Progress
-from ..servers import DOMAIN, FOCUS, MUC, Ours, Server, ServerFailed
+from ..servers import Ours, Server, ServerFailed, logs_in
 from ..stats import summary
-from ..xmpp_client import Client
 
 CHROMIUM = "/usr/bin/chromium"
 MEETING_READY = "[data-testid='meeting-page']"  # our client's meeting page
@@ -101,12 +100,7 @@ async def stack_ready(server: Server) -> None:
         async with http.get(server.public_url + "/", ssl=insecure) as page:
             if page.status != 200:
                 raise OSError(f"web answered {page.status}")
-        client = Client(http, "tcp", server.url("tcp"), DOMAIN)
-        try:
-            await client.login()
-            await client.conference_request(FOCUS, f"bench-probe@{MUC}")
-        finally:
-            await client.close()
+        await logs_in(http, server, "tcp", focus=True)
 
 
 async def open_room(browser, url: str):

@@ -22,9 +22,8 @@ import aiohttp
 from .. import harness, plots
 from ..participant import Participant
 from ..progress import Progress
-from ..servers import DOMAIN, FOCUS, MUC, Ours, Server, ServerFailed
+from ..servers import MUC, Ours, Server, ServerFailed, logs_in
 from ..stats import summary
-from ..xmpp_client import Client
 
 TICK = 0.02
 MEDIA_TIMEOUT = 30.0
@@ -82,12 +81,7 @@ async def whole_stack(args, http: aiohttp.ClientSession, root: Path, figures: di
     spare: Ours | None = None
 
     async def focus_answers(server: Server) -> None:
-        client = Client(http, args.transport, server.url(args.transport), DOMAIN)
-        try:
-            await client.login()
-            await client.conference_request(FOCUS, f"bench-probe@{MUC}")
-        finally:
-            await client.close()
+        await logs_in(http, server, args.transport, focus=True)
 
     participants: list[Participant] = []
     try:

@@ -35,9 +35,8 @@ import aiohttp
 
 from .. import harness, plots
 from ..participant import Participant
-from ..servers import DOMAIN, FOCUS, MUC, Ours, Server, ServerFailed
+from ..servers import MUC, Ours, Server, ServerFailed, logs_in
 from ..stats import percentile, summary
-from ..xmpp_client import Client
 
 SERVICES = ("xmpp", "focus", "bridge", "web")
 TICK = 0.02
@@ -80,15 +79,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-every", type=float, default=5.0, help="seconds between samples (default %(default)s)")
     parser.add_argument("--settle", type=float, default=45.0,
                         help="seconds allowed for fds and tasks to come back once everyone left (default %(default)s)")
-    parser.add_argument("--max-rss-growth", type=float, default=0.20,
+    parser.add_argument("--max-rss-growth", type=float, default=Bounds.rss_growth,
                         help="RSS growth allowed, as a fraction of the first fifth's median (default %(default)s)")
-    parser.add_argument("--max-rss-growth-mb", type=float, default=20.0,
+    parser.add_argument("--max-rss-growth-mb", type=float, default=Bounds.rss_growth_mb,
                         help="RSS growth allowed on top of the fraction, MB (default %(default)s)")
-    parser.add_argument("--max-fd-growth", type=int, default=10,
+    parser.add_argument("--max-fd-growth", type=int, default=Bounds.fd_growth,
                         help="open fds allowed above the baseline once everyone left (default %(default)s)")
-    parser.add_argument("--max-task-growth", type=int, default=20,
+    parser.add_argument("--max-task-growth", type=int, default=Bounds.task_growth,
                         help="asyncio tasks allowed above the baseline once everyone left (default %(default)s)")
-    parser.add_argument("--max-loop-lag", type=float, default=0.1,
+    parser.add_argument("--max-loop-lag", type=float, default=Bounds.loop_lag,
                         help="p99 of the event-loop lag under load, seconds (default %(default)s)")
     harness.add_common(parser, timeout=0, ceiling="0: the soak's length plus the settling and a margin")
 
@@ -426,12 +425,7 @@ async def soak(args, bounds: Bounds, stack: Ours, http: aiohttp.ClientSession, s
                result: dict, samples: list[dict]) -> None:
     async def every_service_answers(server: Server) -> None:
         """The focus answers a conference request, and each service its /metrics."""
-        client = Client(http, "websocket", server.url("websocket"), DOMAIN)
-        try:
-            await client.login()
-            await client.conference_request(FOCUS, f"soak-probe@{MUC}")
-        finally:
-            await client.close()
+        await logs_in(http, server, "websocket", focus=True)
         for url in metrics_urls(stack).values():
             async with scraper.get(url) as response:
                 response.raise_for_status()

@@ -18,7 +18,7 @@ import aiohttp
 
 from .. import harness, plots
 from ..progress import Progress
-from ..servers import ANCHORS, DOMAIN, FOCUS, MUC, Ours, Server, ServerFailed
+from ..servers import ANCHORS, DOMAIN, FOCUS, MUC, Ours, Server, ServerFailed, logs_in
 from ..stats import ratio, summary
 from ..xmpp_client import Client, XmppError
 
@@ -148,13 +148,7 @@ def merge_usage(before: dict | None, usage: dict) -> dict:
 async def run_on(args: argparse.Namespace, http: aiohttp.ClientSession, server: Server, tally: Tally) -> dict:
     """One round on one server; its CPU and memory use."""
     async def probe(server: Server) -> None:
-        client = Client(http, args.transport, server.url(args.transport), DOMAIN)
-        try:
-            await client.login()
-            if args.focus:  # ready means the focus answers too
-                await client.conference_request(FOCUS, f"bench-probe@{MUC}")
-        finally:
-            await client.close()
+        await logs_in(http, server, args.transport, focus=args.focus)  # with --focus, it answers too
 
     try:
         await server.start(probe)
