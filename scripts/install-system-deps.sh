@@ -2,7 +2,9 @@
 # System packages the tests and the bench need: real peers (Prosody, ejabberd, slapd, coturn) and a
 # real browser (Chromium). Runs apt as root; otherwise names what to install and fails.
 set -euo pipefail
-PACKAGES=(chromium chromium-driver prosody ejabberd slapd ldap-utils coturn pebble openssl curl iproute2)
+PACKAGES=(chromium chromium-driver prosody ejabberd slapd ldap-utils coturn pebble openssl curl iproute2
+  # recording, SIP and transcription: an RTMP server, ffprobe, a SIP phone and registrar, speech
+  nginx-light libnginx-mod-rtmp ffmpeg baresip kamailio espeak-ng janus)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -32,7 +34,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 [ "$created_policy" = 1 ] && rm -f "$policy"
 # Stop any daemon a postinst started regardless, so the loopback ports are ours.
-for svc in prosody ejabberd slapd coturn; do
+for svc in prosody ejabberd slapd coturn nginx kamailio janus; do
   pkill -x "$svc" 2>/dev/null || true
 done
 pkill -f 'beam.smp.*ejabberd' 2>/dev/null || true

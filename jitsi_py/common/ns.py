@@ -59,6 +59,11 @@ JINGLE_GROUPING = "urn:xmpp:jingle:apps:grouping:0"  # XEP-0338
 JINGLE_DTLS_SCTP = "urn:xmpp:jingle:transports:dtls-sctp:1"  # XEP-0343
 COLIBRI2 = "jitsi:colibri2"
 JITSI_ETHERPAD = "http://jitsi.org/jitmeet/etherpad"
+JIBRI = "http://jitsi.org/protocol/jibri"  # recorder IQs, brewery status, the focus's recording status
+JIBRI_CALL_STATE = "http://jitsi.org/protocol/jibri/call_state"
+JITSI_HEALTH_STATUS = "http://jitsi.org/protocol/health"  # <health-status> in a recorder's brewery presence
+RAYO = "urn:xmpp:rayo:1"  # dial-out to a SIP gateway
+JIGASI_INITIATOR = "http://jitsi.org/protocol/jigasi"
 
 
 def tag(namespace: str, local: str) -> str:
