@@ -19,10 +19,10 @@ from playwright.async_api import async_playwright
 from jitsi_py.settings import Settings
 from jitsi_py.xmpp.accounts import AccountStore, store_path
 
+from ..support.stack import our_stack
 from ..xmpp.auth.conftest import SUFFIX, slapd  # noqa: F401 (slapd is a fixture)
 from .conftest import free_port
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
-from .test_stack import our_stack
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 

@@ -15,9 +15,9 @@ from contextlib import asynccontextmanager
 import pytest
 from playwright.async_api import async_playwright
 
+from ..support.stack import our_stack
 from .test_auth_flow import log_in, register
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
-from .test_stack import our_stack
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 

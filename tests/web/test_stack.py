@@ -8,78 +8,14 @@ is the moderator.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 
 import pytest
 from playwright.async_api import async_playwright
 
-from jitsi_py.bridge.service import run as run_bridge
-from jitsi_py.focus.service import run as run_focus
-from jitsi_py.settings import Settings
-from jitsi_py.web.service import run as run_web
-from jitsi_py.xmpp.service import run as run_xmpp
-
-from .conftest import free_port
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
+from ..support.stack import join_browser, our_stack
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
-
-
-async def _port_open(port: int) -> None:
-    for _ in range(300):
-        with contextlib.suppress(OSError):
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.asynccontextmanager
-async def our_stack(tmp_path, bridge: bool = False, **env: str):
-    https, c2s, http = free_port(), free_port(), free_port()
-    settings = Settings.from_values({
-        "CONFIG": str(tmp_path / "cfg"), "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(c2s),
-        "PROSODY_HTTP_PORT": str(http), "PROSODY_COMPONENT_PORT": str(free_port()),
-        "PROSODY_INTERFACES": "127.0.0.1", "JICOFO_AUTH_PASSWORD": "focus-secret",
-        "JVB_AUTH_PASSWORD": "jvb-secret", "JICOFO_REST_PORT": str(free_port()),
-        "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{http}", "HTTP_PORT": str(free_port()),
-        "HTTPS_PORT": str(https), "JITSI_PY_WEB_INTERFACES": "127.0.0.1",
-        "PUBLIC_URL": f"https://127.0.0.1:{https}", "JVB_PORT": str(free_udp_port()),
-        "JVB_COLIBRI_PORT": str(free_port()), "JVB_DISABLE_STUN": "1", "JVB_ADVERTISE_IPS": "127.0.0.1", **env,
-    })
-    services = [asyncio.ensure_future(run_xmpp(settings))]
-    try:
-        await _port_open(c2s)
-        services += [asyncio.ensure_future(run(settings)) for run in (run_focus, run_web)]
-        if bridge:
-            services.append(asyncio.ensure_future(run_bridge(settings)))
-        await _port_open(https)
-        yield f"https://127.0.0.1:{https}"
-    finally:
-        for task in services:
-            task.cancel()
-        await asyncio.gather(*services, return_exceptions=True)
-
-
-async def _join(browser, base: str, name: str, path: str = "/standup"):
-    context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
-    context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
-    page = await context.new_page()
-    page.problems = []
-    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
-    page.on("console", lambda msg: msg.type in ("error", "warning") and page.problems.append(f"{msg.type}: {msg.text}"))
-    await page.goto(base + path)
-    await page.get_by_test_id("prejoin-name").fill(name)
-    await page.get_by_test_id("prejoin-join").click()
-    return page
 
 
 @pytest.mark.parametrize("transport", ["websocket", "bosh"])
@@ -90,7 +26,7 @@ async def test_two_browsers_meet_on_our_xmpp_server_and_focus(tmp_path, transpor
         try:
             pages = []
             for name in ("Alice", "Bob"):
-                page = await _join(browser, base, name)
+                page = await join_browser(browser, base, name)
                 await page.wait_for_function("window.jitsiPy?.view?.conference?.role")
                 pages.append(page)
             alice, bob = pages
@@ -127,12 +63,12 @@ async def test_lobby_knock_admit_and_deny_on_our_xmpp_server(tmp_path):
     async with our_stack(tmp_path) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            alice = await _join(browser, base, "Alice")
+            alice = await join_browser(browser, base, "Alice")
             await alice.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
             await alice.get_by_test_id("toolbar-participants-pane").click()
             await alice.get_by_test_id("toggle-lobby").click()
             await alice.wait_for_function("window.jitsiPy.view.conference.roomInfo?.lobby === true")
-            bob = await _join(browser, base, "Bob")
+            bob = await join_browser(browser, base, "Bob")
             await bob.wait_for_selector("[data-testid=meeting-page][data-lobby=waiting]")
             assert "wait until a moderator" in await bob.get_by_test_id("connection-status").inner_text()
             knock = alice.get_by_test_id("lobby-knock").filter(has_text="Bob")
@@ -140,7 +76,7 @@ async def test_lobby_knock_admit_and_deny_on_our_xmpp_server(tmp_path):
             await knock.get_by_test_id("lobby-admit").click()
             await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for()
             await bob.wait_for_function("window.jitsiPy?.view?.conference?.role === 'participant'")
-            carol = await _join(browser, base, "Carol")
+            carol = await join_browser(browser, base, "Carol")
             knock = alice.get_by_test_id("lobby-knock").filter(has_text="Carol")
             await knock.wait_for()
             await knock.get_by_test_id("lobby-deny").click()
@@ -156,7 +92,7 @@ async def test_tenants_keep_rooms_apart(tmp_path):
         try:
             people = {}
             for name, path in (("Ann", "/acme/standup"), ("Ben", "/acme/standup"), ("Cat", "/other/standup")):
-                people[name] = page = await _join(browser, base, name, path)
+                people[name] = page = await join_browser(browser, base, name, path)
                 await page.wait_for_function("window.jitsiPy?.view?.conference?.role")
             room_jid = await people["Ann"].evaluate("window.jitsiPy.view.conference.roomJid")
             assert room_jid == "standup@muc.acme.meet.jitsi"
@@ -193,8 +129,8 @@ async def test_two_browsers_see_each_other_through_our_focus_and_bridge(tmp_path
     async with our_stack(tmp_path, bridge=True) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            alice = await _join(browser, base, "Alice")
-            bob = await _join(browser, base, "Bob")
+            alice = await join_browser(browser, base, "Alice")
+            bob = await join_browser(browser, base, "Bob")
             states = {}
             for name, page in (("Alice", alice), ("Bob", bob)):
                 await page.wait_for_function(
@@ -228,10 +164,10 @@ async def test_three_people_mute_screen_share_and_leave_on_our_stack(tmp_path):
     async with our_stack(tmp_path, bridge=True) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            alice = await _join(browser, base, "Alice")
-            bob = await _join(browser, base, "Bob")
+            alice = await join_browser(browser, base, "Alice")
+            bob = await join_browser(browser, base, "Bob")
             started = asyncio.get_running_loop().time()
-            carol = await _join(browser, base, "Carol")
+            carol = await join_browser(browser, base, "Carol")
             await carol.wait_for_function(f"({REMOTE_FRAMES})() > 0")
             first_frame = asyncio.get_running_loop().time() - started
             for page in (alice, bob, carol):

@@ -1,0 +1,73 @@
+"""Our whole stack in the test's own event loop, on loopback ports of its own, and a Chromium participant
+in our browser client: the fixture of every test that needs real services end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+
+from jitsi_py.bridge.service import run as run_bridge
+from jitsi_py.focus.service import run as run_focus
+from jitsi_py.settings import Settings
+from jitsi_py.web.service import run as run_web
+from jitsi_py.xmpp.service import run as run_xmpp
+
+from ..web.conftest import free_port
+from ..web.test_browser import LOADED_MACHINE_TIMEOUT_MS
+
+
+async def _port_open(port: int) -> None:
+    for _ in range(300):
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def our_stack(tmp_path, bridge: bool = False, **env: str):
+    https, c2s, http = free_port(), free_port(), free_port()
+    settings = Settings.from_values({
+        "CONFIG": str(tmp_path / "cfg"), "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(c2s),
+        "PROSODY_HTTP_PORT": str(http), "PROSODY_COMPONENT_PORT": str(free_port()),
+        "PROSODY_INTERFACES": "127.0.0.1", "JICOFO_AUTH_PASSWORD": "focus-secret",
+        "JVB_AUTH_PASSWORD": "jvb-secret", "JICOFO_REST_PORT": str(free_port()),
+        "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{http}", "HTTP_PORT": str(free_port()),
+        "HTTPS_PORT": str(https), "JITSI_PY_WEB_INTERFACES": "127.0.0.1",
+        "PUBLIC_URL": f"https://127.0.0.1:{https}", "JVB_PORT": str(free_udp_port()),
+        "JVB_COLIBRI_PORT": str(free_port()), "JVB_DISABLE_STUN": "1", "JVB_ADVERTISE_IPS": "127.0.0.1", **env,
+    })
+    services = [asyncio.ensure_future(run_xmpp(settings))]
+    try:
+        await _port_open(c2s)
+        services += [asyncio.ensure_future(run(settings)) for run in (run_focus, run_web)]
+        if bridge:
+            services.append(asyncio.ensure_future(run_bridge(settings)))
+        await _port_open(https)
+        yield f"https://127.0.0.1:{https}"
+    finally:
+        for task in services:
+            task.cancel()
+        await asyncio.gather(*services, return_exceptions=True)
+
+
+async def join_browser(browser, base: str, name: str, path: str = "/standup"):
+    context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
+    context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
+    page = await context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
+    page.on("console", lambda msg: msg.type in ("error", "warning") and page.problems.append(f"{msg.type}: {msg.text}"))
+    await page.goto(base + path)
+    await page.get_by_test_id("prejoin-name").fill(name)
+    await page.get_by_test_id("prejoin-join").click()
+    return page
