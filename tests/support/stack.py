@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from dataclasses import dataclass
 
 from jitsi_py.bridge.service import run as run_bridge
 from jitsi_py.focus.service import run as run_focus
@@ -33,8 +34,21 @@ def free_udp_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Stack:
+    base: str  # the web client's https URL
+    settings: Settings  # every port and credential the services run with
+
+
 @contextlib.asynccontextmanager
 async def our_stack(tmp_path, bridge: bool = False, **env: str):
+    """Yields the https base URL; :func:`running_stack` for the settings too."""
+    async with running_stack(tmp_path, bridge, **env) as stack:
+        yield stack.base
+
+
+@contextlib.asynccontextmanager
+async def running_stack(tmp_path, bridge: bool = False, **env: str):
     https, c2s, http = free_port(), free_port(), free_port()
     settings = Settings.from_values({
         "CONFIG": str(tmp_path / "cfg"), "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(c2s),
@@ -53,7 +67,7 @@ async def our_stack(tmp_path, bridge: bool = False, **env: str):
         if bridge:
             services.append(asyncio.ensure_future(run_bridge(settings)))
         await _port_open(https)
-        yield f"https://127.0.0.1:{https}"
+        yield Stack(f"https://127.0.0.1:{https}", settings)
     finally:
         for task in services:
             task.cancel()
