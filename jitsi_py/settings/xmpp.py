@@ -121,6 +121,10 @@ class Plugins:
     host_modules: tuple[str, ...] = env("XMPP_MODULES", "", csv)  # the main virtual host
     muc_modules: tuple[str, ...] = env("XMPP_MUC_MODULES", "", csv)  # the conference MUC
     internal_muc_modules: tuple[str, ...] = env("XMPP_INTERNAL_MUC_MODULES", "", csv)  # the internal MUC
+    lobby_muc_modules: tuple[str, ...] = env("XMPP_LOBBY_MUC_MODULES", "", csv)  # the lobby MUC
+    breakout_muc_modules: tuple[str, ...] = env("XMPP_BREAKOUT_MUC_MODULES", "", csv)  # the breakout MUC
+    # Upstream's speakerstats component serves the conference MUC: its plugins attach to that MUC.
+    speakerstats_modules: tuple[str, ...] = env("XMPP_SPEAKERSTATS_MODULES", "", csv)
     global_modules: tuple[str, ...] = env("GLOBAL_MODULES", "", csv)  # the whole server
     # Lua text Prosody appends to its config: read only to say it is ignored.
     global_config: str | None = env("GLOBAL_CONFIG", None, text)

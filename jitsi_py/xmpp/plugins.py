@@ -1,7 +1,8 @@
 """Custom plugins: Python modules an operator drops into ``CONFIG/prosody/prosody-plugins-custom``.
 
 docker-jitsi-meet's Prosody loads the extra modules named by ``GLOBAL_MODULES``, ``XMPP_MODULES``,
-``XMPP_MUC_MODULES`` and ``XMPP_INTERNAL_MUC_MODULES`` from that directory; we load ``<name>.py``
+``XMPP_MUC_MODULES``, ``XMPP_INTERNAL_MUC_MODULES``, ``XMPP_LOBBY_MUC_MODULES``,
+``XMPP_BREAKOUT_MUC_MODULES`` and ``XMPP_SPEAKERSTATS_MODULES`` from that directory; we load ``<name>.py``
 from it, whose ``setup(ctx: PluginContext)`` attaches to the host the variable names, through the
 same hooks and handler tables the built-in room modules use. The API, the hooks and an example are
 in docs/plugins.md.
@@ -51,14 +52,19 @@ BUILT_IN = frozenset({
 })
 
 
+MUC_VARIABLES = frozenset({"XMPP_LOBBY_MUC_MODULES", "XMPP_BREAKOUT_MUC_MODULES"})
+
+
 @dataclass
 class PluginContext:
     """What a plugin's ``setup`` is given: the host it was named for and the means to attach to it.
 
-    ``muc`` is the MUC service of ``XMPP_MUC_MODULES`` (the conference MUC) or of
-    ``XMPP_INTERNAL_MUC_MODULES`` (the internal MUC), None for the server-wide ``XMPP_MODULES`` and
-    ``GLOBAL_MODULES``. ``rooms`` is what every built-in room module gets (every MUC host, the
-    settings, helpers to find occupants and send JSON messages).
+    ``muc`` is the MUC service the variable names: the conference MUC for ``XMPP_MUC_MODULES`` and
+    ``XMPP_SPEAKERSTATS_MODULES`` (upstream's speakerstats component serves that MUC), the internal,
+    lobby or breakout MUC for ``XMPP_INTERNAL_MUC_MODULES``, ``XMPP_LOBBY_MUC_MODULES``,
+    ``XMPP_BREAKOUT_MUC_MODULES``; None for the server-wide ``XMPP_MODULES`` and ``GLOBAL_MODULES``.
+    ``rooms`` is what every built-in room module gets (every MUC host, the settings, helpers to find
+    occupants and send JSON messages).
     """
 
     name: str
@@ -101,14 +107,21 @@ def load_plugins(rooms: RoomContext, server_iq: ServerIqRegistry | None) -> None
     directory = settings.common.config_dir / PLUGIN_DIR
     if plugins.global_config and plugins.global_config.strip():
         logger.warning("GLOBAL_CONFIG is Prosody (Lua) configuration: jitsi-py does not read it, ignored")
-    targets: tuple[tuple[str, tuple[str, ...], MucService | None], ...] = (
+    targets: tuple[tuple[str, tuple[str, ...], MucService | None], ...] = (  # (variable, names, host)
         ("GLOBAL_MODULES", plugins.global_modules, None),
         ("XMPP_MODULES", plugins.host_modules, None),
         ("XMPP_MUC_MODULES", plugins.muc_modules, rooms.conference),
         ("XMPP_INTERNAL_MUC_MODULES", plugins.internal_muc_modules, rooms.internal),
+        ("XMPP_LOBBY_MUC_MODULES", plugins.lobby_muc_modules, rooms.lobby),
+        ("XMPP_BREAKOUT_MUC_MODULES", plugins.breakout_muc_modules, rooms.breakout),
+        ("XMPP_SPEAKERSTATS_MODULES", plugins.speakerstats_modules, rooms.conference),
     )
     loaded: dict[Path, ModuleType] = {}
     for variable, names, muc in targets:
+        if names and muc is None and variable in MUC_VARIABLES:
+            logger.warning("%s: the MUC it names is off (lobby or breakout rooms disabled): %s not loaded",
+                           variable, ", ".join(names))
+            continue
         for name in names:
             path = directory / f"{name}.py"
             if not path.is_file():

@@ -169,3 +169,21 @@ def test_the_plugin_docs_list_every_hook():
     hooks_section = (ROOT / "docs" / "plugins.md").read_text().partition("## 3. The hooks")[2].partition("## 4.")[0]
     documented = set(re.findall(r"^\| `([A-Z_]+)` \|", hooks_section, re.MULTILINE))
     assert documented == {hook.name for hook in Hook}
+
+
+def test_lobby_breakout_and_speakerstats_plugins_attach_to_their_mucs(tmp_path):
+    (plugin_dir(tmp_path) / "where.py").write_text(
+        "SEEN = []\ndef setup(ctx):\n    SEEN.append((ctx.variable, ctx.muc.domain))\n")
+    build(tmp_path, XMPP_LOBBY_MUC_MODULES="where", XMPP_BREAKOUT_MUC_MODULES="where",
+          XMPP_SPEAKERSTATS_MODULES="where", ENABLE_LOBBY="1", ENABLE_BREAKOUT_ROOMS="1")
+    assert sys.modules["jitsi_py_plugins.where"].SEEN == [
+        ("XMPP_LOBBY_MUC_MODULES", "lobby.meet.jitsi"), ("XMPP_BREAKOUT_MUC_MODULES", "breakout.meet.jitsi"),
+        ("XMPP_SPEAKERSTATS_MODULES", "muc.meet.jitsi")]
+
+
+def test_plugins_for_a_muc_that_is_off_are_named_in_one_warning(tmp_path, caplog):
+    (plugin_dir(tmp_path) / "lobbyonly.py").write_text("def setup(ctx):\n    raise AssertionError('set up')\n")
+    with caplog.at_level(logging.WARNING, logger="jitsi_py.xmpp.plugins"):
+        build(tmp_path, XMPP_LOBBY_MUC_MODULES="lobbyonly", ENABLE_LOBBY="0")
+    assert [r.getMessage() for r in caplog.records] == [
+        "XMPP_LOBBY_MUC_MODULES: the MUC it names is off (lobby or breakout rooms disabled): lobbyonly not loaded"]
