@@ -48,8 +48,8 @@ class Jwt:
     )
     # The room-side module; only upstream's "token_verification" exists here.
     token_auth_module: str = env("JWT_TOKEN_AUTH_MODULE", "token_verification", text)
-    # Upstream parity, 2026: docker writes it as Prosody's allowner_issuers (muc_allowners' issuer
-    # list); read here, and reported at start as having no effect (see XmppServer.upstream_warnings).
+    # Upstream parity, 2026: docker writes it as Prosody's allowner_issuers, the issuers whose
+    # tokens muc_allowners makes owners (xmpp/rooms/allowners.py).
     allowner_issuers: tuple[str, ...] = env("JWT_ACCEPTED_ALLOWNER_ISSUERS", "", csv)
     leeway: float = env("JITSI_PY_JWT_LEEWAY", "30", duration)
     key_fetch_timeout: float = env("JITSI_PY_JWT_KEY_FETCH_TIMEOUT", "10", duration)

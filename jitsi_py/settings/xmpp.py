@@ -167,9 +167,14 @@ class XmppServer:
     # --- upstream parity: what docker-jitsi-meet configures and this server does not do ------------
     def upstream_warnings(self, auth_enabled: bool) -> list[str]:
         """Warnings for the start log, so that no upstream setting is silently ignored."""
-        backends = self.auth_backends
-        if auth_enabled and backends.type in ("jwt", "hybrid_matrix_token") and backends.jwt.allowner_issuers:
-            return ["JWT_ACCEPTED_ALLOWNER_ISSUERS is set: upstream hands it to Prosody as allowner_issuers "
-                    "(muc_allowners), which jitsi-py does not have; it has no effect here, owners are as the "
-                    "focus elects them"]
+        if self.allowner_issuers(auth_enabled) and "muc_allowners" not in self.plugins.muc_modules:
+            return ["JWT_ACCEPTED_ALLOWNER_ISSUERS is set but XMPP_MUC_MODULES does not name muc_allowners: "
+                    "as upstream, it has no effect then"]
         return []
+
+    def allowner_issuers(self, auth_enabled: bool) -> frozenset[str]:
+        """What muc_allowners gets: upstream's template writes the issuers only for token logins."""
+        backends = self.auth_backends
+        if auth_enabled and backends.type in ("jwt", "hybrid_matrix_token"):
+            return frozenset(backends.jwt.allowner_issuers)
+        return frozenset()

@@ -45,7 +45,7 @@ BUILT_IN = frozenset({
     # Jitsi's prosody-plugins: the room modules (xmpp/rooms/) and the MUC's own rules
     "av_moderation", "av_moderation_component", "client_proxy", "conference_duration",
     "conference_duration_component", "end_conference", "matrix_affiliation", "matrix_lobby_bypass",
-    "muc_breakout_rooms", "muc_domain_mapper", "muc_hide_all", "muc_lobby_rooms", "muc_max_occupants",
+    "muc_allowners", "muc_breakout_rooms", "muc_domain_mapper", "muc_hide_all", "muc_lobby_rooms", "muc_max_occupants",
     "muc_meeting_id", "muc_password_whitelist", "muc_rate_limit", "polls", "polls_component",
     "presence_identity", "reservations", "room_metadata", "room_metadata_component", "speakerstats",
     "speakerstats_component", "token_verification",

@@ -32,11 +32,15 @@ def test_allowner_issuers_read_and_reported_as_upstream_warnings():
            "JWT_ACCEPTED_ALLOWNER_ISSUERS": "portal, ,admin-portal"}
     s = Settings.from_values(jwt)
     assert s.xmpp.auth_backends.jwt.allowner_issuers == ("portal", "admin-portal")
+    assert s.xmpp.allowner_issuers(True) == {"portal", "admin-portal"}
     [warning] = s.xmpp.upstream_warnings(s.common.auth.enabled)
-    assert warning.startswith("JWT_ACCEPTED_ALLOWNER_ISSUERS is set") and "no effect" in warning
+    assert warning.startswith("JWT_ACCEPTED_ALLOWNER_ISSUERS is set but XMPP_MUC_MODULES does not name muc_allowners")
+    loaded = Settings.from_values({**jwt, "XMPP_MUC_MODULES": "muc_allowners"})
+    assert loaded.xmpp.upstream_warnings(True) == []
     # as upstream's template: only with authentication by token
     internal = Settings.from_values({**jwt, "AUTH_TYPE": "internal"})
     assert internal.xmpp.upstream_warnings(internal.common.auth.enabled) == []
+    assert internal.xmpp.allowner_issuers(True) == frozenset()
     assert Settings.from_values({}).xmpp.upstream_warnings(False) == []
 
 

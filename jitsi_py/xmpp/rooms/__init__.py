@@ -127,6 +127,7 @@ class JitsiComponent:
 def module_list() -> tuple[ModuleType, ...]:
     """The room modules in load order (imported lazily: they import the MUC service)."""
     from . import (
+        allowners,
         av_moderation,
         breakout_rooms,
         client_proxy,
@@ -147,6 +148,6 @@ def module_list() -> tuple[ModuleType, ...]:
     )
     return (
         meeting_id, conference_duration, token_verification, presence_identity, password_whitelist,
-        matrix_lobby_bypass, lobby, matrix_affiliation, max_occupants, metadata, breakout_rooms, av_moderation,
-        end_conference, speakerstats, polls, client_proxy, reservations,
+        matrix_lobby_bypass, lobby, matrix_affiliation, allowners, max_occupants, metadata, breakout_rooms,
+        av_moderation, end_conference, speakerstats, polls, client_proxy, reservations,
     )
