@@ -31,9 +31,12 @@ from aiortc.rtcicetransport import RTCIceCandidate, RTCIceParameters
 
 from jitsi_py.common.stanzas.jingle import Candidate, Fingerprint, IceTransport
 
-# The bench sends to loopback only: aioice would gather every non-loopback host address instead.
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+# The bench stays on this host: loopback, or (towards Janus, which gathers on an interface's address
+# only) the address of the bench's own network namespace; aioice would gather every host address.
+HOST_ADDRESSES = ["127.0.0.1"]
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(HOST_ADDRESSES)
 
+LOOPBACK = ("127.0.0.1", "::1")
 AUDIO_PT = 111
 VIDEO_PT = 100
 AUDIO_LEVEL_EXT = 1
@@ -45,6 +48,21 @@ AUDIO_PPS = 50
 VIDEO_FPS = 30
 # packets per second of the three simulcast layers (180p, 360p, 720p), as a browser sends them
 SIMULCAST_PPS = (15, 45, 150)
+SIMULCAST_SIZES = ((320, 180), (640, 360), (1280, 720))
+
+
+def _vp8_start(keyframe: bool, size: tuple[int, int]) -> bytes:
+    """The first bytes of a frame's first packet: the RFC 7741 payload descriptor (S bit, partition
+    0), then the VP8 frame tag (P bit clear on a key frame, show_frame set) and, on a key frame, the
+    start code and the frame size, as an encoder writes them (Janus reads the start code)."""
+    if not keyframe:
+        return bytes((0x10, 0x11, 0, 0))
+    width, height = size
+    return bytes((0x10, 0x10, 0, 0, 0x9D, 0x01, 0x2A)) + struct.pack("<HH", width, height)
+
+
+VP8_STARTS = tuple((_vp8_start(True, size), _vp8_start(False, size)) for size in SIMULCAST_SIZES)
+VP8_CONTINUATION = bytes((0x00,))
 KEYFRAME_EVERY = 2.0  # seconds
 DECRYPT_EVERY = 8  # received RTP packets per one decrypted (the rest are counted from the header)
 RTCP_PSFB, PLI, FIR = 206, 1, 4
@@ -146,7 +164,8 @@ class MediaEndpoint:
     """One participant's media: gather, then `connect` with the bridge's transport, then send."""
 
     def __init__(self, publication: Publication, ice_controlling: bool = False):
-        """`ice_controlling` only to pair two endpoints without a bridge (the engine's own test)."""
+        """`ice_controlling` for an endpoint that offers (a Janus publisher), or to pair two endpoints
+        without a server (the engine's own test)."""
         self.publication = publication
         self.gatherer = RTCIceGatherer()
         self.gatherer._connection.ice_controlling = ice_controlling
@@ -160,6 +179,7 @@ class MediaEndpoint:
         self._ts = {ssrc: random.randrange(1 << 32) for ssrc in self._seq}
         self._video_credit = [0.0, 0.0, 0.0]
         self._next_keyframe = 0.0
+        self._keyframe_owed = [True, True, True]
         self.talking = True
         self.channel = None
         self._channel_reader: asyncio.Task | None = None
@@ -170,14 +190,18 @@ class MediaEndpoint:
     def local_transport(self) -> IceTransport:
         return local_ice_transport(self.gatherer, self.certificate)
 
-    async def connect(self, remote: IceTransport, timeout: float = 20.0) -> None:
-        """ICE as the controlled agent (the bridge controls), then DTLS as client, as browsers do;
-        the DTLS role follows the ICE role."""
+    async def connect(self, remote: IceTransport, timeout: float = 20.0, dtls_role: str = "client",
+                      reachable: tuple[str, ...] = LOOPBACK) -> None:
+        """ICE in the role the endpoint was made with (controlled towards the bridge, which
+        controls), then DTLS as `dtls_role`: the client towards the bridge, as browsers are; what
+        the SDP answer's setup says towards Janus. Only candidates on `reachable` addresses (this
+        host's) are tried."""
         if not remote.ufrag or not remote.pwd or not remote.fingerprints:
             raise ValueError("the bridge's transport lacks ufrag, pwd or fingerprint")
-        loopback = [c for c in remote.candidates if c.protocol == "udp" and c.ip in ("127.0.0.1", "::1")]
+        loopback = [c for c in remote.candidates if c.protocol == "udp" and c.ip in reachable]
         if not loopback:
-            raise ValueError("the bridge offers no loopback UDP candidate (the bench sends to loopback only)")
+            raise ValueError(f"the server offers no UDP candidate on {', '.join(reachable)} "
+                             "(the bench stays on this host)")
         for c in loopback:
             await self.ice.addRemoteCandidate(RTCIceCandidate(
                 component=c.component, foundation=c.foundation, ip=c.ip, port=c.port, priority=c.priority,
@@ -188,7 +212,7 @@ class MediaEndpoint:
                                timeout)
         fingerprints = [RTCDtlsFingerprint(algorithm=f.hash, value=f.value) for f in remote.fingerprints]
         self._receive_rtp_directly()
-        await asyncio.wait_for(self.dtls.start(RTCDtlsParameters(fingerprints=fingerprints, role="client")), timeout)
+        await asyncio.wait_for(self.dtls.start(RTCDtlsParameters(fingerprints=fingerprints, role=dtls_role)), timeout)
 
     def _receive_rtp_directly(self) -> None:
         """Count RTP as it comes off the socket (see the module's docstring); STUN, DTLS and RTCP
@@ -268,18 +292,21 @@ class MediaEndpoint:
                 await send(self._packet(pub.audio_ssrc, AUDIO_PT, AUDIO_PAYLOAD, True, 960, AUDIO_LEVEL))
                 self.sent += 1
                 self.sent_audio += 1
-        keyframe = now >= self._next_keyframe or self.dtls.keyframe_wanted
-        if keyframe:
+        if now >= self._next_keyframe or self.dtls.keyframe_wanted:
+            # every layer owes a key frame, sent with its next frame: a low layer may have no packet
+            # in this tick, and a receiver switching to it waits for its key frame
             self.dtls.keyframe_wanted = False
             self._next_keyframe = now + KEYFRAME_EVERY
+            self._keyframe_owed = [True, True, True]
+        owed = self._keyframe_owed
         for layer, pps in enumerate(SIMULCAST_PPS):
             self._video_credit[layer] += pps * dt
             packets = int(self._video_credit[layer])
             self._video_credit[layer] -= packets
+            if packets:
+                keyframe, owed[layer] = owed[layer], False
             for n in range(packets):
-                # VP8 payload descriptor (S bit on the first packet) and a key/delta frame tag
-                first = n == 0
-                descriptor = bytes((0x10 if first else 0x00, 0x00 if keyframe and first else 0x01, 0, 0))
+                descriptor = VP8_STARTS[layer][0 if keyframe else 1] if n == 0 else VP8_CONTINUATION
                 await send(self._packet(pub.video_ssrcs[layer], VIDEO_PT, VIDEO_PAYLOAD, n == packets - 1,
                                         90000 // VIDEO_FPS, descriptor=descriptor))
                 self.sent += 1

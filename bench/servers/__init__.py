@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from .base import AUTH, BREWERY, DOMAIN, FOCUS, INTERNAL_MUC, MUC, Server, ServerFailed, logs_in
 from .ejabberd import Ejabberd
+from .janus import Janus
 from .ours import Ours
 from .prosody import Prosody
 
 ANCHORS = {"prosody": Prosody, "ejabberd": Ejabberd}
 
-__all__ = ["ANCHORS", "AUTH", "BREWERY", "DOMAIN", "INTERNAL_MUC", "FOCUS", "MUC", "Ejabberd", "Ours", "Prosody",
-           "Server", "ServerFailed", "logs_in"]
+__all__ = ["ANCHORS", "AUTH", "BREWERY", "DOMAIN", "INTERNAL_MUC", "FOCUS", "MUC", "Ejabberd", "Janus", "Ours",
+           "Prosody", "Server", "ServerFailed", "logs_in"]

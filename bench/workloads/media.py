@@ -7,30 +7,45 @@ publishing and receiving, for `--step-seconds`; N follows `--steps`. Reported pe
 packets/s, loss (sequence gaps), end-to-end latency, bridge CPU per forwarded packet. In the same
 run, the Python ceiling (a tight pylibsrtp protect + sendto loop) is the anchor: the bridge's
 packet rate is printed as a fraction of it, and so is its rate per CPU-second.
+
+``--against janus`` sweeps Debian's Janus (C, libsrtp; its VideoRoom SFU) in the same run with the
+same endpoints, steps and loss limit (:mod:`..janus_client`), and adds the ratios ours/Janus. Janus
+gathers ICE candidates only on an interface's address, never on loopback: the run moves into a
+network namespace of its own (``unshare --net``) holding a veth pair whose address Janus uses;
+traffic to it is local delivery, as loopback's is. bench/README.md says what compares and what not.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
+import sys
 import time
 from pathlib import Path
 
 import aiohttp
 
-from .. import ceiling, harness, plots
+from .. import ceiling, harness, media_client, plots
 from ..allocator import Allocator, new_meeting
-from ..media_client import MediaEndpoint, Publication
+from ..janus_client import JanusParticipant, JanusSession, create_room, destroy_room, publish, subscribe
+from ..media_client import SIMULCAST_SIZES, MediaEndpoint, Publication
 from ..procstat import Sampler
 from ..progress import Progress
-from ..servers import DOMAIN, Ours, Prosody, Server, ServerFailed
+from ..servers import DOMAIN, Janus, Ours, Prosody, Server, ServerFailed
 from ..stats import knee, ratio, summary
 from ..xmpp_client import Client
 
 BRIDGE_NICK = "bench-jvb"
 TICK = 0.02
 PACING = 4  # slots per tick
+# The bench's own network namespace for --against janus: a veth pair, Janus on one end's address.
+NETNS_INTERFACE, NETNS_PEER, NETNS_ADDRESS = "bench0", "bench1", "10.77.0.1"
+NETNS_SETUP = (f"ip link set lo up && ip link add {NETNS_INTERFACE} type veth peer name {NETNS_PEER} && "
+               f"ip addr add {NETNS_ADDRESS}/24 dev {NETNS_INTERFACE} && ip link set {NETNS_INTERFACE} up && "
+               f"ip link set {NETNS_PEER} up")
+WARM_UP = 1.0  # seconds of media before a step's count: key frames, layer selection
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "height; default: no request, the bridge's default (180p, the lowest layer)")
     parser.add_argument("--ceiling-seconds", type=float, default=1.0,
                         help="seconds per ceiling loop (default %(default)s)")
+    parser.add_argument("--against", choices=("janus",), default=None,
+                        help="also sweep this compiled SFU in the same run and report ours/its ratios (janus: "
+                             "Debian's Janus VideoRoom; the run moves into its own network namespace, which "
+                             "needs root or user namespaces)")
+    parser.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
     harness.add_common(parser, timeout=900)
 
 
@@ -69,9 +89,11 @@ async def run(args: argparse.Namespace) -> int:
     steps = parse_steps(args.steps)
     if args.conferences < 1 or args.step_seconds <= 0:
         raise SystemExit("--conferences and --step-seconds must be positive")
+    if args.against == "janus" and not args.in_netns:
+        return await rerun_in_own_network()
     params = {"steps": steps, "conferences": args.conferences, "step_seconds": args.step_seconds,
               "loss_limit": args.loss_limit, "hub": args.hub, "max_height": args.max_height,
-              "retries": args.retries}
+              "retries": args.retries, "against": args.against}
     root = harness.workdir(args)
     done_steps: list[dict] = []
     latencies: dict[str, list[float]] = {}
@@ -107,7 +129,18 @@ async def run(args: argparse.Namespace) -> int:
             }
         else:
             result["errors"].append("no step kept loss under the limit")
+        if args.against == "janus":
+            janus = result["servers"]["janus"] = {"steps": []}
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+                await sweep_janus(args, http, root, steps, janus, janus_latencies)
+            theirs = knee([s for s in janus["steps"] if not s.get("retried")], "loss", args.loss_limit)
+            janus["knee"] = theirs
+            if theirs is None:
+                result["errors"].append("janus: no step kept loss under the limit")
+            else:
+                result["ratios"]["janus"] = compare(best, theirs)
 
+    janus_latencies: dict[str, list[float]] = {}
     result = await harness.bounded(args, body, params)
 
     def draw(out: Path) -> list[Path]:
@@ -116,11 +149,44 @@ async def run(args: argparse.Namespace) -> int:
             pngs.append(plots.media_sweep(out, [s for s in done_steps if not s.get("retried")],
                                           result["servers"].get("ceiling", {})))
         if latencies:
-            pngs.append(plots.latency_cdfs(out, "media-latency", "media: end-to-end latency by step",
-                                           {"RTP through the bridge": latencies}))
+            series = {"RTP through the bridge": latencies}
+            if janus_latencies:
+                series["RTP through Janus"] = janus_latencies
+            pngs.append(plots.latency_cdfs(out, "media-latency", "media: end-to-end latency by step", series))
         return pngs
 
     return harness.finish(args, result, draw)
+
+
+def compare(ours: dict | None, theirs: dict) -> dict:
+    """ours / Janus's at each side's knee: what an operator would get from one process of each."""
+    if ours is None:
+        return {"knee_participants": 0.0}
+
+    def of(step: dict, key: str, sub: str | None = None) -> float | None:
+        value = step.get(key)
+        return value.get(sub) if sub is not None and isinstance(value, dict) else value
+
+    out = {}
+    for name, key, sub in (("knee_participants", "participants_total", None), ("forwarded_pps", "forwarded_pps", None),
+                           ("pps_per_cpu_s", "pps_per_cpu_s", None), ("latency_p50", "latency_ms", "p50"),
+                           ("latency_p99", "latency_ms", "p99"), ("peak_rss_mb", "bridge_peak_rss_mb", None)):
+        value = ratio(of(ours, key, sub), of(theirs, key, sub))
+        out[name] = None if value is None else round(value, 4)
+    return out
+
+
+async def rerun_in_own_network() -> int:
+    """This very command again inside a new network namespace with the veth pair Janus needs; its
+    output and results file are the run's."""
+    unshare = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--net", "--map-root-user"]
+    argv = [*unshare, "--", "sh", "-c", NETNS_SETUP + ' && exec "$@"', "sh",
+            sys.executable, "-m", "bench", *sys.argv[1:], "--in-netns"]
+    try:
+        child = await asyncio.create_subprocess_exec(*argv)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"--against janus needs unshare (util-linux) and ip (iproute2): {exc}") from None
+    return await child.wait()
 
 
 def hub_for(args: argparse.Namespace, root: Path, accounts: dict[str, str]) -> Server:
@@ -202,7 +268,7 @@ async def run_step(args, http: aiohttp.ClientSession, allocator: Allocator, brid
             for member, url in channels:
                 await member.open_channel(http, url, args.max_height)
         bridge.check_alive()
-        await send_for(endpoints, 1.0)  # warm-up: keyframes, layer selection
+        await send_for(endpoints, WARM_UP)
         for member in endpoints:
             member.reception.reset()
             member.sent = member.sent_audio = 0
@@ -225,6 +291,94 @@ async def run_step(args, http: aiohttp.ClientSession, allocator: Allocator, brid
             await allocator.expire(meeting_id, [m.publication.endpoint_id for m in members])
         await asyncio.gather(*(m.close() for m in endpoints))
     return step_figures(args, participants, endpoints, elapsed, usage, latencies)
+
+
+async def sweep_janus(args, http: aiohttp.ClientSession, root: Path, steps: list[int], figures: dict,
+                      latencies: dict[str, list[float]]) -> None:
+    janus = Janus(root / "janus", NETNS_INTERFACE)
+
+    async def serves(server: Server) -> None:
+        async with http.get(f"{janus.api_url}/info") as response:
+            if response.status != 200:
+                raise ServerFailed(f"janus: /info answered {response.status}")
+
+    await janus.start(serves)
+    figures["version"] = janus.version()
+    media_client.HOST_ADDRESSES[:] = [NETNS_ADDRESS]
+    try:
+        progress = Progress("janus sweep", len(steps))
+        for participants in steps:
+            step = await run_janus_step(args, http, janus, participants, latencies)
+            if step["loss"] > args.loss_limit and args.retries:
+                step["retried"] = True
+                figures["steps"].append(step)
+                step = await run_janus_step(args, http, janus, participants, latencies)
+            figures["steps"].append(step)
+            progress.advance(note=f"{participants}/conf: {step['forwarded_pps']:.0f} pps, loss {step['loss']:.4f}")
+            if step["loss"] > args.loss_limit:
+                break
+        progress.close()
+    finally:
+        media_client.HOST_ADDRESSES[:] = ["127.0.0.1"]
+        await janus.stop()
+
+
+def janus_substream(max_height: int | None) -> int:
+    """The simulcast layer our bridge forwards: its default (the lowest) or the highest that fits."""
+    if max_height is None:
+        return 0
+    fitting = [n for n, (_, height) in enumerate(SIMULCAST_SIZES) if height <= max_height]
+    return fitting[-1] if fitting else 0
+
+
+async def run_janus_step(args, http: aiohttp.ClientSession, janus: Janus, participants: int,
+                         latencies: dict[str, list[float]]) -> dict:
+    session = JanusSession(http, janus.api_url, (NETNS_ADDRESS,))
+    await session.create()
+    rooms: list[int] = []
+    members: list[JanusParticipant] = []
+    try:
+        admin = await session.attach()
+        for c in range(args.conferences):
+            room = await create_room(session, admin, participants)
+            rooms.append(room)
+            conference = [JanusParticipant(MediaEndpoint(Publication.random(f"e{c}x{n}{secrets.token_hex(2)}"),
+                                                         ice_controlling=True),
+                                           MediaEndpoint(Publication.random(f"r{c}x{n}{secrets.token_hex(2)}")))
+                          for n in range(participants)]
+            members.extend(conference)
+            await asyncio.gather(*(m.publisher.gather() for m in conference),
+                                 *(m.subscriber.gather() for m in conference))
+            await asyncio.gather(*(publish(session, room, m) for m in conference))
+            substream = janus_substream(args.max_height)
+            await asyncio.gather(*(subscribe(session, room, m, [o.feed for o in conference if o is not m], substream)
+                                   for m in conference))
+        janus.check_alive()
+        publishers = [m.publisher for m in members]
+        receivers = [m.subscriber for m in members]
+        await send_for(publishers, WARM_UP)
+        for endpoint in publishers + receivers:
+            endpoint.reception.reset()
+            endpoint.sent = endpoint.sent_audio = 0
+        sampler = Sampler(janus.processes[0].proc.pid)
+        sampler.start()
+        bench_cpu = time.process_time()
+        drops = udp_receive_drops()
+        started = time.perf_counter()
+        await send_for(publishers, args.step_seconds)
+        await asyncio.sleep(0.3)
+        elapsed = time.perf_counter() - started
+        usage = sampler.stop()
+        usage["bench_cpu_s"] = time.process_time() - bench_cpu
+        usage["udp_drops"] = udp_receive_drops() - drops
+        usage["bridge_socket_drops"] = 0  # Janus binds a port per peer connection: in the machine-wide count
+        janus.check_alive()
+    finally:
+        for room in rooms:
+            await destroy_room(session, room)
+        await session.close()
+        await asyncio.gather(*(e.close() for m in members for e in (m.publisher, m.subscriber)))
+    return step_figures(args, participants, publishers + receivers, elapsed, usage, latencies)
 
 
 async def send_for(endpoints: list[MediaEndpoint], seconds: float) -> None:
