@@ -44,12 +44,16 @@ def sources_of(publication: Publication) -> list[MediaSource]:
 
 class Allocator:
     def __init__(self, http: aiohttp.ClientSession, hub_url: str, transport: str, user: str, password: str,
-                 bridge_nick: str):
+                 bridge_nicks: list[str]):
+        """`bridge_nicks`: the bridges in the brewery (a host's workers); each meeting is placed on one
+        (:meth:`place`), the first unless said otherwise."""
         self.client = Client(http, transport, hub_url, AUTH)
         self.user = user
         self.password = password
-        self.bridge = f"{BREWERY}/{bridge_nick}"
-        self.bridge_seen = asyncio.Event()
+        self.bridges = [f"{BREWERY}/{nick}" for nick in bridge_nicks]
+        self._unseen = set(self.bridges)
+        self._placed: dict[str, str] = {}
+        self.bridge_seen = asyncio.Event()  # every bridge is in the brewery
 
     async def start(self) -> None:
         await self.client.login(self.user, self.password)
@@ -57,12 +61,18 @@ class Allocator:
         await self.client.join(BREWERY, "focus")
 
     def _presence(self, presence: ET.Element) -> None:
-        if presence.get("from") == self.bridge and presence.get("type") != "unavailable":
-            self.bridge_seen.set()
+        if presence.get("type") != "unavailable":
+            self._unseen.discard(presence.get("from", ""))
+            if not self._unseen:
+                self.bridge_seen.set()
+
+    def place(self, meeting_id: str, index: int) -> None:
+        self._placed[meeting_id] = self.bridges[index % len(self.bridges)]
 
     async def modify(self, request: ConferenceModify) -> Endpoint | None:
         payload = ET.tostring(request.to_element(), encoding="unicode")
-        answer = await self.client.iq("set", self.bridge, payload, timeout=15)
+        bridge = self._placed.get(request.meeting_id, self.bridges[0])
+        answer = await self.client.iq("set", bridge, payload, timeout=15)
         modified = parse_conference_modified(answer.find(CONFERENCE_MODIFIED))
         return modified.endpoint(request.endpoints[0].id) if request.endpoints else None
 

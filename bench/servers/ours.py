@@ -72,6 +72,7 @@ class Ours(Server):
             "JVB_ADVERTISE_PRIVATE_CANDIDATES": "0",
             "COLIBRI_WEBSOCKET_PORT": str(self.colibri_ws_port),
             "JVB_MUC_NICKNAME": "bench-jvb",
+            "JITSI_PY_BRIDGE_WORKERS": "1",  # one bridge process unless a workload asks for workers
             "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{self.http_port}",
             "HTTP_PORT": str(self.web_http_port),
             "HTTPS_PORT": str(self.web_https_port),

@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "height; default: no request, the bridge's default (180p, the lowest layer)")
     parser.add_argument("--ceiling-seconds", type=float, default=1.0,
                         help="seconds per ceiling loop (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="bridge worker processes (JITSI_PY_BRIDGE_WORKERS); each step's conferences are "
+                             "placed on the workers in turn, as the focus spreads them (default %(default)s)")
     parser.add_argument("--against", choices=("janus",), default=None,
                         help="also sweep this compiled SFU in the same run and report ours/its ratios (janus: "
                              "Debian's Janus VideoRoom; the run moves into its own network namespace, which "
@@ -87,13 +90,13 @@ def parse_steps(text: str) -> list[int]:
 
 async def run(args: argparse.Namespace) -> int:
     steps = parse_steps(args.steps)
-    if args.conferences < 1 or args.step_seconds <= 0:
-        raise SystemExit("--conferences and --step-seconds must be positive")
+    if args.conferences < 1 or args.step_seconds <= 0 or args.workers < 1:
+        raise SystemExit("--conferences, --step-seconds and --workers must be positive")
     if args.against == "janus" and not args.in_netns:
         return await rerun_in_own_network()
     params = {"steps": steps, "conferences": args.conferences, "step_seconds": args.step_seconds,
               "loss_limit": args.loss_limit, "hub": args.hub, "max_height": args.max_height,
-              "retries": args.retries, "against": args.against}
+              "retries": args.retries, "against": args.against, "workers": args.workers}
     root = harness.workdir(args)
     done_steps: list[dict] = []
     latencies: dict[str, list[float]] = {}
@@ -212,14 +215,15 @@ async def sweep(args, http: aiohttp.ClientSession, root: Path, steps: list[int],
     figures["hub_version"] = hub.version()
     bridge = Ours(root / "bridge", services=("bridge",), extra_env={
         "XMPP_PORT": str(hub.c2s_port), "JVB_AUTH_PASSWORD": accounts["jvb"], "JVB_MUC_NICKNAME": BRIDGE_NICK,
-        "ENABLE_COLIBRI_WEBSOCKET": "1"})
+        "ENABLE_COLIBRI_WEBSOCKET": "1", "JITSI_PY_BRIDGE_WORKERS": str(args.workers)})
     bridge.extra_env["JVB_WS_DOMAIN"] = f"127.0.0.1:{bridge.colibri_ws_port}"
-    allocator = Allocator(http, hub.url("tcp"), "tcp", "focus", accounts["focus"], BRIDGE_NICK)
+    nicks = [BRIDGE_NICK] if args.workers == 1 else [f"{BRIDGE_NICK}-{i}" for i in range(args.workers)]
+    allocator = Allocator(http, hub.url("tcp"), "tcp", "focus", accounts["focus"], nicks)
     try:
         await allocator.start()
 
         async def bridge_in_brewery(_: Server) -> None:
-            await asyncio.wait_for(allocator.bridge_seen.wait(), 4)
+            await asyncio.wait_for(allocator.bridge_seen.wait(), 4)  # every worker
 
         await bridge.start(bridge_in_brewery)
         figures["version"] = bridge.version()
@@ -249,6 +253,7 @@ async def run_step(args, http: aiohttp.ClientSession, allocator: Allocator, brid
     try:
         for c in range(args.conferences):
             meeting_id, room = new_meeting()
+            allocator.place(meeting_id, c)
             members = [MediaEndpoint(Publication.random(f"e{c}x{n}{secrets.token_hex(2)}"))
                        for n in range(participants)]
             endpoints.extend(members)
@@ -276,7 +281,8 @@ async def run_step(args, http: aiohttp.ClientSession, allocator: Allocator, brid
         sampler.start()
         bench_cpu = time.process_time()
         drops = udp_receive_drops()
-        bridge_drops = socket_drops(bridge.jvb_port)
+        media_ports = [bridge.jvb_port + i for i in range(args.workers)]
+        bridge_drops = socket_drops(media_ports)
         started = time.perf_counter()
         await send_for(endpoints, args.step_seconds)
         await asyncio.sleep(0.3)  # what is in flight lands
@@ -284,7 +290,7 @@ async def run_step(args, http: aiohttp.ClientSession, allocator: Allocator, brid
         usage = sampler.stop()
         usage["bench_cpu_s"] = time.process_time() - bench_cpu
         usage["udp_drops"] = udp_receive_drops() - drops
-        usage["bridge_socket_drops"] = socket_drops(bridge.jvb_port) - bridge_drops
+        usage["bridge_socket_drops"] = socket_drops(media_ports) - bridge_drops
         bridge.check_alive()
     finally:
         for meeting_id, members in conferences:
@@ -407,12 +413,12 @@ def udp_receive_drops() -> int:
     return int(lines[1][lines[0].index("RcvbufErrors")])
 
 
-def socket_drops(port: int) -> int:
-    """Datagrams the kernel dropped at the UDP socket(s) bound to `port` (its `drops` column)."""
+def socket_drops(ports: list[int]) -> int:
+    """Datagrams the kernel dropped at the UDP socket(s) bound to `ports` (their `drops` column)."""
     total = 0
     for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
         fields = line.split()
-        if int(fields[1].rsplit(":", 1)[1], 16) == port:
+        if int(fields[1].rsplit(":", 1)[1], 16) in ports:
             total += int(fields[-1])
     return total
 

@@ -25,6 +25,17 @@ STUN_DISCOVERY_TIMEOUT = 3.0
 
 
 async def run(settings: Settings, ready: Ready = unobserved) -> None:
+    """One bridge in this process, or with JITSI_PY_BRIDGE_WORKERS above 1 a supervisor of that many
+    worker processes (bridge/workers.py)."""
+    if settings.bridge.workers > 1:
+        from .workers import run_workers  # noqa: PLC0415 - only a host of workers needs it
+
+        await run_workers(settings, ready)
+    else:
+        await run_one(settings, ready)
+
+
+async def run_one(settings: Settings, ready: Ready = unobserved) -> None:
     """Ready once it serves media and HTTP and, unless JVB_DISABLE_XMPP, sits in the brewery where
     the focus finds it."""
     b = settings.bridge

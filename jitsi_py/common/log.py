@@ -34,15 +34,29 @@ class TextFormatter(logging.Formatter):
         return super().format(record).replace("\n", "\\n")
 
 
-def setup(level: str = "info", fmt: str = "text") -> None:
+def setup(level: str = "info", fmt: str = "text", tag: str | None = None) -> None:
+    """``tag`` names the process in every line (``logger[tag]``): the bridge's workers log as one."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if tag is not None:
+        handler.addFilter(_Tagged(tag))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])
     # Library chatter at info level is per-connection noise, not events an operator acts on.
     for noisy in ("aiohttp.access", "slixmpp", "aioice", "aiortc", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, _LEVELS[level]))
+
+
+class _Tagged(logging.Filter):
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.suffix = f"[{tag}]"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.endswith(self.suffix):
+            record.name += self.suffix
+        return True
 
 
 class Throttled:

@@ -113,17 +113,20 @@ class Said:
     repeat it): ready once it serves, for the operator and scripts to wait for; stopping on a signal.
     A service that finishes starting while the others stop is not announced."""
 
-    def __init__(self, prog: str) -> None:
+    def __init__(self, prog: str, quiet: bool = False) -> None:
+        """``quiet``: a process run by another (a bridge worker), which says it for both."""
         self.log = logging.getLogger(prog)
         self.stopped = False
+        self.quiet = quiet
 
     def ready(self, summary: str) -> None:
-        if not self.stopped:
+        if not self.stopped and not self.quiet:
             self.log.info("ready: %s", summary)
 
     def stopping(self) -> None:
         self.stopped = True
-        self.log.info("stopping")
+        if not self.quiet:
+            self.log.info("stopping")
 
 
 def serve(prog: str, main_coro: Awaitable[None], said: Said) -> int:

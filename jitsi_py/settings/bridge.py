@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
+from typing import Mapping
 
 from .common import XmppClient
-from .fields import Network, boolean, csv, env, nested, networks, port_number, secret, size
+from .fields import Network, boolean, bounded, csv, env, nested, networks, port_number, secret, size
 
 BWE_ENGINES = ("GoogleCc", "GoogleCc2")  # jitsi-media-transform's BandwidthEstimatorEngine
 
@@ -16,6 +18,11 @@ def bwe_engine_name(raw: str) -> str:
         if raw.lower() == name.lower():
             return name
     raise ValueError("expected one of " + ", ".join(BWE_ENGINES))
+
+
+def usable_cores(_values: Mapping[str, str]) -> str:
+    """The cores this process may run on (its CPU affinity, which a container's cpuset narrows)."""
+    return str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,9 @@ class Bridge:
     socket_buffer: int = env("JITSI_PY_JVB_SOCKET_BUFFER", "4mb", size)
     # Let the send-side bandwidth estimate (transport-cc, else REMB) cap each receiver's layers.
     trust_bwe: bool = env("JVB_CC_TRUST_BWE", "true", boolean)
+    # Our own: full bridges in one host's processes, one per core (bridge/workers.py, docs/bridge-media.md
+    # §10); worker i takes JVB_PORT + i and joins the brewery as <JVB_MUC_NICKNAME>-<i>. 1: one process.
+    workers: int = env("JITSI_PY_BRIDGE_WORKERS", usable_cores, bounded(1, 256))
 
     # --- upstream parity, 2026 ----------------------------------------------------------------------
     # jmt.bwe.estimator.engine: jitsi-py has one send-side estimator (bridge/bwe.py, GCC-style delay

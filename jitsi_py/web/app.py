@@ -190,12 +190,18 @@ async def xmpp_websocket(request: web.Request) -> web.StreamResponse:
     return await state.proxy.forward(request, target, host=state.settings.common.domains.domain)
 
 
+WORKER_SUFFIX = re.compile(r"-\d{1,3}$")
+
+
 def colibri_target(routes, bridge_id: str) -> tuple[str, int] | None:
-    """The address of a bridge id the deployment knows and COLIBRI_WEBSOCKET_REGEX admits."""
-    if not re.fullmatch(routes.colibri_websocket_regex, bridge_id):
+    """The address of a bridge id the deployment knows and COLIBRI_WEBSOCKET_REGEX admits. A host
+    of bridge workers serves ``<id>-<worker>`` on its one colibri-ws port (docs/bridge-media.md §10)."""
+    host_id = WORKER_SUFFIX.sub("", bridge_id)
+    if not (re.fullmatch(routes.colibri_websocket_regex, bridge_id)
+            or re.fullmatch(routes.colibri_websocket_regex, host_id)):
         return None
     for known_id, host, port in routes.colibri_websocket_bridges:
-        if known_id == bridge_id:
+        if known_id in (bridge_id, host_id):
             return host, port
     return None
 

@@ -30,7 +30,8 @@ async def bridge():
         port = free_port()
         task = asyncio.create_task(run(Settings.from_values({
             "JVB_DISABLE_XMPP": "1", "JVB_PORT": str(free_port(socket.SOCK_DGRAM)), "JVB_COLIBRI_PORT": str(port),
-            "JVB_DISABLE_STUN": "1", "COLIBRI_REST_ENABLED": "1", "SHUTDOWN_REST_ENABLED": "1",
+            "JVB_DISABLE_STUN": "1",
+        "JITSI_PY_BRIDGE_WORKERS": "1", "COLIBRI_REST_ENABLED": "1", "SHUTDOWN_REST_ENABLED": "1",
             "JITSI_PY_JVB_HTTP_INTERFACES": "127.0.0.1", **env})))
         tasks.append(task)
         base = f"http://127.0.0.1:{port}"

@@ -58,7 +58,7 @@ async def test_brewery_colibri2_health_and_rest(prosody):
     colibri_port = free_tcp_port()
     values = {**prosody.settings_environ(), "JVB_AUTH_PASSWORD": "jvb-secret", "JVB_MUC_NICKNAME": "jvb-test",
               "JVB_PORT": str(free_udp_port()), "JVB_COLIBRI_PORT": str(colibri_port),
-              "COLIBRI_WEBSOCKET_PORT": str(free_tcp_port()), "JVB_DISABLE_STUN": "1",
+              "COLIBRI_WEBSOCKET_PORT": str(free_tcp_port()), "JVB_DISABLE_STUN": "1", "JITSI_PY_BRIDGE_WORKERS": "1",
               "JVB_ADVERTISE_IPS": "203.0.113.9", "COLIBRI_REST_ENABLED": "1"}
     service = asyncio.create_task(run(Settings.from_values(values)))
     focus = await _focus(prosody)
@@ -143,7 +143,8 @@ async def test_graceful_shutdown_over_rest_without_xmpp():
     colibri_port = free_tcp_port()
     service = asyncio.create_task(run(Settings.from_values({
         "JVB_DISABLE_XMPP": "1", "JVB_PORT": str(free_udp_port()), "JVB_COLIBRI_PORT": str(colibri_port),
-        "JVB_DISABLE_STUN": "1", "COLIBRI_REST_ENABLED": "1", "SHUTDOWN_REST_ENABLED": "1"})))
+        "JVB_DISABLE_STUN": "1",
+        "JITSI_PY_BRIDGE_WORKERS": "1", "COLIBRI_REST_ENABLED": "1", "SHUTDOWN_REST_ENABLED": "1"})))
     base = f"http://127.0.0.1:{colibri_port}"
     async with aiohttp.ClientSession() as http:
         for _ in range(100):
@@ -168,7 +169,8 @@ async def test_upstream_warnings_are_logged_at_start(caplog):
     caplog.set_level("WARNING", logger="jitsi_py")
     service = asyncio.create_task(run(Settings.from_values({
         "JVB_DISABLE_XMPP": "1", "JVB_PORT": str(free_udp_port()), "JVB_COLIBRI_PORT": str(colibri_port),
-        "JVB_DISABLE_STUN": "1", "COLIBRI_REST_ENABLED": "1", "BWE_ESTIMATOR_ENGINE": "GoogleCc",
+        "JVB_DISABLE_STUN": "1",
+        "JITSI_PY_BRIDGE_WORKERS": "1", "COLIBRI_REST_ENABLED": "1", "BWE_ESTIMATOR_ENGINE": "GoogleCc",
         "DOCKER_HOST_ADDRESS": "127.0.0.1"})))
     try:
         async with aiohttp.ClientSession() as http:

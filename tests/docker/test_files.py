@@ -197,3 +197,13 @@ def test_upstream_parity_variables_reach_the_container_that_reads_them():
         assert set(names) <= passed, f"{service} never gets {sorted(set(names) - passed)}"
         read = set(env_names(readers[service]))
         assert set(names) <= read, f"{service}'s settings do not read {sorted(set(names) - read)}"
+
+
+def test_bridge_workers_publish_their_ports_only_with_the_overlay():
+    """The base file publishes JVB_PORT alone, so its bridge is one process; jvb-workers.yml adds the
+    other workers' ports and their count (docs/bridge-media.md §10)."""
+    jvb = environment((DOCKER / "docker-compose.yml").read_text(), "jvb")
+    assert "JITSI_PY_BRIDGE_WORKERS=1" in jvb
+    overlay = (DOCKER / "jvb-workers.yml").read_text()
+    assert "- JITSI_PY_BRIDGE_WORKERS=${JITSI_PY_BRIDGE_WORKERS:-4}" in overlay
+    assert "'${JITSI_PY_JVB_WORKER_PORTS:-10001-10003}:${JITSI_PY_JVB_WORKER_PORTS:-10001-10003}/udp'" in overlay

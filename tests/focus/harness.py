@@ -349,6 +349,7 @@ class BridgeProcess:
             "JVB_MUC_NICKNAME": nick, "JVB_PORT": str(free_udp_port()), "JVB_COLIBRI_PORT": str(free_port()),
             "COLIBRI_WEBSOCKET_PORT": str(free_port()), "JVB_DISABLE_STUN": "1",
             "JVB_ADVERTISE_IPS": "127.0.0.1", "JVB_ADVERTISE_PRIVATE_CANDIDATES": "0", "LOG_LEVEL": "warn",
+            "JITSI_PY_BRIDGE_WORKERS": "1",
         }
         self.proc: asyncio.subprocess.Process | None = None
 

@@ -58,7 +58,8 @@ async def running_stack(tmp_path, bridge: bool = False, **env: str):
         "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{http}", "HTTP_PORT": str(free_port()),
         "HTTPS_PORT": str(https), "JITSI_PY_WEB_INTERFACES": "127.0.0.1",
         "PUBLIC_URL": f"https://127.0.0.1:{https}", "JVB_PORT": str(free_udp_port()),
-        "JVB_COLIBRI_PORT": str(free_port()), "JVB_DISABLE_STUN": "1", "JVB_ADVERTISE_IPS": "127.0.0.1", **env,
+        "JVB_COLIBRI_PORT": str(free_port()), "JVB_DISABLE_STUN": "1",
+        "JITSI_PY_BRIDGE_WORKERS": "1", "JVB_ADVERTISE_IPS": "127.0.0.1", **env,
     })
     services = [asyncio.ensure_future(run_xmpp(settings))]
     try:

@@ -156,6 +156,11 @@ async def test_colibri_ws_only_reaches_known_bridges(client_factory, upstream):
         assert (await ws.receive(timeout=10)).data == 'echo:{"colibriClass":"ClientHello"}'
     assert seen[-1]["path"] == "/colibri-ws/jvb2/conf1/ep1"
     assert seen[-1]["query"] == {"pwd": "secret"}
+    # a host of bridge workers: jvb-1 is worker 1 of jvb, served on jvb's colibri-ws port
+    async with client.ws_connect("/colibri-ws/jvb-1/conf1/ep1?pwd=secret") as ws:
+        await ws.send_str("hello")
+        assert (await ws.receive(timeout=10)).data == "echo:hello"
+    assert seen[-1]["path"] == "/colibri-ws/jvb-1/conf1/ep1"
     metrics = await (await client.get("/metrics")).text()
     assert 'jitsi_web_proxy_refused_total{reason="unknown-bridge"} 4.0' in metrics
 

@@ -43,7 +43,7 @@ async def test_two_browsers_decode_each_other_on_prosody_through_our_focus_and_b
             "JICOFO_REST_PORT": str(free_port()), "HTTP_PORT": str(free_port()), "HTTPS_PORT": str(https),
             "JITSI_PY_WEB_INTERFACES": "127.0.0.1", "PUBLIC_URL": f"https://127.0.0.1:{https}",
             "JVB_PORT": str(free_udp_port()), "JVB_COLIBRI_PORT": str(free_port()),
-            "JVB_DISABLE_STUN": "1", "JVB_ADVERTISE_IPS": "127.0.0.1",
+            "JVB_DISABLE_STUN": "1", "JITSI_PY_BRIDGE_WORKERS": "1", "JVB_ADVERTISE_IPS": "127.0.0.1",
         })
         services = [asyncio.ensure_future(run(settings)) for run in (run_focus, run_bridge, run_web)]
         try:
