@@ -205,7 +205,8 @@ class Output:
             audio.bit_rate = s.audio_bitrate
             container.start_encoding()  # opens the file / the RTMP session now, not at the first frame
         except (OSError, ssl.SSLError, av.FFmpegError) as exc:
-            raise failure(exc, self.kind, self.target, "cannot reach" if self.kind == "stream" else "cannot open") from exc
+            doing = "cannot reach" if self.kind == "stream" else "cannot open"
+            raise failure(exc, self.kind, self.target, doing) from exc
         self._container, self._video, self._audio = container, video, audio
 
     def write_video(self, frame: av.VideoFrame) -> None:

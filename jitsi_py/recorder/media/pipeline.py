@@ -16,7 +16,6 @@ import threading
 import time
 
 import av
-import numpy as np
 
 from .composer import Composer
 from .layout import Layout, arrange

@@ -8,8 +8,17 @@ import pytest
 from jitsi_py.recorder.media import EncodeSettings, Layout, Pipeline, RecordingFailed
 from jitsi_py.recorder.media.composer import LABEL_MARGIN
 from jitsi_py.recorder.media.layout import arrange
-from tests.support.media_checks import (Participant, feed, frame_at, is_uniform, mean_colour, near, probe,
-                                        solid_frame, tones)
+from tests.support.media_checks import (
+    Participant,
+    feed,
+    frame_at,
+    is_uniform,
+    mean_colour,
+    near,
+    probe,
+    solid_frame,
+    tones,
+)
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 SMALL = EncodeSettings(width=640, height=360, framerate=30, preset="veryfast", crf=25)
