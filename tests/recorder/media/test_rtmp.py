@@ -68,4 +68,4 @@ async def test_the_server_going_away_fails_the_stream_with_a_reason(nginx):
     feeding.cancel()
     assert failure.reason.startswith("cannot write to rtmp://127.0.0.1:"), failure.reason
     assert "key3" not in failure.reason and failure.retryable
-    assert 0.5 < await asyncio.wait_for(pipe.stop(), 20) < 15
+    assert 0 < await asyncio.wait_for(pipe.stop(), 20) < 15  # what reached the server before
