@@ -189,7 +189,10 @@ class Output:
         try:
             if self.kind == "file":
                 Path(self.target).parent.mkdir(parents=True, exist_ok=True)
-                container = av.open(self.target, "w", format="mp4")
+                # fragmented at each keyframe and flushed per packet: a recorder killed mid-way leaves a
+                # file that plays up to its last 2 s, not one without its index
+                container = av.open(self.target, "w", format="mp4", options={
+                    "movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"})
             else:
                 probe_rtmp(self.target, self._io_timeout)
                 container = av.open(self.target, "w", format="flv")
