@@ -35,8 +35,10 @@ class Composer:
         # (endpoint, screen share) -> (source frame, tile size, fit, scaled frame, planes, offset)
         self._scaled: dict[tuple[str, bool], tuple] = {}
 
-    def forget(self, key: tuple[str, bool]) -> None:
-        self._scaled.pop(key, None)
+    def retain(self, keys: set[tuple[str, bool]]) -> None:
+        """Drops the scaled pictures of sources no longer placed (a participant left, a share ended)."""
+        for key in self._scaled.keys() - keys:
+            del self._scaled[key]
 
     def render(self, placements: list[Placement], names: dict[str, str],
                frames: dict[tuple[str, bool], av.VideoFrame]) -> av.VideoFrame:

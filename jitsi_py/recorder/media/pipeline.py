@@ -101,7 +101,7 @@ class Pipeline:
 
     def audio(self, endpoint_id: str, frame: av.AudioFrame) -> None:
         """A decoded audio frame (any rate and layout; aiortc gives 48 kHz), mixed where it arrived in time."""
-        if self._t0 is None or self._stopping.is_set() or endpoint_id not in self._names:
+        if self._t0 is None or self._stopping.is_set() or self._broken.is_set() or endpoint_id not in self._names:
             return
         arrival = time.monotonic() - self._t0
         resampler = self._resamplers.get(endpoint_id)
@@ -187,6 +187,7 @@ class Pipeline:
                 if (order, dominant, share) != arranged_for:
                     arranged_for = (order, dominant, share)
                     placements = arrange(self.layout, self.encode.width, self.encode.height, order, dominant, share)
+                    composer.retain({(p.endpoint_id, p.screen_share) for p in placements})
                 frame = composer.render(placements, names, frames)
                 frame.pts = tick
                 try:
