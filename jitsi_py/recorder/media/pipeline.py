@@ -25,7 +25,6 @@ from .output import DEFAULT_IO_TIMEOUT, EncodeSettings, Output, RecordingFailed,
 log = logging.getLogger(__name__)
 
 ENCODER_SLACK = 8
-CATCH_UP = 0.2  # s a late clock thread may make up for in a burst before it skips ticks
 STOP_SLACK = 5.0  # s beyond the I/O limit that stop() grants a flush
 STALE = 2.0  # s without a frame: a camera shows its placeholder, a screen share leaves the stage
 
@@ -173,14 +172,15 @@ class Pipeline:
         mixer = Mixer()
         arranged_for, placements = None, []
         tick = written = 0
-        catch_up = max(1, round(CATCH_UP * self.encode.framerate))
         try:
             while not self._stopping.wait(max(0.0, self._t0 + tick * period - time.monotonic())):
                 if self._broken.is_set() or self._stalled():
                     return
                 now = time.monotonic()
-                late = int((now - self._t0) / period) - catch_up
-                if late > tick:  # far behind: skip ticks so the video stays on real time
+                # a late tick is skipped, not made up for: a picture composed now shows what is latest
+                # now, and stamped with an earlier tick its content would run ahead of the sound
+                late = int((now - self._t0) / period)
+                if late > tick:
                     self.frames_dropped += late - tick
                     tick = late
                 order, names, frames, dominant, share = self._snapshot(now)
