@@ -388,10 +388,10 @@ class Focus:
         # Video SIP gateways (a SIP address) need a SIP recorder brewery, which we do not join.
         if room is None or room.core is None or room.recording is None or request.sipaddress:
             raise StanzaError("cancel", "item-not-found", "no recorder for this conference")
-        participant = room.core.participants.get(sender.resource)
+        moderator = room.moderator(sender.resource)
         try:
-            room.recording.request(iq, sender.full, request, now, member=participant is not None,
-                                   moderator=participant is not None and participant.moderator)
+            room.recording.request(iq, sender.full, request, now, member=moderator is not None,
+                                   moderator=bool(moderator))
         finally:
             self.flush(room)
 
@@ -470,8 +470,7 @@ class Focus:
             raise StanzaError("cancel", "service-unavailable", "no SIP gateway brewery is configured")
         dial = Dial.from_element(iq.xml.find(q(ns.RAYO, "dial")))
         core = room.core
-        participant = core.participants.get(sender.resource)
-        check_dial(dial, room.jid, moderator=participant is not None and participant.moderator,
+        check_dial(dial, room.jid, moderator=bool(room.moderator(sender.resource)),
                    transcriber_present=any(p.is_transcriber for p in core.participants.values()))
         regions = {b.region for jid, b in self.bridges.bridges.items() if jid in core.sessions and b.region}
         self.spawn(self._dial(iq, DialOut(dial, regions)))

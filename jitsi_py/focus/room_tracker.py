@@ -60,9 +60,18 @@ class Room:
         self.timer = Rearm(asyncio.get_running_loop(), self._on_timer)
         self.pending: set[str] = set()  # nicks whose features are being discovered
         self.early: dict[str, Element] = {}  # occupants' presences seen before the core exists
+        # Every occupant but us, as the MUC last showed it: who may ask the focus for a recorder or a call.
+        self.occupants: dict[str, MucPresence] = {}
         self.bridge_available = True
         self.recording: Recording | None = None  # with recording on (docs/focus.md §8)
         self.recording_status: RecordingStatus | None = None  # in our presence once published
+
+    def moderator(self, nick: str) -> bool | None:
+        """Whether the occupant has moderator rights; None for no occupant (jicofo's role check)."""
+        occupant = self.occupants.get(nick)
+        if occupant is None:
+            return None
+        return occupant.role == "moderator" or occupant.affiliation in ("owner", "admin")
 
     def _on_timer(self, now: float) -> None:
         if self.core is not None:
@@ -257,6 +266,10 @@ class RoomTracker(Mapping[str, Room]):
             elif room.joined is not None and not room.joined.done():
                 room.joined.set_result(presence.created)
             return
+        if presence.gone:
+            room.occupants.pop(nick, None)
+        else:
+            room.occupants[nick] = presence
         if room.core is None:
             if presence.gone:
                 room.early.pop(nick, None)
