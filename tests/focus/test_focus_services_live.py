@@ -47,7 +47,7 @@ async def moderator_and_guest(xmpp_server, focus, room):
     return alice, bob
 
 
-async def recorders(port, focus, *scripts):
+async def recorders(focus, *scripts):
     for recorder in scripts:  # one at a time: the first to arrive is the first picked
         await recorder.start()
         await until(lambda r=recorder: r.occupant in focus.recorders.recorders)
@@ -61,7 +61,7 @@ async def refused(person, payload) -> str:
 
 async def test_a_moderator_records_and_the_room_sees_on_then_off(xmpp_server, focus):
     recorder = ScriptedRecorder("jibri1", xmpp_server.c2s_port)
-    await recorders(xmpp_server.c2s_port, focus, recorder)
+    await recorders(focus, recorder)
     room = f"recorded@{MUC}"
     alice, bob = await moderator_and_guest(xmpp_server, focus, room)
     app_data = '{"file_recording_metadata":{"share":true}}'
@@ -94,7 +94,7 @@ async def test_a_moderator_records_and_the_room_sees_on_then_off(xmpp_server, fo
 async def test_a_busy_recorder_passes_the_request_to_another(xmpp_server, focus):
     busy = ScriptedRecorder("jibri1", xmpp_server.c2s_port, answer="busy")
     idle = ScriptedRecorder("jibri2", xmpp_server.c2s_port)
-    await recorders(xmpp_server.c2s_port, focus, busy, idle)
+    await recorders(focus, busy, idle)
     alice, bob = await moderator_and_guest(xmpp_server, focus, f"retried@{MUC}")
     answer = await alice.send_jingle(JibriIq(action="start", recording_mode="stream", streamid="abcd-efgh-ijkl-mnop",
                                              you_tube_broadcast_id="xyz").to_element())
@@ -123,7 +123,7 @@ async def test_refusals_none_connected_guests_and_missing_stream_keys(xmpp_serve
 
 async def test_the_recorder_leaving_mid_session_is_off_with_an_error(xmpp_server, focus):
     recorder = ScriptedRecorder("jibri1", xmpp_server.c2s_port)
-    await recorders(xmpp_server.c2s_port, focus, recorder)
+    await recorders(focus, recorder)
     alice, bob = await moderator_and_guest(xmpp_server, focus, f"crashed@{MUC}")
     answer = await alice.send_jingle(JibriIq(action="start", recording_mode="file").to_element())
     session_id = JibriIq.from_element(answer.xml.find(JIBRI)).session_id
@@ -176,3 +176,27 @@ async def test_a_recorder_left_alone_does_not_keep_the_conference(xmpp_server, f
     await until(lambda: room not in focus.rooms)
     for client in (alice, recorder):
         await client.stop()
+
+
+async def test_a_recorder_stuck_pending_is_stopped_after_the_pending_timeout(xmpp_server):
+    focus = Focus(focus_settings(xmpp_server.c2s_port, free_port(), ENABLE_RECORDING="1", JIBRI_PENDING_TIMEOUT="2"))
+    await focus.start()
+    try:
+        await asyncio.wait_for(focus.connected.wait(), 15)
+        recorder = ScriptedRecorder("jibri1", xmpp_server.c2s_port)
+        await recorders(focus, recorder)
+        alice, bob = await moderator_and_guest(xmpp_server, focus, f"stuck@{MUC}")
+        loop = asyncio.get_running_loop()
+        asked_at = loop.time()
+        answer = await alice.send_jingle(JibriIq(action="start", recording_mode="file").to_element())
+        session_id = JibriIq.from_element(answer.xml.find(JIBRI)).session_id
+        await recorder.next_request()
+        _, stop = await recorder.next_request(timeout=10)
+        assert (stop.action, stop.session_id) == ("stop", session_id)
+        assert loop.time() - asked_at >= 2.0
+        await until(lambda: bob.recording and bob.recording[-1].status == "off")
+        assert (bob.recording[-1].session_id, bob.recording[-1].failure_reason) == (session_id, None)
+        for client in (alice, bob, recorder):
+            await client.stop()
+    finally:
+        await focus.stop()
