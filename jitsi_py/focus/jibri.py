@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-from ..common.errors import StanzaError
+from ..common.errors import StanzaError, refusal
 from ..common.stanzas.jibri import (
     ERROR,
     FILE,
@@ -107,10 +107,6 @@ class PublishStatus:
 Command = SendToRecorder | AnswerRequest | PublishStatus
 
 
-def _refusal(condition: str, text: str) -> StanzaError:
-    return StanzaError("cancel" if condition != "bad-request" else "modify", condition, text)
-
-
 @dataclass
 class Session:
     id: str
@@ -164,34 +160,34 @@ class Recording:
         """A ``<jibri>`` from ``sender``, an occupant of the room, answered by an
         :class:`AnswerRequest` (a start: once a recorder took it); raises a refusal."""
         if not member:
-            raise _refusal("forbidden", "not a member of this conference")
+            raise refusal("forbidden", "not a member of this conference")
         if not moderator:
-            raise _refusal("not-allowed", "only moderators may start or stop recording")
+            raise refusal("not-allowed", "only moderators may start or stop recording")
         if request.action == START:
             if self.session is not None:
-                raise _refusal("unexpected-request", "Recording or live streaming is already enabled")
+                raise refusal("unexpected-request", "Recording or live streaming is already enabled")
             self._start_request(handle, sender, request, now)
             return
         if request.action == STOP:
             if self.session is None:
-                raise _refusal("item-not-found", "Unknown session")
+                raise refusal("item-not-found", "Unknown session")
             self._stop(sender)
             self._commands.append(AnswerRequest(handle))
             return
-        raise _refusal("bad-request", "the jibri request needs action start or stop")
+        raise refusal("bad-request", "the jibri request needs action start or stop")
 
     def _start_request(self, handle: object, sender: str, request: JibriIq, now: float) -> None:
         if not request.streamid and request.recording_mode != FILE:
-            raise _refusal("bad-request", "Stream ID is empty or undefined")
+            raise refusal("bad-request", "Stream ID is empty or undefined")
         if request.streamid and request.recording_mode == FILE:
-            raise _refusal("bad-request", "Stream ID is provided for a FILE recording.")
+            raise refusal("bad-request", "Stream ID is provided for a FILE recording.")
         session = self.session = Session(self.session_ids(), self.room, sender, request.streamid,
                                          request.you_tube_broadcast_id, request.app_data, request.displayname,
                                          request=handle)
-        refusal = self._start(session, now)
-        if refusal is not None:
+        refused = self._start(session, now)
+        if refused is not None:
             self.session = None
-            raise refusal
+            raise refused
 
     # --- the recorders ----------------------------------------------------------------------------
 
@@ -251,7 +247,7 @@ class Recording:
         if session is None:
             return
         if session.request is not None:
-            self._commands.append(AnswerRequest(session.request, error=_refusal(
+            self._commands.append(AnswerRequest(session.request, error=refusal(
                 "internal-server-error", "the conference ended")))
         if session.recorder is not None:
             self._commands.append(SendToRecorder(session.recorder, JibriIq(action=STOP, session_id=session.id)))
@@ -264,8 +260,8 @@ class Recording:
         recorder = self.pool.select(now)
         if recorder is None:
             if self.pool.recorders:
-                return _refusal("resource-constraint", "all Jibris are busy")
-            return _refusal("service-unavailable", "no Jibris available")
+                return refusal("resource-constraint", "all Jibris are busy")
+            return refusal("service-unavailable", "no Jibris available")
         session.recorder = recorder
         session.attempt += 1
         session.awaiting = True
@@ -282,17 +278,17 @@ class Recording:
     def _attempt_failed(self, session: Session, now: float) -> None:
         if self._retries_left(session):
             session.retries += 1
-            refusal = self._start(session, now)
+            refused = self._start(session, now)
         else:
-            refusal = _refusal("internal-server-error", "Internal server error")
-        if refusal is not None:
-            self._give_up(session, refusal)
+            refused = refusal("internal-server-error", "Internal server error")
+        if refused is not None:
+            self._give_up(session, refused)
 
-    def _give_up(self, session: Session, refusal: StanzaError) -> None:
+    def _give_up(self, session: Session, refused: StanzaError) -> None:
         """No recorder takes the session: the moderator still waiting is refused; after a
         recorder had taken it, the room learns it is off, with the failure that ended it."""
         if session.request is not None:
-            self._commands.append(AnswerRequest(session.request, error=refusal))
+            self._commands.append(AnswerRequest(session.request, error=refused))
         else:
             self._publish(session, OFF, session.failure or ERROR)
         self.session = None
@@ -317,9 +313,9 @@ class Recording:
             if should_retry and self._retries_left(session):
                 session.failure = failure
                 session.retries += 1
-                refusal = self._start(session, now)
-                if refusal is not None:
-                    self._give_up(session, refusal)
+                refused = self._start(session, now)
+                if refused is not None:
+                    self._give_up(session, refused)
                 return
             self._publish(session, status, failure)
             self.session = None

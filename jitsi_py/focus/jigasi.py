@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from ..common import jid as jids
-from ..common.errors import StanzaError
+from ..common.errors import refusal
 from ..common.stanzas.rayo import TRANSCRIBER_CALLEE, Dial
 
 RETRIES = 2  # other gateways tried after the first fails
@@ -60,12 +60,12 @@ class GatewayPool:
 def check_dial(dial: Dial, room: str, *, moderator: bool, transcriber_present: bool) -> None:
     """Raises the refusal of a dial request from a member of ``room``."""
     if not moderator:
-        raise StanzaError("cancel", "forbidden", "only moderators may invite a gateway")
+        raise refusal("forbidden", "only moderators may invite a gateway")
     named = dial.room
     if named is not None and _bare(named) != room:
-        raise StanzaError("cancel", "forbidden", "JvbRoomName names another conference")
+        raise refusal("forbidden", "JvbRoomName names another conference")
     if dial.to == TRANSCRIBER_CALLEE and transcriber_present:
-        raise StanzaError("cancel", "conflict", "a transcriber is already in the conference")
+        raise refusal("conflict", "a transcriber is already in the conference")
 
 
 def _bare(jid: str) -> str | None:
@@ -87,7 +87,7 @@ class DialOut:
         """The gateway to forward the request to next; raises when none is left."""
         jid = pool.select(transcriber=self.transcriber, exclude=self.tried, regions=self.regions)
         if jid is None:
-            raise StanzaError("cancel", "service-unavailable", "no " + (
+            raise refusal("service-unavailable", "no " + (
                 "transcriber" if self.transcriber else "SIP gateway") + " is available")
         self.tried.append(jid)
         return jid
@@ -96,5 +96,5 @@ class DialOut:
         """The last target did not answer (or answered an error); raises when that was the last try."""
         if len(self.tried) > RETRIES:
             if timed_out:
-                raise StanzaError("wait", "remote-server-timeout", "no gateway answered")
-            raise StanzaError("cancel", "undefined-condition", "every gateway tried refused")
+                raise refusal("remote-server-timeout", "no gateway answered")
+            raise refusal("undefined-condition", "every gateway tried refused")
