@@ -475,7 +475,8 @@ class Focus:
         dial = Dial.from_element(iq.xml.find(q(ns.RAYO, "dial")))
         core = room.core
         check_dial(dial, room.jid, moderator=bool(room.moderator(sender.resource)),
-                   transcriber_present=any(p.is_transcriber for p in core.participants.values()))
+                   transcriber_present=any(p.is_transcriber for p in core.participants.values()),
+                   moderator_checks=self.settings.focus.services.moderator_checks)
         regions = {b.region for jid, b in self.bridges.bridges.items() if jid in core.sessions and b.region}
         self.spawn(self._dial(iq, DialOut(dial, regions)))
 

@@ -135,8 +135,9 @@ class Recording:
     """One conference's recorder (at most one session at a time, file or stream)."""
 
     def __init__(self, room: str, pool: RecorderPool, *, retries: int = 5, pending_timeout: float = 90.0,
-                 session_ids: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+                 moderator_checks: bool = True, session_ids: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         self.room = room
+        self.moderator_checks = moderator_checks
         self.pool = pool
         self.max_retries = retries
         self.pending_timeout = pending_timeout
@@ -159,9 +160,9 @@ class Recording:
                 moderator: bool) -> None:
         """A ``<jibri>`` from ``sender``, an occupant of the room, answered by an
         :class:`AnswerRequest` (a start: once a recorder took it); raises a refusal."""
-        if not member:
+        if self.moderator_checks and not member:
             raise refusal("forbidden", "not a member of this conference")
-        if not moderator:
+        if self.moderator_checks and not moderator:
             raise refusal("not-allowed", "only moderators may start or stop recording")
         if request.action == START:
             if self.session is not None:

@@ -141,7 +141,8 @@ class RoomTracker(Mapping[str, Room]):
         if recorders is not None:
             services = fs.services
             room.recording = Recording(room.jid, recorders, retries=services.jibri_retries,
-                                       pending_timeout=services.jibri_pending_timeout)
+                                       pending_timeout=services.jibri_pending_timeout,
+                                       moderator_checks=services.moderator_checks)
         focus.counters["conferences_created"] += 1
         log.info("focus: conference %s (meeting %s)", room.jid, meeting_id)
         early, room.early = room.early, {}

@@ -72,6 +72,8 @@ class FocusServices:
     transcriptions: bool = env("ENABLE_TRANSCRIPTIONS", "0", boolean)
     # jicofo.xmpp.trusted-domains: members from these domains may be recorders, gateways, transcribers.
     trusted_domains: tuple[str, ...] = env("JICOFO_TRUSTED_DOMAINS", _trusted_domains, csv)
+    # conference.enable-moderator-checks: off, anyone in the room may record or dial out.
+    moderator_checks: bool = env("ENABLE_MODERATOR_CHECKS", "1", boolean)
     # jicofo.xmpp's reply-timeout: how long a recorder or gateway may take to answer a request.
     reply_timeout: float = env("JITSI_PY_FOCUS_REPLY_TIMEOUT", "15", duration)
 

@@ -258,3 +258,9 @@ def test_unlimited_retries_keep_trying_while_recorders_are_left():
         sent = only(rec.commands(), SendToRecorder)
     rec.start_answered(sent.attempt, JibriIq(status=OFF, failure_reason=BUSY), 3.0)
     assert only(rec.commands(), AnswerRequest).error.condition == "resource-constraint"
+
+
+def test_without_moderator_checks_anyone_may_record():
+    rec = recording(pool(J1), moderator_checks=False)
+    rec.request("h", f"{ROOM}/bob", JibriIq(action="start", recording_mode="file"), 0.0, member=False, moderator=False)
+    assert only(rec.commands(), SendToRecorder).to == J1

@@ -97,3 +97,10 @@ def test_no_gateway_left_is_service_unavailable_and_transcription_needs_a_transc
     assert none.value.condition == "service-unavailable"
     with pytest.raises(StanzaError):
         DialOut(dial(TRANSCRIBER_CALLEE)).target(gateways)
+
+
+def test_without_moderator_checks_anyone_may_dial():
+    check_dial(dial(), ROOM, moderator=False, transcriber_present=False, moderator_checks=False)
+    with pytest.raises(StanzaError):
+        check_dial(dial(room="other@muc.meet.jitsi"), ROOM, moderator=False, transcriber_present=False,
+                   moderator_checks=False)

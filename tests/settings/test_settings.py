@@ -395,8 +395,11 @@ def test_focus_services_follow_dockers_jicofo_conf():
     plain = Settings.from_values({}).focus.services
     assert (plain.recording, plain.jigasi, plain.trusted_domains) == (False, False, ())
     assert (plain.jibri_retries, plain.jibri_pending_timeout, plain.reply_timeout) == (5, 90.0, 15.0)
+    unchecked = Settings.from_values({"ENABLE_MODERATOR_CHECKS": "0"}).focus.services
+    assert plain.moderator_checks and not unchecked.moderator_checks
     recording = Settings.from_values({"ENABLE_RECORDING": "1", "XMPP_RECORDER_DOMAIN": "rec.example.com",
-                                      "JIBRI_PENDING_TIMEOUT": "2 minutes", "JIBRI_REQUEST_RETRIES": "-1"}).focus.services
+                                      "JIBRI_PENDING_TIMEOUT": "2 minutes",
+                                      "JIBRI_REQUEST_RETRIES": "-1"}).focus.services
     assert recording.recording and not recording.jigasi
     assert recording.trusted_domains == ("rec.example.com",)
     assert (recording.jibri_pending_timeout, recording.jibri_retries) == (120.0, -1)
