@@ -70,3 +70,21 @@ def error_element(error: StanzaError, *, legacy_code: bool = True) -> Element:
         SubElement(el, f"{{{STANZA_ERRORS}}}text").text = error.text
     el.extend(error.extra)
     return el
+
+
+# The error type RFC 6120 §8.3.3 gives each condition, as Jitsi's Java services (Smack) fill it in
+# when they answer with a bare condition.
+CONDITION_TYPES = {
+    "bad-request": "modify", "conflict": "cancel", "feature-not-implemented": "cancel", "forbidden": "auth",
+    "gone": "cancel", "internal-server-error": "cancel", "item-not-found": "cancel", "jid-malformed": "modify",
+    "not-acceptable": "modify", "not-allowed": "cancel", "not-authorized": "auth", "policy-violation": "modify",
+    "recipient-unavailable": "wait", "redirect": "modify", "registration-required": "auth",
+    "remote-server-not-found": "cancel", "remote-server-timeout": "wait", "resource-constraint": "wait",
+    "service-unavailable": "cancel", "subscription-required": "auth", "undefined-condition": "modify",
+    "unexpected-request": "wait",
+}
+
+
+def refusal(condition: str, text: str = "") -> StanzaError:
+    """A :class:`StanzaError` of the condition's usual type."""
+    return StanzaError(CONDITION_TYPES[condition], condition, text)

@@ -2,7 +2,7 @@
 
 from xml.etree.ElementTree import Element
 
-from jitsi_py.common.errors import StanzaError, error_reply
+from jitsi_py.common.errors import CONDITION_TYPES, StanzaError, error_reply, refusal
 from jitsi_py.common.ns import CLIENT, STANZA_ERRORS
 
 
@@ -26,3 +26,11 @@ def test_an_error_is_never_answered_and_the_legacy_code_can_be_left_out():
                         legacy_code=False)
     assert reply.attrib == {"from": "meet.jitsi", "type": "error"}
     assert reply[0].attrib == {"type": "cancel"}
+
+
+def test_a_refusal_takes_its_conditions_usual_type():
+    assert (refusal("forbidden").type, refusal("resource-constraint").type, refusal("bad-request").type) == (
+        "auth", "wait", "modify")
+    refused = refusal("unexpected-request", "already recording")
+    assert (refused.condition, refused.text) == ("unexpected-request", "already recording")
+    assert set(CONDITION_TYPES.values()) == {"auth", "cancel", "modify", "wait"}
