@@ -35,9 +35,10 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
         await run_one(settings, ready)
 
 
-async def run_one(settings: Settings, ready: Ready = unobserved) -> None:
+async def run_one(settings: Settings, ready: Ready = unobserved, startup_level: int = logging.INFO) -> None:
     """Ready once it serves media and HTTP and, unless JVB_DISABLE_XMPP, sits in the brewery where
-    the focus finds it."""
+    the focus finds it. ``startup_level``: of the lines saying so (a host's later workers say them
+    at debug level, their first worker having said them)."""
     b = settings.bridge
     password = None if b.disable_xmpp else require_secret("JVB_AUTH_PASSWORD", b.password)
     try:
@@ -68,7 +69,7 @@ async def run_one(settings: Settings, ready: Ready = unobserved) -> None:
     if b.require_valid_address and not any(map(valid_address, hosts + [a for a, _ in mappings])):
         log.warning("bridge: unhealthy: no valid IP addresses available for harvesting (JVB_REQUIRE_VALID_ADDRESS)")
         bridge.healthy = False
-    log.log(logging.INFO if bridge.candidates else logging.WARNING, "bridge: media on udp/%d (%s), candidates %s",
+    log.log(startup_level if bridge.candidates else logging.WARNING, "bridge: media on udp/%d (%s), candidates %s",
             b.port, "IPv4 and IPv6" if bridge.port.ipv6 else "IPv4", ", ".join(
                 f"{c.type} {f'[{c.ip}]' if ':' in c.ip else c.ip}:{c.port}" for c in bridge.candidates)
             or "none: no client can reach this bridge")
@@ -100,7 +101,7 @@ async def run_one(settings: Settings, ready: Ready = unobserved) -> None:
         domains = settings.common.domains
         client = BridgeXmpp(bridge, jid=f"{b.user}@{domains.auth}/{b.nickname}", password=password,
                             brewery=domains.jvb_brewery_jid, nickname=b.nickname,
-                            server=b.xmpp.server, port=b.xmpp.port)
+                            server=b.xmpp.server, port=b.xmpp.port, login_level=startup_level)
         client.start()
 
     async def ticker() -> None:

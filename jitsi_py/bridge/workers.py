@@ -81,7 +81,7 @@ def _worker_main(settings: Settings, index: int, conn: Connection) -> None:
 
     async def bridge() -> None:
         try:
-            await run_one(settings, ready)
+            await run_one(settings, ready, logging.INFO if index == 0 else logging.DEBUG)
         except (SettingsError, StartupError) as exc:
             conn.send(("failed", str(exc)))  # the supervisor says it, as the host's one line
 

@@ -37,8 +37,10 @@ RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 class BridgeXmpp:
     def __init__(self, bridge: Videobridge, *, jid: str, password: str, brewery: str, nickname: str,
-                 server: str, port: int, stats_interval: float = STATS_INTERVAL) -> None:
+                 server: str, port: int, stats_interval: float = STATS_INTERVAL,
+                 login_level: int = logging.INFO) -> None:
         self.bridge = bridge
+        self.login_level = login_level
         self.brewery = brewery
         self.nickname = nickname
         self.server, self.port = server, port
@@ -96,7 +98,8 @@ class BridgeXmpp:
         self.xmpp.send_presence()
         self._presence(join=True)
         self.joined.set()
-        log.info("bridge: logged in as %s, joined %s as %s", self.xmpp.boundjid.full, self.brewery, self.nickname)
+        log.log(self.login_level, "bridge: logged in as %s, joined %s as %s", self.xmpp.boundjid.full, self.brewery,
+                self.nickname)
         if self._stats_task is not None:
             self._stats_task.cancel()
         self._stats_task = asyncio.create_task(self._stats_loop())
