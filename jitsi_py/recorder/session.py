@@ -55,7 +55,7 @@ class Notify:
 
 
 @dataclass(frozen=True)
-class Capture:
+class BeginCapture:
     """Join the meeting and start encoding; report :meth:`Recorder.capturing` once frames flow."""
 
     job: Job
@@ -77,7 +77,7 @@ class Refusal:
     reason: str
 
 
-Effect = Publish | Notify | Capture | EndCapture | Refusal
+Effect = Publish | Notify | BeginCapture | EndCapture | Refusal
 
 
 class Refused(ValueError):
@@ -134,7 +134,7 @@ class Recorder:
                     [Refusal(str(exc))])
         self.session = _Session(job, started=now)
         self.sessions_started += 1
-        return JibriIq(status=PENDING), [Publish(self.status()), Capture(job)]
+        return JibriIq(status=PENDING), [Publish(self.status()), BeginCapture(job)]
 
     def stop(self, request: JibriIq, now: float) -> tuple[JibriIq, list[Effect]]:
         """The focus's stop: answered off; the session, if any is still running, ends without a

@@ -3,7 +3,7 @@
 import pytest
 
 from jitsi_py.common.stanzas.jibri import BUSY, ERROR, FILE, OFF, ON, PENDING, STREAM, JibriIq, JibriStatus
-from jitsi_py.recorder.session import Capture, EndCapture, Notify, Publish, Recorder, Refusal
+from jitsi_py.recorder.session import BeginCapture, EndCapture, Notify, Publish, Recorder, Refusal
 
 FOCUS = "jibribrewery@internal-muc.meet.jitsi/focus"
 ROOM = "standup@muc.meet.jitsi"
@@ -33,7 +33,7 @@ def test_a_start_is_answered_pending_publishes_busy_and_begins_capture():
     rec, effects = started()
     publish, capture = effects
     assert publish == Publish(JibriStatus(busy=True, healthy=True))
-    assert isinstance(capture, Capture)
+    assert isinstance(capture, BeginCapture)
     job = capture.job
     assert (job.session_id, job.mode, job.room, job.focus) == ("s1", FILE, ROOM, FOCUS)
     assert job.app_data == {"file_recording_metadata": {"share": True}}
