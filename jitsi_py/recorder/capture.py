@@ -12,9 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import shutil
-import signal
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,13 +24,13 @@ from ..common.meeting import JoinError, Login, Meeting, XmppServer, events
 from ..common.stanzas.jibri import FEATURE, FILE, view_url
 from ..settings import Settings
 from .files import meeting_url, metadata, recording_name, session_directory
+from .finalize import finalize
 from .media import EncodeSettings, Pipeline, RecordingFailed
 from .session import Job
 
 log = logging.getLogger(__name__)
 
 LEAVE_TIMEOUT = 5.0
-SCRIPT_OUTPUT_LIMIT = 4096  # bytes of the finalize script's output kept for the log
 
 
 @dataclass(frozen=True)
@@ -277,33 +275,6 @@ async def _pump(pipeline: Pipeline, endpoint_id: str, kind: str, screen_share: b
         else:
             while True:
                 feed_audio(endpoint_id, await track.recv())
-
-
-async def finalize(script: Path, directory: Path, limit: float, session_id: str) -> bool:
-    """Runs the finalize script with the directory as its one argument, as Jibri does; False when it
-    had to be killed for running past ``limit`` (its whole process group, so nothing it started lingers)."""
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            str(script), str(directory), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-    except OSError as exc:
-        log.error("recorder: session %s: cannot run the finalize script %s: %s", session_id, script,
-                  exc.strerror or exc)
-        return True
-    try:
-        output, _ = await asyncio.wait_for(proc.communicate(), limit)
-    except asyncio.TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        log.error("recorder: session %s: the finalize script %s still ran after %g s "
-                  "(JITSI_PY_RECORDER_FINALIZE_TIMEOUT): killed", session_id, script, limit)
-        return False
-    text = output[-SCRIPT_OUTPUT_LIMIT:].decode(errors="replace").strip()
-    level = logging.INFO if proc.returncode == 0 else logging.ERROR
-    log.log(level, "recorder: session %s: the finalize script exited with %s%s", session_id, proc.returncode,
-            f": {text}" if text else "")
-    return True
 
 
 def _text(tag: str, value: str) -> Element:
