@@ -42,7 +42,7 @@ from ..stanzas.jitsi import (
 from ..xmpp_client import service_client
 from . import bridge_channel, events
 from .roster import Participant, Roster, real_jid, statuses
-from .sdp import MediaLine, MediaLines, jingle_sources, named_sources, session_accept
+from .session import MediaSession
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +142,7 @@ class Meeting:
         self._ended = False
         self._jingles: asyncio.Queue = asyncio.Queue()
         self._tasks: set[asyncio.Task] = set()
-        # The media session: the peer connection, its m-lines, the tracks we announced.
-        self._pc = None
-        self._sid: str | None = None
-        self._session_offer: Jingle | None = None
-        self._lines: MediaLines | None = None
-        self._announced: dict[str, MediaLine] = {}
-        self._audio_sender = None
+        self._session: MediaSession | None = None
         self._channel = None
         self._stage: set[str] | None = None  # None: follow the dominant speaker's camera
         self._stage_height: int = video_height
@@ -230,8 +224,8 @@ class Meeting:
     async def leave(self) -> None:
         if self._ended:
             return
-        if self._xmpp is not None and self._sid is not None:
-            terminate = Jingle("session-terminate", self._sid, reason="success")
+        if self._xmpp is not None and self._session is not None:
+            terminate = Jingle("session-terminate", self._session.sid, reason="success")
             with contextlib.suppress(IqError, IqTimeout, JoinError):
                 await asyncio.wait_for(self._send_jingle(terminate), 2)
         if self._xmpp is not None and self.endpoint_id:
@@ -450,112 +444,57 @@ class Meeting:
         await iq.send(timeout=10)
 
     async def _session_initiate(self, jingle: Jingle) -> None:
-        await self._start_session(jingle, MediaLines(jingle, self._sending(), self._receiving()), "session-accept")
+        await self._start_session(jingle, "session-accept")
 
     async def _transport_replace(self, jingle: Jingle) -> None:
         """The bridge moved without a new offer: same sources, new transport, a fresh peer connection."""
-        if self._lines is None or jingle.sid != self._sid:
+        session = self._session
+        if session is None or jingle.sid != session.sid:
             return
-        sources = [line.source for line in self._lines.active().values() if line.source]
         offer = Jingle(jingle.action, jingle.sid, jingle.initiator, contents=[
-            next((c for c in jingle.contents if c.name == old.name), old) for old in self._lines.offer.contents])
-        lines = MediaLines(offer, self._sending(), self._receiving())
-        lines.add(sources, self.endpoint_id)
-        await self._start_session(offer, lines, "transport-accept")
+            next((c for c in jingle.contents if c.name == old.name), old) for old in session.offer.contents],
+            bridge_session=jingle.bridge_session or session.offer.bridge_session)
+        await self._start_session(offer, "transport-accept", session.remote_sources())
 
     async def _source_add(self, jingle: Jingle) -> None:
-        if self._lines is None or jingle.sid != self._sid:
-            return
-        if self._lines.add(named_sources(jingle_sources(jingle)), self.endpoint_id):
-            await self._negotiate()
+        if self._session is not None and jingle.sid == self._session.sid:
+            await self._session.add_sources(jingle)
+            self._send_constraints()
 
     async def _source_remove(self, jingle: Jingle) -> None:
-        if self._lines is None or jingle.sid != self._sid:
-            return
-        by_owner = jingle_sources(jingle)
-        sources = [s for owned, _groups in by_owner.values() for s in owned]
-        removed = self._lines.remove({s.ssrc for s in sources}, {s.name for s in sources if s.name})
-        if not removed:
-            return
-        for line in removed:
-            await self._retire(line)
-        await self._negotiate()
+        if self._session is not None and jingle.sid == self._session.sid:
+            await self._session.remove_sources(jingle)
+            self._send_constraints()
 
     async def _session_terminate(self, jingle: Jingle) -> None:
         """The focus ended our session (we are alone, or it is moving us): the tracks end; a new
         session-initiate brings new ones."""
-        if jingle.sid == self._sid:
+        if self._session is not None and jingle.sid == self._session.sid:
             await self._close_session()
 
-    def _sending(self) -> frozenset[str]:
-        return frozenset({"audio"}) if self.audio_source is not None else frozenset()
-
-    def _receiving(self) -> frozenset[str]:
-        return frozenset(kind for kind, wanted in (("audio", self.receive_audio), ("video", self.receive_video))
-                         if wanted)
-
-    async def _start_session(self, offer: Jingle, lines: MediaLines, accept_action: str) -> None:
-        from aiortc import RTCPeerConnection
-
+    async def _start_session(self, offer: Jingle, accept_action: str, sources=None) -> None:
         await self._close_session()
-        if accept_action == "session-accept":
-            lines.add(named_sources(jingle_sources(offer)), self.endpoint_id)
-        self._sid, self._session_offer, self._lines = offer.sid, offer, lines
-        self._pc = pc = RTCPeerConnection()
+        receiving = {kind for kind, wanted in (("audio", self.receive_audio), ("video", self.receive_video)) if wanted}
+        self._session = session = MediaSession(
+            offer, self.endpoint_id, tracks=[self.audio_source] if self.audio_source is not None else [],
+            receiving=frozenset(receiving), on_event=self._emit, video_type_of=self._roster.video_type)
+        pc = session.pc
         pc.on("connectionstatechange", lambda: self._on_connection_state(pc))
-        if self.audio_source is not None:
-            self._audio_sender = pc.addTrack(self.audio_source)
-            if self.audio_muted:
-                self._audio_sender.replaceTrack(None)
-        await self._negotiate(open_channel=any((c.media or "application") == "application" for c in offer.contents))
-        accept = session_accept(offer, pc.localDescription.sdp, self.endpoint_id, self._require_xmpp().boundjid.full,
-                                accept_action)
+        accept = await session.answer(self._require_xmpp().boundjid.full, accept_action, sources)
+        if self.audio_muted and "audio" in session.senders:
+            session.senders["audio"].replaceTrack(None)
+        if any((c.media or "application") == "application" for c in offer.contents):
+            self._open_channel(pc)
         await self._send_jingle(accept)
 
-    async def _negotiate(self, open_channel: bool = False) -> None:
-        from aiortc import RTCSessionDescription
-
-        pc, lines = self._pc, self._lines
-        await pc.setRemoteDescription(RTCSessionDescription(lines.sdp(), "offer"))
-        if open_channel:
-            self._open_channel(pc)
-        await pc.setLocalDescription(await pc.createAnswer())
-        by_mid = {t.mid: t for t in pc.getTransceivers()}
-        for line in lines.lines:
-            source = line.source
-            if source is None or line.retired or source.name in self._announced:
-                continue
-            transceiver = by_mid.get(line.mid)
-            if transceiver is None or transceiver.receiver.track is None:
-                continue
-            self._announced[source.name] = line
-            video_type = None
-            if source.media == "video":
-                video_type = source.video_type or self._roster.video_type(source.owner, source.name) or "camera"
-            self._emit(events.TrackAdded(source.owner, source.name, source.media, video_type,
-                                         transceiver.receiver.track))
-        self._send_constraints()
-
-    async def _retire(self, line: MediaLine) -> None:
-        if line.source is None or self._announced.pop(line.source.name, None) is None:
-            return
-        self._emit(events.TrackRemoved(line.source.owner, line.source.name))
-        transceiver = next((t for t in self._pc.getTransceivers() if t.mid == line.mid), None)
-        if transceiver is not None:
-            await transceiver.receiver.stop()  # ends the track: its recv() raises MediaStreamError
-
     async def _close_session(self) -> None:
-        pc, self._pc = self._pc, None
-        for name, line in list(self._announced.items()):
-            self._emit(events.TrackRemoved(line.source.owner, name))
-        self._announced.clear()
-        self._sid = self._lines = self._session_offer = self._channel = self._audio_sender = None
-        self._sent_constraints = None
-        if pc is not None:
-            await pc.close()
+        session, self._session = self._session, None
+        self._channel = self._sent_constraints = None
+        if session is not None:
+            await session.close()
 
     def _on_connection_state(self, pc) -> None:
-        if pc is not self._pc or self._media_ready is None:
+        if self._session is None or pc is not self._session.pc or self._media_ready is None:
             return
         state = pc.connectionState
         if state == "connected" and not self._media_ready.done():
@@ -569,12 +508,11 @@ class Meeting:
     async def _restart(self) -> None:
         """Our media failed after it worked: end the session asking the focus for a new one, as
         lib-jitsi-meet does when the focus announced support-terminate-restart."""
-        sid, offer = self._sid, self._session_offer
-        if sid is None or offer is None:
+        if self._session is None:
             return
-        session = offer.bridge_session or BridgeSession()
-        terminate = Jingle("session-terminate", sid, reason="connectivity-error",
-                           bridge_session=BridgeSession(session.id, session.region, restart=True))
+        current = self._session.offer.bridge_session or BridgeSession()
+        terminate = Jingle("session-terminate", self._session.sid, reason="connectivity-error",
+                           bridge_session=BridgeSession(current.id, current.region, restart=True))
         await self._close_session()
         with contextlib.suppress(IqError, IqTimeout):
             await self._send_jingle(terminate)
@@ -601,7 +539,8 @@ class Meeting:
         if self._stage is not None:
             stage = self._stage
         else:
-            stage = {name for name, line in self._announced.items()
+            announced = self._session.announced if self._session is not None else {}
+            stage = {name for name, line in announced.items()
                      if line.source.owner == self._speaker and line.media == "video"
                      and (line.source.video_type or "camera") == "camera"}
         message = bridge_channel.receiver_video_constraints(stage, self._stage_height, self.receive_video)
@@ -613,8 +552,9 @@ class Meeting:
 
     async def _apply_audio_mute(self, muted: bool) -> None:
         self.audio_muted = muted
-        if self._audio_sender is not None:
-            self._audio_sender.replaceTrack(None if muted else self.audio_source)
+        sender = self._session.senders.get("audio") if self._session is not None else None
+        if sender is not None:
+            sender.replaceTrack(None if muted else self.audio_source)
 
     # ---- life and death ----
 
