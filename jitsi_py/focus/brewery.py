@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from xml.etree.ElementTree import Element
 
 from slixmpp.exceptions import IqError, IqTimeout
@@ -105,3 +105,50 @@ class Brewery:
     def _down(self, jid: str, now: float) -> None:
         self.focus.counters["bridge_failures"] += 1
         self.focus.rooms.bridge_down(jid, now)
+
+
+class ServiceBrewery:
+    """The recorder or gateway brewery (docs/focus.md §8.1, §9.1): who is in it, and what each one's
+    presence says (``member``, called with the occupant JID and the stanza); ``gone`` hears of
+    each one that leaves. When our connection drops, ``forget`` drops each one quietly: the
+    sessions with them go on, and their presence comes back when we are in again."""
+
+    def __init__(self, focus: Focus, jid: str, kind: str, member: Callable[[str, Element], None],
+                 gone: Callable[[str], None], forget: Callable[[str], object]) -> None:
+        self.focus = focus
+        self.jid = jid
+        self.kind = kind
+        self.member = member
+        self.gone = gone
+        self.forget = forget
+        self.members: set[str] = set()
+
+    def connected(self) -> None:
+        self.focus.join(self.jid)
+
+    def disconnected(self) -> None:
+        for jid in self.members:
+            self.forget(jid)
+        self.members.clear()
+
+    def presence(self, nick: str, stanza: Element) -> None:
+        presence = read_presence(nick, stanza)
+        if presence.ours:
+            if presence.type == "error":
+                log.error("focus: cannot join the %s brewery %s: %s", self.kind, self.jid, presence.error)
+            elif presence.gone and self.focus.connected.is_set():
+                self.focus.join(self.jid)
+            return
+        if not nick:
+            return
+        jid = f"{self.jid}/{nick}"
+        if presence.gone or presence.type == "error":
+            if jid in self.members:
+                self.members.discard(jid)
+                log.info("focus: %s %s left the brewery", self.kind, nick)
+                self.gone(jid)
+            return
+        if jid not in self.members:
+            self.members.add(jid)
+            log.info("focus: %s %s joined the brewery", self.kind, nick)
+        self.member(jid, stanza)

@@ -11,6 +11,7 @@ with its :class:`StanzaError` by one boundary, and touches nothing else.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import time
@@ -24,12 +25,14 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from ..common import ns
 from ..common.errors import StanzaError
+from ..common.stanzas.jibri import JibriIq, JibriStanzaError, JibriStatus
 from ..common.stanzas.jingle import JingleError, parse_jingle, q
-from ..common.stanzas.jitsi import MUTE_NAMESPACES, ConferenceIq, JitsiStanzaError, LogoutIq, MuteIq
+from ..common.stanzas.jitsi import MUTE_NAMESPACES, ConferenceIq, JitsiStanzaError, LogoutIq, MuteIq, bridge_stats
+from ..common.stanzas.rayo import Dial, RayoStanzaError
 from ..common.xmpp_client import send_error, service_client
 from ..settings import Settings
 from .auth import Authority
-from .brewery import Brewery
+from .brewery import Brewery, ServiceBrewery
 from .bridges import UNANSWERED, BridgeTable, IceFailureDetection, LoadRedistribution
 from .caps import CapsCache
 from .colibri2 import BridgeError, read_error
@@ -43,6 +46,8 @@ from .conference import (
     SetBridgeAvailable,
     unknown_session,
 )
+from .jibri import AnswerRequest, PublishStatus, RecorderPool, SendToRecorder
+from .jigasi import DialOut, GatewayPool, check_dial
 from .jingle import Offer
 from .room_tracker import Room, RoomJoinError, RoomTracker
 from .rooms import NICK, answer_properties, conference_room, needs_authentication
@@ -85,6 +90,19 @@ class Focus:
         self.caps = CapsCache(fs.caps_cache_size)
         self.rooms = RoomTracker(self)
         self.brewery = Brewery(self)
+        # By brewery JID: the bridges', and the recorders' and gateways' when configured (docs/focus.md §8, §9).
+        self.breweries: dict[str, Brewery | ServiceBrewery] = {self.brewery.jid: self.brewery}
+        services = fs.services
+        self.recorders = RecorderPool() if services.recording else None
+        if self.recorders is not None:
+            jid = self.domains.jibri_brewery_jid
+            self.breweries[jid] = ServiceBrewery(self, jid, "recorder", self._recorder_presence, self._recorder_left,
+                                                 self.recorders.left)
+        self.gateways = GatewayPool(fs.region) if services.jigasi else None
+        if self.gateways is not None:
+            jid = self.domains.jigasi_brewery_jid
+            self.breweries[jid] = ServiceBrewery(self, jid, "gateway", self._gateway_presence, self.gateways.left,
+                                                 self.gateways.left)
         self._tasks: set[asyncio.Task] = set()
         self._reconnects = 0
         # The commands of the conference cores, by type: how each is carried out.
@@ -93,8 +111,14 @@ class Focus:
             SendJingle: self._send_jingle,
             SendMute: self._send_mute,
             GrantOwner: self._grant_owner,
-            SetBridgeAvailable: lambda room, command: self.rooms.announce(room, command.available),
+            SetBridgeAvailable: self._set_bridge_available,
             End: self._end,
+        }
+        # The commands of the recording cores (focus/jibri.py).
+        self._execute_recording: dict[type, Callable[[Room, Any], None]] = {
+            SendToRecorder: self._send_to_recorder,
+            AnswerRequest: self._answer_jibri,
+            PublishStatus: self._publish_recording,
         }
         # IQs by payload; a StanzaError their handler raises is the answer.
         self.iq_handlers: dict[str, Callable[[slixmpp.Iq], None]] = {
@@ -102,6 +126,8 @@ class Focus:
             q(ns.JITSI_FOCUS, "logout"): self._answering(self._on_logout_iq),
             q(ns.JINGLE, "jingle"): self._answering(self._on_jingle_iq),
             **{q(mute_ns, "mute"): self._answering(self._on_mute_iq) for mute_ns in MUTE_NAMESPACES},
+            q(ns.JIBRI, "jibri"): self._answering(self._on_jibri_iq),
+            q(ns.RAYO, "dial"): self._answering(self._on_dial_iq),
         }
         self.xmpp = self._make_client(fs.password or "")
 
@@ -155,12 +181,14 @@ class Focus:
         self.xmpp.send_presence()
         self.connected.set()
         log.info("focus: logged in as %s", self.xmpp.boundjid.full)
-        self.brewery.connected()
+        for brewery in self.breweries.values():
+            brewery.connected()
         self.rooms.connected()
 
     def _on_disconnected(self, _event: Any) -> None:
         self.connected.clear()
-        self.brewery.disconnected()
+        for brewery in self.breweries.values():
+            brewery.disconnected()
         if self.stopping:
             return
         self.rooms.disconnected()
@@ -202,8 +230,9 @@ class Focus:
         if self.stopping:
             return  # bridges and occupants leaving as the deployment stops: nothing left to act on
         sender = presence["from"]
-        if sender.bare == self.brewery.jid:
-            self.brewery.presence(sender.resource, presence.xml)
+        brewery = self.breweries.get(sender.bare)
+        if brewery is not None:
+            brewery.presence(sender.resource, presence.xml)
             return
         room = self.rooms.get(sender.bare)
         if room is not None and sender.resource:
@@ -219,7 +248,7 @@ class Focus:
                 handler(iq)
             except StanzaError as exc:
                 send_error(iq, exc)
-            except (JingleError, JitsiStanzaError) as exc:
+            except (JingleError, JitsiStanzaError, JibriStanzaError, RayoStanzaError) as exc:
                 send_error(iq, StanzaError("modify", "bad-request", str(exc)))
         return answer
 
@@ -338,6 +367,141 @@ class Focus:
                     room.core.av_moderation(kind, whitelist=[j for j in jids if isinstance(j, str)])
         self.flush(room)
 
+    # --- recording (docs/focus.md §8) ---------------------------------------------------------------
+
+    def _on_jibri_iq(self, iq: slixmpp.Iq) -> None:
+        if iq["type"] != "set":
+            raise StanzaError("modify", "bad-request", "jibri requests are IQ set")
+        request = JibriIq.from_element(iq.xml.find(q(ns.JIBRI, "jibri")))
+        sender = iq["from"]
+        now = self.now()
+        if self.recorders is not None and sender.bare == self.domains.jibri_brewery_jid:
+            room = next((r for r in self.rooms.values() if r.recording is not None
+                         and r.recording.handles(sender.full)), None)
+            if room is None or room.recording is None:
+                raise StanzaError("cancel", "item-not-found", "no session with this recorder")
+            room.recording.recorder_update(sender.full, request, now)
+            iq.reply(clear=True).send()
+            self.flush(room)
+            return
+        room = self.rooms.get(sender.bare)
+        # Video SIP gateways (a SIP address) need a SIP recorder brewery, which we do not join.
+        if room is None or room.core is None or room.recording is None or request.sipaddress:
+            raise StanzaError("cancel", "item-not-found", "no recorder for this conference")
+        moderator = room.moderator(sender.resource)
+        try:
+            room.recording.request(iq, sender.full, request, now, member=moderator is not None,
+                                   moderator=bool(moderator))
+        finally:
+            self.flush(room)
+
+    def _recorder_presence(self, jid: str, stanza: Element) -> None:
+        assert self.recorders is not None
+        try:
+            status = JibriStatus.from_presence(stanza)
+        except JibriStanzaError as exc:
+            log.warning("focus: recorder %s: %s", jid, exc)
+            return
+        if status is not None:
+            self.recorders.presence(jid, status)
+
+    def _recorder_left(self, jid: str) -> None:
+        assert self.recorders is not None
+        self.recorders.left(jid)
+        for room in list(self.rooms.values()):
+            if room.recording is not None and room.recording.handles(jid):
+                room.recording.recorder_left(jid, self.now())
+                self.flush(room)
+
+    def _send_to_recorder(self, room: Room, command: SendToRecorder) -> None:
+        iq = self.xmpp.make_iq_set(ito=command.to)
+        iq.xml.append(command.iq.to_element())
+        if command.attempt is None:
+            self.spawn(self._sent(iq))  # a stop: jicofo does not wait for its answer either
+        else:
+            self.spawn(self._recorder_start(room, command.attempt, iq))
+
+    async def _recorder_start(self, room: Room, attempt: int, iq: slixmpp.Iq) -> None:
+        answer = None
+        try:
+            result = await iq.send(timeout=self.settings.focus.services.reply_timeout)
+            answer = JibriIq.from_element(result.xml.find(q(ns.JIBRI, "jibri")))
+        except IqError as exc:
+            log.info("focus: recorder %s refused the start: %s", iq["to"], exc.iq["error"]["condition"])
+        except IqTimeout:
+            log.info("focus: recorder %s did not answer the start", iq["to"])
+        except JibriStanzaError as exc:
+            log.info("focus: recorder %s answered the start with %s", iq["to"], exc)
+        if room.recording is not None and self.rooms.get(room.jid) is room:
+            room.recording.start_answered(attempt, answer, self.now())
+            self.flush(room)
+
+    def _answer_jibri(self, room: Room, command: AnswerRequest) -> None:
+        request: slixmpp.Iq = command.request  # type: ignore[assignment]
+        if command.error is not None:
+            send_error(request, command.error)
+            return
+        reply = request.reply(clear=True)
+        if command.result is not None:
+            reply.xml.append(command.result.to_element())
+        reply.send()
+
+    def _publish_recording(self, room: Room, command: PublishStatus) -> None:
+        log.info("focus: recording in %s is %s", room.jid, command.status.status)
+        room.recording_status = command.status
+        self.rooms.publish(room)
+
+    # --- dial-out (docs/focus.md §9) ---------------------------------------------------------------
+
+    def _gateway_presence(self, jid: str, stanza: Element) -> None:
+        assert self.gateways is not None
+        stats = bridge_stats(stanza)
+        if stats is not None:
+            self.gateways.presence(jid, stats)
+
+    def _on_dial_iq(self, iq: slixmpp.Iq) -> None:
+        if iq["type"] != "set":
+            raise StanzaError("modify", "bad-request", "dial requests are IQ set")
+        sender = iq["from"]
+        room = self.rooms.get(sender.bare)
+        if room is None or room.core is None:
+            raise StanzaError("cancel", "item-not-found", "no such conference")
+        if self.gateways is None:
+            raise StanzaError("cancel", "service-unavailable", "no SIP gateway brewery is configured")
+        dial = Dial.from_element(iq.xml.find(q(ns.RAYO, "dial")))
+        core = room.core
+        check_dial(dial, room.jid, moderator=bool(room.moderator(sender.resource)),
+                   transcriber_present=any(p.is_transcriber for p in core.participants.values()))
+        regions = {b.region for jid, b in self.bridges.bridges.items() if jid in core.sessions and b.region}
+        self.spawn(self._dial(iq, DialOut(dial, regions)))
+
+    async def _dial(self, iq: slixmpp.Iq, out: DialOut) -> None:
+        """Forward a copy to one gateway after another until one answers; its answer is ours."""
+        assert self.gateways is not None
+        original = iq.xml.find(q(ns.RAYO, "dial"))
+        try:
+            while True:
+                target = out.target(self.gateways)
+                forward = self.xmpp.make_iq_set(ito=target)
+                forward.xml.append(copy.deepcopy(original))
+                try:
+                    result = await forward.send(timeout=self.settings.focus.services.reply_timeout)
+                except IqError as exc:
+                    log.info("focus: gateway %s refused a dial: %s", target, exc.iq["error"]["condition"])
+                    out.failed(timed_out=False)
+                    continue
+                except IqTimeout:
+                    log.info("focus: gateway %s did not answer a dial", target)
+                    out.failed(timed_out=True)
+                    continue
+                reply = iq.reply(clear=True)
+                for child in result.xml:
+                    reply.xml.append(copy.deepcopy(child))
+                reply.send()
+                return
+        except StanzaError as exc:
+            send_error(iq, exc)
+
     # --- running the core's commands ---------------------------------------------------------------
 
     def flush(self, room: Room) -> None:
@@ -346,8 +510,15 @@ class Focus:
             return
         for command in core.commands():
             self._execute[type(command)](room, command)
+        if room.recording is not None:
+            for command in room.recording.commands():
+                self._execute_recording[type(command)](room, command)
         if not core.ended:
-            room.timer.at(core.next_deadline())
+            room.timer.at(room.next_deadline())
+
+    def _set_bridge_available(self, room: Room, command: SetBridgeAvailable) -> None:
+        room.bridge_available = command.available
+        self.rooms.publish(room)
 
     def _send_jingle(self, room: Room, command: SendJingle) -> None:
         if command.jingle.action == "session-initiate":
@@ -365,6 +536,11 @@ class Focus:
 
     def _end(self, room: Room, command: End) -> None:
         log.info("focus: conference %s ends: %s", room.jid, command.reason)
+        if room.recording is not None:
+            room.recording.end()
+            for stop in room.recording.commands():
+                self._execute_recording[type(stop)](room, stop)
+            room.recording = None
         self.rooms.leave(room)
 
     def _colibri(self, room: Room, command: ColibriRequest) -> None:

@@ -21,8 +21,10 @@ from xml.etree.ElementTree import Element
 from ..common import ns
 from ..common.errors import StanzaError
 from ..common.stanzas.colibri2 import RelayEndpoint
+from ..common.stanzas.jibri import FEATURE as FEATURE_JIBRI
 from ..common.stanzas.jingle import Jingle, Source, q
 from ..common.stanzas.jitsi import FEATURE_SSRC_REWRITING, MuteIq
+from ..common.stanzas.rayo import FEATURE_JIGASI, FEATURE_TRANSCRIBER
 from . import colibri2
 from .bridges import BridgeTable
 from .colibri2 import BridgeError, EndpointAllocation, relay_endpoint
@@ -127,6 +129,8 @@ class Participant:
     region: str | None = None
     stats_id: str | None = None
     authenticated: bool = False
+    # Recorder, gateway or transcriber features from a trusted domain (rooms.trusted_services).
+    services: frozenset[str] = frozenset()
     state: str = "waiting"
     bridge: str | None = None
     session_id: str | None = None  # the bridge session (bridge-session id)
@@ -149,6 +153,23 @@ class Participant:
     @property
     def moderator(self) -> bool:
         return self.role == "moderator" or self.affiliation in ("owner", "admin")
+
+    @property
+    def is_jibri(self) -> bool:
+        return FEATURE_JIBRI in self.services
+
+    @property
+    def is_jigasi(self) -> bool:
+        return FEATURE_JIGASI in self.services
+
+    @property
+    def is_transcriber(self) -> bool:
+        return FEATURE_TRANSCRIBER in self.services
+
+    @property
+    def keeps_alive(self) -> bool:
+        """A recorder or transcriber alone is no conference (docs/focus.md §10); a phone caller is."""
+        return not (self.is_jibri or self.is_transcriber)
 
     @property
     def invited(self) -> bool:
@@ -218,7 +239,8 @@ class Conference:
     def joined(self, participant: Participant, now: float) -> None:
         if self.ended:
             return
-        self._initial_deadline = None
+        if participant.keeps_alive:
+            self._initial_deadline = None
         self.participants[participant.nick] = participant
         self._elect_owner(participant)
         participant.forced = self._force_mute(participant)
@@ -226,10 +248,13 @@ class Conference:
         self._check_alone(now)
 
     def presence_changed(self, nick: str, *, role: str | None = None, affiliation: str | None = None,
-                         region: str | None = None, stats_id: str | None = None) -> None:
+                         region: str | None = None, stats_id: str | None = None,
+                         services: frozenset[str] | None = None) -> None:
         participant = self.participants.get(nick)
         if participant is None:
             return
+        if services is not None:
+            participant.services = services
         participant.role = role or participant.role
         participant.affiliation = affiliation or participant.affiliation
         participant.region = region or participant.region
@@ -255,7 +280,7 @@ class Conference:
             for other in self.participants.values():
                 if self._elect_owner(other):
                     break
-        if not self.participants:
+        if not self._alive():
             self._end("the room is empty")
             return
         self._check_alone(now)
@@ -430,6 +455,8 @@ class Conference:
         return allowed is not None and not participant.moderator and participant.nick not in allowed
 
     def _force_mute(self, participant: Participant) -> tuple[bool, bool]:
+        if participant.is_jibri:  # a recorder sends nothing, and could not unmute
+            return (False, False)
         return tuple(participant.muted[m] or self._moderated(participant, m)  # type: ignore[return-value]
                      for m in ("audio", "video"))
 
@@ -446,7 +473,7 @@ class Conference:
     def handle_timer(self, now: float) -> None:
         if self._initial_deadline is not None and now >= self._initial_deadline:
             self._initial_deadline = None
-            if not self.participants:
+            if not self._alive():
                 self._end("nobody joined")
         if self._alone_deadline is not None and now >= self._alone_deadline:
             self._alone_deadline = None
@@ -460,6 +487,9 @@ class Conference:
 
     # --- internals --------------------------------------------------------------------------------
 
+    def _alive(self) -> bool:
+        return any(p.keeps_alive for p in self.participants.values())
+
     def _elect_owner(self, participant: Participant) -> bool:
         if participant.real_jid is None:
             return False
@@ -467,6 +497,8 @@ class Conference:
             self._commands.append(GrantOwner(participant.real_jid))
             participant.affiliation = "owner"
             return True
+        if participant.is_jibri or participant.is_jigasi:  # jicofo never elects a service
+            return False
         if not self.auto_owner or any(p.affiliation == "owner" for p in self.participants.values()):
             return False
         self._commands.append(GrantOwner(participant.real_jid))

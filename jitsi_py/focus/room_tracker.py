@@ -20,6 +20,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 
 from ..common import ns
 from ..common.aio import Rearm
+from ..common.stanzas.jibri import RecordingStatus
 from ..common.stanzas.jingle import q
 from ..common.stanzas.jitsi import (
     DEFAULT_FEATURES,
@@ -30,7 +31,8 @@ from ..common.stanzas.jitsi import (
 )
 from .bridges import redistribution_moves
 from .conference import Conference, Participant
-from .rooms import NICK, MucPresence, read_presence
+from .jibri import Recording
+from .rooms import NICK, MucPresence, read_presence, trusted_services
 
 if TYPE_CHECKING:
     from .client import Focus
@@ -58,12 +60,31 @@ class Room:
         self.timer = Rearm(asyncio.get_running_loop(), self._on_timer)
         self.pending: set[str] = set()  # nicks whose features are being discovered
         self.early: dict[str, Element] = {}  # occupants' presences seen before the core exists
+        # Every occupant but us, as the MUC last showed it: who may ask the focus for a recorder or a call.
+        self.occupants: dict[str, MucPresence] = {}
         self.bridge_available = True
+        self.recording: Recording | None = None  # with recording on (docs/focus.md §8)
+        self.recording_status: RecordingStatus | None = None  # in our presence once published
+
+    def moderator(self, nick: str) -> bool | None:
+        """Whether the occupant has moderator rights; None for no occupant (jicofo's role check)."""
+        occupant = self.occupants.get(nick)
+        if occupant is None:
+            return None
+        return occupant.role == "moderator" or occupant.affiliation in ("owner", "admin")
 
     def _on_timer(self, now: float) -> None:
         if self.core is not None:
             self.core.handle_timer(now)
+            if self.recording is not None:
+                self.recording.handle_timer(now)
             self.focus.flush(self)
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for d in (self.core.next_deadline() if self.core is not None else None,
+                                 self.recording.next_deadline() if self.recording is not None else None)
+                     if d is not None]
+        return min(deadlines) if deadlines else None
 
 
 class RoomTracker(Mapping[str, Room]):
@@ -116,6 +137,11 @@ class RoomTracker(Mapping[str, Room]):
             single_participant_timeout=fs.single_participant_timeout, max_ssrcs=fs.max_ssrcs_per_user,
             max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, strip_simulcast=fs.strip_simulcast,
             ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner, restart_limits=focus.restart_limits)
+        recorders = focus.recorders
+        if recorders is not None:
+            services = fs.services
+            room.recording = Recording(room.jid, recorders, retries=services.jibri_retries,
+                                       pending_timeout=services.jibri_pending_timeout)
         focus.counters["conferences_created"] += 1
         log.info("focus: conference %s (meeting %s)", room.jid, meeting_id)
         early, room.early = room.early, {}
@@ -163,11 +189,12 @@ class RoomTracker(Mapping[str, Room]):
         extensions = [focus_versions(VERSION), conference_properties({"support-terminate-restart": "true"})]
         if not room.bridge_available:
             extensions.append(bridge_not_available())
+        if room.recording_status is not None:
+            extensions.append(room.recording_status.to_element())
         return extensions
 
-    def announce(self, room: Room, bridge_available: bool) -> None:
-        """Our presence in the room tells the participants whether a bridge is available."""
-        room.bridge_available = bridge_available
+    def publish(self, room: Room) -> None:
+        """Our presence in the room, again: whether a bridge is available, the recording status."""
         presence = self.focus.xmpp.make_presence(pto=f"{room.jid}/{NICK}")
         for ext in self._extensions(room):
             presence.xml.append(ext)
@@ -239,6 +266,10 @@ class RoomTracker(Mapping[str, Room]):
             elif room.joined is not None and not room.joined.done():
                 room.joined.set_result(presence.created)
             return
+        if presence.gone:
+            room.occupants.pop(nick, None)
+        else:
+            room.occupants[nick] = presence
         if room.core is None:
             if presence.gone:
                 room.early.pop(nick, None)
@@ -259,7 +290,7 @@ class RoomTracker(Mapping[str, Room]):
         info = ParticipantPresence.from_element(stanza)
         if nick in core.participants:
             core.presence_changed(nick, role=presence.role, affiliation=presence.affiliation, region=info.region,
-                                  stats_id=info.stats_id)
+                                  stats_id=info.stats_id, services=self._services(presence, info))
             return
         if nick in room.pending:
             return
@@ -276,9 +307,13 @@ class RoomTracker(Mapping[str, Room]):
         authenticated = focus.authority.session_for(presence.real_jid, time.time()) is not None
         participant = Participant(nick, f"{room.jid}/{nick}", real_jid=presence.real_jid, role=presence.role,
                                   affiliation=presence.affiliation, features=features, region=info.region,
-                                  stats_id=info.stats_id, authenticated=authenticated)
+                                  stats_id=info.stats_id, authenticated=authenticated,
+                                  services=self._services(presence, info))
         room.core.joined(participant, focus.now())
         focus.flush(room)
+
+    def _services(self, presence: MucPresence, info: ParticipantPresence) -> frozenset[str]:
+        return trusted_services(info.features, presence.real_jid, self.focus.settings.focus.services.trusted_domains)
 
     async def _features(self, occupant: str, info: ParticipantPresence) -> frozenset[str]:
         caps = self.focus.caps

@@ -15,7 +15,9 @@ from xml.etree.ElementTree import Element
 
 from ..common import jid as jids, ns
 from ..common.errors import StanzaError
+from ..common.stanzas.jibri import FEATURE as FEATURE_JIBRI
 from ..common.stanzas.jingle import q
+from ..common.stanzas.rayo import FEATURE_JIGASI, FEATURE_TRANSCRIBER
 
 if TYPE_CHECKING:
     from ..settings.common import Domains
@@ -50,6 +52,20 @@ def needs_authentication(room: str, domains: Domains) -> bool:
     """With ENABLE_AUTH, whether a request for ``room`` must pass the authority: breakout rooms
     are entered from a conference the user is already in."""
     return room.partition("@")[2] != domains.breakout
+
+
+# The presence features by which a member says it is a recorder, a gateway or a transcriber.
+SERVICE_FEATURES = frozenset({FEATURE_JIBRI, FEATURE_JIGASI, FEATURE_TRANSCRIBER})
+
+
+def trusted_services(features: frozenset[str], real_jid: str | None,
+                     trusted_domains: tuple[str, ...]) -> frozenset[str]:
+    """The service features a member is believed to have: only from a trusted domain (jicofo's
+    ``jicofo.xmpp.trusted-domains``, docs/focus.md §10), or anyone could hide from the counts."""
+    if real_jid is None:
+        return frozenset()
+    domain = real_jid.partition("/")[0].rpartition("@")[2].lower()
+    return features & SERVICE_FEATURES if domain in trusted_domains else frozenset()
 
 
 def answer_properties(auth_enabled: bool, auth_type: str) -> Mapping[str, str]:

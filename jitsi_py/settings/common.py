@@ -59,6 +59,14 @@ class Domains:
     def jvb_brewery_jid(self) -> str:
         return f"{self.jvb_brewery}@{self.internal_muc}"
 
+    @property
+    def jibri_brewery_jid(self) -> str:
+        return f"{self.jibri_brewery}@{self.internal_muc}"
+
+    @property
+    def jigasi_brewery_jid(self) -> str:
+        return f"{self.jigasi_brewery}@{self.internal_muc}"
+
 
 @dataclass(frozen=True)
 class XmppClient:

@@ -6,7 +6,20 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .common import XmppClient
-from .fields import boolean, bounded, choice, duration, env, integer, nested, number, port_number, secret, unit_interval
+from .fields import (
+    boolean,
+    bounded,
+    choice,
+    csv,
+    duration,
+    env,
+    integer,
+    nested,
+    number,
+    port_number,
+    secret,
+    unit_interval,
+)
 
 
 # --- the focus's authentication (jicofo.conf's authentication block) ----------------------------
@@ -29,11 +42,51 @@ class FocusAuth:
 # --- end the focus's authentication ------------------------------------------------------------
 
 
+# --- recording, dial-out and transcription (jicofo.conf's jibri, jigasi and trusted-domains) --------
+def _trusted_domains(values: Mapping[str, str]) -> str:
+    """docker's jicofo.conf: the hidden domain when recording or transcription is on, else none."""
+    def on(name: str) -> bool:
+        try:
+            return boolean(values.get(name) or "0")
+        except ValueError:  # that variable's own field reports it
+            return False
+    if on("ENABLE_RECORDING") or on("ENABLE_TRANSCRIPTIONS"):
+        return (values.get("XMPP_HIDDEN_DOMAIN") or values.get("XMPP_RECORDER_DOMAIN") or "").strip() \
+            or "hidden.meet.jitsi"
+    return ""
+
+
+@dataclass(frozen=True)
+class FocusServices:
+    """Which breweries the focus joins besides the bridges', and how it treats their members
+    (docs/focus.md §8-§10)."""
+
+    # jicofo.jibri: the recorder brewery is configured (and joined) only with recording on.
+    recording: bool = env("ENABLE_RECORDING", "0", boolean)
+    # num-retries: other recorders tried after a failure; -1 retries without end.
+    jibri_retries: int = env("JIBRI_REQUEST_RETRIES", "5", bounded(-1, 1000))
+    # pending-timeout: how long a recorder may stay "pending"; 0 waits forever.
+    jibri_pending_timeout: float = env("JIBRI_PENDING_TIMEOUT", "90 seconds", duration)
+    # jicofo.jigasi: the gateway brewery is joined with a SIP URI for dial-in or with transcription on.
+    jigasi_sip_uri: str | None = env("JIGASI_SIP_URI", None)
+    transcriptions: bool = env("ENABLE_TRANSCRIPTIONS", "0", boolean)
+    # jicofo.xmpp.trusted-domains: members from these domains may be recorders, gateways, transcribers.
+    trusted_domains: tuple[str, ...] = env("JICOFO_TRUSTED_DOMAINS", _trusted_domains, csv)
+    # jicofo.xmpp's reply-timeout: how long a recorder or gateway may take to answer a request.
+    reply_timeout: float = env("JITSI_PY_FOCUS_REPLY_TIMEOUT", "15", duration)
+
+    @property
+    def jigasi(self) -> bool:
+        return bool(self.jigasi_sip_uri) or self.transcriptions
+# --- end recording, dial-out and transcription -------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Focus:
     xmpp: XmppClient = nested(XmppClient)
     password: str | None = env("JICOFO_AUTH_PASSWORD", None, secret)
     auth: FocusAuth = nested(FocusAuth)
+    services: FocusServices = nested(FocusServices)
     rest_port: int = env("JICOFO_REST_PORT", "8888", port_number)
     health_checks: bool = env("JICOFO_ENABLE_HEALTH_CHECKS", "0", boolean)
     bridge_health_checks: bool = env("JICOFO_ENABLE_BRIDGE_HEALTH_CHECKS", "1", boolean)

@@ -10,11 +10,11 @@ from jitsi_py.settings import Settings
 from .harness import FOCUS_PASSWORD, OurXmppServer, ProsodyServer, free_port
 
 
-def focus_settings(port: int, rest_port: int) -> Settings:
+def focus_settings(port: int, rest_port: int, **extra: str) -> Settings:
     return Settings.from_values({
         "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(port), "JICOFO_AUTH_PASSWORD": FOCUS_PASSWORD,
         "JICOFO_REST_PORT": str(rest_port), "JICOFO_ENABLE_HEALTH_CHECKS": "1",
-        "JICOFO_BRIDGE_HEALTH_CHECKS_INTERVAL": "1", "JICOFO_COLIBRI_REQUEST_TIMEOUT": "2",
+        "JICOFO_BRIDGE_HEALTH_CHECKS_INTERVAL": "1", "JICOFO_COLIBRI_REQUEST_TIMEOUT": "2", **extra,
     })
 
 

@@ -21,6 +21,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from jitsi_py.common.meeting.events import TrackAdded
 from jitsi_py.common.meeting.session import MediaSession
 from jitsi_py.common.stanzas import colibri2 as c2
+from jitsi_py.common.stanzas.jibri import JibriIq, JibriStatus, RecordingStatus
 from jitsi_py.common.stanzas.jingle import (
     NS_FOCUS,
     NS_JINGLE,
@@ -42,6 +43,7 @@ from jitsi_py.common.stanzas.jitsi import (
     ConferenceIq,
     build_bridge_stats,
 )
+from jitsi_py.common.stanzas.rayo import Dial, Ref
 from jitsi_py.settings import Settings
 from jitsi_py.xmpp.service import run as run_xmpp
 from tests.support.prosody import Prosody
@@ -53,6 +55,10 @@ INTERNAL_MUC = "internal-muc.meet.jitsi"
 BREWERY = f"jvbbrewery@{INTERNAL_MUC}"
 FOCUS_PASSWORD = "focus-secret"
 JVB_PASSWORD = "jvb-secret"
+JIBRI_PASSWORD = "jibri-secret"
+JIGASI_PASSWORD = "jigasi-secret"
+JIBRI_BREWERY = f"jibribrewery@{INTERNAL_MUC}"
+JIGASI_BREWERY = f"jigasibrewery@{INTERNAL_MUC}"
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -66,7 +72,8 @@ class ProsodyServer:
     focus_address = None  # stock Prosody has no client_proxy: address the focus's own JID
 
     def __init__(self, directory: Path) -> None:
-        self.prosody = Prosody(directory, users={"focus": FOCUS_PASSWORD, "jvb": JVB_PASSWORD})
+        self.prosody = Prosody(directory, users={"focus": FOCUS_PASSWORD, "jvb": JVB_PASSWORD,
+                                                 "jibri": JIBRI_PASSWORD, "jigasi": JIGASI_PASSWORD})
         self.c2s_port = self.prosody.c2s_port
 
     async def start(self) -> None:
@@ -87,7 +94,8 @@ class OurXmppServer:
             "CONFIG": str(config_dir), "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(self.c2s_port),
             "PROSODY_HTTP_PORT": str(free_port()), "PROSODY_COMPONENT_PORT": str(free_port()),
             "PROSODY_INTERFACES": "127.0.0.1", "JICOFO_AUTH_PASSWORD": FOCUS_PASSWORD,
-            "JVB_AUTH_PASSWORD": JVB_PASSWORD,
+            "JVB_AUTH_PASSWORD": JVB_PASSWORD, "JIBRI_XMPP_PASSWORD": JIBRI_PASSWORD,
+            "JIGASI_XMPP_PASSWORD": JIGASI_PASSWORD,
         })
         self.task: asyncio.Task | None = None
 
@@ -220,20 +228,21 @@ class Participant:
 
     FEATURES = (FEATURE_AUDIO, FEATURE_VIDEO, FEATURE_SCTP, FEATURE_JSON_SOURCES)
 
-    def __init__(self, port: int, focus_jid: str, room: str) -> None:
+    def __init__(self, port: int, focus_jid: str, room: str, *, jid: str = DOMAIN, password: str = "") -> None:
         self.port = port
         self.focus_jid = focus_jid
         self.room = room
         self.nick: str | None = None
         self.role: str | None = None
         self.jingles: asyncio.Queue[Jingle] = asyncio.Queue()
-        self.client = _client(DOMAIN, "")
+        self.client = _client(jid, password)  # anonymous on the main domain unless told otherwise
         ns = self.client.default_ns
         self.client.register_handler(
             Callback("jingle", MatchXPath(f"{{{ns}}}iq/{{{NS_JINGLE}}}jingle"), self._on_jingle))
         self.mutes: asyncio.Queue[Element] = asyncio.Queue()
         self.client.register_handler(Callback("mute", MatchXPath(f"{{{ns}}}iq/{{{NS_MUTE_AUDIO}}}mute"), self._on_mute))
         self.joined = asyncio.Event()
+        self.recording: list[RecordingStatus] = []  # each change of the focus's <jibri-recording-status>
         self.client.register_handler(Callback("muc-presence", MatchXPath(f"{{{ns}}}presence"), self._on_presence))
 
     async def start(self) -> None:
@@ -248,11 +257,16 @@ class Participant:
         result = await iq.send(timeout=15)
         return ConferenceIq.from_element(result.xml.find(q(NS_FOCUS, "conference")))
 
-    async def join(self, caps: tuple[str, str, str] | None = None) -> None:
-        """Join the room; ``caps`` is the (node, ver, hash) announced as XEP-0115 capabilities."""
+    async def join(self, caps: tuple[str, str, str] | None = None, features: tuple[str, ...] = ()) -> None:
+        """Join the room; ``caps`` is the (node, ver, hash) announced as XEP-0115 capabilities,
+        ``features`` go in ``<features>`` as jitsi-meet puts them for a recorder or a gateway."""
         presence = self.client.make_presence(pto=f"{self.room}/{self.nick}")
         SubElement(presence.xml, "{http://jabber.org/protocol/muc}x")
         SubElement(presence.xml, "stats-id").text = f"stats-{self.nick}"
+        if features:
+            listed = SubElement(presence.xml, "features")
+            for var in features:
+                SubElement(listed, "feature", var=var)
         if caps is not None:
             node, ver, hash_name = caps
             SubElement(presence.xml, "{http://jabber.org/protocol/caps}c", node=node, ver=ver, hash=hash_name)
@@ -260,6 +274,10 @@ class Participant:
         await asyncio.wait_for(self.joined.wait(), 10)
 
     def _on_presence(self, presence: slixmpp.Presence) -> None:
+        if presence["from"].bare == self.room and presence["from"].resource == "focus":
+            status = RecordingStatus.from_presence(presence.xml)
+            if status is not None and (not self.recording or self.recording[-1] != status):
+                self.recording.append(status)
         if presence["from"].bare == self.room and presence["from"].resource == self.nick:
             item = presence.xml.find("{http://jabber.org/protocol/muc#user}x/{http://jabber.org/protocol/muc#user}item")
             if item is not None:
@@ -286,6 +304,7 @@ class Participant:
                 return jingle
 
     async def send_jingle(self, payload: Element) -> slixmpp.Iq:
+        """Any IQ to the focus's occupant JID, as lib-jitsi-meet sends Jingle, jibri and dial requests."""
         iq = self.client.make_iq_set(ito=f"{self.room}/focus")
         iq.xml.append(payload)
         return await iq.send(timeout=10)
@@ -396,3 +415,102 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class ScriptedRecorder:
+    """A recorder in the jibri brewery as Jibri behaves on the wire (docs/focus.md §8): it answers a
+    start with ``answer`` ("pending", or "busy"), and sends status updates when told."""
+
+    def __init__(self, nick: str, port: int, *, answer: str = "pending") -> None:
+        self.nick = nick
+        self.port = port
+        self.answer = answer
+        self.requests: asyncio.Queue[tuple[str, JibriIq]] = asyncio.Queue()  # (sender, request)
+        self.client = _client(f"jibri@{AUTH}/{nick}", JIBRI_PASSWORD)
+        ns = self.client.default_ns
+        self.client.register_handler(Callback("jibri", MatchXPath(f"{{{ns}}}iq/{{http://jitsi.org/protocol/jibri}}jibri"),
+                                              self._on_jibri))
+
+    @property
+    def occupant(self) -> str:
+        return f"{JIBRI_BREWERY}/{self.nick}"
+
+    async def start(self, busy: bool = False) -> None:
+        await connect(self.client, self.port)
+        presence = self.client.make_presence(pto=self.occupant)
+        SubElement(presence.xml, "{http://jabber.org/protocol/muc}x")
+        presence.xml.append(JibriStatus(busy=busy, healthy=True).to_element())
+        presence.send()
+
+    def _on_jibri(self, iq: slixmpp.Iq) -> None:
+        if iq["type"] != "set":
+            return
+        request = JibriIq.from_element(iq.xml.find("{http://jitsi.org/protocol/jibri}jibri"))
+        self.requests.put_nowait((iq["from"].full, request))
+        reply = iq.reply(clear=True)
+        if request.action == "start":
+            answer = JibriIq(status="pending") if self.answer == "pending" else JibriIq(
+                status="off", failure_reason="busy", should_retry=True)
+        else:
+            answer = JibriIq(status="off")
+        reply.xml.append(answer.to_element())
+        reply.send()
+
+    async def next_request(self, timeout: float = 10) -> tuple[str, JibriIq]:
+        return await asyncio.wait_for(self.requests.get(), timeout)
+
+    async def update(self, focus: str, **status) -> None:
+        """A status IQ to the focus's brewery occupant JID, as Jibri sends once it records or fails."""
+        iq = self.client.make_iq_set(ito=focus)
+        iq.xml.append(JibriIq(**status).to_element())
+        await iq.send(timeout=10)
+
+    async def leave(self) -> None:
+        self.client.make_presence(pto=self.occupant, ptype="unavailable").send()
+        await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        self.client.abort()
+
+
+class ScriptedGateway:
+    """A SIP gateway or transcriber in the jigasi brewery: colibri stats in presence, and a dial
+    answered with a ``<ref>`` naming its call (or refused with ``refuse``)."""
+
+    def __init__(self, nick: str, port: int, *, sip: bool = True, transcription: bool = False,
+                 participants: int = 0, refuse: str | None = None) -> None:
+        self.nick = nick
+        self.port = port
+        self.stats = {"supports_sip": sip, "supports_transcription": transcription, "participants": participants,
+                      "graceful_shutdown": False, "conferences": 0}
+        self.refuse = refuse
+        self.dials: list[tuple[str, Dial]] = []
+        self.client = _client(f"jigasi@{AUTH}/{nick}", JIGASI_PASSWORD)
+        ns = self.client.default_ns
+        self.client.register_handler(Callback("dial", MatchXPath(f"{{{ns}}}iq/{{urn:xmpp:rayo:1}}dial"),
+                                              self._on_dial))
+
+    async def start(self) -> None:
+        await connect(self.client, self.port)
+        presence = self.client.make_presence(pto=f"{JIGASI_BREWERY}/{self.nick}")
+        SubElement(presence.xml, "{http://jabber.org/protocol/muc}x")
+        presence.xml.append(build_bridge_stats(self.stats))
+        presence.send()
+
+    @property
+    def uri(self) -> str:
+        return f"xmpp:{self.nick}c0ffee@{DOMAIN}"
+
+    def _on_dial(self, iq: slixmpp.Iq) -> None:
+        self.dials.append((iq["from"].full, Dial.from_element(iq.xml.find("{urn:xmpp:rayo:1}dial"))))
+        reply = iq.reply(clear=True)
+        if self.refuse is not None:
+            reply["type"] = "error"
+            reply["error"]["type"] = "cancel"
+            reply["error"]["condition"] = self.refuse
+        else:
+            reply.xml.append(Ref(self.uri).to_element())
+        reply.send()
+
+    async def stop(self) -> None:
+        self.client.abort()

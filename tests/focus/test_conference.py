@@ -8,6 +8,7 @@ import pytest
 from jitsi_py.common import ns
 from jitsi_py.common.errors import StanzaError
 from jitsi_py.common.stanzas.colibri2 import CAPABILITY_SSRC_REWRITING, parse_conference_modify
+from jitsi_py.common.stanzas.jibri import FEATURE as FEATURE_JIBRI
 from jitsi_py.common.stanzas.jingle import ACTIONS, Jingle, JingleError, parse_jingle, q
 from jitsi_py.common.stanzas.jitsi import (
     FEATURE_AUDIO,
@@ -20,6 +21,7 @@ from jitsi_py.common.stanzas.jitsi import (
     MuteIq,
     decode_sources,
 )
+from jitsi_py.common.stanzas.rayo import FEATURE_JIGASI, FEATURE_TRANSCRIBER
 from jitsi_py.focus.bridges import BridgeTable
 from jitsi_py.focus.colibri2 import BridgeError
 from jitsi_py.focus.conference import (
@@ -379,3 +381,47 @@ def test_jingle_actions_out_of_their_states_are_unexpected(action):
 def test_an_unknown_jingle_action_is_malformed_at_the_codec():
     with pytest.raises(JingleError, match="unknown Jingle action 'source-shuffle'"):
         parse_jingle(fromstring(f"<jingle xmlns='{ns.JINGLE}' action='source-shuffle' sid='s1'/>"))
+
+
+# --- trusted recorders, gateways and transcribers (docs/focus.md §10) --------------------------------
+
+def service(nick, feature):
+    return Participant(nick, f"{ROOM}/{nick}", real_jid=f"{nick}@hidden.meet.jitsi/res", features=FEATURES,
+                       services=frozenset({feature}))
+
+
+def test_a_recorder_alone_keeps_no_conference_alive():
+    conf = conference()
+    conf.joined(service("rec", FEATURE_JIBRI), 1.0)
+    assert conf.next_deadline() == 15.0, "the initial wait goes on"
+    conf.handle_timer(15.0)
+    assert End in [type(c) for c in conf.commands()]
+
+
+def test_the_last_person_leaving_ends_the_conference_despite_a_transcriber():
+    conf = conference()
+    conf.joined(participant("alice"), 1.0)
+    conf.joined(service("tr", FEATURE_TRANSCRIBER), 2.0)
+    conf.commands()
+    conf.left("alice", 3.0)
+    assert End in [type(c) for c in conf.commands()]
+
+
+def test_a_phone_caller_keeps_the_conference_and_services_are_never_elected_owner():
+    conf = conference()
+    conf.joined(service("rec", FEATURE_JIBRI), 1.0)
+    conf.joined(service("sip", FEATURE_JIGASI), 1.5)
+    assert not [c for c in conf.commands() if isinstance(c, GrantOwner)]
+    conf.joined(participant("alice"), 2.0)
+    assert GrantOwner("alice@meet.jitsi/res") in conf.commands()
+    conf.left("alice", 3.0)
+    assert End not in [type(c) for c in conf.commands()], "the SIP caller is a person"
+    assert conf.participants["sip"].affiliation != "owner"
+
+
+def test_a_recorder_is_never_force_muted():
+    conf = conference()
+    conf.joined(participant("alice"), 1.0)
+    conf.joined(service("rec", FEATURE_JIBRI), 2.0)
+    conf.av_moderation("audio", enabled=True)
+    assert conf.participants["rec"].forced == (False, False)

@@ -6,7 +6,14 @@ import pytest
 
 from jitsi_py.common import ns
 from jitsi_py.common.errors import StanzaError
-from jitsi_py.focus.rooms import answer_properties, conference_room, needs_authentication, read_presence
+from jitsi_py.common.stanzas.jitsi import ParticipantPresence
+from jitsi_py.focus.rooms import (
+    answer_properties,
+    conference_room,
+    needs_authentication,
+    read_presence,
+    trusted_services,
+)
 from jitsi_py.settings import Settings
 
 DOMAINS = Settings.from_values({}).common.domains  # muc.meet.jitsi, breakout.meet.jitsi
@@ -72,3 +79,17 @@ def test_an_occupant_presence_carries_its_role_affiliation_and_real_jid():
     bare = read_presence("bob", fromstring(f"<presence xmlns='{ns.CLIENT}'/>"))
     assert (bare.role, bare.affiliation, bare.real_jid, bare.codes) == ("participant", "none", None, frozenset())
     assert read_presence("bob", presence(type_="unavailable")).gone
+
+
+def test_service_features_count_only_from_a_trusted_domain():
+    stanza = fromstring(f"<presence xmlns='{ns.CLIENT}'><features><feature var='{ns.JIBRI}'/>"
+                        "<feature var='http://jitsi.org/protocol/transcriber'/><feature var='urn:xmpp:jingle:dtmf:0'/>"
+                        "<feature/></features></presence>")
+    features = ParticipantPresence.from_element(stanza).features
+    assert features == {ns.JIBRI, "http://jitsi.org/protocol/transcriber", "urn:xmpp:jingle:dtmf:0"}
+    trusted = ("hidden.meet.jitsi",)
+    assert trusted_services(features, "recorder@Hidden.meet.jitsi/r1", trusted) == {
+        ns.JIBRI, "http://jitsi.org/protocol/transcriber"}
+    assert trusted_services(features, "someone@meet.jitsi/r1", trusted) == frozenset()
+    assert trusted_services(features, None, trusted) == frozenset()
+    assert trusted_services(features, "recorder@hidden.meet.jitsi/r1", ()) == frozenset()

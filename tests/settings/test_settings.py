@@ -292,11 +292,12 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
 # ---- URLs: one validator for every URL-typed setting ----
 
 URL_SUFFIXES = ("_URL", "_URI", "_URL_BASE", "_LINK", "_ENDPOINT", "_KEYSERVER")
+NOT_URLS = frozenset({"JIGASI_SIP_URI"})  # a SIP account (user@host), whatever upstream calls it
 
 
 def _url_settings() -> list[str]:
     names = {spec.name for section in fields(Settings) for spec in specs(_section_class(section.name))}
-    return sorted(n for n in names if n.endswith(URL_SUFFIXES))
+    return sorted(n for n in names if n.endswith(URL_SUFFIXES) and n not in NOT_URLS)
 
 
 def _section_class(name: str) -> type:
@@ -388,3 +389,19 @@ def test_help_points_at_the_settings_list(module, tmp_path):
                           env=_clean_env(tmp_path), cwd=tmp_path)
     assert proc.returncode == 0
     assert "--list-settings" in proc.stdout and "environment variables" in proc.stdout
+
+
+def test_focus_services_follow_dockers_jicofo_conf():
+    plain = Settings.from_values({}).focus.services
+    assert (plain.recording, plain.jigasi, plain.trusted_domains) == (False, False, ())
+    assert (plain.jibri_retries, plain.jibri_pending_timeout, plain.reply_timeout) == (5, 90.0, 15.0)
+    recording = Settings.from_values({"ENABLE_RECORDING": "1", "XMPP_RECORDER_DOMAIN": "rec.example.com",
+                                      "JIBRI_PENDING_TIMEOUT": "2 minutes", "JIBRI_REQUEST_RETRIES": "-1"}).focus.services
+    assert recording.recording and not recording.jigasi
+    assert recording.trusted_domains == ("rec.example.com",)
+    assert (recording.jibri_pending_timeout, recording.jibri_retries) == (120.0, -1)
+    assert Settings.from_values({"ENABLE_TRANSCRIPTIONS": "true"}).focus.services.trusted_domains == (
+        "hidden.meet.jitsi",)
+    sip = Settings.from_values({"JIGASI_SIP_URI": "sip@example.com",
+                                "JICOFO_TRUSTED_DOMAINS": "a.example, b.example"}).focus.services
+    assert sip.jigasi and sip.trusted_domains == ("a.example", "b.example")

@@ -166,6 +166,8 @@ class ParticipantPresence:
     audio_muted: bool | None = None
     video_muted: bool | None = None
     source_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # <features><feature var/></features>: what a recorder, gateway or transcriber says it is
+    features: frozenset[str] = frozenset()
 
     @classmethod
     def from_element(cls, presence: Element) -> "ParticipantPresence":
@@ -184,6 +186,9 @@ class ParticipantPresence:
                 info.audio_muted = text == "true"
             elif tag == "videomuted":
                 info.video_muted = text == "true"
+            elif tag == "features":
+                info.features = frozenset(f.get("var") or "" for f in child
+                                          if f.tag.rsplit("}", 1)[-1] == "feature") - {""}
             elif tag == "SourceInfo":
                 try:
                     parsed = json.loads(text or "{}")
