@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import shutil
@@ -40,8 +41,11 @@ class Where:
     xmpp_host: str
     xmpp_port: int
     focus_jid: str
+    hidden_domain: str
     login: Login
-    encode: EncodeSettings
+    encode: EncodeSettings  # the file's; a stream's also has the bitrate cap
+    stream_bitrate: int  # bit/s, JIBRI_STREAMING_MAX_BITRATE
+    layout: str
     recordings: Path
     base_url: str
     xmpp_domain: str
@@ -57,9 +61,11 @@ def where(settings: Settings, recorder_password: str) -> Where:
     width, height = r.resolution
     return Where(
         xmpp_host=r.xmpp.server, xmpp_port=r.xmpp.port, focus_jid=domains.focus_component,
+        hidden_domain=domains.hidden,
         login=Login(jid=f"{r.recorder_user}@{domains.hidden}", password=recorder_password),
         encode=EncodeSettings(width=width, height=height, framerate=r.framerate, preset=r.preset, crf=r.crf,
-                              audio_bitrate=r.audio_bitrate * 1000, video_bitrate=r.streaming_max_bitrate * 1000),
+                              audio_bitrate=r.audio_bitrate * 1000, video_bitrate=None),
+        stream_bitrate=r.streaming_max_bitrate * 1000, layout=r.layout,
         recordings=r.recording_dir, base_url=settings.common.public_url, xmpp_domain=domains.domain,
         strip_domain=r.strip_domain, pending_timeout=r.pending_timeout, stop_timeout=r.stop_timeout,
         finalize_script=r.finalize_script, finalize_timeout=r.finalize_timeout)
@@ -123,13 +129,14 @@ class Capture:
         if job.broadcast_id:
             presence.append(_text(ns.tag(ns.CLIENT, "live-stream-view-url"), view_url(job.broadcast_id)))
         room, _, muc_domain = job.room.partition("@")
-        server = XmppServer(where.xmpp_host, where.xmpp_port, where.xmpp_domain, muc_domain, focus_jid=where.focus_jid)
+        server = XmppServer(where.xmpp_host, where.xmpp_port, where.xmpp_domain, muc_domain,
+                            focus_jid=where.focus_jid, hidden_domain=where.hidden_domain)
         meeting = Meeting(server=server, login=where.login, display_name="Recorder",
                           features=(FEATURE,), presence_extras=presence, receive_video=True, receive_audio=True,
                           video_height=where.encode.height)
         self._meeting = meeting
         try:
-            await meeting.join(room=room, timeout=where.pending_timeout)
+            await meeting.join(room=job.room, timeout=where.pending_timeout)
         except JoinError as exc:
             self.reports.failed(f"cannot join {job.room}: {exc}", True)
             return
@@ -141,10 +148,16 @@ class Capture:
                 return
             self._target = self.directory / recording_name(room, self.started)
             target: str = str(self._target)
+            encode = where.encode
         else:
             assert job.stream_url is not None
             target = job.stream_url
-        pipeline = Pipeline(target, encode=where.encode)
+            encode = dataclasses.replace(where.encode, video_bitrate=where.stream_bitrate)
+        try:
+            pipeline = Pipeline(target, encode=encode, layout=where.layout)
+        except ValueError as exc:
+            self.reports.failed(str(exc), False)
+            return
         self._pipeline = pipeline
         try:
             await pipeline.start()
@@ -174,41 +187,36 @@ class Capture:
         return task
 
     async def _watch(self, pipeline: Pipeline) -> None:
-        try:
-            await asyncio.shield(pipeline.failed)
-        except RecordingFailed as exc:
-            self.reports.failed(exc.reason, exc.retryable)
+        assert pipeline.failed is not None  # made by start()
+        failure: RecordingFailed = await asyncio.shield(pipeline.failed)
+        self.reports.failed(failure.reason, failure.retryable)
 
     async def _follow(self, meeting: Meeting, pipeline: Pipeline, tasks: set[asyncio.Task]) -> None:
         pumps: dict[tuple[str, str], asyncio.Task] = {}
-        sources: dict[str, set[str]] = {}
         async for event in meeting.events():
             match event:
                 case events.ParticipantJoined(endpoint_id=eid, display_name=name, hidden=hidden):
                     self._joined(pipeline, eid, name, hidden)
                     self.reports.members(self._visible())
                 case events.ParticipantChanged(endpoint_id=eid, display_name=name):
-                    if eid in self.participants and name:
+                    if self.participants.get(eid, {}).get("present") and name:
                         self.participants[eid]["name"] = name
-                        pipeline.add_participant(eid, name)
+                        pipeline.rename(eid, name)
                 case events.ParticipantLeft(endpoint_id=eid):
                     for key in [k for k in pumps if k[0] == eid]:
                         pumps.pop(key).cancel()
-                    sources.pop(eid, None)
                     if self.participants.get(eid, {}).pop("present", None):
                         pipeline.remove_participant(eid)
                     self.reports.members(self._visible())
                 case events.TrackAdded(endpoint_id=eid, source_name=source, kind=kind, video_type=vtype, track=track):
                     if eid in self.participants:
                         pumps[(eid, source)] = self._spawn(tasks, _pump(pipeline, eid, kind, vtype == "desktop", track))
-                        sources.setdefault(eid, set()).add(source)
                 case events.TrackRemoved(endpoint_id=eid, source_name=source):
                     task = pumps.pop((eid, source), None)
                     if task is not None:
                         task.cancel()
                 case events.DominantSpeaker(endpoint_id=eid):
-                    pipeline.dominant_speaker(eid)
-                    meeting.set_video_constraints(sources.get(eid, set()), max_height=self.where.encode.height)
+                    pipeline.dominant_speaker(eid)  # the meeting asks the bridge for its camera at full height
                 case events.Ended(reason=reason):
                     if reason == "connection lost":
                         self.reports.failed(f"the meeting connection was lost ({self.job.room})", True)
@@ -218,7 +226,9 @@ class Capture:
         self.reports.meeting_ended("the meeting ended")
 
     def _joined(self, pipeline: Pipeline, endpoint_id: str, name: str | None, hidden: bool) -> None:
-        if hidden:
+        """Once per stay: the roster at the start and the queued join events tell of the same people."""
+        seen = self.participants.get(endpoint_id)
+        if hidden or (seen is not None and seen.get("present")):
             return
         seen = self.participants.setdefault(endpoint_id, {"id": endpoint_id})
         seen["name"] = name or seen.get("name") or endpoint_id

@@ -13,6 +13,7 @@ from .fields import (
     EnvSpec,
     boolean,
     bounded,
+    choice,
     csv,
     directory,
     duration,
@@ -80,6 +81,8 @@ class Recorder:
     http_port: int = env("JIBRI_HTTP_API_EXTERNAL_PORT", "2222", port_number)
     # --- our own ---------------------------------------------------------------------------------
     http_interfaces: tuple[str, ...] = env("JITSI_PY_RECORDER_HTTP_INTERFACES", "*", csv)
+    # The composition: the dominant speaker large over a filmstrip (Jibri's look), or equal tiles.
+    layout: str = env("JITSI_PY_RECORDER_LAYOUT", "stage", choice("stage", "grid"))
     audio_bitrate: int = env("JITSI_PY_RECORDER_AUDIO_BITRATE", "128", bounded(32, 512))  # kbit/s, Jibri's AAC
     # Jibri's call-empty check: nobody but hidden members left for this long ends the recording.
     empty_timeout: float = env("JITSI_PY_RECORDER_EMPTY_TIMEOUT", "30", duration)

@@ -13,7 +13,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from jitsi_py.common import ns
-from jitsi_py.common.stanzas.jibri import JibriIq, JibriStatus
+from jitsi_py.common.stanzas.jibri import JibriIq, JibriStatus, RecordingStatus
 from jitsi_py.common.xmpp_client import service_client
 from jitsi_py.recorder import run as run_recorder
 
@@ -122,3 +122,64 @@ async def brewery_probe(settings, nick: str = "probe"):
         yield probe
     finally:
         await probe.stop()
+
+
+class Moderator:
+    """A meeting participant (the first in, so the moderator) that asks the focus to record, as
+    lib-jitsi-meet does, and sees the focus's ``<jibri-recording-status>`` as every client does."""
+
+    def __init__(self, meeting) -> None:
+        self.meeting = meeting
+        self.statuses: list[RecordingStatus] = []
+        self.changed = asyncio.Event()
+
+    def watch(self) -> None:
+        xmpp = self.meeting._require_xmpp()  # the meeting's own connection: the status is in the focus's presence
+        xmpp.register_handler(Callback("recording-status", MatchXPath(ns.tag(xmpp.default_ns, "presence")),
+                                       self._on_presence))
+
+    def _on_presence(self, presence: slixmpp.Presence) -> None:
+        if presence["from"].full != f"{self.meeting.room_jid}/focus":
+            return
+        status = RecordingStatus.from_presence(presence.xml)
+        if status is not None and (not self.statuses or self.statuses[-1] != status):
+            self.statuses.append(status)
+            self.changed.set()
+
+    async def request(self, **attributes) -> JibriIq | None:
+        """The focus's answer (None when empty, as a stop's is)."""
+        iq = self.meeting._require_xmpp().make_iq_set(ito=f"{self.meeting.room_jid}/focus")
+        JibriIq(**attributes).to_element(iq.xml)
+        answer = await iq.send(timeout=30)
+        found = answer.xml.find(ns.tag(ns.JIBRI, "jibri"))
+        return None if found is None else JibriIq.from_element(found)
+
+    async def status(self, wanted, timeout: float = 60.0) -> RecordingStatus:
+        async def wait():
+            while True:
+                if self.statuses and wanted(self.statuses[-1]):
+                    return self.statuses[-1]
+                self.changed.clear()
+                await self.changed.wait()
+        return await asyncio.wait_for(wait(), timeout)
+
+
+async def drain(meeting) -> None:
+    """Consumes a meeting's events (nobody else reads them), so its queue does not grow."""
+    async for _ in meeting.events():
+        pass
+
+
+async def idle(settings, timeout: float = 60.0) -> dict:
+    """Polls the recorder's health API until it is idle again."""
+    import aiohttp
+
+    url = f"http://127.0.0.1:{settings.recorder.http_port}/jibri/api/v1.0/health"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(int(timeout * 5)):
+            async with http.get(url) as response:
+                body = await response.json()
+            if body["status"]["busyStatus"] == "IDLE":
+                return body
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"the recorder is still {body}")
