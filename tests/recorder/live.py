@@ -170,11 +170,11 @@ async def drain(meeting) -> None:
         pass
 
 
-async def idle(settings, timeout: float = 60.0) -> dict:
-    """Polls the recorder's health API until it is idle again."""
+async def idle(settings, timeout: float = 60.0, port: int | None = None) -> dict:
+    """Polls a recorder's health API (the settings' port unless told) until it is idle again."""
     import aiohttp
 
-    url = f"http://127.0.0.1:{settings.recorder.http_port}/jibri/api/v1.0/health"
+    url = f"http://127.0.0.1:{port or settings.recorder.http_port}/jibri/api/v1.0/health"
     async with aiohttp.ClientSession() as http:
         for _ in range(int(timeout * 5)):
             async with http.get(url) as response:

@@ -49,7 +49,7 @@ async def test_only_the_brewery_may_ask(tmp_path):
         assert refused.value.iq["error"]["condition"] == "forbidden"
 
 
-async def test_a_busy_recorder_says_so_and_retries_are_invited(tmp_path):
+async def test_busy_while_joining_then_off_error_retry_at_the_pending_timeout(tmp_path):
     """A meeting that cannot be joined keeps the recorder pending until JIBRI_PENDING_TIMEOUT, then it
     reports off+error+retry to the requester and is idle again."""
     async with recording_stack(tmp_path, bridge=False, JIBRI_PENDING_TIMEOUT="3") as stack, \
