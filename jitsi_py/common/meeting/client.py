@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from xml.etree.ElementTree import Element, SubElement
 
 import slixmpp
@@ -451,8 +451,9 @@ class Meeting:
         session = self._session
         if session is None or jingle.sid != session.sid:
             return
+        transports = {c.name: c.transport for c in jingle.contents if c.transport is not None}
         offer = Jingle(jingle.action, jingle.sid, jingle.initiator, contents=[
-            next((c for c in jingle.contents if c.name == old.name), old) for old in session.offer.contents],
+            replace(old, transport=transports.get(old.name, old.transport)) for old in session.offer.contents],
             bridge_session=jingle.bridge_session or session.offer.bridge_session)
         await self._start_session(offer, "transport-accept", session.remote_sources())
 
