@@ -162,8 +162,7 @@ class Meeting:
         self.room_jid = room.lower() if "@" in room else f"{room.lower()}@{self.server.muc_domain}"
         self._password = password
         loop = asyncio.get_running_loop()
-        self._joined = loop.create_future()
-        self._media_ready = loop.create_future()
+        self._media_ready = loop.create_future() if wait_for_media else None
         stage = "connecting"
         try:
             async with asyncio.timeout(timeout):
@@ -171,6 +170,7 @@ class Meeting:
                 stage = "conference request"
                 await self._request_conference()
                 stage = "joining the room"
+                self._joined = loop.create_future()
                 self._send_presence(join=True)
                 await self._joined
                 self._spawn(self._jingle_worker())
@@ -181,6 +181,8 @@ class Meeting:
             await self._fail(f"timed out {stage}")
         except JoinError as exc:
             await self._fail(exc.reason)
+        finally:
+            self._media_ready = None  # from now on, a media failure restarts the session
 
     async def events(self) -> AsyncIterator:
         while True:
@@ -401,8 +403,7 @@ class Meeting:
             return
         if self._joined is not None and not self._joined.done():
             self._joined.set_exception(JoinError("connection lost"))
-        if self._media_ready is not None and not self._media_ready.done():
-            self._media_ready.set_exception(JoinError("connection lost"))
+        self._media_failed("connection lost")
         self._spawn(self._shutdown("connection lost"))
 
     # ---- Jingle ----
@@ -435,8 +436,7 @@ class Meeting:
                 log.warning("meeting %s: %s refused: %s", self.endpoint_id, jingle.action, exc)
             except Exception as exc:  # aiortc's errors have no common base; one bad offer must not end us
                 log.exception("meeting %s: %s failed", self.endpoint_id, jingle.action)
-                if self._media_ready is not None and not self._media_ready.done():
-                    self._media_ready.set_exception(JoinError(f"cannot answer {jingle.action}: {exc}"))
+                self._media_failed(f"cannot answer {jingle.action}: {exc}")
 
     async def _send_jingle(self, jingle: Jingle) -> None:
         iq = self._require_xmpp().make_iq_set(ito=f"{self.room_jid}/focus")
@@ -495,16 +495,20 @@ class Meeting:
             await session.close()
 
     def _on_connection_state(self, pc) -> None:
-        if self._session is None or pc is not self._session.pc or self._media_ready is None:
+        if self._session is None or pc is not self._session.pc:
             return
-        state = pc.connectionState
-        if state == "connected" and not self._media_ready.done():
+        joining = self._media_ready is not None and not self._media_ready.done()
+        if pc.connectionState == "connected" and joining:
             self._media_ready.set_result(None)
-        elif state == "failed":
-            if not self._media_ready.done():
-                self._media_ready.set_exception(JoinError("ICE/DTLS failed"))
+        elif pc.connectionState == "failed":
+            if joining:
+                self._media_failed("ICE/DTLS failed")
             else:
                 self._spawn(self._restart())
+
+    def _media_failed(self, reason: str) -> None:
+        if self._media_ready is not None and not self._media_ready.done():
+            self._media_ready.set_exception(JoinError(reason))
 
     async def _restart(self) -> None:
         """Our media failed after it worked: end the session asking the focus for a new one, as

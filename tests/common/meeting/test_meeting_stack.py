@@ -11,6 +11,7 @@ from slixmpp.exceptions import IqError
 
 from jitsi_py.common import ns
 from jitsi_py.common.meeting import JoinError, Meeting, events
+from jitsi_py.common.stanzas.jitsi import MuteIq
 
 from ...support.stack import join_browser, running_stack
 from ...web.test_browser import CHROMIUM, CHROMIUM_ARGS
@@ -33,7 +34,8 @@ async def test_a_meeting_hears_another_meetings_audio_source(tmp_path):
         speaker = Meeting(server, display_name="Speaker", audio_source=ToneTrack(), receive_video=False)
         listener = Meeting(server, display_name="Listener", receive_video=False)
         async with meetings(speaker, listener):
-            await asyncio.gather(speaker.join("tone"), listener.join("tone"))
+            await listener.join("tone", wait_for_media=False)  # first in: the focus makes it owner
+            await speaker.join("tone")
             joined = await next_event(listener, events.ParticipantJoined)
             assert (joined.endpoint_id, joined.display_name) == (speaker.endpoint_id, "Speaker")
             added = await next_event(listener, events.TrackAdded)
@@ -43,6 +45,24 @@ async def test_a_meeting_hears_another_meetings_audio_source(tmp_path):
             assert frames[-1].sample_rate == 48000
             rms, share = tone_energy(frames[-50:])
             assert rms > 1000 and share > 0.8, (rms, share)
+
+            # the bridge channel both ways, and the MUC
+            assert await next_event(listener, events.DominantSpeaker) == events.DominantSpeaker(speaker.endpoint_id)
+            await speaker.send_endpoint_message(listener.endpoint_id, {"type": "hello"})
+            assert await next_event(listener, events.EndpointMessage) == events.EndpointMessage(
+                speaker.endpoint_id, {"type": "hello"})
+            await speaker.send_group_message("hi all", {"type": "note"})
+            assert await next_event(listener, events.GroupMessage) == events.GroupMessage(
+                speaker.endpoint_id, "hi all", {"type": "note"})
+
+            # a moderator's mute through the focus: obeyed, and seen in presence
+            iq = listener._xmpp.make_iq_set(ito=f"{listener.room_jid}/focus")
+            iq.xml.append(MuteIq("audio", f"{speaker.room_jid}/{speaker.endpoint_id}", True).to_element())
+            await iq.send(timeout=5)
+            assert await next_event(speaker, events.MuteRequest) == events.MuteRequest("audio", True)
+            assert await next_event(listener, events.SourceMuted) == events.SourceMuted(
+                speaker.endpoint_id, f"{speaker.endpoint_id}-a0", True)
+            assert speaker.audio_muted
 
 
 @pytest.mark.system
@@ -176,3 +196,12 @@ async def test_a_meeting_receives_two_browsers_videos_as_two_tracks_of_the_right
                     assert frame.width > 0 and frame.height > 0
         finally:
             await browser.close()
+
+
+async def test_a_lost_connection_ends_the_meeting(tmp_path):
+    async with running_stack(tmp_path) as stack:
+        meeting = Meeting(server_of(stack))
+        async with meetings(meeting):
+            await meeting.join("lost", wait_for_media=False)
+            meeting._xmpp.transport.abort()  # the TCP connection drops under the client
+            assert await next_event(meeting, events.Ended) == events.Ended("connection lost")
