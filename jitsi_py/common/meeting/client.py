@@ -71,6 +71,7 @@ MUC_REFUSALS = {
     "service-unavailable": "room full",
     "not-allowed": "room creation restricted",
 }
+DECODABLE_VIDEO_CODECS = "vp8,h264"
 FOCUS_RETRY = 1.0  # seconds between conference requests while the focus is not ready
 
 
@@ -312,6 +313,9 @@ class Meeting:
         SubElement(xml, ns.tag(ns.CLIENT, "SourceInfo")).text = json.dumps(source_info)
         SubElement(xml, ns.tag(ns.CLIENT, "audiomuted")).text = str(self.audio_muted or not self.audio_source).lower()
         SubElement(xml, ns.tag(ns.CLIENT, "videomuted")).text = "true"
+        if self.receive_video:
+            # lib-jitsi-meet's senders pick a codec every receiver lists: keep them to what aiortc decodes
+            SubElement(xml, ns.tag(ns.CLIENT, "jitsi_participant_codecList")).text = DECODABLE_VIDEO_CODECS
         if self.status:
             presence["status"] = self.status
         for extra in self.presence_extras:

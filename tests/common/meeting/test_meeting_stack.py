@@ -205,3 +205,30 @@ async def test_a_lost_connection_ends_the_meeting(tmp_path):
             await meeting.join("lost", wait_for_media=False)
             meeting._xmpp.transport.abort()  # the TCP connection drops under the client
             assert await next_event(meeting, events.Ended) == events.Ended("connection lost")
+
+
+async def test_a_session_ended_by_the_focus_leaves_us_in_the_room_and_a_new_one_brings_new_tracks(tmp_path):
+    async with running_stack(tmp_path, bridge=True, JICOFO_CONF_SINGLE_PARTICIPANT_TIMEOUT="1") as stack:
+        server = server_of(stack)
+        stayer = Meeting(server, display_name="Stayer", receive_video=False)
+        first, second = (Meeting(server, display_name=name, audio_source=ToneTrack(), receive_video=False)
+                         for name in ("First", "Second"))
+        async with meetings(stayer, first, second):
+            await stayer.join("again", wait_for_media=False)
+            await first.join("again")
+            gone = await next_event(stayer, events.TrackAdded)
+            assert gone.endpoint_id == first.endpoint_id
+            await first.leave()
+            assert await next_event(stayer, events.TrackRemoved) == events.TrackRemoved(
+                first.endpoint_id, f"{first.endpoint_id}-a0")
+            # alone: the focus ends our session after the single-participant timeout; we stay in the room
+            for _ in range(100):
+                if stayer._session is None:
+                    break
+                await asyncio.sleep(0.1)
+            assert stayer._session is None
+            await second.join("again")
+            added = await next_event(stayer, events.TrackAdded, timeout=20)
+            assert added.endpoint_id == second.endpoint_id and added.track is not gone.track
+            frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(60)]
+            assert tone_energy(frames[-30:])[1] > 0.8
