@@ -141,6 +141,7 @@ class Meeting:
         self._joined: asyncio.Future | None = None
         self._media_ready: asyncio.Future | None = None
         self._ended = False
+        self._ended_taken = False
         self._jingles: asyncio.Queue = asyncio.Queue()
         self._tasks: set[asyncio.Task] = set()
         self._session: MediaSession | None = None
@@ -186,8 +187,12 @@ class Meeting:
             self._media_ready = None  # from now on, a media failure restarts the session
 
     async def events(self) -> AsyncIterator:
-        while True:
+        """Every event in order, from one queue (two iterators share it); ends after ``Ended``, at once
+        when that was already taken."""
+        while not self._ended_taken:
             event = await self._events.get()
+            if isinstance(event, events.Ended):
+                self._ended_taken = True
             yield event
             if isinstance(event, events.Ended):
                 return

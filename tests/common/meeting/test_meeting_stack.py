@@ -135,6 +135,7 @@ async def test_a_locked_room_refuses_a_guest_without_password_and_a_kick_ends_th
                 await stranger.join("locked", timeout=10)
             assert refused.value.reason == "room locked (password)"
             assert [e async for e in stranger.events()] == [events.Ended("join failed")]
+            assert [e async for e in stranger.events()] == []  # taken already: ends at once
 
             await guest.join("locked", password="s3cret")
             await room_iq(host, kick(guest.endpoint_id))
