@@ -36,9 +36,8 @@ def received(text: str | bytes) -> list:
         message = json.loads(text)
     except (ValueError, RecursionError):
         return []
-    if not isinstance(message, dict):
-        return []
-    handler = HANDLERS.get(message.get("colibriClass"))  # type: ignore[arg-type]
+    colibri_class = message.get("colibriClass") if isinstance(message, dict) else None
+    handler = HANDLERS.get(colibri_class) if isinstance(colibri_class, str) else None
     return handler(message) if handler else []
 
 

@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from xml.etree.ElementTree import Element, SubElement
 
 import slixmpp
@@ -71,6 +71,7 @@ MUC_REFUSALS = {
     "service-unavailable": "room full",
     "not-allowed": "room creation restricted",
 }
+DECODABLE_VIDEO_CODECS = "vp8,h264"
 FOCUS_RETRY = 1.0  # seconds between conference requests while the focus is not ready
 
 
@@ -140,6 +141,7 @@ class Meeting:
         self._joined: asyncio.Future | None = None
         self._media_ready: asyncio.Future | None = None
         self._ended = False
+        self._ended_taken = False
         self._jingles: asyncio.Queue = asyncio.Queue()
         self._tasks: set[asyncio.Task] = set()
         self._session: MediaSession | None = None
@@ -162,8 +164,7 @@ class Meeting:
         self.room_jid = room.lower() if "@" in room else f"{room.lower()}@{self.server.muc_domain}"
         self._password = password
         loop = asyncio.get_running_loop()
-        self._joined = loop.create_future()
-        self._media_ready = loop.create_future()
+        self._media_ready = loop.create_future() if wait_for_media else None
         stage = "connecting"
         try:
             async with asyncio.timeout(timeout):
@@ -171,6 +172,7 @@ class Meeting:
                 stage = "conference request"
                 await self._request_conference()
                 stage = "joining the room"
+                self._joined = loop.create_future()
                 self._send_presence(join=True)
                 await self._joined
                 self._spawn(self._jingle_worker())
@@ -181,10 +183,16 @@ class Meeting:
             await self._fail(f"timed out {stage}")
         except JoinError as exc:
             await self._fail(exc.reason)
+        finally:
+            self._media_ready = None  # from now on, a media failure restarts the session
 
     async def events(self) -> AsyncIterator:
-        while True:
+        """Every event in order, from one queue (two iterators share it); ends after ``Ended``, at once
+        when that was already taken."""
+        while not self._ended_taken:
             event = await self._events.get()
+            if isinstance(event, events.Ended):
+                self._ended_taken = True
             yield event
             if isinstance(event, events.Ended):
                 return
@@ -310,6 +318,9 @@ class Meeting:
         SubElement(xml, ns.tag(ns.CLIENT, "SourceInfo")).text = json.dumps(source_info)
         SubElement(xml, ns.tag(ns.CLIENT, "audiomuted")).text = str(self.audio_muted or not self.audio_source).lower()
         SubElement(xml, ns.tag(ns.CLIENT, "videomuted")).text = "true"
+        if self.receive_video:
+            # lib-jitsi-meet's senders pick a codec every receiver lists: keep them to what aiortc decodes
+            SubElement(xml, ns.tag(ns.CLIENT, "jitsi_participant_codecList")).text = DECODABLE_VIDEO_CODECS
         if self.status:
             presence["status"] = self.status
         for extra in self.presence_extras:
@@ -401,8 +412,7 @@ class Meeting:
             return
         if self._joined is not None and not self._joined.done():
             self._joined.set_exception(JoinError("connection lost"))
-        if self._media_ready is not None and not self._media_ready.done():
-            self._media_ready.set_exception(JoinError("connection lost"))
+        self._media_failed("connection lost")
         self._spawn(self._shutdown("connection lost"))
 
     # ---- Jingle ----
@@ -435,8 +445,7 @@ class Meeting:
                 log.warning("meeting %s: %s refused: %s", self.endpoint_id, jingle.action, exc)
             except Exception as exc:  # aiortc's errors have no common base; one bad offer must not end us
                 log.exception("meeting %s: %s failed", self.endpoint_id, jingle.action)
-                if self._media_ready is not None and not self._media_ready.done():
-                    self._media_ready.set_exception(JoinError(f"cannot answer {jingle.action}: {exc}"))
+                self._media_failed(f"cannot answer {jingle.action}: {exc}")
 
     async def _send_jingle(self, jingle: Jingle) -> None:
         iq = self._require_xmpp().make_iq_set(ito=f"{self.room_jid}/focus")
@@ -451,8 +460,9 @@ class Meeting:
         session = self._session
         if session is None or jingle.sid != session.sid:
             return
+        transports = {c.name: c.transport for c in jingle.contents if c.transport is not None}
         offer = Jingle(jingle.action, jingle.sid, jingle.initiator, contents=[
-            next((c for c in jingle.contents if c.name == old.name), old) for old in session.offer.contents],
+            replace(old, transport=transports.get(old.name, old.transport)) for old in session.offer.contents],
             bridge_session=jingle.bridge_session or session.offer.bridge_session)
         await self._start_session(offer, "transport-accept", session.remote_sources())
 
@@ -494,16 +504,20 @@ class Meeting:
             await session.close()
 
     def _on_connection_state(self, pc) -> None:
-        if self._session is None or pc is not self._session.pc or self._media_ready is None:
+        if self._session is None or pc is not self._session.pc:
             return
-        state = pc.connectionState
-        if state == "connected" and not self._media_ready.done():
+        joining = self._media_ready is not None and not self._media_ready.done()
+        if pc.connectionState == "connected" and joining:
             self._media_ready.set_result(None)
-        elif state == "failed":
-            if not self._media_ready.done():
-                self._media_ready.set_exception(JoinError("ICE/DTLS failed"))
+        elif pc.connectionState == "failed":
+            if joining:
+                self._media_failed("ICE/DTLS failed")
             else:
                 self._spawn(self._restart())
+
+    def _media_failed(self, reason: str) -> None:
+        if self._media_ready is not None and not self._media_ready.done():
+            self._media_ready.set_exception(JoinError(reason))
 
     async def _restart(self) -> None:
         """Our media failed after it worked: end the session asking the focus for a new one, as

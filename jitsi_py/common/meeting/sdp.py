@@ -219,7 +219,8 @@ def answer_contents(offer: Jingle, answer_sdp: str, endpoint_id: str) -> list[Co
                if m and int(m.group(1)) in by_id]
         msids: dict[int, str] = {}
         ssrcs: list[int] = []
-        for a in attrs:
+        sending = "sendrecv" in attrs or "sendonly" in attrs  # aiortc lists an SSRC on every m-line
+        for a in attrs if sending else ():
             m = re.match(r"ssrc:(\d+) (\w+):(.*)", a)
             if m:
                 ssrc = int(m.group(1))
@@ -228,14 +229,16 @@ def answer_contents(offer: Jingle, answer_sdp: str, endpoint_id: str) -> list[Co
                 if m.group(2) == "msid":
                     msids[ssrc] = m.group(3)
         name = f"{endpoint_id}-{media[0]}0"
+        media_msid = _one(attrs, "msid:")  # unified plan puts it on the m-line, not on each SSRC
         content = Content(mid, media=media, payload_types=[PayloadType(p.id, p.name, p.clockrate, p.channels,
                                                                        p.parameters, p.rtcp_fb) for p in pts],
                           header_extensions=[HeaderExtension(int(m.group(1)), m.group(2)) for m in
                                              (re.match(r"extmap:(\d+) (\S+)", a) for a in attrs) if m],
                           transport=transport, rtcp_mux=True,
-                          sources=[Source(s, media, name, msids.get(s), "camera" if media == "video" else None)
+                          sources=[Source(s, media, name, msids.get(s, media_msid),
+                                          "camera" if media == "video" else None)
                                    for s in ssrcs])
-        for a in attrs:
+        for a in attrs if sending else ():
             if a.startswith("ssrc-group:"):
                 semantics, *group = a[len("ssrc-group:"):].split()
                 content.ssrc_groups.append(SsrcGroup(semantics, tuple(int(s) for s in group), media))

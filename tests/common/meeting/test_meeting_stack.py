@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from xml.etree.ElementTree import Element, SubElement
 
-from jitsi_py.common.meeting import Meeting, events
+import pytest
+from playwright.async_api import async_playwright
+from slixmpp.exceptions import IqError
 
-from ...support.stack import running_stack
+from jitsi_py.common import ns
+from jitsi_py.common.meeting import JoinError, Meeting, events
+from jitsi_py.common.stanzas.jitsi import MuteIq
+
+from ...support.stack import join_browser, running_stack
+from ...web.test_browser import CHROMIUM, CHROMIUM_ARGS
 from .conftest import meetings, server_of
 from .media import ToneTrack, tone_energy
 
@@ -26,7 +34,8 @@ async def test_a_meeting_hears_another_meetings_audio_source(tmp_path):
         speaker = Meeting(server, display_name="Speaker", audio_source=ToneTrack(), receive_video=False)
         listener = Meeting(server, display_name="Listener", receive_video=False)
         async with meetings(speaker, listener):
-            await asyncio.gather(speaker.join("tone"), listener.join("tone"))
+            await listener.join("tone", wait_for_media=False)  # first in: the focus makes it owner
+            await speaker.join("tone")
             joined = await next_event(listener, events.ParticipantJoined)
             assert (joined.endpoint_id, joined.display_name) == (speaker.endpoint_id, "Speaker")
             added = await next_event(listener, events.TrackAdded)
@@ -37,13 +46,28 @@ async def test_a_meeting_hears_another_meetings_audio_source(tmp_path):
             rms, share = tone_energy(frames[-50:])
             assert rms > 1000 and share > 0.8, (rms, share)
 
+            # the bridge channel both ways, and the MUC
+            assert await next_event(listener, events.DominantSpeaker) == events.DominantSpeaker(speaker.endpoint_id)
+            await speaker.send_endpoint_message(listener.endpoint_id, {"type": "hello"})
+            assert await next_event(listener, events.EndpointMessage) == events.EndpointMessage(
+                speaker.endpoint_id, {"type": "hello"})
+            await speaker.send_group_message("hi all", {"type": "note"})
+            assert await next_event(listener, events.GroupMessage) == events.GroupMessage(
+                speaker.endpoint_id, "hi all", {"type": "note"})
 
+            # a moderator's mute through the focus: obeyed, and seen in presence
+            iq = listener._xmpp.make_iq_set(ito=f"{listener.room_jid}/focus")
+            iq.xml.append(MuteIq("audio", f"{speaker.room_jid}/{speaker.endpoint_id}", True).to_element())
+            await iq.send(timeout=5)
+            assert await next_event(speaker, events.MuteRequest) == events.MuteRequest("audio", True)
+            assert await next_event(listener, events.SourceMuted) == events.SourceMuted(
+                speaker.endpoint_id, f"{speaker.endpoint_id}-a0", True)
+            assert speaker.audio_muted
+
+
+@pytest.mark.system
+@pytest.mark.browser
 async def test_a_meeting_decodes_a_browsers_audio_and_video(tmp_path):
-    from playwright.async_api import async_playwright
-
-    from ...support.stack import join_browser
-    from ...web.test_browser import CHROMIUM, CHROMIUM_ARGS
-
     async with running_stack(tmp_path, bridge=True) as stack, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         recorder = Meeting(server_of(stack), display_name="Recorder")
@@ -66,3 +90,146 @@ async def test_a_meeting_decodes_a_browsers_audio_and_video(tmp_path):
                 assert audio.sample_rate == 48000 and audio.samples > 0
         finally:
             await browser.close()
+
+
+async def room_iq(meeting: Meeting, query: Element, tries: int = 50) -> None:
+    """An IQ to the room from ``meeting`` (a moderator's action), retried while the focus has not yet
+    made it owner. Through the client's own stream: the meeting client has no room-admin API."""
+    for _ in range(tries):
+        iq = meeting._xmpp.make_iq_set(ito=meeting.room_jid)
+        iq.xml.append(query)
+        try:
+            await iq.send(timeout=5)
+            return
+        except IqError as exc:
+            if exc.iq["error"]["condition"] != "forbidden":
+                raise
+        await asyncio.sleep(0.1)
+    raise AssertionError("never became owner")
+
+
+def lock(password: str) -> Element:
+    query = Element(ns.tag(ns.MUC_OWNER, "query"))
+    form = SubElement(query, ns.tag(ns.DATA_FORMS, "x"), type="submit")
+    for var, value in (("FORM_TYPE", "http://jabber.org/protocol/muc#roomconfig"),
+                       ("muc#roomconfig_roomsecret", password), ("muc#roomconfig_passwordprotectedroom", "1")):
+        field = SubElement(form, ns.tag(ns.DATA_FORMS, "field"), var=var)
+        SubElement(field, ns.tag(ns.DATA_FORMS, "value")).text = value
+    return query
+
+
+def kick(endpoint_id: str) -> Element:
+    query = Element(ns.tag(ns.MUC_ADMIN, "query"))
+    SubElement(query, ns.tag(ns.MUC_ADMIN, "item"), nick=endpoint_id, role="none")
+    return query
+
+
+async def test_a_locked_room_refuses_a_guest_without_password_and_a_kick_ends_the_guests_meeting(tmp_path):
+    async with running_stack(tmp_path, bridge=True) as stack:
+        server = server_of(stack)
+        host, stranger, guest = (Meeting(server, display_name=name) for name in ("Host", "Stranger", "Guest"))
+        async with meetings(host, stranger, guest):
+            await host.join("locked", wait_for_media=False)
+            await room_iq(host, lock("s3cret"))
+            with pytest.raises(JoinError) as refused:
+                await stranger.join("locked", timeout=10)
+            assert refused.value.reason == "room locked (password)"
+            assert [e async for e in stranger.events()] == [events.Ended("join failed")]
+            assert [e async for e in stranger.events()] == []  # taken already: ends at once
+
+            await guest.join("locked", password="s3cret")
+            await room_iq(host, kick(guest.endpoint_id))
+            assert await next_event(guest, events.Ended) == events.Ended("kicked")
+            left = await next_event(host, events.ParticipantLeft)
+            assert left == events.ParticipantLeft(guest.endpoint_id, kicked=True)
+            await host.leave()
+            assert await next_event(host, events.Ended) == events.Ended("left")
+
+
+async def test_a_join_without_a_focus_answer_times_out_with_a_reason(tmp_path):
+    async with running_stack(tmp_path) as stack:
+        alone = Meeting(server_of(stack))
+        async with meetings(alone):
+            with pytest.raises(JoinError) as refused:
+                await alone.join("empty", timeout=3)
+            assert refused.value.reason == "timed out waiting for the media session (no session-initiate)"
+
+
+OUTBOUND_VIDEO_SSRCS = """async () => {
+    const pc = window.jitsiPy.view.conference.session.pc;
+    return [...(await pc.getStats()).values()].filter(r => r.type === 'outbound-rtp' && r.kind === 'video')
+        .map(r => r.ssrc);
+}"""
+
+
+@pytest.mark.system
+@pytest.mark.browser
+async def test_a_meeting_receives_two_browsers_videos_as_two_tracks_of_the_right_endpoints(tmp_path):
+    async with running_stack(tmp_path, bridge=True) as stack, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        recorder = Meeting(server_of(stack), display_name="Recorder", receive_audio=False)
+        try:
+            async with meetings(recorder):
+                pages = {name: await join_browser(browser, stack.base, name, "/three") for name in ("Alice", "Bob")}
+                await recorder.join("three")
+                nicks = {}
+                for name, page in pages.items():
+                    await page.wait_for_function("window.jitsiPy?.view?.conference?.session?.pc?.connectionState"
+                                                 " === 'connected'", timeout=30000)
+                    nicks[name] = await page.evaluate("window.jitsiPy.view.conference.nick")
+                names, videos = {}, {}
+                async for event in recorder.events():
+                    if isinstance(event, events.ParticipantJoined):
+                        names[event.endpoint_id] = event.display_name
+                    elif isinstance(event, events.TrackAdded):
+                        assert event.kind == "video"
+                        videos[event.endpoint_id] = event
+                    if len(videos) == 2 and len(names) == 2:
+                        break
+                assert names == {nicks["Alice"]: "Alice", nicks["Bob"]: "Bob"}
+                assert {e.source_name for e in videos.values()} == {f"{nick}-v0" for nick in nicks.values()}
+                assert videos[nicks["Alice"]].track is not videos[nicks["Bob"]].track
+                for name, nick in nicks.items():
+                    # the track of each endpoint is fed by the SSRC that endpoint's browser sends
+                    line = recorder._session.announced[f"{nick}-v0"]
+                    assert line.source.ssrcs[0] in await pages[name].evaluate(OUTBOUND_VIDEO_SSRCS)
+                    frame = await asyncio.wait_for(videos[nick].track.recv(), 20)
+                    assert frame.width > 0 and frame.height > 0
+        finally:
+            await browser.close()
+
+
+async def test_a_lost_connection_ends_the_meeting(tmp_path):
+    async with running_stack(tmp_path) as stack:
+        meeting = Meeting(server_of(stack))
+        async with meetings(meeting):
+            await meeting.join("lost", wait_for_media=False)
+            meeting._xmpp.transport.abort()  # the TCP connection drops under the client
+            assert await next_event(meeting, events.Ended) == events.Ended("connection lost")
+
+
+async def test_a_session_ended_by_the_focus_leaves_us_in_the_room_and_a_new_one_brings_new_tracks(tmp_path):
+    async with running_stack(tmp_path, bridge=True, JICOFO_CONF_SINGLE_PARTICIPANT_TIMEOUT="1") as stack:
+        server = server_of(stack)
+        stayer = Meeting(server, display_name="Stayer", receive_video=False)
+        first, second = (Meeting(server, display_name=name, audio_source=ToneTrack(), receive_video=False)
+                         for name in ("First", "Second"))
+        async with meetings(stayer, first, second):
+            await stayer.join("again", wait_for_media=False)
+            await first.join("again")
+            gone = await next_event(stayer, events.TrackAdded)
+            assert gone.endpoint_id == first.endpoint_id
+            await first.leave()
+            assert await next_event(stayer, events.TrackRemoved) == events.TrackRemoved(
+                first.endpoint_id, f"{first.endpoint_id}-a0")
+            # alone: the focus ends our session after the single-participant timeout; we stay in the room
+            for _ in range(100):
+                if stayer._session is None:
+                    break
+                await asyncio.sleep(0.1)
+            assert stayer._session is None
+            await second.join("again")
+            added = await next_event(stayer, events.TrackAdded, timeout=20)
+            assert added.endpoint_id == second.endpoint_id and added.track is not gone.track
+            frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(60)]
+            assert tone_energy(frames[-30:])[1] > 0.8
