@@ -67,14 +67,15 @@ def _grid(width: int, height: int, shown: list[str]) -> list[Placement]:
     columns = math.ceil(math.sqrt(len(shown)))
     rows = math.ceil(len(shown) / columns)
     cell_w, cell_h = width / columns, height / rows
+    tile_w, tile_h = _even(cell_w - GAP), _even(cell_h - GAP)
     placements = []
     for index, endpoint_id in enumerate(shown):
         row, column = divmod(index, columns)
         in_row = min(columns, len(shown) - row * columns)
         left = (width - in_row * cell_w) / 2  # a short last row is centred
-        x0, y0 = _even(left + column * cell_w + GAP / 2), _even(row * cell_h + GAP / 2)
-        x1, y1 = _even(left + (column + 1) * cell_w - GAP / 2), _even((row + 1) * cell_h - GAP / 2)
-        placements.append(Placement(endpoint_id, False, x0, y0, x1 - x0, y1 - y0, Fit.COVER))
+        x = _even(left + column * cell_w + (cell_w - tile_w) / 2)
+        y = _even(row * cell_h + (cell_h - tile_h) / 2)
+        placements.append(Placement(endpoint_id, False, x, y, tile_w, tile_h, Fit.COVER))
     return placements
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import errno
 import fractions
+import os
 import re
+import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -106,7 +109,8 @@ _FILE_ERRORS = {
     errno.EPERM: ("permission denied", False),
     errno.EROFS: ("read-only file system", False),
     errno.ENOENT: ("directory does not exist", False),
-    errno.ENOTDIR: ("directory does not exist", False),
+    errno.ENOTDIR: ("a parent is not a directory", False),
+    errno.EEXIST: ("a parent is not a directory", False),
     errno.EISDIR: ("target is a directory", False),
 }
 _STREAM_ERRORS = {
@@ -117,6 +121,7 @@ _STREAM_ERRORS = {
     errno.ECONNRESET: ("connection lost", True),
     errno.EPIPE: ("connection lost", True),
     errno.EIO: ("server rejected the stream", False),
+    errno.EPROTO: ("not an RTMP server", False),
 }
 
 
@@ -126,9 +131,45 @@ def failure(exc: BaseException, kind: str, target: str, doing: str) -> Recording
     what, retryable = table.get(code, (None, kind == "stream"))
     if what is None:
         what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    if kind == "stream" and isinstance(exc, TimeoutError | av.ExitError):
+    if isinstance(exc, TimeoutError):
         what, retryable = "timed out", True
+    elif isinstance(exc, socket.gaierror):
+        what, retryable = "unknown host", False
+    elif isinstance(exc, ssl.SSLError):
+        what, retryable = "TLS failed", True
     return RecordingFailed(f"{doing} {redacted(target)}: {what}", retryable)
+
+
+RTMP_HANDSHAKE = 1536
+RTMP_PORTS = {"rtmp": 1935, "rtmps": 443}
+
+
+def probe_rtmp(target: str, timeout: float) -> None:
+    """Connects and checks that the server answers the RTMP handshake within `timeout`, or raises OSError.
+
+    FFmpeg's RTMP open holds the GIL and has no time limit when PyAV opens an output, so an
+    unreachable or silent server would freeze the whole process; this probe, in plain Python
+    sockets, finds those first.
+    """
+    parts = urlsplit(target)
+    scheme = parts.scheme.lower()
+    with socket.create_connection((parts.hostname, parts.port or RTMP_PORTS[scheme]), timeout=timeout) as raw:
+        sock = raw
+        if scheme == "rtmps":
+            # only reachability is checked here; FFmpeg's TLS (as PyAV opens it) does not verify either
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            sock = context.wrap_socket(raw, server_hostname=parts.hostname)
+        sock.sendall(b"\x03" + bytes(8) + os.urandom(RTMP_HANDSHAKE - 8))
+        answer = b""
+        while len(answer) < 1 + RTMP_HANDSHAKE:
+            chunk = sock.recv(1 + RTMP_HANDSHAKE - len(answer))
+            if not chunk:
+                raise ConnectionResetError(errno.ECONNRESET, "closed during the RTMP handshake")
+            answer += chunk
+        if answer[0] != 3:
+            raise OSError(errno.EPROTO, "not an RTMP server")
 
 
 class Output:
@@ -150,9 +191,8 @@ class Output:
                 Path(self.target).parent.mkdir(parents=True, exist_ok=True)
                 container = av.open(self.target, "w", format="mp4")
             else:
-                timeout_us = str(int(self._io_timeout * 1_000_000))
-                container = av.open(self.target, "w", format="flv", timeout=self._io_timeout,
-                                    options={"rw_timeout": timeout_us, "timeout": timeout_us})
+                probe_rtmp(self.target, self._io_timeout)
+                container = av.open(self.target, "w", format="flv")
             video = container.add_stream("libx264", rate=s.framerate)
             video.width, video.height, video.pix_fmt = s.width, s.height, "yuv420p"
             video.codec_context.gop_size = 2 * s.framerate
@@ -164,8 +204,8 @@ class Output:
             audio.layout = "stereo"
             audio.bit_rate = s.audio_bitrate
             container.start_encoding()  # opens the file / the RTMP session now, not at the first frame
-        except (OSError, av.FFmpegError) as exc:
-            raise failure(exc, self.kind, self.target, "cannot open") from exc
+        except (OSError, ssl.SSLError, av.FFmpegError) as exc:
+            raise failure(exc, self.kind, self.target, "cannot reach" if self.kind == "stream" else "cannot open") from exc
         self._container, self._video, self._audio = container, video, audio
 
     def write_video(self, frame: av.VideoFrame) -> None:

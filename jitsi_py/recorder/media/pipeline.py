@@ -26,6 +26,8 @@ from .output import DEFAULT_IO_TIMEOUT, EncodeSettings, Output, RecordingFailed,
 log = logging.getLogger(__name__)
 
 ENCODER_SLACK = 8
+CATCH_UP = 0.2  # s a late clock thread may make up for in a burst before it skips ticks
+STOP_SLACK = 5.0  # s beyond the I/O limit that stop() grants a flush
 STALE = 2.0  # s without a frame: a camera shows its placeholder, a screen share leaves the stage
 
 
@@ -34,6 +36,7 @@ class Pipeline:
                  io_timeout: float = DEFAULT_IO_TIMEOUT):
         self.encode = encode or EncodeSettings()
         self._output = Output(target, self.encode, io_timeout)  # ValueError for a target we cannot write
+        self._io_timeout = io_timeout
         self.layout = Layout(layout)
         self._lock = threading.Lock()
         self._names: dict[str, str] = {}  # join order
@@ -46,6 +49,8 @@ class Pipeline:
         self._broken = threading.Event()  # the encoder gave up: the clock thread stops too
         # composed frames, mixed samples (array, position) and, last, the end time; a few frames of slack
         self._encoding: queue.Queue = queue.Queue(maxsize=ENCODER_SLACK)
+        self._progress = 0.0  # when the encoder last finished a write
+        self._written_pts = -1  # the last picture the encoder wrote
         self.frames_dropped = 0  # ticks without a picture because composing or encoding fell behind
         self._thread: threading.Thread | None = None
         self._t0: float | None = None
@@ -122,7 +127,7 @@ class Pipeline:
             raise
         log.info("recording to %s at %dx%d@%d", redacted(self._output.target), self.encode.width,
                  self.encode.height, self.encode.framerate)
-        self._t0 = time.monotonic()
+        self._t0 = self._progress = time.monotonic()
         self._thread = threading.Thread(target=self._run_clock, name="recorder-composer", daemon=True)
         self._thread.start()
         threading.Thread(target=self._run_encoder, name="recorder-encoder", daemon=True).start()
@@ -132,7 +137,13 @@ class Pipeline:
         self._stopping.set()
         if self._done is None:
             return 0.0
-        return await asyncio.shield(self._done)
+        try:
+            # the encoder flushes a few frames and the trailer; more than the I/O limit means it is stuck
+            return await asyncio.wait_for(asyncio.shield(self._done), self._io_timeout + STOP_SLACK)
+        except TimeoutError:
+            self._broken.set()
+            self._fail(RecordingFailed(f"cannot finish {redacted(self._output.target)}: stalled", True))
+            return (self._written_pts + 1) / self.encode.framerate
 
     def _fail(self, exc: RecordingFailed) -> None:
         if not self.failed.done():
@@ -163,13 +174,14 @@ class Pipeline:
         mixer = Mixer()
         arranged_for, placements = None, []
         tick = written = 0
+        catch_up = max(1, round(CATCH_UP * self.encode.framerate))
         try:
             while not self._stopping.wait(max(0.0, self._t0 + tick * period - time.monotonic())):
-                if self._broken.is_set():
+                if self._broken.is_set() or self._stalled():
                     return
                 now = time.monotonic()
-                late = int((now - self._t0) / period)
-                if late > tick:  # behind: skip ticks so the video stays on real time
+                late = int((now - self._t0) / period) - catch_up
+                if late > tick:  # far behind: skip ticks so the video stays on real time
                     self.frames_dropped += late - tick
                     tick = late
                 order, names, frames, dominant, share = self._snapshot(now)
@@ -193,12 +205,23 @@ class Pipeline:
 
     def _hand_over(self, item) -> None:
         """Queues for the encoder, waiting while it is busy, unless it has given up."""
-        while not self._broken.is_set():
+        while not self._broken.is_set() and not self._stalled():
             try:
                 self._encoding.put(item, timeout=0.2)
                 return
             except queue.Full:
                 continue
+
+    def _stalled(self) -> bool:
+        """The encoder has had work but wrote nothing for the I/O time limit: the stream is stuck."""
+        if self._encoding.empty() or time.monotonic() - self._progress <= self._io_timeout:
+            return False
+        # the encoder thread stays blocked in FFmpeg until the socket gives up; the recording ends now
+        self._broken.set()
+        self._duration = (self._written_pts + 1) / self.encode.framerate
+        self._report(self._fail, RecordingFailed(f"cannot write to {redacted(self._output.target)}: stalled", True))
+        self._report(self._finish)
+        return True
 
     def _mix(self, mixer: Mixer, until: int) -> None:
         while self._audio_in:
@@ -213,13 +236,13 @@ class Pipeline:
 
     def _run_encoder(self) -> None:
         """Encodes and writes what the clock thread composed, until it hands over the end time."""
-        last_pts = -1
         try:
             while True:
                 item = self._encoding.get()
+                self._progress = time.monotonic()
                 if isinstance(item, av.VideoFrame):
                     self._output.write_video(item)
-                    last_pts = item.pts
+                    self._written_pts = item.pts
                 elif isinstance(item, tuple):
                     self._output.write_audio(*item, RATE)
                 else:
@@ -229,12 +252,12 @@ class Pipeline:
         except RecordingFailed as exc:
             self._broken.set()
             self._output.abort()
-            self._duration = (last_pts + 1) / self.encode.framerate
+            self._duration = (self._written_pts + 1) / self.encode.framerate
             self._report(self._fail, exc)
         except Exception:  # noqa: BLE001 - as in the clock thread
             self._broken.set()
             self._output.abort()
-            self._duration = (last_pts + 1) / self.encode.framerate
+            self._duration = (self._written_pts + 1) / self.encode.framerate
             log.exception("recorder encoder crashed")
             self._report(self._fail, RecordingFailed("recorder error", True))
         finally:
