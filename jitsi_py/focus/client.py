@@ -588,6 +588,9 @@ class Focus:
             "participants": sum(len(c.participants) for c in conferences),
             "bridges": len(self.bridges.bridges),
             "operational_bridges": len(self.bridges.available(now)),
+            "recorders": len(self.recorders.recorders) if self.recorders is not None else 0,
+            "recordings": sum(1 for r in self.rooms.values() if r.recording is not None and r.recording.session),
+            "gateways": len(self.gateways.gateways) if self.gateways is not None else 0,
             "xmpp_connected": self.connected.is_set(),
             **self.counters,
         }

@@ -224,6 +224,7 @@ class RoomTracker(Mapping[str, Room]):
         answers ``item-not-found`` for one who left while we were away)."""
         focus = self.focus
         room.joined = joined = asyncio.get_running_loop().create_future()
+        room.occupants.clear()  # the MUC lists everyone again as we join
         focus.join(room.jid, self._extensions(room))
         try:
             await asyncio.wait_for(asyncio.shield(joined), JOIN_TIMEOUT)

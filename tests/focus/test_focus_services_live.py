@@ -76,12 +76,16 @@ async def test_a_moderator_records_and_the_room_sees_on_then_off(xmpp_server, fo
     on = bob.recording[-1]
     assert (on.session_id, on.recording_mode, on.initiator) == (session_id, "file", f"{room}/{alice.nick}")
     assert await refused(alice, JibriIq(action="start", recording_mode="file").to_element()) == "unexpected-request"
+    assert (focus.stats()["recorders"], focus.stats()["recordings"]) == (1, 1)
 
     await alice.send_jingle(JibriIq(action="stop", recording_mode="file").to_element())
     _, stop = await recorder.next_request()
     assert (stop.action, stop.session_id) == ("stop", session_id)
     await until(lambda: bob.recording[-1].status == "off")
     assert bob.recording[-1].initiator == f"{room}/{alice.nick}"
+    with pytest.raises(IqError) as late:  # the session is over: the recorder's "off" belongs to none
+        await recorder.update(focus_occupant, status="off", session_id=session_id)
+    assert late.value.iq["error"]["condition"] == "item-not-found"
     for client in (alice, bob, recorder):
         await client.stop()
 
