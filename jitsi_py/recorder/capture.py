@@ -43,8 +43,9 @@ class Where:
     focus_jid: str
     hidden_domain: str
     login: Login
-    encode: EncodeSettings  # the file's; a stream's also has the bitrate cap
-    stream_bitrate: int  # bit/s, JIBRI_STREAMING_MAX_BITRATE
+    encode: EncodeSettings  # a file's; a stream's has its own preset and the bitrate cap
+    stream_preset: str
+    stream_bitrate: int  # bit/s
     layout: str
     recordings: Path
     base_url: str
@@ -63,9 +64,9 @@ def where(settings: Settings, recorder_password: str) -> Where:
         xmpp_host=r.xmpp.server, xmpp_port=r.xmpp.port, focus_jid=domains.focus_component,
         hidden_domain=domains.hidden,
         login=Login(jid=f"{r.recorder_user}@{domains.hidden}", password=recorder_password),
-        encode=EncodeSettings(width=width, height=height, framerate=r.framerate, preset=r.preset, crf=r.crf,
-                              audio_bitrate=r.audio_bitrate * 1000, video_bitrate=None),
-        stream_bitrate=r.streaming_max_bitrate * 1000, layout=r.layout,
+        encode=EncodeSettings(width=width, height=height, framerate=r.framerate, preset=r.preset_recording,
+                              crf=r.crf, audio_bitrate=r.audio_bitrate * 1000, video_bitrate=None),
+        stream_preset=r.preset_streaming, stream_bitrate=r.streaming_max_bitrate, layout=r.layout,
         recordings=r.recording_dir, base_url=settings.common.public_url, xmpp_domain=domains.domain,
         strip_domain=r.strip_domain, pending_timeout=r.pending_timeout, stop_timeout=r.stop_timeout,
         finalize_script=r.finalize_script, finalize_timeout=r.finalize_timeout)
@@ -152,7 +153,7 @@ class Capture:
         else:
             assert job.stream_url is not None
             target = job.stream_url
-            encode = dataclasses.replace(where.encode, video_bitrate=where.stream_bitrate)
+            encode = dataclasses.replace(where.encode, preset=where.stream_preset, video_bitrate=where.stream_bitrate)
         try:
             pipeline = Pipeline(target, encode=encode, layout=where.layout)
         except ValueError as exc:

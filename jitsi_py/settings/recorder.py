@@ -48,6 +48,22 @@ def preset(raw: str) -> str:
     return value
 
 
+def bitrate(raw: str) -> int:
+    """Bits per second from ffmpeg's spelling: ``2976k``, ``3M`` or ``2976000``."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", raw)
+    if not match:
+        raise ValueError("expected a bitrate such as 2976k, 3M or 2976000")
+    value = int(float(match.group(1)) * {"": 1, "k": 1000, "m": 1_000_000}[match.group(2).lower()])
+    if not 100_000 <= value <= 100_000_000:
+        raise ValueError("expected a bitrate from 100k to 100M")
+    return value
+
+
+def _strip_domain(values: Mapping[str, str]) -> str:
+    """Upstream's default: the MUC domain's first label (``muc`` of ``muc.meet.jitsi``)."""
+    return (values.get("XMPP_MUC_DOMAIN") or "muc.meet.jitsi").strip().split(".", 1)[0]
+
+
 def _recordings_dir(values: Mapping[str, str]) -> str:
     """The all-in-one's layout as upstream's host volume: ``$CONFIG/jibri/recordings``."""
     config: Path = read(EnvSpec("CONFIG", "~/.jitsi-meet-cfg", directory), values)
@@ -70,14 +86,15 @@ class Recorder:
     pending_timeout: float = env("JIBRI_PENDING_TIMEOUT", "90", duration)
     # xmpp-environments' strip-from-room-domain: the room JID's domain less this prefix and the XMPP
     # domain is the tenant in the meeting URL.
-    strip_domain: str = env("JIBRI_STRIP_DOMAIN_JID", "muc")
+    strip_domain: str = env("JIBRI_STRIP_DOMAIN_JID", _strip_domain)
     usage_timeout_minutes: int = env("JIBRI_USAGE_TIMEOUT", "0", integer)  # 0: no limit, as upstream
     single_use: bool = env("JIBRI_SINGLE_USE_MODE", "0", boolean)
     resolution: tuple[int, int] = env("JIBRI_RECORDING_RESOLUTION", "1280x720", resolution)
-    framerate: int = env("JIBRI_RECORDING_VIDEO_FRAMERATE", "30", bounded(1, 60))
-    preset: str = env("JIBRI_RECORDING_VIDEO_ENCODE_PRESET", "veryfast", preset)
+    framerate: int = env("JIBRI_RECORDING_FRAMERATE", "30", bounded(1, 60))
+    preset_recording: str = env("JIBRI_RECORDING_VIDEO_ENCODE_PRESET_RECORDING", "ultrafast", preset)
+    preset_streaming: str = env("JIBRI_RECORDING_VIDEO_ENCODE_PRESET_STREAMING", "veryfast", preset)
     crf: int = env("JIBRI_RECORDING_CONSTANT_RATE_FACTOR", "25", bounded(0, 51))
-    streaming_max_bitrate: int = env("JIBRI_STREAMING_MAX_BITRATE", "2976", bounded(100, 100_000))  # kbit/s
+    streaming_max_bitrate: int = env("JIBRI_RECORDING_STREAMING_MAX_BITRATE", "2976k", bitrate)  # bit/s
     http_port: int = env("JIBRI_HTTP_API_EXTERNAL_PORT", "2222", port_number)
     # --- our own ---------------------------------------------------------------------------------
     http_interfaces: tuple[str, ...] = env("JITSI_PY_RECORDER_HTTP_INTERFACES", "*", csv)

@@ -39,7 +39,7 @@ async def test_a_moderator_records_a_file_with_its_metadata_and_the_finalize_scr
     script.chmod(0o755)
     async with recording_stack(tmp_path, JIBRI_RECORDING_DIR=str(recordings),
                                JIBRI_FINALIZE_RECORDING_SCRIPT_PATH=str(script),
-                               JIBRI_RECORDING_RESOLUTION="640x360", JIBRI_RECORDING_VIDEO_FRAMERATE="15") as stack, \
+                               JIBRI_RECORDING_RESOLUTION="640x360", JIBRI_RECORDING_FRAMERATE="15") as stack, \
             recorder(stack.settings):
         meeting = Meeting(server_of(stack), display_name="Moderator", audio_source=ToneTrack(), receive_video=False)
         # The focus starts media once two are in the room, as jicofo does.

@@ -52,7 +52,7 @@ async def meeting_of_two(stack, room: str, guest_listens: bool = False):
 async def test_two_recordings_at_once_on_two_recorders_a_guest_refused_and_an_emptied_meeting_stops(tmp_path):
     recordings = tmp_path / "recordings"
     async with recording_stack(tmp_path, JIBRI_RECORDING_DIR=str(recordings), JIBRI_RECORDING_RESOLUTION="320x180",
-                               JIBRI_RECORDING_VIDEO_FRAMERATE="10", JITSI_PY_RECORDER_EMPTY_TIMEOUT="2") as stack:
+                               JIBRI_RECORDING_FRAMERATE="10", JITSI_PY_RECORDER_EMPTY_TIMEOUT="2") as stack:
         rec2_port = free_port()
         async with recorder(stack.settings), recorder(stack.settings, instance_id="rec2", http_port=rec2_port), \
                 meeting_of_two(stack, "beta") as (beta, _):
@@ -86,7 +86,7 @@ def recorder_process(stack, tmp_path, instance: str) -> subprocess.Popen:
         "XMPP_PORT": str(s.xmpp.c2s_port), "PUBLIC_URL": s.common.public_url,
         "JIBRI_XMPP_PASSWORD": s.recorder.password, "JIBRI_RECORDER_PASSWORD": s.recorder.recorder_password,
         "JIBRI_INSTANCE_ID": instance, "JIBRI_HTTP_API_EXTERNAL_PORT": str(free_port()),
-        "JIBRI_RECORDING_RESOLUTION": "320x180", "JIBRI_RECORDING_VIDEO_FRAMERATE": "10",
+        "JIBRI_RECORDING_RESOLUTION": "320x180", "JIBRI_RECORDING_FRAMERATE": "10",
         "JIBRI_RECORDING_DIR": str(tmp_path / "recordings"),
     })
     return subprocess.Popen([sys.executable, "-m", "jitsi_py.recorder"], env=env, cwd=tmp_path,

@@ -19,7 +19,7 @@ TONE = 440.0
 async def test_a_moderator_streams_into_an_rtmp_server(tmp_path):
     with NginxRtmp(tmp_path) as server:
         async with recording_stack(tmp_path, JIBRI_RECORDING_RESOLUTION="320x180",
-                                   JIBRI_RECORDING_VIDEO_FRAMERATE="15") as stack, recorder(stack.settings), \
+                                   JIBRI_RECORDING_FRAMERATE="15") as stack, recorder(stack.settings), \
                 meeting_of_two(stack, "standup") as (moderator, _):
             await moderator.request(action="start", recording_mode=STREAM, streamid=server.url("key123"))
             on = await moderator.status(lambda s: s.status == ON)
