@@ -370,6 +370,8 @@ class Focus:
     # --- recording (docs/focus.md §8) ---------------------------------------------------------------
 
     def _on_jibri_iq(self, iq: slixmpp.Iq) -> None:
+        if iq["type"] in ("result", "error"):
+            return  # a recorder's answer to our start: its waiter takes it (this handler sees it too)
         if iq["type"] != "set":
             raise StanzaError("modify", "bad-request", "jibri requests are IQ set")
         request = JibriIq.from_element(iq.xml.find(q(ns.JIBRI, "jibri")))
@@ -460,6 +462,8 @@ class Focus:
             self.gateways.presence(jid, stats)
 
     def _on_dial_iq(self, iq: slixmpp.Iq) -> None:
+        if iq["type"] in ("result", "error"):
+            return
         if iq["type"] != "set":
             raise StanzaError("modify", "bad-request", "dial requests are IQ set")
         sender = iq["from"]

@@ -428,6 +428,9 @@ class ScriptedRecorder:
         self.requests: asyncio.Queue[tuple[str, JibriIq]] = asyncio.Queue()  # (sender, request)
         self.client = _client(f"jibri@{AUTH}/{nick}", JIBRI_PASSWORD)
         ns = self.client.default_ns
+        self.errors: list[str] = []  # error IQs sent to us: answers to our answers, which must not happen
+        self.client.register_handler(Callback("errors", MatchXPath(f"{{{ns}}}iq"), lambda iq: iq["type"] == "error"
+                                              and self.errors.append(iq["error"]["condition"])))
         self.client.register_handler(Callback("jibri", MatchXPath(f"{{{ns}}}iq/{{http://jitsi.org/protocol/jibri}}jibri"),
                                               self._on_jibri))
 

@@ -83,6 +83,7 @@ async def test_a_moderator_records_and_the_room_sees_on_then_off(xmpp_server, fo
     assert (stop.action, stop.session_id) == ("stop", session_id)
     await until(lambda: bob.recording[-1].status == "off")
     assert bob.recording[-1].initiator == f"{room}/{alice.nick}"
+    assert recorder.errors == [], "the focus took the recorder's answers for requests"
     with pytest.raises(IqError) as late:  # the session is over: the recorder's "off" belongs to none
         await recorder.update(focus_occupant, status="off", session_id=session_id)
     assert late.value.iq["error"]["condition"] == "item-not-found"
