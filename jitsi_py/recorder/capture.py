@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 from xml.etree.ElementTree import Element
 
+from aiortc.mediastreams import MediaStreamError
+
 from ..common import ns
 from ..common.meeting import JoinError, Login, Meeting, XmppServer, events
 from ..common.stanzas.jibri import FEATURE, FILE, view_url
@@ -193,7 +195,20 @@ class Capture:
         self.reports.failed(failure.reason, failure.retryable)
 
     async def _follow(self, meeting: Meeting, pipeline: Pipeline, tasks: set[asyncio.Task]) -> None:
-        pumps: dict[tuple[str, str], asyncio.Task] = {}
+        pumps: dict[tuple[str, str], tuple[asyncio.Task, str]] = {}  # (endpoint, source) -> (pump, kind)
+
+        def stage_every_video() -> None:
+            # Every picture is in the recording, so every video source is on our stage: the bridge then
+            # forwards each one at least at its lowest layer whatever our bandwidth estimate says (off
+            # stage, a source waits for the estimate to grow, which for a receive-only peer it may not).
+            videos = {source for (_, source), (_, kind) in pumps.items() if kind == "video"}
+            meeting.set_video_constraints(videos, max_height=self.where.encode.height)
+
+        def stop_pumps(wanted: Callable[[tuple[str, str]], bool]) -> None:
+            for key in [k for k in pumps if wanted(k)]:
+                pumps.pop(key)[0].cancel()
+            stage_every_video()
+
         async for event in meeting.events():
             match event:
                 case events.ParticipantJoined(endpoint_id=eid, display_name=name, hidden=hidden):
@@ -204,20 +219,20 @@ class Capture:
                         self.participants[eid]["name"] = name
                         pipeline.rename(eid, name)
                 case events.ParticipantLeft(endpoint_id=eid):
-                    for key in [k for k in pumps if k[0] == eid]:
-                        pumps.pop(key).cancel()
+                    stop_pumps(lambda key, eid=eid: key[0] == eid)
                     if self.participants.get(eid, {}).pop("present", None):
                         pipeline.remove_participant(eid)
                     self.reports.members(self._visible())
                 case events.TrackAdded(endpoint_id=eid, source_name=source, kind=kind, video_type=vtype, track=track):
-                    if eid in self.participants:
-                        pumps[(eid, source)] = self._spawn(tasks, _pump(pipeline, eid, kind, vtype == "desktop", track))
+                    log.debug("recorder: session %s: %s track %s of %s", self.job.session_id, kind, source, eid)
+                    if self.participants.get(eid, {}).get("present"):
+                        pump = self._spawn(tasks, _pump(pipeline, eid, kind, vtype == "desktop", track))
+                        pumps[(eid, source)] = (pump, kind)
+                        stage_every_video()
                 case events.TrackRemoved(endpoint_id=eid, source_name=source):
-                    task = pumps.pop((eid, source), None)
-                    if task is not None:
-                        task.cancel()
+                    stop_pumps(lambda key, eid=eid, source=source: key == (eid, source))
                 case events.DominantSpeaker(endpoint_id=eid):
-                    pipeline.dominant_speaker(eid)  # the meeting asks the bridge for its camera at full height
+                    pipeline.dominant_speaker(eid)
                 case events.Ended(reason=reason):
                     if reason == "connection lost":
                         self.reports.failed(f"the meeting connection was lost ({self.job.room})", True)
@@ -277,15 +292,23 @@ class Capture:
 
 
 async def _pump(pipeline: Pipeline, endpoint_id: str, kind: str, screen_share: bool, track: Any) -> None:
-    """One remote source's decoded frames into the pipeline, until the track ends."""
-    feed_video, feed_audio = pipeline.video, pipeline.audio
-    with contextlib.suppress(Exception):  # aiortc's MediaStreamError, or a track closed under us
+    """One remote source's decoded frames into the pipeline, until the track ends (aiortc's
+    MediaStreamError). The first frame is logged: a source that never yields one is worth knowing of."""
+    try:
+        frame = await track.recv()
+        log.info("recorder: first %s frame from %s%s", kind, endpoint_id, " (screen share)" if screen_share else "")
         if kind == "video":
+            feed_video = pipeline.video
             while True:
-                feed_video(endpoint_id, await track.recv(), screen_share)
+                feed_video(endpoint_id, frame, screen_share)
+                frame = await track.recv()
         else:
+            feed_audio = pipeline.audio
             while True:
-                feed_audio(endpoint_id, await track.recv())
+                feed_audio(endpoint_id, frame)
+                frame = await track.recv()
+    except MediaStreamError:
+        return
 
 
 def _text(tag: str, value: str) -> Element:

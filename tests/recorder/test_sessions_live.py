@@ -29,15 +29,16 @@ def server_of(stack) -> XmppServer:
 
 
 @contextlib.asynccontextmanager
-async def meeting_of_two(stack, room: str, guest_listens: bool = False):
+async def meeting_of_two(stack, room: str, guest_listens: bool = False, guest_watches: bool = False):
     """A moderator sending a tone (in first, so the moderator) and a guest; both leave at the end."""
     moderator = Meeting(server_of(stack), display_name=f"{room} host", audio_source=ToneTrack(), receive_video=False)
-    guest = Meeting(server_of(stack), display_name=f"{room} guest", receive_video=False, receive_audio=guest_listens)
+    guest = Meeting(server_of(stack), display_name=f"{room} guest", receive_video=guest_watches,
+                    receive_audio=guest_listens)
     draining = [asyncio.ensure_future(drain(moderator))]
     try:
         await moderator.join(room, wait_for_media=False)
         await guest.join(room)
-        if not guest_listens:
+        if not (guest_listens or guest_watches):
             draining.append(asyncio.ensure_future(drain(guest)))
         watcher = Moderator(moderator)
         watcher.watch()
