@@ -204,8 +204,9 @@ class Capture:
             videos = {source for (_, source), (_, kind) in pumps.items() if kind == "video"}
             meeting.set_video_constraints(videos, max_height=self.where.encode.height)
 
-        def stop_pumps(wanted: Callable[[tuple[str, str]], bool]) -> None:
-            for key in [k for k in pumps if wanted(k)]:
+        def stop_pumps(endpoint_id: str, source: str | None = None) -> None:
+            """Of one source, or of every source of ``endpoint_id``."""
+            for key in [k for k in pumps if k[0] == endpoint_id and source in (None, k[1])]:
                 pumps.pop(key)[0].cancel()
             stage_every_video()
 
@@ -219,7 +220,7 @@ class Capture:
                         self.participants[eid]["name"] = name
                         pipeline.rename(eid, name)
                 case events.ParticipantLeft(endpoint_id=eid):
-                    stop_pumps(lambda key, eid=eid: key[0] == eid)
+                    stop_pumps(eid)
                     if self.participants.get(eid, {}).pop("present", None):
                         pipeline.remove_participant(eid)
                     self.reports.members(self._visible())
@@ -230,7 +231,7 @@ class Capture:
                         pumps[(eid, source)] = (pump, kind)
                         stage_every_video()
                 case events.TrackRemoved(endpoint_id=eid, source_name=source):
-                    stop_pumps(lambda key, eid=eid, source=source: key == (eid, source))
+                    stop_pumps(eid, source)
                 case events.DominantSpeaker(endpoint_id=eid):
                     pipeline.dominant_speaker(eid)
                 case events.Ended(reason=reason):
