@@ -30,7 +30,6 @@ from ..stanzas.jitsi import (
     FEATURE_AUDIO,
     FEATURE_JSON_SOURCES,
     FEATURE_RECEIVE_MULTIPLE_VIDEO,
-    FEATURE_REMB,
     FEATURE_SCTP,
     FEATURE_SOURCE_NAMES,
     FEATURE_VIDEO,
@@ -50,11 +49,11 @@ CAPS_NODE = "https://github.com/jitsi-py/meeting"
 IDENTITY = ("client", "bot", "jitsi-py meeting")
 # What lib-jitsi-meet announces (docs/focus.md §2.2) minus what aiortc cannot do with several remote
 # sources: RTX (aiortc registers only a receiver's primary SSRC, so retransmissions would be dropped),
-# transport-cc (aiortc sends REMB instead) and SSRC rewriting (we need every source in Jingle to give
-# it an m-line of its own).
+# transport-cc (aiortc has none), REMB (aiortc's is per m-line, see sdp.ABS_SEND_TIME) and SSRC
+# rewriting (we need every source in Jingle to give it an m-line of its own).
 BASE_FEATURES = (
     ns.CAPS, ns.JINGLE, ns.JINGLE_RTP, ns.JINGLE_ICE_UDP, ns.JINGLE_DTLS, FEATURE_SCTP, FEATURE_AUDIO,
-    FEATURE_JSON_SOURCES, FEATURE_SOURCE_NAMES, FEATURE_RECEIVE_MULTIPLE_VIDEO, FEATURE_REMB,
+    FEATURE_JSON_SOURCES, FEATURE_SOURCE_NAMES, FEATURE_RECEIVE_MULTIPLE_VIDEO,
 )
 # The focus's reasons for refusing a conference request, and the MUC's for refusing our presence.
 FOCUS_REFUSALS = {

@@ -30,6 +30,10 @@ from ..stanzas.jingle import (
 from ..stanzas.jitsi import decode_sources
 
 BRIDGE_OWNER = "jvb"  # the bridge's own feedback sources: nothing is ever received on them
+# aiortc runs one REMB estimator per receiver, i.e. per m-line here, each reporting its own stream's
+# rate as if it were the whole downlink: the bridge would believe the smallest and suspend the stage.
+# Without abs-send-time aiortc sends no REMB, and the bridge keeps its initial estimate.
+ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,7 @@ class MediaLines:
                 if pt.parameters:
                     out.append(f"a=fmtp:{pt.id} " + ";".join(f"{k}={v}" for k, v in pt.parameters.items()))
                 out += [f"a=rtcp-fb:{pt.id} {fb.type}" + (f" {fb.subtype}" if fb.subtype else "") for fb in pt.rtcp_fb]
-            out += [f"a=extmap:{ext.id} {ext.uri}" for ext in content.header_extensions]
+            out += [f"a=extmap:{ext.id} {ext.uri}" for ext in content.header_extensions if ext.uri != ABS_SEND_TIME]
             if line.source and not line.retired:
                 source = line.source
                 if len(source.ssrcs) == 2:

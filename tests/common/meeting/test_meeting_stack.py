@@ -10,7 +10,7 @@ from playwright.async_api import async_playwright
 from slixmpp.exceptions import IqError
 
 from jitsi_py.common import ns
-from jitsi_py.common.meeting import JoinError, Meeting, events
+from jitsi_py.common.meeting import JoinError, Login, Meeting, events
 from jitsi_py.common.stanzas.jitsi import MuteIq
 
 from ...support.stack import join_browser, running_stack
@@ -146,7 +146,7 @@ async def test_a_locked_room_refuses_a_guest_without_password_and_a_kick_ends_th
             assert await next_event(host, events.Ended) == events.Ended("left")
 
 
-async def test_a_join_without_a_focus_answer_times_out_with_a_reason(tmp_path):
+async def test_joining_an_empty_room_and_waiting_for_media_times_out_naming_the_stage(tmp_path):
     async with running_stack(tmp_path) as stack:
         alone = Meeting(server_of(stack))
         async with meetings(alone):
@@ -195,6 +195,16 @@ async def test_a_meeting_receives_two_browsers_videos_as_two_tracks_of_the_right
                     assert line.source.ssrcs[0] in await pages[name].evaluate(OUTBOUND_VIDEO_SSRCS)
                     frame = await asyncio.wait_for(videos[nick].track.recv(), 20)
                     assert frame.width > 0 and frame.height > 0
+
+                # Alice on stage: both tracks keep decoding (a receiver estimate per m-line once made
+                # the bridge suspend the stage source: aiortc's REMB is off, see sdp.ABS_SEND_TIME)
+                recorder.set_video_constraints({f"{nicks['Alice']}-v0"}, 720)
+                for _ in range(2):
+                    await asyncio.sleep(2)
+                    for track in (videos[nick].track for nick in nicks.values()):
+                        while track._queue.qsize() > 1:  # what queued while we slept: skip to the newest
+                            await track.recv()
+                        assert (await asyncio.wait_for(track.recv(), 5)).height > 0
         finally:
             await browser.close()
 
@@ -231,5 +241,29 @@ async def test_a_session_ended_by_the_focus_leaves_us_in_the_room_and_a_new_one_
             await second.join("again")
             added = await next_event(stayer, events.TrackAdded, timeout=20)
             assert added.endpoint_id == second.endpoint_id and added.track is not gone.track
+            frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(60)]
+            assert tone_energy(frames[-30:])[1] > 0.8
+
+
+async def test_a_recorder_logs_in_on_the_hidden_domain_and_others_see_it_hidden(tmp_path):
+    async with running_stack(tmp_path, bridge=True, JIBRI_RECORDER_PASSWORD="rec-secret") as stack:
+        server = server_of(stack)
+        hidden = stack.settings.common.domains.hidden
+        intruder = Meeting(server, Login(f"recorder@{hidden}", "wrong"))
+        recorder = Meeting(server, Login(f"recorder@{hidden}", "rec-secret"), display_name="Recorder",
+                           features=("http://jitsi.org/protocol/jibri",), receive_video=False)
+        speaker = Meeting(server, display_name="Speaker", audio_source=ToneTrack(), receive_video=False)
+        async with meetings(intruder, recorder, speaker):
+            with pytest.raises(JoinError) as refused:
+                await intruder.join("hidden", timeout=10)
+            assert refused.value.reason == "authentication failed"
+            await speaker.join("hidden", wait_for_media=False)
+            await recorder.join("hidden")
+            seen = await next_event(speaker, events.ParticipantJoined)
+            assert (seen.endpoint_id, seen.hidden, seen.features) == (
+                recorder.endpoint_id, True, ("http://jitsi.org/protocol/jibri",))
+            assert seen.jid.startswith(f"recorder@{hidden}/")  # the room is non-anonymous: the focus sets it
+            added = await next_event(recorder, events.TrackAdded)
+            assert added.endpoint_id == speaker.endpoint_id
             frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(60)]
             assert tone_energy(frames[-30:])[1] > 0.8

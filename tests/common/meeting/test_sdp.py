@@ -95,6 +95,7 @@ def test_each_remote_source_gets_its_own_m_line_with_its_primary_and_rtx_ssrc():
         "a=ssrc:101", "a=ssrc:111"}
     assert "a=ssrc:102" not in sdp and "a=ssrc:11 " not in sdp and "a=ssrc:300" not in sdp  # layers, jvb, us
     assert "a=mid:s3" in alice and "a=rtpmap:100 VP8/90000" in alice and "a=rtcp-fb:100 nack pli" in alice
+    assert "abs-send-time" not in sdp  # aiortc would send a REMB per m-line, each claiming the whole link
 
 
 def test_xml_sources_map_like_json_ones():
