@@ -7,9 +7,10 @@ import asyncio
 import sys
 from typing import Sequence
 
-from .workloads import browser, conference, media, soak, xmpp
+from .workloads import browser, conference, media, recording, soak, xmpp
 
-WORKLOADS = {"xmpp": xmpp, "media": media, "conference": conference, "browser": browser, "soak": soak}
+WORKLOADS = {"xmpp": xmpp, "media": media, "conference": conference, "browser": browser, "soak": soak,
+             "recording": recording}
 
 
 def parser() -> argparse.ArgumentParser:

@@ -24,6 +24,11 @@ COLUMNS = {
                    ("first media p50/p99 ms", "first_media_ms"), ("checks all flowing", "checks_all_flowing"),
                    ("recovery s", "recovery_s")),
     "browser": (("first remote frame median ms", "median_ms"),),
+    "recording": tuple((f"{res} {title}", f"{res}.{key}") for res in ("720p", "1080p") for title, key in (
+        ("CPU s per recorded s", "cpu_s_per_recorded_s"), ("CPU s per s at full rate", "full_rate_cpu_s_per_s"),
+        ("peak RSS MB", "peak_rss_mb"),
+        ("frames dropped", "frames_dropped"), ("A/V sync mean ms", "sync_ms.mean"),
+        ("A/V sync worst ms", "sync_ms.worst"))),
     "soak": (("RSS MB first fifth", "rss_mb_first"), ("RSS MB last fifth", "rss_mb_last"),
              ("RSS bound MB", "rss_mb_bound"), ("fds baseline", "fds_baseline"), ("fds at the end", "fds_final"),
              ("tasks baseline", "tasks_baseline"), ("tasks at the end", "tasks_final"),

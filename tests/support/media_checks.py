@@ -56,7 +56,7 @@ async def feed(sink, participants: dict[str, Participant], seconds: float, fps: 
     """Calls sink.video()/sink.audio() in real time, as the meeting's tracks would, for `seconds`."""
     frames = {eid: solid_frame(p.colour, p.size) for eid, p in participants.items() if p.colour is not None}
     start = time.monotonic()
-    next_video = next_audio = 0.0
+    next_video, next_audio = 0.0, CHUNK / RATE  # a chunk comes once all of it was captured, as from the network
     sample = 0
     while (now := time.monotonic() - start) < seconds:
         if now >= next_video:

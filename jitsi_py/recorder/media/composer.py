@@ -15,6 +15,7 @@ from .painter import Painter, Planes
 
 BLACK = (16, 128, 128)  # limited-range YUV
 LABEL_MARGIN = 6
+NO_SCALE = 1.04  # a source at most this much larger than its tile is cropped, not scaled
 
 
 def plane_views(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -34,8 +35,10 @@ class Composer:
         # (endpoint, screen share) -> (source frame, tile size, fit, scaled frame, planes, offset)
         self._scaled: dict[tuple[str, bool], tuple] = {}
 
-    def forget(self, key: tuple[str, bool]) -> None:
-        self._scaled.pop(key, None)
+    def retain(self, keys: set[tuple[str, bool]]) -> None:
+        """Drops the scaled pictures of sources no longer placed (a participant left, a share ended)."""
+        for key in self._scaled.keys() - keys:
+            del self._scaled[key]
 
     def render(self, placements: list[Placement], names: dict[str, str],
                frames: dict[tuple[str, bool], av.VideoFrame]) -> av.VideoFrame:
@@ -67,10 +70,13 @@ class Composer:
         w, h = placement.width, placement.height
         sw, sh = source.width, source.height
         if placement.fit is Fit.COVER:
-            factor = max(w / sw, h / sh)
-            tw, th = max(w, _even(sw * factor + 1)), max(h, _even(sh * factor + 1))
+            if w <= sw <= w * NO_SCALE and h <= sh <= h * NO_SCALE and source.format.name == "yuv420p":
+                tw, th, scaled = sw, sh, source  # nearly the tile's size (the bridge sent the layer asked for)
+            else:
+                factor = max(w / sw, h / sh)
+                tw, th = max(w, _even(sw * factor + 1)), max(h, _even(sh * factor + 1))
+                scaled = source.reformat(tw, th, "yuv420p")
             crop_x, crop_y = ((tw - w) // 2) & ~1, ((th - h) // 2) & ~1
-            scaled = source.reformat(tw, th, "yuv420p")
             sy, su, sv = plane_views(scaled)
             planes = Planes(sy[crop_y:crop_y + h, crop_x:crop_x + w],
                             su[crop_y // 2:(crop_y + h) // 2, crop_x // 2:(crop_x + w) // 2],

@@ -189,7 +189,10 @@ class Output:
         try:
             if self.kind == "file":
                 Path(self.target).parent.mkdir(parents=True, exist_ok=True)
-                container = av.open(self.target, "w", format="mp4")
+                # fragmented at each keyframe and flushed per packet: a recorder killed mid-way leaves a
+                # file that plays up to its last 2 s, not one without its index
+                container = av.open(self.target, "w", format="mp4", options={
+                    "movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"})
             else:
                 probe_rtmp(self.target, self._io_timeout)
                 container = av.open(self.target, "w", format="flv")
@@ -205,7 +208,8 @@ class Output:
             audio.bit_rate = s.audio_bitrate
             container.start_encoding()  # opens the file / the RTMP session now, not at the first frame
         except (OSError, ssl.SSLError, av.FFmpegError) as exc:
-            raise failure(exc, self.kind, self.target, "cannot reach" if self.kind == "stream" else "cannot open") from exc
+            doing = "cannot reach" if self.kind == "stream" else "cannot open"
+            raise failure(exc, self.kind, self.target, doing) from exc
         self._container, self._video, self._audio = container, video, audio
 
     def write_video(self, frame: av.VideoFrame) -> None:

@@ -22,7 +22,7 @@ FONT_PATHS = (
 AVATAR_COLOURS = ((106, 80, 211), (0, 133, 119), (196, 67, 88), (214, 126, 0), (38, 110, 182), (117, 117, 117))
 TILE_BACKGROUND = (41, 41, 41)
 LABEL_BACKGROUND = (0, 0, 0, 160)
-CACHE_LIMIT = 256
+CACHE_BYTES = 32 * 2**20  # a stage-sized placeholder is ~1 MB at 720p
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,18 @@ class Painter:
 
     def __init__(self) -> None:
         self._cache: dict[tuple, Planes] = {}
+        self._bytes = 0
 
     def _cached(self, key: tuple, draw) -> Planes:
         planes = self._cache.get(key)
         if planes is None:
-            if len(self._cache) >= CACHE_LIMIT:
+            planes = draw()
+            size = planes.y.nbytes * 3 // 2
+            if self._bytes + size > CACHE_BYTES:
                 self._cache.clear()  # names and tile sizes change rarely: a refill is cheap
-            planes = self._cache[key] = draw()
+                self._bytes = 0
+            self._cache[key] = planes
+            self._bytes += size
         return planes
 
     def label(self, name: str, tile_height: int, max_width: int) -> Planes | None:

@@ -16,7 +16,6 @@ import threading
 import time
 
 import av
-import numpy as np
 
 from .composer import Composer
 from .layout import Layout, arrange
@@ -26,7 +25,6 @@ from .output import DEFAULT_IO_TIMEOUT, EncodeSettings, Output, RecordingFailed,
 log = logging.getLogger(__name__)
 
 ENCODER_SLACK = 8
-CATCH_UP = 0.2  # s a late clock thread may make up for in a burst before it skips ticks
 STOP_SLACK = 5.0  # s beyond the I/O limit that stop() grants a flush
 STALE = 2.0  # s without a frame: a camera shows its placeholder, a screen share leaves the stage
 
@@ -102,7 +100,7 @@ class Pipeline:
 
     def audio(self, endpoint_id: str, frame: av.AudioFrame) -> None:
         """A decoded audio frame (any rate and layout; aiortc gives 48 kHz), mixed where it arrived in time."""
-        if self._t0 is None or self._stopping.is_set() or endpoint_id not in self._names:
+        if self._t0 is None or self._stopping.is_set() or self._broken.is_set() or endpoint_id not in self._names:
             return
         arrival = time.monotonic() - self._t0
         resampler = self._resamplers.get(endpoint_id)
@@ -174,20 +172,22 @@ class Pipeline:
         mixer = Mixer()
         arranged_for, placements = None, []
         tick = written = 0
-        catch_up = max(1, round(CATCH_UP * self.encode.framerate))
         try:
             while not self._stopping.wait(max(0.0, self._t0 + tick * period - time.monotonic())):
                 if self._broken.is_set() or self._stalled():
                     return
                 now = time.monotonic()
-                late = int((now - self._t0) / period) - catch_up
-                if late > tick:  # far behind: skip ticks so the video stays on real time
+                # a late tick is skipped, not made up for: a picture composed now shows what is latest
+                # now, and stamped with an earlier tick its content would run ahead of the sound
+                late = int((now - self._t0) / period)
+                if late > tick:
                     self.frames_dropped += late - tick
                     tick = late
                 order, names, frames, dominant, share = self._snapshot(now)
                 if (order, dominant, share) != arranged_for:
                     arranged_for = (order, dominant, share)
                     placements = arrange(self.layout, self.encode.width, self.encode.height, order, dominant, share)
+                    composer.retain({(p.endpoint_id, p.screen_share) for p in placements})
                 frame = composer.render(placements, names, frames)
                 frame.pts = tick
                 try:

@@ -57,7 +57,8 @@ def test_failures_say_what_happened():
     assert failure(OSError(errno.ENOSPC, "x"), "file", "/r/a.mp4", "cannot write to").reason == \
         "cannot write to /r/a.mp4: disk full"
     assert not failure(OSError(errno.EACCES, "x"), "file", "/r/a.mp4", "cannot open").retryable
-    assert failure(TimeoutError(), "stream", "rtmp://h/a/k", "cannot reach").reason == "cannot reach rtmp://h: timed out"
+    timed_out = failure(TimeoutError(), "stream", "rtmp://h/a/k", "cannot reach")
+    assert timed_out.reason == "cannot reach rtmp://h: timed out" and timed_out.retryable
 
 
 def test_a_closed_port_fails_at_once():
