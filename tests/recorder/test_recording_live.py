@@ -80,3 +80,40 @@ async def test_a_moderator_records_a_file_with_its_metadata_and_the_finalize_scr
     assert 4.0 <= float(info["format"]["duration"]) <= 12.0, info["format"]["duration"]
     rms, share = tone_energy(audio_frames(mp4)[:100])
     assert rms > 0.05 and share > 0.5, (rms, share)  # AAC decodes to float samples; the tone is at 0.24 of full scale
+
+
+async def test_a_finalize_script_that_hangs_is_killed_and_the_recorder_is_idle_again(tmp_path):
+    import aiohttp
+
+    recordings = tmp_path / "recordings"
+    script = tmp_path / "hang.sh"
+    script.write_text("#!/bin/sh\nsleep 600\n")
+    script.chmod(0o755)
+    async with recording_stack(tmp_path, JIBRI_RECORDING_DIR=str(recordings),
+                               JIBRI_FINALIZE_RECORDING_SCRIPT_PATH=str(script),
+                               JITSI_PY_RECORDER_FINALIZE_TIMEOUT="2", JIBRI_RECORDING_RESOLUTION="320x180",
+                               JIBRI_RECORDING_FRAMERATE="10") as stack, recorder(stack.settings):
+        meeting = Meeting(server_of(stack), display_name="Moderator", audio_source=ToneTrack(), receive_video=False)
+        guest = Meeting(server_of(stack), display_name="Guest", receive_video=False, receive_audio=False)
+        draining = [asyncio.ensure_future(drain(m)) for m in (meeting, guest)]
+        try:
+            await asyncio.gather(meeting.join("standup"), guest.join("standup"))
+            moderator = Moderator(meeting)
+            moderator.watch()
+            await moderator.request(action="start", recording_mode=FILE)
+            await moderator.status(lambda s: s.status == ON)
+            await asyncio.sleep(2)
+            await moderator.request(action="stop", recording_mode=FILE)
+            stopped = asyncio.get_running_loop().time()
+            await idle(stack.settings, 20)
+            assert asyncio.get_running_loop().time() - stopped < 15
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{stack.settings.recorder.http_port}/metrics") as response:
+                    assert "jitsi_py_recorder_finalize_killed_total 1.0" in await response.text()
+        finally:
+            for m in (meeting, guest):
+                await m.leave()
+            for task in draining:
+                task.cancel()
+    [mp4] = list(recordings.glob("*/*.mp4"))
+    assert mp4.stat().st_size > 0 and (mp4.parent / "metadata.json").is_file()
