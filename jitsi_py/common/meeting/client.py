@@ -449,6 +449,7 @@ class Meeting:
                 await handler(self, jingle)
             except (JingleError, JitsiStanzaError, ValueError) as exc:
                 log.warning("meeting %s: %s refused: %s", self.endpoint_id, jingle.action, exc)
+                self._media_failed(f"cannot answer {jingle.action}: {exc}")
             except Exception as exc:  # aiortc's errors have no common base; one bad offer must not end us
                 log.exception("meeting %s: %s failed", self.endpoint_id, jingle.action)
                 self._media_failed(f"cannot answer {jingle.action}: {exc}")
