@@ -109,7 +109,20 @@ def caps_ver(features: Iterable[str]) -> str:
     return base64.b64encode(hashlib.sha1(text.encode()).digest()).decode()
 
 
+def disco_info(features: Iterable[str], node: str | None = None) -> Element:
+    """Our disco#info answer: it hashes to :func:`caps_ver` of the same features."""
+    query = Element(ns.tag(ns.DISCO_INFO, "query"))
+    if node:
+        query.set("node", node)
+    SubElement(query, ns.tag(ns.DISCO_INFO, "identity"), category=IDENTITY[0], type=IDENTITY[1], name=IDENTITY[2])
+    for feature in features:
+        SubElement(query, ns.tag(ns.DISCO_INFO, "feature"), var=feature)
+    return query
+
+
 class Meeting:
+    """One participant in one meeting: ``join`` once, then events until ``Ended``."""
+
     JoinError = JoinError
 
     def __init__(self, server: XmppServer, login: Login | None = None, *, display_name: str = "",
@@ -296,10 +309,10 @@ class Meeting:
                     return
             await asyncio.sleep(FOCUS_RETRY)
 
-    def _send_presence(self, join: bool = False, ptype: str | None = None) -> None:
+    def _send_presence(self, join: bool = False) -> None:
         if self._xmpp is None or self._ended:
             return
-        presence = self._xmpp.make_presence(pto=f"{self.room_jid}/{self.endpoint_id}", ptype=ptype)
+        presence = self._xmpp.make_presence(pto=f"{self.room_jid}/{self.endpoint_id}")
         xml = presence.xml
         if join:
             x = SubElement(xml, ns.tag(ns.MUC, "x"))
@@ -330,13 +343,7 @@ class Meeting:
         if iq["type"] != "get":
             return
         reply = iq.reply(clear=True)
-        query = SubElement(reply.xml, ns.tag(ns.DISCO_INFO, "query"))
-        node = iq.xml.find(ns.tag(ns.DISCO_INFO, "query")).get("node")
-        if node:
-            query.set("node", node)
-        SubElement(query, ns.tag(ns.DISCO_INFO, "identity"), category=IDENTITY[0], type=IDENTITY[1], name=IDENTITY[2])
-        for feature in self._disco_features:
-            SubElement(query, ns.tag(ns.DISCO_INFO, "feature"), var=feature)
+        reply.xml.append(disco_info(self._disco_features, iq.xml.find(ns.tag(ns.DISCO_INFO, "query")).get("node")))
         reply.send()
 
     def _on_presence(self, presence: slixmpp.Presence) -> None:
@@ -442,6 +449,7 @@ class Meeting:
                 await handler(self, jingle)
             except (JingleError, JitsiStanzaError, ValueError) as exc:
                 log.warning("meeting %s: %s refused: %s", self.endpoint_id, jingle.action, exc)
+                self._media_failed(f"cannot answer {jingle.action}: {exc}")
             except Exception as exc:  # aiortc's errors have no common base; one bad offer must not end us
                 log.exception("meeting %s: %s failed", self.endpoint_id, jingle.action)
                 self._media_failed(f"cannot answer {jingle.action}: {exc}")

@@ -23,6 +23,7 @@ from ..stanzas.jingle import (
     HeaderExtension,
     IceTransport,
     Jingle,
+    JingleError,
     PayloadType,
     Source,
     SsrcGroup,
@@ -30,6 +31,7 @@ from ..stanzas.jingle import (
 from ..stanzas.jitsi import decode_sources
 
 BRIDGE_OWNER = "jvb"  # the bridge's own feedback sources: nothing is ever received on them
+UNKNOWN_OWNER = "unknown"
 # aiortc runs one REMB estimator per receiver, i.e. per m-line here, each reporting its own stream's
 # rate as if it were the whole downlink: the bridge would believe the smallest and suspend the stage.
 # Without abs-send-time aiortc sends no REMB, and the bridge keeps its initial estimate.
@@ -57,7 +59,8 @@ def jingle_sources(jingle: Jingle) -> dict[str, tuple[list[Source], list[SsrcGro
     owner_of: dict[int, str] = {}
     for content in jingle.contents:
         for source in content.sources:
-            owner = source.owner or BRIDGE_OWNER
+            # without <ssrc-info owner>, the owner is what the source name starts with: <endpoint>-v0
+            owner = source.owner or (source.name or "").rpartition("-")[0] or UNKNOWN_OWNER
             owner_of[source.ssrc] = owner
             by_owner.setdefault(owner, ([], []))[0].append(source)
     for content in jingle.contents:
@@ -73,9 +76,15 @@ def named_sources(by_owner: dict[str, tuple[list[Source], list[SsrcGroup]]]) -> 
     bridge forwards the layer it picks on it), else the first SSRC; its FID partner is the RTX."""
     result = []
     for owner, (sources, groups) in by_owner.items():
+        # An SSRC without a name (a simulcast layer, an RTX stream) belongs to the named one it is grouped with.
+        names = {s.ssrc: s.name for s in sources if s.name}
+        for group in groups:
+            name = next((names[ssrc] for ssrc in group.ssrcs if ssrc in names), None)
+            if name is not None:
+                names.update({ssrc: name for ssrc in group.ssrcs if ssrc not in names})
         by_name: dict[str, list[Source]] = {}
         for source in sources:
-            by_name.setdefault(source.name or f"{owner}-{source.media[0]}{source.ssrc}", []).append(source)
+            by_name.setdefault(names.get(source.ssrc) or f"{owner}-{source.media[0]}{source.ssrc}", []).append(source)
         for name, named in by_name.items():
             ssrcs = {s.ssrc for s in named}
             sim = next((g for g in groups if g.semantics == "SIM" and g.ssrcs[0] in ssrcs), None)
@@ -149,10 +158,13 @@ class MediaLines:
         offer = self.offer
         out = ["v=0", f"o=- {_session_id(offer.sid)} {self.version} IN IP4 0.0.0.0", "s=-", "t=0 0",
                "a=msid-semantic: WMS *", "a=group:BUNDLE " + " ".join(line.mid for line in self.lines)]
+        # BUNDLE: one ICE/DTLS transport for every m-line, whichever content carries it in full
+        transport = next((c.transport for c in offer.contents if c.transport and c.transport.fingerprints), None)
+        if transport is None:
+            raise JingleError("the offer has no transport with a DTLS fingerprint")
         for line in self.lines:
             content = self._template(line.media)
             assert content is not None  # __post_init__ and add() make lines only for offered media
-            transport = content.transport or next(c.transport for c in offer.contents if c.transport)
             if line.media == "application":
                 out += ["m=application 9 UDP/DTLS/SCTP webrtc-datachannel", "c=IN IP4 0.0.0.0"]
             else:
@@ -164,9 +176,10 @@ class MediaLines:
             out.append(f"a=mid:{line.mid}")
             out += [f"a=candidate:{c.foundation} {c.component} {c.protocol} {c.priority} {c.ip} {c.port} "
                     f"typ {c.type}" + (f" raddr {c.rel_addr} rport {c.rel_port}" if c.rel_addr else "")
-                    + f" generation {c.generation}" for c in transport.candidates]
+                    + f" generation {c.generation}" for c in transport.candidates
+                    if c.protocol == "udp"]  # aiortc's ICE is UDP only
             if line.media == "application":
-                out.append(f"a=sctp-port:{transport.sctp_port or 5000}")
+                out.append(f"a=sctp-port:{(content.transport or transport).sctp_port or 5000}")
                 continue
             out += [self._direction(line), "a=rtcp-mux"]
             for pt in content.payload_types:

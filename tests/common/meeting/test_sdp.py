@@ -153,3 +153,33 @@ async def test_aiortc_gives_each_source_its_own_track_and_the_accept_carries_onl
         assert directions["s5"] == "inactive" and directions["s7"] == "recvonly"
     finally:
         await pc.close()
+
+
+async def test_a_jicofo_shaped_offer_and_source_add_go_through_aiortc():
+    """The recorded shapes of tests/common/samples.py: the video content without a transport of its own,
+    a data content with an application description, the bridge's sources, a SIM group in a source-add."""
+    from xml.etree.ElementTree import fromstring
+
+    from jitsi_py.common.stanzas.jingle import parse_jingle
+
+    from ..samples import SESSION_INITIATE, SOURCE_ADD
+
+    initiate = parse_jingle(fromstring(SESSION_INITIATE))
+    initiate.contents[0].transport.candidates.append(
+        Candidate(1, "2", 0, "c2", "198.51.100.7", 4443, 1694498815, "tcp", "host", tcptype="passive"))
+    lines = MediaLines(initiate)
+    lines.add(named_sources(jingle_sources(initiate)), US)
+    lines.add(named_sources(jingle_sources(parse_jingle(fromstring(SOURCE_ADD)))), US)
+    assert [(line.mid, line.source.name, line.source.ssrcs) for line in lines.lines if line.source] == [
+        ("s3", "3f2a9c1e-v0", (1001, 1011)), ("s4", "3f2a9c1e-a0", (2001,)), ("s5", "b-v0", (5001,))]
+    sdp = lines.sdp()
+    assert " tcp " not in sdp
+    pc = RTCPeerConnection()
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        assert {t.mid for t in pc.getTransceivers() if t.receiver.track is not None} == {"s3", "s4", "s5"}
+        accept = session_accept(initiate, pc.localDescription.sdp, US, "us@meet.jitsi/r")
+        assert [c.name for c in accept.contents] == ["audio", "video", "data"]
+    finally:
+        await pc.close()
