@@ -10,6 +10,7 @@ from .bridge import run as run_bridge
 from .common.runner import main
 from .common.startup import Ready
 from .focus import run as run_focus
+from .recorder import run as run_recorder
 from .settings import Settings
 from .web import run as run_web
 from .xmpp import run as run_xmpp
@@ -21,16 +22,19 @@ SINGLE_MACHINE = {
     "XMPP_BOSH_URL_BASE": "http://127.0.0.1:5280",
     "PROSODY_INTERFACES": "127.0.0.1",
     "JITSI_PY_JVB_HTTP_INTERFACES": "127.0.0.1",
+    "JITSI_PY_RECORDER_HTTP_INTERFACES": "127.0.0.1",
     "JVB_DISABLE_STUN": "1",
 }
 
 CLIENTS = {"focus": run_focus, "bridge": run_bridge, "web": run_web}  # of the XMPP server, or behind it
+OPTIONAL = {"recorder": (run_recorder, lambda s: s.recorder.enabled)}  # run when their switch is on
 
 
 async def run_all(settings: Settings, ready: Ready) -> None:
     """Ready when every service is: the URL is worth opening only then. On stop the clients go first,
     each saying goodbye to a server still there, then the XMPP server."""
-    waiting = {"xmpp", *CLIENTS}
+    clients = {**CLIENTS, **{name: run for name, (run, on) in OPTIONAL.items() if on(settings)}}
+    waiting = {"xmpp", *clients}
 
     def service_ready(name: str) -> Ready:
         def one_ready(_summary: str) -> None:
@@ -41,9 +45,9 @@ async def run_all(settings: Settings, ready: Ready) -> None:
 
     async with asyncio.TaskGroup() as server:
         server.create_task(run_xmpp(settings, service_ready("xmpp")))
-        async with asyncio.TaskGroup() as clients:
-            for name, run in CLIENTS.items():
-                clients.create_task(run(settings, service_ready(name)))
+        async with asyncio.TaskGroup() as group:
+            for name, run in clients.items():
+                group.create_task(run(settings, service_ready(name)))
 
 
 def cli(argv: Sequence[str] | None = None) -> int:

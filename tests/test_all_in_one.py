@@ -284,3 +284,24 @@ def test_a_service_alone_names_its_taken_port(stack_env, module, variable, kind)
         if kind == socket.SOCK_STREAM:
             taken.listen()
         assert _refused(env, tmp_path, module) == [f"{module}: {variable}='{ports[variable]}': address already in use"]
+
+
+def test_enable_recording_runs_the_recorder_with_a_generated_password(stack_env):
+    env, ports, tmp_path = stack_env
+    recorder_port = _free_port()
+    env = {**env, "ENABLE_RECORDING": "1", "JIBRI_HTTP_API_EXTERNAL_PORT": str(recorder_port)}
+    proc = _start(env, tmp_path)
+    output = Output(proc)
+    try:
+        ready = output.wait_for(proc, "ready: open ")
+        assert any("recorder: logged in as jibri@auth.meet.jitsi" in line for line in output.lines[:ready])
+        status, body = _get(f"http://127.0.0.1:{recorder_port}/jibri/api/v1.0/health")
+        assert status == 200 and b'"busyStatus": "IDLE"' in body
+        with pytest.raises(ConnectionRefusedError):  # loopback only in the all-in-one
+            socket.create_connection(("127.0.0.2", recorder_port), timeout=2).close()
+    finally:
+        if proc.poll() is None:
+            lines = _stop(proc, output)
+    assert not [line for line in lines if " ERROR " in line or "Traceback" in line]
+    secrets = (tmp_path / "cfg" / SECRETS_FILE).read_text()
+    assert "JIBRI_XMPP_PASSWORD=" in secrets and "JIBRI_RECORDER_PASSWORD=" in secrets

@@ -19,6 +19,7 @@ from .bridge import Bridge
 from .common import SERVICE_PASSWORDS, Common
 from .fields import SettingsError, build, path, read
 from .focus import Focus
+from .recorder import Recorder
 from .web import Web
 from .xmpp import XmppServer
 
@@ -33,6 +34,7 @@ class Settings:
     focus: Focus
     bridge: Bridge
     web: Web
+    recorder: Recorder
 
     @classmethod
     def from_values(cls, values: Mapping[str, str]) -> "Settings":
@@ -42,6 +44,7 @@ class Settings:
             focus=build(Focus, values),
             bridge=build(Bridge, values),
             web=build(Web, values),
+            recorder=build(Recorder, values),
         )
 
 

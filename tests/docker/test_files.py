@@ -120,10 +120,27 @@ def test_compose_keeps_upstream_names_ports_and_aliases():
 
 
 def test_unprovided_overlays_fail_loudly():
-    for name, words in (("jigasi", "SIP gateway"), ("jibri", "recorder")):
+    for name, words in (("jigasi", "SIP gateway"),):
         text = (DOCKER / f"{name}.yml").read_text()
         assert f"\n    {name}:\n" in text
         assert words in text and "exit 1" in text and 'restart: "no"' in text
+
+
+def test_the_jibri_overlay_runs_the_recorder_with_every_variable_it_reads():
+    from jitsi_py.settings.common import HttpLimits
+    from jitsi_py.settings.fields import env_names
+    from jitsi_py.settings.recorder import Recorder
+
+    text = (DOCKER / "jibri.yml").read_text()
+    assert "image: ${JITSI_IMAGE_REPO:-jitsi-py}/jibri:" in text and "dockerfile: docker/jibri/Dockerfile" in text
+    assert "- ${CONFIG}/jibri:/config:Z" in text, "upstream's volume: recordings in ${CONFIG}/jibri/recordings"
+    passed = {entry.split("=", 1)[0] for entry in environment(text, "jibri")}
+    wanted = (set(env_names(Recorder)) | set(env_names(HttpLimits))) - {"JITSI_PY_RECORDER_HTTP_INTERFACES"}
+    assert wanted <= passed, f"jibri never gets {sorted(wanted - passed)}"
+    assert "JIBRI_RECORDING_DIR=${JIBRI_RECORDING_DIR:-/config/recordings}" in environment(text, "jibri")
+    dockerfile = (DOCKER / "jibri" / "Dockerfile").read_text()
+    assert 'CMD ["python", "-m", "jitsi_py.recorder"]' in dockerfile and "/jibri/api/v1.0/health" in dockerfile
+    assert "jibri" in re.search(r"^SERVICES := (.*)$", (DOCKER / "Makefile").read_text(), re.M).group(1).split()
     assert "image: etherpad/etherpad:2.0.3" in (DOCKER / "etherpad.yml").read_text()
 
 

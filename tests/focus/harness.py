@@ -18,6 +18,8 @@ import slixmpp
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from jitsi_py.common.meeting.events import TrackAdded
+from jitsi_py.common.meeting.session import MediaSession
 from jitsi_py.common.stanzas import colibri2 as c2
 from jitsi_py.common.stanzas.jibri import JibriIq, JibriStatus, RecordingStatus
 from jitsi_py.common.stanzas.jingle import (
@@ -288,7 +290,12 @@ class Participant:
 
     def _on_jingle(self, iq: slixmpp.Iq) -> None:
         iq.reply(clear=True).send()
-        self.jingles.put_nowait(parse_jingle(iq.xml.find(q(NS_JINGLE, "jingle"))))
+        jingle = parse_jingle(iq.xml.find(q(NS_JINGLE, "jingle")))
+        self.jingles.put_nowait(jingle)
+        self.received(jingle)
+
+    def received(self, jingle: Jingle) -> None:
+        """Every Jingle IQ as it arrives, besides the queue tests read with :meth:`next_jingle`."""
 
     async def next_jingle(self, action: str, timeout: float = 10) -> Jingle:
         while True:
@@ -311,49 +318,58 @@ class Participant:
 
 
 class MediaParticipant(Participant):
-    """A participant with aiortc for media: the Jingle offer becomes SDP as in a browser. Each
-    ``answer()`` takes the next session-initiate on a fresh peer connection, as lib-jitsi-meet
-    does after the focus moved it to another bridge."""
+    """A participant with media, sending a test video: the production meeting client's
+    :class:`MediaSession` (one m-line per remote source, as a browser). Each ``answer()`` takes the
+    next session-initiate on a fresh peer connection, as lib-jitsi-meet does after the focus moved it
+    to another bridge; source-add and source-remove of the session are applied as they arrive."""
 
     def __init__(self, port: int, focus_jid: str, room: str) -> None:
         super().__init__(port, focus_jid, room)
-        self.pc = None
+        self.session: MediaSession | None = None
         self.offer: Jingle | None = None
         self.remote_track: asyncio.Future | None = None
         self.accept: Jingle | None = None
+        self._updates: set[asyncio.Task] = set()
 
     async def answer(self, timeout: float = 10) -> Jingle:
         """Take the next session-initiate, answer it with aiortc, send session-accept."""
-        from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
-
-        from jitsi_py.common.stanzas.jitsi import decode_sources
-
-        from .sdp import offer_sdp, session_accept
+        from aiortc import VideoStreamTrack
 
         self.offer = offer = await self.next_jingle("session-initiate", timeout)
-        if self.pc is not None:
-            await self.pc.close()
-        self.pc = pc = RTCPeerConnection()
+        if self.session is not None:
+            await self.session.close()
         self.remote_track = track = asyncio.get_running_loop().create_future()
-        pc.on("track", lambda t: t.kind == "video" and not track.done() and track.set_result(t))
-        remote = decode_sources(offer.json_sources) if offer.json_sources else {}
-        await pc.setRemoteDescription(RTCSessionDescription(offer_sdp(offer, remote), "offer"))
-        pc.addTrack(VideoStreamTrack())
-        await pc.setLocalDescription(await pc.createAnswer())
-        self.accept = session_accept(offer, pc.localDescription.sdp, self.nick or "", self.client.boundjid.full)
+
+        def on_event(event) -> None:
+            if isinstance(event, TrackAdded) and event.kind == "video" and not track.done():
+                track.set_result(event.track)
+
+        self.session = MediaSession(offer, self.nick or "", tracks=[VideoStreamTrack()], on_event=on_event)
+        self.accept = await self.session.answer(self.client.boundjid.full)
         await self.send_jingle(self.accept.to_element())
         return offer
 
+    def received(self, jingle: Jingle) -> None:
+        session = self.session
+        update = {"source-add": MediaSession.add_sources, "source-remove": MediaSession.remove_sources}.get(
+            jingle.action)
+        if session is not None and update is not None and jingle.sid == session.sid:
+            task = asyncio.ensure_future(update(session, jingle))
+            self._updates.add(task)
+            task.add_done_callback(self._updates.discard)
+
     async def frames(self, count: int, timeout: float = 20) -> int:
-        """Decode ``count`` frames of the remote video; returns how many arrived."""
+        """Decode ``count`` frames of the first remote video; returns how many arrived."""
         track = await asyncio.wait_for(self.remote_track, timeout)
         for _ in range(count):
             await asyncio.wait_for(track.recv(), timeout)
         return count
 
     async def stop(self) -> None:
-        if self.pc is not None:
-            await self.pc.close()
+        for task in self._updates:
+            task.cancel()
+        if self.session is not None:
+            await self.session.close()
         await super().stop()
 
 

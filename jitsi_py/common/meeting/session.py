@@ -1,0 +1,106 @@
+"""One Jingle session on one aiortc peer connection: the offer made SDP (one m-line per remote source,
+``sdp.MediaLines``), our answer made ``session-accept``, and the remote sources' tracks as events.
+
+A new session (a new ``session-initiate``, a ``transport-replace``) is a new :class:`MediaSession`:
+a peer connection is never carried over to another bridge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from ..stanzas.jingle import Jingle
+from . import events
+from .sdp import MediaLine, MediaLines, RemoteSource, jingle_sources, named_sources, session_accept
+
+
+class MediaSession:
+    def __init__(self, offer: Jingle, endpoint_id: str, *, tracks=(), receiving=frozenset({"audio", "video"}),
+                 on_event: Callable[[object], None] = lambda event: None,
+                 video_type_of: Callable[[str, str], str | None] = lambda owner, name: None) -> None:
+        """``tracks``: aiortc tracks we send, at most one per kind; ``on_event`` gets TrackAdded and
+        TrackRemoved; ``video_type_of(owner, source name)`` when Jingle did not say (presence does)."""
+        self.offer = offer
+        self.endpoint_id = endpoint_id
+        self.tracks = list(tracks)
+        self.lines = MediaLines(offer, frozenset(t.kind for t in self.tracks), frozenset(receiving))
+        self.pc = RTCPeerConnection()
+        self.senders: dict = {}
+        self.announced: dict[str, MediaLine] = {}  # source name -> its m-line, for tracks we reported
+        self._on_event = on_event
+        self._video_type_of = video_type_of
+        self._lock = asyncio.Lock()  # one offer/answer at a time on the peer connection
+        self.closed = False
+
+    @property
+    def sid(self) -> str:
+        return self.offer.sid
+
+    async def answer(self, responder: str, action: str = "session-accept",
+                     sources: list[RemoteSource] | None = None) -> Jingle:
+        """Our answer to the offer, as the Jingle to send (``transport-accept`` for a transport-replace,
+        whose remote ``sources`` are those of the session it replaces)."""
+        async with self._lock:
+            for track in self.tracks:
+                self.senders[track.kind] = self.pc.addTrack(track)
+            self.lines.add(named_sources(jingle_sources(self.offer)) if sources is None else sources,
+                           self.endpoint_id)
+            await self._negotiate()
+            return session_accept(self.offer, self.pc.localDescription.sdp, self.endpoint_id, responder, action)
+
+    async def add_sources(self, jingle: Jingle) -> None:
+        """A ``source-add`` of this session: an m-line (and a track) per new source."""
+        async with self._lock:
+            if not self.closed and self.lines.add(named_sources(jingle_sources(jingle)), self.endpoint_id):
+                await self._negotiate()
+
+    async def remove_sources(self, jingle: Jingle) -> None:
+        """A ``source-remove`` of this session: those tracks end and their m-lines go inactive."""
+        async with self._lock:
+            if self.closed:
+                return
+            sources = [s for owned, _groups in jingle_sources(jingle).values() for s in owned]
+            removed = self.lines.remove({s.ssrc for s in sources}, {s.name for s in sources if s.name})
+            if not removed:
+                return
+            transceivers = {t.mid: t for t in self.pc.getTransceivers()}
+            for line in removed:
+                if line.source and self.announced.pop(line.source.name, None) is not None:
+                    self._on_event(events.TrackRemoved(line.source.owner, line.source.name))
+                    if line.mid in transceivers:
+                        await transceivers[line.mid].receiver.stop()  # ends the track: recv() raises
+            await self._negotiate()
+
+    def remote_sources(self) -> list[RemoteSource]:
+        return [line.source for line in self.lines.active().values() if line.source]
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for name, line in self.announced.items():
+            self._on_event(events.TrackRemoved(line.source.owner, name))
+        self.announced.clear()
+        await self.pc.close()
+
+    async def _negotiate(self) -> None:
+        pc = self.pc
+        await pc.setRemoteDescription(RTCSessionDescription(self.lines.sdp(), "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        by_mid = {t.mid: t for t in pc.getTransceivers()}
+        for line in self.lines.lines:
+            source = line.source
+            if source is None or line.retired or source.name in self.announced:
+                continue
+            transceiver = by_mid.get(line.mid)
+            if transceiver is None or transceiver.receiver.track is None:
+                continue
+            self.announced[source.name] = line
+            video_type = None
+            if source.media == "video":
+                video_type = source.video_type or self._video_type_of(source.owner, source.name) or "camera"
+            self._on_event(events.TrackAdded(source.owner, source.name, source.media, video_type,
+                                             transceiver.receiver.track))
