@@ -276,3 +276,16 @@ async def test_no_xmpp_server_is_a_join_error_at_once():
         await meeting.join("nobody", timeout=10)
     assert refused.value.reason == "cannot connect to the XMPP server"
     assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_a_destroyed_room_ends_the_meeting(tmp_path):
+    async with running_stack(tmp_path) as stack:
+        server = server_of(stack)
+        host, guest = Meeting(server, display_name="Host"), Meeting(server, display_name="Guest")
+        async with meetings(host, guest):
+            await host.join("doomed", wait_for_media=False)
+            await guest.join("doomed", wait_for_media=False)
+            destroy = Element(ns.tag(ns.MUC_OWNER, "query"))
+            SubElement(SubElement(destroy, ns.tag(ns.MUC_OWNER, "destroy")), ns.tag(ns.MUC_OWNER, "reason")).text = "bye"
+            await room_iq(host, destroy)
+            assert await next_event(guest, events.Ended) == events.Ended("room destroyed")
