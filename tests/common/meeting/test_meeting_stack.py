@@ -286,6 +286,7 @@ async def test_a_destroyed_room_ends_the_meeting(tmp_path):
             await host.join("doomed", wait_for_media=False)
             await guest.join("doomed", wait_for_media=False)
             destroy = Element(ns.tag(ns.MUC_OWNER, "query"))
-            SubElement(SubElement(destroy, ns.tag(ns.MUC_OWNER, "destroy")), ns.tag(ns.MUC_OWNER, "reason")).text = "bye"
+            reason = SubElement(SubElement(destroy, ns.tag(ns.MUC_OWNER, "destroy")), ns.tag(ns.MUC_OWNER, "reason"))
+            reason.text = "bye"
             await room_iq(host, destroy)
             assert await next_event(guest, events.Ended) == events.Ended("room destroyed")
