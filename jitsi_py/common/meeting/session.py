@@ -71,7 +71,7 @@ class MediaSession:
                 if line.source and self.announced.pop(line.source.name, None) is not None:
                     self._on_event(events.TrackRemoved(line.source.owner, line.source.name))
                     if line.mid in transceivers:
-                        await transceivers[line.mid].receiver.stop()  # ends the track: recv() raises
+                        await _end(transceivers[line.mid].receiver)
             await self._negotiate()
 
     def remote_sources(self) -> list[RemoteSource]:
@@ -84,7 +84,10 @@ class MediaSession:
         for name, line in self.announced.items():
             self._on_event(events.TrackRemoved(line.source.owner, name))
         self.announced.clear()
+        receivers = [t.receiver for t in self.pc.getTransceivers()]
         await self.pc.close()
+        for receiver in receivers:
+            await _end(receiver)
 
     async def _negotiate(self) -> None:
         pc = self.pc
@@ -104,3 +107,11 @@ class MediaSession:
                 video_type = source.video_type or self._video_type_of(source.owner, source.name) or "camera"
             self._on_event(events.TrackAdded(source.owner, source.name, source.media, video_type,
                                              transceiver.receiver.track))
+
+
+async def _end(receiver) -> None:
+    """Stops a receiver so its track ends: a waiting recv() raises MediaStreamError once the decoder
+    stops; a receiver that never started (no media yet) has no decoder, so its track is ended too."""
+    await receiver.stop()
+    if receiver.track is not None:
+        receiver.track.stop()

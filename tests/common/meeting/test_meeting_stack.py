@@ -10,10 +10,10 @@ from playwright.async_api import async_playwright
 from slixmpp.exceptions import IqError
 
 from jitsi_py.common import ns
-from jitsi_py.common.meeting import JoinError, Login, Meeting, events
+from jitsi_py.common.meeting import JoinError, Login, Meeting, XmppServer, events
 from jitsi_py.common.stanzas.jitsi import MuteIq
 
-from ...support.stack import join_browser, running_stack
+from ...support.stack import free_port, join_browser, running_stack
 from ...web.test_browser import CHROMIUM, CHROMIUM_ARGS
 from .conftest import meetings, server_of
 from .media import ToneTrack, tone_energy
@@ -267,3 +267,26 @@ async def test_a_recorder_logs_in_on_the_hidden_domain_and_others_see_it_hidden(
             assert added.endpoint_id == speaker.endpoint_id
             frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(60)]
             assert tone_energy(frames[-30:])[1] > 0.8
+
+
+async def test_no_xmpp_server_is_a_join_error_at_once():
+    meeting = Meeting(XmppServer("127.0.0.1", free_port(), "meet.jitsi", "muc.meet.jitsi"))  # nothing listens
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(JoinError) as refused:
+        await meeting.join("nobody", timeout=10)
+    assert refused.value.reason == "cannot connect to the XMPP server"
+    assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_a_destroyed_room_ends_the_meeting(tmp_path):
+    async with running_stack(tmp_path) as stack:
+        server = server_of(stack)
+        host, guest = Meeting(server, display_name="Host"), Meeting(server, display_name="Guest")
+        async with meetings(host, guest):
+            await host.join("doomed", wait_for_media=False)
+            await guest.join("doomed", wait_for_media=False)
+            destroy = Element(ns.tag(ns.MUC_OWNER, "query"))
+            reason = SubElement(SubElement(destroy, ns.tag(ns.MUC_OWNER, "destroy")), ns.tag(ns.MUC_OWNER, "reason"))
+            reason.text = "bye"
+            await room_iq(host, destroy)
+            assert await next_event(guest, events.Ended) == events.Ended("room destroyed")

@@ -1,0 +1,55 @@
+"""One Jingle session on an aiortc peer connection, without a network: the events and the answers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
+
+from jitsi_py.common.meeting import events
+from jitsi_py.common.meeting.session import MediaSession
+from jitsi_py.common.stanzas.jingle import IceTransport, Jingle, Source
+from jitsi_py.common.stanzas.jitsi import encode_sources
+
+from .test_sdp import ALICE, BOB, US, offer
+
+
+async def test_tracks_come_and_go_with_the_sources_and_a_replaced_transport_keeps_them():
+    seen = []
+    session = MediaSession(offer(), US, tracks=[AudioStreamTrack()], on_event=seen.append,
+                           video_type_of=lambda owner, name: "desktop" if owner == ALICE else None)
+    try:
+        accept = await session.answer("us@meet.jitsi/r")
+        assert accept.action == "session-accept" and [s.name for s in accept.content("audio").sources] == [f"{US}-a0"]
+        added = {(e.endpoint_id, e.source_name, e.kind, e.video_type) for e in seen}
+        assert added == {(ALICE, f"{ALICE}-v0", "video", "desktop"), (ALICE, f"{ALICE}-a0", "audio", None),
+                         (BOB, f"{BOB}-v1", "video", "desktop"), (BOB, f"{BOB}-a0", "audio", None)}
+        track = next(e.track for e in seen if e.source_name == f"{BOB}-v1")
+
+        seen.clear()
+        await session.remove_sources(Jingle("source-remove", "sid1", json_sources=encode_sources(
+            {BOB: ([Source(201, "video", f"{BOB}-v1")], [])})))
+        assert seen == [events.TrackRemoved(BOB, f"{BOB}-v1")]
+        with pytest.raises(MediaStreamError):
+            await track.recv()
+        await session.add_sources(Jingle("source-add", "sid1", json_sources=encode_sources(
+            {BOB: ([Source(202, "video", f"{BOB}-v2")], [])})))
+        assert [(type(e), e.source_name) for e in seen[1:]] == [(events.TrackAdded, f"{BOB}-v2")]
+
+        moved = replace(offer(), action="transport-replace", contents=[
+            replace(c, transport=IceTransport("ufrag2", "pwd2pwd2pwd2pwd2pwd2pwd2", c.transport.candidates,
+                                              c.transport.fingerprints, sctp_port=c.transport.sctp_port))
+            for c in offer().contents])
+        successor = MediaSession(moved, US, on_event=seen.append)
+        try:
+            seen.clear()
+            accepted = await successor.answer("us@meet.jitsi/r", "transport-accept", session.remote_sources())
+            assert accepted.action == "transport-accept"
+            assert {e.source_name for e in seen} == {f"{ALICE}-v0", f"{ALICE}-a0", f"{BOB}-a0", f"{BOB}-v2"}
+            assert "a=ice-ufrag:ufrag2" in successor.lines.sdp()
+        finally:
+            await successor.close()
+    finally:
+        await session.close()
+    assert session.closed and session.announced == {}
