@@ -107,7 +107,7 @@ def _inputs(count: int):
     return frames, white, fixture_bytes
 
 
-def _chunk(index: int, tone: float | None, beep: bool):
+def _chunk(index: int, tone: float, beep: bool):
     import av  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
@@ -214,7 +214,8 @@ def _analyse(path: str, width: int, height: int, count: int, fps: int) -> dict:
     luma, times = [], []
     with av.open(path) as container:
         for frame in container.decode(video=0):
-            y = np.frombuffer(frame.planes[0], np.uint8).reshape(frame.planes[0].height, frame.planes[0].line_size)
+            luma_plane = frame.planes[0]
+            y = np.frombuffer(memoryview(luma_plane), np.uint8).reshape(luma_plane.height, luma_plane.line_size)
             region = y[tile.y + tile.height // 4:tile.y + 3 * tile.height // 4,
                        tile.x + tile.width // 4:tile.x + 3 * tile.width // 4]
             luma.append(float(region.mean()))
@@ -229,6 +230,8 @@ def _analyse(path: str, width: int, height: int, count: int, fps: int) -> dict:
             first = frame.time if first is None else first
             pieces.append(frame.to_ndarray().astype(np.float32).mean(axis=0))
         rate = container.streams.audio[0].rate
+    if first is None:
+        raise ValueError(f"{path}: no audio")
     samples = np.concatenate(pieces)
     spectrum = np.fft.rfft(samples)
     freqs = np.fft.rfftfreq(len(samples), 1 / rate)

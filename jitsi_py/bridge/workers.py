@@ -165,7 +165,12 @@ class Supervisor:
     async def _exited(self, worker: Worker) -> None:
         exited = self._loop.create_future()
         sentinel = worker.process.sentinel
-        self._loop.add_reader(sentinel, lambda: exited.done() or exited.set_result(None))
+
+        def on_exit() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        self._loop.add_reader(sentinel, on_exit)
         try:
             await exited
         finally:
@@ -362,7 +367,8 @@ def colibri_ws_app(supervisor: Supervisor, http: aiohttp.ClientSession) -> web.A
             raise web.HTTPNotFound(text="no such bridge\n")
         upstream_url = (f"http://127.0.0.1:{worker.settings.bridge.websocket_port}{request.path_qs}")
         try:
-            upstream = await http.ws_connect(upstream_url, timeout=10)
+            async with asyncio.timeout(10):
+                upstream = await http.ws_connect(upstream_url)
         except (aiohttp.ClientError, asyncio.TimeoutError):
             raise web.HTTPBadGateway(text="bridge worker unreachable\n") from None
         downstream = web.WebSocketResponse()

@@ -516,8 +516,8 @@ class Focus:
         for command in core.commands():
             self._execute[type(command)](room, command)
         if room.recording is not None:
-            for command in room.recording.commands():
-                self._execute_recording[type(command)](room, command)
+            for recording_command in room.recording.commands():
+                self._execute_recording[type(recording_command)](room, recording_command)
         if not core.ended:
             room.timer.at(room.next_deadline())
 

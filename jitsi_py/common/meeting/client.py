@@ -15,8 +15,9 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
 import slixmpp
@@ -176,7 +177,7 @@ class Meeting:
         self.room_jid = room.lower() if "@" in room else f"{room.lower()}@{self.server.muc_domain}"
         self._password = password
         loop = asyncio.get_running_loop()
-        self._media_ready = loop.create_future() if wait_for_media else None
+        self._media_ready = media_ready = loop.create_future() if wait_for_media else None
         stage = "connecting"
         try:
             async with asyncio.timeout(timeout):
@@ -184,13 +185,13 @@ class Meeting:
                 stage = "conference request"
                 await self._request_conference()
                 stage = "joining the room"
-                self._joined = loop.create_future()
+                self._joined = joined = loop.create_future()
                 self._send_presence(join=True)
-                await self._joined
+                await joined
                 self._spawn(self._jingle_worker())
-                if wait_for_media:
+                if media_ready is not None:
                     stage = "waiting for the media session (no session-initiate)"
-                    await self._media_ready
+                    await media_ready
         except TimeoutError:
             await self._fail(f"timed out {stage}")
         except JoinError as exc:
@@ -265,21 +266,32 @@ class Meeting:
         # We answer disco#info ourselves: the answer must hash to the caps ver of our presence.
         xmpp.remove_handler("Disco Info")
         client = f"{{{ns.CLIENT}}}"
-        handlers = [
+        handlers: list[tuple[str, str, Callable[[Any], None]]] = [
             ("disco", f"{client}iq/{{{ns.DISCO_INFO}}}query", self._on_disco),
             ("jingle", f"{client}iq/{{{NS_JINGLE}}}jingle", self._on_jingle),
             ("presence", f"{client}presence", self._on_presence),
             ("message", f"{client}message", self._on_message),
-        ] + [(f"mute {media}", f"{client}iq/{{{namespace}}}mute", self._on_mute)
-             for namespace, media in MUTE_NAMESPACES.items()]
+        ]
+        handlers += [(f"mute {media}", f"{client}iq/{{{namespace}}}mute", self._on_mute)
+                     for namespace, media in MUTE_NAMESPACES.items()]
         for name, path, handler in handlers:
             xmpp.register_handler(Callback(f"meeting {name}", MatchXPath(path), handler))
         started = asyncio.get_running_loop().create_future()
 
-        def fail(reason: str):
-            return lambda _event: started.done() or started.set_exception(JoinError(reason))
+        def settle(error: JoinError | None) -> Callable[[object], None]:
+            def handler(_event: object) -> None:
+                if started.done():
+                    return
+                if error is None:
+                    started.set_result(None)
+                else:
+                    started.set_exception(error)
+            return handler
 
-        xmpp.add_event_handler("session_start", lambda _e: started.done() or started.set_result(None))
+        def fail(reason: str) -> Callable[[object], None]:
+            return settle(JoinError(reason))
+
+        xmpp.add_event_handler("session_start", settle(None))
         xmpp.add_event_handler("failed_auth", fail("authentication failed"))
         xmpp.add_event_handler("connection_failed", fail("cannot connect to the XMPP server"))
         xmpp.add_event_handler("disconnected", self._on_disconnected)
@@ -343,7 +355,8 @@ class Meeting:
         if iq["type"] != "get":
             return
         reply = iq.reply(clear=True)
-        reply.xml.append(disco_info(self._disco_features, iq.xml.find(ns.tag(ns.DISCO_INFO, "query")).get("node")))
+        query = iq.xml.find(ns.tag(ns.DISCO_INFO, "query"))
+        reply.xml.append(disco_info(self._disco_features, query.get("node") if query is not None else None))
         reply.send()
 
     def _on_presence(self, presence: slixmpp.Presence) -> None:
@@ -401,6 +414,8 @@ class Meeting:
             return
         element = next(iter(iq.xml), None)
         try:
+            if element is None:
+                raise JitsiStanzaError("an empty mute request")
             request = MuteIq.from_element(element)
         except JitsiStanzaError:
             reply = iq.reply(clear=True)
@@ -513,9 +528,10 @@ class Meeting:
     def _on_connection_state(self, pc) -> None:
         if self._session is None or pc is not self._session.pc:
             return
-        joining = self._media_ready is not None and not self._media_ready.done()
-        if pc.connectionState == "connected" and joining:
-            self._media_ready.set_result(None)
+        ready = self._media_ready
+        joining = ready is not None and not ready.done()
+        if pc.connectionState == "connected" and ready is not None and joining:
+            ready.set_result(None)
         elif pc.connectionState == "failed":
             if joining:
                 self._media_failed("ICE/DTLS failed")

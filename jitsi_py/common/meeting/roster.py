@@ -82,7 +82,7 @@ class Roster:
             jid=jid,
             features=tuple(f.get("var") or "" for f in features if _local(f.tag) == "feature") if features is not None
             else (),
-            hidden=bool(jid) and jid.split("/", 1)[0].partition("@")[2] == self.hidden_domain,
+            hidden=bool(jid and jid.split("/", 1)[0].partition("@")[2] == self.hidden_domain),
             role=(item.get("role") if item is not None else None) or "participant",
             sources=_source_info(presence, endpoint_id),
         )

@@ -65,9 +65,9 @@ def jingle_sources(jingle: Jingle) -> dict[str, tuple[list[Source], list[SsrcGro
             by_owner.setdefault(owner, ([], []))[0].append(source)
     for content in jingle.contents:
         for group in content.ssrc_groups:
-            owner = owner_of.get(group.ssrcs[0])
-            if owner is not None:
-                by_owner[owner][1].append(group)
+            group_owner = owner_of.get(group.ssrcs[0])
+            if group_owner is not None:
+                by_owner[group_owner][1].append(group)
     return by_owner
 
 
@@ -228,7 +228,8 @@ def answer_contents(offer: Jingle, answer_sdp: str, endpoint_id: str) -> list[Co
             transport.candidates.append(Candidate(int(parts[1]), parts[0], 0, f"{endpoint_id}{i}", parts[4],
                                                   int(parts[5]), int(parts[3]), parts[2].lower(), parts[7]))
         if media == "application":
-            transport.sctp_port = offered[mid].transport.sctp_port if offered[mid].transport else None
+            offered_transport = offered[mid].transport
+            transport.sctp_port = offered_transport.sctp_port if offered_transport else None
             contents.append(Content(mid, media="application", transport=transport))
             continue
         by_id = {p.id: p for p in offered[mid].payload_types}

@@ -82,7 +82,8 @@ class MediaSession:
             return
         self.closed = True
         for name, line in self.announced.items():
-            self._on_event(events.TrackRemoved(line.source.owner, name))
+            if line.source is not None:
+                self._on_event(events.TrackRemoved(line.source.owner, name))
         self.announced.clear()
         receivers = [t.receiver for t in self.pc.getTransceivers()]
         await self.pc.close()

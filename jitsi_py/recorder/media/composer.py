@@ -20,8 +20,9 @@ NO_SCALE = 1.04  # a source at most this much larger than its tile is cropped, n
 
 def plane_views(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The Y, U, V planes of a yuv420p frame as (writable) numpy views, padding cut off."""
-    return tuple(np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
-                 for plane in frame.planes)
+    y, u, v = (np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
+               for plane in frame.planes)
+    return y, u, v
 
 
 def _even(value: float) -> int:

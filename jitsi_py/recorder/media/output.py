@@ -128,7 +128,10 @@ _STREAM_ERRORS = {
 def failure(exc: BaseException, kind: str, target: str, doing: str) -> RecordingFailed:
     code = getattr(exc, "errno", None)
     table = _FILE_ERRORS if kind == "file" else _STREAM_ERRORS
-    what, retryable = table.get(code, (None, kind == "stream"))
+    what: str | None = None
+    retryable = kind == "stream"
+    if isinstance(code, int) and code in table:
+        what, retryable = table[code]
     if what is None:
         what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     if isinstance(exc, TimeoutError):
@@ -180,8 +183,9 @@ class Output:
         self.target = target
         self.settings = settings
         self._io_timeout = io_timeout
-        self._container = None
-        self._video = self._audio = None
+        self._container: av.container.OutputContainer | None = None
+        self._video: av.VideoStream | None = None
+        self._audio: av.AudioStream | None = None
 
     def open(self) -> None:
         """Opens the file or connects to the RTMP server (handshake included), or raises RecordingFailed."""
@@ -223,9 +227,11 @@ class Output:
         frame.pts = position
         self._write(self._audio, frame)
 
-    def _write(self, stream, frame) -> None:
+    def _write(self, stream: av.VideoStream | av.AudioStream | None, frame: av.VideoFrame | av.AudioFrame) -> None:
+        if stream is None or self._container is None:
+            raise RuntimeError("the output is not open")
         try:
-            for packet in stream.encode(frame):
+            for packet in stream.encode(frame):  # type: ignore[arg-type]  # the stream's kind matches the frame's
                 self._container.mux(packet)
         except (OSError, av.FFmpegError) as exc:
             raise failure(exc, self.kind, self.target, "cannot write to") from exc
@@ -238,7 +244,7 @@ class Output:
         error = None
         try:
             for stream in (self._video, self._audio):
-                for packet in stream.encode(None):
+                for packet in stream.encode(None) if stream is not None else ():
                     container.mux(packet)
         except (OSError, av.FFmpegError) as exc:
             error = exc

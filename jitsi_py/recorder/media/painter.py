@@ -46,7 +46,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def to_planes(image: Image.Image) -> Planes:
     """An RGB(A) image (even size) as YUV 4:2:0 planes, converted by swscale as the video frames are."""
     frame = av.VideoFrame.from_image(image.convert("RGB")).reformat(format="yuv420p")
-    y, u, v = (np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width].copy()
+    y, u, v = (np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width].copy()
                for plane in frame.planes)
     if image.mode != "RGBA":
         return Planes(y, u, v)

@@ -125,8 +125,8 @@ class Pipeline:
             raise
         log.info("recording to %s at %dx%d@%d", redacted(self._output.target), self.encode.width,
                  self.encode.height, self.encode.framerate)
-        self._t0 = self._progress = time.monotonic()
-        self._thread = threading.Thread(target=self._run_clock, name="recorder-composer", daemon=True)
+        self._t0 = self._progress = t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._run_clock, args=(t0,), name="recorder-composer", daemon=True)
         self._thread.start()
         threading.Thread(target=self._run_encoder, name="recorder-encoder", daemon=True).start()
 
@@ -144,11 +144,14 @@ class Pipeline:
             return (self._written_pts + 1) / self.encode.framerate
 
     def _fail(self, exc: RecordingFailed) -> None:
-        if not self.failed.done():
+        failed = self.failed
+        if failed is not None and not failed.done():
             log.warning("recording failed: %s", exc.reason)
-            self.failed.set_result(exc)
+            failed.set_result(exc)
 
     def _report(self, callback, *args) -> None:
+        if self._loop is None:
+            return  # never started: nobody is waiting
         try:
             self._loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:
@@ -165,7 +168,7 @@ class Pipeline:
         share = max(sharing)[1] if sharing else None
         return list(names), names, frames, dominant, share
 
-    def _run_clock(self) -> None:
+    def _run_clock(self, t0: float) -> None:
         """Composes and mixes at the output frame rate; hands frames and samples to the encoder thread."""
         period = 1 / self.encode.framerate
         composer = Composer(self.encode.width, self.encode.height)
@@ -173,13 +176,13 @@ class Pipeline:
         arranged_for, placements = None, []
         tick = written = 0
         try:
-            while not self._stopping.wait(max(0.0, self._t0 + tick * period - time.monotonic())):
+            while not self._stopping.wait(max(0.0, t0 + tick * period - time.monotonic())):
                 if self._broken.is_set() or self._stalled():
                     return
                 now = time.monotonic()
                 # a late tick is skipped, not made up for: a picture composed now shows what is latest
                 # now, and stamped with an earlier tick its content would run ahead of the sound
-                late = int((now - self._t0) / period)
+                late = int((now - t0) / period)
                 if late > tick:
                     self.frames_dropped += late - tick
                     tick = late
@@ -242,9 +245,10 @@ class Pipeline:
                 self._progress = time.monotonic()
                 if isinstance(item, av.VideoFrame):
                     self._output.write_video(item)
-                    self._written_pts = item.pts
+                    self._written_pts = item.pts if item.pts is not None else self._written_pts + 1
                 elif isinstance(item, tuple):
-                    self._output.write_audio(*item, RATE)
+                    samples, position = item
+                    self._output.write_audio(samples, position, RATE)
                 else:
                     self._output.close()
                     self._duration = item
@@ -264,5 +268,5 @@ class Pipeline:
             self._report(self._finish)
 
     def _finish(self) -> None:
-        if not self._done.done():
+        if self._done is not None and not self._done.done():
             self._done.set_result(self._duration)
