@@ -19,9 +19,9 @@ from jitsi_py.settings import Settings
 from jitsi_py.web.service import run as run_web
 from tests.support.prosody import AUTH_DOMAIN, Prosody
 
+from ..support.stack import _port_open, free_udp_port, join_browser
 from .conftest import free_port
 from .test_browser import CHROMIUM, CHROMIUM_ARGS
-from .test_stack import _join, _port_open, free_udp_port
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 
@@ -51,8 +51,8 @@ async def test_two_browsers_decode_each_other_on_prosody_through_our_focus_and_b
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 try:
-                    alice = await _join(browser, f"https://127.0.0.1:{https}", "Alice", "/onprosody")
-                    bob = await _join(browser, f"https://127.0.0.1:{https}", "Bob", "/onprosody")
+                    alice = await join_browser(browser, f"https://127.0.0.1:{https}", "Alice", "/onprosody")
+                    bob = await join_browser(browser, f"https://127.0.0.1:{https}", "Bob", "/onprosody")
                     await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for()
                     await bob.locator("[data-testid=remote-tile]").filter(has_text="Alice").wait_for()
                     for page in (alice, bob):
