@@ -248,6 +248,7 @@ export class Conference {
         p.append(el('stats-id', {}, this.nick));
         p.append(el('c', { xmlns: NS_CAPS, hash: 'sha-1', node: CAPS_NODE, ver: this.capsVer || (this.capsVer = await capsVer()) }));
         if (this.displayName) p.append(el('nick', { xmlns: NS_NICK }, this.displayName));
+        if (this.email) p.append(el('email', {}, this.email));
         p.append(el('SourceInfo', {}, JSON.stringify(this.sourceInfo())));
         p.append(el('audiomuted', {}, String(this.muted.audio)));
         p.append(el('videomuted', {}, String(this.muted.video)));
@@ -384,6 +385,7 @@ export class Conference {
             jid: item?.attrs.jid,
             role: item?.attrs.role || 'participant',
             name: p.first('nick', NS_NICK)?.text || p.first('identity')?.first('user')?.first('name')?.text || '',
+            avatar: p.first('identity')?.first('user')?.first('avatar')?.text || p.first('avatar-url')?.text || '',
             audioMuted: sourceInfo[`${nick}-a0`]?.muted ?? p.first('audiomuted')?.text === 'true',
             videoMuted: sourceInfo[`${nick}-v0`]?.muted ?? p.first('videomuted')?.text === 'true',
             raisedHand: Number(p.first('jitsi_participant_raisedHand')?.text || 0),
@@ -732,6 +734,29 @@ export class Conference {
         this.emit({ type: 'local-muted', media, muted });
     }
 
+    setDisplayName(name, email) {
+        this.displayName = name;
+        this.email = email;
+        this.presence(`${this.currentRoom}/${this.nick}`);
+    }
+
+    // A device switch in the meeting: the new track replaces the old one in the stream we send,
+    // with no renegotiation (the m-line and its SSRCs stay).
+    async replaceLocalTrack(track) {
+        const old = track.kind === 'audio' ? this.localStream.getAudioTracks()[0] : this.localStream.getVideoTracks()[0];
+        const media = track.kind;
+        track.enabled = !this.muted[media];
+        const session = this.session;
+        const slot = session?.layout.slots.find(s => s.kind === 'main' && s.media === media);
+        const transceiver = slot && session.pc.getTransceivers().find(t => t.mid === slot.mid);
+        if (transceiver) await transceiver.sender.replaceTrack(track);
+        if (old) {
+            this.localStream.removeTrack(old);
+            old.stop();
+        }
+        this.localStream.addTrack(track);
+    }
+
     setRaisedHand(raised) {
         this.raisedHand = raised ? Date.now() : 0;
         this.presence(`${this.currentRoom}/${this.nick}`);
@@ -740,7 +765,7 @@ export class Conference {
     sendChat(text, to) {
         if (to) {
             this.xmpp.send(el('message', { to: `${this.currentRoom}/${to}`, type: 'chat' }, el('body', {}, text), el('x', { xmlns: NS_MUC_USER })));
-            this.emit({ type: 'chat', from: this.nick, self: true, text, private: true, name: this.displayName });
+            this.emit({ type: 'chat', from: this.nick, to, self: true, text, private: true, name: this.displayName });
         } else {
             this.xmpp.send(el('message', { to: this.currentRoom, type: 'groupchat' }, el('body', {}, text)));
         }

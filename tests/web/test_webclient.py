@@ -1,0 +1,202 @@
+"""Our browser client as people use it, on our stack (XMPP server and focus; no bridge needed for
+what is checked here): prejoin devices, stage and filmstrip, tile grid, pinning, tiles' avatars and
+indicators, toolbar icons and shortcuts, chat and participants panels, the per-tile moderator menu,
+toasts, the welcome page's room names and recent meetings, and the page after being removed."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import async_playwright
+
+from ..support.stack import join_browser, our_stack
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
+
+pytestmark = [pytest.mark.system, pytest.mark.browser]
+
+IN_MEETING = "window.jitsiPy?.view?.conference?.role"
+
+
+def tile_of(page, name: str):
+    return page.locator("[data-testid=remote-tile]").filter(has_text=name)
+
+
+async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with our_stack(tmp_path) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            # prejoin: device choices and a microphone level meter that moves
+            context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
+            context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
+            alice = await context.new_page()
+            alice.problems = []
+            alice.on("pageerror", lambda error: alice.problems.append(str(error)))
+            await alice.goto(base + "/standup")
+            await alice.get_by_test_id("device-audioinput").wait_for()
+            assert await alice.get_by_test_id("device-videoinput").locator("option").count() >= 1
+            await alice.wait_for_function("Number(document.querySelector('[data-testid=prejoin-level]').dataset.level) > 0")
+            await alice.get_by_test_id("prejoin-name").fill("Alice Liddell")
+            await alice.get_by_test_id("prejoin-join").click()
+            await alice.wait_for_function(IN_MEETING)
+            assert await alice.evaluate("localStorage.getItem('jitsi-py-display-name')") == "Alice Liddell"
+            # alone: our own tile, marked, fills the stage
+            local = alice.get_by_test_id("local-tile")
+            assert await local.get_by_test_id("tile-me").inner_text() == "(me)"
+            assert await alice.locator("[data-testid=stage] [data-testid=local-tile]").count() == 1
+            assert await alice.get_by_test_id("meeting-title").inner_text() == "standup"
+            await alice.wait_for_function("/^00:0[1-9]$/.test(document.querySelector('[data-testid=meeting-timer]').textContent)")
+
+            bob = await join_browser(browser, base, "Bob <b>Builder</b>")
+            await bob.wait_for_function(IN_MEETING)
+            # a join is announced; the newcomer takes the stage, we go to the filmstrip
+            await alice.get_by_test_id("toast").filter(has_text="Bob <b>Builder</b> joined").wait_for()
+            bob_tile = tile_of(alice, "Bob <b>Builder</b>")
+            await alice.locator("[data-testid=stage] [data-testid=remote-tile]").filter(has_text="Bob").wait_for()
+            assert await alice.locator("[data-testid=filmstrip] [data-testid=local-tile]").count() == 1
+            # no camera frames without a bridge: the avatar with initials shows, the name is text
+            assert await bob_tile.locator(".initials").inner_text() == "BB"
+            assert await bob_tile.locator(".avatar").is_visible()
+            assert await alice.locator("b").count() == 0
+            # Alice is the moderator: a star, drawn as SVG, on her tile at Bob's
+            await tile_of(bob, "Alice").get_by_test_id("badge-moderator").locator("svg").wait_for()
+            # click to pin: our own tile goes on the stage, a second click unpins
+            await local.click()
+            await alice.locator("[data-testid=stage] [data-testid=local-tile].pinned").wait_for()
+            await local.click()
+            await alice.locator("[data-testid=stage] [data-testid=remote-tile]").wait_for()
+
+            # toolbar: our icons, each button named; T toggles a grid that fills the page
+            for button in await alice.get_by_test_id("toolbar").locator("button").all():
+                assert await button.locator("svg").count() == 1
+                assert await button.get_attribute("aria-label")
+            await alice.keyboard.press("t")
+            await alice.wait_for_selector(".videos[data-layout=grid]")
+            sizes = await alice.evaluate("""() => [...document.querySelectorAll('[data-testid=stage] .tile')]
+                .map(t => t.getBoundingClientRect()).map(r => [Math.round(r.width), Math.round(r.height), Math.round(r.top)])""")
+            assert len(sizes) == 2 and sizes[0] == sizes[1] and sizes[0][0] > 500, sizes  # side by side, large
+            await alice.screenshot(path=str(ARTIFACTS / "webclient-grid.png"))
+            await alice.keyboard.press("t")
+            await alice.wait_for_selector(".videos[data-layout=stage]")
+
+            # M mutes, R raises the hand (its label follows), Space talks while held
+            await alice.keyboard.press("m")
+            await tile_of(bob, "Alice").get_by_test_id("badge-audio-muted").locator("svg").wait_for()
+            await alice.keyboard.press("r")
+            assert await alice.get_by_test_id("toolbar-raisehand").get_attribute("aria-label") == "Lower hand"
+            await tile_of(bob, "Alice").get_by_test_id("badge-raised-hand").locator("svg").wait_for()
+            await bob.get_by_test_id("toast").filter(has_text="raised their hand").wait_for()
+            await alice.keyboard.down("Space")
+            await alice.wait_for_function("window.jitsiPy.view.conference.muted.audio === false")
+            await alice.keyboard.up("Space")
+            await alice.wait_for_function("window.jitsiPy.view.conference.muted.audio === true")
+
+            # the more menu holds the rest; Escape closes it
+            await alice.get_by_test_id("toolbar-more").click()
+            menu = alice.get_by_test_id("more-menu")
+            for name in ("invite", "security", "settings", "shortcuts"):
+                await menu.get_by_test_id(f"toolbar-{name}").wait_for()
+            await alice.keyboard.press("Escape")
+            await menu.wait_for(state="detached")
+            await alice.get_by_test_id("toolbar-more").click()
+            await alice.get_by_test_id("more-menu").get_by_test_id("toolbar-invite").click()
+            assert (await alice.get_by_test_id("invite-link").input_value()).endswith("/standup")
+            await alice.get_by_test_id("invite-dialog-close").click()
+
+            # chat: markup stays text, links open safely, an unread counter, oversize refused
+            await bob.get_by_test_id("toolbar-chat").click()
+            await bob.get_by_test_id("chat-input").fill("<img src=x onerror=alert(1)> see https://example.org/x.")
+            await bob.get_by_test_id("chat-send").click()
+            await alice.get_by_test_id("chat-unread").filter(has_text="1").wait_for()
+            await alice.get_by_test_id("toolbar-chat").click()
+            assert await alice.get_by_test_id("chat-unread").count() == 0
+            message = alice.get_by_test_id("chat-message").filter(has_text="see")
+            assert await message.locator("img").count() == 0
+            assert "<img src=x onerror=alert(1)>" in await message.inner_text()
+            link = message.locator("a")
+            assert await link.get_attribute("href") == "https://example.org/x"
+            assert await link.get_attribute("rel") == "noopener noreferrer"
+            assert await link.get_attribute("target") == "_blank"
+            await alice.get_by_test_id("chat-input").fill("x" * 10001)
+            await alice.get_by_test_id("chat-send").click()
+            assert "too long" in await alice.get_by_test_id("chat-problem").inner_text()
+            # the panel sits beside the video, which keeps most of the width
+            video_width = await alice.evaluate("document.querySelector('.video-area').getBoundingClientRect().width")
+            assert video_width > 1280 * 0.65, video_width
+
+            # a private message from Bob's tile menu; Bob reads it as private
+            await bob_tile.hover()
+            await bob_tile.get_by_test_id("tile-menu").click()
+            await alice.get_by_test_id("tile-private-message").click()
+            assert await alice.get_by_test_id("chat-recipient").input_value() != ""
+            await alice.get_by_test_id("chat-input").fill("just for you")
+            await alice.get_by_test_id("chat-input").press("Enter")
+            await bob.locator("[data-testid=chat-message].private").filter(has_text="just for you").wait_for()
+
+            # participants: no empty lobby or breakout headings; panels take turns
+            await alice.get_by_test_id("toolbar-participants-pane").click()
+            panel = alice.get_by_test_id("participants-panel")
+            await panel.wait_for()
+            assert await alice.get_by_test_id("chat-panel").is_hidden()
+            assert await panel.get_by_text("Waiting in the lobby").is_hidden()
+            assert await panel.get_by_text("Breakout rooms").is_hidden()
+            assert "(me)" in await alice.get_by_test_id("participant-self").inner_text()
+            await alice.screenshot(path=str(ARTIFACTS / "webclient-participants.png"))
+
+            # a phone's width: a filmstrip row under the stage, icon-only toolbar, panels cover the video
+            await bob.set_viewport_size({"width": 390, "height": 780})
+            assert await bob.get_by_test_id("chat-panel").is_visible()  # open since Bob wrote
+            chat_box = await bob.get_by_test_id("chat-panel").bounding_box()
+            assert chat_box and chat_box["width"] > 380, chat_box
+            await bob.get_by_test_id("toolbar-chat").click()
+            assert await bob.evaluate("getComputedStyle(document.querySelector('.filmstrip')).flexDirection") == "row"
+            toolbar_box = await bob.get_by_test_id("toolbar").bounding_box()
+            assert toolbar_box and toolbar_box["width"] <= 390 and toolbar_box["height"] < 130, toolbar_box
+            await bob.screenshot(path=str(ARTIFACTS / "webclient-phone.png"))
+
+            # the moderator's tile menu: mute, then remove
+            await bob_tile.hover()
+            await bob_tile.get_by_test_id("tile-menu").click()
+            await alice.get_by_test_id("tile-mute").click()
+            await bob.get_by_test_id("error-message").filter(has_text="muted your microphone").wait_for()
+            await bob_tile.hover()
+            await bob_tile.get_by_test_id("tile-menu").click()
+            await alice.get_by_test_id("tile-kick").click()
+            await bob.get_by_test_id("leave-heading").filter(has_text="You were removed").wait_for()
+            assert await bob.get_by_test_id("rejoin").count() == 0
+            await alice.get_by_test_id("toast").filter(has_text="left the meeting").wait_for()
+            await bob_tile.wait_for(state="detached")
+
+            # the welcome page remembers the meeting
+            await alice.get_by_test_id("toolbar-hangup").click()
+            await alice.goto(base + "/")
+            await alice.get_by_test_id("recent-meeting").filter(has_text="standup").wait_for()
+            assert alice.problems == [], alice.problems
+        finally:
+            await browser.close()
+
+
+async def test_welcome_page_refuses_unsafe_room_names_and_suggests_one(tmp_path):
+    async with our_stack(tmp_path) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context(ignore_https_errors=True)).new_page()
+            page.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
+            await page.goto(base + "/")
+            assert (await page.get_by_test_id("welcome-room-input").get_attribute("placeholder")).isalpha()
+            for typed, shown in (("what?now", "?"), ("Bob's room", "'")):
+                await page.get_by_test_id("welcome-room-input").fill(typed)
+                await page.get_by_test_id("welcome-join").click()
+                error = page.get_by_test_id("error-message")
+                assert f"cannot contain {shown}" in await error.inner_text()
+                assert page.url == base + "/"
+            await page.get_by_test_id("welcome-use-suggestion").click()
+            await page.get_by_test_id("prejoin-page").wait_for()
+            assert page.url == base + "/Bobs%20room"
+            await page.goto(base + "/")
+            suggestion = await page.get_by_test_id("welcome-room-input").get_attribute("placeholder")
+            await page.get_by_test_id("welcome-suggest").click()
+            await page.get_by_test_id("welcome-join").click()
+            await page.get_by_test_id("prejoin-page").wait_for()
+            assert page.url == f"{base}/{suggestion}"
+        finally:
+            await browser.close()
