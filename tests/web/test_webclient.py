@@ -200,3 +200,67 @@ async def test_welcome_page_refuses_unsafe_room_names_and_suggests_one(tmp_path)
             assert page.url == f"{base}/{suggestion}"
         finally:
             await browser.close()
+
+
+REMOTE_PLAYING = "document.querySelector('[data-testid=remote-tile].playing video')?.getVideoPlaybackQuality().totalVideoFrames > 0"
+SENT_AUDIO_TRACK = """() => {
+    const c = window.jitsiPy.view.conference;
+    const sender = c.session.pc.getSenders().find(s => s.track && s.track.kind === 'audio');
+    return { sent: sender.track.id, label: sender.track.label, ours: c.localStream.getAudioTracks()[0].id, nick: c.nick };
+}"""
+
+
+async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(tmp_path):
+    """With our bridge: video replaces the avatar, connection quality shows on hover, a camera
+    turned off brings the avatar back, a screen share takes the stage, and the settings dialog
+    switches the microphone without rejoining."""
+    async with our_stack(tmp_path, bridge=True) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            alice = await join_browser(browser, base, "Alice")
+            bob = await join_browser(browser, base, "Bob")
+            await alice.wait_for_function(REMOTE_PLAYING)
+            bob_tile = tile_of(alice, "Bob")
+            assert await bob_tile.locator(".avatar").is_hidden()
+            # connection quality from WebRTC stats, in words on hover
+            quality = bob_tile.get_by_test_id("tile-quality")
+            await quality.wait_for()
+            await quality.hover()
+            info = await bob_tile.get_by_test_id("tile-quality-info").inner_text()
+            assert "kbit/s" in info and "loss" in info and "RTT" in info, info
+            assert await alice.get_by_test_id("local-tile").get_by_test_id("tile-quality").count() == 1
+            # camera off: the avatar is back, with the indicator
+            await bob.keyboard.press("v")
+            await bob_tile.get_by_test_id("badge-video-muted").wait_for()
+            await bob_tile.locator(".avatar").wait_for()
+            await bob.keyboard.press("v")
+            await bob_tile.get_by_test_id("badge-video-muted").wait_for(state="detached")
+            # a screen share takes the stage
+            await bob.get_by_test_id("toolbar-desktop").click()
+            on_stage = alice.locator("[data-testid=stage] [data-testid=remote-tile]").filter(has_text="Bob (screen)")
+            await on_stage.wait_for()
+            await alice.wait_for_function(
+                "document.querySelector('[data-testid=stage] .tile.screen video')?.getVideoPlaybackQuality().totalVideoFrames > 0")
+            await alice.screenshot(path=str(ARTIFACTS / "webclient-screen-share.png"))
+            await bob.keyboard.press("d")
+            await on_stage.wait_for(state="detached")
+            # another microphone from the settings dialog: the sender's track changes, the session stays
+            before = await alice.evaluate(SENT_AUDIO_TRACK)
+            await alice.get_by_test_id("toolbar-more").click()
+            await alice.get_by_test_id("toolbar-settings").click()
+            select = alice.get_by_test_id("device-audioinput")
+            options = await select.locator("option").evaluate_all("os => os.map(o => o.value)")
+            current = await select.input_value()
+            other = next(value for value in options if value != current)
+            await select.select_option(other)
+            await alice.wait_for_function(f"({SENT_AUDIO_TRACK})().sent !== '{before['sent']}'")
+            after = await alice.evaluate(SENT_AUDIO_TRACK)
+            assert after["sent"] == after["ours"] and after["nick"] == before["nick"], (before, after)
+            assert await alice.evaluate("JSON.parse(localStorage.getItem('jitsi-py-devices')).audioinput") == other
+            # and the name, seen by the others
+            await alice.get_by_test_id("settings-name").fill("Alice Cooper")
+            await alice.get_by_test_id("settings-save").click()
+            await tile_of(bob, "Alice Cooper").wait_for()
+            assert alice.problems == [] and bob.problems == [], (alice.problems, bob.problems)
+        finally:
+            await browser.close()
