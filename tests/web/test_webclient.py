@@ -132,6 +132,22 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
             await alice.get_by_test_id("chat-input").press("Enter")
             await bob.locator("[data-testid=chat-message].private").filter(has_text="just for you").wait_for()
 
+            # a poll made by Bob, answered on both sides, counted on both
+            await bob.get_by_test_id("chat-create-poll").click()
+            await bob.get_by_test_id("poll-question").fill("Lunch?")
+            await bob.get_by_test_id("poll-submit").click()
+            assert "two options" in await bob.get_by_test_id("poll-problem").inner_text()
+            await bob.get_by_test_id("poll-answer").nth(0).fill("Pizza")
+            await bob.get_by_test_id("poll-answer").nth(1).fill("Soup")
+            await bob.get_by_test_id("poll-submit").click()
+            soup_on_alice = alice.get_by_test_id("poll").filter(has_text="Lunch?").get_by_test_id("poll-option").filter(has_text="Soup")
+            soup_on_bob = bob.get_by_test_id("poll").filter(has_text="Lunch?").get_by_test_id("poll-option").filter(has_text="Soup")
+            await soup_on_alice.click()
+            await soup_on_bob.get_by_test_id("poll-votes").filter(has_text="1").wait_for()
+            await soup_on_bob.click()
+            await soup_on_alice.get_by_test_id("poll-votes").filter(has_text="2").wait_for()
+            assert await soup_on_alice.get_attribute("aria-pressed") == "true"
+
             # participants: no empty lobby or breakout headings; panels take turns
             await alice.get_by_test_id("toolbar-participants-pane").click()
             panel = alice.get_by_test_id("participants-panel")

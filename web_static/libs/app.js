@@ -5,6 +5,7 @@ import { Conference, ConferenceError, roomNode } from './conference.js';
 import * as auth from './auth.js';
 import { h, clear } from './dom.js';
 import { icon } from './icons.js';
+import { PollsView } from './polls.js';
 import { VideoLayout } from './stage.js';
 import { MAX_CHAT_LENGTH, addRecent, checkRoomName, connectionQuality, formatDuration, initials, linkify, randomRoomName } from './ui.js';
 
@@ -545,9 +546,18 @@ class MeetingView {
                 send();
             }
         });
+        this.polls = new PollsView({
+            conference: () => this.conference,
+            append: card => {
+                this.messages.append(card);
+                this.messages.scrollTop = this.messages.scrollHeight;
+            },
+            notify: message => this.notify(message),
+        });
         this.chat = h('aside', { class: 'side', hidden: true, 'data-testid': 'chat-panel', 'aria-label': 'Chat' },
             this.panelHeader('Chat', () => this.togglePanel(this.chat)),
             this.messages, this.chatProblem,
+            h('button', { class: 'link', 'data-testid': 'chat-create-poll', onclick: () => this.polls.createDialog(this.root) }, icon('poll', { size: 16 }), h('span', {}, 'Create a poll')),
             h('label', { class: 'field inline' }, h('span', {}, 'To'), this.recipient),
             h('div', { class: 'row compose' }, this.chatInput,
                 h('button', { class: 'primary icon-only', 'data-testid': 'chat-send', 'aria-label': 'Send', title: 'Send', onclick: send }, icon('send'))));
@@ -979,6 +989,9 @@ class MeetingView {
             break;
         case 'chat':
             this.showChat(event);
+            break;
+        case 'poll':
+            this.polls.onPayload(event.payload);
             break;
         case 'knock':
             this.knocks.querySelector(`[data-participant="${CSS.escape(event.id)}"]`)?.remove();

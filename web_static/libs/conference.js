@@ -470,6 +470,7 @@ export class Conference {
                 this.emit({ type: 'breakout-rooms', rooms: payload.rooms });
             }
             if (payload.type === 'lobby-notify') this.emit({ type: 'lobby-notify', payload });
+            if (payload.type === 'polls') this.emit({ type: 'poll', payload });
             return true;
         }
         const body = m.first('body');
@@ -878,6 +879,22 @@ export class Conference {
         const component = this.components.breakout_rooms;
         if (!component) throw new ConferenceError('unsupported', 'Breakout rooms are not available on this server.');
         this.xmpp.send(el('message', { to: component }, el('breakout_rooms', { type: 'features/breakout-rooms/add', subject })));
+    }
+
+    // Polls through the polls component: a new poll and each answer reach every occupant.
+    sendPolls(command, body) {
+        const component = this.components.polls;
+        if (!component) throw new ConferenceError('unsupported', 'Polls are not available on this server.');
+        this.xmpp.send(el('message', { to: component },
+            el('json-message', { xmlns: NS_JITMEET }, JSON.stringify({ type: 'polls', command, ...body }))));
+    }
+
+    createPoll(question, answers) {
+        this.sendPolls('new-poll', { pollId: randomHex(8), question, answers: answers.map(name => ({ name })) });
+    }
+
+    answerPoll(pollId, answers) {
+        this.sendPolls('answer-poll', { pollId, answers });
     }
 
     setReceiverConstraints(constraints) {
