@@ -280,3 +280,38 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             assert alice.problems == [] and bob.problems == [], (alice.problems, bob.problems)
         finally:
             await browser.close()
+
+
+async def test_breakout_rooms_join_close_and_move(tmp_path):
+    async with our_stack(tmp_path) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            alice = await join_browser(browser, base, "Alice")
+            await alice.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
+            bob = await join_browser(browser, base, "Bob")
+            await tile_of(alice, "Bob").wait_for()
+            for page in (alice, bob):
+                await page.get_by_test_id("toolbar-participants-pane").click()
+            await alice.get_by_test_id("add-breakout-room").click()
+            # Bob goes into the room himself: out of the main room, the title says where he is
+            await bob.get_by_test_id("breakout-room").filter(has_text="Room 1").get_by_test_id("breakout-join").click()
+            await bob.get_by_test_id("meeting-title").filter(has_text="Room 1").wait_for()
+            await bob.wait_for_function("window.jitsiPy.view.conference.roomJid.includes('@breakout.')")
+            await tile_of(alice, "Bob").wait_for(state="detached")
+            await alice.get_by_test_id("breakout-room").filter(has_text="Room 1 (1)").wait_for()
+            # closing the room brings him back
+            await alice.get_by_test_id("breakout-room").filter(has_text="Room 1").get_by_test_id("breakout-close").click()
+            await tile_of(alice, "Bob").wait_for()
+            await bob.get_by_test_id("meeting-title").filter(has_text="standup").wait_for()
+            assert await bob.evaluate("window.jitsiPy.view.conference.roomJid") == "standup@muc.meet.jitsi"
+            # the moderator moves him; he comes back by himself
+            await alice.get_by_test_id("add-breakout-room").click()
+            await alice.get_by_test_id("breakout-room").filter(has_text="Room 2").wait_for()
+            move = alice.get_by_test_id("participant-item").filter(has_text="Bob").get_by_test_id("move-participant")
+            await move.select_option(label="Room 2")
+            await bob.get_by_test_id("meeting-title").filter(has_text="Room 2").wait_for()
+            await bob.get_by_test_id("breakout-leave").click()
+            await tile_of(alice, "Bob").wait_for()
+            assert bob.problems == [], bob.problems
+        finally:
+            await browser.close()

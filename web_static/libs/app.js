@@ -718,10 +718,83 @@ class MeetingView {
                 me && !config.remoteVideoMenu?.disabled ? [h('span', { class: 'actions' },
                     h('button', { 'data-testid': 'mute-participant', onclick: () => this.run(() => conference.muteParticipant(p.id)) }, 'Mute'),
                     config.remoteVideoMenu?.disableKick ? null : h('button', { 'data-testid': 'kick-participant', onclick: () => this.run(() => conference.kick(p.id)) }, 'Remove'),
-                    config.remoteVideoMenu?.disableGrantModerator ? null : h('button', { 'data-testid': 'grant-moderator', onclick: () => this.run(() => conference.grantModerator(p.id)) }, 'Make host'))] : [])));
+                    config.remoteVideoMenu?.disableGrantModerator ? null : h('button', { 'data-testid': 'grant-moderator', onclick: () => this.run(() => conference.grantModerator(p.id)) }, 'Make host'),
+                    this.moveSelect(p))] : [])));
         const hands = people.filter(p => p.raisedHand).length + (self.raisedHand ? 1 : 0);
         this.participantsPanel.querySelector('h2').textContent = `Participants (${people.length + 1})${hands ? ` \u00b7 ${hands} hand${hands > 1 ? 's' : ''} raised` : ''}`;
         this.updateRecipients();
+    }
+
+    // ---- breakout rooms ----
+
+    // A moderator sends someone to another room (a breakout room, or back to the main room).
+    moveSelect(p) {
+        const conference = this.conference;
+        const targets = (this.breakoutRooms || []).filter(room => room.jid !== conference.roomJid)
+            .map(room => [room.jid, room.name]);
+        if (this.mainRoomJid && conference.roomJid !== this.mainRoomJid) targets.unshift([this.mainRoomJid, 'Main room']);
+        if (!targets.length) return null;
+        const select = h('select', { 'data-testid': 'move-participant', 'aria-label': `Move ${p.name || p.id} to another room` },
+            h('option', { value: '' }, 'Move to\u2026'), targets.map(([jid, name]) => h('option', { value: jid }, name)));
+        select.addEventListener('change', () => select.value && this.run(() => conference.moveToRoom(`${conference.roomJid}/${p.id}`, select.value)));
+        return select;
+    }
+
+    renderBreakoutRooms() {
+        const conference = this.conference;
+        const moderator = conference?.role === 'moderator';
+        const rooms = this.breakoutRooms || [];
+        const inBreakout = !!this.mainRoomJid && conference?.roomJid !== this.mainRoomJid;
+        clear(this.breakoutList);
+        for (const room of rooms) {
+            const people = Object.values(room.participants || {});
+            const here = room.jid === conference?.roomJid;
+            this.breakoutList.append(h('li', { 'data-testid': 'breakout-room', 'data-jid': room.jid },
+                h('span', { class: 'who' }, `${room.name} (${people.length})`),
+                h('span', { class: 'actions' },
+                    here ? null : h('button', { 'data-testid': 'breakout-join', onclick: () => this.switchRoom(room.jid) }, 'Join'),
+                    moderator ? h('button', { 'data-testid': 'breakout-close', onclick: () => this.run(() => conference.removeBreakoutRoom(room.jid)) }, 'Close') : null),
+                people.length ? h('span', { class: 'members hint' }, people.map(x => x.displayName || '?').join(', ')) : null));
+        }
+        if (inBreakout) {
+            this.breakoutList.append(h('li', {}, h('button', { 'data-testid': 'breakout-leave', onclick: () => this.switchRoom(this.mainRoomJid) }, 'Back to the main room')));
+        }
+        this.breakoutSection.hidden = !rooms.length && !inBreakout;
+    }
+
+    showTitle() {
+        const room = (this.breakoutRooms || []).find(r => r.jid === this.conference?.roomJid);
+        this.root.querySelector('[data-testid=meeting-title]').textContent = room ? `${this.where.room} \u203a ${room.name}` : this.where.room;
+    }
+
+    // Into a breakout room or back, on the same connection: the old room is left, a new
+    // conference (focus request, room, media session) starts in the other.
+    async switchRoom(roomJid) {
+        const old = this.conference;
+        if (!old || old.roomJid === roomJid) return;
+        old.leave();
+        this.settled = false;
+        this.dropRemotes();
+        for (const audio of this.audio?.values() || []) audio.remove();
+        this.audio?.clear();
+        this.status('Moving to another room\u2026');
+        const conference = new Conference({
+            connection: this.connection, config, room: this.where.room, roomJid, displayName: this.media.displayName,
+            localStream: this.media.stream, onEvent: event => this.onEvent(event), token: auth.pageToken(location.search),
+        });
+        conference.muted = { ...old.muted };
+        conference.email = old.email;
+        this.conference = conference;
+        try {
+            await conference.join(this.password);
+            this.status(null);
+            showJoined(this);
+            this.renderBreakoutRooms();
+            this.showTitle();
+        } catch (error) {
+            this.status(null);
+            this.flash(joinErrorText(error));
+        }
     }
 
     // ---- dialogs ----
@@ -904,6 +977,9 @@ class MeetingView {
         switch (event.type) {
         case 'joined':
             this.joinedAt = this.joinedAt || Date.now();
+            this.settled = true;
+            this.mainRoomJid = this.mainRoomJid || conference.roomJid;
+            this.showTitle();
             this.tick();
             localStorage.setItem(STORE.recent, JSON.stringify(addRecent(stored(STORE.recent, []), this.where.room)));
             this.statsTimer = this.statsTimer || setInterval(() => this.pollStats().catch(() => {}), STATS_INTERVAL_MS);
@@ -934,13 +1010,13 @@ class MeetingView {
             this.layout.setState(p.id, p);
             this.layout.setAvatarUrl(p.id, p.avatar);
             if (this.layout.has(`${p.id}:screen`)) this.layout.setName(`${p.id}:screen`, `${this.nameOf(p.id)} (screen)`);
-            if (this.joinedAt && event.type === 'participant-joined') this.notify(`${this.nameOf(p.id)} joined the meeting.`);
+            if (this.settled && event.type === 'participant-joined') this.notify(`${this.nameOf(p.id)} joined the meeting.`);
             if (before && !before.raisedHand && p.raisedHand) this.notify(`${this.nameOf(p.id)} raised their hand.`);
             this.renderPeople();
             break;
         }
         case 'participant-left':
-            if (this.joinedAt) this.notify(`${this.layout.get(event.id)?.querySelector('.name').textContent || 'Someone'} left the meeting.`);
+            if (this.settled) this.notify(`${this.layout.get(event.id)?.querySelector('.name').textContent || 'Someone'} left the meeting.`);
             this.layout.remove(event.id);
             this.layout.remove(`${event.id}:screen`);
             this.known?.delete(event.id);
@@ -1014,16 +1090,17 @@ class MeetingView {
             this.flash(event.enabled ? 'A moderator must now allow you to unmute.' : 'Everyone may unmute again.');
             break;
         case 'breakout-rooms': {
-            clear(this.breakoutList);
-            const rooms = Object.values(event.rooms || {}).filter(room => !room.isMainRoom);
-            for (const room of rooms) {
-                const count = Object.keys(room.participants || {}).length;
-                this.breakoutList.append(h('li', { 'data-testid': 'breakout-room', 'data-jid': room.jid },
-                    h('span', { class: 'who' }, `${room.name} (${count})`)));
-            }
-            this.breakoutSection.hidden = !rooms.length;
+            const all = Object.values(event.rooms || {});
+            this.mainRoomJid = all.find(room => room.isMainRoom)?.jid || this.mainRoomJid;
+            this.breakoutRooms = all.filter(room => !room.isMainRoom);
+            this.renderBreakoutRooms();
+            this.renderPeople();
+            this.showTitle();
             break;
         }
+        case 'move-to-room':
+            this.switchRoom(event.roomJid);
+            break;
         case 'bridge-unavailable':
             this.bridgeDown = event.unavailable;
             this.status(null);
@@ -1036,7 +1113,12 @@ class MeetingView {
             else if (event.state === 'connected' || event.state === 'completed') this.status(null);
             break;
         case 'ended':
-            this.leave(event.message, event.kind);
+            if (event.kind === 'moved') {
+                this.notify(event.message);
+                this.switchRoom(event.roomJid);
+            } else {
+                this.leave(event.message, event.kind);
+            }
             break;
         case 'lobby-waiting':
             this.status('You asked to join. Please wait until a moderator lets you in\u2026');

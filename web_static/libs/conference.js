@@ -99,14 +99,15 @@ async function capsVer() {
 }
 
 export class Conference {
-    constructor({ connection, config, room, displayName, localStream, onEvent, token }) {
+    constructor({ connection, config, room, roomJid, displayName, localStream, onEvent, token }) {
         this.token = token;
         this.xmpp = connection;
         this.config = config;
         this.domain = config.hosts.domain;
         this.mucDomain = (config.hosts.muc || `muc.${this.domain}`).toLowerCase();
         this.focusJid = config.hosts.focus || `focus.${this.domain}`;
-        this.roomJid = `${roomNode(room)}@${this.mucDomain}`;
+        // a breakout room is joined by its JID (on the breakout MUC)
+        this.roomJid = roomJid || `${roomNode(room)}@${this.mucDomain}`;
         this.displayName = displayName || '';
         this.localStream = localStream;
         this.emit = onEvent;
@@ -124,7 +125,8 @@ export class Conference {
         this.session = null;
         this.screenStream = null;
         this.left = false;
-        connection.addHandler(stanza => this.onStanza(stanza));
+        this.handler = stanza => this.onStanza(stanza);
+        connection.addHandler(this.handler);
     }
 
     // ---- joining ----
@@ -341,6 +343,7 @@ export class Conference {
             if (p.attrs.type === 'unavailable') {
                 const destroy = x?.first('destroy');
                 if (statuses.includes('307')) this.end('kicked', 'You were removed from the meeting by a moderator.');
+                else if (destroy?.attrs.jid) this.end('moved', destroy.first('reason')?.text || 'This room was closed.', destroy.attrs.jid);
                 else if (destroy) this.end('ended', destroy.first('reason')?.text || 'The meeting has ended.');
                 return;
             }
@@ -468,6 +471,9 @@ export class Conference {
             }
             if (payload.type === 'breakout_rooms' && payload.event === 'features/breakout-rooms/update') {
                 this.emit({ type: 'breakout-rooms', rooms: payload.rooms });
+            }
+            if (payload.type === 'breakout_rooms' && payload.event === 'features/breakout-rooms/move-to-room' && payload.roomJid) {
+                this.emit({ type: 'move-to-room', roomJid: payload.roomJid });
             }
             if (payload.type === 'lobby-notify') this.emit({ type: 'lobby-notify', payload });
             if (payload.type === 'polls') this.emit({ type: 'poll', payload });
@@ -875,10 +881,23 @@ export class Conference {
         this.xmpp.send(el('message', { to: component }, el('av_moderation', { enable: String(enabled), mediaType })));
     }
 
-    addBreakoutRoom(subject) {
+    breakoutCommand(type, attrs) {
         const component = this.components.breakout_rooms;
         if (!component) throw new ConferenceError('unsupported', 'Breakout rooms are not available on this server.');
-        this.xmpp.send(el('message', { to: component }, el('breakout_rooms', { type: 'features/breakout-rooms/add', subject })));
+        this.xmpp.send(el('message', { to: component }, el('breakout_rooms', { type: `features/breakout-rooms/${type}`, ...attrs })));
+    }
+
+    addBreakoutRoom(subject) {
+        this.breakoutCommand('add', { subject });
+    }
+
+    removeBreakoutRoom(breakoutRoomJid) {
+        this.breakoutCommand('remove', { breakoutRoomJid });
+    }
+
+    // participantJid: the occupant's JID in the room they are in now (room@muc/nick)
+    moveToRoom(participantJid, roomJid) {
+        this.breakoutCommand('move-to-room', { participantJid, roomJid });
     }
 
     // Polls through the polls component: a new poll and each answer reach every occupant.
@@ -901,16 +920,19 @@ export class Conference {
         this.bridge?.setConstraints(constraints);
     }
 
-    end(kind, message) {
+    // `roomJid`: where to go instead (a closed breakout room sends its people back to the main room)
+    end(kind, message, roomJid) {
         if (this.left) return;
         this.left = true;
+        this.xmpp.removeHandler(this.handler);
         this.closeSession();
-        this.emit({ type: 'ended', kind, message });
+        this.emit({ type: 'ended', kind, message, roomJid });
     }
 
     leave() {
         if (this.left) return;
         this.left = true;
+        this.xmpp.removeHandler(this.handler);
         this.closeSession();
         this.screenStream?.getTracks().forEach(t => t.stop());
         if (this.lobbyJid) this.xmpp.send(el('presence', { to: `${this.lobbyJid}/${this.nick}`, type: 'unavailable' }));
