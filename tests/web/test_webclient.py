@@ -282,7 +282,7 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             await browser.close()
 
 
-async def test_breakout_rooms_join_close_and_move(tmp_path):
+async def test_breakout_rooms_and_av_moderation(tmp_path):
     async with our_stack(tmp_path) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -312,6 +312,19 @@ async def test_breakout_rooms_join_close_and_move(tmp_path):
             await bob.get_by_test_id("meeting-title").filter(has_text="Room 2").wait_for()
             await bob.get_by_test_id("breakout-leave").click()
             await tile_of(alice, "Bob").wait_for()
+            # A/V moderation: Bob's unmute becomes a raised hand until Alice allows it
+            await bob.keyboard.press("m")
+            await tile_of(alice, "Bob").get_by_test_id("badge-audio-muted").wait_for()
+            await alice.get_by_test_id("toggle-av-moderation").click()
+            await bob.get_by_test_id("error-message").filter(has_text="must now allow you").wait_for()
+            await bob.keyboard.press("m")
+            await bob.get_by_test_id("error-message").filter(has_text="has to allow you to unmute").wait_for()
+            assert await bob.evaluate("window.jitsiPy.view.conference.muted.audio") is True
+            allow = alice.get_by_test_id("participant-item").filter(has_text="Bob").get_by_test_id("av-allow")
+            await allow.click()
+            await bob.get_by_test_id("toast").filter(has_text="allowed you to unmute").wait_for()
+            await bob.keyboard.press("m")
+            await tile_of(alice, "Bob").get_by_test_id("badge-audio-muted").wait_for(state="detached")
             assert bob.problems == [], bob.problems
         finally:
             await browser.close()

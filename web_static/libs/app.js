@@ -402,8 +402,8 @@ class MeetingView {
         this.toolbar = h('nav', { class: 'toolbar', 'data-testid': 'toolbar', 'aria-label': 'Meeting controls' });
         this.buttons = {};
         this.actions = {
-            microphone: () => this.conference?.setMuted('audio', !this.conference.muted.audio),
-            camera: () => this.conference?.setMuted('video', !this.conference.muted.video),
+            microphone: () => this.toggleMedia('audio'),
+            camera: () => this.toggleMedia('video'),
             desktop: () => this.run(() => (this.conference.screenStream ? this.conference.stopScreenShare() : this.conference.startScreenShare())),
             chat: () => this.togglePanel(this.chat),
             raisehand: () => {
@@ -454,6 +454,19 @@ class MeetingView {
             names.map(name => h('button', { role: 'menuitem', 'data-testid': `toolbar-${name}`, onclick: () => { this.closePopup(); this.actions[name](); } },
                 icon(name === 'security' ? 'lock' : name), h('span', {}, labels[name])))), 'above');
         return more;
+    }
+
+    // Unmuting while A/V moderation holds us back asks instead: the raised hand is the request.
+    toggleMedia(media) {
+        const c = this.conference;
+        if (!c) return;
+        if (c.muted[media] && c.mayNotUnmute(media)) {
+            if (!c.raisedHand) c.setRaisedHand(true);
+            this.showLocalState();
+            this.flash(`A moderator has to allow you to ${media === 'audio' ? 'unmute' : 'start your camera'}: your hand is raised to ask.`);
+            return;
+        }
+        c.setMuted(media, !c.muted[media]);
     }
 
     setButton(name, label, iconName, key) {
@@ -511,7 +524,7 @@ class MeetingView {
         // push to talk: Space held unmutes a muted microphone, releasing it mutes again
         if (event.code === 'Space' && !(event.target instanceof HTMLButtonElement) && !event.target.closest?.('.tile')) {
             event.preventDefault();
-            if (event.type === 'keydown' && !event.repeat && this.conference?.muted.audio) {
+            if (event.type === 'keydown' && !event.repeat && this.conference?.muted.audio && !this.conference.mayNotUnmute('audio')) {
                 this.pushToTalk = true;
                 this.conference.setMuted('audio', false);
             } else if (event.type === 'keyup' && this.pushToTalk) {
@@ -719,6 +732,8 @@ class MeetingView {
                     h('button', { 'data-testid': 'mute-participant', onclick: () => this.run(() => conference.muteParticipant(p.id)) }, 'Mute'),
                     config.remoteVideoMenu?.disableKick ? null : h('button', { 'data-testid': 'kick-participant', onclick: () => this.run(() => conference.kick(p.id)) }, 'Remove'),
                     config.remoteVideoMenu?.disableGrantModerator ? null : h('button', { 'data-testid': 'grant-moderator', onclick: () => this.run(() => conference.grantModerator(p.id)) }, 'Make host'),
+                    conference.avModeration.audio && p.raisedHand && p.role !== 'moderator'
+                        ? h('button', { class: 'primary', 'data-testid': 'av-allow', onclick: () => this.run(() => conference.allowUnmute(p.id)) }, 'Allow to unmute') : null,
                     this.moveSelect(p))] : [])));
         const hands = people.filter(p => p.raisedHand).length + (self.raisedHand ? 1 : 0);
         this.participantsPanel.querySelector('h2').textContent = `Participants (${people.length + 1})${hands ? ` \u00b7 ${hands} hand${hands > 1 ? 's' : ''} raised` : ''}`;
@@ -1088,6 +1103,11 @@ class MeetingView {
         case 'av-moderation':
             this.avModeration = event.enabled;
             this.flash(event.enabled ? 'A moderator must now allow you to unmute.' : 'Everyone may unmute again.');
+            this.renderPeople();
+            break;
+        case 'av-approval':
+            if (event.approved) this.notify(`A moderator allowed you to ${event.mediaType === 'audio' ? 'unmute' : 'start your camera'}.`);
+            else this.flash('A moderator withdrew your permission to unmute.');
             break;
         case 'breakout-rooms': {
             const all = Object.values(event.rooms || {});

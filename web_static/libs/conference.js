@@ -118,6 +118,8 @@ export class Conference {
         this.affiliation = 'none';
         this.muted = { audio: false, video: false };
         this.raisedHand = 0;
+        this.avModeration = {};  // media type -> on: a moderator must allow unmuting
+        this.avApproved = {};  // media type -> a moderator allowed us
         this.components = {};
         this.auth = { enabled: false, identity: null };
         this.simulcastMemory = new Map();
@@ -467,7 +469,13 @@ export class Conference {
             }
             this.emit({ type: 'json', from, payload });
             if (payload.type === 'av_moderation' && payload.enabled !== undefined) {
+                this.avModeration[payload.mediaType || 'audio'] = !!payload.enabled;
+                this.avApproved[payload.mediaType || 'audio'] = false;
                 this.emit({ type: 'av-moderation', enabled: payload.enabled, mediaType: payload.mediaType });
+            }
+            if (payload.type === 'av_moderation' && (payload.approved || payload.removed)) {
+                this.avApproved[payload.mediaType || 'audio'] = !!payload.approved;
+                this.emit({ type: 'av-approval', approved: !!payload.approved, mediaType: payload.mediaType || 'audio' });
             }
             if (payload.type === 'breakout_rooms' && payload.event === 'features/breakout-rooms/update') {
                 this.emit({ type: 'breakout-rooms', rooms: payload.rooms });
@@ -873,6 +881,17 @@ export class Conference {
     deny(id) {
         return this.xmpp.iq(el('iq', { type: 'set', to: this.lobbyJid },
             el('query', { xmlns: NS_MUC_ADMIN }, el('item', { nick: id, role: 'none' }))));
+    }
+
+    // Whether A/V moderation keeps us from unmuting `media` (moderators are never kept).
+    mayNotUnmute(media) {
+        return !!this.avModeration[media] && !this.avApproved[media] && this.role !== 'moderator';
+    }
+
+    allowUnmute(id, mediaType = 'audio') {
+        const component = this.components.av_moderation;
+        if (!component) throw new ConferenceError('unsupported', 'A/V moderation is not available on this server.');
+        this.xmpp.send(el('message', { to: component }, el('av_moderation', { mediaType, jidToWhitelist: `${this.currentRoom}/${id}` })));
     }
 
     setAvModeration(enabled, mediaType = 'audio') {
