@@ -245,6 +245,11 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             info = await bob_tile.get_by_test_id("tile-quality-info").inner_text()
             assert "kbit/s" in info and "loss" in info and "RTT" in info, info
             assert await alice.get_by_test_id("local-tile").get_by_test_id("tile-quality").count() == 1
+            # a reaction goes to everyone over the bridge channel
+            await alice.wait_for_function("window.jitsiPy.view.conference.bridge?.isOpen")
+            await alice.get_by_test_id("toolbar-reactions").click()
+            await alice.get_by_test_id("reaction-like").click()
+            await bob.locator("[data-testid=reaction][data-reaction=like]").filter(has_text="Alice").wait_for()
             # camera off: the avatar is back, with the indicator
             await bob.keyboard.press("v")
             await bob_tile.get_by_test_id("badge-video-muted").wait_for()

@@ -31,7 +31,9 @@ function stored(key, fallback) {
 
 // The toolbar: [upstream's name, label, icon, shortcut key], main buttons first, then the ones
 // the "more" menu holds. TOOLBAR_BUTTONS (config.toolbarButtons) picks among them.
-const MAIN_BUTTONS = ['microphone', 'camera', 'desktop', 'chat', 'raisehand', 'participants-pane', 'tileview', 'hangup'];
+const MAIN_BUTTONS = ['microphone', 'camera', 'desktop', 'chat', 'raisehand', 'reactions', 'participants-pane', 'tileview', 'hangup'];
+// upstream's reaction names, drawn with our icons
+const REACTIONS = { like: 'Thumbs up', love: 'Heart', laugh: 'Laugh', surprised: 'Surprised', boo: 'Thumbs down' };
 const MENU_BUTTONS = ['invite', 'security', 'settings', 'etherpad', 'fullscreen', 'shortcuts'];
 
 export function parseLocation(pathname) {
@@ -376,6 +378,7 @@ class MeetingView {
         // notices over the videos (waiting for the host, knocking at the lobby)
         this.stage = h('div', { class: 'notices' });
         this.toasts = h('div', { class: 'toasts', 'aria-live': 'polite', 'data-testid': 'toasts' });
+        this.reactions = h('div', { class: 'reactions', 'aria-live': 'polite' });
         this.buildChat();
         this.buildParticipants();
         this.banner = h('div', { class: 'banner', 'data-testid': 'connection-status', role: 'status', hidden: true });
@@ -387,7 +390,7 @@ class MeetingView {
         this.side = h('div', { class: 'sides' }, this.chat, this.participantsPanel);
         this.root = h('section', { class: 'meeting-page', 'data-testid': 'meeting-page' },
             header, this.banner,
-            h('div', { class: 'meeting' }, h('div', { class: 'video-area' }, this.layout.element, this.stage, this.toasts), this.side),
+            h('div', { class: 'meeting' }, h('div', { class: 'video-area' }, this.layout.element, this.stage, this.reactions, this.toasts), this.side),
             this.toolbar);
         clear(app).append(this.root);
         this.keys = event => this.onKey(event);
@@ -412,6 +415,9 @@ class MeetingView {
                 this.showLocalState();
             },
             'participants-pane': () => this.togglePanel(this.participantsPanel),
+            reactions: () => this.popup(this.buttons.reactions, () => h('div', { class: 'menu popup reactions-menu', role: 'menu', 'data-testid': 'reactions-menu' },
+                Object.entries(REACTIONS).map(([name, label]) => h('button', { role: 'menuitem', 'data-testid': `reaction-${name}`, 'aria-label': label, title: label,
+                    onclick: () => { this.closePopup(); this.run(() => this.conference.sendReaction(name)); } }, icon(name, { size: 26 })))), 'above'),
             tileview: () => this.layout.setTileView(!this.layout.tileView),
             invite: () => this.inviteDialog(),
             security: () => this.securityDialog(),
@@ -444,6 +450,9 @@ class MeetingView {
         this.setButton('chat', 'Chat', 'chat', 'C');
         this.setButton('raisehand', 'Raise hand', 'raisehand', 'R');
         this.setButton('participants-pane', 'Participants', 'participants-pane', 'P');
+        this.setButton('reactions', 'Reactions', 'reactions');
+        this.buttons.reactions?.removeAttribute('aria-pressed');
+        this.buttons.reactions?.setAttribute('aria-haspopup', 'menu');
         this.setButton('tileview', 'Tile view', 'tileview', 'T');
     }
 
@@ -1081,6 +1090,16 @@ class MeetingView {
         case 'chat':
             this.showChat(event);
             break;
+        case 'reaction': {
+            if (!REACTIONS[event.name]) break;
+            const who = this.nameOf(event.from === conference.nick ? 'local' : event.from);
+            const float = h('div', { class: 'reaction', 'data-testid': 'reaction', 'data-reaction': event.name, role: 'status' },
+                icon(event.name, { size: 40, title: REACTIONS[event.name] }), h('span', {}, who));
+            float.style.left = `${10 + Math.random() * 60}%`;
+            this.reactions.append(float);
+            setTimeout(() => float.remove(), 4000);
+            break;
+        }
         case 'poll':
             this.polls.onPayload(event.payload);
             break;

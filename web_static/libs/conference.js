@@ -714,6 +714,9 @@ export class Conference {
             this.bridge.setOnStage(message.dominantSpeakerEndpoint === this.nick ? null : `${message.dominantSpeakerEndpoint}-v0`);
             break;
         case 'EndpointMessage':
+            if (message.msgPayload?.name === 'endpoint-reaction') {
+                for (const name of message.msgPayload.reactions || []) this.emit({ type: 'reaction', from: message.from, name });
+            }
             this.emit({ type: 'endpoint-message', from: message.from, payload: message.msgPayload });
             break;
         case 'EndpointConnectivityStatusChangeEvent':
@@ -933,6 +936,13 @@ export class Conference {
 
     answerPoll(pollId, answers) {
         this.sendPolls('answer-poll', { pollId, answers });
+    }
+
+    // A reaction to everyone, over the bridge channel (as upstream's endpoint-reaction).
+    sendReaction(name) {
+        if (!this.bridge?.isOpen) throw new ConferenceError('unsupported', 'Reactions need the media connection, which is not up yet.');
+        this.bridge.send({ colibriClass: 'EndpointMessage', to: '', msgPayload: { name: 'endpoint-reaction', reactions: [name], timestamp: Date.now() } });
+        this.emit({ type: 'reaction', from: this.nick, name });
     }
 
     setReceiverConstraints(constraints) {
