@@ -95,6 +95,7 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
             menu = alice.get_by_test_id("more-menu")
             for name in ("invite", "security", "settings", "shortcuts"):
                 await menu.get_by_test_id(f"toolbar-{name}").wait_for()
+            assert await menu.get_by_test_id("toolbar-etherpad").count() == 0  # no ETHERPAD_URL_BASE here
             await alice.keyboard.press("Escape")
             await menu.wait_for(state="detached")
             await alice.get_by_test_id("toolbar-more").click()
@@ -191,8 +192,13 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
             await browser.close()
 
 
-async def test_welcome_page_refuses_unsafe_room_names_and_suggests_one(tmp_path):
-    async with our_stack(tmp_path) as base, async_playwright() as pw:
+MAPPER = "https://mapper.invalid"  # the conference mapper, an outside service: its answers come from the test
+
+
+async def test_welcome_page_room_names_then_invite_dial_in_and_shared_document(tmp_path):
+    env = {"ETHERPAD_URL_BASE": "http://127.0.0.1:9", "CONFCODE_URL": f"{MAPPER}/access",
+           "DIALIN_NUMBERS_URL": f"{MAPPER}/dids"}
+    async with our_stack(tmp_path, **env) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = await (await browser.new_context(ignore_https_errors=True)).new_page()
@@ -214,6 +220,30 @@ async def test_welcome_page_refuses_unsafe_room_names_and_suggests_one(tmp_path)
             await page.get_by_test_id("welcome-join").click()
             await page.get_by_test_id("prejoin-page").wait_for()
             assert page.url == f"{base}/{suggestion}"
+            # in the meeting: the invite dialog with the link and the dial-in numbers of this room
+            asked = []
+
+            async def mapper(route):
+                asked.append(route.request.url)
+                body = ('{"conference": "x", "id": 424242}' if "/access?" in route.request.url
+                        else '{"numbersEnabled": true, "numbers": {"US": ["+1 555 0100"], "FR": ["+33 1 00 00 00"]}}')
+                await route.fulfill(body=body, content_type="application/json",
+                                    headers={"Access-Control-Allow-Origin": "*"})
+
+            await page.route(f"{MAPPER}/**", mapper)
+            await page.get_by_test_id("prejoin-join").click()
+            await page.wait_for_function(IN_MEETING)
+            await page.get_by_test_id("toolbar-more").click()
+            await page.get_by_test_id("toolbar-invite").click()
+            await page.get_by_test_id("dial-in-pin").filter(has_text="424242#").wait_for()
+            assert await page.get_by_test_id("dial-in-number").all_inner_texts() == ["US: +1 555 0100", "FR: +33 1 00 00 00"]
+            assert all(f"conference={suggestion.lower()}%40muc.meet.jitsi" in url for url in asked), asked
+            await page.get_by_test_id("invite-dialog-close").click()
+            # ETHERPAD_URL_BASE: the shared document opens the room's pad through our /etherpad/ proxy
+            await page.get_by_test_id("toolbar-more").click()
+            await page.get_by_test_id("toolbar-etherpad").click()
+            src = await page.get_by_test_id("etherpad-frame").get_attribute("src")
+            assert src.startswith(f"{base}/etherpad/p/{suggestion.lower()}?"), src
         finally:
             await browser.close()
 

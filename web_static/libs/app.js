@@ -887,8 +887,10 @@ class MeetingView {
                 if (!response.ok) throw new Error(`HTTP ${response.status}`);
                 return response.json();
             }));
-            const list = Array.isArray(numbers.numbers) ? numbers.numbers.map(n => [n.countryCode || '', n.formattedNumber || n.number])
-                : Object.entries(numbers.numbers || {}).flatMap(([country, values]) => (values || []).map(v => [country, v]));
+            // two shapes: a list of { countryCode, formattedNumber }, or { numbers: { country: [number] } }
+            const entries = Array.isArray(numbers) ? numbers : numbers.numbers;
+            const list = Array.isArray(entries) ? entries.map(n => [n.countryCode || '', n.formattedNumber || n.number || ''])
+                : Object.entries(entries || {}).flatMap(([country, values]) => (Array.isArray(values) ? values : []).map(v => [country, String(v)]));
             box.replaceChildren(h('h3', {}, 'Join by phone'),
                 h('p', {}, 'PIN: ', h('strong', { 'data-testid': 'dial-in-pin' }, `${code.id ?? '?'}#`)),
                 h('ul', {}, list.map(([country, number]) => h('li', { 'data-testid': 'dial-in-number' }, `${country ? `${country}: ` : ''}${number}`))));
