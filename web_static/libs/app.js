@@ -298,13 +298,14 @@ async function prejoinPage(where) {
         join);
     name.addEventListener('input', () => { section.querySelector('.preview-avatar').textContent = initials(name.value); });
     clear(app).append(section);
-    const ready = media.then(async ({ stream: got, error }) => {
+    const ready = media.then(({ stream: got, error }) => {
         got.getTracks().forEach(t => stream.addTrack(t));
         stream.getVideoTracks().forEach(t => { t.enabled = state.video; });
         preview.srcObject = stream;
         meter.follow(stream.getAudioTracks()[0]);
         if (error) showError(section, mediaErrorText(error));
-        devices.replaceChildren(...await deviceSelectors(currentDevices(stream), async (kind, deviceId) => {
+        // the device lists come when they come: joining does not wait for them
+        deviceSelectors(currentDevices(stream), async (kind, deviceId) => {
             if (kind === 'audiooutput') return;
             const track = await trackFrom(kind, deviceId);
             const old = kind === 'videoinput' ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
@@ -316,7 +317,7 @@ async function prejoinPage(where) {
             stream.addTrack(track);
             preview.srcObject = stream;
             if (kind === 'audioinput') meter.follow(track);
-        }));
+        }).then(rows => devices.replaceChildren(...rows));
     });
     return new Promise(resolve => {
         const submit = async () => {
