@@ -27,7 +27,8 @@ async def take(out: Path) -> None:
         async with running_stack(Path(tmp), bridge=True) as stack, async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
-                page = await (await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})).new_page()
+                context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
+                page = await context.new_page()
                 await page.goto(stack.base + "/")
                 await page.get_by_test_id("welcome-page").wait_for()
                 await page.screenshot(path=str(out / "welcome.png"))

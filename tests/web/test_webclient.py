@@ -34,7 +34,8 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
             await alice.goto(base + "/standup")
             await alice.get_by_test_id("device-audioinput").wait_for()
             assert await alice.get_by_test_id("device-videoinput").locator("option").count() >= 1
-            await alice.wait_for_function("Number(document.querySelector('[data-testid=prejoin-level]').dataset.level) > 0")
+            await alice.wait_for_function(
+                "Number(document.querySelector('[data-testid=prejoin-level]').dataset.level) > 0")
             await alice.get_by_test_id("prejoin-name").fill("Alice Liddell")
             await alice.get_by_test_id("prejoin-join").click()
             await alice.wait_for_function(IN_MEETING)
@@ -44,7 +45,8 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
             assert await local.get_by_test_id("tile-me").inner_text() == "(me)"
             assert await alice.locator("[data-testid=stage] [data-testid=local-tile]").count() == 1
             assert await alice.get_by_test_id("meeting-title").inner_text() == "standup"
-            await alice.wait_for_function("/^00:0[1-9]$/.test(document.querySelector('[data-testid=meeting-timer]').textContent)")
+            await alice.wait_for_function(
+                "/^00:0[1-9]$/.test(document.querySelector('[data-testid=meeting-timer]').textContent)")
 
             bob = await join_browser(browser, base, "Bob <b>Builder</b>")
             await bob.wait_for_function(IN_MEETING)
@@ -72,7 +74,8 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
             await alice.keyboard.press("t")
             await alice.wait_for_selector(".videos[data-layout=grid]")
             sizes = await alice.evaluate("""() => [...document.querySelectorAll('[data-testid=stage] .tile')]
-                .map(t => t.getBoundingClientRect()).map(r => [Math.round(r.width), Math.round(r.height), Math.round(r.top)])""")
+                .map(t => t.getBoundingClientRect())
+                .map(r => [Math.round(r.width), Math.round(r.height), Math.round(r.top)])""")
             assert len(sizes) == 2 and sizes[0] == sizes[1] and sizes[0][0] > 500, sizes  # side by side, large
             await alice.screenshot(path=str(ARTIFACTS / "webclient-grid.png"))
             await alice.keyboard.press("t")
@@ -141,8 +144,9 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
             await bob.get_by_test_id("poll-answer").nth(0).fill("Pizza")
             await bob.get_by_test_id("poll-answer").nth(1).fill("Soup")
             await bob.get_by_test_id("poll-submit").click()
-            soup_on_alice = alice.get_by_test_id("poll").filter(has_text="Lunch?").get_by_test_id("poll-option").filter(has_text="Soup")
-            soup_on_bob = bob.get_by_test_id("poll").filter(has_text="Lunch?").get_by_test_id("poll-option").filter(has_text="Soup")
+            soup_on_alice, soup_on_bob = (
+                page.get_by_test_id("poll").filter(has_text="Lunch?").get_by_test_id("poll-option").filter(has_text="Soup")
+                for page in (alice, bob))
             await soup_on_alice.click()
             await soup_on_bob.get_by_test_id("poll-votes").filter(has_text="1").wait_for()
             await soup_on_bob.click()
@@ -246,7 +250,8 @@ async def test_welcome_page_room_names_then_invite_dial_in_and_shared_document(t
             await page.get_by_test_id("toolbar-more").click()
             await page.get_by_test_id("toolbar-invite").click()
             await page.get_by_test_id("dial-in-pin").filter(has_text="424242#").wait_for()
-            assert await page.get_by_test_id("dial-in-number").all_inner_texts() == ["US: +1 555 0100", "FR: +33 1 00 00 00"]
+            numbers = await page.get_by_test_id("dial-in-number").all_inner_texts()
+            assert numbers == ["US: +1 555 0100", "FR: +33 1 00 00 00"]
             assert all(f"conference={suggestion.lower()}%40muc.meet.jitsi" in url for url in asked), asked
             await page.get_by_test_id("invite-dialog-close").click()
             # ETHERPAD_URL_BASE: the shared document opens the room's pad through our /etherpad/ proxy
@@ -258,11 +263,12 @@ async def test_welcome_page_room_names_then_invite_dial_in_and_shared_document(t
             await browser.close()
 
 
-REMOTE_PLAYING = "document.querySelector('[data-testid=remote-tile].playing video')?.getVideoPlaybackQuality().totalVideoFrames > 0"
+REMOTE_PLAYING = ("document.querySelector('[data-testid=remote-tile].playing video')"
+                  "?.getVideoPlaybackQuality().totalVideoFrames > 0")
 SENT_AUDIO_TRACK = """() => {
     const c = window.jitsiPy.view.conference;
     const sender = c.session.pc.getSenders().find(s => s.track && s.track.kind === 'audio');
-    return { sent: sender.track.id, label: sender.track.label, ours: c.localStream.getAudioTracks()[0].id, nick: c.nick };
+    return { sent: sender.track.id, ours: c.localStream.getAudioTracks()[0].id, nick: c.nick };
 }"""
 
 
@@ -301,7 +307,8 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             on_stage = alice.locator("[data-testid=stage] [data-testid=remote-tile]").filter(has_text="Bob (screen)")
             await on_stage.wait_for()
             await alice.wait_for_function(
-                "document.querySelector('[data-testid=stage] .tile.screen video')?.getVideoPlaybackQuality().totalVideoFrames > 0")
+                "document.querySelector('[data-testid=stage] .tile.screen video')"
+                "?.getVideoPlaybackQuality().totalVideoFrames > 0")
             await alice.screenshot(path=str(ARTIFACTS / "webclient-screen-share.png"))
             await bob.keyboard.press("d")
             await on_stage.wait_for(state="detached")
@@ -345,7 +352,8 @@ async def test_breakout_rooms_and_av_moderation(tmp_path):
             await tile_of(alice, "Bob").wait_for(state="detached")
             await alice.get_by_test_id("breakout-room").filter(has_text="Room 1 (1)").wait_for()
             # closing the room brings him back
-            await alice.get_by_test_id("breakout-room").filter(has_text="Room 1").get_by_test_id("breakout-close").click()
+            room_1 = alice.get_by_test_id("breakout-room").filter(has_text="Room 1")
+            await room_1.get_by_test_id("breakout-close").click()
             await tile_of(alice, "Bob").wait_for()
             await bob.get_by_test_id("meeting-title").filter(has_text="standup").wait_for()
             assert await bob.evaluate("window.jitsiPy.view.conference.roomJid") == "standup@muc.meet.jitsi"
