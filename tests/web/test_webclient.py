@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import async_playwright
 
+from ..recorder.live import idle, recorder, recording_stack
 from ..support.stack import join_browser, our_stack
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
 
@@ -379,5 +380,31 @@ async def test_breakout_rooms_and_av_moderation(tmp_path):
             await bob.keyboard.press("m")
             await tile_of(alice, "Bob").get_by_test_id("badge-audio-muted").wait_for(state="detached")
             assert bob.problems == [], bob.problems
+        finally:
+            await browser.close()
+
+
+async def test_recording_started_and_stopped_from_the_more_menu(tmp_path):
+    """ENABLE_RECORDING with our recorder: the moderator starts a recording from the menu, the
+    header says so while the recorder (hidden, no tile) records, and stopping it frees the recorder."""
+    recordings = tmp_path / "recordings"
+    async with recording_stack(tmp_path, JIBRI_RECORDING_DIR=str(recordings)) as stack, \
+            recorder(stack.settings), async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            alice = await join_browser(browser, stack.base, "Alice")
+            await alice.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
+            await alice.get_by_test_id("toolbar-more").click()
+            await alice.get_by_test_id("toolbar-recording").filter(has_text="Start recording").click()
+            badge = alice.get_by_test_id("recording-indicator")
+            await badge.filter(has_text="Recording").wait_for()
+            await alice.get_by_test_id("toast").filter(has_text="being recorded").wait_for()
+            assert await alice.locator("[data-testid=remote-tile]").count() == 0
+            await alice.get_by_test_id("toolbar-more").click()
+            await alice.get_by_test_id("toolbar-recording").filter(has_text="Stop recording").click()
+            await badge.wait_for(state="hidden")
+            await idle(stack.settings)
+            assert list(recordings.glob("*/*.mp4")), list(recordings.rglob("*"))
+            assert alice.problems == [], alice.problems
         finally:
             await browser.close()

@@ -34,7 +34,7 @@ function stored(key, fallback) {
 const MAIN_BUTTONS = ['microphone', 'camera', 'desktop', 'chat', 'raisehand', 'reactions', 'participants-pane', 'tileview', 'hangup'];
 // upstream's reaction names, drawn with our icons
 const REACTIONS = { like: 'Thumbs up', love: 'Heart', laugh: 'Laugh', surprised: 'Surprised', boo: 'Thumbs down' };
-const MENU_BUTTONS = ['invite', 'security', 'settings', 'etherpad', 'fullscreen', 'shortcuts'];
+const MENU_BUTTONS = ['invite', 'security', 'recording', 'livestreaming', 'settings', 'etherpad', 'fullscreen', 'shortcuts'];
 
 export function parseLocation(pathname) {
     const parts = pathname.split('/').filter(Boolean).map(p => {
@@ -50,7 +50,13 @@ export function parseLocation(pathname) {
 
 function wantedButtons(names) {
     const wanted = Array.isArray(config.toolbarButtons) ? config.toolbarButtons : [...MAIN_BUTTONS, ...MENU_BUTTONS];
-    return names.filter(name => wanted.includes(name) && (name !== 'etherpad' || config.etherpad_base));
+    // the buttons of features this deployment has
+    const available = {
+        etherpad: !!config.etherpad_base,
+        recording: !!(config.recordingService?.enabled || config.fileRecordingsEnabled),
+        livestreaming: !!(config.liveStreaming?.enabled || config.liveStreamingEnabled),
+    };
+    return names.filter(name => wanted.includes(name) && available[name] !== false);
 }
 
 function showError(container, message) {
@@ -384,9 +390,10 @@ class MeetingView {
         this.buildParticipants();
         this.banner = h('div', { class: 'banner', 'data-testid': 'connection-status', role: 'status', hidden: true });
         this.timer = h('span', { class: 'timer', 'data-testid': 'meeting-timer' }, '00:00');
+        this.recordingBadge = h('span', { class: 'recording-badge', 'data-testid': 'recording-indicator', role: 'status', hidden: true });
         this.lockIcon = h('span', { class: 'locked', 'data-testid': 'meeting-locked', title: 'Locked with a password', hidden: true }, icon('lock', { size: 16, title: 'Locked with a password' }));
         const header = h('header', { class: 'meeting-header' },
-            h('h1', { class: 'meeting-title', 'data-testid': 'meeting-title' }, this.where.room), this.lockIcon, this.timer);
+            h('h1', { class: 'meeting-title', 'data-testid': 'meeting-title' }, this.where.room), this.lockIcon, this.timer, this.recordingBadge);
         this.buildToolbar();
         this.side = h('div', { class: 'sides' }, this.chat, this.participantsPanel);
         this.root = h('section', { class: 'meeting-page', 'data-testid': 'meeting-page' },
@@ -424,6 +431,8 @@ class MeetingView {
             security: () => this.securityDialog(),
             settings: () => this.settingsDialog(),
             etherpad: () => this.toggleEtherpad(),
+            recording: () => this.run(() => (this.conference.recording ? this.conference.stopRecording() : this.conference.startRecording())),
+            livestreaming: () => (this.conference?.recording ? this.run(() => this.conference.stopRecording()) : this.streamDialog()),
             fullscreen: () => (document.fullscreenElement ? document.exitFullscreen() : document.documentElement.requestFullscreen()).catch(() => {}),
             shortcuts: () => this.shortcutsDialog(),
             hangup: () => this.leave(),
@@ -462,7 +471,7 @@ class MeetingView {
             icon('more'), h('span', { class: 'label' }, 'More'));
         more.onclick = () => this.popup(more, () => h('div', { class: 'menu popup', role: 'menu', 'data-testid': 'more-menu' },
             names.map(name => h('button', { role: 'menuitem', 'data-testid': `toolbar-${name}`, onclick: () => { this.closePopup(); this.actions[name](); } },
-                icon(name === 'security' ? 'lock' : name), h('span', {}, labels[name])))), 'above');
+                icon(name === 'security' ? 'lock' : name), h('span', {}, this.menuLabel(name, labels))))), 'above');
         return more;
     }
 
@@ -477,6 +486,15 @@ class MeetingView {
             return;
         }
         c.setMuted(media, !c.muted[media]);
+    }
+
+    menuLabel(name, labels) {
+        const running = this.conference?.recording;
+        if (name === 'recording' && running?.mode === 'file') return 'Stop recording';
+        if (name === 'recording') return 'Start recording';
+        if (name === 'livestreaming' && running?.mode === 'stream') return 'Stop live streaming';
+        if (name === 'livestreaming') return 'Start live streaming';
+        return labels[name];
     }
 
     setButton(name, label, iconName, key) {
@@ -949,6 +967,17 @@ class MeetingView {
         }
     }
 
+    streamDialog() {
+        const key = h('input', { 'data-testid': 'stream-key', 'aria-label': 'Stream key or RTMP URL', placeholder: 'YouTube stream key, or rtmp://\u2026', autocomplete: 'off' });
+        const dialog = this.dialog('stream-dialog', 'Live streaming',
+            h('p', {}, 'Where should the meeting be streamed?'), key,
+            h('div', { class: 'row' }, h('button', { class: 'primary', 'data-testid': 'stream-start', onclick: () => {
+                if (!key.value.trim()) return;
+                dialog.close();
+                this.run(() => this.conference.startRecording(key.value.trim()));
+            } }, 'Start live stream')));
+    }
+
     shortcutsDialog() {
         this.dialog('shortcuts-dialog', 'Keyboard shortcuts',
             h('dl', { class: 'shortcuts' },
@@ -1101,6 +1130,17 @@ class MeetingView {
             float.style.left = `${10 + Math.random() * 60}%`;
             this.reactions.append(float);
             setTimeout(() => float.remove(), 4000);
+            break;
+        }
+        case 'recording': {
+            const what = event.mode === 'stream' ? 'live stream' : 'recording';
+            this.recordingBadge.hidden = event.status === 'off';
+            this.recordingBadge.dataset.status = event.status;
+            this.recordingBadge.replaceChildren(icon(event.mode === 'stream' ? 'livestreaming' : 'recording', { size: 14 }),
+                h('span', {}, event.status === 'pending' ? `Starting the ${what}\u2026` : event.mode === 'stream' ? 'Live' : 'Recording'));
+            if (event.status === 'on') this.notify(`The ${what} has started: this meeting is ${event.mode === 'stream' ? 'being streamed' : 'being recorded'}.`);
+            else if (event.status === 'off' && event.failure) this.flash(`The ${what} stopped: ${event.failure === 'busy' ? 'all recorders are busy' : 'it failed'}.`);
+            else if (event.status === 'off') this.notify(`The ${what} has stopped.`);
             break;
         }
         case 'poll':

@@ -17,6 +17,7 @@ export const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
 export const NS_NICK = 'http://jabber.org/protocol/nick';
 export const NS_CAPS = 'http://jabber.org/protocol/caps';
 export const NS_DATA = 'jabber:x:data';
+export const NS_JIBRI = 'http://jitsi.org/protocol/jibri';
 
 export const FEATURES = [
     'http://jabber.org/protocol/caps', 'urn:xmpp:jingle:1', 'urn:xmpp:jingle:apps:rtp:1',
@@ -368,6 +369,8 @@ export class Conference {
             if (p.attrs.type === 'unavailable') {
                 this.emit({ type: 'focus-left' });
             } else {
+                const recording = p.first('jibri-recording-status', NS_JIBRI);
+                if (recording) this.onRecordingStatus(recording.attrs);
                 const down = !!p.first('bridgeNotAvailable');
                 if (down !== !!this.bridgeDown) this.emit({ type: 'bridge-unavailable', unavailable: down });
                 this.bridgeDown = down;
@@ -375,6 +378,7 @@ export class Conference {
             return;
         }
         if (!item?.attrs.jid && nick === 'focus') return;
+        if (this.isHidden(p, item)) return;
         if (p.attrs.type === 'unavailable') {
             if (this.participants.delete(nick)) {
                 this.emit({ type: 'participant-left', id: nick, kicked: statuses.includes('307') });
@@ -399,6 +403,15 @@ export class Conference {
         const known = this.participants.has(nick);
         this.participants.set(nick, participant);
         this.emit({ type: known ? 'participant-updated' : 'participant-joined', participant });
+    }
+
+    // A recorder (or another hidden participant) is in the room but nobody's tile: its JID is on
+    // the hidden domain, or (when JIDs are not shown) its presence names the recorder feature.
+    isHidden(p, item) {
+        const hidden = this.config.hiddenDomain;
+        const domain = (item?.attrs.jid || '').split('/')[0].split('@').pop();
+        if (hidden && domain === hidden) return true;
+        return (p.first('features')?.elements('feature') || []).some(f => f.attrs.var === NS_JIBRI);
     }
 
     onJoinError(p, bare) {
@@ -936,6 +949,42 @@ export class Conference {
 
     answerPoll(pollId, answers) {
         this.sendPolls('answer-poll', { pollId, answers });
+    }
+
+    // ---- recording and live streaming (docs/focus.md §8) ----
+
+    // The focus publishes each change in its presence and repeats it; repeats are dropped.
+    onRecordingStatus({ status, session_id: sessionId, recording_mode: mode, failure_reason: failure, initiator }) {
+        const key = `${status}/${sessionId}`;
+        if (!status || this.recordingSeen === key) return;
+        this.recordingSeen = key;
+        this.recording = status === 'on' ? { sessionId, mode: mode || 'file' } : null;
+        this.emit({ type: 'recording', status, mode: mode || 'file', failure, initiator });
+    }
+
+    // `streamid`: the RTMP URL or YouTube key for live streaming; none for a file recording.
+    async startRecording(streamid) {
+        const mode = streamid ? 'stream' : 'file';
+        try {
+            await this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` },
+                el('jibri', { xmlns: NS_JIBRI, action: 'start', recording_mode: mode, streamid })), 120000);
+        } catch (error) {
+            const why = {
+                'service-unavailable': 'No recorder is available on this server.',
+                'resource-constraint': 'All recorders are busy. Try again later.',
+                'unexpected-request': 'A recording or live stream is already running.',
+                'not-allowed': 'Only a moderator can start it.',
+            }[error.condition];
+            throw new ConferenceError('recording', why || `The ${mode === 'file' ? 'recording' : 'live stream'} could not start (${error.condition || error.message}).`);
+        }
+        this.emit({ type: 'recording', status: 'pending', mode });
+    }
+
+    stopRecording() {
+        const running = this.recording;
+        if (!running) return Promise.resolve();
+        return this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` },
+            el('jibri', { xmlns: NS_JIBRI, action: 'stop', recording_mode: running.mode, session_id: running.sessionId })));
     }
 
     // A reaction to everyone, over the bridge channel (as upstream's endpoint-reaction).
