@@ -15,6 +15,9 @@ from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIM
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 IN_MEETING = "window.jitsiPy?.view?.conference?.role"
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('button, input, select, textarea, [tabindex]')]
+    .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length || e.title || e.placeholder))
+    .map(e => e.outerHTML.slice(0, 120))"""
 
 
 def tile_of(page, name: str):
@@ -162,6 +165,15 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
             assert await panel.get_by_text("Waiting in the lobby").is_hidden()
             assert await panel.get_by_text("Breakout rooms").is_hidden()
             assert "(me)" in await alice.get_by_test_id("participant-self").inner_text()
+            # every control has a name a screen reader can say
+            unnamed = await alice.evaluate(UNNAMED_CONTROLS)
+            assert unnamed == [], unnamed
+            # and tiles are reached and pinned by keyboard
+            await local.focus()
+            await alice.keyboard.press("Enter")
+            await alice.locator("[data-testid=stage] [data-testid=local-tile].pinned").wait_for()
+            await alice.keyboard.press("Enter")
+            await alice.locator("[data-testid=stage] [data-testid=remote-tile]").wait_for()
             await alice.screenshot(path=str(ARTIFACTS / "webclient-participants.png"))
 
             # a phone's width: a filmstrip row under the stage, icon-only toolbar, panels cover the video

@@ -550,7 +550,7 @@ class MeetingView {
         }
         if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey || this.root.querySelector('dialog[open]')) return;
         // push to talk: Space held unmutes a muted microphone, releasing it mutes again
-        if (event.code === 'Space' && !(event.target instanceof HTMLButtonElement) && !event.target.closest?.('.tile')) {
+        if (event.code === 'Space' && !(event.target instanceof HTMLButtonElement)) {
             event.preventDefault();
             if (event.type === 'keydown' && !event.repeat && this.conference?.muted.audio && !this.conference.mayNotUnmute('audio')) {
                 this.pushToTalk = true;

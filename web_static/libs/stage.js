@@ -42,7 +42,8 @@ export class VideoLayout {
             if (!event.target.closest('button, .popup')) this.togglePin(id);
         });
         tile.addEventListener('keydown', event => {
-            if ((event.key === 'Enter' || event.key === ' ') && event.target === tile) {
+            // Enter only: Space is push-to-talk everywhere in the meeting
+            if (event.key === 'Enter' && event.target === tile) {
                 event.preventDefault();
                 event.stopPropagation();
                 this.togglePin(id);
@@ -202,6 +203,8 @@ export class VideoLayout {
     }
 
     place() {
+        // a moved node loses the keyboard focus: give it back
+        const focused = document.activeElement;
         const alone = this.tiles.size <= 1;
         this.element.dataset.layout = this.tileView ? 'grid' : 'stage';
         this.element.classList.toggle('alone', alone);
@@ -217,6 +220,7 @@ export class VideoLayout {
         for (const [id, tile] of this.tiles) tile.classList.toggle('on-stage', !this.tileView && id === this.lastOnStage);
         this.filmstrip.hidden = this.tileView || alone;
         this.sizeGrid();
+        if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
     }
 
     // Moves as few nodes as it can: a moved <video> keeps playing (it is back in the document
