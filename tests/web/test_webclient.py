@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 IN_MEETING = "window.jitsiPy?.view?.conference?.role"
 UNNAMED_CONTROLS = """() => [...document.querySelectorAll('button, input, select, textarea, [tabindex]')]
-    .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length || e.title || e.placeholder))
+    .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length || e.title
+                   || e.placeholder))
     .map(e => e.outerHTML.slice(0, 120))"""
 
 
