@@ -5,7 +5,12 @@ toasts, the welcome page's room names and recent meetings, and the page after be
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.async_api import async_playwright
 
 from ..recorder.live import idle, recorder, recording_stack
@@ -19,6 +24,22 @@ UNNAMED_CONTROLS = """() => [...document.querySelectorAll('button, input, select
     .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length || e.title
                    || e.placeholder))
     .map(e => e.outerHTML.slice(0, 120))"""
+
+
+REFERENCES = Path(__file__).parent / "screens"
+
+
+def assert_looks_like(png: bytes, name: str, tolerance: float = 0.03) -> None:
+    """A layout screenshot against its committed reference (tests/web/screens/): the share of
+    pixels that differ clearly (by more than 48 in a channel) stays under `tolerance`, which
+    leaves room for another machine's font rendering but not for a moved panel or tile."""
+    got = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    reference = REFERENCES / f"{name}.png"
+    (ARTIFACTS / f"{name}-actual.png").write_bytes(png)
+    want = np.asarray(Image.open(reference).convert("RGB"), dtype=np.int16)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    differ = float((np.abs(got - want).max(axis=2) > 48).mean())
+    assert differ < tolerance, f"{name}: {differ:.1%} of the pixels differ from {reference}"
 
 
 def tile_of(page, name: str):
@@ -82,7 +103,9 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
                 .map(t => t.getBoundingClientRect())
                 .map(r => [Math.round(r.width), Math.round(r.height), Math.round(r.top)])""")
             assert len(sizes) == 2 and sizes[0] == sizes[1] and sizes[0][0] > 500, sizes  # side by side, large
-            await alice.screenshot(path=str(ARTIFACTS / "webclient-grid.png"))
+            await alice.evaluate("document.querySelector('[data-testid=toasts]').replaceChildren()")
+            shot = await alice.screenshot(mask=[alice.locator("video"), alice.get_by_test_id("meeting-timer")])
+            assert_looks_like(shot, "grid-two")
             await alice.keyboard.press("t")
             await alice.wait_for_selector(".videos[data-layout=stage]")
 
@@ -232,6 +255,11 @@ async def test_welcome_page_room_names_then_invite_dial_in_and_shared_document(t
             page = await (await browser.new_context(ignore_https_errors=True)).new_page()
             page.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
             await page.goto(base + "/")
+            await page.get_by_test_id("welcome-page").wait_for()
+            await page.evaluate("document.activeElement.blur()")  # no blinking caret
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = await page.screenshot(mask=[page.get_by_test_id("welcome-room-input"), page.get_by_test_id("welcome-suggest")])
+            assert_looks_like(shot, "welcome")
             assert (await page.get_by_test_id("welcome-room-input").get_attribute("placeholder")).isalpha()
             for typed, shown in (("what?now", "?"), ("Bob's room", "'")):
                 await page.get_by_test_id("welcome-room-input").fill(typed)
