@@ -15,6 +15,7 @@ from playwright.async_api import async_playwright
 
 from ..recorder.live import idle, recorder, recording_stack
 from ..support.stack import join_browser, our_stack
+from .conftest import free_port
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
@@ -377,7 +378,7 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             await browser.close()
 
 
-async def test_breakout_rooms_and_av_moderation(tmp_path):
+async def test_breakout_rooms_av_moderation_and_ending_the_meeting(tmp_path):
     async with our_stack(tmp_path) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -421,16 +422,23 @@ async def test_breakout_rooms_and_av_moderation(tmp_path):
             await bob.get_by_test_id("toast").filter(has_text="allowed you to unmute").wait_for()
             await bob.keyboard.press("m")
             await tile_of(alice, "Bob").get_by_test_id("badge-audio-muted").wait_for(state="detached")
+            # the moderator ends the meeting for everyone
+            await alice.get_by_test_id("toolbar-more").click()
+            await alice.get_by_test_id("toolbar-end-meeting").click()
+            for page in (alice, bob):
+                await page.get_by_test_id("leave-heading").filter(has_text="The meeting has ended").wait_for()
             assert bob.problems == [], bob.problems
         finally:
             await browser.close()
 
 
-async def test_recording_started_and_stopped_from_the_more_menu(tmp_path):
+async def test_recording_and_live_streaming_from_the_more_menu(tmp_path):
     """ENABLE_RECORDING with our recorder: the moderator starts a recording from the menu, the
-    header says so while the recorder (hidden, no tile) records, and stopping it frees the recorder."""
+    header says so while the recorder (hidden, no tile) records, and stopping it frees the recorder;
+    a live stream that cannot reach its RTMP server is reported."""
     recordings = tmp_path / "recordings"
-    async with recording_stack(tmp_path, JIBRI_RECORDING_DIR=str(recordings)) as stack, \
+    async with recording_stack(tmp_path, JIBRI_RECORDING_DIR=str(recordings), JIBRI_REQUEST_RETRIES="0",
+                               ENABLE_LIVESTREAMING="1") as stack, \
             recorder(stack.settings), async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -447,6 +455,14 @@ async def test_recording_started_and_stopped_from_the_more_menu(tmp_path):
             await badge.wait_for(state="hidden")
             await idle(stack.settings)
             assert list(recordings.glob("*/*.mp4")), list(recordings.rglob("*"))
+            # a live stream to where no RTMP server listens: asked for in a dialog, its failure told in words
+            await alice.get_by_test_id("toolbar-more").click()
+            await alice.get_by_test_id("toolbar-livestreaming").filter(has_text="Start live streaming").click()
+            await alice.get_by_test_id("stream-key").fill(f"rtmp://127.0.0.1:{free_port()}/live/nobody-listens")
+            await alice.get_by_test_id("stream-start").click()
+            await alice.get_by_test_id("error-message").filter(has_text="The live stream stopped").wait_for()
+            await badge.wait_for(state="hidden")
+            await idle(stack.settings)
             assert alice.problems == [], alice.problems
         finally:
             await browser.close()

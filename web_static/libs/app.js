@@ -469,9 +469,12 @@ class MeetingView {
     moreButton(names, labels) {
         const more = h('button', { class: 'tool', 'data-testid': 'toolbar-more', 'aria-haspopup': 'menu', 'aria-expanded': 'false', title: 'More actions', 'aria-label': 'More actions' },
             icon('more'), h('span', { class: 'label' }, 'More'));
+        const endForAll = () => (this.conference?.role === 'moderator' && this.conference.components.end_conference
+            ? h('button', { role: 'menuitem', class: 'danger-text', 'data-testid': 'toolbar-end-meeting', onclick: () => { this.closePopup(); this.run(() => this.conference.endForAll()); } },
+                icon('hangup'), h('span', {}, 'End the meeting for everyone')) : null);
         more.onclick = () => this.popup(more, () => h('div', { class: 'menu popup', role: 'menu', 'data-testid': 'more-menu' },
             names.map(name => h('button', { role: 'menuitem', 'data-testid': `toolbar-${name}`, onclick: () => { this.closePopup(); this.actions[name](); } },
-                icon(name === 'security' ? 'lock' : name), h('span', {}, this.menuLabel(name, labels))))), 'above');
+                icon(name === 'security' ? 'lock' : name), h('span', {}, this.menuLabel(name, labels)))), endForAll()), 'above');
         return more;
     }
 

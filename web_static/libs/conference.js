@@ -951,6 +951,13 @@ export class Conference {
         this.sendPolls('answer-poll', { pollId, answers });
     }
 
+    // A moderator ends the meeting for everyone (the end_conference component destroys the room).
+    endForAll() {
+        const component = this.components.end_conference;
+        if (!component) throw new ConferenceError('unsupported', 'Ending the meeting for everyone is not available on this server.');
+        this.xmpp.send(el('message', { to: component }, el('end_conference')));
+    }
+
     // ---- recording and live streaming (docs/focus.md §8) ----
 
     // The focus publishes each change in its presence and repeats it; repeats are dropped.
