@@ -354,6 +354,10 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
                 "document.querySelector('[data-testid=stage] .tile.screen video')"
                 "?.getVideoPlaybackQuality().totalVideoFrames > 0")
             await alice.screenshot(path=str(ARTIFACTS / "webclient-screen-share.png"))
+            # and the bridge is asked for the share in full resolution
+            await alice.wait_for_function(
+                "window.jitsiPy.view.conference.bridge.extra.onStage"
+                " === `${document.querySelector('[data-testid=stage] .tile.screen').dataset.participant.split(':')[0]}-v1`")
             await bob.keyboard.press("d")
             await on_stage.wait_for(state="detached")
             # another microphone from the settings dialog: the sender's track changes, the session stays
@@ -361,6 +365,7 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             await alice.get_by_test_id("toolbar-more").click()
             await alice.get_by_test_id("toolbar-settings").click()
             select = alice.get_by_test_id("device-audioinput")
+            await select.wait_for()  # the dialog opens once the devices are listed
             options = await select.locator("option").evaluate_all("os => os.map(o => o.value)")
             current = await select.input_value()
             other = next(value for value in options if value != current)

@@ -698,15 +698,13 @@ class MeetingView {
     }
 
     stageChanged() {
-        const c = this.conference;
-        if (!c) return;
         this.setButton('tileview', this.layout.tileView ? 'Stage view' : 'Tile view', this.layout.tileView ? 'stage' : 'tileview', 'T');
         this.buttons.tileview?.setAttribute('aria-pressed', String(this.layout.tileView));
-        // the bridge sends the pinned person (or, in tile view, nobody) in high resolution
-        const pinned = this.layout.pinned;
-        if (this.layout.tileView) c.setReceiverConstraints({ onStage: null });
-        else if (pinned && pinned !== 'local') c.setReceiverConstraints({ onStage: this.layout.get(pinned)?.dataset.source || `${pinned}-v0` });
-        else c.setReceiverConstraints({});
+        const c = this.conference;
+        if (!c) return;
+        // the bridge sends whoever is on the stage (pinned, a screen share, the speaker) in high
+        // resolution; in tile view, or with ourselves on the stage, nobody
+        c.setReceiverConstraints({ onStage: this.layout.stageSource() });
     }
 
     tileMenu(id, tile, button) {
@@ -1146,6 +1144,9 @@ class MeetingView {
             else if (event.status === 'off') this.notify(`The ${what} has stopped.`);
             break;
         }
+        case 'bridge-channel':
+            if (event.open) this.stageChanged();  // a new channel starts without our constraints
+            break;
         case 'poll':
             this.polls.onPayload(event.payload);
             break;
