@@ -355,9 +355,8 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
                 "?.getVideoPlaybackQuality().totalVideoFrames > 0")
             await alice.screenshot(path=str(ARTIFACTS / "webclient-screen-share.png"))
             # and the bridge is asked for the share in full resolution
-            await alice.wait_for_function(
-                "window.jitsiPy.view.conference.bridge.extra.onStage"
-                " === `${document.querySelector('[data-testid=stage] .tile.screen').dataset.participant.split(':')[0]}-v1`")
+            bob_nick = await bob.evaluate("window.jitsiPy.view.conference.nick")
+            await alice.wait_for_function(f"window.jitsiPy.view.conference.bridge.extra.onStage === '{bob_nick}-v1'")
             await bob.keyboard.press("d")
             await on_stage.wait_for(state="detached")
             # another microphone from the settings dialog: the sender's track changes, the session stays
