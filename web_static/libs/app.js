@@ -382,6 +382,7 @@ class MeetingView {
         });
         this.layout.onChange = () => this.stageChanged();
         this.layout.setVideo('local', this.media.stream.getVideoTracks()[0], 'camera');
+        this.layout.setAvatarUrl('local', auth.tokenUser(auth.pageToken(location.search) || '')?.avatar);
         // notices over the videos (waiting for the host, knocking at the lobby)
         this.stage = h('div', { class: 'notices' });
         this.toasts = h('div', { class: 'toasts', 'aria-live': 'polite', 'data-testid': 'toasts' });
