@@ -630,7 +630,7 @@ class MeetingView {
         this.knocks = h('ul', { class: 'people', 'data-testid': 'lobby-knocks' });
         this.moderatorTools = h('div', { class: 'row tools', 'data-testid': 'moderator-tools', hidden: true },
             h('button', { 'data-testid': 'toggle-lobby', onclick: () => this.run(() => this.conference.setLobby(!this.conference.roomInfo?.lobby)) }, 'Lobby on/off'),
-            h('button', { 'data-testid': 'toggle-av-moderation', onclick: () => this.run(() => this.conference.setAvModeration(!this.avModeration)) }, 'A/V moderation'),
+            h('button', { 'data-testid': 'toggle-av-moderation', onclick: () => this.run(() => ['audio', 'video'].forEach(media => this.conference.setAvModeration(!this.avModeration, media))) }, 'A/V moderation'),
             h('button', { 'data-testid': 'add-breakout-room', onclick: () => this.run(() => this.conference.addBreakoutRoom(`Room ${++this.breakouts}`)) }, 'Add breakout room'));
         this.breakoutList = h('ul', { class: 'people', 'data-testid': 'breakout-rooms' });
         this.lobbySection = h('section', { hidden: true }, h('h3', {}, 'Waiting in the lobby'), this.knocks);
@@ -763,7 +763,7 @@ class MeetingView {
                     config.remoteVideoMenu?.disableKick ? null : h('button', { 'data-testid': 'kick-participant', onclick: () => this.run(() => conference.kick(p.id)) }, 'Remove'),
                     config.remoteVideoMenu?.disableGrantModerator ? null : h('button', { 'data-testid': 'grant-moderator', onclick: () => this.run(() => conference.grantModerator(p.id)) }, 'Make host'),
                     conference.avModeration.audio && p.raisedHand && p.role !== 'moderator'
-                        ? h('button', { class: 'primary', 'data-testid': 'av-allow', onclick: () => this.run(() => conference.allowUnmute(p.id)) }, 'Allow to unmute') : null,
+                        ? h('button', { class: 'primary', 'data-testid': 'av-allow', onclick: () => this.run(() => ['audio', 'video'].forEach(media => conference.avModeration[media] && conference.allowUnmute(p.id, media))) }, 'Allow to unmute') : null,
                     this.moveSelect(p))] : [])));
         const hands = people.filter(p => p.raisedHand).length + (self.raisedHand ? 1 : 0);
         this.participantsPanel.querySelector('h2').textContent = `Participants (${people.length + 1})${hands ? ` \u00b7 ${hands} hand${hands > 1 ? 's' : ''} raised` : ''}`;
@@ -1167,11 +1167,14 @@ class MeetingView {
             this.knocks.querySelector(`[data-participant="${CSS.escape(event.id)}"]`)?.remove();
             this.lobbySection.hidden = !this.knocks.children.length;
             break;
-        case 'av-moderation':
-            this.avModeration = event.enabled;
-            this.flash(event.enabled ? 'A moderator must now allow you to unmute.' : 'Everyone may unmute again.');
+        case 'av-moderation': {
+            const audio = (event.mediaType || 'audio') === 'audio';
+            if (audio) this.avModeration = event.enabled;
+            if (audio) this.flash(event.enabled ? 'A moderator must now allow you to unmute.' : 'Everyone may unmute again.');
+            else this.flash(event.enabled ? 'A moderator must now allow you to start your camera.' : 'Everyone may start their camera again.');
             this.renderPeople();
             break;
+        }
         case 'av-approval':
             if (event.approved) this.notify(`A moderator allowed you to ${event.mediaType === 'audio' ? 'unmute' : 'start your camera'}.`);
             else this.flash('A moderator withdrew your permission to unmute.');
