@@ -407,10 +407,13 @@ async def test_breakout_rooms_av_moderation_and_ending_the_meeting(tmp_path):
             assert await bob.evaluate("window.jitsiPy.view.conference.roomJid") == "standup@muc.meet.jitsi"
             # the moderator moves him; he comes back by himself
             await alice.get_by_test_id("add-breakout-room").click()
-            await alice.get_by_test_id("breakout-room").filter(has_text="Room 2").wait_for()
+            await alice.get_by_test_id("breakout-room").filter(has_text="Room 2").get_by_test_id("breakout-rename").click()
+            await alice.get_by_test_id("breakout-name").fill("Design corner")
+            await alice.get_by_test_id("breakout-rename-save").click()
+            await bob.get_by_test_id("breakout-room").filter(has_text="Design corner").wait_for()
             move = alice.get_by_test_id("participant-item").filter(has_text="Bob").get_by_test_id("move-participant")
-            await move.select_option(label="Room 2")
-            await bob.get_by_test_id("meeting-title").filter(has_text="Room 2").wait_for()
+            await move.select_option(label="Design corner")
+            await bob.get_by_test_id("meeting-title").filter(has_text="Design corner").wait_for()
             await bob.get_by_test_id("breakout-leave").click()
             await tile_of(alice, "Bob").wait_for()
             # A/V moderation: Bob's unmute becomes a raised hand until Alice allows it

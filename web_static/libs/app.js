@@ -798,6 +798,7 @@ class MeetingView {
                 h('span', { class: 'who' }, `${room.name} (${people.length})`),
                 h('span', { class: 'actions' },
                     here ? null : h('button', { 'data-testid': 'breakout-join', onclick: () => this.switchRoom(room.jid) }, 'Join'),
+                    moderator ? h('button', { 'data-testid': 'breakout-rename', onclick: () => this.renameDialog(room) }, 'Rename') : null,
                     moderator ? h('button', { 'data-testid': 'breakout-close', onclick: () => this.run(() => conference.removeBreakoutRoom(room.jid)) }, 'Close') : null),
                 people.length ? h('span', { class: 'members hint' }, people.map(x => x.displayName || '?').join(', ')) : null));
         }
@@ -805,6 +806,17 @@ class MeetingView {
             this.breakoutList.append(h('li', {}, h('button', { 'data-testid': 'breakout-leave', onclick: () => this.switchRoom(this.mainRoomJid) }, 'Back to the main room')));
         }
         this.breakoutSection.hidden = !rooms.length && !inBreakout;
+    }
+
+    renameDialog(room) {
+        const name = h('input', { 'data-testid': 'breakout-name', value: room.name, 'aria-label': 'Room name', maxlength: '100' });
+        const dialog = this.dialog('breakout-rename-dialog', 'Rename the breakout room', name,
+            h('div', { class: 'row' }, h('button', { class: 'primary', 'data-testid': 'breakout-rename-save', onclick: () => {
+                if (!name.value.trim()) return;
+                dialog.close();
+                this.run(() => this.conference.renameBreakoutRoom(room.jid, name.value.trim()));
+            } }, 'Rename')));
+        name.select();
     }
 
     showTitle() {

@@ -930,6 +930,10 @@ export class Conference {
         this.breakoutCommand('remove', { breakoutRoomJid });
     }
 
+    renameBreakoutRoom(breakoutRoomJid, subject) {
+        this.breakoutCommand('rename', { breakoutRoomJid, subject });
+    }
+
     // participantJid: the occupant's JID in the room they are in now (room@muc/nick)
     moveToRoom(participantJid, roomJid) {
         this.breakoutCommand('move-to-room', { participantJid, roomJid });
