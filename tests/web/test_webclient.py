@@ -407,7 +407,8 @@ async def test_breakout_rooms_av_moderation_and_ending_the_meeting(tmp_path):
             assert await bob.evaluate("window.jitsiPy.view.conference.roomJid") == "standup@muc.meet.jitsi"
             # the moderator moves him; he comes back by himself
             await alice.get_by_test_id("add-breakout-room").click()
-            await alice.get_by_test_id("breakout-room").filter(has_text="Room 2").get_by_test_id("breakout-rename").click()
+            room_2 = alice.get_by_test_id("breakout-room").filter(has_text="Room 2")
+            await room_2.get_by_test_id("breakout-rename").click()
             await alice.get_by_test_id("breakout-name").fill("Design corner")
             await alice.get_by_test_id("breakout-rename-save").click()
             await bob.get_by_test_id("breakout-room").filter(has_text="Design corner").wait_for()
