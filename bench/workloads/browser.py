@@ -1,4 +1,5 @@
-"""browser: headless Debian Chromium with fake devices on our whole stack: room URL to first remote video frame.
+"""browser: headless Debian Chromium with fake devices on our whole stack: room URL to first remote video frame,
+and the client's page weight.
 
 Two pages join the same room; the second one's time from navigation to the first decoded frame of
 a remote video track is one sample; the median of `--runs` is reported. Frames are observed with
@@ -51,6 +52,12 @@ FIRST_FRAME_HOOK = """
   window.RTCPeerConnection.prototype = Native.prototype;
 })();
 """
+
+# The client's own bytes, uncompressed: the page, its scripts and styles from our origin (config.js
+# and interface_config.js, made per deployment, left out).
+PAGE_WEIGHT = """() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+    .filter(e => e.name.startsWith(location.origin) && !/config\\.js($|\\?)/.test(e.name))
+    .reduce((sum, e) => sum + (e.decodedBodySize || 0), 0)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,6 +142,8 @@ async def measure(args, stack: Ours, samples: list[float], figures: dict) -> Non
                         await guest_page.wait_for_function("window.__benchFirstRemoteFrame !== undefined",
                                                            timeout=args.frame_timeout * 1000)
                         samples.append(await guest_page.evaluate("window.__benchFirstRemoteFrame"))
+                        if run_index == 0:
+                            figures["page_weight_kb"] = round(await guest_page.evaluate(PAGE_WEIGHT) / 1024, 1)
                     finally:
                         await guest.close()
                 finally:
