@@ -243,7 +243,7 @@ function welcomePage() {
         const checked = checkRoomName(input.value);
         problem.textContent = input.value && !checked.ok ? checked.message : '';
     });
-    const recent = stored(STORE.recent, []).filter(r => r && typeof r.room === 'string');
+    const recent = stored(STORE.recent, []).filter(r => r && typeof r.room === 'string' && checkRoomName(r.room).ok);
     const section = h('section', { class: 'centered welcome', 'data-testid': 'welcome-page' },
         h('h1', {}, APP_NAME),
         h('p', {}, 'Secure, fast video meetings. Start one or join one by its name.'),
