@@ -373,6 +373,15 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             after = await alice.evaluate(SENT_AUDIO_TRACK)
             assert after["sent"] == after["ours"] and after["nick"] == before["nick"], (before, after)
             assert await alice.evaluate("JSON.parse(localStorage.getItem('jitsi-py-devices')).audioinput") == other
+            # another speaker: the others' voices play there
+            speakers = alice.get_by_test_id("device-audiooutput")
+            outputs = await speakers.locator("option").evaluate_all("os => os.map(o => o.value)")
+            in_use = await speakers.input_value()
+            speaker = next(value for value in outputs if value != in_use)
+            await speakers.select_option(speaker)
+            await alice.wait_for_function(
+                f"[...document.querySelectorAll('[data-testid=remote-audio]')].every(a => a.sinkId === '{speaker}')"
+                " && document.querySelectorAll('[data-testid=remote-audio]').length > 0")
             # and the name, seen by the others
             await alice.get_by_test_id("settings-name").fill("Alice Cooper")
             await alice.get_by_test_id("settings-save").click()
