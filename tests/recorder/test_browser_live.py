@@ -33,10 +33,6 @@ def red_share(picture: np.ndarray) -> float:
     return float((np.abs(picture.astype(np.int32) - RED).max(axis=2) < 60).mean())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a meeting client that joins once a browser has been sending video for a few seconds gets no video RTP "
-    "from the bridge (joining at once, it does): the recorder always joins late, so browser cameras are not "
-    "recorded yet; reproduced with a plain Meeting, outside the recorder (report to meeting/bridge)"))
 async def test_a_browsers_camera_is_in_the_recording_and_the_recorder_is_hidden(tmp_path):
     from playwright.async_api import async_playwright
 

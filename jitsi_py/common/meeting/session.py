@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from ..stanzas.jingle import Jingle
 from . import events
@@ -27,7 +27,10 @@ class MediaSession:
         self.endpoint_id = endpoint_id
         self.tracks = list(tracks)
         self.lines = MediaLines(offer, frozenset(t.kind for t in self.tracks), frozenset(receiving))
-        self.pc = RTCPeerConnection()
+        # max-bundle: with aiortc's default (balanced), an m-line made in the same offer as an earlier one
+        # of its kind takes that one's transport before BUNDLE moves the earlier one to the first m-line's,
+        # and is left on a transport that never starts (a late joiner got no video of sources already there)
+        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.senders: dict = {}
         self.announced: dict[str, MediaLine] = {}  # source name -> its m-line, for tracks we reported
         self._on_event = on_event
