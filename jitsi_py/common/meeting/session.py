@@ -8,6 +8,7 @@ a peer connection is never carried over to another bridge.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -15,6 +16,10 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from ..stanzas.jingle import Jingle
 from . import events
 from .sdp import MediaLine, MediaLines, RemoteSource, jingle_sources, named_sources, session_accept
+
+# aiortc logs a warning per video frame it cannot decode; a participant that joins while cameras are on
+# gets frames ahead of the first key frame it asked for, a few dozen lines per join and nothing to act on
+logging.getLogger("aiortc.rtcrtpreceiver").setLevel(logging.ERROR)
 
 
 class MediaSession:
