@@ -4,13 +4,15 @@ import { XmppConnection } from './xmpp.js';
 import { Conference, ConferenceError, roomNode } from './conference.js';
 import * as auth from './auth.js';
 import { h, clear } from './dom.js';
+import { RecordingControls, recordingEnabled } from './recording.js';
 
 const config = globalThis.config || {};
 const interfaceConfig = globalThis.interfaceConfig || {};
 const app = document.getElementById('app');
 
 // Buttons we implement, in the order upstream's default toolbar shows them.
-const BUTTONS = ['microphone', 'camera', 'desktop', 'chat', 'raisehand', 'participants-pane', 'tileview', 'security', 'hangup'];
+const BUTTONS = ['microphone', 'camera', 'desktop', 'chat', 'raisehand', 'participants-pane', 'tileview', 'security',
+    'recording', 'livestreaming', 'hangup'];
 
 export function parseLocation(pathname) {
     const parts = pathname.split('/').filter(Boolean).map(p => decodeURIComponent(p));
@@ -20,7 +22,8 @@ export function parseLocation(pathname) {
 
 function toolbarButtons() {
     const wanted = Array.isArray(config.toolbarButtons) ? config.toolbarButtons : BUTTONS;
-    return wanted.filter(name => BUTTONS.includes(name));
+    return wanted.filter(name => BUTTONS.includes(name)
+        && (name !== 'recording' && name !== 'livestreaming' || recordingEnabled(config, name)));
 }
 
 function showError(container, message) {
@@ -194,6 +197,7 @@ class MeetingView {
         this.banner = h('div', { class: 'banner', 'data-testid': 'connection-status', hidden: true });
         this.toolbar = h('nav', { class: 'toolbar', 'data-testid': 'toolbar' });
         this.buttons = {};
+        this.recording = new RecordingControls(this);
         const actions = {
             microphone: ['Mute', () => this.conference?.setMuted('audio', !this.conference.muted.audio)],
             camera: ['Stop camera', () => this.conference?.setMuted('video', !this.conference.muted.video)],
@@ -208,6 +212,8 @@ class MeetingView {
             'participants-pane': ['Participants', () => { this.participantsPanel.hidden = !this.participantsPanel.hidden; }],
             tileview: ['Tile view', () => this.stage.classList.toggle('tiles')],
             security: ['Password', () => this.passwordDialog()],
+            recording: this.recording.action('recording'),
+            livestreaming: this.recording.action('livestreaming'),
             hangup: ['Leave', () => this.leave()],
         };
         for (const name of toolbarButtons()) {
@@ -216,8 +222,9 @@ class MeetingView {
             this.buttons[name] = button;
             this.toolbar.append(button);
         }
+        this.recording.showButtons(false);
         this.root = h('section', { class: 'meeting-page', 'data-testid': 'meeting-page', style: 'display:flex;flex-direction:column;height:100%' },
-            this.banner, h('div', { class: 'meeting' }, this.stage, this.chat, this.participantsPanel), this.toolbar);
+            this.banner, this.recording.indicator, h('div', { class: 'meeting' }, this.stage, this.chat, this.participantsPanel), this.toolbar);
         clear(app).append(this.root);
         this.localTile = this.tile('local', this.media.displayName || interfaceConfig.DEFAULT_LOCAL_DISPLAY_NAME || 'me', true);
         this.setTileVideo(this.localTile, this.media.stream.getVideoTracks()[0], 'camera');
@@ -380,12 +387,16 @@ class MeetingView {
         case 'joined':
         case 'role':
             delete this.root.dataset.lobby;
+            this.recording.showButtons(conference.role === 'moderator');
             this.renderPeople();
             this.setLocalBadges();
             this.showAccount();
             break;
         case 'auth':
             this.showAccount();
+            break;
+        case 'recording':
+            this.recording.update(event);
             break;
         case 'participant-joined':
         case 'participant-updated': {

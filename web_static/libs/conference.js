@@ -17,6 +17,7 @@ export const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
 export const NS_NICK = 'http://jabber.org/protocol/nick';
 export const NS_CAPS = 'http://jabber.org/protocol/caps';
 export const NS_DATA = 'jabber:x:data';
+export const NS_JIBRI = 'http://jitsi.org/protocol/jibri';
 
 export const FEATURES = [
     'http://jabber.org/protocol/caps', 'urn:xmpp:jingle:1', 'urn:xmpp:jingle:apps:rtp:1',
@@ -365,10 +366,14 @@ export class Conference {
                 const down = !!p.first('bridgeNotAvailable');
                 if (down !== !!this.bridgeDown) this.emit({ type: 'bridge-unavailable', unavailable: down });
                 this.bridgeDown = down;
+                this.onRecordingStatus(p.first('jibri-recording-status', NS_JIBRI));
             }
             return;
         }
         if (!item?.attrs.jid && nick === 'focus') return;
+        // Recorders and transcribers log in on the hidden domain: they are in the room, not in the meeting.
+        const hidden = this.config.hiddenDomain;
+        if (hidden && item?.attrs.jid?.split('/')[0].split('@')[1] === hidden) return;
         if (p.attrs.type === 'unavailable') {
             if (this.participants.delete(nick)) {
                 this.emit({ type: 'participant-left', id: nick, kicked: statuses.includes('307') });
@@ -392,6 +397,17 @@ export class Conference {
         const known = this.participants.has(nick);
         this.participants.set(nick, participant);
         this.emit({ type: known ? 'participant-updated' : 'participant-joined', participant });
+    }
+
+    // The focus keeps the last session's status in its presence; each change is one event.
+    onRecordingStatus(status) {
+        const attrs = status?.attrs || {};
+        const key = `${attrs.session_id}/${attrs.status}/${attrs.failure_reason}`;
+        if (!status || key === this.recordingKey) return;
+        this.recordingKey = key;
+        this.recording = { sessionId: attrs.session_id, status: attrs.status, mode: attrs.recording_mode || 'file',
+            initiator: attrs.initiator, error: attrs.failure_reason };
+        this.emit({ type: 'recording', ...this.recording });
     }
 
     onJoinError(p, bare) {
@@ -785,6 +801,19 @@ export class Conference {
     muteParticipant(id, media = 'audio') {
         return this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` },
             el('mute', { xmlns: `http://jitsi.org/jitmeet/${media}`, jid: `${this.currentRoom}/${id}` }, 'true')));
+    }
+
+    // Recording and live streaming (Jibri, through the focus, docs/recording.md): the focus answers
+    // with the session in state pending; what follows comes in its presence ('recording' events).
+    startRecording(mode, streamId) {
+        const attrs = { xmlns: NS_JIBRI, action: 'start', recording_mode: mode };
+        if (mode === 'stream') attrs.streamid = streamId;
+        return this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` }, el('jibri', attrs)));
+    }
+
+    stopRecording(sessionId) {
+        return this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` },
+            el('jibri', { xmlns: NS_JIBRI, action: 'stop', session_id: sessionId })));
     }
 
     kick(id) {
