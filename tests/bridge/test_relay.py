@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from jitsi_py.bridge import conference as conference_module
-from jitsi_py.bridge import rtcp
+from jitsi_py.bridge import conference as conference_module, rtcp
 from jitsi_py.bridge.channel import ChannelError
 from jitsi_py.bridge.colibri2 import Colibri2Failure, handle
 from jitsi_py.bridge.relay import RelayChannel
