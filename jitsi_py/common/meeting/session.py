@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from ..stanzas.jingle import Jingle
 from . import events
@@ -22,15 +22,30 @@ from .sdp import MediaLine, MediaLines, RemoteSource, jingle_sources, named_sour
 logging.getLogger("aiortc.rtcrtpreceiver").setLevel(logging.ERROR)
 
 
+class LentTrack(MediaStreamTrack):
+    """The caller's track as one session sends it. aiortc stops a sender's track when its peer
+    connection closes; lent, the caller's own track outlives the session, so that the next one (the
+    focus moved us to another bridge) sends it too."""
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = source.kind
+        self.source = source
+
+    async def recv(self):
+        return await self.source.recv()
+
+
 class MediaSession:
     def __init__(self, offer: Jingle, endpoint_id: str, *, tracks=(), receiving=frozenset({"audio", "video"}),
                  on_event: Callable[[object], None] = lambda event: None,
                  video_type_of: Callable[[str, str], str | None] = lambda owner, name: None) -> None:
-        """``tracks``: aiortc tracks we send, at most one per kind; ``on_event`` gets TrackAdded and
-        TrackRemoved; ``video_type_of(owner, source name)`` when Jingle did not say (presence does)."""
+        """``tracks``: aiortc tracks we send, at most one per kind, lent (never stopped by the session);
+        ``on_event`` gets TrackAdded and TrackRemoved; ``video_type_of(owner, source name)`` when
+        Jingle did not say (presence does)."""
         self.offer = offer
         self.endpoint_id = endpoint_id
-        self.tracks = list(tracks)
+        self.tracks = [LentTrack(t) for t in tracks]
         self.lines = MediaLines(offer, frozenset(t.kind for t in self.tracks), frozenset(receiving))
         # max-bundle: with aiortc's default (balanced), an m-line made in the same offer as an earlier one
         # of its kind takes that one's transport before BUNDLE moves the earlier one to the first m-line's,

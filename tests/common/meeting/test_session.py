@@ -66,3 +66,19 @@ async def test_every_m_line_of_the_first_offer_shares_the_one_bundled_transport(
         assert session.pc.sctp is None or session.pc.sctp.transport in transports
     finally:
         await session.close()
+
+
+async def test_the_callers_track_is_lent_so_a_closed_session_leaves_it_live_for_the_next():
+    source = AudioStreamTrack()
+    first = MediaSession(offer(), US, tracks=[source])
+    lent = first.tracks[0]
+    assert lent is not source and lent.kind == "audio"
+    lent.stop()  # what aiortc's sender does to its track when the peer connection closes
+    await first.close()
+    assert source.readyState == "live"
+    second = MediaSession(offer(), US, tracks=[source])
+    try:
+        assert (await second.tracks[0].recv()).samples == 160  # the source's 20 ms frames
+    finally:
+        await second.close()
+        source.stop()
