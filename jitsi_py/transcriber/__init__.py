@@ -1,0 +1,1 @@
+"""The transcriber (the Jigasi transcriber's role): live captions and transcripts of meetings."""
