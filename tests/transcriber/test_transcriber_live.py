@@ -42,7 +42,7 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
                     match event:
                         case events.ParticipantJoined() if FEATURE_TRANSCRIBER in event.features:
                             transcriber.append(event)
-                        case events.GroupMessage(json=dict() as payload) if payload.get("type") == "transcription-result":
+                        case events.GroupMessage(json={"type": "transcription-result"} as payload):
                             captions.append(payload)
                         case events.GroupMessage(body=str() as body) if event.json is None:
                             chat.append(body)
@@ -54,9 +54,9 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
                     await asyncio.sleep(0.1)
                 assert transcriber and transcriber[0].hidden and transcriber[0].display_name == "Transcriber"
                 await asyncio.sleep(2)  # its media session comes up
-                turns = [(alice, alice_mic, VOICE, SENTENCES[0]), (bob, bob_mic, OTHER_VOICE, SENTENCES[2]),
-                         (alice, alice_mic, VOICE, SENTENCES[3])]
-                for speaker, mic, voice, text in turns:
+                turns = [(alice_mic, VOICE, SENTENCES[0]), (bob_mic, OTHER_VOICE, SENTENCES[2]),
+                         (alice_mic, VOICE, SENTENCES[3])]
+                for mic, voice, text in turns:
                     mic.say(text, voice)
                     await asyncio.wait_for(mic.said.wait(), 20)
                     await asyncio.sleep(1.5)  # a pause between turns, and the final caption's latency

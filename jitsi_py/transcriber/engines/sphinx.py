@@ -1,30 +1,31 @@
 """The offline engine: CMU PocketSphinx with the US English model its wheel ships (no download).
 
-Each speaker's stream has its own endpointer (PocketSphinx's voice activity detector), which finds
-where phrases start and end; only speech reaches a decoder, so silence costs almost nothing. A
-decoder holds the language model (about 100 MB, a second to load), so decoders are pooled: a
-phrase takes one when it starts and gives it back when it ends. Speakers seldom talk at once, so a
-few decoders serve a meeting. Decoding runs in worker threads (PocketSphinx's search is C code).
+Each speaker's stream has its own endpointer (PocketSphinx's voice activity detector, cheap), which
+finds where phrases start and end; only speech reaches a decoder, so silence costs almost nothing.
+A decoder holds the language model (about 100 MB, a second to load) and its search holds the GIL,
+so each decoder lives in a worker process of its own, and decoders are pooled: a phrase takes one
+when it starts and gives it back when it ends. Speakers seldom talk at once, so a few decoders
+serve a meeting; more people speaking at once than decoders wait for one.
 
-Only US English: a request for another language is answered in English, and the results say so.
+Only US English: a request for another language is answered in English.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
 
 from . import SAMPLE_RATE, EngineError, Result
 
 if TYPE_CHECKING:
-    from pocketsphinx import Decoder
-
     from ...settings.transcriber import Transcriber as TranscriberSettings
 
 log = logging.getLogger(__name__)
 
-LANGUAGE = "en-US"
 INTERIM_EVERY = 0.5  # seconds of speech between interim hypotheses
 # The endpointer decides over this window whether speech started or ended: it bounds how long after
 # the last word the final result can come.
@@ -35,44 +36,104 @@ BYTES_PER_SECOND = SAMPLE_RATE * 2
 PRE_ROLL = 0.3  # seconds before the detected start: the endpointer clips soft first consonants
 HISTORY = int((VAD_WINDOW + PRE_ROLL + 0.5) * BYTES_PER_SECOND)
 
+# --- in the worker process ---------------------------------------------------------------------------
+_decoder: Any = None
 
+
+def _load(options: dict[str, Any]) -> None:
+    global _decoder
+    from pocketsphinx import Decoder  # noqa: PLC0415
+
+    _decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", **options)
+
+
+def _work(speech: bytes, start: bool, end: bool, hypothesis: bool) -> tuple[str, float | None] | None:
+    """One step of a phrase: begin it, decode more of it, end it; the hypothesis when asked or ended."""
+    decoder = _decoder
+    if start:
+        decoder.start_utt()
+    if speech:
+        decoder.process_raw(speech, False, False)
+    if end:
+        decoder.end_utt()
+    if not (end or hypothesis):
+        return None
+    hyp = decoder.hyp()
+    if hyp is None:
+        return "", None
+    return _clean(hyp.hypstr), (decoder.get_logmath().exp(hyp.prob) if end else None)
+
+
+def _ready() -> bool:
+    return _decoder is not None
+
+
+def _clean(hypstr: str) -> str:
+    """Fillers and noise words (``<sil>``, ``[noise]``, ``(2)`` variants) are not words anyone said."""
+    words = [w.split("(", 1)[0] for w in hypstr.split() if not w.startswith(("<", "["))]
+    return " ".join(w for w in words if w)
+
+
+# --- in the service ------------------------------------------------------------------------------------
 class DecoderPool:
-    """Decoders loaded on demand and reused; at most ``limit`` exist (then a phrase waits)."""
+    """Decoder processes started on demand and reused; at most ``limit`` (then a phrase waits)."""
 
-    def __init__(self, limit: int, options: dict[str, object]) -> None:
+    def __init__(self, limit: int, options: dict[str, Any]) -> None:
         self.limit = limit
         self.options = options
-        self.idle: list[Decoder] = []
-        self.created = 0
+        self.idle: list[ProcessPoolExecutor] = []
+        self.all: list[ProcessPoolExecutor] = []
         self._free = asyncio.Semaphore(limit)
 
-    def _create(self) -> Decoder:
-        from pocketsphinx import Decoder  # noqa: PLC0415 - loaded with the first phrase
+    @property
+    def created(self) -> int:
+        return len(self.all)
 
-        try:
-            return Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", **self.options)
-        except (RuntimeError, ValueError) as exc:
-            raise EngineError(f"pocketsphinx cannot load its model: {exc}") from exc
-
-    async def take(self) -> Decoder:
+    async def take(self) -> ProcessPoolExecutor:
         await self._free.acquire()
         if self.idle:
             return self.idle.pop()
-        try:
-            decoder = await asyncio.to_thread(self._create)
-        except BaseException:
-            self._free.release()
-            raise
-        self.created += 1
-        return decoder
+        return self._start()
 
-    def give_back(self, decoder: Decoder) -> None:
-        self.idle.append(decoder)
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn: the service's threads and sockets must not be forked into the worker
+        worker = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_load,
+                                     initargs=(self.options,))
+        self.all.append(worker)
+        return worker
+
+    async def warm(self) -> None:
+        """One decoder loaded ahead, so the first phrase does not wait a model's loading."""
+        if not self.all:
+            worker = self._start()
+            self.idle.append(worker)
+            try:
+                await asyncio.get_running_loop().run_in_executor(worker, _ready)
+            except BrokenProcessPool as exc:
+                self.give_back_broken(worker)
+                raise EngineError("pocketsphinx cannot load its model (the decoder process died)") from exc
+
+    def give_back(self, worker: ProcessPoolExecutor) -> None:
+        self.idle.append(worker)
         self._free.release()
+
+    def give_back_broken(self, worker: ProcessPoolExecutor) -> None:
+        if worker in self.idle:
+            self.idle.remove(worker)
+        else:
+            self._free.release()
+        self.all.remove(worker)
+        worker.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        for worker in self.all:
+            worker.shutdown(wait=False, cancel_futures=True)
+        self.all.clear()
+        self.idle.clear()
 
 
 class SphinxStream:
-    """One speaker: endpointer in front, a pooled decoder while a phrase is open."""
+    """One speaker: the endpointer here, a pooled decoder process while a phrase is open."""
 
     def __init__(self, pool: DecoderPool) -> None:
         from pocketsphinx import Endpointer  # noqa: PLC0415
@@ -82,7 +143,8 @@ class SphinxStream:
         self.frame_bytes: int = self.endpointer.frame_bytes
         self.pending = bytearray()
         self.history = bytearray()  # the latest audio, for the start the endpointer saw late
-        self.decoder: Decoder | None = None
+        self.worker: ProcessPoolExecutor | None = None
+        self.starting = False  # the phrase's first step is still to be sent
         self.position = 0.0  # seconds of audio taken so far
         self.phrase_start = 0.0
         self.spoken = 0  # bytes of the open phrase decoded so far
@@ -104,8 +166,8 @@ class SphinxStream:
         return await self._frames(chunk, last=True)
 
     async def _frames(self, chunk: bytes, last: bool) -> list[Result]:
-        """The endpointer runs here (cheap) and only decides; the decoder takes the audio itself, from
-        a little before the phrase's detected start, in a thread, in one go per chunk."""
+        """The endpointer only decides; the decoder takes the audio itself, from a little before the
+        phrase's detected start, in one step per chunk."""
         results: list[Result] = []
         speech = bytearray()
         step = self.frame_bytes
@@ -115,11 +177,11 @@ class SphinxStream:
             self.position += len(frame) / BYTES_PER_SECOND
             if len(frame) == step:
                 self.endpointer.process(frame)
-            if self.decoder is None:
+            if self.worker is None:
                 if not self.endpointer.in_speech:
                     continue
-                self.decoder = await self.pool.take()
-                self.decoder.start_utt()
+                self.worker = await self.pool.take()
+                self.starting = True
                 self.phrase_start = max(0.0, self.endpointer.speech_start - PRE_ROLL)
                 self.spoken = 0
                 self.next_interim = int(INTERIM_EVERY * BYTES_PER_SECOND)
@@ -129,53 +191,41 @@ class SphinxStream:
             else:
                 speech += frame
             if not self.endpointer.in_speech:
-                results += await asyncio.to_thread(self._decode, bytes(speech), True)
+                results += await self._step(bytes(speech), end=True)
                 speech.clear()
         del self.history[:max(0, len(self.history) - HISTORY)]
-        if speech:
-            results += await asyncio.to_thread(self._decode, bytes(speech), last)
-        elif last and self.decoder is not None:
-            results += await asyncio.to_thread(self._end)
+        if speech or (last and self.worker is not None):
+            results += await self._step(bytes(speech), end=last)
         return results
 
-    def _decode(self, speech: bytes, ends: bool) -> list[Result]:
-        decoder = self.decoder
-        assert decoder is not None
-        decoder.process_raw(speech, False, False)
+    async def _step(self, speech: bytes, end: bool) -> list[Result]:
+        worker = self.worker
+        assert worker is not None
         self.spoken += len(speech)
-        if ends:
-            return self._end()
-        if self.spoken < self.next_interim:
+        interim = not end and self.spoken >= self.next_interim
+        if interim:
+            self.next_interim = self.spoken + int(INTERIM_EVERY * BYTES_PER_SECOND)
+        start, self.starting = self.starting, False
+        if end:
+            self.worker = None
+        try:
+            answer = await asyncio.get_running_loop().run_in_executor(worker, _work, speech, start, end, interim)
+        except (BrokenProcessPool, RuntimeError, ValueError) as exc:
+            self.worker = None
+            self.pool.give_back_broken(worker)
+            raise EngineError(f"pocketsphinx failed: {exc or type(exc).__name__}") from exc
+        if end:
+            self.pool.give_back(worker)
+        if answer is None:
             return []
-        self.next_interim = self.spoken + int(INTERIM_EVERY * BYTES_PER_SECOND)
-        hyp = decoder.hyp()
-        text = _clean(hyp.hypstr) if hyp is not None else ""
+        text, confidence = answer
+        until = self.phrase_start + self.spoken / BYTES_PER_SECOND
+        if end:
+            return [Result(text, True, 1.0, self.phrase_start, until, confidence)] if text else []
         if not text or text == self.last_interim:
             return []
         self.last_interim = text
-        return [Result(text, False, 0.5, self.phrase_start, self.phrase_start + self.spoken / BYTES_PER_SECOND)]
-
-    def _end(self) -> list[Result]:
-        decoder = self.decoder
-        assert decoder is not None
-        self.decoder = None
-        try:
-            decoder.end_utt()
-            hyp = decoder.hyp()
-            text = _clean(hyp.hypstr) if hyp is not None else ""
-            confidence = decoder.get_logmath().exp(hyp.prob) if hyp is not None else None
-        finally:
-            self.pool.give_back(decoder)
-        if not text:
-            return []
-        return [Result(text, True, 1.0, self.phrase_start, self.phrase_start + self.spoken / BYTES_PER_SECOND,
-                       confidence)]
-
-
-def _clean(hypstr: str) -> str:
-    """Fillers and noise words (``<sil>``, ``[noise]``, ``(2)`` variants) are not words anyone said."""
-    words = [w.split("(", 1)[0] for w in hypstr.split() if not w.startswith(("<", "["))]
-    return " ".join(w for w in words if w)
+        return [Result(text, False, 0.5, self.phrase_start, until)]
 
 
 class PocketsphinxEngine:
@@ -191,7 +241,8 @@ class PocketsphinxEngine:
     async def open(self, language: str) -> SphinxStream:
         if not language.lower().startswith("en"):
             log.info("transcriber: pocketsphinx has only US English; %s is transcribed as English", language)
+        await self.pool.warm()
         return SphinxStream(self.pool)
 
     async def aclose(self) -> None:
-        self.pool.idle.clear()
+        self.pool.close()
