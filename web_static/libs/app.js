@@ -4,6 +4,7 @@ import { XmppConnection } from './xmpp.js';
 import { Conference, ConferenceError, roomNode } from './conference.js';
 import * as auth from './auth.js';
 import { h, clear } from './dom.js';
+import { installCaptions } from './captions.js';
 
 const config = globalThis.config || {};
 const interfaceConfig = globalThis.interfaceConfig || {};
@@ -573,6 +574,7 @@ function showJoined(view) {
     performance.mark('jitsi:joined');
     view.onEvent({ type: 'local-muted', media: 'audio', muted: view.conference.muted.audio });
     view.onEvent({ type: 'local-muted', media: 'video', muted: view.conference.muted.video });
+    installCaptions(view);
 }
 
 async function reconnect(view) {
