@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 from .common import XmppClient
-from .fields import EnvSpec, boolean, bounded, directory, duration, env, nested, read, secret, text
+from .fields import EnvSpec, boolean, bounded, choice, directory, duration, env, nested, read, secret, text
 
 
 def _transcripts_dir(values: Mapping[str, str]) -> str:
@@ -39,7 +39,12 @@ class Transcriber:
     base_url: str | None = env("JITSI_PY_TRANSCRIBER_BASE_URL", None, text)
     instance_id: str = env("JITSI_PY_TRANSCRIBER_INSTANCE_ID",
                            lambda v: "transcriber-" + (v.get("HOSTNAME") or socket.gethostname()))
-    engine: str = env("JITSI_PY_TRANSCRIBER_ENGINE", "pocketsphinx", text)
+    # Jigasi's Vosk option: a ws:// URL, or a JSON object from language to ws:// URL.
+    vosk_url: str | None = env("JIGASI_TRANSCRIBER_VOSK_URL", None, text)
+    # pocketsphinx (offline, its wheel's model) unless a Vosk server is given.
+    engine: str = env("JITSI_PY_TRANSCRIBER_ENGINE",
+                      lambda v: "vosk" if (v.get("JIGASI_TRANSCRIBER_VOSK_URL") or "").strip() else "pocketsphinx",
+                      choice("pocketsphinx", "vosk"))
     language: str = env("JITSI_PY_TRANSCRIBER_LANGUAGE", "en-US", text)
     # Decoders loaded at most (each ~100 MB): how many people one transcriber follows speaking at once.
     sphinx_decoders: int = env("JITSI_PY_TRANSCRIBER_DECODERS", "4", bounded(1, 64))

@@ -59,6 +59,7 @@ class Engine(Protocol):
 # name -> "module:factory"; the factory takes the transcriber's settings. Imported only when chosen.
 ENGINES = {
     "pocketsphinx": "jitsi_py.transcriber.engines.sphinx:PocketsphinxEngine",
+    "vosk": "jitsi_py.transcriber.engines.vosk:VoskEngine",
 }
 
 
