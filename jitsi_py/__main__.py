@@ -12,6 +12,7 @@ from .common.startup import Ready
 from .focus import run as run_focus
 from .recorder import run as run_recorder
 from .settings import Settings
+from .transcriber import run as run_transcriber
 from .web import run as run_web
 from .xmpp import run as run_xmpp
 
@@ -27,7 +28,10 @@ SINGLE_MACHINE = {
 }
 
 CLIENTS = {"focus": run_focus, "bridge": run_bridge, "web": run_web}  # of the XMPP server, or behind it
-OPTIONAL = {"recorder": (run_recorder, lambda s: s.recorder.enabled)}  # run when their switch is on
+OPTIONAL = {  # run when their switch is on
+    "recorder": (run_recorder, lambda s: s.recorder.enabled),
+    "transcriber": (run_transcriber, lambda s: s.transcriber.enabled),
+}
 
 
 async def run_all(settings: Settings, ready: Ready) -> None:
