@@ -1,0 +1,1 @@
+"""The SIP gateway (Jigasi's role): phones dial in to meetings and meetings dial out to phones."""
