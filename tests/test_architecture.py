@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "jitsi_py"
-SERVICES = ("xmpp", "focus", "bridge", "web", "recorder")
+SERVICES = ("xmpp", "focus", "bridge", "web", "recorder", "sip")
 SHARED = ("common", "settings")
 
 # Protocol cores that must stay sans-I/O: bytes/elements and ``now`` in, events, bytes and the next

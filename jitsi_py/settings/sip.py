@@ -10,6 +10,18 @@ from .common import XmppClient
 from .fields import boolean, bounded, choice, csv, env, integer, nested, port_number, secret
 
 
+def sip_address(raw: str) -> str:
+    """``user@host`` as docker-jitsi-meet writes it, or ``sip:user@host[:port]``; always with its scheme."""
+    value = raw.strip()
+    scheme, colon, rest = value.partition(":")
+    if not colon or scheme.lower() not in ("sip", "sips"):
+        scheme, rest = "sip", value
+    user, at, host = rest.partition("@")
+    if not at or not user or not host or "/" in host or ":" in user:
+        raise ValueError("expected a SIP address such as jigasi@sip.example.com or sip:jigasi@sip.example.com")
+    return f"{scheme.lower()}:{rest}"
+
+
 def milliseconds(raw: str) -> float:
     """Upstream's millisecond counts (``300000``) as seconds."""
     return integer(raw) / 1000
@@ -18,7 +30,7 @@ def milliseconds(raw: str) -> float:
 @dataclass(frozen=True)
 class Sip:
     # The account: with a URI the gateway runs (and the all-in-one starts it).
-    sip_uri: str | None = env("JIGASI_SIP_URI", None)
+    sip_uri: str | None = env("JIGASI_SIP_URI", None, sip_address)
     sip_password: str | None = env("JIGASI_SIP_PASSWORD", None, secret)
     # The registrar and outbound proxy; unset, the gateway neither registers nor uses a proxy.
     sip_server: str | None = env("JIGASI_SIP_SERVER", None)
@@ -29,7 +41,7 @@ class Sip:
     keep_alive_method: str = env("JIGASI_SIP_KEEP_ALIVE_METHOD", "OPTIONS",
                                  choice("options", "crlf", "register", "none"))
     sdes_srtp: bool = env("JIGASI_ENABLE_SDES_SRTP", "0", boolean)
-    health_check_uri: str | None = env("JIGASI_HEALTH_CHECK_SIP_URI", None)
+    health_check_uri: str | None = env("JIGASI_HEALTH_CHECK_SIP_URI", None, sip_address)
     health_check_interval: float = env("JIGASI_HEALTH_CHECK_INTERVAL", "300000", milliseconds)
     default_room: str | None = env("JIGASI_SIP_DEFAULT_ROOM", None)
     jvb_timeout: float = env("JIGASI_JVB_TIMEOUT", "30000", milliseconds)

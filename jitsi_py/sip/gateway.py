@@ -18,8 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..common.aio import Rearm
+from ..common.errors import refusal
 from ..common.meeting import JoinError, Login, Meeting, XmppServer, events
-from ..common.stanzas.rayo import FEATURE_AUDIO_MUTE, FEATURE_DTMF, FEATURE_JIGASI
+from ..common.stanzas.rayo import (
+    FEATURE_AUDIO_MUTE,
+    FEATURE_DTMF,
+    FEATURE_JIGASI,
+    ROOM_NAME_HEADER,
+    ROOM_PASSWORD_HEADER,
+    Dial,
+    Ref,
+)
 from . import dtmf, sdp
 from .media import CallMedia, MediaClock, PortPool
 from .message import parse_address, parse_uri
@@ -39,6 +48,9 @@ from .ua import (
 log = logging.getLogger(__name__)
 
 FEATURES = (FEATURE_JIGASI, FEATURE_DTMF, FEATURE_AUDIO_MUTE)
+ROOM_HEADER = "Jitsi-Conference-Room"  # what our INVITEs carry (Jigasi's JITSI_MEET_ROOM_HEADER_NAME)
+DIAL_JOIN_TIMEOUT = 10.0  # below the focus's wait for our answer, so it never tries a second gateway
+FAILED_STATUS_SHOWN = 3.0  # a failed call's participant stays this long, so the room sees why
 PASSWORD_HEADERS = ("Jitsi-Conference-Room-Pass", "X-Room-Pass")
 # Call progress as the room sees it: the presence status texts jitsi-meet labels.
 STATUS_INITIALIZING, STATUS_RINGING, STATUS_CONNECTED = "Initializing Call", "Ringing", "Connected"
@@ -84,6 +96,7 @@ class Gateway:
         self.clock = MediaClock()
         self.legs: dict[str, Leg] = {}  # by Call-ID
         self.registered = asyncio.Event()
+        self.on_load: Callable[[], None] = lambda: None  # calls came or went: the brewery stats changed
         self.calls_total = self.calls_failed = 0
         self._transport: asyncio.DatagramTransport | None = None
         self._timer: Rearm | None = None
@@ -187,6 +200,7 @@ class Gateway:
         leg = self._leg(call, room, name, port)
         leg.offer, leg.answer = offer, answer
         self.legs[call.call_id] = leg
+        self.on_load()
         log.info("sip: call %s from %s for room %s (%s)", call.call_id, name, room, answer.first[1].name)
         self.ua.respond(call, 180, now)
         password = next((v for h in PASSWORD_HEADERS if (v := call.header(h))), None)
@@ -231,6 +245,60 @@ class Gateway:
         self.flush()
         await self._in_meeting(leg)
 
+    # ---- dial-out ----
+
+    async def dial(self, request: Dial) -> Ref:
+        """A moderator's dial (relayed by the focus): join the room, then call; the answer names our
+        participant. Raises the StanzaError to answer instead."""
+        room = request.room
+        if not room:
+            raise refusal("bad-request", f"dial without a {ROOM_NAME_HEADER} header")
+        if "@" not in room:
+            room = f"{room}@{self.meeting_server.muc_domain}"
+        if len(self.legs) >= self.max_calls:
+            raise refusal("resource-constraint", "the gateway is at JITSI_PY_SIP_MAX_CALLS")
+        port = self.ports.take()
+        if port is None:
+            raise refusal("resource-constraint", "no free RTP port in JIGASI_PORT_MIN..MAX")
+        leg = self._leg(None, room, request.to, port)
+        leg.meeting.status = STATUS_INITIALIZING
+        try:
+            await leg.media.open()
+            await leg.meeting.join(room, request.headers.get(ROOM_PASSWORD_HEADER), timeout=DIAL_JOIN_TIMEOUT,
+                                   wait_for_media=False)
+        except (JoinError, OSError) as exc:
+            self._drop(leg)
+            reason = exc.reason if isinstance(exc, JoinError) else str(exc)
+            raise refusal("service-unavailable", f"cannot join {room}: {reason}") from None
+        offer = sdp.offer(self.media_address, port)
+        headers = {ROOM_HEADER: room, **{k: v for k, v in request.headers.items()
+                                         if k not in (ROOM_NAME_HEADER, ROOM_PASSWORD_HEADER)}}
+        self.calls_total += 1
+        call = self.ua.invite(request.to, sdp.serialize(offer, secrets.randbits(31)), self._now(),
+                              display=request.from_ or "", headers=headers)
+        leg.call, leg.offer = call, offer
+        leg.outcome = asyncio.get_running_loop().create_future()
+        self.legs[call.call_id] = leg
+        self.on_load()
+        self.flush()
+        log.info("sip: dialling %s for %s (call %s)", request.to, room, call.call_id)
+        leg.task = self._spawn(self._dial_out(leg))
+        domain = room.partition("@")[2].partition(".")[2] or room.partition("@")[2]
+        return Ref(f"xmpp:{leg.meeting.endpoint_id}@{domain}")
+
+    async def _dial_out(self, leg: Leg) -> None:
+        assert leg.outcome is not None
+        outcome = await leg.outcome
+        if outcome != "connected":
+            self.calls_failed += 1
+            busy = outcome.startswith(("486", "600", "603"))
+            await leg.meeting.set_status(STATUS_BUSY if busy else STATUS_FAILED)
+            await asyncio.sleep(FAILED_STATUS_SHOWN)
+            await self._leave(leg)
+            return
+        await leg.meeting.set_status(STATUS_CONNECTED)
+        await self._in_meeting(leg)
+
     # ---- both directions: the meeting's side of a call ----
 
     async def _in_meeting(self, leg: Leg) -> None:
@@ -256,6 +324,7 @@ class Gateway:
     def _drop(self, leg: Leg) -> None:
         if leg.call is not None and self.legs.get(leg.call.call_id) is leg:
             del self.legs[leg.call.call_id]
+            self.on_load()
         self.clock.discard(leg.media)
         if leg.media.port not in self.ports.free:
             leg.media.close()
@@ -269,9 +338,10 @@ class Gateway:
                  " (by the peer)" if event.by_remote else "")
         if leg is None:
             return
+        self.clock.discard(leg.media)
         if leg.outcome is not None and not leg.outcome.done():
             leg.outcome.set_result(f"{event.status} {event.reason}")
-        self.clock.discard(leg.media)
+            return  # _dial_out shows why, then leaves
         if leg.task is not None and not leg.task.done() and leg.meeting.endpoint_id:
             self._spawn(self._leave(leg))
         elif leg.task is None or leg.task.done():
