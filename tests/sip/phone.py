@@ -67,10 +67,9 @@ class Phone:
             *(f"module {m}.so" for m in ("stdio", "g711", "g722", "opus", "aufile", "alsa", "sndfile")),
             "module_app account.so", "module_app menu.so", "",
         ]))
-        secret = f":{password}" if password else ""
         where = registrar or f"127.0.0.1:{port}"
-        reg = "" if registrar else ";regint=0"
-        (home / "accounts").write_text(f"<sip:{user}{secret}@{where}>{reg}{account_params}\n")
+        params = (f";auth_pass={password}" if password else "") + ("" if registrar else ";regint=0")
+        (home / "accounts").write_text(f"<sip:{user}@{where}>{params}{account_params}\n")
         self.process: asyncio.subprocess.Process | None = None
         self.output = bytearray()
         self._reader: asyncio.Task | None = None
