@@ -151,8 +151,10 @@ class Response(Message):
         return self._head_and_body(f"{VERSION} {self.status} {self.reason}")
 
 
-def parse(data: bytes) -> Request | Response:
-    """One whole message (a UDP datagram, or one framed off a stream by :func:`frame_length`)."""
+def parse(data: bytes, lenient: bool = False) -> Request | Response:
+    """One whole message (a UDP datagram, or one framed off a stream by :func:`frame_length`).
+    ``lenient`` skips the checks across headers (CSeq method, Content-Length), to answer a request
+    that failed them with the status it deserves."""
     if len(data) > MAX_MESSAGE_SIZE:
         raise SipSyntaxError("message too large", 513)
     head, sep, body = data.partition(b"\r\n\r\n")
@@ -169,12 +171,14 @@ def parse(data: bytes) -> Request | Response:
         lines.pop(0)  # §7.5: stray CRLFs before the start line
     if not lines:
         raise SipSyntaxError("empty message")
-    msg = _start_line(lines[0])
+    msg = _start_line(lines[0], lenient)
     msg.headers = _headers(lines[1:])
     for name in REQUIRED:
         if msg.header(name) is None:
             raise SipSyntaxError(f"missing {canonical(name)} header")
     number, method = msg.cseq
+    if lenient:
+        return msg
     if isinstance(msg, Request) and method != msg.method:
         raise SipSyntaxError(f"CSeq method {method} does not match {msg.method}")
     length = msg.header("content-length")
@@ -189,7 +193,7 @@ def parse(data: bytes) -> Request | Response:
     return msg
 
 
-def _start_line(line: str) -> Request | Response:
+def _start_line(line: str, lenient: bool = False) -> Request | Response:
     if line.startswith("SIP/"):
         parts = line.split(" ", 2)
         if len(parts) < 2 or parts[0] != VERSION:
@@ -203,7 +207,7 @@ def _start_line(line: str) -> Request | Response:
     method, uri, version = parts
     if not TOKEN.fullmatch(method):
         raise SipSyntaxError(f"bad method {method[:20]!r}")
-    if version != VERSION:
+    if version != VERSION and not (lenient and version.startswith("SIP/")):
         raise SipSyntaxError(f"unsupported version {version[:20]!r}", 505)
     if ":" not in uri or any(c in uri for c in "<>\" "):
         raise SipSyntaxError(f"bad request-URI {uri[:80]!r}")

@@ -448,15 +448,13 @@ class UserAgent:
         return tx
 
     def _reject_unparsable(self, data: bytes, source: Addr, exc: SipSyntaxError) -> None:
-        """Answer what can be answered: a request whose Via, From, To, Call-ID and CSeq parse."""
-        if data.startswith(b"SIP/") or data.startswith(b"ACK "):
-            return
+        """Answer what can be answered: a request (not an ACK) whose Via, From, To, Call-ID and CSeq
+        parse; anything else is dropped (there is nobody to answer)."""
         try:
-            head = data.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
-            partial = parse(head.replace(b"SIP/2.1", b"SIP/2.0", 1)) if exc.status == 505 else None
+            partial = parse(data, lenient=True)
         except SipSyntaxError:
-            partial = None
-        if isinstance(partial, Request):
+            return
+        if isinstance(partial, Request) and partial.method != "ACK":
             self._send_response(partial, source, exc.status, exc.reason[:100])
 
     # ---- responses ----
