@@ -2,7 +2,7 @@
 
 REGISTER is challenged (digest, qop=auth) against one shared password; a call to a user that is not
 registered names a room: the proxy turns it into a call to the gateway's account with the room in
-``X-Room-Name`` (docker-jitsi-meet's header), as a PBX in front of Jigasi does.
+``X-Room-Name`` (docker-jitsi-meet's header), as a PBX in front of Jigasi does. User ``busy`` is busy.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ request_route {{
         if (loose_route() || is_method("ACK|BYE|INFO|INVITE")) {{ t_relay(); }}
         exit;
     }}
+    if ($rU == "busy") {{ sl_send_reply("486", "Busy Here"); exit; }}
     if (!lookup("location")) {{
         append_hf("X-Room-Name: $rU\\r\\n");
         $rU = "{gateway_user}";

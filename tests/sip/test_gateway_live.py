@@ -91,6 +91,14 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
                 await asyncio.sleep(2)  # the phone records the moderator's tone
                 phone.command("/hangup")
                 assert (await next_event(listener, events.ParticipantLeft)).endpoint_id == callee.endpoint_id
+
+                # a busy callee: the room sees why, then the participant goes
+                iq = listener._xmpp.make_iq_set(ito=f"{listener.room_jid}/focus")
+                iq.xml.append(Dial("busy", headers={ROOM_NAME_HEADER: listener.room_jid}).to_element())
+                await iq.send(timeout=20)
+                busy = await next_event(listener, events.ParticipantJoined)
+                assert (await next_event(listener, events.ParticipantLeft)).endpoint_id == busy.endpoint_id
+                assert statuses[-1] == "Busy", statuses
             samples, rate = read_wav(phone.heard())
             rms, share = tone_share(samples[-3 * rate:-rate // 2], rate, TONE_HZ)  # the call, not its end
             assert rms > 1000 and share > 0.8, (rms, share)
