@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass
 
 from .common import XmppClient
-from .fields import boolean, bounded, choice, csv, env, integer, nested, port_number, secret
+from .fields import boolean, bounded, choice, csv, env, integer, nested, port_number, secret, url
 
 
 def sip_address(raw: str) -> str:
@@ -50,7 +50,12 @@ class Sip:
     user: str = env("JIGASI_XMPP_USER", "jigasi")
     password: str | None = env("JIGASI_XMPP_PASSWORD", None, secret)
     instance_id: str = env("JIGASI_INSTANCE_ID", lambda v: v.get("HOSTNAME") or socket.gethostname())
+    # The conference mapper that turns a PIN typed by a caller without a room into the room; unset, a
+    # call naming no room is refused. The web service's own (/conference-mapper) when the gateway runs.
+    confcode_url: str | None = env("CONFCODE_URL", None, url())
     # --- our own ---------------------------------------------------------------------------------
+    # An internal mapper (the web service of the all-in-one) may have a self-signed certificate.
+    confcode_verify_tls: bool = env("JITSI_PY_SIP_CONFCODE_VERIFY_TLS", "1", boolean)
     # Where the gateway listens for SIP, and the address it gives peers (Via, Contact, SDP) when the
     # listening one is a wildcard: by default the one that routes to the SIP server.
     local_host: str = env("JITSI_PY_SIP_HOST", "0.0.0.0")

@@ -15,7 +15,9 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
+
+import numpy as np
 
 from ..common.aio import Rearm
 from ..common.errors import refusal
@@ -30,6 +32,7 @@ from ..common.stanzas.rayo import (
     Ref,
 )
 from . import dtmf, sdp
+from .audio import RATE
 from .media import CallMedia, MediaClock, PortPool
 from .message import parse_address, parse_uri
 from .ua import (
@@ -55,6 +58,25 @@ PASSWORD_HEADERS = ("Jitsi-Conference-Room-Pass", "X-Room-Pass")
 # Call progress as the room sees it: the presence status texts jitsi-meet labels.
 STATUS_INITIALIZING, STATUS_RINGING, STATUS_CONNECTED = "Initializing Call", "Ringing", "Connected"
 STATUS_BUSY, STATUS_FAILED, STATUS_DISCONNECTED = "Busy", "Failed", "Disconnected"
+PIN_ATTEMPTS = 3
+PIN_TIMEOUT = 20.0  # for the whole PIN, each attempt
+PIN_END = "#"
+MAX_PIN = 16
+
+# the conference mapper's answer to a PIN: the room's JID, or None when the PIN names no room
+PinResolver = Callable[[str], Awaitable[str | None]]
+
+
+def beeps(hz: float, count: int, length: float, gap: float = 0.1) -> np.ndarray:
+    """The prompts the caller hears while typing a PIN (tones, no speech)."""
+    t = np.arange(int(RATE * length)) / RATE
+    beep = (6000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+    silence = np.zeros(int(RATE * gap), np.int16)
+    return np.concatenate([part for _ in range(count) for part in (beep, silence)])
+
+
+ENTER_PIN = beeps(800, 2, 0.2)
+WRONG_PIN = beeps(400, 3, 0.3)
 
 
 @dataclass
@@ -68,6 +90,7 @@ class Leg:
     answer: sdp.AudioDescription | None = None
     task: asyncio.Task[None] | None = None
     digits: list[str] = field(default_factory=list)
+    typed: asyncio.Event = field(default_factory=asyncio.Event)
     outcome: asyncio.Future[str] | None = None  # dial-out: "connected" or why not
 
 
@@ -82,7 +105,8 @@ class _Signalling(asyncio.DatagramProtocol):
 class Gateway:
     def __init__(self, account: Account, *, bind: tuple[str, int], media_address: str, ports: PortPool,
                  meeting_server: XmppServer, login: Login | None = None, room_headers: tuple[str, ...] = (),
-                 default_room: str | None = None, join_timeout: float = 30, max_calls: int = 100) -> None:
+                 default_room: str | None = None, join_timeout: float = 30, max_calls: int = 100,
+                 resolve_pin: PinResolver | None = None) -> None:
         self.ua = UserAgent(account)
         self.bind = bind
         self.media_address = media_address
@@ -93,6 +117,7 @@ class Gateway:
         self.default_room = default_room
         self.join_timeout = join_timeout
         self.max_calls = max_calls
+        self.resolve_pin = resolve_pin
         self.clock = MediaClock()
         self.legs: dict[str, Leg] = {}  # by Call-ID
         self.registered = asyncio.Event()
@@ -183,7 +208,7 @@ class Gateway:
         if len(self.legs) >= self.max_calls:
             return self._refuse(call, 486, "the gateway is at JITSI_PY_SIP_MAX_CALLS")
         room = self._room_of(call)
-        if not room:
+        if not room and self.resolve_pin is None:
             return self._refuse(call, 404, "no room header, no room in the request-URI, no default room")
         try:
             offer = sdp.parse(call.remote_sdp)
@@ -197,11 +222,15 @@ class Gateway:
         except sdp.SdpError as exc:
             self.ports.give_back(port)
             return self._refuse(call, 488, str(exc))
-        leg = self._leg(call, room, name, port)
+        leg = self._leg(call, room or "", name, port)
         leg.offer, leg.answer = offer, answer
         self.legs[call.call_id] = leg
         self.on_load()
-        log.info("sip: call %s from %s for room %s (%s)", call.call_id, name, room, answer.first[1].name)
+        log.info("sip: call %s from %s for %s (%s)", call.call_id, name, f"room {room}" if room else "a PIN",
+                 answer.first[1].name)
+        if not room:
+            leg.task = self._spawn(self._pin_entry(leg))
+            return
         self.ua.respond(call, 180, now)
         password = next((v for h in PASSWORD_HEADERS if (v := call.header(h))), None)
         leg.task = self._spawn(self._dial_in(leg, password))
@@ -244,6 +273,74 @@ class Gateway:
         self.ua.respond(call, 200, self._now(), sdp=sdp.serialize(leg.answer, secrets.randbits(31)))
         self.flush()
         await self._in_meeting(leg)
+
+    # ---- dial-in by PIN ----
+
+    async def _pin_entry(self, leg: Leg) -> None:
+        """Answer, ask for the PIN (DTMF, ending with #), ask the conference mapper for its room; a wrong
+        PIN is tried again, then the call ends with the error tone."""
+        assert leg.call is not None and leg.answer is not None and leg.offer is not None
+        assert self.resolve_pin is not None
+        call = leg.call
+        try:
+            await leg.media.open()
+        except OSError as exc:
+            self._refuse(call, 503, f"RTP port {leg.media.port}: {exc}")
+            self.flush()
+            self._drop(leg)
+            return
+        pt, codec = leg.answer.first
+        leg.media.start(leg.offer, pt, codec)
+        self.clock.add(leg.media)
+        self.ua.respond(call, 200, self._now(), sdp=sdp.serialize(leg.answer, secrets.randbits(31)))
+        self.flush()
+        for attempt in range(1, PIN_ATTEMPTS + 1):
+            leg.media.play(ENTER_PIN)
+            pin = await self._typed_pin(leg)
+            if call.state == "ended":
+                return self._drop(leg)
+            room = None
+            if pin:
+                try:
+                    room = await self.resolve_pin(pin)
+                except Exception as exc:  # noqa: BLE001 - the mapper is another service: any failure is "no room"
+                    log.warning("sip: call %s: the conference mapper failed: %s", call.call_id, exc)
+            if room:
+                leg.room = room
+                break
+            log.info("sip: call %s: PIN attempt %d names no room", call.call_id, attempt)
+            leg.media.play(WRONG_PIN)
+        else:
+            await asyncio.sleep(len(WRONG_PIN) / RATE + 0.3)
+            self._hang_up(leg)
+            return self._drop(leg)
+        try:
+            await leg.meeting.join(leg.room, None, timeout=self.join_timeout, wait_for_media=False)
+        except JoinError as exc:
+            log.warning("sip: call %s cannot join %s: %s", call.call_id, leg.room, exc.reason)
+            leg.media.play(WRONG_PIN)
+            await asyncio.sleep(len(WRONG_PIN) / RATE + 0.3)
+            self._hang_up(leg)
+            return self._drop(leg)
+        await self._in_meeting(leg)
+
+    async def _typed_pin(self, leg: Leg) -> str | None:
+        """The digits typed before #; None when nothing came in time."""
+        leg.digits.clear()
+        try:
+            async with asyncio.timeout(PIN_TIMEOUT):
+                while PIN_END not in leg.digits and len(leg.digits) < MAX_PIN and leg.call is not None \
+                        and leg.call.state != "ended":
+                    leg.typed.clear()
+                    await leg.typed.wait()
+        except TimeoutError:
+            return None
+        return "".join(leg.digits).split(PIN_END, 1)[0]
+
+    def _hang_up(self, leg: Leg) -> None:
+        if leg.call is not None and leg.call.state != "ended":
+            self.ua.hangup(leg.call, self._now())
+            self.flush()
 
     # ---- dial-out ----
 
@@ -339,6 +436,7 @@ class Gateway:
         if leg is None:
             return
         self.clock.discard(leg.media)
+        leg.typed.set()  # a caller typing a PIN hung up
         if leg.outcome is not None and not leg.outcome.done():
             leg.outcome.set_result(f"{event.status} {event.reason}")
             return  # _dial_out shows why, then leaves
@@ -375,8 +473,9 @@ class Gateway:
 
     def _digit(self, call_id: str, digit: str) -> None:
         leg = self.legs.get(call_id)
-        if leg is not None:
+        if leg is not None and len(leg.digits) < MAX_PIN:
             leg.digits.append(digit)
+            leg.typed.set()
 
     def _registered(self, event: Registered) -> None:
         if not self.registered.is_set():

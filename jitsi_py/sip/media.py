@@ -131,6 +131,7 @@ class CallMedia:
         self._first = True
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._next_rtcp = 0.0
+        self._prompt: deque[np.ndarray] = deque()
         self.sent_packets = self.sent_octets = self.bad_packets = 0
 
     async def open(self) -> None:
@@ -210,11 +211,14 @@ class CallMedia:
         self.track.push(pcm)
         if self.remote is None or self._rtp is None:
             return
-        mix = np.zeros(FRAME, np.int32)
-        for queue in self.sources.values():
-            if queue:
-                mix += queue.popleft()
-        out = np.clip(mix, -32768, 32767).astype(np.int16)
+        if self._prompt:
+            out = self._prompt.popleft()
+        else:
+            mix = np.zeros(FRAME, np.int32)
+            for queue in self.sources.values():
+                if queue:
+                    mix += queue.popleft()
+            out = np.clip(mix, -32768, 32767).astype(np.int16)
         packet = rtp.write(self.pt, self._first, self._seq, self._timestamp, self._ssrc, self.transcoder.encode(out))
         self._first = False
         self._seq = (self._seq + 1) & 0xFFFF
@@ -226,6 +230,11 @@ class CallMedia:
             self._next_rtcp = now + RTCP_INTERVAL
             self._rtcp.sendto(rtp.sender_report(self._ssrc, time.time(), self._timestamp, self.sent_packets,
                                                 self.sent_octets), self.remote_rtcp)
+
+    def play(self, pcm: np.ndarray) -> None:
+        """48 kHz audio the phone hears instead of the meeting until it is over (a prompt, a tone)."""
+        padded = np.concatenate([pcm.astype(np.int16), np.zeros(-pcm.size % FRAME, np.int16)])
+        self._prompt.extend(padded.reshape(-1, FRAME))
 
     def send_digit(self, digit: str) -> None:
         """A digit to the phone as RFC 4733 events, when it takes them."""
