@@ -25,6 +25,7 @@ SINGLE_MACHINE = {
     "JITSI_PY_JVB_HTTP_INTERFACES": "127.0.0.1",
     "JITSI_PY_RECORDER_HTTP_INTERFACES": "127.0.0.1",
     "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
+    "JITSI_PY_SIP_CONFCODE_VERIFY_TLS": "0",  # the web service's self-signed certificate
     "JVB_DISABLE_STUN": "1",
 }
 

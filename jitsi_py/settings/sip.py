@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from typing import Mapping
 
-from .common import XmppClient
-from .fields import boolean, bounded, choice, csv, env, integer, nested, port_number, secret, url
+from .common import Common, XmppClient
+from .fields import boolean, bounded, choice, csv, env, integer, nested, port_number, read, secret, url
 
 
 def sip_address(raw: str) -> str:
@@ -25,6 +26,12 @@ def sip_address(raw: str) -> str:
 def milliseconds(raw: str) -> float:
     """Upstream's millisecond counts (``300000``) as seconds."""
     return integer(raw) / 1000
+
+
+def _web_mapper(values: Mapping[str, str]) -> str:
+    """The web service's built-in conference mapper (web/dialin.py), under PUBLIC_URL."""
+    public: str = read(Common.__dataclass_fields__["public_url"].metadata["env"], values)
+    return public.rstrip("/") + "/conference-mapper"
 
 
 @dataclass(frozen=True)
@@ -50,9 +57,9 @@ class Sip:
     user: str = env("JIGASI_XMPP_USER", "jigasi")
     password: str | None = env("JIGASI_XMPP_PASSWORD", None, secret)
     instance_id: str = env("JIGASI_INSTANCE_ID", lambda v: v.get("HOSTNAME") or socket.gethostname())
-    # The conference mapper that turns a PIN typed by a caller without a room into the room; unset, a
-    # call naming no room is refused. The web service's own (/conference-mapper) when the gateway runs.
-    confcode_url: str | None = env("CONFCODE_URL", None, url())
+    # The conference mapper that turns a PIN typed by a caller without a room into the room: by
+    # default the web service's own, which the web client also asks for the PIN it shows.
+    confcode_url: str = env("CONFCODE_URL", _web_mapper, url())
     # --- our own ---------------------------------------------------------------------------------
     # An internal mapper (the web service of the all-in-one) may have a self-signed certificate.
     confcode_verify_tls: bool = env("JITSI_PY_SIP_CONFCODE_VERIFY_TLS", "1", boolean)

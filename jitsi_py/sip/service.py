@@ -53,13 +53,13 @@ def gateway_of(settings: Settings) -> Gateway:
         if settings.common.auth.enabled else None
     if s.port_max - s.port_min < 2:
         raise ValueError(f"JIGASI_PORT_MIN..MAX ({s.port_min}-{s.port_max}) holds no RTP/RTCP port pair")
-    mapper = ConferenceMapper(s.confcode_url, s.confcode_verify_tls) if s.confcode_url else None
+    mapper = ConferenceMapper(s.confcode_url, s.confcode_verify_tls)
     return Gateway(account, bind=(s.local_host, s.local_port), media_address=address,
                    ports=PortPool(s.port_min, s.port_max), meeting_server=XmppServer.of(domains, s.xmpp.server,
                                                                                          s.xmpp.port),
                    login=login, room_headers=s.room_headers, default_room=s.default_room,
                    join_timeout=s.jvb_timeout, max_calls=s.max_calls,
-                   resolve_pin=mapper.room if mapper is not None else None)
+                   resolve_pin=mapper.room)
 
 
 class SipService:
