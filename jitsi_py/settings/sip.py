@@ -61,6 +61,8 @@ class Sip:
     # default the web service's own, which the web client also asks for the PIN it shows.
     confcode_url: str = env("CONFCODE_URL", _web_mapper, url())
     # --- our own ---------------------------------------------------------------------------------
+    # JIGASI_SIP_TRANSPORT=TLS: whether the SIP server's certificate is checked (system CAs, its name).
+    tls_verify: bool = env("JITSI_PY_SIP_TLS_VERIFY", "1", boolean)
     # An internal mapper (the web service of the all-in-one) may have a self-signed certificate.
     confcode_verify_tls: bool = env("JITSI_PY_SIP_CONFCODE_VERIFY_TLS", "1", boolean)
     # Where the gateway listens for SIP, and the address it gives peers (Via, Contact, SDP) when the

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import ssl
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -35,6 +36,7 @@ from . import dtmf, sdp
 from .audio import RATE
 from .media import CallMedia, MediaClock, PortPool
 from .message import parse_address, parse_uri
+from .transport import Signalling
 from .ua import (
     Account,
     Call,
@@ -94,19 +96,11 @@ class Leg:
     outcome: asyncio.Future[str] | None = None  # dial-out: "connected" or why not
 
 
-class _Signalling(asyncio.DatagramProtocol):
-    def __init__(self, receive: Callable[[bytes, Any], None]) -> None:
-        self.receive = receive
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.receive(data, addr)
-
-
 class Gateway:
     def __init__(self, account: Account, *, bind: tuple[str, int], media_address: str, ports: PortPool,
                  meeting_server: XmppServer, login: Login | None = None, room_headers: tuple[str, ...] = (),
                  default_room: str | None = None, join_timeout: float = 30, max_calls: int = 100,
-                 resolve_pin: PinResolver | None = None) -> None:
+                 resolve_pin: PinResolver | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.ua = UserAgent(account)
         self.bind = bind
         self.media_address = media_address
@@ -123,7 +117,7 @@ class Gateway:
         self.registered = asyncio.Event()
         self.on_load: Callable[[], None] = lambda: None  # calls came or went: the brewery stats changed
         self.calls_total = self.calls_failed = 0
-        self._transport: asyncio.DatagramTransport | None = None
+        self.signalling = Signalling(account.transport, self.receive, tls)
         self._timer: Rearm | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -137,8 +131,7 @@ class Gateway:
     async def start(self, register: bool) -> None:
         loop = asyncio.get_running_loop()
         self._timer = Rearm(loop, lambda now: self._fed(self.ua.handle_timer, now))
-        self._transport, _ = await loop.create_datagram_endpoint(lambda: _Signalling(self.receive),
-                                                                 local_addr=self.bind)
+        await self.signalling.open(self.bind)
         if register:
             self._fed(self.ua.register, loop.time())
 
@@ -150,14 +143,12 @@ class Gateway:
         self.flush()
 
     def flush(self) -> None:
-        if self._transport is not None:
-            for out in self.ua.datagrams_to_send():
-                self._transport.sendto(out.data, out.to)
+        for out in self.ua.datagrams_to_send():
+            self.signalling.send(out.data, out.to)
         while (event := self.ua.next_event()) is not None:
             self._handlers[type(event)](event)
-        if self._transport is not None:
-            for out in self.ua.datagrams_to_send():
-                self._transport.sendto(out.data, out.to)
+        for out in self.ua.datagrams_to_send():
+            self.signalling.send(out.data, out.to)
         if self._timer is not None:
             self._timer.at(self.ua.deadline)
 
@@ -179,8 +170,7 @@ class Gateway:
         self.clock.stop()
         if self._timer is not None:
             self._timer.cancel()
-        if self._transport is not None:
-            self._transport.close()
+        self.signalling.close()
 
     def _spawn(self, work: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(work)

@@ -248,7 +248,7 @@ def frame_length(buffer: bytes | bytearray) -> int | None:
         if len(buffer) > MAX_MESSAGE_SIZE:
             raise SipSyntaxError("headers too large", 513)
         return None
-    match = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$", bytes(buffer[:end]))
+    match = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r?$", bytes(buffer[:end]))
     if match is None:
         raise SipSyntaxError("no Content-Length on a stream transport")
     total = end + 4 + int(match.group(1))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from typing import Callable
 
 from aiohttp import web
@@ -54,12 +55,18 @@ def gateway_of(settings: Settings) -> Gateway:
     if s.port_max - s.port_min < 2:
         raise ValueError(f"JIGASI_PORT_MIN..MAX ({s.port_min}-{s.port_max}) holds no RTP/RTCP port pair")
     mapper = ConferenceMapper(s.confcode_url, s.confcode_verify_tls)
+    tls = None
+    if s.sip_transport == "tls":
+        tls = ssl.create_default_context()
+        if not s.tls_verify:
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
     return Gateway(account, bind=(s.local_host, s.local_port), media_address=address,
                    ports=PortPool(s.port_min, s.port_max), meeting_server=XmppServer.of(domains, s.xmpp.server,
                                                                                          s.xmpp.port),
                    login=login, room_headers=s.room_headers, default_room=s.default_room,
                    join_timeout=s.jvb_timeout, max_calls=s.max_calls,
-                   resolve_pin=mapper.room)
+                   resolve_pin=mapper.room, tls=tls)
 
 
 class SipService:

@@ -19,6 +19,7 @@ debug=2
 log_stderror=yes
 children=2
 listen=udp:127.0.0.1:{port}
+listen=tcp:127.0.0.1:{port}
 mpath="{modules}"
 loadmodule "sl.so"
 loadmodule "tm.so"

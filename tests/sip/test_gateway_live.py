@@ -105,3 +105,34 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
         finally:
             service.cancel()
             await asyncio.gather(service, return_exceptions=True)
+
+
+async def test_the_gateway_registers_and_takes_calls_over_tcp(tmp_path):
+    proxy_port, sip_port, http_port, rtp = free_sip_port(), free_sip_port(), free_port(), free_udp_port() & ~1
+    env = {
+        "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_SIP_PASSWORD": PASSWORD, "JIGASI_SIP_SERVER": "127.0.0.1",
+        "JIGASI_SIP_PORT": str(proxy_port), "JIGASI_SIP_TRANSPORT": "TCP", "JITSI_PY_SIP_HOST": "127.0.0.1",
+        "JITSI_PY_SIP_PORT": str(sip_port), "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 4),
+        "JIGASI_XMPP_PASSWORD": "jigasi-secret", "JITSI_PY_SIP_HTTP_PORT": str(http_port),
+        "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
+    }
+    phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
+                  account_params=";audio_codecs=pcmu")
+    async with Registrar(tmp_path / "kamailio", proxy_port, PASSWORD), \
+            running_stack(tmp_path, bridge=True, **env) as stack:
+        ready = asyncio.Event()
+        service = asyncio.ensure_future(run_sip(stack.settings, lambda _summary: ready.set()))
+        listener = Meeting(server_of(stack), display_name="Listener", receive_video=False)
+        try:
+            await asyncio.wait_for(ready.wait(), 20)
+            async with meetings(listener), phone:
+                await listener.join("overtcp", wait_for_media=False)
+                # the gateway has no UDP socket: the proxy reaches it over TCP or not at all
+                phone.command(f"/dial sip:overtcp@127.0.0.1:{proxy_port}")
+                caller = await next_event(listener, events.ParticipantJoined)
+                assert caller.display_name == "phone"
+                phone.command("/hangup")
+                assert (await next_event(listener, events.ParticipantLeft)).endpoint_id == caller.endpoint_id
+        finally:
+            service.cancel()
+            await asyncio.gather(service, return_exceptions=True)

@@ -94,6 +94,8 @@ def test_stream_framing_needs_the_whole_message():
     assert whole is not None and INVITE[:whole].endswith(b"v=0\n")
     with pytest.raises(SipSyntaxError):
         frame_length(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\n")
+    middle = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 3\r\nVia: x\r\n\r\nabcNEXT"
+    assert frame_length(middle) == len(middle) - 4
 
 
 @pytest.mark.fuzz
