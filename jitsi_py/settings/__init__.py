@@ -20,6 +20,7 @@ from .common import SERVICE_PASSWORDS, Common
 from .fields import SettingsError, build, path, read
 from .focus import Focus
 from .recorder import Recorder
+from .sip import Sip
 from .transcriber import Transcriber
 from .web import Web
 from .xmpp import XmppServer
@@ -37,6 +38,7 @@ class Settings:
     web: Web
     recorder: Recorder
     transcriber: Transcriber
+    sip: Sip
 
     @classmethod
     def from_values(cls, values: Mapping[str, str]) -> "Settings":
@@ -48,6 +50,7 @@ class Settings:
             web=build(Web, values),
             recorder=build(Recorder, values),
             transcriber=build(Transcriber, values),
+            sip=build(Sip, values),
         )
 
 

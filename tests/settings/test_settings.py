@@ -292,7 +292,8 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
 # ---- URLs: one validator for every URL-typed setting ----
 
 URL_SUFFIXES = ("_URL", "_URI", "_URL_BASE", "_LINK", "_ENDPOINT", "_KEYSERVER")
-NOT_URLS = frozenset({"JIGASI_SIP_URI"})  # a SIP account (user@host), whatever upstream calls it
+# SIP addresses (user@host), whatever upstream calls them; tests/settings/test_sip.py checks them.
+NOT_URLS = frozenset({"JIGASI_SIP_URI", "JIGASI_HEALTH_CHECK_SIP_URI"})
 
 
 def _url_settings() -> list[str]:
