@@ -293,7 +293,8 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
 
 URL_SUFFIXES = ("_URL", "_URI", "_URL_BASE", "_LINK", "_ENDPOINT", "_KEYSERVER")
 # SIP addresses (user@host), whatever upstream calls them; tests/settings/test_sip.py checks them.
-NOT_URLS = frozenset({"JIGASI_SIP_URI", "JIGASI_HEALTH_CHECK_SIP_URI"})
+# SIP addresses, and upstream's switch to post the transcript's link (a boolean despite its name)
+NOT_URLS = frozenset({"JIGASI_SIP_URI", "JIGASI_HEALTH_CHECK_SIP_URI", "JIGASI_TRANSCRIBER_ADVERTISE_URL"})
 
 
 def _url_settings() -> list[str]:

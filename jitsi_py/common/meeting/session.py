@@ -67,8 +67,6 @@ class MediaSession:
         """Our answer to the offer, as the Jingle to send (``transport-accept`` for a transport-replace,
         whose remote ``sources`` are those of the session it replaces)."""
         async with self._lock:
-            for track in self.tracks:
-                self.senders[track.kind] = self.pc.addTrack(track)
             self.lines.add(named_sources(jingle_sources(self.offer)) if sources is None else sources,
                            self.endpoint_id)
             await self._negotiate()
@@ -113,9 +111,25 @@ class MediaSession:
         for receiver in receivers:
             await _end(receiver)
 
+    def _attach_tracks(self) -> None:
+        """Our tracks go on the transceivers aiortc made for the contents' own m-lines. Added before the
+        offer (addTrack), a video track's transceiver would be aiortc's first but BUNDLE's second, and
+        max-bundle would stop its transport, the one every m-line shares: nothing would connect."""
+        by_mid = {t.mid: t for t in self.pc.getTransceivers()}
+        for track in self.tracks:
+            line = next((m for m in self.lines.lines if m.source is None and m.media == track.kind), None)
+            transceiver = by_mid.get(line.mid) if line is not None else None
+            if transceiver is None:
+                continue  # the offer has no content of that kind: nothing to send it on
+            transceiver.direction = "sendonly"
+            transceiver.sender.replaceTrack(track)
+            self.senders[track.kind] = transceiver.sender
+
     async def _negotiate(self) -> None:
         pc = self.pc
         await pc.setRemoteDescription(RTCSessionDescription(self.lines.sdp(), "offer"))
+        if len(self.senders) < len(self.tracks):
+            self._attach_tracks()
         await pc.setLocalDescription(await pc.createAnswer())
         by_mid = {t.mid: t for t in pc.getTransceivers()}
         for line in self.lines.lines:
