@@ -54,6 +54,7 @@ from .videobridge import OwnPort
 
 log = logging.getLogger(__name__)
 
+
 class Relay(Endpoint):
     def __init__(self, conference, relay_id: str, *, ice_controlling: bool, unique_port: OwnPort | None = None,
                  now: float) -> None:
@@ -282,7 +283,7 @@ class RelayChannel:
         endpoint_id, active = required_string(message, "endpoint"), message.get("active")
         if endpoint_id not in self.relay.relayed:
             raise ChannelError(f"connectivity status of {endpoint_id!r}, not an endpoint behind this relay")
-        if active not in ("true", "false", True, False):
+        if active not in ("true", "false") and not isinstance(active, bool):
             raise ChannelError("active must be \"true\" or \"false\"")
         self.relay.set_inactive(endpoint_id, active in ("false", False))
 

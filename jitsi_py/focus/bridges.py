@@ -259,11 +259,12 @@ class BridgeTable:
 
         ``current``: bridges the conference already uses; ``counts``: its participants per bridge;
         ``multi_bridge``: Octo relays may join bridges (else the choice is as if unlinked);
-        ``avoid``: bridges this conference keeps off (a relay to them failed).
+        ``avoid``: bridges this conference keeps off while another one will do (a relay failed).
         """
         counts = counts or {}
         avoid = set(avoid)
-        candidates = [b for b in self.available(now) if b.jid not in avoid]
+        available = self.available(now)
+        candidates = [b for b in available if b.jid not in avoid] or available
         in_use = [self.bridges[j] for j in current if j in self.bridges]
         if multi_bridge and in_use:
             relayable = all(b.relay_id for b in in_use)

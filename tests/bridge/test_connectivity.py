@@ -94,7 +94,7 @@ def test_a_status_from_the_relay_reaches_the_local_endpoints_for_endpoints_behin
     assert statuses(inboxes["jvb-b"]) == []  # never sent back: relayed statuses are not relayed again
     for refused in ({"endpoint": "alice", "active": "false"}, {"endpoint": "nobody", "active": "false"},
                     {"endpoint": ["carol"], "active": "false"}, {"endpoint": "carol", "active": "maybe"},
-                    {"endpoint": "carol"}):
+                    {"endpoint": "carol", "active": 0}, {"endpoint": "carol"}):
         with pytest.raises(ChannelError):
             channel.receive(json.dumps({"colibriClass": STATUS, **refused}))
     assert statuses(inboxes["alice"]) == []

@@ -89,6 +89,11 @@ async def stats(address: str) -> dict:
     return await asyncio.to_thread(get)
 
 
+def metrics(address: str) -> str:
+    with urllib.request.urlopen(f"http://{address}:{REST_PORT}/metrics", timeout=3) as answer:
+        return answer.read().decode()
+
+
 async def until(predicate, timeout: float, what: str) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -187,6 +192,7 @@ async def test_a_relay_cut_between_two_hosts_is_seen_by_both_bridges_and_the_foc
             await until(moved, 20, "one side moved onto the other bridge")
             for name in ("a", "b"):
                 assert (await stats(hosts[name][1]))["relays_failed"] == 1
+                assert "\njitsi_relays_failed 1\n" in await asyncio.to_thread(metrics, hosts[name][1])
             for listener in listeners:
                 await until(lambda listener=listener: listener.hears_tone(1), 25, "the tone on one bridge")
 

@@ -300,3 +300,7 @@ def test_on_a_tie_the_side_that_joined_later_moves_and_a_recovered_relay_is_forg
     assert conf.relays_reported(B1, {"relay-jvb2"}, 8.0) == 1
     assert conf.participants["bob"].bridge == B1
     assert B2 not in conf.sessions and conf.avoid == {B2: 8.0 + 600.0}
+    # An avoided bridge is still taken when nothing else is available.
+    assert bridges.select(9.0, avoid=[B2]).jid == B1
+    bridges.failed(B1, 9.0)
+    assert bridges.select(9.0, avoid=[B2]).jid == B2

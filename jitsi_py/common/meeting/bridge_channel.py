@@ -26,7 +26,7 @@ def _endpoint_message(message: dict) -> list:
 
 def _connectivity(message: dict) -> list:
     endpoint, active = message.get("endpoint"), message.get("active")
-    if not isinstance(endpoint, str) or active not in ("true", "false", True, False):
+    if not isinstance(endpoint, str) or (active not in ("true", "false") and not isinstance(active, bool)):
         return []  # as lib-jitsi-meet, the string JVB sends; a boolean is read the same
     return [events.EndpointConnectivity(endpoint, active in ("true", True))]
 
