@@ -3,11 +3,10 @@
 # image (no registry is needed), every image built with `make`, the stack (plus jvb2.yml's second
 # bridge) brought up with a `.env` made as the README says (env.example + gen-passwords.sh) on free
 # ports, and every healthcheck awaited. Then, from this host through the published ports only: the
-# REST ports answer, `prosodyctl register|unregister` change the account store, jigasi.yml refuses
-# plainly, and two meetings of two participants each join over
-# wss://localhost:$HTTPS_PORT/xmpp-websocket: the focus answers, offers Jingle, ICE and DTLS succeed
-# through the bridges' UDP ports, colibri-ws opens through the web service, audio one participant
-# sends reaches the other, and the two meetings land on different bridges. Finally `down`, the
+# REST ports answer, `prosodyctl register|unregister` change the account store, and two meetings
+# of two participants each join over wss://localhost:$HTTPS_PORT/xmpp-websocket: the focus answers,
+# offers Jingle, ICE and DTLS succeed through the bridges' UDP ports, colibri-ws opens through the
+# web service, audio one participant sends reaches the other, and the two meetings land on different bridges. Finally `down`, the
 # engine stopped, and the host's bridges, iptables rules and ip_forward restored as they were found.
 #
 # Run as root (apt, dockerd, iptables). Environment knobs:
@@ -285,22 +284,10 @@ check_prosodyctl() {
   log "prosodyctl register/unregister change the XMPP server's account store; compose logs show each service"
 }
 
-# jigasi.yml names a service jitsi-py does not provide: it must say so and fail.
-check_overlays() {
-  local svc out rc
-  for svc in jigasi; do
-    rc=0
-    out=$("${COMPOSE[@]}" -f "$HERE/$svc.yml" run --rm --no-deps "$svc" 2>&1) || rc=$?
-    [ "$rc" -ne 0 ] || die "$svc.yml: the $svc service exited 0"
-    grep -q "jitsi-py does not provide" <<<"$out" || die "$svc.yml: no explanation in its output: $out"
-  done
-  log "jigasi.yml says jitsi-py does not provide it, and exits non-zero"
-}
 
 join() {
   check_published
   check_prosodyctl
-  check_overlays
   log "client joins through the published ports"
   (cd "$ROOT" && "$PY" -m tests.docker.join_client \
     --websocket "wss://localhost:$HTTPS_PORT/xmpp-websocket" --media-host 127.0.0.1 --media-ports "$JVB_PORT,$JVB2_PORT" --rooms 2 --every-port --colibri-ws) \

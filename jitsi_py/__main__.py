@@ -12,6 +12,8 @@ from .common.startup import Ready
 from .focus import run as run_focus
 from .recorder import run as run_recorder
 from .settings import Settings
+from .sip import run as run_sip
+from .transcriber import run as run_transcriber
 from .web import run as run_web
 from .xmpp import run as run_xmpp
 
@@ -23,11 +25,17 @@ SINGLE_MACHINE = {
     "PROSODY_INTERFACES": "127.0.0.1",
     "JITSI_PY_JVB_HTTP_INTERFACES": "127.0.0.1",
     "JITSI_PY_RECORDER_HTTP_INTERFACES": "127.0.0.1",
+    "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
+    "JITSI_PY_SIP_CONFCODE_VERIFY_TLS": "0",  # the web service's self-signed certificate
     "JVB_DISABLE_STUN": "1",
 }
 
 CLIENTS = {"focus": run_focus, "bridge": run_bridge, "web": run_web}  # of the XMPP server, or behind it
-OPTIONAL = {"recorder": (run_recorder, lambda s: s.recorder.enabled)}  # run when their switch is on
+OPTIONAL = {  # run when their switch is on
+    "recorder": (run_recorder, lambda s: s.recorder.enabled),
+    "sip": (run_sip, lambda s: s.sip.enabled),
+    "transcriber": (run_transcriber, lambda s: s.transcriber.enabled),
+}
 
 
 async def run_all(settings: Settings, ready: Ready) -> None:

@@ -27,12 +27,13 @@ logger = logging.getLogger(__name__)
 DSN_VARIABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "focus": (("JICOFO_SENTRY_DSN", "jicofo_dsn"),),
     "bridge": (("JVB_SENTRY_DSN", "jvb_dsn"),),
+    "sip": (("JIGASI_SENTRY_DSN", "jigasi_dsn"),),
     "jitsi_py": (("JICOFO_SENTRY_DSN", "jicofo_dsn"), ("JVB_SENTRY_DSN", "jvb_dsn")),
 }
 # Logger prefixes -> the upstream service name an event is tagged with.
 SERVICES = (("jitsi_py.focus", "jicofo"), ("jitsi_py.bridge", "jvb"), ("jitsi_py.xmpp", "prosody"),
-            ("jitsi_py.web", "web"))
-ENTRY_SERVICES = {"focus": "jicofo", "bridge": "jvb", "xmpp": "prosody", "web": "web"}
+            ("jitsi_py.web", "web"), ("jitsi_py.sip", "jigasi"))
+ENTRY_SERVICES = {"focus": "jicofo", "bridge": "jvb", "xmpp": "prosody", "web": "web", "sip": "jigasi"}
 
 
 def chosen_dsn(settings: Sentry, entry: str) -> tuple[str, str] | None:

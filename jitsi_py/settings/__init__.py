@@ -20,6 +20,8 @@ from .common import SERVICE_PASSWORDS, Common
 from .fields import SettingsError, build, path, read
 from .focus import Focus
 from .recorder import Recorder
+from .sip import Sip
+from .transcriber import Transcriber
 from .web import Web
 from .xmpp import XmppServer
 
@@ -35,6 +37,8 @@ class Settings:
     bridge: Bridge
     web: Web
     recorder: Recorder
+    transcriber: Transcriber
+    sip: Sip
 
     @classmethod
     def from_values(cls, values: Mapping[str, str]) -> "Settings":
@@ -45,6 +49,8 @@ class Settings:
             bridge=build(Bridge, values),
             web=build(Web, values),
             recorder=build(Recorder, values),
+            transcriber=build(Transcriber, values),
+            sip=build(Sip, values),
         )
 
 

@@ -14,7 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from .fields import boolean, csv, env, integer, json_list, nested, path, port_number, text, url
+from .sip import sip_address
 
+
+def json_array(raw: str) -> str:
+    """A JSON array of objects (dial-in numbers as jitsi-meet reads them), kept as its text."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ValueError("expected a JSON array of objects") from None
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError("expected a JSON array of objects")
+    return raw
 
 def js_object(raw: str) -> str:
     """A JSON object (CHROME_EXTENSION_BANNER_JSON); kept as text once it parses."""
@@ -174,6 +185,10 @@ class Features:
     jaas_use_staging: bool = env("JAAS_USE_STAGING", "false", boolean)
     confcode_url: str | None = env("CONFCODE_URL", None, url())
     dialin_numbers_url: str | None = env("DIALIN_NUMBERS_URL", None, url())
+    # With the SIP gateway on and no external service named above, the web service answers for them
+    # (jitsi_py/web/dialin.py); the numbers it lists are this JSON array, else the gateway's SIP address.
+    sip_uri: str | None = env("JIGASI_SIP_URI", None, sip_address)
+    dialin_numbers: str | None = env("JITSI_PY_DIALIN_NUMBERS", None, json_array)
     dialout_auth_url: str | None = env("DIALOUT_AUTH_URL", None, url())
     dialout_codes_url: str | None = env("DIALOUT_CODES_URL", None, url())
     calendar: bool = env("ENABLE_CALENDAR", "false", boolean)

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 
 from ..settings import Settings
 from .config_js import ConfigJs
+from .dialin import ConferenceMapper, dialin_numbers
 from .letsencrypt import CHALLENGE_PREFIX, Http01Responder
 from .proxy import Proxy
 
@@ -102,6 +103,15 @@ def build_app(state: WebState, https: bool) -> web.Application:
         add("GET", "/colibri-ws/{bridge}/{rest:.*}", colibri_ws)
     if routes.etherpad_url_base:
         add("*", "/etherpad/{rest:.*}", etherpad)
+    features = state.settings.web.features
+    if features.sip_uri:
+        mapper = ConferenceMapper(state.settings.common.config_dir / "web" / "conference-mapper.json")
+        numbers = dialin_numbers(features.dialin_numbers, features.sip_uri)
+
+        async def numbers_for(_request: web.Request) -> web.Response:
+            return web.json_response(numbers)
+        add("GET", "/conference-mapper", mapper.handle)
+        add("GET", "/dialin-numbers", numbers_for)
     for name in STATIC_DIRS:
         add("GET", f"/{name}/{{path:.*}}", static_file)
     add("GET", "/", index)

@@ -200,6 +200,11 @@ CONFIG_ROWS: tuple[Row, ...] = (
         lambda s: not s.f.jaas_components and bool(s.f.confcode_url)),
     Row("dialInNumbersUrl", lambda s: s.f.dialin_numbers_url,
         lambda s: not s.f.jaas_components and bool(s.f.dialin_numbers_url)),
+    # The built-in ones (web/dialin.py) with the SIP gateway on.
+    Row("dialInConfCodeUrl", lambda s: f"{s.public_url.rstrip('/')}/conference-mapper",
+        lambda s: not s.f.jaas_components and not s.f.confcode_url and bool(s.f.sip_uri)),
+    Row("dialInNumbersUrl", lambda s: f"{s.public_url.rstrip('/')}/dialin-numbers",
+        lambda s: not s.f.jaas_components and not s.f.dialin_numbers_url and bool(s.f.sip_uri)),
     optional("dialOutAuthUrl", lambda s: s.f.dialout_auth_url),
     optional("dialOutCodesUrl", lambda s: s.f.dialout_codes_url),
     Row("enableCalendarIntegration", lambda s: s.f.calendar),

@@ -119,11 +119,19 @@ def test_compose_keeps_upstream_names_ports_and_aliases():
         assert volume in text, volume
 
 
-def test_unprovided_overlays_fail_loudly():
-    for name, words in (("jigasi", "SIP gateway"),):
-        text = (DOCKER / f"{name}.yml").read_text()
-        assert f"\n    {name}:\n" in text
-        assert words in text and "exit 1" in text and 'restart: "no"' in text
+def test_the_jigasi_overlay_runs_the_gateway_with_every_variable_it_reads():
+    from jitsi_py.settings.common import HttpLimits
+    from jitsi_py.settings.fields import env_names
+    from jitsi_py.settings.sip import Sip
+
+    text = (DOCKER / "jigasi.yml").read_text()
+    assert "image: ${JITSI_IMAGE_REPO:-jitsi-py}/jigasi:" in text and "dockerfile: docker/jigasi/Dockerfile" in text
+    assert "${JIGASI_PORT_MIN:-20000}-${JIGASI_PORT_MAX:-20050}/udp" in text, "upstream's RTP port range"
+    passed = {entry.split("=", 1)[0] for entry in environment(text, "jigasi")}
+    wanted = (set(env_names(Sip)) | set(env_names(HttpLimits))) - {"JITSI_PY_SIP_HTTP_INTERFACES"}
+    assert wanted <= passed, f"jigasi never gets {sorted(wanted - passed)}"
+    dockerfile = (DOCKER / "jigasi" / "Dockerfile").read_text()
+    assert 'CMD ["python", "-m", "jitsi_py.sip"]' in dockerfile and "/about/health" in dockerfile
 
 
 def test_the_jibri_overlay_runs_the_recorder_with_every_variable_it_reads():

@@ -4,6 +4,7 @@ import { XmppConnection } from './xmpp.js';
 import { Conference, ConferenceError, roomNode } from './conference.js';
 import * as auth from './auth.js';
 import { h, clear } from './dom.js';
+import { installCaptions } from './captions.js';
 import { icon } from './icons.js';
 import { PollsView } from './polls.js';
 import { VideoLayout } from './stage.js';
@@ -1407,6 +1408,7 @@ function showJoined(view) {
     performance.mark('jitsi:joined');
     view.onEvent({ type: 'local-muted', media: 'audio', muted: view.conference.muted.audio });
     view.onEvent({ type: 'local-muted', media: 'video', muted: view.conference.muted.video });
+    installCaptions(view);
 }
 
 async function reconnect(view) {

@@ -259,7 +259,7 @@ export class Conference {
         p.append(el('videomuted', {}, String(this.muted.video)));
         p.append(el('jitsi_participant_codecList', {}, 'vp8,vp9,h264,av1'));  // VP8 first, see PREFERRED_VIDEO_CODEC
         if (this.raisedHand) p.append(el('jitsi_participant_raisedHand', {}, String(this.raisedHand)));
-        for (const e of extra) p.append(e);
+        for (const e of [...extra, ...(this.extraPresence?.() || [])]) p.append(e);  // extraPresence: captions.js
         this.xmpp.send(p);
     }
 

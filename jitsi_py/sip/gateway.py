@@ -1,0 +1,478 @@
+"""The gateway: the SIP user agent's glue (one signalling socket, one timer) and what each call does in
+its meeting (docs/sip.md).
+
+A call is a :class:`Leg`: its dialog in the user agent, its media and its meeting participant. Dial-in:
+an INVITE names the room (a room header, else the request-URI's user, else the default room); the
+caller hears ringing while the gateway joins the meeting with the caller's number as its name, then the
+200 OK. Dial-out (:meth:`Gateway.dial`): the gateway joins the meeting, then calls; call progress is the
+participant's presence status. Either side hanging up ends both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import ssl
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import numpy as np
+
+from ..common.aio import Rearm
+from ..common.errors import refusal
+from ..common.meeting import JoinError, Login, Meeting, XmppServer, events
+from ..common.stanzas.rayo import (
+    FEATURE_AUDIO_MUTE,
+    FEATURE_DTMF,
+    FEATURE_JIGASI,
+    ROOM_NAME_HEADER,
+    ROOM_PASSWORD_HEADER,
+    Dial,
+    Ref,
+)
+from . import dtmf, sdp
+from .audio import RATE
+from .media import CallMedia, MediaClock, PortPool
+from .message import parse_address, parse_uri
+from .transport import Signalling
+from .ua import (
+    Account,
+    Call,
+    CallAnswered,
+    CallEnded,
+    CallProgress,
+    IncomingCall,
+    InfoReceived,
+    Registered,
+    RegistrationFailed,
+    UserAgent,
+)
+
+log = logging.getLogger(__name__)
+
+FEATURES = (FEATURE_JIGASI, FEATURE_DTMF, FEATURE_AUDIO_MUTE)
+ROOM_HEADER = "Jitsi-Conference-Room"  # what our INVITEs carry (Jigasi's JITSI_MEET_ROOM_HEADER_NAME)
+DIAL_JOIN_TIMEOUT = 10.0  # below the focus's wait for our answer, so it never tries a second gateway
+FAILED_STATUS_SHOWN = 3.0  # a failed call's participant stays this long, so the room sees why
+PASSWORD_HEADERS = ("Jitsi-Conference-Room-Pass", "X-Room-Pass")
+# Call progress as the room sees it: the presence status texts jitsi-meet labels.
+STATUS_INITIALIZING, STATUS_RINGING, STATUS_CONNECTED = "Initializing Call", "Ringing", "Connected"
+STATUS_BUSY, STATUS_FAILED, STATUS_DISCONNECTED = "Busy", "Failed", "Disconnected"
+PIN_ATTEMPTS = 3
+PIN_TIMEOUT = 20.0  # for the whole PIN, each attempt
+PIN_END = "#"
+MAX_PIN = 16
+
+# the conference mapper's answer to a PIN: the room's JID, or None when the PIN names no room
+PinResolver = Callable[[str], Awaitable[str | None]]
+
+
+def beeps(hz: float, count: int, length: float, gap: float = 0.1) -> np.ndarray:
+    """The prompts the caller hears while typing a PIN (tones, no speech)."""
+    t = np.arange(int(RATE * length)) / RATE
+    beep = (6000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+    silence = np.zeros(int(RATE * gap), np.int16)
+    return np.concatenate([part for _ in range(count) for part in (beep, silence)])
+
+
+ENTER_PIN = beeps(800, 2, 0.2)
+WRONG_PIN = beeps(400, 3, 0.3)
+
+
+@dataclass
+class Leg:
+    call: Call | None
+    room: str
+    name: str  # the phone's number or name: the participant's display name
+    media: CallMedia
+    meeting: Meeting
+    offer: sdp.AudioDescription | None = None
+    answer: sdp.AudioDescription | None = None
+    task: asyncio.Task[None] | None = None
+    digits: list[str] = field(default_factory=list)
+    typed: asyncio.Event = field(default_factory=asyncio.Event)
+    outcome: asyncio.Future[str] | None = None  # dial-out: "connected" or why not
+
+
+class Gateway:
+    def __init__(self, account: Account, *, bind: tuple[str, int], media_address: str, ports: PortPool,
+                 meeting_server: XmppServer, login: Login | None = None, room_headers: tuple[str, ...] = (),
+                 default_room: str | None = None, join_timeout: float = 30, max_calls: int = 100,
+                 resolve_pin: PinResolver | None = None, tls: ssl.SSLContext | None = None) -> None:
+        self.ua = UserAgent(account)
+        self.bind = bind
+        self.media_address = media_address
+        self.ports = ports
+        self.meeting_server = meeting_server
+        self.login = login
+        self.room_headers = room_headers
+        self.default_room = default_room
+        self.join_timeout = join_timeout
+        self.max_calls = max_calls
+        self.resolve_pin = resolve_pin
+        self.clock = MediaClock()
+        self.legs: dict[str, Leg] = {}  # by Call-ID
+        self.registered = asyncio.Event()
+        self.on_load: Callable[[], None] = lambda: None  # calls came or went: the brewery stats changed
+        self.calls_total = self.calls_failed = 0
+        self.signalling = Signalling(account.transport, self.receive, tls)
+        self._timer: Rearm | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            IncomingCall: self._incoming, CallProgress: self._progress, CallAnswered: self._answered,
+            CallEnded: self._ended, InfoReceived: self._info, Registered: self._registered,
+            RegistrationFailed: self._registration_failed,
+        }
+
+    # ---- the glue ----
+
+    async def start(self, register: bool) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = Rearm(loop, lambda now: self._fed(self.ua.handle_timer, now))
+        await self.signalling.open(self.bind)
+        if register:
+            self._fed(self.ua.register, loop.time())
+
+    def receive(self, data: bytes, source: Any) -> None:
+        self._fed(self.ua.receive, data, (source[0], source[1]), self._now())
+
+    def _fed(self, step: Callable[..., None], *args: Any) -> None:
+        step(*args)
+        self.flush()
+
+    def flush(self) -> None:
+        for out in self.ua.datagrams_to_send():
+            self.signalling.send(out.data, out.to)
+        while (event := self.ua.next_event()) is not None:
+            self._handlers[type(event)](event)
+        for out in self.ua.datagrams_to_send():
+            self.signalling.send(out.data, out.to)
+        if self._timer is not None:
+            self._timer.at(self.ua.deadline)
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    async def close(self) -> None:
+        for leg in list(self.legs.values()):
+            if leg.call is not None:
+                self.ua.hangup(leg.call, self._now())
+        self.flush()
+        self.ua.unregister(self._now())
+        self.flush()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=3)
+        for task in self._tasks:
+            task.cancel()
+        self.clock.stop()
+        if self._timer is not None:
+            self._timer.cancel()
+        self.signalling.close()
+
+    def _spawn(self, work: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ---- dial-in ----
+
+    def _room_of(self, call: Call) -> str | None:
+        for name in self.room_headers:
+            value = call.header(name)
+            if value:
+                return value.strip()
+        user = parse_uri(call.request_uri).user
+        if user and user != self.ua.user:
+            return user
+        return self.default_room
+
+    def _incoming(self, event: IncomingCall) -> None:
+        call, now = event.call, self._now()
+        self.calls_total += 1
+        caller = parse_address(call.header("from") or "")
+        name = caller.display or parse_uri(caller.uri).user or "phone"
+        if len(self.legs) >= self.max_calls:
+            return self._refuse(call, 486, "the gateway is at JITSI_PY_SIP_MAX_CALLS")
+        room = self._room_of(call)
+        if not room and self.resolve_pin is None:
+            return self._refuse(call, 404, "no room header, no room in the request-URI, no default room")
+        try:
+            offer = sdp.parse(call.remote_sdp)
+        except sdp.SdpError as exc:
+            return self._refuse(call, 488, f"SDP offer: {exc}")
+        port = self.ports.take()
+        if port is None:
+            return self._refuse(call, 503, "no free RTP port in JIGASI_PORT_MIN..MAX")
+        try:
+            answer = sdp.answer(offer, self.media_address, port)
+        except sdp.SdpError as exc:
+            self.ports.give_back(port)
+            return self._refuse(call, 488, str(exc))
+        leg = self._leg(call, room or "", name, port)
+        leg.offer, leg.answer = offer, answer
+        self.legs[call.call_id] = leg
+        self.on_load()
+        log.info("sip: call %s from %s for %s (%s)", call.call_id, name, f"room {room}" if room else "a PIN",
+                 answer.first[1].name)
+        if not room:
+            leg.task = self._spawn(self._pin_entry(leg))
+            return
+        self.ua.respond(call, 180, now)
+        password = next((v for h in PASSWORD_HEADERS if (v := call.header(h))), None)
+        leg.task = self._spawn(self._dial_in(leg, password))
+
+    def _refuse(self, call: Call, status: int, reason: str) -> None:
+        self.calls_failed += 1
+        log.warning("sip: call %s refused with %d: %s", call.call_id, status, reason)
+        self.ua.respond(call, status, self._now(), reason=reason[:60] if status != 488 else "")
+
+    def _leg(self, call: Call | None, room: str, name: str, port: int) -> Leg:
+        media = CallMedia(port, self.media_address, lambda digit: self._digit(call_id(), digit))
+        meeting = Meeting(self.meeting_server, self.login, display_name=name, features=FEATURES,
+                          receive_video=False, audio_source=media.track)
+        leg = Leg(call, room, name, media, meeting)
+
+        def call_id() -> str:
+            return leg.call.call_id if leg.call is not None else ""
+        return leg
+
+    async def _dial_in(self, leg: Leg, password: str | None) -> None:
+        assert leg.call is not None and leg.answer is not None and leg.offer is not None
+        call = leg.call
+        try:
+            await leg.media.open()
+            await leg.meeting.join(leg.room, password, timeout=self.join_timeout, wait_for_media=False)
+        except (JoinError, OSError) as exc:
+            reason = exc.reason if isinstance(exc, JoinError) else f"RTP port {leg.media.port}: {exc}"
+            status = 403 if "locked" in reason or "members-only" in reason else 480
+            if call.state != "ended":
+                self._refuse(call, status, f"cannot join {leg.room}: {reason}")
+                self.flush()
+            self._drop(leg)
+            return
+        if call.state == "ended":  # the caller gave up while we joined
+            await self._leave(leg)
+            return
+        pt, codec = leg.answer.first
+        leg.media.start(leg.offer, pt, codec)
+        self.clock.add(leg.media)
+        self.ua.respond(call, 200, self._now(), sdp=sdp.serialize(leg.answer, secrets.randbits(31)))
+        self.flush()
+        await self._in_meeting(leg)
+
+    # ---- dial-in by PIN ----
+
+    async def _pin_entry(self, leg: Leg) -> None:
+        """Answer, ask for the PIN (DTMF, ending with #), ask the conference mapper for its room; a wrong
+        PIN is tried again, then the call ends with the error tone."""
+        assert leg.call is not None and leg.answer is not None and leg.offer is not None
+        assert self.resolve_pin is not None
+        call = leg.call
+        try:
+            await leg.media.open()
+        except OSError as exc:
+            self._refuse(call, 503, f"RTP port {leg.media.port}: {exc}")
+            self.flush()
+            self._drop(leg)
+            return
+        pt, codec = leg.answer.first
+        leg.media.start(leg.offer, pt, codec)
+        self.clock.add(leg.media)
+        self.ua.respond(call, 200, self._now(), sdp=sdp.serialize(leg.answer, secrets.randbits(31)))
+        self.flush()
+        for attempt in range(1, PIN_ATTEMPTS + 1):
+            leg.media.play(ENTER_PIN)
+            pin = await self._typed_pin(leg)
+            if call.state == "ended":
+                return self._drop(leg)
+            room = None
+            if pin:
+                try:
+                    room = await self.resolve_pin(pin)
+                except Exception as exc:  # noqa: BLE001 - the mapper is another service: any failure is "no room"
+                    log.warning("sip: call %s: the conference mapper failed: %s", call.call_id, exc)
+            if room:
+                leg.room = room
+                break
+            log.info("sip: call %s: PIN attempt %d names no room", call.call_id, attempt)
+            leg.media.play(WRONG_PIN)
+        else:
+            await asyncio.sleep(len(WRONG_PIN) / RATE + 0.3)
+            self._hang_up(leg)
+            return self._drop(leg)
+        try:
+            await leg.meeting.join(leg.room, None, timeout=self.join_timeout, wait_for_media=False)
+        except JoinError as exc:
+            log.warning("sip: call %s cannot join %s: %s", call.call_id, leg.room, exc.reason)
+            leg.media.play(WRONG_PIN)
+            await asyncio.sleep(len(WRONG_PIN) / RATE + 0.3)
+            self._hang_up(leg)
+            return self._drop(leg)
+        await self._in_meeting(leg)
+
+    async def _typed_pin(self, leg: Leg) -> str | None:
+        """The digits typed before #; None when nothing came in time."""
+        leg.digits.clear()
+        try:
+            async with asyncio.timeout(PIN_TIMEOUT):
+                while PIN_END not in leg.digits and len(leg.digits) < MAX_PIN and leg.call is not None \
+                        and leg.call.state != "ended":
+                    leg.typed.clear()
+                    await leg.typed.wait()
+        except TimeoutError:
+            return None
+        return "".join(leg.digits).split(PIN_END, 1)[0]
+
+    def _hang_up(self, leg: Leg) -> None:
+        if leg.call is not None and leg.call.state != "ended":
+            self.ua.hangup(leg.call, self._now())
+            self.flush()
+
+    # ---- dial-out ----
+
+    async def dial(self, request: Dial) -> Ref:
+        """A moderator's dial (relayed by the focus): join the room, then call; the answer names our
+        participant. Raises the StanzaError to answer instead."""
+        room = request.room
+        if not room:
+            raise refusal("bad-request", f"dial without a {ROOM_NAME_HEADER} header")
+        if "@" not in room:
+            room = f"{room}@{self.meeting_server.muc_domain}"
+        if len(self.legs) >= self.max_calls:
+            raise refusal("resource-constraint", "the gateway is at JITSI_PY_SIP_MAX_CALLS")
+        port = self.ports.take()
+        if port is None:
+            raise refusal("resource-constraint", "no free RTP port in JIGASI_PORT_MIN..MAX")
+        leg = self._leg(None, room, request.to, port)
+        leg.meeting.status = STATUS_INITIALIZING
+        try:
+            await leg.media.open()
+            await leg.meeting.join(room, request.headers.get(ROOM_PASSWORD_HEADER), timeout=DIAL_JOIN_TIMEOUT,
+                                   wait_for_media=False)
+        except (JoinError, OSError) as exc:
+            self._drop(leg)
+            reason = exc.reason if isinstance(exc, JoinError) else str(exc)
+            raise refusal("service-unavailable", f"cannot join {room}: {reason}") from None
+        offer = sdp.offer(self.media_address, port)
+        headers = {ROOM_HEADER: room, **{k: v for k, v in request.headers.items()
+                                         if k not in (ROOM_NAME_HEADER, ROOM_PASSWORD_HEADER)}}
+        self.calls_total += 1
+        call = self.ua.invite(request.to, sdp.serialize(offer, secrets.randbits(31)), self._now(),
+                              display=request.from_ or "", headers=headers)
+        leg.call, leg.offer = call, offer
+        leg.outcome = asyncio.get_running_loop().create_future()
+        self.legs[call.call_id] = leg
+        self.on_load()
+        self.flush()
+        log.info("sip: dialling %s for %s (call %s)", request.to, room, call.call_id)
+        leg.task = self._spawn(self._dial_out(leg))
+        domain = room.partition("@")[2].partition(".")[2] or room.partition("@")[2]
+        return Ref(f"xmpp:{leg.meeting.endpoint_id}@{domain}")
+
+    async def _dial_out(self, leg: Leg) -> None:
+        assert leg.outcome is not None
+        outcome = await leg.outcome
+        if outcome != "connected":
+            self.calls_failed += 1
+            busy = outcome.startswith(("486", "600", "603"))
+            await leg.meeting.set_status(STATUS_BUSY if busy else STATUS_FAILED)
+            await asyncio.sleep(FAILED_STATUS_SHOWN)
+            await self._leave(leg)
+            return
+        await leg.meeting.set_status(STATUS_CONNECTED)
+        await self._in_meeting(leg)
+
+    # ---- both directions: the meeting's side of a call ----
+
+    async def _in_meeting(self, leg: Leg) -> None:
+        async for event in leg.meeting.events():
+            match event:
+                case events.TrackAdded(source_name=source, kind="audio", track=track):
+                    leg.media.add_source(source, track)
+                case events.TrackRemoved(source_name=source):
+                    leg.media.remove_source(source)
+                case events.Ended(reason=reason):
+                    log.info("sip: call %s: the meeting ended for it (%s)", leg.call.call_id if leg.call else "-",
+                             reason)
+                    if leg.call is not None and leg.call.state != "ended":
+                        self.ua.hangup(leg.call, self._now())
+                        self.flush()
+        self._drop(leg)
+
+    async def _leave(self, leg: Leg) -> None:
+        with contextlib.suppress(Exception):  # best effort: the XMPP side may already be gone
+            await asyncio.wait_for(leg.meeting.leave(), 5)
+        self._drop(leg)
+
+    def _drop(self, leg: Leg) -> None:
+        if leg.call is not None and self.legs.get(leg.call.call_id) is leg:
+            del self.legs[leg.call.call_id]
+            self.on_load()
+        self.clock.discard(leg.media)
+        if leg.media.port not in self.ports.free:
+            leg.media.close()
+            self.ports.give_back(leg.media.port)
+
+    # ---- the user agent's events ----
+
+    def _ended(self, event: CallEnded) -> None:
+        leg = self.legs.get(event.call.call_id)
+        log.info("sip: call %s ended: %d %s%s", event.call.call_id, event.status, event.reason,
+                 " (by the peer)" if event.by_remote else "")
+        if leg is None:
+            return
+        self.clock.discard(leg.media)
+        leg.typed.set()  # a caller typing a PIN hung up
+        if leg.outcome is not None and not leg.outcome.done():
+            leg.outcome.set_result(f"{event.status} {event.reason}")
+            return  # _dial_out shows why, then leaves
+        if leg.task is not None and not leg.task.done() and leg.meeting.endpoint_id:
+            self._spawn(self._leave(leg))
+        elif leg.task is None or leg.task.done():
+            self._drop(leg)
+
+    def _progress(self, event: CallProgress) -> None:
+        leg = self.legs.get(event.call.call_id)
+        if leg is not None and event.status == 180:
+            self._spawn(leg.meeting.set_status(STATUS_RINGING))
+
+    def _answered(self, event: CallAnswered) -> None:
+        leg = self.legs.get(event.call.call_id)
+        if leg is None or event.call.incoming:
+            return
+        try:
+            remote = sdp.parse(event.call.remote_sdp)
+            pt, codec = remote.first
+        except (sdp.SdpError, StopIteration) as exc:
+            log.warning("sip: call %s answered with unusable SDP (%s): hanging up", event.call.call_id, exc)
+            self.ua.hangup(event.call, self._now())
+            return
+        leg.media.start(remote, pt, codec)
+        self.clock.add(leg.media)
+        if leg.outcome is not None and not leg.outcome.done():
+            leg.outcome.set_result("connected")
+
+    def _info(self, event: InfoReceived) -> None:
+        digit = dtmf.parse_info(event.content_type, event.body)
+        if digit is not None:
+            self._digit(event.call.call_id, digit)
+
+    def _digit(self, call_id: str, digit: str) -> None:
+        leg = self.legs.get(call_id)
+        if leg is not None and len(leg.digits) < MAX_PIN:
+            leg.digits.append(digit)
+            leg.typed.set()
+
+    def _registered(self, event: Registered) -> None:
+        if not self.registered.is_set():
+            log.info("sip: registered as %s for %d s", self.ua.account.aor, event.expires)
+        self.registered.set()
+
+    def _registration_failed(self, event: RegistrationFailed) -> None:
+        self.registered.clear()
+        log.error("sip: registration of %s refused or unanswered: %d %s; again in %.0f s",
+                  self.ua.account.aor, event.status, event.reason, event.retry_in)

@@ -1,0 +1,296 @@
+"""A call's media: the RTP/RTCP sockets on the JIGASI port range, and the 20 ms clock that moves audio
+both ways between the phone and the meeting.
+
+* Phone to meeting: RTP into the jitter buffer; on each tick one frame is decoded (or concealed) and
+  handed to :class:`PhoneTrack`, the aiortc track the meeting client sends.
+* Meeting to phone: each remote audio track of the meeting is read into a short queue; on each tick
+  one frame of each is summed (numpy), encoded and sent, so the phone hears everyone but itself.
+* Symmetric RTP: we send to where the phone's RTP comes from, so a phone behind NAT hears us; until
+  its first packet, to the address of its SDP.
+
+One :class:`MediaClock` ticks every call; nothing per packet is logged or allocated beyond the bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import logging
+import secrets
+import time
+from collections import deque
+from typing import Any, Callable
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from . import dtmf, rtp
+from .audio import FRAME, RATE, Transcoder
+from .jitterbuffer import JitterBuffer
+from .sdp import AudioDescription, Codec
+
+log = logging.getLogger(__name__)
+
+TICK = 0.02
+TIME_BASE = fractions.Fraction(1, RATE)
+MAX_QUEUED = 5  # frames a meeting source or the phone track may run ahead: bounds the added latency
+RTCP_INTERVAL = 5.0
+Addr = tuple[str, int]
+
+
+class PortPool:
+    """Even RTP ports (RTCP on the next odd one) from the JIGASI_PORT_MIN..MAX range."""
+
+    def __init__(self, low: int, high: int) -> None:
+        first = low + (low & 1)
+        self.free = deque(range(first, high, 2))
+
+    def take(self) -> int | None:
+        return self.free.popleft() if self.free else None
+
+    def give_back(self, port: int) -> None:
+        self.free.append(port)
+
+
+class PhoneTrack(MediaStreamTrack):
+    """What the phone says, as the meeting client's audio source: 48 kHz mono frames, paced by the
+    media clock (recv waits for the next tick's frame)."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frames: asyncio.Queue[av.AudioFrame] = asyncio.Queue()
+        self._pts = 0
+        self.muted = False
+
+    def push(self, pcm: np.ndarray) -> None:
+        if self.readyState != "live":
+            return
+        if self.muted:
+            pcm = np.zeros(FRAME, np.int16)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, self._pts, TIME_BASE
+        self._pts += FRAME
+        while self._frames.qsize() >= MAX_QUEUED:
+            self._frames.get_nowait()
+        self._frames.put_nowait(frame)
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        return await self._frames.get()
+
+
+def mono(frame: av.AudioFrame) -> np.ndarray:
+    """The first channel of a decoded 48 kHz frame as int16."""
+    samples = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if frame.format.is_planar:
+        first = samples[0]
+    else:
+        first = samples.reshape(-1)[::channels]
+    if first.dtype != np.int16:
+        first = np.clip(first * 32767, -32768, 32767).astype(np.int16)
+    return first
+
+
+class _RtpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, media: CallMedia, rtcp: bool) -> None:
+        self.media, self.rtcp = media, rtcp
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if self.rtcp:
+            self.media.rtcp_received(addr)
+        else:
+            self.media.rtp_received(data, addr)
+
+
+class CallMedia:
+    """The media of one call, bound to one RTP/RTCP port pair."""
+
+    def __init__(self, port: int, address: str, on_digit: Callable[[str], None]) -> None:
+        self.port, self.address = port, address
+        self.on_digit = on_digit
+        self.track = PhoneTrack()
+        self.sources: dict[str, deque[np.ndarray]] = {}
+        self.buffer = JitterBuffer()
+        self.transcoder: Transcoder | None = None
+        self.pt = self.dtmf_pt = -1
+        self.remote: Addr | None = None
+        self.remote_rtcp: Addr | None = None
+        self.latched = False
+        self._rtp: asyncio.DatagramTransport | None = None
+        self._rtcp: asyncio.DatagramTransport | None = None
+        self._digits = dtmf.Receiver()
+        self._ssrc = secrets.randbits(32)
+        self._seq = secrets.randbits(16)
+        self._timestamp = secrets.randbits(32)
+        self._first = True
+        self._readers: dict[str, asyncio.Task[None]] = {}
+        self._next_rtcp = 0.0
+        self._prompt: deque[np.ndarray] = deque()
+        self.sent_packets = self.sent_octets = self.bad_packets = 0
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._rtp, _ = await loop.create_datagram_endpoint(lambda: _RtpProtocol(self, False),
+                                                           local_addr=(self.address, self.port))
+        self._rtcp, _ = await loop.create_datagram_endpoint(lambda: _RtpProtocol(self, True),
+                                                            local_addr=(self.address, self.port + 1))
+
+    def start(self, remote: AudioDescription, pt: int, codec: Codec) -> None:
+        """The codec the offer/answer settled on, and where the peer's SDP says it listens."""
+        self.pt = pt
+        self.dtmf_pt = remote.dtmf_pt if remote.dtmf_pt is not None else -1
+        self.transcoder = Transcoder(codec)
+        if not self.latched:
+            self.remote = (remote.address, remote.port)
+            self.remote_rtcp = (remote.address, remote.rtcp_port or remote.port + 1)
+
+    # ---- the network side ----
+
+    def rtp_received(self, data: bytes, addr: Addr) -> None:
+        try:
+            pt, _marker, seq, timestamp, _ssrc, offset = rtp.read_header(data)
+        except rtp.RtpError:
+            self.bad_packets += 1
+            return
+        if addr != self.remote:
+            self.remote, self.latched = addr, True
+        if pt == self.pt:
+            self.buffer.put(seq, data[offset:])
+        elif pt == self.dtmf_pt:
+            digit = self._digits.feed(timestamp, data[offset:])
+            if digit is not None:
+                self.on_digit(digit)
+        else:
+            self.bad_packets += 1
+
+    def rtcp_received(self, addr: Addr) -> None:
+        self.remote_rtcp = addr  # symmetric RTCP as well; its reports are not used
+
+    # ---- the meeting side ----
+
+    def add_source(self, name: str, track: MediaStreamTrack) -> None:
+        queue: deque[np.ndarray] = deque(maxlen=MAX_QUEUED)
+        self.sources[name] = queue
+        self._readers[name] = asyncio.ensure_future(self._read(name, track, queue))
+
+    def remove_source(self, name: str) -> None:
+        self.sources.pop(name, None)
+        reader = self._readers.pop(name, None)
+        if reader is not None:
+            reader.cancel()
+
+    @staticmethod
+    async def _read(name: str, track: MediaStreamTrack, queue: deque[np.ndarray]) -> None:
+        pending = np.zeros(0, np.int16)
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if not isinstance(frame, av.AudioFrame):
+                    continue
+                pending = np.concatenate([pending, mono(frame)])
+                while pending.size >= FRAME:
+                    queue.append(pending[:FRAME])
+                    pending = pending[FRAME:]
+
+    # ---- every 20 ms ----
+
+    def tick(self, now: float) -> None:
+        if self.transcoder is None:
+            return
+        playing, payload = self.buffer.pop()
+        if playing:
+            pcm = self.transcoder.decode(payload) if payload is not None else self.transcoder.conceal()
+        else:
+            pcm = np.zeros(FRAME, np.int16)
+        self.track.push(pcm)
+        if self.remote is None or self._rtp is None:
+            return
+        if self._prompt:
+            out = self._prompt.popleft()
+        else:
+            mix = np.zeros(FRAME, np.int32)
+            for queue in self.sources.values():
+                if queue:
+                    mix += queue.popleft()
+            out = np.clip(mix, -32768, 32767).astype(np.int16)
+        packet = rtp.write(self.pt, self._first, self._seq, self._timestamp, self._ssrc, self.transcoder.encode(out))
+        self._first = False
+        self._seq = (self._seq + 1) & 0xFFFF
+        self._timestamp = (self._timestamp + self.transcoder.timestamp_step) & 0xFFFFFFFF
+        self._rtp.sendto(packet, self.remote)
+        self.sent_packets += 1
+        self.sent_octets += len(packet) - rtp.HEADER.size
+        if now >= self._next_rtcp and self._rtcp is not None and self.remote_rtcp is not None:
+            self._next_rtcp = now + RTCP_INTERVAL
+            self._rtcp.sendto(rtp.sender_report(self._ssrc, time.time(), self._timestamp, self.sent_packets,
+                                                self.sent_octets), self.remote_rtcp)
+
+    def play(self, pcm: np.ndarray) -> None:
+        """48 kHz audio the phone hears instead of the meeting until it is over (a prompt, a tone)."""
+        padded = np.concatenate([pcm.astype(np.int16), np.zeros(-pcm.size % FRAME, np.int16)])
+        self._prompt.extend(padded.reshape(-1, FRAME))
+
+    def send_digit(self, digit: str) -> None:
+        """A digit to the phone as RFC 4733 events, when it takes them."""
+        if self.dtmf_pt < 0 or self._rtp is None or self.remote is None:
+            return
+        for i, payload in enumerate(dtmf.event_payloads(digit)):
+            packet = rtp.write(self.dtmf_pt, i == 0, self._seq, self._timestamp, self._ssrc, payload)
+            self._seq = (self._seq + 1) & 0xFFFF
+            self._rtp.sendto(packet, self.remote)
+
+    def close(self) -> None:
+        for name in list(self._readers):
+            self.remove_source(name)
+        self.track.stop()
+        for transport in (self._rtp, self._rtcp):
+            if transport is not None:
+                transport.close()
+
+
+class MediaClock:
+    """One 20 ms clock for every call: late ticks are caught up (a few at most), never skipped silently."""
+
+    def __init__(self) -> None:
+        self.calls: set[CallMedia] = set()
+        self.late_ticks = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, media: CallMedia) -> None:
+        self.calls.add(media)
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    def discard(self, media: CallMedia) -> None:
+        self.calls.discard(media)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        while True:
+            now = loop.time()
+            if now < next_tick:
+                await asyncio.sleep(next_tick - now)
+                now = loop.time()
+            behind = int((now - next_tick) / TICK)
+            if behind > 3:  # a stall: skip what cannot be caught up, the jitter buffers rebuffer
+                self.late_ticks += behind
+                next_tick += behind * TICK
+            for media in list(self.calls):
+                try:
+                    media.tick(now)
+                except Exception:  # noqa: BLE001 - one call's failure must not stop the others
+                    log.exception("sip: media of the call on port %d failed", media.port)
+                    self.calls.discard(media)
+            next_tick += TICK
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None

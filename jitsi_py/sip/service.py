@@ -1,0 +1,161 @@
+"""Wiring of the SIP gateway: the gateway, its brewery client, its HTTP port (health, stats, metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from typing import Callable
+
+from aiohttp import web
+
+from ..common.httpserver import HttpListener
+from ..common.meeting import Login, XmppServer
+from ..common.metrics import CollectorRegistry, LoopMonitor, Sampled, render
+from ..common.startup import Ready, binding, unobserved
+from ..settings import Settings, require_secret
+from .brewery import BreweryClient
+from .gateway import Gateway
+from .mapper import ConferenceMapper
+from .media import PortPool
+from .ua import Account
+
+log = logging.getLogger(__name__)
+
+CONFERENCES_THRESHOLD = 100  # Jigasi's stress level is conferences over this
+
+
+def advertised_address(settings: Settings) -> str:
+    """The address peers reach us at: set, the listening one, or the one that routes to the SIP server."""
+    s = settings.sip
+    if s.advertise_ip:
+        return s.advertise_ip
+    if s.local_host not in ("0.0.0.0", "::", ""):
+        return s.local_host
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((s.sip_server or "192.0.2.1", s.sip_port))  # no packet is sent
+        return str(probe.getsockname()[0])
+    return "127.0.0.1"
+
+
+def gateway_of(settings: Settings) -> Gateway:
+    s = settings.sip
+    if not s.sip_uri:
+        raise ValueError("JIGASI_SIP_URI is not set")
+    address = advertised_address(settings)
+    proxy = (s.sip_server, s.sip_port) if s.sip_server else None
+    keep_alive = {"options": "OPTIONS", "crlf": "CRLF"}.get(s.keep_alive_method, "NONE")
+    account = Account(s.sip_uri, s.sip_password, (address, s.local_port), s.sip_transport.upper(), proxy,
+                      keep_alive=keep_alive)
+    domains = settings.common.domains
+    login = Login(f"{s.user}@{domains.auth}", require_secret("JIGASI_XMPP_PASSWORD", s.password)) \
+        if settings.common.auth.enabled else None
+    if s.port_max - s.port_min < 2:
+        raise ValueError(f"JIGASI_PORT_MIN..MAX ({s.port_min}-{s.port_max}) holds no RTP/RTCP port pair")
+    mapper = ConferenceMapper(s.confcode_url, s.confcode_verify_tls)
+    tls = None
+    if s.sip_transport == "tls":
+        tls = ssl.create_default_context()
+        if not s.tls_verify:
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
+    return Gateway(account, bind=(s.local_host, s.local_port), media_address=address,
+                   ports=PortPool(s.port_min, s.port_max), meeting_server=XmppServer.of(domains, s.xmpp.server,
+                                                                                         s.xmpp.port),
+                   login=login, room_headers=s.room_headers, default_room=s.default_room,
+                   join_timeout=s.jvb_timeout, max_calls=s.max_calls,
+                   resolve_pin=mapper.room, tls=tls)
+
+
+class SipService:
+    def __init__(self, settings: Settings) -> None:
+        s = settings.sip
+        domains = settings.common.domains
+        self.settings = settings
+        self.gateway = gateway_of(settings)
+        self.client = BreweryClient(
+            jid=f"{s.user}@{domains.auth}/{s.instance_id}",
+            password=require_secret("JIGASI_XMPP_PASSWORD", s.password),
+            brewery=f"{domains.jigasi_brewery}@{domains.internal_muc}", nickname=s.instance_id,
+            server=s.xmpp.server, port=s.xmpp.port, stats=self.stats(), on_dial=self.gateway.dial)
+        self.gateway.on_load = lambda: self.client.publish(self.stats())
+
+    def stats(self) -> dict[str, object]:
+        """The brewery presence's stats, as Jigasi's (a call is one conference and one participant)."""
+        calls = len(self.gateway.legs)
+        stats: dict[str, object] = {
+            "conferences": calls, "participants": calls, "graceful_shutdown": False,
+            "stress_level": calls / CONFERENCES_THRESHOLD, "supports_sip": True, "supports_transcription": False,
+            "version": "jitsi-py",
+        }
+        if self.settings.sip.local_region:
+            stats["region"] = self.settings.sip.local_region
+        return stats
+
+    def http_app(self) -> web.Application:
+        app = web.Application()
+        registry = CollectorRegistry()
+        LoopMonitor(registry).attach(app)
+        gateway = self.gateway
+        for name, doc, kind, read in (
+                ("jitsi_py_sip_calls", "Calls in progress", "gauge", lambda: float(len(gateway.legs))),
+                ("jitsi_py_sip_calls_total", "Calls started, both ways", "counter",
+                 lambda: float(gateway.calls_total)),
+                ("jitsi_py_sip_calls_failed_total", "Calls refused or failed", "counter",
+                 lambda: float(gateway.calls_failed)),
+                ("jitsi_py_sip_registered", "1 while the SIP account is registered", "gauge",
+                 lambda: float(gateway.registered.is_set())),
+                ("jitsi_py_sip_malformed_total", "SIP messages refused as malformed", "counter",
+                 lambda: float(gateway.ua.rejected)),
+                ("jitsi_py_sip_media_late_ticks_total", "20 ms media ticks skipped after a stall", "counter",
+                 lambda: float(gateway.clock.late_ticks)),
+        ):
+            registry.register(Sampled(name, doc, kind, (), _unlabelled(read)))
+
+        async def health(_request: web.Request) -> web.Response:
+            healthy = self.client.joined.is_set() and (
+                gateway.registered.is_set() or gateway.ua.account.proxy is None)
+            return web.Response(status=200 if healthy else 500)
+
+        async def stats(_request: web.Request) -> web.Response:
+            return web.json_response(self.stats())
+
+        async def metrics(_request: web.Request) -> web.Response:
+            return web.Response(body=render(registry), content_type="text/plain")
+
+        app.router.add_get("/about/health", health)
+        app.router.add_get("/about/stats", stats)
+        app.router.add_get("/metrics", metrics)
+        return app
+
+
+def _unlabelled(read: Callable[[], float]) -> Callable[[], dict[tuple[str, ...], float]]:
+    return lambda: {(): read()}
+
+
+async def run(settings: Settings, ready: Ready = unobserved) -> None:
+    """Ready once SIP listens, the HTTP port answers and it sits in the brewery where the focus finds it."""
+    s = settings.sip
+    service = SipService(settings)
+    listener = HttpListener("sip http", settings.common.http)
+    runner = listener.runner(service.http_app())
+    await runner.setup()
+    try:
+        with binding("JITSI_PY_SIP_PORT", s.local_port):
+            await service.gateway.start(register=s.sip_server is not None)
+        with binding("JITSI_PY_SIP_HTTP_PORT", s.http_port):
+            await listener.listen(runner, None if "*" in s.http_interfaces else list(s.http_interfaces), s.http_port)
+        service.client.start()
+        await service.client.joined.wait()
+        ready(f"SIP on {s.sip_transport}/{s.local_port} as {s.sip_uri}, RTP {s.port_min}-{s.port_max}, "
+              f"HTTP on {s.http_port}, in {service.client.brewery}")
+        await asyncio.Event().wait()
+    finally:
+        await service.gateway.close()
+        await service.client.stop()
+        await runner.cleanup()
+
+
+__all__ = ["SipService", "run"]

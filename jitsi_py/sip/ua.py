@@ -1,0 +1,731 @@
+"""The gateway's SIP user agent, sans-I/O (RFC 3261 §8, §12-15): calls (dialogs) both ways and the
+account's registration, on top of :mod:`.transaction`.
+
+Inputs: :meth:`UserAgent.receive` (a datagram or a framed stream message and its source),
+:meth:`UserAgent.handle_timer`, and the calls the gateway makes (:meth:`invite`, :meth:`respond`,
+:meth:`hangup`, :meth:`info`, :meth:`register`). Outputs: :meth:`datagrams_to_send`,
+:meth:`next_event` (the dataclasses below) and :attr:`deadline`. Bad input is answered with the
+status its :class:`SipSyntaxError` names when the message can be answered at all, and is dropped
+otherwise; it never touches another call.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+
+from .digest import Credentials
+from .message import (
+    Address,
+    Request,
+    Response,
+    SipSyntaxError,
+    parse,
+    parse_address,
+    parse_uri,
+    parse_via,
+)
+from .transaction import T1, T2, Addr, ClientTransaction, Send, ServerTransaction
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+REASONS = {
+    100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 400: "Bad Request", 401: "Unauthorized",
+    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
+    415: "Unsupported Media Type", 416: "Unsupported URI Scheme", 480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist", 486: "Busy Here", 487: "Request Terminated",
+    488: "Not Acceptable Here", 500: "Server Internal Error", 501: "Not Implemented", 503: "Service Unavailable",
+    505: "Version Not Supported", 513: "Message Too Large", 603: "Decline",
+}
+REGISTER_RETRY = (5.0, 10.0, 30.0, 60.0, 120.0)  # back-off after a refused or unanswered REGISTER
+
+
+def _token() -> str:
+    return secrets.token_hex(8)
+
+
+def _branch() -> str:
+    return "z9hG4bK" + secrets.token_hex(10)
+
+
+# ---- events ----
+
+@dataclass(frozen=True)
+class IncomingCall:
+    call: Call
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    call: Call
+    status: int  # 180, 183
+    reason: str
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    """An outgoing call's 2xx (its SDP answer in ``call.remote_sdp``) or an incoming call's ACK."""
+
+    call: Call
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    call: Call
+    status: int  # the final status of a call that never started; 200 for a BYE; 408 on timeout
+    reason: str
+    by_remote: bool
+
+
+@dataclass(frozen=True)
+class InfoReceived:
+    call: Call
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Registered:
+    expires: int
+
+
+@dataclass(frozen=True)
+class RegistrationFailed:
+    status: int
+    reason: str
+    retry_in: float
+
+
+Event = IncomingCall | CallProgress | CallAnswered | CallEnded | InfoReceived | Registered | RegistrationFailed
+
+
+@dataclass
+class Call:
+    """One dialog; ``incoming`` from the INVITE's direction."""
+
+    call_id: str
+    incoming: bool
+    local: Address
+    remote: Address
+    peer: Addr  # where in-dialog requests go (the remote target's host, or the outbound proxy)
+    invite: Request | None = None
+    remote_target: str = ""
+    route_set: list[str] = field(default_factory=list)
+    local_cseq: int = 1
+    remote_cseq: int = 0
+    state: str = "early"  # early -> confirmed -> ended
+    local_sdp: bytes = b""
+    remote_sdp: bytes = b""
+    server: ServerTransaction | None = None  # an incoming INVITE's, until answered
+    client: ClientTransaction | None = None  # an outgoing INVITE's, until answered
+    ok: bytes | None = None  # our 2xx, retransmitted until the ACK
+    ok_retransmit_at: float | None = None
+    ok_interval: float = T1
+    ok_give_up_at: float | None = None
+    cancel_pending: bool = False
+    auth_tries: int = 0
+
+    @property
+    def request_uri(self) -> str:
+        return self.invite.uri if self.invite is not None else ""
+
+    def header(self, name: str) -> str | None:
+        return self.invite.header(name) if self.invite is not None else None
+
+
+@dataclass
+class Account:
+    """Our SIP identity; ``proxy`` (JIGASI_SIP_SERVER) takes every request we start when set."""
+
+    aor: str  # sip:user@domain
+    password: str | None
+    local: Addr  # our host and port, as the peers must reach us
+    transport: str = "UDP"
+    proxy: Addr | None = None
+    register_expires: int = 600
+    keep_alive: str = "OPTIONS"  # or "CRLF" or "NONE"
+    keep_alive_interval: float = 25.0
+    user_agent: str = "jitsi-py"
+
+
+class UserAgent:
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        aor = parse_uri(account.aor)
+        self.user = aor.user
+        self.domain = aor.host if aor.port is None else f"{aor.host}:{aor.port}"
+        self.credentials = Credentials(aor.user, account.password) if account.password else None
+        self.reliable = account.transport in ("TCP", "TLS")
+        self.calls: dict[str, Call] = {}
+        self.clients: dict[tuple[str, str], ClientTransaction] = {}
+        self.servers: dict[tuple[str, str], ServerTransaction] = {}
+        self._outbox: list[Send] = []
+        self._events: deque[Event] = deque()
+        # registration
+        self.registered_until: float | None = None
+        self._register_call_id = _token() + "@jitsi-py"
+        self._register_cseq = 0
+        self._register_at: float | None = None
+        self._register_failures = 0
+        self._register_auth_tries = 0
+        self._keep_alive_at: float | None = None
+        self.rejected = 0  # malformed messages answered or dropped
+
+    # ---- outputs ----
+
+    def datagrams_to_send(self) -> list[Send]:
+        out = self._outbox
+        for transactions in (self.clients, self.servers):
+            for tx in transactions.values():
+                if tx.outbox:
+                    out += tx.outbox
+                    tx.outbox = []
+        self._outbox = []
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    @property
+    def deadline(self) -> float | None:
+        times = [t for t in (self._register_at, self._keep_alive_at) if t is not None]
+        for transactions in (self.clients, self.servers):
+            times += [d for tx in transactions.values() if (d := tx.deadline) is not None]
+        for call in self.calls.values():
+            times += [t for t in (call.ok_retransmit_at, call.ok_give_up_at) if t is not None]
+        return min(times) if times else None
+
+    # ---- inputs ----
+
+    def receive(self, data: bytes, source: Addr, now: float) -> None:
+        if not data.strip(b"\r\n"):
+            return  # a CRLF keep-alive (RFC 5626 §3.5.1)
+        try:
+            msg = parse(data)
+        except SipSyntaxError as exc:
+            self.rejected += 1
+            self._reject_unparsable(data, source, exc)
+            return
+        try:
+            if isinstance(msg, Response):
+                self._on_response(msg, now)
+            else:
+                self._on_request(msg, source, now)
+        except SipSyntaxError as exc:
+            self.rejected += 1
+            if isinstance(msg, Request) and msg.method != "ACK":
+                self._send_response(msg, source, exc.status, exc.reason)
+
+    def handle_timer(self, now: float) -> None:
+        for key, tx in list(self.clients.items()):
+            if tx.deadline is not None and now >= tx.deadline and tx.handle_timer(now):
+                self._client_timed_out(tx, now)
+            if tx.done:
+                self.clients.pop(key, None)
+        for key, stx in list(self.servers.items()):
+            if stx.deadline is not None and now >= stx.deadline:
+                stx.handle_timer(now)
+            if stx.done:
+                self.servers.pop(key, None)
+        for call in list(self.calls.values()):
+            self._call_timers(call, now)
+        if self._register_at is not None and now >= self._register_at:
+            self._register_at = None
+            self._send_register(now)
+        if self._keep_alive_at is not None and now >= self._keep_alive_at:
+            self._keep_alive(now)
+
+    # ---- calls: what the gateway asks ----
+
+    def invite(self, target: str, sdp: bytes, now: float, *, display: str = "",
+               headers: dict[str, str] | None = None) -> Call:
+        """Dial ``target`` (a SIP URI, or a number/user at our domain)."""
+        if ":" not in target:
+            target = f"sip:{target}@{self.domain}"
+        uri = parse_uri(target)
+        peer = self.account.proxy or (uri.host, uri.port or 5060)
+        call = Call(call_id=_token() + "@jitsi-py", incoming=False,
+                    local=Address(self.account.aor, display, {"tag": _token()}),
+                    remote=Address(target), peer=peer, remote_target=target, local_sdp=sdp)
+        request = self._request(call, "INVITE", body=sdp, content_type="application/sdp")
+        for name, value in (headers or {}).items():
+            request.add(name, value)
+        call.invite = request
+        self.calls[call.call_id] = call
+        call.client = self._start_client(request, peer, now)
+        return call
+
+    def respond(self, call: Call, status: int, now: float, sdp: bytes = b"", reason: str = "") -> None:
+        """Answer an incoming call: 18x, then 2xx (with our SDP) or a failure."""
+        tx = call.server
+        if tx is None or call.invite is None or call.state == "ended":
+            return
+        response = self._response(call.invite, status, reason)
+        response.set("To", str(call.local))
+        if status < 300:
+            response.add("Contact", self._contact())
+        if sdp:
+            response.body = sdp
+            response.add("Content-Type", "application/sdp")
+            call.local_sdp = sdp
+        tx.respond(response, now)
+        if status >= 300:
+            call.server = None
+            self._end(call, status, response.reason, by_remote=False)
+        elif status >= 200:
+            call.server = None
+            call.ok = bytes(response)
+            call.ok_interval = T1
+            call.ok_retransmit_at = None if self.reliable else now + T1
+            call.ok_give_up_at = now + 64 * T1
+
+    def hangup(self, call: Call, now: float, status: int = 486) -> None:
+        """End the call from our side, whatever its state: BYE, CANCEL, or a refusal (``status``)."""
+        if call.state == "ended":
+            return
+        if call.incoming and call.server is not None:
+            self.respond(call, status, now)
+            return
+        if not call.incoming and call.state == "early":
+            if call.client is not None and call.client.state == "proceeding":
+                self._cancel(call, now)
+            else:
+                call.cancel_pending = True  # CANCEL may only follow a provisional (§9.1)
+            return
+        self._start_client(self._request(call, "BYE"), call.peer, now)
+        self._end(call, 200, "hung up", by_remote=False)
+
+    def info(self, call: Call, content_type: str, body: bytes, now: float) -> None:
+        if call.state == "confirmed":
+            self._start_client(self._request(call, "INFO", body=body, content_type=content_type), call.peer, now)
+
+    # ---- registration ----
+
+    def register(self, now: float) -> None:
+        """Register now, then keep registered (refresh at half the granted time, back-off on failure)."""
+        if self.account.proxy is None:
+            raise ValueError("registration needs the SIP server (JIGASI_SIP_SERVER or the AOR's domain)")
+        self._register_auth_tries = 0
+        self._send_register(now)
+
+    def unregister(self, now: float) -> None:
+        self._register_at = self._keep_alive_at = None
+        if self.registered_until is not None:
+            self._send_register(now, expires=0)
+            self.registered_until = None
+
+    def _send_register(self, now: float, expires: int | None = None, authorization: tuple[str, str] | None = None,
+                       ) -> None:
+        assert self.account.proxy is not None
+        self._register_cseq += 1
+        request = Request(method="REGISTER", uri=f"sip:{self.domain}")
+        self._via(request)
+        request.add("Max-Forwards", "70")
+        request.add("From", str(Address(self.account.aor, "", {"tag": _token()})))
+        request.add("To", f"<{self.account.aor}>")
+        request.add("Call-ID", self._register_call_id)
+        request.add("CSeq", f"{self._register_cseq} REGISTER")
+        request.add("Contact", self._contact())
+        request.add("Expires", str(self.account.register_expires if expires is None else expires))
+        request.add("User-Agent", self.account.user_agent)
+        if authorization is not None:
+            request.add(*authorization)
+        self._start_client(request, self.account.proxy, now)
+
+    def _on_register_response(self, tx: ClientTransaction, response: Response, now: float) -> None:
+        if response.status < 200:
+            return
+        expires_asked = int(tx.request.header("expires") or "0")
+        if response.status in (401, 407) and self.credentials is not None and self._register_auth_tries < 2:
+            challenge = response.header("www-authenticate" if response.status == 401 else "proxy-authenticate")
+            if challenge:
+                self._register_auth_tries += 1
+                name = "Authorization" if response.status == 401 else "Proxy-Authorization"
+                try:
+                    value = self.credentials.authorization(challenge, "REGISTER", tx.request.uri)
+                except SipSyntaxError as exc:
+                    self._registration_failed(response.status, exc.reason, now)
+                    return
+                self._send_register(now, expires_asked, (name, value))
+                return
+        if response.status == 423 and response.header("min-expires") and expires_asked:
+            self.account.register_expires = int(response.header("min-expires") or "0")
+            self._send_register(now)
+            return
+        if response.status >= 300:
+            self._registration_failed(response.status, response.reason, now)
+            return
+        self._register_auth_tries = 0
+        if expires_asked == 0:
+            return
+        granted = expires_asked
+        for contact in response.header_all("contact"):
+            address = parse_address(contact)
+            if "expires" in address.params and address.params["expires"].isdigit():
+                granted = int(address.params["expires"])
+        if response.header("expires") and (response.header("expires") or "").isdigit():
+            granted = min(granted, int(response.header("expires") or "0")) if granted else granted
+        self._register_failures = 0
+        self.registered_until = now + granted
+        self._register_at = now + max(granted / 2, 1.0)
+        if self.account.keep_alive != "NONE" and self._keep_alive_at is None:
+            self._keep_alive_at = now + self.account.keep_alive_interval
+        self._events.append(Registered(granted))
+
+    def _registration_failed(self, status: int, reason: str, now: float) -> None:
+        delay = REGISTER_RETRY[min(self._register_failures, len(REGISTER_RETRY) - 1)]
+        self._register_failures += 1
+        self._register_auth_tries = 0
+        self.registered_until = None
+        self._register_at = now + delay
+        self._events.append(RegistrationFailed(status, reason, delay))
+
+    def _keep_alive(self, now: float) -> None:
+        self._keep_alive_at = now + self.account.keep_alive_interval
+        if self.account.proxy is None:
+            return
+        if self.account.keep_alive == "CRLF":
+            self._outbox.append(Send(b"\r\n\r\n", self.account.proxy))
+            return
+        request = Request(method="OPTIONS", uri=f"sip:{self.domain}")
+        self._via(request)
+        request.add("Max-Forwards", "70")
+        request.add("From", str(Address(self.account.aor, "", {"tag": _token()})))
+        request.add("To", f"<sip:{self.domain}>")
+        request.add("Call-ID", _token() + "@jitsi-py")
+        request.add("CSeq", "1 OPTIONS")
+        self._start_client(request, self.account.proxy, now)
+
+    # ---- building messages ----
+
+    def _contact(self) -> str:
+        host, port = self.account.local
+        transport = "" if self.account.transport == "UDP" else f";transport={self.account.transport.lower()}"
+        return f"<sip:{self.user}@{host}:{port}{transport}>"
+
+    def _via(self, request: Request) -> None:
+        host, port = self.account.local
+        request.add("Via", f"SIP/2.0/{self.account.transport} {host}:{port};rport;branch={_branch()}", first=True)
+
+    def _request(self, call: Call, method: str, body: bytes = b"", content_type: str = "") -> Request:
+        if method != "ACK" and (method != "INVITE" or call.invite is not None):
+            call.local_cseq += 1  # the first INVITE takes the call's initial number
+        request = Request(method=method, uri=call.remote_target)
+        self._via(request)
+        request.add("Max-Forwards", "70")
+        for route in call.route_set:
+            request.add("Route", route)
+        request.add("From", str(call.local))
+        request.add("To", str(call.remote))
+        request.add("Call-ID", call.call_id)
+        request.add("CSeq", f"{call.local_cseq} {method}")
+        if method == "INVITE":
+            request.add("Contact", self._contact())
+            request.add("Allow", ALLOW)
+        request.add("User-Agent", self.account.user_agent)
+        if body:
+            request.add("Content-Type", content_type)
+            request.body = body
+        return request
+
+    def _response(self, request: Request, status: int, reason: str = "") -> Response:
+        response = Response(status=status, reason=reason or REASONS.get(status, "Unknown"))
+        for name in ("via", "from", "to", "call-id", "cseq"):
+            for value in request.header_all(name):
+                response.add(name, value)
+        to = response.header("to") or ""
+        if status > 100 and "tag=" not in to.lower():
+            response.set("To", f"{to};tag={_token()}")
+        response.add("Server", self.account.user_agent)
+        return response
+
+    def _send_response(self, request: Request, source: Addr, status: int, reason: str = "") -> None:
+        self._outbox.append(Send(bytes(self._response(request, status, reason)), source))
+
+    def _start_client(self, request: Request, to: Addr, now: float) -> ClientTransaction:
+        tx = ClientTransaction(request, to, now, self.reliable)
+        self.clients[tx.key] = tx
+        return tx
+
+    def _reject_unparsable(self, data: bytes, source: Addr, exc: SipSyntaxError) -> None:
+        """Answer what can be answered: a request (not an ACK) whose Via, From, To, Call-ID and CSeq
+        parse; anything else is dropped (there is nobody to answer)."""
+        try:
+            partial = parse(data, lenient=True)
+        except SipSyntaxError:
+            return
+        if isinstance(partial, Request) and partial.method != "ACK":
+            self._send_response(partial, source, exc.status, exc.reason[:100])
+
+    # ---- responses ----
+
+    def _on_response(self, response: Response, now: float) -> None:
+        via = parse_via(response.header("via") or "")
+        tx = self.clients.get((via.params.get("branch", ""), response.cseq[1]))
+        if tx is None:
+            if response.cseq[1] == "INVITE" and 200 <= response.status < 300:
+                self._stray_ok(response)
+            return
+        if not tx.receive(response, now):
+            return
+        method = tx.request.method
+        if method == "REGISTER":
+            self._on_register_response(tx, response, now)
+        elif method == "INVITE":
+            self._on_invite_response(tx, response, now)
+        elif method == "BYE" or method == "CANCEL":
+            pass  # the call already ended on our side
+        elif method == "INFO" and response.status >= 300:
+            pass  # the peer does not take INFO: nothing to tell the call
+
+    def _on_invite_response(self, tx: ClientTransaction, response: Response, now: float) -> None:
+        call = self.calls.get(response.call_id)
+        if call is None or call.state == "ended":
+            if call is not None and 200 <= response.status < 300:
+                self._ack_and_bye(call, response, now)
+            return
+        to = parse_address(response.header("to") or "")
+        if response.status < 200:
+            if to.tag:
+                call.remote = to
+            if call.cancel_pending:
+                self._cancel(call, now)
+            elif response.status > 100:
+                self._events.append(CallProgress(call, response.status, response.reason))
+            return
+        call.client = None
+        if response.status in (401, 407) and self.credentials is not None and call.auth_tries < 1:
+            challenge = response.header("www-authenticate" if response.status == 401 else "proxy-authenticate")
+            if challenge and call.invite is not None:
+                call.auth_tries += 1
+                try:
+                    value = self.credentials.authorization(challenge, "INVITE", call.invite.uri)
+                except SipSyntaxError as exc:
+                    self._end(call, response.status, exc.reason, by_remote=True)
+                    return
+                retry = self._request(call, "INVITE", body=call.local_sdp, content_type="application/sdp")
+                for name, value_ in call.invite.headers:
+                    if name.lower().startswith("x-") or name.lower().startswith("jitsi-"):
+                        retry.add(name, value_)
+                retry.add("Authorization" if response.status == 401 else "Proxy-Authorization", value)
+                call.invite = retry
+                call.client = self._start_client(retry, call.peer, now)
+                return
+        if response.status >= 300:
+            self._end(call, response.status, response.reason, by_remote=True)
+            return
+        call.remote = to
+        contact = response.header("contact")
+        if contact:
+            call.remote_target = parse_address(contact).uri
+            if self.account.proxy is None and not response.header_all("record-route"):
+                target = parse_uri(call.remote_target)
+                call.peer = (target.host, target.port or 5060)
+        call.route_set = list(reversed(response.header_all("record-route")))
+        call.remote_sdp = response.body
+        call.state = "confirmed"
+        self._send_ack(call, response)
+        if call.cancel_pending:
+            self.hangup(call, now)
+            return
+        self._events.append(CallAnswered(call))
+
+    def _send_ack(self, call: Call, ok: Response) -> None:
+        ack = self._request(call, "ACK")
+        ack.set("CSeq", f"{ok.cseq[0]} ACK")
+        self._outbox.append(Send(bytes(ack), call.peer))
+
+    def _stray_ok(self, response: Response) -> None:
+        """A retransmitted 2xx after its transaction ended: its ACK was lost (§13.2.2.4)."""
+        call = self.calls.get(response.call_id)
+        if call is not None and call.state == "confirmed":
+            self._send_ack(call, response)
+
+    def _ack_and_bye(self, call: Call, response: Response, now: float) -> None:
+        """A 2xx that crossed our CANCEL: confirm and end it at once."""
+        call.remote = parse_address(response.header("to") or "")
+        call.state = "confirmed"
+        self._send_ack(call, response)
+        self._start_client(self._request(call, "BYE"), call.peer, now)
+        call.state = "ended"
+
+    def _cancel(self, call: Call, now: float) -> None:
+        call.cancel_pending = False
+        tx = call.client
+        if tx is None or call.invite is None:
+            return
+        cancel = Request(method="CANCEL", uri=call.invite.uri)
+        cancel.add("Via", call.invite.header_all("via")[0])
+        for route in call.invite.header_all("route"):
+            cancel.add("Route", route)
+        for name in ("from", "to", "call-id"):
+            cancel.add(name, call.invite.header(name) or "")
+        cancel.add("CSeq", f"{call.invite.cseq[0]} CANCEL")
+        cancel.add("Max-Forwards", "70")
+        self._start_client(cancel, call.peer, now)
+        self._end(call, 487, "cancelled", by_remote=False)
+
+    def _client_timed_out(self, tx: ClientTransaction, now: float) -> None:
+        method = tx.request.method
+        if method == "REGISTER":
+            self._registration_failed(408, "no answer from the registrar", now)
+        elif method == "INVITE":
+            call = self.calls.get(tx.request.call_id)
+            if call is not None and call.state == "early":
+                self._end(call, 408, "no answer", by_remote=True)
+        elif method in ("BYE", "INFO", "OPTIONS"):
+            return  # nothing left to tell: the call is over or keeps going
+
+    # ---- requests ----
+
+    def _on_request(self, request: Request, source: Addr, now: float) -> None:
+        via = parse_via(request.header("via") or "")
+        if source[0] != via.host:
+            request.headers[self._via_index(request)] = ("Via", f"{request.header('via')};received={source[0]}")
+        if "rport" in via.params and not via.params["rport"]:
+            index = self._via_index(request)
+            value = request.headers[index][1]
+            request.headers[index] = ("Via", value.replace(";rport", f";rport={source[1]}", 1))
+        branch = via.params.get("branch", "")
+        key = (branch, "INVITE" if request.method == "ACK" else request.method)
+        existing = self.servers.get(key)
+        if request.method == "ACK":
+            if existing is not None and existing.invite and existing.final_status >= 300:
+                existing.ack(now)
+                return
+            self._on_ack(request, now)
+            return
+        if existing is not None:
+            existing.retransmission()
+            return
+        if request.method == "CANCEL":
+            self._on_cancel(request, source, branch, now)
+            return
+        tx = ServerTransaction(request, source, now, self.reliable)
+        self.servers[key] = tx
+        to = parse_address(request.header("to") or "")
+        if request.method == "INVITE" and not to.tag:
+            self._on_invite(request, source, tx, now)
+        elif to.tag:
+            self._in_dialog(request, tx, now)
+        elif request.method == "OPTIONS":
+            response = self._response(request, 200)
+            response.add("Allow", ALLOW)
+            response.add("Accept", "application/sdp")
+            tx.respond(response, now)
+        elif request.method in ("BYE", "INFO"):
+            tx.respond(self._response(request, 481), now)
+        else:
+            status = 501 if request.method not in ALLOW else 405
+            response = self._response(request, status)
+            response.add("Allow", ALLOW)
+            tx.respond(response, now)
+
+    @staticmethod
+    def _via_index(request: Request) -> int:
+        return next(i for i, (name, _) in enumerate(request.headers) if name.lower() == "via")
+
+    def _on_invite(self, request: Request, source: Addr, tx: ServerTransaction, now: float) -> None:
+        if request.call_id in self.calls:
+            tx.respond(self._response(request, 482, "Loop Detected"), now)
+            return
+        content_type = (request.header("content-type") or "application/sdp").split(";")[0].strip().lower()
+        if request.body and content_type != "application/sdp":
+            response = self._response(request, 415)
+            response.add("Accept", "application/sdp")
+            tx.respond(response, now)
+            return
+        remote = parse_address(request.header("from") or "")
+        local = parse_address(request.header("to") or "")
+        local.params["tag"] = _token()
+        contact = request.header("contact")
+        if not contact:
+            tx.respond(self._response(request, 400, "Missing Contact"), now)
+            return
+        remote_target = parse_address(contact).uri
+        parse_uri(remote_target)
+        call = Call(call_id=request.call_id, incoming=True, local=local, remote=remote, peer=source,
+                    invite=request, remote_target=remote_target,
+                    route_set=request.header_all("record-route"), remote_cseq=request.cseq[0],
+                    remote_sdp=request.body, server=tx)
+        self.calls[call.call_id] = call
+        tx.respond(self._response(request, 100), now)
+        self._events.append(IncomingCall(call))
+
+    def _on_ack(self, request: Request, now: float) -> None:
+        call = self.calls.get(request.call_id)
+        if call is None or call.ok is None:
+            return
+        call.ok = call.ok_retransmit_at = call.ok_give_up_at = None
+        if request.body:
+            call.remote_sdp = request.body
+        if call.state == "early":
+            call.state = "confirmed"
+            self._events.append(CallAnswered(call))
+
+    def _on_cancel(self, request: Request, source: Addr, branch: str, now: float) -> None:
+        invite_tx = self.servers.get((branch, "INVITE"))
+        call = self.calls.get(request.call_id)
+        if invite_tx is None or call is None or call.server is not invite_tx:
+            self._send_response(request, source, 481)
+            return
+        self._send_response(request, source, 200)
+        response = self._response(invite_tx.request, 487)
+        response.set("To", str(call.local))
+        invite_tx.respond(response, now)
+        call.server = None
+        self._end(call, 487, "cancelled by the caller", by_remote=True)
+
+    def _in_dialog(self, request: Request, tx: ServerTransaction, now: float) -> None:
+        call = self.calls.get(request.call_id)
+        if call is None or call.state == "ended":
+            tx.respond(self._response(request, 481), now)
+            return
+        number = request.cseq[0]
+        if number <= call.remote_cseq and request.method != "ACK":
+            tx.respond(self._response(request, 500, "CSeq Out of Order"), now)
+            return
+        call.remote_cseq = number
+        if request.method == "BYE":
+            tx.respond(self._response(request, 200), now)
+            self._end(call, 200, "hung up by the peer", by_remote=True)
+        elif request.method == "INFO":
+            tx.respond(self._response(request, 200), now)
+            self._events.append(InfoReceived(call, request.header("content-type") or "", request.body))
+        elif request.method == "INVITE":
+            # A session refresh or hold: we keep our one media session as it is.
+            response = self._response(request, 200)
+            response.add("Contact", self._contact())
+            response.add("Content-Type", "application/sdp")
+            response.body = call.local_sdp
+            tx.respond(response, now)
+            call.ok = bytes(response)
+            call.ok_interval = T1
+            call.ok_retransmit_at = None if self.reliable else now + T1
+            call.ok_give_up_at = now + 64 * T1
+        elif request.method == "OPTIONS":
+            tx.respond(self._response(request, 200), now)
+        else:
+            tx.respond(self._response(request, 501), now)
+
+    def _call_timers(self, call: Call, now: float) -> None:
+        if call.ok is None:
+            return
+        if call.ok_give_up_at is not None and now >= call.ok_give_up_at:
+            # No ACK to our 2xx in 64*T1: the call is dead (§13.3.1.4).
+            call.ok = call.ok_retransmit_at = call.ok_give_up_at = None
+            self._start_client(self._request(call, "BYE"), call.peer, now)
+            self._end(call, 408, "no ACK", by_remote=True)
+            return
+        if call.ok_retransmit_at is not None and now >= call.ok_retransmit_at:
+            self._outbox.append(Send(call.ok, call.peer))
+            call.ok_interval = min(call.ok_interval * 2, T2)
+            call.ok_retransmit_at = now + call.ok_interval
+
+    def _end(self, call: Call, status: int, reason: str, by_remote: bool) -> None:
+        if call.state == "ended":
+            return
+        call.state = "ended"
+        call.ok_retransmit_at = None
+        self.calls.pop(call.call_id, None)
+        self._events.append(CallEnded(call, status, reason, by_remote))

@@ -1,0 +1,107 @@
+"""The gateway's refusals, over loopback UDP with one of our user agents as the caller: each bad call
+gets its status, costs nothing else, and the gateway goes on taking calls."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from jitsi_py.common.meeting import XmppServer
+from jitsi_py.sip import ua as sipua
+from jitsi_py.sip.gateway import Gateway
+from jitsi_py.sip.media import PortPool
+from jitsi_py.sip.message import parse
+from jitsi_py.sip.ua import Account, UserAgent
+
+from ..support.stack import free_udp_port
+from .test_media import BARESIP_OFFER
+
+NOWHERE = XmppServer("127.0.0.1", 9, "meet.jitsi", "muc.meet.jitsi")  # refusals never reach the meeting
+
+
+class Caller(asyncio.DatagramProtocol):
+    """A user agent core on a socket of its own, to call the gateway."""
+
+    def __init__(self, port: int) -> None:
+        self.ua = UserAgent(Account("sip:phone@127.0.0.1", None, ("127.0.0.1", port)))
+        self.received: list[bytes] = []
+        self.transport = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data, addr) -> None:
+        self.received.append(data)
+        self.ua.receive(data, addr, asyncio.get_running_loop().time())
+        self.flush()
+
+    def flush(self) -> None:
+        for out in self.ua.datagrams_to_send():
+            self.transport.sendto(out.data, out.to)
+
+    async def ended(self) -> sipua.CallEnded:
+        for _ in range(100):
+            while (event := self.ua.next_event()) is not None:
+                if isinstance(event, sipua.CallEnded):
+                    return event
+            await asyncio.sleep(0.02)
+        raise AssertionError("the call never ended")
+
+
+@pytest.fixture
+async def gateway():
+    port, rtp = free_udp_port(), free_udp_port() & ~1
+    made = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
+                   media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE, max_calls=5)
+    await made.start(register=False)
+    yield made
+    await made.close()
+
+
+async def call(gateway: Gateway, uri: str, sdp: bytes = BARESIP_OFFER, headers=None) -> sipua.CallEnded:
+    loop = asyncio.get_running_loop()
+    port = free_udp_port()
+    _, caller = await loop.create_datagram_endpoint(lambda: Caller(port), local_addr=("127.0.0.1", port))
+    try:
+        caller.ua.invite(uri.format(port=gateway.bind[1]), sdp, loop.time(), headers=headers)
+        caller.flush()
+        return await caller.ended()
+    finally:
+        caller.transport.close()
+
+
+async def test_bad_calls_get_their_status_and_the_gateway_keeps_going(gateway):
+    no_room = await call(gateway, "sip:jigasi@127.0.0.1:{port}")  # our own user: no room named
+    assert no_room.status == 404
+    g729 = BARESIP_OFFER.replace(b"96 9 0 8 101", b"18 101").split(b"a=rtpmap:96")[0] + b"a=rtpmap:18 G729/8000\r\n"
+    assert (await call(gateway, "sip:room@127.0.0.1:{port}", g729)).status == 488
+    assert (await call(gateway, "sip:room@127.0.0.1:{port}", b"v=0\r\nm=video 1 RTP/AVP 97\r\n")).status == 488
+    assert not gateway.legs and len(gateway.ports.free) == 2 and gateway.calls_failed == 3
+
+
+async def test_malformed_sip_is_answered_with_400_when_it_can_be(gateway):
+    loop = asyncio.get_running_loop()
+    port = free_udp_port()
+    _, caller = await loop.create_datagram_endpoint(lambda: Caller(port), local_addr=("127.0.0.1", port))
+    try:
+        target = ("127.0.0.1", gateway.bind[1])
+        caller.transport.sendto(b"\x00\xff garbage\r\n\r\n", target)
+        caller.transport.sendto(
+            b"OPTIONS sip:jigasi@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKx\r\n"
+            b"From: <sip:a@b>;tag=1\r\nTo: <sip:jigasi@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\r\n" % port,
+            target)  # a CSeq of another method
+        caller.transport.sendto(
+            b"OPTIONS sip:jigasi@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKy\r\n"
+            b"From: <sip:a@b>;tag=1\r\nTo: <sip:jigasi@127.0.0.1>\r\nCall-ID: c2\r\nCSeq: 1 OPTIONS\r\n\r\n" % port,
+            target)
+        for _ in range(100):
+            if len(caller.received) == 2:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        # the garbage dropped (nobody to answer), the mismatched CSeq refused, the OPTIONS answered
+        assert sorted(parse(data).status for data in caller.received) == [200, 400]
+        assert gateway.ua.rejected == 2
+    finally:
+        caller.transport.close()

@@ -1,0 +1,138 @@
+"""The gateway service against kamailio: it registers (digest), takes a call the proxy routes to it with
+the room in a header, and calls a phone out of a meeting when a moderator asks the focus (Rayo); audio
+both ways, and the call's progress in the room."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import numpy as np
+import pytest
+
+from jitsi_py.common import ns
+from jitsi_py.common.meeting import Meeting, events
+from jitsi_py.common.stanzas.rayo import ROOM_NAME_HEADER, Dial, Ref
+from jitsi_py.sip import run as run_sip
+from jitsi_py.sip.media import mono
+
+from ..common.meeting.conftest import meetings, server_of
+from ..common.meeting.media import TONE_HZ, ToneTrack
+from ..support.stack import free_port, free_udp_port, running_stack
+from .phone import Phone, free_sip_port, read_wav, tone_share, write_tone
+from .registrar import Registrar
+from .test_dial_in_live import PHONE_HZ, next_event
+
+pytestmark = pytest.mark.system
+PASSWORD = "sip-secret"
+
+
+async def heard_from(listener: Meeting, endpoint_id: str, hz: float) -> None:
+    added = await next_event(listener, events.TrackAdded, where=lambda e: e.endpoint_id == endpoint_id)
+    frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(120)]
+    rms, share = tone_share(np.concatenate([mono(f) for f in frames[-60:]]).astype(np.float64), 48000, hz)
+    assert rms > 1000 and share > 0.8, (rms, share)
+
+
+async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tmp_path):
+    proxy_port, sip_port, http_port, rtp = free_sip_port(), free_udp_port(), free_port(), free_udp_port() & ~1
+    env = {
+        "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_SIP_PASSWORD": PASSWORD, "JIGASI_SIP_SERVER": "127.0.0.1",
+        "JIGASI_SIP_PORT": str(proxy_port), "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(sip_port),
+        "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 8), "JIGASI_XMPP_PASSWORD": "jigasi-secret",
+        "JITSI_PY_SIP_HTTP_PORT": str(http_port), "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
+        "JIGASI_INSTANCE_ID": "gateway1",
+    }
+    phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
+                  password=PASSWORD, registrar=f"127.0.0.1:{proxy_port}",
+                  account_params=";audio_codecs=pcmu;answermode=auto")
+    async with Registrar(tmp_path / "kamailio", proxy_port, PASSWORD), \
+            running_stack(tmp_path, bridge=True, **env) as stack:
+        ready = asyncio.Event()
+        service = asyncio.ensure_future(run_sip(stack.settings, lambda _summary: ready.set()))
+        listener = Meeting(server_of(stack), display_name="Moderator", audio_source=ToneTrack(),
+                           receive_video=False)
+        try:
+            await asyncio.wait_for(ready.wait(), 20)
+            async with aiohttp.ClientSession() as http:
+                for _ in range(50):  # healthy once registered with the proxy
+                    async with http.get(f"http://127.0.0.1:{http_port}/about/health") as response:
+                        if response.status == 200:
+                            break
+                    await asyncio.sleep(0.1)
+                assert response.status == 200
+                async with http.get(f"http://127.0.0.1:{http_port}/about/stats") as response:
+                    stats = await response.json()
+                assert stats["supports_sip"] is True and stats["participants"] == 0
+            async with meetings(listener), phone:
+                await phone.wait_for(b"200 OK", 10)  # the phone is registered too
+                await listener.join("proxied", wait_for_media=False)
+                statuses: list[str] = []
+                listener._xmpp.add_event_handler(
+                    "presence", lambda p: p["status"] and statuses.append(str(p["status"])))
+
+                # dial-in: the proxy names the room in X-Room-Name
+                phone.command(f"/dial sip:proxied@127.0.0.1:{proxy_port}")
+                caller = await next_event(listener, events.ParticipantJoined)
+                assert caller.display_name == "phone"
+                await heard_from(listener, caller.endpoint_id, PHONE_HZ)
+                phone.command("/hangup")
+                assert (await next_event(listener, events.ParticipantLeft)).endpoint_id == caller.endpoint_id
+
+                # dial-out: a moderator's dial, routed by the focus to the gateway in the brewery
+                iq = listener._xmpp.make_iq_set(ito=f"{listener.room_jid}/focus")
+                iq.xml.append(Dial("phone", headers={ROOM_NAME_HEADER: listener.room_jid}).to_element())
+                result = await iq.send(timeout=20)
+                ref = Ref.from_element(result.xml.find(ns.tag(ns.RAYO, "ref")))
+                callee = await next_event(listener, events.ParticipantJoined)
+                assert ref.uri == f"xmpp:{callee.endpoint_id}@meet.jitsi" and callee.display_name == "phone"
+                await heard_from(listener, callee.endpoint_id, PHONE_HZ)
+                assert "Connected" in statuses, statuses
+                await asyncio.sleep(2)  # the phone records the moderator's tone
+                phone.command("/hangup")
+                assert (await next_event(listener, events.ParticipantLeft)).endpoint_id == callee.endpoint_id
+
+                # a busy callee: the room sees why, then the participant goes
+                iq = listener._xmpp.make_iq_set(ito=f"{listener.room_jid}/focus")
+                iq.xml.append(Dial("busy", headers={ROOM_NAME_HEADER: listener.room_jid}).to_element())
+                await iq.send(timeout=20)
+                busy = await next_event(listener, events.ParticipantJoined)
+                assert (await next_event(listener, events.ParticipantLeft)).endpoint_id == busy.endpoint_id
+                assert statuses[-1] == "Busy", statuses
+            samples, rate = read_wav(phone.heard())
+            rms, share = tone_share(samples[-3 * rate:-rate // 2], rate, TONE_HZ)  # the call, not its end
+            assert rms > 1000 and share > 0.8, (rms, share)
+        finally:
+            service.cancel()
+            await asyncio.gather(service, return_exceptions=True)
+
+
+async def test_the_gateway_registers_and_takes_calls_over_tcp(tmp_path):
+    proxy_port, sip_port, http_port, rtp = free_sip_port(), free_sip_port(), free_port(), free_udp_port() & ~1
+    env = {
+        "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_SIP_PASSWORD": PASSWORD, "JIGASI_SIP_SERVER": "127.0.0.1",
+        "JIGASI_SIP_PORT": str(proxy_port), "JIGASI_SIP_TRANSPORT": "TCP", "JITSI_PY_SIP_HOST": "127.0.0.1",
+        "JITSI_PY_SIP_PORT": str(sip_port), "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 4),
+        "JIGASI_XMPP_PASSWORD": "jigasi-secret", "JITSI_PY_SIP_HTTP_PORT": str(http_port),
+        "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
+    }
+    phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
+                  account_params=";audio_codecs=pcmu")
+    async with Registrar(tmp_path / "kamailio", proxy_port, PASSWORD), \
+            running_stack(tmp_path, bridge=True, **env) as stack:
+        ready = asyncio.Event()
+        service = asyncio.ensure_future(run_sip(stack.settings, lambda _summary: ready.set()))
+        listener = Meeting(server_of(stack), display_name="Listener", receive_video=False)
+        try:
+            await asyncio.wait_for(ready.wait(), 20)
+            async with meetings(listener), phone:
+                await listener.join("overtcp", wait_for_media=False)
+                # the gateway has no UDP socket: the proxy reaches it over TCP or not at all
+                phone.command(f"/dial sip:overtcp@127.0.0.1:{proxy_port}")
+                caller = await next_event(listener, events.ParticipantJoined)
+                assert caller.display_name == "phone"
+                phone.command("/hangup")
+                assert (await next_event(listener, events.ParticipantLeft)).endpoint_id == caller.endpoint_id
+        finally:
+            service.cancel()
+            await asyncio.gather(service, return_exceptions=True)

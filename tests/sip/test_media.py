@@ -1,0 +1,92 @@
+"""The media cores: SDP offer/answer, RTP header, jitter buffer with loss and reordering, DTMF both
+ways, and each codec carrying a tone through encode and decode."""
+
+import numpy as np
+import pytest
+
+from jitsi_py.sip import dtmf, rtp, sdp
+from jitsi_py.sip.audio import FRAME, Transcoder
+from jitsi_py.sip.jitterbuffer import JitterBuffer
+
+BARESIP_OFFER = (  # the shape baresip sends
+    b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 10000 RTP/AVP 96 9 0 8 101\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 stereo=1\r\n"
+    b"a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+    b"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\na=ptime:20\r\n"
+    b"m=video 10002 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n"
+)
+
+
+def test_the_answer_takes_the_offerers_first_codec_and_refuses_video():
+    offer = sdp.parse(BARESIP_OFFER)
+    assert (offer.address, offer.port, offer.dtmf_pt) == ("127.0.0.1", 10000, 101)
+    assert list(offer.codecs) == [96, 9, 0, 8] and offer.codecs[96] == sdp.OPUS
+    answer = sdp.answer(offer, "127.0.0.1", 20000)
+    assert answer.first == (96, sdp.OPUS) and answer.dtmf_pt == 101
+    text = sdp.serialize(answer, 1)
+    assert b"m=audio 20000 RTP/AVP 96 101\r\n" in text and b"m=video 0 RTP/AVP 97" in text
+    again = sdp.parse(text)
+    assert again.first == (96, sdp.OPUS) and again.port == 20000
+    only_g711 = sdp.answer(offer, "127.0.0.1", 20000, preference=(sdp.PCMA,))
+    assert only_g711.first == (8, sdp.PCMA)
+
+
+def test_an_offer_without_a_common_codec_is_refused():
+    offer = BARESIP_OFFER.replace(b"96 9 0 8 101", b"18 101").split(b"a=rtpmap:96")[0] + b"a=rtpmap:18 G729/8000\r\n"
+    with pytest.raises(sdp.SdpError, match="no common codec"):
+        sdp.answer(sdp.parse(offer), "127.0.0.1", 20000)
+    with pytest.raises(sdp.SdpError, match="no audio"):
+        sdp.parse(b"v=0\r\nc=IN IP4 1.2.3.4\r\nm=video 1 RTP/AVP 97\r\n")
+    with pytest.raises(sdp.SdpError):
+        sdp.parse(b"v=0\r\nm=audio x RTP/AVP 0\r\n")
+
+
+def test_rtp_headers_read_back_and_rtcp_is_told_apart():
+    packet = rtp.write(96, True, 65535, 2 ** 32 - 1, 0xABCD, b"payload")
+    assert rtp.read_header(packet) == (96, True, 65535, 2 ** 32 - 1, 0xABCD, 12)
+    assert not rtp.is_rtcp(packet) and rtp.is_rtcp(rtp.sender_report(1, 1.7e9, 0, 0, 0))
+    with pytest.raises(rtp.RtpError):
+        rtp.read_header(b"\x80\x00\x00")
+    with pytest.raises(rtp.RtpError, match="version"):
+        rtp.read_header(b"\x40" + packet[1:])
+
+
+def test_the_jitter_buffer_reorders_conceals_and_resynchronises():
+    buffer = JitterBuffer(capacity=8, delay=3)
+    for seq in (65534, 0, 65535):  # reordered around the wrap
+        buffer.put(seq, seq.to_bytes(2, "big"))
+    played = [buffer.pop() for _ in range(3)]
+    assert played == [(True, b"\xff\xfe"), (True, b"\xff\xff"), (True, b"\x00\x00")]
+    buffer.put(2, b"two")  # 1 never comes
+    assert [buffer.pop(), buffer.pop()] == [(True, None), (True, b"two")]
+    buffer.put(1, b"late")
+    assert buffer.late == 1 and buffer.lost == 1
+    assert buffer.pop() == (False, None)  # dry: buffers again
+    buffer.put(30000, b"far")  # a jump past the capacity: a new start
+    assert buffer.pop() == (False, None)
+
+
+def test_dtmf_events_and_info_bodies():
+    payloads = dtmf.event_payloads("5")
+    receiver = dtmf.Receiver()
+    digits = [receiver.feed(1000, p) for p in payloads] + [receiver.feed(2600, dtmf.event_payloads("#")[0])]
+    assert [d for d in digits if d] == ["5", "#"]
+    assert payloads[-1][1] & 0x80 and payloads[-1] == payloads[-2] == payloads[-3]
+    assert dtmf.parse_info("application/dtmf-relay", b"Signal=9\r\nDuration=160\r\n") == "9"
+    assert dtmf.parse_info("application/dtmf", b"11") == "#"
+    assert dtmf.parse_info("application/json", b"{}") is None
+
+
+@pytest.mark.parametrize("codec", sdp.CODECS, ids=lambda c: c.name)
+def test_each_codec_carries_a_tone_and_conceals_a_loss(codec):
+    t = np.arange(FRAME * 25) / 48000
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    sender, receiver = Transcoder(codec), Transcoder(codec)
+    out = [receiver.decode(sender.encode(tone[i * FRAME:(i + 1) * FRAME])) for i in range(25)]
+    samples = np.concatenate(out[5:]).astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(samples.size, 1 / 48000)
+    assert spectrum[np.abs(freqs - 440) < 20].sum() / spectrum.sum() > 0.9
+    assert 4000 < np.sqrt(np.mean(samples ** 2)) < 7000
+    faded = [receiver.conceal() for _ in range(4)]
+    assert np.abs(faded[0]).max() > np.abs(faded[2]).max() > 0 and not faded[3].any()
