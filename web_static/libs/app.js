@@ -50,14 +50,14 @@ export function parseLocation(pathname) {
 }
 
 function wantedButtons(names) {
-    const wanted = Array.isArray(config.toolbarButtons) ? config.toolbarButtons : [...MAIN_BUTTONS, ...MENU_BUTTONS];
+    const wanted = Array.isArray(config.toolbarButtons) ? config.toolbarButtons : null;  // null: all
     // the buttons of features this deployment has
     const available = {
         etherpad: !!config.etherpad_base,
         recording: !!(config.recordingService?.enabled || config.fileRecordingsEnabled),
         livestreaming: !!(config.liveStreaming?.enabled || config.liveStreamingEnabled),
     };
-    return names.filter(name => wanted.includes(name) && available[name] !== false);
+    return names.filter(name => (!wanted || wanted.includes(name)) && available[name] !== false);
 }
 
 function showError(container, message) {
@@ -394,7 +394,7 @@ class MeetingView {
         this.timer = h('span', { class: 'timer', 'data-testid': 'meeting-timer' }, '00:00');
         this.recordingBadge = h('span', { class: 'recording-badge', 'data-testid': 'recording-indicator', role: 'status', hidden: true });
         this.lockIcon = h('span', { class: 'locked', 'data-testid': 'meeting-locked', title: 'Locked with a password', hidden: true }, icon('lock', { size: 16, title: 'Locked with a password' }));
-        const header = h('header', { class: 'meeting-header' },
+        const header = this.header = h('header', { class: 'meeting-header' },
             h('h1', { class: 'meeting-title', 'data-testid': 'meeting-title' }, this.where.room), this.lockIcon, this.timer, this.recordingBadge);
         this.buildToolbar();
         this.side = h('div', { class: 'sides' }, this.chat, this.participantsPanel);
@@ -466,6 +466,23 @@ class MeetingView {
         this.buttons.reactions?.removeAttribute('aria-pressed');
         this.buttons.reactions?.setAttribute('aria-haspopup', 'menu');
         this.setButton('tileview', 'Tile view', 'tileview', 'T');
+    }
+
+    // A button another module adds (subtitles): our look, in the toolbar only when TOOLBAR_BUTTONS
+    // wants it (detached otherwise, so the module works the same).
+    toolButton(name, label, onclick) {
+        const button = h('button', { class: 'tool', 'data-testid': `toolbar-${name}`, 'aria-pressed': 'false', onclick });
+        this.buttons[name] = button;
+        this.setButton(name, label, name);
+        if (wantedButtons([name]).length) {
+            this.toolbar.insertBefore(button, this.toolbar.querySelector('[data-testid=toolbar-more]') || this.buttons.hangup || null);
+        }
+        return button;
+    }
+
+    // A status another module shows (transcribing): in the header, beside the recording's.
+    addIndicator(element) {
+        this.header.append(element);
     }
 
     moreButton(names, labels) {
