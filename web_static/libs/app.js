@@ -369,7 +369,6 @@ class MeetingView {
     constructor(where, media) {
         this.where = where;
         this.media = media;
-        this.reconnects = 0;
         this.breakouts = 0;
         this.unread = 0;
         this.statsBefore = new Map();
@@ -455,7 +454,6 @@ class MeetingView {
             this.toolbar.append(button);
         }
         if (!main.includes('hangup') && menu.length) this.toolbar.append(this.moreButton(menu, labels));
-        this.menuLabels = labels;
         this.setButton('microphone', 'Mute', 'microphone', 'M');
         this.setButton('camera', 'Stop camera', 'camera', 'V');
         this.setButton('desktop', 'Share screen', 'desktop', 'D');
