@@ -23,7 +23,8 @@ COLUMNS = {
     "conference": (("MUC join p50 ms", "muc_join_ms"), ("offer p50 ms", "offer_ms"),
                    ("first media p50/p99 ms", "first_media_ms"), ("checks all flowing", "checks_all_flowing"),
                    ("recovery s", "recovery_s")),
-    "browser": (("first remote frame median ms", "median_ms"),),
+    "browser": (("first remote frame median ms", "median_ms"), ("page weight KB", "page_weight_kb"),
+                ("main-thread cores in a meeting", "main_thread_cores")),
     "recording": tuple((f"{res} {title}", f"{res}.{key}") for res in ("720p", "1080p") for title, key in (
         ("CPU s per recorded s", "cpu_s_per_recorded_s"), ("CPU s per s at full rate", "full_rate_cpu_s_per_s"),
         ("peak RSS MB", "peak_rss_mb"),

@@ -1,4 +1,5 @@
-"""browser: headless Debian Chromium with fake devices on our whole stack: room URL to first remote video frame.
+"""browser: headless Debian Chromium with fake devices on our whole stack: room URL to first remote video frame,
+and the client's page weight.
 
 Two pages join the same room; the second one's time from navigation to the first decoded frame of
 a remote video track is one sample; the median of `--runs` is reported. Frames are observed with
@@ -9,6 +10,7 @@ join button, clicked when it shows, and the meeting page, which tells that the h
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import ssl
 
@@ -32,6 +34,7 @@ FIRST_FRAME_HOOK = """
   window.RTCPeerConnection = function (...args) {
     const pc = new Native(...args);
     window.__benchPeerConnections += 1;
+    (window.__benchPcs = window.__benchPcs || []).push(pc);
     pc.addEventListener('track', (event) => {
       if (event.track.kind !== 'video' || window.__benchFirstRemoteFrame !== undefined) return;
       const video = document.createElement('video');
@@ -52,11 +55,21 @@ FIRST_FRAME_HOOK = """
 })();
 """
 
+# The client's own bytes, uncompressed: the page, its scripts and styles from our origin (config.js
+# and interface_config.js, made per deployment, left out).
+PAGE_WEIGHT = """() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+    .filter(e => e.name.startsWith(location.origin) && !/config\\.js($|\\?)/.test(e.name))
+    .reduce((sum, e) => sum + (e.decodedBodySize || 0), 0)"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=3, help="samples; the median is reported (default %(default)s)")
     parser.add_argument("--frame-timeout", type=float, default=60.0,
                         help="seconds to wait for the first remote frame (default %(default)s)")
+    parser.add_argument("--cpu-participants", type=int, default=0,
+                        help="then N pages in one room: the first one's main-thread CPU, in cores, over "
+                             "--cpu-seconds (0: skip; default %(default)s)")
+    parser.add_argument("--cpu-seconds", type=float, default=10.0, help="(default %(default)s)")
     harness.add_common(parser, timeout=600)
 
 
@@ -75,6 +88,9 @@ async def run(args: argparse.Namespace) -> int:
             await stack.start(stack_ready)
             figures["version"] = stack.version()
             await measure(args, stack, samples, figures)
+            if args.cpu_participants > 1:
+                figures["main_thread_cores"], figures["decoding_remote_videos"] = await main_thread_cpu(args, stack)
+                figures["cpu_participants"] = args.cpu_participants
         except ServerFailed as exc:
             figures["failed"] = str(exc).splitlines()[0]
             raise
@@ -135,6 +151,8 @@ async def measure(args, stack: Ours, samples: list[float], figures: dict) -> Non
                         await guest_page.wait_for_function("window.__benchFirstRemoteFrame !== undefined",
                                                            timeout=args.frame_timeout * 1000)
                         samples.append(await guest_page.evaluate("window.__benchFirstRemoteFrame"))
+                        if run_index == 0:
+                            figures["page_weight_kb"] = round(await guest_page.evaluate(PAGE_WEIGHT) / 1024, 1)
                     finally:
                         await guest.close()
                 finally:
@@ -143,3 +161,49 @@ async def measure(args, stack: Ours, samples: list[float], figures: dict) -> Non
         finally:
             await browser.close()
     progress.close()
+
+# Remote video streams the page decodes, from its peer connections' statistics.
+DECODING = """async () => {
+    let n = 0;
+    for (const pc of window.__benchPcs || []) {
+        if (pc.connectionState === 'closed') continue;
+        for (const r of (await pc.getStats()).values()) {
+            if (r.type === 'inbound-rtp' && r.kind === 'video' && r.framesDecoded > 0) n++;
+        }
+    }
+    return n;
+}"""
+
+
+async def main_thread_cpu(args, stack: Ours) -> tuple[float, int]:
+    """N fake-device pages in one room; once the first one decodes everyone's video (or at the
+    frame timeout), its renderer main thread's busy time (Chromium's TaskDuration metric) per
+    second of wall time, and how many remote videos it was decoding."""
+    from playwright.async_api import async_playwright  # noqa: PLC0415 - only this workload needs it
+
+    url = f"{stack.public_url}/benchcpu{os.urandom(3).hex()}"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            pages = []
+            for _ in range(args.cpu_participants):
+                pages.append((await open_room(browser, url))[1])
+            first = pages[0]
+            # every other participant's video, or as many as decode by the deadline (reported)
+            deadline = asyncio.get_running_loop().time() + args.frame_timeout
+            while await first.evaluate(DECODING) < args.cpu_participants - 1 \
+                    and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.5)
+            cdp = await first.context.new_cdp_session(first)
+            await cdp.send("Performance.enable")
+
+            async def busy() -> float:
+                metrics = (await cdp.send("Performance.getMetrics"))["metrics"]
+                return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+
+            before, started = await busy(), asyncio.get_running_loop().time()
+            await asyncio.sleep(args.cpu_seconds)
+            cores = (await busy() - before) / (asyncio.get_running_loop().time() - started)
+            return round(cores, 3), await first.evaluate(DECODING)
+        finally:
+            await browser.close()

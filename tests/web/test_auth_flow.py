@@ -10,10 +10,12 @@ goes to TOKEN_AUTH_URL, or, with guests, waits for a token holder to start the m
 
 from __future__ import annotations
 
+import io
 import time
 
 import jwt
 import pytest
+from PIL import Image
 from playwright.async_api import async_playwright
 
 from jitsi_py.settings import Settings
@@ -41,6 +43,7 @@ def register(tmp_path, username: str, password: str, domain: str = "meet.jitsi")
 async def open_room(browser, url: str, name: str | None):
     context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
     context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
+    await serve_avatars(context)
     page = await context.new_page()
     await page.goto(url)
     if name is not None:
@@ -130,10 +133,20 @@ async def test_ldap_login_through_the_prompt(tmp_path, slapd):  # noqa: F811
             await browser.close()
 
 
-def token(name: str) -> str:
+AVATAR = "https://avatars.example/carol.png"  # answered by the test (see serve_avatars)
+
+
+async def serve_avatars(context) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 40, 40)).save(buffer, format="PNG")
+    await context.route("https://avatars.example/**",
+                        lambda route: route.fulfill(body=buffer.getvalue(), content_type="image/png"))
+
+
+def token(name: str, **user: str) -> str:
     now = int(time.time())
     claims = {"iss": "jitsi-py-test", "aud": "jitsi", "sub": "meet.jitsi", "room": "*", "nbf": now - 10,
-              "exp": now + 3600, "context": {"user": {"name": name, "id": name.lower()}}}
+              "exp": now + 3600, "context": {"user": {"name": name, "id": name.lower(), **user}}}
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
@@ -143,12 +156,18 @@ async def test_jwt_from_the_page_url_names_the_user(tmp_path):
     async with our_stack(tmp_path, **env) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            carol = await open_room(browser, f"{base}/review?jwt={token('Carol Token')}", None)
+            carol = await open_room(browser, f"{base}/review?jwt={token('Carol Token', avatar=AVATAR)}", None)
             await carol.wait_for_function("window.jitsiPy?.view?.conference?.role")
             dave = await open_room(browser, f"{base}/review?jwt={token('Dave')}", "Dave")
             await dave.wait_for_function("window.jitsiPy?.view?.conference?.role")
             await dave.locator("[data-testid=remote-tile]").filter(has_text="Carol Token").wait_for()
             await dave.get_by_test_id("participant-item").filter(has_text="Carol Token").wait_for(state="attached")
+            # the token's avatar is Carol's picture, where her camera would be (no bridge here)
+            await dave.wait_for_function(
+                "[...document.querySelectorAll('[data-testid=remote-tile] .avatar img')]"
+                ".some(i => i.naturalWidth === 4)")
+            await carol.wait_for_function(
+                "document.querySelector('[data-testid=local-tile] .avatar img')?.src === " + repr(AVATAR))
             # no token: off to the login page, with the room in its URL
             context = await browser.new_context(ignore_https_errors=True)
             page = await context.new_page()

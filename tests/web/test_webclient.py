@@ -5,11 +5,17 @@ toasts, the welcome page's room names and recent meetings, and the page after be
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.async_api import async_playwright
 
 from ..recorder.live import idle, recorder, recording_stack
 from ..support.stack import join_browser, our_stack
+from .conftest import free_port
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
@@ -19,6 +25,22 @@ UNNAMED_CONTROLS = """() => [...document.querySelectorAll('button, input, select
     .filter(e => !(e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length || e.title
                    || e.placeholder))
     .map(e => e.outerHTML.slice(0, 120))"""
+
+
+REFERENCES = Path(__file__).parent / "screens"
+
+
+def assert_looks_like(png: bytes, name: str, tolerance: float = 0.03) -> None:
+    """A layout screenshot against its committed reference (tests/web/screens/): the share of
+    pixels that differ clearly (by more than 48 in a channel) stays under `tolerance`, which
+    leaves room for another machine's font rendering but not for a moved panel or tile."""
+    got = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    reference = REFERENCES / f"{name}.png"
+    (ARTIFACTS / f"{name}-actual.png").write_bytes(png)
+    want = np.asarray(Image.open(reference).convert("RGB"), dtype=np.int16)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    differ = float((np.abs(got - want).max(axis=2) > 48).mean())
+    assert differ < tolerance, f"{name}: {differ:.1%} of the pixels differ from {reference}"
 
 
 def tile_of(page, name: str):
@@ -82,7 +104,9 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
                 .map(t => t.getBoundingClientRect())
                 .map(r => [Math.round(r.width), Math.round(r.height), Math.round(r.top)])""")
             assert len(sizes) == 2 and sizes[0] == sizes[1] and sizes[0][0] > 500, sizes  # side by side, large
-            await alice.screenshot(path=str(ARTIFACTS / "webclient-grid.png"))
+            await alice.evaluate("document.querySelector('[data-testid=toasts]').replaceChildren()")
+            shot = await alice.screenshot(mask=[alice.locator("video"), alice.get_by_test_id("meeting-timer")])
+            assert_looks_like(shot, "grid-two")
             await alice.keyboard.press("t")
             await alice.wait_for_selector(".videos[data-layout=stage]")
 
@@ -185,7 +209,7 @@ async def test_meeting_page_layout_toolbar_chat_and_moderation(tmp_path):
             await bob.get_by_test_id("toolbar-chat").click()
             assert await bob.evaluate("getComputedStyle(document.querySelector('.filmstrip')).flexDirection") == "row"
             toolbar_box = await bob.get_by_test_id("toolbar").bounding_box()
-            assert toolbar_box and toolbar_box["width"] <= 390 and toolbar_box["height"] < 130, toolbar_box
+            assert toolbar_box and toolbar_box["width"] <= 390 and toolbar_box["height"] < 70, toolbar_box  # one row
             await bob.screenshot(path=str(ARTIFACTS / "webclient-phone.png"))
 
             # the moderator's tile menu: mute, then remove
@@ -232,6 +256,12 @@ async def test_welcome_page_room_names_then_invite_dial_in_and_shared_document(t
             page = await (await browser.new_context(ignore_https_errors=True)).new_page()
             page.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
             await page.goto(base + "/")
+            await page.get_by_test_id("welcome-page").wait_for()
+            await page.evaluate("document.activeElement.blur()")  # no blinking caret
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            random_name = [page.get_by_test_id("welcome-room-input"), page.get_by_test_id("welcome-suggest")]
+            shot = await page.screenshot(mask=random_name)
+            assert_looks_like(shot, "welcome")
             assert (await page.get_by_test_id("welcome-room-input").get_attribute("placeholder")).isalpha()
             for typed, shown in (("what?now", "?"), ("Bob's room", "'")):
                 await page.get_by_test_id("welcome-room-input").fill(typed)
@@ -324,6 +354,9 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
                 "document.querySelector('[data-testid=stage] .tile.screen video')"
                 "?.getVideoPlaybackQuality().totalVideoFrames > 0")
             await alice.screenshot(path=str(ARTIFACTS / "webclient-screen-share.png"))
+            # and the bridge is asked for the share in full resolution
+            bob_nick = await bob.evaluate("window.jitsiPy.view.conference.nick")
+            await alice.wait_for_function(f"window.jitsiPy.view.conference.bridge.extra.onStage === '{bob_nick}-v1'")
             await bob.keyboard.press("d")
             await on_stage.wait_for(state="detached")
             # another microphone from the settings dialog: the sender's track changes, the session stays
@@ -331,6 +364,7 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             await alice.get_by_test_id("toolbar-more").click()
             await alice.get_by_test_id("toolbar-settings").click()
             select = alice.get_by_test_id("device-audioinput")
+            await select.wait_for()  # the dialog opens once the devices are listed
             options = await select.locator("option").evaluate_all("os => os.map(o => o.value)")
             current = await select.input_value()
             other = next(value for value in options if value != current)
@@ -339,6 +373,15 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             after = await alice.evaluate(SENT_AUDIO_TRACK)
             assert after["sent"] == after["ours"] and after["nick"] == before["nick"], (before, after)
             assert await alice.evaluate("JSON.parse(localStorage.getItem('jitsi-py-devices')).audioinput") == other
+            # another speaker: the others' voices play there
+            speakers = alice.get_by_test_id("device-audiooutput")
+            outputs = await speakers.locator("option").evaluate_all("os => os.map(o => o.value)")
+            in_use = await speakers.input_value()
+            speaker = next(value for value in outputs if value != in_use)
+            await speakers.select_option(speaker)
+            await alice.wait_for_function(
+                f"[...document.querySelectorAll('[data-testid=remote-audio]')].every(a => a.sinkId === '{speaker}')"
+                " && document.querySelectorAll('[data-testid=remote-audio]').length > 0")
             # and the name, seen by the others
             await alice.get_by_test_id("settings-name").fill("Alice Cooper")
             await alice.get_by_test_id("settings-save").click()
@@ -348,7 +391,7 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             await browser.close()
 
 
-async def test_breakout_rooms_and_av_moderation(tmp_path):
+async def test_breakout_rooms_av_moderation_and_ending_the_meeting(tmp_path):
     async with our_stack(tmp_path) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -373,35 +416,51 @@ async def test_breakout_rooms_and_av_moderation(tmp_path):
             assert await bob.evaluate("window.jitsiPy.view.conference.roomJid") == "standup@muc.meet.jitsi"
             # the moderator moves him; he comes back by himself
             await alice.get_by_test_id("add-breakout-room").click()
-            await alice.get_by_test_id("breakout-room").filter(has_text="Room 2").wait_for()
+            room_2 = alice.get_by_test_id("breakout-room").filter(has_text="Room 2")
+            await room_2.get_by_test_id("breakout-rename").click()
+            await alice.get_by_test_id("breakout-name").fill("Design corner")
+            await alice.get_by_test_id("breakout-rename-save").click()
+            await bob.get_by_test_id("breakout-room").filter(has_text="Design corner").wait_for()
             move = alice.get_by_test_id("participant-item").filter(has_text="Bob").get_by_test_id("move-participant")
-            await move.select_option(label="Room 2")
-            await bob.get_by_test_id("meeting-title").filter(has_text="Room 2").wait_for()
+            await move.select_option(label="Design corner")
+            await bob.get_by_test_id("meeting-title").filter(has_text="Design corner").wait_for()
             await bob.get_by_test_id("breakout-leave").click()
             await tile_of(alice, "Bob").wait_for()
             # A/V moderation: Bob's unmute becomes a raised hand until Alice allows it
             await bob.keyboard.press("m")
             await tile_of(alice, "Bob").get_by_test_id("badge-audio-muted").wait_for()
             await alice.get_by_test_id("toggle-av-moderation").click()
-            await bob.get_by_test_id("error-message").filter(has_text="must now allow you").wait_for()
+            await bob.get_by_test_id("error-message").filter(has_text="must now allow you to unmute").wait_for()
             await bob.keyboard.press("m")
             await bob.get_by_test_id("error-message").filter(has_text="has to allow you to unmute").wait_for()
             assert await bob.evaluate("window.jitsiPy.view.conference.muted.audio") is True
+            await bob.get_by_test_id("error-message").filter(has_text="allow you to start your camera").wait_for()
             allow = alice.get_by_test_id("participant-item").filter(has_text="Bob").get_by_test_id("av-allow")
             await allow.click()
             await bob.get_by_test_id("toast").filter(has_text="allowed you to unmute").wait_for()
             await bob.keyboard.press("m")
             await tile_of(alice, "Bob").get_by_test_id("badge-audio-muted").wait_for(state="detached")
+            await bob.keyboard.press("v")
+            await tile_of(alice, "Bob").get_by_test_id("badge-video-muted").wait_for()
+            await bob.keyboard.press("v")
+            await tile_of(alice, "Bob").get_by_test_id("badge-video-muted").wait_for(state="detached")
+            # the moderator ends the meeting for everyone
+            await alice.get_by_test_id("toolbar-more").click()
+            await alice.get_by_test_id("toolbar-end-meeting").click()
+            for page in (alice, bob):
+                await page.get_by_test_id("leave-heading").filter(has_text="The meeting has ended").wait_for()
             assert bob.problems == [], bob.problems
         finally:
             await browser.close()
 
 
-async def test_recording_started_and_stopped_from_the_more_menu(tmp_path):
+async def test_recording_and_live_streaming_from_the_more_menu(tmp_path):
     """ENABLE_RECORDING with our recorder: the moderator starts a recording from the menu, the
-    header says so while the recorder (hidden, no tile) records, and stopping it frees the recorder."""
+    header says so while the recorder (hidden, no tile) records, and stopping it frees the recorder;
+    a live stream that cannot reach its RTMP server is reported."""
     recordings = tmp_path / "recordings"
-    async with recording_stack(tmp_path, JIBRI_RECORDING_DIR=str(recordings)) as stack, \
+    async with recording_stack(tmp_path, JIBRI_RECORDING_DIR=str(recordings), JIBRI_REQUEST_RETRIES="0",
+                               ENABLE_LIVESTREAMING="1") as stack, \
             recorder(stack.settings), async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -418,6 +477,14 @@ async def test_recording_started_and_stopped_from_the_more_menu(tmp_path):
             await badge.wait_for(state="hidden")
             await idle(stack.settings)
             assert list(recordings.glob("*/*.mp4")), list(recordings.rglob("*"))
+            # a live stream to where no RTMP server listens: asked for in a dialog, its failure told in words
+            await alice.get_by_test_id("toolbar-more").click()
+            await alice.get_by_test_id("toolbar-livestreaming").filter(has_text="Start live streaming").click()
+            await alice.get_by_test_id("stream-key").fill(f"rtmp://127.0.0.1:{free_port()}/live/nobody-listens")
+            await alice.get_by_test_id("stream-start").click()
+            await alice.get_by_test_id("error-message").filter(has_text="The live stream stopped").wait_for()
+            await badge.wait_for(state="hidden")
+            await idle(stack.settings)
             assert alice.problems == [], alice.problems
         finally:
             await browser.close()

@@ -50,14 +50,14 @@ export function parseLocation(pathname) {
 }
 
 function wantedButtons(names) {
-    const wanted = Array.isArray(config.toolbarButtons) ? config.toolbarButtons : [...MAIN_BUTTONS, ...MENU_BUTTONS];
+    const wanted = Array.isArray(config.toolbarButtons) ? config.toolbarButtons : null;  // null: all
     // the buttons of features this deployment has
     const available = {
         etherpad: !!config.etherpad_base,
         recording: !!(config.recordingService?.enabled || config.fileRecordingsEnabled),
         livestreaming: !!(config.liveStreaming?.enabled || config.liveStreamingEnabled),
     };
-    return names.filter(name => wanted.includes(name) && available[name] !== false);
+    return names.filter(name => (!wanted || wanted.includes(name)) && available[name] !== false);
 }
 
 function showError(container, message) {
@@ -244,7 +244,7 @@ function welcomePage() {
         const checked = checkRoomName(input.value);
         problem.textContent = input.value && !checked.ok ? checked.message : '';
     });
-    const recent = stored(STORE.recent, []).filter(r => r && typeof r.room === 'string');
+    const recent = stored(STORE.recent, []).filter(r => r && typeof r.room === 'string' && checkRoomName(r.room).ok);
     const section = h('section', { class: 'centered welcome', 'data-testid': 'welcome-page' },
         h('h1', {}, APP_NAME),
         h('p', {}, 'Secure, fast video meetings. Start one or join one by its name.'),
@@ -369,7 +369,6 @@ class MeetingView {
     constructor(where, media) {
         this.where = where;
         this.media = media;
-        this.reconnects = 0;
         this.breakouts = 0;
         this.unread = 0;
         this.statsBefore = new Map();
@@ -383,6 +382,7 @@ class MeetingView {
         });
         this.layout.onChange = () => this.stageChanged();
         this.layout.setVideo('local', this.media.stream.getVideoTracks()[0], 'camera');
+        this.layout.setAvatarUrl('local', auth.tokenUser(auth.pageToken(location.search) || '')?.avatar);
         // notices over the videos (waiting for the host, knocking at the lobby)
         this.stage = h('div', { class: 'notices' });
         this.toasts = h('div', { class: 'toasts', 'aria-live': 'polite', 'data-testid': 'toasts' });
@@ -393,7 +393,7 @@ class MeetingView {
         this.timer = h('span', { class: 'timer', 'data-testid': 'meeting-timer' }, '00:00');
         this.recordingBadge = h('span', { class: 'recording-badge', 'data-testid': 'recording-indicator', role: 'status', hidden: true });
         this.lockIcon = h('span', { class: 'locked', 'data-testid': 'meeting-locked', title: 'Locked with a password', hidden: true }, icon('lock', { size: 16, title: 'Locked with a password' }));
-        const header = h('header', { class: 'meeting-header' },
+        const header = this.header = h('header', { class: 'meeting-header' },
             h('h1', { class: 'meeting-title', 'data-testid': 'meeting-title' }, this.where.room), this.lockIcon, this.timer, this.recordingBadge);
         this.buildToolbar();
         this.side = h('div', { class: 'sides' }, this.chat, this.participantsPanel);
@@ -454,7 +454,6 @@ class MeetingView {
             this.toolbar.append(button);
         }
         if (!main.includes('hangup') && menu.length) this.toolbar.append(this.moreButton(menu, labels));
-        this.menuLabels = labels;
         this.setButton('microphone', 'Mute', 'microphone', 'M');
         this.setButton('camera', 'Stop camera', 'camera', 'V');
         this.setButton('desktop', 'Share screen', 'desktop', 'D');
@@ -467,12 +466,32 @@ class MeetingView {
         this.setButton('tileview', 'Tile view', 'tileview', 'T');
     }
 
+    // A button another module adds (subtitles): our look, in the toolbar only when TOOLBAR_BUTTONS
+    // wants it (detached otherwise, so the module works the same).
+    toolButton(name, label, onclick) {
+        const button = h('button', { class: 'tool', 'data-testid': `toolbar-${name}`, 'aria-pressed': 'false', onclick });
+        this.buttons[name] = button;
+        this.setButton(name, label, name);
+        if (wantedButtons([name]).length) {
+            this.toolbar.insertBefore(button, this.toolbar.querySelector('[data-testid=toolbar-more]') || this.buttons.hangup || null);
+        }
+        return button;
+    }
+
+    // A status another module shows (transcribing): in the header, beside the recording's.
+    addIndicator(element) {
+        this.header.append(element);
+    }
+
     moreButton(names, labels) {
         const more = h('button', { class: 'tool', 'data-testid': 'toolbar-more', 'aria-haspopup': 'menu', 'aria-expanded': 'false', title: 'More actions', 'aria-label': 'More actions' },
             icon('more'), h('span', { class: 'label' }, 'More'));
+        const endForAll = () => (this.conference?.role === 'moderator' && this.conference.components.end_conference
+            ? h('button', { role: 'menuitem', class: 'danger-text', 'data-testid': 'toolbar-end-meeting', onclick: () => { this.closePopup(); this.run(() => this.conference.endForAll()); } },
+                icon('hangup'), h('span', {}, 'End the meeting for everyone')) : null);
         more.onclick = () => this.popup(more, () => h('div', { class: 'menu popup', role: 'menu', 'data-testid': 'more-menu' },
             names.map(name => h('button', { role: 'menuitem', 'data-testid': `toolbar-${name}`, onclick: () => { this.closePopup(); this.actions[name](); } },
-                icon(name === 'security' ? 'lock' : name), h('span', {}, this.menuLabel(name, labels))))), 'above');
+                icon(name === 'security' ? 'lock' : name), h('span', {}, this.menuLabel(name, labels)))), endForAll()), 'above');
         return more;
     }
 
@@ -627,7 +646,7 @@ class MeetingView {
         this.knocks = h('ul', { class: 'people', 'data-testid': 'lobby-knocks' });
         this.moderatorTools = h('div', { class: 'row tools', 'data-testid': 'moderator-tools', hidden: true },
             h('button', { 'data-testid': 'toggle-lobby', onclick: () => this.run(() => this.conference.setLobby(!this.conference.roomInfo?.lobby)) }, 'Lobby on/off'),
-            h('button', { 'data-testid': 'toggle-av-moderation', onclick: () => this.run(() => this.conference.setAvModeration(!this.avModeration)) }, 'A/V moderation'),
+            h('button', { 'data-testid': 'toggle-av-moderation', onclick: () => this.run(() => ['audio', 'video'].forEach(media => this.conference.setAvModeration(!this.avModeration, media))) }, 'A/V moderation'),
             h('button', { 'data-testid': 'add-breakout-room', onclick: () => this.run(() => this.conference.addBreakoutRoom(`Room ${++this.breakouts}`)) }, 'Add breakout room'));
         this.breakoutList = h('ul', { class: 'people', 'data-testid': 'breakout-rooms' });
         this.lobbySection = h('section', { hidden: true }, h('h3', {}, 'Waiting in the lobby'), this.knocks);
@@ -696,15 +715,13 @@ class MeetingView {
     }
 
     stageChanged() {
-        const c = this.conference;
-        if (!c) return;
         this.setButton('tileview', this.layout.tileView ? 'Stage view' : 'Tile view', this.layout.tileView ? 'stage' : 'tileview', 'T');
         this.buttons.tileview?.setAttribute('aria-pressed', String(this.layout.tileView));
-        // the bridge sends the pinned person (or, in tile view, nobody) in high resolution
-        const pinned = this.layout.pinned;
-        if (this.layout.tileView) c.setReceiverConstraints({ onStage: null });
-        else if (pinned && pinned !== 'local') c.setReceiverConstraints({ onStage: this.layout.get(pinned)?.dataset.source || `${pinned}-v0` });
-        else c.setReceiverConstraints({});
+        const c = this.conference;
+        if (!c) return;
+        // the bridge sends whoever is on the stage (pinned, a screen share, the speaker) in high
+        // resolution; in tile view, or with ourselves on the stage, nobody
+        c.setReceiverConstraints({ onStage: this.layout.stageSource() });
     }
 
     tileMenu(id, tile, button) {
@@ -762,7 +779,7 @@ class MeetingView {
                     config.remoteVideoMenu?.disableKick ? null : h('button', { 'data-testid': 'kick-participant', onclick: () => this.run(() => conference.kick(p.id)) }, 'Remove'),
                     config.remoteVideoMenu?.disableGrantModerator ? null : h('button', { 'data-testid': 'grant-moderator', onclick: () => this.run(() => conference.grantModerator(p.id)) }, 'Make host'),
                     conference.avModeration.audio && p.raisedHand && p.role !== 'moderator'
-                        ? h('button', { class: 'primary', 'data-testid': 'av-allow', onclick: () => this.run(() => conference.allowUnmute(p.id)) }, 'Allow to unmute') : null,
+                        ? h('button', { class: 'primary', 'data-testid': 'av-allow', onclick: () => this.run(() => ['audio', 'video'].forEach(media => conference.avModeration[media] && conference.allowUnmute(p.id, media))) }, 'Allow to unmute') : null,
                     this.moveSelect(p))] : [])));
         const hands = people.filter(p => p.raisedHand).length + (self.raisedHand ? 1 : 0);
         this.participantsPanel.querySelector('h2').textContent = `Participants (${people.length + 1})${hands ? ` \u00b7 ${hands} hand${hands > 1 ? 's' : ''} raised` : ''}`;
@@ -797,6 +814,7 @@ class MeetingView {
                 h('span', { class: 'who' }, `${room.name} (${people.length})`),
                 h('span', { class: 'actions' },
                     here ? null : h('button', { 'data-testid': 'breakout-join', onclick: () => this.switchRoom(room.jid) }, 'Join'),
+                    moderator ? h('button', { 'data-testid': 'breakout-rename', onclick: () => this.renameDialog(room) }, 'Rename') : null,
                     moderator ? h('button', { 'data-testid': 'breakout-close', onclick: () => this.run(() => conference.removeBreakoutRoom(room.jid)) }, 'Close') : null),
                 people.length ? h('span', { class: 'members hint' }, people.map(x => x.displayName || '?').join(', ')) : null));
         }
@@ -804,6 +822,17 @@ class MeetingView {
             this.breakoutList.append(h('li', {}, h('button', { 'data-testid': 'breakout-leave', onclick: () => this.switchRoom(this.mainRoomJid) }, 'Back to the main room')));
         }
         this.breakoutSection.hidden = !rooms.length && !inBreakout;
+    }
+
+    renameDialog(room) {
+        const name = h('input', { 'data-testid': 'breakout-name', value: room.name, 'aria-label': 'Room name', maxlength: '100' });
+        const dialog = this.dialog('breakout-rename-dialog', 'Rename the breakout room', name,
+            h('div', { class: 'row' }, h('button', { class: 'primary', 'data-testid': 'breakout-rename-save', onclick: () => {
+                if (!name.value.trim()) return;
+                dialog.close();
+                this.run(() => this.conference.renameBreakoutRoom(room.jid, name.value.trim()));
+            } }, 'Rename')));
+        name.select();
     }
 
     showTitle() {
@@ -1144,6 +1173,9 @@ class MeetingView {
             else if (event.status === 'off') this.notify(`The ${what} has stopped.`);
             break;
         }
+        case 'bridge-channel':
+            if (event.open) this.stageChanged();  // a new channel starts without our constraints
+            break;
         case 'poll':
             this.polls.onPayload(event.payload);
             break;
@@ -1163,11 +1195,14 @@ class MeetingView {
             this.knocks.querySelector(`[data-participant="${CSS.escape(event.id)}"]`)?.remove();
             this.lobbySection.hidden = !this.knocks.children.length;
             break;
-        case 'av-moderation':
-            this.avModeration = event.enabled;
-            this.flash(event.enabled ? 'A moderator must now allow you to unmute.' : 'Everyone may unmute again.');
+        case 'av-moderation': {
+            const audio = (event.mediaType || 'audio') === 'audio';
+            if (audio) this.avModeration = event.enabled;
+            if (audio) this.flash(event.enabled ? 'A moderator must now allow you to unmute.' : 'Everyone may unmute again.');
+            else this.flash(event.enabled ? 'A moderator must now allow you to start your camera.' : 'Everyone may start their camera again.');
             this.renderPeople();
             break;
+        }
         case 'av-approval':
             if (event.approved) this.notify(`A moderator allowed you to ${event.mediaType === 'audio' ? 'unmute' : 'start your camera'}.`);
             else this.flash('A moderator withdrew your permission to unmute.');

@@ -31,15 +31,13 @@ class Captions {
         this.requesting = false;
         this.transcribers = new Set();  // nicks of hidden members that say transcription is ON
         this.messages = new Map();  // message_id -> { node, timer }
-        this.button = h('button', { 'data-testid': 'toolbar-closedcaptions', 'aria-pressed': 'false',
-            onclick: () => this.toggle() }, 'Subtitles');
+        this.button = view.toolButton('closedcaptions', 'Subtitles', () => this.toggle());
         this.indicator = h('span', { 'data-testid': 'transcribing-indicator', hidden: true,
             style: 'align-self:center;padding:0 8px;color:#f44;font-weight:bold' }, '\u25cf Transcribing');
         this.overlay = h('div', { 'data-testid': 'captions', 'aria-live': 'polite',
             style: 'position:absolute;left:0;right:0;bottom:12px;display:flex;flex-direction:column;'
                 + 'align-items:center;gap:4px;pointer-events:none;z-index:5' });
-        view.toolbar.insertBefore(this.button, view.buttons.hangup || null);
-        view.toolbar.insertBefore(this.indicator, this.button);
+        view.addIndicator(this.indicator);
         if (getComputedStyle(view.stage).position === 'static') view.stage.style.position = 'relative';
         view.stage.append(this.overlay);
     }
@@ -66,7 +64,7 @@ class Captions {
     }
 
     fromTranscriber(nick) {
-        const participant = this.conference.participants.get(nick);
+        const participant = this.conference.hidden.get(nick) || this.conference.participants.get(nick);
         return !!participant && !!config.hiddenDomain && domainOf(participant.jid) === config.hiddenDomain;
     }
 

@@ -115,6 +115,7 @@ export class Conference {
         const node = (connection.core.jid || '').split('@')[0];
         this.nick = /^[0-9a-f]{8}/.test(node) ? node.slice(0, 8) : randomHex(4);
         this.participants = new Map();
+        this.hidden = new Map();  // the recorder, the transcriber: in the room, nobody's tile
         this.role = 'none';
         this.affiliation = 'none';
         this.muted = { audio: false, video: false };
@@ -378,7 +379,12 @@ export class Conference {
             return;
         }
         if (!item?.attrs.jid && nick === 'focus') return;
-        if (this.isHidden(p, item)) return;
+        if (this.isHidden(p, item)) {
+            // no tile, but known: captions.js takes transcripts only from hidden members
+            if (p.attrs.type === 'unavailable') this.hidden.delete(nick);
+            else this.hidden.set(nick, { id: nick, jid: item?.attrs.jid });
+            return;
+        }
         if (p.attrs.type === 'unavailable') {
             if (this.participants.delete(nick)) {
                 this.emit({ type: 'participant-left', id: nick, kicked: statuses.includes('307') });
@@ -930,6 +936,10 @@ export class Conference {
         this.breakoutCommand('remove', { breakoutRoomJid });
     }
 
+    renameBreakoutRoom(breakoutRoomJid, subject) {
+        this.breakoutCommand('rename', { breakoutRoomJid, subject });
+    }
+
     // participantJid: the occupant's JID in the room they are in now (room@muc/nick)
     moveToRoom(participantJid, roomJid) {
         this.breakoutCommand('move-to-room', { participantJid, roomJid });
@@ -949,6 +959,13 @@ export class Conference {
 
     answerPoll(pollId, answers) {
         this.sendPolls('answer-poll', { pollId, answers });
+    }
+
+    // A moderator ends the meeting for everyone (the end_conference component destroys the room).
+    endForAll() {
+        const component = this.components.end_conference;
+        if (!component) throw new ConferenceError('unsupported', 'Ending the meeting for everyone is not available on this server.');
+        this.xmpp.send(el('message', { to: component }, el('end_conference')));
     }
 
     // ---- recording and live streaming (docs/focus.md §8) ----

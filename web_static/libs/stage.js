@@ -181,14 +181,20 @@ export class VideoLayout {
             this.updateLabel(tile);
         }
         this.place();
-        this.onChange?.();
     }
 
     setTileView(on) {
         this.tileView = on;
         if (on && this.pinned) this.togglePin(this.pinned);
         this.place();
-        this.onChange?.();
+    }
+
+    // The video source the stage shows (a remote one), or null: what to ask the bridge for in full.
+    stageSource() {
+        const id = this.tileView ? null : this.lastOnStage;
+        if (!id || id === 'local') return null;
+        const tile = this.tiles.get(id);
+        return tile?.dataset.source || (id.endsWith(':screen') ? `${id.slice(0, -7)}-v1` : `${id}-v0`);
     }
 
     // Who is on the stage: the pinned tile, else the newest remote screen share, else the
@@ -221,6 +227,11 @@ export class VideoLayout {
         this.filmstrip.hidden = this.tileView || alone;
         this.sizeGrid();
         if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
+        const key = `${this.tileView}/${this.pinned}/${this.stageSource()}`;
+        if (key !== this.placed) {
+            this.placed = key;
+            this.onChange?.();
+        }
     }
 
     // Moves as few nodes as it can: a moved <video> keeps playing (it is back in the document
