@@ -32,7 +32,7 @@ from ..common.stanzas.rayo import (
     Dial,
     Ref,
 )
-from . import dtmf, sdp
+from . import dtmf, sdes, sdp
 from .audio import RATE
 from .media import CallMedia, MediaClock, PortPool
 from .message import parse_address, parse_uri
@@ -94,13 +94,15 @@ class Leg:
     digits: list[str] = field(default_factory=list)
     typed: asyncio.Event = field(default_factory=asyncio.Event)
     outcome: asyncio.Future[str] | None = None  # dial-out: "connected" or why not
+    key: bytes = b""  # dial-out with SDES-SRTP: the key we offered
 
 
 class Gateway:
     def __init__(self, account: Account, *, bind: tuple[str, int], media_address: str, ports: PortPool,
                  meeting_server: XmppServer, login: Login | None = None, room_headers: tuple[str, ...] = (),
                  default_room: str | None = None, join_timeout: float = 30, max_calls: int = 100,
-                 resolve_pin: PinResolver | None = None, tls: ssl.SSLContext | None = None) -> None:
+                 resolve_pin: PinResolver | None = None, tls: ssl.SSLContext | None = None,
+                 srtp: bool = False) -> None:
         self.ua = UserAgent(account)
         self.bind = bind
         self.media_address = media_address
@@ -112,6 +114,7 @@ class Gateway:
         self.join_timeout = join_timeout
         self.max_calls = max_calls
         self.resolve_pin = resolve_pin
+        self.srtp = srtp
         self.clock = MediaClock()
         self.legs: dict[str, Leg] = {}  # by Call-ID
         self.registered = asyncio.Event()
@@ -204,16 +207,27 @@ class Gateway:
             offer = sdp.parse(call.remote_sdp)
         except sdp.SdpError as exc:
             return self._refuse(call, 488, f"SDP offer: {exc}")
+        crypto: sdes.Protection | None = None
+        ours = None
+        if offer.crypto and self.srtp:
+            accepted = sdes.accept(offer.crypto)
+            if accepted is None:
+                return self._refuse(call, 488, "no SRTP crypto suite we take (AES_CM_128_HMAC_SHA1_80/32)")
+            ours = accepted[0]
+            crypto = sdes.Protection(ours.suite, accepted[1], accepted[2])
+        elif offer.profile == "RTP/SAVP":
+            return self._refuse(call, 488, "SRTP offered and JIGASI_ENABLE_SDES_SRTP is off")
         port = self.ports.take()
         if port is None:
             return self._refuse(call, 503, "no free RTP port in JIGASI_PORT_MIN..MAX")
         try:
-            answer = sdp.answer(offer, self.media_address, port)
+            answer = sdp.answer(offer, self.media_address, port, crypto=ours)
         except sdp.SdpError as exc:
             self.ports.give_back(port)
             return self._refuse(call, 488, str(exc))
         leg = self._leg(call, room or "", name, port)
         leg.offer, leg.answer = offer, answer
+        leg.media.protection = crypto
         self.legs[call.call_id] = leg
         self.on_load()
         log.info("sip: call %s from %s for %s (%s)", call.call_id, name, f"room {room}" if room else "a PIN",
@@ -357,7 +371,9 @@ class Gateway:
             self._drop(leg)
             reason = exc.reason if isinstance(exc, JoinError) else str(exc)
             raise refusal("service-unavailable", f"cannot join {room}: {reason}") from None
-        offer = sdp.offer(self.media_address, port)
+        ours, key = sdes.offer_crypto() if self.srtp else (None, b"")
+        leg.key = key
+        offer = sdp.offer(self.media_address, port, crypto=ours)
         headers = {ROOM_HEADER: room, **{k: v for k, v in request.headers.items()
                                          if k not in (ROOM_NAME_HEADER, ROOM_PASSWORD_HEADER)}}
         self.calls_total += 1
@@ -447,7 +463,12 @@ class Gateway:
         try:
             remote = sdp.parse(event.call.remote_sdp)
             pt, codec = remote.first
-        except (sdp.SdpError, StopIteration) as exc:
+            if leg.key:
+                answered = next((c for c in remote.crypto if c.tag == 1 and c.suite in sdes.SUITES), None)
+                if answered is None:
+                    raise sdp.SdpError("the answer has no crypto line for our SRTP offer")
+                leg.media.protection = sdes.Protection(answered.suite, leg.key, sdes.Protection.their_key(answered))
+        except (ValueError, StopIteration) as exc:
             log.warning("sip: call %s answered with unusable SDP (%s): hanging up", event.call.call_id, exc)
             self.ua.hangup(event.call, self._now())
             return

@@ -29,6 +29,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from . import dtmf, rtp
 from .audio import FRAME, RATE, Transcoder
 from .jitterbuffer import JitterBuffer
+from .sdes import Protection, SrtpError
 from .sdp import AudioDescription, Codec
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class CallMedia:
         self.remote: Addr | None = None
         self.remote_rtcp: Addr | None = None
         self.latched = False
+        self.protection: Protection | None = None  # SDES-SRTP, when the SDP exchanged keys
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
         self._digits = dtmf.Receiver()
@@ -153,6 +155,12 @@ class CallMedia:
     # ---- the network side ----
 
     def rtp_received(self, data: bytes, addr: Addr) -> None:
+        if self.protection is not None:
+            try:
+                data = self.protection.unprotect(data)
+            except SrtpError:
+                self.bad_packets += 1
+                return
         try:
             pt, _marker, seq, timestamp, _ssrc, offset = rtp.read_header(data)
         except rtp.RtpError:
@@ -223,13 +231,15 @@ class CallMedia:
         self._first = False
         self._seq = (self._seq + 1) & 0xFFFF
         self._timestamp = (self._timestamp + self.transcoder.timestamp_step) & 0xFFFFFFFF
-        self._rtp.sendto(packet, self.remote)
+        self._rtp.sendto(packet if self.protection is None else self.protection.protect(packet), self.remote)
         self.sent_packets += 1
         self.sent_octets += len(packet) - rtp.HEADER.size
         if now >= self._next_rtcp and self._rtcp is not None and self.remote_rtcp is not None:
             self._next_rtcp = now + RTCP_INTERVAL
-            self._rtcp.sendto(rtp.sender_report(self._ssrc, time.time(), self._timestamp, self.sent_packets,
-                                                self.sent_octets), self.remote_rtcp)
+            report = rtp.sender_report(self._ssrc, time.time(), self._timestamp, self.sent_packets,
+                                       self.sent_octets)
+            self._rtcp.sendto(report if self.protection is None else self.protection.protect_rtcp(report),
+                              self.remote_rtcp)
 
     def play(self, pcm: np.ndarray) -> None:
         """48 kHz audio the phone hears instead of the meeting until it is over (a prompt, a tone)."""
@@ -243,7 +253,7 @@ class CallMedia:
         for i, payload in enumerate(dtmf.event_payloads(digit)):
             packet = rtp.write(self.dtmf_pt, i == 0, self._seq, self._timestamp, self._ssrc, payload)
             self._seq = (self._seq + 1) & 0xFFFF
-            self._rtp.sendto(packet, self.remote)
+            self._rtp.sendto(packet if self.protection is None else self.protection.protect(packet), self.remote)
 
     def close(self) -> None:
         for name in list(self._readers):

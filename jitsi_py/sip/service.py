@@ -66,7 +66,7 @@ def gateway_of(settings: Settings) -> Gateway:
                                                                                          s.xmpp.port),
                    login=login, room_headers=s.room_headers, default_room=s.default_room,
                    join_timeout=s.jvb_timeout, max_calls=s.max_calls,
-                   resolve_pin=mapper.room, tls=tls)
+                   resolve_pin=mapper.room, tls=tls, srtp=s.sdes_srtp)
 
 
 class SipService:

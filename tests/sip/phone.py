@@ -64,7 +64,7 @@ class Phone:
             "poll_method epoll", f"sip_listen 127.0.0.1:{port}", "net_interface 127.0.0.1",
             "audio_player alsa,null", "audio_alert alsa,null", f"audio_source aufile,{tone}",
             f"snd_path {home}", f"module_path {MODULES}", f"rtp_ports {rtp_ports}",
-            *(f"module {m}.so" for m in ("stdio", "g711", "g722", "opus", "aufile", "alsa", "sndfile")),
+            *(f"module {m}.so" for m in ("stdio", "g711", "g722", "opus", "aufile", "alsa", "sndfile", "srtp")),
             "module_app account.so", "module_app menu.so", "",
         ]))
         where = registrar or f"127.0.0.1:{port}"

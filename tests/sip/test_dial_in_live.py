@@ -108,3 +108,29 @@ async def test_a_phone_types_a_pin_that_the_conference_mapper_turns_into_a_room(
                 assert rms > 1000 and share > 0.8, (rms, share)
         finally:
             await gateway.close()
+
+
+async def test_a_phone_that_insists_on_sdes_srtp_is_heard_through_it(tmp_path):
+    async with running_stack(tmp_path, bridge=True) as stack:
+        port = free_udp_port()
+        gateway = gateway_for(stack, port, srtp=True)
+        await gateway.start(register=False)
+        listener = Meeting(server_of(stack), display_name="Listener", receive_video=False)
+        phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
+                      user="secure", account_params=";audio_codecs=pcmu;mediaenc=srtp-mand")
+        try:
+            async with meetings(listener), phone:
+                await listener.join("secret", wait_for_media=False)
+                phone.command(f"/dial sip:secret@127.0.0.1:{port}")
+                joined = await next_event(listener, events.ParticipantJoined)
+                added = await next_event(listener, events.TrackAdded,
+                                         where=lambda e: e.endpoint_id == joined.endpoint_id)
+                [leg] = gateway.legs.values()
+                assert leg.media.protection is not None and b"RTP/SAVP" in leg.call.local_sdp
+                frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(100)]
+                rms, share = tone_share(np.concatenate([mono(f) for f in frames[-50:]]).astype(np.float64), 48000,
+                                        PHONE_HZ)
+                assert rms > 1000 and share > 0.8, (rms, share)
+                assert leg.media.bad_packets == 0
+        finally:
+            await gateway.close()
