@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from jitsi_py.sip import dtmf, rtp, sdp
-from jitsi_py.sip.audio import FRAME, Transcoder
+from jitsi_py.sip.audio import FRAME, Transcoder, _Resampler
 from jitsi_py.sip.jitterbuffer import JitterBuffer
 
 BARESIP_OFFER = (  # the shape baresip sends
@@ -90,3 +90,14 @@ def test_each_codec_carries_a_tone_and_conceals_a_loss(codec):
     assert 4000 < np.sqrt(np.mean(samples ** 2)) < 7000
     faded = [receiver.conceal() for _ in range(4)]
     assert np.abs(faded[0]).max() > np.abs(faded[2]).max() > 0 and not faded[3].any()
+
+
+def test_going_down_to_8_khz_filters_out_what_it_cannot_carry():
+    t = np.arange(FRAME * 20) / 48000
+    down = _Resampler(48000, 8000)
+    for hz, kept in ((440, True), (6000, False)):  # 6 kHz is above 8 kHz's Nyquist: it must not alias
+        wave = (8000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+        out = np.concatenate([down(wave[i * FRAME:(i + 1) * FRAME]) for i in range(20)])[160:]
+        assert out.size == 19 * 160
+        rms = np.sqrt(np.mean(out.astype(np.float64) ** 2))
+        assert (rms > 5000) if kept else (rms < 50), (hz, rms)
