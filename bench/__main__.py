@@ -7,10 +7,10 @@ import asyncio
 import sys
 from typing import Sequence
 
-from .workloads import browser, conference, media, recording, soak, xmpp
+from .workloads import browser, conference, media, recording, sip, soak, xmpp
 
 WORKLOADS = {"xmpp": xmpp, "media": media, "conference": conference, "browser": browser, "soak": soak,
-             "recording": recording}
+             "recording": recording, "sip": sip}
 
 
 def parser() -> argparse.ArgumentParser:

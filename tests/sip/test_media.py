@@ -61,9 +61,23 @@ def test_the_jitter_buffer_reorders_conceals_and_resynchronises():
     assert [buffer.pop(), buffer.pop()] == [(True, None), (True, b"two")]
     buffer.put(1, b"late")
     assert buffer.late == 1 and buffer.lost == 1
-    assert buffer.pop() == (False, None)  # dry: buffers again
+    assert buffer.pop() == (True, None)  # 3 is not here yet: concealed, still expected
+    buffer.put(3, b"three")
+    assert buffer.pop() == (True, b"three") and buffer.concealed == 1
+    assert [buffer.pop() for _ in range(4)][-1] == (False, None)  # silent past the delay: buffers again
     buffer.put(30000, b"far")  # a jump past the capacity: a new start
     assert buffer.pop() == (False, None)
+
+
+def test_the_jitter_buffer_never_lets_its_delay_creep_up():
+    buffer = JitterBuffer(capacity=32, delay=2, slack=2)
+    buffer.put(0, b"0")
+    buffer.put(1, b"1")
+    assert buffer.pop() == (True, b"0")
+    for seq in range(2, 12):  # a burst: ten packets at once
+        buffer.put(seq, str(seq).encode())
+    assert buffer.pop() == (True, b"10") and buffer.skipped == 9
+    assert buffer.depth == 1
 
 
 def test_dtmf_events_and_info_bodies():
