@@ -23,11 +23,9 @@ import socket
 import sys
 import time
 from collections import deque
-from pathlib import Path
 
 from .. import harness, stats
 
-ROOT = Path(__file__).resolve().parents[2]
 CODECS = ("pcmu", "opus")
 
 
@@ -49,13 +47,7 @@ async def run(args: argparse.Namespace) -> int:
         for codec in codecs:
             job = {"codec": codec, "calls": args.calls, "seconds": args.seconds}
             print(f"sip: {args.calls} calls of {codec}, {args.seconds:g} s", file=sys.stderr)
-            child = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", f"from bench.workloads.sip import child; child({json.dumps(job)!r})",
-                cwd=ROOT, stdout=asyncio.subprocess.PIPE)
-            out, _ = await child.communicate()
-            if child.returncode != 0:
-                raise RuntimeError(f"the {codec} child exited with {child.returncode}")
-            figures[codec] = json.loads(out)
+            figures[codec] = await harness.in_child(__name__, job, codec)
 
     params = {"calls": args.calls, "seconds": args.seconds, "codecs": codecs}
     result = await harness.bounded(args, body, params)

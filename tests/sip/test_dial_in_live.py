@@ -4,133 +4,106 @@ each way and is found by its frequency on the other side."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from dataclasses import dataclass
 
-import numpy as np
 import pytest
 
 from jitsi_py.common.meeting import Meeting, events
 from jitsi_py.sip.gateway import Gateway
 from jitsi_py.sip.mapper import ConferenceMapper
-from jitsi_py.sip.media import PortPool, mono
+from jitsi_py.sip.media import PortPool
 from jitsi_py.sip.ua import Account
 
 from ..common.meeting.conftest import meetings, server_of
 from ..common.meeting.media import TONE_HZ, ToneTrack
 from ..support.stack import free_udp_port, running_stack
+from .live import hears, next_event
 from .phone import Phone, free_sip_port, read_wav, tone_share, write_tone
 
 PHONE_HZ = 1000
 pytestmark = pytest.mark.system
 
 
-async def next_event(meeting: Meeting, kind, timeout: float = 30, where=lambda e: True):
-    async def wait():
-        async for event in meeting.events():
-            if isinstance(event, kind) and where(event):
-                return event
-        raise AssertionError(f"meeting ended before a {kind.__name__}")
-    return await asyncio.wait_for(wait(), timeout)
+@dataclass
+class Call:
+    gateway: Gateway
+    listener: Meeting  # in the room, before the phone calls
+    phone: Phone
+    port: int  # the gateway's SIP port
 
 
-def gateway_for(stack, port: int, **kw) -> Gateway:
-    rtp = free_udp_port() & ~1
-    return Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
-                   media_address="127.0.0.1", ports=PortPool(rtp, rtp + 8), meeting_server=server_of(stack),
-                   join_timeout=20, **kw)
+@contextlib.asynccontextmanager
+async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", listener_source=None, **gateway_kw):
+    """Our stack, a gateway on a UDP port of its own (no registration), a listener in ``room`` and a
+    phone playing a 1 kHz tone at 8 kHz, ready to dial."""
+    async with running_stack(tmp_path, bridge=True) as stack:
+        port, rtp = free_udp_port(), free_udp_port() & ~1
+        gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
+                          media_address="127.0.0.1", ports=PortPool(rtp, rtp + 8), meeting_server=server_of(stack),
+                          join_timeout=20, **gateway_kw)
+        await gateway.start(register=False)
+        listener = Meeting(server_of(stack), display_name="Listener", audio_source=listener_source,
+                           receive_video=False)
+        phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
+                      user=user, account_params=";audio_codecs=pcmu" + phone_params)
+        try:
+            async with meetings(listener), phone:
+                await listener.join(room, wait_for_media=False)
+                yield Call(gateway, listener, phone, port)
+        finally:
+            await gateway.close()
 
 
 async def test_a_phone_dials_in_by_the_request_uri_and_audio_flows_both_ways(tmp_path):
-    async with running_stack(tmp_path, bridge=True) as stack:
-        port = free_udp_port()
-        gateway = gateway_for(stack, port)
-        await gateway.start(register=False)
-        listener = Meeting(server_of(stack), display_name="Listener", audio_source=ToneTrack(), receive_video=False)
-        phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
-                      user="+4930123", account_params=";audio_codecs=pcmu")
-        try:
-            async with meetings(listener), phone:
-                await listener.join("phonecall", wait_for_media=False)
-                phone.command(f"/dial sip:phonecall@127.0.0.1:{port}")
-                joined = await next_event(listener, events.ParticipantJoined)
-                assert joined.display_name == "+4930123"
-                assert "http://jitsi.org/protocol/jigasi" in joined.features
-                added = await next_event(listener, events.TrackAdded,
-                                         where=lambda e: e.endpoint_id == joined.endpoint_id)
-                frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(150)]
-                heard = np.concatenate([mono(f) for f in frames[-75:]]).astype(np.float64)
-                rms, share = tone_share(heard, 48000, PHONE_HZ)
-                assert rms > 1000 and share > 0.8, (rms, share)
-                [leg] = gateway.legs.values()
-                assert leg.media.sources  # the listener's audio reaches the phone's mix
-                await asyncio.sleep(3)
-                phone.command("/hangup")
-                left = await next_event(listener, events.ParticipantLeft)
-                assert left.endpoint_id == joined.endpoint_id
-            samples, rate = read_wav(phone.heard())
-            rms, share = tone_share(samples[-rate * 2:], rate, TONE_HZ)
-            assert rms > 1000 and share > 0.8, (rms, share)
-            assert not gateway.legs and len(gateway.ports.free) == 4
-        finally:
-            await gateway.close()
+    async with direct_call(tmp_path, "phonecall", "+4930123", listener_source=ToneTrack()) as call:
+        call.phone.command(f"/dial sip:phonecall@127.0.0.1:{call.port}")
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        assert joined.display_name == "+4930123"
+        assert "http://jitsi.org/protocol/jigasi" in joined.features
+        await hears(call.listener, joined.endpoint_id, PHONE_HZ, frames=150)
+        [leg] = call.gateway.legs.values()
+        assert leg.media.sources  # the listener's audio reaches the phone's mix
+        await asyncio.sleep(3)
+        call.phone.command("/hangup")
+        left = await next_event(call.listener, events.ParticipantLeft)
+        assert left.endpoint_id == joined.endpoint_id
+        for _ in range(50):
+            if not call.gateway.legs:
+                break
+            await asyncio.sleep(0.1)
+        assert not call.gateway.legs and len(call.gateway.ports.free) == 4
+    samples, rate = read_wav(call.phone.heard())
+    rms, share = tone_share(samples[-rate * 2:], rate, TONE_HZ)
+    assert rms > 1000 and share > 0.8, (rms, share)
 
 
 async def test_a_phone_types_a_pin_that_the_conference_mapper_turns_into_a_room(tmp_path, aiohttp_mapper):
-    async with running_stack(tmp_path, bridge=True) as stack:
-        port = free_udp_port()
-        gateway = gateway_for(stack, port, resolve_pin=ConferenceMapper(aiohttp_mapper.url).room)
-        await gateway.start(register=False)
-        listener = Meeting(server_of(stack), display_name="Listener", receive_video=False)
-        phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
-                      user="+4930999", account_params=";audio_codecs=pcmu")
-        try:
-            async with meetings(listener), phone:
-                await listener.join("pinroom", wait_for_media=False)
-                phone.command(f"/dial sip:jigasi@127.0.0.1:{port}")  # the gateway's own user: no room named
-                await phone.wait_for(b"established", 10)
-                for key in "999#":  # a PIN that names no room: asked again
-                    phone.command(key)
-                    await asyncio.sleep(0.25)
-                for _ in range(50):
-                    if aiohttp_mapper.asked:
-                        break
-                    await asyncio.sleep(0.1)
-                for key in "123456#":
-                    phone.command(key)
-                    await asyncio.sleep(0.25)
-                joined = await next_event(listener, events.ParticipantJoined)
-                assert joined.display_name == "+4930999"
-                assert aiohttp_mapper.asked == ["999", "123456"]
-                added = await next_event(listener, events.TrackAdded,
-                                         where=lambda e: e.endpoint_id == joined.endpoint_id)
-                frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(100)]
-                rms, share = tone_share(np.concatenate([mono(f) for f in frames[-50:]]).astype(np.float64), 48000,
-                                        PHONE_HZ)
-                assert rms > 1000 and share > 0.8, (rms, share)
-        finally:
-            await gateway.close()
+    async with direct_call(tmp_path, "pinroom", "+4930999",
+                           resolve_pin=ConferenceMapper(aiohttp_mapper.url).room) as call:
+        call.phone.command(f"/dial sip:jigasi@127.0.0.1:{call.port}")  # the gateway's own user: no room named
+        await call.phone.wait_for(b"established", 10)
+        for key in "999#":  # a PIN that names no room: asked again
+            call.phone.command(key)
+            await asyncio.sleep(0.25)
+        for _ in range(50):
+            if aiohttp_mapper.asked:
+                break
+            await asyncio.sleep(0.1)
+        for key in "123456#":
+            call.phone.command(key)
+            await asyncio.sleep(0.25)
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        assert joined.display_name == "+4930999"
+        assert aiohttp_mapper.asked == ["999", "123456"]
+        await hears(call.listener, joined.endpoint_id, PHONE_HZ)
 
 
 async def test_a_phone_that_insists_on_sdes_srtp_is_heard_through_it(tmp_path):
-    async with running_stack(tmp_path, bridge=True) as stack:
-        port = free_udp_port()
-        gateway = gateway_for(stack, port, srtp=True)
-        await gateway.start(register=False)
-        listener = Meeting(server_of(stack), display_name="Listener", receive_video=False)
-        phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
-                      user="secure", account_params=";audio_codecs=pcmu;mediaenc=srtp-mand")
-        try:
-            async with meetings(listener), phone:
-                await listener.join("secret", wait_for_media=False)
-                phone.command(f"/dial sip:secret@127.0.0.1:{port}")
-                joined = await next_event(listener, events.ParticipantJoined)
-                added = await next_event(listener, events.TrackAdded,
-                                         where=lambda e: e.endpoint_id == joined.endpoint_id)
-                [leg] = gateway.legs.values()
-                assert leg.media.protection is not None and b"RTP/SAVP" in leg.call.local_sdp
-                frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(100)]
-                rms, share = tone_share(np.concatenate([mono(f) for f in frames[-50:]]).astype(np.float64), 48000,
-                                        PHONE_HZ)
-                assert rms > 1000 and share > 0.8, (rms, share)
-                assert leg.media.bad_packets == 0
-        finally:
-            await gateway.close()
+    async with direct_call(tmp_path, "secret", "secure", ";mediaenc=srtp-mand", srtp=True) as call:
+        call.phone.command(f"/dial sip:secret@127.0.0.1:{call.port}")
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        await hears(call.listener, joined.endpoint_id, PHONE_HZ)
+        [leg] = call.gateway.legs.values()
+        assert leg.media.protection is not None and b"RTP/SAVP" in leg.call.local_sdp
+        assert leg.media.bad_packets == 0

@@ -7,31 +7,23 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-import numpy as np
 import pytest
 
 from jitsi_py.common import ns
 from jitsi_py.common.meeting import Meeting, events
 from jitsi_py.common.stanzas.rayo import ROOM_NAME_HEADER, Dial, Ref
 from jitsi_py.sip import run as run_sip
-from jitsi_py.sip.media import mono
 
 from ..common.meeting.conftest import meetings, server_of
 from ..common.meeting.media import TONE_HZ, ToneTrack
 from ..support.stack import free_port, free_udp_port, running_stack
+from .live import hears, next_event
 from .phone import Phone, free_sip_port, read_wav, tone_share, write_tone
 from .registrar import Registrar
-from .test_dial_in_live import PHONE_HZ, next_event
+from .test_dial_in_live import PHONE_HZ
 
 pytestmark = pytest.mark.system
 PASSWORD = "sip-secret"
-
-
-async def heard_from(listener: Meeting, endpoint_id: str, hz: float) -> None:
-    added = await next_event(listener, events.TrackAdded, where=lambda e: e.endpoint_id == endpoint_id)
-    frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(120)]
-    rms, share = tone_share(np.concatenate([mono(f) for f in frames[-60:]]).astype(np.float64), 48000, hz)
-    assert rms > 1000 and share > 0.8, (rms, share)
 
 
 async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tmp_path):
@@ -75,7 +67,7 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
                 phone.command(f"/dial sip:proxied@127.0.0.1:{proxy_port}")
                 caller = await next_event(listener, events.ParticipantJoined)
                 assert caller.display_name == "phone"
-                await heard_from(listener, caller.endpoint_id, PHONE_HZ)
+                await hears(listener, caller.endpoint_id, PHONE_HZ)
                 phone.command("/hangup")
                 assert (await next_event(listener, events.ParticipantLeft)).endpoint_id == caller.endpoint_id
 
@@ -86,7 +78,7 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
                 ref = Ref.from_element(result.xml.find(ns.tag(ns.RAYO, "ref")))
                 callee = await next_event(listener, events.ParticipantJoined)
                 assert ref.uri == f"xmpp:{callee.endpoint_id}@meet.jitsi" and callee.display_name == "phone"
-                await heard_from(listener, callee.endpoint_id, PHONE_HZ)
+                await hears(listener, callee.endpoint_id, PHONE_HZ)
                 assert "Connected" in statuses, statuses
                 await asyncio.sleep(2)  # the phone records the moderator's tone
                 phone.command("/hangup")
