@@ -45,6 +45,7 @@ from .ua import (
     CallProgress,
     IncomingCall,
     InfoReceived,
+    PingAnswered,
     Registered,
     RegistrationFailed,
     UserAgent,
@@ -126,8 +127,9 @@ class Gateway:
         self._handlers: dict[type, Callable[[Any], None]] = {
             IncomingCall: self._incoming, CallProgress: self._progress, CallAnswered: self._answered,
             CallEnded: self._ended, InfoReceived: self._info, Registered: self._registered,
-            RegistrationFailed: self._registration_failed,
+            RegistrationFailed: self._registration_failed, PingAnswered: self._ping_answered,
         }
+        self._pings: dict[str, asyncio.Future[int]] = {}
 
     # ---- the glue ----
 
@@ -487,6 +489,21 @@ class Gateway:
         if leg is not None and len(leg.digits) < MAX_PIN:
             leg.digits.append(digit)
             leg.typed.set()
+
+    async def ping(self, target: str) -> int:
+        """The status an OPTIONS to ``target`` gets (408 when none comes): the SIP health check."""
+        call_id = self.ua.ping(target, self._now())
+        self._pings[call_id] = answer = asyncio.get_running_loop().create_future()
+        self.flush()
+        try:
+            return await answer
+        finally:
+            self._pings.pop(call_id, None)
+
+    def _ping_answered(self, event: PingAnswered) -> None:
+        answer = self._pings.get(event.call_id)
+        if answer is not None and not answer.done():
+            answer.set_result(event.status)
 
     def _registered(self, event: Registered) -> None:
         if not self.registered.is_set():

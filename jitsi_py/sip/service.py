@@ -81,6 +81,27 @@ class SipService:
             brewery=f"{domains.jigasi_brewery}@{domains.internal_muc}", nickname=s.instance_id,
             server=s.xmpp.server, port=s.xmpp.port, stats=self.stats(), on_dial=self.gateway.dial)
         self.gateway.on_load = lambda: self.client.publish(self.stats())
+        self.sip_check: int | None = None  # the last JIGASI_HEALTH_CHECK_SIP_URI answer
+
+    async def health_checks(self) -> None:
+        """JIGASI_HEALTH_CHECK_SIP_URI, every JIGASI_HEALTH_CHECK_INTERVAL: the URI must answer an OPTIONS
+        (any final answer below 500: the SIP side reaches it)."""
+        s = self.settings.sip
+        if not s.health_check_uri:
+            return
+        while True:
+            status = await self.gateway.ping(s.health_check_uri)
+            if status >= 500 or status == 408:
+                log.warning("sip: health check: %s answered %d", s.health_check_uri, status)
+            self.sip_check = status
+            await asyncio.sleep(s.health_check_interval)
+
+    @property
+    def healthy(self) -> bool:
+        checked = self.settings.sip.health_check_uri is None or (
+            self.sip_check is not None and self.sip_check < 500 and self.sip_check != 408)
+        registered = self.gateway.registered.is_set() or self.gateway.ua.account.proxy is None
+        return self.client.joined.is_set() and registered and checked
 
     def stats(self) -> dict[str, object]:
         """The brewery presence's stats, as Jigasi's (a call is one conference and one participant)."""
@@ -115,9 +136,7 @@ class SipService:
             registry.register(Sampled(name, doc, kind, (), _unlabelled(read)))
 
         async def health(_request: web.Request) -> web.Response:
-            healthy = self.client.joined.is_set() and (
-                gateway.registered.is_set() or gateway.ua.account.proxy is None)
-            return web.Response(status=200 if healthy else 500)
+            return web.Response(status=200 if self.healthy else 500)
 
         async def stats(_request: web.Request) -> web.Response:
             return web.json_response(self.stats())
@@ -142,17 +161,21 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
     listener = HttpListener("sip http", settings.common.http)
     runner = listener.runner(service.http_app())
     await runner.setup()
+    checks: asyncio.Task[None] | None = None
     try:
         with binding("JITSI_PY_SIP_PORT", s.local_port):
             await service.gateway.start(register=s.sip_server is not None)
         with binding("JITSI_PY_SIP_HTTP_PORT", s.http_port):
             await listener.listen(runner, None if "*" in s.http_interfaces else list(s.http_interfaces), s.http_port)
         service.client.start()
+        checks = asyncio.ensure_future(service.health_checks())
         await service.client.joined.wait()
         ready(f"SIP on {s.sip_transport}/{s.local_port} as {s.sip_uri}, RTP {s.port_min}-{s.port_max}, "
               f"HTTP on {s.http_port}, in {service.client.brewery}")
         await asyncio.Event().wait()
     finally:
+        if checks is not None:
+            checks.cancel()
         await service.gateway.close()
         await service.client.stop()
         await runner.cleanup()

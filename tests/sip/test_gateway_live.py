@@ -33,7 +33,7 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
         "JIGASI_SIP_PORT": str(proxy_port), "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(sip_port),
         "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 8), "JIGASI_XMPP_PASSWORD": "jigasi-secret",
         "JITSI_PY_SIP_HTTP_PORT": str(http_port), "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
-        "JIGASI_INSTANCE_ID": "gateway1",
+        "JIGASI_INSTANCE_ID": "gateway1", "JIGASI_HEALTH_CHECK_SIP_URI": f"sip:127.0.0.1:{proxy_port}",
     }
     phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
                   password=PASSWORD, registrar=f"127.0.0.1:{proxy_port}",
@@ -47,7 +47,7 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
         try:
             await asyncio.wait_for(ready.wait(), 20)
             async with aiohttp.ClientSession() as http:
-                for _ in range(50):  # healthy once registered with the proxy
+                for _ in range(50):  # healthy once registered and the health-check URI answered
                     async with http.get(f"http://127.0.0.1:{http_port}/about/health") as response:
                         if response.status == 200:
                             break

@@ -171,3 +171,15 @@ def test_a_refused_registration_backs_off():
     a.receive(bytes(response), REGISTRAR, 1.0)
     assert events(a) == [sipua.RegistrationFailed(403, "Forbidden", 5.0)]
     assert a.deadline == 6.0
+
+
+def test_a_ping_is_answered_or_times_out():
+    a, b = agent(A, "gateway"), agent(B, "registrar")
+    answered = a.ping("sip:registrar@127.0.0.1:5062", 0.0)
+    transfer([a, b], 0.0)
+    assert events(a) == [sipua.PingAnswered(answered, 200)]
+    lost = a.ping("sip:nobody@127.0.0.1:5999", 1.0)
+    while (deadline := a.deadline) is not None and not (found := events(a)):
+        a.handle_timer(deadline)
+        a.datagrams_to_send()
+    assert found == [sipua.PingAnswered(lost, 408)]
