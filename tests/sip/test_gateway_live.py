@@ -5,6 +5,9 @@ both ways, and the call's progress in the room."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import sys
 
 import aiohttp
 import pytest
@@ -128,3 +131,50 @@ async def test_the_gateway_registers_and_takes_calls_over_tcp(tmp_path):
         finally:
             service.cancel()
             await asyncio.gather(service, return_exceptions=True)
+
+
+async def test_two_concurrent_calls_and_the_meeting_outlives_a_killed_gateway(tmp_path):
+    """The gateway as its own process (python -m jitsi_py.sip), two phones in one room at once; killed
+    with SIGKILL, its two participants go and the room carries on for the others."""
+    sip_port, http_port, rtp = free_udp_port(), free_port(), free_udp_port() & ~1
+    env = {"JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "jigasi-secret"}
+    async with running_stack(tmp_path, bridge=True, **env) as stack:
+        gateway_env = {
+            **env, "PATH": os.environ["PATH"], "CONFIG": str(tmp_path / "cfg"), "XMPP_SERVER": "127.0.0.1",
+            "XMPP_PORT": str(stack.settings.xmpp.c2s_port), "JITSI_PY_SIP_HOST": "127.0.0.1",
+            "JITSI_PY_SIP_PORT": str(sip_port), "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 8),
+            "JITSI_PY_SIP_HTTP_PORT": str(http_port), "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
+        }
+        gateway = await asyncio.create_subprocess_exec(sys.executable, "-m", "jitsi_py.sip", env=gateway_env,
+                                                       stdout=asyncio.subprocess.DEVNULL,
+                                                       stderr=(tmp_path / "gateway.log").open("wb"))
+        listener = Meeting(server_of(stack), display_name="Listener", receive_video=False)
+        tone = write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000)
+        first = Phone(tmp_path / "one", free_sip_port(), tone, user="one", account_params=";audio_codecs=pcmu")
+        second = Phone(tmp_path / "two", free_sip_port(), tone, user="two", account_params=";audio_codecs=pcma")
+        try:
+            async with meetings(listener), first, second:
+                await listener.join("together", wait_for_media=False)
+                async with aiohttp.ClientSession() as http:  # the gateway answers once it is in the brewery
+                    for _ in range(200):
+                        with contextlib.suppress(aiohttp.ClientError):
+                            async with http.get(f"http://127.0.0.1:{http_port}/about/health") as response:
+                                if response.status == 200:
+                                    break
+                        await asyncio.sleep(0.1)
+                first.command(f"/dial sip:together@127.0.0.1:{sip_port}")
+                second.command(f"/dial sip:together@127.0.0.1:{sip_port}")
+                callers = {(await next_event(listener, events.ParticipantJoined)).display_name for _ in range(2)}
+                assert callers == {"one", "two"}
+                gateway.kill()
+                await gateway.wait()
+                gone = [await next_event(listener, events.ParticipantLeft) for _ in range(2)]
+                assert len({left.endpoint_id for left in gone}) == 2
+                late = Meeting(server_of(stack), display_name="Late", receive_video=False)
+                async with meetings(late):
+                    await late.join("together", wait_for_media=False)
+                    assert (await next_event(listener, events.ParticipantJoined)).display_name == "Late"
+        finally:
+            if gateway.returncode is None:
+                gateway.kill()
+                await gateway.wait()
