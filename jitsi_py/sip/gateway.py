@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import ssl
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -413,6 +415,11 @@ class Gateway:
                     leg.media.add_source(source, track)
                 case events.TrackRemoved(source_name=source):
                     leg.media.remove_source(source)
+                case events.MuteRequest(kind="audio", muted=muted) if leg.call is not None:
+                    # The meeting client already stopped sending; the phone is told, as Jigasi does.
+                    body = json.dumps({"type": "muteRequest", "data": {"audio": muted}, "id": str(uuid.uuid4())})
+                    self.ua.info(leg.call, "application/json", body.encode(), self._now())
+                    self.flush()
                 case events.Ended(reason=reason):
                     log.info("sip: call %s: the meeting ended for it (%s)", leg.call.call_id if leg.call else "-",
                              reason)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from jitsi_py.common.meeting import Meeting, events
+from jitsi_py.common.stanzas.jitsi import MuteIq
 from jitsi_py.sip.gateway import Gateway
 from jitsi_py.sip.mapper import ConferenceMapper
 from jitsi_py.sip.media import PortPool
@@ -17,6 +18,7 @@ from jitsi_py.sip.ua import Account
 
 from ..common.meeting.conftest import meetings, server_of
 from ..common.meeting.media import TONE_HZ, ToneTrack
+from ..common.meeting.test_meeting_stack import kick, room_iq
 from ..support.stack import free_udp_port, running_stack
 from .live import hears, next_event
 from .phone import Phone, free_sip_port, read_wav, tone_share, write_tone
@@ -99,7 +101,7 @@ async def test_a_phone_types_a_pin_that_the_conference_mapper_turns_into_a_room(
         await hears(call.listener, joined.endpoint_id, PHONE_HZ)
 
 
-async def test_a_phone_that_insists_on_sdes_srtp_is_heard_through_it(tmp_path):
+async def test_a_phone_on_sdes_srtp_is_heard_then_muted_and_kicked_by_a_moderator(tmp_path):
     async with direct_call(tmp_path, "secret", "secure", ";mediaenc=srtp-mand", srtp=True) as call:
         call.phone.command(f"/dial sip:secret@127.0.0.1:{call.port}")
         joined = await next_event(call.listener, events.ParticipantJoined)
@@ -107,3 +109,18 @@ async def test_a_phone_that_insists_on_sdes_srtp_is_heard_through_it(tmp_path):
         [leg] = call.gateway.legs.values()
         assert leg.media.protection is not None and b"RTP/SAVP" in leg.call.local_sdp
         assert leg.media.bad_packets == 0
+        # the moderator (the listener, first in) mutes the caller through the focus, as anyone
+        iq = call.listener._xmpp.make_iq_set(ito=f"{call.listener.room_jid}/focus")
+        iq.xml.append(MuteIq("audio", f"{call.listener.room_jid}/{joined.endpoint_id}", True).to_element())
+        await iq.send(timeout=5)
+        muted = await next_event(call.listener, events.SourceMuted, where=lambda e: e.endpoint_id == joined.endpoint_id)
+        assert muted.muted
+        # and kicks it: the phone's call ends
+        await room_iq(call.listener, kick(joined.endpoint_id))
+        assert (await next_event(call.listener, events.ParticipantLeft)).endpoint_id == joined.endpoint_id
+        await call.phone.wait_for(b"terminated", 10)
+        for _ in range(50):
+            if not call.gateway.legs:
+                break
+            await asyncio.sleep(0.1)
+        assert not call.gateway.legs
