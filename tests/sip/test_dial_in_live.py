@@ -18,7 +18,7 @@ from jitsi_py.sip.ua import Account
 
 from ..common.meeting.conftest import meetings, server_of
 from ..common.meeting.media import TONE_HZ, ToneTrack
-from ..common.meeting.test_meeting_stack import kick, room_iq
+from ..common.meeting.test_meeting_stack import kick, lock, room_iq
 from ..support.stack import free_udp_port, running_stack
 from .live import hears, next_event
 from .phone import Phone, free_sip_port, read_wav, tone_share, write_tone
@@ -118,9 +118,34 @@ async def test_a_phone_on_sdes_srtp_is_heard_then_muted_and_kicked_by_a_moderato
         # and kicks it: the phone's call ends
         await room_iq(call.listener, kick(joined.endpoint_id))
         assert (await next_event(call.listener, events.ParticipantLeft)).endpoint_id == joined.endpoint_id
-        await call.phone.wait_for(b"terminated", 10)
+        await call.phone.wait_for(b"secret@127.0.0.1:%d terminated" % call.port, 10)
         for _ in range(50):
             if not call.gateway.legs:
                 break
             await asyncio.sleep(0.1)
         assert not call.gateway.legs
+
+
+async def test_a_locked_room_refuses_the_call_and_wrong_pins_end_it(tmp_path, aiohttp_mapper):
+    async with direct_call(tmp_path, "closed", "+4930777",
+                           resolve_pin=ConferenceMapper(aiohttp_mapper.url).room) as call:
+        await room_iq(call.listener, lock("s3cret"))
+        call.phone.command(f"/dial sip:closed@127.0.0.1:{call.port}")
+        await call.phone.wait_for(b"403 cannot join closed: room locked", 20)
+        call.phone.command(f"/dial sip:jigasi@127.0.0.1:{call.port}")  # no room: a PIN is asked for
+        await call.phone.wait_for(b"established", 10)
+        for attempt in range(3):
+            for key in f"{attempt}{attempt}#":
+                call.phone.command(key)
+                await asyncio.sleep(0.2)
+            for _ in range(50):
+                if len(aiohttp_mapper.asked) > attempt:
+                    break
+                await asyncio.sleep(0.1)
+        assert aiohttp_mapper.asked == ["00", "11", "22"]
+        await call.phone.wait_for(b"jigasi@127.0.0.1:%d terminated" % call.port, 10)  # the error tone, then BYE
+        for _ in range(50):
+            if not call.gateway.legs:
+                break
+            await asyncio.sleep(0.1)
+        assert not call.gateway.legs and call.gateway.calls_failed == 1
