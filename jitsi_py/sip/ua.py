@@ -221,10 +221,11 @@ class UserAgent:
                 self._on_response(msg, now)
             else:
                 self._on_request(msg, source, now)
-        except SipSyntaxError as exc:
+        except ValueError as exc:  # a header value the codec let through but its reader refuses
             self.rejected += 1
             if isinstance(msg, Request) and msg.method != "ACK":
-                self._send_response(msg, source, exc.status, exc.reason)
+                status, reason = (exc.status, exc.reason) if isinstance(exc, SipSyntaxError) else (400, str(exc))
+                self._send_response(msg, source, status, reason[:100])
 
     def handle_timer(self, now: float) -> None:
         for key, tx in list(self.clients.items()):
@@ -667,6 +668,7 @@ class UserAgent:
             return
         remote_target = parse_address(contact).uri
         parse_uri(remote_target)
+        parse_uri(request.uri)  # 416 for a scheme we do not take
         call = Call(call_id=request.call_id, incoming=True, local=local, remote=remote, peer=source,
                     invite=request, remote_target=remote_target,
                     route_set=request.header_all("record-route"), remote_cseq=request.cseq[0],
