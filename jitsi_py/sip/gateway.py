@@ -153,7 +153,12 @@ class Gateway:
         for out in self.ua.datagrams_to_send():
             self.signalling.send(out.data, out.to)
         while (event := self.ua.next_event()) is not None:
-            self._handlers[type(event)](event)
+            try:
+                self._handlers[type(event)](event)
+            except Exception:  # noqa: BLE001 - one call's failure must cost nothing else
+                log.exception("sip: handling %s failed", type(event).__name__)
+                if isinstance(event, IncomingCall):
+                    self.ua.respond(event.call, 500, self._now())
         for out in self.ua.datagrams_to_send():
             self.signalling.send(out.data, out.to)
         if self._timer is not None:
@@ -201,7 +206,10 @@ class Gateway:
         call, now = event.call, self._now()
         self.calls_total += 1
         caller = parse_address(call.header("from") or "")
-        name = caller.display or parse_uri(caller.uri).user or "phone"
+        try:
+            name = caller.display or parse_uri(caller.uri).user or "phone"
+        except ValueError:  # a caller of a scheme we do not read: still a caller
+            name = caller.display or "phone"
         if len(self.legs) >= self.max_calls:
             return self._refuse(call, 486, "the gateway is at JITSI_PY_SIP_MAX_CALLS")
         room = self._room_of(call)
