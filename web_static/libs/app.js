@@ -10,7 +10,7 @@ const interfaceConfig = globalThis.interfaceConfig || {};
 const app = document.getElementById('app');
 
 // Buttons we implement, in the order upstream's default toolbar shows them.
-const BUTTONS = ['microphone', 'camera', 'desktop', 'chat', 'raisehand', 'participants-pane', 'tileview', 'security', 'hangup'];
+const BUTTONS = ['microphone', 'camera', 'desktop', 'chat', 'raisehand', 'participants-pane', 'tileview', 'invite', 'security', 'hangup'];
 
 export function parseLocation(pathname) {
     const parts = pathname.split('/').filter(Boolean).map(p => decodeURIComponent(p));
@@ -207,6 +207,7 @@ class MeetingView {
             }],
             'participants-pane': ['Participants', () => { this.participantsPanel.hidden = !this.participantsPanel.hidden; }],
             tileview: ['Tile view', () => this.stage.classList.toggle('tiles')],
+            invite: ['Invite', () => this.inviteDialog()],
             security: ['Password', () => this.passwordDialog()],
             hangup: ['Leave', () => this.leave()],
         };
@@ -275,6 +276,8 @@ class MeetingView {
         if (p.videoMuted) badges.append(h('span', { class: 'badge', 'data-testid': 'badge-video-muted' }, 'cam off'));
         if (p.raisedHand) badges.append(h('span', { class: 'badge', 'data-testid': 'badge-raised-hand' }, '\u270b'));
         if (p.role === 'moderator') badges.append(h('span', { class: 'badge', 'data-testid': 'badge-moderator' }, 'host'));
+        if (p.phone) badges.append(h('span', { class: 'badge', 'data-testid': 'badge-phone', title: 'On the phone' }, '\u260e'));
+        if (p.phone && p.status) badges.append(h('span', { class: 'badge', 'data-testid': 'badge-call-status' }, p.status));
     }
 
     setLocalBadges() {
@@ -296,7 +299,52 @@ class MeetingView {
                 config.remoteVideoMenu?.disableGrantModerator ? null : h('button', { 'data-testid': 'grant-moderator', onclick: () => this.run(() => conference.grantModerator(p.id)) }, 'Make host'),
             ] : [];
             this.people.append(h('li', { 'data-testid': 'participant-item', 'data-participant': p.id },
-                h('span', { class: 'who' }, `${p.name || p.id}${p.role === 'moderator' ? ' (host)' : ''}${p.raisedHand ? ' \u270b' : ''}`), ...menu));
+                h('span', { class: 'who' }, `${p.phone ? '\u260e ' : ''}${p.name || p.id}${p.role === 'moderator' ? ' (host)' : ''}${p.raisedHand ? ' \u270b' : ''}`), ...menu));
+        }
+    }
+
+    // The meeting's link; its dial-in numbers and PIN when the deployment has them (config.js's
+    // dialInNumbersUrl and dialInConfCodeUrl, as jitsi-meet's invite dialog); "call a phone" for a
+    // moderator when the focus has a SIP gateway.
+    inviteDialog() {
+        const dialIn = h('div', { 'data-testid': 'dialin-info' });
+        const parts = [h('p', {}, 'Share the link: ', h('code', { 'data-testid': 'invite-link' }, location.href)), dialIn];
+        const conference = this.conference;
+        if (conference?.sipGateway && conference.role === 'moderator') {
+            const number = h('input', { 'data-testid': 'dial-out-number', placeholder: 'Phone number or SIP address' });
+            const call = () => {
+                const target = number.value.trim();
+                if (target) this.run(() => conference.dial(target));
+                dialog.close();
+            };
+            parts.push(h('p', {}, 'Invite by phone'), h('div', { class: 'row' }, number,
+                h('button', { class: 'primary', 'data-testid': 'dial-out-call', onclick: call }, 'Call')));
+        }
+        const dialog = h('dialog', { 'data-testid': 'invite-dialog' }, h('h2', {}, 'Invite people'), ...parts,
+            h('div', { class: 'row' }, h('button', { onclick: () => dialog.close() }, 'Close')));
+        this.root.append(dialog);
+        dialog.showModal();
+        if (conference && config.dialInNumbersUrl && config.dialInConfCodeUrl) this.showDialIn(dialIn, conference.currentRoom);
+    }
+
+    async showDialIn(container, room) {
+        const ask = async url => {
+            const response = await fetch(`${url}${url.includes('?') ? '&' : '?'}conference=${encodeURIComponent(room)}`);
+            if (!response.ok) throw new Error(`${response.status}`);
+            return response.json();
+        };
+        try {
+            const [numbers, mapping] = await Promise.all([ask(config.dialInNumbersUrl), ask(config.dialInConfCodeUrl)]);
+            const list = Array.isArray(numbers) ? numbers
+                : Object.entries(numbers.numbers || {}).flatMap(([countryCode, all]) => all.map(formattedNumber => ({ countryCode, formattedNumber })));
+            if (!list.length || !mapping.id) return;
+            const pin = String(mapping.id).replace(/(\d{3})(?=\d)/g, '$1 ');
+            container.append(h('p', {}, 'Or dial in:'),
+                h('ul', {}, ...list.map(n => h('li', { 'data-testid': 'dialin-number' },
+                    `${n.countryCode === 'SIP' || n.countryCode === 'SIP_AUDIO_ONLY' ? 'SIP' : n.countryCode}: ${n.formattedNumber}`))),
+                h('p', {}, 'PIN: ', h('strong', { 'data-testid': 'dialin-pin' }, `${pin} #`)));
+        } catch (error) {
+            container.append(h('p', { class: 'muted' }, `Dial-in information is not available (${error.message}).`));
         }
     }
 
