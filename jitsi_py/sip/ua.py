@@ -506,6 +506,8 @@ class UserAgent:
         if call is None or call.state == "ended":
             if call is not None and 200 <= response.status < 300:
                 self._ack_and_bye(call, response, now)
+            if call is not None and response.status >= 200:
+                self.calls.pop(call.call_id, None)
             return
         to = parse_address(response.header("to") or "")
         if response.status < 200:
@@ -590,6 +592,10 @@ class UserAgent:
 
     def _client_timed_out(self, tx: ClientTransaction, now: float) -> None:
         method = tx.request.method
+        if method == "INVITE":
+            lingering = self.calls.get(tx.request.call_id)
+            if lingering is not None and lingering.state == "ended":
+                self.calls.pop(lingering.call_id, None)  # cancelled, and never answered
         if method == "REGISTER":
             self._registration_failed(408, "no answer from the registrar", now)
         elif method == "INVITE":
@@ -752,5 +758,7 @@ class UserAgent:
             return
         call.state = "ended"
         call.ok_retransmit_at = None
-        self.calls.pop(call.call_id, None)
+        if call.incoming or call.client is None:
+            self.calls.pop(call.call_id, None)
+        # else: our cancelled INVITE may still be answered 2xx; _on_invite_response acks and ends it
         self._events.append(CallEnded(call, status, reason, by_remote))

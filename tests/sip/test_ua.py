@@ -113,6 +113,23 @@ def test_a_caller_cancels_before_the_answer():
     assert any(d.startswith(b"ACK") for d in sent)  # the 487's ACK, by the client transaction
 
 
+def test_a_200_that_crosses_our_cancel_is_acknowledged_and_ended_with_bye():
+    a, b = agent(A, "gateway"), agent(B, "phone")
+    call = a.invite("sip:x@127.0.0.1:5062", b"offer", 0.0)
+    transfer([a, b], 0.0)
+    [incoming] = events(b)
+    b.respond(incoming.call, 180, 0.1)
+    transfer([a, b], 0.1)
+    a.hangup(call, 0.2)  # CANCEL goes out...
+    cancel = a.datagrams_to_send()
+    b.respond(incoming.call, 200, 0.2, sdp=b"answer")  # ...while the phone answers
+    for out in b.datagrams_to_send():
+        a.receive(out.data, B, 0.25)
+    sent = [parse(out.data).method for out in a.datagrams_to_send() if not out.data.startswith(b"SIP/")]
+    assert [parse(out.data).method for out in cancel] == ["CANCEL"] and sent == ["ACK", "BYE"]
+    assert not a.calls
+
+
 def test_requests_outside_a_dialog_and_unknown_methods():
     b = agent(B, "gateway")
     bye = Request(method="BYE", uri="sip:gateway@127.0.0.1", headers=[
