@@ -31,13 +31,15 @@ def free_sip_port() -> int:
     raise AssertionError("no port free on UDP and TCP")
 
 
-def write_tone(path: Path, hz: float, seconds: float = 30, rate: int = 48000, amplitude: int = 8000) -> Path:
+def write_tone(path: Path, hz: float, seconds: float = 30, rate: int = 48000, amplitude: int = 8000,
+               channels: int = 1) -> Path:
+    """baresip's file source takes the rate and channels of the codec it sends (Opus: 48 kHz stereo)."""
     t = np.arange(int(rate * seconds)) / rate
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(channels)
         out.setsampwidth(2)
         out.setframerate(rate)
-        out.writeframes((amplitude * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes())
+        out.writeframes(np.repeat((amplitude * np.sin(2 * np.pi * hz * t)).astype("<i2"), channels).tobytes())
     return path
 
 

@@ -36,9 +36,10 @@ class Call:
 
 
 @contextlib.asynccontextmanager
-async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", listener_source=None, **gateway_kw):
+async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", listener_source=None,
+                      codec: str = "pcmu", rate: int = 8000, channels: int = 1, **gateway_kw):
     """Our stack, a gateway on a UDP port of its own (no registration), a listener in ``room`` and a
-    phone playing a 1 kHz tone at 8 kHz, ready to dial."""
+    phone playing a 1 kHz tone (at ``rate``: baresip's file source takes its codec's rate), ready to dial."""
     async with running_stack(tmp_path, bridge=True) as stack:
         port, rtp = free_udp_port(), free_udp_port() & ~1
         gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
@@ -47,8 +48,9 @@ async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", li
         await gateway.start(register=False)
         listener = Meeting(server_of(stack), display_name="Listener", audio_source=listener_source,
                            receive_video=False)
-        phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
-                      user=user, account_params=";audio_codecs=pcmu" + phone_params)
+        tone = write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=rate, channels=channels)
+        phone = Phone(tmp_path / "phone", free_sip_port(), tone, user=user,
+                      account_params=f";audio_codecs={codec}" + phone_params)
         try:
             async with meetings(listener), phone:
                 await listener.join(room, wait_for_media=False)
@@ -78,6 +80,17 @@ async def test_a_phone_dials_in_by_the_request_uri_and_audio_flows_both_ways(tmp
     samples, rate = read_wav(call.phone.heard())
     rms, share = tone_share(samples[-rate * 2:], rate, TONE_HZ)
     assert rms > 1000 and share > 0.8, (rms, share)
+
+
+@pytest.mark.parametrize(("codec", "baresip_name", "rate", "channels"), [("g722", "G722/16000", 16000, 1),
+                                                                        ("opus", "opus/48000/2", 48000, 2)])
+async def test_a_phone_on_a_wideband_codec_is_heard(tmp_path, codec, baresip_name, rate, channels):
+    async with direct_call(tmp_path, "wideband", "wide", codec=baresip_name, rate=rate, channels=channels) as call:
+        call.phone.command(f"/dial sip:wideband@127.0.0.1:{call.port}")
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        await hears(call.listener, joined.endpoint_id, PHONE_HZ)
+        [leg] = call.gateway.legs.values()
+        assert leg.media.transcoder.codec.name == codec and leg.media.buffer.lost == 0
 
 
 async def test_a_phone_types_a_pin_that_the_conference_mapper_turns_into_a_room(tmp_path, aiohttp_mapper):
