@@ -122,6 +122,7 @@ class Gateway:
         self.legs: dict[str, Leg] = {}  # by Call-ID
         self.registered = asyncio.Event()
         self.on_load: Callable[[], None] = lambda: None  # calls came or went: the brewery stats changed
+        self.accepting = True  # false in a graceful shutdown: calls in progress go on, no new ones
         self.calls_total = self.calls_failed = 0
         self.signalling = Signalling(account.transport, self.receive, tls)
         self._timer: Rearm | None = None
@@ -210,6 +211,8 @@ class Gateway:
             name = caller.display or parse_uri(caller.uri).user or "phone"
         except ValueError:  # a caller of a scheme we do not read: still a caller
             name = caller.display or "phone"
+        if not self.accepting:
+            return self._refuse(call, 503, "the gateway is shutting down")
         if len(self.legs) >= self.max_calls:
             return self._refuse(call, 486, "the gateway is at JITSI_PY_SIP_MAX_CALLS")
         room = self._room_of(call)
@@ -368,6 +371,8 @@ class Gateway:
             raise refusal("bad-request", f"dial without a {ROOM_NAME_HEADER} header")
         if "@" not in room:
             room = f"{room}@{self.meeting_server.muc_domain}"
+        if not self.accepting:
+            raise refusal("service-unavailable", "the gateway is shutting down")
         if len(self.legs) >= self.max_calls:
             raise refusal("resource-constraint", "the gateway is at JITSI_PY_SIP_MAX_CALLS")
         port = self.ports.take()

@@ -80,8 +80,19 @@ class SipService:
             password=require_secret("JIGASI_XMPP_PASSWORD", s.password),
             brewery=f"{domains.jigasi_brewery}@{domains.internal_muc}", nickname=s.instance_id,
             server=s.xmpp.server, port=s.xmpp.port, stats=self.stats(), on_dial=self.gateway.dial)
-        self.gateway.on_load = lambda: self.client.publish(self.stats())
+        self.gateway.on_load = self._load_changed
         self.sip_check: int | None = None  # the last JIGASI_HEALTH_CHECK_SIP_URI answer
+        self.drained = asyncio.Event()  # set when a graceful shutdown has no call left
+
+    def shut_down_gracefully(self) -> None:
+        """Jigasi's /about/shutdown: no new calls, the brewery told so; the service ends with the last call."""
+        self.gateway.accepting = False
+        self._load_changed()
+
+    def _load_changed(self) -> None:
+        self.client.publish(self.stats())
+        if not self.gateway.accepting and not self.gateway.legs:
+            self.drained.set()
 
     async def health_checks(self) -> None:
         """JIGASI_HEALTH_CHECK_SIP_URI, every JIGASI_HEALTH_CHECK_INTERVAL: the URI must answer an OPTIONS
@@ -107,7 +118,7 @@ class SipService:
         """The brewery presence's stats, as Jigasi's (a call is one conference and one participant)."""
         calls = len(self.gateway.legs)
         stats: dict[str, object] = {
-            "conferences": calls, "participants": calls, "graceful_shutdown": False,
+            "conferences": calls, "participants": calls, "graceful_shutdown": not self.gateway.accepting,
             "stress_level": calls / CONFERENCES_THRESHOLD, "supports_sip": True, "supports_transcription": False,
             "version": "jitsi-py",
         }
@@ -141,11 +152,16 @@ class SipService:
         async def stats(_request: web.Request) -> web.Response:
             return web.json_response(self.stats())
 
+        async def shutdown(_request: web.Request) -> web.Response:
+            self.shut_down_gracefully()
+            return web.Response(status=200)
+
         async def metrics(_request: web.Request) -> web.Response:
             return web.Response(body=render(registry), content_type="text/plain")
 
         app.router.add_get("/about/health", health)
         app.router.add_get("/about/stats", stats)
+        app.router.add_post("/about/shutdown", shutdown)
         app.router.add_get("/metrics", metrics)
         return app
 
@@ -172,7 +188,8 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
         await service.client.joined.wait()
         ready(f"SIP on {s.sip_transport}/{s.local_port} as {s.sip_uri}, RTP {s.port_min}-{s.port_max}, "
               f"HTTP on {s.http_port}, in {service.client.brewery}")
-        await asyncio.Event().wait()
+        await service.drained.wait()
+        log.info("sip: graceful shutdown: the last call is over, exiting")
     finally:
         if checks is not None:
             checks.cancel()

@@ -80,7 +80,9 @@ async def test_bad_calls_get_their_status_and_the_gateway_keeps_going(gateway):
     savp = BARESIP_OFFER.replace(b"RTP/AVP 96", b"RTP/SAVP 96") + (
         b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n")
     assert (await call(gateway, "sip:room@127.0.0.1:{port}", savp)).status == 488  # SDES-SRTP is off
-    assert not gateway.legs and len(gateway.ports.free) == 2 and gateway.calls_failed == 4
+    gateway.accepting = False  # a graceful shutdown
+    assert (await call(gateway, "sip:room@127.0.0.1:{port}")).status == 503
+    assert not gateway.legs and len(gateway.ports.free) == 2 and gateway.calls_failed == 5
 
 
 async def test_malformed_sip_is_answered_with_400_when_it_can_be(gateway):
