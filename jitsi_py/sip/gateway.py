@@ -260,7 +260,8 @@ class Gateway:
         self.ua.respond(call, status, self._now(), reason=reason[:60] if status != 488 else "")
 
     def _leg(self, call: Call | None, room: str, name: str, port: int) -> Leg:
-        media = CallMedia(port, self.media_address, lambda digit: self._digit(call_id(), digit))
+        # Bound where SIP listens (a wildcard in a container); the SDP gives peers media_address.
+        media = CallMedia(port, self.bind[0], lambda digit: self._digit(call_id(), digit))
         meeting = Meeting(self.meeting_server, self.login, display_name=name, features=FEATURES,
                           receive_video=False, audio_source=media.track)
         leg = Leg(call, room, name, media, meeting)

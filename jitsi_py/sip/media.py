@@ -113,6 +113,7 @@ class CallMedia:
     """The media of one call, bound to one RTP/RTCP port pair."""
 
     def __init__(self, port: int, address: str, on_digit: Callable[[str], None]) -> None:
+        """``address``: the local address the sockets bind (the SDP may advertise another)."""
         self.port, self.address = port, address
         self.on_digit = on_digit
         self.track = PhoneTrack()
