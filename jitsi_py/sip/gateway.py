@@ -124,7 +124,7 @@ class Gateway:
         self.on_load: Callable[[], None] = lambda: None  # calls came or went: the brewery stats changed
         self.accepting = True  # false in a graceful shutdown: calls in progress go on, no new ones
         self.calls_total = self.calls_failed = 0
-        self.signalling = Signalling(account.transport, self.receive, tls)
+        self.signalling = Signalling(account.transport, self.receive, tls, self._connection_lost)
         self._timer: Rearm | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -142,6 +142,13 @@ class Gateway:
         await self.signalling.open(self.bind)
         if register:
             self._fed(self.ua.register, loop.time())
+
+    def _connection_lost(self, peer: tuple[str, int]) -> None:
+        """Over TCP or TLS the SIP server reaches us through our connection: when it closes, register
+        again at once (over a new one) rather than be unreachable until the refresh."""
+        if peer == self.ua.account.proxy and self.ua.registered_until is not None:
+            log.warning("sip: the connection to the SIP server %s:%d closed: registering again", *peer)
+            self._fed(self.ua.register, self._now())
 
     def receive(self, data: bytes, source: Any) -> None:
         self._fed(self.ua.receive, data, (source[0], source[1]), self._now())

@@ -1,6 +1,6 @@
 """SIP over TLS: the gateway opens a verified TLS connection to its SIP server, registers over it with
-digest auth (both requests on the one connection, framed by Content-Length), and takes the server's
-requests back over it."""
+digest auth (both requests on the one connection, framed by Content-Length), takes the server's
+requests back over it, and registers again over a new connection when the server drops it."""
 
 from __future__ import annotations
 
@@ -75,6 +75,13 @@ async def test_the_gateway_registers_over_tls_and_hears_back_on_that_connection(
                 break
             await asyncio.sleep(0.05)
         assert [(r.status, r.call_id) for r in answered] == [(200, "srv")]
+        connections[0].close()  # the server drops the connection: the gateway registers again over a new one
+        for _ in range(100):
+            if len(connections) == 2 and sum(r.method == "REGISTER" for r in seen) >= 4:
+                break
+            await asyncio.sleep(0.05)
+        assert len(connections) == 2 and [r.method for r in seen].count("REGISTER") >= 4
+        assert gateway.registered.is_set()
     finally:
         await gateway.close()
         server.close()
