@@ -62,7 +62,7 @@ FAILED_STATUS_SHOWN = 3.0  # a failed call's participant stays this long, so the
 PASSWORD_HEADERS = ("Jitsi-Conference-Room-Pass", "X-Room-Pass")
 # Call progress as the room sees it: the presence status texts jitsi-meet labels.
 STATUS_INITIALIZING, STATUS_RINGING, STATUS_CONNECTED = "Initializing Call", "Ringing", "Connected"
-STATUS_BUSY, STATUS_FAILED, STATUS_DISCONNECTED = "Busy", "Failed", "Disconnected"
+STATUS_BUSY, STATUS_FAILED = "Busy", "Failed"
 PIN_ATTEMPTS = 3
 PIN_TIMEOUT = 20.0  # for the whole PIN, each attempt
 PIN_END = "#"

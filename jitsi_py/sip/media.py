@@ -247,15 +247,6 @@ class CallMedia:
         padded = np.concatenate([pcm.astype(np.int16), np.zeros(-pcm.size % FRAME, np.int16)])
         self._prompt.extend(padded.reshape(-1, FRAME))
 
-    def send_digit(self, digit: str) -> None:
-        """A digit to the phone as RFC 4733 events, when it takes them."""
-        if self.dtmf_pt < 0 or self._rtp is None or self.remote is None:
-            return
-        for i, payload in enumerate(dtmf.event_payloads(digit)):
-            packet = rtp.write(self.dtmf_pt, i == 0, self._seq, self._timestamp, self._ssrc, payload)
-            self._seq = (self._seq + 1) & 0xFFFF
-            self._rtp.sendto(packet if self.protection is None else self.protection.protect(packet), self.remote)
-
     def close(self) -> None:
         for name in list(self._readers):
             self.remove_source(name)

@@ -44,7 +44,8 @@ def test_an_offer_without_a_common_codec_is_refused():
 def test_rtp_headers_read_back_and_rtcp_is_told_apart():
     packet = rtp.write(96, True, 65535, 2 ** 32 - 1, 0xABCD, b"payload")
     assert rtp.read_header(packet) == (96, True, 65535, 2 ** 32 - 1, 0xABCD, 12)
-    assert not rtp.is_rtcp(packet) and rtp.is_rtcp(rtp.sender_report(1, 1.7e9, 0, 0, 0))
+    report = rtp.sender_report(1, 1.7e9, 0, 0, 0)
+    assert (report[1], len(report)) == (200, 28)  # an SR without report blocks
     with pytest.raises(rtp.RtpError):
         rtp.read_header(b"\x80\x00\x00")
     with pytest.raises(rtp.RtpError, match="version"):
@@ -80,12 +81,17 @@ def test_the_jitter_buffer_never_lets_its_delay_creep_up():
     assert buffer.depth == 1
 
 
+def event(digit: str, end: bool, duration: int) -> bytes:
+    """One RFC 4733 payload: event, E bit and volume 10, duration."""
+    return bytes([dtmf.EVENTS.index(digit), (0x80 if end else 0) | 10]) + duration.to_bytes(2, "big")
+
+
 def test_dtmf_events_and_info_bodies():
-    payloads = dtmf.event_payloads("5")
+    five = [event("5", False, 160), event("5", False, 320), *[event("5", True, 480)] * 3]  # updates, 3 ends
     receiver = dtmf.Receiver()
-    digits = [receiver.feed(1000, p) for p in payloads] + [receiver.feed(2600, dtmf.event_payloads("#")[0])]
+    digits = [receiver.feed(1000, p) for p in five] + [receiver.feed(2600, event("#", False, 160))]
     assert [d for d in digits if d] == ["5", "#"]
-    assert payloads[-1][1] & 0x80 and payloads[-1] == payloads[-2] == payloads[-3]
+    assert receiver.feed(2800, b"\x05") is None  # truncated
     assert dtmf.parse_info("application/dtmf-relay", b"Signal=9\r\nDuration=160\r\n") == "9"
     assert dtmf.parse_info("application/dtmf", b"11") == "#"
     assert dtmf.parse_info("application/json", b"{}") is None
