@@ -225,6 +225,9 @@ class Gateway:
         room = self._room_of(call)
         if not room and self.resolve_pin is None:
             return self._refuse(call, 404, "no room header, no room in the request-URI, no default room")
+        if not call.remote_sdp.strip():
+            return self._delayed_offer(call, room, name) if room else self._refuse(
+                call, 488, "an INVITE without SDP must name its room (no PIN entry without media)")
         try:
             offer = sdp.parse(call.remote_sdp)
         except sdp.SdpError as exc:
@@ -261,6 +264,21 @@ class Gateway:
         password = next((v for h in PASSWORD_HEADERS if (v := call.header(h))), None)
         leg.task = self._spawn(self._dial_in(leg, password))
 
+    def _delayed_offer(self, call: Call, room: str, name: str) -> None:
+        """An INVITE without SDP (RFC 3261 §13.2.1): our 200 carries the offer, the ACK the answer,
+        and the media starts with the ACK (:meth:`_answered`)."""
+        port = self.ports.take()
+        if port is None:
+            return self._refuse(call, 503, "no free RTP port in JIGASI_PORT_MIN..MAX")
+        leg = self._leg(call, room, name, port)
+        leg.answer = sdp.offer(self.media_address, port)
+        self.legs[call.call_id] = leg
+        self.on_load()
+        log.info("sip: call %s from %s for room %s (delayed offer)", call.call_id, name, room)
+        self.ua.respond(call, 180, self._now())
+        password = next((v for h in PASSWORD_HEADERS if (v := call.header(h))), None)
+        leg.task = self._spawn(self._dial_in(leg, password))
+
     def _refuse(self, call: Call, status: int, reason: str) -> None:
         self.calls_failed += 1
         log.warning("sip: call %s refused with %d: %s", call.call_id, status, reason)
@@ -278,7 +296,7 @@ class Gateway:
         return leg
 
     async def _dial_in(self, leg: Leg, password: str | None) -> None:
-        assert leg.call is not None and leg.answer is not None and leg.offer is not None
+        assert leg.call is not None and leg.answer is not None
         call = leg.call
         try:
             await leg.media.open()
@@ -294,9 +312,10 @@ class Gateway:
         if call.state == "ended":  # the caller gave up while we joined
             await self._leave(leg)
             return
-        pt, codec = leg.answer.first
-        leg.media.start(leg.offer, pt, codec)
-        self.clock.add(leg.media)
+        if leg.offer is not None:  # else a delayed offer: the media starts with the ACK's answer
+            pt, codec = leg.answer.first
+            leg.media.start(leg.offer, pt, codec)
+            self.clock.add(leg.media)
         self.ua.respond(call, 200, self._now(), sdp=sdp.serialize(leg.answer, secrets.randbits(31)))
         self.flush()
         await self._in_meeting(leg)
@@ -487,8 +506,9 @@ class Gateway:
             self._spawn(leg.meeting.set_status(STATUS_RINGING))
 
     def _answered(self, event: CallAnswered) -> None:
+        """The SDP answer to our offer: a dial-out's 2xx, or the ACK of a delayed-offer dial-in."""
         leg = self.legs.get(event.call.call_id)
-        if leg is None or event.call.incoming:
+        if leg is None or (event.call.incoming and leg.offer is not None):
             return
         try:
             remote = sdp.parse(event.call.remote_sdp)

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 
 from jitsi_py.common.meeting import Meeting, events
 from jitsi_py.common.stanzas.jitsi import MuteIq
+from jitsi_py.sip import rtp, sdp
+from jitsi_py.sip.audio import Transcoder
 from jitsi_py.sip.gateway import Gateway
 from jitsi_py.sip.mapper import ConferenceMapper
 from jitsi_py.sip.media import PortPool
+from jitsi_py.sip.message import Response, parse
 from jitsi_py.sip.ua import Account
 
 from ..common.meeting.conftest import meetings, server_of
@@ -162,3 +167,54 @@ async def test_a_locked_room_refuses_the_call_and_wrong_pins_end_it(tmp_path, ai
                 break
             await asyncio.sleep(0.1)
         assert not call.gateway.legs and call.gateway.calls_failed == 1
+
+
+async def test_an_invite_without_sdp_gets_our_offer_and_the_ack_carries_the_answer(tmp_path):
+    """A delayed offer, by hand over a raw socket (baresip always offers): our 200 offers, the ACK
+    answers PCMU, and the caller's RTP tone is heard in the meeting."""
+    async with direct_call(tmp_path, "delayed", "unused") as call:
+        loop = asyncio.get_running_loop()
+        sip, rtp_socket = _udp(), _udp()
+        sip_port, rtp_port = sip.getsockname()[1], rtp_socket.getsockname()[1]
+        def head(branch: str, to: str) -> str:
+            return (f"Via: SIP/2.0/UDP 127.0.0.1:{sip_port};branch=z9hG4bK{branch}\r\n"
+                    f"From: \"Late\" <sip:late@127.0.0.1>;tag=d1\r\nTo: {to}\r\nCall-ID: delayed-1\r\n")
+        sip.sendto((f"INVITE sip:delayed@127.0.0.1:{call.port} SIP/2.0\r\n{head('inv', '<sip:delayed@127.0.0.1>')}"
+                    f"CSeq: 1 INVITE\r\nContact: <sip:late@127.0.0.1:{sip_port}>\r\nContent-Length: 0\r\n\r\n"
+                    ).encode(), ("127.0.0.1", call.port))
+        ok = None
+        while ok is None:
+            data = await asyncio.wait_for(loop.sock_recv(sip, 4096), 20)
+            response = parse(data)
+            if isinstance(response, Response) and response.status == 200:
+                ok = response
+        offer = sdp.parse(ok.body)
+        answer = sdp.answer(offer, "127.0.0.1", rtp_port, preference=(sdp.PCMU,))
+        body = sdp.serialize(answer, 1)
+        sip.sendto((f"ACK sip:delayed@127.0.0.1:{call.port} SIP/2.0\r\n{head('ack', ok.header('to'))}"
+                    f"CSeq: 1 ACK\r\nContent-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
+                    ).encode() + body, ("127.0.0.1", call.port))
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        assert joined.display_name == "Late"
+        payload = Transcoder(sdp.PCMU).encode((8000 * np.sin(2 * np.pi * PHONE_HZ * np.arange(960) / 48000))
+                                              .astype(np.int16))
+        sender = asyncio.ensure_future(_send_rtp(rtp_socket, ("127.0.0.1", offer.port), payload))
+        try:
+            await hears(call.listener, joined.endpoint_id, PHONE_HZ)
+        finally:
+            sender.cancel()
+            sip.close()
+            rtp_socket.close()
+
+
+def _udp() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    return sock
+
+
+async def _send_rtp(sock: socket.socket, to, payload: bytes) -> None:
+    for seq in range(3000):  # a minute at most
+        sock.sendto(rtp.write(0, seq == 0, seq, seq * 160, 0x5151, payload), to)
+        await asyncio.sleep(0.02)
