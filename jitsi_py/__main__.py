@@ -13,6 +13,7 @@ from .focus import run as run_focus
 from .recorder import run as run_recorder
 from .settings import Settings
 from .sip import run as run_sip
+from .transcriber import run as run_transcriber
 from .web import run as run_web
 from .xmpp import run as run_xmpp
 
@@ -30,8 +31,11 @@ SINGLE_MACHINE = {
 }
 
 CLIENTS = {"focus": run_focus, "bridge": run_bridge, "web": run_web}  # of the XMPP server, or behind it
-# run when their switch is on
-OPTIONAL = {"recorder": (run_recorder, lambda s: s.recorder.enabled), "sip": (run_sip, lambda s: s.sip.enabled)}
+OPTIONAL = {  # run when their switch is on
+    "recorder": (run_recorder, lambda s: s.recorder.enabled),
+    "sip": (run_sip, lambda s: s.sip.enabled),
+    "transcriber": (run_transcriber, lambda s: s.transcriber.enabled),
+}
 
 
 async def run_all(settings: Settings, ready: Ready) -> None:

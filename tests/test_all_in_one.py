@@ -327,3 +327,20 @@ def test_with_a_sip_uri_it_runs_the_sip_gateway_too(stack_env):
         if proc.poll() is None:
             lines = _stop(proc, output)
     assert not [line for line in lines if " ERROR " in line or "Traceback" in line]
+
+
+def test_enable_transcriptions_runs_the_transcriber_in_the_gateway_brewery(stack_env):
+    env, _ports, tmp_path = stack_env
+    proc = _start({**env, "ENABLE_TRANSCRIPTIONS": "1"}, tmp_path)
+    output = Output(proc)
+    try:
+        ready = output.wait_for(proc, "ready: open ")
+        assert any("transcriber: logged in as jigasi@auth.meet.jitsi" in line for line in output.lines[:ready])
+        assert any("focus: gateway transcriber-" in line and "joined the brewery" in line
+                   for line in output.lines[:ready])
+    finally:
+        if proc.poll() is None:
+            lines = _stop(proc, output)
+    assert not [line for line in lines if " ERROR " in line or "Traceback" in line]
+    secrets = (tmp_path / "cfg" / SECRETS_FILE).read_text()
+    assert "JIGASI_XMPP_PASSWORD=" in secrets and "JIGASI_TRANSCRIBER_PASSWORD=" in secrets

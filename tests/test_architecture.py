@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "jitsi_py"
-SERVICES = ("xmpp", "focus", "bridge", "web", "recorder", "sip")
+SERVICES = ("xmpp", "focus", "bridge", "web", "recorder", "sip", "transcriber")
 SHARED = ("common", "settings")
 
 # Protocol cores that must stay sans-I/O: bytes/elements and ``now`` in, events, bytes and the next
@@ -23,7 +23,7 @@ SANS_IO_CORES = (
     "bridge/probing.py", "bridge/ssrc_pool.py", "bridge/colibri2.py",
     "focus/conference.py", "focus/bridges.py", "focus/caps.py", "focus/jingle.py", "focus/colibri2.py",
     "focus/auth.py", "focus/relays.py", "focus/rooms.py",
-    "recorder/session.py", "recorder/files.py",
+    "recorder/session.py", "recorder/files.py", "transcriber/results.py",
     "sip/message.py", "sip/digest.py", "sip/transaction.py", "sip/ua.py", "sip/sdp.py", "sip/rtp.py", "sip/dtmf.py",
     "sip/jitterbuffer.py",
 )

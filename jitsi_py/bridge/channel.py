@@ -120,6 +120,12 @@ def _constraints(value) -> VideoConstraints:
     return VideoConstraints(height, float(rate))
 
 
+def connectivity_message(endpoint_id: str, active: bool) -> dict:
+    """As JVB writes it: ``active`` is a string."""
+    return {"colibriClass": "EndpointConnectivityStatusChangeEvent", "endpoint": endpoint_id,
+            "active": "true" if active else "false"}
+
+
 class ChannelHandler(Protocol):
     """What a channel hands its messages to: an endpoint's MessageHandler, or a relay's RelayChannel."""
 
@@ -145,6 +151,10 @@ class MessageHandler:
             endpoint.send_message(message)
         if conference.speaker.dominant is not None:
             endpoint.send_message(conference.speaker.message())
+        # As JVB's EndpointConnectionStatusMonitor.endpointConnected: who is inactive (here also
+        # those behind relays, which JVB leaves to the next change).
+        for inactive in conference.inactive_present(endpoint.id):
+            endpoint.send_message(connectivity_message(inactive, False))
 
     def _server_hello(self) -> dict:
         hello = {"colibriClass": "ServerHello"}

@@ -16,6 +16,7 @@ from time import monotonic
 from typing import TYPE_CHECKING
 
 from . import rtcp
+from .channel import connectivity_message
 from .dtls import DtlsSession
 from .forwarder import Forwarder, Receiver, Source
 from .ice import IceAgent, random_credentials
@@ -69,6 +70,8 @@ class Counters:
     conferences_completed: int = 0
     participants: int = 0
     relays: int = 0  # created (relay.py)
+    relays_ice_failed: int = 0  # relays whose ICE consent expired (JVB's relays_ice_failed)
+    relays_failed: int = 0  # times a relay went without any packet past the limit (ours)
     channel_messages_rejected: int = 0
     dominant_speaker_changes: int = 0
     extra: dict = field(default_factory=dict)
@@ -100,7 +103,9 @@ class Endpoint:
         self.created = now
         self.last_activity = now
         self.last_media: float | None = None
-        self.active = True  # as announced with EndpointConnectivityStatusChangeEvent
+        # As announced with EndpointConnectivityStatusChangeEvent; an id announced inactive that
+        # comes back (recreated) starts inactive, so that its media announce it active again.
+        self.active = endpoint_id not in conference.inactive
         self.expired = False
         self._port = bridge.port
         self._counters = bridge.counters
@@ -360,6 +365,10 @@ class Conference:
         self.feedback_sources = (secrets.randbits(32) or 1, secrets.randbits(32) or 1)  # jvb-a0, jvb-v0
         self.forwarder = Forwarder(self.feedback_sources[1], trust_bwe=bridge.trust_bwe)
         self.speaker = DominantSpeaker()
+        # Endpoint ids last announced inactive to the local endpoints. Not pruned when an endpoint
+        # expires (as JVB's monitor): one recreated under the same id, here or behind a relay,
+        # must be announced active again, as the others still hold it inactive.
+        self.inactive: set[str] = set()
         self._next_keyframe_retry = 0.0
         self._next_report = 0.0
         self._next_connection_stats = now + CONNECTION_STATS_INTERVAL
@@ -393,6 +402,8 @@ class Conference:
             for endpoint in list(self.endpoints.values()):
                 endpoint.send_receiver_report(now)
                 self._check_activity(endpoint, now)
+            for relay in self.relays.values():
+                relay.check_activity(now)
         if now >= self._next_connection_stats:
             self._next_connection_stats = now + CONNECTION_STATS_INTERVAL
             for endpoint in self.endpoints.values():
@@ -417,14 +428,36 @@ class Conference:
             if not self.endpoints:
                 self.bridge.expire_conference(self)
             return
+        if endpoint.visitor:
+            return  # as JVB: visitors send nothing, so their status says nothing
         if endpoint.last_media is None:
-            active = now - endpoint.created <= FIRST_MEDIA_LIMIT
+            if now - endpoint.created <= FIRST_MEDIA_LIMIT:
+                return  # not ready for activity checks yet
+            active = False
         else:
             active = now - endpoint.last_media <= INACTIVITY_LIMIT
         if active != endpoint.active:
             endpoint.active = active
-            self.broadcast({"colibriClass": "EndpointConnectivityStatusChangeEvent", "endpoint": endpoint.id,
-                            "active": "true" if active else "false"}, exclude=endpoint.id)
+            self.announce(endpoint.id, active)
+            # The bridges behind our relays tell their own endpoints (relay.py).
+            self.relay_message(connectivity_message(endpoint.id, active))
+
+    def announce(self, endpoint_id: str, active: bool) -> None:
+        """Tell the local endpoints (the subject excepted) that ``endpoint_id``, local or behind a
+        relay, is now active or inactive, when that differs from what they were last told."""
+        if (endpoint_id not in self.inactive) == active:
+            return
+        if active:
+            self.inactive.discard(endpoint_id)
+        else:
+            self.inactive.add(endpoint_id)
+        self.broadcast(connectivity_message(endpoint_id, active), exclude=endpoint_id)
+
+    def inactive_present(self, exclude: str) -> list[str]:
+        """The endpoints now in the conference (local or behind a relay) last announced inactive:
+        what an endpoint whose bridge channel just connected is told."""
+        return sorted(e for e in self.inactive if e != exclude and (
+            e in self.endpoints or any(e in relay.relayed for relay in self.relays.values())))
 
     def flush_messages(self) -> None:
         messages, self.forwarder.messages = self.forwarder.messages, []

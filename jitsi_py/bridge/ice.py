@@ -77,6 +77,7 @@ class IceAgent:
         self._checked: set[tuple[str, int]] = set()
         self._out: list[tuple[bytes, tuple[str, int]]] = []
         self._next_keepalive: float | None = None
+        self.keepalive_interval = KEEPALIVE_INTERVAL
         self._restarting = False
         self.events: list[str] = []  # "selected", "failed"
 
@@ -126,7 +127,7 @@ class IceAgent:
             check[3] = now + CHECK_INTERVAL * (1 << tries)
             self._out.append((raw, addr))
         if self.selected is not None and self._next_keepalive is not None and now >= self._next_keepalive:
-            self._next_keepalive = now + KEEPALIVE_INTERVAL
+            self._next_keepalive = now + self.keepalive_interval
             self._send_check(self.selected, now, nominate=False)
         if self.last_valid is not None and now - self.last_valid > CONSENT_TIMEOUT and not self.failed:
             self.failed = True
@@ -210,7 +211,7 @@ class IceAgent:
     def _select(self, addr: tuple[str, int], now: float) -> None:
         self.selected = addr
         self._restarting = False
-        self._next_keepalive = now + KEEPALIVE_INTERVAL
+        self._next_keepalive = now + self.keepalive_interval
         self.events.append("selected")
 
     def _start_check(self, addr: tuple[str, int], now: float) -> None:

@@ -23,11 +23,20 @@ says which side opens it): EndpointMessage (broadcast or to one endpoint), Endpo
 SourceVideoTypeMessage, as JVB's RelayMessageTransport; and AddReceiver, what the receivers of one
 bridge ask of a sender behind the other, which that bridge folds into the sender's
 SenderSourceConstraints (without it a sender whose only receivers are remote would be told to send
-nothing). A colibri-ws relay channel is not offered.
+nothing). A colibri-ws relay channel is not offered. Also EndpointConnectivityStatusChangeEvent, as
+JVB: a local endpoint's status goes to every relay, and one from a relay about an endpoint behind it
+goes to the local endpoints.
+
+A relay that hears nothing from the other bridge (no STUN, DTLS or SCTP: ICE keep-alives cross
+every third of the limit) for ``Videobridge.relay_timeout`` has failed: the local endpoints are told
+that every endpoint behind it is inactive, the bridge counts it and lists it in its stats
+(``failed_relays``), from which our focus re-places participants (docs/focus.md §5.5). Any packet
+later and it has recovered: those endpoints are active again, unless their bridge said otherwise.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from time import monotonic
@@ -35,13 +44,15 @@ from typing import ClassVar
 
 from ..common.stanzas.jingle import Candidate, Fingerprint
 from . import rtcp
-from .channel import ChannelError, SctpChannel, parse_message, required_string, string
+from .channel import ChannelError, SctpChannel, connectivity_message, parse_message, required_string, string
 from .conference import Endpoint
 from .dtls import DtlsSession
 from .forwarder import Source
 from .rtp import audio_level, find_extension, read_header
 from .udp import MediaPort
 from .videobridge import OwnPort
+
+log = logging.getLogger(__name__)
 
 
 class Relay(Endpoint):
@@ -59,6 +70,10 @@ class Relay(Endpoint):
         self.relayed: set[str] = set()  # ids of the endpoints behind this relay
         self.sctp_role: str | None = None  # "client" opens the bridge channel, "server" accepts it
         self._dtls_started = False
+        self.inactive: set[str] = set()  # relayed endpoints their bridge says are inactive
+        self.failed = False  # nothing from the other bridge for longer than the bridge's relay_timeout
+        self._timeout = conference.bridge.relay_timeout
+        self.ice.keepalive_interval = min(self.ice.keepalive_interval, self._timeout / 3)
 
     @property
     def port(self) -> MediaPort:
@@ -88,6 +103,7 @@ class Relay(Endpoint):
         if endpoint_id not in self.relayed:
             self.relayed.add(endpoint_id)
             self._forwarder.senders_rtcp[endpoint_id] = self.send_rtcp
+            self.conference.announce(endpoint_id, self.endpoint_active(endpoint_id))
         if sources is None:
             return
         self.owners = {ssrc: owner for ssrc, owner in self.owners.items() if owner != endpoint_id}
@@ -101,10 +117,48 @@ class Relay(Endpoint):
         if endpoint_id not in self.relayed:
             return
         self.relayed.discard(endpoint_id)
+        self.inactive.discard(endpoint_id)
         self.owners = {ssrc: owner for ssrc, owner in self.owners.items() if owner != endpoint_id}
         self._forwarder.remove_endpoint(endpoint_id)
         self._speaker.remove(endpoint_id)
         self.conference.flush_messages()
+
+    # --- connectivity -------------------------------------------------------------------------------
+
+    def endpoint_active(self, endpoint_id: str) -> bool:
+        return not self.failed and endpoint_id not in self.inactive
+
+    def set_inactive(self, endpoint_id: str, inactive: bool) -> None:
+        """What the other bridge says of an endpoint behind it."""
+        if inactive:
+            self.inactive.add(endpoint_id)
+        else:
+            self.inactive.discard(endpoint_id)
+        self.conference.announce(endpoint_id, self.endpoint_active(endpoint_id))
+
+    def check_activity(self, now: float) -> None:
+        """Once a second (Conference.tick): fail or recover by the time of the last packet."""
+        failed = now - self.last_activity > self._timeout
+        if failed == self.failed:
+            return
+        self.failed = failed
+        bridge = self.conference.bridge
+        if failed:
+            bridge.counters.relays_failed += 1
+            log.warning("relay %s of %s: nothing received for %.0f s, failed", self.id, self.conference.id,
+                        now - self.last_activity)
+        else:
+            log.info("relay %s of %s: recovered", self.id, self.conference.id)
+        for endpoint_id in sorted(self.relayed):
+            self.conference.announce(endpoint_id, self.endpoint_active(endpoint_id))
+        bridge.relays_changed()
+
+    def _ice_events(self) -> None:
+        for event in self.ice.events:
+            if event == "failed":
+                self.conference.bridge.counters.relays_ice_failed += 1
+                log.info("relay %s of %s: ICE consent expired", self.id, self.conference.id)
+        self.ice.events.clear()
 
     # --- datagrams from udp.py --------------------------------------------------------------------
 
@@ -194,6 +248,10 @@ class RelayChannel:
         for endpoint_id in self.relay.relayed:
             for message in conference.forwarder.initial_messages(endpoint_id):
                 self.relay.send_message(message)
+        # Not JVB's: the local endpoints already inactive, which the other bridge has not heard of.
+        for endpoint in conference.endpoints.values():
+            if not endpoint.active and not endpoint.visitor:
+                self.relay.send_message(connectivity_message(endpoint.id, False))
         for source in conference.forwarder.sources.values():
             if source.owner in conference.endpoints and source.media == "video" and source.video_type != "camera":
                 self.relay.send_message({"colibriClass": "SourceVideoTypeMessage", "endpointId": source.owner,
@@ -220,6 +278,14 @@ class RelayChannel:
                 target.send_message(message)
         else:
             conference.broadcast(message)
+
+    def _connectivity_status(self, message: dict) -> None:
+        endpoint_id, active = required_string(message, "endpoint"), message.get("active")
+        if endpoint_id not in self.relay.relayed:
+            raise ChannelError(f"connectivity status of {endpoint_id!r}, not an endpoint behind this relay")
+        if active not in ("true", "false") and not isinstance(active, bool):
+            raise ChannelError("active must be \"true\" or \"false\"")
+        self.relay.set_inactive(endpoint_id, active in ("false", False))
 
     def _source_video_type(self, message: dict) -> None:
         conference = self.relay.conference
@@ -259,6 +325,7 @@ class RelayChannel:
         "EndpointMessage": _endpoint_message,
         "EndpointStats": _endpoint_message,
         "SourceVideoTypeMessage": _source_video_type,
+        "EndpointConnectivityStatusChangeEvent": _connectivity_status,
         "AddReceiver": _add_receiver,
         "RemoveReceiver": _remove_receiver,
     }

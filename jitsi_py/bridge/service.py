@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from ..common.httpserver import HttpListener
 from ..common.startup import Ready, binding, unobserved
 from ..settings import Settings, SettingsError, require_secret
+from ..settings.bridge import Bridge as BridgeSettings
 from .candidates import build_candidates, gather_host_addresses, parse_mapping, valid_address
 from .rest import private_app, public_app
 from .stun import discover_mapped_address
@@ -27,6 +28,7 @@ STUN_DISCOVERY_TIMEOUT = 3.0
 async def run(settings: Settings, ready: Ready = unobserved) -> None:
     """One bridge in this process, or with JITSI_PY_BRIDGE_WORKERS above 1 a supervisor of that many
     worker processes (bridge/workers.py)."""
+    _checked(settings.bridge)  # a bad setting fails the host with its one line before any worker starts
     if settings.bridge.workers > 1:
         from .workers import run_workers  # noqa: PLC0415 - only a host of workers needs it
 
@@ -35,16 +37,21 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
         await run_one(settings, ready)
 
 
+def _checked(b: BridgeSettings) -> tuple[str | None, list[tuple[str, int | None]]]:
+    """The XMPP password and the JVB_ADVERTISE_IPS mappings; SettingsError when either is wrong."""
+    password = None if b.disable_xmpp else require_secret("JVB_AUTH_PASSWORD", b.password)
+    try:
+        return password, [parse_mapping(entry) for entry in b.advertise_ips]
+    except ValueError as exc:
+        raise SettingsError("JVB_ADVERTISE_IPS", ",".join(b.advertise_ips), str(exc)) from None
+
+
 async def run_one(settings: Settings, ready: Ready = unobserved, startup_level: int = logging.INFO) -> None:
     """Ready once it serves media and HTTP and, unless JVB_DISABLE_XMPP, sits in the brewery where
     the focus finds it. ``startup_level``: of the lines saying so (a host's later workers say them
     at debug level, their first worker having said them)."""
     b = settings.bridge
-    password = None if b.disable_xmpp else require_secret("JVB_AUTH_PASSWORD", b.password)
-    try:
-        mappings = [parse_mapping(entry) for entry in b.advertise_ips]
-    except ValueError as exc:
-        raise SettingsError("JVB_ADVERTISE_IPS", ",".join(b.advertise_ips), str(exc)) from None
+    password, mappings = _checked(b)
     loop = asyncio.get_running_loop()
     for warning in b.upstream_warnings():
         log.warning("bridge: %s", warning)
@@ -54,7 +61,7 @@ async def run_one(settings: Settings, ready: Ready = unobserved, startup_level: 
         websocket_base = f"wss://{domain}/colibri-ws/{b.websocket_server_id}"
     bridge = Videobridge(candidates=[], websocket_base=websocket_base, sctp_enabled=True,
                          region=b.region, relay_id=b.relay_id, trust_bwe=b.trust_bwe,
-                         relays_enabled=b.octo)
+                         relays_enabled=b.octo, relay_timeout=b.relay_timeout)
     with binding("JVB_PORT", b.port):
         sock = open_media_socket(b.port, None if b.use_ipv6 else "0.0.0.0")
     transport, _ = await loop.create_datagram_endpoint(lambda: bridge.port, sock=sock)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..common.stanzas.jingle import Candidate
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 VERSION = "2.3.0-jitsi-py"
 # stress_level = packet rate / this (docs/colibri2.md §2: JVB's packet-rate load threshold).
 PACKET_RATE_CAPACITY = 50_000
+RELAY_TIMEOUT = 15.0  # JITSI_PY_BRIDGE_RELAY_TIMEOUT's default
+MAX_FAILED_RELAYS_LISTED = 100  # in the stats' failed_relays: a presence stays small
 
 
 @dataclass
@@ -38,7 +41,8 @@ class OwnPort:
 class Videobridge:
     def __init__(self, *, candidates: list[Candidate], websocket_base: str | None = None, sctp_enabled: bool = False,
                  default_last_n: int = -1, max_endpoints_per_conference: int = 500, region: str | None = None,
-                 relay_id: str | None = None, trust_bwe: bool = True, relays_enabled: bool = False) -> None:
+                 relay_id: str | None = None, trust_bwe: bool = True, relays_enabled: bool = False,
+                 relay_timeout: float = RELAY_TIMEOUT) -> None:
         self.counters = Counters()
         self.port = MediaPort(self.counters)
         self.certificate = Certificate(datetime.datetime.now(datetime.timezone.utc))
@@ -51,6 +55,9 @@ class Videobridge:
         self.relay_id = relay_id
         self.trust_bwe = trust_bwe
         self.relays_enabled = relays_enabled  # ENABLE_OCTO: Colibri2 <relay> is served (relay.py)
+        self.relay_timeout = relay_timeout  # a relay that hears nothing for this long has failed
+        # Called when a relay fails or recovers: the brewery presence (xmpp.py) goes out at once.
+        self.on_relays_changed: Callable[[], None] | None = None
         self.conferences: dict[str, Conference] = {}
         self.drain = False
         self.graceful_shutdown = False
@@ -82,6 +89,15 @@ class Videobridge:
         opening = asyncio.ensure_future(asyncio.get_running_loop().create_datagram_endpoint(lambda: port, sock=sock))
         opening.add_done_callback(lambda done: sock.close() if done.cancelled() else None)
         return OwnPort(port, sock.getsockname()[1], opening)
+
+    def relays_changed(self) -> None:
+        if self.on_relays_changed is not None:
+            self.on_relays_changed()
+
+    def failed_relays(self) -> list[str]:
+        """``<meeting id>/<relay id>`` of each failed relay, for our focus (docs/colibri2.md §2)."""
+        return [f"{conference.meeting_id}/{relay.id}" for conference in self.conferences.values()
+                for relay in conference.relays.values() if relay.failed][:MAX_FAILED_RELAYS_LISTED]
 
     def find_endpoint(self, conference_id: str, endpoint_id: str) -> Endpoint | None:
         for conference in self.conferences.values():
@@ -146,6 +162,10 @@ class Videobridge:
             "octo_conferences": sum(1 for conf in self.conferences.values() if conf.relays),
             "octo_endpoints": sum(len(r.relayed) for conf in self.conferences.values() for r in conf.relays.values()),
             "total_relays": c.relays,
+            "relays_ice_failed": c.relays_ice_failed,
+            # Ours, not JVB's: relays that went without a packet past the limit, and those failed now.
+            "relays_failed": c.relays_failed,
+            **({"failed_relays": " ".join(failed)} if (failed := self.failed_relays()) else {}),
             "inactive_endpoints": sum(1 for e in endpoints if not e.active),
             "endpoints_sending_audio": len({s.owner for conf in self.conferences.values()
                                             for s in conf.forwarder.sources.values()

@@ -63,6 +63,12 @@ class BridgeXmpp:
         xmpp.add_event_handler("disconnected", self._on_disconnected)
         xmpp.add_event_handler("failed_auth", lambda _e: log.error("bridge: XMPP authentication failed as %s", jid))
         self.xmpp = xmpp
+        bridge.on_relays_changed = self._relays_changed
+
+    def _relays_changed(self) -> None:
+        """A relay failed or recovered: our focus reads it from the stats, so they go now."""
+        if self.joined.is_set() and not self.stopping:
+            self._presence(join=False)
 
     def start(self) -> None:
         self.xmpp.connect(self.server, self.port)

@@ -62,11 +62,14 @@ class Brewery:
                 log.info("focus: bridge %s left the brewery", nick)
                 self._down(jid, now)
             return
-        known = jid in self.bridges.bridges
-        self.bridges.presence(jid, bridge_stats(stanza))
-        if not known and jid in self.bridges.bridges:
+        before = self.bridges.bridges.get(jid)
+        reported = before.failed_relays if before is not None else frozenset()
+        bridge = self.bridges.presence(jid, bridge_stats(stanza))
+        if before is None and bridge is not None:
             log.info("focus: bridge %s joined the brewery", nick)
         self.focus.rooms.bridges_changed(now)
+        if bridge is not None and (bridge.failed_relays or reported):
+            self.focus.rooms.relays_reported(jid, bridge.failed_relays, now)
 
     async def health_loop(self) -> None:
         fs = self.focus.settings.focus

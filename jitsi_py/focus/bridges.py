@@ -88,6 +88,9 @@ def _number(stats: Mapping[str, str], name: str) -> float | None:
         return None
 
 
+MAX_FAILED_RELAYS = 100  # read from one presence; more is not a bridge of ours
+
+
 @dataclass
 class Bridge:
     jid: str  # the brewery occupant JID: the address of every Colibri2 and health IQ
@@ -108,6 +111,8 @@ class Bridge:
     restart_requests: deque[float] = field(default_factory=deque)  # when its endpoints asked for a restart
     failing_ice_since: float | None = None  # the last time ICE failure detection found it failing
     redistributed_at: float | None = None  # when load redistribution last moved endpoints off it
+    # (meeting id, relay id) of the relays our bridge says have failed (its stats' failed_relays)
+    failed_relays: frozenset[tuple[str, str]] = frozenset()
 
     def update(self, stats: Mapping[str, str]) -> None:
         self.stress = _number(stats, "stress_level") or 0.0
@@ -124,6 +129,10 @@ class Bridge:
         self.endpoints = int(_number(stats, "endpoints") or _number(stats, "participants") or 0)
         healthy = _flag(stats, "healthy")
         self.healthy_stat = True if healthy is None else healthy
+        self.failed_relays = frozenset(
+            (meeting, relay) for meeting, _, relay in (entry.partition("/") for entry in
+                                                       stats.get("failed_relays", "").split()[:MAX_FAILED_RELAYS])
+            if meeting and relay)
 
 
 class BridgeTable:
@@ -245,14 +254,17 @@ class BridgeTable:
         return [b for b in self.bridges.values() if self.operational(b, now) and not b.shutting_down]
 
     def select(self, now: float, *, current: Iterable[str] = (), counts: Mapping[str, int] | None = None,
-               region: str | None = None, multi_bridge: bool = False) -> Bridge | None:
+               region: str | None = None, multi_bridge: bool = False, avoid: Iterable[str] = ()) -> Bridge | None:
         """The bridge for one more participant of a conference.
 
         ``current``: bridges the conference already uses; ``counts``: its participants per bridge;
-        ``multi_bridge``: Octo relays may join bridges (else the choice is as if unlinked).
+        ``multi_bridge``: Octo relays may join bridges (else the choice is as if unlinked);
+        ``avoid``: bridges this conference keeps off while another one will do (a relay failed).
         """
         counts = counts or {}
-        candidates = self.available(now)
+        avoid = set(avoid)
+        available = self.available(now)
+        candidates = [b for b in available if b.jid not in avoid] or available
         in_use = [self.bridges[j] for j in current if j in self.bridges]
         if multi_bridge and in_use:
             relayable = all(b.relay_id for b in in_use)

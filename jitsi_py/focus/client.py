@@ -86,7 +86,7 @@ class Focus:
         self.connected = asyncio.Event()
         self.stopping = False
         self.counters = {"conference_requests": 0, "conferences_created": 0, "participants_invited": 0,
-                         "bridge_failures": 0, "participants_moved": 0, "jingle_errors": 0}
+                         "bridge_failures": 0, "relay_failures": 0, "participants_moved": 0, "jingle_errors": 0}
         self.caps = CapsCache(fs.caps_cache_size)
         self.rooms = RoomTracker(self)
         self.brewery = Brewery(self)

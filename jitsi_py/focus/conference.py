@@ -195,7 +195,8 @@ class Conference:
                  now: float, min_participants: int = 2, initial_timeout: float = 15.0,
                  single_participant_timeout: float = 20.0, max_ssrcs: int = 20, max_groups: int = 20,
                  strip_simulcast: bool = True, ssrc_rewriting: bool = False, auto_owner: bool = True,
-                 octo: bool = False, restart_limits: RestartLimits = RestartLimits()) -> None:
+                 octo: bool = False, relay_failure_avoid: float = 600.0,
+                 restart_limits: RestartLimits = RestartLimits()) -> None:
         self.room = room
         self.meeting_id = meeting_id
         self.focus_jid = focus_jid
@@ -215,6 +216,8 @@ class Conference:
         self.mesh = RelayMesh(meeting_id, [
             offer.audio(tcc=offer.tcc, red=offer.opus_red),
             offer.video(tcc=offer.tcc, remb=not offer.tcc and offer.remb)]) if octo else None
+        self.relay_failure_avoid = relay_failure_avoid
+        self.avoid: dict[str, float] = {}  # bridge JID -> until when this conference keeps off it
         self.allocations: dict[str, EndpointAllocation] = {}  # by nick
         self.ended = False
         self.bridge_available = True
@@ -306,6 +309,31 @@ class Conference:
             participant = self.participants.get(nick)
             if participant is not None and participant.bridge == jid:
                 self._move(participant, now)
+
+    def relays_reported(self, jid: str, failed: set[str], now: float) -> int:
+        """``jid``'s bridge says which of its relays in this conference (by the other bridge's relay
+        id) have failed. A link failed at both ends, both bridges alive to say so, cannot carry media
+        between them: the side with fewer participants (on a tie, the side that joined later) is
+        moved as on a bridge failure, and the conference keeps off that bridge for a while. Returns
+        how many participants move."""
+        session = self.sessions.get(jid)
+        if session is None or self.mesh is None:
+            return 0
+        by_relay_id = {s.relay_id: s.bridge for s in self.sessions.values() if s is not session and s.relay_id}
+        moved = 0
+        for other in self.mesh.reported(jid, {by_relay_id[r] for r in failed if r in by_relay_id}):
+            if jid not in self.sessions or other not in self.sessions:
+                continue  # one side moved already for another broken link
+            initiated = self.mesh.initiated(jid, other)  # the initiator is the side that joined later
+            leaving = jid if (self._placed(jid), not initiated) < (self._placed(other), initiated) else other
+            self.avoid[leaving] = now + self.relay_failure_avoid
+            moved += sum(1 for p in self.participants.values() if p.bridge == leaving)
+            self.bridge_down(leaving, now)
+        return moved
+
+    def _placed(self, bridge: str) -> int:
+        session = self.sessions[bridge]
+        return len(session.endpoints) + len(session.waiting) + (session.creating is not None)
 
     def colibri_result(self, key: tuple[str, str, str | None], answer: Element | None, error: BridgeError | None,
                        now: float) -> None:
@@ -521,8 +549,9 @@ class Conference:
         for other in self.participants.values():
             if other.bridge:
                 counts[other.bridge] = counts.get(other.bridge, 0) + 1
+        self.avoid = {jid: until for jid, until in self.avoid.items() if until > now}
         bridge = self.bridges.select(now, current=list(self.sessions), counts=counts, region=participant.region,
-                                     multi_bridge=self.mesh is not None)
+                                     multi_bridge=self.mesh is not None, avoid=self.avoid)
         if bridge is None:
             self._set_bridge_available(False)
             return

@@ -8,6 +8,10 @@ it and initiates those relays (ICE-controlling, DTLS server, its own port); each
 on both bridges, then each side gets the other's transport; the endpoints behind each bridge are
 mirrored, with their sources, as relayed endpoints on every other bridge; a bridge that leaves has
 its relays expired on the others.
+
+Not jicofo's: our bridges list the relays that failed in their stats, and the mesh keeps who
+reports whom (``reported``). A link both ends report failed is broken; the conference then moves
+one side's participants (docs/focus.md §5.5).
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class RelayMesh:
         self.media = list(media)
         # bridge JID -> {bridge JID it has a relay to: whether it initiated that relay}
         self.peers: dict[str, dict[str, bool]] = {}
+        # bridge JID -> the linked bridges it says its relay to has failed
+        self.failed: dict[str, set[str]] = {}
 
     def linked(self, jid: str) -> list[str]:
         return list(self.peers.get(jid, ()))
@@ -96,9 +102,23 @@ class RelayMesh:
         return [(jid, relay_endpoints(self.meeting_id, _relay_id(session), endpoints), ("update", "", sessions[jid].id))
                 for jid in self.peers.get(session.bridge, {}) if jid in sessions]
 
+    def reported(self, jid: str, failed: set[str]) -> list[str]:
+        """``jid``'s bridge says its relays to the bridges ``failed`` have failed (and no other):
+        the bridges whose link with it is now failed at both ends, newly."""
+        linked = self.peers.get(jid, {})
+        before = self.failed.get(jid, set())
+        now_failed = self.failed[jid] = {other for other in failed if other in linked}
+        return sorted(other for other in now_failed - before if jid in self.failed.get(other, ()))
+
+    def initiated(self, jid: str, other: str) -> bool:
+        return self.peers.get(jid, {}).get(other, False)
+
     def leave(self, session: BridgeSession, sessions: dict[str, BridgeSession]) -> list[Request]:
         """``session``'s bridge left the conference: its relays are expired on the others."""
         out: list[Request] = []
+        self.failed.pop(session.bridge, None)
+        for reports in self.failed.values():
+            reports.discard(session.bridge)
         for jid in self.peers.pop(session.bridge, {}):
             self.peers.get(jid, {}).pop(session.bridge, None)
             if jid in sessions:

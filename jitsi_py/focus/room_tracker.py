@@ -135,7 +135,8 @@ class RoomTracker(Mapping[str, Room]):
             room.jid, meeting_id, focus_jid=focus.xmpp.boundjid.full, bridges=focus.bridges, offer=focus.offer,
             now=focus.now(), initial_timeout=fs.initial_timeout,
             single_participant_timeout=fs.single_participant_timeout, max_ssrcs=fs.max_ssrcs_per_user,
-            max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, strip_simulcast=fs.strip_simulcast,
+            max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, relay_failure_avoid=fs.relay_failure_avoid,
+            strip_simulcast=fs.strip_simulcast,
             ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner, restart_limits=focus.restart_limits)
         recorders = focus.recorders
         if recorders is not None:
@@ -365,6 +366,21 @@ class RoomTracker(Mapping[str, Room]):
                 moved = sum(1 for p in room.core.participants.values() if p.bridge == jid)
                 self.focus.counters["participants_moved"] += moved
                 room.core.bridge_down(jid, now)
+                self.focus.flush(room)
+
+    def relays_reported(self, jid: str, failed: frozenset[tuple[str, str]], now: float) -> None:
+        """The bridge's presence listed its failed relays (meeting id, relay id): each conference
+        on it hears of its own, and may move the participants of one side (docs/focus.md §5.5)."""
+        for room in list(self._rooms.values()):
+            core = room.core
+            if core is not None and jid in core.sessions:
+                moved = core.relays_reported(jid, {relay for meeting, relay in failed if meeting == core.meeting_id},
+                                             now)
+                if moved:
+                    log.warning("focus: a relay of %s failed at both ends: %d participants moved off a bridge",
+                                room.jid, moved)
+                    self.focus.counters["relay_failures"] += 1
+                    self.focus.counters["participants_moved"] += moved
                 self.focus.flush(room)
 
     def redistribute(self, now: float) -> None:

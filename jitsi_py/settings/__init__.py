@@ -21,6 +21,7 @@ from .fields import SettingsError, build, path, read
 from .focus import Focus
 from .recorder import Recorder
 from .sip import Sip
+from .transcriber import Transcriber
 from .web import Web
 from .xmpp import XmppServer
 
@@ -36,6 +37,7 @@ class Settings:
     bridge: Bridge
     web: Web
     recorder: Recorder
+    transcriber: Transcriber
     sip: Sip
 
     @classmethod
@@ -47,6 +49,7 @@ class Settings:
             bridge=build(Bridge, values),
             web=build(Web, values),
             recorder=build(Recorder, values),
+            transcriber=build(Transcriber, values),
             sip=build(Sip, values),
         )
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .common import XmppClient
-from .fields import Network, boolean, bounded, csv, env, nested, networks, port_number, secret, size
+from .fields import Network, boolean, bounded, csv, duration, env, nested, networks, port_number, secret, size
 
 BWE_ENGINES = ("GoogleCc", "GoogleCc2")  # jitsi-media-transform's BandwidthEstimatorEngine
 
@@ -18,6 +18,13 @@ def bwe_engine_name(raw: str) -> str:
         if raw.lower() == name.lower():
             return name
     raise ValueError("expected one of " + ", ".join(BWE_ENGINES))
+
+
+def relay_timeout(raw: str) -> float:
+    seconds = duration(raw)
+    if seconds < 1:
+        raise ValueError("expected at least 1 s (ICE keep-alives cross a relay every third of it)")
+    return seconds
 
 
 def usable_cores(_values: Mapping[str, str]) -> str:
@@ -49,6 +56,9 @@ class Bridge:
     # Octo relays (videobridge.relay.enabled): Colibri2 <relay> between this and other bridges.
     octo: bool = env("ENABLE_OCTO", "0", boolean)
     region: str | None = env("JVB_OCTO_REGION", None)
+    # Our own: a relay that hears nothing from the other bridge for this long has failed (relay.py):
+    # the endpoints behind it are announced inactive and our focus re-places (docs/focus.md §5.5).
+    relay_timeout: float = env("JITSI_PY_BRIDGE_RELAY_TIMEOUT", "15", relay_timeout)
     relay_id: str | None = env("JVB_OCTO_RELAY_ID", None, aliases=("JVB_OCTO_BIND_ADDRESS",))
     instance_id: str | None = env("JVB_INSTANCE_ID", None)
     # colibri-ws: served on the bridge's public HTTP port, proxied by the web service at

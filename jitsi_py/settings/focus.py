@@ -100,6 +100,9 @@ class Focus:
     region: str | None = env("JICOFO_OCTO_REGION", None)
     # octo.enabled: a conference may span bridges linked by Colibri2 relays.
     octo: bool = env("ENABLE_OCTO", "0", boolean)
+    # Our own: after moving participants off a bridge whose relay failed (both bridges reporting it,
+    # docs/focus.md §5.5), how long the conference keeps off that bridge.
+    relay_failure_avoid: float = env("JITSI_PY_FOCUS_RELAY_FAILURE_AVOID", "10 minutes", duration)
     selection_strategy: str | None = env("OCTO_BRIDGE_SELECTION_STRATEGY", None, choice(
         "singlebridgeselectionstrategy", "splitbridgeselectionstrategy", "regionbasedbridgeselectionstrategy"))
     initial_timeout: float = env("JICOFO_CONF_INITIAL_PARTICIPANT_WAIT_TIMEOUT", "15", duration)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from jitsi_py.bridge import rtcp
+from jitsi_py.bridge import conference as conference_module, rtcp
 from jitsi_py.bridge.channel import ChannelError
 from jitsi_py.bridge.colibri2 import Colibri2Failure, handle
 from jitsi_py.bridge.relay import RelayChannel
@@ -62,7 +62,7 @@ def update(bridge, relay_id: str, meeting_id: str, peer: Peer) -> None:
         c2.Relay(relay_id, endpoints=[relay_endpoint(peer, False)])]))
 
 
-async def test_video_crosses_the_relay_both_ways(bridges):
+async def test_video_crosses_the_relay_both_ways(bridges, monkeypatch):
     a, b = bridges
     alice = Peer(a, "m-octo", "alice", publish=True, sctp=True)
     bob = Peer(b, "m-octo", "bob", publish=True, sctp=True)
@@ -116,6 +116,19 @@ async def test_video_crosses_the_relay_both_ways(bridges):
         assert (await next_of(inboxes["alice"], "EndpointMessage"))["from"] == "bob"
         bob.channel.send(json.dumps({"colibriClass": "EndpointStats", "bitrate": 5}))
         assert (await next_of(inboxes["alice"], "EndpointStats"))["from"] == "bob"
+
+        # Alice's media stop reaching her bridge: bob, behind the relay, is told she is inactive,
+        # and active again when they come back.
+        monkeypatch.setattr(conference_module, "INACTIVITY_LIMIT", 1.0)
+        alice_here = a.conferences["m-octo"].endpoints["alice"]
+        alice_here.receive_media = lambda data: None
+        status = await next_of(inboxes["bob"], "EndpointConnectivityStatusChangeEvent")
+        assert status == {"colibriClass": "EndpointConnectivityStatusChangeEvent", "endpoint": "alice",
+                          "active": "false"}
+        assert b.conferences["m-octo"].inactive == {"alice"}
+        del alice_here.receive_media
+        status = await next_of(inboxes["bob"], "EndpointConnectivityStatusChangeEvent")
+        assert status["endpoint"] == "alice" and status["active"] == "true"
 
         # A key-frame request for a relayed sender crosses back to its bridge, which asks the sender.
         senders = a.conferences["m-octo"].forwarder.senders_rtcp

@@ -116,3 +116,10 @@ def test_failed_health_checks_count_only_in_the_brewery():
     assert bridges.health_checked(BREWERY + "a", UNANSWERED, 1.0, in_brewery=False) is None
     assert bridges.operational(bridges.bridges[BREWERY + "a"], 1.0)
     assert bridges.health_checked(BREWERY + "gone", UNANSWERED, 1.0, in_brewery=True) is None
+
+
+def test_the_failed_relays_our_bridges_list_are_read_and_anything_malformed_skipped():
+    table = BridgeTable()
+    bridge = table.presence("brewery@internal/jvb1", {"failed_relays": "m1/relay-b m2/relay-c /x y/ junk"})
+    assert bridge is not None and bridge.failed_relays == {("m1", "relay-b"), ("m2", "relay-c")}
+    assert table.presence("brewery@internal/jvb1", {"stress_level": "0.1"}).failed_relays == frozenset()

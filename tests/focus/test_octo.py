@@ -239,3 +239,68 @@ def test_a_participant_moved_off_a_live_bridge_leaves_the_others_first():
     assert expired == sorted({B1, B2, B3} - {old})
     assert "carol" not in conf.sessions[old].endpoints
     assert any(isinstance(c, ColibriRequest) and c.key[:2] == ("create", "carol") for c in commands)
+
+
+def test_a_relay_failed_at_both_ends_moves_the_smaller_side_and_the_conference_keeps_off_its_bridge():
+    from .test_conference import answer_creates, participant
+
+    bridges = table(SPLIT)
+    del bridges.bridges[B3]
+    conf = Conference("broken@muc.meet.jitsi", "meeting-4", focus_jid="focus@auth.meet.jitsi/focus",
+                      bridges=bridges, offer=Offer(), now=0.0, octo=True, relay_failure_avoid=60.0)
+    for nick in ("alice", "bob", "carol"):
+        conf.joined(participant(nick), 1.0)
+    answer_creates(conf, conf.commands())
+    placed = {nick: p.bridge for nick, p in conf.participants.items()}
+    assert placed == {"alice": B1, "bob": B2, "carol": B1}
+    assert conf.mesh.initiated(B2, B1)
+
+    # One end alone saying so is not enough (the other bridge may be dead: health checks handle that);
+    # an unknown relay id is nothing.
+    assert conf.relays_reported(B1, {"relay-jvb2", "relay-nowhere"}, 5.0) == 0
+    assert conf.commands() == []
+    # Both ends: bob's side is the smaller one and moves, as on a bridge failure.
+    assert conf.relays_reported(B2, {"relay-jvb1"}, 5.5) == 1
+    commands = conf.commands()
+    assert [(c.nick, c.jingle.action) for c in commands if isinstance(c, SendJingle)] == [
+        ("bob", "session-terminate")]
+    colibri = [c for c in commands if isinstance(c, ColibriRequest)]
+    requests = [(c.bridge, parse_conference_modify(c.request)) for c in colibri]
+    assert (B1, "relay-jvb2") in [(b, r.id) for b, m in requests for r in m.relays if r.expire]
+    assert any(b == B2 and m.expire for b, m in requests)
+    assert [(c.bridge, c.key[:2]) for c in colibri if c.key[0] == "create"] == [(B1, ("create", "bob"))]
+    answer_creates(conf, commands, 5.5)
+    assert {p.bridge for p in conf.participants.values()} == {B1} and set(conf.sessions) == {B1}
+    assert conf.mesh.failed == {B1: set()}
+
+    # The conference keeps off bridge 2 while the hold lasts, though the split strategy prefers it.
+    conf.joined(participant("dave"), 10.0)
+    answer_creates(conf, conf.commands(), 10.0)
+    assert conf.participants["dave"].bridge == B1
+    conf.joined(participant("erin"), 70.0)
+    answer_creates(conf, conf.commands(), 70.0)
+    assert conf.participants["erin"].bridge == B2
+
+
+def test_on_a_tie_the_side_that_joined_later_moves_and_a_recovered_relay_is_forgotten():
+    from .test_conference import answer_creates, participant
+
+    bridges = table(SPLIT)
+    del bridges.bridges[B3]
+    conf = Conference("tie@muc.meet.jitsi", "meeting-5", focus_jid="focus@auth.meet.jitsi/focus",
+                      bridges=bridges, offer=Offer(), now=0.0, octo=True)
+    for nick in ("alice", "bob"):
+        conf.joined(participant(nick), 1.0)
+    answer_creates(conf, conf.commands())
+    # Reported, then recovered on one side before the other said so: nothing moves.
+    assert conf.relays_reported(B1, {"relay-jvb2"}, 5.0) == 0
+    assert conf.relays_reported(B1, set(), 6.0) == 0
+    assert conf.relays_reported(B2, {"relay-jvb1"}, 7.0) == 0
+    assert conf.commands() == []
+    assert conf.relays_reported(B1, {"relay-jvb2"}, 8.0) == 1
+    assert conf.participants["bob"].bridge == B1
+    assert B2 not in conf.sessions and conf.avoid == {B2: 8.0 + 600.0}
+    # An avoided bridge is still taken when nothing else is available.
+    assert bridges.select(9.0, avoid=[B2]).jid == B1
+    bridges.failed(B1, 9.0)
+    assert bridges.select(9.0, avoid=[B2]).jid == B2

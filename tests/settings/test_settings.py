@@ -293,7 +293,8 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
 
 URL_SUFFIXES = ("_URL", "_URI", "_URL_BASE", "_LINK", "_ENDPOINT", "_KEYSERVER")
 # SIP addresses (user@host), whatever upstream calls them; tests/settings/test_sip.py checks them.
-NOT_URLS = frozenset({"JIGASI_SIP_URI", "JIGASI_HEALTH_CHECK_SIP_URI"})
+# SIP addresses, and upstream's switch to post the transcript's link (a boolean despite its name)
+NOT_URLS = frozenset({"JIGASI_SIP_URI", "JIGASI_HEALTH_CHECK_SIP_URI", "JIGASI_TRANSCRIBER_ADVERTISE_URL"})
 
 
 def _url_settings() -> list[str]:
@@ -409,3 +410,10 @@ def test_focus_services_follow_dockers_jicofo_conf():
     sip = Settings.from_values({"JIGASI_SIP_URI": "sip@example.com",
                                 "JICOFO_TRUSTED_DOMAINS": "a.example, b.example"}).focus.services
     assert sip.jigasi and sip.trusted_domains == ("a.example", "b.example")
+
+
+def test_the_relay_timeout_is_a_duration_of_at_least_a_second():
+    assert Settings.from_values({"JITSI_PY_BRIDGE_RELAY_TIMEOUT": "20 s"}).bridge.relay_timeout == 20.0
+    assert Settings.from_values({}).bridge.relay_timeout == 15.0
+    with pytest.raises(SettingsError):
+        Settings.from_values({"JITSI_PY_BRIDGE_RELAY_TIMEOUT": "500ms"})

@@ -243,6 +243,7 @@ async def test_two_participants_in_a_prosody_room_see_each_other_chat_mute_hand_
 async def test_room_password_set_by_moderator_then_asked_of_the_next_participant(tmp_path):
     async with prosody_meeting(tmp_path) as (base, browser, _focus):
         alice = await _join(await browser.new_context(ignore_https_errors=True), base, "Alice")
+        await alice.get_by_test_id("toolbar-more").click()
         await alice.get_by_test_id("toolbar-security").click()
         await alice.get_by_test_id("password-input").fill("s3cret")
         await alice.get_by_test_id("password-save").click()

@@ -71,16 +71,20 @@ async def test_lobby_knock_admit_and_deny_on_our_xmpp_server(tmp_path):
             bob = await join_browser(browser, base, "Bob")
             await bob.wait_for_selector("[data-testid=meeting-page][data-lobby=waiting]")
             assert "wait until a moderator" in await bob.get_by_test_id("connection-status").inner_text()
+            await bob.get_by_test_id("lobby-screen").filter(has_text="Knocking").wait_for()
+            await alice.get_by_test_id("toast").filter(has_text="Bob asks to join").wait_for()
             knock = alice.get_by_test_id("lobby-knock").filter(has_text="Bob")
             await knock.wait_for()
             await knock.get_by_test_id("lobby-admit").click()
             await alice.locator("[data-testid=remote-tile]").filter(has_text="Bob").wait_for()
             await bob.wait_for_function("window.jitsiPy?.view?.conference?.role === 'participant'")
+            await bob.get_by_test_id("lobby-screen").wait_for(state="detached")
             carol = await join_browser(browser, base, "Carol")
             knock = alice.get_by_test_id("lobby-knock").filter(has_text="Carol")
             await knock.wait_for()
             await knock.get_by_test_id("lobby-deny").click()
             await carol.get_by_test_id("leave-reason").filter(has_text="did not let you in").wait_for()
+            assert await carol.get_by_test_id("leave-heading").inner_text() == "You were not let in"
         finally:
             await browser.close()
 

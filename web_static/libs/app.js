@@ -4,27 +4,64 @@ import { XmppConnection } from './xmpp.js';
 import { Conference, ConferenceError, roomNode } from './conference.js';
 import * as auth from './auth.js';
 import { h, clear } from './dom.js';
+import { installCaptions } from './captions.js';
+import { icon } from './icons.js';
+import { PollsView } from './polls.js';
+import { VideoLayout } from './stage.js';
+import { MAX_CHAT_LENGTH, addRecent, checkRoomName, connectionQuality, formatDuration, initials, linkify, randomRoomName } from './ui.js';
 
 const config = globalThis.config || {};
 const interfaceConfig = globalThis.interfaceConfig || {};
 const app = document.getElementById('app');
+const APP_NAME = interfaceConfig.APP_NAME || 'Jitsi Meet';
 
-// Buttons we implement, in the order upstream's default toolbar shows them.
-const BUTTONS = ['microphone', 'camera', 'desktop', 'chat', 'raisehand', 'participants-pane', 'tileview', 'invite', 'security', 'hangup'];
+const STORE = {
+    name: 'jitsi-py-display-name',
+    email: 'jitsi-py-email',
+    recent: 'jitsi-py-recent-meetings',
+    devices: 'jitsi-py-devices',
+};
+
+function stored(key, fallback) {
+    try {
+        return JSON.parse(localStorage.getItem(key)) ?? fallback;
+    } catch (e) {
+        return fallback;
+    }
+}
+
+// The toolbar: [upstream's name, label, icon, shortcut key], main buttons first, then the ones
+// the "more" menu holds. TOOLBAR_BUTTONS (config.toolbarButtons) picks among them.
+const MAIN_BUTTONS = ['microphone', 'camera', 'desktop', 'chat', 'raisehand', 'reactions', 'participants-pane', 'tileview', 'hangup'];
+// upstream's reaction names, drawn with our icons
+const REACTIONS = { like: 'Thumbs up', love: 'Heart', laugh: 'Laugh', surprised: 'Surprised', boo: 'Thumbs down' };
+const MENU_BUTTONS = ['invite', 'security', 'recording', 'livestreaming', 'settings', 'etherpad', 'fullscreen', 'shortcuts'];
 
 export function parseLocation(pathname) {
-    const parts = pathname.split('/').filter(Boolean).map(p => decodeURIComponent(p));
+    const parts = pathname.split('/').filter(Boolean).map(p => {
+        try {
+            return decodeURIComponent(p);
+        } catch (e) {
+            return p;
+        }
+    });
     if (parts.length >= 2) return { tenant: parts[0], room: parts[1] };
     return { tenant: '', room: parts[0] || '' };
 }
 
-function toolbarButtons() {
-    const wanted = Array.isArray(config.toolbarButtons) ? config.toolbarButtons : BUTTONS;
-    return wanted.filter(name => BUTTONS.includes(name));
+function wantedButtons(names) {
+    const wanted = Array.isArray(config.toolbarButtons) ? config.toolbarButtons : [...MAIN_BUTTONS, ...MENU_BUTTONS];
+    // the buttons of features this deployment has
+    const available = {
+        etherpad: !!config.etherpad_base,
+        recording: !!(config.recordingService?.enabled || config.fileRecordingsEnabled),
+        livestreaming: !!(config.liveStreaming?.enabled || config.liveStreamingEnabled),
+    };
+    return names.filter(name => wanted.includes(name) && available[name] !== false);
 }
 
 function showError(container, message) {
-    container.querySelector('[data-testid="error-message"]')?.remove();
+    container.querySelector(':scope > [data-testid="error-message"]')?.remove();
     container.prepend(h('div', { class: 'error', role: 'alert', 'data-testid': 'error-message' }, message));
 }
 
@@ -58,12 +95,29 @@ function askDevices(constraints) {
     }, MEDIA_TIMEOUT_MS))]);
 }
 
+function videoConstraints(deviceId) {
+    const base = config.constraints?.video && typeof config.constraints.video === 'object' ? { ...config.constraints.video } : {};
+    if (deviceId) base.deviceId = { exact: deviceId };
+    return Object.keys(base).length ? base : true;
+}
+
+function audioConstraints(deviceId) {
+    return deviceId ? { deviceId: { exact: deviceId } } : true;
+}
+
 async function getMedia(wantAudio, wantVideo) {
     if (!wantAudio && !wantVideo) return { stream: new MediaStream() };
-    const video = wantVideo ? (config.constraints?.video || true) : false;
+    const chosen = stored(STORE.devices, {});
+    const audio = wantAudio ? audioConstraints(chosen.audioinput) : false;
+    const video = wantVideo ? videoConstraints(chosen.videoinput) : false;
     try {
-        return { stream: await askDevices({ audio: wantAudio, video }) };
+        return { stream: await askDevices({ audio, video }) };
     } catch (error) {
+        if (error.name === 'OverconstrainedError' && (chosen.audioinput || chosen.videoinput)) {
+            // a remembered device is gone: any camera and microphone will do
+            localStorage.removeItem(STORE.devices);
+            return getMedia(wantAudio, wantVideo);
+        }
         if (wantVideo && wantAudio && error.name !== 'TimeoutError') {
             try {
                 return { stream: await askDevices({ audio: true, video: false }), error };
@@ -73,30 +127,135 @@ async function getMedia(wantAudio, wantVideo) {
     }
 }
 
+// A microphone level meter: a bar whose width follows the track's loudness.
+function levelMeter(testid) {
+    const bar = h('span', { class: 'level-bar' });
+    const meter = h('div', { class: 'level', 'data-testid': testid, role: 'meter', 'aria-label': 'Microphone level', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0' }, bar);
+    let context = null;
+    let frame = 0;
+    const stop = () => {
+        cancelAnimationFrame(frame);
+        context?.close();
+        context = null;
+    };
+    const follow = track => {
+        stop();
+        if (!track || !window.AudioContext) return;
+        context = new AudioContext();
+        const analyser = context.createAnalyser();
+        analyser.fftSize = 512;
+        context.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+        const samples = new Float32Array(analyser.fftSize);
+        const draw = () => {
+            if (!meter.isConnected) {
+                stop();
+                return;
+            }
+            analyser.getFloatTimeDomainData(samples);
+            let sum = 0;
+            for (const x of samples) sum += x * x;
+            const level = Math.min(100, Math.round(Math.sqrt(sum / samples.length) * 300));
+            bar.style.width = `${level}%`;
+            meter.setAttribute('aria-valuenow', String(level));
+            meter.dataset.level = String(level);
+            frame = requestAnimationFrame(draw);
+        };
+        draw();
+    };
+    return { element: meter, follow, stop };
+}
+
+// Camera, microphone and speaker choices. `onChange(kind, deviceId)` switches; the choice is
+// remembered for the next meeting.
+async function deviceSelectors(current, onChange) {
+    const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
+    const chosen = stored(STORE.devices, {});
+    const labels = { videoinput: 'Camera', audioinput: 'Microphone', audiooutput: 'Speaker' };
+    const rows = [];
+    for (const kind of ['videoinput', 'audioinput', 'audiooutput']) {
+        const list = devices.filter(d => d.kind === kind && d.deviceId);
+        if (kind === 'audiooutput' && !('setSinkId' in HTMLMediaElement.prototype)) continue;
+        const select = h('select', { 'data-testid': `device-${kind}`, 'aria-label': labels[kind], disabled: !list.length },
+            list.length ? list.map((d, i) => h('option', { value: d.deviceId }, d.label || `${labels[kind]} ${i + 1}`))
+                : h('option', { value: '' }, `No ${labels[kind].toLowerCase()} found`));
+        const now = current[kind] || chosen[kind];
+        if (now && list.some(d => d.deviceId === now)) select.value = now;
+        select.addEventListener('change', async () => {
+            select.disabled = true;
+            try {
+                await onChange(kind, select.value);
+                localStorage.setItem(STORE.devices, JSON.stringify({ ...stored(STORE.devices, {}), [kind]: select.value }));
+            } finally {
+                select.disabled = false;
+            }
+        });
+        rows.push(h('label', { class: 'field' }, h('span', {}, labels[kind]), select));
+    }
+    return rows;
+}
+
+function currentDevices(stream) {
+    return {
+        videoinput: stream.getVideoTracks()[0]?.getSettings().deviceId,
+        audioinput: stream.getAudioTracks()[0]?.getSettings().deviceId,
+        audiooutput: stored(STORE.devices, {}).audiooutput,
+    };
+}
+
+// A track from another device, for `kind` (videoinput or audioinput).
+async function trackFrom(kind, deviceId) {
+    const stream = await navigator.mediaDevices.getUserMedia(kind === 'videoinput'
+        ? { video: videoConstraints(deviceId) } : { audio: audioConstraints(deviceId) });
+    return stream.getTracks()[0];
+}
+
+function applySpeaker(deviceId) {
+    if (!deviceId) return;
+    for (const media of document.querySelectorAll('audio')) media.setSinkId?.(deviceId).catch(() => {});
+}
+
 // ---- welcome ----
 
 function welcomePage() {
-    document.title = interfaceConfig.APP_NAME || 'Jitsi Meet';
+    document.title = APP_NAME;
     if (config.welcomePage?.disabled) {
         clear(app).append(h('section', { class: 'centered', 'data-testid': 'welcome-disabled' },
-            h('h1', {}, interfaceConfig.APP_NAME || 'Jitsi Meet'),
+            h('h1', {}, APP_NAME),
             h('p', {}, 'Open a meeting link to join a meeting.')));
         return;
     }
-    const input = h('input', { 'data-testid': 'welcome-room-input', placeholder: 'Name of the meeting', 'aria-label': 'Meeting name', autofocus: true });
+    const suggestion = randomRoomName();
+    const input = h('input', { 'data-testid': 'welcome-room-input', placeholder: suggestion, 'aria-label': 'Meeting name', autofocus: true, maxlength: '300' });
+    const problem = h('p', { class: 'hint', 'data-testid': 'welcome-hint', 'aria-live': 'polite' });
     const go = () => {
-        const name = input.value.trim();
-        if (!name) {
-            showError(section, 'Type a name for the meeting first.');
+        const checked = checkRoomName(input.value);
+        if (!checked.ok) {
+            showError(section, checked.message);
+            if (checked.suggestion) {
+                section.querySelector('[data-testid="error-message"]').append(' ',
+                    h('button', { 'data-testid': 'welcome-use-suggestion', onclick: () => { input.value = checked.suggestion; go(); } }, `Use \u201c${checked.suggestion}\u201d`));
+            }
             return;
         }
-        location.assign(`/${encodeURIComponent(name)}`);
+        location.assign(`/${encodeURIComponent(checked.name)}`);
     };
     input.addEventListener('keydown', e => e.key === 'Enter' && go());
-    const section = h('section', { class: 'centered', 'data-testid': 'welcome-page' },
-        h('h1', {}, interfaceConfig.APP_NAME || 'Jitsi Meet'),
-        h('p', {}, 'Start or join a video meeting.'),
-        h('div', { class: 'row' }, input, h('button', { class: 'primary', 'data-testid': 'welcome-join', onclick: go }, 'Start meeting')));
+    input.addEventListener('input', () => {
+        const checked = checkRoomName(input.value);
+        problem.textContent = input.value && !checked.ok ? checked.message : '';
+    });
+    const recent = stored(STORE.recent, []).filter(r => r && typeof r.room === 'string');
+    const section = h('section', { class: 'centered welcome', 'data-testid': 'welcome-page' },
+        h('h1', {}, APP_NAME),
+        h('p', {}, 'Secure, fast video meetings. Start one or join one by its name.'),
+        h('div', { class: 'row' }, input, h('button', { class: 'primary', 'data-testid': 'welcome-join', onclick: go }, 'Start meeting')),
+        problem,
+        h('button', { class: 'link', 'data-testid': 'welcome-suggest', onclick: () => { input.value = suggestion; input.focus(); } }, `Suggestion: ${suggestion}`),
+        recent.length ? h('nav', { class: 'recent', 'aria-label': 'Recent meetings' },
+            h('h2', {}, 'Recent meetings'),
+            h('ul', { 'data-testid': 'recent-meetings' }, recent.map(r => h('li', {},
+                h('a', { href: `/${encodeURIComponent(r.room)}`, 'data-testid': 'recent-meeting' }, r.room),
+                h('time', { datetime: new Date(r.date).toISOString() }, new Date(r.date).toLocaleString()))))) : null);
     clear(app).append(section);
 }
 
@@ -111,35 +270,61 @@ async function prejoinPage(where) {
     const state = { audio: wantAudio, video: wantVideo };
     const preview = h('video', { class: 'preview', 'data-testid': 'prejoin-preview', autoplay: true, muted: true, playsinline: true });
     const tokenName = auth.tokenUser(auth.pageToken(location.search) || '')?.name;
-    const name = h('input', { 'data-testid': 'prejoin-name', placeholder: 'Your name', 'aria-label': 'Your name',
-        value: tokenName || localStorage.getItem('jitsi-py-display-name') || '' });
-    const mic = h('button', { 'data-testid': 'prejoin-microphone', 'aria-pressed': String(!state.audio) }, state.audio ? 'Mute microphone' : 'Unmute microphone');
-    const cam = h('button', { 'data-testid': 'prejoin-camera', 'aria-pressed': String(!state.video) }, state.video ? 'Stop camera' : 'Start camera');
+    const name = h('input', { 'data-testid': 'prejoin-name', placeholder: 'Your name', 'aria-label': 'Your name', maxlength: '100',
+        value: tokenName || localStorage.getItem(STORE.name) || '' });
+    const mic = h('button', { 'data-testid': 'prejoin-microphone' });
+    const cam = h('button', { 'data-testid': 'prejoin-camera' });
+    const meter = levelMeter('prejoin-level');
+    const showState = () => {
+        mic.replaceChildren(icon(state.audio ? 'microphone' : 'microphone-off'), h('span', {}, state.audio ? 'Mute microphone' : 'Unmute microphone'));
+        mic.setAttribute('aria-pressed', String(!state.audio));
+        cam.replaceChildren(icon(state.video ? 'camera' : 'camera-off'), h('span', {}, state.video ? 'Stop camera' : 'Start camera'));
+        cam.setAttribute('aria-pressed', String(!state.video));
+        preview.classList.toggle('off', !state.video);
+    };
     mic.onclick = () => {
         state.audio = !state.audio;
-        mic.textContent = state.audio ? 'Mute microphone' : 'Unmute microphone';
-        mic.setAttribute('aria-pressed', String(!state.audio));
+        showState();
     };
     cam.onclick = () => {
         state.video = !state.video;
         stream.getVideoTracks().forEach(t => { t.enabled = state.video; });
-        cam.textContent = state.video ? 'Stop camera' : 'Start camera';
-        cam.setAttribute('aria-pressed', String(!state.video));
+        showState();
     };
+    showState();
     const hidden = new Set(config.hiddenPremeetingButtons || []);
     const join = h('button', { class: 'primary', 'data-testid': 'prejoin-join' }, 'Join meeting');
-    const section = h('section', { class: 'centered', 'data-testid': 'prejoin-page' },
+    const devices = h('div', { class: 'devices', 'data-testid': 'prejoin-devices' });
+    const section = h('section', { class: 'centered prejoin', 'data-testid': 'prejoin-page' },
         h('h1', {}, where.room),
-        preview,
+        h('div', { class: 'preview-box' }, preview, h('div', { class: 'preview-avatar', 'aria-hidden': 'true' }, initials(name.value))),
         config.prejoinConfig?.hideDisplayName ? null : name,
         h('div', { class: 'row' }, hidden.has('microphone') ? null : mic, hidden.has('camera') ? null : cam),
+        meter.element,
+        devices,
         join);
+    name.addEventListener('input', () => { section.querySelector('.preview-avatar').textContent = initials(name.value); });
     clear(app).append(section);
     const ready = media.then(({ stream: got, error }) => {
         got.getTracks().forEach(t => stream.addTrack(t));
         stream.getVideoTracks().forEach(t => { t.enabled = state.video; });
         preview.srcObject = stream;
+        meter.follow(stream.getAudioTracks()[0]);
         if (error) showError(section, mediaErrorText(error));
+        // the device lists come when they come: joining does not wait for them
+        deviceSelectors(currentDevices(stream), async (kind, deviceId) => {
+            if (kind === 'audiooutput') return;
+            const track = await trackFrom(kind, deviceId);
+            const old = kind === 'videoinput' ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
+            if (old) {
+                stream.removeTrack(old);
+                old.stop();
+            }
+            if (kind === 'videoinput') track.enabled = state.video;
+            stream.addTrack(track);
+            preview.srcObject = stream;
+            if (kind === 'audioinput') meter.follow(track);
+        }).then(rows => devices.replaceChildren(...rows));
     });
     return new Promise(resolve => {
         const submit = async () => {
@@ -148,7 +333,8 @@ async function prejoinPage(where) {
                 showError(section, 'Please type your name to join.');
                 return;
             }
-            localStorage.setItem('jitsi-py-display-name', name.value.trim());
+            meter.stop();
+            localStorage.setItem(STORE.name, name.value.trim());
             resolve({ stream, displayName: name.value.trim(), audio: state.audio, video: state.video });
         };
         join.onclick = submit;
@@ -158,70 +344,313 @@ async function prejoinPage(where) {
 
 // ---- meeting ----
 
+const STATS_INTERVAL_MS = 2000;
+const TOAST_MS = 6000;
+
+// Keys that work anywhere in the meeting but in a text field, upstream's letters.
+const SHORTCUTS = [
+    ['M', 'Mute or unmute the microphone', 'microphone'],
+    ['V', 'Start or stop the camera', 'camera'],
+    ['D', 'Share the screen or stop sharing', 'desktop'],
+    ['C', 'Open or close the chat', 'chat'],
+    ['R', 'Raise or lower your hand', 'raisehand'],
+    ['P', 'Show or hide the participants', 'participants-pane'],
+    ['T', 'Switch between tile view and stage', 'tileview'],
+    ['W', 'Switch between tile view and stage', 'tileview'],
+    ['S', 'Full screen', 'fullscreen'],
+    ['?', 'Show the keyboard shortcuts', 'shortcuts'],
+];
+
+function typing(target) {
+    return target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
+}
+
 class MeetingView {
     constructor(where, media) {
         this.where = where;
         this.media = media;
-        this.tiles = new Map();
         this.reconnects = 0;
+        this.breakouts = 0;
+        this.unread = 0;
+        this.statsBefore = new Map();
         this.build();
     }
 
     build() {
-        this.stage = h('div', { class: 'stage', 'data-testid': 'stage' });
-        this.messages = h('div', { class: 'messages', 'data-testid': 'chat-messages', 'aria-live': 'polite' });
-        const chatInput = h('input', { 'data-testid': 'chat-input', placeholder: 'Type a message', 'aria-label': 'Chat message' });
-        const sendChat = () => {
-            const text = chatInput.value.trim();
-            if (text && this.conference) this.conference.sendChat(text);
-            chatInput.value = '';
+        this.layout = new VideoLayout({
+            localName: this.media.displayName || interfaceConfig.DEFAULT_LOCAL_DISPLAY_NAME || 'me',
+            onTileMenu: (id, tile, button) => this.tileMenu(id, tile, button),
+        });
+        this.layout.onChange = () => this.stageChanged();
+        this.layout.setVideo('local', this.media.stream.getVideoTracks()[0], 'camera');
+        // notices over the videos (waiting for the host, knocking at the lobby)
+        this.stage = h('div', { class: 'notices' });
+        this.toasts = h('div', { class: 'toasts', 'aria-live': 'polite', 'data-testid': 'toasts' });
+        this.reactions = h('div', { class: 'reactions', 'aria-live': 'polite' });
+        this.buildChat();
+        this.buildParticipants();
+        this.banner = h('div', { class: 'banner', 'data-testid': 'connection-status', role: 'status', hidden: true });
+        this.timer = h('span', { class: 'timer', 'data-testid': 'meeting-timer' }, '00:00');
+        this.recordingBadge = h('span', { class: 'recording-badge', 'data-testid': 'recording-indicator', role: 'status', hidden: true });
+        this.lockIcon = h('span', { class: 'locked', 'data-testid': 'meeting-locked', title: 'Locked with a password', hidden: true }, icon('lock', { size: 16, title: 'Locked with a password' }));
+        const header = h('header', { class: 'meeting-header' },
+            h('h1', { class: 'meeting-title', 'data-testid': 'meeting-title' }, this.where.room), this.lockIcon, this.timer, this.recordingBadge);
+        this.buildToolbar();
+        this.side = h('div', { class: 'sides' }, this.chat, this.participantsPanel);
+        this.root = h('section', { class: 'meeting-page', 'data-testid': 'meeting-page' },
+            header, this.banner,
+            h('div', { class: 'meeting' }, h('div', { class: 'video-area' }, this.layout.element, this.stage, this.reactions, this.toasts), this.side),
+            this.toolbar);
+        clear(app).append(this.root);
+        this.keys = event => this.onKey(event);
+        document.addEventListener('keydown', this.keys);
+        document.addEventListener('keyup', this.keys);
+        this.clock = setInterval(() => this.tick(), 1000);
+    }
+
+    // ---- toolbar ----
+
+    buildToolbar() {
+        this.toolbar = h('nav', { class: 'toolbar', 'data-testid': 'toolbar', 'aria-label': 'Meeting controls' });
+        this.buttons = {};
+        this.actions = {
+            microphone: () => this.toggleMedia('audio'),
+            camera: () => this.toggleMedia('video'),
+            desktop: () => this.run(() => (this.conference.screenStream ? this.conference.stopScreenShare() : this.conference.startScreenShare())),
+            chat: () => this.togglePanel(this.chat),
+            raisehand: () => {
+                if (!this.conference) return;
+                this.conference.setRaisedHand(!this.conference.raisedHand);
+                this.showLocalState();
+            },
+            'participants-pane': () => this.togglePanel(this.participantsPanel),
+            reactions: () => this.popup(this.buttons.reactions, () => h('div', { class: 'menu popup reactions-menu', role: 'menu', 'data-testid': 'reactions-menu' },
+                Object.entries(REACTIONS).map(([name, label]) => h('button', { role: 'menuitem', 'data-testid': `reaction-${name}`, 'aria-label': label, title: label,
+                    onclick: () => { this.closePopup(); this.run(() => this.conference.sendReaction(name)); } }, icon(name, { size: 26 })))), 'above'),
+            tileview: () => this.layout.setTileView(!this.layout.tileView),
+            invite: () => this.inviteDialog(),
+            security: () => this.securityDialog(),
+            settings: () => this.settingsDialog(),
+            etherpad: () => this.toggleEtherpad(),
+            recording: () => this.run(() => (this.conference.recording ? this.conference.stopRecording() : this.conference.startRecording())),
+            livestreaming: () => (this.conference?.recording ? this.run(() => this.conference.stopRecording()) : this.streamDialog()),
+            fullscreen: () => (document.fullscreenElement ? document.exitFullscreen() : document.documentElement.requestFullscreen()).catch(() => {}),
+            shortcuts: () => this.shortcutsDialog(),
+            hangup: () => this.leave(),
         };
-        chatInput.addEventListener('keydown', e => e.key === 'Enter' && sendChat());
-        this.chat = h('aside', { class: 'side', hidden: true, 'data-testid': 'chat-panel' },
-            h('h2', {}, 'Chat'), this.messages,
-            h('div', { class: 'row' }, chatInput, h('button', { 'data-testid': 'chat-send', onclick: sendChat }, 'Send')));
+        const labels = {
+            invite: 'Invite people', security: 'Security options', settings: 'Settings', etherpad: 'Shared document',
+            fullscreen: 'Full screen', shortcuts: 'Keyboard shortcuts', hangup: 'Leave',
+        };
+        const keyOf = name => SHORTCUTS.find(s => s[2] === name)?.[0];
+        const main = wantedButtons(MAIN_BUTTONS);
+        const menu = wantedButtons(MENU_BUTTONS);
+        for (const name of main) {
+            if (name === 'hangup' && menu.length) this.toolbar.append(this.moreButton(menu, labels));
+            const button = h('button', { 'data-testid': `toolbar-${name}`, class: `tool${name === 'hangup' ? ' danger' : ''}`, 'aria-pressed': name === 'hangup' ? null : 'false',
+                onclick: () => this.actions[name]() });
+            this.buttons[name] = button;
+            this.setButton(name, labels[name] || '', name, keyOf(name));
+            this.toolbar.append(button);
+        }
+        if (!main.includes('hangup') && menu.length) this.toolbar.append(this.moreButton(menu, labels));
+        this.menuLabels = labels;
+        this.setButton('microphone', 'Mute', 'microphone', 'M');
+        this.setButton('camera', 'Stop camera', 'camera', 'V');
+        this.setButton('desktop', 'Share screen', 'desktop', 'D');
+        this.setButton('chat', 'Chat', 'chat', 'C');
+        this.setButton('raisehand', 'Raise hand', 'raisehand', 'R');
+        this.setButton('participants-pane', 'Participants', 'participants-pane', 'P');
+        this.setButton('reactions', 'Reactions', 'reactions');
+        this.buttons.reactions?.removeAttribute('aria-pressed');
+        this.buttons.reactions?.setAttribute('aria-haspopup', 'menu');
+        this.setButton('tileview', 'Tile view', 'tileview', 'T');
+    }
+
+    moreButton(names, labels) {
+        const more = h('button', { class: 'tool', 'data-testid': 'toolbar-more', 'aria-haspopup': 'menu', 'aria-expanded': 'false', title: 'More actions', 'aria-label': 'More actions' },
+            icon('more'), h('span', { class: 'label' }, 'More'));
+        more.onclick = () => this.popup(more, () => h('div', { class: 'menu popup', role: 'menu', 'data-testid': 'more-menu' },
+            names.map(name => h('button', { role: 'menuitem', 'data-testid': `toolbar-${name}`, onclick: () => { this.closePopup(); this.actions[name](); } },
+                icon(name === 'security' ? 'lock' : name), h('span', {}, this.menuLabel(name, labels))))), 'above');
+        return more;
+    }
+
+    // Unmuting while A/V moderation holds us back asks instead: the raised hand is the request.
+    toggleMedia(media) {
+        const c = this.conference;
+        if (!c) return;
+        if (c.muted[media] && c.mayNotUnmute(media)) {
+            if (!c.raisedHand) c.setRaisedHand(true);
+            this.showLocalState();
+            this.flash(`A moderator has to allow you to ${media === 'audio' ? 'unmute' : 'start your camera'}: your hand is raised to ask.`);
+            return;
+        }
+        c.setMuted(media, !c.muted[media]);
+    }
+
+    menuLabel(name, labels) {
+        const running = this.conference?.recording;
+        if (name === 'recording' && running?.mode === 'file') return 'Stop recording';
+        if (name === 'recording') return 'Start recording';
+        if (name === 'livestreaming' && running?.mode === 'stream') return 'Stop live streaming';
+        if (name === 'livestreaming') return 'Start live streaming';
+        return labels[name];
+    }
+
+    setButton(name, label, iconName, key) {
+        const button = this.buttons[name];
+        if (!button) return;
+        button.replaceChildren(icon(iconName), h('span', { class: 'label' }, label));
+        button.setAttribute('aria-label', label);
+        button.title = key ? `${label} (${key})` : label;
+        if (key) button.setAttribute('aria-keyshortcuts', key);
+        if (name === 'chat' && this.unread) button.append(h('span', { class: 'count', 'data-testid': 'chat-unread', 'aria-label': `${this.unread} unread` }, String(this.unread)));
+    }
+
+    // A popup menu or tooltip anchored to `anchor`; one at a time, closed by Escape or a click elsewhere.
+    popup(anchor, build, where = 'below') {
+        const same = this.openPopup?.anchor === anchor;
+        this.closePopup();
+        if (same) return;
+        const element = build();
+        element.classList.add(where);
+        anchor.setAttribute('aria-expanded', 'true');
+        const host = anchor.closest('.tile') || this.root;
+        host.append(element);
+        if (host === this.root) {
+            const box = anchor.getBoundingClientRect();
+            element.style.left = `${Math.max(4, Math.min(box.left, window.innerWidth - 240))}px`;
+            element.style.bottom = `${window.innerHeight - box.top + 6}px`;
+        }
+        const outside = event => {
+            if (!element.contains(event.target) && !anchor.contains(event.target)) this.closePopup();
+        };
+        setTimeout(() => document.addEventListener('click', outside), 0);
+        this.openPopup = { anchor, element, outside };
+        element.querySelector('button, [tabindex]')?.focus();
+    }
+
+    closePopup() {
+        const open = this.openPopup;
+        if (!open) return;
+        this.openPopup = null;
+        open.element.remove();
+        open.anchor.setAttribute('aria-expanded', 'false');
+        document.removeEventListener('click', open.outside);
+    }
+
+    onKey(event) {
+        if (event.key === 'Escape' && event.type === 'keydown') {
+            if (this.openPopup) {
+                const anchor = this.openPopup.anchor;
+                this.closePopup();
+                anchor.focus();
+            }
+            return;
+        }
+        if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey || this.root.querySelector('dialog[open]')) return;
+        // push to talk: Space held unmutes a muted microphone, releasing it mutes again
+        if (event.code === 'Space' && !(event.target instanceof HTMLButtonElement)) {
+            event.preventDefault();
+            if (event.type === 'keydown' && !event.repeat && this.conference?.muted.audio && !this.conference.mayNotUnmute('audio')) {
+                this.pushToTalk = true;
+                this.conference.setMuted('audio', false);
+            } else if (event.type === 'keyup' && this.pushToTalk) {
+                this.pushToTalk = false;
+                this.conference?.setMuted('audio', true);
+            }
+            return;
+        }
+        if (event.type !== 'keydown' || event.repeat) return;
+        const shortcut = SHORTCUTS.find(s => s[0] === event.key.toUpperCase());
+        if (!shortcut || !this.actions[shortcut[2]]) return;
+        event.preventDefault();
+        this.actions[shortcut[2]]();
+    }
+
+    tick() {
+        if (!this.joinedAt) return;
+        this.timer.textContent = formatDuration(Date.now() - this.joinedAt);
+    }
+
+    // ---- side panels ----
+
+    buildChat() {
+        this.messages = h('div', { class: 'messages', 'data-testid': 'chat-messages', 'aria-live': 'polite' });
+        this.chatInput = h('textarea', { 'data-testid': 'chat-input', placeholder: 'Type a message', 'aria-label': 'Chat message', rows: '2' });
+        this.recipient = h('select', { 'data-testid': 'chat-recipient', 'aria-label': 'Send to' }, h('option', { value: '' }, 'Everyone'));
+        this.chatProblem = h('p', { class: 'hint', 'data-testid': 'chat-problem', 'aria-live': 'polite' });
+        const send = () => this.sendChat();
+        this.chatInput.addEventListener('keydown', e => {
+            if (e.key === 'Enter' && !e.shiftKey) {
+                e.preventDefault();
+                send();
+            }
+        });
+        this.polls = new PollsView({
+            conference: () => this.conference,
+            append: card => {
+                this.messages.append(card);
+                this.messages.scrollTop = this.messages.scrollHeight;
+            },
+            notify: message => this.notify(message),
+        });
+        this.chat = h('aside', { class: 'side', hidden: true, 'data-testid': 'chat-panel', 'aria-label': 'Chat' },
+            this.panelHeader('Chat', () => this.togglePanel(this.chat)),
+            this.messages, this.chatProblem,
+            h('button', { class: 'link', 'data-testid': 'chat-create-poll', onclick: () => this.polls.createDialog(this.root) }, icon('poll', { size: 16 }), h('span', {}, 'Create a poll')),
+            h('label', { class: 'field inline' }, h('span', {}, 'To'), this.recipient),
+            h('div', { class: 'row compose' }, this.chatInput,
+                h('button', { class: 'primary icon-only', 'data-testid': 'chat-send', 'aria-label': 'Send', title: 'Send', onclick: send }, icon('send'))));
+    }
+
+    sendChat() {
+        const text = this.chatInput.value.trim();
+        if (!text || !this.conference) return;
+        if (text.length > MAX_CHAT_LENGTH) {
+            this.chatProblem.textContent = `This message is too long (${text.length} characters, at most ${MAX_CHAT_LENGTH}).`;
+            return;
+        }
+        this.chatProblem.textContent = '';
+        this.conference.sendChat(text, this.recipient.value || undefined);
+        this.chatInput.value = '';
+    }
+
+    panelHeader(title, close) {
+        return h('div', { class: 'panel-header' }, h('h2', {}, title),
+            h('button', { class: 'icon-only', 'aria-label': `Close ${title.toLowerCase()}`, title: 'Close', onclick: close }, icon('close', { size: 18 })));
+    }
+
+    buildParticipants() {
         this.people = h('ul', { class: 'people', 'data-testid': 'participants-list' });
         this.knocks = h('ul', { class: 'people', 'data-testid': 'lobby-knocks' });
-        this.moderatorTools = h('div', { class: 'row', 'data-testid': 'moderator-tools', hidden: true },
+        this.moderatorTools = h('div', { class: 'row tools', 'data-testid': 'moderator-tools', hidden: true },
             h('button', { 'data-testid': 'toggle-lobby', onclick: () => this.run(() => this.conference.setLobby(!this.conference.roomInfo?.lobby)) }, 'Lobby on/off'),
             h('button', { 'data-testid': 'toggle-av-moderation', onclick: () => this.run(() => this.conference.setAvModeration(!this.avModeration)) }, 'A/V moderation'),
             h('button', { 'data-testid': 'add-breakout-room', onclick: () => this.run(() => this.conference.addBreakoutRoom(`Room ${++this.breakouts}`)) }, 'Add breakout room'));
-        this.breakouts = 0;
         this.breakoutList = h('ul', { class: 'people', 'data-testid': 'breakout-rooms' });
-        this.participantsPanel = h('aside', { class: 'side', hidden: true, 'data-testid': 'participants-panel' },
-            h('h2', {}, 'Participants'), this.moderatorTools, this.people, h('h3', {}, 'Waiting in the lobby'), this.knocks,
-            h('h3', {}, 'Breakout rooms'), this.breakoutList);
-        this.banner = h('div', { class: 'banner', 'data-testid': 'connection-status', hidden: true });
-        this.toolbar = h('nav', { class: 'toolbar', 'data-testid': 'toolbar' });
-        this.buttons = {};
-        const actions = {
-            microphone: ['Mute', () => this.conference?.setMuted('audio', !this.conference.muted.audio)],
-            camera: ['Stop camera', () => this.conference?.setMuted('video', !this.conference.muted.video)],
-            desktop: ['Share screen', () => this.run(() => (this.conference.screenStream ? this.conference.stopScreenShare() : this.conference.startScreenShare()))],
-            chat: ['Chat', () => { this.chat.hidden = !this.chat.hidden; }],
-            raisehand: ['Raise hand', () => {
-                if (!this.conference) return;
-                this.conference.setRaisedHand(!this.conference.raisedHand);
-                this.buttons.raisehand.setAttribute('aria-pressed', String(!!this.conference.raisedHand));
-                this.setLocalBadges();
-            }],
-            'participants-pane': ['Participants', () => { this.participantsPanel.hidden = !this.participantsPanel.hidden; }],
-            tileview: ['Tile view', () => this.stage.classList.toggle('tiles')],
-            invite: ['Invite', () => this.inviteDialog()],
-            security: ['Password', () => this.passwordDialog()],
-            hangup: ['Leave', () => this.leave()],
-        };
-        for (const name of toolbarButtons()) {
-            const [label, action] = actions[name];
-            const button = h('button', { 'data-testid': `toolbar-${name}`, class: name === 'hangup' ? 'danger' : '', onclick: action, 'aria-pressed': 'false' }, label);
-            this.buttons[name] = button;
-            this.toolbar.append(button);
+        this.lobbySection = h('section', { hidden: true }, h('h3', {}, 'Waiting in the lobby'), this.knocks);
+        this.breakoutSection = h('section', { hidden: true }, h('h3', {}, 'Breakout rooms'), this.breakoutList);
+        this.participantsPanel = h('aside', { class: 'side', hidden: true, 'data-testid': 'participants-panel', 'aria-label': 'Participants' },
+            this.panelHeader('Participants', () => this.togglePanel(this.participantsPanel)),
+            this.moderatorTools, this.lobbySection, this.people, this.breakoutSection);
+    }
+
+    // One side panel at a time: the video keeps the rest of the width (on a phone the panel covers it).
+    togglePanel(panel, open = panel.hidden) {
+        for (const other of [this.chat, this.participantsPanel, this.etherpad]) {
+            if (other && other !== panel) other.hidden = true;
         }
-        this.root = h('section', { class: 'meeting-page', 'data-testid': 'meeting-page', style: 'display:flex;flex-direction:column;height:100%' },
-            this.banner, h('div', { class: 'meeting' }, this.stage, this.chat, this.participantsPanel), this.toolbar);
-        clear(app).append(this.root);
-        this.localTile = this.tile('local', this.media.displayName || interfaceConfig.DEFAULT_LOCAL_DISPLAY_NAME || 'me', true);
-        this.setTileVideo(this.localTile, this.media.stream.getVideoTracks()[0], 'camera');
+        panel.hidden = !open;
+        this.buttons.chat?.setAttribute('aria-pressed', String(!this.chat.hidden));
+        this.buttons['participants-pane']?.setAttribute('aria-pressed', String(!this.participantsPanel.hidden));
+        if (panel === this.chat && open) {
+            this.unread = 0;
+            this.setButton('chat', 'Chat', 'chat', 'C');
+            this.chatInput.focus();
+        }
+        this.layout.sizeGrid();
     }
 
     async run(action) {
@@ -232,135 +661,613 @@ class MeetingView {
         }
     }
 
+    // A toast: `flash` for what went wrong or was done to us, `notify` for news.
     flash(message) {
-        showError(this.root, message);
-        setTimeout(() => this.root.querySelector('[data-testid="error-message"]')?.remove(), 8000);
+        this.toast(message, 'warn', 'error-message');
     }
 
-    tile(id, name, local = false) {
-        let tile = this.tiles.get(id);
-        if (!tile) {
-            tile = h('div', { class: `tile${local ? ' local' : ''}`, 'data-testid': local ? 'local-tile' : 'remote-tile', 'data-participant': id },
-                h('div', { class: 'avatar' }, (name || '?').slice(0, 1).toUpperCase()),
-                h('div', { class: 'name', 'data-testid': 'tile-name' }, name),
-                h('div', { class: 'badges' }));
-            this.tiles.set(id, tile);
-            this.stage.append(tile);
-        }
-        return tile;
+    notify(message) {
+        this.toast(message, 'info', 'toast');
     }
 
-    setTileVideo(tile, track, videoType) {
-        let video = tile.querySelector('video');
-        if (!track) {
-            video?.remove();
-            return;
-        }
-        if (!video) {
-            video = h('video', { autoplay: true, playsinline: true, muted: true, 'data-testid': 'tile-video' });
-            tile.prepend(video);
-        }
-        video.className = videoType === 'desktop' ? 'desktop' : 'camera';
-        if (!tile.classList.contains('local')) {
-            video.requestVideoFrameCallback?.(() => {
-                if (!performance.getEntriesByName('jitsi:first-remote-frame').length) performance.mark('jitsi:first-remote-frame');
-            });
-        }
-        if (video.srcObject?.getVideoTracks()[0] !== track) video.srcObject = new MediaStream([track]);
+    toast(message, kind, testid) {
+        const toast = h('div', { class: `toast ${kind}`, role: kind === 'warn' ? 'alert' : 'status', 'data-testid': testid },
+            h('span', {}, message), h('button', { class: 'icon-only', 'aria-label': 'Dismiss', onclick: () => toast.remove() }, icon('close', { size: 16 })));
+        this.toasts.append(toast);
+        while (this.toasts.children.length > 4) this.toasts.firstChild.remove();
+        setTimeout(() => toast.remove(), kind === 'warn' ? 8000 : TOAST_MS);
     }
 
-    setBadges(tile, p) {
-        const badges = tile.querySelector('.badges');
-        clear(badges);
-        if (p.audioMuted) badges.append(h('span', { class: 'badge', 'data-testid': 'badge-audio-muted' }, 'mic off'));
-        if (p.videoMuted) badges.append(h('span', { class: 'badge', 'data-testid': 'badge-video-muted' }, 'cam off'));
-        if (p.raisedHand) badges.append(h('span', { class: 'badge', 'data-testid': 'badge-raised-hand' }, '\u270b'));
-        if (p.role === 'moderator') badges.append(h('span', { class: 'badge', 'data-testid': 'badge-moderator' }, 'host'));
-        if (p.phone) badges.append(h('span', { class: 'badge', 'data-testid': 'badge-phone', title: 'On the phone' }, '\u260e'));
-        if (p.phone && p.status) badges.append(h('span', { class: 'badge', 'data-testid': 'badge-call-status' }, p.status));
+    // ---- tiles ----
+
+    nameOf(id) {
+        if (id === 'local' || id === this.conference?.nick) return this.media.displayName || interfaceConfig.DEFAULT_LOCAL_DISPLAY_NAME || 'me';
+        const p = this.conference?.participants.get(id);
+        return p?.name || interfaceConfig.DEFAULT_REMOTE_DISPLAY_NAME || 'Fellow Jitster';
     }
 
-    setLocalBadges() {
+    showLocalState() {
         const c = this.conference;
-        if (c) this.setBadges(this.localTile, { role: c.role, audioMuted: c.muted.audio, videoMuted: c.muted.video, raisedHand: c.raisedHand });
+        if (!c) return;
+        this.layout.setState('local', { role: c.role, audioMuted: c.muted.audio, videoMuted: c.muted.video, raisedHand: c.raisedHand });
+        const raised = !!c.raisedHand;
+        this.setButton('raisehand', raised ? 'Lower hand' : 'Raise hand', 'raisehand', 'R');
+        this.buttons.raisehand?.setAttribute('aria-pressed', String(raised));
+    }
+
+    stageChanged() {
+        const c = this.conference;
+        if (!c) return;
+        this.setButton('tileview', this.layout.tileView ? 'Stage view' : 'Tile view', this.layout.tileView ? 'stage' : 'tileview', 'T');
+        this.buttons.tileview?.setAttribute('aria-pressed', String(this.layout.tileView));
+        // the bridge sends the pinned person (or, in tile view, nobody) in high resolution
+        const pinned = this.layout.pinned;
+        if (this.layout.tileView) c.setReceiverConstraints({ onStage: null });
+        else if (pinned && pinned !== 'local') c.setReceiverConstraints({ onStage: this.layout.get(pinned)?.dataset.source || `${pinned}-v0` });
+        else c.setReceiverConstraints({});
+    }
+
+    tileMenu(id, tile, button) {
+        const c = this.conference;
+        if (!c) return;
+        const moderator = c.role === 'moderator';
+        const remote = config.remoteVideoMenu || {};
+        const item = (testid, iconName, label, action) => h('button', { role: 'menuitem', 'data-testid': testid, onclick: () => { this.closePopup(); this.run(action); } }, icon(iconName, { size: 18 }), h('span', {}, label));
+        this.popup(button, () => h('div', { class: 'menu popup', role: 'menu', 'data-testid': 'tile-menu-items' },
+            item('tile-pin', 'pin', this.layout.pinned === id ? 'Unpin' : 'Pin to the stage', () => this.layout.togglePin(id)),
+            item('tile-private-message', 'chat', 'Send a private message', () => this.privateMessageTo(id)),
+            moderator && !remote.disabled ? [
+                item('tile-mute', 'microphone-off', 'Mute', () => c.muteParticipant(id, 'audio')),
+                item('tile-stop-camera', 'camera-off', 'Stop camera', () => c.muteParticipant(id, 'video')),
+                remote.disableGrantModerator ? null : item('tile-grant-moderator', 'moderator', 'Make moderator', () => c.grantModerator(id)),
+                remote.disableKick ? null : item('tile-kick', 'close', 'Remove from the meeting', () => c.kick(id)),
+            ] : null));
+    }
+
+    privateMessageTo(id) {
+        this.updateRecipients();
+        this.recipient.value = id;
+        this.togglePanel(this.chat, true);
+    }
+
+    updateRecipients() {
+        const chosen = this.recipient.value;
+        const people = [...(this.conference?.participants.values() || [])];
+        this.recipient.replaceChildren(h('option', { value: '' }, 'Everyone'),
+            ...people.map(p => h('option', { value: p.id }, `${p.name || p.id} (private)`)));
+        this.recipient.value = people.some(p => p.id === chosen) ? chosen : '';
     }
 
     renderPeople() {
-        clear(this.people);
         const conference = this.conference;
         if (!conference) return;
         const me = conference.role === 'moderator';
         this.moderatorTools.hidden = !me;
-        this.people.append(h('li', { 'data-testid': 'participant-self' }, h('span', { class: 'who' }, `${this.media.displayName || 'me'} (you)`)));
-        for (const p of conference.participants.values()) {
-            const menu = me && !config.remoteVideoMenu?.disabled ? [
-                h('button', { 'data-testid': 'mute-participant', onclick: () => this.run(() => conference.muteParticipant(p.id)) }, 'Mute'),
-                config.remoteVideoMenu?.disableKick ? null : h('button', { 'data-testid': 'kick-participant', onclick: () => this.run(() => conference.kick(p.id)) }, 'Remove'),
-                config.remoteVideoMenu?.disableGrantModerator ? null : h('button', { 'data-testid': 'grant-moderator', onclick: () => this.run(() => conference.grantModerator(p.id)) }, 'Make host'),
-            ] : [];
-            this.people.append(h('li', { 'data-testid': 'participant-item', 'data-participant': p.id },
-                h('span', { class: 'who' }, `${p.phone ? '\u260e ' : ''}${p.name || p.id}${p.role === 'moderator' ? ' (host)' : ''}${p.raisedHand ? ' \u270b' : ''}`), ...menu));
+        const row = (testid, id, name, p, extra = []) => h('li', { 'data-testid': testid, 'data-participant': id },
+            h('span', { class: 'mini-avatar', 'aria-hidden': 'true' }, initials(name)),
+            h('span', { class: 'who' }, name),
+            h('span', { class: 'icons' },
+                p.raisedHand ? icon('raisehand', { size: 16, title: 'Raised hand' }) : null,
+                p.audioMuted ? icon('microphone-off', { size: 16, title: 'Microphone muted' }) : null,
+                p.videoMuted ? icon('camera-off', { size: 16, title: 'Camera off' }) : null),
+            ...extra);
+        const self = { role: conference.role, audioMuted: conference.muted.audio, videoMuted: conference.muted.video, raisedHand: conference.raisedHand };
+        // raised hands first, in the order they went up: the speaking queue
+        const people = [...conference.participants.values()].sort((a, b) => (a.raisedHand || Infinity) - (b.raisedHand || Infinity));
+        clear(this.people).append(
+            row('participant-self', 'local', `${this.nameOf('local')} (me)${self.role === 'moderator' ? ' (host)' : ''}`, self),
+            ...people.map(p => row('participant-item', p.id, `${p.name || p.id}${p.role === 'moderator' ? ' (host)' : ''}`, p,
+                me && !config.remoteVideoMenu?.disabled ? [h('span', { class: 'actions' },
+                    h('button', { 'data-testid': 'mute-participant', onclick: () => this.run(() => conference.muteParticipant(p.id)) }, 'Mute'),
+                    config.remoteVideoMenu?.disableKick ? null : h('button', { 'data-testid': 'kick-participant', onclick: () => this.run(() => conference.kick(p.id)) }, 'Remove'),
+                    config.remoteVideoMenu?.disableGrantModerator ? null : h('button', { 'data-testid': 'grant-moderator', onclick: () => this.run(() => conference.grantModerator(p.id)) }, 'Make host'),
+                    conference.avModeration.audio && p.raisedHand && p.role !== 'moderator'
+                        ? h('button', { class: 'primary', 'data-testid': 'av-allow', onclick: () => this.run(() => conference.allowUnmute(p.id)) }, 'Allow to unmute') : null,
+                    this.moveSelect(p))] : [])));
+        const hands = people.filter(p => p.raisedHand).length + (self.raisedHand ? 1 : 0);
+        this.participantsPanel.querySelector('h2').textContent = `Participants (${people.length + 1})${hands ? ` \u00b7 ${hands} hand${hands > 1 ? 's' : ''} raised` : ''}`;
+        this.updateRecipients();
+    }
+
+    // ---- breakout rooms ----
+
+    // A moderator sends someone to another room (a breakout room, or back to the main room).
+    moveSelect(p) {
+        const conference = this.conference;
+        const targets = (this.breakoutRooms || []).filter(room => room.jid !== conference.roomJid)
+            .map(room => [room.jid, room.name]);
+        if (this.mainRoomJid && conference.roomJid !== this.mainRoomJid) targets.unshift([this.mainRoomJid, 'Main room']);
+        if (!targets.length) return null;
+        const select = h('select', { 'data-testid': 'move-participant', 'aria-label': `Move ${p.name || p.id} to another room` },
+            h('option', { value: '' }, 'Move to\u2026'), targets.map(([jid, name]) => h('option', { value: jid }, name)));
+        select.addEventListener('change', () => select.value && this.run(() => conference.moveToRoom(`${conference.roomJid}/${p.id}`, select.value)));
+        return select;
+    }
+
+    renderBreakoutRooms() {
+        const conference = this.conference;
+        const moderator = conference?.role === 'moderator';
+        const rooms = this.breakoutRooms || [];
+        const inBreakout = !!this.mainRoomJid && conference?.roomJid !== this.mainRoomJid;
+        clear(this.breakoutList);
+        for (const room of rooms) {
+            const people = Object.values(room.participants || {});
+            const here = room.jid === conference?.roomJid;
+            this.breakoutList.append(h('li', { 'data-testid': 'breakout-room', 'data-jid': room.jid },
+                h('span', { class: 'who' }, `${room.name} (${people.length})`),
+                h('span', { class: 'actions' },
+                    here ? null : h('button', { 'data-testid': 'breakout-join', onclick: () => this.switchRoom(room.jid) }, 'Join'),
+                    moderator ? h('button', { 'data-testid': 'breakout-close', onclick: () => this.run(() => conference.removeBreakoutRoom(room.jid)) }, 'Close') : null),
+                people.length ? h('span', { class: 'members hint' }, people.map(x => x.displayName || '?').join(', ')) : null));
+        }
+        if (inBreakout) {
+            this.breakoutList.append(h('li', {}, h('button', { 'data-testid': 'breakout-leave', onclick: () => this.switchRoom(this.mainRoomJid) }, 'Back to the main room')));
+        }
+        this.breakoutSection.hidden = !rooms.length && !inBreakout;
+    }
+
+    showTitle() {
+        const room = (this.breakoutRooms || []).find(r => r.jid === this.conference?.roomJid);
+        this.root.querySelector('[data-testid=meeting-title]').textContent = room ? `${this.where.room} \u203a ${room.name}` : this.where.room;
+    }
+
+    // Into a breakout room or back, on the same connection: the old room is left, a new
+    // conference (focus request, room, media session) starts in the other.
+    async switchRoom(roomJid) {
+        const old = this.conference;
+        if (!old || old.roomJid === roomJid) return;
+        old.leave();
+        this.settled = false;
+        this.dropRemotes();
+        for (const audio of this.audio?.values() || []) audio.remove();
+        this.audio?.clear();
+        this.status('Moving to another room\u2026');
+        const conference = new Conference({
+            connection: this.connection, config, room: this.where.room, roomJid, displayName: this.media.displayName,
+            localStream: this.media.stream, onEvent: event => this.onEvent(event), token: auth.pageToken(location.search),
+        });
+        conference.muted = { ...old.muted };
+        conference.email = old.email;
+        this.conference = conference;
+        try {
+            await conference.join(this.password);
+            this.status(null);
+            showJoined(this);
+            this.renderBreakoutRooms();
+            this.showTitle();
+        } catch (error) {
+            this.status(null);
+            this.flash(joinErrorText(error));
         }
     }
 
-    // The meeting's link; its dial-in numbers and PIN when the deployment has them (config.js's
-    // dialInNumbersUrl and dialInConfCodeUrl, as jitsi-meet's invite dialog); "call a phone" for a
-    // moderator when the focus has a SIP gateway.
-    inviteDialog() {
-        const dialIn = h('div', { 'data-testid': 'dialin-info' });
-        const parts = [h('p', {}, 'Share the link: ', h('code', { 'data-testid': 'invite-link' }, location.href)), dialIn];
-        const conference = this.conference;
-        if (conference?.sipGateway && conference.role === 'moderator') {
-            const number = h('input', { 'data-testid': 'dial-out-number', placeholder: 'Phone number or SIP address' });
-            const call = () => {
-                const target = number.value.trim();
-                if (target) this.run(() => conference.dial(target));
-                dialog.close();
-            };
-            parts.push(h('p', {}, 'Invite by phone'), h('div', { class: 'row' }, number,
-                h('button', { class: 'primary', 'data-testid': 'dial-out-call', onclick: call }, 'Call')));
-        }
-        const dialog = h('dialog', { 'data-testid': 'invite-dialog' }, h('h2', {}, 'Invite people'), ...parts,
-            h('div', { class: 'row' }, h('button', { onclick: () => dialog.close() }, 'Close')));
+    // ---- dialogs ----
+
+    dialog(testid, title, ...content) {
+        const dialog = h('dialog', { 'data-testid': testid, 'aria-label': title },
+            h('div', { class: 'panel-header' }, h('h2', {}, title),
+                h('button', { class: 'icon-only', 'aria-label': 'Close', 'data-testid': `${testid}-close`, onclick: () => dialog.close() }, icon('close', { size: 18 }))),
+            ...content);
+        dialog.addEventListener('close', () => dialog.remove());
         this.root.append(dialog);
         dialog.showModal();
-        if (conference && config.dialInNumbersUrl && config.dialInConfCodeUrl) this.showDialIn(dialIn, conference.currentRoom);
+        return dialog;
     }
 
-    async showDialIn(container, room) {
-        const ask = async url => {
-            const response = await fetch(`${url}${url.includes('?') ? '&' : '?'}conference=${encodeURIComponent(room)}`);
-            if (!response.ok) throw new Error(`${response.status}`);
-            return response.json();
-        };
-        try {
-            const [numbers, mapping] = await Promise.all([ask(config.dialInNumbersUrl), ask(config.dialInConfCodeUrl)]);
-            const list = Array.isArray(numbers) ? numbers
-                : Object.entries(numbers.numbers || {}).flatMap(([countryCode, all]) => all.map(formattedNumber => ({ countryCode, formattedNumber })));
-            if (!list.length || !mapping.id) return;
-            const pin = String(mapping.id).replace(/(\d{3})(?=\d)/g, '$1 ');
-            container.append(h('p', {}, 'Or dial in:'),
-                h('ul', {}, ...list.map(n => h('li', { 'data-testid': 'dialin-number' },
-                    `${n.countryCode === 'SIP' || n.countryCode === 'SIP_AUDIO_ONLY' ? 'SIP' : n.countryCode}: ${n.formattedNumber}`))),
-                h('p', {}, 'PIN: ', h('strong', { 'data-testid': 'dialin-pin' }, `${pin} #`)));
-        } catch (error) {
-            container.append(h('p', { class: 'muted' }, `Dial-in information is not available (${error.message}).`));
-        }
-    }
-
-    passwordDialog() {
-        if (this.conference?.role !== 'moderator') {
-            this.flash('Only a moderator can set the meeting password.');
+    securityDialog() {
+        const c = this.conference;
+        if (c?.role !== 'moderator') {
+            this.flash('Only a moderator can change the meeting\u2019s security options.');
             return;
         }
-        const input = h('input', { 'data-testid': 'password-input', placeholder: 'New password (empty removes it)' });
-        const dialog = h('dialog', { 'data-testid': 'password-dialog' },
-            h('p', {}, 'Lock the meeting with a password'), input,
+        const input = h('input', { 'data-testid': 'password-input', type: 'text', autocomplete: 'off', placeholder: 'New password (empty removes it)', 'aria-label': 'Meeting password' });
+        const lobby = h('input', { type: 'checkbox', 'data-testid': 'security-lobby', checked: !!c.roomInfo?.lobby });
+        lobby.checked = !!c.roomInfo?.lobby;
+        lobby.addEventListener('change', () => this.run(() => c.setLobby(lobby.checked)));
+        const dialog = this.dialog('password-dialog', 'Security options',
+            h('label', { class: 'field inline' }, lobby, h('span', {}, 'Lobby: people wait until a moderator lets them in')),
+            h('p', {}, c.roomInfo?.locked ? 'The meeting is locked with a password.' : 'Lock the meeting with a password'),
+            input,
             h('div', { class: 'row' },
-                h('button', { class: 'primary', 'data-testid': 'password-save', onclick: () => { dialog.close(); this.run(() => this.conference.setPassword(input.value)); } }, 'Save'),
-                h('button', { onclick: () => dialog.close() }, 'Cancel')));
-        this.root.append(dialog);
-        dialog.showModal();
+                h('button', { class: 'primary', 'data-testid': 'password-save', onclick: () => { dialog.close(); this.run(() => c.setPassword(input.value)); } }, 'Save password'),
+                c.roomInfo?.locked ? h('button', { 'data-testid': 'password-remove', onclick: () => { dialog.close(); this.run(() => c.setPassword('')); } }, 'Remove password') : null));
+    }
+
+    inviteDialog() {
+        const link = `${location.origin}${location.pathname}`;
+        const field = h('input', { 'data-testid': 'invite-link', readonly: 'readonly', value: link, 'aria-label': 'Meeting link' });
+        const copied = h('span', { class: 'hint', 'aria-live': 'polite', 'data-testid': 'invite-copied' });
+        const dialIn = h('div', { class: 'dial-in', 'data-testid': 'invite-dial-in' });
+        const copy = async () => {
+            try {
+                await navigator.clipboard.writeText(link);
+            } catch (e) {
+                field.select();
+                document.execCommand('copy');
+            }
+            copied.textContent = 'Link copied.';
+        };
+        // A moderator's "invite by phone" when the focus has a SIP gateway (its sipGatewayEnabled).
+        const c = this.conference;
+        const number = h('input', { 'data-testid': 'dial-out-number', placeholder: 'Phone number or SIP address', 'aria-label': 'Phone number or SIP address' });
+        const dialOut = c?.sipGateway && c.role === 'moderator' ? h('div', { class: 'dial-out' }, h('h3', {}, 'Invite by phone'),
+            h('div', { class: 'row' }, number, h('button', { class: 'primary', 'data-testid': 'dial-out-call', onclick: () => {
+                const target = number.value.trim();
+                if (target) this.run(() => c.dial(target));
+                dialog.close();
+            } }, 'Call'))) : null;
+        const dialog = this.dialog('invite-dialog', 'Invite people',
+            h('p', {}, 'Share this link with the people you want to meet:'),
+            h('div', { class: 'row' }, field, h('button', { class: 'primary', 'data-testid': 'invite-copy', onclick: copy }, icon('link', { size: 18 }), h('span', {}, 'Copy link'))),
+            copied,
+            this.conference?.roomInfo?.locked ? h('p', {}, 'The meeting has a password: give it to them too.') : null,
+            dialIn, dialOut);
+        if (config.dialInNumbersUrl && config.dialInConfCodeUrl) this.loadDialIn(dialIn);
+    }
+
+    // The dial-in numbers and this meeting's PIN from the conference mapper, when configured.
+    async loadDialIn(box) {
+        const room = this.conference?.roomJid;
+        box.textContent = 'Looking up the dial-in numbers\u2026';
+        try {
+            const query = `conference=${encodeURIComponent(room)}`;
+            const [code, numbers] = await Promise.all([config.dialInConfCodeUrl, config.dialInNumbersUrl].map(async url => {
+                const response = await fetch(`${url}${url.includes('?') ? '&' : '?'}${query}`);
+                if (!response.ok) throw new Error(`HTTP ${response.status}`);
+                return response.json();
+            }));
+            // two shapes: a list of { countryCode, formattedNumber }, or { numbers: { country: [number] } }
+            const entries = Array.isArray(numbers) ? numbers : numbers.numbers;
+            const list = Array.isArray(entries) ? entries.map(n => [n.countryCode || '', n.formattedNumber || n.number || ''])
+                : Object.entries(entries || {}).flatMap(([country, values]) => (Array.isArray(values) ? values : []).map(v => [country, String(v)]));
+            box.replaceChildren(h('h3', {}, 'Join by phone'),
+                h('p', {}, 'PIN: ', h('strong', { 'data-testid': 'dial-in-pin' }, `${code.id ?? '?'}#`)),
+                h('ul', {}, list.map(([country, number]) => h('li', { 'data-testid': 'dial-in-number' }, `${country ? `${country}: ` : ''}${number}`))));
+        } catch (error) {
+            box.textContent = `The dial-in numbers could not be loaded (${error.message}).`;
+        }
+    }
+
+    async settingsDialog() {
+        const c = this.conference;
+        const name = h('input', { 'data-testid': 'settings-name', value: this.media.displayName || '', 'aria-label': 'Your name', maxlength: '100' });
+        const email = h('input', { 'data-testid': 'settings-email', type: 'email', value: localStorage.getItem(STORE.email) || '', 'aria-label': 'Your email (for your avatar)' });
+        const meter = levelMeter('settings-level');
+        const devices = await deviceSelectors(currentDevices(this.media.stream), (kind, deviceId) => this.switchDevice(kind, deviceId, meter));
+        const dialog = this.dialog('settings-dialog', 'Settings',
+            h('h3', {}, 'Devices'), ...devices, meter.element,
+            h('h3', {}, 'Profile'),
+            h('label', { class: 'field' }, h('span', {}, 'Name'), name),
+            h('label', { class: 'field' }, h('span', {}, 'Email'), email),
+            h('div', { class: 'row' }, h('button', { class: 'primary', 'data-testid': 'settings-save', onclick: () => {
+                const newName = name.value.trim();
+                this.media.displayName = newName;
+                localStorage.setItem(STORE.name, newName);
+                localStorage.setItem(STORE.email, email.value.trim());
+                this.layout.setName('local', this.nameOf('local'));
+                c?.setDisplayName(newName, email.value.trim());
+                this.renderPeople();
+                dialog.close();
+            } }, 'Save')));
+        dialog.addEventListener('close', () => meter.stop());
+        meter.follow(this.media.stream.getAudioTracks()[0]);
+    }
+
+    async switchDevice(kind, deviceId, meter) {
+        if (kind === 'audiooutput') {
+            applySpeaker(deviceId);
+            return;
+        }
+        try {
+            const track = await trackFrom(kind, deviceId);
+            if (this.conference) {
+                await this.conference.replaceLocalTrack(track);
+            } else {
+                const old = track.kind === 'audio' ? this.media.stream.getAudioTracks()[0] : this.media.stream.getVideoTracks()[0];
+                if (old) {
+                    this.media.stream.removeTrack(old);
+                    old.stop();
+                }
+                this.media.stream.addTrack(track);
+            }
+            if (kind === 'videoinput') this.layout.setVideo('local', track, 'camera');
+            else meter.follow(track);
+        } catch (error) {
+            this.flash(mediaErrorText(error));
+        }
+    }
+
+    streamDialog() {
+        const key = h('input', { 'data-testid': 'stream-key', 'aria-label': 'Stream key or RTMP URL', placeholder: 'YouTube stream key, or rtmp://\u2026', autocomplete: 'off' });
+        const dialog = this.dialog('stream-dialog', 'Live streaming',
+            h('p', {}, 'Where should the meeting be streamed?'), key,
+            h('div', { class: 'row' }, h('button', { class: 'primary', 'data-testid': 'stream-start', onclick: () => {
+                if (!key.value.trim()) return;
+                dialog.close();
+                this.run(() => this.conference.startRecording(key.value.trim()));
+            } }, 'Start live stream')));
+    }
+
+    shortcutsDialog() {
+        this.dialog('shortcuts-dialog', 'Keyboard shortcuts',
+            h('dl', { class: 'shortcuts' },
+                SHORTCUTS.flatMap(([key, what]) => [h('dt', {}, h('kbd', {}, key)), h('dd', {}, what)]),
+                h('dt', {}, h('kbd', {}, 'Space')), h('dd', {}, 'Hold to talk while muted')));
+    }
+
+    toggleEtherpad() {
+        if (!this.etherpad) {
+            const pad = `${config.etherpad_base}${encodeURIComponent(roomNode(this.where.room))}?showChat=false&userName=${encodeURIComponent(this.media.displayName || '')}`;
+            this.etherpad = h('aside', { class: 'side wide', hidden: true, 'data-testid': 'etherpad-panel', 'aria-label': 'Shared document' },
+                this.panelHeader('Shared document', () => this.togglePanel(this.etherpad)),
+                h('iframe', { src: pad, title: 'Shared document', 'data-testid': 'etherpad-frame' }));
+            this.side.append(this.etherpad);
+        }
+        this.togglePanel(this.etherpad);
+    }
+
+    // ---- connection quality ----
+
+    async pollStats() {
+        const pc = this.conference?.session?.pc;
+        if (!pc || document.hidden) return;
+        const report = await pc.getStats();
+        const owners = this.layout.trackOwners();
+        const now = new Map();
+        let rtt;
+        const local = { timestamp: 0, bytes: 0, packets: 0, lost: 0 };
+        for (const r of report.values()) {
+            if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') rtt = r.currentRoundTripTime;
+            if (r.type === 'inbound-rtp' && r.kind === 'video' && owners.has(r.trackIdentifier)) {
+                now.set(owners.get(r.trackIdentifier), { timestamp: r.timestamp, bytes: r.bytesReceived || 0, packets: r.packetsReceived || 0, lost: r.packetsLost || 0 });
+            }
+            if (r.type === 'outbound-rtp' && r.kind === 'video') {
+                local.timestamp = r.timestamp;
+                local.bytes += r.bytesSent || 0;
+                local.packets += r.packetsSent || 0;
+            }
+            if (r.type === 'remote-inbound-rtp' && r.kind === 'video') local.lost += Math.max(0, r.packetsLost || 0);
+        }
+        if (local.timestamp) now.set('local', local);
+        for (const [id, current] of now) {
+            const before = this.statsBefore.get(id);
+            if (before) this.layout.setQuality(id, connectionQuality(before, current, rtt));
+        }
+        this.statsBefore = now;
+    }
+
+    // ---- conference events ----
+
+    onEvent(event) {
+        const conference = this.conference;
+        switch (event.type) {
+        case 'joined':
+            this.joinedAt = this.joinedAt || Date.now();
+            this.settled = true;
+            this.mainRoomJid = this.mainRoomJid || conference.roomJid;
+            this.showTitle();
+            this.tick();
+            localStorage.setItem(STORE.recent, JSON.stringify(addRecent(stored(STORE.recent, []), this.where.room)));
+            this.statsTimer = this.statsTimer || setInterval(() => this.pollStats().catch(() => {}), STATS_INTERVAL_MS);
+            this.lobbyScreen?.remove();
+            this.lobbyScreen = null;
+            // falls through
+        case 'role':
+            delete this.root.dataset.lobby;
+            this.renderPeople();
+            this.showLocalState();
+            this.showAccount();
+            if (event.type === 'role' && event.role === 'moderator') this.notify('You are now a moderator.');
+            break;
+        case 'auth':
+            this.showAccount();
+            break;
+        case 'room-info':
+            this.lockIcon.hidden = !event.info.locked;
+            break;
+        case 'participant-joined':
+        case 'participant-updated': {
+            const p = event.participant;
+            const before = event.type === 'participant-updated' ? this.known?.get(p.id) : null;
+            this.known = this.known || new Map();
+            this.known.set(p.id, { raisedHand: p.raisedHand, role: p.role });
+            this.layout.tile(p.id, { name: this.nameOf(p.id) });
+            this.layout.setName(p.id, this.nameOf(p.id));
+            this.layout.setState(p.id, p);
+            this.layout.setAvatarUrl(p.id, p.avatar);
+            if (this.layout.has(`${p.id}:screen`)) this.layout.setName(`${p.id}:screen`, `${this.nameOf(p.id)} (screen)`);
+            if (this.settled && event.type === 'participant-joined') this.notify(`${this.nameOf(p.id)} joined the meeting.`);
+            if (before && !before.raisedHand && p.raisedHand) this.notify(`${this.nameOf(p.id)} raised their hand.`);
+            this.renderPeople();
+            break;
+        }
+        case 'participant-left':
+            if (this.settled) this.notify(`${this.layout.get(event.id)?.querySelector('.name').textContent || 'Someone'} left the meeting.`);
+            this.layout.remove(event.id);
+            this.layout.remove(`${event.id}:screen`);
+            this.known?.delete(event.id);
+            this.renderPeople();
+            break;
+        case 'tracks': {
+            const seen = new Set();
+            for (const t of event.tracks) {
+                if (t.kind === 'audio') {
+                    this.playAudio(t);
+                    continue;
+                }
+                const screen = t.videoType === 'desktop';
+                const id = screen ? `${t.owner}:screen` : t.owner;
+                const name = `${this.nameOf(t.owner)}${screen ? ' (screen)' : ''}`;
+                this.layout.tile(id, { name, screen });
+                this.layout.get(id).dataset.source = t.sourceName;
+                this.layout.setVideo(id, t.track, t.videoType);
+                seen.add(id);
+            }
+            for (const id of [...this.layout.tiles.keys()]) {
+                if (id.endsWith(':screen') && !seen.has(id)) this.layout.remove(id);
+            }
+            break;
+        }
+        case 'dominant-speaker':
+            this.layout.setDominant(event.id === conference.nick ? 'local' : event.id);
+            break;
+        case 'local-muted':
+            if (event.media === 'audio') {
+                this.setButton('microphone', event.muted ? 'Unmute' : 'Mute', event.muted ? 'microphone-off' : 'microphone', 'M');
+                this.buttons.microphone?.setAttribute('aria-pressed', String(event.muted));
+            }
+            if (event.media === 'video') {
+                this.setButton('camera', event.muted ? 'Start camera' : 'Stop camera', event.muted ? 'camera-off' : 'camera', 'V');
+                this.buttons.camera?.setAttribute('aria-pressed', String(event.muted));
+            }
+            this.showLocalState();
+            break;
+        case 'muted-by-moderator':
+            this.flash(`A moderator muted your ${event.media === 'audio' ? 'microphone' : event.media === 'video' ? 'camera' : 'screen share'}.`);
+            break;
+        case 'screen-share':
+            this.buttons.desktop?.setAttribute('aria-pressed', String(event.active));
+            this.setButton('desktop', event.active ? 'Stop sharing' : 'Share screen', 'desktop', 'D');
+            break;
+        case 'chat':
+            this.showChat(event);
+            break;
+        case 'reaction': {
+            if (!REACTIONS[event.name]) break;
+            const who = this.nameOf(event.from === conference.nick ? 'local' : event.from);
+            const float = h('div', { class: 'reaction', 'data-testid': 'reaction', 'data-reaction': event.name, role: 'status' },
+                icon(event.name, { size: 40, title: REACTIONS[event.name] }), h('span', {}, who));
+            float.style.left = `${10 + Math.random() * 60}%`;
+            this.reactions.append(float);
+            setTimeout(() => float.remove(), 4000);
+            break;
+        }
+        case 'recording': {
+            const what = event.mode === 'stream' ? 'live stream' : 'recording';
+            this.recordingBadge.hidden = event.status === 'off';
+            this.recordingBadge.dataset.status = event.status;
+            this.recordingBadge.replaceChildren(icon(event.mode === 'stream' ? 'livestreaming' : 'recording', { size: 14 }),
+                h('span', {}, event.status === 'pending' ? `Starting the ${what}\u2026` : event.mode === 'stream' ? 'Live' : 'Recording'));
+            if (event.status === 'on') this.notify(`The ${what} has started: this meeting is ${event.mode === 'stream' ? 'being streamed' : 'being recorded'}.`);
+            else if (event.status === 'off' && event.failure) this.flash(`The ${what} stopped: ${event.failure === 'busy' ? 'all recorders are busy' : 'it failed'}.`);
+            else if (event.status === 'off') this.notify(`The ${what} has stopped.`);
+            break;
+        }
+        case 'poll':
+            this.polls.onPayload(event.payload);
+            break;
+        case 'knock':
+            this.knocks.querySelector(`[data-participant="${CSS.escape(event.id)}"]`)?.remove();
+            this.knocks.append(h('li', { 'data-testid': 'lobby-knock', 'data-participant': event.id },
+                h('span', { class: 'mini-avatar', 'aria-hidden': 'true' }, initials(event.name)),
+                h('span', { class: 'who' }, event.name),
+                h('span', { class: 'actions' },
+                    h('button', { class: 'primary', 'data-testid': 'lobby-admit', onclick: () => conference.admit(event.jid) }, 'Admit'),
+                    h('button', { 'data-testid': 'lobby-deny', onclick: () => this.run(() => conference.deny(event.id)) }, 'Deny'))));
+            this.lobbySection.hidden = false;
+            this.notify(`${event.name} asks to join the meeting.`);
+            this.togglePanel(this.participantsPanel, true);
+            break;
+        case 'knock-left':
+            this.knocks.querySelector(`[data-participant="${CSS.escape(event.id)}"]`)?.remove();
+            this.lobbySection.hidden = !this.knocks.children.length;
+            break;
+        case 'av-moderation':
+            this.avModeration = event.enabled;
+            this.flash(event.enabled ? 'A moderator must now allow you to unmute.' : 'Everyone may unmute again.');
+            this.renderPeople();
+            break;
+        case 'av-approval':
+            if (event.approved) this.notify(`A moderator allowed you to ${event.mediaType === 'audio' ? 'unmute' : 'start your camera'}.`);
+            else this.flash('A moderator withdrew your permission to unmute.');
+            break;
+        case 'breakout-rooms': {
+            const all = Object.values(event.rooms || {});
+            this.mainRoomJid = all.find(room => room.isMainRoom)?.jid || this.mainRoomJid;
+            this.breakoutRooms = all.filter(room => !room.isMainRoom);
+            this.renderBreakoutRooms();
+            this.renderPeople();
+            this.showTitle();
+            break;
+        }
+        case 'move-to-room':
+            this.switchRoom(event.roomJid);
+            break;
+        case 'bridge-unavailable':
+            this.bridgeDown = event.unavailable;
+            this.status(null);
+            break;
+        case 'media-error':
+            this.flash(`Media problem: ${event.error?.message || event.error}`);
+            break;
+        case 'ice':
+            if (event.state === 'failed') this.status('The media connection failed. Trying again\u2026', true);
+            else if (event.state === 'connected' || event.state === 'completed') this.status(null);
+            break;
+        case 'ended':
+            if (event.kind === 'moved') {
+                this.notify(event.message);
+                this.switchRoom(event.roomJid);
+            } else {
+                this.leave(event.message, event.kind);
+            }
+            break;
+        case 'lobby-waiting':
+            this.status('You asked to join. Please wait until a moderator lets you in\u2026');
+            this.root.dataset.lobby = 'waiting';
+            if (!this.lobbyScreen) {
+                this.lobbyScreen = h('div', { class: 'centered card', 'data-testid': 'lobby-screen', role: 'status' },
+                    h('h2', {}, 'Knocking\u2026'),
+                    h('p', {}, 'This meeting has a lobby. A moderator will let you in soon.'),
+                    h('button', { 'data-testid': 'lobby-cancel', onclick: () => this.leave('You stopped waiting in the lobby.') }, 'Cancel'));
+                this.stage.append(this.lobbyScreen);
+            }
+            break;
+        case 'lobby-denied':
+            this.leave('A moderator did not let you in.', 'denied');
+            break;
+        default:
+            break;
+        }
+    }
+
+    showChat(event) {
+        const from = event.self ? 'You' : event.name;
+        const to = event.private ? (event.self ? ` to ${this.nameOf(event.to || this.recipient.value)}` : ' (private)') : '';
+        const text = h('div', { class: 'text' }, linkify(event.text).map(part => (part.link
+            ? h('a', { href: part.link, target: '_blank', rel: 'noopener noreferrer' }, part.link) : part.text)));
+        const reply = event.private && !event.self
+            ? h('button', { class: 'link', 'data-testid': 'chat-reply', onclick: () => this.privateMessageTo(event.from) }, 'Reply privately') : null;
+        this.messages.append(h('div', { class: `message${event.self ? ' self' : ''}${event.private ? ' private' : ''}`, 'data-testid': 'chat-message' },
+            h('div', { class: 'from' }, `${from}${to}`, h('time', {}, new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }))), text, reply));
+        this.messages.scrollTop = this.messages.scrollHeight;
+        if (!event.self && this.chat.hidden) {
+            this.unread++;
+            this.setButton('chat', 'Chat', 'chat', 'C');
+            this.notify(`${from}${event.private ? ' (private)' : ''}: ${event.text.slice(0, 80)}`);
+        }
+    }
+
+    playAudio(t) {
+        this.audio = this.audio || new Map();
+        if (this.audio.has(t.sourceName)) return;
+        const audio = h('audio', { autoplay: true, 'data-testid': 'remote-audio', 'data-source': t.sourceName });
+        audio.srcObject = new MediaStream([t.track]);
+        const speaker = stored(STORE.devices, {}).audiooutput;
+        if (speaker) audio.setSinkId?.(speaker).catch(() => {});
+        this.root.append(audio);
+        this.audio.set(t.sourceName, audio);
+    }
+
+    // With nothing more urgent to say, the banner keeps saying that media is unavailable.
+    status(text, warn = false) {
+        if (!text && this.bridgeDown) {
+            text = 'No media server is available for this meeting right now: you can chat, but not see or hear each other.';
+            warn = true;
+        }
+        this.banner.hidden = !text;
+        this.banner.textContent = text || '';
+        this.banner.classList.toggle('warn', warn);
     }
 
     // With authentication on: a guest may log in (and become a moderator), whoever is logged
@@ -369,9 +1276,12 @@ class MeetingView {
         const { enabled, identity } = this.conference?.auth || {};
         this.account?.remove();
         this.account = !enabled ? null : identity
-            ? h('button', { 'data-testid': 'toolbar-logout', title: `Logged in as ${identity}`, onclick: () => this.logout() }, 'Log out')
-            : h('button', { 'data-testid': 'toolbar-login', onclick: () => this.login() }, 'Log in');
-        if (this.account) this.toolbar.insertBefore(this.account, this.buttons.hangup || null);
+            ? h('button', { class: 'tool', 'data-testid': 'toolbar-logout', title: `Logged in as ${identity}` }, icon('invite'), h('span', { class: 'label' }, 'Log out'))
+            : h('button', { class: 'tool', 'data-testid': 'toolbar-login' }, icon('invite'), h('span', { class: 'label' }, 'Log in'));
+        if (this.account) {
+            this.account.onclick = () => (identity ? this.logout() : this.login());
+            this.toolbar.insertBefore(this.account, this.buttons.hangup || null);
+        }
     }
 
     // A guest in the meeting logs in on a second connection; the focus then makes them a moderator.
@@ -422,157 +1332,22 @@ class MeetingView {
         }
     }
 
-    onEvent(event) {
-        const conference = this.conference;
-        switch (event.type) {
-        case 'joined':
-        case 'role':
-            delete this.root.dataset.lobby;
-            this.renderPeople();
-            this.setLocalBadges();
-            this.showAccount();
-            break;
-        case 'auth':
-            this.showAccount();
-            break;
-        case 'participant-joined':
-        case 'participant-updated': {
-            const p = event.participant;
-            const tile = this.tile(p.id, p.name || interfaceConfig.DEFAULT_REMOTE_DISPLAY_NAME || p.id);
-            tile.querySelector('.name').textContent = p.name || interfaceConfig.DEFAULT_REMOTE_DISPLAY_NAME || p.id;
-            this.setBadges(tile, p);
-            this.renderPeople();
-            break;
-        }
-        case 'participant-left':
-            this.tiles.get(event.id)?.remove();
-            this.tiles.delete(event.id);
-            this.renderPeople();
-            break;
-        case 'tracks': {
-            const seen = new Set();
-            for (const t of event.tracks) {
-                if (t.kind === 'audio') {
-                    this.playAudio(t);
-                    continue;
-                }
-                const id = t.videoType === 'desktop' ? `${t.owner}:screen` : t.owner;
-                const p = conference.participants.get(t.owner);
-                const tile = this.tile(id, `${p?.name || t.owner}${t.videoType === 'desktop' ? ' (screen)' : ''}`);
-                tile.dataset.source = t.sourceName;
-                this.setTileVideo(tile, t.track, t.videoType);
-                seen.add(id);
-            }
-            for (const [id, tile] of this.tiles) {
-                if (id.endsWith(':screen') && !seen.has(id)) {
-                    tile.remove();
-                    this.tiles.delete(id);
-                }
-            }
-            break;
-        }
-        case 'dominant-speaker':
-            for (const [id, tile] of this.tiles) tile.classList.toggle('dominant', id === event.id || (id === 'local' && event.id === conference.nick));
-            break;
-        case 'local-muted':
-            if (event.media === 'audio' && this.buttons.microphone) {
-                this.buttons.microphone.textContent = event.muted ? 'Unmute' : 'Mute';
-                this.buttons.microphone.setAttribute('aria-pressed', String(event.muted));
-            }
-            if (event.media === 'video' && this.buttons.camera) {
-                this.buttons.camera.textContent = event.muted ? 'Start camera' : 'Stop camera';
-                this.buttons.camera.setAttribute('aria-pressed', String(event.muted));
-            }
-            this.setLocalBadges();
-            break;
-        case 'muted-by-moderator':
-            this.flash(`A moderator muted your ${event.media === 'audio' ? 'microphone' : event.media}.`);
-            break;
-        case 'screen-share':
-            this.buttons.desktop?.setAttribute('aria-pressed', String(event.active));
-            if (this.buttons.desktop) this.buttons.desktop.textContent = event.active ? 'Stop sharing' : 'Share screen';
-            break;
-        case 'chat':
-            this.messages.append(h('div', { 'data-testid': 'chat-message' },
-                h('div', { class: 'from' }, `${event.self ? 'You' : event.name}${event.private ? ' (private)' : ''}`), h('div', {}, event.text)));
-            this.messages.scrollTop = this.messages.scrollHeight;
-            if (!event.self && this.chat.hidden) this.buttons.chat?.classList.add('unread');
-            break;
-        case 'knock':
-            this.knocks.querySelector(`[data-participant="${CSS.escape(event.id)}"]`)?.remove();
-            this.knocks.append(h('li', { 'data-testid': 'lobby-knock', 'data-participant': event.id },
-                h('span', { class: 'who' }, event.name),
-                h('button', { 'data-testid': 'lobby-admit', onclick: () => conference.admit(event.jid) }, 'Admit'),
-                h('button', { 'data-testid': 'lobby-deny', onclick: () => this.run(() => conference.deny(event.id)) }, 'Deny')));
-            this.participantsPanel.hidden = false;
-            break;
-        case 'knock-left':
-            this.knocks.querySelector(`[data-participant="${CSS.escape(event.id)}"]`)?.remove();
-            break;
-        case 'av-moderation':
-            this.avModeration = event.enabled;
-            this.flash(event.enabled ? 'A moderator must now allow you to unmute.' : 'Everyone may unmute again.');
-            break;
-        case 'breakout-rooms':
-            clear(this.breakoutList);
-            for (const room of Object.values(event.rooms || {})) {
-                if (room.isMainRoom) continue;
-                const count = Object.keys(room.participants || {}).length;
-                this.breakoutList.append(h('li', { 'data-testid': 'breakout-room', 'data-jid': room.jid }, `${room.name} (${count})`));
-            }
-            break;
-        case 'bridge-unavailable':
-            this.bridgeDown = event.unavailable;
-            this.status(null);
-            break;
-        case 'media-error':
-            this.flash(`Media problem: ${event.error?.message || event.error}`);
-            break;
-        case 'ice':
-            if (event.state === 'failed') this.status('The media connection failed. Trying again\u2026', true);
-            else if (event.state === 'connected' || event.state === 'completed') this.status(null);
-            break;
-        case 'ended':
-            this.leave(event.message);
-            break;
-        case 'lobby-waiting':
-            this.status('You asked to join. Please wait until a moderator lets you in\u2026');
-            this.root.dataset.lobby = 'waiting';
-            break;
-        case 'lobby-denied':
-            this.leave('A moderator did not let you in.');
-            break;
-        default:
-            break;
-        }
+    // After a lost connection: every remote tile goes until the new session brings them back.
+    dropRemotes() {
+        for (const id of [...this.layout.tiles.keys()]) if (id !== 'local') this.layout.remove(id);
+        this.known?.clear();
     }
 
-    playAudio(t) {
-        this.audio = this.audio || new Map();
-        if (this.audio.has(t.sourceName)) return;
-        const audio = h('audio', { autoplay: true, 'data-testid': 'remote-audio', 'data-source': t.sourceName });
-        audio.srcObject = new MediaStream([t.track]);
-        this.root.append(audio);
-        this.audio.set(t.sourceName, audio);
-    }
-
-    // With nothing more urgent to say, the banner keeps saying that media is unavailable.
-    status(text, warn = false) {
-        if (!text && this.bridgeDown) {
-            text = 'No media server is available for this meeting right now: you can chat, but not see or hear each other.';
-            warn = true;
-        }
-        this.banner.hidden = !text;
-        this.banner.textContent = text || '';
-        this.banner.classList.toggle('warn', warn);
-    }
-
-    leave(message) {
+    leave(message, kind = 'left') {
         this.leaving = true;
+        clearInterval(this.clock);
+        clearInterval(this.statsTimer);
+        document.removeEventListener('keydown', this.keys);
+        document.removeEventListener('keyup', this.keys);
         this.conference?.leave();
         this.connection?.disconnect();
         this.media.stream.getTracks().forEach(t => t.stop());
-        leavePage(this.where, message);
+        leavePage(this.where, message, kind);
     }
 }
 
@@ -610,6 +1385,7 @@ async function connectAndJoin(view, password) {
         token,
     });
     conference.muted = { audio: !view.media.audio, video: !view.media.video };
+    conference.email = localStorage.getItem(STORE.email) || undefined;
     view.media.stream.getAudioTracks().forEach(t => { t.enabled = view.media.audio; });
     view.media.stream.getVideoTracks().forEach(t => { t.enabled = view.media.video; });
     view.conference = conference;
@@ -621,17 +1397,13 @@ function showJoined(view) {
     performance.mark('jitsi:joined');
     view.onEvent({ type: 'local-muted', media: 'audio', muted: view.conference.muted.audio });
     view.onEvent({ type: 'local-muted', media: 'video', muted: view.conference.muted.video });
+    installCaptions(view);
 }
 
 async function reconnect(view) {
     view.conference?.closeSession();
     view.conference = null;
-    for (const [id, tile] of view.tiles) {
-        if (id !== 'local') {
-            tile.remove();
-            view.tiles.delete(id);
-        }
-    }
+    view.dropRemotes();
     for (let attempt = 1; attempt <= 6 && !view.leaving; attempt++) {
         view.status(`Connection lost. Reconnecting (attempt ${attempt})\u2026`, true);
         await new Promise(resolve => setTimeout(resolve, Math.min(1000 * 2 ** (attempt - 1), 15000)));
@@ -752,19 +1524,27 @@ function askPassword(message) {
     });
 }
 
-function leavePage(where, message) {
-    document.title = 'You left the meeting';
+const LEAVE_HEADINGS = {
+    left: 'You left the meeting',
+    kicked: 'You were removed from the meeting',
+    ended: 'The meeting has ended',
+    denied: 'You were not let in',
+};
+
+function leavePage(where, message, kind = 'left') {
+    const heading = LEAVE_HEADINGS[kind] || LEAVE_HEADINGS.left;
+    document.title = `${heading} | ${APP_NAME}`;
     if (config.enableClosePage) {
         clear(app).append(h('section', { class: 'centered', 'data-testid': 'close-page' },
             h('h1', {}, 'Thank you for using this meeting service'), message ? h('p', {}, message) : null));
         return;
     }
-    clear(app).append(h('section', { class: 'centered', 'data-testid': 'leave-page' },
-        h('h1', {}, 'You left the meeting'),
+    clear(app).append(h('section', { class: `centered leave ${kind}`, 'data-testid': 'leave-page', 'data-reason': kind },
+        h('h1', { 'data-testid': 'leave-heading' }, heading),
         message ? h('p', { 'data-testid': 'leave-reason' }, message) : null,
         h('div', { class: 'row' },
-            h('button', { class: 'primary', 'data-testid': 'rejoin', onclick: () => location.reload() }, 'Rejoin'),
-            config.welcomePage?.disabled ? null : h('button', { onclick: () => location.assign('/') }, 'Home'))));
+            kind === 'kicked' || kind === 'denied' ? null : h('button', { class: 'primary', 'data-testid': 'rejoin', onclick: () => location.reload() }, 'Rejoin'),
+            config.welcomePage?.disabled ? null : h('button', { 'data-testid': 'leave-home', onclick: () => location.assign('/') }, 'Start a new meeting'))));
 }
 
 async function main() {
@@ -778,13 +1558,13 @@ async function main() {
         welcomePage();
         return;
     }
-    document.title = `${where.room} | ${interfaceConfig.APP_NAME || 'Jitsi Meet'}`;
+    document.title = `${where.room} | ${APP_NAME}`;
     let media;
     if (config.prejoinConfig?.enabled !== false) {
         media = await prejoinPage(where);
     } else {
         const { stream, error } = await getMedia(true, true);
-        media = { stream, displayName: localStorage.getItem('jitsi-py-display-name') || '', audio: !config.startWithAudioMuted, video: !config.startWithVideoMuted };
+        media = { stream, displayName: localStorage.getItem(STORE.name) || '', audio: !config.startWithAudioMuted, video: !config.startWithVideoMuted };
         if (error) setTimeout(() => app.firstChild && showError(app.firstChild, mediaErrorText(error)), 0);
     }
     const view = await meeting(where, media);

@@ -17,6 +17,7 @@ export const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
 export const NS_NICK = 'http://jabber.org/protocol/nick';
 export const NS_CAPS = 'http://jabber.org/protocol/caps';
 export const NS_DATA = 'jabber:x:data';
+export const NS_JIBRI = 'http://jitsi.org/protocol/jibri';
 export const NS_RAYO = 'urn:xmpp:rayo:1';
 export const FEATURE_JIGASI = 'http://jitsi.org/protocol/jigasi';
 
@@ -101,14 +102,15 @@ async function capsVer() {
 }
 
 export class Conference {
-    constructor({ connection, config, room, displayName, localStream, onEvent, token }) {
+    constructor({ connection, config, room, roomJid, displayName, localStream, onEvent, token }) {
         this.token = token;
         this.xmpp = connection;
         this.config = config;
         this.domain = config.hosts.domain;
         this.mucDomain = (config.hosts.muc || `muc.${this.domain}`).toLowerCase();
         this.focusJid = config.hosts.focus || `focus.${this.domain}`;
-        this.roomJid = `${roomNode(room)}@${this.mucDomain}`;
+        // a breakout room is joined by its JID (on the breakout MUC)
+        this.roomJid = roomJid || `${roomNode(room)}@${this.mucDomain}`;
         this.displayName = displayName || '';
         this.localStream = localStream;
         this.emit = onEvent;
@@ -119,6 +121,8 @@ export class Conference {
         this.affiliation = 'none';
         this.muted = { audio: false, video: false };
         this.raisedHand = 0;
+        this.avModeration = {};  // media type -> on: a moderator must allow unmuting
+        this.avApproved = {};  // media type -> a moderator allowed us
         this.components = {};
         this.auth = { enabled: false, identity: null };
         this.simulcastMemory = new Map();
@@ -126,7 +130,8 @@ export class Conference {
         this.session = null;
         this.screenStream = null;
         this.left = false;
-        connection.addHandler(stanza => this.onStanza(stanza));
+        this.handler = stanza => this.onStanza(stanza);
+        connection.addHandler(this.handler);
     }
 
     // ---- joining ----
@@ -254,12 +259,13 @@ export class Conference {
         p.append(el('stats-id', {}, this.nick));
         p.append(el('c', { xmlns: NS_CAPS, hash: 'sha-1', node: CAPS_NODE, ver: this.capsVer || (this.capsVer = await capsVer()) }));
         if (this.displayName) p.append(el('nick', { xmlns: NS_NICK }, this.displayName));
+        if (this.email) p.append(el('email', {}, this.email));
         p.append(el('SourceInfo', {}, JSON.stringify(this.sourceInfo())));
         p.append(el('audiomuted', {}, String(this.muted.audio)));
         p.append(el('videomuted', {}, String(this.muted.video)));
         p.append(el('jitsi_participant_codecList', {}, 'vp8,vp9,h264,av1'));  // VP8 first, see PREFERRED_VIDEO_CODEC
         if (this.raisedHand) p.append(el('jitsi_participant_raisedHand', {}, String(this.raisedHand)));
-        for (const e of extra) p.append(e);
+        for (const e of [...extra, ...(this.extraPresence?.() || [])]) p.append(e);  // extraPresence: captions.js
         this.xmpp.send(p);
     }
 
@@ -346,6 +352,7 @@ export class Conference {
             if (p.attrs.type === 'unavailable') {
                 const destroy = x?.first('destroy');
                 if (statuses.includes('307')) this.end('kicked', 'You were removed from the meeting by a moderator.');
+                else if (destroy?.attrs.jid) this.end('moved', destroy.first('reason')?.text || 'This room was closed.', destroy.attrs.jid);
                 else if (destroy) this.end('ended', destroy.first('reason')?.text || 'The meeting has ended.');
                 return;
             }
@@ -368,6 +375,8 @@ export class Conference {
             if (p.attrs.type === 'unavailable') {
                 this.emit({ type: 'focus-left' });
             } else {
+                const recording = p.first('jibri-recording-status', NS_JIBRI);
+                if (recording) this.onRecordingStatus(recording.attrs);
                 const down = !!p.first('bridgeNotAvailable');
                 if (down !== !!this.bridgeDown) this.emit({ type: 'bridge-unavailable', unavailable: down });
                 this.bridgeDown = down;
@@ -375,6 +384,7 @@ export class Conference {
             return;
         }
         if (!item?.attrs.jid && nick === 'focus') return;
+        if (this.isHidden(p, item)) return;
         if (p.attrs.type === 'unavailable') {
             if (this.participants.delete(nick)) {
                 this.emit({ type: 'participant-left', id: nick, kicked: statuses.includes('307') });
@@ -390,6 +400,7 @@ export class Conference {
             jid: item?.attrs.jid,
             role: item?.attrs.role || 'participant',
             name: p.first('nick', NS_NICK)?.text || p.first('identity')?.first('user')?.first('name')?.text || '',
+            avatar: p.first('identity')?.first('user')?.first('avatar')?.text || p.first('avatar-url')?.text || '',
             audioMuted: sourceInfo[`${nick}-a0`]?.muted ?? p.first('audiomuted')?.text === 'true',
             videoMuted: sourceInfo[`${nick}-v0`]?.muted ?? p.first('videomuted')?.text === 'true',
             raisedHand: Number(p.first('jitsi_participant_raisedHand')?.text || 0),
@@ -401,6 +412,15 @@ export class Conference {
         const known = this.participants.has(nick);
         this.participants.set(nick, participant);
         this.emit({ type: known ? 'participant-updated' : 'participant-joined', participant });
+    }
+
+    // A recorder (or another hidden participant) is in the room but nobody's tile: its JID is on
+    // the hidden domain, or (when JIDs are not shown) its presence names the recorder feature.
+    isHidden(p, item) {
+        const hidden = this.config.hiddenDomain;
+        const domain = (item?.attrs.jid || '').split('/')[0].split('@').pop();
+        if (hidden && domain === hidden) return true;
+        return (p.first('features')?.elements('feature') || []).some(f => f.attrs.var === NS_JIBRI);
     }
 
     onJoinError(p, bare) {
@@ -471,12 +491,22 @@ export class Conference {
             }
             this.emit({ type: 'json', from, payload });
             if (payload.type === 'av_moderation' && payload.enabled !== undefined) {
+                this.avModeration[payload.mediaType || 'audio'] = !!payload.enabled;
+                this.avApproved[payload.mediaType || 'audio'] = false;
                 this.emit({ type: 'av-moderation', enabled: payload.enabled, mediaType: payload.mediaType });
+            }
+            if (payload.type === 'av_moderation' && (payload.approved || payload.removed)) {
+                this.avApproved[payload.mediaType || 'audio'] = !!payload.approved;
+                this.emit({ type: 'av-approval', approved: !!payload.approved, mediaType: payload.mediaType || 'audio' });
             }
             if (payload.type === 'breakout_rooms' && payload.event === 'features/breakout-rooms/update') {
                 this.emit({ type: 'breakout-rooms', rooms: payload.rooms });
             }
+            if (payload.type === 'breakout_rooms' && payload.event === 'features/breakout-rooms/move-to-room' && payload.roomJid) {
+                this.emit({ type: 'move-to-room', roomJid: payload.roomJid });
+            }
             if (payload.type === 'lobby-notify') this.emit({ type: 'lobby-notify', payload });
+            if (payload.type === 'polls') this.emit({ type: 'poll', payload });
             return true;
         }
         const body = m.first('body');
@@ -706,6 +736,9 @@ export class Conference {
             this.bridge.setOnStage(message.dominantSpeakerEndpoint === this.nick ? null : `${message.dominantSpeakerEndpoint}-v0`);
             break;
         case 'EndpointMessage':
+            if (message.msgPayload?.name === 'endpoint-reaction') {
+                for (const name of message.msgPayload.reactions || []) this.emit({ type: 'reaction', from: message.from, name });
+            }
             this.emit({ type: 'endpoint-message', from: message.from, payload: message.msgPayload });
             break;
         case 'EndpointConnectivityStatusChangeEvent':
@@ -741,6 +774,29 @@ export class Conference {
         this.emit({ type: 'local-muted', media, muted });
     }
 
+    setDisplayName(name, email) {
+        this.displayName = name;
+        this.email = email;
+        this.presence(`${this.currentRoom}/${this.nick}`);
+    }
+
+    // A device switch in the meeting: the new track replaces the old one in the stream we send,
+    // with no renegotiation (the m-line and its SSRCs stay).
+    async replaceLocalTrack(track) {
+        const old = track.kind === 'audio' ? this.localStream.getAudioTracks()[0] : this.localStream.getVideoTracks()[0];
+        const media = track.kind;
+        track.enabled = !this.muted[media];
+        const session = this.session;
+        const slot = session?.layout.slots.find(s => s.kind === 'main' && s.media === media);
+        const transceiver = slot && session.pc.getTransceivers().find(t => t.mid === slot.mid);
+        if (transceiver) await transceiver.sender.replaceTrack(track);
+        if (old) {
+            this.localStream.removeTrack(old);
+            old.stop();
+        }
+        this.localStream.addTrack(track);
+    }
+
     setRaisedHand(raised) {
         this.raisedHand = raised ? Date.now() : 0;
         this.presence(`${this.currentRoom}/${this.nick}`);
@@ -749,7 +805,7 @@ export class Conference {
     sendChat(text, to) {
         if (to) {
             this.xmpp.send(el('message', { to: `${this.currentRoom}/${to}`, type: 'chat' }, el('body', {}, text), el('x', { xmlns: NS_MUC_USER })));
-            this.emit({ type: 'chat', from: this.nick, self: true, text, private: true, name: this.displayName });
+            this.emit({ type: 'chat', from: this.nick, to, self: true, text, private: true, name: this.displayName });
         } else {
             this.xmpp.send(el('message', { to: this.currentRoom, type: 'groupchat' }, el('body', {}, text)));
         }
@@ -860,32 +916,118 @@ export class Conference {
             el('query', { xmlns: NS_MUC_ADMIN }, el('item', { nick: id, role: 'none' }))));
     }
 
+    // Whether A/V moderation keeps us from unmuting `media` (moderators are never kept).
+    mayNotUnmute(media) {
+        return !!this.avModeration[media] && !this.avApproved[media] && this.role !== 'moderator';
+    }
+
+    allowUnmute(id, mediaType = 'audio') {
+        const component = this.components.av_moderation;
+        if (!component) throw new ConferenceError('unsupported', 'A/V moderation is not available on this server.');
+        this.xmpp.send(el('message', { to: component }, el('av_moderation', { mediaType, jidToWhitelist: `${this.currentRoom}/${id}` })));
+    }
+
     setAvModeration(enabled, mediaType = 'audio') {
         const component = this.components.av_moderation;
         if (!component) throw new ConferenceError('unsupported', 'A/V moderation is not available on this server.');
         this.xmpp.send(el('message', { to: component }, el('av_moderation', { enable: String(enabled), mediaType })));
     }
 
-    addBreakoutRoom(subject) {
+    breakoutCommand(type, attrs) {
         const component = this.components.breakout_rooms;
         if (!component) throw new ConferenceError('unsupported', 'Breakout rooms are not available on this server.');
-        this.xmpp.send(el('message', { to: component }, el('breakout_rooms', { type: 'features/breakout-rooms/add', subject })));
+        this.xmpp.send(el('message', { to: component }, el('breakout_rooms', { type: `features/breakout-rooms/${type}`, ...attrs })));
+    }
+
+    addBreakoutRoom(subject) {
+        this.breakoutCommand('add', { subject });
+    }
+
+    removeBreakoutRoom(breakoutRoomJid) {
+        this.breakoutCommand('remove', { breakoutRoomJid });
+    }
+
+    // participantJid: the occupant's JID in the room they are in now (room@muc/nick)
+    moveToRoom(participantJid, roomJid) {
+        this.breakoutCommand('move-to-room', { participantJid, roomJid });
+    }
+
+    // Polls through the polls component: a new poll and each answer reach every occupant.
+    sendPolls(command, body) {
+        const component = this.components.polls;
+        if (!component) throw new ConferenceError('unsupported', 'Polls are not available on this server.');
+        this.xmpp.send(el('message', { to: component },
+            el('json-message', { xmlns: NS_JITMEET }, JSON.stringify({ type: 'polls', command, ...body }))));
+    }
+
+    createPoll(question, answers) {
+        this.sendPolls('new-poll', { pollId: randomHex(8), question, answers: answers.map(name => ({ name })) });
+    }
+
+    answerPoll(pollId, answers) {
+        this.sendPolls('answer-poll', { pollId, answers });
+    }
+
+    // ---- recording and live streaming (docs/focus.md §8) ----
+
+    // The focus publishes each change in its presence and repeats it; repeats are dropped.
+    onRecordingStatus({ status, session_id: sessionId, recording_mode: mode, failure_reason: failure, initiator }) {
+        const key = `${status}/${sessionId}`;
+        if (!status || this.recordingSeen === key) return;
+        this.recordingSeen = key;
+        this.recording = status === 'on' ? { sessionId, mode: mode || 'file' } : null;
+        this.emit({ type: 'recording', status, mode: mode || 'file', failure, initiator });
+    }
+
+    // `streamid`: the RTMP URL or YouTube key for live streaming; none for a file recording.
+    async startRecording(streamid) {
+        const mode = streamid ? 'stream' : 'file';
+        try {
+            await this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` },
+                el('jibri', { xmlns: NS_JIBRI, action: 'start', recording_mode: mode, streamid })), 120000);
+        } catch (error) {
+            const why = {
+                'service-unavailable': 'No recorder is available on this server.',
+                'resource-constraint': 'All recorders are busy. Try again later.',
+                'unexpected-request': 'A recording or live stream is already running.',
+                'not-allowed': 'Only a moderator can start it.',
+            }[error.condition];
+            throw new ConferenceError('recording', why || `The ${mode === 'file' ? 'recording' : 'live stream'} could not start (${error.condition || error.message}).`);
+        }
+        this.emit({ type: 'recording', status: 'pending', mode });
+    }
+
+    stopRecording() {
+        const running = this.recording;
+        if (!running) return Promise.resolve();
+        return this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` },
+            el('jibri', { xmlns: NS_JIBRI, action: 'stop', recording_mode: running.mode, session_id: running.sessionId })));
+    }
+
+    // A reaction to everyone, over the bridge channel (as upstream's endpoint-reaction).
+    sendReaction(name) {
+        if (!this.bridge?.isOpen) throw new ConferenceError('unsupported', 'Reactions need the media connection, which is not up yet.');
+        this.bridge.send({ colibriClass: 'EndpointMessage', to: '', msgPayload: { name: 'endpoint-reaction', reactions: [name], timestamp: Date.now() } });
+        this.emit({ type: 'reaction', from: this.nick, name });
     }
 
     setReceiverConstraints(constraints) {
         this.bridge?.setConstraints(constraints);
     }
 
-    end(kind, message) {
+    // `roomJid`: where to go instead (a closed breakout room sends its people back to the main room)
+    end(kind, message, roomJid) {
         if (this.left) return;
         this.left = true;
+        this.xmpp.removeHandler(this.handler);
         this.closeSession();
-        this.emit({ type: 'ended', kind, message });
+        this.emit({ type: 'ended', kind, message, roomJid });
     }
 
     leave() {
         if (this.left) return;
         this.left = true;
+        this.xmpp.removeHandler(this.handler);
         this.closeSession();
         this.screenStream?.getTracks().forEach(t => t.stop());
         if (this.lobbyJid) this.xmpp.send(el('presence', { to: `${this.lobbyJid}/${this.nick}`, type: 'unavailable' }));

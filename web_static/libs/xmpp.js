@@ -397,6 +397,10 @@ export class XmppConnection {
         this.core.handlers.push(handler);
     }
 
+    removeHandler(handler) {
+        this.core.handlers = this.core.handlers.filter(h => h !== handler);
+    }
+
     disconnect() {
         clearInterval(this.pingTimer);
         this.core.close();

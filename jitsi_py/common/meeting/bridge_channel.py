@@ -24,8 +24,16 @@ def _endpoint_message(message: dict) -> list:
     return [events.EndpointMessage(sender, message.get("msgPayload"))] if isinstance(sender, str) else []
 
 
+def _connectivity(message: dict) -> list:
+    endpoint, active = message.get("endpoint"), message.get("active")
+    if not isinstance(endpoint, str) or (active not in ("true", "false") and not isinstance(active, bool)):
+        return []  # as lib-jitsi-meet, the string JVB sends; a boolean is read the same
+    return [events.EndpointConnectivity(endpoint, active in ("true", True))]
+
+
 HANDLERS: dict[str, Callable[[dict], list]] = {
     "DominantSpeakerEndpointChangeEvent": _dominant_speaker,
+    "EndpointConnectivityStatusChangeEvent": _connectivity,
     "EndpointMessage": _endpoint_message,
 }
 

@@ -589,9 +589,10 @@ class Meeting:
 
     async def _apply_audio_mute(self, muted: bool) -> None:
         self.audio_muted = muted
-        sender = self._session.senders.get("audio") if self._session is not None else None
-        if sender is not None:
-            sender.replaceTrack(None if muted else self.audio_source)
+        session = self._session
+        sender = session.senders.get("audio") if session is not None else None
+        if session is not None and sender is not None:
+            sender.replaceTrack(None if muted else next(t for t in session.tracks if t.kind == "audio"))
 
     # ---- life and death ----
 

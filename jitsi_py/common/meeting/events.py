@@ -60,6 +60,15 @@ class DominantSpeaker:
 
 
 @dataclass(frozen=True)
+class EndpointConnectivity:
+    """The bridge says this endpoint's media stopped reaching it (or reach it again), or, for an
+    endpoint on another bridge, that the relay to that bridge failed (recovered)."""
+
+    endpoint_id: str
+    active: bool
+
+
+@dataclass(frozen=True)
 class EndpointMessage:
     from_endpoint: str
     payload: Any

@@ -8,26 +8,49 @@ a peer connection is never carried over to another bridge.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from ..stanzas.jingle import Jingle
 from . import events
 from .sdp import MediaLine, MediaLines, RemoteSource, jingle_sources, named_sources, session_accept
+
+# aiortc logs a warning per video frame it cannot decode; a participant that joins while cameras are on
+# gets frames ahead of the first key frame it asked for, a few dozen lines per join and nothing to act on
+logging.getLogger("aiortc.rtcrtpreceiver").setLevel(logging.ERROR)
+
+
+class LentTrack(MediaStreamTrack):
+    """The caller's track as one session sends it. aiortc stops a sender's track when its peer
+    connection closes; lent, the caller's own track outlives the session, so that the next one (the
+    focus moved us to another bridge) sends it too."""
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = source.kind
+        self.source = source
+
+    async def recv(self):
+        return await self.source.recv()
 
 
 class MediaSession:
     def __init__(self, offer: Jingle, endpoint_id: str, *, tracks=(), receiving=frozenset({"audio", "video"}),
                  on_event: Callable[[object], None] = lambda event: None,
                  video_type_of: Callable[[str, str], str | None] = lambda owner, name: None) -> None:
-        """``tracks``: aiortc tracks we send, at most one per kind; ``on_event`` gets TrackAdded and
-        TrackRemoved; ``video_type_of(owner, source name)`` when Jingle did not say (presence does)."""
+        """``tracks``: aiortc tracks we send, at most one per kind, lent (never stopped by the session);
+        ``on_event`` gets TrackAdded and TrackRemoved; ``video_type_of(owner, source name)`` when
+        Jingle did not say (presence does)."""
         self.offer = offer
         self.endpoint_id = endpoint_id
-        self.tracks = list(tracks)
+        self.tracks = [LentTrack(t) for t in tracks]
         self.lines = MediaLines(offer, frozenset(t.kind for t in self.tracks), frozenset(receiving))
-        self.pc = RTCPeerConnection()
+        # max-bundle: with aiortc's default (balanced), an m-line made in the same offer as an earlier one
+        # of its kind takes that one's transport before BUNDLE moves the earlier one to the first m-line's,
+        # and is left on a transport that never starts (a late joiner got no video of sources already there)
+        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.senders: dict = {}
         self.announced: dict[str, MediaLine] = {}  # source name -> its m-line, for tracks we reported
         self._on_event = on_event
@@ -44,8 +67,6 @@ class MediaSession:
         """Our answer to the offer, as the Jingle to send (``transport-accept`` for a transport-replace,
         whose remote ``sources`` are those of the session it replaces)."""
         async with self._lock:
-            for track in self.tracks:
-                self.senders[track.kind] = self.pc.addTrack(track)
             self.lines.add(named_sources(jingle_sources(self.offer)) if sources is None else sources,
                            self.endpoint_id)
             await self._negotiate()
@@ -90,9 +111,25 @@ class MediaSession:
         for receiver in receivers:
             await _end(receiver)
 
+    def _attach_tracks(self) -> None:
+        """Our tracks go on the transceivers aiortc made for the contents' own m-lines. Added before the
+        offer (addTrack), a video track's transceiver would be aiortc's first but BUNDLE's second, and
+        max-bundle would stop its transport, the one every m-line shares: nothing would connect."""
+        by_mid = {t.mid: t for t in self.pc.getTransceivers()}
+        for track in self.tracks:
+            line = next((m for m in self.lines.lines if m.source is None and m.media == track.kind), None)
+            transceiver = by_mid.get(line.mid) if line is not None else None
+            if transceiver is None:
+                continue  # the offer has no content of that kind: nothing to send it on
+            transceiver.direction = "sendonly"
+            transceiver.sender.replaceTrack(track)
+            self.senders[track.kind] = transceiver.sender
+
     async def _negotiate(self) -> None:
         pc = self.pc
         await pc.setRemoteDescription(RTCSessionDescription(self.lines.sdp(), "offer"))
+        if len(self.senders) < len(self.tracks):
+            self._attach_tracks()
         await pc.setLocalDescription(await pc.createAnswer())
         by_mid = {t.mid: t for t in pc.getTransceivers()}
         for line in self.lines.lines:

@@ -14,7 +14,15 @@ def test_messages_from_the_bridge_become_events_and_anything_else_nothing():
     assert bridge_channel.received(json.dumps({"colibriClass": "EndpointMessage", "from": "abcd1234", "to": "",
                                                "msgPayload": {"type": "hi"}})) == [
         events.EndpointMessage("abcd1234", {"type": "hi"})]
-    for text in ("", "[1]", "{", '{"colibriClass": "ServerHello"}', '{"colibriClass": "EndpointMessage"}',
+    assert bridge_channel.received(json.dumps({"colibriClass": "EndpointConnectivityStatusChangeEvent",
+                                               "endpoint": "abcd1234", "active": "false"})) == [
+        events.EndpointConnectivity("abcd1234", False)]
+    assert bridge_channel.received(json.dumps({"colibriClass": "EndpointConnectivityStatusChangeEvent",
+                                               "endpoint": "abcd1234", "active": "true"})) == [
+        events.EndpointConnectivity("abcd1234", True)]
+    for text in ('{"colibriClass": "EndpointConnectivityStatusChangeEvent", "endpoint": "a", "active": "no"}',
+                 '{"colibriClass": "EndpointConnectivityStatusChangeEvent", "endpoint": 1, "active": "true"}',
+                 "", "[1]", "{", '{"colibriClass": "ServerHello"}', '{"colibriClass": "EndpointMessage"}',
                  '{"colibriClass": ["x"]}'):
         assert bridge_channel.received(text) == []
 

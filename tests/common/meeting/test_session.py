@@ -53,3 +53,32 @@ async def test_tracks_come_and_go_with_the_sources_and_a_replaced_transport_keep
     finally:
         await session.close()
     assert session.closed and session.announced == {}
+
+
+async def test_every_m_line_of_the_first_offer_shares_the_one_bundled_transport():
+    # several sources of a kind in the session-initiate (a late joiner's): each m-line must be on the
+    # transport that ICE and DTLS start, or its receiver never starts and its track stays silent
+    session = MediaSession(offer(), US)
+    try:
+        await session.answer("us@meet.jitsi/r")
+        transports = {t.receiver.transport for t in session.pc.getTransceivers()}
+        assert len(session.pc.getTransceivers()) > 2 and len(transports) == 1
+        assert session.pc.sctp is None or session.pc.sctp.transport in transports
+    finally:
+        await session.close()
+
+
+async def test_the_callers_track_is_lent_so_a_closed_session_leaves_it_live_for_the_next():
+    source = AudioStreamTrack()
+    first = MediaSession(offer(), US, tracks=[source])
+    lent = first.tracks[0]
+    assert lent is not source and lent.kind == "audio"
+    lent.stop()  # what aiortc's sender does to its track when the peer connection closes
+    await first.close()
+    assert source.readyState == "live"
+    second = MediaSession(offer(), US, tracks=[source])
+    try:
+        assert (await second.tracks[0].recv()).samples == 160  # the source's 20 ms frames
+    finally:
+        await second.close()
+        source.stop()

@@ -1,0 +1,54 @@
+"""The transcriber (the Jigasi transcriber's role): its logins, engine, transcripts and options."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .common import XmppClient
+from .fields import EnvSpec, boolean, bounded, choice, directory, duration, env, nested, read, secret, text
+
+
+def _transcripts_dir(values: Mapping[str, str]) -> str:
+    """docker's transcriber.yml keeps them in ``${CONFIG}/transcripts``."""
+    config: Path = read(EnvSpec("CONFIG", "~/.jitsi-meet-cfg", directory), values)
+    return str(config / "transcripts")
+
+
+@dataclass(frozen=True)
+class Transcriber:
+    enabled: bool = env("ENABLE_TRANSCRIPTIONS", "0", boolean)
+    xmpp: XmppClient = nested(XmppClient)
+    # The brewery login on the auth domain (shared with SIP gateways), and the meeting login on the
+    # hidden domain, as docker's transcriber.yml.
+    user: str = env("JIGASI_XMPP_USER", "jigasi")
+    password: str | None = env("JIGASI_XMPP_PASSWORD", None, secret)
+    transcriber_user: str = env("JIGASI_TRANSCRIBER_USER", "transcriber")
+    transcriber_password: str | None = env("JIGASI_TRANSCRIBER_PASSWORD", None, secret)
+    # Jigasi's options: results also as "<name>: <text>" chat lines; a chat line with the
+    # transcript's URL; the meeting's audio kept beside the transcript; transcripts saved at all.
+    send_txt: bool = env("JIGASI_TRANSCRIBER_SEND_TXT", "0", boolean)
+    advertise_url: bool = env("JIGASI_TRANSCRIBER_ADVERTISE_URL", "0", boolean)
+    record_audio: bool = env("JIGASI_TRANSCRIBER_RECORD_AUDIO", "0", boolean)
+    saving: bool = env("JIGASI_TRANSCRIBER_ENABLE_SAVING", "1", boolean)
+    # --- our own ---------------------------------------------------------------------------------
+    transcripts_dir: Path = env("JITSI_PY_TRANSCRIBER_DIR", _transcripts_dir, directory)
+    # Where the advertised transcripts are served; PUBLIC_URL/transcripts when unset.
+    base_url: str | None = env("JITSI_PY_TRANSCRIBER_BASE_URL", None, text)
+    instance_id: str = env("JITSI_PY_TRANSCRIBER_INSTANCE_ID",
+                           lambda v: "transcriber-" + (v.get("HOSTNAME") or socket.gethostname()))
+    # Jigasi's Vosk option: a ws:// URL, or a JSON object from language to ws:// URL.
+    vosk_url: str | None = env("JIGASI_TRANSCRIBER_VOSK_URL", None, text)
+    # pocketsphinx (offline, its wheel's model) unless a Vosk server is given.
+    engine: str = env("JITSI_PY_TRANSCRIBER_ENGINE",
+                      lambda v: "vosk" if (v.get("JIGASI_TRANSCRIBER_VOSK_URL") or "").strip() else "pocketsphinx",
+                      choice("pocketsphinx", "vosk"))
+    language: str = env("JITSI_PY_TRANSCRIBER_LANGUAGE", "en-US", text)
+    # Decoders loaded at most (each ~100 MB): how many people one transcriber follows speaking at once.
+    sphinx_decoders: int = env("JITSI_PY_TRANSCRIBER_DECODERS", "4", bounded(1, 64))
+    max_meetings: int = env("JITSI_PY_TRANSCRIBER_MAX_MEETINGS", "8", bounded(1, 1000))
+    join_timeout: float = env("JITSI_PY_TRANSCRIBER_JOIN_TIMEOUT", "30", duration)
+    # How long the transcriber stays once nobody but hidden members is left.
+    empty_timeout: float = env("JITSI_PY_TRANSCRIBER_EMPTY_TIMEOUT", "10", duration)

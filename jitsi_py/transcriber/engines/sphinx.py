@@ -1,0 +1,248 @@
+"""The offline engine: CMU PocketSphinx with the US English model its wheel ships (no download).
+
+Each speaker's stream has its own endpointer (PocketSphinx's voice activity detector, cheap), which
+finds where phrases start and end; only speech reaches a decoder, so silence costs almost nothing.
+A decoder holds the language model (about 100 MB, a second to load) and its search holds the GIL,
+so each decoder lives in a worker process of its own, and decoders are pooled: a phrase takes one
+when it starts and gives it back when it ends. Speakers seldom talk at once, so a few decoders
+serve a meeting; more people speaking at once than decoders wait for one.
+
+Only US English: a request for another language is answered in English.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
+
+from . import SAMPLE_RATE, EngineError, Result
+
+if TYPE_CHECKING:
+    from ...settings.transcriber import Transcriber as TranscriberSettings
+
+log = logging.getLogger(__name__)
+
+INTERIM_EVERY = 0.5  # seconds of speech between interim hypotheses
+# The endpointer decides over this window whether speech started or ended: it bounds how long after
+# the last word the final result can come.
+VAD_WINDOW = 0.3
+VAD_RATIO = 0.9
+VAD_MODE = 1  # of 0..3: WebRTC VAD aggressiveness; more clips soft consonants (measured: more errors)
+BYTES_PER_SECOND = SAMPLE_RATE * 2
+PRE_ROLL = 0.3  # seconds before the detected start: the endpointer clips soft first consonants
+HISTORY = int((VAD_WINDOW + PRE_ROLL + 0.5) * BYTES_PER_SECOND)
+
+# --- in the worker process ---------------------------------------------------------------------------
+_decoder: Any = None
+
+
+def _load(options: dict[str, Any]) -> None:
+    global _decoder
+    from pocketsphinx import Decoder  # noqa: PLC0415
+
+    _decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", **options)
+
+
+def _work(speech: bytes, start: bool, end: bool, hypothesis: bool) -> tuple[str, float | None] | None:
+    """One step of a phrase: begin it, decode more of it, end it; the hypothesis when asked or ended."""
+    decoder = _decoder
+    if start:
+        decoder.start_utt()
+    if speech:
+        decoder.process_raw(speech, False, False)
+    if end:
+        decoder.end_utt()
+    if not (end or hypothesis):
+        return None
+    hyp = decoder.hyp()
+    if hyp is None:
+        return "", None
+    return _clean(hyp.hypstr), (decoder.get_logmath().exp(hyp.prob) if end else None)
+
+
+def _ready() -> bool:
+    return _decoder is not None
+
+
+def _clean(hypstr: str) -> str:
+    """Fillers and noise words (``<sil>``, ``[noise]``, ``(2)`` variants) are not words anyone said."""
+    words = [w.split("(", 1)[0] for w in hypstr.split() if not w.startswith(("<", "["))]
+    return " ".join(w for w in words if w)
+
+
+# --- in the service ------------------------------------------------------------------------------------
+class DecoderPool:
+    """Decoder processes started on demand and reused; at most ``limit`` (then a phrase waits)."""
+
+    def __init__(self, limit: int, options: dict[str, Any]) -> None:
+        self.limit = limit
+        self.options = options
+        self.idle: list[ProcessPoolExecutor] = []
+        self.all: list[ProcessPoolExecutor] = []
+        self._free = asyncio.Semaphore(limit)
+
+    @property
+    def created(self) -> int:
+        return len(self.all)
+
+    async def take(self) -> ProcessPoolExecutor:
+        await self._free.acquire()
+        if self.idle:
+            return self.idle.pop()
+        return self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn: the service's threads and sockets must not be forked into the worker
+        worker = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_load,
+                                     initargs=(self.options,))
+        self.all.append(worker)
+        return worker
+
+    async def warm(self) -> None:
+        """One decoder loaded ahead, so the first phrase does not wait a model's loading."""
+        if not self.all:
+            worker = self._start()
+            self.idle.append(worker)
+            try:
+                await asyncio.get_running_loop().run_in_executor(worker, _ready)
+            except BrokenProcessPool as exc:
+                self.give_back_broken(worker)
+                raise EngineError("pocketsphinx cannot load its model (the decoder process died)") from exc
+
+    def give_back(self, worker: ProcessPoolExecutor) -> None:
+        self.idle.append(worker)
+        self._free.release()
+
+    def give_back_broken(self, worker: ProcessPoolExecutor) -> None:
+        if worker in self.idle:
+            self.idle.remove(worker)
+        else:
+            self._free.release()
+        self.all.remove(worker)
+        worker.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        for worker in self.all:
+            worker.shutdown(wait=False, cancel_futures=True)
+        self.all.clear()
+        self.idle.clear()
+
+
+class SphinxStream:
+    """One speaker: the endpointer here, a pooled decoder process while a phrase is open."""
+
+    def __init__(self, pool: DecoderPool) -> None:
+        from pocketsphinx import Endpointer  # noqa: PLC0415
+
+        self.pool = pool
+        self.endpointer = Endpointer(window=VAD_WINDOW, ratio=VAD_RATIO, vad_mode=VAD_MODE, sample_rate=SAMPLE_RATE)
+        self.frame_bytes: int = self.endpointer.frame_bytes
+        self.pending = bytearray()
+        self.history = bytearray()  # the latest audio, for the start the endpointer saw late
+        self.worker: ProcessPoolExecutor | None = None
+        self.starting = False  # the phrase's first step is still to be sent
+        self.position = 0.0  # seconds of audio taken so far
+        self.phrase_start = 0.0
+        self.spoken = 0  # bytes of the open phrase decoded so far
+        self.next_interim = 0
+        self.last_interim = ""
+
+    async def feed(self, pcm: bytes) -> list[Result]:
+        self.pending += pcm
+        usable = len(self.pending) - len(self.pending) % self.frame_bytes
+        if not usable:
+            return []
+        chunk = bytes(self.pending[:usable])
+        del self.pending[:usable]
+        return await self._frames(chunk, last=False)
+
+    async def close(self) -> list[Result]:
+        chunk = bytes(self.pending)
+        self.pending.clear()
+        return await self._frames(chunk, last=True)
+
+    async def _frames(self, chunk: bytes, last: bool) -> list[Result]:
+        """The endpointer only decides; the decoder takes the audio itself, from a little before the
+        phrase's detected start, in one step per chunk."""
+        results: list[Result] = []
+        speech = bytearray()
+        step = self.frame_bytes
+        for offset in range(0, len(chunk), step):
+            frame = chunk[offset:offset + step]
+            self.history += frame
+            self.position += len(frame) / BYTES_PER_SECOND
+            if len(frame) == step:
+                self.endpointer.process(frame)
+            if self.worker is None:
+                if not self.endpointer.in_speech:
+                    continue
+                self.worker = await self.pool.take()
+                self.starting = True
+                self.phrase_start = max(0.0, self.endpointer.speech_start - PRE_ROLL)
+                self.spoken = 0
+                self.next_interim = int(INTERIM_EVERY * BYTES_PER_SECOND)
+                self.last_interim = ""
+                back = int((self.position - self.phrase_start) * SAMPLE_RATE) * 2
+                speech += self.history[-back:] if back else b""
+            else:
+                speech += frame
+            if not self.endpointer.in_speech:
+                results += await self._step(bytes(speech), end=True)
+                speech.clear()
+        del self.history[:max(0, len(self.history) - HISTORY)]
+        if speech or (last and self.worker is not None):
+            results += await self._step(bytes(speech), end=last)
+        return results
+
+    async def _step(self, speech: bytes, end: bool) -> list[Result]:
+        worker = self.worker
+        assert worker is not None
+        self.spoken += len(speech)
+        interim = not end and self.spoken >= self.next_interim
+        if interim:
+            self.next_interim = self.spoken + int(INTERIM_EVERY * BYTES_PER_SECOND)
+        start, self.starting = self.starting, False
+        if end:
+            self.worker = None
+        try:
+            answer = await asyncio.get_running_loop().run_in_executor(worker, _work, speech, start, end, interim)
+        except (BrokenProcessPool, RuntimeError, ValueError) as exc:
+            self.worker = None
+            self.pool.give_back_broken(worker)
+            raise EngineError(f"pocketsphinx failed: {exc or type(exc).__name__}") from exc
+        if end:
+            self.pool.give_back(worker)
+        if answer is None:
+            return []
+        text, confidence = answer
+        until = self.phrase_start + self.spoken / BYTES_PER_SECOND
+        if end:
+            return [Result(text, True, 1.0, self.phrase_start, until, confidence)] if text else []
+        if not text or text == self.last_interim:
+            return []
+        self.last_interim = text
+        return [Result(text, False, 0.5, self.phrase_start, until)]
+
+
+class PocketsphinxEngine:
+    name = "pocketsphinx"
+
+    def __init__(self, settings: TranscriberSettings) -> None:
+        try:
+            import pocketsphinx  # noqa: F401, PLC0415 - only to fail early and clearly
+        except ImportError as exc:
+            raise EngineError("pocketsphinx is not installed (pip install pocketsphinx)") from exc
+        self.pool = DecoderPool(settings.sphinx_decoders, {})
+
+    async def open(self, language: str) -> SphinxStream:
+        if not language.lower().startswith("en"):
+            log.info("transcriber: pocketsphinx has only US English; %s is transcribed as English", language)
+        await self.pool.warm()
+        return SphinxStream(self.pool)
+
+    async def aclose(self) -> None:
+        self.pool.close()

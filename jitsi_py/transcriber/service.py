@@ -1,0 +1,90 @@
+"""Wiring of the transcriber: the brewery client, the engine, one session per transcribed meeting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from ..common.errors import StanzaError
+from ..common.meeting import Login, XmppServer
+from ..common.stanzas.rayo import Dial
+from ..common.startup import Ready, unobserved
+from ..settings import Settings, require_secret
+from .brewery import BreweryClient, check_dial
+from .engines import Engine, load
+from .session import Session, Where
+
+log = logging.getLogger(__name__)
+
+
+class TranscriberService:
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        t, domains = settings.transcriber, settings.common.domains
+        self.settings = settings
+        self.engine = engine if engine is not None else load(t.engine, t)
+        base_url = (t.base_url or settings.common.public_url.rstrip("/") + "/transcripts") if t.advertise_url else None
+        self.where = Where(
+            server=XmppServer(t.xmpp.server, t.xmpp.port, domains.domain, domains.muc,
+                              focus_jid=domains.focus_component, hidden_domain=domains.hidden),
+            login=Login(f"{t.transcriber_user}@{domains.hidden}",
+                        require_secret("JIGASI_TRANSCRIBER_PASSWORD", t.transcriber_password)),
+            language=t.language, join_timeout=t.join_timeout, empty_timeout=t.empty_timeout,
+            transcripts=t.transcripts_dir if t.saving else None, base_url=base_url, send_txt=t.send_txt,
+            record_audio=t.record_audio and t.saving)
+        self.client = BreweryClient(
+            jid=f"{t.user}@{domains.auth}/{t.instance_id}",
+            password=require_secret("JIGASI_XMPP_PASSWORD", t.password),
+            brewery=domains.jigasi_brewery_jid, nickname=t.instance_id,
+            server=t.xmpp.server, port=t.xmpp.port, on_dial=self.on_dial)
+        self.sessions: dict[str, Session] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    def on_dial(self, dial: Dial, sender: str) -> str:
+        room = check_dial(dial)
+        if room in self.sessions:
+            raise StanzaError("cancel", "conflict", "already transcribing that meeting")
+        if len(self.sessions) >= self.settings.transcriber.max_meetings:
+            raise StanzaError("wait", "resource-constraint", "this transcriber is full")
+        session = Session(room, self.where, self.engine, on_end=lambda: self._ended(room, session))
+        self.sessions[room] = session
+        self.client.publish(len(self.sessions))
+        log.info("transcriber: asked by %s to transcribe %s", sender, room)
+        task = asyncio.ensure_future(session.run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        # Jigasi answers with its call's resource before it is in the room
+        return f"xmpp:{secrets.token_hex(4)}@{self.settings.common.domains.hidden}"
+
+    def _ended(self, room: str, session: Session) -> None:
+        if self.sessions.get(room) is session:
+            del self.sessions[room]
+        self.client.publish(len(self.sessions))
+        log.info("transcriber: done with %s (%d final results)", room, session.finals)
+
+    async def close(self) -> None:
+        for session in self.sessions.values():
+            session.stop()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+        for task in self._tasks:
+            task.cancel()
+        await self.client.stop()
+        await self.engine.aclose()
+
+
+async def run(settings: Settings, ready: Ready = unobserved) -> None:
+    """Ready once it sits in the gateway brewery where the focus finds it."""
+    service = TranscriberService(settings)
+    try:
+        service.client.start()
+        await service.client.joined.wait()
+        t = settings.transcriber
+        ready(f"in {service.client.brewery} as {t.instance_id}, engine {service.engine.name}, "
+              f"transcripts {'in ' + str(t.transcripts_dir) if t.saving else 'not saved'}")
+        await asyncio.Event().wait()
+    finally:
+        await service.close()
+
+
+__all__ = ["TranscriberService", "run"]
