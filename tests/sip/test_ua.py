@@ -97,14 +97,20 @@ def test_an_unanswered_invite_times_out_with_timer_b():
     assert (ended.call, ended.status) == (call, 408) and now == 32.0
 
 
-def test_a_caller_cancels_before_the_answer():
-    a, b = agent(A, "phone"), agent(B, "gateway")
+def ringing(a, b):
+    """A calls B, B rings: (A's call, B's call)."""
     call = a.invite("sip:room@127.0.0.1:5062", b"offer", 0.0)
     transfer([a, b], 0.0)
     [incoming] = events(b)
     b.respond(incoming.call, 180, 0.1)
     transfer([a, b], 0.1)
     events(a)
+    return call, incoming.call
+
+
+def test_a_caller_cancels_before_the_answer():
+    a, b = agent(A, "phone"), agent(B, "gateway")
+    call, _ = ringing(a, b)
     a.hangup(call, 0.2)
     sent = transfer([a, b], 0.2)
     assert any(d.startswith(b"CANCEL") for d in sent) and any(d.startswith(b"SIP/2.0 487") for d in sent)
@@ -115,14 +121,10 @@ def test_a_caller_cancels_before_the_answer():
 
 def test_a_200_that_crosses_our_cancel_is_acknowledged_and_ended_with_bye():
     a, b = agent(A, "gateway"), agent(B, "phone")
-    call = a.invite("sip:x@127.0.0.1:5062", b"offer", 0.0)
-    transfer([a, b], 0.0)
-    [incoming] = events(b)
-    b.respond(incoming.call, 180, 0.1)
-    transfer([a, b], 0.1)
+    call, theirs = ringing(a, b)
     a.hangup(call, 0.2)  # CANCEL goes out...
     cancel = a.datagrams_to_send()
-    b.respond(incoming.call, 200, 0.2, sdp=b"answer")  # ...while the phone answers
+    b.respond(theirs, 200, 0.2, sdp=b"answer")  # ...while the phone answers
     for out in b.datagrams_to_send():
         a.receive(out.data, B, 0.25)
     sent = [parse(out.data).method for out in a.datagrams_to_send() if not out.data.startswith(b"SIP/")]
