@@ -7,10 +7,10 @@ import asyncio
 import sys
 from typing import Sequence
 
-from .workloads import browser, conference, media, recording, soak, transcription, xmpp
+from .workloads import browser, conference, media, recording, sip, soak, transcription, xmpp
 
 WORKLOADS = {"xmpp": xmpp, "media": media, "conference": conference, "browser": browser, "soak": soak,
-             "recording": recording, "transcription": transcription}
+             "recording": recording, "sip": sip, "transcription": transcription}
 
 
 def parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
@@ -105,6 +106,18 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
+
+
+async def in_child(module: str, job: dict, what: str) -> dict:
+    """``module.child(job)`` in a Python process of its own (its CPU and RSS are its own); its JSON."""
+    root = Path(__file__).resolve().parents[1]
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", f"from {module} import child; child({json.dumps(json.dumps(job))})",
+        cwd=root, stdout=asyncio.subprocess.PIPE)
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"the {what} child exited with {child.returncode}")
+    return json.loads(out)
 
 
 def ms(seconds: list[float]) -> list[float]:

@@ -12,7 +12,7 @@ from typing import Any
 
 SCHEMA = 1
 DEFAULT_DIR = Path(__file__).resolve().parent / "results"
-WORKLOADS = ("xmpp", "media", "conference", "browser", "soak", "recording", "transcription")
+WORKLOADS = ("xmpp", "media", "conference", "browser", "soak", "recording", "sip", "transcription")
 REQUIRED = {
     "schema": int,
     "workload": str,

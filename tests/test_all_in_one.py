@@ -307,6 +307,28 @@ def test_enable_recording_runs_the_recorder_with_a_generated_password(stack_env)
     assert "JIBRI_XMPP_PASSWORD=" in secrets and "JIBRI_RECORDER_PASSWORD=" in secrets
 
 
+def test_with_a_sip_uri_it_runs_the_sip_gateway_too(stack_env):
+    env, ports, tmp_path = stack_env
+    sip_port, sip_http = _free_port(socket.SOCK_DGRAM), _free_port()
+    env.update({"JIGASI_SIP_URI": "jigasi@127.0.0.1", "JITSI_PY_SIP_PORT": str(sip_port),
+                "JITSI_PY_SIP_HTTP_PORT": str(sip_http), "JITSI_PY_SIP_HOST": "127.0.0.1"})
+    proc = _start(env, tmp_path)
+    output = Output(proc)
+    try:
+        ready = output.wait_for(proc, "ready: open ")
+        assert any("sip: logged in" in line for line in output.lines[:ready])
+        _wait_healthy(f"http://127.0.0.1:{sip_http}/about/health")  # in the brewery (no SIP server to register)
+        assert _udp_bound(sip_port)
+        status, body = _get(f"https://127.0.0.1:{ports['HTTPS_PORT']}/config.js")
+        assert b"/conference-mapper" in body and b"/dialin-numbers" in body
+        status, body = _get(f"https://127.0.0.1:{ports['HTTPS_PORT']}/conference-mapper?conference=a@muc.meet.jitsi")
+        assert status == 200 and b'"id"' in body
+    finally:
+        if proc.poll() is None:
+            lines = _stop(proc, output)
+    assert not [line for line in lines if " ERROR " in line or "Traceback" in line]
+
+
 def test_enable_transcriptions_runs_the_transcriber_in_the_gateway_brewery(stack_env):
     env, _ports, tmp_path = stack_env
     proc = _start({**env, "ENABLE_TRANSCRIPTIONS": "1"}, tmp_path)

@@ -63,13 +63,7 @@ async def run(args: argparse.Namespace) -> int:
                    "crf": args.crf, "participants": args.participants, "seconds": args.seconds,
                    "path": str(root / f"recording-{resolution}.mp4")}
             print(f"recording: {resolution}, {args.participants} participants, {args.seconds:g} s", file=sys.stderr)
-            child = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", f"from bench.workloads.recording import child; child({json.dumps(job)!r})",
-                cwd=ROOT, stdout=asyncio.subprocess.PIPE)
-            out, _ = await child.communicate()
-            if child.returncode != 0:
-                raise RuntimeError(f"the {resolution} child exited with {child.returncode}")
-            figures[f"{height}p"] = json.loads(out)
+            figures[f"{height}p"] = await harness.in_child(__name__, job, resolution)
 
     params = {"seconds": args.seconds, "participants": args.participants, "resolutions": resolutions,
               "framerate": args.framerate, "preset": args.preset, "crf": args.crf}

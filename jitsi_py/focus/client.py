@@ -284,7 +284,7 @@ class Focus:
         else:
             answer.ready = room.core is not None
         auth = self.settings.focus.auth
-        answer.properties = dict(answer_properties(auth.enabled, auth.type))
+        answer.properties = dict(answer_properties(auth.enabled, auth.type, self.gateways is not None))
         reply = iq.reply(clear=True)
         reply.xml.append(answer.to_element())
         reply.send()

@@ -68,11 +68,14 @@ def trusted_services(features: frozenset[str], real_jid: str | None,
     return features & SERVICE_FEATURES if domain in trusted_domains else frozenset()
 
 
-def answer_properties(auth_enabled: bool, auth_type: str) -> Mapping[str, str]:
-    """The ``<property>`` children of every conference answer."""
+def answer_properties(auth_enabled: bool, auth_type: str, sip_gateway: bool = False) -> Mapping[str, str]:
+    """The ``<property>`` children of every conference answer. ``sipGatewayEnabled`` (jicofo: when it
+    watches a gateway brewery) lets lib-jitsi-meet offer dial-out to moderators."""
     properties = {"authentication": str(auth_enabled).lower(), "visitors-supported": "false"}
     if auth_enabled and auth_type == "jwt":
         properties["externalAuth"] = "true"
+    if sip_gateway:
+        properties["sipGatewayEnabled"] = "true"
     return properties
 
 

@@ -12,13 +12,18 @@ from .fields import boolean, bounded, choice, csv, env, integer, nested, port_nu
 
 
 def sip_address(raw: str) -> str:
-    """``user@host`` as docker-jitsi-meet writes it, or ``sip:user@host[:port]``; always with its scheme."""
+    """``user@host`` as docker-jitsi-meet writes it, or a SIP URI (``sip:[user@]host[:port]``); always
+    returned with its scheme."""
     value = raw.strip()
     scheme, colon, rest = value.partition(":")
-    if not colon or scheme.lower() not in ("sip", "sips"):
+    if colon and scheme.lower() in ("sip", "sips"):
+        user, at, host = rest.rpartition("@")
+        valid = bool(host) and (not at or bool(user))
+    else:
         scheme, rest = "sip", value
-    user, at, host = rest.partition("@")
-    if not at or not user or not host or "/" in host or ":" in user:
+        user, at, host = rest.partition("@")
+        valid = bool(at and user and host)
+    if not valid or "/" in host or ":" in user:
         raise ValueError("expected a SIP address such as jigasi@sip.example.com or sip:jigasi@sip.example.com")
     return f"{scheme.lower()}:{rest}"
 

@@ -1,4 +1,4 @@
-"""DTMF both ways: RFC 4733 telephone-events in RTP, and SIP INFO bodies (``application/dtmf-relay``,
+"""DTMF from the phone: RFC 4733 telephone-events in RTP, and SIP INFO bodies (``application/dtmf-relay``,
 ``application/dtmf``) as phones and PBXs send them."""
 
 from __future__ import annotations
@@ -28,17 +28,6 @@ class Receiver:
             return None
         self._last_timestamp = timestamp
         return digit_of(event)
-
-
-def event_payloads(digit: str, duration_ms: int = 160, clock: int = 8000, step_ms: int = 20) -> list[bytes]:
-    """The payloads of one event at ``step_ms`` intervals, the end packet sent three times (§2.5.1.4);
-    all share one RTP timestamp, the first carries the marker."""
-    event = EVENTS.index(digit.upper())
-    out = []
-    for elapsed in range(step_ms, duration_ms, step_ms):
-        out.append(EVENT.pack(event, 10, elapsed * clock // 1000))
-    end = EVENT.pack(event, 0x80 | 10, duration_ms * clock // 1000)
-    return out + [end, end, end]
 
 
 def parse_info(content_type: str, body: bytes) -> str | None:

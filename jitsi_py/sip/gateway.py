@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import ssl
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -32,7 +34,7 @@ from ..common.stanzas.rayo import (
     Dial,
     Ref,
 )
-from . import dtmf, sdp
+from . import dtmf, sdes, sdp
 from .audio import RATE
 from .media import CallMedia, MediaClock, PortPool
 from .message import parse_address, parse_uri
@@ -45,6 +47,7 @@ from .ua import (
     CallProgress,
     IncomingCall,
     InfoReceived,
+    PingAnswered,
     Registered,
     RegistrationFailed,
     UserAgent,
@@ -59,7 +62,7 @@ FAILED_STATUS_SHOWN = 3.0  # a failed call's participant stays this long, so the
 PASSWORD_HEADERS = ("Jitsi-Conference-Room-Pass", "X-Room-Pass")
 # Call progress as the room sees it: the presence status texts jitsi-meet labels.
 STATUS_INITIALIZING, STATUS_RINGING, STATUS_CONNECTED = "Initializing Call", "Ringing", "Connected"
-STATUS_BUSY, STATUS_FAILED, STATUS_DISCONNECTED = "Busy", "Failed", "Disconnected"
+STATUS_BUSY, STATUS_FAILED = "Busy", "Failed"
 PIN_ATTEMPTS = 3
 PIN_TIMEOUT = 20.0  # for the whole PIN, each attempt
 PIN_END = "#"
@@ -94,13 +97,15 @@ class Leg:
     digits: list[str] = field(default_factory=list)
     typed: asyncio.Event = field(default_factory=asyncio.Event)
     outcome: asyncio.Future[str] | None = None  # dial-out: "connected" or why not
+    key: bytes = b""  # dial-out with SDES-SRTP: the key we offered
 
 
 class Gateway:
     def __init__(self, account: Account, *, bind: tuple[str, int], media_address: str, ports: PortPool,
                  meeting_server: XmppServer, login: Login | None = None, room_headers: tuple[str, ...] = (),
                  default_room: str | None = None, join_timeout: float = 30, max_calls: int = 100,
-                 resolve_pin: PinResolver | None = None, tls: ssl.SSLContext | None = None) -> None:
+                 resolve_pin: PinResolver | None = None, tls: ssl.SSLContext | None = None,
+                 srtp: bool = False) -> None:
         self.ua = UserAgent(account)
         self.bind = bind
         self.media_address = media_address
@@ -112,19 +117,22 @@ class Gateway:
         self.join_timeout = join_timeout
         self.max_calls = max_calls
         self.resolve_pin = resolve_pin
+        self.srtp = srtp
         self.clock = MediaClock()
         self.legs: dict[str, Leg] = {}  # by Call-ID
         self.registered = asyncio.Event()
         self.on_load: Callable[[], None] = lambda: None  # calls came or went: the brewery stats changed
+        self.accepting = True  # false in a graceful shutdown: calls in progress go on, no new ones
         self.calls_total = self.calls_failed = 0
-        self.signalling = Signalling(account.transport, self.receive, tls)
+        self.signalling = Signalling(account.transport, self.receive, tls, self._connection_lost)
         self._timer: Rearm | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
             IncomingCall: self._incoming, CallProgress: self._progress, CallAnswered: self._answered,
             CallEnded: self._ended, InfoReceived: self._info, Registered: self._registered,
-            RegistrationFailed: self._registration_failed,
+            RegistrationFailed: self._registration_failed, PingAnswered: self._ping_answered,
         }
+        self._pings: dict[str, asyncio.Future[int]] = {}
 
     # ---- the glue ----
 
@@ -134,6 +142,13 @@ class Gateway:
         await self.signalling.open(self.bind)
         if register:
             self._fed(self.ua.register, loop.time())
+
+    def _connection_lost(self, peer: tuple[str, int]) -> None:
+        """Over TCP or TLS the SIP server reaches us through our connection: when it closes, register
+        again at once (over a new one) rather than be unreachable until the refresh."""
+        if peer == self.ua.account.proxy and self.ua.registered_until is not None:
+            log.warning("sip: the connection to the SIP server %s:%d closed: registering again", *peer)
+            self._fed(self.ua.register, self._now())
 
     def receive(self, data: bytes, source: Any) -> None:
         self._fed(self.ua.receive, data, (source[0], source[1]), self._now())
@@ -146,7 +161,12 @@ class Gateway:
         for out in self.ua.datagrams_to_send():
             self.signalling.send(out.data, out.to)
         while (event := self.ua.next_event()) is not None:
-            self._handlers[type(event)](event)
+            try:
+                self._handlers[type(event)](event)
+            except Exception:  # noqa: BLE001 - one call's failure must cost nothing else
+                log.exception("sip: handling %s failed", type(event).__name__)
+                if isinstance(event, IncomingCall):
+                    self.ua.respond(event.call, 500, self._now())
         for out in self.ua.datagrams_to_send():
             self.signalling.send(out.data, out.to)
         if self._timer is not None:
@@ -194,26 +214,45 @@ class Gateway:
         call, now = event.call, self._now()
         self.calls_total += 1
         caller = parse_address(call.header("from") or "")
-        name = caller.display or parse_uri(caller.uri).user or "phone"
+        try:
+            name = caller.display or parse_uri(caller.uri).user or "phone"
+        except ValueError:  # a caller of a scheme we do not read: still a caller
+            name = caller.display or "phone"
+        if not self.accepting:
+            return self._refuse(call, 503, "the gateway is shutting down")
         if len(self.legs) >= self.max_calls:
             return self._refuse(call, 486, "the gateway is at JITSI_PY_SIP_MAX_CALLS")
         room = self._room_of(call)
         if not room and self.resolve_pin is None:
             return self._refuse(call, 404, "no room header, no room in the request-URI, no default room")
+        if not call.remote_sdp.strip():
+            return self._delayed_offer(call, room, name) if room else self._refuse(
+                call, 488, "an INVITE without SDP must name its room (no PIN entry without media)")
         try:
             offer = sdp.parse(call.remote_sdp)
         except sdp.SdpError as exc:
             return self._refuse(call, 488, f"SDP offer: {exc}")
+        crypto: sdes.Protection | None = None
+        ours = None
+        if offer.crypto and self.srtp:
+            accepted = sdes.accept(offer.crypto)
+            if accepted is None:
+                return self._refuse(call, 488, "no SRTP crypto suite we take (AES_CM_128_HMAC_SHA1_80/32)")
+            ours = accepted[0]
+            crypto = sdes.Protection(ours.suite, accepted[1], accepted[2])
+        elif offer.profile == "RTP/SAVP":
+            return self._refuse(call, 488, "SRTP offered and JIGASI_ENABLE_SDES_SRTP is off")
         port = self.ports.take()
         if port is None:
             return self._refuse(call, 503, "no free RTP port in JIGASI_PORT_MIN..MAX")
         try:
-            answer = sdp.answer(offer, self.media_address, port)
+            answer = sdp.answer(offer, self.media_address, port, crypto=ours)
         except sdp.SdpError as exc:
             self.ports.give_back(port)
             return self._refuse(call, 488, str(exc))
         leg = self._leg(call, room or "", name, port)
         leg.offer, leg.answer = offer, answer
+        leg.media.protection = crypto
         self.legs[call.call_id] = leg
         self.on_load()
         log.info("sip: call %s from %s for %s (%s)", call.call_id, name, f"room {room}" if room else "a PIN",
@@ -225,13 +264,29 @@ class Gateway:
         password = next((v for h in PASSWORD_HEADERS if (v := call.header(h))), None)
         leg.task = self._spawn(self._dial_in(leg, password))
 
+    def _delayed_offer(self, call: Call, room: str, name: str) -> None:
+        """An INVITE without SDP (RFC 3261 §13.2.1): our 200 carries the offer, the ACK the answer,
+        and the media starts with the ACK (:meth:`_answered`)."""
+        port = self.ports.take()
+        if port is None:
+            return self._refuse(call, 503, "no free RTP port in JIGASI_PORT_MIN..MAX")
+        leg = self._leg(call, room, name, port)
+        leg.answer = sdp.offer(self.media_address, port)
+        self.legs[call.call_id] = leg
+        self.on_load()
+        log.info("sip: call %s from %s for room %s (delayed offer)", call.call_id, name, room)
+        self.ua.respond(call, 180, self._now())
+        password = next((v for h in PASSWORD_HEADERS if (v := call.header(h))), None)
+        leg.task = self._spawn(self._dial_in(leg, password))
+
     def _refuse(self, call: Call, status: int, reason: str) -> None:
         self.calls_failed += 1
         log.warning("sip: call %s refused with %d: %s", call.call_id, status, reason)
         self.ua.respond(call, status, self._now(), reason=reason[:60] if status != 488 else "")
 
     def _leg(self, call: Call | None, room: str, name: str, port: int) -> Leg:
-        media = CallMedia(port, self.media_address, lambda digit: self._digit(call_id(), digit))
+        # Bound where SIP listens (a wildcard in a container); the SDP gives peers media_address.
+        media = CallMedia(port, self.bind[0], lambda digit: self._digit(call_id(), digit))
         meeting = Meeting(self.meeting_server, self.login, display_name=name, features=FEATURES,
                           receive_video=False, audio_source=media.track)
         leg = Leg(call, room, name, media, meeting)
@@ -241,7 +296,7 @@ class Gateway:
         return leg
 
     async def _dial_in(self, leg: Leg, password: str | None) -> None:
-        assert leg.call is not None and leg.answer is not None and leg.offer is not None
+        assert leg.call is not None and leg.answer is not None
         call = leg.call
         try:
             await leg.media.open()
@@ -257,9 +312,10 @@ class Gateway:
         if call.state == "ended":  # the caller gave up while we joined
             await self._leave(leg)
             return
-        pt, codec = leg.answer.first
-        leg.media.start(leg.offer, pt, codec)
-        self.clock.add(leg.media)
+        if leg.offer is not None:  # else a delayed offer: the media starts with the ACK's answer
+            pt, codec = leg.answer.first
+            leg.media.start(leg.offer, pt, codec)
+            self.clock.add(leg.media)
         self.ua.respond(call, 200, self._now(), sdp=sdp.serialize(leg.answer, secrets.randbits(31)))
         self.flush()
         await self._in_meeting(leg)
@@ -342,6 +398,8 @@ class Gateway:
             raise refusal("bad-request", f"dial without a {ROOM_NAME_HEADER} header")
         if "@" not in room:
             room = f"{room}@{self.meeting_server.muc_domain}"
+        if not self.accepting:
+            raise refusal("service-unavailable", "the gateway is shutting down")
         if len(self.legs) >= self.max_calls:
             raise refusal("resource-constraint", "the gateway is at JITSI_PY_SIP_MAX_CALLS")
         port = self.ports.take()
@@ -357,7 +415,9 @@ class Gateway:
             self._drop(leg)
             reason = exc.reason if isinstance(exc, JoinError) else str(exc)
             raise refusal("service-unavailable", f"cannot join {room}: {reason}") from None
-        offer = sdp.offer(self.media_address, port)
+        ours, key = sdes.offer_crypto() if self.srtp else (None, b"")
+        leg.key = key
+        offer = sdp.offer(self.media_address, port, crypto=ours)
         headers = {ROOM_HEADER: room, **{k: v for k, v in request.headers.items()
                                          if k not in (ROOM_NAME_HEADER, ROOM_PASSWORD_HEADER)}}
         self.calls_total += 1
@@ -395,6 +455,11 @@ class Gateway:
                     leg.media.add_source(source, track)
                 case events.TrackRemoved(source_name=source):
                     leg.media.remove_source(source)
+                case events.MuteRequest(kind="audio", muted=muted) if leg.call is not None:
+                    # The meeting client already stopped sending; the phone is told, as Jigasi does.
+                    body = json.dumps({"type": "muteRequest", "data": {"audio": muted}, "id": str(uuid.uuid4())})
+                    self.ua.info(leg.call, "application/json", body.encode(), self._now())
+                    self.flush()
                 case events.Ended(reason=reason):
                     log.info("sip: call %s: the meeting ended for it (%s)", leg.call.call_id if leg.call else "-",
                              reason)
@@ -441,13 +506,19 @@ class Gateway:
             self._spawn(leg.meeting.set_status(STATUS_RINGING))
 
     def _answered(self, event: CallAnswered) -> None:
+        """The SDP answer to our offer: a dial-out's 2xx, or the ACK of a delayed-offer dial-in."""
         leg = self.legs.get(event.call.call_id)
-        if leg is None or event.call.incoming:
+        if leg is None or (event.call.incoming and leg.offer is not None):
             return
         try:
             remote = sdp.parse(event.call.remote_sdp)
             pt, codec = remote.first
-        except (sdp.SdpError, StopIteration) as exc:
+            if leg.key:
+                answered = next((c for c in remote.crypto if c.tag == 1 and c.suite in sdes.SUITES), None)
+                if answered is None:
+                    raise sdp.SdpError("the answer has no crypto line for our SRTP offer")
+                leg.media.protection = sdes.Protection(answered.suite, leg.key, sdes.Protection.their_key(answered))
+        except (ValueError, StopIteration) as exc:
             log.warning("sip: call %s answered with unusable SDP (%s): hanging up", event.call.call_id, exc)
             self.ua.hangup(event.call, self._now())
             return
@@ -466,6 +537,21 @@ class Gateway:
         if leg is not None and len(leg.digits) < MAX_PIN:
             leg.digits.append(digit)
             leg.typed.set()
+
+    async def ping(self, target: str) -> int:
+        """The status an OPTIONS to ``target`` gets (408 when none comes): the SIP health check."""
+        call_id = self.ua.ping(target, self._now())
+        self._pings[call_id] = answer = asyncio.get_running_loop().create_future()
+        self.flush()
+        try:
+            return await answer
+        finally:
+            self._pings.pop(call_id, None)
+
+    def _ping_answered(self, event: PingAnswered) -> None:
+        answer = self._pings.get(event.call_id)
+        if answer is not None and not answer.done():
+            answer.set_result(event.status)
 
     def _registered(self, event: Registered) -> None:
         if not self.registered.is_set():

@@ -1,9 +1,12 @@
 """The SIP side's jitter buffer: packets in by sequence number, one frame out per 20 ms tick.
 
 A ring of ``capacity`` slots indexed by ``seq % capacity``; playout starts once ``delay`` frames are
-queued and then takes exactly one slot per tick, so late packets are dropped and a gap is reported
-as ``None`` for the caller to conceal. A jump of more than the capacity (a new stream, a long
-outage) resynchronises instead of conceal for seconds. Counters say what happened.
+queued and then takes one slot per tick, so late packets are dropped and a gap is reported as
+``None`` for the caller to conceal. When the next packet has not come yet, the tick is concealed
+without moving on (the packet is late, not lost); when more than ``delay + slack`` frames are
+queued, the oldest are skipped, so the delay never creeps up. A sender silent for longer than the
+delay, or a jump of more than the capacity (a new stream), starts buffering afresh. Counters say what
+happened.
 """
 
 from __future__ import annotations
@@ -12,16 +15,17 @@ from .rtp import seq_delta
 
 
 class JitterBuffer:
-    def __init__(self, capacity: int = 32, delay: int = 3) -> None:
+    def __init__(self, capacity: int = 32, delay: int = 2, slack: int = 2) -> None:
         if capacity & (capacity - 1) or not 0 < delay < capacity:
             raise ValueError("capacity must be a power of two greater than the delay")
-        self.capacity, self.delay = capacity, delay
+        self.capacity, self.delay, self.slack = capacity, delay, slack
+        self._waited = 0  # ticks concealed in a row, waiting for the next packet
         self._slots: list[bytes | None] = [None] * capacity
         self._seqs: list[int] = [-1] * capacity
         self._next: int | None = None  # the sequence number the next tick plays
         self._highest: int | None = None
         self._buffering = True
-        self.received = self.late = self.lost = self.concealed = 0
+        self.received = self.late = self.lost = self.concealed = self.skipped = 0
 
     def put(self, seq: int, payload: bytes) -> None:
         self.received += 1
@@ -53,6 +57,11 @@ class JitterBuffer:
             return 0
         return seq_delta(self._highest, self._next) + 1
 
+    @property
+    def next_seq(self) -> int | None:
+        """The sequence number the next tick plays, while playing (what a latency probe follows)."""
+        return None if self._buffering or self._next is None else self._next
+
     def pop(self) -> tuple[bool, bytes | None]:
         """(playing, payload): ``playing`` false while (re)buffering; a None payload while playing is a
         lost packet to conceal."""
@@ -62,9 +71,21 @@ class JitterBuffer:
             if self.depth < self.delay:
                 return False, None
             self._buffering = False
-        if self.depth <= 0:
-            self._buffering = True  # ran dry: the sender paused or stopped; buffer again
-            return False, None
+        depth = self.depth
+        if depth <= 0:
+            self._waited += 1
+            if self._waited > self.delay:
+                self._buffering = True  # the sender paused or stopped: buffer again
+                return False, None
+            self.concealed += 1
+            return True, None
+        self._waited = 0
+        if depth > self.delay + self.slack:
+            skip = depth - self.delay
+            self.skipped += skip
+            for _ in range(skip):
+                self._slots[self._next % self.capacity] = None
+                self._next = (self._next + 1) & 0xFFFF
         index = self._next % self.capacity
         payload = self._slots[index] if self._seqs[index] == self._next else None
         self._slots[index] = None

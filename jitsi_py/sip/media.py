@@ -29,6 +29,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from . import dtmf, rtp
 from .audio import FRAME, RATE, Transcoder
 from .jitterbuffer import JitterBuffer
+from .sdes import Protection, SrtpError
 from .sdp import AudioDescription, Codec
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class CallMedia:
     """The media of one call, bound to one RTP/RTCP port pair."""
 
     def __init__(self, port: int, address: str, on_digit: Callable[[str], None]) -> None:
+        """``address``: the local address the sockets bind (the SDP may advertise another)."""
         self.port, self.address = port, address
         self.on_digit = on_digit
         self.track = PhoneTrack()
@@ -122,6 +124,7 @@ class CallMedia:
         self.remote: Addr | None = None
         self.remote_rtcp: Addr | None = None
         self.latched = False
+        self.protection: Protection | None = None  # SDES-SRTP, when the SDP exchanged keys
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
         self._digits = dtmf.Receiver()
@@ -153,6 +156,12 @@ class CallMedia:
     # ---- the network side ----
 
     def rtp_received(self, data: bytes, addr: Addr) -> None:
+        if self.protection is not None:
+            try:
+                data = self.protection.unprotect(data)
+            except SrtpError:
+                self.bad_packets += 1
+                return
         try:
             pt, _marker, seq, timestamp, _ssrc, offset = rtp.read_header(data)
         except rtp.RtpError:
@@ -223,27 +232,20 @@ class CallMedia:
         self._first = False
         self._seq = (self._seq + 1) & 0xFFFF
         self._timestamp = (self._timestamp + self.transcoder.timestamp_step) & 0xFFFFFFFF
-        self._rtp.sendto(packet, self.remote)
+        self._rtp.sendto(packet if self.protection is None else self.protection.protect(packet), self.remote)
         self.sent_packets += 1
         self.sent_octets += len(packet) - rtp.HEADER.size
         if now >= self._next_rtcp and self._rtcp is not None and self.remote_rtcp is not None:
             self._next_rtcp = now + RTCP_INTERVAL
-            self._rtcp.sendto(rtp.sender_report(self._ssrc, time.time(), self._timestamp, self.sent_packets,
-                                                self.sent_octets), self.remote_rtcp)
+            report = rtp.sender_report(self._ssrc, time.time(), self._timestamp, self.sent_packets,
+                                       self.sent_octets)
+            self._rtcp.sendto(report if self.protection is None else self.protection.protect_rtcp(report),
+                              self.remote_rtcp)
 
     def play(self, pcm: np.ndarray) -> None:
         """48 kHz audio the phone hears instead of the meeting until it is over (a prompt, a tone)."""
         padded = np.concatenate([pcm.astype(np.int16), np.zeros(-pcm.size % FRAME, np.int16)])
         self._prompt.extend(padded.reshape(-1, FRAME))
-
-    def send_digit(self, digit: str) -> None:
-        """A digit to the phone as RFC 4733 events, when it takes them."""
-        if self.dtmf_pt < 0 or self._rtp is None or self.remote is None:
-            return
-        for i, payload in enumerate(dtmf.event_payloads(digit)):
-            packet = rtp.write(self.dtmf_pt, i == 0, self._seq, self._timestamp, self._ssrc, payload)
-            self._seq = (self._seq + 1) & 0xFFFF
-            self._rtp.sendto(packet, self.remote)
 
     def close(self) -> None:
         for name in list(self._readers):

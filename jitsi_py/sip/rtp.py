@@ -15,11 +15,6 @@ class RtpError(ValueError):
     pass
 
 
-def is_rtcp(data: bytes) -> bool:
-    """RFC 5761 §4: payload types 192-223 on the wire are RTCP's."""
-    return len(data) >= 2 and 192 <= data[1] <= 223
-
-
 def read_header(data: bytes) -> tuple[int, bool, int, int, int, int]:
     """(payload type, marker, sequence number, timestamp, SSRC, payload offset)."""
     if len(data) < HEADER.size:

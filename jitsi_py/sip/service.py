@@ -66,7 +66,7 @@ def gateway_of(settings: Settings) -> Gateway:
                                                                                          s.xmpp.port),
                    login=login, room_headers=s.room_headers, default_room=s.default_room,
                    join_timeout=s.jvb_timeout, max_calls=s.max_calls,
-                   resolve_pin=mapper.room, tls=tls)
+                   resolve_pin=mapper.room, tls=tls, srtp=s.sdes_srtp)
 
 
 class SipService:
@@ -80,13 +80,45 @@ class SipService:
             password=require_secret("JIGASI_XMPP_PASSWORD", s.password),
             brewery=f"{domains.jigasi_brewery}@{domains.internal_muc}", nickname=s.instance_id,
             server=s.xmpp.server, port=s.xmpp.port, stats=self.stats(), on_dial=self.gateway.dial)
-        self.gateway.on_load = lambda: self.client.publish(self.stats())
+        self.gateway.on_load = self._load_changed
+        self.sip_check: int | None = None  # the last JIGASI_HEALTH_CHECK_SIP_URI answer
+        self.drained = asyncio.Event()  # set when a graceful shutdown has no call left
+
+    def shut_down_gracefully(self) -> None:
+        """Jigasi's /about/shutdown: no new calls, the brewery told so; the service ends with the last call."""
+        self.gateway.accepting = False
+        self._load_changed()
+
+    def _load_changed(self) -> None:
+        self.client.publish(self.stats())
+        if not self.gateway.accepting and not self.gateway.legs:
+            self.drained.set()
+
+    async def health_checks(self) -> None:
+        """JIGASI_HEALTH_CHECK_SIP_URI, every JIGASI_HEALTH_CHECK_INTERVAL: the URI must answer an OPTIONS
+        (any final answer below 500: the SIP side reaches it)."""
+        s = self.settings.sip
+        if not s.health_check_uri:
+            return
+        while True:
+            status = await self.gateway.ping(s.health_check_uri)
+            if status >= 500 or status == 408:
+                log.warning("sip: health check: %s answered %d", s.health_check_uri, status)
+            self.sip_check = status
+            await asyncio.sleep(s.health_check_interval)
+
+    @property
+    def healthy(self) -> bool:
+        checked = self.settings.sip.health_check_uri is None or (
+            self.sip_check is not None and self.sip_check < 500 and self.sip_check != 408)
+        registered = self.gateway.registered.is_set() or self.gateway.ua.account.proxy is None
+        return self.client.joined.is_set() and registered and checked
 
     def stats(self) -> dict[str, object]:
         """The brewery presence's stats, as Jigasi's (a call is one conference and one participant)."""
         calls = len(self.gateway.legs)
         stats: dict[str, object] = {
-            "conferences": calls, "participants": calls, "graceful_shutdown": False,
+            "conferences": calls, "participants": calls, "graceful_shutdown": not self.gateway.accepting,
             "stress_level": calls / CONFERENCES_THRESHOLD, "supports_sip": True, "supports_transcription": False,
             "version": "jitsi-py",
         }
@@ -115,18 +147,21 @@ class SipService:
             registry.register(Sampled(name, doc, kind, (), _unlabelled(read)))
 
         async def health(_request: web.Request) -> web.Response:
-            healthy = self.client.joined.is_set() and (
-                gateway.registered.is_set() or gateway.ua.account.proxy is None)
-            return web.Response(status=200 if healthy else 500)
+            return web.Response(status=200 if self.healthy else 500)
 
         async def stats(_request: web.Request) -> web.Response:
             return web.json_response(self.stats())
+
+        async def shutdown(_request: web.Request) -> web.Response:
+            self.shut_down_gracefully()
+            return web.Response(status=200)
 
         async def metrics(_request: web.Request) -> web.Response:
             return web.Response(body=render(registry), content_type="text/plain")
 
         app.router.add_get("/about/health", health)
         app.router.add_get("/about/stats", stats)
+        app.router.add_post("/about/shutdown", shutdown)
         app.router.add_get("/metrics", metrics)
         return app
 
@@ -142,17 +177,22 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
     listener = HttpListener("sip http", settings.common.http)
     runner = listener.runner(service.http_app())
     await runner.setup()
+    checks: asyncio.Task[None] | None = None
     try:
         with binding("JITSI_PY_SIP_PORT", s.local_port):
             await service.gateway.start(register=s.sip_server is not None)
         with binding("JITSI_PY_SIP_HTTP_PORT", s.http_port):
             await listener.listen(runner, None if "*" in s.http_interfaces else list(s.http_interfaces), s.http_port)
         service.client.start()
+        checks = asyncio.ensure_future(service.health_checks())
         await service.client.joined.wait()
         ready(f"SIP on {s.sip_transport}/{s.local_port} as {s.sip_uri}, RTP {s.port_min}-{s.port_max}, "
               f"HTTP on {s.http_port}, in {service.client.brewery}")
-        await asyncio.Event().wait()
+        await service.drained.wait()
+        log.info("sip: graceful shutdown: the last call is over, exiting")
     finally:
+        if checks is not None:
+            checks.cancel()
         await service.gateway.close()
         await service.client.stop()
         await runner.cleanup()

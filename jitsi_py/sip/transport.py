@@ -64,15 +64,19 @@ class _Stream(asyncio.Protocol):
             self.owner.receive(message, self.peer)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.owner.streams.get(self.peer) is self:
-            del self.owner.streams[self.peer]
+        lost = [addr for addr, stream in self.owner.streams.items() if stream is self]
+        for addr in lost:
+            del self.owner.streams[addr]
+        for addr in lost:
+            self.owner.on_lost(addr)
 
 
 class Signalling:
     """``send`` a message to an address; what arrives goes to ``receive`` with its source."""
 
-    def __init__(self, kind: str, receive: Receive, tls: ssl.SSLContext | None = None) -> None:
-        self.kind, self.receive, self.tls = kind, receive, tls
+    def __init__(self, kind: str, receive: Receive, tls: ssl.SSLContext | None = None,
+                 on_lost: Callable[[Addr], None] = lambda _addr: None) -> None:
+        self.kind, self.receive, self.tls, self.on_lost = kind, receive, tls, on_lost
         self.streams: dict[Addr, _Stream] = {}
         self._datagrams: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
@@ -120,6 +124,7 @@ class Signalling:
             stream.transport.write(data)
 
     def close(self) -> None:
+        self.on_lost = lambda _addr: None
         if self._datagrams is not None:
             self._datagrams.close()
         if self._server is not None:

@@ -96,7 +96,16 @@ class RegistrationFailed:
     retry_in: float
 
 
-Event = IncomingCall | CallProgress | CallAnswered | CallEnded | InfoReceived | Registered | RegistrationFailed
+@dataclass(frozen=True)
+class PingAnswered:
+    """The answer to :meth:`UserAgent.ping` (408 when none came in time)."""
+
+    call_id: str
+    status: int
+
+
+Event = (IncomingCall | CallProgress | CallAnswered | CallEnded | InfoReceived | Registered | RegistrationFailed
+         | PingAnswered)
 
 
 @dataclass
@@ -169,6 +178,7 @@ class UserAgent:
         self._register_failures = 0
         self._register_auth_tries = 0
         self._keep_alive_at: float | None = None
+        self._pings: set[str] = set()
         self.rejected = 0  # malformed messages answered or dropped
 
     # ---- outputs ----
@@ -211,10 +221,11 @@ class UserAgent:
                 self._on_response(msg, now)
             else:
                 self._on_request(msg, source, now)
-        except SipSyntaxError as exc:
+        except ValueError as exc:  # a header value the codec let through but its reader refuses
             self.rejected += 1
             if isinstance(msg, Request) and msg.method != "ACK":
-                self._send_response(msg, source, exc.status, exc.reason)
+                status, reason = (exc.status, exc.reason) if isinstance(exc, SipSyntaxError) else (400, str(exc))
+                self._send_response(msg, source, status, reason[:100])
 
     def handle_timer(self, now: float) -> None:
         for key, tx in list(self.clients.items()):
@@ -380,6 +391,26 @@ class UserAgent:
         self._register_at = now + delay
         self._events.append(RegistrationFailed(status, reason, delay))
 
+    def ping(self, target: str, now: float) -> str:
+        """An OPTIONS to ``target`` (through the SIP server when there is one): is it reachable? The
+        answer comes as :class:`PingAnswered` with the returned Call-ID."""
+        uri = parse_uri(target)
+        call_id = _token() + "@jitsi-py"
+        self._send_options(target, call_id, self.account.proxy or (uri.host, uri.port or 5060), now)
+        self._pings.add(call_id)
+        return call_id
+
+    def _send_options(self, target: str, call_id: str, to: Addr, now: float) -> None:
+        request = Request(method="OPTIONS", uri=target)
+        self._via(request)
+        request.add("Max-Forwards", "70")
+        request.add("From", str(Address(self.account.aor, "", {"tag": _token()})))
+        request.add("To", f"<{target}>")
+        request.add("Call-ID", call_id)
+        request.add("CSeq", "1 OPTIONS")
+        request.add("User-Agent", self.account.user_agent)
+        self._start_client(request, to, now)
+
     def _keep_alive(self, now: float) -> None:
         self._keep_alive_at = now + self.account.keep_alive_interval
         if self.account.proxy is None:
@@ -387,14 +418,7 @@ class UserAgent:
         if self.account.keep_alive == "CRLF":
             self._outbox.append(Send(b"\r\n\r\n", self.account.proxy))
             return
-        request = Request(method="OPTIONS", uri=f"sip:{self.domain}")
-        self._via(request)
-        request.add("Max-Forwards", "70")
-        request.add("From", str(Address(self.account.aor, "", {"tag": _token()})))
-        request.add("To", f"<sip:{self.domain}>")
-        request.add("Call-ID", _token() + "@jitsi-py")
-        request.add("CSeq", "1 OPTIONS")
-        self._start_client(request, self.account.proxy, now)
+        self._send_options(f"sip:{self.domain}", _token() + "@jitsi-py", self.account.proxy, now)
 
     # ---- building messages ----
 
@@ -473,16 +497,17 @@ class UserAgent:
             self._on_register_response(tx, response, now)
         elif method == "INVITE":
             self._on_invite_response(tx, response, now)
-        elif method == "BYE" or method == "CANCEL":
-            pass  # the call already ended on our side
-        elif method == "INFO" and response.status >= 300:
-            pass  # the peer does not take INFO: nothing to tell the call
+        elif method == "OPTIONS" and response.status >= 200 and response.call_id in self._pings:
+            self._pings.discard(response.call_id)
+            self._events.append(PingAnswered(response.call_id, response.status))
 
     def _on_invite_response(self, tx: ClientTransaction, response: Response, now: float) -> None:
         call = self.calls.get(response.call_id)
         if call is None or call.state == "ended":
             if call is not None and 200 <= response.status < 300:
                 self._ack_and_bye(call, response, now)
+            if call is not None and response.status >= 200:
+                self.calls.pop(call.call_id, None)
             return
         to = parse_address(response.header("to") or "")
         if response.status < 200:
@@ -567,14 +592,19 @@ class UserAgent:
 
     def _client_timed_out(self, tx: ClientTransaction, now: float) -> None:
         method = tx.request.method
+        if method == "INVITE":
+            lingering = self.calls.get(tx.request.call_id)
+            if lingering is not None and lingering.state == "ended":
+                self.calls.pop(lingering.call_id, None)  # cancelled, and never answered
         if method == "REGISTER":
             self._registration_failed(408, "no answer from the registrar", now)
         elif method == "INVITE":
             call = self.calls.get(tx.request.call_id)
             if call is not None and call.state == "early":
                 self._end(call, 408, "no answer", by_remote=True)
-        elif method in ("BYE", "INFO", "OPTIONS"):
-            return  # nothing left to tell: the call is over or keeps going
+        elif method == "OPTIONS" and tx.request.call_id in self._pings:
+            self._pings.discard(tx.request.call_id)
+            self._events.append(PingAnswered(tx.request.call_id, 408))
 
     # ---- requests ----
 
@@ -644,6 +674,7 @@ class UserAgent:
             return
         remote_target = parse_address(contact).uri
         parse_uri(remote_target)
+        parse_uri(request.uri)  # 416 for a scheme we do not take
         call = Call(call_id=request.call_id, incoming=True, local=local, remote=remote, peer=source,
                     invite=request, remote_target=remote_target,
                     route_set=request.header_all("record-route"), remote_cseq=request.cseq[0],
@@ -727,5 +758,7 @@ class UserAgent:
             return
         call.state = "ended"
         call.ok_retransmit_at = None
-        self.calls.pop(call.call_id, None)
+        if call.incoming or call.client is None:
+            self.calls.pop(call.call_id, None)
+        # else: our cancelled INVITE may still be answered 2xx; _on_invite_response acks and ends it
         self._events.append(CallEnded(call, status, reason, by_remote))

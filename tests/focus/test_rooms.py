@@ -44,6 +44,8 @@ def test_answer_properties_announce_authentication():
     assert answer_properties(True, "internal") == {"authentication": "true", "visitors-supported": "false"}
     assert answer_properties(True, "jwt")["externalAuth"] == "true"
     assert "externalAuth" not in answer_properties(False, "jwt")
+    assert answer_properties(False, "internal", sip_gateway=True)["sipGatewayEnabled"] == "true"
+    assert "sipGatewayEnabled" not in answer_properties(False, "internal")
 
 
 def test_our_join_is_answered_by_nick_or_self_presence_and_says_if_it_created_the_room():

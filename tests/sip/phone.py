@@ -31,13 +31,15 @@ def free_sip_port() -> int:
     raise AssertionError("no port free on UDP and TCP")
 
 
-def write_tone(path: Path, hz: float, seconds: float = 30, rate: int = 48000, amplitude: int = 8000) -> Path:
+def write_tone(path: Path, hz: float, seconds: float = 30, rate: int = 48000, amplitude: int = 8000,
+               channels: int = 1) -> Path:
+    """baresip's file source takes the rate and channels of the codec it sends (Opus: 48 kHz stereo)."""
     t = np.arange(int(rate * seconds)) / rate
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(channels)
         out.setsampwidth(2)
         out.setframerate(rate)
-        out.writeframes((amplitude * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes())
+        out.writeframes(np.repeat((amplitude * np.sin(2 * np.pi * hz * t)).astype("<i2"), channels).tobytes())
     return path
 
 
@@ -64,7 +66,7 @@ class Phone:
             "poll_method epoll", f"sip_listen 127.0.0.1:{port}", "net_interface 127.0.0.1",
             "audio_player alsa,null", "audio_alert alsa,null", f"audio_source aufile,{tone}",
             f"snd_path {home}", f"module_path {MODULES}", f"rtp_ports {rtp_ports}",
-            *(f"module {m}.so" for m in ("stdio", "g711", "g722", "opus", "aufile", "alsa", "sndfile")),
+            *(f"module {m}.so" for m in ("stdio", "g711", "g722", "opus", "aufile", "alsa", "sndfile", "srtp")),
             "module_app account.so", "module_app menu.so", "",
         ]))
         where = registrar or f"127.0.0.1:{port}"

@@ -4,107 +4,217 @@ each way and is found by its frequency on the other side."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from jitsi_py.common.meeting import Meeting, events
+from jitsi_py.common.stanzas.jitsi import MuteIq
+from jitsi_py.sip import rtp, sdp
+from jitsi_py.sip.audio import Transcoder
 from jitsi_py.sip.gateway import Gateway
 from jitsi_py.sip.mapper import ConferenceMapper
-from jitsi_py.sip.media import PortPool, mono
+from jitsi_py.sip.media import PortPool
+from jitsi_py.sip.message import Response, parse
 from jitsi_py.sip.ua import Account
 
 from ..common.meeting.conftest import meetings, server_of
 from ..common.meeting.media import TONE_HZ, ToneTrack
+from ..common.meeting.test_meeting_stack import kick, lock, room_iq
 from ..support.stack import free_udp_port, running_stack
+from .live import hears, next_event
 from .phone import Phone, free_sip_port, read_wav, tone_share, write_tone
 
 PHONE_HZ = 1000
 pytestmark = pytest.mark.system
 
 
-async def next_event(meeting: Meeting, kind, timeout: float = 30, where=lambda e: True):
-    async def wait():
-        async for event in meeting.events():
-            if isinstance(event, kind) and where(event):
-                return event
-        raise AssertionError(f"meeting ended before a {kind.__name__}")
-    return await asyncio.wait_for(wait(), timeout)
+@dataclass
+class Call:
+    gateway: Gateway
+    listener: Meeting  # in the room, before the phone calls
+    phone: Phone
+    port: int  # the gateway's SIP port
 
 
-def gateway_for(stack, port: int, **kw) -> Gateway:
-    rtp = free_udp_port() & ~1
-    return Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
-                   media_address="127.0.0.1", ports=PortPool(rtp, rtp + 8), meeting_server=server_of(stack),
-                   join_timeout=20, **kw)
+@contextlib.asynccontextmanager
+async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", listener_source=None,
+                      codec: str = "pcmu", rate: int = 8000, channels: int = 1, **gateway_kw):
+    """Our stack, a gateway on a UDP port of its own (no registration), a listener in ``room`` and a
+    phone playing a 1 kHz tone (at ``rate``: baresip's file source takes its codec's rate), ready to dial."""
+    async with running_stack(tmp_path, bridge=True) as stack:
+        port, rtp = free_udp_port(), free_udp_port() & ~1
+        gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
+                          media_address="127.0.0.1", ports=PortPool(rtp, rtp + 8), meeting_server=server_of(stack),
+                          join_timeout=20, **gateway_kw)
+        await gateway.start(register=False)
+        listener = Meeting(server_of(stack), display_name="Listener", audio_source=listener_source,
+                           receive_video=False)
+        tone = write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=rate, channels=channels)
+        phone = Phone(tmp_path / "phone", free_sip_port(), tone, user=user,
+                      account_params=f";audio_codecs={codec}" + phone_params)
+        try:
+            async with meetings(listener), phone:
+                await listener.join(room, wait_for_media=False)
+                yield Call(gateway, listener, phone, port)
+        finally:
+            await gateway.close()
 
 
 async def test_a_phone_dials_in_by_the_request_uri_and_audio_flows_both_ways(tmp_path):
-    async with running_stack(tmp_path, bridge=True) as stack:
-        port = free_udp_port()
-        gateway = gateway_for(stack, port)
-        await gateway.start(register=False)
-        listener = Meeting(server_of(stack), display_name="Listener", audio_source=ToneTrack(), receive_video=False)
-        phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
-                      user="+4930123", account_params=";audio_codecs=pcmu")
-        try:
-            async with meetings(listener), phone:
-                await listener.join("phonecall", wait_for_media=False)
-                phone.command(f"/dial sip:phonecall@127.0.0.1:{port}")
-                joined = await next_event(listener, events.ParticipantJoined)
-                assert joined.display_name == "+4930123"
-                assert "http://jitsi.org/protocol/jigasi" in joined.features
-                added = await next_event(listener, events.TrackAdded,
-                                         where=lambda e: e.endpoint_id == joined.endpoint_id)
-                frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(150)]
-                heard = np.concatenate([mono(f) for f in frames[-75:]]).astype(np.float64)
-                rms, share = tone_share(heard, 48000, PHONE_HZ)
-                assert rms > 1000 and share > 0.8, (rms, share)
-                [leg] = gateway.legs.values()
-                assert leg.media.sources  # the listener's audio reaches the phone's mix
-                await asyncio.sleep(3)
-                phone.command("/hangup")
-                left = await next_event(listener, events.ParticipantLeft)
-                assert left.endpoint_id == joined.endpoint_id
-            samples, rate = read_wav(phone.heard())
-            rms, share = tone_share(samples[-rate * 2:], rate, TONE_HZ)
-            assert rms > 1000 and share > 0.8, (rms, share)
-            assert not gateway.legs and len(gateway.ports.free) == 4
-        finally:
-            await gateway.close()
+    async with direct_call(tmp_path, "phonecall", "+4930123", listener_source=ToneTrack()) as call:
+        call.phone.command(f"/dial sip:phonecall@127.0.0.1:{call.port}")
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        assert joined.display_name == "+4930123"
+        assert "http://jitsi.org/protocol/jigasi" in joined.features
+        await hears(call.listener, joined.endpoint_id, PHONE_HZ, frames=150)
+        [leg] = call.gateway.legs.values()
+        assert leg.media.sources  # the listener's audio reaches the phone's mix
+        await asyncio.sleep(3)
+        call.phone.command("/hangup")
+        left = await next_event(call.listener, events.ParticipantLeft)
+        assert left.endpoint_id == joined.endpoint_id
+        for _ in range(50):
+            if not call.gateway.legs:
+                break
+            await asyncio.sleep(0.1)
+        assert not call.gateway.legs and len(call.gateway.ports.free) == 4
+    samples, rate = read_wav(call.phone.heard())
+    rms, share = tone_share(samples[-rate * 2:], rate, TONE_HZ)
+    assert rms > 1000 and share > 0.8, (rms, share)
+
+
+@pytest.mark.parametrize(("codec", "baresip_name", "rate", "channels"), [("g722", "G722/16000", 16000, 1),
+                                                                        ("opus", "opus/48000/2", 48000, 2)])
+async def test_a_phone_on_a_wideband_codec_is_heard(tmp_path, codec, baresip_name, rate, channels):
+    async with direct_call(tmp_path, "wideband", "wide", codec=baresip_name, rate=rate, channels=channels) as call:
+        call.phone.command(f"/dial sip:wideband@127.0.0.1:{call.port}")
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        await hears(call.listener, joined.endpoint_id, PHONE_HZ)
+        [leg] = call.gateway.legs.values()
+        assert leg.media.transcoder.codec.name == codec and leg.media.buffer.lost == 0
 
 
 async def test_a_phone_types_a_pin_that_the_conference_mapper_turns_into_a_room(tmp_path, aiohttp_mapper):
-    async with running_stack(tmp_path, bridge=True) as stack:
-        port = free_udp_port()
-        gateway = gateway_for(stack, port, resolve_pin=ConferenceMapper(aiohttp_mapper.url).room)
-        await gateway.start(register=False)
-        listener = Meeting(server_of(stack), display_name="Listener", receive_video=False)
-        phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
-                      user="+4930999", account_params=";audio_codecs=pcmu")
+    async with direct_call(tmp_path, "pinroom", "+4930999",
+                           resolve_pin=ConferenceMapper(aiohttp_mapper.url).room) as call:
+        call.phone.command(f"/dial sip:jigasi@127.0.0.1:{call.port}")  # the gateway's own user: no room named
+        await call.phone.wait_for(b"established", 10)
+        for key in "999#":  # a PIN that names no room: asked again
+            call.phone.command(key)
+            await asyncio.sleep(0.25)
+        for _ in range(50):
+            if aiohttp_mapper.asked:
+                break
+            await asyncio.sleep(0.1)
+        for key in "123456#":
+            call.phone.command(key)
+            await asyncio.sleep(0.25)
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        assert joined.display_name == "+4930999"
+        assert aiohttp_mapper.asked == ["999", "123456"]
+        await hears(call.listener, joined.endpoint_id, PHONE_HZ)
+
+
+async def test_a_phone_on_sdes_srtp_is_heard_then_muted_and_kicked_by_a_moderator(tmp_path):
+    async with direct_call(tmp_path, "secret", "secure", ";mediaenc=srtp-mand", srtp=True) as call:
+        call.phone.command(f"/dial sip:secret@127.0.0.1:{call.port}")
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        await hears(call.listener, joined.endpoint_id, PHONE_HZ)
+        [leg] = call.gateway.legs.values()
+        assert leg.media.protection is not None and b"RTP/SAVP" in leg.call.local_sdp
+        assert leg.media.bad_packets == 0
+        # the moderator (the listener, first in) mutes the caller through the focus, as anyone
+        iq = call.listener._xmpp.make_iq_set(ito=f"{call.listener.room_jid}/focus")
+        iq.xml.append(MuteIq("audio", f"{call.listener.room_jid}/{joined.endpoint_id}", True).to_element())
+        await iq.send(timeout=5)
+        muted = await next_event(call.listener, events.SourceMuted, where=lambda e: e.endpoint_id == joined.endpoint_id)
+        assert muted.muted
+        # and kicks it: the phone's call ends
+        await room_iq(call.listener, kick(joined.endpoint_id))
+        assert (await next_event(call.listener, events.ParticipantLeft)).endpoint_id == joined.endpoint_id
+        await call.phone.wait_for(b"secret@127.0.0.1:%d terminated" % call.port, 10)
+        for _ in range(50):
+            if not call.gateway.legs:
+                break
+            await asyncio.sleep(0.1)
+        assert not call.gateway.legs
+
+
+async def test_a_locked_room_refuses_the_call_and_wrong_pins_end_it(tmp_path, aiohttp_mapper):
+    async with direct_call(tmp_path, "closed", "+4930777",
+                           resolve_pin=ConferenceMapper(aiohttp_mapper.url).room) as call:
+        await room_iq(call.listener, lock("s3cret"))
+        call.phone.command(f"/dial sip:closed@127.0.0.1:{call.port}")
+        await call.phone.wait_for(b"403 cannot join closed: room locked", 20)
+        call.phone.command(f"/dial sip:jigasi@127.0.0.1:{call.port}")  # no room: a PIN is asked for
+        await call.phone.wait_for(b"established", 10)
+        for attempt in range(3):
+            for key in f"{attempt}{attempt}#":
+                call.phone.command(key)
+                await asyncio.sleep(0.2)
+            for _ in range(50):
+                if len(aiohttp_mapper.asked) > attempt:
+                    break
+                await asyncio.sleep(0.1)
+        assert aiohttp_mapper.asked == ["00", "11", "22"]
+        await call.phone.wait_for(b"jigasi@127.0.0.1:%d terminated" % call.port, 10)  # the error tone, then BYE
+        for _ in range(50):
+            if not call.gateway.legs:
+                break
+            await asyncio.sleep(0.1)
+        assert not call.gateway.legs and call.gateway.calls_failed == 1
+
+
+async def test_an_invite_without_sdp_gets_our_offer_and_the_ack_carries_the_answer(tmp_path):
+    """A delayed offer, by hand over a raw socket (baresip always offers): our 200 offers, the ACK
+    answers PCMU, and the caller's RTP tone is heard in the meeting."""
+    async with direct_call(tmp_path, "delayed", "unused") as call:
+        loop = asyncio.get_running_loop()
+        sip, rtp_socket = _udp(), _udp()
+        sip_port, rtp_port = sip.getsockname()[1], rtp_socket.getsockname()[1]
+        def head(branch: str, to: str) -> str:
+            return (f"Via: SIP/2.0/UDP 127.0.0.1:{sip_port};branch=z9hG4bK{branch}\r\n"
+                    f"From: \"Late\" <sip:late@127.0.0.1>;tag=d1\r\nTo: {to}\r\nCall-ID: delayed-1\r\n")
+        sip.sendto((f"INVITE sip:delayed@127.0.0.1:{call.port} SIP/2.0\r\n{head('inv', '<sip:delayed@127.0.0.1>')}"
+                    f"CSeq: 1 INVITE\r\nContact: <sip:late@127.0.0.1:{sip_port}>\r\nContent-Length: 0\r\n\r\n"
+                    ).encode(), ("127.0.0.1", call.port))
+        ok = None
+        while ok is None:
+            data = await asyncio.wait_for(loop.sock_recv(sip, 4096), 20)
+            response = parse(data)
+            if isinstance(response, Response) and response.status == 200:
+                ok = response
+        offer = sdp.parse(ok.body)
+        answer = sdp.answer(offer, "127.0.0.1", rtp_port, preference=(sdp.PCMU,))
+        body = sdp.serialize(answer, 1)
+        sip.sendto((f"ACK sip:delayed@127.0.0.1:{call.port} SIP/2.0\r\n{head('ack', ok.header('to'))}"
+                    f"CSeq: 1 ACK\r\nContent-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
+                    ).encode() + body, ("127.0.0.1", call.port))
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        assert joined.display_name == "Late"
+        payload = Transcoder(sdp.PCMU).encode((8000 * np.sin(2 * np.pi * PHONE_HZ * np.arange(960) / 48000))
+                                              .astype(np.int16))
+        sender = asyncio.ensure_future(_send_rtp(rtp_socket, ("127.0.0.1", offer.port), payload))
         try:
-            async with meetings(listener), phone:
-                await listener.join("pinroom", wait_for_media=False)
-                phone.command(f"/dial sip:jigasi@127.0.0.1:{port}")  # the gateway's own user: no room named
-                await phone.wait_for(b"established", 10)
-                for key in "999#":  # a PIN that names no room: asked again
-                    phone.command(key)
-                    await asyncio.sleep(0.25)
-                for _ in range(50):
-                    if aiohttp_mapper.asked:
-                        break
-                    await asyncio.sleep(0.1)
-                for key in "123456#":
-                    phone.command(key)
-                    await asyncio.sleep(0.25)
-                joined = await next_event(listener, events.ParticipantJoined)
-                assert joined.display_name == "+4930999"
-                assert aiohttp_mapper.asked == ["999", "123456"]
-                added = await next_event(listener, events.TrackAdded,
-                                         where=lambda e: e.endpoint_id == joined.endpoint_id)
-                frames = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(100)]
-                rms, share = tone_share(np.concatenate([mono(f) for f in frames[-50:]]).astype(np.float64), 48000,
-                                        PHONE_HZ)
-                assert rms > 1000 and share > 0.8, (rms, share)
+            await hears(call.listener, joined.endpoint_id, PHONE_HZ)
         finally:
-            await gateway.close()
+            sender.cancel()
+            sip.close()
+            rtp_socket.close()
+
+
+def _udp() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    return sock
+
+
+async def _send_rtp(sock: socket.socket, to, payload: bytes) -> None:
+    for seq in range(3000):  # a minute at most
+        sock.sendto(rtp.write(0, seq == 0, seq, seq * 160, 0x5151, payload), to)
+        await asyncio.sleep(0.02)

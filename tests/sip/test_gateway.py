@@ -77,7 +77,12 @@ async def test_bad_calls_get_their_status_and_the_gateway_keeps_going(gateway):
     g729 = BARESIP_OFFER.replace(b"96 9 0 8 101", b"18 101").split(b"a=rtpmap:96")[0] + b"a=rtpmap:18 G729/8000\r\n"
     assert (await call(gateway, "sip:room@127.0.0.1:{port}", g729)).status == 488
     assert (await call(gateway, "sip:room@127.0.0.1:{port}", b"v=0\r\nm=video 1 RTP/AVP 97\r\n")).status == 488
-    assert not gateway.legs and len(gateway.ports.free) == 2 and gateway.calls_failed == 3
+    savp = BARESIP_OFFER.replace(b"RTP/AVP 96", b"RTP/SAVP 96") + (
+        b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n")
+    assert (await call(gateway, "sip:room@127.0.0.1:{port}", savp)).status == 488  # SDES-SRTP is off
+    gateway.accepting = False  # a graceful shutdown
+    assert (await call(gateway, "sip:room@127.0.0.1:{port}")).status == 503
+    assert not gateway.legs and len(gateway.ports.free) == 2 and gateway.calls_failed == 5
 
 
 async def test_malformed_sip_is_answered_with_400_when_it_can_be(gateway):

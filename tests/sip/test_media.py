@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from jitsi_py.sip import dtmf, rtp, sdp
-from jitsi_py.sip.audio import FRAME, Transcoder
+from jitsi_py.sip.audio import FRAME, Transcoder, _Resampler
 from jitsi_py.sip.jitterbuffer import JitterBuffer
 
 BARESIP_OFFER = (  # the shape baresip sends
@@ -44,7 +44,8 @@ def test_an_offer_without_a_common_codec_is_refused():
 def test_rtp_headers_read_back_and_rtcp_is_told_apart():
     packet = rtp.write(96, True, 65535, 2 ** 32 - 1, 0xABCD, b"payload")
     assert rtp.read_header(packet) == (96, True, 65535, 2 ** 32 - 1, 0xABCD, 12)
-    assert not rtp.is_rtcp(packet) and rtp.is_rtcp(rtp.sender_report(1, 1.7e9, 0, 0, 0))
+    report = rtp.sender_report(1, 1.7e9, 0, 0, 0)
+    assert (report[1], len(report)) == (200, 28)  # an SR without report blocks
     with pytest.raises(rtp.RtpError):
         rtp.read_header(b"\x80\x00\x00")
     with pytest.raises(rtp.RtpError, match="version"):
@@ -61,17 +62,36 @@ def test_the_jitter_buffer_reorders_conceals_and_resynchronises():
     assert [buffer.pop(), buffer.pop()] == [(True, None), (True, b"two")]
     buffer.put(1, b"late")
     assert buffer.late == 1 and buffer.lost == 1
-    assert buffer.pop() == (False, None)  # dry: buffers again
+    assert buffer.pop() == (True, None)  # 3 is not here yet: concealed, still expected
+    buffer.put(3, b"three")
+    assert buffer.pop() == (True, b"three") and buffer.concealed == 1
+    assert [buffer.pop() for _ in range(4)][-1] == (False, None)  # silent past the delay: buffers again
     buffer.put(30000, b"far")  # a jump past the capacity: a new start
     assert buffer.pop() == (False, None)
 
 
+def test_the_jitter_buffer_never_lets_its_delay_creep_up():
+    buffer = JitterBuffer(capacity=32, delay=2, slack=2)
+    buffer.put(0, b"0")
+    buffer.put(1, b"1")
+    assert buffer.pop() == (True, b"0")
+    for seq in range(2, 12):  # a burst: ten packets at once
+        buffer.put(seq, str(seq).encode())
+    assert buffer.pop() == (True, b"10") and buffer.skipped == 9
+    assert buffer.depth == 1
+
+
+def event(digit: str, end: bool, duration: int) -> bytes:
+    """One RFC 4733 payload: event, E bit and volume 10, duration."""
+    return bytes([dtmf.EVENTS.index(digit), (0x80 if end else 0) | 10]) + duration.to_bytes(2, "big")
+
+
 def test_dtmf_events_and_info_bodies():
-    payloads = dtmf.event_payloads("5")
+    five = [event("5", False, 160), event("5", False, 320), *[event("5", True, 480)] * 3]  # updates, 3 ends
     receiver = dtmf.Receiver()
-    digits = [receiver.feed(1000, p) for p in payloads] + [receiver.feed(2600, dtmf.event_payloads("#")[0])]
+    digits = [receiver.feed(1000, p) for p in five] + [receiver.feed(2600, event("#", False, 160))]
     assert [d for d in digits if d] == ["5", "#"]
-    assert payloads[-1][1] & 0x80 and payloads[-1] == payloads[-2] == payloads[-3]
+    assert receiver.feed(2800, b"\x05") is None  # truncated
     assert dtmf.parse_info("application/dtmf-relay", b"Signal=9\r\nDuration=160\r\n") == "9"
     assert dtmf.parse_info("application/dtmf", b"11") == "#"
     assert dtmf.parse_info("application/json", b"{}") is None
@@ -90,3 +110,14 @@ def test_each_codec_carries_a_tone_and_conceals_a_loss(codec):
     assert 4000 < np.sqrt(np.mean(samples ** 2)) < 7000
     faded = [receiver.conceal() for _ in range(4)]
     assert np.abs(faded[0]).max() > np.abs(faded[2]).max() > 0 and not faded[3].any()
+
+
+def test_going_down_to_8_khz_filters_out_what_it_cannot_carry():
+    t = np.arange(FRAME * 20) / 48000
+    down = _Resampler(48000, 8000)
+    for hz, kept in ((440, True), (6000, False)):  # 6 kHz is above 8 kHz's Nyquist: it must not alias
+        wave = (8000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+        out = np.concatenate([down(wave[i * FRAME:(i + 1) * FRAME]) for i in range(20)])[160:]
+        assert out.size == 19 * 160
+        rms = np.sqrt(np.mean(out.astype(np.float64) ** 2))
+        assert (rms > 5000) if kept else (rms < 50), (hz, rms)

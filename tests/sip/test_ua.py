@@ -3,6 +3,9 @@ ways, lost messages recovered by the RFC 3261 timers, CANCEL, digest registratio
 
 import hashlib
 
+import pytest
+from hypothesis import given, strategies as st
+
 from jitsi_py.sip import ua as sipua
 from jitsi_py.sip.message import Request, Response, parse, parse_auth
 from jitsi_py.sip.ua import Account, UserAgent
@@ -94,20 +97,39 @@ def test_an_unanswered_invite_times_out_with_timer_b():
     assert (ended.call, ended.status) == (call, 408) and now == 32.0
 
 
-def test_a_caller_cancels_before_the_answer():
-    a, b = agent(A, "phone"), agent(B, "gateway")
+def ringing(a, b):
+    """A calls B, B rings: (A's call, B's call)."""
     call = a.invite("sip:room@127.0.0.1:5062", b"offer", 0.0)
     transfer([a, b], 0.0)
     [incoming] = events(b)
     b.respond(incoming.call, 180, 0.1)
     transfer([a, b], 0.1)
     events(a)
+    return call, incoming.call
+
+
+def test_a_caller_cancels_before_the_answer():
+    a, b = agent(A, "phone"), agent(B, "gateway")
+    call, _ = ringing(a, b)
     a.hangup(call, 0.2)
     sent = transfer([a, b], 0.2)
     assert any(d.startswith(b"CANCEL") for d in sent) and any(d.startswith(b"SIP/2.0 487") for d in sent)
     [ended] = events(b)
     assert isinstance(ended, sipua.CallEnded) and ended.status == 487 and ended.by_remote
     assert any(d.startswith(b"ACK") for d in sent)  # the 487's ACK, by the client transaction
+
+
+def test_a_200_that_crosses_our_cancel_is_acknowledged_and_ended_with_bye():
+    a, b = agent(A, "gateway"), agent(B, "phone")
+    call, theirs = ringing(a, b)
+    a.hangup(call, 0.2)  # CANCEL goes out...
+    cancel = a.datagrams_to_send()
+    b.respond(theirs, 200, 0.2, sdp=b"answer")  # ...while the phone answers
+    for out in b.datagrams_to_send():
+        a.receive(out.data, B, 0.25)
+    sent = [parse(out.data).method for out in a.datagrams_to_send() if not out.data.startswith(b"SIP/")]
+    assert [parse(out.data).method for out in cancel] == ["CANCEL"] and sent == ["ACK", "BYE"]
+    assert not a.calls
 
 
 def test_requests_outside_a_dialog_and_unknown_methods():
@@ -171,3 +193,45 @@ def test_a_refused_registration_backs_off():
     a.receive(bytes(response), REGISTRAR, 1.0)
     assert events(a) == [sipua.RegistrationFailed(403, "Forbidden", 5.0)]
     assert a.deadline == 6.0
+
+
+def test_a_ping_is_answered_or_times_out():
+    a, b = agent(A, "gateway"), agent(B, "registrar")
+    answered = a.ping("sip:registrar@127.0.0.1:5062", 0.0)
+    transfer([a, b], 0.0)
+    assert events(a) == [sipua.PingAnswered(answered, 200)]
+    lost = a.ping("sip:nobody@127.0.0.1:5999", 1.0)
+    found = []
+    while not found and (deadline := a.deadline) is not None:
+        a.handle_timer(deadline)
+        a.datagrams_to_send()
+        found = events(a)
+    assert found == [sipua.PingAnswered(lost, 408)] and deadline == 1.0 + 32
+
+
+INVITE = (b"INVITE sip:room@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;rport;branch=z9hG4bKf\r\n"
+          b"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:room@127.0.0.1>\r\nCall-ID: fz\r\nCSeq: 1 INVITE\r\n"
+          b"Contact: <sip:a@127.0.0.1:5061>\r\nExpires: 30\r\nContent-Type: application/sdp\r\n"
+          b"Content-Length: 4\r\n\r\nv=0\n")
+
+
+def test_a_request_uri_of_another_scheme_gets_416():
+    b = agent(B, "gateway")
+    b.receive(INVITE.replace(b"INVITE sip:room@", b"INVITE mailto:room@"), A, 0.0)
+    statuses = [parse(out.data).status for out in b.datagrams_to_send()]
+    assert statuses == [416] and not b.calls
+
+
+@pytest.mark.fuzz
+@given(st.integers(0, len(INVITE) - 1), st.binary(min_size=1, max_size=6), st.booleans())
+def test_any_damage_to_a_request_costs_only_that_request(at, junk, replace):
+    """Spliced or overwritten bytes anywhere: the agent answers or drops, never raises, and still
+    takes the next call."""
+    b = agent(B, "gateway")
+    damaged = INVITE[:at] + junk + INVITE[at + (len(junk) if replace else 0):]
+    b.receive(damaged, A, 0.0)
+    b.datagrams_to_send()
+    while b.next_event() is not None:
+        pass
+    b.receive(INVITE.replace(b"Call-ID: fz", b"Call-ID: next").replace(b"bKf", b"bKg"), A, 0.1)
+    assert any(isinstance(e, sipua.IncomingCall) and e.call.call_id == "next" for e in events(b))

@@ -916,12 +916,21 @@ class MeetingView {
             }
             copied.textContent = 'Link copied.';
         };
-        this.dialog('invite-dialog', 'Invite people',
+        // A moderator's "invite by phone" when the focus has a SIP gateway (its sipGatewayEnabled).
+        const c = this.conference;
+        const number = h('input', { 'data-testid': 'dial-out-number', placeholder: 'Phone number or SIP address', 'aria-label': 'Phone number or SIP address' });
+        const dialOut = c?.sipGateway && c.role === 'moderator' ? h('div', { class: 'dial-out' }, h('h3', {}, 'Invite by phone'),
+            h('div', { class: 'row' }, number, h('button', { class: 'primary', 'data-testid': 'dial-out-call', onclick: () => {
+                const target = number.value.trim();
+                if (target) this.run(() => c.dial(target));
+                dialog.close();
+            } }, 'Call'))) : null;
+        const dialog = this.dialog('invite-dialog', 'Invite people',
             h('p', {}, 'Share this link with the people you want to meet:'),
             h('div', { class: 'row' }, field, h('button', { class: 'primary', 'data-testid': 'invite-copy', onclick: copy }, icon('link', { size: 18 }), h('span', {}, 'Copy link'))),
             copied,
             this.conference?.roomInfo?.locked ? h('p', {}, 'The meeting has a password: give it to them too.') : null,
-            dialIn);
+            dialIn, dialOut);
         if (config.dialInNumbersUrl && config.dialInConfCodeUrl) this.loadDialIn(dialIn);
     }
 

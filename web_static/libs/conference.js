@@ -18,6 +18,8 @@ export const NS_NICK = 'http://jabber.org/protocol/nick';
 export const NS_CAPS = 'http://jabber.org/protocol/caps';
 export const NS_DATA = 'jabber:x:data';
 export const NS_JIBRI = 'http://jitsi.org/protocol/jibri';
+export const NS_RAYO = 'urn:xmpp:rayo:1';
+export const FEATURE_JIGASI = 'http://jitsi.org/protocol/jigasi';
 
 export const FEATURES = [
     'http://jabber.org/protocol/caps', 'urn:xmpp:jingle:1', 'urn:xmpp:jingle:apps:rtp:1',
@@ -186,7 +188,11 @@ export class Conference {
                     throw new ConferenceError('focus-error', `The meeting could not be started (${error.message}).`);
                 }
             }
-            if (conference) this.noteAuth(conference);
+            if (conference) {
+                this.noteAuth(conference);
+                // jicofo's sipGatewayEnabled: a SIP gateway can be asked to call a phone into this meeting
+                this.sipGateway = conference.elements('property').some(p => p.attrs.name === 'sipGatewayEnabled' && p.attrs.value === 'true');
+            }
             if (conference?.attrs.ready === 'true') {
                 performance.mark('jitsi:conference-ready');
                 return conference.attrs.focusjid || '';
@@ -404,6 +410,9 @@ export class Conference {
             audioMuted: sourceInfo[`${nick}-a0`]?.muted ?? p.first('audiomuted')?.text === 'true',
             videoMuted: sourceInfo[`${nick}-v0`]?.muted ?? p.first('videomuted')?.text === 'true',
             raisedHand: Number(p.first('jitsi_participant_raisedHand')?.text || 0),
+            // a caller on the phone, through a SIP gateway; its status is the call's progress
+            phone: (p.first('features')?.elements('feature') || []).some(f => f.attrs.var === FEATURE_JIGASI),
+            status: p.first('status')?.text || '',
             sourceInfo,
         };
         const known = this.participants.has(nick);
@@ -847,6 +856,14 @@ export class Conference {
     muteParticipant(id, media = 'audio') {
         return this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` },
             el('mute', { xmlns: `http://jitsi.org/jitmeet/${media}`, jid: `${this.currentRoom}/${id}` }, 'true')));
+    }
+
+    // A moderator's "invite by phone": the focus hands the Rayo dial to a SIP gateway, whose
+    // participant then joins with the number as its name (docs/sip.md §2).
+    dial(number) {
+        return this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` },
+            el('dial', { xmlns: NS_RAYO, to: number, from: 'fromnumber' },
+                el('header', { xmlns: NS_RAYO, name: 'JvbRoomName', value: this.currentRoom }))));
     }
 
     kick(id) {

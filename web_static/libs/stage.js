@@ -104,14 +104,17 @@ export class VideoLayout {
         avatar.append(h('img', { src: url, alt: '', referrerpolicy: 'no-referrer', onerror: e => e.target.remove() }));
     }
 
-    // p: { role, audioMuted, videoMuted, raisedHand }
+    // p: { role, audioMuted, videoMuted, raisedHand, phone, status }; phone: a caller through the SIP
+    // gateway, whose status is the call's progress
     setState(id, p) {
         const tile = this.tiles.get(id);
         if (!tile) return;
         const badges = tile.querySelector('.badges');
         badges.replaceChildren(
             p.role === 'moderator' ? h('span', { class: 'badge moderator', 'data-testid': 'badge-moderator', title: 'Moderator' }, icon('moderator', { size: 16, title: 'Moderator' })) : '',
-            p.raisedHand ? h('span', { class: 'badge hand', 'data-testid': 'badge-raised-hand', title: 'Raised hand' }, icon('raisehand', { size: 16, title: 'Raised hand' })) : '');
+            p.raisedHand ? h('span', { class: 'badge hand', 'data-testid': 'badge-raised-hand', title: 'Raised hand' }, icon('raisehand', { size: 16, title: 'Raised hand' })) : '',
+            p.phone ? h('span', { class: 'badge phone', 'data-testid': 'badge-phone', title: 'On the phone' }, '\u260e') : '',
+            p.phone && p.status ? h('span', { class: 'badge', 'data-testid': 'badge-call-status' }, p.status) : '');
         tile.querySelector('.status').replaceChildren(
             p.audioMuted ? h('span', { class: 'badge muted', 'data-testid': 'badge-audio-muted', title: 'Microphone muted' }, icon('microphone-off', { size: 15, title: 'Microphone muted' })) : '',
             p.videoMuted ? h('span', { class: 'badge muted', 'data-testid': 'badge-video-muted', title: 'Camera off' }, icon('camera-off', { size: 15, title: 'Camera off' })) : '');

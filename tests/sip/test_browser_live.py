@@ -1,0 +1,54 @@
+"""Our web client with the SIP gateway on: the invite dialog shows the dial-in number and the room's
+PIN, a moderator calls a phone from it (baresip answers), and the phone appears as a caller on the phone
+with the call's progress."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from playwright.async_api import async_playwright
+
+from jitsi_py.sip import run as run_sip
+from jitsi_py.web.dialin import pin_of
+
+from ..support.stack import free_port, free_udp_port, join_browser, running_stack
+from ..web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from .phone import Phone, free_sip_port, write_tone
+
+pytestmark = [pytest.mark.system, pytest.mark.browser]
+
+
+async def test_the_invite_dialog_shows_the_pin_and_calls_a_phone(tmp_path):
+    sip_port, rtp = free_udp_port(), free_udp_port() & ~1
+    env = {"JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "jigasi-secret",
+           "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(sip_port), "JIGASI_PORT_MIN": str(rtp),
+           "JIGASI_PORT_MAX": str(rtp + 4), "JITSI_PY_SIP_HTTP_PORT": str(free_port()),
+           "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1"}
+    phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", 1000, rate=8000),
+                  account_params=";audio_codecs=pcmu;answermode=auto")
+    async with running_stack(tmp_path, bridge=True, **env) as stack, async_playwright() as pw, phone:
+        ready = asyncio.Event()
+        service = asyncio.ensure_future(run_sip(stack.settings, lambda _summary: ready.set()))
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            await asyncio.wait_for(ready.wait(), 20)
+            page = await join_browser(browser, stack.base, "Alice", "/phonebook")
+            await page.locator("[data-testid=local-tile] [data-testid=badge-moderator]").wait_for()
+            await page.get_by_test_id("toolbar-more").click()
+            await page.get_by_test_id("toolbar-invite").click()
+            pin = pin_of("phonebook@muc.meet.jitsi")
+            await page.get_by_test_id("dial-in-pin").filter(has_text=f"{pin}#").wait_for()
+            assert await page.get_by_test_id("dial-in-number").all_inner_texts() == ["SIP: jigasi@127.0.0.1"]
+            await page.get_by_test_id("dial-out-number").fill(f"sip:phone@127.0.0.1:{phone.port}")
+            await page.get_by_test_id("dial-out-call").click()
+            caller = page.locator("[data-testid=remote-tile]").filter(has=page.get_by_test_id("badge-phone"))
+            await caller.wait_for()
+            await phone.wait_for(b"established", 20)
+            await caller.get_by_test_id("badge-call-status").filter(has_text="Connected").wait_for()
+            assert await caller.get_by_test_id("tile-name").inner_text() == f"sip:phone@127.0.0.1:{phone.port}"
+            assert page.problems == []
+        finally:
+            await browser.close()
+            service.cancel()
+            await asyncio.gather(service, return_exceptions=True)

@@ -1,0 +1,33 @@
+"""The gateway service's HTTP port: Jigasi's stats, health and graceful shutdown, and the metrics."""
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from jitsi_py.settings import Settings
+from jitsi_py.sip.service import SipService
+
+from ..support.stack import free_port, free_udp_port
+
+
+async def test_stats_health_metrics_and_a_graceful_shutdown():
+    rtp = free_udp_port() & ~1
+    settings = Settings.from_values({
+        "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "x", "JIGASI_LOCAL_REGION": "eu",
+        "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(free_udp_port()),
+        "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 4), "JITSI_PY_SIP_HTTP_PORT": str(free_port())})
+    service = SipService(settings)
+    client = TestClient(TestServer(service.http_app()))
+    await client.start_server()
+    try:
+        stats = await (await client.get("/about/stats")).json()
+        assert stats == {"conferences": 0, "participants": 0, "graceful_shutdown": False, "stress_level": 0.0,
+                         "supports_sip": True, "supports_transcription": False, "version": "jitsi-py",
+                         "region": "eu"}
+        assert (await client.get("/about/health")).status == 500  # not in the brewery
+        metrics = await (await client.get("/metrics")).text()
+        assert "jitsi_py_sip_calls 0.0" in metrics and "jitsi_py_sip_malformed_total" in metrics
+        assert (await client.post("/about/shutdown")).status == 200
+        assert (await (await client.get("/about/stats")).json())["graceful_shutdown"] is True
+        assert not service.gateway.accepting and service.drained.is_set()  # no call to wait for
+        assert service.client.stats["graceful_shutdown"] is True  # what the brewery presence carries
+    finally:
+        await client.close()
