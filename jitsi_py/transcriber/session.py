@@ -111,6 +111,7 @@ class Session:
         self._stop = asyncio.Event()
         self._speakers: dict[str, asyncio.Task] = {}
         self._engine_failures = 0
+        self._retry_at = 0.0
         self._engine_error_said = False
 
     def stop(self) -> None:
@@ -256,10 +257,10 @@ class Session:
             self._speakers.pop(source_name, None)
 
     async def _open_stream(self) -> Stream | None:
-        """A stream, or None while the engine is failing (tried again after a growing delay)."""
-        delay = RETRY_DELAYS[min(self._engine_failures, len(RETRY_DELAYS)) - 1] if self._engine_failures else 0
-        if delay:
-            await asyncio.sleep(delay)
+        """A stream, or None while the engine is failing: tried again after a growing delay, and the
+        speech meanwhile is not transcribed (waiting would put every caption after it late)."""
+        if time.monotonic() < self._retry_at:
+            return None
         try:
             stream = await self.engine.open(self.where.language)
         except EngineError as exc:
@@ -267,12 +268,15 @@ class Session:
             return None
         if self._engine_failures:
             log.info("transcriber: the %s engine works again", self.engine.name)
+            if self.meeting is not None:
+                await self.meeting.send_group_message(body="Transcription works again.")
         self._engine_failures = 0
         self._engine_error_said = False
         return stream
 
     async def _engine_failed(self, exc: EngineError) -> None:
         self._engine_failures += 1
+        self._retry_at = time.monotonic() + RETRY_DELAYS[min(self._engine_failures, len(RETRY_DELAYS)) - 1]
         log.error("transcriber: %s: the %s engine failed: %s", self.room, self.engine.name, exc)
         if not self._engine_error_said and self.meeting is not None:
             self._engine_error_said = True  # said once per failure spell, not per speaker or retry

@@ -13,7 +13,9 @@ from jitsi_py.common.meeting import Meeting, events
 from jitsi_py.common.stanzas.rayo import FEATURE_TRANSCRIBER
 
 from ..common.meeting.conftest import meetings, server_of
+from ..web.conftest import free_port
 from .live import SpeechTrack, ask_for_transcriber, transcription_stack
+from .test_vosk import vosk_protocol_server
 
 pytestmark = pytest.mark.system  # espeak-ng
 
@@ -96,3 +98,56 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
         assert [line.split("] ", 1)[1] for line in lines] == [
             f"{c['participant']['name']} ({c['participant']['id']}): {c['transcript'][0]['text']}" for c in finals]
         assert "Alice joined" in text and "Bob joined" in text
+
+
+async def test_an_unreachable_engine_is_said_in_the_meeting_and_retried_until_it_works(tmp_path):
+    port = free_port()
+    async with transcription_stack(tmp_path, JIGASI_TRANSCRIBER_VOSK_URL=f"ws://127.0.0.1:{port}") as stack:
+        server = server_of(stack)
+        mic = SpeechTrack()
+        listener = Meeting(server, display_name="Listener", receive_video=False, receive_audio=False)
+        alice = Meeting(server, display_name="Alice", audio_source=mic, receive_video=False, receive_audio=False)
+        async with meetings(listener, alice):
+            await listener.join("retried", wait_for_media=False)
+            await alice.join("retried")
+            await ask_for_transcriber(listener)
+
+            async def chat_line(start: str) -> str:
+                async for event in listener.events():
+                    if isinstance(event, events.GroupMessage) and (event.body or "").startswith(start):
+                        return event.body
+                raise AssertionError("the meeting ended")
+            failing = await asyncio.wait_for(chat_line("Transcription is failing: "), 30)
+            assert f"cannot reach the Vosk server at ws://127.0.0.1:{port}" in failing and "Retrying" in failing
+
+            async with vosk_protocol_server(port=port):
+                finals: list[dict] = []
+                works_again = asyncio.Event()
+
+                async def collect():
+                    async for event in listener.events():
+                        if isinstance(event, events.GroupMessage) and event.body == "Transcription works again.":
+                            works_again.set()
+                        elif isinstance(event, events.GroupMessage) and event.json and not event.json["is_interim"]:
+                            finals.append(event.json)
+                collecting = asyncio.ensure_future(collect())
+                try:
+                    for _ in range(4):  # until a retry (1, 2, 5 s apart) finds the server
+                        mic.say(SENTENCES[3], VOICE)
+                        await asyncio.wait_for(mic.said.wait(), 20)
+                        await asyncio.sleep(1.5)  # a pause: the phrase ends
+                        if works_again.is_set():
+                            break
+                    assert works_again.is_set()
+                    heard = len(finals)
+                    mic.say(SENTENCES[3], VOICE)  # a whole sentence, heard from its start
+                    await asyncio.wait_for(mic.said.wait(), 20)
+                    for _ in range(100):
+                        if len(finals) > heard:
+                            break
+                        await asyncio.sleep(0.1)
+                finally:
+                    collecting.cancel()
+                payload = finals[-1]
+                assert payload["participant"]["name"] == "Alice"
+                assert word_error_rate([(SENTENCES[3], payload["transcript"][0]["text"])]) <= 0.5, finals

@@ -213,7 +213,7 @@ class SphinxStream:
         except (BrokenProcessPool, RuntimeError, ValueError) as exc:
             self.worker = None
             self.pool.give_back_broken(worker)
-            raise EngineError(f"pocketsphinx failed: {exc or type(exc).__name__}") from exc
+            raise EngineError(f"pocketsphinx failed: {str(exc) or type(exc).__name__}") from exc
         if end:
             self.pool.give_back(worker)
         if answer is None:

@@ -61,7 +61,8 @@ class VoskStream:
             return self._read(await self.socket.receive(timeout=ANSWER_TIMEOUT), start)
         except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
             await self._close()
-            raise EngineError(f"the Vosk server at {self.url} stopped answering: {exc or type(exc).__name__}") from exc
+            reason = str(exc) or type(exc).__name__
+            raise EngineError(f"the Vosk server at {self.url} stopped answering: {reason}") from exc
 
     async def close(self) -> list[Result]:
         if self.closed:
@@ -133,7 +134,7 @@ class VoskEngine:
             await socket.send_str(json.dumps({"config": {"sample_rate": SAMPLE_RATE}}))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             await session.close()
-            raise EngineError(f"cannot reach the Vosk server at {url}: {exc or type(exc).__name__}") from exc
+            raise EngineError(f"cannot reach the Vosk server at {url}: {str(exc) or type(exc).__name__}") from exc
         return VoskStream(url, session, socket)
 
     async def aclose(self) -> None:
