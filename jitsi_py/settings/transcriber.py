@@ -50,5 +50,5 @@ class Transcriber:
     sphinx_decoders: int = env("JITSI_PY_TRANSCRIBER_DECODERS", "4", bounded(1, 64))
     max_meetings: int = env("JITSI_PY_TRANSCRIBER_MAX_MEETINGS", "8", bounded(1, 1000))
     join_timeout: float = env("JITSI_PY_TRANSCRIBER_JOIN_TIMEOUT", "30", duration)
-    # How long the transcriber stays once nobody but hidden members is left.
+    # How long the transcriber stays once nobody but hidden members is left, or nobody asks for it.
     empty_timeout: float = env("JITSI_PY_TRANSCRIBER_EMPTY_TIMEOUT", "10", duration)

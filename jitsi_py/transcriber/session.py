@@ -4,7 +4,8 @@ stream of its own, and says what it heard in the room and in the transcript (doc
 Each remote audio source is resampled to the engine's 16 kHz mono and fed in 100 ms slices. Results
 go to the room as ``<json-message>`` (the subtitles), finals also to the transcript file and, with
 ``SEND_TXT``, to the chat. The meeting ends for the transcriber when the room is left to hidden
-members for ``empty_timeout``, when it is removed, or when the service stops.
+members, or nobody asks for transcription any more, for ``empty_timeout``; when it is removed; or
+when the service stops.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 FEED_BYTES = SAMPLE_RATE * 2 // 10  # 100 ms: fewer hand-overs to the decoder's thread
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # an engine that failed is tried again after these
+CHECK_EVERY = 1.0  # seconds between looks at whether the meeting still wants a transcriber
 
 
 @dataclass(frozen=True)
@@ -160,38 +162,55 @@ class Session:
             self._joined(participant.endpoint_id, participant.display_name, participant.hidden)
         stopping = asyncio.ensure_future(self._stop.wait())
         stream = meeting.events().__aiter__()
-        empty_since: float | None = None
+        following: asyncio.Future | None = None
+        unwanted_since: float | None = None
         try:
             while True:
-                if self._people():
-                    empty_since = None
-                elif empty_since is None:
-                    empty_since = time.monotonic()
-                timeout = None if empty_since is None else max(0.0, empty_since + w.empty_timeout - time.monotonic())
-                following = asyncio.ensure_future(stream.__anext__())
-                done, _ = await asyncio.wait({following, stopping}, timeout=timeout,
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if following not in done:
-                    following.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await following
-                    reason = "stopped" if stopping in done else "nobody left"
+                # A change of someone's request comes with no event: looked at every second.
+                now = time.monotonic()
+                reason = self._unwanted()
+                if reason is None:
+                    unwanted_since = None
+                elif unwanted_since is None:
+                    unwanted_since = now
+                elif now >= unwanted_since + w.empty_timeout:
                     log.info("transcriber: leaving %s: %s", self.room, reason)
                     return
+                if following is None:
+                    following = asyncio.ensure_future(stream.__anext__())
+                done, _ = await asyncio.wait({following, stopping}, timeout=CHECK_EVERY,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if stopping in done:
+                    log.info("transcriber: leaving %s: stopped", self.room)
+                    return
+                if following not in done:
+                    continue
                 try:
                     event = following.result()
                 except StopAsyncIteration:
                     return
+                following = None
                 if isinstance(event, events.Ended):
                     log.info("transcriber: %s over: %s", self.room, event.reason)
                     return
                 self._on_event(event)
         finally:
             stopping.cancel()
+            if following is not None:
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await following
 
-    def _people(self) -> bool:
+    def _unwanted(self) -> str | None:
+        """Why the transcriber should not stay, as Jigasi: nobody but hidden members is left, or no
+        one asks for transcription any more (the presence property subtitles set); None to stay."""
         meeting = self.meeting
-        return meeting is not None and any(not p.hidden for p in meeting.participants.values())
+        people = [p for p in meeting.participants.values() if not p.hidden] if meeting is not None else []
+        if not people:
+            return "nobody left"
+        if not any(p.requesting_transcription for p in people):
+            return "nobody asks for transcription"
+        return None
 
     def _joined(self, endpoint_id: str, name: str, hidden: bool) -> None:
         known = endpoint_id in self.names

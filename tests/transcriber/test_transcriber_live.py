@@ -14,7 +14,7 @@ from jitsi_py.common.stanzas.rayo import FEATURE_TRANSCRIBER
 
 from ..common.meeting.conftest import meetings, server_of
 from ..web.conftest import free_port
-from .live import SpeechTrack, ask_for_transcriber, transcription_stack
+from .live import SpeechTrack, ask_for_transcriber, requesting, transcription_stack
 from .test_vosk import vosk_protocol_server
 
 pytestmark = pytest.mark.system  # espeak-ng
@@ -24,7 +24,8 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
     async with transcription_stack(tmp_path, JIGASI_TRANSCRIBER_SEND_TXT="1") as stack:
         server = server_of(stack)
         alice_mic, bob_mic = SpeechTrack(), SpeechTrack()
-        listener = Meeting(server, display_name="Listener", receive_video=False, receive_audio=False)
+        listener = Meeting(server, display_name="Listener", receive_video=False, receive_audio=False,
+                           presence_extras=[requesting()])
         alice = Meeting(server, display_name="Alice", audio_source=alice_mic, receive_video=False,
                         receive_audio=False)
         bob = Meeting(server, display_name="Bob", audio_source=bob_mic, receive_video=False, receive_audio=False)
@@ -65,6 +66,14 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
                 await asyncio.sleep(1)
             finally:
                 listening.cancel()
+            # subtitles off: nobody asks any more, the transcriber leaves after its grace (2 s here)
+            await listener.set_presence_extras([])
+
+            async def transcriber_left():
+                async for event in listener.events():
+                    if isinstance(event, events.ParticipantLeft) and event.endpoint_id == transcriber[0].endpoint_id:
+                        return
+            await asyncio.wait_for(transcriber_left(), 15)
 
         finals = [c for c in captions if not c["is_interim"]]
         by_speaker = {}
@@ -86,7 +95,7 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
         assert [line for line in chat if line.startswith(("Alice: ", "Bob: "))] == [
             f"{c['participant']['name']}: {c['transcript'][0]['text']}" for c in finals]
 
-        # the transcript: once everyone left, closed after the transcriber's grace
+        # the transcript, closed when the transcriber left
         [path] = list((tmp_path / "transcripts").glob("*/transcript_*.txt"))
         for _ in range(100):
             if "transcription ended" in path.read_text():
@@ -105,7 +114,8 @@ async def test_an_unreachable_engine_is_said_in_the_meeting_and_retried_until_it
     async with transcription_stack(tmp_path, JIGASI_TRANSCRIBER_VOSK_URL=f"ws://127.0.0.1:{port}") as stack:
         server = server_of(stack)
         mic = SpeechTrack()
-        listener = Meeting(server, display_name="Listener", receive_video=False, receive_audio=False)
+        listener = Meeting(server, display_name="Listener", receive_video=False, receive_audio=False,
+                           presence_extras=[requesting()])
         alice = Meeting(server, display_name="Alice", audio_source=mic, receive_video=False, receive_audio=False)
         async with meetings(listener, alice):
             await listener.join("retried", wait_for_media=False)
