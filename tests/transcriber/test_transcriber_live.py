@@ -5,6 +5,7 @@ carry what each said."""
 from __future__ import annotations
 
 import asyncio
+import wave
 
 import pytest
 
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.system  # espeak-ng
 
 
 async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(tmp_path):
-    async with transcription_stack(tmp_path, JIGASI_TRANSCRIBER_SEND_TXT="1") as stack:
+    async with transcription_stack(tmp_path, JIGASI_TRANSCRIBER_SEND_TXT="1", JIGASI_TRANSCRIBER_ADVERTISE_URL="1",
+                                   JIGASI_TRANSCRIBER_RECORD_AUDIO="1") as stack:
         server = server_of(stack)
         alice_mic, bob_mic = SpeechTrack(), SpeechTrack()
         listener = Meeting(server, display_name="Listener", receive_video=False, receive_audio=False,
@@ -91,12 +93,20 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
         # interim results first, sharing their final's message id
         interim_ids = {c["message_id"] for c in captions if c["is_interim"]}
         assert interim_ids and interim_ids <= {c["message_id"] for c in finals}
+        # ADVERTISE_URL: where the transcript will be, said first
+        [path] = list((tmp_path / "transcripts").glob("*/transcript_*.txt"))
+        base = stack.settings.common.public_url
+        assert chat[0] == (f"This meeting is transcribed. The transcript will be at {base}/transcripts/"
+                           f"{path.parent.name}/{path.name}")
         # SEND_TXT: each final as a chat line
         assert [line for line in chat if line.startswith(("Alice: ", "Bob: "))] == [
             f"{c['participant']['name']}: {c['transcript'][0]['text']}" for c in finals]
 
+        # RECORD_AUDIO: what the engine heard of each speaker, beside the transcript
+        for speaker, seconds in ((alice, 4.0), (bob, 2.5)):
+            with wave.open(str(path.parent / f"{speaker.endpoint_id}-a0.wav")) as audio:
+                assert audio.getframerate() == 16000 and audio.getnframes() / 16000 > seconds
         # the transcript, closed when the transcriber left
-        [path] = list((tmp_path / "transcripts").glob("*/transcript_*.txt"))
         for _ in range(100):
             if "transcription ended" in path.read_text():
                 break
