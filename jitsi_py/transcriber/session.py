@@ -19,7 +19,7 @@ import wave
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from aiortc.mediastreams import MediaStreamError
 
@@ -98,23 +98,151 @@ class Transcript:
             out.close()
 
 
-class Session:
-    def __init__(self, room: str, where: Where, engine: Engine, on_end: Callable[[], None] = lambda: None) -> None:
+class Transcription:
+    """What a meeting's transcription is, whichever way the audio comes (the meeting joined, or the
+    bridge's export): each speaker's audio into an engine stream of its own, each result out as a
+    transcription-result (one message id per phrase), each final into the transcript; an engine
+    that fails said once and tried again with back-off. Subclasses say how results are sent."""
+
+    def __init__(self, room: str, where: Where, engine: Engine, meeting_id: str | None = None) -> None:
         self.room = room
         self.where = where
         self.engine = engine
-        self.on_end = on_end
-        self.meeting_id = str(uuid.uuid4())
+        self.meeting_id = meeting_id or str(uuid.uuid4())
         self.started = datetime.now(timezone.utc)
-        self.meeting: Meeting | None = None
         self.transcript: Transcript | None = None
         self.names: dict[str, str] = {}
         self.finals = 0
-        self._stop = asyncio.Event()
         self._speakers: dict[str, asyncio.Task] = {}
         self._engine_failures = 0
         self._retry_at = 0.0
         self._engine_error_said = False
+
+    async def send_result(self, payload: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def send_text(self, text: str) -> None:
+        raise NotImplementedError
+
+    def open_transcript(self) -> None:
+        w = self.where
+        if w.transcripts is not None:
+            directory, name = transcript_name(self.started, self.meeting_id)
+            self.transcript = Transcript(w.transcripts / directory, name,
+                                         transcript_header(self.room, self.started, w.language, self.engine.name),
+                                         w.record_audio)
+
+    async def end(self) -> None:
+        for task in self._speakers.values():
+            task.cancel()
+        await asyncio.gather(*self._speakers.values(), return_exceptions=True)
+        if self.transcript is not None:
+            self.transcript.write(transcript_event(datetime.now(timezone.utc), "transcription ended"))
+            self.transcript.close()
+            self.transcript = None
+
+    def follow(self, endpoint_id: str, source_name: str, frames: Callable[[], Awaitable[Any]]) -> None:
+        """Transcribe one source; ``frames()`` gives its next av.AudioFrame, None once it ended."""
+        previous = self._speakers.pop(source_name, None)
+        if previous is not None:
+            previous.cancel()
+        self._speakers[source_name] = asyncio.ensure_future(self._follow(endpoint_id, source_name, frames))
+
+    # --- one speaker -------------------------------------------------------------------------------
+    async def _follow(self, endpoint_id: str, source_name: str, frames: Callable[[], Awaitable[Any]]) -> None:
+        import av  # noqa: PLC0415 - aiortc has loaded it already
+
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        pending = bytearray()
+        message_id: list[str | None] = [None]
+        stream = await self._open_stream()
+        try:
+            while (frame := await frames()) is not None:
+                for out in resampler.resample(frame):
+                    pending += out.to_ndarray().tobytes()
+                if len(pending) < FEED_BYTES:
+                    continue
+                pcm = bytes(pending)
+                pending.clear()
+                if self.transcript is not None and self.transcript.record_audio:
+                    self.transcript.record(source_name, pcm)
+                if stream is None:
+                    stream = await self._open_stream()
+                    if stream is None:
+                        continue
+                try:
+                    results = await stream.feed(pcm)
+                except EngineError as exc:
+                    await self._engine_failed(exc)
+                    stream = None
+                    continue
+                await self._say(endpoint_id, results, message_id)
+            if stream is not None:
+                with contextlib.suppress(EngineError):
+                    await self._say(endpoint_id, await stream.close(), message_id)
+        finally:
+            self._speakers.pop(source_name, None)
+
+    async def _open_stream(self) -> Stream | None:
+        """A stream, or None while the engine is failing: tried again after a growing delay, and the
+        speech meanwhile is not transcribed (waiting would put every caption after it late)."""
+        if time.monotonic() < self._retry_at:
+            return None
+        try:
+            stream = await self.engine.open(self.where.language)
+        except EngineError as exc:
+            await self._engine_failed(exc)
+            return None
+        if self._engine_failures:
+            log.info("transcriber: the %s engine works again", self.engine.name)
+            await self.send_text("Transcription works again.")
+        self._engine_failures = 0
+        self._engine_error_said = False
+        return stream
+
+    async def _engine_failed(self, exc: EngineError) -> None:
+        self._engine_failures += 1
+        self._retry_at = time.monotonic() + RETRY_DELAYS[min(self._engine_failures, len(RETRY_DELAYS)) - 1]
+        log.error("transcriber: %s: the %s engine failed: %s", self.room, self.engine.name, exc)
+        if not self._engine_error_said:
+            self._engine_error_said = True  # said once per failure spell, not per speaker or retry
+            await self.send_text(f"Transcription is failing: {exc}. Retrying.")
+
+    async def _say(self, endpoint_id: str, results: list[Result], message_id: list[str | None]) -> None:
+        for result in results:
+            phrase = message_id[0] or str(uuid.uuid4())
+            message_id[0] = phrase
+            speaker = Speaker(endpoint_id, self.names.get(endpoint_id, endpoint_id))
+            now = datetime.now(timezone.utc)
+            await self.send_result(transcription_result(
+                speaker, result.text, final=result.final, stability=result.stability, language=self.where.language,
+                message_id=phrase, timestamp_ms=int(now.timestamp() * 1000), confidence=result.confidence))
+            if not result.final:
+                continue
+            message_id[0] = None
+            self.finals += 1
+            if self.transcript is not None:
+                self.transcript.write(transcript_line(now, self.started, speaker, result.text))
+            if self.where.send_txt:
+                await self.send_text(chat_line(speaker, result.text))
+
+
+class Session(Transcription):
+    """The Jigasi way: the transcriber joins the meeting and says its results there."""
+
+    def __init__(self, room: str, where: Where, engine: Engine, on_end: Callable[[], None] = lambda: None) -> None:
+        super().__init__(room, where, engine)
+        self.on_end = on_end
+        self.meeting: Meeting | None = None
+        self._stop = asyncio.Event()
+
+    async def send_result(self, payload: dict[str, Any]) -> None:
+        if self.meeting is not None:
+            await self.meeting.send_group_message(json_payload=payload)
+
+    async def send_text(self, text: str) -> None:
+        if self.meeting is not None:
+            await self.meeting.send_group_message(body=text)
 
     def stop(self) -> None:
         self._stop.set()
@@ -126,16 +254,11 @@ class Session:
         except Exception:  # noqa: BLE001 - one meeting's failure is not the service's
             log.exception("transcriber: %s failed", self.room)
         finally:
-            for task in self._speakers.values():
-                task.cancel()
-            await asyncio.gather(*self._speakers.values(), return_exceptions=True)
+            await self.end()
             if self.meeting is not None:
                 with contextlib.suppress(Exception):
                     await self.meeting.set_presence_extras([status_element(TRANSCRIPTION_OFF)])
                     await self.meeting.leave()
-            if self.transcript is not None:
-                self.transcript.write(transcript_event(datetime.now(timezone.utc), "transcription ended"))
-                self.transcript.close()
             self.on_end()
 
     async def _run(self) -> None:
@@ -151,11 +274,7 @@ class Session:
             self.meeting = None
             return
         log.info("transcriber: in %s as %s (meeting %s)", self.room, meeting.endpoint_id, self.meeting_id)
-        if w.transcripts is not None:
-            directory, name = transcript_name(self.started, self.meeting_id)
-            self.transcript = Transcript(w.transcripts / directory, name,
-                                         transcript_header(self.room, self.started, w.language, self.engine.name),
-                                         w.record_audio)
+        self.open_transcript()
         if w.base_url is not None:
             await meeting.send_group_message(body=advertisement(w.base_url, self.started, self.meeting_id))
         for participant in meeting.participants.values():
@@ -231,93 +350,13 @@ class Session:
                 participant = self.meeting.participants.get(endpoint_id) if self.meeting else None
                 if participant is not None and participant.hidden:
                     return
-                previous = self._speakers.pop(source_name, None)
-                if previous is not None:
-                    previous.cancel()
-                self._speakers[source_name] = asyncio.ensure_future(self._follow(endpoint_id, source_name, track))
+                self.follow(endpoint_id, source_name, _receiver(track))
 
-    # --- one speaker -------------------------------------------------------------------------------
-    async def _follow(self, endpoint_id: str, source_name: str, track: Any) -> None:
-        import av  # noqa: PLC0415 - aiortc has loaded it already
 
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        pending = bytearray()
-        message_id: list[str | None] = [None]
-        stream = await self._open_stream()
+def _receiver(track: Any) -> Callable[[], Awaitable[Any]]:
+    async def receive() -> Any:
         try:
-            while True:
-                try:
-                    frame = await track.recv()
-                except MediaStreamError:
-                    break
-                for out in resampler.resample(frame):
-                    pending += out.to_ndarray().tobytes()
-                if len(pending) < FEED_BYTES:
-                    continue
-                pcm = bytes(pending)
-                pending.clear()
-                if self.transcript is not None and self.transcript.record_audio:
-                    self.transcript.record(source_name, pcm)
-                if stream is None:
-                    stream = await self._open_stream()
-                    if stream is None:
-                        continue
-                try:
-                    results = await stream.feed(pcm)
-                except EngineError as exc:
-                    await self._engine_failed(exc)
-                    stream = None
-                    continue
-                await self._say(endpoint_id, results, message_id)
-            if stream is not None:
-                with contextlib.suppress(EngineError):
-                    await self._say(endpoint_id, await stream.close(), message_id)
-        finally:
-            self._speakers.pop(source_name, None)
-
-    async def _open_stream(self) -> Stream | None:
-        """A stream, or None while the engine is failing: tried again after a growing delay, and the
-        speech meanwhile is not transcribed (waiting would put every caption after it late)."""
-        if time.monotonic() < self._retry_at:
+            return await track.recv()
+        except MediaStreamError:
             return None
-        try:
-            stream = await self.engine.open(self.where.language)
-        except EngineError as exc:
-            await self._engine_failed(exc)
-            return None
-        if self._engine_failures:
-            log.info("transcriber: the %s engine works again", self.engine.name)
-            if self.meeting is not None:
-                await self.meeting.send_group_message(body="Transcription works again.")
-        self._engine_failures = 0
-        self._engine_error_said = False
-        return stream
-
-    async def _engine_failed(self, exc: EngineError) -> None:
-        self._engine_failures += 1
-        self._retry_at = time.monotonic() + RETRY_DELAYS[min(self._engine_failures, len(RETRY_DELAYS)) - 1]
-        log.error("transcriber: %s: the %s engine failed: %s", self.room, self.engine.name, exc)
-        if not self._engine_error_said and self.meeting is not None:
-            self._engine_error_said = True  # said once per failure spell, not per speaker or retry
-            await self.meeting.send_group_message(body=f"Transcription is failing: {exc}. Retrying.")
-
-    async def _say(self, endpoint_id: str, results: list[Result], message_id: list[str | None]) -> None:
-        meeting = self.meeting
-        if meeting is None:
-            return
-        for result in results:
-            phrase = message_id[0] or str(uuid.uuid4())
-            message_id[0] = phrase
-            speaker = Speaker(endpoint_id, self.names.get(endpoint_id, endpoint_id))
-            now = datetime.now(timezone.utc)
-            await meeting.send_group_message(json_payload=transcription_result(
-                speaker, result.text, final=result.final, stability=result.stability, language=self.where.language,
-                message_id=phrase, timestamp_ms=int(now.timestamp() * 1000), confidence=result.confidence))
-            if not result.final:
-                continue
-            message_id[0] = None
-            self.finals += 1
-            if self.transcript is not None:
-                self.transcript.write(transcript_line(now, self.started, speaker, result.text))
-            if self.where.send_txt:
-                await meeting.send_group_message(body=chat_line(speaker, result.text))
+    return receive
