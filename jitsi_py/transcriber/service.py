@@ -7,12 +7,14 @@ import logging
 import secrets
 
 from ..common.errors import StanzaError
+from ..common.httpserver import HttpListener
 from ..common.meeting import Login, XmppServer
 from ..common.stanzas.rayo import Dial
-from ..common.startup import Ready, unobserved
+from ..common.startup import Ready, binding, unobserved
 from ..settings import Settings, require_secret
 from .brewery import BreweryClient, check_dial
 from .engines import Engine, load
+from .export import export_app
 from .session import Session, Where
 
 log = logging.getLogger(__name__)
@@ -74,17 +76,29 @@ class TranscriberService:
 
 
 async def run(settings: Settings, ready: Ready = unobserved) -> None:
-    """Ready once it sits in the gateway brewery where the focus finds it."""
+    """Ready once it sits in the gateway brewery where the focus finds it (and, with an export
+    port, once that port listens)."""
+    t = settings.transcriber
     service = TranscriberService(settings)
+    runner = None
     try:
+        if t.export_port is not None:
+            listener = HttpListener("transcriber export", settings.common.http)
+            runner = listener.runner(export_app(service.where, service.engine))
+            await runner.setup()
+            with binding("JITSI_PY_TRANSCRIBER_EXPORT_PORT", t.export_port):
+                await listener.listen(runner, None if "*" in t.export_interfaces else list(t.export_interfaces),
+                                      t.export_port)
         service.client.start()
         await service.client.joined.wait()
-        t = settings.transcriber
         ready(f"in {service.client.brewery} as {t.instance_id}, engine {service.engine.name}, "
-              f"transcripts {'in ' + str(t.transcripts_dir) if t.saving else 'not saved'}")
+              f"transcripts {'in ' + str(t.transcripts_dir) if t.saving else 'not saved'}"
+              + (f", bridge exports on {t.export_port}" if t.export_port is not None else ""))
         await asyncio.Event().wait()
     finally:
         await service.close()
+        if runner is not None:
+            await runner.cleanup()
 
 
 __all__ = ["TranscriberService", "run"]
