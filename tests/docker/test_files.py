@@ -145,6 +145,7 @@ def test_the_jibri_overlay_runs_the_recorder_with_every_variable_it_reads():
 
 
 def test_the_transcriber_overlay_runs_the_transcriber_with_every_variable_it_reads():
+    from jitsi_py.settings.common import HttpLimits
     from jitsi_py.settings.fields import env_names
     from jitsi_py.settings.transcriber import Transcriber
 
@@ -153,7 +154,8 @@ def test_the_transcriber_overlay_runs_the_transcriber_with_every_variable_it_rea
     assert "dockerfile: docker/transcriber/Dockerfile" in text
     assert "- ${CONFIG}/transcripts:/config/transcripts:Z" in text, "upstream's volume: ${CONFIG}/transcripts"
     passed = {entry.split("=", 1)[0] for entry in environment(text, "transcriber")}
-    wanted = set(env_names(Transcriber)) | {"JIGASI_BREWERY_MUC", "XMPP_HIDDEN_DOMAIN", "XMPP_AUTH_DOMAIN"}
+    wanted = (set(env_names(Transcriber)) | set(env_names(HttpLimits)) | {"JIGASI_BREWERY_MUC", "XMPP_HIDDEN_DOMAIN",
+                                                                         "XMPP_AUTH_DOMAIN"})
     assert wanted <= passed, f"the transcriber never gets {sorted(wanted - passed)}"
     dockerfile = (DOCKER / "transcriber" / "Dockerfile").read_text()
     assert 'CMD ["python", "-m", "jitsi_py.transcriber"]' in dockerfile
