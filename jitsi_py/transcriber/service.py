@@ -13,7 +13,7 @@ from ..common.stanzas.rayo import Dial
 from ..common.startup import Ready, binding, unobserved
 from ..settings import Settings, require_secret
 from .brewery import BreweryClient, check_dial
-from .engines import Engine, load
+from .engines import Engine, EngineError, load
 from .export import export_app
 from .session import Session, Where
 
@@ -89,6 +89,10 @@ async def run(settings: Settings, ready: Ready = unobserved) -> None:
             with binding("JITSI_PY_TRANSCRIBER_EXPORT_PORT", t.export_port):
                 await listener.listen(runner, None if "*" in t.export_interfaces else list(t.export_interfaces),
                                       t.export_port)
+        try:
+            await service.engine.warm()
+        except EngineError as exc:
+            log.error("transcriber: the %s engine is not ready: %s", service.engine.name, exc)
         service.client.start()
         await service.client.joined.wait()
         ready(f"in {service.client.brewery} as {t.instance_id}, engine {service.engine.name}, "

@@ -270,6 +270,9 @@ class PocketsphinxEngine:
         self.pool = DecoderPool(settings.sphinx_decoders, {})
         self.streams: weakref.WeakSet[SphinxStream] = weakref.WeakSet()
 
+    async def warm(self) -> None:
+        await self.pool.warm()
+
     async def open(self, language: str) -> SphinxStream:
         if not language.lower().startswith("en"):
             log.info("transcriber: pocketsphinx has only US English; %s is transcribed as English", language)

@@ -119,6 +119,9 @@ class VoskEngine:
         except ValueError as exc:
             raise EngineError(f"JIGASI_TRANSCRIBER_VOSK_URL: {exc}") from exc
 
+    async def warm(self) -> None:
+        return None  # a server is reached per speaker; one that is down is said in the meeting
+
     def url_for(self, language: str) -> str:
         primary = language.lower().split("-")[0]
         url = self.servers.get(primary) or self.servers.get("")
