@@ -11,7 +11,7 @@ from ..common.httpserver import HttpListener
 from ..common.meeting import Login, XmppServer
 from ..common.stanzas.rayo import Dial
 from ..common.startup import Ready, binding, unobserved
-from ..settings import Settings, require_secret
+from ..settings import Settings, SettingsError, require_secret
 from .brewery import BreweryClient, check_dial
 from .engines import Engine, EngineError, load
 from .export import export_app
@@ -21,10 +21,13 @@ log = logging.getLogger(__name__)
 
 
 class TranscriberService:
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         t, domains = settings.transcriber, settings.common.domains
         self.settings = settings
-        self.engine = engine if engine is not None else load(t.engine, t)
+        try:
+            self.engine: Engine = load(t.engine, t)
+        except EngineError as exc:  # a bad engine setting stops the start with one line, as any setting
+            raise SettingsError("JITSI_PY_TRANSCRIBER_ENGINE", t.engine, str(exc)) from exc
         base_url = (t.base_url or settings.common.public_url.rstrip("/") + "/transcripts") if t.advertise_url else None
         self.where = Where(
             server=XmppServer(t.xmpp.server, t.xmpp.port, domains.domain, domains.muc,

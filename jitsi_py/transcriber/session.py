@@ -45,7 +45,7 @@ from .results import (
 
 log = logging.getLogger(__name__)
 
-FEED_BYTES = SAMPLE_RATE * 2 // 10  # 100 ms: fewer hand-overs to the decoder's thread
+FEED_BYTES = SAMPLE_RATE * 2 // 10  # 100 ms: fewer hand-overs to the decoder process
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # an engine that failed is tried again after these
 CHECK_EVERY = 1.0  # seconds between looks at whether the meeting still wants a transcriber
 

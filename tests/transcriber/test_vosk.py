@@ -122,3 +122,13 @@ def test_the_vosk_url_setting():
     assert load(environ={}).transcriber.engine == "pocketsphinx"
     with pytest.raises(EngineError, match="JIGASI_TRANSCRIBER_VOSK_URL: expected a ws://"):
         engine_for("http://nope")
+
+
+def test_the_vosk_engine_without_a_url_stops_the_start_with_one_line():
+    from jitsi_py.settings import SettingsError
+    from jitsi_py.transcriber.service import TranscriberService
+
+    with pytest.raises(SettingsError, match="JITSI_PY_TRANSCRIBER_ENGINE='vosk': the vosk engine needs "
+                                            "JIGASI_TRANSCRIBER_VOSK_URL"):
+        TranscriberService(load(environ={"JITSI_PY_TRANSCRIBER_ENGINE": "vosk", "JIGASI_XMPP_PASSWORD": "x",
+                                         "JIGASI_TRANSCRIBER_PASSWORD": "y"}))
