@@ -77,8 +77,11 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
                     mic.say(text, voice)
                     await asyncio.wait_for(mic.said.wait(), 20)
                     await asyncio.sleep(1.5)  # a pause between turns
-                for _ in range(200):  # the last final, however loaded the machine
-                    if len([c for c in captions[warm_up:] if not c["is_interim"]]) >= len(turns):
+                for _ in range(200):  # the last final and its chat line, however loaded the machine
+                    finals_now = [c for c in captions if not c["is_interim"]]
+                    if (len([c for c in captions[warm_up:] if not c["is_interim"]]) >= len(turns)
+                            and len([line for line in chat if line.startswith(("Alice: ", "Bob: "))])
+                            >= len(finals_now)):
                         break
                     await asyncio.sleep(0.1)
             finally:
