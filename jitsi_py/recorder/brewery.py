@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable
+from typing import Callable
 from xml.etree.ElementTree import Element
 
 import slixmpp
@@ -22,55 +22,36 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from ..common import ns
 from ..common.errors import StanzaError
 from ..common.stanzas.jibri import JibriIq, JibriStanzaError, JibriStatus
-from ..common.xmpp_client import send_error, service_client
+from ..common.xmpp_client import BreweryMember, send_error
 
 log = logging.getLogger(__name__)
 
-RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 NOTIFY_TIMEOUT = 15.0
 
 # (request, the sender's JID) -> the answer to put in the result
 RequestHandler = Callable[[JibriIq, str], JibriIq]
 
 
-class BreweryClient:
+class BreweryClient(BreweryMember):
     def __init__(self, *, jid: str, password: str, brewery: str, nickname: str, server: str, port: int,
                  status: JibriStatus, on_request: RequestHandler) -> None:
-        self.brewery, self.nickname = brewery, nickname
-        self.server, self.port = server, port
-        self.status = status
+        super().__init__(service="recorder", logger=log, jid=jid, password=password, brewery=brewery,
+                         nickname=nickname, server=server, port=port, features=(ns.JIBRI,))
+        self.current = status
         self.on_request = on_request
-        self.stopping = False
-        self.joined = asyncio.Event()
-        self._reconnects = 0
-        xmpp = service_client(jid, password)
-        xmpp.plugin["xep_0030"].add_feature(ns.JIBRI)
-        iq = ns.tag(xmpp.default_ns, "iq")
-        xmpp.register_handler(Callback("jibri-request", MatchXPath(f"{iq}/{ns.tag(ns.JIBRI, 'jibri')}"),
-                                       self._on_jibri))
-        xmpp.add_event_handler("session_start", self._on_session_start)
-        xmpp.add_event_handler("disconnected", self._on_disconnected)
-        xmpp.add_event_handler("failed_auth", lambda _e: log.error("recorder: XMPP authentication failed as %s", jid))
-        self.xmpp = xmpp
+        iq = ns.tag(self.xmpp.default_ns, "iq")
+        self.xmpp.register_handler(Callback("jibri-request", MatchXPath(f"{iq}/{ns.tag(ns.JIBRI, 'jibri')}"),
+                                            self._on_jibri))
 
-    def start(self) -> None:
-        self.xmpp.connect(self.server, self.port)
-
-    async def stop(self) -> None:
-        self.stopping = True
-        if self.xmpp.transport is not None:
-            try:
-                await asyncio.wait_for(self.xmpp.disconnect(wait=0.2), 0.5)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - best effort on shutdown
-                self.xmpp.abort()
+    def status(self) -> list[Element]:
+        return [self.current.to_element()]
 
     def publish(self, status: JibriStatus) -> None:
         """Jibri sends its status only when it changes."""
-        if status == self.status:
+        if status == self.current:
             return
-        self.status = status
-        if self.joined.is_set():
-            self._presence(join=False)
+        self.current = status
+        self.republish()
 
     def notify(self, to: str, request: JibriIq) -> None:
         """A status IQ set to the focus; its answer is awaited only to log a refusal."""
@@ -88,46 +69,19 @@ class BreweryClient:
             log.warning("recorder: no answer from %s to status %s of session %s", iq["to"], request.status,
                         request.session_id)
 
-    # --- brewery presence --------------------------------------------------------------------------
-    def _presence(self, join: bool) -> None:
-        presence = self.xmpp.make_presence(pto=f"{self.brewery}/{self.nickname}")
-        if join:
-            presence.xml.append(Element(ns.tag(ns.MUC, "x")))
-        presence.xml.append(self.status.to_element())
-        presence.send()
-
-    async def _on_session_start(self, _event: Any) -> None:
-        if self.stopping:
-            return
-        self._reconnects = 0
-        self.xmpp.send_presence()
-        self._presence(join=True)
-        self.joined.set()
-        log.info("recorder: logged in as %s, joined %s as %s", self.xmpp.boundjid.full, self.brewery, self.nickname)
-
-    def _on_disconnected(self, _event: Any) -> None:
-        self.joined.clear()
-        if self.stopping:
-            return
-        delay = RECONNECT_DELAYS[min(self._reconnects, len(RECONNECT_DELAYS) - 1)]
-        self._reconnects += 1
-        log.warning("recorder: XMPP connection lost; reconnecting in %.0f s", delay)
-        asyncio.get_running_loop().call_later(delay, lambda: None if self.stopping else self.start())
-
     # --- requests ----------------------------------------------------------------------------------
     def _on_jibri(self, iq: slixmpp.Iq) -> None:
         if iq["type"] != "set":
             return
-        sender = iq["from"]
-        if sender.bare != self.brewery:
-            return send_error(iq, StanzaError("cancel", "forbidden", "only the brewery's focus may ask"))
+        if not self.from_brewery(iq):
+            return
         try:
             request = JibriIq.from_element(iq.xml.find(ns.tag(ns.JIBRI, "jibri")))
         except JibriStanzaError as exc:
             return send_error(iq, StanzaError("modify", "bad-request", str(exc)))
         if request.action is None:
             return send_error(iq, StanzaError("modify", "bad-request", "jibri without an action"))
-        answer = self.on_request(request, sender.full)
+        answer = self.on_request(request, iq["from"].full)
         reply = iq.reply(clear=True)
         answer.to_element(reply.xml)
         reply.send()

@@ -8,7 +8,22 @@ from pathlib import Path
 from typing import Mapping
 
 from .common import XmppClient
-from .fields import EnvSpec, boolean, bounded, choice, directory, duration, env, nested, read, secret, text
+from .fields import (
+    EnvSpec,
+    boolean,
+    bounded,
+    choice,
+    csv,
+    directory,
+    duration,
+    env,
+    nested,
+    port_number,
+    read,
+    secret,
+    text,
+    url,
+)
 
 
 def _transcripts_dir(values: Mapping[str, str]) -> str:
@@ -36,7 +51,7 @@ class Transcriber:
     # --- our own ---------------------------------------------------------------------------------
     transcripts_dir: Path = env("JITSI_PY_TRANSCRIBER_DIR", _transcripts_dir, directory)
     # Where the advertised transcripts are served; PUBLIC_URL/transcripts when unset.
-    base_url: str | None = env("JITSI_PY_TRANSCRIBER_BASE_URL", None, text)
+    base_url: str | None = env("JITSI_PY_TRANSCRIBER_BASE_URL", None, url())
     instance_id: str = env("JITSI_PY_TRANSCRIBER_INSTANCE_ID",
                            lambda v: "transcriber-" + (v.get("HOSTNAME") or socket.gethostname()))
     # Jigasi's Vosk option: a ws:// URL, or a JSON object from language to ws:// URL.
@@ -48,7 +63,11 @@ class Transcriber:
     language: str = env("JITSI_PY_TRANSCRIBER_LANGUAGE", "en-US", text)
     # Decoders loaded at most (each ~100 MB): how many people one transcriber follows speaking at once.
     sphinx_decoders: int = env("JITSI_PY_TRANSCRIBER_DECODERS", "4", bounded(1, 64))
+    # The bridge's export (jicofo's transcription.url-template pointing here): a mediajson WebSocket
+    # server on this port; unset, none.
+    export_port: int | None = env("JITSI_PY_TRANSCRIBER_EXPORT_PORT", None, port_number)
+    export_interfaces: tuple[str, ...] = env("JITSI_PY_TRANSCRIBER_EXPORT_INTERFACES", "*", csv)
     max_meetings: int = env("JITSI_PY_TRANSCRIBER_MAX_MEETINGS", "8", bounded(1, 1000))
     join_timeout: float = env("JITSI_PY_TRANSCRIBER_JOIN_TIMEOUT", "30", duration)
-    # How long the transcriber stays once nobody but hidden members is left.
+    # How long the transcriber stays once nobody but hidden members is left, or nobody asks for it.
     empty_timeout: float = env("JITSI_PY_TRANSCRIBER_EMPTY_TIMEOUT", "10", duration)

@@ -7,22 +7,27 @@ import logging
 import secrets
 
 from ..common.errors import StanzaError
+from ..common.httpserver import HttpListener
 from ..common.meeting import Login, XmppServer
 from ..common.stanzas.rayo import Dial
-from ..common.startup import Ready, unobserved
-from ..settings import Settings, require_secret
+from ..common.startup import Ready, binding, unobserved
+from ..settings import Settings, SettingsError, require_secret
 from .brewery import BreweryClient, check_dial
-from .engines import Engine, load
+from .engines import Engine, EngineError, load
+from .export import export_app
 from .session import Session, Where
 
 log = logging.getLogger(__name__)
 
 
 class TranscriberService:
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         t, domains = settings.transcriber, settings.common.domains
         self.settings = settings
-        self.engine = engine if engine is not None else load(t.engine, t)
+        try:
+            self.engine: Engine = load(t.engine, t)
+        except EngineError as exc:  # a bad engine setting stops the start with one line, as any setting
+            raise SettingsError("JITSI_PY_TRANSCRIBER_ENGINE", t.engine, str(exc)) from exc
         base_url = (t.base_url or settings.common.public_url.rstrip("/") + "/transcripts") if t.advertise_url else None
         self.where = Where(
             server=XmppServer(t.xmpp.server, t.xmpp.port, domains.domain, domains.muc,
@@ -74,17 +79,33 @@ class TranscriberService:
 
 
 async def run(settings: Settings, ready: Ready = unobserved) -> None:
-    """Ready once it sits in the gateway brewery where the focus finds it."""
+    """Ready once it sits in the gateway brewery where the focus finds it (and, with an export
+    port, once that port listens)."""
+    t = settings.transcriber
     service = TranscriberService(settings)
+    runner = None
     try:
+        if t.export_port is not None:
+            listener = HttpListener("transcriber export", settings.common.http)
+            runner = listener.runner(export_app(service.where, service.engine))
+            await runner.setup()
+            with binding("JITSI_PY_TRANSCRIBER_EXPORT_PORT", t.export_port):
+                await listener.listen(runner, None if "*" in t.export_interfaces else list(t.export_interfaces),
+                                      t.export_port)
+        try:
+            await service.engine.warm()
+        except EngineError as exc:
+            log.error("transcriber: the %s engine is not ready: %s", service.engine.name, exc)
         service.client.start()
         await service.client.joined.wait()
-        t = settings.transcriber
         ready(f"in {service.client.brewery} as {t.instance_id}, engine {service.engine.name}, "
-              f"transcripts {'in ' + str(t.transcripts_dir) if t.saving else 'not saved'}")
+              f"transcripts {'in ' + str(t.transcripts_dir) if t.saving else 'not saved'}"
+              + (f", bridge exports on {t.export_port}" if t.export_port is not None else ""))
         await asyncio.Event().wait()
     finally:
         await service.close()
+        if runner is not None:
+            await runner.cleanup()
 
 
 __all__ = ["TranscriberService", "run"]

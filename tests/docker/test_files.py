@@ -152,6 +152,24 @@ def test_the_jibri_overlay_runs_the_recorder_with_every_variable_it_reads():
     assert "image: etherpad/etherpad:2.0.3" in (DOCKER / "etherpad.yml").read_text()
 
 
+def test_the_transcriber_overlay_runs_the_transcriber_with_every_variable_it_reads():
+    from jitsi_py.settings.common import HttpLimits
+    from jitsi_py.settings.fields import env_names
+    from jitsi_py.settings.transcriber import Transcriber
+
+    text = (DOCKER / "transcriber.yml").read_text()
+    assert "\n    transcriber:\n" in text and "image: ${JITSI_IMAGE_REPO:-jitsi-py}/transcriber:" in text
+    assert "dockerfile: docker/transcriber/Dockerfile" in text
+    assert "- ${CONFIG}/transcripts:/config/transcripts:Z" in text, "upstream's volume: ${CONFIG}/transcripts"
+    passed = {entry.split("=", 1)[0] for entry in environment(text, "transcriber")}
+    wanted = (set(env_names(Transcriber)) | set(env_names(HttpLimits)) | {"JIGASI_BREWERY_MUC", "XMPP_HIDDEN_DOMAIN",
+                                                                         "XMPP_AUTH_DOMAIN"})
+    assert wanted <= passed, f"the transcriber never gets {sorted(wanted - passed)}"
+    dockerfile = (DOCKER / "transcriber" / "Dockerfile").read_text()
+    assert 'CMD ["python", "-m", "jitsi_py.transcriber"]' in dockerfile
+    assert "transcriber" in re.search(r"^SERVICES := (.*)$", (DOCKER / "Makefile").read_text(), re.M).group(1).split()
+
+
 def environment(text: str, service: str) -> list[str]:
     """The `environment:` entries of one service in a compose file written as ours are."""
     block = re.split(r"\n    [a-z0-9]+:\n", text.split(f"\n    {service}:\n", 1)[1], maxsplit=1)[0]

@@ -293,8 +293,10 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
 
 URL_SUFFIXES = ("_URL", "_URI", "_URL_BASE", "_LINK", "_ENDPOINT", "_KEYSERVER")
 # SIP addresses (user@host), whatever upstream calls them; tests/settings/test_sip.py checks them.
-# SIP addresses, and upstream's switch to post the transcript's link (a boolean despite its name)
-NOT_URLS = frozenset({"JIGASI_SIP_URI", "JIGASI_HEALTH_CHECK_SIP_URI", "JIGASI_TRANSCRIBER_ADVERTISE_URL"})
+# SIP addresses, upstream's switch to post the transcript's link (a boolean despite its name), and the
+# Vosk servers (a ws:// URL or a JSON map by language, which the engine reads and refuses at start)
+NOT_URLS = frozenset({"JIGASI_SIP_URI", "JIGASI_HEALTH_CHECK_SIP_URI", "JIGASI_TRANSCRIBER_ADVERTISE_URL",
+                      "JIGASI_TRANSCRIBER_VOSK_URL"})
 
 
 def _url_settings() -> list[str]:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import fractions
 import time
+from xml.etree.ElementTree import Element
 
 import av
 import numpy as np
@@ -79,6 +80,13 @@ class SpeechTrack(MediaStreamTrack):
         frame.time_base = fractions.Fraction(1, RATE)
         self.sent += FRAME
         return frame
+
+
+def requesting() -> Element:
+    """The presence property jitsi-meet's subtitles set: a transcriber stays only while someone has it."""
+    element = Element(ns.tag(ns.CLIENT, "jitsi_participant_requestingTranscription"))
+    element.text = "true"
+    return element
 
 
 async def ask_for_transcriber(meeting: Meeting):

@@ -5,6 +5,7 @@ carry what each said."""
 from __future__ import annotations
 
 import asyncio
+import wave
 
 import pytest
 
@@ -13,16 +14,20 @@ from jitsi_py.common.meeting import Meeting, events
 from jitsi_py.common.stanzas.rayo import FEATURE_TRANSCRIBER
 
 from ..common.meeting.conftest import meetings, server_of
-from .live import SpeechTrack, ask_for_transcriber, transcription_stack
+from ..web.conftest import free_port
+from .live import SpeechTrack, ask_for_transcriber, requesting, transcription_stack
+from .test_vosk import vosk_protocol_server
 
 pytestmark = pytest.mark.system  # espeak-ng
 
 
 async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(tmp_path):
-    async with transcription_stack(tmp_path, JIGASI_TRANSCRIBER_SEND_TXT="1") as stack:
+    async with transcription_stack(tmp_path, JIGASI_TRANSCRIBER_SEND_TXT="1", JIGASI_TRANSCRIBER_ADVERTISE_URL="1",
+                                   JIGASI_TRANSCRIBER_RECORD_AUDIO="1") as stack:
         server = server_of(stack)
         alice_mic, bob_mic = SpeechTrack(), SpeechTrack()
-        listener = Meeting(server, display_name="Listener", receive_video=False, receive_audio=False)
+        listener = Meeting(server, display_name="Listener", receive_video=False, receive_audio=False,
+                           presence_extras=[requesting()])
         alice = Meeting(server, display_name="Alice", audio_source=alice_mic, receive_video=False,
                         receive_audio=False)
         bob = Meeting(server, display_name="Bob", audio_source=bob_mic, receive_video=False, receive_audio=False)
@@ -53,20 +58,48 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
                         break
                     await asyncio.sleep(0.1)
                 assert transcriber and transcriber[0].hidden and transcriber[0].display_name == "Transcriber"
-                await asyncio.sleep(2)  # its media session comes up
+                # Alice warms up until her words come back: the transcriber's media session is up
+                for _ in range(5):
+                    alice_mic.say(SENTENCES[4], VOICE)
+                    await asyncio.wait_for(alice_mic.said.wait(), 20)
+                    for _ in range(30):
+                        if any(not c["is_interim"] for c in captions):
+                            break
+                        await asyncio.sleep(0.1)
+                    else:
+                        continue
+                    break
+                await asyncio.sleep(1.5)
+                warm_up = len(captions)
                 turns = [(alice_mic, VOICE, SENTENCES[0]), (bob_mic, OTHER_VOICE, SENTENCES[2]),
                          (alice_mic, VOICE, SENTENCES[3])]
                 for mic, voice, text in turns:
                     mic.say(text, voice)
                     await asyncio.wait_for(mic.said.wait(), 20)
-                    await asyncio.sleep(1.5)  # a pause between turns, and the final caption's latency
-                await asyncio.sleep(1)
+                    await asyncio.sleep(1.5)  # a pause between turns
+                for _ in range(200):  # the last final and its chat line, however loaded the machine
+                    finals_now = [c for c in captions if not c["is_interim"]]
+                    if (len([c for c in captions[warm_up:] if not c["is_interim"]]) >= len(turns)
+                            and len([line for line in chat if line.startswith(("Alice: ", "Bob: "))])
+                            >= len(finals_now)):
+                        break
+                    await asyncio.sleep(0.1)
             finally:
                 listening.cancel()
+            # subtitles off: nobody asks any more, the transcriber leaves after its grace (2 s here)
+            await listener.set_presence_extras([])
+
+            async def transcriber_left():
+                async for event in listener.events():
+                    if isinstance(event, events.ParticipantLeft) and event.endpoint_id == transcriber[0].endpoint_id:
+                        return
+            await asyncio.wait_for(transcriber_left(), 15)
 
         finals = [c for c in captions if not c["is_interim"]]
         by_speaker = {}
-        for caption in finals:
+        for caption in captions[warm_up:]:
+            if caption["is_interim"]:
+                continue
             by_speaker.setdefault(caption["participant"]["id"], []).append(caption)
         assert set(by_speaker) == {alice.endpoint_id, bob.endpoint_id}, finals
         assert {c["participant"]["name"] for c in by_speaker[alice.endpoint_id]} == {"Alice"}
@@ -80,12 +113,20 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
         # interim results first, sharing their final's message id
         interim_ids = {c["message_id"] for c in captions if c["is_interim"]}
         assert interim_ids and interim_ids <= {c["message_id"] for c in finals}
+        # ADVERTISE_URL: where the transcript will be, said first
+        [path] = list((tmp_path / "transcripts").glob("*/transcript_*.txt"))
+        base = stack.settings.common.public_url
+        assert chat[0] == (f"This meeting is transcribed. The transcript will be at {base}/transcripts/"
+                           f"{path.parent.name}/{path.name}")
         # SEND_TXT: each final as a chat line
         assert [line for line in chat if line.startswith(("Alice: ", "Bob: "))] == [
             f"{c['participant']['name']}: {c['transcript'][0]['text']}" for c in finals]
 
-        # the transcript: once everyone left, closed after the transcriber's grace
-        [path] = list((tmp_path / "transcripts").glob("*/transcript_*.txt"))
+        # RECORD_AUDIO: what the engine heard of each speaker, beside the transcript
+        for speaker, seconds in ((alice, 4.0), (bob, 2.5)):
+            with wave.open(str(path.parent / f"{speaker.endpoint_id}-a0.wav")) as audio:
+                assert audio.getframerate() == 16000 and audio.getnframes() / 16000 > seconds
+        # the transcript, closed when the transcriber left
         for _ in range(100):
             if "transcription ended" in path.read_text():
                 break
@@ -96,3 +137,57 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
         assert [line.split("] ", 1)[1] for line in lines] == [
             f"{c['participant']['name']} ({c['participant']['id']}): {c['transcript'][0]['text']}" for c in finals]
         assert "Alice joined" in text and "Bob joined" in text
+
+
+async def test_an_unreachable_engine_is_said_in_the_meeting_and_retried_until_it_works(tmp_path):
+    port = free_port()
+    async with transcription_stack(tmp_path, JIGASI_TRANSCRIBER_VOSK_URL=f"ws://127.0.0.1:{port}") as stack:
+        server = server_of(stack)
+        mic = SpeechTrack()
+        listener = Meeting(server, display_name="Listener", receive_video=False, receive_audio=False,
+                           presence_extras=[requesting()])
+        alice = Meeting(server, display_name="Alice", audio_source=mic, receive_video=False, receive_audio=False)
+        async with meetings(listener, alice):
+            await listener.join("retried", wait_for_media=False)
+            await alice.join("retried")
+            await ask_for_transcriber(listener)
+
+            async def chat_line(start: str) -> str:
+                async for event in listener.events():
+                    if isinstance(event, events.GroupMessage) and (event.body or "").startswith(start):
+                        return event.body
+                raise AssertionError("the meeting ended")
+            failing = await asyncio.wait_for(chat_line("Transcription is failing: "), 30)
+            assert f"cannot reach the Vosk server at ws://127.0.0.1:{port}" in failing and "Retrying" in failing
+
+            async with vosk_protocol_server(port=port):
+                finals: list[dict] = []
+                works_again = asyncio.Event()
+
+                async def collect():
+                    async for event in listener.events():
+                        if isinstance(event, events.GroupMessage) and event.body == "Transcription works again.":
+                            works_again.set()
+                        elif isinstance(event, events.GroupMessage) and event.json and not event.json["is_interim"]:
+                            finals.append(event.json)
+                collecting = asyncio.ensure_future(collect())
+                try:
+                    for _ in range(4):  # until a retry (1, 2, 5 s apart) finds the server
+                        mic.say(SENTENCES[3], VOICE)
+                        await asyncio.wait_for(mic.said.wait(), 20)
+                        await asyncio.sleep(1.5)  # a pause: the phrase ends
+                        if works_again.is_set():
+                            break
+                    assert works_again.is_set()
+                    heard = len(finals)
+                    mic.say(SENTENCES[3], VOICE)  # a whole sentence, heard from its start
+                    await asyncio.wait_for(mic.said.wait(), 20)
+                    for _ in range(100):
+                        if len(finals) > heard:
+                            break
+                        await asyncio.sleep(0.1)
+                finally:
+                    collecting.cancel()
+                payload = finals[-1]
+                assert payload["participant"]["name"] == "Alice"
+                assert word_error_rate([(SENTENCES[3], payload["transcript"][0]["text"])]) <= 0.5, finals

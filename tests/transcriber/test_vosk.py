@@ -24,9 +24,10 @@ pytestmark = pytest.mark.system  # espeak-ng
 
 
 @contextlib.asynccontextmanager
-async def vosk_protocol_server(die_after: int | None = None):
+async def vosk_protocol_server(die_after: int | None = None, port: int | None = None):
     """One answer per audio frame: {"partial"} or, when a phrase ended, {"text", "result"}."""
     recogniser = load_engine("pocketsphinx", load(environ={}).transcriber)
+    await recogniser.pool.warm()  # as a vosk-server has its model loaded before it listens
     frames_seen = 0
 
     def answer(results) -> dict:
@@ -61,7 +62,7 @@ async def vosk_protocol_server(die_after: int | None = None):
     app.router.add_get("/", handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
+    port = port or free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         yield f"ws://127.0.0.1:{port}/"
@@ -121,3 +122,13 @@ def test_the_vosk_url_setting():
     assert load(environ={}).transcriber.engine == "pocketsphinx"
     with pytest.raises(EngineError, match="JIGASI_TRANSCRIBER_VOSK_URL: expected a ws://"):
         engine_for("http://nope")
+
+
+def test_the_vosk_engine_without_a_url_stops_the_start_with_one_line():
+    from jitsi_py.settings import SettingsError
+    from jitsi_py.transcriber.service import TranscriberService
+
+    with pytest.raises(SettingsError, match="JITSI_PY_TRANSCRIBER_ENGINE='vosk': the vosk engine needs "
+                                            "JIGASI_TRANSCRIBER_VOSK_URL"):
+        TranscriberService(load(environ={"JITSI_PY_TRANSCRIBER_ENGINE": "vosk", "JIGASI_XMPP_PASSWORD": "x",
+                                         "JIGASI_TRANSCRIBER_PASSWORD": "y"}))

@@ -35,7 +35,7 @@ class Captions {
         this.indicator = h('span', { 'data-testid': 'transcribing-indicator', hidden: true,
             style: 'align-self:center;padding:0 8px;color:#f44;font-weight:bold' }, '\u25cf Transcribing');
         this.overlay = h('div', { 'data-testid': 'captions', 'aria-live': 'polite',
-            style: 'position:absolute;left:0;right:0;bottom:12px;display:flex;flex-direction:column;'
+            style: 'position:absolute;left:0;right:0;bottom:56px;display:flex;flex-direction:column;'
                 + 'align-items:center;gap:4px;pointer-events:none;z-index:5' });
         view.addIndicator(this.indicator);
         if (getComputedStyle(view.stage).position === 'static') view.stage.style.position = 'relative';

@@ -28,6 +28,9 @@ class Participant:
     hidden: bool = False
     role: str = "participant"
     sources: dict[str, dict] = field(default_factory=dict)  # source name -> {"muted": bool, "videoType": str}
+    # the presence property subtitles set (jitsi_participant_requestingTranscription); not in summary(),
+    # so it raises no event: a transcriber looks at it
+    requesting_transcription: bool = False
 
     def summary(self) -> tuple:
         return (self.display_name, self.jid, self.features, self.hidden, self.role)
@@ -85,6 +88,8 @@ class Roster:
             hidden=bool(jid and jid.split("/", 1)[0].partition("@")[2] == self.hidden_domain),
             role=(item.get("role") if item is not None else None) or "participant",
             sources=_source_info(presence, endpoint_id),
+            requesting_transcription=any(_local(c.tag) == "jitsi_participant_requestingTranscription"
+                                         and (c.text or "").strip() == "true" for c in presence),
         )
         before = self.participants.get(endpoint_id)
         self.participants[endpoint_id] = updated

@@ -51,6 +51,9 @@ class Stream(Protocol):
 class Engine(Protocol):
     name: str
 
+    async def warm(self) -> None:
+        """Made ready to recognise before anyone speaks (a model loaded); EngineError if it cannot be."""
+
     async def open(self, language: str) -> Stream: ...
 
     async def aclose(self) -> None: ...

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import weakref
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
@@ -76,14 +77,18 @@ def _clean(hypstr: str) -> str:
 
 # --- in the service ------------------------------------------------------------------------------------
 class DecoderPool:
-    """Decoder processes started on demand and reused; at most ``limit`` (then a phrase waits)."""
+    """Decoder processes, loaded ahead as speakers come (a process takes seconds to start and load
+    its model: a speaker's first phrase must not wait for that) and reused; at most ``limit`` exist,
+    and at most ``limit`` phrases are decoded at once (then a phrase waits for a decoder)."""
 
     def __init__(self, limit: int, options: dict[str, Any]) -> None:
         self.limit = limit
         self.options = options
-        self.idle: list[ProcessPoolExecutor] = []
-        self.all: list[ProcessPoolExecutor] = []
+        self.idle: list[ProcessPoolExecutor] = []  # loaded, free
+        self.all: list[ProcessPoolExecutor] = []  # loading, free or decoding
         self._free = asyncio.Semaphore(limit)
+        self._changed = asyncio.Event()
+        self._loading: set[asyncio.Task] = set()
 
     @property
     def created(self) -> int:
@@ -91,9 +96,12 @@ class DecoderPool:
 
     async def take(self) -> ProcessPoolExecutor:
         await self._free.acquire()
-        if self.idle:
-            return self.idle.pop()
-        return self._start()
+        while not self.idle:
+            if len(self.all) < self.limit:
+                return self._start()  # loads with its first step
+            self._changed.clear()
+            await self._changed.wait()  # one loading, or one given back
+        return self.idle.pop()
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn: the service's threads and sockets must not be forked into the worker
@@ -102,30 +110,53 @@ class DecoderPool:
         self.all.append(worker)
         return worker
 
-    async def warm(self) -> None:
-        """One decoder loaded ahead, so the first phrase does not wait a model's loading."""
-        if not self.all:
-            worker = self._start()
+    def want(self, count: int) -> None:
+        """Start loading decoders in the background until ``count`` exist (at most ``limit``)."""
+        while len(self.all) < min(count, self.limit):
+            task = asyncio.ensure_future(self._load(self._start()))
+            self._loading.add(task)
+            task.add_done_callback(self._loading.discard)
+
+    async def _load(self, worker: ProcessPoolExecutor) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(worker, _ready)
+        except BrokenProcessPool:
+            log.error("transcriber: a pocketsphinx decoder process died while loading its model")
+            self.all.remove(worker)
+            worker.shutdown(wait=False, cancel_futures=True)
+        else:
             self.idle.append(worker)
-            try:
-                await asyncio.get_running_loop().run_in_executor(worker, _ready)
-            except BrokenProcessPool as exc:
-                self.give_back_broken(worker)
-                raise EngineError("pocketsphinx cannot load its model (the decoder process died)") from exc
+        self._changed.set()
+
+    async def warm(self) -> None:
+        """The first decoder loaded before the first stream starts, so that a model that cannot
+        load is an error at once."""
+        if self.all:
+            return
+        worker = self._start()
+        try:
+            await asyncio.get_running_loop().run_in_executor(worker, _ready)
+        except BrokenProcessPool as exc:
+            self.all.remove(worker)
+            worker.shutdown(wait=False, cancel_futures=True)
+            raise EngineError("pocketsphinx cannot load its model (the decoder process died)") from exc
+        self.idle.append(worker)
+        self._changed.set()
 
     def give_back(self, worker: ProcessPoolExecutor) -> None:
         self.idle.append(worker)
         self._free.release()
+        self._changed.set()
 
     def give_back_broken(self, worker: ProcessPoolExecutor) -> None:
-        if worker in self.idle:
-            self.idle.remove(worker)
-        else:
-            self._free.release()
         self.all.remove(worker)
         worker.shutdown(wait=False, cancel_futures=True)
+        self._free.release()
+        self._changed.set()
 
     def close(self) -> None:
+        for task in self._loading:
+            task.cancel()
         for worker in self.all:
             worker.shutdown(wait=False, cancel_futures=True)
         self.all.clear()
@@ -213,7 +244,7 @@ class SphinxStream:
         except (BrokenProcessPool, RuntimeError, ValueError) as exc:
             self.worker = None
             self.pool.give_back_broken(worker)
-            raise EngineError(f"pocketsphinx failed: {exc or type(exc).__name__}") from exc
+            raise EngineError(f"pocketsphinx failed: {str(exc) or type(exc).__name__}") from exc
         if end:
             self.pool.give_back(worker)
         if answer is None:
@@ -237,12 +268,19 @@ class PocketsphinxEngine:
         except ImportError as exc:
             raise EngineError("pocketsphinx is not installed (pip install pocketsphinx)") from exc
         self.pool = DecoderPool(settings.sphinx_decoders, {})
+        self.streams: weakref.WeakSet[SphinxStream] = weakref.WeakSet()
+
+    async def warm(self) -> None:
+        await self.pool.warm()
 
     async def open(self, language: str) -> SphinxStream:
         if not language.lower().startswith("en"):
             log.info("transcriber: pocketsphinx has only US English; %s is transcribed as English", language)
         await self.pool.warm()
-        return SphinxStream(self.pool)
+        stream = SphinxStream(self.pool)
+        self.streams.add(stream)
+        self.pool.want(len(self.streams))  # a decoder per speaker, loaded before they speak
+        return stream
 
     async def aclose(self) -> None:
         self.pool.close()

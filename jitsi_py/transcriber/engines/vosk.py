@@ -61,7 +61,8 @@ class VoskStream:
             return self._read(await self.socket.receive(timeout=ANSWER_TIMEOUT), start)
         except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
             await self._close()
-            raise EngineError(f"the Vosk server at {self.url} stopped answering: {exc or type(exc).__name__}") from exc
+            reason = str(exc) or type(exc).__name__
+            raise EngineError(f"the Vosk server at {self.url} stopped answering: {reason}") from exc
 
     async def close(self) -> list[Result]:
         if self.closed:
@@ -118,6 +119,9 @@ class VoskEngine:
         except ValueError as exc:
             raise EngineError(f"JIGASI_TRANSCRIBER_VOSK_URL: {exc}") from exc
 
+    async def warm(self) -> None:
+        return None  # a server is reached per speaker; one that is down is said in the meeting
+
     def url_for(self, language: str) -> str:
         primary = language.lower().split("-")[0]
         url = self.servers.get(primary) or self.servers.get("")
@@ -133,7 +137,7 @@ class VoskEngine:
             await socket.send_str(json.dumps({"config": {"sample_rate": SAMPLE_RATE}}))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             await session.close()
-            raise EngineError(f"cannot reach the Vosk server at {url}: {exc or type(exc).__name__}") from exc
+            raise EngineError(f"cannot reach the Vosk server at {url}: {str(exc) or type(exc).__name__}") from exc
         return VoskStream(url, session, socket)
 
     async def aclose(self) -> None:

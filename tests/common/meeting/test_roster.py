@@ -54,3 +54,17 @@ def test_hidden_domain_old_mute_elements_and_a_bad_source_info():
     SubElement(bad, ns.tag(ns.CLIENT, "SourceInfo")).text = "{not json"
     joined, muted = roster.available("r1r1r1r1", bad)
     assert joined.hidden and muted == events.SourceMuted("r1r1r1r1", "r1r1r1r1-a0", True)
+
+
+def test_the_transcription_request_is_kept_without_an_event():
+    roster = Roster("hidden.meet.jitsi")
+    roster.available(EP, presence())
+    assert roster.participants[EP].requesting_transcription is False
+    asking = presence()
+    SubElement(asking, ns.tag(ns.CLIENT, "jitsi_participant_requestingTranscription")).text = "true"
+    assert roster.available(EP, asking) == []  # a transcriber looks at it; nobody else cares
+    assert roster.participants[EP].requesting_transcription is True
+    stopped = presence()
+    SubElement(stopped, ns.tag(ns.CLIENT, "jitsi_participant_requestingTranscription")).text = "false"
+    roster.available(EP, stopped)
+    assert roster.participants[EP].requesting_transcription is False
