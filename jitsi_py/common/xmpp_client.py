@@ -47,7 +47,7 @@ def send_error(iq: slixmpp.Iq, error: StanzaError) -> None:
 
 
 class BreweryMember:
-    """A service account that sits in a brewery MUC for the focus to find (the recorder, the
+    """A service account that sits in a brewery MUC for the focus to find (the recorder, the SIP gateway, the
     transcriber): logs in, joins with the presence payload ``status()`` builds, sends it again when
     told (:meth:`republish`) and on every rejoin, and reconnects with back-off when the stream drops.
     Requests the focus sends it are its subclass's; :meth:`from_brewery` refuses anyone else's."""
