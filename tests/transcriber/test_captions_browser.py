@@ -42,12 +42,12 @@ async def test_a_browser_turns_subtitles_on_and_sees_another_browsers_words_with
             await carol.get_by_test_id("transcribing-indicator").wait_for(state="visible")
 
             finals: dict[str, tuple[str, str]] = {}
-            for _ in range(160):  # captions stay 3 s after their last update: 0.25 s polls see each final
+            for _ in range(240):  # captions stay 3 s after their last update: 0.25 s polls see each final
                 for caption in await carol.locator('[data-testid="captions"] .caption[data-final="true"]').all():
                     finals[await caption.get_attribute("data-message-id")] = (
                         (await caption.locator(".caption-name").inner_text()).rstrip(": "),
                         await caption.locator(".caption-text").inner_text())
-                if len(finals) >= 2:
+                if len(finals) >= 3:
                     break
                 await asyncio.sleep(0.25)
             assert finals, "no final caption"
