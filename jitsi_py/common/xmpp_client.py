@@ -3,6 +3,7 @@ deployment's XMPP server, and the brewery membership the recorder and the transc
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import ssl
@@ -46,7 +47,7 @@ def send_error(iq: slixmpp.Iq, error: StanzaError) -> None:
     reply.send()
 
 
-class BreweryMember:
+class BreweryMember(abc.ABC):
     """A service account that sits in a brewery MUC for the focus to find (the recorder, the SIP gateway, the
     transcriber): logs in, joins with the presence payload ``status()`` builds, sends it again when
     told (:meth:`republish`) and on every rejoin, and reconnects with back-off when the stream drops.
@@ -71,8 +72,9 @@ class BreweryMember:
                                lambda _e: logger.error("%s: XMPP authentication failed as %s", service, jid))
         self.xmpp = xmpp
 
+    @abc.abstractmethod
     def status(self) -> list[Element]:
-        raise NotImplementedError
+        """The service's payload of its brewery presence."""
 
     def start(self) -> None:
         self.xmpp.connect(self.server, self.port)

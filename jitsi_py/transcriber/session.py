@@ -10,6 +10,7 @@ when the service stops.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -98,7 +99,7 @@ class Transcript:
             out.close()
 
 
-class Transcription:
+class Transcription(abc.ABC):
     """What a meeting's transcription is, whichever way the audio comes (the meeting joined, or the
     bridge's export): each speaker's audio into an engine stream of its own, each result out as a
     transcription-result (one message id per phrase), each final into the transcript; an engine
@@ -118,11 +119,13 @@ class Transcription:
         self._retry_at = 0.0
         self._engine_error_said = False
 
+    @abc.abstractmethod
     async def send_result(self, payload: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """One transcription-result to wherever the results go (the room, or the bridge's export)."""
 
+    @abc.abstractmethod
     async def send_text(self, text: str) -> None:
-        raise NotImplementedError
+        """One chat line (SEND_TXT, the transcript's link, an engine failure)."""
 
     def open_transcript(self) -> None:
         w = self.where
