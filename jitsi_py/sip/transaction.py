@@ -27,7 +27,26 @@ class Send:
     to: Addr
 
 
-class ClientTransaction:
+class _Timed:
+    """What both kinds of transaction share: their state and their three timers (retransmit, give up,
+    linger), of which the earliest is the next deadline."""
+
+    state: str
+    retransmit_at: float | None
+    give_up_at: float | None
+    linger_until: float | None
+
+    @property
+    def done(self) -> bool:
+        return self.state == "terminated"
+
+    @property
+    def deadline(self) -> float | None:
+        times = [t for t in (self.retransmit_at, self.give_up_at, self.linger_until) if t is not None]
+        return min(times) if times else None
+
+
+class ClientTransaction(_Timed):
     def __init__(self, request: Request, to: Addr, now: float, reliable: bool = False) -> None:
         self.request, self.to, self.reliable = request, to, reliable
         self.invite = request.method == "INVITE"
@@ -41,15 +60,6 @@ class ClientTransaction:
         self.timed_out = False
         self.outbox: list[Send] = [Send(self.data, to)]
         self._ack: bytes | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.state == "terminated"
-
-    @property
-    def deadline(self) -> float | None:
-        times = [t for t in (self.retransmit_at, self.give_up_at, self.linger_until) if t is not None]
-        return min(times) if times else None
 
     def receive(self, response: Response, now: float) -> bool:
         """True when the transaction user should see ``response`` (it is not a retransmission)."""
@@ -109,7 +119,7 @@ def ack_for(invite: Request, response: Response) -> Request:
     return ack
 
 
-class ServerTransaction:
+class ServerTransaction(_Timed):
     def __init__(self, request: Request, source: Addr, now: float, reliable: bool = False) -> None:
         self.request, self.source, self.reliable = request, source, reliable
         self.invite = request.method == "INVITE"
@@ -122,15 +132,6 @@ class ServerTransaction:
         self.linger_until: float | None = None
         self.outbox: list[Send] = []
         self.ack_timed_out = False
-
-    @property
-    def done(self) -> bool:
-        return self.state == "terminated"
-
-    @property
-    def deadline(self) -> float | None:
-        times = [t for t in (self.retransmit_at, self.give_up_at, self.linger_until) if t is not None]
-        return min(times) if times else None
 
     def respond(self, response: Response, now: float) -> None:
         if self.state in ("completed", "confirmed", "terminated"):
