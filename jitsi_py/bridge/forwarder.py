@@ -15,7 +15,9 @@ a bridge-chosen one announced in ``VideoSourcesMap``/``AudioSourcesMap`` when th
 rewrites SSRCs) and the sequence-number/timestamp offsets that make one continuous stream across
 simulcast layer switches. A switch happens only on a key frame of the target layer, and only to a
 layer the sender currently sends (``Source.active``, refreshed by :meth:`Forwarder.check_layers`).
-Upstream loss is NACKed per layer and the senders' RTX answers are forwarded as the originals;
+Upstream loss is NACKed per layer and the senders' RTX answers are forwarded as the originals,
+unless the original already came: libwebrtc pads its probes with RTX copies of packets it sent
+(often the same one, many times over), and those would reach every receiver as duplicates;
 receivers' NACKs are answered from each video projection's own history ring (per outgoing SSRC).
 
 Every packet sent to a receiver that negotiated transport-cc carries the bridge's own
@@ -53,6 +55,8 @@ VIDEO_TS_STEP = 3000  # 90 kHz at 30 fps: the gap placed between two layers' tim
 MAX_NACK_GAP = 64  # a larger jump is a restart or a burst a key frame repairs better
 HISTORY = 256  # power of two: packets kept per outgoing video stream for NACK retransmission
 HISTORY_MASK = HISTORY - 1
+RECEIVED = 1024  # power of two: sequence numbers remembered per layer, to tell RTX repairs from padding
+RECEIVED_MASK = RECEIVED - 1
 BWE_MASK = BWE_HISTORY - 1
 RATE_SMOOTHING = 0.5  # weight of the newest interval in a layer's measured bitrate
 
@@ -78,6 +82,8 @@ class Source:
         self.rates = [0.0] * len(self.layers)  # bits per second per layer, smoothed
         self._octets_seen = [0] * len(self.layers)
         self.last_seq = [-1] * len(self.layers)  # highest sequence number per layer, for NACKs
+        # The latest RECEIVED sequence numbers per layer, each at its own index modulo RECEIVED.
+        self.received = [[-1] * RECEIVED for _ in self.layers]
         self.active = [False] * len(self.layers)
         self._seen = [0] * len(self.layers)
         # Layers some projection forwards or waits to switch to (Forwarder._mark_wanted_layers).
@@ -396,6 +402,7 @@ class Forwarder(Allocator):
         source.packets[layer] += 1
         source.octets[layer] += size
         if source.media == "video":
+            source.received[layer][seq & RECEIVED_MASK] = seq
             last = source.last_seq[layer]
             gap = (seq - last) & 0xFFFF
             if last < 0:
@@ -470,13 +477,21 @@ class Forwarder(Allocator):
         return count
 
     def _rtx(self, sender: str, packet: bytes, pt: int, ts: int, media: int, tcc: int, now: float) -> int:
-        """RFC 4588: forward the packet an RTX one carries (sent for our NACK), as the original."""
+        """RFC 4588: forward the packet an RTX one carries (sent for our NACK), as the original,
+        unless the original came already (padding) or is older than what we remember."""
         offset = header_length(packet)
         apt = self._rtx_pts.get(pt)
         if offset < 0 or apt is None or len(packet) - offset <= 2 or packet[0] & 0x20:
             self.dropped_rtx += 1  # padding probes: bandwidth estimation only
             return 0
         osn = (packet[offset] << 8) | packet[offset + 1]
+        entry = self._by_ssrc.get(media)
+        if entry is not None:
+            source, layer = entry[0], entry[1]
+            if source.received[layer][osn & RECEIVED_MASK] == osn \
+                    or (source.last_seq[layer] - osn) & 0xFFFF >= RECEIVED:
+                self.dropped_rtx += 1
+                return 0
         buf = bytearray(packet[:offset])
         buf += packet[offset + 2:]
         buf[1] = (buf[1] & 0x80) | apt

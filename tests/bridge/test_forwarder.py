@@ -203,5 +203,10 @@ def test_upstream_loss_is_nacked_and_the_rtx_answer_forwarded_as_the_original():
     assert (pt, seq, ts, ssrc) == (100, 11, 3000, 1001) and packet == original
     padding = struct.pack("!BBHII", 0xA0, 96, 501, 3000, 2001) + bytes(255) + b"\xff"
     assert forwarder.rtp("alice", padding, *read_header(padding)) == 0
+    # libwebrtc's payload padding: RTX copies of packets that came, sent again and again
+    for again, osn in enumerate((11, 10, 11), 502):
+        copy = struct.pack("!BBHII", 0x80, 96, again, 3000, 2001) + struct.pack("!H", osn) + original[12:]
+        assert forwarder.rtp("alice", copy, *read_header(copy)) == 0
+    assert forwarder.dropped_rtx == 4 and viewer.packets[-1][1] == 11
     send(forwarder, 1001, 14, 12000)
     assert len(nacks(sender)) == 1  # the late retransmission opened no new gap
