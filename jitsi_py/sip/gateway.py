@@ -619,7 +619,7 @@ class Gateway:
                     await asyncio.sleep(0.05)
             return None
         except TimeoutError:
-            return f"no audio within {timeout:.0f} s"
+            return f"no audio within {timeout:g} s"
         except OSError as exc:
             return f"RTP port {port}: {exc}"
         finally:

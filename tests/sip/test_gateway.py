@@ -180,3 +180,19 @@ async def test_reinvites_hold_resume_and_change_the_codec_and_a_bad_one_changes_
     gateway._reoffered(_reinvite(gateway, call, 7, b""))  # no SDP: we offer, the ACK will answer
     status, offered, _ = _answered(gateway, 7)
     assert status == 200 and list(offered.codecs.values()) == list(sdp.CODECS)
+
+
+async def test_a_health_check_call_fails_with_why_and_gives_its_port_back(gateway):
+    port, rtp = free_udp_port(), free_udp_port() & ~1
+    checker = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
+                      media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE)
+    await checker.start(register=False)
+    try:
+        gateway.accepting = False  # the callee refuses: 503
+        target = f"sip:echo@127.0.0.1:{gateway.bind[1]}"
+        assert (await checker.health_call(target)).startswith("the call failed: 503")
+        silent = free_udp_port()  # nobody there: no answer, no audio
+        assert await checker.health_call(f"sip:echo@127.0.0.1:{silent}", timeout=0.5) == "no audio within 0.5 s"
+        assert len(checker.ports.free) == 2 and not checker.probes and not checker.legs
+    finally:
+        await checker.close()

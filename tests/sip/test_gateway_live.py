@@ -36,13 +36,14 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
         "JIGASI_SIP_PORT": str(proxy_port), "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(sip_port),
         "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 8), "JIGASI_XMPP_PASSWORD": "jigasi-secret",
         "JITSI_PY_SIP_HTTP_PORT": str(http_port), "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
-        "JIGASI_INSTANCE_ID": "gateway1", "JIGASI_HEALTH_CHECK_SIP_URI": f"sip:127.0.0.1:{proxy_port}",
+        "JIGASI_INSTANCE_ID": "gateway1", "JIGASI_HEALTH_CHECK_SIP_URI": f"sip:phone@127.0.0.1:{proxy_port}",
     }
     phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
                   password=PASSWORD, registrar=f"127.0.0.1:{proxy_port}",
                   account_params=";audio_codecs=pcmu;answermode=auto")
     async with Registrar(tmp_path / "kamailio", proxy_port, PASSWORD), \
-            running_stack(tmp_path, bridge=True, **env) as stack:
+            running_stack(tmp_path, bridge=True, **env) as stack, phone:
+        await phone.wait_for(b"200 OK", 10)  # the phone is registered: the health-check call reaches it
         ready = asyncio.Event()
         service = asyncio.ensure_future(run_sip(stack.settings, lambda _summary: ready.set()))
         listener = Meeting(server_of(stack), display_name="Moderator", audio_source=ToneTrack(),
@@ -50,7 +51,7 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
         try:
             await asyncio.wait_for(ready.wait(), 20)
             async with aiohttp.ClientSession() as http:
-                for _ in range(50):  # healthy once registered and the health-check URI answered
+                for _ in range(150):  # healthy once registered and the health-check call brought audio
                     async with http.get(f"http://127.0.0.1:{http_port}/about/health") as response:
                         if response.status == 200:
                             break
@@ -58,9 +59,9 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
                 assert response.status == 200
                 async with http.get(f"http://127.0.0.1:{http_port}/about/stats") as response:
                     stats = await response.json()
-                assert stats["supports_sip"] is True and stats["participants"] == 0
-            async with meetings(listener), phone:
-                await phone.wait_for(b"200 OK", 10)  # the phone is registered too
+                assert stats["supports_sip"] is True and stats["participants"] == 0  # the check is no call
+            await phone.wait_for(b"session closed", 10)  # we hung the health-check call up (BYE)
+            async with meetings(listener):
                 await listener.join("proxied", wait_for_media=False)
                 statuses: list[str] = []
                 listener._xmpp.add_event_handler(

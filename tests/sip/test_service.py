@@ -1,5 +1,7 @@
 """The gateway service's HTTP port: Jigasi's stats, health and graceful shutdown, and the metrics."""
 
+import asyncio
+
 from aiohttp.test_utils import TestClient, TestServer
 
 from jitsi_py.settings import Settings
@@ -31,3 +33,21 @@ async def test_stats_health_metrics_and_a_graceful_shutdown():
         assert service.client.stats["graceful_shutdown"] is True  # what the brewery presence carries
     finally:
         await client.close()
+
+
+async def test_health_follows_the_last_health_check_call_while_it_is_recent():
+    rtp = free_udp_port() & ~1
+    settings = Settings.from_values({
+        "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "x", "JITSI_PY_SIP_HOST": "127.0.0.1",
+        "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 4), "JIGASI_HEALTH_CHECK_SIP_URI": "sip:echo@pbx",
+        "JIGASI_HEALTH_CHECK_INTERVAL": "60000"})
+    service = SipService(settings)
+    service.client.joined.set()  # in the brewery; no SIP server to register with
+    now = asyncio.get_running_loop().time()
+    assert not service.healthy  # no check yet
+    service.sip_check = (now, None)
+    assert service.healthy
+    service.sip_check = (now, "no audio within 10 s")
+    assert not service.healthy
+    service.sip_check = (now - 121, None)  # good, but more than two intervals ago
+    assert not service.healthy
