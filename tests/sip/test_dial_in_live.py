@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from jitsi_py.common.meeting import Meeting, events
+from jitsi_py.common.stanzas.jitsi import MuteIq
 from jitsi_py.common.stanzas.rayo import ROOM_NAME_HEADER, Dial
 from jitsi_py.common.tls import ensure_self_signed, server_context
-from jitsi_py.common.stanzas.jitsi import MuteIq
 from jitsi_py.sip import rtp, sdp
 from jitsi_py.sip.audio import Transcoder
 from jitsi_py.sip.gateway import Gateway
