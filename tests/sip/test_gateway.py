@@ -4,6 +4,7 @@ gets its status, costs nothing else, and the gateway goes on taking calls."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
@@ -196,3 +197,45 @@ async def test_a_health_check_call_fails_with_why_and_gives_its_port_back(gatewa
         assert len(checker.ports.free) == 2 and not checker.probes and not checker.legs
     finally:
         await checker.close()
+
+
+async def test_a_late_offer_without_a_room_is_asked_for_its_pin_once_the_ack_answers():
+    """An INVITE without SDP naming no room: our 200 offers, the ACK answers PCMU, and the PIN prompt
+    then reaches the caller's RTP port in PCMU."""
+    port, rtp = free_udp_port(), free_udp_port() & ~1
+
+    async def no_room(_pin: str) -> None:
+        return None
+    gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
+                      media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE,
+                      resolve_pin=no_room)
+    await gateway.start(register=False)
+    loop = asyncio.get_running_loop()
+    sip, media = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+    for sock in (sip, media):
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+    try:
+        here = sip.getsockname()[1]
+        head = (f"Via: SIP/2.0/UDP 127.0.0.1:{here};branch=z9hG4bK{{}}\r\nFrom: <sip:late@127.0.0.1>;tag=l\r\n"
+                f"To: {{}}\r\nCall-ID: late-pin\r\n")
+        sip.sendto((f"INVITE sip:jigasi@127.0.0.1:{port} SIP/2.0\r\n" + head.format("i", "<sip:jigasi@127.0.0.1>")
+                    + f"CSeq: 1 INVITE\r\nContact: <sip:late@127.0.0.1:{here}>\r\nContent-Length: 0\r\n\r\n"
+                    ).encode(), ("127.0.0.1", port))
+        ok = None
+        while ok is None:
+            response = parse(await asyncio.wait_for(loop.sock_recv(sip, 4096), 5))
+            ok = response if response.status == 200 else None
+        offer = sdp.parse(ok.body)
+        body = sdp.serialize(sdp.answer(offer, "127.0.0.1", media.getsockname()[1], preference=(sdp.PCMU,)), 1)
+        sip.sendto((f"ACK sip:jigasi@127.0.0.1:{port} SIP/2.0\r\n" + head.format("a", ok.header("to"))
+                    + f"CSeq: 1 ACK\r\nContent-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
+                    ).encode() + body, ("127.0.0.1", port))
+        packet = await asyncio.wait_for(loop.sock_recv(media, 2048), 5)
+        assert packet[1] & 0x7F == 0  # the prompt, in the codec of the answer
+        [leg] = gateway.legs.values()
+        assert leg.media.sending and leg.call.state == "confirmed" and leg.room == ""
+    finally:
+        sip.close()
+        media.close()
+        await gateway.close()
