@@ -185,7 +185,7 @@ class Gateway:
                 self._handlers[type(event)](event)
             except Exception:  # noqa: BLE001 - one call's failure must cost nothing else
                 log.exception("sip: handling %s failed", type(event).__name__)
-                if isinstance(event, IncomingCall):
+                if isinstance(event, (IncomingCall, SessionOffer)):
                     self.ua.respond(event.call, 500, self._now())
         for out in self.ua.datagrams_to_send():
             self.signalling.send(out.data, out.to)

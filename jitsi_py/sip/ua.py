@@ -307,9 +307,10 @@ class UserAgent:
         """End the call from our side, whatever its state: BYE, CANCEL, or a refusal (``status``)."""
         if call.state == "ended":
             return
-        if call.incoming and call.server is not None:
-            self.respond(call, status, now)
-            return
+        if call.server is not None:  # their INVITE or re-INVITE, not answered yet
+            self.respond(call, status if call.state == "early" else 487, now)
+            if call.state == "ended":
+                return
         if not call.incoming and call.state == "early":
             if call.client is not None and call.client.state == "proceeding":
                 self._cancel(call, now)

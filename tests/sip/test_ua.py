@@ -243,6 +243,18 @@ def test_a_reinvite_is_offered_answered_and_one_at_a_time():
     assert [parse(out.data).status for out in b.datagrams_to_send()] == [415] and events(b) == []
 
 
+def test_hanging_up_during_a_reinvite_refuses_it_and_says_bye():
+    b = agent(B, "gateway")
+    call, to = answered_call(b)
+    b.receive(in_dialog("ACK", 1, to, branch="a1"), A, 0.2)
+    b.receive(in_dialog("INVITE", 2, to, b"offer", "r2"), A, 1.0)
+    events(b)
+    b.hangup(call, 1.1)
+    sent = [parse(out.data) for out in b.datagrams_to_send()]
+    assert sorted(str(getattr(m, "status", None) or m.method) for m in sent) == ["487", "BYE"]
+    assert [type(e) for e in events(b)] == [sipua.CallEnded] and not b.calls
+
+
 def test_without_sdp_our_2xx_offers_and_the_ack_answers():
     b = agent(B, "gateway")
     call, to = answered_call(b, offer=b"")  # an INVITE without SDP
