@@ -14,14 +14,15 @@
 #                          (images are then reused); default: a temporary directory, removed
 #   HOST_CA                CA bundle to trust inside the base image (default: the host's bundle)
 #   DEBIAN_MIRROR          mirror for debootstrap (default: the first one in the host's apt sources)
-#   STAGES                 which stages run, of "base build up join hold" (default: all but hold);
+#   STAGES                 which stages run, of "overlays base build up join hold" (default: all but
+#                          hold); "overlays" resolves the overlay files (`compose config`, no image);
 #                          with "hold" the engine and stack stay up (also after a failure) until
 #                          Ctrl-C, for a look with the DOCKER_HOST and compose command it prints
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
-STAGES=" ${STAGES:-base build up join} "
+STAGES=" ${STAGES:-overlays base build up join} "
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PY" ] || PY=python3
 BASE_IMAGE=jitsi-py/debian:bookworm
@@ -101,11 +102,42 @@ restore_network() {
 }
 
 COMPOSE=()
+COMPOSE_CMD=()
 pick_compose() {  # compose v2 when the docker CLI has it, else Debian's docker-compose v1
   local cmd=(docker-compose)
   if docker compose version >/dev/null 2>&1; then cmd=(docker compose); fi
   log "compose: ${cmd[*]} $("${cmd[@]}" version --short 2>/dev/null)"
+  COMPOSE_CMD=("${cmd[@]}")
   COMPOSE=("${cmd[@]}" --project-name "$PROJECT" --env-file "$RUN/.env" "${COMPOSE_FILES[@]}")
+}
+
+# The overlays as a user combines them with docker-compose.yml, resolved by compose itself (no image
+# is built): each adds its service, and jigasi.yml hands the gateway every variable it reads, its RTP
+# range as published UDP ports, and its CONFIG directory (where its TLS certificate is kept).
+check_overlays() {
+  local env="$RUN/overlay.env" services config block name targets want
+  local files=(-f "$HERE/docker-compose.yml" -f "$HERE/jigasi.yml" -f "$HERE/jibri.yml" -f "$HERE/transcriber.yml")
+  printf '%s\n' "CONFIG=$RUN/overlay-config" HTTP_PORT=8000 HTTPS_PORT=8443 JIGASI_SIP_URI=jigasi@sip.example.com \
+    JIGASI_PORT_MIN=20100 JIGASI_PORT_MAX=20103 >"$env"
+  services=$("${COMPOSE_CMD[@]}" --env-file "$env" "${files[@]}" config --services 2>&1) \
+    || die "the overlays do not resolve: $services"
+  for name in web prosody jicofo jvb jigasi jibri transcriber; do
+    grep -qx "$name" <<<"$services" || die "no $name service with the overlays: $services"
+  done
+  config=$("${COMPOSE_CMD[@]}" --env-file "$env" "${files[@]}" config 2>&1) || die "compose config: $config"
+  block=$(awk '/^  jigasi:$/ {on = 1; next} on && /^  [^ ]/ {exit} on' <<<"$config")
+  for name in $(cd "$ROOT" && "$PY" -c 'from jitsi_py.settings.fields import env_names
+from jitsi_py.settings.sip import Sip
+print(" ".join(n for n in env_names(Sip) if n != "JITSI_PY_SIP_HTTP_INTERFACES"))'); do
+    grep -qE "^      $name:" <<<"$block" || die "jigasi.yml: $name does not reach the gateway"
+  done
+  grep -qE '^      JIGASI_SIP_URI: "?jigasi@sip.example.com' <<<"$block" || die "jigasi.yml: JIGASI_SIP_URI not passed on"
+  targets=$(grep -oE 'target: "?[0-9]+' <<<"$block" | grep -oE '[0-9]+$' | sort -n | tr '\n' ' ')
+  want="20100 20101 20102 20103 "
+  [ "$targets" = "$want" ] || die "jigasi.yml: published ports '$targets', expected the RTP range '$want'"
+  [ "$(grep -cE 'protocol: "?udp' <<<"$block")" = 4 ] || die "jigasi.yml: the RTP range is not UDP"
+  grep -q "$RUN/overlay-config/jigasi" <<<"$block" || die "jigasi.yml: CONFIG/jigasi is not mounted"
+  log "the overlays resolve: jigasi.yml gives service jigasi every variable, UDP 20100-20103 and CONFIG/jigasi"
 }
 
 ENGINE_PID=
@@ -319,6 +351,7 @@ trap 'exit 130' INT TERM
 install_packages
 start_engine
 pick_compose
+has overlays && check_overlays
 has base && make_base
 has build && build_images
 has up && bring_up

@@ -4,7 +4,7 @@
 set -euo pipefail
 PACKAGES=(chromium chromium-driver prosody ejabberd slapd ldap-utils coturn pebble openssl curl iproute2
   # recording, SIP and transcription: an RTMP server, ffprobe, a SIP phone and registrar, speech
-  nginx-light libnginx-mod-rtmp ffmpeg baresip kamailio espeak-ng janus)
+  nginx-light libnginx-mod-rtmp ffmpeg baresip kamailio kamailio-tls-modules espeak-ng janus)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -5,10 +5,25 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
 from .common import Common, XmppClient
-from .fields import boolean, bounded, choice, csv, env, integer, nested, port_number, read, secret, url
+from .fields import (
+    EnvSpec,
+    boolean,
+    bounded,
+    choice,
+    csv,
+    directory,
+    env,
+    integer,
+    nested,
+    port_number,
+    read,
+    secret,
+    url,
+)
 
 
 def sip_address(raw: str) -> str:
@@ -37,6 +52,12 @@ def _web_mapper(values: Mapping[str, str]) -> str:
     """The web service's built-in conference mapper (web/dialin.py), under PUBLIC_URL."""
     public: str = read(Common.__dataclass_fields__["public_url"].metadata["env"], values)
     return public.rstrip("/") + "/conference-mapper"
+
+
+def _keys_dir(values: Mapping[str, str]) -> str:
+    """docker's jigasi.yml mounts ``${CONFIG}/jigasi``."""
+    config: Path = read(EnvSpec("CONFIG", "~/.jitsi-meet-cfg", directory), values)
+    return str(config / "jigasi" / "keys")
 
 
 @dataclass(frozen=True)
@@ -68,6 +89,9 @@ class Sip:
     # --- our own ---------------------------------------------------------------------------------
     # JIGASI_SIP_TRANSPORT=TLS: whether the SIP server's certificate is checked (system CAs, its name).
     tls_verify: bool = env("JITSI_PY_SIP_TLS_VERIFY", "1", boolean)
+    # JIGASI_SIP_TRANSPORT=TLS: where the certificate peers connecting to us see is (sip.crt, sip.key);
+    # a self-signed pair is made there when there is none.
+    tls_keys: Path = env("JITSI_PY_SIP_TLS_KEYS", _keys_dir, directory)
     # An internal mapper (the web service of the all-in-one) may have a self-signed certificate.
     confcode_verify_tls: bool = env("JITSI_PY_SIP_CONFCODE_VERIFY_TLS", "1", boolean)
     # Where the gateway listens for SIP, and the address it gives peers (Via, Contact, SDP) when the

@@ -47,9 +47,9 @@ from .ua import (
     CallProgress,
     IncomingCall,
     InfoReceived,
-    PingAnswered,
     Registered,
     RegistrationFailed,
+    SessionOffer,
     UserAgent,
 )
 
@@ -67,6 +67,7 @@ PIN_ATTEMPTS = 3
 PIN_TIMEOUT = 20.0  # for the whole PIN, each attempt
 PIN_END = "#"
 MAX_PIN = 16
+HEALTH_CALL_TIMEOUT = 10.0  # as Jigasi: a health-check call without audio this long after dialling failed
 
 # the conference mapper's answer to a PIN: the room's JID, or None when the PIN names no room
 PinResolver = Callable[[str], Awaitable[str | None]]
@@ -97,7 +98,26 @@ class Leg:
     digits: list[str] = field(default_factory=list)
     typed: asyncio.Event = field(default_factory=asyncio.Event)
     outcome: asyncio.Future[str] | None = None  # dial-out: "connected" or why not
-    key: bytes = b""  # dial-out with SDES-SRTP: the key we offered
+    key: bytes = b""  # SDES-SRTP in an offer of ours: its key
+    sdp_id: int = field(default_factory=lambda: secrets.randbits(31))
+    sdp_version: int = 0
+    sent: sdp.AudioDescription | None = None  # our last SDP, to tell whether it changed
+
+    def local_sdp(self, ours: sdp.AudioDescription) -> bytes:
+        """Our SDP for this call, its o-line version one up when it differs from the last (RFC 3264 §8)."""
+        if self.sent is not None and ours != self.sent:
+            self.sdp_version += 1
+        self.sent = ours
+        return sdp.serialize(ours, self.sdp_id, self.sdp_version)
+
+
+@dataclass
+class Probe:
+    """A health-check call: media but no meeting."""
+
+    media: CallMedia
+    key: bytes
+    outcome: asyncio.Future[str]  # "connected" or why not
 
 
 class Gateway:
@@ -105,7 +125,7 @@ class Gateway:
                  meeting_server: XmppServer, login: Login | None = None, room_headers: tuple[str, ...] = (),
                  default_room: str | None = None, join_timeout: float = 30, max_calls: int = 100,
                  resolve_pin: PinResolver | None = None, tls: ssl.SSLContext | None = None,
-                 srtp: bool = False) -> None:
+                 server_tls: ssl.SSLContext | None = None, srtp: bool = False) -> None:
         self.ua = UserAgent(account)
         self.bind = bind
         self.media_address = media_address
@@ -120,19 +140,19 @@ class Gateway:
         self.srtp = srtp
         self.clock = MediaClock()
         self.legs: dict[str, Leg] = {}  # by Call-ID
+        self.probes: dict[str, Probe] = {}  # health-check calls, by Call-ID
         self.registered = asyncio.Event()
         self.on_load: Callable[[], None] = lambda: None  # calls came or went: the brewery stats changed
         self.accepting = True  # false in a graceful shutdown: calls in progress go on, no new ones
         self.calls_total = self.calls_failed = 0
-        self.signalling = Signalling(account.transport, self.receive, tls, self._connection_lost)
+        self.signalling = Signalling(account.transport, self.receive, tls, self._connection_lost, server_tls)
         self._timer: Rearm | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
             IncomingCall: self._incoming, CallProgress: self._progress, CallAnswered: self._answered,
-            CallEnded: self._ended, InfoReceived: self._info, Registered: self._registered,
-            RegistrationFailed: self._registration_failed, PingAnswered: self._ping_answered,
+            SessionOffer: self._reoffered, CallEnded: self._ended, InfoReceived: self._info,
+            Registered: self._registered, RegistrationFailed: self._registration_failed,
         }
-        self._pings: dict[str, asyncio.Future[int]] = {}
 
     # ---- the glue ----
 
@@ -165,7 +185,7 @@ class Gateway:
                 self._handlers[type(event)](event)
             except Exception:  # noqa: BLE001 - one call's failure must cost nothing else
                 log.exception("sip: handling %s failed", type(event).__name__)
-                if isinstance(event, IncomingCall):
+                if isinstance(event, (IncomingCall, SessionOffer)):
                     self.ua.respond(event.call, 500, self._now())
         for out in self.ua.datagrams_to_send():
             self.signalling.send(out.data, out.to)
@@ -226,27 +246,12 @@ class Gateway:
         if not room and self.resolve_pin is None:
             return self._refuse(call, 404, "no room header, no room in the request-URI, no default room")
         if not call.remote_sdp.strip():
-            return self._delayed_offer(call, room, name) if room else self._refuse(
-                call, 488, "an INVITE without SDP must name its room (no PIN entry without media)")
-        try:
-            offer = sdp.parse(call.remote_sdp)
-        except sdp.SdpError as exc:
-            return self._refuse(call, 488, f"SDP offer: {exc}")
-        crypto: sdes.Protection | None = None
-        ours = None
-        if offer.crypto and self.srtp:
-            accepted = sdes.accept(offer.crypto)
-            if accepted is None:
-                return self._refuse(call, 488, "no SRTP crypto suite we take (AES_CM_128_HMAC_SHA1_80/32)")
-            ours = accepted[0]
-            crypto = sdes.Protection(ours.suite, accepted[1], accepted[2])
-        elif offer.profile == "RTP/SAVP":
-            return self._refuse(call, 488, "SRTP offered and JIGASI_ENABLE_SDES_SRTP is off")
+            return self._delayed_offer(call, room, name)
         port = self.ports.take()
         if port is None:
             return self._refuse(call, 503, "no free RTP port in JIGASI_PORT_MIN..MAX")
         try:
-            answer = sdp.answer(offer, self.media_address, port, crypto=ours)
+            offer, answer, crypto = self._answer(call.remote_sdp, port)
         except sdp.SdpError as exc:
             self.ports.give_back(port)
             return self._refuse(call, 488, str(exc))
@@ -264,17 +269,36 @@ class Gateway:
         password = next((v for h in PASSWORD_HEADERS if (v := call.header(h))), None)
         leg.task = self._spawn(self._dial_in(leg, password))
 
-    def _delayed_offer(self, call: Call, room: str, name: str) -> None:
+    def _answer(self, offer_sdp: bytes, port: int) -> tuple[sdp.AudioDescription, sdp.AudioDescription,
+                                                             sdes.Protection | None]:
+        """A phone's offer, our answer and the SRTP it settles on; SdpError (488) when we cannot take it."""
+        offer = sdp.parse(offer_sdp)
+        crypto: sdes.Protection | None = None
+        ours = None
+        if offer.crypto and self.srtp:
+            accepted = sdes.accept(offer.crypto)
+            if accepted is None:
+                raise sdp.SdpError("no SRTP crypto suite we take (AES_CM_128_HMAC_SHA1_80/32)")
+            ours = accepted[0]
+            crypto = sdes.Protection(ours.suite, accepted[1], accepted[2])
+        elif offer.profile == "RTP/SAVP":
+            raise sdp.SdpError("SRTP offered and JIGASI_ENABLE_SDES_SRTP is off")
+        return offer, sdp.answer(offer, self.media_address, port, crypto=ours), crypto
+
+    def _delayed_offer(self, call: Call, room: str | None, name: str) -> None:
         """An INVITE without SDP (RFC 3261 §13.2.1): our 200 carries the offer, the ACK the answer,
         and the media starts with the ACK (:meth:`_answered`)."""
         port = self.ports.take()
         if port is None:
             return self._refuse(call, 503, "no free RTP port in JIGASI_PORT_MIN..MAX")
-        leg = self._leg(call, room, name, port)
+        leg = self._leg(call, room or "", name, port)
         leg.answer = sdp.offer(self.media_address, port)
         self.legs[call.call_id] = leg
         self.on_load()
-        log.info("sip: call %s from %s for room %s (delayed offer)", call.call_id, name, room)
+        log.info("sip: call %s from %s for %s (delayed offer)", call.call_id, name, f"room {room}" if room else "a PIN")
+        if not room:
+            leg.task = self._spawn(self._pin_entry(leg))
+            return
         self.ua.respond(call, 180, self._now())
         password = next((v for h in PASSWORD_HEADERS if (v := call.header(h))), None)
         leg.task = self._spawn(self._dial_in(leg, password))
@@ -316,7 +340,7 @@ class Gateway:
             pt, codec = leg.answer.first
             leg.media.start(leg.offer, pt, codec)
             self.clock.add(leg.media)
-        self.ua.respond(call, 200, self._now(), sdp=sdp.serialize(leg.answer, secrets.randbits(31)))
+        self.ua.respond(call, 200, self._now(), sdp=leg.local_sdp(leg.answer))
         self.flush()
         await self._in_meeting(leg)
 
@@ -325,7 +349,7 @@ class Gateway:
     async def _pin_entry(self, leg: Leg) -> None:
         """Answer, ask for the PIN (DTMF, ending with #), ask the conference mapper for its room; a wrong
         PIN is tried again, then the call ends with the error tone."""
-        assert leg.call is not None and leg.answer is not None and leg.offer is not None
+        assert leg.call is not None and leg.answer is not None
         assert self.resolve_pin is not None
         call = leg.call
         try:
@@ -335,10 +359,11 @@ class Gateway:
             self.flush()
             self._drop(leg)
             return
-        pt, codec = leg.answer.first
-        leg.media.start(leg.offer, pt, codec)
-        self.clock.add(leg.media)
-        self.ua.respond(call, 200, self._now(), sdp=sdp.serialize(leg.answer, secrets.randbits(31)))
+        if leg.offer is not None:  # else a delayed offer: the prompts wait for the ACK's answer
+            pt, codec = leg.answer.first
+            leg.media.start(leg.offer, pt, codec)
+            self.clock.add(leg.media)
+        self.ua.respond(call, 200, self._now(), sdp=leg.local_sdp(leg.answer))
         self.flush()
         for attempt in range(1, PIN_ATTEMPTS + 1):
             leg.media.play(ENTER_PIN)
@@ -421,7 +446,7 @@ class Gateway:
         headers = {ROOM_HEADER: room, **{k: v for k, v in request.headers.items()
                                          if k not in (ROOM_NAME_HEADER, ROOM_PASSWORD_HEADER)}}
         self.calls_total += 1
-        call = self.ua.invite(request.to, sdp.serialize(offer, secrets.randbits(31)), self._now(),
+        call = self.ua.invite(request.to, leg.local_sdp(offer), self._now(),
                               display=request.from_ or "", headers=headers)
         leg.call, leg.offer = call, offer
         leg.outcome = asyncio.get_running_loop().create_future()
@@ -485,6 +510,9 @@ class Gateway:
     # ---- the user agent's events ----
 
     def _ended(self, event: CallEnded) -> None:
+        probe = self.probes.get(event.call.call_id)
+        if probe is not None and not probe.outcome.done():
+            probe.outcome.set_result(f"{event.status} {event.reason}")
         leg = self.legs.get(event.call.call_id)
         log.info("sip: call %s ended: %d %s%s", event.call.call_id, event.status, event.reason,
                  " (by the peer)" if event.by_remote else "")
@@ -506,9 +534,10 @@ class Gateway:
             self._spawn(leg.meeting.set_status(STATUS_RINGING))
 
     def _answered(self, event: CallAnswered) -> None:
-        """The SDP answer to our offer: a dial-out's 2xx, or the ACK of a delayed-offer dial-in."""
-        leg = self.legs.get(event.call.call_id)
-        if leg is None or (event.call.incoming and leg.offer is not None):
+        """The SDP answer to our offer: a dial-out's or a health check's 2xx, or the ACK after an INVITE
+        or re-INVITE without SDP (our 2xx offered)."""
+        leg = self.legs.get(event.call.call_id) or self.probes.get(event.call.call_id)
+        if leg is None or not event.with_answer:
             return
         try:
             remote = sdp.parse(event.call.remote_sdp)
@@ -527,6 +556,34 @@ class Gateway:
         if leg.outcome is not None and not leg.outcome.done():
             leg.outcome.set_result("connected")
 
+    def _reoffered(self, event: SessionOffer) -> None:
+        """A re-INVITE: hold (sendonly, inactive), resume, another codec or address. Answered 200 with our
+        SDP for the new session, or 488 keeping the one before; with no SDP we offer, the ACK answers."""
+        call, now = event.call, self._now()
+        leg = self.legs.get(call.call_id)
+        if leg is None:
+            self.ua.respond(call, 500, now, reason="no media for this call")
+            return
+        if not event.sdp.strip():
+            ours, leg.key = sdes.offer_crypto() if leg.media.protection is not None else (None, b"")
+            self.ua.respond(call, 200, now, sdp=leg.local_sdp(sdp.offer(self.media_address, leg.media.port,
+                                                                         crypto=ours)))
+            return
+        try:
+            offer, answer, crypto = self._answer(event.sdp, leg.media.port)
+        except sdp.SdpError as exc:
+            log.warning("sip: call %s: re-INVITE refused with 488, the session stays as it was: %s",
+                        call.call_id, exc)
+            self.ua.respond(call, 488, now)
+            return
+        leg.offer, leg.answer, leg.key = offer, answer, b""
+        leg.media.protection = crypto
+        pt, codec = answer.first
+        leg.media.start(offer, pt, codec)
+        self.clock.add(leg.media)
+        log.info("sip: call %s: re-INVITE, %s %s", call.call_id, codec.name, answer.direction)
+        self.ua.respond(call, 200, now, sdp=leg.local_sdp(answer))
+
     def _info(self, event: InfoReceived) -> None:
         digit = dtmf.parse_info(event.content_type, event.body)
         if digit is not None:
@@ -538,20 +595,41 @@ class Gateway:
             leg.digits.append(digit)
             leg.typed.set()
 
-    async def ping(self, target: str) -> int:
-        """The status an OPTIONS to ``target`` gets (408 when none comes): the SIP health check."""
-        call_id = self.ua.ping(target, self._now())
-        self._pings[call_id] = answer = asyncio.get_running_loop().create_future()
-        self.flush()
+    async def health_call(self, target: str, timeout: float = HEALTH_CALL_TIMEOUT) -> str | None:
+        """Jigasi's SIP health check: call ``target`` and wait for its first audio packet, then hang up.
+        None when audio came; else why not. The call has no meeting and is not one of the calls the
+        brewery counts."""
+        port = self.ports.take()
+        if port is None:
+            return "no free RTP port in JIGASI_PORT_MIN..MAX"
+        media = CallMedia(port, self.bind[0], lambda _digit: None)
+        call: Call | None = None
         try:
-            return await answer
+            await media.open()
+            ours, key = sdes.offer_crypto() if self.srtp else (None, b"")
+            offer = sdp.serialize(sdp.offer(self.media_address, port, crypto=ours), secrets.randbits(31))
+            call = self.ua.invite(target, offer, self._now(), display="health check")
+            probe = self.probes[call.call_id] = Probe(media, key, asyncio.get_running_loop().create_future())
+            self.flush()
+            async with asyncio.timeout(timeout):
+                outcome = await probe.outcome
+                if outcome != "connected":
+                    return f"the call failed: {outcome}"
+                while media.buffer.received == 0:
+                    await asyncio.sleep(0.05)
+            return None
+        except TimeoutError:
+            return f"no audio within {timeout:g} s"
+        except OSError as exc:
+            return f"RTP port {port}: {exc}"
         finally:
-            self._pings.pop(call_id, None)
-
-    def _ping_answered(self, event: PingAnswered) -> None:
-        answer = self._pings.get(event.call_id)
-        if answer is not None and not answer.done():
-            answer.set_result(event.status)
+            if call is not None:
+                self.probes.pop(call.call_id, None)
+                self.ua.hangup(call, self._now())
+                self.flush()
+            self.clock.discard(media)
+            media.close()
+            self.ports.give_back(port)
 
     def _registered(self, event: Registered) -> None:
         if not self.registered.is_set():

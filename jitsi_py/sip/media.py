@@ -124,6 +124,8 @@ class CallMedia:
         self.remote: Addr | None = None
         self.remote_rtcp: Addr | None = None
         self.latched = False
+        self.sending = False  # the phone takes our media: not while it holds the call
+        self._signalled: Addr | None = None  # where the phone's latest SDP said it listens
         self.protection: Protection | None = None  # SDES-SRTP, when the SDP exchanged keys
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
@@ -145,12 +147,21 @@ class CallMedia:
                                                             local_addr=(self.address, self.port + 1))
 
     def start(self, remote: AudioDescription, pt: int, codec: Codec) -> None:
-        """The codec the offer/answer settled on, and where the peer's SDP says it listens."""
+        """The codec the offer/answer settled on, and where the peer's SDP says it listens; again on
+        each re-INVITE (hold, resume, another codec or address)."""
+        if self.transcoder is None or self.transcoder.codec != codec or pt != self.pt:
+            self.transcoder = Transcoder(codec)
+            self.buffer = JitterBuffer()  # what is queued was encoded with the codec before
         self.pt = pt
         self.dtmf_pt = remote.dtmf_pt if remote.dtmf_pt is not None else -1
-        self.transcoder = Transcoder(codec)
-        if not self.latched:
-            self.remote = (remote.address, remote.port)
+        if self.sending != remote.receives:
+            self.sending = remote.receives
+            self._first = True  # a talkspurt starts (RFC 3551 §4.1): the marker bit
+        signalled = (remote.address, remote.port)
+        if remote.receives and signalled != self._signalled:
+            # A new address in the SDP wins over the source we latched onto.
+            self._signalled, self.latched = signalled, False
+            self.remote = signalled
             self.remote_rtcp = (remote.address, remote.rtcp_port or remote.port + 1)
 
     # ---- the network side ----
@@ -218,7 +229,9 @@ class CallMedia:
         else:
             pcm = np.zeros(FRAME, np.int16)
         self.track.push(pcm)
-        if self.remote is None or self._rtp is None:
+        if not self.sending or self.remote is None or self._rtp is None:
+            # on hold: the RTP clock runs on, so the timestamps after it tell the time that passed
+            self._timestamp = (self._timestamp + self.transcoder.timestamp_step) & 0xFFFFFFFF
             return
         if self._prompt:
             out = self._prompt.popleft()

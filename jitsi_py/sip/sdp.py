@@ -59,6 +59,11 @@ class AudioDescription:
     def first(self) -> tuple[int, Codec]:
         return next(iter(self.codecs.items()))
 
+    @property
+    def receives(self) -> bool:
+        """Whether this side takes media: not on hold (sendonly, inactive, or RFC 2543's c=0.0.0.0)."""
+        return self.direction in ("sendrecv", "recvonly") and self.port != 0 and self.address not in ("0.0.0.0", "::")
+
 
 def parse(data: bytes) -> AudioDescription:
     try:
@@ -167,12 +172,14 @@ def offer(address: str, port: int, preference: tuple[Codec, ...] = CODECS,
                             crypto=[crypto] if crypto is not None else [])
 
 
-def serialize(desc: AudioDescription, session_id: int) -> bytes:
+def serialize(desc: AudioDescription, session_id: int, version: int = 0) -> bytes:
+    """``version``: the o-line's, one more each time a session's description changes (RFC 3264 §8)."""
     sid = session_id
     family = "IP6" if ":" in desc.address else "IP4"
     pts = [*desc.codecs, *([desc.dtmf_pt] if desc.dtmf_pt is not None else [])]
     lines = [
-        "v=0", f"o=jitsi-py {sid} {sid} IN {family} {desc.address}", "s=-", f"c=IN {family} {desc.address}", "t=0 0",
+        "v=0", f"o=jitsi-py {sid} {sid + version} IN {family} {desc.address}", "s=-",
+        f"c=IN {family} {desc.address}", "t=0 0",
         f"m=audio {desc.port} {desc.profile} " + " ".join(str(pt) for pt in pts),
     ]
     for pt, codec in desc.codecs.items():

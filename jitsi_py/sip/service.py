@@ -15,6 +15,7 @@ from ..common.httpserver import HttpListener
 from ..common.meeting import Login, XmppServer
 from ..common.metrics import CollectorRegistry, LoopMonitor, Sampled, render
 from ..common.startup import Ready, binding, unobserved
+from ..common.tls import ensure_self_signed, server_context
 from ..settings import Settings, require_secret
 from .brewery import BreweryClient
 from .gateway import Gateway
@@ -55,18 +56,23 @@ def gateway_of(settings: Settings) -> Gateway:
     if s.port_max - s.port_min < 2:
         raise ValueError(f"JIGASI_PORT_MIN..MAX ({s.port_min}-{s.port_max}) holds no RTP/RTCP port pair")
     mapper = ConferenceMapper(s.confcode_url, s.confcode_verify_tls)
-    tls = None
+    tls = server_tls = None
     if s.sip_transport == "tls":
         tls = ssl.create_default_context()
         if not s.tls_verify:
             tls.check_hostname = False
             tls.verify_mode = ssl.CERT_NONE
+        cert, key = s.tls_keys / "sip.crt", s.tls_keys / "sip.key"
+        if ensure_self_signed(cert, key, [address, "localhost"]):
+            log.info("sip: made a self-signed certificate for %s in %s (TLS peers connecting to us see it)",
+                     address, s.tls_keys)
+        server_tls = server_context(cert, key)
     return Gateway(account, bind=(s.local_host, s.local_port), media_address=address,
                    ports=PortPool(s.port_min, s.port_max), meeting_server=XmppServer.of(domains, s.xmpp.server,
                                                                                          s.xmpp.port),
                    login=login, room_headers=s.room_headers, default_room=s.default_room,
                    join_timeout=s.jvb_timeout, max_calls=s.max_calls,
-                   resolve_pin=mapper.room, tls=tls, srtp=s.sdes_srtp)
+                   resolve_pin=mapper.room, tls=tls, server_tls=server_tls, srtp=s.sdes_srtp)
 
 
 class SipService:
@@ -81,7 +87,7 @@ class SipService:
             brewery=f"{domains.jigasi_brewery}@{domains.internal_muc}", nickname=s.instance_id,
             server=s.xmpp.server, port=s.xmpp.port, stats=self.stats(), on_dial=self.gateway.dial)
         self.gateway.on_load = self._load_changed
-        self.sip_check: int | None = None  # the last JIGASI_HEALTH_CHECK_SIP_URI answer
+        self.sip_check: tuple[float, str | None] | None = None  # the last health-check call: when, what failed
         self.drained = asyncio.Event()  # set when a graceful shutdown has no call left
 
     def shut_down_gracefully(self) -> None:
@@ -95,22 +101,31 @@ class SipService:
             self.drained.set()
 
     async def health_checks(self) -> None:
-        """JIGASI_HEALTH_CHECK_SIP_URI, every JIGASI_HEALTH_CHECK_INTERVAL: the URI must answer an OPTIONS
-        (any final answer below 500: the SIP side reaches it)."""
+        """As Jigasi: every JIGASI_HEALTH_CHECK_INTERVAL a call to JIGASI_HEALTH_CHECK_SIP_URI, healthy
+        when its audio comes (the first check once registered, so that the SIP server routes it)."""
         s = self.settings.sip
         if not s.health_check_uri:
             return
+        loop = asyncio.get_running_loop()
+        if self.gateway.ua.account.proxy is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.gateway.registered.wait(), s.health_check_interval)
         while True:
-            status = await self.gateway.ping(s.health_check_uri)
-            if status >= 500 or status == 408:
-                log.warning("sip: health check: %s answered %d", s.health_check_uri, status)
-            self.sip_check = status
+            failure = await self.gateway.health_call(s.health_check_uri)
+            if failure is None:
+                log.info("sip: health check: the call to %s brought audio", s.health_check_uri)
+            else:
+                log.warning("sip: health check: the call to %s failed: %s", s.health_check_uri, failure)
+            self.sip_check = (loop.time(), failure)
             await asyncio.sleep(s.health_check_interval)
 
     @property
     def healthy(self) -> bool:
+        """In the brewery, registered, and with a health-check URI its last call good and recent (at most
+        two intervals old, as Jigasi's 5 and 10 minutes)."""
+        check, interval = self.sip_check, self.settings.sip.health_check_interval
         checked = self.settings.sip.health_check_uri is None or (
-            self.sip_check is not None and self.sip_check < 500 and self.sip_check != 408)
+            check is not None and check[1] is None and asyncio.get_running_loop().time() - check[0] <= 2 * interval)
         registered = self.gateway.registered.is_set() or self.gateway.ua.account.proxy is None
         return self.client.joined.is_set() and registered and checked
 

@@ -1,8 +1,8 @@
 """SIP over the network (RFC 3261 §18): the gateway's signalling sockets.
 
-UDP: one socket, a datagram is a message. TCP and TLS: a listener (TCP) for peers that connect to us,
-and connections we open to a peer we must reach (the SIP server: registration and calls go over it,
-so they also bring its requests back); each stream is framed by Content-Length
+UDP: one socket, a datagram is a message. TCP and TLS: a listener for peers that connect to us (TLS
+with our certificate), and connections we open to a peer we must reach (the SIP server: registration
+and calls go over it, so they also bring its requests back); each stream is framed by Content-Length
 (:func:`message.frame_length`), CRLF keep-alives skipped. A stream whose framing breaks is closed;
 nothing else is touched.
 """
@@ -75,8 +75,11 @@ class Signalling:
     """``send`` a message to an address; what arrives goes to ``receive`` with its source."""
 
     def __init__(self, kind: str, receive: Receive, tls: ssl.SSLContext | None = None,
-                 on_lost: Callable[[Addr], None] = lambda _addr: None) -> None:
+                 on_lost: Callable[[Addr], None] = lambda _addr: None, server_tls: ssl.SSLContext | None = None,
+                 ) -> None:
+        """``tls``: for the connections we open; ``server_tls``: for the TLS listener (our certificate)."""
         self.kind, self.receive, self.tls, self.on_lost = kind, receive, tls, on_lost
+        self.server_tls = server_tls
         self.streams: dict[Addr, _Stream] = {}
         self._datagrams: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
@@ -87,9 +90,9 @@ class Signalling:
         if self.kind == "UDP":
             self._datagrams, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(self.receive),
                                                                      local_addr=bind)
-        elif self.kind == "TCP":
-            self._server = await loop.create_server(lambda: _Stream(self), bind[0], bind[1])
-        # TLS: only the connections we open (to the SIP server); peers reach us through them.
+        elif self.kind == "TCP" or self.server_tls is not None:
+            self._server = await loop.create_server(lambda: _Stream(self), bind[0], bind[1], ssl=self.server_tls)
+        # TLS without a certificate: only the connections we open; the SIP server reaches us through them.
 
     def send(self, data: bytes, to: Addr) -> None:
         if self._datagrams is not None:

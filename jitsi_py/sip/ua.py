@@ -34,7 +34,8 @@ REASONS = {
     403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
     415: "Unsupported Media Type", 416: "Unsupported URI Scheme", 480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist", 486: "Busy Here", 487: "Request Terminated",
-    488: "Not Acceptable Here", 500: "Server Internal Error", 501: "Not Implemented", 503: "Service Unavailable",
+    488: "Not Acceptable Here", 491: "Request Pending",
+    500: "Server Internal Error", 501: "Not Implemented", 503: "Service Unavailable",
     505: "Version Not Supported", 513: "Message Too Large", 603: "Decline",
 }
 REGISTER_RETRY = (5.0, 10.0, 30.0, 60.0, 120.0)  # back-off after a refused or unanswered REGISTER
@@ -64,9 +65,23 @@ class CallProgress:
 
 @dataclass(frozen=True)
 class CallAnswered:
-    """An outgoing call's 2xx (its SDP answer in ``call.remote_sdp``) or an incoming call's ACK."""
+    """An outgoing call's 2xx (its SDP answer in ``call.remote_sdp``) or an incoming call's ACK;
+    ``with_answer`` when ``call.remote_sdp`` is the answer to an offer of ours (always for a 2xx; for
+    an ACK, when our 2xx offered because the INVITE had no SDP)."""
 
     call: Call
+    with_answer: bool = True
+
+
+@dataclass(frozen=True)
+class SessionOffer:
+    """A re-INVITE in a confirmed call (RFC 3261 §14.2): hold, resume, a codec or address change.
+    ``sdp`` is the offer, empty when the peer asks for ours (the ACK then brings its answer as
+    :class:`CallAnswered`). The gateway answers with :meth:`UserAgent.respond`; a refusal (488)
+    leaves the session as it was."""
+
+    call: Call
+    sdp: bytes
 
 
 @dataclass(frozen=True)
@@ -96,16 +111,8 @@ class RegistrationFailed:
     retry_in: float
 
 
-@dataclass(frozen=True)
-class PingAnswered:
-    """The answer to :meth:`UserAgent.ping` (408 when none came in time)."""
-
-    call_id: str
-    status: int
-
-
-Event = (IncomingCall | CallProgress | CallAnswered | CallEnded | InfoReceived | Registered | RegistrationFailed
-         | PingAnswered)
+Event = (IncomingCall | CallProgress | CallAnswered | SessionOffer | CallEnded | InfoReceived | Registered
+         | RegistrationFailed)
 
 
 @dataclass
@@ -125,12 +132,13 @@ class Call:
     state: str = "early"  # early -> confirmed -> ended
     local_sdp: bytes = b""
     remote_sdp: bytes = b""
-    server: ServerTransaction | None = None  # an incoming INVITE's, until answered
+    server: ServerTransaction | None = None  # an incoming INVITE's or re-INVITE's, until answered
     client: ClientTransaction | None = None  # an outgoing INVITE's, until answered
     ok: bytes | None = None  # our 2xx, retransmitted until the ACK
     ok_retransmit_at: float | None = None
     ok_interval: float = T1
     ok_give_up_at: float | None = None
+    offered: bool = False  # our 2xx carried the offer (the INVITE had none): the ACK carries the answer
     cancel_pending: bool = False
     auth_tries: int = 0
 
@@ -178,7 +186,6 @@ class UserAgent:
         self._register_failures = 0
         self._register_auth_tries = 0
         self._keep_alive_at: float | None = None
-        self._pings: set[str] = set()
         self.rejected = 0  # malformed messages answered or dropped
 
     # ---- outputs ----
@@ -267,11 +274,12 @@ class UserAgent:
         return call
 
     def respond(self, call: Call, status: int, now: float, sdp: bytes = b"", reason: str = "") -> None:
-        """Answer an incoming call: 18x, then 2xx (with our SDP) or a failure."""
+        """Answer an incoming call: 18x, then 2xx (with our SDP) or a failure; or a re-INVITE (2xx or a
+        failure that leaves the call as it was)."""
         tx = call.server
-        if tx is None or call.invite is None or call.state == "ended":
+        if tx is None or call.state == "ended":
             return
-        response = self._response(call.invite, status, reason)
+        response = self._response(tx.request, status, reason)
         response.set("To", str(call.local))
         if status < 300:
             response.add("Contact", self._contact())
@@ -280,23 +288,29 @@ class UserAgent:
             response.add("Content-Type", "application/sdp")
             call.local_sdp = sdp
         tx.respond(response, now)
-        if status >= 300:
+        if status >= 200:
             call.server = None
+        if status >= 300 and call.state == "early":
             self._end(call, status, response.reason, by_remote=False)
-        elif status >= 200:
-            call.server = None
-            call.ok = bytes(response)
-            call.ok_interval = T1
-            call.ok_retransmit_at = None if self.reliable else now + T1
-            call.ok_give_up_at = now + 64 * T1
+        elif 200 <= status < 300:
+            call.offered = not tx.request.body.strip()
+            self._retransmit_ok(call, response, now)
+
+    def _retransmit_ok(self, call: Call, ok: Response, now: float) -> None:
+        """A 2xx to an INVITE is ours to resend until the ACK (the transaction ended with it, §13.3.1.4)."""
+        call.ok = bytes(ok)
+        call.ok_interval = T1
+        call.ok_retransmit_at = None if self.reliable else now + T1
+        call.ok_give_up_at = now + 64 * T1
 
     def hangup(self, call: Call, now: float, status: int = 486) -> None:
         """End the call from our side, whatever its state: BYE, CANCEL, or a refusal (``status``)."""
         if call.state == "ended":
             return
-        if call.incoming and call.server is not None:
-            self.respond(call, status, now)
-            return
+        if call.server is not None:  # their INVITE or re-INVITE, not answered yet
+            self.respond(call, status if call.state == "early" else 487, now)
+            if call.state == "ended":
+                return
         if not call.incoming and call.state == "early":
             if call.client is not None and call.client.state == "proceeding":
                 self._cancel(call, now)
@@ -390,15 +404,6 @@ class UserAgent:
         self.registered_until = None
         self._register_at = now + delay
         self._events.append(RegistrationFailed(status, reason, delay))
-
-    def ping(self, target: str, now: float) -> str:
-        """An OPTIONS to ``target`` (through the SIP server when there is one): is it reachable? The
-        answer comes as :class:`PingAnswered` with the returned Call-ID."""
-        uri = parse_uri(target)
-        call_id = _token() + "@jitsi-py"
-        self._send_options(target, call_id, self.account.proxy or (uri.host, uri.port or 5060), now)
-        self._pings.add(call_id)
-        return call_id
 
     def _send_options(self, target: str, call_id: str, to: Addr, now: float) -> None:
         request = Request(method="OPTIONS", uri=target)
@@ -497,9 +502,6 @@ class UserAgent:
             self._on_register_response(tx, response, now)
         elif method == "INVITE":
             self._on_invite_response(tx, response, now)
-        elif method == "OPTIONS" and response.status >= 200 and response.call_id in self._pings:
-            self._pings.discard(response.call_id)
-            self._events.append(PingAnswered(response.call_id, response.status))
 
     def _on_invite_response(self, tx: ClientTransaction, response: Response, now: float) -> None:
         call = self.calls.get(response.call_id)
@@ -602,9 +604,6 @@ class UserAgent:
             call = self.calls.get(tx.request.call_id)
             if call is not None and call.state == "early":
                 self._end(call, 408, "no answer", by_remote=True)
-        elif method == "OPTIONS" and tx.request.call_id in self._pings:
-            self._pings.discard(tx.request.call_id)
-            self._events.append(PingAnswered(tx.request.call_id, 408))
 
     # ---- requests ----
 
@@ -688,10 +687,13 @@ class UserAgent:
         if call is None or call.ok is None:
             return
         call.ok = call.ok_retransmit_at = call.ok_give_up_at = None
-        if request.body:
-            call.remote_sdp = request.body
+        offered, call.offered = call.offered, False
+        if offered:
+            call.remote_sdp = request.body  # empty: no answer to our offer, which the gateway refuses
         if call.state == "early":
             call.state = "confirmed"
+            self._events.append(CallAnswered(call, offered))
+        elif offered:
             self._events.append(CallAnswered(call))
 
     def _on_cancel(self, request: Request, source: Addr, branch: str, now: float) -> None:
@@ -724,20 +726,32 @@ class UserAgent:
             tx.respond(self._response(request, 200), now)
             self._events.append(InfoReceived(call, request.header("content-type") or "", request.body))
         elif request.method == "INVITE":
-            # A session refresh or hold: we keep our one media session as it is.
-            response = self._response(request, 200)
-            response.add("Contact", self._contact())
-            response.add("Content-Type", "application/sdp")
-            response.body = call.local_sdp
-            tx.respond(response, now)
-            call.ok = bytes(response)
-            call.ok_interval = T1
-            call.ok_retransmit_at = None if self.reliable else now + T1
-            call.ok_give_up_at = now + 64 * T1
+            self._reinvite(call, request, tx, now)
         elif request.method == "OPTIONS":
             tx.respond(self._response(request, 200), now)
         else:
             tx.respond(self._response(request, 501), now)
+
+    def _reinvite(self, call: Call, request: Request, tx: ServerTransaction, now: float) -> None:
+        if call.server is not None or call.ok is not None:
+            # One offer at a time (RFC 3261 §14.2): ours is unanswered or our 2xx not yet acknowledged.
+            response = self._response(request, 491)
+            response.add("Retry-After", "1")
+            tx.respond(response, now)
+            return
+        content_type = (request.header("content-type") or "application/sdp").split(";")[0].strip().lower()
+        if request.body.strip() and content_type != "application/sdp":
+            response = self._response(request, 415)
+            response.add("Accept", "application/sdp")
+            tx.respond(response, now)
+            return
+        contact = request.header("contact")
+        if contact:  # a target refresh (§12.2.2)
+            target = parse_address(contact).uri
+            parse_uri(target)
+            call.remote_target = target
+        call.server = tx
+        self._events.append(SessionOffer(call, request.body))
 
     def _call_timers(self, call: Call, now: float) -> None:
         if call.ok is None:

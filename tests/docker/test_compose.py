@@ -25,6 +25,7 @@ def test_stack_builds_starts_and_hosts_meetings():
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-8000:]
     for line in (
+        "the overlays resolve: jigasi.yml gives service jigasi every variable, UDP 20100-20103 and CONFIG/jigasi",
         "every service healthy: prosody jicofo jvb jvb2 web",
         "published ports answer",
         "prosodyctl register/unregister change the XMPP server's account store",

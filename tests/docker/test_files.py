@@ -127,6 +127,7 @@ def test_the_jigasi_overlay_runs_the_gateway_with_every_variable_it_reads():
     text = (DOCKER / "jigasi.yml").read_text()
     assert "image: ${JITSI_IMAGE_REPO:-jitsi-py}/jigasi:" in text and "dockerfile: docker/jigasi/Dockerfile" in text
     assert "${JIGASI_PORT_MIN:-20000}-${JIGASI_PORT_MAX:-20050}/udp" in text, "upstream's RTP port range"
+    assert "- ${CONFIG}/jigasi:/config/jigasi:Z" in text, "the SIP TLS certificate's home (JITSI_PY_SIP_TLS_KEYS)"
     passed = {entry.split("=", 1)[0] for entry in environment(text, "jigasi")}
     wanted = (set(env_names(Sip)) | set(env_names(HttpLimits))) - {"JITSI_PY_SIP_HTTP_INTERFACES"}
     assert wanted <= passed, f"jigasi never gets {sorted(wanted - passed)}"

@@ -59,13 +59,19 @@ def tone_share(samples: np.ndarray, rate: int, hz: float) -> tuple[float, float]
 
 class Phone:
     def __init__(self, home: Path, port: int, tone: Path, *, user: str = "phone", account_params: str = "",
-                 password: str | None = None, registrar: str | None = None, rtp_ports: str = "30000-30100") -> None:
+                 password: str | None = None, registrar: str | None = None, rtp_ports: str = "30000-30100",
+                 tls: tuple[Path, Path] | None = None) -> None:
+        """``tls``: a certificate and its key; baresip then also takes SIP over TLS, on ``port + 1``."""
         self.home, self.port = home, port
         home.mkdir(parents=True, exist_ok=True)
+        pem = home / "tls.pem"
+        if tls is not None:
+            pem.write_bytes(tls[0].read_bytes() + tls[1].read_bytes())
         (home / "config").write_text("\n".join([
             "poll_method epoll", f"sip_listen 127.0.0.1:{port}", "net_interface 127.0.0.1",
             "audio_player alsa,null", "audio_alert alsa,null", f"audio_source aufile,{tone}",
             f"snd_path {home}", f"module_path {MODULES}", f"rtp_ports {rtp_ports}",
+            *([f"sip_certificate {pem}", f"sip_cafile {tls[0]}"] if tls is not None else []),
             *(f"module {m}.so" for m in ("stdio", "g711", "g722", "opus", "aufile", "alsa", "sndfile", "srtp")),
             "module_app account.so", "module_app menu.so", "",
         ]))

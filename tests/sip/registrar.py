@@ -3,6 +3,8 @@
 REGISTER is challenged (digest, qop=auth) against one shared password; a call to a user that is not
 registered names a room: the proxy turns it into a call to the gateway's account with the room in
 ``X-Room-Name`` (docker-jitsi-meet's header), as a PBX in front of Jigasi does. User ``busy`` is busy.
+With a certificate it also takes SIP over TLS (its ``tls`` module, Debian's kamailio-tls-modules) on
+``port + 1``, and opens TLS connections itself without checking certificates.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ log_stderror=yes
 children=2
 listen=udp:127.0.0.1:{port}
 listen=tcp:127.0.0.1:{port}
-mpath="{modules}"
-loadmodule "sl.so"
+{tls}mpath="{modules}"
+{tls_module}loadmodule "sl.so"
 loadmodule "tm.so"
 loadmodule "rr.so"
 loadmodule "pv.so"
@@ -59,13 +61,33 @@ request_route {{
 """
 
 
+TLS_CONFIG = """[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+certificate = {cert}
+private_key = {key}
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+"""
+
+
 class Registrar:
-    def __init__(self, home: Path, port: int, password: str, gateway_user: str = "jigasi") -> None:
+    def __init__(self, home: Path, port: int, password: str, gateway_user: str = "jigasi",
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.port = port
         home.mkdir(parents=True, exist_ok=True)
         self.config = home / "kamailio.cfg"
+        listen_tls = tls_module = ""
+        if tls is not None:
+            (home / "tls.cfg").write_text(TLS_CONFIG.format(cert=tls[0], key=tls[1]))
+            listen_tls = f"enable_tls=yes\nlisten=tls:127.0.0.1:{port + 1}\n"
+            tls_module = f'loadmodule "tls.so"\nmodparam("tls", "config", "{home / "tls.cfg"}")\n'
         self.config.write_text(CONFIG.format(port=port, modules=MODULES, password=password,
-                                             gateway_user=gateway_user))
+                                             gateway_user=gateway_user, tls=listen_tls, tls_module=tls_module))
         self.log = home / "kamailio.log"
         self.process: asyncio.subprocess.Process | None = None
 

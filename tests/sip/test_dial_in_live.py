@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,8 @@ import pytest
 
 from jitsi_py.common.meeting import Meeting, events
 from jitsi_py.common.stanzas.jitsi import MuteIq
+from jitsi_py.common.stanzas.rayo import ROOM_NAME_HEADER, Dial
+from jitsi_py.common.tls import ensure_self_signed, server_context
 from jitsi_py.sip import rtp, sdp
 from jitsi_py.sip.audio import Transcoder
 from jitsi_py.sip.gateway import Gateway
@@ -42,12 +45,14 @@ class Call:
 
 @contextlib.asynccontextmanager
 async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", listener_source=None,
-                      codec: str = "pcmu", rate: int = 8000, channels: int = 1, **gateway_kw):
-    """Our stack, a gateway on a UDP port of its own (no registration), a listener in ``room`` and a
+                      codec: str = "pcmu", rate: int = 8000, channels: int = 1, transport: str = "UDP",
+                      phone_tls=None, **gateway_kw):
+    """Our stack, a gateway on a port of its own (no registration), a listener in ``room`` and a
     phone playing a 1 kHz tone (at ``rate``: baresip's file source takes its codec's rate), ready to dial."""
     async with running_stack(tmp_path, bridge=True) as stack:
-        port, rtp = free_udp_port(), free_udp_port() & ~1
-        gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
+        port, rtp = free_sip_port(), free_udp_port() & ~1
+        gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port), transport),
+                          bind=("127.0.0.1", port),
                           media_address="127.0.0.1", ports=PortPool(rtp, rtp + 8), meeting_server=server_of(stack),
                           join_timeout=20, **gateway_kw)
         await gateway.start(register=False)
@@ -55,7 +60,7 @@ async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", li
                            receive_video=False)
         tone = write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=rate, channels=channels)
         phone = Phone(tmp_path / "phone", free_sip_port(), tone, user=user,
-                      account_params=f";audio_codecs={codec}" + phone_params)
+                      account_params=f";audio_codecs={codec}" + phone_params, tls=phone_tls)
         try:
             async with meetings(listener), phone:
                 await listener.join(room, wait_for_media=False)
@@ -96,6 +101,59 @@ async def test_a_phone_on_a_wideband_codec_is_heard(tmp_path, codec, baresip_nam
         await hears(call.listener, joined.endpoint_id, PHONE_HZ)
         [leg] = call.gateway.legs.values()
         assert leg.media.transcoder.codec.name == codec and leg.media.buffer.lost == 0
+
+
+async def until(condition, timeout: float = 10) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("not within the time")
+
+
+async def test_a_phone_holds_the_call_and_takes_it_off_hold(tmp_path):
+    """baresip's /hold is a re-INVITE with a=sendonly: answered recvonly, we stop sending; /resume
+    (sendrecv) and we send again, and hear it again (baresip is silent while it holds)."""
+    async with direct_call(tmp_path, "holding", "holder") as call:
+        call.phone.command(f"/dial sip:holding@127.0.0.1:{call.port}")
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        await hears(call.listener, joined.endpoint_id, PHONE_HZ, frames=60)
+        [leg] = call.gateway.legs.values()
+        assert leg.media.sending
+        call.phone.command("/hold")
+        await until(lambda: not leg.media.sending)
+        assert b"a=recvonly" in leg.call.local_sdp and leg.sdp_version == 1
+        sent, heard = leg.media.sent_packets, leg.media.buffer.received
+        await asyncio.sleep(0.5)
+        assert leg.media.sent_packets == sent
+        call.phone.command("/resume")
+        await until(lambda: leg.media.sending)
+        await until(lambda: leg.media.sent_packets > sent + 10 and leg.media.buffer.received > heard + 10)
+        assert b"a=sendrecv" in leg.call.local_sdp and leg.call.state == "confirmed" and leg.media.bad_packets == 0
+
+
+async def test_a_phone_calls_in_and_is_called_over_tls(tmp_path):
+    """JIGASI_SIP_TRANSPORT=TLS without a SIP server: the phone reaches our TLS listener (our
+    certificate, made by the test), and we reach the phone's; audio both times."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    ensure_self_signed(cert, key, ["127.0.0.1", "localhost"])
+    async with direct_call(tmp_path, "overtls", "secure", ";answermode=auto", transport="TLS", phone_tls=(cert, key),
+                           tls=ssl.create_default_context(cafile=str(cert)),
+                           server_tls=server_context(cert, key)) as call:
+        call.phone.command(f"/dial sip:overtls@127.0.0.1:{call.port};transport=tls")
+        joined = await next_event(call.listener, events.ParticipantJoined)
+        await hears(call.listener, joined.endpoint_id, PHONE_HZ, frames=60)
+        [leg] = call.gateway.legs.values()
+        assert leg.call.invite.header("via").startswith("SIP/2.0/TLS ")
+        call.phone.command("/hangup")
+        await next_event(call.listener, events.ParticipantLeft)
+        await until(lambda: not call.gateway.legs)
+        await call.gateway.dial(Dial(f"sip:secure@127.0.0.1:{call.phone.port + 1};transport=tls",
+                                     headers={ROOM_NAME_HEADER: call.listener.room_jid}))
+        callee = await next_event(call.listener, events.ParticipantJoined)
+        await hears(call.listener, callee.endpoint_id, PHONE_HZ, frames=60)
+        [leg] = call.gateway.legs.values()
+        assert leg.call.state == "confirmed" and ("127.0.0.1", call.phone.port + 1) in call.gateway.signalling.streams
 
 
 async def test_a_phone_types_a_pin_that_the_conference_mapper_turns_into_a_room(tmp_path, aiohttp_mapper):

@@ -4,11 +4,12 @@ gets its status, costs nothing else, and the gateway goes on taking calls."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
 from jitsi_py.common.meeting import XmppServer
-from jitsi_py.sip import ua as sipua
+from jitsi_py.sip import sdp, ua as sipua
 from jitsi_py.sip.gateway import Gateway
 from jitsi_py.sip.media import PortPool
 from jitsi_py.sip.message import parse
@@ -110,3 +111,131 @@ async def test_malformed_sip_is_answered_with_400_when_it_can_be(gateway):
         assert gateway.ua.rejected == 2
     finally:
         caller.transport.close()
+
+
+def _reinvite(gateway: Gateway, call, cseq: int, body: bytes) -> sipua.SessionOffer:
+    """The phone's re-INVITE, fed to the gateway's user agent: the offer it hands the gateway."""
+    to = str(call.local)
+    gateway.ua.receive((f"INVITE sip:jigasi@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{cseq}"
+                        f"\r\nFrom: {call.remote}\r\nTo: {to}\r\nCall-ID: {call.call_id}\r\nCSeq: {cseq} INVITE\r\n"
+                        f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body,
+                       ("127.0.0.1", 5999), float(cseq))
+    event = gateway.ua.next_event()
+    assert isinstance(event, sipua.SessionOffer)
+    return event
+
+
+def _answered(gateway: Gateway, cseq: int) -> tuple[int, sdp.AudioDescription | None, bytes]:
+    """The gateway's answer to the re-INVITE, and the phone's ACK of it."""
+    [out] = [parse(o.data) for o in gateway.ua.datagrams_to_send() if b"INVITE" in o.data.split(b"\r\n\r\n")[0]]
+    assert out.cseq == (cseq, "INVITE")
+    gateway.ua.receive(f"ACK sip:jigasi@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKa{cseq}\r\n"
+                       f"From: {out.header('from')}\r\nTo: {out.header('to')}\r\nCall-ID: {out.call_id}\r\n"
+                       f"CSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n".encode(), ("127.0.0.1", 5999), cseq + 0.5)
+    return out.status, sdp.parse(out.body) if out.body else None, out.body
+
+
+async def test_reinvites_hold_resume_and_change_the_codec_and_a_bad_one_changes_nothing():
+    """The sans-I/O half of a call in progress (no meeting is joined): what each re-INVITE does to
+    our answer and to the call's media."""
+    rtp = free_udp_port() & ~1
+    gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", 5062)), bind=("127.0.0.1", 5062),
+                      media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE)
+    pcmu = BARESIP_OFFER.replace(b"96 9 0 8 101", b"0 8 101")
+    invite = (f"INVITE sip:room@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK1\r\n"
+              f"From: <sip:phone@127.0.0.1>;tag=p\r\nTo: <sip:room@127.0.0.1>\r\nCall-ID: held\r\nCSeq: 1 INVITE\r\n"
+              f"Contact: <sip:phone@127.0.0.1:5999>\r\nContent-Length: {len(pcmu)}\r\n\r\n").encode() + pcmu
+    gateway.ua.receive(invite, ("127.0.0.1", 5999), 0.0)
+    call = gateway.ua.next_event().call
+    leg = gateway.legs[call.call_id] = gateway._leg(call, "room", "phone", gateway.ports.take())
+    leg.offer, leg.answer, _ = gateway._answer(call.remote_sdp, leg.media.port)
+    leg.media.start(leg.offer, *leg.answer.first)
+    gateway.ua.respond(call, 200, 0.1, sdp=leg.local_sdp(leg.answer))
+    first = sdp.parse(gateway.ua.datagrams_to_send()[-1].data.split(b"\r\n\r\n", 1)[1])
+    assert first.first == (0, sdp.PCMU) and leg.media.sending
+    gateway.ua.receive(f"ACK sip:jigasi@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKa1\r\n"
+                       f"From: {call.remote}\r\nTo: {call.local}\r\nCall-ID: held\r\nCSeq: 1 ACK\r\n\r\n".encode(),
+                       ("127.0.0.1", 5999), 0.2)
+    gateway.ua.next_event()
+
+    gateway._reoffered(_reinvite(gateway, call, 2, pcmu.replace(b"a=sendrecv", b"a=sendonly")))
+    status, held, body = _answered(gateway, 2)
+    assert status == 200 and held.direction == "recvonly" and held.first == (0, sdp.PCMU)
+    assert not leg.media.sending and b"o=jitsi-py %d %d " % (leg.sdp_id, leg.sdp_id + 1) in body
+    gateway._reoffered(_reinvite(gateway, call, 3, pcmu.replace(b"a=sendrecv", b"a=inactive")))
+    assert _answered(gateway, 3)[1].direction == "inactive" and not leg.media.sending
+    gateway._reoffered(_reinvite(gateway, call, 4, pcmu))  # taken off hold
+    assert _answered(gateway, 4)[1].direction == "sendrecv" and leg.media.sending
+
+    pcma = BARESIP_OFFER.replace(b"96 9 0 8 101", b"8 101").replace(b"10000", b"10010")
+    gateway._reoffered(_reinvite(gateway, call, 5, pcma))  # another codec, another port
+    status, changed, _ = _answered(gateway, 5)
+    assert status == 200 and changed.first == (8, sdp.PCMA) and changed.port == leg.media.port
+    assert leg.media.transcoder.codec == sdp.PCMA and leg.media.pt == 8 and leg.media.remote == ("127.0.0.1", 10010)
+
+    g729 = pcma.replace(b"8 101", b"18 101").replace(b"PCMA/8000", b"G729/8000").replace(b"rtpmap:8", b"rtpmap:18")
+    gateway._reoffered(_reinvite(gateway, call, 6, g729))
+    assert _answered(gateway, 6)[0] == 488
+    assert leg.media.transcoder.codec == sdp.PCMA and leg.media.sending and call.state == "confirmed"
+
+    gateway._reoffered(_reinvite(gateway, call, 7, b""))  # no SDP: we offer, the ACK will answer
+    status, offered, _ = _answered(gateway, 7)
+    assert status == 200 and list(offered.codecs.values()) == list(sdp.CODECS)
+
+
+async def test_a_health_check_call_fails_with_why_and_gives_its_port_back(gateway):
+    port, rtp = free_udp_port(), free_udp_port() & ~1
+    checker = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
+                      media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE)
+    await checker.start(register=False)
+    try:
+        gateway.accepting = False  # the callee refuses: 503
+        target = f"sip:echo@127.0.0.1:{gateway.bind[1]}"
+        assert (await checker.health_call(target)).startswith("the call failed: 503")
+        silent = free_udp_port()  # nobody there: no answer, no audio
+        assert await checker.health_call(f"sip:echo@127.0.0.1:{silent}", timeout=0.5) == "no audio within 0.5 s"
+        assert len(checker.ports.free) == 2 and not checker.probes and not checker.legs
+    finally:
+        await checker.close()
+
+
+async def test_a_late_offer_without_a_room_is_asked_for_its_pin_once_the_ack_answers():
+    """An INVITE without SDP naming no room: our 200 offers, the ACK answers PCMU, and the PIN prompt
+    then reaches the caller's RTP port in PCMU."""
+    port, rtp = free_udp_port(), free_udp_port() & ~1
+
+    async def no_room(_pin: str) -> None:
+        return None
+    gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
+                      media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE,
+                      resolve_pin=no_room)
+    await gateway.start(register=False)
+    loop = asyncio.get_running_loop()
+    sip, media = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+    for sock in (sip, media):
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+    try:
+        here = sip.getsockname()[1]
+        head = (f"Via: SIP/2.0/UDP 127.0.0.1:{here};branch=z9hG4bK{{}}\r\nFrom: <sip:late@127.0.0.1>;tag=l\r\n"
+                f"To: {{}}\r\nCall-ID: late-pin\r\n")
+        sip.sendto((f"INVITE sip:jigasi@127.0.0.1:{port} SIP/2.0\r\n" + head.format("i", "<sip:jigasi@127.0.0.1>")
+                    + f"CSeq: 1 INVITE\r\nContact: <sip:late@127.0.0.1:{here}>\r\nContent-Length: 0\r\n\r\n"
+                    ).encode(), ("127.0.0.1", port))
+        ok = None
+        while ok is None:
+            response = parse(await asyncio.wait_for(loop.sock_recv(sip, 4096), 5))
+            ok = response if response.status == 200 else None
+        offer = sdp.parse(ok.body)
+        body = sdp.serialize(sdp.answer(offer, "127.0.0.1", media.getsockname()[1], preference=(sdp.PCMU,)), 1)
+        sip.sendto((f"ACK sip:jigasi@127.0.0.1:{port} SIP/2.0\r\n" + head.format("a", ok.header("to"))
+                    + f"CSeq: 1 ACK\r\nContent-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
+                    ).encode() + body, ("127.0.0.1", port))
+        packet = await asyncio.wait_for(loop.sock_recv(media, 2048), 5)
+        assert packet[1] & 0x7F == 0  # the prompt, in the codec of the answer
+        [leg] = gateway.legs.values()
+        assert leg.media.sending and leg.call.state == "confirmed" and leg.room == ""
+    finally:
+        sip.close()
+        media.close()
+        await gateway.close()

@@ -15,6 +15,7 @@ import pytest
 from jitsi_py.common import ns
 from jitsi_py.common.meeting import Meeting, events
 from jitsi_py.common.stanzas.rayo import ROOM_NAME_HEADER, Dial, Ref
+from jitsi_py.common.tls import ensure_self_signed
 from jitsi_py.sip import run as run_sip
 
 from ..common.meeting.conftest import meetings, server_of
@@ -36,13 +37,14 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
         "JIGASI_SIP_PORT": str(proxy_port), "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(sip_port),
         "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 8), "JIGASI_XMPP_PASSWORD": "jigasi-secret",
         "JITSI_PY_SIP_HTTP_PORT": str(http_port), "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
-        "JIGASI_INSTANCE_ID": "gateway1", "JIGASI_HEALTH_CHECK_SIP_URI": f"sip:127.0.0.1:{proxy_port}",
+        "JIGASI_INSTANCE_ID": "gateway1", "JIGASI_HEALTH_CHECK_SIP_URI": f"sip:phone@127.0.0.1:{proxy_port}",
     }
     phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
                   password=PASSWORD, registrar=f"127.0.0.1:{proxy_port}",
                   account_params=";audio_codecs=pcmu;answermode=auto")
     async with Registrar(tmp_path / "kamailio", proxy_port, PASSWORD), \
-            running_stack(tmp_path, bridge=True, **env) as stack:
+            running_stack(tmp_path, bridge=True, **env) as stack, phone:
+        await phone.wait_for(b"200 OK", 10)  # the phone is registered: the health-check call reaches it
         ready = asyncio.Event()
         service = asyncio.ensure_future(run_sip(stack.settings, lambda _summary: ready.set()))
         listener = Meeting(server_of(stack), display_name="Moderator", audio_source=ToneTrack(),
@@ -50,7 +52,7 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
         try:
             await asyncio.wait_for(ready.wait(), 20)
             async with aiohttp.ClientSession() as http:
-                for _ in range(50):  # healthy once registered and the health-check URI answered
+                for _ in range(150):  # healthy once registered and the health-check call brought audio
                     async with http.get(f"http://127.0.0.1:{http_port}/about/health") as response:
                         if response.status == 200:
                             break
@@ -58,9 +60,9 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
                 assert response.status == 200
                 async with http.get(f"http://127.0.0.1:{http_port}/about/stats") as response:
                     stats = await response.json()
-                assert stats["supports_sip"] is True and stats["participants"] == 0
-            async with meetings(listener), phone:
-                await phone.wait_for(b"200 OK", 10)  # the phone is registered too
+                assert stats["supports_sip"] is True and stats["participants"] == 0  # the check is no call
+            await phone.wait_for(b"session closed", 10)  # we hung the health-check call up (BYE)
+            async with meetings(listener):
                 await listener.join("proxied", wait_for_media=False)
                 statuses: list[str] = []
                 listener._xmpp.add_event_handler(
@@ -102,18 +104,24 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
             await asyncio.gather(service, return_exceptions=True)
 
 
-async def test_the_gateway_registers_and_takes_calls_over_tcp(tmp_path):
+@pytest.mark.parametrize("transport", ["TCP", "TLS"])
+async def test_the_gateway_registers_and_calls_both_ways_over_tcp_and_tls(tmp_path, transport):
+    """The gateway has no UDP socket: kamailio reaches it over TCP or TLS (kamailio's tls module, a
+    certificate made by the test; ours is made by the gateway) or not at all; the phone is on UDP."""
     proxy_port, sip_port, http_port, rtp = free_sip_port(), free_sip_port(), free_port(), free_udp_port() & ~1
+    cert, key = tmp_path / "kamailio-cert.pem", tmp_path / "kamailio-key.pem"
+    ensure_self_signed(cert, key, ["127.0.0.1"])
     env = {
         "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_SIP_PASSWORD": PASSWORD, "JIGASI_SIP_SERVER": "127.0.0.1",
-        "JIGASI_SIP_PORT": str(proxy_port), "JIGASI_SIP_TRANSPORT": "TCP", "JITSI_PY_SIP_HOST": "127.0.0.1",
-        "JITSI_PY_SIP_PORT": str(sip_port), "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 4),
-        "JIGASI_XMPP_PASSWORD": "jigasi-secret", "JITSI_PY_SIP_HTTP_PORT": str(http_port),
-        "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
+        "JIGASI_SIP_PORT": str(proxy_port + (transport == "TLS")), "JIGASI_SIP_TRANSPORT": transport,
+        "JITSI_PY_SIP_TLS_VERIFY": "0", "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(sip_port),
+        "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 4), "JIGASI_XMPP_PASSWORD": "jigasi-secret",
+        "JITSI_PY_SIP_HTTP_PORT": str(http_port), "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1",
     }
     phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=8000),
-                  account_params=";audio_codecs=pcmu")
-    async with Registrar(tmp_path / "kamailio", proxy_port, PASSWORD), \
+                  password=PASSWORD, registrar=f"127.0.0.1:{proxy_port}",
+                  account_params=";audio_codecs=pcmu;answermode=auto")
+    async with Registrar(tmp_path / "kamailio", proxy_port, PASSWORD, tls=(cert, key)), \
             running_stack(tmp_path, bridge=True, **env) as stack:
         ready = asyncio.Event()
         service = asyncio.ensure_future(run_sip(stack.settings, lambda _summary: ready.set()))
@@ -121,13 +129,19 @@ async def test_the_gateway_registers_and_takes_calls_over_tcp(tmp_path):
         try:
             await asyncio.wait_for(ready.wait(), 20)
             async with meetings(listener), phone:
-                await listener.join("overtcp", wait_for_media=False)
-                # the gateway has no UDP socket: the proxy reaches it over TCP or not at all
-                phone.command(f"/dial sip:overtcp@127.0.0.1:{proxy_port}")
+                await phone.wait_for(b"200 OK", 10)
+                await listener.join("overstream", wait_for_media=False)
+                phone.command(f"/dial sip:overstream@127.0.0.1:{proxy_port}")
                 caller = await next_event(listener, events.ParticipantJoined)
                 assert caller.display_name == "phone"
+                await hears(listener, caller.endpoint_id, PHONE_HZ, frames=60)
                 phone.command("/hangup")
                 assert (await next_event(listener, events.ParticipantLeft)).endpoint_id == caller.endpoint_id
+                iq = listener._xmpp.make_iq_set(ito=f"{listener.room_jid}/focus")
+                iq.xml.append(Dial("phone", headers={ROOM_NAME_HEADER: listener.room_jid}).to_element())
+                await iq.send(timeout=20)
+                callee = await next_event(listener, events.ParticipantJoined)
+                await hears(listener, callee.endpoint_id, PHONE_HZ, frames=60)
         finally:
             service.cancel()
             await asyncio.gather(service, return_exceptions=True)

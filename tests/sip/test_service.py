@@ -1,5 +1,8 @@
 """The gateway service's HTTP port: Jigasi's stats, health and graceful shutdown, and the metrics."""
 
+import asyncio
+import ssl
+
 from aiohttp.test_utils import TestClient, TestServer
 
 from jitsi_py.settings import Settings
@@ -31,3 +34,43 @@ async def test_stats_health_metrics_and_a_graceful_shutdown():
         assert service.client.stats["graceful_shutdown"] is True  # what the brewery presence carries
     finally:
         await client.close()
+
+
+async def test_health_follows_the_last_health_check_call_while_it_is_recent():
+    rtp = free_udp_port() & ~1
+    settings = Settings.from_values({
+        "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "x", "JITSI_PY_SIP_HOST": "127.0.0.1",
+        "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 4), "JIGASI_HEALTH_CHECK_SIP_URI": "sip:echo@pbx",
+        "JIGASI_HEALTH_CHECK_INTERVAL": "60000"})
+    service = SipService(settings)
+    service.client.joined.set()  # in the brewery; no SIP server to register with
+    now = asyncio.get_running_loop().time()
+    assert not service.healthy  # no check yet
+    service.sip_check = (now, None)
+    assert service.healthy
+    service.sip_check = (now, "no audio within 10 s")
+    assert not service.healthy
+    service.sip_check = (now - 121, None)  # good, but more than two intervals ago
+    assert not service.healthy
+
+
+async def test_over_tls_the_gateway_listens_with_a_certificate_made_once(tmp_path):
+    rtp, port = free_udp_port() & ~1, free_port()
+    settings = Settings.from_values({
+        "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "x", "JITSI_PY_SIP_HOST": "127.0.0.1",
+        "JITSI_PY_SIP_PORT": str(port), "JIGASI_SIP_TRANSPORT": "TLS", "CONFIG": str(tmp_path),
+        "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 4)})
+    gateway = SipService(settings).gateway
+    keys = tmp_path / "jigasi" / "keys"
+    assert (keys / "sip.crt").is_file() and (keys / "sip.key").is_file()
+    await gateway.start(register=False)
+    try:
+        context = ssl.create_default_context(cafile=str(keys / "sip.crt"))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        writer.write(b"OPTIONS sip:jigasi@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bKt\r\n"
+                     b"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:jigasi@127.0.0.1>\r\nCall-ID: t\r\nCSeq: 1 OPTIONS\r\n"
+                     b"Content-Length: 0\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readline(), 5)) == b"SIP/2.0 200 OK\r\n"
+        writer.close()
+    finally:
+        await gateway.close()

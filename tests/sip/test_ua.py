@@ -195,18 +195,78 @@ def test_a_refused_registration_backs_off():
     assert a.deadline == 6.0
 
 
-def test_a_ping_is_answered_or_times_out():
-    a, b = agent(A, "gateway"), agent(B, "registrar")
-    answered = a.ping("sip:registrar@127.0.0.1:5062", 0.0)
-    transfer([a, b], 0.0)
-    assert events(a) == [sipua.PingAnswered(answered, 200)]
-    lost = a.ping("sip:nobody@127.0.0.1:5999", 1.0)
-    found = []
-    while not found and (deadline := a.deadline) is not None:
-        a.handle_timer(deadline)
-        a.datagrams_to_send()
-        found = events(a)
-    assert found == [sipua.PingAnswered(lost, 408)] and deadline == 1.0 + 32
+def in_dialog(method: str, cseq: int, to: str, body: bytes = b"", branch: str = "r") -> bytes:
+    """A request of the phone A in the dialog of INVITE (below), with our To tag."""
+    head = (f"{method} sip:gateway@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK{branch}\r\n"
+            f"From: <sip:a@127.0.0.1>;tag=1\r\nTo: {to}\r\nCall-ID: fz\r\nCSeq: {cseq} {method}\r\n"
+            f"Contact: <sip:a@127.0.0.1:5061>\r\n")
+    if body:
+        head += "Content-Type: application/sdp\r\n"
+    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def answered_call(b: UserAgent, offer: bytes = b"v=0\n"):
+    """B takes A's INVITE (``offer`` its body, empty for none) with a 200 and gets its ACK: (call, To)."""
+    invite = INVITE.replace(b"Content-Length: 4\r\n\r\nv=0\n", b"Content-Length: %d\r\n\r\n" % len(offer) + offer)
+    b.receive(invite, A, 0.0)
+    [incoming] = events(b)
+    b.respond(incoming.call, 200, 0.1, sdp=b"ours")
+    ok = parse(b.datagrams_to_send()[-1].data)
+    to = ok.header("to")
+    return incoming.call, to
+
+
+def test_a_reinvite_is_offered_answered_and_one_at_a_time():
+    b = agent(B, "gateway")
+    call, to = answered_call(b)
+    b.receive(in_dialog("ACK", 1, to, branch="a1"), A, 0.2)
+    assert events(b) == [sipua.CallAnswered(call, False)]  # the ACK of an answer: nothing to take
+    b.receive(in_dialog("INVITE", 2, to, b"hold", "r2"), A, 1.0)  # a=sendonly, say
+    [offered] = events(b)
+    assert offered == sipua.SessionOffer(call, b"hold")
+    b.respond(call, 200, 1.1, sdp=b"recvonly")
+    ok = parse(b.datagrams_to_send()[-1].data)
+    assert (ok.status, ok.cseq, ok.body) == (200, (2, "INVITE"), b"recvonly") and ok.header("contact")
+    # another offer before the ACK of our 2xx: 491, and the call goes on
+    b.receive(in_dialog("INVITE", 3, to, b"again", "r3"), A, 1.2)
+    assert [parse(out.data).status for out in b.datagrams_to_send()] == [491] and events(b) == []
+    b.receive(in_dialog("ACK", 2, to, branch="a2"), A, 1.3)
+    assert events(b) == [] and call.ok is None
+    # an offer the gateway cannot take: 488, the session stays as it was, the failure's ACK absorbed
+    b.receive(in_dialog("INVITE", 4, to, b"g729", "r4"), A, 2.0)
+    [offered] = events(b)
+    b.respond(call, 488, 2.1)
+    assert [parse(out.data).status for out in b.datagrams_to_send()] == [488]
+    b.receive(in_dialog("ACK", 4, to, branch="r4"), A, 2.2)
+    assert events(b) == [] and call.state == "confirmed" and b.calls == {"fz": call}
+    b.receive(in_dialog("INVITE", 5, to, b"x", "r5").replace(b"application/sdp", b"text/plain"), A, 3.0)
+    assert [parse(out.data).status for out in b.datagrams_to_send()] == [415] and events(b) == []
+
+
+def test_hanging_up_during_a_reinvite_refuses_it_and_says_bye():
+    b = agent(B, "gateway")
+    call, to = answered_call(b)
+    b.receive(in_dialog("ACK", 1, to, branch="a1"), A, 0.2)
+    b.receive(in_dialog("INVITE", 2, to, b"offer", "r2"), A, 1.0)
+    events(b)
+    b.hangup(call, 1.1)
+    sent = [parse(out.data) for out in b.datagrams_to_send()]
+    assert sorted(str(getattr(m, "status", None) or m.method) for m in sent) == ["487", "BYE"]
+    assert [type(e) for e in events(b)] == [sipua.CallEnded] and not b.calls
+
+
+def test_without_sdp_our_2xx_offers_and_the_ack_answers():
+    b = agent(B, "gateway")
+    call, to = answered_call(b, offer=b"")  # an INVITE without SDP
+    assert call.offered
+    b.receive(in_dialog("ACK", 1, to, b"answer", "a1"), A, 0.2)
+    assert events(b) == [sipua.CallAnswered(call, True)] and call.remote_sdp == b"answer"
+    b.receive(in_dialog("INVITE", 2, to, branch="r2"), A, 1.0)  # a re-INVITE without SDP: asks for ours
+    assert events(b) == [sipua.SessionOffer(call, b"")]
+    b.respond(call, 200, 1.1, sdp=b"offer again")
+    b.datagrams_to_send()
+    b.receive(in_dialog("ACK", 2, to, b"answer 2", "a2"), A, 1.2)
+    assert events(b) == [sipua.CallAnswered(call, True)] and call.remote_sdp == b"answer 2"
 
 
 INVITE = (b"INVITE sip:room@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;rport;branch=z9hG4bKf\r\n"
