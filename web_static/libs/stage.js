@@ -113,7 +113,7 @@ export class VideoLayout {
         badges.replaceChildren(
             p.role === 'moderator' ? h('span', { class: 'badge moderator', 'data-testid': 'badge-moderator', title: 'Moderator' }, icon('moderator', { size: 16, title: 'Moderator' })) : '',
             p.raisedHand ? h('span', { class: 'badge hand', 'data-testid': 'badge-raised-hand', title: 'Raised hand' }, icon('raisehand', { size: 16, title: 'Raised hand' })) : '',
-            p.phone ? h('span', { class: 'badge phone', 'data-testid': 'badge-phone', title: 'On the phone' }, '\u260e') : '',
+            p.phone ? h('span', { class: 'badge phone', 'data-testid': 'badge-phone', title: 'On the phone' }, icon('phone', { size: 16, title: 'On the phone' })) : '',
             p.phone && p.status ? h('span', { class: 'badge', 'data-testid': 'badge-call-status' }, p.status) : '');
         tile.querySelector('.status').replaceChildren(
             p.audioMuted ? h('span', { class: 'badge muted', 'data-testid': 'badge-audio-muted', title: 'Microphone muted' }, icon('microphone-off', { size: 15, title: 'Microphone muted' })) : '',
