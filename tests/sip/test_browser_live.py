@@ -60,6 +60,7 @@ async def test_the_invite_dialog_shows_the_pin_and_calls_a_phone(tmp_path):
             await caller.get_by_test_id("badge-call-status").filter(has_text="Connected").wait_for()
             await page.get_by_test_id("toast").filter(has_text=f"{address} answered the call").wait_for()
             assert await caller.get_by_test_id("tile-name").inner_text() == address
+            assert await caller.locator(".avatar .icon-phone").count() == 1  # the phone, not initials
             phone_icons = page.locator("[data-testid=participant-item] .icon-phone")
             assert await phone_icons.count() == 1
             assert page.problems == []
