@@ -4,26 +4,17 @@ import { test } from 'node:test';
 
 import { el, parse } from '../../../web_static/libs/xml.js';
 import { Conference, ConferenceError } from '../../../web_static/libs/conference.js';
+import { fakeConnection } from './fake-xmpp.mjs';
 
 const ROOM = 'standup@muc.meet.jitsi';
 
-function conferenceOnAFakeConnection({ iq } = {}) {
-    const sent = [];
-    let handler;
-    const connection = {
-        core: { jid: 'aaaaaaaa-1111@meet.jitsi/web' },
-        addHandler: h => { handler = h; },
-        send: s => sent.push(s),
-        iq: (s, timeout) => {
-            sent.push(s);
-            return iq ? iq(s, timeout) : Promise.resolve(el('iq', { type: 'result' }));
-        },
-    };
+function conferenceOnAFakeConnection({ iq = () => Promise.resolve(el('iq', { type: 'result' })) } = {}) {
+    const connection = fakeConnection(iq);
     const page = [];
     const conference = new Conference({ connection, config: { hosts: { domain: 'meet.jitsi' }, hiddenDomain: 'hidden.meet.jitsi' },
         room: 'standup', onEvent: e => page.push(e) });
     conference.currentRoom = conference.roomJid;
-    return { conference, sent, page, receive: xml => handler(parse(xml)) };
+    return { conference, sent: connection.sent, page, receive: xml => connection.receive(parse(xml)) };
 }
 
 const transcriberPresence = type => `<presence from="${ROOM}/tr1"${type ? ` type="${type}"` : ''}>
