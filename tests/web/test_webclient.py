@@ -511,6 +511,8 @@ async def test_a_live_stream_started_from_the_dialog_reaches_an_rtmp_server_unti
         async with moderator_with_a_recorder(tmp_path, JIBRI_RECORDING_RESOLUTION="320x180",
                                              JIBRI_RECORDING_FRAMERATE="15") as (stack, alice):
             await from_the_menu(alice, "livestreaming", "Start live streaming")
+            # config.js's liveStreaming links (docker's defaults)
+            assert await alice.get_by_test_id("stream-termsLink").get_attribute("href") == "https://www.youtube.com/t/terms"
             key = alice.get_by_test_id("stream-key")
             await key.fill("https://127.0.0.1/live/webkey")
             await alice.get_by_test_id("stream-start").click()

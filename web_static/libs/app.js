@@ -931,7 +931,7 @@ class MeetingView {
         // call's progress then shows on the caller's tile.
         const c = this.conference;
         const number = h('input', { 'data-testid': 'dial-out-number', placeholder: 'Phone number or SIP address', 'aria-label': 'Phone number or SIP address', autocomplete: 'off' });
-        const problem = h('p', { class: 'hint', 'data-testid': 'dial-out-error', role: 'alert' });
+        const problem = h('p', { class: 'hint problem', 'data-testid': 'dial-out-error', role: 'alert' });
         const call = () => {
             const checked = dialOutTarget(number.value);
             problem.textContent = checked.ok ? '' : checked.message;
@@ -1029,21 +1029,27 @@ class MeetingView {
     streamDialog() {
         const key = h('input', { 'data-testid': 'stream-key', 'aria-label': 'Stream key or RTMP URL', placeholder: 'YouTube stream key, or rtmp://\u2026', autocomplete: 'off' });
         const hint = h('p', { class: 'hint', 'data-testid': 'stream-hint', 'aria-live': 'polite' });
-        const check = () => streamTarget(key.value, config.liveStreaming?.validatorRegExpString);
+        const check = () => {
+            const checked = streamTarget(key.value, config.liveStreaming?.validatorRegExpString);
+            hint.textContent = checked.ok ? checked.warning : checked.message;
+            hint.classList.toggle('problem', !checked.ok);
+            return checked;
+        };
         const start = () => {
             const checked = check();
-            hint.textContent = checked.ok ? checked.warning : checked.message;
             if (!checked.ok) return;
             dialog.close();
             this.run(() => this.conference.startRecording(checked.streamid));
         };
-        key.addEventListener('input', () => {
-            const checked = check();
-            hint.textContent = !key.value.trim() ? '' : checked.ok ? checked.warning : checked.message;
-        });
+        key.addEventListener('input', () => (key.value.trim() ? check() : hint.replaceChildren()));
         key.addEventListener('keydown', event => event.key === 'Enter' && start());
+        // the deployment's help, terms and privacy pages for streaming (docker's ENABLE_LIVESTREAMING_*_LINK)
+        const links = [['helpLink', 'Help'], ['termsLink', 'Terms of service'], ['dataPrivacyLink', 'Privacy policy']]
+            .filter(([name]) => /^https?:\/\//i.test(config.liveStreaming?.[name] || ''))
+            .map(([name, label]) => h('a', { href: config.liveStreaming[name], target: '_blank', rel: 'noopener noreferrer', 'data-testid': `stream-${name}` }, label));
         const dialog = this.dialog('stream-dialog', 'Live streaming',
             h('p', {}, 'Where should the meeting be streamed? A YouTube stream key, or the rtmp:// URL of another service.'), key, hint,
+            links.length ? h('p', { class: 'hint links' }, ...links.flatMap((a, i) => (i ? [' \u00b7 ', a] : [a]))) : null,
             h('div', { class: 'row' }, h('button', { class: 'primary', 'data-testid': 'stream-start', onclick: start }, 'Start live stream')));
     }
 
