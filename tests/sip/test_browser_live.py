@@ -1,6 +1,7 @@
 """Our web client with the SIP gateway on: the invite dialog shows the dial-in number and the room's
-PIN, a moderator calls a phone from it (baresip answers), and the phone appears as a caller on the phone
-with the call's progress."""
+PIN, a moderator of a room locked with a password calls a phone from it (the Rayo dial carries the
+password for the gateway to join with; baresip answers), and the phone appears as a caller on the
+phone with the call's progress."""
 
 from __future__ import annotations
 
@@ -36,17 +37,32 @@ async def test_the_invite_dialog_shows_the_pin_and_calls_a_phone(tmp_path):
             page = await join_browser(browser, stack.base, "Alice", "/phonebook")
             await page.locator("[data-testid=local-tile] [data-testid=badge-moderator]").wait_for()
             await page.get_by_test_id("toolbar-more").click()
+            await page.get_by_test_id("toolbar-security").click()
+            await page.get_by_test_id("password-input").fill("s3cret")
+            await page.get_by_test_id("password-save").click()
+            await page.wait_for_function("window.jitsiPy.view.conference.roomInfo?.locked === true")
+            await page.get_by_test_id("toolbar-more").click()
             await page.get_by_test_id("toolbar-invite").click()
             pin = pin_of("phonebook@muc.meet.jitsi")
             await page.get_by_test_id("dial-in-pin").filter(has_text=f"{pin}#").wait_for()
             assert await page.get_by_test_id("dial-in-number").all_inner_texts() == ["SIP: jigasi@127.0.0.1"]
-            await page.get_by_test_id("dial-out-number").fill(f"sip:phone@127.0.0.1:{phone.port}")
+            # what is neither a number nor a SIP address is refused in the dialog, which stays open
+            await page.get_by_test_id("dial-out-number").fill("call the phone")
             await page.get_by_test_id("dial-out-call").click()
+            await page.get_by_test_id("dial-out-error").filter(has_text="not a phone number").wait_for()
+            address = f"sip:phone@127.0.0.1:{phone.port}"
+            await page.get_by_test_id("dial-out-number").fill(address)
+            await page.get_by_test_id("dial-out-call").click()
+            await page.get_by_test_id("toast").filter(has_text=f"Calling {address}").wait_for()
             caller = page.locator("[data-testid=remote-tile]").filter(has=page.get_by_test_id("badge-phone"))
             await caller.wait_for()
             await phone.wait_for(b"established", 20)
             await caller.get_by_test_id("badge-call-status").filter(has_text="Connected").wait_for()
-            assert await caller.get_by_test_id("tile-name").inner_text() == f"sip:phone@127.0.0.1:{phone.port}"
+            await page.get_by_test_id("toast").filter(has_text=f"{address} answered the call").wait_for()
+            assert await caller.get_by_test_id("tile-name").inner_text() == address
+            assert await caller.locator(".avatar .icon-phone").count() == 1  # the phone, not initials
+            phone_icons = page.locator("[data-testid=participant-item] .icon-phone")
+            assert await phone_icons.count() == 1
             assert page.problems == []
         finally:
             await browser.close()

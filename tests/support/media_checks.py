@@ -2,9 +2,10 @@
 
 Inputs: `solid_frame` (a camera showing one colour), `tone_frame` (a sine tone, 20 ms as aiortc
 decodes Opus), `feed` (drives a pipeline-like sink in real time: video at 30 fps, audio every 20 ms,
-for a few seconds). Checks: `probe` (ffprobe's streams and duration), `frame_at` (a decoded RGB
-picture), `mean_colour`/`near` (what a tile shows), `is_uniform` (is anything drawn there, e.g. a
-name), `tones` (the strong frequencies in the audio). Usage::
+for a few seconds). Checks: `probe` (ffprobe's streams and duration), `live_streams` (the codecs
+ffprobe finds in a live RTMP stream), `frame_at` (a decoded RGB picture), `mean_colour`/`near` (what
+a tile shows), `is_uniform` (is anything drawn there, e.g. a name), `tones` (the strong frequencies
+in the audio). Usage::
 
     await feed(pipe, {"a": Participant(colour=(255, 0, 0), tone=440)}, seconds=3)
     info = probe(path)                      # {"video": "h264", "audio": "aac", "duration": 3.0, ...}
@@ -86,6 +87,22 @@ def probe(path: str | Path) -> dict:
         if kind == "audio":
             info["sample_rate"] = int(stream["sample_rate"])
     return info
+
+
+async def live_streams(url: str, timeout: float = 30.0) -> dict[str, str]:
+    """The codec of each kind of stream ffprobe finds playing ``url`` (a live RTMP stream), without
+    blocking the loop: the services under test run in it."""
+    process = await asyncio.create_subprocess_exec(
+        "ffprobe", "-v", "error", "-print_format", "json", "-show_streams", url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"ffprobe read nothing from {url} in {timeout} s") from None
+    assert process.returncode == 0, err.decode(errors="replace")
+    return {s["codec_type"]: s["codec_name"] for s in json.loads(out)["streams"]}
 
 
 def frame_at(path: str | Path, seconds: float) -> np.ndarray:

@@ -274,7 +274,7 @@ async def test_jingle_answer_in_chromium_media_flows_and_simulcast_is_sent(tmp_p
     async with web_service(tmp_path) as base, browser_page() as page:
         async def serve_test_files(route):
             name = route.request.url.rsplit("/", 1)[1]
-            body = (JS_DIR / name).read_text() if name == "loopback.mjs" else "<!doctype html><title>loopback</title>"
+            body = (JS_DIR / name).read_text() if name.endswith(".mjs") else "<!doctype html><title>loopback</title>"
             content_type = "application/javascript" if name.endswith(".mjs") else "text/html"
             await route.fulfill(body=body, content_type=content_type)
 

@@ -5,6 +5,7 @@ toasts, the welcome page's room names and recent meetings, and the page after be
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from PIL import Image
 from playwright.async_api import async_playwright
 
 from ..recorder.live import idle, recorder, recording_stack
+from ..support.media_checks import live_streams, probe
+from ..support.rtmp import NginxRtmp
 from ..support.stack import join_browser, our_stack
 from .conftest import free_port
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOADED_MACHINE_TIMEOUT_MS
@@ -454,37 +457,76 @@ async def test_breakout_rooms_av_moderation_and_ending_the_meeting(tmp_path):
             await browser.close()
 
 
-async def test_recording_and_live_streaming_from_the_more_menu(tmp_path):
-    """ENABLE_RECORDING with our recorder: the moderator starts a recording from the menu, the
-    header says so while the recorder (hidden, no tile) records, and stopping it frees the recorder;
-    a live stream that cannot reach its RTMP server is reported."""
-    recordings = tmp_path / "recordings"
-    async with recording_stack(tmp_path, JIBRI_RECORDING_DIR=str(recordings), JIBRI_REQUEST_RETRIES="0",
-                               ENABLE_LIVESTREAMING="1") as stack, \
+@contextlib.asynccontextmanager
+async def moderator_with_a_recorder(tmp_path, **env: str):
+    """Our stack with recording and live streaming on, one recorder, and Alice in Chromium as the
+    meeting's moderator; yields (stack, Alice's page)."""
+    async with recording_stack(tmp_path, ENABLE_LIVESTREAMING="1", **env) as stack, \
             recorder(stack.settings), async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             alice = await join_browser(browser, stack.base, "Alice")
             await alice.wait_for_function("window.jitsiPy?.view?.conference?.role === 'moderator'")
-            await alice.get_by_test_id("toolbar-more").click()
-            await alice.get_by_test_id("toolbar-recording").filter(has_text="Start recording").click()
-            badge = alice.get_by_test_id("recording-indicator")
-            await badge.filter(has_text="Recording").wait_for()
-            await alice.get_by_test_id("toast").filter(has_text="being recorded").wait_for()
-            assert await alice.locator("[data-testid=remote-tile]").count() == 0
-            await alice.get_by_test_id("toolbar-more").click()
-            await alice.get_by_test_id("toolbar-recording").filter(has_text="Stop recording").click()
-            await badge.wait_for(state="hidden")
-            await idle(stack.settings)
-            assert list(recordings.glob("*/*.mp4")), list(recordings.rglob("*"))
-            # a live stream to where no RTMP server listens: asked for in a dialog, its failure told in words
-            await alice.get_by_test_id("toolbar-more").click()
-            await alice.get_by_test_id("toolbar-livestreaming").filter(has_text="Start live streaming").click()
-            await alice.get_by_test_id("stream-key").fill(f"rtmp://127.0.0.1:{free_port()}/live/nobody-listens")
-            await alice.get_by_test_id("stream-start").click()
-            await alice.get_by_test_id("error-message").filter(has_text="The live stream stopped").wait_for()
-            await badge.wait_for(state="hidden")
-            await idle(stack.settings)
+            yield stack, alice
             assert alice.problems == [], alice.problems
         finally:
             await browser.close()
+
+
+async def from_the_menu(page, item: str, label: str) -> None:
+    await page.get_by_test_id("toolbar-more").click()
+    await page.get_by_test_id(f"toolbar-{item}").filter(has_text=label).click()
+
+
+async def test_recording_and_live_streaming_from_the_more_menu(tmp_path):
+    """ENABLE_RECORDING with our recorder: the moderator starts a recording from the menu, the
+    header says so while the recorder (hidden, no tile) records, and stopping it frees the recorder;
+    a live stream that cannot reach its RTMP server is reported."""
+    recordings = tmp_path / "recordings"
+    async with moderator_with_a_recorder(tmp_path, JIBRI_RECORDING_DIR=str(recordings),
+                                         JIBRI_REQUEST_RETRIES="0") as (stack, alice):
+        await from_the_menu(alice, "recording", "Start recording")
+        badge = alice.get_by_test_id("recording-indicator")
+        await badge.filter(has_text="Recording").wait_for()
+        await alice.get_by_test_id("toast").filter(has_text="being recorded").wait_for()
+        assert await alice.locator("[data-testid=remote-tile]").count() == 0
+        await from_the_menu(alice, "recording", "Stop recording")
+        await badge.wait_for(state="hidden")
+        await idle(stack.settings)
+        assert list(recordings.glob("*/*.mp4")), list(recordings.rglob("*"))
+        # a live stream to where no RTMP server listens: asked for in a dialog, its failure told in words
+        await from_the_menu(alice, "livestreaming", "Start live streaming")
+        await alice.get_by_test_id("stream-key").fill(f"rtmp://127.0.0.1:{free_port()}/live/nobody-listens")
+        await alice.get_by_test_id("stream-start").click()
+        await alice.get_by_test_id("error-message").filter(has_text="The live stream stopped").wait_for()
+        await badge.wait_for(state="hidden")
+        await idle(stack.settings)
+
+
+async def test_a_live_stream_started_from_the_dialog_reaches_an_rtmp_server_until_stopped(tmp_path):
+    """The moderator streams to an rtmp:// URL of an nginx-rtmp server on loopback: a URL the recorder
+    could not use is refused in the dialog, the header says Live once the recorder streams, ffprobe
+    plays H.264 video and AAC audio from nginx meanwhile, and stopping ends the stream."""
+    with NginxRtmp(tmp_path) as server:
+        async with moderator_with_a_recorder(tmp_path, JIBRI_RECORDING_RESOLUTION="320x180",
+                                             JIBRI_RECORDING_FRAMERATE="15") as (stack, alice):
+            await from_the_menu(alice, "livestreaming", "Start live streaming")
+            # config.js's liveStreaming links (docker's defaults)
+            assert await alice.get_by_test_id("stream-termsLink").get_attribute("href") == "https://www.youtube.com/t/terms"
+            key = alice.get_by_test_id("stream-key")
+            await key.fill("https://127.0.0.1/live/webkey")
+            await alice.get_by_test_id("stream-start").click()
+            await alice.get_by_test_id("stream-hint").filter(has_text="Only rtmp://").wait_for()
+            await key.fill(server.url("webkey"))
+            await alice.get_by_test_id("stream-start").click()
+            live = alice.locator("[data-testid=recording-indicator][data-status=on]")
+            await live.filter(has_text="Live").wait_for()
+            await alice.get_by_test_id("toast").filter(has_text="being streamed").wait_for()
+            assert await live_streams(server.url("webkey")) == {"video": "h264", "audio": "aac"}
+            await from_the_menu(alice, "livestreaming", "Stop live streaming")
+            await alice.get_by_test_id("recording-indicator").wait_for(state="hidden")
+            await alice.get_by_test_id("toast").filter(has_text="The live stream has stopped").wait_for()
+            await idle(stack.settings)
+        flv = server.recording("webkey")
+    info = probe(flv)
+    assert (info["video"], info["audio"], info["width"], info["height"]) == ("h264", "aac", 320, 180)

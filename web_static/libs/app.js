@@ -8,7 +8,9 @@ import { installCaptions } from './captions.js';
 import { icon } from './icons.js';
 import { PollsView } from './polls.js';
 import { VideoLayout } from './stage.js';
-import { MAX_CHAT_LENGTH, addRecent, checkRoomName, connectionQuality, formatDuration, initials, linkify, randomRoomName } from './ui.js';
+import {
+    MAX_CHAT_LENGTH, addRecent, checkRoomName, connectionQuality, dialOutTarget, formatDuration, initials, linkify, randomRoomName, streamTarget,
+} from './ui.js';
 
 const config = globalThis.config || {};
 const interfaceConfig = globalThis.interfaceConfig || {};
@@ -697,6 +699,14 @@ class MeetingView {
         setTimeout(() => toast.remove(), kind === 'warn' ? 8000 : TOAST_MS);
     }
 
+    // A call from "invite by phone" (or a caller's) as the SIP gateway reports it in its presence status.
+    callProgress(p) {
+        const name = this.nameOf(p.id);
+        if (p.status === 'Connected') this.notify(`${name} answered the call.`);
+        else if (p.status === 'Busy') this.flash(`${name} is busy.`);
+        else if (p.status === 'Failed') this.flash(`The call to ${name} failed.`);
+    }
+
     // ---- tiles ----
 
     nameOf(id) {
@@ -764,6 +774,7 @@ class MeetingView {
             h('span', { class: 'mini-avatar', 'aria-hidden': 'true' }, initials(name)),
             h('span', { class: 'who' }, name),
             h('span', { class: 'icons' },
+                p.phone ? icon('phone', { size: 16, title: 'On the phone' }) : null,
                 p.raisedHand ? icon('raisehand', { size: 16, title: 'Raised hand' }) : null,
                 p.audioMuted ? icon('microphone-off', { size: 16, title: 'Microphone muted' }) : null,
                 p.videoMuted ? icon('camera-off', { size: 16, title: 'Camera off' }) : null),
@@ -916,15 +927,23 @@ class MeetingView {
             }
             copied.textContent = 'Link copied.';
         };
-        // A moderator's "invite by phone" when the focus has a SIP gateway (its sipGatewayEnabled).
+        // A moderator's "invite by phone" when the focus has a SIP gateway (its sipGatewayEnabled); the
+        // call's progress then shows on the caller's tile.
         const c = this.conference;
-        const number = h('input', { 'data-testid': 'dial-out-number', placeholder: 'Phone number or SIP address', 'aria-label': 'Phone number or SIP address' });
+        const number = h('input', { 'data-testid': 'dial-out-number', placeholder: 'Phone number or SIP address', 'aria-label': 'Phone number or SIP address', autocomplete: 'off' });
+        const problem = h('p', { class: 'hint problem', 'data-testid': 'dial-out-error', role: 'alert' });
+        const call = () => {
+            const checked = dialOutTarget(number.value);
+            problem.textContent = checked.ok ? '' : checked.message;
+            if (!checked.ok) return;
+            dialog.close();
+            this.notify(`Calling ${checked.target}\u2026`);
+            this.run(() => c.callPhone(checked.target));
+        };
+        number.addEventListener('keydown', event => event.key === 'Enter' && call());
         const dialOut = c?.sipGateway && c.role === 'moderator' ? h('div', { class: 'dial-out' }, h('h3', {}, 'Invite by phone'),
-            h('div', { class: 'row' }, number, h('button', { class: 'primary', 'data-testid': 'dial-out-call', onclick: () => {
-                const target = number.value.trim();
-                if (target) this.run(() => c.dial(target));
-                dialog.close();
-            } }, 'Call'))) : null;
+            h('div', { class: 'row' }, number, h('button', { class: 'primary', 'data-testid': 'dial-out-call', onclick: call }, icon('phone', { size: 18 }), h('span', {}, 'Call'))),
+            problem) : null;
         const dialog = this.dialog('invite-dialog', 'Invite people',
             h('p', {}, 'Share this link with the people you want to meet:'),
             h('div', { class: 'row' }, field, h('button', { class: 'primary', 'data-testid': 'invite-copy', onclick: copy }, icon('link', { size: 18 }), h('span', {}, 'Copy link'))),
@@ -1006,15 +1025,32 @@ class MeetingView {
         }
     }
 
+    // A YouTube stream key or a whole rtmp(s):// URL, as jitsi-meet takes them; checked as typed.
     streamDialog() {
         const key = h('input', { 'data-testid': 'stream-key', 'aria-label': 'Stream key or RTMP URL', placeholder: 'YouTube stream key, or rtmp://\u2026', autocomplete: 'off' });
+        const hint = h('p', { class: 'hint', 'data-testid': 'stream-hint', 'aria-live': 'polite' });
+        const check = () => {
+            const checked = streamTarget(key.value, config.liveStreaming?.validatorRegExpString);
+            hint.textContent = checked.ok ? checked.warning : checked.message;
+            hint.classList.toggle('problem', !checked.ok);
+            return checked;
+        };
+        const start = () => {
+            const checked = check();
+            if (!checked.ok) return;
+            dialog.close();
+            this.run(() => this.conference.startRecording(checked.streamid));
+        };
+        key.addEventListener('input', () => (key.value.trim() ? check() : hint.replaceChildren()));
+        key.addEventListener('keydown', event => event.key === 'Enter' && start());
+        // the deployment's help, terms and privacy pages for streaming (docker's ENABLE_LIVESTREAMING_*_LINK)
+        const links = [['helpLink', 'Help'], ['termsLink', 'Terms of service'], ['dataPrivacyLink', 'Privacy policy']]
+            .filter(([name]) => /^https?:\/\//i.test(config.liveStreaming?.[name] || ''))
+            .map(([name, label]) => h('a', { href: config.liveStreaming[name], target: '_blank', rel: 'noopener noreferrer', 'data-testid': `stream-${name}` }, label));
         const dialog = this.dialog('stream-dialog', 'Live streaming',
-            h('p', {}, 'Where should the meeting be streamed?'), key,
-            h('div', { class: 'row' }, h('button', { class: 'primary', 'data-testid': 'stream-start', onclick: () => {
-                if (!key.value.trim()) return;
-                dialog.close();
-                this.run(() => this.conference.startRecording(key.value.trim()));
-            } }, 'Start live stream')));
+            h('p', {}, 'Where should the meeting be streamed? A YouTube stream key, or the rtmp:// URL of another service.'), key, hint,
+            links.length ? h('p', { class: 'hint links' }, ...links.flatMap((a, i) => (i ? [' \u00b7 ', a] : [a]))) : null,
+            h('div', { class: 'row' }, h('button', { class: 'primary', 'data-testid': 'stream-start', onclick: start }, 'Start live stream')));
     }
 
     shortcutsDialog() {
@@ -1099,7 +1135,7 @@ class MeetingView {
             const p = event.participant;
             const before = event.type === 'participant-updated' ? this.known?.get(p.id) : null;
             this.known = this.known || new Map();
-            this.known.set(p.id, { raisedHand: p.raisedHand, role: p.role });
+            this.known.set(p.id, { raisedHand: p.raisedHand, role: p.role, status: p.status });
             this.layout.tile(p.id, { name: this.nameOf(p.id) });
             this.layout.setName(p.id, this.nameOf(p.id));
             this.layout.setState(p.id, p);
@@ -1107,6 +1143,7 @@ class MeetingView {
             if (this.layout.has(`${p.id}:screen`)) this.layout.setName(`${p.id}:screen`, `${this.nameOf(p.id)} (screen)`);
             if (this.settled && event.type === 'participant-joined') this.notify(`${this.nameOf(p.id)} joined the meeting.`);
             if (before && !before.raisedHand && p.raisedHand) this.notify(`${this.nameOf(p.id)} raised their hand.`);
+            if (p.phone && p.status !== before?.status) this.callProgress(p);
             this.renderPeople();
             break;
         }

@@ -1,7 +1,8 @@
 // Subtitles (docs/transcription.md §4): the closed-captions button, captions over the stage with the
 // speaker's name, and the transcription indicator. Installed on the meeting view once joined (and again
-// after a reconnect, on the new conference); it keeps to its own elements and listens on the side:
-// a presence observer ahead of the conference's handler, and a wrapper around the conference's events.
+// after a reconnect or a move to a breakout room, on the new conference); it keeps to its own elements
+// and follows the conference through its hooks: `on` for its events (json-messages, hidden members'
+// presences) and `addPresenceExtension` for what our presence says.
 //
 // Turning subtitles on does what jitsi-meet does: the presence property requestingTranscription, and,
 // when no transcriber is in the room yet, a Rayo dial to `jitsi_meet_transcribe` through the focus
@@ -11,13 +12,10 @@
 import { el } from './xml.js';
 import { h } from './dom.js';
 
-const NS_RAYO = 'urn:xmpp:rayo:1';
-const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 const FEATURE_TRANSCRIBER = 'http://jitsi.org/protocol/transcriber';
 const TRANSCRIBER_CALLEE = 'jitsi_meet_transcribe';
 const REMOVE_AFTER_MS = 3000;  // a caption not updated for this long goes
 const STABLE = 0.85;  // an interim text above this stability is shown as settled
-const DIAL_TIMEOUT_MS = 30000;
 
 const config = globalThis.config || {};
 
@@ -45,21 +43,17 @@ class Captions {
     attach(conference) {
         this.conference = conference;
         this.transcribers.clear();
+        // a transcriber already in the room was announced before we were attached
+        for (const member of conference.hidden.values()) this.onHiddenMember(member, false);
         this.showIndicator();
-        const emit = conference.emit;
-        conference.emit = event => {
+        conference.on(event => {
             if (event.type === 'json' && event.payload?.type === 'transcription-result') this.onResult(event);
-            emit(event);
-        };
-        // ahead of the conference's own handler, which takes room presences; we only look
-        conference.xmpp.core.handlers.unshift(stanza => {
-            if (stanza.name === 'presence') this.onPresence(stanza);
-            return false;
+            else if (event.type === 'hidden-member') this.onHiddenMember(event.member, event.left);
         });
-        conference.extraPresence = () => (this.requesting
+        conference.addPresenceExtension(() => (this.requesting
             ? [el('jitsi_participant_requestingTranscription', {}, 'true'),
                 el('jitsi_participant_translation_language', {}, 'en')]
-            : []);
+            : []));
         if (this.requesting) this.request();
     }
 
@@ -68,17 +62,13 @@ class Captions {
         return !!participant && !!config.hiddenDomain && domainOf(participant.jid) === config.hiddenDomain;
     }
 
-    onPresence(p) {
-        const conference = this.conference;
-        const [bare, nick] = (p.attrs.from || '').split('/');
-        if (bare !== conference.currentRoom || !nick) return;
-        const jid = p.first('x', NS_MUC_USER)?.first('item')?.attrs.jid;
+    onHiddenMember({ id, jid, presence }, left) {
         const hidden = !!config.hiddenDomain && domainOf(jid) === config.hiddenDomain;
-        const transcriber = p.first('features')?.elements('feature').some(f => f.attrs.var === FEATURE_TRANSCRIBER);
-        const status = p.first('transcription-status')?.attrs.status;
+        const transcriber = presence.first('features')?.elements('feature').some(f => f.attrs.var === FEATURE_TRANSCRIBER);
+        const status = presence.first('transcription-status')?.attrs.status;
         // a transcriber that leaves while ON has stopped, abruptly
-        if (hidden && transcriber && p.attrs.type !== 'unavailable' && status === 'ON') this.transcribers.add(nick);
-        else this.transcribers.delete(nick);
+        if (hidden && transcriber && !left && status === 'ON') this.transcribers.add(id);
+        else this.transcribers.delete(id);
         this.showIndicator();
     }
 
@@ -106,11 +96,8 @@ class Captions {
         this.sendPresence();
         const conference = this.conference;
         if (!conference || this.transcribers.size) return;
-        const dial = el('iq', { type: 'set', to: `${conference.currentRoom}/focus` },
-            el('dial', { xmlns: NS_RAYO, to: TRANSCRIBER_CALLEE, from: 'fromnumber' },
-                el('header', { name: 'JvbRoomName', value: conference.currentRoom })));
         try {
-            await conference.xmpp.iq(dial, DIAL_TIMEOUT_MS);
+            await conference.dial(TRANSCRIBER_CALLEE);
         } catch (error) {
             if (error?.condition === 'conflict') return;  // a transcriber is already in the room
             this.requesting = false;

@@ -29,6 +29,8 @@ export const FEATURES = [
     'http://jitsi.org/source-name', 'http://jitsi.org/receive-multiple-video-streams',
 ];
 const CAPS_NODE = 'https://jitsi.org/jitsi-meet';
+// A gateway answers a dial once it is in the room (up to 10 s of its own), after the focus chose it.
+const DIAL_TIMEOUT_MS = 30000;
 
 // SSRC simulcast (what the bridge's layer selection reads) works with VP8; Chrome sends AV1 and
 // VP9 as one SVC stream instead, so VP8 goes first in the offer we answer.
@@ -113,7 +115,8 @@ export class Conference {
         this.roomJid = roomJid || `${roomNode(room)}@${this.mucDomain}`;
         this.displayName = displayName || '';
         this.localStream = localStream;
-        this.emit = onEvent;
+        this.listeners = new Set(onEvent ? [onEvent] : []);
+        this.presenceExtensions = new Set();
         const node = (connection.core.jid || '').split('@')[0];
         this.nick = /^[0-9a-f]{8}/.test(node) ? node.slice(0, 8) : randomHex(4);
         this.participants = new Map();
@@ -133,6 +136,26 @@ export class Conference {
         this.left = false;
         this.handler = stanza => this.onStanza(stanza);
         connection.addHandler(this.handler);
+    }
+
+    // ---- events ----
+
+    // Every event goes to the page's `onEvent`, then to each listener a feature module (captions.js)
+    // added; `on` answers the function that removes it.
+    on(listener) {
+        this.listeners.add(listener);
+        return () => this.listeners.delete(listener);
+    }
+
+    emit(event) {
+        for (const listener of this.listeners) listener(event);
+    }
+
+    // `extension()` answers elements for our presence, asked afresh each time it is sent (a feature's
+    // state, such as captions.js's transcription request); the answer removes it.
+    addPresenceExtension(extension) {
+        this.presenceExtensions.add(extension);
+        return () => this.presenceExtensions.delete(extension);
     }
 
     // ---- joining ----
@@ -266,7 +289,8 @@ export class Conference {
         p.append(el('videomuted', {}, String(this.muted.video)));
         p.append(el('jitsi_participant_codecList', {}, 'vp8,vp9,h264,av1'));  // VP8 first, see PREFERRED_VIDEO_CODEC
         if (this.raisedHand) p.append(el('jitsi_participant_raisedHand', {}, String(this.raisedHand)));
-        for (const e of [...extra, ...(this.extraPresence?.() || [])]) p.append(e);  // extraPresence: captions.js
+        for (const e of extra) p.append(e);
+        for (const extension of this.presenceExtensions) for (const e of extension()) p.append(e);
         this.xmpp.send(p);
     }
 
@@ -386,9 +410,12 @@ export class Conference {
         }
         if (!item?.attrs.jid && nick === 'focus') return;
         if (this.isHidden(p, item)) {
-            // no tile, but known: captions.js takes transcripts only from hidden members
+            // no tile, but known with its latest presence: captions.js takes transcripts only from
+            // hidden members, and reads a transcriber's state from its presence
+            const member = { id: nick, jid: item?.attrs.jid, presence: p };
             if (p.attrs.type === 'unavailable') this.hidden.delete(nick);
-            else this.hidden.set(nick, { id: nick, jid: item?.attrs.jid });
+            else this.hidden.set(nick, member);
+            this.emit({ type: 'hidden-member', member, left: p.attrs.type === 'unavailable' });
             return;
         }
         if (p.attrs.type === 'unavailable') {
@@ -858,12 +885,30 @@ export class Conference {
             el('mute', { xmlns: `http://jitsi.org/jitmeet/${media}`, jid: `${this.currentRoom}/${id}` }, 'true')));
     }
 
-    // A moderator's "invite by phone": the focus hands the Rayo dial to a SIP gateway, whose
-    // participant then joins with the number as its name (docs/sip.md §2).
-    dial(number) {
-        return this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` },
-            el('dial', { xmlns: NS_RAYO, to: number, from: 'fromnumber' },
-                el('header', { xmlns: NS_RAYO, name: 'JvbRoomName', value: this.currentRoom }))));
+    // A Rayo dial through the focus, as lib-jitsi-meet's: a moderator's "invite by phone" (the focus
+    // hands it to a SIP gateway, whose participant joins with the number as its name, docs/sip.md §2)
+    // or the transcriber (captions.js). The room's password goes along, for the gateway to join with.
+    dial(to, timeout = DIAL_TIMEOUT_MS) {
+        const dial = el('dial', { xmlns: NS_RAYO, to, from: 'fromnumber' },
+            el('header', { name: 'JvbRoomName', value: this.currentRoom }));
+        if (this.password) dial.append(el('header', { name: 'JvbRoomPassword', value: this.password }));
+        return this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/focus` }, dial), timeout);
+    }
+
+    // "Invite by phone": the dial with its refusals in words.
+    async callPhone(target) {
+        try {
+            await this.dial(target);
+        } catch (error) {
+            const why = {
+                'service-unavailable': 'No SIP gateway is available to place the call.',
+                'resource-constraint': 'The SIP gateways are all busy. Try again later.',
+                'remote-server-timeout': 'The SIP gateway did not answer.',
+                forbidden: 'Only a moderator can invite by phone.',
+                'not-allowed': 'Only a moderator can invite by phone.',
+            }[error.condition];
+            throw new ConferenceError('dial', why || `The call could not be placed (${error.text || error.condition || error.message}).`);
+        }
     }
 
     kick(id) {
@@ -895,12 +940,13 @@ export class Conference {
         await this.refreshRoomInfo();
     }
 
-    setPassword(password) {
-        return this.configureRoom({
+    async setPassword(password) {
+        await this.configureRoom({
             'muc#roomconfig_roomsecret': password || '',
             'muc#roomconfig_passwordprotectedroom': password ? '1' : '0',
             'muc#roomconfig_whois': 'anyone',
         }, 'muc#roomconfig_roomsecret');
+        this.password = password || undefined;
     }
 
     async setLobby(enabled) {

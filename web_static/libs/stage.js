@@ -83,7 +83,8 @@ export class VideoLayout {
         const tile = this.tiles.get(id);
         if (!tile) return;
         tile.querySelector('.name').textContent = name;
-        tile.querySelector('.initials').textContent = initials(name);
+        // a caller on the phone keeps the phone as its avatar, whatever its name
+        if (!tile.classList.contains('phone')) tile.querySelector('.initials').textContent = initials(name);
         tile.querySelector('.avatar').style.setProperty('--avatar', avatarColor(name));
         tile.querySelector('.tile-menu-button')?.setAttribute('aria-label', `Actions for ${name}`);
         this.updateLabel(tile);
@@ -113,11 +114,15 @@ export class VideoLayout {
         badges.replaceChildren(
             p.role === 'moderator' ? h('span', { class: 'badge moderator', 'data-testid': 'badge-moderator', title: 'Moderator' }, icon('moderator', { size: 16, title: 'Moderator' })) : '',
             p.raisedHand ? h('span', { class: 'badge hand', 'data-testid': 'badge-raised-hand', title: 'Raised hand' }, icon('raisehand', { size: 16, title: 'Raised hand' })) : '',
-            p.phone ? h('span', { class: 'badge phone', 'data-testid': 'badge-phone', title: 'On the phone' }, '\u260e') : '',
+            p.phone ? h('span', { class: 'badge phone', 'data-testid': 'badge-phone', title: 'On the phone' }, icon('phone', { size: 16, title: 'On the phone' })) : '',
             p.phone && p.status ? h('span', { class: 'badge', 'data-testid': 'badge-call-status' }, p.status) : '');
         tile.querySelector('.status').replaceChildren(
             p.audioMuted ? h('span', { class: 'badge muted', 'data-testid': 'badge-audio-muted', title: 'Microphone muted' }, icon('microphone-off', { size: 15, title: 'Microphone muted' })) : '',
             p.videoMuted ? h('span', { class: 'badge muted', 'data-testid': 'badge-video-muted', title: 'Camera off' }, icon('camera-off', { size: 15, title: 'Camera off' })) : '');
+        if (p.phone && !tile.classList.contains('phone')) {
+            tile.classList.add('phone');
+            tile.querySelector('.initials').replaceChildren(icon('phone', { size: 40 }));
+        }
         tile.classList.toggle('video-muted', !!p.videoMuted);
         tile.classList.toggle('hand-raised', !!p.raisedHand);
     }

@@ -109,3 +109,51 @@ export function formatDuration(ms) {
     const two = n => String(n).padStart(2, '0');
     return h ? `${h}:${two(m)}:${two(s)}` : `${two(m)}:${two(s)}`;
 }
+
+// Whom "invite by phone" calls: { ok: true, target } or { ok: false, message }. A SIP address goes as
+// typed; a phone number loses its spacing and punctuation but keeps a leading +, which a SIP trunk
+// needs to tell an international number from a national one.
+const SIP_ADDRESS = /^(sips?:)?[^\s@:]+@[^\s@]+$/i;
+const PHONE_NUMBER = /^\+?[\d\s().\-/]+$/;
+export function dialOutTarget(typed) {
+    const text = String(typed || '').trim();
+    if (!text) return { ok: false, message: 'Type a phone number or a SIP address.' };
+    if (/^sips?:/i.test(text) || text.includes('@')) {
+        return SIP_ADDRESS.test(text) ? { ok: true, target: text }
+            : { ok: false, message: 'A SIP address looks like sip:name@example.com.' };
+    }
+    const digits = text.replace(/\D/g, '');
+    if (!PHONE_NUMBER.test(text) || digits.length < 3 || digits.length > 20) {
+        return { ok: false, message: 'That is not a phone number (digits, with a leading + for another country).' };
+    }
+    return { ok: true, target: `${text.startsWith('+') ? '+' : ''}${digits}` };
+}
+
+// What a live stream goes to, as the recorder reads it (docs/recording.md §4): an rtmp:// or rtmps://
+// URL as typed, anything else a YouTube stream key. { ok: true, streamid, warning } or { ok: false,
+// message }. `keyPattern` is config.liveStreaming.validatorRegExpString: a key it does not match gets
+// a warning, not a refusal, as in jitsi-meet (other services' keys look different).
+export function streamTarget(typed, keyPattern) {
+    const text = String(typed || '').trim();
+    if (!text) return { ok: false, message: 'Type a YouTube stream key or an rtmp:// URL.' };
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1].toLowerCase();
+    if (scheme) {
+        if (scheme !== 'rtmp' && scheme !== 'rtmps') return { ok: false, message: 'Only rtmp:// and rtmps:// URLs can be streamed to.' };
+        let url;
+        try {
+            url = new URL(text);
+        } catch (e) {
+            return { ok: false, message: 'That RTMP URL cannot be read.' };
+        }
+        if (!url.hostname || url.pathname.split('/').filter(Boolean).length < 2) {
+            return { ok: false, message: `An RTMP URL names a server, an application and a stream: ${scheme}://server/app/key.` };
+        }
+        return { ok: true, streamid: text, warning: '' };
+    }
+    if (/\s/.test(text)) return { ok: false, message: 'A stream key has no spaces.' };
+    let pattern = null;
+    try {
+        pattern = keyPattern ? new RegExp(keyPattern) : null;
+    } catch (e) { /* a broken pattern in config.js checks nothing */ }
+    return { ok: true, streamid: text, warning: pattern && !pattern.test(text) ? 'This does not look like a YouTube stream key; it is sent as typed.' : '' };
+}

@@ -6,6 +6,7 @@ import { el, parse } from '/libs/xml.js';
 import { splitSdp, payloadsFromSection, transportFromSection, NS_HDREXT, NS_SCTP } from '/libs/jingle-sdp.js';
 import { NS_RTP } from '/libs/sources.js';
 import { Conference } from '/libs/conference.js';
+import { fakeConnection } from './fake-xmpp.mjs';
 
 const attr = (lines, name) => lines.find(l => l.startsWith(`a=${name}:`))?.slice(name.length + 3);
 const attrs = (lines, name) => lines.filter(l => l.startsWith(`a=${name}:`)).map(l => l.slice(name.length + 3));
@@ -100,14 +101,8 @@ export async function run() {
     await bridge.setLocalDescription(await bridge.createOffer());
     await gathered(bridge);
 
-    const sent = [];
-    let handler;
-    const connection = {
-        core: { jid: 'aaaaaaaa-1111@meet.jitsi/web' },
-        addHandler: h => { handler = h; },
-        send: s => sent.push(s),
-        iq: s => { sent.push(s); return Promise.resolve(el('iq', { type: 'result' })); },
-    };
+    const connection = fakeConnection(() => Promise.resolve(el('iq', { type: 'result' })));
+    const sent = connection.sent;
     const events = [];
     const local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } });
     const conference = new Conference({ connection, config: { hosts: { domain: 'meet.jitsi' }, channelLastN: -1 }, room: 'loop',
@@ -115,7 +110,7 @@ export async function run() {
     conference.currentRoom = conference.roomJid;
     const initiate = el('iq', { type: 'set', from: `${conference.roomJid}/focus`, to: connection.core.jid, id: 'si1' }, offerToJingle(bridge.localDescription.sdp));
     const started = performance.now();
-    handler(parse(initiate.toString()));
+    connection.receive(parse(initiate.toString()));
 
     const deadline = Date.now() + 20000;
     const until = async (what, check) => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-    addRecent, checkRoomName, connectionQuality, formatDuration, gridDimensions, initials, linkify, randomRoomName,
+    addRecent, checkRoomName, connectionQuality, dialOutTarget, formatDuration, gridDimensions, initials, linkify, randomRoomName,
+    streamTarget,
 } from '../../../web_static/libs/ui.js';
 
 test('the grid makes tiles as large as the box allows', () => {
@@ -85,4 +86,31 @@ test('meeting timer', () => {
     assert.equal(formatDuration(0), '00:00');
     assert.equal(formatDuration(61500), '01:01');
     assert.equal(formatDuration(3600000 + 62000), '1:01:02');
+});
+
+test('invite by phone: a number without its punctuation, a SIP address as typed', () => {
+    assert.deepEqual(dialOutTarget(' +49 (30) 1234-567 '), { ok: true, target: '+49301234567' });
+    assert.deepEqual(dialOutTarget('0301234567'), { ok: true, target: '0301234567' });
+    assert.deepEqual(dialOutTarget('sip:phone@127.0.0.1:5080'), { ok: true, target: 'sip:phone@127.0.0.1:5080' });
+    assert.deepEqual(dialOutTarget('alice@pbx.example.com'), { ok: true, target: 'alice@pbx.example.com' });
+    for (const bad of ['', '   ', '12', 'call me', 'sip:nobody', 'a b@c', '+49 30 12x4', '1'.repeat(21)]) {
+        assert.equal(dialOutTarget(bad).ok, false, bad);
+        assert.ok(dialOutTarget(bad).message, bad);
+    }
+});
+
+test('live streaming: an RTMP URL or a stream key, judged as the recorder will read it', () => {
+    const youtube = '^(?:[a-zA-Z0-9]{4}(?:-(?!$)|$)){4}';
+    assert.deepEqual(streamTarget(' rtmp://127.0.0.1:1935/live/key1 ', youtube), { ok: true, streamid: 'rtmp://127.0.0.1:1935/live/key1', warning: '' });
+    assert.deepEqual(streamTarget('RTMPS://live.example.com/app/k?x=1', youtube), { ok: true, streamid: 'RTMPS://live.example.com/app/k?x=1', warning: '' });
+    assert.deepEqual(streamTarget('abcd-1234-efgh-5678', youtube), { ok: true, streamid: 'abcd-1234-efgh-5678', warning: '' });
+    // a key of another service: sent, with a word of warning
+    const other = streamTarget('live_12345_abcdef', youtube);
+    assert.equal(other.ok, true);
+    assert.match(other.warning, /YouTube/);
+    assert.equal(streamTarget('live_12345_abcdef', '').warning, '');
+    assert.equal(streamTarget('live_12345_abcdef', '(').warning, '');  // a broken pattern checks nothing
+    for (const bad of ['', 'https://example.com/live/key', 'rtmp://example.com/live', 'rtmp:///live/key', 'two words']) {
+        assert.equal(streamTarget(bad, youtube).ok, false, bad);
+    }
 });
