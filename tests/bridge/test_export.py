@@ -1,0 +1,85 @@
+"""The media export's core (docs/colibri2.md §3.5): what a <connects> does, and the mediajson frames."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+
+import pytest
+
+from jitsi_py.bridge.export import LEGACY_ID, MediaJsonEncoder, plan
+from jitsi_py.common.errors import StanzaError
+from jitsi_py.common.stanzas import mediajson
+from jitsi_py.common.stanzas.colibri2 import Connect
+
+
+def connect(ident: str | None = "transcriber", **kw) -> Connect:
+    return Connect(kw.pop("url", "ws://t/m1"), ident, audio=True, **kw)
+
+
+def test_connects_with_ids_are_changes():
+    running = {"transcriber": connect()}
+    # neither create nor expire: an update, only of what is exported
+    assert plan(running, [connect(exports=["a-a0"])]).update == [connect(exports=["a-a0"])]
+    # expire and create the same id again in one request: the URL changes
+    changes = plan(running, [connect(create=True, url="ws://u/m1"), connect(expire=True)])
+    assert (changes.stop, changes.start) == (["transcriber"], [connect(create=True, url="ws://u/m1")])
+    assert plan({}, [connect(expire=True)]).stop == ["transcriber"]  # unknown: stopped as nothing, warned
+
+
+@pytest.mark.parametrize("connects, condition, text", [
+    ([connect(create=True)], "bad-request", "create=true for an existing id=transcriber"),
+    ([connect("other")], "bad-request", "unknown id=other without create=true"),
+    ([connect(url="ws://u/m1")], "feature-not-implemented", "other than its exports"),
+    ([connect(expire=True), connect(expire=True)], "bad-request", "Duplicate expire"),
+    ([connect(expire=True), connect()], "bad-request", "expired in the same request"),
+    ([connect("a", create=True), connect("a", create=True)], "bad-request", "Multiple connects for id=a"),
+    ([connect(video=True, create=True)], "feature-not-implemented", "video"),
+    ([connect(None), connect("x", create=True)], "bad-request", "with and without ids"),
+])
+def test_refused_connects_change_nothing(connects, condition, text):
+    with pytest.raises(StanzaError, match=text) as refused:
+        plan({"transcriber": connect()}, connects)
+    assert refused.value.condition == condition
+
+
+def test_connects_without_ids_are_the_whole_set():
+    running = {LEGACY_ID: connect(None)}
+    assert (plan(running, []).stop, plan(running, []).start) == ([LEGACY_ID], [])
+    changes = plan({}, [connect(None)])
+    assert [c.id for c in changes.start] == [LEGACY_ID]
+    with pytest.raises(StanzaError, match="Multiple connects without ids"):
+        plan({}, [connect(None), connect(None)])
+
+
+def rtp(seq: int, ts: int, ssrc: int, payload: bytes, pt: int = 111, extension: bool = True) -> bytes:
+    if not extension:
+        return struct.pack("!BBHII", 0x80, pt, seq, ts, ssrc) + payload
+    # one-byte header extension (audio level), as browsers send it
+    return struct.pack("!BBHII", 0x90, pt, seq, ts, ssrc) + bytes([0xBE, 0xDE, 0, 1, 0x10, 0x85, 0, 0]) + payload
+
+
+def test_the_encoder_starts_each_source_and_keeps_one_time_line():
+    encoder = MediaJsonEncoder(now=100.0)
+    first = encoder.encode("alice", "alice-a0", rtp(65535, 4294966336, 1, b"\x01\x02"), "opus", now=100.5)
+    assert [json.loads(f)["event"] for f in first] == ["start", "media"]
+    assert mediajson.parse(first[0]) == mediajson.Start("alice-a0", "alice", "opus", 48000, 2)
+    media = mediajson.parse(first[1])
+    assert media == mediajson.Media("alice-a0", 65535, 24000, b"\x01\x02")  # 0.5 s after opening, in 48 kHz
+    # the sequence number and timestamp wrap; chunk and timestamp go on
+    [after] = encoder.encode("alice", "alice-a0", rtp(0, 0, 1, b"\x03", extension=False), "opus", 100.52)
+    assert mediajson.parse(after) == mediajson.Media("alice-a0", 65536, 24960, b"\x03")
+    assert json.loads(after)["sequenceNumber"] == "3"  # across sources, as strings (VoxImplant's format)
+    # a second source starts where the time line is now, whatever its own RTP timestamps
+    bob = encoder.encode("bob", "bob-a0", rtp(7, 123456, 2, b"\x04"), "opus", now=101.0)
+    assert mediajson.parse(bob[1]).timestamp == 48000
+    assert json.loads(bob[1])["media"]["payload"] == base64.b64encode(b"\x04").decode()
+
+
+def test_the_encoder_skips_padding_and_malformed_packets():
+    encoder = MediaJsonEncoder(now=0.0)
+    padded = bytearray(rtp(1, 0, 1, b"\x09\x00\x00\x03", extension=False))
+    padded[0] |= 0x20  # the last byte says 3 bytes of padding
+    assert mediajson.parse(encoder.encode("a", "a-a0", bytes(padded), "opus", 0.0)[1]).payload == b"\x09"
+    assert encoder.encode("a", "a-a0", bytes([0x9F]) + bytes(11), "opus", 0.0) == []  # CSRCs beyond its end
