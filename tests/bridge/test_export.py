@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import socket
 import struct
 
 import pytest
+from aiohttp import WSMsgType, web
 
 from jitsi_py.bridge.export import LEGACY_ID, MediaJsonEncoder, plan
+from jitsi_py.bridge.exporter import Exporter
 from jitsi_py.common.errors import StanzaError
 from jitsi_py.common.stanzas import mediajson
 from jitsi_py.common.stanzas.colibri2 import Connect
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def connect(ident: str | None = "transcriber", **kw) -> Connect:
@@ -83,3 +93,92 @@ def test_the_encoder_skips_padding_and_malformed_packets():
     padded[0] |= 0x20  # the last byte says 3 bytes of padding
     assert mediajson.parse(encoder.encode("a", "a-a0", bytes(padded), "opus", 0.0)[1]).payload == b"\x09"
     assert encoder.encode("a", "a-a0", bytes([0x9F]) + bytes(11), "opus", 0.0) == []  # CSRCs beyond its end
+
+
+class FakeConference:
+    """What an exporter asks of its conference."""
+
+    meeting_id = "m1"
+
+    class bridge:  # noqa: N801 - stands for the Videobridge attribute
+        region = None
+
+    def __init__(self) -> None:
+        self.broadcasts: list[dict] = []
+
+    def audio_encoding(self, sender: str, pt: int) -> str:
+        return "opus" if pt == 111 else "red"
+
+    def broadcast(self, message: dict) -> None:
+        self.broadcasts.append(message)
+
+
+async def test_an_unreachable_peer_is_said_and_tried_again_without_holding_media(caplog):
+    conference = FakeConference()
+    exporter = Exporter(conference, Connect(f"ws://127.0.0.1:{free_port()}/m1", "t"), 16, "test")
+    try:
+        for _ in range(100):
+            if exporter.counters["failures"]:
+                break
+            await asyncio.sleep(0.02)
+        exporter.audio("alice", "alice-a0", rtp(1, 0, 1, b"\x01"))
+        assert not exporter.queue, "nothing is held while there is no connection"
+        assert "failed (ClientConnectorError" in caplog.text and "trying again in 1 s" in caplog.text
+    finally:
+        exporter.stop()
+
+
+async def test_an_exporter_streams_mediajson_and_relays_results_back():
+    frames: list[dict] = []
+    got_media = asyncio.Event()
+
+    async def peer(request):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            frames.append(json.loads(message.data))
+            if frames[-1]["event"] == "media":
+                got_media.set()
+                await ws.send_str(json.dumps({"event": "transcription-result", "type": "transcription-result",
+                                              "is_interim": False, "transcript": [{"text": "hello"}]}))
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/m1", peer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    conference = FakeConference()
+    exporter = Exporter(conference, Connect(f"ws://127.0.0.1:{port}/m1", "t"), 16, "test")
+    try:
+        for _ in range(200):
+            if exporter.connected:
+                break
+            await asyncio.sleep(0.01)
+        for seq in range(40):  # more than the queue holds, given in one go: the oldest are dropped
+            exporter.audio("alice", "alice-a0", rtp(seq, seq * 960, 1, bytes([seq])))
+        exporter.audio("alice", "alice-a0", rtp(0, 0, 2, b"\x00", pt=63))  # RED: not exported
+        await asyncio.wait_for(got_media.wait(), 5)
+        for _ in range(200):
+            if conference.broadcasts and exporter.counters["not_opus"]:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        exporter.stop()
+        for _ in range(200):
+            if frames and frames[-1]["event"] == "session-end":
+                break
+            await asyncio.sleep(0.01)
+        await runner.cleanup()
+    assert [f["event"] for f in frames[:2]] == ["info", "start"] and frames[0]["application"] == "jitsi-videobridge"
+    media = [f for f in frames if f["event"] == "media"]
+    # 16 held: the RED packet and the last 15 Opus ones
+    assert [f["media"]["chunk"] for f in media] == [str(seq) for seq in range(25, 40)]
+    assert exporter.counters["packets_dropped"] == 25 and exporter.counters["not_opus"] == 1
+    assert frames[-1] == {"event": "session-end"}
+    assert conference.broadcasts[0] == {"colibriClass": "EndpointMessage", "from": "transcriber", "to": "",
+                                        "msgPayload": {"type": "transcription-result", "is_interim": False,
+                                                       "transcript": [{"text": "hello"}]}}
