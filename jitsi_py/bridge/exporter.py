@@ -77,6 +77,8 @@ class Exporter:
 
     def stop(self) -> None:
         """Says ``session-end`` and closes when connected; else gives up at once."""
+        log.info("bridge: %s stops (%s)", self.name, ", ".join(f"{k.replace('_', ' ')} {v}"
+                                                               for k, v in self.counters.items()))
         self.stopping = True
         if self.connected:
             self._wake.set()
@@ -210,7 +212,6 @@ class ConferenceExport:
                 log.warning("bridge: expire of connect id=%s of %s, which is not running", ident,
                             self.conference.meeting_id)
             else:
-                log.info("bridge: %s stops", exporter.name)
                 exporter.stop()
         for connect in changes.start:
             exporter = Exporter(self.conference, connect, self.queue_limit, self.version)
@@ -231,7 +232,3 @@ class ConferenceExport:
         self.exporters.clear()
         self._fanout = ()
         self.conference.forwarder.export = None
-
-    def stats(self) -> dict[str, dict]:
-        return {ident: {"url": e.connect.url, "type": e.connect.type, "connected": e.connected,
-                        "queue": len(e.queue), **e.counters} for ident, e in self.exporters.items()}
