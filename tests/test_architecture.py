@@ -20,7 +20,7 @@ SANS_IO_CORES = (
     "xmpp/c2s.py", "xmpp/sasl.py", "xmpp/login_throttle.py", "xmpp/muc/",
     "bridge/ice.py", "bridge/dtls.py", "bridge/srtp.py", "bridge/rtp.py", "bridge/rtcp.py",
     "bridge/forwarder.py", "bridge/speaker.py", "bridge/allocation.py", "bridge/bwe.py", "bridge/temporal.py",
-    "bridge/probing.py", "bridge/ssrc_pool.py", "bridge/colibri2.py",
+    "bridge/probing.py", "bridge/ssrc_pool.py", "bridge/colibri2.py", "bridge/export.py",
     "focus/conference.py", "focus/bridges.py", "focus/caps.py", "focus/jingle.py", "focus/colibri2.py",
     "focus/auth.py", "focus/relays.py", "focus/rooms.py",
     "recorder/session.py", "recorder/files.py", "transcriber/results.py",

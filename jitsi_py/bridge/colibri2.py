@@ -70,6 +70,13 @@ def handle(bridge: Videobridge, request: c2.ConferenceModify, now: float) -> c2.
     if request.expire:
         bridge.expire_conference(conference)
         return answer
+    if request.connects is not None:
+        try:
+            conference.apply_connects(request.connects)
+        except StanzaError:
+            if created:
+                bridge.expire_conference(conference)
+            raise
     any_created = created
     try:
         bulk = len(request.endpoints) > 1
@@ -188,6 +195,7 @@ def _set_media(conference: Conference, endpoint: Endpoint, media_list: list[c2.M
         pts = {pt.id: pt.name for pt in media.payload_types}
         if media.type == "audio":
             endpoint.audio_pts.update(pts)
+            endpoint.audio_names.update({pt: name.lower() for pt, name in pts.items()})
         else:
             rtx = {pt.id: int(pt.parameters["apt"]) for pt in media.payload_types
                    if pt.name.lower() == "rtx" and pt.parameters.get("apt", "").isdigit()}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from . import rtcp
 from .channel import connectivity_message
 from .dtls import DtlsSession
+from .exporter import ConferenceExport
 from .forwarder import Forwarder, Receiver, Source
 from .ice import IceAgent, random_credentials
 from .rtp import audio_level, find_extension, read_header
@@ -95,6 +96,7 @@ class Endpoint:
         self.websocket = None  # the colibri-ws connection carrying the channel, if any
         self.audio_level_id = 0
         self.audio_pts: set[int] = set()
+        self.audio_names: dict[int, str] = {}  # audio payload type -> lower-case codec name
         self.transport_cc_id = 0
         self.transport_cc = rtcp.TransportCcFeedback()
         self._transport_cc_media = 0
@@ -369,6 +371,7 @@ class Conference:
         # expires (as JVB's monitor): one recreated under the same id, here or behind a relay,
         # must be announced active again, as the others still hold it inactive.
         self.inactive: set[str] = set()
+        self.export: ConferenceExport | None = None  # made by the first <connects>
         self._next_keyframe_retry = 0.0
         self._next_report = 0.0
         self._next_connection_stats = now + CONNECTION_STATS_INTERVAL
@@ -497,7 +500,21 @@ class Conference:
         for relay in self.relays.values():
             relay.deliver(packet, ssrc)
 
+    def apply_connects(self, connects: list) -> None:
+        """A Colibri2 ``<connects>`` (docs/colibri2.md §3.5); raises the refusal, changing nothing."""
+        if self.export is None:
+            self.export = ConferenceExport(self, self.bridge.export_queue, self.bridge.version)
+        self.export.apply(connects)
+
+    def audio_encoding(self, sender: str, pt: int) -> str:
+        """The codec of ``sender``'s audio payload type, local or behind a relay ("" when unknown)."""
+        holder = self.endpoints.get(sender) or next(
+            (r for r in self.relays.values() if sender in r.relayed), None)
+        return holder.audio_names.get(pt, "") if holder is not None else ""
+
     def close(self) -> None:
+        if self.export is not None:
+            self.export.close()
         for relay_id in list(self.relays):
             self.remove_relay(relay_id)
         for endpoint_id in list(self.endpoints):

@@ -216,6 +216,8 @@ class Forwarder(Allocator):
         self.packets_forwarded = 0
         self.retransmissions = 0  # packets sent again for receivers' NACKs
         self.senders_rtcp: dict[str, SendRtcp] = {}  # endpoint id -> send_rtcp of the sender
+        # The conference's media export (exporter.py), given each audio packet it forwards.
+        self.export: Callable[[Source, bytes], None] | None = None
 
     # --- signalling inputs -----------------------------------------------------------------------
 
@@ -414,6 +416,9 @@ class Forwarder(Allocator):
         muted = self.muted.get(sender)
         if muted is not None and muted[source.media == "video"]:
             return 0
+        export = self.export
+        if export is not None and source.media == "audio":
+            export(source, packet)
         temporal = None
         if source.frame_rate_filter:
             temporal = self._temporal(packet, pt)

@@ -20,6 +20,7 @@ VERSION = "2.3.0-jitsi-py"
 # stress_level = packet rate / this (docs/colibri2.md §2: JVB's packet-rate load threshold).
 PACKET_RATE_CAPACITY = 50_000
 RELAY_TIMEOUT = 15.0  # JITSI_PY_BRIDGE_RELAY_TIMEOUT's default
+EXPORT_QUEUE = 1024  # JITSI_PY_BRIDGE_EXPORT_QUEUE's default, as jitsi-videobridge's exporter queue
 MAX_FAILED_RELAYS_LISTED = 100  # in the stats' failed_relays: a presence stays small
 
 
@@ -39,10 +40,11 @@ class OwnPort:
 
 
 class Videobridge:
+    version = VERSION
     def __init__(self, *, candidates: list[Candidate], websocket_base: str | None = None, sctp_enabled: bool = False,
                  default_last_n: int = -1, max_endpoints_per_conference: int = 500, region: str | None = None,
                  relay_id: str | None = None, trust_bwe: bool = True, relays_enabled: bool = False,
-                 relay_timeout: float = RELAY_TIMEOUT) -> None:
+                 relay_timeout: float = RELAY_TIMEOUT, export_queue: int = EXPORT_QUEUE) -> None:
         self.counters = Counters()
         self.port = MediaPort(self.counters)
         self.certificate = Certificate(datetime.datetime.now(datetime.timezone.utc))
@@ -56,6 +58,7 @@ class Videobridge:
         self.trust_bwe = trust_bwe
         self.relays_enabled = relays_enabled  # ENABLE_OCTO: Colibri2 <relay> is served (relay.py)
         self.relay_timeout = relay_timeout  # a relay that hears nothing for this long has failed
+        self.export_queue = export_queue  # audio packets an exporter holds for a slow peer (exporter.py)
         # Called when a relay fails or recovers: the brewery presence (xmpp.py) goes out at once.
         self.on_relays_changed: Callable[[], None] | None = None
         self.conferences: dict[str, Conference] = {}

@@ -347,15 +347,23 @@ class Focus:
         self.flush(room)
 
     def _on_json_message(self, message: slixmpp.Message) -> None:
-        """State pushed by Jitsi components; the focus acts on av_moderation's."""
+        """State pushed by Jitsi components; the focus acts on av_moderation's and room_metadata's."""
+        body = message.xml.find(q(ns.JITSI_MEET, "json-message"))
         try:
-            data = json.loads(message.xml.find(q(ns.JITSI_MEET, "json-message")).text or "")
+            data = json.loads(body.text or "")
         except ValueError:
             return
-        if not isinstance(data, dict) or data.get("type") != "av_moderation":
+        if not isinstance(data, dict) or data.get("type") not in ("av_moderation", "room_metadata"):
             return
-        room = self.rooms.get(str(data.get("room", "")).lower())
+        # av_moderation names the room in its JSON, room_metadata on the element (as Prosody's modules)
+        room = self.rooms.get(str(data.get("room") or body.get("room") or "").lower())
         if room is None or room.core is None:
+            return
+        if data["type"] == "room_metadata":
+            metadata = data.get("metadata")
+            recording = metadata.get("recording") if isinstance(metadata, dict) else None
+            room.core.set_transcribing(isinstance(recording, dict) and recording.get("isTranscribingEnabled") is True)
+            self.flush(room)
             return
         media = data.get("mediaType")
         if isinstance(data.get("enabled"), bool) and isinstance(media, str):

@@ -21,6 +21,7 @@ from ..common.stanzas.colibri2 import (
     REASON_GRACEFUL_SHUTDOWN,
     Colibri2Error,
     ConferenceModify,
+    Connect,
     Endpoint,
     ForceMute,
     Media,
@@ -37,7 +38,12 @@ from ..common.stanzas.jingle import IceTransport, Source, SsrcGroup, q
 __all__ = ["Media", "EndpointAllocation", "BridgeError", "create_endpoint", "update_endpoint",
            "expire_endpoints", "expire_conference", "force_mute", "media_sources", "read_allocation",
            "read_restarted_transport", "read_error", "create_relay", "set_relay_transport", "relay_endpoints",
-           "relay_endpoint", "expire_relay", "read_relay_transport"]
+           "relay_endpoint", "expire_relay", "read_relay_transport", "TRANSCRIBER_CONNECT", "transcriber_connect",
+           "connects"]
+
+TRANSCRIBER_CONNECT = "transcriber"  # the id of the one transcriber connect, as jicofo's
+# jicofo.transcription.ping's defaults (ms): the bridge pings the transcriber and reconnects when unanswered.
+TRANSCRIBER_PING = (10_000, 3_000)
 
 
 @dataclass
@@ -130,6 +136,18 @@ def expire_conference(meeting_id: str) -> Element:
 def force_mute(meeting_id: str, endpoint_id: str, audio: bool, video: bool) -> Element:
     return ConferenceModify(meeting_id, endpoints=[
         Endpoint(endpoint_id, force_mute=ForceMute(audio, video))]).to_element()
+
+
+def transcriber_connect(url_template: str, meeting_id: str, region: str | None) -> Connect:
+    """The bridge's audio export to a transcriber (jicofo's ``transcription.url-template``, whose
+    ``{{MEETING_ID}}`` and ``{{REGION}}`` are the meeting's id and the bridge's region)."""
+    url = url_template.replace("{{MEETING_ID}}", meeting_id).replace("{{REGION}}", region or "")
+    return Connect(url, TRANSCRIBER_CONNECT, type="transcriber", audio=True, ping=TRANSCRIBER_PING)
+
+
+def connects(meeting_id: str, changes: Sequence[Connect]) -> Element:
+    """Connects created, updated or expired (docs/colibri2.md §3.5)."""
+    return ConferenceModify(meeting_id, connects=list(changes)).to_element()
 
 
 # --- relays (Octo): jicofo's Colibri2Session.Relay -------------------------------------------------

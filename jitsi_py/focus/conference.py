@@ -14,13 +14,13 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, NamedTuple
 from xml.etree.ElementTree import Element
 
 from ..common import ns
 from ..common.errors import StanzaError
-from ..common.stanzas.colibri2 import RelayEndpoint
+from ..common.stanzas.colibri2 import Connect, RelayEndpoint
 from ..common.stanzas.jibri import FEATURE as FEATURE_JIBRI
 from ..common.stanzas.jingle import Jingle, Source, q
 from ..common.stanzas.jitsi import FEATURE_SSRC_REWRITING, MuteIq
@@ -188,6 +188,7 @@ class BridgeSession:
     endpoints: set[str] = field(default_factory=set)
     feedback: list[Source] = field(default_factory=list)
     relay_id: str | None = None  # the bridge's, as it was when the session began (jicofo keeps it too)
+    connects: dict[str, Connect] = field(default_factory=dict)  # by id: what the bridge was told to run
 
 
 class Conference:
@@ -196,7 +197,7 @@ class Conference:
                  single_participant_timeout: float = 20.0, max_ssrcs: int = 20, max_groups: int = 20,
                  strip_simulcast: bool = True, ssrc_rewriting: bool = False, auto_owner: bool = True,
                  octo: bool = False, relay_failure_avoid: float = 600.0,
-                 restart_limits: RestartLimits = RestartLimits()) -> None:
+                 restart_limits: RestartLimits = RestartLimits(), transcription_url: str | None = None) -> None:
         self.room = room
         self.meeting_id = meeting_id
         self.focus_jid = focus_jid
@@ -225,6 +226,11 @@ class Conference:
         self.moderation: dict[str, set[str] | None] = {"audio": None, "video": None}  # media -> whitelist
         self._initial_deadline: float | None = now + initial_timeout
         self._alone_deadline: float | None = None
+        # Transcription by the bridge's export (docs/transcription.md §6): the URL template, and
+        # whether the room asks for it now; one bridge of the conference exports, as with jicofo.
+        self.transcription_url = transcription_url
+        self.transcribing = False
+        self.connect_host: str | None = None  # bridge JID
 
     # --- outputs ----------------------------------------------------------------------------------
 
@@ -309,6 +315,8 @@ class Conference:
             participant = self.participants.get(nick)
             if participant is not None and participant.bridge == jid:
                 self._move(participant, now)
+        if jid == self.connect_host:
+            self._update_connects()
 
     def relays_reported(self, jid: str, failed: set[str], now: float) -> int:
         """``jid``'s bridge says which of its relays in this conference (by the other bridge's relay
@@ -596,9 +604,10 @@ class Conference:
             self.bridge_down(session.bridge, now)
             return
         waiting: list[str] = []
+        created_now = False
         if session.creating == nick:
             session.creating = None
-            session.created = error is None
+            session.created = created_now = error is None
             waiting, session.waiting = list(session.waiting), deque()
         if error is not None:
             if participant is not None and participant.session_id == session.id:
@@ -615,6 +624,8 @@ class Conference:
         assert allocation is not None  # read without an error
         if allocation.feedback_sources:
             session.feedback = allocation.feedback_sources
+        if created_now:
+            self._update_connects()  # the bridge may run connects now
         for other in waiting:
             if other in self.participants and self.participants[other].session_id == session.id:
                 self._create_endpoint(session, self.participants[other])
@@ -725,6 +736,8 @@ class Conference:
                                                      ("expire", participant.nick, session.id)))
                 del self.sessions[session.bridge]
                 self._relay_requests(self.mesh.leave(session, self.sessions) if self.mesh else [])
+                if session.bridge == self.connect_host:
+                    self._update_connects()
             else:
                 self._commands.append(ColibriRequest(
                     session.bridge, colibri2.expire_endpoints(self.meeting_id, [participant.nick]),
@@ -820,6 +833,39 @@ class Conference:
         self.sessions.clear()
         self.ended = True
         self._commands.append(End(reason))
+
+    # --- transcription by the bridge's export (docs/transcription.md §6) ------------------------------
+
+    def set_transcribing(self, enabled: bool) -> None:
+        """The room asks for transcription (or no more): with a transcription URL, one bridge of the
+        conference exports its audio there."""
+        if self.transcription_url is None or enabled == self.transcribing:
+            return
+        self.transcribing = enabled
+        self._update_connects()
+
+    def _update_connects(self) -> None:
+        """Tell each bridge the connects it should run now: the transcriber's on the host (the one
+        chosen before while it lasts, else the first created session), none elsewhere."""
+        created = [s for s in self.sessions.values() if s.created]
+        if not self.transcribing or self.ended:
+            self.connect_host = None
+        elif self.connect_host not in {s.bridge for s in created}:
+            self.connect_host = created[0].bridge if created else None
+        for session in created:
+            desired: dict[str, Connect] = {}
+            if session.bridge == self.connect_host and self.transcription_url is not None:
+                bridge = self.bridges.bridges.get(session.bridge)
+                connect = colibri2.transcriber_connect(self.transcription_url, self.meeting_id,
+                                                       bridge.region if bridge else None)
+                desired[connect.id or ""] = connect
+            changes = [replace(c, expire=True) for i, c in session.connects.items() if i not in desired]
+            changes += [replace(c, create=True) for i, c in desired.items() if i not in session.connects]
+            changes += [c for i, c in desired.items() if i in session.connects and session.connects[i] != c]
+            session.connects = desired
+            if changes:
+                self._commands.append(ColibriRequest(session.bridge, colibri2.connects(self.meeting_id, changes),
+                                                     ("connects", "", session.id)))
 
     # --- statistics ---------------------------------------------------------------------------------
 

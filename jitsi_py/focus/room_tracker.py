@@ -137,7 +137,8 @@ class RoomTracker(Mapping[str, Room]):
             single_participant_timeout=fs.single_participant_timeout, max_ssrcs=fs.max_ssrcs_per_user,
             max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, relay_failure_avoid=fs.relay_failure_avoid,
             strip_simulcast=fs.strip_simulcast,
-            ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner, restart_limits=focus.restart_limits)
+            ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner, restart_limits=focus.restart_limits,
+            transcription_url=fs.services.transcription_url_template)
         recorders = focus.recorders
         if recorders is not None:
             services = fs.services

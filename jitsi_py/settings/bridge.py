@@ -59,6 +59,9 @@ class Bridge:
     # Our own: a relay that hears nothing from the other bridge for this long has failed (relay.py):
     # the endpoints behind it are announced inactive and our focus re-places (docs/focus.md §5.5).
     relay_timeout: float = env("JITSI_PY_BRIDGE_RELAY_TIMEOUT", "15", relay_timeout)
+    # Our own: audio packets a media export (Colibri2 <connect>) holds while its peer falls behind;
+    # beyond that the oldest are dropped (jitsi-videobridge's exporter queue is 1024 too).
+    export_queue: int = env("JITSI_PY_BRIDGE_EXPORT_QUEUE", "1024", bounded(16, 100_000))
     relay_id: str | None = env("JVB_OCTO_RELAY_ID", None, aliases=("JVB_OCTO_BIND_ADDRESS",))
     instance_id: str | None = env("JVB_INSTANCE_ID", None)
     # colibri-ws: served on the bridge's public HTTP port, proxied by the web service at

@@ -19,6 +19,7 @@ from .fields import (
     port_number,
     secret,
     unit_interval,
+    url,
 )
 
 
@@ -70,6 +71,10 @@ class FocusServices:
     # jicofo.jigasi: the gateway brewery is joined with a SIP URI for dial-in or with transcription on.
     jigasi_sip_uri: str | None = env("JIGASI_SIP_URI", None)
     transcriptions: bool = env("ENABLE_TRANSCRIPTIONS", "0", boolean)
+    # jicofo.transcription.url-template (docker-jitsi-meet has no variable for it): a room whose
+    # metadata says recording.isTranscribingEnabled has one bridge export its audio to this URL
+    # ({{MEETING_ID}}, {{REGION}} filled in). Unset: transcription is only the transcriber's dial.
+    transcription_url_template: str | None = env("JITSI_PY_FOCUS_TRANSCRIPTION_URL_TEMPLATE", None, url("ws", "wss"))
     # jicofo.xmpp.trusted-domains: members from these domains may be recorders, gateways, transcribers.
     trusted_domains: tuple[str, ...] = env("JICOFO_TRUSTED_DOMAINS", _trusted_domains, csv)
     # conference.enable-moderator-checks: off, anyone in the room may record or dial out.

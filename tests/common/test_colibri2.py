@@ -9,6 +9,7 @@ from jitsi_py.common.stanzas.colibri2 import (
     Colibri2Error,
     ConferenceModified,
     ConferenceModify,
+    Connect,
     Endpoint,
     ForceMute,
     Media,
@@ -165,3 +166,45 @@ def test_error_reason_round_trip():
     error.append(reason_element("unknown_endpoint", "e1"))
     assert error_reason(error) == "unknown_endpoint"
     assert error.find("{jitsi:colibri2}error/{jitsi:colibri2}endpoint").get("id") == "e1"
+
+
+# A transcriber connect as jicofo's ConnectSpec builds it (the id, create/expire as for endpoints).
+CONNECTS = """
+<conference-modify xmlns="jitsi:colibri2" meeting-id="m1">
+ <connects>
+  <connect id="transcriber" url="wss://transcriber.example/m1" protocol="mediajson" type="transcriber"
+           audio="true" create="true">
+   <http-header name="Authorization" value="Bearer x"/>
+   <ping interval="10000" timeout="3000"/>
+   <exports><export name="3f2a9c1e-a0"/></exports>
+  </connect>
+  <connect id="old" url="ws://t/m1" protocol="mediajson" type="recorder" expire="true"/>
+ </connects>
+</conference-modify>"""
+
+
+def test_connects_parse_and_round_trip():
+    request = parse_conference_modify(fromstring(CONNECTS))
+    assert request.connects == [
+        Connect("wss://transcriber.example/m1", "transcriber", "mediajson", "transcriber", audio=True, create=True,
+                http_headers=[("Authorization", "Bearer x")], ping=(10000, 3000), exports=["3f2a9c1e-a0"]),
+        Connect("ws://t/m1", "old", type="recorder", expire=True),
+    ]
+    again = parse_conference_modify(fromstring(tostring(request.to_element())))
+    assert again.connects == request.connects
+    assert parse_conference_modify(fromstring(CREATE)).connects is None  # no <connects>: nothing said
+    empty = ConferenceModify("m1", connects=[]).to_element()  # the older form's "stop exporting"
+    assert parse_conference_modify(empty).connects == []
+
+
+@pytest.mark.parametrize("attrs, message", [
+    ('protocol="mediajson" type="transcriber"', "<connect> lacks the 'url' attribute"),
+    ('url="http://t/m" protocol="mediajson" type="transcriber"', "is not a ws:// or wss:// URL"),
+    ('url="ws://t/m" protocol="rtp" type="transcriber"', "<connect protocol='rtp'> is not one of mediajson"),
+    ('url="ws://t/m" protocol="mediajson" type="dj"', "<connect type='dj'> is not one of"),
+])
+def test_bad_connects_raise_one_error(attrs, message):
+    text = f'<conference-modify xmlns="jitsi:colibri2" meeting-id="m"><connects><connect {attrs}/></connects>' \
+           "</conference-modify>"
+    with pytest.raises(Colibri2Error, match=message):
+        parse_conference_modify(fromstring(text))

@@ -425,3 +425,33 @@ def test_a_recorder_is_never_force_muted():
     conf.joined(service("rec", FEATURE_JIBRI), 2.0)
     conf.av_moderation("audio", enabled=True)
     assert conf.participants["rec"].forced == (False, False)
+
+
+def connects_sent(commands):
+    return [(c.bridge, parse_conference_modify(c.request).connects) for c in commands
+            if isinstance(c, ColibriRequest) and c.key[0] == "connects"]
+
+
+def test_transcription_by_the_bridge_export_adds_and_expires_one_connect():
+    template = "ws://transcriber:9010/{{REGION}}/{{MEETING_ID}}"
+    conf = conference(transcription_url=template)
+    conf.set_transcribing(True)  # asked before any bridge: sent once the conference exists on one
+    assert connects_sent(conf.commands()) == []
+    conf.joined(participant("alice"), 1.0)
+    conf.joined(participant("bob"), 1.0)
+    [(bridge, [connect])] = connects_sent(answer_creates(conf, conf.commands()))
+    assert bridge == B1 and connect.create and not connect.expire
+    assert (connect.id, connect.url, connect.type, connect.protocol) == (
+        "transcriber", "ws://transcriber:9010//meeting-1", "transcriber", "mediajson")
+    assert connect.audio and connect.ping == (10_000, 3_000)
+    conf.set_transcribing(True)  # no change: nothing said again
+    assert connects_sent(conf.commands()) == []
+    conf.set_transcribing(False)
+    [(bridge, [stop])] = connects_sent(conf.commands())
+    assert bridge == B1 and stop.id == "transcriber" and stop.expire and not stop.create
+
+
+def test_without_a_transcription_url_the_room_asking_changes_nothing():
+    conf, _ = two_in_a_call()
+    conf.set_transcribing(True)
+    assert connects_sent(conf.commands()) == []

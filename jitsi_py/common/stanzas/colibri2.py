@@ -372,6 +372,69 @@ class Relay:
         return elem
 
 
+CONNECT_PROTOCOLS = ("mediajson",)
+CONNECT_TYPES = ("recorder", "transcriber", "translator")
+
+
+@dataclass
+class Connect:
+    """``<connect>`` in ``<connects>``: the bridge exports the conference's audio over a WebSocket to
+    ``url`` (docs/colibri2.md §3.5). ``id`` names it across requests (``create``/``expire`` as for
+    endpoints); a connect without an ``id`` is the older form, where ``<connects>`` is the whole set."""
+
+    url: str
+    id: str | None = None
+    protocol: str = "mediajson"
+    type: str = "transcriber"
+    audio: bool = False
+    video: bool = False
+    create: bool = False
+    expire: bool = False
+    http_headers: list[tuple[str, str]] = field(default_factory=list)
+    ping: tuple[int, int] | None = None  # interval, timeout in ms
+    exports: list[str] = field(default_factory=list)  # source names; none: all audio
+    requests: list[str] = field(default_factory=list)  # source names wanted back (translation)
+
+    @classmethod
+    def from_element(cls, elem: Element) -> "Connect":
+        url = _required(elem, "url")
+        scheme = url.partition(":")[0].lower()
+        if scheme not in ("ws", "wss") or not url[len(scheme):].startswith("://"):
+            raise Colibri2Error(f"<connect url={url!r}> is not a ws:// or wss:// URL")
+        protocol = _required(elem, "protocol").lower()
+        if protocol not in CONNECT_PROTOCOLS:
+            raise Colibri2Error(f"<connect protocol={protocol!r}> is not one of {', '.join(CONNECT_PROTOCOLS)}")
+        kind = _required(elem, "type").lower()
+        if kind not in CONNECT_TYPES:
+            raise Colibri2Error(f"<connect type={kind!r}> is not one of {', '.join(CONNECT_TYPES)}")
+        ping = elem.find(q(NS, "ping"))
+        return cls(
+            url, elem.get("id"), protocol, kind, _bool(elem, "audio"), _bool(elem, "video"),
+            _bool(elem, "create"), _bool(elem, "expire"),
+            [(_required(h, "name"), h.get("value") or "") for h in elem.findall(q(NS, "http-header"))],
+            (_int(ping, "interval"), _int(ping, "timeout")) if ping is not None else None,
+            [_required(e, "name") for e in elem.findall(f"{q(NS, 'exports')}/{q(NS, 'export')}")],
+            [_required(r, "name") for r in elem.findall(f"{q(NS, 'requests')}/{q(NS, 'request')}")],
+        )
+
+    def to_element(self, parent: Element) -> Element:
+        elem = SubElement(parent, q(NS, "connect"), url=self.url, protocol=self.protocol, type=self.type)
+        if self.id is not None:
+            elem.set("id", self.id)
+        for name in ("audio", "video", "create", "expire"):
+            _flag(elem, name, getattr(self, name))
+        for name, value in self.http_headers:
+            SubElement(elem, q(NS, "http-header"), name=name, value=value)
+        if self.ping is not None:
+            SubElement(elem, q(NS, "ping"), interval=str(self.ping[0]), timeout=str(self.ping[1]))
+        for wrapper, child, names in (("exports", "export", self.exports), ("requests", "request", self.requests)):
+            if names:
+                holder = SubElement(elem, q(NS, wrapper))
+                for name in names:
+                    SubElement(holder, q(NS, child), name=name)
+        return elem
+
+
 @dataclass
 class ConferenceModify:
     """``<conference-modify>``: the one Colibri2 request."""
@@ -383,7 +446,7 @@ class ConferenceModify:
     rtcstats_enabled: bool | None = None
     endpoints: list[Endpoint] = field(default_factory=list)
     relays: list[Relay] = field(default_factory=list)
-    connects: Element | None = None  # media export (§3.4), kept as the element
+    connects: list[Connect] | None = None  # None: no <connects>; []: an empty one
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.id == endpoint_id), None)
@@ -401,7 +464,9 @@ class ConferenceModify:
         for relay in self.relays:
             relay.to_element(elem)
         if self.connects is not None:
-            elem.append(self.connects)
+            holder = SubElement(elem, q(NS, "connects"))
+            for connect in self.connects:
+                connect.to_element(holder)
         return elem
 
 
@@ -416,8 +481,12 @@ def parse_conference_modify(elem: Element | None) -> ConferenceModify:
         rtcstats_enabled=_opt_bool(elem, "rtcstats-enabled"),
         endpoints=[Endpoint.from_element(e) for e in elem.findall(q(NS, "endpoint"))],
         relays=[Relay.from_element(r) for r in elem.findall(q(NS, "relay"))],
-        connects=elem.find(q(NS, "connects")),
+        connects=_connects_from(elem.find(q(NS, "connects"))),
     )
+
+
+def _connects_from(elem: Element | None) -> list[Connect] | None:
+    return None if elem is None else [Connect.from_element(c) for c in elem.findall(q(NS, "connect"))]
 
 
 @dataclass

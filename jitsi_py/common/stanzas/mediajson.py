@@ -5,8 +5,9 @@ transcriber or recorder and sends JSON text frames keyed by ``event``: ``info`` 
 open, ``start`` per exported audio source (``tag`` = its source name, Opus at 48 kHz, the sender's
 ``customParameters.endpointId``), ``media`` per Opus frame (base64 ``payload``; ``chunk`` and
 ``timestamp`` are numbers written as strings, as VoxImplant's format which it follows), ``ping``
-to be answered with a ``pong`` of the same ``id``, and ``session-end``. The peer may send
-``transcription-result`` objects back, which the bridge relays to every endpoint. For example::
+to be answered with a ``pong`` of the same ``id`` (when the connect asks for pings), and
+``session-end``. The peer may send ``transcription-result`` objects back, which the bridge relays
+to every endpoint. For example::
 
     event = parse(frame)              # MediaJsonError on anything malformed
     match event:
@@ -50,6 +51,11 @@ class Ping:
 
 
 @dataclass(frozen=True)
+class Pong:
+    id: int
+
+
+@dataclass(frozen=True)
 class SessionEnd:
     pass
 
@@ -62,7 +68,7 @@ class Other:
     fields: dict[str, Any]
 
 
-Event = Start | Media | Ping | SessionEnd | Other
+Event = Start | Media | Ping | Pong | SessionEnd | Other
 
 
 def _number(value: Any, what: str) -> int:
@@ -112,12 +118,16 @@ def _ping(frame: dict[str, Any]) -> Ping:
     return Ping(_number(frame.get("id"), "ping.id"))
 
 
+def _pong(frame: dict[str, Any]) -> Pong:
+    return Pong(_number(frame.get("id"), "pong.id"))
+
+
 def _session_end(_frame: dict[str, Any]) -> SessionEnd:
     return SessionEnd()
 
 
 PARSERS: dict[str, Callable[[dict[str, Any]], Event]] = {
-    "start": _start, "media": _media, "ping": _ping, "session-end": _session_end,
+    "start": _start, "media": _media, "ping": _ping, "pong": _pong, "session-end": _session_end,
 }
 
 
@@ -138,9 +148,22 @@ def pong(ping_id: int) -> str:
     return json.dumps({"event": "pong", "id": ping_id})
 
 
-def start(sequence: int, tag: str, endpoint_id: str, channels: int = 2) -> str:
+def ping(ping_id: int) -> str:
+    return json.dumps({"event": "ping", "id": ping_id})
+
+
+def info(**fields: Any) -> str:
+    """What the sender is (``application``, ``version``, ...), sent once on opening; free-form."""
+    return json.dumps({"event": "info", **fields})
+
+
+def session_end() -> str:
+    return json.dumps({"event": "session-end"})
+
+
+def start(sequence: int, tag: str, endpoint_id: str, channels: int = 2, encoding: str = "opus") -> str:
     return json.dumps({"event": "start", "sequenceNumber": str(sequence), "start": {
-        "tag": tag, "mediaFormat": {"encoding": "opus", "sampleRate": 48000, "channels": channels},
+        "tag": tag, "mediaFormat": {"encoding": encoding, "sampleRate": 48000, "channels": channels},
         "customParameters": {"endpointId": endpoint_id}}})
 
 
