@@ -95,9 +95,10 @@ class Phone:
         while chunk := await self.process.stdout.read(4096):
             self.output += chunk
 
-    async def wait_for(self, text: bytes, timeout: float) -> None:
+    async def wait_for(self, text: bytes, timeout: float, since: int = 0) -> None:
+        """``text`` in the output, after its first ``since`` bytes (``len(phone.output)`` before an action)."""
         async with asyncio.timeout(timeout):
-            while text not in self.output:
+            while text not in self.output[since:]:
                 if self.process is not None and self.process.returncode is not None:
                     raise AssertionError(f"baresip exited: {self.output[-2000:].decode(errors='replace')}")
                 await asyncio.sleep(0.05)

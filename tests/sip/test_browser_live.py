@@ -1,7 +1,7 @@
 """Our web client with the SIP gateway on: the invite dialog shows the dial-in number and the room's
 PIN, a moderator of a room locked with a password calls a phone from it (the Rayo dial carries the
 password for the gateway to join with; baresip answers), and the phone appears as a caller on the
-phone with the call's progress."""
+phone with the call's progress; hung up from its tile, the phone's call ends and the caller leaves."""
 
 from __future__ import annotations
 
@@ -63,6 +63,12 @@ async def test_the_invite_dialog_shows_the_pin_and_calls_a_phone(tmp_path):
             assert await caller.locator(".avatar .icon-phone").count() == 1  # the phone, not initials
             phone_icons = page.locator("[data-testid=participant-item] .icon-phone")
             assert await phone_icons.count() == 1
+            # the moderator hangs up from the caller's tile: the Rayo hangup to its occupant, a BYE
+            heard = len(phone.output)
+            await caller.get_by_test_id("tile-menu").click()
+            await page.get_by_test_id("tile-hangup").click()
+            await phone.wait_for(b"session closed", 10, since=heard)
+            await caller.wait_for(state="detached")
             assert page.problems == []
         finally:
             await browser.close()

@@ -743,6 +743,7 @@ class MeetingView {
         this.popup(button, () => h('div', { class: 'menu popup', role: 'menu', 'data-testid': 'tile-menu-items' },
             item('tile-pin', 'pin', this.layout.pinned === id ? 'Unpin' : 'Pin to the stage', () => this.layout.togglePin(id)),
             item('tile-private-message', 'chat', 'Send a private message', () => this.privateMessageTo(id)),
+            moderator && c.participants.get(id)?.phone ? item('tile-hangup', 'hangup', 'Hang up the call', () => c.hangUpPhone(id)) : null,
             moderator && !remote.disabled ? [
                 item('tile-mute', 'microphone-off', 'Mute', () => c.muteParticipant(id, 'audio')),
                 item('tile-stop-camera', 'camera-off', 'Stop camera', () => c.muteParticipant(id, 'video')),
