@@ -65,6 +65,7 @@ PASSWORD_HEADERS = ("Jitsi-Conference-Room-Pass", "X-Room-Pass")
 # Call progress as the room sees it: the presence status texts jitsi-meet labels.
 STATUS_INITIALIZING, STATUS_RINGING, STATUS_CONNECTED = "Initializing Call", "Ringing", "Connected"
 STATUS_BUSY, STATUS_FAILED = "Busy", "Failed"
+TONE_INFO_MS = 100  # the duration a digit relayed by SIP INFO claims
 HUNG_UP = "hung up"  # a dial-out's outcome when a moderator hung up before the answer
 PIN_ATTEMPTS = 3
 PIN_TIMEOUT = 20.0  # for the whole PIN, each attempt
@@ -492,6 +493,9 @@ class Gateway:
                     body = json.dumps({"type": "muteRequest", "data": {"audio": muted}, "id": str(uuid.uuid4())})
                     self.ua.info(leg.call, "application/json", body.encode(), self._now())
                     self.flush()
+                case events.Dtmf(endpoint_id=sender, digit=digit) if leg.call is not None \
+                        and leg.call.state == "confirmed":
+                    self._relay_tone(leg, sender, digit)
                 case events.Ended(reason=reason):
                     log.info("sip: call %s: the meeting ended for it (%s)", leg.call.call_id if leg.call else "-",
                              reason)
@@ -513,6 +517,17 @@ class Gateway:
         if leg.outcome is not None and not leg.outcome.done():
             leg.outcome.set_result(HUNG_UP)
         self._hang_up(leg)
+
+    def _relay_tone(self, leg: Leg, sender: str, digit: str) -> None:
+        """A digit sent in the meeting (lib-jitsi-meet's sendTones), to the phone as Jigasi forwards
+        it: RFC 4733 events when the phone took telephone-event, else a SIP INFO."""
+        assert leg.call is not None
+        log.info("sip: call %s: DTMF %s from %s", leg.call.call_id, digit, sender)
+        if leg.media.send_tone(digit):
+            return
+        body = f"Signal={digit}\r\nDuration={TONE_INFO_MS}\r\n".encode()
+        self.ua.info(leg.call, "application/dtmf-relay", body, self._now())
+        self.flush()
 
     async def _leave(self, leg: Leg) -> None:
         if leg.leaving:  # a hangup asked for and the call's end both lead here

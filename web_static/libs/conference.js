@@ -926,6 +926,15 @@ export class Conference {
         }
     }
 
+    // Digits as RFC 4733 events in our audio to the bridge, as lib-jitsi-meet's sendTones: a SIP
+    // gateway relays them to its phone (an automated menu, a PIN). Muted, the events still go.
+    // insertDTMF replaces what is still queued, so digits typed faster than they play are kept.
+    sendTones(tones, duration = 200, pause = 200) {
+        const dtmf = this.session?.pc.getTransceivers().find(t => t.sender.track?.kind === 'audio')?.sender.dtmf;
+        if (!dtmf?.canInsertDTMF) throw new ConferenceError('tones', 'Tones need a microphone in the meeting.');
+        dtmf.insertDTMF(dtmf.toneBuffer + tones, duration, pause);
+    }
+
     kick(id) {
         return this.xmpp.iq(el('iq', { type: 'set', to: this.currentRoom },
             el('query', { xmlns: NS_MUC_ADMIN }, el('item', { nick: id, role: 'none' }, el('reason', {}, 'You were removed by a moderator')))));
