@@ -13,7 +13,7 @@ from jitsi_py.common.errors import StanzaError
 from jitsi_py.common.meeting import Participant, XmppServer
 from jitsi_py.common.stanzas.rayo import HANGUP
 from jitsi_py.sip import sdp, ua as sipua
-from jitsi_py.sip.gateway import Gateway, Leg
+from jitsi_py.sip.gateway import HUNG_UP, Gateway, Leg
 from jitsi_py.sip.media import PortPool
 from jitsi_py.sip.message import parse
 from jitsi_py.sip.ua import Account, UserAgent
@@ -259,8 +259,8 @@ async def test_a_late_offer_without_a_room_is_asked_for_its_pin_once_the_ack_ans
 
 async def test_a_moderators_rayo_hangup_ends_the_call_and_anyone_elses_is_refused():
     """The hangup a moderator sends to the call's occupant (the dial's ref), as the meeting client hands
-    it to the gateway: BYE to the phone, and the refusals for a hangup too early, from a participant, or
-    for a call already over."""
+    it to the gateway: BYE to the phone (CANCEL to one still ringing), and the refusals for a hangup too
+    early, from a participant, or for a call already over."""
     phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     phone.bind(("127.0.0.1", 0))
     phone.setblocking(False)
@@ -281,6 +281,22 @@ async def test_a_moderators_rayo_hangup_ends_the_call_and_anyone_elses_is_refuse
         assert bye.method == "BYE" and bye.call_id == "hung"
         with pytest.raises(StanzaError, match="item-not-found"):
             leg.meeting.requests[HANGUP](moderator, hangup)
+
+        # a dial-out still ringing is cancelled, and its participant leaves without a Failed status
+        loop = asyncio.get_running_loop()
+        call = gateway.ua.invite(f"sip:callee@127.0.0.1:{phone.getsockname()[1]}", PCMU_OFFER, loop.time())
+        ringing = gateway.legs[call.call_id] = gateway._leg(call, "room", "callee", gateway.ports.take())
+        ringing.outcome = loop.create_future()
+        gateway.flush()
+        invite = parse(await asyncio.wait_for(loop.sock_recv(phone, 4096), 5))
+        head = "".join(f"{name}: {invite.header(name)}\r\n" for name in ("via", "from", "call-id", "cseq"))
+        phone.sendto(f"SIP/2.0 180 Ringing\r\n{head}To: {invite.header('to')};tag=r\r\n\r\n".encode(),
+                     gateway.bind)
+        await asyncio.sleep(0.2)
+        ringing.meeting.requests[HANGUP](moderator, hangup)
+        cancel = parse(await asyncio.wait_for(loop.sock_recv(phone, 4096), 5))
+        assert cancel.method == "CANCEL" and cancel.call_id == call.call_id
+        assert ringing.outcome.result() == HUNG_UP
     finally:
         phone.close()
         await gateway.close()
