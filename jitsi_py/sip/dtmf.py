@@ -1,33 +1,9 @@
-"""DTMF from the phone: RFC 4733 telephone-events in RTP, and SIP INFO bodies (``application/dtmf-relay``,
-``application/dtmf``) as phones and PBXs send them."""
+"""DTMF in SIP INFO bodies (``application/dtmf-relay``, ``application/dtmf``) as phones and PBXs send
+them; RFC 4733 events in RTP are ``common.telephone_event``'s."""
 
 from __future__ import annotations
 
-import struct
-
-EVENTS = "0123456789*#ABCD"
-EVENT = struct.Struct("!BBH")
-
-
-def digit_of(event: int) -> str | None:
-    return EVENTS[event] if 0 <= event < len(EVENTS) else None
-
-
-class Receiver:
-    """Turns a stream of telephone-event payloads into digits: one digit per event, however many
-    updates and redundant end packets carry it (an event is known by its RTP timestamp)."""
-
-    def __init__(self) -> None:
-        self._last_timestamp: int | None = None
-
-    def feed(self, timestamp: int, payload: bytes) -> str | None:
-        if len(payload) < EVENT.size:
-            return None
-        event, _flags, _duration = EVENT.unpack_from(payload)
-        if timestamp == self._last_timestamp:
-            return None
-        self._last_timestamp = timestamp
-        return digit_of(event)
+from ..common.telephone_event import EVENTS
 
 
 def parse_info(content_type: str, body: bytes) -> str | None:

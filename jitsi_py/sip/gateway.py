@@ -5,7 +5,8 @@ A call is a :class:`Leg`: its dialog in the user agent, its media and its meetin
 an INVITE names the room (a room header, else the request-URI's user, else the default room); the
 caller hears ringing while the gateway joins the meeting with the caller's number as its name, then the
 200 OK. Dial-out (:meth:`Gateway.dial`): the gateway joins the meeting, then calls; call progress is the
-participant's presence status. Either side hanging up ends both.
+participant's presence status. Either side hanging up ends both; so does a moderator's Rayo ``<hangup>``
+sent to the call's occupant (the dial's ``ref``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import numpy as np
 
 from ..common.aio import Rearm
 from ..common.errors import refusal
-from ..common.meeting import JoinError, Login, Meeting, XmppServer, events
+from ..common.meeting import JoinError, Login, Meeting, Participant, XmppServer, events
 from ..common.stanzas.rayo import (
     FEATURE_AUDIO_MUTE,
     FEATURE_DTMF,
     FEATURE_JIGASI,
+    HANGUP,
     ROOM_NAME_HEADER,
     ROOM_PASSWORD_HEADER,
     Dial,
@@ -63,6 +65,8 @@ PASSWORD_HEADERS = ("Jitsi-Conference-Room-Pass", "X-Room-Pass")
 # Call progress as the room sees it: the presence status texts jitsi-meet labels.
 STATUS_INITIALIZING, STATUS_RINGING, STATUS_CONNECTED = "Initializing Call", "Ringing", "Connected"
 STATUS_BUSY, STATUS_FAILED = "Busy", "Failed"
+TONE_INFO_MS = 100  # the duration a digit relayed by SIP INFO claims
+HUNG_UP = "hung up"  # a dial-out's outcome when a moderator hung up before the answer
 PIN_ATTEMPTS = 3
 PIN_TIMEOUT = 20.0  # for the whole PIN, each attempt
 PIN_END = "#"
@@ -97,7 +101,8 @@ class Leg:
     task: asyncio.Task[None] | None = None
     digits: list[str] = field(default_factory=list)
     typed: asyncio.Event = field(default_factory=asyncio.Event)
-    outcome: asyncio.Future[str] | None = None  # dial-out: "connected" or why not
+    outcome: asyncio.Future[str] | None = None  # dial-out: "connected", HUNG_UP or why not
+    leaving: bool = False
     key: bytes = b""  # SDES-SRTP in an offer of ours: its key
     sdp_id: int = field(default_factory=lambda: secrets.randbits(31))
     sdp_version: int = 0
@@ -312,7 +317,8 @@ class Gateway:
         # Bound where SIP listens (a wildcard in a container); the SDP gives peers media_address.
         media = CallMedia(port, self.bind[0], lambda digit: self._digit(call_id(), digit))
         meeting = Meeting(self.meeting_server, self.login, display_name=name, features=FEATURES,
-                          receive_video=False, audio_source=media.track)
+                          receive_video=False, audio_source=media.track,
+                          requests={HANGUP: lambda sender, _payload: self._hangup_requested(leg, sender)})
         leg = Leg(call, room, name, media, meeting)
 
         def call_id() -> str:
@@ -455,12 +461,14 @@ class Gateway:
         self.flush()
         log.info("sip: dialling %s for %s (call %s)", request.to, room, call.call_id)
         leg.task = self._spawn(self._dial_out(leg))
-        domain = room.partition("@")[2].partition(".")[2] or room.partition("@")[2]
-        return Ref(f"xmpp:{leg.meeting.endpoint_id}@{domain}")
+        return Ref.of_occupant(leg.meeting.room_jid, leg.meeting.endpoint_id)
 
     async def _dial_out(self, leg: Leg) -> None:
         assert leg.outcome is not None
         outcome = await leg.outcome
+        if outcome == HUNG_UP:
+            await self._leave(leg)
+            return
         if outcome != "connected":
             self.calls_failed += 1
             busy = outcome.startswith(("486", "600", "603"))
@@ -485,6 +493,9 @@ class Gateway:
                     body = json.dumps({"type": "muteRequest", "data": {"audio": muted}, "id": str(uuid.uuid4())})
                     self.ua.info(leg.call, "application/json", body.encode(), self._now())
                     self.flush()
+                case events.Dtmf(endpoint_id=sender, digit=digit) if leg.call is not None \
+                        and leg.call.state == "confirmed":
+                    self._relay_tone(leg, sender, digit)
                 case events.Ended(reason=reason):
                     log.info("sip: call %s: the meeting ended for it (%s)", leg.call.call_id if leg.call else "-",
                              reason)
@@ -493,7 +504,35 @@ class Gateway:
                         self.flush()
         self._drop(leg)
 
+    def _hangup_requested(self, leg: Leg, sender: Participant) -> None:
+        """A Rayo ``<hangup>`` sent to this call's occupant (the dial's ref), as Jigasi takes it: BYE, or
+        CANCEL while it rings, and the participant leaves. Raises the refusal to answer instead."""
+        if sender.role != "moderator":
+            raise refusal("forbidden", "only a moderator may hang up a call")
+        if leg.call is None:
+            raise refusal("unexpected-request", "the call is not placed yet")
+        if leg.call.state == "ended":
+            raise refusal("item-not-found", "the call has ended")
+        log.info("sip: call %s: hung up by %s (%s)", leg.call.call_id, sender.endpoint_id, sender.display_name)
+        if leg.outcome is not None and not leg.outcome.done():
+            leg.outcome.set_result(HUNG_UP)
+        self._hang_up(leg)
+
+    def _relay_tone(self, leg: Leg, sender: str, digit: str) -> None:
+        """A digit sent in the meeting (lib-jitsi-meet's sendTones), to the phone as Jigasi forwards
+        it: RFC 4733 events when the phone took telephone-event, else a SIP INFO."""
+        assert leg.call is not None
+        log.info("sip: call %s: DTMF %s from %s", leg.call.call_id, digit, sender)
+        if leg.media.send_tone(digit):
+            return
+        body = f"Signal={digit}\r\nDuration={TONE_INFO_MS}\r\n".encode()
+        self.ua.info(leg.call, "application/dtmf-relay", body, self._now())
+        self.flush()
+
     async def _leave(self, leg: Leg) -> None:
+        if leg.leaving:  # a hangup asked for and the call's end both lead here
+            return
+        leg.leaving = True
         with contextlib.suppress(Exception):  # best effort: the XMPP side may already be gone
             await asyncio.wait_for(leg.meeting.leave(), 5)
         self._drop(leg)

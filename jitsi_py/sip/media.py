@@ -26,7 +26,8 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from . import dtmf, rtp
+from ..common import telephone_event
+from . import rtp
 from .audio import FRAME, RATE, Transcoder
 from .jitterbuffer import JitterBuffer
 from .sdes import Protection, SrtpError
@@ -38,6 +39,9 @@ TICK = 0.02
 TIME_BASE = fractions.Fraction(1, RATE)
 MAX_QUEUED = 5  # frames a meeting source or the phone track may run ahead: bounds the added latency
 RTCP_INTERVAL = 5.0
+TONE_TICKS = 5  # a digit sent to the phone lasts 100 ms (RFC 4733 events, one update per tick)
+TONE_ENDS = 3  # its end packet is sent three times (RFC 4733 §2.5.1.4)
+MAX_TONES = 32
 Addr = tuple[str, int]
 
 
@@ -129,7 +133,9 @@ class CallMedia:
         self.protection: Protection | None = None  # SDES-SRTP, when the SDP exchanged keys
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
-        self._digits = dtmf.Receiver()
+        self._digits = telephone_event.Receiver()
+        self._tones: deque[str] = deque()  # digits from the meeting, for the phone (RFC 4733)
+        self._tone_start = self._tone_ticks = 0
         self._ssrc = secrets.randbits(32)
         self._seq = secrets.randbits(16)
         self._timestamp = secrets.randbits(32)
@@ -233,16 +239,20 @@ class CallMedia:
             # on hold: the RTP clock runs on, so the timestamps after it tell the time that passed
             self._timestamp = (self._timestamp + self.transcoder.timestamp_step) & 0xFFFFFFFF
             return
-        if self._prompt:
-            out = self._prompt.popleft()
+        if self._tones:
+            packet = self._tone_packet(self.transcoder.timestamp_step)
         else:
-            mix = np.zeros(FRAME, np.int32)
-            for queue in self.sources.values():
-                if queue:
-                    mix += queue.popleft()
-            out = np.clip(mix, -32768, 32767).astype(np.int16)
-        packet = rtp.write(self.pt, self._first, self._seq, self._timestamp, self._ssrc, self.transcoder.encode(out))
-        self._first = False
+            if self._prompt:
+                out = self._prompt.popleft()
+            else:
+                mix = np.zeros(FRAME, np.int32)
+                for queue in self.sources.values():
+                    if queue:
+                        mix += queue.popleft()
+                out = np.clip(mix, -32768, 32767).astype(np.int16)
+            packet = rtp.write(self.pt, self._first, self._seq, self._timestamp, self._ssrc,
+                               self.transcoder.encode(out))
+            self._first = False
         self._seq = (self._seq + 1) & 0xFFFF
         self._timestamp = (self._timestamp + self.transcoder.timestamp_step) & 0xFFFFFFFF
         self._rtp.sendto(packet if self.protection is None else self.protection.protect(packet), self.remote)
@@ -254,6 +264,30 @@ class CallMedia:
                                        self.sent_octets)
             self._rtcp.sendto(report if self.protection is None else self.protection.protect_rtcp(report),
                               self.remote_rtcp)
+
+    def send_tone(self, digit: str) -> bool:
+        """Queue a digit for the phone as RFC 4733 events; False when the phone took no telephone-event.
+        Beyond MAX_TONES queued, digits are dropped."""
+        if self.dtmf_pt < 0:
+            return False
+        if len(self._tones) < MAX_TONES:
+            self._tones.append(digit)
+        return True
+
+    def _tone_packet(self, step: int) -> bytes:
+        """The next packet of the digit at the head of the queue, in place of this tick's audio: its
+        start (marker) with this tick's timestamp, which all its packets keep, updates of its
+        duration, then its end three times."""
+        if self._tone_ticks == 0:
+            self._tone_start = self._timestamp
+        self._tone_ticks += 1
+        ticks = min(self._tone_ticks, TONE_TICKS)
+        body = telephone_event.payload(self._tones[0], ticks * step, self._tone_ticks >= TONE_TICKS)
+        packet = rtp.write(self.dtmf_pt, self._tone_ticks == 1, self._seq, self._tone_start, self._ssrc, body)
+        if self._tone_ticks == TONE_TICKS + TONE_ENDS - 1:
+            self._tones.popleft()
+            self._tone_ticks = 0
+        return packet
 
     def play(self, pcm: np.ndarray) -> None:
         """48 kHz audio the phone hears instead of the meeting until it is over (a prompt, a tone)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import socket
 import wave
@@ -60,9 +61,12 @@ def tone_share(samples: np.ndarray, rate: int, hz: float) -> tuple[float, float]
 class Phone:
     def __init__(self, home: Path, port: int, tone: Path, *, user: str = "phone", account_params: str = "",
                  password: str | None = None, registrar: str | None = None, rtp_ports: str = "30000-30100",
-                 tls: tuple[Path, Path] | None = None) -> None:
-        """``tls``: a certificate and its key; baresip then also takes SIP over TLS, on ``port + 1``."""
+                 tls: tuple[Path, Path] | None = None, events: bool = False) -> None:
+        """``tls``: a certificate and its key; baresip then also takes SIP over TLS, on ``port + 1``.
+        ``events``: baresip's events (ctrl_tcp's JSON: received DTMF among them) are kept in ``events``."""
         self.home, self.port = home, port
+        self.control_port = free_sip_port() if events else None
+        self.events: list[dict] = []
         home.mkdir(parents=True, exist_ok=True)
         pem = home / "tls.pem"
         if tls is not None:
@@ -73,12 +77,15 @@ class Phone:
             f"snd_path {home}", f"module_path {MODULES}", f"rtp_ports {rtp_ports}",
             *([f"sip_certificate {pem}", f"sip_cafile {tls[0]}"] if tls is not None else []),
             *(f"module {m}.so" for m in ("stdio", "g711", "g722", "opus", "aufile", "alsa", "sndfile", "srtp")),
-            "module_app account.so", "module_app menu.so", "",
+            "module_app account.so", "module_app menu.so",
+            *([f"ctrl_tcp_listen 127.0.0.1:{self.control_port}", "module_app ctrl_tcp.so"] if events else []), "",
         ]))
         where = registrar or f"127.0.0.1:{port}"
         params = (f";auth_pass={password}" if password else "") + ("" if registrar else ";regint=0")
         (home / "accounts").write_text(f"<sip:{user}@{where}>{params}{account_params}\n")
         self.process: asyncio.subprocess.Process | None = None
+        self._control: asyncio.StreamWriter | None = None
+        self._watcher: asyncio.Task | None = None
         self.output = bytearray()
         self._reader: asyncio.Task | None = None
 
@@ -88,16 +95,34 @@ class Phone:
             stderr=asyncio.subprocess.STDOUT)
         self._reader = asyncio.ensure_future(self._read())
         await self.wait_for(b"baresip is ready", 10)
+        if self.control_port is not None:
+            reader, self._control = await asyncio.open_connection("127.0.0.1", self.control_port)
+            self._watcher = asyncio.ensure_future(self._watch(reader))
         return self
+
+    async def _watch(self, reader: asyncio.StreamReader) -> None:
+        """ctrl_tcp's netstrings: ``<length>:<JSON>,``."""
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError, ValueError):
+            while True:
+                length = int((await reader.readuntil(b":"))[:-1])
+                message = json.loads((await reader.readexactly(length + 1))[:-1])
+                if message.get("event"):
+                    self.events.append(message)
+
+    async def wait_event(self, kind: str, param: str, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while not any(e.get("type") == kind and e.get("param") == param for e in self.events):
+                await asyncio.sleep(0.05)
 
     async def _read(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         while chunk := await self.process.stdout.read(4096):
             self.output += chunk
 
-    async def wait_for(self, text: bytes, timeout: float) -> None:
+    async def wait_for(self, text: bytes, timeout: float, since: int = 0) -> None:
+        """``text`` in the output, after its first ``since`` bytes (``len(phone.output)`` before an action)."""
         async with asyncio.timeout(timeout):
-            while text not in self.output:
+            while text not in self.output[since:]:
                 if self.process is not None and self.process.returncode is not None:
                     raise AssertionError(f"baresip exited: {self.output[-2000:].decode(errors='replace')}")
                 await asyncio.sleep(0.05)
@@ -107,6 +132,10 @@ class Phone:
         self.process.stdin.write(line.encode() + b"\n")
 
     async def __aexit__(self, *exc) -> None:
+        if self._control is not None:
+            self._control.close()
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self.process is not None and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError, BrokenPipeError, ConnectionResetError):
                 self.command("/quit")

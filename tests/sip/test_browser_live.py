@@ -1,7 +1,7 @@
 """Our web client with the SIP gateway on: the invite dialog shows the dial-in number and the room's
 PIN, a moderator of a room locked with a password calls a phone from it (the Rayo dial carries the
 password for the gateway to join with; baresip answers), and the phone appears as a caller on the
-phone with the call's progress."""
+phone with the call's progress; hung up from its tile, the phone's call ends and the caller leaves."""
 
 from __future__ import annotations
 
@@ -26,12 +26,14 @@ async def test_the_invite_dialog_shows_the_pin_and_calls_a_phone(tmp_path):
            "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(sip_port), "JIGASI_PORT_MIN": str(rtp),
            "JIGASI_PORT_MAX": str(rtp + 4), "JITSI_PY_SIP_HTTP_PORT": str(free_port()),
            "JITSI_PY_SIP_HTTP_INTERFACES": "127.0.0.1"}
-    phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", 1000, rate=8000),
-                  account_params=";audio_codecs=pcmu;answermode=auto")
+    # baresip hangs up when its WAV file ends: long enough for the slowest run to finish the call first
+    phone = Phone(tmp_path / "phone", free_sip_port(), write_tone(tmp_path / "tone.wav", 1000, 120, rate=8000),
+                  account_params=";audio_codecs=pcmu;answermode=auto", events=True)
     async with running_stack(tmp_path, bridge=True, **env) as stack, async_playwright() as pw, phone:
         ready = asyncio.Event()
         service = asyncio.ensure_future(run_sip(stack.settings, lambda _summary: ready.set()))
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = None
         try:
             await asyncio.wait_for(ready.wait(), 20)
             page = await join_browser(browser, stack.base, "Alice", "/phonebook")
@@ -63,7 +65,28 @@ async def test_the_invite_dialog_shows_the_pin_and_calls_a_phone(tmp_path):
             assert await caller.locator(".avatar .icon-phone").count() == 1  # the phone, not initials
             phone_icons = page.locator("[data-testid=participant-item] .icon-phone")
             assert await phone_icons.count() == 1
+            # tones from the dial pad reach the phone (RFC 4733 through the bridge and the gateway)
+            await caller.get_by_test_id("tile-menu").click()
+            await page.get_by_test_id("tile-dial-pad").click()
+            await page.get_by_test_id("dial-pad-1").click()
+            await page.get_by_test_id("dial-pad-#").click()
+            await page.get_by_test_id("dial-pad-typed").filter(has_text="1#").wait_for()
+            await phone.wait_event("CALL_DTMF_START", "1", 10)
+            await phone.wait_event("CALL_DTMF_START", "#", 10)
+            await page.get_by_test_id("dial-pad-dialog-close").click()
+            # the moderator hangs up from the caller's tile: the Rayo hangup to its occupant, a BYE
+            heard = len(phone.output)
+            await caller.get_by_test_id("tile-menu").click()
+            await page.get_by_test_id("tile-hangup").click()
+            await phone.wait_for(b"session closed", 10, since=heard)
+            await caller.wait_for(state="detached")
             assert page.problems == []
+        except Exception as exc:  # a wait that timed out says little; what the page showed says more
+            # (and the phone's side is in phone/baresip.log)
+            if page is not None:
+                shown = await page.locator("[data-testid=toast], [data-testid=error-message]").all_inner_texts()
+                exc.add_note(f"toasts: {shown}; problems: {page.problems}")
+            raise
         finally:
             await browser.close()
             service.cancel()

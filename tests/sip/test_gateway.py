@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from xml.etree.ElementTree import Element
 
 import pytest
 
-from jitsi_py.common.meeting import XmppServer
+from jitsi_py.common.errors import StanzaError
+from jitsi_py.common.meeting import Participant, XmppServer
+from jitsi_py.common.stanzas.rayo import HANGUP
 from jitsi_py.sip import sdp, ua as sipua
-from jitsi_py.sip.gateway import Gateway
+from jitsi_py.sip.gateway import HUNG_UP, Gateway, Leg
 from jitsi_py.sip.media import PortPool
 from jitsi_py.sip.message import parse
 from jitsi_py.sip.ua import Account, UserAgent
@@ -135,36 +138,49 @@ def _answered(gateway: Gateway, cseq: int) -> tuple[int, sdp.AudioDescription | 
     return out.status, sdp.parse(out.body) if out.body else None, out.body
 
 
-async def test_reinvites_hold_resume_and_change_the_codec_and_a_bad_one_changes_nothing():
-    """The sans-I/O half of a call in progress (no meeting is joined): what each re-INVITE does to
-    our answer and to the call's media."""
+PCMU_OFFER = BARESIP_OFFER.replace(b"96 9 0 8 101", b"0 8 101")
+
+
+def _idle_gateway(port: int = 5062) -> Gateway:
     rtp = free_udp_port() & ~1
-    gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", 5062)), bind=("127.0.0.1", 5062),
-                      media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE)
-    pcmu = BARESIP_OFFER.replace(b"96 9 0 8 101", b"0 8 101")
-    invite = (f"INVITE sip:room@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK1\r\n"
-              f"From: <sip:phone@127.0.0.1>;tag=p\r\nTo: <sip:room@127.0.0.1>\r\nCall-ID: held\r\nCSeq: 1 INVITE\r\n"
-              f"Contact: <sip:phone@127.0.0.1:5999>\r\nContent-Length: {len(pcmu)}\r\n\r\n").encode() + pcmu
-    gateway.ua.receive(invite, ("127.0.0.1", 5999), 0.0)
+    return Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
+                   media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE)
+
+
+def _confirmed(gateway: Gateway, call_id: str, phone: int = 5999) -> tuple[sipua.Call, Leg]:
+    """A PCMU call from a phone at 127.0.0.1:``phone``, answered and acknowledged; no meeting is joined."""
+    invite = (f"INVITE sip:room@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{phone};branch=z9hG4bK1\r\n"
+              f"From: <sip:phone@127.0.0.1>;tag=p\r\nTo: <sip:room@127.0.0.1>\r\nCall-ID: {call_id}\r\n"
+              f"CSeq: 1 INVITE\r\nContact: <sip:phone@127.0.0.1:{phone}>\r\nContent-Length: {len(PCMU_OFFER)}\r\n"
+              f"\r\n").encode() + PCMU_OFFER
+    gateway.ua.receive(invite, ("127.0.0.1", phone), 0.0)
     call = gateway.ua.next_event().call
     leg = gateway.legs[call.call_id] = gateway._leg(call, "room", "phone", gateway.ports.take())
     leg.offer, leg.answer, _ = gateway._answer(call.remote_sdp, leg.media.port)
     leg.media.start(leg.offer, *leg.answer.first)
     gateway.ua.respond(call, 200, 0.1, sdp=leg.local_sdp(leg.answer))
-    first = sdp.parse(gateway.ua.datagrams_to_send()[-1].data.split(b"\r\n\r\n", 1)[1])
-    assert first.first == (0, sdp.PCMU) and leg.media.sending
-    gateway.ua.receive(f"ACK sip:jigasi@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKa1\r\n"
-                       f"From: {call.remote}\r\nTo: {call.local}\r\nCall-ID: held\r\nCSeq: 1 ACK\r\n\r\n".encode(),
-                       ("127.0.0.1", 5999), 0.2)
+    gateway.ua.datagrams_to_send()
+    gateway.ua.receive(f"ACK sip:jigasi@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{phone};branch=z9hG4bKa1\r\n"
+                       f"From: {call.remote}\r\nTo: {call.local}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\n\r\n".encode(),
+                       ("127.0.0.1", phone), 0.2)
     gateway.ua.next_event()
+    return call, leg
 
-    gateway._reoffered(_reinvite(gateway, call, 2, pcmu.replace(b"a=sendrecv", b"a=sendonly")))
+
+async def test_reinvites_hold_resume_and_change_the_codec_and_a_bad_one_changes_nothing():
+    """The sans-I/O half of a call in progress (no meeting is joined): what each re-INVITE does to
+    our answer and to the call's media."""
+    gateway = _idle_gateway()
+    call, leg = _confirmed(gateway, "held")
+    assert leg.sent is not None and leg.sent.first == (0, sdp.PCMU) and leg.media.sending
+
+    gateway._reoffered(_reinvite(gateway, call, 2, PCMU_OFFER.replace(b"a=sendrecv", b"a=sendonly")))
     status, held, body = _answered(gateway, 2)
     assert status == 200 and held.direction == "recvonly" and held.first == (0, sdp.PCMU)
     assert not leg.media.sending and b"o=jitsi-py %d %d " % (leg.sdp_id, leg.sdp_id + 1) in body
-    gateway._reoffered(_reinvite(gateway, call, 3, pcmu.replace(b"a=sendrecv", b"a=inactive")))
+    gateway._reoffered(_reinvite(gateway, call, 3, PCMU_OFFER.replace(b"a=sendrecv", b"a=inactive")))
     assert _answered(gateway, 3)[1].direction == "inactive" and not leg.media.sending
-    gateway._reoffered(_reinvite(gateway, call, 4, pcmu))  # taken off hold
+    gateway._reoffered(_reinvite(gateway, call, 4, PCMU_OFFER))  # taken off hold
     assert _answered(gateway, 4)[1].direction == "sendrecv" and leg.media.sending
 
     pcma = BARESIP_OFFER.replace(b"96 9 0 8 101", b"8 101").replace(b"10000", b"10010")
@@ -238,4 +254,49 @@ async def test_a_late_offer_without_a_room_is_asked_for_its_pin_once_the_ack_ans
     finally:
         sip.close()
         media.close()
+        await gateway.close()
+
+
+async def test_a_moderators_rayo_hangup_ends_the_call_and_anyone_elses_is_refused():
+    """The hangup a moderator sends to the call's occupant (the dial's ref), as the meeting client hands
+    it to the gateway: BYE to the phone (CANCEL to one still ringing), and the refusals for a hangup too
+    early, from a participant, or for a call already over."""
+    phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    phone.bind(("127.0.0.1", 0))
+    phone.setblocking(False)
+    gateway = _idle_gateway(free_udp_port())
+    await gateway.start(register=False)
+    moderator, hangup = Participant("0d0d0d0d", role="moderator"), Element(HANGUP)
+    try:
+        placing = gateway._leg(None, "room", "+4930123", gateway.ports.take())
+        with pytest.raises(StanzaError, match="unexpected-request"):
+            placing.meeting.requests[HANGUP](moderator, hangup)
+        call, leg = _confirmed(gateway, "hung", phone.getsockname()[1])
+        with pytest.raises(StanzaError, match="forbidden"):
+            leg.meeting.requests[HANGUP](Participant("5e5e5e5e"), hangup)
+        assert call.state == "confirmed"
+        leg.meeting.requests[HANGUP](moderator, hangup)
+        assert call.state == "ended"
+        bye = parse(await asyncio.wait_for(asyncio.get_running_loop().sock_recv(phone, 4096), 5))
+        assert bye.method == "BYE" and bye.call_id == "hung"
+        with pytest.raises(StanzaError, match="item-not-found"):
+            leg.meeting.requests[HANGUP](moderator, hangup)
+
+        # a dial-out still ringing is cancelled, and its participant leaves without a Failed status
+        loop = asyncio.get_running_loop()
+        call = gateway.ua.invite(f"sip:callee@127.0.0.1:{phone.getsockname()[1]}", PCMU_OFFER, loop.time())
+        ringing = gateway.legs[call.call_id] = gateway._leg(call, "room", "callee", gateway.ports.take())
+        ringing.outcome = loop.create_future()
+        gateway.flush()
+        invite = parse(await asyncio.wait_for(loop.sock_recv(phone, 4096), 5))
+        head = "".join(f"{name}: {invite.header(name)}\r\n" for name in ("via", "from", "call-id", "cseq"))
+        phone.sendto(f"SIP/2.0 180 Ringing\r\n{head}To: {invite.header('to')};tag=r\r\n\r\n".encode(),
+                     gateway.bind)
+        await asyncio.sleep(0.2)
+        ringing.meeting.requests[HANGUP](moderator, hangup)
+        cancel = parse(await asyncio.wait_for(loop.sock_recv(phone, 4096), 5))
+        assert cancel.method == "CANCEL" and cancel.call_id == call.call_id
+        assert ringing.outcome.result() == HUNG_UP
+    finally:
+        phone.close()
         await gateway.close()

@@ -8,13 +8,15 @@ import asyncio
 import contextlib
 import os
 import sys
+from xml.etree.ElementTree import Element
 
 import aiohttp
 import pytest
+from slixmpp.exceptions import IqError
 
 from jitsi_py.common import ns
 from jitsi_py.common.meeting import Meeting, events
-from jitsi_py.common.stanzas.rayo import ROOM_NAME_HEADER, Dial, Ref
+from jitsi_py.common.stanzas.rayo import HANGUP, ROOM_NAME_HEADER, Dial, Ref
 from jitsi_py.common.tls import ensure_self_signed
 from jitsi_py.sip import run as run_sip
 
@@ -82,12 +84,22 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
                 result = await iq.send(timeout=20)
                 ref = Ref.from_element(result.xml.find(ns.tag(ns.RAYO, "ref")))
                 callee = await next_event(listener, events.ParticipantJoined)
-                assert ref.uri == f"xmpp:{callee.endpoint_id}@meet.jitsi" and callee.display_name == "phone"
+                assert ref.uri == f"xmpp:{listener.room_jid}/{callee.endpoint_id}" and callee.display_name == "phone"
                 await hears(listener, callee.endpoint_id, PHONE_HZ)
                 assert "Connected" in statuses, statuses
                 await asyncio.sleep(2)  # the phone records the moderator's tone
-                phone.command("/hangup")
+                # the moderator hangs up where lib-jitsi-meet sends it: the ref, the call's occupant
+                hangup = listener._xmpp.make_iq_set(ito=ref.uri.removeprefix("xmpp:"))
+                hangup.xml.append(Element(HANGUP))
+                heard = len(phone.output)
+                await hangup.send(timeout=10)
+                await phone.wait_for(b"session closed", 10, since=heard)
                 assert (await next_event(listener, events.ParticipantLeft)).endpoint_id == callee.endpoint_id
+                again = listener._xmpp.make_iq_set(ito=ref.uri.removeprefix("xmpp:"))
+                again.xml.append(Element(HANGUP))
+                with pytest.raises(IqError) as gone:  # the MUC: no such occupant any more
+                    await again.send(timeout=10)
+                assert gone.value.iq["error"]["condition"] == "item-not-found"
 
                 # a busy callee: the room sees why, then the participant goes
                 iq = listener._xmpp.make_iq_set(ito=f"{listener.room_jid}/focus")

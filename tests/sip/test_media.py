@@ -4,9 +4,11 @@ ways, and each codec carrying a tone through encode and decode."""
 import numpy as np
 import pytest
 
+from jitsi_py.common import telephone_event
 from jitsi_py.sip import dtmf, rtp, sdp
 from jitsi_py.sip.audio import FRAME, Transcoder, _Resampler
 from jitsi_py.sip.jitterbuffer import JitterBuffer
+from jitsi_py.sip.media import TONE_ENDS, TONE_TICKS, CallMedia
 
 BARESIP_OFFER = (  # the shape baresip sends
     b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -83,18 +85,49 @@ def test_the_jitter_buffer_never_lets_its_delay_creep_up():
 
 def event(digit: str, end: bool, duration: int) -> bytes:
     """One RFC 4733 payload: event, E bit and volume 10, duration."""
-    return bytes([dtmf.EVENTS.index(digit), (0x80 if end else 0) | 10]) + duration.to_bytes(2, "big")
+    return bytes([telephone_event.EVENTS.index(digit), (0x80 if end else 0) | 10]) + duration.to_bytes(2, "big")
 
 
 def test_dtmf_events_and_info_bodies():
     five = [event("5", False, 160), event("5", False, 320), *[event("5", True, 480)] * 3]  # updates, 3 ends
-    receiver = dtmf.Receiver()
+    receiver = telephone_event.Receiver()
     digits = [receiver.feed(1000, p) for p in five] + [receiver.feed(2600, event("#", False, 160))]
     assert [d for d in digits if d] == ["5", "#"]
     assert receiver.feed(2800, b"\x05") is None  # truncated
+    assert telephone_event.payload("5", 480, True) == five[-1] and telephone_event.payload("#", 160, False) == \
+        event("#", False, 160)
     assert dtmf.parse_info("application/dtmf-relay", b"Signal=9\r\nDuration=160\r\n") == "9"
     assert dtmf.parse_info("application/dtmf", b"11") == "#"
     assert dtmf.parse_info("application/json", b"{}") is None
+
+
+class Sent:
+    def __init__(self) -> None:
+        self.packets: list[bytes] = []
+
+    def sendto(self, data: bytes, _addr) -> None:
+        self.packets.append(data)
+
+
+def test_a_digit_for_the_phone_replaces_the_audio_with_rfc_4733_events_then_the_audio_resumes():
+    media = CallMedia(40000, "127.0.0.1", lambda _digit: None)
+    media._rtp = sent = Sent()
+    assert not media.send_tone("5")  # no telephone-event yet: the gateway sends SIP INFO instead
+    media.start(sdp.AudioDescription("127.0.0.1", 5004, {0: sdp.PCMU}, dtmf_pt=101), 0, sdp.PCMU)
+    media.tick(0.0)
+    assert media.send_tone("5") and media.send_tone("#")
+    for i in range(2 * (TONE_TICKS + TONE_ENDS - 1) + 1):
+        media.tick(0.02 * (i + 1))
+    headers = [rtp.read_header(p) for p in sent.packets]
+    payloads = [p[12:] for p in sent.packets]
+    five, hash_, after = (slice(1, TONE_TICKS + TONE_ENDS), slice(TONE_TICKS + TONE_ENDS, -1), headers[-1])
+    assert [h[0] for h in headers[five]] == [101] * (TONE_TICKS + TONE_ENDS - 1)
+    assert {h[3] for h in headers[five]} == {headers[0][3] + 160}  # one timestamp: the event's start
+    assert [h[1] for h in headers[five]] == [True] + [False] * (TONE_TICKS + TONE_ENDS - 2)
+    assert payloads[five][0] == event("5", False, 160)
+    assert payloads[five][TONE_TICKS - 1:] == [event("5", True, 160 * TONE_TICKS)] * TONE_ENDS
+    assert payloads[hash_][0] == event("#", False, 160) and headers[hash_][0][3] > headers[five][0][3]
+    assert after[0] == 0 and [h[2] for h in headers] == [(headers[0][2] + i) & 0xFFFF for i in range(len(headers))]
 
 
 @pytest.mark.parametrize("codec", sdp.CODECS, ids=lambda c: c.name)

@@ -743,12 +743,25 @@ class MeetingView {
         this.popup(button, () => h('div', { class: 'menu popup', role: 'menu', 'data-testid': 'tile-menu-items' },
             item('tile-pin', 'pin', this.layout.pinned === id ? 'Unpin' : 'Pin to the stage', () => this.layout.togglePin(id)),
             item('tile-private-message', 'chat', 'Send a private message', () => this.privateMessageTo(id)),
+            c.participants.get(id)?.phone ? item('tile-dial-pad', 'phone', 'Dial pad', () => this.dialPadDialog()) : null,
+            moderator && c.participants.get(id)?.phone ? item('tile-hangup', 'hangup', 'Hang up the call', () => c.hangUpPhone(id)) : null,
             moderator && !remote.disabled ? [
                 item('tile-mute', 'microphone-off', 'Mute', () => c.muteParticipant(id, 'audio')),
                 item('tile-stop-camera', 'camera-off', 'Stop camera', () => c.muteParticipant(id, 'video')),
                 remote.disableGrantModerator ? null : item('tile-grant-moderator', 'moderator', 'Make moderator', () => c.grantModerator(id)),
                 remote.disableKick ? null : item('tile-kick', 'close', 'Remove from the meeting', () => c.kick(id)),
             ] : null));
+    }
+
+    // Tones for the callers on the phone (their SIP gateway relays what the meeting sends).
+    dialPadDialog() {
+        const typed = h('output', { class: 'dial-pad-typed', 'data-testid': 'dial-pad-typed', 'aria-live': 'polite' });
+        const press = key => this.run(() => {
+            this.conference.sendTones(key);
+            typed.textContent += key;
+        });
+        this.dialog('dial-pad-dialog', 'Dial pad', h('p', {}, 'The keys you press are heard as tones by the callers on the phone.'), typed,
+            h('div', { class: 'dial-pad' }, [...'123456789*0#'].map(key => h('button', { 'data-testid': `dial-pad-${key}`, onclick: () => press(key) }, key))));
     }
 
     privateMessageTo(id) {

@@ -911,6 +911,30 @@ export class Conference {
         }
     }
 
+    // A Rayo hangup to a caller on the phone, sent where lib-jitsi-meet sends it: the ref of the dial's
+    // answer, `xmpp:<room>/<the caller's nick>`, which is the caller's occupant. The SIP gateway ends
+    // the call (BYE, or CANCEL while it rings) and the caller leaves.
+    async hangUpPhone(id) {
+        try {
+            await this.xmpp.iq(el('iq', { type: 'set', to: `${this.currentRoom}/${id}` }, el('hangup', { xmlns: NS_RAYO })));
+        } catch (error) {
+            const why = {
+                forbidden: 'Only a moderator can hang up a call.',
+                'item-not-found': 'The call has already ended.',
+            }[error.condition];
+            throw new ConferenceError('hangup', why || `The call could not be hung up (${error.text || error.condition || error.message}).`);
+        }
+    }
+
+    // Digits as RFC 4733 events in our audio to the bridge, as lib-jitsi-meet's sendTones: a SIP
+    // gateway relays them to its phone (an automated menu, a PIN). Muted, the events still go.
+    // insertDTMF replaces what is still queued, so digits typed faster than they play are kept.
+    sendTones(tones, duration = 200, pause = 200) {
+        const dtmf = this.session?.pc.getTransceivers().find(t => t.sender.track?.kind === 'audio')?.sender.dtmf;
+        if (!dtmf?.canInsertDTMF) throw new ConferenceError('tones', 'Tones need a microphone in the meeting.');
+        dtmf.insertDTMF(dtmf.toneBuffer + tones, duration, pause);
+    }
+
     kick(id) {
         return this.xmpp.iq(el('iq', { type: 'set', to: this.currentRoom },
             el('query', { xmlns: NS_MUC_ADMIN }, el('item', { nick: id, role: 'none' }, el('reason', {}, 'You were removed by a moderator')))));

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement
@@ -26,6 +26,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from .. import ns
+from ..errors import StanzaError, refusal
 from ..stanzas.jingle import NS_JINGLE, BridgeSession, Jingle, JingleError, parse_jingle
 from ..stanzas.jitsi import (
     FEATURE_AUDIO,
@@ -39,7 +40,7 @@ from ..stanzas.jitsi import (
     JitsiStanzaError,
     MuteIq,
 )
-from ..xmpp_client import service_client
+from ..xmpp_client import send_error, service_client
 from . import bridge_channel, events
 from .roster import Participant, Roster, real_jid, statuses
 from .session import MediaSession
@@ -72,6 +73,9 @@ MUC_REFUSALS = {
     "not-allowed": "room creation restricted",
 }
 DECODABLE_VIDEO_CODECS = "vp8,h264"
+# An IQ set another occupant sends us (its payload's tag is the key of Meeting's ``requests``): the
+# handler gets the sender and the payload and raises StanzaError to refuse it; returning is the result.
+RequestHandler = Callable[[Participant, Element], None]
 FOCUS_RETRY = 1.0  # seconds between conference requests while the focus is not ready
 
 
@@ -129,7 +133,7 @@ class Meeting:
     def __init__(self, server: XmppServer, login: Login | None = None, *, display_name: str = "",
                  features: Iterable[str] = (), presence_extras: Iterable[Element] = (),
                  receive_video: bool = True, receive_audio: bool = True, audio_source=None,
-                 video_height: int = 720) -> None:
+                 video_height: int = 720, requests: Mapping[str, RequestHandler] | None = None) -> None:
         self.server = server
         self.login = login
         self.display_name = display_name
@@ -139,6 +143,7 @@ class Meeting:
         self.receive_audio = receive_audio
         self.audio_source = audio_source
         self.video_height = video_height
+        self.requests = dict(requests or {})
         self.endpoint_id = ""
         self.room_jid = ""
         self.status: str | None = None
@@ -274,6 +279,7 @@ class Meeting:
         ]
         handlers += [(f"mute {media}", f"{client}iq/{{{namespace}}}mute", self._on_mute)
                      for namespace, media in MUTE_NAMESPACES.items()]
+        handlers += [(f"request {tag}", f"{client}iq/{tag}", self._on_request) for tag in self.requests]
         for name, path, handler in handlers:
             xmpp.register_handler(Callback(f"meeting {name}", MatchXPath(path), handler))
         started = asyncio.get_running_loop().create_future()
@@ -427,6 +433,23 @@ class Meeting:
         if request.media == "audio":
             self._spawn(self.set_audio_muted(request.mute))
         self._emit(events.MuteRequest(request.media, request.mute))
+
+    def _on_request(self, iq: slixmpp.Iq) -> None:
+        if iq["type"] in ("result", "error") or self._ended:
+            return
+        sender = iq["from"]
+        payload = next(iter(iq.xml))
+        participant = self._roster.participants.get(sender.resource) if sender.bare == self.room_jid else None
+        try:
+            if iq["type"] != "set":
+                raise refusal("bad-request", "expected an IQ set")
+            if participant is None:
+                raise refusal("forbidden", "only another occupant of the room may ask")
+            self.requests[payload.tag](participant, payload)
+        except StanzaError as exc:
+            send_error(iq, exc)
+            return
+        iq.reply(clear=True).send()
 
     def _on_disconnected(self, _event) -> None:
         if self._ended:

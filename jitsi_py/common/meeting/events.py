@@ -88,9 +88,18 @@ class MuteRequest:
 
 
 @dataclass(frozen=True)
+class Dtmf:
+    """A digit another endpoint sent as RFC 4733 telephone-events in its audio (lib-jitsi-meet's
+    ``sendTones``), once per event."""
+
+    endpoint_id: str
+    digit: str
+
+
+@dataclass(frozen=True)
 class Ended:
     reason: str  # "kicked" | "room destroyed" | "removed" | "connection lost" | "left"
 
 
 Event = (ParticipantJoined | ParticipantChanged | ParticipantLeft | TrackAdded | TrackRemoved | SourceMuted
-         | DominantSpeaker | EndpointMessage | GroupMessage | MuteRequest | Ended)
+         | DominantSpeaker | EndpointMessage | GroupMessage | MuteRequest | Dtmf | Ended)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from .. import telephone_event
 from ..stanzas.jingle import Jingle
 from . import events
 from .sdp import MediaLine, MediaLines, RemoteSource, jingle_sources, named_sources, session_accept
@@ -56,6 +57,9 @@ class MediaSession:
         self._on_event = on_event
         self._video_type_of = video_type_of
         self._lock = asyncio.Lock()  # one offer/answer at a time on the peer connection
+        audio = next((c for c in offer.contents if c.media == "audio"), None)
+        self._tone_pt = next((p.id for p in audio.payload_types if p.name.lower() == "telephone-event"), None) \
+            if audio is not None else None
         self.closed = False
 
     @property
@@ -141,10 +145,30 @@ class MediaSession:
                 continue
             self.announced[source.name] = line
             video_type = None
+            if source.media == "audio" and self._tone_pt is not None:
+                self._take_tones(transceiver.receiver, source.owner, self._tone_pt)
             if source.media == "video":
                 video_type = source.video_type or self._video_type_of(source.owner, source.name) or "camera"
             self._on_event(events.TrackAdded(source.owner, source.name, source.media, video_type,
                                              transceiver.receiver.track))
+
+
+    def _take_tones(self, receiver, owner: str, pt: int) -> None:
+        """aiortc has no telephone-event, and its RTP router drops a payload type the receiver did not
+        negotiate: the digits a browser sends in its audio (RFC 4733, RTCDTMFSender) are routed to the
+        receiver all the same, and taken out before it decodes."""
+        receiver.transport._rtp_router.payload_type_table.setdefault(pt, set()).add(receiver)
+        handle = receiver._handle_rtp_packet
+        digits = telephone_event.Receiver()
+
+        async def taking_tones(packet, arrival_time_ms: int) -> None:
+            if packet.payload_type != pt:
+                await handle(packet, arrival_time_ms)
+                return
+            digit = digits.feed(packet.timestamp, packet.payload)
+            if digit is not None:
+                self._on_event(events.Dtmf(owner, digit))
+        setattr(receiver, "_handle_rtp_packet", taking_tones)  # noqa: B010 - an instance's, not the class's
 
 
 async def _end(receiver) -> None:

@@ -1,14 +1,15 @@
 """Dial-out and the SIP gateway's presence: a codec, no behaviour (docs/sip.md §2).
 
 * :class:`Dial` (``urn:xmpp:rayo:1``): the moderator's dial-out request, which the focus forwards to a
-  gateway; :class:`Ref`, the gateway's answer naming the call's occupant; ``<hangup/>``;
+  gateway; :class:`Ref`, the gateway's answer naming the call's occupant, where ``<hangup/>``
+  (:data:`HANGUP`) is sent to end the call;
 * :func:`transcription_status`: ``<transcription-status>`` a transcriber publishes in the room.
 
 For example::
 
     dial = Dial.from_element(iq.xml.find(q(ns.RAYO, "dial")))
     dial.to, dial.headers["JvbRoomName"]          # "+4930123456", "room@muc.meet.jitsi"
-    result.append(Ref("xmpp:1a2b3c4d@meet.jitsi").to_element())
+    result.append(Ref.of_occupant("room@muc.meet.jitsi", "1a2b3c4d").to_element())
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ FEATURE_TRANSCRIBER = "http://jitsi.org/protocol/transcriber"
 FEATURE_DTMF = "urn:xmpp:jingle:dtmf:0"
 FEATURE_AUDIO_MUTE = "http://jitsi.org/protocol/audio-mute"
 TRANSCRIPTION_ON, TRANSCRIPTION_OFF = "ON", "OFF"
+HANGUP = q(ns.RAYO, "hangup")
 
 
 class RayoStanzaError(ValueError):
@@ -72,9 +74,14 @@ class Dial:
 
 @dataclass(frozen=True)
 class Ref:
-    """The answer to a dial: ``xmpp:<gateway's MUC nick>@<domain>``, or ``not-acceptable``."""
+    """The answer to a dial: ``xmpp:<room JID>/<the call's nick>``, the occupant a hangup goes to (as Jigasi
+    answers once in the room), or ``not-acceptable``."""
 
     uri: str
+
+    @classmethod
+    def of_occupant(cls, room_jid: str, nick: str) -> "Ref":
+        return cls(f"xmpp:{room_jid}/{nick}")
 
     @classmethod
     def from_element(cls, elem: Element | None) -> "Ref":
@@ -87,10 +94,6 @@ class Ref:
         elem = Element(tag) if parent is None else SubElement(parent, tag)
         elem.set("uri", self.uri)
         return elem
-
-
-def hangup_element() -> Element:
-    return Element(q(ns.RAYO, "hangup"))
 
 
 def transcription_status(status: str) -> Element:

@@ -1,4 +1,4 @@
-// The Conference's hooks for feature modules and its Rayo dial, against a fake XMPP connection.
+// The Conference's hooks for feature modules, its Rayo dial and hangup and its tones, against a fake XMPP connection.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
@@ -82,4 +82,27 @@ test('invite by phone says why a dial was refused', async () => {
     await assert.rejects(refusing('service-unavailable').callPhone('+4930123456'),
         error => error instanceof ConferenceError && /No SIP gateway/.test(error.message));
     await assert.rejects(refusing('bad-request').callPhone('+4930123456'), /could not be placed \(bad-request\)/);
+});
+
+test('a hangup goes to the caller\'s occupant, the dial\'s ref, and its refusals are said in words', async () => {
+    const { conference, sent } = conferenceOnAFakeConnection();
+    await conference.hangUpPhone('0a1b2c3d');
+    const iq = parse(sent.at(-1).toString());
+    assert.deepEqual([iq.attrs.type, iq.attrs.to], ['set', `${ROOM}/0a1b2c3d`]);
+    assert.ok(iq.first('hangup', 'urn:xmpp:rayo:1'));
+    const refusing = condition => conferenceOnAFakeConnection({ iq: () => Promise.reject(Object.assign(new Error(condition), { condition })) }).conference;
+    await assert.rejects(refusing('forbidden').hangUpPhone('0a1b2c3d'), /Only a moderator/);
+    await assert.rejects(refusing('item-not-found').hangUpPhone('0a1b2c3d'), /already ended/);
+});
+
+test('tones go to the audio sender\'s DTMF queue behind those still queued, and need a microphone', () => {
+    const { conference } = conferenceOnAFakeConnection();
+    assert.throws(() => conference.sendTones('1'), error => error instanceof ConferenceError && /microphone/.test(error.message));
+    const inserted = [];
+    const dtmf = { canInsertDTMF: true, toneBuffer: '', insertDTMF(tones, duration, pause) { inserted.push([tones, duration, pause]); this.toneBuffer = tones; } };
+    const audio = { sender: { track: { kind: 'audio' }, dtmf } };
+    conference.session = { pc: { getTransceivers: () => [{ sender: { track: { kind: 'video' } } }, audio] } };
+    conference.sendTones('1');
+    conference.sendTones('#');
+    assert.deepEqual(inserted, [['1', 200, 200], ['1#', 200, 200]]);
 });
