@@ -17,6 +17,7 @@ import pytest
 from bench.speech import SENTENCES, silence, speak
 from jitsi_py.settings import load
 from jitsi_py.transcriber.engines import EngineError, load as load_engine, whisper
+from tests.transcriber.test_export import export_through
 from tests.transcriber.tiny_whisper import build
 
 SLICE = 320 * 2  # bytes: 20 ms at 16 kHz
@@ -86,6 +87,17 @@ async def test_two_phrases_are_two_finals_silence_is_nothing_and_a_long_phrase_i
               if r.final]
     assert len(finals) >= 2 and all(a.end == pytest.approx(b.start) for a, b in zip(finals, finals[1:])), finals
     await engine.aclose()
+
+
+@pytest.mark.system  # espeak-ng
+async def test_a_session_transcribes_an_exported_speaker_with_whisper(model, tmp_path):
+    """Through the transcriber's session, as the bridge's export feeds it: Opus decoded, resampled,
+    each phrase to a Whisper worker, the results back on the socket and the final in the transcript."""
+    engine = load_engine("whisper", settings(JITSI_PY_TRANSCRIBER_WHISPER_MODEL=str(model)))
+    results = await export_through(engine, tmp_path, SENTENCES[2])
+    final = next(r for r in results if not r["is_interim"])
+    assert set(final["transcript"][0]["text"]) == {"a"} and final["language"] == "en-US"
+    assert "language en-US, engine whisper" in next(tmp_path.glob("*/transcript_*.txt")).read_text()
 
 
 async def test_a_worker_that_dies_fails_its_phrase_and_the_next_one_works(model):
