@@ -45,7 +45,7 @@ async def stream_through(stream, samples: np.ndarray):
 
 
 def bound(seconds: float) -> int:
-    return whisper.TOKENS_AT_LEAST + int(whisper.TOKENS_PER_SECOND * seconds)
+    return min(whisper.MAX_TOKENS, whisper.TOKENS_AT_LEAST + int(whisper.TOKENS_PER_SECOND * seconds))
 
 
 @pytest.mark.system  # espeak-ng
