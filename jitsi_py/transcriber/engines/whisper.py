@@ -114,10 +114,12 @@ class WorkerPool:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         async with self._free:
             self.busy += 1
+            workers = self._workers()
             try:
-                return await asyncio.get_running_loop().run_in_executor(self._workers(), fn, self.options, *args)
+                return await asyncio.get_running_loop().run_in_executor(workers, fn, self.options, *args)
             except BrokenProcessPool as exc:
-                self.close()  # the next run starts new processes
+                if workers is self._executor:  # not yet replaced after another run saw it break
+                    self.close()  # the next run starts new processes
                 raise EngineError("a Whisper worker process died") from exc
             except Exception as exc:  # raised in the worker by the model's runtime, of any type
                 raise EngineError(str(exc) or type(exc).__name__) from exc
