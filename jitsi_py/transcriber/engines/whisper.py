@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 INTERIM_EVERY = 1.0  # seconds of new speech before the phrase so far is decoded again
 MAX_PHRASE = 25.0  # seconds: under Whisper's 30 s window
 # Tokens a phrase may produce, per second of its audio and in all: far above speech (about 4 tokens a
-# second), low enough that a model looping on one token stops soon. CTranslate2 4.x stops at about
-# half of what it is given (measured on the tests' tiny model), which still leaves twice the margin.
+# second), low enough that a model looping on one token stops soon. CTranslate2 4.8 stopped at about
+# half of what it was given (on the tests' tiny model), which still leaves twice the margin.
 TOKENS_PER_SECOND = 24
 TOKENS_AT_LEAST = 16
 MAX_TOKENS = 440  # with the prompt's 4 at most, under the 448 positions of Whisper's decoder
