@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .common import XmppClient
+from .common import Common, XmppClient
 from .fields import (
     EnvSpec,
     boolean,
@@ -41,6 +41,12 @@ def _default_engine(values: Mapping[str, str]) -> str:
     return "pocketsphinx"
 
 
+def _base_url(values: Mapping[str, str]) -> str:
+    """Where the web service serves that directory (Jigasi's BASE_URL in docker: PUBLIC_URL/transcripts)."""
+    public_url: str = read(Common.__dataclass_fields__["public_url"].metadata["env"], values)
+    return public_url.rstrip("/") + "/transcripts"
+
+
 @dataclass(frozen=True)
 class Transcriber:
     enabled: bool = env("ENABLE_TRANSCRIPTIONS", "0", boolean)
@@ -58,9 +64,11 @@ class Transcriber:
     record_audio: bool = env("JIGASI_TRANSCRIBER_RECORD_AUDIO", "0", boolean)
     saving: bool = env("JIGASI_TRANSCRIBER_ENABLE_SAVING", "1", boolean)
     # --- our own ---------------------------------------------------------------------------------
+    # Where transcripts are written, and what the web service serves at /transcripts/ (read-only).
     transcripts_dir: Path = env("JITSI_PY_TRANSCRIBER_DIR", _transcripts_dir, directory)
-    # Where the advertised transcripts are served; PUBLIC_URL/transcripts when unset.
-    base_url: str | None = env("JITSI_PY_TRANSCRIBER_BASE_URL", None, url())
+    # The base of the advertised links: another server's address when the web service is not the one
+    # serving the directory.
+    base_url: str = env("JITSI_PY_TRANSCRIBER_BASE_URL", _base_url, url())
     instance_id: str = env("JITSI_PY_TRANSCRIBER_INSTANCE_ID",
                            lambda v: "transcriber-" + (v.get("HOSTNAME") or socket.gethostname()))
     # Jigasi's Vosk option: a ws:// URL, or a JSON object from language to ws:// URL.

@@ -56,15 +56,17 @@ def stamp(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ")
 
 
-def transcript_name(started: datetime, meeting_id: str) -> tuple[str, str]:
-    """(directory, file name) of a meeting's transcript, as Jigasi names them."""
+def transcript_name(started: datetime, meeting_id: str, key: str) -> tuple[str, str]:
+    """(directory, file name) of a meeting's transcript. As Jigasi's, the directory's name holds a
+    random ``key``: the web service serves the transcripts with no listing, so only who has the link
+    finds one, even when the meeting id is one every participant knows (the bridge export's)."""
     when = stamp(started)
-    return f"{when}_{meeting_id}", f"transcript_{when}_{meeting_id}.txt"
+    return f"{when}_{key}_{meeting_id}", f"transcript_{when}_{meeting_id}.txt"
 
 
-def advertisement(base_url: str, started: datetime, meeting_id: str) -> str:
+def advertisement(base_url: str, started: datetime, meeting_id: str, key: str) -> str:
     """``JIGASI_TRANSCRIBER_ADVERTISE_URL``: the chat line that says where the transcript will be."""
-    directory, name = transcript_name(started, meeting_id)
+    directory, name = transcript_name(started, meeting_id, key)
     return f"This meeting is transcribed. The transcript will be at {base_url.rstrip('/')}/{directory}/{name}"
 
 

@@ -28,14 +28,14 @@ class TranscriberService:
             self.engine: Engine = load(t.engine, t)
         except EngineError as exc:  # a bad engine setting stops the start with one line, as any setting
             raise SettingsError("JITSI_PY_TRANSCRIBER_ENGINE", t.engine, str(exc)) from exc
-        base_url = (t.base_url or settings.common.public_url.rstrip("/") + "/transcripts") if t.advertise_url else None
         self.where = Where(
             server=XmppServer(t.xmpp.server, t.xmpp.port, domains.domain, domains.muc,
                               focus_jid=domains.focus_component, hidden_domain=domains.hidden),
             login=Login(f"{t.transcriber_user}@{domains.hidden}",
                         require_secret("JIGASI_TRANSCRIBER_PASSWORD", t.transcriber_password)),
             language=t.language, join_timeout=t.join_timeout, empty_timeout=t.empty_timeout,
-            transcripts=t.transcripts_dir if t.saving else None, base_url=base_url, send_txt=t.send_txt,
+            transcripts=t.transcripts_dir if t.saving else None,
+            base_url=t.base_url if t.advertise_url else None, send_txt=t.send_txt,
             record_audio=t.record_audio and t.saving)
         self.client = BreweryClient(
             jid=f"{t.user}@{domains.auth}/{t.instance_id}",

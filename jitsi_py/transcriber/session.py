@@ -14,6 +14,7 @@ import abc
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 import uuid
 import wave
@@ -111,6 +112,7 @@ class Transcription(abc.ABC):
         self.engine = engine
         self.meeting_id = meeting_id or str(uuid.uuid4())
         self.started = datetime.now(timezone.utc)
+        self.key = secrets.token_hex(16)  # in the transcript's directory name: its link is the secret
         self.transcript: Transcript | None = None
         self.names: dict[str, str] = {}
         self.finals = 0
@@ -130,7 +132,7 @@ class Transcription(abc.ABC):
     def open_transcript(self) -> None:
         w = self.where
         if w.transcripts is not None:
-            directory, name = transcript_name(self.started, self.meeting_id)
+            directory, name = transcript_name(self.started, self.meeting_id, self.key)
             self.transcript = Transcript(w.transcripts / directory, name,
                                          transcript_header(self.room, self.started, w.language, self.engine.name),
                                          w.record_audio)
@@ -279,7 +281,7 @@ class Session(Transcription):
         log.info("transcriber: in %s as %s (meeting %s)", self.room, meeting.endpoint_id, self.meeting_id)
         self.open_transcript()
         if w.base_url is not None:
-            await meeting.send_group_message(body=advertisement(w.base_url, self.started, self.meeting_id))
+            await meeting.send_group_message(body=advertisement(w.base_url, self.started, self.meeting_id, self.key))
         for participant in meeting.participants.values():
             self._joined(participant.endpoint_id, participant.display_name, participant.hidden)
         stopping = asyncio.ensure_future(self._stop.wait())

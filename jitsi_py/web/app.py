@@ -15,6 +15,7 @@ from .config_js import ConfigJs
 from .dialin import ConferenceMapper, dialin_numbers
 from .letsencrypt import CHALLENGE_PREFIX, Http01Responder
 from .proxy import Proxy
+from .transcripts import content_type, locate, requested
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web_static"
 STATIC_DIRS = ("libs", "css", "static", "images", "fonts", "lang", "sounds")
@@ -114,6 +115,7 @@ def build_app(state: WebState, https: bool) -> web.Application:
         add("GET", "/dialin-numbers", numbers_for)
     for name in STATIC_DIRS:
         add("GET", f"/{name}/{{path:.*}}", static_file)
+    add("GET", "/transcripts/{path:.*}", transcript)
     add("GET", "/", index)
     add("GET", f"/{{room:{SEGMENT}}}", room)
     if routes.subdomains:
@@ -258,6 +260,19 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     if "v" in request.query:
         headers["Cache-Control"] = "max-age=31536000"
     return web.FileResponse(found, headers=headers)
+
+
+async def transcript(request: web.Request) -> web.StreamResponse:
+    """A file the transcriber wrote; nginx's static location in upstream's container, never a listing."""
+    state = _count(request, "transcripts")
+    names = requested(request.raw_path)
+    found = None if names is None else locate(state.settings.transcriber.transcripts_dir, names)
+    if found is None:
+        raise web.HTTPNotFound(text="not found\n")
+    # A transcript grows while its meeting goes on: a reload shows what was said since.
+    return web.FileResponse(found, headers={
+        "Content-Type": content_type(found.name), "Cache-Control": "no-cache",
+        "Access-Control-Allow-Origin": state.settings.web.routes.cors_allow_origin})
 
 
 def _index(state: WebState) -> web.FileResponse:

@@ -161,7 +161,9 @@ def test_the_transcriber_overlay_runs_the_transcriber_with_every_variable_it_rea
     text = (DOCKER / "transcriber.yml").read_text()
     assert "\n    transcriber:\n" in text and "image: ${JITSI_IMAGE_REPO:-jitsi-py}/transcriber:" in text
     assert "dockerfile: docker/transcriber/Dockerfile" in text
-    assert "- ${CONFIG}/transcripts:/config/transcripts:Z" in text, "upstream's volume: ${CONFIG}/transcripts"
+    # upstream's volume, shared with the web container (label z): ${CONFIG}/storage/transcripts
+    assert "- ${CONFIG}/storage/transcripts:/config/transcripts:z\n" in text
+    assert "JITSI_PY_TRANSCRIBER_DIR=/config/transcripts" in environment(text, "transcriber")
     passed = {entry.split("=", 1)[0] for entry in environment(text, "transcriber")}
     wanted = (set(env_names(Transcriber)) | set(env_names(HttpLimits)) | {"JIGASI_BREWERY_MUC", "XMPP_HIDDEN_DOMAIN",
                                                                          "XMPP_AUTH_DOMAIN"})
@@ -169,6 +171,13 @@ def test_the_transcriber_overlay_runs_the_transcriber_with_every_variable_it_rea
     dockerfile = (DOCKER / "transcriber" / "Dockerfile").read_text()
     assert 'CMD ["python", "-m", "jitsi_py.transcriber"]' in dockerfile
     assert "transcriber" in re.search(r"^SERVICES := (.*)$", (DOCKER / "Makefile").read_text(), re.M).group(1).split()
+
+
+def test_the_web_container_serves_the_transcripts_the_transcriber_writes():
+    compose = (DOCKER / "docker-compose.yml").read_text()
+    web = compose.split("\n    web:\n", 1)[1].split("\n    prosody:\n", 1)[0]
+    assert "- ${CONFIG}/storage/transcripts:/config/transcripts:ro,z\n" in web, "upstream's: read-only, shared"
+    assert "JITSI_PY_TRANSCRIBER_DIR=/config/transcripts" in environment(compose, "web")
 
 
 def environment(text: str, service: str) -> list[str]:

@@ -419,3 +419,13 @@ def test_the_relay_timeout_is_a_duration_of_at_least_a_second():
     assert Settings.from_values({}).bridge.relay_timeout == 15.0
     with pytest.raises(SettingsError):
         Settings.from_values({"JITSI_PY_BRIDGE_RELAY_TIMEOUT": "500ms"})
+
+
+def test_the_transcripts_directory_and_the_base_of_its_links():
+    """One directory setting for the transcriber that writes and the web service that serves it."""
+    s = Settings.from_values({"CONFIG": "/srv/cfg", "PUBLIC_URL": "https://meet.example.com/"})
+    assert s.transcriber.transcripts_dir == Path("/srv/cfg/transcripts")
+    assert s.transcriber.base_url == "https://meet.example.com/transcripts"
+    s = Settings.from_values({"JITSI_PY_TRANSCRIBER_DIR": "/data/t",
+                              "JITSI_PY_TRANSCRIBER_BASE_URL": "https://files.example.com/t"})
+    assert (s.transcriber.transcripts_dir, s.transcriber.base_url) == (Path("/data/t"), "https://files.example.com/t")

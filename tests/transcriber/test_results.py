@@ -30,10 +30,11 @@ def test_a_result_carries_what_jitsi_meet_reads_and_what_the_bridge_keys_on():
 
 
 def test_names_lines_and_links():
-    assert transcript_name(STARTED, "u-1") == ("2026-12-07T13-05-09Z_u-1", "transcript_2026-12-07T13-05-09Z_u-1.txt")
-    assert advertisement("https://meet.example/transcripts/", STARTED, "u-1") == (
+    assert transcript_name(STARTED, "u-1", "k3y") == ("2026-12-07T13-05-09Z_k3y_u-1",
+                                                      "transcript_2026-12-07T13-05-09Z_u-1.txt")
+    assert advertisement("https://meet.example/transcripts/", STARTED, "u-1", "k3y") == (
         "This meeting is transcribed. The transcript will be at "
-        "https://meet.example/transcripts/2026-12-07T13-05-09Z_u-1/transcript_2026-12-07T13-05-09Z_u-1.txt")
+        "https://meet.example/transcripts/2026-12-07T13-05-09Z_k3y_u-1/transcript_2026-12-07T13-05-09Z_u-1.txt")
     assert chat_line(ALICE, "hi") == "Alice: hi"
     later = STARTED + timedelta(hours=1, minutes=2, seconds=3)
     assert transcript_line(later, STARTED, ALICE, "hi") == "[14:07:12 +1:02:03] Alice (0cb6a9fc): hi\n"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import wave
 
+import aiohttp
 import pytest
 
 from bench.speech import OTHER_VOICE, SENTENCES, VOICE, word_error_rate
@@ -137,6 +138,9 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
         assert [line.split("] ", 1)[1] for line in lines] == [
             f"{c['participant']['name']} ({c['participant']['id']}): {c['transcript'][0]['text']}" for c in finals]
         assert "Alice joined" in text and "Bob joined" in text
+        # served by the web service at the very link the transcriber posted
+        async with aiohttp.ClientSession() as http, http.get(chat[0].rsplit(" ", 1)[1], ssl=False) as served:
+            assert served.status == 200 and await served.text() == text
 
 
 async def test_an_unreachable_engine_is_said_in_the_meeting_and_retried_until_it_works(tmp_path):
