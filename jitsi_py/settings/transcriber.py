@@ -18,6 +18,7 @@ from .fields import (
     duration,
     env,
     nested,
+    path,
     port_number,
     read,
     secret,
@@ -30,6 +31,14 @@ def _transcripts_dir(values: Mapping[str, str]) -> str:
     """docker's transcriber.yml keeps them in ``${CONFIG}/transcripts``."""
     config: Path = read(EnvSpec("CONFIG", "~/.jitsi-meet-cfg", directory), values)
     return str(config / "transcripts")
+
+
+def _default_engine(values: Mapping[str, str]) -> str:
+    if (values.get("JIGASI_TRANSCRIBER_VOSK_URL") or "").strip():
+        return "vosk"
+    if (values.get("JITSI_PY_TRANSCRIBER_WHISPER_MODEL") or "").strip():
+        return "whisper"
+    return "pocketsphinx"
 
 
 def _base_url(values: Mapping[str, str]) -> str:
@@ -64,10 +73,17 @@ class Transcriber:
                            lambda v: "transcriber-" + (v.get("HOSTNAME") or socket.gethostname()))
     # Jigasi's Vosk option: a ws:// URL, or a JSON object from language to ws:// URL.
     vosk_url: str | None = env("JIGASI_TRANSCRIBER_VOSK_URL", None, text)
-    # pocketsphinx (offline, its wheel's model) unless a Vosk server is given.
-    engine: str = env("JITSI_PY_TRANSCRIBER_ENGINE",
-                      lambda v: "vosk" if (v.get("JIGASI_TRANSCRIBER_VOSK_URL") or "").strip() else "pocketsphinx",
-                      choice("pocketsphinx", "vosk"))
+    # pocketsphinx (offline, its wheel's model) unless a Vosk server or a Whisper model is given.
+    engine: str = env("JITSI_PY_TRANSCRIBER_ENGINE", _default_engine,
+                      choice("pocketsphinx", "vosk", "whisper"))
+    # A Whisper model converted for faster-whisper (CTranslate2), a local directory: Jigasi's Whisper
+    # option (JIGASI_TRANSCRIBER_WHISPER_URL) is a remote WebSocket service, not a model.
+    whisper_model: Path | None = env("JITSI_PY_TRANSCRIBER_WHISPER_MODEL", None, path)
+    # Processes holding a copy of the model each: how many phrases are decoded at once.
+    whisper_workers: int = env("JITSI_PY_TRANSCRIBER_WHISPER_WORKERS", "1", bounded(1, 16))
+    # CTranslate2's weights on the CPU: int8 is the fastest; "default" keeps the converted type.
+    whisper_compute_type: str = env("JITSI_PY_TRANSCRIBER_WHISPER_COMPUTE_TYPE", "int8",
+                                    choice("int8", "int8_float32", "int16", "float32", "default"))
     language: str = env("JITSI_PY_TRANSCRIBER_LANGUAGE", "en-US", text)
     # Decoders loaded at most (each ~100 MB): how many people one transcriber follows speaking at once.
     sphinx_decoders: int = env("JITSI_PY_TRANSCRIBER_DECODERS", "4", bounded(1, 64))

@@ -39,16 +39,20 @@ def opus_packets(samples: np.ndarray) -> list[bytes]:
     return packets
 
 
-async def test_a_bridge_exports_a_speaker_and_gets_the_results_back(tmp_path):
-    where = Where(server=XmppServer("127.0.0.1", 1, "meet.jitsi", "muc.meet.jitsi"), login=Login("t@h", "x"),
-                  language="en-US", join_timeout=1, empty_timeout=1, transcripts=tmp_path, base_url=None,
-                  send_txt=False, record_audio=False)
-    engine = load_engine("pocketsphinx", load(environ={}).transcriber)
-    runner = web.AppRunner(export_app(where, engine))
+def where(transcripts) -> Where:
+    return Where(server=XmppServer("127.0.0.1", 1, "meet.jitsi", "muc.meet.jitsi"), login=Login("t@h", "x"),
+                 language="en-US", join_timeout=1, empty_timeout=1, transcripts=transcripts, base_url=None,
+                 send_txt=False, record_audio=False)
+
+
+async def export_through(engine, transcripts, text: str) -> list[dict]:
+    """Plays the bridge: one speaker's espeak-ng sentence exported to the transcriber's export
+    server, in meeting ``meeting-42``; the results that came back until the first final."""
+    runner = web.AppRunner(export_app(where(transcripts), engine))
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    speech = np.concatenate([silence(0.5, 48000), speak(SENTENCES[2], rate=48000), silence(1.0, 48000)])
+    speech = np.concatenate([silence(0.5, 48000), speak(text, rate=48000), silence(1.0, 48000)])
     try:
         async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://127.0.0.1:{port}/meeting-42") as ws:
             await ws.send_str(json.dumps({"event": "info", "application": "jitsi-videobridge", "version": "2.3"}))
@@ -71,10 +75,17 @@ async def test_a_bridge_exports_a_speaker_and_gets_the_results_back(tmp_path):
     final = next(r for r in results if not r["is_interim"])
     assert final["event"] == final["type"] == "transcription-result"  # the bridge keys on event, clients on type
     assert final["participant"]["id"] == "abcd1234"
+    [path] = list(transcripts.glob("*_meeting-42/transcript_*_meeting-42.txt"))
+    written = path.read_text()
+    assert f"abcd1234 (abcd1234): {final['transcript'][0]['text']}" in written and "transcription ended" in written
+    return results
+
+
+async def test_a_bridge_exports_a_speaker_and_gets_the_results_back(tmp_path):
+    engine = load_engine("pocketsphinx", load(environ={}).transcriber)
+    results = await export_through(engine, tmp_path, SENTENCES[2])
+    final = next(r for r in results if not r["is_interim"])
     assert word_error_rate([(SENTENCES[2], final["transcript"][0]["text"])]) <= 0.4, final
-    [path] = list(tmp_path.glob("*_meeting-42/transcript_*_meeting-42.txt"))
-    text = path.read_text()
-    assert f"abcd1234 (abcd1234): {final['transcript'][0]['text']}" in text and "transcription ended" in text
 
 
 def test_malformed_mediajson_is_a_precise_error():

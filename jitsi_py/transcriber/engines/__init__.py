@@ -63,6 +63,7 @@ class Engine(Protocol):
 ENGINES = {
     "pocketsphinx": "jitsi_py.transcriber.engines.sphinx:PocketsphinxEngine",
     "vosk": "jitsi_py.transcriber.engines.vosk:VoskEngine",
+    "whisper": "jitsi_py.transcriber.engines.whisper:WhisperEngine",
 }
 
 

@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from . import SAMPLE_RATE, EngineError, Result
+from .phrases import BYTES_PER_SECOND, Phrases, Step
 
 if TYPE_CHECKING:
     from ...settings.transcriber import Transcriber as TranscriberSettings
@@ -28,14 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INTERIM_EVERY = 0.5  # seconds of speech between interim hypotheses
-# The endpointer decides over this window whether speech started or ended: it bounds how long after
-# the last word the final result can come.
-VAD_WINDOW = 0.3
-VAD_RATIO = 0.9
-VAD_MODE = 1  # of 0..3: WebRTC VAD aggressiveness; more clips soft consonants (measured: more errors)
-BYTES_PER_SECOND = SAMPLE_RATE * 2
-PRE_ROLL = 0.3  # seconds before the detected start: the endpointer clips soft first consonants
-HISTORY = int((VAD_WINDOW + PRE_ROLL + 0.5) * BYTES_PER_SECOND)
 
 # --- in the worker process ---------------------------------------------------------------------------
 _decoder: Any = None
@@ -167,66 +160,32 @@ class SphinxStream:
     """One speaker: the endpointer here, a pooled decoder process while a phrase is open."""
 
     def __init__(self, pool: DecoderPool) -> None:
-        from pocketsphinx import Endpointer  # noqa: PLC0415
-
         self.pool = pool
-        self.endpointer = Endpointer(window=VAD_WINDOW, ratio=VAD_RATIO, vad_mode=VAD_MODE, sample_rate=SAMPLE_RATE)
-        self.frame_bytes: int = self.endpointer.frame_bytes
-        self.pending = bytearray()
-        self.history = bytearray()  # the latest audio, for the start the endpointer saw late
+        self.phrases = Phrases()
         self.worker: ProcessPoolExecutor | None = None
         self.starting = False  # the phrase's first step is still to be sent
-        self.position = 0.0  # seconds of audio taken so far
         self.phrase_start = 0.0
         self.spoken = 0  # bytes of the open phrase decoded so far
         self.next_interim = 0
         self.last_interim = ""
 
     async def feed(self, pcm: bytes) -> list[Result]:
-        self.pending += pcm
-        usable = len(self.pending) - len(self.pending) % self.frame_bytes
-        if not usable:
-            return []
-        chunk = bytes(self.pending[:usable])
-        del self.pending[:usable]
-        return await self._frames(chunk, last=False)
+        return await self._steps(self.phrases.feed(pcm))
 
     async def close(self) -> list[Result]:
-        chunk = bytes(self.pending)
-        self.pending.clear()
-        return await self._frames(chunk, last=True)
+        return await self._steps(self.phrases.close())
 
-    async def _frames(self, chunk: bytes, last: bool) -> list[Result]:
-        """The endpointer only decides; the decoder takes the audio itself, from a little before the
-        phrase's detected start, in one step per chunk."""
+    async def _steps(self, steps: list[Step]) -> list[Result]:
         results: list[Result] = []
-        speech = bytearray()
-        step = self.frame_bytes
-        for offset in range(0, len(chunk), step):
-            frame = chunk[offset:offset + step]
-            self.history += frame
-            self.position += len(frame) / BYTES_PER_SECOND
-            if len(frame) == step:
-                self.endpointer.process(frame)
-            if self.worker is None:
-                if not self.endpointer.in_speech:
-                    continue
+        for step in steps:
+            if step.start is not None:
                 self.worker = await self.pool.take()
                 self.starting = True
-                self.phrase_start = max(0.0, self.endpointer.speech_start - PRE_ROLL)
+                self.phrase_start = step.start
                 self.spoken = 0
                 self.next_interim = int(INTERIM_EVERY * BYTES_PER_SECOND)
                 self.last_interim = ""
-                back = int((self.position - self.phrase_start) * SAMPLE_RATE) * 2
-                speech += self.history[-back:] if back else b""
-            else:
-                speech += frame
-            if not self.endpointer.in_speech:
-                results += await self._step(bytes(speech), end=True)
-                speech.clear()
-        del self.history[:max(0, len(self.history) - HISTORY)]
-        if speech or (last and self.worker is not None):
-            results += await self._step(bytes(speech), end=last)
+            results += await self._step(step.speech, step.end)
         return results
 
     async def _step(self, speech: bytes, end: bool) -> list[Result]:
