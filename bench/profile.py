@@ -9,7 +9,7 @@ machine, so two versions of the code compare in one run each, however busy the m
 leave out the kernel (``sendmmsg``'s copy and delivery) and memory stalls, which only ``bench
 media`` shows. The bench does not import the bridge: the harness runs in a child process.
 
-    python -m bench.profile [--participants 20] [--seconds 1] [--max-height 720] [--keep DIR]
+    python -m bench.profile [--participants 20] [--seconds 1] [--max-height 720] [--rewrite-ssrcs] [--keep DIR]
 
 About a minute and a half at the defaults (valgrind runs Python some 50 times slower). For a
 Python-level breakdown by function (time-based, so noisy on a shared machine):
@@ -78,6 +78,8 @@ def profile(args: argparse.Namespace, workdir: str) -> dict:
                "--participants", str(args.participants), "--seconds", str(args.seconds)]
     if args.max_height is not None:
         command += ["--max-height", str(args.max_height)]
+    if args.rewrite_ssrcs:
+        command.append("--rewrite-ssrcs")
     # A fixed hash seed: dict and set probes, and so the counts, are the same from run to run.
     env = dict(os.environ, PYTHONHASHSEED="0")
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
@@ -92,7 +94,8 @@ def profile(args: argparse.Namespace, workdir: str) -> dict:
     stages.append(("interpreter: the bytecode of our Python", exclusive.get("_PyEval_EvalFrameDefault", 0)))
     stages.append(("the rest: CPython objects and calls, cffi", total - sum(count for _, count in stages)))
     top = sorted(exclusive.items(), key=lambda item: -item[1])[:args.top]
-    return {"participants": args.participants, "max_height": args.max_height, **counts,
+    return {"participants": args.participants, "max_height": args.max_height, "rewrite_ssrcs": args.rewrite_ssrcs,
+            **counts,
             "instructions": total, "per_forwarded": round(total / forwarded),
             "stages": {label: round(count / forwarded) for label, count in stages},
             "functions": {name: round(count / forwarded) for name, count in top}}
@@ -103,6 +106,7 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=1.0, help="seconds of traffic fed (default %(default)s)")
     parser.add_argument("--max-height", type=int, default=None, help="every receiver's video constraint")
+    parser.add_argument("--rewrite-ssrcs", action="store_true", help="every receiver rewrites SSRCs")
     parser.add_argument("--top", type=int, default=25, help="functions listed (default %(default)s)")
     parser.add_argument("--keep", metavar="DIR", help="keep callgrind's output in DIR (for callgrind_annotate)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before giving up")

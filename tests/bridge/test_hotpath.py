@@ -77,14 +77,15 @@ def _schedule(participants: int, seconds: float) -> list[tuple[float, int, int]]
 class Load:
     """The conference on ``bridge`` (its media port bound) and the protected packets to feed."""
 
-    def __init__(self, bridge: Videobridge, participants: int, seconds: float, max_height: int | None) -> None:
+    def __init__(self, bridge: Videobridge, participants: int, seconds: float, max_height: int | None,
+                 rewrite_ssrcs: bool = False) -> None:
         self.bridge = bridge
         conference = bridge.create_conference("hotpath", None, 0.0)
         conference.forwarder.set_video_payload_types({VIDEO_PT: "VP8"})
         self.sinks, self.keys, self.endpoints = [], [], []
         senders, addresses, ssrcs = [], [], []
         for p in range(participants):
-            endpoint = Endpoint(conference, f"e{p}")
+            endpoint = Endpoint(conference, f"e{p}", rewrite_ssrcs=rewrite_ssrcs)
             conference.add_endpoint(endpoint)
             local, remote = os.urandom(KEY_LENGTH), os.urandom(KEY_LENGTH)
             self.keys.append((local, remote))
@@ -213,7 +214,7 @@ async def test_a_full_send_buffer_queues_a_copy_other_send_errors_drop_the_packe
 
 async def measure(args: argparse.Namespace) -> dict:
     bridge, transport = await bound_bridge()
-    load = Load(bridge, args.participants, args.seconds, args.max_height)
+    load = Load(bridge, args.participants, args.seconds, args.max_height, args.rewrite_ssrcs)
     counters = bridge.counters
     warm = len(load.packets) // 10  # the first key frames switch layers; keep that out of the figure
     runs = []
@@ -255,6 +256,7 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds of traffic fed (default %(default)s)")
     parser.add_argument("--max-height", type=int, default=None, help="every receiver's video constraint")
+    parser.add_argument("--rewrite-ssrcs", action="store_true", help="every receiver rewrites SSRCs (its own pool)")
     parser.add_argument("--repeat", type=int, default=5, help="runs over the same packets; the best is reported")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured part (slows it down)")
     parser.add_argument("--callgrind", action="store_true",
