@@ -257,7 +257,7 @@ class Endpoint:
         slot = batch.count
         view, length, buffer, header = batch.slots[slot]
         view[:size] = packet
-        length[0] = size
+        batch.iov_len[slot] = size
         if srtp_protect(session, buffer, length):
             return  # libsrtp refuses only what a bug would make (a repeated index too old, no key)
         header.msg_name = name
