@@ -15,8 +15,11 @@ there. ``slots[count]`` is what filling one takes: ``(view, length, buffer, head
 - ``length`` is an ``int *`` over that ``iov_len`` (its low half: x86-64 and arm64 are
   little-endian), handed to libsrtp as the in/out length, so the protected length lands in the
   ``iovec`` with no copy;
-- ``header.msg_name = name`` (a :func:`sockaddr`) addresses it; ``count += 1`` queues it, and the
-  filler calls :meth:`Batch.flush` when ``count`` reaches ``limit``.
+- ``msg_name[count] = address`` addresses it: the address of a :func:`sockaddr` (the filler
+  keeps that alive), as :meth:`Batch.address` gives it, written through a memoryview over the
+  headers' ``msg_name`` pointers (``header.msg_name = name`` is the same through cffi, dearer);
+  ``count += 1`` queues it, and the filler calls :meth:`Batch.flush` when ``count`` reaches
+  ``limit``.
 
 While the media port handles an inbound datagram ``limit`` is :data:`CAPACITY`; otherwise (timers:
 probes, retransmissions) it is 1, and each datagram leaves as it is queued. Where libc has no
@@ -54,6 +57,7 @@ SOCKADDR_IN6 = struct.Struct("!HI16sI")  # port, flow info, address, scope id
 SOCKADDR_IN = struct.Struct("!H4s8x")  # port, address, padding
 RETRY = (errno.EINTR,)
 BLOCKED = (errno.EAGAIN, errno.EWOULDBLOCK)  # what sendto raises as BlockingIOError
+WORD = ffi.sizeof("void *")
 
 
 
@@ -109,6 +113,8 @@ class Batch:
         # Each iovec is two machine words, base then length: the odd words are the lengths.
         self.iov_len = memoryview(ffi.buffer(self._iovs)).cast("N")[1::2]
         self._headers = [ffi.addressof(self._msgs[k], "msg_hdr") for k in range(CAPACITY)]
+        # msg_name is each header's first word.
+        self.msg_name = memoryview(ffi.buffer(self._msgs)).cast("P")[::ffi.sizeof("struct mmsghdr") // WORD]
         self.slots = list(zip(views, lengths, self._buffers, self._headers))  # see the module's docstring
         self._send = self._sendmmsg if use_sendmmsg else self._sendto
         self.count = 0
@@ -125,6 +131,11 @@ class Batch:
 
     def sockaddr(self, addr: tuple) -> object:
         return sockaddr(self.family, addr)
+
+    @staticmethod
+    def address(name: object) -> int:
+        """Where a :func:`sockaddr` is in memory, for ``msg_name``."""
+        return int(ffi.cast("uintptr_t", name))
 
     def flush(self) -> None:
         count = self.count
