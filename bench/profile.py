@@ -39,7 +39,7 @@ STAGES = (
      ("srtp_protect", "srtp_unprotect")),
     ("sendmmsg (cffi call, libc; user side)", ("cdata_call",), ()),
     ("RTP header rewrite (struct.pack_into)", ("s_pack_into",), ()),
-    ("copies into C buffers (memoryview slices)", ("memory_ass_sub",), ()),
+    ("memoryview stores: copies, slot lengths and addresses", ("memory_ass_sub",), ()),
 )
 LINE = re.compile(r"^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(.*?):([^\s:]+?)('\d+)?(?:\s+\[(.*)\])?\s*$")
 
