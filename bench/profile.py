@@ -45,22 +45,26 @@ LINE = re.compile(r"^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(.*?):([^\s:]+?)('\d+)?(?:\s+
 
 
 def _annotate(path: str, inclusive: bool) -> dict[str, int]:
-    """Instructions by function name from ``callgrind_annotate``: the largest entry per name when
-    inclusive (inlined fragments repeat the whole), the sum of its fragments when not."""
     out = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}", "--threshold=100",
                           path], capture_output=True, text=True, check=True).stdout
-    costs: dict[str, int] = defaultdict(int)
-    for line in out.splitlines():
+    return costs(out, inclusive)
+
+
+def costs(annotated: str, inclusive: bool) -> dict[str, int]:
+    """Instructions by function name from ``callgrind_annotate``'s listing: the largest entry per
+    name when inclusive (inlined fragments repeat the whole), the sum of its fragments when not."""
+    found: dict[str, int] = defaultdict(int)
+    for line in annotated.splitlines():
         match = LINE.match(line)
         if match is None or match.group(2) == "" or "PROGRAM TOTALS" in line:
             continue
         name, count = match.group(3), int(match.group(1).replace(",", ""))
         if inclusive:
             if match.group(4) is None:  # a recursion level ('2) counts its callers' costs again
-                costs[name] = max(costs[name], count)
+                found[name] = max(found[name], count)
         else:
-            costs[name] += count
-    return costs
+            found[name] += count
+    return dict(found)
 
 
 def _total(path: str) -> int:
