@@ -119,10 +119,11 @@ class Endpoint:
                                  last_n=last_n, visitor=visitor)
         self.sctp: SctpChannel | None = None  # bridge channel over SCTP, made when the DTLS handshake completes
         # The way out deliver() uses, set up again whenever ICE selects or SRTP starts (_route):
-        # the selected address, as the media port's batch names it (None: not both ready yet),
-        # the batch, and the outbound SRTP sessions by SSRC.
+        # the selected address, as the media port's batch names it and where that name is in
+        # memory (None: not both ready yet), the batch, and the outbound SRTP sessions by SSRC.
         self._addr = _UNROUTED
         self._name = None
+        self._name_address = None
         self._batch = None
         self._sessions: dict = {}
 
@@ -141,8 +142,9 @@ class Endpoint:
         self._batch = batch = self._port.batch
         if addr is not None and srtp is not None and batch is not None:
             self._name, self._sessions = batch.sockaddr(addr), srtp.tx_sessions
+            self._name_address = batch.address(self._name)
         else:
-            self._name, self._sessions = None, {}
+            self._name, self._name_address, self._sessions = None, None, {}
 
     # --- datagrams from udp.py -------------------------------------------------------------------
 
@@ -248,7 +250,7 @@ class Endpoint:
         (sendmmsg.py: it leaves with the other copies of the inbound packet being handled)."""
         if self.ice.selected is not self._addr:
             self._route()
-        name = self._name
+        name = self._name_address
         size = len(packet)
         if name is None or size > MAX_RTP:  # the forwarder's packets have an RTP header
             return
@@ -257,12 +259,12 @@ class Endpoint:
             session = self._srtp.tx_session(ssrc)
         batch = self._batch
         slot = batch.count
-        view, length, buffer, header = batch.slots[slot]
+        view, length, buffer, _ = batch.slots[slot]
         view[:size] = packet
-        length[0] = size
+        batch.iov_len[slot] = size
         if srtp_protect(session, buffer, length):
             return  # libsrtp refuses only what a bug would make (a repeated index too old, no key)
-        header.msg_name = name
+        batch.msg_name[slot] = name
         batch.count = slot = slot + 1
         if slot == batch.limit:
             batch.flush()

@@ -430,6 +430,9 @@ class Forwarder(Allocator):
         count = 0
         buf = None
         pack_header = HEADER.pack_into
+        # What the header in ``buf`` says: receivers that get the same (every audio receiver that
+        # does not rewrite SSRCs) cost no rewrite.
+        buf_seq, buf_ts, buf_ssrc = seq, ts, ssrc
         for projection in projections:
             target = projection.target
             if target == NO_LAYER:
@@ -446,13 +449,16 @@ class Forwarder(Allocator):
             if seq_off < 0:
                 continue  # a temporal layer above the projection's frame-rate cap
             ts_off = projection.ts_off
-            out_seq = (seq + seq_off) & 0xFFFF
-            out_ts = (ts + ts_off) & 0xFFFFFFFF
+            # Most projections have no offsets (no layer switch yet): skip the arithmetic.
+            out_seq = (seq + seq_off) & 0xFFFF if seq_off else seq
+            out_ts = (ts + ts_off) & 0xFFFFFFFF if ts_off else ts
             if buf is None:
                 buf = bytearray(packet)  # one copy per inbound packet, rewritten per receiver
             out_ssrc = projection.out_ssrc
             assert out_ssrc is not None  # _link: every projection in an entry has its SSRC
-            pack_header(buf, 2, out_seq, out_ts, out_ssrc)
+            if out_ssrc != buf_ssrc or out_seq != buf_seq or out_ts != buf_ts:
+                pack_header(buf, 2, out_seq, out_ts, out_ssrc)
+                buf_seq, buf_ts, buf_ssrc = out_seq, out_ts, out_ssrc
             if temporal is not None:
                 rewrite_picture_id(buf, temporal, projection.packet_pid_off)
             receiver = projection.receiver

@@ -10,11 +10,16 @@ packet), so it is copied once, from the forwarder's buffer into the slot, and th
 there. ``slots[count]`` is what filling one takes: ``(view, length, buffer, header)``, where
 
 - ``view[:size] = packet`` copies the datagram into ``buffer``;
-- ``length`` is an ``int *`` over the slot's ``iov_len`` (its low half: x86-64 and arm64 are
+- ``iov_len[count] = size`` sets the slot's ``iov_len`` (a memoryview over the ``iovec`` array's
+  lengths: a Python int written there costs a third of a store through cffi);
+- ``length`` is an ``int *`` over that ``iov_len`` (its low half: x86-64 and arm64 are
   little-endian), handed to libsrtp as the in/out length, so the protected length lands in the
   ``iovec`` with no copy;
-- ``header.msg_name = name`` (a :func:`sockaddr`) addresses it; ``count += 1`` queues it, and the
-  filler calls :meth:`Batch.flush` when ``count`` reaches ``limit``.
+- ``msg_name[count] = address`` addresses it: the address of a :func:`sockaddr` (the filler
+  keeps that alive), as :meth:`Batch.address` gives it, written through a memoryview over the
+  headers' ``msg_name`` pointers (``header.msg_name = name`` is the same through cffi, dearer);
+  ``count += 1`` queues it, and the filler calls :meth:`Batch.flush` when ``count`` reaches
+  ``limit``.
 
 While the media port handles an inbound datagram ``limit`` is :data:`CAPACITY`; otherwise (timers:
 probes, retransmissions) it is 1, and each datagram leaves as it is queued. Where libc has no
@@ -24,7 +29,6 @@ probes, retransmissions) it is 1, and each datagram leaves as it is queued. Wher
 from __future__ import annotations
 
 import errno
-import operator
 import socket
 import struct
 import sys
@@ -53,9 +57,8 @@ SOCKADDR_IN6 = struct.Struct("!HI16sI")  # port, flow info, address, scope id
 SOCKADDR_IN = struct.Struct("!H4s8x")  # port, address, padding
 RETRY = (errno.EINTR,)
 BLOCKED = (errno.EAGAIN, errno.EWOULDBLOCK)  # what sendto raises as BlockingIOError
+WORD = ffi.sizeof("void *")
 
-
-_first = operator.itemgetter(0)  # of an ``int *``: the int
 
 
 def sockaddr(family: int, addr: tuple) -> object:
@@ -106,8 +109,12 @@ class Batch:
             header.msg_iovlen = 1
             header.msg_namelen = namelen
         views = [memoryview(ffi.buffer(buffer, slot_size)) for buffer in self._buffers]
-        self._lengths = lengths = [ffi.cast("int *", ffi.addressof(self._iovs[k], "iov_len")) for k in range(CAPACITY)]
+        lengths = [ffi.cast("int *", ffi.addressof(self._iovs[k], "iov_len")) for k in range(CAPACITY)]
+        # Each iovec is two machine words, base then length: the odd words are the lengths.
+        self.iov_len = memoryview(ffi.buffer(self._iovs)).cast("N")[1::2]
         self._headers = [ffi.addressof(self._msgs[k], "msg_hdr") for k in range(CAPACITY)]
+        # msg_name is each header's first word.
+        self.msg_name = memoryview(ffi.buffer(self._msgs)).cast("P")[::ffi.sizeof("struct mmsghdr") // WORD]
         self.slots = list(zip(views, lengths, self._buffers, self._headers))  # see the module's docstring
         self._send = self._sendmmsg if use_sendmmsg else self._sendto
         self.count = 0
@@ -125,12 +132,17 @@ class Batch:
     def sockaddr(self, addr: tuple) -> object:
         return sockaddr(self.family, addr)
 
+    @staticmethod
+    def address(name: object) -> int:
+        """Where a :func:`sockaddr` is in memory, for ``msg_name``."""
+        return int(ffi.cast("uintptr_t", name))
+
     def flush(self) -> None:
         count = self.count
         if not count:
             return
         self.count = 0
-        octets = sum(map(_first, self._lengths[:count]))
+        octets = sum(self.iov_len[:count])
         failed = 0
         start = 0
         while start < count:
@@ -148,7 +160,7 @@ class Batch:
                     octets -= len(data)
                 failed += count - start
                 break
-            octets -= self._lengths[start][0]
+            octets -= self.iov_len[start]
             self._counters.send_errors += 1  # a gone peer is ICE consent's business
             failed += 1
             start += 1
@@ -159,7 +171,7 @@ class Batch:
     def _datagram(self, k: int) -> tuple[object, tuple[str, int]]:
         """Slot ``k``'s datagram (a cffi buffer over it) and address, for the paths that do not
         hand the slots to ``sendmmsg``."""
-        return ffi.buffer(self._buffers[k], self._lengths[k][0]), _address(self.family, self._headers[k].msg_name)
+        return ffi.buffer(self._buffers[k], self.iov_len[k]), _address(self.family, self._headers[k].msg_name)
 
     def _sendmmsg(self, start: int, count: int) -> int:
         """How many of the slots from ``start`` the kernel took, or -errno."""

@@ -83,7 +83,9 @@ class SrtpContext:
         self._owners: list[object] = []  # what frees those sessions
         self._buffer = ffi.new("unsigned char[]", BUFFER_SIZE)
         self._bytes = ffi.buffer(self._buffer)  # slicing copies out as bytes
+        self._view = memoryview(self._bytes)  # slice assignment copies in (cheaper than ffi.memmove)
         self._length = ffi.new("int *")
+        self._length_view = memoryview(ffi.buffer(self._length)).cast("i")  # the same int, cheaper to reach
 
     def tx_session(self, ssrc: int) -> Any:
         """The outbound libsrtp session for ``ssrc`` (``srtp_t``), made on first use; the forwarding
@@ -104,11 +106,10 @@ class SrtpContext:
         size = len(data)
         if size > BUFFER_SIZE:
             raise SrtpError(f"packet too long ({size} bytes)")
-        buffer = self._buffer
-        ffi.memmove(buffer, data, size)
-        length = self._length
+        self._view[:size] = data
+        length = self._length_view
         length[0] = size
-        status = lib.srtp_unprotect(self._rx, buffer, length)
+        status = lib.srtp_unprotect(self._rx, self._buffer, self._length)
         if status:
             raise _fail(status)
         plain: bytes = self._bytes[0:length[0]]
@@ -124,10 +125,11 @@ class SrtpContext:
         size = len(data)
         if size > BUFFER_SIZE - trailer:
             raise SrtpError(f"packet too long ({size} bytes)")
-        ffi.memmove(self._buffer, data, size)
-        self._length[0] = size
+        self._view[:size] = data
+        length = self._length_view
+        length[0] = size
         status = function(session, self._buffer, self._length)
         if status:
             raise _fail(status)
-        packet: bytes = self._bytes[0:self._length[0]]
+        packet: bytes = self._bytes[0:length[0]]
         return packet

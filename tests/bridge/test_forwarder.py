@@ -106,6 +106,23 @@ def test_ssrc_rewriting_announces_the_map_first():
     assert viewer.packets[0][3] == mapped["ssrc"] != 1001
 
 
+def test_receivers_in_turn_each_get_their_own_header_from_the_one_shared_buffer():
+    # The buffer is rewritten only where the next receiver's header differs from the last one's.
+    forwarder, _, _, viewer = setup()
+    sinks = [Sink() for _ in range(4)]
+    for name, sink, rewrite in zip("cdef", sinks, (False, True, False, False)):
+        forwarder.add_receiver(Receiver(name, sink.deliver, sink.send_rtcp, rewrite_ssrcs=rewrite), sink.send_rtcp)
+    forwarder.set_sources("alice", [Source("alice-a0", "alice", "audio", [7])])
+    first, second = (struct.pack("!BBHII", 0x80, 111, seq, seq * 960, 7) + b"opus" for seq in (5, 6))
+    assert forwarder.rtp("alice", first, 111, 5, 4800, 7) == 5
+    assert forwarder.rtp("alice", second, 111, 6, 5760, 7) == 5
+    rewritten = sinks[1].packets[0][3]
+    assert rewritten != 7
+    for sink, ssrc in zip([viewer, *sinks], (7, 7, rewritten, 7, 7)):  # bob, c, d (rewrites), e, f
+        assert [p[1:4] for p in sink.packets] == [(5, 4800, ssrc), (6, 5760, ssrc)]
+        assert [p[4][12:] for p in sink.packets] == [b"opus", b"opus"]
+
+
 def test_receiver_feedback_pli_and_nack():
     forwarder, receiver, sender, viewer = setup()
     for seq in range(100, 110):

@@ -12,6 +12,10 @@ packet on one thread, so a change to the hot path can be judged in seconds and p
 
     .venv/bin/python -m tests.bridge.test_hotpath --participants 40 [--max-height 720] [--profile]
 
+With ``--callgrind`` it feeds the measured packets once, inside :data:`COLLECT`, the one C function
+valgrind's callgrind is told to count in: instruction counts of the path alone, the same whatever
+else loads the machine (``python -m bench.profile`` runs it so and breaks the counts down).
+
 ``python -m bench media`` measures the whole bridge under load (ICE, DTLS, the event loop, the
 kernel delivering to live receivers) and gives the figures to report; this loop is the part of
 them the bridge's own code decides.
@@ -23,6 +27,8 @@ import argparse
 import asyncio
 import cProfile
 import errno
+import functools
+import json
 import os
 import pstats
 import socket
@@ -45,6 +51,9 @@ AUDIO_PAYLOAD, VIDEO_PAYLOAD = 100, 1100
 RATES = (50, 15, 45, 150)  # packets per second: audio, then the simulcast layers low to high
 PROFILE = SRTP_AEAD_AES_128_GCM
 KEY_LENGTH = PROFILE.key_length + PROFILE.salt_length
+# The C function (CPython's) that ``--callgrind`` runs the measured feed in, and nothing else in
+# the process calls: callgrind's ``--toggle-collect`` counts only inside it.
+COLLECT = "functools_reduce"
 
 
 def _packet(pt: int, seq: int, ts: int, ssrc: int, payload: int, key: bool) -> bytes:
@@ -68,14 +77,15 @@ def _schedule(participants: int, seconds: float) -> list[tuple[float, int, int]]
 class Load:
     """The conference on ``bridge`` (its media port bound) and the protected packets to feed."""
 
-    def __init__(self, bridge: Videobridge, participants: int, seconds: float, max_height: int | None) -> None:
+    def __init__(self, bridge: Videobridge, participants: int, seconds: float, max_height: int | None,
+                 rewrite_ssrcs: bool = False) -> None:
         self.bridge = bridge
         conference = bridge.create_conference("hotpath", None, 0.0)
         conference.forwarder.set_video_payload_types({VIDEO_PT: "VP8"})
         self.sinks, self.keys, self.endpoints = [], [], []
         senders, addresses, ssrcs = [], [], []
         for p in range(participants):
-            endpoint = Endpoint(conference, f"e{p}")
+            endpoint = Endpoint(conference, f"e{p}", rewrite_ssrcs=rewrite_ssrcs)
             conference.add_endpoint(endpoint)
             local, remote = os.urandom(KEY_LENGTH), os.urandom(KEY_LENGTH)
             self.keys.append((local, remote))
@@ -204,11 +214,18 @@ async def test_a_full_send_buffer_queues_a_copy_other_send_errors_drop_the_packe
 
 async def measure(args: argparse.Namespace) -> dict:
     bridge, transport = await bound_bridge()
-    load = Load(bridge, args.participants, args.seconds, args.max_height)
+    load = Load(bridge, args.participants, args.seconds, args.max_height, args.rewrite_ssrcs)
     counters = bridge.counters
     warm = len(load.packets) // 10  # the first key frames switch layers; keep that out of the figure
     runs = []
     try:
+        if args.callgrind:
+            load.fresh_sessions()
+            load.feed(0, warm)
+            sent_before = counters.packets_sent
+            functools.reduce(lambda _, __: load.feed(warm, len(load.packets)), [None], None)  # COLLECT
+            return {"inbound": len(load.packets) - warm, "forwarded": counters.packets_sent - sent_before,
+                    "rejected": counters.srtp_rejected, "unknown_ssrc": counters.rtp_unknown_ssrc}
         for _ in range(args.repeat):
             load.fresh_sessions()
             load.feed(0, warm)
@@ -239,12 +256,16 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds of traffic fed (default %(default)s)")
     parser.add_argument("--max-height", type=int, default=None, help="every receiver's video constraint")
+    parser.add_argument("--rewrite-ssrcs", action="store_true", help="every receiver rewrites SSRCs (its own pool)")
     parser.add_argument("--repeat", type=int, default=5, help="runs over the same packets; the best is reported")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured part (slows it down)")
+    parser.add_argument("--callgrind", action="store_true",
+                        help=f"feed the measured part once inside {COLLECT} (for callgrind); print the counts as JSON")
     args = parser.parse_args()
     import uvloop  # noqa: PLC0415 - the bridge's own loop
 
-    print(uvloop.run(measure(args)))
+    result = uvloop.run(measure(args))
+    print(json.dumps(result) if args.callgrind else result)
 
 
 if __name__ == "__main__":
