@@ -185,10 +185,18 @@ class BridgeSession:
     created: bool = False
     creating: str | None = None  # nick whose allocation carries create="true"
     waiting: deque[str] = field(default_factory=deque)  # nicks to allocate once created
+    pending: set[str] = field(default_factory=set)  # nicks whose endpoint create is on its way (conference made)
     endpoints: set[str] = field(default_factory=set)
     feedback: list[Source] = field(default_factory=list)
     relay_id: str | None = None  # the bridge's, as it was when the session began (jicofo keeps it too)
     connects: dict[str, Connect] = field(default_factory=dict)  # by id: what the bridge was told to run
+
+    def placed(self) -> set[str]:
+        """Everyone on this bridge: allocated, being allocated, or waiting for the conference."""
+        nicks = self.endpoints | self.pending | set(self.waiting)
+        if self.creating is not None:
+            nicks.add(self.creating)
+        return nicks
 
 
 class Conference:
@@ -310,8 +318,7 @@ class Conference:
         # create there would clash with it; a dead one just leaves this unanswered.
         self._commands.append(ColibriRequest(jid, colibri2.expire_conference(self.meeting_id),
                                              ("expire", "", session.id)))
-        creating = {session.creating} if session.creating is not None else set()
-        for nick in sorted(session.endpoints | set(session.waiting) | creating):
+        for nick in sorted(session.placed()):
             participant = self.participants.get(nick)
             if participant is not None and participant.bridge == jid:
                 self._move(participant, now)
@@ -340,8 +347,7 @@ class Conference:
         return moved
 
     def _placed(self, bridge: str) -> int:
-        session = self.sessions[bridge]
-        return len(session.endpoints) + len(session.waiting) + (session.creating is not None)
+        return len(self.sessions[bridge].placed())
 
     def colibri_result(self, key: tuple[str, str, str | None], answer: Element | None, error: BridgeError | None,
                        now: float) -> None:
@@ -581,6 +587,8 @@ class Conference:
         create_conference = not session.created
         if create_conference:
             session.creating = participant.nick
+        else:
+            session.pending.add(participant.nick)
         request = colibri2.create_endpoint(
             self.meeting_id, participant.nick, media=self.offer.media(participant.features),
             sctp=True, create_conference=create_conference, room=self.room, stats_id=participant.stats_id,
@@ -593,6 +601,7 @@ class Conference:
         participant = self.participants.get(nick)
         if session is None:
             return  # the bridge went away meanwhile; its participants were moved already
+        session.pending.discard(nick)
         allocation = None
         if error is None:
             try:
@@ -630,8 +639,7 @@ class Conference:
             if other in self.participants and self.participants[other].session_id == session.id:
                 self._create_endpoint(session, self.participants[other])
         if participant is None or participant.session_id != session.id:
-            self._commands.append(ColibriRequest(session.bridge, colibri2.expire_endpoints(self.meeting_id, [nick]),
-                                                 ("expire", nick, session.id)))
+            self._expire(session, nick)  # gone while its endpoint was being made
             return
         session.endpoints.add(nick)
         if self.mesh is not None:
@@ -729,22 +737,28 @@ class Conference:
             session.endpoints.discard(participant.nick)
             if participant.nick in session.waiting:
                 session.waiting.remove(participant.nick)
-            elif session.creating == participant.nick:
-                pass  # its answer, when it comes, finds nobody and expires the endpoint
-            elif not session.endpoints and not session.waiting and session.creating is None:
-                self._commands.append(ColibriRequest(session.bridge, colibri2.expire_conference(self.meeting_id),
-                                                     ("expire", participant.nick, session.id)))
-                del self.sessions[session.bridge]
-                self._relay_requests(self.mesh.leave(session, self.sessions) if self.mesh else [])
-                if session.bridge == self.connect_host:
-                    self._update_connects()
+            elif session.creating == participant.nick or participant.nick in session.pending:
+                session.pending.discard(participant.nick)  # its answer, when it comes, finds nobody: _expire
             else:
-                self._commands.append(ColibriRequest(
-                    session.bridge, colibri2.expire_endpoints(self.meeting_id, [participant.nick]),
-                    ("expire", participant.nick, session.id)))
-                self._relay_requests(self.mesh.endpoints(session, [relay_endpoint(participant.nick, expire=True)],
-                                                         self.sessions) if self.mesh else [])
+                self._expire(session, participant.nick)
         participant.bridge = participant.session_id = None
+
+    def _expire(self, session: BridgeSession, nick: str) -> None:
+        """Free ``nick``'s endpoint, which has left ``session``; the whole bridge conference when
+        nobody else is there, allocated or on the way (an endpoint still being made counts: its
+        conference must outlive this)."""
+        if not session.placed():
+            self._commands.append(ColibriRequest(session.bridge, colibri2.expire_conference(self.meeting_id),
+                                                 ("expire", nick, session.id)))
+            del self.sessions[session.bridge]
+            self._relay_requests(self.mesh.leave(session, self.sessions) if self.mesh else [])
+            if session.bridge == self.connect_host:
+                self._update_connects()
+        else:
+            self._commands.append(ColibriRequest(
+                session.bridge, colibri2.expire_endpoints(self.meeting_id, [nick]), ("expire", nick, session.id)))
+            self._relay_requests(self.mesh.endpoints(session, [relay_endpoint(nick, expire=True)], self.sessions)
+                                 if self.mesh else [])
 
     def _validated(self, participant: Participant, added: Sources) -> Sources:
         others = [s.ssrc for p in self.participants.values() if p is not participant for s in p.sources[0]]

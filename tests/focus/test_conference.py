@@ -284,6 +284,27 @@ def test_terminate_with_restart_reinvites_within_the_rate_limit():
     assert limited.value.condition == "resource-constraint"
 
 
+def test_a_restart_while_the_others_endpoint_is_being_made_keeps_the_bridge_conference():
+    from jitsi_py.common.stanzas.jingle import BridgeSession
+
+    conf = conference()
+    conf.joined(participant("alice"), 1.0)
+    conf.joined(participant("bob"), 1.0)
+    create_alice = next(c for c in conf.commands() if isinstance(c, ColibriRequest))
+    conf.colibri_result(create_alice.key, modified_for("alice"), None, 1.1)
+    commands = conf.commands()
+    offer = next(c.jingle for c in commands if isinstance(c, SendJingle) and c.nick == "alice")
+    create_bob = next(c for c in commands if isinstance(c, ColibriRequest))
+    assert create_bob.key[:2] == ("create", "bob")  # on its way: bob is on the bridge already
+    conf.jingle("alice", Jingle("session-terminate", offer.sid, bridge_session=BridgeSession(
+        offer.bridge_session.id, restart=True)), 1.2)
+    expire = parse_conference_modify(next(c for c in conf.commands() if isinstance(c, ColibriRequest)).request)
+    assert not expire.expire and [(e.id, e.expire) for e in expire.endpoints] == [("alice", True)]
+    conf.colibri_result(create_bob.key, modified_for("bob"), None, 1.3)
+    assert any(isinstance(c, SendJingle) and c.nick == "bob" and c.jingle.action == "session-initiate"
+               for c in conf.commands())
+
+
 def test_ending_from_outside_expires_the_bridge_conference():
     conf, _ = two_in_a_call()
     conf.end("room destroyed")
