@@ -28,7 +28,8 @@ from .fields import (
 
 
 def _transcripts_dir(values: Mapping[str, str]) -> str:
-    """docker's transcriber.yml keeps them in ``${CONFIG}/transcripts``."""
+    """The all-in-one keeps them in ``${CONFIG}/transcripts`` (docker's containers name their
+    shared volume's mount point instead)."""
     config: Path = read(EnvSpec("CONFIG", "~/.jitsi-meet-cfg", directory), values)
     return str(config / "transcripts")
 
