@@ -6,7 +6,6 @@ import * as auth from './auth.js';
 import { h, clear } from './dom.js';
 import { installCaptions } from './captions.js';
 import { icon } from './icons.js';
-import { PollsView } from './polls.js';
 import { VideoLayout } from './stage.js';
 import {
     MAX_CHAT_LENGTH, addRecent, checkRoomName, connectionQuality, dialOutTarget, formatDuration, initials, linkify, randomRoomName, streamTarget,
@@ -609,18 +608,11 @@ class MeetingView {
                 send();
             }
         });
-        this.polls = new PollsView({
-            conference: () => this.conference,
-            append: card => {
-                this.messages.append(card);
-                this.messages.scrollTop = this.messages.scrollHeight;
-            },
-            notify: message => this.notify(message),
-        });
+        this.pollsView = null;
         this.chat = h('aside', { class: 'side', hidden: true, 'data-testid': 'chat-panel', 'aria-label': 'Chat' },
             this.panelHeader('Chat', () => this.togglePanel(this.chat)),
             this.messages, this.chatProblem,
-            h('button', { class: 'link', 'data-testid': 'chat-create-poll', onclick: () => this.polls.createDialog(this.root) }, icon('poll', { size: 16 }), h('span', {}, 'Create a poll')),
+            h('button', { class: 'link', 'data-testid': 'chat-create-poll', onclick: () => this.polls().then(polls => polls.createDialog(this.root)) }, icon('poll', { size: 16 }), h('span', {}, 'Create a poll')),
             h('label', { class: 'field inline' }, h('span', {}, 'To'), this.recipient),
             h('div', { class: 'row compose' }, this.chatInput,
                 h('button', { class: 'primary icon-only', 'data-testid': 'chat-send', 'aria-label': 'Send', title: 'Send', onclick: send }, icon('send'))));
@@ -722,6 +714,20 @@ class MeetingView {
         const raised = !!c.raisedHand;
         this.setButton('raisehand', raised ? 'Lower hand' : 'Raise hand', 'raisehand', 'R');
         this.buttons.raisehand?.setAttribute('aria-pressed', String(raised));
+    }
+
+    // The polls module loads with the first poll or the first "Create a poll", not with the page:
+    // most meetings have none. Payloads wait on the one load, so they keep their order.
+    polls() {
+        this.pollsView ??= import('./polls.js').then(({ PollsView }) => new PollsView({
+            conference: () => this.conference,
+            append: card => {
+                this.messages.append(card);
+                this.messages.scrollTop = this.messages.scrollHeight;
+            },
+            notify: message => this.notify(message),
+        }));
+        return this.pollsView;
     }
 
     stageChanged() {
@@ -1236,7 +1242,7 @@ class MeetingView {
             if (event.open) this.stageChanged();  // a new channel starts without our constraints
             break;
         case 'poll':
-            this.polls.onPayload(event.payload);
+            this.polls().then(polls => polls.onPayload(event.payload));
             break;
         case 'knock':
             this.knocks.querySelector(`[data-participant="${CSS.escape(event.id)}"]`)?.remove();
