@@ -45,6 +45,17 @@ class _Timed:
         times = [t for t in (self.retransmit_at, self.give_up_at, self.linger_until) if t is not None]
         return min(times) if times else None
 
+    def _expire(self, now: float) -> bool:
+        """Ends the transaction when its linger time is over; True when it just gave up."""
+        if self.linger_until is not None and now >= self.linger_until:
+            self.linger_until = None
+            self.state = "terminated"
+        if self.give_up_at is not None and now >= self.give_up_at:
+            self.retransmit_at = self.give_up_at = None
+            self.state = "terminated"
+            return True
+        return False
+
 
 class ClientTransaction(_Timed):
     def __init__(self, request: Request, to: Addr, now: float, reliable: bool = False) -> None:
@@ -90,12 +101,7 @@ class ClientTransaction(_Timed):
 
     def handle_timer(self, now: float) -> bool:
         """True when the transaction just timed out (timer B or F): the request failed with 408."""
-        if self.linger_until is not None and now >= self.linger_until:
-            self.linger_until = None
-            self.state = "terminated"
-        if self.give_up_at is not None and now >= self.give_up_at:
-            self.retransmit_at = self.give_up_at = None
-            self.state = "terminated"
+        if self._expire(now):
             self.timed_out = True
             return True
         if self.retransmit_at is not None and now >= self.retransmit_at:
@@ -164,12 +170,7 @@ class ServerTransaction(_Timed):
             self.linger_until = now + (0 if self.reliable else T4)  # timer I
 
     def handle_timer(self, now: float) -> None:
-        if self.linger_until is not None and now >= self.linger_until:
-            self.linger_until = None
-            self.state = "terminated"
-        if self.give_up_at is not None and now >= self.give_up_at:
-            self.retransmit_at = self.give_up_at = None
-            self.state = "terminated"
+        if self._expire(now):
             self.ack_timed_out = True
         if self.retransmit_at is not None and now >= self.retransmit_at and self.last is not None:
             self.outbox.append(Send(self.last, self.source))
