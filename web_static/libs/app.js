@@ -306,9 +306,11 @@ async function prejoinPage(where) {
         join);
     name.addEventListener('input', () => { section.querySelector('.preview-avatar').textContent = initials(name.value); });
     clear(app).append(section);
+    let submitted = false;
     const ready = media.then(({ stream: got, error }) => {
         got.getTracks().forEach(t => stream.addTrack(t));
         stream.getVideoTracks().forEach(t => { t.enabled = state.video; });
+        if (submitted) return { error };  // the meeting page shows them now
         preview.srcObject = stream;
         meter.follow(stream.getAudioTracks()[0]);
         if (error) showError(section, mediaErrorText(error));
@@ -326,17 +328,20 @@ async function prejoinPage(where) {
             preview.srcObject = stream;
             if (kind === 'audioinput') meter.follow(track);
         }).then(rows => devices.replaceChildren(...rows));
+        return {};
     });
     return new Promise(resolve => {
-        const submit = async () => {
-            await ready;
+        // Joining does not wait for the camera and microphone: the room is entered meanwhile, and
+        // only the media session waits for them (`ready`).
+        const submit = () => {
             if (config.requireDisplayName && !name.value.trim()) {
                 showError(section, 'Please type your name to join.');
                 return;
             }
+            submitted = true;
             meter.stop();
             localStorage.setItem(STORE.name, name.value.trim());
-            resolve({ stream, displayName: name.value.trim(), audio: state.audio, video: state.video });
+            resolve({ stream, ready, displayName: name.value.trim(), audio: state.audio, video: state.video });
         };
         join.onclick = submit;
         name.addEventListener('keydown', e => e.key === 'Enter' && submit());
@@ -374,6 +379,21 @@ class MeetingView {
         this.unread = 0;
         this.statsBefore = new Map();
         this.build();
+        media.ready.then(({ error }) => this.devicesArrived(error));
+    }
+
+    // The camera and microphone may answer after joining: their tracks take the meeting's mute
+    // state and the local tile (the media session waits for them itself).
+    devicesArrived(error) {
+        if (this.leaving) {
+            this.media.stream.getTracks().forEach(t => t.stop());
+            return;
+        }
+        const muted = this.conference?.muted || { audio: !this.media.audio, video: !this.media.video };
+        this.media.stream.getAudioTracks().forEach(t => { t.enabled = !muted.audio; });
+        this.media.stream.getVideoTracks().forEach(t => { t.enabled = !muted.video; });
+        this.layout.setVideo('local', this.media.stream.getVideoTracks()[0], 'camera');
+        if (error) this.flash(mediaErrorText(error));
     }
 
     build() {
@@ -883,7 +903,7 @@ class MeetingView {
         this.status('Moving to another room\u2026');
         const conference = new Conference({
             connection: this.connection, config, room: this.where.room, roomJid, displayName: this.media.displayName,
-            localStream: this.media.stream, onEvent: event => this.onEvent(event), token: auth.pageToken(location.search),
+            localStream: this.media.stream, localReady: this.media.ready, onEvent: event => this.onEvent(event), token: auth.pageToken(location.search),
         });
         conference.muted = { ...old.muted };
         conference.email = old.email;
@@ -1452,27 +1472,43 @@ function openConnection(credentials, room, onEvent) {
     });
 }
 
-async function connectAndJoin(view, password) {
+// The guest's XMPP connection, made while the prejoin page waits for the person and the devices
+// (as jitsi-meet does), so that joining only has to enter the room. Its failure shows on joining.
+function connectEarly(where) {
+    const early = { onEvent: null };
+    early.connection = openConnection(undefined, where.room, event => early.onEvent?.(event));
+    performance.mark('jitsi:xmpp-connecting');
+    early.online = early.connection.connect();
+    early.online.catch(() => {});
+    return early;
+}
+
+async function connectAndJoin(view, password, early) {
     const where = view.where;
     const token = auth.pageToken(location.search);
     const credentials = view.credentials;
     view.conference = null;  // one from a failed attempt must not make a failed login look like a lost link
-    const connection = openConnection(credentials, where.room, event => {
+    const onEvent = event => {
         if (event.type === 'failed' && !view.leaving && view.conference && connection === view.connection) {
             reconnect(view);
         }
-    });
+    };
+    // an early connection that went down while the person was on the prejoin page is not reused
+    const reuse = early && !credentials && !['failed', 'closed'].includes(early.connection.core.state);
+    if (early && !reuse) early.connection.disconnect();
+    const connection = reuse ? early.connection : openConnection(credentials, where.room, onEvent);
+    if (reuse) early.onEvent = onEvent;
+    else performance.mark('jitsi:xmpp-connecting');
     view.connection = connection;
-    performance.mark('jitsi:xmpp-connecting');
     try {
-        await connection.connect();
+        await (reuse ? early.online : connection.connect());
     } catch (error) {
         throw auth.loginErrorOf(error, !!credentials);
     }
     performance.mark('jitsi:xmpp-online');
     const conference = new Conference({
         connection, config, room: where.room, displayName: view.media.displayName,
-        localStream: view.media.stream, onEvent: event => view.onEvent(event),
+        localStream: view.media.stream, localReady: view.media.ready, onEvent: event => view.onEvent(event),
         token,
     });
     conference.muted = { audio: !view.media.audio, video: !view.media.video };
@@ -1509,14 +1545,16 @@ async function reconnect(view) {
     if (!view.leaving) view.status('The connection to the meeting was lost. Check your network and reload the page.', true);
 }
 
-async function meeting(where, media) {
+async function meeting(where, media, early) {
     const view = new MeetingView(where, media);
     let password;
     for (;;) {
         try {
             view.status('Joining\u2026');
             view.password = password;
-            await connectAndJoin(view, password);
+            const first = early;
+            early = null;
+            await connectAndJoin(view, password, first);
             view.status(null);
             return view;
         } catch (caught) {
@@ -1650,15 +1688,19 @@ async function main() {
         return;
     }
     document.title = `${where.room} | ${APP_NAME}`;
+    const early = connectEarly(where);
     let media;
     if (config.prejoinConfig?.enabled !== false) {
         media = await prejoinPage(where);
     } else {
-        const { stream, error } = await getMedia(true, true);
-        media = { stream, displayName: localStorage.getItem(STORE.name) || '', audio: !config.startWithAudioMuted, video: !config.startWithVideoMuted };
-        if (error) setTimeout(() => app.firstChild && showError(app.firstChild, mediaErrorText(error)), 0);
+        const stream = new MediaStream();
+        const ready = getMedia(true, true).then(({ stream: got, error }) => {
+            got.getTracks().forEach(t => stream.addTrack(t));
+            return { error };
+        });
+        media = { stream, ready, displayName: localStorage.getItem(STORE.name) || '', audio: !config.startWithAudioMuted, video: !config.startWithVideoMuted };
     }
-    const view = await meeting(where, media);
+    const view = await meeting(where, media, early);
     globalThis.jitsiPy = { view, config };
 }
 

@@ -104,7 +104,7 @@ async function capsVer() {
 }
 
 export class Conference {
-    constructor({ connection, config, room, roomJid, displayName, localStream, onEvent, token }) {
+    constructor({ connection, config, room, roomJid, displayName, localStream, localReady, onEvent, token }) {
         this.token = token;
         this.xmpp = connection;
         this.config = config;
@@ -115,6 +115,7 @@ export class Conference {
         this.roomJid = roomJid || `${roomNode(room)}@${this.mucDomain}`;
         this.displayName = displayName || '';
         this.localStream = localStream;
+        this.localReady = localReady;  // the devices' answer, which may come after joining
         this.listeners = new Set(onEvent ? [onEvent] : []);
         this.presenceExtensions = new Set();
         const node = (connection.core.jid || '').split('@')[0];
@@ -648,6 +649,8 @@ export class Conference {
         };
         pc.ontrack = () => this.emitTracks();
         await pc.setRemoteDescription({ type: 'offer', sdp: buildRemoteSdp(layout, this.remoteSources) });
+        await this.localReady;
+        if (this.session !== session) return;
         const transceivers = pc.getTransceivers();
         const byMid = mid => transceivers.find(t => t.mid === mid);
         const audioTrack = this.localStream?.getAudioTracks()[0];
