@@ -394,6 +394,45 @@ async def test_media_in_tiles_quality_camera_off_screen_share_and_device_switch(
             await browser.close()
 
 
+# The page's devices answer only when the test says so (`window.releaseDevices()`).
+HELD_DEVICES = """(() => {
+    const ask = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    let release;
+    const released = new Promise(resolve => { release = resolve; });
+    window.releaseDevices = release;
+    navigator.mediaDevices.getUserMedia = constraints => released.then(() => ask(constraints));
+})()"""
+
+
+async def test_joining_before_the_devices_answer_receives_at_once_and_sends_when_they_do(tmp_path):
+    """Joining does not wait for the camera and microphone: the meeting's video plays while they
+    have not answered, and once they do, our tracks are added to the running session."""
+    async with our_stack(tmp_path, bridge=True) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            alice = await join_browser(browser, base, "Alice")
+            context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 720})
+            context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
+            await context.add_init_script(HELD_DEVICES)
+            bob = await context.new_page()
+            await bob.goto(base + "/standup")
+            await bob.get_by_test_id("prejoin-name").fill("Bob")
+            await bob.get_by_test_id("prejoin-join").click()
+            await bob.wait_for_function(REMOTE_PLAYING)
+            assert await bob.evaluate("window.jitsiPy.view.conference.session.pc.getSenders()"
+                                      ".filter(s => s.track).length") == 0
+            bob_tile = tile_of(alice, "Bob")
+            await bob_tile.locator(".avatar").wait_for()
+            await bob.evaluate("window.releaseDevices()")
+            await alice.wait_for_function(REMOTE_PLAYING)
+            assert await bob_tile.locator(".avatar").is_hidden()
+            await bob.wait_for_function(
+                "document.querySelector('[data-testid=local-tile] video')?.videoWidth > 0")
+            assert alice.problems == [], alice.problems
+        finally:
+            await browser.close()
+
+
 async def test_breakout_rooms_av_moderation_and_ending_the_meeting(tmp_path):
     async with our_stack(tmp_path) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -115,7 +115,11 @@ export class Conference {
         this.roomJid = roomJid || `${roomNode(room)}@${this.mucDomain}`;
         this.displayName = displayName || '';
         this.localStream = localStream;
-        this.localReady = localReady;  // the devices' answer, which may come after joining
+        // The devices' answer may come after joining: the media session starts without our tracks
+        // then, and they are added (source-add) when it comes.
+        this.localReady = localReady;
+        this.devicesAnswered = !localReady;
+        localReady?.then(() => { this.devicesAnswered = true; });
         this.listeners = new Set(onEvent ? [onEvent] : []);
         this.presenceExtensions = new Set();
         const node = (connection.core.jid || '').split('@')[0];
@@ -649,26 +653,8 @@ export class Conference {
         };
         pc.ontrack = () => this.emitTracks();
         await pc.setRemoteDescription({ type: 'offer', sdp: buildRemoteSdp(layout, this.remoteSources) });
-        await this.localReady;
-        if (this.session !== session) return;
-        const transceivers = pc.getTransceivers();
-        const byMid = mid => transceivers.find(t => t.mid === mid);
-        const audioTrack = this.localStream?.getAudioTracks()[0];
-        const videoTrack = this.localStream?.getVideoTracks()[0];
-        const audioSlot = layout.slots.find(s => s.kind === 'main' && s.media === 'audio');
-        const videoSlot = layout.slots.find(s => s.kind === 'main' && s.media === 'video');
-        if (audioSlot && audioTrack) {
-            const t = byMid(audioSlot.mid);
-            t.direction = 'sendrecv';
-            await t.sender.replaceTrack(audioTrack);
-            t.sender.setStreams?.(this.localStream);
-        }
-        if (videoSlot && videoTrack) {
-            const t = byMid(videoSlot.mid);
-            t.direction = 'sendrecv';
-            await t.sender.replaceTrack(videoTrack);
-            t.sender.setStreams?.(this.localStream);
-        }
+        const devicesPending = !this.devicesAnswered;
+        if (!devicesPending) await this.attachLocalTracks(pc, layout);
         const answer = await pc.createAnswer();
         const sdp = this.mungeLocal(answer.sdp, layout);
         await this.setLocal(pc, sdp, answer.sdp);
@@ -682,6 +668,21 @@ export class Conference {
         this.xmpp.iq(el('iq', { type: 'set', to: from }, accept)).catch(error => this.emit({ type: 'media-error', error }));
         this.openBridgeChannel(offer);
         this.emitTracks();
+        if (devicesPending) this.localReady.then(() => this.renegotiate((p, l) => this.attachLocalTracks(p, l)));
+    }
+
+    // Our camera and microphone on the main audio and video m-lines.
+    async attachLocalTracks(pc, layout) {
+        const transceivers = pc.getTransceivers();
+        for (const media of ['audio', 'video']) {
+            const track = media === 'audio' ? this.localStream?.getAudioTracks()[0] : this.localStream?.getVideoTracks()[0];
+            const slot = layout.slots.find(s => s.kind === 'main' && s.media === media);
+            if (!slot || !track) continue;
+            const t = transceivers.find(x => x.mid === slot.mid);
+            t.direction = 'sendrecv';
+            await t.sender.replaceTrack(track);
+            t.sender.setStreams?.(this.localStream);
+        }
     }
 
     mungeLocal(sdp, layout) {
