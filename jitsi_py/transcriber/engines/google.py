@@ -164,7 +164,11 @@ class GoogleStream:
         if call is None:
             call = self.call = Call(self, self.position)
             self.calls = [c for c in self.calls if not c.task.done()] + [call]
-        call.send(pcm)
+        try:
+            call.send(pcm)
+        except EngineError:
+            self._end()  # the session drops this stream: its calls end now, not after IDLE
+            raise
         self.position += len(pcm) / BYTES_PER_SECOND
         return self._take()
 
