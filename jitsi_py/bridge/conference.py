@@ -473,10 +473,15 @@ class Conference:
             elif self.relays:  # a sender behind a relay: its bridge is told (relay.py)
                 self.relay_message(message, endpoint_id)
 
-    def broadcast(self, message: dict, exclude: str | None = None) -> None:
+    def broadcast(self, message: dict, exclude: str | None = None, *, to_relays: bool = False) -> None:
+        """To the local endpoints; with ``to_relays`` also to every relay, whose bridge hands it to
+        its own endpoints (what this bridge says itself, as the export's results: JVB's
+        ``broadcastMessage(message, sendToRelays)``)."""
         for endpoint in self.endpoints.values():
             if endpoint.id != exclude:
                 endpoint.send_message(message)
+        if to_relays:
+            self.relay_message(message)
 
     def add_relay(self, relay: Relay) -> None:
         self.relays[relay.id] = relay

@@ -21,6 +21,9 @@ from .rtp import header_length, read_header
 
 OPUS_RATE = 48000
 LEGACY_ID = ""  # the one connect of the older form, which names none
+# The sender of the results an export's peer sends back, as jitsi-videobridge names it: they go to
+# every endpoint of the conference, those behind relays too, as an EndpointMessage from it.
+TRANSCRIBER = "transcriber"
 
 
 def _refused(text: str) -> StanzaError:

@@ -7,7 +7,8 @@ waits for it. The forwarder hands it each audio packet it forwards (``Forwarder.
 media path only appends the packet to a bounded queue (the oldest is dropped when the peer falls
 behind) and only while the socket is open; encoding and sending happen in the exporter's task.
 What the peer sends back: ``transcription-result`` objects, relayed to every endpoint of the
-conference as an ``EndpointMessage`` from ``transcriber`` (as jitsi-videobridge does), and
+conference as an ``EndpointMessage`` from ``transcriber``, the local ones and, through every relay,
+those on the other bridges (as jitsi-videobridge does), and
 ``pong``s to our pings when the connect asks for them.
 """
 
@@ -22,7 +23,7 @@ import aiohttp
 
 from ..common.stanzas import mediajson
 from ..common.stanzas.colibri2 import Connect
-from .export import MediaJsonEncoder, plan
+from .export import TRANSCRIBER, MediaJsonEncoder, plan
 
 if TYPE_CHECKING:
     from .conference import Conference
@@ -173,8 +174,8 @@ class Exporter:
                 case mediajson.Other(event="transcription-result", fields=fields):
                     self.counters["results_received"] += 1
                     payload = {k: v for k, v in fields.items() if k != "event"}
-                    self.conference.broadcast({"colibriClass": "EndpointMessage", "from": "transcriber",
-                                               "to": "", "msgPayload": payload})
+                    self.conference.broadcast({"colibriClass": "EndpointMessage", "from": TRANSCRIBER,
+                                               "to": "", "msgPayload": payload}, to_relays=True)
 
     async def _ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """The connect's ``<ping interval timeout>`` (ms): a peer that does not answer in time is

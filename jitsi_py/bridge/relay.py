@@ -19,8 +19,9 @@ requests and NACKs from the remote bridge reach the local sender they name.
 
 Bridge-channel messages cross on the relay's own SCTP data channel (jicofo's
 ``octo.sctp-datachannels``, which docker-jitsi-meet turns on; the ``<sctp role>`` of the request
-says which side opens it): EndpointMessage (broadcast or to one endpoint), EndpointStats and
-SourceVideoTypeMessage, as JVB's RelayMessageTransport; and AddReceiver, what the receivers of one
+says which side opens it): EndpointMessage (broadcast or to one endpoint; also the results of the
+other bridge's export, from ``transcriber``), EndpointStats and SourceVideoTypeMessage, as JVB's
+RelayMessageTransport; and AddReceiver, what the receivers of one
 bridge ask of a sender behind the other, which that bridge folds into the sender's
 SenderSourceConstraints (without it a sender whose only receivers are remote would be told to send
 nothing). A colibri-ws relay channel is not offered. Also EndpointConnectivityStatusChangeEvent, as
@@ -47,6 +48,7 @@ from . import rtcp
 from .channel import ChannelError, SctpChannel, connectivity_message, parse_message, required_string, string
 from .conference import Endpoint
 from .dtls import DtlsSession
+from .export import TRANSCRIBER
 from .forwarder import Source
 from .rtp import audio_level, find_extension, read_header
 from .udp import MediaPort
@@ -265,12 +267,14 @@ class RelayChannel:
             handler(self, message)
 
     def _endpoint_message(self, message: dict) -> None:
-        """EndpointMessage and EndpointStats from an endpoint behind the relay."""
+        """EndpointMessage and EndpointStats from an endpoint behind the relay, and the results of
+        the other bridge's export (an EndpointMessage to everyone from ``transcriber``)."""
         kind = message["colibriClass"]
         sender = string(message, "from")
-        if sender not in self.relay.relayed:
-            raise ChannelError(f"{kind} from {sender!r}, not an endpoint behind this relay")
         to = string(message, "to") if kind == "EndpointMessage" else None
+        exported = kind == "EndpointMessage" and sender == TRANSCRIBER and not to
+        if sender not in self.relay.relayed and not exported:
+            raise ChannelError(f"{kind} from {sender!r}, not an endpoint behind this relay")
         conference = self.relay.conference
         if to:
             target = conference.endpoints.get(to)

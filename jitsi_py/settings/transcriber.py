@@ -37,6 +37,8 @@ def _transcripts_dir(values: Mapping[str, str]) -> str:
 def _default_engine(values: Mapping[str, str]) -> str:
     if (values.get("JIGASI_TRANSCRIBER_VOSK_URL") or "").strip():
         return "vosk"
+    if all((values.get(name) or "").strip() for name in GoogleCloud.REQUIRED):
+        return "google"  # as Jigasi, whose default service is Google's once docker wrote its key file
     if (values.get("JITSI_PY_TRANSCRIBER_WHISPER_MODEL") or "").strip():
         return "whisper"
     return "pocketsphinx"
@@ -46,6 +48,61 @@ def _base_url(values: Mapping[str, str]) -> str:
     """Where the web service serves that directory (Jigasi's BASE_URL in docker: PUBLIC_URL/transcripts)."""
     public_url: str = read(Common.__dataclass_fields__["public_url"].metadata["env"], values)
     return public_url.rstrip("/") + "/transcripts"
+
+
+def google_endpoint(raw: str) -> str:
+    """``host[:port]`` (TLS), or ``http://host:port`` for a stand-in on loopback (gRPC's local
+    credentials, which connect to loopback addresses only)."""
+    if raw.startswith("http://"):
+        target = raw.removeprefix("http://").rstrip("/")
+        if not target or "/" in target:
+            raise ValueError("expected http://host:port")
+        return raw
+    if "://" in raw or "/" in raw or not raw:
+        raise ValueError("expected host[:port], e.g. speech.googleapis.com or eu-speech.googleapis.com")
+    return raw
+
+
+@dataclass(frozen=True)
+class GoogleCloud:
+    """docker-jitsi-meet's service account for Google Cloud Speech: Jigasi's container writes these
+    into a service-account key file; the google engine builds the same credential from them."""
+
+    REQUIRED = ("GC_PROJECT_ID", "GC_PRIVATE_KEY_ID", "GC_PRIVATE_KEY", "GC_CLIENT_EMAIL", "GC_CLIENT_ID",
+                "GC_CLIENT_CERT_URL")
+
+    project_id: str | None = env("GC_PROJECT_ID", None, text)
+    private_key_id: str | None = env("GC_PRIVATE_KEY_ID", None, text)
+    # PEM; an .env file often holds it on one line with literal \n, taken as line breaks
+    private_key: str | None = env("GC_PRIVATE_KEY", None, secret)
+    client_email: str | None = env("GC_CLIENT_EMAIL", None, text)
+    client_id: str | None = env("GC_CLIENT_ID", None, text)
+    client_cert_url: str | None = env("GC_CLIENT_CERT_URL", None, url())
+    # --- our own ---------------------------------------------------------------------------------
+    # The Speech API's gRPC endpoint: a regional one (eu-speech.googleapis.com), or a loopback stand-in.
+    endpoint: str = env("JITSI_PY_TRANSCRIBER_GOOGLE_ENDPOINT", "speech.googleapis.com", google_endpoint)
+    # Jigasi's google_model property and default
+    model: str = env("JITSI_PY_TRANSCRIBER_GOOGLE_MODEL", "latest_long", text)
+
+    def missing(self) -> list[str]:
+        values = (self.project_id, self.private_key_id, self.private_key, self.client_email, self.client_id,
+                  self.client_cert_url)
+        return [name for name, value in zip(self.REQUIRED, values) if not value]
+
+    def service_account_info(self) -> dict[str, str]:
+        """The key file's fields, as docker-jitsi-meet's Jigasi writes them (Google's fixed URLs included)."""
+        return {
+            "type": "service_account",
+            "project_id": self.project_id or "",
+            "private_key_id": self.private_key_id or "",
+            "private_key": (self.private_key or "").replace("\\n", "\n"),
+            "client_email": self.client_email or "",
+            "client_id": self.client_id or "",
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": "https://oauth2.googleapis.com/token",
+            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+            "client_x509_cert_url": self.client_cert_url or "",
+        }
 
 
 @dataclass(frozen=True)
@@ -74,9 +131,11 @@ class Transcriber:
                            lambda v: "transcriber-" + (v.get("HOSTNAME") or socket.gethostname()))
     # Jigasi's Vosk option: a ws:// URL, or a JSON object from language to ws:// URL.
     vosk_url: str | None = env("JIGASI_TRANSCRIBER_VOSK_URL", None, text)
-    # pocketsphinx (offline, its wheel's model) unless a Vosk server or a Whisper model is given.
+    # pocketsphinx (offline, its wheel's model) unless a Vosk server, Google's credentials or a Whisper
+    # model is given.
     engine: str = env("JITSI_PY_TRANSCRIBER_ENGINE", _default_engine,
-                      choice("pocketsphinx", "vosk", "whisper"))
+                      choice("pocketsphinx", "vosk", "google", "whisper"))
+    google: GoogleCloud = nested(GoogleCloud)
     # A Whisper model converted for faster-whisper (CTranslate2), a local directory: Jigasi's Whisper
     # option (JIGASI_TRANSCRIBER_WHISPER_URL) is a remote WebSocket service, not a model.
     whisper_model: Path | None = env("JITSI_PY_TRANSCRIBER_WHISPER_MODEL", None, path)

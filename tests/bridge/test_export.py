@@ -109,8 +109,36 @@ class FakeConference:
     def audio_encoding(self, sender: str, pt: int) -> str:
         return "opus" if pt == 111 else "red"
 
-    def broadcast(self, message: dict) -> None:
+    def broadcast(self, message: dict, *, to_relays: bool = False) -> None:
+        assert to_relays, "what the export's peer says goes to the other bridges' endpoints too"
         self.broadcasts.append(message)
+
+
+async def serve(peer) -> tuple[web.AppRunner, str]:
+    """The export's peer on loopback, at ``ws://127.0.0.1:<port>/m1``."""
+    app = web.Application()
+    app.router.add_get("/m1", peer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"ws://127.0.0.1:{port}/m1"
+
+
+RESULT = {"event": "transcription-result", "type": "transcription-result", "is_interim": True,
+          "message_id": "p1", "participant": {"id": "alice"}, "transcript": [{"text": "hel"}]}
+
+
+def answering(result: dict):
+    """A peer that answers the bridge's ``info`` with ``result``."""
+    async def peer(request):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type == WSMsgType.TEXT and json.loads(message.data)["event"] == "info":
+                await ws.send_str(json.dumps(result))
+        return ws
+    return peer
 
 
 async def test_an_unreachable_peer_is_said_and_tried_again_without_holding_media(caplog):
@@ -145,14 +173,9 @@ async def test_an_exporter_streams_mediajson_and_relays_results_back():
                                               "is_interim": False, "transcript": [{"text": "hello"}]}))
         return ws
 
-    app = web.Application()
-    app.router.add_get("/m1", peer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, url = await serve(peer)
     conference = FakeConference()
-    exporter = Exporter(conference, Connect(f"ws://127.0.0.1:{port}/m1", "t"), 16, "test")
+    exporter = Exporter(conference, Connect(url, "t"), 16, "test")
     try:
         for _ in range(200):
             if exporter.connected:
@@ -182,3 +205,52 @@ async def test_an_exporter_streams_mediajson_and_relays_results_back():
     assert conference.broadcasts[0] == {"colibriClass": "EndpointMessage", "from": "transcriber", "to": "",
                                         "msgPayload": {"type": "transcription-result", "is_interim": False,
                                                        "transcript": [{"text": "hello"}]}}
+
+
+async def test_results_reach_the_endpoints_behind_the_relays_and_go_no_further():
+    """Two bridges' conferences joined by relays whose bridge channels are joined in memory: a
+    result bridge A's export gets back reaches A's endpoint and, through the relay, B's; B does
+    not send it on (the focus links every pair of bridges), and only a broadcast may come from
+    ``transcriber``."""
+    from jitsi_py.bridge.channel import ChannelError
+    from jitsi_py.bridge.conference import Endpoint
+    from jitsi_py.bridge.relay import Relay, RelayChannel
+    from jitsi_py.bridge.videobridge import Videobridge
+
+    inbox: dict[str, list[dict]] = {"alice": [], "bob": [], "a to b": [], "b to a": []}
+    conferences = {}
+    for name, other, local, remote in (("a", "b", "alice", "bob"), ("b", "a", "bob", "alice")):
+        conference = conferences[name] = Videobridge(candidates=[], relays_enabled=True).create_conference(
+            "m-relayed", None, 0.0)
+        endpoint = Endpoint(conference, local)
+        conference.add_endpoint(endpoint)
+        endpoint.channel = inbox[local].append
+        relay = conference.relays[f"jvb-{other}"] = Relay(conference, f"jvb-{other}", ice_controlling=name == "a",
+                                                          now=0.0)
+        relay.set_endpoint(remote, [])
+    on_b = RelayChannel(conferences["b"].relays["jvb-a"])
+
+    def a_to_b(message: dict) -> None:
+        inbox["a to b"].append(message)
+        on_b.receive(json.dumps(message))
+    conferences["a"].relays["jvb-b"].channel = a_to_b
+    conferences["b"].relays["jvb-a"].channel = inbox["b to a"].append
+
+    runner, url = await serve(answering(RESULT))
+    exporter = Exporter(conferences["a"], Connect(url, "transcriber", audio=True), 16, "test")
+    try:
+        for _ in range(500):
+            if inbox["bob"]:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        exporter.stop()
+        await runner.cleanup()
+    expected = {"colibriClass": "EndpointMessage", "from": "transcriber", "to": "",
+                "msgPayload": {k: v for k, v in RESULT.items() if k != "event"}}
+    assert inbox == {"alice": [expected], "bob": [expected], "a to b": [expected], "b to a": []}
+    assert exporter.counters["results_received"] == 1
+    for message in ({**expected, "to": "bob"}, {"colibriClass": "EndpointStats", "from": "transcriber"}):
+        with pytest.raises(ChannelError, match="from 'transcriber', not an endpoint behind this relay"):
+            on_b.receive(json.dumps(message))
+    assert inbox["bob"] == [expected]

@@ -17,6 +17,7 @@ from jitsi_py.common.stanzas.jingle import Source
 
 from .conftest import running
 from .peers import AUDIO_LEVEL, OPUS, VP8, Peer, roundtrip
+from .test_export import RESULT, answering, serve
 
 MEDIA = [c2.Media("audio", [OPUS], [AUDIO_LEVEL]), c2.Media("video", [VP8])]
 
@@ -116,6 +117,17 @@ async def test_video_crosses_the_relay_both_ways(bridges, monkeypatch):
         assert (await next_of(inboxes["alice"], "EndpointMessage"))["from"] == "bob"
         bob.channel.send(json.dumps({"colibriClass": "EndpointStats", "bitrate": 5}))
         assert (await next_of(inboxes["alice"], "EndpointStats"))["from"] == "bob"
+
+        # What bridge A's export hears back (a transcription result) reaches bob on bridge B too.
+        runner, url = await serve(answering(RESULT))
+        try:
+            a.conferences["m-octo"].apply_connects([c2.Connect(url, "transcriber", audio=True, create=True)])
+            for peer in (alice, bob):
+                got = await next_of(inboxes[peer.id], "EndpointMessage")
+                assert got["from"] == "transcriber" and got["msgPayload"]["message_id"] == RESULT["message_id"]
+            a.conferences["m-octo"].apply_connects([c2.Connect(url, "transcriber", expire=True)])
+        finally:
+            await runner.cleanup()
 
         # Alice's media stop reaching her bridge: bob, behind the relay, is told she is inactive,
         # and active again when they come back.

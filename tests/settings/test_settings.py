@@ -294,9 +294,10 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
 URL_SUFFIXES = ("_URL", "_URI", "_URL_BASE", "_LINK", "_ENDPOINT", "_KEYSERVER")
 # SIP addresses (user@host), whatever upstream calls them; tests/settings/test_sip.py checks them.
 # SIP addresses, upstream's switch to post the transcript's link (a boolean despite its name), and the
-# Vosk servers (a ws:// URL or a JSON map by language, which the engine reads and refuses at start)
+# Vosk servers (a ws:// URL or a JSON map by language, which the engine reads and refuses at start), and
+# Google's gRPC host[:port] (tests/transcriber/test_google.py checks it)
 NOT_URLS = frozenset({"JIGASI_SIP_URI", "JIGASI_HEALTH_CHECK_SIP_URI", "JIGASI_TRANSCRIBER_ADVERTISE_URL",
-                      "JIGASI_TRANSCRIBER_VOSK_URL"})
+                      "JIGASI_TRANSCRIBER_VOSK_URL", "JITSI_PY_TRANSCRIBER_GOOGLE_ENDPOINT"})
 
 
 def _url_settings() -> list[str]:

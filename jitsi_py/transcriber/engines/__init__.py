@@ -63,8 +63,17 @@ class Engine(Protocol):
 ENGINES = {
     "pocketsphinx": "jitsi_py.transcriber.engines.sphinx:PocketsphinxEngine",
     "vosk": "jitsi_py.transcriber.engines.vosk:VoskEngine",
+    "google": "jitsi_py.transcriber.engines.google:GoogleEngine",
     "whisper": "jitsi_py.transcriber.engines.whisper:WhisperEngine",
 }
+
+
+def require(module: str, package: str, extra: str) -> None:
+    """An optional engine's library importable, or an EngineError that says how to install it."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise EngineError(f"{package} is not installed (pip install 'jitsi-py[{extra}]')") from exc
 
 
 def load(name: str, settings: TranscriberSettings) -> Engine:
@@ -77,4 +86,4 @@ def load(name: str, settings: TranscriberSettings) -> Engine:
     return engine
 
 
-__all__ = ["ENGINES", "Engine", "EngineError", "Result", "SAMPLE_RATE", "Stream", "load"]
+__all__ = ["ENGINES", "Engine", "EngineError", "Result", "SAMPLE_RATE", "Stream", "load", "require"]

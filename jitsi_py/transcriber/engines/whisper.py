@@ -29,7 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from . import SAMPLE_RATE, EngineError, Result
+from . import SAMPLE_RATE, EngineError, Result, require
 from .phrases import BYTES_PER_SECOND, Phrases, Step
 
 if TYPE_CHECKING:
@@ -228,10 +228,7 @@ class WhisperEngine:
     name = "whisper"
 
     def __init__(self, settings: TranscriberSettings) -> None:
-        try:
-            import faster_whisper  # noqa: F401, PLC0415 - only to fail early and clearly
-        except ImportError as exc:
-            raise EngineError("faster-whisper is not installed (pip install 'jitsi-py[whisper]')") from exc
+        require("faster_whisper", "faster-whisper", "whisper")
         where = settings.whisper_model
         if where is None:
             raise EngineError("the whisper engine needs JITSI_PY_TRANSCRIBER_WHISPER_MODEL, the directory of a "
