@@ -3,10 +3,12 @@
 The npm package is Etherpad's ``src/`` directory: at start it takes the parent of the real
 directory its code lives in as the Etherpad root, when that directory is called ``src``, and runs
 ``npm ls`` there to find its plugins, itself among them. So each run assembles a root of its own:
-``src/`` holds a copy of the package with its dependencies linked in ``src/node_modules/``,
-``node_modules/ep_etherpad-lite`` points back at ``src/``, and a generated settings file keeps
-pads in a dirty-db file under the root. Its start-up update check fails against the closed
-network; Etherpad logs that and carries on. Usage::
+``root/src/`` holds a copy of the package, ``root/node_modules/ep_etherpad-lite`` points back at
+it, and a generated settings file keeps pads in a dirty-db file under the root. The dependencies
+are linked one directory up, where node finds them and ``npm ls`` does not read them all (three
+times faster than beside the package), but for the few libraries Etherpad serves to browsers
+from ``src/node_modules``. Its start-up update check fails against the closed network; Etherpad
+logs that and carries on. Usage::
 
     async with running_etherpad(tmp_path) as pad:
         pad.url            # http://127.0.0.1:<port>, for ETHERPAD_URL_BASE
@@ -28,6 +30,8 @@ from tests.support.prosody import free_port
 INSTALL = Path(__file__).resolve().parents[1] / "etherpad"
 PACKAGE = "ep_etherpad-lite"
 PAD_TEXT = "Notes of this meeting\n"
+# the libraries Etherpad 1.8 serves to browsers from src/node_modules (its Minify.js whitelist)
+CLIENT_LIBRARIES = ("async", "js-cookie", "security", "split-grid", "tinycon", "underscore", "unorm")
 
 
 @dataclass
@@ -56,18 +60,24 @@ class Etherpad:
         return ""
 
 
-def _assemble(root: Path, port: int) -> None:
+def _assemble(directory: Path, port: int) -> Path:
     installed = INSTALL / "node_modules"
     if not (installed / PACKAGE / "node" / "server.js").is_file():
         raise RuntimeError(f"{PACKAGE} is not installed in {INSTALL} (make node-deps)")
-    shutil.copytree(installed / PACKAGE, root / "src", symlinks=True)
-    dependencies = root / "src" / "node_modules"
-    dependencies.mkdir()
+    dependencies = directory / "node_modules"
+    dependencies.mkdir(parents=True)
     for entry in installed.iterdir():
         if entry.name != PACKAGE:
             (dependencies / entry.name).symlink_to(entry)
+    root = directory / "root"
+    shutil.copytree(installed / PACKAGE, root / "src", symlinks=True)
+    (root / "src" / "node_modules").mkdir()
+    for name in CLIENT_LIBRARIES:
+        (root / "src" / "node_modules" / name).symlink_to(installed / name)
     (root / "node_modules").mkdir()
     (root / "node_modules" / PACKAGE).symlink_to(Path("..") / "src")
+    # where Etherpad looks first for the npm it depends on (npm 6), which lists its plugins
+    (root / "node_modules" / ".bin").symlink_to(dependencies / ".bin")
     (root / "var").mkdir()
     (root / "settings.json").write_text(json.dumps({
         "title": "Etherpad", "ip": "127.0.0.1", "port": port,
@@ -76,6 +86,7 @@ def _assemble(root: Path, port: int) -> None:
         "minify": False,  # two cores: no minifying workers on the first page load
         "loglevel": "WARN",
     }, indent=1))
+    return root
 
 
 async def _answers(port: int) -> bool:
@@ -94,9 +105,8 @@ async def _answers(port: int) -> bool:
 async def running_etherpad(directory: Path):
     """Starts Etherpad and yields at once (it takes seconds to start; the meeting can get going
     meanwhile): :meth:`Etherpad.ready` waits for it."""
-    root = Path(directory) / "etherpad"
     port = free_port()
-    _assemble(root, port)
+    root = _assemble(Path(directory) / "etherpad", port)
     with open(root / "etherpad.log", "wb") as log:
         process = await asyncio.create_subprocess_exec(
             "node", "src/node/server.js", "--settings", str(root / "settings.json"),

@@ -39,6 +39,8 @@ async def test_shared_document_is_the_rooms_pad_through_our_proxy(tmp_path):
                 if ws.url.startswith(base.replace("https", "wss", 1) + "/etherpad/socket.io/"):
                     ws.on("framesent", lambda payload: sent.append(str(payload)))
             alice.on("websocket", watch)
+            refused: list[str] = []  # requests of the page and its pad (files, scripts, socket.io polls)
+            alice.on("response", lambda r: r.status >= 400 and refused.append(f"{r.status} {r.url}"))
             bob = await join_browser(browser, base, "Bob", "/Planning")
             await etherpad.ready()
             alice_pad = await open_shared_document(alice)
@@ -51,6 +53,7 @@ async def test_shared_document_is_the_rooms_pad_through_our_proxy(tmp_path):
             await bob_pad.filter(has_text=TYPED).wait_for()
             # socket.io had moved on to a WebSocket through our proxy when Alice typed
             assert any("USER_CHANGES" in frame for frame in sent), sent
+            assert refused == []
             assert "planning" in (etherpad.root / "var" / "dirty.db").read_text()
         finally:
             await browser.close()
