@@ -59,6 +59,8 @@ $(INSTALLED_TEST): pyproject.toml | $(PY)
 system-deps:
 	bash scripts/install-system-deps.sh
 
-# Strophe.js (the XMPP library of the Jitsi web client) from the npm registry, for transport tests.
+# From the npm registry: Strophe.js (the XMPP library of the Jitsi web client) for transport tests, and
+# Etherpad (ep_etherpad-lite, in a directory of its own) for the shared document test.
 node-deps:
 	@if [ -f tests/node/package.json ]; then cd tests/node && npm install --silent --no-audit --no-fund; fi
+	@cd tests/etherpad && npm install --silent --no-audit --no-fund

@@ -10,7 +10,8 @@ missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
-# Node.js and npm run Strophe.js in the transport tests; any install of them will do.
+# Node.js and npm run Strophe.js in the transport tests and Etherpad in the shared document test
+# (both from the npm registry: make node-deps); any install of them will do.
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
