@@ -60,7 +60,9 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 # From the npm registry: Strophe.js (the XMPP library of the Jitsi web client) for transport tests, and
-# Etherpad (ep_etherpad-lite, in a directory of its own) for the shared document test.
+# Etherpad (ep_etherpad-lite, in a directory of its own) for the shared document test. Etherpad 1.8's
+# optional sqlite3 is a GitHub tarball, out of reach where only the registry is: no retries for it
+# (npm's back-off would cost a minute on every run).
 node-deps:
 	@if [ -f tests/node/package.json ]; then cd tests/node && npm install --silent --no-audit --no-fund; fi
-	@cd tests/etherpad && npm install --silent --no-audit --no-fund
+	@cd tests/etherpad && npm install --silent --no-audit --no-fund --fetch-retries=0

@@ -117,6 +117,7 @@ class Endpoint:
         self._addresses: set[tuple[str, int]] = set()
         self.receiver = Receiver(endpoint_id, self.deliver, self.send_rtcp, rewrite_ssrcs=rewrite_ssrcs,
                                  last_n=last_n, visitor=visitor)
+        self.receiver.ready = False  # until SRTP is up (the srtp setter)
         self.sctp: SctpChannel | None = None  # bridge channel over SCTP, made when the DTLS handshake completes
         # The way out deliver() uses, set up again whenever ICE selects or SRTP starts (_route):
         # the selected address, as the media port's batch names it and where that name is in
@@ -135,6 +136,19 @@ class Endpoint:
     def srtp(self, context: SrtpContext | None) -> None:
         self._srtp = context
         self._addr = _UNROUTED
+        if context is not None and not self.receiver.ready:
+            self._start_receiving()
+
+    def _start_receiving(self) -> None:
+        """SRTP is up: what the forwarder held for this endpoint leaves now, in one batch."""
+        batch = self._port.batch
+        if batch is not None:
+            batch.hold()
+        try:
+            self._forwarder.receiver_ready(self.id, monotonic())
+        finally:
+            if batch is not None:
+                batch.release()
 
     def _route(self) -> None:
         self._addr = addr = self.ice.selected

@@ -57,6 +57,7 @@ HISTORY = 256  # power of two: packets kept per outgoing video stream for NACK r
 HISTORY_MASK = HISTORY - 1
 RECEIVED = 1024  # power of two: sequence numbers remembered per layer, to tell RTX repairs from padding
 RECEIVED_MASK = RECEIVED - 1
+HELD_PACKETS = 512  # a not yet connected receiver's stream kept since its key frame, at most (§4.4)
 BWE_MASK = BWE_HISTORY - 1
 RATE_SMOOTHING = 0.5  # weight of the newest interval in a layer's measured bitrate
 
@@ -130,7 +131,7 @@ class Projection:
 
     __slots__ = ("receiver", "source", "out_ssrc", "out_rtx", "target", "current", "seq_off", "ts_off",
                  "last_seq", "last_ts", "started", "since", "sent", "sent_seq_off", "sent_ts_off", "sent_pid_off",
-                 "wanted_tid", "max_tid", "pid_off", "packet_pid_off", "drops")
+                 "wanted_tid", "max_tid", "pid_off", "packet_pid_off", "drops", "held")
 
     def __init__(self, receiver: Receiver, source: Source, out_ssrc: int | None, out_rtx: int | None) -> None:
         self.receiver = receiver
@@ -161,6 +162,9 @@ class Projection:
         self.packet_pid_off = 0  # the picture id offset for the packet at hand (temporal.admit)
         # Recent drops, for packets that come late (temporal.py).
         self.drops: deque[tuple[int, int, int, int, int]] | None = None
+        # While the receiver is not connected: the packets (packet, pt, seq, ts, ssrc, tcc offset)
+        # of the target layer since its latest key frame, given to it when it connects.
+        self.held: list[tuple[bytes, int, int, int, int, int]] | None = None
 
 
 class Receiver:
@@ -189,6 +193,9 @@ class Receiver:
         self.allocated_for: float | None = None  # the estimate the last allocation fitted into
         self.target_bitrate = 0.0  # what the last allocation sends it (bps, audio included)
         self.ideal_bitrate = 0.0  # ... and what it would send with no bandwidth limit
+        # Whether its transport carries media yet (an endpoint's does once DTLS is up): until
+        # then its new video streams are held, not started (§4.4).
+        self.ready = True
 
     @property
     def estimated_bandwidth(self) -> int:
@@ -387,10 +394,11 @@ class Forwarder(Allocator):
     # --- the per-packet path ---------------------------------------------------------------------
 
     def rtp(self, sender: str, packet: bytes, pt: int, seq: int, ts: int, ssrc: int,
-            tcc: int = -1, now: float = 0.0) -> int:
+            tcc: int = -1, now: float = 0.0, only: list[Projection] | None = None) -> int:
         """Forward one plain RTP packet; returns how many receivers got it (-1: unknown SSRC).
         ``tcc`` is the offset of the packet's transport-wide sequence number (-1: none), ``now``
-        its arrival time, which is also when the copies leave."""
+        its arrival time, which is also when the copies leave. ``only``: a held packet going to
+        these projections alone (it was counted when it came)."""
         entry = self._by_ssrc.get(ssrc)
         if entry is None:
             media = self._rtx_ssrcs.get(ssrc)
@@ -401,18 +409,21 @@ class Forwarder(Allocator):
         if source.owner != sender:
             return -1
         size = len(packet)
-        source.packets[layer] += 1
-        source.octets[layer] += size
-        if source.media == "video":
-            source.received[layer][seq & RECEIVED_MASK] = seq
-            last = source.last_seq[layer]
-            gap = (seq - last) & 0xFFFF
-            if last < 0:
-                source.last_seq[layer] = seq
-            elif gap < 0x8000:
-                source.last_seq[layer] = seq
-                if 1 < gap <= MAX_NACK_GAP:
-                    self.send_nack(source.owner, ssrc, [(last + i) & 0xFFFF for i in range(1, gap)])
+        if only is not None:
+            projections = only
+        else:
+            source.packets[layer] += 1
+            source.octets[layer] += size
+            if source.media == "video":
+                source.received[layer][seq & RECEIVED_MASK] = seq
+                last = source.last_seq[layer]
+                gap = (seq - last) & 0xFFFF
+                if last < 0:
+                    source.last_seq[layer] = seq
+                elif gap < 0x8000:
+                    source.last_seq[layer] = seq
+                    if 1 < gap <= MAX_NACK_GAP:
+                        self.send_nack(source.owner, ssrc, [(last + i) & 0xFFFF for i in range(1, gap)])
         muted = self.muted.get(sender)
         if muted is not None and muted[source.media == "video"]:
             return 0
@@ -442,6 +453,10 @@ class Forwarder(Allocator):
                     continue
                 if keyframe is None:  # audio switches (onto a reused SSRC) at any packet
                     keyframe = source.media == "audio" or self._is_keyframe(packet, pt)
+                if not projection.receiver.ready:
+                    if source.media == "video":
+                        self._hold(projection, keyframe, (packet, pt, seq, ts, ssrc, tcc))
+                    continue
                 if not keyframe:
                     continue
                 self._switch(projection, layer, seq, ts, now)
@@ -486,6 +501,43 @@ class Forwarder(Allocator):
             count += 1
         self.packets_forwarded += count
         return count
+
+    @staticmethod
+    def _hold(projection: Projection, keyframe: bool, packet: tuple[bytes, int, int, int, int, int]) -> None:
+        """Keep a packet for a receiver that is not connected yet, from a key frame on (a newer
+        one starts afresh); a stream held too long is dropped, and a key frame asked for later."""
+        if keyframe:
+            projection.held = [packet]
+            return
+        held = projection.held
+        if held is not None:
+            if len(held) < HELD_PACKETS:
+                held.append(packet)
+            else:
+                projection.held = None
+
+    def receiver_ready(self, receiver_id: str, now: float) -> None:
+        """The receiver's transport carries media now. Each new video stream starts with what was
+        held for it, from the sender's latest key frame through the per-packet path, as if it came
+        now: a sender asked for another key frame so soon after the one it started with may take
+        a third of a second to send it (docs/bridge-media.md §4.4)."""
+        receiver = self.receivers.get(receiver_id)
+        if receiver is None or receiver.ready:
+            return
+        receiver.ready = True
+        self.now = now
+        for projection in list(receiver.projections.values()):
+            held, projection.held = projection.held, None
+            target = projection.target
+            if target == NO_LAYER or target == projection.current:
+                continue
+            source = projection.source
+            if held is None or projection.out_ssrc is None or held[0][4] != source.layers[target]:
+                self.request_keyframe(source.layers[target])
+                continue
+            only = [projection]
+            for packet, pt, seq, ts, ssrc, tcc in held:
+                self.rtp(source.owner, packet, pt, seq, ts, ssrc, tcc, now, only)
 
     def _rtx(self, sender: str, packet: bytes, pt: int, ts: int, media: int, tcc: int, now: float) -> int:
         """RFC 4588: forward the packet an RTX one carries (sent for our NACK), as the original,

@@ -127,7 +127,6 @@ def test_receiver_feedback_pli_and_nack():
     forwarder, receiver, sender, viewer = setup()
     for seq in range(100, 110):
         send(forwarder, 1001, seq, seq * 3000, key=seq == 100)
-    forwarder.now = 5.0
     forwarder.feedback("bob", rtcp.build_rr(7) + rtcp.build_pli(7, 1001))
     assert plis(sender)[-1] == 1001
     before = len(viewer.packets)
@@ -227,3 +226,34 @@ def test_upstream_loss_is_nacked_and_the_rtx_answer_forwarded_as_the_original():
     assert forwarder.dropped_rtx == 4 and viewer.packets[-1][1] == 11
     send(forwarder, 1001, 14, 12000)
     assert len(nacks(sender)) == 1  # the late retransmission opened no new gap
+
+
+def test_a_receiver_not_yet_connected_gets_the_stream_from_the_key_frame_it_missed_when_it_connects():
+    forwarder, receiver, sender, viewer = setup()
+    receiver.ready = False
+    forwarder.allocate()
+    assert send(forwarder, 1001, 9, 1000) == 0  # before any key frame: nothing to start from
+    assert send(forwarder, 1001, 10, 4000, key=True) == 0
+    assert send(forwarder, 1001, 11, 4000) == 0
+    assert send(forwarder, 1001, 12, 7000) == 0
+    assert viewer.packets == []
+    asked = len(plis(sender))
+    forwarder.receiver_ready("bob", 1.0)
+    assert [(p[1], p[2], p[3]) for p in viewer.packets] == [(10, 4000, 1001), (11, 4000, 1001), (12, 7000, 1001)]
+    assert len(plis(sender)) == asked  # the key frame is there: none asked for
+    assert send(forwarder, 1001, 13, 10000) == 1
+    assert [p[1] for p in viewer.packets] == [10, 11, 12, 13]
+    assert forwarder.sources["alice-v0"].packets[0] == 5  # held packets count once
+
+
+def test_a_stream_held_too_long_is_dropped_and_a_key_frame_asked_for_on_connecting(monkeypatch):
+    monkeypatch.setattr("jitsi_py.bridge.forwarder.HELD_PACKETS", 3)
+    forwarder, receiver, sender, viewer = setup()
+    receiver.ready = False
+    forwarder.allocate()
+    send(forwarder, 1001, 10, 4000, key=True)
+    for seq in range(11, 15):
+        send(forwarder, 1001, seq, 7000)
+    forwarder.receiver_ready("bob", 5.0)
+    assert viewer.packets == [] and plis(sender)[-1] == 1001
+    assert send(forwarder, 1001, 15, 10000, key=True) == 1

@@ -14,7 +14,7 @@ from jitsi_py.bridge import sendmmsg
 from jitsi_py.bridge.conference import Counters
 from jitsi_py.bridge.sendmmsg import Batch, ffi
 
-from .test_hotpath import AUDIO_PT, HEADER, PROFILE, Load, _packet, bound_bridge
+from .test_hotpath import AUDIO_PT, HEADER, PROFILE, Load, _packet, bound_bridge, media_received
 
 needs_sendmmsg = pytest.mark.skipif(not sendmmsg.AVAILABLE, reason="libc has no sendmmsg (Linux only)")
 SLOT = 2048
@@ -203,7 +203,7 @@ def test_ipv6_and_ipv4_mapped_addresses_on_a_dual_stack_socket():
 
 def _received(load: Load, p: int) -> list[tuple[int, int]]:
     rx = Session(Policy(key=load.keys[p][0], ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=PROFILE.libsrtp))
-    return [HEADER.unpack_from(rx.unprotect(data))[2::2] for data in _drain(load.sinks[p])]
+    return [HEADER.unpack_from(rx.unprotect(data))[2::2] for data in media_received(load.sinks[p])]
 
 
 async def test_an_endpoint_given_two_packets_in_one_batch_and_a_new_address_gets_each_intact():
