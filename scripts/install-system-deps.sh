@@ -3,8 +3,9 @@
 # real browser (Chromium). Runs apt as root; otherwise names what to install and fails.
 set -euo pipefail
 PACKAGES=(chromium chromium-driver prosody ejabberd slapd ldap-utils coturn pebble openssl curl iproute2
-  # recording, SIP and transcription: an RTMP server, ffprobe, a SIP phone and registrar, speech
-  nginx-light libnginx-mod-rtmp ffmpeg baresip kamailio kamailio-tls-modules espeak-ng janus)
+  # recording, SIP and transcription: an RTMP server, ffprobe, a SIP phone and registrar, SIPp (a
+  # phone that types DTMF in SIP INFO), speech
+  nginx-light libnginx-mod-rtmp ffmpeg baresip kamailio kamailio-tls-modules sip-tester espeak-ng janus)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

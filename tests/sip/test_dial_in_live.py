@@ -44,11 +44,8 @@ class Call:
 
 
 @contextlib.asynccontextmanager
-async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", listener_source=None,
-                      codec: str = "pcmu", rate: int = 8000, channels: int = 1, transport: str = "UDP",
-                      phone_tls=None, **gateway_kw):
-    """Our stack, a gateway on a port of its own (no registration), a listener in ``room`` and a
-    phone playing a 1 kHz tone (at ``rate``: baresip's file source takes its codec's rate), ready to dial."""
+async def gateway_and_listener(tmp_path, room: str, listener_source=None, transport: str = "UDP", **gateway_kw):
+    """Our stack, a gateway on a port of its own (no registration) and a listener in ``room``."""
     async with running_stack(tmp_path, bridge=True) as stack:
         port, rtp = free_sip_port(), free_udp_port() & ~1
         gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port), transport),
@@ -58,15 +55,27 @@ async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", li
         await gateway.start(register=False)
         listener = Meeting(server_of(stack), display_name="Listener", audio_source=listener_source,
                            receive_video=False)
+        try:
+            async with meetings(listener):
+                await listener.join(room, wait_for_media=False)
+                yield gateway, listener, port
+        finally:
+            await gateway.close()
+
+
+@contextlib.asynccontextmanager
+async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", listener_source=None,
+                      codec: str = "pcmu", rate: int = 8000, channels: int = 1, transport: str = "UDP",
+                      phone_tls=None, **gateway_kw):
+    """:func:`gateway_and_listener` and a phone playing a 1 kHz tone (at ``rate``: baresip's file
+    source takes its codec's rate), ready to dial."""
+    async with gateway_and_listener(tmp_path, room, listener_source, transport, **gateway_kw) as (
+            gateway, listener, port):
         tone = write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=rate, channels=channels)
         phone = Phone(tmp_path / "phone", free_sip_port(), tone, user=user,
                       account_params=f";audio_codecs={codec}" + phone_params, tls=phone_tls)
-        try:
-            async with meetings(listener), phone:
-                await listener.join(room, wait_for_media=False)
-                yield Call(gateway, listener, phone, port)
-        finally:
-            await gateway.close()
+        async with phone:
+            yield Call(gateway, listener, phone, port)
 
 
 async def test_a_phone_dials_in_by_the_request_uri_and_audio_flows_both_ways(tmp_path):
@@ -276,3 +285,101 @@ async def _send_rtp(sock: socket.socket, to, payload: bytes) -> None:
     for seq in range(3000):  # a minute at most
         sock.sendto(rtp.write(0, seq == 0, seq, seq * 160, 0x5151, payload), to)
         await asyncio.sleep(0.02)
+
+
+# SIPp (Debian's sip-tester) as a phone that types its PIN in SIP INFO (application/dtmf-relay), as
+# PBXs and phones set to "SIP INFO" DTMF do, then waits for the gateway's BYE.
+SIPP_PIN_BY_INFO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="PIN typed in SIP INFO">
+  <send retrans="500"><![CDATA[
+INVITE sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
+To: <sip:jigasi@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:+4930555@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200"/>
+  <send><![CDATA[
+ACK sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="300"/>
+{infos}
+  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"""
+SIPP_INFO = """  <send retrans="500"><![CDATA[
+INFO sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: {cseq} INFO
+Max-Forwards: 70
+Content-Type: application/dtmf-relay
+Content-Length: [len]
+
+Signal={key}
+Duration=160
+]]></send>
+  <recv response="200"/>
+  <pause milliseconds="150"/>
+"""
+
+
+async def test_a_phone_types_its_pin_in_sip_info_and_a_kick_sends_it_a_bye(tmp_path, aiohttp_mapper):
+    pin = "".join(SIPP_INFO.format(cseq=2 + k, key=key) for k, key in enumerate("123456#"))
+    scenario = tmp_path / "pin-by-info.xml"
+    scenario.write_text(SIPP_PIN_BY_INFO.replace("{infos}", pin))
+    async with gateway_and_listener(tmp_path, "pinroom", resolve_pin=ConferenceMapper(aiohttp_mapper.url).room) as (
+            gateway, listener, port):
+        errors = tmp_path / "sipp-errors.log"
+        sipp = await asyncio.create_subprocess_exec(
+            "sipp", f"127.0.0.1:{port}", "-sf", str(scenario), "-m", "1", "-i", "127.0.0.1",
+            "-p", str(free_sip_port()), "-mp", str(free_udp_port() & ~1), "-nostdin", "-timeout", "60s",
+            "-timeout_error", "-trace_err", "-error_file", str(errors),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        try:
+            joined = await next_event(listener, events.ParticipantJoined)
+            assert joined.display_name == "+4930555" and aiohttp_mapper.asked == ["123456"]
+            await room_iq(listener, kick(joined.endpoint_id))
+            _, stderr = await asyncio.wait_for(sipp.communicate(), 30)
+        finally:
+            if sipp.returncode is None:
+                sipp.kill()
+                await sipp.wait()
+        log = errors.read_text() if errors.exists() else ""
+        assert sipp.returncode == 0, (sipp.returncode, stderr.decode()[-2000:], log[-2000:])
