@@ -35,6 +35,7 @@ import socket
 import sys
 import time
 from collections import deque
+from pathlib import Path
 
 from .. import harness, stats
 from . import sip_e2e as e2e
@@ -51,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="through the whole stack, the gateway in its own process, against the anchor")
     parser.add_argument("--meetings", type=int, default=10,
                         help="--e2e: meetings the calls are spread over (default %(default)s)")
+    parser.add_argument("--gateway-profile", type=Path, default=None,
+                        help="--e2e: run the gateway under cProfile, its statistics written here (costs CPU)")
     harness.add_common(parser, timeout=300)
 
 

@@ -47,7 +47,7 @@ async def run(args: argparse.Namespace) -> int:
             server = XmppServer("127.0.0.1", stack.c2s_port, DOMAIN, MUC)
             epoch = time.monotonic()
             for name, callers in (("anchor", _AnchorCallers(root, stack, server, epoch)),
-                                  ("gateway", _GatewayCallers(root, stack, password, epoch))):
+                                  ("gateway", _GatewayCallers(root, stack, password, epoch, args.gateway_profile))):
                 print(f"sip --e2e: {args.calls} calls in {args.meetings} meetings, {name}, {args.seconds:g} s",
                       file=sys.stderr)
                 result["servers"][name] = await _scenario(args, server, callers, epoch)
@@ -153,7 +153,7 @@ async def _scenario(args: argparse.Namespace, server: XmppServer, callers, epoch
 class _GatewayCallers:
     """The calls: the gateway in its own process, our bench phones dialling it."""
 
-    def __init__(self, root: Path, stack: Ours, password: str, epoch: float) -> None:
+    def __init__(self, root: Path, stack: Ours, password: str, epoch: float, profile: Path | None) -> None:
         self.sip_port, self.http_port, self.rtp_port = free_port(), free_port(), _free_port_range()
         env = stack.environment() | {
             "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": password,
@@ -163,7 +163,8 @@ class _GatewayCallers:
             "JIGASI_INSTANCE_ID": "bench-gateway", "JITSI_PY_SIP_MAX_CALLS": "250",
         }
         root.mkdir(parents=True, exist_ok=True)
-        self.process = Process("sip", [sys.executable, "-m", "jitsi_py.sip"], env, root)
+        profiled = ["-m", "cProfile", "-o", str(profile.resolve())] if profile is not None else []
+        self.process = Process("sip", [sys.executable, *profiled, "-m", "jitsi_py.sip"], env, root)
         self.phones = Phones(("127.0.0.1", self.sip_port), epoch)
 
     @property

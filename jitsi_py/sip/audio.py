@@ -88,7 +88,7 @@ class _Resampler:
 
 
 class _PyAvCodec:
-    def __init__(self, name: str, rate: int, bit_rate: int | None = None) -> None:
+    def __init__(self, name: str, rate: int, bit_rate: int | None = None, decodes: bool = True) -> None:
         self.rate = rate
         self.encoder = cast(AudioCodecContext, av.CodecContext.create(name, "w"))
         self.encoder.sample_rate = rate
@@ -97,9 +97,10 @@ class _PyAvCodec:
         if bit_rate:
             self.encoder.bit_rate = bit_rate
         self.encoder.open()
-        self.decoder = cast(AudioCodecContext, av.CodecContext.create(name, "r"))
-        self.decoder.sample_rate = rate
-        self.decoder.layout = "mono"
+        if decodes:
+            self.decoder = cast(AudioCodecContext, av.CodecContext.create(name, "r"))
+            self.decoder.sample_rate = rate
+            self.decoder.layout = "mono"
         self._pts = 0
 
     def encode(self, pcm: np.ndarray) -> bytes:
@@ -118,6 +119,18 @@ class _PyAvCodec:
             pieces.append(samples.reshape(len(frame.layout.channels), -1)[0] if frame.format.is_planar
                           else samples.reshape(-1)[:: len(frame.layout.channels)])
         return np.concatenate(pieces) if pieces else np.zeros(0, np.int16)
+
+
+class MeetingEncoder:
+    """The phone's voice as the meeting gets it: 20 ms of 48 kHz mono to one Opus packet. Encoded here,
+    in the media clock's tick, the meeting client sends it as it is; given frames, aiortc would encode
+    each on a thread of its executor (a hand-off and a wake-up per packet) and in stereo at 96 kb/s."""
+
+    def __init__(self, bit_rate: int = 32000) -> None:
+        self._av = _PyAvCodec("libopus", RATE, bit_rate, decodes=False)
+
+    def encode(self, pcm: np.ndarray) -> bytes:
+        return self._av.encode(pcm)
 
 
 class Transcoder:

@@ -28,7 +28,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ..common import telephone_event
 from . import rtp
-from .audio import FRAME, RATE, Transcoder
+from .audio import FRAME, RATE, MeetingEncoder, Transcoder
 from .jitterbuffer import JitterBuffer
 from .sdes import Protection, SrtpError
 from .sdp import AudioDescription, Codec
@@ -43,6 +43,7 @@ TONE_TICKS = 5  # a digit sent to the phone lasts 100 ms (RFC 4733 events, one u
 TONE_ENDS = 3  # its end packet is sent three times (RFC 4733 §2.5.1.4)
 MAX_TONES = 32
 Addr = tuple[str, int]
+SILENCE = np.zeros(FRAME, np.int16)
 
 
 class PortPool:
@@ -60,14 +61,16 @@ class PortPool:
 
 
 class PhoneTrack(MediaStreamTrack):
-    """What the phone says, as the meeting client's audio source: 48 kHz mono frames, paced by the
-    media clock (recv waits for the next tick's frame)."""
+    """What the phone says, as the meeting client's audio source: one Opus packet (48 kHz mono) per tick
+    of the media clock (recv waits for it). aiortc sends a packet as it is, where it would encode a frame
+    on its executor's thread."""
 
     kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
-        self._frames: asyncio.Queue[av.AudioFrame] = asyncio.Queue()
+        self._packets: asyncio.Queue[av.Packet] = asyncio.Queue()
+        self._encoder = MeetingEncoder()
         self._pts = 0
         self.muted = False
 
@@ -75,18 +78,18 @@ class PhoneTrack(MediaStreamTrack):
         if self.readyState != "live":
             return
         if self.muted:
-            pcm = np.zeros(FRAME, np.int16)
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = RATE, self._pts, TIME_BASE
+            pcm = SILENCE
+        packet = av.Packet(self._encoder.encode(pcm))
+        packet.pts, packet.time_base = self._pts, TIME_BASE
         self._pts += FRAME
-        while self._frames.qsize() >= MAX_QUEUED:
-            self._frames.get_nowait()
-        self._frames.put_nowait(frame)
+        while self._packets.qsize() >= MAX_QUEUED:
+            self._packets.get_nowait()
+        self._packets.put_nowait(packet)
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.Packet:  # aiortc's sender takes packets too
         if self.readyState != "live":
             raise MediaStreamError
-        return await self._frames.get()
+        return await self._packets.get()
 
 
 def mono(frame: av.AudioFrame) -> np.ndarray:
@@ -233,7 +236,7 @@ class CallMedia:
         if playing:
             pcm = self.transcoder.decode(payload) if payload is not None else self.transcoder.conceal()
         else:
-            pcm = np.zeros(FRAME, np.int16)
+            pcm = SILENCE
         self.track.push(pcm)
         if not self.sending or self.remote is None or self._rtp is None:
             # on hold: the RTP clock runs on, so the timestamps after it tell the time that passed

@@ -1,6 +1,8 @@
 """The media cores: SDP offer/answer, RTP header, jitter buffer with loss and reordering, DTMF both
 ways, and each codec carrying a tone through encode and decode."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ from jitsi_py.common import telephone_event
 from jitsi_py.sip import dtmf, rtp, sdp
 from jitsi_py.sip.audio import FRAME, Transcoder, _Resampler
 from jitsi_py.sip.jitterbuffer import JitterBuffer
-from jitsi_py.sip.media import TONE_ENDS, TONE_TICKS, CallMedia
+from jitsi_py.sip.media import MAX_QUEUED, TONE_ENDS, TONE_TICKS, CallMedia, PhoneTrack
 
 BARESIP_OFFER = (  # the shape baresip sends
     b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -143,6 +145,38 @@ def test_each_codec_carries_a_tone_and_conceals_a_loss(codec):
     assert 4000 < np.sqrt(np.mean(samples ** 2)) < 7000
     faded = [receiver.conceal() for _ in range(4)]
     assert np.abs(faded[0]).max() > np.abs(faded[2]).max() > 0 and not faded[3].any()
+
+
+def _tone_share(samples: np.ndarray, hz: float = 440) -> float:
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(samples.size, 1 / 48000)
+    return float(spectrum[np.abs(freqs - hz) < 20].sum() / spectrum.sum())
+
+
+async def test_the_phone_track_hands_the_meeting_client_opus_packets_on_the_media_clock():
+    """aiortc sends the packets as they are: their timestamps step 20 ms, they decode to what the phone
+    said, and only the newest MAX_QUEUED wait when nobody reads."""
+    t = np.arange(FRAME * 30) / 48000
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    track = PhoneTrack()
+    for i in range(30):
+        track.push(tone[i * FRAME:(i + 1) * FRAME])
+    packets = [await track.recv() for _ in range(MAX_QUEUED)]
+    assert track._packets.empty()
+    assert [p.pts for p in packets] == [FRAME * i for i in range(30 - MAX_QUEUED, 30)]
+    assert all(p.time_base == Fraction(1, 48000) for p in packets)
+    receiver = Transcoder(sdp.OPUS)
+    track = PhoneTrack()
+    heard = []
+    for i in range(30):
+        track.push(tone[i * FRAME:(i + 1) * FRAME])
+        heard.append(receiver.decode(bytes(await track.recv())))
+    assert _tone_share(np.concatenate(heard[5:])) > 0.9
+    track.muted = True
+    for _ in range(3):  # Opus's look-ahead: the first muted packet still ends the tone
+        track.push(tone[:FRAME])
+        muted = receiver.decode(bytes(await track.recv()))
+    assert np.abs(muted).max() < 100
 
 
 def test_going_down_to_8_khz_filters_out_what_it_cannot_carry():
