@@ -27,6 +27,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ..common import telephone_event
+from ..common.meeting.audio import InlineAudioTrack, mono_s16
 from . import rtp
 from .audio import FRAME, RATE, MeetingEncoder, Transcoder
 from .jitterbuffer import JitterBuffer
@@ -92,17 +93,20 @@ class PhoneTrack(MediaStreamTrack):
         return await self._packets.get()
 
 
-def mono(frame: av.AudioFrame) -> np.ndarray:
-    """The first channel of a decoded 48 kHz frame as int16."""
-    samples = frame.to_ndarray()
-    channels = len(frame.layout.channels)
-    if frame.format.is_planar:
-        first = samples[0]
-    else:
-        first = samples.reshape(-1)[::channels]
-    if first.dtype != np.int16:
-        first = np.clip(first * 32767, -32768, 32767).astype(np.int16)
-    return first
+def _framer(queue: deque[np.ndarray]) -> Callable[[np.ndarray], None]:
+    """Audio of any length into `queue` as 20 ms frames; a sender's 20 ms packets go in as they are."""
+    pending = [np.zeros(0, np.int16)]
+
+    def take(pcm: np.ndarray) -> None:
+        if pcm.size == FRAME and not pending[0].size:
+            queue.append(pcm)
+            return
+        rest = np.concatenate([pending[0], pcm])
+        while rest.size >= FRAME:
+            queue.append(rest[:FRAME])
+            rest = rest[FRAME:]
+        pending[0] = rest
+    return take
 
 
 class _RtpProtocol(asyncio.DatagramProtocol):
@@ -144,6 +148,7 @@ class CallMedia:
         self._timestamp = secrets.randbits(32)
         self._first = True
         self._readers: dict[str, asyncio.Task[None]] = {}
+        self._inline: dict[str, InlineAudioTrack] = {}
         self._next_rtcp = 0.0
         self._prompt: deque[np.ndarray] = deque()
         self.sent_packets = self.sent_octets = self.bad_packets = 0
@@ -206,26 +211,29 @@ class CallMedia:
     def add_source(self, name: str, track: MediaStreamTrack) -> None:
         queue: deque[np.ndarray] = deque(maxlen=MAX_QUEUED)
         self.sources[name] = queue
-        self._readers[name] = asyncio.ensure_future(self._read(name, track, queue))
+        if isinstance(track, InlineAudioTrack):  # decoded as its packets come: into the queue at once
+            track.sink = _framer(queue)
+            self._inline[name] = track
+        else:
+            self._readers[name] = asyncio.ensure_future(self._read(name, track, queue))
 
     def remove_source(self, name: str) -> None:
         self.sources.pop(name, None)
         reader = self._readers.pop(name, None)
         if reader is not None:
             reader.cancel()
+        inline = self._inline.pop(name, None)
+        if inline is not None:
+            inline.sink = None
 
     @staticmethod
     async def _read(name: str, track: MediaStreamTrack, queue: deque[np.ndarray]) -> None:
-        pending = np.zeros(0, np.int16)
+        take = _framer(queue)
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
-                if not isinstance(frame, av.AudioFrame):
-                    continue
-                pending = np.concatenate([pending, mono(frame)])
-                while pending.size >= FRAME:
-                    queue.append(pending[:FRAME])
-                    pending = pending[FRAME:]
+                if isinstance(frame, av.AudioFrame):
+                    take(mono_s16(frame))
 
     # ---- every 20 ms ----
 
@@ -298,7 +306,7 @@ class CallMedia:
         self._prompt.extend(padded.reshape(-1, FRAME))
 
     def close(self) -> None:
-        for name in list(self._readers):
+        for name in list(self.sources):
             self.remove_source(name)
         self.track.stop()
         for transport in (self._rtp, self._rtcp):

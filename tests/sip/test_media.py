@@ -1,6 +1,7 @@
 """The media cores: SDP offer/answer, RTP header, jitter buffer with loss and reordering, DTMF both
 ways, and each codec carrying a tone through encode and decode."""
 
+from collections import deque
 from fractions import Fraction
 
 import numpy as np
@@ -10,7 +11,7 @@ from jitsi_py.common import telephone_event
 from jitsi_py.sip import dtmf, rtp, sdp
 from jitsi_py.sip.audio import FRAME, Transcoder, _Resampler
 from jitsi_py.sip.jitterbuffer import JitterBuffer
-from jitsi_py.sip.media import MAX_QUEUED, TONE_ENDS, TONE_TICKS, CallMedia, PhoneTrack
+from jitsi_py.sip.media import MAX_QUEUED, TONE_ENDS, TONE_TICKS, CallMedia, PhoneTrack, _framer
 
 BARESIP_OFFER = (  # the shape baresip sends
     b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -177,6 +178,20 @@ async def test_the_phone_track_hands_the_meeting_client_opus_packets_on_the_medi
         track.push(tone[:FRAME])
         muted = receiver.decode(bytes(await track.recv()))
     assert np.abs(muted).max() < 100
+
+
+def test_a_meeting_sources_audio_is_queued_in_20_ms_frames_whatever_its_packets_length():
+    queue: deque = deque(maxlen=MAX_QUEUED)
+    take = _framer(queue)
+    whole = np.arange(FRAME, dtype=np.int16)
+    take(whole)
+    assert queue.pop() is whole  # a 20 ms packet goes in as it is
+    ramp = np.arange(4 * FRAME, dtype=np.int16)
+    for piece in np.split(ramp, 8):  # 10 ms packets
+        take(piece)
+    take(ramp[:3 * FRAME])  # then 60 ms at once
+    assert [q.size for q in queue] == [FRAME] * MAX_QUEUED  # the oldest dropped
+    assert np.array_equal(np.concatenate(queue), np.concatenate([ramp[2 * FRAME:], ramp[:3 * FRAME]]))
 
 
 def test_going_down_to_8_khz_filters_out_what_it_cannot_carry():

@@ -1,0 +1,80 @@
+"""Remote audio decoded as its packets come, in the event loop: :class:`InlineAudioTrack`.
+
+aiortc decodes each remote track on a thread of its own and hands every frame back to the loop: per
+packet a queue hand-off, a thread wake-up, a future and a fight for the GIL. A participant that hears
+many speakers (the SIP gateway: every call hears its meeting) asks the meeting client for these tracks
+instead (``Meeting(inline_audio=True)``): the receiver's packets go straight to one Opus decoder per
+track, without aiortc's jitter buffer (packets are decoded in the order they come).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.audio.codeccontext import AudioCodecContext
+
+RATE = 48000
+MAX_QUEUED = 5  # frames recv() keeps for a slow reader: the newest win
+
+
+class InlineAudioTrack(MediaStreamTrack):
+    """One remote audio source. A consumer either sets ``sink``, called with each packet's audio as 48 kHz
+    mono int16 (numpy), or awaits :meth:`recv` for av frames (mono s16), as from aiortc's track."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sink: Callable[[np.ndarray], None] | None = None
+        self.decoded = self.failed = 0
+        self._decoder: AudioCodecContext = av.AudioCodecContext.create("libopus", "r")
+        self._decoder.sample_rate = RATE
+        self._decoder.layout = "mono"
+        self._decoder.format = "s16"
+        self._frames: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue()
+
+    def feed(self, payload: bytes) -> None:
+        """One Opus packet's payload, decoded now."""
+        if self.readyState != "live":
+            return
+        try:
+            frames = self._decoder.decode(av.Packet(payload))
+        except av.FFmpegError:
+            self.failed += 1  # a packet that does not decode costs only itself
+            return
+        sink = self.sink
+        for frame in frames:
+            self.decoded += 1
+            if sink is not None:
+                sink(mono_s16(frame))
+                continue
+            while self._frames.qsize() >= MAX_QUEUED:
+                self._frames.get_nowait()
+            self._frames.put_nowait(frame)
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        frame = await self._frames.get()
+        if frame is None:
+            raise MediaStreamError
+        return frame
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            self._frames.put_nowait(None)  # a reader waiting in recv() sees the end
+        super().stop()
+
+
+def mono_s16(frame: av.AudioFrame) -> np.ndarray:
+    """The first channel of a decoded frame as int16."""
+    samples = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    first = samples[0] if frame.format.is_planar else samples.reshape(-1)[::channels]
+    if first.dtype != np.int16:
+        first = np.clip(first * 32767, -32768, 32767).astype(np.int16)
+    return first
