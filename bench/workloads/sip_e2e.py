@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import secrets
 import sys
 import time
@@ -76,18 +77,18 @@ async def run(args: argparse.Namespace) -> int:
 async def _scenario(args: argparse.Namespace, server: XmppServer, callers, epoch: float) -> dict:
     """One run of the scenario: the speakers join, the callers call, audio for WARM_UP + --seconds."""
     rooms = [f"sipbench{m}-{secrets.token_hex(3)}" for m in range(args.meetings)]
-    speakers = [Meeting(server, display_name=f"speaker-{m}", audio_source=BurstTrack(epoch), receive_video=False)
-                for m in range(args.meetings)]
+    # the bench's own listeners decode inline (no thread per track), so that the bench stays light
+    speakers = [Meeting(server, display_name=f"speaker-{m}", audio_source=BurstTrack(epoch), receive_video=False,
+                        inline_audio=True) for m in range(args.meetings)]
     counting = [False]
-    heard: dict[str, Heard] = {}  # per caller's display name: what its meeting's speaker heard of it
+    heard: dict[str, Heard] = {}  # per caller's endpoint: what its meeting's speaker heard of it
     tasks: list[asyncio.Task] = []
 
     async def watch(meeting: Meeting) -> None:
         async for event in meeting.events():
             if isinstance(event, events.TrackAdded) and event.kind == "audio":
-                who = meeting.participants.get(event.endpoint_id)
-                name = who.display_name if who is not None else event.endpoint_id
-                tasks.append(asyncio.ensure_future(listen(event.track, heard.setdefault(name, Heard()), counting)))
+                track = heard.setdefault(event.endpoint_id, Heard())
+                tasks.append(asyncio.ensure_future(listen(event.track, track, counting)))
 
     figures: dict = {}
     try:
@@ -107,7 +108,9 @@ async def _scenario(args: argparse.Namespace, server: XmppServer, callers, epoch
         counting[0] = True
         callers.counting(True)
         start = time.monotonic()
+        bench0 = resource.getrusage(resource.RUSAGE_SELF)
         await asyncio.sleep(args.seconds)
+        bench1 = resource.getrusage(resource.RUSAGE_SELF)
         counting[0] = False
         callers.counting(False)
         end = time.monotonic()
@@ -119,8 +122,10 @@ async def _scenario(args: argparse.Namespace, server: XmppServer, callers, epoch
         speaker_bursts = [s.audio_source.bursts for s in speakers]
         to_meeting, to_phone = [], []
         sent_to_meeting = heard_in_meeting = sent_to_phone = heard_by_phone = 0
+        names = {endpoint: who.display_name for s in speakers for endpoint, who in s.participants.items()}
+        by_name = {names.get(endpoint, endpoint): track for endpoint, track in heard.items()}
         for name, bursts in got["bursts"].items():
-            track = heard.get(name, Heard())
+            track = by_name.get(name, Heard())
             latencies, sent, found = matched(track.onsets, bursts, start, end - WINDOW)
             to_meeting += latencies
             sent_to_meeting += sent
@@ -135,6 +140,7 @@ async def _scenario(args: argparse.Namespace, server: XmppServer, callers, epoch
             "calls": callers.count, "seconds": round(wall, 2), "cpu_s": usage["cpu_s"],
             "peak_rss_mb": usage["peak_rss_mb"], "cpu_s_per_call_s": round(per_call, 5),
             "calls_per_core": round(1 / per_call, 1) if per_call else None,
+            "bench_cpu_share": round((bench1.ru_utime - bench0.ru_utime + bench1.ru_stime - bench0.ru_stime) / wall, 2),
             "phone_to_meeting_delivery": round(sum(h.frames for h in heard.values()) / expected, 4),
             "meeting_to_phone_delivery": round(got["received"] / expected, 4),
             "phone_to_meeting_bursts_heard": round(heard_in_meeting / sent_to_meeting, 4) if sent_to_meeting else None,

@@ -44,7 +44,6 @@ TONE_TICKS = 5  # a digit sent to the phone lasts 100 ms (RFC 4733 events, one u
 TONE_ENDS = 3  # its end packet is sent three times (RFC 4733 §2.5.1.4)
 MAX_TONES = 32
 Addr = tuple[str, int]
-SILENCE = np.zeros(FRAME, np.int16)
 
 
 class PortPool:
@@ -71,15 +70,18 @@ class PhoneTrack(MediaStreamTrack):
     def __init__(self) -> None:
         super().__init__()
         self._packets: asyncio.Queue[av.Packet] = asyncio.Queue()
-        self._encoder = MeetingEncoder()
+        self._encoder: MeetingEncoder | None = None
         self._pts = 0
         self.muted = False
 
     def push(self, pcm: np.ndarray) -> None:
+        """20 ms of the phone's audio at its codec's rate (a new encoder when that changes)."""
         if self.readyState != "live":
             return
+        if self._encoder is None or self._encoder.silence.size != pcm.size:
+            self._encoder = MeetingEncoder(pcm.size * 50)
         if self.muted:
-            pcm = SILENCE
+            pcm = self._encoder.silence
         packet = av.Packet(self._encoder.encode(pcm))
         packet.pts, packet.time_base = self._pts, TIME_BASE
         self._pts += FRAME
@@ -244,7 +246,7 @@ class CallMedia:
         if playing:
             pcm = self.transcoder.decode(payload) if payload is not None else self.transcoder.conceal()
         else:
-            pcm = SILENCE
+            pcm = self.transcoder.silence
         self.track.push(pcm)
         if not self.sending or self.remote is None or self._rtp is None:
             # on hold: the RTP clock runs on, so the timestamps after it tell the time that passed

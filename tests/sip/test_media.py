@@ -139,9 +139,11 @@ def test_each_codec_carries_a_tone_and_conceals_a_loss(codec):
     tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
     sender, receiver = Transcoder(codec), Transcoder(codec)
     out = [receiver.decode(sender.encode(tone[i * FRAME:(i + 1) * FRAME])) for i in range(25)]
+    assert {o.size for o in out} == {receiver.samples} and receiver.samples * 50 == receiver.rate == codec.clock \
+        or codec == sdp.G722 and receiver.rate == 16000  # G.722's RTP clock is 8000 (RFC 3551)
     samples = np.concatenate(out[5:]).astype(np.float64)
     spectrum = np.abs(np.fft.rfft(samples)) ** 2
-    freqs = np.fft.rfftfreq(samples.size, 1 / 48000)
+    freqs = np.fft.rfftfreq(samples.size, 1 / receiver.rate)
     assert spectrum[np.abs(freqs - 440) < 20].sum() / spectrum.sum() > 0.9
     assert 4000 < np.sqrt(np.mean(samples ** 2)) < 7000
     faded = [receiver.conceal() for _ in range(4)]
@@ -166,18 +168,23 @@ async def test_the_phone_track_hands_the_meeting_client_opus_packets_on_the_medi
     assert track._packets.empty()
     assert [p.pts for p in packets] == [FRAME * i for i in range(30 - MAX_QUEUED, 30)]
     assert all(p.time_base == Fraction(1, 48000) for p in packets)
-    receiver = Transcoder(sdp.OPUS)
-    track = PhoneTrack()
-    heard = []
-    for i in range(30):
-        track.push(tone[i * FRAME:(i + 1) * FRAME])
-        heard.append(receiver.decode(bytes(await track.recv())))
-    assert _tone_share(np.concatenate(heard[5:])) > 0.9
-    track.muted = True
-    for _ in range(3):  # Opus's look-ahead: the first muted packet still ends the tone
-        track.push(tone[:FRAME])
-        muted = receiver.decode(bytes(await track.recv()))
-    assert np.abs(muted).max() < 100
+    for rate in (48000, 16000, 8000):  # an Opus phone's, G.722's, G.711's: encoded at the phone's rate
+        receiver = Transcoder(sdp.OPUS)
+        track = PhoneTrack()
+        heard = []
+        step = rate // 50
+        at_rate = np.ascontiguousarray(tone[::48000 // rate])
+        for i in range(30):
+            track.push(at_rate[i * step:(i + 1) * step])
+            packet = await track.recv()
+            assert packet.pts == i * FRAME  # the RTP clock of Opus is 48 kHz whatever the input
+            heard.append(receiver.decode(bytes(packet)))
+        assert {h.size for h in heard} == {FRAME} and _tone_share(np.concatenate(heard[5:])) > 0.9, rate
+        track.muted = True
+        for _ in range(3):  # Opus's look-ahead: the first muted packet still ends the tone
+            track.push(at_rate[:step])
+            muted = receiver.decode(bytes(await track.recv()))
+        assert np.abs(muted).max() < 100
 
 
 def test_a_meeting_sources_audio_is_queued_in_20_ms_frames_whatever_its_packets_length():
