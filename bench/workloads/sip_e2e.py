@@ -51,7 +51,9 @@ async def run(args: argparse.Namespace) -> int:
                                   ("gateway", _GatewayCallers(root, stack, password, epoch, args.gateway_profile))):
                 print(f"sip --e2e: {args.calls} calls in {args.meetings} meetings, {name}, {args.seconds:g} s",
                       file=sys.stderr)
+                stack.start_sampling()
                 result["servers"][name] = await _scenario(args, server, callers, epoch)
+                result["servers"][name]["stack"] = stack.stop_sampling()  # xmpp, focus, bridge: whole run
                 result["servers"][name]["version"] = stack.version()
             result["load_average"] = list(os.getloadavg())
             gateway, anchor = result["servers"]["gateway"], result["servers"]["anchor"]

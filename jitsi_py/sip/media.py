@@ -27,7 +27,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ..common import telephone_event
-from ..common.meeting.audio import InlineAudioTrack, mono_s16
+from ..common.meeting.audio import MIN_LEVEL, InlineAudioTrack, audio_level, mono_s16
 from . import rtp
 from .audio import FRAME, RATE, MeetingEncoder, Transcoder
 from .jitterbuffer import JitterBuffer
@@ -69,7 +69,8 @@ class PhoneTrack(MediaStreamTrack):
 
     def __init__(self) -> None:
         super().__init__()
-        self._packets: asyncio.Queue[av.Packet] = asyncio.Queue()
+        self._packets: asyncio.Queue[tuple[av.Packet, int]] = asyncio.Queue()
+        self.audio_level = MIN_LEVEL  # of the packet recv() returned last (aiortc measures only frames)
         self._encoder: MeetingEncoder | None = None
         self._pts = 0
         self.muted = False
@@ -87,12 +88,13 @@ class PhoneTrack(MediaStreamTrack):
         self._pts += FRAME
         while self._packets.qsize() >= MAX_QUEUED:
             self._packets.get_nowait()
-        self._packets.put_nowait(packet)
+        self._packets.put_nowait((packet, audio_level(pcm)))
 
     async def recv(self) -> av.Packet:  # aiortc's sender takes packets too
         if self.readyState != "live":
             raise MediaStreamError
-        return await self._packets.get()
+        packet, self.audio_level = await self._packets.get()
+        return packet
 
 
 def _framer(queue: deque[np.ndarray]) -> Callable[[np.ndarray], None]:

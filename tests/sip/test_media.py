@@ -180,6 +180,7 @@ async def test_the_phone_track_hands_the_meeting_client_opus_packets_on_the_medi
             assert packet.pts == i * FRAME  # the RTP clock of Opus is 48 kHz whatever the input
             heard.append(receiver.decode(bytes(packet)))
         assert {h.size for h in heard} == {FRAME} and _tone_share(np.concatenate(heard[5:])) > 0.9, rate
+        assert track.audio_level == -15  # the last packet's: a sine of 8000 is 15 dB under full scale
         track.muted = True
         for _ in range(3):  # Opus's look-ahead: the first muted packet still ends the tone
             track.push(at_rate[:step])

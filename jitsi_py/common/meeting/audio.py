@@ -10,6 +10,7 @@ track, without aiortc's jitter buffer (packets are decoded in the order they com
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Callable
 
 import av
@@ -19,6 +20,7 @@ from av.audio.codeccontext import AudioCodecContext
 
 RATE = 48000
 MAX_QUEUED = 5  # frames recv() keeps for a slow reader: the newest win
+MIN_LEVEL = -127
 
 
 class InlineAudioTrack(MediaStreamTrack):
@@ -68,6 +70,12 @@ class InlineAudioTrack(MediaStreamTrack):
         if self.readyState == "live":
             self._frames.put_nowait(None)  # a reader waiting in recv() sees the end
         super().stop()
+
+
+def audio_level(pcm: np.ndarray) -> int:
+    """RFC 6465's level of int16 samples in dBov, -127 (silence) to 0, as aiortc gives it."""
+    power = float(np.dot(pcm, pcm.astype(np.float64))) / (pcm.size * 32767.0 * 32767.0) if pcm.size else 0.0
+    return max(MIN_LEVEL, min(0, round(10 * math.log10(power)))) if power > 0 else MIN_LEVEL
 
 
 def mono_s16(frame: av.AudioFrame) -> np.ndarray:

@@ -132,6 +132,8 @@ class MediaSession:
                 continue  # the offer has no content of that kind: nothing to send it on
             transceiver.direction = "sendonly"
             transceiver.sender.replaceTrack(track)
+            if hasattr(track.source, "audio_level"):
+                _levels_from(transceiver.sender, track.source)
             self.senders[track.kind] = transceiver.sender
 
     async def _negotiate(self) -> None:
@@ -191,6 +193,20 @@ class MediaSession:
                 await handle(packet, arrival_time_ms)
         setattr(receiver, "_handle_rtp_packet", decoding)  # noqa: B010 - an instance's, not the class's
         return track
+
+
+def _levels_from(sender, source) -> None:
+    """aiortc measures the level (RFC 6464, what the bridge picks the dominant speaker by) of the frames
+    it encodes, not of packets encoded already: a source of packets says each one's level in its
+    ``audio_level`` as recv() returns it."""
+    next_frame = sender._next_encoded_frame
+
+    async def with_level(codec):
+        frame = await next_frame(codec)
+        if frame is not None and frame.audio_level is None:
+            frame.audio_level = source.audio_level
+        return frame
+    setattr(sender, "_next_encoded_frame", with_level)  # noqa: B010 - an instance's, not the class's
 
 
 def _payload_type(content, name: str) -> int | None:

@@ -7,11 +7,12 @@ import av
 import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RtpPacket
+from aiortc.rtcrtpsender import RTCEncodedFrame
+from aiortc.rtp import RtpPacket, compute_audio_level_dbov
 
 from jitsi_py.common.meeting import events
-from jitsi_py.common.meeting.audio import InlineAudioTrack, mono_s16
-from jitsi_py.common.meeting.session import MediaSession
+from jitsi_py.common.meeting.audio import InlineAudioTrack, audio_level, mono_s16
+from jitsi_py.common.meeting.session import MediaSession, _levels_from
 from jitsi_py.common.stanzas.jingle import Jingle, Source
 from jitsi_py.common.stanzas.jitsi import encode_sources
 
@@ -88,3 +89,25 @@ async def test_a_session_with_inline_audio_feeds_its_tracks_from_the_receivers_a
     finally:
         await session.close()
     assert all(t.readyState == "ended" for t in audio.values())
+
+
+def test_the_level_of_samples_is_aiortcs_for_the_same_frame():
+    t = np.arange(FRAME) / 48000
+    for amplitude in (0, 3, 300, 8000, 32767):
+        pcm = (amplitude * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+        assert audio_level(pcm) == compute_audio_level_dbov(frame), amplitude
+    assert audio_level(np.zeros(FRAME, np.int16)) == -127 and audio_level(np.zeros(0, np.int16)) == -127
+
+
+async def test_a_source_of_encoded_packets_gives_aiortc_the_level_of_each():
+    class Sender:
+        async def _next_encoded_frame(self, codec):
+            return RTCEncodedFrame([b"x"], 0, None)
+
+    class Source:
+        audio_level = -42
+
+    sender = Sender()
+    _levels_from(sender, Source())
+    assert (await sender._next_encoded_frame(None)).audio_level == -42
