@@ -4,7 +4,9 @@ aiortc decodes each remote track on a thread of its own and hands every frame ba
 packet a queue hand-off, a thread wake-up, a future and a fight for the GIL. A participant that hears
 many speakers (the SIP gateway: every call hears its meeting) asks the meeting client for these tracks
 instead (``Meeting(inline_audio=True)``): the receiver's packets go straight to one Opus decoder per
-track, without aiortc's jitter buffer (packets are decoded in the order they come).
+track, without aiortc's jitter buffer (packets are decoded in the order they come). A consumer with a
+``sink`` gets nothing for a packet its sender marked silent (RFC 6464 level 127, what a sender
+measures of digital silence): it is not decoded, so a meeting's quiet participants cost no decoding.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from av.audio.codeccontext import AudioCodecContext
 RATE = 48000
 MAX_QUEUED = 5  # frames recv() keeps for a slow reader: the newest win
 MIN_LEVEL = -127
+SILENT = 127  # RFC 6464's level of silence, as the header extension carries it (-dBov)
 
 
 class InlineAudioTrack(MediaStreamTrack):
@@ -39,9 +42,9 @@ class InlineAudioTrack(MediaStreamTrack):
         self._decoder.format = "s16"
         self._frames: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue()
 
-    def feed(self, payload: bytes) -> None:
-        """One Opus packet's payload, decoded now."""
-        if self.readyState != "live":
+    def feed(self, payload: bytes, level: int | None = None) -> None:
+        """One Opus packet's payload, decoded now; ``level``: its RFC 6464 level, when it came with one."""
+        if self.readyState != "live" or level == SILENT and self.sink is not None:
             return
         try:
             frames = self._decoder.decode(av.Packet(payload))
@@ -79,7 +82,9 @@ def audio_level(pcm: np.ndarray) -> int:
 
 
 def mono_s16(frame: av.AudioFrame) -> np.ndarray:
-    """The first channel of a decoded frame as int16."""
+    """The first channel of a decoded frame as int16 (mono s16, what the Opus decoder gives: a view)."""
+    if frame.format.name == "s16" and len(frame.layout.channels) == 1:
+        return np.frombuffer(memoryview(frame.planes[0]), np.int16, frame.samples)
     samples = frame.to_ndarray()
     channels = len(frame.layout.channels)
     first = samples[0] if frame.format.is_planar else samples.reshape(-1)[::channels]

@@ -188,7 +188,8 @@ class MediaSession:
 
         async def decoding(packet, arrival_time_ms: int) -> None:
             if packet.payload_type == pt:
-                track.feed(packet.payload)
+                level = packet.extensions.audio_level
+                track.feed(packet.payload, level[1] if level is not None else None)
             else:
                 await handle(packet, arrival_time_ms)
         setattr(receiver, "_handle_rtp_packet", decoding)  # noqa: B010 - an instance's, not the class's

@@ -52,9 +52,13 @@ async def test_packets_are_decoded_at_once_to_the_sink_or_for_recv_and_a_bad_one
         track.feed(payload)
     assert len(heard) == 25 and {h.size for h in heard} == {FRAME} and {h.dtype for h in heard} == {np.dtype(np.int16)}
     assert tone_share(np.concatenate(heard[5:])) > 0.9 and track.failed <= 1
+    decoded = track.decoded
+    track.feed(packets[0], level=127)  # marked silent: not decoded for a sink
+    track.feed(packets[1], level=40)
+    assert len(heard) == 26 and track.decoded == decoded + 1
     track.sink = None
     for payload in opus_packets(8):
-        track.feed(payload)
+        track.feed(payload, level=127)  # recv() gets every frame
     frames = [await track.recv() for _ in range(5)]  # a reader late by 8 packets gets the newest 5
     assert track._frames.empty() and [mono_s16(f).size for f in frames] == [FRAME] * 5
     decoded = track.decoded
