@@ -6,7 +6,10 @@ many speakers (the SIP gateway: every call hears its meeting) asks the meeting c
 instead (``Meeting(inline_audio=True)``): the receiver's packets go straight to one Opus decoder per
 track, without aiortc's jitter buffer (packets are decoded in the order they come). A consumer with a
 ``sink`` gets nothing for a packet its sender marked silent (RFC 6464 level 127, what a sender
-measures of digital silence): it is not decoded, so a meeting's quiet participants cost no decoding.
+measures of digital silence) unless one of the HANGOVER packets before was not: it is not decoded,
+so a meeting's quiet participants cost no decoding. The hangover keeps the end of a sound, which
+Opus's look-ahead carries into the next packet (and aiortc, measuring each frame before its
+resampler's delay, puts a frame's level on the packet before it).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ RATE = 48000
 MAX_QUEUED = 5  # frames recv() keeps for a slow reader: the newest win
 MIN_LEVEL = -127
 SILENT = 127  # RFC 6464's level of silence, as the header extension carries it (-dBov)
+HANGOVER = 2  # packets marked silent still decoded after one that was not
 
 
 class InlineAudioTrack(MediaStreamTrack):
@@ -36,6 +40,7 @@ class InlineAudioTrack(MediaStreamTrack):
         super().__init__()
         self.sink: Callable[[np.ndarray], None] | None = None
         self.decoded = self.failed = 0
+        self._hangover = 0
         self._decoder: AudioCodecContext = av.AudioCodecContext.create("libopus", "r")
         self._decoder.sample_rate = RATE
         self._decoder.layout = "mono"
@@ -44,8 +49,14 @@ class InlineAudioTrack(MediaStreamTrack):
 
     def feed(self, payload: bytes, level: int | None = None) -> None:
         """One Opus packet's payload, decoded now; ``level``: its RFC 6464 level, when it came with one."""
-        if self.readyState != "live" or level == SILENT and self.sink is not None:
+        if self.readyState != "live":
             return
+        if level == SILENT:
+            if self._hangover == 0 and self.sink is not None:
+                return
+            self._hangover = max(0, self._hangover - 1)
+        elif level is not None:
+            self._hangover = HANGOVER
         try:
             frames = self._decoder.decode(av.Packet(payload))
         except av.FFmpegError:
@@ -82,9 +93,10 @@ def audio_level(pcm: np.ndarray) -> int:
 
 
 def mono_s16(frame: av.AudioFrame) -> np.ndarray:
-    """The first channel of a decoded frame as int16 (mono s16, what the Opus decoder gives: a view)."""
+    """The first channel of a decoded frame as int16. Mono s16, what the Opus decoder gives, is copied
+    straight from its plane (the decoder may reuse a frame's buffer: never a view)."""
     if frame.format.name == "s16" and len(frame.layout.channels) == 1:
-        return np.frombuffer(memoryview(frame.planes[0]), np.int16, frame.samples)
+        return np.frombuffer(memoryview(frame.planes[0]), np.int16, frame.samples).copy()
     samples = frame.to_ndarray()
     channels = len(frame.layout.channels)
     first = samples[0] if frame.format.is_planar else samples.reshape(-1)[::channels]

@@ -53,9 +53,12 @@ async def test_packets_are_decoded_at_once_to_the_sink_or_for_recv_and_a_bad_one
     assert len(heard) == 25 and {h.size for h in heard} == {FRAME} and {h.dtype for h in heard} == {np.dtype(np.int16)}
     assert tone_share(np.concatenate(heard[5:])) > 0.9 and track.failed <= 1
     decoded = track.decoded
-    track.feed(packets[0], level=127)  # marked silent: not decoded for a sink
-    track.feed(packets[1], level=40)
-    assert len(heard) == 26 and track.decoded == decoded + 1
+    for payload in packets[:3]:
+        track.feed(payload, level=127)  # marked silent: not decoded for a sink
+    assert len(heard) == 25 and track.decoded == decoded
+    for payload, level in zip(packets[3:9], (40, 127, 127, 127, 127, 90)):
+        track.feed(payload, level)  # the two after a sound are, for its tail
+    assert len(heard) == 29 and track.decoded == decoded + 4
     track.sink = None
     for payload in opus_packets(8):
         track.feed(payload, level=127)  # recv() gets every frame
