@@ -32,7 +32,7 @@ from . import rtp
 from .audio import FRAME, RATE, MeetingEncoder, Transcoder
 from .jitterbuffer import JitterBuffer
 from .sdes import Protection, SrtpError
-from .sdp import AudioDescription, Codec
+from .sdp import TELEPHONE_EVENT, AudioDescription, Codec
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,7 @@ class CallMedia:
         self.buffer = JitterBuffer()
         self.transcoder: Transcoder | None = None
         self.pt = self.dtmf_pt = -1
+        self.dtmf_step = TELEPHONE_EVENT.clock // 50  # set by start() from the SDP
         self.remote: Addr | None = None
         self.remote_rtcp: Addr | None = None
         self.latched = False
@@ -172,6 +173,9 @@ class CallMedia:
             self.buffer = JitterBuffer()  # what is queued was encoded with the codec before
         self.pt = pt
         self.dtmf_pt = remote.dtmf_pt if remote.dtmf_pt is not None else -1
+        # an event's duration counts in telephone-event's clock (RFC 4733 §2.5.1.3), which is not the
+        # audio's when an Opus call (48 kHz) took telephone-event/8000; its timestamp stays the stream's
+        self.dtmf_step = remote.dtmf_clock // 50
         if self.sending != remote.receives:
             self.sending = remote.receives
             self._first = True  # a talkspurt starts (RFC 3551 §4.1): the marker bit
@@ -255,7 +259,7 @@ class CallMedia:
             self._timestamp = (self._timestamp + self.transcoder.timestamp_step) & 0xFFFFFFFF
             return
         if self._tones:
-            packet = self._tone_packet(self.transcoder.timestamp_step)
+            packet = self._tone_packet(self.dtmf_step)
         else:
             if self._prompt:
                 out = self._prompt.popleft()

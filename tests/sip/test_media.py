@@ -133,6 +133,36 @@ def test_a_digit_for_the_phone_replaces_the_audio_with_rfc_4733_events_then_the_
     assert after[0] == 0 and [h[2] for h in headers] == [(headers[0][2] + i) & 0xFFFF for i in range(len(headers))]
 
 
+@pytest.mark.parametrize("events_clock", [8000, 48000])
+def test_an_opus_calls_digits_last_100_ms_in_the_clock_its_telephone_events_took(events_clock):
+    """RFC 4733: durations count in telephone-event's clock, which an Opus call may have taken at 8 kHz
+    (the audio's clock is 48 kHz); the timestamps stay the stream's."""
+    offer = sdp.parse(
+        b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        b"m=audio 10000 RTP/AVP 96 101 102\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n"
+        + (b"a=rtpmap:102 telephone-event/48000\r\n" if events_clock == 48000 else b"") + b"a=sendrecv\r\n")
+    assert (offer.dtmf_pt, offer.dtmf_clock) == ((102, 48000) if events_clock == 48000 else (101, 8000))
+    answer = sdp.serialize(sdp.answer(offer, "127.0.0.1", 20000), 1)
+    assert f"a=rtpmap:{offer.dtmf_pt} telephone-event/{events_clock}\r\n".encode() in answer
+    assert sdp.parse(answer).dtmf_clock == events_clock
+    media = CallMedia(40000, "127.0.0.1", lambda _digit: None)
+    media._rtp = sent = Sent()
+    media.start(offer, 96, sdp.OPUS)
+    media.tick(0.0)
+    assert media.send_tone("7")
+    for i in range(TONE_TICKS + TONE_ENDS):
+        media.tick(0.02 * (i + 1))
+    headers = [rtp.read_header(p) for p in sent.packets]
+    payloads = [p[12:] for p in sent.packets]
+    tone = slice(1, TONE_TICKS + TONE_ENDS)
+    step = events_clock // 50
+    assert [h[0] for h in headers[tone]] == [offer.dtmf_pt] * (TONE_TICKS + TONE_ENDS - 1)
+    assert {h[3] for h in headers[tone]} == {headers[0][3] + 960}  # the stream's 48 kHz clock
+    assert payloads[tone][0] == event("7", False, step)
+    assert payloads[tone][TONE_TICKS - 1:] == [event("7", True, step * TONE_TICKS)] * TONE_ENDS  # 100 ms
+    assert headers[-1][0] == 96 and headers[-1][3] == headers[0][3] + 960 * (TONE_TICKS + TONE_ENDS)
+
+
 @pytest.mark.parametrize("codec", sdp.CODECS, ids=lambda c: c.name)
 def test_each_codec_carries_a_tone_and_conceals_a_loss(codec):
     t = np.arange(FRAME * 25) / 48000
