@@ -4,8 +4,9 @@
 gateway's per-call media (`jitsi_py.sip.media.CallMedia`: RTP/RTCP sockets from the port range,
 jitter buffer, transcoding, the mix), ticked by the gateway's one 20 ms clock, for `--seconds`. The
 meeting side of each call is one synthetic 48 kHz source (what the phone hears) and the phone's track
-drained as the meeting client's sender would; the meeting client itself (aiortc's Opus and SRTP per
-participant) is not in the figures. Each codec runs in a child process of its own, so the CPU is its own.
+drained as the meeting client's sender would (the phone's Opus encoding is the tick's, so it counts);
+the meeting client's SRTP, sending and receiving are not in the figures (``--e2e`` has them). Each
+codec runs in a child process of its own, so the CPU is its own.
 
 Reported per codec: CPU seconds per call per second and the calls one core carries at that rate; the
 share of the phones' packets that reached the meeting side and of the gateway's packets the phones
