@@ -4,13 +4,26 @@
 gateway's per-call media (`jitsi_py.sip.media.CallMedia`: RTP/RTCP sockets from the port range,
 jitter buffer, transcoding, the mix), ticked by the gateway's one 20 ms clock, for `--seconds`. The
 meeting side of each call is one synthetic 48 kHz source (what the phone hears) and the phone's track
-drained as the meeting client's sender would; the meeting client itself (aiortc's Opus and SRTP per
-participant) is not in the figures. Each codec runs in a child process of its own, so the CPU is its own.
+drained as the meeting client's sender would (the phone's Opus encoding is the tick's, so it counts);
+the meeting client's SRTP, sending and receiving are not in the figures (``--e2e`` has them). Each
+codec runs in a child process of its own, so the CPU is its own.
 
 Reported per codec: CPU seconds per call per second and the calls one core carries at that rate; the
 share of the phones' packets that reached the meeting side and of the gateway's packets the phones
 got; the latency the gateway adds from a phone's packet arriving to its frame leaving for the meeting
 (median, p95; the jitter buffer's playout delay is most of it); ticks the clock skipped.
+
+``--e2e``: the calls go through the whole stack instead. Our xmpp, focus and bridge run as processes,
+and so does the gateway (``python -m jitsi_py.sip``), whose CPU is read from /proc on its own. The
+bench dials `--calls` PCMU calls over loopback SIP and RTP (our user agent, :mod:`..sip_phones`) into
+`--meetings` meetings, the calls spread over them in turn; in each meeting one meeting participant of
+the bench (aiortc) speaks and listens. Every sender is silent but for a loud 20 ms burst a second, so a
+receiver finds each burst's onset: latency and delivery both ways, phone to meeting (the speaker hears
+each call's track) and meeting to phone (the phone hears the speaker through the gateway's mix).
+The anchor, in the same run: the same meetings with each call replaced by a plain meeting participant
+(the same client the gateway uses per call, in one child process measured the same way), so the
+ratios say what the SIP side (RTP, jitter buffer, G.711, the mix) adds to what the meeting participants
+cost anyway, and the latencies what the gateway adds to a participant-to-participant path.
 """
 
 from __future__ import annotations
@@ -23,8 +36,10 @@ import socket
 import sys
 import time
 from collections import deque
+from pathlib import Path
 
 from .. import harness, stats
+from . import sip_e2e as e2e
 
 CODECS = ("pcmu", "opus")
 
@@ -33,13 +48,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calls", type=int, default=50, help="concurrent calls (default %(default)s)")
     parser.add_argument("--seconds", type=float, default=10.0, help="per codec (default %(default)s)")
     parser.add_argument("--codec", action="append", choices=CODECS, default=None,
-                        help="repeatable (default: pcmu and opus)")
+                        help="repeatable (default: pcmu and opus; --e2e: pcmu only)")
+    parser.add_argument("--e2e", action="store_true",
+                        help="through the whole stack, the gateway in its own process, against the anchor")
+    parser.add_argument("--meetings", type=int, default=10,
+                        help="--e2e: meetings the calls are spread over (default %(default)s)")
+    parser.add_argument("--gateway-profile", type=Path, default=None,
+                        help="--e2e: run the gateway under cProfile, its statistics written here (costs CPU)")
     harness.add_common(parser, timeout=300)
 
 
 async def run(args: argparse.Namespace) -> int:
     if not 1 <= args.calls <= 500 or not 2 <= args.seconds <= 300:
         raise SystemExit("--calls must be 1..500 and --seconds 2..300")
+    if args.e2e:
+        return await e2e.run(args)
     codecs = args.codec or list(CODECS)
 
     async def body(result: dict) -> None:

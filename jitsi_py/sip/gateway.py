@@ -317,7 +317,7 @@ class Gateway:
         # Bound where SIP listens (a wildcard in a container); the SDP gives peers media_address.
         media = CallMedia(port, self.bind[0], lambda digit: self._digit(call_id(), digit))
         meeting = Meeting(self.meeting_server, self.login, display_name=name, features=FEATURES,
-                          receive_video=False, audio_source=media.track,
+                          receive_video=False, audio_source=media.track, inline_audio=True,
                           requests={HANGUP: lambda sender, _payload: self._hangup_requested(leg, sender)})
         leg = Leg(call, room, name, media, meeting)
 

@@ -27,11 +27,12 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ..common import telephone_event
+from ..common.meeting.audio import MIN_LEVEL, InlineAudioTrack, audio_level, mono_s16
 from . import rtp
-from .audio import FRAME, RATE, Transcoder
+from .audio import FRAME, RATE, MeetingEncoder, Transcoder
 from .jitterbuffer import JitterBuffer
 from .sdes import Protection, SrtpError
-from .sdp import AudioDescription, Codec
+from .sdp import TELEPHONE_EVENT, AudioDescription, Codec
 
 log = logging.getLogger(__name__)
 
@@ -60,46 +61,56 @@ class PortPool:
 
 
 class PhoneTrack(MediaStreamTrack):
-    """What the phone says, as the meeting client's audio source: 48 kHz mono frames, paced by the
-    media clock (recv waits for the next tick's frame)."""
+    """What the phone says, as the meeting client's audio source: one Opus packet (48 kHz mono) per tick
+    of the media clock (recv waits for it). aiortc sends a packet as it is, where it would encode a frame
+    on its executor's thread."""
 
     kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
-        self._frames: asyncio.Queue[av.AudioFrame] = asyncio.Queue()
+        self._packets: asyncio.Queue[tuple[av.Packet, int]] = asyncio.Queue()
+        self.audio_level = MIN_LEVEL  # of the packet recv() returned last (aiortc measures only frames)
+        self._encoder: MeetingEncoder | None = None
         self._pts = 0
         self.muted = False
 
     def push(self, pcm: np.ndarray) -> None:
+        """20 ms of the phone's audio at its codec's rate (a new encoder when that changes)."""
         if self.readyState != "live":
             return
+        if self._encoder is None or self._encoder.silence.size != pcm.size:
+            self._encoder = MeetingEncoder(pcm.size * 50)
         if self.muted:
-            pcm = np.zeros(FRAME, np.int16)
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = RATE, self._pts, TIME_BASE
+            pcm = self._encoder.silence
+        packet = av.Packet(self._encoder.encode(pcm))
+        packet.pts, packet.time_base = self._pts, TIME_BASE
         self._pts += FRAME
-        while self._frames.qsize() >= MAX_QUEUED:
-            self._frames.get_nowait()
-        self._frames.put_nowait(frame)
+        while self._packets.qsize() >= MAX_QUEUED:
+            self._packets.get_nowait()
+        self._packets.put_nowait((packet, audio_level(pcm)))
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.Packet:  # aiortc's sender takes packets too
         if self.readyState != "live":
             raise MediaStreamError
-        return await self._frames.get()
+        packet, self.audio_level = await self._packets.get()
+        return packet
 
 
-def mono(frame: av.AudioFrame) -> np.ndarray:
-    """The first channel of a decoded 48 kHz frame as int16."""
-    samples = frame.to_ndarray()
-    channels = len(frame.layout.channels)
-    if frame.format.is_planar:
-        first = samples[0]
-    else:
-        first = samples.reshape(-1)[::channels]
-    if first.dtype != np.int16:
-        first = np.clip(first * 32767, -32768, 32767).astype(np.int16)
-    return first
+def _framer(queue: deque[np.ndarray]) -> Callable[[np.ndarray], None]:
+    """Audio of any length into `queue` as 20 ms frames; a sender's 20 ms packets go in as they are."""
+    pending = [np.zeros(0, np.int16)]
+
+    def take(pcm: np.ndarray) -> None:
+        if pcm.size == FRAME and not pending[0].size:
+            queue.append(pcm)
+            return
+        rest = np.concatenate([pending[0], pcm])
+        while rest.size >= FRAME:
+            queue.append(rest[:FRAME])
+            rest = rest[FRAME:]
+        pending[0] = rest
+    return take
 
 
 class _RtpProtocol(asyncio.DatagramProtocol):
@@ -125,6 +136,7 @@ class CallMedia:
         self.buffer = JitterBuffer()
         self.transcoder: Transcoder | None = None
         self.pt = self.dtmf_pt = -1
+        self.dtmf_step = TELEPHONE_EVENT.clock // 50  # set by start() from the SDP
         self.remote: Addr | None = None
         self.remote_rtcp: Addr | None = None
         self.latched = False
@@ -141,6 +153,7 @@ class CallMedia:
         self._timestamp = secrets.randbits(32)
         self._first = True
         self._readers: dict[str, asyncio.Task[None]] = {}
+        self._inline: dict[str, InlineAudioTrack] = {}
         self._next_rtcp = 0.0
         self._prompt: deque[np.ndarray] = deque()
         self.sent_packets = self.sent_octets = self.bad_packets = 0
@@ -160,6 +173,9 @@ class CallMedia:
             self.buffer = JitterBuffer()  # what is queued was encoded with the codec before
         self.pt = pt
         self.dtmf_pt = remote.dtmf_pt if remote.dtmf_pt is not None else -1
+        # an event's duration counts in telephone-event's clock (RFC 4733 §2.5.1.3), which is not the
+        # audio's when an Opus call (48 kHz) took telephone-event/8000; its timestamp stays the stream's
+        self.dtmf_step = remote.dtmf_clock // 50
         if self.sending != remote.receives:
             self.sending = remote.receives
             self._first = True  # a talkspurt starts (RFC 3551 §4.1): the marker bit
@@ -203,26 +219,29 @@ class CallMedia:
     def add_source(self, name: str, track: MediaStreamTrack) -> None:
         queue: deque[np.ndarray] = deque(maxlen=MAX_QUEUED)
         self.sources[name] = queue
-        self._readers[name] = asyncio.ensure_future(self._read(name, track, queue))
+        if isinstance(track, InlineAudioTrack):  # decoded as its packets come: into the queue at once
+            track.sink = _framer(queue)
+            self._inline[name] = track
+        else:
+            self._readers[name] = asyncio.ensure_future(self._read(name, track, queue))
 
     def remove_source(self, name: str) -> None:
         self.sources.pop(name, None)
         reader = self._readers.pop(name, None)
         if reader is not None:
             reader.cancel()
+        inline = self._inline.pop(name, None)
+        if inline is not None:
+            inline.sink = None
 
     @staticmethod
     async def _read(name: str, track: MediaStreamTrack, queue: deque[np.ndarray]) -> None:
-        pending = np.zeros(0, np.int16)
+        take = _framer(queue)
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
-                if not isinstance(frame, av.AudioFrame):
-                    continue
-                pending = np.concatenate([pending, mono(frame)])
-                while pending.size >= FRAME:
-                    queue.append(pending[:FRAME])
-                    pending = pending[FRAME:]
+                if isinstance(frame, av.AudioFrame):
+                    take(mono_s16(frame))
 
     # ---- every 20 ms ----
 
@@ -233,14 +252,14 @@ class CallMedia:
         if playing:
             pcm = self.transcoder.decode(payload) if payload is not None else self.transcoder.conceal()
         else:
-            pcm = np.zeros(FRAME, np.int16)
+            pcm = self.transcoder.silence
         self.track.push(pcm)
         if not self.sending or self.remote is None or self._rtp is None:
             # on hold: the RTP clock runs on, so the timestamps after it tell the time that passed
             self._timestamp = (self._timestamp + self.transcoder.timestamp_step) & 0xFFFFFFFF
             return
         if self._tones:
-            packet = self._tone_packet(self.transcoder.timestamp_step)
+            packet = self._tone_packet(self.dtmf_step)
         else:
             if self._prompt:
                 out = self._prompt.popleft()
@@ -295,7 +314,7 @@ class CallMedia:
         self._prompt.extend(padded.reshape(-1, FRAME))
 
     def close(self) -> None:
-        for name in list(self._readers):
+        for name in list(self.sources):
             self.remove_source(name)
         self.track.stop()
         for transport in (self._rtp, self._rtcp):

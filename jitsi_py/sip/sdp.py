@@ -54,6 +54,7 @@ class AudioDescription:
     crypto: list[Crypto] = field(default_factory=list)
     rtcp_port: int | None = None
     other_media: list[str] = field(default_factory=list)  # m-lines we answer with port 0
+    dtmf_clock: int = TELEPHONE_EVENT.clock  # telephone-event's RTP clock: its events' durations count in it
 
     @property
     def first(self) -> tuple[int, Codec]:
@@ -135,6 +136,7 @@ def parse(data: bytes) -> AudioDescription:
     if not audio.address:
         raise SdpError("no connection address for the audio")
     audio.other_media = others
+    events: dict[int, int] = {}  # telephone-event: its clock -> its first payload type
     for pt in payloads:
         name, clock, channels = rtpmap.get(pt, ("", 0, 1))
         if not name:
@@ -142,12 +144,18 @@ def parse(data: bytes) -> AudioDescription:
             if static is not None:
                 audio.codecs[pt] = static
             continue
-        if name == TELEPHONE_EVENT.name and clock == 8000:
-            audio.dtmf_pt = pt
+        if name == TELEPHONE_EVENT.name and clock > 0:
+            events.setdefault(clock, pt)
             continue
         known = next((c for c in CODECS if c.name == name and c.clock == clock), None)
         if known is not None:
             audio.codecs[pt] = known
+    if events:
+        # RFC 4733 §2.1: the events' clock should be the audio's; an offer may give one per audio clock
+        clocks = [c.clock for c in audio.codecs.values()]
+        audio.dtmf_clock = next((c for c in clocks if c in events), TELEPHONE_EVENT.clock if
+                                TELEPHONE_EVENT.clock in events else next(iter(events)))
+        audio.dtmf_pt = events[audio.dtmf_clock]
     return audio
 
 
@@ -162,7 +170,8 @@ def answer(offer: AudioDescription, address: str, port: int, preference: tuple[C
                                                                                            "sendrecv")
     return AudioDescription(address, port, {chosen[0]: chosen[1]}, offer.dtmf_pt, direction, offer.ptime,
                             offer.profile if crypto is not None else "RTP/AVP",
-                            [crypto] if crypto is not None else [], other_media=offer.other_media)
+                            [crypto] if crypto is not None else [], other_media=offer.other_media,
+                            dtmf_clock=offer.dtmf_clock)
 
 
 def offer(address: str, port: int, preference: tuple[Codec, ...] = CODECS,
@@ -189,7 +198,7 @@ def serialize(desc: AudioDescription, session_id: int, version: int = 0) -> byte
         if codec.fmtp:
             lines.append(f"a=fmtp:{pt} {codec.fmtp}")
     if desc.dtmf_pt is not None:
-        lines += [f"a=rtpmap:{desc.dtmf_pt} telephone-event/8000", f"a=fmtp:{desc.dtmf_pt} 0-16"]
+        lines += [f"a=rtpmap:{desc.dtmf_pt} telephone-event/{desc.dtmf_clock}", f"a=fmtp:{desc.dtmf_pt} 0-16"]
     lines += [f"a=crypto:{c.tag} {c.suite} {c.key_params}" for c in desc.crypto]
     lines += [f"a=ptime:{desc.ptime}", f"a={desc.direction}"]
     for other in desc.other_media:

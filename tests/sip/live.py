@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 
 from jitsi_py.common.meeting import Meeting, events
-from jitsi_py.sip.media import mono
+from jitsi_py.common.meeting.audio import mono_s16
 
 from .phone import tone_share
 
@@ -25,6 +25,6 @@ async def hears(meeting: Meeting, endpoint_id: str, hz: float, frames: int = 100
     """The next audio track of ``endpoint_id`` carries a tone of ``hz`` (its second half is measured)."""
     added = await next_event(meeting, events.TrackAdded, where=lambda e: e.endpoint_id == endpoint_id)
     got = [await asyncio.wait_for(added.track.recv(), 10) for _ in range(frames)]
-    rms, share = tone_share(np.concatenate([mono(f) for f in got[frames // 2:]]).astype(np.float64), 48000, hz)
+    rms, share = tone_share(np.concatenate([mono_s16(f) for f in got[frames // 2:]]).astype(np.float64), 48000, hz)
     assert rms > 1000 and share > 0.8, (rms, share)
     return added

@@ -1,6 +1,9 @@
 """The media cores: SDP offer/answer, RTP header, jitter buffer with loss and reordering, DTMF both
 ways, and each codec carrying a tone through encode and decode."""
 
+from collections import deque
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -8,7 +11,7 @@ from jitsi_py.common import telephone_event
 from jitsi_py.sip import dtmf, rtp, sdp
 from jitsi_py.sip.audio import FRAME, Transcoder, _Resampler
 from jitsi_py.sip.jitterbuffer import JitterBuffer
-from jitsi_py.sip.media import TONE_ENDS, TONE_TICKS, CallMedia
+from jitsi_py.sip.media import MAX_QUEUED, TONE_ENDS, TONE_TICKS, CallMedia, PhoneTrack, _framer
 
 BARESIP_OFFER = (  # the shape baresip sends
     b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -130,19 +133,103 @@ def test_a_digit_for_the_phone_replaces_the_audio_with_rfc_4733_events_then_the_
     assert after[0] == 0 and [h[2] for h in headers] == [(headers[0][2] + i) & 0xFFFF for i in range(len(headers))]
 
 
+@pytest.mark.parametrize("events_clock", [8000, 48000])
+def test_an_opus_calls_digits_last_100_ms_in_the_clock_its_telephone_events_took(events_clock):
+    """RFC 4733: durations count in telephone-event's clock, which an Opus call may have taken at 8 kHz
+    (the audio's clock is 48 kHz); the timestamps stay the stream's."""
+    offer = sdp.parse(
+        b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        b"m=audio 10000 RTP/AVP 96 101 102\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n"
+        + (b"a=rtpmap:102 telephone-event/48000\r\n" if events_clock == 48000 else b"") + b"a=sendrecv\r\n")
+    assert (offer.dtmf_pt, offer.dtmf_clock) == ((102, 48000) if events_clock == 48000 else (101, 8000))
+    answer = sdp.serialize(sdp.answer(offer, "127.0.0.1", 20000), 1)
+    assert f"a=rtpmap:{offer.dtmf_pt} telephone-event/{events_clock}\r\n".encode() in answer
+    assert sdp.parse(answer).dtmf_clock == events_clock
+    media = CallMedia(40000, "127.0.0.1", lambda _digit: None)
+    media._rtp = sent = Sent()
+    media.start(offer, 96, sdp.OPUS)
+    media.tick(0.0)
+    assert media.send_tone("7")
+    for i in range(TONE_TICKS + TONE_ENDS):
+        media.tick(0.02 * (i + 1))
+    headers = [rtp.read_header(p) for p in sent.packets]
+    payloads = [p[12:] for p in sent.packets]
+    tone = slice(1, TONE_TICKS + TONE_ENDS)
+    step = events_clock // 50
+    assert [h[0] for h in headers[tone]] == [offer.dtmf_pt] * (TONE_TICKS + TONE_ENDS - 1)
+    assert {h[3] for h in headers[tone]} == {headers[0][3] + 960}  # the stream's 48 kHz clock
+    assert payloads[tone][0] == event("7", False, step)
+    assert payloads[tone][TONE_TICKS - 1:] == [event("7", True, step * TONE_TICKS)] * TONE_ENDS  # 100 ms
+    assert headers[-1][0] == 96 and headers[-1][3] == headers[0][3] + 960 * (TONE_TICKS + TONE_ENDS)
+
+
 @pytest.mark.parametrize("codec", sdp.CODECS, ids=lambda c: c.name)
 def test_each_codec_carries_a_tone_and_conceals_a_loss(codec):
     t = np.arange(FRAME * 25) / 48000
     tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
     sender, receiver = Transcoder(codec), Transcoder(codec)
     out = [receiver.decode(sender.encode(tone[i * FRAME:(i + 1) * FRAME])) for i in range(25)]
+    assert {o.size for o in out} == {receiver.samples} and receiver.samples * 50 == receiver.rate == codec.clock \
+        or codec == sdp.G722 and receiver.rate == 16000  # G.722's RTP clock is 8000 (RFC 3551)
     samples = np.concatenate(out[5:]).astype(np.float64)
     spectrum = np.abs(np.fft.rfft(samples)) ** 2
-    freqs = np.fft.rfftfreq(samples.size, 1 / 48000)
+    freqs = np.fft.rfftfreq(samples.size, 1 / receiver.rate)
     assert spectrum[np.abs(freqs - 440) < 20].sum() / spectrum.sum() > 0.9
     assert 4000 < np.sqrt(np.mean(samples ** 2)) < 7000
     faded = [receiver.conceal() for _ in range(4)]
     assert np.abs(faded[0]).max() > np.abs(faded[2]).max() > 0 and not faded[3].any()
+
+
+def _tone_share(samples: np.ndarray, hz: float = 440) -> float:
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(samples.size, 1 / 48000)
+    return float(spectrum[np.abs(freqs - hz) < 20].sum() / spectrum.sum())
+
+
+async def test_the_phone_track_hands_the_meeting_client_opus_packets_on_the_media_clock():
+    """aiortc sends the packets as they are: their timestamps step 20 ms, they decode to what the phone
+    said, and only the newest MAX_QUEUED wait when nobody reads."""
+    t = np.arange(FRAME * 30) / 48000
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    track = PhoneTrack()
+    for i in range(30):
+        track.push(tone[i * FRAME:(i + 1) * FRAME])
+    packets = [await track.recv() for _ in range(MAX_QUEUED)]
+    assert track._packets.empty()
+    assert [p.pts for p in packets] == [FRAME * i for i in range(30 - MAX_QUEUED, 30)]
+    assert all(p.time_base == Fraction(1, 48000) for p in packets)
+    for rate in (48000, 16000, 8000):  # an Opus phone's, G.722's, G.711's: encoded at the phone's rate
+        receiver = Transcoder(sdp.OPUS)
+        track = PhoneTrack()
+        heard = []
+        step = rate // 50
+        at_rate = np.ascontiguousarray(tone[::48000 // rate])
+        for i in range(30):
+            track.push(at_rate[i * step:(i + 1) * step])
+            packet = await track.recv()
+            assert packet.pts == i * FRAME  # the RTP clock of Opus is 48 kHz whatever the input
+            heard.append(receiver.decode(bytes(packet)))
+        assert {h.size for h in heard} == {FRAME} and _tone_share(np.concatenate(heard[5:])) > 0.9, rate
+        assert track.audio_level == -15  # the last packet's: a sine of 8000 is 15 dB under full scale
+        track.muted = True
+        for _ in range(3):  # Opus's look-ahead: the first muted packet still ends the tone
+            track.push(at_rate[:step])
+            muted = receiver.decode(bytes(await track.recv()))
+        assert np.abs(muted).max() < 100
+
+
+def test_a_meeting_sources_audio_is_queued_in_20_ms_frames_whatever_its_packets_length():
+    queue: deque = deque(maxlen=MAX_QUEUED)
+    take = _framer(queue)
+    whole = np.arange(FRAME, dtype=np.int16)
+    take(whole)
+    assert queue.pop() is whole  # a 20 ms packet goes in as it is
+    ramp = np.arange(4 * FRAME, dtype=np.int16)
+    for piece in np.split(ramp, 8):  # 10 ms packets
+        take(piece)
+    take(ramp[:3 * FRAME])  # then 60 ms at once
+    assert [q.size for q in queue] == [FRAME] * MAX_QUEUED  # the oldest dropped
+    assert np.array_equal(np.concatenate(queue), np.concatenate([ramp[2 * FRAME:], ramp[:3 * FRAME]]))
 
 
 def test_going_down_to_8_khz_filters_out_what_it_cannot_carry():

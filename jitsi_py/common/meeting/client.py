@@ -133,7 +133,8 @@ class Meeting:
     def __init__(self, server: XmppServer, login: Login | None = None, *, display_name: str = "",
                  features: Iterable[str] = (), presence_extras: Iterable[Element] = (),
                  receive_video: bool = True, receive_audio: bool = True, audio_source=None,
-                 video_height: int = 720, requests: Mapping[str, RequestHandler] | None = None) -> None:
+                 video_height: int = 720, requests: Mapping[str, RequestHandler] | None = None,
+                 inline_audio: bool = False) -> None:
         self.server = server
         self.login = login
         self.display_name = display_name
@@ -142,6 +143,7 @@ class Meeting:
         self.receive_video = receive_video
         self.receive_audio = receive_audio
         self.audio_source = audio_source
+        self.inline_audio = inline_audio  # remote audio as InlineAudioTrack (audio.py)
         self.video_height = video_height
         self.requests = dict(requests or {})
         self.endpoint_id = ""
@@ -532,7 +534,8 @@ class Meeting:
         receiving = {kind for kind, wanted in (("audio", self.receive_audio), ("video", self.receive_video)) if wanted}
         self._session = session = MediaSession(
             offer, self.endpoint_id, tracks=[self.audio_source] if self.audio_source is not None else [],
-            receiving=frozenset(receiving), on_event=self._emit, video_type_of=self._roster.video_type)
+            receiving=frozenset(receiving), on_event=self._emit, video_type_of=self._roster.video_type,
+            inline_audio=self.inline_audio)
         pc = session.pc
         pc.on("connectionstatechange", lambda: self._on_connection_state(pc))
         accept = await session.answer(self._require_xmpp().boundjid.full, accept_action, sources)

@@ -16,6 +16,7 @@ from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCConfiguration, RTCPeerC
 from .. import telephone_event
 from ..stanzas.jingle import Jingle
 from . import events
+from .audio import InlineAudioTrack
 from .sdp import MediaLine, MediaLines, RemoteSource, jingle_sources, named_sources, session_accept
 
 # aiortc logs a warning per video frame it cannot decode; a participant that joins while cameras are on
@@ -40,10 +41,12 @@ class LentTrack(MediaStreamTrack):
 class MediaSession:
     def __init__(self, offer: Jingle, endpoint_id: str, *, tracks=(), receiving=frozenset({"audio", "video"}),
                  on_event: Callable[[object], None] = lambda event: None,
-                 video_type_of: Callable[[str, str], str | None] = lambda owner, name: None) -> None:
+                 video_type_of: Callable[[str, str], str | None] = lambda owner, name: None,
+                 inline_audio: bool = False) -> None:
         """``tracks``: aiortc tracks we send, at most one per kind, lent (never stopped by the session);
         ``on_event`` gets TrackAdded and TrackRemoved; ``video_type_of(owner, source name)`` when
-        Jingle did not say (presence does)."""
+        Jingle did not say (presence does); ``inline_audio``: remote audio tracks are
+        :class:`InlineAudioTrack`, decoded as the packets come."""
         self.offer = offer
         self.endpoint_id = endpoint_id
         self.tracks = [LentTrack(t) for t in tracks]
@@ -58,8 +61,9 @@ class MediaSession:
         self._video_type_of = video_type_of
         self._lock = asyncio.Lock()  # one offer/answer at a time on the peer connection
         audio = next((c for c in offer.contents if c.media == "audio"), None)
-        self._tone_pt = next((p.id for p in audio.payload_types if p.name.lower() == "telephone-event"), None) \
-            if audio is not None else None
+        self._tone_pt = _payload_type(audio, "telephone-event")
+        self._opus_pt = _payload_type(audio, "opus") if inline_audio else None
+        self._inline: dict[object, InlineAudioTrack] = {}  # receiver -> its track, with inline_audio
         self.closed = False
 
     @property
@@ -96,7 +100,8 @@ class MediaSession:
                 if line.source and self.announced.pop(line.source.name, None) is not None:
                     self._on_event(events.TrackRemoved(line.source.owner, line.source.name))
                     if line.mid in transceivers:
-                        await _end(transceivers[line.mid].receiver)
+                        receiver = transceivers[line.mid].receiver
+                        await _end(receiver, self._inline.pop(receiver, None))
             await self._negotiate()
 
     def remote_sources(self) -> list[RemoteSource]:
@@ -113,7 +118,7 @@ class MediaSession:
         receivers = [t.receiver for t in self.pc.getTransceivers()]
         await self.pc.close()
         for receiver in receivers:
-            await _end(receiver)
+            await _end(receiver, self._inline.pop(receiver, None))
 
     def _attach_tracks(self) -> None:
         """Our tracks go on the transceivers aiortc made for the contents' own m-lines. Added before the
@@ -127,6 +132,8 @@ class MediaSession:
                 continue  # the offer has no content of that kind: nothing to send it on
             transceiver.direction = "sendonly"
             transceiver.sender.replaceTrack(track)
+            if hasattr(track.source, "audio_level"):
+                _levels_from(transceiver.sender, track.source)
             self.senders[track.kind] = transceiver.sender
 
     async def _negotiate(self) -> None:
@@ -145,12 +152,14 @@ class MediaSession:
                 continue
             self.announced[source.name] = line
             video_type = None
+            track = transceiver.receiver.track
             if source.media == "audio" and self._tone_pt is not None:
                 self._take_tones(transceiver.receiver, source.owner, self._tone_pt)
+            if source.media == "audio" and self._opus_pt is not None:
+                track = self._decode_inline(transceiver.receiver, self._opus_pt)
             if source.media == "video":
                 video_type = source.video_type or self._video_type_of(source.owner, source.name) or "camera"
-            self._on_event(events.TrackAdded(source.owner, source.name, source.media, video_type,
-                                             transceiver.receiver.track))
+            self._on_event(events.TrackAdded(source.owner, source.name, source.media, video_type, track))
 
 
     def _take_tones(self, receiver, owner: str, pt: int) -> None:
@@ -171,9 +180,47 @@ class MediaSession:
         setattr(receiver, "_handle_rtp_packet", taking_tones)  # noqa: B010 - an instance's, not the class's
 
 
-async def _end(receiver) -> None:
+    def _decode_inline(self, receiver, pt: int) -> InlineAudioTrack:
+        """The receiver's Opus packets go to an InlineAudioTrack before aiortc's jitter buffer and
+        decoder thread see them (aiortc keeps the rest: RTCP, telephone-events)."""
+        track = self._inline[receiver] = InlineAudioTrack()
+        handle = receiver._handle_rtp_packet
+
+        async def decoding(packet, arrival_time_ms: int) -> None:
+            if packet.payload_type == pt:
+                level = packet.extensions.audio_level
+                track.feed(packet.payload, level[1] if level is not None else None)
+            else:
+                await handle(packet, arrival_time_ms)
+        setattr(receiver, "_handle_rtp_packet", decoding)  # noqa: B010 - an instance's, not the class's
+        return track
+
+
+def _levels_from(sender, source) -> None:
+    """aiortc measures the level (RFC 6464, what the bridge picks the dominant speaker by) of the frames
+    it encodes, not of packets encoded already: a source of packets says each one's level in its
+    ``audio_level`` as recv() returns it."""
+    next_frame = sender._next_encoded_frame
+
+    async def with_level(codec):
+        frame = await next_frame(codec)
+        if frame is not None and frame.audio_level is None:
+            frame.audio_level = source.audio_level
+        return frame
+    setattr(sender, "_next_encoded_frame", with_level)  # noqa: B010 - an instance's, not the class's
+
+
+def _payload_type(content, name: str) -> int | None:
+    if content is None:
+        return None
+    return next((p.id for p in content.payload_types if p.name.lower() == name), None)
+
+
+async def _end(receiver, inline: InlineAudioTrack | None = None) -> None:
     """Stops a receiver so its track ends: a waiting recv() raises MediaStreamError once the decoder
     stops; a receiver that never started (no media yet) has no decoder, so its track is ended too."""
     await receiver.stop()
     if receiver.track is not None:
         receiver.track.stop()
+    if inline is not None:
+        inline.stop()
