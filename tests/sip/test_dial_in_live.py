@@ -326,7 +326,7 @@ Max-Forwards: 70
 Content-Length: 0
 
 ]]></send>
-  <pause milliseconds="300"/>
+  <pause milliseconds="150"/>
 {infos}
   <recv request="BYE"/>
   <send><![CDATA[
@@ -341,7 +341,8 @@ Content-Length: 0
 ]]></send>
 </scenario>
 """
-SIPP_INFO = """  <send retrans="500"><![CDATA[
+SIPP_INFO = """  <pause milliseconds="150"/>
+  <send retrans="500"><![CDATA[
 INFO sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
@@ -356,7 +357,6 @@ Signal={key}
 Duration=160
 ]]></send>
   <recv response="200"/>
-  <pause milliseconds="150"/>
 """
 
 
