@@ -57,7 +57,10 @@ HISTORY = 256  # power of two: packets kept per outgoing video stream for NACK r
 HISTORY_MASK = HISTORY - 1
 RECEIVED = 1024  # power of two: sequence numbers remembered per layer, to tell RTX repairs from padding
 RECEIVED_MASK = RECEIVED - 1
-HELD_PACKETS = 512  # a not yet connected receiver's stream kept since its key frame, at most (§4.4)
+# A not yet connected receiver's stream is kept from its key frame on for so long, at most (§4.4):
+# a sender asked for a key frame later than that sends one at once.
+HELD_SECONDS = 0.3
+HELD_PACKETS = 512
 BWE_MASK = BWE_HISTORY - 1
 RATE_SMOOTHING = 0.5  # weight of the newest interval in a layer's measured bitrate
 
@@ -131,7 +134,7 @@ class Projection:
 
     __slots__ = ("receiver", "source", "out_ssrc", "out_rtx", "target", "current", "seq_off", "ts_off",
                  "last_seq", "last_ts", "started", "since", "sent", "sent_seq_off", "sent_ts_off", "sent_pid_off",
-                 "wanted_tid", "max_tid", "pid_off", "packet_pid_off", "drops", "held")
+                 "wanted_tid", "max_tid", "pid_off", "packet_pid_off", "drops", "held", "held_since")
 
     def __init__(self, receiver: Receiver, source: Source, out_ssrc: int | None, out_rtx: int | None) -> None:
         self.receiver = receiver
@@ -165,6 +168,7 @@ class Projection:
         # While the receiver is not connected: the packets (packet, pt, seq, ts, ssrc, tcc offset)
         # of the target layer since its latest key frame, given to it when it connects.
         self.held: list[tuple[bytes, int, int, int, int, int]] | None = None
+        self.held_since = 0.0
 
 
 class Receiver:
@@ -502,16 +506,16 @@ class Forwarder(Allocator):
         self.packets_forwarded += count
         return count
 
-    @staticmethod
-    def _hold(projection: Projection, keyframe: bool, packet: tuple[bytes, int, int, int, int, int]) -> None:
+    def _hold(self, projection: Projection, keyframe: bool, packet: tuple[bytes, int, int, int, int, int]) -> None:
         """Keep a packet for a receiver that is not connected yet, from a key frame on (a newer
         one starts afresh); a stream held too long is dropped, and a key frame asked for later."""
         if keyframe:
             projection.held = [packet]
+            projection.held_since = self.now
             return
         held = projection.held
         if held is not None:
-            if len(held) < HELD_PACKETS:
+            if len(held) < HELD_PACKETS and self.now - projection.held_since < HELD_SECONDS:
                 held.append(packet)
             else:
                 projection.held = None
@@ -532,7 +536,8 @@ class Forwarder(Allocator):
             if target == NO_LAYER or target == projection.current:
                 continue
             source = projection.source
-            if held is None or projection.out_ssrc is None or held[0][4] != source.layers[target]:
+            if held is None or projection.out_ssrc is None or held[0][4] != source.layers[target] \
+                    or now - projection.held_since >= HELD_SECONDS:
                 self.request_keyframe(source.layers[target])
                 continue
             only = [projection]

@@ -238,7 +238,7 @@ def test_a_receiver_not_yet_connected_gets_the_stream_from_the_key_frame_it_miss
     assert send(forwarder, 1001, 12, 7000) == 0
     assert viewer.packets == []
     asked = len(plis(sender))
-    forwarder.receiver_ready("bob", 1.0)
+    forwarder.receiver_ready("bob", 0.1)
     assert [(p[1], p[2], p[3]) for p in viewer.packets] == [(10, 4000, 1001), (11, 4000, 1001), (12, 7000, 1001)]
     assert len(plis(sender)) == asked  # the key frame is there: none asked for
     assert send(forwarder, 1001, 13, 10000) == 1
@@ -248,12 +248,15 @@ def test_a_receiver_not_yet_connected_gets_the_stream_from_the_key_frame_it_miss
 
 def test_a_stream_held_too_long_is_dropped_and_a_key_frame_asked_for_on_connecting(monkeypatch):
     monkeypatch.setattr("jitsi_py.bridge.forwarder.HELD_PACKETS", 3)
-    forwarder, receiver, sender, viewer = setup()
-    receiver.ready = False
-    forwarder.allocate()
-    send(forwarder, 1001, 10, 4000, key=True)
-    for seq in range(11, 15):
-        send(forwarder, 1001, seq, 7000)
-    forwarder.receiver_ready("bob", 5.0)
-    assert viewer.packets == [] and plis(sender)[-1] == 1001
-    assert send(forwarder, 1001, 15, 10000, key=True) == 1
+    for too_long in ("packets", "seconds"):
+        forwarder, receiver, sender, viewer = setup()
+        receiver.ready = False
+        forwarder.allocate()
+        forwarder.now = 1.0
+        send(forwarder, 1001, 10, 4000, key=True)
+        for seq in range(11, 13 if too_long == "seconds" else 15):
+            send(forwarder, 1001, seq, 7000)
+        before = len(plis(sender))
+        forwarder.receiver_ready("bob", 1.1 if too_long == "packets" else 1.4)
+        assert viewer.packets == [] and len(plis(sender)) == before + 1 and plis(sender)[-1] == 1001, too_long
+        assert send(forwarder, 1001, 15, 10000, key=True) == 1
