@@ -57,8 +57,8 @@ HISTORY = 256  # power of two: packets kept per outgoing video stream for NACK r
 HISTORY_MASK = HISTORY - 1
 RECEIVED = 1024  # power of two: sequence numbers remembered per layer, to tell RTX repairs from padding
 RECEIVED_MASK = RECEIVED - 1
-# A not yet connected receiver's stream is kept from its key frame on for so long, at most (§4.4):
-# a sender asked for a key frame later than that sends one at once.
+# A not yet connected receiver's stream is kept from its key frame on for so long, at most: a
+# sender asked for a key frame later than that sends one at once (docs/bridge-media.md §4.4).
 HELD_SECONDS = 0.3
 HELD_PACKETS = 512
 BWE_MASK = BWE_HISTORY - 1
@@ -198,7 +198,7 @@ class Receiver:
         self.target_bitrate = 0.0  # what the last allocation sends it (bps, audio included)
         self.ideal_bitrate = 0.0  # ... and what it would send with no bandwidth limit
         # Whether its transport carries media yet (an endpoint's does once DTLS is up): until
-        # then its new video streams are held, not started (§4.4).
+        # then its new video streams are held, not started (docs/bridge-media.md §4.4).
         self.ready = True
 
     @property

@@ -99,17 +99,18 @@ class PhoneTrack(MediaStreamTrack):
 
 def _framer(queue: deque[np.ndarray]) -> Callable[[np.ndarray], None]:
     """Audio of any length into `queue` as 20 ms frames; a sender's 20 ms packets go in as they are."""
-    pending = [np.zeros(0, np.int16)]
+    pending = np.zeros(0, np.int16)
 
     def take(pcm: np.ndarray) -> None:
-        if pcm.size == FRAME and not pending[0].size:
+        nonlocal pending
+        if pcm.size == FRAME and not pending.size:
             queue.append(pcm)
             return
-        rest = np.concatenate([pending[0], pcm])
+        rest = np.concatenate([pending, pcm])
         while rest.size >= FRAME:
             queue.append(rest[:FRAME])
             rest = rest[FRAME:]
-        pending[0] = rest
+        pending = rest
     return take
 
 
