@@ -138,6 +138,8 @@ class Participant:
     old_sids: set[str] = field(default_factory=set)
     sources: Sources = field(default_factory=lambda: ([], []))
     queued: list[tuple[str, str, Sources]] = field(default_factory=list)  # (action, owner, sources)
+    offered_at: float = 0.0  # when its session-initiate went out
+    initiate_due: float | None = None  # allocated, its session-initiate held until then (_hold_initiate)
     muted: dict[str, bool] = field(default_factory=lambda: {"audio": False, "video": False})
     forced: tuple[bool, bool] = (False, False)  # (audio, video) force-mute the bridge applies
     # When the participant asked for a full restart and for an in-place ICE restart.
@@ -205,7 +207,8 @@ class Conference:
                  single_participant_timeout: float = 20.0, max_ssrcs: int = 20, max_groups: int = 20,
                  strip_simulcast: bool = True, ssrc_rewriting: bool = False, auto_owner: bool = True,
                  octo: bool = False, relay_failure_avoid: float = 600.0,
-                 restart_limits: RestartLimits = RestartLimits(), transcription_url: str | None = None) -> None:
+                 restart_limits: RestartLimits = RestartLimits(), transcription_url: str | None = None,
+                 initiate_wait: float = 0.5) -> None:
         self.room = room
         self.meeting_id = meeting_id
         self.focus_jid = focus_jid
@@ -219,6 +222,7 @@ class Conference:
         self.ssrc_rewriting = ssrc_rewriting
         self.auto_owner = auto_owner
         self.restart_limits = restart_limits
+        self.initiate_wait = initiate_wait
         self.participants: dict[str, Participant] = {}
         self.sessions: dict[str, BridgeSession] = {}  # by bridge JID
         # With Octo the conference may span bridges, joined by relays; without, it still may, unlinked.
@@ -249,6 +253,7 @@ class Conference:
 
     def next_deadline(self) -> float | None:
         deadlines = [d for d in (self._initial_deadline, self._alone_deadline) if d is not None]
+        deadlines += [p.initiate_due for p in self.participants.values() if p.initiate_due is not None]
         return min(deadlines) if deadlines else None
 
     # --- MUC --------------------------------------------------------------------------------------
@@ -403,6 +408,10 @@ class Conference:
         queued, participant.queued = participant.queued, []
         for action, owner, sources in queued:
             self._send_sources(participant, action, owner, sources)
+        # All that this accept releases go at once: an offer sent now is not one to wait for.
+        for other in [o for o in self.participants.values()
+                      if o.initiate_due is not None and not self._hold_initiate(o, now)]:
+            self._send_initiate(other, now)
 
     def _on_transport_info(self, participant: Participant, jingle: Jingle, now: float) -> None:
         transport = read_transport(jingle)
@@ -513,6 +522,9 @@ class Conference:
     # --- timers -----------------------------------------------------------------------------------
 
     def handle_timer(self, now: float) -> None:
+        for participant in self.participants.values():
+            if participant.initiate_due is not None and now >= participant.initiate_due:
+                self._send_initiate(participant, now)
         if self._initial_deadline is not None and now >= self._initial_deadline:
             self._initial_deadline = None
             if not self._alive():
@@ -521,7 +533,7 @@ class Conference:
             self._alone_deadline = None
             for participant in self.participants.values():
                 if participant.invited:
-                    if participant.sid:
+                    if participant.sid and participant.initiate_due is None:
                         self._commands.append(SendJingle(participant.nick, session_terminate(
                             participant.sid, "success", "single participant")))
                     self._release(participant)
@@ -649,8 +661,31 @@ class Conference:
         participant.advance("allocated")
         participant.sid = secrets.token_hex(8)
         participant.queued = []
+        if self._hold_initiate(participant, now):
+            participant.initiate_due = now + self.initiate_wait
+        else:
+            self._send_initiate(participant, now)
+
+    def _hold_initiate(self, participant: Participant, now: float) -> bool:
+        """Whether a participant just offered its session is about to accept, so that waiting for
+        its sources lets ``participant``'s offer carry them. Sources that come by source-add after
+        the other side's media started cost the newcomer its first key frame: the browser drops
+        packets of a stream it does not know yet and asks again only about half a second later
+        (docs/focus.md §3.1)."""
+        return any(other is not participant and other.state == "offered" and other.initiate_due is None
+                   and now - other.offered_at < self.initiate_wait for other in self.participants.values())
+
+    def _send_initiate(self, participant: Participant, now: float) -> None:
+        session = self.sessions.get(participant.bridge or "")
+        allocation = self.allocations.get(participant.nick)
+        participant.initiate_due = None
+        if session is None or allocation is None or participant.sid is None:
+            return
+        # The offer carries everyone's sources as they are now: what was queued for it is in there.
+        participant.queued = []
+        participant.offered_at = now
         bridge = self.bridges.bridges.get(session.bridge)
-        self._commands.append(SendJingle(nick, session_initiate(
+        self._commands.append(SendJingle(participant.nick, session_initiate(
             self.offer, sid=participant.sid, initiator=self.focus_jid, transport=allocation.transport,
             features=participant.features, sctp_port=allocation.sctp_port,
             remote=self._remote_sources(participant), bridge_session=session.id,
@@ -671,10 +706,12 @@ class Conference:
 
     def _move(self, participant: Participant, now: float) -> None:
         if participant.sid:
-            self._commands.append(SendJingle(participant.nick, session_terminate(
-                participant.sid, "success", "moving to another bridge", participant.session_id)))
+            if participant.initiate_due is None:  # a held offer never reached the participant
+                self._commands.append(SendJingle(participant.nick, session_terminate(
+                    participant.sid, "success", "moving to another bridge", participant.session_id)))
             participant.old_sids.add(participant.sid)
             participant.sid = None
+            participant.initiate_due = None
         if participant.sources[0]:
             self._broadcast("source-remove", participant.nick, participant.sources)
             participant.sources = ([], [])
@@ -733,6 +770,7 @@ class Conference:
         if participant.sid:
             participant.old_sids.add(participant.sid)
             participant.sid = None
+        participant.initiate_due = None
         if session is not None and session.id == participant.session_id:
             session.endpoints.discard(participant.nick)
             if participant.nick in session.waiting:

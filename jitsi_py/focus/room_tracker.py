@@ -138,7 +138,7 @@ class RoomTracker(Mapping[str, Room]):
             max_groups=fs.max_ssrc_groups_per_user, octo=fs.octo, relay_failure_avoid=fs.relay_failure_avoid,
             strip_simulcast=fs.strip_simulcast,
             ssrc_rewriting=fs.ssrc_rewriting, auto_owner=auto_owner, restart_limits=focus.restart_limits,
-            transcription_url=fs.services.transcription_url_template)
+            transcription_url=fs.services.transcription_url_template, initiate_wait=fs.initiate_wait)
         recorders = focus.recorders
         if recorders is not None:
             services = fs.services

@@ -108,6 +108,9 @@ class Focus:
     # Our own: after moving participants off a bridge whose relay failed (both bridges reporting it,
     # docs/focus.md §5.5), how long the conference keeps off that bridge.
     relay_failure_avoid: float = env("JITSI_PY_FOCUS_RELAY_FAILURE_AVOID", "10 minutes", duration)
+    # Our own: how long a session-initiate may wait for the accept of a participant offered just
+    # before, so that it carries that participant's sources (docs/focus.md §3.1); 0 never waits.
+    initiate_wait: float = env("JITSI_PY_FOCUS_INITIATE_WAIT", "500ms", duration)
     selection_strategy: str | None = env("OCTO_BRIDGE_SELECTION_STRATEGY", None, choice(
         "singlebridgeselectionstrategy", "splitbridgeselectionstrategy", "regionbasedbridgeselectionstrategy"))
     initial_timeout: float = env("JICOFO_CONF_INITIAL_PARTICIPANT_WAIT_TIMEOUT", "15", duration)

@@ -46,6 +46,8 @@ STATS = {"stress_level": "0.1", "drain": "false"}
 
 
 def conference(bridges=(B1,), **kwargs):
+    # Offers go out as soon as the bridge answers, unless a test is about holding them.
+    kwargs.setdefault("initiate_wait", 0.0)
     table = BridgeTable()
     for jid in bridges:
         table.presence(jid, STATS)
@@ -133,6 +135,53 @@ def test_accept_updates_the_bridge_and_tells_the_others():
     assert [j.action for j in to_bob] == ["source-add"]
     alice_seen = decode_sources(to_bob[0].json_sources)["alice"]
     assert sorted(s.ssrc for s in alice_seen[0]) == [1001, 1011, 2001], "simulcast stripped"
+
+
+def held_offer():
+    """Alice and Bob start the conference together; the default wait holds Bob's offer."""
+    conf = conference(initiate_wait=0.5)
+    conf.joined(participant("alice"), 1.0)
+    conf.joined(participant("bob"), 1.0)
+    sent = [c for c in answer_creates(conf, conf.commands()) if isinstance(c, SendJingle)]
+    assert [(c.nick, c.jingle.action) for c in sent] == [("alice", "session-initiate")]
+    assert conf.next_deadline() == 1.5
+    return conf, sent[0].jingle
+
+
+def test_an_offer_waits_for_the_accept_that_brings_the_other_sources():
+    conf, to_alice = held_offer()
+    conf.jingle("alice", accept_for(to_alice, "alice", 0), 1.2)
+    offer = next(c.jingle for c in conf.commands() if isinstance(c, SendJingle) and c.nick == "bob")
+    assert offer.action == "session-initiate"
+    assert sorted(s.ssrc for s in decode_sources(offer.json_sources)["alice"][0]) == [1001, 1011, 2001]
+    assert conf.next_deadline() is None
+    conf.handle_timer(1.5)
+    conf.jingle("bob", accept_for(offer, "bob", 10000), 1.3)
+    assert not [c for c in conf.commands() if isinstance(c, SendJingle) and c.nick == "bob"], \
+        "the offer had alice's sources: nothing queued is sent again"
+
+
+def test_an_offer_held_too_long_goes_out_without_the_sources():
+    conf, to_alice = held_offer()
+    conf.handle_timer(1.4)
+    assert not conf.commands()
+    conf.handle_timer(1.5)
+    offer = next(c.jingle for c in conf.commands() if isinstance(c, SendJingle))
+    assert offer.action == "session-initiate" and "alice" not in decode_sources(offer.json_sources)
+    conf.jingle("alice", accept_for(to_alice, "alice", 0), 1.6)
+    conf.jingle("bob", accept_for(offer, "bob", 10000), 1.7)
+    to_bob = [c.jingle.action for c in conf.commands() if isinstance(c, SendJingle) and c.nick == "bob"]
+    assert to_bob == ["source-add"]
+
+
+def test_leaving_with_a_held_offer_ends_no_session_it_never_had():
+    conf, _ = held_offer()
+    conf.left("bob", 1.1)
+    commands = conf.commands()
+    assert not [c for c in commands if isinstance(c, SendJingle)]
+    expire = next(c for c in commands if isinstance(c, ColibriRequest))
+    assert parse_conference_modify(expire.request).endpoints[0].expire
+    assert conf.next_deadline() != 1.5
 
 
 def test_leave_expires_the_endpoint_and_removes_sources():

@@ -146,7 +146,7 @@ def bridge_answers_relay(relay_id: str, ufrag: str):
 def test_the_mesh_links_bridges_mirrors_endpoints_and_unlinks():
     from .test_conference import accept_for, answer_creates, participant
 
-    conf = Conference("octo@muc.meet.jitsi", "meeting-1", focus_jid="focus@auth.meet.jitsi/focus",
+    conf = Conference("octo@muc.meet.jitsi", "meeting-1", initiate_wait=0.0, focus_jid="focus@auth.meet.jitsi/focus",
                       bridges=table(SPLIT), offer=Offer(), now=0.0, octo=True)
     conf.joined(participant("alice"), 1.0)
     conf.joined(participant("bob"), 1.0)
@@ -213,7 +213,7 @@ def test_the_mesh_links_bridges_mirrors_endpoints_and_unlinks():
 def test_without_octo_no_relay_is_made():
     from .test_conference import answer_creates, participant
 
-    conf = Conference("plain@muc.meet.jitsi", "meeting-2", focus_jid="focus@auth.meet.jitsi/focus",
+    conf = Conference("plain@muc.meet.jitsi", "meeting-2", initiate_wait=0.0, focus_jid="focus@auth.meet.jitsi/focus",
                       bridges=table(SPLIT), offer=Offer(), now=0.0)
     conf.joined(participant("alice"), 1.0)
     conf.joined(participant("bob"), 1.0)
@@ -224,7 +224,7 @@ def test_without_octo_no_relay_is_made():
 def test_a_participant_moved_off_a_live_bridge_leaves_the_others_first():
     from .test_conference import answer_creates, participant
 
-    conf = Conference("move@muc.meet.jitsi", "meeting-3", focus_jid="focus@auth.meet.jitsi/focus",
+    conf = Conference("move@muc.meet.jitsi", "meeting-3", initiate_wait=0.0, focus_jid="focus@auth.meet.jitsi/focus",
                       bridges=table(SPLIT), offer=Offer(), now=0.0, octo=True)
     for nick in ("alice", "bob", "carol"):
         conf.joined(participant(nick), 1.0)
@@ -246,7 +246,7 @@ def test_a_relay_failed_at_both_ends_moves_the_smaller_side_and_the_conference_k
 
     bridges = table(SPLIT)
     del bridges.bridges[B3]
-    conf = Conference("broken@muc.meet.jitsi", "meeting-4", focus_jid="focus@auth.meet.jitsi/focus",
+    conf = Conference("broken@muc.meet.jitsi", "meeting-4", initiate_wait=0.0, focus_jid="focus@auth.meet.jitsi/focus",
                       bridges=bridges, offer=Offer(), now=0.0, octo=True, relay_failure_avoid=60.0)
     for nick in ("alice", "bob", "carol"):
         conf.joined(participant(nick), 1.0)
@@ -287,7 +287,7 @@ def test_on_a_tie_the_side_that_joined_later_moves_and_a_recovered_relay_is_forg
 
     bridges = table(SPLIT)
     del bridges.bridges[B3]
-    conf = Conference("tie@muc.meet.jitsi", "meeting-5", focus_jid="focus@auth.meet.jitsi/focus",
+    conf = Conference("tie@muc.meet.jitsi", "meeting-5", initiate_wait=0.0, focus_jid="focus@auth.meet.jitsi/focus",
                       bridges=bridges, offer=Offer(), now=0.0, octo=True)
     for nick in ("alice", "bob"):
         conf.joined(participant(nick), 1.0)
