@@ -22,7 +22,7 @@ from .exporter import ConferenceExport
 from .forwarder import Forwarder, Receiver, Source
 from .ice import IceAgent, random_credentials
 from .rtp import audio_level, find_extension, read_header
-from .speaker import DominantSpeaker
+from .speaker import SILENCE_LEVEL, DominantSpeaker
 from .srtp import MAX_RTP, SrtpContext, SrtpError, srtp_protect
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class Counters:
     rtcp_malformed: int = 0
     rtp_malformed: int = 0
     rtp_unknown_ssrc: int = 0
+    silence_discarded: int = 0  # silent audio packets not forwarded (Endpoint.receive_rtp)
     not_connected: int = 0
     unknown_address: int = 0
     stun_rejected: int = 0
@@ -101,6 +102,11 @@ class Endpoint:
         self.transport_cc = rtcp.TransportCcFeedback()
         self._transport_cc_media = 0
         self.received_seqs: dict[int, int] = {}  # SSRC -> last sequence number, for our receiver reports
+        self._forwarded_silence = bridge.forwarded_silence
+        # By audio SSRC: silent packets in a row, and how many were discarded so far; the packets
+        # after a discarded run go out that many numbers lower, so that nobody counts them lost.
+        self._silent_run: dict[int, int] = {}
+        self._discarded: dict[int, int] = {}
         self._extended: dict[int, int] = {}  # SSRC -> extended highest sequence number last reported
         self.created = now
         self.last_activity = now
@@ -249,10 +255,26 @@ class Endpoint:
                 tcc = offset
         if self.visitor:
             return
+        audio = pt in self.audio_pts
+        if audio and self.audio_level_id:
+            level = audio_level(plain, self.audio_level_id)
+            if level == SILENCE_LEVEL and self._forwarded_silence is not None:
+                run = self._silent_run[ssrc] = self._silent_run.get(ssrc, 0) + 1
+                if run > self._forwarded_silence:
+                    self._discarded[ssrc] = self._discarded.get(ssrc, 0) + 1
+                    counters.silence_discarded += 1
+                    return
+            else:
+                self._silent_run[ssrc] = 0
+                self._speaker.level(self.id, level)
+            shift = self._discarded.get(ssrc, 0)
+            if shift:
+                seq = (seq - shift) & 0xFFFF
+                renumbered = bytearray(plain)
+                renumbered[2], renumbered[3] = seq >> 8, seq & 0xFF
+                plain = bytes(renumbered)
         if self._relays:
-            self.conference.relay_media(self.id, plain, ssrc, pt in self.audio_pts)
-        if pt in self.audio_pts and self.audio_level_id:
-            self._speaker.level(self.id, audio_level(plain, self.audio_level_id))
+            self.conference.relay_media(self.id, plain, ssrc, audio)
         if self._forwarder.rtp(self.id, plain, pt, seq, ts, ssrc, tcc, now) < 0:
             counters.rtp_unknown_ssrc += 1
 

@@ -61,7 +61,8 @@ async def run_one(settings: Settings, ready: Ready = unobserved, startup_level: 
         websocket_base = f"wss://{domain}/colibri-ws/{b.websocket_server_id}"
     bridge = Videobridge(candidates=[], websocket_base=websocket_base, sctp_enabled=True,
                          region=b.region, relay_id=b.relay_id, trust_bwe=b.trust_bwe,
-                         relays_enabled=b.octo, relay_timeout=b.relay_timeout, export_queue=b.export_queue)
+                         relays_enabled=b.octo, relay_timeout=b.relay_timeout, export_queue=b.export_queue,
+                         forwarded_silence=b.forwarded_silence if b.discard_silence else None)
     with binding("JVB_PORT", b.port):
         sock = open_media_socket(b.port, None if b.use_ipv6 else "0.0.0.0")
     transport, _ = await loop.create_datagram_endpoint(lambda: bridge.port, sock=sock)

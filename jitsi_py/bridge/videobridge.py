@@ -21,6 +21,7 @@ VERSION = "2.3.0-jitsi-py"
 PACKET_RATE_CAPACITY = 50_000
 RELAY_TIMEOUT = 15.0  # JITSI_PY_BRIDGE_RELAY_TIMEOUT's default
 EXPORT_QUEUE = 1024  # JITSI_PY_BRIDGE_EXPORT_QUEUE's default, as jitsi-videobridge's exporter queue
+FORWARDED_SILENCE = 3  # JITSI_PY_BRIDGE_FORWARDED_SILENCE_PACKETS's default, as jitsi-videobridge's
 MAX_FAILED_RELAYS_LISTED = 100  # in the stats' failed_relays: a presence stays small
 
 
@@ -44,7 +45,8 @@ class Videobridge:
     def __init__(self, *, candidates: list[Candidate], websocket_base: str | None = None, sctp_enabled: bool = False,
                  default_last_n: int = -1, max_endpoints_per_conference: int = 500, region: str | None = None,
                  relay_id: str | None = None, trust_bwe: bool = True, relays_enabled: bool = False,
-                 relay_timeout: float = RELAY_TIMEOUT, export_queue: int = EXPORT_QUEUE) -> None:
+                 relay_timeout: float = RELAY_TIMEOUT, export_queue: int = EXPORT_QUEUE,
+                 forwarded_silence: int | None = FORWARDED_SILENCE) -> None:
         self.counters = Counters()
         self.port = MediaPort(self.counters)
         self.certificate = Certificate(datetime.datetime.now(datetime.timezone.utc))
@@ -59,6 +61,8 @@ class Videobridge:
         self.relays_enabled = relays_enabled  # ENABLE_OCTO: Colibri2 <relay> is served (relay.py)
         self.relay_timeout = relay_timeout  # a relay that hears nothing for this long has failed
         self.export_queue = export_queue  # audio packets an exporter holds for a slow peer (exporter.py)
+        # Silent audio packets in a row forwarded before the rest are discarded (None: all go).
+        self.forwarded_silence = forwarded_silence
         # Called when a relay fails or recovers: the brewery presence (xmpp.py) goes out at once.
         self.on_relays_changed: Callable[[], None] | None = None
         self.conferences: dict[str, Conference] = {}
@@ -197,6 +201,7 @@ class Videobridge:
             "total_colibri_web_socket_messages_received": c.web_socket_messages_received,
             "total_colibri_web_socket_messages_sent": c.web_socket_messages_sent,
             "total_srtp_rejected": c.srtp_rejected,
+            "total_silence_packets_discarded": c.silence_discarded,
             "total_srtcp_rejected": c.srtcp_rejected,
             "total_stun_rejected": c.stun_rejected,
             "total_unknown_address_dropped": c.unknown_address,

@@ -62,6 +62,11 @@ class Bridge:
     # Our own: audio packets a media export (Colibri2 <connect>) holds while its peer falls behind;
     # beyond that the oldest are dropped (jitsi-videobridge's exporter queue is 1024 too).
     export_queue: int = env("JITSI_PY_BRIDGE_EXPORT_QUEUE", "1024", bounded(16, 100_000))
+    # Our names for jitsi-videobridge's jmt.audio.level discard-silence and
+    # forwarded-silence-packets-limit: audio packets marked silent (RFC 6464 level 127) are not
+    # forwarded once this many in a row went through (docs/bridge-media.md §4.5).
+    discard_silence: bool = env("JITSI_PY_BRIDGE_DISCARD_SILENCE", "1", boolean)
+    forwarded_silence: int = env("JITSI_PY_BRIDGE_FORWARDED_SILENCE_PACKETS", "3", bounded(0, 1_000_000))
     relay_id: str | None = env("JVB_OCTO_RELAY_ID", None, aliases=("JVB_OCTO_BIND_ADDRESS",))
     instance_id: str | None = env("JVB_INSTANCE_ID", None)
     # colibri-ws: served on the bridge's public HTTP port, proxied by the web service at

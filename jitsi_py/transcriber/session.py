@@ -48,6 +48,10 @@ from .results import (
 log = logging.getLogger(__name__)
 
 FEED_BYTES = SAMPLE_RATE * 2 // 10  # 100 ms: fewer hand-overs to the decoder process
+# The bridge stops forwarding a speaker's silence after a few packets (docs/bridge-media.md §4.5),
+# but the engines find the end of a phrase in the silence after it: when no audio came for
+# FEED_BYTES' duration, that much silence is fed instead, up to SILENCE_FILL seconds after the last.
+SILENCE_FILL = 2.0
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # an engine that failed is tried again after these
 CHECK_EVERY = 1.0  # seconds between looks at whether the meeting still wants a transcriber
 
@@ -161,10 +165,26 @@ class Transcription(abc.ABC):
         pending = bytearray()
         message_id: list[str | None] = [None]
         stream = await self._open_stream()
+        gap = FEED_BYTES / 2 / SAMPLE_RATE
+        filled = SILENCE_FILL  # nothing to end before the first sound
         try:
-            while (frame := await frames()) is not None:
-                for out in resampler.resample(frame):
-                    pending += out.to_ndarray().tobytes()
+            while True:
+                if filled < SILENCE_FILL:
+                    try:
+                        frame = await asyncio.wait_for(frames(), gap)
+                    except TimeoutError:
+                        frame = False
+                else:
+                    frame = await frames()
+                if frame is None:
+                    break
+                if frame is False:
+                    pending += bytes(FEED_BYTES)
+                    filled += gap
+                else:
+                    filled = 0.0
+                    for out in resampler.resample(frame):
+                        pending += out.to_ndarray().tobytes()
                 if len(pending) < FEED_BYTES:
                     continue
                 pcm = bytes(pending)
