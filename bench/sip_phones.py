@@ -1,8 +1,10 @@
 """The SIP bench's phones and listeners: many calls from one user agent (ours, sans-I/O) on one UDP socket,
 each call with an RTP socket of its own, and the meeting participants that speak to them and hear them.
 
-Every sender is silent but for one loud 20 ms burst a second: the meetings' speakers at the start of each
-second of the shared `epoch`, the phones half a second later. A receiver takes the first loud frame after
+Every sender is quiet but for one loud 20 ms burst a second: the meetings' speakers at the start of each
+second of the shared `epoch`, the phones half a second later. Quiet is a noise floor, as from an open
+microphone (`noise_dbov`), or digital silence (None): what a muted participant sends, which the bridge
+stops forwarding after a few packets. A receiver takes the first loud frame after
 a quiet spell as an onset and matches it to the latest burst of the side it hears: the latency. A burst
 heard more than WINDOW after it was sent is not counted (the other side's bursts come half a second off,
 so a phone never takes another phone's burst, heard through the gateway's mix, for its speaker's).
@@ -30,6 +32,7 @@ WINDOW = 0.45
 QUIET = 0.2  # loud frames closer than this to the last one belong to the same onset
 BURST_LEVEL, LOUD_LEVEL = 12000, 3000
 SAMPLES_8K = 160
+NOISE_FRAMES = 50  # distinct quiet frames, sent in turn
 
 Addr = tuple[str, int]
 
@@ -37,6 +40,15 @@ Addr = tuple[str, int]
 def _burst(rate: int, samples: int) -> np.ndarray:
     t = np.arange(samples) / rate
     return (BURST_LEVEL * np.sin(2 * np.pi * 1000 * t)).astype(np.int16)
+
+
+def _quiet(rate: int, samples: int, noise_dbov: float | None) -> list[np.ndarray]:
+    """The frames a sender sends between bursts: white noise at `noise_dbov` (RMS), or digital silence."""
+    if noise_dbov is None:
+        return [np.zeros(samples, np.int16)]
+    rms = 32768 * 10 ** (noise_dbov / 20)
+    generator = np.random.default_rng(7)
+    return [np.clip(generator.normal(0, rms, samples), -32768, 32767).astype(np.int16) for _ in range(NOISE_FRAMES)]
 
 
 def matched(onsets: list[float], bursts: list[float], start: float, end: float) -> tuple[list[float], int, int]:
@@ -84,7 +96,7 @@ class Phones(asyncio.DatagramProtocol):
     """`calls` PCMU calls to the gateway at `gateway`, dialled `concurrency` at a time; one 20 ms clock
     sends every answered call's packet (silence, or the burst at its phase of the epoch)."""
 
-    def __init__(self, gateway: Addr, epoch: float) -> None:
+    def __init__(self, gateway: Addr, epoch: float, noise_dbov: float | None) -> None:
         self.gateway = gateway
         self.epoch = epoch
         self.ua: UserAgent | None = None
@@ -95,7 +107,7 @@ class Phones(asyncio.DatagramProtocol):
         self._tasks: list[asyncio.Task] = []
         encode = TABLES[sdp.PCMU.name][1]
         decode = TABLES[sdp.PCMU.name][0]
-        self._silence = bytes(encode[np.zeros(SAMPLES_8K, np.int32) + 32768])
+        self._quiet = [bytes(encode[frame.astype(np.int32) + 32768]) for frame in _quiet(8000, SAMPLES_8K, noise_dbov)]
         self._burst = bytes(encode[_burst(8000, SAMPLES_8K).astype(np.int32) + 32768])
         self._loud = bytes(int(abs(int(v)) >= LOUD_LEVEL) for v in decode)
 
@@ -179,7 +191,7 @@ class Phones(asyncio.DatagramProtocol):
             await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
             k = round((next_tick - self.epoch) / TICK)
             burst = k % ticks_per_period == round(PHONE_PHASE / TICK)
-            payload = self._burst if burst else self._silence
+            payload = self._burst if burst else self._quiet[k % len(self._quiet)]
             if burst:
                 self.bursts.append(time.monotonic())
             for line, ssrc in zip(self.lines, ssrcs):
@@ -210,24 +222,31 @@ class Phones(asyncio.DatagramProtocol):
 
 
 class BurstTrack(AudioStreamTrack):
-    """A meeting participant's microphone: silence, and a loud 20 ms burst at `phase` of each second of the
-    epoch (aiortc paces the frames; a frame is sent as soon as this returns it)."""
+    """A meeting participant's microphone: quiet (see the module's doc), and a loud 20 ms burst at `phase`
+    of each second of the epoch (aiortc paces the frames; a frame is sent as soon as this returns it)."""
 
-    def __init__(self, epoch: float, phase: float = 0.0) -> None:
+    def __init__(self, epoch: float, phase: float = 0.0, noise_dbov: float | None = None) -> None:
         super().__init__()
         self.bursts: list[float] = []
         self._next = epoch + phase + int(time.monotonic() - epoch) + PERIOD
-        self._wave: np.ndarray | None = None
+        self._noise_dbov = noise_dbov
+        self._wave: bytes | None = None
+        self._quiet: list[bytes] = []
+        self._sent = 0
 
     async def recv(self):
-        frame = await super().recv()
+        frame = await super().recv()  # aiortc's silence: mono s16
         now = time.monotonic()
+        if self._wave is None:
+            self._wave = _burst(frame.sample_rate, frame.samples).tobytes()
+            self._quiet = [q.tobytes() for q in _quiet(frame.sample_rate, frame.samples, self._noise_dbov)]
+        self._sent += 1
         if now >= self._next:
             self._next += PERIOD * (int((now - self._next) / PERIOD) + 1)
-            if self._wave is None:
-                self._wave = _burst(frame.sample_rate, frame.samples)
-            frame.planes[0].update(self._wave.tobytes())  # aiortc's silence is mono s16
+            frame.planes[0].update(self._wave)
             self.bursts.append(now)
+        elif self._noise_dbov is not None:
+            frame.planes[0].update(self._quiet[self._sent % len(self._quiet)])
         return frame
 
 

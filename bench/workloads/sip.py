@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="through the whole stack, the gateway in its own process, against the anchor")
     parser.add_argument("--meetings", type=int, default=10,
                         help="--e2e: meetings the calls are spread over (default %(default)s)")
+    parser.add_argument("--digital-silence", action="store_true",
+                        help="--e2e: senders are digitally silent between bursts, as muted participants, whose "
+                             "audio the bridge stops forwarding (default: a noise floor at %d dBov)" % e2e.NOISE_DBOV)
     parser.add_argument("--gateway-profile", type=Path, default=None,
                         help="--e2e: run the gateway under cProfile, its statistics written here (costs CPU)")
     harness.add_common(parser, timeout=300)

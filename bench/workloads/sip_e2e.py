@@ -27,6 +27,7 @@ from ..stats import ratio, summary
 WARM_UP = 2.0  # seconds of audio before the count: the jitter buffers fill, the tracks are read
 JOIN_TIMEOUT = 60.0
 DIAL_CONCURRENCY = 4  # calls (or anchor participants) joining at once
+NOISE_DBOV = -60  # the quiet between bursts, unless --digital-silence: an open microphone in a quiet room
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -34,8 +35,9 @@ async def run(args: argparse.Namespace) -> int:
         raise SystemExit("--e2e: --calls must be 1..200, --meetings 1..calls and --seconds 2..300")
     if args.codec not in (None, ["pcmu"]):
         raise SystemExit("--e2e: the phones speak PCMU only")
+    noise = None if args.digital_silence else NOISE_DBOV
     params = {"e2e": True, "calls": args.calls, "meetings": args.meetings, "seconds": args.seconds,
-              "codec": "pcmu"}
+              "codec": "pcmu", "quiet": "digital silence" if noise is None else f"noise at {noise} dBov"}
 
     async def body(result: dict) -> None:
         root = harness.workdir(args)
@@ -47,12 +49,13 @@ async def run(args: argparse.Namespace) -> int:
         try:
             server = XmppServer("127.0.0.1", stack.c2s_port, DOMAIN, MUC)
             epoch = time.monotonic()
-            for name, callers in (("anchor", _AnchorCallers(root, stack, server, epoch)),
-                                  ("gateway", _GatewayCallers(root, stack, password, epoch, args.gateway_profile))):
+            for name, callers in (("anchor", _AnchorCallers(root, stack, server, epoch, noise)),
+                                  ("gateway", _GatewayCallers(root, stack, password, epoch, noise,
+                                                              args.gateway_profile))):
                 print(f"sip --e2e: {args.calls} calls in {args.meetings} meetings, {name}, {args.seconds:g} s",
                       file=sys.stderr)
                 stack.start_sampling()
-                result["servers"][name] = await _scenario(args, server, callers, epoch)
+                result["servers"][name] = await _scenario(args, server, callers, epoch, noise)
                 result["servers"][name]["stack"] = stack.stop_sampling()  # xmpp, focus, bridge: whole run
                 result["servers"][name]["version"] = stack.version()
             result["load_average"] = list(os.getloadavg())
@@ -76,12 +79,12 @@ async def run(args: argparse.Namespace) -> int:
     return harness.finish(args, result, None)
 
 
-async def _scenario(args: argparse.Namespace, server: XmppServer, callers, epoch: float) -> dict:
+async def _scenario(args: argparse.Namespace, server: XmppServer, callers, epoch: float, noise: float | None) -> dict:
     """One run of the scenario: the speakers join, the callers call, audio for WARM_UP + --seconds."""
     rooms = [f"sipbench{m}-{secrets.token_hex(3)}" for m in range(args.meetings)]
     # the bench's own listeners decode inline (no thread per track), so that the bench stays light
-    speakers = [Meeting(server, display_name=f"speaker-{m}", audio_source=BurstTrack(epoch), receive_video=False,
-                        inline_audio=True) for m in range(args.meetings)]
+    speakers = [Meeting(server, display_name=f"speaker-{m}", audio_source=BurstTrack(epoch, noise_dbov=noise),
+                        receive_video=False, inline_audio=True) for m in range(args.meetings)]
     counting = [False]
     heard: dict[str, Heard] = {}  # per caller's endpoint: what its meeting's speaker heard of it
     tasks: list[asyncio.Task] = []
@@ -161,7 +164,8 @@ async def _scenario(args: argparse.Namespace, server: XmppServer, callers, epoch
 class _GatewayCallers:
     """The calls: the gateway in its own process, our bench phones dialling it."""
 
-    def __init__(self, root: Path, stack: Ours, password: str, epoch: float, profile: Path | None) -> None:
+    def __init__(self, root: Path, stack: Ours, password: str, epoch: float, noise: float | None,
+                 profile: Path | None) -> None:
         self.sip_port, self.http_port, self.rtp_port = free_port(), free_port(), _free_port_range()
         env = stack.environment() | {
             "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": password,
@@ -173,7 +177,7 @@ class _GatewayCallers:
         root.mkdir(parents=True, exist_ok=True)
         profiled = ["-m", "cProfile", "-o", str(profile.resolve())] if profile is not None else []
         self.process = Process("sip", [sys.executable, *profiled, "-m", "jitsi_py.sip"], env, root)
-        self.phones = Phones(("127.0.0.1", self.sip_port), epoch)
+        self.phones = Phones(("127.0.0.1", self.sip_port), epoch, noise)
 
     @property
     def pid(self) -> int:
@@ -226,8 +230,8 @@ class _AnchorCallers:
     """The calls' stand-ins: one meeting participant per call, all in one child process, each saying its
     bursts at the phones' phase and reading every audio track of its meeting, as the gateway's does."""
 
-    def __init__(self, root: Path, stack: Ours, server: XmppServer, epoch: float) -> None:
-        self.server, self.epoch = server, epoch
+    def __init__(self, root: Path, stack: Ours, server: XmppServer, epoch: float, noise: float | None) -> None:
+        self.server, self.epoch, self.noise = server, epoch, noise
         self.child: asyncio.subprocess.Process | None = None
         self.count = 0
         self.log = root / "anchor.log"
@@ -239,7 +243,8 @@ class _AnchorCallers:
         return self.child.pid
 
     async def start(self, rooms: list[str]) -> list[str]:
-        job = {"host": self.server.host, "port": self.server.port, "rooms": rooms, "epoch": self.epoch}
+        job = {"host": self.server.host, "port": self.server.port, "rooms": rooms, "epoch": self.epoch,
+               "noise": self.noise}
         code = f"from {__name__} import anchor_child; anchor_child({json.dumps(json.dumps(job))})"
         with self.log.open("ab") as log:
             self.child = await asyncio.create_subprocess_exec(
@@ -286,7 +291,8 @@ async def _anchor(job: dict) -> None:
     and sent; leaves when stdin closes."""
     loop = asyncio.get_running_loop()
     server = XmppServer(job["host"], job["port"], DOMAIN, MUC)
-    participants = [Meeting(server, display_name=f"caller-{i}", audio_source=BurstTrack(job["epoch"], PHONE_PHASE),
+    participants = [Meeting(server, display_name=f"caller-{i}",
+                            audio_source=BurstTrack(job["epoch"], PHONE_PHASE, job["noise"]),
                             receive_video=False) for i in range(len(job["rooms"]))]
     counting = [False]
     heard = [Heard() for _ in participants]
