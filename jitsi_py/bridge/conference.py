@@ -549,11 +549,19 @@ class Conference:
             self.export = ConferenceExport(self, self.bridge.export_queue, self.bridge.version)
         self.export.apply(connects)
 
+    def _holder(self, sender: str) -> Endpoint | None:
+        """The endpoint, or the relay, ``sender``'s media comes in from."""
+        return self.endpoints.get(sender) or next((r for r in self.relays.values() if sender in r.relayed), None)
+
     def audio_encoding(self, sender: str, pt: int) -> str:
         """The codec of ``sender``'s audio payload type, local or behind a relay ("" when unknown)."""
-        holder = self.endpoints.get(sender) or next(
-            (r for r in self.relays.values() if sender in r.relayed), None)
+        holder = self._holder(sender)
         return holder.audio_names.get(pt, "") if holder is not None else ""
+
+    def audio_level_id(self, sender: str) -> int:
+        """The id of the ssrc-audio-level extension in ``sender``'s audio as it reaches us (0: none)."""
+        holder = self._holder(sender)
+        return holder.audio_level_id if holder is not None else 0
 
     def close(self) -> None:
         if self.export is not None:

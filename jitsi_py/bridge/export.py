@@ -6,7 +6,8 @@ to stop, start and update, or raises the :class:`StanzaError` the request is ref
 is changed by a refused request. :class:`MediaJsonEncoder` turns the RTP audio packets of one
 WebSocket connection into mediajson frames: a ``start`` per source, then a ``media`` per packet,
 whose ``chunk`` is the packet's unwrapped sequence number and whose ``timestamp`` counts 48 kHz
-units on one time line for all sources (from when the connection opened). The glue is
+units on one time line for all sources (from when the connection opened), with the sender's audio
+level and voice activity flag when its packet carries them (as jitsi-videobridge). The glue is
 ``exporter.py``.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from ..common.errors import StanzaError
 from ..common.stanzas import mediajson
 from ..common.stanzas.colibri2 import Connect
-from .rtp import header_length, read_header
+from .rtp import find_extension, header_length, read_header
 
 OPUS_RATE = 48000
 LEGACY_ID = ""  # the one connect of the older form, which names none
@@ -121,13 +122,16 @@ class MediaJsonEncoder:
         self.sequence = 0  # every frame's sequenceNumber, across sources
         self._streams: dict[int, _Stream] = {}  # by SSRC
 
-    def encode(self, sender: str, tag: str, packet: bytes, encoding: str, now: float) -> list[str]:
+    def encode(self, sender: str, tag: str, packet: bytes, encoding: str, now: float, level_id: int = 0) -> list[str]:
         """The frames for one plain RTP packet of ``sender``'s source ``tag``, whose payload type
-        is ``encoding`` (lower-case); [] for a malformed packet."""
+        is ``encoding`` (lower-case) and whose ssrc-audio-level extension, if any, has the id
+        ``level_id`` (0: none negotiated); [] for a malformed packet."""
         start = header_length(packet)
         end = len(packet) - (packet[-1] if packet[0] & 0x20 else 0)  # RFC 3550 padding
         if start < 0 or end < start:
             return []
+        level = find_extension(packet, level_id)
+        audio_level, vad = (packet[level] & 0x7F, bool(packet[level] & 0x80)) if 0 < level < start else (None, None)
         pt, seq, ts, ssrc = read_header(packet)
         frames = []
         stream = self._streams.get(ssrc)
@@ -142,5 +146,5 @@ class MediaJsonEncoder:
             stream.ts = _unwrap(stream.ts, ts, 1 << 32)
         self.sequence += 1
         frames.append(mediajson.media(self.sequence, stream.tag, stream.seq, stream.ts + stream.offset,
-                                      packet[start:end]))
+                                      packet[start:end], audio_level, vad))
         return frames

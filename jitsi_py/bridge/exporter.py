@@ -128,6 +128,7 @@ class Exporter:
         reader = asyncio.create_task(self._read(ws))
         pinger = asyncio.create_task(self._ping(ws)) if self.connect.ping is not None else None
         encodings: dict[tuple[str, int], str] = {}
+        level_ids: dict[str, int] = {}
         try:
             while not self.stopping and not reader.done():
                 self._wake.clear()
@@ -141,7 +142,10 @@ class Exporter:
                     if encoding != "opus":
                         self.counters["not_opus"] += 1  # RED, or a payload type nobody signalled
                         continue
-                    for frame in encoder.encode(sender, tag, packet, encoding, loop.time()):
+                    level_id = level_ids.get(sender)
+                    if level_id is None:
+                        level_id = level_ids[sender] = self.conference.audio_level_id(sender)
+                    for frame in encoder.encode(sender, tag, packet, encoding, loop.time(), level_id):
                         await ws.send_str(frame)
                     self.counters["packets_sent"] += 1
                 if not self.stopping:

@@ -28,7 +28,8 @@ from ..common.errors import StanzaError
 from ..common.stanzas.jibri import JibriIq, JibriStanzaError, JibriStatus
 from ..common.stanzas.jingle import JingleError, parse_jingle, q
 from ..common.stanzas.jitsi import MUTE_NAMESPACES, ConferenceIq, JitsiStanzaError, LogoutIq, MuteIq, bridge_stats
-from ..common.stanzas.rayo import Dial, RayoStanzaError
+from ..common.stanzas.rayo import ROOM_NAME_HEADER, TRANSCRIBER_CALLEE, Dial, RayoStanzaError
+from ..common.stanzas.room_metadata import metadata_of, transcribing_enabled, transcription_requested
 from ..common.xmpp_client import send_error, service_client
 from ..settings import Settings
 from .auth import Authority
@@ -359,10 +360,11 @@ class Focus:
         room = self.rooms.get(str(data.get("room") or body.get("room") or "").lower())
         if room is None or room.core is None:
             return
-        if data["type"] == "room_metadata":
-            metadata = data.get("metadata")
-            recording = metadata.get("recording") if isinstance(metadata, dict) else None
-            room.core.set_transcribing(isinstance(recording, dict) and recording.get("isTranscribingEnabled") is True)
+        metadata = metadata_of(data)
+        if metadata is not None:
+            room.core.set_transcribing(transcribing_enabled(metadata))
+            if room.core.transcription_url is None:  # else the bridge's export transcribes
+                self._invite_transcriber(room, transcription_requested(metadata))
             self.flush(room)
             return
         media = data.get("mediaType")
@@ -481,22 +483,62 @@ class Focus:
         if self.gateways is None:
             raise StanzaError("cancel", "service-unavailable", "no SIP gateway brewery is configured")
         dial = Dial.from_element(iq.xml.find(q(ns.RAYO, "dial")))
-        core = room.core
         check_dial(dial, room.jid, moderator=bool(room.moderator(sender.resource)),
-                   transcriber_present=any(p.is_transcriber for p in core.participants.values()),
+                   transcriber_present=self._transcriber_present(room)
+                   or room.transcriber_invite.under_way(self.now()),
                    moderator_checks=self.settings.focus.services.moderator_checks)
-        regions = {b.region for jid, b in self.bridges.bridges.items() if jid in core.sessions and b.region}
-        self.spawn(self._dial(iq, DialOut(dial, regions)))
+        self.spawn(self._dial(iq, room, DialOut(dial, self._regions(room))))
 
-    async def _dial(self, iq: slixmpp.Iq, out: DialOut) -> None:
-        """Forward a copy to one gateway after another until one answers; its answer is ours."""
+    @staticmethod
+    def _transcriber_present(room: Room) -> bool:
+        return room.core is not None and any(p.is_transcriber for p in room.core.participants.values())
+
+    def _regions(self, room: Room) -> set[str]:
+        sessions = room.core.sessions if room.core is not None else {}
+        return {b.region for jid, b in self.bridges.bridges.items() if jid in sessions and b.region}
+
+    async def _dial(self, iq: slixmpp.Iq, room: Room, out: DialOut) -> None:
+        """A member's dial: the first gateway's answer is ours."""
+        try:
+            result = await self._forward_dial(iq.xml.find(q(ns.RAYO, "dial")), room, out)
+        except StanzaError as exc:
+            send_error(iq, exc)
+            return
+        reply = iq.reply(clear=True)
+        for child in result.xml:
+            reply.xml.append(copy.deepcopy(child))
+        reply.send()
+
+    def _invite_transcriber(self, room: Room, requested: bool) -> None:
+        """The room metadata asks for transcription (or no more): a transcriber from the brewery
+        when none is in the room or on its way (docs/transcription.md §1). It leaves by itself once
+        neither the metadata nor anyone's presence asks."""
+        if self.gateways is None:
+            return
+        if room.transcriber_invite.should_dial(requested=requested, present=self._transcriber_present(room),
+                                               now=self.now()):
+            log.info("focus: the room metadata of %s asks for transcription: inviting a transcriber", room.jid)
+            dial = Dial(TRANSCRIBER_CALLEE, None, {ROOM_NAME_HEADER: room.jid})
+            self.spawn(self._metadata_dial(room, DialOut(dial, self._regions(room)), dial.to_element()))
+
+    async def _metadata_dial(self, room: Room, out: DialOut, dial: Element) -> None:
+        try:
+            await self._forward_dial(dial, room, out)
+        except StanzaError as exc:
+            log.warning("focus: no transcriber for %s: %s", room.jid, exc)
+
+    async def _forward_dial(self, dial: Element, room: Room, out: DialOut) -> slixmpp.Iq:
+        """Forward a copy to one gateway after another until one answers; raises when none does.
+        A transcriber dial keeps the room's invitation under way until the transcriber is in."""
         assert self.gateways is not None
-        original = iq.xml.find(q(ns.RAYO, "dial"))
+        invite = room.transcriber_invite if out.transcriber else None
+        if invite is not None:
+            invite.dialing(self.now())
         try:
             while True:
                 target = out.target(self.gateways)
                 forward = self.xmpp.make_iq_set(ito=target)
-                forward.xml.append(copy.deepcopy(original))
+                forward.xml.append(copy.deepcopy(dial))
                 try:
                     result = await forward.send(timeout=self.settings.focus.services.reply_timeout)
                 except IqError as exc:
@@ -507,13 +549,13 @@ class Focus:
                     log.info("focus: gateway %s did not answer a dial", target)
                     out.failed(timed_out=True)
                     continue
-                reply = iq.reply(clear=True)
-                for child in result.xml:
-                    reply.xml.append(copy.deepcopy(child))
-                reply.send()
-                return
-        except StanzaError as exc:
-            send_error(iq, exc)
+                if invite is not None:
+                    invite.dialing(self.now())
+                return result
+        except StanzaError:
+            if invite is not None:
+                invite.done()
+            raise
 
     # --- running the core's commands ---------------------------------------------------------------
 

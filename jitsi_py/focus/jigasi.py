@@ -5,6 +5,8 @@
 * :func:`check_dial` is what a moderator's Rayo ``<dial>`` must pass before it is forwarded;
   :class:`DialOut` picks the gateway for each try, at most three, and says how the request fails
   when none is left (jicofo's ``JigasiIqHandler``).
+* :class:`TranscriberInvite` is when the focus dials a transcriber itself, for a room whose metadata
+  asks for transcription (docs/focus.md §9.3).
 """
 
 from __future__ import annotations
@@ -99,3 +101,42 @@ class DialOut:
             if timed_out:
                 raise refusal("remote-server-timeout", "no gateway answered")
             raise refusal("undefined-condition", "every gateway tried refused")
+
+
+# How long a transcriber invited (by the focus or by a member's dial) counts as on its way: the
+# tries of the dial, then its own join (the transcriber gives up joining after 30 s by default).
+INVITE_WINDOW = 60.0
+
+
+class TranscriberInvite:
+    """Whether the focus invites a transcriber itself, for one room: when the room metadata asks for
+    transcription (:func:`~jitsi_py.common.stanzas.room_metadata.transcription_requested`), no
+    transcriber is in the room and none is on its way (jicofo's former ``TranscriberManager`` did
+    so on the same metadata; the transcriber then stays while the metadata asks, as Jigasi).
+
+    One invitation at a time: a member's transcriber dial under way counts too, so jitsi-meet's
+    recording dialog, which dials and then sets the metadata, brings one transcriber, not two.
+    """
+
+    def __init__(self, window: float = INVITE_WINDOW) -> None:
+        self.window = window
+        self._until: float | None = None
+
+    def under_way(self, now: float) -> bool:
+        return self._until is not None and now < self._until
+
+    def should_dial(self, *, requested: bool, present: bool, now: float) -> bool:
+        """Whether the focus dials now; if so, its invitation is under way from now."""
+        if not requested or present or self.under_way(now):
+            return False
+        self.dialing(now)
+        return True
+
+    def dialing(self, now: float) -> None:
+        """A transcriber dial is sent or answered: on its way for the window from now."""
+        self._until = now + self.window
+
+    def done(self) -> None:
+        """A transcriber joined (once it has left, the next request invites again at once), or no
+        gateway took the dial: nobody is on the way."""
+        self._until = None

@@ -32,6 +32,7 @@ from ..common.stanzas.jitsi import (
 from .bridges import redistribution_moves
 from .conference import Conference, Participant
 from .jibri import Recording
+from .jigasi import TranscriberInvite
 from .rooms import NICK, MucPresence, read_presence, trusted_services
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class Room:
         self.bridge_available = True
         self.recording: Recording | None = None  # with recording on (docs/focus.md §8)
         self.recording_status: RecordingStatus | None = None  # in our presence once published
+        self.transcriber_invite = TranscriberInvite()  # docs/transcription.md §1
 
     def moderator(self, nick: str) -> bool | None:
         """Whether the occupant has moderator rights; None for no occupant (jicofo's role check)."""
@@ -314,6 +316,8 @@ class RoomTracker(Mapping[str, Room]):
                                   stats_id=info.stats_id, authenticated=authenticated,
                                   services=self._services(presence, info))
         room.core.joined(participant, focus.now())
+        if participant.is_transcriber:
+            room.transcriber_invite.done()
         focus.flush(room)
 
     def _services(self, presence: MucPresence, info: ParticipantPresence) -> frozenset[str]:

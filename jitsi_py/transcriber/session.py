@@ -4,8 +4,8 @@ stream of its own, and says what it heard in the room and in the transcript (doc
 Each remote audio source is resampled to the engine's 16 kHz mono and fed in 100 ms slices. Results
 go to the room as ``<json-message>`` (the subtitles), finals also to the transcript file and, with
 ``SEND_TXT``, to the chat. The meeting ends for the transcriber when the room is left to hidden
-members, or nobody asks for transcription any more, for ``empty_timeout``; when it is removed; or
-when the service stops.
+members, or nothing asks for transcription any more (no one's presence, not the room metadata), for
+``empty_timeout``; when it is removed; or when the service stops.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ..common.stanzas.rayo import (
     TRANSCRIPTION_ON,
     transcription_status as status_element,
 )
+from ..common.stanzas.room_metadata import transcription_requested
 from .engines import SAMPLE_RATE, Engine, EngineError, Result, Stream
 from .results import (
     Speaker,
@@ -346,13 +347,16 @@ class Session(Transcription):
                     await following
 
     def _unwanted(self) -> str | None:
-        """Why the transcriber should not stay, as Jigasi: nobody but hidden members is left, or no
-        one asks for transcription any more (the presence property subtitles set); None to stay."""
+        """Why the transcriber should not stay, as Jigasi: nobody but hidden members is left, or
+        nothing asks for transcription any more: neither anyone's presence (the property subtitles
+        set) nor the room metadata (a recording's or visitors' request); None to stay."""
         meeting = self.meeting
-        people = [p for p in meeting.participants.values() if not p.hidden] if meeting is not None else []
+        if meeting is None:
+            return "nobody left"
+        people = [p for p in meeting.participants.values() if not p.hidden]
         if not people:
             return "nobody left"
-        if not any(p.requesting_transcription for p in people):
+        if not (any(p.requesting_transcription for p in people) or transcription_requested(meeting.room_metadata)):
             return "nobody asks for transcription"
         return None
 

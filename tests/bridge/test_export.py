@@ -87,6 +87,23 @@ def test_the_encoder_starts_each_source_and_keeps_one_time_line():
     assert json.loads(bob[1])["media"]["payload"] == base64.b64encode(b"\x04").decode()
 
 
+def test_the_encoder_passes_on_the_senders_audio_level_and_voice_activity():
+    """As jitsi-videobridge since its exporter reads ssrc-audio-level: a number and a boolean, left
+    out of a packet without the extension or when the sender negotiated none."""
+    encoder = MediaJsonEncoder(now=0.0)
+    [_, loud] = encoder.encode("a", "a-a0", rtp(1, 0, 1, b"\x01"), "opus", 0.0, level_id=1)  # level 5, voice
+    assert json.loads(loud)["media"]["audioLevel"] == 5 and json.loads(loud)["media"]["vad"] is True
+    assert mediajson.parse(loud) == mediajson.Media("a-a0", 1, 0, b"\x01", audio_level=5, vad=True)
+    silent = bytearray(rtp(2, 960, 1, b"\x02"))
+    silent[17] = 0x7F  # level 127, no voice
+    [quiet] = encoder.encode("a", "a-a0", bytes(silent), "opus", 0.02, level_id=1)
+    assert (mediajson.parse(quiet).audio_level, mediajson.parse(quiet).vad) == (127, False)
+    for packet, level_id in ((rtp(3, 1920, 1, b"\x03", extension=False), 1), (rtp(4, 2880, 1, b"\x04"), 0),
+                             (rtp(5, 3840, 1, b"\x05"), 2)):
+        [bare] = encoder.encode("a", "a-a0", packet, "opus", 0.04, level_id=level_id)
+        assert not {"audioLevel", "vad"} & set(json.loads(bare)["media"])
+
+
 def test_the_encoder_skips_padding_and_malformed_packets():
     encoder = MediaJsonEncoder(now=0.0)
     padded = bytearray(rtp(1, 0, 1, b"\x09\x00\x00\x03", extension=False))
@@ -108,6 +125,9 @@ class FakeConference:
 
     def audio_encoding(self, sender: str, pt: int) -> str:
         return "opus" if pt == 111 else "red"
+
+    def audio_level_id(self, sender: str) -> int:
+        return 1
 
     def broadcast(self, message: dict, *, to_relays: bool = False) -> None:
         assert to_relays, "what the export's peer says goes to the other bridges' endpoints too"
@@ -200,6 +220,7 @@ async def test_an_exporter_streams_mediajson_and_relays_results_back():
     media = [f for f in frames if f["event"] == "media"]
     # 16 held: the RED packet and the last 15 Opus ones
     assert [f["media"]["chunk"] for f in media] == [str(seq) for seq in range(25, 40)]
+    assert {(f["media"]["audioLevel"], f["media"]["vad"]) for f in media} == {(5, True)}
     assert exporter.counters["packets_dropped"] == 25 and exporter.counters["not_opus"] == 1
     assert frames[-1] == {"event": "session-end"}
     assert conference.broadcasts[0] == {"colibriClass": "EndpointMessage", "from": "transcriber", "to": "",

@@ -9,6 +9,7 @@ send the conference request straight to the focus's full JID, which the focus ac
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
 from pathlib import Path
@@ -129,6 +130,15 @@ def _client(jid: str, password: str) -> slixmpp.ClientXMPP:
     client.plugin["feature_mechanisms"].unencrypted_plain = True
     client.register_plugin("xep_0030")
     return client
+
+
+def set_room_metadata(client: slixmpp.ClientXMPP, component: str, room: str, key: str, data) -> None:
+    """A moderator's change of the room metadata, shaped as lib-jitsi-meet's ``RoomMetadata.setMetadata``
+    sends it to the component (jitsi-meet's recording dialog: key ``recording``)."""
+    message = client.make_message(mto=component)
+    element = SubElement(message.xml, "{http://jitsi.org/jitmeet}room_metadata", room=room)
+    element.text = json.dumps({"key": key, "data": data, "type": "room_metadata"})
+    message.send()
 
 
 async def connect(client: slixmpp.ClientXMPP, port: int) -> None:

@@ -14,6 +14,7 @@ from jitsi_py.focus.client import Focus
 from .conftest import focus_settings, until
 from .harness import (
     AUTH,
+    DOMAIN,
     JIBRI_BREWERY,
     JIBRI_PASSWORD,
     JIGASI_BREWERY,
@@ -22,6 +23,7 @@ from .harness import (
     ScriptedGateway,
     ScriptedRecorder,
     free_port,
+    set_room_metadata,
 )
 from .test_focus_live import participants
 
@@ -160,6 +162,26 @@ async def test_dial_out_goes_to_a_sip_gateway_and_transcription_to_a_transcriber
     other_room = Dial("+4930123456", None, {ROOM_NAME_HEADER: f"other@{MUC}"})
     assert await refused(alice, other_room.to_element()) == "forbidden"
     for client in (alice, bob, refusing, sip, transcriber):
+        await client.stop()
+
+
+@pytest.mark.parametrize("xmpp_server", ["ours"], indirect=True)  # Prosody's stock modules have no metadata
+async def test_room_metadata_asking_for_transcription_brings_one_transcriber(xmpp_server, focus):
+    transcriber = ScriptedGateway("trans", xmpp_server.c2s_port, sip=False, transcription=True)
+    await transcriber.start()
+    await until(lambda: len(focus.gateways.gateways) == 1)
+    room = f"metadata@{MUC}"
+    alice, bob = await moderator_and_guest(xmpp_server, focus, room)
+    set_room_metadata(alice.client, f"metadata.{DOMAIN}", room, "recording", {"isTranscribingEnabled": True})
+    await until(lambda: transcriber.dials)
+    sender, dial = transcriber.dials[0]
+    assert sender == f"{JIGASI_BREWERY}/focus"
+    assert dial.to == TRANSCRIBER_CALLEE and dial.headers == {ROOM_NAME_HEADER: room}
+    # on its way (this one never joins): a member's dial for another is refused
+    dial_too = Dial(TRANSCRIBER_CALLEE, "x", {ROOM_NAME_HEADER: room}).to_element()
+    assert await refused(alice, dial_too) == "conflict"
+    assert len(transcriber.dials) == 1
+    for client in (alice, bob, transcriber):
         await client.stop()
 
 

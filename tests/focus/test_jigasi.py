@@ -4,7 +4,7 @@ import pytest
 
 from jitsi_py.common.errors import StanzaError
 from jitsi_py.common.stanzas.rayo import ROOM_NAME_HEADER, TRANSCRIBER_CALLEE, Dial
-from jitsi_py.focus.jigasi import DialOut, GatewayPool, check_dial
+from jitsi_py.focus.jigasi import DialOut, GatewayPool, TranscriberInvite, check_dial
 
 ROOM = "standup@muc.meet.jitsi"
 BREWERY = "jigasibrewery@internal-muc.meet.jitsi"
@@ -104,3 +104,26 @@ def test_without_moderator_checks_anyone_may_dial():
     with pytest.raises(StanzaError):
         check_dial(dial(room="other@muc.meet.jitsi"), ROOM, moderator=False, transcriber_present=False,
                    moderator_checks=False)
+
+
+def test_the_room_metadata_invites_one_transcriber_until_one_is_in():
+    invite = TranscriberInvite(window=60)
+    assert not invite.should_dial(requested=False, present=False, now=0)
+    assert invite.should_dial(requested=True, present=False, now=1)
+    # on its way: another push of the metadata, or a member's dial (refused with conflict), waits
+    assert invite.under_way(2) and not invite.should_dial(requested=True, present=False, now=2)
+    invite.dialing(5)  # the gateway answered: now it joins
+    assert invite.under_way(64) and not invite.under_way(65)
+    invite.done()  # in the room
+    assert not invite.should_dial(requested=True, present=True, now=10)
+    # once it has left, the metadata asking again invites at once
+    assert invite.should_dial(requested=True, present=False, now=20)
+
+
+def test_an_invitation_that_fails_or_never_arrives_lets_the_next_request_invite():
+    invite = TranscriberInvite(window=60)
+    assert invite.should_dial(requested=True, present=False, now=0)
+    invite.done()  # no gateway took it
+    assert invite.should_dial(requested=True, present=False, now=1)
+    assert not invite.should_dial(requested=True, present=False, now=60)
+    assert invite.should_dial(requested=True, present=False, now=61)  # it never joined

@@ -19,6 +19,7 @@ from jitsi_py.common.meeting import Meeting
 from jitsi_py.common.stanzas.rayo import TRANSCRIBER_CALLEE, Dial
 from jitsi_py.transcriber import run as run_transcriber
 
+from ..focus.harness import set_room_metadata
 from ..support.stack import running_stack
 
 TRANSCRIPTION_ENV = {"ENABLE_TRANSCRIPTIONS": "1", "JIGASI_XMPP_PASSWORD": "jigasi-secret",
@@ -95,3 +96,9 @@ async def ask_for_transcriber(meeting: Meeting):
     iq.xml.append(Dial(TRANSCRIBER_CALLEE, "fromnumber", {"JvbRoomName": meeting.room_jid}).to_element())
     result = await iq.send(timeout=20)
     return result.xml.find(ns.tag(ns.RAYO, "ref"))
+
+
+async def set_transcribing(meeting: Meeting, enabled: bool) -> None:
+    """What jitsi-meet's recording dialog does with transcription ticked (and on stop)."""
+    set_room_metadata(meeting._require_xmpp(), meeting.metadata_jid, meeting.room_jid, "recording",
+                      {"isTranscribingEnabled": enabled})

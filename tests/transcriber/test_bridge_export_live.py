@@ -7,30 +7,17 @@ messages; turning it off ends the export."""
 from __future__ import annotations
 
 import asyncio
-import json
-from xml.etree.ElementTree import Element
 
 import pytest
 
 from bench.speech import SENTENCES, VOICE, word_error_rate
-from jitsi_py.common import ns
 from jitsi_py.common.meeting import Meeting, events
 
 from ..common.meeting.conftest import meetings, server_of
 from ..web.conftest import free_port
-from .live import SpeechTrack, transcription_stack
+from .live import SpeechTrack, set_transcribing, transcription_stack
 
 pytestmark = pytest.mark.system  # espeak-ng
-
-
-async def set_transcribing(meeting: Meeting, enabled: bool) -> None:
-    """jitsi-meet's room metadata change (lib-jitsi-meet's RoomMetadata.setMetadata)."""
-    element = Element(ns.tag(ns.JITSI_MEET, "room_metadata"), room=meeting.room_jid)
-    element.text = json.dumps({"key": "recording", "data": {"isTranscribingEnabled": enabled}})
-    xmpp = meeting._require_xmpp()
-    message = xmpp.make_message(mto=f"metadata.{meeting.server.domain}")
-    message.xml.append(element)
-    message.send()
 
 
 async def test_the_bridge_exports_a_speaker_to_the_transcriber_and_relays_its_captions(tmp_path):

@@ -95,6 +95,13 @@ def test_malformed_mediajson_is_a_precise_error():
     with pytest.raises(mediajson.MediaJsonError, match="media.payload: not base64"):
         mediajson.parse(json.dumps({"event": "media", "media": {"tag": "a-a0", "chunk": "1", "timestamp": "1",
                                                                 "payload": "@@"}}))
+    for level, vad, error in ((128, None, "media.audioLevel: expected a number from 0 to 127, got 128"),
+                              (True, None, "media.audioLevel: expected a number from 0 to 127, got True"),
+                              (3, "true", "media.vad: expected true or false, got 'true'")):
+        frame = json.loads(mediajson.media(1, "a-a0", 1, 1, b"\x00"))
+        frame["media"].update(audioLevel=level, vad=vad)
+        with pytest.raises(mediajson.MediaJsonError, match=error):
+            mediajson.parse(json.dumps(frame))
     with pytest.raises(mediajson.MediaJsonError, match="start.mediaFormat: expected an object"):
         mediajson.parse(json.dumps({"event": "start", "start": {"tag": "a-a0"}}))
     assert mediajson.parse(mediajson.start(1, "a-a0", "a")) == mediajson.Start("a-a0", "a", "opus", 48000, 2)

@@ -16,7 +16,7 @@ from jitsi_py.common.stanzas.rayo import FEATURE_TRANSCRIBER
 
 from ..common.meeting.conftest import meetings, server_of
 from ..web.conftest import free_port
-from .live import SpeechTrack, ask_for_transcriber, requesting, transcription_stack
+from .live import SpeechTrack, ask_for_transcriber, requesting, set_transcribing, transcription_stack
 from .test_vosk import vosk_protocol_server
 
 pytestmark = pytest.mark.system  # espeak-ng
@@ -148,6 +148,34 @@ async def test_two_speakers_taking_turns_are_captioned_by_name_and_transcribed(t
         # served by the web service at the very link the transcriber posted
         async with aiohttp.ClientSession() as http, http.get(chat[0].rsplit(" ", 1)[1], ssl=False) as served:
             assert served.status == 200 and await served.text() == text
+
+
+async def test_room_metadata_brings_a_transcriber_and_keeps_it_until_cleared(tmp_path):
+    """jitsi-meet's "start transcribing" with a recording: nobody's presence asks, the metadata does."""
+    async with transcription_stack(tmp_path) as stack:
+        moderator = Meeting(server_of(stack), display_name="Moderator", receive_video=False, receive_audio=False)
+        async with meetings(moderator):
+            await moderator.join("recorded", wait_for_media=False)
+            for _ in range(50):  # refused until the focus has made it a moderator; pushed back once set
+                await set_transcribing(moderator, True)
+                await asyncio.sleep(0.2)
+                if moderator.room_metadata.get("recording") == {"isTranscribingEnabled": True}:
+                    break
+
+            async def transcriber_event(kind):
+                async for event in moderator.events():
+                    if isinstance(event, kind) and (kind is events.ParticipantLeft or FEATURE_TRANSCRIBER
+                                                    in event.features):
+                        return event
+            joined = await asyncio.wait_for(transcriber_event(events.ParticipantJoined), 20)
+            assert joined.hidden
+            # past its grace (2 s here) with nobody asking in presence: still there
+            staying = asyncio.ensure_future(transcriber_event(events.ParticipantLeft))
+            await asyncio.sleep(4)
+            assert not staying.done() and joined.endpoint_id in moderator.participants
+            await set_transcribing(moderator, False)
+            left = await asyncio.wait_for(staying, 10)
+            assert left.endpoint_id == joined.endpoint_id
 
 
 async def test_an_unreachable_engine_is_said_in_the_meeting_and_retried_until_it_works(tmp_path):

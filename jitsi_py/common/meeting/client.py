@@ -40,6 +40,7 @@ from ..stanzas.jitsi import (
     JitsiStanzaError,
     MuteIq,
 )
+from ..stanzas.room_metadata import metadata_of
 from ..xmpp_client import send_error, service_client
 from . import bridge_channel, events
 from .roster import Participant, Roster, real_jid, statuses
@@ -95,6 +96,7 @@ class XmppServer:
     muc_domain: str  # XMPP_MUC_DOMAIN
     focus_jid: str | None = None  # where conference requests go; focus.<domain>
     hidden_domain: str | None = None  # occupants logged in there are flagged hidden; hidden.<domain>
+    metadata_jid: str | None = None  # the room metadata component; metadata.<domain>
 
     @classmethod
     def of(cls, domains, host: str, port: int) -> "XmppServer":
@@ -151,6 +153,8 @@ class Meeting:
         self.status: str | None = None
         self.audio_muted = False
         self.focus_jid = server.focus_jid or f"focus.{server.domain}"
+        self.metadata_jid = server.metadata_jid or f"metadata.{server.domain}"
+        self.room_metadata: dict = {}  # the room's, as its metadata component last pushed it
         self._disco_features = BASE_FEATURES + ((FEATURE_VIDEO,) if receive_video else ())
         self._roster = Roster(server.hidden_domain or f"hidden.{server.domain}")
         self._events: asyncio.Queue = asyncio.Queue()
@@ -402,6 +406,9 @@ class Meeting:
 
     def _on_message(self, message: slixmpp.Message) -> None:
         sender = message["from"]
+        if sender.full == self.metadata_jid:
+            self._on_metadata(message)
+            return
         if (message["type"] != "groupchat" or sender.bare != self.room_jid or not sender.resource
                 or sender.resource == self.endpoint_id):
             return
@@ -413,6 +420,16 @@ class Meeting:
                 payload = json.loads(element.text or "")
         if body is not None or payload is not None:
             self._emit(events.GroupMessage(sender.resource, body, payload))
+
+    def _on_metadata(self, message: slixmpp.Message) -> None:
+        """The component pushes the whole metadata on every change (and before our join completes)."""
+        element = message.xml.find(ns.tag(ns.JITSI_MEET, "json-message"))
+        if element is None:
+            return
+        with contextlib.suppress(ValueError, RecursionError):
+            metadata = metadata_of(json.loads(element.text or ""))
+            if metadata is not None:
+                self.room_metadata = metadata
 
     def _from_focus(self, iq: slixmpp.Iq) -> bool:
         return iq["type"] == "set" and iq["from"].bare == self.room_jid and iq["from"].resource == "focus"

@@ -4,7 +4,8 @@ A bridge asked by the focus (Colibri2 ``<connect protocol="mediajson">``) opens 
 transcriber or recorder and sends JSON text frames keyed by ``event``: ``info`` and ``sources`` on
 open, ``start`` per exported audio source (``tag`` = its source name, Opus at 48 kHz, the sender's
 ``customParameters.endpointId``), ``media`` per Opus frame (base64 ``payload``; ``chunk`` and
-``timestamp`` are numbers written as strings, as VoxImplant's format which it follows), ``ping``
+``timestamp`` are numbers written as strings, as VoxImplant's format which it follows; the
+sender's ``audioLevel`` and ``vad`` when its packet had them), ``ping``
 to be answered with a ``pong`` of the same ``id`` (when the connect asks for pings), and
 ``session-end``. The peer may send ``transcription-result`` objects back, which the bridge relays
 to every endpoint. For example::
@@ -43,6 +44,10 @@ class Media:
     chunk: int
     timestamp: int
     payload: bytes
+    # The sender's RFC 6464 ssrc-audio-level extension of this packet, when it had one: the level in
+    # -dBov (0 loudest, 127 silence) and its voice activity flag.
+    audio_level: int | None = None
+    vad: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -110,8 +115,13 @@ def _media(frame: dict[str, Any]) -> Media:
         payload = base64.b64decode(_text(media.get("payload"), "media.payload"), validate=True)
     except binascii.Error:
         raise MediaJsonError("media.payload: not base64") from None
+    level, vad = media.get("audioLevel"), media.get("vad")
+    if level is not None and (not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 127):
+        raise MediaJsonError(f"media.audioLevel: expected a number from 0 to 127, got {level!r}")
+    if vad is not None and not isinstance(vad, bool):
+        raise MediaJsonError(f"media.vad: expected true or false, got {vad!r}")
     return Media(_text(media.get("tag"), "media.tag"), _number(media.get("chunk"), "media.chunk"),
-                 _number(media.get("timestamp"), "media.timestamp"), payload)
+                 _number(media.get("timestamp"), "media.timestamp"), payload, level, vad)
 
 
 def _ping(frame: dict[str, Any]) -> Ping:
@@ -167,7 +177,14 @@ def start(sequence: int, tag: str, endpoint_id: str, channels: int = 2, encoding
         "customParameters": {"endpointId": endpoint_id}}})
 
 
-def media(sequence: int, tag: str, chunk: int, timestamp: int, payload: bytes) -> str:
-    return json.dumps({"event": "media", "sequenceNumber": str(sequence), "media": {
-        "tag": tag, "chunk": str(chunk), "timestamp": str(timestamp),
-        "payload": base64.b64encode(payload).decode()}})
+def media(sequence: int, tag: str, chunk: int, timestamp: int, payload: bytes,
+          audio_level: int | None = None, vad: bool | None = None) -> str:
+    """A ``media`` frame; the audio level and voice activity (plain JSON number and boolean, unlike
+    the numbers before them) only when known, as jicoco's ``MediaJson.kt`` leaves them out."""
+    body: dict[str, Any] = {"tag": tag, "chunk": str(chunk), "timestamp": str(timestamp),
+                            "payload": base64.b64encode(payload).decode()}
+    if audio_level is not None:
+        body["audioLevel"] = audio_level
+    if vad is not None:
+        body["vad"] = vad
+    return json.dumps({"event": "media", "sequenceNumber": str(sequence), "media": body})
