@@ -210,8 +210,8 @@ async def test_aiortc_participants_answer_through_sdp(xmpp_server, focus):
             and e.sources and any(m.id == f"{person.nick}-v0" for m in e.sources)
             for r in bridge.requests for e in r.endpoints))
     alice, bob = people
-    added = await bob.next_jingle("source-add")
-    assert {s.ssrc for s in decode_sources(added.json_sources)[alice.nick][0]} == {
+    # Bob's offer waited for Alice's accept (docs/focus.md §3.1): it names her sources.
+    assert {s.ssrc for s in decode_sources(bob.offer.json_sources)[alice.nick][0]} == {
         s.ssrc for s in alice.accept.content("video").sources + alice.accept.content("audio").sources}
     for person in people:
         await person.stop()
