@@ -44,11 +44,12 @@ class Call:
 
 
 @contextlib.asynccontextmanager
-async def gateway_and_listener(tmp_path, room: str, listener_source=None, transport: str = "UDP", **gateway_kw):
+async def gateway_and_listener(tmp_path, room: str, listener_source=None, transport: str = "UDP",
+                               account_kw=None, **gateway_kw):
     """Our stack, a gateway on a port of its own (no registration) and a listener in ``room``."""
     async with running_stack(tmp_path, bridge=True) as stack:
         port, rtp = free_sip_port(), free_udp_port() & ~1
-        gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port), transport),
+        gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port), transport, **(account_kw or {})),
                           bind=("127.0.0.1", port),
                           media_address="127.0.0.1", ports=PortPool(rtp, rtp + 8), meeting_server=server_of(stack),
                           join_timeout=20, **gateway_kw)
@@ -287,36 +288,38 @@ async def _send_rtp(sock: socket.socket, to, payload: bytes) -> None:
         await asyncio.sleep(0.02)
 
 
-# SIPp (Debian's sip-tester) as a phone that types its PIN in SIP INFO (application/dtmf-relay), as
-# PBXs and phones set to "SIP INFO" DTMF do, then waits for the gateway's BYE.
-SIPP_PIN_BY_INFO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="PIN typed in SIP INFO">
-  <send retrans="500"><![CDATA[
-INVITE sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
-To: <sip:jigasi@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:+4930555@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
+# SIPp's SDP, offer and answer: PCMU, no telephone-event
+SIPP_SDP = """v=0
 o=- 1 1 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
 t=0 0
 m=audio [media_port] RTP/AVP 0
 a=rtpmap:0 PCMU/8000
-]]></send>
+"""
+# SIPp (Debian's sip-tester) as a phone: it calls {room} with {headers} added to its INVITE,
+# acknowledges the 200, then plays {then}.
+SIPP_CALL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="a call to {room}">
+  <send retrans="500"><![CDATA[
+INVITE sip:{room}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
+To: <sip:{room}@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:+4930555@[local_ip]:[local_port]>
+Max-Forwards: 70
+{headers}Content-Type: application/sdp
+Content-Length: [len]
+
+{sdp}]]></send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200"/>
   <send><![CDATA[
-ACK sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
+ACK sip:{room}@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
 [last_To:]
@@ -326,21 +329,10 @@ Max-Forwards: 70
 Content-Length: 0
 
 ]]></send>
-  <pause milliseconds="150"/>
-{infos}
-  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
+{then}
 </scenario>
-"""
+""".replace("{sdp}", SIPP_SDP)
+# the phone types a key in SIP INFO (application/dtmf-relay), as PBXs and phones set to "SIP INFO" DTMF do
 SIPP_INFO = """  <pause milliseconds="150"/>
   <send retrans="500"><![CDATA[
 INFO sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
@@ -360,26 +352,96 @@ Duration=160
 """
 
 
+def sipp_answers(request: str, headers: str = "", body: str = "", timeout_ms: int = 30000, action: str = "") -> str:
+    """The phone waits for the gateway's ``request`` (checking it with ``action``) and answers it 200
+    with ``headers`` and ``body``."""
+    return f"""  <recv request="{request}" timeout="{timeout_ms}"><action>{action}</action></recv>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+{headers}{"Content-Type: application/sdp" + chr(10) if body else ""}Content-Length: [len]
+
+{body}]]></send>
+"""
+
+
+BYE_IN_30_S = sipp_answers("BYE")
+
+
+@contextlib.asynccontextmanager
+async def sipp_phone(tmp_path, port: int, scenario: str, name: str):
+    """SIPp playing ``scenario`` (one call) against the gateway at ``port``; passes when SIPp does."""
+    path = tmp_path / f"{name}.xml"
+    path.write_text(scenario)
+    errors = tmp_path / f"{name}-errors.log"
+    sipp = await asyncio.create_subprocess_exec(
+        "sipp", f"127.0.0.1:{port}", "-sf", str(path), "-m", "1", "-i", "127.0.0.1",
+        "-p", str(free_sip_port()), "-mp", str(free_udp_port() & ~1), "-nostdin", "-timeout", "60s",
+        "-timeout_error", "-trace_err", "-error_file", str(errors),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        yield sipp
+        _, stderr = await asyncio.wait_for(sipp.communicate(), 30)
+    finally:
+        if sipp.returncode is None:
+            sipp.kill()
+            await sipp.wait()
+    log = errors.read_text() if errors.exists() else ""
+    assert sipp.returncode == 0, (sipp.returncode, stderr.decode()[-2000:], log[-2000:])
+
+
 async def test_a_phone_types_its_pin_in_sip_info_and_a_kick_sends_it_a_bye(tmp_path, aiohttp_mapper):
     pin = "".join(SIPP_INFO.format(cseq=2 + k, key=key) for k, key in enumerate("123456#"))
-    scenario = tmp_path / "pin-by-info.xml"
-    scenario.write_text(SIPP_PIN_BY_INFO.replace("{infos}", pin))
+    scenario = SIPP_CALL.format(room="jigasi", headers="", then=pin + BYE_IN_30_S)  # the gateway's own user
     async with gateway_and_listener(tmp_path, "pinroom", resolve_pin=ConferenceMapper(aiohttp_mapper.url).room) as (
             gateway, listener, port):
-        errors = tmp_path / "sipp-errors.log"
-        sipp = await asyncio.create_subprocess_exec(
-            "sipp", f"127.0.0.1:{port}", "-sf", str(scenario), "-m", "1", "-i", "127.0.0.1",
-            "-p", str(free_sip_port()), "-mp", str(free_udp_port() & ~1), "-nostdin", "-timeout", "60s",
-            "-timeout_error", "-trace_err", "-error_file", str(errors),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        try:
+        async with sipp_phone(tmp_path, port, scenario, "pin-by-info"):
             joined = await next_event(listener, events.ParticipantJoined)
             assert joined.display_name == "+4930555" and aiohttp_mapper.asked == ["123456"]
             await room_iq(listener, kick(joined.endpoint_id))
-            _, stderr = await asyncio.wait_for(sipp.communicate(), 30)
-        finally:
-            if sipp.returncode is None:
-                sipp.kill()
-                await sipp.wait()
-        log = errors.read_text() if errors.exists() else ""
-        assert sipp.returncode == 0, (sipp.returncode, stderr.decode()[-2000:], log[-2000:])
+
+
+# the phone takes our session refresh (a re-INVITE: its Allow has no UPDATE) and leaves us the refresher
+SIPP_TAKES_OUR_REFRESH = sipp_answers("INVITE", "Contact: <sip:+4930555@[local_ip]:[local_port]>\n"
+                                      "Session-Expires: {expires};refresher=uac\n", SIPP_SDP) \
+    + '  <recv request="ACK"/>\n'
+SESSION_TIMER = ("Allow: INVITE, ACK, BYE, CANCEL\nSupported: timer\n"
+                 "Session-Expires: {expires};refresher={refresher}\nMin-SE: {expires}\n")
+
+
+async def test_session_timers_we_refresh_by_reinvite_and_end_a_session_the_phone_stops_refreshing(tmp_path):
+    """RFC 4028 with SIPp as the phone, intervals of 4 s (Min-SE lowered for the test): refreshed by us
+    with a re-INVITE at half the interval; refreshed by the phone, which never does, ended by our BYE
+    before it expires (at 4 - 4/3 s), and the caller leaves the meeting."""
+    expires = 4
+    async with gateway_and_listener(tmp_path, "timers", account_kw={"min_se": 2}) as (gateway, listener, port):
+        ours = SIPP_CALL.format(room="timers", headers=SESSION_TIMER.format(expires=expires, refresher="uas"),
+                                then=SIPP_TAKES_OUR_REFRESH.format(expires=expires) + BYE_IN_30_S)
+        async with sipp_phone(tmp_path, port, ours, "we-refresh"):
+            joined = await next_event(listener, events.ParticipantJoined)
+            [leg] = gateway.legs.values()
+            await until(lambda: leg.call.session is not None)
+            assert leg.call.session.ours and leg.call.session.interval == expires
+            refreshed = leg.call.session.refresh_at
+            await until(lambda: leg.call.session.refresh_at not in (None, refreshed))  # the refresh's 2xx came
+            assert leg.sdp_version == 1 and leg.call.session.ours  # the re-INVITE's 2xx kept us refresher
+            await room_iq(listener, kick(joined.endpoint_id))  # before the next refresh: SIPp takes one
+            await next_event(listener, events.ParticipantLeft)
+
+        await until(lambda: not gateway.legs)
+        theirs = SIPP_CALL.format(room="timers", headers=SESSION_TIMER.format(expires=expires, refresher="uac"),
+                                  then=BYE_IN_30_S)
+        async with sipp_phone(tmp_path, port, theirs, "they-refresh"):
+            joined = await next_event(listener, events.ParticipantJoined)
+            [leg] = gateway.legs.values()
+            await until(lambda: leg.call.session is not None)
+            assert not leg.call.session.ours and leg.call.session.require
+            answered = asyncio.get_running_loop().time()
+            left = await next_event(listener, events.ParticipantLeft, timeout=expires + 10)
+            assert left.endpoint_id == joined.endpoint_id
+            assert asyncio.get_running_loop().time() - answered < expires  # the BYE came before the expiry
+        await until(lambda: not gateway.legs)
