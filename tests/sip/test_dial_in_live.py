@@ -30,6 +30,7 @@ from ..common.meeting.test_meeting_stack import kick, lock, room_iq
 from ..support.stack import free_udp_port, running_stack
 from .live import hears, next_event
 from .phone import Phone, free_sip_port, read_wav, tone_share, write_tone
+from .sipp import BYE_IN_30_S, SIPP_CALL, SIPP_SDP, sipp_answers, sipp_phone
 
 PHONE_HZ = 1000
 pytestmark = pytest.mark.system
@@ -288,50 +289,6 @@ async def _send_rtp(sock: socket.socket, to, payload: bytes) -> None:
         await asyncio.sleep(0.02)
 
 
-# SIPp's SDP, offer and answer: PCMU, no telephone-event
-SIPP_SDP = """v=0
-o=- 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-"""
-# SIPp (Debian's sip-tester) as a phone: it calls {room} with {headers} added to its INVITE,
-# acknowledges the 200, then plays {then}.
-SIPP_CALL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="a call to {room}">
-  <send retrans="500"><![CDATA[
-INVITE sip:{room}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
-To: <sip:{room}@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:+4930555@[local_ip]:[local_port]>
-Max-Forwards: 70
-{headers}Content-Type: application/sdp
-Content-Length: [len]
-
-{sdp}]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200"/>
-  <send><![CDATA[
-ACK sip:{room}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-{then}
-</scenario>
-""".replace("{sdp}", SIPP_SDP)
 # the phone types a key in SIP INFO (application/dtmf-relay), as PBXs and phones set to "SIP INFO" DTMF do
 SIPP_INFO = """  <pause milliseconds="150"/>
   <send retrans="500"><![CDATA[
@@ -350,48 +307,6 @@ Duration=160
 ]]></send>
   <recv response="200"/>
 """
-
-
-def sipp_answers(request: str, headers: str = "", body: str = "", timeout_ms: int = 30000, action: str = "") -> str:
-    """The phone waits for the gateway's ``request`` (checking it with ``action``) and answers it 200
-    with ``headers`` and ``body``."""
-    return f"""  <recv request="{request}" timeout="{timeout_ms}"><action>{action}</action></recv>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-{headers}{"Content-Type: application/sdp" + chr(10) if body else ""}Content-Length: [len]
-
-{body}]]></send>
-"""
-
-
-BYE_IN_30_S = sipp_answers("BYE")
-
-
-@contextlib.asynccontextmanager
-async def sipp_phone(tmp_path, port: int, scenario: str, name: str):
-    """SIPp playing ``scenario`` (one call) against the gateway at ``port``; passes when SIPp does."""
-    path = tmp_path / f"{name}.xml"
-    path.write_text(scenario)
-    errors = tmp_path / f"{name}-errors.log"
-    sipp = await asyncio.create_subprocess_exec(
-        "sipp", f"127.0.0.1:{port}", "-sf", str(path), "-m", "1", "-i", "127.0.0.1",
-        "-p", str(free_sip_port()), "-mp", str(free_udp_port() & ~1), "-nostdin", "-timeout", "60s",
-        "-timeout_error", "-trace_err", "-error_file", str(errors),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    try:
-        yield sipp
-        _, stderr = await asyncio.wait_for(sipp.communicate(), 30)
-    finally:
-        if sipp.returncode is None:
-            sipp.kill()
-            await sipp.wait()
-    log = errors.read_text() if errors.exists() else ""
-    assert sipp.returncode == 0, (sipp.returncode, stderr.decode()[-2000:], log[-2000:])
 
 
 async def test_a_phone_types_its_pin_in_sip_info_and_a_kick_sends_it_a_bye(tmp_path, aiohttp_mapper):
