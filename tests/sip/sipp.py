@@ -92,14 +92,16 @@ class Sipp:
 
 
 @contextlib.asynccontextmanager
-async def sipp_phone(tmp_path: Path, port: int, scenario: str, name: str) -> AsyncIterator[Sipp]:
-    """SIPp playing ``scenario`` (one call) against the gateway at ``port``; passes when SIPp does."""
+async def sipp_phone(tmp_path: Path, port: int, scenario: str, name: str, sipp_port: int | None = None,
+                     ) -> AsyncIterator[Sipp]:
+    """SIPp playing ``scenario`` (one call) with the gateway at ``port``, on ``sipp_port`` (a free one when
+    not given: a scenario that waits for the gateway's INVITE needs it known); passes when SIPp does."""
     path = tmp_path / f"{name}.xml"
     path.write_text(scenario)
     errors, messages = tmp_path / f"{name}-errors.log", tmp_path / f"{name}-messages.log"
     process = await asyncio.create_subprocess_exec(
         "sipp", f"127.0.0.1:{port}", "-sf", str(path), "-m", "1", "-i", "127.0.0.1",
-        "-p", str(free_sip_port()), "-mp", str(free_udp_port() & ~1), "-nostdin", "-timeout", "60s",
+        "-p", str(sipp_port or free_sip_port()), "-mp", str(free_udp_port() & ~1), "-nostdin", "-timeout", "60s",
         "-timeout_error", "-trace_err", "-error_file", str(errors), "-trace_msg", "-message_file", str(messages),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:

@@ -320,43 +320,96 @@ async def test_a_phone_types_its_pin_in_sip_info_and_a_kick_sends_it_a_bye(tmp_p
             await room_iq(listener, kick(joined.endpoint_id))
 
 
-# the phone takes our session refresh (a re-INVITE: its Allow has no UPDATE) and leaves us the refresher
-SIPP_TAKES_OUR_REFRESH = sipp_answers("INVITE", "Contact: <sip:+4930555@[local_ip]:[local_port]>\n"
-                                      "Session-Expires: {expires};refresher=uac\n", SIPP_SDP) \
+# the phone takes our session refresh, a re-INVITE or (when its Allow names it) an UPDATE, and leaves us
+# the refresher
+SIPP_TAKES_OUR_REINVITE = sipp_answers("INVITE", "Contact: <sip:+4930555@[local_ip]:[local_port]>\n"
+                                       "Session-Expires: {expires};refresher=uac\n", SIPP_SDP) \
     + '  <recv request="ACK"/>\n'
-SESSION_TIMER = ("Allow: INVITE, ACK, BYE, CANCEL\nSupported: timer\n"
+SIPP_TAKES_OUR_UPDATE = sipp_answers("UPDATE", "Contact: <sip:+4930555@[local_ip]:[local_port]>\n"
+                                     "Session-Expires: {expires};refresher=uac\n")
+SESSION_TIMER = ("Allow: INVITE, ACK, BYE, CANCEL{update}\nSupported: timer\n"
                  "Session-Expires: {expires};refresher={refresher}\nMin-SE: {expires}\n")
 
 
-async def test_session_timers_we_refresh_by_reinvite_and_end_a_session_the_phone_stops_refreshing(tmp_path):
-    """RFC 4028 with SIPp as the phone, intervals of 4 s (Min-SE lowered for the test): refreshed by us
-    with a re-INVITE at half the interval; refreshed by the phone, which never does, ended by our BYE
-    before it expires (at 4 - 4/3 s), and the caller leaves the meeting."""
-    expires = 4
-    async with gateway_and_listener(tmp_path, "timers", account_kw={"min_se": 2}) as (gateway, listener, port):
-        ours = SIPP_CALL.format(room="timers", headers=SESSION_TIMER.format(expires=expires, refresher="uas"),
-                                then=SIPP_TAKES_OUR_REFRESH.format(expires=expires) + BYE_IN_30_S)
-        async with sipp_phone(tmp_path, port, ours, "we-refresh"):
-            joined = await next_event(listener, events.ParticipantJoined)
-            [leg] = gateway.legs.values()
-            await until(lambda: leg.call.session is not None)
-            assert leg.call.session.ours and leg.call.session.interval == expires
-            refreshed = leg.call.session.refresh_at
-            await until(lambda: leg.call.session.refresh_at not in (None, refreshed))  # the refresh's 2xx came
-            assert leg.sdp_version == 1 and leg.call.session.ours  # the re-INVITE's 2xx kept us refresher
-            await room_iq(listener, kick(joined.endpoint_id))  # before the next refresh: SIPp takes one
-            await next_event(listener, events.ParticipantLeft)
+async def _session_of(leg):
+    """The session timer of ``leg``'s call, once our 200 has set it (after the meeting is joined)."""
+    await until(lambda: leg.call.session is not None)
+    return leg.call.session
 
-        await until(lambda: not gateway.legs)
-        theirs = SIPP_CALL.format(room="timers", headers=SESSION_TIMER.format(expires=expires, refresher="uac"),
-                                  then=BYE_IN_30_S)
+
+# SIPp called by the gateway: it refuses our 3 s session timer with 422 (its Min-SE is 4 s), takes the
+# INVITE that asks for 4 s, leaves the refreshing to us, and takes our UPDATE
+SIPP_CALLEE_WITH_MIN_SE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="a callee with a Min-SE">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 422 Session Interval Too Small
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]sipp[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Min-SE: 4
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+""" + sipp_answers("INVITE", "Contact: <sip:phone@[local_ip]:[local_port]>\nAllow: INVITE, ACK, BYE, UPDATE\n"
+                   "Supported: timer\nRequire: timer\nSession-Expires: 4;refresher=uac\n", SIPP_SDP,
+                   action='<ereg regexp="4" search_in="hdr" header="Min-SE:" check_it="true" assign_to="min"/>'
+                   ).replace("[last_To:]", "[last_To:];tag=[pid]sipp[call_number]") + """  <recv request="ACK"/>
+""" + sipp_answers("UPDATE", "Session-Expires: 4;refresher=uac\n") + BYE_IN_30_S + """  <Reference variables="min"/>
+</scenario>
+"""
+
+
+async def test_session_timers_with_sipp_dialling_in_and_dialled_out(tmp_path):
+    """RFC 4028 with SIPp as the phone, intervals of 4 s (Min-SE lowered and our interval cut to 3 s for
+    the test). Dialling in: refreshed by us at half the interval, with a re-INVITE (the session's SDP, one
+    version up), or an UPDATE when the phone allows it; refreshed by the phone, which never does, ended
+    by our BYE before it expires (at 4 - 4/3 s), and the caller leaves the meeting. Dialled out: SIPp's
+    422 makes us ask again for its Min-SE, and we refresh by UPDATE."""
+    expires = 4
+    async with gateway_and_listener(tmp_path, "timers", account_kw={"min_se": 2, "session_expires": 3}) as (
+            gateway, listener, port):
+        for update, takes_it in (("", SIPP_TAKES_OUR_REINVITE), (", UPDATE", SIPP_TAKES_OUR_UPDATE)):
+            ours = SIPP_CALL.format(room="timers", then=takes_it.format(expires=expires) + BYE_IN_30_S,
+                                    headers=SESSION_TIMER.format(expires=expires, refresher="uas", update=update))
+            async with sipp_phone(tmp_path, port, ours, f"we-refresh{update[2:]}"):
+                joined = await next_event(listener, events.ParticipantJoined)
+                [leg] = gateway.legs.values()
+                session = await _session_of(leg)
+                assert session.ours and session.interval == expires
+                before = session.refresh_at
+                await until(lambda call=leg.call, b=before: call.session.refresh_at not in (None, b))  # 2xx came
+                assert leg.call.session.ours  # the refresh's 2xx kept us refresher
+                assert leg.sdp_version == (0 if update else 1)  # an UPDATE carries no SDP
+                await room_iq(listener, kick(joined.endpoint_id))  # before the next refresh: SIPp takes one
+                await next_event(listener, events.ParticipantLeft)
+            await until(lambda: not gateway.legs)
+
+        theirs = SIPP_CALL.format(room="timers", then=BYE_IN_30_S,
+                                  headers=SESSION_TIMER.format(expires=expires, refresher="uac", update=""))
         async with sipp_phone(tmp_path, port, theirs, "they-refresh"):
             joined = await next_event(listener, events.ParticipantJoined)
             [leg] = gateway.legs.values()
-            await until(lambda: leg.call.session is not None)
-            assert not leg.call.session.ours and leg.call.session.require
+            session = await _session_of(leg)
+            assert not session.ours and session.require
             answered = asyncio.get_running_loop().time()
             left = await next_event(listener, events.ParticipantLeft, timeout=expires + 10)
             assert left.endpoint_id == joined.endpoint_id
             assert asyncio.get_running_loop().time() - answered < expires  # the BYE came before the expiry
+        await until(lambda: not gateway.legs)
+
+        callee = free_sip_port()
+        async with sipp_phone(tmp_path, port, SIPP_CALLEE_WITH_MIN_SE, "callee", sipp_port=callee) as sipp:
+            await asyncio.sleep(0.3)  # SIPp listening
+            await gateway.dial(Dial(f"sip:phone@127.0.0.1:{callee}", headers={ROOM_NAME_HEADER: listener.room_jid}))
+            joined = await next_event(listener, events.ParticipantJoined)
+            [leg] = gateway.legs.values()
+            session = await _session_of(leg)
+            assert session.ours and session.interval == 4 and leg.call.invite.header("session-expires") == "4"
+            await until(lambda b=session.refresh_at: leg.call.session.refresh_at not in (None, b))  # refreshed
+            await sipp.received("UPDATE sip:phone@")
+            await room_iq(listener, kick(joined.endpoint_id))
         await until(lambda: not gateway.legs)
