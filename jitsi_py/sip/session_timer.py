@@ -2,8 +2,8 @@
 
 A call that negotiated a timer is refreshed by one side (the refresher, ``uac`` or ``uas`` of the
 request that last refreshed it) with a re-INVITE or UPDATE before the interval runs out. When we refresh,
-we do it at half the interval (§7.4); when the peer does and its refresh does not come, we send the BYE
-before the session expires, at the interval minus a third of it or 32 s, whichever is less (§10).
+we do it at half the interval; when the peer does and its refresh does not come, we send the BYE before
+the session expires, at the interval minus a third of it or 32 s, whichever is less (both §10).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from .message import Message, SipSyntaxError
 
 TIMER = "timer"  # the option tag, in Supported and Require
-MIN_SE_FLOOR = 90  # RFC 4028 §4: no Min-SE below this; a lower one only in tests (the setting allows it)
 
 
 def parse_session_expires(value: str) -> tuple[int, str | None]:

@@ -346,7 +346,7 @@ class UserAgent:
         self._end(call, 200, "hung up", by_remote=False)
 
     def reinvite(self, call: Call, sdp: bytes, now: float) -> None:
-        """Refresh the session (RFC 4028 §7.4) with a re-INVITE offering ``sdp``, the session as it is."""
+        """Refresh the session (RFC 4028) with a re-INVITE offering ``sdp``, the session as it is."""
         if call.state != "confirmed" or call.session is None or call.refreshing is not None:
             return
         if call.server is not None or call.ok is not None:  # the peer's offer is open: after it
@@ -486,7 +486,7 @@ class UserAgent:
         if not call.update_allowed:
             self._events.append(RefreshDue(call))
             return
-        request = self._request(call, "UPDATE")  # no offer: the session stays as it is (§7.4)
+        request = self._request(call, "UPDATE")  # no offer: nothing to answer, the session stays as it is
         self._ask_session_timer(request, call.session.interval, refresher="uac")
         call.refreshing = self._start_client(request, call.peer, now)
 
