@@ -122,6 +122,9 @@ def test_a_refresher_phone_that_falls_silent_gets_a_bye_and_a_short_interval_422
     b.receive(INVITE_WITH_TIMER, A, 0.0)
     [refused] = sent(b)  # no 100 Trying before the refusal
     assert refused.status == 422 and refused.header("min-se") == "120" and not b.calls and events(b) == []
+    b.receive(INVITE_WITH_TIMER.replace(b"90;refresher=uas", b"soon").replace(b"bKf", b"bKg"), A, 0.0)
+    [refused] = sent(b)
+    assert refused.status == 400 and "Session-Expires" in refused.reason and not b.calls and events(b) == []
     b = agent(B, "gateway")
     b.receive(INVITE_WITH_TIMER.replace(b"refresher=uas", b"refresher=uac").replace(b"Min-SE", b"Supported: timer\r\n"
                                                                                      b"Min-SE"), A, 0.0)
