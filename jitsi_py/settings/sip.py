@@ -102,6 +102,10 @@ class Sip:
     # The INVITE headers naming the room (Jigasi's default and docker-jitsi-meet's template).
     room_headers: tuple[str, ...] = env("JITSI_PY_SIP_ROOM_HEADERS", "Jitsi-Conference-Room,X-Room-Name", csv)
     max_calls: int = env("JITSI_PY_SIP_MAX_CALLS", "100", bounded(1, 10000))
+    # Session timers (RFC 4028): the interval we ask for and the longest we grant, and the shortest we take
+    # (a shorter one is refused 422). RFC 4028 puts Min-SE at 90 s or more; below that only for tests.
+    session_expires: int = env("JITSI_PY_SIP_SESSION_EXPIRES", "1800", bounded(1, 86400))
+    min_se: int = env("JITSI_PY_SIP_MIN_SE", "90", bounded(1, 86400))
     http_port: int = env("JITSI_PY_SIP_HTTP_PORT", "8788", port_number)
     http_interfaces: tuple[str, ...] = env("JITSI_PY_SIP_HTTP_INTERFACES", "*", csv)
 

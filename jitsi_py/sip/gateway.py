@@ -18,7 +18,7 @@ import logging
 import secrets
 import ssl
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
 import numpy as np
@@ -49,6 +49,7 @@ from .ua import (
     CallProgress,
     IncomingCall,
     InfoReceived,
+    RefreshDue,
     Registered,
     RegistrationFailed,
     SessionOffer,
@@ -115,6 +116,16 @@ class Leg:
         self.sent = ours
         return sdp.serialize(ours, self.sdp_id, self.sdp_version)
 
+    def refresh_sdp(self) -> bytes:
+        """The offer of a session refresh (RFC 4028): the session as it is, our last SDP narrowed to the
+        codec in use (an offer of ours listed them all), its o-line version one up."""
+        assert self.sent is not None
+        codec = self.media.transcoder.codec if self.media.transcoder is not None else None
+        codecs = {pt: c for pt, c in self.sent.codecs.items() if c == codec} or self.sent.codecs
+        self.sent = replace(self.sent, codecs=codecs)
+        self.sdp_version += 1
+        return sdp.serialize(self.sent, self.sdp_id, self.sdp_version)
+
 
 @dataclass
 class Probe:
@@ -155,7 +166,8 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
             IncomingCall: self._incoming, CallProgress: self._progress, CallAnswered: self._answered,
-            SessionOffer: self._reoffered, CallEnded: self._ended, InfoReceived: self._info,
+            SessionOffer: self._reoffered, RefreshDue: self._refresh_due, CallEnded: self._ended,
+            InfoReceived: self._info,
             Registered: self._registered, RegistrationFailed: self._registration_failed,
         }
 
@@ -622,6 +634,13 @@ class Gateway:
         self.clock.add(leg.media)
         log.info("sip: call %s: re-INVITE, %s %s", call.call_id, codec.name, answer.direction)
         self.ua.respond(call, 200, now, sdp=leg.local_sdp(answer))
+
+    def _refresh_due(self, event: RefreshDue) -> None:
+        leg = self.legs.get(event.call.call_id)
+        if leg is None or leg.sent is None:
+            return  # nothing to offer: the session expires and ends
+        log.info("sip: call %s: refreshing the session (re-INVITE)", event.call.call_id)
+        self.ua.reinvite(event.call, leg.refresh_sdp(), self._now())
 
     def _info(self, event: InfoReceived) -> None:
         digit = dtmf.parse_info(event.content_type, event.body)

@@ -173,10 +173,11 @@ class CallMedia:
             self.transcoder = Transcoder(codec)
             self.buffer = JitterBuffer()  # what is queued was encoded with the codec before
         self.pt = pt
-        self.dtmf_pt = remote.dtmf_pt if remote.dtmf_pt is not None else -1
+        dtmf_pt, dtmf_clock = remote.telephone_event(codec)
+        self.dtmf_pt = dtmf_pt if dtmf_pt is not None else -1
         # an event's duration counts in telephone-event's clock (RFC 4733 §2.5.1.3), which is not the
         # audio's when an Opus call (48 kHz) took telephone-event/8000; its timestamp stays the stream's
-        self.dtmf_step = remote.dtmf_clock // 50
+        self.dtmf_step = dtmf_clock // 50
         if self.sending != remote.receives:
             self.sending = remote.receives
             self._first = True  # a talkspurt starts (RFC 3551 §4.1): the marker bit

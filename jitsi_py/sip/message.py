@@ -25,7 +25,7 @@ CANONICAL = {name.lower(): name for name in (
     "Expires", "From", "Max-Forwards", "Min-Expires", "Proxy-Authenticate", "Proxy-Authorization",
     "Record-Route", "Route", "Server", "Supported", "To", "User-Agent", "Via", "WWW-Authenticate",
     "Event", "Subject", "Content-Encoding", "Allow-Events", "Refer-To", "Referred-By", "Session-Expires",
-    "Reason", "Warning", "Retry-After", "Unsupported", "Require",
+    "Reason", "Warning", "Retry-After", "Unsupported", "Require", "Min-SE",
 )}
 # Headers whose comma-separated values are separate entries (§7.3.1); the auth headers are not.
 LIST_HEADERS = frozenset({"via", "contact", "route", "record-route", "allow", "supported", "require"})

@@ -55,10 +55,19 @@ class AudioDescription:
     rtcp_port: int | None = None
     other_media: list[str] = field(default_factory=list)  # m-lines we answer with port 0
     dtmf_clock: int = TELEPHONE_EVENT.clock  # telephone-event's RTP clock: its events' durations count in it
+    events: dict[int, int] = field(default_factory=dict)  # every telephone-event offered: clock -> payload type
 
     @property
     def first(self) -> tuple[int, Codec]:
         return next(iter(self.codecs.items()))
+
+    def telephone_event(self, codec: Codec) -> tuple[int | None, int]:
+        """The telephone-event to use with ``codec``: its payload type and clock. RFC 4733 §2.1: the events'
+        clock should be the audio's, and an offer may give one per audio clock; else the 8 kHz one."""
+        if not self.events:
+            return self.dtmf_pt, self.dtmf_clock
+        clock = next((c for c in (codec.clock, TELEPHONE_EVENT.clock) if c in self.events), next(iter(self.events)))
+        return self.events[clock], clock
 
     @property
     def receives(self) -> bool:
@@ -150,28 +159,26 @@ def parse(data: bytes) -> AudioDescription:
         known = next((c for c in CODECS if c.name == name and c.clock == clock), None)
         if known is not None:
             audio.codecs[pt] = known
-    if events:
-        # RFC 4733 §2.1: the events' clock should be the audio's; an offer may give one per audio clock
-        clocks = [c.clock for c in audio.codecs.values()]
-        audio.dtmf_clock = next((c for c in clocks if c in events), TELEPHONE_EVENT.clock if
-                                TELEPHONE_EVENT.clock in events else next(iter(events)))
-        audio.dtmf_pt = events[audio.dtmf_clock]
+    audio.events = events
+    if events and audio.codecs:
+        audio.dtmf_pt, audio.dtmf_clock = audio.telephone_event(audio.first[1])
     return audio
 
 
 def answer(offer: AudioDescription, address: str, port: int, preference: tuple[Codec, ...] = CODECS,
            crypto: Crypto | None = None) -> AudioDescription:
     """Our answer: the offerer's first codec among ours (RFC 3264 §6.1: the answerer should honour the
-    offer's order), its payload type kept, and DTMF when offered."""
+    offer's order), its payload type kept, and DTMF when offered, at that codec's clock when offered so."""
     chosen = next(((pt, c) for pt, c in offer.codecs.items() if c in preference), None)
     if chosen is None:
         raise SdpError("no common codec (we take " + ", ".join(c.name.upper() for c in preference) + ")")
     direction = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}.get(offer.direction,
                                                                                            "sendrecv")
-    return AudioDescription(address, port, {chosen[0]: chosen[1]}, offer.dtmf_pt, direction, offer.ptime,
+    dtmf_pt, dtmf_clock = offer.telephone_event(chosen[1])
+    return AudioDescription(address, port, {chosen[0]: chosen[1]}, dtmf_pt, direction, offer.ptime,
                             offer.profile if crypto is not None else "RTP/AVP",
                             [crypto] if crypto is not None else [], other_media=offer.other_media,
-                            dtmf_clock=offer.dtmf_clock)
+                            dtmf_clock=dtmf_clock)
 
 
 def offer(address: str, port: int, preference: tuple[Codec, ...] = CODECS,

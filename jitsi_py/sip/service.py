@@ -48,8 +48,11 @@ def gateway_of(settings: Settings) -> Gateway:
     address = advertised_address(settings)
     proxy = (s.sip_server, s.sip_port) if s.sip_server else None
     keep_alive = {"options": "OPTIONS", "crlf": "CRLF"}.get(s.keep_alive_method, "NONE")
+    if s.session_expires < s.min_se:
+        raise ValueError(f"JITSI_PY_SIP_SESSION_EXPIRES ({s.session_expires}) is below "
+                         f"JITSI_PY_SIP_MIN_SE ({s.min_se})")
     account = Account(s.sip_uri, s.sip_password, (address, s.local_port), s.sip_transport.upper(), proxy,
-                      keep_alive=keep_alive)
+                      keep_alive=keep_alive, session_expires=s.session_expires, min_se=s.min_se)
     domains = settings.common.domains
     login = Login(f"{s.user}@{domains.auth}", require_secret("JIGASI_XMPP_PASSWORD", s.password)) \
         if settings.common.auth.enabled else None

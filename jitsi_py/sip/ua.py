@@ -11,6 +11,7 @@ otherwise; it never touches another call.
 
 from __future__ import annotations
 
+import random
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,19 +27,22 @@ from .message import (
     parse_uri,
     parse_via,
 )
+from .session_timer import TIMER, SessionTimer, answer_request, from_response, parse_min_se, parse_session_expires
 from .transaction import T1, T2, Addr, ClientTransaction, Send, ServerTransaction
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
 REASONS = {
     100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 400: "Bad Request", 401: "Unauthorized",
     403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
-    415: "Unsupported Media Type", 416: "Unsupported URI Scheme", 480: "Temporarily Unavailable",
+    415: "Unsupported Media Type", 416: "Unsupported URI Scheme", 422: "Session Interval Too Small",
+    480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist", 486: "Busy Here", 487: "Request Terminated",
     488: "Not Acceptable Here", 491: "Request Pending",
     500: "Server Internal Error", 501: "Not Implemented", 503: "Service Unavailable",
     505: "Version Not Supported", 513: "Message Too Large", 603: "Decline",
 }
 REGISTER_RETRY = (5.0, 10.0, 30.0, 60.0, 120.0)  # back-off after a refused or unanswered REGISTER
+REPEATED_IN_RETRIES = ("authorization", "proxy-authorization", "session-expires", "min-se")
 
 
 def _token() -> str:
@@ -85,6 +89,14 @@ class SessionOffer:
 
 
 @dataclass(frozen=True)
+class RefreshDue:
+    """Our session refresh (RFC 4028) is due and the peer takes no UPDATE: the gateway re-INVITEs with
+    the session's SDP (:meth:`UserAgent.reinvite`)."""
+
+    call: Call
+
+
+@dataclass(frozen=True)
 class CallEnded:
     call: Call
     status: int  # the final status of a call that never started; 200 for a BYE; 408 on timeout
@@ -111,8 +123,8 @@ class RegistrationFailed:
     retry_in: float
 
 
-Event = (IncomingCall | CallProgress | CallAnswered | SessionOffer | CallEnded | InfoReceived | Registered
-         | RegistrationFailed)
+Event = (IncomingCall | CallProgress | CallAnswered | SessionOffer | RefreshDue | CallEnded | InfoReceived
+         | Registered | RegistrationFailed)
 
 
 @dataclass
@@ -141,6 +153,10 @@ class Call:
     offered: bool = False  # our 2xx carried the offer (the INVITE had none): the ACK carries the answer
     cancel_pending: bool = False
     auth_tries: int = 0
+    session: SessionTimer | None = None  # the session timer in force (RFC 4028)
+    answering: SessionTimer | None = None  # the one our 2xx to the request in ``server`` sets
+    refreshing: ClientTransaction | None = None  # our re-INVITE or UPDATE, until answered
+    update_allowed: bool = False  # the peer's Allow names UPDATE: we refresh with it
 
     @property
     def request_uri(self) -> str:
@@ -163,6 +179,8 @@ class Account:
     keep_alive: str = "OPTIONS"  # or "CRLF" or "NONE"
     keep_alive_interval: float = 25.0
     user_agent: str = "jitsi-py"
+    session_expires: int = 1800  # the session timer we ask for and the longest we grant (RFC 4028)
+    min_se: int = 90  # the shortest we take; a shorter Session-Expires is answered 422
 
 
 class UserAgent:
@@ -210,6 +228,8 @@ class UserAgent:
             times += [d for tx in transactions.values() if (d := tx.deadline) is not None]
         for call in self.calls.values():
             times += [t for t in (call.ok_retransmit_at, call.ok_give_up_at) if t is not None]
+            if call.session is not None and (d := call.session.deadline) is not None:
+                times.append(d)
         return min(times) if times else None
 
     # ---- inputs ----
@@ -266,6 +286,7 @@ class UserAgent:
                     local=Address(self.account.aor, display, {"tag": _token()}),
                     remote=Address(target), peer=peer, remote_target=target, local_sdp=sdp)
         request = self._request(call, "INVITE", body=sdp, content_type="application/sdp")
+        self._ask_session_timer(request, self.account.session_expires)
         for name, value in (headers or {}).items():
             request.add(name, value)
         call.invite = request
@@ -283,16 +304,20 @@ class UserAgent:
         response.set("To", str(call.local))
         if status < 300:
             response.add("Contact", self._contact())
+        if 200 <= status < 300:
+            response.add("Allow", ALLOW)
+            response.add("Supported", TIMER)
+            self._grant_session_timer(call, call.answering, response, now)
         if sdp:
             response.body = sdp
             response.add("Content-Type", "application/sdp")
             call.local_sdp = sdp
         tx.respond(response, now)
         if status >= 200:
-            call.server = None
+            call.server = call.answering = None
         if status >= 300 and call.state == "early":
             self._end(call, status, response.reason, by_remote=False)
-        elif 200 <= status < 300:
+        elif 200 <= status < 300 and tx.request.method == "INVITE":
             call.offered = not tx.request.body.strip()
             self._retransmit_ok(call, response, now)
 
@@ -319,6 +344,18 @@ class UserAgent:
             return
         self._start_client(self._request(call, "BYE"), call.peer, now)
         self._end(call, 200, "hung up", by_remote=False)
+
+    def reinvite(self, call: Call, sdp: bytes, now: float) -> None:
+        """Refresh the session (RFC 4028) with a re-INVITE offering ``sdp``, the session as it is."""
+        if call.state != "confirmed" or call.session is None or call.refreshing is not None:
+            return
+        if call.server is not None or call.ok is not None:  # the peer's offer is open: after it
+            call.session.refresh_at = now + 2 * T1
+            return
+        request = self._request(call, "INVITE", body=sdp, content_type="application/sdp")
+        self._ask_session_timer(request, call.session.interval, refresher="uac")
+        call.local_sdp = sdp
+        call.refreshing = self._start_client(request, call.peer, now)
 
     def info(self, call: Call, content_type: str, body: bytes, now: float) -> None:
         if call.state == "confirmed":
@@ -425,6 +462,66 @@ class UserAgent:
             return
         self._send_options(f"sip:{self.domain}", _token() + "@jitsi-py", self.account.proxy, now)
 
+    # ---- session timers (RFC 4028) ----
+
+    def _ask_session_timer(self, request: Request, interval: int, refresher: str = "") -> None:
+        request.add("Session-Expires", f"{interval};refresher={refresher}" if refresher else str(interval))
+        request.add("Min-SE", str(self.account.min_se))
+
+    def _grant_session_timer(self, call: Call, timer: SessionTimer | None, response: Response, now: float) -> None:
+        """Our 2xx to an INVITE, re-INVITE or UPDATE: the timer its request negotiated starts (§9)."""
+        if timer is None:
+            return
+        response.add("Session-Expires", timer.header())
+        if timer.require:
+            response.add("Require", TIMER)
+        call.session = timer
+        timer.restart(now)
+
+    def _refresh(self, call: Call, now: float) -> None:
+        assert call.session is not None
+        call.session.refresh_at = None
+        if call.refreshing is not None:
+            return
+        if not call.update_allowed:
+            self._events.append(RefreshDue(call))
+            return
+        request = self._request(call, "UPDATE")  # no offer: nothing to answer, the session stays as it is
+        self._ask_session_timer(request, call.session.interval, refresher="uac")
+        call.refreshing = self._start_client(request, call.peer, now)
+
+    def _on_refresh_response(self, call: Call, tx: ClientTransaction, response: Response, now: float) -> None:
+        if response.status < 200:
+            return
+        call.refreshing = None
+        method = tx.request.method
+        if method == "INVITE" and response.status < 300:
+            self._send_ack(call, response)
+        if call.state != "confirmed" or call.session is None:
+            return
+        if response.status < 300:
+            if method == "INVITE" and response.body.strip():
+                call.remote_sdp = response.body  # the answer to the session as it was: nothing to change
+            call.session = from_response(response)
+            if call.session is not None:
+                call.session.restart(now)
+        elif response.status == 422 and response.header("min-se"):
+            call.session.interval = max(call.session.interval, parse_min_se(response.header("min-se") or ""))
+            self._refresh(call, now)
+        elif response.status == 491:  # their offer crossed ours (RFC 3261 §14.1)
+            call.session.refresh_at = now + (random.uniform(2.1, 4.0) if not call.incoming
+                                             else random.uniform(0.0, 2.0))
+        elif method == "UPDATE" and response.status in (405, 501):
+            call.update_allowed = False
+            self._refresh(call, now)
+        elif response.status in (408, 481):  # the dialog is gone (RFC 3261 §12.2.1.2)
+            self._bye(call, now, response.status, "the session refresh failed")
+        # else the session runs on to its expiry, and then ends
+
+    def _bye(self, call: Call, now: float, status: int, reason: str) -> None:
+        self._start_client(self._request(call, "BYE"), call.peer, now)
+        self._end(call, status, reason, by_remote=True)
+
     # ---- building messages ----
 
     def _contact(self) -> str:
@@ -448,9 +545,10 @@ class UserAgent:
         request.add("To", str(call.remote))
         request.add("Call-ID", call.call_id)
         request.add("CSeq", f"{call.local_cseq} {method}")
-        if method == "INVITE":
+        if method in ("INVITE", "UPDATE"):
             request.add("Contact", self._contact())
             request.add("Allow", ALLOW)
+            request.add("Supported", TIMER)
         request.add("User-Agent", self.account.user_agent)
         if body:
             request.add("Content-Type", content_type)
@@ -497,6 +595,10 @@ class UserAgent:
             return
         if not tx.receive(response, now):
             return
+        call = self.calls.get(response.call_id)
+        if call is not None and call.refreshing is tx:
+            self._on_refresh_response(call, tx, response, now)
+            return
         method = tx.request.method
         if method == "REGISTER":
             self._on_register_response(tx, response, now)
@@ -530,13 +632,16 @@ class UserAgent:
                 except SipSyntaxError as exc:
                     self._end(call, response.status, exc.reason, by_remote=True)
                     return
-                retry = self._request(call, "INVITE", body=call.local_sdp, content_type="application/sdp")
-                for name, value_ in call.invite.headers:
-                    if name.lower().startswith("x-") or name.lower().startswith("jitsi-"):
-                        retry.add(name, value_)
-                retry.add("Authorization" if response.status == 401 else "Proxy-Authorization", value)
-                call.invite = retry
-                call.client = self._start_client(retry, call.peer, now)
+                self._invite_again(call, now, ("Authorization" if response.status == 401 else "Proxy-Authorization",
+                                               value))
+                return
+        if response.status == 422 and call.invite is not None:
+            # RFC 4028 §7.3: again with at least the interval the UAS asks for, unless we asked that already
+            ours = call.invite.header("session-expires")
+            asked = parse_session_expires(ours)[0] if ours else 0
+            interval = parse_min_se(response.header("min-se") or "0")
+            if interval > asked:
+                self._invite_again(call, now, ("Session-Expires", str(interval)), ("Min-SE", str(interval)))
                 return
         if response.status >= 300:
             self._end(call, response.status, response.reason, by_remote=True)
@@ -551,11 +656,30 @@ class UserAgent:
         call.route_set = list(reversed(response.header_all("record-route")))
         call.remote_sdp = response.body
         call.state = "confirmed"
+        call.update_allowed = _allows_update(response)
+        call.session = from_response(response)
+        if call.session is not None:
+            call.session.restart(now)
         self._send_ack(call, response)
         if call.cancel_pending:
             self.hangup(call, now)
             return
         self._events.append(CallAnswered(call))
+
+    def _invite_again(self, call: Call, now: float, *changed: tuple[str, str]) -> None:
+        """Our INVITE once more, after a challenge or a 422: a new CSeq and branch, the room's headers,
+        the credentials and the session timer of the last one, ``changed`` in place of theirs."""
+        assert call.invite is not None
+        retry = self._request(call, "INVITE", body=call.local_sdp, content_type="application/sdp")
+        replaced = {name.lower() for name, _ in changed}
+        for name, value in call.invite.headers:
+            low = name.lower()
+            if low not in replaced and (low.startswith(("x-", "jitsi-")) or low in REPEATED_IN_RETRIES):
+                retry.add(name, value)
+        for name, value in changed:
+            retry.add(name, value)
+        call.invite = retry
+        call.client = self._start_client(retry, call.peer, now)
 
     def _send_ack(self, call: Call, ok: Response) -> None:
         ack = self._request(call, "ACK")
@@ -594,6 +718,11 @@ class UserAgent:
 
     def _client_timed_out(self, tx: ClientTransaction, now: float) -> None:
         method = tx.request.method
+        call = self.calls.get(tx.request.call_id)
+        if call is not None and call.refreshing is tx:
+            call.refreshing = None
+            self._bye(call, now, 408, "no answer to the session refresh")
+            return
         if method == "INVITE":
             lingering = self.calls.get(tx.request.call_id)
             if lingering is not None and lingering.state == "ended":
@@ -641,8 +770,9 @@ class UserAgent:
             response = self._response(request, 200)
             response.add("Allow", ALLOW)
             response.add("Accept", "application/sdp")
+            response.add("Supported", TIMER)
             tx.respond(response, now)
-        elif request.method in ("BYE", "INFO"):
+        elif request.method in ("BYE", "INFO", "UPDATE"):
             tx.respond(self._response(request, 481), now)
         else:
             status = 501 if request.method not in ALLOW else 405
@@ -674,13 +804,26 @@ class UserAgent:
         remote_target = parse_address(contact).uri
         parse_uri(remote_target)
         parse_uri(request.uri)  # 416 for a scheme we do not take
+        timer = self._session_timer_of(request, tx, None, now)
+        if isinstance(timer, int):
+            return
         call = Call(call_id=request.call_id, incoming=True, local=local, remote=remote, peer=source,
                     invite=request, remote_target=remote_target,
                     route_set=request.header_all("record-route"), remote_cseq=request.cseq[0],
-                    remote_sdp=request.body, server=tx)
+                    remote_sdp=request.body, server=tx, answering=timer, update_allowed=_allows_update(request))
         self.calls[call.call_id] = call
         tx.respond(self._response(request, 100), now)
         self._events.append(IncomingCall(call))
+
+    def _session_timer_of(self, request: Request, tx: ServerTransaction, current: SessionTimer | None,
+                          now: float) -> SessionTimer | int | None:
+        """The timer our 2xx to ``request`` will set; an int when it was refused 422 (RFC 4028 §9)."""
+        timer = answer_request(request, self.account.session_expires, self.account.min_se, current)
+        if isinstance(timer, int):
+            response = self._response(request, 422)
+            response.add("Min-SE", str(timer))
+            tx.respond(response, now)
+        return timer
 
     def _on_ack(self, request: Request, now: float) -> None:
         call = self.calls.get(request.call_id)
@@ -725,7 +868,7 @@ class UserAgent:
         elif request.method == "INFO":
             tx.respond(self._response(request, 200), now)
             self._events.append(InfoReceived(call, request.header("content-type") or "", request.body))
-        elif request.method == "INVITE":
+        elif request.method in ("INVITE", "UPDATE"):
             self._reinvite(call, request, tx, now)
         elif request.method == "OPTIONS":
             tx.respond(self._response(request, 200), now)
@@ -733,7 +876,10 @@ class UserAgent:
             tx.respond(self._response(request, 501), now)
 
     def _reinvite(self, call: Call, request: Request, tx: ServerTransaction, now: float) -> None:
-        if call.server is not None or call.ok is not None:
+        """A re-INVITE or an UPDATE: a new offer, or (an UPDATE without SDP) a session refresh only."""
+        offering = request.method == "INVITE" or bool(request.body.strip())
+        ours = call.refreshing is not None and call.refreshing.request.method == "INVITE"
+        if offering and (call.server is not None or call.ok is not None or ours):
             # One offer at a time (RFC 3261 §14.2): ours is unanswered or our 2xx not yet acknowledged.
             response = self._response(request, 491)
             response.add("Retry-After", "1")
@@ -745,22 +891,42 @@ class UserAgent:
             response.add("Accept", "application/sdp")
             tx.respond(response, now)
             return
+        timer = self._session_timer_of(request, tx, call.session, now)
+        if isinstance(timer, int):
+            return
         contact = request.header("contact")
         if contact:  # a target refresh (§12.2.2)
             target = parse_address(contact).uri
             parse_uri(target)
             call.remote_target = target
-        call.server = tx
+        if request.header("allow"):
+            call.update_allowed = _allows_update(request)
+        if not offering:
+            response = self._response(request, 200)
+            response.set("To", str(call.local))
+            response.add("Contact", self._contact())
+            response.add("Supported", TIMER)
+            self._grant_session_timer(call, timer, response, now)
+            tx.respond(response, now)
+            return
+        call.server, call.answering = tx, timer
         self._events.append(SessionOffer(call, request.body))
 
     def _call_timers(self, call: Call, now: float) -> None:
+        session = call.session
+        if session is not None and call.state == "confirmed":
+            if session.expire_at is not None and now >= session.expire_at:
+                # no refresh came (RFC 4028 §10): the session is over
+                self._bye(call, now, 408, "the session expired")
+                return
+            if session.refresh_at is not None and now >= session.refresh_at:
+                self._refresh(call, now)
         if call.ok is None:
             return
         if call.ok_give_up_at is not None and now >= call.ok_give_up_at:
             # No ACK to our 2xx in 64*T1: the call is dead (§13.3.1.4).
             call.ok = call.ok_retransmit_at = call.ok_give_up_at = None
-            self._start_client(self._request(call, "BYE"), call.peer, now)
-            self._end(call, 408, "no ACK", by_remote=True)
+            self._bye(call, now, 408, "no ACK")
             return
         if call.ok_retransmit_at is not None and now >= call.ok_retransmit_at:
             self._outbox.append(Send(call.ok, call.peer))
@@ -776,3 +942,7 @@ class UserAgent:
             self.calls.pop(call.call_id, None)
         # else: our cancelled INVITE may still be answered 2xx; _on_invite_response acks and ends it
         self._events.append(CallEnded(call, status, reason, by_remote))
+
+
+def _allows_update(message: Request | Response) -> bool:
+    return any(method.strip().upper() == "UPDATE" for method in message.header_all("allow"))

@@ -16,8 +16,17 @@ from jitsi_py.web.dialin import pin_of
 from ..support.stack import free_port, free_udp_port, join_browser, running_stack
 from ..web.test_browser import CHROMIUM, CHROMIUM_ARGS
 from .phone import Phone, free_sip_port, write_tone
+from .sipp import BYE_IN_30_S, SIPP_CALL, sipp_answers, sipp_phone
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
+
+# SIPp calls the locked room; its SDP has no telephone-event, so the 5 typed on the dial pad comes to it
+# as a SIP INFO application/dtmf-relay, which it checks and answers 200; then it waits for our BYE.
+SIPP_TAKES_AN_INFO_DIGIT = SIPP_CALL.format(
+    room="phonebook", headers="Jitsi-Conference-Room-Pass: s3cret\n",
+    then=sipp_answers("INFO", action='<ereg regexp="application/dtmf-relay" search_in="hdr" header="Content-Type:" '
+                      'check_it="true" assign_to="type"/><ereg regexp="^Signal=5" search_in="body" check_it="true" '
+                      'assign_to="signal"/>') + BYE_IN_30_S + '  <Reference variables="type,signal"/>\n')
 
 
 async def test_the_invite_dialog_shows_the_pin_and_calls_a_phone(tmp_path):
@@ -80,6 +89,17 @@ async def test_the_invite_dialog_shows_the_pin_and_calls_a_phone(tmp_path):
             await page.get_by_test_id("tile-hangup").click()
             await phone.wait_for(b"session closed", 10, since=heard)
             await caller.wait_for(state="detached")
+            # a phone without telephone-event gets the dial pad's digits in SIP INFO
+            async with sipp_phone(tmp_path, sip_port, SIPP_TAKES_AN_INFO_DIGIT, "info-dtmf") as sipp:
+                await caller.wait_for()
+                await caller.get_by_test_id("tile-menu").click()
+                await page.get_by_test_id("tile-dial-pad").click()
+                await page.get_by_test_id("dial-pad-5").click()
+                await sipp.received("INFO sip:+4930555@")
+                await page.get_by_test_id("dial-pad-dialog-close").click()
+                await caller.get_by_test_id("tile-menu").click()
+                await page.get_by_test_id("tile-hangup").click()
+                await caller.wait_for(state="detached")
             assert page.problems == []
         except Exception as exc:  # a wait that timed out says little; what the page showed says more
             # (and the phone's side is in phone/baresip.log)

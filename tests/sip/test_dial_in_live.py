@@ -30,6 +30,7 @@ from ..common.meeting.test_meeting_stack import kick, lock, room_iq
 from ..support.stack import free_udp_port, running_stack
 from .live import hears, next_event
 from .phone import Phone, free_sip_port, read_wav, tone_share, write_tone
+from .sipp import BYE_IN_30_S, SIPP_CALL, SIPP_SDP, sipp_answers, sipp_phone
 
 PHONE_HZ = 1000
 pytestmark = pytest.mark.system
@@ -44,11 +45,12 @@ class Call:
 
 
 @contextlib.asynccontextmanager
-async def gateway_and_listener(tmp_path, room: str, listener_source=None, transport: str = "UDP", **gateway_kw):
+async def gateway_and_listener(tmp_path, room: str, listener_source=None, transport: str = "UDP",
+                               account_kw=None, **gateway_kw):
     """Our stack, a gateway on a port of its own (no registration) and a listener in ``room``."""
     async with running_stack(tmp_path, bridge=True) as stack:
         port, rtp = free_sip_port(), free_udp_port() & ~1
-        gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port), transport),
+        gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port), transport, **(account_kw or {})),
                           bind=("127.0.0.1", port),
                           media_address="127.0.0.1", ports=PortPool(rtp, rtp + 8), meeting_server=server_of(stack),
                           join_timeout=20, **gateway_kw)
@@ -287,60 +289,7 @@ async def _send_rtp(sock: socket.socket, to, payload: bytes) -> None:
         await asyncio.sleep(0.02)
 
 
-# SIPp (Debian's sip-tester) as a phone that types its PIN in SIP INFO (application/dtmf-relay), as
-# PBXs and phones set to "SIP INFO" DTMF do, then waits for the gateway's BYE.
-SIPP_PIN_BY_INFO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="PIN typed in SIP INFO">
-  <send retrans="500"><![CDATA[
-INVITE sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
-To: <sip:jigasi@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:+4930555@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=- 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200"/>
-  <send><![CDATA[
-ACK sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <pause milliseconds="150"/>
-{infos}
-  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-</scenario>
-"""
+# the phone types a key in SIP INFO (application/dtmf-relay), as PBXs and phones set to "SIP INFO" DTMF do
 SIPP_INFO = """  <pause milliseconds="150"/>
   <send retrans="500"><![CDATA[
 INFO sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
@@ -362,24 +311,105 @@ Duration=160
 
 async def test_a_phone_types_its_pin_in_sip_info_and_a_kick_sends_it_a_bye(tmp_path, aiohttp_mapper):
     pin = "".join(SIPP_INFO.format(cseq=2 + k, key=key) for k, key in enumerate("123456#"))
-    scenario = tmp_path / "pin-by-info.xml"
-    scenario.write_text(SIPP_PIN_BY_INFO.replace("{infos}", pin))
+    scenario = SIPP_CALL.format(room="jigasi", headers="", then=pin + BYE_IN_30_S)  # the gateway's own user
     async with gateway_and_listener(tmp_path, "pinroom", resolve_pin=ConferenceMapper(aiohttp_mapper.url).room) as (
             gateway, listener, port):
-        errors = tmp_path / "sipp-errors.log"
-        sipp = await asyncio.create_subprocess_exec(
-            "sipp", f"127.0.0.1:{port}", "-sf", str(scenario), "-m", "1", "-i", "127.0.0.1",
-            "-p", str(free_sip_port()), "-mp", str(free_udp_port() & ~1), "-nostdin", "-timeout", "60s",
-            "-timeout_error", "-trace_err", "-error_file", str(errors),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        try:
+        async with sipp_phone(tmp_path, port, scenario, "pin-by-info"):
             joined = await next_event(listener, events.ParticipantJoined)
             assert joined.display_name == "+4930555" and aiohttp_mapper.asked == ["123456"]
             await room_iq(listener, kick(joined.endpoint_id))
-            _, stderr = await asyncio.wait_for(sipp.communicate(), 30)
-        finally:
-            if sipp.returncode is None:
-                sipp.kill()
-                await sipp.wait()
-        log = errors.read_text() if errors.exists() else ""
-        assert sipp.returncode == 0, (sipp.returncode, stderr.decode()[-2000:], log[-2000:])
+
+
+# the phone takes our session refresh, a re-INVITE or (when its Allow names it) an UPDATE, and leaves us
+# the refresher
+SIPP_TAKES_OUR_REINVITE = sipp_answers("INVITE", "Contact: <sip:+4930555@[local_ip]:[local_port]>\n"
+                                       "Session-Expires: {expires};refresher=uac\n", SIPP_SDP) \
+    + '  <recv request="ACK"/>\n'
+SIPP_TAKES_OUR_UPDATE = sipp_answers("UPDATE", "Contact: <sip:+4930555@[local_ip]:[local_port]>\n"
+                                     "Session-Expires: {expires};refresher=uac\n")
+SESSION_TIMER = ("Allow: INVITE, ACK, BYE, CANCEL{update}\nSupported: timer\n"
+                 "Session-Expires: {expires};refresher={refresher}\nMin-SE: {expires}\n")
+
+
+async def _session_of(leg):
+    """The session timer of ``leg``'s call, once our 200 has set it (after the meeting is joined)."""
+    await until(lambda: leg.call.session is not None)
+    return leg.call.session
+
+
+# SIPp called by the gateway: it refuses our 3 s session timer with 422 (its Min-SE is 4 s), takes the
+# INVITE that asks for 4 s, leaves the refreshing to us, and takes our UPDATE
+SIPP_CALLEE_WITH_MIN_SE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="a callee with a Min-SE">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 422 Session Interval Too Small
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]sipp[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Min-SE: 4
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+""" + sipp_answers("INVITE", "Contact: <sip:phone@[local_ip]:[local_port]>\nAllow: INVITE, ACK, BYE, UPDATE\n"
+                   "Supported: timer\nRequire: timer\nSession-Expires: 4;refresher=uac\n", SIPP_SDP,
+                   action='<ereg regexp="4" search_in="hdr" header="Min-SE:" check_it="true" assign_to="min"/>'
+                   ).replace("[last_To:]", "[last_To:];tag=[pid]sipp[call_number]") + """  <recv request="ACK"/>
+""" + sipp_answers("UPDATE", "Session-Expires: 4;refresher=uac\n") + BYE_IN_30_S + """  <Reference variables="min"/>
+</scenario>
+"""
+
+
+async def test_session_timers_with_sipp_dialling_in_and_dialled_out(tmp_path):
+    """RFC 4028 with SIPp as the phone, intervals of 4 s (Min-SE lowered and our interval cut to 3 s for
+    the test). Dialling in: refreshed by us at half the interval, with a re-INVITE (the session's SDP, one
+    version up), or an UPDATE when the phone allows it; refreshed by the phone, which never does, ended
+    by our BYE before it expires (at 4 - 4/3 s), and the caller leaves the meeting. Dialled out: SIPp's
+    422 makes us ask again for its Min-SE, and we refresh by UPDATE."""
+    expires = 4
+    async with gateway_and_listener(tmp_path, "timers", account_kw={"min_se": 2, "session_expires": 3}) as (
+            gateway, listener, port):
+        for update, takes_it in (("", SIPP_TAKES_OUR_REINVITE), (", UPDATE", SIPP_TAKES_OUR_UPDATE)):
+            ours = SIPP_CALL.format(room="timers", then=takes_it.format(expires=expires) + BYE_IN_30_S,
+                                    headers=SESSION_TIMER.format(expires=expires, refresher="uas", update=update))
+            async with sipp_phone(tmp_path, port, ours, f"we-refresh{update[2:]}"):
+                joined = await next_event(listener, events.ParticipantJoined)
+                [leg] = gateway.legs.values()
+                session = await _session_of(leg)
+                assert session.ours and session.interval == expires
+                before = session.refresh_at
+                await until(lambda call=leg.call, b=before: call.session.refresh_at not in (None, b))  # 2xx came
+                assert leg.call.session.ours  # the refresh's 2xx kept us refresher
+                assert leg.sdp_version == (0 if update else 1)  # an UPDATE carries no SDP
+                await room_iq(listener, kick(joined.endpoint_id))  # before the next refresh: SIPp takes one
+                await next_event(listener, events.ParticipantLeft)
+            await until(lambda: not gateway.legs)
+
+        theirs = SIPP_CALL.format(room="timers", then=BYE_IN_30_S,
+                                  headers=SESSION_TIMER.format(expires=expires, refresher="uac", update=""))
+        async with sipp_phone(tmp_path, port, theirs, "they-refresh"):
+            joined = await next_event(listener, events.ParticipantJoined)
+            [leg] = gateway.legs.values()
+            session = await _session_of(leg)
+            assert not session.ours and session.require
+            answered = asyncio.get_running_loop().time()
+            left = await next_event(listener, events.ParticipantLeft, timeout=expires + 10)
+            assert left.endpoint_id == joined.endpoint_id
+            assert asyncio.get_running_loop().time() - answered < expires  # the BYE came before the expiry
+        await until(lambda: not gateway.legs)
+
+        callee = free_sip_port()
+        async with sipp_phone(tmp_path, port, SIPP_CALLEE_WITH_MIN_SE, "callee", sipp_port=callee) as sipp:
+            await asyncio.sleep(0.3)  # SIPp listening
+            await gateway.dial(Dial(f"sip:phone@127.0.0.1:{callee}", headers={ROOM_NAME_HEADER: listener.room_jid}))
+            joined = await next_event(listener, events.ParticipantJoined)
+            [leg] = gateway.legs.values()
+            session = await _session_of(leg)
+            assert session.ours and session.interval == 4 and leg.call.invite.header("session-expires") == "4"
+            await until(lambda b=session.refresh_at: leg.call.session.refresh_at not in (None, b))  # refreshed
+            await sipp.received("UPDATE sip:phone@")
+            await room_iq(listener, kick(joined.endpoint_id))
+        await until(lambda: not gateway.legs)

@@ -147,9 +147,9 @@ def _idle_gateway(port: int = 5062) -> Gateway:
                    media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE)
 
 
-def _confirmed(gateway: Gateway, call_id: str, phone: int = 5999) -> tuple[sipua.Call, Leg]:
+def _confirmed(gateway: Gateway, call_id: str, phone: int = 5999, headers: str = "") -> tuple[sipua.Call, Leg]:
     """A PCMU call from a phone at 127.0.0.1:``phone``, answered and acknowledged; no meeting is joined."""
-    invite = (f"INVITE sip:room@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{phone};branch=z9hG4bK1\r\n"
+    invite = (f"INVITE sip:room@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{phone};branch=z9hG4bK1\r\n{headers}"
               f"From: <sip:phone@127.0.0.1>;tag=p\r\nTo: <sip:room@127.0.0.1>\r\nCall-ID: {call_id}\r\n"
               f"CSeq: 1 INVITE\r\nContact: <sip:phone@127.0.0.1:{phone}>\r\nContent-Length: {len(PCMU_OFFER)}\r\n"
               f"\r\n").encode() + PCMU_OFFER
@@ -197,6 +197,28 @@ async def test_reinvites_hold_resume_and_change_the_codec_and_a_bad_one_changes_
     gateway._reoffered(_reinvite(gateway, call, 7, b""))  # no SDP: we offer, the ACK will answer
     status, offered, _ = _answered(gateway, 7)
     assert status == 200 and list(offered.codecs.values()) == list(sdp.CODECS)
+
+
+async def test_our_session_refresh_offers_the_session_in_use_one_version_up():
+    """RFC 4028 with us as refresher and a phone without UPDATE: at half the interval a re-INVITE with our
+    SDP for the session (one codec, the o-line version one up); an offer of ours (dial-out) is narrowed
+    to the codec the answer took."""
+    gateway = _idle_gateway()
+    call, leg = _confirmed(gateway, "refreshed", headers="Session-Expires: 90;refresher=uas\r\n")
+    assert call.session is not None and call.session.ours
+    gateway.ua.handle_timer(45.1)
+    event = gateway.ua.next_event()
+    assert event == sipua.RefreshDue(call)
+    gateway._refresh_due(event)
+    [reinvite] = [parse(o.data) for o in gateway.ua.datagrams_to_send()]
+    assert reinvite.method == "INVITE" and reinvite.header("session-expires") == "90;refresher=uac"
+    assert b"o=jitsi-py %d %d " % (leg.sdp_id, leg.sdp_id + 1) in reinvite.body
+    assert sdp.parse(reinvite.body).codecs == {0: sdp.PCMU}
+    ours = sdp.offer("127.0.0.1", leg.media.port)
+    leg.local_sdp(ours)
+    leg.media.start(sdp.parse(PCMU_OFFER.replace(b"0 8 101", b"8 101")), 8, sdp.PCMA)
+    assert sdp.parse(leg.refresh_sdp()).codecs == {8: sdp.PCMA} and leg.sdp_version == 3
+    leg.media.close()
 
 
 async def test_a_health_check_call_fails_with_why_and_gives_its_port_back(gateway):

@@ -163,6 +163,30 @@ def test_an_opus_calls_digits_last_100_ms_in_the_clock_its_telephone_events_took
     assert headers[-1][0] == 96 and headers[-1][3] == headers[0][3] + 960 * (TONE_TICKS + TONE_ENDS)
 
 
+def test_the_telephone_event_answered_is_the_one_at_the_answered_codecs_clock():
+    """An offer with telephone-event at 48 kHz (for its Opus) and 8 kHz: a PCMU answer takes the 8 kHz
+    one, and the digits sent to the phone count their durations in it."""
+    offer = sdp.parse(
+        b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        b"m=audio 10000 RTP/AVP 96 0 101 102\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n"
+        b"a=rtpmap:101 telephone-event/48000\r\na=rtpmap:102 telephone-event/8000\r\na=sendrecv\r\n")
+    assert (offer.dtmf_pt, offer.dtmf_clock) == (101, 48000)  # the first codec's
+    answer = sdp.answer(offer, "127.0.0.1", 20000, preference=(sdp.PCMU,))
+    assert answer.first == (0, sdp.PCMU) and (answer.dtmf_pt, answer.dtmf_clock) == (102, 8000)
+    assert b"m=audio 20000 RTP/AVP 0 102\r\n" in sdp.serialize(answer, 1)
+    assert b"a=rtpmap:102 telephone-event/8000\r\n" in sdp.serialize(answer, 1)
+    opus = sdp.answer(offer, "127.0.0.1", 20000)
+    assert opus.first == (96, sdp.OPUS) and (opus.dtmf_pt, opus.dtmf_clock) == (101, 48000)
+    media = CallMedia(40000, "127.0.0.1", lambda _digit: None)
+    media._rtp = out = Sent()
+    media.start(offer, *answer.first)
+    media.tick(0.0)
+    assert media.send_tone("3")
+    media.tick(0.02)
+    header, payload = rtp.read_header(out.packets[-1]), out.packets[-1][12:]
+    assert header[0] == 102 and payload == event("3", False, 160)
+
+
 @pytest.mark.parametrize("codec", sdp.CODECS, ids=lambda c: c.name)
 def test_each_codec_carries_a_tone_and_conceals_a_loss(codec):
     t = np.arange(FRAME * 25) / 48000

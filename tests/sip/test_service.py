@@ -3,10 +3,11 @@
 import asyncio
 import ssl
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from jitsi_py.settings import Settings
-from jitsi_py.sip.service import SipService
+from jitsi_py.sip.service import SipService, gateway_of
 
 from ..support.stack import free_port, free_udp_port
 
@@ -74,3 +75,12 @@ async def test_over_tls_the_gateway_listens_with_a_certificate_made_once(tmp_pat
         writer.close()
     finally:
         await gateway.close()
+
+
+def test_the_session_timer_settings_reach_the_user_agent_and_must_agree():
+    values = {"JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "x", "JITSI_PY_SIP_HOST": "127.0.0.1",
+              "JITSI_PY_SIP_SESSION_EXPIRES": "600", "JITSI_PY_SIP_MIN_SE": "120"}
+    account = gateway_of(Settings.from_values(values)).ua.account
+    assert (account.session_expires, account.min_se) == (600, 120)
+    with pytest.raises(ValueError, match="JITSI_PY_SIP_SESSION_EXPIRES .60. is below JITSI_PY_SIP_MIN_SE .120."):
+        gateway_of(Settings.from_values({**values, "JITSI_PY_SIP_SESSION_EXPIRES": "60"}))
