@@ -21,7 +21,7 @@ from .dtls import DtlsSession
 from .exporter import ConferenceExport
 from .forwarder import Forwarder, Receiver, Source
 from .ice import IceAgent, random_credentials
-from .rtp import audio_level, find_extension, read_header
+from .rtp import find_extension, read_header
 from .speaker import SILENCE_LEVEL, DominantSpeaker
 from .srtp import MAX_RTP, SrtpContext, SrtpError, srtp_protect
 
@@ -257,8 +257,12 @@ class Endpoint:
             return
         audio = pt in self.audio_pts
         if audio and self.audio_level_id:
-            level = audio_level(plain, self.audio_level_id)
-            if level == SILENCE_LEVEL and self._forwarded_silence is not None:
+            offset = find_extension(plain, self.audio_level_id)
+            # Only a packet that says it is silent is: one without the extension (from a sender
+            # that does not measure) is not, nor a telephone-event (a DTMF digit has no level).
+            level = plain[offset] & 0x7F if 0 < offset < len(plain) else -1
+            if level == SILENCE_LEVEL and self._forwarded_silence is not None \
+                    and self.audio_names.get(pt) != "telephone-event":
                 run = self._silent_run[ssrc] = self._silent_run.get(ssrc, 0) + 1
                 if run > self._forwarded_silence:
                     self._discarded[ssrc] = self._discarded.get(ssrc, 0) + 1
@@ -266,7 +270,8 @@ class Endpoint:
                     return
             else:
                 self._silent_run[ssrc] = 0
-                self._speaker.level(self.id, level)
+                if level >= 0:
+                    self._speaker.level(self.id, level)
             shift = self._discarded.get(ssrc, 0)
             if shift:
                 seq = (seq - shift) & 0xFFFF

@@ -12,9 +12,14 @@ from .memory import AUDIO_LEVEL_ID, AUDIO_PT, bridge_in_memory
 LOUD, SILENT = 30, 127
 
 
-def audio(seq: int, level: int) -> bytes:
+TELEPHONE_EVENT_PT = 126
+
+
+def audio(seq: int, level: int | None, pt: int = AUDIO_PT) -> bytes:
+    if level is None:
+        return struct.pack("!BBHII", 0x80, pt, seq, seq * 960, 11) + bytes(40)
     extension = bytes((0xBE, 0xDE, 0, 1, AUDIO_LEVEL_ID << 4, 0x80 | level, 0, 0))
-    return struct.pack("!BBHII", 0x90, AUDIO_PT, seq, seq * 960, 11) + extension + bytes(40)
+    return struct.pack("!BBHII", 0x90, pt, seq, seq * 960, 11) + extension + bytes(40)
 
 
 @pytest.fixture
@@ -28,9 +33,9 @@ def memory():
     m.close()
 
 
-def send(m, levels: list[int], first: int = 65530) -> None:
+def send(m, levels: list[int | None], first: int = 65530, pt: int = AUDIO_PT) -> None:
     for i, level in enumerate(levels):
-        m.alice.receive_rtp(audio((first + i) & 0xFFFF, level))
+        m.alice.receive_rtp(audio((first + i) & 0xFFFF, level, pt))
 
 
 def seqs(packets: list[bytes]) -> list[int]:
@@ -53,3 +58,11 @@ def test_with_discard_off_every_packet_goes(memory):
     memory.alice._forwarded_silence = None
     send(memory, [LOUD] + [SILENT] * 6 + [LOUD], first=10)
     assert seqs(memory.to_bob) == list(range(10, 18))
+
+
+def test_audio_without_a_level_or_a_dtmf_digit_is_never_taken_for_silence(memory):
+    send(memory, [None] * 8, first=100)
+    memory.alice.audio_pts.add(TELEPHONE_EVENT_PT)
+    memory.alice.audio_names[TELEPHONE_EVENT_PT] = "telephone-event"
+    send(memory, [SILENT] * 8, first=108, pt=TELEPHONE_EVENT_PT)
+    assert seqs(memory.to_bob) == list(range(100, 116))
