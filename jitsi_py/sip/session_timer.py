@@ -3,7 +3,7 @@
 A call that negotiated a timer is refreshed by one side (the refresher, ``uac`` or ``uas`` of the
 request that last refreshed it) with a re-INVITE or UPDATE before the interval runs out. When we refresh,
 we do it at half the interval; when the peer does and its refresh does not come, we send the BYE before
-the session expires, at the interval minus a third of it or 32 s, whichever is less (both §10).
+the session expires, at the interval minus a third of it or 32 s, whichever is less (both RFC 4028 §10).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class SessionTimer:
     interval: int
     refresher: str
     ours: bool
-    require: bool = False  # the peer supports timers: our 2xx says Require: timer (§9)
+    require: bool = False  # the peer supports timers: our 2xx says Require: timer (RFC 4028 §9)
     refresh_at: float | None = None
     expire_at: float | None = None
 
@@ -82,7 +82,7 @@ def answer_request(request: Message, expires: int, min_se: int, current: Session
         if current is None:
             return None
         # The refresher stays who it was (the label is relative to this request, whose UAC is the peer),
-        # unless that is the peer and this request does not say it supports timers: then we refresh (§9).
+        # unless that is the peer and this request does not say it supports timers: then we refresh (RFC 4028 §9).
         peer_refreshes = not current.ours and supports_timer(request)
         return SessionTimer(current.interval, "uac" if peer_refreshes else "uas", not peer_refreshes,
                             require=peer_refreshes)
@@ -91,19 +91,19 @@ def answer_request(request: Message, expires: int, min_se: int, current: Session
         return min_se
     theirs = request.header("min-se")
     floor = max(min_se, parse_min_se(theirs) if theirs is not None else 0)
-    interval = max(min(interval, expires), floor)  # we may shorten it (§9), never below either Min-SE
+    interval = max(min(interval, expires), floor)  # we may shorten it (RFC 4028 §9), never below either Min-SE
     peer_supports = supports_timer(request)
     if refresher is None:
-        refresher = "uac" if peer_supports else "uas"  # a UAC without timers cannot refresh (§9)
+        refresher = "uac" if peer_supports else "uas"  # a UAC without timers cannot refresh (RFC 4028 §9)
     return SessionTimer(interval, refresher, ours=refresher == "uas", require=peer_supports)
 
 
 def from_response(response: Message) -> SessionTimer | None:
     """As the UAC of a request whose 2xx came: the timer it sets, None when it carries no Session-Expires
-    (then the session has no timer, §7.2)."""
+    (then the session has no timer, RFC 4028 §7.2)."""
     value = response.header("session-expires")
     if value is None:
         return None
     interval, refresher = parse_session_expires(value)
-    refresher = refresher or "uac"  # a UAS that names none left it to us (§7.2)
+    refresher = refresher or "uac"  # a UAS that names none left it to us (RFC 4028 §7.2)
     return SessionTimer(interval, refresher, ours=refresher == "uac")

@@ -469,7 +469,7 @@ class UserAgent:
         request.add("Min-SE", str(self.account.min_se))
 
     def _grant_session_timer(self, call: Call, timer: SessionTimer | None, response: Response, now: float) -> None:
-        """Our 2xx to an INVITE, re-INVITE or UPDATE: the timer its request negotiated starts (§9)."""
+        """Our 2xx to an INVITE, re-INVITE or UPDATE: the timer its request negotiated starts (RFC 4028 §9)."""
         if timer is None:
             return
         response.add("Session-Expires", timer.header())
