@@ -170,18 +170,20 @@ class Transcription(abc.ABC):
         filled = SILENCE_FILL  # nothing to end before the first sound
         try:
             while True:
+                quiet = False
                 if filled < SILENCE_FILL:
                     try:
-                        frame = await asyncio.wait_for(frames(), gap)
+                        async with asyncio.timeout(gap):
+                            frame = await frames()
                     except TimeoutError:
-                        frame = False
+                        quiet = True
                 else:
                     frame = await frames()
-                if frame is None:
-                    break
-                if frame is False:
+                if quiet:
                     pending += bytes(FEED_BYTES)
                     filled += gap
+                elif frame is None:
+                    break
                 else:
                     filled = 0.0
                     for out in resampler.resample(frame):
