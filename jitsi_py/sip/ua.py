@@ -342,8 +342,7 @@ class UserAgent:
             else:
                 call.cancel_pending = True  # CANCEL may only follow a provisional (§9.1)
             return
-        self._start_client(self._request(call, "BYE"), call.peer, now)
-        self._end(call, 200, "hung up", by_remote=False)
+        self._bye(call, now, 200, "hung up", by_remote=False)
 
     def reinvite(self, call: Call, sdp: bytes, now: float) -> None:
         """Refresh the session (RFC 4028) with a re-INVITE offering ``sdp``, the session as it is."""
@@ -518,9 +517,10 @@ class UserAgent:
             self._bye(call, now, response.status, "the session refresh failed")
         # else the session runs on to its expiry, and then ends
 
-    def _bye(self, call: Call, now: float, status: int, reason: str) -> None:
+    def _bye(self, call: Call, now: float, status: int, reason: str, *, by_remote: bool = True) -> None:
+        """End a confirmed call with a BYE; ``by_remote`` as CallEnded says it: False only for a hang-up asked of us."""
         self._start_client(self._request(call, "BYE"), call.peer, now)
-        self._end(call, status, reason, by_remote=True)
+        self._end(call, status, reason, by_remote=by_remote)
 
     # ---- building messages ----
 
