@@ -5,6 +5,12 @@ Two pages join the same room; the second one's time from navigation to the first
 a remote video track is one sample; the median of `--runs` is reported. Frames are observed with
 an init script that watches RTCPeerConnection tracks; the only markup used is the prejoin page's
 join button, clicked when it shows, and the meeting page, which tells that the host is in.
+
+Two paths, each on a stack of its own, run in turn: `direct`, where config.js turns the prejoin
+page off (ENABLE_PREJOIN_PAGE=false) and nothing stands between the URL and the frame but the
+client and the stack; and `prejoin`, the default page, whose join button Playwright clicks as soon
+as it can. Playwright's click is not a person's: its checks and input round trips take it 150 to
+250 ms on two cores, so the time from the click to the frame is reported too.
 """
 
 from __future__ import annotations
@@ -25,12 +31,16 @@ CHROMIUM = "/usr/bin/chromium"
 MEETING_READY = "[data-testid='meeting-page']"  # our client's meeting page
 CHROMIUM_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--no-sandbox",
                  "--autoplay-policy=no-user-gesture-required"]
-# Records, in ms since navigation start, the first frame of any remote video track the page receives.
+# Records, in ms since navigation start, the first frame of any remote video track the page receives, and the
+# first click.
 FIRST_FRAME_HOOK = """
 (() => {
   const Native = window.RTCPeerConnection;
   if (!Native) return;
   window.__benchPeerConnections = 0;
+  document.addEventListener('click', () => {
+    if (window.__benchClick === undefined) window.__benchClick = performance.now();
+  }, true);
   window.RTCPeerConnection = function (...args) {
     const pc = new Native(...args);
     window.__benchPeerConnections += 1;
@@ -62,8 +72,14 @@ PAGE_WEIGHT = """() => [...performance.getEntriesByType('navigation'), ...perfor
     .reduce((sum, e) => sum + (e.decodedBodySize || 0), 0)"""
 
 
+PATHS = ("direct", "prejoin")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runs", type=int, default=3, help="samples; the median is reported (default %(default)s)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="samples per path; the median is reported (default %(default)s)")
+    parser.add_argument("--path", choices=(*PATHS, "both"), default="both",
+                        help="direct: no prejoin page; prejoin: its join button clicked (default %(default)s)")
     parser.add_argument("--frame-timeout", type=float, default=60.0,
                         help="seconds to wait for the first remote frame (default %(default)s)")
     parser.add_argument("--cpu-participants", type=int, default=0,
@@ -79,31 +95,45 @@ async def run(args: argparse.Namespace) -> int:
     if not os.access(CHROMIUM, os.X_OK):
         raise SystemExit(f"{CHROMIUM} is missing: install Debian's chromium (never a downloaded browser)")
     root = harness.workdir(args)
-    samples: list[float] = []
+    paths = PATHS if args.path == "both" else (args.path,)
+    samples: dict[str, list[float]] = {path: [] for path in paths}
+    click_to_frame: list[float] = []
 
     async def body(result: dict) -> None:
         figures = result["servers"]["ours"] = {}
-        stack = Ours(root / "stack", services=("xmpp", "focus", "bridge", "web"), wait_for_focus=True)
+        stacks = {path: Ours(root / f"stack-{path}", services=("xmpp", "focus", "bridge", "web"), wait_for_focus=True,
+                             extra_env={"ENABLE_PREJOIN_PAGE": "false"} if path == "direct" else None)
+                  for path in paths}
         try:
-            await stack.start(stack_ready)
-            figures["version"] = stack.version()
-            await measure(args, stack, samples, figures)
+            for stack in stacks.values():
+                await stack.start(stack_ready)
+            figures["version"] = next(iter(stacks.values())).version()
+            await measure(args, stacks, samples, click_to_frame, figures)
             if args.cpu_participants > 1:
-                figures["main_thread_cores"], figures["decoding_remote_videos"] = await main_thread_cpu(args, stack)
+                figures["main_thread_cores"], figures["decoding_remote_videos"] = \
+                    await main_thread_cpu(args, next(iter(stacks.values())))
                 figures["cpu_participants"] = args.cpu_participants
         except ServerFailed as exc:
             figures["failed"] = str(exc).splitlines()[0]
             raise
         finally:
-            await stack.stop()
-            figures["first_remote_frame_ms"] = summary(samples)
-            if samples:
-                figures["median_ms"] = figures["first_remote_frame_ms"]["p50"]
+            for stack in stacks.values():
+                await stack.stop()
+            for path, taken in samples.items():
+                if taken:
+                    name = "first_remote_frame_ms" if path == "direct" else "prejoin_first_remote_frame_ms"
+                    figures[name] = summary(taken)
+            if click_to_frame:
+                figures["prejoin_click_to_frame_ms"] = summary(click_to_frame)
+            headline = figures.get("first_remote_frame_ms") or figures.get("prejoin_first_remote_frame_ms")
+            if headline:
+                figures["median_ms"] = headline["p50"]
 
-    result = await harness.bounded(args, body, {"runs": args.runs, "frame_timeout": args.frame_timeout})
+    result = await harness.bounded(args, body, {"runs": args.runs, "paths": list(paths),
+                                                "frame_timeout": args.frame_timeout})
     return harness.finish(args, result, lambda out: [plots.latency_cdfs(
         out, "browser", "browser: room URL to first remote video frame",
-        {"first remote frame": {"ours": [s / 1000 for s in samples]}})])
+        {f"first remote frame, {path}": {"ours": [s / 1000 for s in taken]} for path, taken in samples.items()})])
 
 
 async def stack_ready(server: Server) -> None:
@@ -119,45 +149,49 @@ async def stack_ready(server: Server) -> None:
         await logs_in(http, server, "tcp", focus=True)
 
 
-async def open_room(browser, url: str):
+async def open_room(browser, url: str, prejoin: bool = True):
     context = await browser.new_context(ignore_https_errors=True, permissions=["camera", "microphone"])
     page = await context.new_page()
     await page.add_init_script(FIRST_FRAME_HOOK)
     await page.goto(url)
-    join = page.get_by_test_id("prejoin-join")
-    try:
-        await join.click(timeout=10_000)
-    except Exception:  # noqa: BLE001 - a page without prejoin joins straight away
-        pass
+    if prejoin:
+        await page.get_by_test_id("prejoin-join").click(timeout=10_000)
     return context, page
 
 
-async def measure(args, stack: Ours, samples: list[float], figures: dict) -> None:
+async def measure(args, stacks: dict[str, Ours], samples: dict[str, list[float]], click_to_frame: list[float],
+                  figures: dict) -> None:
     from playwright.async_api import async_playwright  # noqa: PLC0415 - only this workload needs it
 
-    progress = Progress("browser: first frame", args.runs)
+    progress = Progress("browser: first frame", args.runs * len(stacks))
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             for run_index in range(args.runs):
-                url = f"{stack.public_url}/benchroom{run_index}{os.urandom(3).hex()}"
-                host, host_page = await open_room(browser, url)
-                try:
-                    # the focus offers media only once a second participant is in, so the host is
-                    # ready when its meeting page shows
-                    await host_page.locator(MEETING_READY).first.wait_for(timeout=args.frame_timeout * 1000)
-                    guest, guest_page = await open_room(browser, url)
+                for path, stack in stacks.items():  # in turn, so that both see the same machine
+                    prejoin = path == "prejoin"
+                    url = f"{stack.public_url}/benchroom{run_index}{os.urandom(3).hex()}"
+                    host, host_page = await open_room(browser, url, prejoin)
                     try:
-                        await guest_page.wait_for_function("window.__benchFirstRemoteFrame !== undefined",
-                                                           timeout=args.frame_timeout * 1000)
-                        samples.append(await guest_page.evaluate("window.__benchFirstRemoteFrame"))
-                        if run_index == 0:
-                            figures["page_weight_kb"] = round(await guest_page.evaluate(PAGE_WEIGHT) / 1024, 1)
+                        # the focus offers media only once a second participant is in, so the host is
+                        # ready when its meeting page shows
+                        await host_page.locator(MEETING_READY).first.wait_for(timeout=args.frame_timeout * 1000)
+                        guest, guest_page = await open_room(browser, url, prejoin)
+                        try:
+                            await guest_page.wait_for_function("window.__benchFirstRemoteFrame !== undefined",
+                                                               timeout=args.frame_timeout * 1000)
+                            frame, click = await guest_page.evaluate(
+                                "[window.__benchFirstRemoteFrame, window.__benchClick ?? null]")
+                            samples[path].append(frame)
+                            if prejoin and click is not None:
+                                click_to_frame.append(frame - click)
+                            if "page_weight_kb" not in figures:
+                                figures["page_weight_kb"] = round(await guest_page.evaluate(PAGE_WEIGHT) / 1024, 1)
+                        finally:
+                            await guest.close()
                     finally:
-                        await guest.close()
-                finally:
-                    await host.close()
-                progress.advance(note=f"{samples[-1]:.0f} ms")
+                        await host.close()
+                    progress.advance(note=f"{path} {samples[path][-1]:.0f} ms")
         finally:
             await browser.close()
     progress.close()
@@ -186,8 +220,9 @@ async def main_thread_cpu(args, stack: Ours) -> tuple[float, int]:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             pages = []
+            prejoin = "ENABLE_PREJOIN_PAGE" not in stack.extra_env
             for _ in range(args.cpu_participants):
-                pages.append((await open_room(browser, url))[1])
+                pages.append((await open_room(browser, url, prejoin))[1])
             first = pages[0]
             # every other participant's video, or as many as decode by the deadline (reported)
             deadline = asyncio.get_running_loop().time() + args.frame_timeout

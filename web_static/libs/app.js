@@ -1,10 +1,9 @@
 // The pages: welcome, prejoin, meeting, lobby, leave. Reads the `config` that /config.js defines.
 
 import { XmppConnection } from './xmpp.js';
-import { Conference, ConferenceError, roomNode } from './conference.js';
+import { Conference, ConferenceError, discover, roomNode } from './conference.js';
 import * as auth from './auth.js';
 import { h, clear } from './dom.js';
-import { installCaptions } from './captions.js';
 import { icon } from './icons.js';
 import { VideoLayout } from './stage.js';
 import {
@@ -168,17 +167,32 @@ function levelMeter(testid) {
 
 // Camera, microphone and speaker choices. `onChange(kind, deviceId)` switches; the choice is
 // remembered for the next meeting.
+const DEVICE_LABELS = { videoinput: 'Camera', audioinput: 'Microphone', audiooutput: 'Speaker' };
+
+// A speaker is chosen only where the browser can send audio to one.
+function deviceKinds() {
+    return Object.keys(DEVICE_LABELS).filter(kind => kind !== 'audiooutput' || 'setSinkId' in HTMLMediaElement.prototype);
+}
+
+function deviceRow(kind, select) {
+    return h('label', { class: 'field' }, h('span', {}, DEVICE_LABELS[kind]), select);
+}
+
+// Rows the size of the selectors, until the devices answer: nothing on the page moves when they do
+// (the join button least of all, which may be on its way under the pointer).
+function pendingDeviceRows() {
+    return deviceKinds().map(kind => deviceRow(kind, h('select', { 'aria-label': DEVICE_LABELS[kind], disabled: true }, h('option', { value: '' }, '…'))));
+}
+
 async function deviceSelectors(current, onChange) {
     const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
     const chosen = stored(STORE.devices, {});
-    const labels = { videoinput: 'Camera', audioinput: 'Microphone', audiooutput: 'Speaker' };
-    const rows = [];
-    for (const kind of ['videoinput', 'audioinput', 'audiooutput']) {
+    return deviceKinds().map(kind => {
+        const label = DEVICE_LABELS[kind];
         const list = devices.filter(d => d.kind === kind && d.deviceId);
-        if (kind === 'audiooutput' && !('setSinkId' in HTMLMediaElement.prototype)) continue;
-        const select = h('select', { 'data-testid': `device-${kind}`, 'aria-label': labels[kind], disabled: !list.length },
-            list.length ? list.map((d, i) => h('option', { value: d.deviceId }, d.label || `${labels[kind]} ${i + 1}`))
-                : h('option', { value: '' }, `No ${labels[kind].toLowerCase()} found`));
+        const select = h('select', { 'data-testid': `device-${kind}`, 'aria-label': label, disabled: !list.length },
+            list.length ? list.map((d, i) => h('option', { value: d.deviceId }, d.label || `${label} ${i + 1}`))
+                : h('option', { value: '' }, `No ${label.toLowerCase()} found`));
         const now = current[kind] || chosen[kind];
         if (now && list.some(d => d.deviceId === now)) select.value = now;
         select.addEventListener('change', async () => {
@@ -190,9 +204,8 @@ async function deviceSelectors(current, onChange) {
                 select.disabled = false;
             }
         });
-        rows.push(h('label', { class: 'field' }, h('span', {}, labels[kind]), select));
-    }
-    return rows;
+        return deviceRow(kind, select);
+    });
 }
 
 function currentDevices(stream) {
@@ -295,7 +308,7 @@ async function prejoinPage(where) {
     showState();
     const hidden = new Set(config.hiddenPremeetingButtons || []);
     const join = h('button', { class: 'primary', 'data-testid': 'prejoin-join' }, 'Join meeting');
-    const devices = h('div', { class: 'devices', 'data-testid': 'prejoin-devices' });
+    const devices = h('div', { class: 'devices', 'data-testid': 'prejoin-devices' }, ...pendingDeviceRows());
     const section = h('section', { class: 'centered prejoin', 'data-testid': 'prejoin-page' },
         h('h1', {}, where.room),
         h('div', { class: 'preview-box' }, preview, h('div', { class: 'preview-avatar', 'aria-hidden': 'true' }, initials(name.value))),
@@ -1479,7 +1492,7 @@ function connectEarly(where) {
     early.connection = openConnection(undefined, where.room, event => early.onEvent?.(event));
     performance.mark('jitsi:xmpp-connecting');
     early.online = early.connection.connect();
-    early.online.catch(() => {});
+    early.online.then(() => discover(early.connection, config.hosts.domain), () => {});
     return early;
 }
 
@@ -1525,6 +1538,14 @@ function showJoined(view) {
     view.onEvent({ type: 'local-muted', media: 'audio', muted: view.conference.muted.audio });
     view.onEvent({ type: 'local-muted', media: 'video', muted: view.conference.muted.video });
     installCaptions(view);
+}
+
+// Subtitles are a module of their own, loaded only where config.js turns transcription on.
+function installCaptions(view) {
+    const transcription = config.transcription || {};
+    if (!transcription.enabled || transcription.disableClosedCaptions) return;
+    const conference = view.conference;
+    import('./captions.js').then(({ attachCaptions }) => attachCaptions(view, conference));
 }
 
 async function reconnect(view) {

@@ -134,9 +134,9 @@ class Captions {
     }
 }
 
-export function installCaptions(view) {
-    const transcription = config.transcription || {};
-    if (!transcription.enabled || transcription.disableClosedCaptions) return;
+// On the meeting view's `conference`, once it is joined (again after a reconnect or a move to a
+// breakout room); app.js loads this module only where config.js turns transcription on.
+export function attachCaptions(view, conference) {
     view.captions = view.captions || new Captions(view);
-    view.captions.attach(view.conference);
+    view.captions.attach(conference);
 }

@@ -103,6 +103,41 @@ async function capsVer() {
     return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }
 
+// What the XMPP domain offers: its components (disco#info identities, by type) and its ICE servers
+// (XEP-0215). Asked once per connection, as soon as it is online (the prejoin page starts it), so
+// joining does not wait for it.
+export function discover(xmpp, domain) {
+    xmpp.discovered ??= Promise.all([discoverComponents(xmpp, domain), discoverIceServers(xmpp, domain)])
+        .then(([components, iceServers]) => ({ components, iceServers }));
+    return xmpp.discovered;
+}
+
+async function discoverComponents(xmpp, domain) {
+    const components = {};
+    try {
+        const info = await xmpp.iq(el('iq', { type: 'get', to: domain }, el('query', { xmlns: NS_DISCO_INFO })));
+        for (const identity of info.find('query')?.elements('identity') || []) {
+            components[identity.attrs.type] = identity.attrs.name;
+        }
+    } catch (error) { /* a domain that does not say: no components */ }
+    return components;
+}
+
+// XEP-0215 (docs/client-xmpp.md §6.2): for the bridge only TURN over TCP is worth keeping.
+async function discoverIceServers(xmpp, domain) {
+    const servers = [];
+    try {
+        const result = await xmpp.iq(el('iq', { type: 'get', to: domain }, el('services', { xmlns: 'urn:xmpp:extdisco:2' })), 5000);
+        for (const service of result.first('services')?.elements('service') || []) {
+            const { type, host, port, transport, username, password } = service.attrs;
+            if (!host || !(type === 'turns' || (type === 'turn' && transport === 'tcp'))) continue;
+            const url = `${type}:${host.includes(':') ? `[${host}]` : host}${port ? `:${port}` : ''}${type === 'turn' ? '?transport=tcp' : ''}`;
+            servers.push({ urls: url, username, credential: password });
+        }
+    } catch (error) { /* no TURN on this deployment */ }
+    return servers;
+}
+
 export class Conference {
     constructor({ connection, config, room, roomJid, displayName, localStream, localReady, onEvent, token }) {
         this.token = token;
@@ -166,36 +201,17 @@ export class Conference {
     // ---- joining ----
 
     async join(password) {
-        await Promise.all([this.discoverComponents(), this.discoverIceServers()]);
+        ({ components: this.components, iceServers: this.iceServers } = await discover(this.xmpp, this.domain));
         const focusBare = await this.requestConference();
         this.focusBare = focusBare;
         this.password = password;
+        // Made before the offer comes: the constructor takes tens of milliseconds on a busy page.
+        this.sparePc ??= this.newPeerConnection();
         await this.enterRoom(this.roomJid, password);
     }
 
-    async discoverComponents() {
-        try {
-            const info = await this.xmpp.iq(el('iq', { type: 'get', to: this.domain }, el('query', { xmlns: NS_DISCO_INFO })));
-            for (const identity of info.find('query')?.elements('identity') || []) {
-                this.components[identity.attrs.type] = identity.attrs.name;
-            }
-        } catch (error) {
-            this.components = {};
-        }
-    }
-
-    // XEP-0215 (docs/client-xmpp.md §6.2): for the bridge only TURN over TCP is worth keeping.
-    async discoverIceServers() {
-        this.iceServers = [];
-        try {
-            const result = await this.xmpp.iq(el('iq', { type: 'get', to: this.domain }, el('services', { xmlns: 'urn:xmpp:extdisco:2' })), 5000);
-            for (const service of result.first('services')?.elements('service') || []) {
-                const { type, host, port, transport, username, password } = service.attrs;
-                if (!host || !(type === 'turns' || (type === 'turn' && transport === 'tcp'))) continue;
-                const url = `${type}:${host.includes(':') ? `[${host}]` : host}${port ? `:${port}` : ''}${type === 'turn' ? '?transport=tcp' : ''}`;
-                this.iceServers.push({ urls: url, username, credential: password });
-            }
-        } catch (error) { /* no TURN on this deployment */ }
+    newPeerConnection() {
+        return new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: this.iceServers || [] });
     }
 
     async requestConference() {
@@ -636,7 +652,8 @@ export class Conference {
         const layout = new Layout(offer, { preferVideoCodec: PREFERRED_VIDEO_CODEC });
         this.remoteSources = sourcesOf(jingle);
         layout.setRemoteSources(this.remoteSources);
-        const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: this.iceServers || [] });
+        const pc = this.sparePc || this.newPeerConnection();
+        this.sparePc = null;
         const session = { sid: offer.sid, initiator: offer.initiator, peer: from, pc, layout, offer, queue: Promise.resolve() };
         this.session = session;
         pc.onicecandidate = event => {
@@ -674,15 +691,15 @@ export class Conference {
     // Our camera and microphone on the main audio and video m-lines.
     async attachLocalTracks(pc, layout) {
         const transceivers = pc.getTransceivers();
-        for (const media of ['audio', 'video']) {
+        await Promise.all(['audio', 'video'].map(async media => {
             const track = media === 'audio' ? this.localStream?.getAudioTracks()[0] : this.localStream?.getVideoTracks()[0];
             const slot = layout.slots.find(s => s.kind === 'main' && s.media === media);
-            if (!slot || !track) continue;
+            if (!slot || !track) return;
             const t = transceivers.find(x => x.mid === slot.mid);
             t.direction = 'sendrecv';
             await t.sender.replaceTrack(track);
             t.sender.setStreams?.(this.localStream);
-        }
+        }));
     }
 
     mungeLocal(sdp, layout) {
@@ -1120,6 +1137,8 @@ export class Conference {
         this.left = true;
         this.xmpp.removeHandler(this.handler);
         this.closeSession();
+        this.sparePc?.close();
+        this.sparePc = null;
         this.screenStream?.getTracks().forEach(t => t.stop());
         if (this.lobbyJid) this.xmpp.send(el('presence', { to: `${this.lobbyJid}/${this.nick}`, type: 'unavailable' }));
         if (this.currentRoom) this.xmpp.send(el('presence', { to: `${this.currentRoom}/${this.nick}`, type: 'unavailable' }));
