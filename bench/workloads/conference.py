@@ -4,8 +4,8 @@ Each participant logs in, sends the conference request, joins the room, answers 
 Jingle offer and sends media with a talk/silence pattern (audio only while talking, video always).
 Reported: the join-time distribution (login, conference request, MUC join, offer, first media),
 and every `--check-every` seconds whether media reaches every participant. `--kill-bridge-at T`
-starts a second bridge, kills the first at T seconds, and reports the time until media flows to
-everyone again.
+starts a second bridge, kills at T seconds the one that carries the participants, and reports the
+time until media flows to everyone again.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -99,7 +100,7 @@ async def whole_stack(args, http: aiohttp.ClientSession, root: Path, figures: di
             participants.extend(Participant(http, args.transport, url, room, f"p{c}x{n}")
                                 for n in range(args.participants))
         await join_all(args, participants, figures)
-        await media_phase(args, stack, participants, figures)
+        await media_phase(args, http, [stack] + ([spare] if spare else []), participants, figures)
         figures["server"] = stack.stop_sampling()
     finally:
         for start in range(0, len(participants), 50):
@@ -146,7 +147,20 @@ async def join_all(args, participants: list[Participant], figures: dict) -> None
     progress.close()
 
 
-async def media_phase(args, stack: Ours, participants: list[Participant], figures: dict) -> None:
+async def endpoints_on(http: aiohttp.ClientSession, stack: Ours) -> int:
+    """The endpoints a stack's bridge holds, from its /metrics (0 when it does not answer)."""
+    try:
+        async with http.get(f"http://127.0.0.1:{stack.colibri_port}/metrics") as answer:
+            text = await answer.text()
+    except aiohttp.ClientError:
+        return 0
+    found = re.search(r"^jitsi_endpoints (\d+)", text, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+async def media_phase(args, http: aiohttp.ClientSession, stacks: list[Ours], participants: list[Participant],
+                      figures: dict) -> None:
+    stack = stacks[0]
     loop = asyncio.get_running_loop()
     start = last = last_check = loop.time()
     seen = {id(p): 0 for p in participants}
@@ -169,7 +183,9 @@ async def media_phase(args, stack: Ours, participants: list[Participant], figure
             if "first_media" not in p.timings and media.reception.packets:
                 p.timings["first_media"] = time.perf_counter() - p.started
         if args.kill_bridge_at is not None and killed_at is None and elapsed >= args.kill_bridge_at:
-            bridge = stack.process("bridge").proc
+            # the bridge the focus put the participants on: both were in the brewery when they came
+            carrying = [await endpoints_on(http, s) for s in stacks]
+            bridge = stacks[carrying.index(max(carrying))].process("bridge").proc
             os.killpg(bridge.pid, signal.SIGKILL)
             killed_at = elapsed
         interval = 0.5 if killed_at is not None and recovered_at is None else args.check_every
