@@ -5,8 +5,11 @@ both ways between the phone and the meeting.
   handed to :class:`PhoneTrack`, the aiortc track the meeting client sends.
 * Meeting to phone: each remote audio track of the meeting is read into a short queue; on each tick
   one frame of each is summed (numpy), encoded and sent, so the phone hears everyone but itself.
-* Symmetric RTP: we send to where the phone's RTP comes from, so a phone behind NAT hears us; until
-  its first packet, to the address of its SDP.
+* Symmetric RTP, latched as Asterisk's strictrtp: the phone's source is learnt from its first packets
+  (LATCH_PACKETS in a row from one address with one SSRC), then only that source is taken and we send to
+  it, so a phone behind NAT hears us and a host that guesses the port cannot take the call's media. The
+  same SSRC coming from a new address LATCH_PACKETS times in a row (a NAT rebinding) latches again; a new
+  address in the SDP starts the learning over. Until the first latch we send to the SDP's address.
 
 One :class:`MediaClock` ticks every call; nothing per packet is logged or allocated beyond the bytes.
 """
@@ -43,6 +46,7 @@ RTCP_INTERVAL = 5.0
 TONE_TICKS = 5  # a digit sent to the phone lasts 100 ms (RFC 4733 events, one update per tick)
 TONE_ENDS = 3  # its end packet is sent three times (RFC 4733 §2.5.1.4)
 MAX_TONES = 32
+LATCH_PACKETS = 4  # packets in a row from one address with one SSRC that (re)latch the source
 Addr = tuple[str, int]
 
 
@@ -140,7 +144,10 @@ class CallMedia:
         self.dtmf_step = TELEPHONE_EVENT.clock // 50  # set by start() from the SDP
         self.remote: Addr | None = None
         self.remote_rtcp: Addr | None = None
-        self.latched = False
+        self.source: Addr | None = None  # the latched source of the phone's RTP; None while learning it
+        self._source_ssrc = -1
+        self._candidate: tuple[Addr, int] | None = None  # (address, SSRC) that may (re)latch
+        self._candidate_packets = 0
         self.sending = False  # the phone takes our media: not while it holds the call
         self._signalled: Addr | None = None  # where the phone's latest SDP said it listens
         self.protection: Protection | None = None  # SDES-SRTP, when the SDP exchanged keys
@@ -158,6 +165,7 @@ class CallMedia:
         self._next_rtcp = 0.0
         self._prompt: deque[np.ndarray] = deque()
         self.sent_packets = self.sent_octets = self.bad_packets = 0
+        self.stray_packets = 0  # authentic RTP from an address that is not the latched source: dropped
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -183,8 +191,8 @@ class CallMedia:
             self._first = True  # a talkspurt starts (RFC 3551 §4.1): the marker bit
         signalled = (remote.address, remote.port)
         if remote.receives and signalled != self._signalled:
-            # A new address in the SDP wins over the source we latched onto.
-            self._signalled, self.latched = signalled, False
+            # A new address in the SDP wins over the source we latched onto: learn it again.
+            self._signalled, self.source, self._candidate = signalled, None, None
             self.remote = signalled
             self.remote_rtcp = (remote.address, remote.rtcp_port or remote.port + 1)
 
@@ -198,12 +206,13 @@ class CallMedia:
                 self.bad_packets += 1
                 return
         try:
-            pt, _marker, seq, timestamp, _ssrc, offset = rtp.read_header(data)
+            pt, _marker, seq, timestamp, ssrc, offset = rtp.read_header(data)
         except rtp.RtpError:
             self.bad_packets += 1
             return
-        if addr != self.remote:
-            self.remote, self.latched = addr, True
+        if not self._from_source(addr, ssrc):
+            self.stray_packets += 1
+            return
         if pt == self.pt:
             self.buffer.put(seq, data[offset:])
         elif pt == self.dtmf_pt:
@@ -213,8 +222,31 @@ class CallMedia:
         else:
             self.bad_packets += 1
 
+    def _from_source(self, addr: Addr, ssrc: int) -> bool:
+        """Whether a packet from ``addr`` is the phone's. While learning, every packet is taken (the phone is
+        heard from its first) and LATCH_PACKETS in a row from one address and SSRC latch it; once latched,
+        only the source's, unless the source's SSRC comes from elsewhere LATCH_PACKETS times in a row with
+        none from the source between (a NAT rebinding): then that address is the source."""
+        if addr == self.source:
+            self._source_ssrc, self._candidate = ssrc, None
+            return True
+        if self.source is not None and ssrc != self._source_ssrc:
+            return False
+        if self._candidate == (addr, ssrc):
+            self._candidate_packets += 1
+        else:
+            self._candidate, self._candidate_packets = (addr, ssrc), 1
+        if self._candidate_packets < LATCH_PACKETS:
+            return self.source is None
+        if self.source is not None:
+            log.info("sip: RTP on port %d moved from %s:%d to %s:%d (SSRC %08x)", self.port, *self.source, *addr, ssrc)
+        self.source, self.remote, self._source_ssrc, self._candidate = addr, addr, ssrc, None
+        return True
+
     def rtcp_received(self, addr: Addr) -> None:
-        self.remote_rtcp = addr  # symmetric RTCP as well; its reports are not used
+        # symmetric RTCP as well, from the host of the latched source only; its reports are not used
+        if self.source is not None and addr[0] == self.source[0]:
+            self.remote_rtcp = addr
 
     # ---- the meeting side ----
 

@@ -1,6 +1,8 @@
 """The media cores: SDP offer/answer, RTP header, jitter buffer with loss and reordering, DTMF both
 ways, and each codec carrying a tone through encode and decode."""
 
+import asyncio
+import socket
 from collections import deque
 from fractions import Fraction
 
@@ -11,7 +13,9 @@ from jitsi_py.common import telephone_event
 from jitsi_py.sip import dtmf, rtp, sdp
 from jitsi_py.sip.audio import FRAME, Transcoder, _Resampler
 from jitsi_py.sip.jitterbuffer import JitterBuffer
-from jitsi_py.sip.media import MAX_QUEUED, TONE_ENDS, TONE_TICKS, CallMedia, PhoneTrack, _framer
+from jitsi_py.sip.media import LATCH_PACKETS, MAX_QUEUED, TONE_ENDS, TONE_TICKS, CallMedia, PhoneTrack, _framer
+
+from ..support.stack import free_udp_port
 
 BARESIP_OFFER = (  # the shape baresip sends
     b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -265,3 +269,62 @@ def test_going_down_to_8_khz_filters_out_what_it_cannot_carry():
         assert out.size == 19 * 160
         rms = np.sqrt(np.mean(out.astype(np.float64) ** 2))
         assert (rms > 5000) if kept else (rms < 50), (hz, rms)
+
+
+async def test_the_phones_rtp_source_is_latched_and_only_its_ssrc_from_elsewhere_moves_it():
+    """Real loopback sockets: the source learnt from LATCH_PACKETS packets in a row, a stranger's packets
+    dropped and counted (whatever SSRC it sends, while the source goes on sending), a NAT rebinding (the
+    source's SSRC from a new address, LATCH_PACKETS in a row) followed, a new SDP address learnt again."""
+    phone, stranger, rebound, moved = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4))
+    for sock in (phone, stranger, rebound, moved):
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+    media = CallMedia(free_udp_port() & ~1, "127.0.0.1", lambda _digit: None)
+    await media.open()
+    seq = 0
+
+    async def send(sock: socket.socket, ssrc: int, count: int = 1) -> None:
+        nonlocal seq
+        before = media.buffer.received + media.stray_packets
+        for _ in range(count):
+            sock.sendto(rtp.write(0, False, seq, seq * 160, ssrc, b"\xff" * 160), ("127.0.0.1", media.port))
+            seq += 1
+        for _ in range(100):
+            if media.buffer.received + media.stray_packets == before + count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the packets never arrived")
+
+    try:
+        media.start(sdp.AudioDescription("127.0.0.1", phone.getsockname()[1], {0: sdp.PCMU}), 0, sdp.PCMU)
+        assert media.remote == phone.getsockname() and media.source is None
+        await send(stranger, 0xBAD)  # while learning, taken, but one packet latches nothing
+        await send(phone, 0x5151, LATCH_PACKETS)
+        assert media.source == media.remote == phone.getsockname() and media.buffer.received == LATCH_PACKETS + 1
+
+        await send(stranger, 0xBAD, 2 * LATCH_PACKETS)
+        for _ in range(LATCH_PACKETS):  # the source's SSRC guessed, while the source goes on sending
+            await send(stranger, 0x5151)
+            await send(phone, 0x5151)
+        assert media.source == phone.getsockname() and media.stray_packets == 3 * LATCH_PACKETS
+        assert media.buffer.received == 2 * LATCH_PACKETS + 1
+        media.rtcp_received(("127.0.0.2", 9))
+        assert media.remote_rtcp == ("127.0.0.1", phone.getsockname()[1] + 1)
+
+        await send(rebound, 0x5151, LATCH_PACKETS - 1)  # the phone's NAT binding moved
+        assert media.source == phone.getsockname() and media.stray_packets == 4 * LATCH_PACKETS - 1
+        await send(rebound, 0x5151)
+        assert media.source == media.remote == rebound.getsockname() and media.buffer.received == 2 * LATCH_PACKETS + 2
+        media.tick(0.0)
+        assert rtp.read_header(await asyncio.wait_for(asyncio.get_running_loop().sock_recv(rebound, 2048), 5))[0] == 0
+        await send(phone, 0x5151)  # the old address is a stranger now
+        assert media.stray_packets == 4 * LATCH_PACKETS
+
+        media.start(sdp.AudioDescription("127.0.0.1", moved.getsockname()[1], {0: sdp.PCMU}), 0, sdp.PCMU)
+        assert media.remote == moved.getsockname() and media.source is None
+        await send(moved, 0x7777, LATCH_PACKETS)
+        assert media.source == moved.getsockname()
+    finally:
+        media.close()
+        for sock in (phone, stranger, rebound, moved):
+            sock.close()
