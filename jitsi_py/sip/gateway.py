@@ -49,6 +49,7 @@ from .ua import (
     CallProgress,
     IncomingCall,
     InfoReceived,
+    RefreshAnswered,
     RefreshDue,
     Registered,
     RegistrationFailed,
@@ -166,7 +167,8 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
             IncomingCall: self._incoming, CallProgress: self._progress, CallAnswered: self._answered,
-            SessionOffer: self._reoffered, RefreshDue: self._refresh_due, CallEnded: self._ended,
+            SessionOffer: self._reoffered, RefreshDue: self._refresh_due, RefreshAnswered: self._refresh_answered,
+            CallEnded: self._ended,
             InfoReceived: self._info,
             Registered: self._registered, RegistrationFailed: self._registration_failed,
         }
@@ -641,6 +643,26 @@ class Gateway:
             return  # nothing to offer: the session expires and ends
         log.info("sip: call %s: refreshing the session (re-INVITE)", event.call.call_id)
         self.ua.reinvite(event.call, leg.refresh_sdp(), self._now())
+
+    def _refresh_answered(self, event: RefreshAnswered) -> None:
+        """The 2xx to our refresh re-INVITE: its SDP is taken as the peer's own re-INVITE's would be (another
+        address or port, another codec of those offered, hold or resume); an answer the offer does not
+        allow, or none, ends the call."""
+        call = event.call
+        leg = self.legs.get(call.call_id)
+        if leg is None or leg.sent is None or call.state != "confirmed":
+            return
+        try:
+            answer = sdp.parse(call.remote_sdp)
+            pt, codec = sdp.check_answer(leg.sent, answer)
+        except sdp.SdpError as exc:
+            log.warning("sip: call %s: the answer to our session refresh does not fit our offer (%s): hanging up",
+                        call.call_id, exc)
+            self.ua.hangup(call, self._now())
+            return
+        leg.media.start(answer, pt, codec)
+        log.info("sip: call %s: session refreshed, %s %s to %s:%d", call.call_id, codec.name, answer.direction,
+                 answer.address, answer.port)
 
     def _info(self, event: InfoReceived) -> None:
         digit = dtmf.parse_info(event.content_type, event.body)

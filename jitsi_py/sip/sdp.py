@@ -181,6 +181,31 @@ def answer(offer: AudioDescription, address: str, port: int, preference: tuple[C
                             dtmf_clock=dtmf_clock)
 
 
+# what an answer may say to each direction offered (RFC 3264 §6.1)
+ANSWERABLE = {"sendrecv": {"sendrecv", "sendonly", "recvonly", "inactive"}, "sendonly": {"recvonly", "inactive"},
+              "recvonly": {"sendonly", "inactive"}, "inactive": {"inactive"}}
+
+
+def check_answer(offer: AudioDescription, answer: AudioDescription) -> tuple[int, Codec]:
+    """The payload type and codec an answer to our ``offer`` settles on; SdpError when the answer is not
+    within the offer (RFC 3264 §6.1): the stream refused (port 0), a codec or payload type we did not
+    offer, another profile, a direction the offer does not allow, no crypto line for the one we sent."""
+    if answer.port == 0:
+        raise SdpError("the audio stream is refused (port 0)")
+    if not answer.codecs:
+        raise SdpError("no codec we carry")
+    pt, codec = answer.first
+    if offer.codecs.get(pt) != codec:
+        raise SdpError(f"{codec.name.upper()} as payload type {pt} was not offered")
+    if answer.profile != offer.profile:
+        raise SdpError(f"profile {answer.profile} to an offer of {offer.profile}")
+    if answer.direction not in ANSWERABLE[offer.direction]:
+        raise SdpError(f"{answer.direction} to an offer of {offer.direction}")
+    if offer.crypto and not any((c.tag, c.suite) == (o.tag, o.suite) for c in answer.crypto for o in offer.crypto):
+        raise SdpError("no crypto line for the one offered")
+    return pt, codec
+
+
 def offer(address: str, port: int, preference: tuple[Codec, ...] = CODECS,
           crypto: Crypto | None = None) -> AudioDescription:
     codecs = {DYNAMIC_OPUS if c.static_pt is None else c.static_pt: c for c in preference}

@@ -97,6 +97,15 @@ class RefreshDue:
 
 
 @dataclass(frozen=True)
+class RefreshAnswered:
+    """The 2xx to our refresh re-INVITE. Its SDP (``call.remote_sdp``, empty when it has none) answers the
+    offer of the session as it was; the peer may have moved its media in it, which the gateway follows,
+    or the answer may not fit the offer, and the gateway ends the call."""
+
+    call: Call
+
+
+@dataclass(frozen=True)
 class CallEnded:
     call: Call
     status: int  # the final status of a call that never started; 200 for a BYE; 408 on timeout
@@ -123,8 +132,8 @@ class RegistrationFailed:
     retry_in: float
 
 
-Event = (IncomingCall | CallProgress | CallAnswered | SessionOffer | RefreshDue | CallEnded | InfoReceived
-         | Registered | RegistrationFailed)
+Event = (IncomingCall | CallProgress | CallAnswered | SessionOffer | RefreshDue | RefreshAnswered | CallEnded
+         | InfoReceived | Registered | RegistrationFailed)
 
 
 @dataclass
@@ -499,11 +508,12 @@ class UserAgent:
         if call.state != "confirmed" or call.session is None:
             return
         if response.status < 300:
-            if method == "INVITE" and response.body.strip():
-                call.remote_sdp = response.body  # the answer to the session as it was: nothing to change
             call.session = from_response(response)
             if call.session is not None:
                 call.session.restart(now)
+            if method == "INVITE":
+                call.remote_sdp = response.body
+                self._events.append(RefreshAnswered(call))
         elif response.status == 422 and response.header("min-se"):
             call.session.interval = max(call.session.interval, parse_min_se(response.header("min-se") or ""))
             self._refresh(call, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import replace
 from xml.etree.ElementTree import Element
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from jitsi_py.common.errors import StanzaError
 from jitsi_py.common.meeting import Participant, XmppServer
 from jitsi_py.common.stanzas.rayo import HANGUP
-from jitsi_py.sip import sdp, ua as sipua
+from jitsi_py.sip import sdes, sdp, ua as sipua
 from jitsi_py.sip.gateway import HUNG_UP, Gateway, Leg
 from jitsi_py.sip.media import PortPool
 from jitsi_py.sip.message import parse
@@ -219,6 +220,68 @@ async def test_our_session_refresh_offers_the_session_in_use_one_version_up():
     leg.media.start(sdp.parse(PCMU_OFFER.replace(b"0 8 101", b"8 101")), 8, sdp.PCMA)
     assert sdp.parse(leg.refresh_sdp()).codecs == {8: sdp.PCMA} and leg.sdp_version == 3
     leg.media.close()
+
+
+def _refreshed(gateway: Gateway, now: float, body: bytes) -> list:
+    """Our refresh re-INVITE, due at ``now``, answered 200 with ``body`` at once: what the gateway sends."""
+    gateway.ua.handle_timer(now)
+    gateway._refresh_due(gateway.ua.next_event())
+    [reinvite] = [parse(o.data) for o in gateway.ua.datagrams_to_send()]
+    head = "".join(f"{name}: {reinvite.header(name)}\r\n" for name in ("via", "from", "to", "call-id", "cseq"))
+    gateway.ua.receive((f"SIP/2.0 200 OK\r\n{head}Contact: <sip:phone@127.0.0.1:5999>\r\n"
+                        f"Session-Expires: 90;refresher=uac\r\nContent-Type: application/sdp\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n").encode() + body, ("127.0.0.1", 5999), now + 0.1)
+    event = gateway.ua.next_event()
+    assert isinstance(event, sipua.RefreshAnswered) and event.call.remote_sdp == body
+    gateway._refresh_answered(event)
+    return [parse(o.data) for o in gateway.ua.datagrams_to_send()]
+
+
+async def test_the_answer_to_our_refresh_moves_or_holds_the_media_and_one_outside_our_offer_ends_the_call():
+    """The peer's 200 to our refresh re-INVITE is an answer like any: its new address and port are where
+    the media goes (and the source is learnt again), its sendonly holds; an answer with a codec we did not
+    offer, or none, gets a BYE after the ACK."""
+    gateway = _idle_gateway()
+    call, leg = _confirmed(gateway, "moved", headers="Session-Expires: 90;refresher=uas\r\n")
+    moved = PCMU_OFFER.replace(b"c=IN IP4 127.0.0.1", b"c=IN IP4 127.0.0.2").replace(b"10000", b"10020")
+    [ack] = _refreshed(gateway, 45.1, moved)
+    assert ack.method == "ACK" and call.state == "confirmed"
+    assert leg.media.remote == ("127.0.0.2", 10020) and leg.media.source is None and leg.media.sending
+    [ack] = _refreshed(gateway, 90.3, moved.replace(b"a=sendrecv", b"a=sendonly"))
+    assert not leg.media.sending and leg.media.transcoder.codec == sdp.PCMU and call.state == "confirmed"
+
+    pcma = moved.replace(b"0 8 101", b"8 101")  # our refresh offered PCMU only
+    ack, bye = _refreshed(gateway, 135.5, pcma)
+    assert (ack.method, bye.method) == ("ACK", "BYE") and call.state == "ended"
+    assert isinstance(gateway.ua.next_event(), sipua.CallEnded)
+
+    gateway = _idle_gateway()
+    call, leg = _confirmed(gateway, "unanswered", headers="Session-Expires: 90;refresher=uas\r\n")
+    assert [m.method for m in _refreshed(gateway, 45.1, b"")] == ["ACK", "BYE"] and call.state == "ended"
+    leg.media.close()
+
+
+def test_an_answer_must_be_within_the_offer():
+    """RFC 3264 §6.1, for the answers to our offers: each way out of the offer is named."""
+    ours = sdp.offer("127.0.0.1", 4000)
+    assert sdp.check_answer(ours, sdp.parse(PCMU_OFFER.replace(b"0 8 101", b"9 101"))) == (9, sdp.G722)
+    bad = {
+        BARESIP_OFFER: "OPUS as payload type 96 was not offered",  # ours is 111
+        PCMU_OFFER.replace(b"m=audio 10000", b"m=audio 0"): "port 0",
+        PCMU_OFFER.replace(b"RTP/AVP", b"RTP/SAVP"): "profile RTP/SAVP",
+        PCMU_OFFER.replace(b"0 8 101", b"18 101"): "no codec",
+    }
+    for answer, why in bad.items():
+        with pytest.raises(sdp.SdpError, match=why):
+            sdp.check_answer(ours, sdp.parse(answer))
+    held = replace(ours, direction="recvonly")
+    with pytest.raises(sdp.SdpError, match="sendrecv to an offer of recvonly"):
+        sdp.check_answer(held, sdp.parse(PCMU_OFFER))
+    assert sdp.check_answer(held, sdp.parse(PCMU_OFFER.replace(b"a=sendrecv", b"a=inactive"))) == (0, sdp.PCMU)
+    secure, _ = sdes.offer_crypto()
+    with pytest.raises(sdp.SdpError, match="no crypto line"):
+        sdp.check_answer(sdp.offer("127.0.0.1", 4000, crypto=secure), sdp.parse(PCMU_OFFER.replace(b"RTP/AVP",
+                                                                                                    b"RTP/SAVP")))
 
 
 async def test_a_health_check_call_fails_with_why_and_gives_its_port_back(gateway):

@@ -97,6 +97,7 @@ def test_a_phone_that_makes_us_refresher_without_update_gets_a_reinvite_with_the
     b.receive(answer, A, 45.2)
     [ack] = sent(b)
     assert (ack.method, ack.cseq) == ("ACK", (2, "ACK")) and call.remote_sdp == b"theirs"
+    assert events(b) == [sipua.RefreshAnswered(call)]  # the gateway follows the answer, or hangs up
     assert call.session.ours and call.session.refresh_at == pytest.approx(90.2) and call.refreshing is None
     # the phone's own UPDATE refresh, which hands the refreshing to it
     b.receive(in_dialog("UPDATE", 2, ok.header("to"), branch="u2").replace(b"Contact:", b"Session-Expires: 90\r\n"
