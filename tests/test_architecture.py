@@ -25,7 +25,7 @@ SANS_IO_CORES = (
     "focus/auth.py", "focus/relays.py", "focus/rooms.py",
     "recorder/session.py", "recorder/files.py", "transcriber/results.py",
     "sip/message.py", "sip/digest.py", "sip/transaction.py", "sip/ua.py", "sip/sdp.py", "sip/rtp.py", "sip/dtmf.py",
-    "sip/jitterbuffer.py", "sip/session_timer.py",
+    "sip/jitterbuffer.py", "sip/session_timer.py", "sip/mute.py",
 )
 
 # Modules inside a core package that are its glue: they hand the core the real clock and sockets.

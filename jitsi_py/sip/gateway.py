@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import ssl
-import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
@@ -36,7 +34,7 @@ from ..common.stanzas.rayo import (
     Dial,
     Ref,
 )
-from . import dtmf, sdes, sdp
+from . import dtmf, mute, sdes, sdp
 from .audio import RATE
 from .media import CallMedia, MediaClock, PortPool
 from .message import parse_address, parse_uri
@@ -504,8 +502,7 @@ class Gateway:
                     leg.media.remove_source(source)
                 case events.MuteRequest(kind="audio", muted=muted) if leg.call is not None:
                     # The meeting client already stopped sending; the phone is told, as Jigasi does.
-                    body = json.dumps({"type": "muteRequest", "data": {"audio": muted}, "id": str(uuid.uuid4())})
-                    self.ua.info(leg.call, "application/json", body.encode(), self._now())
+                    self.ua.info(leg.call, mute.CONTENT_TYPE, mute.request(muted), self._now())
                     self.flush()
                 case events.Dtmf(endpoint_id=sender, digit=digit) if leg.call is not None \
                         and leg.call.state == "confirmed":
@@ -668,6 +665,28 @@ class Gateway:
         digit = dtmf.parse_info(event.content_type, event.body)
         if digit is not None:
             self._digit(event.call.call_id, digit)
+            return
+        try:
+            asked = mute.parse_request(event.content_type, event.body)
+        except ValueError as exc:
+            log.warning("sip: call %s: %s", event.call.call_id, exc)
+            return
+        leg = self.legs.get(event.call.call_id)
+        if asked is not None and leg is not None:
+            self._spawn(self._muted_by_phone(leg, asked))
+
+    async def _muted_by_phone(self, leg: Leg, asked: mute.MuteRequest) -> None:
+        """The phone's own mute or unmute (Jigasi's JSON INFO): the participant's audio in the meeting
+        stops or starts as a local mute does (presence audiomuted, the source muted), and the phone is
+        answered. A caller still typing its PIN joins muted."""
+        assert leg.call is not None
+        done = not leg.leaving
+        if done:
+            await leg.meeting.set_audio_muted(asked.muted)
+            log.info("sip: call %s: the phone %s its audio", leg.call.call_id, "muted" if asked.muted else "unmuted")
+        if leg.call.state == "confirmed":
+            self.ua.info(leg.call, mute.CONTENT_TYPE, mute.response(asked, done), self._now())
+            self.flush()
 
     def _digit(self, call_id: str, digit: str) -> None:
         leg = self.legs.get(call_id)

@@ -4,6 +4,7 @@ gets its status, costs nothing else, and the gateway goes on taking calls."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from dataclasses import replace
 from xml.etree.ElementTree import Element
@@ -13,7 +14,7 @@ import pytest
 from jitsi_py.common.errors import StanzaError
 from jitsi_py.common.meeting import Participant, XmppServer
 from jitsi_py.common.stanzas.rayo import HANGUP
-from jitsi_py.sip import sdes, sdp, ua as sipua
+from jitsi_py.sip import mute, sdes, sdp, ua as sipua
 from jitsi_py.sip.gateway import HUNG_UP, Gateway, Leg
 from jitsi_py.sip.media import PortPool
 from jitsi_py.sip.message import parse
@@ -282,6 +283,52 @@ def test_an_answer_must_be_within_the_offer():
     with pytest.raises(sdp.SdpError, match="no crypto line"):
         sdp.check_answer(sdp.offer("127.0.0.1", 4000, crypto=secure), sdp.parse(PCMU_OFFER.replace(b"RTP/AVP",
                                                                                                     b"RTP/SAVP")))
+
+
+async def test_the_phones_own_mute_request_mutes_its_participant_and_is_answered():
+    """Jigasi's JSON INFO from the phone: the participant's audio muted, then unmuted (the meeting client's
+    local mute), each answered 200 and then with a muteResponse INFO naming the request's id."""
+    loop = asyncio.get_running_loop()
+    phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    phone.bind(("127.0.0.1", 0))
+    phone.setblocking(False)
+    gateway = _idle_gateway(free_udp_port())
+    await gateway.start(register=False)
+    try:
+        here = phone.getsockname()[1]
+        call, leg = _confirmed(gateway, "muting", here)
+        for cseq, muted in ((2, True), (3, False)):
+            body = json.dumps({"type": "muteRequest", "data": {"audio": muted}, "id": f"ask-{cseq}"}).encode()
+            phone.sendto((f"INFO sip:jigasi@127.0.0.1 SIP/2.0\r\n"
+                          f"Via: SIP/2.0/UDP 127.0.0.1:{here};branch=z9hG4bKi{cseq}\r\nFrom: {call.remote}\r\n"
+                          f"To: {call.local}\r\nCall-ID: muting\r\nCSeq: {cseq} INFO\r\n"
+                          f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body,
+                         gateway.bind)
+            ok = parse(await asyncio.wait_for(loop.sock_recv(phone, 4096), 5))
+            assert ok.status == 200 and ok.cseq == (cseq, "INFO")
+            answer = parse(await asyncio.wait_for(loop.sock_recv(phone, 4096), 5))
+            assert answer.method == "INFO" and answer.header("content-type") == "application/json"
+            assert json.loads(answer.body) == {"type": "muteResponse", "data": {"audio": muted}, "id": f"ask-{cseq}",
+                                               "status": "OK"}
+            assert leg.meeting.audio_muted is muted
+    finally:
+        phone.close()
+        await gateway.close()
+
+
+def test_mute_requests_in_sip_info_are_read_as_jigasi_writes_them():
+    asked = mute.parse_request("application/json; charset=utf-8",
+                               b'{"type":"muteRequest","data":{"audio":true},"id":"x"}')
+    assert asked == mute.MuteRequest(True, "x")
+    assert json.loads(mute.response(asked, False))["status"] == "FAILED"
+    assert json.loads(mute.request(False))["data"] == {"audio": False}
+    for other in ((b'{"type":"muteResponse","data":{"audio":true},"id":"x","status":"OK"}'), b"not json", b"[]"):
+        assert mute.parse_request("application/json", other) is None
+    assert mute.parse_request("application/dtmf-relay", b"Signal=1") is None
+    for bad in (b'{"type":"muteRequest","data":{"audio":"yes"},"id":"x"}',
+                b'{"type":"muteRequest","data":{"audio":true}}'):
+        with pytest.raises(ValueError, match="mute request without"):
+            mute.parse_request("application/json", bad)
 
 
 async def test_a_health_check_call_fails_with_why_and_gives_its_port_back(gateway):
