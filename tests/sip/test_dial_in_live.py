@@ -413,3 +413,26 @@ async def test_session_timers_with_sipp_dialling_in_and_dialled_out(tmp_path):
             await sipp.received("UPDATE sip:phone@")
             await room_iq(listener, kick(joined.endpoint_id))
         await until(lambda: not gateway.legs)
+
+
+async def test_a_phone_that_moves_its_media_in_the_answer_to_our_refresh_is_followed(tmp_path):
+    """SIPp answers our refresh re-INVITE with its audio on another port: the gateway sends there from
+    then on (and learns the source again), and the call goes on."""
+    moved = free_udp_port() & ~1
+    takes_it = sipp_answers("INVITE", "Contact: <sip:+4930555@[local_ip]:[local_port]>\n"
+                            "Session-Expires: 4;refresher=uac\n", SIPP_SDP.replace("[media_port]", str(moved)))
+    scenario = SIPP_CALL.format(room="moving", then=takes_it + '  <recv request="ACK"/>\n' + BYE_IN_30_S,
+                                headers=SESSION_TIMER.format(expires=4, refresher="uas", update=""))
+    async with gateway_and_listener(tmp_path, "moving", account_kw={"min_se": 2, "session_expires": 3}) as (
+            gateway, listener, port):
+        async with sipp_phone(tmp_path, port, scenario, "moves"):
+            joined = await next_event(listener, events.ParticipantJoined)
+            [leg] = gateway.legs.values()
+            signalled = leg.media.remote
+            await until(lambda: leg.media.remote == ("127.0.0.1", moved))
+            assert signalled != leg.media.remote and leg.media.source is None and leg.media.sending
+            assert leg.call.state == "confirmed" and leg.sdp_version == 1
+            await room_iq(listener, kick(joined.endpoint_id))
+            await next_event(listener, events.ParticipantLeft)
+        await until(lambda: not gateway.legs)
+
