@@ -436,3 +436,52 @@ async def test_a_phone_that_moves_its_media_in_the_answer_to_our_refresh_is_foll
             await next_event(listener, events.ParticipantLeft)
         await until(lambda: not gateway.legs)
 
+
+def sipp_mutes(cseq: int, muted: str) -> str:
+    """The phone mutes (``muted`` "true") or unmutes itself with Jigasi's JSON INFO, then waits for our
+    muteResponse to it. Its To is the one :data:`REMEMBER_TO` kept."""
+    body = f'{{"type": "muteRequest", "data": {{"audio": {muted}}}, "id": "phone-{cseq}"}}'
+    answer = f'"muteResponse", "data": [{{]"audio": {muted}[}}], "id": "phone-{cseq}", "status": "OK"'
+    return f"""  <pause milliseconds="1500"/>
+  <send retrans="500"><![CDATA[
+INFO sip:jigasi@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "+4930555" <sip:+4930555@[local_ip]:[local_port]>;tag=[pid]sipp[call_number]
+To:[$to]
+Call-ID: [call_id]
+CSeq: {cseq} INFO
+Max-Forwards: 70
+Content-Type: application/json
+Content-Length: [len]
+
+{body}]]></send>
+  <recv response="200"/>
+""" + sipp_answers("INFO", action=f"<ereg regexp='{answer}' search_in=\"body\" check_it=\"true\" "
+                                  f"assign_to=\"answer{cseq}\"/>")
+
+
+# the To of the gateway's 200, kept: the INFOs after one from the gateway cannot take [last_To:]
+REMEMBER_TO = ('<recv response="200"><action><ereg regexp=".*" search_in="hdr" header="To:" assign_to="to"/>'
+               "</action></recv>")
+
+
+async def test_a_phone_mutes_and_unmutes_itself_and_the_meeting_sees_it(tmp_path):
+    """SIPp sends Jigasi's muteRequest INFO: the caller's audio is muted in the meeting (its presence says
+    so, as for a local mute), SIPp gets the muteResponse; then the same to unmute."""
+    mutes = sipp_mutes(2, "true") + sipp_mutes(3, "false")
+    scenario = SIPP_CALL.format(room="muting", headers="", then=mutes + BYE_IN_30_S).replace(
+        '<recv response="200"/>', REMEMBER_TO, 1).replace("</scenario>", '  <Reference variables="answer2,answer3"/>\n'
+                                                                          "</scenario>")
+    async with gateway_and_listener(tmp_path, "muting") as (gateway, listener, port):
+        async with sipp_phone(tmp_path, port, scenario, "mutes") as sipp:
+            joined = await next_event(listener, events.ParticipantJoined)
+            audio = f"{joined.endpoint_id}-a0"
+            muted = await next_event(listener, events.SourceMuted, where=lambda e: e.source_name == audio)
+            assert muted.muted and listener.participants[joined.endpoint_id].sources[audio]["muted"]
+            [leg] = gateway.legs.values()
+            assert leg.meeting.audio_muted
+            unmuted = await next_event(listener, events.SourceMuted, where=lambda e: e.source_name == audio)
+            assert not unmuted.muted and not leg.meeting.audio_muted
+            await sipp.received('"id": "phone-3", "status": "OK"')
+            await room_iq(listener, kick(joined.endpoint_id))
+        await until(lambda: not gateway.legs)
