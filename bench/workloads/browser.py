@@ -86,6 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="then N pages in one room: the first one's main-thread CPU, in cores, over "
                              "--cpu-seconds (0: skip; default %(default)s)")
     parser.add_argument("--cpu-seconds", type=float, default=10.0, help="(default %(default)s)")
+    parser.add_argument("--cpu-resolution", type=int, default=180,
+                        help="the camera height (RESOLUTION) of the --cpu-participants pages, on a stack of their "
+                             "own; 0: the default 720 (default %(default)s)")
     harness.add_common(parser, timeout=600)
 
 
@@ -110,9 +113,12 @@ async def run(args: argparse.Namespace) -> int:
             figures["version"] = next(iter(stacks.values())).version()
             await measure(args, stacks, samples, click_to_frame, figures)
             if args.cpu_participants > 1:
-                figures["main_thread_cores"], figures["decoding_remote_videos"] = \
-                    await main_thread_cpu(args, next(iter(stacks.values())))
+                cpu_stack = stacks["cpu"] = Ours(root / "stack-cpu", services=("xmpp", "focus", "bridge", "web"),
+                                                 wait_for_focus=True, extra_env=cpu_environment(args))
+                await cpu_stack.start(stack_ready)
+                figures["main_thread_cores"], figures["decoding_remote_videos"] = await main_thread_cpu(args, cpu_stack)
                 figures["cpu_participants"] = args.cpu_participants
+                figures["cpu_resolution"] = args.cpu_resolution or 720
         except ServerFailed as exc:
             figures["failed"] = str(exc).splitlines()[0]
             raise
@@ -209,6 +215,19 @@ DECODING = """async () => {
 }"""
 
 
+def cpu_environment(args) -> dict[str, str]:
+    """No prejoin page; with --cpu-resolution, cameras of that height (16:9), so that the pages' own
+    encoding and decoding leave the cores to what is measured: a page's main thread. Chromium's fake
+    camera gives what is asked."""
+    env = {"ENABLE_PREJOIN_PAGE": "false"}
+    if args.cpu_resolution:
+        height = args.cpu_resolution
+        width = height * 16 // 9
+        env.update(RESOLUTION=str(height), RESOLUTION_MIN=str(height), RESOLUTION_WIDTH=str(width),
+                   RESOLUTION_WIDTH_MIN=str(width))
+    return env
+
+
 async def main_thread_cpu(args, stack: Ours) -> tuple[float, int]:
     """N fake-device pages in one room; once the first one decodes everyone's video (or at the
     frame timeout), its renderer main thread's busy time (Chromium's TaskDuration metric) per
@@ -220,9 +239,8 @@ async def main_thread_cpu(args, stack: Ours) -> tuple[float, int]:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             pages = []
-            prejoin = "ENABLE_PREJOIN_PAGE" not in stack.extra_env
             for _ in range(args.cpu_participants):
-                pages.append((await open_room(browser, url, prejoin))[1])
+                pages.append((await open_room(browser, url, prejoin=False))[1])
             first = pages[0]
             # every other participant's video, or as many as decode by the deadline (reported)
             deadline = asyncio.get_running_loop().time() + args.frame_timeout
