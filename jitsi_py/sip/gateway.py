@@ -16,13 +16,16 @@ import contextlib
 import logging
 import secrets
 import ssl
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
+from xml.etree.ElementTree import Element
 
 import numpy as np
 
+from ..common import ns
 from ..common.aio import Rearm
-from ..common.errors import refusal
+from ..common.errors import StanzaError, refusal
 from ..common.meeting import JoinError, Login, Meeting, Participant, XmppServer, events
 from ..common.stanzas.rayo import (
     FEATURE_AUDIO_MUTE,
@@ -678,11 +681,27 @@ class Gateway:
     async def _muted_by_phone(self, leg: Leg, asked: mute.MuteRequest) -> None:
         """The phone's own mute or unmute (Jigasi's JSON INFO): the participant's audio in the meeting
         stops or starts as a local mute does (presence audiomuted, the source muted), and the phone is
-        answered. A caller still typing its PIN joins muted."""
+        answered. An unmute goes by the focus, which refuses it under audio moderation (then the phone
+        is answered FAILED, stays muted and raises its hand), as Jigasi does. A caller still typing its
+        PIN joins muted."""
         assert leg.call is not None
         done = not leg.leaving
+        if done and asked.muted:
+            await leg.meeting.set_audio_muted(True)
+        elif done:
+            try:
+                await leg.meeting.unmute_audio()
+            except StanzaError as refused:  # audio moderation on, and the caller not allowed to speak
+                done = False
+                log.info("sip: call %s: the phone may not unmute: %s", leg.call.call_id, refused)
+                # as Jigasi: the caller's hand goes up, asking the moderators to let it speak
+                hand = Element(ns.tag(ns.CLIENT, "jitsi_participant_raisedHand"))
+                hand.text = str(int(time.time() * 1000))
+                await leg.meeting.set_presence_extras([hand])
+            else:
+                if leg.meeting.presence_extras:  # allowed now: the hand goes down
+                    await leg.meeting.set_presence_extras([])
         if done:
-            await leg.meeting.set_audio_muted(asked.muted)
             log.info("sip: call %s: the phone %s its audio", leg.call.call_id, "muted" if asked.muted else "unmuted")
         if leg.call.state == "confirmed":
             self.ua.info(leg.call, mute.CONTENT_TYPE, mute.response(asked, done), self._now())

@@ -287,7 +287,9 @@ def test_an_answer_must_be_within_the_offer():
 
 async def test_the_phones_own_mute_request_mutes_its_participant_and_is_answered():
     """Jigasi's JSON INFO from the phone: the participant's audio muted, then unmuted (the meeting client's
-    local mute), each answered 200 and then with a muteResponse INFO naming the request's id."""
+    local mute; an unmute once the focus allowed it), each answered 200 and then with a muteResponse INFO
+    naming the request's id; an unmute the focus refuses (audio moderation) is answered FAILED and the
+    participant stays muted."""
     loop = asyncio.get_running_loop()
     phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     phone.bind(("127.0.0.1", 0))
@@ -297,7 +299,16 @@ async def test_the_phones_own_mute_request_mutes_its_participant_and_is_answered
     try:
         here = phone.getsockname()[1]
         call, leg = _confirmed(gateway, "muting", here)
-        for cseq, muted in ((2, True), (3, False)):
+        moderated = False
+
+        async def unmute_by_the_focus() -> None:  # the meeting joined no room: the focus's answer, stood in
+            if moderated:
+                raise StanzaError("cancel", "not-allowed", "audio moderation is on")
+            await leg.meeting.set_audio_muted(False)
+
+        leg.meeting.unmute_audio = unmute_by_the_focus
+        for cseq, muted, status in ((2, True, "OK"), (3, False, "OK"), (4, True, "OK"), (5, False, "FAILED")):
+            moderated = cseq == 5
             body = json.dumps({"type": "muteRequest", "data": {"audio": muted}, "id": f"ask-{cseq}"}).encode()
             phone.sendto((f"INFO sip:jigasi@127.0.0.1 SIP/2.0\r\n"
                           f"Via: SIP/2.0/UDP 127.0.0.1:{here};branch=z9hG4bKi{cseq}\r\nFrom: {call.remote}\r\n"
@@ -309,8 +320,10 @@ async def test_the_phones_own_mute_request_mutes_its_participant_and_is_answered
             answer = parse(await asyncio.wait_for(loop.sock_recv(phone, 4096), 5))
             assert answer.method == "INFO" and answer.header("content-type") == "application/json"
             assert json.loads(answer.body) == {"type": "muteResponse", "data": {"audio": muted}, "id": f"ask-{cseq}",
-                                               "status": "OK"}
-            assert leg.meeting.audio_muted is muted
+                                               "status": status}
+            assert leg.meeting.audio_muted is (muted or status == "FAILED")
+        hand = leg.meeting.presence_extras  # refused: the caller's hand went up, as Jigasi raises it
+        assert [e.tag for e in hand] == ["{jabber:client}jitsi_participant_raisedHand"] and int(hand[0].text) > 0
     finally:
         phone.close()
         await gateway.close()

@@ -253,6 +253,22 @@ class Meeting:
         await self._apply_audio_mute(muted)
         self._send_presence()
 
+    async def unmute_audio(self, timeout: float = 10) -> None:
+        """Unmute our audio as a participant asks to: the focus first (a self-unmute IQ, as jicofo
+        takes it), which refuses while audio moderation is on and we are not allowed to speak; then
+        locally. A refusal or no answer raises :class:`StanzaError` and leaves us muted."""
+        xmpp = self._require_xmpp()
+        iq = xmpp.make_iq_set(ito=f"{self.room_jid}/focus")
+        iq.xml.append(MuteIq("audio", f"{self.room_jid}/{self.endpoint_id}", False).to_element())
+        try:
+            await iq.send(timeout=timeout)
+        except IqError as exc:
+            raise StanzaError("cancel", exc.iq["error"]["condition"] or "undefined-condition",
+                              exc.iq["error"]["text"] or "the focus refused the unmute") from None
+        except IqTimeout:
+            raise StanzaError("wait", "remote-server-timeout", "the focus did not answer the unmute") from None
+        await self.set_audio_muted(False)
+
     async def leave(self) -> None:
         if self._ended:
             return
