@@ -333,6 +333,7 @@ class Gateway:
         media = CallMedia(port, self.bind[0], lambda digit: self._digit(call_id(), digit))
         meeting = Meeting(self.meeting_server, self.login, display_name=name, features=FEATURES,
                           receive_video=False, audio_source=media.track, inline_audio=True,
+                          shared_decoders=True,  # each source of the meeting decoded once, not per call
                           requests={HANGUP: lambda sender, _payload: self._hangup_requested(leg, sender)})
         leg = Leg(call, room, name, media, meeting)
 

@@ -136,7 +136,7 @@ class Meeting:
                  features: Iterable[str] = (), presence_extras: Iterable[Element] = (),
                  receive_video: bool = True, receive_audio: bool = True, audio_source=None,
                  video_height: int = 720, requests: Mapping[str, RequestHandler] | None = None,
-                 inline_audio: bool = False) -> None:
+                 inline_audio: bool = False, shared_decoders: bool = False) -> None:
         self.server = server
         self.login = login
         self.display_name = display_name
@@ -146,6 +146,7 @@ class Meeting:
         self.receive_audio = receive_audio
         self.audio_source = audio_source
         self.inline_audio = inline_audio  # remote audio as InlineAudioTrack (audio.py)
+        self.shared_decoders = shared_decoders  # one decoder per source in the process
         self.video_height = video_height
         self.requests = dict(requests or {})
         self.endpoint_id = ""
@@ -568,7 +569,7 @@ class Meeting:
         self._session = session = MediaSession(
             offer, self.endpoint_id, tracks=[self.audio_source] if self.audio_source is not None else [],
             receiving=frozenset(receiving), on_event=self._emit, video_type_of=self._roster.video_type,
-            inline_audio=self.inline_audio)
+            inline_audio=self.inline_audio, shared_decoders=self.shared_decoders)
         pc = session.pc
         pc.on("connectionstatechange", lambda: self._on_connection_state(pc))
         accept = await session.answer(self._require_xmpp().boundjid.full, accept_action, sources)

@@ -42,11 +42,12 @@ class MediaSession:
     def __init__(self, offer: Jingle, endpoint_id: str, *, tracks=(), receiving=frozenset({"audio", "video"}),
                  on_event: Callable[[object], None] = lambda event: None,
                  video_type_of: Callable[[str, str], str | None] = lambda owner, name: None,
-                 inline_audio: bool = False) -> None:
+                 inline_audio: bool = False, shared_decoders: bool = False) -> None:
         """``tracks``: aiortc tracks we send, at most one per kind, lent (never stopped by the session);
         ``on_event`` gets TrackAdded and TrackRemoved; ``video_type_of(owner, source name)`` when
         Jingle did not say (presence does); ``inline_audio``: remote audio tracks are
-        :class:`InlineAudioTrack`, decoded as the packets come."""
+        :class:`InlineAudioTrack`, decoded as the packets come, with ``shared_decoders`` by the
+        process's one decoder of each source."""
         self.offer = offer
         self.endpoint_id = endpoint_id
         self.tracks = [LentTrack(t) for t in tracks]
@@ -64,6 +65,7 @@ class MediaSession:
         self._tone_pt = _payload_type(audio, "telephone-event")
         self._opus_pt = _payload_type(audio, "opus") if inline_audio else None
         self._inline: dict[object, InlineAudioTrack] = {}  # receiver -> its track, with inline_audio
+        self._shared_decoders = shared_decoders
         self.closed = False
 
     @property
@@ -156,7 +158,8 @@ class MediaSession:
             if source.media == "audio" and self._tone_pt is not None:
                 self._take_tones(transceiver.receiver, source.owner, self._tone_pt)
             if source.media == "audio" and self._opus_pt is not None:
-                track = self._decode_inline(transceiver.receiver, self._opus_pt)
+                shared = (source.name, source.ssrcs[0]) if self._shared_decoders else None
+                track = self._decode_inline(transceiver.receiver, self._opus_pt, shared)
             if source.media == "video":
                 video_type = source.video_type or self._video_type_of(source.owner, source.name) or "camera"
             self._on_event(events.TrackAdded(source.owner, source.name, source.media, video_type, track))
@@ -180,16 +183,16 @@ class MediaSession:
         setattr(receiver, "_handle_rtp_packet", taking_tones)  # noqa: B010 - an instance's, not the class's
 
 
-    def _decode_inline(self, receiver, pt: int) -> InlineAudioTrack:
+    def _decode_inline(self, receiver, pt: int, shared: tuple[str, int] | None) -> InlineAudioTrack:
         """The receiver's Opus packets go to an InlineAudioTrack before aiortc's jitter buffer and
         decoder thread see them (aiortc keeps the rest: RTCP, telephone-events)."""
-        track = self._inline[receiver] = InlineAudioTrack()
+        track = self._inline[receiver] = InlineAudioTrack(shared)
         handle = receiver._handle_rtp_packet
 
         async def decoding(packet, arrival_time_ms: int) -> None:
             if packet.payload_type == pt:
                 level = packet.extensions.audio_level
-                track.feed(packet.payload, level[1] if level is not None else None)
+                track.feed(packet.payload, level[1] if level is not None else None, packet.sequence_number)
             else:
                 await handle(packet, arrival_time_ms)
         setattr(receiver, "_handle_rtp_packet", decoding)  # noqa: B010 - an instance's, not the class's
