@@ -34,8 +34,8 @@ MIN_LEVEL = -127
 SILENT = 127  # RFC 6464's level of silence, as the header extension carries it (-dBov)
 HANGOVER = 2  # packets marked silent still decoded after one that was not
 RING = 16  # packets a shared decoder keeps decoded (a power of two): a track 320 ms behind still gets them
-# A packet behind the newest decoded by up to MAX_LAG is lost to a track that lags this far; one further
-# back is taken for a jump of the source's sequence numbers (a long silence the bridge did not forward).
+# A packet behind the newest decoded by up to MAX_LAG is lost to a track that lags this far (RING such in a
+# row: the track decodes on its own); one further back is taken for a jump of the source's numbers.
 MAX_LAG = 250
 
 _shared: dict[tuple[str, int], SharedDecoder] = {}  # the process's, by source (name, SSRC)
@@ -109,6 +109,7 @@ class InlineAudioTrack(MediaStreamTrack):
         self._hangover = 0
         self._decoder = _opus_decoder()  # opened by its first packet: not while the shared one serves
         self._shared = SharedDecoder.join(shared) if shared is not None else None
+        self._lost = 0  # packets in a row too old for the shared decoder
         self._frames: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue()
 
     def feed(self, payload: bytes, level: int | None = None, seq: int = 0) -> None:
@@ -126,9 +127,11 @@ class InlineAudioTrack(MediaStreamTrack):
             try:
                 pcms = self._shared.decode(seq, payload)
             except SourceCollision:  # this track's source is not the shared one's: its own decoder from now
-                self._shared.leave()
-                self._shared = None
+                self._unshare()
             else:
+                self._lost = self._lost + 1 if pcms == () else 0
+                if self._lost == RING:  # not a moment's lag: far behind, or numbered otherwise
+                    self._unshare()
                 self._take_shared(pcms)
                 return
         try:
@@ -174,10 +177,13 @@ class InlineAudioTrack(MediaStreamTrack):
     def stop(self) -> None:
         if self.readyState == "live":
             self._frames.put_nowait(None)  # a reader waiting in recv() sees the end
-            if self._shared is not None:
-                self._shared.leave()
-                self._shared = None
+            self._unshare()
         super().stop()
+
+    def _unshare(self) -> None:
+        if self._shared is not None:
+            self._shared.leave()
+            self._shared = None
 
 
 def _opus_decoder() -> AudioCodecContext:

@@ -171,6 +171,20 @@ async def test_a_packet_too_old_to_be_kept_is_lost_to_its_track_and_leaves_the_s
     behind.stop()
 
 
+async def test_a_track_whose_packets_are_all_too_old_decodes_them_alone():
+    packets = opus_packets(2 * RING + 10)
+    first, _ = listening()
+    offset, heard = listening()  # numbered 100 behind the first's, as by a bridge's offset
+    shared = audio._shared[SOURCE]
+    for seq, payload in enumerate(packets):
+        first.feed(payload, seq=seq + 100)
+        offset.feed(payload, seq=seq)
+    assert offset._shared is None and shared.users == 1 and shared.decodes == len(packets)
+    assert same_audio(heard, alone(packets[RING:])), "lost until RING in a row, then decoded alone"
+    first.stop()
+    offset.stop()
+
+
 async def test_another_packet_with_a_kept_number_is_another_source_and_its_track_decodes_it_alone():
     packets, other = opus_packets(6), opus_packets(6, hz=1000)
     track, _ = listening()
