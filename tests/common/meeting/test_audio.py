@@ -146,6 +146,9 @@ async def test_the_tracks_of_one_source_decode_each_packet_once_and_a_lagging_on
     for i, payload in enumerate(packets[:4]):
         second.feed(payload, 127, seqs[-1] + 1 + i)  # marked silent: but for the hangover, skipped per track
     assert shared.decodes == len(packets) + HANGOVER
+    second.sink = None
+    second.feed(packets[0], 40, seqs[-1] + 5)  # without a sink, for recv()
+    assert mono_s16(await second.recv()).size == FRAME
     first.stop()
     second.stop()
 
