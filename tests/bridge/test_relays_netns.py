@@ -14,6 +14,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -31,8 +32,16 @@ RELAY_TIMEOUT = 4  # JITSI_PY_BRIDGE_RELAY_TIMEOUT: keep-alives every 1.3 s, fai
 REST_PORT = 8080  # each bridge's own, in its own namespace
 
 
-def _run(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True, timeout=10)
+def _run(*argv: str, attempts: int = 1) -> None:
+    """``attempts``: for a command the kernel may refuse for a moment (an nftables rule change while
+    another one commits); its last failure is raised with what it printed."""
+    for attempt in range(attempts):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        if done.returncode == 0:
+            return
+        if attempt + 1 < attempts:
+            time.sleep(0.5)
+    raise AssertionError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
 
 
 @pytest.fixture
@@ -176,7 +185,8 @@ async def test_a_relay_cut_between_two_hosts_is_seen_by_both_bridges_and_the_foc
             # Cut bridge A from bridge B, both ways; every other path stays.
             netns_a, address_b = hosts["a"][0], hosts["b"][1]
             for chain, flag in (("INPUT", "-s"), ("OUTPUT", "-d")):
-                _run("ip", "netns", "exec", netns_a, "iptables", "-I", chain, flag, address_b, "-j", "DROP")
+                _run("ip", "netns", "exec", netns_a, "iptables", "-w", "-I", chain, flag, address_b, "-j", "DROP",
+                     attempts=3)
 
             async def told_inactive() -> bool:
                 return (False in heard_alice.connectivity(bob.endpoint_id)

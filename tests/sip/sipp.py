@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 from typing import AsyncIterator
 
-from ..support.stack import free_udp_port
+from ..support.stack import free_rtp_port
 from .phone import free_sip_port
 
 # SIPp's SDP, offer and answer: PCMU, no telephone-event
@@ -101,7 +101,7 @@ async def sipp_phone(tmp_path: Path, port: int, scenario: str, name: str, sipp_p
     errors, messages = tmp_path / f"{name}-errors.log", tmp_path / f"{name}-messages.log"
     process = await asyncio.create_subprocess_exec(
         "sipp", f"127.0.0.1:{port}", "-sf", str(path), "-m", "1", "-i", "127.0.0.1",
-        "-p", str(sipp_port or free_sip_port()), "-mp", str(free_udp_port() & ~1), "-nostdin", "-timeout", "60s",
+        "-p", str(sipp_port or free_sip_port()), "-mp", str(free_rtp_port()), "-nostdin", "-timeout", "60s",
         "-timeout_error", "-trace_err", "-error_file", str(errors), "-trace_msg", "-message_file", str(messages),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:

@@ -13,7 +13,7 @@ from playwright.async_api import async_playwright
 from jitsi_py.sip import run as run_sip
 from jitsi_py.web.dialin import pin_of
 
-from ..support.stack import free_port, free_udp_port, join_browser, running_stack
+from ..support.stack import free_port, free_rtp_port, free_udp_port, join_browser, running_stack
 from ..web.test_browser import CHROMIUM, CHROMIUM_ARGS
 from .phone import Phone, free_sip_port, write_tone
 from .sipp import BYE_IN_30_S, SIPP_CALL, sipp_answers, sipp_phone
@@ -30,7 +30,7 @@ SIPP_TAKES_AN_INFO_DIGIT = SIPP_CALL.format(
 
 
 async def test_the_invite_dialog_shows_the_pin_and_calls_a_phone(tmp_path):
-    sip_port, rtp = free_udp_port(), free_udp_port() & ~1
+    sip_port, rtp = free_udp_port(), free_rtp_port()
     env = {"JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "jigasi-secret",
            "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(sip_port), "JIGASI_PORT_MIN": str(rtp),
            "JIGASI_PORT_MAX": str(rtp + 4), "JITSI_PY_SIP_HTTP_PORT": str(free_port()),

@@ -27,7 +27,7 @@ from jitsi_py.sip.ua import Account
 from ..common.meeting.conftest import meetings, server_of
 from ..common.meeting.media import TONE_HZ, ToneTrack
 from ..common.meeting.test_meeting_stack import kick, lock, room_iq
-from ..support.stack import free_udp_port, running_stack
+from ..support.stack import free_rtp_port, running_stack
 from .live import hears, next_event
 from .phone import Phone, free_sip_port, read_wav, tone_share, write_tone
 from .sipp import BYE_IN_30_S, SIPP_CALL, SIPP_SDP, sipp_answers, sipp_phone
@@ -49,7 +49,7 @@ async def gateway_and_listener(tmp_path, room: str, listener_source=None, transp
                                account_kw=None, **gateway_kw):
     """Our stack, a gateway on a port of its own (no registration) and a listener in ``room``."""
     async with running_stack(tmp_path, bridge=True) as stack:
-        port, rtp = free_sip_port(), free_udp_port() & ~1
+        port, rtp = free_sip_port(), free_rtp_port()
         gateway = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port), transport, **(account_kw or {})),
                           bind=("127.0.0.1", port),
                           media_address="127.0.0.1", ports=PortPool(rtp, rtp + 8), meeting_server=server_of(stack),
@@ -418,7 +418,7 @@ async def test_session_timers_with_sipp_dialling_in_and_dialled_out(tmp_path):
 async def test_a_phone_that_moves_its_media_in_the_answer_to_our_refresh_is_followed(tmp_path):
     """SIPp answers our refresh re-INVITE with its audio on another port: the gateway sends there from
     then on (and learns the source again), and the call goes on."""
-    moved = free_udp_port() & ~1
+    moved = free_rtp_port()
     takes_it = sipp_answers("INVITE", "Contact: <sip:+4930555@[local_ip]:[local_port]>\n"
                             "Session-Expires: 4;refresher=uac\n", SIPP_SDP.replace("[media_port]", str(moved)))
     scenario = SIPP_CALL.format(room="moving", then=takes_it + '  <recv request="ACK"/>\n' + BYE_IN_30_S,

@@ -20,7 +20,7 @@ from jitsi_py.sip.media import PortPool
 from jitsi_py.sip.message import parse
 from jitsi_py.sip.ua import Account, UserAgent
 
-from ..support.stack import free_udp_port
+from ..support.stack import free_rtp_port, free_udp_port
 from .test_media import BARESIP_OFFER
 
 NOWHERE = XmppServer("127.0.0.1", 9, "meet.jitsi", "muc.meet.jitsi")  # refusals never reach the meeting
@@ -57,7 +57,7 @@ class Caller(asyncio.DatagramProtocol):
 
 @pytest.fixture
 async def gateway():
-    port, rtp = free_udp_port(), free_udp_port() & ~1
+    port, rtp = free_udp_port(), free_rtp_port()
     made = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
                    media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE, max_calls=5)
     await made.start(register=False)
@@ -144,7 +144,7 @@ PCMU_OFFER = BARESIP_OFFER.replace(b"96 9 0 8 101", b"0 8 101")
 
 
 def _idle_gateway(port: int = 5062) -> Gateway:
-    rtp = free_udp_port() & ~1
+    rtp = free_rtp_port()
     return Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
                    media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE)
 
@@ -345,7 +345,7 @@ def test_mute_requests_in_sip_info_are_read_as_jigasi_writes_them():
 
 
 async def test_a_health_check_call_fails_with_why_and_gives_its_port_back(gateway):
-    port, rtp = free_udp_port(), free_udp_port() & ~1
+    port, rtp = free_udp_port(), free_rtp_port()
     checker = Gateway(Account("sip:jigasi@127.0.0.1", None, ("127.0.0.1", port)), bind=("127.0.0.1", port),
                       media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4), meeting_server=NOWHERE)
     await checker.start(register=False)
@@ -363,7 +363,7 @@ async def test_a_health_check_call_fails_with_why_and_gives_its_port_back(gatewa
 async def test_a_late_offer_without_a_room_is_asked_for_its_pin_once_the_ack_answers():
     """An INVITE without SDP naming no room: our 200 offers, the ACK answers PCMU, and the PIN prompt
     then reaches the caller's RTP port in PCMU."""
-    port, rtp = free_udp_port(), free_udp_port() & ~1
+    port, rtp = free_udp_port(), free_rtp_port()
 
     async def no_room(_pin: str) -> None:
         return None

@@ -22,7 +22,7 @@ from jitsi_py.sip import run as run_sip
 
 from ..common.meeting.conftest import meetings, server_of
 from ..common.meeting.media import TONE_HZ, ToneTrack
-from ..support.stack import free_port, free_udp_port, running_stack
+from ..support.stack import free_port, free_rtp_port, free_udp_port, running_stack
 from .live import hears, next_event
 from .phone import Phone, free_sip_port, read_wav, tone_share, write_tone
 from .registrar import Registrar
@@ -33,7 +33,7 @@ PASSWORD = "sip-secret"
 
 
 async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tmp_path):
-    proxy_port, sip_port, http_port, rtp = free_sip_port(), free_udp_port(), free_port(), free_udp_port() & ~1
+    proxy_port, sip_port, http_port, rtp = free_sip_port(), free_udp_port(), free_port(), free_rtp_port()
     env = {
         "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_SIP_PASSWORD": PASSWORD, "JIGASI_SIP_SERVER": "127.0.0.1",
         "JIGASI_SIP_PORT": str(proxy_port), "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(sip_port),
@@ -120,7 +120,7 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
 async def test_the_gateway_registers_and_calls_both_ways_over_tcp_and_tls(tmp_path, transport):
     """The gateway has no UDP socket: kamailio reaches it over TCP or TLS (kamailio's tls module, a
     certificate made by the test; ours is made by the gateway) or not at all; the phone is on UDP."""
-    proxy_port, sip_port, http_port, rtp = free_sip_port(), free_sip_port(), free_port(), free_udp_port() & ~1
+    proxy_port, sip_port, http_port, rtp = free_sip_port(), free_sip_port(), free_port(), free_rtp_port()
     cert, key = tmp_path / "kamailio-cert.pem", tmp_path / "kamailio-key.pem"
     ensure_self_signed(cert, key, ["127.0.0.1"])
     env = {
@@ -162,7 +162,7 @@ async def test_the_gateway_registers_and_calls_both_ways_over_tcp_and_tls(tmp_pa
 async def test_two_concurrent_calls_and_the_meeting_outlives_a_killed_gateway(tmp_path):
     """The gateway as its own process (python -m jitsi_py.sip), two phones in one room at once; killed
     with SIGKILL, its two participants go and the room carries on for the others."""
-    sip_port, http_port, rtp = free_udp_port(), free_port(), free_udp_port() & ~1
+    sip_port, http_port, rtp = free_udp_port(), free_port(), free_rtp_port()
     env = {"JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "jigasi-secret"}
     async with running_stack(tmp_path, bridge=True, **env) as stack:
         gateway_env = {

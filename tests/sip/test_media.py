@@ -15,7 +15,7 @@ from jitsi_py.sip.audio import FRAME, Transcoder, _Resampler
 from jitsi_py.sip.jitterbuffer import JitterBuffer
 from jitsi_py.sip.media import LATCH_PACKETS, MAX_QUEUED, TONE_ENDS, TONE_TICKS, CallMedia, PhoneTrack, _framer
 
-from ..support.stack import free_udp_port
+from ..support.stack import free_rtp_port
 
 BARESIP_OFFER = (  # the shape baresip sends
     b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -279,7 +279,7 @@ async def test_the_phones_rtp_source_is_latched_and_only_its_ssrc_from_elsewhere
     for sock in (phone, stranger, rebound, moved):
         sock.bind(("127.0.0.1", 0))
         sock.setblocking(False)
-    media = CallMedia(free_udp_port() & ~1, "127.0.0.1", lambda _digit: None)
+    media = CallMedia(free_rtp_port(), "127.0.0.1", lambda _digit: None)
     await media.open()
     seq = 0
 

@@ -9,11 +9,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from jitsi_py.settings import Settings
 from jitsi_py.sip.service import SipService, gateway_of
 
-from ..support.stack import free_port, free_udp_port
+from ..support.stack import free_port, free_rtp_port, free_udp_port
 
 
 async def test_stats_health_metrics_and_a_graceful_shutdown():
-    rtp = free_udp_port() & ~1
+    rtp = free_rtp_port()
     settings = Settings.from_values({
         "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "x", "JIGASI_LOCAL_REGION": "eu",
         "JITSI_PY_SIP_HOST": "127.0.0.1", "JITSI_PY_SIP_PORT": str(free_udp_port()),
@@ -38,7 +38,7 @@ async def test_stats_health_metrics_and_a_graceful_shutdown():
 
 
 async def test_health_follows_the_last_health_check_call_while_it_is_recent():
-    rtp = free_udp_port() & ~1
+    rtp = free_rtp_port()
     settings = Settings.from_values({
         "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "x", "JITSI_PY_SIP_HOST": "127.0.0.1",
         "JIGASI_PORT_MIN": str(rtp), "JIGASI_PORT_MAX": str(rtp + 4), "JIGASI_HEALTH_CHECK_SIP_URI": "sip:echo@pbx",
@@ -56,7 +56,7 @@ async def test_health_follows_the_last_health_check_call_while_it_is_recent():
 
 
 async def test_over_tls_the_gateway_listens_with_a_certificate_made_once(tmp_path):
-    rtp, port = free_udp_port() & ~1, free_port()
+    rtp, port = free_rtp_port(), free_port()
     settings = Settings.from_values({
         "JIGASI_SIP_URI": "jigasi@127.0.0.1", "JIGASI_XMPP_PASSWORD": "x", "JITSI_PY_SIP_HOST": "127.0.0.1",
         "JITSI_PY_SIP_PORT": str(port), "JIGASI_SIP_TRANSPORT": "TLS", "CONFIG": str(tmp_path),

@@ -14,7 +14,7 @@ from jitsi_py.sip.media import PortPool
 from jitsi_py.sip.message import Request, Response, frame_length, parse
 from jitsi_py.sip.ua import Account
 
-from ..support.stack import free_port, free_udp_port
+from ..support.stack import free_port, free_rtp_port
 
 CHALLENGE = 'Digest realm="127.0.0.1", nonce="abc", qop="auth"'
 
@@ -61,7 +61,7 @@ async def test_the_gateway_registers_over_tls_and_hears_back_on_that_connection(
 
     port = free_port()
     server = await asyncio.start_server(registrar, "127.0.0.1", port, ssl=server_tls)
-    rtp = free_udp_port() & ~1
+    rtp = free_rtp_port()
     gateway = Gateway(Account("sip:jigasi@127.0.0.1", "pw", ("127.0.0.1", free_port()), "TLS", ("127.0.0.1", port)),
                       bind=("127.0.0.1", 0), media_address="127.0.0.1", ports=PortPool(rtp, rtp + 4),
                       meeting_server=XmppServer("127.0.0.1", 9, "meet.jitsi", "muc.meet.jitsi"), tls=client_tls)

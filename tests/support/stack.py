@@ -34,6 +34,21 @@ def free_udp_port() -> int:
         return probe.getsockname()[1]
 
 
+def free_rtp_port() -> int:
+    """An even UDP port whose odd neighbour (RTCP) is free too, both tried: half the time the port
+    next to a free one is another socket's, this process's own among them."""
+    while True:
+        port = free_udp_port() & ~1
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp:
+            try:
+                rtp.bind(("127.0.0.1", port))
+                rtcp.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+
+
 @dataclass(frozen=True)
 class Stack:
     base: str  # the web client's https URL
