@@ -254,12 +254,22 @@ class Meeting:
         await self._apply_audio_mute(muted)
         self._send_presence()
 
+    @property
+    def in_room(self) -> bool:
+        """Joined (the room's self-presence came) and not ended."""
+        joined = self._joined
+        return (self._xmpp is not None and not self._ended and joined is not None and joined.done()
+                and not joined.cancelled() and joined.exception() is None)
+
     async def unmute_audio(self, timeout: float = 10) -> None:
         """Unmute our audio as a participant asks to: the focus first (a self-unmute IQ, as jicofo
         takes it), which refuses while audio moderation is on and we are not allowed to speak; then
-        locally. A refusal or no answer raises :class:`StanzaError` and leaves us muted."""
-        xmpp = self._require_xmpp()
-        iq = xmpp.make_iq_set(ito=f"{self.room_jid}/focus")
+        locally. A refusal or no answer raises :class:`StanzaError` and leaves us muted. Before joining
+        there is nobody to ask: we join unmuted, and the focus applies its moderation then."""
+        if not self.in_room:
+            await self.set_audio_muted(False)
+            return
+        iq = self._require_xmpp().make_iq_set(ito=f"{self.room_jid}/focus")
         iq.xml.append(MuteIq("audio", f"{self.room_jid}/{self.endpoint_id}", False).to_element())
         try:
             await iq.send(timeout=timeout)
