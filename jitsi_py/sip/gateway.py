@@ -163,6 +163,7 @@ class Gateway:
         self.on_load: Callable[[], None] = lambda: None  # calls came or went: the brewery stats changed
         self.accepting = True  # false in a graceful shutdown: calls in progress go on, no new ones
         self.calls_total = self.calls_failed = 0
+        self._ended_stray = self._ended_bad = 0  # the RTP counters of the calls that ended
         self.signalling = Signalling(account.transport, self.receive, tls, self._connection_lost, server_tls)
         self._timer: Rearm | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -560,6 +561,15 @@ class Gateway:
         if leg.media.port not in self.ports.free:
             leg.media.close()
             self.ports.give_back(leg.media.port)
+            self._ended_stray += leg.media.stray_packets
+            self._ended_bad += leg.media.bad_packets
+
+    def rtp_dropped(self) -> tuple[int, int]:
+        """RTP the calls dropped, those in progress and those that ended: (from addresses that are not
+        the latched source, malformed or not authenticated)."""
+        live = [leg.media for leg in self.legs.values()]
+        return (self._ended_stray + sum(m.stray_packets for m in live),
+                self._ended_bad + sum(m.bad_packets for m in live))
 
     # ---- the user agent's events ----
 

@@ -161,6 +161,10 @@ class SipService:
                  lambda: float(gateway.ua.rejected)),
                 ("jitsi_py_sip_media_late_ticks_total", "20 ms media ticks skipped after a stall", "counter",
                  lambda: float(gateway.clock.late_ticks)),
+                ("jitsi_py_sip_rtp_stray_total", "RTP dropped: not from a call's latched source", "counter",
+                 lambda: float(gateway.rtp_dropped()[0])),
+                ("jitsi_py_sip_rtp_bad_total", "RTP dropped: malformed, unauthenticated or of no negotiated type",
+                 "counter", lambda: float(gateway.rtp_dropped()[1])),
         ):
             registry.register(Sampled(name, doc, kind, (), _unlabelled(read)))
 

@@ -446,3 +446,16 @@ async def test_a_moderators_rayo_hangup_ends_the_call_and_anyone_elses_is_refuse
     finally:
         phone.close()
         await gateway.close()
+
+
+async def test_the_rtp_a_call_dropped_still_counts_once_the_call_is_over():
+    gateway = _idle_gateway(free_udp_port())
+    await gateway.start(register=False)
+    try:
+        _call, leg = _confirmed(gateway, "counted")
+        leg.media.stray_packets, leg.media.bad_packets = 3, 1
+        assert gateway.rtp_dropped() == (3, 1)
+        gateway._drop(leg)
+        assert not gateway.legs and gateway.rtp_dropped() == (3, 1)
+    finally:
+        await gateway.close()

@@ -29,6 +29,7 @@ async def test_stats_health_metrics_and_a_graceful_shutdown():
         assert (await client.get("/about/health")).status == 500  # not in the brewery
         metrics = await (await client.get("/metrics")).text()
         assert "jitsi_py_sip_calls 0.0" in metrics and "jitsi_py_sip_malformed_total" in metrics
+        assert "jitsi_py_sip_rtp_stray_total 0.0" in metrics and "jitsi_py_sip_rtp_bad_total 0.0" in metrics
         assert (await client.post("/about/shutdown")).status == 200
         assert (await (await client.get("/about/stats")).json())["graceful_shutdown"] is True
         assert not service.gateway.accepting and service.drained.is_set()  # no call to wait for
