@@ -17,15 +17,19 @@ BARESIP = shutil.which("baresip") or "/usr/bin/baresip"
 MODULES = "/usr/lib/baresip/modules"
 
 
-def free_sip_port() -> int:
-    """A port free on both UDP and TCP: baresip listens on both."""
+def free_sip_port(tls: bool = False) -> int:
+    """A port free on both UDP and TCP: baresip listens on both; with ``tls``, the next one free on TCP
+    too, where baresip and kamailio take SIP over TLS."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.bind(("127.0.0.1", 0))
             port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp, \
+                    socket.socket(socket.AF_INET, socket.SOCK_STREAM) as secure:
                 try:
                     tcp.bind(("127.0.0.1", port))
+                    if tls:
+                        secure.bind(("127.0.0.1", port + 1))
                 except OSError:
                     continue
                 return port

@@ -74,7 +74,7 @@ async def direct_call(tmp_path, room: str, user: str, phone_params: str = "", li
     async with gateway_and_listener(tmp_path, room, listener_source, transport, **gateway_kw) as (
             gateway, listener, port):
         tone = write_tone(tmp_path / "tone.wav", PHONE_HZ, rate=rate, channels=channels)
-        phone = Phone(tmp_path / "phone", free_sip_port(), tone, user=user,
+        phone = Phone(tmp_path / "phone", free_sip_port(tls=phone_tls is not None), tone, user=user,
                       account_params=f";audio_codecs={codec}" + phone_params, tls=phone_tls)
         async with phone:
             yield Call(gateway, listener, phone, port)

@@ -120,7 +120,7 @@ async def test_registered_gateway_takes_calls_through_the_proxy_and_dials_out(tm
 async def test_the_gateway_registers_and_calls_both_ways_over_tcp_and_tls(tmp_path, transport):
     """The gateway has no UDP socket: kamailio reaches it over TCP or TLS (kamailio's tls module, a
     certificate made by the test; ours is made by the gateway) or not at all; the phone is on UDP."""
-    proxy_port, sip_port, http_port, rtp = free_sip_port(), free_sip_port(), free_port(), free_rtp_port()
+    proxy_port, sip_port, http_port, rtp = free_sip_port(tls=True), free_sip_port(), free_port(), free_rtp_port()
     cert, key = tmp_path / "kamailio-cert.pem", tmp_path / "kamailio-key.pem"
     ensure_self_signed(cert, key, ["127.0.0.1"])
     env = {
