@@ -73,6 +73,7 @@ PAGE_WEIGHT = """() => [...performance.getEntriesByType('navigation'), ...perfor
 
 
 PATHS = ("direct", "prejoin")
+NO_PREJOIN = {"ENABLE_PREJOIN_PAGE": "false"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,17 +105,14 @@ async def run(args: argparse.Namespace) -> int:
 
     async def body(result: dict) -> None:
         figures = result["servers"]["ours"] = {}
-        stacks = {path: Ours(root / f"stack-{path}", services=("xmpp", "focus", "bridge", "web"), wait_for_focus=True,
-                             extra_env={"ENABLE_PREJOIN_PAGE": "false"} if path == "direct" else None)
-                  for path in paths}
+        stacks = {path: web_stack(root, path, NO_PREJOIN if path == "direct" else {}) for path in paths}
         try:
             for stack in stacks.values():
                 await stack.start(stack_ready)
             figures["version"] = next(iter(stacks.values())).version()
             await measure(args, stacks, samples, click_to_frame, figures)
             if args.cpu_participants > 1:
-                cpu_stack = stacks["cpu"] = Ours(root / "stack-cpu", services=("xmpp", "focus", "bridge", "web"),
-                                                 wait_for_focus=True, extra_env=cpu_environment(args))
+                cpu_stack = stacks["cpu"] = web_stack(root, "cpu", cpu_environment(args))
                 await cpu_stack.start(stack_ready)
                 figures["main_thread_cores"], figures["decoding_remote_videos"] = await main_thread_cpu(args, cpu_stack)
                 figures["cpu_participants"] = args.cpu_participants
@@ -140,6 +138,11 @@ async def run(args: argparse.Namespace) -> int:
     return harness.finish(args, result, lambda out: [plots.latency_cdfs(
         out, "browser", "browser: room URL to first remote video frame",
         {f"first remote frame, {path}": {"ours": [s / 1000 for s in taken]} for path, taken in samples.items()})])
+
+
+def web_stack(root, name: str, env: dict[str, str]) -> Ours:
+    return Ours(root / f"stack-{name}", services=("xmpp", "focus", "bridge", "web"), wait_for_focus=True,
+                extra_env=env)
 
 
 async def stack_ready(server: Server) -> None:
@@ -219,7 +222,7 @@ def cpu_environment(args) -> dict[str, str]:
     """No prejoin page; with --cpu-resolution, cameras of that height (16:9), so that the pages' own
     encoding and decoding leave the cores to what is measured: a page's main thread. Chromium's fake
     camera gives what is asked."""
-    env = {"ENABLE_PREJOIN_PAGE": "false"}
+    env = dict(NO_PREJOIN)
     if args.cpu_resolution:
         height = args.cpu_resolution
         width = height * 16 // 9

@@ -165,8 +165,6 @@ function levelMeter(testid) {
     return { element: meter, follow, stop };
 }
 
-// Camera, microphone and speaker choices. `onChange(kind, deviceId)` switches; the choice is
-// remembered for the next meeting.
 const DEVICE_LABELS = { videoinput: 'Camera', audioinput: 'Microphone', audiooutput: 'Speaker' };
 
 // A speaker is chosen only where the browser can send audio to one.
@@ -184,6 +182,8 @@ function pendingDeviceRows() {
     return deviceKinds().map(kind => deviceRow(kind, h('select', { 'aria-label': DEVICE_LABELS[kind], disabled: true }, h('option', { value: '' }, '…'))));
 }
 
+// Camera, microphone and speaker choices. `onChange(kind, deviceId)` switches; the choice is
+// remembered for the next meeting.
 async function deviceSelectors(current, onChange) {
     const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
     const chosen = stored(STORE.devices, {});
