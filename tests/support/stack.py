@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import os
 import socket
 from dataclasses import dataclass
 
 from jitsi_py.bridge.service import run as run_bridge
 from jitsi_py.focus.service import run as run_focus
 from jitsi_py.settings import Settings
+from jitsi_py.settings.fields import SettingsError
 from jitsi_py.web.service import run as run_web
 from jitsi_py.xmpp.service import run as run_xmpp
 
@@ -18,8 +21,13 @@ from ..web.conftest import free_port
 from ..web.test_browser import LOADED_MACHINE_TIMEOUT_MS
 
 
-async def _port_open(port: int) -> None:
+async def _port_open(port: int, services: list[asyncio.Future]) -> None:
+    """Until ``port`` takes connections; a service that ended meanwhile raises its own error at once."""
     for _ in range(300):
+        for service in services:
+            if service.done():
+                service.result()
+                raise AssertionError(f"a service stopped before {port} listened")
         with contextlib.suppress(OSError):
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()
@@ -62,32 +70,55 @@ async def our_stack(tmp_path, bridge: bool = False, **env: str):
         yield stack.base
 
 
+STARTS = 3  # a port picked free can be taken before the service binds it: then the stack starts again
+
+
 @contextlib.asynccontextmanager
 async def running_stack(tmp_path, bridge: bool = False, **env: str):
-    https, c2s, http = free_port(), free_port(), free_port()
-    settings = Settings.from_values({
-        "CONFIG": str(tmp_path / "cfg"), "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(c2s),
-        "PROSODY_HTTP_PORT": str(http), "PROSODY_COMPONENT_PORT": str(free_port()),
-        "PROSODY_INTERFACES": "127.0.0.1", "JICOFO_AUTH_PASSWORD": "focus-secret",
-        "JVB_AUTH_PASSWORD": "jvb-secret", "JICOFO_REST_PORT": str(free_port()),
-        "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{http}", "HTTP_PORT": str(free_port()),
-        "HTTPS_PORT": str(https), "JITSI_PY_WEB_INTERFACES": "127.0.0.1",
-        "PUBLIC_URL": f"https://127.0.0.1:{https}", "JVB_PORT": str(free_udp_port()),
-        "JVB_COLIBRI_PORT": str(free_port()), "JVB_DISABLE_STUN": "1",
-        "JITSI_PY_BRIDGE_WORKERS": "1", "JVB_ADVERTISE_IPS": "127.0.0.1", **env,
-    })
-    services = [asyncio.ensure_future(run_xmpp(settings))]
+    for attempt in range(STARTS):
+        https, c2s, http = free_port(), free_port(), free_port()
+        settings = Settings.from_values({
+            "CONFIG": str(tmp_path / "cfg"), "XMPP_SERVER": "127.0.0.1", "XMPP_PORT": str(c2s),
+            "PROSODY_HTTP_PORT": str(http), "PROSODY_COMPONENT_PORT": str(free_port()),
+            "PROSODY_INTERFACES": "127.0.0.1", "JICOFO_AUTH_PASSWORD": "focus-secret",
+            "JVB_AUTH_PASSWORD": "jvb-secret", "JICOFO_REST_PORT": str(free_port()),
+            "XMPP_BOSH_URL_BASE": f"http://127.0.0.1:{http}", "HTTP_PORT": str(free_port()),
+            "HTTPS_PORT": str(https), "JITSI_PY_WEB_INTERFACES": "127.0.0.1",
+            "PUBLIC_URL": f"https://127.0.0.1:{https}", "JVB_PORT": str(free_udp_port()),
+            "JVB_COLIBRI_PORT": str(free_port()), "JVB_DISABLE_STUN": "1",
+            "JITSI_PY_BRIDGE_WORKERS": "1", "JVB_ADVERTISE_IPS": "127.0.0.1", **env,
+        })
+        services = [asyncio.ensure_future(run_xmpp(settings))]
+        try:
+            await _port_open(c2s, services)
+            services += [asyncio.ensure_future(run(settings)) for run in (run_focus, run_web)]
+            if bridge:
+                services.append(asyncio.ensure_future(run_bridge(settings)))
+            await _port_open(https, services)
+        except BaseException as exc:
+            await _stop(services)
+            if not _port_taken(exc) or attempt + 1 == STARTS:
+                raise
+            continue
+        break
     try:
-        await _port_open(c2s)
-        services += [asyncio.ensure_future(run(settings)) for run in (run_focus, run_web)]
-        if bridge:
-            services.append(asyncio.ensure_future(run_bridge(settings)))
-        await _port_open(https)
         yield Stack(f"https://127.0.0.1:{https}", settings)
     finally:
-        for task in services:
-            task.cancel()
-        await asyncio.gather(*services, return_exceptions=True)
+        await _stop(services)
+
+
+def _port_taken(exc: BaseException) -> bool:
+    """A service's bind refused with "address in use": an OSError, or the SettingsError a service
+    reports it as (naming the port's variable)."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.EADDRINUSE
+    return isinstance(exc, SettingsError) and exc.reason == os.strerror(errno.EADDRINUSE).lower()
+
+
+async def _stop(services: list[asyncio.Future]) -> None:
+    for task in services:
+        task.cancel()
+    await asyncio.gather(*services, return_exceptions=True)
 
 
 async def join_browser(browser, base: str, name: str, path: str = "/standup"):

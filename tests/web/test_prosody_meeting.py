@@ -47,7 +47,7 @@ async def test_two_browsers_decode_each_other_on_prosody_through_our_focus_and_b
         })
         services = [asyncio.ensure_future(run(settings)) for run in (run_focus, run_bridge, run_web)]
         try:
-            await _port_open(https)
+            await _port_open(https, services)
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 try:
